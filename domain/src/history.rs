@@ -1,0 +1,335 @@
+//! A payment as this server records it, and how a PG's word changes it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    CancelReason, Currency, DomainError, HistoryId, Money, Source, Timestamp, Vendor, WebhookUrl, text::check_text,
+};
+
+/// The PG's own identifier of one cancellation (Iamport `pg_tid`/`cancellation_id`,
+/// Toss `transactionKey`), so the same cancel is never recorded twice.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct CancelKey(String);
+
+impl CancelKey {
+    /// # Errors
+    /// [`DomainError::Invalid`] when empty, over 255 characters or holding NUL.
+    pub fn parse(value: impl Into<String>) -> Result<Self, DomainError> {
+        let value = value.into();
+        check_text("cancels.key", &value, 255)?;
+        Ok(Self(value))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for CancelKey {
+    type Error = DomainError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(value)
+    }
+}
+
+impl From<CancelKey> for String {
+    fn from(value: CancelKey) -> Self {
+        value.0
+    }
+}
+
+impl std::fmt::Debug for CancelKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "CancelKey({})", self.0)
+    }
+}
+
+/// One (partial or full) cancellation of a payment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CancelHistory {
+    /// The PG's id of this cancel.
+    pub key: CancelKey,
+    /// Amount refunded by this cancel, > 0.
+    pub price: Money,
+    /// Why, as given to the PG (empty reasons from a PG are kept as `-`).
+    pub reason: CancelReason,
+    /// When the PG cancelled.
+    pub created_at: Timestamp,
+    /// The PG's own JSON for this cancel, kept whole.
+    pub data: serde_json::Value,
+}
+
+/// What a PG says about a payment right now: the input to registering a
+/// payment and to every later change of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PaymentSnapshot {
+    pub currency: Currency,
+    /// The amount the payment was made (or, for a virtual account, requested) for.
+    pub price: Money,
+    /// When the money arrived; `None` while a virtual account awaits its deposit.
+    pub paid_at: Option<Timestamp>,
+    /// When the PG first cancelled, if it says so.
+    pub cancelled_at: Option<Timestamp>,
+    /// Every cancel the PG knows of.
+    pub cancels: Vec<CancelHistory>,
+    /// The PG's JSON for the whole payment, unchanged.
+    pub data: serde_json::Value,
+}
+
+impl PaymentSnapshot {
+    /// Refuses a registration whose price is not what the PG charged.
+    ///
+    /// # Errors
+    /// [`DomainError::PriceMismatch`].
+    pub fn ensure_price(&self, expected: Money) -> Result<(), DomainError> {
+        if self.price == expected {
+            Ok(())
+        } else {
+            Err(DomainError::PriceMismatch { expected, charged: self.price })
+        }
+    }
+}
+
+/// The identity of a history: everything that never changes after registration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryIdentity {
+    pub id: HistoryId,
+    pub vendor: Vendor,
+    pub source: Source,
+    pub webhook_url: WebhookUrl,
+    pub created_at: Timestamp,
+}
+
+/// A registered payment. Invariants (checked by every constructor):
+/// every cancel is > 0, `refund() == sum(cancels) <= price`, cancels are in
+/// time order with distinct keys, and `cancelled_at` is set exactly when there
+/// is a cancel or the PG said so, never later than the first cancel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "HistoryParts", into = "HistoryParts")]
+pub struct PaymentHistory {
+    identity: HistoryIdentity,
+    currency: Currency,
+    price: Money,
+    refund: Money,
+    data: serde_json::Value,
+    paid_at: Option<Timestamp>,
+    cancelled_at: Option<Timestamp>,
+    cancels: Vec<CancelHistory>,
+}
+
+/// The raw fields of a [`PaymentHistory`], for storage adapters to rebuild one
+/// with [`PaymentHistory::restore`] (which re-checks every invariant).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryParts {
+    pub identity: HistoryIdentity,
+    pub currency: Currency,
+    pub price: Money,
+    pub data: serde_json::Value,
+    pub paid_at: Option<Timestamp>,
+    pub cancelled_at: Option<Timestamp>,
+    pub cancels: Vec<CancelHistory>,
+}
+
+/// Result of applying a PG snapshot.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Applied {
+    /// The PG says nothing new: no event.
+    Unchanged,
+    /// The new state; `previous` is what it was.
+    Changed(PaymentHistory),
+}
+
+impl PaymentHistory {
+    /// Registers a payment from what the PG reported.
+    ///
+    /// # Errors
+    /// [`DomainError::InconsistentSnapshot`] when the snapshot breaks an invariant.
+    pub fn register(identity: HistoryIdentity, snapshot: PaymentSnapshot) -> Result<Self, DomainError> {
+        let cancelled_at = earliest(snapshot.cancelled_at, snapshot.cancels.iter().map(|c| c.created_at).min());
+        Self::restore(HistoryParts {
+            identity,
+            currency: snapshot.currency,
+            price: snapshot.price,
+            data: snapshot.data,
+            paid_at: snapshot.paid_at,
+            cancelled_at,
+            cancels: sorted(snapshot.cancels),
+        })
+    }
+
+    /// Rebuilds a history from stored parts, checking every invariant.
+    ///
+    /// # Errors
+    /// [`DomainError::InconsistentSnapshot`] naming the broken invariant.
+    pub fn restore(parts: HistoryParts) -> Result<Self, DomainError> {
+        let HistoryParts { identity, currency, price, data, paid_at, cancelled_at, cancels } = parts;
+        let inconsistent = |why: String| Err(DomainError::InconsistentSnapshot(why));
+        if let Some(c) = cancels.iter().find(|c| c.price.is_zero()) {
+            return inconsistent(format!("cancel {:?} has a zero amount", c.key));
+        }
+        if cancels.windows(2).any(|w| (w[0].created_at, &w[0].key) > (w[1].created_at, &w[1].key)) {
+            return inconsistent("cancels are not in time order".into());
+        }
+        let mut keys: Vec<&CancelKey> = cancels.iter().map(|c| &c.key).collect();
+        keys.sort();
+        if keys.windows(2).any(|w| w[0] == w[1]) {
+            return inconsistent("two cancels share one key".into());
+        }
+        let Some(refund) = Money::sum(cancels.iter().map(|c| &c.price)) else {
+            return inconsistent("refunds overflow".into());
+        };
+        if refund > price {
+            return inconsistent(format!("refund {refund} exceeds the price {price}"));
+        }
+        let first_cancel = cancels.first().map(|c| c.created_at);
+        match (cancelled_at, first_cancel) {
+            (None, Some(_)) => return inconsistent("cancelled_at is missing while cancels exist".into()),
+            (Some(at), Some(first)) if at > first => {
+                return inconsistent("cancelled_at is later than the first cancel".into());
+            }
+            _ => {}
+        }
+        Ok(Self { identity, currency, price, refund, data, paid_at, cancelled_at, cancels })
+    }
+
+    pub fn identity(&self) -> &HistoryIdentity {
+        &self.identity
+    }
+    pub fn id(&self) -> HistoryId {
+        self.identity.id
+    }
+    pub fn vendor(&self) -> &Vendor {
+        &self.identity.vendor
+    }
+    pub fn source(&self) -> &Source {
+        &self.identity.source
+    }
+    pub fn webhook_url(&self) -> &WebhookUrl {
+        &self.identity.webhook_url
+    }
+    pub fn created_at(&self) -> Timestamp {
+        self.identity.created_at
+    }
+    pub fn currency(&self) -> &Currency {
+        &self.currency
+    }
+    pub fn price(&self) -> Money {
+        self.price
+    }
+    /// Sum of every cancel.
+    pub fn refund(&self) -> Money {
+        self.refund
+    }
+    /// What is left to refund: `price - refund`.
+    pub fn remaining(&self) -> Money {
+        self.price.checked_sub(self.refund).unwrap_or(Money::ZERO)
+    }
+    pub fn data(&self) -> &serde_json::Value {
+        &self.data
+    }
+    pub fn paid_at(&self) -> Option<Timestamp> {
+        self.paid_at
+    }
+    /// The first cancellation time.
+    pub fn cancelled_at(&self) -> Option<Timestamp> {
+        self.cancelled_at
+    }
+    pub fn cancels(&self) -> &[CancelHistory] {
+        &self.cancels
+    }
+
+    /// Whether a cancel of `amount` may be asked of the PG: > 0 and at most
+    /// the remaining balance.
+    ///
+    /// # Errors
+    /// [`DomainError::NonPositiveCancel`] or [`DomainError::CancelExceedsBalance`].
+    pub fn check_cancel(&self, amount: Money) -> Result<(), DomainError> {
+        if amount.is_zero() {
+            return Err(DomainError::NonPositiveCancel);
+        }
+        let remaining = self.remaining();
+        if amount > remaining {
+            return Err(DomainError::CancelExceedsBalance { requested: amount, remaining });
+        }
+        Ok(())
+    }
+
+    /// Applies what the PG says now. Cancels already recorded are kept as
+    /// recorded; new ones (by key) are added; `cancelled_at` keeps the first
+    /// cancellation; `paid_at` is set once the PG reports it.
+    ///
+    /// # Errors
+    /// [`DomainError::InconsistentSnapshot`] when the PG reports another
+    /// currency or price, or cancels beyond the price.
+    pub fn apply(&self, snapshot: PaymentSnapshot) -> Result<Applied, DomainError> {
+        if snapshot.currency != self.currency {
+            return Err(DomainError::InconsistentSnapshot(format!(
+                "currency changed from {} to {}",
+                self.currency, snapshot.currency
+            )));
+        }
+        if snapshot.price != self.price {
+            return Err(DomainError::InconsistentSnapshot(format!(
+                "price changed from {} to {}",
+                self.price, snapshot.price
+            )));
+        }
+        let mut cancels = self.cancels.clone();
+        for cancel in snapshot.cancels {
+            if !cancels.iter().any(|known| known.key == cancel.key) {
+                cancels.push(cancel);
+            }
+        }
+        let cancels = sorted(cancels);
+        let first_new = earliest(snapshot.cancelled_at, cancels.first().map(|c| c.created_at));
+        let next = Self::restore(HistoryParts {
+            identity: self.identity.clone(),
+            currency: self.currency.clone(),
+            price: self.price,
+            data: snapshot.data,
+            paid_at: snapshot.paid_at.or(self.paid_at),
+            cancelled_at: earliest(self.cancelled_at, first_new),
+            cancels,
+        })?;
+        Ok(if next == *self { Applied::Unchanged } else { Applied::Changed(next) })
+    }
+
+    /// The stored fields, for persistence adapters.
+    pub fn to_parts(&self) -> HistoryParts {
+        HistoryParts::from(self.clone())
+    }
+}
+
+impl TryFrom<HistoryParts> for PaymentHistory {
+    type Error = DomainError;
+    fn try_from(parts: HistoryParts) -> Result<Self, Self::Error> {
+        Self::restore(parts)
+    }
+}
+
+impl From<PaymentHistory> for HistoryParts {
+    fn from(h: PaymentHistory) -> Self {
+        HistoryParts {
+            identity: h.identity,
+            currency: h.currency,
+            price: h.price,
+            data: h.data,
+            paid_at: h.paid_at,
+            cancelled_at: h.cancelled_at,
+            cancels: h.cancels,
+        }
+    }
+}
+
+fn sorted(mut cancels: Vec<CancelHistory>) -> Vec<CancelHistory> {
+    cancels.sort_by(|a, b| (a.created_at, &a.key).cmp(&(b.created_at, &b.key)));
+    cancels
+}
+
+fn earliest(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}

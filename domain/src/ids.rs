@@ -1,0 +1,64 @@
+//! Record identifiers and timestamps.
+
+use chrono::{DateTime, SubsecRound, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+macro_rules! id_newtype {
+    ($(#[$meta:meta])* $name:ident) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(Uuid);
+
+        impl $name {
+            pub const fn from_uuid(uuid: Uuid) -> Self {
+                Self(uuid)
+            }
+            pub const fn as_uuid(&self) -> Uuid {
+                self.0
+            }
+        }
+
+        impl From<Uuid> for $name {
+            fn from(uuid: Uuid) -> Self {
+                Self(uuid)
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                std::fmt::Display::fmt(&self.0, f)
+            }
+        }
+
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "{}({})", stringify!($name), self.0)
+            }
+        }
+    };
+}
+
+id_newtype!(
+    /// Id of a [`crate::PaymentHistory`].
+    HistoryId
+);
+id_newtype!(
+    /// Id of a [`crate::PaymentReservation`].
+    ReservationId
+);
+id_newtype!(
+    /// Id of a [`crate::WebhookEvent`]; also the `webhook-id` header of every
+    /// delivery attempt of that event.
+    EventId
+);
+
+/// A point in time in UTC, kept at millisecond precision everywhere (what the
+/// wire shows and what the databases store).
+pub type Timestamp = DateTime<Utc>;
+
+/// Truncates to whole milliseconds, the precision the wire and the databases keep.
+pub fn to_millis(at: Timestamp) -> Timestamp {
+    at.trunc_subsecs(3)
+}

@@ -1,0 +1,29 @@
+//! The payment domain: values that cannot be invalid and the rules of a payment.
+//!
+//! No I/O, no async, no framework. Every type here is built through a fallible
+//! constructor, so code past the edge of the system never re-checks a value.
+
+mod error;
+mod history;
+mod ids;
+mod money;
+mod reservation;
+mod source;
+mod text;
+mod vendor;
+mod webhook;
+mod webhook_url;
+
+pub use error::DomainError;
+pub use history::{Applied, CancelHistory, CancelKey, HistoryIdentity, HistoryParts, PaymentHistory, PaymentSnapshot};
+pub use ids::{EventId, HistoryId, ReservationId, Timestamp, to_millis};
+pub use money::Money;
+pub use reservation::PaymentReservation;
+pub use source::{Password, PasswordHash, Source, SourceId, SourceSchema, SourceTable};
+pub use text::{CancelReason, Title};
+pub use vendor::{Currency, StoreId, Vendor, VendorCode, VendorUid};
+pub use webhook::{DeliveryAttempt, NextStep, RetrySchedule, WebhookEvent};
+pub use webhook_url::WebhookUrl;
+
+/// Re-exported so adapters name the same decimal type.
+pub use rust_decimal::Decimal;

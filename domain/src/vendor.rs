@@ -1,0 +1,177 @@
+//! Who took the payment: the PG, the store account at that PG, and the PG's id.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::DomainError;
+use crate::text::{check_text, text_newtype};
+
+/// A payment gateway this server speaks to, by its wire spelling.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum VendorCode {
+    /// Iamport (PortOne v1).
+    #[serde(rename = "iamport")]
+    Iamport,
+    /// Toss Payments.
+    #[serde(rename = "toss.payments")]
+    TossPayments,
+}
+
+impl VendorCode {
+    pub const ALL: [VendorCode; 2] = [VendorCode::Iamport, VendorCode::TossPayments];
+
+    /// The wire spelling: `iamport` or `toss.payments`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            VendorCode::Iamport => "iamport",
+            VendorCode::TossPayments => "toss.payments",
+        }
+    }
+}
+
+impl fmt::Display for VendorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for VendorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for VendorCode {
+    type Err = DomainError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        VendorCode::ALL.into_iter().find(|code| code.as_str() == s).ok_or_else(|| {
+            let shown: String = s.chars().take(40).collect();
+            DomainError::invalid(
+                "vendor.code",
+                format!("unknown vendor code {shown:?}; expected \"iamport\" or \"toss.payments\""),
+            )
+        })
+    }
+}
+
+text_newtype!(
+    /// The store (merchant account) at the PG that took the payment. One company
+    /// often has several, so every record names the one used.
+    StoreId, "vendor.store_id", 255
+);
+
+text_newtype!(
+    /// The PG's identifier of the payment (`imp_uid`, `paymentKey`) or of the
+    /// saved card (`customer_uid`, `billingKey`).
+    VendorUid, "vendor.uid", 255
+);
+
+/// The PG side of a record. Unique on `(code, uid)`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Vendor {
+    pub code: VendorCode,
+    pub store_id: StoreId,
+    pub uid: VendorUid,
+}
+
+impl Vendor {
+    /// Builds a vendor from already-parsed parts.
+    pub fn new(code: VendorCode, store_id: StoreId, uid: VendorUid) -> Self {
+        Self { code, store_id, uid }
+    }
+
+    /// Parses the three wire strings.
+    ///
+    /// # Errors
+    /// [`DomainError::Invalid`] naming the first bad field.
+    pub fn parse(code: &str, store_id: &str, uid: &str) -> Result<Self, DomainError> {
+        Ok(Self { code: code.parse()?, store_id: StoreId::parse(store_id)?, uid: VendorUid::parse(uid)? })
+    }
+}
+
+/// ISO 4217 currency code of a payment, as the PG reports it (`KRW`, `USD`).
+#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Currency(String);
+
+impl Currency {
+    /// Accepts three ASCII letters, any case; stored upper-case.
+    ///
+    /// # Errors
+    /// [`DomainError::Invalid`] on `currency`.
+    pub fn parse(value: impl AsRef<str>) -> Result<Self, DomainError> {
+        let value = value.as_ref();
+        check_text("currency", value, 3)?;
+        if value.len() != 3 || !value.bytes().all(|b| b.is_ascii_alphabetic()) {
+            return Err(DomainError::invalid("currency", format!("{value:?} is not a three-letter code")));
+        }
+        Ok(Self(value.to_ascii_uppercase()))
+    }
+
+    pub fn krw() -> Self {
+        Self("KRW".to_owned())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Currency {
+    type Error = DomainError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(value)
+    }
+}
+
+impl From<Currency> for String {
+    fn from(value: Currency) -> Self {
+        value.0
+    }
+}
+
+impl fmt::Display for Currency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for Currency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Currency({})", self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vendor_code_uses_wire_spellings() {
+        assert_eq!("iamport".parse::<VendorCode>().unwrap(), VendorCode::Iamport);
+        assert_eq!("toss.payments".parse::<VendorCode>().unwrap(), VendorCode::TossPayments);
+        assert_eq!(serde_json::to_string(&VendorCode::TossPayments).unwrap(), "\"toss.payments\"");
+        let err = "paypal".parse::<VendorCode>().unwrap_err();
+        assert!(err.to_string().starts_with("vendor.code: unknown vendor code \"paypal\""));
+        assert!("Iamport".parse::<VendorCode>().is_err(), "codes are case-sensitive");
+    }
+
+    #[test]
+    fn vendor_parse_names_the_bad_field() {
+        let err = Vendor::parse("iamport", "", "imp_1").unwrap_err();
+        assert_eq!(err.to_string(), "vendor.store_id: must not be empty");
+        let err = Vendor::parse("iamport", "store", "").unwrap_err();
+        assert_eq!(err.to_string(), "vendor.uid: must not be empty");
+    }
+
+    #[test]
+    fn currency_is_three_letters() {
+        assert_eq!(Currency::parse("krw").unwrap().as_str(), "KRW");
+        assert!(Currency::parse("KR").is_err());
+        assert!(Currency::parse("K1W").is_err());
+        assert!(Currency::parse("원화원").is_err());
+    }
+}
