@@ -47,10 +47,7 @@ impl Money {
         }
         let amount = amount.normalize();
         if amount.scale() > Self::MAX_SCALE {
-            return Err(DomainError::invalid(
-                field,
-                format!("must have at most {} decimal places", Self::MAX_SCALE),
-            ));
+            return Err(DomainError::invalid(field, format!("must have at most {} decimal places", Self::MAX_SCALE)));
         }
         // `normalize` turns -0 into 0 only for some inputs; be explicit.
         Ok(Self(if amount.is_zero() { Decimal::ZERO } else { amount }))
@@ -62,11 +59,7 @@ impl Money {
     /// [`DomainError::Invalid`] naming `field`.
     pub fn parse_for(field: &'static str, text: &str) -> Result<Self, DomainError> {
         let text = text.trim();
-        let parsed = if text.contains(['e', 'E']) {
-            Decimal::from_scientific(text)
-        } else {
-            Decimal::from_str(text)
-        };
+        let parsed = if text.contains(['e', 'E']) { Decimal::from_scientific(text) } else { Decimal::from_str(text) };
         let amount =
             parsed.map_err(|_| DomainError::invalid(field, format!("'{text}' is not a finite decimal number")))?;
         Self::new_for(field, amount)

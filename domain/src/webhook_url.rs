@@ -41,10 +41,7 @@ impl WebhookUrl {
 
     /// The host name or address, lower-case (for allowlists).
     pub fn host(&self) -> String {
-        url::Url::parse(&self.0)
-            .ok()
-            .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
-            .unwrap_or_default()
+        url::Url::parse(&self.0).ok().and_then(|u| u.host_str().map(str::to_ascii_lowercase)).unwrap_or_default()
     }
 }
 
@@ -81,7 +78,9 @@ mod tests {
     fn accepts_only_absolute_http_urls_with_a_host() {
         assert!(WebhookUrl::parse("http://127.0.0.1:37821/hook").is_ok());
         assert!(WebhookUrl::parse("https://shop.example/payments/webhook?x=1").is_ok());
-        for bad in ["", "/relative", "ftp://x/y", "javascript:alert(1)", "file:///etc/passwd", "http://", "https://u:p@h/"] {
+        for bad in
+            ["", "/relative", "ftp://x/y", "javascript:alert(1)", "file:///etc/passwd", "http://", "https://u:p@h/"]
+        {
             assert!(WebhookUrl::parse(bad).is_err(), "{bad} must be refused");
         }
         let long = format!("https://h/{}", "a".repeat(1024));

@@ -96,10 +96,10 @@ fn applying_partial_cancels_sums_refund_and_keeps_the_first_cancel_time() {
     assert_eq!(two.remaining(), Money::ZERO);
     assert_eq!(two.cancelled_at(), Some(at(10)), "cancelled_at stays the first cancellation");
     assert_eq!(two.cancels().len(), 2);
-    assert_eq!(two.check_cancel(money("1")), Err(DomainError::CancelExceedsBalance {
-        requested: money("1"),
-        remaining: Money::ZERO
-    }));
+    assert_eq!(
+        two.check_cancel(money("1")),
+        Err(DomainError::CancelExceedsBalance { requested: money("1"), remaining: Money::ZERO })
+    );
 }
 
 #[test]
@@ -171,8 +171,9 @@ fn an_event_joins_two_states_of_one_history() {
     let Applied::Changed(after) = before.apply(snapshot("10000", true, vec![cancel("c1", "1", 10)])).unwrap() else {
         panic!()
     };
-    let event = WebhookEvent::new(EventId::from_uuid(uuid::Uuid::nil()), before.clone(), after.clone(), json!({}), at(11))
-        .unwrap();
+    let event =
+        WebhookEvent::new(EventId::from_uuid(uuid::Uuid::nil()), before.clone(), after.clone(), json!({}), at(11))
+            .unwrap();
     assert_eq!(event.history_id(), before.id());
     assert_eq!(event.source(), before.source());
 

@@ -1,0 +1,67 @@
+//! Inputs of the use cases, already made of valid domain values (the HTTP
+//! adapter builds them at the edge).
+
+use payments_domain::{
+    CancelReason, HistoryId, Money, Password, ReservationId, Source, Title, Vendor, VendorCode, VendorUid, WebhookUrl,
+};
+
+use crate::ports::RefundAccount;
+
+/// Register a payment the customer made in the PG's popup.
+#[derive(Debug, Clone)]
+pub struct CreateHistory {
+    pub vendor: Vendor,
+    pub source: Source,
+    /// What the caller expects was charged; must equal the PG's amount.
+    pub price: Money,
+    pub password: Password,
+    pub webhook_url: WebhookUrl,
+}
+
+/// Cancel a payment, wholly or partly.
+#[derive(Debug, Clone)]
+pub struct CancelHistory {
+    pub source: Source,
+    pub password: Password,
+    pub price: Money,
+    pub reason: CancelReason,
+    pub account: Option<RefundAccount>,
+}
+
+/// Register a card saved at the PG.
+#[derive(Debug, Clone)]
+pub struct CreateReservation {
+    pub vendor: Vendor,
+    pub source: Source,
+    pub title: Title,
+    pub password: Password,
+}
+
+/// How a caller names a record: by our id or by its own source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Locator<Id> {
+    Id(Id),
+    Source(Source),
+}
+
+pub type HistoryLocator = Locator<HistoryId>;
+pub type ReservationLocator = Locator<ReservationId>;
+
+/// A PG told us a payment changed. Only the identifiers are trusted; the
+/// payment is re-read from the PG. `payload` is the body as received, kept as
+/// the event's trigger.
+#[derive(Debug, Clone)]
+pub struct PgNotification {
+    pub vendor: VendorCode,
+    pub uid: VendorUid,
+    pub payload: serde_json::Value,
+}
+
+/// What a PG notification led to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotificationOutcome {
+    /// The state changed; this event will be delivered.
+    Changed(payments_domain::EventId),
+    /// Nothing new (a duplicate or stale webhook): no event.
+    Unchanged,
+}

@@ -1,0 +1,18 @@
+//! The use cases of the payment server and the ports they need.
+//!
+//! Encryption is not this crate's business: the HTTP adapter encrypts the wire
+//! and the persistence adapter encrypts at rest. Everything here takes and
+//! returns plain domain values.
+
+pub mod commands;
+mod delivery;
+mod error;
+mod payments;
+pub mod ports;
+
+pub use delivery::{DeliveryDeps, DeliveryService};
+pub use error::AppError;
+pub use payments::{Gateways, PaymentDeps, PaymentService, WebhookUrlPolicy};
+
+#[cfg(test)]
+mod test_support;

@@ -1,0 +1,494 @@
+//! Every payment use case against mocks of every port, failure paths included.
+
+use std::sync::Arc;
+
+use mockall::predicate::*;
+use payments_domain::*;
+use serde_json::json;
+
+use super::*;
+use crate::commands::*;
+use crate::ports::*;
+use crate::test_support::*;
+
+/// The mocks of one test; `service()` consumes them.
+struct Mocks {
+    gateway: MockPaymentGateway,
+    histories: MockHistoryRepository,
+    reservations: MockReservationRepository,
+    hasher: MockPasswordHasher,
+    policy: WebhookUrlPolicy,
+}
+
+impl Mocks {
+    fn new() -> Self {
+        let mut hasher = MockPasswordHasher::new();
+        hasher.expect_hash().returning(|_| Ok(hash()));
+        hasher.expect_verify().returning(|p, _| Ok(p.expose() == "secret"));
+        Self {
+            gateway: MockPaymentGateway::new(),
+            histories: MockHistoryRepository::new(),
+            reservations: MockReservationRepository::new(),
+            hasher,
+            policy: WebhookUrlPolicy::AnyHost,
+        }
+    }
+
+    fn service(self) -> PaymentService {
+        let mut clock = MockClock::new();
+        clock.expect_now().returning(|| at(100));
+        let mut ids = MockIdGenerator::new();
+        let mut next = 10u128;
+        ids.expect_new_id().returning(move || {
+            next += 1;
+            uuid::Uuid::from_u128(next)
+        });
+        PaymentService::new(PaymentDeps {
+            gateways: Gateways::new().with(VendorCode::Iamport, Arc::new(self.gateway)),
+            histories: Arc::new(self.histories),
+            reservations: Arc::new(self.reservations),
+            hasher: Arc::new(self.hasher),
+            clock: Arc::new(clock),
+            ids: Arc::new(ids),
+            webhook_urls: self.policy,
+        })
+    }
+
+    /// No history exists yet for the vendor uid nor the source.
+    fn nothing_registered(&mut self) {
+        self.histories.expect_find_by_vendor().returning(|_, _| Ok(None));
+        self.histories.expect_find_by_source().returning(|_| Ok(None));
+    }
+
+    fn stored(&mut self, history: PaymentHistory) {
+        let stored = StoredHistory { history, password_hash: hash(), revision: Revision(3) };
+        let (a, b, c) = (stored.clone(), stored.clone(), stored);
+        self.histories.expect_find_by_id().returning(move |_| Ok(Some(a.clone())));
+        self.histories.expect_find_by_source().returning(move |_| Ok(Some(b.clone())));
+        self.histories.expect_find_by_vendor().returning(move |_, _| Ok(Some(c.clone())));
+    }
+}
+
+fn create_input(price: &str) -> CreateHistory {
+    CreateHistory {
+        vendor: vendor(),
+        source: source(),
+        price: money(price),
+        password: password(),
+        webhook_url: webhook_url(),
+    }
+}
+
+fn cancel_input(price: &str) -> crate::commands::CancelHistory {
+    crate::commands::CancelHistory {
+        source: source(),
+        password: password(),
+        price: money(price),
+        reason: CancelReason::parse("customer asked").unwrap(),
+        account: None,
+    }
+}
+
+// --- create ---------------------------------------------------------------
+
+#[tokio::test]
+async fn create_registers_what_the_pg_charged() {
+    let mut m = Mocks::new();
+    m.nothing_registered();
+    m.gateway
+        .expect_fetch_payment()
+        .withf(|store, uid| store.as_str() == "store-1" && uid.as_str() == "imp_123")
+        .times(1)
+        .returning(|_, _| Ok(snapshot("19900", true, vec![])));
+    m.histories
+        .expect_insert()
+        .withf(|h, hash| {
+            h.price() == money("19900") && h.created_at() == at(100) && hash.as_str().starts_with("$argon2id")
+        })
+        .times(1)
+        .returning(|_, _| Ok(()));
+    let history = m.service().create_history(create_input("19900")).await.unwrap();
+    assert_eq!(history.vendor(), &vendor());
+    assert_eq!(history.source(), &source());
+    assert_eq!(history.refund(), Money::ZERO);
+    assert_eq!(history.paid_at(), Some(at(1)));
+}
+
+#[tokio::test]
+async fn create_with_another_price_cancels_at_the_pg_and_fails_422() {
+    let mut m = Mocks::new();
+    m.nothing_registered();
+    m.gateway.expect_fetch_payment().returning(|_, _| Ok(snapshot("19900", true, vec![])));
+    m.gateway
+        .expect_cancel_payment()
+        .withf(|_, _, req| req.amount == money("19900") && req.remaining == money("19900"))
+        .times(1)
+        .returning(|_, _, _| Ok(snapshot("19900", true, vec![cancel("c", "19900", 5)])));
+    m.histories.expect_insert().never();
+    let err = m.service().create_history(create_input("100")).await.unwrap_err();
+    assert_eq!(err.status(), 422, "{err}");
+    assert!(err.to_string().contains("differs"), "{err}");
+}
+
+#[tokio::test]
+async fn create_still_fails_422_when_the_mismatch_cancel_fails() {
+    let mut m = Mocks::new();
+    m.nothing_registered();
+    m.gateway.expect_fetch_payment().returning(|_, _| Ok(snapshot("19900", true, vec![])));
+    m.gateway.expect_cancel_payment().times(1).returning(|_, _, _| Err(GatewayError::Unavailable("down".into())));
+    m.histories.expect_insert().never();
+    assert_eq!(m.service().create_history(create_input("100")).await.unwrap_err().status(), 422);
+}
+
+#[tokio::test]
+async fn create_twice_is_409_without_calling_the_pg() {
+    let mut m = Mocks::new();
+    m.stored(history("19900", true));
+    m.gateway.expect_fetch_payment().never();
+    m.gateway.expect_cancel_payment().never();
+    let err = m.service().create_history(create_input("100")).await.unwrap_err();
+    assert_eq!(err.status(), 409, "a duplicate must not cancel the first registration's payment");
+}
+
+#[tokio::test]
+async fn create_for_a_taken_source_is_409() {
+    let mut m = Mocks::new();
+    m.histories.expect_find_by_vendor().returning(|_, _| Ok(None));
+    let taken = StoredHistory { history: history("1", true), password_hash: hash(), revision: Revision(0) };
+    m.histories.expect_find_by_source().returning(move |_| Ok(Some(taken.clone())));
+    m.gateway.expect_fetch_payment().never();
+    assert_eq!(m.service().create_history(create_input("1")).await.unwrap_err().status(), 409);
+}
+
+#[tokio::test]
+async fn create_race_lost_at_insert_is_409() {
+    let mut m = Mocks::new();
+    m.nothing_registered();
+    m.gateway.expect_fetch_payment().returning(|_, _| Ok(snapshot("19900", true, vec![])));
+    m.histories.expect_insert().returning(|_, _| Err(RepositoryError::Conflict("vendor.uid taken".into())));
+    assert_eq!(m.service().create_history(create_input("19900")).await.unwrap_err().status(), 409);
+}
+
+#[tokio::test]
+async fn create_maps_pg_failures_and_writes_nothing() {
+    let cases = [
+        (GatewayError::NotFound("imp_123".into()), 404),
+        (GatewayError::Unavailable("connection refused".into()), 502),
+        (GatewayError::Protocol("not json".into()), 502),
+        (GatewayError::Timeout("10s".into()), 504),
+        (GatewayError::UnknownStore { vendor: VendorCode::Iamport, store: "store-1".into() }, 400),
+    ];
+    for (error, status) in cases {
+        let mut m = Mocks::new();
+        m.nothing_registered();
+        m.gateway.expect_fetch_payment().returning(move |_, _| Err(error.clone()));
+        m.histories.expect_insert().never();
+        m.gateway.expect_cancel_payment().never();
+        assert_eq!(m.service().create_history(create_input("1")).await.unwrap_err().status(), status);
+    }
+}
+
+#[tokio::test]
+async fn create_with_a_disallowed_webhook_host_is_400() {
+    let mut m = Mocks::new();
+    m.policy = WebhookUrlPolicy::Hosts(vec!["shop.example".into()]);
+    m.gateway.expect_fetch_payment().never();
+    let err = m.service().create_history(create_input("1")).await.unwrap_err();
+    assert_eq!(err.status(), 400);
+    assert!(err.to_string().starts_with("webhook_url"), "{err}");
+}
+
+#[tokio::test]
+async fn create_with_a_vendor_not_enabled_is_400() {
+    let mut m = Mocks::new();
+    m.nothing_registered();
+    let mut input = create_input("1");
+    input.vendor = Vendor::parse("toss.payments", "s", "pk").unwrap();
+    assert_eq!(m.service().create_history(input).await.unwrap_err().status(), 400);
+}
+
+#[tokio::test]
+async fn storage_down_is_503() {
+    let mut m = Mocks::new();
+    m.histories.expect_find_by_vendor().returning(|_, _| Err(RepositoryError::Unavailable("pool timed out".into())));
+    assert_eq!(m.service().create_history(create_input("1")).await.unwrap_err().status(), 503);
+}
+
+// --- read -----------------------------------------------------------------
+
+#[tokio::test]
+async fn get_by_id_and_by_source_with_the_right_password() {
+    let mut m = Mocks::new();
+    m.stored(history("5000", true));
+    let service = m.service();
+    let id = HistoryId::from_uuid(uuid::Uuid::from_u128(1));
+    assert_eq!(service.get_history(Locator::Id(id), &password()).await.unwrap().id(), id);
+    assert_eq!(service.get_history(Locator::Source(source()), &password()).await.unwrap().id(), id);
+}
+
+#[tokio::test]
+async fn get_with_a_wrong_password_is_403() {
+    let mut m = Mocks::new();
+    m.stored(history("5000", true));
+    let wrong = Password::parse("guess").unwrap();
+    let err = m.service().get_history(Locator::Source(source()), &wrong).await.unwrap_err();
+    assert_eq!(err.status(), 403);
+}
+
+#[tokio::test]
+async fn get_unknown_is_404() {
+    let mut m = Mocks::new();
+    m.histories.expect_find_by_id().returning(|_| Ok(None));
+    m.hasher = MockPasswordHasher::new(); // no verification on an unknown id
+    let id = HistoryId::from_uuid(uuid::Uuid::from_u128(9));
+    assert_eq!(m.service().get_history(Locator::Id(id), &password()).await.unwrap_err().status(), 404);
+}
+
+// --- cancel ---------------------------------------------------------------
+
+#[tokio::test]
+async fn partial_cancel_records_the_change_and_its_event() {
+    let mut m = Mocks::new();
+    m.stored(history("10000", true));
+    m.gateway
+        .expect_cancel_payment()
+        .withf(|_, _, r| {
+            r.amount == money("2000") && r.remaining == money("10000") && r.reason.as_str() == "customer asked"
+        })
+        .times(1)
+        .returning(|_, _, _| Ok(snapshot("10000", true, vec![cancel("c1", "2000", 50)])));
+    m.histories
+        .expect_save_change()
+        .withf(|rev, next, event| {
+            *rev == Revision(3)
+                && next.refund() == money("2000")
+                && event.previous().refund() == Money::ZERO
+                && event.current() == next
+                && event.trigger()["type"] == "cancel"
+                && event.trigger().get("account").is_none()
+        })
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    let after = m.service().cancel_history(cancel_input("2000")).await.unwrap();
+    assert_eq!(after.refund(), money("2000"));
+    assert_eq!(after.remaining(), money("8000"));
+    assert_eq!(after.cancelled_at(), Some(at(50)));
+}
+
+#[tokio::test]
+async fn cancel_above_the_balance_is_422_and_the_pg_is_not_called() {
+    let mut m = Mocks::new();
+    m.stored(history("10000", true));
+    m.gateway.expect_cancel_payment().never();
+    m.histories.expect_save_change().never();
+    let err = m.service().cancel_history(cancel_input("10000.5")).await.unwrap_err();
+    assert_eq!(err.status(), 422);
+    let err = Mocks { ..mocks_with(history("10000", true)) }.service().cancel_history(cancel_input("0")).await;
+    assert_eq!(err.unwrap_err().status(), 422);
+}
+
+fn mocks_with(h: PaymentHistory) -> Mocks {
+    let mut m = Mocks::new();
+    m.stored(h);
+    m.gateway.expect_cancel_payment().never();
+    m
+}
+
+#[tokio::test]
+async fn cancel_with_a_wrong_password_is_403_and_the_pg_is_not_called() {
+    let mut m = mocks_with(history("10000", true));
+    m.histories.expect_save_change().never();
+    let mut input = cancel_input("1");
+    input.password = Password::parse("nope").unwrap();
+    assert_eq!(m.service().cancel_history(input).await.unwrap_err().status(), 403);
+}
+
+#[tokio::test]
+async fn cancel_refused_by_the_pg_is_422_and_nothing_is_written() {
+    let mut m = Mocks::new();
+    m.stored(history("10000", true));
+    m.gateway
+        .expect_cancel_payment()
+        .returning(|_, _, _| Err(GatewayError::Rejected("refund account required".into())));
+    m.histories.expect_save_change().never();
+    let err = m.service().cancel_history(cancel_input("10")).await.unwrap_err();
+    assert_eq!(err.status(), 422);
+    assert!(err.to_string().contains("refund account"), "{err}");
+}
+
+#[tokio::test]
+async fn cancel_retries_when_a_concurrent_change_committed_first() {
+    let mut m = Mocks::new();
+    let original = history("10000", true);
+    // The first read is the original; after the conflict the re-read shows the
+    // other request's cancel already applied.
+    let Applied::Changed(with_other) = original.apply(snapshot("10000", true, vec![cancel("c0", "1000", 40)])).unwrap()
+    else {
+        panic!()
+    };
+    let first = StoredHistory { history: original, password_hash: hash(), revision: Revision(3) };
+    let reread = StoredHistory { history: with_other, password_hash: hash(), revision: Revision(4) };
+    m.histories.expect_find_by_source().returning(move |_| Ok(Some(first.clone())));
+    m.histories.expect_find_by_id().times(1).returning(move |_| Ok(Some(reread.clone())));
+    m.gateway
+        .expect_cancel_payment()
+        .returning(|_, _, _| Ok(snapshot("10000", true, vec![cancel("c0", "1000", 40), cancel("c1", "2000", 50)])));
+    let mut seq = mockall::Sequence::new();
+    m.histories
+        .expect_save_change()
+        .withf(|rev, _, _| *rev == Revision(3))
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _, _| Err(RepositoryError::Stale));
+    m.histories
+        .expect_save_change()
+        .withf(|rev, next, event| {
+            *rev == Revision(4) && next.refund() == money("3000") && event.previous().refund() == money("1000")
+        })
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _, _| Ok(()));
+    let after = m.service().cancel_history(cancel_input("2000")).await.unwrap();
+    assert_eq!(after.refund(), money("3000"));
+    assert_eq!(after.cancels().len(), 2);
+}
+
+#[tokio::test]
+async fn cancel_pg_timeout_is_504() {
+    let mut m = Mocks::new();
+    m.stored(history("10000", true));
+    m.gateway.expect_cancel_payment().returning(|_, _, _| Err(GatewayError::Timeout("10s".into())));
+    m.histories.expect_save_change().never();
+    assert_eq!(m.service().cancel_history(cancel_input("10")).await.unwrap_err().status(), 504);
+}
+
+// --- PG notifications -----------------------------------------------------
+
+fn notice() -> PgNotification {
+    PgNotification {
+        vendor: VendorCode::Iamport,
+        uid: VendorUid::parse("imp_123").unwrap(),
+        payload: json!({ "imp_uid": "imp_123", "merchant_uid": "order-1", "status": "paid" }),
+    }
+}
+
+#[tokio::test]
+async fn a_deposit_notification_records_one_event() {
+    let mut m = Mocks::new();
+    m.stored(history("19900", false));
+    m.gateway.expect_fetch_payment().times(1).returning(|_, _| Ok(snapshot("19900", true, vec![])));
+    m.histories
+        .expect_save_change()
+        .withf(|_, next, event| {
+            event.previous().paid_at().is_none()
+                && event.current().paid_at() == Some(at(1))
+                && next.paid_at().is_some()
+                && event.trigger()["status"] == "paid"
+        })
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    let outcome = m.service().process_pg_notification(notice()).await.unwrap();
+    assert!(matches!(outcome, NotificationOutcome::Changed(_)));
+}
+
+#[tokio::test]
+async fn a_notification_that_changes_nothing_records_no_event() {
+    let mut m = Mocks::new();
+    m.stored(history("19900", true));
+    m.gateway.expect_fetch_payment().returning(|_, _| Ok(snapshot("19900", true, vec![])));
+    m.histories.expect_save_change().never();
+    assert_eq!(m.service().process_pg_notification(notice()).await.unwrap(), NotificationOutcome::Unchanged);
+}
+
+#[tokio::test]
+async fn a_notification_for_an_unknown_payment_is_404() {
+    let mut m = Mocks::new();
+    m.histories.expect_find_by_vendor().returning(|_, _| Ok(None));
+    m.gateway.expect_fetch_payment().never();
+    assert_eq!(m.service().process_pg_notification(notice()).await.unwrap_err().status(), 404);
+}
+
+#[tokio::test]
+async fn a_notification_when_the_pg_is_down_is_502_and_writes_nothing() {
+    let mut m = Mocks::new();
+    m.stored(history("19900", false));
+    m.gateway.expect_fetch_payment().returning(|_, _| Err(GatewayError::Unavailable("503".into())));
+    m.histories.expect_save_change().never();
+    assert_eq!(m.service().process_pg_notification(notice()).await.unwrap_err().status(), 502);
+}
+
+// --- reservations ---------------------------------------------------------
+
+fn reservation_input() -> CreateReservation {
+    CreateReservation {
+        vendor: Vendor::parse("iamport", "store-1", "order-1").unwrap(),
+        source: source(),
+        title: Title::parse("my card").unwrap(),
+        password: password(),
+    }
+}
+
+fn stored_reservation() -> StoredReservation {
+    StoredReservation {
+        reservation: PaymentReservation {
+            id: ReservationId::from_uuid(uuid::Uuid::from_u128(2)),
+            vendor: reservation_input().vendor,
+            source: source(),
+            title: Title::parse("my card").unwrap(),
+            data: json!({ "customer_uid": "order-1" }),
+            created_at: at(0),
+        },
+        password_hash: hash(),
+    }
+}
+
+#[tokio::test]
+async fn create_reservation_reads_the_saved_card_from_the_pg() {
+    let mut m = Mocks::new();
+    m.reservations.expect_find_by_vendor().returning(|_, _| Ok(None));
+    m.reservations.expect_find_by_source().returning(|_| Ok(None));
+    m.gateway
+        .expect_fetch_reservation()
+        .withf(|_, uid, customer| uid.as_str() == "order-1" && customer.as_str() == "order-1")
+        .times(1)
+        .returning(|_, _, _| Ok(json!({ "customer_uid": "order-1", "card_name": "BC" })));
+    m.reservations.expect_insert().times(1).returning(|_, _| Ok(()));
+    let r = m.service().create_reservation(reservation_input()).await.unwrap();
+    assert_eq!(r.data["card_name"], "BC");
+    assert_eq!(r.created_at, at(100));
+}
+
+#[tokio::test]
+async fn create_reservation_failures() {
+    // duplicate
+    let mut m = Mocks::new();
+    m.reservations.expect_find_by_vendor().returning(|_, _| Ok(Some(stored_reservation())));
+    m.gateway.expect_fetch_reservation().never();
+    assert_eq!(m.service().create_reservation(reservation_input()).await.unwrap_err().status(), 409);
+    // unknown at the PG, someone else's card, PG down
+    for (error, status) in [
+        (GatewayError::NotFound("x".into()), 404),
+        (GatewayError::Rejected("customerKey differs".into()), 422),
+        (GatewayError::Unavailable("x".into()), 502),
+    ] {
+        let mut m = Mocks::new();
+        m.reservations.expect_find_by_vendor().returning(|_, _| Ok(None));
+        m.reservations.expect_find_by_source().returning(|_| Ok(None));
+        m.gateway.expect_fetch_reservation().returning(move |_, _, _| Err(error.clone()));
+        m.reservations.expect_insert().never();
+        assert_eq!(m.service().create_reservation(reservation_input()).await.unwrap_err().status(), status);
+    }
+}
+
+#[tokio::test]
+async fn get_reservation_checks_the_password() {
+    let mut m = Mocks::new();
+    m.reservations.expect_find_by_id().returning(|_| Ok(Some(stored_reservation())));
+    m.reservations.expect_find_by_source().returning(|_| Ok(None));
+    let service = m.service();
+    let id = ReservationId::from_uuid(uuid::Uuid::from_u128(2));
+    assert_eq!(service.get_reservation(Locator::Id(id), &password()).await.unwrap().id, id);
+    let wrong = Password::parse("x").unwrap();
+    assert_eq!(service.get_reservation(Locator::Id(id), &wrong).await.unwrap_err().status(), 403);
+    assert_eq!(service.get_reservation(Locator::Source(source()), &password()).await.unwrap_err().status(), 404);
+}

@@ -1,0 +1,438 @@
+//! What the use cases need from the outside world. Adapters implement these;
+//! tests mock them (`mocks` feature, or `cfg(test)` inside this crate).
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use payments_domain::{
+    CancelReason, DeliveryAttempt, EventId, HistoryId, Money, Password, PasswordHash, PaymentHistory,
+    PaymentReservation, PaymentSnapshot, ReservationId, Source, SourceId, StoreId, Timestamp, VendorCode, VendorUid,
+    WebhookEvent,
+};
+use uuid::Uuid;
+
+// ---------------------------------------------------------------------------
+// Payment gateways
+// ---------------------------------------------------------------------------
+
+/// Why a PG call failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GatewayError {
+    /// The PG does not know the payment or saved card (its 404).
+    #[error("not found at the PG: {0}")]
+    NotFound(String),
+    /// The PG understood and refused (balance exceeded, wrong customer, ...).
+    #[error("refused by the PG: {0}")]
+    Rejected(String),
+    /// No credentials are configured for this store of this vendor.
+    #[error("store {store:?} is not configured for {vendor}")]
+    UnknownStore { vendor: VendorCode, store: String },
+    /// The PG did not answer within the timeout.
+    #[error("the PG did not answer in time: {0}")]
+    Timeout(String),
+    /// The PG could not be reached, answered 5xx, or refused our credentials.
+    #[error("the PG failed: {0}")]
+    Unavailable(String),
+    /// The PG answered something we cannot read.
+    #[error("unexpected answer from the PG: {0}")]
+    Protocol(String),
+}
+
+/// The account a virtual-account payment is refunded to. Passed to the PG
+/// only, never stored. `Debug` hides the account number.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RefundAccount {
+    pub bank: String,
+    pub account: String,
+    pub holder: String,
+    pub mobile: String,
+}
+
+impl std::fmt::Debug for RefundAccount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RefundAccount").field("bank", &self.bank).field("account", &"***").finish_non_exhaustive()
+    }
+}
+
+/// A cancel asked of the PG.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CancelRequest {
+    /// Amount to refund, > 0 and at most `remaining`.
+    pub amount: Money,
+    pub reason: CancelReason,
+    /// What is left to refund before this cancel (Iamport's `checksum`, Toss's
+    /// `refundableAmount`), so the PG refuses a cancel computed on stale data.
+    pub remaining: Money,
+    /// Required by the PGs for virtual-account payments.
+    pub refund_account: Option<RefundAccount>,
+}
+
+/// One PG (Iamport, Toss Payments, ...) as the use cases see it.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait PaymentGateway: Send + Sync {
+    /// Reads a payment as the PG sees it now.
+    ///
+    /// # Errors
+    /// [`GatewayError::NotFound`] for an unknown uid; `UnknownStore` for a store
+    /// with no credentials; `Timeout`/`Unavailable`/`Protocol` when the PG fails.
+    async fn fetch_payment(&self, store: &StoreId, uid: &VendorUid) -> Result<PaymentSnapshot, GatewayError>;
+
+    /// Cancels (part of) a payment and returns the payment as it is afterwards.
+    ///
+    /// # Errors
+    /// As [`PaymentGateway::fetch_payment`], plus `Rejected` when the PG refuses
+    /// the cancel (balance, missing refund account, ...).
+    async fn cancel_payment(
+        &self,
+        store: &StoreId,
+        uid: &VendorUid,
+        request: &CancelRequest,
+    ) -> Result<PaymentSnapshot, GatewayError>;
+
+    /// Reads a saved card (Iamport customer, Toss billing key). `customer` is
+    /// the caller's id for the card holder (the source id).
+    ///
+    /// # Errors
+    /// As [`PaymentGateway::fetch_payment`], plus `Rejected` when the card
+    /// belongs to another customer.
+    async fn fetch_reservation(
+        &self,
+        store: &StoreId,
+        uid: &VendorUid,
+        customer: &SourceId,
+    ) -> Result<serde_json::Value, GatewayError>;
+}
+
+// ---------------------------------------------------------------------------
+// Storage
+// ---------------------------------------------------------------------------
+
+/// Why storage failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RepositoryError {
+    /// A unique key is taken; the message names which (vendor uid or source).
+    #[error("{0}")]
+    Conflict(String),
+    /// The record changed since it was read (optimistic concurrency).
+    #[error("the record changed since it was read")]
+    Stale,
+    /// The database cannot be reached or is shutting down; retry later.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    /// A stored value does not decrypt, verify or parse.
+    #[error("stored data is corrupt")]
+    Corrupt(#[source] anyhow::Error),
+    /// Anything else.
+    #[error(transparent)]
+    Other(anyhow::Error),
+}
+
+/// The version of a stored history, bumped by every change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Revision(pub i64);
+
+/// A history as stored: the record, its password hash and its revision.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredHistory {
+    pub history: PaymentHistory,
+    pub password_hash: PasswordHash,
+    pub revision: Revision,
+}
+
+/// A saved card as stored, with its password hash.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredReservation {
+    pub reservation: PaymentReservation,
+    pub password_hash: PasswordHash,
+}
+
+/// Payment histories. Values are plain domain values: encryption at rest is
+/// the implementation's business. There is deliberately no way to list records.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait HistoryRepository: Send + Sync {
+    /// Stores a newly registered history (revision 0).
+    ///
+    /// # Errors
+    /// [`RepositoryError::Conflict`] when its `(vendor code, uid)` or its
+    /// source is taken; `Unavailable` when the database is down.
+    async fn insert(&self, history: &PaymentHistory, password_hash: &PasswordHash) -> Result<(), RepositoryError>;
+
+    /// # Errors
+    /// `Unavailable`, or `Corrupt` when the stored row does not decrypt.
+    async fn find_by_id(&self, id: HistoryId) -> Result<Option<StoredHistory>, RepositoryError>;
+
+    /// # Errors
+    /// As [`HistoryRepository::find_by_id`].
+    async fn find_by_source(&self, source: &Source) -> Result<Option<StoredHistory>, RepositoryError>;
+
+    /// # Errors
+    /// As [`HistoryRepository::find_by_id`].
+    async fn find_by_vendor(&self, code: VendorCode, uid: &VendorUid)
+    -> Result<Option<StoredHistory>, RepositoryError>;
+
+    /// Atomically, and only if the history is still at `expected`: writes
+    /// `next` (bumping the revision), inserts its cancels not yet stored,
+    /// records `event`, and enqueues the event's delivery, due now. All or
+    /// nothing.
+    ///
+    /// # Errors
+    /// [`RepositoryError::Stale`] when another change came first (nothing is
+    /// written); `Unavailable` when the database is down.
+    async fn save_change(
+        &self,
+        expected: Revision,
+        next: &PaymentHistory,
+        event: &WebhookEvent,
+    ) -> Result<(), RepositoryError>;
+}
+
+/// Saved cards. No listing either.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait ReservationRepository: Send + Sync {
+    /// # Errors
+    /// [`RepositoryError::Conflict`] when its `(vendor code, uid)` or its source is taken.
+    async fn insert(
+        &self,
+        reservation: &PaymentReservation,
+        password_hash: &PasswordHash,
+    ) -> Result<(), RepositoryError>;
+
+    /// # Errors
+    /// `Unavailable`, or `Corrupt` when the stored row does not decrypt.
+    async fn find_by_id(&self, id: ReservationId) -> Result<Option<StoredReservation>, RepositoryError>;
+
+    /// # Errors
+    /// As [`ReservationRepository::find_by_id`].
+    async fn find_by_source(&self, source: &Source) -> Result<Option<StoredReservation>, RepositoryError>;
+
+    /// # Errors
+    /// As [`ReservationRepository::find_by_id`].
+    async fn find_by_vendor(
+        &self,
+        code: VendorCode,
+        uid: &VendorUid,
+    ) -> Result<Option<StoredReservation>, RepositoryError>;
+}
+
+/// Proof of a claim on a delivery job; results are recorded only under it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct LeaseToken(pub Uuid);
+
+/// A claimed delivery: the event, how many attempts came before, and the lease.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeliveryJob {
+    pub event: WebhookEvent,
+    /// Attempts already recorded before this claim.
+    pub attempts_made: u32,
+    pub lease: LeaseToken,
+}
+
+/// How a job stands after an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobOutcome {
+    /// The receiver answered 2xx; the job is done.
+    Delivered,
+    /// Try again at this time.
+    RetryAt(Timestamp),
+    /// The schedule is exhausted; kept as failed until redelivered by an operator.
+    Failed,
+}
+
+/// Counts of the delivery queue, for monitoring.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OutboxStats {
+    /// Due or scheduled, never attempted.
+    pub pending: u64,
+    /// Attempted at least once, scheduled again.
+    pub retrying: u64,
+    pub delivered: u64,
+    pub failed: u64,
+    /// Age of the oldest job not yet delivered or failed.
+    pub oldest_pending_age: Option<Duration>,
+}
+
+/// The durable queue of webhook deliveries (the outbox written by
+/// [`HistoryRepository::save_change`]).
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait WebhookOutbox: Send + Sync {
+    /// Claims up to `limit` jobs due at `now` for `lease_for`. A job whose
+    /// lease expired (its worker died) is due again. Safe to call from several
+    /// processes at once: a job is claimed by one only.
+    ///
+    /// # Errors
+    /// `Unavailable`, or `Corrupt` when an event does not decrypt.
+    async fn claim_due(
+        &self,
+        now: Timestamp,
+        limit: u32,
+        lease_for: Duration,
+    ) -> Result<Vec<DeliveryJob>, RepositoryError>;
+
+    /// Records one attempt and settles the job, only if `lease` still holds the
+    /// job. Returns `false` (writing nothing) when the lease was lost.
+    ///
+    /// # Errors
+    /// `Unavailable` when the database is down.
+    async fn record_attempt(
+        &self,
+        event: EventId,
+        lease: LeaseToken,
+        attempt: &DeliveryAttempt,
+        outcome: JobOutcome,
+    ) -> Result<bool, RepositoryError>;
+
+    /// Gives a claimed job back, due at once (used at shutdown).
+    ///
+    /// # Errors
+    /// `Unavailable` when the database is down.
+    async fn release(&self, event: EventId, lease: LeaseToken) -> Result<(), RepositoryError>;
+
+    /// Makes a failed (or delivered) event due again now. Returns `false` for an
+    /// unknown event.
+    ///
+    /// # Errors
+    /// `Unavailable` when the database is down.
+    async fn redeliver(&self, event: EventId, now: Timestamp) -> Result<bool, RepositoryError>;
+
+    /// Every attempt recorded for an event, oldest first.
+    ///
+    /// # Errors
+    /// `Unavailable` when the database is down.
+    async fn attempts(&self, event: EventId) -> Result<Vec<DeliveryAttempt>, RepositoryError>;
+
+    /// Queue counts at `now`.
+    ///
+    /// # Errors
+    /// `Unavailable` when the database is down.
+    async fn stats(&self, now: Timestamp) -> Result<OutboxStats, RepositoryError>;
+}
+
+/// A response kept for an `Idempotency-Key`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredResponse {
+    pub status: u16,
+    /// The plaintext JSON body (stored encrypted).
+    pub body: String,
+}
+
+/// What a request carrying an idempotency key should do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdempotencyClaim {
+    /// First time: go ahead, then call `complete` (or `abandon`).
+    Proceed,
+    /// Done before with the same body: answer this again.
+    Replay(StoredResponse),
+    /// Another request with this key is running now.
+    InProgress,
+    /// The key was used with a different body.
+    Mismatch,
+}
+
+/// Stored idempotency keys, shared by every instance of the server.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait IdempotencyStore: Send + Sync {
+    /// Claims `key` within `scope` (the route) for a request whose body hashes
+    /// to `fingerprint`.
+    ///
+    /// # Errors
+    /// `Unavailable` when the database is down.
+    async fn begin(
+        &self,
+        scope: &str,
+        key: &str,
+        fingerprint: &str,
+        now: Timestamp,
+    ) -> Result<IdempotencyClaim, RepositoryError>;
+
+    /// Stores the answer to replay.
+    ///
+    /// # Errors
+    /// `Unavailable` when the database is down.
+    async fn complete(&self, scope: &str, key: &str, response: &StoredResponse) -> Result<(), RepositoryError>;
+
+    /// Forgets a claim whose request failed in a way worth retrying.
+    ///
+    /// # Errors
+    /// `Unavailable` when the database is down.
+    async fn abandon(&self, scope: &str, key: &str) -> Result<(), RepositoryError>;
+
+    /// Deletes keys created before `cutoff`; returns how many.
+    ///
+    /// # Errors
+    /// `Unavailable` when the database is down.
+    async fn purge_before(&self, cutoff: Timestamp) -> Result<u64, RepositoryError>;
+}
+
+// ---------------------------------------------------------------------------
+// Outgoing webhooks, passwords, time and ids
+// ---------------------------------------------------------------------------
+
+/// The receiver's answer to one POST, or none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendResult {
+    pub status: Option<u16>,
+    pub body: Option<String>,
+}
+
+/// Sends an event to its history's `webhook_url`, signed and encrypted.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait WebhookSender: Send + Sync {
+    /// POSTs once with a timeout. Never fails: an unreachable or silent
+    /// receiver is a result with no status.
+    async fn send(&self, event: &WebhookEvent) -> SendResult;
+}
+
+/// Slow password hashing (argon2id). Implementations run off the async
+/// executor and bound how many hashes run at once.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait PasswordHasher: Send + Sync {
+    /// # Errors
+    /// Only on an internal failure of the hasher.
+    async fn hash(&self, password: &Password) -> anyhow::Result<PasswordHash>;
+
+    /// Constant-time check of `password` against `hash`.
+    ///
+    /// # Errors
+    /// Only when `hash` is not a hash this hasher can read.
+    async fn verify(&self, password: &Password, hash: &PasswordHash) -> anyhow::Result<bool>;
+}
+
+/// The current time, at millisecond precision.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait Clock: Send + Sync {
+    fn now(&self) -> Timestamp;
+}
+
+/// New record ids.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait IdGenerator: Send + Sync {
+    fn new_id(&self) -> Uuid;
+}
+
+/// The wall clock, truncated to milliseconds.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        payments_domain::to_millis(chrono::Utc::now())
+    }
+}
+
+/// Time-ordered UUIDv7 ids (index-friendly, unguessable enough for ids that
+/// are useless without the record's password).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct UuidV7Ids;
+
+impl IdGenerator for UuidV7Ids {
+    fn new_id(&self) -> Uuid {
+        Uuid::now_v7()
+    }
+}
