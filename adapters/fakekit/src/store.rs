@@ -49,10 +49,11 @@ impl<K: Eq + Hash + Clone, V: Clone> Store<K, V> {
         let now = Instant::now();
         let mut entries = self.lock();
         entries.retain(|_, (_, written)| now.duration_since(*written) < self.limits.ttl);
-        if !entries.contains_key(&key) && entries.len() >= self.limits.capacity.max(1) {
-            if let Some(oldest) = entries.iter().min_by_key(|(_, (_, w))| *w).map(|(k, _)| k.clone()) {
-                entries.remove(&oldest);
-            }
+        if !entries.contains_key(&key)
+            && entries.len() >= self.limits.capacity.max(1)
+            && let Some(oldest) = entries.iter().min_by_key(|(_, (_, w))| *w).map(|(k, _)| k.clone())
+        {
+            entries.remove(&oldest);
         }
         entries.insert(key, (value, now));
     }
