@@ -1,0 +1,168 @@
+use std::sync::Arc;
+
+use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _, SaltString, rand_core::OsRng};
+use argon2::{Algorithm, Argon2, Params, Version};
+use async_trait::async_trait;
+use payments_application::ports::PasswordHasher;
+use payments_domain::{Password, PasswordHash};
+use tokio::sync::Semaphore;
+
+/// argon2id cost parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Argon2Params {
+    /// Memory in KiB.
+    pub memory_kib: u32,
+    /// Passes.
+    pub iterations: u32,
+    /// Lanes.
+    pub parallelism: u32,
+}
+
+impl Argon2Params {
+    /// OWASP's recommendation: m = 19 MiB, t = 2, p = 1.
+    pub const OWASP: Argon2Params = Argon2Params { memory_kib: 19_456, iterations: 2, parallelism: 1 };
+    /// Cheap parameters for tests only.
+    pub const TEST: Argon2Params = Argon2Params { memory_kib: 256, iterations: 1, parallelism: 1 };
+}
+
+impl Default for Argon2Params {
+    fn default() -> Self {
+        Self::OWASP
+    }
+}
+
+/// argon2id hashing on the blocking pool. At most `max_parallel` hashes run at
+/// once (each holds `memory_kib` of memory), so a burst of requests queues
+/// instead of exhausting memory or starving the executor.
+#[derive(Clone)]
+pub struct Argon2Hasher {
+    argon2: Argon2<'static>,
+    permits: Arc<Semaphore>,
+}
+
+impl std::fmt::Debug for Argon2Hasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Argon2Hasher").field("params", self.argon2.params()).finish_non_exhaustive()
+    }
+}
+
+impl Argon2Hasher {
+    /// # Errors
+    /// When the parameters are outside argon2's limits.
+    pub fn new(params: Argon2Params, max_parallel: usize) -> anyhow::Result<Self> {
+        let params = Params::new(params.memory_kib, params.iterations, params.parallelism, None)
+            .map_err(|e| anyhow::anyhow!("invalid argon2 parameters: {e}"))?;
+        Ok(Self {
+            argon2: Argon2::new(Algorithm::Argon2id, Version::V0x13, params),
+            permits: Arc::new(Semaphore::new(max_parallel.max(1))),
+        })
+    }
+
+    /// Hashes synchronously (for benchmarks measuring one hash on one core).
+    ///
+    /// # Errors
+    /// Only on an internal argon2 failure.
+    pub fn hash_blocking(&self, password: &str) -> anyhow::Result<String> {
+        let salt = SaltString::generate(&mut OsRng);
+        Ok(self
+            .argon2
+            .hash_password(password.as_bytes(), &salt)
+            .map_err(|e| anyhow::anyhow!("argon2 hash failed: {e}"))?
+            .to_string())
+    }
+
+    /// Verifies synchronously, in constant time with respect to the password.
+    ///
+    /// # Errors
+    /// When `phc` is not a PHC string.
+    pub fn verify_blocking(&self, password: &str, phc: &str) -> anyhow::Result<bool> {
+        let parsed = argon2::PasswordHash::new(phc).map_err(|e| anyhow::anyhow!("unreadable password hash: {e}"))?;
+        // The parameters stored in the hash are used, so hashes made under
+        // older parameters keep verifying after the configuration changes.
+        match self.argon2.verify_password(password.as_bytes(), &parsed) {
+            Ok(()) => Ok(true),
+            Err(argon2::password_hash::Error::Password) => Ok(false),
+            Err(e) => Err(anyhow::anyhow!("password verification failed: {e}")),
+        }
+    }
+
+    async fn off_executor<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(Argon2Hasher) -> anyhow::Result<T> + Send + 'static,
+    ) -> anyhow::Result<T> {
+        let permit = self.permits.clone().acquire_owned().await?;
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            work(this)
+        })
+        .await?
+    }
+}
+
+#[async_trait]
+impl PasswordHasher for Argon2Hasher {
+    async fn hash(&self, password: &Password) -> anyhow::Result<PasswordHash> {
+        let password = password.expose().to_owned();
+        let phc = self.off_executor(move |h| h.hash_blocking(&password)).await?;
+        Ok(PasswordHash::parse(phc)?)
+    }
+
+    async fn verify(&self, password: &Password, hash: &PasswordHash) -> anyhow::Result<bool> {
+        let (password, phc) = (password.expose().to_owned(), hash.as_str().to_owned());
+        self.off_executor(move |h| h.verify_blocking(&password, &phc)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn hashes_argon2id_and_verifies() {
+        let hasher = Argon2Hasher::new(Argon2Params::TEST, 2).unwrap();
+        let password = Password::parse("some-password").unwrap();
+        let hash = hasher.hash(&password).await.unwrap();
+        assert!(hash.as_str().starts_with("$argon2id$v=19$m=256,t=1,p=1$"));
+        assert!(!hash.as_str().contains("some-password"));
+        assert!(hasher.verify(&password, &hash).await.unwrap());
+        assert!(!hasher.verify(&Password::parse("other").unwrap(), &hash).await.unwrap());
+        let again = hasher.hash(&password).await.unwrap();
+        assert_ne!(hash, again, "a fresh salt per hash");
+    }
+
+    #[tokio::test]
+    async fn hashes_made_under_other_parameters_still_verify() {
+        let old = Argon2Hasher::new(Argon2Params { memory_kib: 512, iterations: 2, parallelism: 1 }, 1).unwrap();
+        let new = Argon2Hasher::new(Argon2Params::TEST, 1).unwrap();
+        let password = Password::parse("p").unwrap();
+        let hash = old.hash(&password).await.unwrap();
+        assert!(new.verify(&password, &hash).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn unreadable_hashes_are_errors_not_mismatches() {
+        let hasher = Argon2Hasher::new(Argon2Params::TEST, 1).unwrap();
+        let bogus = PasswordHash::parse("$bogus$").unwrap();
+        assert!(hasher.verify(&Password::parse("p").unwrap(), &bogus).await.is_err());
+        assert!(Argon2Hasher::new(Argon2Params { memory_kib: 1, iterations: 0, parallelism: 1 }, 1).is_err());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn many_concurrent_hashes_complete() {
+        let hasher = Argon2Hasher::new(Argon2Params::TEST, 2).unwrap();
+        let tasks: Vec<_> = (0..16)
+            .map(|i| {
+                let hasher = hasher.clone();
+                tokio::spawn(async move {
+                    let p = Password::parse(format!("p{i}")).unwrap();
+                    let h = hasher.hash(&p).await.unwrap();
+                    hasher.verify(&p, &h).await.unwrap()
+                })
+            })
+            .collect();
+        for t in tasks {
+            assert!(t.await.unwrap());
+        }
+    }
+}
