@@ -1,0 +1,20 @@
+//! Outgoing webhooks.
+//!
+//! - [`HttpWebhookSender`] implements the application's `WebhookSender`: one
+//!   POST of the event to its history's `webhook_url`, the body `text/plain`
+//!   AES-CBC as the original sends it, plus Standard Webhooks headers
+//!   (`webhook-id` = event id, stable across retries; `webhook-timestamp`;
+//!   `webhook-signature` = `v1,` HMAC-SHA256 over `id.timestamp.body`).
+//! - [`WebhookWorker`] drains the durable outbox: claims due jobs under a
+//!   lease, delivers them with bounded concurrency, wakes at once when a change
+//!   is saved ([`NotifyingHistories`]) and polls otherwise, and on shutdown
+//!   stops claiming, lets in-flight deliveries finish for a grace period and
+//!   releases the rest.
+
+mod notify;
+mod sender;
+mod worker;
+
+pub use notify::NotifyingHistories;
+pub use sender::{HttpWebhookSender, RenderBody, SecretError, SenderConfig, WebhookSecret};
+pub use worker::{WebhookWorker, WorkerConfig};

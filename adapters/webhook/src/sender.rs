@@ -1,0 +1,162 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use payments_application::ports::{SendResult, WebhookSender};
+use payments_crypto::WireCipher;
+use payments_domain::{DeliveryAttempt, WebhookEvent};
+
+/// Renders an event's plaintext JSON body (`{id, source, previous, current}`);
+/// supplied by the binary, which knows the wire objects.
+pub type RenderBody = Arc<dyn Fn(&WebhookEvent) -> Vec<u8> + Send + Sync>;
+
+/// A Standard Webhooks signing secret is not `whsec_` + base64.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("webhook secret must be \"whsec_\" followed by base64 of at least 24 bytes")]
+pub struct SecretError;
+
+/// The `whsec_...` secret receivers verify `webhook-signature` with.
+#[derive(Clone)]
+pub struct WebhookSecret(Arc<standardwebhooks::Webhook>);
+
+impl WebhookSecret {
+    /// # Errors
+    /// [`SecretError`] unless `whsec_` + base64 of 24 or more bytes.
+    pub fn parse(secret: &str) -> Result<Self, SecretError> {
+        use base64::Engine;
+        let body = secret.strip_prefix("whsec_").ok_or(SecretError)?;
+        let key = base64::engine::general_purpose::STANDARD.decode(body).map_err(|_| SecretError)?;
+        if key.len() < 24 {
+            return Err(SecretError);
+        }
+        Ok(Self(Arc::new(standardwebhooks::Webhook::from_bytes(key).map_err(|_| SecretError)?)))
+    }
+
+    /// Signs `body` as Standard Webhooks does: `v1,<base64 HMAC-SHA256(id.timestamp.body)>`.
+    pub fn sign(&self, id: &str, timestamp: i64, body: &str) -> String {
+        self.0.sign(id, timestamp, body.as_bytes()).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Debug for WebhookSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WebhookSecret(***)")
+    }
+}
+
+/// How the sender behaves.
+#[derive(Debug, Clone)]
+pub struct SenderConfig {
+    /// Per-request timeout (connect + send + response), default 10 s.
+    pub timeout: Duration,
+    /// `User-Agent` of deliveries.
+    pub user_agent: String,
+}
+
+impl Default for SenderConfig {
+    fn default() -> Self {
+        Self { timeout: Duration::from_secs(10), user_agent: format!("payments/{}", env!("CARGO_PKG_VERSION")) }
+    }
+}
+
+/// Delivers one event per call over HTTP (reqwest, pooled connections).
+#[derive(Clone)]
+pub struct HttpWebhookSender {
+    client: reqwest::Client,
+    cipher: WireCipher,
+    secret: WebhookSecret,
+    render: RenderBody,
+}
+
+impl std::fmt::Debug for HttpWebhookSender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpWebhookSender").finish_non_exhaustive()
+    }
+}
+
+impl HttpWebhookSender {
+    /// # Errors
+    /// When the HTTP client cannot be built (TLS backend failure).
+    pub fn new(
+        config: &SenderConfig,
+        cipher: WireCipher,
+        secret: WebhookSecret,
+        render: RenderBody,
+    ) -> Result<Self, reqwest::Error> {
+        let client = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .connect_timeout(config.timeout)
+            .user_agent(config.user_agent.clone())
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        Ok(Self { client, cipher, secret, render })
+    }
+
+    /// The exact body and headers of a delivery of `event` at `timestamp`.
+    pub fn envelope(&self, event: &WebhookEvent, timestamp: i64) -> (String, [(&'static str, String); 3]) {
+        let body = self.cipher.encrypt(&(self.render)(event));
+        let id = event.id().to_string();
+        let signature = self.secret.sign(&id, timestamp, &body);
+        (body, [("webhook-id", id), ("webhook-timestamp", timestamp.to_string()), ("webhook-signature", signature)])
+    }
+}
+
+/// Reads at most `limit` bytes of a response body, then stops reading.
+async fn read_bounded(mut response: reqwest::Response, limit: usize) -> String {
+    let mut body = Vec::new();
+    while let Ok(Some(chunk)) = response.chunk().await {
+        let room = limit.saturating_sub(body.len());
+        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if body.len() >= limit {
+            break;
+        }
+    }
+    String::from_utf8_lossy(&body).into_owned()
+}
+
+#[async_trait]
+impl WebhookSender for HttpWebhookSender {
+    async fn send(&self, event: &WebhookEvent) -> SendResult {
+        let url = event.current().webhook_url().as_str();
+        let (body, headers) = self.envelope(event, chrono::Utc::now().timestamp());
+        let mut request = self.client.post(url).header("content-type", "text/plain; charset=utf-8").body(body);
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        match request.send().await {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                let body = read_bounded(response, DeliveryAttempt::MAX_BODY_BYTES).await;
+                tracing::debug!(event = %event.id(), status, "webhook answered");
+                SendResult { status: Some(status), body: Some(body) }
+            }
+            Err(error) => {
+                tracing::info!(event = %event.id(), error = %error, "webhook receiver unreachable");
+                SendResult { status: None, body: None }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_must_be_whsec_base64() {
+        assert!(WebhookSecret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").is_ok());
+        assert_eq!(WebhookSecret::parse("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap_err(), SecretError);
+        assert!(WebhookSecret::parse("whsec_short").is_err());
+        assert!(WebhookSecret::parse("whsec_not*base64*not*base64*not*base64").is_err());
+        let s = WebhookSecret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
+        assert_eq!(format!("{s:?}"), "WebhookSecret(***)");
+    }
+
+    #[test]
+    fn signature_matches_the_standard_webhooks_example() {
+        // The example of the Standard Webhooks specification's test vectors.
+        let secret = WebhookSecret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
+        let signature = secret.sign("msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, r#"{"test": 2432232314}"#);
+        assert_eq!(signature, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+    }
+}

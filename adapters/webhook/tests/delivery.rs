@@ -1,0 +1,352 @@
+//! The sender and the worker over real HTTP against a test receiver that
+//! decrypts and verifies every delivery, with an in-memory outbox.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{TimeZone, Utc};
+use payments_application::ports::*;
+use payments_application::{DeliveryDeps, DeliveryService};
+use payments_crypto::WireCipher;
+use payments_domain::*;
+use payments_webhook::{HttpWebhookSender, RenderBody, SenderConfig, WebhookSecret, WebhookWorker, WorkerConfig};
+use poem::{EndpointExt, IntoResponse, Request, Route, handler, http::StatusCode, post, web::Data};
+use serde_json::json;
+use tokio::sync::{Notify, mpsc, watch};
+
+const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+fn cipher() -> WireCipher {
+    WireCipher::new(b"0123456789abcdef0123456789abcdef", b"fedcba9876543210").unwrap()
+}
+
+// --- an in-memory outbox -----------------------------------------------------
+
+#[derive(Debug, Clone)]
+struct Job {
+    event: WebhookEvent,
+    due: Timestamp,
+    lease: Option<(LeaseToken, Timestamp)>,
+    attempts: Vec<DeliveryAttempt>,
+    done: Option<JobOutcome>,
+}
+
+#[derive(Default)]
+struct MemoryOutbox {
+    jobs: Mutex<HashMap<EventId, Job>>,
+}
+
+impl MemoryOutbox {
+    fn push(&self, event: WebhookEvent) {
+        let job = Job { due: event.created_at(), event: event.clone(), lease: None, attempts: vec![], done: None };
+        self.jobs.lock().unwrap().insert(event.id(), job);
+    }
+    fn job(&self, id: EventId) -> Job {
+        self.jobs.lock().unwrap()[&id].clone()
+    }
+}
+
+#[async_trait]
+impl WebhookOutbox for MemoryOutbox {
+    async fn claim_due(
+        &self,
+        now: Timestamp,
+        limit: u32,
+        lease_for: Duration,
+    ) -> Result<Vec<DeliveryJob>, RepositoryError> {
+        let mut jobs = self.jobs.lock().unwrap();
+        let until = now + chrono::Duration::from_std(lease_for).unwrap();
+        Ok(jobs
+            .values_mut()
+            .filter(|j| j.done.is_none() && j.due <= now && j.lease.is_none_or(|(_, t)| t < now))
+            .take(limit as usize)
+            .map(|j| {
+                let lease = LeaseToken(uuid::Uuid::new_v4());
+                j.lease = Some((lease, until));
+                DeliveryJob { event: j.event.clone(), attempts_made: j.attempts.len() as u32, lease }
+            })
+            .collect())
+    }
+
+    async fn record_attempt(
+        &self,
+        event: EventId,
+        lease: LeaseToken,
+        attempt: &DeliveryAttempt,
+        outcome: JobOutcome,
+    ) -> Result<bool, RepositoryError> {
+        let mut jobs = self.jobs.lock().unwrap();
+        let job = jobs.get_mut(&event).unwrap();
+        if job.lease.map(|(l, _)| l) != Some(lease) {
+            return Ok(false);
+        }
+        job.attempts.push(attempt.clone());
+        job.lease = None;
+        match outcome {
+            JobOutcome::RetryAt(at) => job.due = at,
+            other => job.done = Some(other),
+        }
+        Ok(true)
+    }
+
+    async fn release(&self, event: EventId, lease: LeaseToken) -> Result<(), RepositoryError> {
+        let mut jobs = self.jobs.lock().unwrap();
+        let job = jobs.get_mut(&event).unwrap();
+        if job.lease.map(|(l, _)| l) == Some(lease) {
+            job.lease = None;
+        }
+        Ok(())
+    }
+
+    async fn redeliver(&self, _: EventId, _: Timestamp) -> Result<bool, RepositoryError> {
+        Ok(false)
+    }
+
+    async fn attempts(&self, event: EventId) -> Result<Vec<DeliveryAttempt>, RepositoryError> {
+        Ok(self.job(event).attempts)
+    }
+
+    async fn stats(&self, _: Timestamp) -> Result<OutboxStats, RepositoryError> {
+        Ok(OutboxStats::default())
+    }
+}
+
+// --- a receiver that verifies ------------------------------------------------
+
+#[derive(Debug)]
+struct Delivery {
+    id: String,
+    plaintext: String,
+}
+
+struct Receiver {
+    /// Statuses to answer, in order; 200 once exhausted.
+    script: Mutex<Vec<u16>>,
+    /// Requests that hang forever (never answered).
+    hang: bool,
+    seen: mpsc::UnboundedSender<Delivery>,
+}
+
+#[handler]
+async fn receive(req: &Request, body: String, receiver: Data<&Arc<Receiver>>) -> poem::Response {
+    let mut headers = http::HeaderMap::new();
+    for name in ["webhook-id", "webhook-timestamp", "webhook-signature"] {
+        if let Some(v) = req.header(name) {
+            headers.insert(name, v.parse().unwrap());
+        }
+    }
+    standardwebhooks::Webhook::new(SECRET).unwrap().verify(body.as_bytes(), &headers).expect("signature verifies");
+    assert_eq!(req.content_type(), Some("text/plain; charset=utf-8"));
+    let plaintext = cipher().decrypt(&body).expect("body decrypts");
+    let _ = receiver.seen.send(Delivery { id: req.header("webhook-id").unwrap().to_owned(), plaintext });
+    if receiver.hang {
+        std::future::pending::<()>().await;
+    }
+    let status = {
+        let mut script = receiver.script.lock().unwrap();
+        if script.is_empty() { 200 } else { script.remove(0) }
+    };
+    StatusCode::from_u16(status).unwrap().with_body(format!("answer {status}")).into_response()
+}
+
+async fn start_receiver(
+    addr: SocketAddr,
+    script: Vec<u16>,
+    hang: bool,
+) -> (payments_fakekit::RunningServer, mpsc::UnboundedReceiver<Delivery>) {
+    let (seen, rx) = mpsc::unbounded_channel();
+    let receiver = Arc::new(Receiver { script: Mutex::new(script), hang, seen });
+    let server = payments_fakekit::serve(Route::new().at("/hook", post(receive)).data(receiver), addr).await.unwrap();
+    (server, rx)
+}
+
+// --- wiring --------------------------------------------------------------------
+
+fn event(url: &str, n: u128) -> WebhookEvent {
+    let at = |s: i64| Utc.timestamp_opt(1_700_000_000 + s, 0).unwrap();
+    let snapshot = |paid: bool| PaymentSnapshot {
+        currency: Currency::krw(),
+        price: "19900".parse().unwrap(),
+        paid_at: paid.then(|| at(5)),
+        cancelled_at: None,
+        cancels: vec![],
+        data: json!({ "status": if paid { "paid" } else { "ready" } }),
+    };
+    let identity = HistoryIdentity {
+        id: HistoryId::from_uuid(uuid::Uuid::from_u128(n)),
+        vendor: Vendor::parse("iamport", "store", &format!("imp_{n}")).unwrap(),
+        source: Source::parse("s", "t", &format!("order-{n}")).unwrap(),
+        webhook_url: WebhookUrl::parse(url).unwrap(),
+        created_at: at(0),
+    };
+    let before = PaymentHistory::register(identity, snapshot(false)).unwrap();
+    let Applied::Changed(after) = before.apply(snapshot(true)).unwrap() else { panic!() };
+    // created "now" so the job is due at once
+    WebhookEvent::new(
+        EventId::from_uuid(uuid::Uuid::from_u128(1000 + n)),
+        before,
+        after,
+        json!({}),
+        to_millis(Utc::now()),
+    )
+    .unwrap()
+}
+
+fn render() -> RenderBody {
+    Arc::new(|e: &WebhookEvent| {
+        serde_json::to_vec(&json!({ "id": e.id().to_string(), "paid": e.current().paid_at().is_some() })).unwrap()
+    })
+}
+
+fn sender(timeout: Duration) -> HttpWebhookSender {
+    let config = SenderConfig { timeout, ..SenderConfig::default() };
+    HttpWebhookSender::new(&config, cipher(), WebhookSecret::parse(SECRET).unwrap(), render()).unwrap()
+}
+
+fn delivery(outbox: Arc<MemoryOutbox>, timeout: Duration) -> DeliveryService {
+    DeliveryService::new(DeliveryDeps {
+        outbox,
+        sender: Arc::new(sender(timeout)),
+        clock: Arc::new(SystemClock),
+        schedule: RetrySchedule::new(vec![Duration::from_millis(20); 6], 0).unwrap(),
+        lease: Duration::from_secs(30),
+    })
+}
+
+struct RunningWorker {
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+    wake: Arc<Notify>,
+}
+
+fn start_worker(service: DeliveryService, config: WorkerConfig) -> RunningWorker {
+    let (stop, stopped) = watch::channel(false);
+    let wake = Arc::new(Notify::new());
+    let task = tokio::spawn(WebhookWorker::new(service, config, wake.clone()).run(stopped));
+    RunningWorker { stop, task, wake }
+}
+
+fn fast() -> WorkerConfig {
+    WorkerConfig {
+        poll_interval: Duration::from_millis(10),
+        shutdown_grace: Duration::from_millis(200),
+        ..Default::default()
+    }
+}
+
+async fn within<T>(what: &str, f: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(10), f).await.unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+}
+
+async fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
+    within(what, async {
+        while !check() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+}
+
+// --- tests ---------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_delivery_is_encrypted_signed_and_verifiable() {
+    let (receiver, mut seen) = start_receiver("127.0.0.1:0".parse().unwrap(), vec![], false).await;
+    let e = event(&format!("{}/hook", receiver.url()), 1);
+    let result = payments_application::ports::WebhookSender::send(&sender(Duration::from_secs(5)), &e).await;
+    assert_eq!(result.status, Some(200));
+    assert_eq!(result.body.as_deref(), Some("answer 200"));
+    let got = seen.recv().await.unwrap();
+    assert_eq!(got.id, e.id().to_string());
+    let body: serde_json::Value = serde_json::from_str(&got.plaintext).unwrap();
+    assert_eq!(body["paid"], true);
+}
+
+#[tokio::test]
+async fn three_500s_then_200_is_four_attempts_and_one_delivery() {
+    let (receiver, mut seen) = start_receiver("127.0.0.1:0".parse().unwrap(), vec![500, 500, 500], false).await;
+    let outbox = Arc::new(MemoryOutbox::default());
+    let e = event(&format!("{}/hook", receiver.url()), 2);
+    outbox.push(e.clone());
+    let worker = start_worker(delivery(outbox.clone(), Duration::from_secs(5)), fast());
+    wait_until("delivery", || outbox.job(e.id()).done.is_some()).await;
+    let job = outbox.job(e.id());
+    assert_eq!(job.done, Some(JobOutcome::Delivered));
+    let statuses: Vec<_> = job.attempts.iter().map(|a| a.status).collect();
+    assert_eq!(statuses, [Some(500), Some(500), Some(500), Some(200)]);
+    let ids: Vec<String> = (0..4).map(|_| seen.try_recv().unwrap().id).collect();
+    assert!(ids.iter().all(|id| *id == e.id().to_string()), "same webhook-id on every attempt: {ids:?}");
+    assert!(seen.try_recv().is_err(), "delivered once, no further requests");
+    worker.stop.send(true).unwrap();
+    within("worker stop", worker.task).await.unwrap();
+}
+
+#[tokio::test]
+async fn an_unreachable_receiver_is_retried_until_it_comes_up() {
+    // Reserve a free port, then leave it closed.
+    let addr = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let outbox = Arc::new(MemoryOutbox::default());
+    let e = event(&format!("http://{addr}/hook"), 3);
+    outbox.push(e.clone());
+    let worker = start_worker(delivery(outbox.clone(), Duration::from_secs(5)), fast());
+    wait_until("two failed attempts", || outbox.job(e.id()).attempts.len() >= 2).await;
+    let (_receiver, mut seen) = start_receiver(addr, vec![], false).await;
+    wait_until("delivery", || outbox.job(e.id()).done.is_some()).await;
+    let job = outbox.job(e.id());
+    assert_eq!(job.done, Some(JobOutcome::Delivered));
+    let (last, earlier) = job.attempts.split_last().unwrap();
+    assert!(earlier.iter().all(|a| a.status.is_none() && a.body.is_none()), "{earlier:?}");
+    assert_eq!(last.status, Some(200));
+    assert_eq!(seen.try_recv().unwrap().id, e.id().to_string());
+    worker.stop.send(true).unwrap();
+    within("worker stop", worker.task).await.unwrap();
+}
+
+#[tokio::test]
+async fn the_schedule_ends_in_failure() {
+    let (receiver, _seen) = start_receiver("127.0.0.1:0".parse().unwrap(), vec![503; 20], false).await;
+    let outbox = Arc::new(MemoryOutbox::default());
+    let e = event(&format!("{}/hook", receiver.url()), 4);
+    outbox.push(e.clone());
+    let worker = start_worker(delivery(outbox.clone(), Duration::from_secs(5)), fast());
+    wait_until("failure", || outbox.job(e.id()).done.is_some()).await;
+    assert_eq!(outbox.job(e.id()).done, Some(JobOutcome::Failed));
+    assert_eq!(outbox.job(e.id()).attempts.len(), 7, "1 + 6 retries");
+    worker.stop.send(true).unwrap();
+    within("worker stop", worker.task).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_wake_up_delivers_without_waiting_for_the_poll() {
+    let (receiver, mut seen) = start_receiver("127.0.0.1:0".parse().unwrap(), vec![], false).await;
+    let outbox = Arc::new(MemoryOutbox::default());
+    let config = WorkerConfig { poll_interval: Duration::from_secs(3600), ..fast() };
+    let worker = start_worker(delivery(outbox.clone(), Duration::from_secs(5)), config);
+    tokio::time::sleep(Duration::from_millis(50)).await; // let it go idle on the hour-long poll
+    let e = event(&format!("{}/hook", receiver.url()), 5);
+    outbox.push(e.clone());
+    worker.wake.notify_one();
+    let got = within("woken delivery", seen.recv()).await.unwrap();
+    assert_eq!(got.id, e.id().to_string());
+    worker.stop.send(true).unwrap();
+    within("worker stop", worker.task).await.unwrap();
+}
+
+#[tokio::test]
+async fn shutdown_releases_deliveries_still_in_flight() {
+    let (receiver, mut seen) = start_receiver("127.0.0.1:0".parse().unwrap(), vec![], true).await;
+    let outbox = Arc::new(MemoryOutbox::default());
+    let e = event(&format!("{}/hook", receiver.url()), 6);
+    outbox.push(e.clone());
+    let worker = start_worker(delivery(outbox.clone(), Duration::from_secs(60)), fast());
+    within("the hanging request", seen.recv()).await.unwrap();
+    assert!(outbox.job(e.id()).lease.is_some(), "claimed while in flight");
+    worker.stop.send(true).unwrap();
+    within("worker stop", worker.task).await.unwrap();
+    let job = outbox.job(e.id());
+    assert!(job.lease.is_none(), "released at shutdown so another process can deliver it");
+    assert!(job.attempts.is_empty() && job.done.is_none());
+}
