@@ -1,0 +1,590 @@
+//! Configuration from environment variables (and a `.env` file), validated at
+//! start-up with messages that name the variable and the fix.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use payments_crypto::{Argon2Params, Keyring, WireCipher};
+use payments_domain::RetrySchedule;
+use payments_webhook::WebhookSecret;
+
+/// `PAYMENT_MODE`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Development on one machine: built-in keys when none are set, fake PGs
+    /// in-process, detailed error messages.
+    Local,
+    /// A shared development deployment: every key must be set.
+    Dev,
+    /// Production: every key must be set.
+    Real,
+}
+
+/// A configuration problem, naming the variable and how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{variable}: {problem}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub problem: String,
+}
+
+fn error(variable: &'static str, problem: impl Into<String>) -> ConfigError {
+    ConfigError { variable, problem: problem.into() }
+}
+
+/// Credentials of one Iamport store.
+#[derive(Clone, PartialEq, Eq)]
+pub struct IamportCredentials {
+    pub key: String,
+    pub secret: String,
+}
+
+impl std::fmt::Debug for IamportCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IamportCredentials").field("key", &self.key).field("secret", &"***").finish()
+    }
+}
+
+/// The PGs: where they are and the credentials of each store. `default_*`
+/// serve every store id not listed explicitly (as the original does with its
+/// single key pair).
+#[derive(Clone, Debug)]
+pub struct PgConfig {
+    pub iamport_url: String,
+    pub iamport_default: Option<IamportCredentials>,
+    pub iamport_stores: BTreeMap<String, IamportCredentials>,
+    pub toss_url: String,
+    pub toss_default: Option<Secret>,
+    pub toss_stores: BTreeMap<String, Secret>,
+    pub timeout: Duration,
+}
+
+/// A secret string that never prints.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// The in-process fake PGs of local mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FakePgs {
+    pub iamport_port: u16,
+    pub toss_port: u16,
+}
+
+/// Outgoing webhook delivery.
+#[derive(Clone, Debug)]
+pub struct WebhookConfig {
+    pub secret: WebhookSecret,
+    pub timeout: Duration,
+    pub schedule: RetrySchedule,
+    pub concurrency: usize,
+    pub poll_interval: Duration,
+    pub allowed_hosts: Option<Vec<String>>,
+}
+
+/// Keys at rest, one keyring per table.
+#[derive(Clone, Debug)]
+pub struct AtRestKeyrings {
+    pub histories: Keyring,
+    pub cancels: Keyring,
+    pub reservations: Keyring,
+}
+
+/// Everything the server needs, validated.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub mode: Mode,
+    pub listen: SocketAddr,
+    pub database_url: String,
+    pub database_max_connections: u32,
+    pub wire: WireCipher,
+    pub at_rest: AtRestKeyrings,
+    pub pg: PgConfig,
+    /// Set in local mode: start the fake PGs in-process.
+    pub fakes: Option<FakePgs>,
+    pub webhooks: WebhookConfig,
+    pub argon2: Argon2Params,
+    pub argon2_max_parallel: usize,
+    /// Which variables fell back to built-in development values (local mode).
+    pub defaulted: Vec<&'static str>,
+}
+
+// Built-in development values for local mode only. They are public in this
+// repository and must never protect real data: dev/real modes refuse to start
+// without their own.
+const DEV_CONNECTION_KEY: &str = "local-dev-connection-key-32-byte";
+const DEV_CONNECTION_IV: &str = "local-dev-iv-16b";
+const DEV_HISTORY_KEY: &str = "local-dev-history-key-32-bytes!!";
+const DEV_RESERVATION_KEY: &str = "local-dev-reservation-key-32byte";
+const DEV_CANCEL_KEY: &str = "local-dev-cancel-key-32-bytes!!!";
+const DEV_WEBHOOK_SECRET: &str = "whsec_bG9jYWwtZGV2LXdlYmhvb2stc2VjcmV0LTMyYnl0ZXM=";
+/// The fake Iamport's test credentials.
+pub const FAKE_IAMPORT_KEY: &str = "test_imp_key";
+pub const FAKE_IAMPORT_SECRET: &str = "test_imp_secret";
+/// The fake Toss Payments' test secret key.
+pub const FAKE_TOSS_SECRET: &str = "test_ak_ZORzdMaqN3wQd5k6ygr5AkYXQGwy";
+pub const FAKE_IAMPORT_PORT: u16 = 10851;
+pub const FAKE_TOSS_PORT: u16 = 30771;
+
+/// Every variable read, for `--help` and the README.
+pub const VARIABLES: &[(&str, &str)] = &[
+    ("PAYMENT_MODE", "local (default) | dev | real"),
+    ("PAYMENT_API_HOST", "address to listen on (default 127.0.0.1 in local mode, 0.0.0.0 otherwise)"),
+    ("PAYMENT_API_PORT", "port to listen on (default 37821)"),
+    ("PAYMENT_DATABASE_URL", "sqlite://payments.db (default) or postgres://user:pass@host/db"),
+    ("PAYMENT_DATABASE_MAX_CONNECTIONS", "pool size (default 16)"),
+    ("PAYMENT_CONNECTION_ENCRYPTION_KEY", "wire AES key, 16 or 32 bytes"),
+    ("PAYMENT_CONNECTION_ENCRYPTION_IV", "wire AES IV, 16 bytes"),
+    ("PAYMENT_HISTORY_ENCRYPTION_KEY", "at-rest key of payment histories, 16 or 32 bytes"),
+    ("PAYMENT_RESERVATION_ENCRYPTION_KEY", "at-rest key of saved cards, 16 or 32 bytes"),
+    ("PAYMENT_CANCEL_HISTORY_ENCRYPTION_KEY", "at-rest key of cancels, 16 or 32 bytes"),
+    ("PAYMENT_*_ENCRYPTION_PREVIOUS_KEYS", "comma-separated older keys still accepted for reading (rotation)"),
+    (
+        "PAYMENT_*_ENCRYPTION_IV",
+        "accepted for compatibility with the original; at rest a fresh nonce is used per value",
+    ),
+    ("PAYMENT_IAMPORT_KEY / PAYMENT_IAMPORT_SECRET", "Iamport REST API key pair for any store not listed below"),
+    ("PAYMENT_IAMPORT_STORES", "JSON {\"store_id\": {\"key\": \"..\", \"secret\": \"..\"}} for several stores"),
+    ("PAYMENT_TOSS_PAYMENTS_SECRET", "Toss Payments secret key for any store not listed below"),
+    ("PAYMENT_TOSS_STORES", "JSON {\"store_id\": \"secret key\"} for several stores"),
+    ("PAYMENT_IAMPORT_URL", "Iamport API base URL (default https://api.iamport.kr; the fake in local mode)"),
+    ("PAYMENT_TOSS_URL", "Toss API base URL (default https://api.tosspayments.com; the fake in local mode)"),
+    ("PAYMENT_PG_TIMEOUT_SECS", "timeout of every PG call (default 10)"),
+    (
+        "PAYMENT_FAKE_IAMPORT_PORT / PAYMENT_FAKE_TOSS_PORT",
+        "ports of the in-process fake PGs in local mode (10851, 30771)",
+    ),
+    ("PAYMENT_WEBHOOK_SECRET", "Standard Webhooks signing secret, whsec_ + base64 of >= 24 bytes"),
+    ("PAYMENT_WEBHOOK_TIMEOUT_SECS", "per-delivery timeout (default 10)"),
+    ("PAYMENT_WEBHOOK_RETRY_SCHEDULE", "delays after each failure, e.g. 1m,4m,16m,64m,256m,1024m,4096m (default)"),
+    ("PAYMENT_WEBHOOK_CONCURRENCY", "deliveries in flight at once (default 32)"),
+    ("PAYMENT_WEBHOOK_POLL_MS", "how often to look for due deliveries (default 500)"),
+    ("PAYMENT_WEBHOOK_ALLOWED_HOSTS", "comma-separated hosts webhook_url may point at (default: any)"),
+    ("PAYMENT_ARGON2_MEMORY_KIB / _ITERATIONS / _PARALLELISM", "argon2id cost (default 19456 / 2 / 1, OWASP)"),
+    ("PAYMENT_ARGON2_MAX_PARALLEL", "password hashes computed at once (default: number of cores)"),
+    ("PAYMENT_LOG", "log filter, e.g. info or payments=debug (default info)"),
+    ("PAYMENT_LOG_FORMAT", "text (default) or json"),
+];
+
+/// The variables as read (environment, then `.env`), for [`Config::from_vars`].
+pub type Vars = HashMap<String, String>;
+
+struct Reader<'a> {
+    vars: &'a Vars,
+    mode: Mode,
+    defaulted: Vec<&'static str>,
+}
+
+impl Reader<'_> {
+    fn get(&self, name: &str) -> Option<&str> {
+        self.vars.get(name).map(String::as_str).filter(|v| !v.trim().is_empty())
+    }
+
+    /// A secret that must be set outside local mode.
+    fn secret(&mut self, name: &'static str, dev_value: &str) -> Result<String, ConfigError> {
+        match (self.get(name), self.mode) {
+            (Some(value), _) => Ok(value.to_owned()),
+            (None, Mode::Local) => {
+                self.defaulted.push(name);
+                Ok(dev_value.to_owned())
+            }
+            (None, _) => Err(error(name, "is required outside local mode (PAYMENT_MODE=dev|real); set it")),
+        }
+    }
+
+    fn number<T: std::str::FromStr>(&self, name: &'static str, default: T) -> Result<T, ConfigError> {
+        match self.get(name) {
+            None => Ok(default),
+            Some(text) => text.trim().parse().map_err(|_| error(name, format!("{text:?} is not a valid number"))),
+        }
+    }
+
+    fn keyring(&mut self, name: &'static str, previous: &'static str, dev: &str) -> Result<Keyring, ConfigError> {
+        let current = self.secret(name, dev)?;
+        let old: Vec<&str> = self.get(previous).map(|v| v.split(',').map(str::trim).collect()).unwrap_or_default();
+        let old_bytes: Vec<&[u8]> = old.iter().map(|k| k.as_bytes()).collect();
+        check_key(name, &current)?;
+        for key in &old {
+            check_key(previous, key)?;
+        }
+        Keyring::new(current.as_bytes(), &old_bytes).map_err(|e| error(name, e.to_string()))
+    }
+}
+
+fn check_key(variable: &'static str, key: &str) -> Result<(), ConfigError> {
+    match key.len() {
+        16 | 32 => Ok(()),
+        n => Err(error(variable, format!("must be 16 or 32 bytes (AES-128 or AES-256), got {n} bytes"))),
+    }
+}
+
+/// Parses `1m,4m,30s,2h` (a bare number is seconds).
+fn parse_schedule(variable: &'static str, text: &str) -> Result<RetrySchedule, ConfigError> {
+    let delays = text
+        .split(',')
+        .map(|part| {
+            let part = part.trim();
+            let (digits, unit) = part.split_at(part.find(|c: char| !c.is_ascii_digit()).unwrap_or(part.len()));
+            let n: u64 = digits.parse().map_err(|_| error(variable, format!("{part:?} is not like 30s, 4m or 2h")))?;
+            let seconds = match unit {
+                "" | "s" => n,
+                "m" => n * 60,
+                "h" => n * 3600,
+                "ms" => return Ok(Duration::from_millis(n)),
+                _ => return Err(error(variable, format!("{part:?}: unit must be ms, s, m or h"))),
+            };
+            Ok(Duration::from_secs(seconds))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    RetrySchedule::new(delays, 10).map_err(|e| error(variable, e.to_string()))
+}
+
+impl Config {
+    /// Reads and validates every variable.
+    ///
+    /// # Errors
+    /// The first invalid variable, named, with the fix.
+    pub fn from_vars(vars: &Vars) -> Result<Config, ConfigError> {
+        let mode = match vars.get("PAYMENT_MODE").map(|m| m.trim().to_ascii_lowercase()).as_deref() {
+            None | Some("" | "local") => Mode::Local,
+            Some("dev") => Mode::Dev,
+            Some("real") => Mode::Real,
+            Some(other) => return Err(error("PAYMENT_MODE", format!("{other:?} is not one of local, dev, real"))),
+        };
+        let mut r = Reader { vars, mode, defaulted: Vec::new() };
+
+        let default_host = if mode == Mode::Local { "127.0.0.1" } else { "0.0.0.0" };
+        let host: IpAddr = r
+            .get("PAYMENT_API_HOST")
+            .unwrap_or(default_host)
+            .parse()
+            .map_err(|_| error("PAYMENT_API_HOST", "must be an IP address such as 127.0.0.1 or 0.0.0.0"))?;
+        let port: u16 = r.number("PAYMENT_API_PORT", 37821)?;
+
+        let database_url = r.get("PAYMENT_DATABASE_URL").unwrap_or("sqlite://payments.db").to_owned();
+        check_database_url(&database_url)?;
+        let database_max_connections = r.number("PAYMENT_DATABASE_MAX_CONNECTIONS", 16u32)?;
+        if database_max_connections == 0 {
+            return Err(error("PAYMENT_DATABASE_MAX_CONNECTIONS", "must be at least 1"));
+        }
+
+        let key = r.secret("PAYMENT_CONNECTION_ENCRYPTION_KEY", DEV_CONNECTION_KEY)?;
+        check_key("PAYMENT_CONNECTION_ENCRYPTION_KEY", &key)?;
+        let iv = r.secret("PAYMENT_CONNECTION_ENCRYPTION_IV", DEV_CONNECTION_IV)?;
+        if iv.len() != 16 {
+            return Err(error("PAYMENT_CONNECTION_ENCRYPTION_IV", format!("must be 16 bytes, got {} bytes", iv.len())));
+        }
+        let wire = WireCipher::new(key.as_bytes(), iv.as_bytes())
+            .map_err(|e| error("PAYMENT_CONNECTION_ENCRYPTION_KEY", e.to_string()))?;
+
+        let at_rest = AtRestKeyrings {
+            histories: r.keyring(
+                "PAYMENT_HISTORY_ENCRYPTION_KEY",
+                "PAYMENT_HISTORY_ENCRYPTION_PREVIOUS_KEYS",
+                DEV_HISTORY_KEY,
+            )?,
+            cancels: r.keyring(
+                "PAYMENT_CANCEL_HISTORY_ENCRYPTION_KEY",
+                "PAYMENT_CANCEL_HISTORY_ENCRYPTION_PREVIOUS_KEYS",
+                DEV_CANCEL_KEY,
+            )?,
+            reservations: r.keyring(
+                "PAYMENT_RESERVATION_ENCRYPTION_KEY",
+                "PAYMENT_RESERVATION_ENCRYPTION_PREVIOUS_KEYS",
+                DEV_RESERVATION_KEY,
+            )?,
+        };
+        for iv_var in [
+            "PAYMENT_HISTORY_ENCRYPTION_IV",
+            "PAYMENT_RESERVATION_ENCRYPTION_IV",
+            "PAYMENT_CANCEL_HISTORY_ENCRYPTION_IV",
+        ] {
+            if let Some(iv) = r.get(iv_var)
+                && iv.len() != 16
+            {
+                return Err(error(iv_var, format!("must be 16 bytes, got {} bytes", iv.len())));
+            }
+        }
+
+        let fakes = (mode == Mode::Local).then(|| -> Result<FakePgs, ConfigError> {
+            Ok(FakePgs {
+                iamport_port: r.number("PAYMENT_FAKE_IAMPORT_PORT", FAKE_IAMPORT_PORT)?,
+                toss_port: r.number("PAYMENT_FAKE_TOSS_PORT", FAKE_TOSS_PORT)?,
+            })
+        });
+        let fakes = fakes.transpose()?;
+        let pg = read_pg(&mut r, fakes)?;
+
+        let secret_text = r.secret("PAYMENT_WEBHOOK_SECRET", DEV_WEBHOOK_SECRET)?;
+        let secret = WebhookSecret::parse(&secret_text).map_err(|e| error("PAYMENT_WEBHOOK_SECRET", e.to_string()))?;
+        let schedule = match r.get("PAYMENT_WEBHOOK_RETRY_SCHEDULE") {
+            Some(text) => parse_schedule("PAYMENT_WEBHOOK_RETRY_SCHEDULE", text)?,
+            None => RetrySchedule::three_days(),
+        };
+        let allowed_hosts = r
+            .get("PAYMENT_WEBHOOK_ALLOWED_HOSTS")
+            .map(|hosts| hosts.split(',').map(|h| h.trim().to_ascii_lowercase()).filter(|h| !h.is_empty()).collect());
+        let webhooks = WebhookConfig {
+            secret,
+            timeout: Duration::from_secs(r.number("PAYMENT_WEBHOOK_TIMEOUT_SECS", 10u64)?.max(1)),
+            schedule,
+            concurrency: r.number("PAYMENT_WEBHOOK_CONCURRENCY", 32usize)?.max(1),
+            poll_interval: Duration::from_millis(r.number("PAYMENT_WEBHOOK_POLL_MS", 500u64)?.max(10)),
+            allowed_hosts,
+        };
+
+        let argon2 = Argon2Params {
+            memory_kib: r.number("PAYMENT_ARGON2_MEMORY_KIB", Argon2Params::OWASP.memory_kib)?,
+            iterations: r.number("PAYMENT_ARGON2_ITERATIONS", Argon2Params::OWASP.iterations)?,
+            parallelism: r.number("PAYMENT_ARGON2_PARALLELISM", Argon2Params::OWASP.parallelism)?,
+        };
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        let argon2_max_parallel = r.number("PAYMENT_ARGON2_MAX_PARALLEL", cores)?.max(1);
+
+        Ok(Config {
+            mode,
+            listen: SocketAddr::new(host, port),
+            database_url,
+            database_max_connections,
+            wire,
+            at_rest,
+            pg,
+            fakes,
+            webhooks,
+            argon2,
+            argon2_max_parallel,
+            defaulted: r.defaulted,
+        })
+    }
+}
+
+fn check_database_url(url: &str) -> Result<(), ConfigError> {
+    let variable = "PAYMENT_DATABASE_URL";
+    if url.starts_with("sqlite:") {
+        return Ok(());
+    }
+    let parsed = url::Url::parse(url)
+        .map_err(|e| error(variable, format!("is not a URL ({e}); use sqlite://payments.db or postgres://...")))?;
+    match parsed.scheme() {
+        "postgres" | "postgresql" if parsed.host_str().is_some() => Ok(()),
+        "postgres" | "postgresql" => Err(error(variable, "a postgres:// URL needs a host")),
+        other => Err(error(variable, format!("scheme {other:?} is not supported; use sqlite:// or postgres://"))),
+    }
+}
+
+fn read_pg(r: &mut Reader<'_>, fakes: Option<FakePgs>) -> Result<PgConfig, ConfigError> {
+    let local = r.mode == Mode::Local;
+    let iamport_url = match (r.get("PAYMENT_IAMPORT_URL"), fakes) {
+        (Some(url), _) => url.trim_end_matches('/').to_owned(),
+        (None, Some(f)) => format!("http://127.0.0.1:{}", f.iamport_port),
+        (None, None) => "https://api.iamport.kr".to_owned(),
+    };
+    let toss_url = match (r.get("PAYMENT_TOSS_URL"), fakes) {
+        (Some(url), _) => url.trim_end_matches('/').to_owned(),
+        (None, Some(f)) => format!("http://127.0.0.1:{}", f.toss_port),
+        (None, None) => "https://api.tosspayments.com".to_owned(),
+    };
+    for (variable, url) in [("PAYMENT_IAMPORT_URL", &iamport_url), ("PAYMENT_TOSS_URL", &toss_url)] {
+        let parsed = url::Url::parse(url).map_err(|e| error(variable, format!("is not a URL ({e})")))?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(error(variable, "must be an http(s) URL"));
+        }
+    }
+
+    let iamport_default = match (r.get("PAYMENT_IAMPORT_KEY"), r.get("PAYMENT_IAMPORT_SECRET")) {
+        (Some(key), Some(secret)) => Some(IamportCredentials { key: key.to_owned(), secret: secret.to_owned() }),
+        (Some(_), None) => return Err(error("PAYMENT_IAMPORT_SECRET", "is required when PAYMENT_IAMPORT_KEY is set")),
+        (None, Some(_)) => return Err(error("PAYMENT_IAMPORT_KEY", "is required when PAYMENT_IAMPORT_SECRET is set")),
+        (None, None) if local => {
+            r.defaulted.push("PAYMENT_IAMPORT_KEY");
+            Some(IamportCredentials { key: FAKE_IAMPORT_KEY.into(), secret: FAKE_IAMPORT_SECRET.into() })
+        }
+        (None, None) => None,
+    };
+    let toss_default = match r.get("PAYMENT_TOSS_PAYMENTS_SECRET") {
+        Some(secret) => Some(Secret(secret.to_owned())),
+        None if local => {
+            r.defaulted.push("PAYMENT_TOSS_PAYMENTS_SECRET");
+            Some(Secret(FAKE_TOSS_SECRET.into()))
+        }
+        None => None,
+    };
+    let iamport_stores = match r.get("PAYMENT_IAMPORT_STORES") {
+        None => BTreeMap::new(),
+        Some(json) => parse_iamport_stores(json)?,
+    };
+    let toss_stores = match r.get("PAYMENT_TOSS_STORES") {
+        None => BTreeMap::new(),
+        Some(json) => parse_toss_stores(json)?,
+    };
+    Ok(PgConfig {
+        iamport_url,
+        iamport_default,
+        iamport_stores,
+        toss_url,
+        toss_default,
+        toss_stores,
+        timeout: Duration::from_secs(r.number("PAYMENT_PG_TIMEOUT_SECS", 10u64)?.max(1)),
+    })
+}
+
+fn parse_iamport_stores(json: &str) -> Result<BTreeMap<String, IamportCredentials>, ConfigError> {
+    let variable = "PAYMENT_IAMPORT_STORES";
+    let shape = r#"must be JSON like {"store-id": {"key": "...", "secret": "..."}}"#;
+    let value: serde_json::Value = serde_json::from_str(json).map_err(|_| error(variable, shape))?;
+    let object = value.as_object().ok_or_else(|| error(variable, shape))?;
+    object
+        .iter()
+        .map(|(store, creds)| {
+            let field = |name: &str| creds.get(name).and_then(|v| v.as_str()).filter(|s| !s.is_empty());
+            match (field("key"), field("secret")) {
+                (Some(key), Some(secret)) => {
+                    Ok((store.clone(), IamportCredentials { key: key.to_owned(), secret: secret.to_owned() }))
+                }
+                _ => Err(error(variable, format!("store {store:?}: {shape}"))),
+            }
+        })
+        .collect()
+}
+
+fn parse_toss_stores(json: &str) -> Result<BTreeMap<String, Secret>, ConfigError> {
+    let variable = "PAYMENT_TOSS_STORES";
+    let shape = r#"must be JSON like {"store-id": "secret key"}"#;
+    let value: serde_json::Value = serde_json::from_str(json).map_err(|_| error(variable, shape))?;
+    let object = value.as_object().ok_or_else(|| error(variable, shape))?;
+    object
+        .iter()
+        .map(|(store, secret)| match secret.as_str().filter(|s| !s.is_empty()) {
+            Some(secret) => Ok((store.clone(), Secret(secret.to_owned()))),
+            None => Err(error(variable, format!("store {store:?}: {shape}"))),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> Vars {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    fn real() -> Vec<(&'static str, &'static str)> {
+        vec![
+            ("PAYMENT_MODE", "real"),
+            ("PAYMENT_CONNECTION_ENCRYPTION_KEY", "0123456789abcdef0123456789abcdef"),
+            ("PAYMENT_CONNECTION_ENCRYPTION_IV", "fedcba9876543210"),
+            ("PAYMENT_HISTORY_ENCRYPTION_KEY", "1123456789abcdef1123456789abcdef"),
+            ("PAYMENT_RESERVATION_ENCRYPTION_KEY", "2123456789abcdef"),
+            ("PAYMENT_CANCEL_HISTORY_ENCRYPTION_KEY", "3123456789abcdef3123456789abcdef"),
+            ("PAYMENT_WEBHOOK_SECRET", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
+            ("PAYMENT_DATABASE_URL", "postgres://payments@db.internal/payments"),
+        ]
+    }
+
+    fn with(mut base: Vec<(&'static str, &'static str)>, name: &'static str, value: &'static str) -> Vars {
+        base.retain(|(k, _)| *k != name);
+        base.push((name, value));
+        vars(&base)
+    }
+
+    #[test]
+    fn local_mode_needs_nothing() {
+        let config = Config::from_vars(&Vars::new()).unwrap();
+        assert_eq!(config.mode, Mode::Local);
+        assert_eq!(config.listen, "127.0.0.1:37821".parse().unwrap());
+        assert_eq!(config.database_url, "sqlite://payments.db");
+        assert_eq!(config.fakes, Some(FakePgs { iamport_port: 10851, toss_port: 30771 }));
+        assert_eq!(config.pg.iamport_url, "http://127.0.0.1:10851");
+        assert_eq!(config.pg.toss_url, "http://127.0.0.1:30771");
+        assert!(config.defaulted.contains(&"PAYMENT_CONNECTION_ENCRYPTION_KEY"));
+        assert_eq!(config.pg.iamport_default.as_ref().unwrap().key, FAKE_IAMPORT_KEY);
+    }
+
+    #[test]
+    fn real_mode_with_everything_set() {
+        let config = Config::from_vars(&vars(&real())).unwrap();
+        assert_eq!(config.mode, Mode::Real);
+        assert!(config.defaulted.is_empty());
+        assert!(config.fakes.is_none());
+        assert_eq!(config.listen.ip().to_string(), "0.0.0.0");
+        assert_eq!(config.pg.iamport_url, "https://api.iamport.kr");
+        assert!(config.pg.iamport_default.is_none());
+    }
+
+    #[test]
+    fn each_missing_key_outside_local_mode_is_named() {
+        for name in [
+            "PAYMENT_CONNECTION_ENCRYPTION_KEY",
+            "PAYMENT_CONNECTION_ENCRYPTION_IV",
+            "PAYMENT_HISTORY_ENCRYPTION_KEY",
+            "PAYMENT_RESERVATION_ENCRYPTION_KEY",
+            "PAYMENT_CANCEL_HISTORY_ENCRYPTION_KEY",
+            "PAYMENT_WEBHOOK_SECRET",
+        ] {
+            let mut base = real();
+            base.retain(|(k, _)| *k != name);
+            let err = Config::from_vars(&vars(&base)).unwrap_err();
+            assert_eq!(err.variable, name);
+            assert!(err.problem.contains("required"), "{err}");
+        }
+    }
+
+    #[test]
+    fn invalid_values_are_named_with_the_fix() {
+        let cases = [
+            ("PAYMENT_CONNECTION_ENCRYPTION_KEY", "too-short", "16 or 32 bytes"),
+            ("PAYMENT_CONNECTION_ENCRYPTION_IV", "short", "16 bytes"),
+            ("PAYMENT_HISTORY_ENCRYPTION_KEY", "x", "16 or 32 bytes"),
+            ("PAYMENT_HISTORY_ENCRYPTION_IV", "x", "16 bytes"),
+            ("PAYMENT_DATABASE_URL", "mysql://x/y", "not supported"),
+            ("PAYMENT_DATABASE_URL", "not a url", "sqlite://"),
+            ("PAYMENT_API_PORT", "70000", "not a valid number"),
+            ("PAYMENT_MODE", "prod", "local, dev, real"),
+            ("PAYMENT_WEBHOOK_SECRET", "plain", "whsec_"),
+            ("PAYMENT_WEBHOOK_RETRY_SCHEDULE", "1x", "unit"),
+            ("PAYMENT_IAMPORT_STORES", "[1]", "JSON like"),
+            ("PAYMENT_TOSS_STORES", r#"{"a": 1}"#, "JSON like"),
+            ("PAYMENT_IAMPORT_URL", "ftp://x", "http"),
+        ];
+        for (name, value, hint) in cases {
+            let err = Config::from_vars(&with(real(), name, value)).unwrap_err();
+            assert_eq!(err.variable, name, "{err}");
+            assert!(err.to_string().contains(hint), "{err} should mention {hint:?}");
+        }
+    }
+
+    #[test]
+    fn several_stores_per_pg() {
+        let mut base = real();
+        base.push((
+            "PAYMENT_IAMPORT_STORES",
+            r#"{"a": {"key": "k", "secret": "s"}, "b": {"key": "k2", "secret": "s2"}}"#,
+        ));
+        base.push(("PAYMENT_TOSS_STORES", r#"{"t": "test_sk_x"}"#));
+        let config = Config::from_vars(&vars(&base)).unwrap();
+        assert_eq!(config.pg.iamport_stores.len(), 2);
+        assert_eq!(config.pg.iamport_stores["b"].secret, "s2");
+        assert_eq!(config.pg.toss_stores["t"], Secret("test_sk_x".into()));
+        assert!(!format!("{config:?}").contains("s2"), "secrets never print");
+        assert!(!format!("{config:?}").contains("test_sk_x"));
+    }
+
+    #[test]
+    fn retry_schedule_and_previous_keys() {
+        let mut base = real();
+        base.push(("PAYMENT_WEBHOOK_RETRY_SCHEDULE", "100ms, 2s, 1m"));
+        base.push(("PAYMENT_HISTORY_ENCRYPTION_PREVIOUS_KEYS", "0000000000000000, 1111111111111111"));
+        let config = Config::from_vars(&vars(&base)).unwrap();
+        assert_eq!(config.webhooks.schedule.max_attempts(), 4);
+        let old = Keyring::new(b"0000000000000000", &[]).unwrap();
+        let sealed = old.seal(b"c", b"v");
+        assert_eq!(config.at_rest.histories.open(b"c", &sealed).unwrap(), b"v");
+    }
+}
