@@ -156,7 +156,8 @@ impl TossGateway {
     ) -> Result<Value, GatewayError> {
         let credentials = self.credentials(store)?;
         let url = self.url(segments);
-        let mut request = self.http.request(method.clone(), url).header(reqwest::header::AUTHORIZATION, credentials.authorization());
+        let mut request =
+            self.http.request(method.clone(), url).header(reqwest::header::AUTHORIZATION, credentials.authorization());
         if let Some(body) = body {
             request = request.json(body);
         }
@@ -191,7 +192,8 @@ impl TossGateway {
         order_id: &str,
         amount: Money,
     ) -> Result<PaymentSnapshot, GatewayError> {
-        let body = TossPaymentApproval { payment_key: None, order_id: order_id.to_owned(), amount: amount.to_json_number() };
+        let body =
+            TossPaymentApproval { payment_key: None, order_id: order_id.to_owned(), amount: amount.to_json_number() };
         let payment = self.call(store, Method::POST, &["v1", "payments", payment_key], Some(&body)).await?;
         snapshot(payment)
     }
@@ -201,14 +203,20 @@ impl TossGateway {
     ///
     /// # Errors
     /// As [`PaymentGateway::fetch_reservation`].
-    pub async fn billing(&self, store: &str, billing_key: &str, customer_key: &str) -> Result<TossBilling, GatewayError> {
+    pub async fn billing(
+        &self,
+        store: &str,
+        billing_key: &str,
+        customer_key: &str,
+    ) -> Result<TossBilling, GatewayError> {
         let value = self.billing_json(store, billing_key, customer_key).await?;
         serde_json::from_value(value).map_err(|e| GatewayError::Protocol(format!("not a Toss billing: {e}")))
     }
 
     async fn billing_json(&self, store: &str, billing_key: &str, customer_key: &str) -> Result<Value, GatewayError> {
         let body = TossBillingCustomerKey { customer_key: customer_key.to_owned() };
-        let value = self.call(store, Method::POST, &["v1", "billing", "authorizations", billing_key], Some(&body)).await?;
+        let value =
+            self.call(store, Method::POST, &["v1", "billing", "authorizations", billing_key], Some(&body)).await?;
         serde_json::from_value::<TossBilling>(value.clone())
             .map_err(|e| GatewayError::Protocol(format!("not a Toss billing: {e}")))?;
         Ok(value)
@@ -311,7 +319,9 @@ fn status_error(what: &str, status: StatusCode, body: &str) -> GatewayError {
     };
     match status {
         StatusCode::NOT_FOUND => GatewayError::NotFound(message),
-        StatusCode::UNAUTHORIZED => GatewayError::Unavailable(format!("{what}: Toss refused our credentials: {message}")),
+        StatusCode::UNAUTHORIZED => {
+            GatewayError::Unavailable(format!("{what}: Toss refused our credentials: {message}"))
+        }
         StatusCode::TOO_MANY_REQUESTS => GatewayError::Unavailable(format!("{what}: rate limited: {message}")),
         StatusCode::REQUEST_TIMEOUT => GatewayError::Timeout(format!("{what}: {message}")),
         s if s.is_client_error() => GatewayError::Rejected(message),

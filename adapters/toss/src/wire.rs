@@ -646,10 +646,7 @@ pub fn money(field: &'static str, number: &Number) -> Result<Money, DomainError>
 /// # Errors
 /// [`DomainError::Invalid`] naming `field` when it is not RFC 3339 with an offset.
 pub fn timestamp(field: &'static str, text: &str) -> Result<Timestamp, DomainError> {
-    chrono::DateTime::parse_from_rfc3339(text)
-        .map(|at| to_millis(at.with_timezone(&chrono::Utc)))
-        .map_err(|e| DomainError::Invalid {
-            field,
-            reason: format!("{text:?} is not an ISO 8601 time with an offset: {e}"),
-        })
+    chrono::DateTime::parse_from_rfc3339(text).map(|at| to_millis(at.with_timezone(&chrono::Utc))).map_err(|e| {
+        DomainError::Invalid { field, reason: format!("{text:?} is not an ISO 8601 time with an offset: {e}") }
+    })
 }

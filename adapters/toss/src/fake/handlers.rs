@@ -20,8 +20,8 @@ use crate::wire::{
     METHOD_CARD, METHOD_VIRTUAL_ACCOUNT, TossBilling, TossBillingCreate, TossBillingCustomerKey, TossBillingPayment,
     TossCard, TossCardPayment, TossCardPaymentCreate, TossCashReceipt, TossCashReceiptCancel, TossCashReceiptCreate,
     TossCashReceiptSummary, TossPayment, TossPaymentApproval, TossPaymentCancel, TossPaymentCancelCreate,
-    TossPaymentCommon, TossPaymentStatus, TossVirtualAccount, TossVirtualAccountPayment, TossVirtualAccountPaymentCreate,
-    money,
+    TossPaymentCommon, TossPaymentStatus, TossVirtualAccount, TossVirtualAccountPayment,
+    TossVirtualAccountPaymentCreate, money,
 };
 
 use super::state::{FakePayment, FakeState};
@@ -61,8 +61,9 @@ pub(crate) fn error_response(status: StatusCode, code: &str, message: &str) -> R
 }
 
 fn json(status: StatusCode, value: &impl Serialize) -> Reply {
-    let body = serde_json::to_vec(value)
-        .map_err(|e| Fail::new(StatusCode::INTERNAL_SERVER_ERROR, "FAILED_INTERNAL_SYSTEM_PROCESSING", e.to_string()))?;
+    let body = serde_json::to_vec(value).map_err(|e| {
+        Fail::new(StatusCode::INTERNAL_SERVER_ERROR, "FAILED_INTERNAL_SYSTEM_PROCESSING", e.to_string())
+    })?;
     Ok(Response::builder().status(status).content_type("application/json").body(body))
 }
 
@@ -93,7 +94,10 @@ fn authorize(req: &Request, state: &FakeState) -> Result<(), Fail> {
 }
 
 async fn read<T: DeserializeOwned>(body: Body) -> Result<T, Fail> {
-    let bytes = body.into_bytes().await.map_err(|e| Fail::bad(format!("cannot read the request body: {e}")))?;
+    let bytes = body
+        .into_bytes_limit(super::BODY_LIMIT)
+        .await
+        .map_err(|e| Fail::bad(format!("cannot read the request body: {e}")))?;
     serde_json::from_slice(&bytes).map_err(|e| Fail::bad(format!("invalid request body: {e}")))
 }
 
@@ -336,14 +340,24 @@ async fn approve_reply(req: &Request, key: Option<String>, body: Body, state: &F
         let common = fake.payment.common();
         let unprocessable = |code, message: String| Fail::new(StatusCode::UNPROCESSABLE_ENTITY, code, message);
         if common.order_id != input.order_id {
-            return Err(unprocessable("NOT_MATCHES_ORDER_ID", format!("orderId differs from the payment's {:?}", common.order_id)));
+            return Err(unprocessable(
+                "NOT_MATCHES_ORDER_ID",
+                format!("orderId differs from the payment's {:?}", common.order_id),
+            ));
         }
         let total = stored(&common.total_amount);
         if total != asked {
-            return Err(unprocessable("NOT_MATCHES_AMOUNT", format!("amount {asked} differs from the payment's {total}")));
+            return Err(unprocessable(
+                "NOT_MATCHES_AMOUNT",
+                format!("amount {asked} differs from the payment's {total}"),
+            ));
         }
         if fake.approved {
-            return Err(Fail::new(StatusCode::BAD_REQUEST, "ALREADY_PROCESSED_PAYMENT", "the payment is already approved"));
+            return Err(Fail::new(
+                StatusCode::BAD_REQUEST,
+                "ALREADY_PROCESSED_PAYMENT",
+                "the payment is already approved",
+            ));
         }
         fake.approved = true;
         let common = fake.payment.common_mut();
@@ -461,7 +475,6 @@ async fn cancel_reply(req: &Request, key: String, body: Body, state: &FakeState)
     state.notify(&payment);
     json(StatusCode::CREATED, &payment)
 }
-
 
 // ---------------------------------------------------------------------------
 // Virtual accounts
@@ -596,7 +609,11 @@ async fn billing_card_reply(req: &Request, body: Body, state: &FakeState) -> Rep
 
 fn billing_for(state: &FakeState, billing_key: &str, customer_key: &str) -> Result<TossBilling, Fail> {
     let billing = state.billings.get(&billing_key.to_owned()).ok_or_else(|| {
-        Fail::new(StatusCode::NOT_FOUND, "NOT_FOUND_BILLING", format!("no saved card has the billingKey {billing_key:?}"))
+        Fail::new(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND_BILLING",
+            format!("no saved card has the billingKey {billing_key:?}"),
+        )
     })?;
     if billing.customer_key != customer_key {
         return Err(Fail::new(
@@ -625,7 +642,12 @@ pub(crate) async fn billing_at(req: &Request, Path(key): Path<String>, body: Bod
 
 /// `POST /v1/billing/{billingKey}`: charges a saved card.
 #[handler]
-pub(crate) async fn billing_pay(req: &Request, Path(key): Path<String>, body: Body, Data(state): State<'_>) -> Response {
+pub(crate) async fn billing_pay(
+    req: &Request,
+    Path(key): Path<String>,
+    body: Body,
+    Data(state): State<'_>,
+) -> Response {
     respond(billing_pay_reply(req, key, body, state).await)
 }
 
@@ -739,7 +761,10 @@ pub(crate) async fn cash_receipt_cancel(
 
 async fn cash_receipt_cancel_reply(req: &Request, receipt_key: String, body: Body, state: &FakeState) -> Reply {
     authorize(req, state)?;
-    let bytes = body.into_bytes().await.map_err(|e| Fail::bad(format!("cannot read the request body: {e}")))?;
+    let bytes = body
+        .into_bytes_limit(super::BODY_LIMIT)
+        .await
+        .map_err(|e| Fail::bad(format!("cannot read the request body: {e}")))?;
     let input: TossCashReceiptCancel = if bytes.iter().all(u8::is_ascii_whitespace) {
         TossCashReceiptCancel::default()
     } else {
@@ -750,13 +775,21 @@ async fn cash_receipt_cancel_reply(req: &Request, receipt_key: String, body: Bod
     }
     let outcome = state.receipts.update(&receipt_key, |receipt| {
         if receipt.canceled_at.is_some() {
-            return Err(Fail::new(StatusCode::BAD_REQUEST, "ALREADY_CANCELED_RECEIPT", "the receipt is already canceled"));
+            return Err(Fail::new(
+                StatusCode::BAD_REQUEST,
+                "ALREADY_CANCELED_RECEIPT",
+                "the receipt is already canceled",
+            ));
         }
         receipt.canceled_at = Some(now());
         Ok(receipt.clone())
     });
     let receipt = outcome.ok_or_else(|| {
-        Fail::new(StatusCode::NOT_FOUND, "NOT_FOUND_RECEIPT", format!("no cash receipt has the receiptKey {receipt_key:?}"))
+        Fail::new(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND_RECEIPT",
+            format!("no cash receipt has the receiptKey {receipt_key:?}"),
+        )
     })??;
     json(StatusCode::CREATED, &receipt)
 }

@@ -17,7 +17,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use poem::endpoint::BoxEndpoint;
-use poem::middleware::SizeLimit;
 use poem::{EndpointExt, IntoResponse, Route, get, post, put};
 
 use payments_fakekit::{RunningServer, StoreLimits, WebhookEmitter};
@@ -30,7 +29,7 @@ pub use state::FakeState;
 pub const DEFAULT_PORT: u16 = 30771;
 
 /// Largest request body accepted.
-const BODY_LIMIT: usize = 64 * 1024;
+pub(crate) const BODY_LIMIT: usize = 64 * 1024;
 
 /// How the fake behaves.
 #[derive(Clone)]
@@ -81,7 +80,6 @@ pub fn endpoint_with_state(state: Arc<FakeState>) -> BoxEndpoint<'static> {
         .at("/v1/cash-receipts/:receiptKey/cancel", post(handlers::cash_receipt_cancel))
         .at("/internal/:paymentKey/deposit", put(handlers::deposit))
         .at("/internal/webhook", post(handlers::internal_webhook))
-        .with(SizeLimit::new(BODY_LIMIT))
         .data(state)
         .catch_all_error(|error| async move {
             let status = error.status();

@@ -75,5 +75,4 @@ impl FakeState {
     pub(crate) fn remember_webhook(&self, webhook: TossPaymentWebhook) {
         self.webhooks.insert(webhook.data.payment_key().to_owned(), webhook);
     }
-
 }
