@@ -33,15 +33,19 @@ impl Swagger {
 
     /// Validates `instance` against a schema that may `$ref` `#/components/schemas/...`.
     pub fn check(&self, schema: &Value, instance: &Value) {
+        let errors = self.errors(schema, instance);
+        assert!(errors.is_empty(), "schema violations: {errors:#?}\ninstance: {instance:#}");
+    }
+
+    /// The violations of `instance` against `schema`.
+    pub fn errors(&self, schema: &Value, instance: &Value) -> Vec<String> {
         let mut document = schema.as_object().cloned().expect("schema is an object");
         document.insert("components".into(), self.components.clone());
         let validator = jsonschema::options()
             .should_validate_formats(true)
             .build(&Value::Object(document))
             .expect("schema compiles");
-        let errors: Vec<String> =
-            validator.iter_errors(instance).map(|e| format!("{} at {}", e, e.instance_path)).collect();
-        assert!(errors.is_empty(), "schema violations: {errors:#?}\ninstance: {instance:#}");
+        validator.iter_errors(instance).map(|e| format!("{} at {}", e, e.instance_path)).collect()
     }
 
     /// Validates against a named component schema.
