@@ -148,8 +148,9 @@ pub struct TossPaymentCommon {
 pub struct TossCardPayment {
     pub card: TossCard,
     pub discount: Option<TossCardDiscount>,
-    /// `토스결제`, `페이코`, `삼성페이` or null.
-    pub easy_pay: Option<String>,
+    /// Swagger: `토스결제`, `페이코`, `삼성페이` or null; the real API sends
+    /// `{provider, amount, discountAmount}`. Kept as it came.
+    pub easy_pay: Option<Value>,
     #[serde(flatten)]
     pub common: TossPaymentCommon,
 }
