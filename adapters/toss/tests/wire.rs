@@ -133,13 +133,13 @@ fn every_method_has_its_shape_and_unknown_methods_are_kept() {
     ];
     for (payment, kind) in cases {
         let typed = TossPayment::from_value(payment.clone()).unwrap();
-        let matched = match (&typed, kind) {
+        let matched = matches!(
+            (&typed, kind),
             (TossPayment::Transfer(_), "transfer")
-            | (TossPayment::MobilePhone(_), "mobile")
-            | (TossPayment::GiftCertificate(_), "gift")
-            | (TossPayment::Other(_), "other") => true,
-            _ => false,
-        };
+                | (TossPayment::MobilePhone(_), "mobile")
+                | (TossPayment::GiftCertificate(_), "gift")
+                | (TossPayment::Other(_), "other")
+        );
         assert!(matched, "{kind}: {typed:?}");
         assert_eq!(typed.to_value().unwrap(), payment, "{kind}");
     }
