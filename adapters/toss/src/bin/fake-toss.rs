@@ -57,6 +57,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let config_webhook = args.config.webhook_url.clone();
     let server = match start(args.config, args.addr).await {
         Ok(server) => server,
         Err(error) => {
@@ -64,7 +65,9 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    tracing::info!(url = %server.url(), "fake Toss Payments server listening");
+    // Read by scripts and tests to learn the port (useful with `--port 0`).
+    println!("fake Toss Payments listening on {}", server.url());
+    tracing::info!(url = %server.url(), webhook = ?config_webhook, "fake Toss Payments server listening");
     let _ = tokio::signal::ctrl_c().await;
     match server.stop().await {
         Ok(()) => ExitCode::SUCCESS,
@@ -72,5 +75,29 @@ async fn main() -> ExitCode {
             eprintln!("{error}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Option<Args>, String> {
+        parse_args(args.iter().map(|a| (*a).to_owned()))
+    }
+
+    #[test]
+    fn defaults_and_flags() {
+        let args = parse(&[]).unwrap().unwrap();
+        assert_eq!(args.addr.port(), 30771);
+        assert_eq!(args.config.webhook_url, None);
+        let args = parse(&["--port", "0", "--webhook-url=http://127.0.0.1:1/hook", "--secret", "s"]).unwrap().unwrap();
+        assert_eq!(args.addr.port(), 0);
+        assert_eq!(args.config.webhook_url.as_deref(), Some("http://127.0.0.1:1/hook"));
+        assert_eq!(args.config.secret_key, "s");
+        assert!(parse(&["--help"]).unwrap().is_none());
+        assert!(parse(&["--port"]).is_err());
+        assert!(parse(&["--port", "x"]).is_err());
+        assert!(parse(&["--what"]).is_err());
     }
 }
