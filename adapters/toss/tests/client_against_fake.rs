@@ -388,3 +388,44 @@ async fn fake_payments_round_trip_through_the_wire_types() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_fake_keeps_a_bounded_number_of_payments() {
+    bounded(async {
+        use payments_fakekit::StoreLimits;
+        use payments_toss::fake::{FakeTossConfig, start};
+        let limits = StoreLimits { capacity: 2, ttl: std::time::Duration::from_secs(60) };
+        let server = start(FakeTossConfig { limits, ..FakeTossConfig::default() }, "127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        let gateway = payments_toss::TossGateway::new(
+            payments_toss::TossConfig::new(server.url()).with_store(STORE, payments_toss::TEST_SECRET_KEY),
+        )
+        .unwrap();
+        let http = reqwest::Client::new();
+        let mut keys = Vec::new();
+        for _ in 0..3 {
+            let body = json!({
+                "method": "card", "cardNumber": "1111222233334444", "cardExpirationYear": "28",
+                "cardExpirationMonth": "07", "amount": 100, "orderId": order_id(),
+            });
+            let created: Value = http
+                .post(format!("{}/v1/payments/key-in", server.url()))
+                .header("Authorization", payments_toss::basic_authorization(payments_toss::TEST_SECRET_KEY))
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            keys.push(created["paymentKey"].as_str().unwrap().to_owned());
+        }
+        let oldest = gateway.fetch_payment(&store(), &uid_of(&keys[0])).await;
+        assert!(matches!(oldest, Err(GatewayError::NotFound(_))), "{oldest:?}");
+        for key in &keys[1..] {
+            gateway.fetch_payment(&store(), &uid_of(key)).await.unwrap();
+        }
+    })
+    .await;
+}
