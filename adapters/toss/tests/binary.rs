@@ -30,8 +30,15 @@ async fn the_binary_serves_the_fake_on_the_port_it_is_given() {
     let line = tokio::time::timeout(
         Duration::from_secs(20),
         tokio::task::spawn_blocking(move || {
+            // The first line announcing the address (logs go to stderr, but be lenient).
+            let mut reader = BufReader::new(stdout);
             let mut line = String::new();
-            BufReader::new(stdout).read_line(&mut line).map(|_| line)
+            loop {
+                line.clear();
+                if reader.read_line(&mut line)? == 0 || line.starts_with("fake Toss Payments listening on") {
+                    return Ok::<_, std::io::Error>(line);
+                }
+            }
         }),
     )
     .await
