@@ -1,0 +1,330 @@
+//! The Toss Payments API client: the application's [`PaymentGateway`] for Toss.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use base64::Engine as _;
+use reqwest::{Method, StatusCode};
+use serde::Serialize;
+use serde_json::Value;
+use url::Url;
+
+use payments_application::ports::{CancelRequest, GatewayError, PaymentGateway};
+use payments_domain::{
+    CancelHistory, CancelKey, CancelReason, Currency, Money, PaymentSnapshot, SourceId, StoreId, VendorCode, VendorUid,
+};
+
+use crate::wire::{
+    TossBilling, TossBillingCustomerKey, TossError, TossPayment, TossPaymentApproval, TossPaymentCancelCreate,
+    TossRefundReceiveAccount, money, timestamp,
+};
+
+/// The real API.
+pub const DEFAULT_BASE_URL: &str = "https://api.tosspayments.com";
+/// How long one call may take, connection included.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The secret key of Toss's public test store, accepted by the fake by default.
+pub const TEST_SECRET_KEY: &str = "test_ak_ZORzdMaqN3wQd5k6ygr5AkYXQGwy";
+
+/// The secret key of one Toss store. `Debug` does not print it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TossCredentials {
+    secret_key: String,
+}
+
+impl TossCredentials {
+    pub fn new(secret_key: impl Into<String>) -> Self {
+        Self { secret_key: secret_key.into() }
+    }
+
+    pub fn secret_key(&self) -> &str {
+        &self.secret_key
+    }
+
+    /// `Basic base64(secret + ":")`, the value of the `Authorization` header.
+    pub fn authorization(&self) -> String {
+        basic_authorization(&self.secret_key)
+    }
+}
+
+impl std::fmt::Debug for TossCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TossCredentials").field("secret_key", &"***").finish()
+    }
+}
+
+/// `Basic base64(secret + ":")`.
+pub fn basic_authorization(secret_key: &str) -> String {
+    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{secret_key}:")))
+}
+
+/// Where Toss is and which stores may use it.
+#[derive(Debug, Clone)]
+pub struct TossConfig {
+    /// `https://api.tosspayments.com`, or the fake's URL.
+    pub base_url: String,
+    /// Store id (the `vendor.store_id` of records) -> its secret key.
+    pub stores: HashMap<String, TossCredentials>,
+    /// Per call, connection included.
+    pub timeout: Duration,
+}
+
+impl Default for TossConfig {
+    /// The real API, no store, 10 s.
+    fn default() -> Self {
+        Self { base_url: DEFAULT_BASE_URL.to_owned(), stores: HashMap::new(), timeout: DEFAULT_TIMEOUT }
+    }
+}
+
+impl TossConfig {
+    /// `base_url`, no store yet, the default timeout.
+    pub fn new(base_url: impl Into<String>) -> Self {
+        Self { base_url: base_url.into(), ..Self::default() }
+    }
+
+    /// Adds (or replaces) a store's secret key.
+    #[must_use]
+    pub fn with_store(mut self, store_id: impl Into<String>, secret_key: impl Into<String>) -> Self {
+        self.stores.insert(store_id.into(), TossCredentials::new(secret_key));
+        self
+    }
+
+    #[must_use]
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+}
+
+/// Why a [`TossGateway`] cannot be built.
+#[derive(Debug, thiserror::Error)]
+pub enum TossConfigError {
+    #[error("invalid Toss Payments base URL {url:?}: {reason}")]
+    BaseUrl { url: String, reason: String },
+    #[error("cannot build the HTTP client: {0}")]
+    Client(#[source] reqwest::Error),
+}
+
+/// The Toss Payments API, for every configured store.
+#[derive(Debug, Clone)]
+pub struct TossGateway {
+    http: reqwest::Client,
+    base: Url,
+    stores: HashMap<String, TossCredentials>,
+}
+
+impl TossGateway {
+    /// # Errors
+    /// [`TossConfigError`] for a base URL that cannot take paths, or when the
+    /// HTTP client cannot be built.
+    pub fn new(config: TossConfig) -> Result<Self, TossConfigError> {
+        let bad = |reason: String| TossConfigError::BaseUrl { url: config.base_url.clone(), reason };
+        let base = Url::parse(&config.base_url).map_err(|e| bad(e.to_string()))?;
+        if base.cannot_be_a_base() || !matches!(base.scheme(), "http" | "https") {
+            return Err(bad("must be an http(s) URL".into()));
+        }
+        let http = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .connect_timeout(config.timeout)
+            .build()
+            .map_err(TossConfigError::Client)?;
+        Ok(Self { http, base, stores: config.stores })
+    }
+
+    fn url(&self, segments: &[&str]) -> Url {
+        let mut url = self.base.clone();
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty().extend(segments);
+        }
+        url
+    }
+
+    fn credentials(&self, store: &str) -> Result<&TossCredentials, GatewayError> {
+        self.stores
+            .get(store)
+            .ok_or_else(|| GatewayError::UnknownStore { vendor: VendorCode::TossPayments, store: store.to_owned() })
+    }
+
+    /// Sends one call and returns the JSON of a 2xx answer.
+    async fn call<B: Serialize + ?Sized>(
+        &self,
+        store: &str,
+        method: Method,
+        segments: &[&str],
+        body: Option<&B>,
+    ) -> Result<Value, GatewayError> {
+        let credentials = self.credentials(store)?;
+        let url = self.url(segments);
+        let mut request =
+            self.http.request(method.clone(), url).header(reqwest::header::AUTHORIZATION, credentials.authorization());
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let what = format!("{method} /{}", segments.join("/"));
+        let response = request.send().await.map_err(|e| transport_error(&what, &e))?;
+        let status = response.status();
+        let text = response.text().await.map_err(|e| transport_error(&what, &e))?;
+        if status.is_success() {
+            return serde_json::from_str(&text)
+                .map_err(|e| GatewayError::Protocol(format!("{what}: the answer is not JSON: {e}")));
+        }
+        Err(status_error(&what, status, &text))
+    }
+
+    /// The payment's JSON exactly as Toss sent it (`GET /v1/payments/{paymentKey}`).
+    ///
+    /// # Errors
+    /// As [`PaymentGateway::fetch_payment`].
+    pub async fn payment_json(&self, store: &str, payment_key: &str) -> Result<Value, GatewayError> {
+        self.call::<()>(store, Method::GET, &["v1", "payments", payment_key], None).await
+    }
+
+    /// Approves a payment made in Toss's window (`POST /v1/payments/{paymentKey}`
+    /// with `orderId` and `amount`); Toss refuses (422) a wrong order or amount.
+    ///
+    /// # Errors
+    /// As [`PaymentGateway::cancel_payment`].
+    pub async fn approve(
+        &self,
+        store: &str,
+        payment_key: &str,
+        order_id: &str,
+        amount: Money,
+    ) -> Result<PaymentSnapshot, GatewayError> {
+        let body =
+            TossPaymentApproval { payment_key: None, order_id: order_id.to_owned(), amount: amount.to_json_number() };
+        let payment = self.call(store, Method::POST, &["v1", "payments", payment_key], Some(&body)).await?;
+        snapshot(payment)
+    }
+
+    /// A saved card, read with the customer key it was issued to
+    /// (`POST /v1/billing/authorizations/{billingKey}`).
+    ///
+    /// # Errors
+    /// As [`PaymentGateway::fetch_reservation`].
+    pub async fn billing(
+        &self,
+        store: &str,
+        billing_key: &str,
+        customer_key: &str,
+    ) -> Result<TossBilling, GatewayError> {
+        let value = self.billing_json(store, billing_key, customer_key).await?;
+        serde_json::from_value(value).map_err(|e| GatewayError::Protocol(format!("not a Toss billing: {e}")))
+    }
+
+    async fn billing_json(&self, store: &str, billing_key: &str, customer_key: &str) -> Result<Value, GatewayError> {
+        let body = TossBillingCustomerKey { customer_key: customer_key.to_owned() };
+        let value =
+            self.call(store, Method::POST, &["v1", "billing", "authorizations", billing_key], Some(&body)).await?;
+        serde_json::from_value::<TossBilling>(value.clone())
+            .map_err(|e| GatewayError::Protocol(format!("not a Toss billing: {e}")))?;
+        Ok(value)
+    }
+}
+
+#[async_trait]
+impl PaymentGateway for TossGateway {
+    async fn fetch_payment(&self, store: &StoreId, uid: &VendorUid) -> Result<PaymentSnapshot, GatewayError> {
+        snapshot(self.payment_json(store.as_str(), uid.as_str()).await?)
+    }
+
+    async fn cancel_payment(
+        &self,
+        store: &StoreId,
+        uid: &VendorUid,
+        request: &CancelRequest,
+    ) -> Result<PaymentSnapshot, GatewayError> {
+        let body = TossPaymentCancelCreate {
+            payment_key: None,
+            cancel_reason: request.reason.as_str().to_owned(),
+            cancel_amount: Some(request.amount.to_json_number()),
+            refund_receive_account: request.refund_account.as_ref().map(|account| TossRefundReceiveAccount {
+                bank: account.bank.clone(),
+                account_number: account.account.clone(),
+                holder_name: account.holder.clone(),
+            }),
+            tax_amount: None,
+            tax_free_amount: None,
+            refundable_amount: Some(request.remaining.to_json_number()),
+        };
+        let payment =
+            self.call(store.as_str(), Method::POST, &["v1", "payments", uid.as_str(), "cancel"], Some(&body)).await?;
+        snapshot(payment)
+    }
+
+    async fn fetch_reservation(
+        &self,
+        store: &StoreId,
+        uid: &VendorUid,
+        customer: &SourceId,
+    ) -> Result<Value, GatewayError> {
+        self.billing_json(store.as_str(), uid.as_str(), customer.as_str()).await
+    }
+}
+
+/// What a Toss payment JSON says, as the domain's snapshot; `data` is `payment` unchanged.
+///
+/// # Errors
+/// [`GatewayError::Protocol`] when the JSON is not a Toss payment or holds an
+/// invalid amount, currency or time.
+pub fn snapshot(payment: Value) -> Result<PaymentSnapshot, GatewayError> {
+    let protocol = |e: &dyn std::fmt::Display| GatewayError::Protocol(format!("Toss payment: {e}"));
+    let typed = TossPayment::from_value(payment.clone()).map_err(|e| protocol(&e))?;
+    let common = typed.common();
+    let currency = Currency::parse(&common.currency).map_err(|e| protocol(&e))?;
+    let price = money("totalAmount", &common.total_amount).map_err(|e| protocol(&e))?;
+    let paid_at = match (&common.approved_at, common.status.is_paid()) {
+        (Some(at), true) => Some(timestamp("approvedAt", at).map_err(|e| protocol(&e))?),
+        _ => None,
+    };
+    let raw_cancels = payment.get("cancels").and_then(Value::as_array);
+    let mut cancels = Vec::new();
+    for (index, cancel) in common.cancels.iter().flatten().enumerate() {
+        let key = match &cancel.transaction_key {
+            Some(key) => key.clone(),
+            None => format!("{}:{index}", common.payment_key),
+        };
+        let reason = if cancel.cancel_reason.trim().is_empty() { "-" } else { cancel.cancel_reason.as_str() };
+        cancels.push(CancelHistory {
+            key: CancelKey::parse(key).map_err(|e| protocol(&e))?,
+            price: money("cancels.cancelAmount", &cancel.cancel_amount).map_err(|e| protocol(&e))?,
+            reason: CancelReason::parse(reason).map_err(|e| protocol(&e))?,
+            created_at: timestamp("cancels.canceledAt", &cancel.canceled_at).map_err(|e| protocol(&e))?,
+            data: raw_cancels.and_then(|all| all.get(index)).cloned().unwrap_or(Value::Null),
+        });
+    }
+    let cancelled_at = cancels.iter().map(|c| c.created_at).min();
+    Ok(PaymentSnapshot { currency, price, paid_at, cancelled_at, cancels, data: payment })
+}
+
+fn transport_error(what: &str, error: &reqwest::Error) -> GatewayError {
+    if error.is_timeout() {
+        GatewayError::Timeout(format!("{what}: {error}"))
+    } else {
+        GatewayError::Unavailable(format!("{what}: {error}"))
+    }
+}
+
+/// Maps a non-2xx answer: 404 -> `NotFound`; 401 and 429 -> `Unavailable`
+/// (our credentials or our rate, not the request); 408 -> `Timeout`; other
+/// 4xx -> `Rejected` with Toss's message; anything else -> `Unavailable`.
+fn status_error(what: &str, status: StatusCode, body: &str) -> GatewayError {
+    let message = match serde_json::from_str::<TossError>(body) {
+        Ok(error) => format!("{} ({})", error.message, error.code),
+        Err(_) => {
+            let snippet: String = body.chars().take(200).collect();
+            format!("HTTP {status}: {snippet}")
+        }
+    };
+    match status {
+        StatusCode::NOT_FOUND => GatewayError::NotFound(message),
+        StatusCode::UNAUTHORIZED => {
+            GatewayError::Unavailable(format!("{what}: Toss refused our credentials: {message}"))
+        }
+        StatusCode::TOO_MANY_REQUESTS => GatewayError::Unavailable(format!("{what}: rate limited: {message}")),
+        StatusCode::REQUEST_TIMEOUT => GatewayError::Timeout(format!("{what}: {message}")),
+        s if s.is_client_error() => GatewayError::Rejected(message),
+        _ => GatewayError::Unavailable(format!("{what}: {message}")),
+    }
+}

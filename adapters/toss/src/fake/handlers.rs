@@ -1,0 +1,795 @@
+//! The fake's routes. Each handler answers a `Response` itself: JSON on
+//! success, `{code, message}` on failure, never a panic.
+
+use std::sync::Arc;
+
+use base64::Engine as _;
+use chrono::{FixedOffset, SecondsFormat, Utc};
+use poem::http::StatusCode;
+use poem::web::{Data, Path};
+use poem::{Body, Request, Response, handler};
+use rand::Rng;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Number, Value};
+
+use payments_domain::{Decimal, Money};
+
+use crate::webhook::TossPaymentWebhook;
+use crate::wire::{
+    METHOD_CARD, METHOD_VIRTUAL_ACCOUNT, TossBilling, TossBillingCreate, TossBillingCustomerKey, TossBillingPayment,
+    TossCard, TossCardPayment, TossCardPaymentCreate, TossCashReceipt, TossCashReceiptCancel, TossCashReceiptCreate,
+    TossCashReceiptSummary, TossPayment, TossPaymentApproval, TossPaymentCancel, TossPaymentCancelCreate,
+    TossPaymentCommon, TossPaymentStatus, TossVirtualAccount, TossVirtualAccountPayment,
+    TossVirtualAccountPaymentCreate, money,
+};
+
+use super::state::{FakePayment, FakeState};
+
+type State<'a> = Data<&'a Arc<FakeState>>;
+
+// ---------------------------------------------------------------------------
+// Answers
+// ---------------------------------------------------------------------------
+
+/// A refusal: its status and Toss-style `{code, message}`.
+#[derive(Debug)]
+pub(crate) struct Fail {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl Fail {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self { status, code, message: message.into() }
+    }
+    fn bad(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "INVALID_REQUEST", message)
+    }
+    fn payment_not_found(key: &str) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "NOT_FOUND_PAYMENT", format!("no payment has the paymentKey {key:?}"))
+    }
+}
+
+type Reply = Result<Response, Fail>;
+
+/// `{code, message}` with `status`.
+pub(crate) fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
+    let body = serde_json::json!({ "code": code, "message": message });
+    Response::builder().status(status).content_type("application/json").body(body.to_string())
+}
+
+fn json(status: StatusCode, value: &impl Serialize) -> Reply {
+    let body = serde_json::to_vec(value).map_err(|e| {
+        Fail::new(StatusCode::INTERNAL_SERVER_ERROR, "FAILED_INTERNAL_SYSTEM_PROCESSING", e.to_string())
+    })?;
+    Ok(Response::builder().status(status).content_type("application/json").body(body))
+}
+
+fn respond(reply: Reply) -> Response {
+    reply.unwrap_or_else(|fail| error_response(fail.status, fail.code, &fail.message))
+}
+
+// ---------------------------------------------------------------------------
+// Input
+// ---------------------------------------------------------------------------
+
+fn authorize(req: &Request, state: &FakeState) -> Result<(), Fail> {
+    let unauthorized = |message: &str| Fail::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED_KEY", message);
+    let header = req
+        .headers()
+        .get(poem::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| unauthorized("the Authorization header is missing"))?;
+    let (scheme, encoded) = header.trim().split_once(' ').ok_or_else(|| unauthorized("expected Basic credentials"))?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Err(unauthorized("expected Basic credentials"));
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .map_err(|_| unauthorized("the Basic credentials are not base64"))?;
+    let expected = format!("{}:", state.secret_key);
+    if decoded == expected.as_bytes() { Ok(()) } else { Err(unauthorized("unknown secret key")) }
+}
+
+async fn read<T: DeserializeOwned>(body: Body) -> Result<T, Fail> {
+    let bytes = body
+        .into_bytes_limit(super::BODY_LIMIT)
+        .await
+        .map_err(|e| Fail::bad(format!("cannot read the request body: {e}")))?;
+    serde_json::from_slice(&bytes).map_err(|e| Fail::bad(format!("invalid request body: {e}")))
+}
+
+fn text(field: &str, value: &str, max: usize) -> Result<(), Fail> {
+    if value.trim().is_empty() {
+        return Err(Fail::bad(format!("{field} must not be empty")));
+    }
+    if value.chars().count() > max {
+        return Err(Fail::bad(format!("{field} must be at most {max} characters")));
+    }
+    Ok(())
+}
+
+fn digits(field: &str, value: &str, min: usize, max: usize) -> Result<(), Fail> {
+    if value.len() < min || value.len() > max || !value.bytes().all(|b| b.is_ascii_digit()) {
+        let len = if min == max { format!("{min}") } else { format!("{min} to {max}") };
+        return Err(Fail::bad(format!("{field} must be {len} digits")));
+    }
+    Ok(())
+}
+
+fn card_fields(number: &str, year: &str, month: &str, birthday: Option<&str>) -> Result<(), Fail> {
+    digits("cardNumber", number, 16, 16)?;
+    digits("cardExpirationYear", year, 2, 2)?;
+    digits("cardExpirationMonth", month, 2, 2)?;
+    if !matches!(month.parse::<u8>(), Ok(1..=12)) {
+        return Err(Fail::bad("cardExpirationMonth must be 01 to 12"));
+    }
+    if let Some(birthday) = birthday {
+        digits("customerBirthday", birthday, 6, 6)?;
+        let month = birthday[2..4].parse::<u8>().unwrap_or(0);
+        let day = birthday[4..6].parse::<u8>().unwrap_or(0);
+        if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+            return Err(Fail::bad("customerBirthday must be YYMMDD"));
+        }
+    }
+    Ok(())
+}
+
+fn amount(field: &'static str, number: &Number) -> Result<Money, Fail> {
+    money(field, number).map_err(|e| Fail::bad(e.to_string()))
+}
+
+fn positive(field: &'static str, number: &Number) -> Result<Money, Fail> {
+    let value = amount(field, number)?;
+    if value.is_zero() {
+        return Err(Fail::bad(format!("{field} must be greater than 0")));
+    }
+    Ok(value)
+}
+
+/// The stored amount of a payment (written by the fake, so always valid).
+fn stored(number: &Number) -> Money {
+    money("amount", number).unwrap_or(Money::ZERO)
+}
+
+// ---------------------------------------------------------------------------
+// Values the fake makes up
+// ---------------------------------------------------------------------------
+
+fn now() -> String {
+    let now = Utc::now();
+    match FixedOffset::east_opt(9 * 3600) {
+        Some(kst) => now.with_timezone(&kst).to_rfc3339_opts(SecondsFormat::Secs, false),
+        None => now.to_rfc3339_opts(SecondsFormat::Secs, false),
+    }
+}
+
+fn due_date() -> String {
+    (Utc::now() + chrono::Duration::days(7)).format("%Y-%m-%d").to_string()
+}
+
+fn new_key() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+fn random_digits(len: usize) -> String {
+    let mut rng = rand::thread_rng();
+    (0..len).map(|_| char::from(b'0' + rng.gen_range(0..10u8))).collect()
+}
+
+/// `(suppliedAmount, vat)` of `amount` of which `tax_free` is exempt: VAT is a
+/// tenth of the supply, rounded.
+fn supply_and_vat(amount: Money, tax_free: Money) -> (Money, Money) {
+    let taxable = amount.checked_sub(tax_free).unwrap_or(Money::ZERO);
+    let vat = Money::new((taxable.amount() / Decimal::from(11)).round()).unwrap_or(Money::ZERO);
+    (taxable.checked_sub(vat).unwrap_or(Money::ZERO), vat)
+}
+
+struct NewPayment<'a> {
+    method: &'a str,
+    kind: &'a str,
+    status: TossPaymentStatus,
+    order_id: String,
+    order_name: String,
+    amount: Money,
+    tax_free: Money,
+}
+
+fn common(new: NewPayment<'_>) -> TossPaymentCommon {
+    let (supplied, vat) = supply_and_vat(new.amount, new.tax_free);
+    let requested_at = now();
+    let approved_at = (new.status == TossPaymentStatus::Done).then(|| requested_at.clone());
+    TossPaymentCommon {
+        method: new.method.to_owned(),
+        kind: new.kind.to_owned(),
+        status: new.status,
+        m_id: "tosspayments".to_owned(),
+        version: "2022-11-16".to_owned(),
+        payment_key: new_key(),
+        order_id: new.order_id,
+        transaction_key: Some(new_key()),
+        order_name: new.order_name,
+        currency: "KRW".to_owned(),
+        total_amount: new.amount.to_json_number(),
+        balance_amount: new.amount.to_json_number(),
+        supplied_amount: supplied.to_json_number(),
+        tax_free_amount: new.tax_free.to_json_number(),
+        vat: vat.to_json_number(),
+        use_escrow: false,
+        culture_expense: false,
+        requested_at,
+        approved_at,
+        cancels: None,
+        cash_receipt: None,
+        extra: Map::new(),
+    }
+}
+
+fn card(number: &str, installment: Number) -> TossCard {
+    let approve_no = random_digits(8);
+    TossCard {
+        company: "신한카드".to_owned(),
+        number: number.to_owned(),
+        installment_plan_months: installment,
+        is_interest_free: false,
+        approve_no: approve_no.clone(),
+        use_card_point: false,
+        card_type: "신용".to_owned(),
+        owner_type: "개인".to_owned(),
+        acquire_status: "READY".to_owned(),
+        receipt_url: format!("https://dashboard.tosspayments.com/sales-slip?transactionId={approve_no}"),
+        extra: Map::new(),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Payments
+// ---------------------------------------------------------------------------
+
+/// `POST /v1/payments/key-in`: a card payment, approved unless `__approved: false`.
+#[handler]
+pub(crate) async fn key_in(req: &Request, body: Body, Data(state): State<'_>) -> Response {
+    respond(key_in_reply(req, body, state).await)
+}
+
+async fn key_in_reply(req: &Request, body: Body, state: &FakeState) -> Reply {
+    authorize(req, state)?;
+    let input: TossCardPaymentCreate = read(body).await?;
+    if input.method != "card" {
+        return Err(Fail::bad("method must be \"card\""));
+    }
+    card_fields(
+        &input.card_number,
+        &input.card_expiration_year,
+        &input.card_expiration_month,
+        input.customer_birthday.as_deref(),
+    )?;
+    let total = positive("amount", &input.amount)?;
+    let tax_free = input.tax_free_amount.as_ref().map(|n| amount("taxFreeAmount", n)).transpose()?.unwrap_or_default();
+    if tax_free > total {
+        return Err(Fail::bad("taxFreeAmount must not exceed amount"));
+    }
+    text("orderId", &input.order_id, 64)?;
+    if let Some(name) = &input.order_name {
+        text("orderName", name, 100)?;
+    }
+    if let Some(email) = &input.customer_email
+        && !email.contains('@')
+    {
+        return Err(Fail::bad("customerEmail must be an e-mail address"));
+    }
+    let installment = match &input.card_installment_plan {
+        Some(months) => amount("cardInstallmentPlan", months)?.to_json_number(),
+        None => Number::from(0),
+    };
+    let approved = input.approved != Some(false);
+    let status = if approved { TossPaymentStatus::Done } else { TossPaymentStatus::InProgress };
+    let payment = TossPayment::Card(TossCardPayment {
+        card: card(&input.card_number, installment),
+        discount: None,
+        easy_pay: None,
+        common: common(NewPayment {
+            method: METHOD_CARD,
+            kind: "NORMAL",
+            status,
+            order_id: input.order_id,
+            order_name: input.order_name.unwrap_or_else(|| "fake order".to_owned()),
+            amount: total,
+            tax_free,
+        }),
+    });
+    state.payments.insert(payment.payment_key().to_owned(), FakePayment { payment: payment.clone(), approved });
+    state.notify(&payment);
+    json(StatusCode::CREATED, &payment)
+}
+
+/// `GET /v1/payments/{paymentKey}`.
+#[handler]
+pub(crate) async fn payment_at(req: &Request, Path(key): Path<String>, Data(state): State<'_>) -> Response {
+    respond(authorize(req, state).and_then(|()| match state.payment(&key) {
+        Some(payment) => json(StatusCode::OK, &payment),
+        None => Err(Fail::payment_not_found(&key)),
+    }))
+}
+
+/// `POST /v1/payments/{paymentKey}`: approval with `orderId` and `amount`.
+#[handler]
+pub(crate) async fn approve(req: &Request, Path(key): Path<String>, body: Body, Data(state): State<'_>) -> Response {
+    respond(approve_reply(req, Some(key), body, state).await)
+}
+
+/// `POST /v1/payments/confirm`: the real API's approval, `paymentKey` in the body.
+#[handler]
+pub(crate) async fn confirm(req: &Request, body: Body, Data(state): State<'_>) -> Response {
+    respond(approve_reply(req, None, body, state).await)
+}
+
+async fn approve_reply(req: &Request, key: Option<String>, body: Body, state: &FakeState) -> Reply {
+    authorize(req, state)?;
+    let input: TossPaymentApproval = read(body).await?;
+    let key = match (key, input.payment_key) {
+        (Some(key), _) => key,
+        (None, Some(key)) => key,
+        (None, None) => return Err(Fail::bad("paymentKey is required")),
+    };
+    text("orderId", &input.order_id, 64)?;
+    let asked = amount("amount", &input.amount)?;
+    let outcome = state.payments.update(&key, |fake| {
+        let common = fake.payment.common();
+        let unprocessable = |code, message: String| Fail::new(StatusCode::UNPROCESSABLE_ENTITY, code, message);
+        if common.order_id != input.order_id {
+            return Err(unprocessable(
+                "NOT_MATCHES_ORDER_ID",
+                format!("orderId differs from the payment's {:?}", common.order_id),
+            ));
+        }
+        let total = stored(&common.total_amount);
+        if total != asked {
+            return Err(unprocessable(
+                "NOT_MATCHES_AMOUNT",
+                format!("amount {asked} differs from the payment's {total}"),
+            ));
+        }
+        if fake.approved {
+            return Err(Fail::new(
+                StatusCode::BAD_REQUEST,
+                "ALREADY_PROCESSED_PAYMENT",
+                "the payment is already approved",
+            ));
+        }
+        fake.approved = true;
+        let common = fake.payment.common_mut();
+        let changed = common.status == TossPaymentStatus::InProgress;
+        if changed {
+            common.status = TossPaymentStatus::Done;
+            common.approved_at = Some(now());
+        }
+        Ok((fake.payment.clone(), changed))
+    });
+    let (payment, changed) = outcome.ok_or_else(|| Fail::payment_not_found(&key))??;
+    if changed {
+        state.notify(&payment);
+    }
+    json(StatusCode::CREATED, &payment)
+}
+
+/// `POST /v1/payments/{paymentKey}/cancel`: whole or partial, against the balance.
+#[handler]
+pub(crate) async fn cancel(req: &Request, Path(key): Path<String>, body: Body, Data(state): State<'_>) -> Response {
+    respond(cancel_reply(req, key, body, state).await)
+}
+
+async fn cancel_reply(req: &Request, key: String, body: Body, state: &FakeState) -> Reply {
+    authorize(req, state)?;
+    let input: TossPaymentCancelCreate = read(body).await?;
+    if let Some(body_key) = &input.payment_key
+        && *body_key != key
+    {
+        return Err(Fail::bad("paymentKey in the body differs from the path"));
+    }
+    text("cancelReason", &input.cancel_reason, 200)?;
+    let asked = input.cancel_amount.as_ref().map(|n| positive("cancelAmount", n)).transpose()?;
+    let tax_free = input.tax_free_amount.as_ref().map(|n| amount("taxFreeAmount", n)).transpose()?;
+    let tax = input.tax_amount.as_ref().map(|n| amount("taxAmount", n)).transpose()?;
+    let refundable = input.refundable_amount.as_ref().map(|n| amount("refundableAmount", n)).transpose()?;
+    if let Some(account) = &input.refund_receive_account {
+        text("refundReceiveAccount.bank", &account.bank, 20)?;
+        text("refundReceiveAccount.holderName", &account.holder_name, 60)?;
+        digits("refundReceiveAccount.accountNumber", &account.account_number, 1, 20)?;
+    }
+    let outcome = state.payments.update(&key, |fake| {
+        let forbidden = |code, message: String| Fail::new(StatusCode::FORBIDDEN, code, message);
+        let is_virtual_account = matches!(fake.payment, TossPayment::VirtualAccount(_));
+        let common = fake.payment.common_mut();
+        let awaiting_deposit = match common.status {
+            TossPaymentStatus::Done | TossPaymentStatus::PartialCanceled => false,
+            TossPaymentStatus::WaitingForDeposit => true,
+            TossPaymentStatus::Canceled => {
+                return Err(forbidden("ALREADY_CANCELED_PAYMENT", "the payment is already canceled".into()));
+            }
+            ref other => {
+                return Err(forbidden("NOT_CANCELABLE_PAYMENT", format!("a payment {other} cannot be canceled")));
+            }
+        };
+        let balance = stored(&common.balance_amount);
+        let part = asked.unwrap_or(balance);
+        if part > balance {
+            return Err(forbidden(
+                "NOT_CANCELABLE_AMOUNT",
+                format!("cancel amount {part} exceeds the cancelable balance {balance}"),
+            ));
+        }
+        if awaiting_deposit && part != balance {
+            return Err(forbidden(
+                "NOT_CANCELABLE_AMOUNT",
+                "a virtual account awaiting its deposit can only be canceled whole".into(),
+            ));
+        }
+        if let Some(refundable) = refundable
+            && refundable != balance
+        {
+            return Err(Fail::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "NOT_MATCHES_REFUNDABLE_AMOUNT",
+                format!("refundableAmount {refundable} differs from the balance {balance}"),
+            ));
+        }
+        if is_virtual_account && !awaiting_deposit && input.refund_receive_account.is_none() {
+            return Err(Fail::new(
+                StatusCode::BAD_REQUEST,
+                "INVALID_REFUND_ACCOUNT_INFO",
+                "refundReceiveAccount is required to refund a virtual-account payment",
+            ));
+        }
+        let tax_free = tax_free.unwrap_or(Money::ZERO);
+        if tax_free > part {
+            return Err(Fail::bad("taxFreeAmount must not exceed the cancel amount"));
+        }
+        let tax = tax.unwrap_or_else(|| supply_and_vat(part, tax_free).1);
+        let remaining = balance.checked_sub(part).unwrap_or(Money::ZERO);
+        let mut extra = Map::new();
+        extra.insert("cancelStatus".into(), Value::String("DONE".into()));
+        common.cancels.get_or_insert_with(Vec::new).push(TossPaymentCancel {
+            cancel_amount: part.to_json_number(),
+            cancel_reason: input.cancel_reason.clone(),
+            tax_free_amount: tax_free.to_json_number(),
+            tax_amount: Some(tax.to_json_number()),
+            refundable_amount: remaining.to_json_number(),
+            canceled_at: now(),
+            transaction_key: Some(new_key()),
+            extra,
+        });
+        common.balance_amount = remaining.to_json_number();
+        common.status =
+            if remaining.is_zero() { TossPaymentStatus::Canceled } else { TossPaymentStatus::PartialCanceled };
+        if let TossPayment::VirtualAccount(va) = &mut fake.payment
+            && !awaiting_deposit
+        {
+            va.virtual_account.refund_status = "COMPLETED".to_owned();
+        }
+        Ok(fake.payment.clone())
+    });
+    let payment = outcome.ok_or_else(|| Fail::payment_not_found(&key))??;
+    state.notify(&payment);
+    json(StatusCode::CREATED, &payment)
+}
+
+// ---------------------------------------------------------------------------
+// Virtual accounts
+// ---------------------------------------------------------------------------
+
+/// `POST /v1/virtual-accounts`: issues an account, `WAITING_FOR_DEPOSIT`.
+#[handler]
+pub(crate) async fn virtual_account(req: &Request, body: Body, Data(state): State<'_>) -> Response {
+    respond(virtual_account_reply(req, body, state).await)
+}
+
+async fn virtual_account_reply(req: &Request, body: Body, state: &FakeState) -> Reply {
+    authorize(req, state)?;
+    let input: TossVirtualAccountPaymentCreate = read(body).await?;
+    if input.method != "virtual-account" {
+        return Err(Fail::bad("method must be \"virtual-account\""));
+    }
+    text("orderId", &input.order_id, 64)?;
+    text("orderName", &input.order_name, 100)?;
+    text("bank", &input.bank, 20)?;
+    text("customerName", &input.customer_name, 100)?;
+    let total = positive("amount", &input.amount)?;
+    let approved = input.approved != Some(false);
+    let payment = TossPayment::VirtualAccount(TossVirtualAccountPayment {
+        secret: new_key(),
+        virtual_account: TossVirtualAccount {
+            account_number: random_digits(14),
+            account_type: "일반".to_owned(),
+            bank: input.bank,
+            customer_name: input.customer_name,
+            due_date: due_date(),
+            expired: false,
+            settlement_status: "INCOMPLETED".to_owned(),
+            refund_status: "NONE".to_owned(),
+            extra: Map::new(),
+        },
+        common: common(NewPayment {
+            method: METHOD_VIRTUAL_ACCOUNT,
+            kind: "NORMAL",
+            status: TossPaymentStatus::WaitingForDeposit,
+            order_id: input.order_id,
+            order_name: input.order_name,
+            amount: total,
+            tax_free: Money::ZERO,
+        }),
+    });
+    state.payments.insert(payment.payment_key().to_owned(), FakePayment { payment: payment.clone(), approved });
+    state.notify(&payment);
+    json(StatusCode::CREATED, &payment)
+}
+
+/// `PUT /internal/{paymentKey}/deposit` (test only): the customer pays the
+/// virtual account; the payment becomes `DONE`.
+#[handler]
+pub(crate) async fn deposit(Path(key): Path<String>, Data(state): State<'_>) -> Response {
+    let outcome = state.payments.update(&key, |fake| {
+        let TossPayment::VirtualAccount(payment) = &mut fake.payment else {
+            return Err(Fail::bad("only a virtual-account payment takes a deposit"));
+        };
+        if payment.common.status != TossPaymentStatus::WaitingForDeposit {
+            return Err(Fail::new(
+                StatusCode::BAD_REQUEST,
+                "NOT_WAITING_FOR_DEPOSIT",
+                format!("the payment is {}, not WAITING_FOR_DEPOSIT", payment.common.status),
+            ));
+        }
+        payment.common.status = TossPaymentStatus::Done;
+        payment.common.approved_at = Some(now());
+        payment.virtual_account.settlement_status = "COMPLETED".to_owned();
+        Ok(fake.payment.clone())
+    });
+    respond(outcome.ok_or_else(|| Fail::payment_not_found(&key)).and_then(|r| r).and_then(|payment| {
+        state.notify(&payment);
+        json(StatusCode::OK, &payment)
+    }))
+}
+
+/// `POST /internal/webhook` (test only): a webhook receiver that keeps the last
+/// webhook of each payment.
+#[handler]
+pub(crate) async fn internal_webhook(body: Body, Data(state): State<'_>) -> Response {
+    respond(
+        async {
+            let value: Value = read(body).await?;
+            let webhook = TossPaymentWebhook::from_value(value).map_err(|e| Fail::bad(e.to_string()))?;
+            state.remember_webhook(webhook);
+            Ok(Response::builder().status(StatusCode::CREATED).finish())
+        }
+        .await,
+    )
+}
+
+// ---------------------------------------------------------------------------
+// Billing
+// ---------------------------------------------------------------------------
+
+/// `POST /v1/billing/authorizations/card`: saves a card for a customer.
+#[handler]
+pub(crate) async fn billing_card(req: &Request, body: Body, Data(state): State<'_>) -> Response {
+    respond(billing_card_reply(req, body, state).await)
+}
+
+async fn billing_card_reply(req: &Request, body: Body, state: &FakeState) -> Reply {
+    authorize(req, state)?;
+    let input: TossBillingCreate = read(body).await?;
+    card_fields(
+        &input.card_number,
+        &input.card_expiration_year,
+        &input.card_expiration_month,
+        Some(&input.customer_birthday),
+    )?;
+    text("cardPassword", &input.card_password, 4)?;
+    text("customerKey", &input.customer_key, 300)?;
+    if let Some(email) = &input.customer_email
+        && !email.contains('@')
+    {
+        return Err(Fail::bad("customerEmail must be an e-mail address"));
+    }
+    let billing = TossBilling {
+        m_id: "tosspayments".to_owned(),
+        billing_key: new_key(),
+        method: METHOD_CARD.to_owned(),
+        card_company: "신한카드".to_owned(),
+        card_number: input.card_number,
+        authenticated_at: now(),
+        customer_key: input.customer_key,
+        extra: Map::new(),
+    };
+    state.billings.insert(billing.billing_key.clone(), billing.clone());
+    json(StatusCode::CREATED, &billing)
+}
+
+fn billing_for(state: &FakeState, billing_key: &str, customer_key: &str) -> Result<TossBilling, Fail> {
+    let billing = state.billings.get(&billing_key.to_owned()).ok_or_else(|| {
+        Fail::new(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND_BILLING",
+            format!("no saved card has the billingKey {billing_key:?}"),
+        )
+    })?;
+    if billing.customer_key != customer_key {
+        return Err(Fail::new(
+            StatusCode::FORBIDDEN,
+            "NOT_MATCHES_CUSTOMER_KEY",
+            "the customerKey is not the one the card was saved for",
+        ));
+    }
+    Ok(billing)
+}
+
+/// `POST /v1/billing/authorizations/{billingKey}`: reads a saved card (403
+/// for another customer).
+#[handler]
+pub(crate) async fn billing_at(req: &Request, Path(key): Path<String>, body: Body, Data(state): State<'_>) -> Response {
+    respond(
+        async {
+            authorize(req, state)?;
+            let input: TossBillingCustomerKey = read(body).await?;
+            text("customerKey", &input.customer_key, 300)?;
+            json(StatusCode::CREATED, &billing_for(state, &key, &input.customer_key)?)
+        }
+        .await,
+    )
+}
+
+/// `POST /v1/billing/{billingKey}`: charges a saved card.
+#[handler]
+pub(crate) async fn billing_pay(
+    req: &Request,
+    Path(key): Path<String>,
+    body: Body,
+    Data(state): State<'_>,
+) -> Response {
+    respond(billing_pay_reply(req, key, body, state).await)
+}
+
+async fn billing_pay_reply(req: &Request, billing_key: String, body: Body, state: &FakeState) -> Reply {
+    authorize(req, state)?;
+    let input: TossBillingPayment = read(body).await?;
+    if let Some(method) = &input.method
+        && method != "billing"
+    {
+        return Err(Fail::bad("method must be \"billing\""));
+    }
+    if let Some(body_key) = &input.billing_key
+        && *body_key != billing_key
+    {
+        return Err(Fail::bad("billingKey in the body differs from the path"));
+    }
+    text("customerKey", &input.customer_key, 300)?;
+    text("orderId", &input.order_id, 64)?;
+    let total = positive("amount", &input.amount)?;
+    let billing = billing_for(state, &billing_key, &input.customer_key)?;
+    let payment = TossPayment::Card(TossCardPayment {
+        card: card(&billing.card_number, Number::from(0)),
+        discount: None,
+        easy_pay: None,
+        common: common(NewPayment {
+            method: METHOD_CARD,
+            kind: "BILLING",
+            status: TossPaymentStatus::Done,
+            order_id: input.order_id,
+            order_name: input.order_name.unwrap_or_else(|| "fake billing order".to_owned()),
+            amount: total,
+            tax_free: Money::ZERO,
+        }),
+    });
+    state.payments.insert(payment.payment_key().to_owned(), FakePayment { payment: payment.clone(), approved: true });
+    state.notify(&payment);
+    json(StatusCode::CREATED, &payment)
+}
+
+// ---------------------------------------------------------------------------
+// Cash receipts
+// ---------------------------------------------------------------------------
+
+const RECEIPT_KINDS: [&str; 2] = ["소득공제", "지출증빙"];
+
+/// `POST /v1/cash-receipts`: issues a cash receipt for a payment.
+#[handler]
+pub(crate) async fn cash_receipt_create(req: &Request, body: Body, Data(state): State<'_>) -> Response {
+    respond(cash_receipt_create_reply(req, body, state).await)
+}
+
+async fn cash_receipt_create_reply(req: &Request, body: Body, state: &FakeState) -> Reply {
+    authorize(req, state)?;
+    let input: TossCashReceiptCreate = read(body).await?;
+    if !RECEIPT_KINDS.contains(&input.kind.as_str()) {
+        return Err(Fail::bad("type must be 소득공제 or 지출증빙"));
+    }
+    text("paymentKey", &input.payment_key, 200)?;
+    text("orderId", &input.order_id, 64)?;
+    text("orderName", &input.order_name, 100)?;
+    text("registrationNumber", &input.registration_number, 30)?;
+    let total = positive("amount", &input.amount)?;
+    let tax_free = input.tax_free_amount.as_ref().map(|n| amount("taxFreeAmount", n)).transpose()?.unwrap_or_default();
+    if tax_free > total {
+        return Err(Fail::bad("taxFreeAmount must not exceed amount"));
+    }
+    let receipt = TossCashReceipt {
+        receipt_key: new_key(),
+        kind: input.kind.clone(),
+        order_id: input.order_id.clone(),
+        order_name: input.order_name.clone(),
+        approval_number: random_digits(9),
+        approved_at: now(),
+        canceled_at: None,
+        receipt_url: format!("https://dashboard.tosspayments.com/receipt/cash/{}", random_digits(12)),
+        extra: Map::new(),
+    };
+    let outcome = state.payments.update(&input.payment_key, |fake| {
+        let common = fake.payment.common_mut();
+        if common.order_id != input.order_id {
+            return Err(Fail::bad("orderId differs from the payment's"));
+        }
+        if total > stored(&common.total_amount) {
+            return Err(Fail::bad("amount exceeds the payment's total"));
+        }
+        common.cash_receipt = Some(TossCashReceiptSummary {
+            kind: receipt.kind.clone(),
+            amount: total.to_json_number(),
+            tax_free_amount: tax_free.to_json_number(),
+            issue_number: receipt.approval_number.clone(),
+            receipt_url: receipt.receipt_url.clone(),
+            extra: Map::new(),
+        });
+        Ok(())
+    });
+    outcome.ok_or_else(|| Fail::payment_not_found(&input.payment_key))??;
+    state.receipts.insert(receipt.receipt_key.clone(), receipt.clone());
+    json(StatusCode::CREATED, &receipt)
+}
+
+/// `POST /v1/cash-receipts/{receiptKey}/cancel`.
+#[handler]
+pub(crate) async fn cash_receipt_cancel(
+    req: &Request,
+    Path(key): Path<String>,
+    body: Body,
+    Data(state): State<'_>,
+) -> Response {
+    respond(cash_receipt_cancel_reply(req, key, body, state).await)
+}
+
+async fn cash_receipt_cancel_reply(req: &Request, receipt_key: String, body: Body, state: &FakeState) -> Reply {
+    authorize(req, state)?;
+    let bytes = body
+        .into_bytes_limit(super::BODY_LIMIT)
+        .await
+        .map_err(|e| Fail::bad(format!("cannot read the request body: {e}")))?;
+    let input: TossCashReceiptCancel = if bytes.iter().all(u8::is_ascii_whitespace) {
+        TossCashReceiptCancel::default()
+    } else {
+        serde_json::from_slice(&bytes).map_err(|e| Fail::bad(format!("invalid request body: {e}")))?
+    };
+    if let Some(n) = &input.amount {
+        positive("amount", n)?;
+    }
+    let outcome = state.receipts.update(&receipt_key, |receipt| {
+        if receipt.canceled_at.is_some() {
+            return Err(Fail::new(
+                StatusCode::BAD_REQUEST,
+                "ALREADY_CANCELED_RECEIPT",
+                "the receipt is already canceled",
+            ));
+        }
+        receipt.canceled_at = Some(now());
+        Ok(receipt.clone())
+    });
+    let receipt = outcome.ok_or_else(|| {
+        Fail::new(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND_RECEIPT",
+            format!("no cash receipt has the receiptKey {receipt_key:?}"),
+        )
+    })??;
+    json(StatusCode::CREATED, &receipt)
+}
