@@ -17,8 +17,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use payments_application::ports::{
     DeliveryJob, HistoryRepository, IdempotencyClaim, IdempotencyStore, JobOutcome, LeaseToken, OutboxStats,
-    RepositoryError, ReservationRepository, Revision, StoredHistory, StoredReservation, StoredResponse,
-    WebhookOutbox,
+    RepositoryError, ReservationRepository, Revision, StoredHistory, StoredReservation, StoredResponse, WebhookOutbox,
 };
 use payments_domain::{
     CancelHistory, DeliveryAttempt, EventId, HistoryId, Money, PasswordHash, PaymentHistory, PaymentReservation,
@@ -597,7 +596,8 @@ impl WebhookOutbox for Store {
         }
         jobs.into_iter()
             .map(|(id, attempts_made, _)| {
-                let row = events.remove(&id).ok_or_else(|| corrupt("webhook outbox", format!("event {id} is missing")))?;
+                let row =
+                    events.remove(&id).ok_or_else(|| corrupt("webhook outbox", format!("event {id} is missing")))?;
                 Ok(DeliveryJob { event: codec::event(&self.keys, row)?, attempts_made, lease: LeaseToken(lease) })
             })
             .collect()
@@ -776,12 +776,8 @@ impl IdempotencyStore for Store {
     }
 
     async fn complete(&self, scope: &str, key: &str, response: &StoredResponse) -> Result<(), RepositoryError> {
-        let body = codec::seal_json(
-            &self.keys.histories,
-            codec::IDEMPOTENT_BODY,
-            format!("{scope}:{key}"),
-            &response.body,
-        )?;
+        let body =
+            codec::seal_json(&self.keys.histories, codec::IDEMPOTENT_BODY, format!("{scope}:{key}"), &response.body)?;
         sqlx::query(
             "UPDATE idempotency_keys SET response_status = $1, response_body = $2 \
              WHERE scope = $3 AND idempotency_key = $4",
