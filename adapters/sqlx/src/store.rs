@@ -160,7 +160,8 @@ impl Store {
         codec::history(&self.keys, row, cancels).map(Some)
     }
 
-    /// Inserts the cancels of `history` not stored yet, in one statement.
+    /// Inserts the cancels of `history` not stored yet (one query for the
+    /// stored keys, one insert), sealing only the new ones.
     async fn insert_cancels(
         &self,
         tx: &mut Tx,
@@ -168,11 +169,23 @@ impl Store {
         cancels: &[CancelHistory],
         revision: i64,
     ) -> Result<(), RepositoryError> {
+        let stored: std::collections::HashSet<String> = if revision == 0 {
+            std::collections::HashSet::new()
+        } else {
+            sqlx::query_scalar("SELECT cancel_key FROM payment_history_cancels WHERE payment_history_id = $1")
+                .bind(id_col(history.as_uuid()))
+                .fetch_all(&mut **tx)
+                .await
+                .map_err(db_err)?
+                .into_iter()
+                .collect()
+        };
+        let cancels: Vec<&CancelHistory> = cancels.iter().filter(|c| !stored.contains(c.key.as_str())).collect();
         if cancels.is_empty() {
             return Ok(());
         }
         let mut sealed = Vec::with_capacity(cancels.len());
-        for cancel in cancels {
+        for cancel in &cancels {
             let id = Uuid::now_v7();
             sealed.push((id, codec::seal_json(&self.keys.cancels, codec::CANCEL_DATA, id, &cancel.data)?));
         }

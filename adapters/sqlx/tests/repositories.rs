@@ -569,13 +569,35 @@ async fn no_plaintext_card_number_anywhere(db: &TestDb) {
     assert!(!dump.contains(CARD_NUMBER), "a card number is stored in plaintext");
 }
 
-/// Times 200 sequential `save_change` calls per backend:
+/// Times 200 sequential `save_change` calls per backend, in two shapes:
+/// the usual one (200 histories, one cancel each) and the worst one (one
+/// history cancelled 200 times, so every event carries two snapshots with up
+/// to 200 cancels).
 /// `cargo test -p payments-sqlx --test repositories -- --ignored --nocapture measure`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a measurement, not a test"]
 async fn measure_save_change() {
-    async fn run(db: &TestDb, label: &str) {
-        const N: usize = 200;
+    const N: usize = 200;
+    async fn typical(db: &TestDb, label: &str) {
+        let mut changes = Vec::with_capacity(N);
+        for i in 0..N {
+            let h = history(&format!("imp_t{i}"), &format!("order-t{i}"), "1000", vec![]);
+            db.repos.histories.insert(&h, &hash()).await.unwrap();
+            changes.push(change(&h, snapshot("1000", vec![cancel("a", "100", 20)]), 30));
+        }
+        let started = std::time::Instant::now();
+        for (next, event) in &changes {
+            db.repos.histories.save_change(Revision(0), next, event).await.unwrap();
+        }
+        let elapsed = started.elapsed();
+        println!("{label}: {N} save_change, one per history: {elapsed:?} ({:?} each)", elapsed / 200);
+        let started = std::time::Instant::now();
+        for (next, _) in &changes {
+            db.repos.histories.find_by_id(next.id()).await.unwrap().unwrap();
+        }
+        println!("{label}: {N} find_by_id of those: {:?}", started.elapsed());
+    }
+    async fn growing(db: &TestDb, label: &str) {
         let mut current = history("imp_m", "order-m", "1000000", vec![]);
         db.repos.histories.insert(&current, &hash()).await.unwrap();
         let mut changes = Vec::with_capacity(N);
@@ -592,18 +614,18 @@ async fn measure_save_change() {
             db.repos.histories.save_change(Revision(i64::try_from(i).unwrap()), next, event).await.unwrap();
         }
         let elapsed = started.elapsed();
-        println!("{label}: {N} save_change in {elapsed:?} ({:?} each)", elapsed / u32::try_from(N).unwrap());
-        let started = std::time::Instant::now();
-        for _ in 0..N {
-            db.repos.histories.find_by_id(current.id()).await.unwrap();
-        }
-        println!("{label}: {N} find_by_id of a history with {N} cancels in {:?}", started.elapsed());
+        println!(
+            "{label}: {N} save_change of one history growing to {N} cancels: {elapsed:?} ({:?} each)",
+            elapsed / 200
+        );
     }
     let db = sqlite().await;
-    run(&db, "sqlite").await;
+    typical(&db, "sqlite").await;
+    growing(&db, "sqlite").await;
     db.cleanup().await;
     if let Some(db) = postgres("measure_save_change").await {
-        run(&db, "postgres").await;
+        typical(&db, "postgres").await;
+        growing(&db, "postgres").await;
         db.cleanup().await;
     }
 }
