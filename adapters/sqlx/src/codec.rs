@@ -50,6 +50,7 @@ pub(crate) const EVENT_PREVIOUS: &str = "payment_history_webhooks.previous";
 pub(crate) const EVENT_CURRENT: &str = "payment_history_webhooks.current";
 pub(crate) const EVENT_DATA: &str = "payment_history_webhooks.data";
 pub(crate) const IDEMPOTENT_BODY: &str = "idempotency_keys.response_body";
+pub(crate) const RESPONSE_BODY: &str = "payment_history_webhook_responses.body";
 
 /// A `payment_histories` row, decoded from either backend.
 pub(crate) struct HistoryRow {

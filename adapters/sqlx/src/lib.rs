@@ -8,7 +8,8 @@
 //!   Timestamps are UTC at millisecond precision: `TIMESTAMPTZ(3)` in
 //!   PostgreSQL, epoch milliseconds in SQLite.
 //! - The PGs' JSON (`data` of histories, cancels and saved cards, the webhook
-//!   snapshots and triggers) and stored idempotent responses are sealed with
+//!   snapshots and triggers), the receivers' answers to our webhooks and
+//!   stored idempotent responses are sealed with
 //!   the [`AtRestKeys`] (AES-GCM, a key id prefix, bound to column and row).
 //!   [`Database::reencrypt_all`] re-seals values written under an older key.
 //! - Passwords arrive already hashed (argon2id PHC strings); none is stored
@@ -38,7 +39,7 @@ pub use payments_application::ports::RepositoryError;
 #[derive(Debug, Clone)]
 pub struct AtRestKeys {
     /// `PAYMENT_HISTORY_ENCRYPTION_KEY`: `payment_histories.data`, webhook
-    /// events, idempotent responses.
+    /// events and their delivery answers, idempotent responses.
     pub histories: Keyring,
     /// `PAYMENT_CANCEL_HISTORY_ENCRYPTION_KEY`: `payment_history_cancels.data`.
     pub cancels: Keyring,
@@ -101,13 +102,19 @@ pub struct RotationReport {
     pub cancels: u64,
     pub reservations: u64,
     pub webhook_events: u64,
+    pub webhook_responses: u64,
     pub idempotency_keys: u64,
 }
 
 impl RotationReport {
     /// Rows re-sealed in all tables.
     pub fn total(&self) -> u64 {
-        self.histories + self.cancels + self.reservations + self.webhook_events + self.idempotency_keys
+        self.histories
+            + self.cancels
+            + self.reservations
+            + self.webhook_events
+            + self.webhook_responses
+            + self.idempotency_keys
     }
 }
 

@@ -213,14 +213,20 @@ impl Store {
     }
 
     /// Re-seals the sealed `columns` of `table` (keyed by a UUID `id`) that
-    /// are not under the current key of `keyring`, a page at a time.
+    /// are not under the current key of `keyring`, a page at a time. Rows
+    /// where one of them is NULL (an unanswered attempt) are skipped.
     async fn rotate_table(
         &self,
         table: &str,
         columns: &[&str],
         keyring: &payments_crypto::Keyring,
     ) -> Result<u64, RepositoryError> {
-        let select = format!("SELECT id, {} FROM {table} WHERE id > $1 ORDER BY id LIMIT $2", columns.join(", "));
+        let present: Vec<String> = columns.iter().map(|c| format!("{c} IS NOT NULL")).collect();
+        let select = format!(
+            "SELECT id, {} FROM {table} WHERE id > $1 AND {} ORDER BY id LIMIT $2",
+            columns.join(", "),
+            present.join(" AND ")
+        );
         let sets: Vec<String> = columns.iter().enumerate().map(|(i, c)| format!("{c} = ${}", i + 1)).collect();
         let guards: Vec<String> =
             columns.iter().enumerate().map(|(i, c)| format!("{c} = ${}", columns.len() + 2 + i)).collect();
@@ -330,6 +336,9 @@ impl Store {
             reservations: self.rotate_table("payment_reservations", &["data"], &keys.reservations).await?,
             webhook_events: self
                 .rotate_table("payment_history_webhooks", &["previous", "current", "data"], &keys.histories)
+                .await?,
+            webhook_responses: self
+                .rotate_table("payment_history_webhook_responses", &["body"], &keys.histories)
                 .await?,
             idempotency_keys: self.rotate_idempotency().await?,
         })
@@ -628,6 +637,11 @@ impl WebhookOutbox for Store {
             JobOutcome::RetryAt(at) => ("pending", Some(at)),
             JobOutcome::Failed => ("failed", None),
         };
+        let response = Uuid::now_v7();
+        let body = match attempt.body.as_deref() {
+            Some(body) => Some(codec::seal_json(&self.keys.histories, codec::RESPONSE_BODY, response, body)?),
+            None => None,
+        };
         let mut tx = self.begin_write().await?;
         let settled = sqlx::query(
             "UPDATE payment_webhook_outbox SET state = $1, due_at = COALESCE($2, due_at), attempts = attempts + 1, \
@@ -651,10 +665,10 @@ impl WebhookOutbox for Store {
             "INSERT INTO payment_history_webhook_responses (id, payment_history_webhook_id, status, body, created_at) \
              VALUES ($1, $2, $3, $4, $5)",
         )
-        .bind(id_col(Uuid::now_v7()))
+        .bind(id_col(response))
         .bind(id_col(event.as_uuid()))
         .bind(attempt.status.map(i64::from))
-        .bind(attempt.body.as_deref())
+        .bind(body)
         .bind(ts_col(attempt.created_at))
         .execute(&mut *tx)
         .await
@@ -692,7 +706,7 @@ impl WebhookOutbox for Store {
 
     async fn attempts(&self, event: EventId) -> Result<Vec<DeliveryAttempt>, RepositoryError> {
         let rows = sqlx::query(
-            "SELECT status, body, created_at FROM payment_history_webhook_responses \
+            "SELECT id, status, body, created_at FROM payment_history_webhook_responses \
              WHERE payment_history_webhook_id = $1 ORDER BY created_at, id",
         )
         .bind(id_col(event.as_uuid()))
@@ -704,7 +718,14 @@ impl WebhookOutbox for Store {
                 let status = get::<Option<i64>>(row, "status")?
                     .map(|s| u16::try_from(s).map_err(|e| corrupt(format!("status of an attempt of {event}"), e)))
                     .transpose()?;
-                Ok(DeliveryAttempt { status, body: get(row, "body")?, created_at: get_ts(row, "created_at")? })
+                let body = match get::<Option<String>>(row, "body")? {
+                    Some(sealed) => {
+                        let id = get_id(row, "id")?;
+                        Some(codec::open_json::<String>(&self.keys.histories, codec::RESPONSE_BODY, id, &sealed)?)
+                    }
+                    None => None,
+                };
+                Ok(DeliveryAttempt { status, body, created_at: get_ts(row, "created_at")? })
             })
             .collect()
     }

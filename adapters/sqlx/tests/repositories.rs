@@ -60,7 +60,18 @@ suite!(
     tampered_or_moved_values_fail_loudly,
     wrong_password_is_refused_and_no_password_is_stored,
     no_plaintext_card_number_anywhere,
+    closed_pool_is_unavailable,
 );
+
+async fn closed_pool_is_unavailable(db: &TestDb) {
+    let h = history("imp_1", "order-1", "1000", vec![]);
+    db.repos.histories.insert(&h, &hash()).await.unwrap();
+    db.db.close().await;
+    let read = db.repos.histories.find_by_id(h.id()).await;
+    assert!(matches!(read, Err(RepositoryError::Unavailable(_))), "{read:?}");
+    let claim = db.repos.outbox.claim_due(at(0), 1, Duration::from_secs(1)).await;
+    assert!(matches!(claim, Err(RepositoryError::Unavailable(_))), "{claim:?}");
+}
 
 fn conflict_message(result: Result<(), RepositoryError>) -> String {
     match result {
@@ -473,6 +484,10 @@ async fn key_rotation_keeps_old_rows_readable_and_reseals_them(db: &TestDb) {
     db.repos.idempotency.begin("s", "k", "fp", at(0)).await.unwrap();
     let response = StoredResponse { status: 200, body: "{}".into() };
     db.repos.idempotency.complete("s", "k", &response).await.unwrap();
+    let job = db.repos.outbox.claim_due(at(40), 1, Duration::from_secs(1)).await.unwrap().remove(0);
+    let answered = DeliveryAttempt::answered(500, "try later", at(41));
+    let retry = JobOutcome::RetryAt(at(40));
+    assert!(db.repos.outbox.record_attempt(event.id(), job.lease, &answered, retry).await.unwrap());
 
     // New keys configured, old ones kept for reading: everything still reads.
     let rotated = rotated_keys(50, 7);
@@ -493,6 +508,7 @@ async fn key_rotation_keeps_old_rows_readable_and_reseals_them(db: &TestDb) {
     assert_eq!(report.cancels, 2);
     assert_eq!(report.reservations, 1);
     assert_eq!(report.webhook_events, 1);
+    assert_eq!(report.webhook_responses, 1);
     assert_eq!(report.idempotency_keys, 1);
     assert_eq!(db.db.reencrypt_all(&rotated).await.unwrap().total(), 0, "second run has nothing to do");
 
@@ -502,6 +518,7 @@ async fn key_rotation_keeps_old_rows_readable_and_reseals_them(db: &TestDb) {
     assert_eq!(strict.idempotency.begin("s", "k", "fp", at(1)).await.unwrap(), IdempotencyClaim::Replay(response));
     let jobs = strict.outbox.claim_due(at(100_000), 1, Duration::from_secs(1)).await.unwrap();
     assert_eq!(jobs[0].event, event);
+    assert_eq!(strict.outbox.attempts(event.id()).await.unwrap(), vec![answered]);
     // And the original keys alone no longer open anything.
     assert!(matches!(db.repos.histories.find_by_id(h.id()).await, Err(RepositoryError::Corrupt(_))));
 }
@@ -557,10 +574,12 @@ async fn no_plaintext_card_number_anywhere(db: &TestDb) {
     db.repos.histories.save_change(Revision(0), &next, &event).await.unwrap();
     db.repos.reservations.insert(&reservation("billing_1", "customer-1"), &hash()).await.unwrap();
     let job = db.repos.outbox.claim_due(at(40), 1, Duration::from_secs(5)).await.unwrap().remove(0);
-    let attempt = DeliveryAttempt::answered(200, "ok", at(50));
+    let echo = format!("received card {CARD_NUMBER}");
+    let attempt = DeliveryAttempt::answered(200, &echo, at(50));
     db.repos.outbox.record_attempt(event.id(), job.lease, &attempt, JobOutcome::Delivered).await.unwrap();
 
     // Everything reads back (so the card number is in there, sealed).
+    assert_eq!(db.repos.outbox.attempts(event.id()).await.unwrap()[0].body.as_deref(), Some(echo.as_str()));
     assert!(
         db.repos.histories.find_by_id(h.id()).await.unwrap().unwrap().history.data().to_string().contains(CARD_NUMBER)
     );

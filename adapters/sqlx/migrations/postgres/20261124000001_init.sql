@@ -1,8 +1,8 @@
 -- Payments schema for PostgreSQL (production, shared by several instances).
 -- Money is NUMERIC (exact), timestamps are TIMESTAMPTZ at millisecond
--- precision. Columns named `data`, `previous`, `current`, `response_body`
--- hold values sealed by the at-rest keyrings (`v1.<key id>.<base64>`), never
--- plaintext.
+-- precision. Columns named `data`, `previous`, `current`, `body` (of webhook
+-- responses) and `response_body` hold values sealed by the at-rest keyrings
+-- (`v1.<key id>.<base64>`), never plaintext.
 
 CREATE TABLE payment_histories (
     id UUID NOT NULL PRIMARY KEY,
@@ -69,7 +69,7 @@ CREATE TABLE payment_history_webhooks (
 CREATE INDEX payment_history_webhooks_history ON payment_history_webhooks (payment_history_id);
 
 -- One row per delivery attempt; status and body are NULL when the receiver
--- could not be reached.
+-- could not be reached. The body is sealed: a receiver may echo anything.
 CREATE TABLE payment_history_webhook_responses (
     id UUID NOT NULL PRIMARY KEY,
     payment_history_webhook_id UUID NOT NULL REFERENCES payment_history_webhooks (id) ON DELETE CASCADE,
