@@ -38,4 +38,9 @@ const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
 /// write lock, so no row lock is needed.
 const SKIP_LOCKED: &str = "";
 
-include!("store.rs");
+// The repositories themselves, written once for both backends over the
+// definitions above (compiled once per backend, hence the lint).
+#[allow(clippy::duplicate_mod)]
+#[path = "store.rs"]
+mod store;
+pub(crate) use store::Store;

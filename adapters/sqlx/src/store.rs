@@ -1,16 +1,20 @@
-// The repositories, written once for both backends and included by
-// `sqlite.rs` and `postgres.rs`. Each includer defines the backend's column
-// types and their conversions before the `include!`:
-//
-//   Db, DbPool, DbRow                      the sqlx types of the backend
-//   IdCol, id_col(Uuid), from_id(IdCol)    how a UUID is stored
-//   TsCol, ts_col(Timestamp), from_ts      how a timestamp is stored
-//   MoneyCol, money_col(Money), from_money how money is stored
-//   BEGIN_WRITE                            the statement opening a write transaction
-//   SKIP_LOCKED                            the outbox claim's row-locking clause
-//
-// SQL uses `$n` placeholders, which both backends accept.
+//! The repositories, written once for both backends and compiled as a child
+//! of `sqlite.rs` and of `postgres.rs`. The parent defines the backend's
+//! column types and their conversions:
+//!
+//! - `Db`, `DbPool`, `DbRow`: the sqlx types of the backend;
+//! - `IdCol`, `id_col`, `from_id`: how a UUID is stored;
+//! - `TsCol`, `ts_col`, `from_ts`: how a timestamp is stored;
+//! - `MoneyCol`, `money_col`, `from_money`: how money is stored;
+//! - `BEGIN_WRITE`: the statement opening a write transaction;
+//! - `SKIP_LOCKED`: the outbox claim's row-locking clause.
+//!
+//! SQL uses `$n` placeholders, which both backends accept.
 
+use super::{
+    BEGIN_WRITE, Db, DbPool, DbRow, IdCol, MoneyCol, SKIP_LOCKED, TsCol, from_id, from_money, from_ts, id_col,
+    money_col, ts_col,
+};
 use std::sync::Arc;
 use std::time::Duration;
 
