@@ -658,7 +658,7 @@ async fn connect_refuses_unknown_schemes_and_in_memory_sqlite() {
 }
 
 #[tokio::test]
-async fn unreachable_postgres_is_unavailable_not_a_hang() {
+async fn connecting_to_an_unreachable_postgres_fails_fast() {
     // A port nothing listens on: connecting fails quickly with a clear error.
     let config = PoolConfig { acquire_timeout: Duration::from_secs(5), ..PoolConfig::default() };
     let started = std::time::Instant::now();

@@ -33,7 +33,7 @@ enum Cleanup {
 }
 
 pub fn config() -> PoolConfig {
-    PoolConfig { max_connections: 8, acquire_timeout: Duration::from_secs(20), ..PoolConfig::default() }
+    PoolConfig { max_connections: 4, acquire_timeout: Duration::from_secs(20), ..PoolConfig::default() }
 }
 
 pub fn keys(seed: u8) -> AtRestKeys {
