@@ -1,0 +1,252 @@
+//! Persistence for the payments server: every repository port of the
+//! application over SQLite (a file; the embedded default) or PostgreSQL
+//! (production, shared by several instances), behind the same traits.
+//!
+//! - Migrations per backend are embedded in the binary ([`Database::migrate`]);
+//!   re-running them is a no-op.
+//! - Money is exact: `NUMERIC` in PostgreSQL, the decimal text in SQLite.
+//!   Timestamps are UTC at millisecond precision: `TIMESTAMPTZ(3)` in
+//!   PostgreSQL, epoch milliseconds in SQLite.
+//! - The PGs' JSON (`data` of histories, cancels and saved cards, the webhook
+//!   snapshots and triggers), the receivers' answers to our webhooks and
+//!   stored idempotent responses are sealed with
+//!   the [`AtRestKeys`] (AES-GCM, a key id prefix, bound to column and row).
+//!   [`Database::reencrypt_all`] re-seals values written under an older key.
+//! - Passwords arrive already hashed (argon2id PHC strings); none is stored
+//!   in plaintext.
+//! - There is deliberately no query that lists histories or saved cards.
+
+mod codec;
+mod error;
+mod postgres;
+mod sqlite;
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use payments_application::ports::{HistoryRepository, IdempotencyStore, ReservationRepository, WebhookOutbox};
+use payments_crypto::Keyring;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+
+pub use error::ConnectError;
+pub use payments_application::ports::RepositoryError;
+
+/// The at-rest keyrings, one per table as the original keeps one key per table.
+/// Webhook events and stored idempotent responses use the histories keyring,
+/// each under its own context.
+#[derive(Debug, Clone)]
+pub struct AtRestKeys {
+    /// `PAYMENT_HISTORY_ENCRYPTION_KEY`: `payment_histories.data`, webhook
+    /// events and their delivery answers, idempotent responses.
+    pub histories: Keyring,
+    /// `PAYMENT_CANCEL_HISTORY_ENCRYPTION_KEY`: `payment_history_cancels.data`.
+    pub cancels: Keyring,
+    /// `PAYMENT_RESERVATION_ENCRYPTION_KEY`: `payment_reservations.data`.
+    pub reservations: Keyring,
+}
+
+/// Pool sizing and waiting limits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolConfig {
+    /// Most connections open at once.
+    pub max_connections: u32,
+    /// Connections kept open while idle.
+    pub min_connections: u32,
+    /// How long a request waits for a free connection before `Unavailable`.
+    pub acquire_timeout: Duration,
+    /// SQLite only: how long a writer waits for the write lock before
+    /// failing with "database is locked".
+    pub sqlite_busy_timeout: Duration,
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        Self {
+            max_connections: 10,
+            min_connections: 0,
+            acquire_timeout: Duration::from_secs(5),
+            sqlite_busy_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Which backend a [`Database`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A connection pool to one of the two backends.
+#[derive(Debug, Clone)]
+pub enum Database {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// The four repository ports over one database.
+#[derive(Clone)]
+pub struct Repositories {
+    pub histories: Arc<dyn HistoryRepository>,
+    pub reservations: Arc<dyn ReservationRepository>,
+    pub outbox: Arc<dyn WebhookOutbox>,
+    pub idempotency: Arc<dyn IdempotencyStore>,
+}
+
+/// How many stored values [`Database::reencrypt_all`] re-sealed, per table.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RotationReport {
+    pub histories: u64,
+    pub cancels: u64,
+    pub reservations: u64,
+    pub webhook_events: u64,
+    pub webhook_responses: u64,
+    pub idempotency_keys: u64,
+}
+
+impl RotationReport {
+    /// Rows re-sealed in all tables.
+    pub fn total(&self) -> u64 {
+        self.histories
+            + self.cancels
+            + self.reservations
+            + self.webhook_events
+            + self.webhook_responses
+            + self.idempotency_keys
+    }
+}
+
+impl Database {
+    /// Connects to `sqlite://path` (the file is created if missing; WAL mode,
+    /// busy timeout, foreign keys) or `postgres://...` / `postgresql://...`.
+    /// Does not migrate: call [`Database::migrate`].
+    ///
+    /// # Errors
+    /// [`ConnectError::UnsupportedUrl`] for another scheme or an in-memory
+    /// SQLite database (each pooled connection would see its own empty
+    /// database); [`ConnectError::Sqlx`] when the URL is malformed or the
+    /// server cannot be reached.
+    pub async fn connect(url: &str, config: &PoolConfig) -> Result<Self, ConnectError> {
+        if url.starts_with("sqlite:") {
+            if url.contains(":memory:") || url.contains("mode=memory") {
+                return Err(ConnectError::UnsupportedUrl(
+                    "an in-memory SQLite database cannot be shared by a pool; use a file (sqlite://payments.db)".into(),
+                ));
+            }
+            Self::connect_sqlite(SqliteConnectOptions::from_str(url)?, config).await
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Self::connect_postgres(PgConnectOptions::from_str(url)?, config).await
+        } else {
+            let scheme: String = url.split(':').next().unwrap_or_default().chars().take(20).collect();
+            Err(ConnectError::UnsupportedUrl(format!(
+                "unsupported database URL scheme {scheme:?}; expected sqlite:// or postgres://"
+            )))
+        }
+    }
+
+    /// Opens a SQLite file with the settings every connection needs (created
+    /// if missing, WAL, `synchronous = NORMAL`, busy timeout, foreign keys).
+    ///
+    /// # Errors
+    /// [`ConnectError::Sqlx`] when the file cannot be opened.
+    pub async fn connect_sqlite(options: SqliteConnectOptions, config: &PoolConfig) -> Result<Self, ConnectError> {
+        let options = options
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(config.sqlite_busy_timeout)
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(config.max_connections.max(1))
+            .min_connections(config.min_connections)
+            .acquire_timeout(config.acquire_timeout)
+            .connect_with(options)
+            .await?;
+        Ok(Self::Sqlite(pool))
+    }
+
+    /// Connects to PostgreSQL; the pool opens one connection at once so an
+    /// unreachable server fails here rather than at the first request.
+    ///
+    /// # Errors
+    /// [`ConnectError::Sqlx`] when the server cannot be reached.
+    pub async fn connect_postgres(options: PgConnectOptions, config: &PoolConfig) -> Result<Self, ConnectError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(config.max_connections.max(1))
+            .min_connections(config.min_connections)
+            .acquire_timeout(config.acquire_timeout)
+            .connect_with(options)
+            .await?;
+        Ok(Self::Postgres(pool))
+    }
+
+    /// Which backend this is.
+    pub fn backend(&self) -> Backend {
+        match self {
+            Self::Sqlite(_) => Backend::Sqlite,
+            Self::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Applies the embedded migrations of this backend not applied yet (a
+    /// no-op when all are).
+    ///
+    /// # Errors
+    /// When a migration fails or an applied one was changed since.
+    pub async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
+        match self {
+            Self::Sqlite(pool) => sqlx::migrate!("./migrations/sqlite").run(pool).await,
+            Self::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await,
+        }
+    }
+
+    /// The repository ports over this database, sealing with `keys`.
+    pub fn repositories(&self, keys: AtRestKeys) -> Repositories {
+        let keys = Arc::new(keys);
+        match self {
+            Self::Sqlite(pool) => {
+                let store = Arc::new(sqlite::Store::new(pool.clone(), keys));
+                Repositories {
+                    histories: store.clone(),
+                    reservations: store.clone(),
+                    outbox: store.clone(),
+                    idempotency: store,
+                }
+            }
+            Self::Postgres(pool) => {
+                let store = Arc::new(postgres::Store::new(pool.clone(), keys));
+                Repositories {
+                    histories: store.clone(),
+                    reservations: store.clone(),
+                    outbox: store.clone(),
+                    idempotency: store,
+                }
+            }
+        }
+    }
+
+    /// Re-seals under the current keys every stored value sealed with an older
+    /// one (the `keys rotate` command). Safe while the server runs: each row
+    /// is replaced only if it did not change meanwhile. Rows are read in
+    /// pages, never all at once.
+    ///
+    /// # Errors
+    /// `Corrupt` naming the row when a value opens with none of the keys
+    /// (nothing after it is re-sealed); `Unavailable` when the database is down.
+    pub async fn reencrypt_all(&self, keys: &AtRestKeys) -> Result<RotationReport, RepositoryError> {
+        match self {
+            Self::Sqlite(pool) => sqlite::Store::new(pool.clone(), Arc::new(keys.clone())).reencrypt_all().await,
+            Self::Postgres(pool) => postgres::Store::new(pool.clone(), Arc::new(keys.clone())).reencrypt_all().await,
+        }
+    }
+
+    /// Closes every connection of the pool.
+    pub async fn close(&self) {
+        match self {
+            Self::Sqlite(pool) => pool.close().await,
+            Self::Postgres(pool) => pool.close().await,
+        }
+    }
+}

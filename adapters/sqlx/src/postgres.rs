@@ -1,0 +1,43 @@
+//! The repositories over PostgreSQL: UUID, NUMERIC and TIMESTAMPTZ(3)
+//! columns. A change is guarded by the history's revision (`UPDATE ... WHERE
+//! revision = $n`, which also row-locks it until commit); the outbox claim
+//! uses `FOR UPDATE SKIP LOCKED` so several instances share the queue.
+
+type Db = sqlx::Postgres;
+type DbPool = sqlx::PgPool;
+type DbRow = sqlx::postgres::PgRow;
+
+type IdCol = uuid::Uuid;
+fn id_col(id: uuid::Uuid) -> IdCol {
+    id
+}
+fn from_id(col: IdCol) -> uuid::Uuid {
+    col
+}
+
+type TsCol = payments_domain::Timestamp;
+fn ts_col(at: payments_domain::Timestamp) -> TsCol {
+    payments_domain::to_millis(at)
+}
+#[allow(clippy::unnecessary_wraps)] // same signature as the SQLite decoder
+fn from_ts(at: TsCol) -> Result<payments_domain::Timestamp, payments_application::ports::RepositoryError> {
+    Ok(payments_domain::to_millis(at))
+}
+
+type MoneyCol = rust_decimal::Decimal;
+fn money_col(amount: payments_domain::Money) -> MoneyCol {
+    amount.amount()
+}
+fn from_money(amount: MoneyCol) -> Result<payments_domain::Money, payments_application::ports::RepositoryError> {
+    payments_domain::Money::new(amount).map_err(|e| crate::error::corrupt("amount", e))
+}
+
+const BEGIN_WRITE: &str = "BEGIN";
+const SKIP_LOCKED: &str = " FOR UPDATE SKIP LOCKED";
+
+// The repositories themselves, written once for both backends over the
+// definitions above (compiled once per backend, hence the lint).
+#[allow(clippy::duplicate_mod)]
+#[path = "store.rs"]
+mod store;
+pub(crate) use store::Store;

@@ -1,0 +1,668 @@
+//! One repository suite, run against SQLite and against PostgreSQL.
+//!
+//! PostgreSQL tests need `PAYMENT_TEST_POSTGRES_URL` (each test gets its own
+//! schema); unset, they say they did not run; set but unreachable, they fail.
+
+mod harness;
+
+use std::time::Duration;
+
+use harness::*;
+use payments_application::ports::{
+    IdempotencyClaim, JobOutcome, OutboxStats, PasswordHasher, RepositoryError, Revision, StoredResponse,
+};
+use payments_crypto::{Argon2Hasher, Argon2Params};
+use payments_domain::*;
+use payments_sqlx::{Database, PoolConfig};
+
+macro_rules! suite {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let db = super::harness::sqlite().await;
+                    tokio::time::timeout(super::TEST_TIMEOUT, super::$name(&db)).await.expect("test timed out");
+                    db.cleanup().await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(db) = super::harness::postgres(stringify!($name)).await else { return };
+                    tokio::time::timeout(super::TEST_TIMEOUT, super::$name(&db)).await.expect("test timed out");
+                    db.cleanup().await;
+                }
+            )*
+        }
+    };
+}
+
+suite!(
+    migrations_rerun_as_a_no_op,
+    history_create_and_read_by_id_source_and_vendor,
+    history_unique_keys_conflict,
+    reservation_create_read_and_conflict,
+    money_and_milliseconds_are_exact,
+    save_change_applies_a_snapshot,
+    unchanged_snapshot_writes_nothing_and_stale_revision_is_refused,
+    cancels_are_not_duplicated,
+    failed_save_change_leaves_nothing_behind,
+    concurrent_changes_yield_one_ok_and_one_stale,
+    concurrent_cancels_never_refund_more_than_the_price,
+    outbox_claim_lease_and_retry_bookkeeping,
+    outbox_release_redeliver_failed_and_limits,
+    outbox_claim_is_exclusive_between_concurrent_workers,
+    idempotency_keys,
+    key_rotation_keeps_old_rows_readable_and_reseals_them,
+    tampered_or_moved_values_fail_loudly,
+    wrong_password_is_refused_and_no_password_is_stored,
+    no_plaintext_card_number_anywhere,
+    closed_pool_is_unavailable,
+);
+
+async fn closed_pool_is_unavailable(db: &TestDb) {
+    let h = history("imp_1", "order-1", "1000", vec![]);
+    db.repos.histories.insert(&h, &hash()).await.unwrap();
+    db.db.close().await;
+    let read = db.repos.histories.find_by_id(h.id()).await;
+    assert!(matches!(read, Err(RepositoryError::Unavailable(_))), "{read:?}");
+    let claim = db.repos.outbox.claim_due(at(0), 1, Duration::from_secs(1)).await;
+    assert!(matches!(claim, Err(RepositoryError::Unavailable(_))), "{claim:?}");
+}
+
+fn conflict_message(result: Result<(), RepositoryError>) -> String {
+    match result {
+        Err(RepositoryError::Conflict(message)) => message,
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+}
+
+async fn migrations_rerun_as_a_no_op(db: &TestDb) {
+    db.db.migrate().await.unwrap();
+    db.db.migrate().await.unwrap();
+}
+
+async fn history_create_and_read_by_id_source_and_vendor(db: &TestDb) {
+    let h = history("imp_1", "order-1", "1000", vec![cancel("c1", "100", 20)]);
+    db.repos.histories.insert(&h, &hash()).await.unwrap();
+
+    let by_id = db.repos.histories.find_by_id(h.id()).await.unwrap().unwrap();
+    assert_eq!(by_id.history, h);
+    assert_eq!(by_id.revision, Revision(0));
+    assert_eq!(by_id.password_hash, hash());
+    let by_source = db.repos.histories.find_by_source(h.source()).await.unwrap().unwrap();
+    assert_eq!(by_source.history, h);
+    let by_vendor = db.repos.histories.find_by_vendor(VendorCode::Iamport, &h.vendor().uid).await.unwrap().unwrap();
+    assert_eq!(by_vendor.history, h);
+
+    let unknown = HistoryId::from_uuid(uuid::Uuid::now_v7());
+    assert!(db.repos.histories.find_by_id(unknown).await.unwrap().is_none());
+    let other_source = Source::parse("shop", "orders", "nope").unwrap();
+    assert!(db.repos.histories.find_by_source(&other_source).await.unwrap().is_none());
+    let other_uid = VendorUid::parse("imp_1").unwrap();
+    assert!(db.repos.histories.find_by_vendor(VendorCode::TossPayments, &other_uid).await.unwrap().is_none());
+}
+
+async fn history_unique_keys_conflict(db: &TestDb) {
+    let h = history("imp_1", "order-1", "1000", vec![]);
+    db.repos.histories.insert(&h, &hash()).await.unwrap();
+
+    let same_vendor = history("imp_1", "order-2", "1000", vec![]);
+    let message = conflict_message(db.repos.histories.insert(&same_vendor, &hash()).await);
+    assert!(message.starts_with("vendor.uid"), "{message}");
+    assert!(message.contains("imp_1"), "{message}");
+
+    let same_source = history("imp_2", "order-1", "1000", vec![]);
+    let message = conflict_message(db.repos.histories.insert(&same_source, &hash()).await);
+    assert!(message.starts_with("source"), "{message}");
+
+    // Nothing of the refused rows was written.
+    assert!(db.repos.histories.find_by_id(same_vendor.id()).await.unwrap().is_none());
+    assert_eq!(db.count("payment_histories").await, 1);
+}
+
+async fn reservation_create_read_and_conflict(db: &TestDb) {
+    let r = reservation("billing_1", "customer-1");
+    db.repos.reservations.insert(&r, &hash()).await.unwrap();
+    let by_id = db.repos.reservations.find_by_id(r.id).await.unwrap().unwrap();
+    assert_eq!(by_id.reservation, r);
+    assert_eq!(by_id.password_hash, hash());
+    assert_eq!(db.repos.reservations.find_by_source(&r.source).await.unwrap().unwrap().reservation, r);
+    let found = db.repos.reservations.find_by_vendor(VendorCode::TossPayments, &r.vendor.uid).await.unwrap();
+    assert_eq!(found.unwrap().reservation, r);
+    assert!(db.repos.reservations.find_by_vendor(VendorCode::Iamport, &r.vendor.uid).await.unwrap().is_none());
+    assert!(db.repos.reservations.find_by_id(ReservationId::from_uuid(uuid::Uuid::now_v7())).await.unwrap().is_none());
+
+    let message =
+        conflict_message(db.repos.reservations.insert(&reservation("billing_1", "customer-2"), &hash()).await);
+    assert!(message.starts_with("vendor.uid"), "{message}");
+    let message =
+        conflict_message(db.repos.reservations.insert(&reservation("billing_2", "customer-1"), &hash()).await);
+    assert!(message.starts_with("source"), "{message}");
+
+    // Histories and saved cards have separate keys: the same uid/source is fine.
+    let h = history("billing_1", "customer-1", "10", vec![]);
+    db.repos.histories.insert(&h, &hash()).await.unwrap();
+}
+
+async fn money_and_milliseconds_are_exact(db: &TestDb) {
+    let h = history(
+        "imp_big",
+        "order-big",
+        "999999999999999.9999",
+        vec![cancel("c1", "0.0001", 1), cancel("c2", "123456789012345.6789", 2)],
+    );
+    db.repos.histories.insert(&h, &hash()).await.unwrap();
+    let stored = db.repos.histories.find_by_id(h.id()).await.unwrap().unwrap().history;
+    assert_eq!(stored.price(), money("999999999999999.9999"));
+    assert_eq!(stored.refund(), money("123456789012345.679"));
+    assert_eq!(stored.cancels()[0].price, money("0.0001"));
+    assert_eq!(stored.created_at(), at(0));
+    assert_eq!(stored.created_at().timestamp_subsec_millis(), 123);
+    assert_eq!(stored.cancels()[1].created_at, at(2));
+    assert_eq!(stored, h);
+}
+
+async fn save_change_applies_a_snapshot(db: &TestDb) {
+    let h = history("imp_1", "order-1", "1000", vec![]);
+    db.repos.histories.insert(&h, &hash()).await.unwrap();
+    let (next, event) = change(&h, snapshot("1000", vec![cancel("c1", "300", 50)]), 60);
+    db.repos.histories.save_change(Revision(0), &next, &event).await.unwrap();
+
+    let stored = db.repos.histories.find_by_id(h.id()).await.unwrap().unwrap();
+    assert_eq!(stored.history, next);
+    assert_eq!(stored.revision, Revision(1));
+    assert_eq!(stored.history.refund(), money("300"));
+    assert_eq!(stored.history.cancelled_at(), Some(at(50)));
+
+    // The event was recorded and its delivery enqueued, due at once.
+    let stats = db.repos.outbox.stats(at(60)).await.unwrap();
+    assert_eq!(stats, OutboxStats { pending: 1, oldest_pending_age: Some(Duration::ZERO), ..OutboxStats::default() });
+    let jobs = db.repos.outbox.claim_due(at(60), 10, Duration::from_secs(30)).await.unwrap();
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0].event, event);
+    assert_eq!(jobs[0].attempts_made, 0);
+}
+
+async fn unchanged_snapshot_writes_nothing_and_stale_revision_is_refused(db: &TestDb) {
+    let h = history("imp_1", "order-1", "1000", vec![cancel("c1", "100", 20)]);
+    db.repos.histories.insert(&h, &hash()).await.unwrap();
+    let stored = db.repos.histories.find_by_id(h.id()).await.unwrap().unwrap();
+    // The PG says the same again: the domain reports no change, so the use
+    // case writes nothing; the store is untouched.
+    assert_eq!(stored.history.apply(snapshot("1000", vec![cancel("c1", "100", 20)])).unwrap(), Applied::Unchanged);
+
+    let (next, event) = change(&h, snapshot("1000", vec![cancel("c1", "100", 20), cancel("c2", "50", 30)]), 40);
+    let stale = db.repos.histories.save_change(Revision(5), &next, &event).await;
+    assert!(matches!(stale, Err(RepositoryError::Stale)), "{stale:?}");
+    let after = db.repos.histories.find_by_id(h.id()).await.unwrap().unwrap();
+    assert_eq!(after, stored);
+    assert_eq!(db.count("payment_history_cancels").await, 1);
+    assert_eq!(db.count("payment_history_webhooks").await, 0);
+    assert_eq!(db.count("payment_webhook_outbox").await, 0);
+}
+
+async fn cancels_are_not_duplicated(db: &TestDb) {
+    let h = history("imp_1", "order-1", "1000", vec![cancel("a", "100", 20)]);
+    db.repos.histories.insert(&h, &hash()).await.unwrap();
+    let (next, event) = change(&h, snapshot("1000", vec![cancel("a", "100", 20), cancel("b", "200", 30)]), 40);
+    db.repos.histories.save_change(Revision(0), &next, &event).await.unwrap();
+    assert_eq!(db.count("payment_history_cancels").await, 2);
+
+    let (third, event) = change(
+        &next,
+        snapshot("1000", vec![cancel("c", "300", 50), cancel("b", "200", 30), cancel("a", "100", 20)]),
+        60,
+    );
+    db.repos.histories.save_change(Revision(1), &third, &event).await.unwrap();
+    assert_eq!(db.count("payment_history_cancels").await, 3);
+    let stored = db.repos.histories.find_by_id(h.id()).await.unwrap().unwrap();
+    assert_eq!(stored.history, third);
+    let keys: Vec<&str> = stored.history.cancels().iter().map(|c| c.key.as_str()).collect();
+    assert_eq!(keys, ["a", "b", "c"]);
+    assert_eq!(stored.history.refund(), money("600"));
+}
+
+async fn failed_save_change_leaves_nothing_behind(db: &TestDb) {
+    let h = history("imp_1", "order-1", "1000", vec![]);
+    db.repos.histories.insert(&h, &hash()).await.unwrap();
+    let (next, event) = change(&h, snapshot("1000", vec![cancel("a", "100", 20)]), 30);
+    db.repos.histories.save_change(Revision(0), &next, &event).await.unwrap();
+
+    // A second change whose event id is taken fails at the event insert,
+    // after the history update and the cancel insert ran: all is rolled back.
+    let (third, fresh) = change(&next, snapshot("1000", vec![cancel("a", "100", 20), cancel("b", "200", 40)]), 50);
+    let reused = WebhookEvent::new(event.id(), next.clone(), third.clone(), fresh.trigger().clone(), at(50)).unwrap();
+    let failed = db.repos.histories.save_change(Revision(1), &third, &reused).await;
+    assert!(failed.is_err(), "{failed:?}");
+
+    let stored = db.repos.histories.find_by_id(h.id()).await.unwrap().unwrap();
+    assert_eq!(stored.revision, Revision(1));
+    assert_eq!(stored.history, next);
+    assert_eq!(db.count("payment_history_cancels").await, 1);
+    assert_eq!(db.count("payment_history_webhooks").await, 1);
+    assert_eq!(db.count("payment_webhook_outbox").await, 1);
+
+    // The same change with a fresh event then goes through.
+    db.repos.histories.save_change(Revision(1), &third, &fresh).await.unwrap();
+    assert_eq!(db.count("payment_history_cancels").await, 2);
+}
+
+async fn concurrent_changes_yield_one_ok_and_one_stale(db: &TestDb) {
+    for round in 0..5 {
+        let h = history(&format!("imp_{round}"), &format!("order-{round}"), "1000", vec![]);
+        db.repos.histories.insert(&h, &hash()).await.unwrap();
+        let (a, event_a) = change(&h, snapshot("1000", vec![cancel("a", "100", 20)]), 30);
+        let (b, event_b) = change(&h, snapshot("1000", vec![cancel("b", "200", 20)]), 30);
+        let (ra, rb) = tokio::join!(
+            db.repos.histories.save_change(Revision(0), &a, &event_a),
+            db.repos.histories.save_change(Revision(0), &b, &event_b),
+        );
+        let stale = |r: &Result<(), RepositoryError>| matches!(r, Err(RepositoryError::Stale));
+        assert!(
+            (ra.is_ok() && stale(&rb)) || (rb.is_ok() && stale(&ra)),
+            "expected one Ok and one Stale, got {ra:?} and {rb:?}"
+        );
+        let stored = db.repos.histories.find_by_id(h.id()).await.unwrap().unwrap();
+        assert_eq!(stored.revision, Revision(1));
+        assert_eq!(stored.history, if ra.is_ok() { a } else { b });
+    }
+}
+
+/// Several writers race to cancel 600 of 1000 each, re-reading on `Stale` as
+/// the use case does: exactly one cancel lands.
+async fn concurrent_cancels_never_refund_more_than_the_price(db: &TestDb) {
+    let h = history("imp_1", "order-1", "1000", vec![]);
+    db.repos.histories.insert(&h, &hash()).await.unwrap();
+    let workers = (0..4).map(|i| {
+        let repos = db.repos.clone();
+        let id = h.id();
+        tokio::spawn(async move {
+            loop {
+                let stored = repos.histories.find_by_id(id).await.unwrap().unwrap();
+                if stored.history.check_cancel(money("600")).is_err() {
+                    return false;
+                }
+                let mut cancels = stored.history.cancels().to_vec();
+                cancels.push(cancel(&format!("w{i}"), "600", 100 + i));
+                let (next, event) = change(&stored.history, snapshot("1000", cancels), 200);
+                match repos.histories.save_change(stored.revision, &next, &event).await {
+                    Ok(()) => return true,
+                    Err(RepositoryError::Stale) => continue,
+                    Err(other) => panic!("{other:?}"),
+                }
+            }
+        })
+    });
+    let results = futures::future::join_all(workers).await;
+    let landed = results.into_iter().filter(|r| *r.as_ref().unwrap()).count();
+    assert_eq!(landed, 1);
+    let stored = db.repos.histories.find_by_id(h.id()).await.unwrap().unwrap();
+    assert_eq!(stored.history.refund(), money("600"));
+    assert_eq!(db.count("payment_history_cancels").await, 1);
+}
+
+/// Registers a history and one change of it; returns the event.
+async fn one_event(db: &TestDb, n: u32, created_ms: i64) -> WebhookEvent {
+    let h = history(&format!("imp_{n}"), &format!("order-{n}"), "1000", vec![]);
+    db.repos.histories.insert(&h, &hash()).await.unwrap();
+    let (next, event) = change(&h, snapshot("1000", vec![cancel("a", "100", 20)]), created_ms);
+    db.repos.histories.save_change(Revision(0), &next, &event).await.unwrap();
+    event
+}
+
+async fn outbox_claim_lease_and_retry_bookkeeping(db: &TestDb) {
+    let event = one_event(db, 1, 1_000).await;
+    let lease = Duration::from_secs(30);
+    let t0 = at(1_000);
+
+    assert!(db.repos.outbox.claim_due(at(999), 10, lease).await.unwrap().is_empty(), "not due yet");
+    let first = db.repos.outbox.claim_due(t0, 10, lease).await.unwrap();
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].attempts_made, 0);
+    assert!(db.repos.outbox.claim_due(t0, 10, lease).await.unwrap().is_empty(), "leased");
+    assert!(db.repos.outbox.claim_due(at(30_999), 10, lease).await.unwrap().is_empty(), "still leased");
+
+    // The lease expires (the worker died): another claim takes the job.
+    let second = db.repos.outbox.claim_due(at(31_000), 10, lease).await.unwrap();
+    assert_eq!(second.len(), 1);
+    assert_ne!(second[0].lease, first[0].lease);
+
+    // The first worker's late result is refused and writes nothing.
+    let late = DeliveryAttempt::answered(200, "ok", at(32_000));
+    assert!(!db.repos.outbox.record_attempt(event.id(), first[0].lease, &late, JobOutcome::Delivered).await.unwrap());
+    assert!(db.repos.outbox.attempts(event.id()).await.unwrap().is_empty());
+
+    // The owner records a failure and a retry time.
+    let failure = DeliveryAttempt::answered(500, "boom", at(33_000));
+    let retry_at = at(93_000);
+    let recorded = db.repos.outbox.record_attempt(event.id(), second[0].lease, &failure, JobOutcome::RetryAt(retry_at));
+    assert!(recorded.await.unwrap());
+    // The lease is spent: recording again under it is refused.
+    let again = db.repos.outbox.record_attempt(event.id(), second[0].lease, &failure, JobOutcome::Delivered);
+    assert!(!again.await.unwrap());
+    let stats = db.repos.outbox.stats(at(40_000)).await.unwrap();
+    assert_eq!((stats.pending, stats.retrying, stats.delivered, stats.failed), (0, 1, 0, 0));
+    assert_eq!(stats.oldest_pending_age, Some(Duration::from_secs(39)));
+
+    assert!(db.repos.outbox.claim_due(at(92_999), 10, lease).await.unwrap().is_empty(), "not due before retry_at");
+    let third = db.repos.outbox.claim_due(retry_at, 10, lease).await.unwrap();
+    assert_eq!(third.len(), 1);
+    assert_eq!(third[0].attempts_made, 1);
+    let unanswered = DeliveryAttempt::unanswered(at(94_000));
+    let recorded =
+        db.repos.outbox.record_attempt(event.id(), third[0].lease, &unanswered, JobOutcome::RetryAt(at(95_000)));
+    assert!(recorded.await.unwrap());
+    let fourth = db.repos.outbox.claim_due(at(95_000), 10, lease).await.unwrap();
+    assert_eq!(fourth[0].attempts_made, 2);
+    let ok = DeliveryAttempt::answered(204, "", at(96_000));
+    assert!(db.repos.outbox.record_attempt(event.id(), fourth[0].lease, &ok, JobOutcome::Delivered).await.unwrap());
+
+    assert_eq!(db.repos.outbox.attempts(event.id()).await.unwrap(), vec![failure, unanswered, ok]);
+    let stats = db.repos.outbox.stats(at(100_000)).await.unwrap();
+    assert_eq!(stats, OutboxStats { delivered: 1, ..OutboxStats::default() });
+    assert!(db.repos.outbox.claim_due(at(10_000_000), 10, lease).await.unwrap().is_empty(), "delivered is done");
+}
+
+async fn outbox_release_redeliver_failed_and_limits(db: &TestDb) {
+    let lease = Duration::from_secs(30);
+    let mut events = Vec::new();
+    for n in 0..5 {
+        events.push(one_event(db, n, 1_000 + i64::from(n)).await);
+    }
+    let now = at(10_000);
+    let batch = db.repos.outbox.claim_due(now, 3, lease).await.unwrap();
+    assert_eq!(batch.len(), 3);
+    // Oldest due first.
+    let ids: Vec<EventId> = batch.iter().map(|j| j.event.id()).collect();
+    assert_eq!(ids, events[..3].iter().map(WebhookEvent::id).collect::<Vec<_>>());
+    let rest = db.repos.outbox.claim_due(now, 10, lease).await.unwrap();
+    assert_eq!(rest.len(), 2);
+
+    // Released jobs are due again at once; a wrong lease releases nothing.
+    db.repos.outbox.release(rest[0].event.id(), batch[0].lease).await.unwrap();
+    assert!(db.repos.outbox.claim_due(now, 10, lease).await.unwrap().is_empty());
+    for job in &rest {
+        db.repos.outbox.release(job.event.id(), job.lease).await.unwrap();
+    }
+    let again = db.repos.outbox.claim_due(now, 10, lease).await.unwrap();
+    assert_eq!(again.len(), 2);
+
+    // Failed stays failed until redelivered.
+    let failure = DeliveryAttempt::unanswered(at(11_000));
+    let job = &batch[0];
+    assert!(db.repos.outbox.record_attempt(job.event.id(), job.lease, &failure, JobOutcome::Failed).await.unwrap());
+    let stats = db.repos.outbox.stats(at(12_000)).await.unwrap();
+    assert_eq!(stats.failed, 1);
+    assert_eq!(stats.pending, 4);
+    assert_eq!(stats.oldest_pending_age, Some(Duration::from_millis(12_000 - 1_001)));
+    assert!(
+        db.repos
+            .outbox
+            .claim_due(at(1_000_000), 10, Duration::from_secs(1))
+            .await
+            .unwrap()
+            .iter()
+            .all(|j| j.event.id() != job.event.id())
+    );
+
+    assert!(db.repos.outbox.redeliver(job.event.id(), at(2_000_000)).await.unwrap());
+    assert!(!db.repos.outbox.redeliver(EventId::from_uuid(uuid::Uuid::now_v7()), now).await.unwrap());
+    let redelivered = db.repos.outbox.claim_due(at(2_000_000), 10, lease).await.unwrap();
+    let mine = redelivered.iter().find(|j| j.event.id() == job.event.id()).expect("redelivered job is due");
+    assert_eq!(mine.attempts_made, 1);
+    assert_eq!(db.repos.outbox.claim_due(now, 0, lease).await.unwrap().len(), 0);
+}
+
+async fn outbox_claim_is_exclusive_between_concurrent_workers(db: &TestDb) {
+    for n in 0..20 {
+        one_event(db, n, 1_000).await;
+    }
+    let lease = Duration::from_secs(60);
+    let workers = (0..4).map(|_| {
+        let outbox = db.repos.outbox.clone();
+        tokio::spawn(async move {
+            let mut mine = Vec::new();
+            loop {
+                let jobs = outbox.claim_due(at(5_000), 3, lease).await.unwrap();
+                if jobs.is_empty() {
+                    return mine;
+                }
+                mine.extend(jobs.into_iter().map(|j| j.event.id()));
+            }
+        })
+    });
+    let mut all: Vec<EventId> = Vec::new();
+    for claimed in futures::future::join_all(workers).await {
+        all.extend(claimed.unwrap());
+    }
+    let total = all.len();
+    all.sort();
+    all.dedup();
+    assert_eq!(total, 20, "every job claimed once");
+    assert_eq!(all.len(), 20, "no job claimed twice");
+}
+
+async fn idempotency_keys(db: &TestDb) {
+    let store = &db.repos.idempotency;
+    assert_eq!(store.begin("POST /histories", "k1", "fp1", at(0)).await.unwrap(), IdempotencyClaim::Proceed);
+    assert_eq!(store.begin("POST /histories", "k1", "fp1", at(1)).await.unwrap(), IdempotencyClaim::InProgress);
+    assert_eq!(store.begin("POST /histories", "k1", "fp2", at(1)).await.unwrap(), IdempotencyClaim::Mismatch);
+    // Another scope is another key.
+    assert_eq!(store.begin("POST /reservations", "k1", "fp2", at(1)).await.unwrap(), IdempotencyClaim::Proceed);
+
+    let body = format!(r#"{{"id":"x","card":"{CARD_NUMBER}"}}"#);
+    let response = StoredResponse { status: 201, body: body.clone() };
+    store.complete("POST /histories", "k1", &response).await.unwrap();
+    assert_eq!(
+        store.begin("POST /histories", "k1", "fp1", at(2)).await.unwrap(),
+        IdempotencyClaim::Replay(response.clone())
+    );
+    assert_eq!(store.begin("POST /histories", "k1", "fp2", at(2)).await.unwrap(), IdempotencyClaim::Mismatch);
+    assert!(!db.dump().await.contains(CARD_NUMBER), "response bodies are sealed");
+
+    store.abandon("POST /reservations", "k1").await.unwrap();
+    assert_eq!(store.begin("POST /reservations", "k1", "fp3", at(3)).await.unwrap(), IdempotencyClaim::Proceed);
+
+    assert_eq!(store.begin("POST /histories", "k2", "fp", at(10)).await.unwrap(), IdempotencyClaim::Proceed);
+    assert_eq!(store.purge_before(at(5)).await.unwrap(), 2);
+    assert_eq!(store.begin("POST /histories", "k1", "fp9", at(11)).await.unwrap(), IdempotencyClaim::Proceed);
+    assert_eq!(store.begin("POST /histories", "k2", "fp", at(11)).await.unwrap(), IdempotencyClaim::InProgress);
+}
+
+async fn key_rotation_keeps_old_rows_readable_and_reseals_them(db: &TestDb) {
+    // Written under the keys of seed 7 (the harness default).
+    let h = history("imp_1", "order-1", "1000", vec![cancel("a", "100", 20)]);
+    db.repos.histories.insert(&h, &hash()).await.unwrap();
+    let (next, event) = change(&h, snapshot("1000", vec![cancel("a", "100", 20), cancel("b", "100", 30)]), 40);
+    db.repos.histories.save_change(Revision(0), &next, &event).await.unwrap();
+    let r = reservation("billing_1", "customer-1");
+    db.repos.reservations.insert(&r, &hash()).await.unwrap();
+    db.repos.idempotency.begin("s", "k", "fp", at(0)).await.unwrap();
+    let response = StoredResponse { status: 200, body: "{}".into() };
+    db.repos.idempotency.complete("s", "k", &response).await.unwrap();
+    let job = db.repos.outbox.claim_due(at(40), 1, Duration::from_secs(1)).await.unwrap().remove(0);
+    let answered = DeliveryAttempt::answered(500, "try later", at(41));
+    let retry = JobOutcome::RetryAt(at(40));
+    assert!(db.repos.outbox.record_attempt(event.id(), job.lease, &answered, retry).await.unwrap());
+
+    // New keys configured, old ones kept for reading: everything still reads.
+    let rotated = rotated_keys(50, 7);
+    let repos = db.db.repositories(rotated.clone());
+    assert_eq!(repos.histories.find_by_id(h.id()).await.unwrap().unwrap().history, next);
+    assert_eq!(repos.reservations.find_by_id(r.id).await.unwrap().unwrap().reservation, r);
+    let jobs = repos.outbox.claim_due(at(40), 1, Duration::from_secs(1)).await.unwrap();
+    assert_eq!(jobs[0].event, event);
+
+    // Only the new keys: old rows no longer open, loudly.
+    let only_new = keys(50);
+    let strict = db.db.repositories(only_new.clone());
+    assert!(matches!(strict.histories.find_by_id(h.id()).await, Err(RepositoryError::Corrupt(_))));
+
+    // Re-encrypt under the new keys, then the old keys can go.
+    let report = db.db.reencrypt_all(&rotated).await.unwrap();
+    assert_eq!(report.histories, 1);
+    assert_eq!(report.cancels, 2);
+    assert_eq!(report.reservations, 1);
+    assert_eq!(report.webhook_events, 1);
+    assert_eq!(report.webhook_responses, 1);
+    assert_eq!(report.idempotency_keys, 1);
+    assert_eq!(db.db.reencrypt_all(&rotated).await.unwrap().total(), 0, "second run has nothing to do");
+
+    assert_eq!(strict.histories.find_by_id(h.id()).await.unwrap().unwrap().history, next);
+    assert_eq!(strict.histories.find_by_source(h.source()).await.unwrap().unwrap().revision, Revision(1));
+    assert_eq!(strict.reservations.find_by_id(r.id).await.unwrap().unwrap().reservation, r);
+    assert_eq!(strict.idempotency.begin("s", "k", "fp", at(1)).await.unwrap(), IdempotencyClaim::Replay(response));
+    let jobs = strict.outbox.claim_due(at(100_000), 1, Duration::from_secs(1)).await.unwrap();
+    assert_eq!(jobs[0].event, event);
+    assert_eq!(strict.outbox.attempts(event.id()).await.unwrap(), vec![answered]);
+    // And the original keys alone no longer open anything.
+    assert!(matches!(db.repos.histories.find_by_id(h.id()).await, Err(RepositoryError::Corrupt(_))));
+}
+
+async fn tampered_or_moved_values_fail_loudly(db: &TestDb) {
+    let a = history("imp_a", "order-a", "1000", vec![]);
+    let b = history("imp_b", "order-b", "1000", vec![]);
+    db.repos.histories.insert(&a, &hash()).await.unwrap();
+    db.repos.histories.insert(&b, &hash()).await.unwrap();
+    // Copy a's sealed data into b: it was bound to a's row, so b fails to open.
+    let id = |h: &PaymentHistory| h.id().to_string();
+    let sql = format!(
+        "UPDATE payment_histories SET data = (SELECT data FROM payment_histories WHERE id = '{}') WHERE id = '{}'",
+        id(&a),
+        id(&b)
+    );
+    assert_eq!(db.execute(&sql).await, 1);
+    assert!(matches!(db.repos.histories.find_by_id(b.id()).await, Err(RepositoryError::Corrupt(_))));
+    // Flip one character of a's ciphertext.
+    let sql = format!(
+        "UPDATE payment_histories SET data = substr(data, 1, length(data) - 3) || \
+         CASE WHEN substr(data, length(data) - 2, 1) = 'A' THEN 'B' ELSE 'A' END || substr(data, length(data) - 1) \
+         WHERE id = '{}'",
+        id(&a)
+    );
+    assert_eq!(db.execute(&sql).await, 1);
+    assert!(matches!(db.repos.histories.find_by_id(a.id()).await, Err(RepositoryError::Corrupt(_))));
+}
+
+async fn wrong_password_is_refused_and_no_password_is_stored(db: &TestDb) {
+    let hasher = Argon2Hasher::new(Argon2Params::TEST, 2).unwrap();
+    let secret = Password::parse("correct horse battery staple").unwrap();
+    let phc = hasher.hash(&secret).await.unwrap();
+    let h = history("imp_1", "order-1", "1000", vec![]);
+    db.repos.histories.insert(&h, &phc).await.unwrap();
+    let r = reservation("billing_1", "customer-1");
+    db.repos.reservations.insert(&r, &phc).await.unwrap();
+
+    let stored = db.repos.histories.find_by_id(h.id()).await.unwrap().unwrap();
+    assert!(stored.password_hash.as_str().starts_with("$argon2id$"));
+    assert!(hasher.verify(&secret, &stored.password_hash).await.unwrap());
+    assert!(!hasher.verify(&Password::parse("wrong").unwrap(), &stored.password_hash).await.unwrap());
+    let stored = db.repos.reservations.find_by_id(r.id).await.unwrap().unwrap();
+    assert!(!hasher.verify(&Password::parse("correct horse").unwrap(), &stored.password_hash).await.unwrap());
+
+    assert!(!db.dump().await.contains(secret.expose()), "the password is stored only as its hash");
+}
+
+async fn no_plaintext_card_number_anywhere(db: &TestDb) {
+    let h = history("imp_1", "order-1", "1000", vec![cancel("a", "100", 20)]);
+    db.repos.histories.insert(&h, &hash()).await.unwrap();
+    let (next, event) = change(&h, snapshot("1000", vec![cancel("a", "100", 20), cancel("b", "200", 30)]), 40);
+    db.repos.histories.save_change(Revision(0), &next, &event).await.unwrap();
+    db.repos.reservations.insert(&reservation("billing_1", "customer-1"), &hash()).await.unwrap();
+    let job = db.repos.outbox.claim_due(at(40), 1, Duration::from_secs(5)).await.unwrap().remove(0);
+    let echo = format!("received card {CARD_NUMBER}");
+    let attempt = DeliveryAttempt::answered(200, &echo, at(50));
+    db.repos.outbox.record_attempt(event.id(), job.lease, &attempt, JobOutcome::Delivered).await.unwrap();
+
+    // Everything reads back (so the card number is in there, sealed).
+    assert_eq!(db.repos.outbox.attempts(event.id()).await.unwrap()[0].body.as_deref(), Some(echo.as_str()));
+    assert!(
+        db.repos.histories.find_by_id(h.id()).await.unwrap().unwrap().history.data().to_string().contains(CARD_NUMBER)
+    );
+    let dump = db.dump().await;
+    assert!(dump.contains("imp_1"), "the dump reads the rows: {} bytes", dump.len());
+    assert!(!dump.contains(CARD_NUMBER), "a card number is stored in plaintext");
+}
+
+/// Times 200 sequential `save_change` calls per backend, in two shapes:
+/// the usual one (200 histories, one cancel each) and the worst one (one
+/// history cancelled 200 times, so every event carries two snapshots with up
+/// to 200 cancels).
+/// `cargo test -p payments-sqlx --test repositories -- --ignored --nocapture measure`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, not a test"]
+async fn measure_save_change() {
+    const N: usize = 200;
+    async fn typical(db: &TestDb, label: &str) {
+        let mut changes = Vec::with_capacity(N);
+        for i in 0..N {
+            let h = history(&format!("imp_t{i}"), &format!("order-t{i}"), "1000", vec![]);
+            db.repos.histories.insert(&h, &hash()).await.unwrap();
+            changes.push(change(&h, snapshot("1000", vec![cancel("a", "100", 20)]), 30));
+        }
+        let started = std::time::Instant::now();
+        for (next, event) in &changes {
+            db.repos.histories.save_change(Revision(0), next, event).await.unwrap();
+        }
+        let elapsed = started.elapsed();
+        println!("{label}: {N} save_change, one per history: {elapsed:?} ({:?} each)", elapsed / 200);
+        let started = std::time::Instant::now();
+        for (next, _) in &changes {
+            db.repos.histories.find_by_id(next.id()).await.unwrap().unwrap();
+        }
+        println!("{label}: {N} find_by_id of those: {:?}", started.elapsed());
+    }
+    async fn growing(db: &TestDb, label: &str) {
+        let mut current = history("imp_m", "order-m", "1000000", vec![]);
+        db.repos.histories.insert(&current, &hash()).await.unwrap();
+        let mut changes = Vec::with_capacity(N);
+        let mut cancels = Vec::new();
+        for i in 0..N {
+            let ms = i64::try_from(i).unwrap() * 10 + 20;
+            cancels.push(cancel(&format!("c{i}"), "1", ms));
+            let (next, event) = change(&current, snapshot("1000000", cancels.clone()), ms + 5);
+            changes.push((next.clone(), event));
+            current = next;
+        }
+        let started = std::time::Instant::now();
+        for (i, (next, event)) in changes.iter().enumerate() {
+            db.repos.histories.save_change(Revision(i64::try_from(i).unwrap()), next, event).await.unwrap();
+        }
+        let elapsed = started.elapsed();
+        println!(
+            "{label}: {N} save_change of one history growing to {N} cancels: {elapsed:?} ({:?} each)",
+            elapsed / 200
+        );
+    }
+    let db = sqlite().await;
+    typical(&db, "sqlite").await;
+    growing(&db, "sqlite").await;
+    db.cleanup().await;
+    if let Some(db) = postgres("measure_save_change").await {
+        typical(&db, "postgres").await;
+        growing(&db, "postgres").await;
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn connect_refuses_unknown_schemes_and_in_memory_sqlite() {
+    for url in ["mysql://localhost/x", "sqlite::memory:", "nonsense"] {
+        let error = Database::connect(url, &PoolConfig::default()).await.unwrap_err();
+        assert!(matches!(error, payments_sqlx::ConnectError::UnsupportedUrl(_)), "{url}: {error}");
+    }
+}
+
+#[tokio::test]
+async fn connecting_to_an_unreachable_postgres_fails_fast() {
+    // A port nothing listens on: connecting fails quickly with a clear error.
+    let config = PoolConfig { acquire_timeout: Duration::from_secs(5), ..PoolConfig::default() };
+    let started = std::time::Instant::now();
+    let result = Database::connect("postgres://postgres@127.0.0.1:1/none", &config).await;
+    assert!(result.is_err());
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
