@@ -65,8 +65,17 @@ fn receipt_url(imp_uid: &str) -> String {
 // Input
 // ---------------------------------------------------------------------------
 
+/// Largest request body read.
+const MAX_BODY: usize = 1024 * 1024;
+
 async fn read_body(body: Body) -> Result<Vec<u8>, Response> {
-    let bytes = body.into_vec().await.map_err(|e| bad_request(format!("cannot read the request body: {e}")))?;
+    let bytes = body.into_bytes_limit(MAX_BODY).await.map_err(|e| match e {
+        poem::error::ReadBodyError::PayloadTooLarge => {
+            failure(StatusCode::PAYLOAD_TOO_LARGE, -1, format!("the request body exceeds {MAX_BODY} bytes"))
+        }
+        other => bad_request(format!("cannot read the request body: {other}")),
+    })?;
+    let bytes = bytes.to_vec();
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(bad_request("the request body is empty; a JSON object is expected"));
     }

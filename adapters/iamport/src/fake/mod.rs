@@ -25,7 +25,6 @@ use std::time::Duration;
 use payments_fakekit::{RunningServer, Store, StoreLimits, WebhookEmitter};
 use poem::endpoint::BoxEndpoint;
 use poem::http::StatusCode;
-use poem::middleware::SizeLimit;
 use poem::{EndpointExt, IntoResponse, Response, Route, get, post, put};
 use serde::Serialize;
 
@@ -161,7 +160,6 @@ impl FakeIamport {
             )
             .at("/internal/deposit/:imp_uid", put(handlers::deposit))
             .at("/internal/webhook", post(handlers::receive_webhook))
-            .with(SizeLimit::new(1024 * 1024))
             .data(self.state.clone())
             .catch_all_error(|error: poem::Error| async move {
                 let status = error.status();
