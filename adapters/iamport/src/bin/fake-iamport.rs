@@ -56,8 +56,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let mut config = FakeIamportConfig::default();
-    config.webhook_url = args.webhook_url;
+    let config = FakeIamportConfig { webhook_url: args.webhook_url, ..FakeIamportConfig::default() };
     let server = match start(config, SocketAddr::new(args.host, args.port)).await {
         Ok(server) => server,
         Err(error) => {

@@ -21,23 +21,40 @@ use crate::wire::{
     SubscriptionOnetime, UserAccessor, VBankCreate, VBankDetails, VBankUpdate,
 };
 
-type Reply = Result<Response, Response>;
+/// A failed request: its status and the envelope's `code` and `message`.
+pub(super) struct Fail {
+    status: StatusCode,
+    code: i64,
+    message: String,
+}
+
+impl Fail {
+    fn new(status: StatusCode, code: i64, message: impl Into<String>) -> Self {
+        Self { status, code, message: message.into() }
+    }
+
+    fn into_response(self) -> Response {
+        failure(self.status, self.code, self.message)
+    }
+}
+
+type Reply = Result<Response, Fail>;
 
 fn done(reply: Reply) -> Response {
-    reply.unwrap_or_else(|response| response)
+    reply.unwrap_or_else(Fail::into_response)
 }
 
-fn bad_request(message: impl Into<String>) -> Response {
-    failure(StatusCode::BAD_REQUEST, -1, message)
+fn bad_request(message: impl Into<String>) -> Fail {
+    Fail::new(StatusCode::BAD_REQUEST, -1, message)
 }
 
-fn not_found(message: impl Into<String>) -> Response {
-    failure(StatusCode::NOT_FOUND, 1, message)
+fn not_found(message: impl Into<String>) -> Fail {
+    Fail::new(StatusCode::NOT_FOUND, 1, message)
 }
 
 /// A refusal, as the real PG answers one: HTTP 200, `code` 1.
-fn refused(message: impl Into<String>) -> Response {
-    failure(StatusCode::OK, 1, message)
+fn refused(message: impl Into<String>) -> Fail {
+    Fail::new(StatusCode::OK, 1, message)
 }
 
 fn now() -> i64 {
@@ -68,10 +85,10 @@ fn receipt_url(imp_uid: &str) -> String {
 /// Largest request body read.
 const MAX_BODY: usize = 1024 * 1024;
 
-async fn read_body(body: Body) -> Result<Vec<u8>, Response> {
+async fn read_body(body: Body) -> Result<Vec<u8>, Fail> {
     let bytes = body.into_bytes_limit(MAX_BODY).await.map_err(|e| match e {
         poem::error::ReadBodyError::PayloadTooLarge => {
-            failure(StatusCode::PAYLOAD_TOO_LARGE, -1, format!("the request body exceeds {MAX_BODY} bytes"))
+            Fail::new(StatusCode::PAYLOAD_TOO_LARGE, -1, format!("the request body exceeds {MAX_BODY} bytes"))
         }
         other => bad_request(format!("cannot read the request body: {other}")),
     })?;
@@ -82,12 +99,23 @@ async fn read_body(body: Body) -> Result<Vec<u8>, Response> {
     Ok(bytes)
 }
 
-async fn read<T: DeserializeOwned>(body: Body) -> Result<T, Response> {
+async fn read<T: DeserializeOwned>(body: Body) -> Result<T, Fail> {
     let bytes = read_body(body).await?;
-    serde_json::from_slice(&bytes).map_err(|e| bad_request(format!("invalid request body: {e}")))
+    let value: Value = serde_json::from_slice(&bytes).map_err(|e| bad_request(format!("invalid request body: {e}")))?;
+    if !value.is_object() {
+        return Err(bad_request("invalid request body: invalid type, a JSON object is expected"));
+    }
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        if path == "." {
+            bad_request(format!("invalid request body: {}", e.inner()))
+        } else {
+            bad_request(format!("invalid request body: {path}: {}", e.inner()))
+        }
+    })
 }
 
-fn require(field: &str, value: &str) -> Result<(), Response> {
+fn require(field: &str, value: &str) -> Result<(), Fail> {
     if value.trim().is_empty() {
         return Err(bad_request(format!("{field} must not be empty")));
     }
@@ -97,7 +125,7 @@ fn require(field: &str, value: &str) -> Result<(), Response> {
     Ok(())
 }
 
-fn optional(field: &str, value: Option<&String>) -> Result<(), Response> {
+fn optional(field: &str, value: Option<&String>) -> Result<(), Fail> {
     match value {
         Some(value) if value.chars().count() > 1000 => {
             Err(bad_request(format!("{field} must be at most 1000 characters")))
@@ -106,7 +134,7 @@ fn optional(field: &str, value: Option<&String>) -> Result<(), Response> {
     }
 }
 
-fn positive(field: &str, amount: Money) -> Result<(), Response> {
+fn positive(field: &str, amount: Money) -> Result<(), Fail> {
     if amount.is_zero() { Err(bad_request(format!("{field} must be greater than 0"))) } else { Ok(()) }
 }
 
@@ -120,7 +148,7 @@ fn check_card(
     birth: &str,
     pwd: Option<&String>,
     cvc: Option<&String>,
-) -> Result<(), Response> {
+) -> Result<(), Fail> {
     let groups: Vec<&str> = card_number.split('-').collect();
     if groups.len() != 4 || groups.iter().any(|g| g.len() != 4 || !digits(g)) {
         return Err(bad_request("card_number must look like 0000-0000-0000-0000"));
@@ -154,7 +182,7 @@ fn check_card(
     Ok(())
 }
 
-fn check_url(field: &str, value: Option<&String>) -> Result<(), Response> {
+fn check_url(field: &str, value: Option<&String>) -> Result<(), Fail> {
     match value {
         Some(url) if !url.is_empty() => match url::Url::parse(url) {
             Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => Ok(()),
@@ -165,8 +193,8 @@ fn check_url(field: &str, value: Option<&String>) -> Result<(), Response> {
 }
 
 /// The token of a request: the raw `Authorization` value or `Bearer <token>`.
-fn authorize(state: &State, request: &Request) -> Result<(), Response> {
-    let unauthorized = |message: &str| failure(StatusCode::UNAUTHORIZED, -1, message);
+fn authorize(state: &State, request: &Request) -> Result<(), Fail> {
+    let unauthorized = |message: &str| Fail::new(StatusCode::UNAUTHORIZED, -1, message);
     let header = request
         .headers()
         .get("authorization")
@@ -205,7 +233,7 @@ async fn issue_token(request: &Request, body: Body, state: &State) -> Reply {
     };
     let known = state.credentials.iter().any(|c| c.imp_key == accessor.imp_key && c.imp_secret == accessor.imp_secret);
     if !known {
-        return Err(failure(StatusCode::UNAUTHORIZED, -1, "imp_key and imp_secret do not match"));
+        return Err(Fail::new(StatusCode::UNAUTHORIZED, -1, "imp_key and imp_secret do not match"));
     }
     let token = new_id();
     let generation = state.generation.load(Ordering::SeqCst);
@@ -471,7 +499,7 @@ pub(super) async fn update_vbank(request: &Request, body: Body, state: Data<&Arc
 pub(super) async fn deposit(request: &Request, Path(imp_uid): Path<String>, state: Data<&Arc<State>>) -> Response {
     done((|| {
         authorize(&state, request)?;
-        let refuse = |message: String| failure(StatusCode::UNPROCESSABLE_ENTITY, 1, message);
+        let refuse = |message: String| Fail::new(StatusCode::UNPROCESSABLE_ENTITY, 1, message);
         let at = now();
         let outcome = state.payments.update(&imp_uid, |record| {
             let IamportPayment::VBank { base, .. } = &mut record.payment else {
