@@ -54,6 +54,13 @@ pub struct IamportConfig {
     pub token_refresh_margin: Duration,
 }
 
+impl Default for IamportConfig {
+    /// The real Iamport, no store, the default timeout (10 s) and refresh margin (60 s).
+    fn default() -> Self {
+        Self::new(IAMPORT_URL, HashMap::new())
+    }
+}
+
 impl IamportConfig {
     /// A configuration with the default timeout and refresh margin.
     pub fn new(base_url: impl Into<String>, stores: HashMap<String, IamportCredentials>) -> Self {
@@ -190,7 +197,15 @@ impl IamportGateway {
         let url = self.url(&["users", "getToken"])?;
         let body = UserAccessor { imp_key: credentials.imp_key.clone(), imp_secret: credentials.imp_secret.clone() };
         let request = self.http.post(url).json(&body);
-        let user: IamportUser = match self.exchange(request).await? {
+        // Any refusal of the credentials is our configuration's fault, not the
+        // caller's: the PG is unusable for this store until it is fixed.
+        let outcome = self.exchange(request).await.map_err(|error| match error {
+            GatewayError::NotFound(message) | GatewayError::Rejected(message) => {
+                GatewayError::Unavailable(format!("Iamport refused the store's credentials: {message}"))
+            }
+            other => other,
+        })?;
+        let user: IamportUser = match outcome {
             Outcome::Ok(value) => parse_response(value)?,
             Outcome::Unauthorized(message) => {
                 return Err(GatewayError::Unavailable(format!("Iamport refused the store's credentials: {message}")));
@@ -220,7 +235,12 @@ impl IamportGateway {
             return Ok(Outcome::Unauthorized(message));
         }
         if status == StatusCode::NOT_FOUND {
-            return Err(GatewayError::NotFound(message));
+            // Iamport's own 404 carries its envelope; a bare 404 means the base
+            // URL does not point at Iamport, which is not "no such payment".
+            return Err(match envelope {
+                Some(_) => GatewayError::NotFound(message),
+                None => GatewayError::Protocol(format!("HTTP 404 without an Iamport envelope from {}", self.base)),
+            });
         }
         if status.is_server_error() {
             return Err(GatewayError::Unavailable(format!("Iamport answered {}: {message}", status.as_u16())));

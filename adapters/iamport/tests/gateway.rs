@@ -269,6 +269,10 @@ async fn maps_transport_failures() {
     let error = gateway_for(&odd.url()).fetch_payment(&store(), &uid).await.unwrap_err();
     assert!(matches!(error, GatewayError::Protocol(_)), "{error:?}");
 
+    let elsewhere = payments_fakekit::serve(Route::new(), local()).await.unwrap();
+    let error = gateway_for(&elsewhere.url()).fetch_payment(&store(), &uid).await.unwrap_err();
+    assert!(matches!(error, GatewayError::Protocol(_)), "a bare 404 is not Iamport's: {error:?}");
+
     // A listener that accepts and never answers.
     let silent = tokio::net::TcpListener::bind(local()).await.unwrap();
     let silent_url = format!("http://{}", silent.local_addr().unwrap());

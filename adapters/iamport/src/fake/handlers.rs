@@ -315,10 +315,15 @@ fn new_base(
     }
 }
 
+/// Stores a new payment, then tells the webhook receiver (so a receiver that
+/// re-reads the payment at once finds it).
 fn store_payment(state: &State, payment: IamportPayment, notice_url: Option<String>) -> Response {
-    notify(state, notice_url.as_deref(), payment.base());
     let response = payment_response(StatusCode::CREATED, &payment);
-    state.payments.insert(payment.base().imp_uid.clone(), PaymentRecord { payment, notice_url });
+    state.payments.insert(
+        payment.base().imp_uid.clone(),
+        PaymentRecord { payment: payment.clone(), notice_url: notice_url.clone() },
+    );
+    notify(state, notice_url.as_deref(), payment.base());
     response
 }
 
