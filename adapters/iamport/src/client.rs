@@ -483,6 +483,45 @@ mod tests {
     }
 
     #[test]
+    fn reads_a_real_iamport_payment_with_nulls_and_extra_fields() {
+        // Shaped like the real PG's answer: nulls where the SDK says string,
+        // fields the SDK does not list, and a cancel with its cancellation_id.
+        let payment: Value = serde_json::from_str(
+            r#"{
+            "amount": 5000, "apply_num": "", "bank_code": null, "bank_name": null, "buyer_addr": "",
+            "buyer_email": "a@b.c", "buyer_name": "Kim", "buyer_postcode": "", "buyer_tel": "010",
+            "cancel_amount": 1000, "cancel_history": [{
+                "pg_tid": "StdpayCARDINIpayTest20240101", "amount": 1000, "cancelled_at": 1704067300,
+                "reason": "partial", "cancellation_id": "c_1", "receipt_url": "https://r"
+            }],
+            "cancel_reason": "partial", "cancel_receipt_urls": ["https://r"], "cancelled_at": 1704067300,
+            "card_code": "361", "card_name": "BC", "card_number": "910003*********5", "card_quota": 0,
+            "card_type": 0, "cash_receipt_issued": false, "channel": "pc", "currency": "KRW",
+            "custom_data": null, "customer_uid": null, "customer_uid_usage": null, "emb_pg_provider": null,
+            "escrow": false, "fail_reason": null, "failed_at": 0, "imp_uid": "imp_123456789012",
+            "merchant_uid": "order_1", "name": "Order", "paid_at": 1704067200, "pay_method": "card",
+            "pg_id": "INIpayTest", "pg_provider": "html5_inicis", "pg_tid": "StdpayCARDINIpayTest20240101",
+            "receipt_url": "https://r", "started_at": 1704067100, "status": "paid", "user_agent": "ua",
+            "vbank_code": null, "vbank_date": 0, "vbank_holder": null, "vbank_issued_at": 0,
+            "vbank_name": null, "vbank_num": null
+        }"#,
+        )
+        .unwrap();
+        let snapshot = snapshot_from_payment(payment.clone()).unwrap();
+        assert_eq!(snapshot.data, payment);
+        assert_eq!(snapshot.price, "5000".parse().unwrap());
+        assert_eq!(snapshot.cancels.len(), 1);
+        assert_eq!(snapshot.cancels[0].key.as_str(), "StdpayCARDINIpayTest20240101");
+        assert_eq!(snapshot.cancels[0].created_at.timestamp(), 1_704_067_300);
+        assert_eq!(snapshot.paid_at.unwrap().timestamp(), 1_704_067_200);
+        // The real envelope says `message: null` on success.
+        let envelope: IamportResponse<Value> =
+            serde_json::from_value(json!({"code": 0, "message": null, "response": payment})).unwrap();
+        assert_eq!(envelope.code, 0);
+        assert_eq!(envelope.message, None);
+    }
+
+    #[test]
     fn debug_hides_secrets() {
         let config = IamportConfig::new("http://x", HashMap::new())
             .with_store("s", IamportCredentials::new("key", "very-secret"));

@@ -296,3 +296,16 @@ async fn maps_transport_failures() {
     let error = gateway_for(&closed_url).fetch_payment(&store(), &uid).await.unwrap_err();
     assert!(matches!(error, GatewayError::Unavailable(_)), "{error:?}");
 }
+
+#[tokio::test]
+async fn the_fake_mounts_under_a_prefix_and_the_client_follows_a_base_path() {
+    use payments_iamport::fake::FakeIamport;
+    use poem::Route;
+
+    let fake = FakeIamport::new(FakeIamportConfig::default());
+    let server = payments_fakekit::serve(Route::new().nest("/iamport", fake.endpoint()), local()).await.unwrap();
+    let gateway = gateway_for(&format!("{}/iamport/", server.url()));
+    let error = gateway.fetch_payment(&store(), &VendorUid::parse("imp_404").unwrap()).await.unwrap_err();
+    assert!(matches!(error, GatewayError::NotFound(_)), "{error:?}");
+    assert_eq!(fake.tokens_issued(), 1);
+}
