@@ -76,3 +76,28 @@ async fn main() -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Option<Args>, String> {
+        parse_args(args.iter().map(|a| (*a).to_owned()))
+    }
+
+    #[test]
+    fn defaults_and_flags() {
+        let args = parse(&[]).unwrap().unwrap();
+        assert_eq!(args.port, DEFAULT_PORT);
+        assert_eq!(args.webhook_url, None);
+        let args =
+            parse(&["--port", "0", "--webhook-url=http://127.0.0.1:1/hook", "--host", "0.0.0.0"]).unwrap().unwrap();
+        assert_eq!(args.port, 0);
+        assert_eq!(args.webhook_url.as_deref(), Some("http://127.0.0.1:1/hook"));
+        assert!(args.host.is_unspecified());
+        assert!(parse(&["--help"]).unwrap().is_none());
+        assert!(parse(&["--port", "x"]).is_err());
+        assert!(parse(&["--port"]).is_err());
+        assert!(parse(&["--what"]).is_err());
+    }
+}
