@@ -215,7 +215,9 @@ impl IamportGateway {
             (Some(now), Some(expires)) => (expires - now).to_std().unwrap_or(Duration::ZERO),
             _ => Duration::ZERO,
         };
-        let refresh_at = Instant::now() + lifetime.saturating_sub(self.margin);
+        // An absurd `expired_at` must not overflow the clock: such a token is used once.
+        let now = Instant::now();
+        let refresh_at = now.checked_add(lifetime.saturating_sub(self.margin)).unwrap_or(now);
         Ok(CachedToken { token: user.access_token, refresh_at })
     }
 
