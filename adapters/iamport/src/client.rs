@@ -1,0 +1,535 @@
+//! The Iamport client: the application's [`PaymentGateway`] port over HTTP.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use payments_application::ports::{CancelRequest, GatewayError, PaymentGateway};
+use payments_domain::{
+    CancelHistory, CancelKey, CancelReason, Currency, Money, PaymentSnapshot, SourceId, StoreId, VendorCode, VendorUid,
+};
+use reqwest::{Method, StatusCode};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Number, Value};
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+use crate::wire::{IamportResponse, IamportUser, PaymentCancelCreate, UserAccessor, unix_time};
+
+/// The real Iamport API.
+pub const IAMPORT_URL: &str = "https://api.iamport.kr";
+
+/// One store's API credentials. `Debug` hides the secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct IamportCredentials {
+    pub imp_key: String,
+    pub imp_secret: String,
+}
+
+impl IamportCredentials {
+    pub fn new(imp_key: impl Into<String>, imp_secret: impl Into<String>) -> Self {
+        Self { imp_key: imp_key.into(), imp_secret: imp_secret.into() }
+    }
+}
+
+impl fmt::Debug for IamportCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IamportCredentials").field("imp_key", &self.imp_key).field("imp_secret", &"***").finish()
+    }
+}
+
+/// Where Iamport is and how each store signs in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IamportConfig {
+    /// `https://api.iamport.kr`, or a fake's URL. A trailing slash is ignored.
+    pub base_url: String,
+    /// `store_id` -> credentials.
+    pub stores: HashMap<String, IamportCredentials>,
+    /// Bound on every call (connect, send, read). Default 10 s.
+    pub timeout: Duration,
+    /// A token is refreshed when less than this is left of its life. Default 60 s.
+    pub token_refresh_margin: Duration,
+}
+
+impl Default for IamportConfig {
+    /// The real Iamport, no store, the default timeout (10 s) and refresh margin (60 s).
+    fn default() -> Self {
+        Self::new(IAMPORT_URL, HashMap::new())
+    }
+}
+
+impl IamportConfig {
+    /// A configuration with the default timeout and refresh margin.
+    pub fn new(base_url: impl Into<String>, stores: HashMap<String, IamportCredentials>) -> Self {
+        Self {
+            base_url: base_url.into(),
+            stores,
+            timeout: Duration::from_secs(10),
+            token_refresh_margin: Duration::from_secs(60),
+        }
+    }
+
+    /// Adds (or replaces) a store's credentials.
+    #[must_use]
+    pub fn with_store(mut self, store_id: impl Into<String>, credentials: IamportCredentials) -> Self {
+        self.stores.insert(store_id.into(), credentials);
+        self
+    }
+
+    #[must_use]
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+}
+
+/// Why an [`IamportGateway`] could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum IamportConfigError {
+    #[error("invalid Iamport base URL {url:?}: {reason}")]
+    BaseUrl { url: String, reason: String },
+    #[error("cannot build the HTTP client: {0}")]
+    Client(#[source] reqwest::Error),
+}
+
+/// A token and the instant (on our clock) after which it must not be used.
+#[derive(Clone)]
+struct CachedToken {
+    token: String,
+    refresh_at: Instant,
+}
+
+/// One store: credentials and its cached token. The mutex makes concurrent
+/// callers share a single refresh.
+struct StoreState {
+    credentials: IamportCredentials,
+    token: Mutex<Option<CachedToken>>,
+}
+
+/// The Iamport PG as a [`PaymentGateway`]: reads and cancels payments and
+/// reads saved cards, with a per-store access token cached until shortly
+/// before it expires.
+pub struct IamportGateway {
+    http: reqwest::Client,
+    base: url::Url,
+    stores: HashMap<String, Arc<StoreState>>,
+    margin: Duration,
+}
+
+impl fmt::Debug for IamportGateway {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut stores: Vec<_> = self.stores.keys().collect();
+        stores.sort();
+        f.debug_struct("IamportGateway").field("base", &self.base.as_str()).field("stores", &stores).finish()
+    }
+}
+
+/// What one HTTP exchange produced before interpretation.
+enum Outcome {
+    Ok(Value),
+    Unauthorized(String),
+}
+
+impl IamportGateway {
+    /// # Errors
+    /// When the base URL is not an absolute http(s) URL, or the HTTP client cannot be built.
+    pub fn new(config: IamportConfig) -> Result<Self, IamportConfigError> {
+        let trimmed = config.base_url.trim_end_matches('/');
+        let base = url::Url::parse(&format!("{trimmed}/"))
+            .map_err(|e| IamportConfigError::BaseUrl { url: config.base_url.clone(), reason: e.to_string() })?;
+        if !matches!(base.scheme(), "http" | "https") || base.cannot_be_a_base() {
+            return Err(IamportConfigError::BaseUrl {
+                url: config.base_url.clone(),
+                reason: "must be an http(s) URL".to_owned(),
+            });
+        }
+        let http = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .connect_timeout(config.timeout)
+            .build()
+            .map_err(IamportConfigError::Client)?;
+        let stores = config
+            .stores
+            .into_iter()
+            .map(|(id, credentials)| (id, Arc::new(StoreState { credentials, token: Mutex::new(None) })))
+            .collect();
+        Ok(Self { http, base, stores, margin: config.token_refresh_margin })
+    }
+
+    fn store(&self, store: &StoreId) -> Result<&Arc<StoreState>, GatewayError> {
+        self.stores
+            .get(store.as_str())
+            .ok_or_else(|| GatewayError::UnknownStore { vendor: VendorCode::Iamport, store: store.as_str().to_owned() })
+    }
+
+    fn url(&self, segments: &[&str]) -> Result<url::Url, GatewayError> {
+        let mut url = self.base.clone();
+        {
+            let mut path = url
+                .path_segments_mut()
+                .map_err(|()| GatewayError::Protocol("the base URL cannot take a path".to_owned()))?;
+            path.pop_if_empty();
+            path.extend(segments);
+        }
+        Ok(url)
+    }
+
+    /// A valid token for the store: the cached one, or a fresh one when it is
+    /// missing, near its expiry, or `stale` (the PG just refused it).
+    async fn token(&self, store: &StoreState, stale: Option<&str>) -> Result<String, GatewayError> {
+        let mut cached = store.token.lock().await;
+        if let Some(token) = cached.as_ref()
+            && Instant::now() < token.refresh_at
+            && stale != Some(token.token.as_str())
+        {
+            return Ok(token.token.clone());
+        }
+        let fresh = self.issue_token(&store.credentials).await?;
+        let token = fresh.token.clone();
+        *cached = Some(fresh);
+        Ok(token)
+    }
+
+    async fn issue_token(&self, credentials: &IamportCredentials) -> Result<CachedToken, GatewayError> {
+        let url = self.url(&["users", "getToken"])?;
+        let body = UserAccessor { imp_key: credentials.imp_key.clone(), imp_secret: credentials.imp_secret.clone() };
+        let request = self.http.post(url).json(&body);
+        // Any refusal of the credentials is our configuration's fault, not the
+        // caller's: the PG is unusable for this store until it is fixed.
+        let outcome = self.exchange(request).await.map_err(|error| match error {
+            GatewayError::NotFound(message) | GatewayError::Rejected(message) => {
+                GatewayError::Unavailable(format!("Iamport refused the store's credentials: {message}"))
+            }
+            other => other,
+        })?;
+        let user: IamportUser = match outcome {
+            Outcome::Ok(value) => parse_response(value)?,
+            Outcome::Unauthorized(message) => {
+                return Err(GatewayError::Unavailable(format!("Iamport refused the store's credentials: {message}")));
+            }
+        };
+        let lifetime = match (unix_time(&user.now), unix_time(&user.expired_at)) {
+            (Some(now), Some(expires)) => (expires - now).to_std().unwrap_or(Duration::ZERO),
+            _ => Duration::ZERO,
+        };
+        // An absurd `expired_at` must not overflow the clock: such a token is used once.
+        let now = Instant::now();
+        let refresh_at = now.checked_add(lifetime.saturating_sub(self.margin)).unwrap_or(now);
+        Ok(CachedToken { token: user.access_token, refresh_at })
+    }
+
+    /// Sends one request and sorts the answer: a 2xx envelope with code 0 is
+    /// `Ok(response)`, a 401 is `Unauthorized`, the rest is a [`GatewayError`].
+    async fn exchange(&self, request: reqwest::RequestBuilder) -> Result<Outcome, GatewayError> {
+        let response = request.send().await.map_err(transport_error)?;
+        let status = response.status();
+        let bytes = response.bytes().await.map_err(transport_error)?;
+        let envelope: Option<IamportResponse<Value>> = serde_json::from_slice(&bytes).ok();
+        let message = envelope
+            .as_ref()
+            .and_then(|e| e.message.clone())
+            .filter(|m| !m.is_empty())
+            .unwrap_or_else(|| format!("HTTP {}", status.as_u16()));
+        if status == StatusCode::UNAUTHORIZED {
+            return Ok(Outcome::Unauthorized(message));
+        }
+        if status == StatusCode::NOT_FOUND {
+            // Iamport's own 404 carries its envelope; a bare 404 means the base
+            // URL does not point at Iamport, which is not "no such payment".
+            return Err(match envelope {
+                Some(_) => GatewayError::NotFound(message),
+                None => GatewayError::Protocol(format!("HTTP 404 without an Iamport envelope from {}", self.base)),
+            });
+        }
+        if status.is_server_error() {
+            return Err(GatewayError::Unavailable(format!("Iamport answered {}: {message}", status.as_u16())));
+        }
+        if status.is_client_error() {
+            return Err(GatewayError::Rejected(message));
+        }
+        if !status.is_success() {
+            return Err(GatewayError::Protocol(format!("unexpected HTTP status {}", status.as_u16())));
+        }
+        let envelope = envelope.ok_or_else(|| {
+            GatewayError::Protocol(format!(
+                "not an Iamport envelope: {}",
+                String::from_utf8_lossy(&bytes[..bytes.len().min(200)])
+            ))
+        })?;
+        if envelope.code != 0 {
+            return Err(GatewayError::Rejected(message));
+        }
+        envelope.response.map(Outcome::Ok).ok_or_else(|| GatewayError::Protocol("code 0 without a response".to_owned()))
+    }
+
+    /// An authorised call: the store's token as `Authorization`, refreshed and
+    /// retried once when the PG answers 401.
+    async fn call(
+        &self,
+        store: &StoreId,
+        method: Method,
+        segments: &[&str],
+        body: Option<&PaymentCancelCreate>,
+    ) -> Result<Value, GatewayError> {
+        let state = self.store(store)?;
+        let url = self.url(segments)?;
+        let mut stale: Option<String> = None;
+        loop {
+            let token = self.token(state, stale.as_deref()).await?;
+            let mut request = self.http.request(method.clone(), url.clone()).header("Authorization", &token);
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            match self.exchange(request).await? {
+                Outcome::Ok(value) => return Ok(value),
+                Outcome::Unauthorized(message) if stale.is_none() => {
+                    tracing::debug!(store = store.as_str(), %message, "Iamport refused the token; refreshing");
+                    stale = Some(token);
+                }
+                Outcome::Unauthorized(message) => {
+                    return Err(GatewayError::Unavailable(format!(
+                        "Iamport refused a fresh token for store {}: {message}",
+                        store.as_str()
+                    )));
+                }
+            }
+        }
+    }
+}
+
+fn transport_error(error: reqwest::Error) -> GatewayError {
+    if error.is_timeout() {
+        GatewayError::Timeout(error.to_string())
+    } else if error.is_decode() {
+        GatewayError::Protocol(error.to_string())
+    } else {
+        GatewayError::Unavailable(error.to_string())
+    }
+}
+
+fn parse_response<T: DeserializeOwned>(value: Value) -> Result<T, GatewayError> {
+    serde_json::from_value(value).map_err(|e| GatewayError::Protocol(format!("unreadable Iamport response: {e}")))
+}
+
+/// The fields of a payment the snapshot needs, read leniently (the real PG
+/// sends `null` in places the SDK's schema does not allow).
+#[derive(Deserialize)]
+struct PaymentView {
+    currency: Option<String>,
+    amount: Money,
+    #[serde(default)]
+    paid_at: Option<Number>,
+    #[serde(default)]
+    cancelled_at: Option<Number>,
+    #[serde(default)]
+    cancel_history: Option<Vec<Value>>,
+}
+
+#[derive(Deserialize)]
+struct CancelView {
+    #[serde(default)]
+    pg_tid: Option<String>,
+    amount: Money,
+    #[serde(default)]
+    cancelled_at: Option<Number>,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// Converts Iamport's payment JSON into a [`PaymentSnapshot`], keeping the
+/// JSON whole as its `data` (and each cancel's JSON as that cancel's `data`).
+///
+/// Cancel keys are the cancels' `pg_tid`; an empty or repeated `pg_tid` gets a
+/// key derived from its time, amount and position, stable across reads.
+///
+/// # Errors
+/// [`GatewayError::Protocol`] when a needed field is missing or invalid.
+pub fn snapshot_from_payment(data: Value) -> Result<PaymentSnapshot, GatewayError> {
+    let view: PaymentView = serde_json::from_value(data.clone())
+        .map_err(|e| GatewayError::Protocol(format!("unreadable Iamport payment: {e}")))?;
+    let currency = Currency::parse(view.currency.as_deref().unwrap_or("KRW"))
+        .map_err(|e| GatewayError::Protocol(format!("Iamport payment currency: {e}")))?;
+    let raw_cancels = view.cancel_history.unwrap_or_default();
+    let mut parsed = Vec::with_capacity(raw_cancels.len());
+    for raw in &raw_cancels {
+        let cancel: CancelView = serde_json::from_value(raw.clone())
+            .map_err(|e| GatewayError::Protocol(format!("unreadable Iamport cancel: {e}")))?;
+        parsed.push(cancel);
+    }
+    let mut cancels = Vec::with_capacity(parsed.len());
+    for (index, (cancel, raw)) in parsed.iter().zip(raw_cancels).enumerate() {
+        let tid = cancel.pg_tid.as_deref().unwrap_or("").trim();
+        let unique =
+            !tid.is_empty() && parsed.iter().filter(|c| c.pg_tid.as_deref().map(str::trim) == Some(tid)).count() == 1;
+        let created_at = cancel.cancelled_at.as_ref().and_then(unix_time);
+        let key = if unique {
+            tid.to_owned()
+        } else {
+            let at = cancel.cancelled_at.as_ref().map_or_else(|| "0".to_owned(), ToString::to_string);
+            format!("{}:{at}:{}:{index}", if tid.is_empty() { "cancel" } else { tid }, cancel.amount)
+        };
+        let key = CancelKey::parse(truncate(&key, 255))
+            .map_err(|e| GatewayError::Protocol(format!("Iamport cancel key: {e}")))?;
+        let created_at = created_at
+            .or_else(|| view.cancelled_at.as_ref().and_then(unix_time))
+            .ok_or_else(|| GatewayError::Protocol("an Iamport cancel without cancelled_at".to_owned()))?;
+        cancels.push(CancelHistory {
+            key,
+            price: cancel.amount,
+            reason: reason(cancel.reason.as_deref())?,
+            created_at,
+            data: raw,
+        });
+    }
+    Ok(PaymentSnapshot {
+        currency,
+        price: view.amount,
+        paid_at: view.paid_at.as_ref().and_then(unix_time),
+        cancelled_at: view.cancelled_at.as_ref().and_then(unix_time),
+        cancels,
+        data,
+    })
+}
+
+fn truncate(text: &str, max_chars: usize) -> String {
+    text.chars().take(max_chars).collect()
+}
+
+/// A PG's reason as a [`CancelReason`]: empty becomes `-`, NULs are dropped,
+/// an over-long reason is cut.
+fn reason(text: Option<&str>) -> Result<CancelReason, GatewayError> {
+    let cleaned: String = text.unwrap_or("").chars().filter(|c| *c != '\0').collect();
+    let cleaned = truncate(&cleaned, CancelReason::MAX_CHARS);
+    let cleaned = if cleaned.trim().is_empty() { "-".to_owned() } else { cleaned };
+    CancelReason::parse(cleaned).map_err(|e| GatewayError::Protocol(format!("Iamport cancel reason: {e}")))
+}
+
+#[async_trait]
+impl PaymentGateway for IamportGateway {
+    async fn fetch_payment(&self, store: &StoreId, uid: &VendorUid) -> Result<PaymentSnapshot, GatewayError> {
+        let value = self.call(store, Method::GET, &["payments", uid.as_str()], None).await?;
+        snapshot_from_payment(value)
+    }
+
+    async fn cancel_payment(
+        &self,
+        store: &StoreId,
+        uid: &VendorUid,
+        request: &CancelRequest,
+    ) -> Result<PaymentSnapshot, GatewayError> {
+        let account = request.refund_account.as_ref();
+        let body = PaymentCancelCreate {
+            imp_uid: Some(uid.as_str().to_owned()),
+            amount: Some(request.amount),
+            checksum: Some(request.remaining),
+            reason: Some(request.reason.as_str().to_owned()),
+            refund_holder: account.map(|a| a.holder.clone()),
+            refund_bank: account.map(|a| a.bank.clone()),
+            refund_account: account.map(|a| a.account.clone()),
+            refund_tel: account.map(|a| a.mobile.clone()),
+            ..PaymentCancelCreate::default()
+        };
+        let value = self.call(store, Method::POST, &["payments", "cancel"], Some(&body)).await?;
+        snapshot_from_payment(value)
+    }
+
+    async fn fetch_reservation(
+        &self,
+        store: &StoreId,
+        uid: &VendorUid,
+        _customer: &SourceId,
+    ) -> Result<Value, GatewayError> {
+        self.call(store, Method::GET, &["subscribe", "customers", uid.as_str()], None).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn repeated_or_empty_pg_tids_get_distinct_stable_keys() {
+        let payment = json!({
+            "currency": "KRW", "amount": 1000, "paid_at": 1700000000, "cancelled_at": 1700000100,
+            "cancel_history": [
+                {"pg_tid": "same", "amount": 100, "cancelled_at": 1700000100, "reason": ""},
+                {"pg_tid": "same", "amount": 200, "cancelled_at": 1700000200, "reason": "r"},
+                {"pg_tid": "", "amount": 300, "cancelled_at": 1700000300, "reason": "r"},
+                {"pg_tid": "own", "amount": 1.5, "cancelled_at": 1700000400, "reason": "r"}
+            ]
+        });
+        let snapshot = snapshot_from_payment(payment.clone()).unwrap();
+        let keys: Vec<_> = snapshot.cancels.iter().map(|c| c.key.as_str().to_owned()).collect();
+        assert_eq!(keys, ["same:1700000100:100:0", "same:1700000200:200:1", "cancel:1700000300:300:2", "own"]);
+        assert_eq!(snapshot.cancels[0].reason.as_str(), "-");
+        assert_eq!(snapshot.cancels[3].price.to_string(), "1.5");
+        assert_eq!(snapshot.data, payment);
+        assert_eq!(snapshot.cancels[1].data, payment["cancel_history"][1]);
+    }
+
+    #[test]
+    fn zero_times_are_none_and_the_amount_is_exact() {
+        let snapshot = snapshot_from_payment(
+            json!({"currency": "usd", "amount": 12.3456, "paid_at": 0, "cancelled_at": 0, "cancel_history": []}),
+        )
+        .unwrap();
+        assert_eq!(snapshot.paid_at, None);
+        assert_eq!(snapshot.cancelled_at, None);
+        assert_eq!(snapshot.price.to_string(), "12.3456");
+        assert_eq!(snapshot.currency.as_str(), "USD");
+        assert!(matches!(snapshot_from_payment(json!({"amount": "x"})), Err(GatewayError::Protocol(_))));
+    }
+
+    #[test]
+    fn reads_a_real_iamport_payment_with_nulls_and_extra_fields() {
+        // Shaped like the real PG's answer: nulls where the SDK says string,
+        // fields the SDK does not list, and a cancel with its cancellation_id.
+        let payment: Value = serde_json::from_str(
+            r#"{
+            "amount": 5000, "apply_num": "", "bank_code": null, "bank_name": null, "buyer_addr": "",
+            "buyer_email": "a@b.c", "buyer_name": "Kim", "buyer_postcode": "", "buyer_tel": "010",
+            "cancel_amount": 1000, "cancel_history": [{
+                "pg_tid": "StdpayCARDINIpayTest20240101", "amount": 1000, "cancelled_at": 1704067300,
+                "reason": "partial", "cancellation_id": "c_1", "receipt_url": "https://r"
+            }],
+            "cancel_reason": "partial", "cancel_receipt_urls": ["https://r"], "cancelled_at": 1704067300,
+            "card_code": "361", "card_name": "BC", "card_number": "910003*********5", "card_quota": 0,
+            "card_type": 0, "cash_receipt_issued": false, "channel": "pc", "currency": "KRW",
+            "custom_data": null, "customer_uid": null, "customer_uid_usage": null, "emb_pg_provider": null,
+            "escrow": false, "fail_reason": null, "failed_at": 0, "imp_uid": "imp_123456789012",
+            "merchant_uid": "order_1", "name": "Order", "paid_at": 1704067200, "pay_method": "card",
+            "pg_id": "INIpayTest", "pg_provider": "html5_inicis", "pg_tid": "StdpayCARDINIpayTest20240101",
+            "receipt_url": "https://r", "started_at": 1704067100, "status": "paid", "user_agent": "ua",
+            "vbank_code": null, "vbank_date": 0, "vbank_holder": null, "vbank_issued_at": 0,
+            "vbank_name": null, "vbank_num": null
+        }"#,
+        )
+        .unwrap();
+        let snapshot = snapshot_from_payment(payment.clone()).unwrap();
+        assert_eq!(snapshot.data, payment);
+        assert_eq!(snapshot.price, "5000".parse().unwrap());
+        assert_eq!(snapshot.cancels.len(), 1);
+        assert_eq!(snapshot.cancels[0].key.as_str(), "StdpayCARDINIpayTest20240101");
+        assert_eq!(snapshot.cancels[0].created_at.timestamp(), 1_704_067_300);
+        assert_eq!(snapshot.paid_at.unwrap().timestamp(), 1_704_067_200);
+        // The real envelope says `message: null` on success.
+        let envelope: IamportResponse<Value> =
+            serde_json::from_value(json!({"code": 0, "message": null, "response": payment})).unwrap();
+        assert_eq!(envelope.code, 0);
+        assert_eq!(envelope.message, None);
+    }
+
+    #[test]
+    fn debug_hides_secrets() {
+        let config = IamportConfig::new("http://x", HashMap::new())
+            .with_store("s", IamportCredentials::new("key", "very-secret"));
+        assert!(!format!("{config:?}").contains("very-secret"));
+        let gateway = IamportGateway::new(config).unwrap();
+        assert!(!format!("{gateway:?}").contains("very-secret"));
+        assert!(IamportGateway::new(IamportConfig::new("not a url", HashMap::new())).is_err());
+    }
+}

@@ -1,0 +1,16 @@
+//! Iamport (PortOne v1) for the payment server: the wire types, a client that
+//! implements the application's [`PaymentGateway`](payments_application::ports::PaymentGateway)
+//! port, the webhook helper of the HTTP intake, and (feature `fake`) a fake
+//! Iamport server that speaks the same wire format.
+
+mod client;
+#[cfg(feature = "fake")]
+pub mod fake;
+mod webhook;
+pub mod wire;
+
+pub use client::{
+    IAMPORT_URL, IamportConfig, IamportConfigError, IamportCredentials, IamportGateway, snapshot_from_payment,
+};
+pub use webhook::{parse_webhook, webhook_needs_reread};
+pub use wire::IamportWebhook;

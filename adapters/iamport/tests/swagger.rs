@@ -1,0 +1,245 @@
+//! Every operation of the reference Iamport swagger, exercised against the
+//! fake over HTTP with SDK-shaped requests: each request body is checked
+//! against the operation's request schema, each answer against its response
+//! schema and success status. The schemas are loaded from
+//! `shared/reference/iamport.swagger.json` (or `$IAMPORT_SWAGGER`).
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use payments_iamport::fake::{FakeIamportConfig, TEST_IMP_KEY, TEST_IMP_SECRET};
+use reqwest::Method;
+use serde_json::{Value, json};
+use support::{Answer, Fake, fake};
+
+fn swagger_path() -> PathBuf {
+    if let Some(path) = std::env::var_os("IAMPORT_SWAGGER") {
+        return PathBuf::from(path);
+    }
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest
+        .ancestors()
+        .map(|dir| dir.join("shared/reference/iamport.swagger.json"))
+        .find(|candidate| candidate.is_file())
+        .unwrap_or_else(|| panic!("no shared/reference/iamport.swagger.json above {}", manifest.display()))
+}
+
+struct Spec {
+    doc: Value,
+    covered: BTreeSet<(String, String)>,
+}
+
+impl Spec {
+    fn load() -> Self {
+        let text = std::fs::read_to_string(swagger_path()).expect("read the swagger");
+        Self { doc: serde_json::from_str(&text).expect("the swagger is JSON"), covered: BTreeSet::new() }
+    }
+
+    fn operations(&self) -> BTreeSet<(String, String)> {
+        let mut all = BTreeSet::new();
+        for (path, item) in self.doc["paths"].as_object().expect("paths") {
+            for method in item.as_object().expect("path item").keys() {
+                all.insert((method.clone(), path.clone()));
+            }
+        }
+        all
+    }
+
+    fn operation(&self, method: &str, path: &str) -> &Value {
+        let operation = &self.doc["paths"][path][method];
+        assert!(operation.is_object(), "the swagger has no {method} {path}");
+        operation
+    }
+
+    fn errors(&self, schema: &Value, instance: &Value) -> Vec<String> {
+        let document = json!({
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "components": self.doc["components"],
+            "allOf": [schema],
+        });
+        let validator =
+            jsonschema::options().should_validate_formats(true).build(&document).expect("a valid schema document");
+        validator.iter_errors(instance).map(|e| format!("{} at {}", e, e.instance_path)).collect()
+    }
+
+    fn validate(&self, schema: &Value, instance: &Value, what: &str) {
+        let errors = self.errors(schema, instance);
+        assert!(errors.is_empty(), "{what} does not match its schema:\n{}\n{instance:#}", errors.join("\n"));
+    }
+
+    fn check_request(&self, method: &str, path: &str, body: &Value) {
+        let schema = &self.operation(method, path)["requestBody"]["content"]["application/json"]["schema"];
+        assert!(schema.is_object(), "{method} {path} takes no JSON body");
+        self.validate(schema, body, &format!("the request of {method} {path}"));
+    }
+
+    /// Checks the answer is the operation's declared success, with its schema.
+    fn check_response(&mut self, method: &str, path: &str, answer: &Answer) {
+        let responses = self.operation(method, path)["responses"].as_object().expect("responses").clone();
+        let (status, response) = responses.iter().next().expect("one success response");
+        assert_eq!(answer.status.to_string(), *status, "{method} {path}: {}", answer.body);
+        match response["content"]["application/json"]["schema"].as_object() {
+            Some(schema) => {
+                assert_eq!(answer.body["code"], json!(0), "{method} {path}: {}", answer.body);
+                self.validate(&Value::Object(schema.clone()), &answer.body, &format!("the answer of {method} {path}"));
+            }
+            None => assert_eq!(answer.body, Value::Null, "{method} {path} answers no body"),
+        }
+        self.covered.insert((method.to_owned(), path.to_owned()));
+    }
+
+    /// Sends `body` (checked against the request schema) and checks the answer.
+    async fn exercise(
+        &mut self,
+        fake: &Fake,
+        token: Option<&str>,
+        (method, template): (&str, &str),
+        path: &str,
+        body: Option<Value>,
+    ) -> Value {
+        if let Some(body) = &body {
+            self.check_request(method, template, body);
+        }
+        let http = Method::from_bytes(method.to_uppercase().as_bytes()).expect("a method");
+        let answer = fake.raw(http, path, token, body.map(|b| b.to_string().into_bytes())).await;
+        self.check_response(method, template, &answer);
+        answer.body["response"].clone()
+    }
+}
+
+/// Error answers carry the same envelope with `response: null`.
+fn check_error(answer: &Answer, status: u16) {
+    assert_eq!(answer.status, status, "{}", answer.body);
+    let body = &answer.body;
+    assert!(body["code"].as_i64().is_some_and(|c| c != 0), "{body}");
+    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+    assert_eq!(body["response"], Value::Null, "{body}");
+}
+
+#[tokio::test]
+async fn every_operation_answers_as_its_swagger_schema_says() {
+    let mut spec = Spec::load();
+    let fake = fake(FakeIamportConfig::default()).await;
+
+    let user = spec
+        .exercise(
+            &fake,
+            None,
+            ("post", "/users/getToken"),
+            "/users/getToken",
+            Some(json!({"imp_key": TEST_IMP_KEY, "imp_secret": TEST_IMP_SECRET})),
+        )
+        .await;
+    let token = user["access_token"].as_str().expect("a token").to_owned();
+    let bearer = format!("Bearer {token}");
+    let raw = Some(token.as_str());
+    let auth = Some(bearer.as_str());
+
+    // Saved cards.
+    let customer = "customer-schema";
+    let customer_path = format!("/subscribe/customers/{customer}");
+    let card = ("post", "/subscribe/customers/{customer_uid}");
+    let body = json!({"card_number": "1234-5678-8765-4321", "expiry": "2031-07", "birth": "880412",
+        "pwd_2digit": "00", "customer_name": "Kim", "customer_email": "kim@example.com", "customer_uid": customer});
+    spec.exercise(&fake, raw, card, &customer_path, Some(body)).await;
+    let read = spec.exercise(&fake, auth, ("get", "/subscribe/customers/{customer_uid}"), &customer_path, None).await;
+    assert_eq!(read["customer_uid"], customer);
+
+    // Card payments: once with a card, again with the saved one.
+    let onetime = json!({"card_number": "1234-5678-8765-4321", "expiry": "2031-07", "birth": "880412",
+        "name": "order", "merchant_uid": "m-onetime", "amount": 30000, "currency": "KRW",
+        "buyer_email": "buyer@example.com", "customer_uid": "customer-onetime"});
+    let first = spec
+        .exercise(&fake, raw, ("post", "/subscribe/payments/onetime"), "/subscribe/payments/onetime", Some(onetime))
+        .await;
+    assert_eq!(first["status"], "paid");
+    let again = json!({"customer_uid": customer, "merchant_uid": "m-again", "amount": 12000, "name": "again"});
+    let second = spec
+        .exercise(&fake, raw, ("post", "/subscribe/payments/again"), "/subscribe/payments/again", Some(again))
+        .await;
+    let card_uid = second["imp_uid"].as_str().expect("imp_uid").to_owned();
+
+    let payment = ("get", "/payments/{imp_uid}");
+    spec.exercise(&fake, auth, payment, &format!("/payments/{card_uid}"), None).await;
+    spec.exercise(&fake, auth, payment, &format!("/payments/{card_uid}?extension=true"), None).await;
+    let cancel = json!({"imp_uid": card_uid, "merchant_uid": "m-again", "amount": 2000, "checksum": 12000,
+        "reason": "partial"});
+    let cancelled = spec.exercise(&fake, raw, ("post", "/payments/cancel"), "/payments/cancel", Some(cancel)).await;
+    assert_eq!(cancelled["cancel_amount"], json!(2000));
+
+    // Virtual account: issue, edit, read, deposit, refund.
+    let vbank = json!({"merchant_uid": "m-vbank", "amount": 45000, "vbank_code": "088",
+        "vbank_due": 1_900_000_000.25, "vbank_holder": "Holder", "name": "vbank"});
+    let issued = spec.exercise(&fake, raw, ("post", "/vbanks"), "/vbanks", Some(vbank)).await;
+    let vbank_uid = issued["imp_uid"].as_str().expect("imp_uid").to_owned();
+    let edit = json!({"imp_uid": vbank_uid, "amount": 40000, "vbank_due": 1_900_000_100});
+    let edited = spec.exercise(&fake, raw, ("put", "/vbanks"), "/vbanks", Some(edit)).await;
+    assert_eq!(edited["amount"], json!(40000));
+    let ready = spec.exercise(&fake, raw, payment, &format!("/payments/{vbank_uid}"), None).await;
+    assert_eq!(ready["status"], "ready");
+    let deposit = ("put", "/internal/deposit/{imp_uid}");
+    spec.exercise(&fake, raw, deposit, &format!("/internal/deposit/{vbank_uid}"), None).await;
+    let refund = json!({"imp_uid": vbank_uid, "merchant_uid": "m-vbank", "checksum": 40000, "reason": "refund",
+        "refund_holder": "Holder", "refund_bank": "088", "refund_account": "110123456789", "refund_tel": "01012345678"});
+    let refunded = spec.exercise(&fake, raw, ("post", "/payments/cancel"), "/payments/cancel", Some(refund)).await;
+    assert_eq!(refunded["status"], "cancelled");
+
+    // Cash receipts of the card payment.
+    let receipt_path = format!("/receipts/{card_uid}");
+    let receipt = json!({"imp_uid": card_uid, "identifier": "01012345678", "identifier_type": "phone",
+        "type": "person"});
+    let issued = spec.exercise(&fake, raw, ("post", "/receipts/{imp_uid}"), &receipt_path, Some(receipt)).await;
+    assert_eq!(issued["amount"], json!(10000));
+    spec.exercise(&fake, raw, ("get", "/receipts/{imp_uid}"), &receipt_path, None).await;
+    let voided = spec.exercise(&fake, raw, ("delete", "/receipts/{imp_uid}"), &receipt_path, None).await;
+    assert_ne!(voided["cancelled_at"], json!(0));
+
+    // Certification by OTP.
+    let request = json!({"name": "Kim", "phone": "010-1234-5678", "birth": "19880412", "gender_digit": "1",
+        "carrier": "SKT", "merchant_uid": "m-cert"});
+    let otp_request = ("post", "/certifications/otp/request");
+    let accessor = spec.exercise(&fake, raw, otp_request, "/certifications/otp/request", Some(request)).await;
+    let cert_uid = accessor["imp_uid"].as_str().expect("imp_uid").to_owned();
+    let cert_path = format!("/certifications/{cert_uid}");
+    let pending = spec.exercise(&fake, raw, ("get", "/certifications/{imp_uid}"), &cert_path, None).await;
+    assert_eq!(pending["certified"], false);
+    let otp = pending["__otp"].as_str().expect("the fake tells the OTP").to_owned();
+    let confirm = ("post", "/certifications/otp/confirm/{imp_uid}");
+    let confirm_path = format!("/certifications/otp/confirm/{cert_uid}");
+    let certified = spec.exercise(&fake, raw, confirm, &confirm_path, Some(json!({"otp": otp}))).await;
+    assert_eq!(certified["certified"], true);
+    spec.exercise(&fake, raw, ("delete", "/certifications/{imp_uid}"), &cert_path, None).await;
+
+    // The webhook sink, and dropping the saved card.
+    let hook = json!({"imp_uid": card_uid, "merchant_uid": "m-again", "status": "cancelled"});
+    spec.exercise(&fake, None, ("post", "/internal/webhook"), "/internal/webhook", Some(hook)).await;
+    spec.exercise(&fake, raw, ("delete", "/subscribe/customers/{customer_uid}"), &customer_path, None).await;
+
+    let missing: Vec<_> = spec.operations().difference(&spec.covered).cloned().collect();
+    assert!(missing.is_empty(), "operations not exercised: {missing:?}");
+
+    // Errors keep the envelope.
+    check_error(&fake.raw(Method::GET, &customer_path, raw, None).await, 404);
+    check_error(&fake.raw(Method::GET, &format!("/payments/{card_uid}"), None, None).await, 401);
+    check_error(&fake.raw(Method::GET, &format!("/payments/{card_uid}"), Some("Bearer nope"), None).await, 401);
+    let over = json!({"imp_uid": card_uid, "amount": 999_999}).to_string().into_bytes();
+    check_error(&fake.raw(Method::POST, "/payments/cancel", raw, Some(over)).await, 200);
+    check_error(&fake.raw(Method::POST, "/vbanks", raw, Some(b"{".to_vec())).await, 400);
+}
+
+#[tokio::test]
+async fn the_schema_check_catches_a_mismatch() {
+    let spec = Spec::load();
+    let fake = fake(FakeIamportConfig::default()).await;
+    let mut payment = fake.card_payment(1000).await;
+    let schema = json!({"$ref": "#/components/schemas/IIamportResponseIIamportPayment"});
+    assert!(spec.errors(&schema, &json!({"code": 0, "message": "success", "response": payment})).is_empty());
+    payment["amount"] = json!("1000");
+    assert!(!spec.errors(&schema, &json!({"code": 0, "message": "success", "response": payment})).is_empty());
+    payment["amount"] = json!(1000);
+    payment.as_object_mut().unwrap().remove("cancel_history");
+    assert!(!spec.errors(&schema, &json!({"code": 0, "message": "success", "response": payment})).is_empty());
+    assert!(!spec.errors(&schema, &json!({"code": 0, "message": "success"})).is_empty());
+}
