@@ -48,6 +48,10 @@ pub struct IamportConfig {
     pub base_url: String,
     /// `store_id` -> credentials.
     pub stores: HashMap<String, IamportCredentials>,
+    /// Credentials of every store id not in `stores` (one key pair for all
+    /// stores, as the original server is configured). `None`: such stores are
+    /// refused with `UnknownStore`.
+    pub default: Option<IamportCredentials>,
     /// Bound on every call (connect, send, read). Default 10 s.
     pub timeout: Duration,
     /// A token is refreshed when less than this is left of its life. Default 60 s.
@@ -67,6 +71,7 @@ impl IamportConfig {
         Self {
             base_url: base_url.into(),
             stores,
+            default: None,
             timeout: Duration::from_secs(10),
             token_refresh_margin: Duration::from_secs(60),
         }
@@ -76,6 +81,13 @@ impl IamportConfig {
     #[must_use]
     pub fn with_store(mut self, store_id: impl Into<String>, credentials: IamportCredentials) -> Self {
         self.stores.insert(store_id.into(), credentials);
+        self
+    }
+
+    /// Sets the credentials of every store id not listed explicitly.
+    #[must_use]
+    pub fn with_default(mut self, credentials: IamportCredentials) -> Self {
+        self.default = Some(credentials);
         self
     }
 
@@ -116,6 +128,7 @@ pub struct IamportGateway {
     http: reqwest::Client,
     base: url::Url,
     stores: HashMap<String, Arc<StoreState>>,
+    default: Option<Arc<StoreState>>,
     margin: Duration,
 }
 
@@ -156,12 +169,14 @@ impl IamportGateway {
             .into_iter()
             .map(|(id, credentials)| (id, Arc::new(StoreState { credentials, token: Mutex::new(None) })))
             .collect();
-        Ok(Self { http, base, stores, margin: config.token_refresh_margin })
+        let default = config.default.map(|credentials| Arc::new(StoreState { credentials, token: Mutex::new(None) }));
+        Ok(Self { http, base, stores, default, margin: config.token_refresh_margin })
     }
 
     fn store(&self, store: &StoreId) -> Result<&Arc<StoreState>, GatewayError> {
         self.stores
             .get(store.as_str())
+            .or(self.default.as_ref())
             .ok_or_else(|| GatewayError::UnknownStore { vendor: VendorCode::Iamport, store: store.as_str().to_owned() })
     }
 

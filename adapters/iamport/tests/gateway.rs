@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use payments_application::ports::{CancelRequest, GatewayError, PaymentGateway, RefundAccount};
 use payments_domain::{CancelReason, Money, SourceId, StoreId, VendorUid};
-use payments_iamport::fake::FakeIamportConfig;
+use payments_iamport::fake::{FakeIamportConfig, TEST_IMP_KEY, TEST_IMP_SECRET};
 use payments_iamport::{IamportConfig, IamportCredentials, IamportGateway};
 use reqwest::Method;
 use serde_json::json;
@@ -237,6 +237,18 @@ async fn maps_pg_errors() {
         .await
         .unwrap_err();
     assert!(matches!(error, GatewayError::UnknownStore { .. }), "{error:?}");
+
+    // Default credentials serve every store id not listed.
+    let with_default = IamportGateway::new(
+        IamportConfig::new(fake.url(), Default::default())
+            .with_default(IamportCredentials::new(TEST_IMP_KEY, TEST_IMP_SECRET)),
+    )
+    .unwrap();
+    let error = with_default
+        .fetch_payment(&StoreId::parse("elsewhere").unwrap(), &VendorUid::parse("imp_missing").unwrap())
+        .await
+        .unwrap_err();
+    assert!(matches!(error, GatewayError::NotFound(_)), "authenticated with the default pair: {error:?}");
 
     let wrong = IamportGateway::new(
         IamportConfig::new(fake.url(), Default::default()).with_store(STORE, IamportCredentials::new("k", "wrong")),

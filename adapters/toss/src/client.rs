@@ -66,6 +66,9 @@ pub struct TossConfig {
     pub base_url: String,
     /// Store id (the `vendor.store_id` of records) -> its secret key.
     pub stores: HashMap<String, TossCredentials>,
+    /// The secret key of every store id not in `stores`; `None`: such stores
+    /// are refused with `UnknownStore`.
+    pub default: Option<TossCredentials>,
     /// Per call, connection included.
     pub timeout: Duration,
 }
@@ -73,7 +76,7 @@ pub struct TossConfig {
 impl Default for TossConfig {
     /// The real API, no store, 10 s.
     fn default() -> Self {
-        Self { base_url: DEFAULT_BASE_URL.to_owned(), stores: HashMap::new(), timeout: DEFAULT_TIMEOUT }
+        Self { base_url: DEFAULT_BASE_URL.to_owned(), stores: HashMap::new(), default: None, timeout: DEFAULT_TIMEOUT }
     }
 }
 
@@ -87,6 +90,13 @@ impl TossConfig {
     #[must_use]
     pub fn with_store(mut self, store_id: impl Into<String>, secret_key: impl Into<String>) -> Self {
         self.stores.insert(store_id.into(), TossCredentials::new(secret_key));
+        self
+    }
+
+    /// Sets the secret key of every store id not listed explicitly.
+    #[must_use]
+    pub fn with_default(mut self, secret_key: impl Into<String>) -> Self {
+        self.default = Some(TossCredentials::new(secret_key));
         self
     }
 
@@ -112,6 +122,7 @@ pub struct TossGateway {
     http: reqwest::Client,
     base: Url,
     stores: HashMap<String, TossCredentials>,
+    default: Option<TossCredentials>,
 }
 
 impl TossGateway {
@@ -129,7 +140,7 @@ impl TossGateway {
             .connect_timeout(config.timeout)
             .build()
             .map_err(TossConfigError::Client)?;
-        Ok(Self { http, base, stores: config.stores })
+        Ok(Self { http, base, stores: config.stores, default: config.default })
     }
 
     fn url(&self, segments: &[&str]) -> Url {
@@ -143,6 +154,7 @@ impl TossGateway {
     fn credentials(&self, store: &str) -> Result<&TossCredentials, GatewayError> {
         self.stores
             .get(store)
+            .or(self.default.as_ref())
             .ok_or_else(|| GatewayError::UnknownStore { vendor: VendorCode::TossPayments, store: store.to_owned() })
     }
 

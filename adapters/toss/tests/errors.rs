@@ -136,6 +136,17 @@ async fn the_fake_maps_to_not_found_unavailable_and_unknown_store() {
         let unknown = gateway.fetch_payment(&other, &uid("k")).await.unwrap_err();
         assert!(matches!(unknown, GatewayError::UnknownStore { ref store, .. } if store == "unconfigured"));
 
+        // Default credentials serve every store id not listed.
+        let with_default = TossGateway::new(
+            TossConfig::new(fake.url()).with_store(STORE, "test_sk_wrong").with_default(payments_toss::TEST_SECRET_KEY),
+        )
+        .unwrap();
+        let via_default = with_default.fetch_payment(&other, &uid("no-such-payment")).await.unwrap_err();
+        assert!(
+            matches!(via_default, GatewayError::NotFound(_)),
+            "authenticated with the default key: {via_default:?}"
+        );
+
         let wrong_secret = TossGateway::new(TossConfig::new(fake.url()).with_store(STORE, "test_sk_wrong")).unwrap();
         let refused = wrong_secret.fetch_payment(&store(), &uid("k")).await.unwrap_err();
         assert!(matches!(refused, GatewayError::Unavailable(ref m) if m.contains("credentials")), "{refused:?}");
