@@ -127,7 +127,7 @@ impl From<&PaymentHistory> for HistoryBody {
     }
 }
 
-/// A payment as a webhook shows it: a [`HistoryBody`] without `source` (the
+/// A payment as a webhook shows it: the payment history without `source` (the
 /// webhook body carries the source once, beside the two snapshots).
 #[derive(Debug, Clone, PartialEq, Object)]
 #[oai(rename = "PaymentHistorySnapshot")]
