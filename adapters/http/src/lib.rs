@@ -21,7 +21,6 @@ use payments_application::{DeliveryService, PaymentService};
 use payments_crypto::WireCipher;
 use poem::endpoint::make_sync;
 use poem::http::{HeaderValue, StatusCode, header};
-use poem::middleware::SizeLimit;
 use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route, get};
 use poem_openapi::OpenApiService;
 use serde_json::Value;
@@ -197,6 +196,25 @@ async fn log_request<E: Endpoint>(next: Arc<E>, request: Request) -> poem::Resul
     Ok(response)
 }
 
+/// Refuses bodies over [`MAX_BODY_BYTES`] with 413: at once from
+/// `Content-Length`, or while reading a body sent without one.
+async fn limit_body<E: Endpoint>(next: Arc<E>, mut request: Request) -> poem::Result<Response> {
+    let declared = request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    match declared {
+        Some(length) if length > MAX_BODY_BYTES as u64 => return Err(ApiError::too_large(MAX_BODY_BYTES).into()),
+        Some(_) => {}
+        None if request.headers().contains_key(header::TRANSFER_ENCODING) => {
+            let body = request.take_body().into_bytes_limit(MAX_BODY_BYTES).await.map_err(|error| match error {
+                poem::error::ReadBodyError::PayloadTooLarge => ApiError::too_large(MAX_BODY_BYTES),
+                other => ApiError::new(400, "INVALID_REQUEST", other.to_string()),
+            })?;
+            request.set_body(body);
+        }
+        None => {}
+    }
+    next.call(request).await.map(IntoResponse::into_response)
+}
+
 fn json_error(error: poem::Error) -> Response {
     let api = if error.status() == StatusCode::PAYLOAD_TOO_LARGE {
         ApiError::too_large(MAX_BODY_BYTES)
@@ -224,7 +242,7 @@ pub fn app(state: HttpState) -> impl Endpoint<Output = Response> {
             })),
         )
         .at("/docs", get(make_sync(move |_| poem::web::Html(docs.clone()))))
-        .with(SizeLimit::new(MAX_BODY_BYTES))
+        .around(limit_body)
         .catch_all_error(|error| async move { json_error(error) })
         .data(Arc::new(state))
         .around(log_request)
