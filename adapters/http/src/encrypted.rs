@@ -61,7 +61,7 @@ fn state_of(request: &Request) -> Result<&Arc<HttpState>, poem::Error> {
 ///
 /// # Errors
 /// [`ApiError`] 400 `INVALID_BODY`.
-pub fn decrypt_body<T: ParseFromJSON>(
+pub fn decrypt_body<T: Type + ParseFromJSON>(
     cipher: &WireCipher,
     local_mode: bool,
     body: &[u8],
@@ -77,15 +77,19 @@ pub fn decrypt_body<T: ParseFromJSON>(
     })?;
     let json: serde_json::Value = serde_json::from_str(&plaintext)
         .map_err(|error| ApiError::unreadable_body(local_mode, || format!("the plaintext is not JSON ({error})")))?;
-    let value = T::parse_from_json(Some(json)).map_err(|error| {
-        ApiError::unreadable_body(local_mode, || {
-            format!("the JSON does not fit {}: {}", T::name(), error.into_message())
+    let value = T::parse_from_json(Some(json.clone())).map_err(|error| {
+        ApiError::unreadable_body(local_mode, || match crate::diagnose::first_mismatch::<T>(&json) {
+            Some(mismatch) => mismatch,
+            None => format!("the JSON does not fit {}: {}", T::name(), error.into_message()),
         })
     })?;
     Ok(Encrypted { value, plaintext })
 }
 
-async fn read_encrypted<T: ParseFromJSON>(request: &Request, body: &mut RequestBody) -> poem::Result<Encrypted<T>> {
+async fn read_encrypted<T: Type + ParseFromJSON>(
+    request: &Request,
+    body: &mut RequestBody,
+) -> poem::Result<Encrypted<T>> {
     let state = state_of(request)?;
     let bytes = body.take()?.into_bytes_limit(MAX_BODY_BYTES).await.map_err(|error| match error {
         poem::error::ReadBodyError::PayloadTooLarge => ApiError::too_large(MAX_BODY_BYTES),

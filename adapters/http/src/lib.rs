@@ -8,6 +8,7 @@
 //!   committed `openapi/payments.json` must equal it.
 
 mod api;
+mod diagnose;
 mod encrypted;
 mod error;
 mod idempotency;

@@ -124,8 +124,11 @@ impl ReservationRepository for Reservations {
 /// Idempotency keys in memory, as the SQL store keeps them.
 #[derive(Default)]
 pub struct Keys {
-    rows: Mutex<HashMap<(String, String), (String, Option<StoredResponse>)>>,
+    rows: Mutex<HashMap<(String, String), KeyRow>>,
 }
+
+/// The fingerprint of a key's body and, once done, its answer.
+type KeyRow = (String, Option<StoredResponse>);
 
 #[async_trait]
 impl IdempotencyStore for Keys {
