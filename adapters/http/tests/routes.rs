@@ -321,3 +321,17 @@ async fn documents_unknown_routes_and_methods() {
     let with_id = app.client.get(format!("{}/monitors/health", app.url)).send().await.unwrap();
     assert!(with_id.headers().contains_key("x-request-id"));
 }
+
+#[tokio::test]
+async fn internal_errors_are_opaque_and_monitors_report_storage_outages() {
+    let app = spawn_app_with(false, Some(delivery_down())).await;
+    let performance = app.get("/monitors/performance").await;
+    assert_eq!((performance.status, performance.body["code"].as_str()), (503, Some("UNAVAILABLE")));
+
+    *app.histories.corrupt.lock().unwrap() = true;
+    let accessor = json!({"schema": "shop", "table": "orders", "id": "o-1", "password": "secret"});
+    let internal = app.call("PATCH", "/payments/histories/get", accessor, None).await;
+    assert_eq!(internal.status, 500);
+    assert_eq!(internal.body, json!({"code": "INTERNAL", "message": "internal error"}));
+    assert!(!internal.text.contains("secret detail"));
+}

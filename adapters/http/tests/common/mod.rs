@@ -30,10 +30,14 @@ pub struct Histories {
     rows: Mutex<Vec<StoredHistory>>,
     pub events: Mutex<Vec<WebhookEvent>>,
     pub down: Mutex<bool>,
+    pub corrupt: Mutex<bool>,
 }
 
 impl Histories {
     fn check(&self) -> Result<(), RepositoryError> {
+        if *self.corrupt.lock().unwrap() {
+            return Err(RepositoryError::Corrupt(anyhow::anyhow!("secret detail: row 7 does not decrypt")));
+        }
         if *self.down.lock().unwrap() { Err(RepositoryError::Unavailable("down".into())) } else { Ok(()) }
     }
     fn find(&self, f: impl Fn(&PaymentHistory) -> bool) -> Result<Option<StoredHistory>, RepositoryError> {
@@ -331,6 +335,17 @@ pub fn delivery_with_stats() -> DeliveryService {
             oldest_pending_age: Some(Duration::from_secs(42)),
         })
     });
+    delivery_over(outbox)
+}
+
+/// A delivery service whose outbox database is down.
+pub fn delivery_down() -> DeliveryService {
+    let mut outbox = MockWebhookOutbox::new();
+    outbox.expect_stats().returning(|_| Err(RepositoryError::Unavailable("down".into())));
+    delivery_over(outbox)
+}
+
+fn delivery_over(outbox: MockWebhookOutbox) -> DeliveryService {
     DeliveryService::new(DeliveryDeps {
         outbox: Arc::new(outbox),
         sender: Arc::new(MockWebhookSender::new()),
