@@ -11,7 +11,7 @@ use payments_wire::{
 };
 use poem::web::Data;
 use poem_openapi::param::{Header, Path};
-use poem_openapi::payload::{Form, Json, PlainText};
+use poem_openapi::payload::{Form, Json};
 use poem_openapi::{ApiRequest, ApiResponse, OpenApi, Tags};
 use serde_json::{Value, json};
 
@@ -41,6 +41,14 @@ pub enum WebhookAck {
     /// Accepted (processed, or nothing to do).
     #[oai(status = 201)]
     Accepted,
+}
+
+/// The health check's answer.
+#[derive(ApiResponse)]
+pub enum HealthAnswer {
+    /// The process serves requests.
+    #[oai(status = 200)]
+    Serving,
 }
 
 /// Iamport's notification, as JSON or form-encoded.
@@ -269,10 +277,11 @@ impl PaymentsApi {
 
     /// Health check
     ///
-    /// Answers 200 `ok` while the process serves requests.
+    /// Answers 200 with an empty body while the process serves requests (the
+    /// original SDK reads an empty body as `undefined`).
     #[oai(path = "/monitors/health", method = "get", operation_id = "health", tag = "ApiTags::Monitors")]
-    async fn health(&self) -> PlainText<String> {
-        PlainText("ok".to_owned())
+    async fn health(&self) -> HealthAnswer {
+        HealthAnswer::Serving
     }
 
     /// This process

@@ -27,7 +27,7 @@ use poem_openapi::OpenApiService;
 use serde_json::Value;
 use tracing::Instrument;
 
-pub use api::{IamportWebhookRequest, PaymentsApi, WebhookAck};
+pub use api::{HealthAnswer, IamportWebhookRequest, PaymentsApi, WebhookAck};
 pub use encrypted::{ENCRYPTED_CONTENT_TYPE, Encrypted, EncryptedCreated, EncryptedOk, EncryptedReply, decrypt_body};
 pub use error::{ApiError, MonitorError, RecordError, WebhookError};
 pub use idempotency::{KEY_RETENTION, MAX_KEY_CHARS, fingerprint};
