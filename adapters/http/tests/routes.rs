@@ -62,7 +62,9 @@ async fn create_history_maps_each_failure_to_its_status() {
     assert_eq!(vendor.status, 400, "{}", vendor.text);
 
     let negative = app.call("POST", "/payments/histories", create_body("imp_3", "-1", "o-5"), None).await;
-    assert_eq!(negative.status, 400, "{}", negative.text);
+    assert_eq!(negative.body, json!({"code": "INVALID_REQUEST", "message": "price: must not be negative"}));
+    let precise = app.call("POST", "/payments/histories", create_body("imp_3", "1.00001", "o-5"), None).await;
+    assert_eq!(precise.body["message"], "price: must have at most 4 decimal places");
 
     app.pg.add_payment("imp_5", "1000");
     *app.pg.fail_with.lock().unwrap() = Some(GatewayError::Unavailable("down".into()));

@@ -18,7 +18,7 @@ pub use requests::{
     VendorInputBody,
 };
 pub use responses::{CancelBody, ErrorBody, HistoryBody, HistorySnapshotBody, ReservationBody, SourceBody, VendorBody};
-pub use scalars::{WireMoney, WireTimestamp, format_timestamp};
+pub use scalars::{WireAmount, WireMoney, WireTimestamp, format_timestamp};
 pub use webhooks::{IamportWebhookBody, TossWebhookBody, WebhookBody};
 
 /// The wire spelling of a PG.

@@ -6,7 +6,7 @@ use payments_application::ports::RefundAccount;
 use payments_domain::{CancelReason, Password, Source, StoreId, Title, Vendor, VendorUid, WebhookUrl};
 use poem_openapi::Object;
 
-use crate::{SourceBody, VendorCodeBody, WireMoney};
+use crate::{SourceBody, VendorCodeBody, WireAmount};
 
 /// The PG side of a payment or saved card, as the PG's popup reported it.
 #[derive(Debug, Clone, PartialEq, Object)]
@@ -47,7 +47,7 @@ pub struct CreateHistoryBody {
     pub source: SourceBody,
     /// The amount the caller expects was charged. When the PG says otherwise,
     /// the payment is cancelled at the PG and the request fails with 422.
-    pub price: WireMoney,
+    pub price: WireAmount,
     /// A password of the caller's choosing, needed to read the record back.
     pub password: String,
     /// Where to POST (encrypted) every later change of this payment.
@@ -61,7 +61,7 @@ impl CreateHistoryBody {
         Ok(CreateHistory {
             vendor: self.vendor.try_into_domain()?,
             source: self.source.try_into_domain()?,
-            price: self.price.0,
+            price: self.price.to_money("price")?,
             password: Password::parse(self.password)?,
             webhook_url: WebhookUrl::parse(self.webhook_url)?,
         })
@@ -153,7 +153,7 @@ pub struct CancelHistoryBody {
     /// The password given when the payment was registered.
     pub password: String,
     /// Amount to refund: more than 0 and at most what is left of the payment.
-    pub price: WireMoney,
+    pub price: WireAmount,
     /// Why, as shown to the PG.
     pub reason: String,
     /// Required for virtual-account payments (the refund goes there); `null` otherwise.
@@ -167,7 +167,7 @@ impl CancelHistoryBody {
         Ok(CancelHistory {
             source: self.source.try_into_domain()?,
             password: Password::parse(self.password)?,
-            price: self.price.0,
+            price: self.price.to_money("price")?,
             reason: CancelReason::parse(self.reason)?,
             account: self.account.map(RefundAccountBody::try_into_domain).transpose()?,
         })
@@ -215,7 +215,7 @@ mod tests {
         let body = CreateHistoryBody {
             vendor: VendorInputBody { code: VendorCodeBody::Iamport, store_id: "s".into(), uid: "imp_1".into() },
             source: source(""),
-            price: WireMoney("100".parse().unwrap()),
+            price: WireAmount(serde_json::Number::from(100u8)),
             password: "pw".into(),
             webhook_url: "http://127.0.0.1/hook".into(),
         };
@@ -231,7 +231,7 @@ mod tests {
         let body = CancelHistoryBody {
             source: source("o1"),
             password: "pw".into(),
-            price: WireMoney("10".parse().unwrap()),
+            price: WireAmount(serde_json::Number::from(10u8)),
             reason: "changed mind".into(),
             account: Some(RefundAccountBody {
                 bank: "088".into(),

@@ -65,6 +65,66 @@ impl ToJSON for WireMoney {
     }
 }
 
+/// An amount as a request carries it: any JSON number, kept as its exact
+/// text, checked when the request converts to domain values (so the error
+/// names the field: `price: must not be negative`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WireAmount(pub serde_json::Number);
+
+impl WireAmount {
+    /// The amount as [`Money`].
+    ///
+    /// # Errors
+    /// [`payments_domain::DomainError::Invalid`] naming `field`.
+    pub fn to_money(&self, field: &'static str) -> Result<Money, payments_domain::DomainError> {
+        Money::parse_for(field, &self.0.to_string())
+    }
+}
+
+impl From<Money> for WireAmount {
+    fn from(money: Money) -> Self {
+        Self(money.to_json_number())
+    }
+}
+
+impl Type for WireAmount {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> Cow<'static, str> {
+        "number_amount".into()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        WireMoney::schema_ref()
+    }
+
+    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
+        Some(self)
+    }
+
+    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+        Box::new(self.as_raw_value().into_iter())
+    }
+}
+
+impl ParseFromJSON for WireAmount {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        match value {
+            Some(Value::Number(number)) => Ok(WireAmount(number)),
+            Some(other) => Err(ParseError::expected_type(other)),
+            None => Err(ParseError::expected_input()),
+        }
+    }
+}
+
+impl ToJSON for WireAmount {
+    fn to_json(&self) -> Option<Value> {
+        Some(Value::Number(self.0.clone()))
+    }
+}
+
 /// A point in time, RFC 3339 in UTC with milliseconds (`2026-11-24T04:22:48.123Z`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WireTimestamp(pub Timestamp);
