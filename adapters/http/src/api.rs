@@ -1,0 +1,323 @@
+//! The routes of the wire contract.
+
+use std::sync::Arc;
+
+use payments_application::AppError;
+use payments_application::commands::{Locator, PgNotification};
+use payments_domain::{HistoryId, ReservationId, VendorCode, VendorUid};
+use payments_wire::{
+    CancelHistoryBody, CreateHistoryBody, CreateReservationBody, HistoryBody, IamportWebhookBody, OutboxBody,
+    PasswordBody, PerformanceBody, ReservationBody, SourceAccessorBody, SystemBody, TossWebhookBody,
+};
+use poem::web::Data;
+use poem_openapi::param::{Header, Path};
+use poem_openapi::payload::{Form, Json};
+use poem_openapi::{ApiRequest, ApiResponse, OpenApi, Tags};
+use serde_json::{Value, json};
+
+use crate::HttpState;
+use crate::encrypted::{Encrypted, EncryptedCreated, EncryptedOk};
+use crate::error::{ApiError, MonitorError, RecordError, WebhookError};
+use crate::{idempotency, monitors};
+
+#[derive(Tags)]
+enum ApiTags {
+    /// Payments registered here: create, read, cancel.
+    Histories,
+    /// Cards saved at a PG for later charges.
+    Reservations,
+    /// Notifications from the PGs.
+    Webhooks,
+    /// Health and process information.
+    Monitors,
+}
+
+/// The API of the payment server.
+pub struct PaymentsApi;
+
+/// A PG notification was taken in.
+#[derive(ApiResponse)]
+pub enum WebhookAck {
+    /// Accepted (processed, or nothing to do).
+    #[oai(status = 201)]
+    Accepted,
+}
+
+/// The health check's answer.
+#[derive(ApiResponse)]
+pub enum HealthAnswer {
+    /// The process serves requests.
+    #[oai(status = 200)]
+    Serving,
+}
+
+/// Iamport's notification, as JSON or form-encoded.
+#[derive(ApiRequest)]
+pub enum IamportWebhookRequest {
+    /// As JSON.
+    Json(Json<IamportWebhookBody>),
+    /// Form-encoded (as Iamport's older notifications are sent).
+    Form(Form<IamportWebhookBody>),
+}
+
+fn history_locator_by_source(
+    body: SourceAccessorBody,
+) -> Result<(Locator<HistoryId>, payments_domain::Password), AppError> {
+    let (source, password) = body.try_into_domain()?;
+    Ok((Locator::Source(source), password))
+}
+
+async fn notify(state: &HttpState, vendor: VendorCode, uid: &str, payload: Value) -> Result<WebhookAck, WebhookError> {
+    let uid = VendorUid::parse(uid).map_err(AppError::from)?;
+    let outcome = state.payments.process_pg_notification(PgNotification { vendor, uid, payload }).await?;
+    tracing::info!(%vendor, ?outcome, "PG notification processed");
+    Ok(WebhookAck::Accepted)
+}
+
+#[OpenApi]
+impl PaymentsApi {
+    /// Register a payment
+    ///
+    /// Registers a payment the customer has just made in the PG's popup. The
+    /// payment is read from the PG; when the PG charged another amount than
+    /// `price`, the payment is cancelled at the PG and the answer is 422.
+    /// Send an `Idempotency-Key` to retry safely.
+    #[oai(path = "/payments/histories", method = "post", operation_id = "createHistory", tag = "ApiTags::Histories")]
+    async fn create_history(
+        &self,
+        state: Data<&Arc<HttpState>>,
+        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
+        body: Encrypted<CreateHistoryBody>,
+    ) -> Result<EncryptedCreated<HistoryBody>, RecordError> {
+        let command = body.value.try_into_domain()?;
+        let payments = state.payments.clone();
+        let work = async move { payments.create_history(command).await.map(|h| HistoryBody::from(&h)) };
+        Ok(idempotency::run(state.0, "POST /payments/histories", idempotency_key.0, &body.plaintext, work).await?)
+    }
+
+    /// Read a payment by its source
+    ///
+    /// Reads a payment by the caller's record it was registered for, with its password.
+    #[oai(path = "/payments/histories/get", method = "patch", operation_id = "getHistory", tag = "ApiTags::Histories")]
+    async fn get_history(
+        &self,
+        state: Data<&Arc<HttpState>>,
+        body: Encrypted<SourceAccessorBody>,
+    ) -> Result<EncryptedOk<HistoryBody>, RecordError> {
+        let (locator, password) = history_locator_by_source(body.value)?;
+        let history = state.payments.get_history(locator, &password).await?;
+        Ok(EncryptedOk::new(&HistoryBody::from(&history), &state.cipher))
+    }
+
+    /// Read a payment by its id
+    ///
+    /// Reads a payment by our id, with its password.
+    #[oai(
+        path = "/payments/histories/:id",
+        method = "patch",
+        operation_id = "getHistoryById",
+        tag = "ApiTags::Histories"
+    )]
+    async fn get_history_by_id(
+        &self,
+        state: Data<&Arc<HttpState>>,
+        id: Path<uuid::Uuid>,
+        body: Encrypted<PasswordBody>,
+    ) -> Result<EncryptedOk<HistoryBody>, RecordError> {
+        let password = body.value.try_into_domain()?;
+        let history = state.payments.get_history(Locator::Id(HistoryId::from_uuid(id.0)), &password).await?;
+        Ok(EncryptedOk::new(&HistoryBody::from(&history), &state.cipher))
+    }
+
+    /// Cancel a payment
+    ///
+    /// Cancels a payment wholly or partly at the PG and answers the payment as
+    /// it is afterwards; the change is also announced to its `webhook_url`.
+    /// Send an `Idempotency-Key` so that a retry after a timeout never refunds twice.
+    #[oai(
+        path = "/payments/histories/cancel",
+        method = "put",
+        operation_id = "cancelHistory",
+        tag = "ApiTags::Histories"
+    )]
+    async fn cancel_history(
+        &self,
+        state: Data<&Arc<HttpState>>,
+        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
+        body: Encrypted<CancelHistoryBody>,
+    ) -> Result<EncryptedOk<HistoryBody>, RecordError> {
+        let command = body.value.try_into_domain()?;
+        let payments = state.payments.clone();
+        let work = async move { payments.cancel_history(command).await.map(|h| HistoryBody::from(&h)) };
+        Ok(idempotency::run(state.0, "PUT /payments/histories/cancel", idempotency_key.0, &body.plaintext, work)
+            .await?)
+    }
+
+    /// Register a saved card
+    ///
+    /// Registers a card the customer saved in the PG's popup, after reading it
+    /// from the PG. Send an `Idempotency-Key` to retry safely.
+    #[oai(
+        path = "/payments/reservations",
+        method = "post",
+        operation_id = "createReservation",
+        tag = "ApiTags::Reservations"
+    )]
+    async fn create_reservation(
+        &self,
+        state: Data<&Arc<HttpState>>,
+        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
+        body: Encrypted<CreateReservationBody>,
+    ) -> Result<EncryptedCreated<ReservationBody>, RecordError> {
+        let command = body.value.try_into_domain()?;
+        let payments = state.payments.clone();
+        let work = async move { payments.create_reservation(command).await.map(|r| ReservationBody::from(&r)) };
+        Ok(idempotency::run(state.0, "POST /payments/reservations", idempotency_key.0, &body.plaintext, work).await?)
+    }
+
+    /// Read a saved card by its source
+    ///
+    /// Reads a saved card by the caller's record it was registered for, with its password.
+    #[oai(
+        path = "/payments/reservations/get",
+        method = "patch",
+        operation_id = "getReservation",
+        tag = "ApiTags::Reservations"
+    )]
+    async fn get_reservation(
+        &self,
+        state: Data<&Arc<HttpState>>,
+        body: Encrypted<SourceAccessorBody>,
+    ) -> Result<EncryptedOk<ReservationBody>, RecordError> {
+        let (source, password) = body.value.try_into_domain()?;
+        let reservation = state.payments.get_reservation(Locator::Source(source), &password).await?;
+        Ok(EncryptedOk::new(&ReservationBody::from(&reservation), &state.cipher))
+    }
+
+    /// Read a saved card by its id
+    ///
+    /// Reads a saved card by our id, with its password.
+    #[oai(
+        path = "/payments/reservations/:id",
+        method = "patch",
+        operation_id = "getReservationById",
+        tag = "ApiTags::Reservations"
+    )]
+    async fn get_reservation_by_id(
+        &self,
+        state: Data<&Arc<HttpState>>,
+        id: Path<uuid::Uuid>,
+        body: Encrypted<PasswordBody>,
+    ) -> Result<EncryptedOk<ReservationBody>, RecordError> {
+        let password = body.value.try_into_domain()?;
+        let locator = Locator::Id(ReservationId::from_uuid(id.0));
+        let reservation = state.payments.get_reservation(locator, &password).await?;
+        Ok(EncryptedOk::new(&ReservationBody::from(&reservation), &state.cipher))
+    }
+
+    /// Receive an Iamport notification
+    ///
+    /// Iamport calls this when a payment changes. Only `imp_uid` is trusted:
+    /// the payment is re-read from Iamport, and a change is recorded and
+    /// announced to the payment's `webhook_url`. `ready` and `failed` are
+    /// acknowledged without doing anything. An unknown payment answers 404 so
+    /// Iamport retries later.
+    #[oai(
+        path = "/payments/webhooks/iamport",
+        method = "post",
+        operation_id = "receiveIamportWebhook",
+        tag = "ApiTags::Webhooks"
+    )]
+    async fn receive_iamport_webhook(
+        &self,
+        state: Data<&Arc<HttpState>>,
+        body: IamportWebhookRequest,
+    ) -> Result<WebhookAck, WebhookError> {
+        let body = match body {
+            IamportWebhookRequest::Json(Json(body)) | IamportWebhookRequest::Form(Form(body)) => body,
+        };
+        if matches!(body.status.as_str(), "ready" | "failed") {
+            return Ok(WebhookAck::Accepted);
+        }
+        let mut payload = json!({ "imp_uid": body.imp_uid, "merchant_uid": body.merchant_uid, "status": body.status });
+        if let (Some(id), Some(map)) = (&body.cancellation_id, payload.as_object_mut()) {
+            map.insert("cancellation_id".into(), Value::String(id.clone()));
+        }
+        notify(&state, VendorCode::Iamport, &body.imp_uid, payload).await
+    }
+
+    /// Receive a Toss Payments notification
+    ///
+    /// Toss Payments calls this when a payment changes. Only `data.paymentKey`
+    /// is trusted: the payment is re-read from Toss, and a change is recorded
+    /// and announced to the payment's `webhook_url`. `WAITING_FOR_DEPOSIT` is
+    /// acknowledged without doing anything. An unknown payment answers 404 so
+    /// Toss retries later.
+    #[oai(
+        path = "/payments/webhooks/toss",
+        method = "post",
+        operation_id = "receiveTossWebhook",
+        tag = "ApiTags::Webhooks"
+    )]
+    async fn receive_toss_webhook(
+        &self,
+        state: Data<&Arc<HttpState>>,
+        body: Json<TossWebhookBody>,
+    ) -> Result<WebhookAck, WebhookError> {
+        let TossWebhookBody { event_type, created_at, data } = body.0;
+        let Some(payment_key) = data.get("paymentKey").and_then(Value::as_str).map(str::to_owned) else {
+            return Err(ApiError::new(400, "INVALID_REQUEST", "data.paymentKey: must be a string").into());
+        };
+        if data.get("status").and_then(Value::as_str) == Some("WAITING_FOR_DEPOSIT") {
+            return Ok(WebhookAck::Accepted);
+        }
+        let payload = json!({ "eventType": event_type, "createdAt": created_at, "data": data });
+        notify(&state, VendorCode::TossPayments, &payment_key, payload).await
+    }
+
+    /// Health check
+    ///
+    /// Answers 200 with an empty body while the process serves requests (the
+    /// original SDK reads an empty body as `undefined`).
+    #[oai(path = "/monitors/health", method = "get", operation_id = "health", tag = "ApiTags::Monitors")]
+    async fn health(&self) -> HealthAnswer {
+        HealthAnswer::Serving
+    }
+
+    /// This process
+    ///
+    /// A random id of this process, its command line, the package and commit
+    /// it was built from, and when it started.
+    #[oai(path = "/monitors/system", method = "get", operation_id = "system", tag = "ApiTags::Monitors")]
+    async fn system(&self, state: Data<&Arc<HttpState>>) -> Result<EncryptedOk<SystemBody>, MonitorError> {
+        Ok(EncryptedOk::new(&state.system.body(), &state.cipher))
+    }
+
+    /// Resource use
+    ///
+    /// CPU time, memory and uptime of this process, and the webhook delivery
+    /// queue (counts and the age of the oldest pending delivery).
+    #[oai(path = "/monitors/performance", method = "get", operation_id = "performance", tag = "ApiTags::Monitors")]
+    async fn performance(&self, state: Data<&Arc<HttpState>>) -> Result<EncryptedOk<PerformanceBody>, MonitorError> {
+        let outbox = match &state.delivery {
+            Some(delivery) => {
+                let stats = delivery.stats().await?;
+                Some(OutboxBody {
+                    pending: stats.pending,
+                    retrying: stats.retrying,
+                    delivered: stats.delivered,
+                    failed: stats.failed,
+                    oldest_pending_age_seconds: stats.oldest_pending_age.map(|age| age.as_secs()),
+                })
+            }
+            None => None,
+        };
+        let body = PerformanceBody {
+            cpu: monitors::cpu_usage().await,
+            memory: monitors::memory_usage().await,
+            uptime_seconds: state.system.uptime_seconds(),
+            outbox,
+        };
+        Ok(EncryptedOk::new(&body, &state.cipher))
+    }
+}

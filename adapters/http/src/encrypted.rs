@@ -1,0 +1,215 @@
+//! `Encrypted<T>`: a JSON body sent as base64 AES-CBC ciphertext in `text/plain`.
+
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use payments_crypto::WireCipher;
+use poem::http::{HeaderValue, StatusCode, header};
+use poem::{IntoResponse, Request, RequestBody, Response};
+use poem_openapi::payload::{ParsePayload, Payload};
+use poem_openapi::registry::{MetaMediaType, MetaRequest, MetaResponse, MetaResponses, MetaSchemaRef, Registry};
+use poem_openapi::types::{ParseFromJSON, ToJSON, Type};
+use poem_openapi::{ApiExtractor, ApiExtractorType, ApiResponse, ExtractParamOptions};
+
+use crate::error::ApiError;
+use crate::{HttpState, MAX_BODY_BYTES};
+
+/// The media type of encrypted bodies.
+pub const ENCRYPTED_CONTENT_TYPE: &str = "text/plain; charset=utf-8";
+
+/// An encrypted request body: on the wire, `text/plain` base64 of AES-CBC
+/// (PKCS#7) over the UTF-8 JSON of `T`, with the connection key and IV; in the
+/// OpenAPI document, `T`'s schema under `text/plain` (the operation is marked
+/// `x-encrypted: true`).
+///
+/// Every failure (not base64, not whole blocks, bad padding, not UTF-8, not
+/// JSON, not `T`) answers 400 `INVALID_BODY`; outside local mode always with
+/// the same message.
+#[derive(Debug, Clone)]
+pub struct Encrypted<T> {
+    /// The decrypted value.
+    pub value: T,
+    /// The decrypted JSON text, as sent (fingerprinted for idempotency).
+    pub plaintext: String,
+}
+
+impl<T: Type> Payload for Encrypted<T> {
+    const CONTENT_TYPE: &'static str = ENCRYPTED_CONTENT_TYPE;
+
+    fn check_content_type(content_type: &str) -> bool {
+        content_type.parse::<mime::Mime>().is_ok_and(|mime| mime.type_() == mime::TEXT && mime.subtype() == mime::PLAIN)
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        T::schema_ref()
+    }
+
+    fn register(registry: &mut Registry) {
+        T::register(registry);
+    }
+}
+
+fn state_of(request: &Request) -> Result<&Arc<HttpState>, poem::Error> {
+    request.data::<Arc<HttpState>>().ok_or_else(|| {
+        tracing::error!("HttpState is missing from the request data");
+        poem::Error::from(ApiError::new(500, "INTERNAL", "internal error"))
+    })
+}
+
+/// Decrypts and parses a body with `cipher`. `local_mode` decides whether the
+/// error says what went wrong.
+///
+/// # Errors
+/// [`ApiError`] 400 `INVALID_BODY`.
+pub fn decrypt_body<T: Type + ParseFromJSON>(
+    cipher: &WireCipher,
+    local_mode: bool,
+    body: &[u8],
+) -> Result<Encrypted<T>, ApiError> {
+    let text =
+        std::str::from_utf8(body).map_err(|_| ApiError::unreadable_body(local_mode, || "not UTF-8 text".into()))?;
+    if text.trim().is_empty() {
+        return Err(ApiError::unreadable_body(local_mode, || "the body is empty".into()));
+    }
+    let plaintext = cipher.decrypt(text).map_err(|error| {
+        tracing::debug!(%error, "undecryptable body");
+        ApiError::unreadable_body(local_mode, || error.to_string())
+    })?;
+    let json: serde_json::Value = serde_json::from_str(&plaintext)
+        .map_err(|error| ApiError::unreadable_body(local_mode, || format!("the plaintext is not JSON ({error})")))?;
+    let value = T::parse_from_json(Some(json.clone())).map_err(|error| {
+        ApiError::unreadable_body(local_mode, || match crate::diagnose::first_mismatch::<T>(&json) {
+            Some(mismatch) => mismatch,
+            None => format!("the JSON does not fit {}: {}", T::name(), error.into_message()),
+        })
+    })?;
+    Ok(Encrypted { value, plaintext })
+}
+
+async fn read_encrypted<T: Type + ParseFromJSON>(
+    request: &Request,
+    body: &mut RequestBody,
+) -> poem::Result<Encrypted<T>> {
+    let state = state_of(request)?;
+    let bytes = body.take()?.into_bytes_limit(MAX_BODY_BYTES).await.map_err(|error| match error {
+        poem::error::ReadBodyError::PayloadTooLarge => ApiError::too_large(MAX_BODY_BYTES),
+        other => ApiError::unreadable_body(state.local_mode, || other.to_string()),
+    })?;
+    Ok(decrypt_body(&state.cipher, state.local_mode, &bytes)?)
+}
+
+impl<T: Type + ParseFromJSON> ParsePayload for Encrypted<T> {
+    const IS_REQUIRED: bool = true;
+
+    async fn from_request(request: &Request, body: &mut RequestBody) -> poem::Result<Self> {
+        read_encrypted(request, body).await
+    }
+}
+
+impl<'a, T: Type + ParseFromJSON> ApiExtractor<'a> for Encrypted<T> {
+    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::RequestObject];
+    type ParamType = ();
+    type ParamRawType = ();
+
+    fn register(registry: &mut Registry) {
+        T::register(registry);
+    }
+
+    fn request_meta() -> Option<MetaRequest> {
+        Some(MetaRequest {
+            description: Some(
+                "Encrypted: send base64 of AES-CBC (PKCS#7) over this JSON, with the connection key and IV, as text/plain.",
+            ),
+            content: vec![MetaMediaType { content_type: ENCRYPTED_CONTENT_TYPE, schema: T::schema_ref() }],
+            required: true,
+        })
+    }
+
+    async fn from_request(
+        request: &'a Request,
+        body: &mut RequestBody,
+        _param_opts: ExtractParamOptions<Self::ParamType>,
+    ) -> poem::Result<Self> {
+        // The original SDK sends `text/plain`; a missing type is accepted too.
+        if let Some(content_type) = request.content_type()
+            && !<Self as Payload>::check_content_type(content_type)
+        {
+            return Err(ApiError::new(
+                415,
+                "UNSUPPORTED_MEDIA_TYPE",
+                format!("expected text/plain (an encrypted body), got {content_type}"),
+            )
+            .into());
+        }
+        read_encrypted(request, body).await
+    }
+}
+
+/// An encrypted answer with status `STATUS`: the JSON of `T`, encrypted when
+/// built (the response side has no request, so the cipher is captured here).
+#[derive(Debug, Clone)]
+pub struct EncryptedReply<T, const STATUS: u16> {
+    ciphertext: String,
+    replayed: bool,
+    _value: PhantomData<fn() -> T>,
+}
+
+/// 200 with an encrypted body.
+pub type EncryptedOk<T> = EncryptedReply<T, 200>;
+/// 201 with an encrypted body.
+pub type EncryptedCreated<T> = EncryptedReply<T, 201>;
+
+impl<T: ToJSON, const STATUS: u16> EncryptedReply<T, STATUS> {
+    /// Encrypts the JSON of `value`.
+    pub fn new(value: &T, cipher: &WireCipher) -> Self {
+        Self::from_plaintext(&value.to_json_string(), cipher)
+    }
+
+    /// Encrypts JSON text already made (an idempotency replay or a stored answer).
+    pub fn from_plaintext(json: &str, cipher: &WireCipher) -> Self {
+        Self { ciphertext: cipher.encrypt(json.as_bytes()), replayed: false, _value: PhantomData }
+    }
+
+    /// Marks the answer as a replay of a stored one (`Idempotent-Replayed: true`).
+    #[must_use]
+    pub fn replayed(mut self) -> Self {
+        self.replayed = true;
+        self
+    }
+
+    /// The base64 ciphertext.
+    pub fn ciphertext(&self) -> &str {
+        &self.ciphertext
+    }
+}
+
+impl<T: Send, const STATUS: u16> IntoResponse for EncryptedReply<T, STATUS> {
+    fn into_response(self) -> Response {
+        let mut response = Response::builder()
+            .status(StatusCode::from_u16(STATUS).unwrap_or(StatusCode::OK))
+            .header(header::CONTENT_TYPE, ENCRYPTED_CONTENT_TYPE)
+            .body(self.ciphertext);
+        if self.replayed {
+            response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+        }
+        response
+    }
+}
+
+impl<T: Type + Send, const STATUS: u16> ApiResponse for EncryptedReply<T, STATUS> {
+    fn meta() -> MetaResponses {
+        MetaResponses {
+            responses: vec![MetaResponse {
+                description: "Encrypted: base64 of AES-CBC (PKCS#7) over this JSON, with the connection key and IV, as text/plain.",
+                status: Some(STATUS),
+                status_range: None,
+                content: vec![MetaMediaType { content_type: ENCRYPTED_CONTENT_TYPE, schema: T::schema_ref() }],
+                headers: vec![],
+            }],
+        }
+    }
+
+    fn register(registry: &mut Registry) {
+        T::register(registry);
+    }
+}

@@ -1,0 +1,250 @@
+//! The HTTP API of the payment server (poem + poem-openapi).
+//!
+//! - [`app`]: every route of the wire contract, `/openapi.json`, Swagger UI at
+//!   `/docs`, JSON errors everywhere (unknown routes included), a 1 MiB body
+//!   limit (413) and one tracing line per request with a request id.
+//! - [`Encrypted`]: the `text/plain` AES-CBC body of the original SDK.
+//! - [`openapi_json`]: the OpenAPI document, generated from the code; the
+//!   committed `openapi/payments.json` must equal it.
+
+mod api;
+mod diagnose;
+mod encrypted;
+mod error;
+mod idempotency;
+mod monitors;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use payments_application::ports::IdempotencyStore;
+use payments_application::{DeliveryService, PaymentService};
+use payments_crypto::WireCipher;
+use poem::endpoint::make_sync;
+use poem::http::{HeaderValue, StatusCode, header};
+use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route, get};
+use poem_openapi::OpenApiService;
+use serde_json::Value;
+use tracing::Instrument;
+
+pub use api::{HealthAnswer, IamportWebhookRequest, PaymentsApi, WebhookAck};
+pub use encrypted::{ENCRYPTED_CONTENT_TYPE, Encrypted, EncryptedCreated, EncryptedOk, EncryptedReply, decrypt_body};
+pub use error::{ApiError, MonitorError, RecordError, WebhookError};
+pub use idempotency::{KEY_RETENTION, MAX_KEY_CHARS, fingerprint};
+pub use monitors::SystemInfo;
+
+/// Largest accepted request body; larger ones answer 413.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// Everything the routes need. Built once by the binary.
+pub struct HttpState {
+    /// The payment use cases.
+    pub payments: PaymentService,
+    /// The webhook delivery use case, for the queue counts of
+    /// `/monitors/performance`; `None` when this process does not deliver.
+    pub delivery: Option<DeliveryService>,
+    /// The connection cipher (`PAYMENT_CONNECTION_ENCRYPTION_KEY/IV`).
+    pub cipher: WireCipher,
+    /// Local mode: unreadable bodies are answered with what was wrong.
+    pub local_mode: bool,
+    /// Where `Idempotency-Key`s are kept (shared by every instance).
+    pub idempotency: Arc<dyn IdempotencyStore>,
+    /// Who this process is.
+    pub system: SystemInfo,
+}
+
+impl HttpState {
+    /// Gathers the state of the routes.
+    pub fn new(
+        payments: PaymentService,
+        delivery: Option<DeliveryService>,
+        cipher: WireCipher,
+        idempotency: Arc<dyn IdempotencyStore>,
+        system: SystemInfo,
+        local_mode: bool,
+    ) -> Self {
+        Self { payments, delivery, cipher, local_mode, idempotency, system }
+    }
+}
+
+const TITLE: &str = "payments";
+const DESCRIPTION: &str = "An integrated payment server between your backends and payment gateways (Iamport, Toss Payments).\n\nOperations marked `x-encrypted: true` take and return `text/plain` bodies: the base64 of AES-CBC with PKCS#7 padding over the UTF-8 JSON shown, with the connection key (16 or 32 bytes: AES-128 or AES-256) and 16-byte IV. Errors are never encrypted: every route answers them as JSON `{\"code\", \"message\"}`.";
+
+fn service() -> OpenApiService<PaymentsApi, ()> {
+    OpenApiService::new(PaymentsApi, TITLE, env!("CARGO_PKG_VERSION")).description(DESCRIPTION)
+}
+
+/// The OpenAPI 3 document of the API, pretty-printed and deterministic: what
+/// `payments openapi` writes to `openapi/payments.json`.
+pub fn openapi_json() -> String {
+    let spec = service().spec();
+    let mut document: Value = match serde_json::from_str(&spec) {
+        Ok(document) => document,
+        // poem-openapi writes its own JSON; keep it untouched if ever unreadable.
+        Err(_) => return spec,
+    };
+    annotate(&mut document);
+    let mut text = serde_json::to_string_pretty(&document).unwrap_or(spec);
+    text.push('\n');
+    text
+}
+
+/// Marks encrypted operations (`x-encrypted: true`: a `text/plain` body or
+/// answer whose schema is an object) and describes parameters.
+fn annotate(document: &mut Value) {
+    add_webhook_schemas(document);
+    mark_nullable(document);
+    let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) else { return };
+    for operations in paths.values_mut().filter_map(Value::as_object_mut) {
+        for operation in operations.values_mut().filter_map(Value::as_object_mut) {
+            let encrypted_body = operation
+                .get("requestBody")
+                .is_some_and(|body| body["content"]["text/plain; charset=utf-8"]["schema"].get("$ref").is_some());
+            let encrypted_answer = operation.get("responses").and_then(Value::as_object).is_some_and(|responses| {
+                responses.values().any(|r| r["content"]["text/plain; charset=utf-8"]["schema"].get("$ref").is_some())
+            });
+            if encrypted_body || encrypted_answer {
+                operation.insert("x-encrypted".into(), Value::Bool(true));
+            }
+            let Some(parameters) = operation.get_mut("parameters").and_then(Value::as_array_mut) else { continue };
+            for parameter in parameters.iter_mut().filter_map(Value::as_object_mut) {
+                let description = match parameter.get("name").and_then(Value::as_str) {
+                    Some("Idempotency-Key") => {
+                        "Up to 255 characters of your choosing, unique per intended operation. A retry with the same key and the same body answers what the first request answered, without calling the PG again; the same key with another body answers 422; while the first request runs, 409. Keys are kept at least 24 hours."
+                    }
+                    Some("id") => "Our id of the record.",
+                    _ => continue,
+                };
+                parameter.insert("description".into(), Value::String(description.into()));
+            }
+        }
+    }
+}
+
+/// The body of the webhooks this server sends is no route's, so it is added
+/// by hand (generated from its type all the same) and named at the root as
+/// `x-outgoing-webhook`.
+fn add_webhook_schemas(document: &mut Value) {
+    let mut registry = poem_openapi::registry::Registry::new();
+    <payments_wire::WebhookBody as poem_openapi::types::Type>::register(&mut registry);
+    let Some(schemas) = document.pointer_mut("/components/schemas").and_then(Value::as_object_mut) else { return };
+    for (name, schema) in registry.schemas {
+        if let Ok(value) = serde_json::to_value(&schema) {
+            schemas.entry(name).or_insert(value);
+        }
+    }
+    if let Some(root) = document.as_object_mut() {
+        root.insert(
+            "x-outgoing-webhook".into(),
+            serde_json::json!({
+                "description": "POSTed to a payment's `webhook_url` on every change, encrypted like the routes (text/plain), with Standard Webhooks headers (`webhook-id`, `webhook-timestamp`, `webhook-signature`).",
+                "schema": { "$ref": "#/components/schemas/WebhookBody" }
+            }),
+        );
+    }
+}
+
+/// Schemas answered by the server always carry their optional fields (as
+/// `null` when absent), so those are required and nullable; optional request
+/// fields are nullable.
+fn mark_nullable(document: &mut Value) {
+    const ANSWERS: [&str; 6] =
+        ["PaymentHistory", "PaymentHistorySnapshot", "System", "Performance", "OutboxStats", "WebhookBody"];
+    let Some(schemas) = document.pointer_mut("/components/schemas").and_then(Value::as_object_mut) else { return };
+    for (name, schema) in schemas.iter_mut() {
+        let required: Vec<String> = schema["required"]
+            .as_array()
+            .map(|r| r.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+            .unwrap_or_default();
+        let Some(properties) = schema.get_mut("properties").and_then(Value::as_object_mut) else { continue };
+        let mut optional = Vec::new();
+        for (field, property) in properties.iter_mut() {
+            if !required.contains(field) {
+                if let Some(property) = property.as_object_mut() {
+                    property.insert("nullable".into(), Value::Bool(true));
+                }
+                optional.push(field.clone());
+            }
+        }
+        if ANSWERS.contains(&name.as_str()) && !optional.is_empty() {
+            let mut all = required;
+            all.extend(optional);
+            schema["required"] = Value::Array(all.into_iter().map(Value::String).collect());
+        }
+    }
+}
+
+async fn log_request<E: Endpoint>(next: Arc<E>, request: Request) -> poem::Result<Response> {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let span = tracing::info_span!("request", request_id = %request_id);
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let started = Instant::now();
+    let result = next.call(request).instrument(span.clone()).await;
+    let mut response = match result {
+        Ok(response) => response.into_response(),
+        Err(error) => ApiError::from_poem(&error).into_response(),
+    };
+    let _entered = span.enter();
+    tracing::info!(
+        %method, %path, status = response.status().as_u16(),
+        elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        "request"
+    );
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("x-request-id", value);
+    }
+    Ok(response)
+}
+
+/// Refuses bodies over [`MAX_BODY_BYTES`] with 413: at once from
+/// `Content-Length`, or while reading a body sent without one.
+async fn limit_body<E: Endpoint>(next: Arc<E>, mut request: Request) -> poem::Result<Response> {
+    let declared = request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    match declared {
+        Some(length) if length > MAX_BODY_BYTES as u64 => return Err(ApiError::too_large(MAX_BODY_BYTES).into()),
+        Some(_) => {}
+        None if request.headers().contains_key(header::TRANSFER_ENCODING) => {
+            let body = request.take_body().into_bytes_limit(MAX_BODY_BYTES).await.map_err(|error| match error {
+                poem::error::ReadBodyError::PayloadTooLarge => ApiError::too_large(MAX_BODY_BYTES),
+                other => ApiError::new(400, "INVALID_REQUEST", other.to_string()),
+            })?;
+            request.set_body(body);
+        }
+        None => {}
+    }
+    next.call(request).await.map(IntoResponse::into_response)
+}
+
+fn json_error(error: poem::Error) -> Response {
+    let api = if error.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::too_large(MAX_BODY_BYTES)
+    } else {
+        ApiError::from_poem(&error)
+    };
+    api.into_response()
+}
+
+/// Every route: the API, `/openapi.json`, Swagger UI at `/docs`; JSON errors
+/// (404 for unknown routes, 413 over [`MAX_BODY_BYTES`]); a tracing line
+/// and an `x-request-id` header per request.
+pub fn app(state: HttpState) -> impl Endpoint<Output = Response> {
+    let service = service();
+    let docs = service.swagger_ui_html();
+    let document = openapi_json();
+    Route::new()
+        .nest("/", service)
+        .at(
+            "/openapi.json",
+            get(make_sync(move |_| {
+                Response::builder()
+                    .header(header::CONTENT_TYPE, "application/json; charset=utf-8")
+                    .body(document.clone())
+            })),
+        )
+        .at("/docs", get(make_sync(move |_| poem::web::Html(docs.clone()))))
+        .around(limit_body)
+        .catch_all_error(|error| async move { json_error(error) })
+        .data(Arc::new(state))
+        .around(log_request)
+}

@@ -1,0 +1,429 @@
+//! The server on port 0 with in-memory ports and a fake PG, and an encrypting client.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::Utc;
+use payments_application::ports::*;
+use payments_application::{DeliveryDeps, DeliveryService, Gateways, PaymentDeps, PaymentService, WebhookUrlPolicy};
+use payments_crypto::WireCipher;
+use payments_domain::*;
+use payments_fakekit::RunningServer;
+use payments_http::{HttpState, SystemInfo};
+use serde_json::{Value, json};
+
+pub const KEY: &[u8; 32] = b"0123456789abcdef0123456789abcdef";
+pub const IV: &[u8; 16] = b"fedcba9876543210";
+
+pub fn cipher() -> WireCipher {
+    WireCipher::new(KEY, IV).unwrap()
+}
+
+// ---------------------------------------------------------------- storage
+
+#[derive(Default)]
+pub struct Histories {
+    rows: Mutex<Vec<StoredHistory>>,
+    pub events: Mutex<Vec<WebhookEvent>>,
+    pub down: Mutex<bool>,
+    pub corrupt: Mutex<bool>,
+}
+
+impl Histories {
+    fn check(&self) -> Result<(), RepositoryError> {
+        if *self.corrupt.lock().unwrap() {
+            return Err(RepositoryError::Corrupt(anyhow::anyhow!("secret detail: row 7 does not decrypt")));
+        }
+        if *self.down.lock().unwrap() { Err(RepositoryError::Unavailable("down".into())) } else { Ok(()) }
+    }
+    fn find(&self, f: impl Fn(&PaymentHistory) -> bool) -> Result<Option<StoredHistory>, RepositoryError> {
+        self.check()?;
+        Ok(self.rows.lock().unwrap().iter().find(|s| f(&s.history)).cloned())
+    }
+}
+
+#[async_trait]
+impl HistoryRepository for Histories {
+    async fn insert(&self, history: &PaymentHistory, hash: &PasswordHash) -> Result<(), RepositoryError> {
+        self.check()?;
+        let mut rows = self.rows.lock().unwrap();
+        if rows.iter().any(|s| s.history.vendor() == history.vendor() || s.history.source() == history.source()) {
+            return Err(RepositoryError::Conflict("taken".into()));
+        }
+        rows.push(StoredHistory { history: history.clone(), password_hash: hash.clone(), revision: Revision(0) });
+        Ok(())
+    }
+    async fn find_by_id(&self, id: HistoryId) -> Result<Option<StoredHistory>, RepositoryError> {
+        self.find(|h| h.id() == id)
+    }
+    async fn find_by_source(&self, source: &Source) -> Result<Option<StoredHistory>, RepositoryError> {
+        self.find(|h| h.source() == source)
+    }
+    async fn find_by_vendor(
+        &self,
+        code: VendorCode,
+        uid: &VendorUid,
+    ) -> Result<Option<StoredHistory>, RepositoryError> {
+        self.find(|h| h.vendor().code == code && &h.vendor().uid == uid)
+    }
+    async fn save_change(
+        &self,
+        expected: Revision,
+        next: &PaymentHistory,
+        event: &WebhookEvent,
+    ) -> Result<(), RepositoryError> {
+        self.check()?;
+        let mut rows = self.rows.lock().unwrap();
+        let row = rows.iter_mut().find(|s| s.history.id() == next.id()).ok_or(RepositoryError::Stale)?;
+        if row.revision != expected {
+            return Err(RepositoryError::Stale);
+        }
+        row.history = next.clone();
+        row.revision = Revision(expected.0 + 1);
+        self.events.lock().unwrap().push(event.clone());
+        Ok(())
+    }
+}
+
+#[derive(Default)]
+pub struct Reservations {
+    rows: Mutex<Vec<StoredReservation>>,
+}
+
+#[async_trait]
+impl ReservationRepository for Reservations {
+    async fn insert(&self, r: &PaymentReservation, hash: &PasswordHash) -> Result<(), RepositoryError> {
+        let mut rows = self.rows.lock().unwrap();
+        if rows.iter().any(|s| s.reservation.vendor == r.vendor || s.reservation.source == r.source) {
+            return Err(RepositoryError::Conflict("taken".into()));
+        }
+        rows.push(StoredReservation { reservation: r.clone(), password_hash: hash.clone() });
+        Ok(())
+    }
+    async fn find_by_id(&self, id: ReservationId) -> Result<Option<StoredReservation>, RepositoryError> {
+        Ok(self.rows.lock().unwrap().iter().find(|s| s.reservation.id == id).cloned())
+    }
+    async fn find_by_source(&self, source: &Source) -> Result<Option<StoredReservation>, RepositoryError> {
+        Ok(self.rows.lock().unwrap().iter().find(|s| &s.reservation.source == source).cloned())
+    }
+    async fn find_by_vendor(
+        &self,
+        code: VendorCode,
+        uid: &VendorUid,
+    ) -> Result<Option<StoredReservation>, RepositoryError> {
+        Ok(self
+            .rows
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|s| s.reservation.vendor.code == code && &s.reservation.vendor.uid == uid)
+            .cloned())
+    }
+}
+
+/// Idempotency keys in memory, as the SQL store keeps them.
+#[derive(Default)]
+pub struct Keys {
+    rows: Mutex<HashMap<(String, String), KeyRow>>,
+}
+
+/// The fingerprint of a key's body and, once done, its answer.
+type KeyRow = (String, Option<StoredResponse>);
+
+#[async_trait]
+impl IdempotencyStore for Keys {
+    async fn begin(
+        &self,
+        scope: &str,
+        key: &str,
+        fp: &str,
+        _now: Timestamp,
+    ) -> Result<IdempotencyClaim, RepositoryError> {
+        let mut rows = self.rows.lock().unwrap();
+        match rows.get(&(scope.to_owned(), key.to_owned())) {
+            None => {
+                rows.insert((scope.to_owned(), key.to_owned()), (fp.to_owned(), None));
+                Ok(IdempotencyClaim::Proceed)
+            }
+            Some((stored, _)) if stored != fp => Ok(IdempotencyClaim::Mismatch),
+            Some((_, None)) => Ok(IdempotencyClaim::InProgress),
+            Some((_, Some(response))) => Ok(IdempotencyClaim::Replay(response.clone())),
+        }
+    }
+    async fn complete(&self, scope: &str, key: &str, response: &StoredResponse) -> Result<(), RepositoryError> {
+        if let Some(row) = self.rows.lock().unwrap().get_mut(&(scope.to_owned(), key.to_owned())) {
+            row.1 = Some(response.clone());
+        }
+        Ok(())
+    }
+    async fn abandon(&self, scope: &str, key: &str) -> Result<(), RepositoryError> {
+        self.rows.lock().unwrap().remove(&(scope.to_owned(), key.to_owned()));
+        Ok(())
+    }
+    async fn purge_before(&self, _cutoff: Timestamp) -> Result<u64, RepositoryError> {
+        Ok(0)
+    }
+}
+
+pub struct PlainHasher;
+
+#[async_trait]
+impl PasswordHasher for PlainHasher {
+    async fn hash(&self, password: &Password) -> anyhow::Result<PasswordHash> {
+        Ok(PasswordHash::parse(format!("$plain${}", password.expose()))?)
+    }
+    async fn verify(&self, password: &Password, hash: &PasswordHash) -> anyhow::Result<bool> {
+        Ok(hash.as_str() == format!("$plain${}", password.expose()))
+    }
+}
+
+// ---------------------------------------------------------------- the fake PG
+
+/// A PG whose payments the test sets up; counts its calls; can be told to fail.
+#[derive(Default)]
+pub struct FakePg {
+    pub payments: Mutex<HashMap<String, PaymentSnapshot>>,
+    pub cards: Mutex<HashMap<String, Value>>,
+    pub fail_with: Mutex<Option<GatewayError>>,
+    pub fetches: AtomicUsize,
+    pub cancels: AtomicUsize,
+}
+
+impl FakePg {
+    pub fn add_payment(&self, uid: &str, price: &str) {
+        let snapshot = PaymentSnapshot {
+            currency: Currency::krw(),
+            price: price.parse().unwrap(),
+            paid_at: Some(to_millis(Utc::now())),
+            cancelled_at: None,
+            cancels: vec![],
+            data: serde_json::from_str(&format!(r#"{{"imp_uid":"{uid}","amount":{price},"status":"paid"}}"#)).unwrap(),
+        };
+        self.payments.lock().unwrap().insert(uid.to_owned(), snapshot);
+    }
+
+    /// Records a cancel made at the PG behind our back (for webhook tests).
+    pub fn cancel_behind(&self, uid: &str, amount: &str) {
+        let mut payments = self.payments.lock().unwrap();
+        let snapshot = payments.get_mut(uid).unwrap();
+        let n = snapshot.cancels.len();
+        snapshot.cancels.push(CancelHistory {
+            key: CancelKey::parse(format!("behind-{n}")).unwrap(),
+            price: amount.parse().unwrap(),
+            reason: CancelReason::parse("by the PG").unwrap(),
+            created_at: to_millis(Utc::now()),
+            data: json!({}),
+        });
+    }
+
+    fn failure(&self) -> Result<(), GatewayError> {
+        match self.fail_with.lock().unwrap().clone() {
+            Some(error) => Err(error),
+            None => Ok(()),
+        }
+    }
+}
+
+#[async_trait]
+impl PaymentGateway for FakePg {
+    async fn fetch_payment(&self, _store: &StoreId, uid: &VendorUid) -> Result<PaymentSnapshot, GatewayError> {
+        self.fetches.fetch_add(1, Ordering::SeqCst);
+        self.failure()?;
+        self.payments.lock().unwrap().get(uid.as_str()).cloned().ok_or_else(|| GatewayError::NotFound(uid.to_string()))
+    }
+    async fn cancel_payment(
+        &self,
+        _store: &StoreId,
+        uid: &VendorUid,
+        request: &CancelRequest,
+    ) -> Result<PaymentSnapshot, GatewayError> {
+        self.cancels.fetch_add(1, Ordering::SeqCst);
+        self.failure()?;
+        let mut payments = self.payments.lock().unwrap();
+        let snapshot = payments.get_mut(uid.as_str()).ok_or_else(|| GatewayError::NotFound(uid.to_string()))?;
+        let n = snapshot.cancels.len();
+        let at = to_millis(Utc::now());
+        snapshot.cancelled_at.get_or_insert(at);
+        snapshot.cancels.push(CancelHistory {
+            key: CancelKey::parse(format!("c{n}")).unwrap(),
+            price: request.amount,
+            reason: request.reason.clone(),
+            created_at: at,
+            data: json!({"n": n}),
+        });
+        Ok(snapshot.clone())
+    }
+    async fn fetch_reservation(
+        &self,
+        _store: &StoreId,
+        uid: &VendorUid,
+        _customer: &SourceId,
+    ) -> Result<Value, GatewayError> {
+        self.failure()?;
+        self.cards.lock().unwrap().get(uid.as_str()).cloned().ok_or_else(|| GatewayError::NotFound(uid.to_string()))
+    }
+}
+
+// ---------------------------------------------------------------- the app
+
+pub struct TestApp {
+    pub server: RunningServer,
+    pub url: String,
+    pub pg: Arc<FakePg>,
+    pub histories: Arc<Histories>,
+    pub client: reqwest::Client,
+}
+
+pub struct Answer {
+    pub status: u16,
+    /// The decrypted body (2xx of encrypted routes) or the JSON error body.
+    pub body: Value,
+    pub text: String,
+    pub content_type: String,
+}
+
+fn init_tracing() {
+    if std::env::var_os("TEST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt().with_env_filter("info").with_test_writer().try_init();
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(false, None).await
+}
+
+pub async fn spawn_app_with(local_mode: bool, delivery: Option<DeliveryService>) -> TestApp {
+    init_tracing();
+    let pg = Arc::new(FakePg::default());
+    let histories = Arc::new(Histories::default());
+    let payments = PaymentService::new(PaymentDeps {
+        gateways: Gateways::new().with(VendorCode::Iamport, pg.clone()).with(VendorCode::TossPayments, pg.clone()),
+        histories: histories.clone(),
+        reservations: Arc::new(Reservations::default()),
+        hasher: Arc::new(PlainHasher),
+        clock: Arc::new(SystemClock),
+        ids: Arc::new(UuidV7Ids),
+        webhook_urls: WebhookUrlPolicy::AnyHost,
+    });
+    let state = HttpState::new(
+        payments,
+        delivery,
+        cipher(),
+        Arc::new(Keys::default()),
+        SystemInfo::new("payments", "9.9.9", Some("abc123".into())),
+        local_mode,
+    );
+    let server = payments_fakekit::serve(payments_http::app(state), "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let url = server.url();
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(20)).build().unwrap();
+    TestApp { server, url, pg, histories, client }
+}
+
+/// A delivery service whose outbox reports fixed counts.
+pub fn delivery_with_stats() -> DeliveryService {
+    let mut outbox = MockWebhookOutbox::new();
+    outbox.expect_stats().returning(|_| {
+        Ok(OutboxStats {
+            pending: 2,
+            retrying: 1,
+            delivered: 5,
+            failed: 0,
+            oldest_pending_age: Some(Duration::from_secs(42)),
+        })
+    });
+    delivery_over(outbox)
+}
+
+/// A delivery service whose outbox database is down.
+pub fn delivery_down() -> DeliveryService {
+    let mut outbox = MockWebhookOutbox::new();
+    outbox.expect_stats().returning(|_| Err(RepositoryError::Unavailable("down".into())));
+    delivery_over(outbox)
+}
+
+fn delivery_over(outbox: MockWebhookOutbox) -> DeliveryService {
+    DeliveryService::new(DeliveryDeps {
+        outbox: Arc::new(outbox),
+        sender: Arc::new(MockWebhookSender::new()),
+        clock: Arc::new(SystemClock),
+        schedule: RetrySchedule::three_days(),
+        lease: Duration::from_secs(30),
+    })
+}
+
+impl TestApp {
+    /// Sends `body` encrypted (text/plain) and decrypts a 2xx answer.
+    pub async fn call(&self, method: &str, path: &str, body: Value, key: Option<&str>) -> Answer {
+        let plaintext = serde_json::to_string(&body).unwrap();
+        self.send_raw(method, path, cipher().encrypt(plaintext.as_bytes()).into_bytes(), key).await
+    }
+
+    /// Sends raw bytes as a text/plain body.
+    pub async fn send_raw(&self, method: &str, path: &str, body: Vec<u8>, key: Option<&str>) -> Answer {
+        let mut request = self
+            .client
+            .request(method.parse().unwrap(), format!("{}{}", self.url, path))
+            .header("content-type", "text/plain")
+            .body(body);
+        if let Some(key) = key {
+            request = request.header("Idempotency-Key", key);
+        }
+        Self::answer(request.send().await.unwrap()).await
+    }
+
+    pub async fn get(&self, path: &str) -> Answer {
+        Self::answer(self.client.get(format!("{}{}", self.url, path)).send().await.unwrap()).await
+    }
+
+    pub async fn post_json(&self, path: &str, body: Value) -> Answer {
+        Self::answer(self.client.post(format!("{}{}", self.url, path)).json(&body).send().await.unwrap()).await
+    }
+
+    pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> Answer {
+        Self::answer(self.client.post(format!("{}{}", self.url, path)).form(form).send().await.unwrap()).await
+    }
+
+    pub async fn answer(response: reqwest::Response) -> Answer {
+        let status = response.status().as_u16();
+        let content_type =
+            response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+        let text = response.text().await.unwrap();
+        let body = if content_type.starts_with("text/plain") && (200..300).contains(&status) && !text.is_empty() {
+            serde_json::from_str(&cipher().decrypt(&text).expect("an encrypted answer")).unwrap()
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::Null)
+        };
+        Answer { status, body, text, content_type }
+    }
+
+    /// Registers payment `uid` of `price` for source `order` and returns its JSON.
+    pub async fn register(&self, uid: &str, price: &str, order: &str) -> Value {
+        self.pg.add_payment(uid, price);
+        let answer = self.call("POST", "/payments/histories", create_body(uid, price, order), None).await;
+        assert_eq!(answer.status, 201, "{}", answer.text);
+        answer.body
+    }
+}
+
+pub fn source(order: &str) -> Value {
+    json!({"schema": "shop", "table": "orders", "id": order})
+}
+
+pub fn create_body(uid: &str, price: &str, order: &str) -> Value {
+    create_body_of("iamport", uid, price, order)
+}
+
+pub fn create_body_of(vendor: &str, uid: &str, price: &str, order: &str) -> Value {
+    let price: Value = serde_json::from_str(price).unwrap();
+    json!({
+        "vendor": {"code": vendor, "store_id": "store-1", "uid": uid},
+        "source": source(order),
+        "price": price,
+        "password": "secret",
+        "webhook_url": "http://127.0.0.1:9/hook",
+    })
+}

@@ -1,0 +1,82 @@
+//! `Idempotency-Key` on create and cancel: replays, mismatches, retries after 5xx.
+
+mod common;
+
+use std::sync::atomic::Ordering;
+
+use common::*;
+use payments_application::ports::GatewayError;
+use serde_json::json;
+
+#[tokio::test]
+async fn a_retried_create_replays_the_first_answer_without_calling_the_pg() {
+    let app = spawn_app().await;
+    app.pg.add_payment("imp_1", "1000");
+    let body = create_body("imp_1", "1000", "o-1");
+    let first = app.call("POST", "/payments/histories", body.clone(), Some("key-1")).await;
+    assert_eq!(first.status, 201, "{}", first.text);
+    let fetches = app.pg.fetches.load(Ordering::SeqCst);
+
+    let again = app.call("POST", "/payments/histories", body.clone(), Some("key-1")).await;
+    assert_eq!((again.status, &again.body), (201, &first.body));
+    assert_eq!(app.pg.fetches.load(Ordering::SeqCst), fetches, "the PG is not called again");
+
+    let mut other = body;
+    other["password"] = json!("another");
+    let mismatch = app.call("POST", "/payments/histories", other, Some("key-1")).await;
+    assert_eq!((mismatch.status, mismatch.body["code"].as_str()), (422, Some("IDEMPOTENCY_MISMATCH")));
+
+    let too_long = "k".repeat(256);
+    let invalid = app.call("POST", "/payments/histories", create_body("imp_1", "1000", "o-1"), Some(&too_long)).await;
+    assert_eq!(invalid.status, 400);
+}
+
+#[tokio::test]
+async fn a_retried_cancel_refunds_once() {
+    let app = spawn_app().await;
+    app.register("imp_1", "1000", "o-1").await;
+    let body = json!({"source": source("o-1"), "password": "secret", "price": 400, "reason": "r", "account": null});
+    let first = app.call("PUT", "/payments/histories/cancel", body.clone(), Some("cancel-1")).await;
+    assert_eq!(first.status, 200, "{}", first.text);
+    let second = app.call("PUT", "/payments/histories/cancel", body.clone(), Some("cancel-1")).await;
+    assert_eq!((second.status, &second.body), (200, &first.body));
+    assert_eq!(app.pg.cancels.load(Ordering::SeqCst), 1, "refunded once");
+    assert_eq!(serde_json::to_string(&second.body["refund"]).unwrap(), "400");
+
+    // A 4xx answer is kept and replayed too.
+    let mut too_much = body;
+    too_much["price"] = json!(5000);
+    let refused = app.call("PUT", "/payments/histories/cancel", too_much.clone(), Some("cancel-2")).await;
+    assert_eq!(refused.status, 422);
+    let replayed = app.call("PUT", "/payments/histories/cancel", too_much, Some("cancel-2")).await;
+    assert_eq!((replayed.status, &replayed.body), (422, &refused.body));
+}
+
+#[tokio::test]
+async fn a_failure_worth_retrying_frees_the_key() {
+    let app = spawn_app().await;
+    app.pg.add_payment("imp_1", "1000");
+    *app.pg.fail_with.lock().unwrap() = Some(GatewayError::Unavailable("down".into()));
+    let body = create_body("imp_1", "1000", "o-1");
+    let failed = app.call("POST", "/payments/histories", body.clone(), Some("key-9")).await;
+    assert_eq!(failed.status, 502);
+    *app.pg.fail_with.lock().unwrap() = None;
+    let retried = app.call("POST", "/payments/histories", body, Some("key-9")).await;
+    assert_eq!(retried.status, 201, "{}", retried.text);
+}
+
+#[tokio::test]
+async fn reservations_take_keys_too() {
+    let app = spawn_app().await;
+    app.pg.cards.lock().unwrap().insert("cust_1".into(), json!({"customer_uid": "cust_1"}));
+    let body = json!({
+        "vendor": {"code": "iamport", "store_id": "store-1", "uid": "cust_1"},
+        "source": source("c-1"),
+        "title": "card",
+        "password": "secret",
+    });
+    let first = app.call("POST", "/payments/reservations", body.clone(), Some("r-1")).await;
+    assert_eq!(first.status, 201, "{}", first.text);
+    let again = app.call("POST", "/payments/reservations", body, Some("r-1")).await;
+    assert_eq!((again.status, &again.body), (201, &first.body), "a replay, not a 409");
+}

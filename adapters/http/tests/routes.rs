@@ -1,0 +1,339 @@
+//! Every route over real HTTP (port 0) with an encrypting client.
+
+mod common;
+
+use std::sync::atomic::Ordering;
+
+use common::*;
+use payments_application::ports::GatewayError;
+use serde_json::{Value, json};
+
+fn is_wire_timestamp(value: &Value) -> bool {
+    let text = value.as_str().unwrap_or("");
+    text.len() == 24
+        && text.ends_with('Z')
+        && text.as_bytes()[19] == b'.'
+        && chrono::DateTime::parse_from_rfc3339(text).is_ok()
+}
+
+#[tokio::test]
+async fn create_history_answers_201_with_the_history() {
+    let app = spawn_app().await;
+    app.pg.add_payment("imp_1", "19900.50");
+    let answer = app.call("POST", "/payments/histories", create_body("imp_1", "19900.50", "o-1"), None).await;
+    assert_eq!(answer.status, 201, "{}", answer.text);
+    assert!(answer.content_type.starts_with("text/plain"));
+    let body = answer.body;
+    assert_eq!(body["vendor_code"], "iamport");
+    assert_eq!(body["vendor"], json!({"code": "iamport", "store_id": "store-1", "uid": "imp_1"}));
+    assert_eq!(body["source"], source("o-1"));
+    assert_eq!(serde_json::to_string(&body["price"]).unwrap(), "19900.5", "exact digits");
+    assert_eq!(serde_json::to_string(&body["data"]["amount"]).unwrap(), "19900.50", "PG data unchanged");
+    assert_eq!(body["refund"], Value::Null);
+    assert_eq!(body["cancelled_at"], Value::Null);
+    assert_eq!(body["currency"], "KRW");
+    assert_eq!(body["cancels"], json!([]));
+    assert!(is_wire_timestamp(&body["created_at"]), "{}", body["created_at"]);
+    assert!(is_wire_timestamp(&body["paid_at"]), "{}", body["paid_at"]);
+    assert!(uuid::Uuid::parse_str(body["id"].as_str().unwrap()).is_ok());
+}
+
+#[tokio::test]
+async fn create_history_maps_each_failure_to_its_status() {
+    let app = spawn_app().await;
+    app.register("imp_1", "1000", "o-1").await;
+
+    let duplicate = app.call("POST", "/payments/histories", create_body("imp_1", "1000", "o-2"), None).await;
+    assert_eq!((duplicate.status, duplicate.body["code"].as_str()), (409, Some("CONFLICT")));
+
+    let unknown = app.call("POST", "/payments/histories", create_body("imp_404", "1000", "o-3"), None).await;
+    assert_eq!(unknown.status, 404, "{}", unknown.text);
+
+    app.pg.add_payment("imp_2", "1000");
+    let mismatch = app.call("POST", "/payments/histories", create_body("imp_2", "999", "o-4"), None).await;
+    assert_eq!((mismatch.status, mismatch.body["code"].as_str()), (422, Some("UNPROCESSABLE")));
+    assert_eq!(app.pg.cancels.load(Ordering::SeqCst), 1, "a mismatched payment is cancelled at the PG");
+
+    let invalid = app.call("POST", "/payments/histories", create_body("imp_3", "1000", ""), None).await;
+    assert_eq!(invalid.status, 400);
+    assert_eq!(invalid.body, json!({"code": "INVALID_REQUEST", "message": "source.id: must not be empty"}));
+
+    let vendor = app.call("POST", "/payments/histories", create_body_of("paypal", "imp_3", "1000", "o-5"), None).await;
+    assert_eq!(vendor.status, 400, "{}", vendor.text);
+
+    let negative = app.call("POST", "/payments/histories", create_body("imp_3", "-1", "o-5"), None).await;
+    assert_eq!(negative.body, json!({"code": "INVALID_REQUEST", "message": "price: must not be negative"}));
+    let precise = app.call("POST", "/payments/histories", create_body("imp_3", "1.00001", "o-5"), None).await;
+    assert_eq!(precise.body["message"], "price: must have at most 4 decimal places");
+
+    app.pg.add_payment("imp_5", "1000");
+    *app.pg.fail_with.lock().unwrap() = Some(GatewayError::Unavailable("down".into()));
+    let bad_gateway = app.call("POST", "/payments/histories", create_body("imp_5", "1000", "o-6"), None).await;
+    assert_eq!((bad_gateway.status, bad_gateway.body["code"].as_str()), (502, Some("BAD_GATEWAY")));
+    *app.pg.fail_with.lock().unwrap() = Some(GatewayError::Timeout("slow".into()));
+    let timeout = app.call("POST", "/payments/histories", create_body("imp_5", "1000", "o-6"), None).await;
+    assert_eq!((timeout.status, timeout.body["code"].as_str()), (504, Some("GATEWAY_TIMEOUT")));
+    *app.pg.fail_with.lock().unwrap() = None;
+
+    *app.histories.down.lock().unwrap() = true;
+    let unavailable = app.call("POST", "/payments/histories", create_body("imp_5", "1000", "o-6"), None).await;
+    assert_eq!((unavailable.status, unavailable.body["code"].as_str()), (503, Some("UNAVAILABLE")));
+    assert!(unavailable.content_type.starts_with("application/json"));
+}
+
+#[tokio::test]
+async fn histories_are_read_by_source_and_by_id_with_the_password() {
+    let app = spawn_app().await;
+    let created = app.register("imp_1", "1000", "o-1").await;
+    let id = created["id"].as_str().unwrap();
+
+    let accessor = json!({"schema": "shop", "table": "orders", "id": "o-1", "password": "secret"});
+    let by_source = app.call("PATCH", "/payments/histories/get", accessor.clone(), None).await;
+    assert_eq!(by_source.status, 200, "the fixed route wins over /{{id}}: {}", by_source.text);
+    assert_eq!(by_source.body, created);
+
+    let by_id = app.call("PATCH", &format!("/payments/histories/{id}"), json!({"password": "secret"}), None).await;
+    assert_eq!((by_id.status, &by_id.body), (200, &created));
+
+    let wrong = app.call("PATCH", &format!("/payments/histories/{id}"), json!({"password": "nope"}), None).await;
+    assert_eq!((wrong.status, wrong.body["code"].as_str()), (403, Some("FORBIDDEN")));
+    let mut other = accessor.clone();
+    other["password"] = json!("nope");
+    assert_eq!(app.call("PATCH", "/payments/histories/get", other, None).await.status, 403);
+
+    let mut missing = accessor;
+    missing["id"] = json!("o-404");
+    assert_eq!(app.call("PATCH", "/payments/histories/get", missing, None).await.status, 404);
+    let unknown_id = format!("/payments/histories/{}", uuid::Uuid::now_v7());
+    assert_eq!(app.call("PATCH", &unknown_id, json!({"password": "secret"}), None).await.status, 404);
+    let not_uuid = app.call("PATCH", "/payments/histories/not-a-uuid", json!({"password": "secret"}), None).await;
+    assert_eq!(not_uuid.status, 400, "{}", not_uuid.text);
+    assert!(not_uuid.body["code"].is_string());
+}
+
+fn cancel_body(order: &str, price: &str) -> Value {
+    let price: Value = serde_json::from_str(price).unwrap();
+    json!({"source": source(order), "password": "secret", "price": price, "reason": "changed mind", "account": null})
+}
+
+#[tokio::test]
+async fn cancel_answers_the_history_afterwards() {
+    let app = spawn_app().await;
+    app.register("imp_1", "1000", "o-1").await;
+
+    let answer = app.call("PUT", "/payments/histories/cancel", cancel_body("o-1", "300.5"), None).await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    assert_eq!(serde_json::to_string(&answer.body["refund"]).unwrap(), "300.5");
+    assert_eq!(answer.body["cancels"][0]["reason"], "changed mind");
+    assert!(is_wire_timestamp(&answer.body["cancelled_at"]));
+    assert_eq!(app.histories.events.lock().unwrap().len(), 1, "the change is an event");
+
+    let mut with_account = cancel_body("o-1", "100");
+    with_account["account"] = json!({"bank": "088", "account": "123-456", "holder": "Kim", "mobile": "01012345678"});
+    assert_eq!(app.call("PUT", "/payments/histories/cancel", with_account, None).await.status, 200);
+
+    let too_much = app.call("PUT", "/payments/histories/cancel", cancel_body("o-1", "1000"), None).await;
+    assert_eq!((too_much.status, too_much.body["code"].as_str()), (422, Some("UNPROCESSABLE")));
+    let zero = app.call("PUT", "/payments/histories/cancel", cancel_body("o-1", "0"), None).await;
+    assert_eq!(zero.status, 422);
+    let mut wrong = cancel_body("o-1", "1");
+    wrong["password"] = json!("nope");
+    assert_eq!(app.call("PUT", "/payments/histories/cancel", wrong, None).await.status, 403);
+    assert_eq!(app.call("PUT", "/payments/histories/cancel", cancel_body("o-404", "1"), None).await.status, 404);
+    let mut no_reason = cancel_body("o-1", "1");
+    no_reason["reason"] = json!("");
+    let invalid = app.call("PUT", "/payments/histories/cancel", no_reason, None).await;
+    assert_eq!(invalid.body["message"], "reason: must not be empty");
+    *app.pg.fail_with.lock().unwrap() = Some(GatewayError::Rejected("no".into()));
+    assert_eq!(app.call("PUT", "/payments/histories/cancel", cancel_body("o-1", "1"), None).await.status, 422);
+}
+
+fn reservation_body(uid: &str, order: &str) -> Value {
+    json!({
+        "vendor": {"code": "toss.payments", "store_id": "store-1", "uid": uid},
+        "source": {"schema": "shop", "table": "customers", "id": order},
+        "title": "my card",
+        "password": "secret",
+    })
+}
+
+#[tokio::test]
+async fn reservations_are_created_and_read() {
+    let app = spawn_app().await;
+    app.pg
+        .cards
+        .lock()
+        .unwrap()
+        .insert("billing_1".into(), json!({"billingKey": "billing_1", "card": {"number": "1234"}}));
+
+    let created = app.call("POST", "/payments/reservations", reservation_body("billing_1", "c-1"), None).await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    assert_eq!(created.body["vendor_code"], "toss.payments");
+    assert_eq!(created.body["title"], "my card");
+    assert_eq!(created.body["data"]["card"]["number"], "1234");
+    assert!(is_wire_timestamp(&created.body["created_at"]));
+    let id = created.body["id"].as_str().unwrap().to_owned();
+
+    let duplicate = app.call("POST", "/payments/reservations", reservation_body("billing_1", "c-2"), None).await;
+    assert_eq!(duplicate.status, 409);
+    assert_eq!(
+        app.call("POST", "/payments/reservations", reservation_body("billing_404", "c-3"), None).await.status,
+        404
+    );
+
+    let accessor = json!({"schema": "shop", "table": "customers", "id": "c-1", "password": "secret"});
+    let by_source = app.call("PATCH", "/payments/reservations/get", accessor.clone(), None).await;
+    assert_eq!((by_source.status, &by_source.body), (200, &created.body));
+    let by_id = app.call("PATCH", &format!("/payments/reservations/{id}"), json!({"password": "secret"}), None).await;
+    assert_eq!((by_id.status, &by_id.body), (200, &created.body));
+    let wrong = app.call("PATCH", &format!("/payments/reservations/{id}"), json!({"password": "x"}), None).await;
+    assert_eq!(wrong.status, 403);
+    let mut missing = accessor;
+    missing["id"] = json!("c-404");
+    assert_eq!(app.call("PATCH", "/payments/reservations/get", missing, None).await.status, 404);
+}
+
+#[tokio::test]
+async fn iamport_webhooks_accept_json_and_forms() {
+    let app = spawn_app().await;
+    app.register("imp_1", "1000", "o-1").await;
+    let fetches = app.pg.fetches.load(Ordering::SeqCst);
+
+    let ready = app
+        .post_json("/payments/webhooks/iamport", json!({"imp_uid": "imp_1", "merchant_uid": "o-1", "status": "ready"}))
+        .await;
+    assert_eq!(ready.status, 201);
+    assert_eq!(app.pg.fetches.load(Ordering::SeqCst), fetches, "ready is a no-op");
+
+    app.pg.cancel_behind("imp_1", "400");
+    let cancelled = app
+        .post_json(
+            "/payments/webhooks/iamport",
+            json!({"imp_uid": "imp_1", "merchant_uid": "o-1", "status": "cancelled", "cancellation_id": "x"}),
+        )
+        .await;
+    assert_eq!(cancelled.status, 201, "{}", cancelled.text);
+    {
+        let events = app.histories.events.lock().unwrap();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].trigger()["cancellation_id"], "x");
+    }
+
+    let form = app
+        .post_form("/payments/webhooks/iamport", &[("imp_uid", "imp_1"), ("merchant_uid", "o-1"), ("status", "paid")])
+        .await;
+    assert_eq!(form.status, 201, "{}", form.text);
+    assert_eq!(app.histories.events.lock().unwrap().len(), 1, "nothing changed: no event");
+
+    let unknown = app
+        .post_json("/payments/webhooks/iamport", json!({"imp_uid": "imp_9", "merchant_uid": "o", "status": "paid"}))
+        .await;
+    assert_eq!((unknown.status, unknown.body["code"].as_str()), (404, Some("NOT_FOUND")));
+    let malformed = app.post_json("/payments/webhooks/iamport", json!({"imp_uid": 5})).await;
+    assert_eq!(malformed.status, 400, "{}", malformed.text);
+    assert!(malformed.body["message"].is_string());
+    *app.pg.fail_with.lock().unwrap() = Some(GatewayError::Timeout("slow".into()));
+    let slow = app
+        .post_json("/payments/webhooks/iamport", json!({"imp_uid": "imp_1", "merchant_uid": "o-1", "status": "paid"}))
+        .await;
+    assert_eq!(slow.status, 504);
+}
+
+#[tokio::test]
+async fn toss_webhooks_take_short_and_whole_payment_objects() {
+    let app = spawn_app().await;
+    app.pg.add_payment("pay_1", "5000");
+    let created =
+        app.call("POST", "/payments/histories", create_body_of("toss.payments", "pay_1", "5000", "o-1"), None).await;
+    assert_eq!(created.status, 201, "{}", created.text);
+
+    let waiting = app
+        .post_json("/payments/webhooks/toss", json!({"eventType": "PAYMENT_STATUS_CHANGED", "data": {"paymentKey": "pay_1", "orderId": "o-1", "status": "WAITING_FOR_DEPOSIT"}}))
+        .await;
+    assert_eq!(waiting.status, 201);
+
+    app.pg.cancel_behind("pay_1", "5000");
+    let whole = json!({
+        "eventType": "PAYMENT_STATUS_CHANGED",
+        "createdAt": "2026-11-24T13:22:48.000000",
+        "data": {"paymentKey": "pay_1", "orderId": "o-1", "status": "CANCELED", "totalAmount": 5000.0, "balanceAmount": 0, "cancels": [{"cancelAmount": 5000}], "unknownField": {"x": 1}},
+    });
+    let answer = app.post_json("/payments/webhooks/toss", whole).await;
+    assert_eq!(answer.status, 201, "{}", answer.text);
+    assert_eq!(app.histories.events.lock().unwrap().len(), 1);
+
+    let no_key = app.post_json("/payments/webhooks/toss", json!({"eventType": "X", "data": {"status": "DONE"}})).await;
+    assert_eq!(no_key.status, 400);
+    assert_eq!(no_key.body["message"], "data.paymentKey: must be a string");
+    let unknown = app
+        .post_json(
+            "/payments/webhooks/toss",
+            json!({"eventType": "X", "data": {"paymentKey": "pay_9", "orderId": "o", "status": "DONE"}}),
+        )
+        .await;
+    assert_eq!(unknown.status, 404);
+}
+
+#[tokio::test]
+async fn monitors_report_health_system_and_performance() {
+    let app = spawn_app_with(false, Some(delivery_with_stats())).await;
+    let health = app.get("/monitors/health").await;
+    assert_eq!((health.status, health.text.as_str()), (200, ""), "empty, as the original SDK expects");
+
+    let system = app.get("/monitors/system").await;
+    assert_eq!(system.status, 200);
+    assert_eq!(system.body["package"], json!({"name": "payments", "version": "9.9.9"}));
+    assert_eq!(system.body["commit"]["hash"], "abc123");
+    assert!(system.body["arguments"].is_array());
+    assert!(uuid::Uuid::parse_str(system.body["uid"].as_str().unwrap()).is_ok());
+    assert!(is_wire_timestamp(&system.body["created_at"]));
+
+    let performance = app.get("/monitors/performance").await;
+    assert_eq!(performance.status, 200, "{}", performance.text);
+    assert_eq!(
+        performance.body["outbox"],
+        json!({"pending": 2, "retrying": 1, "delivered": 5, "failed": 0, "oldest_pending_age_seconds": 42})
+    );
+    assert!(performance.body["uptime_seconds"].is_u64());
+    if cfg!(target_os = "linux") {
+        assert!(performance.body["memory"]["rss"].as_u64().unwrap() > 0);
+        assert!(performance.body["cpu"]["user"].is_u64());
+    }
+}
+
+#[tokio::test]
+async fn documents_unknown_routes_and_methods() {
+    let app = spawn_app().await;
+    let document = app.get("/openapi.json").await;
+    assert_eq!(document.status, 200);
+    assert_eq!(document.text, payments_http::openapi_json());
+    let docs = app.client.get(format!("{}/docs", app.url)).send().await.unwrap();
+    assert_eq!(docs.status(), 200);
+    assert!(docs.text().await.unwrap().contains("swagger"));
+
+    let missing = app.get("/nowhere").await;
+    assert_eq!(missing.status, 404);
+    assert_eq!(missing.body["code"], "NOT_FOUND");
+    assert!(missing.content_type.starts_with("application/json"));
+    let method = app.get("/payments/histories").await;
+    assert_eq!(method.status, 405);
+    assert!(method.body["code"].is_string());
+    let id = app.get("/monitors/health").await;
+    assert_eq!(id.status, 200);
+    let with_id = app.client.get(format!("{}/monitors/health", app.url)).send().await.unwrap();
+    assert!(with_id.headers().contains_key("x-request-id"));
+}
+
+#[tokio::test]
+async fn internal_errors_are_opaque_and_monitors_report_storage_outages() {
+    let app = spawn_app_with(false, Some(delivery_down())).await;
+    let performance = app.get("/monitors/performance").await;
+    assert_eq!((performance.status, performance.body["code"].as_str()), (503, Some("UNAVAILABLE")));
+
+    *app.histories.corrupt.lock().unwrap() = true;
+    let accessor = json!({"schema": "shop", "table": "orders", "id": "o-1", "password": "secret"});
+    let internal = app.call("PATCH", "/payments/histories/get", accessor, None).await;
+    assert_eq!(internal.status, 500);
+    assert_eq!(internal.body, json!({"code": "INTERNAL", "message": "internal error"}));
+    assert!(!internal.text.contains("secret detail"));
+}
