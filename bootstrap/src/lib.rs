@@ -1,4 +1,8 @@
 //! The `payments` binary's library half: configuration and wiring, so tests
-//! can start the same server the binary starts.
+//! start exactly the server the binary starts.
 
+pub mod app;
 pub mod config;
+
+pub use app::{RunningApp, start};
+pub use config::{Config, ConfigError, Mode};

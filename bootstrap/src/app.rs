@@ -1,0 +1,307 @@
+//! Wiring: builds every adapter from a [`Config`] and runs the server.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use payments_application::ports::{IdempotencyStore, SystemClock, UuidV7Ids};
+use payments_application::{DeliveryDeps, DeliveryService, Gateways, PaymentDeps, PaymentService, WebhookUrlPolicy};
+use payments_crypto::Argon2Hasher;
+use payments_domain::VendorCode;
+use payments_fakekit::RunningServer as FakeServer;
+use payments_http::{HttpState, SystemInfo};
+use payments_iamport::{IamportConfig, IamportGateway};
+use payments_sqlx::{AtRestKeys, Database, PoolConfig};
+use payments_toss::{TossConfig, TossGateway};
+use payments_webhook::{HttpWebhookSender, NotifyingHistories, SenderConfig, WebhookWorker, WorkerConfig};
+use poem::listener::{Acceptor, Listener, TcpListener};
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
+
+use crate::config::{Config, Mode};
+
+/// A running server (API, webhook worker and, in local mode, the fake PGs).
+pub struct RunningApp {
+    addr: SocketAddr,
+    fake_iamport: Option<SocketAddr>,
+    fake_toss: Option<SocketAddr>,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl RunningApp {
+    /// Where the API listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://ADDR`, no trailing slash.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The in-process fake Iamport (local mode).
+    pub fn fake_iamport(&self) -> Option<SocketAddr> {
+        self.fake_iamport
+    }
+
+    /// The in-process fake Toss Payments (local mode).
+    pub fn fake_toss(&self) -> Option<SocketAddr> {
+        self.fake_toss
+    }
+
+    /// Stops gracefully: no new connections, in-flight requests drained, the
+    /// webhook worker stopped (in-flight deliveries finished or released),
+    /// pools closed.
+    ///
+    /// # Errors
+    /// What the server failed with, if anything.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        let _ = self.stop.send(true);
+        self.task.await.context("server task panicked")?
+    }
+
+    /// Runs until `signal` completes, then stops gracefully.
+    ///
+    /// # Errors
+    /// What the server failed with, if anything.
+    pub async fn run_until(self, signal: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
+        let stop = self.stop.clone();
+        let mut task = self.task;
+        tokio::select! {
+            result = &mut task => return result.context("server task panicked")?,
+            () = signal => {}
+        }
+        tracing::info!("shutting down");
+        let _ = stop.send(true);
+        task.await.context("server task panicked")?
+    }
+}
+
+/// Binds `addr`, turning "address in use" into a message naming `variable`.
+async fn bind(addr: SocketAddr, variable: &str) -> anyhow::Result<poem::listener::TcpAcceptor> {
+    TcpListener::bind(addr).into_acceptor().await.with_context(|| {
+        format!("{variable}: cannot listen on {addr} (in use by another process?); stop it or choose another port")
+    })
+}
+
+fn bound(acceptor: &poem::listener::TcpAcceptor) -> anyhow::Result<SocketAddr> {
+    acceptor.local_addr().first().and_then(|a| a.as_socket_addr().copied()).context("listener has no address")
+}
+
+/// Opens the database the configuration names and applies the migrations.
+///
+/// # Errors
+/// When the database cannot be reached or migrated.
+pub async fn open_database(config: &Config) -> anyhow::Result<Database> {
+    let pool = PoolConfig { max_connections: config.database_max_connections, ..PoolConfig::default() };
+    let database = Database::connect(&config.database_url, &pool)
+        .await
+        .with_context(|| format!("PAYMENT_DATABASE_URL: cannot open {}", redact_url(&config.database_url)))?;
+    database.migrate().await.context("database migration failed")?;
+    Ok(database)
+}
+
+/// The URL without its password, for messages.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// The at-rest keyrings in the persistence adapter's shape.
+pub fn at_rest_keys(config: &Config) -> AtRestKeys {
+    AtRestKeys {
+        histories: config.at_rest.histories.clone(),
+        cancels: config.at_rest.cancels.clone(),
+        reservations: config.at_rest.reservations.clone(),
+    }
+}
+
+/// The outbox of `database`, for operator commands.
+pub fn delivery_service(config: &Config, database: &Database) -> anyhow::Result<DeliveryService> {
+    let repositories = database.repositories(at_rest_keys(config));
+    let sender = HttpWebhookSender::new(
+        &SenderConfig { timeout: config.webhooks.timeout, ..SenderConfig::default() },
+        config.wire.clone(),
+        config.webhooks.secret.clone(),
+        Arc::new(|event| payments_wire::WebhookBody::from_event(event).to_json_bytes()),
+    )
+    .context("cannot build the webhook HTTP client")?;
+    Ok(DeliveryService::new(DeliveryDeps {
+        outbox: repositories.outbox,
+        sender: Arc::new(sender),
+        clock: Arc::new(SystemClock),
+        schedule: config.webhooks.schedule.clone(),
+        // Longer than a delivery can take, so a live worker never loses its claim.
+        lease: config.webhooks.timeout * 3 + Duration::from_secs(30),
+    }))
+}
+
+fn gateways(config: &Config) -> anyhow::Result<Gateways> {
+    let pg = &config.pg;
+    let mut iamport = IamportConfig::new(pg.iamport_url.clone(), Default::default()).with_timeout(pg.timeout);
+    for (store, creds) in &pg.iamport_stores {
+        iamport = iamport.with_store(store, payments_iamport::IamportCredentials::new(&creds.key, &creds.secret));
+    }
+    if let Some(creds) = &pg.iamport_default {
+        iamport = iamport.with_default(payments_iamport::IamportCredentials::new(&creds.key, &creds.secret));
+    }
+    let mut toss = TossConfig::new(pg.toss_url.clone()).with_timeout(pg.timeout);
+    for (store, secret) in &pg.toss_stores {
+        toss = toss.with_store(store, &secret.0);
+    }
+    if let Some(secret) = &pg.toss_default {
+        toss = toss.with_default(&secret.0);
+    }
+    Ok(Gateways::new()
+        .with(VendorCode::Iamport, Arc::new(IamportGateway::new(iamport).context("Iamport configuration")?))
+        .with(VendorCode::TossPayments, Arc::new(TossGateway::new(toss).context("Toss configuration")?)))
+}
+
+async fn start_fakes(
+    config: &mut Config,
+    api: SocketAddr,
+) -> anyhow::Result<(Option<FakeServer>, Option<FakeServer>)> {
+    let Some(fakes) = config.fakes else { return Ok((None, None)) };
+    let host = api.ip();
+    let iamport = payments_iamport::fake::start(
+        payments_iamport::fake::FakeIamportConfig::default()
+            .with_webhook_url(format!("http://{api}/payments/webhooks/iamport")),
+        SocketAddr::new(host, fakes.iamport_port),
+    )
+    .await
+    .with_context(|| format!("PAYMENT_FAKE_IAMPORT_PORT: cannot listen on port {}", fakes.iamport_port))?;
+    let toss = payments_toss::fake::start(
+        payments_toss::fake::FakeTossConfig {
+            webhook_url: Some(format!("http://{api}/payments/webhooks/toss")),
+            ..Default::default()
+        },
+        SocketAddr::new(host, fakes.toss_port),
+    )
+    .await
+    .with_context(|| format!("PAYMENT_FAKE_TOSS_PORT: cannot listen on port {}", fakes.toss_port))?;
+    // Point the gateways at the fakes unless a PG URL was configured explicitly.
+    if config.pg.iamport_url == format!("http://127.0.0.1:{}", fakes.iamport_port) {
+        config.pg.iamport_url = iamport.url();
+    }
+    if config.pg.toss_url == format!("http://127.0.0.1:{}", fakes.toss_port) {
+        config.pg.toss_url = toss.url();
+    }
+    tracing::info!(iamport = %iamport.url(), toss = %toss.url(), "local mode: fake PGs started");
+    Ok((Some(iamport), Some(toss)))
+}
+
+/// Starts everything and returns once the API is accepting connections.
+///
+/// # Errors
+/// A port in use, an unreachable database, a failed migration.
+pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
+    let started = std::time::Instant::now();
+    if !config.defaulted.is_empty() {
+        tracing::warn!(
+            variables = ?config.defaulted,
+            "local mode: using built-in development keys and test PG credentials for unset variables; never use them for real data"
+        );
+    }
+    let acceptor = bind(config.listen, "PAYMENT_API_PORT").await?;
+    let addr = bound(&acceptor)?;
+    let (fake_iamport, fake_toss) = start_fakes(&mut config, addr).await?;
+    let fake_addrs = (fake_iamport.as_ref().map(FakeServer::addr), fake_toss.as_ref().map(FakeServer::addr));
+    let database = open_database(&config).await?;
+    let repositories = database.repositories(at_rest_keys(&config));
+    let wake = Arc::new(Notify::new());
+    let histories = Arc::new(NotifyingHistories::new(repositories.histories.clone(), wake.clone()));
+    let payments = PaymentService::new(PaymentDeps {
+        gateways: gateways(&config)?,
+        histories,
+        reservations: repositories.reservations.clone(),
+        hasher: Arc::new(Argon2Hasher::new(config.argon2, config.argon2_max_parallel)?),
+        clock: Arc::new(SystemClock),
+        ids: Arc::new(UuidV7Ids),
+        webhook_urls: match &config.webhooks.allowed_hosts {
+            Some(hosts) => WebhookUrlPolicy::Hosts(hosts.clone()),
+            None => WebhookUrlPolicy::AnyHost,
+        },
+    });
+    let delivery = delivery_service(&config, &database)?;
+    let (stop, stopped) = watch::channel(false);
+
+    let worker = WebhookWorker::new(
+        delivery.clone(),
+        WorkerConfig {
+            concurrency: config.webhooks.concurrency,
+            poll_interval: config.webhooks.poll_interval,
+            ..WorkerConfig::default()
+        },
+        wake,
+    );
+    let worker = tokio::spawn(worker.run(stopped.clone()));
+    let purge = tokio::spawn(purge_idempotency_keys(repositories.idempotency.clone(), stopped.clone()));
+
+    let system = SystemInfo::new(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"), option_env!("PAYMENTS_GIT_COMMIT").map(str::to_owned));
+    let state = HttpState::new(
+        payments,
+        Some(delivery),
+        config.wire.clone(),
+        repositories.idempotency.clone(),
+        system,
+        config.mode == Mode::Local,
+    );
+    let endpoint = payments_http::app(state);
+    let mut server_stopped = stopped;
+    let task = tokio::spawn(async move {
+        let served = poem::Server::new_with_acceptor(acceptor)
+            .run_with_graceful_shutdown(
+                endpoint,
+                async move {
+                    let _ = server_stopped.wait_for(|stop| *stop).await;
+                },
+                Some(Duration::from_secs(10)),
+            )
+            .await;
+        // The API has drained; now the worker (it received the same signal).
+        let _ = worker.await;
+        let _ = purge.await;
+        database.close().await;
+        for fake in [fake_iamport, fake_toss].into_iter().flatten() {
+            let _ = fake.stop().await;
+        }
+        served.context("API server failed")
+    });
+    tracing::info!(
+        %addr,
+        mode = ?config.mode,
+        database = %redact_url(&config.database_url),
+        startup_ms = started.elapsed().as_millis() as u64,
+        "payments server listening"
+    );
+    Ok(RunningApp {
+        addr,
+        fake_iamport: fake_addrs.0,
+        fake_toss: fake_addrs.1,
+        stop,
+        task,
+    })
+}
+
+/// Keys are kept 24 hours; purge older ones hourly.
+async fn purge_idempotency_keys(store: Arc<dyn IdempotencyStore>, mut stopped: watch::Receiver<bool>) {
+    loop {
+        let cutoff = chrono::Utc::now() - chrono::Duration::hours(24);
+        match store.purge_before(cutoff).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(purged = n, "expired idempotency keys removed"),
+            Err(error) => tracing::warn!(%error, "could not purge idempotency keys"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_secs(3600)) => {}
+            _ = stopped.wait_for(|stop| *stop) => return,
+        }
+    }
+}

@@ -1,0 +1,244 @@
+//! `payments`: the integrated payment server and its operator commands.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use payments_server::config::{self, Config, Vars};
+
+const ENV_HELP: &str = "Configuration comes from environment variables (a .env file in the working directory is read \
+too). Run `payments env` for the list. With none set, local mode uses built-in development keys, SQLite at \
+./payments.db and in-process fake PGs.";
+
+#[derive(Parser)]
+#[command(name = "payments", version, about = "An integrated payment server (Iamport, Toss Payments)", after_help = ENV_HELP)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API and deliver webhooks until SIGTERM or ctrl-c.
+    ///
+    /// Reads every PAYMENT_* variable (see `payments env`). In local mode
+    /// (the default) also starts the fake Iamport (10851) and fake Toss
+    /// Payments (30771) with their webhooks pointing at this server.
+    Serve,
+    /// Apply the database migrations and exit (serve applies them too).
+    ///
+    /// Reads PAYMENT_DATABASE_URL.
+    Migrate,
+    /// Write the OpenAPI document of the API.
+    Openapi {
+        /// Where to write it; `-` for standard output.
+        #[arg(long, short, default_value = "openapi/payments.json")]
+        output: PathBuf,
+    },
+    /// Run a fake Iamport server alone (for your own tests).
+    FakeIamport {
+        #[arg(long, default_value_t = config::FAKE_IAMPORT_PORT)]
+        port: u16,
+        /// Where its webhooks go (e.g. http://127.0.0.1:37821/payments/webhooks/iamport).
+        #[arg(long)]
+        webhook_url: Option<String>,
+    },
+    /// Run a fake Toss Payments server alone (for your own tests).
+    FakeToss {
+        #[arg(long, default_value_t = config::FAKE_TOSS_PORT)]
+        port: u16,
+        /// Where its webhooks go (e.g. http://127.0.0.1:37821/payments/webhooks/toss).
+        #[arg(long)]
+        webhook_url: Option<String>,
+    },
+    /// Operate the outgoing webhook queue.
+    Webhooks {
+        #[command(subcommand)]
+        command: WebhookCommand,
+    },
+    /// Manage the keys that encrypt data at rest.
+    Keys {
+        #[command(subcommand)]
+        command: KeyCommand,
+    },
+    /// List every environment variable the server reads.
+    Env,
+}
+
+#[derive(Subcommand)]
+enum WebhookCommand {
+    /// Deliver an event again (a failed one after its schedule ran out, or a
+    /// delivered one a receiver lost). Reads PAYMENT_DATABASE_URL and the keys.
+    Redeliver {
+        /// The event id (the `webhook-id` header of its deliveries).
+        event_id: uuid::Uuid,
+    },
+    /// Show the queue: pending, retrying, delivered, failed, oldest pending.
+    Stats,
+}
+
+#[derive(Subcommand)]
+enum KeyCommand {
+    /// Re-encrypt every stored value not sealed with the current keys.
+    ///
+    /// Set the new PAYMENT_*_ENCRYPTION_KEY and list the old one in
+    /// PAYMENT_*_ENCRYPTION_PREVIOUS_KEYS, run this, then drop the old key.
+    Rotate,
+}
+
+fn read_vars() -> Vars {
+    // A missing .env is normal; a malformed one is reported.
+    if let Err(error) = dotenvy::dotenv()
+        && !error.not_found()
+    {
+        eprintln!("warning: .env not read: {error}");
+    }
+    std::env::vars().filter(|(k, _)| k.starts_with("PAYMENT_")).collect()
+}
+
+fn init_logging(vars: &Vars) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_new(vars.get("PAYMENT_LOG").map_or("info", String::as_str))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if vars.get("PAYMENT_LOG_FORMAT").is_some_and(|f| f.eq_ignore_ascii_case("json")) {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn load_config(vars: &Vars) -> anyhow::Result<Config> {
+    Config::from_vars(vars).map_err(|e| anyhow::anyhow!("configuration error: {e}"))
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}
+
+async fn run(command: Command, vars: Vars) -> anyhow::Result<()> {
+    match command {
+        Command::Serve => {
+            let config = load_config(&vars)?;
+            payments_server::start(config).await?.run_until(shutdown_signal()).await
+        }
+        Command::Migrate => {
+            let config = load_config(&vars)?;
+            let database = payments_server::app::open_database(&config).await?;
+            database.close().await;
+            println!("migrations applied to {}", payments_server::app::redact_url(&config.database_url));
+            Ok(())
+        }
+        Command::Openapi { output } => {
+            let document = payments_http::openapi_json();
+            if output.as_os_str() == "-" {
+                println!("{document}");
+            } else {
+                if let Some(parent) = output.parent().filter(|p| !p.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+                }
+                std::fs::write(&output, document).with_context(|| format!("cannot write {}", output.display()))?;
+                eprintln!("wrote {}", output.display());
+            }
+            Ok(())
+        }
+        Command::FakeIamport { port, webhook_url } => {
+            let mut fake = payments_iamport::fake::FakeIamportConfig::default();
+            fake.webhook_url = webhook_url;
+            let server = payments_iamport::fake::start(fake, ([127, 0, 0, 1], port).into())
+                .await
+                .with_context(|| format!("cannot listen on port {port}"))?;
+            println!("fake Iamport listening on {}", server.url());
+            shutdown_signal().await;
+            Ok(server.stop().await?)
+        }
+        Command::FakeToss { port, webhook_url } => {
+            let fake = payments_toss::fake::FakeTossConfig { webhook_url, ..Default::default() };
+            let server = payments_toss::fake::start(fake, ([127, 0, 0, 1], port).into())
+                .await
+                .with_context(|| format!("cannot listen on port {port}"))?;
+            println!("fake Toss Payments listening on {}", server.url());
+            shutdown_signal().await;
+            Ok(server.stop().await?)
+        }
+        Command::Webhooks { command } => {
+            let config = load_config(&vars)?;
+            let database = payments_server::app::open_database(&config).await?;
+            let delivery = payments_server::app::delivery_service(&config, &database)?;
+            let result = match command {
+                WebhookCommand::Redeliver { event_id } => {
+                    delivery.redeliver(payments_domain::EventId::from_uuid(event_id)).await.map(|()| {
+                        println!("event {event_id} is due again; a running server delivers it shortly");
+                    })
+                }
+                WebhookCommand::Stats => delivery.stats().await.map(|s| {
+                    println!(
+                        "pending {}  retrying {}  delivered {}  failed {}  oldest pending {}",
+                        s.pending,
+                        s.retrying,
+                        s.delivered,
+                        s.failed,
+                        s.oldest_pending_age.map_or("-".to_owned(), |d| format!("{}s", d.as_secs()))
+                    );
+                }),
+            };
+            database.close().await;
+            result.map_err(|e| anyhow::anyhow!("{e}"))
+        }
+        Command::Keys { command: KeyCommand::Rotate } => {
+            let config = load_config(&vars)?;
+            let database = payments_server::app::open_database(&config).await?;
+            let report = database
+                .reencrypt_all(&payments_server::app::at_rest_keys(&config))
+                .await
+                .map_err(|e| anyhow::anyhow!("re-encryption failed: {e}"))?;
+            database.close().await;
+            println!("re-encrypted {} values: {report:?}", report.total());
+            Ok(())
+        }
+        Command::Env => {
+            for (name, meaning) in config::VARIABLES {
+                println!("{name}\n    {meaning}");
+            }
+            Ok(())
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let vars = read_vars();
+    init_logging(&vars);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command, vars)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
