@@ -28,7 +28,9 @@ use serde_json::Value;
 use tracing::Instrument;
 
 pub use api::{HealthAnswer, IamportWebhookRequest, PaymentsApi, WebhookAck};
-pub use encrypted::{ENCRYPTED_CONTENT_TYPE, Encrypted, EncryptedCreated, EncryptedOk, EncryptedReply, decrypt_body};
+pub use encrypted::{
+    ENCRYPTED_CONTENT_TYPE, Encrypted, EncryptedCreated, EncryptedOk, EncryptedReply, canonical_json, decrypt_body,
+};
 pub use error::{ApiError, MonitorError, RecordError, WebhookError};
 pub use idempotency::{KEY_RETENTION, MAX_KEY_CHARS, fingerprint};
 pub use monitors::SystemInfo;
