@@ -232,8 +232,9 @@ fn json_error(error: poem::Error) -> Response {
 /// and an `x-request-id` header per request.
 pub fn app(state: HttpState) -> impl Endpoint<Output = Response> {
     let service = service();
-    let docs = service.swagger_ui_html();
     let document = openapi_json();
+    // Swagger UI embeds poem-openapi's own rendering; show the annotated one.
+    let docs = service.swagger_ui_html().replacen(&service.spec(), &document, 1);
     Route::new()
         .nest("/", service)
         .at(
