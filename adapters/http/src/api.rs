@@ -92,7 +92,7 @@ impl PaymentsApi {
         let command = body.value.try_into_domain()?;
         let payments = state.payments.clone();
         let work = async move { payments.create_history(command).await.map(|h| HistoryBody::from(&h)) };
-        Ok(idempotency::run(state.0, "POST /payments/histories", idempotency_key.0, &body.plaintext, work).await?)
+        Ok(idempotency::run(state.0, "POST /payments/histories", idempotency_key.0, &body.canonical, work).await?)
     }
 
     /// Read a payment by its source
@@ -149,7 +149,7 @@ impl PaymentsApi {
         let command = body.value.try_into_domain()?;
         let payments = state.payments.clone();
         let work = async move { payments.cancel_history(command).await.map(|h| HistoryBody::from(&h)) };
-        Ok(idempotency::run(state.0, "PUT /payments/histories/cancel", idempotency_key.0, &body.plaintext, work)
+        Ok(idempotency::run(state.0, "PUT /payments/histories/cancel", idempotency_key.0, &body.canonical, work)
             .await?)
     }
 
@@ -172,7 +172,7 @@ impl PaymentsApi {
         let command = body.value.try_into_domain()?;
         let payments = state.payments.clone();
         let work = async move { payments.create_reservation(command).await.map(|r| ReservationBody::from(&r)) };
-        Ok(idempotency::run(state.0, "POST /payments/reservations", idempotency_key.0, &body.plaintext, work).await?)
+        Ok(idempotency::run(state.0, "POST /payments/reservations", idempotency_key.0, &body.canonical, work).await?)
     }
 
     /// Read a saved card by its source

@@ -29,8 +29,48 @@ pub const ENCRYPTED_CONTENT_TYPE: &str = "text/plain; charset=utf-8";
 pub struct Encrypted<T> {
     /// The decrypted value.
     pub value: T,
-    /// The decrypted JSON text, as sent (fingerprinted for idempotency).
+    /// The decrypted JSON text, as sent.
     pub plaintext: String,
+    /// The JSON in canonical form (object keys sorted, no whitespace): what
+    /// an `Idempotency-Key` is bound to, so a retry that re-serialises the
+    /// same body differently is still the same request.
+    pub canonical: String,
+}
+
+/// Writes `value` with object keys sorted and no whitespace.
+pub fn canonical_json(value: &serde_json::Value) -> String {
+    fn write(value: &serde_json::Value, out: &mut String) {
+        match value {
+            serde_json::Value::Object(map) => {
+                let mut entries: Vec<_> = map.iter().collect();
+                entries.sort_by(|a, b| a.0.cmp(b.0));
+                out.push('{');
+                for (i, (key, item)) in entries.into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&serde_json::Value::String(key.clone()).to_string());
+                    out.push(':');
+                    write(item, out);
+                }
+                out.push('}');
+            }
+            serde_json::Value::Array(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    write(item, out);
+                }
+                out.push(']');
+            }
+            scalar => out.push_str(&scalar.to_string()),
+        }
+    }
+    let mut out = String::new();
+    write(value, &mut out);
+    out
 }
 
 impl<T: Type> Payload for Encrypted<T> {
@@ -77,13 +117,14 @@ pub fn decrypt_body<T: Type + ParseFromJSON>(
     })?;
     let json: serde_json::Value = serde_json::from_str(&plaintext)
         .map_err(|error| ApiError::unreadable_body(local_mode, || format!("the plaintext is not JSON ({error})")))?;
+    let canonical = canonical_json(&json);
     let value = T::parse_from_json(Some(json.clone())).map_err(|error| {
         ApiError::unreadable_body(local_mode, || match crate::diagnose::first_mismatch::<T>(&json) {
             Some(mismatch) => mismatch,
             None => format!("the JSON does not fit {}: {}", T::name(), error.into_message()),
         })
     })?;
-    Ok(Encrypted { value, plaintext })
+    Ok(Encrypted { value, plaintext, canonical })
 }
 
 async fn read_encrypted<T: Type + ParseFromJSON>(
@@ -211,5 +252,19 @@ impl<T: Type + Send, const STATUS: u16> ApiResponse for EncryptedReply<T, STATUS
 
     fn register(registry: &mut Registry) {
         T::register(registry);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_json_sorts_keys_and_keeps_numbers_exact() {
+        let a: serde_json::Value = serde_json::from_str(r#"{"b": [1, {"z": 1.50, "a": "x\"y"}], "a": null}"#).unwrap();
+        assert_eq!(canonical_json(&a), r#"{"a":null,"b":[1,{"a":"x\"y","z":1.50}]}"#);
+        let b: serde_json::Value =
+            serde_json::from_str(r#"{ "a" : null , "b" : [ 1 , { "a" : "x\"y" , "z" : 1.50 } ] }"#).unwrap();
+        assert_eq!(canonical_json(&a), canonical_json(&b));
     }
 }

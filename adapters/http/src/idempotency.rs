@@ -32,7 +32,7 @@ fn check_key(key: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// SHA-256 of the decrypted request body, hex.
+/// SHA-256 of the (canonical) decrypted request body, hex.
 pub fn fingerprint(plaintext: &str) -> String {
     Sha256::digest(plaintext.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -53,7 +53,7 @@ pub(crate) async fn run<T, const STATUS: u16, F>(
     state: &Arc<HttpState>,
     scope: &'static str,
     key: Option<String>,
-    plaintext: &str,
+    body: &str,
     work: F,
 ) -> Result<EncryptedReply<T, STATUS>, ApiError>
 where
@@ -66,7 +66,7 @@ where
     };
     check_key(&key)?;
     let now = payments_domain::to_millis(chrono::Utc::now());
-    let claim = state.idempotency.begin(scope, &key, &fingerprint(plaintext), now).await.map_err(AppError::from)?;
+    let claim = state.idempotency.begin(scope, &key, &fingerprint(body), now).await.map_err(AppError::from)?;
     match claim {
         IdempotencyClaim::Proceed => {}
         IdempotencyClaim::Replay(stored) => {

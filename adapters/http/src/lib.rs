@@ -28,7 +28,9 @@ use serde_json::Value;
 use tracing::Instrument;
 
 pub use api::{HealthAnswer, IamportWebhookRequest, PaymentsApi, WebhookAck};
-pub use encrypted::{ENCRYPTED_CONTENT_TYPE, Encrypted, EncryptedCreated, EncryptedOk, EncryptedReply, decrypt_body};
+pub use encrypted::{
+    ENCRYPTED_CONTENT_TYPE, Encrypted, EncryptedCreated, EncryptedOk, EncryptedReply, canonical_json, decrypt_body,
+};
 pub use error::{ApiError, MonitorError, RecordError, WebhookError};
 pub use idempotency::{KEY_RETENTION, MAX_KEY_CHARS, fingerprint};
 pub use monitors::SystemInfo;
@@ -230,8 +232,9 @@ fn json_error(error: poem::Error) -> Response {
 /// and an `x-request-id` header per request.
 pub fn app(state: HttpState) -> impl Endpoint<Output = Response> {
     let service = service();
-    let docs = service.swagger_ui_html();
     let document = openapi_json();
+    // Swagger UI embeds poem-openapi's own rendering; show the annotated one.
+    let docs = service.swagger_ui_html().replacen(&service.spec(), &document, 1);
     Route::new()
         .nest("/", service)
         .at(

@@ -80,3 +80,25 @@ async fn reservations_take_keys_too() {
     let again = app.call("POST", "/payments/reservations", body, Some("r-1")).await;
     assert_eq!((again.status, &again.body), (201, &first.body), "a replay, not a 409");
 }
+
+#[tokio::test]
+async fn a_key_still_running_answers_409_and_reformatted_bodies_are_the_same_request() {
+    use payments_application::ports::IdempotencyStore;
+    let app = spawn_app().await;
+    app.pg.add_payment("imp_1", "1000");
+    // Another instance holds the key and has not answered yet.
+    let body = create_body("imp_1", "1000", "o-1");
+    let fingerprint = payments_http::fingerprint(&payments_http::canonical_json(&body));
+    let now = chrono::Utc::now();
+    app.keys.begin("POST /payments/histories", "busy", &fingerprint, now).await.unwrap();
+    let busy = app.call("POST", "/payments/histories", body.clone(), Some("busy")).await;
+    assert_eq!((busy.status, busy.body["code"].as_str()), (409, Some("IDEMPOTENCY_IN_PROGRESS")));
+
+    // The same body written with other whitespace and key order is the same request.
+    let first = app.call("POST", "/payments/histories", body.clone(), Some("k")).await;
+    assert_eq!(first.status, 201);
+    let pretty = serde_json::to_string_pretty(&body).unwrap().replace("\"vendor\"", "\"vendor\" ");
+    let again =
+        app.send_raw("POST", "/payments/histories", cipher().encrypt(pretty.as_bytes()).into_bytes(), Some("k")).await;
+    assert_eq!((again.status, &again.body), (201, &first.body));
+}

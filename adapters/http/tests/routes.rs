@@ -309,7 +309,9 @@ async fn documents_unknown_routes_and_methods() {
     assert_eq!(document.text, payments_http::openapi_json());
     let docs = app.client.get(format!("{}/docs", app.url)).send().await.unwrap();
     assert_eq!(docs.status(), 200);
-    assert!(docs.text().await.unwrap().contains("swagger"));
+    let html = docs.text().await.unwrap();
+    assert!(html.contains("swagger"));
+    assert!(html.contains("x-encrypted"), "the UI shows the annotated document");
 
     let missing = app.get("/nowhere").await;
     assert_eq!(missing.status, 404);

@@ -275,6 +275,7 @@ pub struct TestApp {
     pub url: String,
     pub pg: Arc<FakePg>,
     pub histories: Arc<Histories>,
+    pub keys: Arc<Keys>,
     pub client: reqwest::Client,
 }
 
@@ -300,6 +301,7 @@ pub async fn spawn_app_with(local_mode: bool, delivery: Option<DeliveryService>)
     init_tracing();
     let pg = Arc::new(FakePg::default());
     let histories = Arc::new(Histories::default());
+    let keys = Arc::new(Keys::default());
     let payments = PaymentService::new(PaymentDeps {
         gateways: Gateways::new().with(VendorCode::Iamport, pg.clone()).with(VendorCode::TossPayments, pg.clone()),
         histories: histories.clone(),
@@ -313,14 +315,14 @@ pub async fn spawn_app_with(local_mode: bool, delivery: Option<DeliveryService>)
         payments,
         delivery,
         cipher(),
-        Arc::new(Keys::default()),
+        keys.clone(),
         SystemInfo::new("payments", "9.9.9", Some("abc123".into())),
         local_mode,
     );
     let server = payments_fakekit::serve(payments_http::app(state), "127.0.0.1:0".parse().unwrap()).await.unwrap();
     let url = server.url();
     let client = reqwest::Client::builder().timeout(Duration::from_secs(20)).build().unwrap();
-    TestApp { server, url, pg, histories, client }
+    TestApp { server, url, pg, histories, keys, client }
 }
 
 /// A delivery service whose outbox reports fixed counts.
