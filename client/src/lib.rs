@@ -1,0 +1,410 @@
+//! Typed Rust client of the `payments` server.
+//!
+//! Every route of the API, with the wire encryption built in (AES-CBC with
+//! PKCS#7 padding, base64, the connection key and IV the server is configured
+//! with), answers as the shared `payments-wire` objects, and failures as one
+//! typed [`ClientError`]. Receivers of the server's webhooks check the
+//! Standard Webhooks signature and decrypt the body with [`WebhookVerifier`].
+//!
+//! ```no_run
+//! use payments_client::{PaymentsClient, wire};
+//!
+//! # async fn example() -> Result<(), payments_client::ClientError> {
+//! let client = PaymentsClient::new("http://127.0.0.1:37821", b"local-dev-connection-key-32-byte", b"local-dev-iv-16b")?;
+//! let history = client
+//!     .with_idempotency_key("order-1001-register")
+//!     .create_history(&wire::CreateHistoryBody {
+//!         vendor: wire::VendorInputBody {
+//!             code: wire::VendorCodeBody::Iamport,
+//!             store_id: "my-store".into(),
+//!             uid: "imp_123456789012".into(),
+//!         },
+//!         source: wire::SourceBody { schema: "shop".into(), table: "orders".into(), id: "1001".into() },
+//!         price: wire::WireAmount(serde_json::Number::from(10_000u32)),
+//!         password: "a secret of mine".into(),
+//!         webhook_url: "https://shop.example/payments/webhook".into(),
+//!     })
+//!     .await?;
+//! println!("registered {} ({} {})", history.id, history.price.0, history.currency);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Receiving the webhooks:
+//!
+//! ```no_run
+//! use payments_client::WebhookVerifier;
+//!
+//! # fn receive(headers: &http::HeaderMap, body: &str) -> Result<(), payments_client::WebhookError> {
+//! let verifier = WebhookVerifier::new(
+//!     "whsec_bG9jYWwtZGV2LXdlYmhvb2stc2VjcmV0LTMyYnl0ZXM=",
+//!     b"local-dev-connection-key-32-byte",
+//!     b"local-dev-iv-16b",
+//! )?;
+//! let event = verifier.verify(headers, body)?;
+//! println!("{}: {:?} -> {:?}", event.id, event.previous.paid_at, event.current.paid_at);
+//! # Ok(())
+//! # }
+//! ```
+
+use std::time::Duration;
+
+use payments_crypto::WireCipher;
+use poem_openapi::types::{ParseFromJSON, ToJSON};
+use reqwest::Method;
+
+pub use payments_crypto::DecryptError;
+/// The request and response objects of the API (the same types the server uses).
+pub use payments_wire as wire;
+use payments_wire::{
+    CancelHistoryBody, CreateHistoryBody, CreateReservationBody, ErrorBody, HistoryBody, PasswordBody,
+    PerformanceBody, ReservationBody, SourceAccessorBody, SystemBody, WebhookBody,
+};
+
+/// The content type of encrypted bodies.
+const ENCRYPTED: &str = "text/plain; charset=utf-8";
+
+/// Why a call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The server answered with an error status and its `{code, message}` body.
+    #[error("{status} {code}: {message}")]
+    Api {
+        /// The HTTP status (400, 403, 404, 409, 422, 502, ...).
+        status: u16,
+        /// The stable machine-readable code (`FORBIDDEN`, `NOT_FOUND`, ...);
+        /// empty when the body was not the server's error JSON.
+        code: String,
+        /// What went wrong, for people (the raw body when not the error JSON).
+        message: String,
+    },
+    /// The server could not be reached, or the connection failed or timed out.
+    #[error("transport: {0}")]
+    Transport(#[from] reqwest::Error),
+    /// A success answer could not be decrypted (wrong key or IV?).
+    #[error("cannot decrypt the answer: {0}")]
+    Decrypt(#[from] DecryptError),
+    /// A success answer decrypted, but is not the expected JSON object.
+    #[error("unexpected answer: {0}")]
+    Decode(String),
+    /// The key or IV has the wrong length, or the base URL is unusable.
+    #[error("configuration: {0}")]
+    Config(String),
+}
+
+impl ClientError {
+    /// The HTTP status of an [`ClientError::Api`] error.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ClientError::Api { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// The error code of an [`ClientError::Api`] error.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            ClientError::Api { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+}
+
+/// A client of one payment server. Cheap to clone (the connection pool is shared).
+#[derive(Clone)]
+pub struct PaymentsClient {
+    http: reqwest::Client,
+    base: String,
+    cipher: WireCipher,
+    idempotency_key: Option<String>,
+}
+
+impl std::fmt::Debug for PaymentsClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PaymentsClient").field("base", &self.base).field("cipher", &self.cipher).finish()
+    }
+}
+
+impl PaymentsClient {
+    /// A client of the server at `base_url` (`http://host:port`), with the
+    /// server's connection key (16 or 32 bytes: AES-128 or AES-256) and IV (16
+    /// bytes). Calls time out after 30 seconds; see [`Self::with_http_client`].
+    ///
+    /// # Errors
+    /// [`ClientError::Config`] on a key or IV of another length, or a base URL
+    /// that is not http(s).
+    pub fn new(base_url: impl Into<String>, key: &[u8], iv: &[u8]) -> Result<Self, ClientError> {
+        let cipher = WireCipher::new(key, iv).map_err(|e| ClientError::Config(e.to_string()))?;
+        let base = base_url.into().trim_end_matches('/').to_owned();
+        if !(base.starts_with("http://") || base.starts_with("https://")) {
+            return Err(ClientError::Config(format!("base URL {base:?} must start with http:// or https://")));
+        }
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .map_err(|e| ClientError::Config(format!("cannot build the HTTP client: {e}")))?;
+        Ok(Self { http, base, cipher, idempotency_key: None })
+    }
+
+    /// The same client over another `reqwest` client (timeouts, proxies, TLS).
+    #[must_use]
+    pub fn with_http_client(mut self, http: reqwest::Client) -> Self {
+        self.http = http;
+        self
+    }
+
+    /// A copy of this client that sends `key` as `Idempotency-Key` with the
+    /// calls that honour it ([`Self::create_history`], [`Self::cancel_history`],
+    /// [`Self::create_reservation`]): a retry with the same key and body gets
+    /// the first answer instead of acting twice.
+    #[must_use]
+    pub fn with_idempotency_key(&self, key: impl Into<String>) -> Self {
+        Self { idempotency_key: Some(key.into()), ..self.clone() }
+    }
+
+    /// The server's base URL, without a trailing slash.
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    /// Registers a payment the customer has just made in the PG's popup.
+    ///
+    /// # Errors
+    /// 400 invalid field or unknown vendor, 404 unknown payment at the PG, 409
+    /// already registered, 422 the PG charged another price (the payment is
+    /// then cancelled at the PG), 502/504 the PG failed.
+    pub async fn create_history(&self, body: &CreateHistoryBody) -> Result<HistoryBody, ClientError> {
+        self.encrypted(Method::POST, "/payments/histories", Some(body.to_json_string()), true).await
+    }
+
+    /// Reads a payment by the caller's record it was registered for.
+    ///
+    /// # Errors
+    /// 403 wrong password, 404 no such record.
+    pub async fn get_history(&self, accessor: &SourceAccessorBody) -> Result<HistoryBody, ClientError> {
+        self.encrypted(Method::PATCH, "/payments/histories/get", Some(accessor.to_json_string()), false).await
+    }
+
+    /// Reads a payment by its id.
+    ///
+    /// # Errors
+    /// 403 wrong password, 404 no such record.
+    pub async fn get_history_by_id(&self, id: uuid::Uuid, password: &str) -> Result<HistoryBody, ClientError> {
+        let body = PasswordBody { password: password.to_owned() }.to_json_string();
+        self.encrypted(Method::PATCH, &format!("/payments/histories/{id}"), Some(body), false).await
+    }
+
+    /// Cancels a payment wholly or partly; answers the payment as it is afterwards.
+    ///
+    /// # Errors
+    /// 403 wrong password, 404 no such record, 422 more than the balance (or
+    /// a refusal of the PG), 502/504 the PG failed.
+    pub async fn cancel_history(&self, body: &CancelHistoryBody) -> Result<HistoryBody, ClientError> {
+        self.encrypted(Method::PUT, "/payments/histories/cancel", Some(body.to_json_string()), true).await
+    }
+
+    /// Registers a card the customer saved in the PG's popup.
+    ///
+    /// # Errors
+    /// 400 invalid field, 404 unknown card at the PG, 409 already registered,
+    /// 422 the PG refused, 502/504 the PG failed.
+    pub async fn create_reservation(&self, body: &CreateReservationBody) -> Result<ReservationBody, ClientError> {
+        self.encrypted(Method::POST, "/payments/reservations", Some(body.to_json_string()), true).await
+    }
+
+    /// Reads a saved card by the caller's record it was registered for.
+    ///
+    /// # Errors
+    /// 403 wrong password, 404 no such record.
+    pub async fn get_reservation(&self, accessor: &SourceAccessorBody) -> Result<ReservationBody, ClientError> {
+        self.encrypted(Method::PATCH, "/payments/reservations/get", Some(accessor.to_json_string()), false).await
+    }
+
+    /// Reads a saved card by its id.
+    ///
+    /// # Errors
+    /// 403 wrong password, 404 no such record.
+    pub async fn get_reservation_by_id(&self, id: uuid::Uuid, password: &str) -> Result<ReservationBody, ClientError> {
+        let body = PasswordBody { password: password.to_owned() }.to_json_string();
+        self.encrypted(Method::PATCH, &format!("/payments/reservations/{id}"), Some(body), false).await
+    }
+
+    /// `GET /monitors/health`: `Ok` while the server serves requests.
+    ///
+    /// # Errors
+    /// The server is unreachable or answered an error status.
+    pub async fn health(&self) -> Result<(), ClientError> {
+        let response = self.http.get(format!("{}/monitors/health", self.base)).send().await?;
+        let status = response.status().as_u16();
+        let text = response.text().await?;
+        if (200..300).contains(&status) { Ok(()) } else { Err(api_error(status, &text)) }
+    }
+
+    /// `GET /monitors/system`: who this server process is.
+    ///
+    /// # Errors
+    /// The server is unreachable or answered an error status.
+    pub async fn system(&self) -> Result<SystemBody, ClientError> {
+        self.encrypted(Method::GET, "/monitors/system", None, false).await
+    }
+
+    /// `GET /monitors/performance`: resource use and the webhook delivery queue.
+    ///
+    /// # Errors
+    /// The server is unreachable or answered an error status.
+    pub async fn performance(&self) -> Result<PerformanceBody, ClientError> {
+        self.encrypted(Method::GET, "/monitors/performance", None, false).await
+    }
+
+    async fn encrypted<T: ParseFromJSON>(
+        &self,
+        method: Method,
+        path: &str,
+        json: Option<String>,
+        idempotent: bool,
+    ) -> Result<T, ClientError> {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(json) = json {
+            request = request.header(reqwest::header::CONTENT_TYPE, ENCRYPTED).body(self.cipher.encrypt(json.as_bytes()));
+        }
+        if idempotent && let Some(key) = &self.idempotency_key {
+            request = request.header("Idempotency-Key", key);
+        }
+        let response = request.send().await?;
+        let status = response.status().as_u16();
+        let text = response.text().await?;
+        if !(200..300).contains(&status) {
+            return Err(api_error(status, &text));
+        }
+        let plain = self.cipher.decrypt(&text)?;
+        parse(&plain)
+    }
+}
+
+fn parse<T: ParseFromJSON>(json: &str) -> Result<T, ClientError> {
+    let value: serde_json::Value = serde_json::from_str(json).map_err(|e| ClientError::Decode(e.to_string()))?;
+    T::parse_from_json(Some(value)).map_err(|e| ClientError::Decode(e.into_message()))
+}
+
+fn api_error(status: u16, body: &str) -> ClientError {
+    let parsed = serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|value| ErrorBody::parse_from_json(Some(value)).ok());
+    match parsed {
+        Some(ErrorBody { code, message }) => ClientError::Api { status, code, message },
+        None => ClientError::Api { status, code: String::new(), message: body.to_owned() },
+    }
+}
+
+/// Why a webhook delivery was rejected.
+#[derive(Debug, thiserror::Error)]
+pub enum WebhookError {
+    /// The secret is not `whsec_` + base64, or the key or IV has the wrong length.
+    #[error("configuration: {0}")]
+    Config(String),
+    /// The `webhook-*` headers are missing, the signature does not match, or
+    /// the timestamp is too far from now (replay protection, 5 minutes).
+    #[error("signature: {0}")]
+    Signature(String),
+    /// The body is signed correctly but cannot be decrypted.
+    #[error("cannot decrypt the body: {0}")]
+    Decrypt(#[from] DecryptError),
+    /// The body decrypted, but is not a webhook body.
+    #[error("unexpected body: {0}")]
+    Decode(String),
+}
+
+/// Checks and opens the webhooks the server POSTs to a payment's `webhook_url`.
+pub struct WebhookVerifier {
+    signature: standardwebhooks::Webhook,
+    cipher: WireCipher,
+}
+
+impl std::fmt::Debug for WebhookVerifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookVerifier").field("cipher", &self.cipher).finish_non_exhaustive()
+    }
+}
+
+impl WebhookVerifier {
+    /// `secret` is the server's `PAYMENT_WEBHOOK_SECRET` (`whsec_...`);
+    /// `key` and `iv` its connection key and IV.
+    ///
+    /// # Errors
+    /// [`WebhookError::Config`] on a malformed secret, key or IV.
+    pub fn new(secret: &str, key: &[u8], iv: &[u8]) -> Result<Self, WebhookError> {
+        let signature = standardwebhooks::Webhook::new(secret).map_err(|e| WebhookError::Config(e.to_string()))?;
+        let cipher = WireCipher::new(key, iv).map_err(|e| WebhookError::Config(e.to_string()))?;
+        Ok(Self { signature, cipher })
+    }
+
+    /// Verifies the Standard Webhooks signature of a delivery (headers
+    /// `webhook-id`, `webhook-timestamp`, `webhook-signature` over the raw
+    /// body), then decrypts and parses the body. `body.id` equals the
+    /// `webhook-id` header and stays the same across retries: de-duplicate on it.
+    ///
+    /// # Errors
+    /// [`WebhookError::Signature`] for anything not signed by the server;
+    /// [`WebhookError::Decrypt`] / [`WebhookError::Decode`] for a body that
+    /// does not open.
+    pub fn verify(&self, headers: &http::HeaderMap, body: &str) -> Result<WebhookBody, WebhookError> {
+        self.signature.verify(body.as_bytes(), headers).map_err(|e| WebhookError::Signature(e.to_string()))?;
+        let plain = self.cipher.decrypt(body)?;
+        let value: serde_json::Value = serde_json::from_str(&plain).map_err(|e| WebhookError::Decode(e.to_string()))?;
+        let parsed = WebhookBody::parse_from_json(Some(value)).map_err(|e| WebhookError::Decode(e.into_message()))?;
+        let header_id = headers.get("webhook-id").and_then(|v| v.to_str().ok()).unwrap_or_default();
+        if header_id != parsed.id.to_string() {
+            return Err(WebhookError::Decode(format!("body id {} differs from webhook-id {header_id:?}", parsed.id)));
+        }
+        Ok(parsed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &[u8] = b"0123456789abcdef0123456789abcdef";
+    const IV: &[u8] = b"fedcba9876543210";
+
+    #[test]
+    fn bad_configuration_is_refused() {
+        assert!(matches!(PaymentsClient::new("http://x", b"short", IV), Err(ClientError::Config(_))));
+        assert!(matches!(PaymentsClient::new("http://x", KEY, b"iv"), Err(ClientError::Config(_))));
+        assert!(matches!(PaymentsClient::new("ftp://x", KEY, IV), Err(ClientError::Config(_))));
+        assert!(matches!(WebhookVerifier::new("plain", KEY, IV), Err(WebhookError::Config(_))));
+        let client = PaymentsClient::new("http://x/", KEY, IV).unwrap();
+        assert_eq!(client.base_url(), "http://x");
+    }
+
+    #[test]
+    fn error_bodies_become_typed_errors() {
+        let err = api_error(403, r#"{"code":"FORBIDDEN","message":"wrong password"}"#);
+        assert_eq!(err.status(), Some(403));
+        assert_eq!(err.code(), Some("FORBIDDEN"));
+        let raw = api_error(502, "upstream down");
+        assert!(matches!(raw, ClientError::Api { status: 502, ref code, ref message } if code.is_empty() && message == "upstream down"));
+    }
+
+    #[test]
+    fn tampered_webhooks_are_refused() {
+        let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        let verifier = WebhookVerifier::new(secret, KEY, IV).unwrap();
+        let cipher = WireCipher::new(KEY, IV).unwrap();
+        let body = cipher.encrypt(b"{}");
+        let signer = standardwebhooks::Webhook::new(secret).unwrap();
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+        let signature = signer.sign("msg_1", now, body.as_bytes()).unwrap();
+        let mut headers = http::HeaderMap::new();
+        headers.insert("webhook-id", "msg_1".parse().unwrap());
+        headers.insert("webhook-timestamp", now.to_string().parse().unwrap());
+        headers.insert("webhook-signature", signature.parse().unwrap());
+        // Signed but not a webhook body.
+        assert!(matches!(verifier.verify(&headers, &body), Err(WebhookError::Decode(_))));
+        // Altered body.
+        let other = cipher.encrypt(b"{\"a\":1}");
+        assert!(matches!(verifier.verify(&headers, &other), Err(WebhookError::Signature(_))));
+        headers.remove("webhook-signature");
+        assert!(matches!(verifier.verify(&headers, &body), Err(WebhookError::Signature(_))));
+    }
+}
