@@ -1,1 +1,804 @@
-pub fn placeholder() {}
+//! The end-to-end test harness: the whole `payments` server (exactly what
+//! `payments serve` starts in local mode, fake PGs included) on port 0 over a
+//! fresh SQLite file or a fresh PostgreSQL schema, a webhook receiver that
+//! verifies and decrypts every delivery with the client's helper, and small
+//! clients of the fake PGs acting as the customers.
+//!
+//! Each scenario is an `async fn(&TestApp)`; [`scenarios!`] instantiates it for
+//! both backends. Tracing output is shown only when `TEST_LOG` is set.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Mutex, Once};
+use std::time::Duration;
+
+use anyhow::Context;
+use futures::FutureExt;
+use payments_client::{PaymentsClient, WebhookVerifier, wire};
+use payments_server::config::Config;
+use payments_server::{RunningApp, start};
+use poem::http::StatusCode;
+use poem::web::{Data, Path};
+use poem::{EndpointExt, IntoResponse, Request, Route, handler, post};
+use serde_json::{Value, json};
+use sqlx::Connection;
+use tokio::sync::watch;
+
+pub use payments_client::ClientError;
+
+/// Every wait of the suite is bounded by this.
+pub const WAIT: Duration = Duration::from_secs(20);
+/// A whole scenario is bounded by this.
+pub const SCENARIO_LIMIT: Duration = Duration::from_secs(90);
+
+/// The wire key, IV and webhook secret the test servers use.
+pub const KEY: &str = "e2e-connection-key-of-32-bytes!!";
+pub const IV: &str = "e2e-iv-16-bytes!";
+pub const WEBHOOK_SECRET: &str = "whsec_ZTJlLXdlYmhvb2stc2VjcmV0LW9mLTMyLWJ5dGVzIQ==";
+/// Store ids at the fakes (any id is served by the default credentials).
+pub const IAMPORT_STORE: &str = "e2e-iamport-store";
+pub const TOSS_STORE: &str = "e2e-toss-store";
+/// The password every scenario registers its records with.
+pub const PASSWORD: &str = "e2e password";
+
+/// Which database the server runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+fn init_tracing() {
+    static INIT: Once = Once::new();
+    INIT.call_once(|| {
+        if std::env::var_os("TEST_LOG").is_some() {
+            let filter = tracing_subscriber::EnvFilter::try_from_env("TEST_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+            let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
+        }
+    });
+}
+
+/// Where the database of one test lives, removed at the end.
+enum Database {
+    Sqlite(tempfile::TempDir),
+    Postgres { admin_url: String, schema: String },
+}
+
+/// A unique id for orders, customers, schemas.
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
+}
+
+/// The server under test and everything around it.
+pub struct TestApp {
+    pub backend: Backend,
+    app: Option<RunningApp>,
+    database: Database,
+    database_url: String,
+    config: Config,
+    /// The encrypting client of the API.
+    pub client: PaymentsClient,
+    /// Plain HTTP, for what the typed client does not do (PG webhooks).
+    pub http: reqwest::Client,
+    /// The webhooks the server delivered.
+    pub hooks: Receiver,
+    /// The fake Iamport, as the customers use it.
+    pub iamport: FakeIamport,
+    /// The fake Toss Payments, as the customers use it.
+    pub toss: FakeToss,
+}
+
+/// Starts a server on `backend`, or `None` (after saying so) when the backend
+/// is PostgreSQL and `PAYMENT_TEST_POSTGRES_URL` is unset.
+///
+/// # Panics
+/// When PostgreSQL is configured but unreachable, or the server cannot start.
+pub async fn spawn_app(backend: Backend, test: &str) -> Option<TestApp> {
+    init_tracing();
+    let (database, database_url) = match backend {
+        Backend::Sqlite => {
+            let dir = tempfile::tempdir().expect("a temp dir");
+            let url = format!("sqlite://{}", dir.path().join("p.db").display());
+            (Database::Sqlite(dir), url)
+        }
+        Backend::Postgres => {
+            let Ok(admin_url) = std::env::var("PAYMENT_TEST_POSTGRES_URL") else {
+                eprintln!("PAYMENT_TEST_POSTGRES_URL is unset: PostgreSQL test {test} did NOT run");
+                return None;
+            };
+            let schema = format!("e2e_{}", uuid::Uuid::new_v4().simple());
+            let mut admin = tokio::time::timeout(WAIT, sqlx::PgConnection::connect(&admin_url))
+                .await
+                .unwrap_or_else(|_| panic!("PAYMENT_TEST_POSTGRES_URL is set but PostgreSQL did not answer in time"))
+                .unwrap_or_else(|e| panic!("PAYMENT_TEST_POSTGRES_URL is set but PostgreSQL is unreachable: {e}"));
+            sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&mut admin).await.expect("create the schema");
+            let _ = admin.close().await;
+            let separator = if admin_url.contains('?') { '&' } else { '?' };
+            let url = format!("{admin_url}{separator}options=-c%20search_path%3D{schema}");
+            (Database::Postgres { admin_url, schema }, url)
+        }
+    };
+
+    let hooks = Receiver::start().await;
+    let vars: HashMap<String, String> = [
+        ("PAYMENT_MODE", "local"),
+        ("PAYMENT_API_PORT", "0"),
+        ("PAYMENT_FAKE_IAMPORT_PORT", "0"),
+        ("PAYMENT_FAKE_TOSS_PORT", "0"),
+        ("PAYMENT_DATABASE_URL", database_url.as_str()),
+        ("PAYMENT_DATABASE_MAX_CONNECTIONS", "5"),
+        ("PAYMENT_CONNECTION_ENCRYPTION_KEY", KEY),
+        ("PAYMENT_CONNECTION_ENCRYPTION_IV", IV),
+        ("PAYMENT_WEBHOOK_SECRET", WEBHOOK_SECRET),
+        ("PAYMENT_ARGON2_MEMORY_KIB", "256"),
+        ("PAYMENT_ARGON2_ITERATIONS", "1"),
+        ("PAYMENT_WEBHOOK_RETRY_SCHEDULE", "100ms,100ms,100ms,200ms,200ms,500ms"),
+        ("PAYMENT_WEBHOOK_POLL_MS", "50"),
+        ("PAYMENT_WEBHOOK_TIMEOUT_SECS", "5"),
+        ("PAYMENT_PG_TIMEOUT_SECS", "10"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    let config = Config::from_vars(&vars).expect("a valid test configuration");
+    let app = start(config.clone()).await.expect("the server starts");
+    let url = app.url();
+    let client = PaymentsClient::new(&url, KEY.as_bytes(), IV.as_bytes()).expect("a client");
+    let http = reqwest::Client::builder().timeout(WAIT).build().expect("an HTTP client");
+    let iamport_addr = app.fake_iamport().expect("local mode starts the fake Iamport");
+    let toss_addr = app.fake_toss().expect("local mode starts the fake Toss");
+    Some(TestApp {
+        backend,
+        database,
+        database_url,
+        config,
+        client,
+        hooks,
+        iamport: FakeIamport { url: format!("http://{iamport_addr}"), http: http.clone() },
+        toss: FakeToss { url: format!("http://{toss_addr}"), http: http.clone() },
+        http,
+        app: Some(app),
+    })
+}
+
+/// Runs `scenario` on a fresh server on `backend`, bounded by
+/// [`SCENARIO_LIMIT`], then stops the server and drops its database (also
+/// when the scenario fails).
+pub async fn run<F>(backend: Backend, test: &str, scenario: F)
+where
+    F: for<'a> AsyncScenario<'a>,
+{
+    let Some(mut app) = spawn_app(backend, test).await else { return };
+    let started = std::time::Instant::now();
+    let outcome = AssertUnwindSafe(tokio::time::timeout(SCENARIO_LIMIT, scenario.call(&app))).catch_unwind().await;
+    eprintln!("{test}: scenario took {} ms", started.elapsed().as_millis());
+    app.stop().await;
+    match outcome {
+        Ok(Ok(())) => {}
+        Ok(Err(_)) => panic!("{test} did not finish within {SCENARIO_LIMIT:?}"),
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
+}
+
+/// An `async fn(&TestApp)`.
+pub trait AsyncScenario<'a> {
+    type Output: Future<Output = ()> + 'a;
+    fn call(&self, app: &'a TestApp) -> Self::Output;
+}
+
+impl<'a, F, Fut> AsyncScenario<'a> for F
+where
+    F: Fn(&'a TestApp) -> Fut,
+    Fut: Future<Output = ()> + 'a,
+{
+    type Output = Fut;
+    fn call(&self, app: &'a TestApp) -> Fut {
+        self(app)
+    }
+}
+
+/// Instantiates each scenario for both backends: `sqlite_<name>` and `postgres_<name>`.
+#[macro_export]
+macro_rules! scenarios {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    $crate::run($crate::Backend::Sqlite, concat!("sqlite::", stringify!($name)), super::$name).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    $crate::run($crate::Backend::Postgres, concat!("postgres::", stringify!($name)), super::$name).await;
+                }
+            )*
+        }
+    };
+}
+
+impl TestApp {
+    /// The API's base URL.
+    pub fn url(&self) -> String {
+        self.client.base_url().to_owned()
+    }
+
+    /// A webhook URL at the test receiver that answers 200.
+    pub fn hook_url(&self) -> String {
+        format!("{}/hook", self.hooks.url)
+    }
+
+    /// A webhook URL at the test receiver that answers 500 to the first
+    /// `failures` deliveries of each event, then 200.
+    pub fn flaky_hook_url(&self, failures: u32) -> String {
+        format!("{}/flaky/{failures}", self.hooks.url)
+    }
+
+    /// Stops the server and drops its database (best effort).
+    pub async fn stop(&mut self) {
+        if let Some(app) = self.app.take()
+            && let Err(error) = app.stop().await
+        {
+            eprintln!("the server stopped with an error: {error:#}");
+        }
+        self.hooks.stop().await;
+        if let Database::Postgres { admin_url, schema } = &self.database
+            && let Ok(mut admin) = sqlx::PgConnection::connect(admin_url).await
+        {
+            let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).execute(&mut admin).await;
+            let _ = admin.close().await;
+        }
+    }
+
+    /// The delivery attempts the server recorded for event `id`, read from its database.
+    pub async fn attempts(&self, id: uuid::Uuid) -> anyhow::Result<Vec<payments_domain::DeliveryAttempt>> {
+        let pool = payments_sqlx::PoolConfig { max_connections: 1, ..payments_sqlx::PoolConfig::default() };
+        let database = payments_sqlx::Database::connect(&self.database_url, &pool).await.context("connect")?;
+        let repositories = database.repositories(payments_server::app::at_rest_keys(&self.config));
+        let attempts = repositories.outbox.attempts(payments_domain::EventId::from_uuid(id)).await;
+        database.close().await;
+        Ok(attempts?)
+    }
+
+    /// Waits (bounded) until the outbox has nothing pending or retrying and
+    /// `delivered` deliveries done, and returns its counts.
+    pub async fn outbox_settled(&self, delivered: u64) -> wire::OutboxBody {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let outbox = self.client.performance().await.expect("performance").outbox.expect("this server delivers");
+            if outbox.pending == 0 && outbox.retrying == 0 && outbox.delivered >= delivered {
+                return outbox;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "the outbox did not settle at {delivered}: {outbox:?}");
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// Sends `json` encrypted as the client would, without the client's
+    /// typing (to send what the types forbid); answers the status and the
+    /// error body (or the decrypted answer).
+    pub async fn send_encrypted(&self, method: reqwest::Method, path: &str, json: &Value) -> (u16, Value) {
+        let cipher = payments_crypto::WireCipher::new(KEY.as_bytes(), IV.as_bytes()).expect("a cipher");
+        let response = self
+            .http
+            .request(method, format!("{}{path}", self.url()))
+            .header("content-type", "text/plain; charset=utf-8")
+            .body(cipher.encrypt(json.to_string().as_bytes()))
+            .send()
+            .await
+            .expect("the server answers");
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap_or_default();
+        let plain = if status < 300 { cipher.decrypt(&text).unwrap_or(text) } else { text };
+        (status, serde_json::from_str(&plain).unwrap_or(Value::String(plain)))
+    }
+
+    /// POSTs a PG webhook as the PG would; answers its status.
+    pub async fn post_pg_webhook(&self, pg: &str, body: &Value) -> u16 {
+        let response = self
+            .http
+            .post(format!("{}/payments/webhooks/{pg}", self.url()))
+            .json(body)
+            .send()
+            .await
+            .expect("the server answers");
+        response.status().as_u16()
+    }
+
+    /// Registers a payment with the standard password and the receiver's hook.
+    pub async fn register(
+        &self,
+        code: wire::VendorCodeBody,
+        uid: &str,
+        order: &str,
+        price: u64,
+    ) -> Result<wire::HistoryBody, ClientError> {
+        self.register_to(code, uid, order, price, self.hook_url()).await
+    }
+
+    /// Registers a payment with the standard password and `webhook_url`.
+    pub async fn register_to(
+        &self,
+        code: wire::VendorCodeBody,
+        uid: &str,
+        order: &str,
+        price: u64,
+        webhook_url: String,
+    ) -> Result<wire::HistoryBody, ClientError> {
+        self.client
+            .create_history(&wire::CreateHistoryBody {
+                vendor: vendor(code, uid),
+                source: source(order),
+                price: amount(price),
+                password: PASSWORD.into(),
+                webhook_url,
+            })
+            .await
+    }
+
+    /// Cancels `price` of the payment of `order`.
+    pub async fn cancel(
+        &self,
+        order: &str,
+        price: u64,
+        account: Option<wire::RefundAccountBody>,
+    ) -> Result<wire::HistoryBody, ClientError> {
+        self.client
+            .cancel_history(&wire::CancelHistoryBody {
+                source: source(order),
+                password: PASSWORD.into(),
+                price: amount(price),
+                reason: format!("e2e cancel of {price}"),
+                account,
+            })
+            .await
+    }
+}
+
+/// The store id of a PG at the fakes.
+pub fn store_of(code: wire::VendorCodeBody) -> &'static str {
+    match code {
+        wire::VendorCodeBody::Iamport => IAMPORT_STORE,
+        wire::VendorCodeBody::TossPayments => TOSS_STORE,
+    }
+}
+
+pub fn vendor(code: wire::VendorCodeBody, uid: &str) -> wire::VendorInputBody {
+    wire::VendorInputBody { code, store_id: store_of(code).into(), uid: uid.into() }
+}
+
+/// The test's own record `order` (schema `shop`, table `orders`).
+pub fn source(order: &str) -> wire::SourceBody {
+    wire::SourceBody { schema: "shop".into(), table: "orders".into(), id: order.into() }
+}
+
+/// Accessor of `order` with the standard password.
+pub fn accessor(order: &str) -> wire::SourceAccessorBody {
+    accessor_with(order, PASSWORD)
+}
+
+pub fn accessor_with(order: &str, password: &str) -> wire::SourceAccessorBody {
+    wire::SourceAccessorBody {
+        schema: "shop".into(),
+        table: "orders".into(),
+        id: order.into(),
+        password: password.into(),
+    }
+}
+
+pub fn amount(value: u64) -> wire::WireAmount {
+    wire::WireAmount(serde_json::Number::from(value))
+}
+
+/// A money value as its exact text (`"10000"`).
+pub fn money_text(money: &wire::WireMoney) -> String {
+    money.0.to_string()
+}
+
+/// Asserts `error` is an API error with `status`.
+#[track_caller]
+pub fn assert_status<T: std::fmt::Debug>(result: Result<T, ClientError>, status: u16) -> ClientError {
+    match result {
+        Err(error @ ClientError::Api { .. }) if error.status() == Some(status) => error,
+        other => panic!("expected an API error {status}, got {other:?}"),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The webhook receiver
+// ---------------------------------------------------------------------------
+
+/// One request the server made to the receiver, verified and decrypted.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    /// The `webhook-id` header.
+    pub webhook_id: String,
+    /// The decrypted body.
+    pub body: wire::WebhookBody,
+    /// What the receiver answered.
+    pub answered: u16,
+}
+
+impl Delivery {
+    /// The order (source id) the delivery is about.
+    pub fn order(&self) -> &str {
+        &self.body.source.id
+    }
+}
+
+#[derive(Clone)]
+struct ReceiverState {
+    verifier: Arc<WebhookVerifier>,
+    log: Arc<watch::Sender<Vec<Delivery>>>,
+    rejected: Arc<Mutex<Vec<String>>>,
+    failures_seen: Arc<Mutex<HashMap<String, u32>>>,
+}
+
+fn receive(request: &Request, body: &str, state: &ReceiverState, failures: u32) -> StatusCode {
+    let body = match state.verifier.verify(request.headers(), body) {
+        Ok(body) => body,
+        Err(error) => {
+            if let Ok(mut rejected) = state.rejected.lock() {
+                rejected.push(error.to_string());
+            }
+            return StatusCode::BAD_REQUEST;
+        }
+    };
+    let webhook_id = request.headers().get("webhook-id").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let answered = match state.failures_seen.lock() {
+        Ok(mut seen) => {
+            let count = seen.entry(webhook_id.clone()).or_insert(0);
+            if *count < failures {
+                *count += 1;
+                StatusCode::INTERNAL_SERVER_ERROR
+            } else {
+                StatusCode::OK
+            }
+        }
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    state.log.send_modify(|log| log.push(Delivery { webhook_id, body, answered: answered.as_u16() }));
+    answered
+}
+
+#[handler]
+fn hook(request: &Request, body: String, state: Data<&ReceiverState>) -> impl IntoResponse {
+    receive(request, &body, &state, 0)
+}
+
+#[handler]
+fn flaky(request: &Request, Path(failures): Path<u32>, body: String, state: Data<&ReceiverState>) -> impl IntoResponse {
+    receive(request, &body, &state, failures)
+}
+
+/// Receives the server's webhooks on port 0, verifying each signature and
+/// decrypting each body with [`WebhookVerifier`].
+pub struct Receiver {
+    url: String,
+    log: watch::Receiver<Vec<Delivery>>,
+    rejected: Arc<Mutex<Vec<String>>>,
+    server: Option<payments_fakekit::RunningServer>,
+}
+
+impl Receiver {
+    async fn start() -> Self {
+        let verifier = WebhookVerifier::new(WEBHOOK_SECRET, KEY.as_bytes(), IV.as_bytes()).expect("a verifier");
+        let (log, log_rx) = watch::channel(Vec::new());
+        let rejected = Arc::new(Mutex::new(Vec::new()));
+        let state = ReceiverState {
+            verifier: Arc::new(verifier),
+            log: Arc::new(log),
+            rejected: rejected.clone(),
+            failures_seen: Arc::new(Mutex::new(HashMap::new())),
+        };
+        let app = Route::new().at("/hook", post(hook)).at("/flaky/:failures", post(flaky)).data(state);
+        let server = payments_fakekit::serve(app, std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
+            .await
+            .expect("bind the receiver");
+        Self { url: server.url(), log: log_rx, rejected, server: Some(server) }
+    }
+
+    async fn stop(&mut self) {
+        if let Some(server) = self.server.take() {
+            let _ = server.stop().await;
+        }
+    }
+
+    /// Every delivery so far.
+    pub fn all(&self) -> Vec<Delivery> {
+        self.log.borrow().clone()
+    }
+
+    /// Deliveries refused because their signature or body did not check out.
+    pub fn rejected(&self) -> Vec<String> {
+        self.rejected.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+
+    /// Waits (at most [`WAIT`]) until `ready` holds for the deliveries so far.
+    pub async fn wait_until(&self, what: &str, ready: impl Fn(&[Delivery]) -> bool) -> Vec<Delivery> {
+        let mut log = self.log.clone();
+        match tokio::time::timeout(WAIT, log.wait_for(|deliveries| ready(deliveries))).await {
+            Ok(Ok(deliveries)) => deliveries.clone(),
+            _ => panic!("timed out waiting for {what}; deliveries: {:#?}; rejected: {:?}", self.all(), self.rejected()),
+        }
+    }
+
+    /// Waits for `count` accepted (200) deliveries about `order`; returns them oldest first.
+    pub async fn delivered(&self, order: &str, count: usize) -> Vec<Delivery> {
+        let accepted = |d: &Delivery| d.order() == order && d.answered == 200;
+        let all = self
+            .wait_until(&format!("{count} deliveries for {order}"), |ds| ds.iter().filter(|d| accepted(d)).count() >= count)
+            .await;
+        all.into_iter().filter(accepted).collect()
+    }
+
+    /// Every delivery about `order` so far (accepted or not).
+    pub fn for_order(&self, order: &str) -> Vec<Delivery> {
+        self.all().into_iter().filter(|d| d.order() == order).collect()
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The fake PGs, as the customers use them
+// ---------------------------------------------------------------------------
+
+async fn call(http: &reqwest::Client, request: reqwest::RequestBuilder, what: &str) -> (u16, Value) {
+    let _ = http;
+    let response = request.send().await.unwrap_or_else(|e| panic!("{what}: the fake does not answer: {e}"));
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap_or_default();
+    let value = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+    (status, value)
+}
+
+/// The fake Iamport, as a customer (and a test) uses it.
+pub struct FakeIamport {
+    pub url: String,
+    http: reqwest::Client,
+}
+
+impl FakeIamport {
+    async fn token(&self) -> String {
+        let request = self.http.post(format!("{}/users/getToken", self.url)).json(&json!({
+            "imp_key": payments_server::config::FAKE_IAMPORT_KEY,
+            "imp_secret": payments_server::config::FAKE_IAMPORT_SECRET,
+        }));
+        let (status, body) = call(&self.http, request, "iamport getToken").await;
+        assert!(status < 300, "getToken answered {status}: {body}");
+        body["response"]["access_token"].as_str().expect("an access token").to_owned()
+    }
+
+    /// An authorised call; answers the status and the envelope's `response`.
+    pub async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let token = self.token().await;
+        let mut request = self.http.request(method, format!("{}{path}", self.url)).header("Authorization", token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let (status, envelope) = call(&self.http, request, path).await;
+        assert_eq!(envelope["code"], 0, "{path} answered {status}: {envelope}");
+        (status, envelope["response"].clone())
+    }
+
+    /// A paid card payment of `amount` won; answers its `imp_uid`.
+    pub async fn card_payment(&self, amount: u64) -> String {
+        let body = json!({
+            "card_number": "1234-5678-1234-5678", "expiry": "2030-12", "birth": "900101", "pwd_2digit": "12",
+            "name": "e2e order", "merchant_uid": unique("m"), "amount": amount,
+        });
+        let (_, payment) = self.call(reqwest::Method::POST, "/subscribe/payments/onetime", Some(body)).await;
+        payment["imp_uid"].as_str().expect("an imp_uid").to_owned()
+    }
+
+    /// A virtual account awaiting a deposit of `amount` won; answers its `imp_uid`.
+    pub async fn virtual_account(&self, amount: u64) -> String {
+        let body = json!({
+            "merchant_uid": unique("m"), "amount": amount, "vbank_code": "088",
+            "vbank_due": 1_900_000_000, "vbank_holder": "E2E Holder", "name": "e2e vbank order",
+        });
+        let (_, payment) = self.call(reqwest::Method::POST, "/vbanks", Some(body)).await;
+        assert_eq!(payment["status"], "ready");
+        payment["imp_uid"].as_str().expect("an imp_uid").to_owned()
+    }
+
+    /// The customer pays into the virtual account.
+    pub async fn deposit(&self, imp_uid: &str) {
+        let token = self.token().await;
+        let request =
+            self.http.put(format!("{}/internal/deposit/{imp_uid}", self.url)).header("Authorization", token);
+        let (status, body) = call(&self.http, request, "iamport deposit").await;
+        assert_eq!(status, 200, "deposit answered {body}");
+    }
+
+    /// The payment as Iamport shows it.
+    pub async fn payment(&self, imp_uid: &str) -> Value {
+        self.call(reqwest::Method::GET, &format!("/payments/{imp_uid}"), None).await.1
+    }
+
+    /// Saves a card under `customer_uid`.
+    pub async fn save_card(&self, customer_uid: &str) -> Value {
+        let body = json!({
+            "card_number": "4321-5678-1234-8765", "expiry": "2031-01", "birth": "900101", "pwd_2digit": "34",
+            "customer_name": "E2E Customer",
+        });
+        self.call(reqwest::Method::POST, &format!("/subscribe/customers/{customer_uid}"), Some(body)).await.1
+    }
+
+    /// Charges the saved card; answers the payment's `imp_uid`.
+    pub async fn charge_saved_card(&self, customer_uid: &str, amount: u64) -> String {
+        let body = json!({
+            "customer_uid": customer_uid, "merchant_uid": unique("m"), "amount": amount, "name": "e2e subscription",
+        });
+        let (_, payment) = self.call(reqwest::Method::POST, "/subscribe/payments/again", Some(body)).await;
+        payment["imp_uid"].as_str().expect("an imp_uid").to_owned()
+    }
+}
+
+/// The fake Toss Payments, as a customer (and a test) uses it.
+pub struct FakeToss {
+    pub url: String,
+    http: reqwest::Client,
+}
+
+impl FakeToss {
+    /// An authorised call; answers the status and the body.
+    pub async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.url))
+            .header("Authorization", payments_toss::basic_authorization(payments_server::config::FAKE_TOSS_SECRET));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let (status, value) = call(&self.http, request, path).await;
+        assert!(status < 300, "{path} answered {status}: {value}");
+        (status, value)
+    }
+
+    /// An approved card payment; answers its `paymentKey`.
+    pub async fn card_payment(&self, amount: u64) -> String {
+        let body = json!({
+            "method": "card", "cardNumber": "1111222233334444", "cardExpirationYear": "29",
+            "cardExpirationMonth": "07", "amount": amount, "orderId": unique("o"), "orderName": "e2e order",
+        });
+        let (_, payment) = self.call(reqwest::Method::POST, "/v1/payments/key-in", Some(body)).await;
+        assert_eq!(payment["status"], "DONE", "{payment}");
+        payment["paymentKey"].as_str().expect("a paymentKey").to_owned()
+    }
+
+    /// A virtual account awaiting its deposit; answers its `paymentKey`.
+    pub async fn virtual_account(&self, amount: u64) -> String {
+        let body = json!({
+            "method": "virtual-account", "orderId": unique("o"), "orderName": "e2e vbank order", "bank": "신한",
+            "customerName": "E2E Customer", "amount": amount,
+        });
+        let (_, payment) = self.call(reqwest::Method::POST, "/v1/virtual-accounts", Some(body)).await;
+        assert_eq!(payment["status"], "WAITING_FOR_DEPOSIT", "{payment}");
+        payment["paymentKey"].as_str().expect("a paymentKey").to_owned()
+    }
+
+    /// The customer pays into the virtual account.
+    pub async fn deposit(&self, payment_key: &str) {
+        let (_, payment) = self.call(reqwest::Method::PUT, &format!("/internal/{payment_key}/deposit"), None).await;
+        assert_eq!(payment["status"], "DONE", "{payment}");
+    }
+
+    /// The payment as Toss shows it.
+    pub async fn payment(&self, payment_key: &str) -> Value {
+        self.call(reqwest::Method::GET, &format!("/v1/payments/{payment_key}"), None).await.1
+    }
+
+    /// Saves a card for `customer_key`; answers the `billingKey`.
+    pub async fn save_card(&self, customer_key: &str) -> String {
+        let body = json!({
+            "cardNumber": "4444333322221111", "cardExpirationYear": "29", "cardExpirationMonth": "12",
+            "cardPassword": "00", "customerBirthday": "880101", "customerKey": customer_key,
+        });
+        let (_, billing) = self.call(reqwest::Method::POST, "/v1/billing/authorizations/card", Some(body)).await;
+        billing["billingKey"].as_str().expect("a billingKey").to_owned()
+    }
+
+    /// Charges the saved card; answers the payment's `paymentKey`.
+    pub async fn charge_saved_card(&self, billing_key: &str, customer_key: &str, amount: u64) -> String {
+        let body = json!({
+            "customerKey": customer_key, "orderId": unique("o"), "amount": amount, "orderName": "e2e subscription",
+        });
+        let (_, payment) = self.call(reqwest::Method::POST, &format!("/v1/billing/{billing_key}"), Some(body)).await;
+        assert_eq!(payment["status"], "DONE", "{payment}");
+        payment["paymentKey"].as_str().expect("a paymentKey").to_owned()
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Either PG
+// ---------------------------------------------------------------------------
+
+pub use wire::VendorCodeBody as Pg;
+
+impl TestApp {
+    /// A paid card payment of `amount` at `pg`; answers its uid.
+    pub async fn card_payment(&self, pg: Pg, amount: u64) -> String {
+        match pg {
+            Pg::Iamport => self.iamport.card_payment(amount).await,
+            Pg::TossPayments => self.toss.card_payment(amount).await,
+        }
+    }
+
+    /// A virtual account awaiting a deposit of `amount` at `pg`; answers its uid.
+    pub async fn virtual_account(&self, pg: Pg, amount: u64) -> String {
+        match pg {
+            Pg::Iamport => self.iamport.virtual_account(amount).await,
+            Pg::TossPayments => self.toss.virtual_account(amount).await,
+        }
+    }
+
+    /// The customer pays into the virtual account `uid` at `pg`.
+    pub async fn deposit(&self, pg: Pg, uid: &str) {
+        match pg {
+            Pg::Iamport => self.iamport.deposit(uid).await,
+            Pg::TossPayments => self.toss.deposit(uid).await,
+        }
+    }
+
+    /// The payment as `pg` shows it.
+    pub async fn pg_payment(&self, pg: Pg, uid: &str) -> Value {
+        match pg {
+            Pg::Iamport => self.iamport.payment(uid).await,
+            Pg::TossPayments => self.toss.payment(uid).await,
+        }
+    }
+
+    /// The status `pg` shows for payment `uid` (`paid`/`cancelled`, `DONE`/`CANCELED`...)
+    /// and what is left of it (integer amounts only).
+    pub async fn pg_state(&self, pg: Pg, uid: &str) -> (String, i64) {
+        let payment = self.pg_payment(pg, uid).await;
+        let number = |v: &Value| v.as_i64().or_else(|| v.as_f64().map(|f| f as i64)).unwrap_or(-1);
+        let balance = match pg {
+            Pg::Iamport => number(&payment["amount"]) - number(&payment["cancel_amount"]),
+            Pg::TossPayments => number(&payment["balanceAmount"]),
+        };
+        (payment["status"].as_str().unwrap_or_default().to_owned(), balance)
+    }
+
+    /// The webhook `pg` sends when payment `uid` changes, as `pg` would send it now.
+    pub async fn pg_webhook(&self, pg: Pg, uid: &str) -> Value {
+        let payment = self.pg_payment(pg, uid).await;
+        match pg {
+            Pg::Iamport => json!({
+                "imp_uid": uid, "merchant_uid": payment["merchant_uid"], "status": payment["status"],
+            }),
+            Pg::TossPayments => json!({
+                "eventType": "PAYMENT_STATUS_CHANGED",
+                "createdAt": "2026-11-24T12:00:00.000000+09:00",
+                "data": { "paymentKey": uid, "orderId": payment["orderId"], "status": payment["status"] },
+            }),
+        }
+    }
+
+    /// The path segment of `pg`'s webhook route (`iamport`, `toss`).
+    pub fn webhook_route(pg: Pg) -> &'static str {
+        match pg {
+            Pg::Iamport => "iamport",
+            Pg::TossPayments => "toss",
+        }
+    }
+
+    /// A refund account `pg` accepts for a virtual-account refund.
+    pub fn refund_account(pg: Pg) -> wire::RefundAccountBody {
+        let bank = match pg {
+            Pg::Iamport => "088",
+            Pg::TossPayments => "신한",
+        };
+        wire::RefundAccountBody {
+            bank: bank.into(),
+            account: "110123456789".into(),
+            holder: "E2E Holder".into(),
+            mobile: "01012345678".into(),
+        }
+    }
+}

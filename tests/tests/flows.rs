@@ -1,0 +1,262 @@
+//! Every payment flow of the original project's end-to-end program, for each
+//! PG, over real HTTP through the encrypting client, with the fake PGs as the
+//! customers' side: card payment, five partial cancels, virtual account with
+//! deposit and webhook, saved card and a charge on it; and the monitors.
+
+use payments_e2e::{PASSWORD, Pg, TestApp, accessor, accessor_with, assert_status, money_text, source, unique, vendor};
+use payments_wire as wire;
+
+payments_e2e::scenarios!(
+    iamport_card_payment,
+    toss_card_payment,
+    iamport_partial_cancels,
+    toss_partial_cancels,
+    iamport_virtual_account,
+    toss_virtual_account,
+    iamport_saved_card,
+    toss_saved_card,
+    monitors,
+);
+
+/// Whole cancel states per PG: (after a partial cancel, after the whole amount).
+fn cancelled_statuses(pg: Pg) -> (&'static str, &'static str) {
+    match pg {
+        Pg::Iamport => ("paid", "cancelled"),
+        Pg::TossPayments => ("PARTIAL_CANCELED", "CANCELED"),
+    }
+}
+
+/// Card payment -> register -> read by id and by source -> wrong password 403 -> full cancel.
+async fn card_payment(app: &TestApp, pg: Pg) {
+    let uid = app.card_payment(pg, 10_000).await;
+    let order = unique("order");
+    let created = app.register(pg, &uid, &order, 10_000).await.expect("registered");
+    assert_eq!(created.vendor_code, pg);
+    assert_eq!(created.vendor.uid, uid);
+    assert_eq!(created.vendor.store_id, payments_e2e::store_of(pg));
+    assert_eq!(created.source, source(&order));
+    assert_eq!(money_text(&created.price), "10000");
+    assert_eq!(created.currency, "KRW");
+    assert_eq!(created.refund, None);
+    assert!(created.paid_at.is_some(), "a card payment is paid");
+    assert_eq!(created.cancelled_at, None);
+    assert!(created.cancels.is_empty());
+    assert!(created.data.is_object(), "the PG's own JSON is kept: {}", created.data);
+    assert_eq!(created.webhook_url, app.hook_url());
+
+    let by_id = app.client.get_history_by_id(created.id, PASSWORD).await.expect("read by id");
+    assert_eq!(by_id, created);
+    let by_source = app.client.get_history(&accessor(&order)).await.expect("read by source");
+    assert_eq!(by_source, created);
+
+    let wrong = assert_status(app.client.get_history_by_id(created.id, "not the password").await, 403);
+    assert_eq!(wrong.code(), Some("FORBIDDEN"));
+    assert_status(app.client.get_history(&accessor_with(&order, "not the password")).await, 403);
+    assert_status(app.client.get_history_by_id(uuid::Uuid::now_v7(), PASSWORD).await, 404);
+    assert_status(app.client.get_history(&accessor(&unique("no-such-order"))).await, 404);
+
+    let cancelled = app.cancel(&order, 10_000, None).await.expect("cancelled");
+    assert_eq!(cancelled.refund.as_ref().map(money_text).as_deref(), Some("10000"));
+    assert!(cancelled.cancelled_at.is_some());
+    assert_eq!(cancelled.cancels.len(), 1);
+    assert_eq!(money_text(&cancelled.cancels[0].price), "10000");
+    assert_eq!(cancelled.cancels[0].reason, "e2e cancel of 10000");
+    assert_eq!(app.pg_state(pg, &uid).await, (cancelled_statuses(pg).1.to_owned(), 0));
+
+    let delivered = app.hooks.delivered(&order, 1).await;
+    let hook = &delivered[0];
+    assert_eq!(hook.webhook_id, hook.body.id.to_string());
+    assert_eq!(hook.body.source, source(&order));
+    assert_eq!(hook.body.previous.refund, None);
+    assert_eq!(hook.body.current.refund.as_ref().map(money_text).as_deref(), Some("10000"));
+    assert_eq!(hook.body.current.id, created.id);
+    app.outbox_settled(1).await;
+    assert_eq!(app.hooks.for_order(&order).len(), 1, "one change, one delivery");
+    let after = app.client.get_history(&accessor(&order)).await.expect("read after the cancel");
+    assert_eq!(after, cancelled);
+}
+
+async fn iamport_card_payment(app: &TestApp) {
+    card_payment(app, Pg::Iamport).await;
+}
+
+async fn toss_card_payment(app: &TestApp) {
+    card_payment(app, Pg::TossPayments).await;
+}
+
+/// Card payment -> five partial cancels of a fifth each, checking refund,
+/// cancels and the delivered webhook after each.
+async fn partial_cancels(app: &TestApp, pg: Pg) {
+    let uid = app.card_payment(pg, 10_000).await;
+    let order = unique("order");
+    let created = app.register(pg, &uid, &order, 10_000).await.expect("registered");
+    let mut first_cancel_at = None;
+    for i in 1..=5u64 {
+        let history = app.cancel(&order, 2_000, None).await.unwrap_or_else(|e| panic!("cancel {i}: {e}"));
+        let refund = (2_000 * i).to_string();
+        assert_eq!(history.refund.as_ref().map(money_text), Some(refund.clone()), "refund after cancel {i}");
+        assert_eq!(history.cancels.len(), i as usize);
+        assert!(history.cancels.iter().all(|c| money_text(&c.price) == "2000"));
+        // cancelled_at is the FIRST cancellation time.
+        let cancelled_at = history.cancelled_at.expect("cancelled_at after a cancel");
+        assert_eq!(*first_cancel_at.get_or_insert(cancelled_at), cancelled_at);
+        assert_eq!(money_text(&history.price), "10000", "the price never changes");
+
+        let delivered = app.hooks.delivered(&order, i as usize).await;
+        let hook = delivered.last().expect("a delivery");
+        assert_eq!(hook.body.current.cancels.len(), i as usize, "delivery {i}");
+        assert_eq!(hook.body.previous.cancels.len(), i as usize - 1, "delivery {i}");
+        assert_eq!(hook.body.current.refund.as_ref().map(money_text), Some(refund));
+        assert_eq!(
+            hook.body.previous.refund.as_ref().map(money_text),
+            (i > 1).then(|| (2_000 * (i - 1)).to_string())
+        );
+        assert_eq!(hook.body.current.id, created.id);
+
+        let (status, balance) = app.pg_state(pg, &uid).await;
+        assert_eq!(balance, 10_000 - 2_000 * i as i64, "balance at the PG after cancel {i}");
+        let expected = if i == 5 { cancelled_statuses(pg).1 } else { cancelled_statuses(pg).0 };
+        assert_eq!(status, expected);
+    }
+    let ids: std::collections::HashSet<_> = app.hooks.for_order(&order).iter().map(|d| d.body.id).collect();
+    assert_eq!(ids.len(), 5, "five distinct events");
+    assert_status(app.cancel(&order, 1, None).await, 422);
+    app.outbox_settled(5).await;
+    assert_eq!(app.hooks.for_order(&order).len(), 5, "one delivery per cancel");
+}
+
+async fn iamport_partial_cancels(app: &TestApp) {
+    partial_cancels(app, Pg::Iamport).await;
+}
+
+async fn toss_partial_cancels(app: &TestApp) {
+    partial_cancels(app, Pg::TossPayments).await;
+}
+
+/// Virtual account -> register -> deposit at the fake PG -> exactly one
+/// webhook with previous.paid_at null and current.paid_at set -> cancel with
+/// a refund account.
+async fn virtual_account(app: &TestApp, pg: Pg) {
+    let uid = app.virtual_account(pg, 25_000).await;
+    let order = unique("order");
+    let created = app.register(pg, &uid, &order, 25_000).await.expect("registered");
+    assert_eq!(created.paid_at, None, "awaiting the deposit");
+    assert_eq!(money_text(&created.price), "25000");
+
+    app.deposit(pg, &uid).await;
+    let delivered = app.hooks.delivered(&order, 1).await;
+    let hook = &delivered[0];
+    assert_eq!(hook.body.previous.paid_at, None);
+    assert!(hook.body.current.paid_at.is_some());
+    assert_eq!(hook.body.current.refund, None);
+    assert_eq!(hook.body.source, source(&order));
+    app.outbox_settled(1).await;
+    assert_eq!(app.hooks.for_order(&order).len(), 1, "exactly one delivery for the deposit");
+
+    let paid = app.client.get_history(&accessor(&order)).await.expect("read after the deposit");
+    assert_eq!(paid.paid_at, hook.body.current.paid_at);
+
+    // A virtual account is refunded to a bank account, which the PG requires.
+    let refused = app.cancel(&order, 25_000, None).await;
+    assert!(matches!(refused.as_ref().map_err(|e| e.status()), Err(Some(400 | 422))), "{refused:?}");
+    let cancelled = app.cancel(&order, 25_000, Some(TestApp::refund_account(pg))).await.expect("refunded");
+    assert_eq!(cancelled.refund.as_ref().map(money_text).as_deref(), Some("25000"));
+    assert!(cancelled.cancelled_at.is_some());
+    assert_eq!(app.pg_state(pg, &uid).await.1, 0, "nothing left at the PG");
+    let delivered = app.hooks.delivered(&order, 2).await;
+    assert_eq!(delivered[1].body.current.refund.as_ref().map(money_text).as_deref(), Some("25000"));
+    assert!(delivered[1].body.previous.paid_at.is_some());
+    app.outbox_settled(2).await;
+    assert_eq!(app.hooks.for_order(&order).len(), 2);
+}
+
+async fn iamport_virtual_account(app: &TestApp) {
+    virtual_account(app, Pg::Iamport).await;
+}
+
+async fn toss_virtual_account(app: &TestApp) {
+    virtual_account(app, Pg::TossPayments).await;
+}
+
+fn customer(id: &str) -> wire::SourceBody {
+    wire::SourceBody { schema: "shop".into(), table: "customers".into(), id: id.into() }
+}
+
+/// Saved card -> register reservation -> read by id and by source; a charge
+/// on the saved card -> register -> read.
+async fn saved_card(app: &TestApp, pg: Pg) {
+    // Toss reads a billing key with its customer key, which is the source id.
+    let customer_key = unique("customer");
+    let card_uid = match pg {
+        Pg::Iamport => {
+            app.iamport.save_card(&customer_key).await;
+            customer_key.clone()
+        }
+        Pg::TossPayments => app.toss.save_card(&customer_key).await,
+    };
+    let reservation = app
+        .client
+        .create_reservation(&wire::CreateReservationBody {
+            vendor: vendor(pg, &card_uid),
+            source: customer(&customer_key),
+            title: "monthly plan".into(),
+            password: PASSWORD.into(),
+        })
+        .await
+        .expect("reservation registered");
+    assert_eq!(reservation.vendor.uid, card_uid);
+    assert_eq!(reservation.vendor_code, pg);
+    assert_eq!(reservation.title, "monthly plan");
+    assert_eq!(reservation.source, customer(&customer_key));
+    assert!(reservation.data.is_object(), "{}", reservation.data);
+
+    let by_id = app.client.get_reservation_by_id(reservation.id, PASSWORD).await.expect("read by id");
+    assert_eq!(by_id, reservation);
+    let accessor = wire::SourceAccessorBody {
+        schema: "shop".into(),
+        table: "customers".into(),
+        id: customer_key.clone(),
+        password: PASSWORD.into(),
+    };
+    let by_source = app.client.get_reservation(&accessor).await.expect("read by source");
+    assert_eq!(by_source, reservation);
+    assert_status(app.client.get_reservation_by_id(reservation.id, "wrong").await, 403);
+    let wrong = wire::SourceAccessorBody { password: "wrong".into(), ..accessor };
+    assert_status(app.client.get_reservation(&wrong).await, 403);
+
+    // The backend charges the saved card, then registers the payment.
+    let payment_uid = match pg {
+        Pg::Iamport => app.iamport.charge_saved_card(&customer_key, 9_900).await,
+        Pg::TossPayments => app.toss.charge_saved_card(&card_uid, &customer_key, 9_900).await,
+    };
+    let order = unique("order");
+    let history = app.register(pg, &payment_uid, &order, 9_900).await.expect("charge registered");
+    assert_eq!(money_text(&history.price), "9900");
+    assert!(history.paid_at.is_some());
+    let read = app.client.get_history_by_id(history.id, PASSWORD).await.expect("read the charge");
+    assert_eq!(read, history);
+}
+
+async fn iamport_saved_card(app: &TestApp) {
+    saved_card(app, Pg::Iamport).await;
+}
+
+async fn toss_saved_card(app: &TestApp) {
+    saved_card(app, Pg::TossPayments).await;
+}
+
+/// Health, system and performance through the client.
+async fn monitors(app: &TestApp) {
+    app.client.health().await.expect("healthy");
+    let system = app.client.system().await.expect("system");
+    assert_eq!(system.package.name, "payments");
+    let again = app.client.system().await.expect("system again");
+    assert_eq!(system.uid, again.uid, "one process, one uid");
+    let performance = app.client.performance().await.expect("performance");
+    let outbox = performance.outbox.expect("this server delivers webhooks");
+    assert_eq!((outbox.pending, outbox.retrying, outbox.delivered, outbox.failed), (0, 0, 0, 0));
+    // A client with another key cannot read the answers.
+    let stranger = payments_client::PaymentsClient::new(app.url(), b"0123456789abcdef", b"0123456789abcdef")
+        .expect("a client");
+    assert!(matches!(stranger.system().await, Err(payments_client::ClientError::Decrypt(_))));
+}
