@@ -57,8 +57,8 @@ pub use payments_crypto::DecryptError;
 /// The request and response objects of the API (the same types the server uses).
 pub use payments_wire as wire;
 use payments_wire::{
-    CancelHistoryBody, CreateHistoryBody, CreateReservationBody, ErrorBody, HistoryBody, PasswordBody,
-    PerformanceBody, ReservationBody, SourceAccessorBody, SystemBody, WebhookBody,
+    CancelHistoryBody, CreateHistoryBody, CreateReservationBody, ErrorBody, HistoryBody, PasswordBody, PerformanceBody,
+    ReservationBody, SourceAccessorBody, SystemBody, WebhookBody,
 };
 
 /// The content type of encrypted bodies.
@@ -265,7 +265,8 @@ impl PaymentsClient {
     ) -> Result<T, ClientError> {
         let mut request = self.http.request(method, format!("{}{path}", self.base));
         if let Some(json) = json {
-            request = request.header(reqwest::header::CONTENT_TYPE, ENCRYPTED).body(self.cipher.encrypt(json.as_bytes()));
+            request =
+                request.header(reqwest::header::CONTENT_TYPE, ENCRYPTED).body(self.cipher.encrypt(json.as_bytes()));
         }
         if idempotent && let Some(key) = &self.idempotency_key {
             request = request.header("Idempotency-Key", key);
@@ -383,7 +384,9 @@ mod tests {
         assert_eq!(err.status(), Some(403));
         assert_eq!(err.code(), Some("FORBIDDEN"));
         let raw = api_error(502, "upstream down");
-        assert!(matches!(raw, ClientError::Api { status: 502, ref code, ref message } if code.is_empty() && message == "upstream down"));
+        assert!(
+            matches!(raw, ClientError::Api { status: 502, ref code, ref message } if code.is_empty() && message == "upstream down")
+        );
     }
 
     #[test]

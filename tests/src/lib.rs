@@ -62,7 +62,7 @@ fn init_tracing() {
 
 /// Where the database of one test lives, removed at the end.
 enum Database {
-    Sqlite(tempfile::TempDir),
+    Sqlite { _dir: tempfile::TempDir },
     Postgres { admin_url: String, schema: String },
 }
 
@@ -101,7 +101,7 @@ pub async fn spawn_app(backend: Backend, test: &str) -> Option<TestApp> {
         Backend::Sqlite => {
             let dir = tempfile::tempdir().expect("a temp dir");
             let url = format!("sqlite://{}", dir.path().join("p.db").display());
-            (Database::Sqlite(dir), url)
+            (Database::Sqlite { _dir: dir }, url)
         }
         Backend::Postgres => {
             let Ok(admin_url) = std::env::var("PAYMENT_TEST_POSTGRES_URL") else {
@@ -532,7 +532,9 @@ impl Receiver {
     pub async fn delivered(&self, order: &str, count: usize) -> Vec<Delivery> {
         let accepted = |d: &Delivery| d.order() == order && d.answered == 200;
         let all = self
-            .wait_until(&format!("{count} deliveries for {order}"), |ds| ds.iter().filter(|d| accepted(d)).count() >= count)
+            .wait_until(&format!("{count} deliveries for {order}"), |ds| {
+                ds.iter().filter(|d| accepted(d)).count() >= count
+            })
             .await;
         all.into_iter().filter(accepted).collect()
     }
@@ -609,8 +611,7 @@ impl FakeIamport {
     /// The customer pays into the virtual account.
     pub async fn deposit(&self, imp_uid: &str) {
         let token = self.token().await;
-        let request =
-            self.http.put(format!("{}/internal/deposit/{imp_uid}", self.url)).header("Authorization", token);
+        let request = self.http.put(format!("{}/internal/deposit/{imp_uid}", self.url)).header("Authorization", token);
         let (status, body) = call(&self.http, request, "iamport deposit").await;
         assert_eq!(status, 200, "deposit answered {body}");
     }

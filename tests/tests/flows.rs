@@ -107,10 +107,7 @@ async fn partial_cancels(app: &TestApp, pg: Pg) {
         assert_eq!(hook.body.current.cancels.len(), i as usize, "delivery {i}");
         assert_eq!(hook.body.previous.cancels.len(), i as usize - 1, "delivery {i}");
         assert_eq!(hook.body.current.refund.as_ref().map(money_text), Some(refund));
-        assert_eq!(
-            hook.body.previous.refund.as_ref().map(money_text),
-            (i > 1).then(|| (2_000 * (i - 1)).to_string())
-        );
+        assert_eq!(hook.body.previous.refund.as_ref().map(money_text), (i > 1).then(|| (2_000 * (i - 1)).to_string()));
         assert_eq!(hook.body.current.id, created.id);
 
         let (status, balance) = app.pg_state(pg, &uid).await;
@@ -256,7 +253,7 @@ async fn monitors(app: &TestApp) {
     let outbox = performance.outbox.expect("this server delivers webhooks");
     assert_eq!((outbox.pending, outbox.retrying, outbox.delivered, outbox.failed), (0, 0, 0, 0));
     // A client with another key cannot read the answers.
-    let stranger = payments_client::PaymentsClient::new(app.url(), b"0123456789abcdef", b"0123456789abcdef")
-        .expect("a client");
+    let stranger =
+        payments_client::PaymentsClient::new(app.url(), b"0123456789abcdef", b"0123456789abcdef").expect("a client");
     assert!(matches!(stranger.system().await, Err(payments_client::ClientError::Decrypt(_))));
 }

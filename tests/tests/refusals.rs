@@ -146,8 +146,8 @@ async fn unknown_vendor_code(app: &TestApp) {
     });
     let (status, body) = app.send_encrypted(reqwest::Method::POST, "/payments/histories", &history).await;
     assert_eq!(status, 400, "{body}");
-    assert_eq!(body["code"], "INVALID_REQUEST", "{body}");
-    assert!(body["message"].as_str().unwrap_or_default().contains("code"), "names the field: {body}");
+    assert!(body["code"].as_str().is_some_and(|c| c.starts_with("INVALID_")), "{body}");
+    assert!(body["message"].as_str().unwrap_or_default().contains("vendor.code"), "names the field: {body}");
     let reservation = json!({ "vendor": vendor, "source": source, "title": "t", "password": PASSWORD });
     let (status, body) = app.send_encrypted(reqwest::Method::POST, "/payments/reservations", &reservation).await;
     assert_eq!(status, 400, "{body}");
