@@ -1,0 +1,78 @@
+//! Concurrent calls on one payment: the records stay consistent with the PG,
+//! and each change is announced exactly once.
+
+use payments_e2e::{Pg, TestApp, accessor, money_text, unique};
+
+payments_e2e::scenarios!(
+    iamport_concurrent_cancels,
+    toss_concurrent_cancels,
+    iamport_concurrent_registrations,
+    toss_concurrent_registrations,
+);
+
+/// Five cancels of 3000 at once on a payment of 10000: at most three can
+/// succeed, the others are refused; our refund equals what the PG refunded,
+/// and each accepted cancel is delivered once.
+async fn concurrent_cancels(app: &TestApp, pg: Pg) {
+    let uid = app.card_payment(pg, 10_000).await;
+    let order = unique("order");
+    app.register(pg, &uid, &order, 10_000).await.expect("registered");
+    let results = futures::future::join_all((0..5).map(|_| app.cancel(&order, 3_000, None))).await;
+    let accepted = results.iter().filter(|r| r.is_ok()).count() as i64;
+    for refused in results.iter().filter_map(|r| r.as_ref().err()) {
+        assert!(matches!(refused.status(), Some(409 | 422 | 503)), "a clean refusal: {refused}");
+    }
+    assert!((1..=3).contains(&accepted), "{results:?}");
+
+    let (_, balance) = app.pg_state(pg, &uid).await;
+    let history = app.client.get_history(&accessor(&order)).await.expect("read");
+    let refunded_at_pg = 10_000 - balance;
+    assert_eq!(history.refund.as_ref().map(money_text), Some(refunded_at_pg.to_string()), "{history:?}");
+    assert_eq!(history.cancels.len() as i64, refunded_at_pg / 3_000);
+    assert_eq!(accepted, refunded_at_pg / 3_000, "every accepted cancel refunded once at the PG");
+
+    let delivered = app.hooks.delivered(&order, accepted as usize).await;
+    let outbox = app.outbox_settled(accepted as u64).await;
+    assert_eq!(outbox.delivered, accepted as u64, "one event per cancel: {outbox:?}");
+    assert_eq!(app.hooks.for_order(&order).len(), accepted as usize);
+    let mut counts: Vec<_> = delivered.iter().map(|d| d.body.current.cancels.len()).collect();
+    counts.sort_unstable();
+    assert_eq!(counts, (1..=accepted as usize).collect::<Vec<_>>(), "each delivery adds one cancel");
+}
+
+async fn iamport_concurrent_cancels(app: &TestApp) {
+    concurrent_cancels(app, Pg::Iamport).await;
+}
+
+async fn toss_concurrent_cancels(app: &TestApp) {
+    concurrent_cancels(app, Pg::TossPayments).await;
+}
+
+/// Ten registrations of one payment at once: one 201, the rest 409.
+async fn concurrent_registrations(app: &TestApp, pg: Pg) {
+    let uid = app.card_payment(pg, 4_000).await;
+    let orders: Vec<String> = (0..10).map(|_| unique("order")).collect();
+    let results = futures::future::join_all(orders.iter().map(|order| app.register(pg, &uid, order, 4_000))).await;
+    let created: Vec<_> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+    assert_eq!(created.len(), 1, "{results:?}");
+    for refused in results.iter().filter_map(|r| r.as_ref().err()) {
+        assert_eq!(refused.status(), Some(409), "{refused}");
+    }
+    let winner = &created[0].source.id;
+    for order in &orders {
+        let read = app.client.get_history(&accessor(order)).await;
+        if order == winner {
+            assert_eq!(read.expect("the registered one").id, created[0].id);
+        } else {
+            assert_eq!(read.expect_err("not registered").status(), Some(404));
+        }
+    }
+}
+
+async fn iamport_concurrent_registrations(app: &TestApp) {
+    concurrent_registrations(app, Pg::Iamport).await;
+}
+
+async fn toss_concurrent_registrations(app: &TestApp) {
+    concurrent_registrations(app, Pg::TossPayments).await;
+}
