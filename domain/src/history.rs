@@ -273,6 +273,13 @@ impl PaymentHistory {
                 self.price, snapshot.price
             )));
         }
+        // A snapshot older than what is recorded (it misses a recorded cancel,
+        // or the payment recorded here) comes from a PG answer that raced a
+        // newer change: it may add nothing but cancels, and must not roll the
+        // PG's data back (which would also announce a change that is none).
+        let stale = self.cancels.iter().any(|known| !snapshot.cancels.iter().any(|c| c.key == known.key))
+            || (self.paid_at.is_some() && snapshot.paid_at.is_none());
+        let data = if stale { self.data.clone() } else { snapshot.data };
         let mut cancels = self.cancels.clone();
         for cancel in snapshot.cancels {
             if !cancels.iter().any(|known| known.key == cancel.key) {
@@ -285,7 +292,7 @@ impl PaymentHistory {
             identity: self.identity.clone(),
             currency: self.currency.clone(),
             price: self.price,
-            data: snapshot.data,
+            data,
             paid_at: snapshot.paid_at.or(self.paid_at),
             cancelled_at: earliest(self.cancelled_at, first_new),
             cancels,

@@ -112,6 +112,23 @@ fn the_same_snapshot_twice_changes_nothing() {
 }
 
 #[test]
+fn an_older_snapshot_changes_nothing_and_keeps_the_newer_data() {
+    // Two cancels race: the PG answered the first before the second, and the
+    // second was recorded first.
+    let history = paid_history("10000");
+    let first = snapshot("10000", true, vec![cancel("c1", "3000", 10)]);
+    let both = snapshot("10000", true, vec![cancel("c1", "3000", 10), cancel("c2", "2000", 20)]);
+    let Applied::Changed(latest) = history.apply(both).unwrap() else { panic!("two cancels are a change") };
+    assert_eq!(latest.apply(first).unwrap(), Applied::Unchanged, "an older snapshot is no change");
+    // A deposit recorded, then an answer from before it.
+    let waiting = PaymentHistory::register(identity(), snapshot("19900", false, vec![])).unwrap();
+    let Applied::Changed(paid) = waiting.apply(snapshot("19900", true, vec![])).unwrap() else { panic!() };
+    let mut before = snapshot("19900", false, vec![]);
+    before.data = json!({ "status": "ready" });
+    assert_eq!(paid.apply(before).unwrap(), Applied::Unchanged);
+}
+
+#[test]
 fn recorded_cancels_are_not_duplicated_or_rewritten() {
     let history = paid_history("10000");
     let Applied::Changed(next) = history.apply(snapshot("10000", true, vec![cancel("c1", "3000", 10)])).unwrap() else {
