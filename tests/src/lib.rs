@@ -549,8 +549,7 @@ impl Receiver {
 // The fake PGs, as the customers use them
 // ---------------------------------------------------------------------------
 
-async fn call(http: &reqwest::Client, request: reqwest::RequestBuilder, what: &str) -> (u16, Value) {
-    let _ = http;
+async fn call(request: reqwest::RequestBuilder, what: &str) -> (u16, Value) {
     let response = request.send().await.unwrap_or_else(|e| panic!("{what}: the fake does not answer: {e}"));
     let status = response.status().as_u16();
     let text = response.text().await.unwrap_or_default();
@@ -570,7 +569,7 @@ impl FakeIamport {
             "imp_key": payments_server::config::FAKE_IAMPORT_KEY,
             "imp_secret": payments_server::config::FAKE_IAMPORT_SECRET,
         }));
-        let (status, body) = call(&self.http, request, "iamport getToken").await;
+        let (status, body) = call(request, "iamport getToken").await;
         assert!(status < 300, "getToken answered {status}: {body}");
         body["response"]["access_token"].as_str().expect("an access token").to_owned()
     }
@@ -582,7 +581,7 @@ impl FakeIamport {
         if let Some(body) = body {
             request = request.json(&body);
         }
-        let (status, envelope) = call(&self.http, request, path).await;
+        let (status, envelope) = call(request, path).await;
         assert_eq!(envelope["code"], 0, "{path} answered {status}: {envelope}");
         (status, envelope["response"].clone())
     }
@@ -612,7 +611,7 @@ impl FakeIamport {
     pub async fn deposit(&self, imp_uid: &str) {
         let token = self.token().await;
         let request = self.http.put(format!("{}/internal/deposit/{imp_uid}", self.url)).header("Authorization", token);
-        let (status, body) = call(&self.http, request, "iamport deposit").await;
+        let (status, body) = call(request, "iamport deposit").await;
         assert_eq!(status, 200, "deposit answered {body}");
     }
 
@@ -656,7 +655,7 @@ impl FakeToss {
         if let Some(body) = body {
             request = request.json(&body);
         }
-        let (status, value) = call(&self.http, request, path).await;
+        let (status, value) = call(request, path).await;
         assert!(status < 300, "{path} answered {status}: {value}");
         (status, value)
     }
