@@ -52,8 +52,14 @@ pub enum Backend {
 fn init_tracing() {
     static INIT: Once = Once::new();
     INIT.call_once(|| {
-        if std::env::var_os("TEST_LOG").is_some() {
-            let filter = tracing_subscriber::EnvFilter::try_from_env("TEST_LOG")
+        if let Ok(value) = std::env::var("TEST_LOG") {
+            // TEST_LOG=1 (or any non-filter) means "info"; TEST_LOG=debug or
+            // TEST_LOG=payments_http=debug is used as the filter.
+            let directive = match value.trim() {
+                "" | "1" | "true" | "yes" => "info",
+                other => other,
+            };
+            let filter = tracing_subscriber::EnvFilter::try_new(directive)
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
             let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
         }
