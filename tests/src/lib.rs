@@ -180,9 +180,10 @@ where
     let started = std::time::Instant::now();
     let outcome = AssertUnwindSafe(tokio::time::timeout(SCENARIO_LIMIT, scenario.call(&app))).catch_unwind().await;
     eprintln!("{test}: scenario took {} ms", started.elapsed().as_millis());
+    let rejected = app.hooks.rejected();
     app.stop().await;
     match outcome {
-        Ok(Ok(())) => {}
+        Ok(Ok(())) => assert!(rejected.is_empty(), "{test}: deliveries that did not verify: {rejected:?}"),
         Ok(Err(_)) => panic!("{test} did not finish within {SCENARIO_LIMIT:?}"),
         Err(panic) => std::panic::resume_unwind(panic),
     }
