@@ -161,8 +161,7 @@ async fn run(command: Command, vars: Vars) -> anyhow::Result<()> {
             Ok(())
         }
         Command::FakeIamport { port, webhook_url } => {
-            let mut fake = payments_iamport::fake::FakeIamportConfig::default();
-            fake.webhook_url = webhook_url;
+            let fake = payments_iamport::fake::FakeIamportConfig { webhook_url, ..Default::default() };
             let server = payments_iamport::fake::start(fake, ([127, 0, 0, 1], port).into())
                 .await
                 .with_context(|| format!("cannot listen on port {port}"))?;
