@@ -716,7 +716,7 @@ impl WebhookOutbox for Store {
 
     async fn redeliver(&self, event: EventId, now: Timestamp) -> Result<bool, RepositoryError> {
         let updated = sqlx::query(
-            "UPDATE payment_webhook_outbox SET state = 'pending', due_at = $1, lease_token = NULL, \
+            "UPDATE payment_webhook_outbox SET state = 'pending', due_at = $1, attempts = 0, lease_token = NULL, \
              lease_until = NULL, updated_at = $1 WHERE event_id = $2",
         )
         .bind(ts_col(now))

@@ -414,7 +414,8 @@ async fn outbox_release_redeliver_failed_and_limits(db: &TestDb) {
     assert!(!db.repos.outbox.redeliver(EventId::from_uuid(uuid::Uuid::now_v7()), now).await.unwrap());
     let redelivered = db.repos.outbox.claim_due(at(2_000_000), 10, lease).await.unwrap();
     let mine = redelivered.iter().find(|j| j.event.id() == job.event.id()).expect("redelivered job is due");
-    assert_eq!(mine.attempts_made, 1);
+    assert_eq!(mine.attempts_made, 0, "a redelivered event starts a fresh retry schedule");
+    assert_eq!(db.repos.outbox.attempts(job.event.id()).await.unwrap().len(), 1, "earlier attempts stay recorded");
     assert_eq!(db.repos.outbox.claim_due(now, 0, lease).await.unwrap().len(), 0);
 }
 
