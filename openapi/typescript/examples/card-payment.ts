@@ -43,8 +43,8 @@ export const FAKE_TOSS_SECRET_KEY = "test_ak_ZORzdMaqN3wQd5k6ygr5AkYXQGwy";
 export interface WebhookReceiver {
   /** Where the payment's `webhook_url` points. */
   url: string;
-  /** The next verified webhook (waits for it). */
-  next(): Promise<VerifiedWebhook>;
+  /** The next verified webhook that `match` accepts (waits for it). */
+  next(match?: (webhook: VerifiedWebhook) => boolean): Promise<VerifiedWebhook>;
   /** Webhooks refused because they did not verify. */
   refused: Error[];
   close(): Promise<void>;
@@ -60,7 +60,8 @@ async function readBody(request: IncomingMessage): Promise<string> {
 export async function startWebhookReceiver(options: WebhookVerifierOptions, port = 0): Promise<WebhookReceiver> {
   const verifier = new WebhookVerifier(options);
   const received: VerifiedWebhook[] = [];
-  const waiting: ((webhook: VerifiedWebhook) => void)[] = [];
+  type Waiter = { match: (webhook: VerifiedWebhook) => boolean; resolve: (webhook: VerifiedWebhook) => void };
+  const waiting: Waiter[] = [];
   const refused: Error[] = [];
   const seen = new Set<string>();
   const server = createServer((request, response) => {
@@ -70,8 +71,8 @@ export async function startWebhookReceiver(options: WebhookVerifierOptions, port
         response.writeHead(200).end();
         if (seen.has(webhook.id)) return; // a retry of a webhook already taken
         seen.add(webhook.id);
-        const resolve = waiting.shift();
-        if (resolve) resolve(webhook);
+        const waiter = waiting.findIndex(({ match }) => match(webhook));
+        if (waiter >= 0) waiting.splice(waiter, 1)[0]?.resolve(webhook);
         else received.push(webhook);
       })
       .catch((error: unknown) => {
@@ -85,9 +86,10 @@ export async function startWebhookReceiver(options: WebhookVerifierOptions, port
   return {
     url: `http://127.0.0.1:${bound}/payments/webhook`,
     refused,
-    next: () => {
-      const webhook = received.shift();
-      return webhook ? Promise.resolve(webhook) : new Promise((resolve) => waiting.push(resolve));
+    next: (match = () => true) => {
+      const index = received.findIndex(match);
+      if (index >= 0) return Promise.resolve(received.splice(index, 1)[0] as VerifiedWebhook);
+      return new Promise((resolve) => waiting.push({ match, resolve }));
     },
     close: async () => {
       server.closeAllConnections();
@@ -187,7 +189,8 @@ export async function cardPaymentFlow(
   if (!cancelled.data) fail("cancelHistory", cancelled.response, cancelled.error);
 
   // 5. The change arrives at webhook_url, signed and encrypted.
-  const webhook = await receiver.next();
+  const historyId = created.data.id;
+  const webhook = await receiver.next(({ body }) => body.current.id === historyId && body.current.cancels.length > 0);
 
   return {
     source,

@@ -103,13 +103,13 @@ before(async () => {
   client = createPaymentsClient({ baseUrl, key: keys.key, iv: keys.iv });
   receiver = await startWebhookReceiver(keys);
   await waitUntilHealthy(60_000);
-});
+}, { timeout: 90_000 });
 
 after(async () => {
   await receiver?.close();
   if (server && server.exitCode === null && server.signalCode === null) {
     server.kill("SIGTERM");
-    const timeout = delay(15_000).then(() => "timeout" as const);
+    const timeout = delay(15_000, undefined, { ref: false }).then(() => "timeout" as const);
     const outcome = await Promise.race([exited, timeout]);
     if (outcome === "timeout") {
       server.kill("SIGKILL");
@@ -119,7 +119,7 @@ after(async () => {
     assert.ok(code === 0 || signal === "SIGTERM", `payments serve exited with ${code ?? signal}:\n${logs}`);
   }
   if (dataDir) await rm(dataDir, { recursive: true, force: true });
-});
+}, { timeout: 30_000 });
 
 test("the card payment of the walkthrough, through the generated client", { timeout: 60_000 }, async () => {
   const outcome = await cardPaymentFlow(client, tossUrl, receiver);
@@ -186,5 +186,5 @@ test("encrypted monitors decrypt; errors stay plain JSON", { timeout: 30_000 }, 
     body: { schema: "shop", table: "orders", id: "x", password: "x" },
   });
   assert.equal(refused.response.status, 400);
-  assert.equal(refused.error?.code, "INVALID_REQUEST");
+  assert.equal(refused.error?.code, "INVALID_BODY");
 });
