@@ -271,7 +271,7 @@ export interface components {
          */
         CancelPaymentHistory: {
             /** @description Required for virtual-account payments (the refund goes there); `null` otherwise. */
-            account?: (components["schemas"]["RefundAccount"] & unknown) | null;
+            account?: components["schemas"]["RefundAccount"] | null;
             /** @description The password given when the payment was registered. */
             password: string;
             /** @description Amount to refund: more than 0 and at most what is left of the payment. */
@@ -279,7 +279,7 @@ export interface components {
             /** @description Why, as shown to the PG. */
             reason: string;
             /** @description The caller's record the payment was registered for. */
-            source: components["schemas"]["Source"] & unknown;
+            source: components["schemas"]["Source"];
         };
         /**
          * Commit
@@ -318,9 +318,9 @@ export interface components {
              */
             price: number;
             /** @description The caller's own record this payment is for (usually its order). */
-            source: components["schemas"]["Source"] & unknown;
+            source: components["schemas"]["Source"];
             /** @description The PG, store and payment id. */
-            vendor: components["schemas"]["VendorInput"] & unknown;
+            vendor: components["schemas"]["VendorInput"];
             /** @description Where to POST (encrypted) every later change of this payment. */
             webhook_url: string;
         };
@@ -335,11 +335,11 @@ export interface components {
              */
             password: string;
             /** @description The caller's own record the card belongs to (usually its customer). */
-            source: components["schemas"]["Source"] & unknown;
+            source: components["schemas"]["Source"];
             /** @description A title of the caller's choosing. */
             title: string;
             /** @description The PG, store and saved card id. */
-            vendor: components["schemas"]["VendorInput"] & unknown;
+            vendor: components["schemas"]["VendorInput"];
         };
         /**
          * ErrorBody
@@ -491,11 +491,11 @@ export interface components {
             /** @description The sum of every cancel; `null` while nothing was refunded. */
             refund: number | null;
             /** @description The caller's record the payment is for. */
-            source: components["schemas"]["Source"] & unknown;
+            source: components["schemas"]["Source"];
             /** @description The PG, store and payment id. */
-            vendor: components["schemas"]["Vendor"] & unknown;
+            vendor: components["schemas"]["Vendor"];
             /** @description The same as `vendor.code`, to tell the shape of `data` at a glance. */
-            vendor_code: components["schemas"]["VendorCode"] & unknown;
+            vendor_code: components["schemas"]["VendorCode"];
             /** @description Where changes of this payment are POSTed. */
             webhook_url: string;
         };
@@ -536,9 +536,9 @@ export interface components {
             /** @description The sum of every cancel; `null` while nothing was refunded. */
             refund: number | null;
             /** @description The PG, store and payment id. */
-            vendor: components["schemas"]["Vendor"] & unknown;
+            vendor: components["schemas"]["Vendor"];
             /** @description The same as `vendor.code`. */
-            vendor_code: components["schemas"]["VendorCode"] & unknown;
+            vendor_code: components["schemas"]["VendorCode"];
             /** @description Where changes of this payment are POSTed. */
             webhook_url: string;
         };
@@ -560,13 +560,13 @@ export interface components {
              */
             id: string;
             /** @description The caller's record the card belongs to. */
-            source: components["schemas"]["Source"] & unknown;
+            source: components["schemas"]["Source"];
             /** @description The title the caller chose. */
             title: string;
             /** @description The PG, store and saved card id. */
-            vendor: components["schemas"]["Vendor"] & unknown;
+            vendor: components["schemas"]["Vendor"];
             /** @description The same as `vendor.code`. */
-            vendor_code: components["schemas"]["VendorCode"] & unknown;
+            vendor_code: components["schemas"]["VendorCode"];
         };
         /**
          * Performance
@@ -574,11 +574,11 @@ export interface components {
          */
         Performance: {
             /** @description CPU time used; `null` where the platform does not tell. */
-            cpu: (components["schemas"]["CpuUsage"] & unknown) | null;
+            cpu: components["schemas"]["CpuUsage"] | null;
             /** @description Memory held; `null` where the platform does not tell. */
-            memory: (components["schemas"]["MemoryUsage"] & unknown) | null;
+            memory: components["schemas"]["MemoryUsage"] | null;
             /** @description The webhook delivery queue; `null` when this process does not deliver. */
-            outbox: (components["schemas"]["OutboxStats"] & unknown) | null;
+            outbox: components["schemas"]["OutboxStats"] | null;
             /**
              * Format: uint64
              * @description Seconds since the process started.
@@ -634,14 +634,14 @@ export interface components {
             /** @description The command line the process was started with. */
             arguments: string[];
             /** @description The git commit, when the build knew it; `null` otherwise. */
-            commit: (components["schemas"]["Commit"] & unknown) | null;
+            commit: components["schemas"]["Commit"] | null;
             /**
              * Format: date-time
              * @description When this process started.
              */
             created_at: string;
             /** @description The package this server was built from. */
-            package: components["schemas"]["Package"] & unknown;
+            package: components["schemas"]["Package"];
             /**
              * Format: uuid
              * @description A random id of this process, new at every start.
@@ -668,7 +668,7 @@ export interface components {
          */
         Vendor: {
             /** @description Which PG: `iamport` or `toss.payments`. */
-            code: components["schemas"]["VendorCode"] & unknown;
+            code: components["schemas"]["VendorCode"];
             /** @description The store (merchant account) at the PG. */
             store_id: string;
             /** @description The PG's id of the payment or saved card. */
@@ -685,7 +685,7 @@ export interface components {
          */
         VendorInput: {
             /** @description Which PG took the payment: `iamport` or `toss.payments`. */
-            code: components["schemas"]["VendorCode"] & unknown;
+            code: components["schemas"]["VendorCode"];
             /** @description The store (merchant account) at that PG; one company often has several. */
             store_id: string;
             /**
@@ -700,7 +700,7 @@ export interface components {
          */
         WebhookBody: {
             /** @description The payment after the change. */
-            current: components["schemas"]["PaymentHistorySnapshot"] & unknown;
+            current: components["schemas"]["PaymentHistorySnapshot"];
             /**
              * Format: uuid
              * @description The event id; also the `webhook-id` header, the same for every retry,
@@ -708,9 +708,9 @@ export interface components {
              */
             id: string;
             /** @description The payment before the change. */
-            previous: components["schemas"]["PaymentHistorySnapshot"] & unknown;
+            previous: components["schemas"]["PaymentHistorySnapshot"];
             /** @description The caller's record the payment is for. */
-            source: components["schemas"]["Source"] & unknown;
+            source: components["schemas"]["Source"];
         };
     };
     responses: never;
