@@ -1,5 +1,6 @@
 /**
- * The card payment of the README walkthrough, with the generated client:
+ * The card payment of the README walkthrough ("Your first five minutes"), with
+ * the generated client:
  * a card payment made at (the fake) Toss Payments is registered, read back
  * twice, partly cancelled, and the change arrives as a signed, encrypted
  * webhook that is verified and decrypted.
@@ -149,16 +150,16 @@ export async function cardPaymentFlow(
   const source: Source = { schema: "shop", table: "orders", id: `order-${randomUUID()}` };
   const password = "a-secret-of-ours";
 
-  // 1. The customer pays 25,000 KRW by card in the Toss popup.
-  const paymentKey = await payByCardAtToss(tossUrl, 25000, source.id);
+  // 1. The customer pays 20,000 KRW by card in the Toss popup.
+  const paymentKey = await payByCardAtToss(tossUrl, 20000, source.id);
 
   // 2. Register it: the server reads it from Toss and checks the amount.
   const created = await client.POST("/payments/histories", {
     params: { header: { "Idempotency-Key": `create-${source.id}` } },
     body: {
-      vendor: { code: "toss.payments", store_id: "example-store", uid: paymentKey },
+      vendor: { code: "toss.payments", store_id: "my-store", uid: paymentKey },
       source,
-      price: 25000,
+      price: 20000,
       password,
       webhook_url: receiver.url,
     },
@@ -181,10 +182,10 @@ export async function cardPaymentFlow(
   });
   if (!denied.error) throw new Error("a wrong password was accepted");
 
-  // 4. Refund 10,000 of it.
+  // 4. Cancel half of it.
   const cancelled = await client.PUT("/payments/histories/cancel", {
     params: { header: { "Idempotency-Key": `cancel-${source.id}-1` } },
-    body: { source, password, price: 10000, reason: "one item returned", account: null },
+    body: { source, password, price: 10000, reason: "half back", account: null },
   });
   if (!cancelled.data) fail("cancelHistory", cancelled.response, cancelled.error);
 

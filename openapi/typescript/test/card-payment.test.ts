@@ -129,7 +129,7 @@ test("the card payment of the walkthrough, through the generated client", { time
   assert.equal(created.vendor_code, "toss.payments");
   assert.equal(created.vendor.uid, outcome.paymentKey);
   assert.deepEqual(created.source, outcome.source);
-  assert.equal(created.price, 25000);
+  assert.equal(created.price, 20000);
   assert.equal(created.currency, "KRW");
   assert.equal(created.refund, null);
   assert.equal(created.cancelled_at, null);
@@ -147,7 +147,7 @@ test("the card payment of the walkthrough, through the generated client", { time
   assert.equal(cancelled.refund, 10000);
   assert.equal(cancelled.cancels.length, 1);
   assert.equal(cancelled.cancels[0]?.price, 10000);
-  assert.equal(cancelled.cancels[0]?.reason, "one item returned");
+  assert.equal(cancelled.cancels[0]?.reason, "half back");
   assert.ok(cancelled.cancelled_at);
 
   assert.deepEqual(webhook.body.source, outcome.source);
