@@ -139,7 +139,7 @@ pub fn delivery_service(config: &Config, database: &Database) -> anyhow::Result<
         clock: Arc::new(SystemClock),
         schedule: config.webhooks.schedule.clone(),
         // Longer than a delivery can take, so a live worker never loses its claim.
-        lease: config.webhooks.timeout * 3 + Duration::from_secs(30),
+        lease: config.webhooks.lease,
     }))
 }
 
@@ -237,6 +237,7 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
         WorkerConfig {
             concurrency: config.webhooks.concurrency,
             poll_interval: config.webhooks.poll_interval,
+            shutdown_grace: config.shutdown_grace,
             ..WorkerConfig::default()
         },
         wake,
@@ -255,6 +256,7 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
     );
     let endpoint = payments_http::app(state);
     let mut server_stopped = stopped;
+    let grace = config.shutdown_grace;
     let task = tokio::spawn(async move {
         let served = poem::Server::new_with_acceptor(acceptor)
             .run_with_graceful_shutdown(
@@ -262,7 +264,7 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
                 async move {
                     let _ = server_stopped.wait_for(|stop| *stop).await;
                 },
-                Some(Duration::from_secs(10)),
+                Some(grace),
             )
             .await;
         // The API has drained; now the worker (it received the same signal).
