@@ -23,7 +23,7 @@ enum Command {
     /// Serve the API and deliver webhooks until SIGTERM or ctrl-c.
     ///
     /// Reads every PAYMENT_* variable (`payments env` lists them): PAYMENT_MODE,
-    /// PAYMENT_API_HOST/PORT, PAYMENT_DATABASE_URL, the PAYMENT_*_ENCRYPTION_KEY/IV
+    /// PAYMENT_API_HOST, PAYMENT_API_PORT, PAYMENT_DATABASE_URL, the PAYMENT_*_ENCRYPTION_KEY/IV
     /// keys, the PG credentials and URLs, PAYMENT_WEBHOOK_*, PAYMENT_ARGON2_*,
     /// PAYMENT_SHUTDOWN_GRACE_SECS and PAYMENT_LOG. In local mode (the default)
     /// also starts the fake Iamport (PAYMENT_FAKE_IAMPORT_PORT, 10851) and fake
@@ -133,7 +133,9 @@ fn init_logging(vars: &Vars) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_new(vars.get("PAYMENT_LOG").map_or("info", String::as_str))
         .unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Colours only for a terminal: files, pipes and log collectors get plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr);
     if vars.get("PAYMENT_LOG_FORMAT").is_some_and(|f| f.eq_ignore_ascii_case("json")) {
         builder.json().init();
     } else {

@@ -36,9 +36,13 @@ async fn local_mode_with_no_environment_serves_a_card_payment_and_stops_on_sigte
             assert_eq!(server.fake_iamport.as_deref(), Some("http://127.0.0.1:10851"));
         }
         let api = Api::new(&server.url, WireCipher::new(DEV_CONNECTION_KEY.as_bytes(), DEV_CONNECTION_IV.as_bytes()).unwrap());
+        let asked = Instant::now();
         assert_eq!(api.health().await, 200);
-        let first_request = server.startup;
-        eprintln!("startup: listening line after {:?}", first_request);
+        eprintln!(
+            "startup: listening line {:?} after spawn, first request served {:?} after spawn",
+            server.startup,
+            server.startup + asked.elapsed()
+        );
         assert!(dir.path().join("payments.db").exists(), "SQLite ./payments.db in the working directory");
 
         let dev_cipher = WireCipher::new(DEV_CONNECTION_KEY.as_bytes(), DEV_CONNECTION_IV.as_bytes()).unwrap();
@@ -241,6 +245,8 @@ async fn secrets_never_reach_the_logs() {
         assert!(server.wait_exit(Duration::from_secs(10)).await.success(), "{}", server.logs());
         let logs = server.logs();
         assert!(logs.lines().count() > 20, "trace logging is on:\n{logs}");
+        assert!(!logs.contains('\u{1b}'), "no terminal colours in piped logs");
+        eprintln!("{} log lines at PAYMENT_LOG=trace, none holding a secret", logs.lines().count());
         for (what, secret) in [
             ("wire key", KEY),
             ("wire IV", IV),
