@@ -35,8 +35,15 @@ async fn sigkill_after_the_commit_and_before_delivery_loses_nothing() {
     bounded(Duration::from_secs(120), async {
         let dir = tempfile::tempdir().unwrap();
         // The receiver is down while the change commits; retries are spaced so
-        // the schedule does not run out before the restart.
-        let env = with(test_env(), "PAYMENT_WEBHOOK_RETRY_SCHEDULE", "1s,1s,1s,1s,1s,1s,1s,1s");
+        // the schedule does not run out before the restart. The kill may land
+        // while the first (refused) attempt holds its claim: a short lease.
+        let env = [
+            ("PAYMENT_WEBHOOK_RETRY_SCHEDULE", "1s,1s,1s,1s,1s,1s,1s,1s"),
+            ("PAYMENT_WEBHOOK_TIMEOUT_SECS", "2"),
+            ("PAYMENT_WEBHOOK_LEASE_SECS", "3"),
+        ]
+        .into_iter()
+        .fold(test_env(), |env, (k, v)| with(env, k, v));
         let port = free_port();
         let url = format!("http://127.0.0.1:{port}/hook");
         let mut server = Server::start(dir.path(), &env).await;
