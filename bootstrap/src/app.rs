@@ -164,10 +164,7 @@ fn gateways(config: &Config) -> anyhow::Result<Gateways> {
         .with(VendorCode::TossPayments, Arc::new(TossGateway::new(toss).context("Toss configuration")?)))
 }
 
-async fn start_fakes(
-    config: &mut Config,
-    api: SocketAddr,
-) -> anyhow::Result<(Option<FakeServer>, Option<FakeServer>)> {
+async fn start_fakes(config: &mut Config, api: SocketAddr) -> anyhow::Result<(Option<FakeServer>, Option<FakeServer>)> {
     let Some(fakes) = config.fakes else { return Ok((None, None)) };
     let host = api.ip();
     let iamport = payments_iamport::fake::start(
@@ -245,7 +242,11 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
     let worker = tokio::spawn(worker.run(stopped.clone()));
     let purge = tokio::spawn(purge_idempotency_keys(repositories.idempotency.clone(), stopped.clone()));
 
-    let system = SystemInfo::new(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"), option_env!("PAYMENTS_GIT_COMMIT").map(str::to_owned));
+    let system = SystemInfo::new(
+        env!("CARGO_PKG_NAME"),
+        env!("CARGO_PKG_VERSION"),
+        option_env!("PAYMENTS_GIT_COMMIT").map(str::to_owned),
+    );
     let state = HttpState::new(
         payments,
         Some(delivery),
@@ -283,13 +284,7 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
         startup_ms = started.elapsed().as_millis() as u64,
         "payments server listening"
     );
-    Ok(RunningApp {
-        addr,
-        fake_iamport: fake_addrs.0,
-        fake_toss: fake_addrs.1,
-        stop,
-        task,
-    })
+    Ok(RunningApp { addr, fake_iamport: fake_addrs.0, fake_toss: fake_addrs.1, stop, task })
 }
 
 /// Keys are kept 24 hours; purge older ones hourly.

@@ -218,8 +218,11 @@ async fn run(command: Command, vars: Vars) -> anyhow::Result<()> {
         }
         Command::FakeIamport { port, webhook_url } => {
             let signal = shutdown_signal()?;
-            let mut fake = payments_iamport::fake::FakeIamportConfig::default();
-            fake.webhook_url = webhook_url;
+            let fake = payments_iamport::fake::FakeIamportConfig::default();
+            let fake = match webhook_url {
+                Some(url) => fake.with_webhook_url(url),
+                None => fake,
+            };
             let server = payments_iamport::fake::start(fake, ([127, 0, 0, 1], port).into())
                 .await
                 .with_context(|| format!("cannot listen on port {port}"))?;

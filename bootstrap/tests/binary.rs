@@ -35,7 +35,10 @@ async fn local_mode_with_no_environment_serves_a_card_payment_and_stops_on_sigte
             assert_eq!(server.fake_toss.as_deref(), Some("http://127.0.0.1:30771"));
             assert_eq!(server.fake_iamport.as_deref(), Some("http://127.0.0.1:10851"));
         }
-        let api = Api::new(&server.url, WireCipher::new(DEV_CONNECTION_KEY.as_bytes(), DEV_CONNECTION_IV.as_bytes()).unwrap());
+        let api = Api::new(
+            &server.url,
+            WireCipher::new(DEV_CONNECTION_KEY.as_bytes(), DEV_CONNECTION_IV.as_bytes()).unwrap(),
+        );
         let asked = Instant::now();
         assert_eq!(api.health().await, 200);
         eprintln!(
@@ -96,13 +99,29 @@ async fn invalid_configuration_stops_start_up_naming_the_variable() {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
-        let cases: Vec<(&str, Vec<(String, String)>, &str)> = vec![
-            ("PAYMENT_CONNECTION_ENCRYPTION_KEY", with(test_env(), "PAYMENT_CONNECTION_ENCRYPTION_KEY", "0123456789"), "16 or 32 bytes"),
-            ("PAYMENT_HISTORY_ENCRYPTION_KEY", with(test_env(), "PAYMENT_HISTORY_ENCRYPTION_KEY", "twenty-bytes-long-xx"), "16 or 32 bytes"),
-            ("PAYMENT_CONNECTION_ENCRYPTION_IV", with(test_env(), "PAYMENT_CONNECTION_ENCRYPTION_IV", "short-iv"), "16 bytes"),
+        let cases: Vec<(&str, Env, &str)> = vec![
+            (
+                "PAYMENT_CONNECTION_ENCRYPTION_KEY",
+                with(test_env(), "PAYMENT_CONNECTION_ENCRYPTION_KEY", "0123456789"),
+                "16 or 32 bytes",
+            ),
+            (
+                "PAYMENT_HISTORY_ENCRYPTION_KEY",
+                with(test_env(), "PAYMENT_HISTORY_ENCRYPTION_KEY", "twenty-bytes-long-xx"),
+                "16 or 32 bytes",
+            ),
+            (
+                "PAYMENT_CONNECTION_ENCRYPTION_IV",
+                with(test_env(), "PAYMENT_CONNECTION_ENCRYPTION_IV", "short-iv"),
+                "16 bytes",
+            ),
             ("PAYMENT_DATABASE_URL", with(test_env(), "PAYMENT_DATABASE_URL", "postgres://[bad"), "not a URL"),
             ("PAYMENT_DATABASE_URL", with(test_env(), "PAYMENT_DATABASE_URL", "mysql://db/payments"), "not supported"),
-            ("PAYMENT_DATABASE_URL", with(test_env(), "PAYMENT_DATABASE_URL", "sqlite://no/such/dir/p.db"), "cannot open"),
+            (
+                "PAYMENT_DATABASE_URL",
+                with(test_env(), "PAYMENT_DATABASE_URL", "sqlite://no/such/dir/p.db"),
+                "cannot open",
+            ),
             ("PAYMENT_API_PORT", with(test_env(), "PAYMENT_API_PORT", &taken_port), "cannot listen"),
             ("PAYMENT_API_PORT", with(test_env(), "PAYMENT_API_PORT", "http"), "not a valid number"),
             ("PAYMENT_FAKE_TOSS_PORT", with(test_env(), "PAYMENT_FAKE_TOSS_PORT", &taken_port), "cannot listen"),
@@ -171,7 +190,12 @@ async fn help_of_each_subcommand_says_what_it_does_and_what_it_reads() {
             let out = run(dir.path(), &[], &full).await;
             assert!(out.status.success(), "{full:?}: {}", out.stderr);
             for needle in std::iter::once(does).chain(reads.iter()) {
-                assert!(out.stdout.contains(needle), "`payments {}` should mention {needle:?}:\n{}", full.join(" "), out.stdout);
+                assert!(
+                    out.stdout.contains(needle),
+                    "`payments {}` should mention {needle:?}:\n{}",
+                    full.join(" "),
+                    out.stdout
+                );
             }
         }
         let env = run(dir.path(), &[], &["env"]).await;

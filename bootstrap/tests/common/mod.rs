@@ -32,6 +32,9 @@ pub fn cipher() -> WireCipher {
     WireCipher::new(KEY.as_bytes(), IV.as_bytes()).unwrap()
 }
 
+/// A child's environment, `(name, value)` pairs.
+pub type Env = Vec<(String, String)>;
+
 /// Fast and hermetic: ports 0, cheap argon2, fast retries and polling.
 pub fn test_env() -> Vec<(String, String)> {
     [
@@ -136,9 +139,8 @@ fn parse_listening(line: &str) -> Option<(String, Option<String>, Option<String>
         Some((url, fakes)) => (url, Some(fakes.trim_end_matches(')'))),
         None => (rest, None),
     };
-    let fake = |name: &str| {
-        fakes.and_then(|f| f.split(", ").find_map(|part| part.strip_prefix(name).map(str::to_owned)))
-    };
+    let fake =
+        |name: &str| fakes.and_then(|f| f.split(", ").find_map(|part| part.strip_prefix(name).map(str::to_owned)));
     Some((url.trim().to_owned(), fake("fake iamport "), fake("fake toss ")))
 }
 
@@ -216,11 +218,7 @@ impl Server {
 
     /// Standard output and standard error so far.
     pub fn logs(&self) -> String {
-        format!(
-            "--- stdout\n{}--- stderr\n{}",
-            self.stdout.lock().unwrap(),
-            self.stderr.lock().unwrap()
-        )
+        format!("--- stdout\n{}--- stderr\n{}", self.stdout.lock().unwrap(), self.stderr.lock().unwrap())
     }
 
     pub fn stderr(&self) -> String {
@@ -281,7 +279,14 @@ impl Api {
     }
 
     /// Registers the Toss payment `payment_key` of order `order_id`.
-    pub async fn register(&self, payment_key: &str, order_id: &str, price: u64, password: &str, webhook: &str) -> Value {
+    pub async fn register(
+        &self,
+        payment_key: &str,
+        order_id: &str,
+        price: u64,
+        password: &str,
+        webhook: &str,
+    ) -> Value {
         let body = json!({
             "vendor": {"code": "toss.payments", "store_id": "store-1", "uid": payment_key},
             "source": {"schema": "shop", "table": "orders", "id": order_id},
@@ -403,8 +408,7 @@ impl Receiver {
     /// Listens on `port` with the given wire cipher and signing secret.
     pub async fn start_with(port: u16, answer: Answer, cipher: WireCipher, secret: &str) -> Receiver {
         let (tx, seen) = mpsc::unbounded_channel();
-        let state =
-            Arc::new(ReceiverState { answer: Mutex::new(answer), cipher, secret: secret.to_owned(), seen: tx });
+        let state = Arc::new(ReceiverState { answer: Mutex::new(answer), cipher, secret: secret.to_owned(), seen: tx });
         let endpoint = poem::Route::new().at("/hook", poem::post(receive)).data(state.clone());
         let server = payments_fakekit::serve(endpoint, SocketAddr::from(([127, 0, 0, 1], port))).await.unwrap();
         Receiver { server, state, seen }
@@ -435,7 +439,6 @@ impl Receiver {
         }
         out
     }
-
 }
 
 /// A loopback port nothing listens on (bound, then released).
