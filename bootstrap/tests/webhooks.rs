@@ -120,6 +120,11 @@ async fn sigterm_releases_the_delivery_in_flight_and_exits_0() {
         assert!(took < Duration::from_secs(5), "took {took:?}");
         assert!(server.stderr().contains("released=1"), "the job is released:\n{}", server.logs());
 
+        let stats = run(dir.path(), &env, &["webhooks", "stats"]).await;
+        assert!(stats.status.success(), "{}", stats.stderr);
+        assert!(stats.stdout.starts_with("pending 1 "), "released, neither delivered nor failed: {}", stats.stdout);
+        assert!(stats.stdout.contains("delivered 0  failed 0"), "{}", stats.stdout);
+
         receiver.set_answer(Answer::Ok);
         let restarted = Server::start(dir.path(), &env).await;
         let delivery = receiver.next(Duration::from_secs(10)).await;
