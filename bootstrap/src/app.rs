@@ -258,6 +258,7 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
     let endpoint = payments_http::app(state);
     let mut server_stopped = stopped;
     let grace = config.shutdown_grace;
+    let stop_rest = stop.clone();
     let task = tokio::spawn(async move {
         let served = poem::Server::new_with_acceptor(acceptor)
             .run_with_graceful_shutdown(
@@ -268,7 +269,14 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
                 Some(grace),
             )
             .await;
-        // The API has drained; now the worker (it received the same signal).
+        // The API has drained (or failed: then stop the rest too, or this task
+        // would wait for the worker forever); the worker stops claiming and
+        // finishes or releases its deliveries; then the pool and the fake PGs
+        // (in-flight requests may have needed them) close.
+        if let Err(error) = &served {
+            tracing::error!(%error, "API server failed; stopping");
+        }
+        let _ = stop_rest.send(true);
         let _ = worker.await;
         let _ = purge.await;
         database.close().await;
