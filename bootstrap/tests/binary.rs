@@ -265,9 +265,10 @@ async fn secrets_never_reach_the_logs() {
         let (status, _) = api.call(Method::POST, "/payments/histories", Some(json!({"password": password}))).await;
         assert_eq!(status, 400, "a malformed body is refused");
 
-        server.terminate();
-        assert!(server.wait_exit(Duration::from_secs(10)).await.success(), "{}", server.logs());
+        server.interrupt();
+        assert!(server.wait_exit(Duration::from_secs(10)).await.success(), "ctrl-c exits 0: {}", server.logs());
         let logs = server.logs();
+        assert!(logs.contains("SIGINT received"), "{logs}");
         assert!(logs.lines().count() > 20, "trace logging is on:\n{logs}");
         assert!(!logs.contains('\u{1b}'), "no terminal colours in piped logs");
         eprintln!("{} log lines at PAYMENT_LOG=trace, none holding a secret", logs.lines().count());

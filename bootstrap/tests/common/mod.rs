@@ -198,6 +198,11 @@ impl Server {
         signal(self.pid, "TERM");
     }
 
+    /// SIGINT, as ctrl-c in a terminal.
+    pub fn interrupt(&self) {
+        signal(self.pid, "INT");
+    }
+
     /// SIGKILL, and waits for the process to be gone.
     pub async fn kill(&mut self) {
         self.child.start_kill().unwrap();
