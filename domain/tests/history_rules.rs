@@ -112,6 +112,19 @@ fn the_same_snapshot_twice_changes_nothing() {
 }
 
 #[test]
+fn a_stale_snapshot_changes_nothing() {
+    // A PG notification read the payment after c1 but is applied after c2 was recorded.
+    let history = paid_history("10000");
+    let one = snapshot("10000", true, vec![cancel("c1", "3000", 10)]);
+    let Applied::Changed(first) = history.apply(one.clone()).unwrap() else { panic!() };
+    let both = vec![cancel("c1", "3000", 10), cancel("c2", "2000", 20)];
+    let Applied::Changed(second) = first.apply(snapshot("10000", true, both)).unwrap() else { panic!() };
+    assert_eq!(second.apply(one).unwrap(), Applied::Unchanged, "older PG JSON does not replace newer");
+    assert_eq!(second.apply(snapshot("10000", true, vec![])).unwrap(), Applied::Unchanged);
+    assert_eq!(second.data()["n"], 2);
+}
+
+#[test]
 fn recorded_cancels_are_not_duplicated_or_rewritten() {
     let history = paid_history("10000");
     let Applied::Changed(next) = history.apply(snapshot("10000", true, vec![cancel("c1", "3000", 10)])).unwrap() else {
