@@ -291,7 +291,8 @@ pub trait WebhookOutbox: Send + Sync {
     /// `Unavailable` when the database is down.
     async fn release(&self, event: EventId, lease: LeaseToken) -> Result<(), RepositoryError>;
 
-    /// Makes a failed (or delivered) event due again now. Returns `false` for an
+    /// Makes a failed (or delivered) event due again now, with a fresh retry
+    /// schedule (earlier attempts stay recorded). Returns `false` for an
     /// unknown event.
     ///
     /// # Errors

@@ -139,7 +139,7 @@ pub fn delivery_service(config: &Config, database: &Database) -> anyhow::Result<
         clock: Arc::new(SystemClock),
         schedule: config.webhooks.schedule.clone(),
         // Longer than a delivery can take, so a live worker never loses its claim.
-        lease: config.webhooks.timeout * 3 + Duration::from_secs(30),
+        lease: config.webhooks.lease,
     }))
 }
 
@@ -234,6 +234,7 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
         WorkerConfig {
             concurrency: config.webhooks.concurrency,
             poll_interval: config.webhooks.poll_interval,
+            shutdown_grace: config.shutdown_grace,
             ..WorkerConfig::default()
         },
         wake,
@@ -256,6 +257,8 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
     );
     let endpoint = payments_http::app(state);
     let mut server_stopped = stopped;
+    let grace = config.shutdown_grace;
+    let stop_rest = stop.clone();
     let task = tokio::spawn(async move {
         let served = poem::Server::new_with_acceptor(acceptor)
             .run_with_graceful_shutdown(
@@ -263,10 +266,17 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
                 async move {
                     let _ = server_stopped.wait_for(|stop| *stop).await;
                 },
-                Some(Duration::from_secs(10)),
+                Some(grace),
             )
             .await;
-        // The API has drained; now the worker (it received the same signal).
+        // The API has drained (or failed: then stop the rest too, or this task
+        // would wait for the worker forever); the worker stops claiming and
+        // finishes or releases its deliveries; then the pool and the fake PGs
+        // (in-flight requests may have needed them) close.
+        if let Err(error) = &served {
+            tracing::error!(%error, "API server failed; stopping");
+        }
+        let _ = stop_rest.send(true);
         let _ = worker.await;
         let _ = purge.await;
         database.close().await;

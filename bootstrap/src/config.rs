@@ -86,6 +86,9 @@ pub struct WebhookConfig {
     pub concurrency: usize,
     pub poll_interval: Duration,
     pub allowed_hosts: Option<Vec<String>>,
+    /// How long a claimed delivery stays owned by its worker; after a crash
+    /// the job is claimed again once this has passed. Longer than `timeout`.
+    pub lease: Duration,
 }
 
 /// Keys at rest, one keyring per table.
@@ -111,6 +114,9 @@ pub struct Config {
     pub webhooks: WebhookConfig,
     pub argon2: Argon2Params,
     pub argon2_max_parallel: usize,
+    /// At shutdown, how long in-flight requests and deliveries may finish
+    /// before they are cut off (deliveries are then released for a retry).
+    pub shutdown_grace: Duration,
     /// Which variables fell back to built-in development values (local mode).
     pub defaulted: Vec<&'static str>,
 }
@@ -118,12 +124,15 @@ pub struct Config {
 // Built-in development values for local mode only. They are public in this
 // repository and must never protect real data: dev/real modes refuse to start
 // without their own.
-const DEV_CONNECTION_KEY: &str = "local-dev-connection-key-32-byte";
-const DEV_CONNECTION_IV: &str = "local-dev-iv-16b";
+/// The wire key local mode uses when `PAYMENT_CONNECTION_ENCRYPTION_KEY` is unset.
+pub const DEV_CONNECTION_KEY: &str = "local-dev-connection-key-32-byte";
+/// The wire IV local mode uses when `PAYMENT_CONNECTION_ENCRYPTION_IV` is unset.
+pub const DEV_CONNECTION_IV: &str = "local-dev-iv-16b";
 const DEV_HISTORY_KEY: &str = "local-dev-history-key-32-bytes!!";
 const DEV_RESERVATION_KEY: &str = "local-dev-reservation-key-32byte";
 const DEV_CANCEL_KEY: &str = "local-dev-cancel-key-32-bytes!!!";
-const DEV_WEBHOOK_SECRET: &str = "whsec_bG9jYWwtZGV2LXdlYmhvb2stc2VjcmV0LTMyYnl0ZXM=";
+/// The webhook signing secret local mode uses when `PAYMENT_WEBHOOK_SECRET` is unset.
+pub const DEV_WEBHOOK_SECRET: &str = "whsec_bG9jYWwtZGV2LXdlYmhvb2stc2VjcmV0LTMyYnl0ZXM=";
 /// The fake Iamport's test credentials.
 pub const FAKE_IAMPORT_KEY: &str = "test_imp_key";
 pub const FAKE_IAMPORT_SECRET: &str = "test_imp_secret";
@@ -163,11 +172,17 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("PAYMENT_WEBHOOK_SECRET", "Standard Webhooks signing secret, whsec_ + base64 of >= 24 bytes"),
     ("PAYMENT_WEBHOOK_TIMEOUT_SECS", "per-delivery timeout (default 10)"),
     ("PAYMENT_WEBHOOK_RETRY_SCHEDULE", "delays after each failure, e.g. 1m,4m,16m,64m,256m,1024m,4096m (default)"),
+    (
+        "PAYMENT_WEBHOOK_LEASE_SECS",
+        "how long a claimed delivery stays owned by its worker; after a crash it is retried once this \
+         passes (default 3 x timeout + 30, must exceed the timeout)",
+    ),
     ("PAYMENT_WEBHOOK_CONCURRENCY", "deliveries in flight at once (default 32)"),
     ("PAYMENT_WEBHOOK_POLL_MS", "how often to look for due deliveries (default 500)"),
     ("PAYMENT_WEBHOOK_ALLOWED_HOSTS", "comma-separated hosts webhook_url may point at (default: any)"),
     ("PAYMENT_ARGON2_MEMORY_KIB / _ITERATIONS / _PARALLELISM", "argon2id cost (default 19456 / 2 / 1, OWASP)"),
     ("PAYMENT_ARGON2_MAX_PARALLEL", "password hashes computed at once (default: number of cores)"),
+    ("PAYMENT_SHUTDOWN_GRACE_SECS", "at SIGTERM/ctrl-c, how long in-flight work may finish (default 10)"),
     ("PAYMENT_LOG", "log filter, e.g. info or payments=debug (default info)"),
     ("PAYMENT_LOG_FORMAT", "text (default) or json"),
 ];
@@ -330,9 +345,27 @@ impl Config {
         let allowed_hosts = r
             .get("PAYMENT_WEBHOOK_ALLOWED_HOSTS")
             .map(|hosts| hosts.split(',').map(|h| h.trim().to_ascii_lowercase()).filter(|h| !h.is_empty()).collect());
+        let timeout = Duration::from_secs(r.number("PAYMENT_WEBHOOK_TIMEOUT_SECS", 10u64)?.max(1));
+        let lease = match r.get("PAYMENT_WEBHOOK_LEASE_SECS") {
+            None => timeout * 3 + Duration::from_secs(30),
+            Some(_) => {
+                let lease = Duration::from_secs(r.number("PAYMENT_WEBHOOK_LEASE_SECS", 0u64)?);
+                if lease <= timeout {
+                    return Err(error(
+                        "PAYMENT_WEBHOOK_LEASE_SECS",
+                        format!(
+                            "must exceed PAYMENT_WEBHOOK_TIMEOUT_SECS ({}s), or a slow delivery could be sent twice",
+                            timeout.as_secs()
+                        ),
+                    ));
+                }
+                lease
+            }
+        };
         let webhooks = WebhookConfig {
             secret,
-            timeout: Duration::from_secs(r.number("PAYMENT_WEBHOOK_TIMEOUT_SECS", 10u64)?.max(1)),
+            timeout,
+            lease,
             schedule,
             concurrency: r.number("PAYMENT_WEBHOOK_CONCURRENCY", 32usize)?.max(1),
             poll_interval: Duration::from_millis(r.number("PAYMENT_WEBHOOK_POLL_MS", 500u64)?.max(10)),
@@ -347,6 +380,8 @@ impl Config {
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
         let argon2_max_parallel = r.number("PAYMENT_ARGON2_MAX_PARALLEL", cores)?.max(1);
 
+        let shutdown_grace = Duration::from_secs(r.number("PAYMENT_SHUTDOWN_GRACE_SECS", 10u64)?);
+
         Ok(Config {
             mode,
             listen: SocketAddr::new(host, port),
@@ -359,6 +394,7 @@ impl Config {
             webhooks,
             argon2,
             argon2_max_parallel,
+            shutdown_grace,
             defaulted: r.defaulted,
         })
     }
@@ -552,6 +588,9 @@ mod tests {
             ("PAYMENT_IAMPORT_STORES", "[1]", "JSON like"),
             ("PAYMENT_TOSS_STORES", r#"{"a": 1}"#, "JSON like"),
             ("PAYMENT_IAMPORT_URL", "ftp://x", "http"),
+            ("PAYMENT_WEBHOOK_LEASE_SECS", "10", "must exceed"),
+            ("PAYMENT_WEBHOOK_LEASE_SECS", "soon", "not a valid number"),
+            ("PAYMENT_SHUTDOWN_GRACE_SECS", "-1", "not a valid number"),
         ];
         for (name, value, hint) in cases {
             let err = Config::from_vars(&with(real(), name, value)).unwrap_err();
@@ -583,6 +622,8 @@ mod tests {
         base.push(("PAYMENT_HISTORY_ENCRYPTION_PREVIOUS_KEYS", "0000000000000000, 1111111111111111"));
         let config = Config::from_vars(&vars(&base)).unwrap();
         assert_eq!(config.webhooks.schedule.max_attempts(), 4);
+        assert_eq!(config.webhooks.lease, Duration::from_secs(60), "3 x the 10 s timeout + 30 s by default");
+        assert_eq!(config.shutdown_grace, Duration::from_secs(10));
         let old = Keyring::new(b"0000000000000000", &[]).unwrap();
         let sealed = old.seal(b"c", b"v");
         assert_eq!(config.at_rest.histories.open(b"c", &sealed).unwrap(), b"v");

@@ -22,21 +22,33 @@ struct Cli {
 enum Command {
     /// Serve the API and deliver webhooks until SIGTERM or ctrl-c.
     ///
-    /// Reads every PAYMENT_* variable (see `payments env`). In local mode
-    /// (the default) also starts the fake Iamport (10851) and fake Toss
-    /// Payments (30771) with their webhooks pointing at this server.
+    /// Reads every PAYMENT_* variable (`payments env` lists them): PAYMENT_MODE,
+    /// PAYMENT_API_HOST, PAYMENT_API_PORT, PAYMENT_DATABASE_URL, the PAYMENT_*_ENCRYPTION_KEY/IV
+    /// keys, the PG credentials and URLs, PAYMENT_WEBHOOK_*, PAYMENT_ARGON2_*,
+    /// PAYMENT_SHUTDOWN_GRACE_SECS and PAYMENT_LOG. In local mode (the default)
+    /// also starts the fake Iamport (PAYMENT_FAKE_IAMPORT_PORT, 10851) and fake
+    /// Toss Payments (PAYMENT_FAKE_TOSS_PORT, 30771) with their webhooks pointing
+    /// at this server. Once it accepts connections it prints one line to
+    /// standard output: `payments listening on http://HOST:PORT ...`; logs go to
+    /// standard error.
     Serve,
     /// Apply the database migrations and exit (serve applies them too).
     ///
-    /// Reads PAYMENT_DATABASE_URL.
+    /// Reads PAYMENT_DATABASE_URL; the rest of the configuration (PAYMENT_MODE
+    /// and the keys it requires) is validated as for serve.
     Migrate,
     /// Write the OpenAPI document of the API.
+    ///
+    /// Reads no PAYMENT_* variable.
     Openapi {
         /// Where to write it; `-` for standard output.
         #[arg(long, short, default_value = "openapi/payments.json")]
         output: PathBuf,
     },
     /// Run a fake Iamport server alone (for your own tests).
+    ///
+    /// Reads no PAYMENT_* variable; its credentials are test_imp_key /
+    /// test_imp_secret.
     FakeIamport {
         #[arg(long, default_value_t = config::FAKE_IAMPORT_PORT)]
         port: u16,
@@ -45,6 +57,9 @@ enum Command {
         webhook_url: Option<String>,
     },
     /// Run a fake Toss Payments server alone (for your own tests).
+    ///
+    /// Reads no PAYMENT_* variable; its secret key is
+    /// test_ak_ZORzdMaqN3wQd5k6ygr5AkYXQGwy.
     FakeToss {
         #[arg(long, default_value_t = config::FAKE_TOSS_PORT)]
         port: u16,
@@ -53,28 +68,42 @@ enum Command {
         webhook_url: Option<String>,
     },
     /// Operate the outgoing webhook queue.
+    ///
+    /// Reads PAYMENT_DATABASE_URL, the PAYMENT_*_ENCRYPTION_KEY keys and
+    /// PAYMENT_WEBHOOK_* (validated as for serve).
     Webhooks {
         #[command(subcommand)]
         command: WebhookCommand,
     },
     /// Manage the keys that encrypt data at rest.
+    ///
+    /// Reads PAYMENT_DATABASE_URL and the PAYMENT_*_ENCRYPTION_KEY and
+    /// PAYMENT_*_ENCRYPTION_PREVIOUS_KEYS keys.
     Keys {
         #[command(subcommand)]
         command: KeyCommand,
     },
     /// List every environment variable the server reads.
+    ///
+    /// Reads no PAYMENT_* variable.
     Env,
 }
 
 #[derive(Subcommand)]
 enum WebhookCommand {
     /// Deliver an event again (a failed one after its schedule ran out, or a
-    /// delivered one a receiver lost). Reads PAYMENT_DATABASE_URL and the keys.
+    /// delivered one a receiver lost).
+    ///
+    /// Reads PAYMENT_DATABASE_URL, the PAYMENT_*_ENCRYPTION_KEY keys and
+    /// PAYMENT_WEBHOOK_*; a running server delivers the event.
     Redeliver {
         /// The event id (the `webhook-id` header of its deliveries).
         event_id: uuid::Uuid,
     },
     /// Show the queue: pending, retrying, delivered, failed, oldest pending.
+    ///
+    /// Reads PAYMENT_DATABASE_URL, the PAYMENT_*_ENCRYPTION_KEY keys and
+    /// PAYMENT_WEBHOOK_*.
     Stats,
 }
 
@@ -82,14 +111,17 @@ enum WebhookCommand {
 enum KeyCommand {
     /// Re-encrypt every stored value not sealed with the current keys.
     ///
-    /// Set the new PAYMENT_*_ENCRYPTION_KEY and list the old one in
-    /// PAYMENT_*_ENCRYPTION_PREVIOUS_KEYS, run this, then drop the old key.
+    /// Reads PAYMENT_DATABASE_URL, PAYMENT_*_ENCRYPTION_KEY and
+    /// PAYMENT_*_ENCRYPTION_PREVIOUS_KEYS. Set the new key, list the old one in
+    /// the PREVIOUS_KEYS variable, run this, then drop the old key.
     Rotate,
 }
 
 fn read_vars() -> Vars {
-    // A missing .env is normal; a malformed one is reported.
-    if let Err(error) = dotenvy::dotenv()
+    // Only the working directory's .env (not a parent's, as `dotenv()` would
+    // search); the environment wins over it. A missing one is normal, a
+    // malformed one is reported.
+    if let Err(error) = dotenvy::from_path(".env")
         && !error.not_found()
     {
         eprintln!("warning: .env not read: {error}");
@@ -101,7 +133,9 @@ fn init_logging(vars: &Vars) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_new(vars.get("PAYMENT_LOG").map_or("info", String::as_str))
         .unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Colours only for a terminal: files, pipes and log collectors get plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr);
     if vars.get("PAYMENT_LOG_FORMAT").is_some_and(|f| f.eq_ignore_ascii_case("json")) {
         builder.json().init();
     } else {
@@ -113,32 +147,54 @@ fn load_config(vars: &Vars) -> anyhow::Result<Config> {
     Config::from_vars(vars).map_err(|e| anyhow::anyhow!("configuration error: {e}"))
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Completes at SIGTERM or SIGINT (ctrl-c). The handlers are installed when
+/// this is called, so a signal sent as soon as the server says it listens is
+/// never lost (or left to the default action, which would kill the process).
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+        let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+        Ok(async move {
+            tokio::select! {
+                _ = term.recv() => tracing::info!("SIGTERM received"),
+                _ = int.recv() => tracing::info!("SIGINT received"),
             }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = term => {}
+        })
     }
+    #[cfg(not(unix))]
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+    }
+}
+
+/// The line `serve` prints once it accepts connections, for scripts and tests.
+fn listening_line(app: &payments_server::RunningApp) -> String {
+    let mut line = format!("payments listening on {}", app.url());
+    if let (Some(iamport), Some(toss)) = (app.fake_iamport(), app.fake_toss()) {
+        line.push_str(&format!(" (fake iamport http://{iamport}, fake toss http://{toss})"));
+    }
+    line
 }
 
 async fn run(command: Command, vars: Vars) -> anyhow::Result<()> {
     match command {
         Command::Serve => {
             let config = load_config(&vars)?;
-            payments_server::start(config).await?.run_until(shutdown_signal()).await
+            let signal = shutdown_signal()?;
+            let app = payments_server::start(config).await?;
+            {
+                use std::io::Write;
+                let mut stdout = std::io::stdout().lock();
+                // A closed stdout must not stop the server.
+                let _ = writeln!(stdout, "{}", listening_line(&app)).and_then(|()| stdout.flush());
+            }
+            app.run_until(signal).await?;
+            tracing::info!("stopped");
+            Ok(())
         }
         Command::Migrate => {
             let config = load_config(&vars)?;
@@ -161,22 +217,23 @@ async fn run(command: Command, vars: Vars) -> anyhow::Result<()> {
             Ok(())
         }
         Command::FakeIamport { port, webhook_url } => {
-            let mut fake = payments_iamport::fake::FakeIamportConfig::default();
-            fake.webhook_url = webhook_url;
+            let signal = shutdown_signal()?;
+            let fake = payments_iamport::fake::FakeIamportConfig { webhook_url, ..Default::default() };
             let server = payments_iamport::fake::start(fake, ([127, 0, 0, 1], port).into())
                 .await
                 .with_context(|| format!("cannot listen on port {port}"))?;
             println!("fake Iamport listening on {}", server.url());
-            shutdown_signal().await;
+            signal.await;
             Ok(server.stop().await?)
         }
         Command::FakeToss { port, webhook_url } => {
+            let signal = shutdown_signal()?;
             let fake = payments_toss::fake::FakeTossConfig { webhook_url, ..Default::default() };
             let server = payments_toss::fake::start(fake, ([127, 0, 0, 1], port).into())
                 .await
                 .with_context(|| format!("cannot listen on port {port}"))?;
             println!("fake Toss Payments listening on {}", server.url());
-            shutdown_signal().await;
+            signal.await;
             Ok(server.stop().await?)
         }
         Command::Webhooks { command } => {

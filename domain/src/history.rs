@@ -273,10 +273,10 @@ impl PaymentHistory {
                 self.price, snapshot.price
             )));
         }
-        // A snapshot older than what is recorded (it misses a recorded cancel,
-        // or the payment recorded here) comes from a PG answer that raced a
-        // newer change: it may add nothing but cancels, and must not roll the
-        // PG's data back (which would also announce a change that is none).
+        // A snapshot that lacks a cancel already recorded was read before that
+        // cancel (a late PG notification): its JSON is older than ours, so it
+        // must not replace it (nor count as a change of its own). The same holds
+        // for a snapshot without the payment (`paid_at`) recorded here.
         let stale = self.cancels.iter().any(|known| !snapshot.cancels.iter().any(|c| c.key == known.key))
             || (self.paid_at.is_some() && snapshot.paid_at.is_none());
         let data = if stale { self.data.clone() } else { snapshot.data };

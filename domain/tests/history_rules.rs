@@ -112,20 +112,27 @@ fn the_same_snapshot_twice_changes_nothing() {
 }
 
 #[test]
-fn an_older_snapshot_changes_nothing_and_keeps_the_newer_data() {
-    // Two cancels race: the PG answered the first before the second, and the
-    // second was recorded first.
+fn a_stale_snapshot_changes_nothing() {
+    // A PG notification read the payment after c1 but is applied after c2 was recorded.
     let history = paid_history("10000");
-    let first = snapshot("10000", true, vec![cancel("c1", "3000", 10)]);
-    let both = snapshot("10000", true, vec![cancel("c1", "3000", 10), cancel("c2", "2000", 20)]);
-    let Applied::Changed(latest) = history.apply(both).unwrap() else { panic!("two cancels are a change") };
-    assert_eq!(latest.apply(first).unwrap(), Applied::Unchanged, "an older snapshot is no change");
-    // A deposit recorded, then an answer from before it.
+    let one = snapshot("10000", true, vec![cancel("c1", "3000", 10)]);
+    let Applied::Changed(first) = history.apply(one.clone()).unwrap() else { panic!() };
+    let both = vec![cancel("c1", "3000", 10), cancel("c2", "2000", 20)];
+    let Applied::Changed(second) = first.apply(snapshot("10000", true, both)).unwrap() else { panic!() };
+    assert_eq!(second.apply(one).unwrap(), Applied::Unchanged, "older PG JSON does not replace newer");
+    assert_eq!(second.apply(snapshot("10000", true, vec![])).unwrap(), Applied::Unchanged);
+    assert_eq!(second.data()["n"], 2);
+}
+
+#[test]
+fn a_snapshot_from_before_the_deposit_changes_nothing() {
+    // A PG answer read before the deposit is applied after the deposit was recorded.
     let waiting = PaymentHistory::register(identity(), snapshot("19900", false, vec![])).unwrap();
     let Applied::Changed(paid) = waiting.apply(snapshot("19900", true, vec![])).unwrap() else { panic!() };
     let mut before = snapshot("19900", false, vec![]);
     before.data = json!({ "status": "ready" });
-    assert_eq!(paid.apply(before).unwrap(), Applied::Unchanged);
+    assert_eq!(paid.apply(before).unwrap(), Applied::Unchanged, "older PG JSON does not replace newer");
+    assert_eq!(paid.paid_at(), Some(at(1)));
 }
 
 #[test]

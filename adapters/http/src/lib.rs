@@ -96,6 +96,7 @@ pub fn openapi_json() -> String {
 fn annotate(document: &mut Value) {
     add_webhook_schemas(document);
     mark_nullable(document);
+    unwrap_described_refs(document);
     let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) else { return };
     for operations in paths.values_mut().filter_map(Value::as_object_mut) {
         for operation in operations.values_mut().filter_map(Value::as_object_mut) {
@@ -173,6 +174,34 @@ fn mark_nullable(document: &mut Value) {
             all.extend(optional);
             schema["required"] = Value::Array(all.into_iter().map(Value::String).collect());
         }
+    }
+}
+
+/// poem-openapi describes a property that refers to another schema as
+/// `allOf: [{$ref}, {description}]` beside the same `description`. Generators
+/// read the description-only member as an anonymous type (`Source & unknown`
+/// in TypeScript, an extra inline model elsewhere), so it is dropped, leaving
+/// `allOf: [{$ref}]` (kept as `allOf` so that `nullable` still applies in
+/// OpenAPI 3.0) with the description beside it.
+fn unwrap_described_refs(value: &mut Value) {
+    match value {
+        Value::Object(object) => {
+            let mut moved = None;
+            if let Some(members) = object.get_mut("allOf").and_then(Value::as_array_mut) {
+                let description_only =
+                    |m: &Value| m.as_object().is_some_and(|m| m.len() == 1 && m.contains_key("description"));
+                if members.len() > 1 && members.iter().any(|m| !description_only(m)) {
+                    moved = members.iter().find(|m| description_only(m)).map(|m| m["description"].clone());
+                    members.retain(|m| !description_only(m));
+                }
+            }
+            if let Some(description) = moved {
+                object.entry("description").or_insert(description);
+            }
+            object.values_mut().for_each(unwrap_described_refs);
+        }
+        Value::Array(items) => items.iter_mut().for_each(unwrap_described_refs),
+        _ => {}
     }
 }
 

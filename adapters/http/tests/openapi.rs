@@ -114,3 +114,30 @@ fn every_schema_property_is_described() {
     let price = &schemas["PaymentHistory"]["properties"]["price"];
     assert_eq!(price["type"], "number", "money is a JSON number");
 }
+
+/// Generators (openapi-typescript, openapi-generator) turn a description-only
+/// `allOf` member into an anonymous type; a reference is a single `$ref`.
+#[test]
+fn references_carry_no_anonymous_members() {
+    fn visit(value: &Value, at: &str) {
+        match value {
+            Value::Object(object) => {
+                if let Some(members) = object.get("allOf").and_then(Value::as_array) {
+                    for member in members {
+                        assert!(member.get("$ref").is_some(), "{at}: allOf member without $ref: {member}");
+                    }
+                }
+                for (key, inner) in object {
+                    visit(inner, &format!("{at}/{key}"));
+                }
+            }
+            Value::Array(items) => items.iter().enumerate().for_each(|(i, item)| visit(item, &format!("{at}/{i}"))),
+            _ => {}
+        }
+    }
+    let document = document();
+    visit(&document, "");
+    let source = &document["components"]["schemas"]["CreatePaymentHistory"]["properties"]["source"];
+    assert_eq!(source["allOf"], serde_json::json!([{ "$ref": "#/components/schemas/Source" }]));
+    assert!(source["description"].is_string());
+}

@@ -620,13 +620,33 @@ impl WebhookOutbox for Store {
             let row = event_row(&row)?;
             events.insert(row.id, row);
         }
-        jobs.into_iter()
-            .map(|(id, attempts_made, _)| {
-                let row =
-                    events.remove(&id).ok_or_else(|| corrupt("webhook outbox", format!("event {id} is missing")))?;
-                Ok(DeliveryJob { event: codec::event(&self.keys, row)?, attempts_made, lease: LeaseToken(lease) })
-            })
-            .collect()
+        let mut ready = Vec::with_capacity(jobs.len());
+        for (id, attempts_made, _) in jobs {
+            let event = events
+                .remove(&id)
+                .ok_or_else(|| corrupt("webhook outbox", format!("event {id} is missing")))
+                .and_then(|row| codec::event(&self.keys, row));
+            match event {
+                Ok(event) => ready.push(DeliveryJob { event, attempts_made, lease: LeaseToken(lease) }),
+                // One unreadable event must not block the queue behind it: park
+                // it as failed (an operator can redeliver it once the key is
+                // configured again) and deliver the others.
+                Err(error) => {
+                    tracing::error!(event = %id, %error, "webhook event cannot be read; marked failed");
+                    sqlx::query(
+                        "UPDATE payment_webhook_outbox SET state = 'failed', lease_token = NULL, lease_until = NULL, \
+                         updated_at = $1 WHERE event_id = $2 AND lease_token = $3",
+                    )
+                    .bind(ts_col(now))
+                    .bind(id_col(id))
+                    .bind(id_col(lease))
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db_err)?;
+                }
+            }
+        }
+        Ok(ready)
     }
 
     async fn record_attempt(
@@ -696,7 +716,7 @@ impl WebhookOutbox for Store {
 
     async fn redeliver(&self, event: EventId, now: Timestamp) -> Result<bool, RepositoryError> {
         let updated = sqlx::query(
-            "UPDATE payment_webhook_outbox SET state = 'pending', due_at = $1, lease_token = NULL, \
+            "UPDATE payment_webhook_outbox SET state = 'pending', due_at = $1, attempts = 0, lease_token = NULL, \
              lease_until = NULL, updated_at = $1 WHERE event_id = $2",
         )
         .bind(ts_col(now))

@@ -58,6 +58,7 @@ suite!(
     idempotency_keys,
     key_rotation_keeps_old_rows_readable_and_reseals_them,
     tampered_or_moved_values_fail_loudly,
+    an_unreadable_event_is_parked_and_does_not_block_the_queue,
     wrong_password_is_refused_and_no_password_is_stored,
     no_plaintext_card_number_anywhere,
     closed_pool_is_unavailable,
@@ -413,7 +414,8 @@ async fn outbox_release_redeliver_failed_and_limits(db: &TestDb) {
     assert!(!db.repos.outbox.redeliver(EventId::from_uuid(uuid::Uuid::now_v7()), now).await.unwrap());
     let redelivered = db.repos.outbox.claim_due(at(2_000_000), 10, lease).await.unwrap();
     let mine = redelivered.iter().find(|j| j.event.id() == job.event.id()).expect("redelivered job is due");
-    assert_eq!(mine.attempts_made, 1);
+    assert_eq!(mine.attempts_made, 0, "a redelivered event starts a fresh retry schedule");
+    assert_eq!(db.repos.outbox.attempts(job.event.id()).await.unwrap().len(), 1, "earlier attempts stay recorded");
     assert_eq!(db.repos.outbox.claim_due(now, 0, lease).await.unwrap().len(), 0);
 }
 
@@ -546,6 +548,27 @@ async fn tampered_or_moved_values_fail_loudly(db: &TestDb) {
     );
     assert_eq!(db.execute(&sql).await, 1);
     assert!(matches!(db.repos.histories.find_by_id(a.id()).await, Err(RepositoryError::Corrupt(_))));
+}
+
+async fn an_unreadable_event_is_parked_and_does_not_block_the_queue(db: &TestDb) {
+    let broken = one_event(db, 1, 1_000).await;
+    let fine = one_event(db, 2, 2_000).await;
+    // Swap in another row's sealed snapshot: bound to its own row, it cannot open here.
+    let sql = format!(
+        "UPDATE payment_history_webhooks SET previous = (SELECT previous FROM payment_history_webhooks WHERE id = '{}') \
+         WHERE id = '{}'",
+        fine.id(),
+        broken.id()
+    );
+    assert_eq!(db.execute(&sql).await, 1);
+    let lease = Duration::from_secs(30);
+    let claimed = db.repos.outbox.claim_due(at(10_000), 10, lease).await.unwrap();
+    let ids: Vec<EventId> = claimed.iter().map(|job| job.event.id()).collect();
+    assert_eq!(ids, vec![fine.id()], "the readable event is delivered, the unreadable one skipped");
+    let stats = db.repos.outbox.stats(at(10_000)).await.unwrap();
+    assert_eq!(stats.failed, 1, "parked as failed for an operator: {stats:?}");
+    let later = db.repos.outbox.claim_due(at(99_000), 10, lease).await.unwrap();
+    assert!(later.iter().all(|job| job.event.id() != broken.id()), "the parked event is not claimed again");
 }
 
 async fn wrong_password_is_refused_and_no_password_is_stored(db: &TestDb) {

@@ -1,0 +1,292 @@
+//! The `payments` binary as a child process: local mode with no environment,
+//! start-up refusals, `openapi`, `--help`, `.env`, and secrets kept out of logs.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use payments_crypto::WireCipher;
+use payments_server::config::{DEV_CONNECTION_IV, DEV_CONNECTION_KEY, DEV_WEBHOOK_SECRET};
+use reqwest::Method;
+use serde_json::json;
+
+fn port_free(port: u16) -> bool {
+    std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_mode_with_no_environment_serves_a_card_payment_and_stops_on_sigterm() {
+    bounded(Duration::from_secs(120), async {
+        let dir = tempfile::tempdir().unwrap();
+        // Truly no environment, unless another process holds the default ports.
+        let env: Vec<(String, String)> = if [37821, 10851, 30771].into_iter().all(port_free) {
+            Vec::new()
+        } else {
+            eprintln!("a default port (37821, 10851 or 30771) is in use; this run sets the three ports to 0");
+            [("PAYMENT_API_PORT", "0"), ("PAYMENT_FAKE_IAMPORT_PORT", "0"), ("PAYMENT_FAKE_TOSS_PORT", "0")]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect()
+        };
+        let mut server = Server::start(dir.path(), &env).await;
+        if env.is_empty() {
+            assert_eq!(server.url, "http://127.0.0.1:37821");
+            assert_eq!(server.fake_toss.as_deref(), Some("http://127.0.0.1:30771"));
+            assert_eq!(server.fake_iamport.as_deref(), Some("http://127.0.0.1:10851"));
+        }
+        let api = Api::new(
+            &server.url,
+            WireCipher::new(DEV_CONNECTION_KEY.as_bytes(), DEV_CONNECTION_IV.as_bytes()).unwrap(),
+        );
+        let asked = Instant::now();
+        assert_eq!(api.health().await, 200);
+        eprintln!(
+            "startup: listening line {:?} after spawn, first request served {:?} after spawn",
+            server.startup,
+            server.startup + asked.elapsed()
+        );
+        assert!(dir.path().join("payments.db").exists(), "SQLite ./payments.db in the working directory");
+
+        let dev_cipher = WireCipher::new(DEV_CONNECTION_KEY.as_bytes(), DEV_CONNECTION_IV.as_bytes()).unwrap();
+        let mut receiver = Receiver::start_with(0, Answer::Ok, dev_cipher, DEV_WEBHOOK_SECRET).await;
+        let fake_toss = server.fake_toss.clone().unwrap();
+        let key = toss_card_payment(&fake_toss, "order-local-1", 10_000, "4330123412341234").await;
+        let history = api.register(&key, "order-local-1", 10_000, "local-pw", &receiver.url()).await;
+        assert_eq!(history["vendor"]["uid"], key.as_str());
+        assert_eq!(history["price"], 10_000);
+        assert!(history["paid_at"].is_string(), "{history}");
+
+        let read = json!({"schema": "shop", "table": "orders", "id": "order-local-1", "password": "local-pw"});
+        let (status, again) = api.call(Method::PATCH, "/payments/histories/get", Some(read)).await;
+        assert_eq!(status, 200, "{again}");
+        assert_eq!(again["id"], history["id"]);
+
+        let cancelled = api.cancel("order-local-1", 2_500, "local-pw").await;
+        assert_eq!(cancelled["refund"], 2_500);
+        let delivery = receiver.next(Duration::from_secs(30)).await;
+        assert_eq!(delivery.answered, Some(200));
+        assert_eq!(delivery.body["current"]["refund"], 2_500, "{}", delivery.body);
+        assert_eq!(delivery.body["source"]["id"], "order-local-1");
+
+        let asked = Instant::now();
+        server.terminate();
+        let status = server.wait_exit(Duration::from_secs(10)).await;
+        let shutdown = asked.elapsed();
+        eprintln!("shutdown: exited {status} {shutdown:?} after SIGTERM");
+        assert!(status.success(), "SIGTERM exits 0:\n{}", server.logs());
+        assert!(shutdown < Duration::from_secs(5), "SIGTERM took {shutdown:?}");
+        assert!(server.stderr().contains("local mode"), "warns about built-in keys:\n{}", server.logs());
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_configuration_stops_start_up_naming_the_variable() {
+    bounded(Duration::from_secs(180), async {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let taken_port = taken.local_addr().unwrap().port().to_string();
+        let real_keys: Vec<(String, String)> = [
+            ("PAYMENT_MODE", "real"),
+            ("PAYMENT_API_HOST", "127.0.0.1"),
+            ("PAYMENT_API_PORT", "0"),
+            ("PAYMENT_CONNECTION_ENCRYPTION_KEY", KEY),
+            ("PAYMENT_CONNECTION_ENCRYPTION_IV", IV),
+            ("PAYMENT_HISTORY_ENCRYPTION_KEY", "history-key-0123456789abcdef0123"),
+            ("PAYMENT_RESERVATION_ENCRYPTION_KEY", "reserve-key-0123"),
+            ("PAYMENT_WEBHOOK_SECRET", WEBHOOK_SECRET),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let cases: Vec<(&str, Env, &str)> = vec![
+            (
+                "PAYMENT_CONNECTION_ENCRYPTION_KEY",
+                with(test_env(), "PAYMENT_CONNECTION_ENCRYPTION_KEY", "0123456789"),
+                "16 or 32 bytes",
+            ),
+            (
+                "PAYMENT_HISTORY_ENCRYPTION_KEY",
+                with(test_env(), "PAYMENT_HISTORY_ENCRYPTION_KEY", "twenty-bytes-long-xx"),
+                "16 or 32 bytes",
+            ),
+            (
+                "PAYMENT_CONNECTION_ENCRYPTION_IV",
+                with(test_env(), "PAYMENT_CONNECTION_ENCRYPTION_IV", "short-iv"),
+                "16 bytes",
+            ),
+            ("PAYMENT_DATABASE_URL", with(test_env(), "PAYMENT_DATABASE_URL", "postgres://[bad"), "not a URL"),
+            ("PAYMENT_DATABASE_URL", with(test_env(), "PAYMENT_DATABASE_URL", "mysql://db/payments"), "not supported"),
+            (
+                "PAYMENT_DATABASE_URL",
+                with(test_env(), "PAYMENT_DATABASE_URL", "sqlite://no/such/dir/p.db"),
+                "cannot open",
+            ),
+            ("PAYMENT_API_PORT", with(test_env(), "PAYMENT_API_PORT", &taken_port), "cannot listen"),
+            ("PAYMENT_API_PORT", with(test_env(), "PAYMENT_API_PORT", "http"), "not a valid number"),
+            ("PAYMENT_FAKE_TOSS_PORT", with(test_env(), "PAYMENT_FAKE_TOSS_PORT", &taken_port), "cannot listen"),
+            ("PAYMENT_CONNECTION_ENCRYPTION_KEY", vec![("PAYMENT_MODE".into(), "dev".into())], "required"),
+            ("PAYMENT_CANCEL_HISTORY_ENCRYPTION_KEY", real_keys.clone(), "required"),
+            ("PAYMENT_WEBHOOK_SECRET", with(test_env(), "PAYMENT_WEBHOOK_SECRET", "not-whsec"), "whsec_"),
+            ("PAYMENT_WEBHOOK_LEASE_SECS", with(test_env(), "PAYMENT_WEBHOOK_LEASE_SECS", "5"), "must exceed"),
+        ];
+        let runs = cases.iter().map(|(variable, env, hint)| async move {
+            let dir = tempfile::tempdir().unwrap();
+            let started = Instant::now();
+            let out = run(dir.path(), env, &["serve"]).await;
+            let context = format!("{variable}:\n--- stdout\n{}--- stderr\n{}", out.stdout, out.stderr);
+            assert!(!out.status.success(), "must refuse to start: {context}");
+            assert!(!out.stdout.contains("payments listening"), "{context}");
+            let message = out.stderr.lines().find(|l| l.starts_with("error:")).unwrap_or_else(|| panic!("{context}"));
+            assert!(message.contains(variable), "message names {variable}: {context}");
+            assert!(message.contains(hint), "message says {hint:?}: {context}");
+            started.elapsed()
+        });
+        let times = futures::future::join_all(runs).await;
+        eprintln!("refusals took {:?} (max)", times.iter().max().unwrap());
+        drop(taken);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn openapi_output_equals_the_committed_document() {
+    bounded(Duration::from_secs(60), async {
+        let committed =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi/payments.json")).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let out = run(dir.path(), &[], &["openapi", "--output", "-"]).await;
+        assert!(out.status.success(), "{}", out.stderr);
+        assert_eq!(out.stdout.trim_end(), committed.trim_end(), "regenerate with `payments openapi`");
+        let written = run(dir.path(), &[], &["openapi"]).await;
+        assert!(written.status.success(), "{}", written.stderr);
+        let file = std::fs::read_to_string(dir.path().join("openapi/payments.json")).unwrap();
+        assert_eq!(file, committed, "the default output path holds the committed bytes");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn help_of_each_subcommand_says_what_it_does_and_what_it_reads() {
+    bounded(Duration::from_secs(60), async {
+        let dir = tempfile::tempdir().unwrap();
+        let cases: &[(&[&str], &str, &[&str])] = &[
+            (&["serve"], "Serve the API", &["PAYMENT_MODE", "PAYMENT_DATABASE_URL", "PAYMENT_API_PORT", "PAYMENT_LOG"]),
+            (&["migrate"], "migrations", &["PAYMENT_DATABASE_URL"]),
+            (&["openapi"], "OpenAPI", &["Reads no PAYMENT_* variable"]),
+            (&["fake-iamport"], "fake Iamport", &["Reads no PAYMENT_* variable"]),
+            (&["fake-toss"], "fake Toss", &["Reads no PAYMENT_* variable"]),
+            (&["webhooks"], "webhook queue", &["PAYMENT_DATABASE_URL"]),
+            (&["webhooks", "redeliver"], "Deliver an event again", &["PAYMENT_DATABASE_URL", "PAYMENT_WEBHOOK_"]),
+            (&["webhooks", "stats"], "Show the queue", &["PAYMENT_DATABASE_URL"]),
+            (&["keys"], "keys", &["PAYMENT_DATABASE_URL"]),
+            (&["keys", "rotate"], "Re-encrypt", &["PAYMENT_*_ENCRYPTION_KEY", "PAYMENT_*_ENCRYPTION_PREVIOUS_KEYS"]),
+            (&["env"], "environment variable", &["Reads no PAYMENT_* variable"]),
+            (&[], "payment server", &["payments env", ".env"]),
+        ];
+        for (args, does, reads) in cases {
+            let mut full = args.to_vec();
+            full.push("--help");
+            let out = run(dir.path(), &[], &full).await;
+            assert!(out.status.success(), "{full:?}: {}", out.stderr);
+            for needle in std::iter::once(does).chain(reads.iter()) {
+                assert!(
+                    out.stdout.contains(needle),
+                    "`payments {}` should mention {needle:?}:\n{}",
+                    full.join(" "),
+                    out.stdout
+                );
+            }
+        }
+        let env = run(dir.path(), &[], &["env"]).await;
+        for name in ["PAYMENT_WEBHOOK_LEASE_SECS", "PAYMENT_SHUTDOWN_GRACE_SECS", "PAYMENT_CONNECTION_ENCRYPTION_KEY"] {
+            assert!(env.stdout.contains(name), "payments env lists {name}");
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn dot_env_is_read_from_the_working_directory_only_and_the_environment_wins() {
+    bounded(Duration::from_secs(60), async {
+        let parent = tempfile::tempdir().unwrap();
+        std::fs::write(parent.path().join(".env"), "PAYMENT_CONNECTION_ENCRYPTION_IV=dotenv-bad-iv\n").unwrap();
+        let out = run(parent.path(), &[], &["migrate"]).await;
+        assert!(!out.status.success(), "the .env of the working directory is read");
+        assert!(out.stderr.contains("PAYMENT_CONNECTION_ENCRYPTION_IV"), "{}", out.stderr);
+
+        let env = with(Vec::new(), "PAYMENT_CONNECTION_ENCRYPTION_IV", IV);
+        let out = run(parent.path(), &env, &["migrate"]).await;
+        assert!(out.status.success(), "the environment wins over .env: {}", out.stderr);
+
+        let child = parent.path().join("service");
+        std::fs::create_dir(&child).unwrap();
+        let out = run(&child, &[], &["migrate"]).await;
+        assert!(out.status.success(), "a parent directory's .env is not read: {}", out.stderr);
+        assert!(out.stdout.contains("migrations applied"), "{}", out.stdout);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_never_reach_the_logs() {
+    bounded(Duration::from_secs(120), async {
+        let history_key = "history-secret-key-0123456789abc";
+        let cancel_key = "cancel-secret-key-0123456789abcd";
+        let reservation_key = "reserve-secret-k";
+        let password = "record-Passw0rd-never-logged";
+        let card = "4330987654321098";
+        let env = [
+            ("PAYMENT_HISTORY_ENCRYPTION_KEY", history_key),
+            ("PAYMENT_CANCEL_HISTORY_ENCRYPTION_KEY", cancel_key),
+            ("PAYMENT_RESERVATION_ENCRYPTION_KEY", reservation_key),
+            ("PAYMENT_IAMPORT_KEY", "test_imp_key"),
+            ("PAYMENT_IAMPORT_SECRET", "test_imp_secret"),
+            ("PAYMENT_TOSS_PAYMENTS_SECRET", TOSS_SECRET),
+            ("PAYMENT_LOG", "trace"),
+        ]
+        .into_iter()
+        .fold(test_env(), |env, (k, v)| with(env, k, v));
+        let dir = tempfile::tempdir().unwrap();
+        let mut server = Server::start(dir.path(), &env).await;
+        let api = server.api();
+        let mut receiver = Receiver::start(0, Answer::Ok).await;
+        let key = toss_card_payment(server.fake_toss.as_deref().unwrap(), "order-secret-1", 7_000, card).await;
+        api.register(&key, "order-secret-1", 7_000, password, &receiver.url()).await;
+        let wrong = json!({"schema": "shop", "table": "orders", "id": "order-secret-1", "password": "wrong-password"});
+        let (status, _) = api.call(Method::PATCH, "/payments/histories/get", Some(wrong)).await;
+        assert_eq!(status, 403);
+        let right = json!({"schema": "shop", "table": "orders", "id": "order-secret-1", "password": password});
+        let (status, _) = api.call(Method::PATCH, "/payments/histories/get", Some(right)).await;
+        assert_eq!(status, 200);
+        api.cancel("order-secret-1", 1_000, password).await;
+        let delivery = receiver.next(Duration::from_secs(30)).await;
+        assert_eq!(delivery.answered, Some(200));
+        let (status, _) = api.call(Method::POST, "/payments/histories", Some(json!({"password": password}))).await;
+        assert_eq!(status, 400, "a malformed body is refused");
+
+        server.interrupt();
+        assert!(server.wait_exit(Duration::from_secs(10)).await.success(), "ctrl-c exits 0: {}", server.logs());
+        let logs = server.logs();
+        assert!(logs.contains("SIGINT received"), "{logs}");
+        assert!(logs.lines().count() > 20, "trace logging is on:\n{logs}");
+        assert!(!logs.contains('\u{1b}'), "no terminal colours in piped logs");
+        eprintln!("{} log lines at PAYMENT_LOG=trace, none holding a secret", logs.lines().count());
+        for (what, secret) in [
+            ("wire key", KEY),
+            ("wire IV", IV),
+            ("webhook secret", WEBHOOK_SECRET),
+            ("webhook secret key", WEBHOOK_SECRET.trim_start_matches("whsec_")),
+            ("history key", history_key),
+            ("cancel key", cancel_key),
+            ("reservation key", reservation_key),
+            ("Iamport secret", "test_imp_secret"),
+            ("Toss secret", TOSS_SECRET),
+            ("record password", password),
+            ("card number", card),
+        ] {
+            assert!(!logs.contains(secret), "the {what} appears in the logs:\n{logs}");
+        }
+    })
+    .await;
+}
