@@ -273,6 +273,11 @@ impl PaymentHistory {
                 self.price, snapshot.price
             )));
         }
+        // A snapshot read before a cancel we already recorded (a PG webhook
+        // racing our own cancel) is older than the record: its data must not
+        // replace the newer data, or the record would go back in time.
+        let stale = self.cancels.iter().any(|known| !snapshot.cancels.iter().any(|c| c.key == known.key));
+        let data = if stale { self.data.clone() } else { snapshot.data };
         let mut cancels = self.cancels.clone();
         for cancel in snapshot.cancels {
             if !cancels.iter().any(|known| known.key == cancel.key) {
@@ -285,7 +290,7 @@ impl PaymentHistory {
             identity: self.identity.clone(),
             currency: self.currency.clone(),
             price: self.price,
-            data: snapshot.data,
+            data,
             paid_at: snapshot.paid_at.or(self.paid_at),
             cancelled_at: earliest(self.cancelled_at, first_new),
             cancels,
