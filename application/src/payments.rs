@@ -15,8 +15,8 @@ use crate::commands::{
 };
 use crate::error::AppError;
 use crate::ports::{
-    CancelRequest, Clock, GatewayError, HistoryRepository, IdGenerator, PasswordHasher, PaymentGateway, RepositoryError,
-    ReservationRepository, StoredHistory,
+    CancelRequest, Clock, GatewayError, HistoryRepository, IdGenerator, PasswordHasher, PaymentGateway,
+    RepositoryError, ReservationRepository, StoredHistory,
 };
 
 /// The PG gateways by vendor.
