@@ -71,11 +71,7 @@ pub fn cipher() -> WireCipher {
 /// # Panics
 /// When no HTTP client can be built (no TLS backend), which no test survives.
 pub fn http_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(REQUEST_TIMEOUT)
-        .pool_max_idle_per_host(64)
-        .build()
-        .expect("an HTTP client")
+    reqwest::Client::builder().timeout(REQUEST_TIMEOUT).pool_max_idle_per_host(64).build().expect("an HTTP client")
 }
 
 /// An answer: the status and the body (decrypted when it was an encrypted
@@ -120,11 +116,8 @@ impl Api {
         idempotency_key: Option<&str>,
     ) -> anyhow::Result<Reply> {
         let sealed = self.cipher.encrypt(body.to_string().as_bytes());
-        let mut request = self
-            .http
-            .request(method, format!("{}{path}", self.url))
-            .header("content-type", "text/plain")
-            .body(sealed);
+        let mut request =
+            self.http.request(method, format!("{}{path}", self.url)).header("content-type", "text/plain").body(sealed);
         if let Some(key) = idempotency_key {
             request = request.header("Idempotency-Key", key);
         }
@@ -513,11 +506,8 @@ impl PgProxy {
             }
         });
         let acceptor = TcpListener::bind(addr.to_string()).into_acceptor().await?;
-        let addr = acceptor
-            .local_addr()
-            .first()
-            .and_then(|a| a.as_socket_addr().copied())
-            .context("proxy has no address")?;
+        let addr =
+            acceptor.local_addr().first().and_then(|a| a.as_socket_addr().copied()).context("proxy has no address")?;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(async move {
             let _ = poem::Server::new_with_acceptor(acceptor)

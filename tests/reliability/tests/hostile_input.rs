@@ -74,7 +74,8 @@ fn fixture() -> Fixture {
     let (server, routes) = rt.block_on(async {
         let server = TestServer::start(&[]).await.unwrap();
         let key = server.toss.pay("base-order", 50_000).await.unwrap();
-        let created = server.api.register_toss(&key, "base", 50_000, "base-pw", "http://127.0.0.1:9/hook").await.unwrap();
+        let created =
+            server.api.register_toss(&key, "base", 50_000, "base-pw", "http://127.0.0.1:9/hook").await.unwrap();
         assert_eq!(created.status, 201, "{created:?}");
         let history_id = created.body["id"].as_str().unwrap().to_owned();
         let billing = server.toss.save_card("customer-base").await.unwrap().unwrap();
@@ -225,9 +226,8 @@ fn json_value() -> impl Strategy<Value = Value> {
         any::<bool>().prop_map(Value::Bool),
         any::<i64>().prop_map(|n| json!(n)),
         any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(|f| json!(f)),
-        "-?[0-9]{1,40}(\\.[0-9]{1,30})?(e-?[0-9]{1,4})?".prop_map(|n| {
-            serde_json::from_str::<Value>(&n).unwrap_or(Value::Null)
-        }),
+        "-?[0-9]{1,40}(\\.[0-9]{1,30})?(e-?[0-9]{1,4})?"
+            .prop_map(|n| { serde_json::from_str::<Value>(&n).unwrap_or(Value::Null) }),
         any::<String>().prop_map(Value::String),
         hostile_string().prop_map(Value::String),
     ];
@@ -242,8 +242,27 @@ fn json_value() -> impl Strategy<Value = Value> {
 
 fn field_name() -> impl Strategy<Value = String> {
     prop::sample::select(vec![
-        "vendor", "source", "price", "password", "webhook_url", "schema", "table", "id", "reason", "account", "title",
-        "code", "store_id", "uid", "imp_uid", "merchant_uid", "status", "eventType", "data", "paymentKey", "orderId",
+        "vendor",
+        "source",
+        "price",
+        "password",
+        "webhook_url",
+        "schema",
+        "table",
+        "id",
+        "reason",
+        "account",
+        "title",
+        "code",
+        "store_id",
+        "uid",
+        "imp_uid",
+        "merchant_uid",
+        "status",
+        "eventType",
+        "data",
+        "paymentKey",
+        "orderId",
     ])
     .prop_map(str::to_owned)
 }
@@ -329,7 +348,7 @@ fn mutated(cases: u32) {
         tally.record(status, started);
         // A mutation can leave a valid request (a flipped byte inside a
         // string); any answer but a 5xx is correct then.
-        if status >= 500 || status < 200 {
+        if !(200..500).contains(&status) {
             return Err(fail(format!("{method} {path} with {mutations:?} answered {status}: {text}")));
         }
         Ok(())
@@ -353,10 +372,14 @@ fn long_mutated_ciphertexts_into_every_encrypted_route_never_5xx() {
 // ------------------------------------------------------------ PG webhooks
 
 fn webhook_body() -> impl Strategy<Value = (usize, Vec<u8>, usize)> {
-    let iamport_like = (hostile_string(), hostile_string(), prop_oneof![
+    let iamport_like = (
         hostile_string(),
-        prop::sample::select(vec!["paid", "cancelled", "ready", "failed"]).prop_map(str::to_owned),
-    ])
+        hostile_string(),
+        prop_oneof![
+            hostile_string(),
+            prop::sample::select(vec!["paid", "cancelled", "ready", "failed"]).prop_map(str::to_owned),
+        ],
+    )
         .prop_map(|(imp, merchant, status)| json!({"imp_uid": imp, "merchant_uid": merchant, "status": status}));
     let toss_like = (hostile_string(), json_value(), prop_oneof![
         hostile_string(),
@@ -398,7 +421,7 @@ fn webhooks(cases: u32) {
         tally.record(status, started);
         // `ready`/`failed`/`WAITING_FOR_DEPOSIT` are acknowledged (201) without
         // doing anything; everything else here names no registered payment.
-        if status >= 500 || status < 200 || (200..300).contains(&status) && status != 201 {
+        if !(200..500).contains(&status) || (200..300).contains(&status) && status != 201 {
             return Err(fail(format!("POST {path} {shown:?} answered {status}: {text}")));
         }
         Ok(())
@@ -518,7 +541,13 @@ fn history_input() -> impl Strategy<Value = HistoryInput> {
         })
 }
 
-fn check_history(fx: &Fixture, seen: &Mutex<HashSet<(String, String, String)>>, tally: &Tally, n: u64, input: &HistoryInput) -> Result<(), String> {
+fn check_history(
+    fx: &Fixture,
+    seen: &Mutex<HashSet<(String, String, String)>>,
+    tally: &Tally,
+    n: u64,
+    input: &HistoryInput,
+) -> Result<(), String> {
     let api = &fx.server.api;
     let webhook_url = format!("http://127.0.0.1:9/{}", input.webhook_path);
     fx.rt.block_on(async {
@@ -544,7 +573,12 @@ fn check_history(fx: &Fixture, seen: &Mutex<HashSet<(String, String, String)>>, 
             // The webhook_url is random too: a URL we cannot parse is refused.
             400 if reply.body["message"].as_str().is_some_and(|m| m.starts_with("webhook_url")) => return Ok(()),
             409 if valid && taken => return Ok(()),
-            other => return Err(format!("register {input:?} (valid={valid}, taken={taken}) answered {other}: {}", reply.body)),
+            other => {
+                return Err(format!(
+                    "register {input:?} (valid={valid}, taken={taken}) answered {other}: {}",
+                    reply.body
+                ));
+            }
         }
         seen.lock().unwrap().insert(source);
         expect_history(&reply, input, &webhook_url)?;
@@ -566,7 +600,8 @@ fn check_history(fx: &Fixture, seen: &Mutex<HashSet<(String, String, String)>>, 
             "password": input.password, "price": 10, "reason": input.reason, "account": null,
         });
         let started = Instant::now();
-        let cancelled = api.call(Method::PUT, "/payments/histories/cancel", &cancel).await.map_err(|e| e.to_string())?;
+        let cancelled =
+            api.call(Method::PUT, "/payments/histories/cancel", &cancel).await.map_err(|e| e.to_string())?;
         tally.record(cancelled.status, started);
         match cancelled.status {
             200 if valid_text(&input.reason, 200) => {
@@ -688,7 +723,12 @@ fn check_reservation(
             201 if valid && !taken => {}
             400 if !valid => return Ok(()),
             409 if valid && taken => return Ok(()),
-            other => return Err(format!("register {input:?} (valid={valid}, taken={taken}) answered {other}: {}", reply.body)),
+            other => {
+                return Err(format!(
+                    "register {input:?} (valid={valid}, taken={taken}) answered {other}: {}",
+                    reply.body
+                ));
+            }
         }
         seen.lock().unwrap().insert(source);
         let read = api
@@ -725,9 +765,8 @@ fn reservation_fields(cases: u32) {
     let fx = fixture();
     let tally = Tally::default();
     let seen = Mutex::new(HashSet::new());
-    let result = runner(cases).run(&reservation_input(), |input| {
-        check_reservation(&fx, &seen, &tally, &input).map_err(fail)
-    });
+    let result =
+        runner(cases).run(&reservation_input(), |input| check_reservation(&fx, &seen, &tally, &input).map_err(fail));
     tally.print("reservation_text_fields");
     result.unwrap();
     fx.rt.block_on(fx.server.stop()).unwrap();

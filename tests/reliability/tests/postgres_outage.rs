@@ -84,9 +84,10 @@ async fn killed_database_connections_fail_cleanly_and_recover() {
     let base = admin_url.split('?').next().unwrap().rsplit_once('/').unwrap().0.to_owned();
     let url = format!("{base}/{database}");
 
-    let server = TestServer::start(&[("PAYMENT_DATABASE_URL", url.as_str()), ("PAYMENT_DATABASE_MAX_CONNECTIONS", "8")])
-        .await
-        .unwrap();
+    let server =
+        TestServer::start(&[("PAYMENT_DATABASE_URL", url.as_str()), ("PAYMENT_DATABASE_MAX_CONNECTIONS", "8")])
+            .await
+            .unwrap();
     let receiver = Receiver::start().await.unwrap();
     let figures = Arc::new(Figures::default());
     let stop = Arc::new(AtomicBool::new(false));
@@ -135,14 +136,14 @@ async fn killed_database_connections_fail_cleanly_and_recover() {
     let mut lost = 0;
     for order in &registered {
         let reply = server.api.get(order, "pw").await.unwrap();
-        if reply.status != 200 || reply.body["price"].to_string() != PRICE.to_string() {
+        if reply.status != 200 || reply.body["price"].as_u64() != Some(PRICE) {
             lost += 1;
         }
     }
     let mut half_written = 0;
     for order in figures.failed_registrations.lock().await.iter() {
         let reply = server.api.get(order, "pw").await.unwrap();
-        if !(reply.status == 404 || reply.status == 200 && reply.body["price"].to_string() == PRICE.to_string()) {
+        if !(reply.status == 404 || reply.status == 200 && reply.body["price"].as_u64() == Some(PRICE)) {
             half_written += 1;
         }
     }

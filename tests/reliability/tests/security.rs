@@ -74,7 +74,6 @@ fn password_verification_time_does_not_depend_on_how_much_matches() {
     for ratio in &ratios {
         assert!((0.67..1.5).contains(ratio), "verification time depends on the guess: {ratios:?} {medians:?}");
     }
-
 }
 
 /// The same through the API: a wrong password answers 403 in the same time
@@ -139,8 +138,8 @@ fn no_route_lists_records() {
                         let property = resolve(property);
                         if property["type"] == "array" {
                             let items = resolve(&property["items"]);
-                            let record = items["properties"].get("id").is_some()
-                                && items["properties"].get("vendor").is_some();
+                            let record =
+                                items["properties"].get("id").is_some() && items["properties"].get("vendor").is_some();
                             assert!(!record, "{method} {route} {status}: {name} is a list of records");
                         }
                     }

@@ -167,8 +167,7 @@ async fn sigkill_under_load_loses_no_acknowledged_write_and_no_event() {
             lost_cancels += 1;
         }
     }
-    let histories: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM payment_histories").fetch_one(&pool).await.unwrap();
+    let histories: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM payment_histories").fetch_one(&pool).await.unwrap();
     let events: HashSet<String> = sqlx::query_scalar::<_, String>("SELECT id FROM payment_history_webhooks")
         .fetch_all(&pool)
         .await
