@@ -98,14 +98,18 @@ async fn wrong_password_answers_take_the_same_time_over_http() {
             assert_eq!(reply.body["code"], "FORBIDDEN", "{}", reply.body);
         }
     }
+    // Per round the two guesses run back to back; the median of their ratios
+    // is robust to a shared machine's drift.
+    let mut ratios: Vec<f64> = near_t.iter().zip(&none_t).map(|(a, b)| a.as_secs_f64() / b.as_secs_f64()).collect();
+    ratios.sort_by(f64::total_cmp);
+    let ratio = ratios[ratios.len() / 2];
     let (near_m, none_m) = (median(near_t), median(none_t));
-    let spread = near_m.max(none_m).as_secs_f64() / near_m.min(none_m).as_secs_f64();
     println!(
-        "RESULT constant_time_http runs_per_class=25 median_us all_but_last={} none={} max/min={spread:.3}",
+        "RESULT constant_time_http runs_per_class=25 median_us all_but_last={} none={} median_ratio={ratio:.3}",
         near_m.as_micros(),
         none_m.as_micros()
     );
-    assert!(spread < 1.5, "403 timing depends on the guess: {near_m:?} vs {none_m:?}");
+    assert!((0.67..1.5).contains(&ratio), "403 timing depends on the guess: {near_m:?} vs {none_m:?}");
     server.stop().await.unwrap();
 }
 
