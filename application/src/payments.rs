@@ -15,8 +15,8 @@ use crate::commands::{
 };
 use crate::error::AppError;
 use crate::ports::{
-    CancelRequest, Clock, HistoryRepository, IdGenerator, PasswordHasher, PaymentGateway, RepositoryError,
-    ReservationRepository, StoredHistory,
+    CancelRequest, Clock, GatewayError, HistoryRepository, IdGenerator, PasswordHasher, PaymentGateway,
+    RepositoryError, ReservationRepository, StoredHistory,
 };
 
 /// The PG gateways by vendor.
@@ -90,6 +90,9 @@ pub struct PaymentService {
 /// How often a change is re-applied when another change of the same history
 /// committed first. Each retry re-reads the record, so this only bounds a storm.
 const MAX_CHANGE_ATTEMPTS: usize = 16;
+
+/// How often a cancel is re-sent after the PG refused it for a stale balance.
+const MAX_STALE_BALANCE_RETRIES: usize = 64;
 
 impl PaymentService {
     pub fn new(deps: PaymentDeps) -> Self {
@@ -195,13 +198,43 @@ impl PaymentService {
         let history = &stored.history;
         history.check_cancel(input.price)?;
         let gateway = self.deps.gateways.get(history.vendor().code)?;
-        let request = CancelRequest {
-            amount: input.price,
-            reason: input.reason.clone(),
-            remaining: history.remaining(),
-            refund_account: input.account,
+        let (store, uid) = (&history.vendor().store_id, &history.vendor().uid);
+        let mut remaining = history.remaining();
+        let mut attempts = 0;
+        let snapshot = loop {
+            let request = CancelRequest {
+                amount: input.price,
+                reason: input.reason.clone(),
+                remaining,
+                refund_account: input.account.clone(),
+            };
+            match gateway.cancel_payment(store, uid, &request).await {
+                Ok(snapshot) => break snapshot,
+                // The PGs refuse a cancel whose stated balance is stale (another
+                // cancel of this payment went first, here or on another
+                // instance). Re-read the balance at the PG: when it moved, try
+                // again against it; each refusal means another cancel succeeded,
+                // so this ends.
+                Err(GatewayError::Rejected(message)) if attempts < MAX_STALE_BALANCE_RETRIES => {
+                    attempts += 1;
+                    let fresh = gateway.fetch_payment(store, uid).await?;
+                    let refunded = payments_domain::Money::sum(fresh.cancels.iter().map(|c| &c.price));
+                    let fresh_remaining = refunded.and_then(|r| fresh.price.checked_sub(r)).unwrap_or(remaining);
+                    if fresh_remaining == remaining {
+                        return Err(GatewayError::Rejected(message).into());
+                    }
+                    if input.price > fresh_remaining {
+                        return Err(payments_domain::DomainError::CancelExceedsBalance {
+                            requested: input.price,
+                            remaining: fresh_remaining,
+                        }
+                        .into());
+                    }
+                    remaining = fresh_remaining;
+                }
+                Err(other) => return Err(other.into()),
+            }
         };
-        let snapshot = gateway.cancel_payment(&history.vendor().store_id, &history.vendor().uid, &request).await?;
         // The refund account is passed to the PG only, never stored.
         let trigger = json!({
             "type": "cancel",

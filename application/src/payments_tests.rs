@@ -310,6 +310,8 @@ async fn cancel_refused_by_the_pg_is_422_and_nothing_is_written() {
     m.gateway
         .expect_cancel_payment()
         .returning(|_, _, _| Err(GatewayError::Rejected("refund account required".into())));
+    // The balance at the PG is the one we sent: the refusal stands.
+    m.gateway.expect_fetch_payment().times(1).returning(|_, _| Ok(snapshot("10000", true, vec![])));
     m.histories.expect_save_change().never();
     let err = m.service().cancel_history(cancel_input("10")).await.unwrap_err();
     assert_eq!(err.status(), 422);
@@ -351,6 +353,51 @@ async fn cancel_retries_when_a_concurrent_change_committed_first() {
     let after = m.service().cancel_history(cancel_input("2000")).await.unwrap();
     assert_eq!(after.refund(), money("3000"));
     assert_eq!(after.cancels().len(), 2);
+}
+
+#[tokio::test]
+async fn cancel_refused_for_a_stale_balance_is_resent_against_the_fresh_one() {
+    let mut m = Mocks::new();
+    m.stored(history("10000", true));
+    let mut seq = mockall::Sequence::new();
+    m.gateway
+        .expect_cancel_payment()
+        .withf(|_, _, r| r.remaining == money("10000"))
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _, _| Err(GatewayError::Rejected("refundableAmount differs".into())));
+    // Another cancel of 1000 went first at the PG.
+    m.gateway
+        .expect_fetch_payment()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _| Ok(snapshot("10000", true, vec![cancel("c0", "1000", 40)])));
+    m.gateway
+        .expect_cancel_payment()
+        .withf(|_, _, r| r.remaining == money("9000") && r.amount == money("2000"))
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _, _| Ok(snapshot("10000", true, vec![cancel("c0", "1000", 40), cancel("c1", "2000", 50)])));
+    m.histories.expect_save_change().times(1).returning(|_, _, _| Ok(()));
+    let after = m.service().cancel_history(cancel_input("2000")).await.unwrap();
+    assert_eq!(after.refund(), money("3000"));
+}
+
+#[tokio::test]
+async fn cancel_refused_for_a_stale_balance_that_no_longer_fits_is_422() {
+    let mut m = Mocks::new();
+    m.stored(history("10000", true));
+    m.gateway
+        .expect_cancel_payment()
+        .times(1)
+        .returning(|_, _, _| Err(GatewayError::Rejected("refundableAmount differs".into())));
+    m.gateway
+        .expect_fetch_payment()
+        .times(1)
+        .returning(|_, _| Ok(snapshot("10000", true, vec![cancel("c0", "9000", 40)])));
+    m.histories.expect_save_change().never();
+    let err = m.service().cancel_history(cancel_input("2000")).await.unwrap_err();
+    assert_eq!(err.status(), 422, "{err}");
 }
 
 #[tokio::test]

@@ -152,6 +152,19 @@ fn recorded_cancels_are_not_duplicated_or_rewritten() {
 }
 
 #[test]
+fn an_older_snapshot_does_not_take_the_record_back_in_time() {
+    let history = paid_history("10000");
+    let Applied::Changed(two) =
+        history.apply(snapshot("10000", true, vec![cancel("c0", "100", 10), cancel("c1", "200", 20)])).unwrap()
+    else {
+        panic!("two cancels change it")
+    };
+    // Read from the PG before c1 happened (a webhook racing our own cancel).
+    assert_eq!(two.apply(snapshot("10000", true, vec![cancel("c0", "100", 10)])).unwrap(), Applied::Unchanged);
+    assert_eq!(two.data()["n"], 2);
+}
+
+#[test]
 fn a_deposit_sets_paid_at() {
     let waiting = PaymentHistory::register(identity(), snapshot("19900", false, vec![])).unwrap();
     assert_eq!(waiting.paid_at(), None);

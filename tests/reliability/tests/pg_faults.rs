@@ -1,0 +1,174 @@
+//! Faults at the PG, in-process: many concurrent partial cancels racing for
+//! one payment's balance, and a PG that is down or slower than our timeout.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use payments_reliability::{Api, PgProxy, ProxyMode, Receiver, TestServer, Toss, free_port};
+use payments_toss::fake::FakeTossConfig;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+const PRICE: u64 = 10_000;
+const CANCELS: usize = 50;
+const PART: u64 = 300;
+
+/// 50 cancels of 300 on a 10,000 payment, all at once: 33 fit (9,900), 17
+/// must get 422; our record and the fake PG's agree, and one webhook event
+/// per successful cancel is delivered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_partial_cancels_refund_exactly_what_fits() {
+    let server = TestServer::start(&[]).await.unwrap();
+    let receiver = Receiver::start().await.unwrap();
+    let key = server.toss.pay("race-order", PRICE).await.unwrap();
+    let created = server.api.register_toss(&key, "race", PRICE, "pw", &receiver.url()).await.unwrap();
+    assert_eq!(created.status, 201, "{created:?}");
+
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..CANCELS)
+        .map(|i| {
+            let api = server.api.clone();
+            tokio::spawn(async move { api.cancel("race", "pw", PART, &format!("part {i}")).await })
+        })
+        .collect();
+    let mut ok = 0u64;
+    let mut refused = 0u64;
+    let mut other = Vec::new();
+    for task in tasks {
+        let reply = tokio::time::timeout(Duration::from_secs(60), task).await.unwrap().unwrap().unwrap();
+        match reply.status {
+            200 => ok += 1,
+            422 => refused += 1,
+            s => other.push((s, reply.body)),
+        }
+    }
+    let elapsed = started.elapsed();
+    let fits = PRICE / PART;
+    assert!(other.is_empty(), "only 200 and 422 are right answers: {other:?}");
+    assert_eq!(ok, fits, "exactly the cancels that fit succeed");
+    assert_eq!(refused, CANCELS as u64 - fits);
+
+    let ours = server.api.get("race", "pw").await.unwrap();
+    assert_eq!(ours.status, 200);
+    let refund = ours.body["refund"].to_string();
+    assert_eq!(refund, (fits * PART).to_string(), "{}", ours.body);
+    let our_cancels = ours.body["cancels"].as_array().unwrap().len() as u64;
+    assert_eq!(our_cancels, fits);
+
+    let theirs = server.toss.payment(&key).await.unwrap();
+    let their_cancels = theirs["cancels"].as_array().map_or(0, Vec::len) as u64;
+    assert_eq!(their_cancels, fits, "the fake PG refunded as many times as we recorded");
+    assert_eq!(theirs["balanceAmount"].to_string(), (PRICE - fits * PART).to_string());
+
+    // Every change is one event, delivered once; events chain (each one's
+    // previous refund is the one before's current) up to the final refund. A
+    // PG webhook that read two cancels at once makes one event of both, so
+    // there may be fewer events than cancels, never more.
+    let final_refund = fits * PART;
+    let until = Instant::now() + Duration::from_secs(30);
+    let deliveries = loop {
+        let deliveries = receiver.delivered();
+        let reached = deliveries.iter().any(|d| d.body["current"]["refund"].as_u64() == Some(final_refund));
+        if reached || Instant::now() > until {
+            break deliveries;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let deliveries = {
+        let later = receiver.delivered();
+        if later.len() >= deliveries.len() { later } else { deliveries }
+    };
+    let mut ids: Vec<&str> = deliveries.iter().map(|d| d.id.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let duplicates = deliveries.len() - ids.len();
+    assert_eq!(duplicates, 0, "no event delivered twice");
+    let refund_of = |v: &Value| if v.is_null() { 0 } else { v.to_string().parse::<u64>().unwrap() };
+    let mut steps: Vec<(u64, u64)> = deliveries
+        .iter()
+        .map(|d| (refund_of(&d.body["previous"]["refund"]), refund_of(&d.body["current"]["refund"])))
+        .collect();
+    steps.sort_unstable();
+    let mut at = 0;
+    for (previous, current) in &steps {
+        assert_eq!(*previous, at, "events chain: {steps:?}");
+        assert!(current > previous, "every event refunds more: {steps:?}");
+        at = *current;
+    }
+    assert_eq!(at, final_refund, "the events end at the final refund: {steps:?}");
+    assert!(steps.len() as u64 <= fits);
+    println!(
+        "RESULT concurrent_cancels price={PRICE} cancels_sent={CANCELS} each={PART} succeeded={ok} refused_422={refused} \
+         other=0 our_refund={refund} pg_cancels={their_cancels} events_delivered={} duplicates={duplicates} elapsed_ms={}",
+        deliveries.len(),
+        elapsed.as_millis()
+    );
+    server.stop().await.unwrap();
+}
+
+/// A registration while the PG refuses connections answers 502 and writes
+/// nothing; while the PG is slower than PAYMENT_PG_TIMEOUT_SECS it answers
+/// 504 and writes nothing; once the PG is back the caller's retry (same
+/// Idempotency-Key) succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pg_down_or_slow_fails_cleanly_and_the_retry_succeeds() {
+    let fake = payments_toss::fake::start(FakeTossConfig::default(), "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let toss = Toss::new(fake.url());
+    let port = free_port().unwrap();
+    let pg_url = format!("http://127.0.0.1:{port}");
+    let server =
+        TestServer::start(&[("PAYMENT_TOSS_URL", pg_url.as_str()), ("PAYMENT_PG_TIMEOUT_SECS", "1")]).await.unwrap();
+    let api: &Api = &server.api;
+    let key = toss.pay("flaky-order", 5000).await.unwrap();
+    let body = json!({
+        "vendor": {"code": "toss.payments", "store_id": "store-1", "uid": key},
+        "source": {"schema": "shop", "table": "orders", "id": "flaky"},
+        "price": 5000, "password": "pw", "webhook_url": "http://127.0.0.1:9/hook",
+    });
+    let mut figures = Vec::new();
+
+    // Down: nothing listens on the PG's port.
+    let started = Instant::now();
+    let down = api.call_with(Method::POST, "/payments/histories", &body, Some("retry-key")).await.unwrap();
+    figures.push(format!("down={}({}ms)", down.status, started.elapsed().as_millis()));
+    assert_eq!(down.status, 502, "{down:?}");
+    assert_json_error(&down.body);
+    assert_eq!(api.get("flaky", "pw").await.unwrap().status, 404, "nothing written while the PG is down");
+
+    // Slow: the PG answers after 3 s, our timeout is 1 s.
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let proxy = PgProxy::start(addr, fake.url(), ProxyMode::Slow(Duration::from_secs(3))).await.unwrap();
+    let started = Instant::now();
+    let slow = api.call_with(Method::POST, "/payments/histories", &body, Some("retry-key")).await.unwrap();
+    let slow_ms = started.elapsed().as_millis();
+    figures.push(format!("slow={}({slow_ms}ms)", slow.status));
+    assert_eq!(slow.status, 504, "{slow:?}");
+    assert_json_error(&slow.body);
+    assert!(slow_ms < 10_000, "the timeout bounds the wait: {slow_ms} ms");
+    assert_eq!(api.get("flaky", "pw").await.unwrap().status, 404, "nothing written while the PG is slow");
+
+    // Back: the same request with the same key now succeeds, once.
+    proxy.set(ProxyMode::Forward);
+    let back = api.call_with(Method::POST, "/payments/histories", &body, Some("retry-key")).await.unwrap();
+    figures.push(format!("back={}", back.status));
+    assert_eq!(back.status, 201, "{back:?}");
+    let again = api.call_with(Method::POST, "/payments/histories", &body, Some("retry-key")).await.unwrap();
+    assert_eq!(again.status, 201, "the key replays the success");
+    assert_eq!(again.body["id"], back.body["id"]);
+    let read = api.get("flaky", "pw").await.unwrap();
+    assert_eq!(read.status, 200);
+    assert_eq!(read.body["price"].to_string(), "5000");
+    println!(
+        "RESULT pg_down_or_slow {} pg_requests_seen_by_stand_in={}",
+        figures.join(" "),
+        proxy.seen.load(std::sync::atomic::Ordering::SeqCst)
+    );
+    server.stop().await.unwrap();
+    drop(proxy);
+    fake.stop().await.unwrap();
+}
+
+fn assert_json_error(body: &Value) {
+    assert!(body["code"].is_string() && body["message"].is_string(), "a JSON error: {body}");
+}

@@ -1,0 +1,293 @@
+//! Security checks as tests: constant-time password verification, hashes
+//! never returned and never stored in clear, no route lists records,
+//! webhook_url restricted to http(s) and an optional allowlist, secrets only
+//! from the environment, PG data and passwords encrypted at rest.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use payments_crypto::{Argon2Hasher, Argon2Params};
+use payments_reliability::{Receiver, TestServer};
+use payments_server::{Config, Mode};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort_unstable();
+    samples[samples.len() / 2]
+}
+
+/// argon2id verification costs the same whether the guess shares nothing,
+/// half, or all but the last character with the password: over 41 rounds
+/// (each round runs every class back to back), the median ratio of each class
+/// to the all-wrong guess stays within [0.67, 1.5] (generous: the machine is
+/// shared and noisy; an early-exit comparison over argon2's work would not be
+/// visible anyway, the point is that no input-dependent shortcut exists).
+#[test]
+fn password_verification_time_does_not_depend_on_how_much_matches() {
+    const RUNS: usize = 41;
+    let hasher = Argon2Hasher::new(Argon2Params { memory_kib: 4096, iterations: 2, parallelism: 1 }, 1).unwrap();
+    let password = "correct horse battery staple 0123456789";
+    let phc = hasher.hash_blocking(password).unwrap();
+    assert!(!phc.contains(password));
+    let mut near = password.to_owned();
+    near.pop();
+    near.push('X');
+    let half = format!("{}{}", &password[..20], "Y".repeat(password.len() - 20));
+    let none = "Z".repeat(password.len());
+    let short = "a".to_owned();
+    let classes = [none.as_str(), half.as_str(), near.as_str(), short.as_str()];
+    let mut samples: Vec<Vec<Duration>> = vec![Vec::new(); classes.len()];
+    for _ in 0..3 {
+        hasher.verify_blocking(&none, &phc).unwrap(); // warm up
+    }
+    for _ in 0..RUNS {
+        for (i, guess) in classes.iter().enumerate() {
+            let started = Instant::now();
+            assert!(!hasher.verify_blocking(guess, &phc).unwrap());
+            samples[i].push(started.elapsed());
+        }
+    }
+    // Per round, each class against the first (so drift of a shared machine
+    // cancels out), then the median of those ratios.
+    let ratios: Vec<f64> = (1..classes.len())
+        .map(|c| {
+            let mut r: Vec<f64> =
+                (0..RUNS).map(|i| samples[c][i].as_secs_f64() / samples[0][i].as_secs_f64()).collect();
+            r.sort_by(f64::total_cmp);
+            r[r.len() / 2]
+        })
+        .collect();
+    let medians: Vec<Duration> = samples.into_iter().map(median).collect();
+    println!(
+        "RESULT constant_time_verify runs_per_class={RUNS} median_us none={} half={} all_but_last={} short={} \
+         median_ratio_vs_none half={:.3} all_but_last={:.3} short={:.3}",
+        medians[0].as_micros(),
+        medians[1].as_micros(),
+        medians[2].as_micros(),
+        medians[3].as_micros(),
+        ratios[0],
+        ratios[1],
+        ratios[2]
+    );
+    for ratio in &ratios {
+        assert!((0.67..1.5).contains(ratio), "verification time depends on the guess: {ratios:?} {medians:?}");
+    }
+}
+
+/// The same through the API: a wrong password answers 403 in the same time
+/// whether it shares nothing or all but its last character with the right one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_password_answers_take_the_same_time_over_http() {
+    let server =
+        TestServer::start(&[("PAYMENT_ARGON2_MEMORY_KIB", "4096"), ("PAYMENT_ARGON2_ITERATIONS", "2")]).await.unwrap();
+    let password = "correct horse battery staple 0123456789";
+    let key = server.toss.pay("ct-order", 1000).await.unwrap();
+    assert_eq!(server.api.register_toss(&key, "ct", 1000, password, "http://127.0.0.1:9/h").await.unwrap().status, 201);
+    let near = format!("{}X", &password[..password.len() - 1]);
+    let none = "Z".repeat(password.len());
+    let mut near_t = Vec::new();
+    let mut none_t = Vec::new();
+    for _ in 0..25 {
+        for (guess, into) in [(&near, &mut near_t), (&none, &mut none_t)] {
+            let started = Instant::now();
+            let reply = server.api.get("ct", guess).await.unwrap();
+            into.push(started.elapsed());
+            assert_eq!(reply.status, 403);
+            assert_eq!(reply.body["code"], "FORBIDDEN", "{}", reply.body);
+        }
+    }
+    // Per round the two guesses run back to back; the median of their ratios
+    // is robust to a shared machine's drift.
+    let mut ratios: Vec<f64> = near_t.iter().zip(&none_t).map(|(a, b)| a.as_secs_f64() / b.as_secs_f64()).collect();
+    ratios.sort_by(f64::total_cmp);
+    let ratio = ratios[ratios.len() / 2];
+    let (near_m, none_m) = (median(near_t), median(none_t));
+    println!(
+        "RESULT constant_time_http runs_per_class=25 median_us all_but_last={} none={} median_ratio={ratio:.3}",
+        near_m.as_micros(),
+        none_m.as_micros()
+    );
+    assert!((0.67..1.5).contains(&ratio), "403 timing depends on the guess: {near_m:?} vs {none_m:?}");
+    server.stop().await.unwrap();
+}
+
+/// Walks the OpenAPI document: no operation answers a list of records, no
+/// record is readable without a password in the request, and no GET touches
+/// payments.
+#[test]
+fn no_route_lists_records() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../openapi/payments.json");
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let schemas = &doc["components"]["schemas"];
+    let resolve = |schema: &Value| -> Value {
+        match schema["$ref"].as_str() {
+            Some(r) => schemas[r.trim_start_matches("#/components/schemas/")].clone(),
+            None => schema.clone(),
+        }
+    };
+    let mut operations = 0;
+    for (route, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            operations += 1;
+            if method == "get" {
+                assert!(route.starts_with("/monitors/"), "GET {route}: only monitors are GET routes");
+            }
+            for (status, response) in op["responses"].as_object().into_iter().flatten() {
+                for (_, media) in response["content"].as_object().into_iter().flatten() {
+                    let schema = resolve(&media["schema"]);
+                    assert_ne!(schema["type"], "array", "{method} {route} {status} answers a list");
+                    for (name, property) in schema["properties"].as_object().into_iter().flatten() {
+                        let property = resolve(property);
+                        if property["type"] == "array" {
+                            let items = resolve(&property["items"]);
+                            let record =
+                                items["properties"].get("id").is_some() && items["properties"].get("vendor").is_some();
+                            assert!(!record, "{method} {route} {status}: {name} is a list of records");
+                        }
+                    }
+                }
+            }
+            if route.starts_with("/payments/histories") || route.starts_with("/payments/reservations") {
+                if method == "post" {
+                    continue;
+                }
+                let body = &op["requestBody"]["content"];
+                let schema = body.as_object().and_then(|m| m.values().next()).map(|m| resolve(&m["schema"]));
+                let has_password = schema.is_some_and(|s| s["properties"].get("password").is_some());
+                assert!(has_password, "{method} {route}: reading a record needs its password");
+            }
+        }
+    }
+    println!("RESULT no_listing operations_checked={operations} listing_routes=0");
+    assert!(operations >= 12);
+}
+
+/// webhook_url takes absolute http(s) URLs only; with
+/// PAYMENT_WEBHOOK_ALLOWED_HOSTS only the listed hosts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_url_is_http_only_and_follows_the_allowlist() {
+    let receiver = Receiver::start().await.unwrap();
+    let server = TestServer::start(&[("PAYMENT_WEBHOOK_ALLOWED_HOSTS", "hooks.example, 127.0.0.1")]).await.unwrap();
+    let refused = [
+        "ftp://127.0.0.1/hook",
+        "file:///etc/passwd",
+        "javascript:alert(1)",
+        "gopher://127.0.0.1:70/x",
+        "data:text/plain,hi",
+        "http://user:pw@127.0.0.1/hook",
+        "//127.0.0.1/hook",
+        "/hook",
+        "http://",
+        "http://evil.example/hook",
+        "http://localhost/hook",
+        "http://169.254.169.254/latest/meta-data",
+        "http://hooks.example.evil.example/hook",
+    ];
+    for (i, url) in refused.iter().enumerate() {
+        let key = server.toss.pay(&format!("url-{i}"), 1000).await.unwrap();
+        let reply = server.api.register_toss(&key, &format!("url-{i}"), 1000, "pw", url).await.unwrap();
+        assert_eq!(reply.status, 400, "{url} must be refused: {reply:?}");
+        assert!(reply.body["message"].as_str().unwrap().starts_with("webhook_url"), "{reply:?}");
+    }
+    for (i, url) in [receiver.url(), "https://hooks.example/payments".to_owned(), "HTTP://HOOKS.EXAMPLE/x".to_owned()]
+        .iter()
+        .enumerate()
+    {
+        let key = server.toss.pay(&format!("ok-{i}"), 1000).await.unwrap();
+        let reply = server.api.register_toss(&key, &format!("ok-{i}"), 1000, "pw", url).await.unwrap();
+        assert_eq!(reply.status, 201, "{url} is allowed: {reply:?}");
+    }
+    println!("RESULT webhook_url refused={} accepted=3", refused.len());
+    server.stop().await.unwrap();
+}
+
+/// Outside local mode every key comes from the environment: each missing one
+/// stops start-up naming it, none falls back to a built-in value, and the
+/// wire cipher is the one the variables name.
+#[test]
+fn secrets_come_only_from_the_environment() {
+    let secrets = [
+        ("PAYMENT_CONNECTION_ENCRYPTION_KEY", "0123456789abcdef0123456789abcdef"),
+        ("PAYMENT_CONNECTION_ENCRYPTION_IV", "fedcba9876543210"),
+        ("PAYMENT_HISTORY_ENCRYPTION_KEY", "1123456789abcdef1123456789abcdef"),
+        ("PAYMENT_RESERVATION_ENCRYPTION_KEY", "2123456789abcdef"),
+        ("PAYMENT_CANCEL_HISTORY_ENCRYPTION_KEY", "3123456789abcdef3123456789abcdef"),
+        ("PAYMENT_WEBHOOK_SECRET", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
+    ];
+    for mode in ["dev", "real"] {
+        let full: HashMap<String, String> = secrets
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .chain([("PAYMENT_MODE".to_owned(), mode.to_owned())])
+            .collect();
+        let config = Config::from_vars(&full).unwrap();
+        assert!(config.defaulted.is_empty(), "{mode}: nothing defaulted");
+        assert_ne!(config.mode, Mode::Local);
+        assert!(config.fakes.is_none(), "{mode}: no fake PG");
+        assert!(config.pg.toss_default.is_none() && config.pg.iamport_default.is_none(), "{mode}: no test PG keys");
+        let ours = payments_crypto::WireCipher::new(secrets[0].1.as_bytes(), secrets[1].1.as_bytes()).unwrap();
+        assert_eq!(config.wire.encrypt(b"x"), ours.encrypt(b"x"));
+        let shown = format!("{config:?}");
+        for (name, value) in secrets {
+            assert!(!shown.contains(value), "{name} printed by Debug");
+            let mut missing = full.clone();
+            missing.remove(name);
+            let err = Config::from_vars(&missing).unwrap_err();
+            assert_eq!(err.variable, name);
+        }
+    }
+    println!("RESULT secrets_from_env modes=2 variables_checked={}", secrets.len());
+}
+
+/// Passwords are stored as argon2id hashes, never returned; PG data, card
+/// numbers and titles are encrypted in the database file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_secret_is_returned_or_stored_in_clear() {
+    let server = TestServer::start(&[]).await.unwrap();
+    let password = "pw-unmistakable-4f1c";
+    let order_name = "order-name-unmistakable-77aa";
+    let key = server.toss.pay(order_name, 3000).await.unwrap();
+    let created = server.api.register_toss(&key, "clear", 3000, password, "http://127.0.0.1:9/h").await.unwrap();
+    assert_eq!(created.status, 201);
+    let cancelled = server.api.cancel("clear", password, 1000, "reason-unmistakable-9d").await.unwrap();
+    assert_eq!(cancelled.status, 200);
+    let billing = server.toss.save_card("customer-unmistakable").await.unwrap().unwrap();
+    let saved = server
+        .api
+        .call(
+            Method::POST,
+            "/payments/reservations",
+            &json!({
+                "vendor": {"code": "toss.payments", "store_id": "s", "uid": billing},
+                "source": {"schema": "shop", "table": "customers", "id": "customer-unmistakable"},
+                "title": "title-unmistakable-31", "password": password,
+            }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(saved.status, 201, "{saved:?}");
+    for reply in [&created, &cancelled, &saved] {
+        let text = reply.body.to_string();
+        assert!(!text.contains(password) && !text.contains("argon2") && !text.contains("password"), "{text}");
+    }
+    let dir = server.stop().await.unwrap();
+    let mut bytes = Vec::new();
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        bytes.extend(std::fs::read(entry.unwrap().path()).unwrap());
+    }
+    let haystack = String::from_utf8_lossy(&bytes);
+    for secret in [password, order_name, "1111222233334444", "11112222****4444"] {
+        assert!(!haystack.contains(secret), "{secret} is stored in clear");
+    }
+    assert!(haystack.contains("$argon2id$"), "passwords are argon2id hashes");
+    // Caller-chosen labels are not PG data; say whether they are readable in the file.
+    println!(
+        "NOTE at_rest caller_text_in_clear reason={} title={} source_id={}",
+        haystack.contains("reason-unmistakable-9d"),
+        haystack.contains("title-unmistakable-31"),
+        haystack.contains("customer-unmistakable")
+    );
+    println!("RESULT at_rest database_bytes={} clear_secrets=0", bytes.len());
+}
