@@ -107,8 +107,9 @@ async fn sigkill_under_load_loses_no_acknowledged_write_and_no_event() {
     vars.insert("PAYMENT_API_PORT".into(), port.to_string());
     vars.insert("PAYMENT_TOSS_URL".into(), fake.url());
     vars.insert("PAYMENT_LOG".into(), "warn".into());
-    // A claim held by the killed process is released after 3 x timeout + 30 s.
+    // A claim held by the killed process is taken over once its lease expires.
     vars.insert("PAYMENT_WEBHOOK_TIMEOUT_SECS".into(), "1".into());
+    vars.insert("PAYMENT_WEBHOOK_LEASE_SECS".into(), "3".into());
     let log = dir.path().join("server.log");
 
     let mut child = spawn(&binary, &vars, &log);
