@@ -195,7 +195,12 @@ impl Ctx {
     ///
     /// # Errors
     /// Any status but 201.
-    pub async fn register(&self, payment_key: &str, order_id: &str, amount: u64) -> anyhow::Result<(Registered, Duration)> {
+    pub async fn register(
+        &self,
+        payment_key: &str,
+        order_id: &str,
+        amount: u64,
+    ) -> anyhow::Result<(Registered, Duration)> {
         let password = format!("pw-{order_id}");
         let body = json!({
             "vendor": {"code": "toss.payments", "store_id": "load-store", "uid": payment_key},
@@ -274,7 +279,12 @@ impl Ctx {
     ///
     /// # Errors
     /// When the fake refuses the cancel or no webhook arrives within `timeout`.
-    pub async fn pg_change_to_webhook(&self, payment: &Registered, amount: u64, timeout: Duration) -> anyhow::Result<Duration> {
+    pub async fn pg_change_to_webhook(
+        &self,
+        payment: &Registered,
+        amount: u64,
+        timeout: Duration,
+    ) -> anyhow::Result<Duration> {
         let arrival = self.receiver.expect(&payment.order_id);
         let start = Instant::now();
         let response = self

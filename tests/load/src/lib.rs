@@ -293,7 +293,7 @@ pub async fn run(opts: Opts) -> anyhow::Result<Report> {
         iterations: opts.argon2_iterations,
         parallelism: opts.argon2_parallelism,
     };
-    if opts.runs == 0 || opts.concurrency.iter().any(|&c| c == 0) || opts.duration <= 0.0 {
+    if opts.runs == 0 || opts.concurrency.contains(&0) || opts.duration <= 0.0 {
         bail!("--runs, --concurrency and --duration must be positive");
     }
     let load_average_before = load_average();
@@ -330,7 +330,13 @@ pub async fn run(opts: Opts) -> anyhow::Result<Report> {
                 Some(_) => "postgres",
                 None => "unknown",
             };
-            (url.trim_end_matches('/').to_owned(), opts.toss_url.clone(), None, opts.database_url.clone(), kind.to_owned())
+            (
+                url.trim_end_matches('/').to_owned(),
+                opts.toss_url.clone(),
+                None,
+                opts.database_url.clone(),
+                kind.to_owned(),
+            )
         }
         (None, None) => bail!("give --server-bin (spawn a server) or --url (attach to one)"),
     };
@@ -421,8 +427,12 @@ async fn measure(
         };
         let mut scenarios = Vec::new();
         for &scenario in &opts.scenarios {
-            let bounds =
-                Bounds { concurrency: c, max_count: opts.count, max_duration: Duration::from_secs_f64(opts.duration), op_timeout };
+            let bounds = Bounds {
+                concurrency: c,
+                max_count: opts.count,
+                max_duration: Duration::from_secs_f64(opts.duration),
+                op_timeout,
+            };
             let (mut runs, mut peak) = (Vec::new(), None::<f64>);
             for _ in 0..opts.runs {
                 let reset = target.pid.is_some_and(server::reset_peak);
@@ -549,12 +559,26 @@ pub fn render(report: &Report) -> String {
             level.concurrency,
             level.health.throughput,
             level.health.p99_ms,
-            level.commits.as_ref().map_or("-".to_owned(), |c| format!("{:.0}/s (p99 {:.2} ms)", c.throughput, c.p99_ms))
+            level
+                .commits
+                .as_ref()
+                .map_or("-".to_owned(), |c| format!("{:.0}/s (p99 {:.2} ms)", c.throughput, c.p99_ms))
         );
         let _ = writeln!(
             out,
             "  {:<9} {:>6} {:>4} {:>9} {:>8} {:>8} {:>8} {:>8} {:>7} {:>9} {:>7} {:>8}",
-            "scenario", "ops", "err", "ops/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "spread", "ceiling/s", "of ceil", "peak MiB"
+            "scenario",
+            "ops",
+            "err",
+            "ops/s",
+            "p50 ms",
+            "p90 ms",
+            "p99 ms",
+            "max ms",
+            "spread",
+            "ceiling/s",
+            "of ceil",
+            "peak MiB"
         );
         for r in &level.scenarios {
             let s = &r.summary;

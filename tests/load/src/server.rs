@@ -46,7 +46,8 @@ pub async fn fresh_postgres(url: &str) -> anyhow::Result<()> {
         bail!("the benchmark database name must be [A-Za-z0-9_]+, got {name:?}");
     }
     parsed.set_path("/postgres");
-    let mut admin = sqlx::PgConnection::connect(parsed.as_str()).await.context("connecting to the postgres database")?;
+    let mut admin =
+        sqlx::PgConnection::connect(parsed.as_str()).await.context("connecting to the postgres database")?;
     sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin).await?;
     sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await?;
     admin.close().await?;
@@ -62,8 +63,8 @@ impl Spawned {
         let (api_port, iamport_port, toss_port) = (free_port()?, free_port()?, free_port()?);
         let log = spec.workdir.join("server.log");
         let log_file = std::fs::File::create(&log)?;
-        let binary = std::fs::canonicalize(spec.binary)
-            .with_context(|| format!("server binary {}", spec.binary.display()))?;
+        let binary =
+            std::fs::canonicalize(spec.binary).with_context(|| format!("server binary {}", spec.binary.display()))?;
         let mut command = Command::new(&binary);
         command
             .arg("serve")

@@ -94,7 +94,8 @@ impl Summary {
         }
         let pick = |f: fn(&Summary) -> f64| median(runs.iter().map(f).collect());
         let throughput = pick(|s| s.throughput);
-        let (lo, hi) = runs.iter().fold((f64::MAX, 0.0_f64), |(lo, hi), s| (lo.min(s.throughput), hi.max(s.throughput)));
+        let (lo, hi) =
+            runs.iter().fold((f64::MAX, 0.0_f64), |(lo, hi), s| (lo.min(s.throughput), hi.max(s.throughput)));
         let spread = if throughput > 0.0 && !runs.is_empty() { (hi - lo) / throughput } else { 0.0 };
         let summary = Summary {
             ops: median(runs.iter().map(|s| s.ops as f64).collect()) as u64,
@@ -189,8 +190,12 @@ mod tests {
     #[tokio::test]
     async fn drive_stops_at_the_count() {
         let op: Op = Arc::new(|_, _| Box::pin(async { Ok(Duration::from_micros(5)) }));
-        let bounds =
-            Bounds { concurrency: 4, max_count: 10, max_duration: Duration::from_secs(5), op_timeout: Duration::from_secs(1) };
+        let bounds = Bounds {
+            concurrency: 4,
+            max_count: 10,
+            max_duration: Duration::from_secs(5),
+            op_timeout: Duration::from_secs(1),
+        };
         assert_eq!(drive(bounds, op).await.ops, 10);
     }
 }
