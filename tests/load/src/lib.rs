@@ -102,6 +102,10 @@ pub struct Opts {
     /// One operation failing after this many seconds.
     #[arg(long, default_value_t = 30.0)]
     pub op_timeout: f64,
+    /// With --server-bin: start-ups (each on a fresh database) whose start-up time
+    /// and idle RSS are reported as medians; the last one serves the scenarios.
+    #[arg(long, default_value_t = 5)]
+    pub startups: usize,
     /// Hashes (and verifies) timed for the argon2 limit.
     #[arg(long, default_value_t = 20)]
     pub hash_samples: u32,
@@ -179,8 +183,13 @@ pub struct Report {
     pub verify_ceiling_per_s: f64,
     /// A single health round trip at concurrency 1, median, ms.
     pub health_rtt_ms: f64,
+    /// Median over the start-ups, ms.
     pub startup_ms: Option<f64>,
+    /// Each start-up, ms.
+    pub startup_samples_ms: Vec<f64>,
+    /// Median over the start-ups, MiB.
     pub idle_rss_mib: Option<f64>,
+    pub idle_rss_samples_mib: Vec<f64>,
     pub final_rss_mib: Option<f64>,
     pub stop_ms: Option<f64>,
     pub webhooks_received: u64,
@@ -194,6 +203,16 @@ fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_default()
+}
+
+fn median(values: &[f64]) -> Option<f64> {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    match sorted.len() {
+        0 => None,
+        n if n % 2 == 1 => Some(sorted[n / 2]),
+        n => Some((sorted[n / 2 - 1] + sorted[n / 2]) / 2.0),
+    }
 }
 
 fn ensure_loopback(url: &str) -> anyhow::Result<()> {
@@ -224,8 +243,9 @@ fn owned(pool: &Arc<Vec<Registered>>, concurrency: usize, worker: usize, iterati
     pool[index % pool.len()].clone()
 }
 
-/// One run of `scenario` at `bounds`.
-async fn run_scenario(ctx: &Arc<Ctx>, scenario: Scenario, bounds: Bounds) -> anyhow::Result<Summary> {
+/// Prepares `scenario` at `bounds` (its payments, made once and shared by
+/// the runs) and answers the operation to drive.
+async fn prepare(ctx: &Arc<Ctx>, scenario: Scenario, bounds: Bounds) -> anyhow::Result<Op> {
     let c = bounds.concurrency;
     let op_timeout = bounds.op_timeout;
     let op: Op = match scenario {
@@ -264,7 +284,7 @@ async fn run_scenario(ctx: &Arc<Ctx>, scenario: Scenario, bounds: Bounds) -> any
             })
         }
     };
-    Ok(drive(bounds, op).await)
+    Ok(op)
 }
 
 /// Where the server is and how to read its memory.
@@ -299,6 +319,7 @@ pub async fn run(opts: Opts) -> anyhow::Result<Report> {
     let load_average_before = load_average();
     let receiver = Receiver::start(cipher.clone()).await?;
     let workdir = tempfile::tempdir()?;
+    let (mut startup_samples, mut idle_samples) = (Vec::new(), Vec::new());
 
     let (api, toss, spawned, database_url, database) = match (&opts.server_bin, &opts.url) {
         (Some(binary), _) => {
@@ -309,7 +330,6 @@ pub async fn run(opts: Opts) -> anyhow::Result<Report> {
             };
             if url.starts_with("postgres") {
                 ensure_loopback(&url)?;
-                server::fresh_postgres(&url).await?;
             }
             let env = vec![
                 ("PAYMENT_CONNECTION_ENCRYPTION_KEY".to_owned(), opts.key.clone()),
@@ -319,8 +339,31 @@ pub async fn run(opts: Opts) -> anyhow::Result<Report> {
                 ("PAYMENT_ARGON2_PARALLELISM".to_owned(), params.parallelism.to_string()),
             ];
             let probe_http = reqwest::Client::builder().no_proxy().build()?;
-            let spec = SpawnSpec { binary, database_url: &url, workdir: workdir.path(), env };
-            let spawned = Spawned::start(spec, &probe_http).await?;
+            let mut spawned = None;
+            for i in 0..opts.startups.max(1) {
+                if let Some(previous) = spawned.take() {
+                    Spawned::stop(previous).await?;
+                }
+                // Each start-up on a fresh database: migrations included.
+                let url = if i + 1 == opts.startups.max(1) || !url.starts_with("sqlite") {
+                    url.clone()
+                } else {
+                    format!("sqlite://{}", workdir.path().join(format!("startup-{i}.db")).display())
+                };
+                if url.starts_with("postgres") {
+                    server::fresh_postgres(&url).await?;
+                }
+                let spec = SpawnSpec { binary, database_url: &url, workdir: workdir.path(), env: env.clone() };
+                let started = Spawned::start(spec, &probe_http).await?;
+                startup_samples.push(stats::ms(started.startup));
+                // Idle: after start-up, nothing in flight.
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                if let Some(memory) = server::memory(started.pid) {
+                    idle_samples.push(memory.rss as f64 / MIB);
+                }
+                spawned = Some(started);
+            }
+            let spawned = spawned.context("no server started")?;
             let kind = if url.starts_with("sqlite") { "sqlite" } else { "postgres" };
             (spawned.api.clone(), spawned.toss.clone(), Some(spawned), Some(url), kind.to_owned())
         }
@@ -345,10 +388,11 @@ pub async fn run(opts: Opts) -> anyhow::Result<Report> {
 
     let ctx = Arc::new(Ctx::new(api, toss, cipher, receiver.clone())?);
     let target = ServerHandle { ctx: ctx.clone(), pid: spawned.as_ref().map(|s| s.pid).or(opts.pid) };
-    let startup_ms = spawned.as_ref().map(|s| stats::ms(s.startup));
-    // Idle: after start-up, nothing in flight.
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let idle_rss_mib = target.memory_mib().await.map(|(rss, _)| rss);
+    let startup_ms = median(&startup_samples);
+    let idle_rss_mib = match median(&idle_samples) {
+        Some(rss) => Some(rss),
+        None => target.memory_mib().await.map(|(rss, _)| rss),
+    };
 
     let result = measure(&opts, params, &ctx, &target, database_url.as_deref()).await;
     let final_rss_mib = target.memory_mib().await.map(|(rss, _)| rss);
@@ -368,7 +412,9 @@ pub async fn run(opts: Opts) -> anyhow::Result<Report> {
         hash,
         health_rtt_ms,
         startup_ms,
+        startup_samples_ms: startup_samples,
         idle_rss_mib,
+        idle_rss_samples_mib: idle_samples,
         final_rss_mib,
         stop_ms,
         webhooks_received: receiver.received(),
@@ -434,9 +480,10 @@ async fn measure(
                 op_timeout,
             };
             let (mut runs, mut peak) = (Vec::new(), None::<f64>);
+            let op = prepare(ctx, scenario, bounds).await?;
             for _ in 0..opts.runs {
                 let reset = target.pid.is_some_and(server::reset_peak);
-                let summary = run_scenario(ctx, scenario, bounds).await?;
+                let summary = drive(bounds, op.clone()).await;
                 if let Some((_, hwm)) = target.memory_mib().await
                     && (reset || target.pid.is_none())
                 {
@@ -542,6 +589,13 @@ pub fn render(report: &Report) -> String {
         report.verify_ceiling_per_s
     );
     let opt = |v: Option<f64>, unit: &str| v.map_or("-".to_owned(), |v| format!("{v:.1} {unit}"));
+    let samples = |v: &[f64]| v.iter().map(|x| format!("{x:.1}")).collect::<Vec<_>>().join(" ");
+    let _ = writeln!(
+        out,
+        "start-ups (ms): {} | idle RSS (MiB): {}",
+        samples(&report.startup_samples_ms),
+        samples(&report.idle_rss_samples_mib)
+    );
     let _ = writeln!(
         out,
         "start-up {} | idle RSS {} | RSS at the end {} | stop {} | health RTT p50 {:.3} ms | webhooks received {}",
