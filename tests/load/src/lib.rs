@@ -1,0 +1,665 @@
+//! `payments-load`: drives a payments server with N concurrent clients per
+//! scenario and measures the limits each scenario is held against, in the
+//! same run. See BENCHMARKS.md at the repository root.
+//!
+//! Scenarios: (a) `register` a card payment, (b) `read` one by id with its
+//! password, (c) `cancel` part of one through the API, (d) `webhook`: a
+//! change at the PG until our server's outgoing webhook arrives.
+//!
+//! Limits: one argon2 hash and verify on one core (so the hash-bound
+//! ceiling is cores / time), the bare HTTP round trip (`/monitors/health`),
+//! and the database's raw commit rate for one small write.
+
+pub mod client;
+pub mod limits;
+pub mod server;
+pub mod stats;
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{Parser, ValueEnum};
+use futures::StreamExt;
+use payments_crypto::{Argon2Params, WireCipher};
+use serde::Serialize;
+
+use crate::client::{Ctx, Receiver, Registered};
+use crate::limits::{CommitProbe, HashCost};
+use crate::server::{SpawnSpec, Spawned};
+use crate::stats::{Bounds, Op, Summary, drive};
+
+/// The wire key and IV the tool gives a server it spawns (and assumes by default).
+pub const BENCH_KEY: &str = "payments-load-bench-wire-key-32b";
+/// See [`BENCH_KEY`].
+pub const BENCH_IV: &str = "load-bench-iv-16";
+
+/// The database a spawned server uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DatabaseKind {
+    Sqlite,
+    Postgres,
+}
+
+/// A scenario.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scenario {
+    /// (a) register a card payment: encrypted request, PG read, password hash, encrypted insert.
+    Register,
+    /// (b) read a payment by id with its password.
+    Read,
+    /// (c) partial cancel through the API.
+    Cancel,
+    /// (d) a change at the PG (its webhook to us) until our outgoing webhook arrives.
+    Webhook,
+}
+
+/// Command line.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "payments-load", about = "Load tool and benchmarks of the payments server (loopback only)")]
+pub struct Opts {
+    /// Spawn this server binary (`payments`) on free loopback ports and measure
+    /// its start-up time and memory too.
+    #[arg(long, conflicts_with = "url")]
+    pub server_bin: Option<PathBuf>,
+    /// Or attach to a running server at this URL (127.0.0.1 only).
+    #[arg(long)]
+    pub url: Option<String>,
+    /// With --url: the fake Toss Payments the server uses (its local mode starts it).
+    #[arg(long, default_value = "http://127.0.0.1:30771")]
+    pub toss_url: String,
+    /// With --url: the server's pid, to read its memory from /proc (else /monitors/performance).
+    #[arg(long)]
+    pub pid: Option<u32>,
+    /// The database of a spawned server.
+    #[arg(long, value_enum, default_value = "sqlite")]
+    pub database: DatabaseKind,
+    /// Database URL: a spawned server's (PostgreSQL: dropped and re-created
+    /// first; default a SQLite file in a temporary directory, or
+    /// postgres://postgres@127.0.0.1:5432/payments_bench), and the one the
+    /// commit-rate probe uses (skipped with --url when unset).
+    #[arg(long)]
+    pub database_url: Option<String>,
+    /// Concurrency levels, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "1,8,64")]
+    pub concurrency: Vec<usize>,
+    /// Scenarios, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "register,read,cancel,webhook")]
+    pub scenarios: Vec<Scenario>,
+    /// Longest run of one scenario at one concurrency, seconds.
+    #[arg(long, default_value_t = 5.0)]
+    pub duration: f64,
+    /// Most operations of one scenario run at one concurrency.
+    #[arg(long, default_value_t = 3000)]
+    pub count: u64,
+    /// Runs of each measurement; figures are their medians.
+    #[arg(long, default_value_t = 3)]
+    pub runs: usize,
+    /// One operation failing after this many seconds.
+    #[arg(long, default_value_t = 30.0)]
+    pub op_timeout: f64,
+    /// With --server-bin: start-ups (each on a fresh database) whose start-up time
+    /// and idle RSS are reported as medians; the last one serves the scenarios.
+    #[arg(long, default_value_t = 5)]
+    pub startups: usize,
+    /// Hashes (and verifies) timed for the argon2 limit.
+    #[arg(long, default_value_t = 20)]
+    pub hash_samples: u32,
+    /// Write the JSON report here (`-` for standard output instead of the text).
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Wire AES key (the server's PAYMENT_CONNECTION_ENCRYPTION_KEY).
+    #[arg(long, env = "PAYMENT_CONNECTION_ENCRYPTION_KEY", default_value = BENCH_KEY, hide_env_values = true)]
+    pub key: String,
+    /// Wire AES IV (the server's PAYMENT_CONNECTION_ENCRYPTION_IV).
+    #[arg(long, env = "PAYMENT_CONNECTION_ENCRYPTION_IV", default_value = BENCH_IV, hide_env_values = true)]
+    pub iv: String,
+    /// argon2 memory (KiB); given to a spawned server and used for the hash limit.
+    #[arg(long, env = "PAYMENT_ARGON2_MEMORY_KIB", default_value_t = Argon2Params::OWASP.memory_kib)]
+    pub argon2_memory_kib: u32,
+    /// argon2 passes.
+    #[arg(long, env = "PAYMENT_ARGON2_ITERATIONS", default_value_t = Argon2Params::OWASP.iterations)]
+    pub argon2_iterations: u32,
+    /// argon2 lanes.
+    #[arg(long, env = "PAYMENT_ARGON2_PARALLELISM", default_value_t = Argon2Params::OWASP.parallelism)]
+    pub argon2_parallelism: u32,
+}
+
+/// The result of one scenario at one concurrency.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScenarioResult {
+    pub scenario: Scenario,
+    /// Medians over the runs.
+    pub summary: Summary,
+    /// (max - min) / median of throughput over the runs.
+    pub throughput_spread: f64,
+    pub runs: Vec<Summary>,
+    /// What the scenario is held against, and its rate per second.
+    pub ceiling: String,
+    pub ceiling_per_s: f64,
+    /// Throughput / ceiling.
+    pub fraction_of_ceiling: f64,
+    /// Throughput / the bare HTTP round-trip rate at the same concurrency.
+    pub fraction_of_http: f64,
+    /// Peak RSS of the server during the scenario (max over runs), MiB.
+    pub peak_rss_mib: Option<f64>,
+    /// The target for this scenario and concurrency, if any.
+    pub target: Option<Target>,
+}
+
+/// A target and whether it was met.
+#[derive(Debug, Clone, Serialize)]
+pub struct Target {
+    pub text: String,
+    pub met: bool,
+}
+
+/// Everything measured at one concurrency.
+#[derive(Debug, Clone, Serialize)]
+pub struct Level {
+    pub concurrency: usize,
+    /// `GET /monitors/health` (medians over the runs).
+    pub health: Summary,
+    /// One-row commits on the server's database.
+    pub commits: Option<Summary>,
+    pub scenarios: Vec<ScenarioResult>,
+}
+
+/// The whole report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub database: String,
+    pub cores: usize,
+    pub load_average_before: String,
+    pub load_average_after: String,
+    pub hash: HashCost,
+    /// cores / hash time.
+    pub hash_ceiling_per_s: f64,
+    /// cores / verify time.
+    pub verify_ceiling_per_s: f64,
+    /// A single health round trip at concurrency 1, median, ms.
+    pub health_rtt_ms: f64,
+    /// Median over the start-ups, ms.
+    pub startup_ms: Option<f64>,
+    /// Each start-up, ms.
+    pub startup_samples_ms: Vec<f64>,
+    /// Median over the start-ups, MiB.
+    pub idle_rss_mib: Option<f64>,
+    pub idle_rss_samples_mib: Vec<f64>,
+    pub final_rss_mib: Option<f64>,
+    pub stop_ms: Option<f64>,
+    pub webhooks_received: u64,
+    pub levels: Vec<Level>,
+    pub targets: Vec<Target>,
+}
+
+const MIB: f64 = 1024.0 * 1024.0;
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+fn median(values: &[f64]) -> Option<f64> {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    match sorted.len() {
+        0 => None,
+        n if n % 2 == 1 => Some(sorted[n / 2]),
+        n => Some((sorted[n / 2 - 1] + sorted[n / 2]) / 2.0),
+    }
+}
+
+fn ensure_loopback(url: &str) -> anyhow::Result<()> {
+    let parsed = url::Url::parse(url).with_context(|| format!("not a URL: {url}"))?;
+    match parsed.host_str() {
+        Some("127.0.0.1" | "localhost" | "[::1]") => Ok(()),
+        _ => bail!("only loopback servers may be driven: {url}"),
+    }
+}
+
+/// Makes `n` payments of `amount` (registered, webhook_url = the receiver), 8 at a time.
+async fn payments(ctx: &Arc<Ctx>, n: usize, amount: u64) -> anyhow::Result<Vec<Registered>> {
+    let made: Vec<anyhow::Result<Registered>> = futures::stream::iter(0..n)
+        .map(|_| {
+            let ctx = ctx.clone();
+            async move { ctx.new_payment(amount).await }
+        })
+        .buffer_unordered(8)
+        .collect()
+        .await;
+    made.into_iter().collect::<anyhow::Result<Vec<_>>>().context("preparing payments")
+}
+
+/// Payments each worker owns: worker `w` uses `pool[w + c * (i % k)]`.
+fn owned(pool: &Arc<Vec<Registered>>, concurrency: usize, worker: usize, iteration: u64) -> Registered {
+    let per_worker = (pool.len() / concurrency).max(1);
+    let index = worker + concurrency * (iteration as usize % per_worker);
+    pool[index % pool.len()].clone()
+}
+
+/// Prepares `scenario` at `bounds` (its payments, made once and shared by
+/// the runs) and answers the operation to drive.
+async fn prepare(ctx: &Arc<Ctx>, scenario: Scenario, bounds: Bounds) -> anyhow::Result<Op> {
+    let c = bounds.concurrency;
+    let op_timeout = bounds.op_timeout;
+    let op: Op = match scenario {
+        Scenario::Register => {
+            let ctx = ctx.clone();
+            Arc::new(move |_, _| {
+                let ctx = ctx.clone();
+                Box::pin(async move {
+                    let (key, order) = ctx.pay_at_fake(50_000).await?;
+                    Ok(ctx.register(&key, &order, 50_000).await?.1)
+                })
+            })
+        }
+        Scenario::Read => {
+            let pool = Arc::new(payments(ctx, c.clamp(8, 64), 50_000).await?);
+            let ctx = ctx.clone();
+            Arc::new(move |worker, iteration| {
+                let (ctx, payment) = (ctx.clone(), owned(&pool, c, worker, iteration));
+                Box::pin(async move { ctx.read(&payment).await })
+            })
+        }
+        Scenario::Cancel => {
+            let pool = Arc::new(payments(ctx, (c * 2).max(16), 100_000_000).await?);
+            let ctx = ctx.clone();
+            Arc::new(move |worker, iteration| {
+                let (ctx, payment) = (ctx.clone(), owned(&pool, c, worker, iteration));
+                Box::pin(async move { ctx.cancel(&payment, 1).await })
+            })
+        }
+        Scenario::Webhook => {
+            let pool = Arc::new(payments(ctx, (c * 4).max(64), 100_000_000).await?);
+            let ctx = ctx.clone();
+            Arc::new(move |worker, iteration| {
+                let (ctx, payment) = (ctx.clone(), owned(&pool, c, worker, iteration));
+                Box::pin(async move { ctx.pg_change_to_webhook(&payment, 1, op_timeout).await })
+            })
+        }
+    };
+    Ok(op)
+}
+
+/// Where the server is and how to read its memory.
+struct ServerHandle {
+    ctx: Arc<Ctx>,
+    pid: Option<u32>,
+}
+
+impl ServerHandle {
+    async fn memory_mib(&self) -> Option<(f64, f64)> {
+        match self.pid {
+            Some(pid) => server::memory(pid).map(|m| (m.rss as f64 / MIB, m.peak as f64 / MIB)),
+            None => self.ctx.reported_memory().await.ok().map(|(rss, peak)| (rss as f64 / MIB, peak as f64 / MIB)),
+        }
+    }
+}
+
+/// Runs everything `opts` asks for and returns the report.
+///
+/// # Errors
+/// Bad options, a server that does not start, a failed preparation step.
+pub async fn run(opts: Opts) -> anyhow::Result<Report> {
+    let cipher = WireCipher::new(opts.key.as_bytes(), opts.iv.as_bytes()).context("wire key/IV")?;
+    let params = Argon2Params {
+        memory_kib: opts.argon2_memory_kib,
+        iterations: opts.argon2_iterations,
+        parallelism: opts.argon2_parallelism,
+    };
+    if opts.runs == 0 || opts.concurrency.contains(&0) || opts.duration <= 0.0 {
+        bail!("--runs, --concurrency and --duration must be positive");
+    }
+    let load_average_before = load_average();
+    let receiver = Receiver::start(cipher.clone()).await?;
+    let workdir = tempfile::tempdir()?;
+    let (mut startup_samples, mut idle_samples) = (Vec::new(), Vec::new());
+
+    let (api, toss, spawned, database_url, database) = match (&opts.server_bin, &opts.url) {
+        (Some(binary), _) => {
+            let url = match (&opts.database_url, opts.database) {
+                (Some(url), _) => url.clone(),
+                (None, DatabaseKind::Sqlite) => format!("sqlite://{}", workdir.path().join("payments.db").display()),
+                (None, DatabaseKind::Postgres) => "postgres://postgres@127.0.0.1:5432/payments_bench".to_owned(),
+            };
+            if url.starts_with("postgres") {
+                ensure_loopback(&url)?;
+            }
+            let env = vec![
+                ("PAYMENT_CONNECTION_ENCRYPTION_KEY".to_owned(), opts.key.clone()),
+                ("PAYMENT_CONNECTION_ENCRYPTION_IV".to_owned(), opts.iv.clone()),
+                ("PAYMENT_ARGON2_MEMORY_KIB".to_owned(), params.memory_kib.to_string()),
+                ("PAYMENT_ARGON2_ITERATIONS".to_owned(), params.iterations.to_string()),
+                ("PAYMENT_ARGON2_PARALLELISM".to_owned(), params.parallelism.to_string()),
+            ];
+            let probe_http = reqwest::Client::builder().no_proxy().build()?;
+            let mut spawned = None;
+            for i in 0..opts.startups.max(1) {
+                if let Some(previous) = spawned.take() {
+                    Spawned::stop(previous).await?;
+                }
+                // Each start-up on a fresh database: migrations included.
+                let url = if i + 1 == opts.startups.max(1) || !url.starts_with("sqlite") {
+                    url.clone()
+                } else {
+                    format!("sqlite://{}", workdir.path().join(format!("startup-{i}.db")).display())
+                };
+                if url.starts_with("postgres") {
+                    server::fresh_postgres(&url).await?;
+                }
+                let spec = SpawnSpec { binary, database_url: &url, workdir: workdir.path(), env: env.clone() };
+                let started = Spawned::start(spec, &probe_http).await?;
+                startup_samples.push(stats::ms(started.startup));
+                // Idle: after start-up, nothing in flight.
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                if let Some(memory) = server::memory(started.pid) {
+                    idle_samples.push(memory.rss as f64 / MIB);
+                }
+                spawned = Some(started);
+            }
+            let spawned = spawned.context("no server started")?;
+            let kind = if url.starts_with("sqlite") { "sqlite" } else { "postgres" };
+            (spawned.api.clone(), spawned.toss.clone(), Some(spawned), Some(url), kind.to_owned())
+        }
+        (None, Some(url)) => {
+            let kind = match &opts.database_url {
+                Some(u) if u.starts_with("sqlite") => "sqlite",
+                Some(_) => "postgres",
+                None => "unknown",
+            };
+            (
+                url.trim_end_matches('/').to_owned(),
+                opts.toss_url.clone(),
+                None,
+                opts.database_url.clone(),
+                kind.to_owned(),
+            )
+        }
+        (None, None) => bail!("give --server-bin (spawn a server) or --url (attach to one)"),
+    };
+    ensure_loopback(&api)?;
+    ensure_loopback(&toss)?;
+
+    let ctx = Arc::new(Ctx::new(api, toss, cipher, receiver.clone())?);
+    let target = ServerHandle { ctx: ctx.clone(), pid: spawned.as_ref().map(|s| s.pid).or(opts.pid) };
+    let startup_ms = median(&startup_samples);
+    let idle_rss_mib = match median(&idle_samples) {
+        Some(rss) => Some(rss),
+        None => target.memory_mib().await.map(|(rss, _)| rss),
+    };
+
+    let result = measure(&opts, params, &ctx, &target, database_url.as_deref()).await;
+    let final_rss_mib = target.memory_mib().await.map(|(rss, _)| rss);
+    let stop_ms = match spawned {
+        Some(spawned) => Some(stats::ms(spawned.stop().await?)),
+        None => None,
+    };
+    let (hash, health_rtt_ms, levels) = result?;
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let mut report = Report {
+        database,
+        cores,
+        load_average_before,
+        load_average_after: load_average(),
+        hash_ceiling_per_s: cores as f64 * 1000.0 / hash.hash_ms,
+        verify_ceiling_per_s: cores as f64 * 1000.0 / hash.verify_ms,
+        hash,
+        health_rtt_ms,
+        startup_ms,
+        startup_samples_ms: startup_samples,
+        idle_rss_mib,
+        idle_rss_samples_mib: idle_samples,
+        final_rss_mib,
+        stop_ms,
+        webhooks_received: receiver.received(),
+        levels,
+        targets: Vec::new(),
+    };
+    judge(&mut report);
+    Ok(report)
+}
+
+type Measured = (HashCost, f64, Vec<Level>);
+
+async fn measure(
+    opts: &Opts,
+    params: Argon2Params,
+    ctx: &Arc<Ctx>,
+    target: &ServerHandle,
+    database_url: Option<&str>,
+) -> anyhow::Result<Measured> {
+    let hash = limits::hash_cost(params, opts.hash_samples).await?;
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) as f64;
+    let op_timeout = Duration::from_secs_f64(opts.op_timeout);
+    let limit_bounds = |concurrency| Bounds {
+        concurrency,
+        max_count: opts.count.max(200),
+        max_duration: Duration::from_secs_f64(opts.duration.min(2.0)),
+        op_timeout,
+    };
+    let health_op: Op = {
+        let ctx = ctx.clone();
+        Arc::new(move |_, _| {
+            let ctx = ctx.clone();
+            Box::pin(async move { ctx.health().await })
+        })
+    };
+    let health_rtt_ms = drive(limit_bounds(1), health_op.clone()).await.p50_ms;
+
+    let mut levels = Vec::new();
+    for &c in &opts.concurrency {
+        let mut health_runs = Vec::new();
+        for _ in 0..opts.runs {
+            health_runs.push(drive(limit_bounds(c), health_op.clone()).await);
+        }
+        let health = Summary::median_of(&health_runs).0;
+        let commits = match database_url {
+            Some(url) => {
+                let probe = Arc::new(CommitProbe::open(url, c.min(16) as u32).await?);
+                let mut runs = Vec::new();
+                for _ in 0..opts.runs {
+                    runs.push(probe.rate(limit_bounds(c)).await);
+                }
+                probe.close().await;
+                Some(Summary::median_of(&runs).0)
+            }
+            None => None,
+        };
+        let mut scenarios = Vec::new();
+        for &scenario in &opts.scenarios {
+            let bounds = Bounds {
+                concurrency: c,
+                max_count: opts.count,
+                max_duration: Duration::from_secs_f64(opts.duration),
+                op_timeout,
+            };
+            let (mut runs, mut peak) = (Vec::new(), None::<f64>);
+            let op = prepare(ctx, scenario, bounds).await?;
+            for _ in 0..opts.runs {
+                let reset = target.pid.is_some_and(server::reset_peak);
+                let summary = drive(bounds, op.clone()).await;
+                if let Some((_, hwm)) = target.memory_mib().await
+                    && (reset || target.pid.is_none())
+                {
+                    peak = Some(peak.map_or(hwm, |p: f64| p.max(hwm)));
+                }
+                runs.push(summary);
+            }
+            let (summary, spread) = Summary::median_of(&runs);
+            let (ceiling, ceiling_per_s) = match scenario {
+                Scenario::Register => ("argon2 hash: cores / hash time".to_owned(), cores * 1000.0 / hash.hash_ms),
+                Scenario::Read | Scenario::Cancel => {
+                    ("argon2 verify: cores / verify time".to_owned(), cores * 1000.0 / hash.verify_ms)
+                }
+                Scenario::Webhook => match &commits {
+                    Some(commits) => ("database: one-row commits/s".to_owned(), commits.throughput),
+                    None => ("HTTP round trips/s".to_owned(), health.throughput),
+                },
+            };
+            scenarios.push(ScenarioResult {
+                scenario,
+                fraction_of_ceiling: if ceiling_per_s > 0.0 { summary.throughput / ceiling_per_s } else { 0.0 },
+                fraction_of_http: if health.throughput > 0.0 { summary.throughput / health.throughput } else { 0.0 },
+                summary,
+                throughput_spread: spread,
+                runs,
+                ceiling,
+                ceiling_per_s,
+                peak_rss_mib: peak,
+                target: None,
+            });
+        }
+        levels.push(Level { concurrency: c, health, commits, scenarios });
+    }
+    Ok((hash, health_rtt_ms, levels))
+}
+
+/// Marks the targets.
+fn judge(report: &mut Report) {
+    let (hash_ms, verify_ms) = (report.hash.hash_ms, report.hash.verify_ms);
+    let mut targets = Vec::new();
+    for level in &mut report.levels {
+        for result in &mut level.scenarios {
+            let s = &result.summary;
+            let target = match (result.scenario, level.concurrency) {
+                (Scenario::Register | Scenario::Read, 8) => {
+                    let single = if result.scenario == Scenario::Register { hash_ms } else { verify_ms };
+                    Some(Target {
+                        text: format!(
+                            "{:?} at c=8: >= 80% of the argon2 ceiling ({:.0}%) and p99 < 4 x {:.1} ms ({:.1} ms)",
+                            result.scenario,
+                            result.fraction_of_ceiling * 100.0,
+                            single,
+                            s.p99_ms
+                        ),
+                        met: result.fraction_of_ceiling >= 0.8 && s.p99_ms < 4.0 * single && s.errors == 0,
+                    })
+                }
+                (Scenario::Webhook, c) => Some(Target {
+                    text: format!(
+                        "webhook at c={c} on {}: >= 500 events/s ({:.0}) with p99 < 100 ms ({:.1} ms)",
+                        report.database, s.throughput, s.p99_ms
+                    ),
+                    met: s.throughput >= 500.0 && s.p99_ms < 100.0 && s.errors == 0,
+                }),
+                _ => None,
+            };
+            if let Some(t) = &target {
+                targets.push(t.clone());
+            }
+            result.target = target;
+        }
+    }
+    if let Some(rss) = report.idle_rss_mib {
+        targets.push(Target { text: format!("idle RSS < 30 MiB ({rss:.1} MiB)"), met: rss < 30.0 });
+    }
+    if let Some(ms) = report.startup_ms {
+        targets.push(Target {
+            text: format!("start-up to first served request < 300 ms on {} ({ms:.0} ms)", report.database),
+            met: ms < 300.0,
+        });
+    }
+    report.targets = targets;
+}
+
+/// The report as text.
+pub fn render(report: &Report) -> String {
+    let mut out = String::new();
+    let h = &report.hash;
+    let _ = writeln!(
+        out,
+        "database {} | cores {} | load average {} -> {}",
+        report.database, report.cores, report.load_average_before, report.load_average_after
+    );
+    let _ = writeln!(
+        out,
+        "argon2id m={} t={} p={}: hash {:.1} ms, verify {:.1} ms on one core -> ceilings {:.1} hashes/s, {:.1} verifies/s",
+        h.memory_kib,
+        h.iterations,
+        h.parallelism,
+        h.hash_ms,
+        h.verify_ms,
+        report.hash_ceiling_per_s,
+        report.verify_ceiling_per_s
+    );
+    let opt = |v: Option<f64>, unit: &str| v.map_or("-".to_owned(), |v| format!("{v:.1} {unit}"));
+    let samples = |v: &[f64]| v.iter().map(|x| format!("{x:.1}")).collect::<Vec<_>>().join(" ");
+    let _ = writeln!(
+        out,
+        "start-ups (ms): {} | idle RSS (MiB): {}",
+        samples(&report.startup_samples_ms),
+        samples(&report.idle_rss_samples_mib)
+    );
+    let _ = writeln!(
+        out,
+        "start-up {} | idle RSS {} | RSS at the end {} | stop {} | health RTT p50 {:.3} ms | webhooks received {}",
+        opt(report.startup_ms, "ms"),
+        opt(report.idle_rss_mib, "MiB"),
+        opt(report.final_rss_mib, "MiB"),
+        opt(report.stop_ms, "ms"),
+        report.health_rtt_ms,
+        report.webhooks_received
+    );
+    for level in &report.levels {
+        let _ = writeln!(
+            out,
+            "\nconcurrency {}: health {:.0}/s (p99 {:.2} ms) | commits {}",
+            level.concurrency,
+            level.health.throughput,
+            level.health.p99_ms,
+            level
+                .commits
+                .as_ref()
+                .map_or("-".to_owned(), |c| format!("{:.0}/s (p99 {:.2} ms)", c.throughput, c.p99_ms))
+        );
+        let _ = writeln!(
+            out,
+            "  {:<9} {:>6} {:>4} {:>9} {:>8} {:>8} {:>8} {:>8} {:>7} {:>9} {:>7} {:>8}",
+            "scenario",
+            "ops",
+            "err",
+            "ops/s",
+            "p50 ms",
+            "p90 ms",
+            "p99 ms",
+            "max ms",
+            "spread",
+            "ceiling/s",
+            "of ceil",
+            "peak MiB"
+        );
+        for r in &level.scenarios {
+            let s = &r.summary;
+            let _ = writeln!(
+                out,
+                "  {:<9} {:>6} {:>4} {:>9.1} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>6.0}% {:>9.1} {:>6.0}% {:>8}",
+                format!("{:?}", r.scenario).to_lowercase(),
+                s.ops,
+                s.errors,
+                s.throughput,
+                s.p50_ms,
+                s.p90_ms,
+                s.p99_ms,
+                s.max_ms,
+                r.throughput_spread * 100.0,
+                r.ceiling_per_s,
+                r.fraction_of_ceiling * 100.0,
+                r.peak_rss_mib.map_or("-".to_owned(), |p| format!("{p:.1}"))
+            );
+            for e in &s.first_errors {
+                let _ = writeln!(out, "    error: {e}");
+            }
+        }
+    }
+    let _ = writeln!(out, "\ntargets:");
+    for t in &report.targets {
+        let _ = writeln!(out, "  [{}] {}", if t.met { "met" } else { "NOT met" }, t.text);
+    }
+    out
+}

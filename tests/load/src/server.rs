@@ -1,0 +1,156 @@
+//! Spawning the server binary on free loopback ports, timing its start-up,
+//! reading its memory from /proc, and stopping it with SIGTERM.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use sqlx::Connection;
+use tokio::process::{Child, Command};
+
+/// A server process this tool started.
+pub struct Spawned {
+    child: Child,
+    pub pid: u32,
+    pub api: String,
+    pub toss: String,
+    /// From the spawn to the first 200 of `/monitors/health`.
+    pub startup: Duration,
+    pub log: PathBuf,
+}
+
+/// What to start.
+pub struct SpawnSpec<'a> {
+    pub binary: &'a Path,
+    pub database_url: &'a str,
+    pub workdir: &'a Path,
+    /// Extra `PAYMENT_*` variables (keys, argon2 parameters...).
+    pub env: Vec<(String, String)>,
+}
+
+/// A free port on 127.0.0.1 (bound, read, released).
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// Drops and re-creates the database named in a `postgres://` URL, through
+/// the `postgres` maintenance database of the same server.
+///
+/// # Errors
+/// An unreachable server or a refused statement.
+pub async fn fresh_postgres(url: &str) -> anyhow::Result<()> {
+    let mut parsed = url::Url::parse(url).context("PostgreSQL URL")?;
+    let name = parsed.path().trim_start_matches('/').to_owned();
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        bail!("the benchmark database name must be [A-Za-z0-9_]+, got {name:?}");
+    }
+    parsed.set_path("/postgres");
+    let mut admin =
+        sqlx::PgConnection::connect(parsed.as_str()).await.context("connecting to the postgres database")?;
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin).await?;
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await?;
+    admin.close().await?;
+    Ok(())
+}
+
+impl Spawned {
+    /// Starts `payments serve` and waits (bounded) for its first healthy answer.
+    ///
+    /// # Errors
+    /// When it exits or is not healthy within 30 s.
+    pub async fn start(spec: SpawnSpec<'_>, http: &reqwest::Client) -> anyhow::Result<Self> {
+        let (api_port, iamport_port, toss_port) = (free_port()?, free_port()?, free_port()?);
+        let log = spec.workdir.join("server.log");
+        let log_file = std::fs::File::create(&log)?;
+        let binary =
+            std::fs::canonicalize(spec.binary).with_context(|| format!("server binary {}", spec.binary.display()))?;
+        let mut command = Command::new(&binary);
+        command
+            .arg("serve")
+            .current_dir(spec.workdir)
+            .env("PAYMENT_MODE", "local")
+            .env("PAYMENT_API_HOST", "127.0.0.1")
+            .env("PAYMENT_API_PORT", api_port.to_string())
+            .env("PAYMENT_FAKE_IAMPORT_PORT", iamport_port.to_string())
+            .env("PAYMENT_FAKE_TOSS_PORT", toss_port.to_string())
+            .env("PAYMENT_DATABASE_URL", spec.database_url)
+            .env("PAYMENT_LOG", "warn")
+            .envs(spec.env)
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone()?)
+            .stderr(log_file)
+            .kill_on_drop(true);
+        let api = format!("http://127.0.0.1:{api_port}");
+        let health = format!("{api}/monitors/health");
+        let spawned_at = Instant::now();
+        let mut child = command.spawn().with_context(|| format!("cannot start {}", spec.binary.display()))?;
+        let pid = child.id().context("the server exited at once")?;
+        loop {
+            if let Ok(response) = http.get(&health).timeout(Duration::from_secs(1)).send().await
+                && response.status().as_u16() == 200
+            {
+                break;
+            }
+            if let Some(status) = child.try_wait()? {
+                bail!("the server exited ({status}) during start-up; see {}", log.display());
+            }
+            if spawned_at.elapsed() > Duration::from_secs(30) {
+                bail!("the server was not healthy within 30 s; see {}", log.display());
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        let startup = spawned_at.elapsed();
+        Ok(Self { child, pid, api, toss: format!("http://127.0.0.1:{toss_port}"), startup, log })
+    }
+
+    /// SIGTERM, then wait (bounded) for the exit; the time it took.
+    ///
+    /// # Errors
+    /// When it had to be killed.
+    pub async fn stop(mut self) -> anyhow::Result<Duration> {
+        let start = Instant::now();
+        let _ = Command::new("kill").arg("-TERM").arg(self.pid.to_string()).status().await;
+        match tokio::time::timeout(Duration::from_secs(20), self.child.wait()).await {
+            Ok(status) => {
+                let status = status?;
+                if !status.success() {
+                    bail!("the server exited with {status} after SIGTERM; see {}", self.log.display());
+                }
+                Ok(start.elapsed())
+            }
+            Err(_) => {
+                let _ = self.child.kill().await;
+                bail!("the server did not stop within 20 s of SIGTERM; killed")
+            }
+        }
+    }
+}
+
+/// Memory of a process from /proc/<pid>/status.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct Memory {
+    /// VmRSS, bytes.
+    pub rss: u64,
+    /// VmHWM (peak RSS since start or the last reset), bytes.
+    pub peak: u64,
+}
+
+/// Reads VmRSS and VmHWM of `pid`.
+pub fn memory(pid: u32) -> Option<Memory> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let field = |name: &str| {
+        status.lines().find_map(|line| {
+            let rest = line.strip_prefix(name)?;
+            let kib: u64 = rest.trim().trim_end_matches("kB").trim().parse().ok()?;
+            Some(kib * 1024)
+        })
+    };
+    Some(Memory { rss: field("VmRSS:")?, peak: field("VmHWM:")? })
+}
+
+/// Resets the peak RSS of `pid` to its current RSS (`clear_refs` 5), so each
+/// scenario reports its own peak. False when the kernel refused.
+pub fn reset_peak(pid: u32) -> bool {
+    std::fs::write(format!("/proc/{pid}/clear_refs"), "5").is_ok()
+}

@@ -1,0 +1,201 @@
+//! Driving N concurrent workers for a bounded count and time, and summarising
+//! their latencies.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use futures::future::BoxFuture;
+use serde::Serialize;
+
+/// One operation of a scenario: `(worker, the worker's iteration)` to the
+/// latency it measured. An error counts as a failed operation.
+pub type Op = Arc<dyn Fn(usize, u64) -> BoxFuture<'static, anyhow::Result<Duration>> + Send + Sync>;
+
+/// Bounds of one measurement.
+#[derive(Debug, Clone, Copy)]
+pub struct Bounds {
+    /// Workers running at once.
+    pub concurrency: usize,
+    /// Operations at most (all workers together).
+    pub max_count: u64,
+    /// No operation starts after this long.
+    pub max_duration: Duration,
+    /// One operation failing after this long.
+    pub op_timeout: Duration,
+}
+
+/// Throughput and latency of one measurement.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Summary {
+    /// Successful operations.
+    pub ops: u64,
+    /// Failed operations.
+    pub errors: u64,
+    /// Wall time from the first start to the last end, seconds.
+    pub elapsed_s: f64,
+    /// Successful operations per second of wall time.
+    pub throughput: f64,
+    pub p50_ms: f64,
+    pub p90_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+    pub mean_ms: f64,
+    /// The first few error messages.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub first_errors: Vec<String>,
+}
+
+/// The nearest-rank percentile of sorted durations, in milliseconds.
+fn percentile_ms(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    ms(sorted[rank.clamp(1, sorted.len()) - 1])
+}
+
+/// A duration in milliseconds.
+pub fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+impl Summary {
+    /// Summarises `latencies` of successful operations.
+    pub fn new(mut latencies: Vec<Duration>, errors: u64, elapsed: Duration, first_errors: Vec<String>) -> Self {
+        latencies.sort_unstable();
+        let ops = latencies.len() as u64;
+        let total: Duration = latencies.iter().sum();
+        let elapsed_s = elapsed.as_secs_f64();
+        Self {
+            ops,
+            errors,
+            elapsed_s,
+            throughput: if elapsed_s > 0.0 { ops as f64 / elapsed_s } else { 0.0 },
+            p50_ms: percentile_ms(&latencies, 50.0),
+            p90_ms: percentile_ms(&latencies, 90.0),
+            p99_ms: percentile_ms(&latencies, 99.0),
+            max_ms: latencies.last().copied().map(ms).unwrap_or(0.0),
+            mean_ms: if ops > 0 { ms(total) / ops as f64 } else { 0.0 },
+            first_errors,
+        }
+    }
+
+    /// The median of each figure over several runs (errors summed), and how
+    /// far throughput spread around it.
+    pub fn median_of(runs: &[Summary]) -> (Summary, f64) {
+        fn median(mut values: Vec<f64>) -> f64 {
+            values.sort_by(f64::total_cmp);
+            match values.len() {
+                0 => 0.0,
+                n if n % 2 == 1 => values[n / 2],
+                n => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+            }
+        }
+        let pick = |f: fn(&Summary) -> f64| median(runs.iter().map(f).collect());
+        let throughput = pick(|s| s.throughput);
+        let (lo, hi) =
+            runs.iter().fold((f64::MAX, 0.0_f64), |(lo, hi), s| (lo.min(s.throughput), hi.max(s.throughput)));
+        let spread = if throughput > 0.0 && !runs.is_empty() { (hi - lo) / throughput } else { 0.0 };
+        let summary = Summary {
+            ops: median(runs.iter().map(|s| s.ops as f64).collect()) as u64,
+            errors: runs.iter().map(|s| s.errors).sum(),
+            elapsed_s: pick(|s| s.elapsed_s),
+            throughput,
+            p50_ms: pick(|s| s.p50_ms),
+            p90_ms: pick(|s| s.p90_ms),
+            p99_ms: pick(|s| s.p99_ms),
+            max_ms: pick(|s| s.max_ms),
+            mean_ms: pick(|s| s.mean_ms),
+            first_errors: runs.iter().flat_map(|s| s.first_errors.iter().cloned()).take(3).collect(),
+        };
+        (summary, spread)
+    }
+}
+
+/// Runs `op` on `bounds.concurrency` workers until `max_count` operations
+/// were started or `max_duration` passed, whichever comes first.
+pub async fn drive(bounds: Bounds, op: Op) -> Summary {
+    let issued = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let deadline = start + bounds.max_duration;
+    let workers: Vec<_> = (0..bounds.concurrency.max(1))
+        .map(|worker| {
+            let (issued, op) = (issued.clone(), op.clone());
+            tokio::spawn(async move {
+                let (mut latencies, mut errors, mut first_errors) = (Vec::new(), 0_u64, Vec::new());
+                let mut iteration = 0_u64;
+                while Instant::now() < deadline && issued.fetch_add(1, Ordering::Relaxed) < bounds.max_count {
+                    match tokio::time::timeout(bounds.op_timeout, op(worker, iteration)).await {
+                        Ok(Ok(latency)) => latencies.push(latency),
+                        Ok(Err(error)) => {
+                            errors += 1;
+                            if first_errors.len() < 3 {
+                                first_errors.push(format!("{error:#}"));
+                            }
+                        }
+                        Err(_) => {
+                            errors += 1;
+                            if first_errors.len() < 3 {
+                                first_errors.push(format!("timed out after {:?}", bounds.op_timeout));
+                            }
+                        }
+                    }
+                    iteration += 1;
+                }
+                (latencies, errors, first_errors)
+            })
+        })
+        .collect();
+    let (mut latencies, mut errors, mut first_errors) = (Vec::new(), 0, Vec::new());
+    for worker in workers {
+        match worker.await {
+            Ok((l, e, f)) => {
+                latencies.extend(l);
+                errors += e;
+                first_errors.extend(f);
+            }
+            Err(join) => {
+                errors += 1;
+                first_errors.push(format!("worker failed: {join}"));
+            }
+        }
+    }
+    first_errors.truncate(3);
+    Summary::new(latencies, errors, start.elapsed(), first_errors)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        let lat: Vec<_> = (1..=100).map(Duration::from_millis).collect();
+        let s = Summary::new(lat, 0, Duration::from_secs(1), vec![]);
+        assert_eq!((s.p50_ms, s.p90_ms, s.p99_ms, s.max_ms), (50.0, 90.0, 99.0, 100.0));
+        assert_eq!(s.throughput, 100.0);
+        let empty = Summary::new(vec![], 2, Duration::from_secs(1), vec![]);
+        assert_eq!((empty.p99_ms, empty.errors), (0.0, 2));
+    }
+
+    #[test]
+    fn medians_over_runs() {
+        let run = |t: f64| Summary { throughput: t, p99_ms: t / 10.0, ..Summary::default() };
+        let (m, spread) = Summary::median_of(&[run(100.0), run(90.0), run(110.0)]);
+        assert_eq!((m.throughput, m.p99_ms), (100.0, 10.0));
+        assert!((spread - 0.2).abs() < 1e-9);
+    }
+
+    #[tokio::test]
+    async fn drive_stops_at_the_count() {
+        let op: Op = Arc::new(|_, _| Box::pin(async { Ok(Duration::from_micros(5)) }));
+        let bounds = Bounds {
+            concurrency: 4,
+            max_count: 10,
+            max_duration: Duration::from_secs(5),
+            op_timeout: Duration::from_secs(1),
+        };
+        assert_eq!(drive(bounds, op).await.ops, 10);
+    }
+}
