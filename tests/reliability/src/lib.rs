@@ -440,6 +440,48 @@ pub fn postgres_url(test: &str) -> Option<String> {
     }
 }
 
+/// A PostgreSQL database of its own for one test, created on the server of
+/// `PAYMENT_TEST_POSTGRES_URL` and dropped (with its connections) by [`drop`](Self::drop).
+pub struct ScratchDatabase {
+    /// A pool on the administrative database (the one of the variable).
+    pub admin: sqlx::PgPool,
+    /// The scratch database's name.
+    pub name: String,
+    /// Its URL, for `PAYMENT_DATABASE_URL`.
+    pub url: String,
+}
+
+impl ScratchDatabase {
+    /// Creates `payments_reliability_<uuid>` beside the database of `admin_url`.
+    ///
+    /// # Errors
+    /// When PostgreSQL cannot be reached or refuses to create it.
+    pub async fn create(admin_url: &str) -> anyhow::Result<Self> {
+        let admin = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(2)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(admin_url)
+            .await
+            .context("PAYMENT_TEST_POSTGRES_URL is set but PostgreSQL cannot be reached")?;
+        let name = format!("payments_reliability_{}", uuid::Uuid::new_v4().simple());
+        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await?;
+        let base = admin_url.split('?').next().unwrap_or(admin_url);
+        let base = base.rsplit_once('/').map_or(base, |(server, _)| server);
+        let url = format!("{base}/{name}");
+        Ok(Self { admin, name, url })
+    }
+
+    /// Drops the database, closing whatever is still connected to it.
+    ///
+    /// # Errors
+    /// When PostgreSQL refuses.
+    pub async fn drop(self) -> anyhow::Result<()> {
+        sqlx::query(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)).execute(&self.admin).await?;
+        self.admin.close().await;
+        Ok(())
+    }
+}
+
 /// How a [`PgProxy`] treats each request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProxyMode {

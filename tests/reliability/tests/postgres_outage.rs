@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use payments_reliability::{Api, Receiver, TestServer, Toss, postgres_url};
+use payments_reliability::{Api, Receiver, ScratchDatabase, TestServer, Toss, postgres_url};
 use sqlx::postgres::PgPoolOptions;
 use tokio::sync::Mutex;
 
@@ -73,16 +73,8 @@ async fn worker(id: usize, api: Api, toss: Toss, hook: String, figures: Arc<Figu
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_database_connections_fail_cleanly_and_recover() {
     let Some(admin_url) = postgres_url("killed_database_connections_fail_cleanly_and_recover") else { return };
-    let admin = PgPoolOptions::new()
-        .max_connections(2)
-        .acquire_timeout(Duration::from_secs(10))
-        .connect(&admin_url)
-        .await
-        .expect("PAYMENT_TEST_POSTGRES_URL is set but PostgreSQL cannot be reached");
-    let database = format!("payments_reliability_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(&format!("CREATE DATABASE {database}")).execute(&admin).await.unwrap();
-    let base = admin_url.split('?').next().unwrap().rsplit_once('/').unwrap().0.to_owned();
-    let url = format!("{base}/{database}");
+    let scratch = ScratchDatabase::create(&admin_url).await.unwrap();
+    let (admin, database, url) = (scratch.admin.clone(), scratch.name.clone(), scratch.url.clone());
 
     let server =
         TestServer::start(&[("PAYMENT_DATABASE_URL", url.as_str()), ("PAYMENT_DATABASE_MAX_CONNECTIONS", "8")])
@@ -180,7 +172,7 @@ async fn killed_database_connections_fail_cleanly_and_recover() {
         figures.failed_registrations.lock().await.len(),
     );
     server.stop().await.unwrap();
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)")).execute(&admin).await.unwrap();
+    scratch.drop().await.unwrap();
 
     assert!(terminated > 0, "connections were killed");
     assert!(!registered.is_empty(), "the load ran");

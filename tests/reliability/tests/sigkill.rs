@@ -2,6 +2,8 @@
 //! registrations, cancels and PG webhooks, then restarted on the same
 //! database: every acknowledged write is there, no refund exceeds its price,
 //! and every recorded event reaches the receiver (none lost, duplicates counted).
+//! Runs on SQLite and, when `PAYMENT_TEST_POSTGRES_URL` is set, on a scratch
+//! PostgreSQL database.
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -9,7 +11,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use payments_reliability::{Api, Receiver, TOSS_SECRET, Toss, base_vars, free_port, http_client, payments_binary};
+use payments_reliability::{
+    Api, Receiver, ScratchDatabase, TOSS_SECRET, Toss, base_vars, free_port, http_client, payments_binary, postgres_url,
+};
 use payments_toss::fake::FakeTossConfig;
 use serde_json::{Value, json};
 use tokio::process::{Child, Command};
@@ -90,8 +94,66 @@ async fn worker(id: usize, api: Api, toss: Toss, hook: String, acks: Arc<Acks>, 
     }
 }
 
+/// The database the killed server ran on, read directly by the test.
+enum Db {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+}
+
+impl Db {
+    async fn connect(url: &str) -> Self {
+        if url.starts_with("sqlite:") {
+            Self::Sqlite(sqlx::SqlitePool::connect(url).await.unwrap())
+        } else {
+            Self::Postgres(sqlx::PgPool::connect(url).await.unwrap())
+        }
+    }
+
+    async fn count(&self, sql: &str) -> i64 {
+        match self {
+            Self::Sqlite(pool) => sqlx::query_scalar(sql).fetch_one(pool).await,
+            Self::Postgres(pool) => sqlx::query_scalar(sql).fetch_one(pool).await,
+        }
+        .unwrap()
+    }
+
+    /// The id of every recorded event, lower-case.
+    async fn event_ids(&self) -> HashSet<String> {
+        let sql = "SELECT CAST(id AS TEXT) FROM payment_history_webhooks";
+        let ids: Vec<String> = match self {
+            Self::Sqlite(pool) => sqlx::query_scalar(sql).fetch_all(pool).await,
+            Self::Postgres(pool) => sqlx::query_scalar(sql).fetch_all(pool).await,
+        }
+        .unwrap();
+        ids.into_iter().map(|id| id.to_lowercase()).collect()
+    }
+
+    async fn close(self) {
+        match self {
+            Self::Sqlite(pool) => pool.close().await,
+            Self::Postgres(pool) => pool.close().await,
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigkill_under_load_loses_no_acknowledged_write_and_no_event() {
+async fn sigkill_under_load_loses_no_acknowledged_write_and_no_event_on_sqlite() {
+    sigkill_under_load(None, "sqlite").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_under_load_loses_no_acknowledged_write_and_no_event_on_postgres() {
+    let Some(admin_url) = postgres_url("sigkill_under_load_loses_no_acknowledged_write_and_no_event_on_postgres")
+    else {
+        return;
+    };
+    let scratch = ScratchDatabase::create(&admin_url).await.unwrap();
+    sigkill_under_load(Some(scratch.url.clone()), "postgres").await;
+    scratch.drop().await.unwrap();
+}
+
+/// The scenario on `database` (a SQLite file in a temporary directory when `None`).
+async fn sigkill_under_load(database: Option<String>, backend: &str) {
     let binary = payments_binary().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let port = free_port().unwrap();
@@ -107,6 +169,10 @@ async fn sigkill_under_load_loses_no_acknowledged_write_and_no_event() {
     vars.insert("PAYMENT_API_PORT".into(), port.to_string());
     vars.insert("PAYMENT_TOSS_URL".into(), fake.url());
     vars.insert("PAYMENT_LOG".into(), "warn".into());
+    if let Some(url) = &database {
+        vars.insert("PAYMENT_DATABASE_URL".into(), url.clone());
+    }
+    let db_url = vars["PAYMENT_DATABASE_URL"].clone();
     // A claim held by the killed process is taken over once its lease expires.
     vars.insert("PAYMENT_WEBHOOK_TIMEOUT_SECS".into(), "1".into());
     vars.insert("PAYMENT_WEBHOOK_LEASE_SECS".into(), "3".into());
@@ -134,14 +200,11 @@ async fn sigkill_under_load_loses_no_acknowledged_write_and_no_event() {
     wait_healthy(&url).await;
 
     // Let the outbox drain: every event delivered (bounded wait).
-    let db = format!("sqlite://{}", dir.path().join("p.db").display());
-    let pool = sqlx::SqlitePool::connect(&db).await.unwrap();
+    let db = Db::connect(&db_url).await;
+    let pending_sql = "SELECT COUNT(*) FROM payment_webhook_outbox WHERE state <> 'delivered'";
     let until = Instant::now() + Duration::from_secs(60);
     loop {
-        let pending: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM payment_webhook_outbox WHERE state <> 'delivered'")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
+        let pending = db.count(pending_sql).await;
         if pending == 0 || Instant::now() > until {
             break;
         }
@@ -168,18 +231,10 @@ async fn sigkill_under_load_loses_no_acknowledged_write_and_no_event() {
             lost_cancels += 1;
         }
     }
-    let histories: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM payment_histories").fetch_one(&pool).await.unwrap();
-    let events: HashSet<String> = sqlx::query_scalar::<_, String>("SELECT id FROM payment_history_webhooks")
-        .fetch_all(&pool)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|id| id.to_lowercase())
-        .collect();
-    let undelivered: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM payment_webhook_outbox WHERE state <> 'delivered'")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let histories = db.count("SELECT COUNT(*) FROM payment_histories").await;
+    let events = db.event_ids().await;
+    let undelivered = db.count(pending_sql).await;
+    db.close().await;
     let deliveries = receiver.delivered();
     let delivered: HashSet<String> = deliveries.iter().map(|d| d.id.to_lowercase()).collect();
     let lost_events = events.difference(&delivered).count();
@@ -200,7 +255,7 @@ async fn sigkill_under_load_loses_no_acknowledged_write_and_no_event() {
     let _ = child.wait().await;
     fake.stop().await.unwrap();
     println!(
-        "RESULT sigkill requests_sent={} registrations_acknowledged={} cancels_acknowledged={} pg_side_cancels={} \
+        "RESULT sigkill backend={backend} requests_sent={} registrations_acknowledged={} cancels_acknowledged={} pg_side_cancels={} \
          failed_or_refused={} killed={killed} histories_in_db={} lost_registrations={lost_registrations} \
          lost_cancels={lost_cancels} over_refunded={over_refunded} events_recorded={} deliveries={} \
          distinct_delivered={} lost_events={lost_events} raw_duplicates={duplicates} \
