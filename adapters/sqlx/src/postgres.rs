@@ -34,6 +34,8 @@ fn from_money(amount: MoneyCol) -> Result<payments_domain::Money, payments_appli
 
 const BEGIN_WRITE: &str = "BEGIN";
 const SKIP_LOCKED: &str = " FOR UPDATE SKIP LOCKED";
+/// Many writers at once, each locking only the rows it changes.
+const SINGLE_WRITER: bool = false;
 
 // The repositories themselves, written once for both backends over the
 // definitions above (compiled once per backend, hence the lint).

@@ -37,6 +37,8 @@ const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
 /// SQLite has one writer at a time: the claiming statement runs under the
 /// write lock, so no row lock is needed.
 const SKIP_LOCKED: &str = "";
+/// One writer at a time: this process queues its writers itself.
+const SINGLE_WRITER: bool = true;
 
 // The repositories themselves, written once for both backends over the
 // definitions above (compiled once per backend, hence the lint).

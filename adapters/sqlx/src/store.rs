@@ -7,13 +7,16 @@
 //! - `TsCol`, `ts_col`, `from_ts`: how a timestamp is stored;
 //! - `MoneyCol`, `money_col`, `from_money`: how money is stored;
 //! - `BEGIN_WRITE`: the statement opening a write transaction;
-//! - `SKIP_LOCKED`: the outbox claim's row-locking clause.
+//! - `SKIP_LOCKED`: the outbox claim's row-locking clause;
+//! - `SINGLE_WRITER`: whether the database takes one writer at a time, so
+//!   this process's writers queue on an async lock of their own
+//!   ([`WriteTurn`]) instead of sleeping in the database's busy handler.
 //!
 //! SQL uses `$n` placeholders, which both backends accept.
 
 use super::{
-    BEGIN_WRITE, Db, DbPool, DbRow, IdCol, MoneyCol, SKIP_LOCKED, TsCol, from_id, from_money, from_ts, id_col,
-    money_col, ts_col,
+    BEGIN_WRITE, Db, DbPool, DbRow, IdCol, MoneyCol, SINGLE_WRITER, SKIP_LOCKED, TsCol, from_id, from_money, from_ts,
+    id_col, money_col, ts_col,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,6 +31,7 @@ use payments_domain::{
     ReservationId, Source, Timestamp, VendorCode, VendorUid, WebhookEvent,
 };
 use sqlx::{QueryBuilder, Row};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use uuid::Uuid;
 
 use crate::codec::{self, CancelRow, EventRow, HistoryRow, ReservationRow};
@@ -35,6 +39,44 @@ use crate::error::{corrupt, db_err, insert_error};
 use crate::{AtRestKeys, RotationReport};
 
 type Tx = sqlx::Transaction<'static, Db>;
+type Connection = <Db as sqlx::Database>::Connection;
+
+/// This process's turn to write, on a database with one writer at a time
+/// (`None` elsewhere). SQLite's own busy handler makes a second writer sleep
+/// and poll (1, 2, 5 ... 100 ms), which under load turns into long, unfair
+/// waits; writers queued here are woken in order the moment the turn frees.
+/// Other processes on the same file still meet the busy timeout.
+type WriteTurn = Option<OwnedSemaphorePermit>;
+
+/// A write transaction holding the [`WriteTurn`] until it ends.
+struct WriteTx {
+    tx: Tx,
+    _turn: WriteTurn,
+}
+
+impl WriteTx {
+    async fn commit(self) -> Result<(), RepositoryError> {
+        self.tx.commit().await.map_err(db_err)
+    }
+
+    async fn rollback(self) -> Result<(), RepositoryError> {
+        self.tx.rollback().await.map_err(db_err)
+    }
+}
+
+impl std::ops::Deref for WriteTx {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut Connection {
+        &mut self.tx
+    }
+}
 
 const HISTORY_COLUMNS: &str = "id, vendor_code, vendor_store_id, vendor_uid, source_schema, source_table, \
      source_id, currency, price, webhook_url, data, password, created_at, paid_at, cancelled_at, revision";
@@ -48,6 +90,8 @@ const ROTATION_PAGE: i64 = 200;
 pub(crate) struct Store {
     pool: DbPool,
     keys: Arc<AtRestKeys>,
+    /// One permit when the backend has a single writer (see [`WriteTurn`]).
+    writers: Option<Arc<Semaphore>>,
 }
 
 fn get<'r, T>(row: &'r DbRow, column: &str) -> Result<T, RepositoryError>
@@ -137,11 +181,26 @@ fn to_u64(value: i64) -> u64 {
 
 impl Store {
     pub(crate) fn new(pool: DbPool, keys: Arc<AtRestKeys>) -> Self {
-        Self { pool, keys }
+        let writers = SINGLE_WRITER.then(|| Arc::new(Semaphore::new(1)));
+        Self { pool, keys, writers }
     }
 
-    async fn begin_write(&self) -> Result<Tx, RepositoryError> {
-        self.pool.begin_with(BEGIN_WRITE).await.map_err(db_err)
+    /// Waits for this process's turn to write (at once on PostgreSQL), as
+    /// long as the pool would wait for a connection.
+    async fn write_turn(&self) -> Result<WriteTurn, RepositoryError> {
+        let Some(writers) = &self.writers else { return Ok(None) };
+        let wait = self.pool.options().get_acquire_timeout();
+        match tokio::time::timeout(wait, writers.clone().acquire_owned()).await {
+            Ok(Ok(turn)) => Ok(Some(turn)),
+            Ok(Err(_closed)) => Err(db_err(sqlx::Error::PoolClosed)),
+            Err(_elapsed) => Err(db_err(sqlx::Error::PoolTimedOut)),
+        }
+    }
+
+    async fn begin_write(&self) -> Result<WriteTx, RepositoryError> {
+        let turn = self.write_turn().await?;
+        let tx = self.pool.begin_with(BEGIN_WRITE).await.map_err(db_err)?;
+        Ok(WriteTx { tx, _turn: turn })
     }
 
     /// Loads a history from its row (query 1) and its cancels as of the row's
@@ -168,7 +227,7 @@ impl Store {
     /// stored keys, one insert), sealing only the new ones.
     async fn insert_cancels(
         &self,
-        tx: &mut Tx,
+        tx: &mut WriteTx,
         history: HistoryId,
         cancels: &[CancelHistory],
         revision: i64,
@@ -277,6 +336,7 @@ impl Store {
                     query = query.bind(value);
                 }
                 // A row changed meanwhile was written under the current key.
+                let _turn = self.write_turn().await?;
                 let done = query.execute(&self.pool).await.map_err(db_err)?.rows_affected();
                 resealed += done;
             }
@@ -311,6 +371,7 @@ impl Store {
                 let Some(new) = codec::reseal(keyring, codec::IDEMPOTENT_BODY, format!("{scope}:{key}"), &old)? else {
                     continue;
                 };
+                let _turn = self.write_turn().await?;
                 resealed += sqlx::query(
                     "UPDATE idempotency_keys SET response_body = $1 \
                      WHERE scope = $2 AND idempotency_key = $3 AND response_body = $4",
@@ -383,7 +444,7 @@ impl HistoryRepository for Store {
         .await
         .map_err(|e| insert_error(e, "payment", vendor.code.as_str(), vendor.uid.as_str()))?;
         self.insert_cancels(&mut tx, id, history.cancels(), 0).await?;
-        tx.commit().await.map_err(db_err)
+        tx.commit().await
     }
 
     async fn find_by_id(&self, id: HistoryId) -> Result<Option<StoredHistory>, RepositoryError> {
@@ -465,7 +526,7 @@ impl HistoryRepository for Store {
         .map_err(db_err)?
         .rows_affected();
         if updated != 1 {
-            tx.rollback().await.map_err(db_err)?;
+            tx.rollback().await?;
             return Err(RepositoryError::Stale);
         }
         self.insert_cancels(&mut tx, id, next.cancels(), revision).await?;
@@ -491,7 +552,7 @@ impl HistoryRepository for Store {
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
-        tx.commit().await.map_err(db_err)
+        tx.commit().await
     }
 }
 
@@ -506,6 +567,7 @@ impl ReservationRepository for Store {
         let data = codec::seal_json(&self.keys.reservations, codec::RESERVATION_DATA, id, &reservation.data)?;
         let vendor = &reservation.vendor;
         let source = &reservation.source;
+        let _turn = self.write_turn().await?;
         sqlx::query(
             "INSERT INTO payment_reservations (id, vendor_code, vendor_store_id, vendor_uid, source_schema, \
              source_table, source_id, title, data, password, created_at) \
@@ -584,6 +646,7 @@ impl WebhookOutbox for Store {
         let until = now.checked_add_signed(lease_for).unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC);
         // One statement picks and leases the jobs (SQLite: under the write
         // lock; PostgreSQL: skipping rows another worker is claiming).
+        let turn = self.write_turn().await?;
         let claimed = sqlx::query(&format!(
             "UPDATE payment_webhook_outbox SET lease_token = $1, lease_until = $2, updated_at = $3 \
              WHERE event_id IN (SELECT event_id FROM payment_webhook_outbox \
@@ -598,6 +661,7 @@ impl WebhookOutbox for Store {
         .fetch_all(&self.pool)
         .await
         .map_err(db_err)?;
+        drop(turn);
         if claimed.is_empty() {
             return Ok(Vec::new());
         }
@@ -633,6 +697,7 @@ impl WebhookOutbox for Store {
                 // configured again) and deliver the others.
                 Err(error) => {
                     tracing::error!(event = %id, %error, "webhook event cannot be read; marked failed");
+                    let _turn = self.write_turn().await?;
                     sqlx::query(
                         "UPDATE payment_webhook_outbox SET state = 'failed', lease_token = NULL, lease_until = NULL, \
                          updated_at = $1 WHERE event_id = $2 AND lease_token = $3",
@@ -682,7 +747,7 @@ impl WebhookOutbox for Store {
         .map_err(db_err)?
         .rows_affected();
         if settled != 1 {
-            tx.rollback().await.map_err(db_err)?;
+            tx.rollback().await?;
             return Ok(false);
         }
         sqlx::query(
@@ -697,11 +762,12 @@ impl WebhookOutbox for Store {
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
-        tx.commit().await.map_err(db_err)?;
+        tx.commit().await?;
         Ok(true)
     }
 
     async fn release(&self, event: EventId, lease: LeaseToken) -> Result<(), RepositoryError> {
+        let _turn = self.write_turn().await?;
         sqlx::query(
             "UPDATE payment_webhook_outbox SET lease_token = NULL, lease_until = NULL \
              WHERE event_id = $1 AND lease_token = $2 AND state = 'pending'",
@@ -715,6 +781,7 @@ impl WebhookOutbox for Store {
     }
 
     async fn redeliver(&self, event: EventId, now: Timestamp) -> Result<bool, RepositoryError> {
+        let _turn = self.write_turn().await?;
         let updated = sqlx::query(
             "UPDATE payment_webhook_outbox SET state = 'pending', due_at = $1, attempts = 0, lease_token = NULL, \
              lease_until = NULL, updated_at = $1 WHERE event_id = $2",
@@ -790,6 +857,7 @@ impl IdempotencyStore for Store {
         // A claim abandoned between our insert and our read is retried; a
         // few rounds settle any race.
         for _ in 0..3 {
+            let turn = self.write_turn().await?;
             let inserted = sqlx::query(
                 "INSERT INTO idempotency_keys (scope, idempotency_key, fingerprint, created_at) \
                  VALUES ($1, $2, $3, $4) ON CONFLICT (scope, idempotency_key) DO NOTHING",
@@ -802,6 +870,7 @@ impl IdempotencyStore for Store {
             .await
             .map_err(db_err)?
             .rows_affected();
+            drop(turn);
             if inserted == 1 {
                 return Ok(IdempotencyClaim::Proceed);
             }
@@ -836,6 +905,7 @@ impl IdempotencyStore for Store {
     async fn complete(&self, scope: &str, key: &str, response: &StoredResponse) -> Result<(), RepositoryError> {
         let body =
             codec::seal_json(&self.keys.histories, codec::IDEMPOTENT_BODY, format!("{scope}:{key}"), &response.body)?;
+        let _turn = self.write_turn().await?;
         sqlx::query(
             "UPDATE idempotency_keys SET response_status = $1, response_body = $2 \
              WHERE scope = $3 AND idempotency_key = $4",
@@ -851,6 +921,7 @@ impl IdempotencyStore for Store {
     }
 
     async fn abandon(&self, scope: &str, key: &str) -> Result<(), RepositoryError> {
+        let _turn = self.write_turn().await?;
         sqlx::query("DELETE FROM idempotency_keys WHERE scope = $1 AND idempotency_key = $2")
             .bind(scope)
             .bind(key)
@@ -861,6 +932,7 @@ impl IdempotencyStore for Store {
     }
 
     async fn purge_before(&self, cutoff: Timestamp) -> Result<u64, RepositoryError> {
+        let _turn = self.write_turn().await?;
         Ok(sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
             .bind(ts_col(cutoff))
             .execute(&self.pool)
