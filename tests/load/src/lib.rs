@@ -29,7 +29,7 @@ use serde::Serialize;
 use crate::client::{Ctx, Receiver, Registered};
 use crate::limits::{CommitProbe, HashCost};
 use crate::server::{SpawnSpec, Spawned};
-use crate::stats::{Bounds, Op, Summary, drive};
+use crate::stats::{Bounds, Op, Summary, drive, drive_at_rate};
 
 /// The wire key and IV the tool gives a server it spawns (and assumes by default).
 pub const BENCH_KEY: &str = "payments-load-bench-wire-key-32b";
@@ -56,6 +56,44 @@ pub enum Scenario {
     Cancel,
     /// (d) a change at the PG (its webhook to us) until our outgoing webhook arrives.
     Webhook,
+}
+
+/// How fast an open-loop run starts operations.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rate {
+    /// Operations per second.
+    PerSecond(f64),
+    /// A fraction (0..=1) of the scenario's ceiling.
+    OfCeiling(f64),
+}
+
+/// One `--rates` entry: `scenario=N` or `scenario=N%`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct RateSpec {
+    pub scenario: Scenario,
+    pub rate: Rate,
+}
+
+impl std::str::FromStr for RateSpec {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let (scenario, rate) =
+            text.split_once('=').ok_or_else(|| format!("{text:?}: expected scenario=rate, e.g. webhook=500"))?;
+        let scenario = Scenario::from_str(scenario.trim(), true)?;
+        let rate = rate.trim();
+        let (number, percent) = match rate.strip_suffix('%') {
+            Some(number) => (number, true),
+            None => (rate, false),
+        };
+        let value: f64 = number.trim().parse().map_err(|_| format!("{rate:?} is not a rate (N or N%)"))?;
+        if !(value.is_finite() && value > 0.0) || (percent && value > 1000.0) {
+            return Err(format!("{rate:?}: a rate must be positive (a percentage at most 1000%)"));
+        }
+        let rate = if percent { Rate::OfCeiling(value / 100.0) } else { Rate::PerSecond(value) };
+        Ok(Self { scenario, rate })
+    }
 }
 
 /// Command line.
@@ -90,6 +128,14 @@ pub struct Opts {
     /// Scenarios, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "register,read,cancel,webhook")]
     pub scenarios: Vec<Scenario>,
+    /// Open-loop runs after the closed-loop levels, comma-separated
+    /// `scenario=rate`: operations started per second whatever the answers
+    /// do, as `N` per second or `N%` of the scenario's ceiling (see BENCHMARKS.md).
+    #[arg(long, value_delimiter = ',', default_value = "register=80%,read=80%,webhook=500")]
+    pub rates: Vec<RateSpec>,
+    /// Most operations in flight in an open-loop run.
+    #[arg(long, default_value_t = 64)]
+    pub in_flight: usize,
     /// Longest run of one scenario at one concurrency, seconds.
     #[arg(long, default_value_t = 5.0)]
     pub duration: f64,
@@ -194,7 +240,29 @@ pub struct Report {
     pub stop_ms: Option<f64>,
     pub webhooks_received: u64,
     pub levels: Vec<Level>,
+    /// The `--rates` runs.
+    pub open_loop: Vec<OpenLoopResult>,
     pub targets: Vec<Target>,
+}
+
+/// One scenario driven at a fixed arrival rate (open loop).
+#[derive(Debug, Clone, Serialize)]
+pub struct OpenLoopResult {
+    pub scenario: Scenario,
+    /// Operations started per second.
+    pub rate_per_s: f64,
+    /// The rate as a fraction of the scenario's ceiling.
+    pub rate_of_ceiling: f64,
+    /// Most operations in flight.
+    pub in_flight: usize,
+    /// Medians over the runs (latency includes any wait for a free slot).
+    pub summary: Summary,
+    pub throughput_spread: f64,
+    pub runs: Vec<Summary>,
+    pub ceiling: String,
+    pub ceiling_per_s: f64,
+    pub peak_rss_mib: Option<f64>,
+    pub target: Option<Target>,
 }
 
 const MIB: f64 = 1024.0 * 1024.0;
@@ -400,7 +468,7 @@ pub async fn run(opts: Opts) -> anyhow::Result<Report> {
         Some(spawned) => Some(stats::ms(spawned.stop().await?)),
         None => None,
     };
-    let (hash, health_rtt_ms, levels) = result?;
+    let (hash, health_rtt_ms, levels, open_loop) = result?;
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let mut report = Report {
         database,
@@ -419,13 +487,53 @@ pub async fn run(opts: Opts) -> anyhow::Result<Report> {
         stop_ms,
         webhooks_received: receiver.received(),
         levels,
+        open_loop,
         targets: Vec::new(),
     };
     judge(&mut report);
     Ok(report)
 }
 
-type Measured = (HashCost, f64, Vec<Level>);
+type Measured = (HashCost, f64, Vec<Level>, Vec<OpenLoopResult>);
+
+/// What `scenario` is held against, and its rate per second.
+fn ceiling(
+    scenario: Scenario,
+    cores: f64,
+    hash: &HashCost,
+    health: &Summary,
+    commits: Option<&Summary>,
+) -> (String, f64) {
+    match scenario {
+        Scenario::Register => ("argon2 hash: cores / hash time".to_owned(), cores * 1000.0 / hash.hash_ms),
+        Scenario::Read | Scenario::Cancel => {
+            ("argon2 verify: cores / verify time".to_owned(), cores * 1000.0 / hash.verify_ms)
+        }
+        Scenario::Webhook => match commits {
+            Some(commits) => ("database: one-row commits/s".to_owned(), commits.throughput),
+            None => ("HTTP round trips/s".to_owned(), health.throughput),
+        },
+    }
+}
+
+/// Runs `op` `runs` times with `run`, reading the server's peak memory around each.
+async fn repeat<F, Fut>(runs: usize, target: &ServerHandle, mut run: F) -> (Vec<Summary>, Option<f64>)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Summary>,
+{
+    let (mut summaries, mut peak) = (Vec::new(), None::<f64>);
+    for _ in 0..runs {
+        let reset = target.pid.is_some_and(server::reset_peak);
+        summaries.push(run().await);
+        if let Some((_, hwm)) = target.memory_mib().await
+            && (reset || target.pid.is_none())
+        {
+            peak = Some(peak.map_or(hwm, |p: f64| p.max(hwm)));
+        }
+    }
+    (summaries, peak)
+}
 
 async fn measure(
     opts: &Opts,
@@ -479,29 +587,10 @@ async fn measure(
                 max_duration: Duration::from_secs_f64(opts.duration),
                 op_timeout,
             };
-            let (mut runs, mut peak) = (Vec::new(), None::<f64>);
             let op = prepare(ctx, scenario, bounds).await?;
-            for _ in 0..opts.runs {
-                let reset = target.pid.is_some_and(server::reset_peak);
-                let summary = drive(bounds, op.clone()).await;
-                if let Some((_, hwm)) = target.memory_mib().await
-                    && (reset || target.pid.is_none())
-                {
-                    peak = Some(peak.map_or(hwm, |p: f64| p.max(hwm)));
-                }
-                runs.push(summary);
-            }
+            let (runs, peak) = repeat(opts.runs, target, || drive(bounds, op.clone())).await;
             let (summary, spread) = Summary::median_of(&runs);
-            let (ceiling, ceiling_per_s) = match scenario {
-                Scenario::Register => ("argon2 hash: cores / hash time".to_owned(), cores * 1000.0 / hash.hash_ms),
-                Scenario::Read | Scenario::Cancel => {
-                    ("argon2 verify: cores / verify time".to_owned(), cores * 1000.0 / hash.verify_ms)
-                }
-                Scenario::Webhook => match &commits {
-                    Some(commits) => ("database: one-row commits/s".to_owned(), commits.throughput),
-                    None => ("HTTP round trips/s".to_owned(), health.throughput),
-                },
-            };
+            let (ceiling, ceiling_per_s) = ceiling(scenario, cores, &hash, &health, commits.as_ref());
             scenarios.push(ScenarioResult {
                 scenario,
                 fraction_of_ceiling: if ceiling_per_s > 0.0 { summary.throughput / ceiling_per_s } else { 0.0 },
@@ -517,7 +606,40 @@ async fn measure(
         }
         levels.push(Level { concurrency: c, health, commits, scenarios });
     }
-    Ok((hash, health_rtt_ms, levels))
+
+    let mut open_loop = Vec::new();
+    for spec in &opts.rates {
+        let bounds = Bounds {
+            concurrency: opts.in_flight.max(1),
+            max_count: opts.count,
+            max_duration: Duration::from_secs_f64(opts.duration),
+            op_timeout,
+        };
+        // Held against the limits measured at the highest concurrency.
+        let Some(level) = levels.last() else { break };
+        let (ceiling, ceiling_per_s) = ceiling(spec.scenario, cores, &hash, &level.health, level.commits.as_ref());
+        let rate = match spec.rate {
+            Rate::PerSecond(rate) => rate,
+            Rate::OfCeiling(fraction) => fraction * ceiling_per_s,
+        };
+        let op = prepare(ctx, spec.scenario, bounds).await?;
+        let (runs, peak) = repeat(opts.runs, target, || drive_at_rate(bounds, rate, op.clone())).await;
+        let (summary, spread) = Summary::median_of(&runs);
+        open_loop.push(OpenLoopResult {
+            scenario: spec.scenario,
+            rate_per_s: rate,
+            rate_of_ceiling: if ceiling_per_s > 0.0 { rate / ceiling_per_s } else { 0.0 },
+            in_flight: bounds.concurrency,
+            summary,
+            throughput_spread: spread,
+            runs,
+            ceiling,
+            ceiling_per_s,
+            peak_rss_mib: peak,
+            target: None,
+        });
+    }
+    Ok((hash, health_rtt_ms, levels, open_loop))
 }
 
 /// Marks the issue's targets.
@@ -555,6 +677,41 @@ fn judge(report: &mut Report) {
             }
             result.target = target;
         }
+    }
+    for result in &mut report.open_loop {
+        let s = &result.summary;
+        let kept_up = s.errors == 0 && s.throughput >= 0.95 * result.rate_per_s;
+        let target = match result.scenario {
+            Scenario::Register | Scenario::Read => {
+                let single = if result.scenario == Scenario::Register { hash_ms } else { verify_ms };
+                Some(Target {
+                    text: format!(
+                        "{:?} open loop at {:.1}/s ({:.0}% of the argon2 ceiling, <= {} in flight): kept up ({:.1}/s) \
+                         and p99 < 4 x {:.1} ms ({:.1} ms)",
+                        result.scenario,
+                        result.rate_per_s,
+                        result.rate_of_ceiling * 100.0,
+                        result.in_flight,
+                        s.throughput,
+                        single,
+                        s.p99_ms
+                    ),
+                    met: kept_up && result.rate_of_ceiling >= 0.8 && s.p99_ms < 4.0 * single,
+                })
+            }
+            Scenario::Webhook => Some(Target {
+                text: format!(
+                    "webhook open loop at {:.0}/s on {}: >= 500 events/s kept up ({:.0}) with p99 < 100 ms ({:.1} ms)",
+                    result.rate_per_s, report.database, s.throughput, s.p99_ms
+                ),
+                met: kept_up && result.rate_per_s >= 500.0 && s.p99_ms < 100.0,
+            }),
+            Scenario::Cancel => None,
+        };
+        if let Some(t) = &target {
+            targets.push(t.clone());
+        }
+        result.target = target;
     }
     if let Some(rss) = report.idle_rss_mib {
         targets.push(Target { text: format!("idle RSS < 30 MiB ({rss:.1} MiB)"), met: rss < 30.0 });
@@ -650,6 +807,49 @@ pub fn render(report: &Report) -> String {
                 r.throughput_spread * 100.0,
                 r.ceiling_per_s,
                 r.fraction_of_ceiling * 100.0,
+                r.peak_rss_mib.map_or("-".to_owned(), |p| format!("{p:.1}"))
+            );
+            for e in &s.first_errors {
+                let _ = writeln!(out, "    error: {e}");
+            }
+        }
+    }
+    if !report.open_loop.is_empty() {
+        let _ = writeln!(out, "\nopen loop (fixed arrival rate; latency includes waiting for a slot):");
+        let _ = writeln!(
+            out,
+            "  {:<9} {:>8} {:>7} {:>9} {:>6} {:>4} {:>9} {:>8} {:>8} {:>8} {:>8} {:>7} {:>8}",
+            "scenario",
+            "rate/s",
+            "of ceil",
+            "in flight",
+            "ops",
+            "err",
+            "ops/s",
+            "p50 ms",
+            "p90 ms",
+            "p99 ms",
+            "max ms",
+            "spread",
+            "peak MiB"
+        );
+        for r in &report.open_loop {
+            let s = &r.summary;
+            let _ = writeln!(
+                out,
+                "  {:<9} {:>8.1} {:>6.0}% {:>9} {:>6} {:>4} {:>9.1} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>6.0}% {:>8}",
+                format!("{:?}", r.scenario).to_lowercase(),
+                r.rate_per_s,
+                r.rate_of_ceiling * 100.0,
+                r.in_flight,
+                s.ops,
+                s.errors,
+                s.throughput,
+                s.p50_ms,
+                s.p90_ms,
+                s.p99_ms,
+                s.max_ms,
+                r.throughput_spread * 100.0,
                 r.peak_rss_mib.map_or("-".to_owned(), |p| format!("{p:.1}"))
             );
             for e in &s.first_errors {

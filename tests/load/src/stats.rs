@@ -165,6 +165,63 @@ pub async fn drive(bounds: Bounds, op: Op) -> Summary {
     Summary::new(latencies, errors, start.elapsed(), first_errors)
 }
 
+/// Open loop: starts operation `i` at `i / rate` seconds (whatever the
+/// answers are doing), with at most `bounds.concurrency` in flight, until
+/// `max_count` operations were started or `max_duration` passed. Each
+/// operation runs as the "worker" of a free in-flight slot, so no two running
+/// at once share a worker's payments. An operation that could not start on
+/// time (every slot busy) counts its wait in its latency, so a server falling
+/// behind shows in the percentiles instead of slowing the arrivals
+/// (no coordinated omission). Throughput is over the whole run, waiting for
+/// the last answer included.
+pub async fn drive_at_rate(bounds: Bounds, rate: f64, op: Op) -> Summary {
+    let interval = Duration::from_secs_f64(1.0 / rate.max(1e-3));
+    let slots = Arc::new(tokio::sync::Semaphore::new(bounds.concurrency.max(1)));
+    let free = Arc::new(std::sync::Mutex::new((0..bounds.concurrency.max(1)).rev().collect::<Vec<usize>>()));
+    let mut running = tokio::task::JoinSet::new();
+    let start = tokio::time::Instant::now();
+    let deadline = start + bounds.max_duration;
+    let mut issued = 0_u64;
+    while issued < bounds.max_count {
+        let due = start + interval.mul_f64(issued as f64);
+        if due >= deadline {
+            break;
+        }
+        tokio::time::sleep_until(due).await;
+        let Ok(permit) = slots.clone().acquire_owned().await else { break };
+        let late = due.elapsed();
+        let slot = free.lock().unwrap_or_else(std::sync::PoisonError::into_inner).pop().unwrap_or_default();
+        let (op, free, timeout, iteration) = (op.clone(), free.clone(), bounds.op_timeout, issued);
+        running.spawn(async move {
+            let outcome = match tokio::time::timeout(timeout, op(slot, iteration)).await {
+                Ok(Ok(latency)) => Ok(latency + late),
+                Ok(Err(error)) => Err(format!("{error:#}")),
+                Err(_) => Err(format!("timed out after {timeout:?}")),
+            };
+            free.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(slot);
+            drop(permit);
+            outcome
+        });
+        issued += 1;
+    }
+    let (mut latencies, mut errors, mut first_errors) = (Vec::new(), 0, Vec::new());
+    while let Some(done) = running.join_next().await {
+        match done {
+            Ok(Ok(latency)) => latencies.push(latency),
+            Ok(Err(error)) => {
+                errors += 1;
+                first_errors.push(error);
+            }
+            Err(join) => {
+                errors += 1;
+                first_errors.push(format!("operation failed: {join}"));
+            }
+        }
+    }
+    first_errors.truncate(3);
+    Summary::new(latencies, errors, start.elapsed(), first_errors)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,5 +254,30 @@ mod tests {
             op_timeout: Duration::from_secs(1),
         };
         assert_eq!(drive(bounds, op).await.ops, 10);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_open_loop_keeps_its_rate_and_counts_waiting_as_latency() {
+        // 100 ops/s for 1 s with 2 slots; each operation takes 50 ms, so
+        // the server keeps up with only 5 in flight: it does not.
+        let op: Op = Arc::new(|_, _| {
+            Box::pin(async {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                Ok(Duration::from_millis(50))
+            })
+        });
+        let bounds = Bounds {
+            concurrency: 2,
+            max_count: 1000,
+            max_duration: Duration::from_secs(1),
+            op_timeout: Duration::from_secs(60),
+        };
+        let s = drive_at_rate(bounds, 100.0, op.clone()).await;
+        assert_eq!(s.ops, 100, "every scheduled operation ran");
+        assert!(s.p99_ms > 1000.0, "the queue behind the two slots shows: {s:?}");
+        let relaxed = Bounds { concurrency: 8, ..bounds };
+        let s = drive_at_rate(relaxed, 100.0, op).await;
+        assert_eq!(s.ops, 100);
+        assert!(s.p99_ms < 60.0, "on time, latency is the operation's own: {s:?}");
     }
 }

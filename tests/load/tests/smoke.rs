@@ -53,6 +53,10 @@ async fn every_scenario_runs_against_a_real_server() {
         "10",
         "--hash-samples",
         "2",
+        "--rates",
+        "read=50%,webhook=20",
+        "--in-flight",
+        "2",
         "--key",
         BENCH_KEY,
         "--iv",
@@ -75,12 +79,30 @@ async fn every_scenario_runs_against_a_real_server() {
             assert_eq!((result.summary.ops, result.summary.errors), (3, 0), "{:?}: {text}", result.scenario);
         }
     }
+    assert_eq!(report.open_loop.len(), 2, "{text}");
+    for result in &report.open_loop {
+        assert_eq!((result.summary.ops, result.summary.errors), (3, 0), "{:?}: {text}", result.scenario);
+        assert!(result.rate_per_s > 0.0 && result.in_flight == 2, "{text}");
+    }
+    assert!((report.open_loop[1].rate_per_s - 20.0).abs() < 1e-9, "{text}");
     let webhook = report.levels[0].scenarios.iter().find(|r| r.scenario == Scenario::Webhook).unwrap();
     assert!(webhook.summary.p50_ms > 0.0, "{text}");
     assert!(report.idle_rss_mib.is_some_and(|rss| rss > 0.0), "{text}");
     let json = serde_json::to_value(&report).unwrap();
     assert_eq!(json["levels"][0]["scenarios"][3]["scenario"], "webhook");
     app.stop().await.unwrap();
+}
+
+#[test]
+fn rates_name_a_scenario_and_a_positive_rate() {
+    use payments_load::{Rate, RateSpec};
+    let spec: RateSpec = "webhook=500".parse().unwrap();
+    assert_eq!((spec.scenario, spec.rate), (Scenario::Webhook, Rate::PerSecond(500.0)));
+    let spec: RateSpec = "read=80%".parse().unwrap();
+    assert_eq!((spec.scenario, spec.rate), (Scenario::Read, Rate::OfCeiling(0.8)));
+    for bad in ["webhook", "nothing=5", "read=-1", "read=0", "read=abc", "read=NaN", "read=5000%"] {
+        assert!(bad.parse::<RateSpec>().is_err(), "{bad} was accepted");
+    }
 }
 
 #[tokio::test]
