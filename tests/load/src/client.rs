@@ -43,11 +43,17 @@ fn receive(body: String, Data(state): Data<&(Waiters, Arc<AtomicU64>, WireCipher
     let arrival = Instant::now();
     let (waiters, received, cipher) = state;
     received.fetch_add(1, Ordering::Relaxed);
-    let source_id = cipher
-        .decrypt(&body)
-        .ok()
-        .and_then(|plain| serde_json::from_str::<Value>(&plain).ok())
-        .and_then(|v| v["source"]["id"].as_str().map(str::to_owned));
+    // Only the source id matters here: skip the rest unparsed.
+    #[derive(serde::Deserialize)]
+    struct Hook {
+        source: HookSource,
+    }
+    #[derive(serde::Deserialize)]
+    struct HookSource {
+        id: String,
+    }
+    let source_id =
+        cipher.decrypt(&body).ok().and_then(|plain| serde_json::from_str::<Hook>(&plain).ok()).map(|h| h.source.id);
     if let Some(id) = source_id {
         let waiter = waiters.lock().ok().and_then(|mut w| w.remove(&id));
         if let Some(waiter) = waiter {

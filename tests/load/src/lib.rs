@@ -131,11 +131,17 @@ pub struct Opts {
     /// Open-loop runs after the closed-loop levels, comma-separated
     /// `scenario=rate`: operations started per second whatever the answers
     /// do, as `N` per second or `N%` of the scenario's ceiling (see BENCHMARKS.md).
-    #[arg(long, value_delimiter = ',', default_value = "register=80%,read=80%,webhook=500")]
+    /// `--rates` alone: none.
+    #[arg(long, value_delimiter = ',', num_args = 0.., default_value = "register=80%,read=80%,webhook=500")]
     pub rates: Vec<RateSpec>,
     /// Most operations in flight in an open-loop run.
     #[arg(long, default_value_t = 64)]
     pub in_flight: usize,
+    /// Payments the webhook scenario changes in turn, made for each level
+    /// through the server (a registration each, before the runs). The fake
+    /// PG keeps 1000 payments, the least recently changed going first.
+    #[arg(long, default_value_t = 960)]
+    pub webhook_payments: usize,
     /// Longest run of one scenario at one concurrency, seconds.
     #[arg(long, default_value_t = 5.0)]
     pub duration: f64,
@@ -311,9 +317,28 @@ fn owned(pool: &Arc<Vec<Registered>>, concurrency: usize, worker: usize, iterati
     pool[index % pool.len()].clone()
 }
 
+/// The payments the webhook scenario changes, made for each level and taken
+/// in turn by its operations, so each sees as few changes as the pool's size
+/// allows (a real payment sees a handful; one changed hundreds of times
+/// carries hundreds of cancels in every PG answer, snapshot and webhook).
+/// Two operations on one payment at once would need the pool to come round
+/// while one is in flight; the receiver would then report "waiter replaced"
+/// rather than mis-measure.
+struct WebhookPool {
+    payments: Vec<Registered>,
+    cursor: std::sync::atomic::AtomicUsize,
+}
+
+impl WebhookPool {
+    fn next(&self) -> &Registered {
+        let turn = self.cursor.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        &self.payments[turn % self.payments.len()]
+    }
+}
+
 /// Prepares `scenario` at `bounds` (its payments, made once and shared by
 /// the runs) and answers the operation to drive.
-async fn prepare(ctx: &Arc<Ctx>, scenario: Scenario, bounds: Bounds) -> anyhow::Result<Op> {
+async fn prepare(ctx: &Arc<Ctx>, scenario: Scenario, bounds: Bounds, webhook_payments: usize) -> anyhow::Result<Op> {
     let c = bounds.concurrency;
     let op_timeout = bounds.op_timeout;
     let op: Op = match scenario {
@@ -344,11 +369,14 @@ async fn prepare(ctx: &Arc<Ctx>, scenario: Scenario, bounds: Bounds) -> anyhow::
             })
         }
         Scenario::Webhook => {
-            let pool = Arc::new(payments(ctx, (c * 4).max(64), 100_000_000).await?);
+            let pool = Arc::new(WebhookPool {
+                payments: payments(ctx, webhook_payments.max(c * 2), 100_000_000).await?,
+                cursor: std::sync::atomic::AtomicUsize::new(0),
+            });
             let ctx = ctx.clone();
-            Arc::new(move |worker, iteration| {
-                let (ctx, payment) = (ctx.clone(), owned(&pool, c, worker, iteration));
-                Box::pin(async move { ctx.pg_change_to_webhook(&payment, 1, op_timeout).await })
+            Arc::new(move |_, _| {
+                let (ctx, pool) = (ctx.clone(), pool.clone());
+                Box::pin(async move { ctx.pg_change_to_webhook(pool.next(), 1, op_timeout).await })
             })
         }
     };
@@ -587,7 +615,7 @@ async fn measure(
                 max_duration: Duration::from_secs_f64(opts.duration),
                 op_timeout,
             };
-            let op = prepare(ctx, scenario, bounds).await?;
+            let op = prepare(ctx, scenario, bounds, opts.webhook_payments).await?;
             let (runs, peak) = repeat(opts.runs, target, || drive(bounds, op.clone())).await;
             let (summary, spread) = Summary::median_of(&runs);
             let (ceiling, ceiling_per_s) = ceiling(scenario, cores, &hash, &health, commits.as_ref());
@@ -622,7 +650,7 @@ async fn measure(
             Rate::PerSecond(rate) => rate,
             Rate::OfCeiling(fraction) => fraction * ceiling_per_s,
         };
-        let op = prepare(ctx, spec.scenario, bounds).await?;
+        let op = prepare(ctx, spec.scenario, bounds, opts.webhook_payments).await?;
         let (runs, peak) = repeat(opts.runs, target, || drive_at_rate(bounds, rate, op.clone())).await;
         let (summary, spread) = Summary::median_of(&runs);
         open_loop.push(OpenLoopResult {

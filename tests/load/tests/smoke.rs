@@ -57,6 +57,8 @@ async fn every_scenario_runs_against_a_real_server() {
         "read=50%,webhook=20",
         "--in-flight",
         "2",
+        "--webhook-payments",
+        "8",
         "--key",
         BENCH_KEY,
         "--iv",
