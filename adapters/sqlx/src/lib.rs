@@ -158,7 +158,10 @@ impl Database {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(config.sqlite_busy_timeout)
             .foreign_keys(true);
+        // A connection to a local file does not go stale: no ping (a round
+        // trip to the connection's thread) before each use.
         let pool = SqlitePoolOptions::new()
+            .test_before_acquire(false)
             .max_connections(config.max_connections.max(1))
             .min_connections(config.min_connections)
             .acquire_timeout(config.acquire_timeout)

@@ -34,8 +34,12 @@ fn from_money(amount: MoneyCol) -> Result<payments_domain::Money, payments_appli
 
 const BEGIN_WRITE: &str = "BEGIN";
 const SKIP_LOCKED: &str = " FOR UPDATE SKIP LOCKED";
-/// Many writers at once, each locking only the rows it changes.
-const SINGLE_WRITER: bool = false;
+
+/// Many writers at once, each locking only the rows it changes: writes share
+/// the pool.
+fn writer_pool(pool: &DbPool) -> DbPool {
+    pool.clone()
+}
 
 // The repositories themselves, written once for both backends over the
 // definitions above (compiled once per backend, hence the lint).

@@ -1,8 +1,9 @@
 //! The repositories over SQLite: UUIDs as hyphenated text, money as its exact
 //! decimal text, timestamps as epoch milliseconds (so `<=` compares times).
-//! Write transactions start with `BEGIN IMMEDIATE`, taking the database's
-//! write lock at once (waiting up to the busy timeout), so concurrent writers
-//! queue instead of failing mid-transaction.
+//! Writes go through a single connection of their own ([`writer_pool`]);
+//! write transactions start with `BEGIN IMMEDIATE`, taking the database's
+//! write lock at once (another process's writer is waited for up to the busy
+//! timeout) instead of failing mid-transaction.
 
 type Db = sqlx::Sqlite;
 type DbPool = sqlx::SqlitePool;
@@ -37,8 +38,29 @@ const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
 /// SQLite has one writer at a time: the claiming statement runs under the
 /// write lock, so no row lock is needed.
 const SKIP_LOCKED: &str = "";
-/// One writer at a time: this process queues its writers itself.
-const SINGLE_WRITER: bool = true;
+
+/// SQLite takes one writer at a time. Its busy handler makes a second writer
+/// sleep and poll (1, 2, 5 ... 100 ms), which under load turns into long,
+/// unfair waits; so this process's writes go through one connection of their
+/// own, queued (in order) on its pool, while reads use the main pool. A
+/// writer also never waits for a connection that readers hold. Other
+/// processes on the same file still meet the busy timeout.
+/// It closes when `pool` closes.
+fn writer_pool(pool: &DbPool) -> DbPool {
+    let writer = sqlx::sqlite::SqlitePoolOptions::new()
+        .test_before_acquire(false)
+        .max_connections(1)
+        .acquire_timeout(pool.options().get_acquire_timeout())
+        .connect_lazy_with(pool.connect_options().as_ref().clone());
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        let (closing, writer) = (pool.close_event(), writer.clone());
+        runtime.spawn(async move {
+            closing.await;
+            writer.close().await;
+        });
+    }
+    writer
+}
 
 // The repositories themselves, written once for both backends over the
 // definitions above (compiled once per backend, hence the lint).

@@ -8,15 +8,14 @@
 //! - `MoneyCol`, `money_col`, `from_money`: how money is stored;
 //! - `BEGIN_WRITE`: the statement opening a write transaction;
 //! - `SKIP_LOCKED`: the outbox claim's row-locking clause;
-//! - `SINGLE_WRITER`: whether the database takes one writer at a time, so
-//!   this process's writers queue on an async lock of their own
-//!   ([`WriteTurn`]) instead of sleeping in the database's busy handler.
+//! - `writer_pool`: the pool write transactions and writing statements use
+//!   (SQLite: one connection of its own, see `sqlite.rs`; PostgreSQL: the pool).
 //!
 //! SQL uses `$n` placeholders, which both backends accept.
 
 use super::{
-    BEGIN_WRITE, Db, DbPool, DbRow, IdCol, MoneyCol, SINGLE_WRITER, SKIP_LOCKED, TsCol, from_id, from_money, from_ts,
-    id_col, money_col, ts_col,
+    BEGIN_WRITE, Db, DbPool, DbRow, IdCol, MoneyCol, SKIP_LOCKED, TsCol, from_id, from_money, from_ts, id_col,
+    money_col, ts_col, writer_pool,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,7 +30,6 @@ use payments_domain::{
     ReservationId, Source, Timestamp, VendorCode, VendorUid, WebhookEvent,
 };
 use sqlx::{QueryBuilder, Row};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use uuid::Uuid;
 
 use crate::codec::{self, CancelRow, EventRow, HistoryRow, ReservationRow};
@@ -39,45 +37,6 @@ use crate::error::{corrupt, db_err, insert_error};
 use crate::{AtRestKeys, RotationReport};
 
 type Tx = sqlx::Transaction<'static, Db>;
-type Connection = <Db as sqlx::Database>::Connection;
-
-/// This process's turn to write, on a database with one writer at a time
-/// (`None` elsewhere). SQLite's own busy handler makes a second writer sleep
-/// and poll (1, 2, 5 ... 100 ms), which under load turns into long, unfair
-/// waits; writers queued here are woken in order the moment the turn frees.
-/// Other processes on the same file still meet the busy timeout.
-type WriteTurn = Option<OwnedSemaphorePermit>;
-
-/// A write transaction holding the [`WriteTurn`] until it ends.
-struct WriteTx {
-    tx: Tx,
-    _turn: WriteTurn,
-}
-
-impl WriteTx {
-    async fn commit(self) -> Result<(), RepositoryError> {
-        self.tx.commit().await.map_err(db_err)
-    }
-
-    async fn rollback(self) -> Result<(), RepositoryError> {
-        self.tx.rollback().await.map_err(db_err)
-    }
-}
-
-impl std::ops::Deref for WriteTx {
-    type Target = Connection;
-
-    fn deref(&self) -> &Connection {
-        &self.tx
-    }
-}
-
-impl std::ops::DerefMut for WriteTx {
-    fn deref_mut(&mut self) -> &mut Connection {
-        &mut self.tx
-    }
-}
-
 const HISTORY_COLUMNS: &str = "id, vendor_code, vendor_store_id, vendor_uid, source_schema, source_table, \
      source_id, currency, price, webhook_url, data, password, created_at, paid_at, cancelled_at, revision";
 const RESERVATION_COLUMNS: &str = "id, vendor_code, vendor_store_id, vendor_uid, source_schema, source_table, \
@@ -85,13 +44,54 @@ const RESERVATION_COLUMNS: &str = "id, vendor_code, vendor_store_id, vendor_uid,
 /// Rows per page when re-sealing.
 const ROTATION_PAGE: i64 = 200;
 
+/// Delivery attempts waiting to be written, recorded together (group
+/// commit): every delivery finishing while a batch is being written joins
+/// the next one, so the write path holds one transaction per batch instead
+/// of one per attempt. No timer: a lone attempt is written at once.
+#[derive(Default)]
+struct AttemptQueue {
+    waiting: std::sync::Mutex<Vec<QueuedAttempt>>,
+    /// Held by whoever is writing a batch.
+    writing: tokio::sync::Mutex<()>,
+}
+
+/// One [`WebhookOutbox::record_attempt`] call, sealed and ready to write.
+struct QueuedAttempt {
+    event: Uuid,
+    lease: Uuid,
+    state: &'static str,
+    due_at: Option<TsCol>,
+    at: TsCol,
+    response: Uuid,
+    status: Option<i64>,
+    body: Option<String>,
+    done: tokio::sync::oneshot::Sender<Result<bool, RepositoryError>>,
+}
+
+fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Every critical section is a push or a take: never half-done.
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The same error for each caller of a batch that failed.
+fn share(error: &RepositoryError) -> RepositoryError {
+    match error {
+        RepositoryError::Conflict(what) => RepositoryError::Conflict(what.clone()),
+        RepositoryError::Stale => RepositoryError::Stale,
+        RepositoryError::Unavailable(why) => RepositoryError::Unavailable(why.clone()),
+        RepositoryError::Corrupt(cause) => RepositoryError::Corrupt(anyhow::anyhow!("{cause:#}")),
+        RepositoryError::Other(cause) => RepositoryError::Other(anyhow::anyhow!("{cause:#}")),
+    }
+}
+
 /// Every repository port over one pool.
 #[derive(Clone)]
 pub(crate) struct Store {
     pool: DbPool,
     keys: Arc<AtRestKeys>,
-    /// One permit when the backend has a single writer (see [`WriteTurn`]).
-    writers: Option<Arc<Semaphore>>,
+    /// Where writes go: `pool` itself, or on SQLite its single writer.
+    writer: DbPool,
+    attempts: Arc<AttemptQueue>,
 }
 
 fn get<'r, T>(row: &'r DbRow, column: &str) -> Result<T, RepositoryError>
@@ -181,26 +181,91 @@ fn to_u64(value: i64) -> u64 {
 
 impl Store {
     pub(crate) fn new(pool: DbPool, keys: Arc<AtRestKeys>) -> Self {
-        let writers = SINGLE_WRITER.then(|| Arc::new(Semaphore::new(1)));
-        Self { pool, keys, writers }
+        let writer = writer_pool(&pool);
+        Self { pool, keys, writer, attempts: Arc::default() }
     }
 
-    /// Waits for this process's turn to write (at once on PostgreSQL), as
-    /// long as the pool would wait for a connection.
-    async fn write_turn(&self) -> Result<WriteTurn, RepositoryError> {
-        let Some(writers) = &self.writers else { return Ok(None) };
-        let wait = self.pool.options().get_acquire_timeout();
-        match tokio::time::timeout(wait, writers.clone().acquire_owned()).await {
-            Ok(Ok(turn)) => Ok(Some(turn)),
-            Ok(Err(_closed)) => Err(db_err(sqlx::Error::PoolClosed)),
-            Err(_elapsed) => Err(db_err(sqlx::Error::PoolTimedOut)),
+    /// The pool writes go to; closed with the main pool (see `Database::close`).
+    fn writer(&self) -> Result<&DbPool, RepositoryError> {
+        if self.pool.is_closed() {
+            return Err(db_err(sqlx::Error::PoolClosed));
+        }
+        Ok(&self.writer)
+    }
+
+    async fn begin_write(&self) -> Result<Tx, RepositoryError> {
+        self.writer()?.begin_with(BEGIN_WRITE).await.map_err(db_err)
+    }
+
+    /// Writes every queued attempt (ours among them, unless the writer
+    /// before us took it) in one transaction and tells each caller whether
+    /// its lease still held. A caller that finds the queue emptied waits for
+    /// the writer holding `writing`, which answers before letting go.
+    async fn flush_attempts(&self) {
+        let _writing = self.attempts.writing.lock().await;
+        let batch = std::mem::take(&mut *lock(&self.attempts.waiting));
+        if batch.is_empty() {
+            return;
+        }
+        match self.write_attempts(&batch).await {
+            Ok(settled) => {
+                for queued in batch {
+                    let _ = queued.done.send(Ok(settled.contains(&queued.event)));
+                }
+            }
+            Err(error) => {
+                for queued in batch {
+                    let _ = queued.done.send(Err(share(&error)));
+                }
+            }
         }
     }
 
-    async fn begin_write(&self) -> Result<WriteTx, RepositoryError> {
-        let turn = self.write_turn().await?;
-        let tx = self.pool.begin_with(BEGIN_WRITE).await.map_err(db_err)?;
-        Ok(WriteTx { tx, _turn: turn })
+    /// One transaction: settles the jobs whose lease still holds (one
+    /// statement) and records their attempts (one insert); answers the
+    /// settled events.
+    async fn write_attempts(
+        &self,
+        batch: &[QueuedAttempt],
+    ) -> Result<std::collections::HashSet<Uuid>, RepositoryError> {
+        let mut settle = QueryBuilder::<Db>::new(
+            "UPDATE payment_webhook_outbox SET state = v.new_state, due_at = COALESCE(v.new_due_at, due_at), \
+             attempts = attempts + 1, lease_token = NULL, lease_until = NULL, updated_at = v.settled_at FROM (",
+        );
+        for (n, queued) in batch.iter().enumerate() {
+            settle.push(if n == 0 { "SELECT " } else { " UNION ALL SELECT " });
+            settle.push_bind(id_col(queued.event)).push(" AS job_id, ");
+            settle.push_bind(id_col(queued.lease)).push(" AS job_lease, ");
+            settle.push_bind(queued.state).push(" AS new_state, ");
+            settle.push_bind(queued.due_at).push(" AS new_due_at, ");
+            settle.push_bind(queued.at).push(" AS settled_at");
+        }
+        settle.push(
+            ") AS v WHERE payment_webhook_outbox.event_id = v.job_id AND lease_token = v.job_lease \
+             AND state = 'pending' RETURNING event_id",
+        );
+        let mut tx = self.begin_write().await?;
+        let mut settled = std::collections::HashSet::with_capacity(batch.len());
+        for row in settle.build().fetch_all(&mut *tx).await.map_err(db_err)? {
+            settled.insert(get_id(&row, "event_id")?);
+        }
+        if settled.is_empty() {
+            tx.rollback().await.map_err(db_err)?;
+            return Ok(settled);
+        }
+        let mut record = QueryBuilder::<Db>::new(
+            "INSERT INTO payment_history_webhook_responses (id, payment_history_webhook_id, status, body, created_at) ",
+        );
+        record.push_values(batch.iter().filter(|q| settled.contains(&q.event)), |mut b, queued| {
+            b.push_bind(id_col(queued.response))
+                .push_bind(id_col(queued.event))
+                .push_bind(queued.status)
+                .push_bind(queued.body.clone())
+                .push_bind(queued.at);
+        });
+        record.build().execute(&mut *tx).await.map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(settled)
     }
 
     /// Loads a history from its row (query 1) and its cancels as of the row's
@@ -223,29 +288,35 @@ impl Store {
         codec::history(&self.keys, row, cancels).map(Some)
     }
 
-    /// Inserts the cancels of `history` not stored yet (one query for the
-    /// stored keys, one insert), sealing only the new ones.
-    async fn insert_cancels(
+    /// The cancels of `history` not stored as of revision `stored` (`None`: a
+    /// new history, nothing stored), sealed into one insert recording them at
+    /// `revision`; `None` when every cancel is stored. Reads outside any
+    /// transaction, so the sealing and the read stay out of the write path:
+    /// when the guarded update of the same change then succeeds, the stored
+    /// cancels are still those of `stored`.
+    async fn new_cancels(
         &self,
-        tx: &mut WriteTx,
         history: HistoryId,
         cancels: &[CancelHistory],
+        stored: Option<i64>,
         revision: i64,
-    ) -> Result<(), RepositoryError> {
-        let stored: std::collections::HashSet<String> = if revision == 0 {
-            std::collections::HashSet::new()
-        } else {
-            sqlx::query_scalar("SELECT cancel_key FROM payment_history_cancels WHERE payment_history_id = $1")
-                .bind(id_col(history.as_uuid()))
-                .fetch_all(&mut **tx)
-                .await
-                .map_err(db_err)?
-                .into_iter()
-                .collect()
+    ) -> Result<Option<QueryBuilder<'static, Db>>, RepositoryError> {
+        let stored: std::collections::HashSet<String> = match stored {
+            Some(stored) if !cancels.is_empty() => sqlx::query_scalar(
+                "SELECT cancel_key FROM payment_history_cancels WHERE payment_history_id = $1 AND added_revision <= $2",
+            )
+            .bind(id_col(history.as_uuid()))
+            .bind(stored)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?
+            .into_iter()
+            .collect(),
+            _ => std::collections::HashSet::new(),
         };
         let cancels: Vec<&CancelHistory> = cancels.iter().filter(|c| !stored.contains(c.key.as_str())).collect();
         if cancels.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
         let mut sealed = Vec::with_capacity(cancels.len());
         for cancel in &cancels {
@@ -267,8 +338,7 @@ impl Store {
                 .push_bind(ts_col(cancel.created_at));
         });
         insert.push(" ON CONFLICT (payment_history_id, cancel_key) DO NOTHING");
-        insert.build().execute(&mut **tx).await.map_err(db_err)?;
-        Ok(())
+        Ok(Some(insert))
     }
 
     async fn find_reservation(&self, row: Option<DbRow>) -> Result<Option<StoredReservation>, RepositoryError> {
@@ -336,8 +406,7 @@ impl Store {
                     query = query.bind(value);
                 }
                 // A row changed meanwhile was written under the current key.
-                let _turn = self.write_turn().await?;
-                let done = query.execute(&self.pool).await.map_err(db_err)?.rows_affected();
+                let done = query.execute(self.writer()?).await.map_err(db_err)?.rows_affected();
                 resealed += done;
             }
             if i64::try_from(rows.len()).unwrap_or(i64::MAX) < ROTATION_PAGE {
@@ -371,7 +440,6 @@ impl Store {
                 let Some(new) = codec::reseal(keyring, codec::IDEMPOTENT_BODY, format!("{scope}:{key}"), &old)? else {
                     continue;
                 };
-                let _turn = self.write_turn().await?;
                 resealed += sqlx::query(
                     "UPDATE idempotency_keys SET response_body = $1 \
                      WHERE scope = $2 AND idempotency_key = $3 AND response_body = $4",
@@ -380,7 +448,7 @@ impl Store {
                 .bind(&scope)
                 .bind(&key)
                 .bind(&old)
-                .execute(&self.pool)
+                .execute(self.writer()?)
                 .await
                 .map_err(db_err)?
                 .rows_affected();
@@ -417,6 +485,7 @@ impl HistoryRepository for Store {
         let data = codec::seal_json(&self.keys.histories, codec::HISTORY_DATA, id, history.data())?;
         let vendor = history.vendor();
         let source = history.source();
+        let cancels = self.new_cancels(id, history.cancels(), None, 0).await?;
         let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO payment_histories (id, vendor_code, vendor_store_id, vendor_uid, source_schema, \
@@ -443,8 +512,10 @@ impl HistoryRepository for Store {
         .execute(&mut *tx)
         .await
         .map_err(|e| insert_error(e, "payment", vendor.code.as_str(), vendor.uid.as_str()))?;
-        self.insert_cancels(&mut tx, id, history.cancels(), 0).await?;
-        tx.commit().await
+        if let Some(mut cancels) = cancels {
+            cancels.build().execute(&mut *tx).await.map_err(db_err)?;
+        }
+        tx.commit().await.map_err(db_err)
     }
 
     async fn find_by_id(&self, id: HistoryId) -> Result<Option<StoredHistory>, RepositoryError> {
@@ -505,6 +576,7 @@ impl HistoryRepository for Store {
         let data = codec::seal_json(&self.keys.histories, codec::HISTORY_DATA, id, next.data())?;
         let [previous, current, trigger] = codec::seal_event(&self.keys, event)?;
         let created = ts_col(event.created_at());
+        let cancels = self.new_cancels(id, next.cancels(), Some(expected.0), revision).await?;
 
         // The guarded update comes first: it takes the write lock (SQLite) or
         // the row lock (PostgreSQL) and decides, before anything else is written.
@@ -526,10 +598,12 @@ impl HistoryRepository for Store {
         .map_err(db_err)?
         .rows_affected();
         if updated != 1 {
-            tx.rollback().await?;
+            tx.rollback().await.map_err(db_err)?;
             return Err(RepositoryError::Stale);
         }
-        self.insert_cancels(&mut tx, id, next.cancels(), revision).await?;
+        if let Some(mut cancels) = cancels {
+            cancels.build().execute(&mut *tx).await.map_err(db_err)?;
+        }
         sqlx::query(
             "INSERT INTO payment_history_webhooks (id, payment_history_id, previous, current, data, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6)",
@@ -552,7 +626,7 @@ impl HistoryRepository for Store {
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
-        tx.commit().await
+        tx.commit().await.map_err(db_err)
     }
 }
 
@@ -567,7 +641,6 @@ impl ReservationRepository for Store {
         let data = codec::seal_json(&self.keys.reservations, codec::RESERVATION_DATA, id, &reservation.data)?;
         let vendor = &reservation.vendor;
         let source = &reservation.source;
-        let _turn = self.write_turn().await?;
         sqlx::query(
             "INSERT INTO payment_reservations (id, vendor_code, vendor_store_id, vendor_uid, source_schema, \
              source_table, source_id, title, data, password, created_at) \
@@ -584,7 +657,7 @@ impl ReservationRepository for Store {
         .bind(data)
         .bind(password_hash.as_str())
         .bind(ts_col(reservation.created_at))
-        .execute(&self.pool)
+        .execute(self.writer()?)
         .await
         .map_err(|e| insert_error(e, "saved card", vendor.code.as_str(), vendor.uid.as_str()))?;
         Ok(())
@@ -646,7 +719,6 @@ impl WebhookOutbox for Store {
         let until = now.checked_add_signed(lease_for).unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC);
         // One statement picks and leases the jobs (SQLite: under the write
         // lock; PostgreSQL: skipping rows another worker is claiming).
-        let turn = self.write_turn().await?;
         let claimed = sqlx::query(&format!(
             "UPDATE payment_webhook_outbox SET lease_token = $1, lease_until = $2, updated_at = $3 \
              WHERE event_id IN (SELECT event_id FROM payment_webhook_outbox \
@@ -658,10 +730,9 @@ impl WebhookOutbox for Store {
         .bind(ts_col(until))
         .bind(ts_col(now))
         .bind(i64::from(limit))
-        .fetch_all(&self.pool)
+        .fetch_all(self.writer()?)
         .await
         .map_err(db_err)?;
-        drop(turn);
         if claimed.is_empty() {
             return Ok(Vec::new());
         }
@@ -697,7 +768,6 @@ impl WebhookOutbox for Store {
                 // configured again) and deliver the others.
                 Err(error) => {
                     tracing::error!(event = %id, %error, "webhook event cannot be read; marked failed");
-                    let _turn = self.write_turn().await?;
                     sqlx::query(
                         "UPDATE payment_webhook_outbox SET state = 'failed', lease_token = NULL, lease_until = NULL, \
                          updated_at = $1 WHERE event_id = $2 AND lease_token = $3",
@@ -705,7 +775,7 @@ impl WebhookOutbox for Store {
                     .bind(ts_col(now))
                     .bind(id_col(id))
                     .bind(id_col(lease))
-                    .execute(&self.pool)
+                    .execute(self.writer()?)
                     .await
                     .map_err(db_err)?;
                 }
@@ -731,64 +801,43 @@ impl WebhookOutbox for Store {
             Some(body) => Some(codec::seal_json(&self.keys.histories, codec::RESPONSE_BODY, response, body)?),
             None => None,
         };
-        let mut tx = self.begin_write().await?;
-        let settled = sqlx::query(
-            "UPDATE payment_webhook_outbox SET state = $1, due_at = COALESCE($2, due_at), attempts = attempts + 1, \
-             lease_token = NULL, lease_until = NULL, updated_at = $3 \
-             WHERE event_id = $4 AND lease_token = $5 AND state = 'pending'",
-        )
-        .bind(state)
-        .bind(due_at.map(ts_col))
-        .bind(ts_col(attempt.created_at))
-        .bind(id_col(event.as_uuid()))
-        .bind(id_col(lease.0))
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?
-        .rows_affected();
-        if settled != 1 {
-            tx.rollback().await?;
-            return Ok(false);
-        }
-        sqlx::query(
-            "INSERT INTO payment_history_webhook_responses (id, payment_history_webhook_id, status, body, created_at) \
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(id_col(response))
-        .bind(id_col(event.as_uuid()))
-        .bind(attempt.status.map(i64::from))
-        .bind(body)
-        .bind(ts_col(attempt.created_at))
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
-        tx.commit().await?;
-        Ok(true)
+        let (done, result) = tokio::sync::oneshot::channel();
+        lock(&self.attempts.waiting).push(QueuedAttempt {
+            event: event.as_uuid(),
+            lease: lease.0,
+            state,
+            due_at: due_at.map(ts_col),
+            at: ts_col(attempt.created_at),
+            response,
+            status: attempt.status.map(i64::from),
+            body,
+            done,
+        });
+        self.flush_attempts().await;
+        result.await.unwrap_or_else(|_| Err(RepositoryError::Unavailable("the attempt was not written".into())))
     }
 
     async fn release(&self, event: EventId, lease: LeaseToken) -> Result<(), RepositoryError> {
-        let _turn = self.write_turn().await?;
         sqlx::query(
             "UPDATE payment_webhook_outbox SET lease_token = NULL, lease_until = NULL \
              WHERE event_id = $1 AND lease_token = $2 AND state = 'pending'",
         )
         .bind(id_col(event.as_uuid()))
         .bind(id_col(lease.0))
-        .execute(&self.pool)
+        .execute(self.writer()?)
         .await
         .map_err(db_err)?;
         Ok(())
     }
 
     async fn redeliver(&self, event: EventId, now: Timestamp) -> Result<bool, RepositoryError> {
-        let _turn = self.write_turn().await?;
         let updated = sqlx::query(
             "UPDATE payment_webhook_outbox SET state = 'pending', due_at = $1, attempts = 0, lease_token = NULL, \
              lease_until = NULL, updated_at = $1 WHERE event_id = $2",
         )
         .bind(ts_col(now))
         .bind(id_col(event.as_uuid()))
-        .execute(&self.pool)
+        .execute(self.writer()?)
         .await
         .map_err(db_err)?
         .rows_affected();
@@ -857,7 +906,6 @@ impl IdempotencyStore for Store {
         // A claim abandoned between our insert and our read is retried; a
         // few rounds settle any race.
         for _ in 0..3 {
-            let turn = self.write_turn().await?;
             let inserted = sqlx::query(
                 "INSERT INTO idempotency_keys (scope, idempotency_key, fingerprint, created_at) \
                  VALUES ($1, $2, $3, $4) ON CONFLICT (scope, idempotency_key) DO NOTHING",
@@ -866,11 +914,10 @@ impl IdempotencyStore for Store {
             .bind(key)
             .bind(fingerprint)
             .bind(ts_col(now))
-            .execute(&self.pool)
+            .execute(self.writer()?)
             .await
             .map_err(db_err)?
             .rows_affected();
-            drop(turn);
             if inserted == 1 {
                 return Ok(IdempotencyClaim::Proceed);
             }
@@ -905,7 +952,6 @@ impl IdempotencyStore for Store {
     async fn complete(&self, scope: &str, key: &str, response: &StoredResponse) -> Result<(), RepositoryError> {
         let body =
             codec::seal_json(&self.keys.histories, codec::IDEMPOTENT_BODY, format!("{scope}:{key}"), &response.body)?;
-        let _turn = self.write_turn().await?;
         sqlx::query(
             "UPDATE idempotency_keys SET response_status = $1, response_body = $2 \
              WHERE scope = $3 AND idempotency_key = $4",
@@ -914,28 +960,26 @@ impl IdempotencyStore for Store {
         .bind(body)
         .bind(scope)
         .bind(key)
-        .execute(&self.pool)
+        .execute(self.writer()?)
         .await
         .map_err(db_err)?;
         Ok(())
     }
 
     async fn abandon(&self, scope: &str, key: &str) -> Result<(), RepositoryError> {
-        let _turn = self.write_turn().await?;
         sqlx::query("DELETE FROM idempotency_keys WHERE scope = $1 AND idempotency_key = $2")
             .bind(scope)
             .bind(key)
-            .execute(&self.pool)
+            .execute(self.writer()?)
             .await
             .map_err(db_err)?;
         Ok(())
     }
 
     async fn purge_before(&self, cutoff: Timestamp) -> Result<u64, RepositoryError> {
-        let _turn = self.write_turn().await?;
         Ok(sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
             .bind(ts_col(cutoff))
-            .execute(&self.pool)
+            .execute(self.writer()?)
             .await
             .map_err(db_err)?
             .rows_affected())

@@ -55,6 +55,7 @@ suite!(
     outbox_claim_lease_and_retry_bookkeeping,
     outbox_release_redeliver_failed_and_limits,
     outbox_claim_is_exclusive_between_concurrent_workers,
+    concurrent_attempts_are_recorded_together_each_under_its_own_lease,
     idempotency_keys,
     key_rotation_keeps_old_rows_readable_and_reseals_them,
     tampered_or_moved_values_fail_loudly,
@@ -366,6 +367,49 @@ async fn outbox_claim_lease_and_retry_bookkeeping(db: &TestDb) {
     let stats = db.repos.outbox.stats(at(100_000)).await.unwrap();
     assert_eq!(stats, OutboxStats { delivered: 1, ..OutboxStats::default() });
     assert!(db.repos.outbox.claim_due(at(10_000_000), 10, lease).await.unwrap().is_empty(), "delivered is done");
+}
+
+/// Attempts recorded at once are written in shared transactions: each caller
+/// still learns whether its own lease held, and only those are written.
+async fn concurrent_attempts_are_recorded_together_each_under_its_own_lease(db: &TestDb) {
+    let lease = Duration::from_secs(30);
+    let mut events = Vec::new();
+    for n in 0..24 {
+        events.push(one_event(db, n, 1_000).await);
+    }
+    let jobs = db.repos.outbox.claim_due(at(2_000), 24, lease).await.unwrap();
+    assert_eq!(jobs.len(), 24);
+    let stale = payments_application::ports::LeaseToken(uuid::Uuid::new_v4());
+    let calls = jobs.iter().enumerate().map(|(n, job)| {
+        let outbox = db.repos.outbox.clone();
+        let (event, lease) = (job.event.id(), job.lease);
+        async move {
+            // Every fourth caller holds a lease that is not the job's; the
+            // others deliver, retry or give up.
+            let (lease, attempt, outcome) = match n % 4 {
+                0 => (stale, DeliveryAttempt::answered(200, "late", at(3_000)), JobOutcome::Delivered),
+                1 => (lease, DeliveryAttempt::answered(200, &format!("ok {n}"), at(3_000)), JobOutcome::Delivered),
+                2 => (lease, DeliveryAttempt::unanswered(at(3_000)), JobOutcome::RetryAt(at(60_000))),
+                _ => (lease, DeliveryAttempt::answered(410, "gone", at(3_000)), JobOutcome::Failed),
+            };
+            let recorded = outbox.record_attempt(event, lease, &attempt, outcome).await.unwrap();
+            (n, event, attempt, recorded)
+        }
+    });
+    for (n, event, attempt, recorded) in futures::future::join_all(calls).await {
+        assert_eq!(recorded, n % 4 != 0, "caller {n}");
+        let attempts = db.repos.outbox.attempts(event).await.unwrap();
+        if recorded {
+            assert_eq!(attempts, vec![attempt], "caller {n}");
+        } else {
+            assert!(attempts.is_empty(), "caller {n}: a stale lease writes nothing");
+        }
+    }
+    let stats = db.repos.outbox.stats(at(4_000)).await.unwrap();
+    // The stale callers' jobs are still leased (pending); retries wait.
+    assert_eq!((stats.delivered, stats.failed, stats.retrying, stats.pending), (6, 6, 6, 6));
+    let retried = db.repos.outbox.claim_due(at(60_000), 24, lease).await.unwrap();
+    assert_eq!(retried.len(), 12, "the retries and the expired leases of the stale callers");
 }
 
 async fn outbox_release_redeliver_failed_and_limits(db: &TestDb) {
