@@ -137,7 +137,7 @@ pub struct Opts {
     /// Most operations in flight in an open-loop run.
     #[arg(long, default_value_t = 64)]
     pub in_flight: usize,
-    /// Payments the webhook scenario changes in turn, made for each level
+    /// Payments the webhook scenario changes in turn, made for each run
     /// through the server (a registration each, before the runs). The fake
     /// PG keeps 1000 payments, the least recently changed going first.
     #[arg(long, default_value_t = 960)]
@@ -317,7 +317,7 @@ fn owned(pool: &Arc<Vec<Registered>>, concurrency: usize, worker: usize, iterati
     pool[index % pool.len()].clone()
 }
 
-/// The payments the webhook scenario changes, made for each level and taken
+/// The payments the webhook scenario changes, made for each run and taken
 /// in turn by its operations, so each sees as few changes as the pool's size
 /// allows (a real payment sees a handful; one changed hundreds of times
 /// carries hundreds of cancels in every PG answer, snapshot and webhook).
@@ -361,7 +361,7 @@ async fn prepare(ctx: &Arc<Ctx>, scenario: Scenario, bounds: Bounds, webhook_pay
             })
         }
         Scenario::Cancel => {
-            let pool = Arc::new(payments(ctx, (c * 2).max(16), 100_000_000).await?);
+            let pool = Arc::new(payments(ctx, (c * 8).max(64), 100_000_000).await?);
             let ctx = ctx.clone();
             Arc::new(move |worker, iteration| {
                 let (ctx, payment) = (ctx.clone(), owned(&pool, c, worker, iteration));
@@ -544,23 +544,49 @@ fn ceiling(
     }
 }
 
-/// Runs `op` `runs` times with `run`, reading the server's peak memory around each.
-async fn repeat<F, Fut>(runs: usize, target: &ServerHandle, mut run: F) -> (Vec<Summary>, Option<f64>)
+/// Runs a measurement `runs` times, each on a fresh preparation (its own
+/// payments, so no run inherits the cancels an earlier one piled on them):
+/// `prepare`, then settle the database (see [`settle`]), reset the server's
+/// peak memory, `drive`, and read the peak.
+async fn repeat<P, PF, D, DF>(
+    runs: usize,
+    target: &ServerHandle,
+    database_url: Option<&str>,
+    mut prepare: P,
+    mut drive: D,
+) -> anyhow::Result<(Vec<Summary>, Option<f64>)>
 where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Summary>,
+    P: FnMut() -> PF,
+    PF: std::future::Future<Output = anyhow::Result<Op>>,
+    D: FnMut(Op) -> DF,
+    DF: std::future::Future<Output = Summary>,
 {
     let (mut summaries, mut peak) = (Vec::new(), None::<f64>);
     for _ in 0..runs {
+        let op = prepare().await?;
+        settle(database_url).await?;
         let reset = target.pid.is_some_and(server::reset_peak);
-        summaries.push(run().await);
+        summaries.push(drive(op).await);
         if let Some((_, hwm)) = target.memory_mib().await
             && (reset || target.pid.is_none())
         {
             peak = Some(peak.map_or(hwm, |p: f64| p.max(hwm)));
         }
     }
-    (summaries, peak)
+    Ok((summaries, peak))
+}
+
+/// On PostgreSQL, `VACUUM ANALYZE` of the server's database before a run:
+/// what autovacuum does in production (it is off on the benchmark machine's
+/// server, and a queue table left unvacuumed slows every later run). Nothing
+/// on SQLite.
+async fn settle(database_url: Option<&str>) -> anyhow::Result<()> {
+    use sqlx::Connection as _;
+    let Some(url) = database_url.filter(|u| u.starts_with("postgres")) else { return Ok(()) };
+    let mut connection = sqlx::PgConnection::connect(url).await.context("settling the database")?;
+    sqlx::query("VACUUM ANALYZE").execute(&mut connection).await.context("VACUUM ANALYZE")?;
+    connection.close().await?;
+    Ok(())
 }
 
 async fn measure(
@@ -615,8 +641,14 @@ async fn measure(
                 max_duration: Duration::from_secs_f64(opts.duration),
                 op_timeout,
             };
-            let op = prepare(ctx, scenario, bounds, opts.webhook_payments).await?;
-            let (runs, peak) = repeat(opts.runs, target, || drive(bounds, op.clone())).await;
+            let (runs, peak) = repeat(
+                opts.runs,
+                target,
+                database_url,
+                || prepare(ctx, scenario, bounds, opts.webhook_payments),
+                |op| drive(bounds, op),
+            )
+            .await?;
             let (summary, spread) = Summary::median_of(&runs);
             let (ceiling, ceiling_per_s) = ceiling(scenario, cores, &hash, &health, commits.as_ref());
             scenarios.push(ScenarioResult {
@@ -650,8 +682,14 @@ async fn measure(
             Rate::PerSecond(rate) => rate,
             Rate::OfCeiling(fraction) => fraction * ceiling_per_s,
         };
-        let op = prepare(ctx, spec.scenario, bounds, opts.webhook_payments).await?;
-        let (runs, peak) = repeat(opts.runs, target, || drive_at_rate(bounds, rate, op.clone())).await;
+        let (runs, peak) = repeat(
+            opts.runs,
+            target,
+            database_url,
+            || prepare(ctx, spec.scenario, bounds, opts.webhook_payments),
+            |op| drive_at_rate(bounds, rate, op),
+        )
+        .await?;
         let (summary, spread) = Summary::median_of(&runs);
         open_loop.push(OpenLoopResult {
             scenario: spec.scenario,
@@ -691,9 +729,11 @@ fn judge(report: &mut Report) {
                         met: result.fraction_of_ceiling >= 0.8 && s.p99_ms < 4.0 * single && s.errors == 0,
                     })
                 }
-                (Scenario::Webhook, c) => Some(Target {
+                // One client cannot reach 500/s, and 64 waiting clients make
+                // the mean latency 64 / throughput: c=8 and the open loop judge.
+                (Scenario::Webhook, 8) => Some(Target {
                     text: format!(
-                        "webhook at c={c} on {}: >= 500 events/s ({:.0}) with p99 < 100 ms ({:.1} ms)",
+                        "webhook at c=8 on {}: >= 500 events/s ({:.0}) with p99 < 100 ms ({:.1} ms)",
                         report.database, s.throughput, s.p99_ms
                     ),
                     met: s.throughput >= 500.0 && s.p99_ms < 100.0 && s.errors == 0,
