@@ -793,6 +793,51 @@ fn judge(report: &mut Report) {
     report.targets = targets;
 }
 
+const OUTCOME_HEADER: [&str; 7] = ["ops", "err", "ops/s", "p50 ms", "p90 ms", "p99 ms", "max ms"];
+
+/// The cells under [`OUTCOME_HEADER`].
+fn outcome_cells(s: &Summary) -> [String; 7] {
+    [
+        s.ops.to_string(),
+        s.errors.to_string(),
+        format!("{:.1}", s.throughput),
+        format!("{:.2}", s.p50_ms),
+        format!("{:.2}", s.p90_ms),
+        format!("{:.2}", s.p99_ms),
+        format!("{:.2}", s.max_ms),
+    ]
+}
+
+fn scenario_name(scenario: Scenario) -> String {
+    format!("{scenario:?}").to_lowercase()
+}
+
+/// One table of the text report: the first column left-aligned, the others
+/// right-aligned, each as wide as its header or widest cell; a row's errors
+/// below it.
+fn table<'a>(out: &mut String, header: &[&str], rows: impl Iterator<Item = (Vec<String>, &'a Vec<String>)>) {
+    let rows: Vec<_> = rows.collect();
+    let widths: Vec<usize> = header
+        .iter()
+        .enumerate()
+        .map(|(i, h)| rows.iter().map(|(cells, _)| cells.get(i).map_or(0, String::len)).max().unwrap_or(0).max(h.len()))
+        .collect();
+    let line = |cells: &[String]| {
+        let mut text = String::from(" ");
+        for (i, (cell, width)) in cells.iter().zip(&widths).enumerate() {
+            let _ = if i == 0 { write!(text, " {cell:<width$}") } else { write!(text, " {cell:>width$}") };
+        }
+        text
+    };
+    let _ = writeln!(out, "{}", line(&header.iter().map(|h| (*h).to_owned()).collect::<Vec<_>>()));
+    for (cells, errors) in &rows {
+        let _ = writeln!(out, "{}", line(cells));
+        for e in *errors {
+            let _ = writeln!(out, "    error: {e}");
+        }
+    }
+}
+
 /// The report as text.
 pub fn render(report: &Report) -> String {
     let mut out = String::new();
@@ -843,87 +888,48 @@ pub fn render(report: &Report) -> String {
                 .as_ref()
                 .map_or("-".to_owned(), |c| format!("{:.0}/s (p99 {:.2} ms)", c.throughput, c.p99_ms))
         );
-        let _ = writeln!(
-            out,
-            "  {:<9} {:>6} {:>4} {:>9} {:>8} {:>8} {:>8} {:>8} {:>7} {:>9} {:>7} {:>8}",
-            "scenario",
-            "ops",
-            "err",
-            "ops/s",
-            "p50 ms",
-            "p90 ms",
-            "p99 ms",
-            "max ms",
-            "spread",
-            "ceiling/s",
-            "of ceil",
-            "peak MiB"
-        );
-        for r in &level.scenarios {
+        let rows = level.scenarios.iter().map(|r| {
             let s = &r.summary;
-            let _ = writeln!(
-                out,
-                "  {:<9} {:>6} {:>4} {:>9.1} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>6.0}% {:>9.1} {:>6.0}% {:>8}",
-                format!("{:?}", r.scenario).to_lowercase(),
-                s.ops,
-                s.errors,
-                s.throughput,
-                s.p50_ms,
-                s.p90_ms,
-                s.p99_ms,
-                s.max_ms,
-                r.throughput_spread * 100.0,
-                r.ceiling_per_s,
-                r.fraction_of_ceiling * 100.0,
-                r.peak_rss_mib.map_or("-".to_owned(), |p| format!("{p:.1}"))
-            );
-            for e in &s.first_errors {
-                let _ = writeln!(out, "    error: {e}");
-            }
-        }
+            let mut cells = vec![scenario_name(r.scenario)];
+            cells.extend(outcome_cells(s));
+            cells.extend([
+                format!("{:.0}%", r.throughput_spread * 100.0),
+                format!("{:.1}", r.ceiling_per_s),
+                format!("{:.0}%", r.fraction_of_ceiling * 100.0),
+                r.peak_rss_mib.map_or("-".to_owned(), |p| format!("{p:.1}")),
+            ]);
+            (cells, &s.first_errors)
+        });
+        let header: Vec<&str> = ["scenario"]
+            .into_iter()
+            .chain(OUTCOME_HEADER)
+            .chain(["spread", "ceiling/s", "of ceil", "peak MiB"])
+            .collect();
+        table(&mut out, &header, rows);
     }
     if !report.open_loop.is_empty() {
         let _ = writeln!(out, "\nopen loop (fixed arrival rate; latency includes waiting for a slot):");
-        let _ = writeln!(
-            out,
-            "  {:<9} {:>8} {:>7} {:>9} {:>6} {:>4} {:>9} {:>8} {:>8} {:>8} {:>8} {:>7} {:>8}",
-            "scenario",
-            "rate/s",
-            "of ceil",
-            "in flight",
-            "ops",
-            "err",
-            "ops/s",
-            "p50 ms",
-            "p90 ms",
-            "p99 ms",
-            "max ms",
-            "spread",
-            "peak MiB"
-        );
-        for r in &report.open_loop {
+        let rows = report.open_loop.iter().map(|r| {
             let s = &r.summary;
-            let _ = writeln!(
-                out,
-                "  {:<9} {:>8.1} {:>6.0}% {:>9} {:>6} {:>4} {:>9.1} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>6.0}% {:>8}",
-                format!("{:?}", r.scenario).to_lowercase(),
-                r.rate_per_s,
-                r.rate_of_ceiling * 100.0,
-                r.in_flight,
-                s.ops,
-                s.errors,
-                s.throughput,
-                s.p50_ms,
-                s.p90_ms,
-                s.p99_ms,
-                s.max_ms,
-                r.throughput_spread * 100.0,
-                r.peak_rss_mib.map_or("-".to_owned(), |p| format!("{p:.1}"))
-            );
-            for e in &s.first_errors {
-                let _ = writeln!(out, "    error: {e}");
-            }
-        }
+            let mut cells = vec![
+                scenario_name(r.scenario),
+                format!("{:.1}", r.rate_per_s),
+                format!("{:.0}%", r.rate_of_ceiling * 100.0),
+                r.in_flight.to_string(),
+            ];
+            cells.extend(outcome_cells(s));
+            cells.extend([
+                format!("{:.0}%", r.throughput_spread * 100.0),
+                r.peak_rss_mib.map_or("-".to_owned(), |p| format!("{p:.1}")),
+            ]);
+            (cells, &s.first_errors)
+        });
+        let header: Vec<&str> = ["scenario", "rate/s", "of ceil", "in flight"]
+            .into_iter()
+            .chain(OUTCOME_HEADER)
+            .chain(["spread", "peak MiB"])
+            .collect();
+        table(&mut out, &header, rows);
     }
     let _ = writeln!(out, "\ntargets:");
     for t in &report.targets {

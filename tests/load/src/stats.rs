@@ -113,6 +113,48 @@ impl Summary {
     }
 }
 
+/// What the operations of one measurement came to.
+#[derive(Default)]
+struct Outcomes {
+    latencies: Vec<Duration>,
+    errors: u64,
+    first_errors: Vec<String>,
+}
+
+impl Outcomes {
+    fn add(&mut self, outcome: Result<Duration, String>) {
+        match outcome {
+            Ok(latency) => self.latencies.push(latency),
+            Err(error) => {
+                self.errors += 1;
+                if self.first_errors.len() < 3 {
+                    self.first_errors.push(error);
+                }
+            }
+        }
+    }
+
+    fn merge(&mut self, other: Outcomes) {
+        self.latencies.extend(other.latencies);
+        self.errors += other.errors;
+        self.first_errors.extend(other.first_errors);
+        self.first_errors.truncate(3);
+    }
+
+    fn summary(self, elapsed: Duration) -> Summary {
+        Summary::new(self.latencies, self.errors, elapsed, self.first_errors)
+    }
+}
+
+/// Runs one operation within `timeout`; its latency, or what went wrong.
+async fn run_one(op: &Op, worker: usize, iteration: u64, timeout: Duration) -> Result<Duration, String> {
+    match tokio::time::timeout(timeout, op(worker, iteration)).await {
+        Ok(Ok(latency)) => Ok(latency),
+        Ok(Err(error)) => Err(format!("{error:#}")),
+        Err(_) => Err(format!("timed out after {timeout:?}")),
+    }
+}
+
 /// Runs `op` on `bounds.concurrency` workers until `max_count` operations
 /// were started or `max_duration` passed, whichever comes first.
 pub async fn drive(bounds: Bounds, op: Op) -> Summary {
@@ -123,46 +165,24 @@ pub async fn drive(bounds: Bounds, op: Op) -> Summary {
         .map(|worker| {
             let (issued, op) = (issued.clone(), op.clone());
             tokio::spawn(async move {
-                let (mut latencies, mut errors, mut first_errors) = (Vec::new(), 0_u64, Vec::new());
+                let mut outcomes = Outcomes::default();
                 let mut iteration = 0_u64;
                 while Instant::now() < deadline && issued.fetch_add(1, Ordering::Relaxed) < bounds.max_count {
-                    match tokio::time::timeout(bounds.op_timeout, op(worker, iteration)).await {
-                        Ok(Ok(latency)) => latencies.push(latency),
-                        Ok(Err(error)) => {
-                            errors += 1;
-                            if first_errors.len() < 3 {
-                                first_errors.push(format!("{error:#}"));
-                            }
-                        }
-                        Err(_) => {
-                            errors += 1;
-                            if first_errors.len() < 3 {
-                                first_errors.push(format!("timed out after {:?}", bounds.op_timeout));
-                            }
-                        }
-                    }
+                    outcomes.add(run_one(&op, worker, iteration, bounds.op_timeout).await);
                     iteration += 1;
                 }
-                (latencies, errors, first_errors)
+                outcomes
             })
         })
         .collect();
-    let (mut latencies, mut errors, mut first_errors) = (Vec::new(), 0, Vec::new());
+    let mut outcomes = Outcomes::default();
     for worker in workers {
         match worker.await {
-            Ok((l, e, f)) => {
-                latencies.extend(l);
-                errors += e;
-                first_errors.extend(f);
-            }
-            Err(join) => {
-                errors += 1;
-                first_errors.push(format!("worker failed: {join}"));
-            }
+            Ok(theirs) => outcomes.merge(theirs),
+            Err(join) => outcomes.add(Err(format!("worker failed: {join}"))),
         }
     }
-    first_errors.truncate(3);
-    Summary::new(latencies, errors, start.elapsed(), first_errors)
+    outcomes.summary(start.elapsed())
 }
 
 /// Open loop: starts operation `i` at `i / rate` seconds (whatever the
@@ -193,33 +213,18 @@ pub async fn drive_at_rate(bounds: Bounds, rate: f64, op: Op) -> Summary {
         let slot = free.lock().unwrap_or_else(std::sync::PoisonError::into_inner).pop().unwrap_or_default();
         let (op, free, timeout, iteration) = (op.clone(), free.clone(), bounds.op_timeout, issued);
         running.spawn(async move {
-            let outcome = match tokio::time::timeout(timeout, op(slot, iteration)).await {
-                Ok(Ok(latency)) => Ok(latency + late),
-                Ok(Err(error)) => Err(format!("{error:#}")),
-                Err(_) => Err(format!("timed out after {timeout:?}")),
-            };
+            let outcome = run_one(&op, slot, iteration, timeout).await.map(|latency| latency + late);
             free.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(slot);
             drop(permit);
             outcome
         });
         issued += 1;
     }
-    let (mut latencies, mut errors, mut first_errors) = (Vec::new(), 0, Vec::new());
+    let mut outcomes = Outcomes::default();
     while let Some(done) = running.join_next().await {
-        match done {
-            Ok(Ok(latency)) => latencies.push(latency),
-            Ok(Err(error)) => {
-                errors += 1;
-                first_errors.push(error);
-            }
-            Err(join) => {
-                errors += 1;
-                first_errors.push(format!("operation failed: {join}"));
-            }
-        }
+        outcomes.add(done.unwrap_or_else(|join| Err(format!("operation failed: {join}"))));
     }
-    first_errors.truncate(3);
-    Summary::new(latencies, errors, start.elapsed(), first_errors)
+    outcomes.summary(start.elapsed())
 }
 
 #[cfg(test)]
