@@ -201,6 +201,8 @@ pub struct ScenarioResult {
     pub peak_rss_mib: Option<f64>,
     /// The issue's target for this scenario and concurrency, if any.
     pub target: Option<Target>,
+    /// argon2 timed just before this scenario ran (its ceiling's basis).
+    pub argon2: HashCost,
 }
 
 /// A target and whether it was met.
@@ -269,6 +271,8 @@ pub struct OpenLoopResult {
     pub ceiling_per_s: f64,
     pub peak_rss_mib: Option<f64>,
     pub target: Option<Target>,
+    /// argon2 timed just before this run (its ceiling's basis).
+    pub argon2: HashCost,
 }
 
 const MIB: f64 = 1024.0 * 1024.0;
@@ -524,6 +528,22 @@ pub async fn run(opts: Opts) -> anyhow::Result<Report> {
 
 type Measured = (HashCost, f64, Vec<Level>, Vec<OpenLoopResult>);
 
+/// The argon2 cost that bounds `scenario`, timed again just before it runs
+/// (the machine's speed drifts by tens of percent over a benchmark on a
+/// shared host, and a ceiling timed once at the start would drift with it);
+/// `None` for the webhook scenario.
+async fn argon2_now(scenario: Scenario, params: Argon2Params, samples: u32) -> anyhow::Result<Option<HashCost>> {
+    match scenario {
+        Scenario::Webhook => Ok(None),
+        _ => limits::hash_cost(params, samples).await.map(Some),
+    }
+}
+
+/// The single-operation time (ms) a hash-bound scenario's p99 is judged against.
+fn single_ms(scenario: Scenario, argon2: &HashCost) -> f64 {
+    if scenario == Scenario::Register { argon2.hash_ms } else { argon2.verify_ms }
+}
+
 /// What `scenario` is held against, and its rate per second.
 fn ceiling(
     scenario: Scenario,
@@ -641,6 +661,7 @@ async fn measure(
                 max_duration: Duration::from_secs_f64(opts.duration),
                 op_timeout,
             };
+            let argon2 = argon2_now(scenario, params, opts.hash_samples).await?;
             let (runs, peak) = repeat(
                 opts.runs,
                 target,
@@ -650,7 +671,8 @@ async fn measure(
             )
             .await?;
             let (summary, spread) = Summary::median_of(&runs);
-            let (ceiling, ceiling_per_s) = ceiling(scenario, cores, &hash, &health, commits.as_ref());
+            let argon2 = argon2.unwrap_or_else(|| hash.clone());
+            let (ceiling, ceiling_per_s) = ceiling(scenario, cores, &argon2, &health, commits.as_ref());
             scenarios.push(ScenarioResult {
                 scenario,
                 fraction_of_ceiling: if ceiling_per_s > 0.0 { summary.throughput / ceiling_per_s } else { 0.0 },
@@ -662,6 +684,7 @@ async fn measure(
                 ceiling_per_s,
                 peak_rss_mib: peak,
                 target: None,
+                argon2,
             });
         }
         levels.push(Level { concurrency: c, health, commits, scenarios });
@@ -677,7 +700,8 @@ async fn measure(
         };
         // Held against the limits measured at the highest concurrency.
         let Some(level) = levels.last() else { break };
-        let (ceiling, ceiling_per_s) = ceiling(spec.scenario, cores, &hash, &level.health, level.commits.as_ref());
+        let argon2 = argon2_now(spec.scenario, params, opts.hash_samples).await?.unwrap_or_else(|| hash.clone());
+        let (ceiling, ceiling_per_s) = ceiling(spec.scenario, cores, &argon2, &level.health, level.commits.as_ref());
         let rate = match spec.rate {
             Rate::PerSecond(rate) => rate,
             Rate::OfCeiling(fraction) => fraction * ceiling_per_s,
@@ -703,6 +727,7 @@ async fn measure(
             ceiling_per_s,
             peak_rss_mib: peak,
             target: None,
+            argon2,
         });
     }
     Ok((hash, health_rtt_ms, levels, open_loop))
@@ -710,14 +735,13 @@ async fn measure(
 
 /// Marks the issue's targets.
 fn judge(report: &mut Report) {
-    let (hash_ms, verify_ms) = (report.hash.hash_ms, report.hash.verify_ms);
     let mut targets = Vec::new();
     for level in &mut report.levels {
         for result in &mut level.scenarios {
             let s = &result.summary;
             let target = match (result.scenario, level.concurrency) {
                 (Scenario::Register | Scenario::Read, 8) => {
-                    let single = if result.scenario == Scenario::Register { hash_ms } else { verify_ms };
+                    let single = single_ms(result.scenario, &result.argon2);
                     Some(Target {
                         text: format!(
                             "{:?} at c=8: >= 80% of the argon2 ceiling ({:.0}%) and p99 < 4 x {:.1} ms ({:.1} ms)",
@@ -751,7 +775,7 @@ fn judge(report: &mut Report) {
         let kept_up = s.errors == 0 && s.throughput >= 0.95 * result.rate_per_s;
         let target = match result.scenario {
             Scenario::Register | Scenario::Read => {
-                let single = if result.scenario == Scenario::Register { hash_ms } else { verify_ms };
+                let single = single_ms(result.scenario, &result.argon2);
                 Some(Target {
                     text: format!(
                         "{:?} open loop at {:.1}/s ({:.0}% of the argon2 ceiling, <= {} in flight): kept up ({:.1}/s) \
@@ -806,6 +830,14 @@ fn outcome_cells(s: &Summary) -> [String; 7] {
         format!("{:.2}", s.p99_ms),
         format!("{:.2}", s.max_ms),
     ]
+}
+
+/// The hash (register) or verify (read, cancel) time behind a ceiling.
+fn argon2_cell(scenario: Scenario, argon2: &HashCost) -> String {
+    match scenario {
+        Scenario::Webhook => "-".to_owned(),
+        _ => format!("{:.1}", single_ms(scenario, argon2)),
+    }
 }
 
 fn scenario_name(scenario: Scenario) -> String {
@@ -896,6 +928,7 @@ pub fn render(report: &Report) -> String {
                 format!("{:.0}%", r.throughput_spread * 100.0),
                 format!("{:.1}", r.ceiling_per_s),
                 format!("{:.0}%", r.fraction_of_ceiling * 100.0),
+                argon2_cell(r.scenario, &r.argon2),
                 r.peak_rss_mib.map_or("-".to_owned(), |p| format!("{p:.1}")),
             ]);
             (cells, &s.first_errors)
@@ -903,7 +936,7 @@ pub fn render(report: &Report) -> String {
         let header: Vec<&str> = ["scenario"]
             .into_iter()
             .chain(OUTCOME_HEADER)
-            .chain(["spread", "ceiling/s", "of ceil", "peak MiB"])
+            .chain(["spread", "ceiling/s", "of ceil", "argon2 ms", "peak MiB"])
             .collect();
         table(&mut out, &header, rows);
     }
@@ -920,6 +953,7 @@ pub fn render(report: &Report) -> String {
             cells.extend(outcome_cells(s));
             cells.extend([
                 format!("{:.0}%", r.throughput_spread * 100.0),
+                argon2_cell(r.scenario, &r.argon2),
                 r.peak_rss_mib.map_or("-".to_owned(), |p| format!("{p:.1}")),
             ]);
             (cells, &s.first_errors)
@@ -927,7 +961,7 @@ pub fn render(report: &Report) -> String {
         let header: Vec<&str> = ["scenario", "rate/s", "of ceil", "in flight"]
             .into_iter()
             .chain(OUTCOME_HEADER)
-            .chain(["spread", "peak MiB"])
+            .chain(["spread", "argon2 ms", "peak MiB"])
             .collect();
         table(&mut out, &header, rows);
     }
