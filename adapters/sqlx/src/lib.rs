@@ -205,7 +205,10 @@ impl Database {
         }
     }
 
-    /// The repository ports over this database, sealing with `keys`.
+    /// The repository ports over this database, sealing with `keys`. On
+    /// SQLite each call opens one writer connection of its own (writes of one
+    /// set of repositories queue in order; two sets in one process meet like
+    /// two processes, through the busy timeout): call it once per process.
     pub fn repositories(&self, keys: AtRestKeys) -> Repositories {
         let keys = Arc::new(keys);
         match self {
