@@ -2,7 +2,8 @@
 //! adapter builds them at the edge).
 
 use payments_domain::{
-    CancelReason, HistoryId, Money, Password, ReservationId, Source, Title, Vendor, VendorCode, VendorUid, WebhookUrl,
+    CancelReason, HistoryId, Money, OrderId, Password, ReservationId, Source, Title, Vendor, VendorCode, VendorUid,
+    WebhookUrl,
 };
 
 use crate::ports::RefundAccount;
@@ -53,8 +54,32 @@ pub type ReservationLocator = Locator<ReservationId>;
 #[derive(Debug, Clone)]
 pub struct PgNotification {
     pub vendor: VendorCode,
-    pub uid: VendorUid,
+    pub target: NotificationTarget,
     pub payload: serde_json::Value,
+}
+
+/// Which payment a PG notification is about.
+#[derive(Clone, PartialEq, Eq)]
+pub enum NotificationTarget {
+    /// By the PG's payment id (Iamport `imp_uid`, Toss `paymentKey`).
+    /// `ignore_unknown`: the notification says nothing worth keeping about a
+    /// payment not registered yet (a virtual account just issued), so an
+    /// unknown payment is acknowledged instead of refused.
+    Payment { uid: VendorUid, ignore_unknown: bool },
+    /// By the PG's order id, proven by the secret the PG gave for that
+    /// payment (Toss `DEPOSIT_CALLBACK`).
+    Order { order_id: OrderId, secret: String },
+}
+
+impl std::fmt::Debug for NotificationTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Payment { uid, ignore_unknown } => {
+                f.debug_struct("Payment").field("uid", uid).field("ignore_unknown", ignore_unknown).finish()
+            }
+            Self::Order { order_id, .. } => f.debug_struct("Order").field("order_id", order_id).finish_non_exhaustive(),
+        }
+    }
 }
 
 /// What a PG notification led to.
@@ -64,4 +89,7 @@ pub enum NotificationOutcome {
     Changed(payments_domain::EventId),
     /// Nothing new (a duplicate or stale webhook): no event.
     Unchanged,
+    /// About a payment not registered here, and nothing to keep (see
+    /// [`NotificationTarget::Payment`]).
+    Ignored,
 }

@@ -91,7 +91,8 @@ impl From<DomainError> for AppError {
             DomainError::Invalid { .. } => AppError::Invalid(error.to_string()),
             DomainError::NonPositiveCancel
             | DomainError::CancelExceedsBalance { .. }
-            | DomainError::PriceMismatch { .. } => AppError::Unprocessable(error.to_string()),
+            | DomainError::PriceMismatch { .. }
+            | DomainError::Unpayable { .. } => AppError::Unprocessable(error.to_string()),
             DomainError::InconsistentSnapshot(_) => AppError::BadGateway(error.to_string()),
         }
     }

@@ -4,19 +4,19 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use payments_domain::{
-    Applied, CancelReason, EventId, HistoryId, HistoryIdentity, Password, PasswordHash, PaymentHistory,
+    Applied, CancelReason, EventId, HistoryId, HistoryIdentity, Password, PasswordHash, PaymentHistory, PaymentPhase,
     PaymentReservation, PaymentSnapshot, ReservationId, VendorCode, WebhookEvent, WebhookUrl,
 };
 use serde_json::json;
 
 use crate::commands::{
-    CancelHistory, CreateHistory, CreateReservation, HistoryLocator, Locator, NotificationOutcome, PgNotification,
-    ReservationLocator,
+    CancelHistory, CreateHistory, CreateReservation, HistoryLocator, Locator, NotificationOutcome, NotificationTarget,
+    PgNotification, ReservationLocator,
 };
 use crate::error::AppError;
 use crate::ports::{
-    CancelRequest, Clock, GatewayError, HistoryRepository, IdGenerator, PasswordHasher, PaymentGateway,
-    RepositoryError, ReservationRepository, StoredHistory,
+    CancelRequest, Clock, ConfirmRequest, GatewayError, HistoryRepository, IdGenerator, PasswordHasher,
+    PaymentGateway, RepositoryError, ReservationRepository, StoredHistory,
 };
 
 /// The PG gateways by vendor.
@@ -94,6 +94,28 @@ const MAX_CHANGE_ATTEMPTS: usize = 16;
 /// How often a cancel is re-sent after the PG refused it for a stale balance.
 const MAX_STALE_BALANCE_RETRIES: usize = 64;
 
+/// Most histories an order id is looked up in (order ids are unique per
+/// store; the same one at several stores is rare).
+const MAX_HISTORIES_PER_ORDER: u32 = 8;
+
+/// The PG idempotency key of a registration's confirmation: the same for
+/// every retry of the same registration, at most 81 characters (Toss takes 300).
+fn confirm_key(input: &CreateHistory) -> String {
+    use sha2::{Digest, Sha256};
+    let mut digest = Sha256::new();
+    for part in [
+        input.vendor.code.as_str(),
+        input.vendor.store_id.as_str(),
+        input.vendor.uid.as_str(),
+        &input.price.to_string(),
+    ] {
+        digest.update((part.len() as u64).to_be_bytes());
+        digest.update(part.as_bytes());
+    }
+    let hex: String = digest.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    format!("payments-confirm-{hex}")
+}
+
 impl PaymentService {
     pub fn new(deps: PaymentDeps) -> Self {
         Self { deps: Arc::new(deps) }
@@ -108,12 +130,16 @@ impl PaymentService {
     }
 
     /// Registers a payment: refuses duplicates, reads the payment from the PG,
-    /// and if the PG charged another amount, cancels it there and refuses.
+    /// confirms it there when the PG waits for the merchant's confirmation
+    /// (after checking its price: a wrong price is never charged), and if the
+    /// PG charged another amount, cancels it there and refuses.
     ///
     /// # Errors
     /// 409 when the payment or the source is already registered; 404 when the
-    /// PG does not know the uid; 422 on a price mismatch (after cancelling);
-    /// 502/504 when the PG fails (nothing is written).
+    /// PG does not know the uid; 422 on a price mismatch (after cancelling a
+    /// charged payment), a confirmation the PG refused, or a payment that can
+    /// never be paid (failed, expired, cancelled); 502/504 when the PG fails
+    /// (nothing is written).
     pub async fn create_history(&self, input: CreateHistory) -> Result<PaymentHistory, AppError> {
         self.deps.webhook_urls.check(&input.webhook_url)?;
         if self.histories().find_by_vendor(input.vendor.code, &input.vendor.uid).await?.is_some() {
@@ -126,7 +152,17 @@ impl PaymentService {
             return Err(AppError::Conflict("source: a payment is already registered for this source".into()));
         }
         let gateway = self.deps.gateways.get(input.vendor.code)?;
-        let snapshot = gateway.fetch_payment(&input.vendor.store_id, &input.vendor.uid).await?;
+        let mut snapshot = gateway.fetch_payment(&input.vendor.store_id, &input.vendor.uid).await?;
+        if snapshot.phase == PaymentPhase::AwaitingConfirmation {
+            // Not charged yet: a wrong price is refused before anything is charged.
+            snapshot.ensure_price(input.price)?;
+            let order_id = snapshot.order_id.clone().ok_or_else(|| {
+                AppError::BadGateway("the PG did not report the order id of a payment to confirm".into())
+            })?;
+            let request = ConfirmRequest { order_id, amount: input.price, idempotency_key: confirm_key(&input) };
+            snapshot = gateway.confirm_payment(&input.vendor.store_id, &input.vendor.uid, &request).await?;
+        }
+        snapshot.ensure_registrable()?;
         if let Err(mismatch) = snapshot.ensure_price(input.price) {
             self.cancel_mismatched(gateway, &input, &snapshot).await;
             return Err(mismatch.into());
@@ -241,40 +277,27 @@ impl PaymentService {
             "price": input.price,
             "reason": input.reason.as_str(),
         });
-        let current = self.apply_snapshot(stored, snapshot, trigger).await?.0;
-        Ok(current)
+        self.apply_snapshot(stored, snapshot, trigger).await
     }
 
-    /// Applies a PG snapshot to a stored history and records the event,
-    /// re-reading and re-applying when another change committed first.
-    /// Returns the history as it is now and the event, if anything changed.
+    /// Applies the PG's answer to a cancel to a stored history and records the
+    /// event, re-reading and re-applying when another change committed first.
+    /// Returns the history as it is now.
     async fn apply_snapshot(
         &self,
         mut stored: StoredHistory,
         snapshot: PaymentSnapshot,
         trigger: serde_json::Value,
-    ) -> Result<(PaymentHistory, Option<EventId>), AppError> {
+    ) -> Result<PaymentHistory, AppError> {
         for _ in 0..MAX_CHANGE_ATTEMPTS {
             let next = match stored.history.apply(snapshot.clone())? {
-                Applied::Unchanged => return Ok((stored.history, None)),
+                Applied::Unchanged => return Ok(stored.history),
                 Applied::Changed(next) => next,
             };
-            let event = WebhookEvent::new(
-                EventId::from_uuid(self.deps.ids.new_id()),
-                stored.history.clone(),
-                next.clone(),
-                trigger.clone(),
-                self.deps.clock.now(),
-            )?;
+            let event = self.new_event(&stored.history, &next, trigger.clone())?;
             match self.histories().save_change(stored.revision, &next, &event).await {
-                Ok(()) => return Ok((next, Some(event.id()))),
-                Err(RepositoryError::Stale) => {
-                    stored = self
-                        .histories()
-                        .find_by_id(stored.history.id())
-                        .await?
-                        .ok_or_else(|| AppError::internal(anyhow::anyhow!("history vanished during a change")))?;
-                }
+                Ok(()) => return Ok(next),
+                Err(RepositoryError::Stale) => stored = self.reload(stored.history.id()).await?,
                 Err(other) => return Err(other.into()),
             }
         }
@@ -282,20 +305,90 @@ impl PaymentService {
     }
 
     /// A PG says a payment changed: re-read it from the PG and record what
-    /// changed, if anything.
+    /// changed, if anything. The snapshot is always read after the history
+    /// was loaded (again after losing a race), so it is never older than the
+    /// record it is applied to, and a reversed deposit is told from a stale read.
     ///
     /// # Errors
-    /// 404 when no history has this PG uid (so the PG retries later); 502/504
-    /// when the PG cannot be read.
+    /// 404 when no history has this PG uid or order id (so the PG retries
+    /// later); 403 when an order's secret is not the PG's; 502/504 when the PG
+    /// cannot be read.
     pub async fn process_pg_notification(&self, notice: PgNotification) -> Result<NotificationOutcome, AppError> {
-        let stored = self.histories().find_by_vendor(notice.vendor, &notice.uid).await?.ok_or_else(|| {
-            AppError::NotFound(format!("no payment {} of {} is registered", notice.uid, notice.vendor))
-        })?;
         let gateway = self.deps.gateways.get(notice.vendor)?;
-        let vendor = stored.history.vendor().clone();
-        let snapshot = gateway.fetch_payment(&vendor.store_id, &vendor.uid).await?;
-        let (_, event) = self.apply_snapshot(stored, snapshot, notice.payload).await?;
-        Ok(event.map_or(NotificationOutcome::Unchanged, NotificationOutcome::Changed))
+        let Some(mut stored) = self.notified_history(gateway, &notice).await? else {
+            return Ok(NotificationOutcome::Ignored);
+        };
+        for _ in 0..MAX_CHANGE_ATTEMPTS {
+            let vendor = stored.history.vendor().clone();
+            let snapshot = gateway.fetch_payment(&vendor.store_id, &vendor.uid).await?;
+            let next = match stored.history.apply_current(snapshot)? {
+                Applied::Unchanged => return Ok(NotificationOutcome::Unchanged),
+                Applied::Changed(next) => next,
+            };
+            let event = self.new_event(&stored.history, &next, notice.payload.clone())?;
+            match self.histories().save_change(stored.revision, &next, &event).await {
+                Ok(()) => return Ok(NotificationOutcome::Changed(event.id())),
+                Err(RepositoryError::Stale) => stored = self.reload(stored.history.id()).await?,
+                Err(other) => return Err(other.into()),
+            }
+        }
+        Err(AppError::Unavailable("too many concurrent changes of this payment; retry".into()))
+    }
+
+    /// The history a notification is about; `None` when it may be ignored.
+    async fn notified_history(
+        &self,
+        gateway: &dyn PaymentGateway,
+        notice: &PgNotification,
+    ) -> Result<Option<StoredHistory>, AppError> {
+        let vendor = notice.vendor;
+        match &notice.target {
+            NotificationTarget::Payment { uid, ignore_unknown } => {
+                match self.histories().find_by_vendor(vendor, uid).await? {
+                    Some(stored) => Ok(Some(stored)),
+                    None if *ignore_unknown => Ok(None),
+                    None => Err(AppError::NotFound(format!("no payment {uid} of {vendor} is registered"))),
+                }
+            }
+            NotificationTarget::Order { order_id, secret } => {
+                let found = self.histories().find_by_order(vendor, order_id, MAX_HISTORIES_PER_ORDER).await?;
+                if found.is_empty() {
+                    return Err(AppError::NotFound(format!("no payment of order {order_id} of {vendor} is registered")));
+                }
+                // Every candidate is checked, so the time taken does not tell which one matched.
+                let mut matched = None;
+                for stored in found {
+                    if gateway.notification_secret_matches(stored.history.data(), secret) && matched.is_none() {
+                        matched = Some(stored);
+                    }
+                }
+                matched.map(Some).ok_or_else(|| {
+                    AppError::Forbidden(format!("the secret is not the one {vendor} gave for order {order_id}"))
+                })
+            }
+        }
+    }
+
+    fn new_event(
+        &self,
+        previous: &PaymentHistory,
+        next: &PaymentHistory,
+        trigger: serde_json::Value,
+    ) -> Result<WebhookEvent, AppError> {
+        Ok(WebhookEvent::new(
+            EventId::from_uuid(self.deps.ids.new_id()),
+            previous.clone(),
+            next.clone(),
+            trigger,
+            self.deps.clock.now(),
+        )?)
+    }
+
+    async fn reload(&self, id: HistoryId) -> Result<StoredHistory, AppError> {
+        self.histories()
+            .find_by_id(id)
+            .await?
+            .ok_or_else(|| AppError::internal(anyhow::anyhow!("history vanished during a change")))
     }
 
     /// Registers a card saved at the PG.

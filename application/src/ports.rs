@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use payments_domain::{
-    CancelReason, DeliveryAttempt, EventId, HistoryId, Money, Password, PasswordHash, PaymentHistory,
+    CancelReason, DeliveryAttempt, EventId, HistoryId, Money, OrderId, Password, PasswordHash, PaymentHistory,
     PaymentReservation, PaymentSnapshot, ReservationId, Source, SourceId, StoreId, Timestamp, VendorCode, VendorUid,
     WebhookEvent,
 };
@@ -67,6 +67,20 @@ pub struct CancelRequest {
     pub refund_account: Option<RefundAccount>,
 }
 
+/// The confirmation of a payment the customer authenticated in the PG's
+/// window (Toss `POST /v1/payments/confirm`): only then is it charged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfirmRequest {
+    /// The order id the PG holds for the payment.
+    pub order_id: OrderId,
+    /// The amount to charge; the PG refuses another than the authenticated one.
+    pub amount: Money,
+    /// Sent to the PG as `Idempotency-Key`, so a confirmation whose answer was
+    /// lost is answered again instead of charged twice. Derived from the
+    /// registration: a retried registration sends the same key.
+    pub idempotency_key: String,
+}
+
 /// One PG (Iamport, Toss Payments, ...) as the use cases see it.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
@@ -77,6 +91,26 @@ pub trait PaymentGateway: Send + Sync {
     /// [`GatewayError::NotFound`] for an unknown uid; `UnknownStore` for a store
     /// with no credentials; `Timeout`/`Unavailable`/`Protocol` when the PG fails.
     async fn fetch_payment(&self, store: &StoreId, uid: &VendorUid) -> Result<PaymentSnapshot, GatewayError>;
+
+    /// Confirms a payment in [`payments_domain::PaymentPhase::AwaitingConfirmation`]
+    /// and returns it as it is afterwards. A payment the PG already confirmed
+    /// (a retried confirmation) is read back instead.
+    ///
+    /// # Errors
+    /// As [`PaymentGateway::fetch_payment`], plus `Rejected` when the PG
+    /// refuses the confirmation (card refused, wrong amount, expired), and
+    /// `Protocol` for a PG that has no confirmation step.
+    async fn confirm_payment(
+        &self,
+        store: &StoreId,
+        uid: &VendorUid,
+        request: &ConfirmRequest,
+    ) -> Result<PaymentSnapshot, GatewayError>;
+
+    /// Whether `secret` is the one the PG gave for this payment (`data` is the
+    /// PG's JSON of it as last recorded), compared in constant time. PGs whose
+    /// notifications carry no secret answer `false`.
+    fn notification_secret_matches(&self, data: &serde_json::Value, secret: &str) -> bool;
 
     /// Cancels (part of) a payment and returns the payment as it is afterwards.
     ///
@@ -171,6 +205,18 @@ pub trait HistoryRepository: Send + Sync {
     /// As [`HistoryRepository::find_by_id`].
     async fn find_by_vendor(&self, code: VendorCode, uid: &VendorUid)
     -> Result<Option<StoredHistory>, RepositoryError>;
+
+    /// The histories of `code` whose PG order id is `order_id` (unique per
+    /// store, so at most a few across stores), at most `limit`.
+    ///
+    /// # Errors
+    /// As [`HistoryRepository::find_by_id`].
+    async fn find_by_order(
+        &self,
+        code: VendorCode,
+        order_id: &OrderId,
+        limit: u32,
+    ) -> Result<Vec<StoredHistory>, RepositoryError>;
 
     /// Atomically, and only if the history is still at `expected`: writes
     /// `next` (bumping the revision), inserts its cancels not yet stored,

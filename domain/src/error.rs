@@ -22,6 +22,11 @@ pub enum DomainError {
     #[error("price {expected} differs from the {charged} the PG says was charged")]
     PriceMismatch { expected: Money, charged: Money },
 
+    /// The PG says the payment can never be paid (failed, aborted, expired) or
+    /// was cancelled before it was registered. `status` is the PG's own word.
+    #[error("the PG reports the payment as {status}: it cannot be registered")]
+    Unpayable { status: String },
+
     /// A PG snapshot that cannot describe this payment (another currency, a
     /// refund above the price, ...).
     #[error("inconsistent PG data: {0}")]

@@ -3,7 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    CancelReason, Currency, DomainError, HistoryId, Money, Source, Timestamp, Vendor, WebhookUrl, text::check_text,
+    CancelReason, Currency, DomainError, HistoryId, Money, OrderId, Source, Timestamp, Vendor, WebhookUrl,
+    text::check_text,
 };
 
 /// The PG's own identifier of one cancellation (Iamport `pg_tid`/`cancellation_id`,
@@ -60,10 +61,35 @@ pub struct CancelHistory {
     pub data: serde_json::Value,
 }
 
+/// Where a payment stands at its PG, in the domain's terms (each PG adapter
+/// maps its own statuses onto these).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentPhase {
+    /// The money arrived (and may have been partly refunded since).
+    Paid,
+    /// Nothing is paid yet: a virtual account awaits its deposit (or the bank
+    /// reversed the deposit).
+    AwaitingDeposit,
+    /// The customer authenticated the payment in the PG's window; it is charged
+    /// only when the merchant confirms it (Toss `READY`/`IN_PROGRESS`).
+    AwaitingConfirmation,
+    /// Refunded in whole, or cancelled before anything was paid.
+    Cancelled,
+    /// Can never be paid: failed, aborted or expired.
+    Failed,
+}
+
 /// What a PG says about a payment right now: the input to registering a
 /// payment and to every later change of it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PaymentSnapshot {
+    /// Where the payment stands.
+    pub phase: PaymentPhase,
+    /// The PG's own word for it (`DONE`, `paid`, `EXPIRED`), for messages.
+    pub pg_status: String,
+    /// The PG's order id of the payment, when it reports one.
+    pub order_id: Option<OrderId>,
     pub currency: Currency,
     /// The amount the payment was made (or, for a virtual account, requested) for.
     pub price: Money,
@@ -85,6 +111,21 @@ impl PaymentSnapshot {
     pub fn ensure_price(&self, expected: Money) -> Result<(), DomainError> {
         if self.price == expected { Ok(()) } else { Err(DomainError::PriceMismatch { expected, charged: self.price }) }
     }
+
+    /// Refuses to register a payment that can never be paid or was cancelled
+    /// before registration, and one still awaiting the merchant's confirmation
+    /// (the use case confirms it first).
+    ///
+    /// # Errors
+    /// [`DomainError::Unpayable`] naming the PG's status.
+    pub fn ensure_registrable(&self) -> Result<(), DomainError> {
+        match self.phase {
+            PaymentPhase::Paid | PaymentPhase::AwaitingDeposit => Ok(()),
+            PaymentPhase::AwaitingConfirmation | PaymentPhase::Cancelled | PaymentPhase::Failed => {
+                Err(DomainError::Unpayable { status: self.pg_status.clone() })
+            }
+        }
+    }
 }
 
 /// The identity of a history: everything that never changes after registration.
@@ -105,6 +146,7 @@ pub struct HistoryIdentity {
 #[serde(try_from = "HistoryParts", into = "HistoryParts")]
 pub struct PaymentHistory {
     identity: HistoryIdentity,
+    order_id: Option<OrderId>,
     currency: Currency,
     price: Money,
     refund: Money,
@@ -119,6 +161,8 @@ pub struct PaymentHistory {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HistoryParts {
     pub identity: HistoryIdentity,
+    /// The PG's order id, as it reported it at registration.
+    pub order_id: Option<OrderId>,
     pub currency: Currency,
     pub price: Money,
     pub data: serde_json::Value,
@@ -147,6 +191,7 @@ impl PaymentHistory {
         let cancelled_at = earliest(snapshot.cancelled_at, snapshot.cancels.iter().map(|c| c.created_at).min());
         Self::restore(HistoryParts {
             identity,
+            order_id: snapshot.order_id,
             currency: snapshot.currency,
             price: snapshot.price,
             data: snapshot.data,
@@ -161,7 +206,7 @@ impl PaymentHistory {
     /// # Errors
     /// [`DomainError::InconsistentSnapshot`] naming the broken invariant.
     pub fn restore(parts: HistoryParts) -> Result<Self, DomainError> {
-        let HistoryParts { identity, currency, price, data, paid_at, cancelled_at, cancels } = parts;
+        let HistoryParts { identity, order_id, currency, price, data, paid_at, cancelled_at, cancels } = parts;
         let inconsistent = |why: String| Err(DomainError::InconsistentSnapshot(why));
         if let Some(c) = cancels.iter().find(|c| c.price.is_zero()) {
             return inconsistent(format!("cancel {:?} has a zero amount", c.key));
@@ -188,7 +233,7 @@ impl PaymentHistory {
             }
             _ => {}
         }
-        Ok(Self { identity, currency, price, refund, data, paid_at, cancelled_at, cancels })
+        Ok(Self { identity, order_id, currency, price, refund, data, paid_at, cancelled_at, cancels })
     }
 
     pub fn identity(&self) -> &HistoryIdentity {
@@ -208,6 +253,10 @@ impl PaymentHistory {
     }
     pub fn created_at(&self) -> Timestamp {
         self.identity.created_at
+    }
+    /// The PG's order id of the payment, when the PG reported one.
+    pub fn order_id(&self) -> Option<&OrderId> {
+        self.order_id.as_ref()
     }
     pub fn currency(&self) -> &Currency {
         &self.currency
@@ -253,14 +302,34 @@ impl PaymentHistory {
         Ok(())
     }
 
-    /// Applies what the PG says now. Cancels already recorded are kept as
-    /// recorded; new ones (by key) are added; `cancelled_at` keeps the first
-    /// cancellation; `paid_at` is set once the PG reports it.
+    /// Applies what the PG says, as it answered a cancel (or any snapshot
+    /// whose age is unknown). Cancels already recorded are kept as recorded;
+    /// new ones (by key) are added; `cancelled_at` keeps the first
+    /// cancellation; `paid_at` is set once the PG reports it and never
+    /// cleared: a snapshot without a recorded cancel or without the recorded
+    /// payment was read before them, so its JSON does not replace ours.
     ///
     /// # Errors
     /// [`DomainError::InconsistentSnapshot`] when the PG reports another
     /// currency or price, or cancels beyond the price.
     pub fn apply(&self, snapshot: PaymentSnapshot) -> Result<Applied, DomainError> {
+        self.apply_snapshot(snapshot, false)
+    }
+
+    /// As [`PaymentHistory::apply`], for a snapshot read from the PG after
+    /// this history was loaded, so it is never older than it. Such a
+    /// snapshot may also say that a virtual account's deposit was reversed by
+    /// the bank (paid, no refund, and now unpaid again: awaiting a deposit, or
+    /// cancelled without a refund as Toss 1.x reports it): that is recorded as
+    /// a change, `paid_at` cleared.
+    ///
+    /// # Errors
+    /// As [`PaymentHistory::apply`].
+    pub fn apply_current(&self, snapshot: PaymentSnapshot) -> Result<Applied, DomainError> {
+        self.apply_snapshot(snapshot, true)
+    }
+
+    fn apply_snapshot(&self, snapshot: PaymentSnapshot, current: bool) -> Result<Applied, DomainError> {
         if snapshot.currency != self.currency {
             return Err(DomainError::InconsistentSnapshot(format!(
                 "currency changed from {} to {}",
@@ -273,12 +342,19 @@ impl PaymentHistory {
                 self.price, snapshot.price
             )));
         }
+        let lacks_a_cancel = self.cancels.iter().any(|known| !snapshot.cancels.iter().any(|c| c.key == known.key));
+        let unpaid_again = self.paid_at.is_some() && snapshot.paid_at.is_none();
+        let reversed = current
+            && unpaid_again
+            && matches!(snapshot.phase, PaymentPhase::AwaitingDeposit | PaymentPhase::Cancelled)
+            && self.cancels.is_empty()
+            && snapshot.cancels.is_empty();
         // A snapshot that lacks a cancel already recorded was read before that
         // cancel (a late PG notification): its JSON is older than ours, so it
         // must not replace it (nor count as a change of its own). The same holds
-        // for a snapshot without the payment (`paid_at`) recorded here.
-        let stale = self.cancels.iter().any(|known| !snapshot.cancels.iter().any(|c| c.key == known.key))
-            || (self.paid_at.is_some() && snapshot.paid_at.is_none());
+        // for a snapshot without the payment (`paid_at`) recorded here, unless
+        // it is current and says the deposit was reversed.
+        let stale = lacks_a_cancel || (unpaid_again && !reversed);
         let data = if stale { self.data.clone() } else { snapshot.data };
         let mut cancels = self.cancels.clone();
         for cancel in snapshot.cancels {
@@ -290,10 +366,11 @@ impl PaymentHistory {
         let first_new = earliest(snapshot.cancelled_at, cancels.first().map(|c| c.created_at));
         let next = Self::restore(HistoryParts {
             identity: self.identity.clone(),
+            order_id: self.order_id.clone().or(snapshot.order_id),
             currency: self.currency.clone(),
             price: self.price,
             data,
-            paid_at: snapshot.paid_at.or(self.paid_at),
+            paid_at: if reversed { None } else { snapshot.paid_at.or(self.paid_at) },
             cancelled_at: earliest(self.cancelled_at, first_new),
             cancels,
         })?;
@@ -317,6 +394,7 @@ impl From<PaymentHistory> for HistoryParts {
     fn from(h: PaymentHistory) -> Self {
         HistoryParts {
             identity: h.identity,
+            order_id: h.order_id,
             currency: h.currency,
             price: h.price,
             data: h.data,

@@ -15,13 +15,15 @@ mod webhook;
 mod webhook_url;
 
 pub use error::DomainError;
-pub use history::{Applied, CancelHistory, CancelKey, HistoryIdentity, HistoryParts, PaymentHistory, PaymentSnapshot};
+pub use history::{
+    Applied, CancelHistory, CancelKey, HistoryIdentity, HistoryParts, PaymentHistory, PaymentPhase, PaymentSnapshot,
+};
 pub use ids::{EventId, HistoryId, ReservationId, Timestamp, to_millis};
 pub use money::Money;
 pub use reservation::PaymentReservation;
 pub use source::{Password, PasswordHash, Source, SourceId, SourceSchema, SourceTable};
 pub use text::{CancelReason, Title};
-pub use vendor::{Currency, StoreId, Vendor, VendorCode, VendorUid};
+pub use vendor::{Currency, OrderId, StoreId, Vendor, VendorCode, VendorUid};
 pub use webhook::{DeliveryAttempt, NextStep, RetrySchedule, WebhookEvent};
 pub use webhook_url::WebhookUrl;
 

@@ -93,6 +93,15 @@ text_newtype!(
     CancelReason, "reason", 1000
 );
 
+impl CancelReason {
+    /// A reason as a PG reported it, made storable whatever it holds: NULs
+    /// dropped, cut to [`CancelReason::MAX_CHARS`], `-` when empty or absent.
+    pub fn from_pg(text: Option<&str>) -> Self {
+        let cleaned: String = text.unwrap_or("").chars().filter(|c| *c != '\0').take(Self::MAX_CHARS).collect();
+        if cleaned.trim().is_empty() { Self("-".to_owned()) } else { Self(cleaned) }
+    }
+}
+
 text_newtype!(
     /// A saved card's title, chosen by the caller.
     Title, "title", 255

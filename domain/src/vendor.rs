@@ -69,6 +69,12 @@ text_newtype!(
     VendorUid, "vendor.uid", 255
 );
 
+text_newtype!(
+    /// The PG's order id of a payment (Toss `orderId`, Iamport `merchant_uid`):
+    /// the id the merchant gave the payment when it opened the PG's window.
+    OrderId, "order_id", 255
+);
+
 /// The PG side of a record. Unique on `(code, uid)`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Vendor {

@@ -6,9 +6,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use payments_application::ports::{CancelRequest, GatewayError, PaymentGateway};
+use payments_application::ports::{CancelRequest, ConfirmRequest, GatewayError, PaymentGateway};
 use payments_domain::{
-    CancelHistory, CancelKey, CancelReason, Currency, Money, PaymentSnapshot, SourceId, StoreId, VendorCode, VendorUid,
+    CancelHistory, CancelKey, CancelReason, Currency, Money, OrderId, PaymentPhase, PaymentSnapshot, SourceId, StoreId,
+    VendorCode, VendorUid,
 };
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;
@@ -333,6 +334,10 @@ fn parse_response<T: DeserializeOwned>(value: Value) -> Result<T, GatewayError> 
 /// sends `null` in places the SDK's schema does not allow).
 #[derive(Deserialize)]
 struct PaymentView {
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    merchant_uid: Option<String>,
     currency: Option<String>,
     amount: Money,
     #[serde(default)]
@@ -394,12 +399,29 @@ pub fn snapshot_from_payment(data: Value) -> Result<PaymentSnapshot, GatewayErro
         cancels.push(CancelHistory {
             key,
             price: cancel.amount,
-            reason: reason(cancel.reason.as_deref())?,
+            reason: CancelReason::from_pg(cancel.reason.as_deref()),
             created_at,
             data: raw,
         });
     }
+    let pg_status = view.status.unwrap_or_default();
+    let phase = match pg_status.as_str() {
+        "paid" => PaymentPhase::Paid,
+        "ready" => PaymentPhase::AwaitingDeposit,
+        "cancelled" => PaymentPhase::Cancelled,
+        // `failed`, and any status Iamport may add: never registrable.
+        _ => PaymentPhase::Failed,
+    };
+    let order_id = match view.merchant_uid.as_deref().map(str::trim) {
+        Some(uid) if !uid.is_empty() => Some(
+            OrderId::parse(uid).map_err(|e| GatewayError::Protocol(format!("Iamport payment merchant_uid: {e}")))?,
+        ),
+        _ => None,
+    };
     Ok(PaymentSnapshot {
+        phase,
+        pg_status,
+        order_id,
         currency,
         price: view.amount,
         paid_at: view.paid_at.as_ref().and_then(unix_time),
@@ -413,20 +435,27 @@ fn truncate(text: &str, max_chars: usize) -> String {
     text.chars().take(max_chars).collect()
 }
 
-/// A PG's reason as a [`CancelReason`]: empty becomes `-`, NULs are dropped,
-/// an over-long reason is cut.
-fn reason(text: Option<&str>) -> Result<CancelReason, GatewayError> {
-    let cleaned: String = text.unwrap_or("").chars().filter(|c| *c != '\0').collect();
-    let cleaned = truncate(&cleaned, CancelReason::MAX_CHARS);
-    let cleaned = if cleaned.trim().is_empty() { "-".to_owned() } else { cleaned };
-    CancelReason::parse(cleaned).map_err(|e| GatewayError::Protocol(format!("Iamport cancel reason: {e}")))
-}
-
 #[async_trait]
 impl PaymentGateway for IamportGateway {
     async fn fetch_payment(&self, store: &StoreId, uid: &VendorUid) -> Result<PaymentSnapshot, GatewayError> {
         let value = self.call(store, Method::GET, &["payments", uid.as_str()], None).await?;
         snapshot_from_payment(value)
+    }
+
+    /// Iamport charges a payment in its window; there is nothing to confirm
+    /// (its snapshots are never `AwaitingConfirmation`).
+    async fn confirm_payment(
+        &self,
+        _store: &StoreId,
+        _uid: &VendorUid,
+        _request: &ConfirmRequest,
+    ) -> Result<PaymentSnapshot, GatewayError> {
+        Err(GatewayError::Protocol("Iamport payments have no confirmation step".to_owned()))
+    }
+
+    /// Iamport notifications carry no secret: they are verified by re-reading.
+    fn notification_secret_matches(&self, _data: &Value, _secret: &str) -> bool {
+        false
     }
 
     async fn cancel_payment(

@@ -10,15 +10,17 @@ use serde::Serialize;
 use serde_json::Value;
 use url::Url;
 
-use payments_application::ports::{CancelRequest, GatewayError, PaymentGateway};
-use payments_domain::{
-    CancelHistory, CancelKey, CancelReason, Currency, Money, PaymentSnapshot, SourceId, StoreId, VendorCode, VendorUid,
+use payments_application::ports::{CancelRequest, ConfirmRequest, GatewayError, PaymentGateway};
+use payments_domain::{Money, PaymentSnapshot, SourceId, StoreId, VendorCode, VendorUid};
+
+use crate::snapshot::{secret, snapshot};
+use crate::wire::{
+    TossBillingCustomerKey, TossBillingIssue, TossError, TossPaymentApproval, TossPaymentCancelCreate,
+    TossRefundReceiveAccount,
 };
 
-use crate::wire::{
-    TossBilling, TossBillingCustomerKey, TossError, TossPayment, TossPaymentApproval, TossPaymentCancelCreate,
-    TossRefundReceiveAccount, money, timestamp,
-};
+/// Toss's code for a confirmation of a payment it already confirmed.
+pub const ALREADY_PROCESSED_PAYMENT: &str = "ALREADY_PROCESSED_PAYMENT";
 
 /// The real API.
 pub const DEFAULT_BASE_URL: &str = "https://api.tosspayments.com";
@@ -166,22 +168,40 @@ impl TossGateway {
         segments: &[&str],
         body: Option<&B>,
     ) -> Result<Value, GatewayError> {
-        let credentials = self.credentials(store)?;
+        self.call_once(store, method, segments, body, None).await.map_err(|failure| failure.error)
+    }
+
+    /// Sends one call, with `Idempotency-Key` when given; a refusal keeps
+    /// Toss's code so the caller can tell one refusal from another.
+    async fn call_once<B: Serialize + ?Sized>(
+        &self,
+        store: &str,
+        method: Method,
+        segments: &[&str],
+        body: Option<&B>,
+        idempotency_key: Option<&str>,
+    ) -> Result<Value, CallFailure> {
+        let credentials = self.credentials(store).map_err(CallFailure::from)?;
         let url = self.url(segments);
         let mut request =
             self.http.request(method.clone(), url).header(reqwest::header::AUTHORIZATION, credentials.authorization());
+        if let Some(key) = idempotency_key {
+            request = request.header("Idempotency-Key", key);
+        }
         if let Some(body) = body {
             request = request.json(body);
         }
         let what = format!("{method} /{}", segments.join("/"));
-        let response = request.send().await.map_err(|e| transport_error(&what, &e))?;
+        let response = request.send().await.map_err(|e| CallFailure::from(transport_error(&what, &e)))?;
         let status = response.status();
-        let text = response.text().await.map_err(|e| transport_error(&what, &e))?;
+        let text = response.text().await.map_err(|e| CallFailure::from(transport_error(&what, &e)))?;
         if status.is_success() {
-            return serde_json::from_str(&text)
-                .map_err(|e| GatewayError::Protocol(format!("{what}: the answer is not JSON: {e}")));
+            return serde_json::from_str(&text).map_err(|e| {
+                CallFailure::from(GatewayError::Protocol(format!("{what}: the answer is not JSON: {e}")))
+            });
         }
-        Err(status_error(&what, status, &text))
+        let code = serde_json::from_str::<TossError>(&text).ok().map(|e| e.code);
+        Err(CallFailure { code, error: status_error(&what, status, &text) })
     }
 
     /// The payment's JSON exactly as Toss sent it (`GET /v1/payments/{paymentKey}`).
@@ -192,53 +212,114 @@ impl TossGateway {
         self.call::<()>(store, Method::GET, &["v1", "payments", payment_key], None).await
     }
 
-    /// Approves a payment made in Toss's window (`POST /v1/payments/{paymentKey}`
-    /// with `orderId` and `amount`); Toss refuses (422) a wrong order or amount.
+    /// Confirms a payment authenticated in Toss's window
+    /// (`POST /v1/payments/confirm` `{paymentKey, orderId, amount}`), sending
+    /// `idempotency_key` as `Idempotency-Key` so that a confirmation whose
+    /// answer was lost is answered again, never charged twice. A payment Toss
+    /// already confirmed (`ALREADY_PROCESSED_PAYMENT`) is read back.
     ///
     /// # Errors
-    /// As [`PaymentGateway::cancel_payment`].
-    pub async fn approve(
+    /// As [`PaymentGateway::confirm_payment`].
+    pub async fn confirm(
         &self,
         store: &str,
         payment_key: &str,
         order_id: &str,
         amount: Money,
+        idempotency_key: &str,
     ) -> Result<PaymentSnapshot, GatewayError> {
-        let body =
-            TossPaymentApproval { payment_key: None, order_id: order_id.to_owned(), amount: amount.to_json_number() };
-        let payment = self.call(store, Method::POST, &["v1", "payments", payment_key], Some(&body)).await?;
-        snapshot(payment)
+        let body = TossPaymentApproval {
+            payment_key: Some(payment_key.to_owned()),
+            order_id: order_id.to_owned(),
+            amount: amount.to_json_number(),
+        };
+        let segments = ["v1", "payments", "confirm"];
+        match self.call_once(store, Method::POST, &segments, Some(&body), Some(idempotency_key)).await {
+            Ok(payment) => snapshot(payment),
+            Err(CallFailure { code: Some(code), .. }) if code == ALREADY_PROCESSED_PAYMENT => {
+                snapshot(self.payment_json(store, payment_key).await?)
+            }
+            Err(failure) => Err(failure.error),
+        }
     }
 
-    /// A saved card, read with the customer key it was issued to
-    /// (`POST /v1/billing/authorizations/{billingKey}`).
+    /// Exchanges the `authKey` Toss's card-registration window gave the
+    /// customer for a billing key (`POST /v1/billing/authorizations/issue`);
+    /// the answer, billing key included, is returned whole.
     ///
     /// # Errors
     /// As [`PaymentGateway::fetch_reservation`].
-    pub async fn billing(
+    pub async fn issue_billing_key(
+        &self,
+        store: &str,
+        auth_key: &str,
+        customer_key: &str,
+    ) -> Result<Value, GatewayError> {
+        let body = TossBillingIssue { auth_key: auth_key.to_owned(), customer_key: customer_key.to_owned() };
+        let value = self.call(store, Method::POST, &["v1", "billing", "authorizations", "issue"], Some(&body)).await?;
+        billing(value)
+    }
+
+    /// A saved card read with the customer key it was issued to
+    /// (`POST /v1/billing/authorizations/{billingKey}`, the API 1.x route
+    /// the original SDK's saved cards are read with).
+    ///
+    /// # Errors
+    /// As [`PaymentGateway::fetch_reservation`].
+    pub async fn legacy_billing(
         &self,
         store: &str,
         billing_key: &str,
         customer_key: &str,
-    ) -> Result<TossBilling, GatewayError> {
-        let value = self.billing_json(store, billing_key, customer_key).await?;
-        serde_json::from_value(value).map_err(|e| GatewayError::Protocol(format!("not a Toss billing: {e}")))
-    }
-
-    async fn billing_json(&self, store: &str, billing_key: &str, customer_key: &str) -> Result<Value, GatewayError> {
+    ) -> Result<Value, GatewayError> {
         let body = TossBillingCustomerKey { customer_key: customer_key.to_owned() };
         let value =
             self.call(store, Method::POST, &["v1", "billing", "authorizations", billing_key], Some(&body)).await?;
-        serde_json::from_value::<TossBilling>(value.clone())
-            .map_err(|e| GatewayError::Protocol(format!("not a Toss billing: {e}")))?;
-        Ok(value)
+        billing(value)
     }
+}
+
+/// A failed call: the error, and Toss's code when it sent one.
+struct CallFailure {
+    code: Option<String>,
+    error: GatewayError,
+}
+
+impl From<GatewayError> for CallFailure {
+    fn from(error: GatewayError) -> Self {
+        Self { code: None, error }
+    }
+}
+
+/// Checks that a billing answer carries a billing key and the customer key.
+fn billing(value: Value) -> Result<Value, GatewayError> {
+    for member in ["billingKey", "customerKey"] {
+        if !value.get(member).and_then(Value::as_str).is_some_and(|text| !text.trim().is_empty()) {
+            return Err(GatewayError::Protocol(format!("Toss billing {member}: missing or not a string")));
+        }
+    }
+    Ok(value)
 }
 
 #[async_trait]
 impl PaymentGateway for TossGateway {
     async fn fetch_payment(&self, store: &StoreId, uid: &VendorUid) -> Result<PaymentSnapshot, GatewayError> {
         snapshot(self.payment_json(store.as_str(), uid.as_str()).await?)
+    }
+
+    async fn confirm_payment(
+        &self,
+        store: &StoreId,
+        uid: &VendorUid,
+        request: &ConfirmRequest,
+    ) -> Result<PaymentSnapshot, GatewayError> {
+        self.confirm(store.as_str(), uid.as_str(), request.order_id.as_str(), request.amount, &request.idempotency_key)
+            .await
+    }
+
+    fn notification_secret_matches(&self, data: &Value, given: &str) -> bool {
+        use subtle::ConstantTimeEq as _;
+        secret(data).is_some_and(|expected| bool::from(expected.as_bytes().ct_eq(given.as_bytes())))
     }
 
     async fn cancel_payment(
@@ -271,43 +352,17 @@ impl PaymentGateway for TossGateway {
         uid: &VendorUid,
         customer: &SourceId,
     ) -> Result<Value, GatewayError> {
-        self.billing_json(store.as_str(), uid.as_str(), customer.as_str()).await
+        // Today's window hands out an authKey to exchange for a billing key;
+        // the original SDK registers a billing key it issued itself (API 1.x).
+        match self.issue_billing_key(store.as_str(), uid.as_str(), customer.as_str()).await {
+            Ok(billing) => Ok(billing),
+            Err(first @ (GatewayError::NotFound(_) | GatewayError::Rejected(_))) => self
+                .legacy_billing(store.as_str(), uid.as_str(), customer.as_str())
+                .await
+                .map_err(|legacy| if matches!(legacy, GatewayError::NotFound(_)) { first } else { legacy }),
+            Err(other) => Err(other),
+        }
     }
-}
-
-/// What a Toss payment JSON says, as the domain's snapshot; `data` is `payment` unchanged.
-///
-/// # Errors
-/// [`GatewayError::Protocol`] when the JSON is not a Toss payment or holds an
-/// invalid amount, currency or time.
-pub fn snapshot(payment: Value) -> Result<PaymentSnapshot, GatewayError> {
-    let protocol = |e: &dyn std::fmt::Display| GatewayError::Protocol(format!("Toss payment: {e}"));
-    let typed = TossPayment::from_value(payment.clone()).map_err(|e| protocol(&e))?;
-    let common = typed.common();
-    let currency = Currency::parse(&common.currency).map_err(|e| protocol(&e))?;
-    let price = money("totalAmount", &common.total_amount).map_err(|e| protocol(&e))?;
-    let paid_at = match (&common.approved_at, common.status.is_paid()) {
-        (Some(at), true) => Some(timestamp("approvedAt", at).map_err(|e| protocol(&e))?),
-        _ => None,
-    };
-    let raw_cancels = payment.get("cancels").and_then(Value::as_array);
-    let mut cancels = Vec::new();
-    for (index, cancel) in common.cancels.iter().flatten().enumerate() {
-        let key = match &cancel.transaction_key {
-            Some(key) => key.clone(),
-            None => format!("{}:{index}", common.payment_key),
-        };
-        let reason = if cancel.cancel_reason.trim().is_empty() { "-" } else { cancel.cancel_reason.as_str() };
-        cancels.push(CancelHistory {
-            key: CancelKey::parse(key).map_err(|e| protocol(&e))?,
-            price: money("cancels.cancelAmount", &cancel.cancel_amount).map_err(|e| protocol(&e))?,
-            reason: CancelReason::parse(reason).map_err(|e| protocol(&e))?,
-            created_at: timestamp("cancels.canceledAt", &cancel.canceled_at).map_err(|e| protocol(&e))?,
-            data: raw_cancels.and_then(|all| all.get(index)).cloned().unwrap_or(Value::Null),
-        });
-    }
-    let cancelled_at = cancels.iter().map(|c| c.created_at).min();
-    Ok(PaymentSnapshot { currency, price, paid_at, cancelled_at, cancels, data: payment })
 }
 
 fn transport_error(what: &str, error: &reqwest::Error) -> GatewayError {

@@ -3,10 +3,12 @@
 //! - [`wire`]: the JSON of the Toss API, named as in its swagger.
 //! - [`TossGateway`]: the application's `PaymentGateway` over the Toss API
 //!   (reqwest, Basic auth per store).
-//! - [`webhook`]: reading the webhook Toss POSTs, and what it asks of the intake.
+//! - [`snapshot`]: what the client reads of a payment, tolerant of every API version.
+//! - [`webhook`]: reading the notifications Toss POSTs, and what each asks of the intake.
 //! - `fake` (feature `fake`): a fake Toss Payments server speaking the same API.
 
 mod client;
+pub mod snapshot;
 pub mod webhook;
 pub mod wire;
 
@@ -14,9 +16,11 @@ pub mod wire;
 pub mod fake;
 
 pub use client::{
-    DEFAULT_BASE_URL, DEFAULT_TIMEOUT, TEST_SECRET_KEY, TossConfig, TossConfigError, TossCredentials, TossGateway,
-    basic_authorization, snapshot,
+    ALREADY_PROCESSED_PAYMENT, DEFAULT_BASE_URL, DEFAULT_TIMEOUT, TEST_SECRET_KEY, TossConfig, TossConfigError,
+    TossCredentials, TossGateway, basic_authorization,
 };
+pub use snapshot::snapshot;
 pub use webhook::{
-    PAYMENT_STATUS_CHANGED, TossPaymentWebhook, TossWebhookData, TossWebhookError, WebhookTarget, webhook_target,
+    BILLING_DELETED, CANCEL_STATUS_CHANGED, DEPOSIT_CALLBACK, PAYMENT_STATUS_CHANGED, TossDepositCallback,
+    TossNotification, TossWebhookError,
 };

@@ -1,182 +1,153 @@
-//! The webhook Toss Payments POSTs on a payment's status change
-//! (`ITossPaymentWebhook`), and what the intake should do with it.
+//! The notifications Toss Payments POSTs to the merchant, and what each asks
+//! of the intake. This is the parser the server's webhook route runs.
 //!
-//! Toss's documentation and the fake send `data` as `{paymentKey, orderId,
-//! status}`; the real service sends the whole payment object. Both are read,
-//! by looking at the parsed JSON (no untagged enum).
+//! Toss sends `{eventType, createdAt, data}` events (`PAYMENT_STATUS_CHANGED`
+//! with the whole payment in `data`, `CANCEL_STATUS_CHANGED`,
+//! `BILLING_DELETED`, and types it may add at any time), and the virtual-account
+//! deposit callback, which is flat: `{createdAt, secret, status,
+//! transactionKey, orderId}`. The original API's documentation (1.x) shows
+//! `data` as `{paymentKey, orderId, status}`; that is read too. Only
+//! identifiers are taken from a notification: the payment is re-read.
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use serde_json::{Map, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
-use crate::wire::{Extra, TossPayment, TossPaymentStatus};
+use crate::wire::TossPaymentStatus;
 
-/// The only `eventType` that describes a payment's status.
+/// A payment's status changed; `data` is the payment.
 pub const PAYMENT_STATUS_CHANGED: &str = "PAYMENT_STATUS_CHANGED";
+/// A virtual account was paid into (or the deposit was reversed).
+pub const DEPOSIT_CALLBACK: &str = "DEPOSIT_CALLBACK";
+/// A cancel's status changed (some overseas easy-pay cancels).
+pub const CANCEL_STATUS_CHANGED: &str = "CANCEL_STATUS_CHANGED";
+/// A billing key was removed at Toss.
+pub const BILLING_DELETED: &str = "BILLING_DELETED";
 
-/// Why a webhook body cannot be used.
+/// Why a notification body cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TossWebhookError {
-    /// Not the shape of a Toss webhook.
+    /// Not the shape of any Toss notification.
     #[error("malformed Toss webhook: {0}")]
     Malformed(String),
-    /// A well-formed event of another kind, which says nothing about a payment's status.
-    #[error("unsupported Toss webhook event {0:?}")]
-    UnsupportedEvent(String),
 }
 
-/// `ITossPaymentWebhook.IData` as documented.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// The flat deposit callback of a virtual-account payment. Genuine only when
+/// `secret` is the `secret` Toss answered for that payment. `Debug` hides it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct TossWebhookShortData {
-    pub payment_key: String,
+pub struct TossDepositCallback {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<String>,
+    pub secret: String,
+    /// The payment's status after the deposit (`DONE`), or after the bank
+    /// reversed it.
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transaction_key: Option<String>,
     pub order_id: String,
-    pub status: TossPaymentStatus,
-    #[serde(flatten)]
-    pub extra: Extra,
 }
 
-/// The `data` of a webhook.
-#[derive(Debug, Clone, PartialEq)]
-pub enum TossWebhookData {
-    /// `{paymentKey, orderId, status}`.
-    Short(TossWebhookShortData),
-    /// The whole payment, as the real Toss sends it.
-    Payment(Box<TossPayment>),
-}
-
-impl Serialize for TossWebhookData {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Self::Short(short) => short.serialize(serializer),
-            Self::Payment(payment) => payment.serialize(serializer),
-        }
+impl std::fmt::Debug for TossDepositCallback {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TossDepositCallback")
+            .field("order_id", &self.order_id)
+            .field("status", &self.status)
+            .field("transaction_key", &self.transaction_key)
+            .finish_non_exhaustive()
     }
 }
 
-impl TossWebhookData {
-    /// Reads `data`: the whole payment when it carries a `method` or a
-    /// `totalAmount`, the short form otherwise.
-    ///
-    /// # Errors
-    /// [`TossWebhookError::Malformed`] when it fits neither.
-    pub fn from_value(value: Value) -> Result<Self, TossWebhookError> {
-        let Value::Object(object) = &value else {
-            return Err(TossWebhookError::Malformed("`data` is not an object".into()));
-        };
-        let is_payment = object.contains_key("method") || object.contains_key("totalAmount");
-        if is_payment {
-            TossPayment::from_value(value)
-                .map(|payment| Self::Payment(Box::new(payment)))
-                .map_err(|e| TossWebhookError::Malformed(format!("`data` is not a Toss payment: {e}")))
-        } else {
-            serde_json::from_value(value)
-                .map(Self::Short)
-                .map_err(|e| TossWebhookError::Malformed(format!("`data`: {e}")))
-        }
-    }
-
-    pub fn payment_key(&self) -> &str {
-        match self {
-            Self::Short(short) => &short.payment_key,
-            Self::Payment(payment) => payment.payment_key(),
-        }
-    }
-
-    pub fn order_id(&self) -> &str {
-        match self {
-            Self::Short(short) => &short.order_id,
-            Self::Payment(payment) => &payment.common().order_id,
-        }
-    }
-
-    pub fn status(&self) -> &TossPaymentStatus {
-        match self {
-            Self::Short(short) => &short.status,
-            Self::Payment(payment) => payment.status(),
-        }
-    }
-}
-
-/// `ITossPaymentWebhook`: `{eventType, data}`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TossPaymentWebhook {
-    pub event_type: String,
-    pub data: TossWebhookData,
-    /// Other members (the real service adds `createdAt`).
-    #[serde(flatten)]
-    pub extra: Extra,
-}
-
-impl TossPaymentWebhook {
-    /// A `PAYMENT_STATUS_CHANGED` webhook with the short data.
-    pub fn status_changed(payment_key: &str, order_id: &str, status: TossPaymentStatus) -> Self {
-        Self {
-            event_type: PAYMENT_STATUS_CHANGED.to_owned(),
-            data: TossWebhookData::Short(TossWebhookShortData {
-                payment_key: payment_key.to_owned(),
-                order_id: order_id.to_owned(),
-                status,
-                extra: Map::new(),
-            }),
-            extra: Map::new(),
-        }
-    }
-
-    /// Reads a webhook body.
-    ///
-    /// # Errors
-    /// [`TossWebhookError::Malformed`] when `eventType` or `data` is missing or
-    /// `data` fits neither form.
-    pub fn from_value(value: Value) -> Result<Self, TossWebhookError> {
-        let Value::Object(mut object) = value else {
-            return Err(TossWebhookError::Malformed("the body is not a JSON object".into()));
-        };
-        let event_type = match object.remove("eventType") {
-            Some(Value::String(event_type)) => event_type,
-            _ => return Err(TossWebhookError::Malformed("`eventType` must be a string".into())),
-        };
-        let data = object.remove("data").ok_or_else(|| TossWebhookError::Malformed("`data` is missing".into()))?;
-        Ok(Self { event_type, data: TossWebhookData::from_value(data)?, extra: object })
-    }
-}
-
-impl<'de> Deserialize<'de> for TossPaymentWebhook {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let value = Value::deserialize(deserializer)?;
-        Self::from_value(value).map_err(serde::de::Error::custom)
-    }
-}
-
-/// What the webhook intake should do about a Toss webhook.
+/// What a notification asks of the intake.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WebhookTarget {
-    /// The payment the webhook is about (the vendor uid of its history).
-    pub payment_key: String,
-    /// The status the webhook claims (not to be trusted: re-read).
-    pub status: TossPaymentStatus,
-    /// Whether the payment must be re-read from Toss and applied: `false` only
-    /// for `WAITING_FOR_DEPOSIT` (a virtual account was issued; nothing was
-    /// paid or refunded yet).
-    pub needs_reread: bool,
+pub enum TossNotification {
+    /// Re-read this payment. `status` is what the notification claims (never
+    /// trusted).
+    PaymentStatusChanged { payment_key: String, status: Option<TossPaymentStatus> },
+    /// Re-read the payment of this order, once its secret is checked.
+    DepositCallback(TossDepositCallback),
+    /// This billing key was removed at Toss.
+    BillingDeleted { billing_key: String },
+    /// An event that says nothing this server records (`CANCEL_STATUS_CHANGED`,
+    /// types Toss adds later): acknowledged, nothing else.
+    Other { event_type: String },
 }
 
-/// Reads a webhook body and says which payment to re-read, if any.
-///
-/// # Errors
-/// [`TossWebhookError::Malformed`] for a body that is not a Toss webhook;
-/// [`TossWebhookError::UnsupportedEvent`] for an `eventType` other than
-/// `PAYMENT_STATUS_CHANGED` (the intake may acknowledge and ignore it).
-pub fn webhook_target(body: &Value) -> Result<WebhookTarget, TossWebhookError> {
-    let webhook = TossPaymentWebhook::from_value(body.clone())?;
-    if webhook.event_type != PAYMENT_STATUS_CHANGED {
-        return Err(TossWebhookError::UnsupportedEvent(webhook.event_type));
+fn malformed(why: impl Into<String>) -> TossWebhookError {
+    TossWebhookError::Malformed(why.into())
+}
+
+fn non_empty<'a>(object: &'a serde_json::Map<String, Value>, member: &str, at: &str) -> Result<&'a str, TossWebhookError> {
+    match object.get(member) {
+        Some(Value::String(text)) if !text.trim().is_empty() => Ok(text),
+        _ => Err(malformed(format!("{at}{member}: must be a non-empty string"))),
     }
-    let payment_key = webhook.data.payment_key().to_owned();
-    if payment_key.trim().is_empty() {
-        return Err(TossWebhookError::Malformed("`data.paymentKey` is empty".into()));
+}
+
+impl TossNotification {
+    /// Reads a notification body.
+    ///
+    /// # Errors
+    /// [`TossWebhookError::Malformed`] naming the member, for a body that is
+    /// not an object, an event without a string `eventType`, or a known event
+    /// without the identifiers it must carry.
+    pub fn parse(body: &Value) -> Result<Self, TossWebhookError> {
+        let Value::Object(object) = body else {
+            return Err(malformed("the body is not a JSON object"));
+        };
+        let event_type = match object.get("eventType") {
+            Some(Value::String(event_type)) => Some(event_type.as_str()),
+            None | Some(Value::Null) => None,
+            Some(_) => return Err(malformed("eventType: must be a string")),
+        };
+        match event_type {
+            // The deposit callback comes without an event type, flat.
+            None if object.contains_key("secret") => Self::deposit_callback(body),
+            None => Err(malformed("eventType: missing (and not a deposit callback)")),
+            Some(DEPOSIT_CALLBACK) => match object.get("data") {
+                Some(data @ Value::Object(_)) => Self::deposit_callback(data),
+                _ => Self::deposit_callback(body),
+            },
+            Some(PAYMENT_STATUS_CHANGED) => {
+                let Some(Value::Object(data)) = object.get("data") else {
+                    return Err(malformed("data: must be an object"));
+                };
+                let payment_key = non_empty(data, "paymentKey", "data.")?.to_owned();
+                let status = data.get("status").and_then(Value::as_str).map(|s| TossPaymentStatus::from(s.to_owned()));
+                Ok(Self::PaymentStatusChanged { payment_key, status })
+            }
+            Some(BILLING_DELETED) => {
+                let Some(Value::Object(data)) = object.get("data") else {
+                    return Err(malformed("data: must be an object"));
+                };
+                Ok(Self::BillingDeleted { billing_key: non_empty(data, "billingKey", "data.")?.to_owned() })
+            }
+            Some(other) => Ok(Self::Other { event_type: other.to_owned() }),
+        }
     }
-    let status = webhook.data.status().clone();
-    let needs_reread = status != TossPaymentStatus::WaitingForDeposit;
-    Ok(WebhookTarget { payment_key, status, needs_reread })
+
+    fn deposit_callback(value: &Value) -> Result<Self, TossWebhookError> {
+        let Value::Object(object) = value else {
+            return Err(malformed("the deposit callback is not an object"));
+        };
+        for member in ["secret", "orderId", "status"] {
+            non_empty(object, member, "")?;
+        }
+        serde_json::from_value(value.clone())
+            .map(Self::DepositCallback)
+            .map_err(|e| malformed(format!("deposit callback: {e}")))
+    }
+}
+
+/// The `PAYMENT_STATUS_CHANGED` body of a payment, as Toss sends it today:
+/// the whole payment in `data`.
+pub fn status_changed(payment: &Value, created_at: &str) -> Value {
+    serde_json::json!({ "eventType": PAYMENT_STATUS_CHANGED, "createdAt": created_at, "data": payment })
+}
+
+/// The same event as the 1.x documentation shows it: `{paymentKey, orderId, status}`.
+pub fn legacy_status_changed(payment_key: &str, order_id: &str, status: &TossPaymentStatus) -> Value {
+    serde_json::json!({
+        "eventType": PAYMENT_STATUS_CHANGED,
+        "data": { "paymentKey": payment_key, "orderId": order_id, "status": status.as_str() },
+    })
 }

@@ -547,6 +547,15 @@ pub struct TossBillingCreate {
     pub customer_key: String,
 }
 
+/// Body of `POST /v1/billing/authorizations/issue` (API 2022-11-16): the
+/// `authKey` the card-registration window gave, for the customer it names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TossBillingIssue {
+    pub auth_key: String,
+    pub customer_key: String,
+}
+
 /// `ITossBilling.ICustomerKey`: body of `POST /v1/billing/authorizations/{billingKey}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
