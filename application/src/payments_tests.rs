@@ -409,14 +409,192 @@ async fn cancel_pg_timeout_is_504() {
     assert_eq!(m.service().cancel_history(cancel_input("10")).await.unwrap_err().status(), 504);
 }
 
+// --- confirmation at registration -------------------------------------------
+
+fn awaiting_confirmation(price: &str) -> PaymentSnapshot {
+    PaymentSnapshot {
+        phase: PaymentPhase::AwaitingConfirmation,
+        pg_status: "IN_PROGRESS".into(),
+        ..snapshot(price, false, vec![])
+    }
+}
+
+#[tokio::test]
+async fn an_authenticated_payment_is_confirmed_with_a_stable_key_then_registered() {
+    let keys = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    for _ in 0..2 {
+        let mut m = Mocks::new();
+        m.nothing_registered();
+        m.gateway.expect_fetch_payment().times(1).returning(|_, _| Ok(awaiting_confirmation("19900")));
+        let seen = keys.clone();
+        m.gateway
+            .expect_confirm_payment()
+            .withf(|store, uid, request| {
+                store.as_str() == "store-1"
+                    && uid.as_str() == "imp_123"
+                    && request.order_id.as_str() == "order-1"
+                    && request.amount == money("19900")
+                    && request.idempotency_key.len() <= 300
+            })
+            .times(1)
+            .returning(move |_, _, request| {
+                seen.lock().unwrap().push(request.idempotency_key.clone());
+                Ok(snapshot("19900", true, vec![]))
+            });
+        m.histories.expect_insert().times(1).returning(|_, _| Ok(()));
+        let history = m.service().create_history(create_input("19900")).await.unwrap();
+        assert_eq!(history.paid_at(), Some(at(1)));
+        assert_eq!(history.order_id().map(OrderId::as_str), Some("order-1"));
+    }
+    let keys = keys.lock().unwrap();
+    assert_eq!(keys[0], keys[1], "a retried registration sends the same PG idempotency key");
+}
+
+#[tokio::test]
+async fn an_authenticated_payment_with_another_price_is_422_and_never_confirmed_nor_cancelled() {
+    let mut m = Mocks::new();
+    m.nothing_registered();
+    m.gateway.expect_fetch_payment().returning(|_, _| Ok(awaiting_confirmation("19900")));
+    m.gateway.expect_confirm_payment().never();
+    m.gateway.expect_cancel_payment().never();
+    m.histories.expect_insert().never();
+    let err = m.service().create_history(create_input("100")).await.unwrap_err();
+    assert_eq!(err.status(), 422);
+}
+
+#[tokio::test]
+async fn a_confirmation_refused_by_the_pg_is_422_and_a_failed_one_502_with_nothing_written() {
+    for (error, status) in [
+        (GatewayError::Rejected("card refused (REJECT_CARD_COMPANY)".into()), 422),
+        (GatewayError::Unavailable("500".into()), 502),
+        (GatewayError::Timeout("10s".into()), 504),
+    ] {
+        let mut m = Mocks::new();
+        m.nothing_registered();
+        m.gateway.expect_fetch_payment().returning(|_, _| Ok(awaiting_confirmation("19900")));
+        let error = error.clone();
+        m.gateway.expect_confirm_payment().times(1).returning(move |_, _, _| Err(error.clone()));
+        m.histories.expect_insert().never();
+        let err = m.service().create_history(create_input("19900")).await.unwrap_err();
+        assert_eq!(err.status(), status, "{err}");
+    }
+}
+
+#[tokio::test]
+async fn a_payment_that_can_never_be_paid_is_422_naming_its_status() {
+    for (phase, status) in
+        [(PaymentPhase::Failed, "EXPIRED"), (PaymentPhase::Failed, "failed"), (PaymentPhase::Cancelled, "CANCELED")]
+    {
+        let mut m = Mocks::new();
+        m.nothing_registered();
+        m.gateway.expect_fetch_payment().returning(move |_, _| {
+            Ok(PaymentSnapshot { phase, pg_status: status.into(), ..snapshot("19900", false, vec![]) })
+        });
+        m.gateway.expect_cancel_payment().never();
+        m.histories.expect_insert().never();
+        let err = m.service().create_history(create_input("19900")).await.unwrap_err();
+        assert_eq!(err.status(), 422);
+        assert!(err.to_string().contains(status), "{err}");
+    }
+}
+
 // --- PG notifications -----------------------------------------------------
 
 fn notice() -> PgNotification {
     PgNotification {
         vendor: VendorCode::Iamport,
-        uid: VendorUid::parse("imp_123").unwrap(),
+        target: NotificationTarget::Payment { uid: VendorUid::parse("imp_123").unwrap(), ignore_unknown: false },
         payload: json!({ "imp_uid": "imp_123", "merchant_uid": "order-1", "status": "paid" }),
     }
+}
+
+fn order_notice(secret: &str) -> PgNotification {
+    PgNotification {
+        vendor: VendorCode::Iamport,
+        target: NotificationTarget::Order { order_id: OrderId::parse("order-1").unwrap(), secret: secret.to_owned() },
+        payload: json!({ "orderId": "order-1", "status": "DONE" }),
+    }
+}
+
+fn stored_at(history: PaymentHistory, revision: i64) -> StoredHistory {
+    StoredHistory { history, password_hash: hash(), revision: Revision(revision) }
+}
+
+#[tokio::test]
+async fn a_notification_for_an_unknown_payment_that_may_be_ignored_is_ignored() {
+    let mut m = Mocks::new();
+    m.histories.expect_find_by_vendor().returning(|_, _| Ok(None));
+    m.gateway.expect_fetch_payment().never();
+    let mut notice = notice();
+    notice.target = NotificationTarget::Payment { uid: VendorUid::parse("imp_123").unwrap(), ignore_unknown: true };
+    assert_eq!(m.service().process_pg_notification(notice).await.unwrap(), NotificationOutcome::Ignored);
+}
+
+#[tokio::test]
+async fn an_order_notification_with_the_pg_secret_is_re_read_and_recorded() {
+    let mut m = Mocks::new();
+    let stored = stored_at(history("19900", false), 3);
+    m.histories
+        .expect_find_by_order()
+        .withf(|code, order, limit| *code == VendorCode::Iamport && order.as_str() == "order-1" && *limit > 0)
+        .returning(move |_, _, _| Ok(vec![stored.clone()]));
+    m.gateway.expect_notification_secret_matches().returning(|_, secret| secret == "the-secret");
+    m.gateway.expect_fetch_payment().times(1).returning(|_, _| Ok(snapshot("19900", true, vec![])));
+    m.histories.expect_save_change().times(1).returning(|_, _, _| Ok(()));
+    let outcome = m.service().process_pg_notification(order_notice("the-secret")).await.unwrap();
+    assert!(matches!(outcome, NotificationOutcome::Changed(_)));
+}
+
+#[tokio::test]
+async fn an_order_notification_with_a_wrong_secret_is_403_and_changes_nothing() {
+    let mut m = Mocks::new();
+    let stored = stored_at(history("19900", false), 3);
+    m.histories.expect_find_by_order().returning(move |_, _, _| Ok(vec![stored.clone()]));
+    m.gateway.expect_notification_secret_matches().returning(|_, secret| secret == "the-secret");
+    m.gateway.expect_fetch_payment().never();
+    m.histories.expect_save_change().never();
+    let err = m.service().process_pg_notification(order_notice("guessed")).await.unwrap_err();
+    assert_eq!(err.status(), 403);
+}
+
+#[tokio::test]
+async fn an_order_notification_for_an_unknown_order_is_404() {
+    let mut m = Mocks::new();
+    m.histories.expect_find_by_order().returning(|_, _, _| Ok(vec![]));
+    m.gateway.expect_fetch_payment().never();
+    assert_eq!(m.service().process_pg_notification(order_notice("s")).await.unwrap_err().status(), 404);
+}
+
+#[tokio::test]
+async fn a_reversed_deposit_is_recorded_as_unpaid_with_one_event() {
+    let mut m = Mocks::new();
+    m.stored(history("19900", true));
+    m.gateway.expect_fetch_payment().times(1).returning(|_, _| Ok(snapshot("19900", false, vec![])));
+    m.histories
+        .expect_save_change()
+        .withf(|_, next, event| {
+            next.paid_at().is_none() && event.previous().paid_at().is_some() && event.current().paid_at().is_none()
+        })
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    let outcome = m.service().process_pg_notification(notice()).await.unwrap();
+    assert!(matches!(outcome, NotificationOutcome::Changed(_)));
+}
+
+#[tokio::test]
+async fn a_notification_that_lost_a_race_re_reads_the_pg_before_applying_again() {
+    // The first read says paid; another change (the same deposit) commits
+    // first; the second read, made after reloading, says paid too: no event.
+    let mut m = Mocks::new();
+    let unpaid = stored_at(history("19900", false), 3);
+    let mut paid = history("19900", false).apply(snapshot("19900", true, vec![])).unwrap();
+    let Applied::Changed(paid) = std::mem::replace(&mut paid, Applied::Unchanged) else { panic!("a change") };
+    let paid = stored_at(paid, 4);
+    m.histories.expect_find_by_vendor().returning(move |_, _| Ok(Some(unpaid.clone())));
+    m.histories.expect_find_by_id().returning(move |_| Ok(Some(paid.clone())));
+    m.gateway.expect_fetch_payment().times(2).returning(|_, _| Ok(snapshot("19900", true, vec![])));
+    m.histories.expect_save_change().times(1).returning(|_, _, _| Err(RepositoryError::Stale));
+    assert_eq!(m.service().process_pg_notification(notice()).await.unwrap(), NotificationOutcome::Unchanged);
 }
 
 #[tokio::test]

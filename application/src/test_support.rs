@@ -44,6 +44,9 @@ pub fn cancel(key: &str, price: &str, secs: i64) -> CancelHistory {
 
 pub fn snapshot(price: &str, paid: bool, cancels: Vec<CancelHistory>) -> PaymentSnapshot {
     PaymentSnapshot {
+        phase: if paid { PaymentPhase::Paid } else { PaymentPhase::AwaitingDeposit },
+        pg_status: if paid { "paid" } else { "ready" }.to_owned(),
+        order_id: Some(OrderId::parse("order-1").unwrap()),
         currency: Currency::krw(),
         price: money(price),
         paid_at: paid.then(|| at(1)),

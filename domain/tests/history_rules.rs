@@ -35,6 +35,9 @@ fn cancel(key: &str, price: &str, secs: i64) -> CancelHistory {
 
 fn snapshot(price: &str, paid: bool, cancels: Vec<CancelHistory>) -> PaymentSnapshot {
     PaymentSnapshot {
+        phase: if paid { PaymentPhase::Paid } else { PaymentPhase::AwaitingDeposit },
+        pg_status: if paid { "DONE" } else { "WAITING_FOR_DEPOSIT" }.to_owned(),
+        order_id: Some(OrderId::parse("order-1").unwrap()),
         currency: Currency::krw(),
         price: money(price),
         paid_at: paid.then(|| at(1)),
@@ -133,6 +136,71 @@ fn a_snapshot_from_before_the_deposit_changes_nothing() {
     before.data = json!({ "status": "ready" });
     assert_eq!(paid.apply(before).unwrap(), Applied::Unchanged, "older PG JSON does not replace newer");
     assert_eq!(paid.paid_at(), Some(at(1)));
+}
+
+#[test]
+fn a_current_snapshot_of_a_reversed_deposit_makes_the_payment_unpaid_again() {
+    let waiting = PaymentHistory::register(identity(), snapshot("19900", false, vec![])).unwrap();
+    let Applied::Changed(paid) = waiting.apply_current(snapshot("19900", true, vec![])).unwrap() else { panic!() };
+    let mut reversed = snapshot("19900", false, vec![]);
+    reversed.data = json!({ "status": "WAITING_FOR_DEPOSIT", "lastTransactionKey": "reversal" });
+    // Of unknown age (a cancel's answer), it may be older than the deposit: kept as it was.
+    assert_eq!(paid.apply(reversed.clone()).unwrap(), Applied::Unchanged);
+    // Read after the record was loaded: the bank reversed the deposit.
+    let Applied::Changed(unpaid) = paid.apply_current(reversed.clone()).unwrap() else { panic!("a reversal") };
+    assert_eq!(unpaid.paid_at(), None);
+    assert_eq!(unpaid.data()["lastTransactionKey"], "reversal");
+    assert_eq!(unpaid.apply_current(reversed).unwrap(), Applied::Unchanged, "announced once");
+    // Toss 1.x reports a reversal as CANCELED without any refund.
+    let mut cancelled = snapshot("19900", false, vec![]);
+    cancelled.phase = PaymentPhase::Cancelled;
+    let Applied::Changed(unpaid) = paid.apply_current(cancelled).unwrap() else { panic!("a 1.x reversal") };
+    assert_eq!(unpaid.paid_at(), None);
+}
+
+#[test]
+fn a_refunded_payment_is_never_taken_as_a_reversed_deposit() {
+    let paid = paid_history("10000");
+    let Applied::Changed(refunded) = paid.apply(snapshot("10000", true, vec![cancel("c1", "10000", 10)])).unwrap()
+    else {
+        panic!()
+    };
+    let mut unpaid = snapshot("10000", false, vec![cancel("c1", "10000", 10)]);
+    unpaid.phase = PaymentPhase::Cancelled;
+    assert_eq!(refunded.apply_current(unpaid).unwrap(), Applied::Unchanged, "paid_at stays once paid and refunded");
+    // Only a virtual account awaiting its deposit, or cancelled without refund, is a reversal.
+    let mut failed = snapshot("10000", false, vec![]);
+    failed.phase = PaymentPhase::Failed;
+    assert_eq!(paid.apply_current(failed).unwrap(), Applied::Unchanged);
+}
+
+#[test]
+fn only_payments_that_can_be_paid_are_registrable() {
+    for (phase, ok) in [
+        (PaymentPhase::Paid, true),
+        (PaymentPhase::AwaitingDeposit, true),
+        (PaymentPhase::AwaitingConfirmation, false),
+        (PaymentPhase::Cancelled, false),
+        (PaymentPhase::Failed, false),
+    ] {
+        let snap = PaymentSnapshot { phase, pg_status: "SOME_STATUS".into(), ..snapshot("100", false, vec![]) };
+        match snap.ensure_registrable() {
+            Ok(()) => assert!(ok, "{phase:?}"),
+            Err(error) => {
+                assert!(!ok, "{phase:?}");
+                assert!(error.to_string().contains("SOME_STATUS"), "{error}");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_pg_reason_is_always_storable() {
+    assert_eq!(CancelReason::from_pg(None).as_str(), "-");
+    assert_eq!(CancelReason::from_pg(Some("  ")).as_str(), "-");
+    assert_eq!(CancelReason::from_pg(Some("a\0b")).as_str(), "ab");
+    let long = "가".repeat(5000);
+    assert_eq!(CancelReason::from_pg(Some(&long)).as_str().chars().count(), CancelReason::MAX_CHARS);
 }
 
 #[test]
@@ -260,7 +328,7 @@ proptest! {
     ) {
         let price = Money::new(Decimal::new(price_cents as i64, 2)).unwrap();
         let mut history = PaymentHistory::register(identity(), PaymentSnapshot {
-            currency: Currency::krw(), price, paid_at: Some(at(1)), cancelled_at: None, cancels: vec![], data: json!({}),
+            price, data: json!({}), ..snapshot("1", true, vec![])
         }).unwrap();
         let mut pg_cancels: Vec<CancelHistory> = vec![];
         for (i, cents) in requests.into_iter().enumerate() {
@@ -277,8 +345,7 @@ proptest! {
                         data: json!(null),
                     });
                     let snap = PaymentSnapshot {
-                        currency: Currency::krw(), price, paid_at: Some(at(1)), cancelled_at: None,
-                        cancels: pg_cancels.clone(), data: json!({ "n": i }),
+                        price, cancels: pg_cancels.clone(), data: json!({ "n": i }), ..snapshot("1", true, vec![])
                     };
                     match history.apply(snap).unwrap() {
                         Applied::Changed(next) => history = next,
@@ -304,17 +371,17 @@ proptest! {
     #[test]
     fn over_refunding_snapshots_are_refused(price in 1u64..1_000_000, extra in 1u64..1_000) {
         let history = PaymentHistory::register(identity(), PaymentSnapshot {
-            currency: Currency::krw(), price: Money::new(price.into()).unwrap(), paid_at: Some(at(1)),
-            cancelled_at: None, cancels: vec![], data: json!({}),
+            price: Money::new(price.into()).unwrap(), data: json!({}), ..snapshot("1", true, vec![])
         }).unwrap();
         let too_much = Money::new((price + extra).into()).unwrap();
         let snap = PaymentSnapshot {
-            currency: Currency::krw(), price: history.price(), paid_at: Some(at(1)), cancelled_at: None,
+            price: history.price(),
             cancels: vec![CancelHistory {
                 key: CancelKey::parse("c").unwrap(), price: too_much, reason: CancelReason::parse("r").unwrap(),
                 created_at: at(5), data: json!(null),
             }],
             data: json!({}),
+            ..snapshot("1", true, vec![])
         };
         prop_assert!(matches!(history.apply(snap), Err(DomainError::InconsistentSnapshot(_))));
     }

@@ -5,7 +5,7 @@ use payments_application::ports::{RepositoryError, StoredHistory, StoredReservat
 use payments_crypto::Keyring;
 use payments_domain::{
     CancelHistory, CancelKey, CancelReason, Currency, EventId, HistoryId, HistoryIdentity, HistoryParts, Money,
-    PasswordHash, PaymentHistory, PaymentReservation, ReservationId, Source, StoreId, Timestamp, Title, Vendor,
+    OrderId, PasswordHash, PaymentHistory, PaymentReservation, ReservationId, Source, StoreId, Timestamp, Title, Vendor,
     VendorUid, WebhookEvent, WebhookUrl,
 };
 use serde::Serialize;
@@ -58,6 +58,7 @@ pub(crate) struct HistoryRow {
     pub vendor_code: String,
     pub vendor_store_id: String,
     pub vendor_uid: String,
+    pub vendor_order_id: Option<String>,
     pub source_schema: String,
     pub source_table: String,
     pub source_id: String,
@@ -148,6 +149,7 @@ pub(crate) fn history(
             webhook_url: field("webhook_url", id, WebhookUrl::parse(row.webhook_url))?,
             created_at: row.created_at,
         },
+        order_id: row.vendor_order_id.map(|order| field("vendor_order_id", id, OrderId::parse(order))).transpose()?,
         currency: field("currency", id, Currency::parse(&row.currency))?,
         price: row.price,
         data: open_json(&keys.histories, HISTORY_DATA, id, &row.data)?,

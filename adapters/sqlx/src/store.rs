@@ -26,8 +26,8 @@ use payments_application::ports::{
     RepositoryError, ReservationRepository, Revision, StoredHistory, StoredReservation, StoredResponse, WebhookOutbox,
 };
 use payments_domain::{
-    CancelHistory, DeliveryAttempt, EventId, HistoryId, Money, PasswordHash, PaymentHistory, PaymentReservation,
-    ReservationId, Source, Timestamp, VendorCode, VendorUid, WebhookEvent,
+    CancelHistory, DeliveryAttempt, EventId, HistoryId, Money, OrderId, PasswordHash, PaymentHistory,
+    PaymentReservation, ReservationId, Source, Timestamp, VendorCode, VendorUid, WebhookEvent,
 };
 use sqlx::{QueryBuilder, Row};
 use uuid::Uuid;
@@ -37,8 +37,8 @@ use crate::error::{corrupt, db_err, insert_error};
 use crate::{AtRestKeys, RotationReport};
 
 type Tx = sqlx::Transaction<'static, Db>;
-const HISTORY_COLUMNS: &str = "id, vendor_code, vendor_store_id, vendor_uid, source_schema, source_table, \
-     source_id, currency, price, webhook_url, data, password, created_at, paid_at, cancelled_at, revision";
+const HISTORY_COLUMNS: &str = "id, vendor_code, vendor_store_id, vendor_uid, vendor_order_id, source_schema, \
+     source_table, source_id, currency, price, webhook_url, data, password, created_at, paid_at, cancelled_at, revision";
 const RESERVATION_COLUMNS: &str = "id, vendor_code, vendor_store_id, vendor_uid, source_schema, source_table, \
      source_id, title, data, password, created_at";
 /// Rows per page when re-sealing.
@@ -123,6 +123,7 @@ fn history_row(row: &DbRow) -> Result<HistoryRow, RepositoryError> {
         vendor_code: get(row, "vendor_code")?,
         vendor_store_id: get(row, "vendor_store_id")?,
         vendor_uid: get(row, "vendor_uid")?,
+        vendor_order_id: get(row, "vendor_order_id")?,
         source_schema: get(row, "source_schema")?,
         source_table: get(row, "source_table")?,
         source_id: get(row, "source_id")?,
@@ -488,15 +489,16 @@ impl HistoryRepository for Store {
         let cancels = self.new_cancels(id, history.cancels(), None, 0).await?;
         let mut tx = self.begin_write().await?;
         sqlx::query(
-            "INSERT INTO payment_histories (id, vendor_code, vendor_store_id, vendor_uid, source_schema, \
-             source_table, source_id, currency, price, refund, webhook_url, data, password, created_at, paid_at, \
-             cancelled_at, revision) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 0)",
+            "INSERT INTO payment_histories (id, vendor_code, vendor_store_id, vendor_uid, vendor_order_id, \
+             source_schema, source_table, source_id, currency, price, refund, webhook_url, data, password, \
+             created_at, paid_at, cancelled_at, revision) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, 0)",
         )
         .bind(id_col(id.as_uuid()))
         .bind(vendor.code.as_str())
         .bind(vendor.store_id.as_str())
         .bind(vendor.uid.as_str())
+        .bind(history.order_id().map(|order| order.as_str().to_owned()))
         .bind(source.schema.as_str())
         .bind(source.table.as_str())
         .bind(source.id.as_str())
@@ -557,6 +559,29 @@ impl HistoryRepository for Store {
         self.load_history(row).await
     }
 
+    async fn find_by_order(
+        &self,
+        code: VendorCode,
+        order_id: &OrderId,
+        limit: u32,
+    ) -> Result<Vec<StoredHistory>, RepositoryError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {HISTORY_COLUMNS} FROM payment_histories WHERE vendor_code = $1 AND vendor_order_id = $2 \
+             ORDER BY created_at LIMIT $3"
+        ))
+        .bind(code.as_str())
+        .bind(order_id.as_str())
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        let mut found = Vec::with_capacity(rows.len());
+        for row in rows {
+            found.extend(self.load_history(Some(row)).await?);
+        }
+        Ok(found)
+    }
+
     async fn save_change(
         &self,
         expected: Revision,
@@ -583,7 +608,7 @@ impl HistoryRepository for Store {
         let mut tx = self.begin_write().await?;
         let updated = sqlx::query(
             "UPDATE payment_histories SET price = $1, refund = $2, data = $3, paid_at = $4, cancelled_at = $5, \
-             revision = $6 WHERE id = $7 AND revision = $8",
+             revision = $6, vendor_order_id = COALESCE(vendor_order_id, $7) WHERE id = $8 AND revision = $9",
         )
         .bind(money_col(next.price()))
         .bind(money_col(next.refund()))
@@ -591,6 +616,7 @@ impl HistoryRepository for Store {
         .bind(next.paid_at().map(ts_col))
         .bind(next.cancelled_at().map(ts_col))
         .bind(revision)
+        .bind(next.order_id().map(|order| order.as_str().to_owned()))
         .bind(id_col(id.as_uuid()))
         .bind(expected.0)
         .execute(&mut *tx)
