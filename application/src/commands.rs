@@ -67,8 +67,8 @@ pub enum NotificationTarget {
     /// unknown payment is acknowledged instead of refused.
     Payment { uid: VendorUid, ignore_unknown: bool },
     /// By the PG's order id, proven by the secret the PG gave for that
-    /// payment (Toss `DEPOSIT_CALLBACK`).
-    Order { order_id: OrderId, secret: String },
+    /// payment (Toss `DEPOSIT_CALLBACK`); `ignore_unknown` as for `Payment`.
+    Order { order_id: OrderId, secret: String, ignore_unknown: bool },
 }
 
 impl std::fmt::Debug for NotificationTarget {
@@ -77,7 +77,11 @@ impl std::fmt::Debug for NotificationTarget {
             Self::Payment { uid, ignore_unknown } => {
                 f.debug_struct("Payment").field("uid", uid).field("ignore_unknown", ignore_unknown).finish()
             }
-            Self::Order { order_id, .. } => f.debug_struct("Order").field("order_id", order_id).finish_non_exhaustive(),
+            Self::Order { order_id, ignore_unknown, .. } => f
+                .debug_struct("Order")
+                .field("order_id", order_id)
+                .field("ignore_unknown", ignore_unknown)
+                .finish_non_exhaustive(),
         }
     }
 }

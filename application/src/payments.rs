@@ -350,8 +350,11 @@ impl PaymentService {
                     None => Err(AppError::NotFound(format!("no payment {uid} of {vendor} is registered"))),
                 }
             }
-            NotificationTarget::Order { order_id, secret } => {
+            NotificationTarget::Order { order_id, secret, ignore_unknown } => {
                 let found = self.histories().find_by_order(vendor, order_id, MAX_HISTORIES_PER_ORDER).await?;
+                if found.is_empty() && *ignore_unknown {
+                    return Ok(None);
+                }
                 if found.is_empty() {
                     return Err(AppError::NotFound(format!("no payment of order {order_id} of {vendor} is registered")));
                 }

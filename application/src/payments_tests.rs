@@ -511,7 +511,11 @@ fn notice() -> PgNotification {
 fn order_notice(secret: &str) -> PgNotification {
     PgNotification {
         vendor: VendorCode::Iamport,
-        target: NotificationTarget::Order { order_id: OrderId::parse("order-1").unwrap(), secret: secret.to_owned() },
+        target: NotificationTarget::Order {
+            order_id: OrderId::parse("order-1").unwrap(),
+            secret: secret.to_owned(),
+            ignore_unknown: false,
+        },
         payload: json!({ "orderId": "order-1", "status": "DONE" }),
     }
 }

@@ -138,6 +138,29 @@ pub trait PaymentGateway: Send + Sync {
     ) -> Result<serde_json::Value, GatewayError>;
 }
 
+/// What a PG's notification asks of the intake.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotificationIntent {
+    /// Re-read the payment it names and record what changed.
+    Reread(crate::commands::NotificationTarget),
+    /// Acknowledge it and do nothing else; the text says why (for the log,
+    /// never a secret).
+    Ignore(String),
+}
+
+/// Reads one PG's notification bodies: the incoming half of a PG's contract,
+/// so the parser the PG crate tests is the one the webhook route runs.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait NotificationReader: Send + Sync {
+    /// Reads a notification body. Any event the PG may legitimately send
+    /// reads as an intent (unknown event types as `Ignore`).
+    ///
+    /// # Errors
+    /// A message naming the member, for a body the PG never sends (the route
+    /// answers 400).
+    fn read(&self, body: &serde_json::Value) -> Result<NotificationIntent, String>;
+}
+
 // ---------------------------------------------------------------------------
 // Storage
 // ---------------------------------------------------------------------------

@@ -177,6 +177,7 @@ async fn start_fakes(config: &mut Config, api: SocketAddr) -> anyhow::Result<(Op
     let toss = payments_toss::fake::start(
         payments_toss::fake::FakeTossConfig {
             webhook_url: Some(format!("http://{api}/payments/webhooks/toss")),
+            api_version: fakes.toss_api_version,
             ..Default::default()
         },
         SocketAddr::new(host, fakes.toss_port),
@@ -254,7 +255,8 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
         repositories.idempotency.clone(),
         system,
         config.mode == Mode::Local,
-    );
+    )
+    .with_notifications(VendorCode::TossPayments, Arc::new(payments_toss::TossNotifications));
     let endpoint = payments_http::app(state);
     let mut server_stopped = stopped;
     let grace = config.shutdown_grace;

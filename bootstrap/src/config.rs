@@ -75,6 +75,8 @@ impl std::fmt::Debug for Secret {
 pub struct FakePgs {
     pub iamport_port: u16,
     pub toss_port: u16,
+    /// The Toss API version the fake Toss answers in (`PAYMENT_FAKE_TOSS_API_VERSION`).
+    pub toss_api_version: payments_toss::fake::TossApiVersion,
 }
 
 /// Outgoing webhook delivery.
@@ -140,6 +142,8 @@ pub const FAKE_IAMPORT_SECRET: &str = "test_imp_secret";
 pub const FAKE_TOSS_SECRET: &str = "test_ak_ZORzdMaqN3wQd5k6ygr5AkYXQGwy";
 pub const FAKE_IAMPORT_PORT: u16 = 10851;
 pub const FAKE_TOSS_PORT: u16 = 30771;
+/// The variable choosing the fake Toss's API version (`2022-11-16`, the default, or `1.4`).
+pub const FAKE_TOSS_API_VERSION: &str = "PAYMENT_FAKE_TOSS_API_VERSION";
 
 /// Every variable read, for `--help` and the README.
 pub const VARIABLES: &[(&str, &str)] = &[
@@ -331,6 +335,11 @@ impl Config {
             Ok(FakePgs {
                 iamport_port: r.number("PAYMENT_FAKE_IAMPORT_PORT", FAKE_IAMPORT_PORT)?,
                 toss_port: r.number("PAYMENT_FAKE_TOSS_PORT", FAKE_TOSS_PORT)?,
+                toss_api_version: r
+                    .get(FAKE_TOSS_API_VERSION)
+                    .map(|text| text.trim().parse().map_err(|e| error(FAKE_TOSS_API_VERSION, format!("{e}"))))
+                    .transpose()?
+                    .unwrap_or_default(),
             })
         });
         let fakes = fakes.transpose()?;
@@ -536,7 +545,10 @@ mod tests {
         assert_eq!(config.mode, Mode::Local);
         assert_eq!(config.listen, "127.0.0.1:37821".parse().unwrap());
         assert_eq!(config.database_url, "sqlite://payments.db");
-        assert_eq!(config.fakes, Some(FakePgs { iamport_port: 10851, toss_port: 30771 }));
+        assert_eq!(
+            config.fakes,
+            Some(FakePgs { iamport_port: 10851, toss_port: 30771, toss_api_version: Default::default() })
+        );
         assert_eq!(config.pg.iamport_url, "http://127.0.0.1:10851");
         assert_eq!(config.pg.toss_url, "http://127.0.0.1:30771");
         assert!(config.defaulted.contains(&"PAYMENT_CONNECTION_ENCRYPTION_KEY"));

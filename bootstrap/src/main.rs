@@ -58,14 +58,18 @@ enum Command {
     },
     /// Run a fake Toss Payments server alone (for your own tests).
     ///
-    /// Reads no PAYMENT_* variable; its secret key is
-    /// test_ak_ZORzdMaqN3wQd5k6ygr5AkYXQGwy.
+    /// Reads no PAYMENT_* variable but PAYMENT_FAKE_TOSS_API_VERSION; its
+    /// secret key is test_ak_ZORzdMaqN3wQd5k6ygr5AkYXQGwy.
     FakeToss {
         #[arg(long, default_value_t = config::FAKE_TOSS_PORT)]
         port: u16,
         /// Where its webhooks go (e.g. http://127.0.0.1:37821/payments/webhooks/toss).
         #[arg(long)]
         webhook_url: Option<String>,
+        /// The Toss API version it answers in, as a merchant's account is set:
+        /// 2022-11-16 (today's) or 1.4 (the original SDK's).
+        #[arg(long, env = "PAYMENT_FAKE_TOSS_API_VERSION", default_value = "2022-11-16")]
+        api_version: payments_toss::fake::TossApiVersion,
     },
     /// Operate the outgoing webhook queue.
     ///
@@ -226,9 +230,9 @@ async fn run(command: Command, vars: Vars) -> anyhow::Result<()> {
             signal.await;
             Ok(server.stop().await?)
         }
-        Command::FakeToss { port, webhook_url } => {
+        Command::FakeToss { port, webhook_url, api_version } => {
             let signal = shutdown_signal()?;
-            let fake = payments_toss::fake::FakeTossConfig { webhook_url, ..Default::default() };
+            let fake = payments_toss::fake::FakeTossConfig { webhook_url, api_version, ..Default::default() };
             let server = payments_toss::fake::start(fake, ([127, 0, 0, 1], port).into())
                 .await
                 .with_context(|| format!("cannot listen on port {port}"))?;

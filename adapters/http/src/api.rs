@@ -3,7 +3,8 @@
 use std::sync::Arc;
 
 use payments_application::AppError;
-use payments_application::commands::{Locator, PgNotification};
+use payments_application::commands::{Locator, NotificationTarget, PgNotification};
+use payments_application::ports::NotificationIntent;
 use payments_domain::{HistoryId, ReservationId, VendorCode, VendorUid};
 use payments_wire::{
     CancelHistoryBody, CreateHistoryBody, CreateReservationBody, HistoryBody, IamportWebhookBody, OutboxBody,
@@ -38,8 +39,8 @@ pub struct PaymentsApi;
 /// A PG notification was taken in.
 #[derive(ApiResponse)]
 pub enum WebhookAck {
-    /// Accepted (processed, or nothing to do).
-    #[oai(status = 201)]
+    /// Accepted (processed, or nothing to do), as the PGs expect: 200.
+    #[oai(status = 200)]
     Accepted,
 }
 
@@ -67,11 +68,24 @@ fn history_locator_by_source(
     Ok((Locator::Source(source), password))
 }
 
-async fn notify(state: &HttpState, vendor: VendorCode, uid: &str, payload: Value) -> Result<WebhookAck, WebhookError> {
-    let uid = VendorUid::parse(uid).map_err(AppError::from)?;
-    let outcome = state.payments.process_pg_notification(PgNotification { vendor, uid, payload }).await?;
+async fn notify(
+    state: &HttpState,
+    vendor: VendorCode,
+    target: NotificationTarget,
+    payload: Value,
+) -> Result<WebhookAck, WebhookError> {
+    let outcome = state.payments.process_pg_notification(PgNotification { vendor, target, payload }).await?;
     tracing::info!(%vendor, ?outcome, "PG notification processed");
     Ok(WebhookAck::Accepted)
+}
+
+/// A notification body as kept for the event's trigger: whatever it proves
+/// with (a deposit callback's `secret`) is left out.
+fn trigger_of(mut body: Value) -> Value {
+    if let Some(object) = body.as_object_mut() {
+        object.remove("secret");
+    }
+    body
 }
 
 #[OpenApi]
@@ -243,16 +257,20 @@ impl PaymentsApi {
         if let (Some(id), Some(map)) = (&body.cancellation_id, payload.as_object_mut()) {
             map.insert("cancellation_id".into(), Value::String(id.clone()));
         }
-        notify(&state, VendorCode::Iamport, &body.imp_uid, payload).await
+        let uid = VendorUid::parse(&body.imp_uid).map_err(AppError::from)?;
+        notify(&state, VendorCode::Iamport, NotificationTarget::Payment { uid, ignore_unknown: false }, payload).await
     }
 
     /// Receive a Toss Payments notification
     ///
-    /// Toss Payments calls this when a payment changes. Only `data.paymentKey`
-    /// is trusted: the payment is re-read from Toss, and a change is recorded
-    /// and announced to the payment's `webhook_url`. `WAITING_FOR_DEPOSIT` is
-    /// acknowledged without doing anything. An unknown payment answers 404 so
-    /// Toss retries later.
+    /// Toss Payments calls this when a payment changes. `PAYMENT_STATUS_CHANGED`
+    /// is trusted for its `data.paymentKey` only, and the flat virtual-account
+    /// deposit callback for its `orderId` once its `secret` is the one Toss gave
+    /// for that payment (another secret answers 403 and changes nothing): the
+    /// payment is re-read from Toss, and a change is recorded and announced to
+    /// the payment's `webhook_url`. Every other event type is answered 200 and
+    /// logged. An unknown payment answers 404 so Toss retries later, except a
+    /// virtual account just issued (`WAITING_FOR_DEPOSIT`), which is acknowledged.
     #[oai(
         path = "/payments/webhooks/toss",
         method = "post",
@@ -264,15 +282,18 @@ impl PaymentsApi {
         state: Data<&Arc<HttpState>>,
         body: Json<TossWebhookBody>,
     ) -> Result<WebhookAck, WebhookError> {
-        let TossWebhookBody { event_type, created_at, data } = body.0;
-        let Some(payment_key) = data.get("paymentKey").and_then(Value::as_str).map(str::to_owned) else {
-            return Err(ApiError::new(400, "INVALID_REQUEST", "data.paymentKey: must be a string").into());
-        };
-        if data.get("status").and_then(Value::as_str) == Some("WAITING_FOR_DEPOSIT") {
-            return Ok(WebhookAck::Accepted);
+        let vendor = VendorCode::TossPayments;
+        let reader = state.notifications.get(&vendor).ok_or_else(|| {
+            ApiError::new(404, "NOT_FOUND", format!("{vendor} notifications are not enabled on this server"))
+        })?;
+        let body = body.0.to_value();
+        match reader.read(&body).map_err(|why| ApiError::new(400, "INVALID_REQUEST", why))? {
+            NotificationIntent::Ignore(why) => {
+                tracing::info!(%vendor, %why, "PG notification acknowledged");
+                Ok(WebhookAck::Accepted)
+            }
+            NotificationIntent::Reread(target) => notify(&state, vendor, target, trigger_of(body)).await,
         }
-        let payload = json!({ "eventType": event_type, "createdAt": created_at, "data": data });
-        notify(&state, VendorCode::TossPayments, &payment_key, payload).await
     }
 
     /// Health check

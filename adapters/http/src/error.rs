@@ -210,7 +210,7 @@ error_response!(
 );
 error_response!(
     /// Errors of the PG webhook routes.
-    WebhookError, [400, 404, 413, 500, 502, 503, 504]
+    WebhookError, [400, 403, 404, 413, 500, 502, 503, 504]
 );
 error_response!(
     /// Errors of the monitoring routes.

@@ -17,7 +17,8 @@ mod monitors;
 use std::sync::Arc;
 use std::time::Instant;
 
-use payments_application::ports::IdempotencyStore;
+use payments_application::ports::{IdempotencyStore, NotificationReader};
+use payments_domain::VendorCode;
 use payments_application::{DeliveryService, PaymentService};
 use payments_crypto::WireCipher;
 use poem::endpoint::make_sync;
@@ -53,6 +54,8 @@ pub struct HttpState {
     pub idempotency: Arc<dyn IdempotencyStore>,
     /// Who this process is.
     pub system: SystemInfo,
+    /// How each PG's notifications are read, by vendor.
+    pub notifications: std::collections::HashMap<VendorCode, Arc<dyn NotificationReader>>,
 }
 
 impl HttpState {
@@ -65,7 +68,14 @@ impl HttpState {
         system: SystemInfo,
         local_mode: bool,
     ) -> Self {
-        Self { payments, delivery, cipher, local_mode, idempotency, system }
+        Self { payments, delivery, cipher, local_mode, idempotency, system, notifications: Default::default() }
+    }
+
+    /// Reads `vendor`'s notifications with `reader`.
+    #[must_use]
+    pub fn with_notifications(mut self, vendor: VendorCode, reader: Arc<dyn NotificationReader>) -> Self {
+        self.notifications.insert(vendor, reader);
+        self
     }
 }
 

@@ -202,7 +202,7 @@ async fn iamport_webhooks_accept_json_and_forms() {
     let ready = app
         .post_json("/payments/webhooks/iamport", json!({"imp_uid": "imp_1", "merchant_uid": "o-1", "status": "ready"}))
         .await;
-    assert_eq!(ready.status, 201);
+    assert_eq!(ready.status, 200);
     assert_eq!(app.pg.fetches.load(Ordering::SeqCst), fetches, "ready is a no-op");
 
     app.pg.cancel_behind("imp_1", "400");
@@ -212,7 +212,7 @@ async fn iamport_webhooks_accept_json_and_forms() {
             json!({"imp_uid": "imp_1", "merchant_uid": "o-1", "status": "cancelled", "cancellation_id": "x"}),
         )
         .await;
-    assert_eq!(cancelled.status, 201, "{}", cancelled.text);
+    assert_eq!(cancelled.status, 200, "{}", cancelled.text);
     {
         let events = app.histories.events.lock().unwrap();
         assert_eq!(events.len(), 1);
@@ -222,7 +222,7 @@ async fn iamport_webhooks_accept_json_and_forms() {
     let form = app
         .post_form("/payments/webhooks/iamport", &[("imp_uid", "imp_1"), ("merchant_uid", "o-1"), ("status", "paid")])
         .await;
-    assert_eq!(form.status, 201, "{}", form.text);
+    assert_eq!(form.status, 200, "{}", form.text);
     assert_eq!(app.histories.events.lock().unwrap().len(), 1, "nothing changed: no event");
 
     let unknown = app
@@ -250,7 +250,7 @@ async fn toss_webhooks_take_short_and_whole_payment_objects() {
     let waiting = app
         .post_json("/payments/webhooks/toss", json!({"eventType": "PAYMENT_STATUS_CHANGED", "data": {"paymentKey": "pay_1", "orderId": "o-1", "status": "WAITING_FOR_DEPOSIT"}}))
         .await;
-    assert_eq!(waiting.status, 201);
+    assert_eq!(waiting.status, 200);
 
     app.pg.cancel_behind("pay_1", "5000");
     let whole = json!({
@@ -259,19 +259,66 @@ async fn toss_webhooks_take_short_and_whole_payment_objects() {
         "data": {"paymentKey": "pay_1", "orderId": "o-1", "status": "CANCELED", "totalAmount": 5000.0, "balanceAmount": 0, "cancels": [{"cancelAmount": 5000}], "unknownField": {"x": 1}},
     });
     let answer = app.post_json("/payments/webhooks/toss", whole).await;
-    assert_eq!(answer.status, 201, "{}", answer.text);
+    assert_eq!(answer.status, 200, "{}", answer.text);
     assert_eq!(app.histories.events.lock().unwrap().len(), 1);
 
-    let no_key = app.post_json("/payments/webhooks/toss", json!({"eventType": "X", "data": {"status": "DONE"}})).await;
+    let no_key =
+        app.post_json("/payments/webhooks/toss", json!({"eventType": PAYMENT_STATUS, "data": {"status": "DONE"}})).await;
     assert_eq!(no_key.status, 400);
-    assert_eq!(no_key.body["message"], "data.paymentKey: must be a string");
+    assert_eq!(no_key.body["message"], "malformed Toss webhook: data.paymentKey: must be a non-empty string");
     let unknown = app
         .post_json(
             "/payments/webhooks/toss",
-            json!({"eventType": "X", "data": {"paymentKey": "pay_9", "orderId": "o", "status": "DONE"}}),
+            json!({"eventType": PAYMENT_STATUS, "data": {"paymentKey": "pay_9", "orderId": "o", "status": "DONE"}}),
         )
         .await;
     assert_eq!(unknown.status, 404);
+}
+
+const PAYMENT_STATUS: &str = "PAYMENT_STATUS_CHANGED";
+
+#[tokio::test]
+async fn toss_event_types_this_server_does_not_record_are_answered_200() {
+    let app = spawn_app().await;
+    for body in [
+        json!({"eventType": "CANCEL_STATUS_CHANGED", "createdAt": "2026-11-24T13:22:48.000000", "data": {"transactionKey": "t"}}),
+        json!({"eventType": "BILLING_DELETED", "createdAt": "2026-11-24T13:22:48.000000", "data": {"billingKey": "b", "reason": null}}),
+        json!({"eventType": "A_TYPE_TOSS_ADDS_LATER", "data": [1, 2]}),
+    ] {
+        let answer = app.post_json("/payments/webhooks/toss", body.clone()).await;
+        assert_eq!(answer.status, 200, "{body}: {}", answer.text);
+    }
+    assert!(app.histories.events.lock().unwrap().is_empty());
+    for bad in [json!([1]), json!("DONE"), json!({"data": {}}), json!({"eventType": 5})] {
+        let answer = app.post_json("/payments/webhooks/toss", bad.clone()).await;
+        assert_eq!(answer.status, 400, "{bad}: {}", answer.text);
+        assert!(answer.body["message"].is_string());
+    }
+}
+
+#[tokio::test]
+async fn a_toss_deposit_callback_is_taken_only_with_the_payment_secret() {
+    let app = spawn_app().await;
+    app.pg.add_payment("pay_1", "5000");
+    app.pg.set_data("pay_1", json!({"paymentKey": "pay_1", "orderId": "o-1", "secret": "ps_right", "status": "DONE"}));
+    app.pg.set_order("pay_1", "o-1");
+    let created =
+        app.call("POST", "/payments/histories", create_body_of("toss.payments", "pay_1", "5000", "o-1"), None).await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let callback = |secret: &str| {
+        json!({"createdAt": "2026-11-24T13:22:48.000000", "secret": secret, "status": "DONE", "transactionKey": "t1", "orderId": "o-1"})
+    };
+    let fetches = app.pg.fetches.load(std::sync::atomic::Ordering::SeqCst);
+    let forged = app.post_json("/payments/webhooks/toss", callback("ps_guess")).await;
+    assert_eq!(forged.status, 403, "{}", forged.text);
+    assert_eq!(app.pg.fetches.load(std::sync::atomic::Ordering::SeqCst), fetches, "a forgery costs no PG call");
+    let genuine = app.post_json("/payments/webhooks/toss", callback("ps_right")).await;
+    assert_eq!(genuine.status, 200, "{}", genuine.text);
+    assert_eq!(app.pg.fetches.load(std::sync::atomic::Ordering::SeqCst), fetches + 1, "re-read once");
+    let issued_elsewhere = json!({"secret": "s", "status": "WAITING_FOR_DEPOSIT", "orderId": "never-registered"});
+    assert_eq!(app.post_json("/payments/webhooks/toss", issued_elsewhere).await.status, 200);
+    let paid_elsewhere = json!({"secret": "s", "status": "DONE", "orderId": "never-registered"});
+    assert_eq!(app.post_json("/payments/webhooks/toss", paid_elsewhere).await.status, 404);
 }
 
 #[tokio::test]

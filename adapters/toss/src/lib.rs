@@ -22,5 +22,5 @@ pub use client::{
 pub use snapshot::snapshot;
 pub use webhook::{
     BILLING_DELETED, CANCEL_STATUS_CHANGED, DEPOSIT_CALLBACK, PAYMENT_STATUS_CHANGED, TossDepositCallback,
-    TossNotification, TossWebhookError,
+    TossNotification, TossNotifications, TossWebhookError,
 };

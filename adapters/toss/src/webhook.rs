@@ -12,6 +12,10 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use payments_application::commands::NotificationTarget;
+use payments_application::ports::{NotificationIntent, NotificationReader};
+use payments_domain::{OrderId, VendorUid};
+
 use crate::wire::TossPaymentStatus;
 
 /// A payment's status changed; `data` is the payment.
@@ -135,6 +139,38 @@ impl TossNotification {
         serde_json::from_value(value.clone())
             .map(Self::DepositCallback)
             .map_err(|e| malformed(format!("deposit callback: {e}")))
+    }
+}
+
+/// The intake's reading of Toss notifications (the [`NotificationReader`] of Toss).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TossNotifications;
+
+impl NotificationReader for TossNotifications {
+    fn read(&self, body: &Value) -> Result<NotificationIntent, String> {
+        let notification = TossNotification::parse(body).map_err(|e| e.to_string())?;
+        Ok(match notification {
+            TossNotification::PaymentStatusChanged { payment_key, status } => {
+                let uid = VendorUid::parse(payment_key).map_err(|e| format!("data.paymentKey: {e}"))?;
+                // A virtual account just issued is not registered yet, and
+                // nothing was paid: no need for Toss to retry it.
+                let ignore_unknown = status == Some(TossPaymentStatus::WaitingForDeposit);
+                NotificationIntent::Reread(NotificationTarget::Payment { uid, ignore_unknown })
+            }
+            TossNotification::DepositCallback(callback) => {
+                let order_id = OrderId::parse(callback.order_id).map_err(|e| format!("orderId: {e}"))?;
+                // Sent when the account is issued too: nothing paid, maybe not registered yet.
+                let ignore_unknown = callback.status == TossPaymentStatus::WaitingForDeposit.as_str();
+                NotificationIntent::Reread(NotificationTarget::Order { order_id, secret: callback.secret, ignore_unknown })
+            }
+            TossNotification::BillingDeleted { .. } => {
+                NotificationIntent::Ignore(format!("{BILLING_DELETED}: a billing key was removed at Toss"))
+            }
+            TossNotification::Other { event_type } => {
+                let shown: String = event_type.chars().take(64).collect();
+                NotificationIntent::Ignore(format!("event type {shown:?} records nothing here"))
+            }
+        })
     }
 }
 

@@ -53,18 +53,55 @@ pub struct IamportWebhookBody {
     pub cancellation_id: Option<String>,
 }
 
-/// What Toss Payments POSTs when a payment changes. `data` is either the short
-/// `{paymentKey, orderId, status}` or a whole payment object; only
-/// `data.paymentKey` and `data.status` are read, the payment is re-read from Toss.
+/// What Toss Payments POSTs: an event `{eventType, createdAt, data}`
+/// (`PAYMENT_STATUS_CHANGED` with the payment in `data`, `CANCEL_STATUS_CHANGED`,
+/// `BILLING_DELETED`, and any type Toss adds, acknowledged), or the flat
+/// virtual-account deposit callback `{createdAt, secret, status,
+/// transactionKey, orderId}`, genuine only when `secret` is the one Toss gave
+/// for that payment. Only identifiers are trusted: the payment is re-read.
 #[derive(Debug, Clone, PartialEq, Object)]
 #[oai(rename = "TossWebhook")]
 pub struct TossWebhookBody {
-    /// The kind of event (`PAYMENT_STATUS_CHANGED`, `DEPOSIT_CALLBACK`, ...).
+    /// The kind of event; absent in the deposit callback.
     #[oai(rename = "eventType")]
-    pub event_type: String,
-    /// When Toss created the event.
+    pub event_type: Option<String>,
+    /// When Toss created the notification.
     #[oai(rename = "createdAt")]
     pub created_at: Option<String>,
-    /// The payment (or its ids and status).
-    pub data: serde_json::Value,
+    /// The event's object: a payment, a cancel, a billing key.
+    pub data: Option<serde_json::Value>,
+    /// Deposit callback: the secret Toss gave for the virtual account.
+    pub secret: Option<String>,
+    /// Deposit callback: the payment's status after it.
+    pub status: Option<String>,
+    /// Deposit callback: the transaction it reports.
+    #[oai(rename = "transactionKey")]
+    pub transaction_key: Option<String>,
+    /// Deposit callback: the order of the payment.
+    #[oai(rename = "orderId")]
+    pub order_id: Option<String>,
+}
+
+impl TossWebhookBody {
+    /// The body as Toss sent it (the members it had).
+    pub fn to_value(&self) -> serde_json::Value {
+        let mut object = serde_json::Map::new();
+        let strings = [
+            ("eventType", &self.event_type),
+            ("createdAt", &self.created_at),
+            ("secret", &self.secret),
+            ("status", &self.status),
+            ("transactionKey", &self.transaction_key),
+            ("orderId", &self.order_id),
+        ];
+        for (name, value) in strings {
+            if let Some(value) = value {
+                object.insert(name.to_owned(), serde_json::Value::String(value.clone()));
+            }
+        }
+        if let Some(data) = &self.data {
+            object.insert("data".to_owned(), data.clone());
+        }
+        serde_json::Value::Object(object)
+    }
 }

@@ -70,6 +70,17 @@ impl HistoryRepository for Histories {
     ) -> Result<Option<StoredHistory>, RepositoryError> {
         self.find(|h| h.vendor().code == code && &h.vendor().uid == uid)
     }
+    async fn find_by_order(
+        &self,
+        code: VendorCode,
+        order_id: &OrderId,
+        limit: u32,
+    ) -> Result<Vec<StoredHistory>, RepositoryError> {
+        self.check()?;
+        let rows = self.rows.lock().unwrap();
+        let found = rows.iter().filter(|s| s.history.vendor().code == code && s.history.order_id() == Some(order_id));
+        Ok(found.take(limit as usize).cloned().collect())
+    }
     async fn save_change(
         &self,
         expected: Revision,
@@ -196,6 +207,9 @@ pub struct FakePg {
 impl FakePg {
     pub fn add_payment(&self, uid: &str, price: &str) {
         let snapshot = PaymentSnapshot {
+            phase: PaymentPhase::Paid,
+            pg_status: "paid".into(),
+            order_id: None,
             currency: Currency::krw(),
             price: price.parse().unwrap(),
             paid_at: Some(to_millis(Utc::now())),
@@ -204,6 +218,16 @@ impl FakePg {
             data: serde_json::from_str(&format!(r#"{{"imp_uid":"{uid}","amount":{price},"status":"paid"}}"#)).unwrap(),
         };
         self.payments.lock().unwrap().insert(uid.to_owned(), snapshot);
+    }
+
+    /// Replaces the PG's JSON of a payment.
+    pub fn set_data(&self, uid: &str, data: Value) {
+        self.payments.lock().unwrap().get_mut(uid).unwrap().data = data;
+    }
+
+    /// Sets the order id the PG reports for a payment.
+    pub fn set_order(&self, uid: &str, order: &str) {
+        self.payments.lock().unwrap().get_mut(uid).unwrap().order_id = Some(OrderId::parse(order).unwrap());
     }
 
     /// Records a cancel made at the PG behind our back (for webhook tests).
@@ -256,6 +280,17 @@ impl PaymentGateway for FakePg {
             data: json!({"n": n}),
         });
         Ok(snapshot.clone())
+    }
+    async fn confirm_payment(
+        &self,
+        _store: &StoreId,
+        uid: &VendorUid,
+        _request: &ConfirmRequest,
+    ) -> Result<PaymentSnapshot, GatewayError> {
+        Err(GatewayError::Protocol(format!("{uid}: nothing to confirm at this fake")))
+    }
+    fn notification_secret_matches(&self, data: &Value, secret: &str) -> bool {
+        data.get("secret").and_then(Value::as_str) == Some(secret)
     }
     async fn fetch_reservation(
         &self,
@@ -318,7 +353,8 @@ pub async fn spawn_app_with(local_mode: bool, delivery: Option<DeliveryService>)
         keys.clone(),
         SystemInfo::new("payments", "9.9.9", Some("abc123".into())),
         local_mode,
-    );
+    )
+    .with_notifications(VendorCode::TossPayments, Arc::new(payments_toss::TossNotifications));
     let server = payments_fakekit::serve(payments_http::app(state), "127.0.0.1:0".parse().unwrap()).await.unwrap();
     let url = server.url();
     let client = reqwest::Client::builder().timeout(Duration::from_secs(20)).build().unwrap();
