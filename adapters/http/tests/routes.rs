@@ -289,7 +289,7 @@ async fn toss_event_types_this_server_does_not_record_are_answered_200() {
         assert_eq!(answer.status, 200, "{body}: {}", answer.text);
     }
     assert!(app.histories.events.lock().unwrap().is_empty());
-    for bad in [json!([1]), json!("DONE"), json!({"data": {}}), json!({"eventType": 5})] {
+    for bad in [json!([1]), json!("DONE"), json!({"data": {}}), json!({"secret": "s", "status": "DONE"})] {
         let answer = app.post_json("/payments/webhooks/toss", bad.clone()).await;
         assert_eq!(answer.status, 400, "{bad}: {}", answer.text);
         assert!(answer.body["message"].is_string());
