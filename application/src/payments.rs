@@ -16,7 +16,7 @@ use crate::commands::{
 use crate::error::AppError;
 use crate::ports::{
     CancelRequest, Clock, ConfirmRequest, GatewayError, HistoryRepository, IdGenerator, PasswordHasher,
-    PaymentGateway, RepositoryError, ReservationRepository, StoredHistory,
+    PaymentGateway, RepositoryError, ReservationRepository, SecretKey, StoredHistory,
 };
 
 /// The PG gateways by vendor.
@@ -98,6 +98,17 @@ const MAX_STALE_BALANCE_RETRIES: usize = 64;
 /// store; the same one at several stores is rare).
 const MAX_HISTORIES_PER_ORDER: u32 = 8;
 
+/// The lookup digest of a PG's saved-card key: SHA-256 in lower-case hex
+/// (the keys are long random values, so the digest reveals nothing).
+pub fn card_key_digest(key: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex(&Sha256::digest(key.as_bytes()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// The PG idempotency key of a registration's confirmation: the same for
 /// every retry of the same registration, at most 81 characters (Toss takes 300).
 fn confirm_key(input: &CreateHistory) -> String {
@@ -112,8 +123,7 @@ fn confirm_key(input: &CreateHistory) -> String {
         digest.update((part.len() as u64).to_be_bytes());
         digest.update(part.as_bytes());
     }
-    let hex: String = digest.finalize().iter().map(|b| format!("{b:02x}")).collect();
-    format!("payments-confirm-{hex}")
+    format!("payments-confirm-{}", hex(&digest.finalize()))
 }
 
 impl PaymentService {
@@ -410,18 +420,31 @@ impl PaymentService {
             return Err(AppError::Conflict("source: a saved card is already registered for this source".into()));
         }
         let gateway = self.deps.gateways.get(input.vendor.code)?;
-        let data = gateway.fetch_reservation(&input.vendor.store_id, &input.vendor.uid, &input.source.id).await?;
+        let card = gateway.fetch_reservation(&input.vendor.store_id, &input.vendor.uid, &input.source.id).await?;
         let password_hash = self.hash(&input.password).await?;
         let reservation = PaymentReservation {
             id: ReservationId::from_uuid(self.deps.ids.new_id()),
             vendor: input.vendor,
             source: input.source,
             title: input.title,
-            data,
+            data: card.data,
+            key_digest: Some(card_key_digest(&card.key)),
             created_at: self.deps.clock.now(),
+            removed_at: None,
         };
         self.reservations().insert(&reservation, &password_hash).await?;
         Ok(reservation)
+    }
+
+    /// A PG says it removed the saved card whose charging key is `key`: every
+    /// record of it is marked removed (kept, never charged again). Returns how
+    /// many were marked (0 for a card not registered here).
+    ///
+    /// # Errors
+    /// 503 when the database is down.
+    pub async fn process_card_removed(&self, vendor: VendorCode, key: &SecretKey) -> Result<u64, AppError> {
+        let digest = card_key_digest(&key.0);
+        Ok(self.reservations().mark_removed(vendor, &digest, self.deps.clock.now()).await?)
     }
 
     /// Reads a saved card with its password.

@@ -67,6 +67,22 @@ pub struct CancelRequest {
     pub refund_account: Option<RefundAccount>,
 }
 
+/// A card saved at the PG, as it answered. `Debug` hides the key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SavedCard {
+    /// The PG's JSON of the card, kept whole (sealed at rest).
+    pub data: serde_json::Value,
+    /// The PG's key for charging it (Toss `billingKey`, Iamport `customer_uid`):
+    /// a credential.
+    pub key: String,
+}
+
+impl std::fmt::Debug for SavedCard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SavedCard").field("data", &self.data).finish_non_exhaustive()
+    }
+}
+
 /// The confirmation of a payment the customer authenticated in the PG's
 /// window (Toss `POST /v1/payments/confirm`): only then is it charged.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,8 +140,9 @@ pub trait PaymentGateway: Send + Sync {
         request: &CancelRequest,
     ) -> Result<PaymentSnapshot, GatewayError>;
 
-    /// Reads a saved card (Iamport customer, Toss billing key). `customer` is
-    /// the caller's id for the card holder (the source id).
+    /// Reads a saved card (Iamport customer, Toss billing key; Toss exchanges
+    /// the `authKey` of its card-registration window for the billing key
+    /// here). `customer` is the caller's id for the card holder (the source id).
     ///
     /// # Errors
     /// As [`PaymentGateway::fetch_payment`], plus `Rejected` when the card
@@ -135,7 +152,7 @@ pub trait PaymentGateway: Send + Sync {
         store: &StoreId,
         uid: &VendorUid,
         customer: &SourceId,
-    ) -> Result<serde_json::Value, GatewayError>;
+    ) -> Result<SavedCard, GatewayError>;
 }
 
 /// What a PG's notification asks of the intake.
@@ -143,9 +160,22 @@ pub trait PaymentGateway: Send + Sync {
 pub enum NotificationIntent {
     /// Re-read the payment it names and record what changed.
     Reread(crate::commands::NotificationTarget),
+    /// The PG removed the saved card whose charging key is this (a
+    /// credential: never logged).
+    CardRemoved(SecretKey),
     /// Acknowledge it and do nothing else; the text says why (for the log,
     /// never a secret).
     Ignore(String),
+}
+
+/// A PG credential in transit (a billing key). `Debug` hides it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretKey(pub String);
+
+impl std::fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretKey(***)")
+    }
 }
 
 /// Reads one PG's notification bodies: the incoming half of a PG's contract,
@@ -261,6 +291,13 @@ pub trait HistoryRepository: Send + Sync {
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait ReservationRepository: Send + Sync {
+    /// Marks removed, at `at`, the saved cards of `code` whose key digest is
+    /// `key_digest` and that are not removed yet; returns how many.
+    ///
+    /// # Errors
+    /// `Unavailable` when the database is down.
+    async fn mark_removed(&self, code: VendorCode, key_digest: &str, at: Timestamp) -> Result<u64, RepositoryError>;
+
     /// # Errors
     /// [`RepositoryError::Conflict`] when its `(vendor code, uid)` or its source is taken.
     async fn insert(

@@ -13,5 +13,11 @@ pub struct PaymentReservation {
     pub title: Title,
     /// The PG's JSON for the saved card (Iamport customer, Toss billing), unchanged.
     pub data: serde_json::Value,
+    /// SHA-256 (lower-case hex) of the PG's key for charging the card (Toss
+    /// `billingKey`, Iamport `customer_uid`), so a PG notice naming the key
+    /// finds the record while the key itself stays sealed in `data`.
+    pub key_digest: Option<String>,
     pub created_at: Timestamp,
+    /// When the PG said the card was removed; a removed card is kept, never charged.
+    pub removed_at: Option<Timestamp>,
 }

@@ -678,6 +678,57 @@ impl FakeToss {
         payment["paymentKey"].as_str().expect("a paymentKey").to_owned()
     }
 
+    /// A card payment the customer authenticated in Toss's window and the
+    /// merchant has not confirmed yet (`IN_PROGRESS`); answers its `paymentKey`.
+    pub async fn authenticated_card_payment(&self, amount: u64) -> String {
+        self.authenticated_with_card("1111222233334444", amount).await
+    }
+
+    /// As [`FakeToss::authenticated_card_payment`], with another card number.
+    pub async fn authenticated_with_card(&self, card_number: &str, amount: u64) -> String {
+        let body = json!({
+            "method": "card", "cardNumber": card_number, "cardExpirationYear": "29",
+            "cardExpirationMonth": "07", "amount": amount, "orderId": unique("o"), "orderName": "e2e order",
+            "__approved": false,
+        });
+        let (_, payment) = self.call(reqwest::Method::POST, "/v1/payments/key-in", Some(body)).await;
+        assert_eq!(payment["status"], "IN_PROGRESS", "{payment}");
+        payment["paymentKey"].as_str().expect("a paymentKey").to_owned()
+    }
+
+    /// Toss's 10 minutes pass without a confirmation: the payment expires.
+    pub async fn expire(&self, payment_key: &str) {
+        let (_, payment) = self.call(reqwest::Method::PUT, &format!("/internal/{payment_key}/expire"), None).await;
+        assert_eq!(payment["status"], "EXPIRED", "{payment}");
+    }
+
+    /// The bank reverses the deposit of a paid virtual account.
+    pub async fn reverse_deposit(&self, payment_key: &str) {
+        let path = format!("/internal/{payment_key}/reverse-deposit");
+        let (_, payment) = self.call(reqwest::Method::PUT, &path, None).await;
+        assert_eq!(payment["status"], "WAITING_FOR_DEPOSIT", "{payment}");
+    }
+
+    /// The `Idempotency-Key` the payment's confirmation carried (`None`:
+    /// none, or not confirmed).
+    pub async fn confirmation_key(&self, payment_key: &str) -> Option<String> {
+        let path = format!("/internal/{payment_key}/confirmation");
+        let (_, answer) = self.call(reqwest::Method::GET, &path, None).await;
+        answer["idempotencyKey"].as_str().map(str::to_owned)
+    }
+
+    /// The customer registers a card in Toss's card-registration window;
+    /// answers the `authKey` the window hands to the merchant.
+    pub async fn card_registration(&self, customer_key: &str) -> String {
+        let body = json!({
+            "customerKey": customer_key, "cardNumber": "4330123412341234", "cardExpirationYear": "29",
+            "cardExpirationMonth": "12",
+        });
+        let (_, answer) = self.call(reqwest::Method::POST, "/internal/billing/auth", Some(body)).await;
+        assert_eq!(answer["customerKey"], customer_key, "{answer}");
+        answer["authKey"].as_str().expect("an authKey").to_owned()
+    }
+
     /// A virtual account awaiting its deposit; answers its `paymentKey`.
     pub async fn virtual_account(&self, amount: u64) -> String {
         let body = json!({
@@ -781,8 +832,8 @@ impl TestApp {
             }),
             Pg::TossPayments => json!({
                 "eventType": "PAYMENT_STATUS_CHANGED",
-                "createdAt": "2026-11-24T12:00:00.000000+09:00",
-                "data": { "paymentKey": uid, "orderId": payment["orderId"], "status": payment["status"] },
+                "createdAt": "2026-11-24T12:00:00.000000",
+                "data": payment,
             }),
         }
     }

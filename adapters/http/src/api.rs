@@ -293,6 +293,11 @@ impl PaymentsApi {
                 Ok(WebhookAck::Accepted)
             }
             NotificationIntent::Reread(target) => notify(&state, vendor, target, trigger_of(body)).await,
+            NotificationIntent::CardRemoved(key) => {
+                let removed = state.payments.process_card_removed(vendor, &key).await?;
+                tracing::info!(%vendor, removed, "PG notification: a saved card was removed at the PG");
+                Ok(WebhookAck::Accepted)
+            }
         }
     }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use payments_application::ports::{CancelRequest, ConfirmRequest, GatewayError, PaymentGateway};
+use payments_application::ports::{CancelRequest, ConfirmRequest, GatewayError, PaymentGateway, SavedCard};
 use payments_domain::{
     CancelHistory, CancelKey, CancelReason, Currency, Money, OrderId, PaymentPhase, PaymentSnapshot, SourceId, StoreId,
     VendorCode, VendorUid,
@@ -485,8 +485,10 @@ impl PaymentGateway for IamportGateway {
         store: &StoreId,
         uid: &VendorUid,
         _customer: &SourceId,
-    ) -> Result<Value, GatewayError> {
-        self.call(store, Method::GET, &["subscribe", "customers", uid.as_str()], None).await
+    ) -> Result<SavedCard, GatewayError> {
+        let data = self.call(store, Method::GET, &["subscribe", "customers", uid.as_str()], None).await?;
+        // Iamport charges a saved card by its customer_uid.
+        Ok(SavedCard { data, key: uid.as_str().to_owned() })
     }
 }
 

@@ -96,6 +96,8 @@ pub(crate) struct ReservationRow {
     pub data: String,
     pub password: String,
     pub created_at: Timestamp,
+    pub vendor_key_digest: Option<String>,
+    pub removed_at: Option<Timestamp>,
 }
 
 /// A `payment_history_webhooks` row.
@@ -174,7 +176,9 @@ pub(crate) fn reservation(keys: &AtRestKeys, row: ReservationRow) -> Result<Stor
             source: field("source", id, Source::parse(&row.source_schema, &row.source_table, &row.source_id))?,
             title: field("title", id, Title::parse(row.title))?,
             data: open_json(&keys.reservations, RESERVATION_DATA, id, &row.data)?,
+            key_digest: row.vendor_key_digest,
             created_at: row.created_at,
+            removed_at: row.removed_at,
         },
         password_hash: field("password", id, PasswordHash::parse(row.password))?,
     })

@@ -40,7 +40,7 @@ type Tx = sqlx::Transaction<'static, Db>;
 const HISTORY_COLUMNS: &str = "id, vendor_code, vendor_store_id, vendor_uid, vendor_order_id, source_schema, \
      source_table, source_id, currency, price, webhook_url, data, password, created_at, paid_at, cancelled_at, revision";
 const RESERVATION_COLUMNS: &str = "id, vendor_code, vendor_store_id, vendor_uid, source_schema, source_table, \
-     source_id, title, data, password, created_at";
+     source_id, title, data, password, created_at, vendor_key_digest, removed_at";
 /// Rows per page when re-sealing.
 const ROTATION_PAGE: i64 = 200;
 
@@ -163,6 +163,8 @@ fn reservation_row(row: &DbRow) -> Result<ReservationRow, RepositoryError> {
         data: get(row, "data")?,
         password: get(row, "password")?,
         created_at: get_ts(row, "created_at")?,
+        vendor_key_digest: get(row, "vendor_key_digest")?,
+        removed_at: get_opt_ts(row, "removed_at")?,
     })
 }
 
@@ -658,6 +660,20 @@ impl HistoryRepository for Store {
 
 #[async_trait]
 impl ReservationRepository for Store {
+    async fn mark_removed(&self, code: VendorCode, key_digest: &str, at: Timestamp) -> Result<u64, RepositoryError> {
+        let marked = sqlx::query(
+            "UPDATE payment_reservations SET removed_at = $1 \
+             WHERE vendor_code = $2 AND vendor_key_digest = $3 AND removed_at IS NULL",
+        )
+        .bind(ts_col(at))
+        .bind(code.as_str())
+        .bind(key_digest)
+        .execute(self.writer()?)
+        .await
+        .map_err(db_err)?;
+        Ok(marked.rows_affected())
+    }
+
     async fn insert(
         &self,
         reservation: &PaymentReservation,
@@ -669,8 +685,8 @@ impl ReservationRepository for Store {
         let source = &reservation.source;
         sqlx::query(
             "INSERT INTO payment_reservations (id, vendor_code, vendor_store_id, vendor_uid, source_schema, \
-             source_table, source_id, title, data, password, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+             source_table, source_id, title, data, password, created_at, vendor_key_digest, removed_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
         .bind(id_col(id.as_uuid()))
         .bind(vendor.code.as_str())
@@ -683,6 +699,8 @@ impl ReservationRepository for Store {
         .bind(data)
         .bind(password_hash.as_str())
         .bind(ts_col(reservation.created_at))
+        .bind(reservation.key_digest.as_deref())
+        .bind(reservation.removed_at.map(ts_col))
         .execute(self.writer()?)
         .await
         .map_err(|e| insert_error(e, "saved card", vendor.code.as_str(), vendor.uid.as_str()))?;

@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::Value;
 use url::Url;
 
-use payments_application::ports::{CancelRequest, ConfirmRequest, GatewayError, PaymentGateway};
+use payments_application::ports::{CancelRequest, ConfirmRequest, GatewayError, PaymentGateway, SavedCard};
 use payments_domain::{Money, PaymentSnapshot, SourceId, StoreId, VendorCode, VendorUid};
 
 use crate::snapshot::{secret, snapshot};
@@ -351,17 +351,19 @@ impl PaymentGateway for TossGateway {
         store: &StoreId,
         uid: &VendorUid,
         customer: &SourceId,
-    ) -> Result<Value, GatewayError> {
+    ) -> Result<SavedCard, GatewayError> {
         // Today's window hands out an authKey to exchange for a billing key;
         // the original SDK registers a billing key it issued itself (API 1.x).
-        match self.issue_billing_key(store.as_str(), uid.as_str(), customer.as_str()).await {
+        let data = match self.issue_billing_key(store.as_str(), uid.as_str(), customer.as_str()).await {
             Ok(billing) => Ok(billing),
             Err(first @ (GatewayError::NotFound(_) | GatewayError::Rejected(_))) => self
                 .legacy_billing(store.as_str(), uid.as_str(), customer.as_str())
                 .await
                 .map_err(|legacy| if matches!(legacy, GatewayError::NotFound(_)) { first } else { legacy }),
             Err(other) => Err(other),
-        }
+        }?;
+        let key = data.get("billingKey").and_then(Value::as_str).unwrap_or_default().to_owned();
+        Ok(SavedCard { data, key })
     }
 }
 

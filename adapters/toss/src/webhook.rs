@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use payments_application::commands::NotificationTarget;
-use payments_application::ports::{NotificationIntent, NotificationReader};
+use payments_application::ports::{NotificationIntent, NotificationReader, SecretKey};
 use payments_domain::{OrderId, VendorUid};
 
 use crate::wire::TossPaymentStatus;
@@ -69,8 +69,8 @@ pub enum TossNotification {
     PaymentStatusChanged { payment_key: String, status: Option<TossPaymentStatus> },
     /// Re-read the payment of this order, once its secret is checked.
     DepositCallback(TossDepositCallback),
-    /// This billing key was removed at Toss.
-    BillingDeleted { billing_key: String },
+    /// This billing key was removed at Toss (a credential: `Debug` hides it).
+    BillingDeleted { billing_key: SecretKey },
     /// An event that says nothing this server records (`CANCEL_STATUS_CHANGED`,
     /// types Toss adds later): acknowledged, nothing else.
     Other { event_type: String },
@@ -123,7 +123,8 @@ impl TossNotification {
                 let Some(Value::Object(data)) = object.get("data") else {
                     return Err(malformed("data: must be an object"));
                 };
-                Ok(Self::BillingDeleted { billing_key: non_empty(data, "billingKey", "data.")?.to_owned() })
+                let billing_key = SecretKey(non_empty(data, "billingKey", "data.")?.to_owned());
+                Ok(Self::BillingDeleted { billing_key })
             }
             Some(other) => Ok(Self::Other { event_type: other.to_owned() }),
         }
@@ -163,9 +164,7 @@ impl NotificationReader for TossNotifications {
                 let ignore_unknown = callback.status == TossPaymentStatus::WaitingForDeposit.as_str();
                 NotificationIntent::Reread(NotificationTarget::Order { order_id, secret: callback.secret, ignore_unknown })
             }
-            TossNotification::BillingDeleted { .. } => {
-                NotificationIntent::Ignore(format!("{BILLING_DELETED}: a billing key was removed at Toss"))
-            }
+            TossNotification::BillingDeleted { billing_key } => NotificationIntent::CardRemoved(billing_key),
             TossNotification::Other { event_type } => {
                 let shown: String = event_type.chars().take(64).collect();
                 NotificationIntent::Ignore(format!("event type {shown:?} records nothing here"))

@@ -210,6 +210,9 @@ pub struct ReservationBody {
     pub data: serde_json::Value,
     /// When the card was registered here.
     pub created_at: WireTimestamp,
+    /// When the PG said the card was removed (Toss `BILLING_DELETED`); a
+    /// removed card is never charged.
+    pub removed_at: Option<WireTimestamp>,
 }
 
 impl From<&PaymentReservation> for ReservationBody {
@@ -222,6 +225,7 @@ impl From<&PaymentReservation> for ReservationBody {
             title: reservation.title.to_string(),
             data: reservation.data.clone(),
             created_at: reservation.created_at.into(),
+            removed_at: reservation.removed_at.map(Into::into),
         }
     }
 }

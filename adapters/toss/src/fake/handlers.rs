@@ -1,10 +1,11 @@
-//! The fake's routes. Each handler answers a `Response` itself: JSON on
-//! success, `{code, message}` on failure, never a panic.
+//! The fake's payment routes, and what every route shares. Each handler
+//! answers a `Response` itself: JSON on success, `{code, message}` on
+//! failure, never a panic.
 
 use std::sync::Arc;
 
 use base64::Engine as _;
-use chrono::{FixedOffset, SecondsFormat, Utc};
+use chrono::{DateTime, FixedOffset, SecondsFormat, Utc};
 use poem::http::StatusCode;
 use poem::web::{Data, Path};
 use poem::{Body, Request, Response, handler};
@@ -15,18 +16,18 @@ use serde_json::{Map, Number, Value};
 
 use payments_domain::{Decimal, Money};
 
-use crate::webhook::TossPaymentWebhook;
 use crate::wire::{
-    METHOD_CARD, METHOD_VIRTUAL_ACCOUNT, TossBilling, TossBillingCreate, TossBillingCustomerKey, TossBillingPayment,
-    TossCard, TossCardPayment, TossCardPaymentCreate, TossCashReceipt, TossCashReceiptCancel, TossCashReceiptCreate,
-    TossCashReceiptSummary, TossPayment, TossPaymentApproval, TossPaymentCancel, TossPaymentCancelCreate,
-    TossPaymentCommon, TossPaymentStatus, TossVirtualAccount, TossVirtualAccountPayment,
-    TossVirtualAccountPaymentCreate, money,
+    METHOD_CARD, METHOD_VIRTUAL_ACCOUNT, TossCard, TossCardPayment, TossCardPaymentCreate, TossCashReceipt,
+    TossCashReceiptCancel, TossCashReceiptCreate, TossCashReceiptSummary, TossPayment, TossPaymentApproval,
+    TossPaymentCancel, TossPaymentCancelCreate, TossPaymentCommon, TossPaymentStatus, TossVirtualAccount,
+    TossVirtualAccountPayment, TossVirtualAccountPaymentCreate, money,
 };
 
-use super::state::{FakePayment, FakeState};
+use super::REFUSED_CARD_NUMBER;
+use super::render::{CARD_COMPANY, bank_code, mask_card_number};
+use super::state::{FakePayment, FakeState, REJECT_CARD_COMPANY};
 
-type State<'a> = Data<&'a Arc<FakeState>>;
+pub(super) type State<'a> = Data<&'a Arc<FakeState>>;
 
 // ---------------------------------------------------------------------------
 // Answers
@@ -41,18 +42,21 @@ pub(crate) struct Fail {
 }
 
 impl Fail {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub(super) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         Self { status, code, message: message.into() }
     }
-    fn bad(message: impl Into<String>) -> Self {
+    pub(super) fn bad(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "INVALID_REQUEST", message)
     }
-    fn payment_not_found(key: &str) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "NOT_FOUND_PAYMENT", format!("no payment has the paymentKey {key:?}"))
+    pub(super) fn payment_not_found(key: &str) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "NOT_FOUND_PAYMENT", format!("존재하지 않는 결제 정보 입니다. (paymentKey {key:?})"))
+    }
+    pub(super) fn rejected_by_the_card_company() -> Self {
+        Self::new(StatusCode::FORBIDDEN, REJECT_CARD_COMPANY.code, REJECT_CARD_COMPANY.message)
     }
 }
 
-type Reply = Result<Response, Fail>;
+pub(super) type Reply = Result<Response, Fail>;
 
 /// `{code, message}` with `status`.
 pub(crate) fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
@@ -60,14 +64,14 @@ pub(crate) fn error_response(status: StatusCode, code: &str, message: &str) -> R
     Response::builder().status(status).content_type("application/json").body(body.to_string())
 }
 
-fn json(status: StatusCode, value: &impl Serialize) -> Reply {
+pub(super) fn json(status: StatusCode, value: &impl Serialize) -> Reply {
     let body = serde_json::to_vec(value).map_err(|e| {
         Fail::new(StatusCode::INTERNAL_SERVER_ERROR, "FAILED_INTERNAL_SYSTEM_PROCESSING", e.to_string())
     })?;
     Ok(Response::builder().status(status).content_type("application/json").body(body))
 }
 
-fn respond(reply: Reply) -> Response {
+pub(super) fn respond(reply: Reply) -> Response {
     reply.unwrap_or_else(|fail| error_response(fail.status, fail.code, &fail.message))
 }
 
@@ -75,7 +79,7 @@ fn respond(reply: Reply) -> Response {
 // Input
 // ---------------------------------------------------------------------------
 
-fn authorize(req: &Request, state: &FakeState) -> Result<(), Fail> {
+pub(super) fn authorize(req: &Request, state: &FakeState) -> Result<(), Fail> {
     let unauthorized = |message: &str| Fail::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED_KEY", message);
     let header = req
         .headers()
@@ -93,7 +97,7 @@ fn authorize(req: &Request, state: &FakeState) -> Result<(), Fail> {
     if decoded == expected.as_bytes() { Ok(()) } else { Err(unauthorized("unknown secret key")) }
 }
 
-async fn read<T: DeserializeOwned>(body: Body) -> Result<T, Fail> {
+pub(super) async fn read<T: DeserializeOwned>(body: Body) -> Result<T, Fail> {
     let bytes = body
         .into_bytes_limit(super::BODY_LIMIT)
         .await
@@ -101,7 +105,7 @@ async fn read<T: DeserializeOwned>(body: Body) -> Result<T, Fail> {
     serde_json::from_slice(&bytes).map_err(|e| Fail::bad(format!("invalid request body: {e}")))
 }
 
-fn text(field: &str, value: &str, max: usize) -> Result<(), Fail> {
+pub(super) fn text(field: &str, value: &str, max: usize) -> Result<(), Fail> {
     if value.trim().is_empty() {
         return Err(Fail::bad(format!("{field} must not be empty")));
     }
@@ -119,7 +123,7 @@ fn digits(field: &str, value: &str, min: usize, max: usize) -> Result<(), Fail> 
     Ok(())
 }
 
-fn card_fields(number: &str, year: &str, month: &str, birthday: Option<&str>) -> Result<(), Fail> {
+pub(super) fn card_fields(number: &str, year: &str, month: &str, birthday: Option<&str>) -> Result<(), Fail> {
     digits("cardNumber", number, 16, 16)?;
     digits("cardExpirationYear", year, 2, 2)?;
     digits("cardExpirationMonth", month, 2, 2)?;
@@ -141,7 +145,7 @@ fn amount(field: &'static str, number: &Number) -> Result<Money, Fail> {
     money(field, number).map_err(|e| Fail::bad(e.to_string()))
 }
 
-fn positive(field: &'static str, number: &Number) -> Result<Money, Fail> {
+pub(super) fn positive(field: &'static str, number: &Number) -> Result<Money, Fail> {
     let value = amount(field, number)?;
     if value.is_zero() {
         return Err(Fail::bad(format!("{field} must be greater than 0")));
@@ -154,24 +158,35 @@ fn stored(number: &Number) -> Money {
     money("amount", number).unwrap_or(Money::ZERO)
 }
 
+/// The `Idempotency-Key` of a request (already checked by the idempotency layer).
+fn idempotency_key(req: &Request) -> Option<String> {
+    req.headers().get(super::idempotency::HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned)
+}
+
 // ---------------------------------------------------------------------------
 // Values the fake makes up
 // ---------------------------------------------------------------------------
 
-fn now() -> String {
-    let now = Utc::now();
+fn kst(at: DateTime<Utc>) -> String {
     match FixedOffset::east_opt(9 * 3600) {
-        Some(kst) => now.with_timezone(&kst).to_rfc3339_opts(SecondsFormat::Secs, false),
-        None => now.to_rfc3339_opts(SecondsFormat::Secs, false),
+        Some(kst) => at.with_timezone(&kst).to_rfc3339_opts(SecondsFormat::Secs, false),
+        None => at.to_rfc3339_opts(SecondsFormat::Secs, false),
     }
 }
 
-fn due_date() -> String {
-    (Utc::now() + chrono::Duration::days(7)).format("%Y-%m-%d").to_string()
+/// Now, as Toss writes times: `2024-02-13T12:17:57+09:00`.
+pub(super) fn now() -> String {
+    kst(Utc::now())
 }
 
-fn new_key() -> String {
+/// A payment or billing key.
+pub(super) fn new_key() -> String {
     uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// A transaction key, as Toss writes them (32 upper-case hex digits).
+pub(super) fn new_transaction_key() -> String {
+    uuid::Uuid::new_v4().simple().to_string().to_ascii_uppercase()
 }
 
 fn random_digits(len: usize) -> String {
@@ -187,17 +202,17 @@ fn supply_and_vat(amount: Money, tax_free: Money) -> (Money, Money) {
     (taxable.checked_sub(vat).unwrap_or(Money::ZERO), vat)
 }
 
-struct NewPayment<'a> {
-    method: &'a str,
-    kind: &'a str,
-    status: TossPaymentStatus,
-    order_id: String,
-    order_name: String,
-    amount: Money,
-    tax_free: Money,
+pub(super) struct NewPayment<'a> {
+    pub method: &'a str,
+    pub kind: &'a str,
+    pub status: TossPaymentStatus,
+    pub order_id: String,
+    pub order_name: String,
+    pub amount: Money,
+    pub tax_free: Money,
 }
 
-fn common(new: NewPayment<'_>) -> TossPaymentCommon {
+pub(super) fn common(new: NewPayment<'_>) -> TossPaymentCommon {
     let (supplied, vat) = supply_and_vat(new.amount, new.tax_free);
     let requested_at = now();
     let approved_at = (new.status == TossPaymentStatus::Done).then(|| requested_at.clone());
@@ -206,10 +221,10 @@ fn common(new: NewPayment<'_>) -> TossPaymentCommon {
         kind: new.kind.to_owned(),
         status: new.status,
         m_id: "tosspayments".to_owned(),
-        version: "2022-11-16".to_owned(),
+        version: super::TossApiVersion::V1_4.as_str().to_owned(),
         payment_key: new_key(),
         order_id: new.order_id,
-        transaction_key: Some(new_key()),
+        transaction_key: Some(new_transaction_key()),
         order_name: new.order_name,
         currency: "KRW".to_owned(),
         total_amount: new.amount.to_json_number(),
@@ -227,11 +242,12 @@ fn common(new: NewPayment<'_>) -> TossPaymentCommon {
     }
 }
 
-fn card(number: &str, installment: Number) -> TossCard {
+/// A card as a payment shows it; `number` is masked here, never kept whole.
+pub(super) fn card(number: &str, installment: Number) -> TossCard {
     let approve_no = random_digits(8);
     TossCard {
-        company: "신한카드".to_owned(),
-        number: number.to_owned(),
+        company: CARD_COMPANY.to_owned(),
+        number: mask_card_number(number),
         installment_plan_months: installment,
         is_interest_free: false,
         approve_no: approve_no.clone(),
@@ -285,7 +301,12 @@ async fn key_in_reply(req: &Request, body: Body, state: &FakeState) -> Reply {
         None => Number::from(0),
     };
     let approved = input.approved != Some(false);
-    let status = if approved { TossPaymentStatus::Done } else { TossPaymentStatus::InProgress };
+    let refused = input.card_number == REFUSED_CARD_NUMBER;
+    let status = match (approved, refused) {
+        (true, true) => TossPaymentStatus::Aborted,
+        (true, false) => TossPaymentStatus::Done,
+        (false, _) => TossPaymentStatus::InProgress,
+    };
     let payment = TossPayment::Card(TossCardPayment {
         card: card(&input.card_number, installment),
         discount: None,
@@ -293,42 +314,75 @@ async fn key_in_reply(req: &Request, body: Body, state: &FakeState) -> Reply {
         common: common(NewPayment {
             method: METHOD_CARD,
             kind: "NORMAL",
-            status,
+            status: status.clone(),
             order_id: input.order_id,
             order_name: input.order_name.unwrap_or_else(|| "fake order".to_owned()),
             amount: total,
             tax_free,
         }),
     });
-    state.payments.insert(payment.payment_key().to_owned(), FakePayment { payment: payment.clone(), approved });
-    state.notify(&payment);
-    json(StatusCode::CREATED, &payment)
+    let mut fake = FakePayment::new(payment, approved && !refused);
+    fake.refused = refused;
+    if status == TossPaymentStatus::Aborted {
+        fake.failure = Some(REJECT_CARD_COMPANY);
+    }
+    state.insert_payment(fake.clone());
+    state.notify(&fake);
+    if status == TossPaymentStatus::Aborted {
+        return Err(Fail::rejected_by_the_card_company());
+    }
+    json(state.created(), &state.render(&fake))
 }
 
 /// `GET /v1/payments/{paymentKey}`.
 #[handler]
 pub(crate) async fn payment_at(req: &Request, Path(key): Path<String>, Data(state): State<'_>) -> Response {
-    respond(authorize(req, state).and_then(|()| match state.payment(&key) {
+    respond(authorize(req, state).and_then(|()| match state.payment_json(&key) {
         Some(payment) => json(StatusCode::OK, &payment),
         None => Err(Fail::payment_not_found(&key)),
     }))
 }
 
-/// `POST /v1/payments/{paymentKey}`: approval with `orderId` and `amount`.
+/// `GET /v1/payments/orders/{orderId}`: the payment of an order.
+#[handler]
+pub(crate) async fn payment_of_order(req: &Request, Path(order_id): Path<String>, Data(state): State<'_>) -> Response {
+    respond(authorize(req, state).and_then(|()| match state.payment_of_order(&order_id) {
+        Some(payment) => json(StatusCode::OK, &state.render(&payment)),
+        None => Err(Fail::new(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND_PAYMENT",
+            format!("존재하지 않는 결제 정보 입니다. (orderId {order_id:?})"),
+        )),
+    }))
+}
+
+/// `POST /v1/payments/{paymentKey}`: the original's approval, `orderId` and `amount`.
 #[handler]
 pub(crate) async fn approve(req: &Request, Path(key): Path<String>, body: Body, Data(state): State<'_>) -> Response {
     respond(approve_reply(req, Some(key), body, state).await)
 }
 
-/// `POST /v1/payments/confirm`: the real API's approval, `paymentKey` in the body.
+/// `POST /v1/payments/confirm`: the real API's confirmation, `paymentKey` in the body.
 #[handler]
 pub(crate) async fn confirm(req: &Request, body: Body, Data(state): State<'_>) -> Response {
     respond(approve_reply(req, None, body, state).await)
 }
 
+/// What a confirmation did.
+enum Confirmed {
+    /// Approved; whether its status changed (a virtual account's does not).
+    Approved(bool),
+    /// The card company refused it: now `ABORTED`.
+    Refused,
+}
+
+/// `key` from the path (the original's route) or, `None`, from the body
+/// (the real API's `confirm`, which takes only a payment still awaiting its
+/// confirmation).
 async fn approve_reply(req: &Request, key: Option<String>, body: Body, state: &FakeState) -> Reply {
     authorize(req, state)?;
     let input: TossPaymentApproval = read(body).await?;
+    let strict = key.is_none();
     let key = match (key, input.payment_key) {
         (Some(key), _) => key,
         (None, Some(key)) => key,
@@ -336,8 +390,17 @@ async fn approve_reply(req: &Request, key: Option<String>, body: Body, state: &F
     };
     text("orderId", &input.order_id, 64)?;
     let asked = amount("amount", &input.amount)?;
+    let idempotency_key = idempotency_key(req);
     let outcome = state.payments.update(&key, |fake| {
         let common = fake.payment.common();
+        let status = common.status.clone();
+        if status == TossPaymentStatus::Expired {
+            return Err(Fail::new(
+                StatusCode::NOT_FOUND,
+                "NOT_FOUND_PAYMENT_SESSION",
+                "결제 시간이 만료되어 결제 진행 데이터가 존재하지 않습니다.",
+            ));
+        }
         let unprocessable = |code, message: String| Fail::new(StatusCode::UNPROCESSABLE_ENTITY, code, message);
         if common.order_id != input.order_id {
             return Err(unprocessable(
@@ -352,27 +415,38 @@ async fn approve_reply(req: &Request, key: Option<String>, body: Body, state: &F
                 format!("amount {asked} differs from the payment's {total}"),
             ));
         }
-        if fake.approved {
-            return Err(Fail::new(
-                StatusCode::BAD_REQUEST,
-                "ALREADY_PROCESSED_PAYMENT",
-                "the payment is already approved",
-            ));
+        let awaiting = matches!(status, TossPaymentStatus::Ready | TossPaymentStatus::InProgress);
+        if fake.approved || status == TossPaymentStatus::Aborted || (strict && !awaiting) {
+            return Err(Fail::new(StatusCode::BAD_REQUEST, "ALREADY_PROCESSED_PAYMENT", "이미 처리된 결제 입니다."));
+        }
+        fake.confirm_idempotency_key.clone_from(&idempotency_key);
+        if fake.refused && awaiting {
+            fake.payment.common_mut().status = TossPaymentStatus::Aborted;
+            fake.failure = Some(REJECT_CARD_COMPANY);
+            return Ok((fake.clone(), Confirmed::Refused));
         }
         fake.approved = true;
-        let common = fake.payment.common_mut();
-        let changed = common.status == TossPaymentStatus::InProgress;
-        if changed {
+        if awaiting {
+            let common = fake.payment.common_mut();
             common.status = TossPaymentStatus::Done;
             common.approved_at = Some(now());
+            common.transaction_key = Some(new_transaction_key());
         }
-        Ok((fake.payment.clone(), changed))
+        Ok((fake.clone(), Confirmed::Approved(awaiting)))
     });
-    let (payment, changed) = outcome.ok_or_else(|| Fail::payment_not_found(&key))??;
-    if changed {
-        state.notify(&payment);
+    let (payment, confirmed) = outcome.ok_or_else(|| Fail::payment_not_found(&key))??;
+    match confirmed {
+        Confirmed::Refused => {
+            state.notify(&payment);
+            Err(Fail::rejected_by_the_card_company())
+        }
+        Confirmed::Approved(changed) => {
+            if changed {
+                state.notify(&payment);
+            }
+            json(state.created(), &state.render(&payment))
+        }
     }
-    json(StatusCode::CREATED, &payment)
 }
 
 /// `POST /v1/payments/{paymentKey}/cancel`: whole or partial, against the balance.
@@ -407,7 +481,7 @@ async fn cancel_reply(req: &Request, key: String, body: Body, state: &FakeState)
             TossPaymentStatus::Done | TossPaymentStatus::PartialCanceled => false,
             TossPaymentStatus::WaitingForDeposit => true,
             TossPaymentStatus::Canceled => {
-                return Err(forbidden("ALREADY_CANCELED_PAYMENT", "the payment is already canceled".into()));
+                return Err(Fail::new(StatusCode::BAD_REQUEST, "ALREADY_CANCELED_PAYMENT", "이미 취소된 결제 입니다."));
             }
             ref other => {
                 return Err(forbidden("NOT_CANCELABLE_PAYMENT", format!("a payment {other} cannot be canceled")));
@@ -431,7 +505,7 @@ async fn cancel_reply(req: &Request, key: String, body: Body, state: &FakeState)
             && refundable != balance
         {
             return Err(Fail::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
+                StatusCode::BAD_REQUEST,
                 "NOT_MATCHES_REFUNDABLE_AMOUNT",
                 format!("refundableAmount {refundable} differs from the balance {balance}"),
             ));
@@ -449,8 +523,7 @@ async fn cancel_reply(req: &Request, key: String, body: Body, state: &FakeState)
         }
         let tax = tax.unwrap_or_else(|| supply_and_vat(part, tax_free).1);
         let remaining = balance.checked_sub(part).unwrap_or(Money::ZERO);
-        let mut extra = Map::new();
-        extra.insert("cancelStatus".into(), Value::String("DONE".into()));
+        let transaction_key = new_transaction_key();
         common.cancels.get_or_insert_with(Vec::new).push(TossPaymentCancel {
             cancel_amount: part.to_json_number(),
             cancel_reason: input.cancel_reason.clone(),
@@ -458,9 +531,10 @@ async fn cancel_reply(req: &Request, key: String, body: Body, state: &FakeState)
             tax_amount: Some(tax.to_json_number()),
             refundable_amount: remaining.to_json_number(),
             canceled_at: now(),
-            transaction_key: Some(new_key()),
-            extra,
+            transaction_key: Some(transaction_key.clone()),
+            extra: Map::new(),
         });
+        common.transaction_key = Some(transaction_key);
         common.balance_amount = remaining.to_json_number();
         common.status =
             if remaining.is_zero() { TossPaymentStatus::Canceled } else { TossPaymentStatus::PartialCanceled };
@@ -469,11 +543,11 @@ async fn cancel_reply(req: &Request, key: String, body: Body, state: &FakeState)
         {
             va.virtual_account.refund_status = "COMPLETED".to_owned();
         }
-        Ok(fake.payment.clone())
+        Ok(fake.clone())
     });
     let payment = outcome.ok_or_else(|| Fail::payment_not_found(&key))??;
     state.notify(&payment);
-    json(StatusCode::CREATED, &payment)
+    json(state.created(), &state.render(&payment))
 }
 
 // ---------------------------------------------------------------------------
@@ -496,16 +570,26 @@ async fn virtual_account_reply(req: &Request, body: Body, state: &FakeState) -> 
     text("orderName", &input.order_name, 100)?;
     text("bank", &input.bank, 20)?;
     text("customerName", &input.customer_name, 100)?;
+    if bank_code(&input.bank).is_none() {
+        return Err(Fail::new(
+            StatusCode::BAD_REQUEST,
+            "INVALID_BANK",
+            format!("unknown bank {:?}: give its two-digit code or its Korean name", input.bank),
+        ));
+    }
     let total = positive("amount", &input.amount)?;
     let approved = input.approved != Some(false);
+    let due = Utc::now() + chrono::Duration::days(7);
+    let due_at = kst(due);
     let payment = TossPayment::VirtualAccount(TossVirtualAccountPayment {
-        secret: new_key(),
+        secret: format!("ps_{}", new_key()),
         virtual_account: TossVirtualAccount {
-            account_number: random_digits(14),
+            account_number: format!("X{}", random_digits(13)),
             account_type: "일반".to_owned(),
             bank: input.bank,
             customer_name: input.customer_name,
-            due_date: due_date(),
+            // 1.x answers the date alone (the swagger's `format: date`).
+            due_date: due_at.chars().take(10).collect(),
             expired: false,
             settlement_status: "INCOMPLETED".to_owned(),
             refund_status: "NONE".to_owned(),
@@ -521,170 +605,11 @@ async fn virtual_account_reply(req: &Request, body: Body, state: &FakeState) -> 
             tax_free: Money::ZERO,
         }),
     });
-    state.payments.insert(payment.payment_key().to_owned(), FakePayment { payment: payment.clone(), approved });
-    state.notify(&payment);
-    json(StatusCode::CREATED, &payment)
-}
-
-/// `PUT /internal/{paymentKey}/deposit` (test only): the customer pays the
-/// virtual account; the payment becomes `DONE`.
-#[handler]
-pub(crate) async fn deposit(Path(key): Path<String>, Data(state): State<'_>) -> Response {
-    let outcome = state.payments.update(&key, |fake| {
-        let TossPayment::VirtualAccount(payment) = &mut fake.payment else {
-            return Err(Fail::bad("only a virtual-account payment takes a deposit"));
-        };
-        if payment.common.status != TossPaymentStatus::WaitingForDeposit {
-            return Err(Fail::new(
-                StatusCode::BAD_REQUEST,
-                "NOT_WAITING_FOR_DEPOSIT",
-                format!("the payment is {}, not WAITING_FOR_DEPOSIT", payment.common.status),
-            ));
-        }
-        payment.common.status = TossPaymentStatus::Done;
-        payment.common.approved_at = Some(now());
-        payment.virtual_account.settlement_status = "COMPLETED".to_owned();
-        Ok(fake.payment.clone())
-    });
-    respond(outcome.ok_or_else(|| Fail::payment_not_found(&key)).and_then(|r| r).and_then(|payment| {
-        state.notify(&payment);
-        json(StatusCode::OK, &payment)
-    }))
-}
-
-/// `POST /internal/webhook` (test only): a webhook receiver that keeps the last
-/// webhook of each payment.
-#[handler]
-pub(crate) async fn internal_webhook(body: Body, Data(state): State<'_>) -> Response {
-    respond(
-        async {
-            let value: Value = read(body).await?;
-            let webhook = TossPaymentWebhook::from_value(value).map_err(|e| Fail::bad(e.to_string()))?;
-            state.remember_webhook(webhook);
-            Ok(Response::builder().status(StatusCode::CREATED).finish())
-        }
-        .await,
-    )
-}
-
-// ---------------------------------------------------------------------------
-// Billing
-// ---------------------------------------------------------------------------
-
-/// `POST /v1/billing/authorizations/card`: saves a card for a customer.
-#[handler]
-pub(crate) async fn billing_card(req: &Request, body: Body, Data(state): State<'_>) -> Response {
-    respond(billing_card_reply(req, body, state).await)
-}
-
-async fn billing_card_reply(req: &Request, body: Body, state: &FakeState) -> Reply {
-    authorize(req, state)?;
-    let input: TossBillingCreate = read(body).await?;
-    card_fields(
-        &input.card_number,
-        &input.card_expiration_year,
-        &input.card_expiration_month,
-        Some(&input.customer_birthday),
-    )?;
-    text("cardPassword", &input.card_password, 4)?;
-    text("customerKey", &input.customer_key, 300)?;
-    if let Some(email) = &input.customer_email
-        && !email.contains('@')
-    {
-        return Err(Fail::bad("customerEmail must be an e-mail address"));
-    }
-    let billing = TossBilling {
-        m_id: "tosspayments".to_owned(),
-        billing_key: new_key(),
-        method: METHOD_CARD.to_owned(),
-        card_company: "신한카드".to_owned(),
-        card_number: input.card_number,
-        authenticated_at: now(),
-        customer_key: input.customer_key,
-        extra: Map::new(),
-    };
-    state.billings.insert(billing.billing_key.clone(), billing.clone());
-    json(StatusCode::CREATED, &billing)
-}
-
-fn billing_for(state: &FakeState, billing_key: &str, customer_key: &str) -> Result<TossBilling, Fail> {
-    let billing = state.billings.get(&billing_key.to_owned()).ok_or_else(|| {
-        Fail::new(
-            StatusCode::NOT_FOUND,
-            "NOT_FOUND_BILLING",
-            format!("no saved card has the billingKey {billing_key:?}"),
-        )
-    })?;
-    if billing.customer_key != customer_key {
-        return Err(Fail::new(
-            StatusCode::FORBIDDEN,
-            "NOT_MATCHES_CUSTOMER_KEY",
-            "the customerKey is not the one the card was saved for",
-        ));
-    }
-    Ok(billing)
-}
-
-/// `POST /v1/billing/authorizations/{billingKey}`: reads a saved card (403
-/// for another customer).
-#[handler]
-pub(crate) async fn billing_at(req: &Request, Path(key): Path<String>, body: Body, Data(state): State<'_>) -> Response {
-    respond(
-        async {
-            authorize(req, state)?;
-            let input: TossBillingCustomerKey = read(body).await?;
-            text("customerKey", &input.customer_key, 300)?;
-            json(StatusCode::CREATED, &billing_for(state, &key, &input.customer_key)?)
-        }
-        .await,
-    )
-}
-
-/// `POST /v1/billing/{billingKey}`: charges a saved card.
-#[handler]
-pub(crate) async fn billing_pay(
-    req: &Request,
-    Path(key): Path<String>,
-    body: Body,
-    Data(state): State<'_>,
-) -> Response {
-    respond(billing_pay_reply(req, key, body, state).await)
-}
-
-async fn billing_pay_reply(req: &Request, billing_key: String, body: Body, state: &FakeState) -> Reply {
-    authorize(req, state)?;
-    let input: TossBillingPayment = read(body).await?;
-    if let Some(method) = &input.method
-        && method != "billing"
-    {
-        return Err(Fail::bad("method must be \"billing\""));
-    }
-    if let Some(body_key) = &input.billing_key
-        && *body_key != billing_key
-    {
-        return Err(Fail::bad("billingKey in the body differs from the path"));
-    }
-    text("customerKey", &input.customer_key, 300)?;
-    text("orderId", &input.order_id, 64)?;
-    let total = positive("amount", &input.amount)?;
-    let billing = billing_for(state, &billing_key, &input.customer_key)?;
-    let payment = TossPayment::Card(TossCardPayment {
-        card: card(&billing.card_number, Number::from(0)),
-        discount: None,
-        easy_pay: None,
-        common: common(NewPayment {
-            method: METHOD_CARD,
-            kind: "BILLING",
-            status: TossPaymentStatus::Done,
-            order_id: input.order_id,
-            order_name: input.order_name.unwrap_or_else(|| "fake billing order".to_owned()),
-            amount: total,
-            tax_free: Money::ZERO,
-        }),
-    });
-    state.payments.insert(payment.payment_key().to_owned(), FakePayment { payment: payment.clone(), approved: true });
-    state.notify(&payment);
-    json(StatusCode::CREATED, &payment)
+    let mut fake = FakePayment::new(payment, approved);
+    fake.due_at = Some(due_at);
+    state.insert_payment(fake.clone());
+    state.notify(&fake);
+    json(state.created(), &state.render(&fake))
 }
 
 // ---------------------------------------------------------------------------
@@ -745,7 +670,7 @@ async fn cash_receipt_create_reply(req: &Request, body: Body, state: &FakeState)
     });
     outcome.ok_or_else(|| Fail::payment_not_found(&input.payment_key))??;
     state.receipts.insert(receipt.receipt_key.clone(), receipt.clone());
-    json(StatusCode::CREATED, &receipt)
+    json(state.created(), &receipt)
 }
 
 /// `POST /v1/cash-receipts/{receiptKey}/cancel`.
@@ -791,5 +716,5 @@ async fn cash_receipt_cancel_reply(req: &Request, receipt_key: String, body: Bod
             format!("no cash receipt has the receiptKey {receipt_key:?}"),
         )
     })??;
-    json(StatusCode::CREATED, &receipt)
+    json(state.created(), &receipt)
 }
