@@ -665,7 +665,9 @@ fn stored_reservation() -> StoredReservation {
             source: source(),
             title: Title::parse("my card").unwrap(),
             data: json!({ "customer_uid": "order-1" }),
+            key_digest: Some(card_key_digest("order-1")),
             created_at: at(0),
+            removed_at: None,
         },
         password_hash: hash(),
     }
@@ -680,11 +682,30 @@ async fn create_reservation_reads_the_saved_card_from_the_pg() {
         .expect_fetch_reservation()
         .withf(|_, uid, customer| uid.as_str() == "order-1" && customer.as_str() == "order-1")
         .times(1)
-        .returning(|_, _, _| Ok(json!({ "customer_uid": "order-1", "card_name": "BC" })));
+        .returning(|_, _, _| {
+            Ok(SavedCard { data: json!({ "customer_uid": "order-1", "card_name": "BC" }), key: "key-1".into() })
+        });
     m.reservations.expect_insert().times(1).returning(|_, _| Ok(()));
     let r = m.service().create_reservation(reservation_input()).await.unwrap();
     assert_eq!(r.data["card_name"], "BC");
     assert_eq!(r.created_at, at(100));
+    assert_eq!(r.removed_at, None);
+    let digest = r.key_digest.expect("the key's digest");
+    assert_eq!(digest.len(), 64);
+    assert!(!digest.contains("key-1"), "the key itself is not kept outside the sealed data");
+}
+
+#[tokio::test]
+async fn a_card_removed_at_the_pg_is_marked_removed_by_its_key_digest() {
+    let mut m = Mocks::new();
+    m.reservations
+        .expect_mark_removed()
+        .withf(|code, digest, at_| *code == VendorCode::Iamport && digest == card_key_digest("key-1") && *at_ == at(100))
+        .times(1)
+        .returning(|_, _, _| Ok(1));
+    let removed = m.service().process_card_removed(VendorCode::Iamport, &SecretKey("key-1".into())).await.unwrap();
+    assert_eq!(removed, 1);
+    assert_eq!(format!("{:?}", SecretKey("key-1".into())), "SecretKey(***)");
 }
 
 #[tokio::test]

@@ -63,7 +63,48 @@ suite!(
     wrong_password_is_refused_and_no_password_is_stored,
     no_plaintext_card_number_anywhere,
     closed_pool_is_unavailable,
+    histories_are_found_by_the_pg_order_id,
+    saved_cards_are_marked_removed_by_their_key_digest,
 );
+
+async fn histories_are_found_by_the_pg_order_id(db: &TestDb) {
+    let a = history("imp_1", "order-1", "1000", vec![]);
+    let b = history("imp_2", "order-2", "1000", vec![]);
+    for h in [&a, &b] {
+        db.repos.histories.insert(h, &hash()).await.unwrap();
+    }
+    let order = OrderId::parse("pg-order-1").unwrap();
+    let found = db.repos.histories.find_by_order(VendorCode::Iamport, &order, 8).await.unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].history, a);
+    assert_eq!(found[0].history.order_id(), Some(&order));
+    assert!(db.repos.histories.find_by_order(VendorCode::TossPayments, &order, 8).await.unwrap().is_empty());
+    let unknown = OrderId::parse("pg-nope").unwrap();
+    assert!(db.repos.histories.find_by_order(VendorCode::Iamport, &unknown, 8).await.unwrap().is_empty());
+    assert!(db.repos.histories.find_by_order(VendorCode::Iamport, &order, 0).await.unwrap().is_empty(), "bounded");
+    // The order id survives a change.
+    let (next, event) = change(&a, snapshot("1000", vec![cancel("c1", "100", 20)]), 30);
+    db.repos.histories.save_change(Revision(0), &next, &event).await.unwrap();
+    let found = db.repos.histories.find_by_order(VendorCode::Iamport, &order, 8).await.unwrap();
+    assert_eq!(found[0].history.refund(), money("100"));
+}
+
+async fn saved_cards_are_marked_removed_by_their_key_digest(db: &TestDb) {
+    let r = reservation("billing_1", "customer-1");
+    db.repos.reservations.insert(&r, &hash()).await.unwrap();
+    let digest = payments_application::card_key_digest("billing_1");
+    assert_eq!(db.repos.reservations.mark_removed(VendorCode::Iamport, &digest, at(50)).await.unwrap(), 0);
+    assert_eq!(db.repos.reservations.mark_removed(VendorCode::TossPayments, "other", at(50)).await.unwrap(), 0);
+    assert_eq!(db.repos.reservations.mark_removed(VendorCode::TossPayments, &digest, at(50)).await.unwrap(), 1);
+    let read = db.repos.reservations.find_by_id(r.id).await.unwrap().unwrap().reservation;
+    assert_eq!(read.removed_at, Some(at(50)));
+    assert_eq!(read.key_digest.as_deref(), Some(digest.as_str()));
+    assert_eq!(
+        db.repos.reservations.mark_removed(VendorCode::TossPayments, &digest, at(60)).await.unwrap(),
+        0,
+        "the first removal time stays"
+    );
+}
 
 async fn closed_pool_is_unavailable(db: &TestDb) {
     let h = history("imp_1", "order-1", "1000", vec![]);

@@ -184,6 +184,9 @@ pub fn cancel(key: &str, price: &str, ms: i64) -> CancelHistory {
 
 pub fn snapshot(price: &str, cancels: Vec<CancelHistory>) -> PaymentSnapshot {
     PaymentSnapshot {
+        phase: PaymentPhase::Paid,
+        pg_status: "paid".into(),
+        order_id: None,
         currency: Currency::krw(),
         price: money(price),
         paid_at: Some(at(10)),
@@ -208,7 +211,7 @@ pub fn history(uid: &str, order: &str, price: &str, cancels: Vec<CancelHistory>)
             webhook_url: WebhookUrl::parse("http://127.0.0.1:9/hook").unwrap(),
             created_at: at(0),
         },
-        snapshot(price, cancels),
+        PaymentSnapshot { order_id: Some(OrderId::parse(format!("pg-{order}")).unwrap()), ..snapshot(price, cancels) },
     )
     .unwrap()
 }
@@ -220,7 +223,9 @@ pub fn reservation(uid: &str, customer: &str) -> PaymentReservation {
         source: Source::parse("shop", "customers", customer).unwrap(),
         title: Title::parse("my card").unwrap(),
         data: json!({ "billingKey": uid, "card": { "number": CARD_NUMBER } }),
+        key_digest: Some(payments_application::card_key_digest(uid)),
         created_at: at(5),
+        removed_at: None,
     }
 }
 

@@ -12,7 +12,7 @@ use poem::{Body, Request, Response, handler};
 use rand::Rng;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::{Map, Number, Value};
+use serde_json::{Map, Number};
 
 use payments_domain::{Decimal, Money};
 
