@@ -518,6 +518,24 @@ mod tests {
     }
 
     #[test]
+    fn each_status_has_its_phase_and_the_order_id_is_the_merchant_uid() {
+        for (status, phase) in [
+            ("paid", PaymentPhase::Paid),
+            ("ready", PaymentPhase::AwaitingDeposit),
+            ("cancelled", PaymentPhase::Cancelled),
+            ("failed", PaymentPhase::Failed),
+            ("a_status_iamport_adds", PaymentPhase::Failed),
+        ] {
+            let payment = json!({"status": status, "merchant_uid": "order-7", "amount": 1000, "paid_at": 0});
+            let snapshot = snapshot_from_payment(payment).unwrap();
+            assert_eq!((snapshot.phase, snapshot.pg_status.as_str()), (phase, status));
+            assert_eq!(snapshot.order_id.as_ref().map(OrderId::as_str), Some("order-7"));
+        }
+        let without = snapshot_from_payment(json!({"amount": 1000, "merchant_uid": " "})).unwrap();
+        assert_eq!(without.order_id, None);
+    }
+
+    #[test]
     fn zero_times_are_none_and_the_amount_is_exact() {
         let snapshot = snapshot_from_payment(
             json!({"currency": "usd", "amount": 12.3456, "paid_at": 0, "cancelled_at": 0, "cancel_history": []}),

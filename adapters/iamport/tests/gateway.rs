@@ -211,9 +211,10 @@ async fn reads_a_saved_card() {
         .fetch_reservation(&store(), &VendorUid::parse("customer-1").unwrap(), &SourceId::parse("u1").unwrap())
         .await
         .unwrap();
-    assert_eq!(card, created.body["response"]);
-    assert_eq!(card["customer_uid"], "customer-1");
-    assert!(!card["card_number"].as_str().unwrap().contains("2222-3333"), "the card number is masked");
+    assert_eq!(card.key, "customer-1", "Iamport charges a saved card by its customer_uid");
+    assert_eq!(card.data, created.body["response"]);
+    assert_eq!(card.data["customer_uid"], "customer-1");
+    assert!(!card.data["card_number"].as_str().unwrap().contains("2222-3333"), "the card number is masked");
 
     let error = gateway
         .fetch_reservation(&store(), &VendorUid::parse("nobody").unwrap(), &SourceId::parse("u1").unwrap())

@@ -1,15 +1,21 @@
-//! The gateway client against the fake Toss Payments server, over real HTTP.
+//! The gateway client against the fake Toss Payments server, over real HTTP:
+//! the flows every API version shares (each answer checked against the
+//! swagger in 1.4, against Toss's documented members today), and the
+//! original's 1.4 routes and webhooks.
 
 mod common;
 
 use std::str::FromStr;
 
-use common::{Fake, LIMIT, Receiver, STORE, order_id};
+use common::{Fake, Receiver, SAVED_CARD, STORE, TossApiVersion, bounded, order_id};
 use payments_application::ports::{CancelRequest, GatewayError, PaymentGateway, RefundAccount};
-use payments_domain::{CancelReason, Money, SourceId, StoreId, VendorUid};
-use payments_toss::{webhook_target, wire::TossPayment};
+use payments_domain::{CancelReason, Money, PaymentPhase, SourceId, StoreId, VendorUid};
+use payments_toss::wire::{TossPayment, TossPaymentStatus};
+use payments_toss::{TossNotification, TossWebhookError};
 use reqwest::Method;
 use serde_json::{Value, json};
+
+const VERSIONS: [TossApiVersion; 2] = [TossApiVersion::V1_4, TossApiVersion::V2022_11_16];
 
 fn store() -> StoreId {
     StoreId::parse(STORE).unwrap()
@@ -17,6 +23,10 @@ fn store() -> StoreId {
 
 fn uid(payment: &Value) -> VendorUid {
     VendorUid::parse(payment["paymentKey"].as_str().unwrap()).unwrap()
+}
+
+fn uid_of(key: &str) -> VendorUid {
+    VendorUid::parse(key).unwrap()
 }
 
 fn money(text: &str) -> Money {
@@ -32,44 +42,58 @@ fn cancel(amount: &str, remaining: &str) -> CancelRequest {
     }
 }
 
-async fn bounded<F: std::future::Future<Output = ()>>(test: F) {
-    tokio::time::timeout(LIMIT, test).await.expect("test finished in time");
+fn refund_account() -> RefundAccount {
+    RefundAccount {
+        bank: "신한".into(),
+        account: "110123456789".into(),
+        holder: "Samchon".into(),
+        mobile: "01012345678".into(),
+    }
 }
 
 #[tokio::test]
-async fn key_in_unapproved_then_approve() {
+async fn key_in_unapproved_then_confirm() {
     bounded(async {
-        let fake = Fake::start(None).await;
-        let gateway = fake.gateway();
-        let order = order_id();
-        let created = fake.key_in(&order, 19_900, false).await;
-        assert_eq!(created["status"], "IN_PROGRESS");
-        assert_eq!(created["approvedAt"], Value::Null);
+        for version in VERSIONS {
+            let fake = Fake::start(version, None).await;
+            let gateway = fake.gateway();
+            let order = order_id();
+            let created = fake.key_in(&order, 19_900, false).await;
+            assert_eq!(created["status"], "IN_PROGRESS");
+            assert_eq!(created["approvedAt"], Value::Null);
 
-        let before = gateway.fetch_payment(&store(), &uid(&created)).await.unwrap();
-        assert_eq!(before.price, money("19900"));
-        assert_eq!(before.currency.as_str(), "KRW");
-        assert_eq!(before.paid_at, None);
-        assert_eq!(before.data, created, "data is the payment JSON as Toss sent it");
+            let before = gateway.fetch_payment(&store(), &uid(&created)).await.unwrap();
+            assert_eq!(before.phase, PaymentPhase::AwaitingConfirmation);
+            assert_eq!(before.price, money("19900"));
+            assert_eq!(before.currency.as_str(), "KRW");
+            assert_eq!(before.paid_at, None);
+            assert_eq!(before.order_id.as_ref().map(|o| o.as_str()), Some(order.as_str()));
+            assert_eq!(before.data, created, "data is the payment JSON as Toss sent it");
 
-        let key = created["paymentKey"].as_str().unwrap();
-        let wrong_amount = gateway.approve(STORE, key, &order, money("19000")).await.unwrap_err();
-        assert!(matches!(wrong_amount, GatewayError::Rejected(ref m) if m.contains("amount")), "{wrong_amount:?}");
-        let wrong_order = gateway.approve(STORE, key, "another-order", money("19900")).await.unwrap_err();
-        assert!(matches!(wrong_order, GatewayError::Rejected(_)), "{wrong_order:?}");
+            let key = created["paymentKey"].as_str().unwrap();
+            let wrong_amount = gateway.confirm(STORE, key, &order, money("19000"), "try-1").await.unwrap_err();
+            assert!(matches!(wrong_amount, GatewayError::Rejected(ref m) if m.contains("amount")), "{wrong_amount:?}");
+            let wrong_order = gateway.confirm(STORE, key, "another-order", money("19900"), "try-2").await.unwrap_err();
+            assert!(matches!(wrong_order, GatewayError::Rejected(_)), "{wrong_order:?}");
 
-        let approved = gateway.approve(STORE, key, &order, money("19900")).await.unwrap();
-        fake.check_payment(&approved.data);
-        assert_eq!(approved.data["status"], "DONE");
-        let paid_at = approved.paid_at.expect("paid once approved");
-        let approved_at = approved.data["approvedAt"].as_str().unwrap();
-        assert!(approved_at.ends_with("+09:00"), "{approved_at}");
-        assert_eq!(paid_at, chrono::DateTime::parse_from_rfc3339(approved_at).unwrap());
+            let approved = gateway.confirm(STORE, key, &order, money("19900"), "try-3").await.unwrap();
+            fake.check_payment(&approved.data);
+            assert_eq!(approved.data["status"], "DONE");
+            assert_eq!(approved.phase, PaymentPhase::Paid);
+            let paid_at = approved.paid_at.expect("paid once approved");
+            let approved_at = approved.data["approvedAt"].as_str().unwrap();
+            assert!(approved_at.ends_with("+09:00"), "{approved_at}");
+            assert_eq!(paid_at, chrono::DateTime::parse_from_rfc3339(approved_at).unwrap());
+            assert_eq!(fake.state.confirm_idempotency_key(key).as_deref(), Some("try-3"));
 
-        let again = gateway.approve(STORE, key, &order, money("19900")).await.unwrap_err();
-        assert!(matches!(again, GatewayError::Rejected(_)), "{again:?}");
+            // Confirmed already (ALREADY_PROCESSED_PAYMENT): the client reads it back.
+            let again = gateway.confirm(STORE, key, &order, money("19900"), "try-4").await.unwrap();
+            assert_eq!(again, approved, "{version}");
+            assert_eq!(fake.state.confirm_idempotency_key(key).as_deref(), Some("try-3"), "nothing processed again");
+        }
 
         // The swagger's approve route too, validated.
+        let fake = Fake::legacy(None).await;
         let second = fake.key_in(&order_id(), 1000, false).await;
         let path = format!("/v1/payments/{}", second["paymentKey"].as_str().unwrap());
         let body = json!({"orderId": second["orderId"], "amount": 1000});
@@ -77,6 +101,7 @@ async fn key_in_unapproved_then_approve() {
         assert_eq!(done["status"], "DONE");
         let read = fake.ok("GET /v1/payments/{paymentKey}", &path, None).await;
         assert_eq!(read, done);
+        assert_eq!(fake.state.confirm_idempotency_key(second["paymentKey"].as_str().unwrap()), None, "no key sent");
     })
     .await;
 }
@@ -84,20 +109,25 @@ async fn key_in_unapproved_then_approve() {
 #[tokio::test]
 async fn approve_with_a_wrong_amount_is_refused_with_422() {
     bounded(async {
-        let fake = Fake::start(None).await;
-        let created = fake.key_in(&order_id(), 5000, false).await;
-        let path = format!("/v1/payments/{}", created["paymentKey"].as_str().unwrap());
-        let body = json!({"orderId": created["orderId"], "amount": 4999});
-        let error = fake.refused(Method::POST, &path, Some(body), 422).await;
-        assert_eq!(error["code"], "NOT_MATCHES_AMOUNT");
-        let body = json!({"orderId": "nope", "amount": 5000});
-        fake.refused(Method::POST, &path, Some(body), 422).await;
-        // The real API's confirm route takes the key in the body.
-        let body = json!({"paymentKey": created["paymentKey"], "orderId": created["orderId"], "amount": 5000});
-        let (status, confirmed) = fake.raw(Method::POST, "/v1/payments/confirm", Some(&body)).await;
-        assert_eq!(status, 201);
-        fake.check_payment(&confirmed);
-        assert_eq!(confirmed["status"], "DONE");
+        for version in VERSIONS {
+            let fake = Fake::start(version, None).await;
+            let created = fake.key_in(&order_id(), 5000, false).await;
+            let path = format!("/v1/payments/{}", created["paymentKey"].as_str().unwrap());
+            let body = json!({"orderId": created["orderId"], "amount": 4999});
+            let error = fake.refused(Method::POST, &path, Some(body), 422).await;
+            assert_eq!(error["code"], "NOT_MATCHES_AMOUNT");
+            let body = json!({"orderId": "nope", "amount": 5000});
+            let error = fake.refused(Method::POST, &path, Some(body), 422).await;
+            assert_eq!(error["code"], "NOT_MATCHES_ORDER_ID");
+            // The real API's confirm route takes the key in the body.
+            let body = json!({"paymentKey": created["paymentKey"], "orderId": created["orderId"], "amount": 5000});
+            let (status, confirmed) = fake.raw(Method::POST, "/v1/payments/confirm", Some(&body)).await;
+            assert_eq!(status, fake.created(), "{version}");
+            fake.check_payment(&confirmed);
+            assert_eq!(confirmed["status"], "DONE");
+            let error = fake.refused(Method::POST, "/v1/payments/confirm", Some(body), 400).await;
+            assert_eq!(error["code"], "ALREADY_PROCESSED_PAYMENT");
+        }
     })
     .await;
 }
@@ -105,27 +135,33 @@ async fn approve_with_a_wrong_amount_is_refused_with_422() {
 #[tokio::test]
 async fn full_cancel() {
     bounded(async {
-        let fake = Fake::start(None).await;
-        let gateway = fake.gateway();
-        let created = fake.key_in(&order_id(), 30_000, true).await;
-        assert_eq!(created["status"], "DONE");
-        let snapshot = gateway.cancel_payment(&store(), &uid(&created), &cancel("30000", "30000")).await.unwrap();
-        fake.check_payment(&snapshot.data);
-        assert_eq!(snapshot.data["status"], "CANCELED");
-        assert_eq!(snapshot.data["balanceAmount"], 0);
-        assert_eq!(snapshot.cancels.len(), 1);
-        let only = &snapshot.cancels[0];
-        assert_eq!(only.price, money("30000"));
-        assert_eq!(only.reason.as_str(), "customer asked");
-        assert_eq!(only.key.as_str(), snapshot.data["cancels"][0]["transactionKey"].as_str().unwrap());
-        assert_eq!(only.data, snapshot.data["cancels"][0]);
-        assert_eq!(snapshot.cancelled_at, Some(only.created_at));
-        assert!(snapshot.paid_at.is_some(), "a cancelled card payment was paid");
+        for version in VERSIONS {
+            let fake = Fake::start(version, None).await;
+            let gateway = fake.gateway();
+            let created = fake.key_in(&order_id(), 30_000, true).await;
+            assert_eq!(created["status"], "DONE");
+            let snapshot = gateway.cancel_payment(&store(), &uid(&created), &cancel("30000", "30000")).await.unwrap();
+            fake.check_payment(&snapshot.data);
+            assert_eq!(snapshot.data["status"], "CANCELED");
+            assert_eq!(snapshot.phase, PaymentPhase::Cancelled);
+            assert_eq!(snapshot.data["balanceAmount"], 0);
+            assert_eq!(snapshot.cancels.len(), 1);
+            let only = &snapshot.cancels[0];
+            assert_eq!(only.price, money("30000"));
+            assert_eq!(only.reason.as_str(), "customer asked");
+            assert_eq!(only.key.as_str(), snapshot.data["cancels"][0]["transactionKey"].as_str().unwrap());
+            assert_eq!(only.data, snapshot.data["cancels"][0]);
+            assert_eq!(snapshot.cancelled_at, Some(only.created_at));
+            assert!(snapshot.paid_at.is_some(), "a cancelled card payment was paid");
+            if version == TossApiVersion::V2022_11_16 {
+                assert_eq!(snapshot.data["lastTransactionKey"], snapshot.data["cancels"][0]["transactionKey"]);
+            }
 
-        let refetched = gateway.fetch_payment(&store(), &uid(&created)).await.unwrap();
-        assert_eq!(refetched, snapshot);
-        let again = gateway.cancel_payment(&store(), &uid(&created), &cancel("1", "0")).await.unwrap_err();
-        assert!(matches!(again, GatewayError::Rejected(_)), "{again:?}");
+            let refetched = gateway.fetch_payment(&store(), &uid(&created)).await.unwrap();
+            assert_eq!(refetched, snapshot);
+            let again = gateway.cancel_payment(&store(), &uid(&created), &cancel("1", "0")).await.unwrap_err();
+            assert!(matches!(again, GatewayError::Rejected(ref m) if m.contains("ALREADY_CANCELED_PAYMENT")), "{again:?}");
+        }
     })
     .await;
 }
@@ -133,31 +169,33 @@ async fn full_cancel() {
 #[tokio::test]
 async fn five_partial_cancels_to_zero_then_one_more_refused() {
     bounded(async {
-        let fake = Fake::start(None).await;
-        let gateway = fake.gateway();
-        let created = fake.key_in(&order_id(), 10_000, true).await;
-        let mut remaining = 10_000;
-        for round in 1..=5 {
-            let request = cancel("2000", &remaining.to_string());
-            let snapshot = gateway.cancel_payment(&store(), &uid(&created), &request).await.unwrap();
-            fake.check_payment(&snapshot.data);
-            remaining -= 2000;
-            assert_eq!(snapshot.cancels.len(), round);
-            assert_eq!(snapshot.data["balanceAmount"], remaining);
-            let expected = if remaining == 0 { "CANCELED" } else { "PARTIAL_CANCELED" };
-            assert_eq!(snapshot.data["status"], expected);
-            let first = snapshot.cancels.iter().map(|c| c.created_at).min();
-            assert_eq!(snapshot.cancelled_at, first);
-        }
-        let refused = gateway.cancel_payment(&store(), &uid(&created), &cancel("1", "0")).await.unwrap_err();
-        assert!(matches!(refused, GatewayError::Rejected(_)), "{refused:?}");
+        for version in VERSIONS {
+            let fake = Fake::start(version, None).await;
+            let gateway = fake.gateway();
+            let created = fake.key_in(&order_id(), 10_000, true).await;
+            let mut remaining = 10_000;
+            for round in 1..=5 {
+                let request = cancel("2000", &remaining.to_string());
+                let snapshot = gateway.cancel_payment(&store(), &uid(&created), &request).await.unwrap();
+                fake.check_payment(&snapshot.data);
+                remaining -= 2000;
+                assert_eq!(snapshot.cancels.len(), round);
+                assert_eq!(snapshot.data["balanceAmount"], remaining);
+                let expected = if remaining == 0 { "CANCELED" } else { "PARTIAL_CANCELED" };
+                assert_eq!(snapshot.data["status"], expected);
+                let first = snapshot.cancels.iter().map(|c| c.created_at).min();
+                assert_eq!(snapshot.cancelled_at, first);
+            }
+            let refused = gateway.cancel_payment(&store(), &uid(&created), &cancel("1", "0")).await.unwrap_err();
+            assert!(matches!(refused, GatewayError::Rejected(_)), "{refused:?}");
 
-        // Above the balance, and a stale refundableAmount, are refused too.
-        let other = fake.key_in(&order_id(), 1000, true).await;
-        let above = gateway.cancel_payment(&store(), &uid(&other), &cancel("1001", "1000")).await.unwrap_err();
-        assert!(matches!(above, GatewayError::Rejected(ref m) if m.contains("NOT_CANCELABLE_AMOUNT")), "{above:?}");
-        let stale = gateway.cancel_payment(&store(), &uid(&other), &cancel("100", "900")).await.unwrap_err();
-        assert!(matches!(stale, GatewayError::Rejected(ref m) if m.contains("REFUNDABLE")), "{stale:?}");
+            // Above the balance, and a stale refundableAmount, are refused too.
+            let other = fake.key_in(&order_id(), 1000, true).await;
+            let above = gateway.cancel_payment(&store(), &uid(&other), &cancel("1001", "1000")).await.unwrap_err();
+            assert!(matches!(above, GatewayError::Rejected(ref m) if m.contains("NOT_CANCELABLE_AMOUNT")), "{above:?}");
+            let stale = gateway.cancel_payment(&store(), &uid(&other), &cancel("100", "900")).await.unwrap_err();
+            assert!(matches!(stale, GatewayError::Rejected(ref m) if m.contains("REFUNDABLE")), "{stale:?}");
+        }
     })
     .await;
 }
@@ -165,7 +203,7 @@ async fn five_partial_cancels_to_zero_then_one_more_refused() {
 #[tokio::test]
 async fn concurrent_cancels_never_exceed_the_balance() {
     bounded(async {
-        let fake = Fake::start(None).await;
+        let fake = Fake::current(None).await;
         let created = fake.key_in(&order_id(), 10, true).await;
         // Twenty-five cancels of 1 race on a balance of 10 (no refundableAmount, so only the balance decides).
         let key = created["paymentKey"].as_str().unwrap().to_owned();
@@ -187,8 +225,9 @@ async fn concurrent_cancels_never_exceed_the_balance() {
         let mut ok = 0;
         for task in raw {
             match task.await.unwrap() {
-                201 => ok += 1,
-                403 => {}
+                200 => ok += 1,
+                // NOT_CANCELABLE_AMOUNT, or ALREADY_CANCELED_PAYMENT once the balance is 0.
+                400 | 403 => {}
                 other => panic!("unexpected status {other}"),
             }
         }
@@ -201,22 +240,30 @@ async fn concurrent_cancels_never_exceed_the_balance() {
 }
 
 #[tokio::test]
-async fn virtual_account_then_deposit_produces_a_webhook() {
+async fn legacy_virtual_account_then_deposit_produces_short_webhooks() {
     bounded(async {
         let mut receiver = Receiver::start().await;
-        let fake = Fake::start(Some(receiver.url())).await;
+        let fake = Fake::legacy(Some(receiver.url())).await;
         let gateway = fake.gateway();
         let created = fake.virtual_account(&order_id(), 19_900).await;
         assert_eq!(created["status"], "WAITING_FOR_DEPOSIT");
+        assert_eq!(created["version"], "1.4");
+        assert_eq!(created["virtualAccount"]["bank"], "신한");
         let key = created["paymentKey"].as_str().unwrap().to_owned();
 
         let issued = receiver.wait_for(&key, "WAITING_FOR_DEPOSIT").await;
         fake.swagger.check_component("ITossPaymentWebhook", &issued);
-        let target = webhook_target(&issued).unwrap();
-        assert_eq!(target.payment_key, key);
-        assert!(!target.needs_reread, "nothing to re-read while awaiting the deposit");
+        let notification = TossNotification::parse(&issued).unwrap();
+        assert_eq!(
+            notification,
+            TossNotification::PaymentStatusChanged {
+                payment_key: key.clone(),
+                status: Some(TossPaymentStatus::WaitingForDeposit)
+            }
+        );
 
         let waiting = gateway.fetch_payment(&store(), &uid(&created)).await.unwrap();
+        assert_eq!(waiting.phase, PaymentPhase::AwaitingDeposit);
         assert_eq!(waiting.paid_at, None);
         assert_eq!(waiting.price, money("19900"));
 
@@ -224,10 +271,11 @@ async fn virtual_account_then_deposit_produces_a_webhook() {
         assert_eq!(deposited["status"], "DONE");
         let done = receiver.wait_for(&key, "DONE").await;
         fake.swagger.check_component("ITossPaymentWebhook", &done);
-        assert_eq!(done["eventType"], "PAYMENT_STATUS_CHANGED");
         assert_eq!(done["data"]["orderId"], created["orderId"]);
-        let target = webhook_target(&done).unwrap();
-        assert!(target.needs_reread);
+        assert!(matches!(
+            TossNotification::parse(&done),
+            Ok(TossNotification::PaymentStatusChanged { status: Some(TossPaymentStatus::Done), .. })
+        ));
 
         let paid = gateway.fetch_payment(&store(), &uid(&created)).await.unwrap();
         assert!(paid.paid_at.is_some(), "paid after the deposit");
@@ -237,13 +285,7 @@ async fn virtual_account_then_deposit_produces_a_webhook() {
         fake.refused(Method::PUT, &format!("/internal/{key}/deposit"), None, 400).await;
         let no_account = gateway.cancel_payment(&store(), &uid(&created), &cancel("900", "19900")).await.unwrap_err();
         assert!(matches!(no_account, GatewayError::Rejected(ref m) if m.contains("refundReceiveAccount")));
-        let account = RefundAccount {
-            bank: "신한".into(),
-            account: "110123456789".into(),
-            holder: "Samchon".into(),
-            mobile: "01012345678".into(),
-        };
-        let request = CancelRequest { refund_account: Some(account), ..cancel("900", "19900") };
+        let request = CancelRequest { refund_account: Some(refund_account()), ..cancel("900", "19900") };
         let refunded = gateway.cancel_payment(&store(), &uid(&created), &request).await.unwrap();
         fake.check_payment(&refunded.data);
         assert_eq!(refunded.data["status"], "PARTIAL_CANCELED");
@@ -253,29 +295,63 @@ async fn virtual_account_then_deposit_produces_a_webhook() {
 }
 
 #[tokio::test]
-async fn a_virtual_account_awaiting_its_deposit_can_be_canceled_whole_only() {
+async fn legacy_deposit_reversal_cancels_the_payment() {
     bounded(async {
-        let fake = Fake::start(None).await;
+        let mut receiver = Receiver::start().await;
+        let fake = Fake::legacy(Some(receiver.url())).await;
         let gateway = fake.gateway();
-        let created = fake.virtual_account(&order_id(), 5000).await;
-        let part = gateway.cancel_payment(&store(), &uid(&created), &cancel("100", "5000")).await.unwrap_err();
-        assert!(matches!(part, GatewayError::Rejected(_)), "{part:?}");
-        let whole = gateway.cancel_payment(&store(), &uid(&created), &cancel("5000", "5000")).await.unwrap();
-        assert_eq!(whole.data["status"], "CANCELED");
-        assert_eq!(whole.paid_at, None, "never paid");
-        assert!(whole.cancelled_at.is_some());
+        let created = fake.virtual_account(&order_id(), 7000).await;
+        let key = created["paymentKey"].as_str().unwrap().to_owned();
+        fake.ok("PUT /internal/{paymentKey}/deposit", &format!("/internal/{key}/deposit"), None).await;
+        let paid = fake.state.payment_json(&key).unwrap();
+        receiver.wait_for(&key, "DONE").await;
+
+        let (status, reversed) = fake.raw(Method::PUT, &format!("/internal/{key}/reverse-deposit"), None).await;
+        assert_eq!(status, 200, "{reversed:#}");
+        fake.check_payment(&reversed);
+        assert_eq!(reversed["status"], "CANCELED", "1.4 reports a reversed deposit as CANCELED");
+        assert_eq!(reversed["approvedAt"], paid["approvedAt"]);
+        assert_ne!(reversed["transactionKey"], paid["transactionKey"]);
+        assert_eq!(reversed["virtualAccount"]["settlementStatus"], "INCOMPLETED");
+        receiver.wait_for(&key, "CANCELED").await;
+
+        let snapshot = gateway.fetch_payment(&store(), &uid(&created)).await.unwrap();
+        assert_eq!(snapshot.phase, PaymentPhase::Cancelled);
+        assert_eq!(snapshot.paid_at, None, "nothing was refunded: the money never stayed");
+        assert!(snapshot.cancels.is_empty());
+        fake.refused(Method::PUT, &format!("/internal/{key}/reverse-deposit"), None, 400).await;
     })
     .await;
 }
 
 #[tokio::test]
-async fn billing_authorization_then_read_with_the_right_and_the_wrong_customer_key() {
+async fn a_virtual_account_awaiting_its_deposit_can_be_canceled_whole_only() {
+    bounded(async {
+        for version in VERSIONS {
+            let fake = Fake::start(version, None).await;
+            let gateway = fake.gateway();
+            let created = fake.virtual_account(&order_id(), 5000).await;
+            let part = gateway.cancel_payment(&store(), &uid(&created), &cancel("100", "5000")).await.unwrap_err();
+            assert!(matches!(part, GatewayError::Rejected(_)), "{part:?}");
+            let whole = gateway.cancel_payment(&store(), &uid(&created), &cancel("5000", "5000")).await.unwrap();
+            fake.check_payment(&whole.data);
+            assert_eq!(whole.data["status"], "CANCELED");
+            assert_eq!(whole.phase, PaymentPhase::Cancelled);
+            assert_eq!(whole.paid_at, None, "never paid");
+            assert!(whole.cancelled_at.is_some());
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn legacy_billing_authorization_then_read_with_the_right_and_the_wrong_customer_key() {
     bounded(async {
         let mut receiver = Receiver::start().await;
-        let fake = Fake::start(Some(receiver.url())).await;
+        let fake = Fake::legacy(Some(receiver.url())).await;
         let gateway = fake.gateway();
         let body = json!({
-            "cardNumber": "4444333322221111",
+            "cardNumber": SAVED_CARD,
             "cardExpirationYear": "29",
             "cardExpirationMonth": "12",
             "cardPassword": "00",
@@ -283,13 +359,14 @@ async fn billing_authorization_then_read_with_the_right_and_the_wrong_customer_k
             "customerKey": "customer-1",
         });
         let billing = fake.ok("POST /v1/billing/authorizations/card", "/v1/billing/authorizations/card", Some(body)).await;
+        assert_eq!(billing["cardNumber"], "44443333****111*", "masked");
         let billing_key = billing["billingKey"].as_str().unwrap().to_owned();
 
         let uid = VendorUid::parse(&billing_key).unwrap();
         let read = gateway.fetch_reservation(&store(), &uid, &SourceId::parse("customer-1").unwrap()).await.unwrap();
         assert_eq!(read, billing);
-        let typed = gateway.billing(STORE, &billing_key, "customer-1").await.unwrap();
-        assert_eq!(typed.card_number, "4444333322221111");
+        let legacy = gateway.legacy_billing(STORE, &billing_key, "customer-1").await.unwrap();
+        assert_eq!(legacy, billing);
 
         let wrong = gateway.fetch_reservation(&store(), &uid, &SourceId::parse("customer-2").unwrap()).await;
         assert!(matches!(wrong, Err(GatewayError::Rejected(_))), "{wrong:?}");
@@ -309,27 +386,30 @@ async fn billing_authorization_then_read_with_the_right_and_the_wrong_customer_k
         let charged = fake.ok("POST /v1/billing/{billingKey}", &format!("/v1/billing/{billing_key}"), Some(charge)).await;
         assert_eq!(charged["status"], "DONE");
         assert_eq!(charged["type"], "BILLING");
-        let key = charged["paymentKey"].as_str().unwrap();
-        receiver.wait_for(key, "DONE").await;
-        let snapshot = gateway.fetch_payment(&store(), &uid_of(key)).await.unwrap();
+        assert_eq!(charged["card"]["number"], "44443333****111*");
+        let key = charged["paymentKey"].as_str().unwrap().to_owned();
+        let snapshot = gateway.fetch_payment(&store(), &uid_of(&key)).await.unwrap();
         assert_eq!(snapshot.price, money("9900"));
         assert!(snapshot.paid_at.is_some());
         let real_body = json!({"customerKey": "customer-1", "orderId": order_id(), "amount": 100, "orderName": "plan"});
         fake.ok("POST /v1/billing/{billingKey}", &format!("/v1/billing/{billing_key}"), Some(real_body)).await;
         let other_customer = json!({"customerKey": "customer-2", "orderId": order_id(), "amount": 100});
         fake.refused(Method::POST, &format!("/v1/billing/{billing_key}"), Some(other_customer), 403).await;
+
+        // Billing payments send no webhook: the next one is the key-in's.
+        let card = fake.key_in(&order_id(), 100, true).await;
+        let card_key = card["paymentKey"].as_str().unwrap();
+        receiver.wait_for(card_key, "DONE").await;
+        let rest = receiver.drain();
+        assert!(rest.iter().all(|body| body["data"]["paymentKey"] != key.as_str()), "{rest:#?}");
     })
     .await;
-}
-
-fn uid_of(key: &str) -> VendorUid {
-    VendorUid::parse(key).unwrap()
 }
 
 #[tokio::test]
 async fn cash_receipts_are_issued_and_canceled_once() {
     bounded(async {
-        let fake = Fake::start(None).await;
+        let fake = Fake::legacy(None).await;
         let payment = fake.key_in(&order_id(), 12_000, true).await;
         let body = json!({
             "type": "소득공제",
@@ -355,28 +435,44 @@ async fn cash_receipts_are_issued_and_canceled_once() {
 }
 
 #[tokio::test]
-async fn the_internal_webhook_listener_takes_both_data_forms() {
+async fn the_internal_webhook_listener_keeps_every_form_by_payment_and_order() {
     bounded(async {
-        let fake = Fake::start(None).await;
-        let payment = fake.key_in(&order_id(), 1000, true).await;
-        let key = payment["paymentKey"].as_str().unwrap();
-        let short = json!({"eventType": "PAYMENT_STATUS_CHANGED", "data": {"paymentKey": key, "orderId": payment["orderId"], "status": "DONE"}});
-        let (status, _) = fake.raw(Method::POST, "/internal/webhook", Some(&short)).await;
-        assert_eq!(status, 201);
-        let full = json!({"eventType": "PAYMENT_STATUS_CHANGED", "createdAt": "2024-01-01T00:00:00.000000", "data": payment});
-        let (status, _) = fake.raw(Method::POST, "/internal/webhook", Some(&full)).await;
-        assert_eq!(status, 201);
-        let kept = fake.state.received_webhook(key).unwrap();
-        assert!(matches!(kept.data, payments_toss::TossWebhookData::Payment(_)));
-        fake.refused(Method::POST, "/internal/webhook", Some(json!({"data": {}})), 400).await;
+        for version in VERSIONS {
+            let fake = Fake::start(version, None).await;
+            let payment = fake.key_in(&order_id(), 1000, true).await;
+            let key = payment["paymentKey"].as_str().unwrap();
+            let order = payment["orderId"].as_str().unwrap();
+            let short = json!({"eventType": "PAYMENT_STATUS_CHANGED", "data": {"paymentKey": key, "orderId": order, "status": "DONE"}});
+            let (status, _) = fake.raw(Method::POST, "/internal/webhook", Some(&short)).await;
+            assert_eq!(status, fake.created());
+            assert_eq!(fake.state.received_webhook(key), Some(short.clone()));
+            let full = payments_toss::webhook::status_changed(&payment, "2024-01-01T00:00:00.000000");
+            let (status, _) = fake.raw(Method::POST, "/internal/webhook", Some(&full)).await;
+            assert_eq!(status, fake.created());
+            assert_eq!(fake.state.received_webhook(key), Some(full.clone()), "the last body, raw");
+            assert_eq!(fake.state.received_webhook(order), Some(full));
+
+            let callback = json!({
+                "createdAt": "2024-01-01T00:00:00.000000", "secret": "ps_x", "status": "DONE",
+                "transactionKey": "T", "orderId": "order-of-a-deposit",
+            });
+            let (status, _) = fake.raw(Method::POST, "/internal/webhook", Some(&callback)).await;
+            assert_eq!(status, fake.created());
+            assert_eq!(fake.state.received_webhook("order-of-a-deposit"), Some(callback));
+            assert_eq!(fake.state.received_webhook("never-seen"), None);
+
+            fake.refused(Method::POST, "/internal/webhook", Some(json!({"data": {}})), 400).await;
+            let names_nothing = json!({"eventType": "SOMETHING_NEW", "data": {"paymentKey": 1}});
+            fake.refused(Method::POST, "/internal/webhook", Some(names_nothing), 400).await;
+        }
     })
     .await;
 }
 
 #[tokio::test]
-async fn fake_payments_round_trip_through_the_wire_types() {
+async fn legacy_payments_round_trip_through_the_wire_types() {
     bounded(async {
-        let fake = Fake::start(None).await;
+        let fake = Fake::legacy(None).await;
         let card = fake.key_in(&order_id(), 1000, true).await;
         let account = fake.virtual_account(&order_id(), 2000).await;
         for payment in [card, account] {
@@ -419,6 +515,7 @@ async fn the_fake_keeps_a_bounded_number_of_payments() {
                 .json()
                 .await
                 .unwrap();
+            assert_eq!(created["version"], "2022-11-16", "the default version");
             keys.push(created["paymentKey"].as_str().unwrap().to_owned());
         }
         let oldest = gateway.fetch_payment(&store(), &uid_of(&keys[0])).await;
@@ -428,4 +525,11 @@ async fn the_fake_keeps_a_bounded_number_of_payments() {
         }
     })
     .await;
+}
+
+#[test]
+fn notifications_that_are_not_toss_ones_are_malformed() {
+    for body in [json!("text"), json!({"data": {}}), json!({"eventType": 1})] {
+        assert!(matches!(TossNotification::parse(&body), Err(TossWebhookError::Malformed(_))), "{body}");
+    }
 }

@@ -2,7 +2,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use payments_application::ports::{HistoryRepository, RepositoryError, Revision, StoredHistory};
-use payments_domain::{HistoryId, PasswordHash, PaymentHistory, Source, VendorCode, VendorUid, WebhookEvent};
+use payments_domain::{
+    HistoryId, OrderId, PasswordHash, PaymentHistory, Source, VendorCode, VendorUid, WebhookEvent,
+};
 use tokio::sync::Notify;
 
 /// Wraps a history repository and wakes the local webhook worker as soon as a
@@ -39,6 +41,15 @@ impl HistoryRepository for NotifyingHistories {
         uid: &VendorUid,
     ) -> Result<Option<StoredHistory>, RepositoryError> {
         self.inner.find_by_vendor(code, uid).await
+    }
+
+    async fn find_by_order(
+        &self,
+        code: VendorCode,
+        order_id: &OrderId,
+        limit: u32,
+    ) -> Result<Vec<StoredHistory>, RepositoryError> {
+        self.inner.find_by_order(code, order_id, limit).await
     }
 
     async fn save_change(

@@ -168,6 +168,9 @@ async fn start_receiver(
 fn event(url: &str, n: u128) -> WebhookEvent {
     let at = |s: i64| Utc.timestamp_opt(1_700_000_000 + s, 0).unwrap();
     let snapshot = |paid: bool| PaymentSnapshot {
+        phase: if paid { PaymentPhase::Paid } else { PaymentPhase::AwaitingDeposit },
+        pg_status: if paid { "paid" } else { "ready" }.into(),
+        order_id: None,
         currency: Currency::krw(),
         price: "19900".parse().unwrap(),
         paid_at: paid.then(|| at(5)),

@@ -19,6 +19,9 @@ fn history(cancels: Vec<CancelHistory>) -> PaymentHistory {
         created_at: at(123),
     };
     let snapshot = PaymentSnapshot {
+        phase: PaymentPhase::Paid,
+        pg_status: "paid".into(),
+        order_id: None,
         currency: Currency::krw(),
         price: "19900.5".parse().unwrap(),
         paid_at: Some(at(100)),
