@@ -100,7 +100,10 @@ export async function startWebhookReceiver(options: WebhookVerifierOptions, port
   };
 }
 
-/** Pays `amount` by card at the (fake) Toss Payments, as the customer would in its popup; answers the paymentKey. */
+/**
+ * Authenticates a card payment of `amount` at the (fake) Toss Payments, as the customer does in its window:
+ * the payment stays IN_PROGRESS (not charged) until the server confirms it at registration. Answers the paymentKey.
+ */
 export async function payByCardAtToss(tossUrl: string, amount: number, orderId: string): Promise<string> {
   const response = await fetch(`${tossUrl}/v1/payments/key-in`, {
     method: "POST",
@@ -116,6 +119,8 @@ export async function payByCardAtToss(tossUrl: string, amount: number, orderId: 
       amount,
       orderId,
       orderName: "A book",
+      // The fake's switch: leave it authenticated but unconfirmed, as the real window does.
+      __approved: false,
     }),
   });
   const payment = (await response.json()) as { paymentKey?: string };

@@ -133,7 +133,8 @@ test("the card payment of the walkthrough, through the generated client", { time
   assert.equal(created.currency, "KRW");
   assert.equal(created.refund, null);
   assert.equal(created.cancelled_at, null);
-  assert.ok(created.paid_at, "a card payment is paid at once");
+  assert.ok(created.paid_at, "the server confirmed the authenticated payment: it is paid");
+  assert.equal((created.data as { status?: string }).status, "DONE", "confirmed at Toss");
   assert.deepEqual(created.cancels, []);
 
   assert.deepEqual(readBySource, created);

@@ -248,11 +248,14 @@ export interface paths {
         put?: never;
         /**
          * Receive a Toss Payments notification
-         * @description Toss Payments calls this when a payment changes. Only `data.paymentKey`
-         *     is trusted: the payment is re-read from Toss, and a change is recorded
-         *     and announced to the payment's `webhook_url`. `WAITING_FOR_DEPOSIT` is
-         *     acknowledged without doing anything. An unknown payment answers 404 so
-         *     Toss retries later.
+         * @description Toss Payments calls this when a payment changes. `PAYMENT_STATUS_CHANGED`
+         *     is trusted for its `data.paymentKey` only, and the flat virtual-account
+         *     deposit callback for its `orderId` once its `secret` is the one Toss gave
+         *     for that payment (another secret answers 403 and changes nothing): the
+         *     payment is re-read from Toss, and a change is recorded and announced to
+         *     the payment's `webhook_url`. Every other event type is answered 200 and
+         *     logged. An unknown payment answers 404 so Toss retries later, except a
+         *     virtual account just issued (`WAITING_FOR_DEPOSIT`), which is acknowledged.
          */
         post: operations["receiveTossWebhook"];
         delete?: never;
@@ -559,6 +562,12 @@ export interface components {
              * @description Our id of the record.
              */
             id: string;
+            /**
+             * Format: date-time
+             * @description When the PG said the card was removed (Toss `BILLING_DELETED`); a
+             *     removed card is never charged.
+             */
+            removed_at?: string | null;
             /** @description The caller's record the card belongs to. */
             source: components["schemas"]["Source"];
             /** @description The title the caller chose. */
@@ -650,17 +659,28 @@ export interface components {
         };
         /**
          * TossWebhook
-         * @description What Toss Payments POSTs when a payment changes. `data` is either the short
-         *     `{paymentKey, orderId, status}` or a whole payment object; only
-         *     `data.paymentKey` and `data.status` are read, the payment is re-read from Toss.
+         * @description What Toss Payments POSTs: an event `{eventType, createdAt, data}`
+         *     (`PAYMENT_STATUS_CHANGED` with the payment in `data`, `CANCEL_STATUS_CHANGED`,
+         *     `BILLING_DELETED`, and any type Toss adds, acknowledged), or the flat
+         *     virtual-account deposit callback `{createdAt, secret, status,
+         *     transactionKey, orderId}`, genuine only when `secret` is the one Toss gave
+         *     for that payment. Only identifiers are trusted: the payment is re-read.
          */
         TossWebhook: {
-            /** @description When Toss created the event. */
+            /** @description When Toss created the notification. */
             createdAt?: string | null;
-            /** @description The payment (or its ids and status). */
-            data: unknown;
-            /** @description The kind of event (`PAYMENT_STATUS_CHANGED`, `DEPOSIT_CALLBACK`, ...). */
-            eventType: string;
+            /** @description The event's object: a payment, a cancel, a billing key. */
+            data?: unknown;
+            /** @description The kind of event; absent in the deposit callback. */
+            eventType?: string | null;
+            /** @description Deposit callback: the order of the payment. */
+            orderId?: string | null;
+            /** @description Deposit callback: the secret Toss gave for the virtual account. */
+            secret?: string | null;
+            /** @description Deposit callback: the payment's status after it. */
+            status?: string | null;
+            /** @description Deposit callback: the transaction it reports. */
+            transactionKey?: string | null;
         };
         /**
          * Vendor
@@ -1675,8 +1695,8 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Accepted (processed, or nothing to do). */
-            201: {
+            /** @description Accepted (processed, or nothing to do), as the PGs expect: 200. */
+            200: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1684,6 +1704,15 @@ export interface operations {
             };
             /** @description The body is not valid encrypted JSON of the expected shape, or a field is invalid. */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Wrong password for this record. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1760,8 +1789,8 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Accepted (processed, or nothing to do). */
-            201: {
+            /** @description Accepted (processed, or nothing to do), as the PGs expect: 200. */
+            200: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1769,6 +1798,15 @@ export interface operations {
             };
             /** @description The body is not valid encrypted JSON of the expected shape, or a field is invalid. */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Wrong password for this record. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
