@@ -15,8 +15,8 @@ use crate::commands::{
 };
 use crate::error::AppError;
 use crate::ports::{
-    CancelRequest, Clock, ConfirmRequest, GatewayError, HistoryRepository, IdGenerator, PasswordHasher,
-    PaymentGateway, RepositoryError, ReservationRepository, SecretKey, StoredHistory,
+    CancelRequest, Clock, ConfirmRequest, GatewayError, HistoryRepository, IdGenerator, PasswordHasher, PaymentGateway,
+    RepositoryError, ReservationRepository, SecretKey, StoredHistory,
 };
 
 /// The PG gateways by vendor.
@@ -109,21 +109,27 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The PG idempotency key of a registration's confirmation: the same for
-/// every retry of the same registration, at most 81 characters (Toss takes 300).
-fn confirm_key(input: &CreateHistory) -> String {
+/// A PG idempotency key derived from what identifies one operation, so every
+/// retry of that operation sends the same key: `payments-{purpose}-` and the
+/// SHA-256 (hex) of the length-prefixed parts (at most 73 characters plus the
+/// purpose; Toss takes 300).
+pub fn derived_key(purpose: &str, parts: &[&str]) -> String {
     use sha2::{Digest, Sha256};
     let mut digest = Sha256::new();
-    for part in [
-        input.vendor.code.as_str(),
-        input.vendor.store_id.as_str(),
-        input.vendor.uid.as_str(),
-        &input.price.to_string(),
-    ] {
+    for part in parts {
         digest.update((part.len() as u64).to_be_bytes());
         digest.update(part.as_bytes());
     }
-    format!("payments-confirm-{}", hex(&digest.finalize()))
+    format!("payments-{purpose}-{}", hex(&digest.finalize()))
+}
+
+/// The PG idempotency key of a registration's confirmation.
+fn confirm_key(input: &CreateHistory) -> String {
+    let price = input.price.to_string();
+    derived_key(
+        "confirm",
+        &[input.vendor.code.as_str(), input.vendor.store_id.as_str(), input.vendor.uid.as_str(), &price],
+    )
 }
 
 impl PaymentService {
@@ -366,7 +372,9 @@ impl PaymentService {
                     return Ok(None);
                 }
                 if found.is_empty() {
-                    return Err(AppError::NotFound(format!("no payment of order {order_id} of {vendor} is registered")));
+                    return Err(AppError::NotFound(format!(
+                        "no payment of order {order_id} of {vendor} is registered"
+                    )));
                 }
                 // Every candidate is checked, so the time taken does not tell which one matched.
                 let mut matched = None;

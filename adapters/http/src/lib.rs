@@ -18,9 +18,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use payments_application::ports::{IdempotencyStore, NotificationReader};
-use payments_domain::VendorCode;
 use payments_application::{DeliveryService, PaymentService};
 use payments_crypto::WireCipher;
+use payments_domain::VendorCode;
 use poem::endpoint::make_sync;
 use poem::http::{HeaderValue, StatusCode, header};
 use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route, get};

@@ -262,8 +262,9 @@ async fn toss_webhooks_take_short_and_whole_payment_objects() {
     assert_eq!(answer.status, 200, "{}", answer.text);
     assert_eq!(app.histories.events.lock().unwrap().len(), 1);
 
-    let no_key =
-        app.post_json("/payments/webhooks/toss", json!({"eventType": PAYMENT_STATUS, "data": {"status": "DONE"}})).await;
+    let no_key = app
+        .post_json("/payments/webhooks/toss", json!({"eventType": PAYMENT_STATUS, "data": {"status": "DONE"}}))
+        .await;
     assert_eq!(no_key.status, 400);
     assert_eq!(no_key.body["message"], "malformed Toss webhook: data.paymentKey: must be a non-empty string");
     let unknown = app
@@ -305,9 +306,7 @@ async fn a_toss_deposit_callback_is_taken_only_with_the_payment_secret() {
     let created =
         app.call("POST", "/payments/histories", create_body_of("toss.payments", "pay_1", "5000", "o-1"), None).await;
     assert_eq!(created.status, 201, "{}", created.text);
-    let callback = |secret: &str| {
-        json!({"createdAt": "2026-11-24T13:22:48.000000", "secret": secret, "status": "DONE", "transactionKey": "t1", "orderId": "o-1"})
-    };
+    let callback = |secret: &str| json!({"createdAt": "2026-11-24T13:22:48.000000", "secret": secret, "status": "DONE", "transactionKey": "t1", "orderId": "o-1"});
     let fetches = app.pg.fetches.load(std::sync::atomic::Ordering::SeqCst);
     let forged = app.post_json("/payments/webhooks/toss", callback("ps_guess")).await;
     assert_eq!(forged.status, 403, "{}", forged.text);

@@ -5,8 +5,8 @@ use payments_application::ports::{RepositoryError, StoredHistory, StoredReservat
 use payments_crypto::Keyring;
 use payments_domain::{
     CancelHistory, CancelKey, CancelReason, Currency, EventId, HistoryId, HistoryIdentity, HistoryParts, Money,
-    OrderId, PasswordHash, PaymentHistory, PaymentReservation, ReservationId, Source, StoreId, Timestamp, Title, Vendor,
-    VendorUid, WebhookEvent, WebhookUrl,
+    OrderId, PasswordHash, PaymentHistory, PaymentReservation, ReservationId, Source, StoreId, Timestamp, Title,
+    Vendor, VendorUid, WebhookEvent, WebhookUrl,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;

@@ -244,8 +244,9 @@ impl TossGateway {
     }
 
     /// Exchanges the `authKey` Toss's card-registration window gave the
-    /// customer for a billing key (`POST /v1/billing/authorizations/issue`);
-    /// the answer, billing key included, is returned whole.
+    /// customer for a billing key (`POST /v1/billing/authorizations/issue`,
+    /// with an `Idempotency-Key` derived from the exchange); the answer,
+    /// billing key included, is returned whole.
     ///
     /// # Errors
     /// As [`PaymentGateway::fetch_reservation`].
@@ -256,7 +257,12 @@ impl TossGateway {
         customer_key: &str,
     ) -> Result<Value, GatewayError> {
         let body = TossBillingIssue { auth_key: auth_key.to_owned(), customer_key: customer_key.to_owned() };
-        let value = self.call(store, Method::POST, &["v1", "billing", "authorizations", "issue"], Some(&body)).await?;
+        // An authKey is exchanged once: a retry whose first answer was lost
+        // gets that answer again instead of a refusal.
+        let key = payments_application::derived_key("billing-issue", &[store, auth_key, customer_key]);
+        let segments = ["v1", "billing", "authorizations", "issue"];
+        let value =
+            self.call_once(store, Method::POST, &segments, Some(&body), Some(&key)).await.map_err(|f| f.error)?;
         billing(value)
     }
 
@@ -294,7 +300,7 @@ impl From<GatewayError> for CallFailure {
 /// Checks that a billing answer carries a billing key and the customer key.
 fn billing(value: Value) -> Result<Value, GatewayError> {
     for member in ["billingKey", "customerKey"] {
-        if !value.get(member).and_then(Value::as_str).is_some_and(|text| !text.trim().is_empty()) {
+        if value.get(member).and_then(Value::as_str).is_none_or(|text| text.trim().is_empty()) {
             return Err(GatewayError::Protocol(format!("Toss billing {member}: missing or not a string")));
         }
     }

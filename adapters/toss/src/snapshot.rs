@@ -110,7 +110,9 @@ pub fn snapshot(payment: Value) -> Result<PaymentSnapshot, GatewayError> {
     let phase = phase(&view.status);
     let paid = match phase {
         PaymentPhase::Paid => true,
-        PaymentPhase::Cancelled => !cancels.is_empty(),
+        // A cancel of a virtual account before its deposit is listed too,
+        // with no approval: nothing was paid.
+        PaymentPhase::Cancelled => !cancels.is_empty() && view.approved_at.is_some(),
         PaymentPhase::AwaitingDeposit | PaymentPhase::AwaitingConfirmation | PaymentPhase::Failed => false,
     };
     let paid_at = if paid { Some(approved_at(view.approved_at.as_deref(), &view.status)?) } else { None };

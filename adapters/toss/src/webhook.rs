@@ -80,7 +80,11 @@ fn malformed(why: impl Into<String>) -> TossWebhookError {
     TossWebhookError::Malformed(why.into())
 }
 
-fn non_empty<'a>(object: &'a serde_json::Map<String, Value>, member: &str, at: &str) -> Result<&'a str, TossWebhookError> {
+fn non_empty<'a>(
+    object: &'a serde_json::Map<String, Value>,
+    member: &str,
+    at: &str,
+) -> Result<&'a str, TossWebhookError> {
     match object.get(member) {
         Some(Value::String(text)) if !text.trim().is_empty() => Ok(text),
         _ => Err(malformed(format!("{at}{member}: must be a non-empty string"))),
@@ -143,6 +147,15 @@ impl TossNotification {
     }
 }
 
+/// Whether a notification claiming `status` may be acknowledged for a payment
+/// not registered here: nothing was paid or refunded (a window opened, a
+/// virtual account issued, a payment expired or aborted), so there is nothing
+/// a later registration would miss. A payment paid or refunded before its
+/// registration commits is refused instead, so Toss retries it.
+fn moves_no_money(status: &TossPaymentStatus) -> bool {
+    !matches!(status, TossPaymentStatus::Done | TossPaymentStatus::Canceled | TossPaymentStatus::PartialCanceled)
+}
+
 /// The intake's reading of Toss notifications (the [`NotificationReader`] of Toss).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TossNotifications;
@@ -153,16 +166,17 @@ impl NotificationReader for TossNotifications {
         Ok(match notification {
             TossNotification::PaymentStatusChanged { payment_key, status } => {
                 let uid = VendorUid::parse(payment_key).map_err(|e| format!("data.paymentKey: {e}"))?;
-                // A virtual account just issued is not registered yet, and
-                // nothing was paid: no need for Toss to retry it.
-                let ignore_unknown = status == Some(TossPaymentStatus::WaitingForDeposit);
+                let ignore_unknown = status.as_ref().is_some_and(moves_no_money);
                 NotificationIntent::Reread(NotificationTarget::Payment { uid, ignore_unknown })
             }
             TossNotification::DepositCallback(callback) => {
                 let order_id = OrderId::parse(callback.order_id).map_err(|e| format!("orderId: {e}"))?;
-                // Sent when the account is issued too: nothing paid, maybe not registered yet.
-                let ignore_unknown = callback.status == TossPaymentStatus::WaitingForDeposit.as_str();
-                NotificationIntent::Reread(NotificationTarget::Order { order_id, secret: callback.secret, ignore_unknown })
+                let ignore_unknown = moves_no_money(&TossPaymentStatus::from(callback.status));
+                NotificationIntent::Reread(NotificationTarget::Order {
+                    order_id,
+                    secret: callback.secret,
+                    ignore_unknown,
+                })
             }
             TossNotification::BillingDeleted { billing_key } => NotificationIntent::CardRemoved(billing_key),
             TossNotification::Other { event_type } => {

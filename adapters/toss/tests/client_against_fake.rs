@@ -160,7 +160,10 @@ async fn full_cancel() {
             let refetched = gateway.fetch_payment(&store(), &uid(&created)).await.unwrap();
             assert_eq!(refetched, snapshot);
             let again = gateway.cancel_payment(&store(), &uid(&created), &cancel("1", "0")).await.unwrap_err();
-            assert!(matches!(again, GatewayError::Rejected(ref m) if m.contains("ALREADY_CANCELED_PAYMENT")), "{again:?}");
+            assert!(
+                matches!(again, GatewayError::Rejected(ref m) if m.contains("ALREADY_CANCELED_PAYMENT")),
+                "{again:?}"
+            );
         }
     })
     .await;
@@ -358,13 +361,15 @@ async fn legacy_billing_authorization_then_read_with_the_right_and_the_wrong_cus
             "customerBirthday": "880101",
             "customerKey": "customer-1",
         });
-        let billing = fake.ok("POST /v1/billing/authorizations/card", "/v1/billing/authorizations/card", Some(body)).await;
+        let billing =
+            fake.ok("POST /v1/billing/authorizations/card", "/v1/billing/authorizations/card", Some(body)).await;
         assert_eq!(billing["cardNumber"], "44443333****111*", "masked");
         let billing_key = billing["billingKey"].as_str().unwrap().to_owned();
 
         let uid = VendorUid::parse(&billing_key).unwrap();
         let read = gateway.fetch_reservation(&store(), &uid, &SourceId::parse("customer-1").unwrap()).await.unwrap();
-        assert_eq!(read, billing);
+        assert_eq!(read.data, billing);
+        assert_eq!(read.key, billing_key);
         let legacy = gateway.legacy_billing(STORE, &billing_key, "customer-1").await.unwrap();
         assert_eq!(legacy, billing);
 
@@ -375,15 +380,18 @@ async fn legacy_billing_authorization_then_read_with_the_right_and_the_wrong_cus
         assert!(matches!(missing, Err(GatewayError::NotFound(_))), "{missing:?}");
 
         let path = format!("/v1/billing/authorizations/{billing_key}");
-        fake.ok("POST /v1/billing/authorizations/{billingKey}", &path, Some(json!({"customerKey": "customer-1"}))).await;
+        fake.ok("POST /v1/billing/authorizations/{billingKey}", &path, Some(json!({"customerKey": "customer-1"})))
+            .await;
         fake.refused(Method::POST, &path, Some(json!({"customerKey": "customer-2"})), 403).await;
 
         // Charging the saved card (swagger body, then the real API's body).
         let order = order_id();
         let charge = json!({
-            "method": "billing", "billingKey": billing_key, "orderId": order, "amount": 9900, "customerKey": "customer-1",
+            "method": "billing", "billingKey": billing_key, "orderId": order, "amount": 9900,
+            "customerKey": "customer-1",
         });
-        let charged = fake.ok("POST /v1/billing/{billingKey}", &format!("/v1/billing/{billing_key}"), Some(charge)).await;
+        let charged =
+            fake.ok("POST /v1/billing/{billingKey}", &format!("/v1/billing/{billing_key}"), Some(charge)).await;
         assert_eq!(charged["status"], "DONE");
         assert_eq!(charged["type"], "BILLING");
         assert_eq!(charged["card"]["number"], "44443333****111*");
@@ -442,7 +450,10 @@ async fn the_internal_webhook_listener_keeps_every_form_by_payment_and_order() {
             let payment = fake.key_in(&order_id(), 1000, true).await;
             let key = payment["paymentKey"].as_str().unwrap();
             let order = payment["orderId"].as_str().unwrap();
-            let short = json!({"eventType": "PAYMENT_STATUS_CHANGED", "data": {"paymentKey": key, "orderId": order, "status": "DONE"}});
+            let short = json!({
+                "eventType": "PAYMENT_STATUS_CHANGED",
+                "data": {"paymentKey": key, "orderId": order, "status": "DONE"},
+            });
             let (status, _) = fake.raw(Method::POST, "/internal/webhook", Some(&short)).await;
             assert_eq!(status, fake.created());
             assert_eq!(fake.state.received_webhook(key), Some(short.clone()));

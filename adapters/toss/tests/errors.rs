@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Fake, LIMIT, STORE, Swagger, order_id};
+use common::{Fake, STORE, Swagger, TossApiVersion, bounded, documented, order_id};
 use payments_application::ports::{GatewayError, PaymentGateway};
 use payments_domain::{SourceId, StoreId, VendorUid};
 use payments_toss::{TEST_SECRET_KEY, TossConfig, TossGateway};
@@ -13,10 +13,6 @@ use poem::web::Path;
 use poem::{EndpointExt, Response, Route, get, handler, post};
 use reqwest::Method;
 use serde_json::{Value, json};
-
-async fn bounded<F: std::future::Future<Output = ()>>(test: F) {
-    tokio::time::timeout(LIMIT, test).await.expect("test finished in time");
-}
 
 fn store() -> StoreId {
     StoreId::parse(STORE).unwrap()
@@ -71,7 +67,7 @@ fn sample_payment() -> Value {
         "requestedAt": "2024-01-01T10:00:00+09:00", "approvedAt": "2024-01-01T10:00:05+09:00",
         "cancels": null, "cashReceipt": null, "discount": null, "easyPay": null,
         "card": {
-            "company": "신한카드", "number": "1111222233334444", "installmentPlanMonths": 0, "isInterestFree": false,
+            "company": "신한카드", "number": "11112222****444*", "installmentPlanMonths": 0, "isInterestFree": false,
             "approveNo": "1", "useCardPoint": false, "cardType": "신용", "ownerType": "개인", "acquireStatus": "READY",
             "receiptUrl": "https://example.com/r"
         }
@@ -127,7 +123,7 @@ async fn each_failure_maps_to_its_gateway_error() {
 #[tokio::test]
 async fn the_fake_maps_to_not_found_unavailable_and_unknown_store() {
     bounded(async {
-        let fake = Fake::start(None).await;
+        let fake = Fake::current(None).await;
         let gateway = fake.gateway();
         let missing = gateway.fetch_payment(&store(), &uid("no-such-payment")).await.unwrap_err();
         assert!(matches!(missing, GatewayError::NotFound(_)), "{missing:?}");
@@ -168,15 +164,17 @@ fn a_bad_base_url_is_refused_and_secrets_stay_out_of_debug() {
 #[tokio::test]
 async fn every_v1_route_wants_the_secret() {
     bounded(async {
-        let fake = Fake::start(None).await;
+        let fake = Fake::current(None).await;
         let routes = [
             (Method::POST, "/v1/payments/key-in"),
             (Method::GET, "/v1/payments/k"),
             (Method::POST, "/v1/payments/k"),
             (Method::POST, "/v1/payments/confirm"),
+            (Method::GET, "/v1/payments/orders/o"),
             (Method::POST, "/v1/payments/k/cancel"),
             (Method::POST, "/v1/virtual-accounts"),
             (Method::POST, "/v1/billing/authorizations/card"),
+            (Method::POST, "/v1/billing/authorizations/issue"),
             (Method::POST, "/v1/billing/authorizations/b"),
             (Method::POST, "/v1/billing/b"),
             (Method::POST, "/v1/cash-receipts"),
@@ -203,155 +201,236 @@ async fn every_v1_route_wants_the_secret() {
 #[tokio::test]
 async fn bad_input_is_a_400_with_a_message() {
     bounded(async {
-        let fake = Fake::start(None).await;
-        let payment = fake.key_in(&order_id(), 1000, true).await;
-        let key = payment["paymentKey"].as_str().unwrap().to_owned();
-        let account = fake.virtual_account(&order_id(), 1000).await;
-        let account_key = account["paymentKey"].as_str().unwrap().to_owned();
-        let card = |patch: Value| {
-            let mut body = json!({
-                "method": "card", "cardNumber": "1111222233334444", "cardExpirationYear": "28",
-                "cardExpirationMonth": "07", "amount": 1000, "orderId": "o-1",
-            });
-            for (k, v) in patch.as_object().unwrap() {
-                body[k] = v.clone();
+        for version in [TossApiVersion::V1_4, TossApiVersion::V2022_11_16] {
+            let fake = Fake::start(version, None).await;
+            let payment = fake.key_in(&order_id(), 1000, true).await;
+            let key = payment["paymentKey"].as_str().unwrap().to_owned();
+            let account = fake.virtual_account(&order_id(), 1000).await;
+            let account_key = account["paymentKey"].as_str().unwrap().to_owned();
+            let card = |patch: Value| {
+                let mut body = json!({
+                    "method": "card", "cardNumber": "1111222233334444", "cardExpirationYear": "28",
+                    "cardExpirationMonth": "07", "amount": 1000, "orderId": "o-1",
+                });
+                for (k, v) in patch.as_object().unwrap() {
+                    body[k] = v.clone();
+                }
+                body.to_string()
+            };
+            let billing = |patch: Value| {
+                let mut body = json!({
+                    "cardNumber": "1111222233334444", "cardExpirationYear": "28", "cardExpirationMonth": "07",
+                    "cardPassword": "00", "customerBirthday": "880101", "customerKey": "c",
+                });
+                for (k, v) in patch.as_object().unwrap() {
+                    body[k] = v.clone();
+                }
+                body.to_string()
+            };
+            let payment_path = format!("/v1/payments/{key}");
+            let cancel_path = format!("/v1/payments/{key}/cancel");
+            let account_cancel = format!("/v1/payments/{account_key}/cancel");
+            let cases: Vec<(Method, String, String)> = vec![
+                (Method::POST, "/v1/payments/key-in".into(), "not json".into()),
+                (Method::POST, "/v1/payments/key-in".into(), String::new()),
+                (Method::POST, "/v1/payments/key-in".into(), "[]".into()),
+                (Method::POST, "/v1/payments/key-in".into(), "{}".into()),
+                (Method::POST, "/v1/payments/key-in".into(), card(json!({"method": "cash"}))),
+                (Method::POST, "/v1/payments/key-in".into(), card(json!({"cardNumber": "1234"}))),
+                (Method::POST, "/v1/payments/key-in".into(), card(json!({"cardNumber": "111122223333444x"}))),
+                (Method::POST, "/v1/payments/key-in".into(), card(json!({"cardExpirationMonth": "13"}))),
+                (Method::POST, "/v1/payments/key-in".into(), card(json!({"cardExpirationYear": "2028"}))),
+                (Method::POST, "/v1/payments/key-in".into(), card(json!({"amount": 0}))),
+                (Method::POST, "/v1/payments/key-in".into(), card(json!({"amount": -1000}))),
+                (Method::POST, "/v1/payments/key-in".into(), card(json!({"amount": "1000"}))),
+                (Method::POST, "/v1/payments/key-in".into(), card(json!({"amount": 1e20}))),
+                (Method::POST, "/v1/payments/key-in".into(), card(json!({"amount": 10.00001}))),
+                (Method::POST, "/v1/payments/key-in".into(), card(json!({"amount": null}))),
+                (Method::POST, "/v1/payments/key-in".into(), card(json!({"orderId": ""}))),
+                (Method::POST, "/v1/payments/key-in".into(), card(json!({"orderId": 7}))),
+                (Method::POST, "/v1/payments/key-in".into(), card(json!({"taxFreeAmount": 2000}))),
+                (Method::POST, "/v1/payments/key-in".into(), card(json!({"customerBirthday": "881301"}))),
+                (Method::POST, "/v1/payments/key-in".into(), card(json!({"customerEmail": "nobody"}))),
+                (Method::POST, "/v1/payments/key-in".into(), card(json!({"__approved": "no"}))),
+                (Method::POST, "/v1/payments/key-in".into(), card(json!({"vbv": {"cavv": "x"}}))),
+                (Method::POST, payment_path.clone(), "{}".into()),
+                (Method::POST, payment_path.clone(), json!({"orderId": "o", "amount": "1000"}).to_string()),
+                (Method::POST, payment_path.clone(), json!({"orderId": "o", "amount": -1}).to_string()),
+                (Method::POST, "/v1/payments/confirm".into(), json!({"orderId": "o", "amount": 1}).to_string()),
+                (Method::POST, cancel_path.clone(), "{}".into()),
+                (Method::POST, cancel_path.clone(), json!({"cancelReason": ""}).to_string()),
+                (Method::POST, cancel_path.clone(), json!({"cancelReason": "r", "cancelAmount": 0}).to_string()),
+                (Method::POST, cancel_path.clone(), json!({"cancelReason": "r", "cancelAmount": -5}).to_string()),
+                (Method::POST, cancel_path.clone(), json!({"cancelReason": "r", "cancelAmount": "5"}).to_string()),
+                (Method::POST, cancel_path.clone(), json!({"cancelReason": "r", "paymentKey": "other"}).to_string()),
+                (
+                    Method::POST,
+                    cancel_path.clone(),
+                    json!({"cancelReason": "r", "refundReceiveAccount": {"bank": "신한", "accountNumber": "12-34", "holderName": "h"}})
+                        .to_string(),
+                ),
+                (
+                    Method::POST,
+                    account_cancel.clone(),
+                    json!({"cancelReason": "r", "refundReceiveAccount": {"bank": "신한"}}).to_string(),
+                ),
+                (Method::POST, "/v1/virtual-accounts".into(), json!({"method": "virtual-account"}).to_string()),
+                (
+                    Method::POST,
+                    "/v1/virtual-accounts".into(),
+                    json!({"method": "card", "orderId": "o", "orderName": "n", "bank": "b", "customerName": "c", "amount": 1})
+                        .to_string(),
+                ),
+                (
+                    Method::POST,
+                    "/v1/virtual-accounts".into(),
+                    json!({"method": "virtual-account", "orderId": "o", "orderName": "n", "bank": "", "customerName": "c", "amount": 1})
+                        .to_string(),
+                ),
+                (Method::POST, "/v1/billing/authorizations/card".into(), billing(json!({"customerBirthday": "88"}))),
+                (Method::POST, "/v1/billing/authorizations/card".into(), billing(json!({"customerKey": ""}))),
+                (Method::POST, "/v1/billing/authorizations/card".into(), billing(json!({"cardPassword": null}))),
+                (Method::POST, "/v1/billing/authorizations/b".into(), "{}".into()),
+                (Method::POST, "/v1/billing/authorizations/b".into(), json!({"customerKey": 1}).to_string()),
+                (Method::POST, "/v1/billing/b".into(), json!({"customerKey": "c", "orderId": "o"}).to_string()),
+                (
+                    Method::POST,
+                    "/v1/billing/b".into(),
+                    json!({"method": "card", "customerKey": "c", "orderId": "o", "amount": 1}).to_string(),
+                ),
+                (
+                    Method::POST,
+                    "/v1/billing/b".into(),
+                    json!({"billingKey": "other", "customerKey": "c", "orderId": "o", "amount": 1}).to_string(),
+                ),
+                (Method::POST, "/v1/cash-receipts".into(), json!({"type": "영수증"}).to_string()),
+                (
+                    Method::POST,
+                    "/v1/cash-receipts".into(),
+                    json!({"type": "영수증", "paymentKey": key, "orderId": payment["orderId"], "orderName": "n",
+                           "registrationNumber": "010", "amount": 1})
+                    .to_string(),
+                ),
+                (
+                    Method::POST,
+                    "/v1/cash-receipts".into(),
+                    json!({"type": "소득공제", "paymentKey": key, "orderId": "another", "orderName": "n",
+                           "registrationNumber": "010", "amount": 1})
+                    .to_string(),
+                ),
+                (Method::POST, "/v1/cash-receipts/r/cancel".into(), json!({"amount": -1}).to_string()),
+                (Method::POST, "/v1/cash-receipts/r/cancel".into(), "nope".into()),
+                (Method::PUT, format!("/internal/{key}/deposit"), String::new()),
+                (Method::PUT, format!("/internal/{key}/reverse-deposit"), String::new()),
+                (Method::PUT, format!("/internal/{account_key}/reverse-deposit"), String::new()),
+                (Method::PUT, format!("/internal/{key}/expire"), String::new()),
+                (Method::PUT, format!("/internal/{account_key}/expire"), String::new()),
+                (
+                    Method::POST,
+                    "/v1/virtual-accounts".into(),
+                    json!({"method": "virtual-account", "orderId": "o", "orderName": "n", "bank": "nowhere", "customerName": "c", "amount": 1})
+                        .to_string(),
+                ),
+                (Method::POST, "/v1/billing/authorizations/issue".into(), "{}".into()),
+                (
+                    Method::POST,
+                    "/v1/billing/authorizations/issue".into(),
+                    json!({"authKey": "", "customerKey": "c"}).to_string(),
+                ),
+                (Method::POST, "/internal/billing/auth".into(), "{}".into()),
+                (
+                    Method::POST,
+                    "/internal/billing/auth".into(),
+                    json!({"customerKey": "c", "cardNumber": "1234", "cardExpirationYear": "29", "cardExpirationMonth": "12"}).to_string(),
+                ),
+                (
+                    Method::POST,
+                    "/internal/billing/auth".into(),
+                    json!({"customerKey": "", "cardNumber": "1111222233334444", "cardExpirationYear": "29", "cardExpirationMonth": "12"}).to_string(),
+                ),
+                (Method::POST, "/internal/webhook".into(), "{".into()),
+                (Method::POST, "/internal/webhook".into(), json!({"eventType": 1, "data": {}}).to_string()),
+                (
+                    Method::POST,
+                    "/internal/webhook".into(),
+                    json!({"eventType": "X", "data": {"paymentKey": 1}}).to_string(),
+                ),
+            ];
+            for (method, path, body) in cases {
+                let response = fake
+                    .http
+                    .request(method.clone(), format!("{}{path}", fake.url()))
+                    .header("Authorization", payments_toss::basic_authorization(TEST_SECRET_KEY))
+                    .header("Content-Type", "application/json")
+                    .body(body.clone())
+                    .send()
+                    .await
+                    .unwrap();
+                let status = response.status().as_u16();
+                let text = response.text().await.unwrap();
+                assert_eq!(status, 400, "{method} {path} {body} -> {text}");
+                let error: Value =
+                    serde_json::from_str(&text).unwrap_or_else(|_| panic!("JSON error for {path}: {text}"));
+                assert!(error["code"].is_string(), "{text}");
+                assert!(!error["message"].as_str().unwrap_or_default().is_empty(), "{text}");
             }
-            body.to_string()
-        };
-        let billing = |patch: Value| {
-            let mut body = json!({
-                "cardNumber": "1111222233334444", "cardExpirationYear": "28", "cardExpirationMonth": "07",
-                "cardPassword": "00", "customerBirthday": "880101", "customerKey": "c",
-            });
-            for (k, v) in patch.as_object().unwrap() {
-                body[k] = v.clone();
-            }
-            body.to_string()
-        };
-        let payment_path = format!("/v1/payments/{key}");
-        let cancel_path = format!("/v1/payments/{key}/cancel");
-        let account_cancel = format!("/v1/payments/{account_key}/cancel");
-        let cases: Vec<(Method, String, String)> = vec![
-            (Method::POST, "/v1/payments/key-in".into(), "not json".into()),
-            (Method::POST, "/v1/payments/key-in".into(), String::new()),
-            (Method::POST, "/v1/payments/key-in".into(), "[]".into()),
-            (Method::POST, "/v1/payments/key-in".into(), "{}".into()),
-            (Method::POST, "/v1/payments/key-in".into(), card(json!({"method": "cash"}))),
-            (Method::POST, "/v1/payments/key-in".into(), card(json!({"cardNumber": "1234"}))),
-            (Method::POST, "/v1/payments/key-in".into(), card(json!({"cardNumber": "111122223333444x"}))),
-            (Method::POST, "/v1/payments/key-in".into(), card(json!({"cardExpirationMonth": "13"}))),
-            (Method::POST, "/v1/payments/key-in".into(), card(json!({"cardExpirationYear": "2028"}))),
-            (Method::POST, "/v1/payments/key-in".into(), card(json!({"amount": 0}))),
-            (Method::POST, "/v1/payments/key-in".into(), card(json!({"amount": -1000}))),
-            (Method::POST, "/v1/payments/key-in".into(), card(json!({"amount": "1000"}))),
-            (Method::POST, "/v1/payments/key-in".into(), card(json!({"amount": 1e20}))),
-            (Method::POST, "/v1/payments/key-in".into(), card(json!({"amount": 10.00001}))),
-            (Method::POST, "/v1/payments/key-in".into(), card(json!({"amount": null}))),
-            (Method::POST, "/v1/payments/key-in".into(), card(json!({"orderId": ""}))),
-            (Method::POST, "/v1/payments/key-in".into(), card(json!({"orderId": 7}))),
-            (Method::POST, "/v1/payments/key-in".into(), card(json!({"taxFreeAmount": 2000}))),
-            (Method::POST, "/v1/payments/key-in".into(), card(json!({"customerBirthday": "881301"}))),
-            (Method::POST, "/v1/payments/key-in".into(), card(json!({"customerEmail": "nobody"}))),
-            (Method::POST, "/v1/payments/key-in".into(), card(json!({"__approved": "no"}))),
-            (Method::POST, "/v1/payments/key-in".into(), card(json!({"vbv": {"cavv": "x"}}))),
-            (Method::POST, payment_path.clone(), "{}".into()),
-            (Method::POST, payment_path.clone(), json!({"orderId": "o", "amount": "1000"}).to_string()),
-            (Method::POST, payment_path.clone(), json!({"orderId": "o", "amount": -1}).to_string()),
-            (Method::POST, "/v1/payments/confirm".into(), json!({"orderId": "o", "amount": 1}).to_string()),
-            (Method::POST, cancel_path.clone(), "{}".into()),
-            (Method::POST, cancel_path.clone(), json!({"cancelReason": ""}).to_string()),
-            (Method::POST, cancel_path.clone(), json!({"cancelReason": "r", "cancelAmount": 0}).to_string()),
-            (Method::POST, cancel_path.clone(), json!({"cancelReason": "r", "cancelAmount": -5}).to_string()),
-            (Method::POST, cancel_path.clone(), json!({"cancelReason": "r", "cancelAmount": "5"}).to_string()),
-            (Method::POST, cancel_path.clone(), json!({"cancelReason": "r", "paymentKey": "other"}).to_string()),
-            (
-                Method::POST,
-                cancel_path.clone(),
-                json!({"cancelReason": "r", "refundReceiveAccount": {"bank": "신한", "accountNumber": "12-34", "holderName": "h"}})
-                    .to_string(),
-            ),
-            (
-                Method::POST,
-                account_cancel.clone(),
-                json!({"cancelReason": "r", "refundReceiveAccount": {"bank": "신한"}}).to_string(),
-            ),
-            (Method::POST, "/v1/virtual-accounts".into(), json!({"method": "virtual-account"}).to_string()),
-            (
-                Method::POST,
-                "/v1/virtual-accounts".into(),
-                json!({"method": "card", "orderId": "o", "orderName": "n", "bank": "b", "customerName": "c", "amount": 1})
-                    .to_string(),
-            ),
-            (
-                Method::POST,
-                "/v1/virtual-accounts".into(),
-                json!({"method": "virtual-account", "orderId": "o", "orderName": "n", "bank": "", "customerName": "c", "amount": 1})
-                    .to_string(),
-            ),
-            (Method::POST, "/v1/billing/authorizations/card".into(), billing(json!({"customerBirthday": "88"}))),
-            (Method::POST, "/v1/billing/authorizations/card".into(), billing(json!({"customerKey": ""}))),
-            (Method::POST, "/v1/billing/authorizations/card".into(), billing(json!({"cardPassword": null}))),
-            (Method::POST, "/v1/billing/authorizations/b".into(), "{}".into()),
-            (Method::POST, "/v1/billing/authorizations/b".into(), json!({"customerKey": 1}).to_string()),
-            (Method::POST, "/v1/billing/b".into(), json!({"customerKey": "c", "orderId": "o"}).to_string()),
-            (
-                Method::POST,
-                "/v1/billing/b".into(),
-                json!({"method": "card", "customerKey": "c", "orderId": "o", "amount": 1}).to_string(),
-            ),
-            (
-                Method::POST,
-                "/v1/billing/b".into(),
-                json!({"billingKey": "other", "customerKey": "c", "orderId": "o", "amount": 1}).to_string(),
-            ),
-            (Method::POST, "/v1/cash-receipts".into(), json!({"type": "영수증"}).to_string()),
-            (
-                Method::POST,
-                "/v1/cash-receipts".into(),
-                json!({"type": "영수증", "paymentKey": key, "orderId": payment["orderId"], "orderName": "n",
-                       "registrationNumber": "010", "amount": 1})
-                .to_string(),
-            ),
-            (
-                Method::POST,
-                "/v1/cash-receipts".into(),
-                json!({"type": "소득공제", "paymentKey": key, "orderId": "another", "orderName": "n",
-                       "registrationNumber": "010", "amount": 1})
-                .to_string(),
-            ),
-            (Method::POST, "/v1/cash-receipts/r/cancel".into(), json!({"amount": -1}).to_string()),
-            (Method::POST, "/v1/cash-receipts/r/cancel".into(), "nope".into()),
-            (Method::PUT, format!("/internal/{key}/deposit"), String::new()),
-            (Method::POST, "/internal/webhook".into(), "{".into()),
-            (Method::POST, "/internal/webhook".into(), json!({"eventType": 1, "data": {}}).to_string()),
-            (Method::POST, "/internal/webhook".into(), json!({"eventType": "X", "data": {"paymentKey": 1}}).to_string()),
-        ];
-        for (method, path, body) in cases {
-            let response = fake
-                .http
-                .request(method.clone(), format!("{}{path}", fake.url()))
-                .header("Authorization", payments_toss::basic_authorization(TEST_SECRET_KEY))
-                .header("Content-Type", "application/json")
-                .body(body.clone())
-                .send()
-                .await
-                .unwrap();
-            let status = response.status().as_u16();
-            let text = response.text().await.unwrap();
-            assert_eq!(status, 400, "{method} {path} {body} -> {text}");
-            let error: Value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("JSON error for {path}: {text}"));
-            assert!(error["code"].is_string(), "{text}");
-            assert!(!error["message"].as_str().unwrap_or_default().is_empty(), "{text}");
-        }
 
-        // An oversized body, an unknown route and a wrong method answer JSON too.
-        let huge = format!("{{\"pad\": \"{}\"}}", "x".repeat(100_000));
-        fake.refused(Method::POST, "/v1/payments/key-in", Some(serde_json::from_str(&huge).unwrap()), 400).await;
-        fake.refused(Method::GET, "/v1/nothing-here", None, 404).await;
-        fake.refused(Method::DELETE, &payment_path, None, 405).await;
-        // Nothing was charged by all that.
-        let unchanged = fake.ok("GET /v1/payments/{paymentKey}", &payment_path, None).await;
-        assert_eq!(unchanged, payment);
+            // An oversized body, an unknown route and a wrong method answer JSON too.
+            let huge = format!("{{\"pad\": \"{}\"}}", "x".repeat(100_000));
+            fake.refused(Method::POST, "/v1/payments/key-in", Some(serde_json::from_str(&huge).unwrap()), 400).await;
+            fake.refused(Method::GET, "/v1/nothing-here", None, 404).await;
+            fake.refused(Method::DELETE, &payment_path, None, 405).await;
+            // Nothing was charged by all that.
+            let unchanged = fake.ok("GET /v1/payments/{paymentKey}", &payment_path, None).await;
+            assert_eq!(unchanged, payment);
+        }
+    })
+    .await;
+}
+
+/// The fake's refusals, with the status Toss documents for each code
+/// (tests/data/documented/SOURCES.md) and, where Toss's message is given,
+/// its body.
+#[tokio::test]
+async fn refusals_have_the_documented_status_and_body() {
+    bounded(async {
+        let fake = Fake::current(None).await;
+        let paid = fake.key_in(&order_id(), 1000, true).await;
+        let key = paid["paymentKey"].as_str().unwrap().to_owned();
+        let cancel_path = format!("/v1/payments/{key}/cancel");
+        let stale = json!({"cancelReason": "r", "cancelAmount": 100, "refundableAmount": 900});
+        let error = fake.refused(Method::POST, &cancel_path, Some(stale), 400).await;
+        assert_eq!(error["code"], "NOT_MATCHES_REFUNDABLE_AMOUNT");
+        let above = json!({"cancelReason": "r", "cancelAmount": 1001});
+        let error = fake.refused(Method::POST, &cancel_path, Some(above), 403).await;
+        assert_eq!(error["code"], "NOT_CANCELABLE_AMOUNT");
+        fake.ok("POST /v1/payments/{paymentKey}/cancel", &cancel_path, Some(json!({"cancelReason": "r"}))).await;
+        let error = fake.refused(Method::POST, &cancel_path, Some(json!({"cancelReason": "r"})), 400).await;
+        assert_eq!(error, documented("v2022-11-16/error-ALREADY_CANCELED_PAYMENT.json"));
+
+        let waiting = fake.key_in(&order_id(), 1000, false).await;
+        let path = format!("/v1/payments/{}/cancel", waiting["paymentKey"].as_str().unwrap());
+        let error = fake.refused(Method::POST, &path, Some(json!({"cancelReason": "r"})), 403).await;
+        assert_eq!(error["code"], "NOT_CANCELABLE_PAYMENT");
+
+        let confirm = json!({"paymentKey": paid["paymentKey"], "orderId": paid["orderId"], "amount": 1000});
+        let error = fake.refused(Method::POST, "/v1/payments/confirm", Some(confirm), 400).await;
+        assert_eq!(error, documented("v2022-11-16/error-ALREADY_PROCESSED_PAYMENT.json"));
+        let error = fake.refused(Method::GET, "/v1/payments/nothing", None, 404).await;
+        assert_eq!(error["code"], "NOT_FOUND_PAYMENT");
+
+        let anonymous = fake.http.get(format!("{}/v1/payments/{key}", fake.url())).send().await.unwrap();
+        assert_eq!(anonymous.status().as_u16(), 401);
+        let error: Value = anonymous.json().await.unwrap();
+        assert_eq!(error["code"], "UNAUTHORIZED_KEY");
+
+        let long = "k".repeat(301);
+        let (status, error) = fake.raw_with_key(Method::POST, &cancel_path, Some(&json!({})), Some(&long)).await;
+        assert_eq!(status, 400);
+        assert_eq!(error, documented("v2022-11-16/error-INVALID_IDEMPOTENCY_KEY.json"));
+        // A GET ignores the header, as Toss says.
+        let (status, _) = fake.raw_with_key(Method::GET, &format!("/v1/payments/{key}"), None, Some(&long)).await;
+        assert_eq!(status, 200);
     })
     .await;
 }

@@ -4,7 +4,7 @@ use std::str::FromStr;
 
 use payments_domain::Money;
 use payments_toss::wire::{TossPayment, TossPaymentStatus};
-use payments_toss::{TossPaymentWebhook, TossWebhookData, TossWebhookError, snapshot, webhook_target};
+use payments_toss::{TossNotification, TossWebhookError, snapshot};
 use serde_json::{Value, json};
 
 /// A card payment as the real API answers it: more members than the swagger,
@@ -199,45 +199,47 @@ fn snapshot_of(payment: Value) -> payments_domain::PaymentSnapshot {
 }
 
 #[test]
-fn webhooks_take_the_short_and_the_full_data() {
+fn status_changed_notifications_take_the_short_and_the_full_data() {
     let short = json!({
         "eventType": "PAYMENT_STATUS_CHANGED",
         "data": {"paymentKey": "pk", "orderId": "o", "status": "WAITING_FOR_DEPOSIT"}
     });
-    let webhook = TossPaymentWebhook::from_value(short.clone()).unwrap();
-    assert!(matches!(webhook.data, TossWebhookData::Short(_)));
-    assert_eq!(serde_json::to_value(&webhook).unwrap(), short);
-    let target = webhook_target(&short).unwrap();
-    assert_eq!(target.payment_key, "pk");
-    assert!(!target.needs_reread);
+    assert_eq!(
+        TossNotification::parse(&short).unwrap(),
+        TossNotification::PaymentStatusChanged {
+            payment_key: "pk".into(),
+            status: Some(TossPaymentStatus::WaitingForDeposit)
+        }
+    );
+    assert_eq!(short, payments_toss::webhook::legacy_status_changed("pk", "o", &TossPaymentStatus::WaitingForDeposit));
 
-    let full = json!({"eventType": "PAYMENT_STATUS_CHANGED", "createdAt": "2024-02-13T12:20:23.000000", "data": real_card_payment()});
-    let webhook: TossPaymentWebhook = serde_json::from_value(full.clone()).unwrap();
-    assert!(matches!(webhook.data, TossWebhookData::Payment(_)));
-    assert_eq!(webhook.data.order_id(), "a4CWyWY5m89PNh7xJwhk1");
-    assert_eq!(serde_json::to_value(&webhook).unwrap(), full);
-    let target = webhook_target(&full).unwrap();
-    assert_eq!(target.payment_key, "5EnNZRJGvaBX7zk2yd8ydw26XvwXkLrx9POLqKQjmAw4b0e1");
-    assert_eq!(target.status, TossPaymentStatus::PartialCanceled);
-    assert!(target.needs_reread);
+    let full = payments_toss::webhook::status_changed(&real_card_payment(), "2024-02-13T12:20:23.000000");
+    assert_eq!(full["createdAt"], "2024-02-13T12:20:23.000000");
+    assert_eq!(full["data"], real_card_payment());
+    assert_eq!(
+        TossNotification::parse(&full).unwrap(),
+        TossNotification::PaymentStatusChanged {
+            payment_key: "5EnNZRJGvaBX7zk2yd8ydw26XvwXkLrx9POLqKQjmAw4b0e1".into(),
+            status: Some(TossPaymentStatus::PartialCanceled)
+        }
+    );
 
-    for status in ["DONE", "CANCELED", "PARTIAL_CANCELED", "EXPIRED", "ABORTED"] {
-        let body = json!({"eventType": "PAYMENT_STATUS_CHANGED", "data": {"paymentKey": "pk", "orderId": "o", "status": status}});
-        assert!(webhook_target(&body).unwrap().needs_reread, "{status}");
-    }
     let other =
         json!({"eventType": "PAYOUT_STATUS_CHANGED", "data": {"paymentKey": "pk", "orderId": "o", "status": "DONE"}});
-    assert!(matches!(webhook_target(&other), Err(TossWebhookError::UnsupportedEvent(_))));
+    assert_eq!(
+        TossNotification::parse(&other).unwrap(),
+        TossNotification::Other { event_type: "PAYOUT_STATUS_CHANGED".into() }
+    );
     for malformed in [
         json!("text"),
         json!({"data": {"paymentKey": "pk", "orderId": "o", "status": "DONE"}}),
         json!({"eventType": "PAYMENT_STATUS_CHANGED"}),
         json!({"eventType": "PAYMENT_STATUS_CHANGED", "data": []}),
-        json!({"eventType": "PAYMENT_STATUS_CHANGED", "data": {"paymentKey": "pk"}}),
+        json!({"eventType": "PAYMENT_STATUS_CHANGED", "data": {"orderId": "o"}}),
         json!({"eventType": "PAYMENT_STATUS_CHANGED", "data": {"paymentKey": " ", "orderId": "o", "status": "DONE"}}),
-        json!({"eventType": "PAYMENT_STATUS_CHANGED", "data": {"method": "카드", "paymentKey": "pk"}}),
+        json!({"eventType": 7, "data": {"paymentKey": "pk"}}),
     ] {
-        assert!(matches!(webhook_target(&malformed), Err(TossWebhookError::Malformed(_))), "{malformed}");
+        assert!(matches!(TossNotification::parse(&malformed), Err(TossWebhookError::Malformed(_))), "{malformed}");
     }
 }
 

@@ -2,9 +2,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use payments_application::ports::{HistoryRepository, RepositoryError, Revision, StoredHistory};
-use payments_domain::{
-    HistoryId, OrderId, PasswordHash, PaymentHistory, Source, VendorCode, VendorUid, WebhookEvent,
-};
+use payments_domain::{HistoryId, OrderId, PasswordHash, PaymentHistory, Source, VendorCode, VendorUid, WebhookEvent};
 use tokio::sync::Notify;
 
 /// Wraps a history repository and wakes the local webhook worker as soon as a

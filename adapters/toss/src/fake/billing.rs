@@ -96,7 +96,11 @@ async fn billing_issue_reply(req: &Request, body: Body, state: &FakeState) -> Re
     text("customerKey", &input.customer_key, 300)?;
     let outcome = state.billing_auths.update(&input.auth_key, |pending| {
         if pending.used {
-            return Err(Fail::new(StatusCode::BAD_REQUEST, "ALREADY_USED_AUTH_KEY", "the authKey was already exchanged"));
+            return Err(Fail::new(
+                StatusCode::BAD_REQUEST,
+                "ALREADY_USED_AUTH_KEY",
+                "the authKey was already exchanged",
+            ));
         }
         if pending.customer_key != input.customer_key {
             return Err(not_matching_customer());
@@ -105,7 +109,11 @@ async fn billing_issue_reply(req: &Request, body: Body, state: &FakeState) -> Re
         Ok(pending.clone())
     });
     let pending = outcome.ok_or_else(|| {
-        Fail::new(StatusCode::NOT_FOUND, "NOT_FOUND_AUTH_KEY", format!("no card registration has the authKey {:?}", input.auth_key))
+        Fail::new(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND_AUTH_KEY",
+            format!("no card registration has the authKey {:?}", input.auth_key),
+        )
     })??;
     let billing = save(state, pending.customer_key, pending.card_number, pending.refused);
     json(state.created(), &state.render_billing(&billing))

@@ -49,7 +49,11 @@ impl Fail {
         Self::new(StatusCode::BAD_REQUEST, "INVALID_REQUEST", message)
     }
     pub(super) fn payment_not_found(key: &str) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "NOT_FOUND_PAYMENT", format!("존재하지 않는 결제 정보 입니다. (paymentKey {key:?})"))
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND_PAYMENT",
+            format!("존재하지 않는 결제 정보 입니다. (paymentKey {key:?})"),
+        )
     }
     pub(super) fn rejected_by_the_card_company() -> Self {
         Self::new(StatusCode::FORBIDDEN, REJECT_CARD_COMPANY.code, REJECT_CARD_COMPANY.message)

@@ -35,7 +35,12 @@ impl Scope {
     pub(crate) fn new(authorization: Option<&str>, method: &Method, path: &str, key: &str) -> Self {
         let mut hasher = DefaultHasher::new();
         authorization.hash(&mut hasher);
-        Self { credentials: hasher.finish(), method: method.as_str().to_owned(), path: path.to_owned(), key: key.to_owned() }
+        Self {
+            credentials: hasher.finish(),
+            method: method.as_str().to_owned(),
+            path: path.to_owned(),
+            key: key.to_owned(),
+        }
     }
 }
 
@@ -154,7 +159,11 @@ pub(crate) async fn serve<E: Endpoint>(idempotency: &Idempotency, endpoint: &E, 
         Claim::First(guard) => guard,
         Claim::Replay(answer) => return answer.response(),
         Claim::Running => {
-            return error_response(StatusCode::CONFLICT, "IDEMPOTENT_REQUEST_PROCESSING", "이전 멱등 요청이 처리중입니다.");
+            return error_response(
+                StatusCode::CONFLICT,
+                "IDEMPOTENT_REQUEST_PROCESSING",
+                "이전 멱등 요청이 처리중입니다.",
+            );
         }
     };
     let response = endpoint.get_response(request).await;

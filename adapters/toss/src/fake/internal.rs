@@ -16,18 +16,14 @@ use serde_json::{Value, json};
 use crate::webhook::TossNotification;
 use crate::wire::{TossPayment, TossPaymentStatus};
 
+use super::REFUSED_CARD_NUMBER;
 use super::TossApiVersion;
 use super::handlers::{Fail, Reply, State, card_fields, json, new_key, new_transaction_key, now, read, respond, text};
 use super::render::mask_card_number;
 use super::state::{EXPIRED_PAYMENT, FakePayment, FakeState, PendingAuth};
-use super::REFUSED_CARD_NUMBER;
 
 /// Changes a payment and, when `change` succeeds, notifies and answers it.
-fn change_payment(
-    state: &FakeState,
-    key: &str,
-    change: impl FnOnce(&mut FakePayment) -> Result<(), Fail>,
-) -> Response {
+fn change_payment(state: &FakeState, key: &str, change: impl FnOnce(&mut FakePayment) -> Result<(), Fail>) -> Response {
     let outcome = state.payments.update(&key.to_owned(), |fake| change(fake).map(|()| fake.clone()));
     respond(outcome.ok_or_else(|| Fail::payment_not_found(key)).and_then(|r| r).and_then(|payment| {
         state.notify(&payment);
@@ -37,6 +33,17 @@ fn change_payment(
 
 fn wrong_state(code: &'static str, message: String) -> Fail {
     Fail::new(StatusCode::BAD_REQUEST, code, message)
+}
+
+/// `GET /internal/{paymentKey}/confirmation`: the `Idempotency-Key` the
+/// payment's confirmation carried, `{"idempotencyKey": null}` when it carried
+/// none or was not confirmed (so a test over HTTP can check the merchant sent one).
+#[handler]
+pub(crate) async fn confirmation(Path(key): Path<String>, Data(state): State<'_>) -> Response {
+    respond(match state.payments.get(&key) {
+        Some(fake) => json(StatusCode::OK, &json!({ "idempotencyKey": fake.confirm_idempotency_key })),
+        None => Err(Fail::payment_not_found(&key)),
+    })
 }
 
 /// `PUT /internal/{paymentKey}/deposit`: the customer pays the virtual

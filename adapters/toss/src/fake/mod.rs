@@ -160,6 +160,7 @@ pub fn endpoint_with_state(state: Arc<FakeState>) -> BoxEndpoint<'static> {
         .at("/internal/:paymentKey/deposit", put(internal::deposit))
         .at("/internal/:paymentKey/reverse-deposit", put(internal::reverse_deposit))
         .at("/internal/:paymentKey/expire", put(internal::expire))
+        .at("/internal/:paymentKey/confirmation", get(internal::confirmation))
         .at("/internal/webhook", post(internal::webhook))
         .data(state)
         .catch_all_error(|error| async move {

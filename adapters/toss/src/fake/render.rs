@@ -160,7 +160,10 @@ fn current(fake: &FakePayment) -> Value {
     // No transaction exists before the confirmation, nor after a failed one.
     let transacted = !matches!(
         status,
-        TossPaymentStatus::Ready | TossPaymentStatus::InProgress | TossPaymentStatus::Expired | TossPaymentStatus::Aborted
+        TossPaymentStatus::Ready
+            | TossPaymentStatus::InProgress
+            | TossPaymentStatus::Expired
+            | TossPaymentStatus::Aborted
     );
     let last_transaction_key = common.transaction_key.as_deref().filter(|_| transacted);
     let mut receipt = last_transaction_key.map_or(Value::Null, |key| json!({ "url": receipt_url(key) }));

@@ -47,14 +47,7 @@ pub(crate) struct FakePayment {
 
 impl FakePayment {
     pub(crate) fn new(payment: TossPayment, approved: bool) -> Self {
-        Self {
-            payment,
-            approved,
-            refused: false,
-            failure: None,
-            confirm_idempotency_key: None,
-            due_at: None,
-        }
+        Self { payment, approved, refused: false, failure: None, confirm_idempotency_key: None, due_at: None }
     }
 }
 
@@ -242,6 +235,7 @@ impl FakeState {
 /// `createdAt` of a webhook as Toss writes it: KST, no offset, microseconds.
 fn event_time() -> String {
     let now = Utc::now();
-    let kst = FixedOffset::east_opt(9 * 3600).map_or_else(|| now.naive_utc(), |kst| now.with_timezone(&kst).naive_local());
+    let kst =
+        FixedOffset::east_opt(9 * 3600).map_or_else(|| now.naive_utc(), |kst| now.with_timezone(&kst).naive_local());
     kst.format("%Y-%m-%dT%H:%M:%S%.6f").to_string()
 }

@@ -195,7 +195,8 @@ pub struct Fake {
 
 impl Fake {
     pub async fn start(version: TossApiVersion, webhook_url: Option<String>) -> Self {
-        let config = FakeTossConfig { webhook_url: webhook_url.clone(), api_version: version, ..FakeTossConfig::default() };
+        let config =
+            FakeTossConfig { webhook_url: webhook_url.clone(), api_version: version, ..FakeTossConfig::default() };
         let emitter = payments_fakekit::WebhookEmitter::new(webhook_url);
         let state = Arc::new(FakeState::new(&config, emitter));
         assert_eq!(state.api_version(), version);
