@@ -166,6 +166,13 @@ async fn a_saved_card_is_issued_from_the_windows_auth_key(app: &TestApp) {
     let payment_key = app.toss.charge_saved_card(&billing_key, &customer_key, 4_900).await;
     let history = app.register(TOSS, &payment_key, &unique("order"), 4_900).await.expect("charge registered");
     assert!(history.paid_at.is_some());
+    // Toss says the customer removed the card: the record is kept, marked removed.
+    let deleted = json!({ "eventType": "BILLING_DELETED", "createdAt": "2026-12-01T10:00:00.000000",
+                          "data": { "billingKey": billing_key, "reason": null } });
+    assert_eq!(app.post_pg_webhook("toss", &deleted).await, 200);
+    let read = app.client.get_reservation_by_id(reservation.id, PASSWORD).await.expect("still readable");
+    assert!(read.removed_at.is_some(), "marked removed: {read:?}");
+    assert_eq!(reservation.removed_at, None);
     // The authKey is single-use: registering it for another source fails at Toss.
     let other = wire::SourceBody { id: unique("customer"), ..source };
     let again = app

@@ -107,6 +107,17 @@ pub struct Reservations {
 
 #[async_trait]
 impl ReservationRepository for Reservations {
+    async fn mark_removed(&self, code: VendorCode, key_digest: &str, at: Timestamp) -> Result<u64, RepositoryError> {
+        let mut rows = self.rows.lock().unwrap();
+        let mut marked = 0;
+        for row in rows.iter_mut().map(|s| &mut s.reservation) {
+            if row.vendor.code == code && row.key_digest.as_deref() == Some(key_digest) && row.removed_at.is_none() {
+                row.removed_at = Some(at);
+                marked += 1;
+            }
+        }
+        Ok(marked)
+    }
     async fn insert(&self, r: &PaymentReservation, hash: &PasswordHash) -> Result<(), RepositoryError> {
         let mut rows = self.rows.lock().unwrap();
         if rows.iter().any(|s| s.reservation.vendor == r.vendor || s.reservation.source == r.source) {
@@ -297,9 +308,12 @@ impl PaymentGateway for FakePg {
         _store: &StoreId,
         uid: &VendorUid,
         _customer: &SourceId,
-    ) -> Result<Value, GatewayError> {
+    ) -> Result<SavedCard, GatewayError> {
         self.failure()?;
-        self.cards.lock().unwrap().get(uid.as_str()).cloned().ok_or_else(|| GatewayError::NotFound(uid.to_string()))
+        let data =
+            self.cards.lock().unwrap().get(uid.as_str()).cloned().ok_or_else(|| GatewayError::NotFound(uid.to_string()))?;
+        let key = data.get("billingKey").and_then(Value::as_str).unwrap_or(uid.as_str()).to_owned();
+        Ok(SavedCard { data, key })
     }
 }
 
