@@ -98,9 +98,10 @@ const MAX_STALE_BALANCE_RETRIES: usize = 64;
 /// store; the same one at several stores is rare).
 const MAX_HISTORIES_PER_ORDER: u32 = 8;
 
-/// The lookup digest of a PG's saved-card key: SHA-256 in lower-case hex
-/// (the keys are long random values, so the digest reveals nothing).
-pub fn card_key_digest(key: &str) -> String {
+/// The lookup digest of an identifier kept sealed at rest (a PG's saved-card
+/// key, a PG's order id): SHA-256 in lower-case hex, so a record is found by
+/// it without opening every row.
+pub fn lookup_digest(key: &str) -> String {
     use sha2::{Digest, Sha256};
     hex(&Sha256::digest(key.as_bytes()))
 }
@@ -436,7 +437,7 @@ impl PaymentService {
             source: input.source,
             title: input.title,
             data: card.data,
-            key_digest: Some(card_key_digest(&card.key)),
+            key_digest: Some(lookup_digest(&card.key)),
             created_at: self.deps.clock.now(),
             removed_at: None,
         };
@@ -451,7 +452,7 @@ impl PaymentService {
     /// # Errors
     /// 503 when the database is down.
     pub async fn process_card_removed(&self, vendor: VendorCode, key: &SecretKey) -> Result<u64, AppError> {
-        let digest = card_key_digest(&key.0);
+        let digest = lookup_digest(&key.0);
         Ok(self.reservations().mark_removed(vendor, &digest, self.deps.clock.now()).await?)
     }
 

@@ -665,7 +665,7 @@ fn stored_reservation() -> StoredReservation {
             source: source(),
             title: Title::parse("my card").unwrap(),
             data: json!({ "customer_uid": "order-1" }),
-            key_digest: Some(card_key_digest("order-1")),
+            key_digest: Some(lookup_digest("order-1")),
             created_at: at(0),
             removed_at: None,
         },
@@ -701,7 +701,7 @@ async fn a_card_removed_at_the_pg_is_marked_removed_by_its_key_digest() {
     m.reservations
         .expect_mark_removed()
         .withf(|code, digest, at_| {
-            *code == VendorCode::Iamport && digest == card_key_digest("key-1") && *at_ == at(100)
+            *code == VendorCode::Iamport && digest == lookup_digest("key-1") && *at_ == at(100)
         })
         .times(1)
         .returning(|_, _, _| Ok(1));

@@ -43,7 +43,7 @@ async fn the_original_sdk_calls_every_route_unchanged() {
         ("createReservation", 201),
         ("getReservation", 200),
         ("getReservationById", 200),
-        ("receiveIamportWebhook", 201),
+        ("receiveIamportWebhook", 200),
         ("receiveTossWebhook", 404),
         ("health", 200),
         ("system", 200),

@@ -44,6 +44,7 @@ pub(crate) fn open_json<T: DeserializeOwned>(
 }
 
 pub(crate) const HISTORY_DATA: &str = "payment_histories.data";
+pub(crate) const HISTORY_ORDER: &str = "payment_histories.vendor_order_id";
 pub(crate) const CANCEL_DATA: &str = "payment_history_cancels.data";
 pub(crate) const RESERVATION_DATA: &str = "payment_reservations.data";
 pub(crate) const EVENT_PREVIOUS: &str = "payment_history_webhooks.previous";
@@ -151,7 +152,13 @@ pub(crate) fn history(
             webhook_url: field("webhook_url", id, WebhookUrl::parse(row.webhook_url))?,
             created_at: row.created_at,
         },
-        order_id: row.vendor_order_id.map(|order| field("vendor_order_id", id, OrderId::parse(order))).transpose()?,
+        order_id: row
+            .vendor_order_id
+            .map(|sealed| {
+                let order: String = open_json(&keys.histories, HISTORY_ORDER, id, &sealed)?;
+                field("vendor_order_id", id, OrderId::parse(order))
+            })
+            .transpose()?,
         currency: field("currency", id, Currency::parse(&row.currency))?,
         price: row.price,
         data: open_json(&keys.histories, HISTORY_DATA, id, &row.data)?,

@@ -271,6 +271,13 @@ impl Store {
         Ok(settled)
     }
 
+    /// A history's PG order id sealed for its row, and its lookup digest.
+    fn seal_order(&self, history: &PaymentHistory) -> Result<(Option<String>, Option<String>), RepositoryError> {
+        let Some(order) = history.order_id() else { return Ok((None, None)) };
+        let sealed = codec::seal_json(&self.keys.histories, codec::HISTORY_ORDER, history.id(), order.as_str())?;
+        Ok((Some(sealed), Some(payments_application::lookup_digest(order.as_str()))))
+    }
+
     /// Loads a history from its row (query 1) and its cancels as of the row's
     /// revision (query 2): at most two queries, never a mix of two states.
     async fn load_history(&self, row: Option<DbRow>) -> Result<Option<StoredHistory>, RepositoryError> {
@@ -467,7 +474,8 @@ impl Store {
     pub(crate) async fn reencrypt_all(&self) -> Result<RotationReport, RepositoryError> {
         let keys = self.keys.clone();
         Ok(RotationReport {
-            histories: self.rotate_table("payment_histories", &["data"], &keys.histories).await?,
+            histories: self.rotate_table("payment_histories", &["data"], &keys.histories).await?
+                + self.rotate_table("payment_histories", &["vendor_order_id"], &keys.histories).await?,
             cancels: self.rotate_table("payment_history_cancels", &["data"], &keys.cancels).await?,
             reservations: self.rotate_table("payment_reservations", &["data"], &keys.reservations).await?,
             webhook_events: self
@@ -488,19 +496,21 @@ impl HistoryRepository for Store {
         let data = codec::seal_json(&self.keys.histories, codec::HISTORY_DATA, id, history.data())?;
         let vendor = history.vendor();
         let source = history.source();
+        let (order, order_digest) = self.seal_order(history)?;
         let cancels = self.new_cancels(id, history.cancels(), None, 0).await?;
         let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO payment_histories (id, vendor_code, vendor_store_id, vendor_uid, vendor_order_id, \
-             source_schema, source_table, source_id, currency, price, refund, webhook_url, data, password, \
-             created_at, paid_at, cancelled_at, revision) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, 0)",
+             vendor_order_digest, source_schema, source_table, source_id, currency, price, refund, webhook_url, \
+             data, password, created_at, paid_at, cancelled_at, revision) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, 0)",
         )
         .bind(id_col(id.as_uuid()))
         .bind(vendor.code.as_str())
         .bind(vendor.store_id.as_str())
         .bind(vendor.uid.as_str())
-        .bind(history.order_id().map(|order| order.as_str().to_owned()))
+        .bind(order)
+        .bind(order_digest)
         .bind(source.schema.as_str())
         .bind(source.table.as_str())
         .bind(source.id.as_str())
@@ -568,11 +578,11 @@ impl HistoryRepository for Store {
         limit: u32,
     ) -> Result<Vec<StoredHistory>, RepositoryError> {
         let rows = sqlx::query(&format!(
-            "SELECT {HISTORY_COLUMNS} FROM payment_histories WHERE vendor_code = $1 AND vendor_order_id = $2 \
+            "SELECT {HISTORY_COLUMNS} FROM payment_histories WHERE vendor_code = $1 AND vendor_order_digest = $2 \
              ORDER BY created_at LIMIT $3"
         ))
         .bind(code.as_str())
-        .bind(order_id.as_str())
+        .bind(payments_application::lookup_digest(order_id.as_str()))
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await
@@ -604,13 +614,15 @@ impl HistoryRepository for Store {
         let [previous, current, trigger] = codec::seal_event(&self.keys, event)?;
         let created = ts_col(event.created_at());
         let cancels = self.new_cancels(id, next.cancels(), Some(expected.0), revision).await?;
+        let (order, order_digest) = self.seal_order(next)?;
 
         // The guarded update comes first: it takes the write lock (SQLite) or
         // the row lock (PostgreSQL) and decides, before anything else is written.
         let mut tx = self.begin_write().await?;
         let updated = sqlx::query(
             "UPDATE payment_histories SET price = $1, refund = $2, data = $3, paid_at = $4, cancelled_at = $5, \
-             revision = $6, vendor_order_id = COALESCE(vendor_order_id, $7) WHERE id = $8 AND revision = $9",
+             revision = $6, vendor_order_id = COALESCE(vendor_order_id, $7), \
+             vendor_order_digest = COALESCE(vendor_order_digest, $8) WHERE id = $9 AND revision = $10",
         )
         .bind(money_col(next.price()))
         .bind(money_col(next.refund()))
@@ -618,7 +630,8 @@ impl HistoryRepository for Store {
         .bind(next.paid_at().map(ts_col))
         .bind(next.cancelled_at().map(ts_col))
         .bind(revision)
-        .bind(next.order_id().map(|order| order.as_str().to_owned()))
+        .bind(order)
+        .bind(order_digest)
         .bind(id_col(id.as_uuid()))
         .bind(expected.0)
         .execute(&mut *tx)

@@ -92,7 +92,7 @@ async fn histories_are_found_by_the_pg_order_id(db: &TestDb) {
 async fn saved_cards_are_marked_removed_by_their_key_digest(db: &TestDb) {
     let r = reservation("billing_1", "customer-1");
     db.repos.reservations.insert(&r, &hash()).await.unwrap();
-    let digest = payments_application::card_key_digest("billing_1");
+    let digest = payments_application::lookup_digest("billing_1");
     assert_eq!(db.repos.reservations.mark_removed(VendorCode::Iamport, &digest, at(50)).await.unwrap(), 0);
     assert_eq!(db.repos.reservations.mark_removed(VendorCode::TossPayments, "other", at(50)).await.unwrap(), 0);
     assert_eq!(db.repos.reservations.mark_removed(VendorCode::TossPayments, &digest, at(50)).await.unwrap(), 1);
@@ -591,7 +591,7 @@ async fn key_rotation_keeps_old_rows_readable_and_reseals_them(db: &TestDb) {
 
     // Re-encrypt under the new keys, then the old keys can go.
     let report = db.db.reencrypt_all(&rotated).await.unwrap();
-    assert_eq!(report.histories, 1);
+    assert_eq!(report.histories, 2, "its data and its sealed order id");
     assert_eq!(report.cancels, 2);
     assert_eq!(report.reservations, 1);
     assert_eq!(report.webhook_events, 1);

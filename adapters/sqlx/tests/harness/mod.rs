@@ -223,7 +223,7 @@ pub fn reservation(uid: &str, customer: &str) -> PaymentReservation {
         source: Source::parse("shop", "customers", customer).unwrap(),
         title: Title::parse("my card").unwrap(),
         data: json!({ "billingKey": uid, "card": { "number": CARD_NUMBER } }),
-        key_digest: Some(payments_application::card_key_digest(uid)),
+        key_digest: Some(payments_application::lookup_digest(uid)),
         created_at: at(5),
         removed_at: None,
     }
