@@ -12,7 +12,7 @@ pub mod ports;
 
 pub use delivery::{DeliveryDeps, DeliveryService};
 pub use error::AppError;
-pub use payments::{Gateways, PaymentDeps, PaymentService, WebhookUrlPolicy, lookup_digest, derived_key};
+pub use payments::{Gateways, PaymentDeps, PaymentService, WebhookUrlPolicy, derived_key, lookup_digest};
 
 #[cfg(test)]
 mod test_support;

@@ -700,9 +700,7 @@ async fn a_card_removed_at_the_pg_is_marked_removed_by_its_key_digest() {
     let mut m = Mocks::new();
     m.reservations
         .expect_mark_removed()
-        .withf(|code, digest, at_| {
-            *code == VendorCode::Iamport && digest == lookup_digest("key-1") && *at_ == at(100)
-        })
+        .withf(|code, digest, at_| *code == VendorCode::Iamport && digest == lookup_digest("key-1") && *at_ == at(100))
         .times(1)
         .returning(|_, _, _| Ok(1));
     let removed = m.service().process_card_removed(VendorCode::Iamport, &SecretKey("key-1".into())).await.unwrap();

@@ -310,8 +310,13 @@ impl PaymentGateway for FakePg {
         _customer: &SourceId,
     ) -> Result<SavedCard, GatewayError> {
         self.failure()?;
-        let data =
-            self.cards.lock().unwrap().get(uid.as_str()).cloned().ok_or_else(|| GatewayError::NotFound(uid.to_string()))?;
+        let data = self
+            .cards
+            .lock()
+            .unwrap()
+            .get(uid.as_str())
+            .cloned()
+            .ok_or_else(|| GatewayError::NotFound(uid.to_string()))?;
         let key = data.get("billingKey").and_then(Value::as_str).unwrap_or(uid.as_str()).to_owned();
         Ok(SavedCard { data, key })
     }
