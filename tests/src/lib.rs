@@ -102,6 +102,15 @@ pub struct TestApp {
 /// # Panics
 /// When PostgreSQL is configured but unreachable, or the server cannot start.
 pub async fn spawn_app(backend: Backend, test: &str) -> Option<TestApp> {
+    spawn_app_with(backend, test, &[]).await
+}
+
+/// As [`spawn_app`], with configuration variables set or replaced (e.g. the
+/// fake Toss's API version).
+///
+/// # Panics
+/// As [`spawn_app`].
+pub async fn spawn_app_with(backend: Backend, test: &str, overrides: &[(&str, &str)]) -> Option<TestApp> {
     init_tracing();
     let (database, database_url) = match backend {
         Backend::Sqlite => {
@@ -146,6 +155,7 @@ pub async fn spawn_app(backend: Backend, test: &str) -> Option<TestApp> {
         ("PAYMENT_PG_TIMEOUT_SECS", "10"),
     ]
     .into_iter()
+    .chain(overrides.iter().copied())
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
     .collect();
     let config = Config::from_vars(&vars).expect("a valid test configuration");
@@ -176,7 +186,15 @@ pub async fn run<F>(backend: Backend, test: &str, scenario: F)
 where
     F: for<'a> AsyncScenario<'a>,
 {
-    let Some(mut app) = spawn_app(backend, test).await else { return };
+    run_with(backend, test, &[], scenario).await;
+}
+
+/// As [`run`], on a server configured with `overrides` (see [`spawn_app_with`]).
+pub async fn run_with<F>(backend: Backend, test: &str, overrides: &[(&str, &str)], scenario: F)
+where
+    F: for<'a> AsyncScenario<'a>,
+{
+    let Some(mut app) = spawn_app_with(backend, test, overrides).await else { return };
     let started = std::time::Instant::now();
     let outcome = AssertUnwindSafe(tokio::time::timeout(SCENARIO_LIMIT, scenario.call(&app))).catch_unwind().await;
     eprintln!("{test}: scenario took {} ms", started.elapsed().as_millis());
@@ -206,15 +224,17 @@ where
     }
 }
 
-/// Instantiates each scenario for both backends: `sqlite_<name>` and `postgres_<name>`.
+/// Instantiates each scenario for both backends: `sqlite_<name>` and
+/// `postgres_<name>`; `with [(VAR, value), ...];` first configures every server.
 #[macro_export]
 macro_rules! scenarios {
-    ($($name:ident),* $(,)?) => {
+    (with $overrides:expr; $($name:ident),* $(,)?) => {
         mod sqlite {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    $crate::run($crate::Backend::Sqlite, concat!("sqlite::", stringify!($name)), super::$name).await;
+                    let test = concat!("sqlite::", stringify!($name));
+                    $crate::run_with($crate::Backend::Sqlite, test, &$overrides, super::$name).await;
                 }
             )*
         }
@@ -222,10 +242,14 @@ macro_rules! scenarios {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    $crate::run($crate::Backend::Postgres, concat!("postgres::", stringify!($name)), super::$name).await;
+                    let test = concat!("postgres::", stringify!($name));
+                    $crate::run_with($crate::Backend::Postgres, test, &$overrides, super::$name).await;
                 }
             )*
         }
+    };
+    ($($name:ident),* $(,)?) => {
+        $crate::scenarios!(with []; $($name),*);
     };
 }
 
