@@ -351,6 +351,8 @@ struct PaymentView {
 #[derive(Deserialize)]
 struct CancelView {
     #[serde(default)]
+    cancellation_id: Option<String>,
+    #[serde(default)]
     pg_tid: Option<String>,
     amount: Money,
     #[serde(default)]
@@ -362,8 +364,8 @@ struct CancelView {
 /// Converts Iamport's payment JSON into a [`PaymentSnapshot`], keeping the
 /// JSON whole as its `data` (and each cancel's JSON as that cancel's `data`).
 ///
-/// Cancel keys are the cancels' `pg_tid`; an empty or repeated `pg_tid` gets a
-/// key derived from its time, amount and position, stable across reads.
+/// Cancel keys are stable across reads however many cancels there are and in
+/// whatever order they are listed (see `cancel_key`).
 ///
 /// # Errors
 /// [`GatewayError::Protocol`] when a needed field is missing or invalid.
@@ -380,17 +382,10 @@ pub fn snapshot_from_payment(data: Value) -> Result<PaymentSnapshot, GatewayErro
         parsed.push(cancel);
     }
     let mut cancels = Vec::with_capacity(parsed.len());
-    for (index, (cancel, raw)) in parsed.iter().zip(raw_cancels).enumerate() {
-        let tid = cancel.pg_tid.as_deref().unwrap_or("").trim();
-        let unique =
-            !tid.is_empty() && parsed.iter().filter(|c| c.pg_tid.as_deref().map(str::trim) == Some(tid)).count() == 1;
+    let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for (cancel, raw) in parsed.iter().zip(raw_cancels) {
         let created_at = cancel.cancelled_at.as_ref().and_then(unix_time);
-        let key = if unique {
-            tid.to_owned()
-        } else {
-            let at = cancel.cancelled_at.as_ref().map_or_else(|| "0".to_owned(), ToString::to_string);
-            format!("{}:{at}:{}:{index}", if tid.is_empty() { "cancel" } else { tid }, cancel.amount)
-        };
+        let key = cancel_key(cancel, &mut seen);
         let key = CancelKey::parse(truncate(&key, 255))
             .map_err(|e| GatewayError::Protocol(format!("Iamport cancel key: {e}")))?;
         let created_at = created_at
@@ -429,6 +424,23 @@ pub fn snapshot_from_payment(data: Value) -> Result<PaymentSnapshot, GatewayErro
         cancels,
         data,
     })
+}
+
+/// The key of one cancel, stable however many cancels the payment has and in
+/// whatever order Iamport lists them: its `cancellation_id` when Iamport gives
+/// one; else its `pg_tid` (many PGs repeat the payment's own on every partial
+/// cancel), time and amount, with `:n` for the n-th cancel identical in all
+/// three (identical cancels are interchangeable, so their order does not matter).
+fn cancel_key(cancel: &CancelView, seen: &mut std::collections::HashMap<String, usize>) -> String {
+    if let Some(id) = cancel.cancellation_id.as_deref().map(str::trim).filter(|id| !id.is_empty()) {
+        return format!("cancellation:{id}");
+    }
+    let tid = cancel.pg_tid.as_deref().map(str::trim).filter(|tid| !tid.is_empty()).unwrap_or("cancel");
+    let at = cancel.cancelled_at.as_ref().map_or_else(|| "0".to_owned(), ToString::to_string);
+    let base = format!("{tid}:{at}:{}", cancel.amount);
+    let count = seen.entry(base.clone()).or_insert(0);
+    *count += 1;
+    if *count == 1 { base } else { format!("{base}:{count}") }
 }
 
 fn truncate(text: &str, max_chars: usize) -> String {
@@ -505,16 +517,53 @@ mod tests {
                 {"pg_tid": "same", "amount": 100, "cancelled_at": 1700000100, "reason": ""},
                 {"pg_tid": "same", "amount": 200, "cancelled_at": 1700000200, "reason": "r"},
                 {"pg_tid": "", "amount": 300, "cancelled_at": 1700000300, "reason": "r"},
-                {"pg_tid": "own", "amount": 1.5, "cancelled_at": 1700000400, "reason": "r"}
+                {"pg_tid": "own", "amount": 1.5, "cancelled_at": 1700000400, "reason": "r"},
+                {"pg_tid": "x", "cancellation_id": "cid-9", "amount": 1, "cancelled_at": 1700000500}
             ]
         });
         let snapshot = snapshot_from_payment(payment.clone()).unwrap();
         let keys: Vec<_> = snapshot.cancels.iter().map(|c| c.key.as_str().to_owned()).collect();
-        assert_eq!(keys, ["same:1700000100:100:0", "same:1700000200:200:1", "cancel:1700000300:300:2", "own"]);
+        assert_eq!(
+            keys,
+            [
+                "same:1700000100:100",
+                "same:1700000200:200",
+                "cancel:1700000300:300",
+                "own:1700000400:1.5",
+                "cancellation:cid-9"
+            ]
+        );
         assert_eq!(snapshot.cancels[0].reason.as_str(), "-");
         assert_eq!(snapshot.cancels[3].price.to_string(), "1.5");
         assert_eq!(snapshot.data, payment);
         assert_eq!(snapshot.cancels[1].data, payment["cancel_history"][1]);
+    }
+
+    fn keys_of(cancels: &[Value]) -> Vec<String> {
+        let payment = json!({"amount": 10000, "paid_at": 1700000000, "cancel_history": cancels});
+        let mut keys: Vec<_> =
+            snapshot_from_payment(payment).unwrap().cancels.iter().map(|c| c.key.as_str().to_owned()).collect();
+        keys.sort();
+        keys
+    }
+
+    #[test]
+    fn partial_cancels_sharing_the_payments_pg_tid_are_each_counted_once() {
+        // Many Korean PGs repeat the payment's pg_tid on every partial cancel.
+        let first = json!({"pg_tid": "T-1", "amount": 1000, "cancelled_at": 1700000100});
+        let second = json!({"pg_tid": "T-1", "amount": 2000, "cancelled_at": 1700000200});
+        let after_one = keys_of(std::slice::from_ref(&first));
+        let after_two = keys_of(&[first.clone(), second.clone()]);
+        assert!(after_two.contains(&after_one[0]), "the first cancel keeps its key when a second shares its pg_tid");
+        assert_eq!(after_two, keys_of(&[second.clone(), first.clone()]), "list order does not matter");
+        let payment = json!({"amount": 10000, "paid_at": 1700000000, "cancel_history": [first, second]});
+        let snapshot = snapshot_from_payment(payment).unwrap();
+        let refund = payments_domain::Money::sum(snapshot.cancels.iter().map(|c| &c.price)).unwrap();
+        assert_eq!(refund.to_string(), "3000", "1000 + 2000, never counted twice");
+        // Two cancels identical in pg_tid, time and amount are both counted, in either order.
+        let twin = json!({"pg_tid": "T-1", "amount": 500, "cancelled_at": 1700000300});
+        let twins = keys_of(&[twin.clone(), twin.clone()]);
+        assert_eq!(twins, ["T-1:1700000300:500", "T-1:1700000300:500:2"]);
     }
 
     #[test]
@@ -577,7 +626,7 @@ mod tests {
         assert_eq!(snapshot.data, payment);
         assert_eq!(snapshot.price, "5000".parse().unwrap());
         assert_eq!(snapshot.cancels.len(), 1);
-        assert_eq!(snapshot.cancels[0].key.as_str(), "StdpayCARDINIpayTest20240101");
+        assert_eq!(snapshot.cancels[0].key.as_str(), "cancellation:c_1", "Iamport's own id of the cancel");
         assert_eq!(snapshot.cancels[0].created_at.timestamp(), 1_704_067_300);
         assert_eq!(snapshot.paid_at.unwrap().timestamp(), 1_704_067_200);
         // The real envelope says `message: null` on success.
