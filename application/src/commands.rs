@@ -27,6 +27,9 @@ pub struct CancelHistory {
     pub price: Money,
     pub reason: CancelReason,
     pub account: Option<RefundAccount>,
+    /// The caller's `Idempotency-Key`: a retry with the same key settles the
+    /// first attempt's cancel instead of sending another.
+    pub idempotency_key: Option<String>,
 }
 
 /// Register a card saved at the PG.

@@ -103,7 +103,7 @@ impl From<GatewayError> for AppError {
         let message = error.to_string();
         match error {
             GatewayError::NotFound(_) => AppError::NotFound(message),
-            GatewayError::Rejected(_) => AppError::Unprocessable(message),
+            GatewayError::Rejected(_) | GatewayError::BalanceMismatch(_) => AppError::Unprocessable(message),
             GatewayError::UnknownStore { .. } => AppError::Invalid(message),
             GatewayError::Timeout(_) => AppError::GatewayTimeout(message),
             GatewayError::Unavailable(_) | GatewayError::Protocol(_) => AppError::BadGateway(message),

@@ -4,9 +4,12 @@
 //! and the persistence adapter encrypts at rest. Everything here takes and
 //! returns plain domain values.
 
+mod cancel;
 pub mod commands;
 mod delivery;
 mod error;
+#[cfg(any(test, feature = "mocks"))]
+pub mod memory;
 mod payments;
 pub mod ports;
 

@@ -7,16 +7,15 @@ use payments_domain::{
     Applied, CancelReason, EventId, HistoryId, HistoryIdentity, Password, PasswordHash, PaymentHistory, PaymentPhase,
     PaymentReservation, PaymentSnapshot, ReservationId, VendorCode, WebhookEvent, WebhookUrl,
 };
-use serde_json::json;
 
 use crate::commands::{
-    CancelHistory, CreateHistory, CreateReservation, HistoryLocator, Locator, NotificationOutcome, NotificationTarget,
-    PgNotification, ReservationLocator,
+    CreateHistory, CreateReservation, HistoryLocator, Locator, NotificationOutcome, NotificationTarget, PgNotification,
+    ReservationLocator,
 };
 use crate::error::AppError;
 use crate::ports::{
-    CancelRequest, Clock, ConfirmRequest, GatewayError, HistoryRepository, IdGenerator, PasswordHasher, PaymentGateway,
-    RepositoryError, ReservationRepository, SecretKey, StoredHistory,
+    CancelIntentRepository, CancelRequest, Clock, ConfirmRequest, HistoryRepository, IdGenerator, PasswordHasher,
+    PaymentGateway, RepositoryError, ReservationRepository, SecretKey, StoredHistory,
 };
 
 /// The PG gateways by vendor.
@@ -79,20 +78,25 @@ pub struct PaymentDeps {
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<dyn IdGenerator>,
     pub webhook_urls: WebhookUrlPolicy,
+    /// Cancel intents (the cancel lock, and what settles a lost answer).
+    pub intents: Arc<dyn CancelIntentRepository>,
+    /// How long an open intent belongs to its sender before another cancel
+    /// may settle it: longer than a PG call can take.
+    pub intent_lease: std::time::Duration,
 }
 
 /// The payment use cases. Cheap to clone; share one per process.
 #[derive(Clone)]
 pub struct PaymentService {
-    deps: Arc<PaymentDeps>,
+    pub(crate) deps: Arc<PaymentDeps>,
+    /// Woken when this process closes a cancel intent, for cancels waiting
+    /// for their payment's lock.
+    pub(crate) intent_closed: Arc<tokio::sync::Notify>,
 }
 
 /// How often a change is re-applied when another change of the same history
 /// committed first. Each retry re-reads the record, so this only bounds a storm.
-const MAX_CHANGE_ATTEMPTS: usize = 16;
-
-/// How often a cancel is re-sent after the PG refused it for a stale balance.
-const MAX_STALE_BALANCE_RETRIES: usize = 64;
+pub(crate) const MAX_CHANGE_ATTEMPTS: usize = 16;
 
 /// Most histories an order id is looked up in (order ids are unique per
 /// store; the same one at several stores is rare).
@@ -135,10 +139,10 @@ fn confirm_key(input: &CreateHistory) -> String {
 
 impl PaymentService {
     pub fn new(deps: PaymentDeps) -> Self {
-        Self { deps: Arc::new(deps) }
+        Self { deps: Arc::new(deps), intent_closed: Arc::default() }
     }
 
-    fn histories(&self) -> &dyn HistoryRepository {
+    pub(crate) fn histories(&self) -> &dyn HistoryRepository {
         self.deps.histories.as_ref()
     }
 
@@ -201,8 +205,7 @@ impl PaymentService {
     /// charged: cancel what is left of it. A failure here is logged; the
     /// registration fails either way.
     async fn cancel_mismatched(&self, gateway: &dyn PaymentGateway, input: &CreateHistory, snapshot: &PaymentSnapshot) {
-        let refunded = payments_domain::Money::sum(snapshot.cancels.iter().map(|c| &c.price));
-        let Some(remaining) = refunded.and_then(|r| snapshot.price.checked_sub(r)) else { return };
+        let Some(remaining) = snapshot.remaining() else { return };
         if remaining.is_zero() {
             return;
         }
@@ -212,7 +215,13 @@ impl PaymentService {
         )) else {
             return;
         };
-        let request = CancelRequest { amount: remaining, reason, remaining, refund_account: None };
+        // Not registered, so no intent: a key derived from the registration
+        // keeps a retried registration from refunding twice at Toss.
+        let idempotency_key = Some(derived_key(
+            "mismatch-cancel",
+            &[input.vendor.code.as_str(), input.vendor.store_id.as_str(), input.vendor.uid.as_str()],
+        ));
+        let request = CancelRequest { amount: remaining, reason, remaining, refund_account: None, idempotency_key };
         if let Err(error) = gateway.cancel_payment(&input.vendor.store_id, &input.vendor.uid, &request).await {
             tracing::error!(
                 vendor = %input.vendor.code, uid = %input.vendor.uid, %error,
@@ -231,94 +240,12 @@ impl PaymentService {
         Ok(stored.history)
     }
 
-    async fn load_history(&self, locator: &HistoryLocator) -> Result<StoredHistory, AppError> {
+    pub(crate) async fn load_history(&self, locator: &HistoryLocator) -> Result<StoredHistory, AppError> {
         let found = match locator {
             Locator::Id(id) => self.histories().find_by_id(*id).await?,
             Locator::Source(source) => self.histories().find_by_source(source).await?,
         };
         found.ok_or_else(|| AppError::NotFound("payment history not found".into()))
-    }
-
-    /// Cancels a payment wholly or partly at the PG, then records the change
-    /// and its webhook event.
-    ///
-    /// # Errors
-    /// 404/403 as for reading; 422 when the amount is 0 or above the balance
-    /// (the PG is not called) or the PG refuses; 502/504 when the PG fails.
-    pub async fn cancel_history(&self, input: CancelHistory) -> Result<PaymentHistory, AppError> {
-        let stored = self.load_history(&Locator::Source(input.source.clone())).await?;
-        self.check_password(&input.password, &stored.password_hash).await?;
-        let history = &stored.history;
-        history.check_cancel(input.price)?;
-        let gateway = self.deps.gateways.get(history.vendor().code)?;
-        let (store, uid) = (&history.vendor().store_id, &history.vendor().uid);
-        let mut remaining = history.remaining();
-        let mut attempts = 0;
-        let snapshot = loop {
-            let request = CancelRequest {
-                amount: input.price,
-                reason: input.reason.clone(),
-                remaining,
-                refund_account: input.account.clone(),
-            };
-            match gateway.cancel_payment(store, uid, &request).await {
-                Ok(snapshot) => break snapshot,
-                // The PGs refuse a cancel whose stated balance is stale (another
-                // cancel of this payment went first, here or on another
-                // instance). Re-read the balance at the PG: when it moved, try
-                // again against it; each refusal means another cancel succeeded,
-                // so this ends.
-                Err(GatewayError::Rejected(message)) if attempts < MAX_STALE_BALANCE_RETRIES => {
-                    attempts += 1;
-                    let fresh = gateway.fetch_payment(store, uid).await?;
-                    let refunded = payments_domain::Money::sum(fresh.cancels.iter().map(|c| &c.price));
-                    let fresh_remaining = refunded.and_then(|r| fresh.price.checked_sub(r)).unwrap_or(remaining);
-                    if fresh_remaining == remaining {
-                        return Err(GatewayError::Rejected(message).into());
-                    }
-                    if input.price > fresh_remaining {
-                        return Err(payments_domain::DomainError::CancelExceedsBalance {
-                            requested: input.price,
-                            remaining: fresh_remaining,
-                        }
-                        .into());
-                    }
-                    remaining = fresh_remaining;
-                }
-                Err(other) => return Err(other.into()),
-            }
-        };
-        // The refund account is passed to the PG only, never stored.
-        let trigger = json!({
-            "type": "cancel",
-            "price": input.price,
-            "reason": input.reason.as_str(),
-        });
-        self.apply_snapshot(stored, snapshot, trigger).await
-    }
-
-    /// Applies the PG's answer to a cancel to a stored history and records the
-    /// event, re-reading and re-applying when another change committed first.
-    /// Returns the history as it is now.
-    async fn apply_snapshot(
-        &self,
-        mut stored: StoredHistory,
-        snapshot: PaymentSnapshot,
-        trigger: serde_json::Value,
-    ) -> Result<PaymentHistory, AppError> {
-        for _ in 0..MAX_CHANGE_ATTEMPTS {
-            let next = match stored.history.apply(snapshot.clone())? {
-                Applied::Unchanged => return Ok(stored.history),
-                Applied::Changed(next) => next,
-            };
-            let event = self.new_event(&stored.history, &next, trigger.clone())?;
-            match self.histories().save_change(stored.revision, &next, &event).await {
-                Ok(()) => return Ok(next),
-                Err(RepositoryError::Stale) => stored = self.reload(stored.history.id()).await?,
-                Err(other) => return Err(other.into()),
-            }
-        }
-        Err(AppError::Unavailable("too many concurrent changes of this payment; retry".into()))
     }
 
     /// A PG says a payment changed: re-read it from the PG and record what
@@ -391,7 +318,7 @@ impl PaymentService {
         }
     }
 
-    fn new_event(
+    pub(crate) fn new_event(
         &self,
         previous: &PaymentHistory,
         next: &PaymentHistory,
@@ -406,7 +333,7 @@ impl PaymentService {
         )?)
     }
 
-    async fn reload(&self, id: HistoryId) -> Result<StoredHistory, AppError> {
+    pub(crate) async fn reload(&self, id: HistoryId) -> Result<StoredHistory, AppError> {
         self.histories()
             .find_by_id(id)
             .await?
@@ -478,7 +405,7 @@ impl PaymentService {
         self.deps.hasher.hash(password).await.map_err(AppError::Internal)
     }
 
-    async fn check_password(&self, password: &Password, hash: &PasswordHash) -> Result<(), AppError> {
+    pub(crate) async fn check_password(&self, password: &Password, hash: &PasswordHash) -> Result<(), AppError> {
         if self.deps.hasher.verify(password, hash).await.map_err(AppError::Internal)? {
             Ok(())
         } else {

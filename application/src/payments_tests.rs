@@ -18,6 +18,7 @@ struct Mocks {
     reservations: MockReservationRepository,
     hasher: MockPasswordHasher,
     policy: WebhookUrlPolicy,
+    intents: Arc<MemoryIntents>,
 }
 
 impl Mocks {
@@ -31,6 +32,7 @@ impl Mocks {
             reservations: MockReservationRepository::new(),
             hasher,
             policy: WebhookUrlPolicy::AnyHost,
+            intents: Arc::default(),
         }
     }
 
@@ -51,6 +53,8 @@ impl Mocks {
             clock: Arc::new(clock),
             ids: Arc::new(ids),
             webhook_urls: self.policy,
+            intents: self.intents,
+            intent_lease: std::time::Duration::from_secs(25),
         })
     }
 
@@ -86,6 +90,7 @@ fn cancel_input(price: &str) -> crate::commands::CancelHistory {
         price: money(price),
         reason: CancelReason::parse("customer asked").unwrap(),
         account: None,
+        idempotency_key: None,
     }
 }
 
@@ -310,12 +315,16 @@ async fn cancel_refused_by_the_pg_is_422_and_nothing_is_written() {
     m.gateway
         .expect_cancel_payment()
         .returning(|_, _, _| Err(GatewayError::Rejected("refund account required".into())));
-    // The balance at the PG is the one we sent: the refusal stands.
-    m.gateway.expect_fetch_payment().times(1).returning(|_, _| Ok(snapshot("10000", true, vec![])));
+    // A refusal that is not about the balance stands: the PG is not re-read.
+    m.gateway.expect_fetch_payment().never();
     m.histories.expect_save_change().never();
+    let intents = m.intents.clone();
     let err = m.service().cancel_history(cancel_input("10")).await.unwrap_err();
     assert_eq!(err.status(), 422);
     assert!(err.to_string().contains("refund account"), "{err}");
+    let intent = &intents.all()[0];
+    assert_eq!(intent.state, IntentState::Refused, "the lock is released");
+    assert!(intent.refusal.as_deref().unwrap().contains("refund account"));
 }
 
 #[tokio::test]
@@ -365,7 +374,7 @@ async fn cancel_refused_for_a_stale_balance_is_resent_against_the_fresh_one() {
         .withf(|_, _, r| r.remaining == money("10000"))
         .times(1)
         .in_sequence(&mut seq)
-        .returning(|_, _, _| Err(GatewayError::Rejected("refundableAmount differs".into())));
+        .returning(|_, _, _| Err(GatewayError::BalanceMismatch("refundableAmount differs".into())));
     // Another cancel of 1000 went first at the PG.
     m.gateway
         .expect_fetch_payment()
@@ -374,7 +383,11 @@ async fn cancel_refused_for_a_stale_balance_is_resent_against_the_fresh_one() {
         .returning(|_, _| Ok(snapshot("10000", true, vec![cancel("c0", "1000", 40)])));
     m.gateway
         .expect_cancel_payment()
-        .withf(|_, _, r| r.remaining == money("9000") && r.amount == money("2000"))
+        .withf(|_, _, r| {
+            r.remaining == money("9000")
+                && r.amount == money("2000")
+                && r.idempotency_key.as_deref().unwrap().ends_with("-1")
+        })
         .times(1)
         .in_sequence(&mut seq)
         .returning(|_, _, _| Ok(snapshot("10000", true, vec![cancel("c0", "1000", 40), cancel("c1", "2000", 50)])));
@@ -390,7 +403,7 @@ async fn cancel_refused_for_a_stale_balance_that_no_longer_fits_is_422() {
     m.gateway
         .expect_cancel_payment()
         .times(1)
-        .returning(|_, _, _| Err(GatewayError::Rejected("refundableAmount differs".into())));
+        .returning(|_, _, _| Err(GatewayError::BalanceMismatch("refundableAmount differs".into())));
     m.gateway
         .expect_fetch_payment()
         .times(1)
@@ -401,12 +414,145 @@ async fn cancel_refused_for_a_stale_balance_that_no_longer_fits_is_422() {
 }
 
 #[tokio::test]
-async fn cancel_pg_timeout_is_504() {
+async fn cancel_pg_timeout_is_504_and_leaves_the_intent_unknown() {
     let mut m = Mocks::new();
     m.stored(history("10000", true));
     m.gateway.expect_cancel_payment().returning(|_, _, _| Err(GatewayError::Timeout("10s".into())));
     m.histories.expect_save_change().never();
+    let intents = m.intents.clone();
     assert_eq!(m.service().cancel_history(cancel_input("10")).await.unwrap_err().status(), 504);
+    assert_eq!(intents.all()[0].state, IntentState::Unknown);
+}
+
+fn keyed_cancel(price: &str, key: &str) -> crate::commands::CancelHistory {
+    crate::commands::CancelHistory { idempotency_key: Some(key.into()), ..cancel_input(price) }
+}
+
+#[tokio::test]
+async fn a_lost_answer_retried_with_its_key_is_settled_by_re_reading_and_never_resent() {
+    let mut m = Mocks::new();
+    m.stored(history("10000", true));
+    // Toss refunded, but the answer was lost: our timeout fired.
+    m.gateway
+        .expect_cancel_payment()
+        .withf(|_, _, r| r.idempotency_key.is_some() && r.remaining == money("10000"))
+        .times(1)
+        .returning(|_, _, _| Err(GatewayError::Timeout("10s".into())));
+    m.gateway
+        .expect_fetch_payment()
+        .times(1)
+        .returning(|_, _| Ok(snapshot("10000", true, vec![cancel("c1", "2000", 150)])));
+    m.histories
+        .expect_save_change()
+        .withf(|_, next, event| next.refund() == money("2000") && event.trigger()["type"] == "cancel")
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    let intents = m.intents.clone();
+    let service = m.service();
+    assert_eq!(service.cancel_history(keyed_cancel("2000", "k-1")).await.unwrap_err().status(), 504);
+    let after = service.cancel_history(keyed_cancel("2000", "k-1")).await.unwrap();
+    assert_eq!(after.refund(), money("2000"), "refunded once");
+    let intent = &intents.all()[0];
+    assert_eq!((intent.state, intent.cancel_key.as_ref().map(CancelKey::as_str)), (IntentState::Done, Some("c1")));
+}
+
+#[tokio::test]
+async fn a_lost_answer_the_pg_shows_nothing_of_is_resent_with_the_same_key_and_balance() {
+    let mut m = Mocks::new();
+    m.stored(history("10000", true));
+    let keys = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = keys.clone();
+    let mut calls = 0;
+    m.gateway.expect_cancel_payment().times(2).returning(move |_, _, r| {
+        seen.lock().unwrap().push((r.idempotency_key.clone().unwrap(), r.remaining));
+        calls += 1;
+        if calls == 1 {
+            Err(GatewayError::Unavailable("connection reset".into()))
+        } else {
+            Ok(snapshot("10000", true, vec![cancel("c1", "2000", 150)]))
+        }
+    });
+    m.gateway.expect_fetch_payment().times(1).returning(|_, _| Ok(snapshot("10000", true, vec![])));
+    m.histories.expect_save_change().times(1).returning(|_, _, _| Ok(()));
+    let service = m.service();
+    assert_eq!(service.cancel_history(keyed_cancel("2000", "k-1")).await.unwrap_err().status(), 502);
+    assert_eq!(service.cancel_history(keyed_cancel("2000", "k-1")).await.unwrap().refund(), money("2000"));
+    let keys = keys.lock().unwrap();
+    assert_eq!(keys[0], keys[1], "the same PG idempotency key and balance: the PG refunds it at most once");
+}
+
+#[tokio::test]
+async fn our_failure_after_the_pg_said_yes_is_settled_by_the_retry_without_a_second_refund() {
+    let mut m = Mocks::new();
+    m.stored(history("10000", true));
+    m.gateway
+        .expect_cancel_payment()
+        .times(1)
+        .returning(|_, _, _| Ok(snapshot("10000", true, vec![cancel("c1", "2000", 150)])));
+    m.gateway
+        .expect_fetch_payment()
+        .times(1)
+        .returning(|_, _| Ok(snapshot("10000", true, vec![cancel("c1", "2000", 150)])));
+    let mut seq = mockall::Sequence::new();
+    m.histories
+        .expect_save_change()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _, _| Err(RepositoryError::Unavailable("down".into())));
+    m.histories.expect_save_change().times(1).in_sequence(&mut seq).returning(|_, _, _| Ok(()));
+    let service = m.service();
+    assert_eq!(service.cancel_history(keyed_cancel("2000", "k-1")).await.unwrap_err().status(), 503);
+    assert_eq!(service.cancel_history(keyed_cancel("2000", "k-1")).await.unwrap().refund(), money("2000"));
+}
+
+#[tokio::test]
+async fn a_done_cancel_retried_is_answered_without_calling_the_pg() {
+    let mut m = Mocks::new();
+    m.stored(history("10000", true));
+    m.gateway
+        .expect_cancel_payment()
+        .times(1)
+        .returning(|_, _, _| Ok(snapshot("10000", true, vec![cancel("c1", "2000", 150)])));
+    m.histories.expect_save_change().times(1).returning(|_, _, _| Ok(()));
+    let service = m.service();
+    service.cancel_history(keyed_cancel("2000", "k-1")).await.unwrap();
+    // The stored history in these mocks stays the original; what matters is the PG is not asked again.
+    assert!(service.cancel_history(keyed_cancel("2000", "k-1")).await.is_ok());
+    let other = service.cancel_history(keyed_cancel("3000", "k-1")).await.unwrap_err();
+    assert_eq!(other.status(), 422, "the key was used for another cancel: {other}");
+}
+
+#[tokio::test]
+async fn an_unknown_intent_of_another_request_is_settled_before_a_new_cancel_is_sent() {
+    let mut m = Mocks::new();
+    m.stored(history("10000", true));
+    let mut seq = mockall::Sequence::new();
+    m.gateway
+        .expect_cancel_payment()
+        .withf(|_, _, r| r.amount == money("1000"))
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _, _| Err(GatewayError::Timeout("10s".into())));
+    // The next cancel finds the first unknown: the PG shows it done.
+    m.gateway
+        .expect_fetch_payment()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _| Ok(snapshot("10000", true, vec![cancel("c1", "1000", 150)])));
+    m.gateway
+        .expect_cancel_payment()
+        .withf(|_, _, r| r.amount == money("2000"))
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _, _| Ok(snapshot("10000", true, vec![cancel("c1", "1000", 150), cancel("c2", "2000", 160)])));
+    m.histories.expect_save_change().times(2).returning(|_, _, _| Ok(()));
+    let intents = m.intents.clone();
+    let service = m.service();
+    assert_eq!(service.cancel_history(cancel_input("1000")).await.unwrap_err().status(), 504);
+    service.cancel_history(cancel_input("2000")).await.unwrap();
+    let keys: Vec<_> =
+        intents.all().iter().map(|i| (i.state, i.cancel_key.clone().map(|k| k.as_str().to_owned()))).collect();
+    assert_eq!(keys, [(IntentState::Done, Some("c1".into())), (IntentState::Done, Some("c2".into()))]);
 }
 
 // --- confirmation at registration -------------------------------------------

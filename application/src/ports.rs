@@ -24,6 +24,11 @@ pub enum GatewayError {
     /// The PG understood and refused (balance exceeded, wrong customer, ...).
     #[error("refused by the PG: {0}")]
     Rejected(String),
+    /// The PG refused a cancel because the balance it was told is not the
+    /// one it holds (Toss `NOT_MATCHES_REFUNDABLE_AMOUNT`, Iamport's checksum):
+    /// another cancel went first. Nothing was refunded.
+    #[error("refused by the PG for a stale balance: {0}")]
+    BalanceMismatch(String),
     /// No credentials are configured for this store of this vendor.
     #[error("store {store:?} is not configured for {vendor}")]
     UnknownStore { vendor: VendorCode, store: String },
@@ -38,8 +43,9 @@ pub enum GatewayError {
     Protocol(String),
 }
 
-/// The account a virtual-account payment is refunded to. Passed to the PG
-/// only, never stored. `Debug` hides the account number.
+/// The account a virtual-account payment is refunded to. Passed to the PG,
+/// and kept only sealed in the cancel's intent (to send it again when its
+/// answer was lost). `Debug` hides the account number.
 #[derive(Clone, PartialEq, Eq)]
 pub struct RefundAccount {
     pub bank: String,
@@ -65,6 +71,9 @@ pub struct CancelRequest {
     pub remaining: Money,
     /// Required by the PGs for virtual-account payments.
     pub refund_account: Option<RefundAccount>,
+    /// Sent as `Idempotency-Key` where the PG takes one (Toss), so a cancel
+    /// whose answer was lost is answered again instead of refunded twice.
+    pub idempotency_key: Option<String>,
 }
 
 /// A card saved at the PG, as it answered. `Debug` hides the key.
@@ -416,6 +425,106 @@ pub trait WebhookOutbox: Send + Sync {
     /// # Errors
     /// `Unavailable` when the database is down.
     async fn stats(&self, now: Timestamp) -> Result<OutboxStats, RepositoryError>;
+}
+
+/// Where a cancel intent stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IntentState {
+    /// Recorded; the cancel is being sent (or its sender died: then it is
+    /// settled once its lease ran out).
+    Pending,
+    /// Sent, and the answer was lost (timeout, connection lost, a 5xx, or our
+    /// own failure after the PG answered): never re-sent before the PG is re-read.
+    Unknown,
+    /// The PG refunded it; `cancel_key` is the cancel it made.
+    Done,
+    /// The PG refused it; nothing was refunded.
+    Refused,
+}
+
+impl IntentState {
+    /// Whether the intent still holds its payment's cancel lock.
+    pub fn is_open(self) -> bool {
+        matches!(self, Self::Pending | Self::Unknown)
+    }
+}
+
+/// A cancel recorded before it is sent to the PG: the proof of what was
+/// asked, the lock that keeps one cancel of a payment in flight at a time
+/// (across instances), and what settles an answer that was lost.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CancelIntent {
+    /// Derived from the caller's `Idempotency-Key` when there is one, so a
+    /// retry finds the intent of the first attempt.
+    pub id: Uuid,
+    pub history: HistoryId,
+    pub amount: Money,
+    pub reason: CancelReason,
+    /// Sealed at rest; needed again to re-send a virtual-account refund.
+    pub refund_account: Option<RefundAccount>,
+    /// The balance the PG is told is left (its guard against stale cancels).
+    pub remaining: Money,
+    /// Bumped when the PG refused for a stale balance and the cancel is sent
+    /// again against the fresh one; part of the PG idempotency key.
+    pub attempt: u32,
+    pub state: IntentState,
+    /// The PG's cancel this intent made, once done.
+    pub cancel_key: Option<payments_domain::CancelKey>,
+    /// Why the PG refused, once refused.
+    pub refusal: Option<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+impl CancelIntent {
+    /// The PG idempotency key of the intent's current attempt.
+    pub fn pg_key(&self) -> String {
+        format!("payments-cancel-{}-{}", self.id.simple(), self.attempt)
+    }
+}
+
+/// What recording an intent found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IntentBegin {
+    /// Recorded: the caller holds the payment's cancel lock.
+    Begun,
+    /// An intent with this id exists already (a retry): here it is.
+    Exists(CancelIntent),
+    /// Another intent of this payment is open.
+    Busy(CancelIntent),
+}
+
+/// Cancel intents, in the same database as the histories.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait CancelIntentRepository: Send + Sync {
+    /// Records `intent` (open) unless its id exists or its payment has an
+    /// open intent already. At most one open intent per payment, whatever the
+    /// number of instances.
+    ///
+    /// # Errors
+    /// `Unavailable` when the database is down.
+    async fn begin(&self, intent: &CancelIntent) -> Result<IntentBegin, RepositoryError>;
+
+    /// Writes the intent's state, attempt, remaining, cancel key, refusal and
+    /// `updated_at`; `false` when no such intent exists.
+    ///
+    /// # Errors
+    /// `Unavailable` when the database is down.
+    async fn update(&self, intent: &CancelIntent) -> Result<bool, RepositoryError>;
+
+    /// The cancel keys that done intents of `history` made.
+    ///
+    /// # Errors
+    /// `Unavailable` when the database is down.
+    async fn claimed_cancel_keys(&self, history: HistoryId)
+    -> Result<Vec<payments_domain::CancelKey>, RepositoryError>;
+
+    /// Open intents, oldest first, at most `limit` (for the reconciler).
+    ///
+    /// # Errors
+    /// `Unavailable` when the database is down.
+    async fn open(&self, limit: u32) -> Result<Vec<CancelIntent>, RepositoryError>;
 }
 
 /// A response kept for an `Idempotency-Key`.

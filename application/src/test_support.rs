@@ -69,3 +69,5 @@ pub fn history(price: &str, paid: bool) -> PaymentHistory {
     )
     .unwrap()
 }
+
+pub use crate::memory::MemoryIntents;

@@ -226,6 +226,9 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
             Some(hosts) => WebhookUrlPolicy::Hosts(hosts.clone()),
             None => WebhookUrlPolicy::AnyHost,
         },
+        intents: repositories.intents.clone(),
+        // Longer than any PG call: a cancel still being sent is never taken over.
+        intent_lease: config.pg.timeout.saturating_mul(2).saturating_add(Duration::from_secs(5)),
     });
     let delivery = delivery_service(&config, &database)?;
     let (stop, stopped) = watch::channel(false);

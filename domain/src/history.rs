@@ -104,6 +104,12 @@ pub struct PaymentSnapshot {
 }
 
 impl PaymentSnapshot {
+    /// What is left to refund according to the PG (`None` when its cancels
+    /// overflow or exceed the price: an inconsistent snapshot).
+    pub fn remaining(&self) -> Option<Money> {
+        Money::sum(self.cancels.iter().map(|c| &c.price)).and_then(|refunded| self.price.checked_sub(refunded))
+    }
+
     /// Refuses a registration whose price is not what the PG charged.
     ///
     /// # Errors

@@ -160,7 +160,10 @@ impl PaymentsApi {
         #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
         body: Encrypted<CancelHistoryBody>,
     ) -> Result<EncryptedOk<HistoryBody>, RecordError> {
-        let command = body.value.try_into_domain()?;
+        let mut command = body.value.try_into_domain()?;
+        // The key binds the cancel's intent too: a retry after a lost answer
+        // settles the first attempt instead of refunding again.
+        command.idempotency_key.clone_from(&idempotency_key.0);
         let payments = state.payments.clone();
         let work = async move { payments.cancel_history(command).await.map(|h| HistoryBody::from(&h)) };
         Ok(idempotency::run(state.0, "PUT /payments/histories/cancel", idempotency_key.0, &body.canonical, work)

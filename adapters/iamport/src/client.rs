@@ -488,8 +488,16 @@ impl PaymentGateway for IamportGateway {
             refund_tel: account.map(|a| a.mobile.clone()),
             ..PaymentCancelCreate::default()
         };
-        let value = self.call(store, Method::POST, &["payments", "cancel"], Some(&body)).await?;
-        snapshot_from_payment(value)
+        match self.call(store, Method::POST, &["payments", "cancel"], Some(&body)).await {
+            Ok(value) => snapshot_from_payment(value),
+            // Iamport gives its checksum refusal no code of its own: it is one
+            // when the payment's balance is not the one we sent.
+            Err(GatewayError::Rejected(message)) => match self.fetch_payment(store, uid).await {
+                Ok(now) if now.remaining() != Some(request.remaining) => Err(GatewayError::BalanceMismatch(message)),
+                _ => Err(GatewayError::Rejected(message)),
+            },
+            Err(other) => Err(other),
+        }
     }
 
     async fn fetch_reservation(

@@ -25,7 +25,9 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use payments_application::ports::{HistoryRepository, IdempotencyStore, ReservationRepository, WebhookOutbox};
+use payments_application::ports::{
+    CancelIntentRepository, HistoryRepository, IdempotencyStore, ReservationRepository, WebhookOutbox,
+};
 use payments_crypto::Keyring;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
@@ -86,10 +88,11 @@ pub enum Database {
     Postgres(PgPool),
 }
 
-/// The four repository ports over one database.
+/// The repository ports over one database.
 #[derive(Clone)]
 pub struct Repositories {
     pub histories: Arc<dyn HistoryRepository>,
+    pub intents: Arc<dyn CancelIntentRepository>,
     pub reservations: Arc<dyn ReservationRepository>,
     pub outbox: Arc<dyn WebhookOutbox>,
     pub idempotency: Arc<dyn IdempotencyStore>,
@@ -216,6 +219,7 @@ impl Database {
                 let store = Arc::new(sqlite::Store::new(pool.clone(), keys));
                 Repositories {
                     histories: store.clone(),
+                    intents: store.clone(),
                     reservations: store.clone(),
                     outbox: store.clone(),
                     idempotency: store,
@@ -225,6 +229,7 @@ impl Database {
                 let store = Arc::new(postgres::Store::new(pool.clone(), keys));
                 Repositories {
                     histories: store.clone(),
+                    intents: store.clone(),
                     reservations: store.clone(),
                     outbox: store.clone(),
                     idempotency: store,

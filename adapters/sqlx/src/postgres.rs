@@ -47,3 +47,6 @@ fn writer_pool(pool: &DbPool) -> DbPool {
 #[path = "store.rs"]
 mod store;
 pub(crate) use store::Store;
+#[allow(clippy::duplicate_mod)]
+#[path = "intents.rs"]
+mod intents;

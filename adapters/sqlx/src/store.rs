@@ -87,33 +87,33 @@ fn share(error: &RepositoryError) -> RepositoryError {
 /// Every repository port over one pool.
 #[derive(Clone)]
 pub(crate) struct Store {
-    pool: DbPool,
-    keys: Arc<AtRestKeys>,
+    pub(super) pool: DbPool,
+    pub(super) keys: Arc<AtRestKeys>,
     /// Where writes go: `pool` itself, or on SQLite its single writer.
     writer: DbPool,
     attempts: Arc<AttemptQueue>,
 }
 
-fn get<'r, T>(row: &'r DbRow, column: &str) -> Result<T, RepositoryError>
+pub(super) fn get<'r, T>(row: &'r DbRow, column: &str) -> Result<T, RepositoryError>
 where
     T: sqlx::Decode<'r, Db> + sqlx::Type<Db>,
 {
     row.try_get(column).map_err(db_err)
 }
 
-fn get_id(row: &DbRow, column: &str) -> Result<Uuid, RepositoryError> {
+pub(super) fn get_id(row: &DbRow, column: &str) -> Result<Uuid, RepositoryError> {
     Ok(from_id(get::<IdCol>(row, column)?))
 }
 
-fn get_ts(row: &DbRow, column: &str) -> Result<Timestamp, RepositoryError> {
+pub(super) fn get_ts(row: &DbRow, column: &str) -> Result<Timestamp, RepositoryError> {
     from_ts(get::<TsCol>(row, column)?)
 }
 
-fn get_opt_ts(row: &DbRow, column: &str) -> Result<Option<Timestamp>, RepositoryError> {
+pub(super) fn get_opt_ts(row: &DbRow, column: &str) -> Result<Option<Timestamp>, RepositoryError> {
     get::<Option<TsCol>>(row, column)?.map(from_ts).transpose()
 }
 
-fn get_money(row: &DbRow, column: &str) -> Result<Money, RepositoryError> {
+pub(super) fn get_money(row: &DbRow, column: &str) -> Result<Money, RepositoryError> {
     from_money(get::<MoneyCol>(row, column)?)
 }
 
@@ -189,7 +189,7 @@ impl Store {
     }
 
     /// The pool writes go to; closed with the main pool (see `Database::close`).
-    fn writer(&self) -> Result<&DbPool, RepositoryError> {
+    pub(super) fn writer(&self) -> Result<&DbPool, RepositoryError> {
         if self.pool.is_closed() {
             return Err(db_err(sqlx::Error::PoolClosed));
         }
@@ -476,7 +476,8 @@ impl Store {
         Ok(RotationReport {
             histories: self.rotate_table("payment_histories", &["data"], &keys.histories).await?
                 + self.rotate_table("payment_histories", &["vendor_order_id"], &keys.histories).await?,
-            cancels: self.rotate_table("payment_history_cancels", &["data"], &keys.cancels).await?,
+            cancels: self.rotate_table("payment_history_cancels", &["data"], &keys.cancels).await?
+                + self.rotate_table("payment_cancel_intents", &["refund_account"], &keys.cancels).await?,
             reservations: self.rotate_table("payment_reservations", &["data"], &keys.reservations).await?,
             webhook_events: self
                 .rotate_table("payment_history_webhooks", &["previous", "current", "data"], &keys.histories)

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use harness::*;
 use payments_application::ports::{
-    IdempotencyClaim, JobOutcome, OutboxStats, PasswordHasher, RepositoryError, Revision, StoredResponse,
+    CancelIntent, IdempotencyClaim, IntentBegin, IntentState, JobOutcome, OutboxStats, PasswordHasher, RefundAccount,
+    RepositoryError, Revision, StoredResponse,
 };
 use payments_crypto::{Argon2Hasher, Argon2Params};
 use payments_domain::*;
@@ -65,7 +66,73 @@ suite!(
     closed_pool_is_unavailable,
     histories_are_found_by_the_pg_order_id,
     saved_cards_are_marked_removed_by_their_key_digest,
+    a_payment_has_at_most_one_open_cancel_intent,
+    concurrent_intents_of_one_payment_begin_one_at_a_time,
 );
+
+fn intent(history: &PaymentHistory, amount: &str, account: bool) -> CancelIntent {
+    CancelIntent {
+        id: uuid::Uuid::now_v7(),
+        history: history.id(),
+        amount: money(amount),
+        reason: CancelReason::parse("customer asked").unwrap(),
+        refund_account: account.then(|| RefundAccount {
+            bank: "088".into(),
+            account: "110123456789".into(),
+            holder: "Holder".into(),
+            mobile: "01012345678".into(),
+        }),
+        remaining: history.remaining(),
+        attempt: 0,
+        state: IntentState::Pending,
+        cancel_key: None,
+        refusal: None,
+        created_at: at(100),
+        updated_at: at(100),
+    }
+}
+
+async fn a_payment_has_at_most_one_open_cancel_intent(db: &TestDb) {
+    let h = history("imp_1", "order-1", "1000", vec![]);
+    db.repos.histories.insert(&h, &hash()).await.unwrap();
+    let first = intent(&h, "100", true);
+    assert_eq!(db.repos.intents.begin(&first).await.unwrap(), IntentBegin::Begun);
+    assert_eq!(db.repos.intents.begin(&first).await.unwrap(), IntentBegin::Exists(first.clone()), "read back whole");
+    let second = intent(&h, "200", false);
+    assert_eq!(db.repos.intents.begin(&second).await.unwrap(), IntentBegin::Busy(first.clone()));
+    assert_eq!(db.repos.intents.open(10).await.unwrap(), vec![first.clone()]);
+    // The refund account is sealed at rest.
+    assert!(!db.dump().await.contains("110123456789"), "the account number is not stored in clear");
+
+    // Unknown still holds the lock; done releases it, records its cancel and drops the account.
+    let mut unknown = CancelIntent { state: IntentState::Unknown, attempt: 1, updated_at: at(200), ..first.clone() };
+    assert!(db.repos.intents.update(&unknown).await.unwrap());
+    assert!(matches!(db.repos.intents.begin(&second).await.unwrap(), IntentBegin::Busy(i) if i == unknown));
+    unknown.state = IntentState::Done;
+    unknown.cancel_key = Some(CancelKey::parse("c-1").unwrap());
+    assert!(db.repos.intents.update(&unknown).await.unwrap());
+    assert_eq!(db.repos.intents.claimed_cancel_keys(h.id()).await.unwrap(), vec![CancelKey::parse("c-1").unwrap()]);
+    let IntentBegin::Exists(done) = db.repos.intents.begin(&first).await.unwrap() else { panic!("exists") };
+    assert_eq!((done.state, done.refund_account), (IntentState::Done, None), "a closed intent keeps no account");
+    assert_eq!(db.repos.intents.begin(&second).await.unwrap(), IntentBegin::Begun, "the lock is free");
+    assert!(db.repos.intents.open(10).await.unwrap().iter().all(|i| i.id == second.id));
+    let missing = CancelIntent { id: uuid::Uuid::now_v7(), ..second.clone() };
+    assert!(!db.repos.intents.update(&missing).await.unwrap());
+}
+
+async fn concurrent_intents_of_one_payment_begin_one_at_a_time(db: &TestDb) {
+    let h = history("imp_1", "order-1", "1000", vec![]);
+    db.repos.histories.insert(&h, &hash()).await.unwrap();
+    let attempts = (0..16).map(|_| {
+        let intents = db.repos.intents.clone();
+        let candidate = intent(&h, "10", false);
+        tokio::spawn(async move { intents.begin(&candidate).await.unwrap() })
+    });
+    let outcomes = futures::future::join_all(attempts).await;
+    let begun = outcomes.iter().filter(|o| matches!(o.as_ref().unwrap(), IntentBegin::Begun)).count();
+    assert_eq!(begun, 1, "one cancel of a payment in flight at a time: {outcomes:?}");
+    assert_eq!(db.repos.intents.open(100).await.unwrap().len(), 1);
+}
 
 async fn histories_are_found_by_the_pg_order_id(db: &TestDb) {
     let a = history("imp_1", "order-1", "1000", vec![]);

@@ -21,6 +21,8 @@ use crate::wire::{
 
 /// Toss's code for a confirmation of a payment it already confirmed.
 pub const ALREADY_PROCESSED_PAYMENT: &str = "ALREADY_PROCESSED_PAYMENT";
+/// Toss's code for a cancel whose `refundableAmount` is not the balance.
+pub const NOT_MATCHES_REFUNDABLE_AMOUNT: &str = "NOT_MATCHES_REFUNDABLE_AMOUNT";
 
 /// The real API.
 pub const DEFAULT_BASE_URL: &str = "https://api.tosspayments.com";
@@ -347,9 +349,15 @@ impl PaymentGateway for TossGateway {
             tax_free_amount: None,
             refundable_amount: Some(request.remaining.to_json_number()),
         };
-        let payment =
-            self.call(store.as_str(), Method::POST, &["v1", "payments", uid.as_str(), "cancel"], Some(&body)).await?;
-        snapshot(payment)
+        let segments = ["v1", "payments", uid.as_str(), "cancel"];
+        let key = request.idempotency_key.as_deref();
+        match self.call_once(store.as_str(), Method::POST, &segments, Some(&body), key).await {
+            Ok(payment) => snapshot(payment),
+            Err(CallFailure { code: Some(code), error }) if code == NOT_MATCHES_REFUNDABLE_AMOUNT => {
+                Err(GatewayError::BalanceMismatch(error.to_string()))
+            }
+            Err(failure) => Err(failure.error),
+        }
     }
 
     async fn fetch_reservation(

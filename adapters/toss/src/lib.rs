@@ -16,8 +16,8 @@ pub mod wire;
 pub mod fake;
 
 pub use client::{
-    ALREADY_PROCESSED_PAYMENT, DEFAULT_BASE_URL, DEFAULT_TIMEOUT, TEST_SECRET_KEY, TossConfig, TossConfigError,
-    TossCredentials, TossGateway, basic_authorization,
+    ALREADY_PROCESSED_PAYMENT, DEFAULT_BASE_URL, DEFAULT_TIMEOUT, NOT_MATCHES_REFUNDABLE_AMOUNT, TEST_SECRET_KEY,
+    TossConfig, TossConfigError, TossCredentials, TossGateway, basic_authorization,
 };
 pub use snapshot::snapshot;
 pub use webhook::{

@@ -39,6 +39,7 @@ fn cancel(amount: &str, remaining: &str) -> CancelRequest {
         reason: CancelReason::parse("customer asked").unwrap(),
         remaining: money(remaining),
         refund_account: None,
+        idempotency_key: None,
     }
 }
 

@@ -351,6 +351,7 @@ async fn a_virtual_account_deposit_callback_and_its_reversal() {
             reason: CancelReason::parse("customer asked").unwrap(),
             remaining: money("19900"),
             refund_account: Some(account),
+            idempotency_key: Some("e2e-refund-1".into()),
         };
         let refunded = gateway.cancel_payment(&store(), &uid(&created), &request).await.unwrap();
         fake.check_payment(&refunded.data);

@@ -170,6 +170,7 @@ impl CancelHistoryBody {
             price: self.price.to_money("price")?,
             reason: CancelReason::parse(self.reason)?,
             account: self.account.map(RefundAccountBody::try_into_domain).transpose()?,
+            idempotency_key: None,
         })
     }
 }

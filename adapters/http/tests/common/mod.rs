@@ -364,6 +364,8 @@ pub async fn spawn_app_with(local_mode: bool, delivery: Option<DeliveryService>)
         clock: Arc::new(SystemClock),
         ids: Arc::new(UuidV7Ids),
         webhook_urls: WebhookUrlPolicy::AnyHost,
+        intents: Arc::new(payments_application::memory::MemoryIntents::default()),
+        intent_lease: Duration::from_secs(25),
     });
     let state = HttpState::new(
         payments,

@@ -1,0 +1,356 @@
+//! Cancelling a payment so that money moves once.
+//!
+//! Every cancel is recorded as a [`CancelIntent`] before the PG is called. The
+//! intent is the payment's cancel lock (one open intent per payment, across
+//! instances: later cancels wait their turn), carries the PG idempotency key,
+//! and survives an answer that was lost: such an intent is `Unknown` and is
+//! settled by re-reading the PG (its cancel found there is recorded, never
+//! sent again), and only when the PG shows no such cancel is it re-sent, with
+//! the same PG idempotency key and the balance it was first sent against, so
+//! the PG refuses it if the first attempt did go through after all. The
+//! stale-balance retry (a fresh balance, a new attempt) runs only after the
+//! PG's explicit balance refusal, and then only once the PG shows the intent
+//! did not refund.
+
+use std::time::Duration;
+
+use payments_domain::{Applied, CancelKey, HistoryId, PaymentHistory, PaymentSnapshot};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::commands::{CancelHistory, Locator};
+use crate::error::AppError;
+use crate::payments::{MAX_CHANGE_ATTEMPTS, PaymentService, derived_key};
+use crate::ports::{
+    CancelIntent, CancelRequest, GatewayError, IntentBegin, IntentState, PaymentGateway, RepositoryError, StoredHistory,
+};
+
+/// How often a cancel is re-sent after the PG refused it for a stale balance
+/// (each refusal means another cancel went first, so this only bounds a storm).
+const MAX_STALE_BALANCE_RETRIES: u32 = 64;
+
+/// How far before an intent a PG cancel may be timed and still be the
+/// intent's (the PG's clock and ours differ).
+const CLOCK_SKEW_MS: i64 = 5 * 60 * 1000;
+
+/// How long a cancel waits for the payment's cancel lock before answering 409.
+const MAX_LOCK_WAIT: Duration = Duration::from_secs(30);
+
+/// The id of the intent of a cancel: derived from the caller's key (scoped to
+/// the payment) so that a retry finds the first attempt's intent, else new.
+fn intent_id(history: HistoryId, key: Option<&str>, fresh: Uuid) -> Uuid {
+    let Some(key) = key else { return fresh };
+    let digest = derived_key("cancel-intent", &[&history.to_string(), key]);
+    let hex = digest.rsplit('-').next().unwrap_or_default();
+    let mut bytes = [0u8; 16];
+    for (i, byte) in bytes.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2).unwrap_or("00"), 16).unwrap_or(0);
+    }
+    uuid::Builder::from_custom_bytes(bytes).into_uuid()
+}
+
+/// The PG cancel `intent` made, as `snapshot` shows it: a cancel of its amount,
+/// not before it (allowing for clock skew), and not made by another intent.
+/// The earliest such one.
+fn cancel_of(intent: &CancelIntent, snapshot: &PaymentSnapshot, claimed: &[CancelKey]) -> Option<CancelKey> {
+    let not_before = intent.created_at - chrono::Duration::milliseconds(CLOCK_SKEW_MS);
+    snapshot
+        .cancels
+        .iter()
+        .filter(|c| c.price == intent.amount && c.created_at >= not_before && !claimed.contains(&c.key))
+        .min_by_key(|c| (c.created_at, c.key.clone()))
+        .map(|c| c.key.clone())
+}
+
+/// Whether an error leaves the PG's outcome unknown (the cancel may have been
+/// made): a timeout, a connection lost, a 5xx, an unreadable answer.
+fn outcome_unknown(error: &GatewayError) -> bool {
+    matches!(error, GatewayError::Timeout(_) | GatewayError::Unavailable(_) | GatewayError::Protocol(_))
+}
+
+impl PaymentService {
+    /// Cancels a payment wholly or partly at the PG, then records the change
+    /// and its webhook event. A retry with the caller's `Idempotency-Key`
+    /// returns the first attempt's outcome, settling it at the PG first when
+    /// its answer was lost; it never refunds twice.
+    ///
+    /// # Errors
+    /// 404/403 as for reading; 422 when the amount is 0 or above the balance
+    /// (the PG is not called), the PG refuses, or the key was used for another
+    /// cancel; 409 when other cancels of the payment kept it busy too long;
+    /// 502/504 when the PG fails or its outcome is unknown (retry with the same key).
+    pub async fn cancel_history(&self, input: CancelHistory) -> Result<PaymentHistory, AppError> {
+        let stored = self.load_history(&Locator::Source(input.source.clone())).await?;
+        self.check_password(&input.password, &stored.password_hash).await?;
+        stored.history.check_cancel(input.price)?;
+        let gateway = self.deps.gateways.get(stored.history.vendor().code)?;
+        let id = intent_id(stored.history.id(), input.idempotency_key.as_deref(), self.deps.ids.new_id());
+        let waited_until = tokio::time::Instant::now() + MAX_LOCK_WAIT;
+        let mut stored = stored;
+        let intent = loop {
+            let now = self.deps.clock.now();
+            let intent = CancelIntent {
+                id,
+                history: stored.history.id(),
+                amount: input.price,
+                reason: input.reason.clone(),
+                refund_account: input.account.clone(),
+                remaining: stored.history.remaining(),
+                attempt: 0,
+                state: IntentState::Pending,
+                cancel_key: None,
+                refusal: None,
+                created_at: now,
+                updated_at: now,
+            };
+            match self.deps.intents.begin(&intent).await? {
+                IntentBegin::Begun => break intent,
+                IntentBegin::Exists(first) => return self.resume(gateway, &input, first).await,
+                IntentBegin::Busy(other) => {
+                    if self.lease_expired(&other) {
+                        // Its sender died or lost its answer: settle it, then take our turn.
+                        self.settle(gateway, other).await?;
+                    } else if tokio::time::Instant::now() >= waited_until {
+                        return Err(AppError::Conflict(
+                            "another cancel of this payment is in progress; retry with the same Idempotency-Key".into(),
+                        ));
+                    } else {
+                        self.wait_for_intents().await;
+                    }
+                    // The balance may have moved while we waited.
+                    stored = self.reload(stored.history.id()).await?;
+                    stored.history.check_cancel(input.price)?;
+                }
+            }
+        };
+        self.send(gateway, intent, stored).await
+    }
+
+    /// A retry of a cancel whose intent exists: its outcome, settled first if
+    /// still open.
+    async fn resume(
+        &self,
+        gateway: &dyn PaymentGateway,
+        input: &CancelHistory,
+        first: CancelIntent,
+    ) -> Result<PaymentHistory, AppError> {
+        if first.amount != input.price || first.reason != input.reason {
+            return Err(AppError::Unprocessable(
+                "this Idempotency-Key was used for another cancel of this payment".into(),
+            ));
+        }
+        match first.state {
+            IntentState::Done => Ok(self.reload(first.history).await?.history),
+            IntentState::Refused => {
+                Err(AppError::Unprocessable(first.refusal.unwrap_or_else(|| "the PG refused this cancel".to_owned())))
+            }
+            IntentState::Pending if !self.lease_expired(&first) => Err(AppError::Conflict(
+                "this cancel is still being sent to the PG; retry with the same Idempotency-Key".into(),
+            )),
+            IntentState::Pending | IntentState::Unknown => self.settle(gateway, first).await,
+        }
+    }
+
+    /// Whether an open intent may be settled by someone else than its sender:
+    /// it was last touched longer ago than a PG call can take.
+    fn lease_expired(&self, intent: &CancelIntent) -> bool {
+        intent.state == IntentState::Unknown
+            || self.deps.clock.now() - intent.updated_at
+                > chrono::Duration::from_std(self.deps.intent_lease).unwrap_or(chrono::Duration::MAX)
+    }
+
+    async fn wait_for_intents(&self) {
+        let closed = self.intent_closed.notified();
+        // Another instance's intent closes without telling us: look again soon.
+        let _ = tokio::time::timeout(Duration::from_millis(50), closed).await;
+    }
+
+    /// Settles an open intent whose outcome is unknown: the PG is re-read
+    /// first; the intent's cancel found there is recorded; only when the PG
+    /// shows none is it sent again (same PG key, same balance).
+    pub(crate) async fn settle(
+        &self,
+        gateway: &dyn PaymentGateway,
+        intent: CancelIntent,
+    ) -> Result<PaymentHistory, AppError> {
+        let stored = self.reload(intent.history).await?;
+        let vendor = stored.history.vendor().clone();
+        let snapshot = match gateway.fetch_payment(&vendor.store_id, &vendor.uid).await {
+            Ok(snapshot) => snapshot,
+            Err(error) => return Err(self.still_unknown(intent, error).await),
+        };
+        let claimed = self.deps.intents.claimed_cancel_keys(intent.history).await?;
+        match cancel_of(&intent, &snapshot, &claimed) {
+            Some(key) => self.finish(stored, intent, snapshot, key).await,
+            None => {
+                tracing::info!(intent = %intent.id, "the PG shows no cancel of an unknown intent: sending it again");
+                self.send(gateway, intent, stored).await
+            }
+        }
+    }
+
+    /// Sends the intent's cancel and records its outcome on `stored`.
+    async fn send(
+        &self,
+        gateway: &dyn PaymentGateway,
+        mut intent: CancelIntent,
+        mut stored: StoredHistory,
+    ) -> Result<PaymentHistory, AppError> {
+        let vendor = stored.history.vendor().clone();
+        for _ in 0..=MAX_STALE_BALANCE_RETRIES {
+            let request = CancelRequest {
+                amount: intent.amount,
+                reason: intent.reason.clone(),
+                remaining: intent.remaining,
+                refund_account: intent.refund_account.clone(),
+                idempotency_key: Some(intent.pg_key()),
+            };
+            let refusal = match gateway.cancel_payment(&vendor.store_id, &vendor.uid, &request).await {
+                Ok(snapshot) => {
+                    let claimed = self.deps.intents.claimed_cancel_keys(intent.history).await?;
+                    return match cancel_of(&intent, &snapshot, &claimed) {
+                        Some(key) => self.finish(stored, intent, snapshot, key).await,
+                        None => {
+                            let error = GatewayError::Protocol("the PG answered the cancel without it".into());
+                            Err(self.still_unknown(intent, error).await)
+                        }
+                    };
+                }
+                Err(error) if outcome_unknown(&error) => return Err(self.still_unknown(intent, error).await),
+                Err(GatewayError::BalanceMismatch(message)) => message,
+                Err(error) => return Err(self.refused(intent, error).await),
+            };
+            // The PG holds another balance: another cancel went first, or an
+            // earlier attempt of this very intent did. Look before sending again.
+            let fresh = match gateway.fetch_payment(&vendor.store_id, &vendor.uid).await {
+                Ok(fresh) => fresh,
+                Err(error) => return Err(self.still_unknown(intent, error).await),
+            };
+            let claimed = self.deps.intents.claimed_cancel_keys(intent.history).await?;
+            if let Some(key) = cancel_of(&intent, &fresh, &claimed) {
+                return self.finish(stored, intent, fresh, key).await;
+            }
+            let Some(remaining) = fresh.remaining().filter(|r| *r != intent.remaining) else {
+                return Err(self.refused(intent, GatewayError::BalanceMismatch(refusal)).await);
+            };
+            if intent.amount > remaining {
+                let error = payments_domain::DomainError::CancelExceedsBalance { requested: intent.amount, remaining };
+                intent.state = IntentState::Refused;
+                intent.refusal = Some(error.to_string());
+                self.close(&intent).await;
+                return Err(error.into());
+            }
+            intent.remaining = remaining;
+            intent.attempt += 1;
+            intent.updated_at = self.deps.clock.now();
+            self.deps.intents.update(&intent).await?;
+            stored = self.reload(intent.history).await?;
+        }
+        Err(self.still_unknown(intent, GatewayError::Unavailable("too many stale-balance refusals".into())).await)
+    }
+
+    /// Records the intent's cancel (the change and its event), then closes the
+    /// intent as done. A failure to record leaves the intent open: settling it
+    /// later finds the cancel at the PG and records it then.
+    async fn finish(
+        &self,
+        stored: StoredHistory,
+        mut intent: CancelIntent,
+        snapshot: PaymentSnapshot,
+        key: CancelKey,
+    ) -> Result<PaymentHistory, AppError> {
+        // The refund account is passed to the PG only, never in the trigger.
+        let trigger = json!({
+            "type": "cancel",
+            "price": intent.amount,
+            "reason": intent.reason.as_str(),
+            "intent": intent.id,
+        });
+        let history = match self.record_cancel(stored, snapshot, trigger).await {
+            Ok(history) => history,
+            Err(error) => {
+                intent.state = IntentState::Unknown;
+                intent.updated_at = self.deps.clock.now();
+                if let Err(stuck) = self.deps.intents.update(&intent).await {
+                    tracing::error!(intent = %intent.id, %stuck, "could not mark a cancel intent unknown");
+                }
+                return Err(error);
+            }
+        };
+        intent.state = IntentState::Done;
+        intent.cancel_key = Some(key);
+        self.close(&intent).await;
+        Ok(history)
+    }
+
+    /// Applies the PG's answer to a cancel and records the event, re-reading
+    /// and re-applying when another change committed first.
+    async fn record_cancel(
+        &self,
+        mut stored: StoredHistory,
+        snapshot: PaymentSnapshot,
+        trigger: serde_json::Value,
+    ) -> Result<PaymentHistory, AppError> {
+        for _ in 0..MAX_CHANGE_ATTEMPTS {
+            let next = match stored.history.apply(snapshot.clone())? {
+                Applied::Unchanged => return Ok(stored.history),
+                Applied::Changed(next) => next,
+            };
+            let event = self.new_event(&stored.history, &next, trigger.clone())?;
+            match self.histories().save_change(stored.revision, &next, &event).await {
+                Ok(()) => return Ok(next),
+                Err(RepositoryError::Stale) => stored = self.reload(stored.history.id()).await?,
+                Err(other) => return Err(other.into()),
+            }
+        }
+        Err(AppError::Unavailable("too many concurrent changes of this payment; retry".into()))
+    }
+
+    /// Marks the intent's outcome unknown and answers the error that made it so.
+    async fn still_unknown(&self, mut intent: CancelIntent, error: GatewayError) -> AppError {
+        tracing::warn!(intent = %intent.id, %error, "the outcome of a cancel is unknown; it is settled before any resend");
+        intent.state = IntentState::Unknown;
+        intent.updated_at = self.deps.clock.now();
+        if let Err(stuck) = self.deps.intents.update(&intent).await {
+            tracing::error!(intent = %intent.id, %stuck, "could not mark a cancel intent unknown");
+        }
+        self.intent_closed.notify_waiters();
+        error.into()
+    }
+
+    /// Closes the intent as refused and answers the refusal.
+    async fn refused(&self, mut intent: CancelIntent, error: GatewayError) -> AppError {
+        intent.state = IntentState::Refused;
+        intent.refusal = Some(AppError::from(error.clone()).to_string());
+        self.close(&intent).await;
+        error.into()
+    }
+
+    /// Writes a settled intent and wakes the cancels waiting for the payment.
+    async fn close(&self, intent: &CancelIntent) {
+        let mut intent = intent.clone();
+        intent.updated_at = self.deps.clock.now();
+        if let Err(error) = self.deps.intents.update(&intent).await {
+            // Still open in storage: the next cancel (or the reconciler)
+            // settles it by re-reading the PG.
+            tracing::error!(intent = %intent.id, %error, "could not close a cancel intent");
+        }
+        self.intent_closed.notify_waiters();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn intent_ids_are_derived_from_the_callers_key_per_payment() {
+        let a = HistoryId::from_uuid(Uuid::from_u128(1));
+        let b = HistoryId::from_uuid(Uuid::from_u128(2));
+        let fresh = Uuid::from_u128(99);
+        assert_eq!(intent_id(a, Some("k"), fresh), intent_id(a, Some("k"), Uuid::from_u128(7)));
+        assert_ne!(intent_id(a, Some("k"), fresh), intent_id(b, Some("k"), fresh));
+        assert_ne!(intent_id(a, Some("k"), fresh), intent_id(a, Some("k2"), fresh));
+        assert_eq!(intent_id(a, None, fresh), fresh);
+    }
+}
