@@ -489,6 +489,9 @@ pub enum ProxyMode {
     Forward,
     /// Waits this long, then passes it on (a PG slower than our timeout).
     Slow(Duration),
+    /// Passes it on at once, and answers this late: the PG did the work, but
+    /// its answer reaches us after our timeout (a lost answer).
+    AnswerLate(Duration),
 }
 
 /// A stand-in PG on a chosen loopback port that forwards to a real (fake) PG,
@@ -530,7 +533,11 @@ impl PgProxy {
                 }
                 let body = request.take_body().into_bytes().await.unwrap_or_default();
                 let builder = poem::Response::builder();
-                match forward.body(body.to_vec()).send().await {
+                let answered = forward.body(body.to_vec()).send().await;
+                if let ProxyMode::AnswerLate(delay) = current {
+                    tokio::time::sleep(delay).await;
+                }
+                match answered {
                     Ok(answer) => {
                         let status = poem::http::StatusCode::from_u16(answer.status().as_u16())
                             .unwrap_or(poem::http::StatusCode::BAD_GATEWAY);

@@ -169,6 +169,60 @@ async fn pg_down_or_slow_fails_cleanly_and_the_retry_succeeds() {
     fake.stop().await.unwrap();
 }
 
+/// A cancel whose answer is lost (Toss refunds, our 1 s timeout fires first:
+/// 504) and is retried with the same Idempotency-Key is settled by re-reading
+/// Toss: refunded once at the fake and in our record; the retry answers the
+/// cancel, and so does the next retry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_whose_answer_was_lost_refunds_once_when_retried() {
+    let fake = payments_toss::fake::start(FakeTossConfig::default(), "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let toss = Toss::new(fake.url());
+    let proxy = PgProxy::start("127.0.0.1:0".parse().unwrap(), fake.url(), ProxyMode::Forward).await.unwrap();
+    let pg_url = proxy.url();
+    let server =
+        TestServer::start(&[("PAYMENT_TOSS_URL", pg_url.as_str()), ("PAYMENT_PG_TIMEOUT_SECS", "1")]).await.unwrap();
+    let api: &Api = &server.api;
+    let key = toss.pay("lost-answer-order", PRICE).await.unwrap();
+    let created = api.register_toss(&key, "lost", PRICE, "pw", "http://127.0.0.1:9/hook").await.unwrap();
+    assert_eq!(created.status, 201, "{created:?}");
+    let cancel = json!({
+        "source": {"schema": "shop", "table": "orders", "id": "lost"}, "password": "pw",
+        "price": 2000, "reason": "lost answer", "account": null,
+    });
+    let path = "/payments/histories/cancel";
+
+    proxy.set(ProxyMode::AnswerLate(Duration::from_millis(2500)));
+    let lost = api.call_with(Method::PUT, path, &cancel, Some("cancel-1")).await.unwrap();
+    assert!(matches!(lost.status, 502 | 504), "the answer was lost: {lost:?}");
+    let at_toss = toss.payment(&key).await.unwrap();
+    assert_eq!(at_toss["balanceAmount"].to_string(), "8000", "Toss did refund: {at_toss}");
+
+    proxy.set(ProxyMode::Forward);
+    let retried = api.call_with(Method::PUT, path, &cancel, Some("cancel-1")).await.unwrap();
+    assert_eq!(retried.status, 200, "{retried:?}");
+    assert_eq!(retried.body["refund"].to_string(), "2000");
+    let again = api.call_with(Method::PUT, path, &cancel, Some("cancel-1")).await.unwrap();
+    assert_eq!((again.status, &again.body["refund"]), (200, &json!(2000)), "{again:?}");
+
+    let at_toss = toss.payment(&key).await.unwrap();
+    let refunds = at_toss["cancels"].as_array().map_or(0, Vec::len);
+    assert_eq!((refunds, at_toss["balanceAmount"].to_string().as_str()), (1, "8000"), "refunded once: {at_toss}");
+    let ours = api.get("lost", "pw").await.unwrap();
+    assert_eq!(
+        (ours.body["refund"].to_string().as_str(), ours.body["cancels"].as_array().map(Vec::len)),
+        ("2000", Some(1))
+    );
+    println!(
+        "RESULT lost_cancel_answer first={} retry={} pg_refunds=1 our_refund=2000 double_refunds=0 pg_requests={}",
+        lost.status,
+        retried.status,
+        proxy.seen.load(std::sync::atomic::Ordering::SeqCst)
+    );
+    server.stop().await.unwrap();
+    drop(proxy);
+    fake.stop().await.unwrap();
+}
+
 fn assert_json_error(body: &Value) {
     assert!(body["code"].is_string() && body["message"].is_string(), "a JSON error: {body}");
 }
