@@ -68,7 +68,46 @@ fn outcome_unknown(error: &GatewayError) -> bool {
     matches!(error, GatewayError::Timeout(_) | GatewayError::Unavailable(_) | GatewayError::Protocol(_))
 }
 
+/// What [`PaymentService::settle_open_cancels`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SettleReport {
+    /// Open intents looked at.
+    pub checked: usize,
+    /// Settled: recorded as done or refused.
+    pub settled: usize,
+    /// Still open: their sender may still be at work, or the PG could not be read.
+    pub left_open: usize,
+}
+
 impl PaymentService {
+    /// Settles, at most `limit` of them, the open cancel intents whose sender
+    /// is gone (its lease ran out) or whose answer was lost: each is re-read at
+    /// the PG and recorded, or sent again only when the PG shows no such cancel.
+    ///
+    /// # Errors
+    /// 503 when the database is down; a PG failure leaves that intent open.
+    pub async fn settle_open_cancels(&self, limit: u32) -> Result<SettleReport, AppError> {
+        let mut report = SettleReport::default();
+        for intent in self.deps.intents.open(limit).await? {
+            report.checked += 1;
+            if !self.lease_expired(&intent) {
+                report.left_open += 1;
+                continue;
+            }
+            let id = intent.id;
+            let vendor = self.reload(intent.history).await?.history.vendor().code;
+            let gateway = self.deps.gateways.get(vendor)?;
+            match self.settle(gateway, intent).await {
+                Ok(_) | Err(AppError::Unprocessable(_)) => report.settled += 1,
+                Err(error) => {
+                    tracing::warn!(intent = %id, %error, "an open cancel could not be settled yet");
+                    report.left_open += 1;
+                }
+            }
+        }
+        Ok(report)
+    }
+
     /// Cancels a payment wholly or partly at the PG, then records the change
     /// and its webhook event. A retry with the caller's `Idempotency-Key`
     /// returns the first attempt's outcome, settling it at the PG first when

@@ -13,6 +13,7 @@ pub mod memory;
 mod payments;
 pub mod ports;
 
+pub use cancel::SettleReport;
 pub use delivery::{DeliveryDeps, DeliveryService};
 pub use error::AppError;
 pub use payments::{Gateways, PaymentDeps, PaymentService, WebhookUrlPolicy, derived_key, lookup_digest};

@@ -888,3 +888,23 @@ async fn get_reservation_checks_the_password() {
     assert_eq!(service.get_reservation(Locator::Id(id), &wrong).await.unwrap_err().status(), 403);
     assert_eq!(service.get_reservation(Locator::Source(source()), &password()).await.unwrap_err().status(), 404);
 }
+
+#[tokio::test]
+async fn open_cancels_whose_sender_is_gone_are_settled_in_the_background() {
+    let mut m = Mocks::new();
+    m.stored(history("10000", true));
+    // The first sender's answer was lost; the PG did refund.
+    m.gateway.expect_cancel_payment().times(1).returning(|_, _, _| Err(GatewayError::Timeout("10s".into())));
+    m.gateway
+        .expect_fetch_payment()
+        .times(1)
+        .returning(|_, _| Ok(snapshot("10000", true, vec![cancel("c1", "2000", 150)])));
+    m.histories.expect_save_change().times(1).returning(|_, _, _| Ok(()));
+    let intents = m.intents.clone();
+    let service = m.service();
+    assert_eq!(service.cancel_history(cancel_input("2000")).await.unwrap_err().status(), 504);
+    let report = service.settle_open_cancels(10).await.unwrap();
+    assert_eq!(report, crate::SettleReport { checked: 1, settled: 1, left_open: 0 });
+    assert_eq!(intents.all()[0].state, IntentState::Done);
+    assert_eq!(service.settle_open_cancels(10).await.unwrap().checked, 0, "nothing left open");
+}

@@ -228,7 +228,7 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
         },
         intents: repositories.intents.clone(),
         // Longer than any PG call: a cancel still being sent is never taken over.
-        intent_lease: config.pg.timeout.saturating_mul(2).saturating_add(Duration::from_secs(5)),
+        intent_lease: config.pg.cancel_lease,
     });
     let delivery = delivery_service(&config, &database)?;
     let (stop, stopped) = watch::channel(false);
@@ -245,6 +245,10 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
     );
     let worker = tokio::spawn(worker.run(stopped.clone()));
     let purge = tokio::spawn(purge_idempotency_keys(repositories.idempotency.clone(), stopped.clone()));
+    let settle = config
+        .pg
+        .cancel_settle_every
+        .map(|every| tokio::spawn(settle_cancels(payments.clone(), every, stopped.clone())));
 
     let system = SystemInfo::new(
         env!("CARGO_PKG_NAME"),
@@ -284,6 +288,9 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
         let _ = stop_rest.send(true);
         let _ = worker.await;
         let _ = purge.await;
+        if let Some(settle) = settle {
+            let _ = settle.await;
+        }
         database.close().await;
         for fake in [fake_iamport, fake_toss].into_iter().flatten() {
             let _ = fake.stop().await;
@@ -298,6 +305,23 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
         "payments server listening"
     );
     Ok(RunningApp { addr, fake_iamport: fake_addrs.0, fake_toss: fake_addrs.1, stop, task })
+}
+
+/// Cancels whose PG answer was lost (or whose sender died) are settled by
+/// re-reading the PG, every `every`, a bounded batch at a time.
+async fn settle_cancels(payments: PaymentService, every: Duration, mut stopped: watch::Receiver<bool>) {
+    const BATCH: u32 = 100;
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(every) => {}
+            _ = stopped.wait_for(|stop| *stop) => return,
+        }
+        match payments.settle_open_cancels(BATCH).await {
+            Ok(report) if report.checked == 0 => {}
+            Ok(report) => tracing::info!(?report, "open cancels settled"),
+            Err(error) => tracing::warn!(%error, "could not settle open cancels"),
+        }
+    }
 }
 
 /// Keys are kept 24 hours; purge older ones hourly.

@@ -58,6 +58,12 @@ pub struct PgConfig {
     pub toss_default: Option<Secret>,
     pub toss_stores: BTreeMap<String, Secret>,
     pub timeout: Duration,
+    /// How long a cancel being sent belongs to its sender before another may
+    /// settle it (`PAYMENT_CANCEL_LEASE_SECS`; must exceed the PG timeout).
+    pub cancel_lease: Duration,
+    /// How often cancels whose answer was lost are settled in the background
+    /// (`PAYMENT_CANCEL_SETTLE_SECS`; `None`: never, only by the next cancel).
+    pub cancel_settle_every: Option<Duration>,
 }
 
 /// A secret string that never prints.
@@ -169,6 +175,15 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("PAYMENT_IAMPORT_URL", "Iamport API base URL (default https://api.iamport.kr; the fake in local mode)"),
     ("PAYMENT_TOSS_URL", "Toss API base URL (default https://api.tosspayments.com; the fake in local mode)"),
     ("PAYMENT_PG_TIMEOUT_SECS", "timeout of every PG call (default 10)"),
+    (
+        "PAYMENT_CANCEL_LEASE_SECS",
+        "how long a cancel being sent belongs to its sender; after a crash it is settled once this passes \
+         (default 2 x PG timeout + 5, must exceed the PG timeout)",
+    ),
+    (
+        "PAYMENT_CANCEL_SETTLE_SECS",
+        "how often cancels whose PG answer was lost are settled by re-reading the PG (default 30; 0: off)",
+    ),
     (
         "PAYMENT_FAKE_IAMPORT_PORT / PAYMENT_FAKE_TOSS_PORT",
         "ports of the in-process fake PGs in local mode (10851, 30771)",
@@ -468,6 +483,23 @@ fn read_pg(r: &mut Reader<'_>, fakes: Option<FakePgs>) -> Result<PgConfig, Confi
         None => BTreeMap::new(),
         Some(json) => parse_toss_stores(json)?,
     };
+    let timeout = Duration::from_secs(r.number("PAYMENT_PG_TIMEOUT_SECS", 10u64)?.clamp(1, 3600));
+    let cancel_lease = match r.get("PAYMENT_CANCEL_LEASE_SECS") {
+        None => timeout * 2 + Duration::from_secs(5),
+        Some(_) => {
+            let lease = Duration::from_secs(r.number("PAYMENT_CANCEL_LEASE_SECS", 0u64)?.min(24 * 3600));
+            if lease <= timeout {
+                return Err(error(
+                    "PAYMENT_CANCEL_LEASE_SECS",
+                    format!(
+                        "must exceed PAYMENT_PG_TIMEOUT_SECS ({}s), or a cancel still being sent could be sent twice",
+                        timeout.as_secs()
+                    ),
+                ));
+            }
+            lease
+        }
+    };
     Ok(PgConfig {
         iamport_url,
         iamport_default,
@@ -475,7 +507,12 @@ fn read_pg(r: &mut Reader<'_>, fakes: Option<FakePgs>) -> Result<PgConfig, Confi
         toss_url,
         toss_default,
         toss_stores,
-        timeout: Duration::from_secs(r.number("PAYMENT_PG_TIMEOUT_SECS", 10u64)?.max(1)),
+        timeout,
+        cancel_lease,
+        cancel_settle_every: match r.number("PAYMENT_CANCEL_SETTLE_SECS", 30u64)? {
+            0 => None,
+            secs => Some(Duration::from_secs(secs.min(24 * 3600))),
+        },
     })
 }
 

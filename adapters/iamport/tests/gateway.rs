@@ -119,7 +119,10 @@ async fn partial_cancels_until_the_balance_is_zero_then_refused() {
     let error = gateway.cancel_payment(&store(), &uid(&payment), &cancel("5000", "4499.5")).await.unwrap_err();
     assert!(matches!(error, GatewayError::Rejected(_)), "{error:?}");
     let error = gateway.cancel_payment(&store(), &uid(&payment), &cancel("4000", "5000")).await.unwrap_err();
-    assert!(matches!(error, GatewayError::Rejected(ref m) if m.contains("checksum")), "{error:?}");
+    assert!(
+        matches!(error, GatewayError::BalanceMismatch(ref m) if m.contains("checksum")),
+        "a stale checksum is told from other refusals: {error:?}"
+    );
     let after = gateway.cancel_payment(&store(), &uid(&payment), &cancel("4499.5", "4499.5")).await.unwrap();
     assert_eq!(after.data["status"], "cancelled");
     assert_eq!(after.cancels.len(), 3);
