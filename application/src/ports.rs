@@ -553,7 +553,8 @@ pub enum IdempotencyClaim {
 #[async_trait]
 pub trait IdempotencyStore: Send + Sync {
     /// Claims `key` within `scope` (the route) for a request whose body hashes
-    /// to `fingerprint`.
+    /// to `fingerprint`. A claim of the same body still unanswered since before
+    /// `stale_before` belonged to a process that died: it is taken over (`Proceed`).
     ///
     /// # Errors
     /// `Unavailable` when the database is down.
@@ -563,6 +564,7 @@ pub trait IdempotencyStore: Send + Sync {
         key: &str,
         fingerprint: &str,
         now: Timestamp,
+        stale_before: Timestamp,
     ) -> Result<IdempotencyClaim, RepositoryError>;
 
     /// Stores the answer to replay.

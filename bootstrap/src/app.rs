@@ -263,7 +263,9 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
         system,
         config.mode == Mode::Local,
     )
-    .with_notifications(VendorCode::TossPayments, Arc::new(payments_toss::TossNotifications));
+    .with_notifications(VendorCode::TossPayments, Arc::new(payments_toss::TossNotifications))
+    // A request runs a few PG calls at most; its claim outlives them.
+    .with_idempotency_lease(config.pg.cancel_lease.saturating_mul(2));
     let endpoint = payments_http::app(state);
     let mut server_stopped = stopped;
     let grace = config.shutdown_grace;

@@ -66,7 +66,10 @@ where
     };
     check_key(&key)?;
     let now = payments_domain::to_millis(chrono::Utc::now());
-    let claim = state.idempotency.begin(scope, &key, &fingerprint(body), now).await.map_err(AppError::from)?;
+    let lease = chrono::Duration::from_std(state.idempotency_lease).unwrap_or(chrono::Duration::MAX);
+    let stale_before = now.checked_sub_signed(lease).unwrap_or(now);
+    let claim =
+        state.idempotency.begin(scope, &key, &fingerprint(body), now, stale_before).await.map_err(AppError::from)?;
     match claim {
         IdempotencyClaim::Proceed => {}
         IdempotencyClaim::Replay(stored) => {

@@ -56,6 +56,9 @@ pub struct HttpState {
     pub system: SystemInfo,
     /// How each PG's notifications are read, by vendor.
     pub notifications: std::collections::HashMap<VendorCode, Arc<dyn NotificationReader>>,
+    /// How long an unanswered `Idempotency-Key` claim belongs to its request;
+    /// after that its process is taken for dead and a retry proceeds.
+    pub idempotency_lease: std::time::Duration,
 }
 
 impl HttpState {
@@ -68,7 +71,23 @@ impl HttpState {
         system: SystemInfo,
         local_mode: bool,
     ) -> Self {
-        Self { payments, delivery, cipher, local_mode, idempotency, system, notifications: Default::default() }
+        Self {
+            payments,
+            delivery,
+            cipher,
+            local_mode,
+            idempotency,
+            system,
+            notifications: Default::default(),
+            idempotency_lease: DEFAULT_IDEMPOTENCY_LEASE,
+        }
+    }
+
+    /// Sets how long an unanswered `Idempotency-Key` claim belongs to its request.
+    #[must_use]
+    pub fn with_idempotency_lease(mut self, lease: std::time::Duration) -> Self {
+        self.idempotency_lease = lease;
+        self
     }
 
     /// Reads `vendor`'s notifications with `reader`.
@@ -80,6 +99,9 @@ impl HttpState {
 }
 
 const TITLE: &str = "payments";
+
+/// The default [`HttpState::idempotency_lease`]: longer than any request runs.
+pub const DEFAULT_IDEMPOTENCY_LEASE: std::time::Duration = std::time::Duration::from_secs(120);
 const DESCRIPTION: &str = "An integrated payment server between your backends and payment gateways (Iamport, Toss Payments).\n\nOperations marked `x-encrypted: true` take and return `text/plain` bodies: the base64 of AES-CBC with PKCS#7 padding over the UTF-8 JSON shown, with the connection key (16 or 32 bytes: AES-128 or AES-256) and 16-byte IV. Errors are never encrypted: every route answers them as JSON `{\"code\", \"message\"}`.";
 
 fn service() -> OpenApiService<PaymentsApi, ()> {

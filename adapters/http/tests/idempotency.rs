@@ -90,7 +90,7 @@ async fn a_key_still_running_answers_409_and_reformatted_bodies_are_the_same_req
     let body = create_body("imp_1", "1000", "o-1");
     let fingerprint = payments_http::fingerprint(&payments_http::canonical_json(&body));
     let now = chrono::Utc::now();
-    app.keys.begin("POST /payments/histories", "busy", &fingerprint, now).await.unwrap();
+    app.keys.begin("POST /payments/histories", "busy", &fingerprint, now, now).await.unwrap();
     let busy = app.call("POST", "/payments/histories", body.clone(), Some("busy")).await;
     assert_eq!((busy.status, busy.body["code"].as_str()), (409, Some("IDEMPOTENCY_IN_PROGRESS")));
 

@@ -960,6 +960,7 @@ impl IdempotencyStore for Store {
         key: &str,
         fingerprint: &str,
         now: Timestamp,
+        stale_before: Timestamp,
     ) -> Result<IdempotencyClaim, RepositoryError> {
         // A claim abandoned between our insert and our read is retried; a
         // few rounds settle any race.
@@ -1001,7 +1002,23 @@ impl IdempotencyStore for Store {
                     let body: String = codec::open_json(&self.keys.histories, codec::IDEMPOTENT_BODY, what, &body)?;
                     Ok(IdempotencyClaim::Replay(StoredResponse { status, body }))
                 }
-                _ => Ok(IdempotencyClaim::InProgress),
+                _ => {
+                    // Unanswered for longer than any request runs: its process
+                    // died. Take it over, once (the guard makes one taker win).
+                    let taken = sqlx::query(
+                        "UPDATE idempotency_keys SET created_at = $1 WHERE scope = $2 AND idempotency_key = $3 \
+                         AND response_status IS NULL AND created_at < $4",
+                    )
+                    .bind(ts_col(now))
+                    .bind(scope)
+                    .bind(key)
+                    .bind(ts_col(stale_before))
+                    .execute(self.writer()?)
+                    .await
+                    .map_err(db_err)?
+                    .rows_affected();
+                    Ok(if taken == 1 { IdempotencyClaim::Proceed } else { IdempotencyClaim::InProgress })
+                }
             };
         }
         Ok(IdempotencyClaim::InProgress)

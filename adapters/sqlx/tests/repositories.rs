@@ -602,29 +602,63 @@ async fn outbox_claim_is_exclusive_between_concurrent_workers(db: &TestDb) {
 
 async fn idempotency_keys(db: &TestDb) {
     let store = &db.repos.idempotency;
-    assert_eq!(store.begin("POST /histories", "k1", "fp1", at(0)).await.unwrap(), IdempotencyClaim::Proceed);
-    assert_eq!(store.begin("POST /histories", "k1", "fp1", at(1)).await.unwrap(), IdempotencyClaim::InProgress);
-    assert_eq!(store.begin("POST /histories", "k1", "fp2", at(1)).await.unwrap(), IdempotencyClaim::Mismatch);
+    assert_eq!(
+        store.begin("POST /histories", "k1", "fp1", at(0), at(-1_000_000)).await.unwrap(),
+        IdempotencyClaim::Proceed
+    );
+    assert_eq!(
+        store.begin("POST /histories", "k1", "fp1", at(1), at(-1_000_000)).await.unwrap(),
+        IdempotencyClaim::InProgress
+    );
+    assert_eq!(
+        store.begin("POST /histories", "k1", "fp2", at(1), at(-1_000_000)).await.unwrap(),
+        IdempotencyClaim::Mismatch
+    );
     // Another scope is another key.
-    assert_eq!(store.begin("POST /reservations", "k1", "fp2", at(1)).await.unwrap(), IdempotencyClaim::Proceed);
+    assert_eq!(
+        store.begin("POST /reservations", "k1", "fp2", at(1), at(-1_000_000)).await.unwrap(),
+        IdempotencyClaim::Proceed
+    );
 
     let body = format!(r#"{{"id":"x","card":"{CARD_NUMBER}"}}"#);
     let response = StoredResponse { status: 201, body: body.clone() };
     store.complete("POST /histories", "k1", &response).await.unwrap();
     assert_eq!(
-        store.begin("POST /histories", "k1", "fp1", at(2)).await.unwrap(),
+        store.begin("POST /histories", "k1", "fp1", at(2), at(-1_000_000)).await.unwrap(),
         IdempotencyClaim::Replay(response.clone())
     );
-    assert_eq!(store.begin("POST /histories", "k1", "fp2", at(2)).await.unwrap(), IdempotencyClaim::Mismatch);
+    assert_eq!(
+        store.begin("POST /histories", "k1", "fp2", at(2), at(-1_000_000)).await.unwrap(),
+        IdempotencyClaim::Mismatch
+    );
     assert!(!db.dump().await.contains(CARD_NUMBER), "response bodies are sealed");
 
     store.abandon("POST /reservations", "k1").await.unwrap();
-    assert_eq!(store.begin("POST /reservations", "k1", "fp3", at(3)).await.unwrap(), IdempotencyClaim::Proceed);
+    assert_eq!(
+        store.begin("POST /reservations", "k1", "fp3", at(3), at(-1_000_000)).await.unwrap(),
+        IdempotencyClaim::Proceed
+    );
 
-    assert_eq!(store.begin("POST /histories", "k2", "fp", at(10)).await.unwrap(), IdempotencyClaim::Proceed);
+    assert_eq!(
+        store.begin("POST /histories", "k2", "fp", at(10), at(-1_000_000)).await.unwrap(),
+        IdempotencyClaim::Proceed
+    );
     assert_eq!(store.purge_before(at(5)).await.unwrap(), 2);
-    assert_eq!(store.begin("POST /histories", "k1", "fp9", at(11)).await.unwrap(), IdempotencyClaim::Proceed);
-    assert_eq!(store.begin("POST /histories", "k2", "fp", at(11)).await.unwrap(), IdempotencyClaim::InProgress);
+    assert_eq!(
+        store.begin("POST /histories", "k1", "fp9", at(11), at(-1_000_000)).await.unwrap(),
+        IdempotencyClaim::Proceed
+    );
+    assert_eq!(
+        store.begin("POST /histories", "k2", "fp", at(11), at(-1_000_000)).await.unwrap(),
+        IdempotencyClaim::InProgress
+    );
+    // An unanswered claim older than the lease belonged to a dead process: taken over once.
+    assert_eq!(store.begin("POST /histories", "k2", "fp", at(20), at(15)).await.unwrap(), IdempotencyClaim::Proceed);
+    assert_eq!(store.begin("POST /histories", "k2", "fp", at(21), at(15)).await.unwrap(), IdempotencyClaim::InProgress);
+    assert_eq!(
+        store.begin("POST /histories", "k2", "other", at(40), at(35)).await.unwrap(),
+        IdempotencyClaim::Mismatch
+    );
 }
 
 async fn key_rotation_keeps_old_rows_readable_and_reseals_them(db: &TestDb) {
@@ -635,7 +669,7 @@ async fn key_rotation_keeps_old_rows_readable_and_reseals_them(db: &TestDb) {
     db.repos.histories.save_change(Revision(0), &next, &event).await.unwrap();
     let r = reservation("billing_1", "customer-1");
     db.repos.reservations.insert(&r, &hash()).await.unwrap();
-    db.repos.idempotency.begin("s", "k", "fp", at(0)).await.unwrap();
+    db.repos.idempotency.begin("s", "k", "fp", at(0), at(-1_000_000)).await.unwrap();
     let response = StoredResponse { status: 200, body: "{}".into() };
     db.repos.idempotency.complete("s", "k", &response).await.unwrap();
     let job = db.repos.outbox.claim_due(at(40), 1, Duration::from_secs(1)).await.unwrap().remove(0);
@@ -669,7 +703,10 @@ async fn key_rotation_keeps_old_rows_readable_and_reseals_them(db: &TestDb) {
     assert_eq!(strict.histories.find_by_id(h.id()).await.unwrap().unwrap().history, next);
     assert_eq!(strict.histories.find_by_source(h.source()).await.unwrap().unwrap().revision, Revision(1));
     assert_eq!(strict.reservations.find_by_id(r.id).await.unwrap().unwrap().reservation, r);
-    assert_eq!(strict.idempotency.begin("s", "k", "fp", at(1)).await.unwrap(), IdempotencyClaim::Replay(response));
+    assert_eq!(
+        strict.idempotency.begin("s", "k", "fp", at(1), at(-1_000_000)).await.unwrap(),
+        IdempotencyClaim::Replay(response)
+    );
     let jobs = strict.outbox.claim_due(at(100_000), 1, Duration::from_secs(1)).await.unwrap();
     assert_eq!(jobs[0].event, event);
     assert_eq!(strict.outbox.attempts(event.id()).await.unwrap(), vec![answered]);

@@ -12,7 +12,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use payments_reliability::{
-    Api, Receiver, ScratchDatabase, TOSS_SECRET, Toss, base_vars, free_port, http_client, payments_binary, postgres_url,
+    Api, PgProxy, ProxyMode, Receiver, ScratchDatabase, TOSS_SECRET, Toss, base_vars, free_port, http_client,
+    payments_binary, postgres_url,
 };
 use payments_toss::fake::FakeTossConfig;
 use serde_json::{Value, json};
@@ -176,6 +177,10 @@ async fn sigkill_under_load(database: Option<String>, backend: &str) {
     // A claim held by the killed process is taken over once its lease expires.
     vars.insert("PAYMENT_WEBHOOK_TIMEOUT_SECS".into(), "1".into());
     vars.insert("PAYMENT_WEBHOOK_LEASE_SECS".into(), "3".into());
+    // A cancel the killed process was sending is settled by re-reading Toss.
+    vars.insert("PAYMENT_PG_TIMEOUT_SECS".into(), "1".into());
+    vars.insert("PAYMENT_CANCEL_LEASE_SECS".into(), "2".into());
+    vars.insert("PAYMENT_CANCEL_SETTLE_SECS".into(), "1".into());
     let log = dir.path().join("server.log");
 
     let mut child = spawn(&binary, &vars, &log);
@@ -210,6 +215,21 @@ async fn sigkill_under_load(database: Option<String>, backend: &str) {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // Every cancel intent the kill left open is settled (bounded wait).
+    let open_sql = "SELECT COUNT(*) FROM payment_cancel_intents WHERE state IN ('pending', 'unknown')";
+    let open_at_restart = db.count(open_sql).await;
+    let until = Instant::now() + Duration::from_secs(60);
+    while db.count(open_sql).await > 0 && Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let open_intents = db.count(open_sql).await;
+    loop {
+        let pending = db.count(pending_sql).await;
+        if pending == 0 || Instant::now() > until {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     let registered = acks.registered.lock().unwrap().clone();
@@ -217,7 +237,15 @@ async fn sigkill_under_load(database: Option<String>, backend: &str) {
     let mut lost_registrations = 0;
     let mut lost_cancels = 0;
     let mut over_refunded = 0;
-    for (order, _) in &registered {
+    let mut double_refunds = 0;
+    for (order, key) in &registered {
+        // Each worker asks one API cancel ("load") of each payment: Toss never made two.
+        let at_toss = toss.payment(key).await.unwrap();
+        let api_cancels =
+            at_toss["cancels"].as_array().map_or(0, |all| all.iter().filter(|c| c["cancelReason"] == "load").count());
+        if api_cancels > 1 {
+            double_refunds += 1;
+        }
         let reply = api.get(order, "pw").await.unwrap();
         if reply.status != 200 {
             lost_registrations += 1;
@@ -260,7 +288,8 @@ async fn sigkill_under_load(database: Option<String>, backend: &str) {
          lost_cancels={lost_cancels} over_refunded={over_refunded} events_recorded={} deliveries={} \
          distinct_delivered={} lost_events={lost_events} raw_duplicates={duplicates} \
          redelivered_after_restart_from_kill_window={repeats_of_first_life} duplicates_within_one_life={} \
-         undelivered={undelivered}",
+         undelivered={undelivered} cancel_intents_open_at_restart={open_at_restart} \
+         cancel_intents_left_open={open_intents} double_refunds={double_refunds}",
         acks.sent.load(Ordering::SeqCst),
         registered.len(),
         cancelled.len(),
@@ -276,6 +305,8 @@ async fn sigkill_under_load(database: Option<String>, backend: &str) {
     assert_eq!(lost_registrations, 0, "every acknowledged registration survives");
     assert_eq!(lost_cancels, 0, "every acknowledged cancel survives");
     assert_eq!(over_refunded, 0);
+    assert_eq!(open_intents, 0, "every cancel intent left open by the kill was settled");
+    assert_eq!(double_refunds, 0, "no cancel was refunded twice at the PG");
     assert_eq!(undelivered, 0, "the outbox drained after the restart");
     assert_eq!(lost_events, 0, "every recorded event was delivered");
     assert_eq!(unknown, 0, "nothing delivered that was not recorded");
@@ -284,4 +315,99 @@ async fn sigkill_under_load(database: Option<String>, backend: &str) {
     assert_eq!(repeated_after_restart, 0, "no event delivered twice after the restart");
     assert_eq!(duplicates, repeats_of_first_life, "the only repeats are deliveries in flight at the kill");
     assert!(repeats_of_first_life <= 32, "at most PAYMENT_WEBHOOK_CONCURRENCY deliveries were in flight");
+}
+
+/// SIGKILL between the PG's refund and our commit: the cancel reaches Toss
+/// (through a stand-in that answers only after 30 s), the process is killed
+/// once Toss shows the refund, and after the restart the background settling
+/// re-reads Toss and records that refund: once at Toss, once in our record,
+/// one event delivered. A retry of the caller's cancel with its key then
+/// answers the settled cancel without refunding again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_between_the_pg_refund_and_our_commit_refunds_once() {
+    let binary = payments_binary().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port().unwrap();
+    let url = format!("http://127.0.0.1:{port}");
+    let fake = payments_toss::fake::start(FakeTossConfig::default(), "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let proxy = PgProxy::start("127.0.0.1:0".parse().unwrap(), fake.url(), ProxyMode::Forward).await.unwrap();
+    let receiver = Receiver::start().await.unwrap();
+    let mut vars = base_vars(dir.path());
+    vars.insert("PAYMENT_API_PORT".into(), port.to_string());
+    vars.insert("PAYMENT_TOSS_URL".into(), proxy.url());
+    vars.insert("PAYMENT_LOG".into(), "warn".into());
+    vars.insert("PAYMENT_PG_TIMEOUT_SECS".into(), "60".into());
+    vars.insert("PAYMENT_CANCEL_LEASE_SECS".into(), "61".into());
+    vars.insert("PAYMENT_CANCEL_SETTLE_SECS".into(), "1".into());
+    let log = dir.path().join("server.log");
+    let mut child = spawn(&binary, &vars, &log);
+    wait_healthy(&url).await;
+    let api = Api::new(url.clone());
+    let toss = Toss::new(fake.url());
+    let key = toss.pay("killed-order", PRICE).await.unwrap();
+    let created = api.register_toss(&key, "killed", PRICE, "pw", &receiver.url()).await.unwrap();
+    assert_eq!(created.status, 201, "{created:?}");
+
+    // The refund happens at Toss; its answer is held back; we die meanwhile.
+    proxy.set(ProxyMode::AnswerLate(Duration::from_secs(30)));
+    let body = json!({
+        "source": {"schema": "shop", "table": "orders", "id": "killed"}, "password": "pw",
+        "price": 3000, "reason": "killed", "account": null,
+    });
+    let cancel = {
+        let api = api.clone();
+        let body = body.clone();
+        tokio::spawn(async move {
+            api.call_with(reqwest::Method::PUT, "/payments/histories/cancel", &body, Some("k-1")).await
+        })
+    };
+    let until = Instant::now() + Duration::from_secs(30);
+    while toss.payment(&key).await.unwrap()["balanceAmount"] != 7000 {
+        assert!(Instant::now() < until, "Toss never refunded");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    child.start_kill().unwrap();
+    child.wait().await.unwrap();
+    let _ = cancel.await;
+    proxy.set(ProxyMode::Forward);
+
+    // A lease of 61 s would make the settling wait: restart with a short one
+    // (the killed process is gone, so nothing else holds the intent).
+    vars.insert("PAYMENT_PG_TIMEOUT_SECS".into(), "1".into());
+    vars.insert("PAYMENT_CANCEL_LEASE_SECS".into(), "2".into());
+    let mut child = spawn(&binary, &vars, &log);
+    wait_healthy(&url).await;
+    let delivered = receiver.wait_for(1, Duration::from_secs(30)).await;
+    let ours = api.get("killed", "pw").await.unwrap();
+    // The killed request's key stays claimed (409) until its lease (2 x the
+    // cancel lease) runs out; then the retry answers the settled cancel.
+    let until = Instant::now() + Duration::from_secs(20);
+    let retried = loop {
+        let reply =
+            api.call_with(reqwest::Method::PUT, "/payments/histories/cancel", &body, Some("k-1")).await.unwrap();
+        if reply.status != 409 || Instant::now() > until {
+            break reply;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let at_toss = toss.payment(&key).await.unwrap();
+    let pg_refunds = at_toss["cancels"].as_array().map_or(0, Vec::len);
+    let events = receiver.delivered().len();
+    child.start_kill().unwrap();
+    let _ = child.wait().await;
+    println!(
+        "RESULT sigkill_mid_cancel pg_refunds={pg_refunds} our_refund={} events_delivered={events} retry={} \
+         double_refunds={}",
+        ours.body["refund"],
+        retried.status,
+        pg_refunds.saturating_sub(1)
+    );
+    assert_eq!(delivered, 1, "the settled cancel was announced");
+    assert_eq!(ours.body["refund"], 3000, "recorded after the restart: {:?}", ours.body);
+    assert_eq!((retried.status, &retried.body["refund"]), (200, &json!(3000)), "{retried:?}");
+    assert_eq!(pg_refunds, 1, "refunded once at Toss: {at_toss}");
+    assert_eq!(events, 1, "exactly one event");
+    drop(proxy);
+    fake.stop().await.unwrap();
 }

@@ -164,6 +164,7 @@ impl IdempotencyStore for Keys {
         key: &str,
         fp: &str,
         _now: Timestamp,
+        _stale_before: Timestamp,
     ) -> Result<IdempotencyClaim, RepositoryError> {
         let mut rows = self.rows.lock().unwrap();
         match rows.get(&(scope.to_owned(), key.to_owned())) {
