@@ -147,7 +147,12 @@ impl PaymentsApi {
     ///
     /// Cancels a payment wholly or partly at the PG and answers the payment as
     /// it is afterwards; the change is also announced to its `webhook_url`.
-    /// Send an `Idempotency-Key` so that a retry after a timeout never refunds twice.
+    /// The cancel is recorded before the PG is called and one cancel of a
+    /// payment runs at a time. Send an `Idempotency-Key`: after a 502/504 (the
+    /// PG's answer was lost) the retry with the same key re-reads the PG and
+    /// answers the cancel it made, sending it again only when the PG shows
+    /// none, so it never refunds twice; 409 while the first attempt is still
+    /// being sent or settled.
     #[oai(
         path = "/payments/histories/cancel",
         method = "put",
