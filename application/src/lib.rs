@@ -8,6 +8,7 @@ mod cancel;
 pub mod commands;
 mod delivery;
 mod error;
+mod inbox;
 #[cfg(any(test, feature = "mocks"))]
 pub mod memory;
 mod payments;
@@ -16,6 +17,7 @@ pub mod ports;
 pub use cancel::SettleReport;
 pub use delivery::{DeliveryDeps, DeliveryService};
 pub use error::AppError;
+pub use inbox::{InboxReport, Received};
 pub use payments::{Gateways, PaymentDeps, PaymentService, WebhookUrlPolicy, derived_key, lookup_digest};
 
 #[cfg(test)]

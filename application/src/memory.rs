@@ -3,7 +3,11 @@
 
 use payments_domain::{CancelKey, HistoryId};
 
-use crate::ports::{CancelIntent, CancelIntentRepository, IntentBegin, RepositoryError};
+use crate::commands::PgNotification;
+use crate::ports::{
+    CancelIntent, CancelIntentRepository, InboxItem, InboxOutcome, IntentBegin, LeaseToken, NotificationInbox,
+    RepositoryError,
+};
 
 /// Cancel intents in memory, with the storage's rules (one open intent per
 /// payment; ids unique).
@@ -51,5 +55,111 @@ impl CancelIntentRepository for MemoryIntents {
     async fn open(&self, limit: u32) -> Result<Vec<CancelIntent>, RepositoryError> {
         let rows = self.rows.lock().unwrap();
         Ok(rows.iter().filter(|i| i.state.is_open()).take(limit as usize).cloned().collect())
+    }
+}
+
+/// One stored notification of [`MemoryInbox`].
+#[derive(Debug, Clone)]
+pub struct InboxRow {
+    pub id: uuid::Uuid,
+    pub notice: PgNotification,
+    pub state: Option<InboxOutcome>,
+    pub attempts: u32,
+    pub received_at: payments_domain::Timestamp,
+    pub lease: Option<(LeaseToken, payments_domain::Timestamp)>,
+    pub last_error: Option<String>,
+}
+
+/// PG notifications in memory, with the storage's rules (leases, due times).
+#[derive(Default)]
+pub struct MemoryInbox {
+    pub rows: std::sync::Mutex<Vec<InboxRow>>,
+}
+
+impl MemoryInbox {
+    pub fn all(&self) -> Vec<InboxRow> {
+        self.rows.lock().unwrap().clone()
+    }
+}
+
+fn lease_until(now: payments_domain::Timestamp, lease_for: std::time::Duration) -> payments_domain::Timestamp {
+    now + chrono::Duration::from_std(lease_for).unwrap_or(chrono::Duration::days(1))
+}
+
+#[async_trait::async_trait]
+impl NotificationInbox for MemoryInbox {
+    async fn enqueue(
+        &self,
+        notice: &PgNotification,
+        now: payments_domain::Timestamp,
+        lease_for: std::time::Duration,
+    ) -> Result<(uuid::Uuid, LeaseToken), RepositoryError> {
+        let (id, lease) = (uuid::Uuid::new_v4(), LeaseToken(uuid::Uuid::new_v4()));
+        self.rows.lock().unwrap().push(InboxRow {
+            id,
+            notice: notice.clone(),
+            state: None,
+            attempts: 0,
+            received_at: now,
+            lease: Some((lease, lease_until(now, lease_for))),
+            last_error: None,
+        });
+        Ok((id, lease))
+    }
+
+    async fn claim_due(
+        &self,
+        now: payments_domain::Timestamp,
+        limit: u32,
+        lease_for: std::time::Duration,
+    ) -> Result<Vec<InboxItem>, RepositoryError> {
+        let lease = LeaseToken(uuid::Uuid::new_v4());
+        let mut rows = self.rows.lock().unwrap();
+        let mut claimed = Vec::new();
+        for row in rows.iter_mut() {
+            let due = match row.state {
+                None => true,
+                Some(InboxOutcome::RetryAt(at)) => at <= now,
+                Some(_) => false,
+            };
+            let free = row.lease.is_none_or(|(_, until)| until <= now);
+            if due && free && claimed.len() < limit as usize {
+                row.lease = Some((lease, lease_until(now, lease_for)));
+                claimed.push(InboxItem {
+                    id: row.id,
+                    notice: row.notice.clone(),
+                    attempts: row.attempts,
+                    received_at: row.received_at,
+                    lease,
+                });
+            }
+        }
+        Ok(claimed)
+    }
+
+    async fn settle(
+        &self,
+        id: uuid::Uuid,
+        lease: LeaseToken,
+        outcome: InboxOutcome,
+        error: Option<String>,
+        _now: payments_domain::Timestamp,
+    ) -> Result<bool, RepositoryError> {
+        let mut rows = self.rows.lock().unwrap();
+        let Some(row) = rows.iter_mut().find(|r| r.id == id && r.lease.is_some_and(|(l, _)| l == lease)) else {
+            return Ok(false);
+        };
+        row.state = Some(outcome);
+        row.attempts += 1;
+        row.lease = None;
+        row.last_error = error;
+        Ok(true)
+    }
+
+    async fn purge_before(&self, cutoff: payments_domain::Timestamp) -> Result<u64, RepositoryError> {
+        let mut rows = self.rows.lock().unwrap();
+        let before = rows.len();
+        rows.retain(|r| matches!(r.state, None | Some(InboxOutcome::RetryAt(_))) || r.received_at >= cutoff);
+        Ok((before - rows.len()) as u64)
     }
 }

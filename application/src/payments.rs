@@ -83,6 +83,8 @@ pub struct PaymentDeps {
     /// How long an open intent belongs to its sender before another cancel
     /// may settle it: longer than a PG call can take.
     pub intent_lease: std::time::Duration,
+    /// PG notifications, kept until processed.
+    pub inbox: Arc<dyn crate::ports::NotificationInbox>,
 }
 
 /// The payment use cases. Cheap to clone; share one per process.
@@ -280,7 +282,7 @@ impl PaymentService {
     }
 
     /// The history a notification is about; `None` when it may be ignored.
-    async fn notified_history(
+    pub(crate) async fn notified_history(
         &self,
         gateway: &dyn PaymentGateway,
         notice: &PgNotification,

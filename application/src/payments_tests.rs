@@ -19,6 +19,7 @@ struct Mocks {
     hasher: MockPasswordHasher,
     policy: WebhookUrlPolicy,
     intents: Arc<MemoryIntents>,
+    inbox: Arc<crate::memory::MemoryInbox>,
 }
 
 impl Mocks {
@@ -33,6 +34,7 @@ impl Mocks {
             hasher,
             policy: WebhookUrlPolicy::AnyHost,
             intents: Arc::default(),
+            inbox: Arc::default(),
         }
     }
 
@@ -55,6 +57,7 @@ impl Mocks {
             webhook_urls: self.policy,
             intents: self.intents,
             intent_lease: std::time::Duration::from_secs(25),
+            inbox: self.inbox,
         })
     }
 
@@ -907,4 +910,75 @@ async fn open_cancels_whose_sender_is_gone_are_settled_in_the_background() {
     assert_eq!(report, crate::SettleReport { checked: 1, settled: 1, left_open: 0 });
     assert_eq!(intents.all()[0].state, IntentState::Done);
     assert_eq!(service.settle_open_cancels(10).await.unwrap().checked, 0, "nothing left open");
+}
+
+// --- the inbox of PG notifications ----------------------------------------
+
+#[tokio::test]
+async fn a_notification_for_a_payment_not_registered_yet_is_kept_and_processed_once_registered() {
+    let mut m = Mocks::new();
+    let registered = Arc::new(std::sync::Mutex::new(None::<StoredHistory>));
+    let found = registered.clone();
+    m.histories.expect_find_by_vendor().returning(move |_, _| Ok(found.lock().unwrap().clone()));
+    m.gateway.expect_fetch_payment().returning(|_, _| Ok(snapshot("19900", true, vec![])));
+    m.histories.expect_save_change().times(1).returning(|_, _, _| Ok(()));
+    let inbox = m.inbox.clone();
+    let service = m.service();
+    assert_eq!(service.receive_pg_notification(notice()).await.unwrap(), crate::Received::Queued);
+    assert_eq!(inbox.all().len(), 1, "stored before it was answered");
+    // Registered meanwhile (unpaid), the retry records the payment.
+    *registered.lock().unwrap() = Some(stored_at(history("19900", false), 3));
+    let row = inbox.all().remove(0);
+    let Some(crate::ports::InboxOutcome::RetryAt(due)) = row.state else { panic!("retried later: {row:?}") };
+    assert!(due > row.received_at);
+    // Due once its backoff passed (the mocked clock stands still: claim as of then).
+    inbox.rows.lock().unwrap()[0].state = None;
+    let report = service.process_inbox(10).await.unwrap();
+    assert_eq!(report, crate::InboxReport { claimed: 1, done: 1, retrying: 0, failed: 0 });
+    assert_eq!(inbox.all()[0].state, Some(crate::ports::InboxOutcome::Done));
+    assert_eq!(service.process_inbox(10).await.unwrap().claimed, 0, "processed once");
+}
+
+#[tokio::test]
+async fn a_notification_while_the_pg_is_down_is_taken_in_and_retried() {
+    let mut m = Mocks::new();
+    m.stored(history("19900", false));
+    let mut seq = mockall::Sequence::new();
+    m.gateway
+        .expect_fetch_payment()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _| Err(GatewayError::Unavailable("503".into())));
+    m.gateway
+        .expect_fetch_payment()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _| Ok(snapshot("19900", true, vec![])));
+    m.histories.expect_save_change().times(1).returning(|_, _, _| Ok(()));
+    let inbox = m.inbox.clone();
+    let service = m.service();
+    assert_eq!(service.receive_pg_notification(notice()).await.unwrap(), crate::Received::Queued);
+    inbox.rows.lock().unwrap()[0].state = None;
+    assert_eq!(service.process_inbox(10).await.unwrap().done, 1);
+}
+
+#[tokio::test]
+async fn a_notification_processed_at_once_says_what_it_changed_and_a_forged_one_is_not_stored() {
+    let mut m = Mocks::new();
+    m.stored(history("19900", false));
+    m.gateway.expect_fetch_payment().returning(|_, _| Ok(snapshot("19900", true, vec![])));
+    m.histories.expect_save_change().times(1).returning(|_, _, _| Ok(()));
+    let stored = stored_at(history("19900", false), 3);
+    m.histories.expect_find_by_order().returning(move |_, _, _| Ok(vec![stored.clone()]));
+    m.gateway.expect_notification_secret_matches().returning(|_, secret| secret == "the-secret");
+    let inbox = m.inbox.clone();
+    let service = m.service();
+    assert!(matches!(
+        service.receive_pg_notification(notice()).await.unwrap(),
+        crate::Received::Processed(NotificationOutcome::Changed(_))
+    ));
+    assert_eq!(inbox.all()[0].state, Some(crate::ports::InboxOutcome::Done));
+    let forged = service.receive_pg_notification(order_notice("guessed")).await.unwrap_err();
+    assert_eq!(forged.status(), 403);
+    assert_eq!(inbox.all().len(), 1, "a forgery is not stored");
 }

@@ -527,6 +527,79 @@ pub trait CancelIntentRepository: Send + Sync {
     async fn open(&self, limit: u32) -> Result<Vec<CancelIntent>, RepositoryError>;
 }
 
+/// A PG notification as kept in the inbox, claimed under a lease.
+#[derive(Debug, Clone)]
+pub struct InboxItem {
+    pub id: Uuid,
+    pub notice: crate::commands::PgNotification,
+    /// Processing attempts made before this claim.
+    pub attempts: u32,
+    pub received_at: Timestamp,
+    pub lease: LeaseToken,
+}
+
+/// How an inbox item stands after an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InboxOutcome {
+    /// Processed (a change recorded, or nothing to record).
+    Done,
+    /// Try again at this time (the PG or our database failed, or the payment
+    /// is not registered yet).
+    RetryAt(Timestamp),
+    /// Given up: the notification cannot be processed (logged with why).
+    Failed,
+}
+
+/// The durable inbox of PG notifications: stored before the PG is answered,
+/// processed with retries, by one instance at a time each.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait NotificationInbox: Send + Sync {
+    /// Stores a notification, already claimed by the caller for `lease_for`
+    /// (it processes it at once; if it dies, the lease runs out and a worker
+    /// takes it). Returns its id and the lease.
+    ///
+    /// # Errors
+    /// `Unavailable` when the database is down (the PG is then answered 503
+    /// and sends it again).
+    async fn enqueue(
+        &self,
+        notice: &crate::commands::PgNotification,
+        now: Timestamp,
+        lease_for: Duration,
+    ) -> Result<(Uuid, LeaseToken), RepositoryError>;
+
+    /// Claims up to `limit` items due at `now` (and items whose lease ran out).
+    ///
+    /// # Errors
+    /// `Unavailable`; `Corrupt` items are parked as failed, not returned.
+    async fn claim_due(
+        &self,
+        now: Timestamp,
+        limit: u32,
+        lease_for: Duration,
+    ) -> Result<Vec<InboxItem>, RepositoryError>;
+
+    /// Records an attempt's outcome, only under `lease`; `false` when the lease was lost.
+    ///
+    /// # Errors
+    /// `Unavailable` when the database is down.
+    async fn settle(
+        &self,
+        id: Uuid,
+        lease: LeaseToken,
+        outcome: InboxOutcome,
+        error: Option<String>,
+        now: Timestamp,
+    ) -> Result<bool, RepositoryError>;
+
+    /// Deletes processed or failed items received before `cutoff`; returns how many.
+    ///
+    /// # Errors
+    /// `Unavailable` when the database is down.
+    async fn purge_before(&self, cutoff: Timestamp) -> Result<u64, RepositoryError>;
+}
+
 /// A response kept for an `Idempotency-Key`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredResponse {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use payments_application::ports::{IdempotencyStore, SystemClock, UuidV7Ids};
+use payments_application::ports::{IdempotencyStore, NotificationInbox, SystemClock, UuidV7Ids};
 use payments_application::{DeliveryDeps, DeliveryService, Gateways, PaymentDeps, PaymentService, WebhookUrlPolicy};
 use payments_crypto::Argon2Hasher;
 use payments_domain::VendorCode;
@@ -229,6 +229,7 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
         intents: repositories.intents.clone(),
         // Longer than any PG call: a cancel still being sent is never taken over.
         intent_lease: config.pg.cancel_lease,
+        inbox: repositories.inbox.clone(),
     });
     let delivery = delivery_service(&config, &database)?;
     let (stop, stopped) = watch::channel(false);
@@ -249,6 +250,7 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
         .pg
         .cancel_settle_every
         .map(|every| tokio::spawn(settle_cancels(payments.clone(), every, stopped.clone())));
+    let inbox = tokio::spawn(process_inbox(payments.clone(), repositories.inbox.clone(), stopped.clone()));
 
     let system = SystemInfo::new(
         env!("CARGO_PKG_NAME"),
@@ -293,6 +295,7 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
         if let Some(settle) = settle {
             let _ = settle.await;
         }
+        let _ = inbox.await;
         database.close().await;
         for fake in [fake_iamport, fake_toss].into_iter().flatten() {
             let _ = fake.stop().await;
@@ -322,6 +325,39 @@ async fn settle_cancels(payments: PaymentService, every: Duration, mut stopped: 
             Ok(report) if report.checked == 0 => {}
             Ok(report) => tracing::info!(?report, "open cancels settled"),
             Err(error) => tracing::warn!(%error, "could not settle open cancels"),
+        }
+    }
+}
+
+/// PG notifications not processed when they came (the PG or our database
+/// failed, or the payment was not registered yet) are retried here; processed
+/// ones are kept 7 days, then purged.
+async fn process_inbox(
+    payments: PaymentService,
+    inbox: Arc<dyn NotificationInbox>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    const BATCH: u32 = 50;
+    const EVERY: Duration = Duration::from_secs(1);
+    let mut purged_at = std::time::Instant::now();
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(EVERY) => {}
+            _ = stopped.wait_for(|stop| *stop) => return,
+        }
+        match payments.process_inbox(BATCH).await {
+            Ok(report) if report.claimed == 0 => {}
+            Ok(report) => tracing::info!(?report, "stored PG notifications processed"),
+            Err(error) => tracing::warn!(%error, "could not process stored PG notifications"),
+        }
+        if purged_at.elapsed() > Duration::from_secs(3600) {
+            purged_at = std::time::Instant::now();
+            let cutoff = chrono::Utc::now() - chrono::Duration::days(7);
+            match inbox.purge_before(cutoff).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(purged = n, "old PG notifications removed"),
+                Err(error) => tracing::warn!(%error, "could not purge old PG notifications"),
+            }
         }
     }
 }

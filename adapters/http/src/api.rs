@@ -74,8 +74,10 @@ async fn notify(
     target: NotificationTarget,
     payload: Value,
 ) -> Result<WebhookAck, WebhookError> {
-    let outcome = state.payments.process_pg_notification(PgNotification { vendor, target, payload }).await?;
-    tracing::info!(%vendor, ?outcome, "PG notification processed");
+    // Stored before it is answered: a notification taken in is never lost,
+    // whatever its processing still needs (the inbox worker retries it).
+    let received = state.payments.receive_pg_notification(PgNotification { vendor, target, payload }).await?;
+    tracing::info!(%vendor, ?received, "PG notification taken in");
     Ok(WebhookAck::Accepted)
 }
 

@@ -26,7 +26,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use payments_application::ports::{
-    CancelIntentRepository, HistoryRepository, IdempotencyStore, ReservationRepository, WebhookOutbox,
+    CancelIntentRepository, HistoryRepository, IdempotencyStore, NotificationInbox, ReservationRepository,
+    WebhookOutbox,
 };
 use payments_crypto::Keyring;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
@@ -93,6 +94,7 @@ pub enum Database {
 pub struct Repositories {
     pub histories: Arc<dyn HistoryRepository>,
     pub intents: Arc<dyn CancelIntentRepository>,
+    pub inbox: Arc<dyn NotificationInbox>,
     pub reservations: Arc<dyn ReservationRepository>,
     pub outbox: Arc<dyn WebhookOutbox>,
     pub idempotency: Arc<dyn IdempotencyStore>,
@@ -220,6 +222,7 @@ impl Database {
                 Repositories {
                     histories: store.clone(),
                     intents: store.clone(),
+                    inbox: store.clone(),
                     reservations: store.clone(),
                     outbox: store.clone(),
                     idempotency: store,
@@ -230,6 +233,7 @@ impl Database {
                 Repositories {
                     histories: store.clone(),
                     intents: store.clone(),
+                    inbox: store.clone(),
                     reservations: store.clone(),
                     outbox: store.clone(),
                     idempotency: store,

@@ -68,7 +68,53 @@ suite!(
     saved_cards_are_marked_removed_by_their_key_digest,
     a_payment_has_at_most_one_open_cancel_intent,
     concurrent_intents_of_one_payment_begin_one_at_a_time,
+    the_inbox_keeps_notifications_until_processed_under_leases,
 );
+
+async fn the_inbox_keeps_notifications_until_processed_under_leases(db: &TestDb) {
+    use payments_application::commands::{NotificationTarget, PgNotification};
+    use payments_application::ports::InboxOutcome;
+    let inbox = &db.repos.inbox;
+    let lease = Duration::from_secs(10);
+    let deposit = PgNotification {
+        vendor: VendorCode::TossPayments,
+        target: NotificationTarget::Order {
+            order_id: OrderId::parse("order-1").unwrap(),
+            secret: "ps_secret-unmistakable".into(),
+            ignore_unknown: false,
+        },
+        payload: serde_json::json!({"orderId": "order-1", "status": "DONE"}),
+    };
+    let (id, first_lease) = inbox.enqueue(&deposit, at(0), lease).await.unwrap();
+    assert!(!db.dump().await.contains("ps_secret-unmistakable"), "the secret is sealed at rest");
+    // Claimed by its receiver: nobody else takes it until the lease runs out.
+    assert!(inbox.claim_due(at(1_000), 10, lease).await.unwrap().is_empty());
+    let taken = inbox.claim_due(at(10_001), 10, lease).await.unwrap();
+    assert_eq!(taken.len(), 1, "its receiver died: the worker takes it");
+    let item = &taken[0];
+    assert_eq!((item.id, item.attempts, item.received_at), (id, 0, at(0)));
+    assert_eq!(format!("{:?}", item.notice.target), format!("{:?}", deposit.target));
+    assert_eq!(item.notice.payload, deposit.payload);
+    assert!(!inbox.settle(id, first_lease, InboxOutcome::Done, None, at(10_002)).await.unwrap(), "a lost lease");
+    let retry = InboxOutcome::RetryAt(at(20_000));
+    assert!(inbox.settle(id, item.lease, retry, Some("not registered yet".into()), at(10_002)).await.unwrap());
+    assert!(inbox.claim_due(at(19_999), 10, lease).await.unwrap().is_empty(), "not due yet");
+    let again = inbox.claim_due(at(20_000), 10, lease).await.unwrap();
+    assert_eq!(again[0].attempts, 1);
+    assert!(inbox.settle(id, again[0].lease, InboxOutcome::Done, None, at(20_001)).await.unwrap());
+    assert!(inbox.claim_due(at(100_000), 10, lease).await.unwrap().is_empty(), "processed once");
+    assert_eq!(inbox.purge_before(at(-1)).await.unwrap(), 0);
+    assert_eq!(inbox.purge_before(at(1)).await.unwrap(), 1, "processed items go after their retention");
+    // A pending item is never purged.
+    let payment = PgNotification {
+        vendor: VendorCode::Iamport,
+        target: NotificationTarget::Payment { uid: VendorUid::parse("imp_1").unwrap(), ignore_unknown: false },
+        payload: serde_json::json!({"imp_uid": "imp_1"}),
+    };
+    inbox.enqueue(&payment, at(0), lease).await.unwrap();
+    assert_eq!(inbox.purge_before(at(1_000_000)).await.unwrap(), 0);
+    assert!(inbox.claim_due(at(1_000_000), 0, lease).await.unwrap().is_empty(), "bounded by the limit");
+}
 
 fn intent(history: &PaymentHistory, amount: &str, account: bool) -> CancelIntent {
     CancelIntent {

@@ -223,6 +223,63 @@ async fn a_cancel_whose_answer_was_lost_refunds_once_when_retried() {
     fake.stop().await.unwrap();
 }
 
+/// A PG webhook arriving while Toss cannot be re-read (slower than our 1 s
+/// timeout) is answered 200 at once, kept, and processed by the inbox worker
+/// once Toss answers again: the change is recorded and announced once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pg_webhook_while_the_pg_cannot_be_read_is_kept_and_processed_later() {
+    let fake = payments_toss::fake::start(FakeTossConfig::default(), "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let toss = Toss::new(fake.url());
+    let proxy = PgProxy::start("127.0.0.1:0".parse().unwrap(), fake.url(), ProxyMode::Forward).await.unwrap();
+    let pg_url = proxy.url();
+    let server =
+        TestServer::start(&[("PAYMENT_TOSS_URL", pg_url.as_str()), ("PAYMENT_PG_TIMEOUT_SECS", "1")]).await.unwrap();
+    let receiver = Receiver::start().await.unwrap();
+    let api: &Api = &server.api;
+    let key = toss.pay("inbox-order", PRICE).await.unwrap();
+    let created = api.register_toss(&key, "inbox", PRICE, "pw", &receiver.url()).await.unwrap();
+    assert_eq!(created.status, 201, "{created:?}");
+
+    // A cancel made at Toss's console; its webhook comes while Toss is slow.
+    let answer = toss
+        .http
+        .post(format!("{}/v1/payments/{key}/cancel", toss.url))
+        .basic_auth(payments_reliability::TOSS_SECRET, Some(""))
+        .json(&json!({"cancelReason": "at the console", "cancelAmount": 1500}))
+        .send()
+        .await
+        .unwrap();
+    assert!(answer.status().is_success());
+    let payment = toss.payment(&key).await.unwrap();
+    proxy.set(ProxyMode::Slow(Duration::from_secs(3)));
+    let started = Instant::now();
+    let webhook =
+        json!({"eventType": "PAYMENT_STATUS_CHANGED", "createdAt": "2026-12-01T10:00:00.000000", "data": payment});
+    let taken = server
+        .api
+        .raw(Method::POST, "/payments/webhooks/toss", Some("application/json"), webhook.to_string().into_bytes())
+        .await
+        .unwrap();
+    let answered_ms = started.elapsed().as_millis();
+    assert_eq!(taken.0, 200, "taken in while Toss is slow: {taken:?}");
+    assert!(answered_ms < 8_000, "answered within Toss's 10 s: {answered_ms} ms");
+    assert_eq!(receiver.delivered().len(), 0, "not processed yet");
+
+    proxy.set(ProxyMode::Forward);
+    let delivered = receiver.wait_for(1, Duration::from_secs(30)).await;
+    let ours = api.get("inbox", "pw").await.unwrap();
+    println!(
+        "RESULT pg_webhook_while_pg_slow answered={} in {answered_ms}ms processed_later=true events_delivered={delivered} \
+         our_refund={} lost_notifications=0",
+        taken.0, ours.body["refund"]
+    );
+    assert_eq!(delivered, 1, "announced once it was processed");
+    assert_eq!(ours.body["refund"], 1500, "{:?}", ours.body);
+    server.stop().await.unwrap();
+    drop(proxy);
+    fake.stop().await.unwrap();
+}
+
 fn assert_json_error(body: &Value) {
     assert!(body["code"].is_string() && body["message"].is_string(), "a JSON error: {body}");
 }

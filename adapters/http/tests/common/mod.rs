@@ -332,6 +332,8 @@ pub struct TestApp {
     pub histories: Arc<Histories>,
     pub keys: Arc<Keys>,
     pub client: reqwest::Client,
+    /// PG notifications taken in (the server stores each before answering).
+    pub inbox: Arc<payments_application::memory::MemoryInbox>,
 }
 
 pub struct Answer {
@@ -357,6 +359,7 @@ pub async fn spawn_app_with(local_mode: bool, delivery: Option<DeliveryService>)
     let pg = Arc::new(FakePg::default());
     let histories = Arc::new(Histories::default());
     let keys = Arc::new(Keys::default());
+    let inbox = Arc::new(payments_application::memory::MemoryInbox::default());
     let payments = PaymentService::new(PaymentDeps {
         gateways: Gateways::new().with(VendorCode::Iamport, pg.clone()).with(VendorCode::TossPayments, pg.clone()),
         histories: histories.clone(),
@@ -367,6 +370,7 @@ pub async fn spawn_app_with(local_mode: bool, delivery: Option<DeliveryService>)
         webhook_urls: WebhookUrlPolicy::AnyHost,
         intents: Arc::new(payments_application::memory::MemoryIntents::default()),
         intent_lease: Duration::from_secs(25),
+        inbox: inbox.clone(),
     });
     let state = HttpState::new(
         payments,
@@ -380,7 +384,7 @@ pub async fn spawn_app_with(local_mode: bool, delivery: Option<DeliveryService>)
     let server = payments_fakekit::serve(payments_http::app(state), "127.0.0.1:0".parse().unwrap()).await.unwrap();
     let url = server.url();
     let client = reqwest::Client::builder().timeout(Duration::from_secs(20)).build().unwrap();
-    TestApp { server, url, pg, histories, keys, client }
+    TestApp { server, url, pg, histories, keys, client, inbox }
 }
 
 /// A delivery service whose outbox reports fixed counts.
@@ -416,6 +420,12 @@ fn delivery_over(outbox: MockWebhookOutbox) -> DeliveryService {
 }
 
 impl TestApp {
+    /// Notifications stored but not processed (waiting for a retry).
+    pub fn queued(&self) -> usize {
+        use payments_application::ports::InboxOutcome;
+        self.inbox.all().iter().filter(|r| matches!(r.state, None | Some(InboxOutcome::RetryAt(_)))).count()
+    }
+
     /// Sends `body` encrypted (text/plain) and decrypts a 2xx answer.
     pub async fn call(&self, method: &str, path: &str, body: Value, key: Option<&str>) -> Answer {
         let plaintext = serde_json::to_string(&body).unwrap();

@@ -1,0 +1,196 @@
+//! The inbox of PG notifications ([`NotificationInbox`]), written once for
+//! both backends like `store.rs`, whose helpers and column conversions it uses.
+
+use std::time::Duration;
+
+use super::store::{Store, get, get_id, get_ts};
+use super::{SKIP_LOCKED, id_col, ts_col};
+
+use async_trait::async_trait;
+use payments_application::commands::{NotificationTarget, PgNotification};
+use payments_application::ports::{InboxItem, InboxOutcome, LeaseToken, NotificationInbox, RepositoryError};
+use payments_domain::{OrderId, Timestamp, VendorCode, VendorUid};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::codec;
+use crate::error::{corrupt, db_err};
+
+const BODY: &str = "pg_notifications.body";
+/// The longest error text kept for an operator.
+const MAX_ERROR_CHARS: usize = 500;
+
+/// The sealed body of a notification.
+#[derive(Serialize, Deserialize)]
+struct Body {
+    payment: Option<String>,
+    order: Option<String>,
+    secret: Option<String>,
+    ignore_unknown: bool,
+    payload: serde_json::Value,
+}
+
+fn body_of(notice: &PgNotification) -> Body {
+    let payload = notice.payload.clone();
+    match &notice.target {
+        NotificationTarget::Payment { uid, ignore_unknown } => Body {
+            payment: Some(uid.as_str().to_owned()),
+            order: None,
+            secret: None,
+            ignore_unknown: *ignore_unknown,
+            payload,
+        },
+        NotificationTarget::Order { order_id, secret, ignore_unknown } => Body {
+            payment: None,
+            order: Some(order_id.as_str().to_owned()),
+            secret: Some(secret.clone()),
+            ignore_unknown: *ignore_unknown,
+            payload,
+        },
+    }
+}
+
+fn notice_of(vendor: VendorCode, body: Body) -> Result<PgNotification, String> {
+    let target = match (body.payment, body.order, body.secret) {
+        (Some(uid), None, None) => NotificationTarget::Payment {
+            uid: VendorUid::parse(uid).map_err(|e| e.to_string())?,
+            ignore_unknown: body.ignore_unknown,
+        },
+        (None, Some(order), Some(secret)) => NotificationTarget::Order {
+            order_id: OrderId::parse(order).map_err(|e| e.to_string())?,
+            secret,
+            ignore_unknown: body.ignore_unknown,
+        },
+        _ => return Err("neither a payment nor an order".to_owned()),
+    };
+    Ok(PgNotification { vendor, target, payload: body.payload })
+}
+
+fn until(now: Timestamp, lease_for: Duration) -> Timestamp {
+    let lease_for = chrono::Duration::from_std(lease_for).unwrap_or(chrono::Duration::MAX);
+    now.checked_add_signed(lease_for).unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC)
+}
+
+#[async_trait]
+impl NotificationInbox for Store {
+    async fn enqueue(
+        &self,
+        notice: &PgNotification,
+        now: Timestamp,
+        lease_for: Duration,
+    ) -> Result<(Uuid, LeaseToken), RepositoryError> {
+        let id = Uuid::now_v7();
+        let lease = Uuid::new_v4();
+        let body = codec::seal_json(&self.keys.histories, BODY, id, &body_of(notice))?;
+        sqlx::query(
+            "INSERT INTO pg_notifications (id, vendor_code, body, state, attempts, due_at, lease_token, lease_until, \
+             received_at, updated_at) VALUES ($1, $2, $3, 'pending', 0, $4, $5, $6, $4, $4)",
+        )
+        .bind(id_col(id))
+        .bind(notice.vendor.as_str())
+        .bind(body)
+        .bind(ts_col(now))
+        .bind(id_col(lease))
+        .bind(ts_col(until(now, lease_for)))
+        .execute(self.writer()?)
+        .await
+        .map_err(db_err)?;
+        Ok((id, LeaseToken(lease)))
+    }
+
+    async fn claim_due(
+        &self,
+        now: Timestamp,
+        limit: u32,
+        lease_for: Duration,
+    ) -> Result<Vec<InboxItem>, RepositoryError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let lease = Uuid::new_v4();
+        let rows = sqlx::query(&format!(
+            "UPDATE pg_notifications SET lease_token = $1, lease_until = $2, updated_at = $3 \
+             WHERE id IN (SELECT id FROM pg_notifications \
+             WHERE state = 'pending' AND due_at <= $3 AND (lease_until IS NULL OR lease_until <= $3) \
+             ORDER BY due_at LIMIT $4{SKIP_LOCKED}) \
+             RETURNING id, vendor_code, body, attempts, received_at"
+        ))
+        .bind(id_col(lease))
+        .bind(ts_col(until(now, lease_for)))
+        .bind(ts_col(now))
+        .bind(i64::from(limit))
+        .fetch_all(self.writer()?)
+        .await
+        .map_err(db_err)?;
+        let mut items = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let id = get_id(row, "id")?;
+            let read = (|| {
+                let vendor: String = get(row, "vendor_code")?;
+                let vendor: VendorCode =
+                    vendor.parse().map_err(|e| corrupt(format!("vendor of notification {id}"), e))?;
+                let sealed: String = get(row, "body")?;
+                let body: Body = codec::open_json(&self.keys.histories, BODY, id, &sealed)?;
+                notice_of(vendor, body).map_err(|e| corrupt(format!("notification {id}"), e))
+            })();
+            match read {
+                Ok(notice) => {
+                    let attempts: i64 = get(row, "attempts")?;
+                    items.push(InboxItem {
+                        id,
+                        notice,
+                        attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+                        received_at: get_ts(row, "received_at")?,
+                        lease: LeaseToken(lease),
+                    });
+                }
+                // One unreadable notification must not block the others.
+                Err(error) => {
+                    tracing::error!(notification = %id, %error, "PG notification cannot be read; marked failed");
+                    self.settle(id, LeaseToken(lease), InboxOutcome::Failed, Some(error.to_string()), now).await?;
+                }
+            }
+        }
+        items.sort_by_key(|item| item.received_at);
+        Ok(items)
+    }
+
+    async fn settle(
+        &self,
+        id: Uuid,
+        lease: LeaseToken,
+        outcome: InboxOutcome,
+        error: Option<String>,
+        now: Timestamp,
+    ) -> Result<bool, RepositoryError> {
+        let (state, due) = match outcome {
+            InboxOutcome::Done => ("done", now),
+            InboxOutcome::RetryAt(at) => ("pending", at),
+            InboxOutcome::Failed => ("failed", now),
+        };
+        let error = error.map(|e| e.chars().take(MAX_ERROR_CHARS).collect::<String>());
+        let settled = sqlx::query(
+            "UPDATE pg_notifications SET state = $1, due_at = $2, attempts = attempts + 1, lease_token = NULL, \
+             lease_until = NULL, updated_at = $3, last_error = $4 WHERE id = $5 AND lease_token = $6",
+        )
+        .bind(state)
+        .bind(ts_col(due))
+        .bind(ts_col(now))
+        .bind(error)
+        .bind(id_col(id))
+        .bind(id_col(lease.0))
+        .execute(self.writer()?)
+        .await
+        .map_err(db_err)?;
+        Ok(settled.rows_affected() == 1)
+    }
+
+    async fn purge_before(&self, cutoff: Timestamp) -> Result<u64, RepositoryError> {
+        let purged = sqlx::query("DELETE FROM pg_notifications WHERE state <> 'pending' AND received_at < $1")
+            .bind(ts_col(cutoff))
+            .execute(self.writer()?)
+            .await
+            .map_err(db_err)?;
+        Ok(purged.rows_affected())
+    }
+}
