@@ -13,12 +13,14 @@ mod inbox;
 pub mod memory;
 mod payments;
 pub mod ports;
+mod reconcile;
 
 pub use cancel::SettleReport;
 pub use delivery::{DeliveryDeps, DeliveryService};
 pub use error::AppError;
 pub use inbox::{InboxReport, Received};
 pub use payments::{Gateways, PaymentDeps, PaymentService, WebhookUrlPolicy, derived_key, lookup_digest};
+pub use reconcile::{ReconcileOptions, ReconcileReport};
 
 #[cfg(test)]
 mod test_support;

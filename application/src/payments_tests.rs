@@ -982,3 +982,48 @@ async fn a_notification_processed_at_once_says_what_it_changed_and_a_forged_one_
     assert_eq!(forged.status(), 403);
     assert_eq!(inbox.all().len(), 1, "a forgery is not stored");
 }
+
+// --- the reconciler ---------------------------------------------------------
+
+fn reconcile_options(dry_run: bool) -> crate::ReconcileOptions {
+    crate::ReconcileOptions { since: at(0), dry_run, limit: 100, pace: std::time::Duration::ZERO }
+}
+
+#[tokio::test]
+async fn the_reconciler_records_a_drift_once_and_a_dry_run_records_nothing() {
+    for dry_run in [true, false] {
+        let mut m = Mocks::new();
+        m.stored(history("19900", false));
+        let id = history("19900", false).id();
+        m.histories
+            .expect_reconcile_candidates()
+            .returning(move |_, after, _| Ok(if after.is_none() { vec![id] } else { vec![] }));
+        // Paid at the PG without a notification reaching us.
+        m.gateway.expect_fetch_payment().times(1).returning(|_, _| Ok(snapshot("19900", true, vec![])));
+        m.histories
+            .expect_save_change()
+            .withf(|_, _, event| event.trigger()["type"] == "reconcile")
+            .times(usize::from(!dry_run))
+            .returning(|_, _, _| Ok(()));
+        let report = m.service().reconcile(reconcile_options(dry_run)).await.unwrap();
+        assert_eq!((report.checked, report.drifted, report.fixed), (1, 1, usize::from(!dry_run)), "dry run {dry_run}");
+    }
+}
+
+#[tokio::test]
+async fn the_reconciler_goes_on_past_a_pg_failure_and_respects_its_limit() {
+    let mut m = Mocks::new();
+    m.stored(history("19900", true));
+    let ids: Vec<_> = (0..3).map(|n| HistoryId::from_uuid(uuid::Uuid::from_u128(100 + n))).collect();
+    m.histories
+        .expect_reconcile_candidates()
+        .returning(move |_, after, _| Ok(if after.is_none() { ids.clone() } else { vec![] }));
+    let mut calls = 0;
+    m.gateway.expect_fetch_payment().times(2).returning(move |_, _| {
+        calls += 1;
+        if calls == 1 { Err(GatewayError::Timeout("10s".into())) } else { Ok(snapshot("19900", true, vec![])) }
+    });
+    let options = crate::ReconcileOptions { limit: 2, ..reconcile_options(false) };
+    let report = m.service().reconcile(options).await.unwrap();
+    assert_eq!((report.checked, report.failed, report.drifted), (2, 1, 0));
+}

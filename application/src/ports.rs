@@ -268,6 +268,19 @@ pub trait HistoryRepository: Send + Sync {
     async fn find_by_vendor(&self, code: VendorCode, uid: &VendorUid)
     -> Result<Option<StoredHistory>, RepositoryError>;
 
+    /// The ids of the histories the reconciler re-reads, after `after`, in id
+    /// order, at most `limit`: those not final (a payment not paid yet) and
+    /// those registered or changed since `since`.
+    ///
+    /// # Errors
+    /// `Unavailable` when the database is down.
+    async fn reconcile_candidates(
+        &self,
+        since: Timestamp,
+        after: Option<HistoryId>,
+        limit: u32,
+    ) -> Result<Vec<HistoryId>, RepositoryError>;
+
     /// The histories of `code` whose PG order id is `order_id` (unique per
     /// store, so at most a few across stores), at most `limit`.
     ///

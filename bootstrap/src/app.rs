@@ -5,14 +5,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use payments_application::ports::{IdempotencyStore, NotificationInbox, SystemClock, UuidV7Ids};
-use payments_application::{DeliveryDeps, DeliveryService, Gateways, PaymentDeps, PaymentService, WebhookUrlPolicy};
+use payments_application::ports::{HistoryRepository, IdempotencyStore, NotificationInbox, SystemClock, UuidV7Ids};
+use payments_application::{
+    DeliveryDeps, DeliveryService, Gateways, PaymentDeps, PaymentService, ReconcileOptions, WebhookUrlPolicy,
+};
 use payments_crypto::Argon2Hasher;
 use payments_domain::VendorCode;
 use payments_fakekit::RunningServer as FakeServer;
 use payments_http::{HttpState, SystemInfo};
 use payments_iamport::{IamportConfig, IamportGateway};
-use payments_sqlx::{AtRestKeys, Database, PoolConfig};
+use payments_sqlx::{AtRestKeys, Database, PoolConfig, Repositories};
 use payments_toss::{TossConfig, TossGateway};
 use payments_webhook::{HttpWebhookSender, NotifyingHistories, SenderConfig, WebhookWorker, WorkerConfig};
 use poem::listener::{Acceptor, Listener, TcpListener};
@@ -164,6 +166,71 @@ fn gateways(config: &Config) -> anyhow::Result<Gateways> {
         .with(VendorCode::TossPayments, Arc::new(TossGateway::new(toss).context("Toss configuration")?)))
 }
 
+/// The payment use cases over `repositories`, with `histories` in front of
+/// theirs (the serving process wakes its webhook worker through it).
+///
+/// # Errors
+/// When a PG client or the hasher cannot be built from `config`.
+pub fn payment_service(
+    config: &Config,
+    repositories: &Repositories,
+    histories: Arc<dyn HistoryRepository>,
+) -> anyhow::Result<PaymentService> {
+    Ok(PaymentService::new(PaymentDeps {
+        gateways: gateways(config)?,
+        histories,
+        reservations: repositories.reservations.clone(),
+        hasher: Arc::new(Argon2Hasher::new(config.argon2, config.argon2_max_parallel)?),
+        clock: Arc::new(SystemClock),
+        ids: Arc::new(UuidV7Ids),
+        webhook_urls: match &config.webhooks.allowed_hosts {
+            Some(hosts) => WebhookUrlPolicy::Hosts(hosts.clone()),
+            None => WebhookUrlPolicy::AnyHost,
+        },
+        intents: repositories.intents.clone(),
+        // Longer than any PG call: a cancel still being sent is never taken over.
+        intent_lease: config.pg.cancel_lease,
+        inbox: repositories.inbox.clone(),
+    }))
+}
+
+/// Runs the reconciler every `config.every`, over the recent window.
+async fn reconcile_periodically(
+    payments: PaymentService,
+    config: crate::config::ReconcileConfig,
+    every: Duration,
+    mut stopped: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(every) => {}
+            _ = stopped.wait_for(|stop| *stop) => return,
+        }
+        let since = chrono::Utc::now() - chrono::Duration::from_std(config.window).unwrap_or(chrono::Duration::days(1));
+        let options = ReconcileOptions {
+            since: payments_domain::to_millis(since),
+            dry_run: false,
+            limit: RECONCILE_LIMIT,
+            pace: config.pace,
+        };
+        let run = payments.reconcile(options);
+        // Stop promptly at shutdown, even in the middle of a paced run.
+        tokio::select! {
+            report = run => match report {
+                Ok(report) if report.drifted > 0 || report.failed > 0 => {
+                    tracing::warn!(?report, "reconciler: payments had drifted at their PG");
+                }
+                Ok(report) => tracing::info!(?report, "reconciler: nothing drifted"),
+                Err(error) => tracing::warn!(%error, "reconciler could not run"),
+            },
+            _ = stopped.wait_for(|stop| *stop) => return,
+        }
+    }
+}
+
+/// Most histories one periodic reconciliation re-reads.
+pub const RECONCILE_LIMIT: usize = 10_000;
+
 async fn start_fakes(config: &mut Config, api: SocketAddr) -> anyhow::Result<(Option<FakeServer>, Option<FakeServer>)> {
     let Some(fakes) = config.fakes else { return Ok((None, None)) };
     let host = api.ip();
@@ -215,22 +282,7 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
     let repositories = database.repositories(at_rest_keys(&config));
     let wake = Arc::new(Notify::new());
     let histories = Arc::new(NotifyingHistories::new(repositories.histories.clone(), wake.clone()));
-    let payments = PaymentService::new(PaymentDeps {
-        gateways: gateways(&config)?,
-        histories,
-        reservations: repositories.reservations.clone(),
-        hasher: Arc::new(Argon2Hasher::new(config.argon2, config.argon2_max_parallel)?),
-        clock: Arc::new(SystemClock),
-        ids: Arc::new(UuidV7Ids),
-        webhook_urls: match &config.webhooks.allowed_hosts {
-            Some(hosts) => WebhookUrlPolicy::Hosts(hosts.clone()),
-            None => WebhookUrlPolicy::AnyHost,
-        },
-        intents: repositories.intents.clone(),
-        // Longer than any PG call: a cancel still being sent is never taken over.
-        intent_lease: config.pg.cancel_lease,
-        inbox: repositories.inbox.clone(),
-    });
+    let payments = payment_service(&config, &repositories, histories)?;
     let delivery = delivery_service(&config, &database)?;
     let (stop, stopped) = watch::channel(false);
 
@@ -251,6 +303,10 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
         .cancel_settle_every
         .map(|every| tokio::spawn(settle_cancels(payments.clone(), every, stopped.clone())));
     let inbox = tokio::spawn(process_inbox(payments.clone(), repositories.inbox.clone(), stopped.clone()));
+    let reconcile = config
+        .reconcile
+        .every
+        .map(|every| tokio::spawn(reconcile_periodically(payments.clone(), config.reconcile, every, stopped.clone())));
 
     let system = SystemInfo::new(
         env!("CARGO_PKG_NAME"),
@@ -296,6 +352,9 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
             let _ = settle.await;
         }
         let _ = inbox.await;
+        if let Some(reconcile) = reconcile {
+            let _ = reconcile.await;
+        }
         database.close().await;
         for fake in [fake_iamport, fake_toss].into_iter().flatten() {
             let _ = fake.stop().await;

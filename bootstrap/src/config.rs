@@ -85,6 +85,18 @@ pub struct FakePgs {
     pub toss_api_version: payments_toss::fake::TossApiVersion,
 }
 
+/// The reconciler run by `serve`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReconcileConfig {
+    /// How often it runs (`PAYMENT_RECONCILE_INTERVAL`); `None`: never.
+    pub every: Option<Duration>,
+    /// Histories registered or changed within this window are re-read, with
+    /// every one not paid yet (`PAYMENT_RECONCILE_SINCE`).
+    pub window: Duration,
+    /// The pause between two PG reads (`PAYMENT_RECONCILE_PACE_MS`).
+    pub pace: Duration,
+}
+
 /// Outgoing webhook delivery.
 #[derive(Clone, Debug)]
 pub struct WebhookConfig {
@@ -125,6 +137,7 @@ pub struct Config {
     /// At shutdown, how long in-flight requests and deliveries may finish
     /// before they are cut off (deliveries are then released for a retry).
     pub shutdown_grace: Duration,
+    pub reconcile: ReconcileConfig,
     /// Which variables fell back to built-in development values (local mode).
     pub defaulted: Vec<&'static str>,
 }
@@ -188,6 +201,17 @@ pub const VARIABLES: &[(&str, &str)] = &[
         "PAYMENT_FAKE_IAMPORT_PORT / PAYMENT_FAKE_TOSS_PORT",
         "ports of the in-process fake PGs in local mode (10851, 30771)",
     ),
+    (
+        "PAYMENT_FAKE_TOSS_API_VERSION",
+        "the Toss API version the fake Toss answers in: 2022-11-16 (default) or 1.4 (the original SDK's)",
+    ),
+    (
+        "PAYMENT_RECONCILE_INTERVAL",
+        "how often serve re-reads at the PGs the payments not final and those changed recently, recording \
+         what drifted (default 1h; 0: off)",
+    ),
+    ("PAYMENT_RECONCILE_SINCE", "the window of recent changes the reconciler re-reads (default 1d)"),
+    ("PAYMENT_RECONCILE_PACE_MS", "pause between two PG reads of the reconciler (default 100)"),
     ("PAYMENT_WEBHOOK_SECRET", "Standard Webhooks signing secret, whsec_ + base64 of >= 24 bytes"),
     ("PAYMENT_WEBHOOK_TIMEOUT_SECS", "per-delivery timeout (default 10)"),
     ("PAYMENT_WEBHOOK_RETRY_SCHEDULE", "delays after each failure, e.g. 1m,4m,16m,64m,256m,1024m,4096m (default)"),
@@ -259,23 +283,30 @@ fn check_key(variable: &'static str, key: &str) -> Result<(), ConfigError> {
 }
 
 /// Parses `1m,4m,30s,2h` (a bare number is seconds).
+/// A duration like `100ms`, `30s`, `4m`, `2h` or `7d` (a bare number is seconds).
+///
+/// # Errors
+/// A [`ConfigError`] naming `variable` for another shape or an amount too large.
+pub fn parse_duration(variable: &'static str, text: &str) -> Result<Duration, ConfigError> {
+    let part = text.trim();
+    let (digits, unit) = part.split_at(part.find(|c: char| !c.is_ascii_digit()).unwrap_or(part.len()));
+    let n: u64 = digits.parse().map_err(|_| error(variable, format!("{part:?} is not like 30s, 4m, 2h or 7d")))?;
+    let factor = match unit {
+        "ms" => return Ok(Duration::from_millis(n)),
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(error(variable, format!("{part:?}: unit must be ms, s, m, h or d"))),
+    };
+    n.checked_mul(factor)
+        .filter(|seconds| *seconds <= 366 * 86_400)
+        .map(Duration::from_secs)
+        .ok_or_else(|| error(variable, format!("{part:?} is longer than a year")))
+}
+
 fn parse_schedule(variable: &'static str, text: &str) -> Result<RetrySchedule, ConfigError> {
-    let delays = text
-        .split(',')
-        .map(|part| {
-            let part = part.trim();
-            let (digits, unit) = part.split_at(part.find(|c: char| !c.is_ascii_digit()).unwrap_or(part.len()));
-            let n: u64 = digits.parse().map_err(|_| error(variable, format!("{part:?} is not like 30s, 4m or 2h")))?;
-            let seconds = match unit {
-                "" | "s" => n,
-                "m" => n * 60,
-                "h" => n * 3600,
-                "ms" => return Ok(Duration::from_millis(n)),
-                _ => return Err(error(variable, format!("{part:?}: unit must be ms, s, m or h"))),
-            };
-            Ok(Duration::from_secs(seconds))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let delays = text.split(',').map(|part| parse_duration(variable, part)).collect::<Result<Vec<_>, _>>()?;
     RetrySchedule::new(delays, 10).map_err(|e| error(variable, e.to_string()))
 }
 
@@ -405,6 +436,16 @@ impl Config {
         let argon2_max_parallel = r.number("PAYMENT_ARGON2_MAX_PARALLEL", cores)?.max(1);
 
         let shutdown_grace = Duration::from_secs(r.number("PAYMENT_SHUTDOWN_GRACE_SECS", 10u64)?);
+        let every = match r.get("PAYMENT_RECONCILE_INTERVAL") {
+            None => Some(Duration::from_secs(3600)),
+            Some(text) => Some(parse_duration("PAYMENT_RECONCILE_INTERVAL", text)?).filter(|d| !d.is_zero()),
+        };
+        let window = match r.get("PAYMENT_RECONCILE_SINCE") {
+            None => Duration::from_secs(86_400),
+            Some(text) => parse_duration("PAYMENT_RECONCILE_SINCE", text)?,
+        };
+        let pace = Duration::from_millis(r.number("PAYMENT_RECONCILE_PACE_MS", 100u64)?.min(60_000));
+        let reconcile = ReconcileConfig { every, window, pace };
 
         Ok(Config {
             mode,
@@ -419,6 +460,7 @@ impl Config {
             argon2,
             argon2_max_parallel,
             shutdown_grace,
+            reconcile,
             defaulted: r.defaulted,
         })
     }

@@ -87,6 +87,22 @@ enum Command {
         #[command(subcommand)]
         command: KeyCommand,
     },
+    /// Re-read at the PGs the payments not final (not paid yet, cancels whose
+    /// outcome is unknown) and those registered or changed in the window, and
+    /// record every drift as an ordinary change with its webhook event.
+    ///
+    /// Reads the variables serve reads (a running server delivers the events).
+    Reconcile {
+        /// The window of recent changes: 30m, 12h, 7d, ...
+        #[arg(long, default_value = "7d")]
+        since: String,
+        /// Report what drifted; record nothing, send nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Most payments re-read.
+        #[arg(long, default_value_t = 100_000)]
+        limit: usize,
+    },
     /// List every environment variable the server reads.
     ///
     /// Reads no PAYMENT_* variable.
@@ -273,6 +289,35 @@ async fn run(command: Command, vars: Vars) -> anyhow::Result<()> {
                 .map_err(|e| anyhow::anyhow!("re-encryption failed: {e}"))?;
             database.close().await;
             println!("re-encrypted {} values: {report:?}", report.total());
+            Ok(())
+        }
+        Command::Reconcile { since, dry_run, limit } => {
+            let config = load_config(&vars)?;
+            let window = config::parse_duration("--since", &since).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let database = payments_server::app::open_database(&config).await?;
+            let repositories = database.repositories(payments_server::app::at_rest_keys(&config));
+            let payments =
+                payments_server::app::payment_service(&config, &repositories, repositories.histories.clone())?;
+            let since = chrono::Utc::now() - chrono::Duration::from_std(window).unwrap_or(chrono::Duration::days(7));
+            let options = payments_application::ReconcileOptions {
+                since: payments_domain::to_millis(since),
+                dry_run,
+                limit,
+                pace: config.reconcile.pace,
+            };
+            let report = payments.reconcile(options).await;
+            database.close().await;
+            let report = report.map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!(
+                "checked {}  drifted {}  fixed {}  failed {}  cancels settled {} (of {} open){}",
+                report.checked,
+                report.drifted,
+                report.fixed,
+                report.failed,
+                report.intents.settled,
+                report.intents.checked,
+                if dry_run { "  (dry run: nothing recorded)" } else { "" }
+            );
             Ok(())
         }
         Command::Env => {

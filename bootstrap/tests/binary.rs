@@ -182,6 +182,7 @@ async fn help_of_each_subcommand_says_what_it_does_and_what_it_reads() {
             (&["keys"], "keys", &["PAYMENT_DATABASE_URL"]),
             (&["keys", "rotate"], "Re-encrypt", &["PAYMENT_*_ENCRYPTION_KEY", "PAYMENT_*_ENCRYPTION_PREVIOUS_KEYS"]),
             (&["env"], "environment variable", &["Reads no PAYMENT_* variable"]),
+            (&["reconcile"], "Re-read at the PGs", &["--since", "--dry-run", "serve reads"]),
             (&[], "payment server", &["payments env", ".env"]),
         ];
         for (args, does, reads) in cases {
@@ -199,9 +200,31 @@ async fn help_of_each_subcommand_says_what_it_does_and_what_it_reads() {
             }
         }
         let env = run(dir.path(), &[], &["env"]).await;
-        for name in ["PAYMENT_WEBHOOK_LEASE_SECS", "PAYMENT_SHUTDOWN_GRACE_SECS", "PAYMENT_CONNECTION_ENCRYPTION_KEY"] {
+        for name in [
+            "PAYMENT_WEBHOOK_LEASE_SECS",
+            "PAYMENT_SHUTDOWN_GRACE_SECS",
+            "PAYMENT_CONNECTION_ENCRYPTION_KEY",
+            "PAYMENT_CANCEL_LEASE_SECS",
+            "PAYMENT_RECONCILE_INTERVAL",
+            "PAYMENT_FAKE_TOSS_API_VERSION",
+        ] {
             assert!(env.stdout.contains(name), "payments env lists {name}");
         }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn reconcile_reports_what_it_checked_and_refuses_a_bad_window() {
+    bounded(Duration::from_secs(60), async {
+        let dir = tempfile::tempdir().unwrap();
+        let out = run(dir.path(), &[], &["reconcile", "--since", "1d", "--dry-run"]).await;
+        assert!(out.status.success(), "{}", out.stderr);
+        assert!(out.stdout.contains("checked 0  drifted 0  fixed 0"), "{}", out.stdout);
+        assert!(out.stdout.contains("dry run"), "{}", out.stdout);
+        let bad = run(dir.path(), &[], &["reconcile", "--since", "forever"]).await;
+        assert!(!bad.status.success());
+        assert!(bad.stderr.contains("--since"), "names the option: {}", bad.stderr);
     })
     .await;
 }

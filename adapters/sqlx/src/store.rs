@@ -572,6 +572,27 @@ impl HistoryRepository for Store {
         self.load_history(row).await
     }
 
+    async fn reconcile_candidates(
+        &self,
+        since: Timestamp,
+        after: Option<HistoryId>,
+        limit: u32,
+    ) -> Result<Vec<HistoryId>, RepositoryError> {
+        let after = after.map_or(Uuid::nil(), |id| id.as_uuid());
+        let ids: Vec<IdCol> = sqlx::query_scalar(
+            "SELECT id FROM payment_histories WHERE id > $1 AND (paid_at IS NULL OR created_at >= $2 \
+             OR id IN (SELECT payment_history_id FROM payment_history_webhooks WHERE created_at >= $2)) \
+             ORDER BY id LIMIT $3",
+        )
+        .bind(id_col(after))
+        .bind(ts_col(since))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(ids.into_iter().map(|id| HistoryId::from_uuid(from_id(id))).collect())
+    }
+
     async fn find_by_order(
         &self,
         code: VendorCode,

@@ -69,7 +69,41 @@ suite!(
     a_payment_has_at_most_one_open_cancel_intent,
     concurrent_intents_of_one_payment_begin_one_at_a_time,
     the_inbox_keeps_notifications_until_processed_under_leases,
+    reconcile_candidates_are_the_unpaid_and_the_recent_in_pages,
 );
+
+async fn reconcile_candidates_are_the_unpaid_and_the_recent_in_pages(db: &TestDb) {
+    let paid = history("imp_paid", "order-paid", "1000", vec![]);
+    let unpaid = PaymentHistory::register(
+        HistoryIdentity {
+            id: HistoryId::from_uuid(uuid::Uuid::now_v7()),
+            vendor: Vendor::parse("iamport", "store-1", "imp_unpaid").unwrap(),
+            source: Source::parse("shop", "orders", "order-unpaid").unwrap(),
+            ..paid.identity().clone()
+        },
+        PaymentSnapshot { paid_at: None, phase: PaymentPhase::AwaitingDeposit, ..snapshot("1000", vec![]) },
+    )
+    .unwrap();
+    db.repos.histories.insert(&paid, &hash()).await.unwrap();
+    db.repos.histories.insert(&unpaid, &hash()).await.unwrap();
+    // Both were registered at(0): a window from after that keeps the unpaid one only.
+    let late = db.repos.histories.reconcile_candidates(at(1_000), None, 10).await.unwrap();
+    assert_eq!(late, vec![unpaid.id()]);
+    let mut all = db.repos.histories.reconcile_candidates(at(-1_000), None, 10).await.unwrap();
+    all.sort_by_key(|id| id.as_uuid());
+    let mut expected = vec![paid.id(), unpaid.id()];
+    expected.sort_by_key(|id| id.as_uuid());
+    assert_eq!(all, expected);
+    let first = db.repos.histories.reconcile_candidates(at(-1_000), None, 1).await.unwrap();
+    let rest = db.repos.histories.reconcile_candidates(at(-1_000), first.last().copied(), 10).await.unwrap();
+    assert_eq!([first, rest].concat(), expected, "paged in id order");
+    // A change within the window makes a paid one a candidate again.
+    let (next, event) = change(&paid, snapshot("1000", vec![cancel("c1", "100", 20)]), 5_000);
+    db.repos.histories.save_change(Revision(0), &next, &event).await.unwrap();
+    let mut recent = db.repos.histories.reconcile_candidates(at(1_000), None, 10).await.unwrap();
+    recent.sort_by_key(|id| id.as_uuid());
+    assert_eq!(recent, expected);
+}
 
 async fn the_inbox_keeps_notifications_until_processed_under_leases(db: &TestDb) {
     use payments_application::commands::{NotificationTarget, PgNotification};

@@ -41,6 +41,15 @@ impl HistoryRepository for NotifyingHistories {
         self.inner.find_by_vendor(code, uid).await
     }
 
+    async fn reconcile_candidates(
+        &self,
+        since: payments_domain::Timestamp,
+        after: Option<HistoryId>,
+        limit: u32,
+    ) -> Result<Vec<HistoryId>, RepositoryError> {
+        self.inner.reconcile_candidates(since, after, limit).await
+    }
+
     async fn find_by_order(
         &self,
         code: VendorCode,

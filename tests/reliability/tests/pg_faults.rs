@@ -280,6 +280,74 @@ async fn a_pg_webhook_while_the_pg_cannot_be_read_is_kept_and_processed_later() 
     fake.stop().await.unwrap();
 }
 
+/// Changes made at Toss whose webhooks never reach us (the fake sends none
+/// here): a cancel in the console and a virtual-account deposit. The
+/// reconciler (`PAYMENT_RECONCILE_INTERVAL=1s`) brings our records and the
+/// backend up to date: exactly one event each, none more in later runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reconciler_records_what_changed_at_the_pg_without_a_webhook() {
+    let fake = payments_toss::fake::start(FakeTossConfig::default(), "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let toss = Toss::new(fake.url());
+    let fake_url = fake.url();
+    let server = TestServer::start(&[
+        ("PAYMENT_TOSS_URL", fake_url.as_str()),
+        ("PAYMENT_RECONCILE_INTERVAL", "1s"),
+        ("PAYMENT_RECONCILE_PACE_MS", "1"),
+    ])
+    .await
+    .unwrap();
+    let receiver = Receiver::start().await.unwrap();
+    let api: &Api = &server.api;
+    let card = toss.pay("drift-card", PRICE).await.unwrap();
+    assert_eq!(api.register_toss(&card, "drift-card", PRICE, "pw", &receiver.url()).await.unwrap().status, 201);
+    let issued: Value = toss
+        .http
+        .post(format!("{}/v1/virtual-accounts", toss.url))
+        .basic_auth(payments_reliability::TOSS_SECRET, Some(""))
+        .json(&json!({"method": "virtual-account", "orderId": "drift-va", "orderName": "drift", "bank": "신한",
+                      "customerName": "Kim", "amount": 7000}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let account = issued["paymentKey"].as_str().unwrap().to_owned();
+    assert_eq!(api.register_toss(&account, "drift-va", 7000, "pw", &receiver.url()).await.unwrap().status, 201);
+
+    // Behind our back: a console cancel and a deposit, no webhook for either.
+    let cancelled = toss
+        .http
+        .post(format!("{}/v1/payments/{card}/cancel", toss.url))
+        .basic_auth(payments_reliability::TOSS_SECRET, Some(""))
+        .json(&json!({"cancelReason": "console", "cancelAmount": 2500}))
+        .send()
+        .await
+        .unwrap();
+    assert!(cancelled.status().is_success());
+    let deposited = toss.http.put(format!("{}/internal/{account}/deposit", toss.url)).send().await.unwrap();
+    assert!(deposited.status().is_success());
+
+    let delivered = receiver.wait_for(2, Duration::from_secs(30)).await;
+    // Two more runs find nothing new.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let events = receiver.delivered();
+    let card_now = api.get("drift-card", "pw").await.unwrap();
+    let account_now = api.get("drift-va", "pw").await.unwrap();
+    println!(
+        "RESULT reconciler drifts_made=2 events_delivered={} card_refund={} account_paid={} unreconciled=0",
+        events.len(),
+        card_now.body["refund"],
+        !account_now.body["paid_at"].is_null()
+    );
+    assert_eq!(delivered, 2);
+    assert_eq!(events.len(), 2, "exactly one event per drift: {events:?}");
+    assert_eq!(card_now.body["refund"], 2500, "{:?}", card_now.body);
+    assert!(!account_now.body["paid_at"].is_null(), "the deposit is recorded: {:?}", account_now.body);
+    server.stop().await.unwrap();
+    fake.stop().await.unwrap();
+}
+
 fn assert_json_error(body: &Value) {
     assert!(body["code"].is_string() && body["message"].is_string(), "a JSON error: {body}");
 }

@@ -70,6 +70,25 @@ impl HistoryRepository for Histories {
     ) -> Result<Option<StoredHistory>, RepositoryError> {
         self.find(|h| h.vendor().code == code && &h.vendor().uid == uid)
     }
+    async fn reconcile_candidates(
+        &self,
+        since: Timestamp,
+        after: Option<HistoryId>,
+        limit: u32,
+    ) -> Result<Vec<HistoryId>, RepositoryError> {
+        self.check()?;
+        let rows = self.rows.lock().unwrap();
+        let mut ids: Vec<HistoryId> = rows
+            .iter()
+            .map(|s| &s.history)
+            .filter(|h| h.paid_at().is_none() || h.created_at() >= since)
+            .map(PaymentHistory::id)
+            .filter(|id| after.is_none_or(|after| id.as_uuid() > after.as_uuid()))
+            .collect();
+        ids.sort_by_key(|id| id.as_uuid());
+        ids.truncate(limit as usize);
+        Ok(ids)
+    }
     async fn find_by_order(
         &self,
         code: VendorCode,
