@@ -36,6 +36,11 @@ const CLOCK_SKEW_MS: i64 = 5 * 60 * 1000;
 /// How long a cancel waits for the payment's cancel lock before answering 409.
 const MAX_LOCK_WAIT: Duration = Duration::from_secs(30);
 
+/// How long to wait before sending again a cancel the PG refused as too soon
+/// after the previous one (Toss: one cancel of a payment a second).
+/// (Retried up to the stale-balance bound, so a 1 s rule costs a few pauses.)
+const TOO_SOON_PAUSE: Duration = Duration::from_millis(250);
+
 /// The id of the intent of a cancel: derived from the caller's key (scoped to
 /// the payment) so that a retry finds the first attempt's intent, else new.
 fn intent_id(history: HistoryId, key: Option<&str>, fresh: Uuid) -> Uuid {
@@ -256,6 +261,17 @@ impl PaymentService {
                     };
                 }
                 Err(error) if outcome_unknown(&error) => return Err(self.still_unknown(intent, error).await),
+                Err(GatewayError::TooSoon(why)) => {
+                    // Nothing was done; the same cancel goes again a moment
+                    // later, as a new attempt (the PG may keep the refusal
+                    // under the first key).
+                    tracing::debug!(intent = %intent.id, %why, "the PG asks to wait before the next cancel");
+                    tokio::time::sleep(TOO_SOON_PAUSE).await;
+                    intent.attempt += 1;
+                    intent.updated_at = self.deps.clock.now();
+                    self.deps.intents.update(&intent).await?;
+                    continue;
+                }
                 Err(GatewayError::BalanceMismatch(message)) => message,
                 Err(error) => return Err(self.refused(intent, error).await),
             };

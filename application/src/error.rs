@@ -107,6 +107,7 @@ impl From<GatewayError> for AppError {
             GatewayError::UnknownStore { .. } => AppError::Invalid(message),
             GatewayError::Timeout(_) => AppError::GatewayTimeout(message),
             GatewayError::Unavailable(_) | GatewayError::Protocol(_) => AppError::BadGateway(message),
+            GatewayError::TooSoon(_) => AppError::Unavailable(message),
         }
     }
 }

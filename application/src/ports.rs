@@ -29,6 +29,11 @@ pub enum GatewayError {
     /// another cancel went first. Nothing was refunded.
     #[error("refused by the PG for a stale balance: {0}")]
     BalanceMismatch(String),
+    /// The PG refused a request because another one of the same payment came
+    /// too shortly before (Toss `FORBIDDEN_CONSECUTIVE_REQUEST`: one cancel of
+    /// a payment a second). Nothing was done; sending it a moment later may work.
+    #[error("the PG asks to retry a moment later: {0}")]
+    TooSoon(String),
     /// No credentials are configured for this store of this vendor.
     #[error("store {store:?} is not configured for {vendor}")]
     UnknownStore { vendor: VendorCode, store: String },

@@ -245,6 +245,7 @@ async fn start_fakes(config: &mut Config, api: SocketAddr) -> anyhow::Result<(Op
         payments_toss::fake::FakeTossConfig {
             webhook_url: Some(format!("http://{api}/payments/webhooks/toss")),
             api_version: fakes.toss_api_version,
+            consecutive_cancel_window: fakes.toss_cancel_window,
             ..Default::default()
         },
         SocketAddr::new(host, fakes.toss_port),

@@ -83,6 +83,9 @@ pub struct FakePgs {
     pub toss_port: u16,
     /// The Toss API version the fake Toss answers in (`PAYMENT_FAKE_TOSS_API_VERSION`).
     pub toss_api_version: payments_toss::fake::TossApiVersion,
+    /// How soon after a cancel the fake Toss refuses another of the same
+    /// payment (`PAYMENT_FAKE_TOSS_CANCEL_WINDOW_MS`, Toss's 1 s by default).
+    pub toss_cancel_window: Duration,
 }
 
 /// The reconciler run by `serve`.
@@ -204,6 +207,10 @@ pub const VARIABLES: &[(&str, &str)] = &[
     (
         "PAYMENT_FAKE_TOSS_API_VERSION",
         "the Toss API version the fake Toss answers in: 2022-11-16 (default) or 1.4 (the original SDK's)",
+    ),
+    (
+        "PAYMENT_FAKE_TOSS_CANCEL_WINDOW_MS",
+        "local mode: how soon after a cancel the fake Toss refuses another of the same payment (default 1000, Toss's rule)",
     ),
     (
         "PAYMENT_RECONCILE_INTERVAL",
@@ -386,6 +393,9 @@ impl Config {
                     .map(|text| text.trim().parse().map_err(|e| error(FAKE_TOSS_API_VERSION, format!("{e}"))))
                     .transpose()?
                     .unwrap_or_default(),
+                toss_cancel_window: Duration::from_millis(
+                    r.number("PAYMENT_FAKE_TOSS_CANCEL_WINDOW_MS", 1000u64)?.min(60_000),
+                ),
             })
         });
         let fakes = fakes.transpose()?;
@@ -626,7 +636,12 @@ mod tests {
         assert_eq!(config.database_url, "sqlite://payments.db");
         assert_eq!(
             config.fakes,
-            Some(FakePgs { iamport_port: 10851, toss_port: 30771, toss_api_version: Default::default() })
+            Some(FakePgs {
+                iamport_port: 10851,
+                toss_port: 30771,
+                toss_api_version: Default::default(),
+                toss_cancel_window: Duration::from_secs(1),
+            })
         );
         assert_eq!(config.pg.iamport_url, "http://127.0.0.1:10851");
         assert_eq!(config.pg.toss_url, "http://127.0.0.1:30771");

@@ -153,6 +153,8 @@ pub async fn spawn_app_with(backend: Backend, test: &str, overrides: &[(&str, &s
         ("PAYMENT_WEBHOOK_POLL_MS", "50"),
         ("PAYMENT_WEBHOOK_TIMEOUT_SECS", "5"),
         ("PAYMENT_PG_TIMEOUT_SECS", "10"),
+        // Toss's one-cancel-a-second rule, shortened so quick cancels stay quick.
+        ("PAYMENT_FAKE_TOSS_CANCEL_WINDOW_MS", "100"),
     ]
     .into_iter()
     .chain(overrides.iter().copied())

@@ -21,6 +21,8 @@ use crate::wire::{
 
 /// Toss's code for a confirmation of a payment it already confirmed.
 pub const ALREADY_PROCESSED_PAYMENT: &str = "ALREADY_PROCESSED_PAYMENT";
+/// Toss's code for a second cancel of one payment within a second.
+pub const FORBIDDEN_CONSECUTIVE_REQUEST: &str = "FORBIDDEN_CONSECUTIVE_REQUEST";
 /// Toss's code for a cancel whose `refundableAmount` is not the balance.
 pub const NOT_MATCHES_REFUNDABLE_AMOUNT: &str = "NOT_MATCHES_REFUNDABLE_AMOUNT";
 
@@ -355,6 +357,9 @@ impl PaymentGateway for TossGateway {
             Ok(payment) => snapshot(payment),
             Err(CallFailure { code: Some(code), error }) if code == NOT_MATCHES_REFUNDABLE_AMOUNT => {
                 Err(GatewayError::BalanceMismatch(error.to_string()))
+            }
+            Err(CallFailure { code: Some(code), error }) if code == FORBIDDEN_CONSECUTIVE_REQUEST => {
+                Err(GatewayError::TooSoon(error.to_string()))
             }
             Err(failure) => Err(failure.error),
         }

@@ -461,3 +461,36 @@ async fn a_payment_is_found_by_its_order() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_second_cancel_of_a_payment_too_soon_is_refused_and_nothing_is_refunded() {
+    bounded(async {
+        // Toss's rule is one second; a shorter window keeps the test quick.
+        let window = std::time::Duration::from_millis(300);
+        let fake = Fake::start_with(TossApiVersion::V2022_11_16, None, window).await;
+        let gateway = fake.gateway();
+        let created = fake.key_in(&order_id(), 10_000, true).await;
+        let cancel = |amount: &str, remaining: &str| CancelRequest {
+            amount: money(amount),
+            reason: CancelReason::parse("customer asked").unwrap(),
+            remaining: money(remaining),
+            refund_account: None,
+            idempotency_key: None,
+        };
+        gateway.cancel_payment(&store(), &uid(&created), &cancel("1000", "10000")).await.unwrap();
+        let refused = gateway.cancel_payment(&store(), &uid(&created), &cancel("1000", "9000")).await.unwrap_err();
+        assert!(
+            matches!(refused, GatewayError::TooSoon(ref m) if m.contains("FORBIDDEN_CONSECUTIVE_REQUEST")),
+            "{refused:?}"
+        );
+        assert_eq!(
+            fake.state.payment(&key_of(&created)).unwrap().common().balance_amount,
+            serde_json::Number::from(9000)
+        );
+        // Once the window passed (a wait on time is what this rule is about).
+        tokio::time::sleep(window + std::time::Duration::from_millis(50)).await;
+        let after = gateway.cancel_payment(&store(), &uid(&created), &cancel("1000", "9000")).await.unwrap();
+        assert_eq!(after.cancels.len(), 2);
+    })
+    .await;
+}

@@ -51,6 +51,8 @@ pub fn base_vars(dir: &Path) -> HashMap<String, String> {
         ("PAYMENT_CANCEL_HISTORY_ENCRYPTION_KEY", CANCEL_KEY.to_owned()),
         ("PAYMENT_WEBHOOK_SECRET", WEBHOOK_SECRET.to_owned()),
         ("PAYMENT_WEBHOOK_POLL_MS", "50".to_owned()),
+        // Toss's one-cancel-a-second rule, shortened so the cancel tests stay quick.
+        ("PAYMENT_FAKE_TOSS_CANCEL_WINDOW_MS", "100".to_owned()),
         ("PAYMENT_WEBHOOK_RETRY_SCHEDULE", "100ms,200ms,400ms,800ms,1s,1s,1s,1s".to_owned()),
     ]
     .into_iter()

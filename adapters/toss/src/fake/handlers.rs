@@ -477,8 +477,15 @@ async fn cancel_reply(req: &Request, key: String, body: Body, state: &FakeState)
         text("refundReceiveAccount.holderName", &account.holder_name, 60)?;
         digits("refundReceiveAccount.accountNumber", &account.account_number, 1, 20)?;
     }
+    let window = state.consecutive_cancel_window;
     let outcome = state.payments.update(&key, |fake| {
         let forbidden = |code, message: String| Fail::new(StatusCode::FORBIDDEN, code, message);
+        if fake.last_cancel.is_some_and(|at| at.elapsed() < window) {
+            return Err(forbidden(
+                "FORBIDDEN_CONSECUTIVE_REQUEST",
+                "another cancel of this payment was processed less than a second ago; retry later".into(),
+            ));
+        }
         let is_virtual_account = matches!(fake.payment, TossPayment::VirtualAccount(_));
         let common = fake.payment.common_mut();
         let awaiting_deposit = match common.status {
@@ -547,6 +554,7 @@ async fn cancel_reply(req: &Request, key: String, body: Body, state: &FakeState)
         {
             va.virtual_account.refund_status = "COMPLETED".to_owned();
         }
+        fake.last_cancel = Some(std::time::Instant::now());
         Ok(fake.clone())
     });
     let payment = outcome.ok_or_else(|| Fail::payment_not_found(&key))??;

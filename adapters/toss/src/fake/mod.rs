@@ -108,6 +108,10 @@ pub struct FakeTossConfig {
     pub limits: StoreLimits,
     /// The API version every answer and webhook is shaped for.
     pub api_version: TossApiVersion,
+    /// A cancel of a payment within this time of its last cancel is refused
+    /// with 403 `FORBIDDEN_CONSECUTIVE_REQUEST`, as Toss processes only the
+    /// first of two cancels of one payment within a second (the default).
+    pub consecutive_cancel_window: std::time::Duration,
 }
 
 impl Default for FakeTossConfig {
@@ -119,6 +123,7 @@ impl Default for FakeTossConfig {
             webhook_url: None,
             limits: StoreLimits::default(),
             api_version: TossApiVersion::default(),
+            consecutive_cancel_window: std::time::Duration::from_secs(1),
         }
     }
 }

@@ -43,11 +43,21 @@ pub(crate) struct FakePayment {
     pub confirm_idempotency_key: Option<String>,
     /// A virtual account's deadline, a date-time in KST (1.x answers its date only).
     pub due_at: Option<String>,
+    /// When its last cancel was processed (Toss refuses another within a second).
+    pub last_cancel: Option<std::time::Instant>,
 }
 
 impl FakePayment {
     pub(crate) fn new(payment: TossPayment, approved: bool) -> Self {
-        Self { payment, approved, refused: false, failure: None, confirm_idempotency_key: None, due_at: None }
+        Self {
+            payment,
+            approved,
+            refused: false,
+            failure: None,
+            confirm_idempotency_key: None,
+            due_at: None,
+            last_cancel: None,
+        }
     }
 }
 
@@ -87,6 +97,7 @@ pub struct FakeState {
     pub(crate) webhooks: Store<String, Value>,
     pub(crate) idempotency: Idempotency,
     pub(crate) emitter: WebhookEmitter,
+    pub(crate) consecutive_cancel_window: std::time::Duration,
 }
 
 impl FakeState {
@@ -103,6 +114,7 @@ impl FakeState {
             webhooks: Store::new(config.limits),
             idempotency: Idempotency::new(config.limits),
             emitter,
+            consecutive_cancel_window: config.consecutive_cancel_window,
         }
     }
 

@@ -195,8 +195,18 @@ pub struct Fake {
 
 impl Fake {
     pub async fn start(version: TossApiVersion, webhook_url: Option<String>) -> Self {
-        let config =
-            FakeTossConfig { webhook_url: webhook_url.clone(), api_version: version, ..FakeTossConfig::default() };
+        // Toss's one-cancel-a-second rule has a test of its own (current_api.rs).
+        Self::start_with(version, webhook_url, Duration::ZERO).await
+    }
+
+    /// As [`Fake::start`], refusing a second cancel of a payment within `window`.
+    pub async fn start_with(version: TossApiVersion, webhook_url: Option<String>, window: Duration) -> Self {
+        let config = FakeTossConfig {
+            webhook_url: webhook_url.clone(),
+            api_version: version,
+            consecutive_cancel_window: window,
+            ..FakeTossConfig::default()
+        };
         let emitter = payments_fakekit::WebhookEmitter::new(webhook_url);
         let state = Arc::new(FakeState::new(&config, emitter));
         assert_eq!(state.api_version(), version);
