@@ -94,6 +94,8 @@ pub struct PaymentService {
     /// Woken when this process closes a cancel intent, for cancels waiting
     /// for their payment's lock.
     pub(crate) intent_closed: Arc<tokio::sync::Notify>,
+    /// When this process's last reconciliation finished, and what it did.
+    pub(crate) last_reconciliation: Arc<std::sync::Mutex<Option<(payments_domain::Timestamp, crate::ReconcileReport)>>>,
 }
 
 /// How often a change is re-applied when another change of the same history
@@ -141,7 +143,7 @@ fn confirm_key(input: &CreateHistory) -> String {
 
 impl PaymentService {
     pub fn new(deps: PaymentDeps) -> Self {
-        Self { deps: Arc::new(deps), intent_closed: Arc::default() }
+        Self { deps: Arc::new(deps), intent_closed: Arc::default(), last_reconciliation: Arc::default() }
     }
 
     pub(crate) fn histories(&self) -> &dyn HistoryRepository {

@@ -84,7 +84,17 @@ impl PaymentService {
                 }
             }
         }
+        if !options.dry_run {
+            let finished = (self.deps.clock.now(), report);
+            *self.last_reconciliation.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(finished);
+        }
         Ok(report)
+    }
+
+    /// When this process's last (recording) reconciliation finished, and what
+    /// it did; `None` before the first.
+    pub fn last_reconciliation(&self) -> Option<(Timestamp, ReconcileReport)> {
+        *self.last_reconciliation.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Whether the PG's state of one history differs from ours; recorded

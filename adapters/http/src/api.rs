@@ -8,7 +8,7 @@ use payments_application::ports::NotificationIntent;
 use payments_domain::{HistoryId, ReservationId, VendorCode, VendorUid};
 use payments_wire::{
     CancelHistoryBody, CreateHistoryBody, CreateReservationBody, HistoryBody, IamportWebhookBody, OutboxBody,
-    PasswordBody, PerformanceBody, ReservationBody, SourceAccessorBody, SystemBody, TossWebhookBody,
+    PasswordBody, PerformanceBody, ReconcilerBody, ReservationBody, SourceAccessorBody, SystemBody, TossWebhookBody,
 };
 use poem::web::Data;
 use poem_openapi::param::{Header, Path};
@@ -331,8 +331,9 @@ impl PaymentsApi {
 
     /// Resource use
     ///
-    /// CPU time, memory and uptime of this process, and the webhook delivery
-    /// queue (counts and the age of the oldest pending delivery).
+    /// CPU time, memory and uptime of this process, the webhook delivery
+    /// queue (counts and the age of the oldest pending delivery), and what its
+    /// last reconciliation with the PGs checked, found drifted and fixed.
     #[oai(path = "/monitors/performance", method = "get", operation_id = "performance", tag = "ApiTags::Monitors")]
     async fn performance(&self, state: Data<&Arc<HttpState>>) -> Result<EncryptedOk<PerformanceBody>, MonitorError> {
         let outbox = match &state.delivery {
@@ -353,6 +354,14 @@ impl PaymentsApi {
             memory: monitors::memory_usage().await,
             uptime_seconds: state.system.uptime_seconds(),
             outbox,
+            reconciler: state.payments.last_reconciliation().map(|(at, report)| ReconcilerBody {
+                finished_at: at.into(),
+                checked: report.checked as u64,
+                drifted: report.drifted as u64,
+                fixed: report.fixed as u64,
+                failed: report.failed as u64,
+                cancels_settled: report.intents.settled as u64,
+            }),
         };
         Ok(EncryptedOk::new(&body, &state.cipher))
     }

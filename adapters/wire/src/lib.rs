@@ -12,7 +12,9 @@ mod responses;
 mod scalars;
 mod webhooks;
 
-pub use monitors::{CommitBody, CpuBody, MemoryBody, OutboxBody, PackageBody, PerformanceBody, SystemBody};
+pub use monitors::{
+    CommitBody, CpuBody, MemoryBody, OutboxBody, PackageBody, PerformanceBody, ReconcilerBody, SystemBody,
+};
 pub use requests::{
     CancelHistoryBody, CreateHistoryBody, CreateReservationBody, PasswordBody, RefundAccountBody, SourceAccessorBody,
     VendorInputBody,

@@ -88,4 +88,24 @@ pub struct PerformanceBody {
     pub uptime_seconds: u64,
     /// The webhook delivery queue; `null` when this process does not deliver.
     pub outbox: Option<OutboxBody>,
+    /// The last reconciliation this process ran; `null` before the first.
+    pub reconciler: Option<ReconcilerBody>,
+}
+
+/// What the last reconciliation with the PGs found and did.
+#[derive(Debug, Clone, PartialEq, Object)]
+#[oai(rename = "ReconcilerRun")]
+pub struct ReconcilerBody {
+    /// When it finished.
+    pub finished_at: crate::WireTimestamp,
+    /// Payments re-read at their PG.
+    pub checked: u64,
+    /// Payments whose PG state differed from ours.
+    pub drifted: u64,
+    /// Drifts recorded, each as one change with its webhook event.
+    pub fixed: u64,
+    /// Payments that could not be re-read or recorded (retried next run).
+    pub failed: u64,
+    /// Cancels whose PG answer was lost, settled by re-reading the PG.
+    pub cancels_settled: u64,
 }

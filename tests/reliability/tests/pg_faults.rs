@@ -340,6 +340,11 @@ async fn the_reconciler_records_what_changed_at_the_pg_without_a_webhook() {
         card_now.body["refund"],
         !account_now.body["paid_at"].is_null()
     );
+    let performance = api.call(Method::GET, "/monitors/performance", &Value::Null).await.unwrap();
+    let last_run = &performance.body["reconciler"];
+    assert_eq!(performance.status, 200, "{performance:?}");
+    assert!(last_run["checked"].as_u64().unwrap_or(0) >= 2, "the monitor shows the last run: {last_run}");
+    assert!(last_run["finished_at"].is_string(), "{last_run}");
     assert_eq!(delivered, 2);
     assert_eq!(events.len(), 2, "exactly one event per drift: {events:?}");
     assert_eq!(card_now.body["refund"], 2500, "{:?}", card_now.body);

@@ -160,7 +160,13 @@ async fn sigkill_under_load(database: Option<String>, backend: &str) {
     let port = free_port().unwrap();
     let url = format!("http://127.0.0.1:{port}");
     let fake = payments_toss::fake::start(
-        FakeTossConfig { webhook_url: Some(format!("{url}/payments/webhooks/toss")), ..FakeTossConfig::default() },
+        FakeTossConfig {
+            webhook_url: Some(format!("{url}/payments/webhooks/toss")),
+            // The PG-side cancels right after ours must go through: this test
+            // is about the crash, not Toss's one-cancel-a-second rule.
+            consecutive_cancel_window: Duration::ZERO,
+            ..FakeTossConfig::default()
+        },
         "127.0.0.1:0".parse().unwrap(),
     )
     .await

@@ -34,8 +34,9 @@ export interface paths {
         };
         /**
          * Resource use
-         * @description CPU time, memory and uptime of this process, and the webhook delivery
-         *     queue (counts and the age of the oldest pending delivery).
+         * @description CPU time, memory and uptime of this process, the webhook delivery
+         *     queue (counts and the age of the oldest pending delivery), and what its
+         *     last reconciliation with the PGs checked, found drifted and fixed.
          */
         get: operations["performance"];
         put?: never;
@@ -593,11 +594,49 @@ export interface components {
             memory: components["schemas"]["MemoryUsage"] | null;
             /** @description The webhook delivery queue; `null` when this process does not deliver. */
             outbox: components["schemas"]["OutboxStats"] | null;
+            /** @description The last reconciliation this process ran; `null` before the first. */
+            reconciler: components["schemas"]["ReconcilerRun"] | null;
             /**
              * Format: uint64
              * @description Seconds since the process started.
              */
             uptime_seconds: number;
+        };
+        /**
+         * ReconcilerRun
+         * @description What the last reconciliation with the PGs found and did.
+         */
+        ReconcilerRun: {
+            /**
+             * Format: uint64
+             * @description Cancels whose PG answer was lost, settled by re-reading the PG.
+             */
+            cancels_settled: number;
+            /**
+             * Format: uint64
+             * @description Payments re-read at their PG.
+             */
+            checked: number;
+            /**
+             * Format: uint64
+             * @description Payments whose PG state differed from ours.
+             */
+            drifted: number;
+            /**
+             * Format: uint64
+             * @description Payments that could not be re-read or recorded (retried next run).
+             */
+            failed: number;
+            /**
+             * Format: date-time
+             * @description When it finished.
+             */
+            finished_at: string;
+            /**
+             * Format: uint64
+             * @description Drifts recorded, each as one change with its webhook event.
+             */
+            fixed: number;
         };
         /**
          * RefundAccount
@@ -760,6 +799,7 @@ export type PaymentHistory = components['schemas']['PaymentHistory'];
 export type PaymentHistorySnapshot = components['schemas']['PaymentHistorySnapshot'];
 export type PaymentReservation = components['schemas']['PaymentReservation'];
 export type Performance = components['schemas']['Performance'];
+export type ReconcilerRun = components['schemas']['ReconcilerRun'];
 export type RefundAccount = components['schemas']['RefundAccount'];
 export type Source = components['schemas']['Source'];
 export type SourceAccessor = components['schemas']['SourceAccessor'];
