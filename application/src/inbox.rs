@@ -1,7 +1,9 @@
-//! PG notifications are never lost: each one is stored before the PG is
-//! answered, processed at once when it can be, and otherwise retried by the
-//! inbox worker (on another instance too) until it is processed, for a
-//! bounded time.
+//! PG notifications are never lost: none is answered before it is processed
+//! or stored. Each one is processed at once, within a bounded time; one that
+//! could not be (the PG or our database failed, the payment is not registered
+//! yet, the time ran out) is stored and retried by the inbox worker (on any
+//! instance), for a bounded time. A notification processed at once costs no
+//! write of its own: the write path of a PG webhook stays one transaction.
 
 use std::time::Duration;
 
@@ -15,8 +17,15 @@ use crate::ports::{InboxItem, InboxOutcome};
 const INLINE_BUDGET: Duration = Duration::from_secs(5);
 
 /// How long a notification about a payment not registered yet is retried
-/// (registration usually races the PG's notification).
-const UNREGISTERED_FOR: chrono::Duration = chrono::Duration::hours(1);
+/// (registration races the PG's notification; it reads the PG itself, so only
+/// a change between its read and its insert needs the retry).
+const UNREGISTERED_FOR: chrono::Duration = chrono::Duration::minutes(2);
+
+/// When a notification not processed at once is first retried: soon when the
+/// PG or the database failed; a little later for a payment not registered yet,
+/// whose registration (in flight, usually) then has committed.
+const FIRST_RETRY: Duration = Duration::from_secs(1);
+const FIRST_RETRY_UNREGISTERED: Duration = Duration::from_secs(5);
 
 /// How long a notification is retried while the PG or our database fails.
 const RETRIED_FOR: chrono::Duration = chrono::Duration::days(3);
@@ -34,6 +43,8 @@ pub enum Received {
     Queued,
     /// About a payment not registered here, and nothing to keep: not stored.
     Ignored,
+    /// Refused in a way no retry changes (logged): not stored.
+    Refused,
 }
 
 /// What [`PaymentService::process_inbox`] did.
@@ -48,26 +59,32 @@ pub struct InboxReport {
 impl PaymentService {
     /// Takes in a PG notification: refuses a forged one (an order's secret that
     /// is not the PG's: 403), acknowledges one about nothing worth keeping,
-    /// else stores it and processes it at once within a bounded time. Once
-    /// stored it is answered as taken, whatever processing it still needs.
+    /// processes the rest at once within a bounded time, and stores what could
+    /// not be processed for the worker. Answered only once processed or stored.
     ///
     /// # Errors
-    /// 403 for a wrong secret; 503 when it cannot be stored (the PG retries).
+    /// 403 for a wrong secret; 503 when a notification that could not be
+    /// processed cannot be stored either (the PG sends it again).
     pub async fn receive_pg_notification(&self, notice: PgNotification) -> Result<Received, AppError> {
         if !self.worth_keeping(&notice).await? {
             return Ok(Received::Ignored);
         }
-        let lease_for = self.deps.intent_lease.saturating_add(INLINE_BUDGET);
-        let now = self.deps.clock.now();
-        let (id, lease) = self.deps.inbox.enqueue(&notice, now, lease_for).await?;
-        let item = InboxItem { id, notice, attempts: 0, received_at: now, lease };
-        match tokio::time::timeout(INLINE_BUDGET, self.attempt(&item)).await {
-            Ok((_, Some(outcome))) => Ok(Received::Processed(outcome)),
-            Ok((_, None)) => Ok(Received::Queued),
-            // Still running when the PG needs its answer: the lease hands it
-            // to the worker if this attempt never settles.
-            Err(_) => Ok(Received::Queued),
-        }
+        let (why, retry_in) =
+            match tokio::time::timeout(INLINE_BUDGET, self.process_pg_notification(notice.clone())).await {
+                Ok(Ok(outcome)) => return Ok(Received::Processed(outcome)),
+                Ok(Err(error)) if !worth_retrying(&error, chrono::Duration::zero()) => {
+                    tracing::warn!(vendor = %notice.vendor, %error, "PG notification refused; nothing to retry");
+                    return Ok(Received::Refused);
+                }
+                Ok(Err(error @ AppError::NotFound(_))) => (error.to_string(), FIRST_RETRY_UNREGISTERED),
+                Ok(Err(error)) => (error.to_string(), FIRST_RETRY),
+                // Dropped mid-way: its change, if any, committed whole or not at all.
+                Err(_) => (format!("not processed within {INLINE_BUDGET:?}"), FIRST_RETRY),
+            };
+        tracing::info!(vendor = %notice.vendor, %why, "PG notification kept for a retry");
+        // Claimable by any worker once this short lease runs out.
+        self.deps.inbox.enqueue(&notice, self.deps.clock.now(), retry_in).await?;
+        Ok(Received::Queued)
     }
 
     /// Whether a notification needs storing: a forged order notification is
@@ -99,7 +116,7 @@ impl PaymentService {
         let items = self.deps.inbox.claim_due(self.deps.clock.now(), limit, lease_for).await?;
         let mut report = InboxReport { claimed: items.len(), ..InboxReport::default() };
         for item in items {
-            match self.attempt(&item).await.0 {
+            match self.attempt(&item).await {
                 InboxOutcome::Done => report.done += 1,
                 InboxOutcome::RetryAt(_) => report.retrying += 1,
                 InboxOutcome::Failed => report.failed += 1,
@@ -108,27 +125,16 @@ impl PaymentService {
         Ok(report)
     }
 
-    /// One processing attempt of `item`, settled under its lease; what it
-    /// led to when it was processed.
-    async fn attempt(&self, item: &InboxItem) -> (InboxOutcome, Option<NotificationOutcome>) {
+    /// One processing attempt of a stored `item`, settled under its lease.
+    async fn attempt(&self, item: &InboxItem) -> InboxOutcome {
         let result = self.process_pg_notification(item.notice.clone()).await;
         let now = self.deps.clock.now();
-        let age = now - item.received_at;
         let backoff = chrono::Duration::seconds((1i64 << item.attempts.min(10)).min(MAX_BACKOFF_SECS));
         let (outcome, error) = match &result {
             Ok(_) => (InboxOutcome::Done, None),
-            Err(AppError::NotFound(why)) if age < UNREGISTERED_FOR => {
-                (InboxOutcome::RetryAt(now + backoff), Some(why.clone()))
+            Err(error) if worth_retrying(error, now - item.received_at) => {
+                (InboxOutcome::RetryAt(now + backoff), Some(error.to_string()))
             }
-            // Retrying cannot help these.
-            Err(
-                error @ (AppError::NotFound(_)
-                | AppError::Forbidden(_)
-                | AppError::Invalid(_)
-                | AppError::Unprocessable(_)
-                | AppError::Conflict(_)),
-            ) => (InboxOutcome::Failed, Some(error.to_string())),
-            Err(error) if age < RETRIED_FOR => (InboxOutcome::RetryAt(now + backoff), Some(error.to_string())),
             Err(error) => (InboxOutcome::Failed, Some(error.to_string())),
         };
         if let Some(why) = &error {
@@ -138,6 +144,19 @@ impl PaymentService {
             // Left claimed: the lease hands it to the worker again.
             tracing::error!(notification = %item.id, %stuck, "could not record a PG notification's outcome");
         }
-        (outcome, result.ok())
+        outcome
+    }
+}
+
+/// Whether a notification that failed this way, `age` after it came, is worth
+/// another attempt: the payment may yet be registered (for a short while), the
+/// PG or our database may recover (for days); a refusal stays a refusal.
+fn worth_retrying(error: &AppError, age: chrono::Duration) -> bool {
+    match error {
+        AppError::NotFound(_) => age < UNREGISTERED_FOR,
+        AppError::Forbidden(_) | AppError::Invalid(_) | AppError::Unprocessable(_) | AppError::Conflict(_) => false,
+        AppError::BadGateway(_) | AppError::GatewayTimeout(_) | AppError::Unavailable(_) | AppError::Internal(_) => {
+            age < RETRIED_FOR
+        }
     }
 }

@@ -925,14 +925,14 @@ async fn a_notification_for_a_payment_not_registered_yet_is_kept_and_processed_o
     let inbox = m.inbox.clone();
     let service = m.service();
     assert_eq!(service.receive_pg_notification(notice()).await.unwrap(), crate::Received::Queued);
-    assert_eq!(inbox.all().len(), 1, "stored before it was answered");
+    assert_eq!(inbox.all().len(), 1, "not processed, so stored before it was answered");
     // Registered meanwhile (unpaid), the retry records the payment.
     *registered.lock().unwrap() = Some(stored_at(history("19900", false), 3));
     let row = inbox.all().remove(0);
-    let Some(crate::ports::InboxOutcome::RetryAt(due)) = row.state else { panic!("retried later: {row:?}") };
-    assert!(due > row.received_at);
-    // Due once its backoff passed (the mocked clock stands still: claim as of then).
-    inbox.rows.lock().unwrap()[0].state = None;
+    let (_, first_retry) = row.lease.expect("claimable once a short lease runs out");
+    assert!(first_retry > row.received_at);
+    // Due once that passed (the mocked clock stands still: free it as of then).
+    inbox.rows.lock().unwrap()[0].lease = None;
     let report = service.process_inbox(10).await.unwrap();
     assert_eq!(report, crate::InboxReport { claimed: 1, done: 1, retrying: 0, failed: 0 });
     assert_eq!(inbox.all()[0].state, Some(crate::ports::InboxOutcome::Done));
@@ -958,12 +958,12 @@ async fn a_notification_while_the_pg_is_down_is_taken_in_and_retried() {
     let inbox = m.inbox.clone();
     let service = m.service();
     assert_eq!(service.receive_pg_notification(notice()).await.unwrap(), crate::Received::Queued);
-    inbox.rows.lock().unwrap()[0].state = None;
+    inbox.rows.lock().unwrap()[0].lease = None;
     assert_eq!(service.process_inbox(10).await.unwrap().done, 1);
 }
 
 #[tokio::test]
-async fn a_notification_processed_at_once_says_what_it_changed_and_a_forged_one_is_not_stored() {
+async fn a_notification_processed_at_once_is_not_stored_and_a_forged_one_is_refused() {
     let mut m = Mocks::new();
     m.stored(history("19900", false));
     m.gateway.expect_fetch_payment().returning(|_, _| Ok(snapshot("19900", true, vec![])));
@@ -977,10 +977,10 @@ async fn a_notification_processed_at_once_says_what_it_changed_and_a_forged_one_
         service.receive_pg_notification(notice()).await.unwrap(),
         crate::Received::Processed(NotificationOutcome::Changed(_))
     ));
-    assert_eq!(inbox.all()[0].state, Some(crate::ports::InboxOutcome::Done));
+    assert!(inbox.all().is_empty(), "processed before it was answered: nothing to keep, no write of its own");
     let forged = service.receive_pg_notification(order_notice("guessed")).await.unwrap_err();
     assert_eq!(forged.status(), 403);
-    assert_eq!(inbox.all().len(), 1, "a forgery is not stored");
+    assert!(inbox.all().is_empty(), "a forgery is not stored");
 }
 
 // --- the reconciler ---------------------------------------------------------

@@ -175,12 +175,7 @@ async fn pg_down_or_slow_fails_cleanly_and_the_retry_succeeds() {
 /// cancel, and so does the next retry.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cancel_whose_answer_was_lost_refunds_once_when_retried() {
-    let fake = payments_toss::fake::start(FakeTossConfig::default(), "127.0.0.1:0".parse().unwrap()).await.unwrap();
-    let toss = Toss::new(fake.url());
-    let proxy = PgProxy::start("127.0.0.1:0".parse().unwrap(), fake.url(), ProxyMode::Forward).await.unwrap();
-    let pg_url = proxy.url();
-    let server =
-        TestServer::start(&[("PAYMENT_TOSS_URL", pg_url.as_str()), ("PAYMENT_PG_TIMEOUT_SECS", "1")]).await.unwrap();
+    let ProxiedToss { fake, toss, proxy, server } = ProxiedToss::start().await;
     let api: &Api = &server.api;
     let key = toss.pay("lost-answer-order", PRICE).await.unwrap();
     let created = api.register_toss(&key, "lost", PRICE, "pw", "http://127.0.0.1:9/hook").await.unwrap();
@@ -228,12 +223,7 @@ async fn a_cancel_whose_answer_was_lost_refunds_once_when_retried() {
 /// once Toss answers again: the change is recorded and announced once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pg_webhook_while_the_pg_cannot_be_read_is_kept_and_processed_later() {
-    let fake = payments_toss::fake::start(FakeTossConfig::default(), "127.0.0.1:0".parse().unwrap()).await.unwrap();
-    let toss = Toss::new(fake.url());
-    let proxy = PgProxy::start("127.0.0.1:0".parse().unwrap(), fake.url(), ProxyMode::Forward).await.unwrap();
-    let pg_url = proxy.url();
-    let server =
-        TestServer::start(&[("PAYMENT_TOSS_URL", pg_url.as_str()), ("PAYMENT_PG_TIMEOUT_SECS", "1")]).await.unwrap();
+    let ProxiedToss { fake, toss, proxy, server } = ProxiedToss::start().await;
     let receiver = Receiver::start().await.unwrap();
     let api: &Api = &server.api;
     let key = toss.pay("inbox-order", PRICE).await.unwrap();
@@ -351,6 +341,28 @@ async fn the_reconciler_records_what_changed_at_the_pg_without_a_webhook() {
     assert!(!account_now.body["paid_at"].is_null(), "the deposit is recorded: {:?}", account_now.body);
     server.stop().await.unwrap();
     fake.stop().await.unwrap();
+}
+
+/// A fake Toss, a stand-in in front of it (forwarding until told otherwise),
+/// and a server that reaches Toss through the stand-in with a 1 s timeout.
+struct ProxiedToss {
+    fake: payments_fakekit::RunningServer,
+    toss: Toss,
+    proxy: PgProxy,
+    server: TestServer,
+}
+
+impl ProxiedToss {
+    async fn start() -> Self {
+        let fake = payments_toss::fake::start(FakeTossConfig::default(), "127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let toss = Toss::new(fake.url());
+        let proxy = PgProxy::start("127.0.0.1:0".parse().unwrap(), fake.url(), ProxyMode::Forward).await.unwrap();
+        let pg_url = proxy.url();
+        let server = TestServer::start(&[("PAYMENT_TOSS_URL", pg_url.as_str()), ("PAYMENT_PG_TIMEOUT_SECS", "1")])
+            .await
+            .unwrap();
+        Self { fake, toss, proxy, server }
+    }
 }
 
 fn assert_json_error(body: &Value) {
