@@ -95,14 +95,15 @@ impl PaymentService {
                 Ok(self.histories().find_by_vendor(notice.vendor, uid).await?.is_some())
             }
             NotificationTarget::Payment { .. } => Ok(true),
-            NotificationTarget::Order { order_id, ignore_unknown, .. } => {
+            // A forgery is refused here, before anything is stored: one read.
+            NotificationTarget::Order { .. } => {
                 let gateway = self.deps.gateways.get(notice.vendor)?;
-                let found = self.histories().find_by_order(notice.vendor, order_id, 8).await?;
-                if found.is_empty() {
-                    return Ok(!*ignore_unknown);
+                match self.notified_history(gateway, notice).await {
+                    Ok(found) => Ok(found.is_some()),
+                    // Not registered yet: kept for a retry.
+                    Err(AppError::NotFound(_)) => Ok(true),
+                    Err(other) => Err(other),
                 }
-                // Refused here, before anything is stored: a forgery costs one read.
-                self.notified_history(gateway, notice).await.map(|_| true)
             }
         }
     }

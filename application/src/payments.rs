@@ -95,8 +95,11 @@ pub struct PaymentService {
     /// for their payment's lock.
     pub(crate) intent_closed: Arc<tokio::sync::Notify>,
     /// When this process's last reconciliation finished, and what it did.
-    pub(crate) last_reconciliation: Arc<std::sync::Mutex<Option<(payments_domain::Timestamp, crate::ReconcileReport)>>>,
+    pub(crate) last_reconciliation: Arc<std::sync::Mutex<Option<LastReconciliation>>>,
 }
+
+/// When a reconciliation finished, and what it did.
+pub(crate) type LastReconciliation = (payments_domain::Timestamp, crate::ReconcileReport);
 
 /// How often a change is re-applied when another change of the same history
 /// committed first. Each retry re-reads the record, so this only bounds a storm.
@@ -123,13 +126,18 @@ fn hex(bytes: &[u8]) -> String {
 /// SHA-256 (hex) of the length-prefixed parts (at most 73 characters plus the
 /// purpose; Toss takes 300).
 pub fn derived_key(purpose: &str, parts: &[&str]) -> String {
+    format!("payments-{purpose}-{}", hex(&digest_of(parts)))
+}
+
+/// SHA-256 of the length-prefixed `parts` (so `["ab", "c"]` and `["a", "bc"]` differ).
+pub(crate) fn digest_of(parts: &[&str]) -> [u8; 32] {
     use sha2::{Digest, Sha256};
     let mut digest = Sha256::new();
     for part in parts {
         digest.update((part.len() as u64).to_be_bytes());
         digest.update(part.as_bytes());
     }
-    format!("payments-{purpose}-{}", hex(&digest.finalize()))
+    digest.finalize().into()
 }
 
 /// The PG idempotency key of a registration's confirmation.
