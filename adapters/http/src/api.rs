@@ -74,8 +74,8 @@ async fn notify(
     target: NotificationTarget,
     payload: Value,
 ) -> Result<WebhookAck, WebhookError> {
-    // Stored before it is answered: a notification taken in is never lost,
-    // whatever its processing still needs (the inbox worker retries it).
+    // Answered only once processed or stored: a notification taken in is
+    // never lost, whatever its processing still needs (the inbox worker retries it).
     let received = state.payments.receive_pg_notification(PgNotification { vendor, target, payload }).await?;
     tracing::info!(%vendor, ?received, "PG notification taken in");
     Ok(WebhookAck::Accepted)
@@ -244,8 +244,9 @@ impl PaymentsApi {
     /// Iamport calls this when a payment changes. Only `imp_uid` is trusted:
     /// the payment is re-read from Iamport, and a change is recorded and
     /// announced to the payment's `webhook_url`. `ready` and `failed` are
-    /// acknowledged without doing anything. An unknown payment answers 404 so
-    /// Iamport retries later.
+    /// acknowledged without doing anything. A notification that cannot be
+    /// processed at once (Iamport down, the payment not registered yet) is
+    /// kept and retried here, so it is answered 200 all the same.
     #[oai(
         path = "/payments/webhooks/iamport",
         method = "post",
@@ -279,8 +280,10 @@ impl PaymentsApi {
     /// for that payment (another secret answers 403 and changes nothing): the
     /// payment is re-read from Toss, and a change is recorded and announced to
     /// the payment's `webhook_url`. Every other event type is answered 200 and
-    /// logged. An unknown payment answers 404 so Toss retries later, except a
-    /// virtual account just issued (`WAITING_FOR_DEPOSIT`), which is acknowledged.
+    /// logged. A notification that cannot be processed at once (Toss down, the
+    /// payment not registered yet) is kept and retried here, so it is answered
+    /// 200 all the same; one that moves no money about a payment not
+    /// registered here (a virtual account just issued) is only acknowledged.
     #[oai(
         path = "/payments/webhooks/toss",
         method = "post",

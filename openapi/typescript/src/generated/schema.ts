@@ -233,8 +233,9 @@ export interface paths {
          * @description Iamport calls this when a payment changes. Only `imp_uid` is trusted:
          *     the payment is re-read from Iamport, and a change is recorded and
          *     announced to the payment's `webhook_url`. `ready` and `failed` are
-         *     acknowledged without doing anything. An unknown payment answers 404 so
-         *     Iamport retries later.
+         *     acknowledged without doing anything. A notification that cannot be
+         *     processed at once (Iamport down, the payment not registered yet) is
+         *     kept and retried here, so it is answered 200 all the same.
          */
         post: operations["receiveIamportWebhook"];
         delete?: never;
@@ -260,8 +261,10 @@ export interface paths {
          *     for that payment (another secret answers 403 and changes nothing): the
          *     payment is re-read from Toss, and a change is recorded and announced to
          *     the payment's `webhook_url`. Every other event type is answered 200 and
-         *     logged. An unknown payment answers 404 so Toss retries later, except a
-         *     virtual account just issued (`WAITING_FOR_DEPOSIT`), which is acknowledged.
+         *     logged. A notification that cannot be processed at once (Toss down, the
+         *     payment not registered yet) is kept and retried here, so it is answered
+         *     200 all the same; one that moves no money about a payment not
+         *     registered here (a virtual account just issued) is only acknowledged.
          */
         post: operations["receiveTossWebhook"];
         delete?: never;
