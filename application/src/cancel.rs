@@ -70,6 +70,12 @@ fn outcome_unknown(error: &GatewayError) -> bool {
     matches!(error, GatewayError::Timeout(_) | GatewayError::Unavailable(_) | GatewayError::Protocol(_))
 }
 
+/// Whether settling an intent closed it: recorded as done, or refused by the
+/// PG (its refusal is the answer); anything else leaves it open.
+fn closes(outcome: &Result<PaymentHistory, AppError>) -> bool {
+    matches!(outcome, Ok(_) | Err(AppError::Unprocessable(_)))
+}
+
 /// What [`PaymentService::settle_open_cancels`] did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SettleReport {
@@ -99,12 +105,14 @@ impl PaymentService {
             let id = intent.id;
             let vendor = self.reload(intent.history).await?.history.vendor().code;
             let gateway = self.deps.gateways.get(vendor)?;
-            match self.settle(gateway, intent).await {
-                Ok(_) | Err(AppError::Unprocessable(_)) => report.settled += 1,
-                Err(error) => {
+            let outcome = self.settle(gateway, intent).await;
+            if closes(&outcome) {
+                report.settled += 1;
+            } else {
+                if let Err(error) = outcome {
                     tracing::warn!(intent = %id, %error, "an open cancel could not be settled yet");
-                    report.left_open += 1;
                 }
+                report.left_open += 1;
             }
         }
         Ok(report)
@@ -148,14 +156,17 @@ impl PaymentService {
                 IntentBegin::Begun => break intent,
                 IntentBegin::Exists(first) => return self.resume(gateway, &input, first).await,
                 IntentBegin::Busy(other) => {
-                    if self.lease_expired(&other) {
-                        // Its sender died or lost its answer: settle it, then take our turn.
-                        self.settle(gateway, other).await?;
-                    } else if tokio::time::Instant::now() >= waited_until {
-                        return Err(AppError::Conflict(
-                            "another cancel of this payment is in progress; retry with the same Idempotency-Key".into(),
-                        ));
-                    } else {
+                    // Its sender died or lost its answer: settle it, then take
+                    // our turn. Its outcome is its caller's, not ours; while it
+                    // cannot be settled (the PG is down) we wait like for a live one.
+                    let settled = self.lease_expired(&other) && closes(&self.settle(gateway, other).await);
+                    if !settled {
+                        if tokio::time::Instant::now() >= waited_until {
+                            return Err(AppError::Conflict(
+                                "another cancel of this payment is in progress; retry with the same Idempotency-Key"
+                                    .into(),
+                            ));
+                        }
                         self.wait_for_intents().await;
                     }
                     // The balance may have moved while we waited.

@@ -1027,3 +1027,56 @@ async fn the_reconciler_goes_on_past_a_pg_failure_and_respects_its_limit() {
     let report = m.service().reconcile(options).await.unwrap();
     assert_eq!((report.checked, report.failed, report.drifted), (2, 1, 0));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_cancel_waiting_on_an_unknown_intent_it_cannot_settle_is_409_after_a_bounded_wait() {
+    let mut m = Mocks::new();
+    m.stored(history("10000", true));
+    // Another request's cancel: its answer was lost.
+    m.gateway.expect_cancel_payment().times(1).returning(|_, _, _| Err(GatewayError::Timeout("10s".into())));
+    // The PG stays unreadable, so that intent cannot be settled.
+    m.gateway.expect_fetch_payment().returning(|_, _| Err(GatewayError::Unavailable("503".into())));
+    m.histories.expect_save_change().never();
+    let intents = m.intents.clone();
+    let service = m.service();
+    assert_eq!(service.cancel_history(cancel_input("1000")).await.unwrap_err().status(), 504);
+    let ours = service.cancel_history(cancel_input("2000")).await.unwrap_err();
+    assert_eq!(ours.status(), 409, "not the other request's outcome, and not a loop: {ours}");
+    assert_eq!(intents.all().len(), 1, "ours was never sent");
+}
+
+#[tokio::test]
+async fn a_cancel_behind_another_refused_one_is_sent_and_not_answered_with_its_refusal() {
+    let mut m = Mocks::new();
+    m.stored(history("10000", true));
+    let mut seq = mockall::Sequence::new();
+    m.gateway
+        .expect_cancel_payment()
+        .withf(|_, _, r| r.amount == money("1000"))
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _, _| Err(GatewayError::Timeout("10s".into())));
+    // Settled by the next cancel: the PG shows nothing, so it is sent again and refused.
+    m.gateway
+        .expect_fetch_payment()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _| Ok(snapshot("10000", true, vec![])));
+    m.gateway
+        .expect_cancel_payment()
+        .withf(|_, _, r| r.amount == money("1000"))
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _, _| Err(GatewayError::Rejected("card company refused".into())));
+    m.gateway
+        .expect_cancel_payment()
+        .withf(|_, _, r| r.amount == money("2000"))
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _, _| Ok(snapshot("10000", true, vec![cancel("c2", "2000", 160)])));
+    m.histories.expect_save_change().times(1).returning(|_, _, _| Ok(()));
+    let service = m.service();
+    assert_eq!(service.cancel_history(cancel_input("1000")).await.unwrap_err().status(), 504);
+    let ours = service.cancel_history(cancel_input("2000")).await.unwrap();
+    assert_eq!(ours.refund(), money("2000"));
+}
