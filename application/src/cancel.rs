@@ -359,10 +359,11 @@ impl PaymentService {
                 Applied::Unchanged => return Ok(stored.history),
                 Applied::Changed(next) => next,
             };
-            let event = self.new_event(&stored.history, &next, trigger.clone())?;
-            match self.histories().save_change(stored.revision, &next, &event).await {
-                Ok(()) => return Ok(next),
-                Err(RepositoryError::Stale) => stored = self.reload(stored.history.id()).await?,
+            let (id, revision) = (stored.history.id(), stored.revision);
+            let event = self.new_event(stored.history, next, trigger.clone())?;
+            match self.histories().save_change(revision, event.current(), &event).await {
+                Ok(()) => return Ok(event.current().clone()),
+                Err(RepositoryError::Stale) => stored = self.reload(id).await?,
                 Err(other) => return Err(other.into()),
             }
         }

@@ -3,10 +3,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use payments_domain::{DeliveryAttempt, NextStep, RetrySchedule};
+use payments_domain::{DeliveryAttempt, EventId, NextStep, RetrySchedule};
 
 use crate::error::AppError;
-use crate::ports::{Clock, DeliveryJob, JobOutcome, OutboxStats, WebhookOutbox, WebhookSender};
+use crate::ports::{Clock, DeliveryJob, JobOutcome, LeaseToken, OutboxStats, WebhookOutbox, WebhookSender};
 
 /// What the delivery use case depends on.
 #[derive(Clone)]
@@ -75,8 +75,8 @@ impl DeliveryService {
     ///
     /// # Errors
     /// 503 when the database is down.
-    pub async fn release(&self, job: &DeliveryJob) -> Result<(), AppError> {
-        Ok(self.deps.outbox.release(job.event.id(), job.lease).await?)
+    pub async fn release(&self, event: EventId, lease: LeaseToken) -> Result<(), AppError> {
+        Ok(self.deps.outbox.release(event, lease).await?)
     }
 
     /// Queue counts for monitoring.

@@ -57,30 +57,35 @@ pub struct InboxReport {
 }
 
 impl PaymentService {
-    /// Takes in a PG notification: refuses a forged one (an order's secret that
-    /// is not the PG's: 403), acknowledges one about nothing worth keeping,
-    /// processes the rest at once within a bounded time, and stores what could
+    /// Takes in a PG notification: processes it at once within a bounded time
+    /// (refusing a forged one, an order's secret that is not the PG's: 403;
+    /// acknowledging one about nothing worth keeping) and stores what could
     /// not be processed for the worker. Answered only once processed or stored.
     ///
     /// # Errors
     /// 403 for a wrong secret; 503 when a notification that could not be
     /// processed cannot be stored either (the PG sends it again).
     pub async fn receive_pg_notification(&self, notice: PgNotification) -> Result<Received, AppError> {
+        let (why, retry_in) = match tokio::time::timeout(INLINE_BUDGET, self.process_pg_notification(&notice)).await {
+            Ok(Ok(NotificationOutcome::Ignored)) => return Ok(Received::Ignored),
+            Ok(Ok(outcome)) => return Ok(Received::Processed(outcome)),
+            // A forgery is answered as one (no PG call was made for it).
+            Ok(Err(error @ AppError::Forbidden(_))) => return Err(error),
+            Ok(Err(error)) if !worth_retrying(&error, chrono::Duration::zero()) => {
+                tracing::warn!(vendor = %notice.vendor, %error, "PG notification refused; nothing to retry");
+                return Ok(Received::Refused);
+            }
+            Ok(Err(error @ AppError::NotFound(_))) => (error.to_string(), FIRST_RETRY_UNREGISTERED),
+            Ok(Err(error)) => (error.to_string(), FIRST_RETRY),
+            // Dropped mid-way: its change, if any, committed whole or not at all.
+            Err(_) => (format!("not processed within {INLINE_BUDGET:?}"), FIRST_RETRY),
+        };
+        // Only what is about to be stored is checked first (the happy path
+        // reads the history once): nothing forged or about an unknown payment
+        // that moves no money fills the inbox.
         if !self.worth_keeping(&notice).await? {
             return Ok(Received::Ignored);
         }
-        let (why, retry_in) =
-            match tokio::time::timeout(INLINE_BUDGET, self.process_pg_notification(notice.clone())).await {
-                Ok(Ok(outcome)) => return Ok(Received::Processed(outcome)),
-                Ok(Err(error)) if !worth_retrying(&error, chrono::Duration::zero()) => {
-                    tracing::warn!(vendor = %notice.vendor, %error, "PG notification refused; nothing to retry");
-                    return Ok(Received::Refused);
-                }
-                Ok(Err(error @ AppError::NotFound(_))) => (error.to_string(), FIRST_RETRY_UNREGISTERED),
-                Ok(Err(error)) => (error.to_string(), FIRST_RETRY),
-                // Dropped mid-way: its change, if any, committed whole or not at all.
-                Err(_) => (format!("not processed within {INLINE_BUDGET:?}"), FIRST_RETRY),
-            };
         tracing::info!(vendor = %notice.vendor, %why, "PG notification kept for a retry");
         // Claimable by any worker once this short lease runs out.
         self.deps.inbox.enqueue(&notice, self.deps.clock.now(), retry_in).await?;
@@ -128,7 +133,7 @@ impl PaymentService {
 
     /// One processing attempt of a stored `item`, settled under its lease.
     async fn attempt(&self, item: &InboxItem) -> InboxOutcome {
-        let result = self.process_pg_notification(item.notice.clone()).await;
+        let result = self.process_pg_notification(&item.notice).await;
         let now = self.deps.clock.now();
         let backoff = chrono::Duration::seconds((1i64 << item.attempts.min(10)).min(MAX_BACKOFF_SECS));
         let (outcome, error) = match &result {

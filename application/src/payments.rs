@@ -269,9 +269,9 @@ impl PaymentService {
     /// 404 when no history has this PG uid or order id (so the PG retries
     /// later); 403 when an order's secret is not the PG's; 502/504 when the PG
     /// cannot be read.
-    pub async fn process_pg_notification(&self, notice: PgNotification) -> Result<NotificationOutcome, AppError> {
+    pub async fn process_pg_notification(&self, notice: &PgNotification) -> Result<NotificationOutcome, AppError> {
         let gateway = self.deps.gateways.get(notice.vendor)?;
-        let Some(mut stored) = self.notified_history(gateway, &notice).await? else {
+        let Some(mut stored) = self.notified_history(gateway, notice).await? else {
             return Ok(NotificationOutcome::Ignored);
         };
         for _ in 0..MAX_CHANGE_ATTEMPTS {
@@ -281,10 +281,11 @@ impl PaymentService {
                 Applied::Unchanged => return Ok(NotificationOutcome::Unchanged),
                 Applied::Changed(next) => next,
             };
-            let event = self.new_event(&stored.history, &next, notice.payload.clone())?;
-            match self.histories().save_change(stored.revision, &next, &event).await {
+            let (id, revision) = (stored.history.id(), stored.revision);
+            let event = self.new_event(stored.history, next, notice.payload.clone())?;
+            match self.histories().save_change(revision, event.current(), &event).await {
                 Ok(()) => return Ok(NotificationOutcome::Changed(event.id())),
-                Err(RepositoryError::Stale) => stored = self.reload(stored.history.id()).await?,
+                Err(RepositoryError::Stale) => stored = self.reload(id).await?,
                 Err(other) => return Err(other.into()),
             }
         }
@@ -332,14 +333,14 @@ impl PaymentService {
 
     pub(crate) fn new_event(
         &self,
-        previous: &PaymentHistory,
-        next: &PaymentHistory,
+        previous: PaymentHistory,
+        next: PaymentHistory,
         trigger: serde_json::Value,
     ) -> Result<WebhookEvent, AppError> {
         Ok(WebhookEvent::new(
             EventId::from_uuid(self.deps.ids.new_id()),
-            previous.clone(),
-            next.clone(),
+            previous,
+            next,
             trigger,
             self.deps.clock.now(),
         )?)

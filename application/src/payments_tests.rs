@@ -680,7 +680,7 @@ async fn a_notification_for_an_unknown_payment_that_may_be_ignored_is_ignored() 
     m.gateway.expect_fetch_payment().never();
     let mut notice = notice();
     notice.target = NotificationTarget::Payment { uid: VendorUid::parse("imp_123").unwrap(), ignore_unknown: true };
-    assert_eq!(m.service().process_pg_notification(notice).await.unwrap(), NotificationOutcome::Ignored);
+    assert_eq!(m.service().process_pg_notification(&notice).await.unwrap(), NotificationOutcome::Ignored);
 }
 
 #[tokio::test]
@@ -694,7 +694,7 @@ async fn an_order_notification_with_the_pg_secret_is_re_read_and_recorded() {
     m.gateway.expect_notification_secret_matches().returning(|_, secret| secret == "the-secret");
     m.gateway.expect_fetch_payment().times(1).returning(|_, _| Ok(snapshot("19900", true, vec![])));
     m.histories.expect_save_change().times(1).returning(|_, _, _| Ok(()));
-    let outcome = m.service().process_pg_notification(order_notice("the-secret")).await.unwrap();
+    let outcome = m.service().process_pg_notification(&order_notice("the-secret")).await.unwrap();
     assert!(matches!(outcome, NotificationOutcome::Changed(_)));
 }
 
@@ -706,7 +706,7 @@ async fn an_order_notification_with_a_wrong_secret_is_403_and_changes_nothing() 
     m.gateway.expect_notification_secret_matches().returning(|_, secret| secret == "the-secret");
     m.gateway.expect_fetch_payment().never();
     m.histories.expect_save_change().never();
-    let err = m.service().process_pg_notification(order_notice("guessed")).await.unwrap_err();
+    let err = m.service().process_pg_notification(&order_notice("guessed")).await.unwrap_err();
     assert_eq!(err.status(), 403);
 }
 
@@ -715,7 +715,7 @@ async fn an_order_notification_for_an_unknown_order_is_404() {
     let mut m = Mocks::new();
     m.histories.expect_find_by_order().returning(|_, _, _| Ok(vec![]));
     m.gateway.expect_fetch_payment().never();
-    assert_eq!(m.service().process_pg_notification(order_notice("s")).await.unwrap_err().status(), 404);
+    assert_eq!(m.service().process_pg_notification(&order_notice("s")).await.unwrap_err().status(), 404);
 }
 
 #[tokio::test]
@@ -730,7 +730,7 @@ async fn a_reversed_deposit_is_recorded_as_unpaid_with_one_event() {
         })
         .times(1)
         .returning(|_, _, _| Ok(()));
-    let outcome = m.service().process_pg_notification(notice()).await.unwrap();
+    let outcome = m.service().process_pg_notification(&notice()).await.unwrap();
     assert!(matches!(outcome, NotificationOutcome::Changed(_)));
 }
 
@@ -747,7 +747,7 @@ async fn a_notification_that_lost_a_race_re_reads_the_pg_before_applying_again()
     m.histories.expect_find_by_id().returning(move |_| Ok(Some(paid.clone())));
     m.gateway.expect_fetch_payment().times(2).returning(|_, _| Ok(snapshot("19900", true, vec![])));
     m.histories.expect_save_change().times(1).returning(|_, _, _| Err(RepositoryError::Stale));
-    assert_eq!(m.service().process_pg_notification(notice()).await.unwrap(), NotificationOutcome::Unchanged);
+    assert_eq!(m.service().process_pg_notification(&notice()).await.unwrap(), NotificationOutcome::Unchanged);
 }
 
 #[tokio::test]
@@ -765,7 +765,7 @@ async fn a_deposit_notification_records_one_event() {
         })
         .times(1)
         .returning(|_, _, _| Ok(()));
-    let outcome = m.service().process_pg_notification(notice()).await.unwrap();
+    let outcome = m.service().process_pg_notification(&notice()).await.unwrap();
     assert!(matches!(outcome, NotificationOutcome::Changed(_)));
 }
 
@@ -775,7 +775,7 @@ async fn a_notification_that_changes_nothing_records_no_event() {
     m.stored(history("19900", true));
     m.gateway.expect_fetch_payment().returning(|_, _| Ok(snapshot("19900", true, vec![])));
     m.histories.expect_save_change().never();
-    assert_eq!(m.service().process_pg_notification(notice()).await.unwrap(), NotificationOutcome::Unchanged);
+    assert_eq!(m.service().process_pg_notification(&notice()).await.unwrap(), NotificationOutcome::Unchanged);
 }
 
 #[tokio::test]
@@ -783,7 +783,7 @@ async fn a_notification_for_an_unknown_payment_is_404() {
     let mut m = Mocks::new();
     m.histories.expect_find_by_vendor().returning(|_, _| Ok(None));
     m.gateway.expect_fetch_payment().never();
-    assert_eq!(m.service().process_pg_notification(notice()).await.unwrap_err().status(), 404);
+    assert_eq!(m.service().process_pg_notification(&notice()).await.unwrap_err().status(), 404);
 }
 
 #[tokio::test]
@@ -792,7 +792,7 @@ async fn a_notification_when_the_pg_is_down_is_502_and_writes_nothing() {
     m.stored(history("19900", false));
     m.gateway.expect_fetch_payment().returning(|_, _| Err(GatewayError::Unavailable("503".into())));
     m.histories.expect_save_change().never();
-    assert_eq!(m.service().process_pg_notification(notice()).await.unwrap_err().status(), 502);
+    assert_eq!(m.service().process_pg_notification(&notice()).await.unwrap_err().status(), 502);
 }
 
 // --- reservations ---------------------------------------------------------

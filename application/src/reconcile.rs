@@ -112,6 +112,6 @@ impl PaymentService {
             target: NotificationTarget::Payment { uid: vendor.uid, ignore_unknown: false },
             payload: json!({ "type": "reconcile" }),
         };
-        Ok(matches!(self.process_pg_notification(notice).await?, NotificationOutcome::Changed(_)))
+        Ok(matches!(self.process_pg_notification(&notice).await?, NotificationOutcome::Changed(_)))
     }
 }

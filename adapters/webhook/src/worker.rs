@@ -3,7 +3,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use payments_application::DeliveryService;
-use payments_application::ports::DeliveryJob;
+use payments_application::ports::{DeliveryJob, LeaseToken};
 use payments_domain::EventId;
 use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::JoinSet;
@@ -41,7 +41,9 @@ pub struct WebhookWorker {
     wake: Arc<Notify>,
 }
 
-type InFlight = Arc<Mutex<HashMap<EventId, DeliveryJob>>>;
+/// The leases of the deliveries in flight (released at shutdown if they do
+/// not finish); the jobs themselves, with their histories, are not copied.
+type InFlight = Arc<Mutex<HashMap<EventId, LeaseToken>>>;
 
 impl WebhookWorker {
     /// `wake` is notified when a new job is committed (see `NotifyingHistories`).
@@ -104,7 +106,7 @@ impl WebhookWorker {
         let service = self.service.clone();
         let in_flight = in_flight.clone();
         let event = job.event.id();
-        lock(&in_flight).insert(event, job.clone());
+        lock(&in_flight).insert(event, job.lease);
         tasks.spawn(async move {
             let _slot = slot;
             match service.deliver(&job).await {
@@ -129,10 +131,10 @@ impl WebhookWorker {
                 }
             }
         }
-        let unfinished: Vec<DeliveryJob> = lock(&in_flight).drain().map(|(_, job)| job).collect();
-        for job in &unfinished {
-            if let Err(error) = self.service.release(job).await {
-                tracing::warn!(event = %job.event.id(), %error, "could not release webhook job; its lease will expire");
+        let unfinished: Vec<(EventId, LeaseToken)> = lock(&in_flight).drain().collect();
+        for &(event, lease) in &unfinished {
+            if let Err(error) = self.service.release(event, lease).await {
+                tracing::warn!(%event, %error, "could not release webhook job; its lease will expire");
             }
         }
         tracing::info!(released = unfinished.len(), "webhook worker stopped");
