@@ -41,6 +41,23 @@ pub struct CreateReservation {
     pub password: Password,
 }
 
+/// Charge a saved card: a new payment, recorded as an ordinary history.
+#[derive(Debug, Clone)]
+pub struct ChargeReservation {
+    pub reservation: ReservationLocator,
+    /// The saved card's password; the new payment opens with it too.
+    pub password: Password,
+    /// The caller's record the payment is for; its id is the PG's order id.
+    pub source: Source,
+    pub price: Money,
+    /// What the customer sees the payment as.
+    pub title: Title,
+    pub webhook_url: WebhookUrl,
+    /// The caller's `Idempotency-Key` (required): a retry with it settles the
+    /// first attempt's charge instead of charging again.
+    pub idempotency_key: String,
+}
+
 /// How a caller names a record: by our id or by its own source.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Locator<Id> {

@@ -13,6 +13,7 @@ use crate::ports::{GatewayError, RepositoryError};
 /// | `Forbidden` | 403 |
 /// | `NotFound` | 404 |
 /// | `Conflict` | 409 |
+/// | `Gone` | 410 |
 /// | `Unprocessable` | 422 |
 /// | `Internal` | 500 |
 /// | `BadGateway` | 502 |
@@ -32,6 +33,9 @@ pub enum AppError {
     /// The record already exists.
     #[error("{0}")]
     Conflict(String),
+    /// The record exists but was removed (a saved card removed at the PG).
+    #[error("{0}")]
+    Gone(String),
     /// A PG or a domain rule refused the request.
     #[error("{0}")]
     Unprocessable(String),
@@ -57,6 +61,7 @@ impl AppError {
             AppError::Forbidden(_) => 403,
             AppError::NotFound(_) => 404,
             AppError::Conflict(_) => 409,
+            AppError::Gone(_) => 410,
             AppError::Unprocessable(_) => 422,
             AppError::Internal(_) => 500,
             AppError::BadGateway(_) => 502,
@@ -72,6 +77,7 @@ impl AppError {
             AppError::Forbidden(_) => "FORBIDDEN",
             AppError::NotFound(_) => "NOT_FOUND",
             AppError::Conflict(_) => "CONFLICT",
+            AppError::Gone(_) => "GONE",
             AppError::Unprocessable(_) => "UNPROCESSABLE",
             AppError::Internal(_) => "INTERNAL",
             AppError::BadGateway(_) => "BAD_GATEWAY",
@@ -134,6 +140,7 @@ mod tests {
             AppError::Forbidden(String::new()),
             AppError::NotFound(String::new()),
             AppError::Conflict(String::new()),
+            AppError::Gone(String::new()),
             AppError::Unprocessable(String::new()),
             AppError::Internal(anyhow::anyhow!("x")),
             AppError::BadGateway(String::new()),
@@ -141,7 +148,7 @@ mod tests {
             AppError::GatewayTimeout(String::new()),
         ];
         let statuses: Vec<u16> = all.iter().map(AppError::status).collect();
-        assert_eq!(statuses, [400, 403, 404, 409, 422, 500, 502, 503, 504]);
+        assert_eq!(statuses, [400, 403, 404, 409, 410, 422, 500, 502, 503, 504]);
         assert_eq!(AppError::Internal(anyhow::anyhow!("db password is x")).to_string(), "internal error");
     }
 

@@ -5,6 +5,7 @@
 //! returns plain domain values.
 
 mod cancel;
+mod charge;
 pub mod commands;
 mod delivery;
 mod error;

@@ -1,11 +1,11 @@
 //! In-memory implementations of ports with the storage's rules, for other
 //! crates' tests (feature `mocks`) and this crate's.
 
-use payments_domain::{CancelKey, HistoryId};
+use payments_domain::{CancelKey, HistoryId, Timestamp};
 
 use crate::commands::PgNotification;
 use crate::ports::{
-    CancelIntent, CancelIntentRepository, InboxItem, InboxOutcome, IntentBegin, LeaseToken, NotificationInbox,
+    CancelIntent, CancelIntentRepository, ChargeBegin, ChargeIntent, ChargeIntentRepository, InboxItem, InboxOutcome, IntentBegin, LeaseToken, NotificationInbox,
     RepositoryError,
 };
 
@@ -55,6 +55,36 @@ impl CancelIntentRepository for MemoryIntents {
     async fn open(&self, limit: u32) -> Result<Vec<CancelIntent>, RepositoryError> {
         let rows = self.rows.lock().unwrap();
         Ok(rows.iter().filter(|i| i.state.is_open()).take(limit as usize).cloned().collect())
+    }
+}
+
+/// Charge intents in memory, with the storage's rules (ids and orders unique;
+/// updates only from the expected `updated_at`).
+#[derive(Default)]
+pub struct MemoryCharges {
+    pub rows: std::sync::Mutex<Vec<ChargeIntent>>,
+}
+
+#[async_trait::async_trait]
+impl ChargeIntentRepository for MemoryCharges {
+    async fn begin_charge(&self, intent: &ChargeIntent) -> Result<ChargeBegin, RepositoryError> {
+        let mut rows = self.rows.lock().unwrap();
+        if let Some(existing) = rows.iter().find(|i| i.id == intent.id || i.order_digest == intent.order_digest) {
+            return Ok(ChargeBegin::Exists(existing.clone()));
+        }
+        rows.push(intent.clone());
+        Ok(ChargeBegin::Begun)
+    }
+
+    async fn update_charge(&self, intent: &ChargeIntent, expected: Timestamp) -> Result<bool, RepositoryError> {
+        let mut rows = self.rows.lock().unwrap();
+        match rows.iter_mut().find(|i| i.id == intent.id && i.updated_at == expected) {
+            Some(row) => {
+                *row = intent.clone();
+                Ok(true)
+            }
+            None => Ok(false),
+        }
     }
 }
 

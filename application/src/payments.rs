@@ -80,6 +80,8 @@ pub struct PaymentDeps {
     pub webhook_urls: WebhookUrlPolicy,
     /// Cancel intents (the cancel lock, and what settles a lost answer).
     pub intents: Arc<dyn CancelIntentRepository>,
+    /// Charge intents of saved cards (one per PG order).
+    pub charges: Arc<dyn crate::ports::ChargeIntentRepository>,
     /// How long an open intent belongs to its sender before another cancel
     /// may settle it: longer than a PG call can take.
     pub intent_lease: std::time::Duration,
@@ -158,7 +160,7 @@ impl PaymentService {
         self.deps.histories.as_ref()
     }
 
-    fn reservations(&self) -> &dyn ReservationRepository {
+    pub(crate) fn reservations(&self) -> &dyn ReservationRepository {
         self.deps.reservations.as_ref()
     }
 
@@ -207,6 +209,7 @@ impl PaymentService {
             source: input.source,
             webhook_url: input.webhook_url,
             created_at: self.deps.clock.now(),
+            reservation_id: None,
         };
         let history = PaymentHistory::register(identity, snapshot)?;
         self.histories().insert(&history, &password_hash).await?;
@@ -405,16 +408,10 @@ impl PaymentService {
         locator: ReservationLocator,
         password: &Password,
     ) -> Result<PaymentReservation, AppError> {
-        let found = match &locator {
-            Locator::Id(id) => self.reservations().find_by_id(*id).await?,
-            Locator::Source(source) => self.reservations().find_by_source(source).await?,
-        };
-        let stored = found.ok_or_else(|| AppError::NotFound("payment reservation not found".into()))?;
-        self.check_password(password, &stored.password_hash).await?;
-        Ok(stored.reservation)
+        self.opened_reservation(&locator, password).await
     }
 
-    async fn hash(&self, password: &Password) -> Result<PasswordHash, AppError> {
+    pub(crate) async fn hash(&self, password: &Password) -> Result<PasswordHash, AppError> {
         self.deps.hasher.hash(password).await.map_err(AppError::Internal)
     }
 

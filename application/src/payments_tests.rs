@@ -19,6 +19,7 @@ struct Mocks {
     hasher: MockPasswordHasher,
     policy: WebhookUrlPolicy,
     intents: Arc<MemoryIntents>,
+    charges: Arc<crate::memory::MemoryCharges>,
     inbox: Arc<crate::memory::MemoryInbox>,
 }
 
@@ -34,6 +35,7 @@ impl Mocks {
             hasher,
             policy: WebhookUrlPolicy::AnyHost,
             intents: Arc::default(),
+            charges: Arc::default(),
             inbox: Arc::default(),
         }
     }
@@ -56,6 +58,7 @@ impl Mocks {
             ids: Arc::new(ids),
             webhook_urls: self.policy,
             intents: self.intents,
+            charges: self.charges,
             intent_lease: std::time::Duration::from_secs(25),
             inbox: self.inbox,
         })

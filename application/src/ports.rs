@@ -6,8 +6,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use payments_domain::{
     CancelReason, DeliveryAttempt, EventId, HistoryId, Money, OrderId, Password, PasswordHash, PaymentHistory,
-    PaymentReservation, PaymentSnapshot, ReservationId, Source, SourceId, StoreId, Timestamp, VendorCode, VendorUid,
-    WebhookEvent,
+    PaymentReservation, PaymentSnapshot, ReservationId, Source, SourceId, StoreId, Timestamp, Title, VendorCode,
+    VendorUid, WebhookEvent,
 };
 use uuid::Uuid;
 
@@ -111,6 +111,30 @@ pub struct ConfirmRequest {
     pub idempotency_key: String,
 }
 
+/// A charge of a saved card asked of the PG.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChargeRequest {
+    /// The order id the PG records the payment under: the caller's source id
+    /// (Toss `orderId`, Iamport `merchant_uid`), unique per store.
+    pub order_id: OrderId,
+    pub amount: Money,
+    /// What the customer sees the payment as (Toss `orderName`, Iamport `name`).
+    pub order_name: Title,
+    /// The caller's id for the card holder the card was saved for (Toss
+    /// `customerKey`): the saved card's source id.
+    pub customer: SourceId,
+    /// Sent as `Idempotency-Key` where the PG takes one (Toss): the charge
+    /// intent's key, the same for every attempt of one charge.
+    pub idempotency_key: String,
+}
+
+/// A payment the PG made: its uid there and how it stands.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChargedPayment {
+    pub uid: VendorUid,
+    pub snapshot: PaymentSnapshot,
+}
+
 /// One PG (Iamport, Toss Payments, ...) as the use cases see it.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
@@ -167,6 +191,46 @@ pub trait PaymentGateway: Send + Sync {
         uid: &VendorUid,
         customer: &SourceId,
     ) -> Result<SavedCard, GatewayError>;
+
+    /// Charges a saved card (Toss `POST /v1/billing/{billingKey}`, Iamport
+    /// `POST /subscribe/payments/again`) and returns the payment it made.
+    ///
+    /// # Errors
+    /// As [`PaymentGateway::fetch_payment`], plus `Rejected` when the PG or
+    /// the card company refused the charge (nothing was charged).
+    /// `card` and `card_data` are the saved card's uid (Iamport
+    /// `customer_uid`, Toss the window's `authKey`) and its recorded JSON
+    /// (Toss keeps the billing key there).
+    async fn charge_saved_card(
+        &self,
+        store: &StoreId,
+        card: &VendorUid,
+        card_data: &serde_json::Value,
+        request: &ChargeRequest,
+    ) -> Result<ChargedPayment, GatewayError>;
+
+    /// The payment the PG holds for an order id, if any (Toss
+    /// `GET /v1/payments/orders/{orderId}`, Iamport
+    /// `GET /payments/find/{merchant_uid}`): what settles a charge whose
+    /// answer was lost before anything is sent again.
+    ///
+    /// # Errors
+    /// As [`PaymentGateway::fetch_payment`] (an unknown order is `Ok(None)`).
+    async fn find_by_order(&self, store: &StoreId, order_id: &OrderId) -> Result<Option<ChargedPayment>, GatewayError>;
+
+    /// Removes a saved card at the PG where its API offers that (Iamport
+    /// `DELETE /subscribe/customers/{customer_uid}`; Toss documents none) and
+    /// answers the card's JSON to keep, its charging key erased. A card the
+    /// PG no longer knows counts as removed.
+    ///
+    /// # Errors
+    /// As [`PaymentGateway::fetch_payment`].
+    async fn remove_saved_card(
+        &self,
+        store: &StoreId,
+        card: &VendorUid,
+        card_data: &serde_json::Value,
+    ) -> Result<serde_json::Value, GatewayError>;
 }
 
 /// What a PG's notification asks of the intake.
@@ -324,6 +388,14 @@ pub trait ReservationRepository: Send + Sync {
     /// # Errors
     /// `Unavailable` when the database is down.
     async fn mark_removed(&self, code: VendorCode, key_digest: &str, at: Timestamp) -> Result<u64, RepositoryError>;
+
+    /// Marks the saved card removed at `at` (unless it was already) and
+    /// replaces its PG data with `reservation.data` (the charging key erased);
+    /// `false` when no such record exists.
+    ///
+    /// # Errors
+    /// `Unavailable` when the database is down.
+    async fn remove(&self, reservation: &PaymentReservation, at: Timestamp) -> Result<bool, RepositoryError>;
 
     /// # Errors
     /// [`RepositoryError::Conflict`] when its `(vendor code, uid)` or its source is taken.
@@ -543,6 +615,63 @@ pub trait CancelIntentRepository: Send + Sync {
     /// # Errors
     /// `Unavailable` when the database is down.
     async fn open(&self, limit: u32) -> Result<Vec<CancelIntent>, RepositoryError>;
+}
+
+/// A charge of a saved card, recorded before the PG is called. One per PG
+/// order: a second request for the same order finds this one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChargeIntent {
+    /// Derived from the saved card and the caller's `Idempotency-Key`, so a
+    /// retry finds the intent of the first attempt.
+    pub id: Uuid,
+    pub reservation: ReservationId,
+    /// SHA-256 of (vendor, store, order id): the PG's uniqueness of an order.
+    pub order_digest: String,
+    pub amount: Money,
+    pub state: IntentState,
+    /// The history recorded for the payment, once done.
+    pub history: Option<HistoryId>,
+    /// Why the PG refused, once refused.
+    pub refusal: Option<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+impl ChargeIntent {
+    /// The PG idempotency key of the charge: the same for every attempt, so
+    /// the PG answers a resend with the first charge.
+    pub fn pg_key(&self) -> String {
+        format!("payments-charge-{}", self.id.simple())
+    }
+}
+
+/// What recording a charge intent found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChargeBegin {
+    /// Recorded: the caller may send the charge.
+    Begun,
+    /// An intent for this order exists already (a retry, or another
+    /// request for the same order): here it is.
+    Exists(ChargeIntent),
+}
+
+/// Charge intents, in the same database as the histories.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait ChargeIntentRepository: Send + Sync {
+    /// Records `intent` unless an intent with its id or its order exists.
+    ///
+    /// # Errors
+    /// `Unavailable` when the database is down.
+    async fn begin_charge(&self, intent: &ChargeIntent) -> Result<ChargeBegin, RepositoryError>;
+
+    /// Writes the intent's state, history, refusal and `updated_at`, only if
+    /// it was last updated at `expected` (so two requests never both take
+    /// over a stale intent); `false` otherwise.
+    ///
+    /// # Errors
+    /// `Unavailable` when the database is down.
+    async fn update_charge(&self, intent: &ChargeIntent, expected: Timestamp) -> Result<bool, RepositoryError>;
 }
 
 /// A PG notification as kept in the inbox, claimed under a lease.

@@ -64,6 +64,7 @@ pub fn history(price: &str, paid: bool) -> PaymentHistory {
             source: source(),
             webhook_url: webhook_url(),
             created_at: at(0),
+            reservation_id: None,
         },
         snapshot(price, paid, vec![]),
     )

@@ -188,6 +188,7 @@ pub fn payment_service(
             None => WebhookUrlPolicy::AnyHost,
         },
         intents: repositories.intents.clone(),
+        charges: repositories.charges.clone(),
         // Longer than any PG call: a cancel still being sent is never taken over.
         intent_lease: config.pg.cancel_lease,
         inbox: repositories.inbox.clone(),

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    CancelReason, Currency, DomainError, HistoryId, Money, OrderId, Source, Timestamp, Vendor, WebhookUrl,
+    CancelReason, Currency, DomainError, HistoryId, Money, OrderId, ReservationId, Source, Timestamp, Vendor, WebhookUrl,
     text::check_text,
 };
 
@@ -142,6 +142,9 @@ pub struct HistoryIdentity {
     pub source: Source,
     pub webhook_url: WebhookUrl,
     pub created_at: Timestamp,
+    /// The saved card this payment was charged from, if it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reservation_id: Option<ReservationId>,
 }
 
 /// A registered payment. Invariants (checked by every constructor):

@@ -20,6 +20,7 @@ fn identity() -> HistoryIdentity {
         source: Source::parse("shop", "orders", "order-1").unwrap(),
         webhook_url: WebhookUrl::parse("http://127.0.0.1/hook").unwrap(),
         created_at: at(0),
+        reservation_id: None,
     }
 }
 

@@ -133,6 +133,7 @@ fn describe(status: u16) -> &'static str {
         403 => "Wrong password for this record.",
         404 => "No such record here, or the PG does not know the payment.",
         409 => "The record is already registered, or a request with the same Idempotency-Key is still running.",
+        410 => "The saved card was removed; it cannot be charged.",
         413 => "The body exceeds 1 MiB.",
         422 => {
             "A PG or domain rule refused the request (price mismatch, cancel above the balance, PG refusal), or the Idempotency-Key was used with another body."
@@ -207,6 +208,11 @@ macro_rules! error_response {
 error_response!(
     /// Errors of the encrypted record routes.
     RecordError, [400, 403, 404, 409, 413, 422, 500, 502, 503, 504]
+);
+error_response!(
+    /// Errors of the saved-card routes that use a card (charge, remove): a
+    /// removed card answers 410.
+    CardError, [400, 403, 404, 409, 410, 413, 422, 500, 502, 503, 504]
 );
 error_response!(
     /// Errors of the PG webhook routes.

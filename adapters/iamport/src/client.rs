@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use payments_application::ports::{CancelRequest, ConfirmRequest, GatewayError, PaymentGateway, SavedCard};
+use payments_application::ports::{
+    CancelRequest, ChargeRequest, ChargedPayment, ConfirmRequest, GatewayError, PaymentGateway, SavedCard,
+};
 use payments_domain::{
     CancelHistory, CancelKey, CancelReason, Currency, Money, OrderId, PaymentPhase, PaymentSnapshot, SourceId, StoreId,
     VendorCode, VendorUid,
@@ -18,7 +20,7 @@ use serde_json::{Number, Value};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-use crate::wire::{IamportResponse, IamportUser, PaymentCancelCreate, UserAccessor, unix_time};
+use crate::wire::{IamportResponse, IamportUser, PaymentCancelCreate, SubscriptionAgain, UserAccessor, unix_time};
 
 /// The real Iamport API.
 pub const IAMPORT_URL: &str = "https://api.iamport.kr";
@@ -283,12 +285,12 @@ impl IamportGateway {
 
     /// An authorised call: the store's token as `Authorization`, refreshed and
     /// retried once when the PG answers 401.
-    async fn call(
+    async fn call<B: serde::Serialize + Sync + ?Sized>(
         &self,
         store: &StoreId,
         method: Method,
         segments: &[&str],
-        body: Option<&PaymentCancelCreate>,
+        body: Option<&B>,
     ) -> Result<Value, GatewayError> {
         let state = self.store(store)?;
         let url = self.url(segments)?;
@@ -450,7 +452,7 @@ fn truncate(text: &str, max_chars: usize) -> String {
 #[async_trait]
 impl PaymentGateway for IamportGateway {
     async fn fetch_payment(&self, store: &StoreId, uid: &VendorUid) -> Result<PaymentSnapshot, GatewayError> {
-        let value = self.call(store, Method::GET, &["payments", uid.as_str()], None).await?;
+        let value = self.call::<()>(store, Method::GET, &["payments", uid.as_str()], None).await?;
         snapshot_from_payment(value)
     }
 
@@ -506,10 +508,81 @@ impl PaymentGateway for IamportGateway {
         uid: &VendorUid,
         _customer: &SourceId,
     ) -> Result<SavedCard, GatewayError> {
-        let data = self.call(store, Method::GET, &["subscribe", "customers", uid.as_str()], None).await?;
+        let data = self.call::<()>(store, Method::GET, &["subscribe", "customers", uid.as_str()], None).await?;
         // Iamport charges a saved card by its customer_uid.
         Ok(SavedCard { data, key: uid.as_str().to_owned() })
     }
+
+    async fn charge_saved_card(
+        &self,
+        store: &StoreId,
+        card: &VendorUid,
+        _card_data: &Value,
+        request: &ChargeRequest,
+    ) -> Result<ChargedPayment, GatewayError> {
+        // Iamport takes no idempotency key: the merchant_uid (one paid
+        // payment each) and our intent (sent again only after a lookup by it)
+        // keep a charge from running twice.
+        let body = SubscriptionAgain {
+            customer_uid: card.as_str().to_owned(),
+            merchant_uid: request.order_id.as_str().to_owned(),
+            amount: request.amount,
+            name: truncate(request.order_name.as_str(), ORDER_NAME_CHARS),
+            currency: None,
+            tax_free: None,
+            card_quota: None,
+            buyer_name: None,
+            buyer_email: None,
+            buyer_tel: None,
+            buyer_addr: None,
+            buyer_postcode: None,
+            interest_free_by_merchant: None,
+            use_card_point: None,
+            custom_data: None,
+            notice_url: None,
+        };
+        let value = self.call(store, Method::POST, &["subscribe", "payments", "again"], Some(&body)).await?;
+        let payment = charged(value)?;
+        // Code 0 says the card company was reached; a refused card is a
+        // payment whose status is `failed` (its fail_reason says why).
+        if payment.snapshot.phase == PaymentPhase::Failed {
+            let reason = payment.snapshot.data.get("fail_reason").and_then(Value::as_str).unwrap_or("card refused");
+            return Err(GatewayError::Rejected(truncate(reason, 200)));
+        }
+        Ok(payment)
+    }
+
+    async fn find_by_order(&self, store: &StoreId, order_id: &OrderId) -> Result<Option<ChargedPayment>, GatewayError> {
+        match self.call::<()>(store, Method::GET, &["payments", "find", order_id.as_str()], None).await {
+            Ok(value) => charged(value).map(Some),
+            Err(GatewayError::NotFound(_)) => Ok(None),
+            Err(other) => Err(other),
+        }
+    }
+
+    async fn remove_saved_card(
+        &self,
+        store: &StoreId,
+        card: &VendorUid,
+        card_data: &Value,
+    ) -> Result<Value, GatewayError> {
+        match self.call::<()>(store, Method::DELETE, &["subscribe", "customers", card.as_str()], None).await {
+            // The customer_uid charges nothing without our API key; the card's
+            // JSON (masked number, names) stays as the record of it.
+            Ok(_) | Err(GatewayError::NotFound(_)) => Ok(card_data.clone()),
+            Err(other) => Err(other),
+        }
+    }
+}
+
+/// Most characters Iamport takes in a payment's `name`.
+const ORDER_NAME_CHARS: usize = 40;
+
+/// The payment an Iamport answer describes, with its `imp_uid` as our uid.
+fn charged(value: Value) -> Result<ChargedPayment, GatewayError> {
+    let uid = value.get("imp_uid").and_then(Value::as_str).unwrap_or_default();
+    let uid = VendorUid::parse(uid).map_err(|e| GatewayError::Protocol(format!("Iamport payment imp_uid: {e}")))?;
+    Ok(ChargedPayment { uid, snapshot: snapshot_from_payment(value)? })
 }
 
 #[cfg(test)]

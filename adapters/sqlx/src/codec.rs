@@ -72,6 +72,7 @@ pub(crate) struct HistoryRow {
     pub paid_at: Option<Timestamp>,
     pub cancelled_at: Option<Timestamp>,
     pub revision: i64,
+    pub reservation_id: Option<Uuid>,
 }
 
 /// A `payment_history_cancels` row.
@@ -151,6 +152,7 @@ pub(crate) fn history(
             source: field("source", id, Source::parse(&row.source_schema, &row.source_table, &row.source_id))?,
             webhook_url: field("webhook_url", id, WebhookUrl::parse(row.webhook_url))?,
             created_at: row.created_at,
+            reservation_id: row.reservation_id.map(ReservationId::from_uuid),
         },
         order_id: row
             .vendor_order_id

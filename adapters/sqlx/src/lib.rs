@@ -94,6 +94,7 @@ pub enum Database {
 pub struct Repositories {
     pub histories: Arc<dyn HistoryRepository>,
     pub intents: Arc<dyn CancelIntentRepository>,
+    pub charges: Arc<dyn payments_application::ports::ChargeIntentRepository>,
     pub inbox: Arc<dyn NotificationInbox>,
     pub reservations: Arc<dyn ReservationRepository>,
     pub outbox: Arc<dyn WebhookOutbox>,
@@ -222,6 +223,7 @@ impl Database {
                 Repositories {
                     histories: store.clone(),
                     intents: store.clone(),
+                    charges: store.clone(),
                     inbox: store.clone(),
                     reservations: store.clone(),
                     outbox: store.clone(),
@@ -233,6 +235,7 @@ impl Database {
                 Repositories {
                     histories: store.clone(),
                     intents: store.clone(),
+                    charges: store.clone(),
                     inbox: store.clone(),
                     reservations: store.clone(),
                     outbox: store.clone(),

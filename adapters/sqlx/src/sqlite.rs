@@ -74,3 +74,6 @@ mod inbox;
 #[allow(clippy::duplicate_mod)]
 #[path = "intents.rs"]
 mod intents;
+#[allow(clippy::duplicate_mod)]
+#[path = "charges.rs"]
+mod charges;

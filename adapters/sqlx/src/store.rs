@@ -38,7 +38,8 @@ use crate::{AtRestKeys, RotationReport};
 
 type Tx = sqlx::Transaction<'static, Db>;
 const HISTORY_COLUMNS: &str = "id, vendor_code, vendor_store_id, vendor_uid, vendor_order_id, source_schema, \
-     source_table, source_id, currency, price, webhook_url, data, password, created_at, paid_at, cancelled_at, revision";
+     source_table, source_id, currency, price, webhook_url, data, password, created_at, paid_at, cancelled_at, revision, \
+     payment_reservation_id";
 const RESERVATION_COLUMNS: &str = "id, vendor_code, vendor_store_id, vendor_uid, source_schema, source_table, \
      source_id, title, data, password, created_at, vendor_key_digest, removed_at";
 /// Rows per page when re-sealing.
@@ -136,6 +137,7 @@ fn history_row(row: &DbRow) -> Result<HistoryRow, RepositoryError> {
         paid_at: get_opt_ts(row, "paid_at")?,
         cancelled_at: get_opt_ts(row, "cancelled_at")?,
         revision: get(row, "revision")?,
+        reservation_id: get::<Option<IdCol>>(row, "payment_reservation_id")?.map(from_id),
     })
 }
 
@@ -503,8 +505,8 @@ impl HistoryRepository for Store {
         sqlx::query(
             "INSERT INTO payment_histories (id, vendor_code, vendor_store_id, vendor_uid, vendor_order_id, \
              vendor_order_digest, source_schema, source_table, source_id, currency, price, refund, webhook_url, \
-             data, password, created_at, paid_at, cancelled_at, revision) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, 0)",
+             data, password, created_at, paid_at, cancelled_at, revision, payment_reservation_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, 0, $19)",
         )
         .bind(id_col(id.as_uuid()))
         .bind(vendor.code.as_str())
@@ -524,6 +526,7 @@ impl HistoryRepository for Store {
         .bind(ts_col(history.created_at()))
         .bind(history.paid_at().map(ts_col))
         .bind(history.cancelled_at().map(ts_col))
+        .bind(history.identity().reservation_id.map(|r| id_col(r.as_uuid())))
         .execute(&mut *tx)
         .await
         .map_err(|e| insert_error(e, "payment", vendor.code.as_str(), vendor.uid.as_str()))?;
@@ -707,6 +710,21 @@ impl ReservationRepository for Store {
         .await
         .map_err(db_err)?;
         Ok(marked.rows_affected())
+    }
+
+    async fn remove(&self, reservation: &PaymentReservation, at: Timestamp) -> Result<bool, RepositoryError> {
+        let id = reservation.id;
+        let data = codec::seal_json(&self.keys.reservations, codec::RESERVATION_DATA, id, &reservation.data)?;
+        let removed = sqlx::query(
+            "UPDATE payment_reservations SET removed_at = COALESCE(removed_at, $1), data = $2 WHERE id = $3",
+        )
+        .bind(ts_col(at))
+        .bind(data)
+        .bind(id_col(id.as_uuid()))
+        .execute(self.writer()?)
+        .await
+        .map_err(db_err)?;
+        Ok(removed.rows_affected() == 1)
     }
 
     async fn insert(

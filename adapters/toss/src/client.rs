@@ -10,12 +10,14 @@ use serde::Serialize;
 use serde_json::Value;
 use url::Url;
 
-use payments_application::ports::{CancelRequest, ConfirmRequest, GatewayError, PaymentGateway, SavedCard};
-use payments_domain::{Money, PaymentSnapshot, SourceId, StoreId, VendorCode, VendorUid};
+use payments_application::ports::{
+    CancelRequest, ChargeRequest, ChargedPayment, ConfirmRequest, GatewayError, PaymentGateway, SavedCard,
+};
+use payments_domain::{Money, OrderId, PaymentSnapshot, SourceId, StoreId, VendorCode, VendorUid};
 
 use crate::snapshot::{secret, snapshot};
 use crate::wire::{
-    TossBillingCustomerKey, TossBillingIssue, TossError, TossPaymentApproval, TossPaymentCancelCreate,
+    TossBillingCustomerKey, TossBillingIssue, TossBillingPayment, TossError, TossPaymentApproval, TossPaymentCancelCreate,
     TossRefundReceiveAccount,
 };
 
@@ -289,6 +291,16 @@ impl TossGateway {
     }
 }
 
+impl TossGateway {
+    /// The payment a Toss answer describes, with its `paymentKey` as our uid.
+    fn charged(payment: Value) -> Result<ChargedPayment, GatewayError> {
+        let key = payment.get("paymentKey").and_then(Value::as_str).unwrap_or_default();
+        let uid = VendorUid::parse(key)
+            .map_err(|e| GatewayError::Protocol(format!("Toss payment paymentKey: {e}")))?;
+        Ok(ChargedPayment { uid, snapshot: snapshot(payment)? })
+    }
+}
+
 /// A failed call: the error, and Toss's code when it sent one.
 struct CallFailure {
     code: Option<String>,
@@ -383,6 +395,56 @@ impl PaymentGateway for TossGateway {
         }?;
         let key = data.get("billingKey").and_then(Value::as_str).unwrap_or_default().to_owned();
         Ok(SavedCard { data, key })
+    }
+
+    async fn charge_saved_card(
+        &self,
+        store: &StoreId,
+        _card: &VendorUid,
+        card_data: &Value,
+        request: &ChargeRequest,
+    ) -> Result<ChargedPayment, GatewayError> {
+        let billing_key = card_data
+            .get("billingKey")
+            .and_then(Value::as_str)
+            .filter(|key| !key.is_empty())
+            .ok_or_else(|| GatewayError::NotFound("the saved card holds no billing key (removed?)".into()))?;
+        let body = TossBillingPayment {
+            method: None,
+            billing_key: None,
+            order_id: request.order_id.as_str().to_owned(),
+            amount: request.amount.to_json_number(),
+            customer_key: request.customer.as_str().to_owned(),
+            order_name: Some(request.order_name.as_str().to_owned()),
+        };
+        let segments = ["v1", "billing", billing_key];
+        let key = Some(request.idempotency_key.as_str());
+        let payment = self.call_once(store.as_str(), Method::POST, &segments, Some(&body), key).await.map_err(|f| f.error)?;
+        Self::charged(payment)
+    }
+
+    async fn find_by_order(&self, store: &StoreId, order_id: &OrderId) -> Result<Option<ChargedPayment>, GatewayError> {
+        let segments = ["v1", "payments", "orders", order_id.as_str()];
+        match self.call::<()>(store.as_str(), Method::GET, &segments, None).await {
+            Ok(payment) => Self::charged(payment).map(Some),
+            Err(GatewayError::NotFound(_)) => Ok(None),
+            Err(other) => Err(other),
+        }
+    }
+
+    async fn remove_saved_card(
+        &self,
+        _store: &StoreId,
+        _card: &VendorUid,
+        card_data: &Value,
+    ) -> Result<Value, GatewayError> {
+        // Toss documents no removal of a billing key: ours is erased, so it
+        // can never be charged again from here.
+        let mut kept = card_data.clone();
+        if let Some(object) = kept.as_object_mut() {
+            object.remove("billingKey");
+        }
+        Ok(kept)
     }
 }
 

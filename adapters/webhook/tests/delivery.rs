@@ -184,6 +184,7 @@ fn event(url: &str, n: u128) -> WebhookEvent {
         source: Source::parse("s", "t", &format!("order-{n}")).unwrap(),
         webhook_url: WebhookUrl::parse(url).unwrap(),
         created_at: at(0),
+        reservation_id: None,
     };
     let before = PaymentHistory::register(identity, snapshot(false)).unwrap();
     let Applied::Changed(after) = before.apply(snapshot(true)).unwrap() else { panic!() };

@@ -17,6 +17,7 @@ fn history(cancels: Vec<CancelHistory>) -> PaymentHistory {
         source: Source::parse("shop", "orders", "o-1").unwrap(),
         webhook_url: WebhookUrl::parse("https://shop.example/hook").unwrap(),
         created_at: at(123),
+        reservation_id: None,
     };
     let snapshot = PaymentSnapshot {
         phase: PaymentPhase::Paid,

@@ -388,6 +388,7 @@ pub async fn spawn_app_with(local_mode: bool, delivery: Option<DeliveryService>)
         ids: Arc::new(UuidV7Ids),
         webhook_urls: WebhookUrlPolicy::AnyHost,
         intents: Arc::new(payments_application::memory::MemoryIntents::default()),
+        charges: Arc::new(payments_application::memory::MemoryCharges::default()),
         intent_lease: Duration::from_secs(25),
         inbox: inbox.clone(),
     });

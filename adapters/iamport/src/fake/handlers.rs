@@ -323,8 +323,45 @@ fn store_payment(state: &State, payment: IamportPayment, notice_url: Option<Stri
         payment.base().imp_uid.clone(),
         PaymentRecord { payment: payment.clone(), notice_url: notice_url.clone() },
     );
+    state.orders.insert(payment.base().merchant_uid.clone(), payment.base().imp_uid.clone());
     notify(state, notice_url.as_deref(), payment.base());
     response
+}
+
+/// `GET /payments/find/{merchant_uid}`: the latest payment of an order; 404 when none.
+#[handler]
+pub(super) async fn find_payment(
+    request: &Request,
+    Path(merchant_uid): Path<String>,
+    state: Data<&Arc<State>>,
+) -> Response {
+    done(found_by_order(request, &state, &merchant_uid, None))
+}
+
+/// `GET /payments/find/{merchant_uid}/{payment_status}`: the same, only of that status.
+#[handler]
+pub(super) async fn find_payment_with_status(
+    request: &Request,
+    Path((merchant_uid, status)): Path<(String, String)>,
+    state: Data<&Arc<State>>,
+) -> Response {
+    done(found_by_order(request, &state, &merchant_uid, Some(&status)))
+}
+
+fn found_by_order(request: &Request, state: &State, merchant_uid: &str, status: Option<&str>) -> Result<Response, Fail> {
+    authorize(state, request)?;
+    if let Some(status) = status
+        && !["ready", "paid", "failed", "cancelled"].contains(&status)
+    {
+        return Err(bad_request("payment_status must be ready, paid, failed or cancelled"));
+    }
+    let record = state
+        .orders
+        .get(&merchant_uid.to_owned())
+        .and_then(|imp_uid| state.payments.get(&imp_uid))
+        .filter(|record| status.is_none_or(|s| record.payment.base().status.to_string() == s))
+        .ok_or_else(|| not_found(format!("no payment of merchant_uid {merchant_uid}")))?;
+    Ok(payment_response(StatusCode::OK, &record.payment))
 }
 
 #[handler]
@@ -707,8 +744,19 @@ pub(super) async fn pay_again(request: &Request, body: Body, state: Data<&Arc<St
                 .customers
                 .get(&input.customer_uid)
                 .ok_or_else(|| not_found(format!("no customer {}", input.customer_uid)))?;
+            if let Some(earlier) = state.orders.get(&input.merchant_uid).and_then(|uid| state.payments.get(&uid))
+                && earlier.payment.base().status != PaymentStatus::Failed
+            {
+                return Err(refused(format!("merchant_uid {} is already paid", input.merchant_uid)));
+            }
             let currency = input.currency.map_or("KRW", |c| c.as_str());
-            let mut base = new_base("card", input.merchant_uid, input.amount, currency, PaymentStatus::Paid);
+            let declined = customer.card_number == super::REFUSED_CARD_NUMBER;
+            let status = if declined { PaymentStatus::Failed } else { PaymentStatus::Paid };
+            let mut base = new_base("card", input.merchant_uid, input.amount, currency, status);
+            if declined {
+                base.failed_at = Number::from(now());
+                base.fail_reason = Some("[8325] 잔액이 부족합니다.".to_owned());
+            }
             base.name = Some(input.name);
             base.buyer_name = input.buyer_name.or(customer.subscription.customer_name);
             base.buyer_email = input.buyer_email.or(customer.subscription.customer_email);

@@ -37,6 +37,10 @@ pub const DEFAULT_PORT: u16 = 10851;
 pub const TEST_IMP_KEY: &str = "test_imp_key";
 /// The secret the fake accepts by default.
 pub const TEST_IMP_SECRET: &str = "test_imp_secret";
+/// A card saved with this number is refused by the card company when charged
+/// (`POST /subscribe/payments/again` answers code 0 with a `failed` payment,
+/// as Iamport documents a declined card), so a test can see that path.
+pub const REFUSED_CARD_NUMBER: &str = "4000000000000002";
 
 /// How a fake Iamport server behaves.
 #[derive(Debug, Clone)]
@@ -96,6 +100,8 @@ pub(crate) struct State {
     pub token_ttl: Duration,
     pub tokens: Store<String, TokenRecord>,
     pub payments: Store<String, PaymentRecord>,
+    /// The latest payment (`imp_uid`) of each `merchant_uid`.
+    pub orders: Store<String, String>,
     pub customers: Store<String, CustomerRecord>,
     pub certifications: Store<String, IamportCertification>,
     pub receipts: Store<String, IamportReceipt>,
@@ -128,6 +134,7 @@ impl FakeIamport {
             token_ttl,
             tokens: Store::new(StoreLimits { capacity: limits.capacity, ttl: token_ttl }),
             payments: Store::new(limits),
+            orders: Store::new(limits),
             customers: Store::new(limits),
             certifications: Store::new(limits),
             receipts: Store::new(limits),
@@ -144,6 +151,8 @@ impl FakeIamport {
             .at("/users/getToken", post(handlers::get_token))
             .at("/payments/cancel", post(handlers::cancel_payment))
             .at("/payments/:imp_uid", get(handlers::get_payment))
+            .at("/payments/find/:merchant_uid", get(handlers::find_payment))
+            .at("/payments/find/:merchant_uid/:payment_status", get(handlers::find_payment_with_status))
             .at("/vbanks", post(handlers::create_vbank).put(handlers::update_vbank))
             .at(
                 "/subscribe/customers/:customer_uid",

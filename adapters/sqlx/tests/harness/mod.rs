@@ -210,6 +210,7 @@ pub fn history(uid: &str, order: &str, price: &str, cancels: Vec<CancelHistory>)
             source: Source::parse("shop", "orders", order).unwrap(),
             webhook_url: WebhookUrl::parse("http://127.0.0.1:9/hook").unwrap(),
             created_at: at(0),
+            reservation_id: None,
         },
         PaymentSnapshot { order_id: Some(OrderId::parse(format!("pg-{order}")).unwrap()), ..snapshot(price, cancels) },
     )

@@ -178,6 +178,13 @@ async fn billing_pay_reply(req: &Request, billing_key: String, body: Body, state
     text("orderId", &input.order_id, 64)?;
     let total = positive("amount", &input.amount)?;
     let billing = billing_for(state, &billing_key, &input.customer_key)?;
+    if state.payment_of_order(&input.order_id).is_some_and(|earlier| !earlier.refused) {
+        return Err(Fail::new(
+            StatusCode::BAD_REQUEST,
+            "DUPLICATED_ORDER_ID",
+            "이미 승인 및 취소가 진행된 중복된 주문번호 입니다. 다른 주문번호로 진행해주세요.",
+        ));
+    }
     let status = if billing.refused { TossPaymentStatus::Aborted } else { TossPaymentStatus::Done };
     let payment = TossPayment::Card(TossCardPayment {
         card: card(&billing.billing.card_number, Number::from(0)),

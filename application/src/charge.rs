@@ -1,0 +1,280 @@
+//! Saved cards in use: charging one, removing one.
+//!
+//! A charge moves money once. It is recorded as an intent (one per PG order)
+//! before the PG is called, sent with an idempotency key that every attempt
+//! of it shares, and never sent again while its outcome is unknown: a retry
+//! (the caller's, with the same `Idempotency-Key`) first looks the order up
+//! at the PG, records the payment it finds, and sends again only when the PG
+//! holds none.
+
+use payments_domain::{
+    HistoryIdentity, HistoryId, OrderId, PaymentHistory, PaymentPhase, PaymentReservation, Timestamp, Vendor,
+};
+use uuid::Uuid;
+
+use crate::commands::{ChargeReservation, ReservationLocator};
+use crate::error::AppError;
+use crate::payments::{PaymentService, derived_key, digest_of};
+use crate::ports::{
+    ChargeBegin, ChargeIntent, ChargeRequest, ChargedPayment, GatewayError, IntentState, PaymentGateway,
+    RepositoryError,
+};
+
+/// The id of a charge's intent: derived from the saved card and the caller's
+/// key, so a retry finds the first attempt's intent.
+fn charge_intent_id(card: &PaymentReservation, key: &str) -> Uuid {
+    let digest = digest_of(&["charge-intent", &card.id.to_string(), key]);
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_custom_bytes(bytes).into_uuid()
+}
+
+/// The PG's uniqueness of an order: one charge per (vendor, store, order id).
+fn order_digest(vendor: &Vendor, order_id: &OrderId) -> String {
+    derived_key("order", &[vendor.code.as_str(), vendor.store_id.as_str(), order_id.as_str()])
+}
+
+impl PaymentService {
+    /// Loads a saved card and checks its password.
+    pub(crate) async fn opened_reservation(
+        &self,
+        locator: &ReservationLocator,
+        password: &payments_domain::Password,
+    ) -> Result<PaymentReservation, AppError> {
+        let found = match locator {
+            crate::commands::Locator::Id(id) => self.reservations().find_by_id(*id).await?,
+            crate::commands::Locator::Source(source) => self.reservations().find_by_source(source).await?,
+        };
+        let stored = found.ok_or_else(|| AppError::NotFound("payment reservation not found".into()))?;
+        self.check_password(password, &stored.password_hash).await?;
+        Ok(stored.reservation)
+    }
+
+    /// Charges a saved card and records the payment as an ordinary history
+    /// (pointing at the card), so it is read, cancelled, announced and
+    /// reconciled like any other. The history opens with the card's password.
+    ///
+    /// # Errors
+    /// 404 for an unknown card; 403 on a wrong password; 410 for a removed
+    /// card; 409 when the source is taken, another request charges the same
+    /// order, or this charge is being sent right now; 422 when the PG or the
+    /// card company refused (nothing charged, no history); 502/504 when the
+    /// PG's answer was lost (the retry with the same key settles it).
+    pub async fn charge_reservation(&self, input: ChargeReservation) -> Result<PaymentHistory, AppError> {
+        self.deps.webhook_urls.check(&input.webhook_url)?;
+        let card = self.opened_reservation(&input.reservation, &input.password).await?;
+        if card.removed_at.is_some() {
+            return Err(AppError::Gone("the saved card was removed; it cannot be charged".into()));
+        }
+        let gateway = self.deps.gateways.get(card.vendor.code)?;
+        let order_id = OrderId::parse(input.source.id.as_str())?;
+        let now = self.deps.clock.now();
+        let fresh = ChargeIntent {
+            id: charge_intent_id(&card, &input.idempotency_key),
+            reservation: card.id,
+            order_digest: order_digest(&card.vendor, &order_id),
+            amount: input.price,
+            state: IntentState::Pending,
+            history: None,
+            refusal: None,
+            created_at: now,
+            updated_at: now,
+        };
+        let intent = match self.deps.charges.begin_charge(&fresh).await? {
+            ChargeBegin::Begun => {
+                if self.histories().find_by_source(&input.source).await?.is_some() {
+                    let why = "source: a payment is already registered for this source";
+                    self.close_charge(fresh, IntentState::Refused, None, Some(why.into()), now).await;
+                    return Err(AppError::Conflict(why.into()));
+                }
+                return self.send_charge(gateway, &card, &input, &order_id, fresh).await;
+            }
+            ChargeBegin::Exists(existing) if existing.id != fresh.id => {
+                return Err(AppError::Conflict(
+                    "source: a charge of this order was already asked with another Idempotency-Key".into(),
+                ));
+            }
+            ChargeBegin::Exists(existing) => existing,
+        };
+        match intent.state {
+            IntentState::Done => {
+                let id = intent.history.ok_or_else(|| AppError::internal(anyhow::anyhow!("done charge without history")))?;
+                Ok(self.reload(id).await?.history)
+            }
+            IntentState::Refused => Err(AppError::Unprocessable(
+                intent.refusal.unwrap_or_else(|| "the PG refused this charge".into()),
+            )),
+            IntentState::Pending if !self.charge_lease_expired(&intent, now) => {
+                Err(AppError::Conflict("this charge is being sent; retry in a moment".into()))
+            }
+            IntentState::Pending | IntentState::Unknown => {
+                let expected = intent.updated_at;
+                let mut taken = intent;
+                taken.state = IntentState::Pending;
+                taken.updated_at = now;
+                if !self.deps.charges.update_charge(&taken, expected).await? {
+                    return Err(AppError::Conflict("this charge is being settled; retry in a moment".into()));
+                }
+                self.settle_charge(gateway, &card, &input, &order_id, taken).await
+            }
+        }
+    }
+
+    fn charge_lease_expired(&self, intent: &ChargeIntent, now: Timestamp) -> bool {
+        now - intent.updated_at > chrono::Duration::from_std(self.deps.intent_lease).unwrap_or(chrono::Duration::MAX)
+    }
+
+    /// An intent whose outcome is not known: the PG is asked for the order
+    /// first; only when it holds none is the charge sent (with the same key).
+    async fn settle_charge(
+        &self,
+        gateway: &dyn PaymentGateway,
+        card: &PaymentReservation,
+        input: &ChargeReservation,
+        order_id: &OrderId,
+        intent: ChargeIntent,
+    ) -> Result<PaymentHistory, AppError> {
+        match gateway.find_by_order(&card.vendor.store_id, order_id).await {
+            Ok(Some(payment)) => self.record_charge(card, input, intent, payment).await,
+            Ok(None) => self.send_charge(gateway, card, input, order_id, intent).await,
+            Err(error) => Err(self.charge_unknown(intent, error).await),
+        }
+    }
+
+    async fn send_charge(
+        &self,
+        gateway: &dyn PaymentGateway,
+        card: &PaymentReservation,
+        input: &ChargeReservation,
+        order_id: &OrderId,
+        intent: ChargeIntent,
+    ) -> Result<PaymentHistory, AppError> {
+        let request = ChargeRequest {
+            order_id: order_id.clone(),
+            amount: input.price,
+            order_name: input.title.clone(),
+            customer: card.source.id.clone(),
+            idempotency_key: intent.pg_key(),
+        };
+        match gateway.charge_saved_card(&card.vendor.store_id, &card.vendor.uid, &card.data, &request).await {
+            Ok(payment) => self.record_charge(card, input, intent, payment).await,
+            // Refused, or the PG does not know the card: nothing was charged.
+            Err(GatewayError::Rejected(why) | GatewayError::NotFound(why)) => {
+                let message = format!("the PG refused the charge: {why}");
+                self.close_charge(intent, IntentState::Refused, None, Some(message.clone()), self.deps.clock.now())
+                    .await;
+                Err(AppError::Unprocessable(message))
+            }
+            Err(error) => Err(self.charge_unknown(intent, error).await),
+        }
+    }
+
+    /// Records the payment a charge made (once: a concurrent settle that
+    /// recorded it first is answered with its history).
+    async fn record_charge(
+        &self,
+        card: &PaymentReservation,
+        input: &ChargeReservation,
+        intent: ChargeIntent,
+        payment: ChargedPayment,
+    ) -> Result<PaymentHistory, AppError> {
+        let now = self.deps.clock.now();
+        match payment.snapshot.phase {
+            PaymentPhase::Paid => {}
+            PaymentPhase::Failed => {
+                let message = format!("the PG refused the charge (status {})", payment.snapshot.pg_status);
+                self.close_charge(intent, IntentState::Refused, None, Some(message.clone()), now).await;
+                return Err(AppError::Unprocessable(message));
+            }
+            _ => {
+                let message = format!("the PG shows the charge as {}", payment.snapshot.pg_status);
+                return Err(self.charge_unknown(intent, GatewayError::Protocol(message)).await);
+            }
+        }
+        if let Err(mismatch) = payment.snapshot.ensure_price(input.price) {
+            return Err(self.charge_unknown(intent, GatewayError::Protocol(mismatch.to_string())).await);
+        }
+        let vendor = Vendor { code: card.vendor.code, store_id: card.vendor.store_id.clone(), uid: payment.uid };
+        let password_hash = self.hash(&input.password).await?;
+        let identity = HistoryIdentity {
+            id: HistoryId::from_uuid(self.deps.ids.new_id()),
+            vendor,
+            source: input.source.clone(),
+            webhook_url: input.webhook_url.clone(),
+            created_at: now,
+            reservation_id: Some(card.id),
+        };
+        let history = PaymentHistory::register(identity, payment.snapshot)?;
+        let history = match self.histories().insert(&history, &password_hash).await {
+            Ok(()) => history,
+            Err(RepositoryError::Conflict(_)) => {
+                let code = history.vendor().code;
+                match self.histories().find_by_vendor(code, &history.vendor().uid).await? {
+                    Some(stored) if stored.history.identity().reservation_id == Some(card.id) => stored.history,
+                    _ => return Err(AppError::Conflict("source: a payment is already registered for this source".into())),
+                }
+            }
+            // Left open: the next attempt finds the payment at the PG.
+            Err(other) => return Err(self.charge_unknown(intent, GatewayError::Unavailable(other.to_string())).await),
+        };
+        self.close_charge(intent, IntentState::Done, Some(history.id()), None, now).await;
+        Ok(history)
+    }
+
+    /// Leaves the intent unknown (settled by the next attempt) and answers
+    /// the error that made it so.
+    async fn charge_unknown(&self, intent: ChargeIntent, error: GatewayError) -> AppError {
+        tracing::warn!(intent = %intent.id, %error, "the outcome of a charge is unknown; it is settled before any resend");
+        self.close_charge(intent, IntentState::Unknown, None, None, self.deps.clock.now()).await;
+        match error {
+            GatewayError::Unavailable(message) => AppError::BadGateway(format!(
+                "{message}; the charge's outcome is unknown: retry with the same Idempotency-Key"
+            )),
+            other => other.into(),
+        }
+    }
+
+    async fn close_charge(
+        &self,
+        mut intent: ChargeIntent,
+        state: IntentState,
+        history: Option<HistoryId>,
+        refusal: Option<String>,
+        now: Timestamp,
+    ) {
+        let expected = intent.updated_at;
+        intent.state = state;
+        intent.history = history;
+        intent.refusal = refusal;
+        intent.updated_at = now.max(expected);
+        if let Err(stuck) = self.deps.charges.update_charge(&intent, expected).await {
+            tracing::error!(intent = %intent.id, %stuck, "could not record a charge's outcome; the next attempt settles it");
+        }
+    }
+
+    /// Removes a saved card with its password: at the PG where its API
+    /// offers that (Iamport), and here (marked removed, its charging key
+    /// erased). Payments charged from it stay. Removing a removed card
+    /// answers it as it is.
+    ///
+    /// # Errors
+    /// 404 for an unknown card; 403 on a wrong password; 502/504 when the PG fails.
+    pub async fn remove_reservation(
+        &self,
+        locator: ReservationLocator,
+        password: &payments_domain::Password,
+    ) -> Result<PaymentReservation, AppError> {
+        let mut card = self.opened_reservation(&locator, password).await?;
+        if card.removed_at.is_some() {
+            return Ok(card);
+        }
+        let gateway = self.deps.gateways.get(card.vendor.code)?;
+        card.data = gateway.remove_saved_card(&card.vendor.store_id, &card.vendor.uid, &card.data).await?;
+        let now = self.deps.clock.now();
+        card.removed_at = Some(now);
+        if !self.reservations().remove(&card, now).await? {
+            return Err(AppError::NotFound("payment reservation not found".into()));
+        }
+        Ok(card)
+    }
+}
