@@ -8,7 +8,7 @@
 //! holds none.
 
 use payments_domain::{
-    HistoryIdentity, HistoryId, OrderId, PaymentHistory, PaymentPhase, PaymentReservation, Timestamp, Vendor,
+    HistoryId, HistoryIdentity, OrderId, PaymentHistory, PaymentPhase, PaymentReservation, Timestamp, Vendor,
 };
 use uuid::Uuid;
 
@@ -98,12 +98,13 @@ impl PaymentService {
         };
         match intent.state {
             IntentState::Done => {
-                let id = intent.history.ok_or_else(|| AppError::internal(anyhow::anyhow!("done charge without history")))?;
+                let id =
+                    intent.history.ok_or_else(|| AppError::internal(anyhow::anyhow!("done charge without history")))?;
                 Ok(self.reload(id).await?.history)
             }
-            IntentState::Refused => Err(AppError::Unprocessable(
-                intent.refusal.unwrap_or_else(|| "the PG refused this charge".into()),
-            )),
+            IntentState::Refused => {
+                Err(AppError::Unprocessable(intent.refusal.unwrap_or_else(|| "the PG refused this charge".into())))
+            }
             IntentState::Pending if !self.charge_lease_expired(&intent, now) => {
                 Err(AppError::Conflict("this charge is being sent; retry in a moment".into()))
             }
@@ -211,7 +212,11 @@ impl PaymentService {
                 let code = history.vendor().code;
                 match self.histories().find_by_vendor(code, &history.vendor().uid).await? {
                     Some(stored) if stored.history.identity().reservation_id == Some(card.id) => stored.history,
-                    _ => return Err(AppError::Conflict("source: a payment is already registered for this source".into())),
+                    _ => {
+                        return Err(AppError::Conflict(
+                            "source: a payment is already registered for this source".into(),
+                        ));
+                    }
                 }
             }
             // Left open: the next attempt finds the payment at the PG.

@@ -160,7 +160,11 @@ impl PaymentService {
 fn worth_retrying(error: &AppError, age: chrono::Duration) -> bool {
     match error {
         AppError::NotFound(_) => age < UNREGISTERED_FOR,
-        AppError::Forbidden(_) | AppError::Invalid(_) | AppError::Unprocessable(_) | AppError::Conflict(_) | AppError::Gone(_) => false,
+        AppError::Forbidden(_)
+        | AppError::Invalid(_)
+        | AppError::Unprocessable(_)
+        | AppError::Conflict(_)
+        | AppError::Gone(_) => false,
         AppError::BadGateway(_) | AppError::GatewayTimeout(_) | AppError::Unavailable(_) | AppError::Internal(_) => {
             age < RETRIED_FOR
         }

@@ -5,8 +5,8 @@ use payments_domain::{CancelKey, HistoryId, Timestamp};
 
 use crate::commands::PgNotification;
 use crate::ports::{
-    CancelIntent, CancelIntentRepository, ChargeBegin, ChargeIntent, ChargeIntentRepository, InboxItem, InboxOutcome, IntentBegin, LeaseToken, NotificationInbox,
-    RepositoryError,
+    CancelIntent, CancelIntentRepository, ChargeBegin, ChargeIntent, ChargeIntentRepository, InboxItem, InboxOutcome,
+    IntentBegin, LeaseToken, NotificationInbox, RepositoryError,
 };
 
 /// Cancel intents in memory, with the storage's rules (one open intent per

@@ -57,8 +57,8 @@ pub use payments_crypto::DecryptError;
 /// The request and response objects of the API (the same types the server uses).
 pub use payments_wire as wire;
 use payments_wire::{
-    CancelHistoryBody, CreateHistoryBody, CreateReservationBody, ErrorBody, HistoryBody, PasswordBody, PerformanceBody,
-    ReservationBody, SourceAccessorBody, SystemBody, WebhookBody,
+    CancelHistoryBody, ChargeReservationBody, CreateHistoryBody, CreateReservationBody, ErrorBody, HistoryBody,
+    PasswordBody, PerformanceBody, ReservationBody, SourceAccessorBody, SystemBody, WebhookBody,
 };
 
 /// The content type of encrypted bodies.
@@ -229,6 +229,33 @@ impl PaymentsClient {
         self.encrypted(Method::PATCH, &format!("/payments/reservations/{id}"), Some(body), false).await
     }
 
+    /// Charges a saved card; the payment is registered like any other.
+    /// `idempotency_key` is required: retry a 502/504 with the same key (the
+    /// server settles the first attempt before charging again).
+    ///
+    /// # Errors
+    /// 400 invalid field, 403 wrong password, 404 no such card, 409 source or
+    /// order taken (or this charge still running), 410 card removed, 422 the
+    /// PG refused the charge, 502/504 the PG failed.
+    pub async fn charge_reservation(
+        &self,
+        id: uuid::Uuid,
+        body: &ChargeReservationBody,
+        idempotency_key: &str,
+    ) -> Result<HistoryBody, ClientError> {
+        let path = format!("/payments/reservations/{id}/charge");
+        self.encrypted_with_key(Method::POST, &path, Some(body.to_json_string()), Some(idempotency_key)).await
+    }
+
+    /// Removes a saved card (at the PG where it can be, and here).
+    ///
+    /// # Errors
+    /// 403 wrong password, 404 no such record, 502/504 the PG failed.
+    pub async fn remove_reservation(&self, id: uuid::Uuid, password: &str) -> Result<ReservationBody, ClientError> {
+        let body = PasswordBody { password: password.to_owned() }.to_json_string();
+        self.encrypted(Method::POST, &format!("/payments/reservations/{id}/remove"), Some(body), false).await
+    }
+
     /// `GET /monitors/health`: `Ok` while the server serves requests.
     ///
     /// # Errors
@@ -263,12 +290,23 @@ impl PaymentsClient {
         json: Option<String>,
         idempotent: bool,
     ) -> Result<T, ClientError> {
+        let key = if idempotent { self.idempotency_key.as_deref() } else { None };
+        self.encrypted_with_key(method, path, json, key).await
+    }
+
+    async fn encrypted_with_key<T: ParseFromJSON>(
+        &self,
+        method: Method,
+        path: &str,
+        json: Option<String>,
+        idempotency_key: Option<&str>,
+    ) -> Result<T, ClientError> {
         let mut request = self.http.request(method, format!("{}{path}", self.base));
         if let Some(json) = json {
             request =
                 request.header(reqwest::header::CONTENT_TYPE, ENCRYPTED).body(self.cipher.encrypt(json.as_bytes()));
         }
-        if idempotent && let Some(key) = &self.idempotency_key {
+        if let Some(key) = idempotency_key {
             request = request.header("Idempotency-Key", key);
         }
         let response = request.send().await?;

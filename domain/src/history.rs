@@ -3,8 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    CancelReason, Currency, DomainError, HistoryId, Money, OrderId, ReservationId, Source, Timestamp, Vendor, WebhookUrl,
-    text::check_text,
+    CancelReason, Currency, DomainError, HistoryId, Money, OrderId, ReservationId, Source, Timestamp, Vendor,
+    WebhookUrl, text::check_text,
 };
 
 /// The PG's own identifier of one cancellation (Iamport `pg_tid`/`cancellation_id`,

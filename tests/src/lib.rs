@@ -655,8 +655,14 @@ impl FakeIamport {
 
     /// Saves a card under `customer_uid`.
     pub async fn save_card(&self, customer_uid: &str) -> Value {
+        self.save_card_numbered(customer_uid, "4321-5678-1234-8765").await
+    }
+
+    /// Saves a card of this number (the fake declines charges of
+    /// `payments_iamport::fake::REFUSED_CARD_NUMBER`).
+    pub async fn save_card_numbered(&self, customer_uid: &str, number: &str) -> Value {
         let body = json!({
-            "card_number": "4321-5678-1234-8765", "expiry": "2031-01", "birth": "900101", "pwd_2digit": "34",
+            "card_number": number, "expiry": "2031-01", "birth": "900101", "pwd_2digit": "34",
             "customer_name": "E2E Customer",
         });
         self.call(reqwest::Method::POST, &format!("/subscribe/customers/{customer_uid}"), Some(body)).await.1
@@ -779,8 +785,14 @@ impl FakeToss {
 
     /// Saves a card for `customer_key`; answers the `billingKey`.
     pub async fn save_card(&self, customer_key: &str) -> String {
+        self.save_card_numbered(customer_key, "4444333322221111").await
+    }
+
+    /// Saves a card of this number (the fake refuses charges of
+    /// `payments_toss::fake::REFUSED_CARD_NUMBER`); answers the billing key.
+    pub async fn save_card_numbered(&self, customer_key: &str, number: &str) -> String {
         let body = json!({
-            "cardNumber": "4444333322221111", "cardExpirationYear": "29", "cardExpirationMonth": "12",
+            "cardNumber": number, "cardExpirationYear": "29", "cardExpirationMonth": "12",
             "cardPassword": "00", "customerBirthday": "880101", "customerKey": customer_key,
         });
         let (_, billing) = self.call(reqwest::Method::POST, "/v1/billing/authorizations/card", Some(body)).await;

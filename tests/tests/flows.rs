@@ -15,6 +15,8 @@ payments_e2e::scenarios!(
     toss_virtual_account,
     iamport_saved_card,
     toss_saved_card,
+    iamport_saved_card_charged,
+    toss_saved_card_charged,
     monitors,
 );
 
@@ -256,4 +258,108 @@ async fn monitors(app: &TestApp) {
     let stranger =
         payments_client::PaymentsClient::new(app.url(), b"0123456789abcdef", b"0123456789abcdef").expect("a client");
     assert!(matches!(stranger.system().await, Err(payments_client::ClientError::Decrypt(_))));
+}
+
+/// The card number both fakes decline when a saved card of it is charged.
+const DECLINED_CARD: &str = "4000000000000002";
+
+/// Saves a card of `number` at the fake PG and registers it here.
+async fn saved(app: &TestApp, pg: Pg, number: &str) -> wire::ReservationBody {
+    let customer_key = unique("customer");
+    let card_uid = match pg {
+        Pg::Iamport => {
+            // Iamport writes a card number in groups of four.
+            let grouped: Vec<String> = number.as_bytes().chunks(4).map(|g| String::from_utf8_lossy(g).into()).collect();
+            app.iamport.save_card_numbered(&customer_key, &grouped.join("-")).await;
+            customer_key.clone()
+        }
+        Pg::TossPayments => app.toss.save_card_numbered(&customer_key, number).await,
+    };
+    app.client
+        .create_reservation(&wire::CreateReservationBody {
+            vendor: vendor(pg, &card_uid),
+            source: customer(&customer_key),
+            title: "monthly plan".into(),
+            password: PASSWORD.into(),
+        })
+        .await
+        .expect("reservation registered")
+}
+
+fn charge_of(order: &str, price: u64, app: &TestApp) -> wire::ChargeReservationBody {
+    wire::ChargeReservationBody {
+        password: PASSWORD.into(),
+        source: source(order),
+        price: payments_e2e::amount(price),
+        title: "monthly plan, December".into(),
+        webhook_url: app.hook_url(),
+    }
+}
+
+/// Saved card charged through the server: the payment is an ordinary
+/// history (read, partial cancel, its webhook); the same Idempotency-Key
+/// charges once; a declined card is 422 and stores nothing; a removed card
+/// is 410; wrong password 403; unknown card 404.
+async fn saved_card_charged(app: &TestApp, pg: Pg) {
+    let card = saved(app, pg, "4321567812348765").await;
+    let order = unique("order");
+    let key = unique("charge-key");
+    let charged = app.client.charge_reservation(card.id, &charge_of(&order, 12_000, app), &key).await.expect("charged");
+    assert_eq!(money_text(&charged.price), "12000");
+    assert_eq!(charged.reservation_id, Some(card.id));
+    assert_eq!(charged.source, source(&order));
+    assert!(charged.paid_at.is_some());
+    let (status, balance) = app.pg_state(pg, &charged.vendor.uid).await;
+    assert_eq!((status.as_str(), balance), (if pg == Pg::Iamport { "paid" } else { "DONE" }, 12_000));
+
+    // The same key again: the first answer, and no second charge at the PG.
+    let again = app.client.charge_reservation(card.id, &charge_of(&order, 12_000, app), &key).await.expect("replayed");
+    assert_eq!(again, charged);
+    // Another key for the same order: refused before the PG is called.
+    let other = app.client.charge_reservation(card.id, &charge_of(&order, 12_000, app), &unique("k")).await;
+    assert_status(other, 409);
+    assert_eq!(app.pg_state(pg, &charged.vendor.uid).await.1, 12_000, "charged once");
+
+    let read = app.client.get_history_by_id(charged.id, PASSWORD).await.expect("read the charge");
+    assert_eq!(read, charged);
+    let cancelled = app.cancel(&order, 2_000, None).await.expect("partial cancel");
+    assert_eq!(cancelled.refund.as_ref().map(money_text), Some("2000".into()));
+    let delivered = app.hooks.delivered(&order, 1).await;
+    assert_eq!(delivered[0].body.current.id, charged.id);
+    assert_eq!(app.pg_state(pg, &charged.vendor.uid).await.1, 10_000);
+
+    // Wrong password, unknown card, no key.
+    let wrong = wire::ChargeReservationBody { password: "wrong".into(), ..charge_of(&unique("order"), 100, app) };
+    assert_status(app.client.charge_reservation(card.id, &wrong, &unique("k")).await, 403);
+    let unknown = uuid::Uuid::new_v4();
+    assert_status(
+        app.client.charge_reservation(unknown, &charge_of(&unique("order"), 100, app), &unique("k")).await,
+        404,
+    );
+
+    // Removed: never charged again; the payment charged from it stays.
+    let removed = app.client.remove_reservation(card.id, PASSWORD).await.expect("removed");
+    assert!(removed.removed_at.is_some());
+    assert!(removed.data.get("billingKey").is_none(), "the billing key is erased: {}", removed.data);
+    assert_status(app.client.remove_reservation(card.id, "wrong").await, 403);
+    let after = app.client.charge_reservation(card.id, &charge_of(&unique("order"), 100, app), &unique("k")).await;
+    assert_status(after, 410);
+    assert!(app.client.get_history_by_id(charged.id, PASSWORD).await.is_ok());
+
+    // Declined by the card company: 422, nothing stored.
+    let declined_card = saved(app, pg, DECLINED_CARD).await;
+    let declined_order = unique("order");
+    let declined =
+        app.client.charge_reservation(declined_card.id, &charge_of(&declined_order, 5_000, app), &unique("k")).await;
+    let error = assert_status(declined, 422);
+    assert!(error.to_string().contains("refused"), "{error}");
+    assert_status(app.client.get_history(&payments_e2e::accessor(&declined_order)).await, 404);
+}
+
+async fn iamport_saved_card_charged(app: &TestApp) {
+    saved_card_charged(app, Pg::Iamport).await;
+}
+
+async fn toss_saved_card_charged(app: &TestApp) {
+    saved_card_charged(app, Pg::TossPayments).await;
 }

@@ -7,8 +7,9 @@ use payments_application::commands::{Locator, NotificationTarget, PgNotification
 use payments_application::ports::NotificationIntent;
 use payments_domain::{HistoryId, ReservationId, VendorCode, VendorUid};
 use payments_wire::{
-    CancelHistoryBody, CreateHistoryBody, CreateReservationBody, HistoryBody, IamportWebhookBody, OutboxBody,
-    PasswordBody, PerformanceBody, ReconcilerBody, ReservationBody, SourceAccessorBody, SystemBody, TossWebhookBody,
+    CancelHistoryBody, ChargeReservationBody, CreateHistoryBody, CreateReservationBody, HistoryBody,
+    IamportWebhookBody, OutboxBody, PasswordBody, PerformanceBody, ReconcilerBody, ReservationBody, SourceAccessorBody,
+    SystemBody, TossWebhookBody,
 };
 use poem::web::Data;
 use poem_openapi::param::{Header, Path};
@@ -18,7 +19,7 @@ use serde_json::{Value, json};
 
 use crate::HttpState;
 use crate::encrypted::{Encrypted, EncryptedCreated, EncryptedOk};
-use crate::error::{ApiError, MonitorError, RecordError, WebhookError};
+use crate::error::{ApiError, CardError, MonitorError, RecordError, WebhookError};
 use crate::{idempotency, monitors};
 
 #[derive(Tags)]
@@ -236,6 +237,70 @@ impl PaymentsApi {
         let password = body.value.try_into_domain()?;
         let locator = Locator::Id(ReservationId::from_uuid(id.0));
         let reservation = state.payments.get_reservation(locator, &password).await?;
+        Ok(EncryptedOk::new(&ReservationBody::from(&reservation), &state.cipher))
+    }
+
+    /// Charge a saved card
+    ///
+    /// Charges a saved card at its PG and registers the payment like any
+    /// other (read, cancel, webhooks), pointing at the card. The PG's order id
+    /// is `source.id`, so an order is charged at most once. The
+    /// `Idempotency-Key` header is required: after a 502/504 (the PG's answer
+    /// was lost) the retry with the same key looks the order up at the PG and
+    /// answers the payment it made, charging only when the PG shows none; 409
+    /// while the first attempt is still being sent. A card the PG or the card
+    /// company refuses is 422 with the PG's message, and nothing is stored.
+    #[oai(
+        path = "/payments/reservations/:id/charge",
+        method = "post",
+        operation_id = "chargeReservation",
+        tag = "ApiTags::Reservations"
+    )]
+    async fn charge_reservation(
+        &self,
+        state: Data<&Arc<HttpState>>,
+        id: Path<uuid::Uuid>,
+        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
+        body: Encrypted<ChargeReservationBody>,
+    ) -> Result<EncryptedCreated<HistoryBody>, CardError> {
+        let Some(key) = idempotency_key.0.clone() else {
+            return Err(ApiError::new(
+                400,
+                "INVALID_REQUEST",
+                "Idempotency-Key: required, so that a retried charge never charges twice",
+            )
+            .into());
+        };
+        let locator = Locator::Id(ReservationId::from_uuid(id.0));
+        let command = body.value.try_into_domain(locator, key)?;
+        let payments = state.payments.clone();
+        let work = async move { payments.charge_reservation(command).await.map(|h| HistoryBody::from(&h)) };
+        let route = "POST /payments/reservations/:id/charge";
+        Ok(idempotency::run(state.0, route, idempotency_key.0, &body.canonical, work).await?)
+    }
+
+    /// Remove a saved card
+    ///
+    /// Removes a saved card, with its password: at the PG where its API
+    /// offers that (Iamport deletes the customer; Toss documents no removal,
+    /// so the billing key is erased here), then here (marked removed; it can
+    /// never be charged again: 410). Payments charged from it stay. Removing
+    /// a removed card answers it as it is.
+    #[oai(
+        path = "/payments/reservations/:id/remove",
+        method = "post",
+        operation_id = "removeReservation",
+        tag = "ApiTags::Reservations"
+    )]
+    async fn remove_reservation(
+        &self,
+        state: Data<&Arc<HttpState>>,
+        id: Path<uuid::Uuid>,
+        body: Encrypted<PasswordBody>,
+    ) -> Result<EncryptedOk<ReservationBody>, CardError> {
+        let password = body.value.try_into_domain()?;
+        let locator = Locator::Id(ReservationId::from_uuid(id.0));
+        let reservation = state.payments.remove_reservation(locator, &password).await?;
         Ok(EncryptedOk::new(&ReservationBody::from(&reservation), &state.cipher))
     }
 

@@ -69,11 +69,11 @@ fn writer_pool(pool: &DbPool) -> DbPool {
 mod store;
 pub(crate) use store::Store;
 #[allow(clippy::duplicate_mod)]
+#[path = "charges.rs"]
+mod charges;
+#[allow(clippy::duplicate_mod)]
 #[path = "inbox.rs"]
 mod inbox;
 #[allow(clippy::duplicate_mod)]
 #[path = "intents.rs"]
 mod intents;
-#[allow(clippy::duplicate_mod)]
-#[path = "charges.rs"]
-mod charges;

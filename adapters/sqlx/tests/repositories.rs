@@ -168,7 +168,6 @@ fn intent(history: &PaymentHistory, amount: &str, account: bool) -> CancelIntent
         cancel_key: None,
         refusal: None,
         created_at: at(100),
-        reservation_id: None,
         updated_at: at(100),
     }
 }

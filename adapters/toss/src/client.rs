@@ -17,8 +17,8 @@ use payments_domain::{Money, OrderId, PaymentSnapshot, SourceId, StoreId, Vendor
 
 use crate::snapshot::{secret, snapshot};
 use crate::wire::{
-    TossBillingCustomerKey, TossBillingIssue, TossBillingPayment, TossError, TossPaymentApproval, TossPaymentCancelCreate,
-    TossRefundReceiveAccount,
+    TossBillingCustomerKey, TossBillingIssue, TossBillingPayment, TossError, TossPaymentApproval,
+    TossPaymentCancelCreate, TossRefundReceiveAccount,
 };
 
 /// Toss's code for a confirmation of a payment it already confirmed.
@@ -295,8 +295,7 @@ impl TossGateway {
     /// The payment a Toss answer describes, with its `paymentKey` as our uid.
     fn charged(payment: Value) -> Result<ChargedPayment, GatewayError> {
         let key = payment.get("paymentKey").and_then(Value::as_str).unwrap_or_default();
-        let uid = VendorUid::parse(key)
-            .map_err(|e| GatewayError::Protocol(format!("Toss payment paymentKey: {e}")))?;
+        let uid = VendorUid::parse(key).map_err(|e| GatewayError::Protocol(format!("Toss payment paymentKey: {e}")))?;
         Ok(ChargedPayment { uid, snapshot: snapshot(payment)? })
     }
 }
@@ -419,7 +418,8 @@ impl PaymentGateway for TossGateway {
         };
         let segments = ["v1", "billing", billing_key];
         let key = Some(request.idempotency_key.as_str());
-        let payment = self.call_once(store.as_str(), Method::POST, &segments, Some(&body), key).await.map_err(|f| f.error)?;
+        let payment =
+            self.call_once(store.as_str(), Method::POST, &segments, Some(&body), key).await.map_err(|f| f.error)?;
         Self::charged(payment)
     }
 

@@ -16,8 +16,8 @@ pub use monitors::{
     CommitBody, CpuBody, MemoryBody, OutboxBody, PackageBody, PerformanceBody, ReconcilerBody, SystemBody,
 };
 pub use requests::{
-    CancelHistoryBody, CreateHistoryBody, CreateReservationBody, PasswordBody, RefundAccountBody, SourceAccessorBody,
-    VendorInputBody,
+    CancelHistoryBody, ChargeReservationBody, CreateHistoryBody, CreateReservationBody, PasswordBody,
+    RefundAccountBody, SourceAccessorBody, VendorInputBody,
 };
 pub use responses::{CancelBody, ErrorBody, HistoryBody, HistorySnapshotBody, ReservationBody, SourceBody, VendorBody};
 pub use scalars::{WireAmount, WireMoney, WireTimestamp, format_timestamp};

@@ -1,7 +1,9 @@
 //! Request bodies of the encrypted routes and their conversion to commands.
 
 use payments_application::AppError;
-use payments_application::commands::{CancelHistory, CreateHistory, CreateReservation};
+use payments_application::commands::{
+    CancelHistory, ChargeReservation, CreateHistory, CreateReservation, ReservationLocator,
+};
 use payments_application::ports::RefundAccount;
 use payments_domain::{CancelReason, Password, Source, StoreId, Title, Vendor, VendorUid, WebhookUrl};
 use poem_openapi::Object;
@@ -171,6 +173,44 @@ impl CancelHistoryBody {
             reason: CancelReason::parse(self.reason)?,
             account: self.account.map(RefundAccountBody::try_into_domain).transpose()?,
             idempotency_key: None,
+        })
+    }
+}
+
+/// Charges a saved card: a new payment of the caller's record `source`.
+#[derive(Debug, Clone, PartialEq, Object)]
+#[oai(rename = "ChargePaymentReservation")]
+pub struct ChargeReservationBody {
+    /// The saved card's password; the new payment opens with it too.
+    pub password: String,
+    /// The caller's own record this payment is for (usually its order). Its
+    /// id is the PG's order id (Toss `orderId`, Iamport `merchant_uid`), so
+    /// one order is charged at most once.
+    pub source: SourceBody,
+    /// The amount to charge.
+    pub price: WireAmount,
+    /// What the customer sees the payment as (Toss `orderName`, Iamport `name`).
+    pub title: String,
+    /// Where to POST (encrypted) every later change of this payment.
+    pub webhook_url: String,
+}
+
+impl ChargeReservationBody {
+    /// # Errors
+    /// [`AppError::Invalid`] naming the bad field.
+    pub fn try_into_domain(
+        self,
+        reservation: ReservationLocator,
+        idempotency_key: String,
+    ) -> Result<ChargeReservation, AppError> {
+        Ok(ChargeReservation {
+            reservation,
+            password: Password::parse(self.password)?,
+            source: self.source.try_into_domain()?,
+            price: self.price.to_money("price")?,
+            title: Title::parse(self.title)?,
+            webhook_url: WebhookUrl::parse(self.webhook_url)?,
+            idempotency_key,
         })
     }
 }

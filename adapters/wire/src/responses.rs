@@ -105,6 +105,10 @@ pub struct HistoryBody {
     pub cancelled_at: Option<WireTimestamp>,
     /// Every cancellation, oldest first.
     pub cancels: Vec<CancelBody>,
+    /// The saved card this payment was charged from; absent for a payment
+    /// made in the PG's window.
+    #[oai(skip_serializing_if_is_none)]
+    pub reservation_id: Option<uuid::Uuid>,
 }
 
 impl From<&PaymentHistory> for HistoryBody {
@@ -123,6 +127,7 @@ impl From<&PaymentHistory> for HistoryBody {
             paid_at: history.paid_at().map(Into::into),
             cancelled_at: history.cancelled_at().map(Into::into),
             cancels: history.cancels().iter().map(Into::into).collect(),
+            reservation_id: history.identity().reservation_id.map(|r| r.as_uuid()),
         }
     }
 }
@@ -174,6 +179,7 @@ impl From<&PaymentHistory> for HistorySnapshotBody {
             paid_at,
             cancelled_at,
             cancels,
+            reservation_id: _,
         } = HistoryBody::from(history);
         Self {
             id,

@@ -137,6 +137,13 @@ impl ReservationRepository for Reservations {
         }
         Ok(marked)
     }
+    async fn remove(&self, r: &PaymentReservation, at: Timestamp) -> Result<bool, RepositoryError> {
+        let mut rows = self.rows.lock().unwrap();
+        let Some(row) = rows.iter_mut().find(|s| s.reservation.id == r.id) else { return Ok(false) };
+        row.reservation.data = r.data.clone();
+        row.reservation.removed_at = row.reservation.removed_at.or(Some(at));
+        Ok(true)
+    }
     async fn insert(&self, r: &PaymentReservation, hash: &PasswordHash) -> Result<(), RepositoryError> {
         let mut rows = self.rows.lock().unwrap();
         if rows.iter().any(|s| s.reservation.vendor == r.vendor || s.reservation.source == r.source) {
@@ -339,6 +346,40 @@ impl PaymentGateway for FakePg {
             .ok_or_else(|| GatewayError::NotFound(uid.to_string()))?;
         let key = data.get("billingKey").and_then(Value::as_str).unwrap_or(uid.as_str()).to_owned();
         Ok(SavedCard { data, key })
+    }
+    async fn charge_saved_card(
+        &self,
+        _store: &StoreId,
+        _card: &VendorUid,
+        _card_data: &Value,
+        request: &ChargeRequest,
+    ) -> Result<ChargedPayment, GatewayError> {
+        self.failure()?;
+        let uid = format!("charge-{}", request.order_id);
+        self.add_payment(&uid, &request.amount.to_string());
+        self.set_order(&uid, request.order_id.as_str());
+        let snapshot = self.payments.lock().unwrap()[&uid].clone();
+        Ok(ChargedPayment { uid: VendorUid::parse(uid).unwrap(), snapshot })
+    }
+    async fn find_by_order(
+        &self,
+        _store: &StoreId,
+        order_id: &OrderId,
+    ) -> Result<Option<ChargedPayment>, GatewayError> {
+        self.failure()?;
+        let uid = format!("charge-{order_id}");
+        let snapshot = self.payments.lock().unwrap().get(&uid).cloned();
+        Ok(snapshot.map(|snapshot| ChargedPayment { uid: VendorUid::parse(uid).unwrap(), snapshot }))
+    }
+    async fn remove_saved_card(
+        &self,
+        _store: &StoreId,
+        uid: &VendorUid,
+        card_data: &Value,
+    ) -> Result<Value, GatewayError> {
+        self.failure()?;
+        self.cards.lock().unwrap().remove(uid.as_str());
+        Ok(card_data.clone())
     }
 }
 

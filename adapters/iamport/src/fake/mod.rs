@@ -37,7 +37,8 @@ pub const DEFAULT_PORT: u16 = 10851;
 pub const TEST_IMP_KEY: &str = "test_imp_key";
 /// The secret the fake accepts by default.
 pub const TEST_IMP_SECRET: &str = "test_imp_secret";
-/// A card saved with this number is refused by the card company when charged
+/// A card saved with this number (its digits; Iamport writes it
+/// `4000-0000-0000-0002`) is refused by the card company when charged
 /// (`POST /subscribe/payments/again` answers code 0 with a `failed` payment,
 /// as Iamport documents a declined card), so a test can see that path.
 pub const REFUSED_CARD_NUMBER: &str = "4000000000000002";
