@@ -65,6 +65,7 @@ fn every_operation_is_named_described_and_marked() {
     ids.sort();
     let mut expected = vec![
         "cancelHistory",
+        "chargeReservation",
         "createHistory",
         "createReservation",
         "getHistory",
@@ -75,6 +76,7 @@ fn every_operation_is_named_described_and_marked() {
         "performance",
         "receiveIamportWebhook",
         "receiveTossWebhook",
+        "removeReservation",
         "system",
     ];
     expected.sort();
@@ -87,6 +89,10 @@ fn every_operation_is_named_described_and_marked() {
     assert!(
         create["parameters"].as_array().unwrap().iter().any(|p| p["name"] == "Idempotency-Key" && p["in"] == "header")
     );
+    let charge = &document["paths"]["/payments/reservations/{id}/charge"]["post"];
+    for status in ["201", "400", "403", "404", "409", "410", "422", "502", "504"] {
+        assert!(charge["responses"][status].is_object(), "chargeReservation documents {status}");
+    }
 }
 
 #[test]

@@ -23,6 +23,7 @@ import {
   createPaymentsClient,
   type ErrorBody,
   type PaymentHistory,
+  type PaymentReservation,
   type PaymentsClient,
   type Source,
   type VerifiedWebhook,
@@ -210,6 +211,65 @@ export async function cardPaymentFlow(
   };
 }
 
+/** Saves a card at the (fake) Toss Payments for `customerKey`, as its card-registration window does. Answers the billing key. */
+export async function saveCardAtToss(tossUrl: string, customerKey: string): Promise<string> {
+  const response = await fetch(`${tossUrl}/v1/billing/authorizations/card`, {
+    method: "POST",
+    headers: {
+      Authorization: `Basic ${Buffer.from(`${FAKE_TOSS_SECRET_KEY}:`).toString("base64")}`,
+      "Content-Type": "application/json",
+    },
+    body: JSON.stringify({
+      cardNumber: "4330123412341234",
+      cardExpirationYear: "30",
+      cardExpirationMonth: "12",
+      cardPassword: "00",
+      customerBirthday: "880101",
+      customerKey,
+    }),
+  });
+  const billing = (await response.json()) as { billingKey?: string };
+  if (!response.ok || typeof billing.billingKey !== "string") {
+    throw new Error(`Toss card registration answered ${response.status}: ${JSON.stringify(billing)}`);
+  }
+  return billing.billingKey;
+}
+
+/** What the saved-card flow saw. */
+export interface SavedCardOutcome {
+  reservation: PaymentReservation;
+  charged: PaymentHistory;
+  retried: PaymentHistory;
+}
+
+/** A saved card: register it, then charge it (a retry with the same Idempotency-Key charges once). */
+export async function savedCardChargeFlow(
+  client: PaymentsClient,
+  tossUrl: string,
+  receiver: WebhookReceiver,
+): Promise<SavedCardOutcome> {
+  const customer: Source = { schema: "shop", table: "customers", id: `customer-${randomUUID()}` };
+  const password = "a-secret-of-ours";
+  const billingKey = await saveCardAtToss(tossUrl, customer.id);
+  const reservation = await client.POST("/payments/reservations", {
+    params: { header: { "Idempotency-Key": `save-${customer.id}` } },
+    body: { vendor: { code: "toss.payments", store_id: "my-store", uid: billingKey }, source: customer, title: "monthly plan", password },
+  });
+  if (!reservation.data) fail("createReservation", reservation.response, reservation.error);
+
+  const order: Source = { schema: "shop", table: "orders", id: `order-${randomUUID()}` };
+  const charge = {
+    params: { path: { id: reservation.data.id }, header: { "Idempotency-Key": `charge-${order.id}` } },
+    body: { password, source: order, price: 9900, title: "monthly plan, December", webhook_url: receiver.url },
+  };
+  const charged = await client.POST("/payments/reservations/{id}/charge", charge);
+  if (!charged.data) fail("chargeReservation", charged.response, charged.error);
+  // A retry after a lost answer: the same key answers the same payment, charged once.
+  const retried = await client.POST("/payments/reservations/{id}/charge", charge);
+  if (!retried.data) fail("chargeReservation (retry)", retried.response, retried.error);
+  return { reservation: reservation.data, charged: charged.data, retried: retried.data };
+}
+
 async function main(): Promise<void> {
   const env = process.env;
   const keys = {
@@ -225,6 +285,8 @@ async function main(): Promise<void> {
     console.log(`wrong password: ${outcome.wrongPassword.status} ${outcome.wrongPassword.error.code}`);
     console.log(`refunded ${outcome.cancelled.refund} (${outcome.cancelled.cancels.length} cancel)`);
     console.log(`webhook ${outcome.webhook.id}: refund ${outcome.webhook.body.previous.refund} -> ${outcome.webhook.body.current.refund}`);
+    const saved = await savedCardChargeFlow(client, env.PAYMENTS_TOSS_URL ?? "http://127.0.0.1:30771", receiver);
+    console.log(`saved card ${saved.reservation.id} charged ${saved.charged.price}: payment ${saved.charged.id}`);
   } finally {
     await receiver.close();
   }

@@ -16,7 +16,7 @@ import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { setTimeout as delay } from "node:timers/promises";
 
-import { cardPaymentFlow, startWebhookReceiver, type WebhookReceiver } from "../examples/card-payment.js";
+import { cardPaymentFlow, savedCardChargeFlow, startWebhookReceiver, type WebhookReceiver } from "../examples/card-payment.js";
 import { createPaymentsClient, type PaymentsClient } from "../src/index.js";
 
 const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -167,6 +167,16 @@ test("a retried cancel with the same Idempotency-Key refunds once", { timeout: 3
   const again = await client.PUT("/payments/histories/cancel", { params: { header: headers }, body });
   assert.equal(first.data?.refund, 15000);
   assert.deepEqual(again.data, first.data);
+});
+
+test("a saved card charged, and a retried charge charges once", { timeout: 30_000 }, async () => {
+  const { reservation, charged, retried } = await savedCardChargeFlow(client, tossUrl, receiver);
+  assert.equal(reservation.vendor.code, "toss.payments");
+  assert.equal(charged.price, 9900);
+  assert.equal(charged.reservation_id, reservation.id);
+  assert.ok(charged.paid_at, "a billing charge is paid at once");
+  assert.equal((charged.data as { type?: string }).type, "BILLING");
+  assert.deepEqual(retried, charged);
 });
 
 test("encrypted monitors decrypt; errors stay plain JSON", { timeout: 30_000 }, async () => {

@@ -91,5 +91,6 @@ test("the encrypted operations come from the document's x-encrypted", () => {
   assert.ok(isEncryptedOperation("patch", "/payments/histories/{id}"));
   assert.ok(!isEncryptedOperation("GET", "/monitors/health"));
   assert.ok(!isEncryptedOperation("POST", "/payments/webhooks/toss"));
-  assert.equal(encryptedOperations.length, 9);
+  assert.ok(isEncryptedOperation("POST", "/payments/reservations/{id}/charge"));
+  assert.equal(encryptedOperations.length, 11);
 });

@@ -13,6 +13,8 @@ export const ENCRYPTED_OPERATIONS = {
   "PATCH /payments/reservations/{id}": "getReservationById",
   "POST /payments/histories": "createHistory",
   "POST /payments/reservations": "createReservation",
+  "POST /payments/reservations/{id}/charge": "chargeReservation",
+  "POST /payments/reservations/{id}/remove": "removeReservation",
   "PUT /payments/histories/cancel": "cancelHistory",
 } as const;
 

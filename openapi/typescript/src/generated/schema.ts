@@ -219,6 +219,57 @@ export interface paths {
         patch: operations["getReservationById"];
         trace?: never;
     };
+    "/payments/reservations/{id}/charge": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Charge a saved card
+         * @description Charges a saved card at its PG and registers the payment like any
+         *     other (read, cancel, webhooks), pointing at the card. The PG's order id
+         *     is `source.id`, so an order is charged at most once. The
+         *     `Idempotency-Key` header is required: after a 502/504 (the PG's answer
+         *     was lost) the retry with the same key looks the order up at the PG and
+         *     answers the payment it made, charging only when the PG shows none; 409
+         *     while the first attempt is still being sent. A card the PG or the card
+         *     company refuses is 422 with the PG's message, and nothing is stored.
+         */
+        post: operations["chargeReservation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/payments/reservations/{id}/remove": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Remove a saved card
+         * @description Removes a saved card, with its password: at the PG where its API
+         *     offers that (Iamport deletes the customer; Toss documents no removal,
+         *     so the billing key is erased here), then here (marked removed; it can
+         *     never be charged again: 410). Payments charged from it stay. Removing
+         *     a removed card answers it as it is.
+         */
+        post: operations["removeReservation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/payments/webhooks/iamport": {
         parameters: {
             query?: never;
@@ -292,6 +343,26 @@ export interface components {
             reason: string;
             /** @description The caller's record the payment was registered for. */
             source: components["schemas"]["Source"];
+        };
+        /**
+         * ChargePaymentReservation
+         * @description Charges a saved card: a new payment of the caller's record `source`.
+         */
+        ChargePaymentReservation: {
+            /** @description The saved card's password; the new payment opens with it too. */
+            password: string;
+            /** @description The amount to charge. */
+            price: number;
+            /**
+             * @description The caller's own record this payment is for (usually its order). Its
+             *     id is the PG's order id (Toss `orderId`, Iamport `merchant_uid`), so
+             *     one order is charged at most once.
+             */
+            source: components["schemas"]["Source"];
+            /** @description What the customer sees the payment as (Toss `orderName`, Iamport `name`). */
+            title: string;
+            /** @description Where to POST (encrypted) every later change of this payment. */
+            webhook_url: string;
         };
         /**
          * Commit
@@ -502,6 +573,12 @@ export interface components {
             price: number;
             /** @description The sum of every cancel; `null` while nothing was refunded. */
             refund: number | null;
+            /**
+             * Format: uuid
+             * @description The saved card this payment was charged from; absent for a payment
+             *     made in the PG's window.
+             */
+            reservation_id: string | null;
             /** @description The caller's record the payment is for. */
             source: components["schemas"]["Source"];
             /** @description The PG, store and payment id. */
@@ -787,6 +864,7 @@ export interface components {
     pathItems: never;
 }
 export type CancelPaymentHistory = components['schemas']['CancelPaymentHistory'];
+export type ChargePaymentReservation = components['schemas']['ChargePaymentReservation'];
 export type Commit = components['schemas']['Commit'];
 export type CpuUsage = components['schemas']['CpuUsage'];
 export type CreatePaymentHistory = components['schemas']['CreatePaymentHistory'];
@@ -1665,6 +1743,263 @@ export interface operations {
             };
             /** @description The record is already registered, or a request with the same Idempotency-Key is still running. */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body exceeds 1 MiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A PG or domain rule refused the request (price mismatch, cancel above the balance, PG refusal), or the Idempotency-Key was used with another body. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A bug; the cause is logged, the message is opaque. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The PG failed or answered something unusable. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Our storage is unavailable; retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The PG did not answer in time. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    chargeReservation: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Up to 255 characters of your choosing, unique per intended operation. A retry with the same key and the same body answers what the first request answered, without calling the PG again; the same key with another body answers 422; while the first request runs, 409. Keys are kept at least 24 hours. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                /** @description Our id of the record. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        /** @description Encrypted: send base64 of AES-CBC (PKCS#7) over this JSON, with the connection key and IV, as text/plain. */
+        requestBody: {
+            content: {
+                "text/plain; charset=utf-8": components["schemas"]["ChargePaymentReservation"];
+            };
+        };
+        responses: {
+            /** @description Encrypted: base64 of AES-CBC (PKCS#7) over this JSON, with the connection key and IV, as text/plain. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain; charset=utf-8": components["schemas"]["PaymentHistory"];
+                };
+            };
+            /** @description The body is not valid encrypted JSON of the expected shape, or a field is invalid. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Wrong password for this record. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such record here, or the PG does not know the payment. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The record is already registered, or a request with the same Idempotency-Key is still running. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The saved card was removed; it cannot be charged. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body exceeds 1 MiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A PG or domain rule refused the request (price mismatch, cancel above the balance, PG refusal), or the Idempotency-Key was used with another body. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A bug; the cause is logged, the message is opaque. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The PG failed or answered something unusable. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Our storage is unavailable; retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The PG did not answer in time. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    removeReservation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Our id of the record. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        /** @description Encrypted: send base64 of AES-CBC (PKCS#7) over this JSON, with the connection key and IV, as text/plain. */
+        requestBody: {
+            content: {
+                "text/plain; charset=utf-8": components["schemas"]["PasswordInput"];
+            };
+        };
+        responses: {
+            /** @description Encrypted: base64 of AES-CBC (PKCS#7) over this JSON, with the connection key and IV, as text/plain. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain; charset=utf-8": components["schemas"]["PaymentReservation"];
+                };
+            };
+            /** @description The body is not valid encrypted JSON of the expected shape, or a field is invalid. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Wrong password for this record. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such record here, or the PG does not know the payment. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The record is already registered, or a request with the same Idempotency-Key is still running. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The saved card was removed; it cannot be charged. */
+            410: {
                 headers: {
                     [name: string]: unknown;
                 };
