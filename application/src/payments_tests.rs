@@ -1083,3 +1083,98 @@ async fn a_cancel_behind_another_refused_one_is_sent_and_not_answered_with_its_r
     let ours = service.cancel_history(cancel_input("2000")).await.unwrap();
     assert_eq!(ours.refund(), money("2000"));
 }
+
+// ---------------------------------------------------------------- saved-card charges
+
+fn saved_card() -> PaymentReservation {
+    PaymentReservation {
+        id: ReservationId::from_uuid(uuid::Uuid::from_u128(7)),
+        vendor: Vendor::parse("iamport", "store-1", "customer-1").unwrap(),
+        source: Source::parse("shop", "customers", "customer-1").unwrap(),
+        title: Title::parse("monthly plan").unwrap(),
+        data: json!({ "customer_uid": "customer-1" }),
+        key_digest: None,
+        created_at: at(1),
+        removed_at: None,
+    }
+}
+
+fn charge_command(key: &str) -> ChargeReservation {
+    ChargeReservation {
+        reservation: Locator::Id(saved_card().id),
+        password: password(),
+        source: source(),
+        price: money("1000"),
+        title: Title::parse("December").unwrap(),
+        webhook_url: webhook_url(),
+        idempotency_key: key.to_owned(),
+    }
+}
+
+/// A charge whose answer was lost (504) is never sent again by its retry:
+/// the retry looks the order up at the PG, finds the payment the first
+/// attempt made, and records it once, pointing at the card.
+#[tokio::test]
+async fn a_charge_whose_answer_was_lost_is_settled_by_looking_the_order_up_not_by_charging_again() {
+    let mut m = Mocks::new();
+    let card = saved_card();
+    m.reservations
+        .expect_find_by_id()
+        .returning(move |_| Ok(Some(StoredReservation { reservation: saved_card(), password_hash: hash() })));
+    m.histories.expect_find_by_source().returning(|_| Ok(None));
+    m.gateway
+        .expect_charge_saved_card()
+        .times(1)
+        .withf(|_, card, _, request| {
+            card.as_str() == "customer-1"
+                && request.order_id.as_str() == "order-1"
+                && request.idempotency_key.starts_with("payments-charge-")
+        })
+        .returning(|_, _, _, _| Err(GatewayError::Timeout("lost".into())));
+    m.gateway.expect_find_by_order().times(1).returning(|_, _| {
+        Ok(Some(ChargedPayment {
+            uid: VendorUid::parse("imp_charged").unwrap(),
+            snapshot: snapshot("1000", true, vec![]),
+        }))
+    });
+    m.histories.expect_insert().times(1).returning(|_, _| Ok(()));
+    let charges = Arc::new(crate::memory::MemoryCharges::default());
+    m.charges = charges.clone();
+    let service = m.service();
+
+    let first = service.charge_reservation(charge_command("key-1")).await.unwrap_err();
+    assert_eq!(first.status(), 504);
+    assert_eq!(charges.rows.lock().unwrap()[0].state, IntentState::Unknown);
+
+    // The retry, once the sender's lease is over (an unknown intent needs none).
+    let history = service.charge_reservation(charge_command("key-1")).await.unwrap();
+    assert_eq!(history.vendor().uid.as_str(), "imp_charged");
+    assert_eq!(history.identity().reservation_id, Some(card.id));
+    let intent = charges.rows.lock().unwrap()[0].clone();
+    assert_eq!((intent.state, intent.history), (IntentState::Done, Some(history.id())));
+
+    // Another key for the same order is refused without calling the PG.
+    assert_eq!(service.charge_reservation(charge_command("key-2")).await.unwrap_err().status(), 409);
+}
+
+/// A refused card leaves no history, and its retry is refused again without
+/// another charge.
+#[tokio::test]
+async fn a_refused_charge_stores_nothing_and_is_not_sent_again() {
+    let mut m = Mocks::new();
+    m.reservations
+        .expect_find_by_id()
+        .returning(|_| Ok(Some(StoredReservation { reservation: saved_card(), password_hash: hash() })));
+    m.histories.expect_find_by_source().returning(|_| Ok(None));
+    m.gateway
+        .expect_charge_saved_card()
+        .times(1)
+        .returning(|_, _, _, _| Err(GatewayError::Rejected("[8325] 잔액이 부족합니다.".into())));
+    m.histories.expect_insert().never();
+    let service = m.service();
+    for _ in 0..2 {
+        let error = service.charge_reservation(charge_command("key-1")).await.unwrap_err();
+        assert_eq!(error.status(), 422);
+        assert!(error.to_string().contains("잔액"), "{error}");
+    }
+}
