@@ -5,34 +5,16 @@ use super::store::{Store, get, get_id, get_money, get_ts};
 use super::{DbRow, IdCol, from_id, id_col, money_col, ts_col};
 
 use async_trait::async_trait;
-use payments_application::ports::{ChargeBegin, ChargeIntent, ChargeIntentRepository, IntentState, RepositoryError};
+use payments_application::ports::{ChargeBegin, ChargeIntent, ChargeIntentRepository, RepositoryError};
 use payments_domain::{HistoryId, ReservationId, Timestamp};
 
+use super::intents::{state_of, state_text};
 use crate::error::{corrupt, db_err, unique_violation};
 
 const COLUMNS: &str = "id, payment_reservation_id, order_digest, amount, state, payment_history_id, refusal, \
      created_at, updated_at";
 /// How often `begin_charge` looks again when its insert raced another.
 const BEGIN_ROUNDS: usize = 4;
-
-fn state_text(state: IntentState) -> &'static str {
-    match state {
-        IntentState::Pending => "pending",
-        IntentState::Unknown => "unknown",
-        IntentState::Done => "done",
-        IntentState::Refused => "refused",
-    }
-}
-
-fn state_of(text: &str) -> Option<IntentState> {
-    Some(match text {
-        "pending" => IntentState::Pending,
-        "unknown" => IntentState::Unknown,
-        "done" => IntentState::Done,
-        "refused" => IntentState::Refused,
-        _ => return None,
-    })
-}
 
 fn charge(row: &DbRow) -> Result<ChargeIntent, RepositoryError> {
     let id = get_id(row, "id")?;

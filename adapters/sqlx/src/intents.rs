@@ -30,7 +30,8 @@ struct SealedAccount {
     mobile: String,
 }
 
-fn state_text(state: IntentState) -> &'static str {
+/// The stored spelling of an intent's state (cancel and charge intents).
+pub(super) fn state_text(state: IntentState) -> &'static str {
     match state {
         IntentState::Pending => "pending",
         IntentState::Unknown => "unknown",
@@ -39,7 +40,7 @@ fn state_text(state: IntentState) -> &'static str {
     }
 }
 
-fn state_of(text: &str) -> Option<IntentState> {
+pub(super) fn state_of(text: &str) -> Option<IntentState> {
     Some(match text {
         "pending" => IntentState::Pending,
         "unknown" => IntentState::Unknown,
