@@ -20,7 +20,7 @@ use uuid::Uuid;
 
 use crate::commands::{CancelHistory, Locator};
 use crate::error::AppError;
-use crate::payments::{MAX_CHANGE_ATTEMPTS, PaymentService, digest_of};
+use crate::payments::{MAX_CHANGE_ATTEMPTS, PaymentService, derived_id};
 use crate::ports::{
     CancelIntent, CancelRequest, GatewayError, IntentBegin, IntentState, PaymentGateway, RepositoryError, StoredHistory,
 };
@@ -45,10 +45,7 @@ const TOO_SOON_PAUSE: Duration = Duration::from_millis(250);
 /// the payment) so that a retry finds the first attempt's intent, else new.
 fn intent_id(history: HistoryId, key: Option<&str>, fresh: Uuid) -> Uuid {
     let Some(key) = key else { return fresh };
-    let digest = digest_of(&["cancel-intent", &history.to_string(), key]);
-    let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&digest[..16]);
-    uuid::Builder::from_custom_bytes(bytes).into_uuid()
+    derived_id(&["cancel-intent", &history.to_string(), key])
 }
 
 /// The PG cancel `intent` made, as `snapshot` shows it: a cancel of its amount,

@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use crate::commands::{ChargeReservation, ReservationLocator};
 use crate::error::AppError;
-use crate::payments::{PaymentService, derived_key, digest_of};
+use crate::payments::{PaymentService, derived_id, derived_key};
 use crate::ports::{
     ChargeBegin, ChargeIntent, ChargeRequest, ChargedPayment, GatewayError, IntentState, PaymentGateway,
     RepositoryError,
@@ -23,10 +23,7 @@ use crate::ports::{
 /// The id of a charge's intent: derived from the saved card and the caller's
 /// key, so a retry finds the first attempt's intent.
 fn charge_intent_id(card: &PaymentReservation, key: &str) -> Uuid {
-    let digest = digest_of(&["charge-intent", &card.id.to_string(), key]);
-    let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&digest[..16]);
-    uuid::Builder::from_custom_bytes(bytes).into_uuid()
+    derived_id(&["charge-intent", &card.id.to_string(), key])
 }
 
 /// The PG's uniqueness of an order: one charge per (vendor, store, order id).

@@ -131,8 +131,17 @@ pub fn derived_key(purpose: &str, parts: &[&str]) -> String {
     format!("payments-{purpose}-{}", hex(&digest_of(parts)))
 }
 
+/// An id derived from what identifies one operation (the first 16 bytes of
+/// [`digest_of`]), so every retry of it finds the same record.
+pub(crate) fn derived_id(parts: &[&str]) -> uuid::Uuid {
+    let digest = digest_of(parts);
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_custom_bytes(bytes).into_uuid()
+}
+
 /// SHA-256 of the length-prefixed `parts` (so `["ab", "c"]` and `["a", "bc"]` differ).
-pub(crate) fn digest_of(parts: &[&str]) -> [u8; 32] {
+fn digest_of(parts: &[&str]) -> [u8; 32] {
     use sha2::{Digest, Sha256};
     let mut digest = Sha256::new();
     for part in parts {
