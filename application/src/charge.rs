@@ -8,7 +8,8 @@
 //! holds none.
 
 use payments_domain::{
-    HistoryId, HistoryIdentity, OrderId, PaymentHistory, PaymentPhase, PaymentReservation, Timestamp, Vendor,
+    HistoryId, HistoryIdentity, OrderId, PasswordHash, PaymentHistory, PaymentPhase, PaymentReservation, Timestamp,
+    Vendor,
 };
 use uuid::Uuid;
 
@@ -17,13 +18,22 @@ use crate::error::AppError;
 use crate::payments::{PaymentService, derived_id, derived_key};
 use crate::ports::{
     ChargeBegin, ChargeIntent, ChargeRequest, ChargedPayment, GatewayError, IntentState, PaymentGateway,
-    RepositoryError,
+    RepositoryError, StoredReservation,
 };
 
 /// The id of a charge's intent: derived from the saved card and the caller's
 /// key, so a retry finds the first attempt's intent.
 fn charge_intent_id(card: &PaymentReservation, key: &str) -> Uuid {
     derived_id(&["charge-intent", &card.id.to_string(), key])
+}
+
+/// One charge being made: the card, the request, the PG order id and the
+/// password hash the new history is stored with (the card's, verified).
+struct Charging<'a> {
+    card: &'a PaymentReservation,
+    input: &'a ChargeReservation,
+    order_id: OrderId,
+    password_hash: PasswordHash,
 }
 
 /// The PG's uniqueness of an order: one charge per (vendor, store, order id).
@@ -37,14 +47,14 @@ impl PaymentService {
         &self,
         locator: &ReservationLocator,
         password: &payments_domain::Password,
-    ) -> Result<PaymentReservation, AppError> {
+    ) -> Result<StoredReservation, AppError> {
         let found = match locator {
             crate::commands::Locator::Id(id) => self.reservations().find_by_id(*id).await?,
             crate::commands::Locator::Source(source) => self.reservations().find_by_source(source).await?,
         };
         let stored = found.ok_or_else(|| AppError::NotFound("payment reservation not found".into()))?;
         self.check_password(password, &stored.password_hash).await?;
-        Ok(stored.reservation)
+        Ok(stored)
     }
 
     /// Charges a saved card and records the payment as an ordinary history
@@ -59,17 +69,20 @@ impl PaymentService {
     /// PG's answer was lost (the retry with the same key settles it).
     pub async fn charge_reservation(&self, input: ChargeReservation) -> Result<PaymentHistory, AppError> {
         self.deps.webhook_urls.check(&input.webhook_url)?;
-        let card = self.opened_reservation(&input.reservation, &input.password).await?;
+        let StoredReservation { reservation: card, password_hash } =
+            self.opened_reservation(&input.reservation, &input.password).await?;
         if card.removed_at.is_some() {
             return Err(AppError::Gone("the saved card was removed; it cannot be charged".into()));
         }
         let gateway = self.deps.gateways.get(card.vendor.code)?;
         let order_id = OrderId::parse(input.source.id.as_str())?;
+        // The history opens with the card's password: its verified hash serves.
+        let charge = Charging { card: &card, input: &input, order_id, password_hash };
         let now = self.deps.clock.now();
         let fresh = ChargeIntent {
             id: charge_intent_id(&card, &input.idempotency_key),
             reservation: card.id,
-            order_digest: order_digest(&card.vendor, &order_id),
+            order_digest: order_digest(&card.vendor, &charge.order_id),
             amount: input.price,
             state: IntentState::Pending,
             history: None,
@@ -84,7 +97,7 @@ impl PaymentService {
                     self.close_charge(fresh, IntentState::Refused, None, Some(why.into()), now).await;
                     return Err(AppError::Conflict(why.into()));
                 }
-                return self.send_charge(gateway, &card, &input, &order_id, fresh).await;
+                return self.send_charge(gateway, &charge, fresh).await;
             }
             ChargeBegin::Exists(existing) if existing.id != fresh.id => {
                 return Err(AppError::Conflict(
@@ -113,7 +126,7 @@ impl PaymentService {
                 if !self.deps.charges.update_charge(&taken, expected).await? {
                     return Err(AppError::Conflict("this charge is being settled; retry in a moment".into()));
                 }
-                self.settle_charge(gateway, &card, &input, &order_id, taken).await
+                self.settle_charge(gateway, &charge, taken).await
             }
         }
     }
@@ -127,14 +140,12 @@ impl PaymentService {
     async fn settle_charge(
         &self,
         gateway: &dyn PaymentGateway,
-        card: &PaymentReservation,
-        input: &ChargeReservation,
-        order_id: &OrderId,
+        charge: &Charging<'_>,
         intent: ChargeIntent,
     ) -> Result<PaymentHistory, AppError> {
-        match gateway.find_by_order(&card.vendor.store_id, order_id).await {
-            Ok(Some(payment)) => self.record_charge(card, input, intent, payment).await,
-            Ok(None) => self.send_charge(gateway, card, input, order_id, intent).await,
+        match gateway.find_by_order(&charge.card.vendor.store_id, &charge.order_id).await {
+            Ok(Some(payment)) => self.record_charge(charge, intent, payment).await,
+            Ok(None) => self.send_charge(gateway, charge, intent).await,
             Err(error) => Err(self.charge_unknown(intent, error).await),
         }
     }
@@ -142,11 +153,10 @@ impl PaymentService {
     async fn send_charge(
         &self,
         gateway: &dyn PaymentGateway,
-        card: &PaymentReservation,
-        input: &ChargeReservation,
-        order_id: &OrderId,
+        charge: &Charging<'_>,
         intent: ChargeIntent,
     ) -> Result<PaymentHistory, AppError> {
+        let Charging { card, input, order_id, .. } = charge;
         let request = ChargeRequest {
             order_id: order_id.clone(),
             amount: input.price,
@@ -155,7 +165,7 @@ impl PaymentService {
             idempotency_key: intent.pg_key(),
         };
         match gateway.charge_saved_card(&card.vendor.store_id, &card.vendor.uid, &card.data, &request).await {
-            Ok(payment) => self.record_charge(card, input, intent, payment).await,
+            Ok(payment) => self.record_charge(charge, intent, payment).await,
             // Refused, or the PG does not know the card: nothing was charged.
             Err(GatewayError::Rejected(why) | GatewayError::NotFound(why)) => {
                 let message = format!("the PG refused the charge: {why}");
@@ -171,11 +181,11 @@ impl PaymentService {
     /// recorded it first is answered with its history).
     async fn record_charge(
         &self,
-        card: &PaymentReservation,
-        input: &ChargeReservation,
+        charge: &Charging<'_>,
         intent: ChargeIntent,
         payment: ChargedPayment,
     ) -> Result<PaymentHistory, AppError> {
+        let Charging { card, input, password_hash, .. } = charge;
         let now = self.deps.clock.now();
         match payment.snapshot.phase {
             PaymentPhase::Paid => {}
@@ -193,7 +203,6 @@ impl PaymentService {
             return Err(self.charge_unknown(intent, GatewayError::Protocol(mismatch.to_string())).await);
         }
         let vendor = Vendor { code: card.vendor.code, store_id: card.vendor.store_id.clone(), uid: payment.uid };
-        let password_hash = self.hash(&input.password).await?;
         let identity = HistoryIdentity {
             id: HistoryId::from_uuid(self.deps.ids.new_id()),
             vendor,
@@ -203,7 +212,7 @@ impl PaymentService {
             reservation_id: Some(card.id),
         };
         let history = PaymentHistory::register(identity, payment.snapshot)?;
-        let history = match self.histories().insert(&history, &password_hash).await {
+        let history = match self.histories().insert(&history, password_hash).await {
             Ok(()) => history,
             Err(RepositoryError::Conflict(_)) => {
                 let code = history.vendor().code;
@@ -266,7 +275,7 @@ impl PaymentService {
         locator: ReservationLocator,
         password: &payments_domain::Password,
     ) -> Result<PaymentReservation, AppError> {
-        let mut card = self.opened_reservation(&locator, password).await?;
+        let mut card = self.opened_reservation(&locator, password).await?.reservation;
         if card.removed_at.is_some() {
             return Ok(card);
         }

@@ -417,10 +417,10 @@ impl PaymentService {
         locator: ReservationLocator,
         password: &Password,
     ) -> Result<PaymentReservation, AppError> {
-        self.opened_reservation(&locator, password).await
+        Ok(self.opened_reservation(&locator, password).await?.reservation)
     }
 
-    pub(crate) async fn hash(&self, password: &Password) -> Result<PasswordHash, AppError> {
+    async fn hash(&self, password: &Password) -> Result<PasswordHash, AppError> {
         self.deps.hasher.hash(password).await.map_err(AppError::Internal)
     }
 
