@@ -297,7 +297,7 @@ impl PaymentsApi {
         state: Data<&Arc<HttpState>>,
         id: Path<uuid::Uuid>,
         body: Encrypted<PasswordBody>,
-    ) -> Result<EncryptedOk<ReservationBody>, CardError> {
+    ) -> Result<EncryptedOk<ReservationBody>, RecordError> {
         let password = body.value.try_into_domain()?;
         let locator = Locator::Id(ReservationId::from_uuid(id.0));
         let reservation = state.payments.remove_reservation(locator, &password).await?;

@@ -210,8 +210,7 @@ error_response!(
     RecordError, [400, 403, 404, 409, 413, 422, 500, 502, 503, 504]
 );
 error_response!(
-    /// Errors of the saved-card routes that use a card (charge, remove): a
-    /// removed card answers 410.
+    /// Errors of the saved-card charge: a removed card answers 410.
     CardError, [400, 403, 404, 409, 410, 413, 422, 500, 502, 503, 504]
 );
 error_response!(
