@@ -14,7 +14,7 @@ mod password;
 mod wire;
 
 pub use at_rest::{Keyring, OpenError};
-pub use password::{Argon2Hasher, Argon2Params};
+pub use password::{Argon2Hasher, Argon2Params, HashObserver, HasherLoad};
 pub use wire::{DecryptError, WireCipher};
 
 /// A key or IV of the wrong length.

@@ -1,4 +1,6 @@
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
 
 use std::cell::RefCell;
 
@@ -48,6 +50,38 @@ pub struct Argon2Hasher {
     argon2: Argon2<'static>,
     permits: Arc<Semaphore>,
     pool: Arc<HashPool>,
+    max_parallel: usize,
+    waiting: Arc<AtomicUsize>,
+    observer: Option<HashObserver>,
+}
+
+/// Told the time each hash took on its thread, queue wait excluded (`true`
+/// for a verification, `false` for a new hash).
+pub type HashObserver = Arc<dyn Fn(bool, Duration) + Send + Sync>;
+
+/// How busy the hashing threads are.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HasherLoad {
+    /// Hashes waiting for a thread.
+    pub waiting: usize,
+    /// Hashes handed to a thread (running, or about to).
+    pub running: usize,
+}
+
+/// Counts one hash as waiting until dropped (also when its request is).
+struct Waiting(Arc<AtomicUsize>);
+
+impl Waiting {
+    fn new(counter: &Arc<AtomicUsize>) -> Self {
+        counter.fetch_add(1, Ordering::Relaxed);
+        Self(counter.clone())
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 type Job = Box<dyn FnOnce() + Send>;
@@ -101,11 +135,30 @@ impl Argon2Hasher {
     pub fn new(params: Argon2Params, max_parallel: usize) -> anyhow::Result<Self> {
         let params = Params::new(params.memory_kib, params.iterations, params.parallelism, None)
             .map_err(|e| anyhow::anyhow!("invalid argon2 parameters: {e}"))?;
+        let max_parallel = max_parallel.max(1);
         Ok(Self {
             argon2: Argon2::new(Algorithm::Argon2id, Version::V0x13, params),
-            permits: Arc::new(Semaphore::new(max_parallel.max(1))),
-            pool: Arc::new(HashPool::new(max_parallel.max(1))?),
+            permits: Arc::new(Semaphore::new(max_parallel)),
+            pool: Arc::new(HashPool::new(max_parallel)?),
+            max_parallel,
+            waiting: Arc::new(AtomicUsize::new(0)),
+            observer: None,
         })
+    }
+
+    /// Tells `observer` the time of every hash (for the metrics).
+    #[must_use]
+    pub fn with_observer(mut self, observer: HashObserver) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
+    /// How many hashes wait for a thread and how many run, now.
+    pub fn load(&self) -> HasherLoad {
+        HasherLoad {
+            waiting: self.waiting.load(Ordering::Relaxed),
+            running: self.max_parallel.saturating_sub(self.permits.available_permits()),
+        }
     }
 
     /// Hashes synchronously (for benchmarks measuring one hash on one core).
@@ -147,14 +200,23 @@ impl Argon2Hasher {
 
     async fn off_executor<T: Send + 'static>(
         &self,
-        work: impl FnOnce(Argon2Hasher) -> anyhow::Result<T> + Send + 'static,
+        verify: bool,
+        work: impl FnOnce(&Argon2Hasher) -> anyhow::Result<T> + Send + 'static,
     ) -> anyhow::Result<T> {
+        let waiting = Waiting::new(&self.waiting);
         let permit = self.permits.clone().acquire_owned().await?;
+        drop(waiting);
         let this = self.clone();
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.pool.submit(Box::new(move || {
-            let _permit = permit;
-            let _ = tx.send(work(this));
+            let started = Instant::now();
+            let result = work(&this);
+            // Released before the answer, so a caller that has it sees the thread free.
+            drop(permit);
+            if let Some(observer) = &this.observer {
+                observer(verify, started.elapsed());
+            }
+            let _ = tx.send(result);
         }))?;
         rx.await.map_err(|_| anyhow::anyhow!("argon2 thread failed"))?
     }
@@ -202,13 +264,13 @@ fn phc_with_reused_memory<'a>(
 impl PasswordHasher for Argon2Hasher {
     async fn hash(&self, password: &Password) -> anyhow::Result<PasswordHash> {
         let password = password.expose().to_owned();
-        let phc = self.off_executor(move |h| h.hash_blocking(&password)).await?;
+        let phc = self.off_executor(false, move |h| h.hash_blocking(&password)).await?;
         Ok(PasswordHash::parse(phc)?)
     }
 
     async fn verify(&self, password: &Password, hash: &PasswordHash) -> anyhow::Result<bool> {
         let (password, phc) = (password.expose().to_owned(), hash.as_str().to_owned());
-        self.off_executor(move |h| h.verify_blocking(&password, &phc)).await
+        self.off_executor(true, move |h| h.verify_blocking(&password, &phc)).await
     }
 }
 
@@ -258,6 +320,38 @@ mod tests {
         let bogus = PasswordHash::parse("$bogus$").unwrap();
         assert!(hasher.verify(&Password::parse("p").unwrap(), &bogus).await.is_err());
         assert!(Argon2Hasher::new(Argon2Params { memory_kib: 1, iterations: 0, parallelism: 1 }, 1).is_err());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn load_and_hash_times_are_reported() {
+        let times = Arc::new(Mutex::new(Vec::new()));
+        let seen = times.clone();
+        let hasher = Argon2Hasher::new(Argon2Params::TEST, 1)
+            .unwrap()
+            .with_observer(Arc::new(move |verify, took| seen.lock().unwrap().push((verify, took))));
+        assert_eq!(hasher.load(), HasherLoad::default());
+        let password = Password::parse("p").unwrap();
+        let hash = hasher.hash(&password).await.unwrap();
+        assert!(hasher.verify(&password, &hash).await.unwrap());
+        let kinds: Vec<bool> = times.lock().unwrap().iter().map(|(verify, _)| *verify).collect();
+        assert_eq!(kinds, [false, true]);
+        // One thread: while a slow hash holds it, the next ones wait.
+        let slow = Argon2Hasher::new(Argon2Params { memory_kib: 8192, iterations: 4, parallelism: 1 }, 1).unwrap();
+        let tasks: Vec<_> = (0..3)
+            .map(|_| {
+                let (slow, password) = (slow.clone(), password.clone());
+                tokio::spawn(async move { slow.hash(&password).await.unwrap() })
+            })
+            .collect();
+        let mut peak = HasherLoad::default();
+        while !tasks.iter().all(tokio::task::JoinHandle::is_finished) {
+            let load = slow.load();
+            peak = HasherLoad { waiting: peak.waiting.max(load.waiting), running: peak.running.max(load.running) };
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(peak.running, 1, "{peak:?}");
+        assert!(peak.waiting >= 1, "{peak:?}");
+        assert_eq!(slow.load(), HasherLoad::default());
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

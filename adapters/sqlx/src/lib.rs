@@ -260,6 +260,16 @@ impl Database {
         }
     }
 
+    /// The pool's connections now: `(in use, idle)`.
+    pub fn pool_usage(&self) -> (u32, u32) {
+        let (size, idle) = match self {
+            Self::Sqlite(pool) => (pool.size(), pool.num_idle()),
+            Self::Postgres(pool) => (pool.size(), pool.num_idle()),
+        };
+        let idle = u32::try_from(idle).unwrap_or(u32::MAX);
+        (size.saturating_sub(idle), idle)
+    }
+
     /// Closes every connection of the pool.
     pub async fn close(&self) {
         match self {
