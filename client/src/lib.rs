@@ -77,6 +77,8 @@ pub enum ClientError {
         code: String,
         /// What went wrong, for people (the raw body when not the error JSON).
         message: String,
+        /// The server's id of the request (its logs name it), when it gave one.
+        request_id: Option<String>,
     },
     /// The server could not be reached, or the connection failed or timed out.
     #[error("transport: {0}")]
@@ -97,6 +99,15 @@ impl ClientError {
     pub fn status(&self) -> Option<u16> {
         match self {
             ClientError::Api { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// The server's request id of an [`ClientError::Api`] error, to quote
+    /// when reporting it.
+    pub fn request_id(&self) -> Option<&str> {
+        match self {
+            ClientError::Api { request_id, .. } => request_id.as_deref(),
             _ => None,
         }
     }
@@ -330,8 +341,8 @@ fn api_error(status: u16, body: &str) -> ClientError {
         .ok()
         .and_then(|value| ErrorBody::parse_from_json(Some(value)).ok());
     match parsed {
-        Some(ErrorBody { code, message }) => ClientError::Api { status, code, message },
-        None => ClientError::Api { status, code: String::new(), message: body.to_owned() },
+        Some(ErrorBody { code, message, request_id }) => ClientError::Api { status, code, message, request_id },
+        None => ClientError::Api { status, code: String::new(), message: body.to_owned(), request_id: None },
     }
 }
 
@@ -423,7 +434,7 @@ mod tests {
         assert_eq!(err.code(), Some("FORBIDDEN"));
         let raw = api_error(502, "upstream down");
         assert!(
-            matches!(raw, ClientError::Api { status: 502, ref code, ref message } if code.is_empty() && message == "upstream down")
+            matches!(raw, ClientError::Api { status: 502, ref code, ref message, .. } if code.is_empty() && message == "upstream down")
         );
     }
 

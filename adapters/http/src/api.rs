@@ -2,9 +2,9 @@
 
 use std::sync::Arc;
 
-use payments_application::AppError;
 use payments_application::commands::{Locator, NotificationTarget, PgNotification};
 use payments_application::ports::NotificationIntent;
+use payments_application::{AppError, Received};
 use payments_domain::{HistoryId, ReservationId, VendorCode, VendorUid};
 use payments_wire::{
     CancelHistoryBody, ChargeReservationBody, CreateHistoryBody, CreateReservationBody, HistoryBody,
@@ -21,6 +21,7 @@ use crate::HttpState;
 use crate::encrypted::{Encrypted, EncryptedCreated, EncryptedOk};
 use crate::error::{ApiError, CardError, MonitorError, RecordError, WebhookError};
 use crate::{idempotency, monitors};
+use payments_metrics::NotificationOutcome;
 
 #[derive(Tags)]
 enum ApiTags {
@@ -77,9 +78,25 @@ async fn notify(
 ) -> Result<WebhookAck, WebhookError> {
     // Answered only once processed or stored: a notification taken in is
     // never lost, whatever its processing still needs (the inbox worker retries it).
-    let received = state.payments.receive_pg_notification(PgNotification { vendor, target, payload }).await?;
+    let received = state.payments.receive_pg_notification(PgNotification { vendor, target, payload }).await;
+    let outcome = match &received {
+        Ok(Received::Processed(_)) => NotificationOutcome::Processed,
+        Ok(Received::Queued) => NotificationOutcome::Queued,
+        Ok(Received::Ignored) => NotificationOutcome::Ignored,
+        Ok(Received::Refused) | Err(AppError::Forbidden(_)) => NotificationOutcome::Refused,
+        Err(_) => NotificationOutcome::Failed,
+    };
+    state.metrics.observe_notification(vendor.as_str(), outcome);
+    let received = received?;
     tracing::info!(%vendor, ?received, "PG notification taken in");
     Ok(WebhookAck::Accepted)
+}
+
+/// Acknowledges a notification there is nothing to do about.
+fn acknowledge(state: &HttpState, vendor: VendorCode, why: &str) -> WebhookAck {
+    state.metrics.observe_notification(vendor.as_str(), NotificationOutcome::Ignored);
+    tracing::info!(%vendor, %why, "PG notification acknowledged");
+    WebhookAck::Accepted
 }
 
 /// A notification body as kept for the event's trigger: whatever it proves
@@ -327,7 +344,7 @@ impl PaymentsApi {
             IamportWebhookRequest::Json(Json(body)) | IamportWebhookRequest::Form(Form(body)) => body,
         };
         if matches!(body.status.as_str(), "ready" | "failed") {
-            return Ok(WebhookAck::Accepted);
+            return Ok(acknowledge(&state, VendorCode::Iamport, &format!("status {}", body.status)));
         }
         let mut payload = json!({ "imp_uid": body.imp_uid, "merchant_uid": body.merchant_uid, "status": body.status });
         if let (Some(id), Some(map)) = (&body.cancellation_id, payload.as_object_mut()) {
@@ -366,10 +383,7 @@ impl PaymentsApi {
         })?;
         let body = body.0.to_value();
         match reader.read(&body).map_err(|why| ApiError::new(400, "INVALID_REQUEST", why))? {
-            NotificationIntent::Ignore(why) => {
-                tracing::info!(%vendor, %why, "PG notification acknowledged");
-                Ok(WebhookAck::Accepted)
-            }
+            NotificationIntent::Ignore(why) => Ok(acknowledge(&state, vendor, &why)),
             NotificationIntent::Reread(target) => notify(&state, vendor, target, trigger_of(body)).await,
             NotificationIntent::CardRemoved(key) => {
                 let removed = state.payments.process_card_removed(vendor, &key).await?;

@@ -24,9 +24,10 @@ impl ApiError {
         Self { status, code: code.into(), message: message.into() }
     }
 
-    /// The JSON body of this answer.
+    /// The JSON body of this answer, with the id of the request being
+    /// answered (none outside a request).
     pub fn body(&self) -> ErrorBody {
-        ErrorBody { code: self.code.clone(), message: self.message.clone() }
+        ErrorBody { code: self.code.clone(), message: self.message.clone(), request_id: crate::current_request_id() }
     }
 
     /// A body that could not be decrypted or read as the route's JSON.
@@ -222,7 +223,8 @@ error_response!(
     MonitorError, [500, 503]
 );
 
-/// The JSON text of an error body (for idempotency storage).
+/// The JSON text of an error body (for idempotency storage: without the
+/// request id, which a replay answers with its own).
 pub(crate) fn body_json(error: &ApiError) -> String {
-    error.body().to_json_string()
+    ErrorBody { request_id: None, ..error.body() }.to_json_string()
 }

@@ -2,7 +2,8 @@
 //!
 //! - [`app`]: every route of the wire contract, `/openapi.json`, Swagger UI at
 //!   `/docs`, JSON errors everywhere (unknown routes included), a 1 MiB body
-//!   limit (413) and one tracing line per request with a request id.
+//!   limit (413), a request id per request (span, header, error bodies), one
+//!   tracing line and the request metrics per request.
 //! - [`Encrypted`]: the `text/plain` AES-CBC body of the original SDK.
 //! - [`openapi_json`]: the OpenAPI document, generated from the code; the
 //!   committed `openapi/payments.json` must equal it.
@@ -21,9 +22,10 @@ use payments_application::ports::{IdempotencyStore, NotificationReader};
 use payments_application::{DeliveryService, PaymentService};
 use payments_crypto::WireCipher;
 use payments_domain::VendorCode;
+use payments_metrics::Metrics;
 use poem::endpoint::make_sync;
 use poem::http::{HeaderValue, StatusCode, header};
-use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route, get};
+use poem::{Endpoint, EndpointExt, IntoResponse, PathPattern, Request, Response, Route, get};
 use poem_openapi::OpenApiService;
 use serde_json::Value;
 use tracing::Instrument;
@@ -59,6 +61,8 @@ pub struct HttpState {
     /// How long an unanswered `Idempotency-Key` claim belongs to its request;
     /// after that its process is taken for dead and a retry proceeds.
     pub idempotency_lease: std::time::Duration,
+    /// Where requests and notifications are counted.
+    pub metrics: Metrics,
 }
 
 impl HttpState {
@@ -80,7 +84,16 @@ impl HttpState {
             system,
             notifications: Default::default(),
             idempotency_lease: DEFAULT_IDEMPOTENCY_LEASE,
+            metrics: Metrics::new(),
         }
+    }
+
+    /// Counts requests and notifications in `metrics` (by default, in a
+    /// registry of their own that nothing reads).
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// Sets how long an unanswered `Idempotency-Key` claim belongs to its request.
@@ -237,21 +250,54 @@ fn unwrap_described_refs(value: &mut Value) {
     }
 }
 
-async fn log_request<E: Endpoint>(next: Arc<E>, request: Request) -> poem::Result<Response> {
-    let request_id = uuid::Uuid::new_v4().to_string();
+tokio::task_local! {
+    static REQUEST_ID: Arc<str>;
+}
+
+/// The id of the request being answered, if any (error bodies carry it).
+pub(crate) fn current_request_id() -> Option<String> {
+    REQUEST_ID.try_with(|id| id.to_string()).ok()
+}
+
+/// Longest `X-Request-Id` taken from a caller.
+pub const MAX_REQUEST_ID_CHARS: usize = 64;
+
+/// The caller's `X-Request-Id` when it is a plausible id (1 to 64 letters,
+/// digits, `-`, `_`, `.` or `:`), else a new UUID: what reaches the logs and
+/// the answer is never free text.
+fn request_id_of(request: &Request) -> Arc<str> {
+    let given = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).filter(|id| {
+        (1..=MAX_REQUEST_ID_CHARS).contains(&id.len())
+            && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+    });
+    match given {
+        Some(id) => id.into(),
+        None => uuid::Uuid::new_v4().to_string().into(),
+    }
+}
+
+/// Gives every request an id (its span, its error bodies, its
+/// `x-request-id` header), logs one line per request and counts it.
+async fn log_request<E: Endpoint>(next: Arc<E>, request: Request, metrics: Metrics) -> poem::Result<Response> {
+    let request_id = request_id_of(&request);
     let span = tracing::info_span!("request", request_id = %request_id);
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let started = Instant::now();
-    let result = next.call(request).instrument(span.clone()).await;
-    let mut response = match result {
-        Ok(response) => response.into_response(),
-        Err(error) => ApiError::from_poem(&error).into_response(),
+    let answered = async {
+        match next.call(request).await {
+            Ok(response) => response.into_response(),
+            Err(error) => ApiError::from_poem(&error).into_response(),
+        }
     };
+    let mut response = REQUEST_ID.scope(request_id.clone(), answered).instrument(span.clone()).await;
+    let elapsed = started.elapsed();
+    let route = response.data::<PathPattern>().map(|pattern| pattern.0.clone());
+    metrics.observe_request(method.as_str(), route.as_deref(), response.status().as_u16(), elapsed);
     let _entered = span.enter();
     tracing::info!(
         %method, %path, status = response.status().as_u16(),
-        elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        elapsed_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
         "request"
     );
     if let Ok(value) = HeaderValue::from_str(&request_id) {
@@ -285,13 +331,21 @@ fn json_error(error: poem::Error) -> Response {
     } else {
         ApiError::from_poem(&error)
     };
-    api.into_response()
+    let mut response = api.into_response();
+    // The route it failed on, for the request metrics.
+    if let Some(pattern) = error.data::<PathPattern>() {
+        response.set_data(pattern.clone());
+    }
+    response
 }
 
 /// Every route: the API, `/openapi.json`, Swagger UI at `/docs`; JSON errors
-/// (404 for unknown routes, 413 over [`MAX_BODY_BYTES`]); a tracing line
-/// and an `x-request-id` header per request.
+/// (404 for unknown routes, 413 over [`MAX_BODY_BYTES`]); a request id
+/// (the caller's `X-Request-Id` or a new one) on its tracing span, its error
+/// bodies and its `x-request-id` header; a tracing line and the request
+/// metrics per request.
 pub fn app(state: HttpState) -> impl Endpoint<Output = Response> {
+    let metrics = state.metrics.clone();
     let service = service();
     let document = openapi_json();
     // Swagger UI embeds poem-openapi's own rendering; show the annotated one.
@@ -310,5 +364,5 @@ pub fn app(state: HttpState) -> impl Endpoint<Output = Response> {
         .around(limit_body)
         .catch_all_error(|error| async move { json_error(error) })
         .data(Arc::new(state))
-        .around(log_request)
+        .around(move |next, request| log_request(next, request, metrics.clone()))
 }

@@ -56,13 +56,13 @@ async fn create_history_maps_each_failure_to_its_status() {
 
     let invalid = app.call("POST", "/payments/histories", create_body("imp_3", "1000", ""), None).await;
     assert_eq!(invalid.status, 400);
-    assert_eq!(invalid.body, json!({"code": "INVALID_REQUEST", "message": "source.id: must not be empty"}));
+    assert_eq!(invalid.error_body(), json!({"code": "INVALID_REQUEST", "message": "source.id: must not be empty"}));
 
     let vendor = app.call("POST", "/payments/histories", create_body_of("paypal", "imp_3", "1000", "o-5"), None).await;
     assert_eq!(vendor.status, 400, "{}", vendor.text);
 
     let negative = app.call("POST", "/payments/histories", create_body("imp_3", "-1", "o-5"), None).await;
-    assert_eq!(negative.body, json!({"code": "INVALID_REQUEST", "message": "price: must not be negative"}));
+    assert_eq!(negative.error_body(), json!({"code": "INVALID_REQUEST", "message": "price: must not be negative"}));
     let precise = app.call("POST", "/payments/histories", create_body("imp_3", "1.00001", "o-5"), None).await;
     assert_eq!(precise.body["message"], "price: must have at most 4 decimal places");
 
@@ -379,6 +379,28 @@ async fn documents_unknown_routes_and_methods() {
 }
 
 #[tokio::test]
+async fn a_callers_request_id_is_kept_and_quoted_in_errors() {
+    let app = spawn_app().await;
+    let ask = |id: &str| {
+        app.client
+            .get(format!("{}/payments/histories/{}", app.url, uuid::Uuid::new_v4()))
+            .header("x-request-id", id.to_owned())
+            .send()
+    };
+    let kept = TestApp::answer(ask("order-7f3a:retry.2_b").await.unwrap()).await;
+    assert_eq!(kept.status, 405, "{}", kept.text);
+    assert_eq!(kept.request_id.as_deref(), Some("order-7f3a:retry.2_b"));
+    assert_eq!(kept.body["request_id"], "order-7f3a:retry.2_b");
+    // Free text, an overlong id or an empty one is replaced by a fresh id.
+    for hostile in ["<script>alert(1)</script>", "a b", &"x".repeat(65), ""] {
+        let answer = TestApp::answer(ask(hostile).await.unwrap()).await;
+        let id = answer.request_id.clone().unwrap();
+        assert!(uuid::Uuid::parse_str(&id).is_ok(), "{hostile:?} answered with id {id:?}");
+        assert_eq!(answer.error_body()["code"], "METHOD_NOT_ALLOWED");
+    }
+}
+
+#[tokio::test]
 async fn internal_errors_are_opaque_and_monitors_report_storage_outages() {
     let app = spawn_app_with(false, Some(delivery_down())).await;
     let performance = app.get("/monitors/performance").await;
@@ -388,6 +410,6 @@ async fn internal_errors_are_opaque_and_monitors_report_storage_outages() {
     let accessor = json!({"schema": "shop", "table": "orders", "id": "o-1", "password": "secret"});
     let internal = app.call("PATCH", "/payments/histories/get", accessor, None).await;
     assert_eq!(internal.status, 500);
-    assert_eq!(internal.body, json!({"code": "INTERNAL", "message": "internal error"}));
+    assert_eq!(internal.error_body(), json!({"code": "INTERNAL", "message": "internal error"}));
     assert!(!internal.text.contains("secret detail"));
 }

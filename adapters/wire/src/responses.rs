@@ -15,6 +15,10 @@ pub struct ErrorBody {
     pub code: String,
     /// What went wrong, for people.
     pub message: String,
+    /// The id of the request this answers (also its `x-request-id` header):
+    /// quote it when reporting a problem, it is on every log line of the request.
+    #[oai(skip_serializing_if_is_none)]
+    pub request_id: Option<String>,
 }
 
 /// The PG side of a record.

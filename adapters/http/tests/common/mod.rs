@@ -402,6 +402,19 @@ pub struct Answer {
     pub body: Value,
     pub text: String,
     pub content_type: String,
+    /// The `x-request-id` header.
+    pub request_id: Option<String>,
+}
+
+impl Answer {
+    /// An error body without its request id, after checking that the id is
+    /// the one of the `x-request-id` header.
+    pub fn error_body(&self) -> Value {
+        let mut body = self.body.clone();
+        let id = body.as_object_mut().and_then(|b| b.remove("request_id"));
+        assert_eq!(id.as_ref().and_then(Value::as_str), self.request_id.as_deref(), "{}", self.text);
+        body
+    }
 }
 
 fn init_tracing() {
@@ -520,15 +533,16 @@ impl TestApp {
 
     pub async fn answer(response: reqwest::Response) -> Answer {
         let status = response.status().as_u16();
-        let content_type =
-            response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+        let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let content_type = header("content-type").unwrap_or_default();
+        let request_id = header("x-request-id");
         let text = response.text().await.unwrap();
         let body = if content_type.starts_with("text/plain") && (200..300).contains(&status) && !text.is_empty() {
             serde_json::from_str(&cipher().decrypt(&text).expect("an encrypted answer")).unwrap()
         } else {
             serde_json::from_str(&text).unwrap_or(Value::Null)
         };
-        Answer { status, body, text, content_type }
+        Answer { status, body, text, content_type, request_id }
     }
 
     /// Registers payment `uid` of `price` for source `order` and returns its JSON.
