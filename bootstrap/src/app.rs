@@ -14,6 +14,7 @@ use payments_domain::VendorCode;
 use payments_fakekit::RunningServer as FakeServer;
 use payments_http::{HttpState, SystemInfo};
 use payments_iamport::{IamportConfig, IamportGateway};
+use payments_metrics::{MeteredGateway, MeteredSender, Metrics};
 use payments_sqlx::{AtRestKeys, Database, PoolConfig, Repositories};
 use payments_toss::{TossConfig, TossGateway};
 use payments_webhook::{HttpWebhookSender, NotifyingHistories, SenderConfig, WebhookWorker, WorkerConfig};
@@ -26,6 +27,7 @@ use crate::config::{Config, Mode};
 /// A running server (API, webhook worker and, in local mode, the fake PGs).
 pub struct RunningApp {
     addr: SocketAddr,
+    metrics_addr: Option<SocketAddr>,
     fake_iamport: Option<SocketAddr>,
     fake_toss: Option<SocketAddr>,
     stop: watch::Sender<bool>,
@@ -36,6 +38,11 @@ impl RunningApp {
     /// Where the API listens.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Where `/metrics` is served (`None`: `PAYMENT_METRICS_ADDR=off`).
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
     }
 
     /// `http://ADDR`, no trailing slash.
@@ -125,8 +132,8 @@ pub fn at_rest_keys(config: &Config) -> AtRestKeys {
     }
 }
 
-/// The outbox of `database`, for operator commands.
-pub fn delivery_service(config: &Config, database: &Database) -> anyhow::Result<DeliveryService> {
+/// The outbox of `database`, its deliveries counted in `metrics`.
+pub fn delivery_service(config: &Config, database: &Database, metrics: &Metrics) -> anyhow::Result<DeliveryService> {
     let repositories = database.repositories(at_rest_keys(config));
     let sender = HttpWebhookSender::new(
         &SenderConfig { timeout: config.webhooks.timeout, ..SenderConfig::default() },
@@ -137,7 +144,7 @@ pub fn delivery_service(config: &Config, database: &Database) -> anyhow::Result<
     .context("cannot build the webhook HTTP client")?;
     Ok(DeliveryService::new(DeliveryDeps {
         outbox: repositories.outbox,
-        sender: Arc::new(sender),
+        sender: Arc::new(MeteredSender::new(Arc::new(sender), metrics.clone())),
         clock: Arc::new(SystemClock),
         schedule: config.webhooks.schedule.clone(),
         // Longer than a delivery can take, so a live worker never loses its claim.
@@ -145,7 +152,7 @@ pub fn delivery_service(config: &Config, database: &Database) -> anyhow::Result<
     }))
 }
 
-fn gateways(config: &Config) -> anyhow::Result<Gateways> {
+fn gateways(config: &Config, metrics: &Metrics) -> anyhow::Result<Gateways> {
     let pg = &config.pg;
     let mut iamport = IamportConfig::new(pg.iamport_url.clone(), Default::default()).with_timeout(pg.timeout);
     for (store, creds) in &pg.iamport_stores {
@@ -161,26 +168,48 @@ fn gateways(config: &Config) -> anyhow::Result<Gateways> {
     if let Some(secret) = &pg.toss_default {
         toss = toss.with_default(&secret.0);
     }
+    let measured = |vendor, gateway: Arc<dyn payments_application::ports::PaymentGateway>| {
+        Arc::new(MeteredGateway::new(gateway, vendor, metrics.clone()))
+    };
     Ok(Gateways::new()
-        .with(VendorCode::Iamport, Arc::new(IamportGateway::new(iamport).context("Iamport configuration")?))
-        .with(VendorCode::TossPayments, Arc::new(TossGateway::new(toss).context("Toss configuration")?)))
+        .with(
+            VendorCode::Iamport,
+            measured(VendorCode::Iamport, Arc::new(IamportGateway::new(iamport).context("Iamport configuration")?)),
+        )
+        .with(
+            VendorCode::TossPayments,
+            measured(VendorCode::TossPayments, Arc::new(TossGateway::new(toss).context("Toss configuration")?)),
+        ))
+}
+
+/// The password hasher of `config`, its hash times recorded in `metrics`.
+///
+/// # Errors
+/// When the argon2 parameters are invalid or its threads cannot start.
+pub fn hasher(config: &Config, metrics: &Metrics) -> anyhow::Result<Argon2Hasher> {
+    let metrics = metrics.clone();
+    Ok(Argon2Hasher::new(config.argon2, config.argon2_max_parallel)?
+        .with_observer(Arc::new(move |verify, took| metrics.observe_hash(verify, took))))
 }
 
 /// The payment use cases over `repositories`, with `histories` in front of
-/// theirs (the serving process wakes its webhook worker through it).
+/// theirs (the serving process wakes its webhook worker through it), PG
+/// calls counted in `metrics`.
 ///
 /// # Errors
-/// When a PG client or the hasher cannot be built from `config`.
+/// When a PG client cannot be built from `config`.
 pub fn payment_service(
     config: &Config,
     repositories: &Repositories,
     histories: Arc<dyn HistoryRepository>,
+    hasher: &Argon2Hasher,
+    metrics: &Metrics,
 ) -> anyhow::Result<PaymentService> {
     Ok(PaymentService::new(PaymentDeps {
-        gateways: gateways(config)?,
+        gateways: gateways(config, metrics)?,
         histories,
         reservations: repositories.reservations.clone(),
-        hasher: Arc::new(Argon2Hasher::new(config.argon2, config.argon2_max_parallel)?),
+        hasher: Arc::new(hasher.clone()),
         clock: Arc::new(SystemClock),
         ids: Arc::new(UuidV7Ids),
         webhook_urls: match &config.webhooks.allowed_hosts {
@@ -200,6 +229,7 @@ async fn reconcile_periodically(
     payments: PaymentService,
     config: crate::config::ReconcileConfig,
     every: Duration,
+    metrics: Metrics,
     mut stopped: watch::Receiver<bool>,
 ) {
     loop {
@@ -217,13 +247,16 @@ async fn reconcile_periodically(
         let run = payments.reconcile(options);
         // Stop promptly at shutdown, even in the middle of a paced run.
         tokio::select! {
-            report = run => match report {
-                Ok(report) if report.drifted > 0 || report.failed > 0 => {
-                    tracing::warn!(?report, "reconciler: payments had drifted at their PG");
+            report = run => {
+                metrics.observe_reconcile(report.as_ref().ok().map(crate::metrics::reconcile_figures));
+                match report {
+                    Ok(report) if report.drifted > 0 || report.failed > 0 => {
+                        tracing::warn!(?report, "reconciler: payments had drifted at their PG");
+                    }
+                    Ok(report) => tracing::info!(?report, "reconciler: nothing drifted"),
+                    Err(error) => tracing::warn!(%error, "reconciler could not run"),
                 }
-                Ok(report) => tracing::info!(?report, "reconciler: nothing drifted"),
-                Err(error) => tracing::warn!(%error, "reconciler could not run"),
-            },
+            }
             _ = stopped.wait_for(|stop| *stop) => return,
         }
     }
@@ -284,8 +317,23 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
     let repositories = database.repositories(at_rest_keys(&config));
     let wake = Arc::new(Notify::new());
     let histories = Arc::new(NotifyingHistories::new(repositories.histories.clone(), wake.clone()));
-    let payments = payment_service(&config, &repositories, histories)?;
-    let delivery = delivery_service(&config, &database)?;
+    let metrics = Metrics::new();
+    let hasher = hasher(&config, &metrics)?;
+    let payments = payment_service(&config, &repositories, histories, &hasher, &metrics)?;
+    let delivery = delivery_service(&config, &database, &metrics)?;
+    let exporter = match config.metrics_listen {
+        Some(listen) => {
+            let acceptor = bind(listen, "PAYMENT_METRICS_ADDR").await?;
+            let addr = bound(&acceptor)?;
+            if !addr.ip().is_loopback() {
+                tracing::warn!(%addr, "PAYMENT_METRICS_ADDR: /metrics is served beyond this host, with no authentication");
+            }
+            let exporter = crate::metrics::Exporter::new(metrics.clone(), delivery.clone(), hasher, database.clone());
+            Some((acceptor, addr, exporter))
+        }
+        None => None,
+    };
+    let metrics_addr = exporter.as_ref().map(|(_, addr, _)| *addr);
     let (stop, stopped) = watch::channel(false);
 
     let worker = WebhookWorker::new(
@@ -304,11 +352,34 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
         .pg
         .cancel_settle_every
         .map(|every| tokio::spawn(settle_cancels(payments.clone(), every, stopped.clone())));
-    let inbox = tokio::spawn(process_inbox(payments.clone(), repositories.inbox.clone(), stopped.clone()));
-    let reconcile = config
-        .reconcile
-        .every
-        .map(|every| tokio::spawn(reconcile_periodically(payments.clone(), config.reconcile, every, stopped.clone())));
+    let inbox =
+        tokio::spawn(process_inbox(payments.clone(), repositories.inbox.clone(), metrics.clone(), stopped.clone()));
+    let reconcile = config.reconcile.every.map(|every| {
+        tokio::spawn(reconcile_periodically(
+            payments.clone(),
+            config.reconcile,
+            every,
+            metrics.clone(),
+            stopped.clone(),
+        ))
+    });
+    let metrics_server = exporter.map(|(acceptor, _, exporter)| {
+        let mut stopped = stopped.clone();
+        tokio::spawn(async move {
+            let served = poem::Server::new_with_acceptor(acceptor)
+                .run_with_graceful_shutdown(
+                    crate::metrics::endpoint(exporter),
+                    async move {
+                        let _ = stopped.wait_for(|stop| *stop).await;
+                    },
+                    Some(Duration::from_secs(1)),
+                )
+                .await;
+            if let Err(error) = served {
+                tracing::error!(%error, "metrics server failed");
+            }
+        })
+    });
 
     let system = SystemInfo::new(
         env!("CARGO_PKG_NAME"),
@@ -324,6 +395,7 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
         config.mode == Mode::Local,
     )
     .with_notifications(VendorCode::TossPayments, Arc::new(payments_toss::TossNotifications))
+    .with_metrics(metrics)
     // A request runs a few PG calls at most; its claim outlives them.
     .with_idempotency_lease(config.pg.cancel_lease.saturating_mul(2));
     let endpoint = payments_http::app(state);
@@ -357,6 +429,9 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
         if let Some(reconcile) = reconcile {
             let _ = reconcile.await;
         }
+        if let Some(metrics_server) = metrics_server {
+            let _ = metrics_server.await;
+        }
         database.close().await;
         for fake in [fake_iamport, fake_toss].into_iter().flatten() {
             let _ = fake.stop().await;
@@ -365,12 +440,13 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
     });
     tracing::info!(
         %addr,
+        metrics = %metrics_addr.map_or("off".to_owned(), |a| format!("http://{a}/metrics")),
         mode = ?config.mode,
         database = %redact_url(&config.database_url),
         startup_ms = started.elapsed().as_millis() as u64,
         "payments server listening"
     );
-    Ok(RunningApp { addr, fake_iamport: fake_addrs.0, fake_toss: fake_addrs.1, stop, task })
+    Ok(RunningApp { addr, metrics_addr, fake_iamport: fake_addrs.0, fake_toss: fake_addrs.1, stop, task })
 }
 
 /// Cancels whose PG answer was lost (or whose sender died) are settled by
@@ -396,6 +472,7 @@ async fn settle_cancels(payments: PaymentService, every: Duration, mut stopped: 
 async fn process_inbox(
     payments: PaymentService,
     inbox: Arc<dyn NotificationInbox>,
+    metrics: Metrics,
     mut stopped: watch::Receiver<bool>,
 ) {
     const BATCH: u32 = 50;
@@ -408,7 +485,10 @@ async fn process_inbox(
         }
         match payments.process_inbox(BATCH).await {
             Ok(report) if report.claimed == 0 => {}
-            Ok(report) => tracing::info!(?report, "stored PG notifications processed"),
+            Ok(report) => {
+                metrics.observe_inbox(crate::metrics::inbox_figures(&report));
+                tracing::info!(?report, "stored PG notifications processed");
+            }
             Err(error) => tracing::warn!(%error, "could not process stored PG notifications"),
         }
         if purged_at.elapsed() > Duration::from_secs(3600) {

@@ -127,6 +127,8 @@ pub struct AtRestKeyrings {
 pub struct Config {
     pub mode: Mode,
     pub listen: SocketAddr,
+    /// Where `GET /metrics` is served; `None` when turned off.
+    pub metrics_listen: Option<SocketAddr>,
     pub database_url: String,
     pub database_max_connections: u32,
     pub wire: WireCipher,
@@ -172,6 +174,10 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("PAYMENT_MODE", "local (default) | dev | real"),
     ("PAYMENT_API_HOST", "address to listen on (default 127.0.0.1 in local mode, 0.0.0.0 otherwise)"),
     ("PAYMENT_API_PORT", "port to listen on (default 37821)"),
+    (
+        "PAYMENT_METRICS_ADDR",
+        "address of the Prometheus GET /metrics listener, never the API's (default 127.0.0.1:9464; off to disable)",
+    ),
     ("PAYMENT_DATABASE_URL", "sqlite://payments.db (default) or postgres://user:pass@host/db"),
     ("PAYMENT_DATABASE_MAX_CONNECTIONS", "pool size (default 16)"),
     ("PAYMENT_CONNECTION_ENCRYPTION_KEY", "wire AES key, 16 or 32 bytes"),
@@ -338,6 +344,7 @@ impl Config {
             .parse()
             .map_err(|_| error("PAYMENT_API_HOST", "must be an IP address such as 127.0.0.1 or 0.0.0.0"))?;
         let port: u16 = r.number("PAYMENT_API_PORT", 37821)?;
+        let metrics_listen = read_metrics_addr(r.get(METRICS_ADDR), SocketAddr::new(host, port))?;
 
         let database_url = r.get("PAYMENT_DATABASE_URL").unwrap_or("sqlite://payments.db").to_owned();
         check_database_url(&database_url)?;
@@ -460,6 +467,7 @@ impl Config {
         Ok(Config {
             mode,
             listen: SocketAddr::new(host, port),
+            metrics_listen,
             database_url,
             database_max_connections,
             wire,
@@ -474,6 +482,31 @@ impl Config {
             defaulted: r.defaulted,
         })
     }
+}
+
+/// The variable naming the metrics listener.
+pub const METRICS_ADDR: &str = "PAYMENT_METRICS_ADDR";
+/// Where `/metrics` is served by default: loopback only, so the figures are
+/// not public unless the operator says so.
+pub const DEFAULT_METRICS_ADDR: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 9464);
+
+/// `PAYMENT_METRICS_ADDR`: an `ip:port`, or `off`; never the API's own
+/// address (the metrics carry no credential check of their own).
+fn read_metrics_addr(text: Option<&str>, api: SocketAddr) -> Result<Option<SocketAddr>, ConfigError> {
+    let addr = match text.map(str::trim) {
+        None | Some("") => DEFAULT_METRICS_ADDR,
+        Some(off) if off.eq_ignore_ascii_case("off") => return Ok(None),
+        Some(text) => text
+            .parse::<SocketAddr>()
+            .map_err(|_| error(METRICS_ADDR, format!("{text:?} is not an address such as 127.0.0.1:9464 (or off)")))?,
+    };
+    if addr.port() != 0
+        && addr.port() == api.port()
+        && (addr.ip() == api.ip() || addr.ip().is_unspecified() || api.ip().is_unspecified())
+    {
+        return Err(error(METRICS_ADDR, format!("{addr} is the API's address; the metrics need a port of their own")));
+    }
+    Ok(Some(addr))
 }
 
 fn check_database_url(url: &str) -> Result<(), ConfigError> {
@@ -650,6 +683,20 @@ mod tests {
     }
 
     #[test]
+    fn metrics_have_a_loopback_port_of_their_own_by_default() {
+        let local = Config::from_vars(&Vars::new()).unwrap();
+        assert_eq!(local.metrics_listen, Some(DEFAULT_METRICS_ADDR));
+        assert_ne!(local.metrics_listen, Some(local.listen));
+        let public = Config::from_vars(&vars(&real())).unwrap();
+        assert!(public.listen.ip().is_unspecified(), "the API is public in real mode");
+        assert!(public.metrics_listen.is_some_and(|addr| addr.ip().is_loopback()), "the metrics are not");
+        let off = Config::from_vars(&with(real(), "PAYMENT_METRICS_ADDR", "off")).unwrap();
+        assert_eq!(off.metrics_listen, None);
+        let chosen = Config::from_vars(&with(real(), "PAYMENT_METRICS_ADDR", "10.0.0.5:9100")).unwrap();
+        assert_eq!(chosen.metrics_listen, Some("10.0.0.5:9100".parse().unwrap()));
+    }
+
+    #[test]
     fn real_mode_with_everything_set() {
         let config = Config::from_vars(&vars(&real())).unwrap();
         assert_eq!(config.mode, Mode::Real);
@@ -697,6 +744,10 @@ mod tests {
             ("PAYMENT_WEBHOOK_LEASE_SECS", "10", "must exceed"),
             ("PAYMENT_WEBHOOK_LEASE_SECS", "soon", "not a valid number"),
             ("PAYMENT_SHUTDOWN_GRACE_SECS", "-1", "not a valid number"),
+            ("PAYMENT_METRICS_ADDR", "9464", "such as 127.0.0.1:9464"),
+            ("PAYMENT_METRICS_ADDR", "localhost:9464", "such as 127.0.0.1:9464"),
+            ("PAYMENT_METRICS_ADDR", "0.0.0.0:37821", "the API's address"),
+            ("PAYMENT_METRICS_ADDR", "127.0.0.1:37821", "the API's address"),
         ];
         for (name, value, hint) in cases {
             let err = Config::from_vars(&with(real(), name, value)).unwrap_err();

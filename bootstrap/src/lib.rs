@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod config;
+mod metrics;
 
 pub use app::{RunningApp, start};
 pub use config::{Config, ConfigError, Mode};

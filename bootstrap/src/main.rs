@@ -259,7 +259,7 @@ async fn run(command: Command, vars: Vars) -> anyhow::Result<()> {
         Command::Webhooks { command } => {
             let config = load_config(&vars)?;
             let database = payments_server::app::open_database(&config).await?;
-            let delivery = payments_server::app::delivery_service(&config, &database)?;
+            let delivery = payments_server::app::delivery_service(&config, &database, &Default::default())?;
             let result = match command {
                 WebhookCommand::Redeliver { event_id } => {
                     delivery.redeliver(payments_domain::EventId::from_uuid(event_id)).await.map(|()| {
@@ -296,8 +296,16 @@ async fn run(command: Command, vars: Vars) -> anyhow::Result<()> {
             let window = config::parse_duration("--since", &since).map_err(|e| anyhow::anyhow!("{e}"))?;
             let database = payments_server::app::open_database(&config).await?;
             let repositories = database.repositories(payments_server::app::at_rest_keys(&config));
-            let payments =
-                payments_server::app::payment_service(&config, &repositories, repositories.histories.clone())?;
+            // The command's own figures are printed; its metrics are nobody's.
+            let metrics = payments_metrics::Metrics::new();
+            let hasher = payments_server::app::hasher(&config, &metrics)?;
+            let payments = payments_server::app::payment_service(
+                &config,
+                &repositories,
+                repositories.histories.clone(),
+                &hasher,
+                &metrics,
+            )?;
             let since = chrono::Utc::now() - chrono::Duration::from_std(window).unwrap_or(chrono::Duration::days(7));
             let options = payments_application::ReconcileOptions {
                 since: payments_domain::to_millis(since),

@@ -20,14 +20,19 @@ async fn local_mode_with_no_environment_serves_a_card_payment_and_stops_on_sigte
     bounded(Duration::from_secs(120), async {
         let dir = tempfile::tempdir().unwrap();
         // Truly no environment, unless another process holds the default ports.
-        let env: Vec<(String, String)> = if [37821, 10851, 30771].into_iter().all(port_free) {
+        let env: Vec<(String, String)> = if [37821, 10851, 30771, 9464].into_iter().all(port_free) {
             Vec::new()
         } else {
-            eprintln!("a default port (37821, 10851 or 30771) is in use; this run sets the three ports to 0");
-            [("PAYMENT_API_PORT", "0"), ("PAYMENT_FAKE_IAMPORT_PORT", "0"), ("PAYMENT_FAKE_TOSS_PORT", "0")]
-                .into_iter()
-                .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                .collect()
+            eprintln!("a default port (37821, 10851, 30771 or 9464) is in use; this run sets the four ports to 0");
+            [
+                ("PAYMENT_API_PORT", "0"),
+                ("PAYMENT_FAKE_IAMPORT_PORT", "0"),
+                ("PAYMENT_FAKE_TOSS_PORT", "0"),
+                ("PAYMENT_METRICS_ADDR", "127.0.0.1:0"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect()
         };
         let mut server = Server::start(dir.path(), &env).await;
         if env.is_empty() {
@@ -90,6 +95,7 @@ async fn invalid_configuration_stops_start_up_naming_the_variable() {
             ("PAYMENT_MODE", "real"),
             ("PAYMENT_API_HOST", "127.0.0.1"),
             ("PAYMENT_API_PORT", "0"),
+            ("PAYMENT_METRICS_ADDR", "127.0.0.1:0"),
             ("PAYMENT_CONNECTION_ENCRYPTION_KEY", KEY),
             ("PAYMENT_CONNECTION_ENCRYPTION_IV", IV),
             ("PAYMENT_HISTORY_ENCRYPTION_KEY", "history-key-0123456789abcdef0123"),

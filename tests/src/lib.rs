@@ -140,6 +140,7 @@ pub async fn spawn_app_with(backend: Backend, test: &str, overrides: &[(&str, &s
     let vars: HashMap<String, String> = [
         ("PAYMENT_MODE", "local"),
         ("PAYMENT_API_PORT", "0"),
+        ("PAYMENT_METRICS_ADDR", "127.0.0.1:0"),
         ("PAYMENT_FAKE_IAMPORT_PORT", "0"),
         ("PAYMENT_FAKE_TOSS_PORT", "0"),
         ("PAYMENT_DATABASE_URL", database_url.as_str()),
@@ -259,6 +260,19 @@ impl TestApp {
     /// The API's base URL.
     pub fn url(&self) -> String {
         self.client.base_url().to_owned()
+    }
+
+    /// The server's `/metrics` URL (its own port).
+    pub fn metrics_url(&self) -> String {
+        let addr = self.app.as_ref().and_then(RunningApp::metrics_addr).expect("the test servers serve metrics");
+        format!("http://{addr}/metrics")
+    }
+
+    /// One scrape of `/metrics`.
+    pub async fn scrape(&self) -> String {
+        let response = self.http.get(self.metrics_url()).send().await.expect("the metrics answer");
+        assert_eq!(response.status().as_u16(), 200);
+        response.text().await.expect("the metrics text")
     }
 
     /// A webhook URL at the test receiver that answers 200.
@@ -391,6 +405,14 @@ impl TestApp {
             })
             .await
     }
+}
+
+/// The value of `series` (`name{label="v",...}` exactly as rendered) in a
+/// `/metrics` text; 0 when absent (a counter never incremented).
+pub fn metric(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.split(' ').next()?.parse().ok())
+        .unwrap_or(0.0)
 }
 
 /// The store id of a PG at the fakes.

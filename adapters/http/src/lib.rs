@@ -276,9 +276,42 @@ fn request_id_of(request: &Request) -> Arc<str> {
     }
 }
 
+/// The route templates requests are counted by: an operation's path as the
+/// OpenAPI document writes it (`/payments/histories/{id}`), else the plain
+/// route's pattern (`/openapi.json`); `None` when no route matched.
+struct Routes {
+    metrics: Metrics,
+    operations: std::collections::HashMap<String, String>,
+}
+
+impl Routes {
+    fn new(metrics: Metrics, document: &str) -> Self {
+        let mut operations = std::collections::HashMap::new();
+        if let Ok(Value::Object(root)) = serde_json::from_str::<Value>(document)
+            && let Some(Value::Object(paths)) = root.get("paths")
+        {
+            for (path, methods) in paths {
+                let ids = methods.as_object().into_iter().flat_map(|m| m.values());
+                for id in ids.filter_map(|operation| operation["operationId"].as_str()) {
+                    operations.insert(id.to_owned(), path.clone());
+                }
+            }
+        }
+        Self { metrics, operations }
+    }
+
+    fn template<'a>(&'a self, response: &'a Response) -> Option<&'a str> {
+        if let Some(operation) = response.data::<poem_openapi::OperationId>() {
+            return self.operations.get(operation.0).map(String::as_str);
+        }
+        // The API's nest at `/` matches every path with an empty pattern.
+        response.data::<PathPattern>().map(|pattern| &*pattern.0).filter(|pattern| !pattern.is_empty())
+    }
+}
+
 /// Gives every request an id (its span, its error bodies, its
 /// `x-request-id` header), logs one line per request and counts it.
-async fn log_request<E: Endpoint>(next: Arc<E>, request: Request, metrics: Metrics) -> poem::Result<Response> {
+async fn log_request<E: Endpoint>(next: Arc<E>, request: Request, routes: Arc<Routes>) -> poem::Result<Response> {
     let request_id = request_id_of(&request);
     let span = tracing::info_span!("request", request_id = %request_id);
     let method = request.method().clone();
@@ -292,8 +325,7 @@ async fn log_request<E: Endpoint>(next: Arc<E>, request: Request, metrics: Metri
     };
     let mut response = REQUEST_ID.scope(request_id.clone(), answered).instrument(span.clone()).await;
     let elapsed = started.elapsed();
-    let route = response.data::<PathPattern>().map(|pattern| pattern.0.clone());
-    metrics.observe_request(method.as_str(), route.as_deref(), response.status().as_u16(), elapsed);
+    routes.metrics.observe_request(method.as_str(), routes.template(&response), response.status().as_u16(), elapsed);
     let _entered = span.enter();
     tracing::info!(
         %method, %path, status = response.status().as_u16(),
@@ -333,6 +365,9 @@ fn json_error(error: poem::Error) -> Response {
     };
     let mut response = api.into_response();
     // The route it failed on, for the request metrics.
+    if let Some(operation) = error.data::<poem_openapi::OperationId>() {
+        response.set_data(*operation);
+    }
     if let Some(pattern) = error.data::<PathPattern>() {
         response.set_data(pattern.clone());
     }
@@ -345,9 +380,9 @@ fn json_error(error: poem::Error) -> Response {
 /// bodies and its `x-request-id` header; a tracing line and the request
 /// metrics per request.
 pub fn app(state: HttpState) -> impl Endpoint<Output = Response> {
-    let metrics = state.metrics.clone();
     let service = service();
     let document = openapi_json();
+    let routes = Arc::new(Routes::new(state.metrics.clone(), &document));
     // Swagger UI embeds poem-openapi's own rendering; show the annotated one.
     let docs = service.swagger_ui_html().replacen(&service.spec(), &document, 1);
     Route::new()
@@ -364,5 +399,5 @@ pub fn app(state: HttpState) -> impl Endpoint<Output = Response> {
         .around(limit_body)
         .catch_all_error(|error| async move { json_error(error) })
         .data(Arc::new(state))
-        .around(move |next, request| log_request(next, request, metrics.clone()))
+        .around(move |next, request| log_request(next, request, routes.clone()))
 }

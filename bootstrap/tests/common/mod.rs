@@ -39,6 +39,7 @@ pub type Env = Vec<(String, String)>;
 pub fn test_env() -> Vec<(String, String)> {
     [
         ("PAYMENT_API_PORT", "0"),
+        ("PAYMENT_METRICS_ADDR", "127.0.0.1:0"),
         ("PAYMENT_FAKE_IAMPORT_PORT", "0"),
         ("PAYMENT_FAKE_TOSS_PORT", "0"),
         ("PAYMENT_ARGON2_MEMORY_KIB", "256"),

@@ -72,6 +72,7 @@ impl Spawned {
             .env("PAYMENT_MODE", "local")
             .env("PAYMENT_API_HOST", "127.0.0.1")
             .env("PAYMENT_API_PORT", api_port.to_string())
+            .env("PAYMENT_METRICS_ADDR", "127.0.0.1:0")
             .env("PAYMENT_FAKE_IAMPORT_PORT", iamport_port.to_string())
             .env("PAYMENT_FAKE_TOSS_PORT", toss_port.to_string())
             .env("PAYMENT_DATABASE_URL", spec.database_url)

@@ -15,6 +15,7 @@ async fn every_scenario_runs_against_a_real_server() {
     let vars: HashMap<String, String> = [
         ("PAYMENT_MODE", "local"),
         ("PAYMENT_API_PORT", "0"),
+        ("PAYMENT_METRICS_ADDR", "127.0.0.1:0"),
         ("PAYMENT_FAKE_IAMPORT_PORT", "0"),
         ("PAYMENT_FAKE_TOSS_PORT", "0"),
         ("PAYMENT_DATABASE_URL", database_url.as_str()),

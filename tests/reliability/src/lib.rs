@@ -39,6 +39,7 @@ pub fn base_vars(dir: &Path) -> HashMap<String, String> {
     let db = dir.join("p.db");
     [
         ("PAYMENT_API_PORT", "0".to_owned()),
+        ("PAYMENT_METRICS_ADDR", "127.0.0.1:0".to_owned()),
         ("PAYMENT_FAKE_IAMPORT_PORT", "0".to_owned()),
         ("PAYMENT_FAKE_TOSS_PORT", "0".to_owned()),
         ("PAYMENT_DATABASE_URL", format!("sqlite://{}", db.display())),

@@ -1,0 +1,111 @@
+//! `GET /metrics` on its own listener (`PAYMENT_METRICS_ADDR`): the counters
+//! of [`Metrics`] and the gauges read at scrape time (outbox, argon2 queue,
+//! database pool).
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use payments_application::{DeliveryService, InboxReport, ReconcileReport};
+use payments_crypto::Argon2Hasher;
+use payments_metrics::{HasherSample, InboxFigures, Metrics, OutboxSample, PoolSample, ReconcileFigures, Sample};
+use payments_sqlx::Database;
+use poem::http::header;
+use poem::web::Data;
+use poem::{Endpoint, EndpointExt, Response, Route, get, handler};
+
+/// How long the outbox counts are reused: they cost a query over the outbox,
+/// and a scrape loop (or anyone reaching the port) must not turn into a
+/// query loop.
+const OUTBOX_SAMPLE_TTL: Duration = Duration::from_secs(2);
+
+/// What a scrape reads.
+pub(crate) struct Exporter {
+    metrics: Metrics,
+    delivery: DeliveryService,
+    hasher: Argon2Hasher,
+    database: Database,
+    outbox: tokio::sync::Mutex<Option<(Instant, OutboxSample)>>,
+    outbox_failing: Mutex<bool>,
+}
+
+impl Exporter {
+    pub(crate) fn new(metrics: Metrics, delivery: DeliveryService, hasher: Argon2Hasher, database: Database) -> Self {
+        Self { metrics, delivery, hasher, database, outbox: Default::default(), outbox_failing: Mutex::new(false) }
+    }
+
+    /// The outbox counts, read at most once per [`OUTBOX_SAMPLE_TTL`] (one
+    /// query at a time however many scrapes come at once); the last ones
+    /// read while the database does not answer.
+    async fn outbox(&self) -> Option<OutboxSample> {
+        let mut cached = self.outbox.lock().await;
+        if let Some((at, sample)) = *cached
+            && at.elapsed() < OUTBOX_SAMPLE_TTL
+        {
+            return Some(sample);
+        }
+        match self.delivery.stats().await {
+            Ok(stats) => {
+                let sample = OutboxSample {
+                    pending: stats.pending,
+                    retrying: stats.retrying,
+                    failed: stats.failed,
+                    oldest_pending_age: stats.oldest_pending_age.unwrap_or_default(),
+                };
+                *cached = Some((Instant::now(), sample));
+                self.note_outbox_failure(false);
+                Some(sample)
+            }
+            Err(error) => {
+                if !self.note_outbox_failure(true) {
+                    tracing::warn!(%error, "metrics: the outbox counts cannot be read");
+                }
+                cached.map(|(_, sample)| sample)
+            }
+        }
+    }
+
+    /// Records whether reading the outbox fails; answers whether it already did
+    /// (a failure is logged once, not on every scrape).
+    fn note_outbox_failure(&self, failing: bool) -> bool {
+        let mut state = self.outbox_failing.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        std::mem::replace(&mut *state, failing)
+    }
+
+    async fn render(&self) -> String {
+        let load = self.hasher.load();
+        let (in_use, idle) = self.database.pool_usage();
+        let to_u64 = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+        self.metrics.render(Sample {
+            outbox: self.outbox().await,
+            argon2: Some(HasherSample { waiting: to_u64(load.waiting), running: to_u64(load.running) }),
+            database: Some(PoolSample { in_use: in_use.into(), idle: idle.into() }),
+        })
+    }
+}
+
+#[handler]
+async fn scrape(exporter: Data<&Arc<Exporter>>) -> Response {
+    Response::builder().header(header::CONTENT_TYPE, payments_metrics::CONTENT_TYPE).body(exporter.render().await)
+}
+
+/// The metrics listener's routes: `GET /metrics`, nothing else.
+pub(crate) fn endpoint(exporter: Exporter) -> impl Endpoint {
+    Route::new().at("/metrics", get(scrape)).data(Arc::new(exporter))
+}
+
+/// A reconciler run's figures, for the metrics.
+pub(crate) fn reconcile_figures(report: &ReconcileReport) -> ReconcileFigures {
+    let n = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+    ReconcileFigures {
+        checked: n(report.checked),
+        drifted: n(report.drifted),
+        fixed: n(report.fixed),
+        failed: n(report.failed),
+    }
+}
+
+/// An inbox pass's figures, for the metrics.
+pub(crate) fn inbox_figures(report: &InboxReport) -> InboxFigures {
+    let n = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+    InboxFigures { done: n(report.done), retrying: n(report.retrying), failed: n(report.failed) }
+}
