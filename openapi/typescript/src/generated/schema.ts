@@ -437,6 +437,11 @@ export interface components {
             code: string;
             /** @description What went wrong, for people. */
             message: string;
+            /**
+             * @description The id of the request this answers (also its `x-request-id` header):
+             *     quote it when reporting a problem, it is on every log line of the request.
+             */
+            request_id?: string | null;
         };
         /**
          * IamportWebhook
