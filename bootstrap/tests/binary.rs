@@ -319,3 +319,49 @@ async fn secrets_never_reach_the_logs() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_id_is_on_every_log_line_of_its_request_and_its_pg_calls() {
+    bounded(Duration::from_secs(60), async {
+        let dir = tempfile::tempdir().unwrap();
+        // Toss is unreachable: the registration's PG call fails and says so.
+        let toss = format!("http://127.0.0.1:{}", free_port());
+        let env = with(with(test_env(), "PAYMENT_TOSS_URL", &toss), "PAYMENT_LOG", "info,payments_metrics=debug");
+        let server = Server::start(dir.path(), &env).await;
+        let body = json!({
+            "vendor": {"code": "toss.payments", "store_id": "store-1", "uid": "tgen_unreachable"},
+            "source": {"schema": "shop", "table": "orders", "id": "o-request-id"},
+            "price": 1000, "password": "a long password", "webhook_url": "http://127.0.0.1:9/hook",
+        });
+        let answer = reqwest::Client::new()
+            .post(format!("{}/payments/histories", server.url))
+            .header("content-type", "text/plain")
+            .header("x-request-id", "trace-me-42")
+            .body(cipher().encrypt(body.to_string().as_bytes()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.headers()["x-request-id"], "trace-me-42");
+        let status = answer.status().as_u16();
+        let error: serde_json::Value = answer.json().await.unwrap();
+        assert_eq!((status, error["request_id"].as_str()), (502, Some("trace-me-42")), "{error}");
+
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let logs = loop {
+            let logs = server.stderr();
+            if logs.lines().any(|line| line.contains("status=502")) || Instant::now() > deadline {
+                break logs;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        let about = |what: &str| logs.lines().filter(|line| line.contains(what)).collect::<Vec<_>>();
+        for what in ["PG call", "request failed upstream", "status=502"] {
+            let lines = about(what);
+            assert!(!lines.is_empty(), "no {what:?} line:\n{logs}");
+            assert!(lines.iter().all(|line| line.contains("request_id=trace-me-42")), "{what:?}:\n{logs}");
+        }
+        assert!(about("PG call").iter().all(|line| line.contains("toss.payments")), "{logs}");
+        server.terminate();
+    })
+    .await;
+}
