@@ -172,7 +172,10 @@ pub const FAKE_TOSS_API_VERSION: &str = "PAYMENT_FAKE_TOSS_API_VERSION";
 /// Every variable read, for `--help` and the README.
 pub const VARIABLES: &[(&str, &str)] = &[
     ("PAYMENT_MODE", "local (default) | dev | real"),
-    ("PAYMENT_API_HOST", "address to listen on (default 127.0.0.1 in local mode, 0.0.0.0 otherwise)"),
+    (
+        "PAYMENT_API_HOST",
+        "address to listen on (default 127.0.0.1 in local mode, which listens on loopback only; 0.0.0.0 otherwise)",
+    ),
     ("PAYMENT_API_PORT", "port to listen on (default 37821)"),
     (
         "PAYMENT_METRICS_ADDR",
@@ -276,6 +279,40 @@ impl Reader<'_> {
         }
     }
 
+    /// A number within `range`: a value outside it is refused naming the
+    /// variable, never clamped or left to overflow later arithmetic.
+    fn within<T>(&self, name: &'static str, default: T, range: std::ops::RangeInclusive<T>) -> Result<T, ConfigError>
+    where
+        T: std::str::FromStr + PartialOrd + std::fmt::Display,
+    {
+        let value = self.number(name, default)?;
+        if range.contains(&value) {
+            Ok(value)
+        } else {
+            Err(error(name, format!("must be between {} and {}, got {value}", range.start(), range.end())))
+        }
+    }
+
+    /// Seconds within `range`.
+    fn seconds(
+        &self,
+        name: &'static str,
+        default: u64,
+        range: std::ops::RangeInclusive<u64>,
+    ) -> Result<Duration, ConfigError> {
+        self.within(name, default, range).map(Duration::from_secs)
+    }
+
+    /// Milliseconds within `range`.
+    fn millis(
+        &self,
+        name: &'static str,
+        default: u64,
+        range: std::ops::RangeInclusive<u64>,
+    ) -> Result<Duration, ConfigError> {
+        self.within(name, default, range).map(Duration::from_millis)
+    }
+
     fn keyring(&mut self, name: &'static str, previous: &'static str, dev: &str) -> Result<Keyring, ConfigError> {
         let current = self.secret(name, dev)?;
         let old: Vec<&str> = self.get(previous).map(|v| v.split(',').map(str::trim).collect()).unwrap_or_default();
@@ -343,15 +380,22 @@ impl Config {
             .unwrap_or(default_host)
             .parse()
             .map_err(|_| error("PAYMENT_API_HOST", "must be an IP address such as 127.0.0.1 or 0.0.0.0"))?;
+        if mode == Mode::Local && !host.is_loopback() {
+            // Local mode answers with the repository's public development keys
+            // and fake PGs: never beyond this host.
+            return Err(error(
+                "PAYMENT_API_HOST",
+                format!(
+                    "local mode listens on loopback only (127.0.0.1 or ::1), not {host}; set PAYMENT_MODE=dev or real with your own keys"
+                ),
+            ));
+        }
         let port: u16 = r.number("PAYMENT_API_PORT", 37821)?;
         let metrics_listen = read_metrics_addr(r.get(METRICS_ADDR), SocketAddr::new(host, port))?;
 
         let database_url = r.get("PAYMENT_DATABASE_URL").unwrap_or("sqlite://payments.db").to_owned();
         check_database_url(&database_url)?;
-        let database_max_connections = r.number("PAYMENT_DATABASE_MAX_CONNECTIONS", 16u32)?;
-        if database_max_connections == 0 {
-            return Err(error("PAYMENT_DATABASE_MAX_CONNECTIONS", "must be at least 1"));
-        }
+        let database_max_connections = r.within("PAYMENT_DATABASE_MAX_CONNECTIONS", 16u32, 1..=1000)?;
 
         let key = r.secret("PAYMENT_CONNECTION_ENCRYPTION_KEY", DEV_CONNECTION_KEY)?;
         check_key("PAYMENT_CONNECTION_ENCRYPTION_KEY", &key)?;
@@ -400,9 +444,7 @@ impl Config {
                     .map(|text| text.trim().parse().map_err(|e| error(FAKE_TOSS_API_VERSION, format!("{e}"))))
                     .transpose()?
                     .unwrap_or_default(),
-                toss_cancel_window: Duration::from_millis(
-                    r.number("PAYMENT_FAKE_TOSS_CANCEL_WINDOW_MS", 1000u64)?.min(60_000),
-                ),
+                toss_cancel_window: r.millis("PAYMENT_FAKE_TOSS_CANCEL_WINDOW_MS", 1000, 0..=60_000)?,
             })
         });
         let fakes = fakes.transpose()?;
@@ -417,11 +459,11 @@ impl Config {
         let allowed_hosts = r
             .get("PAYMENT_WEBHOOK_ALLOWED_HOSTS")
             .map(|hosts| hosts.split(',').map(|h| h.trim().to_ascii_lowercase()).filter(|h| !h.is_empty()).collect());
-        let timeout = Duration::from_secs(r.number("PAYMENT_WEBHOOK_TIMEOUT_SECS", 10u64)?.max(1));
+        let timeout = r.seconds("PAYMENT_WEBHOOK_TIMEOUT_SECS", 10, 1..=3600)?;
         let lease = match r.get("PAYMENT_WEBHOOK_LEASE_SECS") {
             None => timeout * 3 + Duration::from_secs(30),
             Some(_) => {
-                let lease = Duration::from_secs(r.number("PAYMENT_WEBHOOK_LEASE_SECS", 0u64)?);
+                let lease = r.seconds("PAYMENT_WEBHOOK_LEASE_SECS", 0, 1..=7 * 86_400)?;
                 if lease <= timeout {
                     return Err(error(
                         "PAYMENT_WEBHOOK_LEASE_SECS",
@@ -439,20 +481,21 @@ impl Config {
             timeout,
             lease,
             schedule,
-            concurrency: r.number("PAYMENT_WEBHOOK_CONCURRENCY", 32usize)?.max(1),
-            poll_interval: Duration::from_millis(r.number("PAYMENT_WEBHOOK_POLL_MS", 500u64)?.max(10)),
+            concurrency: r.within("PAYMENT_WEBHOOK_CONCURRENCY", 32usize, 1..=1024)?,
+            poll_interval: r.millis("PAYMENT_WEBHOOK_POLL_MS", 500, 10..=60_000)?,
             allowed_hosts,
         };
 
         let argon2 = Argon2Params {
-            memory_kib: r.number("PAYMENT_ARGON2_MEMORY_KIB", Argon2Params::OWASP.memory_kib)?,
-            iterations: r.number("PAYMENT_ARGON2_ITERATIONS", Argon2Params::OWASP.iterations)?,
-            parallelism: r.number("PAYMENT_ARGON2_PARALLELISM", Argon2Params::OWASP.parallelism)?,
+            // Each running hash holds memory_kib: at most 1 GiB each.
+            memory_kib: r.within("PAYMENT_ARGON2_MEMORY_KIB", Argon2Params::OWASP.memory_kib, 64..=1_048_576)?,
+            iterations: r.within("PAYMENT_ARGON2_ITERATIONS", Argon2Params::OWASP.iterations, 1..=64)?,
+            parallelism: r.within("PAYMENT_ARGON2_PARALLELISM", Argon2Params::OWASP.parallelism, 1..=16)?,
         };
-        let cores = std::thread::available_parallelism().map_or(2, usize::from);
-        let argon2_max_parallel = r.number("PAYMENT_ARGON2_MAX_PARALLEL", cores)?.max(1);
+        let cores = std::thread::available_parallelism().map_or(2, usize::from).min(256);
+        let argon2_max_parallel = r.within("PAYMENT_ARGON2_MAX_PARALLEL", cores, 1..=256)?;
 
-        let shutdown_grace = Duration::from_secs(r.number("PAYMENT_SHUTDOWN_GRACE_SECS", 10u64)?);
+        let shutdown_grace = r.seconds("PAYMENT_SHUTDOWN_GRACE_SECS", 10, 0..=3600)?;
         let every = match r.get("PAYMENT_RECONCILE_INTERVAL") {
             None => Some(Duration::from_secs(3600)),
             Some(text) => Some(parse_duration("PAYMENT_RECONCILE_INTERVAL", text)?).filter(|d| !d.is_zero()),
@@ -461,7 +504,7 @@ impl Config {
             None => Duration::from_secs(86_400),
             Some(text) => parse_duration("PAYMENT_RECONCILE_SINCE", text)?,
         };
-        let pace = Duration::from_millis(r.number("PAYMENT_RECONCILE_PACE_MS", 100u64)?.min(60_000));
+        let pace = r.millis("PAYMENT_RECONCILE_PACE_MS", 100, 0..=60_000)?;
         let reconcile = ReconcileConfig { every, window, pace };
 
         Ok(Config {
@@ -540,6 +583,9 @@ fn read_pg(r: &mut Reader<'_>, fakes: Option<FakePgs>) -> Result<PgConfig, Confi
         if !matches!(parsed.scheme(), "http" | "https") {
             return Err(error(variable, "must be an http(s) URL"));
         }
+        if r.mode == Mode::Real && parsed.scheme() != "https" {
+            return Err(error(variable, "must be an https URL in real mode: the PG credentials would travel in clear"));
+        }
     }
 
     let iamport_default = match (r.get("PAYMENT_IAMPORT_KEY"), r.get("PAYMENT_IAMPORT_SECRET")) {
@@ -568,11 +614,11 @@ fn read_pg(r: &mut Reader<'_>, fakes: Option<FakePgs>) -> Result<PgConfig, Confi
         None => BTreeMap::new(),
         Some(json) => parse_toss_stores(json)?,
     };
-    let timeout = Duration::from_secs(r.number("PAYMENT_PG_TIMEOUT_SECS", 10u64)?.clamp(1, 3600));
+    let timeout = r.seconds("PAYMENT_PG_TIMEOUT_SECS", 10, 1..=3600)?;
     let cancel_lease = match r.get("PAYMENT_CANCEL_LEASE_SECS") {
         None => timeout * 2 + Duration::from_secs(5),
         Some(_) => {
-            let lease = Duration::from_secs(r.number("PAYMENT_CANCEL_LEASE_SECS", 0u64)?.min(24 * 3600));
+            let lease = r.seconds("PAYMENT_CANCEL_LEASE_SECS", 0, 1..=86_400)?;
             if lease <= timeout {
                 return Err(error(
                     "PAYMENT_CANCEL_LEASE_SECS",
@@ -594,10 +640,7 @@ fn read_pg(r: &mut Reader<'_>, fakes: Option<FakePgs>) -> Result<PgConfig, Confi
         toss_stores,
         timeout,
         cancel_lease,
-        cancel_settle_every: match r.number("PAYMENT_CANCEL_SETTLE_SECS", 30u64)? {
-            0 => None,
-            secs => Some(Duration::from_secs(secs.min(24 * 3600))),
-        },
+        cancel_settle_every: Some(r.seconds("PAYMENT_CANCEL_SETTLE_SECS", 30, 0..=86_400)?).filter(|d| !d.is_zero()),
     })
 }
 
@@ -683,6 +726,22 @@ mod tests {
     }
 
     #[test]
+    fn local_mode_listens_on_loopback_only() {
+        for host in ["0.0.0.0", "10.1.2.3", "::"] {
+            let err = Config::from_vars(&vars(&[("PAYMENT_API_HOST", host)])).unwrap_err();
+            assert_eq!(err.variable, "PAYMENT_API_HOST");
+            assert!(err.to_string().contains("loopback only"), "{err}");
+        }
+        for host in ["127.0.0.1", "::1"] {
+            assert!(Config::from_vars(&vars(&[("PAYMENT_API_HOST", host)])).is_ok(), "{host}");
+        }
+        let mut dev = real();
+        dev.retain(|(name, _)| *name != "PAYMENT_MODE");
+        dev.push(("PAYMENT_MODE", "dev"));
+        assert!(Config::from_vars(&with(dev, "PAYMENT_API_HOST", "0.0.0.0")).is_ok(), "dev mode may listen anywhere");
+    }
+
+    #[test]
     fn metrics_have_a_loopback_port_of_their_own_by_default() {
         let local = Config::from_vars(&Vars::new()).unwrap();
         assert_eq!(local.metrics_listen, Some(DEFAULT_METRICS_ADDR));
@@ -745,6 +804,22 @@ mod tests {
             ("PAYMENT_WEBHOOK_LEASE_SECS", "soon", "not a valid number"),
             ("PAYMENT_SHUTDOWN_GRACE_SECS", "-1", "not a valid number"),
             ("PAYMENT_METRICS_ADDR", "9464", "such as 127.0.0.1:9464"),
+            ("PAYMENT_IAMPORT_URL", "http://api.iamport.kr", "https URL in real mode"),
+            ("PAYMENT_TOSS_URL", "http://api.tosspayments.com", "https URL in real mode"),
+            ("PAYMENT_PG_TIMEOUT_SECS", "18446744073709551615", "between 1 and 3600"),
+            ("PAYMENT_WEBHOOK_TIMEOUT_SECS", "18446744073709551615", "between 1 and 3600"),
+            ("PAYMENT_WEBHOOK_TIMEOUT_SECS", "0", "between 1 and 3600"),
+            ("PAYMENT_CANCEL_LEASE_SECS", "99999999999", "between 1 and 86400"),
+            ("PAYMENT_CANCEL_SETTLE_SECS", "99999999999", "between 0 and 86400"),
+            ("PAYMENT_WEBHOOK_LEASE_SECS", "99999999999", "between 1 and 604800"),
+            ("PAYMENT_WEBHOOK_CONCURRENCY", "18446744073709551615", "between 1 and 1024"),
+            ("PAYMENT_WEBHOOK_POLL_MS", "1", "between 10 and 60000"),
+            ("PAYMENT_ARGON2_MEMORY_KIB", "4294967295", "between 64 and 1048576"),
+            ("PAYMENT_ARGON2_ITERATIONS", "0", "between 1 and 64"),
+            ("PAYMENT_ARGON2_MAX_PARALLEL", "100000", "between 1 and 256"),
+            ("PAYMENT_DATABASE_MAX_CONNECTIONS", "0", "between 1 and 1000"),
+            ("PAYMENT_SHUTDOWN_GRACE_SECS", "99999999999", "between 0 and 3600"),
+            ("PAYMENT_RECONCILE_PACE_MS", "99999999999", "between 0 and 60000"),
             ("PAYMENT_METRICS_ADDR", "localhost:9464", "such as 127.0.0.1:9464"),
             ("PAYMENT_METRICS_ADDR", "0.0.0.0:37821", "the API's address"),
             ("PAYMENT_METRICS_ADDR", "127.0.0.1:37821", "the API's address"),
