@@ -69,6 +69,9 @@ impl PaymentService {
     /// PG's answer was lost (the retry with the same key settles it).
     pub async fn charge_reservation(&self, input: ChargeReservation) -> Result<PaymentHistory, AppError> {
         self.deps.webhook_urls.check(&input.webhook_url)?;
+        // We send no currency, so both PGs charge won (Toss's billing charge
+        // takes none; Iamport's `again` defaults to KRW): whole amounts only.
+        payments_domain::Currency::krw().check_amount("price", input.price)?;
         let StoredReservation { reservation: card, password_hash } =
             self.opened_reservation(&input.reservation, &input.password).await?;
         if card.removed_at.is_some() {

@@ -197,6 +197,9 @@ impl PaymentService {
         }
         let gateway = self.deps.gateways.get(input.vendor.code)?;
         let mut snapshot = gateway.fetch_payment(&input.vendor.store_id, &input.vendor.uid).await?;
+        // A price the currency cannot have is the caller's mistake: refused
+        // before it is compared (a mismatch cancels the payment).
+        snapshot.currency.check_amount("price", input.price)?;
         if snapshot.phase == PaymentPhase::AwaitingConfirmation {
             // Not charged yet: a wrong price is refused before anything is charged.
             snapshot.ensure_price(input.price)?;

@@ -142,6 +142,18 @@ async fn create_with_another_price_cancels_at_the_pg_and_fails_422() {
 }
 
 #[tokio::test]
+async fn create_with_a_price_its_currency_cannot_have_is_400_and_cancels_nothing() {
+    let mut m = Mocks::new();
+    m.nothing_registered();
+    m.gateway.expect_fetch_payment().returning(|_, _| Ok(snapshot("19900", true, vec![])));
+    m.gateway.expect_cancel_payment().never();
+    m.gateway.expect_confirm_payment().never();
+    m.histories.expect_insert().never();
+    let err = m.service().create_history(create_input("19899.5")).await.unwrap_err();
+    assert_eq!(err.status(), 400, "{err}");
+}
+
+#[tokio::test]
 async fn create_still_fails_422_when_the_mismatch_cancel_fails() {
     let mut m = Mocks::new();
     m.nothing_registered();
@@ -292,10 +304,20 @@ async fn cancel_above_the_balance_is_422_and_the_pg_is_not_called() {
     m.stored(history("10000", true));
     m.gateway.expect_cancel_payment().never();
     m.histories.expect_save_change().never();
-    let err = m.service().cancel_history(cancel_input("10000.5")).await.unwrap_err();
+    let err = m.service().cancel_history(cancel_input("10001")).await.unwrap_err();
     assert_eq!(err.status(), 422);
     let err = Mocks { ..mocks_with(history("10000", true)) }.service().cancel_history(cancel_input("0")).await;
     assert_eq!(err.unwrap_err().status(), 422);
+}
+
+#[tokio::test]
+async fn a_cancel_of_half_a_won_is_400_and_the_pg_is_not_called() {
+    let mut m = Mocks::new();
+    m.stored(history("10000", true));
+    m.gateway.expect_cancel_payment().never();
+    m.histories.expect_save_change().never();
+    let err = m.service().cancel_history(cancel_input("0.5")).await.unwrap_err();
+    assert_eq!((err.status(), err.to_string().contains("KRW amounts are whole numbers")), (400, true), "{err}");
 }
 
 fn mocks_with(h: PaymentHistory) -> Mocks {

@@ -295,12 +295,14 @@ impl PaymentHistory {
         &self.cancels
     }
 
-    /// Whether a cancel of `amount` may be asked of the PG: > 0 and at most
-    /// the remaining balance.
+    /// Whether a cancel of `amount` may be asked of the PG: no more decimals
+    /// than the currency has, > 0 and at most the remaining balance.
     ///
     /// # Errors
-    /// [`DomainError::NonPositiveCancel`] or [`DomainError::CancelExceedsBalance`].
+    /// [`DomainError::Invalid`] on `price`, [`DomainError::NonPositiveCancel`]
+    /// or [`DomainError::CancelExceedsBalance`].
     pub fn check_cancel(&self, amount: Money) -> Result<(), DomainError> {
+        self.currency.check_amount("price", amount)?;
         if amount.is_zero() {
             return Err(DomainError::NonPositiveCancel);
         }

@@ -121,6 +121,42 @@ impl Currency {
         Self("KRW".to_owned())
     }
 
+    /// The decimals an amount of this currency may have (its ISO 4217 minor
+    /// unit): 0 for KRW, JPY and the other currencies without one, 3 for the
+    /// dinars and rials that have three, 2 for every other code.
+    pub fn minor_units(&self) -> u32 {
+        const NONE: [&str; 17] = [
+            "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI", "VND", "VUV", "XAF",
+            "XOF", "XPF",
+        ];
+        const THREE: [&str; 7] = ["BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"];
+        if NONE.contains(&self.as_str()) {
+            0
+        } else if THREE.contains(&self.as_str()) {
+            3
+        } else {
+            2
+        }
+    }
+
+    /// Refuses an amount with more decimals than this currency has
+    /// (`0.5` KRW, `1.001` USD) before anything is sent to a PG.
+    ///
+    /// # Errors
+    /// [`DomainError::Invalid`] on `field`.
+    pub fn check_amount(&self, field: &'static str, amount: crate::Money) -> Result<(), DomainError> {
+        let decimals = amount.amount().normalize().scale();
+        let allowed = self.minor_units();
+        if decimals <= allowed {
+            return Ok(());
+        }
+        let reason = match allowed {
+            0 => format!("{self} amounts are whole numbers; {amount} has decimals"),
+            n => format!("{self} amounts have at most {n} decimals; {amount} has {decimals}"),
+        };
+        Err(DomainError::invalid(field, reason))
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -154,6 +190,24 @@ impl fmt::Debug for Currency {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn amounts_have_no_more_decimals_than_their_currency() {
+        let money = |text: &str| text.parse::<crate::Money>().unwrap();
+        let krw = Currency::krw();
+        assert!(krw.check_amount("price", money("1000")).is_ok());
+        assert!(krw.check_amount("price", money("1000.00")).is_ok(), "trailing zeros are no decimals");
+        let half = krw.check_amount("price", money("0.5")).unwrap_err();
+        assert_eq!(half, DomainError::invalid("price", "KRW amounts are whole numbers; 0.5 has decimals"));
+        let usd = Currency::parse("usd").unwrap();
+        assert_eq!(usd.minor_units(), 2);
+        assert!(usd.check_amount("price", money("10.25")).is_ok());
+        assert!(usd.check_amount("price", money("10.255")).is_err());
+        let kwd = Currency::parse("KWD").unwrap();
+        assert_eq!(kwd.minor_units(), 3);
+        assert!(kwd.check_amount("price", money("1.005")).is_ok());
+        assert_eq!(Currency::parse("JPY").unwrap().minor_units(), 0);
+    }
 
     #[test]
     fn vendor_code_uses_wire_spellings() {

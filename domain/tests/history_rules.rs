@@ -77,9 +77,11 @@ fn cancel_must_be_positive_and_within_the_balance() {
     assert_eq!(history.check_cancel(Money::ZERO), Err(DomainError::NonPositiveCancel));
     assert!(history.check_cancel(money("10000")).is_ok());
     assert_eq!(
-        history.check_cancel(money("10000.01")),
-        Err(DomainError::CancelExceedsBalance { requested: money("10000.01"), remaining: money("10000") })
+        history.check_cancel(money("10001")),
+        Err(DomainError::CancelExceedsBalance { requested: money("10001"), remaining: money("10000") })
     );
+    // A won has no cents: refused as the caller's mistake, whatever the balance.
+    assert!(matches!(history.check_cancel(money("0.5")), Err(DomainError::Invalid { field: "price", .. })));
 }
 
 #[test]
@@ -327,9 +329,11 @@ proptest! {
         price_cents in 1u64..10_000_000,
         requests in proptest::collection::vec(0u64..5_000_000, 1..30),
     ) {
+        // Cents: a currency that has them.
+        let usd = payments_domain::Currency::parse("USD").unwrap();
         let price = Money::new(Decimal::new(price_cents as i64, 2)).unwrap();
         let mut history = PaymentHistory::register(identity(), PaymentSnapshot {
-            price, data: json!({}), ..snapshot("1", true, vec![])
+            price, currency: usd.clone(), data: json!({}), ..snapshot("1", true, vec![])
         }).unwrap();
         let mut pg_cancels: Vec<CancelHistory> = vec![];
         for (i, cents) in requests.into_iter().enumerate() {
@@ -346,7 +350,11 @@ proptest! {
                         data: json!(null),
                     });
                     let snap = PaymentSnapshot {
-                        price, cancels: pg_cancels.clone(), data: json!({ "n": i }), ..snapshot("1", true, vec![])
+                        price,
+                        currency: usd.clone(),
+                        cancels: pg_cancels.clone(),
+                        data: json!({ "n": i }),
+                        ..snapshot("1", true, vec![])
                     };
                     match history.apply(snap).unwrap() {
                         Applied::Changed(next) => history = next,

@@ -19,7 +19,8 @@ fn is_wire_timestamp(value: &Value) -> bool {
 #[tokio::test]
 async fn create_history_answers_201_with_the_history() {
     let app = spawn_app().await;
-    app.pg.add_payment("imp_1", "19900.50");
+    // Dollars: a currency with cents, to show the digits travel exactly.
+    app.pg.add_payment_in("imp_1", "19900.50", "USD");
     let answer = app.call("POST", "/payments/histories", create_body("imp_1", "19900.50", "o-1"), None).await;
     assert_eq!(answer.status, 201, "{}", answer.text);
     assert!(answer.content_type.starts_with("text/plain"));
@@ -31,7 +32,7 @@ async fn create_history_answers_201_with_the_history() {
     assert_eq!(serde_json::to_string(&body["data"]["amount"]).unwrap(), "19900.50", "PG data unchanged");
     assert_eq!(body["refund"], Value::Null);
     assert_eq!(body["cancelled_at"], Value::Null);
-    assert_eq!(body["currency"], "KRW");
+    assert_eq!(body["currency"], "USD");
     assert_eq!(body["cancels"], json!([]));
     assert!(is_wire_timestamp(&body["created_at"]), "{}", body["created_at"]);
     assert!(is_wire_timestamp(&body["paid_at"]), "{}", body["paid_at"]);
@@ -119,7 +120,7 @@ fn cancel_body(order: &str, price: &str) -> Value {
 #[tokio::test]
 async fn cancel_answers_the_history_afterwards() {
     let app = spawn_app().await;
-    app.register("imp_1", "1000", "o-1").await;
+    app.register_in("imp_1", "1000", "USD", "o-1").await;
 
     let answer = app.call("PUT", "/payments/histories/cancel", cancel_body("o-1", "300.5"), None).await;
     assert_eq!(answer.status, 200, "{}", answer.text);
@@ -412,4 +413,18 @@ async fn internal_errors_are_opaque_and_monitors_report_storage_outages() {
     assert_eq!(internal.status, 500);
     assert_eq!(internal.error_body(), json!({"code": "INTERNAL", "message": "internal error"}));
     assert!(!internal.text.contains("secret detail"));
+}
+
+#[tokio::test]
+async fn amounts_with_more_decimals_than_the_currency_are_400_and_reach_no_pg() {
+    let app = spawn_app().await;
+    app.register("imp_1", "1000", "o-1").await;
+    let half = app.call("PUT", "/payments/histories/cancel", cancel_body("o-1", "0.5"), None).await;
+    assert_eq!(half.status, 400, "{}", half.text);
+    assert_eq!(half.body["code"], "INVALID_REQUEST");
+    assert_eq!(half.body["message"], "price: KRW amounts are whole numbers; 0.5 has decimals");
+    app.pg.add_payment("imp_2", "1000");
+    let register = app.call("POST", "/payments/histories", create_body("imp_2", "999.5", "o-2"), None).await;
+    assert_eq!(register.status, 400, "{}", register.text);
+    assert_eq!(app.pg.cancels.load(Ordering::SeqCst), 0, "no cancel at the PG: not the mismatch path");
 }

@@ -244,11 +244,16 @@ pub struct FakePg {
 
 impl FakePg {
     pub fn add_payment(&self, uid: &str, price: &str) {
+        self.add_payment_in(uid, price, "KRW");
+    }
+
+    /// A payment in `currency` (one with cents, for amounts with decimals).
+    pub fn add_payment_in(&self, uid: &str, price: &str, currency: &str) {
         let snapshot = PaymentSnapshot {
             phase: PaymentPhase::Paid,
             pg_status: "paid".into(),
             order_id: None,
-            currency: Currency::krw(),
+            currency: Currency::parse(currency).unwrap(),
             price: price.parse().unwrap(),
             paid_at: Some(to_millis(Utc::now())),
             cancelled_at: None,
@@ -547,7 +552,12 @@ impl TestApp {
 
     /// Registers payment `uid` of `price` for source `order` and returns its JSON.
     pub async fn register(&self, uid: &str, price: &str, order: &str) -> Value {
-        self.pg.add_payment(uid, price);
+        self.register_in(uid, price, "KRW", order).await
+    }
+
+    /// Registers a payment in `currency`.
+    pub async fn register_in(&self, uid: &str, price: &str, currency: &str, order: &str) -> Value {
+        self.pg.add_payment_in(uid, price, currency);
         let answer = self.call("POST", "/payments/histories", create_body(uid, price, order), None).await;
         assert_eq!(answer.status, 201, "{}", answer.text);
         answer.body
