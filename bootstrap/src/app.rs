@@ -396,6 +396,7 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
     )
     .with_notifications(VendorCode::TossPayments, Arc::new(payments_toss::TossNotifications))
     .with_metrics(metrics)
+    .with_idempotency_secret(config.idempotency_secret.clone())
     // A request runs a few PG calls at most; its claim outlives them.
     .with_idempotency_lease(config.pg.cancel_lease.saturating_mul(2));
     let endpoint = payments_http::app(state);

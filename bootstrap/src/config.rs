@@ -133,6 +133,10 @@ pub struct Config {
     pub database_max_connections: u32,
     pub wire: WireCipher,
     pub at_rest: AtRestKeyrings,
+    /// Keys the idempotency fingerprints: derived from the wire key and the
+    /// history key, so instances configured alike agree, and the database
+    /// alone does not hold it.
+    pub idempotency_secret: payments_http::IdempotencySecret,
     pub pg: PgConfig,
     /// Set in local mode: start the fake PGs in-process.
     pub fakes: Option<FakePgs>,
@@ -405,6 +409,8 @@ impl Config {
         }
         let wire = WireCipher::new(key.as_bytes(), iv.as_bytes())
             .map_err(|e| error("PAYMENT_CONNECTION_ENCRYPTION_KEY", e.to_string()))?;
+        let history_key = r.get("PAYMENT_HISTORY_ENCRYPTION_KEY").unwrap_or(DEV_HISTORY_KEY).to_owned();
+        let idempotency_secret = idempotency_secret(&key, &history_key);
 
         let at_rest = AtRestKeyrings {
             histories: r.keyring(
@@ -515,6 +521,7 @@ impl Config {
             database_max_connections,
             wire,
             at_rest,
+            idempotency_secret,
             pg,
             fakes,
             webhooks,
@@ -525,6 +532,19 @@ impl Config {
             defaulted: r.defaulted,
         })
     }
+}
+
+/// SHA-256 over a label and both keys, each length-prefixed: a value no one
+/// without the keys can compute.
+fn idempotency_secret(wire_key: &str, history_key: &str) -> payments_http::IdempotencySecret {
+    use sha2::{Digest, Sha256};
+    let mut digest = Sha256::new();
+    digest.update(b"payments idempotency secret v1");
+    for part in [wire_key, history_key] {
+        digest.update((part.len() as u64).to_be_bytes());
+        digest.update(part.as_bytes());
+    }
+    payments_http::IdempotencySecret::new(digest.finalize().into())
 }
 
 /// The variable naming the metrics listener.

@@ -20,6 +20,7 @@ use serde_json::{Value, json};
 use crate::HttpState;
 use crate::encrypted::{Encrypted, EncryptedCreated, EncryptedOk};
 use crate::error::{ApiError, CardError, MonitorError, RecordError, WebhookError};
+use crate::idempotency::Keyed;
 use crate::{idempotency, monitors};
 use payments_metrics::NotificationOutcome;
 
@@ -99,6 +100,29 @@ fn acknowledge(state: &HttpState, vendor: VendorCode, why: &str) -> WebhookAck {
     WebhookAck::Accepted
 }
 
+/// The record a keyed request is about, for its idempotency scope.
+fn source_record(source: &payments_domain::Source) -> String {
+    format!("source {} {} {}", source.schema.as_str(), source.table.as_str(), source.id.as_str())
+}
+
+/// A replayed payment request's own password check, against its history.
+async fn history_password(
+    state: &HttpState,
+    source: payments_domain::Source,
+    password: payments_domain::Password,
+) -> Result<(), AppError> {
+    state.payments.get_history(Locator::Source(source), &password).await.map(drop)
+}
+
+/// A replayed saved-card request's own password check, against its card.
+async fn card_password(
+    state: &HttpState,
+    card: payments_application::commands::ReservationLocator,
+    password: payments_domain::Password,
+) -> Result<(), AppError> {
+    state.payments.get_reservation(card, &password).await.map(drop)
+}
+
 /// A notification body as kept for the event's trigger: whatever it proves
 /// with (a deposit callback's `secret`) is left out.
 fn trigger_of(mut body: Value) -> Value {
@@ -124,9 +148,16 @@ impl PaymentsApi {
         body: Encrypted<CreateHistoryBody>,
     ) -> Result<EncryptedCreated<HistoryBody>, RecordError> {
         let command = body.value.try_into_domain()?;
+        let keyed = Keyed {
+            route: "POST /payments/histories",
+            record: source_record(&command.source),
+            key: idempotency_key.0,
+            canonical_body: &body.canonical,
+        };
+        let verify = history_password(state.0, command.source.clone(), command.password.clone());
         let payments = state.payments.clone();
         let work = async move { payments.create_history(command).await.map(|h| HistoryBody::from(&h)) };
-        Ok(idempotency::run(state.0, "POST /payments/histories", idempotency_key.0, &body.canonical, work).await?)
+        Ok(idempotency::run(state.0, keyed, verify, work).await?)
     }
 
     /// Read a payment by its source
@@ -189,10 +220,16 @@ impl PaymentsApi {
         // The key binds the cancel's intent too: a retry after a lost answer
         // settles the first attempt instead of refunding again.
         command.idempotency_key.clone_from(&idempotency_key.0);
+        let keyed = Keyed {
+            route: "PUT /payments/histories/cancel",
+            record: source_record(&command.source),
+            key: idempotency_key.0,
+            canonical_body: &body.canonical,
+        };
+        let verify = history_password(state.0, command.source.clone(), command.password.clone());
         let payments = state.payments.clone();
         let work = async move { payments.cancel_history(command).await.map(|h| HistoryBody::from(&h)) };
-        Ok(idempotency::run(state.0, "PUT /payments/histories/cancel", idempotency_key.0, &body.canonical, work)
-            .await?)
+        Ok(idempotency::run(state.0, keyed, verify, work).await?)
     }
 
     /// Register a saved card
@@ -212,9 +249,16 @@ impl PaymentsApi {
         body: Encrypted<CreateReservationBody>,
     ) -> Result<EncryptedCreated<ReservationBody>, RecordError> {
         let command = body.value.try_into_domain()?;
+        let keyed = Keyed {
+            route: "POST /payments/reservations",
+            record: source_record(&command.source),
+            key: idempotency_key.0,
+            canonical_body: &body.canonical,
+        };
+        let verify = card_password(state.0, Locator::Source(command.source.clone()), command.password.clone());
         let payments = state.payments.clone();
         let work = async move { payments.create_reservation(command).await.map(|r| ReservationBody::from(&r)) };
-        Ok(idempotency::run(state.0, "POST /payments/reservations", idempotency_key.0, &body.canonical, work).await?)
+        Ok(idempotency::run(state.0, keyed, verify, work).await?)
     }
 
     /// Read a saved card by its source
@@ -288,12 +332,18 @@ impl PaymentsApi {
             )
             .into());
         };
-        let locator = Locator::Id(ReservationId::from_uuid(id.0));
-        let command = body.value.try_into_domain(locator, key)?;
+        let card = ReservationId::from_uuid(id.0);
+        let command = body.value.try_into_domain(Locator::Id(card), key)?;
+        let keyed = Keyed {
+            route: "POST /payments/reservations/{id}/charge",
+            record: format!("card {}", id.0),
+            key: idempotency_key.0,
+            canonical_body: &body.canonical,
+        };
+        let verify = card_password(state.0, Locator::Id(card), command.password.clone());
         let payments = state.payments.clone();
         let work = async move { payments.charge_reservation(command).await.map(|h| HistoryBody::from(&h)) };
-        let route = "POST /payments/reservations/:id/charge";
-        Ok(idempotency::run(state.0, route, idempotency_key.0, &body.canonical, work).await?)
+        Ok(idempotency::run(state.0, keyed, verify, work).await?)
     }
 
     /// Remove a saved card

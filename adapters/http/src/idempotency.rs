@@ -3,13 +3,14 @@
 use std::future::Future;
 use std::sync::Arc;
 
+use hmac::{Hmac, Mac};
 use payments_application::AppError;
 use payments_application::ports::{IdempotencyClaim, StoredResponse};
 use poem_openapi::types::ToJSON;
 use sha2::{Digest, Sha256};
 
 use crate::HttpState;
-use crate::encrypted::EncryptedReply;
+use crate::encrypted::{EncryptedReply, canonical_json};
 use crate::error::{ApiError, body_json};
 
 /// Longest accepted `Idempotency-Key`, in characters.
@@ -32,49 +33,126 @@ fn check_key(key: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// SHA-256 of the (canonical) decrypted request body, hex.
-pub fn fingerprint(plaintext: &str) -> String {
-    Sha256::digest(plaintext.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+/// The server secret that keys fingerprints and scopes: derived from the
+/// configured keys, so every instance computes the same, and a reader of
+/// the database alone cannot test guesses against what is stored.
+#[derive(Clone)]
+pub struct IdempotencySecret([u8; 32]);
+
+impl IdempotencySecret {
+    /// Wraps 32 secret bytes.
+    pub fn new(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
+    /// A secret of this process only (for servers that run alone: tests).
+    pub fn random() -> Self {
+        let seed = [uuid::Uuid::new_v4().into_bytes(), uuid::Uuid::new_v4().into_bytes()].concat();
+        Self(Sha256::digest(seed).into())
+    }
+
+    fn tag(&self, domain: &str, message: &str) -> String {
+        // One key for two uses, told apart by the domain prefix.
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("HMAC takes any key length");
+        mac.update(domain.as_bytes());
+        mac.update(&[0]);
+        mac.update(message.as_bytes());
+        mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
+    }
 }
 
-/// Runs `work` at most once per `(scope, key)`: the first request runs it and
-/// stores its answer (2xx and 4xx; a 5xx abandons the key so a retry may
-/// proceed); a retry with the same body gets the stored answer without
-/// running anything; the same key with another body answers 422; while the
-/// first still runs, 409. Without a key, `work` just runs.
+impl std::fmt::Debug for IdempotencySecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("IdempotencySecret(***)")
+    }
+}
+
+/// HMAC-SHA256 under `secret` of the canonical request body without its
+/// `password`, hex: a retry with another password is the same request (and
+/// is answered only once its password verifies), and what is stored tells
+/// nothing about the password.
+pub fn fingerprint(secret: &IdempotencySecret, canonical_body: &str) -> String {
+    let without_password = match serde_json::from_str::<serde_json::Value>(canonical_body) {
+        Ok(serde_json::Value::Object(mut object)) => {
+            object.remove("password");
+            canonical_json(&serde_json::Value::Object(object))
+        }
+        _ => canonical_body.to_owned(),
+    };
+    secret.tag("fingerprint", &without_password)
+}
+
+/// What a keyed request is, for [`run`]: its route, the record it is about
+/// (a source or a card id: keys are scoped to both), its key and body.
+pub(crate) struct Keyed<'a> {
+    pub route: &'static str,
+    pub record: String,
+    pub key: Option<String>,
+    pub canonical_body: &'a str,
+}
+
+impl Keyed<'_> {
+    fn scope(&self, secret: &IdempotencySecret) -> String {
+        scope(secret, self.route, &self.record)
+    }
+}
+
+/// The store scope of a key: the route and a keyed digest of the record
+/// (`source <schema> <table> <id>`, `card <uuid>`), so the same key sent for
+/// another record, or to another route, is another request.
+pub fn scope(secret: &IdempotencySecret, route: &str, record: &str) -> String {
+    format!("{route} {}", &secret.tag("record", record)[..32])
+}
+
+/// Runs `work` at most once per key, route and record: the first request
+/// runs it and stores its answer (2xx and 4xx; a 5xx abandons the key so a
+/// retry may proceed); a retry with the same body gets the stored answer
+/// without running anything, once `verify` (the retry's own password check
+/// against its record) passed; the same key with another body answers 422;
+/// while the first still runs, 409. Without a key, `work` just runs.
 ///
 /// `work` runs in its own task, so a client that hangs up cannot leave a
 /// claimed key behind half-done.
 ///
 /// # Errors
-/// The use case's error, or the idempotency answers above; 503 when the key
-/// store is unavailable.
-pub(crate) async fn run<T, const STATUS: u16, F>(
+/// The use case's error, or the idempotency answers above; 403 for a replay
+/// whose password is wrong; 503 when the key store is unavailable.
+pub(crate) async fn run<T, const STATUS: u16, F, V>(
     state: &Arc<HttpState>,
-    scope: &'static str,
-    key: Option<String>,
-    body: &str,
+    request: Keyed<'_>,
+    verify: V,
     work: F,
 ) -> Result<EncryptedReply<T, STATUS>, ApiError>
 where
     T: ToJSON + Send + 'static,
     F: Future<Output = Result<T, AppError>> + Send + 'static,
+    V: Future<Output = Result<(), AppError>>,
 {
-    let Some(key) = key else {
+    let Some(key) = request.key.clone() else {
         let value = work.await?;
         return Ok(EncryptedReply::new(&value, &state.cipher));
     };
     check_key(&key)?;
+    let scope = request.scope(&state.idempotency_secret);
+    let route = request.route;
     let now = payments_domain::to_millis(chrono::Utc::now());
     let lease = chrono::Duration::from_std(state.idempotency_lease).unwrap_or(chrono::Duration::MAX);
     let stale_before = now.checked_sub_signed(lease).unwrap_or(now);
-    let claim =
-        state.idempotency.begin(scope, &key, &fingerprint(body), now, stale_before).await.map_err(AppError::from)?;
+    let fingerprint = fingerprint(&state.idempotency_secret, request.canonical_body);
+    let claim = state.idempotency.begin(&scope, &key, &fingerprint, now, stale_before).await.map_err(AppError::from)?;
     match claim {
         IdempotencyClaim::Proceed => {}
         IdempotencyClaim::Replay(stored) => {
-            tracing::info!(scope, status = stored.status, "idempotent replay");
-            return if (200..300).contains(&stored.status) {
+            let success = (200..300).contains(&stored.status);
+            match verify.await {
+                Ok(()) => {}
+                // A refusal that stored no record has no password to check;
+                // it answers what this very body would be answered anyway.
+                Err(AppError::NotFound(_)) if !success => {}
+                Err(error) => return Err(error.into()),
+            }
+            tracing::info!(route, status = stored.status, "idempotent replay");
+            return if success {
                 Ok(EncryptedReply::from_plaintext(&stored.body, &state.cipher).replayed())
             } else {
                 Err(ApiError::from_stored(stored.status, &stored.body))
@@ -99,14 +177,14 @@ where
     let task = tokio::spawn(async move {
         let outcome = work.await.map(|value| value.to_json_string()).map_err(ApiError::from);
         let settled = match &outcome {
-            Ok(json) => store.complete(scope, &key, &StoredResponse { status: STATUS, body: json.clone() }).await,
-            Err(error) if error.status >= 500 => store.abandon(scope, &key).await,
+            Ok(json) => store.complete(&scope, &key, &StoredResponse { status: STATUS, body: json.clone() }).await,
+            Err(error) if error.status >= 500 => store.abandon(&scope, &key).await,
             Err(error) => {
-                store.complete(scope, &key, &StoredResponse { status: error.status, body: body_json(error) }).await
+                store.complete(&scope, &key, &StoredResponse { status: error.status, body: body_json(error) }).await
             }
         };
         if let Err(error) = settled {
-            tracing::error!(scope, %error, "could not settle an idempotency key; it stays claimed until purged");
+            tracing::error!(route, %error, "could not settle an idempotency key; it stays claimed until purged");
         }
         outcome
     });
@@ -131,7 +209,30 @@ mod tests {
     }
 
     #[test]
-    fn fingerprint_is_sha256_hex() {
-        assert_eq!(fingerprint(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    fn fingerprints_are_keyed_and_leave_the_password_out() {
+        let secret = IdempotencySecret::new([7; 32]);
+        let body = r#"{"password":"hunter2-long","price":1000,"source":{"id":"o-1"}}"#;
+        let other_password = r#"{"password":"another-one","price":1000,"source":{"id":"o-1"}}"#;
+        let other_price = r#"{"password":"hunter2-long","price":1001,"source":{"id":"o-1"}}"#;
+        assert_eq!(fingerprint(&secret, body), fingerprint(&secret, other_password));
+        assert_ne!(fingerprint(&secret, body), fingerprint(&secret, other_price));
+        assert_ne!(fingerprint(&secret, body), fingerprint(&IdempotencySecret::new([8; 32]), body), "keyed");
+        let unkeyed: String = Sha256::digest(body.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+        assert_ne!(fingerprint(&secret, body), unkeyed);
+        assert_eq!(fingerprint(&secret, body).len(), 64);
+        assert!(!format!("{secret:?}").contains('7'));
+    }
+
+    #[test]
+    fn scopes_name_the_route_and_the_record() {
+        let secret = IdempotencySecret::new([7; 32]);
+        let keyed = |route, record: &str| {
+            Keyed { route, record: record.to_owned(), key: None, canonical_body: "{}" }.scope(&secret)
+        };
+        let card = keyed("POST /payments/reservations/{id}/charge", "card-a");
+        assert!(card.starts_with("POST /payments/reservations/{id}/charge "));
+        assert!(!card.contains("card-a"), "the record is digested");
+        assert_ne!(card, keyed("POST /payments/reservations/{id}/charge", "card-b"));
+        assert_ne!(keyed("POST /payments/histories", "s"), keyed("PUT /payments/histories/cancel", "s"));
     }
 }

@@ -35,7 +35,7 @@ pub use encrypted::{
     ENCRYPTED_CONTENT_TYPE, Encrypted, EncryptedCreated, EncryptedOk, EncryptedReply, canonical_json, decrypt_body,
 };
 pub use error::{ApiError, MonitorError, RecordError, WebhookError};
-pub use idempotency::{KEY_RETENTION, MAX_KEY_CHARS, fingerprint};
+pub use idempotency::{IdempotencySecret, KEY_RETENTION, MAX_KEY_CHARS, fingerprint, scope};
 pub use monitors::SystemInfo;
 
 /// Largest accepted request body; larger ones answer 413.
@@ -63,6 +63,8 @@ pub struct HttpState {
     pub idempotency_lease: std::time::Duration,
     /// Where requests and notifications are counted.
     pub metrics: Metrics,
+    /// Keys idempotency fingerprints and scopes (the same on every instance).
+    pub idempotency_secret: IdempotencySecret,
 }
 
 impl HttpState {
@@ -85,7 +87,16 @@ impl HttpState {
             notifications: Default::default(),
             idempotency_lease: DEFAULT_IDEMPOTENCY_LEASE,
             metrics: Metrics::new(),
+            idempotency_secret: IdempotencySecret::random(),
         }
+    }
+
+    /// Keys idempotency fingerprints with `secret`; instances sharing a
+    /// database must share it (by default a random one of this process).
+    #[must_use]
+    pub fn with_idempotency_secret(mut self, secret: IdempotencySecret) -> Self {
+        self.idempotency_secret = secret;
+        self
     }
 
     /// Counts requests and notifications in `metrics` (by default, in a

@@ -21,8 +21,10 @@ async fn a_retried_create_replays_the_first_answer_without_calling_the_pg() {
     assert_eq!((again.status, &again.body), (201, &first.body));
     assert_eq!(app.pg.fetches.load(Ordering::SeqCst), fetches, "the PG is not called again");
 
+    // Another request under the same key (the password is not part of it:
+    // see a_replay_answers_only_the_password_of_its_record).
     let mut other = body;
-    other["password"] = json!("another");
+    other["webhook_url"] = json!("http://127.0.0.1:9/another-hook");
     let mismatch = app.call("POST", "/payments/histories", other, Some("key-1")).await;
     assert_eq!((mismatch.status, mismatch.body["code"].as_str()), (422, Some("IDEMPOTENCY_MISMATCH")));
 
@@ -92,9 +94,11 @@ async fn a_key_still_running_answers_409_and_reformatted_bodies_are_the_same_req
     app.pg.add_payment("imp_1", "1000");
     // Another instance holds the key and has not answered yet.
     let body = create_body("imp_1", "1000", "o-1");
-    let fingerprint = payments_http::fingerprint(&payments_http::canonical_json(&body));
+    let secret = idempotency_secret();
+    let fingerprint = payments_http::fingerprint(&secret, &payments_http::canonical_json(&body));
+    let scope = payments_http::scope(&secret, "POST /payments/histories", "source shop orders o-1");
     let now = chrono::Utc::now();
-    app.keys.begin("POST /payments/histories", "busy", &fingerprint, now, now).await.unwrap();
+    app.keys.begin(&scope, "busy", &fingerprint, now, now).await.unwrap();
     let busy = app.call("POST", "/payments/histories", body.clone(), Some("busy")).await;
     assert_eq!((busy.status, busy.body["code"].as_str()), (409, Some("IDEMPOTENCY_IN_PROGRESS")));
 
@@ -105,4 +109,28 @@ async fn a_key_still_running_answers_409_and_reformatted_bodies_are_the_same_req
     let again =
         app.send_raw("POST", "/payments/histories", cipher().encrypt(pretty.as_bytes()).into_bytes(), Some("k")).await;
     assert_eq!((again.status, &again.body), (201, &first.body));
+}
+
+#[tokio::test]
+async fn a_replay_answers_only_the_password_of_its_record() {
+    let app = spawn_app().await;
+    app.pg.add_payment("imp_1", "1000");
+    let body = create_body("imp_1", "1000", "o-1");
+    let first = app.call("POST", "/payments/histories", body.clone(), Some("k-1")).await;
+    assert_eq!(first.status, 201, "{}", first.text);
+    // A guessed key and body with a guessed password: the record is not shown.
+    let mut guessed = body.clone();
+    guessed["password"] = json!("not the password");
+    let refused = app.call("POST", "/payments/histories", guessed, Some("k-1")).await;
+    assert_eq!((refused.status, refused.body["code"].as_str()), (403, Some("FORBIDDEN")), "{}", refused.text);
+    assert!(refused.body.get("vendor").is_none());
+    // The real retry is answered as the first time.
+    let again = app.call("POST", "/payments/histories", body, Some("k-1")).await;
+    assert_eq!((again.status, &again.body), (201, &first.body));
+    // The key names a request about one record: the same key for another
+    // order is another request (here: a second payment registered).
+    app.pg.add_payment("imp_2", "1000");
+    let other = app.call("POST", "/payments/histories", create_body("imp_2", "1000", "o-2"), Some("k-1")).await;
+    assert_eq!(other.status, 201, "{}", other.text);
+    assert_ne!(other.body["id"], first.body["id"]);
 }

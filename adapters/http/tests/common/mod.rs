@@ -459,7 +459,8 @@ pub async fn spawn_app_with(local_mode: bool, delivery: Option<DeliveryService>)
         SystemInfo::new("payments", "9.9.9", Some("abc123".into())),
         local_mode,
     )
-    .with_notifications(VendorCode::TossPayments, Arc::new(payments_toss::TossNotifications));
+    .with_notifications(VendorCode::TossPayments, Arc::new(payments_toss::TossNotifications))
+    .with_idempotency_secret(idempotency_secret());
     let server = payments_fakekit::serve(payments_http::app(state), "127.0.0.1:0".parse().unwrap()).await.unwrap();
     let url = server.url();
     let client = reqwest::Client::builder().timeout(Duration::from_secs(20)).build().unwrap();
@@ -562,6 +563,11 @@ impl TestApp {
         assert_eq!(answer.status, 201, "{}", answer.text);
         answer.body
     }
+}
+
+/// The idempotency secret of the test servers.
+pub fn idempotency_secret() -> payments_http::IdempotencySecret {
+    payments_http::IdempotencySecret::new([42; 32])
 }
 
 pub fn source(order: &str) -> Value {
