@@ -23,6 +23,7 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
 use crate::config::{Config, Mode};
+use crate::limits::LimitedAcceptor;
 
 /// A running server (API, webhook worker and, in local mode, the fake PGs).
 pub struct RunningApp {
@@ -397,14 +398,17 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
     .with_notifications(VendorCode::TossPayments, Arc::new(payments_toss::TossNotifications))
     .with_metrics(metrics)
     .with_idempotency_secret(config.idempotency_secret.clone())
+    .with_request_deadline(config.limits.request_timeout)
     // A request runs a few PG calls at most; its claim outlives them.
     .with_idempotency_lease(config.pg.cancel_lease.saturating_mul(2));
     let endpoint = payments_http::app(state);
     let mut server_stopped = stopped;
     let grace = config.shutdown_grace;
+    let limits = config.limits;
     let stop_rest = stop.clone();
     let task = tokio::spawn(async move {
-        let served = poem::Server::new_with_acceptor(acceptor)
+        let served = poem::Server::new_with_acceptor(LimitedAcceptor::new(acceptor, limits.max_connections))
+            .idle_timeout(limits.idle_timeout)
             .run_with_graceful_shutdown(
                 endpoint,
                 async move {

@@ -122,6 +122,17 @@ pub struct AtRestKeyrings {
     pub reservations: Keyring,
 }
 
+/// Bounds of the API listener.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ServerLimits {
+    /// Connections open at once; more wait in the kernel's backlog.
+    pub max_connections: usize,
+    /// A connection with no traffic for this long is closed.
+    pub idle_timeout: Duration,
+    /// A request still running after this is answered 503.
+    pub request_timeout: Duration,
+}
+
 /// Everything the server needs, validated.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -129,6 +140,8 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Where `GET /metrics` is served; `None` when turned off.
     pub metrics_listen: Option<SocketAddr>,
+    /// What one client may hold of the API listener.
+    pub limits: ServerLimits,
     pub database_url: String,
     pub database_max_connections: u32,
     pub wire: WireCipher,
@@ -181,6 +194,9 @@ pub const VARIABLES: &[(&str, &str)] = &[
         "address to listen on (default 127.0.0.1 in local mode, which listens on loopback only; 0.0.0.0 otherwise)",
     ),
     ("PAYMENT_API_PORT", "port to listen on (default 37821)"),
+    ("PAYMENT_MAX_CONNECTIONS", "API connections open at once; more wait to be accepted (default 1024)"),
+    ("PAYMENT_IDLE_TIMEOUT_SECS", "an API connection silent this long is closed (default 60)"),
+    ("PAYMENT_REQUEST_TIMEOUT_SECS", "a request still running after this is answered 503 (default 120)"),
     (
         "PAYMENT_METRICS_ADDR",
         "address of the Prometheus GET /metrics listener, never the API's (default 127.0.0.1:9464; off to disable)",
@@ -396,6 +412,11 @@ impl Config {
         }
         let port: u16 = r.number("PAYMENT_API_PORT", 37821)?;
         let metrics_listen = read_metrics_addr(r.get(METRICS_ADDR), SocketAddr::new(host, port))?;
+        let limits = ServerLimits {
+            max_connections: r.within("PAYMENT_MAX_CONNECTIONS", 1024usize, 1..=65_536)?,
+            idle_timeout: r.seconds("PAYMENT_IDLE_TIMEOUT_SECS", 60, 1..=3600)?,
+            request_timeout: r.seconds("PAYMENT_REQUEST_TIMEOUT_SECS", 120, 1..=3600)?,
+        };
 
         let database_url = r.get("PAYMENT_DATABASE_URL").unwrap_or("sqlite://payments.db").to_owned();
         check_database_url(&database_url)?;
@@ -517,6 +538,7 @@ impl Config {
             mode,
             listen: SocketAddr::new(host, port),
             metrics_listen,
+            limits,
             database_url,
             database_max_connections,
             wire,

@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod config;
+mod limits;
 mod metrics;
 
 pub use app::{RunningApp, start};

@@ -65,6 +65,8 @@ pub struct HttpState {
     pub metrics: Metrics,
     /// Keys idempotency fingerprints and scopes (the same on every instance).
     pub idempotency_secret: IdempotencySecret,
+    /// Longest a request may run before it is answered 503.
+    pub request_deadline: std::time::Duration,
 }
 
 impl HttpState {
@@ -88,7 +90,15 @@ impl HttpState {
             idempotency_lease: DEFAULT_IDEMPOTENCY_LEASE,
             metrics: Metrics::new(),
             idempotency_secret: IdempotencySecret::random(),
+            request_deadline: DEFAULT_REQUEST_DEADLINE,
         }
+    }
+
+    /// Answers 503 to a request still running after `deadline`.
+    #[must_use]
+    pub fn with_request_deadline(mut self, deadline: std::time::Duration) -> Self {
+        self.request_deadline = deadline;
+        self
     }
 
     /// Keys idempotency fingerprints with `secret`; instances sharing a
@@ -123,6 +133,9 @@ impl HttpState {
 }
 
 const TITLE: &str = "payments";
+
+/// The default [`HttpState::request_deadline`]: several PG calls' worth.
+pub const DEFAULT_REQUEST_DEADLINE: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// The default [`HttpState::idempotency_lease`]: longer than any request runs.
 pub const DEFAULT_IDEMPOTENCY_LEASE: std::time::Duration = std::time::Duration::from_secs(120);
@@ -287,16 +300,18 @@ fn request_id_of(request: &Request) -> Arc<str> {
     }
 }
 
-/// The route templates requests are counted by: an operation's path as the
-/// OpenAPI document writes it (`/payments/histories/{id}`), else the plain
-/// route's pattern (`/openapi.json`); `None` when no route matched.
-struct Routes {
+/// What every request goes through: its deadline, and the metrics, which
+/// count it by route template: an operation's path as the OpenAPI document
+/// writes it (`/payments/histories/{id}`), else the plain route's pattern
+/// (`/openapi.json`); `None` when no route matched.
+struct Requests {
     metrics: Metrics,
+    deadline: std::time::Duration,
     operations: std::collections::HashMap<String, String>,
 }
 
-impl Routes {
-    fn new(metrics: Metrics, document: &str) -> Self {
+impl Requests {
+    fn new(metrics: Metrics, deadline: std::time::Duration, document: &str) -> Self {
         let mut operations = std::collections::HashMap::new();
         if let Ok(Value::Object(root)) = serde_json::from_str::<Value>(document)
             && let Some(Value::Object(paths)) = root.get("paths")
@@ -308,7 +323,7 @@ impl Routes {
                 }
             }
         }
-        Self { metrics, operations }
+        Self { metrics, deadline, operations }
     }
 
     fn template<'a>(&'a self, response: &'a Response) -> Option<&'a str> {
@@ -322,21 +337,34 @@ impl Routes {
 
 /// Gives every request an id (its span, its error bodies, its
 /// `x-request-id` header), logs one line per request and counts it.
-async fn log_request<E: Endpoint>(next: Arc<E>, request: Request, routes: Arc<Routes>) -> poem::Result<Response> {
+async fn log_request<E: Endpoint>(next: Arc<E>, request: Request, requests: Arc<Requests>) -> poem::Result<Response> {
     let request_id = request_id_of(&request);
     let span = tracing::info_span!("request", request_id = %request_id);
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let started = Instant::now();
     let answered = async {
-        match next.call(request).await {
-            Ok(response) => response.into_response(),
-            Err(error) => ApiError::from_poem(&error).into_response(),
+        match tokio::time::timeout(requests.deadline, next.call(request)).await {
+            Ok(Ok(response)) => response.into_response(),
+            Ok(Err(error)) => ApiError::from_poem(&error).into_response(),
+            Err(_) => {
+                tracing::warn!(deadline_s = requests.deadline.as_secs(), "request cut at its deadline");
+                let message = format!(
+                    "the request did not finish within {} s; retry it (with the same Idempotency-Key)",
+                    requests.deadline.as_secs()
+                );
+                ApiError::new(503, "UNAVAILABLE", message).into_response()
+            }
         }
     };
     let mut response = REQUEST_ID.scope(request_id.clone(), answered).instrument(span.clone()).await;
     let elapsed = started.elapsed();
-    routes.metrics.observe_request(method.as_str(), routes.template(&response), response.status().as_u16(), elapsed);
+    requests.metrics.observe_request(
+        method.as_str(),
+        requests.template(&response),
+        response.status().as_u16(),
+        elapsed,
+    );
     let _entered = span.enter();
     tracing::info!(
         %method, %path, status = response.status().as_u16(),
@@ -350,20 +378,22 @@ async fn log_request<E: Endpoint>(next: Arc<E>, request: Request, routes: Arc<Ro
 }
 
 /// Refuses bodies over [`MAX_BODY_BYTES`] with 413: at once from
-/// `Content-Length`, or while reading a body sent without one.
+/// `Content-Length`, else while reading the body, whatever its framing
+/// (HTTP/1.1 chunked, HTTP/2 frames with no length): no more than the limit
+/// is ever buffered.
 async fn limit_body<E: Endpoint>(next: Arc<E>, mut request: Request) -> poem::Result<Response> {
     let declared = request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     match declared {
         Some(length) if length > MAX_BODY_BYTES as u64 => return Err(ApiError::too_large(MAX_BODY_BYTES).into()),
+        // hyper stops a body at its declared length.
         Some(_) => {}
-        None if request.headers().contains_key(header::TRANSFER_ENCODING) => {
+        None => {
             let body = request.take_body().into_bytes_limit(MAX_BODY_BYTES).await.map_err(|error| match error {
                 poem::error::ReadBodyError::PayloadTooLarge => ApiError::too_large(MAX_BODY_BYTES),
                 other => ApiError::new(400, "INVALID_REQUEST", other.to_string()),
             })?;
             request.set_body(body);
         }
-        None => {}
     }
     next.call(request).await.map(IntoResponse::into_response)
 }
@@ -393,7 +423,7 @@ fn json_error(error: poem::Error) -> Response {
 pub fn app(state: HttpState) -> impl Endpoint<Output = Response> {
     let service = service();
     let document = openapi_json();
-    let routes = Arc::new(Routes::new(state.metrics.clone(), &document));
+    let requests = Arc::new(Requests::new(state.metrics.clone(), state.request_deadline, &document));
     // Swagger UI embeds poem-openapi's own rendering; show the annotated one.
     let docs = service.swagger_ui_html().replacen(&service.spec(), &document, 1);
     Route::new()
@@ -410,5 +440,5 @@ pub fn app(state: HttpState) -> impl Endpoint<Output = Response> {
         .around(limit_body)
         .catch_all_error(|error| async move { json_error(error) })
         .data(Arc::new(state))
-        .around(move |next, request| log_request(next, request, routes.clone()))
+        .around(move |next, request| log_request(next, request, requests.clone()))
 }

@@ -122,6 +122,53 @@ async fn chunked_bodies_over_the_limit_answer_413() {
     assert_eq!(app.get("/monitors/health").await.status, 200);
 }
 
+#[tokio::test]
+async fn http2_bodies_without_a_length_answer_413_before_the_upload_ends() {
+    let app = spawn_app().await;
+    // The PG webhook routes take JSON from anyone; the record routes take text.
+    for (path, content_type) in [("/payments/webhooks/toss", "application/json"), ("/payments/histories", "text/plain")]
+    {
+        let (status, code, taken) = stream_64_mib_over_http2(&app, path, content_type).await;
+        assert_eq!((status, code.as_str()), (413, "PAYLOAD_TOO_LARGE"), "{path}");
+        // The limit, plus what HTTP/2 flow control lets the client send ahead.
+        assert!(taken < 8 * 1024 * 1024, "{path}: {taken} bytes of 64 MiB were taken before the answer");
+    }
+    assert_eq!(app.get("/monitors/health").await.status, 200);
+}
+
+/// POSTs 64 MiB over HTTP/2 with no length, produced only as the connection
+/// takes them; answers the status, the error code and how much was taken
+/// when the answer came.
+async fn stream_64_mib_over_http2(app: &TestApp, path: &str, content_type: &str) -> (u16, String, usize) {
+    use futures::StreamExt;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    const CHUNK: usize = 64 * 1024;
+    let client = reqwest::Client::builder().http2_prior_knowledge().build().unwrap();
+    let pulled = Arc::new(AtomicUsize::new(0));
+    let counter = pulled.clone();
+    // A JSON string that never ends.
+    let body = futures::stream::iter(0..1024).map(move |i| {
+        counter.fetch_add(CHUNK, Ordering::SeqCst);
+        let mut chunk = vec![b'A'; CHUNK];
+        if i == 0 {
+            chunk[..2].copy_from_slice(b"[\"");
+        }
+        Ok::<_, std::io::Error>(chunk)
+    });
+    let response = client
+        .post(format!("{}{path}", app.url))
+        .header("content-type", content_type)
+        .body(reqwest::Body::wrap_stream(body))
+        .send()
+        .await
+        .expect("an answer over HTTP/2");
+    assert_eq!(response.version(), reqwest::Version::HTTP_2);
+    let taken = pulled.load(Ordering::SeqCst);
+    let answer = TestApp::answer(response).await;
+    (answer.status, answer.body["code"].as_str().unwrap_or_default().to_owned(), taken)
+}
+
 fn futures_util_stream(
     chunks: Vec<Result<Vec<u8>, std::io::Error>>,
 ) -> impl futures::Stream<Item = Result<Vec<u8>, std::io::Error>> + Send + 'static {
