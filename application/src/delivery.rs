@@ -23,11 +23,16 @@ pub struct DeliveryDeps {
 #[derive(Clone)]
 pub struct DeliveryService {
     deps: Arc<DeliveryDeps>,
+    /// The last counts read, for [`DeliveryService::recent_stats`].
+    counted: Arc<tokio::sync::Mutex<Option<(std::time::Instant, OutboxStats)>>>,
 }
+
+/// Most events one purge pass removes (then it pauses for the next pass).
+pub const PURGE_BATCH: u32 = 1_000;
 
 impl DeliveryService {
     pub fn new(deps: DeliveryDeps) -> Self {
-        Self { deps: Arc::new(deps) }
+        Self { deps: Arc::new(deps), counted: Arc::default() }
     }
 
     pub fn lease(&self) -> Duration {
@@ -85,6 +90,45 @@ impl DeliveryService {
     /// 503 when the database is down.
     pub async fn stats(&self) -> Result<OutboxStats, AppError> {
         Ok(self.deps.outbox.stats(self.deps.clock.now()).await?)
+    }
+
+    /// Queue counts at most `max_age` old: monitors and scrapes share one
+    /// count (one query at a time, however many ask), so asking often costs
+    /// the database nothing more.
+    ///
+    /// # Errors
+    /// 503 when the database is down and no count is recent enough.
+    pub async fn recent_stats(&self, max_age: Duration) -> Result<OutboxStats, AppError> {
+        let mut counted = self.counted.lock().await;
+        if let Some((at, stats)) = *counted
+            && at.elapsed() < max_age
+        {
+            return Ok(stats);
+        }
+        let stats = self.stats().await?;
+        *counted = Some((std::time::Instant::now(), stats));
+        Ok(stats)
+    }
+
+    /// Removes the events whose delivery settled (delivered or given up)
+    /// more than `retention` ago, with their jobs and attempts, in batches of
+    /// [`PURGE_BATCH`], at most `max_batches` of them; answers how many.
+    ///
+    /// # Errors
+    /// 503 when the database is down (what was purged before stays purged).
+    pub async fn purge_settled(&self, retention: Duration, max_batches: u32) -> Result<u64, AppError> {
+        let retention = chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
+        let now = self.deps.clock.now();
+        let cutoff = now.checked_sub_signed(retention).unwrap_or(now);
+        let mut purged = 0;
+        for _ in 0..max_batches {
+            let batch = self.deps.outbox.purge_settled_before(cutoff, PURGE_BATCH).await?;
+            purged += batch;
+            if batch < u64::from(PURGE_BATCH) {
+                break;
+            }
+        }
+        Ok(purged)
     }
 
     /// Makes an event due again (operator command).

@@ -97,3 +97,55 @@ async fn a_lost_lease_reports_nothing_recorded() {
     let s = service(outbox, SendResult { status: Some(200), body: None });
     assert_eq!(s.deliver(&job(0)).await.unwrap(), None);
 }
+
+fn service_without_sends(outbox: MockWebhookOutbox) -> DeliveryService {
+    let mut clock = MockClock::new();
+    clock.expect_now().returning(|| at(100 * 86_400));
+    DeliveryService::new(DeliveryDeps {
+        outbox: Arc::new(outbox),
+        sender: Arc::new(MockWebhookSender::new()),
+        clock: Arc::new(clock),
+        schedule: RetrySchedule::new(vec![Duration::from_secs(10)], 0).unwrap(),
+        lease: Duration::from_secs(30),
+    })
+}
+
+#[tokio::test]
+async fn settled_deliveries_are_purged_in_bounded_batches_before_the_retention_cutoff() {
+    let mut outbox = MockWebhookOutbox::new();
+    let mut left: u64 = 2 * u64::from(PURGE_BATCH) + 7;
+    outbox
+        .expect_purge_settled_before()
+        // 100 days after the epoch, minus 90 days.
+        .withf(|cutoff, limit| *cutoff == at(10 * 86_400) && *limit == PURGE_BATCH)
+        .times(3)
+        .returning(move |_, limit| {
+            let batch = left.min(u64::from(limit));
+            left -= batch;
+            Ok(batch)
+        });
+    let s = service_without_sends(outbox);
+    let retention = Duration::from_secs(90 * 86_400);
+    assert_eq!(s.purge_settled(retention, 100).await.unwrap(), 2 * u64::from(PURGE_BATCH) + 7);
+
+    // However much is left, one call removes at most `max_batches` batches.
+    let mut endless = MockWebhookOutbox::new();
+    endless.expect_purge_settled_before().times(2).returning(|_, limit| Ok(u64::from(limit)));
+    let s = service_without_sends(endless);
+    assert_eq!(s.purge_settled(retention, 2).await.unwrap(), 2 * u64::from(PURGE_BATCH));
+}
+
+#[tokio::test]
+async fn recent_counts_are_shared_for_their_age() {
+    let mut outbox = MockWebhookOutbox::new();
+    outbox.expect_stats().times(1).returning(|_| Ok(OutboxStats { pending: 3, ..OutboxStats::default() }));
+    let s = service_without_sends(outbox);
+    for _ in 0..50 {
+        assert_eq!(s.recent_stats(Duration::from_secs(60)).await.unwrap().pending, 3);
+    }
+    let mut failing = MockWebhookOutbox::new();
+    failing.expect_stats().times(2).returning(|_| Err(RepositoryError::Unavailable("down".into())));
+    let s = service_without_sends(failing);
+    assert_eq!(s.recent_stats(Duration::ZERO).await.unwrap_err().status(), 503);
+    assert_eq!(s.recent_stats(Duration::ZERO).await.unwrap_err().status(), 503, "a failure is not kept");
+}

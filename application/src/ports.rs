@@ -447,7 +447,7 @@ pub enum JobOutcome {
 }
 
 /// Counts of the delivery queue, for monitoring.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct OutboxStats {
     /// Due or scheduled, never attempted.
     pub pending: u64,
@@ -515,6 +515,14 @@ pub trait WebhookOutbox: Send + Sync {
     /// # Errors
     /// `Unavailable` when the database is down.
     async fn stats(&self, now: Timestamp) -> Result<OutboxStats, RepositoryError>;
+
+    /// Removes up to `limit` events whose delivery was settled (delivered,
+    /// or given up on) before `cutoff`, with their job and attempts; answers
+    /// how many. Pending deliveries are never removed.
+    ///
+    /// # Errors
+    /// `Unavailable`.
+    async fn purge_settled_before(&self, cutoff: Timestamp, limit: u32) -> Result<u64, RepositoryError>;
 }
 
 /// Where a cancel intent stands.

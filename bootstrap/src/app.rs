@@ -349,6 +349,7 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
     );
     let worker = tokio::spawn(worker.run(stopped.clone()));
     let purge = tokio::spawn(purge_idempotency_keys(repositories.idempotency.clone(), stopped.clone()));
+    let retention = tokio::spawn(purge_settled_webhooks(delivery.clone(), config.webhooks.retention, stopped.clone()));
     let settle = config
         .pg
         .cancel_settle_every
@@ -427,6 +428,7 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
         let _ = stop_rest.send(true);
         let _ = worker.await;
         let _ = purge.await;
+        let _ = retention.await;
         if let Some(settle) = settle {
             let _ = settle.await;
         }
@@ -504,6 +506,22 @@ async fn process_inbox(
                 Ok(n) => tracing::info!(purged = n, "old PG notifications removed"),
                 Err(error) => tracing::warn!(%error, "could not purge old PG notifications"),
             }
+        }
+    }
+}
+
+/// Settled webhook deliveries older than `retention` are removed hourly (at
+/// most 100 batches an hour, so a first run over a large backlog spreads).
+async fn purge_settled_webhooks(delivery: DeliveryService, retention: Duration, mut stopped: watch::Receiver<bool>) {
+    loop {
+        match delivery.purge_settled(retention, 100).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(purged = n, "settled webhook events past their retention removed"),
+            Err(error) => tracing::warn!(%error, "could not purge settled webhook events"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_secs(3600)) => {}
+            _ = stopped.wait_for(|stop| *stop) => return,
         }
     }
 }

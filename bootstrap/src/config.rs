@@ -112,6 +112,8 @@ pub struct WebhookConfig {
     /// How long a claimed delivery stays owned by its worker; after a crash
     /// the job is claimed again once this has passed. Longer than `timeout`.
     pub lease: Duration,
+    /// How long a settled delivery (its event and attempts) is kept.
+    pub retention: Duration,
 }
 
 /// Keys at rest, one keyring per table.
@@ -255,6 +257,10 @@ pub const VARIABLES: &[(&str, &str)] = &[
         "PAYMENT_WEBHOOK_LEASE_SECS",
         "how long a claimed delivery stays owned by its worker; after a crash it is retried once this \
          passes (default 3 x timeout + 30, must exceed the timeout)",
+    ),
+    (
+        "PAYMENT_WEBHOOK_RETENTION_DAYS",
+        "delivered and given-up webhook events (with their attempts) are removed after this many days (default 90)",
     ),
     ("PAYMENT_WEBHOOK_CONCURRENCY", "deliveries in flight at once (default 32)"),
     ("PAYMENT_WEBHOOK_POLL_MS", "how often to look for due deliveries (default 500)"),
@@ -510,6 +516,7 @@ impl Config {
             schedule,
             concurrency: r.within("PAYMENT_WEBHOOK_CONCURRENCY", 32usize, 1..=1024)?,
             poll_interval: r.millis("PAYMENT_WEBHOOK_POLL_MS", 500, 10..=60_000)?,
+            retention: Duration::from_secs(86_400 * r.within("PAYMENT_WEBHOOK_RETENTION_DAYS", 90u64, 1..=3650)?),
             allowed_hosts,
         };
 

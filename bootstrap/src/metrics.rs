@@ -2,8 +2,9 @@
 //! of [`Metrics`] and the gauges read at scrape time (outbox, argon2 queue,
 //! database pool).
 
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use payments_application::{DeliveryService, InboxReport, ReconcileReport};
 use payments_crypto::Argon2Hasher;
@@ -13,10 +14,10 @@ use poem::http::header;
 use poem::web::Data;
 use poem::{Endpoint, EndpointExt, Response, Route, get, handler};
 
-/// How long the outbox counts are reused: they cost a query over the outbox,
-/// and a scrape loop (or anyone reaching the port) must not turn into a
-/// query loop.
-const OUTBOX_SAMPLE_TTL: Duration = Duration::from_secs(2);
+/// How old the outbox counts may be: they cost a query over the outbox, and
+/// a scrape loop (or anyone reaching the port) must not turn into a query
+/// loop.
+const OUTBOX_SAMPLE_AGE: Duration = Duration::from_secs(2);
 
 /// What a scrape reads.
 pub(crate) struct Exporter {
@@ -24,51 +25,34 @@ pub(crate) struct Exporter {
     delivery: DeliveryService,
     hasher: Argon2Hasher,
     database: Database,
-    outbox: tokio::sync::Mutex<Option<(Instant, OutboxSample)>>,
-    outbox_failing: Mutex<bool>,
+    outbox_failing: AtomicBool,
 }
 
 impl Exporter {
     pub(crate) fn new(metrics: Metrics, delivery: DeliveryService, hasher: Argon2Hasher, database: Database) -> Self {
-        Self { metrics, delivery, hasher, database, outbox: Default::default(), outbox_failing: Mutex::new(false) }
+        Self { metrics, delivery, hasher, database, outbox_failing: AtomicBool::new(false) }
     }
 
-    /// The outbox counts, read at most once per [`OUTBOX_SAMPLE_TTL`] (one
-    /// query at a time however many scrapes come at once); the last ones
-    /// read while the database does not answer.
+    /// The outbox counts; `None` while the database does not answer (the
+    /// gauges then keep their last values; the failure is logged once).
     async fn outbox(&self) -> Option<OutboxSample> {
-        let mut cached = self.outbox.lock().await;
-        if let Some((at, sample)) = *cached
-            && at.elapsed() < OUTBOX_SAMPLE_TTL
-        {
-            return Some(sample);
-        }
-        match self.delivery.stats().await {
+        match self.delivery.recent_stats(OUTBOX_SAMPLE_AGE).await {
             Ok(stats) => {
-                let sample = OutboxSample {
+                self.outbox_failing.store(false, Ordering::Relaxed);
+                Some(OutboxSample {
                     pending: stats.pending,
                     retrying: stats.retrying,
                     failed: stats.failed,
                     oldest_pending_age: stats.oldest_pending_age.unwrap_or_default(),
-                };
-                *cached = Some((Instant::now(), sample));
-                self.note_outbox_failure(false);
-                Some(sample)
+                })
             }
             Err(error) => {
-                if !self.note_outbox_failure(true) {
+                if !self.outbox_failing.swap(true, Ordering::Relaxed) {
                     tracing::warn!(%error, "metrics: the outbox counts cannot be read");
                 }
-                cached.map(|(_, sample)| sample)
+                None
             }
         }
-    }
-
-    /// Records whether reading the outbox fails; answers whether it already did
-    /// (a failure is logged once, not on every scrape).
-    fn note_outbox_failure(&self, failing: bool) -> bool {
-        let mut state = self.outbox_failing.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        std::mem::replace(&mut *state, failing)
     }
 
     async fn render(&self) -> String {

@@ -927,6 +927,21 @@ impl WebhookOutbox for Store {
         Ok(())
     }
 
+    async fn purge_settled_before(&self, cutoff: Timestamp, limit: u32) -> Result<u64, RepositoryError> {
+        // The job and its attempts go with their event (ON DELETE CASCADE).
+        let purged = sqlx::query(
+            "DELETE FROM payment_history_webhooks WHERE id IN (\
+             SELECT event_id FROM payment_webhook_outbox \
+             WHERE state IN ('delivered', 'failed') AND updated_at < $1 ORDER BY updated_at LIMIT $2)",
+        )
+        .bind(ts_col(cutoff))
+        .bind(i64::from(limit))
+        .execute(self.writer()?)
+        .await
+        .map_err(db_err)?;
+        Ok(purged.rows_affected())
+    }
+
     async fn redeliver(&self, event: EventId, now: Timestamp) -> Result<bool, RepositoryError> {
         let updated = sqlx::query(
             "UPDATE payment_webhook_outbox SET state = 'pending', due_at = $1, attempts = 0, lease_token = NULL, \

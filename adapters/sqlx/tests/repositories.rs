@@ -70,6 +70,7 @@ suite!(
     concurrent_intents_of_one_payment_begin_one_at_a_time,
     the_inbox_keeps_notifications_until_processed_under_leases,
     reconcile_candidates_are_the_unpaid_and_the_recent_in_pages,
+    settled_deliveries_are_purged_after_their_retention_with_their_attempts,
 );
 
 async fn reconcile_candidates_are_the_unpaid_and_the_recent_in_pages(db: &TestDb) {
@@ -649,6 +650,50 @@ async fn outbox_release_redeliver_failed_and_limits(db: &TestDb) {
     assert_eq!(mine.attempts_made, 0, "a redelivered event starts a fresh retry schedule");
     assert_eq!(db.repos.outbox.attempts(job.event.id()).await.unwrap().len(), 1, "earlier attempts stay recorded");
     assert_eq!(db.repos.outbox.claim_due(now, 0, lease).await.unwrap().len(), 0);
+}
+
+async fn settled_deliveries_are_purged_after_their_retention_with_their_attempts(db: &TestDb) {
+    let lease = Duration::from_secs(30);
+    let mut events = Vec::new();
+    for n in 0..6 {
+        events.push(one_event(db, n, 1_000).await);
+    }
+    let jobs = db.repos.outbox.claim_due(at(2_000), 10, lease).await.unwrap();
+    assert_eq!(jobs.len(), 6);
+    // Two delivered long ago, one given up long ago, one delivered recently,
+    // one retrying (attempted long ago), one never attempted.
+    let settle = |n: usize, at_ms: i64, outcome: JobOutcome| {
+        let job = jobs.iter().find(|j| j.event.id() == events[n].id()).unwrap().clone();
+        let outbox = db.repos.outbox.clone();
+        async move {
+            let attempt = DeliveryAttempt::answered(200, "ok", at(at_ms));
+            assert!(outbox.record_attempt(job.event.id(), job.lease, &attempt, outcome).await.unwrap());
+        }
+    };
+    settle(0, 3_000, JobOutcome::Delivered).await;
+    settle(1, 4_000, JobOutcome::Delivered).await;
+    settle(2, 5_000, JobOutcome::Failed).await;
+    settle(3, 90_000, JobOutcome::Delivered).await;
+    settle(4, 6_000, JobOutcome::RetryAt(at(1_000_000))).await;
+    let attempts_before = db.count("payment_history_webhook_responses").await;
+    assert_eq!(attempts_before, 5);
+
+    // Oldest first, `limit` at a time; the recent and the unsettled stay.
+    let cutoff = at(60_000);
+    assert_eq!(db.repos.outbox.purge_settled_before(cutoff, 2).await.unwrap(), 2);
+    assert_eq!(db.repos.outbox.purge_settled_before(cutoff, 2).await.unwrap(), 1);
+    assert_eq!(db.repos.outbox.purge_settled_before(cutoff, 2).await.unwrap(), 0);
+    for gone in &events[..3] {
+        assert!(db.repos.outbox.attempts(gone.id()).await.unwrap().is_empty());
+        assert!(!db.repos.outbox.redeliver(gone.id(), at(100_000)).await.unwrap(), "its job is gone too");
+    }
+    assert_eq!(db.count("payment_history_webhooks").await, 3);
+    assert_eq!(db.count("payment_webhook_outbox").await, 3);
+    assert_eq!(db.count("payment_history_webhook_responses").await, 2, "the kept events' attempts stay");
+    let stats = db.repos.outbox.stats(at(100_000)).await.unwrap();
+    assert_eq!((stats.delivered, stats.failed, stats.retrying, stats.pending), (1, 0, 1, 1));
+    // The histories themselves are untouched.
+    assert_eq!(db.count("payment_histories").await, 6);
 }
 
 async fn outbox_claim_is_exclusive_between_concurrent_workers(db: &TestDb) {

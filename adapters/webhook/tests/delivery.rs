@@ -112,6 +112,18 @@ impl WebhookOutbox for MemoryOutbox {
     async fn stats(&self, _: Timestamp) -> Result<OutboxStats, RepositoryError> {
         Ok(OutboxStats::default())
     }
+
+    async fn purge_settled_before(&self, cutoff: Timestamp, limit: u32) -> Result<u64, RepositoryError> {
+        let mut jobs = self.jobs.lock().unwrap();
+        let settled_before =
+            |job: &Job| job.done.is_some() && job.attempts.last().is_some_and(|a| a.created_at < cutoff);
+        let old: Vec<EventId> = jobs.values().filter(|j| settled_before(j)).map(|j| j.event.id()).collect();
+        let purged: Vec<EventId> = old.into_iter().take(limit as usize).collect();
+        for id in &purged {
+            jobs.remove(id);
+        }
+        Ok(purged.len() as u64)
+    }
 }
 
 // --- a receiver that verifies ------------------------------------------------
