@@ -126,8 +126,7 @@ impl PaymentService {
     /// cancel; 409 when other cancels of the payment kept it busy too long;
     /// 502/504 when the PG fails or its outcome is unknown (retry with the same key).
     pub async fn cancel_history(&self, input: CancelHistory) -> Result<PaymentHistory, AppError> {
-        let stored = self.load_history(&Locator::Source(input.source.clone())).await?;
-        self.check_password(&input.password, &stored.password_hash).await?;
+        let stored = self.opened_history(&Locator::Source(input.source.clone()), &input.password).await?;
         stored.history.check_cancel(input.price)?;
         let gateway = self.deps.gateways.get(stored.history.vendor().code)?;
         let id = intent_id(stored.history.id(), input.idempotency_key.as_deref(), self.deps.ids.new_id());

@@ -52,8 +52,9 @@ impl PaymentService {
             crate::commands::Locator::Id(id) => self.reservations().find_by_id(*id).await?,
             crate::commands::Locator::Source(source) => self.reservations().find_by_source(source).await?,
         };
-        let stored = found.ok_or_else(|| AppError::NotFound("payment reservation not found".into()))?;
-        self.check_password(password, &stored.password_hash).await?;
+        let Some(stored) = found else { return Err(self.not_found(password, "payment reservation").await) };
+        let record = crate::ports::PasswordRecord::Reservation(stored.reservation.id);
+        self.check_password(record, password, &stored.password_hash).await?;
         Ok(stored)
     }
 

@@ -15,6 +15,7 @@ use crate::ports::{GatewayError, RepositoryError};
 /// | `Conflict` | 409 |
 /// | `Gone` | 410 |
 /// | `Unprocessable` | 422 |
+/// | `TooManyAttempts` | 429 |
 /// | `Internal` | 500 |
 /// | `BadGateway` | 502 |
 /// | `Unavailable` | 503 |
@@ -39,6 +40,10 @@ pub enum AppError {
     /// A PG or a domain rule refused the request.
     #[error("{0}")]
     Unprocessable(String),
+    /// Too many wrong passwords for this record: nothing is checked until
+    /// `retry_after` has passed.
+    #[error("{message}")]
+    TooManyAttempts { message: String, retry_after: std::time::Duration },
     /// The PG failed or answered something unusable.
     #[error("{0}")]
     BadGateway(String),
@@ -63,6 +68,7 @@ impl AppError {
             AppError::Conflict(_) => 409,
             AppError::Gone(_) => 410,
             AppError::Unprocessable(_) => 422,
+            AppError::TooManyAttempts { .. } => 429,
             AppError::Internal(_) => 500,
             AppError::BadGateway(_) => 502,
             AppError::Unavailable(_) => 503,
@@ -79,6 +85,7 @@ impl AppError {
             AppError::Conflict(_) => "CONFLICT",
             AppError::Gone(_) => "GONE",
             AppError::Unprocessable(_) => "UNPROCESSABLE",
+            AppError::TooManyAttempts { .. } => "TOO_MANY_ATTEMPTS",
             AppError::Internal(_) => "INTERNAL",
             AppError::BadGateway(_) => "BAD_GATEWAY",
             AppError::Unavailable(_) => "UNAVAILABLE",
@@ -142,13 +149,14 @@ mod tests {
             AppError::Conflict(String::new()),
             AppError::Gone(String::new()),
             AppError::Unprocessable(String::new()),
+            AppError::TooManyAttempts { message: String::new(), retry_after: std::time::Duration::ZERO },
             AppError::Internal(anyhow::anyhow!("x")),
             AppError::BadGateway(String::new()),
             AppError::Unavailable(String::new()),
             AppError::GatewayTimeout(String::new()),
         ];
         let statuses: Vec<u16> = all.iter().map(AppError::status).collect();
-        assert_eq!(statuses, [400, 403, 404, 409, 410, 422, 500, 502, 503, 504]);
+        assert_eq!(statuses, [400, 403, 404, 409, 410, 422, 429, 500, 502, 503, 504]);
         assert_eq!(AppError::Internal(anyhow::anyhow!("db password is x")).to_string(), "internal error");
     }
 

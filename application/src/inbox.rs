@@ -165,8 +165,10 @@ fn worth_retrying(error: &AppError, age: chrono::Duration) -> bool {
         | AppError::Unprocessable(_)
         | AppError::Conflict(_)
         | AppError::Gone(_) => false,
-        AppError::BadGateway(_) | AppError::GatewayTimeout(_) | AppError::Unavailable(_) | AppError::Internal(_) => {
-            age < RETRIED_FOR
-        }
+        AppError::BadGateway(_)
+        | AppError::GatewayTimeout(_)
+        | AppError::Unavailable(_)
+        | AppError::Internal(_)
+        | AppError::TooManyAttempts { .. } => age < RETRIED_FOR,
     }
 }

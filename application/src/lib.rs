@@ -20,7 +20,9 @@ pub use cancel::SettleReport;
 pub use delivery::{DeliveryDeps, DeliveryService};
 pub use error::AppError;
 pub use inbox::{InboxReport, Received};
-pub use payments::{Gateways, PaymentDeps, PaymentService, WebhookUrlPolicy, derived_key, lookup_digest};
+pub use payments::{
+    Gateways, PasswordPolicy, PaymentDeps, PaymentService, WebhookUrlPolicy, derived_key, lookup_digest,
+};
 pub use reconcile::{ReconcileOptions, ReconcileReport};
 
 #[cfg(test)]

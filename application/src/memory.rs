@@ -6,8 +6,58 @@ use payments_domain::{CancelKey, HistoryId, Timestamp};
 use crate::commands::PgNotification;
 use crate::ports::{
     CancelIntent, CancelIntentRepository, ChargeBegin, ChargeIntent, ChargeIntentRepository, InboxItem, InboxOutcome,
-    IntentBegin, LeaseToken, NotificationInbox, RepositoryError,
+    IntentBegin, LeaseToken, NotificationInbox, PasswordAttempts, PasswordFailures, PasswordRecord, RepositoryError,
 };
+
+/// Wrong passwords in memory, counted as the storage counts them.
+#[derive(Default)]
+pub struct MemoryAttempts {
+    /// Per record: its count and when its window began.
+    pub rows: std::sync::Mutex<std::collections::HashMap<PasswordRecord, (PasswordFailures, Timestamp)>>,
+}
+
+#[async_trait::async_trait]
+impl PasswordAttempts for MemoryAttempts {
+    async fn failures(&self, record: PasswordRecord) -> Result<PasswordFailures, RepositoryError> {
+        Ok(self.rows.lock().unwrap().get(&record).map(|(counted, _)| *counted).unwrap_or_default())
+    }
+
+    async fn fail(
+        &self,
+        record: PasswordRecord,
+        now: Timestamp,
+        window: std::time::Duration,
+    ) -> Result<PasswordFailures, RepositoryError> {
+        let mut rows = self.rows.lock().unwrap();
+        let window = chrono::Duration::from_std(window).unwrap_or(chrono::Duration::MAX);
+        let (counted, started) = rows.entry(record).or_insert((PasswordFailures::default(), now));
+        if *started < now.checked_sub_signed(window).unwrap_or(now) {
+            (counted.failures, *started) = (0, now);
+        }
+        counted.failures += 1;
+        Ok(*counted)
+    }
+
+    async fn lock(&self, record: PasswordRecord, until: Timestamp) -> Result<(), RepositoryError> {
+        if let Some((counted, started)) = self.rows.lock().unwrap().get_mut(&record) {
+            *counted = PasswordFailures { failures: 0, lockouts: counted.lockouts + 1, locked_until: Some(until) };
+            *started = until;
+        }
+        Ok(())
+    }
+
+    async fn clear(&self, record: PasswordRecord) -> Result<(), RepositoryError> {
+        self.rows.lock().unwrap().remove(&record);
+        Ok(())
+    }
+
+    async fn purge_before(&self, cutoff: Timestamp) -> Result<u64, RepositoryError> {
+        let mut rows = self.rows.lock().unwrap();
+        let before = rows.len();
+        rows.retain(|_, (counted, started)| *started >= cutoff || counted.locked_until.is_some_and(|u| u >= cutoff));
+        Ok((before - rows.len()) as u64)
+    }
+}
 
 /// Cancel intents in memory, with the storage's rules (one open intent per
 /// payment; ids unique).

@@ -14,8 +14,8 @@ use crate::commands::{
 };
 use crate::error::AppError;
 use crate::ports::{
-    CancelIntentRepository, CancelRequest, Clock, ConfirmRequest, HistoryRepository, IdGenerator, PasswordHasher,
-    PaymentGateway, RepositoryError, ReservationRepository, SecretKey, StoredHistory,
+    CancelIntentRepository, CancelRequest, Clock, ConfirmRequest, HistoryRepository, IdGenerator, PasswordFailures,
+    PasswordHasher, PasswordRecord, PaymentGateway, RepositoryError, ReservationRepository, SecretKey, StoredHistory,
 };
 
 /// The PG gateways by vendor.
@@ -87,6 +87,44 @@ pub struct PaymentDeps {
     pub intent_lease: std::time::Duration,
     /// PG notifications, kept until processed.
     pub inbox: Arc<dyn crate::ports::NotificationInbox>,
+    /// Wrong passwords counted per record.
+    pub attempts: Arc<dyn crate::ports::PasswordAttempts>,
+    /// What a password must be and how guessing one is slowed down.
+    pub passwords: PasswordPolicy,
+}
+
+/// What a record's password must be, and how guessing it is slowed down:
+/// after `max_failures` wrong passwords within `window` the record answers
+/// 429 (with `Retry-After`) without checking anything for `first_lock`,
+/// doubled at each further lockout up to `max_lock`; the right password
+/// resets it all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PasswordPolicy {
+    /// Fewest characters of a new record's password.
+    pub min_chars: usize,
+    pub max_failures: u32,
+    pub window: std::time::Duration,
+    pub first_lock: std::time::Duration,
+    pub max_lock: std::time::Duration,
+}
+
+impl Default for PasswordPolicy {
+    fn default() -> Self {
+        Self {
+            min_chars: 8,
+            max_failures: 5,
+            window: std::time::Duration::from_secs(15 * 60),
+            first_lock: std::time::Duration::from_secs(60),
+            max_lock: std::time::Duration::from_secs(3600),
+        }
+    }
+}
+
+impl PasswordPolicy {
+    /// The lock after `lockouts` earlier ones.
+    pub fn lock_for(&self, lockouts: u32) -> std::time::Duration {
+        self.first_lock.saturating_mul(1u32 << lockouts.min(16)).min(self.max_lock)
+    }
 }
 
 /// The payment use cases. Cheap to clone; share one per process.
@@ -98,6 +136,9 @@ pub struct PaymentService {
     pub(crate) intent_closed: Arc<tokio::sync::Notify>,
     /// When this process's last reconciliation finished, and what it did.
     pub(crate) last_reconciliation: Arc<std::sync::Mutex<Option<LastReconciliation>>>,
+    /// A hash no password opens, verified against when a record is not
+    /// found (made at first use; `None` if hashing failed).
+    pub(crate) dummy_hash: Arc<tokio::sync::OnceCell<Option<PasswordHash>>>,
 }
 
 /// When a reconciliation finished, and what it did.
@@ -162,7 +203,12 @@ fn confirm_key(input: &CreateHistory) -> String {
 
 impl PaymentService {
     pub fn new(deps: PaymentDeps) -> Self {
-        Self { deps: Arc::new(deps), intent_closed: Arc::default(), last_reconciliation: Arc::default() }
+        Self {
+            deps: Arc::new(deps),
+            intent_closed: Arc::default(),
+            last_reconciliation: Arc::default(),
+            dummy_hash: Arc::default(),
+        }
     }
 
     pub(crate) fn histories(&self) -> &dyn HistoryRepository {
@@ -185,6 +231,7 @@ impl PaymentService {
     /// never be paid (failed, expired, cancelled); 502/504 when the PG fails
     /// (nothing is written).
     pub async fn create_history(&self, input: CreateHistory) -> Result<PaymentHistory, AppError> {
+        self.check_new_password(&input.password)?;
         self.deps.webhook_urls.check(&input.webhook_url)?;
         if self.histories().find_by_vendor(input.vendor.code, &input.vendor.uid).await?.is_some() {
             return Err(AppError::Conflict(format!(
@@ -262,17 +309,22 @@ impl PaymentService {
     /// # Errors
     /// 404 when unknown, 403 on a wrong password.
     pub async fn get_history(&self, locator: HistoryLocator, password: &Password) -> Result<PaymentHistory, AppError> {
-        let stored = self.load_history(&locator).await?;
-        self.check_password(password, &stored.password_hash).await?;
-        Ok(stored.history)
+        Ok(self.opened_history(&locator, password).await?.history)
     }
 
-    pub(crate) async fn load_history(&self, locator: &HistoryLocator) -> Result<StoredHistory, AppError> {
+    /// Loads a history and checks its password.
+    pub(crate) async fn opened_history(
+        &self,
+        locator: &HistoryLocator,
+        password: &Password,
+    ) -> Result<StoredHistory, AppError> {
         let found = match locator {
             Locator::Id(id) => self.histories().find_by_id(*id).await?,
             Locator::Source(source) => self.histories().find_by_source(source).await?,
         };
-        found.ok_or_else(|| AppError::NotFound("payment history not found".into()))
+        let Some(stored) = found else { return Err(self.not_found(password, "payment history").await) };
+        self.check_password(PasswordRecord::History(stored.history.id()), password, &stored.password_hash).await?;
+        Ok(stored)
     }
 
     /// A PG says a payment changed: re-read it from the PG and record what
@@ -374,6 +426,7 @@ impl PaymentService {
     /// 409 when already registered; 404 when the PG does not know it; 422 when
     /// it belongs to another customer; 502/504 when the PG fails.
     pub async fn create_reservation(&self, input: CreateReservation) -> Result<PaymentReservation, AppError> {
+        self.check_new_password(&input.password)?;
         if self.reservations().find_by_vendor(input.vendor.code, &input.vendor.uid).await?.is_some() {
             return Err(AppError::Conflict(format!(
                 "vendor.uid: saved card {} of {} is already registered",
@@ -424,17 +477,85 @@ impl PaymentService {
     }
 
     async fn hash(&self, password: &Password) -> Result<PasswordHash, AppError> {
-        self.deps.hasher.hash(password).await.map_err(AppError::Internal)
+        self.deps.hasher.hash(password).await.map_err(hasher_error)
     }
 
-    pub(crate) async fn check_password(&self, password: &Password, hash: &PasswordHash) -> Result<(), AppError> {
-        if self.deps.hasher.verify(password, hash).await.map_err(AppError::Internal)? {
-            Ok(())
-        } else {
-            Err(AppError::Forbidden("wrong password".into()))
+    /// Checks the password of `record`: refused at once (429) while the
+    /// record is locked; a wrong one is counted and locks the record once
+    /// there were too many; a right one clears the count.
+    pub(crate) async fn check_password(
+        &self,
+        record: PasswordRecord,
+        password: &Password,
+        hash: &PasswordHash,
+    ) -> Result<(), AppError> {
+        let policy = &self.deps.passwords;
+        let now = self.deps.clock.now();
+        let counted = self.deps.attempts.failures(record).await?;
+        if let Some(until) = counted.locked_until.filter(|until| *until > now) {
+            return Err(locked(until - now));
         }
+        if self.deps.hasher.verify(password, hash).await.map_err(hasher_error)? {
+            if counted != PasswordFailures::default() {
+                self.deps.attempts.clear(record).await?;
+            }
+            return Ok(());
+        }
+        let counted = self.deps.attempts.fail(record, now, policy.window).await?;
+        if counted.failures >= policy.max_failures {
+            let lock = policy.lock_for(counted.lockouts);
+            let until = now.checked_add_signed(chrono::Duration::from_std(lock).unwrap_or(chrono::Duration::MAX));
+            self.deps.attempts.lock(record, until.unwrap_or(now)).await?;
+            tracing::warn!(record = %record.key(), failures = counted.failures, lock_s = lock.as_secs(), "record locked after wrong passwords");
+        }
+        Err(AppError::Forbidden("wrong password".into()))
+    }
+
+    /// What a record not found costs: the same argon2 time as a wrong
+    /// password, so timing does not tell which records exist.
+    pub(crate) async fn not_found(&self, password: &Password, what: &str) -> AppError {
+        let dummy = self.dummy_hash.get_or_init(|| async {
+            self.deps
+                .hasher
+                .hash(&Password::parse("not a password of any record").expect("a valid password"))
+                .await
+                .ok()
+        });
+        if let Some(dummy) = dummy.await {
+            let _ = self.deps.hasher.verify(password, dummy).await;
+        }
+        AppError::NotFound(format!("{what} not found"))
+    }
+
+    /// Refuses a new record's password shorter than the policy's minimum.
+    pub(crate) fn check_new_password(&self, password: &Password) -> Result<(), AppError> {
+        let min = self.deps.passwords.min_chars;
+        if password.expose().chars().count() < min {
+            return Err(AppError::Invalid(format!("password: must be at least {min} characters")));
+        }
+        Ok(())
     }
 }
+
+/// A full hashing queue is 503 (retry shortly); anything else is a bug.
+fn hasher_error(error: anyhow::Error) -> AppError {
+    if error.is::<crate::ports::HasherBusy>() {
+        AppError::Unavailable(error.to_string())
+    } else {
+        AppError::Internal(error)
+    }
+}
+
+/// The answer of a locked record.
+fn locked(left: chrono::Duration) -> AppError {
+    let retry_after = left.to_std().unwrap_or_default().max(std::time::Duration::from_secs(1));
+    AppError::TooManyAttempts {
+        message: format!("too many wrong passwords for this record; retry in {} s", retry_after.as_secs()),
+        retry_after,
+    }
+}
+
+impl PaymentService {}
 
 #[cfg(test)]
 #[path = "payments_tests.rs"]

@@ -21,13 +21,16 @@ struct Mocks {
     intents: Arc<MemoryIntents>,
     charges: Arc<crate::memory::MemoryCharges>,
     inbox: Arc<crate::memory::MemoryInbox>,
+    attempts: Arc<crate::memory::MemoryAttempts>,
+    /// The clock, in seconds after `at(0)`.
+    now: Arc<std::sync::atomic::AtomicI64>,
 }
 
 impl Mocks {
     fn new() -> Self {
         let mut hasher = MockPasswordHasher::new();
         hasher.expect_hash().returning(|_| Ok(hash()));
-        hasher.expect_verify().returning(|p, _| Ok(p.expose() == "secret"));
+        hasher.expect_verify().returning(|p, _| Ok(p.expose() == "secret password"));
         Self {
             gateway: MockPaymentGateway::new(),
             histories: MockHistoryRepository::new(),
@@ -37,12 +40,15 @@ impl Mocks {
             intents: Arc::default(),
             charges: Arc::default(),
             inbox: Arc::default(),
+            attempts: Arc::default(),
+            now: Arc::new(std::sync::atomic::AtomicI64::new(100)),
         }
     }
 
     fn service(self) -> PaymentService {
         let mut clock = MockClock::new();
-        clock.expect_now().returning(|| at(100));
+        let now = self.now.clone();
+        clock.expect_now().returning(move || at(now.load(std::sync::atomic::Ordering::SeqCst)));
         let mut ids = MockIdGenerator::new();
         let mut next = 10u128;
         ids.expect_new_id().returning(move || {
@@ -61,6 +67,8 @@ impl Mocks {
             charges: self.charges,
             intent_lease: std::time::Duration::from_secs(25),
             inbox: self.inbox,
+            attempts: self.attempts,
+            passwords: PasswordPolicy::default(),
         })
     }
 
@@ -262,9 +270,81 @@ async fn get_with_a_wrong_password_is_403() {
 async fn get_unknown_is_404() {
     let mut m = Mocks::new();
     m.histories.expect_find_by_id().returning(|_| Ok(None));
-    m.hasher = MockPasswordHasher::new(); // no verification on an unknown id
-    let id = HistoryId::from_uuid(uuid::Uuid::from_u128(9));
-    assert_eq!(m.service().get_history(Locator::Id(id), &password()).await.unwrap_err().status(), 404);
+    // An unknown record costs the argon2 time of a wrong password: one
+    // verification against a dummy hash (made once) per lookup.
+    m.hasher = MockPasswordHasher::new();
+    m.hasher.expect_hash().times(1).returning(|_| Ok(hash()));
+    m.hasher.expect_verify().times(3).returning(|_, _| Ok(false));
+    let service = m.service();
+    for n in 0..3 {
+        let id = HistoryId::from_uuid(uuid::Uuid::from_u128(9 + n));
+        assert_eq!(service.get_history(Locator::Id(id), &password()).await.unwrap_err().status(), 404);
+    }
+}
+
+#[tokio::test]
+async fn wrong_passwords_lock_the_record_for_growing_times_and_the_right_one_resets() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let mut m = Mocks::new();
+    m.stored(history("10000", true));
+    let (now, attempts) = (m.now.clone(), m.attempts.clone());
+    let service = m.service();
+    let wrong = Password::parse("a guessed password").unwrap();
+    let read = |password: Password| {
+        let service = service.clone();
+        async move { service.get_history(Locator::Source(source()), &password).await }
+    };
+    for _ in 0..4 {
+        assert_eq!(read(wrong.clone()).await.unwrap_err().status(), 403);
+    }
+    // The right password clears the count: four more wrong ones lock nothing.
+    assert!(read(password()).await.is_ok());
+    assert!(attempts.rows.lock().unwrap().is_empty());
+    for _ in 0..4 {
+        assert_eq!(read(wrong.clone()).await.unwrap_err().status(), 403);
+    }
+    // The fifth within the window locks: even the right password is refused, unchecked.
+    assert_eq!(read(wrong.clone()).await.unwrap_err().status(), 403);
+    let locked = read(password()).await.unwrap_err();
+    let AppError::TooManyAttempts { retry_after, .. } = &locked else { panic!("{locked:?}") };
+    assert_eq!((locked.status(), retry_after.as_secs()), (429, 60));
+    now.fetch_add(30, SeqCst);
+    let AppError::TooManyAttempts { retry_after, .. } = read(password()).await.unwrap_err() else { panic!() };
+    assert_eq!(retry_after.as_secs(), 30, "the time left");
+    // Once it passes, five more wrong ones lock for twice as long.
+    now.fetch_add(30, SeqCst);
+    for _ in 0..5 {
+        assert_eq!(read(wrong.clone()).await.unwrap_err().status(), 403);
+    }
+    let AppError::TooManyAttempts { retry_after, .. } = read(password()).await.unwrap_err() else { panic!() };
+    assert_eq!(retry_after.as_secs(), 120);
+    now.fetch_add(120, SeqCst);
+    assert!(read(password()).await.is_ok(), "the right password opens it once the lock passed");
+    assert!(attempts.rows.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn failures_older_than_the_window_do_not_count() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let mut m = Mocks::new();
+    m.stored(history("10000", true));
+    let now = m.now.clone();
+    let service = m.service();
+    let wrong = Password::parse("a guessed password").unwrap();
+    for _ in 0..4 {
+        assert_eq!(service.get_history(Locator::Source(source()), &wrong).await.unwrap_err().status(), 403);
+    }
+    now.fetch_add(16 * 60, SeqCst);
+    assert_eq!(service.get_history(Locator::Source(source()), &wrong).await.unwrap_err().status(), 403);
+    assert!(service.get_history(Locator::Source(source()), &password()).await.is_ok(), "not locked: a new window");
+}
+
+#[tokio::test]
+async fn new_records_need_a_password_of_the_minimum_length() {
+    let m = Mocks::new();
+    let short = CreateHistory { password: Password::parse("short").unwrap(), ..create_input("19900") };
+    let err = m.service().create_history(short).await.unwrap_err();
+    assert_eq!((err.status(), err.to_string()), (400, "password: must be at least 8 characters".to_owned()));
 }
 
 // --- cancel ---------------------------------------------------------------

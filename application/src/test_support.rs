@@ -21,7 +21,7 @@ pub fn source() -> Source {
 }
 
 pub fn password() -> Password {
-    Password::parse("secret").unwrap()
+    Password::parse("secret password").unwrap()
 }
 
 pub fn hash() -> PasswordHash {

@@ -190,6 +190,7 @@ fn gateways(config: &Config, metrics: &Metrics) -> anyhow::Result<Gateways> {
 pub fn hasher(config: &Config, metrics: &Metrics) -> anyhow::Result<Argon2Hasher> {
     let metrics = metrics.clone();
     Ok(Argon2Hasher::new(config.argon2, config.argon2_max_parallel)?
+        .with_max_queue(config.argon2_max_queue)
         .with_observer(Arc::new(move |verify, took| metrics.observe_hash(verify, took))))
 }
 
@@ -222,6 +223,8 @@ pub fn payment_service(
         // Longer than any PG call: a cancel still being sent is never taken over.
         intent_lease: config.pg.cancel_lease,
         inbox: repositories.inbox.clone(),
+        attempts: repositories.attempts.clone(),
+        passwords: config.passwords,
     }))
 }
 
@@ -348,7 +351,11 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
         wake,
     );
     let worker = tokio::spawn(worker.run(stopped.clone()));
-    let purge = tokio::spawn(purge_idempotency_keys(repositories.idempotency.clone(), stopped.clone()));
+    let purge = tokio::spawn(purge_idempotency_keys(
+        repositories.idempotency.clone(),
+        repositories.attempts.clone(),
+        stopped.clone(),
+    ));
     let retention = tokio::spawn(purge_settled_webhooks(delivery.clone(), config.webhooks.retention, stopped.clone()));
     let settle = config
         .pg
@@ -526,14 +533,24 @@ async fn purge_settled_webhooks(delivery: DeliveryService, retention: Duration, 
     }
 }
 
-/// Keys are kept 24 hours; purge older ones hourly.
-async fn purge_idempotency_keys(store: Arc<dyn IdempotencyStore>, mut stopped: watch::Receiver<bool>) {
+/// Keys are kept 24 hours, wrong-password counts a day after their last
+/// failure or lock; purge older ones hourly.
+async fn purge_idempotency_keys(
+    store: Arc<dyn IdempotencyStore>,
+    attempts: Arc<dyn payments_application::ports::PasswordAttempts>,
+    mut stopped: watch::Receiver<bool>,
+) {
     loop {
         let cutoff = chrono::Utc::now() - chrono::Duration::hours(24);
         match store.purge_before(cutoff).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(purged = n, "expired idempotency keys removed"),
             Err(error) => tracing::warn!(%error, "could not purge idempotency keys"),
+        }
+        match attempts.purge_before(cutoff).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(purged = n, "old wrong-password counts removed"),
+            Err(error) => tracing::warn!(%error, "could not purge wrong-password counts"),
         }
         tokio::select! {
             () = tokio::time::sleep(Duration::from_secs(3600)) => {}

@@ -158,6 +158,10 @@ pub struct Config {
     pub webhooks: WebhookConfig,
     pub argon2: Argon2Params,
     pub argon2_max_parallel: usize,
+    /// Hashes allowed to wait for a hashing thread; more answer 503 at once.
+    pub argon2_max_queue: usize,
+    /// Record passwords: their minimum length and the lockout of guessing.
+    pub passwords: payments_application::PasswordPolicy,
     /// At shutdown, how long in-flight requests and deliveries may finish
     /// before they are cut off (deliveries are then released for a retry).
     pub shutdown_grace: Duration,
@@ -267,6 +271,15 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("PAYMENT_WEBHOOK_ALLOWED_HOSTS", "comma-separated hosts webhook_url may point at (default: any)"),
     ("PAYMENT_ARGON2_MEMORY_KIB / _ITERATIONS / _PARALLELISM", "argon2id cost (default 19456 / 2 / 1, OWASP)"),
     ("PAYMENT_ARGON2_MAX_PARALLEL", "password hashes computed at once (default: number of cores)"),
+    (
+        "PAYMENT_ARGON2_MAX_QUEUE",
+        "password hashes that may wait for a hashing thread; more are answered 503 at once (default 256)",
+    ),
+    ("PAYMENT_PASSWORD_MIN_CHARS", "fewest characters of a new record's password (default 8)"),
+    (
+        "PAYMENT_PASSWORD_MAX_FAILURES / PAYMENT_PASSWORD_LOCK_SECS",
+        "wrong passwords within 15 minutes that lock a record (default 5), and the first lock (default 60; doubled at each further lockout, at most 1 hour)",
+    ),
     ("PAYMENT_SHUTDOWN_GRACE_SECS", "at SIGTERM/ctrl-c, how long in-flight work may finish (default 10)"),
     ("PAYMENT_LOG", "log filter, e.g. info or payments=debug (default info)"),
     ("PAYMENT_LOG_FORMAT", "text (default) or json"),
@@ -528,6 +541,13 @@ impl Config {
         };
         let cores = std::thread::available_parallelism().map_or(2, usize::from).min(256);
         let argon2_max_parallel = r.within("PAYMENT_ARGON2_MAX_PARALLEL", cores, 1..=256)?;
+        let argon2_max_queue = r.within("PAYMENT_ARGON2_MAX_QUEUE", 256usize, 1..=65_536)?;
+        let passwords = payments_application::PasswordPolicy {
+            min_chars: r.within("PAYMENT_PASSWORD_MIN_CHARS", 8usize, 1..=128)?,
+            max_failures: r.within("PAYMENT_PASSWORD_MAX_FAILURES", 5u32, 1..=1000)?,
+            first_lock: r.seconds("PAYMENT_PASSWORD_LOCK_SECS", 60, 1..=86_400)?,
+            ..payments_application::PasswordPolicy::default()
+        };
 
         let shutdown_grace = r.seconds("PAYMENT_SHUTDOWN_GRACE_SECS", 10, 0..=3600)?;
         let every = match r.get("PAYMENT_RECONCILE_INTERVAL") {
@@ -556,6 +576,8 @@ impl Config {
             webhooks,
             argon2,
             argon2_max_parallel,
+            argon2_max_queue,
+            passwords,
             shutdown_grace,
             reconcile,
             defaulted: r.defaulted,

@@ -14,7 +14,7 @@ use serde_json::Value;
 /// A paid card payment of `price` registered with `webhook`; returns its order id.
 async fn paid(server: &Server, order: &str, price: u64, webhook: &str) -> String {
     let key = toss_card_payment(server.fake_toss.as_deref().unwrap(), order, price, "4330123412341234").await;
-    server.api().register(&key, order, price, "pw", webhook).await;
+    server.api().register(&key, order, price, "pw-of-the-test", webhook).await;
     order.to_owned()
 }
 
@@ -48,7 +48,7 @@ async fn sigkill_after_the_commit_and_before_delivery_loses_nothing() {
         let url = format!("http://127.0.0.1:{port}/hook");
         let mut server = Server::start(dir.path(), &env).await;
         let order = paid(&server, "order-kill-1", 10_000, &url).await;
-        let history = server.api().cancel(&order, 3_000, "pw").await;
+        let history = server.api().cancel(&order, 3_000, "pw-of-the-test").await;
         assert_eq!(history["refund"], 3_000);
         server.kill().await;
 
@@ -75,7 +75,7 @@ async fn sigkill_during_delivery_redelivers_once_the_lease_expires() {
         let mut receiver = Receiver::start(0, Answer::Hang).await;
         let mut server = Server::start(dir.path(), &env).await;
         let order = paid(&server, "order-kill-2", 8_000, &receiver.url()).await;
-        server.api().cancel(&order, 8_000, "pw").await;
+        server.api().cancel(&order, 8_000, "pw-of-the-test").await;
         let in_flight = receiver.next(Duration::from_secs(30)).await;
         assert_eq!(in_flight.answered, None, "the receiver holds the delivery");
         server.kill().await;
@@ -106,7 +106,7 @@ async fn sigterm_releases_the_delivery_in_flight_and_exits_0() {
         let mut receiver = Receiver::start(0, Answer::Hang).await;
         let server = Server::start(dir.path(), &env).await;
         let order = paid(&server, "order-term-1", 5_000, &receiver.url()).await;
-        server.api().cancel(&order, 1_000, "pw").await;
+        server.api().cancel(&order, 1_000, "pw-of-the-test").await;
         let in_flight = receiver.next(Duration::from_secs(30)).await;
         assert_eq!(in_flight.answered, None);
 
@@ -200,7 +200,7 @@ async fn two_servers_on_one_postgres_deliver_200_events_exactly_once() {
                 async move {
                     let order = paid(a, &format!("order-pg-{i}"), 10_000, &url).await;
                     for _ in 0..5 {
-                        a.api().cancel(&order, 1_000, "pw").await;
+                        a.api().cancel(&order, 1_000, "pw-of-the-test").await;
                     }
                 }
             }))

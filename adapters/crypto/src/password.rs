@@ -7,7 +7,7 @@ use std::cell::RefCell;
 use argon2::password_hash::{Output, ParamsString, Salt, SaltString, rand_core::OsRng};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use async_trait::async_trait;
-use payments_application::ports::PasswordHasher;
+use payments_application::ports::{HasherBusy, PasswordHasher};
 use payments_domain::{Password, PasswordHash};
 use tokio::sync::Semaphore;
 
@@ -51,6 +51,8 @@ pub struct Argon2Hasher {
     permits: Arc<Semaphore>,
     pool: Arc<HashPool>,
     max_parallel: usize,
+    /// Most hashes waiting for a thread; more fail at once with `HasherBusy`.
+    max_queue: usize,
     waiting: Arc<AtomicUsize>,
     observer: Option<HashObserver>,
 }
@@ -141,9 +143,19 @@ impl Argon2Hasher {
             permits: Arc::new(Semaphore::new(max_parallel)),
             pool: Arc::new(HashPool::new(max_parallel)?),
             max_parallel,
+            max_queue: usize::MAX,
             waiting: Arc::new(AtomicUsize::new(0)),
             observer: None,
         })
+    }
+
+    /// Lets at most `max_queue` hashes wait for a thread: the next ones fail
+    /// at once with [`HasherBusy`] (a 503), so a flood of password checks
+    /// cannot make every legitimate request wait behind it.
+    #[must_use]
+    pub fn with_max_queue(mut self, max_queue: usize) -> Self {
+        self.max_queue = max_queue;
+        self
     }
 
     /// Tells `observer` the time of every hash (for the metrics).
@@ -203,9 +215,18 @@ impl Argon2Hasher {
         verify: bool,
         work: impl FnOnce(&Argon2Hasher) -> anyhow::Result<T> + Send + 'static,
     ) -> anyhow::Result<T> {
-        let waiting = Waiting::new(&self.waiting);
-        let permit = self.permits.clone().acquire_owned().await?;
-        drop(waiting);
+        let permit = match self.permits.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => {
+                let waiting = Waiting::new(&self.waiting);
+                if self.waiting.load(Ordering::Relaxed) > self.max_queue {
+                    return Err(HasherBusy.into());
+                }
+                let permit = self.permits.clone().acquire_owned().await?;
+                drop(waiting);
+                permit
+            }
+        };
         let this = self.clone();
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.pool.submit(Box::new(move || {
@@ -352,6 +373,33 @@ mod tests {
         assert_eq!(peak.running, 1, "{peak:?}");
         assert!(peak.waiting >= 1, "{peak:?}");
         assert_eq!(slow.load(), HasherLoad::default());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_full_queue_refuses_at_once() {
+        let slow = Argon2Hasher::new(Argon2Params { memory_kib: 8192, iterations: 8, parallelism: 1 }, 1)
+            .unwrap()
+            .with_max_queue(2);
+        let password = Password::parse("p").unwrap();
+        let tasks: Vec<_> = (0..12)
+            .map(|_| {
+                let (slow, password) = (slow.clone(), password.clone());
+                tokio::spawn(async move { slow.hash(&password).await.map_err(|e| e.is::<HasherBusy>()) })
+            })
+            .collect();
+        let mut done = 0;
+        let mut busy = 0;
+        for task in tasks {
+            match task.await.unwrap() {
+                Ok(_) => done += 1,
+                Err(true) => busy += 1,
+                Err(false) => panic!("another failure"),
+            }
+        }
+        // One running and at most two waiting at any time: most were refused.
+        assert!(done >= 1 && busy >= 1, "done {done}, busy {busy}");
+        assert_eq!(done + busy, 12);
+        assert_eq!(slow.load(), HasherLoad::default(), "nothing left counted");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

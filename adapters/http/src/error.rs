@@ -17,11 +17,13 @@ pub struct ApiError {
     pub status: u16,
     pub code: String,
     pub message: String,
+    /// Seconds for a `Retry-After` header (429).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
     pub fn new(status: u16, code: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { status, code: code.into(), message: message.into() }
+        Self { status, code: code.into(), message: message.into(), retry_after: None }
     }
 
     /// The JSON body of this answer, with the id of the request being
@@ -108,7 +110,11 @@ impl From<AppError> for ApiError {
         } else if error.status() >= 500 {
             tracing::warn!(status = error.status(), error = %error, "request failed upstream");
         }
-        Self::new(error.status(), error.code(), error.to_string())
+        let retry_after = match &error {
+            AppError::TooManyAttempts { retry_after, .. } => Some(retry_after.as_secs().max(1)),
+            _ => None,
+        };
+        Self { retry_after, ..Self::new(error.status(), error.code(), error.to_string()) }
     }
 }
 
@@ -118,7 +124,11 @@ impl poem::error::ResponseError for ApiError {
     }
 
     fn as_response(&self) -> Response {
-        Json(self.body()).into_response().with_status(self.status_code()).into_response()
+        let mut response = Json(self.body()).into_response().with_status(self.status_code()).into_response();
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(poem::http::header::RETRY_AFTER, seconds.into());
+        }
+        response
     }
 }
 
@@ -136,6 +146,9 @@ fn describe(status: u16) -> &'static str {
         409 => "The record is already registered, or a request with the same Idempotency-Key is still running.",
         410 => "The saved card was removed; it cannot be charged.",
         413 => "The body exceeds 1 MiB.",
+        429 => {
+            "Too many wrong passwords for this record: nothing is checked until the `Retry-After` seconds have passed."
+        }
         422 => {
             "A PG or domain rule refused the request (price mismatch, cancel above the balance, PG refusal), or the Idempotency-Key was used with another body."
         }
@@ -208,11 +221,11 @@ macro_rules! error_response {
 
 error_response!(
     /// Errors of the encrypted record routes.
-    RecordError, [400, 403, 404, 409, 413, 422, 500, 502, 503, 504]
+    RecordError, [400, 403, 404, 409, 413, 422, 429, 500, 502, 503, 504]
 );
 error_response!(
     /// Errors of the saved-card charge: a removed card answers 410.
-    CardError, [400, 403, 404, 409, 410, 413, 422, 500, 502, 503, 504]
+    CardError, [400, 403, 404, 409, 410, 413, 422, 429, 500, 502, 503, 504]
 );
 error_response!(
     /// Errors of the PG webhook routes.

@@ -105,8 +105,8 @@ pub fn scope(secret: &IdempotencySecret, route: &str, record: &str) -> String {
 }
 
 /// Runs `work` at most once per key, route and record: the first request
-/// runs it and stores its answer (2xx and 4xx; a 5xx abandons the key so a
-/// retry may proceed); a retry with the same body gets the stored answer
+/// runs it and stores its answer (2xx and 4xx; a 5xx, a wrong password or a
+/// locked record abandons the key so a retry may proceed); a retry with the same body gets the stored answer
 /// without running anything, once `verify` (the retry's own password check
 /// against its record) passed; the same key with another body answers 422;
 /// while the first still runs, 409. Without a key, `work` just runs.
@@ -178,7 +178,9 @@ where
         let outcome = work.await.map(|value| value.to_json_string()).map_err(ApiError::from);
         let settled = match &outcome {
             Ok(json) => store.complete(&scope, &key, &StoredResponse { status: STATUS, body: json.clone() }).await,
-            Err(error) if error.status >= 500 => store.abandon(&scope, &key).await,
+            // Not an answer to the request but to its credentials or to
+            // our state: a retry (with the right password, later) proceeds.
+            Err(error) if error.status >= 500 || matches!(error.status, 403 | 429) => store.abandon(&scope, &key).await,
             Err(error) => {
                 store.complete(&scope, &key, &StoredResponse { status: error.status, body: body_json(error) }).await
             }

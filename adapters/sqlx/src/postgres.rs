@@ -48,6 +48,9 @@ fn writer_pool(pool: &DbPool) -> DbPool {
 mod store;
 pub(crate) use store::Store;
 #[allow(clippy::duplicate_mod)]
+#[path = "attempts.rs"]
+mod attempts;
+#[allow(clippy::duplicate_mod)]
 #[path = "charges.rs"]
 mod charges;
 #[allow(clippy::duplicate_mod)]

@@ -71,6 +71,7 @@ suite!(
     the_inbox_keeps_notifications_until_processed_under_leases,
     reconcile_candidates_are_the_unpaid_and_the_recent_in_pages,
     settled_deliveries_are_purged_after_their_retention_with_their_attempts,
+    wrong_passwords_are_counted_per_record_in_windows_and_locks,
 );
 
 async fn reconcile_candidates_are_the_unpaid_and_the_recent_in_pages(db: &TestDb) {
@@ -694,6 +695,32 @@ async fn settled_deliveries_are_purged_after_their_retention_with_their_attempts
     assert_eq!((stats.delivered, stats.failed, stats.retrying, stats.pending), (1, 0, 1, 1));
     // The histories themselves are untouched.
     assert_eq!(db.count("payment_histories").await, 6);
+}
+
+async fn wrong_passwords_are_counted_per_record_in_windows_and_locks(db: &TestDb) {
+    use payments_application::ports::{PasswordFailures, PasswordRecord};
+    let attempts = &db.repos.attempts;
+    let card = PasswordRecord::Reservation(ReservationId::from_uuid(uuid::Uuid::now_v7()));
+    let other = PasswordRecord::History(HistoryId::from_uuid(uuid::Uuid::now_v7()));
+    let window = Duration::from_secs(60);
+    assert_eq!(attempts.failures(card).await.unwrap(), PasswordFailures::default());
+    // Concurrent failures (several instances) all count.
+    let fails = (0..8).map(|_| attempts.fail(card, at(1_000), window));
+    futures::future::try_join_all(fails).await.unwrap();
+    assert_eq!(attempts.failures(card).await.unwrap().failures, 8);
+    assert_eq!(attempts.failures(other).await.unwrap(), PasswordFailures::default(), "per record");
+    // A failure after the window starts a new one.
+    assert_eq!(attempts.fail(card, at(62_000), window).await.unwrap().failures, 1);
+    attempts.lock(card, at(120_000)).await.unwrap();
+    let locked = attempts.failures(card).await.unwrap();
+    assert_eq!(locked, PasswordFailures { failures: 0, lockouts: 1, locked_until: Some(at(120_000)) });
+    assert_eq!(attempts.fail(card, at(121_000), window).await.unwrap().lockouts, 1, "lockouts are kept");
+    // Purged only once neither counting nor locked since the cutoff.
+    assert_eq!(attempts.purge_before(at(121_000)).await.unwrap(), 0);
+    attempts.fail(other, at(1_000), window).await.unwrap();
+    assert_eq!(attempts.purge_before(at(100_000)).await.unwrap(), 1);
+    attempts.clear(card).await.unwrap();
+    assert_eq!(attempts.failures(card).await.unwrap(), PasswordFailures::default());
 }
 
 async fn outbox_claim_is_exclusive_between_concurrent_workers(db: &TestDb) {

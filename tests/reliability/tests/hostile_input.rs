@@ -75,7 +75,7 @@ fn fixture() -> Fixture {
         let server = TestServer::start(&[]).await.unwrap();
         let key = server.toss.pay("base-order", 50_000).await.unwrap();
         let created =
-            server.api.register_toss(&key, "base", 50_000, "base-pw", "http://127.0.0.1:9/hook").await.unwrap();
+            server.api.register_toss(&key, "base", 50_000, "base-password", "http://127.0.0.1:9/hook").await.unwrap();
         assert_eq!(created.status, 201, "{created:?}");
         let history_id = created.body["id"].as_str().unwrap().to_owned();
         let billing = server.toss.save_card("customer-base").await.unwrap().unwrap();
@@ -87,7 +87,7 @@ fn fixture() -> Fixture {
                 &json!({
                     "vendor": {"code": "toss.payments", "store_id": "store-1", "uid": billing},
                     "source": {"schema": "shop", "table": "customers", "id": "customer-base"},
-                    "title": "card", "password": "base-pw",
+                    "title": "card", "password": "base-password",
                 }),
             )
             .await
@@ -101,15 +101,15 @@ fn fixture() -> Fixture {
                 json!({
                     "vendor": {"code": "toss.payments", "store_id": "store-1", "uid": "unknown-key"},
                     "source": {"schema": "shop", "table": "orders", "id": "x"},
-                    "price": 100, "password": "pw", "webhook_url": "http://127.0.0.1:9/hook",
+                    "price": 100, "password": "pw-of-the-test", "webhook_url": "http://127.0.0.1:9/hook",
                 }),
             ),
             (
                 Method::PATCH,
                 "/payments/histories/get".to_owned(),
-                json!({"schema": "shop", "table": "orders", "id": "base", "password": "base-pw"}),
+                json!({"schema": "shop", "table": "orders", "id": "base", "password": "base-password"}),
             ),
-            (Method::PATCH, format!("/payments/histories/{history_id}"), json!({"password": "base-pw"})),
+            (Method::PATCH, format!("/payments/histories/{history_id}"), json!({"password": "base-password"})),
             (
                 Method::PUT,
                 "/payments/histories/cancel".to_owned(),
@@ -124,15 +124,15 @@ fn fixture() -> Fixture {
                 json!({
                     "vendor": {"code": "toss.payments", "store_id": "store-1", "uid": "unknown-billing"},
                     "source": {"schema": "shop", "table": "customers", "id": "c"},
-                    "title": "t", "password": "pw",
+                    "title": "t", "password": "pw-of-the-test",
                 }),
             ),
             (
                 Method::PATCH,
                 "/payments/reservations/get".to_owned(),
-                json!({"schema": "shop", "table": "customers", "id": "customer-base", "password": "base-pw"}),
+                json!({"schema": "shop", "table": "customers", "id": "customer-base", "password": "base-password"}),
             ),
-            (Method::PATCH, format!("/payments/reservations/{reservation_id}"), json!({"password": "base-pw"})),
+            (Method::PATCH, format!("/payments/reservations/{reservation_id}"), json!({"password": "base-password"})),
         ];
         (server, routes)
     });
@@ -501,13 +501,23 @@ fn mostly_valid(max: usize) -> impl Strategy<Value = String> {
     ]
 }
 
+/// Mostly a valid password (padded to the minimum length), sometimes anything.
+fn mostly_valid_password() -> impl Strategy<Value = String> {
+    prop_oneof![
+        3 => mostly_valid(1000).prop_map(|s| format!("{s:p<8}")),
+        1 => hostile_string(),
+    ]
+}
+
 /// Our rule for identifiers, titles and reasons, written independently of the server.
 fn valid_text(s: &str, max_chars: usize) -> bool {
     !s.trim().is_empty() && s.chars().count() <= max_chars && !s.contains('\0')
 }
 
+/// A new record's password: 8 characters at least (the default
+/// `PAYMENT_PASSWORD_MIN_CHARS`), 1 KiB at most, no NUL.
 fn valid_password(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 1024 && !s.contains('\0')
+    s.chars().count() >= 8 && s.len() <= 1024 && !s.contains('\0')
 }
 
 #[derive(Debug, Clone)]
@@ -527,7 +537,7 @@ fn history_input() -> impl Strategy<Value = HistoryInput> {
         mostly_valid(255),
         mostly_valid(255),
         mostly_valid(255),
-        mostly_valid(1024),
+        mostly_valid_password(),
         prop_oneof![Just(String::new()), hostile_string()],
         mostly_valid(200),
     )
@@ -680,7 +690,14 @@ struct ReservationInput {
 }
 
 fn reservation_input() -> impl Strategy<Value = ReservationInput> {
-    (mostly_valid(255), mostly_valid(255), mostly_valid(255), mostly_valid(255), mostly_valid(255), mostly_valid(1024))
+    (
+        mostly_valid(255),
+        mostly_valid(255),
+        mostly_valid(255),
+        mostly_valid(255),
+        mostly_valid(255),
+        mostly_valid_password(),
+    )
         .prop_map(|(schema, table, id, store_id, title, password)| ReservationInput {
             schema,
             table,

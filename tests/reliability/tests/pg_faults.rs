@@ -21,14 +21,14 @@ async fn concurrent_partial_cancels_refund_exactly_what_fits() {
     let server = TestServer::start(&[]).await.unwrap();
     let receiver = Receiver::start().await.unwrap();
     let key = server.toss.pay("race-order", PRICE).await.unwrap();
-    let created = server.api.register_toss(&key, "race", PRICE, "pw", &receiver.url()).await.unwrap();
+    let created = server.api.register_toss(&key, "race", PRICE, "pw-of-the-test", &receiver.url()).await.unwrap();
     assert_eq!(created.status, 201, "{created:?}");
 
     let started = Instant::now();
     let tasks: Vec<_> = (0..CANCELS)
         .map(|i| {
             let api = server.api.clone();
-            tokio::spawn(async move { api.cancel("race", "pw", PART, &format!("part {i}")).await })
+            tokio::spawn(async move { api.cancel("race", "pw-of-the-test", PART, &format!("part {i}")).await })
         })
         .collect();
     let mut ok = 0u64;
@@ -48,7 +48,7 @@ async fn concurrent_partial_cancels_refund_exactly_what_fits() {
     assert_eq!(ok, fits, "exactly the cancels that fit succeed");
     assert_eq!(refused, CANCELS as u64 - fits);
 
-    let ours = server.api.get("race", "pw").await.unwrap();
+    let ours = server.api.get("race", "pw-of-the-test").await.unwrap();
     assert_eq!(ours.status, 200);
     let refund = ours.body["refund"].to_string();
     assert_eq!(refund, (fits * PART).to_string(), "{}", ours.body);
@@ -124,7 +124,7 @@ async fn pg_down_or_slow_fails_cleanly_and_the_retry_succeeds() {
     let body = json!({
         "vendor": {"code": "toss.payments", "store_id": "store-1", "uid": key},
         "source": {"schema": "shop", "table": "orders", "id": "flaky"},
-        "price": 5000, "password": "pw", "webhook_url": "http://127.0.0.1:9/hook",
+        "price": 5000, "password": "pw-of-the-test", "webhook_url": "http://127.0.0.1:9/hook",
     });
     let mut figures = Vec::new();
 
@@ -134,7 +134,7 @@ async fn pg_down_or_slow_fails_cleanly_and_the_retry_succeeds() {
     figures.push(format!("down={}({}ms)", down.status, started.elapsed().as_millis()));
     assert_eq!(down.status, 502, "{down:?}");
     assert_json_error(&down.body);
-    assert_eq!(api.get("flaky", "pw").await.unwrap().status, 404, "nothing written while the PG is down");
+    assert_eq!(api.get("flaky", "pw-of-the-test").await.unwrap().status, 404, "nothing written while the PG is down");
 
     // Slow: the PG answers after 3 s, our timeout is 1 s.
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
@@ -146,7 +146,7 @@ async fn pg_down_or_slow_fails_cleanly_and_the_retry_succeeds() {
     assert_eq!(slow.status, 504, "{slow:?}");
     assert_json_error(&slow.body);
     assert!(slow_ms < 10_000, "the timeout bounds the wait: {slow_ms} ms");
-    assert_eq!(api.get("flaky", "pw").await.unwrap().status, 404, "nothing written while the PG is slow");
+    assert_eq!(api.get("flaky", "pw-of-the-test").await.unwrap().status, 404, "nothing written while the PG is slow");
 
     // Back: the same request with the same key now succeeds, once.
     proxy.set(ProxyMode::Forward);
@@ -156,7 +156,7 @@ async fn pg_down_or_slow_fails_cleanly_and_the_retry_succeeds() {
     let again = api.call_with(Method::POST, "/payments/histories", &body, Some("retry-key")).await.unwrap();
     assert_eq!(again.status, 201, "the key replays the success");
     assert_eq!(again.body["id"], back.body["id"]);
-    let read = api.get("flaky", "pw").await.unwrap();
+    let read = api.get("flaky", "pw-of-the-test").await.unwrap();
     assert_eq!(read.status, 200);
     assert_eq!(read.body["price"].to_string(), "5000");
     println!(
@@ -178,10 +178,10 @@ async fn a_cancel_whose_answer_was_lost_refunds_once_when_retried() {
     let ProxiedToss { fake, toss, proxy, server } = ProxiedToss::start().await;
     let api: &Api = &server.api;
     let key = toss.pay("lost-answer-order", PRICE).await.unwrap();
-    let created = api.register_toss(&key, "lost", PRICE, "pw", "http://127.0.0.1:9/hook").await.unwrap();
+    let created = api.register_toss(&key, "lost", PRICE, "pw-of-the-test", "http://127.0.0.1:9/hook").await.unwrap();
     assert_eq!(created.status, 201, "{created:?}");
     let cancel = json!({
-        "source": {"schema": "shop", "table": "orders", "id": "lost"}, "password": "pw",
+        "source": {"schema": "shop", "table": "orders", "id": "lost"}, "password": "pw-of-the-test",
         "price": 2000, "reason": "lost answer", "account": null,
     });
     let path = "/payments/histories/cancel";
@@ -202,7 +202,7 @@ async fn a_cancel_whose_answer_was_lost_refunds_once_when_retried() {
     let at_toss = toss.payment(&key).await.unwrap();
     let refunds = at_toss["cancels"].as_array().map_or(0, Vec::len);
     assert_eq!((refunds, at_toss["balanceAmount"].to_string().as_str()), (1, "8000"), "refunded once: {at_toss}");
-    let ours = api.get("lost", "pw").await.unwrap();
+    let ours = api.get("lost", "pw-of-the-test").await.unwrap();
     assert_eq!(
         (ours.body["refund"].to_string().as_str(), ours.body["cancels"].as_array().map(Vec::len)),
         ("2000", Some(1))
@@ -227,7 +227,7 @@ async fn a_pg_webhook_while_the_pg_cannot_be_read_is_kept_and_processed_later() 
     let receiver = Receiver::start().await.unwrap();
     let api: &Api = &server.api;
     let key = toss.pay("inbox-order", PRICE).await.unwrap();
-    let created = api.register_toss(&key, "inbox", PRICE, "pw", &receiver.url()).await.unwrap();
+    let created = api.register_toss(&key, "inbox", PRICE, "pw-of-the-test", &receiver.url()).await.unwrap();
     assert_eq!(created.status, 201, "{created:?}");
 
     // A cancel made at Toss's console; its webhook comes while Toss is slow.
@@ -257,7 +257,7 @@ async fn a_pg_webhook_while_the_pg_cannot_be_read_is_kept_and_processed_later() 
 
     proxy.set(ProxyMode::Forward);
     let delivered = receiver.wait_for(1, Duration::from_secs(30)).await;
-    let ours = api.get("inbox", "pw").await.unwrap();
+    let ours = api.get("inbox", "pw-of-the-test").await.unwrap();
     println!(
         "RESULT pg_webhook_while_pg_slow answered={} in {answered_ms}ms processed_later=true events_delivered={delivered} \
          our_refund={} lost_notifications=0",
@@ -289,7 +289,10 @@ async fn the_reconciler_records_what_changed_at_the_pg_without_a_webhook() {
     let receiver = Receiver::start().await.unwrap();
     let api: &Api = &server.api;
     let card = toss.pay("drift-card", PRICE).await.unwrap();
-    assert_eq!(api.register_toss(&card, "drift-card", PRICE, "pw", &receiver.url()).await.unwrap().status, 201);
+    assert_eq!(
+        api.register_toss(&card, "drift-card", PRICE, "pw-of-the-test", &receiver.url()).await.unwrap().status,
+        201
+    );
     let issued: Value = toss
         .http
         .post(format!("{}/v1/virtual-accounts", toss.url))
@@ -303,7 +306,10 @@ async fn the_reconciler_records_what_changed_at_the_pg_without_a_webhook() {
         .await
         .unwrap();
     let account = issued["paymentKey"].as_str().unwrap().to_owned();
-    assert_eq!(api.register_toss(&account, "drift-va", 7000, "pw", &receiver.url()).await.unwrap().status, 201);
+    assert_eq!(
+        api.register_toss(&account, "drift-va", 7000, "pw-of-the-test", &receiver.url()).await.unwrap().status,
+        201
+    );
 
     // Behind our back: a console cancel and a deposit, no webhook for either.
     let cancelled = toss
@@ -322,8 +328,8 @@ async fn the_reconciler_records_what_changed_at_the_pg_without_a_webhook() {
     // Two more runs find nothing new.
     tokio::time::sleep(Duration::from_millis(2500)).await;
     let events = receiver.delivered();
-    let card_now = api.get("drift-card", "pw").await.unwrap();
-    let account_now = api.get("drift-va", "pw").await.unwrap();
+    let card_now = api.get("drift-card", "pw-of-the-test").await.unwrap();
+    let account_now = api.get("drift-va", "pw-of-the-test").await.unwrap();
     println!(
         "RESULT reconciler drifts_made=2 events_delivered={} card_refund={} account_paid={} unreconciled=0",
         events.len(),

@@ -51,12 +51,12 @@ async fn worker(id: usize, api: Api, toss: Toss, hook: String, figures: Arc<Figu
         n += 1;
         let order = format!("pg{id}-{n}");
         let Ok(key) = toss.pay(&order, PRICE).await else { continue };
-        match api.register_toss(&key, &order, PRICE, "pw", &hook).await {
+        match api.register_toss(&key, &order, PRICE, "pw-of-the-test", &hook).await {
             Ok(reply) => {
                 figures.count(reply.status, &reply.body);
                 if reply.status == 201 {
                     figures.registered.lock().await.push(order.clone());
-                    if let Ok(reply) = api.cancel(&order, "pw", 1000, "outage").await {
+                    if let Ok(reply) = api.cancel(&order, "pw-of-the-test", 1000, "outage").await {
                         figures.count(reply.status, &reply.body);
                     }
                 } else {
@@ -112,7 +112,7 @@ async fn killed_database_connections_fail_cleanly_and_recover() {
     let recovered_ms = loop {
         let key = server.toss.pay("after", PRICE).await.unwrap();
         let order = format!("after-{}", started.elapsed().as_micros());
-        let reply = server.api.register_toss(&key, &order, PRICE, "pw", &receiver.url()).await.unwrap();
+        let reply = server.api.register_toss(&key, &order, PRICE, "pw-of-the-test", &receiver.url()).await.unwrap();
         if reply.status == 201 {
             break started.elapsed().as_millis();
         }
@@ -127,14 +127,14 @@ async fn killed_database_connections_fail_cleanly_and_recover() {
     let registered = figures.registered.lock().await.clone();
     let mut lost = 0;
     for order in &registered {
-        let reply = server.api.get(order, "pw").await.unwrap();
+        let reply = server.api.get(order, "pw-of-the-test").await.unwrap();
         if reply.status != 200 || reply.body["price"].as_u64() != Some(PRICE) {
             lost += 1;
         }
     }
     let mut half_written = 0;
     for order in figures.failed_registrations.lock().await.iter() {
-        let reply = server.api.get(order, "pw").await.unwrap();
+        let reply = server.api.get(order, "pw-of-the-test").await.unwrap();
         if !(reply.status == 404 || reply.status == 200 && reply.body["price"].as_u64() == Some(PRICE)) {
             half_written += 1;
         }

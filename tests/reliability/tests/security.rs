@@ -80,8 +80,14 @@ fn password_verification_time_does_not_depend_on_how_much_matches() {
 /// whether it shares nothing or all but its last character with the right one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_password_answers_take_the_same_time_over_http() {
-    let server =
-        TestServer::start(&[("PAYMENT_ARGON2_MEMORY_KIB", "4096"), ("PAYMENT_ARGON2_ITERATIONS", "2")]).await.unwrap();
+    // 50 wrong passwords in a row: the lockout (tested below) is lifted here.
+    let server = TestServer::start(&[
+        ("PAYMENT_ARGON2_MEMORY_KIB", "4096"),
+        ("PAYMENT_ARGON2_ITERATIONS", "2"),
+        ("PAYMENT_PASSWORD_MAX_FAILURES", "1000"),
+    ])
+    .await
+    .unwrap();
     let password = "correct horse battery staple 0123456789";
     let key = server.toss.pay("ct-order", 1000).await.unwrap();
     assert_eq!(server.api.register_toss(&key, "ct", 1000, password, "http://127.0.0.1:9/h").await.unwrap().status, 201);
@@ -110,6 +116,43 @@ async fn wrong_password_answers_take_the_same_time_over_http() {
         none_m.as_micros()
     );
     assert!((0.67..1.5).contains(&ratio), "403 timing depends on the guess: {near_m:?} vs {none_m:?}");
+    server.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guessing_a_password_locks_the_record_with_retry_after() {
+    let server = TestServer::start(&[("PAYMENT_PASSWORD_MAX_FAILURES", "3"), ("PAYMENT_PASSWORD_LOCK_SECS", "90")])
+        .await
+        .unwrap();
+    let password = "the right password of this record";
+    let key = server.toss.pay("lock-order", 1000).await.unwrap();
+    assert_eq!(
+        server.api.register_toss(&key, "lock", 1000, password, "http://127.0.0.1:9/h").await.unwrap().status,
+        201
+    );
+    for guess in ["guess number one", "guess number two", "guess number three"] {
+        assert_eq!(server.api.get("lock", guess).await.unwrap().status, 403);
+    }
+    // Locked: even the right password is not checked.
+    let body = json!({"schema": "shop", "table": "orders", "id": "lock", "password": password});
+    let locked = server
+        .api
+        .http
+        .patch(format!("{}/payments/histories/get", server.api.url))
+        .header("content-type", "text/plain")
+        .body(server.api.cipher.encrypt(body.to_string().as_bytes()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(locked.status().as_u16(), 429);
+    let retry_after: u64 = locked.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((85..=90).contains(&retry_after), "{retry_after}");
+    let body: Value = locked.json().await.unwrap();
+    assert_eq!(body["code"], "TOO_MANY_ATTEMPTS", "{body}");
+    // A short password is refused for a new record, naming the field.
+    let key = server.toss.pay("short-order", 1000).await.unwrap();
+    let short = server.api.register_toss(&key, "short", 1000, "seven77", "http://127.0.0.1:9/h").await.unwrap();
+    assert_eq!((short.status, short.body["message"].as_str()), (400, Some("password: must be at least 8 characters")));
     server.stop().await.unwrap();
 }
 
@@ -187,7 +230,7 @@ async fn webhook_url_is_http_only_and_follows_the_allowlist() {
     ];
     for (i, url) in refused.iter().enumerate() {
         let key = server.toss.pay(&format!("url-{i}"), 1000).await.unwrap();
-        let reply = server.api.register_toss(&key, &format!("url-{i}"), 1000, "pw", url).await.unwrap();
+        let reply = server.api.register_toss(&key, &format!("url-{i}"), 1000, "pw-of-the-test", url).await.unwrap();
         assert_eq!(reply.status, 400, "{url} must be refused: {reply:?}");
         assert!(reply.body["message"].as_str().unwrap().starts_with("webhook_url"), "{reply:?}");
     }
@@ -196,7 +239,7 @@ async fn webhook_url_is_http_only_and_follows_the_allowlist() {
         .enumerate()
     {
         let key = server.toss.pay(&format!("ok-{i}"), 1000).await.unwrap();
-        let reply = server.api.register_toss(&key, &format!("ok-{i}"), 1000, "pw", url).await.unwrap();
+        let reply = server.api.register_toss(&key, &format!("ok-{i}"), 1000, "pw-of-the-test", url).await.unwrap();
         assert_eq!(reply.status, 201, "{url} is allowed: {reply:?}");
     }
     println!("RESULT webhook_url refused={} accepted=3", refused.len());

@@ -67,7 +67,7 @@ async fn worker(id: usize, api: Api, toss: Toss, hook: String, acks: Arc<Acks>, 
         let order = format!("w{id}-{n}");
         let Ok(key) = toss.pay(&order, PRICE).await else { continue };
         acks.sent.fetch_add(1, Ordering::SeqCst);
-        match api.register_toss(&key, &order, PRICE, "pw", &hook).await {
+        match api.register_toss(&key, &order, PRICE, "pw-of-the-test", &hook).await {
             Ok(r) if r.status == 201 => acks.registered.lock().unwrap().push((order.clone(), key.clone())),
             _ => {
                 acks.failed.fetch_add(1, Ordering::SeqCst);
@@ -75,7 +75,7 @@ async fn worker(id: usize, api: Api, toss: Toss, hook: String, acks: Arc<Acks>, 
             }
         }
         acks.sent.fetch_add(1, Ordering::SeqCst);
-        match api.cancel(&order, "pw", 1000, "load").await {
+        match api.cancel(&order, "pw-of-the-test", 1000, "load").await {
             Ok(r) if r.status == 200 => *acks.cancelled.lock().unwrap().entry(order.clone()).or_default() += 1000,
             _ => {
                 acks.failed.fetch_add(1, Ordering::SeqCst);
@@ -252,7 +252,7 @@ async fn sigkill_under_load(database: Option<String>, backend: &str) {
         if api_cancels > 1 {
             double_refunds += 1;
         }
-        let reply = api.get(order, "pw").await.unwrap();
+        let reply = api.get(order, "pw-of-the-test").await.unwrap();
         if reply.status != 200 {
             lost_registrations += 1;
             continue;
@@ -351,13 +351,13 @@ async fn sigkill_between_the_pg_refund_and_our_commit_refunds_once() {
     let api = Api::new(url.clone());
     let toss = Toss::new(fake.url());
     let key = toss.pay("killed-order", PRICE).await.unwrap();
-    let created = api.register_toss(&key, "killed", PRICE, "pw", &receiver.url()).await.unwrap();
+    let created = api.register_toss(&key, "killed", PRICE, "pw-of-the-test", &receiver.url()).await.unwrap();
     assert_eq!(created.status, 201, "{created:?}");
 
     // The refund happens at Toss; its answer is held back; we die meanwhile.
     proxy.set(ProxyMode::AnswerLate(Duration::from_secs(30)));
     let body = json!({
-        "source": {"schema": "shop", "table": "orders", "id": "killed"}, "password": "pw",
+        "source": {"schema": "shop", "table": "orders", "id": "killed"}, "password": "pw-of-the-test",
         "price": 3000, "reason": "killed", "account": null,
     });
     let cancel = {
@@ -384,7 +384,7 @@ async fn sigkill_between_the_pg_refund_and_our_commit_refunds_once() {
     let mut child = spawn(&binary, &vars, &log);
     wait_healthy(&url).await;
     let delivered = receiver.wait_for(1, Duration::from_secs(30)).await;
-    let ours = api.get("killed", "pw").await.unwrap();
+    let ours = api.get("killed", "pw-of-the-test").await.unwrap();
     // The killed request's key stays claimed (409) until its lease (2 x the
     // cancel lease) runs out; then the retry answers the settled cancel.
     let until = Instant::now() + Duration::from_secs(20);

@@ -439,6 +439,10 @@ pub async fn spawn_app_with(local_mode: bool, delivery: Option<DeliveryService>)
     let keys = Arc::new(Keys::default());
     let inbox = Arc::new(payments_application::memory::MemoryInbox::default());
     let payments = PaymentService::new(PaymentDeps {
+        attempts: Arc::new(payments_application::memory::MemoryAttempts::default()),
+        // These tests are about routes; the password policy is the use
+        // case's (tested there and end to end).
+        passwords: payments_application::PasswordPolicy { min_chars: 1, ..Default::default() },
         gateways: Gateways::new().with(VendorCode::Iamport, pg.clone()).with(VendorCode::TossPayments, pg.clone()),
         histories: histories.clone(),
         reservations: Arc::new(Reservations::default()),

@@ -1071,6 +1071,15 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Too many wrong passwords for this record: nothing is checked until the `Retry-After` seconds have passed. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description A bug; the cause is logged, the message is opaque. */
             500: {
                 headers: {
@@ -1189,6 +1198,15 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Too many wrong passwords for this record: nothing is checked until the `Retry-After` seconds have passed. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description A bug; the cause is logged, the message is opaque. */
             500: {
                 headers: {
@@ -1297,6 +1315,15 @@ export interface operations {
             };
             /** @description A PG or domain rule refused the request (price mismatch, cancel above the balance, PG refusal), or the Idempotency-Key was used with another body. */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many wrong passwords for this record: nothing is checked until the `Retry-After` seconds have passed. */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1422,6 +1449,15 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Too many wrong passwords for this record: nothing is checked until the `Retry-After` seconds have passed. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description A bug; the cause is logged, the message is opaque. */
             500: {
                 headers: {
@@ -1533,6 +1569,15 @@ export interface operations {
             };
             /** @description A PG or domain rule refused the request (price mismatch, cancel above the balance, PG refusal), or the Idempotency-Key was used with another body. */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many wrong passwords for this record: nothing is checked until the `Retry-After` seconds have passed. */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1655,6 +1700,15 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Too many wrong passwords for this record: nothing is checked until the `Retry-After` seconds have passed. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description A bug; the cause is logged, the message is opaque. */
             500: {
                 headers: {
@@ -1766,6 +1820,15 @@ export interface operations {
             };
             /** @description A PG or domain rule refused the request (price mismatch, cancel above the balance, PG refusal), or the Idempotency-Key was used with another body. */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many wrong passwords for this record: nothing is checked until the `Retry-After` seconds have passed. */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1903,6 +1966,15 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Too many wrong passwords for this record: nothing is checked until the `Retry-After` seconds have passed. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description A bug; the cause is logged, the message is opaque. */
             500: {
                 headers: {
@@ -2014,6 +2086,15 @@ export interface operations {
             };
             /** @description A PG or domain rule refused the request (price mismatch, cancel above the balance, PG refusal), or the Idempotency-Key was used with another body. */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many wrong passwords for this record: nothing is checked until the `Retry-After` seconds have passed. */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
