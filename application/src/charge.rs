@@ -69,7 +69,7 @@ impl PaymentService {
     /// card company refused (nothing charged, no history); 502/504 when the
     /// PG's answer was lost (the retry with the same key settles it).
     pub async fn charge_reservation(&self, input: ChargeReservation) -> Result<PaymentHistory, AppError> {
-        self.deps.webhook_urls.check(&input.webhook_url)?;
+        self.check_webhook_url(&input.webhook_url).await?;
         // We send no currency, so both PGs charge won (Toss's billing charge
         // takes none; Iamport's `again` defaults to KRW): whole amounts only.
         payments_domain::Currency::krw().check_amount("price", input.price)?;

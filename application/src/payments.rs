@@ -44,7 +44,16 @@ impl Gateways {
     }
 }
 
-/// Which hosts a `webhook_url` may point at.
+/// Where webhooks may be sent: checked when a `webhook_url` is registered
+/// (and, by the sender, again at every delivery).
+#[async_trait::async_trait]
+pub trait WebhookTargets: Send + Sync {
+    /// Why `url` may not receive webhooks now, if it may not.
+    async fn refusal(&self, url: &WebhookUrl) -> Option<String>;
+}
+
+/// A fixed host list, checked by name only (no resolution): for tests and
+/// callers that resolve nothing.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum WebhookUrlPolicy {
     /// Any http(s) host.
@@ -54,16 +63,23 @@ pub enum WebhookUrlPolicy {
     Hosts(Vec<String>),
 }
 
-impl WebhookUrlPolicy {
-    /// # Errors
-    /// [`AppError::Invalid`] when the URL's host is not allowed.
-    pub fn check(&self, url: &WebhookUrl) -> Result<(), AppError> {
+#[async_trait::async_trait]
+impl WebhookTargets for WebhookUrlPolicy {
+    async fn refusal(&self, url: &WebhookUrl) -> Option<String> {
         match self {
-            WebhookUrlPolicy::AnyHost => Ok(()),
-            WebhookUrlPolicy::Hosts(hosts) if hosts.iter().any(|h| h.eq_ignore_ascii_case(&url.host())) => Ok(()),
-            WebhookUrlPolicy::Hosts(_) => {
-                Err(AppError::Invalid(format!("webhook_url: host {:?} is not in the allowed list", url.host())))
-            }
+            WebhookUrlPolicy::AnyHost => None,
+            WebhookUrlPolicy::Hosts(hosts) if hosts.iter().any(|h| h.eq_ignore_ascii_case(&url.host())) => None,
+            WebhookUrlPolicy::Hosts(_) => Some(format!("host {:?} is not in the allowed list", url.host())),
+        }
+    }
+}
+
+impl PaymentService {
+    /// Refuses a `webhook_url` the target policy does not allow (400).
+    pub(crate) async fn check_webhook_url(&self, url: &WebhookUrl) -> Result<(), AppError> {
+        match self.deps.webhook_urls.refusal(url).await {
+            None => Ok(()),
+            Some(why) => Err(AppError::Invalid(format!("webhook_url: {why}"))),
         }
     }
 }
@@ -77,7 +93,7 @@ pub struct PaymentDeps {
     pub hasher: Arc<dyn PasswordHasher>,
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<dyn IdGenerator>,
-    pub webhook_urls: WebhookUrlPolicy,
+    pub webhook_urls: Arc<dyn WebhookTargets>,
     /// Cancel intents (the cancel lock, and what settles a lost answer).
     pub intents: Arc<dyn CancelIntentRepository>,
     /// Charge intents of saved cards (one per PG order).
@@ -232,7 +248,7 @@ impl PaymentService {
     /// (nothing is written).
     pub async fn create_history(&self, input: CreateHistory) -> Result<PaymentHistory, AppError> {
         self.check_new_password(&input.password)?;
-        self.deps.webhook_urls.check(&input.webhook_url)?;
+        self.check_webhook_url(&input.webhook_url).await?;
         if self.histories().find_by_vendor(input.vendor.code, &input.vendor.uid).await?.is_some() {
             return Err(AppError::Conflict(format!(
                 "vendor.uid: payment {} of {} is already registered",

@@ -62,7 +62,7 @@ impl Mocks {
             hasher: Arc::new(self.hasher),
             clock: Arc::new(clock),
             ids: Arc::new(ids),
-            webhook_urls: self.policy,
+            webhook_urls: Arc::new(self.policy),
             intents: self.intents,
             charges: self.charges,
             intent_lease: std::time::Duration::from_secs(25),

@@ -6,9 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use payments_application::ports::{HistoryRepository, IdempotencyStore, NotificationInbox, SystemClock, UuidV7Ids};
-use payments_application::{
-    DeliveryDeps, DeliveryService, Gateways, PaymentDeps, PaymentService, ReconcileOptions, WebhookUrlPolicy,
-};
+use payments_application::{DeliveryDeps, DeliveryService, Gateways, PaymentDeps, PaymentService, ReconcileOptions};
 use payments_crypto::Argon2Hasher;
 use payments_domain::VendorCode;
 use payments_fakekit::RunningServer as FakeServer;
@@ -137,7 +135,11 @@ pub fn at_rest_keys(config: &Config) -> AtRestKeys {
 pub fn delivery_service(config: &Config, database: &Database, metrics: &Metrics) -> anyhow::Result<DeliveryService> {
     let repositories = database.repositories(at_rest_keys(config));
     let sender = HttpWebhookSender::new(
-        &SenderConfig { timeout: config.webhooks.timeout, ..SenderConfig::default() },
+        &SenderConfig {
+            timeout: config.webhooks.timeout,
+            targets: Arc::new(config.webhooks.targets.clone()),
+            ..SenderConfig::default()
+        },
         config.wire.clone(),
         config.webhooks.secret.clone(),
         Arc::new(|event| payments_wire::WebhookBody::from_event(event).to_json_bytes()),
@@ -214,10 +216,7 @@ pub fn payment_service(
         hasher: Arc::new(hasher.clone()),
         clock: Arc::new(SystemClock),
         ids: Arc::new(UuidV7Ids),
-        webhook_urls: match &config.webhooks.allowed_hosts {
-            Some(hosts) => WebhookUrlPolicy::Hosts(hosts.clone()),
-            None => WebhookUrlPolicy::AnyHost,
-        },
+        webhook_urls: Arc::new(config.webhooks.targets.clone()),
         intents: repositories.intents.clone(),
         charges: repositories.charges.clone(),
         // Longer than any PG call: a cancel still being sent is never taken over.

@@ -108,7 +108,9 @@ pub struct WebhookConfig {
     pub schedule: RetrySchedule,
     pub concurrency: usize,
     pub poll_interval: Duration,
-    pub allowed_hosts: Option<Vec<String>>,
+    /// Where webhooks may go (`PAYMENT_WEBHOOK_ALLOWED_HOSTS`,
+    /// `PAYMENT_WEBHOOK_ALLOW_PRIVATE`; anything in local mode).
+    pub targets: payments_webhook::TargetPolicy,
     /// How long a claimed delivery stays owned by its worker; after a crash
     /// the job is claimed again once this has passed. Longer than `timeout`.
     pub lease: Duration,
@@ -268,7 +270,15 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ),
     ("PAYMENT_WEBHOOK_CONCURRENCY", "deliveries in flight at once (default 32)"),
     ("PAYMENT_WEBHOOK_POLL_MS", "how often to look for due deliveries (default 500)"),
-    ("PAYMENT_WEBHOOK_ALLOWED_HOSTS", "comma-separated hosts webhook_url may point at (default: any)"),
+    (
+        "PAYMENT_WEBHOOK_ALLOWED_HOSTS",
+        "comma-separated hosts, host:port or networks (10.0.0.0/8) webhooks may go to; hosts listed restrict targets to them; \
+         listed hosts and networks may be private (default: any public host; loopback, link-local and the like never, outside local mode)",
+    ),
+    (
+        "PAYMENT_WEBHOOK_ALLOW_PRIVATE",
+        "true: webhooks may go to any private or shared address (RFC 1918, CGNAT, fc00::/7) (default false)",
+    ),
     ("PAYMENT_ARGON2_MEMORY_KIB / _ITERATIONS / _PARALLELISM", "argon2id cost (default 19456 / 2 / 1, OWASP)"),
     ("PAYMENT_ARGON2_MAX_PARALLEL", "password hashes computed at once (default: number of cores)"),
     (
@@ -502,9 +512,20 @@ impl Config {
             Some(text) => parse_schedule("PAYMENT_WEBHOOK_RETRY_SCHEDULE", text)?,
             None => RetrySchedule::three_days(),
         };
-        let allowed_hosts = r
+        let allowed: Vec<String> = r
             .get("PAYMENT_WEBHOOK_ALLOWED_HOSTS")
-            .map(|hosts| hosts.split(',').map(|h| h.trim().to_ascii_lowercase()).filter(|h| !h.is_empty()).collect());
+            .map(|hosts| hosts.split(',').map(str::to_owned).collect())
+            .unwrap_or_default();
+        let allow_private =
+            match r.get("PAYMENT_WEBHOOK_ALLOW_PRIVATE").map(|v| v.trim().to_ascii_lowercase()).as_deref() {
+                None | Some("false" | "0" | "no") => false,
+                Some("true" | "1" | "yes") => true,
+                Some(other) => {
+                    return Err(error("PAYMENT_WEBHOOK_ALLOW_PRIVATE", format!("{other:?} is not true or false")));
+                }
+            };
+        let targets = payments_webhook::TargetPolicy::new(&allowed, allow_private, mode == Mode::Local)
+            .map_err(|why| error("PAYMENT_WEBHOOK_ALLOWED_HOSTS", why))?;
         let timeout = r.seconds("PAYMENT_WEBHOOK_TIMEOUT_SECS", 10, 1..=3600)?;
         let lease = match r.get("PAYMENT_WEBHOOK_LEASE_SECS") {
             None => timeout * 3 + Duration::from_secs(30),
@@ -530,7 +551,7 @@ impl Config {
             concurrency: r.within("PAYMENT_WEBHOOK_CONCURRENCY", 32usize, 1..=1024)?,
             poll_interval: r.millis("PAYMENT_WEBHOOK_POLL_MS", 500, 10..=60_000)?,
             retention: Duration::from_secs(86_400 * r.within("PAYMENT_WEBHOOK_RETENTION_DAYS", 90u64, 1..=3650)?),
-            allowed_hosts,
+            targets,
         };
 
         let argon2 = Argon2Params {

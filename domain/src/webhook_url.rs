@@ -39,9 +39,19 @@ impl WebhookUrl {
         &self.0
     }
 
-    /// The host name or address, lower-case (for allowlists).
+    /// The host name or address, lower-case (for allowlists); an IPv6
+    /// address without its brackets. The URL parser normalises addresses, so
+    /// `http://2130706433/` has the host `127.0.0.1`.
     pub fn host(&self) -> String {
-        url::Url::parse(&self.0).ok().and_then(|u| u.host_str().map(str::to_ascii_lowercase)).unwrap_or_default()
+        url::Url::parse(&self.0)
+            .ok()
+            .and_then(|u| u.host_str().map(|h| h.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase()))
+            .unwrap_or_default()
+    }
+
+    /// The port, explicit or the scheme's (80, 443).
+    pub fn port(&self) -> u16 {
+        url::Url::parse(&self.0).ok().and_then(|u| u.port_or_known_default()).unwrap_or(80)
     }
 }
 

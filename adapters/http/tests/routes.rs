@@ -428,3 +428,31 @@ async fn amounts_with_more_decimals_than_the_currency_are_400_and_reach_no_pg() 
     assert_eq!(register.status, 400, "{}", register.text);
     assert_eq!(app.pg.cancels.load(Ordering::SeqCst), 0, "no cancel at the PG: not the mismatch path");
 }
+
+#[tokio::test]
+async fn webhook_urls_at_internal_addresses_are_refused_outside_local_mode() {
+    let strict = payments_webhook::TargetPolicy::new(&[], false, false).unwrap();
+    let app = spawn_app_targeting(false, None, std::sync::Arc::new(strict)).await;
+    for (n, target) in [
+        "http://169.254.169.254/latest/meta-data",
+        "http://127.0.0.1:5432/",
+        "http://2130706433/",
+        "http://10.0.0.8/hook",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let uid = format!("imp_ssrf_{n}");
+        app.pg.add_payment(&uid, "1000");
+        let mut body = create_body(&uid, "1000", &format!("o-ssrf-{n}"));
+        body["webhook_url"] = json!(target);
+        let refused = app.call("POST", "/payments/histories", body, None).await;
+        assert_eq!(refused.status, 400, "{target}: {}", refused.text);
+        assert!(refused.body["message"].as_str().unwrap().starts_with("webhook_url: "), "{}", refused.text);
+    }
+    assert_eq!(app.pg.fetches.load(Ordering::SeqCst), 0, "refused before the PG is asked");
+    app.pg.add_payment("imp_public", "1000");
+    let mut body = create_body("imp_public", "1000", "o-public");
+    body["webhook_url"] = json!("http://93.184.216.34/hook");
+    assert_eq!(app.call("POST", "/payments/histories", body, None).await.status, 201);
+}

@@ -5,6 +5,9 @@
 //!   AES-CBC as the original sends it, plus Standard Webhooks headers
 //!   (`webhook-id` = event id, stable across retries; `webhook-timestamp`;
 //!   `webhook-signature` = `v1,` HMAC-SHA256 over `id.timestamp.body`).
+//! - [`TargetPolicy`] says where webhooks may go (no loopback, link-local,
+//!   unspecified, multicast or broadcast target; private ranges when listed),
+//!   at registration and, as the sender's resolver, at every delivery.
 //! - [`WebhookWorker`] drains the durable outbox: claims due jobs under a
 //!   lease, delivers them with bounded concurrency, wakes at once when a change
 //!   is saved ([`NotifyingHistories`]) and polls otherwise, and on shutdown
@@ -13,8 +16,10 @@
 
 mod notify;
 mod sender;
+mod targets;
 mod worker;
 
 pub use notify::NotifyingHistories;
 pub use sender::{HttpWebhookSender, RenderBody, SecretError, SenderConfig, WebhookSecret};
+pub use targets::TargetPolicy;
 pub use worker::{WebhookWorker, WorkerConfig};

@@ -6,6 +6,8 @@ use payments_application::ports::{SendResult, WebhookSender};
 use payments_crypto::WireCipher;
 use payments_domain::{DeliveryAttempt, WebhookEvent};
 
+use crate::targets::{CheckedResolver, TargetPolicy};
+
 /// Renders an event's plaintext JSON body (`{id, source, previous, current}`);
 /// supplied by the binary, which knows the wire objects.
 pub type RenderBody = Arc<dyn Fn(&WebhookEvent) -> Vec<u8> + Send + Sync>;
@@ -51,11 +53,18 @@ pub struct SenderConfig {
     pub timeout: Duration,
     /// `User-Agent` of deliveries.
     pub user_agent: String,
+    /// Where deliveries may go (checked before each POST, and by the
+    /// resolver of every connection). By default no internal address.
+    pub targets: Arc<TargetPolicy>,
 }
 
 impl Default for SenderConfig {
     fn default() -> Self {
-        Self { timeout: Duration::from_secs(10), user_agent: format!("payments/{}", env!("CARGO_PKG_VERSION")) }
+        Self {
+            timeout: Duration::from_secs(10),
+            user_agent: format!("payments/{}", env!("CARGO_PKG_VERSION")),
+            targets: Arc::default(),
+        }
     }
 }
 
@@ -63,6 +72,7 @@ impl Default for SenderConfig {
 #[derive(Clone)]
 pub struct HttpWebhookSender {
     client: reqwest::Client,
+    targets: Arc<TargetPolicy>,
     cipher: WireCipher,
     secret: WebhookSecret,
     render: RenderBody,
@@ -88,8 +98,10 @@ impl HttpWebhookSender {
             .connect_timeout(config.timeout)
             .user_agent(config.user_agent.clone())
             .redirect(reqwest::redirect::Policy::none())
+            // Every connection's addresses pass the target policy first.
+            .dns_resolver(Arc::new(CheckedResolver(config.targets.clone())))
             .build()?;
-        Ok(Self { client, cipher, secret, render })
+        Ok(Self { client, targets: config.targets.clone(), cipher, secret, render })
     }
 
     /// The exact body and headers of a delivery of `event` at `timestamp`.
@@ -117,7 +129,13 @@ async fn read_bounded(mut response: reqwest::Response, limit: usize) -> String {
 #[async_trait]
 impl WebhookSender for HttpWebhookSender {
     async fn send(&self, event: &WebhookEvent) -> SendResult {
-        let url = event.current().webhook_url().as_str();
+        let webhook_url = event.current().webhook_url();
+        // The policy of now, not of when the URL was registered.
+        if let Some(why) = self.targets.refuse_before_sending(webhook_url) {
+            tracing::warn!(event = %event.id(), %why, "webhook target refused by the policy; not sent");
+            return SendResult { status: None, body: None };
+        }
+        let url = webhook_url.as_str();
         let (body, headers) = self.envelope(event, chrono::Utc::now().timestamp());
         let mut request = self.client.post(url).header("content-type", "text/plain; charset=utf-8").body(body);
         for (name, value) in headers {

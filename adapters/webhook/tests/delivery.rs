@@ -12,7 +12,9 @@ use payments_application::ports::*;
 use payments_application::{DeliveryDeps, DeliveryService};
 use payments_crypto::WireCipher;
 use payments_domain::*;
-use payments_webhook::{HttpWebhookSender, RenderBody, SenderConfig, WebhookSecret, WebhookWorker, WorkerConfig};
+use payments_webhook::{
+    HttpWebhookSender, RenderBody, SenderConfig, TargetPolicy, WebhookSecret, WebhookWorker, WorkerConfig,
+};
 use poem::{EndpointExt, IntoResponse, Request, Route, handler, http::StatusCode, post, web::Data};
 use serde_json::json;
 use tokio::sync::{Notify, mpsc, watch};
@@ -218,7 +220,12 @@ fn render() -> RenderBody {
 }
 
 fn sender(timeout: Duration) -> HttpWebhookSender {
-    let config = SenderConfig { timeout, ..SenderConfig::default() };
+    // The receivers of these tests are on loopback, as in local mode.
+    sender_with(timeout, TargetPolicy::local())
+}
+
+fn sender_with(timeout: Duration, targets: TargetPolicy) -> HttpWebhookSender {
+    let config = SenderConfig { timeout, targets: Arc::new(targets), ..SenderConfig::default() };
     HttpWebhookSender::new(&config, cipher(), WebhookSecret::parse(SECRET).unwrap(), render()).unwrap()
 }
 
@@ -279,6 +286,31 @@ async fn a_delivery_is_encrypted_signed_and_verifiable() {
     assert_eq!(got.id, e.id().to_string());
     let body: serde_json::Value = serde_json::from_str(&got.plaintext).unwrap();
     assert_eq!(body["paid"], true);
+}
+
+#[tokio::test]
+async fn a_target_the_policy_refuses_is_never_connected_to() {
+    let (receiver, mut seen) = start_receiver("127.0.0.1:0".parse().unwrap(), vec![], false).await;
+    let port = receiver.addr().port();
+    // Stored while loopback was allowed (local mode), delivered under the
+    // strict policy of today: by address, and by a name that resolves there.
+    let strict = sender_with(Duration::from_secs(5), TargetPolicy::default());
+    for (n, url) in
+        [format!("http://127.0.0.1:{port}/hook"), format!("http://localhost:{port}/hook")].iter().enumerate()
+    {
+        let e = event(url, 40 + n as u128);
+        let result = payments_application::ports::WebhookSender::send(&strict, &e).await;
+        assert_eq!(result.status, None, "{url}");
+    }
+    assert!(seen.try_recv().is_err(), "the receiver saw nothing");
+    // A listed private network is a target.
+    let listed = TargetPolicy::new(&["127.0.0.0/8".into()], false, false).unwrap();
+    let result = payments_application::ports::WebhookSender::send(
+        &sender_with(Duration::from_secs(5), listed),
+        &event(&format!("http://127.0.0.1:{port}/hook"), 50),
+    )
+    .await;
+    assert_eq!(result.status, None, "loopback stays refused even when listed as a network");
 }
 
 #[tokio::test]

@@ -433,6 +433,15 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(local_mode: bool, delivery: Option<DeliveryService>) -> TestApp {
+    spawn_app_targeting(local_mode, delivery, Arc::new(WebhookUrlPolicy::AnyHost)).await
+}
+
+/// As [`spawn_app_with`], with webhooks allowed where `targets` says.
+pub async fn spawn_app_targeting(
+    local_mode: bool,
+    delivery: Option<DeliveryService>,
+    targets: Arc<dyn payments_application::WebhookTargets>,
+) -> TestApp {
     init_tracing();
     let pg = Arc::new(FakePg::default());
     let histories = Arc::new(Histories::default());
@@ -449,7 +458,7 @@ pub async fn spawn_app_with(local_mode: bool, delivery: Option<DeliveryService>)
         hasher: Arc::new(PlainHasher),
         clock: Arc::new(SystemClock),
         ids: Arc::new(UuidV7Ids),
-        webhook_urls: WebhookUrlPolicy::AnyHost,
+        webhook_urls: targets,
         intents: Arc::new(payments_application::memory::MemoryIntents::default()),
         charges: Arc::new(payments_application::memory::MemoryCharges::default()),
         intent_lease: Duration::from_secs(25),
