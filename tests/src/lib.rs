@@ -475,6 +475,8 @@ pub struct Delivery {
     pub webhook_id: String,
     /// The decrypted body.
     pub body: wire::WebhookBody,
+    /// The decrypted body as sent (JSON text).
+    pub plaintext: String,
     /// What the receiver answered.
     pub answered: u16,
 }
@@ -495,6 +497,8 @@ struct ReceiverState {
 }
 
 fn receive(request: &Request, body: &str, state: &ReceiverState, failures: u32) -> StatusCode {
+    let cipher = payments_crypto::WireCipher::new(KEY.as_bytes(), IV.as_bytes()).expect("a cipher");
+    let plaintext = cipher.decrypt(body).unwrap_or_default();
     let body = match state.verifier.verify(request.headers(), body) {
         Ok(body) => body,
         Err(error) => {
@@ -517,7 +521,7 @@ fn receive(request: &Request, body: &str, state: &ReceiverState, failures: u32) 
         }
         Err(_) => StatusCode::INTERNAL_SERVER_ERROR,
     };
-    state.log.send_modify(|log| log.push(Delivery { webhook_id, body, answered: answered.as_u16() }));
+    state.log.send_modify(|log| log.push(Delivery { webhook_id, body, plaintext, answered: answered.as_u16() }));
     answered
 }
 

@@ -597,7 +597,8 @@ fn card_details(card_number: &str, quota: Option<i64>) -> CardDetails {
     CardDetails {
         card_code: "361".to_owned(),
         card_name: "Fake Card".to_owned(),
-        card_number: card_number.to_owned(),
+        // Iamport answers the card number masked, as the customer's does.
+        card_number: mask(card_number),
         card_quota: quota.unwrap_or(0),
         apply_num: random_digits(8),
     }
