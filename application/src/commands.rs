@@ -17,6 +17,8 @@ pub struct CreateHistory {
     pub price: Money,
     pub password: Password,
     pub webhook_url: WebhookUrl,
+    /// The currency the caller expects, when it said.
+    pub currency: Option<payments_domain::Currency>,
 }
 
 /// Cancel a payment, wholly or partly.

@@ -277,6 +277,10 @@ impl PaymentService {
             self.cancel_mismatched(gateway, &input, &snapshot).await;
             return Err(mismatch.into());
         }
+        if let Some(expected) = input.currency.as_ref().filter(|c| **c != snapshot.currency) {
+            self.cancel_mismatched(gateway, &input, &snapshot).await;
+            return Err(AppError::Unprocessable(format!("currency {expected} is not the currency the PG charged in")));
+        }
         let password_hash = self.hash(&input.password).await?;
         let identity = HistoryIdentity {
             id: HistoryId::from_uuid(self.deps.ids.new_id()),

@@ -94,6 +94,7 @@ fn create_input(price: &str) -> CreateHistory {
         price: money(price),
         password: password(),
         webhook_url: webhook_url(),
+        currency: None,
     }
 }
 
@@ -146,7 +147,7 @@ async fn create_with_another_price_cancels_at_the_pg_and_fails_422() {
     m.histories.expect_insert().never();
     let err = m.service().create_history(create_input("100")).await.unwrap_err();
     assert_eq!(err.status(), 422, "{err}");
-    assert!(err.to_string().contains("differs"), "{err}");
+    assert_eq!(err.to_string(), "price 100 is not the amount the PG charged", "the charged amount is not told");
 }
 
 #[tokio::test]
@@ -159,6 +160,26 @@ async fn create_with_a_price_its_currency_cannot_have_is_400_and_cancels_nothing
     m.histories.expect_insert().never();
     let err = m.service().create_history(create_input("19899.5")).await.unwrap_err();
     assert_eq!(err.status(), 400, "{err}");
+}
+
+#[tokio::test]
+async fn create_in_another_currency_than_the_pgs_cancels_at_the_pg_and_fails_422() {
+    let mut m = Mocks::new();
+    m.nothing_registered();
+    m.gateway.expect_fetch_payment().returning(|_, _| Ok(snapshot("19900", true, vec![])));
+    m.gateway.expect_cancel_payment().times(1).returning(|_, _, _| Ok(snapshot("19900", true, vec![])));
+    m.histories.expect_insert().never();
+    let dollars = CreateHistory { currency: Some(Currency::parse("USD").unwrap()), ..create_input("19900") };
+    let err = m.service().create_history(dollars).await.unwrap_err();
+    assert_eq!((err.status(), err.to_string()), (422, "currency USD is not the currency the PG charged in".to_owned()));
+
+    let mut m = Mocks::new();
+    m.nothing_registered();
+    m.gateway.expect_fetch_payment().returning(|_, _| Ok(snapshot("19900", true, vec![])));
+    m.gateway.expect_cancel_payment().never();
+    m.histories.expect_insert().times(1).returning(|_, _| Ok(()));
+    let won = CreateHistory { currency: Some(Currency::krw()), ..create_input("19900") };
+    assert!(m.service().create_history(won).await.is_ok());
 }
 
 #[tokio::test]

@@ -23,6 +23,7 @@
 //!         price: wire::WireAmount(serde_json::Number::from(10_000u32)),
 //!         password: "a secret of mine".into(),
 //!         webhook_url: "https://shop.example/payments/webhook".into(),
+//!         currency: Some("KRW".into()),
 //!     })
 //!     .await?;
 //! println!("registered {} ({} {})", history.id, history.price.0, history.currency);

@@ -19,7 +19,9 @@ pub enum DomainError {
     CancelExceedsBalance { requested: Money, remaining: Money },
 
     /// The PG charged a different amount than the caller registered.
-    #[error("price {expected} differs from the {charged} the PG says was charged")]
+    // The charged amount is not told: the caller learns that its price is
+    // wrong, not what the payment of someone else's order was.
+    #[error("price {expected} is not the amount the PG charged")]
     PriceMismatch { expected: Money, charged: Money },
 
     /// The PG says the payment can never be paid (failed, aborted, expired) or

@@ -384,6 +384,7 @@ impl TestApp {
                 price: amount(price),
                 password: PASSWORD.into(),
                 webhook_url,
+                currency: None,
             })
             .await
     }

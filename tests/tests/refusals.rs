@@ -167,6 +167,7 @@ async fn idempotent_retries(app: &TestApp) {
         price: amount(8_000),
         password: PASSWORD.into(),
         webhook_url: app.hook_url(),
+        currency: None,
     };
     let keyed = app.client.with_idempotency_key(unique("register"));
     let first = keyed.create_history(&body).await.expect("registered");

@@ -54,6 +54,11 @@ pub struct CreateHistoryBody {
     pub password: String,
     /// Where to POST (encrypted) every later change of this payment.
     pub webhook_url: String,
+    /// The currency the caller expects (ISO 4217, e.g. `KRW`). When given
+    /// and the PG charged in another, the payment is cancelled at the PG and
+    /// the request fails with 422, as for another price.
+    #[oai(skip_serializing_if_is_none)]
+    pub currency: Option<String>,
 }
 
 impl CreateHistoryBody {
@@ -66,6 +71,7 @@ impl CreateHistoryBody {
             price: self.price.to_money("price")?,
             password: Password::parse(self.password)?,
             webhook_url: WebhookUrl::parse(self.webhook_url)?,
+            currency: self.currency.map(payments_domain::Currency::parse).transpose()?,
         })
     }
 }
@@ -259,8 +265,11 @@ mod tests {
             price: WireAmount(serde_json::Number::from(100u8)),
             password: "pw".into(),
             webhook_url: "http://127.0.0.1/hook".into(),
+            currency: None,
         };
         assert_eq!(body.clone().try_into_domain().unwrap_err().to_string(), "source.id: must not be empty");
+        let money = CreateHistoryBody { source: source("o1"), currency: Some("KRW1".into()), ..body.clone() };
+        assert!(money.try_into_domain().unwrap_err().to_string().starts_with("currency:"));
         let body = CreateHistoryBody { source: source("o1"), webhook_url: "nope".into(), ..body };
         let err = body.try_into_domain().unwrap_err();
         assert_eq!(err.status(), 400);

@@ -393,6 +393,12 @@ export interface components {
          * @description Registers a payment the customer has just made in the PG's popup.
          */
         CreatePaymentHistory: {
+            /**
+             * @description The currency the caller expects (ISO 4217, e.g. `KRW`). When given
+             *     and the PG charged in another, the payment is cancelled at the PG and
+             *     the request fails with 422, as for another price.
+             */
+            currency?: string | null;
             /** @description A password of the caller's choosing, needed to read the record back. */
             password: string;
             /**
