@@ -208,7 +208,7 @@ async fn a_saved_card_pays_again_and_an_unknown_one_is_not_found() {
     let again = json!({"customer_uid": "saved", "merchant_uid": "m2", "amount": 250, "name": "n"});
     let paid = fake.call(Method::POST, "/subscribe/payments/again", Some(again)).await;
     assert_eq!(paid.status, 201, "{}", paid.body);
-    assert_eq!(paid.body["response"]["card_number"], "1234-5678-1234-5678");
+    assert_eq!(paid.body["response"]["card_number"], "123456******5678", "masked as Iamport answers it");
     assert_eq!(paid.body["response"]["customer_uid"], "saved");
     assert_eq!(paid.body["response"]["amount"], json!(250));
     let deleted = fake.call(Method::DELETE, "/subscribe/customers/saved", None).await;

@@ -585,12 +585,13 @@ pub(super) async fn receive_webhook(body: Body) -> Response {
 // Saved cards and card payments
 // ---------------------------------------------------------------------------
 
+/// A card number as Iamport answers it: its digits, the first six and the
+/// last four shown, the rest starred (`536512******1234`, PortOne V1's
+/// documented payment; see tests/data/documented/SOURCES.md).
 fn mask(card_number: &str) -> String {
-    card_number
-        .chars()
-        .enumerate()
-        .map(|(i, c)| if c.is_ascii_digit() && (7..15).contains(&i) { '*' } else { c })
-        .collect()
+    let digits: Vec<char> = card_number.chars().filter(char::is_ascii_digit).collect();
+    let shown_after = digits.len().saturating_sub(4);
+    digits.iter().enumerate().map(|(i, c)| if i < 6 || i >= shown_after { *c } else { '*' }).collect()
 }
 
 fn card_details(card_number: &str, quota: Option<i64>) -> CardDetails {
