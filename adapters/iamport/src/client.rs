@@ -506,8 +506,18 @@ impl PaymentGateway for IamportGateway {
         &self,
         store: &StoreId,
         uid: &VendorUid,
-        _customer: &SourceId,
+        customer: &SourceId,
     ) -> Result<SavedCard, GatewayError> {
+        // A saved card is its customer's: the customer_uid is the caller's
+        // id of the card holder (as Toss binds customerKey), so nobody
+        // registers another customer's card under their own record.
+        if uid.as_str() != customer.as_str() {
+            return Err(GatewayError::Rejected(format!(
+                "the saved card's customer_uid {:?} is not source.id {:?}",
+                uid.as_str(),
+                customer.as_str()
+            )));
+        }
         let data = self.call::<()>(store, Method::GET, &["subscribe", "customers", uid.as_str()], None).await?;
         // Iamport charges a saved card by its customer_uid.
         Ok(SavedCard { data, key: uid.as_str().to_owned() })
