@@ -100,11 +100,6 @@ fn acknowledge(state: &HttpState, vendor: VendorCode, why: &str) -> WebhookAck {
     WebhookAck::Accepted
 }
 
-/// The record a keyed request is about, for its idempotency scope.
-fn source_record(source: &payments_domain::Source) -> String {
-    format!("source {} {} {}", source.schema.as_str(), source.table.as_str(), source.id.as_str())
-}
-
 /// A replayed payment request's own password check, against its history.
 async fn history_password(
     state: &HttpState,
@@ -148,12 +143,8 @@ impl PaymentsApi {
         body: Encrypted<CreateHistoryBody>,
     ) -> Result<EncryptedCreated<HistoryBody>, RecordError> {
         let command = body.value.try_into_domain()?;
-        let keyed = Keyed {
-            route: "POST /payments/histories",
-            record: source_record(&command.source),
-            key: idempotency_key.0,
-            canonical_body: &body.canonical,
-        };
+        let keyed =
+            Keyed::about_source("POST /payments/histories", &command.source, idempotency_key.0, &body.canonical);
         let verify = history_password(state.0, command.source.clone(), command.password.clone());
         let payments = state.payments.clone();
         let work = async move { payments.create_history(command).await.map(|h| HistoryBody::from(&h)) };
@@ -220,12 +211,8 @@ impl PaymentsApi {
         // The key binds the cancel's intent too: a retry after a lost answer
         // settles the first attempt instead of refunding again.
         command.idempotency_key.clone_from(&idempotency_key.0);
-        let keyed = Keyed {
-            route: "PUT /payments/histories/cancel",
-            record: source_record(&command.source),
-            key: idempotency_key.0,
-            canonical_body: &body.canonical,
-        };
+        let keyed =
+            Keyed::about_source("PUT /payments/histories/cancel", &command.source, idempotency_key.0, &body.canonical);
         let verify = history_password(state.0, command.source.clone(), command.password.clone());
         let payments = state.payments.clone();
         let work = async move { payments.cancel_history(command).await.map(|h| HistoryBody::from(&h)) };
@@ -249,12 +236,8 @@ impl PaymentsApi {
         body: Encrypted<CreateReservationBody>,
     ) -> Result<EncryptedCreated<ReservationBody>, RecordError> {
         let command = body.value.try_into_domain()?;
-        let keyed = Keyed {
-            route: "POST /payments/reservations",
-            record: source_record(&command.source),
-            key: idempotency_key.0,
-            canonical_body: &body.canonical,
-        };
+        let keyed =
+            Keyed::about_source("POST /payments/reservations", &command.source, idempotency_key.0, &body.canonical);
         let verify = card_password(state.0, Locator::Source(command.source.clone()), command.password.clone());
         let payments = state.payments.clone();
         let work = async move { payments.create_reservation(command).await.map(|r| ReservationBody::from(&r)) };

@@ -91,7 +91,18 @@ pub(crate) struct Keyed<'a> {
     pub canonical_body: &'a str,
 }
 
-impl Keyed<'_> {
+impl<'a> Keyed<'a> {
+    /// A request about the caller's record `source`.
+    pub fn about_source(
+        route: &'static str,
+        source: &payments_domain::Source,
+        key: Option<String>,
+        canonical_body: &'a str,
+    ) -> Self {
+        let record = format!("source {} {} {}", source.schema.as_str(), source.table.as_str(), source.id.as_str());
+        Self { route, record, key, canonical_body }
+    }
+
     fn scope(&self, secret: &IdempotencySecret) -> String {
         scope(secret, self.route, &self.record)
     }
