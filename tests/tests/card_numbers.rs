@@ -41,8 +41,10 @@ fn logs() -> Captured {
     LOGS.lock().unwrap().clone().unwrap()
 }
 
-/// Runs of 13 to 19 digits (a single `-` or space may separate groups), not
-/// part of a longer token, that are not a millisecond timestamp of this era.
+/// Runs of 13 to 19 digits, not part of a longer token, that are not a
+/// millisecond timestamp of this era. A single `-` or space may separate
+/// groups of 4 to 6 digits, as card numbers are written (a UUID's digit
+/// groups, 8-4-4, are not a card number).
 fn card_numbers_in(text: &str) -> Vec<String> {
     let chars: Vec<char> = text.chars().collect();
     let mut found = Vec::new();
@@ -53,18 +55,23 @@ fn card_numbers_in(text: &str) -> Vec<String> {
             i += 1;
             continue;
         }
-        let (mut j, mut digits) = (i, String::new());
+        let (mut j, mut digits, mut groups) = (i, String::new(), vec![0usize]);
         while j < chars.len() {
             if chars[j].is_ascii_digit() {
                 digits.push(chars[j]);
+                *groups.last_mut().unwrap_or(&mut 0) += 1;
                 j += 1;
             } else if matches!(chars[j], '-' | ' ') && chars.get(j + 1).is_some_and(char::is_ascii_digit) {
+                groups.push(0);
                 j += 1;
             } else {
                 break;
             }
         }
-        let ends_token = j == chars.len() || !chars[j].is_alphanumeric();
+        let card_groups = groups.len() == 1 || groups.iter().all(|g| (4..=6).contains(g));
+        // A UUID goes on with another `-` and hex after its digit groups.
+        let continues = chars.get(j) == Some(&'-') && chars.get(j + 1).is_some_and(|c| c.is_ascii_alphanumeric());
+        let ends_token = (j == chars.len() || !chars[j].is_alphanumeric()) && !continues && card_groups;
         let timestamp = digits.len() == 13
             && digits.parse::<u64>().is_ok_and(|ms| (1_500_000_000_000..2_200_000_000_000).contains(&ms));
         if ends_token && (13..=19).contains(&digits.len()) && !timestamp {
@@ -185,4 +192,7 @@ fn the_scanner_sees_card_numbers_and_nothing_else() {
     assert_eq!(card_numbers_in("at 1764640000123 ms"), Vec::<String>::new(), "a timestamp");
     assert_eq!(card_numbers_in("X6505636518308 or ab1234567890123456"), Vec::<String>::new(), "inside a token");
     assert_eq!(card_numbers_in("id 12 34"), Vec::<String>::new());
+    assert_eq!(card_numbers_in("request_id=15942867-9091-4852-ba79-4cdc488ad7ab"), Vec::<String>::new(), "a UUID");
+    assert_eq!(card_numbers_in("1234-5678-1234-5678-abcd"), Vec::<String>::new(), "a longer token");
+    assert_eq!(card_numbers_in("amex 3782 822463 10005"), ["378282246310005"]);
 }
