@@ -58,10 +58,9 @@ impl Exporter {
     async fn render(&self) -> String {
         let load = self.hasher.load();
         let (in_use, idle) = self.database.pool_usage();
-        let to_u64 = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
         self.metrics.render(Sample {
             outbox: self.outbox().await,
-            argon2: Some(HasherSample { waiting: to_u64(load.waiting), running: to_u64(load.running) }),
+            argon2: Some(HasherSample { waiting: count(load.waiting), running: count(load.running) }),
             database: Some(PoolSample { in_use: in_use.into(), idle: idle.into() }),
         })
     }
@@ -77,9 +76,14 @@ pub(crate) fn endpoint(exporter: Exporter) -> impl Endpoint {
     Route::new().at("/metrics", get(scrape)).data(Arc::new(exporter))
 }
 
+/// A count, as the metrics take it.
+fn count(n: usize) -> u64 {
+    u64::try_from(n).unwrap_or(u64::MAX)
+}
+
 /// A reconciler run's figures, for the metrics.
 pub(crate) fn reconcile_figures(report: &ReconcileReport) -> ReconcileFigures {
-    let n = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+    let n = count;
     ReconcileFigures {
         checked: n(report.checked),
         drifted: n(report.drifted),
@@ -90,6 +94,6 @@ pub(crate) fn reconcile_figures(report: &ReconcileReport) -> ReconcileFigures {
 
 /// An inbox pass's figures, for the metrics.
 pub(crate) fn inbox_figures(report: &InboxReport) -> InboxFigures {
-    let n = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+    let n = count;
     InboxFigures { done: n(report.done), retrying: n(report.retrying), failed: n(report.failed) }
 }

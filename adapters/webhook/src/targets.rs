@@ -194,16 +194,13 @@ impl TargetPolicy {
     /// Why `url` may not be a target now, resolving its host: refused when
     /// any of its addresses is.
     pub async fn check(&self, url: &WebhookUrl) -> Option<String> {
-        let (host, port) = (url.host(), url.port());
-        if let Some(why) = self.refuse_name(&host, Some(port)) {
+        if let Some(why) = self.refuse_before_sending(url) {
             return Some(why);
         }
-        if self.local {
-            // No address is refused: nothing to resolve.
+        let (host, port) = (url.host(), url.port());
+        // In local mode no address is refused, and a literal one was checked.
+        if self.local || host.parse::<IpAddr>().is_ok() {
             return None;
-        }
-        if let Ok(ip) = host.parse::<IpAddr>() {
-            return self.refuse_address(&host, ip);
         }
         let addresses =
             match tokio::time::timeout(RESOLVE_TIMEOUT, tokio::net::lookup_host((host.as_str(), port))).await {
