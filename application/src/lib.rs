@@ -21,7 +21,8 @@ pub use delivery::{DeliveryDeps, DeliveryService};
 pub use error::AppError;
 pub use inbox::{InboxReport, Received};
 pub use payments::{
-    Gateways, PasswordPolicy, PaymentDeps, PaymentService, WebhookTargets, WebhookUrlPolicy, derived_key, lookup_digest,
+    Gateways, OrderBinding, PasswordPolicy, PaymentDeps, PaymentService, WebhookTargets, WebhookUrlPolicy, derived_key,
+    lookup_digest,
 };
 pub use reconcile::{ReconcileOptions, ReconcileReport};
 

@@ -107,6 +107,26 @@ pub struct PaymentDeps {
     pub attempts: Arc<dyn crate::ports::PasswordAttempts>,
     /// What a password must be and how guessing one is slowed down.
     pub passwords: PasswordPolicy,
+    /// Whether a payment registers only under its own order.
+    pub orders: OrderBinding,
+}
+
+/// Whether a registration must be for the caller's own order: the PG's order
+/// id (Toss `orderId`, Iamport `merchant_uid`) equal to `source.id`, as the
+/// original SDK's flows make it. Bound, a payment of another order is refused
+/// before anything is confirmed or cancelled, so registering a stranger's
+/// payment with a wrong price cannot get it refunded; a payment charged with
+/// another amount than registered is cancelled at the PG, since it is the
+/// caller's own. Unbound (for deployments whose order ids are not their
+/// source ids), nothing is checked and nothing is cancelled: a mismatch is
+/// only refused.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum OrderBinding {
+    /// The PG's order id must be `source.id`.
+    #[default]
+    SourceId,
+    /// Any order: no check, and no auto-cancel on a mismatch.
+    Off,
 }
 
 /// What a record's password must be, and how guessing it is slowed down:
@@ -260,6 +280,7 @@ impl PaymentService {
         }
         let gateway = self.deps.gateways.get(input.vendor.code)?;
         let mut snapshot = gateway.fetch_payment(&input.vendor.store_id, &input.vendor.uid).await?;
+        self.ensure_own_order(&input, &snapshot)?;
         // A price the currency cannot have is the caller's mistake: refused
         // before it is compared (a mismatch cancels the payment).
         snapshot.currency.check_amount("price", input.price)?;
@@ -295,10 +316,38 @@ impl PaymentService {
         Ok(history)
     }
 
+    /// Under [`OrderBinding::SourceId`], refuses (422) a payment whose PG
+    /// order id is not the caller's `source.id`, before anything is confirmed
+    /// or cancelled. The message names neither order.
+    fn ensure_own_order(&self, input: &CreateHistory, snapshot: &PaymentSnapshot) -> Result<(), AppError> {
+        if self.deps.orders == OrderBinding::Off {
+            return Ok(());
+        }
+        match &snapshot.order_id {
+            Some(order) if order.as_str() == input.source.id.as_str() => Ok(()),
+            Some(_) => Err(AppError::Unprocessable(format!(
+                "source.id: payment {} of {} was made for another order (its order id at the PG must be source.id)",
+                input.vendor.uid, input.vendor.code
+            ))),
+            None => Err(AppError::Unprocessable(format!(
+                "vendor.uid: {} reports no order id for payment {}, so it cannot be bound to source.id",
+                input.vendor.code, input.vendor.uid
+            ))),
+        }
+    }
+
     /// A payment whose amount is not what the caller expected must not stay
-    /// charged: cancel what is left of it. A failure here is logged; the
-    /// registration fails either way.
+    /// charged: cancel what is left of it, when it is the caller's own
+    /// ([`OrderBinding::SourceId`]; unbound, a mismatch is only refused). A
+    /// failure here is logged; the registration fails either way.
     async fn cancel_mismatched(&self, gateway: &dyn PaymentGateway, input: &CreateHistory, snapshot: &PaymentSnapshot) {
+        if self.deps.orders == OrderBinding::Off {
+            tracing::warn!(
+                vendor = %input.vendor.code, uid = %input.vendor.uid,
+                "a registration did not match the payment at the PG; order binding is off, so it is not cancelled"
+            );
+            return;
+        }
         let Some(remaining) = snapshot.remaining() else { return };
         if remaining.is_zero() {
             return;

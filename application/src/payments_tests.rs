@@ -22,6 +22,7 @@ struct Mocks {
     charges: Arc<crate::memory::MemoryCharges>,
     inbox: Arc<crate::memory::MemoryInbox>,
     attempts: Arc<crate::memory::MemoryAttempts>,
+    orders: OrderBinding,
     /// The clock, in seconds after `at(0)`.
     now: Arc<std::sync::atomic::AtomicI64>,
 }
@@ -41,6 +42,7 @@ impl Mocks {
             charges: Arc::default(),
             inbox: Arc::default(),
             attempts: Arc::default(),
+            orders: OrderBinding::SourceId,
             now: Arc::new(std::sync::atomic::AtomicI64::new(100)),
         }
     }
@@ -69,6 +71,7 @@ impl Mocks {
             inbox: self.inbox,
             attempts: self.attempts,
             passwords: PasswordPolicy::default(),
+            orders: self.orders,
         })
     }
 
@@ -180,6 +183,53 @@ async fn create_in_another_currency_than_the_pgs_cancels_at_the_pg_and_fails_422
     m.histories.expect_insert().times(1).returning(|_, _| Ok(()));
     let won = CreateHistory { currency: Some(Currency::krw()), ..create_input("19900") };
     assert!(m.service().create_history(won).await.is_ok());
+}
+
+/// A snapshot of a payment the PG made for `order`.
+fn snapshot_of_order(order: Option<&str>) -> PaymentSnapshot {
+    PaymentSnapshot { order_id: order.map(|o| OrderId::parse(o).unwrap()), ..snapshot("19900", true, vec![]) }
+}
+
+#[tokio::test]
+async fn create_for_a_payment_of_another_order_is_422_and_nothing_is_confirmed_or_cancelled() {
+    for (order, message) in [
+        (
+            Some("someone-elses-order"),
+            "source.id: payment imp_123 of iamport was made for another order (its order id at the PG must be source.id)",
+        ),
+        (None, "vendor.uid: iamport reports no order id for payment imp_123, so it cannot be bound to source.id"),
+    ] {
+        let mut m = Mocks::new();
+        m.nothing_registered();
+        let theirs = snapshot_of_order(order);
+        m.gateway.expect_fetch_payment().times(2).returning(move |_, _| Ok(theirs.clone()));
+        m.gateway.expect_confirm_payment().never();
+        m.gateway.expect_cancel_payment().never();
+        m.histories.expect_insert().never();
+        // A wrong price too: the stranger's payment is not refunded either way.
+        let service = m.service();
+        for price in ["19900", "100"] {
+            let err = service.create_history(create_input(price)).await.unwrap_err();
+            assert_eq!((err.status(), err.to_string()), (422, message.to_owned()), "{order:?} at {price}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn unbound_orders_register_any_order_and_a_mismatch_is_refused_without_cancelling() {
+    let mut m = Mocks::new();
+    m.orders = OrderBinding::Off;
+    m.nothing_registered();
+    m.gateway.expect_fetch_payment().returning(|_, _| Ok(snapshot_of_order(Some("another-order"))));
+    m.gateway.expect_cancel_payment().never();
+    m.histories.expect_insert().times(1).returning(|_, _| Ok(()));
+    let service = m.service();
+    let err = service.create_history(create_input("100")).await.unwrap_err();
+    assert_eq!((err.status(), err.to_string()), (422, "price 100 is not the amount the PG charged".to_owned()));
+    let dollars = CreateHistory { currency: Some(Currency::parse("USD").unwrap()), ..create_input("19900") };
+    assert_eq!(service.create_history(dollars).await.unwrap_err().status(), 422);
+    let registered = service.create_history(create_input("19900")).await.expect("any order registers");
+    assert_eq!(registered.order_id().map(OrderId::as_str), Some("another-order"));
 }
 
 #[tokio::test]

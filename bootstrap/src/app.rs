@@ -224,6 +224,7 @@ pub fn payment_service(
         inbox: repositories.inbox.clone(),
         attempts: repositories.attempts.clone(),
         passwords: config.passwords,
+        orders: config.orders,
     }))
 }
 

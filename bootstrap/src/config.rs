@@ -164,6 +164,9 @@ pub struct Config {
     pub argon2_max_queue: usize,
     /// Record passwords: their minimum length and the lockout of guessing.
     pub passwords: payments_application::PasswordPolicy,
+    /// Whether a payment registers only under its own order
+    /// (`PAYMENT_BIND_ORDER_TO_SOURCE`).
+    pub orders: payments_application::OrderBinding,
     /// At shutdown, how long in-flight requests and deliveries may finish
     /// before they are cut off (deliveries are then released for a retry).
     pub shutdown_grace: Duration,
@@ -290,6 +293,12 @@ pub const VARIABLES: &[(&str, &str)] = &[
         "PAYMENT_PASSWORD_MAX_FAILURES / PAYMENT_PASSWORD_LOCK_SECS",
         "wrong passwords within 15 minutes that lock a record (default 5), and the first lock (default 60; doubled at each further lockout, at most 1 hour)",
     ),
+    (
+        "PAYMENT_BIND_ORDER_TO_SOURCE",
+        "true (default): a payment registers only when its order id at the PG (Toss orderId, Iamport merchant_uid) \
+         is source.id, and one charged with another amount is cancelled; false: any order registers and a \
+         mismatch is only refused (for deployments whose order ids are not their source ids)",
+    ),
     ("PAYMENT_SHUTDOWN_GRACE_SECS", "at SIGTERM/ctrl-c, how long in-flight work may finish (default 10)"),
     ("PAYMENT_LOG", "log filter, e.g. info or payments=debug (default info)"),
     ("PAYMENT_LOG_FORMAT", "text (default) or json"),
@@ -325,6 +334,16 @@ impl Reader<'_> {
         match self.get(name) {
             None => Ok(default),
             Some(text) => text.trim().parse().map_err(|_| error(name, format!("{text:?} is not a valid number"))),
+        }
+    }
+
+    /// `true`/`false` (also `1`/`0`, `yes`/`no`, any case).
+    fn flag(&self, name: &'static str, default: bool) -> Result<bool, ConfigError> {
+        match self.get(name).map(|v| v.trim().to_ascii_lowercase()).as_deref() {
+            None => Ok(default),
+            Some("true" | "1" | "yes") => Ok(true),
+            Some("false" | "0" | "no") => Ok(false),
+            Some(other) => Err(error(name, format!("{other:?} is not true or false"))),
         }
     }
 
@@ -516,14 +535,7 @@ impl Config {
             .get("PAYMENT_WEBHOOK_ALLOWED_HOSTS")
             .map(|hosts| hosts.split(',').map(str::to_owned).collect())
             .unwrap_or_default();
-        let allow_private =
-            match r.get("PAYMENT_WEBHOOK_ALLOW_PRIVATE").map(|v| v.trim().to_ascii_lowercase()).as_deref() {
-                None | Some("false" | "0" | "no") => false,
-                Some("true" | "1" | "yes") => true,
-                Some(other) => {
-                    return Err(error("PAYMENT_WEBHOOK_ALLOW_PRIVATE", format!("{other:?} is not true or false")));
-                }
-            };
+        let allow_private = r.flag("PAYMENT_WEBHOOK_ALLOW_PRIVATE", false)?;
         let targets = payments_webhook::TargetPolicy::new(&allowed, allow_private, mode == Mode::Local)
             .map_err(|why| error("PAYMENT_WEBHOOK_ALLOWED_HOSTS", why))?;
         let timeout = r.seconds("PAYMENT_WEBHOOK_TIMEOUT_SECS", 10, 1..=3600)?;
@@ -570,6 +582,12 @@ impl Config {
             ..payments_application::PasswordPolicy::default()
         };
 
+        let orders = if r.flag("PAYMENT_BIND_ORDER_TO_SOURCE", true)? {
+            payments_application::OrderBinding::SourceId
+        } else {
+            payments_application::OrderBinding::Off
+        };
+
         let shutdown_grace = r.seconds("PAYMENT_SHUTDOWN_GRACE_SECS", 10, 0..=3600)?;
         let every = match r.get("PAYMENT_RECONCILE_INTERVAL") {
             None => Some(Duration::from_secs(3600)),
@@ -599,6 +617,7 @@ impl Config {
             argon2_max_parallel,
             argon2_max_queue,
             passwords,
+            orders,
             shutdown_grace,
             reconcile,
             defaulted: r.defaulted,
@@ -831,6 +850,19 @@ mod tests {
         dev.retain(|(name, _)| *name != "PAYMENT_MODE");
         dev.push(("PAYMENT_MODE", "dev"));
         assert!(Config::from_vars(&with(dev, "PAYMENT_API_HOST", "0.0.0.0")).is_ok(), "dev mode may listen anywhere");
+    }
+
+    #[test]
+    fn payments_are_bound_to_their_order_unless_turned_off() {
+        use payments_application::OrderBinding;
+        assert_eq!(Config::from_vars(&vars(&real())).unwrap().orders, OrderBinding::SourceId);
+        let off = Config::from_vars(&with(real(), "PAYMENT_BIND_ORDER_TO_SOURCE", "false")).unwrap();
+        assert_eq!(off.orders, OrderBinding::Off);
+        let on = Config::from_vars(&with(real(), "PAYMENT_BIND_ORDER_TO_SOURCE", " TRUE ")).unwrap();
+        assert_eq!(on.orders, OrderBinding::SourceId);
+        let err = Config::from_vars(&with(real(), "PAYMENT_BIND_ORDER_TO_SOURCE", "maybe")).unwrap_err();
+        assert_eq!(err.variable, "PAYMENT_BIND_ORDER_TO_SOURCE");
+        assert!(err.to_string().contains("\"maybe\" is not true or false"), "{err}");
     }
 
     #[test]

@@ -646,20 +646,22 @@ impl FakeIamport {
         (status, envelope["response"].clone())
     }
 
-    /// A paid card payment of `amount` won; answers its `imp_uid`.
-    pub async fn card_payment(&self, amount: u64) -> String {
+    /// A paid card payment of `amount` won for `order` (its `merchant_uid`);
+    /// answers its `imp_uid`.
+    pub async fn card_payment(&self, order: &str, amount: u64) -> String {
         let body = json!({
             "card_number": "1234-5678-1234-5678", "expiry": "2030-12", "birth": "900101", "pwd_2digit": "12",
-            "name": "e2e order", "merchant_uid": unique("m"), "amount": amount,
+            "name": "e2e order", "merchant_uid": order, "amount": amount,
         });
         let (_, payment) = self.call(reqwest::Method::POST, "/subscribe/payments/onetime", Some(body)).await;
         payment["imp_uid"].as_str().expect("an imp_uid").to_owned()
     }
 
-    /// A virtual account awaiting a deposit of `amount` won; answers its `imp_uid`.
-    pub async fn virtual_account(&self, amount: u64) -> String {
+    /// A virtual account awaiting a deposit of `amount` won for `order`;
+    /// answers its `imp_uid`.
+    pub async fn virtual_account(&self, order: &str, amount: u64) -> String {
         let body = json!({
-            "merchant_uid": unique("m"), "amount": amount, "vbank_code": "088",
+            "merchant_uid": order, "amount": amount, "vbank_code": "088",
             "vbank_due": 1_900_000_000, "vbank_holder": "E2E Holder", "name": "e2e vbank order",
         });
         let (_, payment) = self.call(reqwest::Method::POST, "/vbanks", Some(body)).await;
@@ -695,10 +697,10 @@ impl FakeIamport {
         self.call(reqwest::Method::POST, &format!("/subscribe/customers/{customer_uid}"), Some(body)).await.1
     }
 
-    /// Charges the saved card; answers the payment's `imp_uid`.
-    pub async fn charge_saved_card(&self, customer_uid: &str, amount: u64) -> String {
+    /// Charges the saved card for `order`; answers the payment's `imp_uid`.
+    pub async fn charge_saved_card(&self, customer_uid: &str, order: &str, amount: u64) -> String {
         let body = json!({
-            "customer_uid": customer_uid, "merchant_uid": unique("m"), "amount": amount, "name": "e2e subscription",
+            "customer_uid": customer_uid, "merchant_uid": order, "amount": amount, "name": "e2e subscription",
         });
         let (_, payment) = self.call(reqwest::Method::POST, "/subscribe/payments/again", Some(body)).await;
         payment["imp_uid"].as_str().expect("an imp_uid").to_owned()
@@ -726,11 +728,11 @@ impl FakeToss {
         (status, value)
     }
 
-    /// An approved card payment; answers its `paymentKey`.
-    pub async fn card_payment(&self, amount: u64) -> String {
+    /// An approved card payment for `order` (its `orderId`); answers its `paymentKey`.
+    pub async fn card_payment(&self, order: &str, amount: u64) -> String {
         let body = json!({
             "method": "card", "cardNumber": "1111222233334444", "cardExpirationYear": "29",
-            "cardExpirationMonth": "07", "amount": amount, "orderId": unique("o"), "orderName": "e2e order",
+            "cardExpirationMonth": "07", "amount": amount, "orderId": order, "orderName": "e2e order",
         });
         let (_, payment) = self.call(reqwest::Method::POST, "/v1/payments/key-in", Some(body)).await;
         assert_eq!(payment["status"], "DONE", "{payment}");
@@ -739,15 +741,15 @@ impl FakeToss {
 
     /// A card payment the customer authenticated in Toss's window and the
     /// merchant has not confirmed yet (`IN_PROGRESS`); answers its `paymentKey`.
-    pub async fn authenticated_card_payment(&self, amount: u64) -> String {
-        self.authenticated_with_card("1111222233334444", amount).await
+    pub async fn authenticated_card_payment(&self, order: &str, amount: u64) -> String {
+        self.authenticated_with_card("1111222233334444", order, amount).await
     }
 
     /// As [`FakeToss::authenticated_card_payment`], with another card number.
-    pub async fn authenticated_with_card(&self, card_number: &str, amount: u64) -> String {
+    pub async fn authenticated_with_card(&self, card_number: &str, order: &str, amount: u64) -> String {
         let body = json!({
             "method": "card", "cardNumber": card_number, "cardExpirationYear": "29",
-            "cardExpirationMonth": "07", "amount": amount, "orderId": unique("o"), "orderName": "e2e order",
+            "cardExpirationMonth": "07", "amount": amount, "orderId": order, "orderName": "e2e order",
             "__approved": false,
         });
         let (_, payment) = self.call(reqwest::Method::POST, "/v1/payments/key-in", Some(body)).await;
@@ -788,10 +790,10 @@ impl FakeToss {
         answer["authKey"].as_str().expect("an authKey").to_owned()
     }
 
-    /// A virtual account awaiting its deposit; answers its `paymentKey`.
-    pub async fn virtual_account(&self, amount: u64) -> String {
+    /// A virtual account awaiting its deposit for `order`; answers its `paymentKey`.
+    pub async fn virtual_account(&self, order: &str, amount: u64) -> String {
         let body = json!({
-            "method": "virtual-account", "orderId": unique("o"), "orderName": "e2e vbank order", "bank": "신한",
+            "method": "virtual-account", "orderId": order, "orderName": "e2e vbank order", "bank": "신한",
             "customerName": "E2E Customer", "amount": amount,
         });
         let (_, payment) = self.call(reqwest::Method::POST, "/v1/virtual-accounts", Some(body)).await;
@@ -826,10 +828,10 @@ impl FakeToss {
         billing["billingKey"].as_str().expect("a billingKey").to_owned()
     }
 
-    /// Charges the saved card; answers the payment's `paymentKey`.
-    pub async fn charge_saved_card(&self, billing_key: &str, customer_key: &str, amount: u64) -> String {
+    /// Charges the saved card for `order`; answers the payment's `paymentKey`.
+    pub async fn charge_saved_card(&self, billing_key: &str, customer_key: &str, order: &str, amount: u64) -> String {
         let body = json!({
-            "customerKey": customer_key, "orderId": unique("o"), "amount": amount, "orderName": "e2e subscription",
+            "customerKey": customer_key, "orderId": order, "amount": amount, "orderName": "e2e subscription",
         });
         let (_, payment) = self.call(reqwest::Method::POST, &format!("/v1/billing/{billing_key}"), Some(body)).await;
         assert_eq!(payment["status"], "DONE", "{payment}");
@@ -844,19 +846,20 @@ impl FakeToss {
 pub use wire::VendorCodeBody as Pg;
 
 impl TestApp {
-    /// A paid card payment of `amount` at `pg`; answers its uid.
-    pub async fn card_payment(&self, pg: Pg, amount: u64) -> String {
+    /// A paid card payment of `amount` for `order` at `pg`; answers its uid.
+    pub async fn card_payment(&self, pg: Pg, order: &str, amount: u64) -> String {
         match pg {
-            Pg::Iamport => self.iamport.card_payment(amount).await,
-            Pg::TossPayments => self.toss.card_payment(amount).await,
+            Pg::Iamport => self.iamport.card_payment(order, amount).await,
+            Pg::TossPayments => self.toss.card_payment(order, amount).await,
         }
     }
 
-    /// A virtual account awaiting a deposit of `amount` at `pg`; answers its uid.
-    pub async fn virtual_account(&self, pg: Pg, amount: u64) -> String {
+    /// A virtual account awaiting a deposit of `amount` for `order` at `pg`;
+    /// answers its uid.
+    pub async fn virtual_account(&self, pg: Pg, order: &str, amount: u64) -> String {
         match pg {
-            Pg::Iamport => self.iamport.virtual_account(amount).await,
-            Pg::TossPayments => self.toss.virtual_account(amount).await,
+            Pg::Iamport => self.iamport.virtual_account(order, amount).await,
+            Pg::TossPayments => self.toss.virtual_account(order, amount).await,
         }
     }
 

@@ -111,11 +111,8 @@ async fn call(app: &TestApp, method: reqwest::Method, path: &str, body: &Value, 
 /// A card paid, registered, read, partly cancelled; a card saved, read,
 /// charged and removed; every answer kept.
 async fn every_card_flow(app: &TestApp, pg: Pg, answers: &mut Vec<String>) -> String {
-    let uid = match pg {
-        Pg::Iamport => app.iamport.card_payment(9_000).await,
-        Pg::TossPayments => app.toss.card_payment(9_000).await,
-    };
     let order = unique("order");
+    let uid = app.card_payment(pg, &order, 9_000).await;
     let source = json!({"schema": "shop", "table": "orders", "id": order});
     let register = json!({
         "vendor": vendor(pg, &uid), "source": source, "price": 9000, "password": PASSWORD,

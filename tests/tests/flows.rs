@@ -30,8 +30,8 @@ fn cancelled_statuses(pg: Pg) -> (&'static str, &'static str) {
 
 /// Card payment -> register -> read by id and by source -> wrong password 403 -> full cancel.
 async fn card_payment(app: &TestApp, pg: Pg) {
-    let uid = app.card_payment(pg, 10_000).await;
     let order = unique("order");
+    let uid = app.card_payment(pg, &order, 10_000).await;
     let created = app.register(pg, &uid, &order, 10_000).await.expect("registered");
     assert_eq!(created.vendor_code, pg);
     assert_eq!(created.vendor.uid, uid);
@@ -89,8 +89,8 @@ async fn toss_card_payment(app: &TestApp) {
 /// Card payment -> five partial cancels of a fifth each, checking refund,
 /// cancels and the delivered webhook after each.
 async fn partial_cancels(app: &TestApp, pg: Pg) {
-    let uid = app.card_payment(pg, 10_000).await;
     let order = unique("order");
+    let uid = app.card_payment(pg, &order, 10_000).await;
     let created = app.register(pg, &uid, &order, 10_000).await.expect("registered");
     let mut first_cancel_at = None;
     for i in 1..=5u64 {
@@ -136,8 +136,8 @@ async fn toss_partial_cancels(app: &TestApp) {
 /// webhook with previous.paid_at null and current.paid_at set -> cancel with
 /// a refund account.
 async fn virtual_account(app: &TestApp, pg: Pg) {
-    let uid = app.virtual_account(pg, 25_000).await;
     let order = unique("order");
+    let uid = app.virtual_account(pg, &order, 25_000).await;
     let created = app.register(pg, &uid, &order, 25_000).await.expect("registered");
     assert_eq!(created.paid_at, None, "awaiting the deposit");
     assert_eq!(money_text(&created.price), "25000");
@@ -224,11 +224,11 @@ async fn saved_card(app: &TestApp, pg: Pg) {
     assert_status(app.client.get_reservation(&wrong).await, 403);
 
     // The backend charges the saved card, then registers the payment.
-    let payment_uid = match pg {
-        Pg::Iamport => app.iamport.charge_saved_card(&customer_key, 9_900).await,
-        Pg::TossPayments => app.toss.charge_saved_card(&card_uid, &customer_key, 9_900).await,
-    };
     let order = unique("order");
+    let payment_uid = match pg {
+        Pg::Iamport => app.iamport.charge_saved_card(&customer_key, &order, 9_900).await,
+        Pg::TossPayments => app.toss.charge_saved_card(&card_uid, &customer_key, &order, 9_900).await,
+    };
     let history = app.register(pg, &payment_uid, &order, 9_900).await.expect("charge registered");
     assert_eq!(money_text(&history.price), "9900");
     assert!(history.paid_at.is_some());

@@ -16,8 +16,8 @@ fn delta(before: &str, after: &str, series: &str) -> f64 {
 /// A registration, a cancel and its delivered webhook, each counted once.
 async fn a_payment_moves_each_counter_by_what_happened(app: &TestApp) {
     let pg = Pg::Iamport;
-    let uid = app.card_payment(pg, 5_000).await;
     let order = unique("order");
+    let uid = app.card_payment(pg, &order, 5_000).await;
     let before = app.scrape().await;
     app.register(pg, &uid, &order, 5_000).await.expect("registered");
     app.cancel(&order, 2_000, None).await.expect("cancelled");

@@ -14,8 +14,8 @@ payments_e2e::scenarios!(
 /// succeed, the others are refused; our refund equals what the PG refunded,
 /// and each accepted cancel is delivered once.
 async fn concurrent_cancels(app: &TestApp, pg: Pg) {
-    let uid = app.card_payment(pg, 10_000).await;
     let order = unique("order");
+    let uid = app.card_payment(pg, &order, 10_000).await;
     app.register(pg, &uid, &order, 10_000).await.expect("registered");
     let results = futures::future::join_all((0..5).map(|_| app.cancel(&order, 3_000, None))).await;
     let accepted = results.iter().filter(|r| r.is_ok()).count() as i64;
@@ -64,24 +64,28 @@ async fn toss_concurrent_cancels(app: &TestApp) {
     concurrent_cancels(app, Pg::TossPayments).await;
 }
 
-/// Ten registrations of one payment at once: one 201, the rest 409.
+/// Ten registrations of one payment at once, five under its own order and
+/// five under strangers' orders: one 201, for its own order; the other
+/// four of its order 409; the strangers 409 (the payment is taken) or 422
+/// (not their order), never registered.
 async fn concurrent_registrations(app: &TestApp, pg: Pg) {
-    let uid = app.card_payment(pg, 4_000).await;
-    let orders: Vec<String> = (0..10).map(|_| unique("order")).collect();
+    let own = unique("order");
+    let uid = app.card_payment(pg, &own, 4_000).await;
+    let strangers: Vec<String> = (0..5).map(|_| unique("order")).collect();
+    let orders: Vec<&String> = std::iter::repeat_n(&own, 5).chain(&strangers).collect();
     let results = futures::future::join_all(orders.iter().map(|order| app.register(pg, &uid, order, 4_000))).await;
     let created: Vec<_> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
     assert_eq!(created.len(), 1, "{results:?}");
-    for refused in results.iter().filter_map(|r| r.as_ref().err()) {
-        assert_eq!(refused.status(), Some(409), "{refused}");
+    assert_eq!(created[0].source.id, own);
+    for (order, result) in orders.iter().zip(&results) {
+        let Err(refused) = result else { continue };
+        let allowed: &[u16] = if **order == own { &[409] } else { &[409, 422] };
+        assert!(refused.status().is_some_and(|s| allowed.contains(&s)), "{order}: {refused}");
     }
-    let winner = &created[0].source.id;
-    for order in &orders {
-        let read = app.client.get_history(&accessor(order)).await;
-        if order == winner {
-            assert_eq!(read.expect("the registered one").id, created[0].id);
-        } else {
-            assert_eq!(read.expect_err("not registered").status(), Some(404));
-        }
+    let read = app.client.get_history(&accessor(&own)).await.expect("the registered one");
+    assert_eq!(read.id, created[0].id);
+    for order in &strangers {
+        assert_eq!(app.client.get_history(&accessor(order)).await.expect_err("not registered").status(), Some(404));
     }
 }
 

@@ -23,8 +23,8 @@ payments_e2e::scenarios!(
 /// Register with a price different from what was charged: the PG payment
 /// ends cancelled and the call answers 422; nothing is recorded.
 async fn price_mismatch(app: &TestApp, pg: Pg) {
-    let uid = app.card_payment(pg, 10_000).await;
     let order = unique("order");
+    let uid = app.card_payment(pg, &order, 10_000).await;
     let refused = assert_status(app.register(pg, &uid, &order, 9_000).await, 422);
     assert_eq!(refused.code(), Some("UNPROCESSABLE"), "{refused}");
     let (status, balance) = app.pg_state(pg, &uid).await;
@@ -52,13 +52,13 @@ async fn toss_price_mismatch(app: &TestApp) {
 /// Register the same payment twice: 409, whether under the same or another
 /// source; and another payment under a source already used: 409.
 async fn duplicate(app: &TestApp, pg: Pg) {
-    let uid = app.card_payment(pg, 5_000).await;
     let order = unique("order");
+    let uid = app.card_payment(pg, &order, 5_000).await;
     let first = app.register(pg, &uid, &order, 5_000).await.expect("registered");
     let twice = assert_status(app.register(pg, &uid, &order, 5_000).await, 409);
     assert_eq!(twice.code(), Some("CONFLICT"));
     assert_status(app.register(pg, &uid, &unique("order"), 5_000).await, 409);
-    let other = app.card_payment(pg, 5_000).await;
+    let other = app.card_payment(pg, &unique("order"), 5_000).await;
     assert_status(app.register(pg, &other, &order, 5_000).await, 409);
     let read = app.client.get_history(&accessor(&order)).await.expect("the first stays");
     assert_eq!(read, first);
@@ -105,8 +105,8 @@ async fn toss_unknown_uid(app: &TestApp) {
 
 /// Cancel more than the balance: 422 and nothing changed, here or at the PG.
 async fn cancel_above_balance(app: &TestApp, pg: Pg) {
-    let uid = app.card_payment(pg, 10_000).await;
     let order = unique("order");
+    let uid = app.card_payment(pg, &order, 10_000).await;
     let created = app.register(pg, &uid, &order, 10_000).await.expect("registered");
     let paid_status = app.pg_state(pg, &uid).await.0;
 
@@ -159,8 +159,8 @@ async fn unknown_vendor_code(app: &TestApp) {
 /// The same registration and cancel retried with their Idempotency-Key get
 /// the first answer, not a 409 nor a second refund.
 async fn idempotent_retries(app: &TestApp) {
-    let uid = app.card_payment(Pg::Iamport, 8_000).await;
     let order = unique("order");
+    let uid = app.card_payment(Pg::Iamport, &order, 8_000).await;
     let body = wire::CreateHistoryBody {
         vendor: vendor(Pg::Iamport, &uid),
         source: source(&order),

@@ -18,11 +18,11 @@ payments_e2e::scenarios!(
 const TOSS: Pg = Pg::TossPayments;
 
 async fn a_card_payment_is_registered_and_partly_cancelled(app: &TestApp) {
-    let key = app.toss.card_payment(20_000).await;
+    let order = unique("order");
+    let key = app.toss.card_payment(&order, 20_000).await;
     let payment = app.toss.payment(&key).await;
     assert_eq!(payment["version"], "1.4", "{payment}");
     assert!(payment["card"]["company"].is_string(), "the 1.4 shape: {payment}");
-    let order = unique("order");
     let history = app.register(TOSS, &key, &order, 20_000).await.expect("registered");
     assert!(history.paid_at.is_some());
     let cancelled = app.cancel(&order, 5_000, None).await.expect("cancelled");
@@ -32,9 +32,9 @@ async fn a_card_payment_is_registered_and_partly_cancelled(app: &TestApp) {
 }
 
 async fn a_deposit_and_its_reversal_are_announced(app: &TestApp) {
-    let key = app.toss.virtual_account(12_000).await;
-    assert!(app.toss.payment(&key).await["virtualAccount"]["bank"].is_string(), "the 1.4 shape");
     let order = unique("order");
+    let key = app.toss.virtual_account(&order, 12_000).await;
+    assert!(app.toss.payment(&key).await["virtualAccount"]["bank"].is_string(), "the 1.4 shape");
     app.register(TOSS, &key, &order, 12_000).await.expect("registered unpaid");
     // The fake sends the short 1.4 webhook; the server re-reads the payment.
     app.toss.deposit(&key).await;

@@ -25,8 +25,8 @@ payments_e2e::scenarios!(
 const TOSS: Pg = Pg::TossPayments;
 
 async fn an_authenticated_card_is_confirmed_at_registration(app: &TestApp) {
-    let key = app.toss.authenticated_card_payment(15_000).await;
     let order = unique("order");
+    let key = app.toss.authenticated_card_payment(&order, 15_000).await;
     let history = app.register(TOSS, &key, &order, 15_000).await.expect("registered");
     assert!(history.paid_at.is_some(), "confirmed, so paid: {history:?}");
     assert_eq!(history.data["status"], "DONE");
@@ -41,8 +41,8 @@ async fn an_authenticated_card_is_confirmed_at_registration(app: &TestApp) {
 }
 
 async fn a_wrong_price_is_refused_and_nothing_is_charged(app: &TestApp) {
-    let key = app.toss.authenticated_card_payment(15_000).await;
     let order = unique("order");
+    let key = app.toss.authenticated_card_payment(&order, 15_000).await;
     let refused = assert_status(app.register(TOSS, &key, &order, 14_000).await, 422);
     assert!(refused.to_string().contains("price"), "{refused}");
     let at_toss = app.toss.payment(&key).await;
@@ -57,17 +57,17 @@ async fn a_wrong_price_is_refused_and_nothing_is_charged(app: &TestApp) {
 }
 
 async fn an_expired_payment_is_422(app: &TestApp) {
-    let key = app.toss.authenticated_card_payment(8_000).await;
-    app.toss.expire(&key).await;
     let order = unique("order");
+    let key = app.toss.authenticated_card_payment(&order, 8_000).await;
+    app.toss.expire(&key).await;
     let refused = assert_status(app.register(TOSS, &key, &order, 8_000).await, 422);
     assert!(refused.to_string().contains("EXPIRED"), "names the status: {refused}");
     assert_status(app.client.get_history(&accessor(&order)).await, 404);
 }
 
 async fn a_card_refused_at_confirmation_is_422_and_nothing_is_stored(app: &TestApp) {
-    let key = app.toss.authenticated_with_card(payments_toss::fake::REFUSED_CARD_NUMBER, 5_000).await;
     let order = unique("order");
+    let key = app.toss.authenticated_with_card(payments_toss::fake::REFUSED_CARD_NUMBER, &order, 5_000).await;
     let refused = assert_status(app.register(TOSS, &key, &order, 5_000).await, 422);
     assert!(refused.to_string().contains("REJECT_CARD_COMPANY"), "Toss's code: {refused}");
     assert_eq!(app.toss.payment(&key).await["status"], "ABORTED");
@@ -78,8 +78,8 @@ async fn a_card_refused_at_confirmation_is_422_and_nothing_is_stored(app: &TestA
 }
 
 async fn a_virtual_account_is_paid_through_the_deposit_callback(app: &TestApp) {
-    let key = app.toss.virtual_account(12_000).await;
     let order = unique("order");
+    let key = app.toss.virtual_account(&order, 12_000).await;
     let history = app.register(TOSS, &key, &order, 12_000).await.expect("registered unpaid");
     assert!(history.paid_at.is_none());
     // The fake sends the flat DEPOSIT_CALLBACK (with the account's secret) to the server.
@@ -93,8 +93,8 @@ async fn a_virtual_account_is_paid_through_the_deposit_callback(app: &TestApp) {
 }
 
 async fn a_forged_deposit_callback_changes_nothing(app: &TestApp) {
-    let key = app.toss.virtual_account(12_000).await;
     let order = unique("order");
+    let key = app.toss.virtual_account(&order, 12_000).await;
     let history = app.register(TOSS, &key, &order, 12_000).await.expect("registered unpaid");
     let order_id = history.data["orderId"].as_str().expect("Toss's orderId").to_owned();
     let forged = json!({
@@ -113,8 +113,8 @@ async fn a_forged_deposit_callback_changes_nothing(app: &TestApp) {
 }
 
 async fn a_reversed_deposit_is_announced(app: &TestApp) {
-    let key = app.toss.virtual_account(30_000).await;
     let order = unique("order");
+    let key = app.toss.virtual_account(&order, 30_000).await;
     app.register(TOSS, &key, &order, 30_000).await.expect("registered unpaid");
     app.toss.deposit(&key).await;
     app.hooks.delivered(&order, 1).await;
@@ -163,8 +163,9 @@ async fn a_saved_card_is_issued_from_the_windows_auth_key(app: &TestApp) {
     let number = reservation.data["card"]["number"].as_str().expect("a masked card number");
     assert!(number.contains('*'), "masked as Toss masks it: {number}");
     // The billing key charges the card for that customer.
-    let payment_key = app.toss.charge_saved_card(&billing_key, &customer_key, 4_900).await;
-    let history = app.register(TOSS, &payment_key, &unique("order"), 4_900).await.expect("charge registered");
+    let order = unique("order");
+    let payment_key = app.toss.charge_saved_card(&billing_key, &customer_key, &order, 4_900).await;
+    let history = app.register(TOSS, &payment_key, &order, 4_900).await.expect("charge registered");
     assert!(history.paid_at.is_some());
     // Toss says the customer removed the card: the record is kept, marked removed.
     let deleted = json!({ "eventType": "BILLING_DELETED", "createdAt": "2026-12-01T10:00:00.000000",

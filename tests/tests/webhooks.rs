@@ -11,8 +11,8 @@ payments_e2e::scenarios!(iamport_repeated_pg_webhooks, toss_repeated_pg_webhooks
 /// A deposit, then the same PG webhook 5 times in a row and 10 at once:
 /// one event, one delivery (previous without paid_at, current with it).
 async fn repeated_pg_webhooks(app: &TestApp, pg: Pg) {
-    let uid = app.virtual_account(pg, 12_000).await;
     let order = unique("order");
+    let uid = app.virtual_account(pg, &order, 12_000).await;
     app.register(pg, &uid, &order, 12_000).await.expect("registered");
     app.deposit(pg, &uid).await;
 
@@ -45,8 +45,8 @@ async fn toss_repeated_pg_webhooks(app: &TestApp) {
 /// The receiver answers 500 three times then 200: four recorded attempts,
 /// delivered once, the same webhook-id each time.
 async fn failing_receiver_is_retried(app: &TestApp) {
-    let uid = app.card_payment(Pg::TossPayments, 7_000).await;
     let order = unique("order");
+    let uid = app.card_payment(Pg::TossPayments, &order, 7_000).await;
     app.register_to(Pg::TossPayments, &uid, &order, 7_000, app.flaky_hook_url(3)).await.expect("registered");
     app.cancel(&order, 7_000, None).await.expect("cancelled");
 

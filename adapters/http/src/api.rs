@@ -132,8 +132,10 @@ impl PaymentsApi {
     /// Register a payment
     ///
     /// Registers a payment the customer has just made in the PG's popup. The
-    /// payment is read from the PG; when the PG charged another amount than
-    /// `price`, the payment is cancelled at the PG and the answer is 422.
+    /// payment is read from the PG; its order id there (Toss `orderId`,
+    /// Iamport `merchant_uid`) must be `source.id`, else the answer is 422 and
+    /// nothing is confirmed or cancelled. When the PG charged another amount
+    /// than `price`, the payment is cancelled at the PG and the answer is 422.
     /// Send an `Idempotency-Key` to retry safely.
     #[oai(path = "/payments/histories", method = "post", operation_id = "createHistory", tag = "ApiTags::Histories")]
     async fn create_history(

@@ -45,7 +45,10 @@ impl SourceBody {
 pub struct CreateHistoryBody {
     /// The PG, store and payment id.
     pub vendor: VendorInputBody,
-    /// The caller's own record this payment is for (usually its order).
+    /// The caller's own record this payment is for: its order. `id` must be
+    /// the payment's order id at the PG (Toss `orderId`, Iamport
+    /// `merchant_uid`), else the request fails with 422 (unless the server
+    /// runs with `PAYMENT_BIND_ORDER_TO_SOURCE=false`).
     pub source: SourceBody,
     /// The amount the caller expects was charged. When the PG says otherwise,
     /// the payment is cancelled at the PG and the request fails with 422.

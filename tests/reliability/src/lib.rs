@@ -223,8 +223,16 @@ impl Toss {
     /// # Errors
     /// When the fake refuses or cannot be reached.
     pub async fn pay(&self, order_id: &str, amount: u64) -> anyhow::Result<String> {
+        self.pay_named(order_id, "reliability", amount).await
+    }
+
+    /// As [`FakeToss::pay`], with this `orderName` (PG data the server keeps sealed).
+    ///
+    /// # Errors
+    /// When the fake refuses or cannot be reached.
+    pub async fn pay_named(&self, order_id: &str, order_name: &str, amount: u64) -> anyhow::Result<String> {
         let body = json!({
-            "method": "card", "amount": amount, "orderId": order_id, "orderName": "reliability",
+            "method": "card", "amount": amount, "orderId": order_id, "orderName": order_name,
             "cardNumber": "1111222233334444", "cardExpirationYear": "28", "cardExpirationMonth": "12",
             "cardPassword": "00", "customerIdentityNumber": "880101",
         });

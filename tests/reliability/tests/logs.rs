@@ -38,8 +38,8 @@ async fn trace_logs_hold_no_secret() {
     let server = TestServer::start(&[]).await.unwrap();
     let receiver = Receiver::start().await.unwrap();
     let password = "log-password-5b7e";
-    let order = "log-order-name-c3d9";
-    let key = server.toss.pay(order, 4000).await.unwrap();
+    let order_name = "log-order-name-c3d9";
+    let key = server.toss.pay_named("logs", order_name, 4000).await.unwrap();
     let created = server.api.register_toss(&key, "logs", 4000, password, &receiver.url()).await.unwrap();
     assert_eq!(created.status, 201);
     assert_eq!(server.api.get("logs", "wrong-password-71").await.unwrap().status, 403);
@@ -87,7 +87,7 @@ async fn trace_logs_hold_no_secret() {
         TOSS_SECRET,
         basic.as_str(),
         "1111222233334444",
-        order,
+        order_name,
         "balanceAmount",
         "$argon2",
     ];

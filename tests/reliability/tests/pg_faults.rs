@@ -20,7 +20,7 @@ const PART: u64 = 300;
 async fn concurrent_partial_cancels_refund_exactly_what_fits() {
     let server = TestServer::start(&[]).await.unwrap();
     let receiver = Receiver::start().await.unwrap();
-    let key = server.toss.pay("race-order", PRICE).await.unwrap();
+    let key = server.toss.pay("race", PRICE).await.unwrap();
     let created = server.api.register_toss(&key, "race", PRICE, "pw-of-the-test", &receiver.url()).await.unwrap();
     assert_eq!(created.status, 201, "{created:?}");
 
@@ -120,7 +120,7 @@ async fn pg_down_or_slow_fails_cleanly_and_the_retry_succeeds() {
     let server =
         TestServer::start(&[("PAYMENT_TOSS_URL", pg_url.as_str()), ("PAYMENT_PG_TIMEOUT_SECS", "1")]).await.unwrap();
     let api: &Api = &server.api;
-    let key = toss.pay("flaky-order", 5000).await.unwrap();
+    let key = toss.pay("flaky", 5000).await.unwrap();
     let body = json!({
         "vendor": {"code": "toss.payments", "store_id": "store-1", "uid": key},
         "source": {"schema": "shop", "table": "orders", "id": "flaky"},
@@ -177,7 +177,7 @@ async fn pg_down_or_slow_fails_cleanly_and_the_retry_succeeds() {
 async fn a_cancel_whose_answer_was_lost_refunds_once_when_retried() {
     let ProxiedToss { fake, toss, proxy, server } = ProxiedToss::start().await;
     let api: &Api = &server.api;
-    let key = toss.pay("lost-answer-order", PRICE).await.unwrap();
+    let key = toss.pay("lost", PRICE).await.unwrap();
     let created = api.register_toss(&key, "lost", PRICE, "pw-of-the-test", "http://127.0.0.1:9/hook").await.unwrap();
     assert_eq!(created.status, 201, "{created:?}");
     let cancel = json!({
@@ -226,7 +226,7 @@ async fn a_pg_webhook_while_the_pg_cannot_be_read_is_kept_and_processed_later() 
     let ProxiedToss { fake, toss, proxy, server } = ProxiedToss::start().await;
     let receiver = Receiver::start().await.unwrap();
     let api: &Api = &server.api;
-    let key = toss.pay("inbox-order", PRICE).await.unwrap();
+    let key = toss.pay("inbox", PRICE).await.unwrap();
     let created = api.register_toss(&key, "inbox", PRICE, "pw-of-the-test", &receiver.url()).await.unwrap();
     assert_eq!(created.status, 201, "{created:?}");
 

@@ -110,8 +110,8 @@ async fn killed_database_connections_fail_cleanly_and_recover() {
     // Recovery by itself: a new registration succeeds without a restart.
     let started = Instant::now();
     let recovered_ms = loop {
-        let key = server.toss.pay("after", PRICE).await.unwrap();
         let order = format!("after-{}", started.elapsed().as_micros());
+        let key = server.toss.pay(&order, PRICE).await.unwrap();
         let reply = server.api.register_toss(&key, &order, PRICE, "pw-of-the-test", &receiver.url()).await.unwrap();
         if reply.status == 201 {
             break started.elapsed().as_millis();

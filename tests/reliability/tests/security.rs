@@ -89,7 +89,7 @@ async fn wrong_password_answers_take_the_same_time_over_http() {
     .await
     .unwrap();
     let password = "correct horse battery staple 0123456789";
-    let key = server.toss.pay("ct-order", 1000).await.unwrap();
+    let key = server.toss.pay("ct", 1000).await.unwrap();
     assert_eq!(server.api.register_toss(&key, "ct", 1000, password, "http://127.0.0.1:9/h").await.unwrap().status, 201);
     let near = format!("{}X", &password[..password.len() - 1]);
     let none = "Z".repeat(password.len());
@@ -125,7 +125,7 @@ async fn guessing_a_password_locks_the_record_with_retry_after() {
         .await
         .unwrap();
     let password = "the right password of this record";
-    let key = server.toss.pay("lock-order", 1000).await.unwrap();
+    let key = server.toss.pay("lock", 1000).await.unwrap();
     assert_eq!(
         server.api.register_toss(&key, "lock", 1000, password, "http://127.0.0.1:9/h").await.unwrap().status,
         201
@@ -150,10 +150,57 @@ async fn guessing_a_password_locks_the_record_with_retry_after() {
     let body: Value = locked.json().await.unwrap();
     assert_eq!(body["code"], "TOO_MANY_ATTEMPTS", "{body}");
     // A short password is refused for a new record, naming the field.
-    let key = server.toss.pay("short-order", 1000).await.unwrap();
+    let key = server.toss.pay("short", 1000).await.unwrap();
     let short = server.api.register_toss(&key, "short", 1000, "seven77", "http://127.0.0.1:9/h").await.unwrap();
     assert_eq!((short.status, short.body["message"].as_str()), (400, Some("password: must be at least 8 characters")));
     server.stop().await.unwrap();
+}
+
+/// Someone with the wire key registers a payment of someone else's order
+/// (unregistered so far) with a wrong price, hoping for the mismatch's
+/// auto-cancel: refused 422 naming no amount, nothing refunded at the PG,
+/// and its owner still registers it. A payment of the caller's own order
+/// charged with another amount is still cancelled. With the binding turned
+/// off (`PAYMENT_BIND_ORDER_TO_SOURCE=false`) a mismatch is refused and
+/// nothing is cancelled either.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payment_registers_only_under_its_own_order_and_a_strangers_is_never_refunded() {
+    let server = TestServer::start(&[]).await.unwrap();
+    let (api, toss) = (&server.api, &server.toss);
+    let balance = |payment: &Value| (payment["status"].as_str().map(str::to_owned), payment["balanceAmount"].as_u64());
+    let victim = toss.pay("victims-order", 5000).await.unwrap();
+    for price in [1, 5000] {
+        let reply = api.register_toss(&victim, "attackers-order", price, "attacker password", "http://127.0.0.1:9/h");
+        let reply = reply.await.unwrap();
+        assert_eq!(reply.status, 422, "{reply:?}");
+        let message = reply.body["message"].as_str().unwrap();
+        assert!(message.starts_with("source.id: ") && !message.contains("5000"), "{message}");
+    }
+    assert_eq!(balance(&toss.payment(&victim).await.unwrap()), (Some("DONE".into()), Some(5000)), "not refunded");
+    let owner = api.register_toss(&victim, "victims-order", 5000, "owner password", "http://127.0.0.1:9/h");
+    assert_eq!(owner.await.unwrap().status, 201, "its owner registers it");
+
+    let own = toss.pay("own-order", 3000).await.unwrap();
+    let wrong = api.register_toss(&own, "own-order", 2000, "owner password", "http://127.0.0.1:9/h").await.unwrap();
+    assert_eq!(
+        (wrong.status, wrong.body["message"].as_str()),
+        (422, Some("price 2000 is not the amount the PG charged"))
+    );
+    assert_eq!(balance(&toss.payment(&own).await.unwrap()), (Some("CANCELED".into()), Some(0)), "its own: cancelled");
+    server.stop().await.unwrap();
+
+    let unbound = TestServer::start(&[("PAYMENT_BIND_ORDER_TO_SOURCE", "false")]).await.unwrap();
+    let (api, toss) = (&unbound.api, &unbound.toss);
+    let theirs = toss.pay("shop-order-17", 4000).await.unwrap();
+    let wrong = api.register_toss(&theirs, "any-source", 1000, "some password", "http://127.0.0.1:9/h").await.unwrap();
+    assert_eq!(
+        (wrong.status, wrong.body["message"].as_str()),
+        (422, Some("price 1000 is not the amount the PG charged"))
+    );
+    assert_eq!(balance(&toss.payment(&theirs).await.unwrap()), (Some("DONE".into()), Some(4000)), "unbound: kept");
+    let right = api.register_toss(&theirs, "any-source", 4000, "some password", "http://127.0.0.1:9/h").await.unwrap();
+    assert_eq!(right.status, 201, "unbound: any source registers it");
+    unbound.stop().await.unwrap();
 }
 
 /// Walks the OpenAPI document: no operation answers a list of records, no
@@ -291,7 +338,7 @@ async fn nothing_secret_is_returned_or_stored_in_clear() {
     let server = TestServer::start(&[]).await.unwrap();
     let password = "pw-unmistakable-4f1c";
     let order_name = "order-name-unmistakable-77aa";
-    let key = server.toss.pay(order_name, 3000).await.unwrap();
+    let key = server.toss.pay_named("clear", order_name, 3000).await.unwrap();
     let created = server.api.register_toss(&key, "clear", 3000, password, "http://127.0.0.1:9/h").await.unwrap();
     assert_eq!(created.status, 201);
     let cancelled = server.api.cancel("clear", password, 1000, "reason-unmistakable-9d").await.unwrap();

@@ -350,7 +350,7 @@ async fn sigkill_between_the_pg_refund_and_our_commit_refunds_once() {
     wait_healthy(&url).await;
     let api = Api::new(url.clone());
     let toss = Toss::new(fake.url());
-    let key = toss.pay("killed-order", PRICE).await.unwrap();
+    let key = toss.pay("killed", PRICE).await.unwrap();
     let created = api.register_toss(&key, "killed", PRICE, "pw-of-the-test", &receiver.url()).await.unwrap();
     assert_eq!(created.status, 201, "{created:?}");
 

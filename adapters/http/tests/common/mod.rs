@@ -449,9 +449,10 @@ pub async fn spawn_app_targeting(
     let inbox = Arc::new(payments_application::memory::MemoryInbox::default());
     let payments = PaymentService::new(PaymentDeps {
         attempts: Arc::new(payments_application::memory::MemoryAttempts::default()),
-        // These tests are about routes; the password policy is the use
-        // case's (tested there and end to end).
+        // These tests are about routes; the password policy and the order
+        // binding are the use case's (tested there and end to end).
         passwords: payments_application::PasswordPolicy { min_chars: 1, ..Default::default() },
+        orders: payments_application::OrderBinding::Off,
         gateways: Gateways::new().with(VendorCode::Iamport, pg.clone()).with(VendorCode::TossPayments, pg.clone()),
         histories: histories.clone(),
         reservations: Arc::new(Reservations::default()),

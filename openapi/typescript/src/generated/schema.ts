@@ -80,8 +80,10 @@ export interface paths {
         /**
          * Register a payment
          * @description Registers a payment the customer has just made in the PG's popup. The
-         *     payment is read from the PG; when the PG charged another amount than
-         *     `price`, the payment is cancelled at the PG and the answer is 422.
+         *     payment is read from the PG; its order id there (Toss `orderId`,
+         *     Iamport `merchant_uid`) must be `source.id`, else the answer is 422 and
+         *     nothing is confirmed or cancelled. When the PG charged another amount
+         *     than `price`, the payment is cancelled at the PG and the answer is 422.
          *     Send an `Idempotency-Key` to retry safely.
          */
         post: operations["createHistory"];
@@ -406,7 +408,12 @@ export interface components {
              *     the payment is cancelled at the PG and the request fails with 422.
              */
             price: number;
-            /** @description The caller's own record this payment is for (usually its order). */
+            /**
+             * @description The caller's own record this payment is for: its order. `id` must be
+             *     the payment's order id at the PG (Toss `orderId`, Iamport
+             *     `merchant_uid`), else the request fails with 422 (unless the server
+             *     runs with `PAYMENT_BIND_ORDER_TO_SOURCE=false`).
+             */
             source: components["schemas"]["Source"];
             /** @description The PG, store and payment id. */
             vendor: components["schemas"]["VendorInput"];
