@@ -415,16 +415,21 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
     let limits = config.limits;
     let stop_rest = stop.clone();
     let task = tokio::spawn(async move {
-        let served = poem::Server::new_with_acceptor(LimitedAcceptor::new(acceptor, limits.max_connections))
-            .idle_timeout(limits.idle_timeout)
-            .run_with_graceful_shutdown(
-                endpoint,
-                async move {
-                    let _ = server_stopped.wait_for(|stop| *stop).await;
-                },
-                Some(grace),
-            )
-            .await;
+        let served = poem::Server::new_with_acceptor(LimitedAcceptor::new(
+            acceptor,
+            limits.max_connections,
+            limits.header_timeout,
+        ))
+        .idle_timeout(limits.idle_timeout)
+        .http2_max_concurrent_streams(limits.http2_max_streams)
+        .run_with_graceful_shutdown(
+            endpoint,
+            async move {
+                let _ = server_stopped.wait_for(|stop| *stop).await;
+            },
+            Some(grace),
+        )
+        .await;
         // The API has drained (or failed: then stop the rest too, or this task
         // would wait for the worker forever); the worker stops claiming and
         // finishes or releases its deliveries; then the pool and the fake PGs

@@ -133,6 +133,12 @@ pub struct ServerLimits {
     pub max_connections: usize,
     /// A connection with no traffic for this long is closed.
     pub idle_timeout: Duration,
+    /// An HTTP/1 request head (request line and headers) not complete this
+    /// long after its first byte closes the connection (slow clients that
+    /// keep a connection with a byte now and then).
+    pub header_timeout: Duration,
+    /// Requests one HTTP/2 connection may have in flight at once.
+    pub http2_max_streams: u32,
     /// A request still running after this is answered 503.
     pub request_timeout: Duration,
 }
@@ -207,6 +213,12 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("PAYMENT_API_PORT", "port to listen on (default 37821)"),
     ("PAYMENT_MAX_CONNECTIONS", "API connections open at once; more wait to be accepted (default 1024)"),
     ("PAYMENT_IDLE_TIMEOUT_SECS", "an API connection silent this long is closed (default 60)"),
+    (
+        "PAYMENT_HEADER_TIMEOUT_SECS",
+        "an HTTP/1 request's line and headers must arrive within this many seconds of their first byte, \
+         or the connection is closed (default 10)",
+    ),
+    ("PAYMENT_HTTP2_MAX_STREAMS", "requests one HTTP/2 connection may have in flight at once (default 100)"),
     ("PAYMENT_REQUEST_TIMEOUT_SECS", "a request still running after this is answered 503 (default 120)"),
     (
         "PAYMENT_METRICS_ADDR",
@@ -463,6 +475,8 @@ impl Config {
         let limits = ServerLimits {
             max_connections: r.within("PAYMENT_MAX_CONNECTIONS", 1024usize, 1..=65_536)?,
             idle_timeout: r.seconds("PAYMENT_IDLE_TIMEOUT_SECS", 60, 1..=3600)?,
+            header_timeout: r.seconds("PAYMENT_HEADER_TIMEOUT_SECS", 10, 1..=600)?,
+            http2_max_streams: r.within("PAYMENT_HTTP2_MAX_STREAMS", 100u32, 1..=1000)?,
             request_timeout: r.seconds("PAYMENT_REQUEST_TIMEOUT_SECS", 120, 1..=3600)?,
         };
 

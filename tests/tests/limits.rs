@@ -1,11 +1,11 @@
 //! What one client may hold of the API: a bounded number of connections, a
-//! connection that stays silent is closed, a request that runs too long is
-//! answered 503.
+//! connection that stays silent is closed, so is one whose request head
+//! trickles in, a request that runs too long is answered 503.
 
 use std::time::{Duration, Instant};
 
 use payments_e2e::{Backend, Pg, spawn_app_with, unique};
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn addr_of(url: &str) -> String {
     url.trim_start_matches("http://").to_owned()
@@ -40,6 +40,57 @@ async fn a_silent_connection_is_closed_after_the_idle_timeout() {
     let read = tokio::time::timeout(Duration::from_secs(10), silent.read(&mut buffer)).await;
     assert!(matches!(read, Ok(Ok(0)) | Ok(Err(_))), "the server closes it: {read:?}");
     assert!(started.elapsed() >= Duration::from_millis(900), "not before the timeout: {:?}", started.elapsed());
+    app.stop().await;
+}
+
+/// A client that sends its request head a few bytes at a time (never idle
+/// for the idle timeout) is cut off once the head is late; a keep-alive
+/// connection may wait between requests, and each head has its own time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_head_that_trickles_in_is_cut_off_after_the_header_timeout() {
+    let overrides = [("PAYMENT_HEADER_TIMEOUT_SECS", "1"), ("PAYMENT_IDLE_TIMEOUT_SECS", "30")];
+    let mut app = spawn_app_with(Backend::Sqlite, "a_request_head_that_trickles", &overrides).await.unwrap();
+    let addr = addr_of(&app.url());
+
+    // Keep-alive: a request, a pause longer than the header timeout, another.
+    let mut patient = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let request = b"GET /monitors/health HTTP/1.1\r\nHost: payments\r\n\r\n";
+    for round in 0..2 {
+        patient.write_all(request).await.unwrap();
+        let mut answer = vec![0u8; 4096];
+        let n = tokio::time::timeout(Duration::from_secs(10), patient.read(&mut answer)).await.unwrap().unwrap();
+        let text = String::from_utf8_lossy(&answer[..n]);
+        assert!(text.starts_with("HTTP/1.1 200"), "round {round}: {text}");
+        if round == 0 {
+            // The server waits for the next request; only its head is timed.
+            let quiet = tokio::time::timeout(Duration::from_millis(1500), patient.read(&mut answer)).await;
+            assert!(quiet.is_err(), "the connection stays open between requests: {quiet:?}");
+        }
+    }
+
+    // Slowloris: a header line every 200 ms, never a blank line.
+    let mut trickle = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let started = Instant::now();
+    trickle.write_all(b"GET /monitors/health HTTP/1.1\r\nHost: payments\r\n").await.unwrap();
+    let mut closed = None;
+    for n in 0..100 {
+        let mut probe = [0u8; 64];
+        match tokio::time::timeout(Duration::from_millis(200), trickle.read(&mut probe)).await {
+            Ok(Ok(0) | Err(_)) => {
+                closed = Some(started.elapsed());
+                break;
+            }
+            Ok(Ok(read)) => panic!("answered a head that never ended: {:?}", String::from_utf8_lossy(&probe[..read])),
+            Err(_) => {}
+        }
+        if trickle.write_all(format!("X-Slow-{n}: x\r\n").as_bytes()).await.is_err() {
+            closed = Some(started.elapsed());
+            break;
+        }
+    }
+    let closed = closed.expect("the trickling connection is closed");
+    assert!(closed >= Duration::from_millis(900), "not before the header timeout: {closed:?}");
+    assert!(closed < Duration::from_secs(5), "within a few seconds of it, far from the idle timeout: {closed:?}");
     app.stop().await;
 }
 

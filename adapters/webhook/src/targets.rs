@@ -50,11 +50,26 @@ impl Network {
     }
 }
 
-/// An IPv4 address written as IPv6 (`::ffff:127.0.0.1`) is that IPv4 address.
+/// An IPv6 address that carries an IPv4 one reaches that IPv4 address, so
+/// it is judged as that address: IPv4-mapped (`::ffff:127.0.0.1`),
+/// IPv4-compatible (`::127.0.0.1`, deprecated), NAT64 (`64:ff9b::/96`,
+/// RFC 6052) and 6to4 (`2002::/16`, RFC 3056).
 fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-        v4 => v4,
+    let IpAddr::V6(v6) = ip else { return ip };
+    let s = v6.segments();
+    let v4 = |high: u16, low: u16| {
+        let [a, b] = high.to_be_bytes();
+        let [c, d] = low.to_be_bytes();
+        IpAddr::V4(Ipv4Addr::new(a, b, c, d))
+    };
+    if let Some(mapped) = v6.to_ipv4_mapped() {
+        IpAddr::V4(mapped)
+    } else if (s[..6] == [0; 6] && !v6.is_loopback() && !v6.is_unspecified()) || s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+        v4(s[6], s[7])
+    } else if s[0] == 0x2002 {
+        v4(s[1], s[2])
+    } else {
+        ip
     }
 }
 
@@ -87,7 +102,12 @@ fn classify_v4(ip: Ipv4Addr) -> Class {
         Class::Forbidden("a multicast address")
     } else if ip.is_broadcast() {
         Class::Forbidden("the broadcast address")
-    } else if ip.is_private() || (a == 100 && (64..128).contains(&b)) {
+    } else if a >= 240 {
+        Class::Forbidden("a reserved address (240.0.0.0/4)")
+    } else if ip.is_documentation() || (a, b, ip.octets()[2]) == (192, 0, 0) {
+        Class::Forbidden("a documentation or protocol-assignment address")
+    } else if ip.is_private() || (a == 100 && (64..128).contains(&b)) || (a == 198 && (b == 18 || b == 19)) {
+        // RFC 1918, CGNAT (100.64.0.0/10), benchmarking (198.18.0.0/15).
         Class::Private
     } else {
         Class::Public
@@ -104,7 +124,12 @@ fn classify_v6(ip: Ipv6Addr) -> Class {
         Class::Forbidden("a multicast address")
     } else if first & 0xffc0 == 0xfe80 {
         Class::Forbidden("a link-local address")
-    } else if first & 0xfe00 == 0xfc00 {
+    } else if ip.segments()[..2] == [0x2001, 0] {
+        Class::Forbidden("a Teredo tunnel address (it hides the address it reaches)")
+    } else if first == 0x2001 && ip.segments()[1] == 0xdb8 {
+        Class::Forbidden("a documentation address")
+    } else if first & 0xfe00 == 0xfc00 || first & 0xffc0 == 0xfec0 {
+        // Unique local (fc00::/7) and the deprecated site-local (fec0::/10).
         Class::Private
     } else {
         Class::Public
@@ -295,6 +320,20 @@ mod tests {
             "http://224.0.0.1/",
             "http://255.255.255.255/",
             "http://localhost:37821/hook",
+            // IPv4 inside IPv6: compatible, NAT64, 6to4.
+            "http://[::127.0.0.1]/hook",
+            "http://[::a9fe:a9fe]/latest/meta-data",
+            "http://[64:ff9b::a9fe:a9fe]/latest/meta-data",
+            "http://[64:ff9b::127.0.0.1]/",
+            "http://[2002:7f00:1::]/",
+            "http://[2002:a9fe:a9fe::1]/",
+            "http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/",
+            // Reserved and documentation ranges.
+            "http://240.0.0.1/",
+            "http://192.0.0.170/",
+            "http://192.0.2.1/",
+            "http://203.0.113.9/",
+            "http://[2001:db8::1]/",
         ] {
             let why = policy.check(&url(target)).await;
             assert!(why.is_some(), "{target} was allowed");
@@ -304,9 +343,17 @@ mod tests {
 
     #[tokio::test]
     async fn private_ranges_need_listing_or_the_opt_in() {
-        for target in
-            ["http://10.1.2.3/", "http://172.16.0.9/", "http://192.168.1.1/", "http://100.64.0.1/", "http://[fd00::1]/"]
-        {
+        for target in [
+            "http://10.1.2.3/",
+            "http://172.16.0.9/",
+            "http://192.168.1.1/",
+            "http://100.64.0.1/",
+            "http://198.18.0.1/",
+            "http://[fd00::1]/",
+            "http://[fec0::1]/",
+            "http://[64:ff9b::a01:203]/",
+            "http://[2002:c0a8:101::]/",
+        ] {
             let why = strict().check(&url(target)).await.unwrap_or_default();
             assert!(why.contains("private"), "{target}: {why}");
             let opted_in = TargetPolicy::new(&[], true, false).unwrap();
