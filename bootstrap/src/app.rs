@@ -372,10 +372,15 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
             stopped.clone(),
         ))
     });
+    let limits = config.limits;
     let metrics_server = exporter.map(|(acceptor, _, exporter)| {
         let mut stopped = stopped.clone();
         tokio::spawn(async move {
-            let served = poem::Server::new_with_acceptor(acceptor)
+            // A scraper needs few connections: the same limits as the API's,
+            // with a small connection bound.
+            let served = poem::Server::new_with_acceptor(LimitedAcceptor::new(acceptor, 16, limits.header_timeout))
+                .idle_timeout(limits.idle_timeout)
+                .http2_max_concurrent_streams(limits.http2_max_streams)
                 .run_with_graceful_shutdown(
                     crate::metrics::endpoint(exporter),
                     async move {
@@ -412,7 +417,6 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
     let endpoint = payments_http::app(state);
     let mut server_stopped = stopped;
     let grace = config.shutdown_grace;
-    let limits = config.limits;
     let stop_rest = stop.clone();
     let task = tokio::spawn(async move {
         let served = poem::Server::new_with_acceptor(LimitedAcceptor::new(

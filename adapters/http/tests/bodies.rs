@@ -99,6 +99,37 @@ async fn encrypted_routes_refuse_other_media_types() {
     assert_eq!(answer.body["code"], "UNSUPPORTED_MEDIA_TYPE");
 }
 
+/// JSON nested deeper than the parser's bound (128 levels) on the
+/// unauthenticated PG routes, as JSON and as an encrypted body: a 400, and
+/// the server keeps serving (no stack overflow, nothing stored).
+#[tokio::test]
+async fn deeply_nested_json_is_refused_on_every_route() {
+    let app = spawn_app().await;
+    for depth in [200usize, 100_000] {
+        let nested = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+        for (path, body) in [
+            ("/payments/webhooks/iamport", format!(r#"{{"imp_uid": {nested}, "status": "paid"}}"#)),
+            ("/payments/webhooks/toss", format!(r#"{{"eventType": "PAYMENT_STATUS_CHANGED", "data": {nested}}}"#)),
+        ] {
+            let response = app
+                .client
+                .post(format!("{}{path}", app.url))
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            let answer = TestApp::answer(response).await;
+            assert_eq!(answer.status, 400, "{path} at depth {depth}: {}", answer.text);
+        }
+        let sealed = cipher().encrypt(format!(r#"{{"password": "pw", "x": {nested}}}"#).as_bytes()).into_bytes();
+        let answer = app.send_raw("PATCH", "/payments/histories/get", sealed, None).await;
+        assert_eq!(answer.status, 400, "encrypted at depth {depth}: {}", answer.text);
+    }
+    assert_eq!(app.queued(), 0, "nothing stored");
+    assert_eq!(app.get("/monitors/health").await.status, 200);
+}
+
 #[tokio::test]
 async fn chunked_bodies_over_the_limit_answer_413() {
     let app = spawn_app().await;

@@ -165,6 +165,9 @@ impl IamportGateway {
         let http = reqwest::Client::builder()
             .timeout(config.timeout)
             .connect_timeout(config.timeout)
+            // A PG API does not redirect; following one would send the
+            // credentials wherever it points.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(IamportConfigError::Client)?;
         let stores = config

@@ -146,6 +146,9 @@ impl TossGateway {
         let http = reqwest::Client::builder()
             .timeout(config.timeout)
             .connect_timeout(config.timeout)
+            // A PG API does not redirect; following one would send the
+            // credentials wherever it points.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(TossConfigError::Client)?;
         Ok(Self { http, base, stores: config.stores, default: config.default })

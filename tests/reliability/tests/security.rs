@@ -156,6 +156,52 @@ async fn guessing_a_password_locks_the_record_with_retry_after() {
     server.stop().await.unwrap();
 }
 
+/// A flood of password checks beyond one hashing thread and one waiting
+/// place: those that do not fit are answered 503 at once (not queued behind
+/// the others), the rest verify, and the server keeps answering.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn password_checks_beyond_the_hashing_queue_are_answered_503_at_once() {
+    let server = TestServer::start(&[
+        ("PAYMENT_ARGON2_MEMORY_KIB", "32768"),
+        ("PAYMENT_ARGON2_ITERATIONS", "3"),
+        ("PAYMENT_ARGON2_MAX_PARALLEL", "1"),
+        ("PAYMENT_ARGON2_MAX_QUEUE", "1"),
+    ])
+    .await
+    .unwrap();
+    let password = "the password of the busy record";
+    let key = server.toss.pay("busy", 1000).await.unwrap();
+    assert_eq!(
+        server.api.register_toss(&key, "busy", 1000, password, "http://127.0.0.1:9/h").await.unwrap().status,
+        201
+    );
+    let started = Instant::now();
+    let reads = (0..16).map(|_| async {
+        let reply = server.api.get("busy", password).await.unwrap();
+        (reply, started.elapsed())
+    });
+    let replies = futures::future::join_all(reads).await;
+    let ok: Vec<_> = replies.iter().filter(|(r, _)| r.status == 200).map(|(_, t)| *t).collect();
+    let busy: Vec<_> = replies.iter().filter(|(r, _)| r.status == 503).collect();
+    assert_eq!(ok.len() + busy.len(), replies.len(), "only 200 or 503: {replies:?}");
+    assert!(!ok.is_empty() && !busy.is_empty(), "{} verified, {} refused", ok.len(), busy.len());
+    for (reply, _) in &busy {
+        assert_eq!(reply.body["message"], "too many password checks at once; retry shortly", "{:?}", reply.body);
+    }
+    let slowest_ok = ok.iter().max().unwrap();
+    let fastest_busy = busy.iter().map(|(_, t)| *t).min().unwrap();
+    println!(
+        "RESULT hasher_queue sent=16 verified={} refused={} slowest_verified_ms={} first_refusal_ms={}",
+        ok.len(),
+        busy.len(),
+        slowest_ok.as_millis(),
+        fastest_busy.as_millis()
+    );
+    assert!(fastest_busy < *slowest_ok, "refusals come before the queue drains: {fastest_busy:?} vs {slowest_ok:?}");
+    assert_eq!(server.api.get("busy", password).await.unwrap().status, 200, "served once the flood is over");
+    server.stop().await.unwrap();
+}
+
 /// Someone with the wire key registers a payment of someone else's order
 /// (unregistered so far) with a wrong price, hoping for the mismatch's
 /// auto-cancel: refused 422 naming no amount, nothing refunded at the PG,
