@@ -125,6 +125,9 @@ impl RotationReport {
     }
 }
 
+
+/// A pooled PostgreSQL connection idle this long is pinged before use.
+const PING_AFTER_IDLE: Duration = Duration::from_secs(10);
 impl Database {
     /// Connects to `sqlite://path` (the file is created if missing; WAL mode,
     /// busy timeout, foreign keys) or `postgres://...` / `postgresql://...`.
@@ -183,7 +186,21 @@ impl Database {
     /// # Errors
     /// [`ConnectError::Sqlx`] when the server cannot be reached.
     pub async fn connect_postgres(options: PgConnectOptions, config: &PoolConfig) -> Result<Self, ConnectError> {
+        // sqlx pings every connection before handing it out: a round trip
+        // (and server CPU) per query, over a tenth of the webhook path's
+        // time. Only a connection idle long enough to have been dropped by
+        // the server or a proxy is pinged; a connection that broke while in
+        // use fails its query, and the pool replaces it.
         let pool = PgPoolOptions::new()
+            .test_before_acquire(false)
+            .before_acquire(|connection, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= PING_AFTER_IDLE {
+                        sqlx::Connection::ping(connection).await?;
+                    }
+                    Ok(true)
+                })
+            })
             .max_connections(config.max_connections.max(1))
             .min_connections(config.min_connections)
             .acquire_timeout(config.acquire_timeout)
