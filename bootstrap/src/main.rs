@@ -7,6 +7,12 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use payments_server::config::{self, Config, Vars};
 
+/// mimalloc instead of glibc's malloc: the request paths allocate and free
+/// many small JSON values from several threads, where glibc's arenas spent
+/// about a fifth of the server's CPU (BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const ENV_HELP: &str = "Configuration comes from environment variables (a .env file in the working directory is read \
 too). Run `payments env` for the list. With none set, local mode uses built-in development keys, SQLite at \
 ./payments.db and in-process fake PGs.";

@@ -74,8 +74,12 @@ pub(crate) fn db_err(error: sqlx::Error) -> RepositoryError {
             let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
             let unavailable = match db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
                 // 08: connection exception; 53: insufficient resources;
-                // 57P01-03: shutting down or starting up.
-                Some(_) => code.starts_with("08") || code.starts_with("53") || code.starts_with("57P"),
+                // 57P01-03: shutting down or starting up; 25006: a write on
+                // a read-only server (a standby after a failover, or the
+                // database set read-only): retry once a primary is back.
+                Some(_) => {
+                    code.starts_with("08") || code.starts_with("53") || code.starts_with("57P") || code == "25006"
+                }
                 // SQLite reports extended codes; the low byte is the primary one.
                 None => code.parse::<i64>().is_ok_and(|c| matches!(c & 0xff, SQLITE_BUSY | SQLITE_LOCKED)),
             };

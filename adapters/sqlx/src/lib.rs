@@ -125,7 +125,6 @@ impl RotationReport {
     }
 }
 
-
 /// A pooled PostgreSQL connection idle this long is pinged before use.
 const PING_AFTER_IDLE: Duration = Duration::from_secs(10);
 impl Database {

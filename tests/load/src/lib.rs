@@ -767,6 +767,18 @@ fn judge(report: &mut Report) {
             if let Some(t) = &target {
                 targets.push(t.clone());
             }
+            // The budget of the money-safe write path (intents, the inbox,
+            // the reconciler): the hash-bound share alone, p99 aside.
+            if (result.scenario, level.concurrency) == (Scenario::Register, 8) {
+                targets.push(Target {
+                    text: format!(
+                        "budget: register at c=8 on {}: >= 80% of the argon2 ceiling ({:.0}%)",
+                        report.database,
+                        result.fraction_of_ceiling * 100.0
+                    ),
+                    met: result.fraction_of_ceiling >= 0.8 && s.errors == 0,
+                });
+            }
             result.target = target;
         }
     }
@@ -802,6 +814,15 @@ fn judge(report: &mut Report) {
         };
         if let Some(t) = &target {
             targets.push(t.clone());
+        }
+        if result.scenario == Scenario::Webhook && result.rate_per_s >= 400.0 {
+            targets.push(Target {
+                text: format!(
+                    "budget: webhook open loop at {:.0}/s on {}: kept up ({:.0}/s) with p99 < 100 ms ({:.1} ms)",
+                    result.rate_per_s, report.database, s.throughput, s.p99_ms
+                ),
+                met: kept_up && s.p99_ms < 100.0,
+            });
         }
         result.target = target;
     }

@@ -4,7 +4,9 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use payments_reliability::{Api, PgProxy, ProxyMode, Receiver, TestServer, Toss, free_port};
+use payments_reliability::{
+    Api, PgProxy, ProxyMode, Receiver, ScratchDatabase, TestServer, Toss, free_port, postgres_url,
+};
 use payments_toss::fake::FakeTossConfig;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -218,6 +220,158 @@ async fn a_cancel_whose_answer_was_lost_refunds_once_when_retried() {
     fake.stop().await.unwrap();
 }
 
+/// How a test makes our database refuse the commit after the PG said yes.
+enum Breakage {
+    /// Another connection holds SQLite's write lock past our busy timeout.
+    SqliteLocked(std::path::PathBuf),
+    /// PostgreSQL takes no more writes: new sessions are read-only and every
+    /// open one is killed.
+    PostgresKilled { admin: sqlx::PgPool, database: String },
+}
+
+/// A cancel that Toss performs while our database stops answering. On
+/// PostgreSQL (every connection killed) its commit fails after Toss said yes:
+/// answered 5xx, the intent stays open; the retry with the same
+/// Idempotency-Key re-reads Toss and records the refund it finds. On SQLite
+/// (another process holds the write lock past the busy timeout) the commit
+/// waits and lands once the lock is given back. Either way: refunded once at
+/// Toss and in our record, with one event.
+async fn a_cancel_whose_commit_fails_after_the_pg_refunded_refunds_once(
+    backend: &str,
+    postgres: Option<&ScratchDatabase>,
+) {
+    let mut extra = vec![("PAYMENT_PG_TIMEOUT_SECS", "5"), ("PAYMENT_CANCEL_LEASE_SECS", "6")];
+    if let Some(scratch) = postgres {
+        extra.push(("PAYMENT_DATABASE_URL", scratch.url.as_str()));
+    }
+    let ProxiedToss { fake, toss, proxy, server } = ProxiedToss::start_with(&extra).await;
+    let receiver = Receiver::start().await.unwrap();
+    let api: &Api = &server.api;
+    let key = toss.pay("unsaved", PRICE).await.unwrap();
+    let created = api.register_toss(&key, "unsaved", PRICE, "pw-of-the-test", &receiver.url()).await.unwrap();
+    assert_eq!(created.status, 201, "{created:?}");
+    let cancel = json!({
+        "source": {"schema": "shop", "table": "orders", "id": "unsaved"}, "password": "pw-of-the-test",
+        "price": 2500, "reason": "commit fails", "account": null,
+    });
+    let path = "/payments/histories/cancel";
+
+    // Toss refunds at once; its answer reaches us 1.5 s later (within our
+    // 5 s timeout), by when our database refuses.
+    proxy.set(ProxyMode::AnswerLate(Duration::from_millis(1500)));
+    let seen = proxy.seen.load(std::sync::atomic::Ordering::SeqCst);
+    let first = tokio::spawn({
+        let (api, cancel) = (api.clone(), cancel.clone());
+        async move { api.call_with(Method::PUT, path, &cancel, Some("cancel-unsaved")).await.unwrap() }
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while proxy.seen.load(std::sync::atomic::Ordering::SeqCst) == seen {
+        assert!(Instant::now() < deadline, "the cancel never reached Toss");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let breakage = match postgres {
+        None => Breakage::SqliteLocked(server.dir.path().join("p.db")),
+        Some(scratch) => Breakage::PostgresKilled { admin: scratch.admin.clone(), database: scratch.name.clone() },
+    };
+    let lock = match &breakage {
+        Breakage::SqliteLocked(file) => {
+            use sqlx::Connection;
+            let mut connection =
+                sqlx::SqliteConnection::connect(&format!("sqlite://{}", file.display())).await.unwrap();
+            sqlx::query("BEGIN EXCLUSIVE").execute(&mut connection).await.unwrap();
+            // Held past the server's 5 s busy timeout, then given back.
+            Some(tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_secs(6)).await;
+                sqlx::query("ROLLBACK").execute(&mut connection).await.unwrap();
+            }))
+        }
+        Breakage::PostgresKilled { admin, database } => {
+            // New sessions are read-only, and every open one is killed: the
+            // server's next write fails whatever connection it takes.
+            read_only(admin, database, true).await;
+            None
+        }
+    };
+    let first = first.await.unwrap();
+    match &breakage {
+        // Killed connections: the commit fails, the answer is a 5xx.
+        Breakage::PostgresKilled { .. } => {
+            assert_eq!(first.status, 503, "the commit failed after Toss refunded: {first:?}");
+        }
+        // SQLite's writer waits for the lock past the busy timeout, so the
+        // commit is late, not lost: answered once it is given back.
+        Breakage::SqliteLocked(_) => assert_eq!(first.status, 200, "committed once the lock was given back: {first:?}"),
+    }
+    let at_toss = toss.payment(&key).await.unwrap();
+    assert_eq!(at_toss["balanceAmount"].to_string(), "7500", "Toss did refund: {at_toss}");
+    if let Some(released) = lock {
+        released.await.unwrap();
+    }
+    if let Breakage::PostgresKilled { admin, database } = &breakage {
+        read_only(admin, database, false).await;
+    }
+
+    proxy.set(ProxyMode::Forward);
+    let retried = loop {
+        // 409 while the first request's claim on the intent holds.
+        let reply = api.call_with(Method::PUT, path, &cancel, Some("cancel-unsaved")).await.unwrap();
+        if reply.status != 409 && reply.status != 503 {
+            break reply;
+        }
+        assert!(Instant::now() < deadline + Duration::from_secs(60), "never settled: {reply:?}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    assert_eq!((retried.status, &retried.body["refund"]), (200, &json!(2500)), "{retried:?}");
+    let at_toss = toss.payment(&key).await.unwrap();
+    let refunds = at_toss["cancels"].as_array().map_or(0, Vec::len);
+    assert_eq!((refunds, at_toss["balanceAmount"].to_string().as_str()), (1, "7500"), "refunded once: {at_toss}");
+    let ours = api.get("unsaved", "pw-of-the-test").await.unwrap();
+    assert_eq!(
+        (ours.body["refund"].to_string().as_str(), ours.body["cancels"].as_array().map(Vec::len)),
+        ("2500", Some(1))
+    );
+    receiver.wait_for(1, Duration::from_secs(20)).await;
+    assert_eq!(receiver.delivered().len(), 1, "one event for the one refund");
+    println!(
+        "RESULT commit_failed_after_pg_refund backend={backend} first={} retry={} pg_refunds={refunds} our_refund=2500 \
+         double_refunds=0 events={}",
+        first.status,
+        retried.status,
+        receiver.delivered().len()
+    );
+    server.stop().await.unwrap();
+    drop(proxy);
+    fake.stop().await.unwrap();
+}
+
+/// Makes `database`'s new sessions read-only (or writable again) and kills
+/// every session open on it.
+async fn read_only(admin: &sqlx::PgPool, database: &str, on: bool) {
+    let setting = if on { "SET default_transaction_read_only = on" } else { "RESET default_transaction_read_only" };
+    sqlx::query(&format!("ALTER DATABASE \"{database}\" {setting}")).execute(admin).await.unwrap();
+    sqlx::query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+    )
+    .bind(database)
+    .execute(admin)
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_whose_commit_waits_for_a_locked_database_refunds_once_on_sqlite() {
+    a_cancel_whose_commit_fails_after_the_pg_refunded_refunds_once("sqlite", None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_whose_commit_fails_after_the_pg_refunded_refunds_once_on_postgres() {
+    let test = "a_cancel_whose_commit_fails_after_the_pg_refunded_refunds_once_on_postgres";
+    let Some(admin_url) = postgres_url(test) else { return };
+    let scratch = ScratchDatabase::create(&admin_url).await.unwrap();
+    a_cancel_whose_commit_fails_after_the_pg_refunded_refunds_once("postgres", Some(&scratch)).await;
+    scratch.drop().await.unwrap();
+}
+
 /// A PG webhook arriving while Toss cannot be re-read (slower than our 1 s
 /// timeout) is answered 200 at once, kept, and processed by the inbox worker
 /// once Toss answers again: the change is recorded and announced once.
@@ -359,14 +513,19 @@ struct ProxiedToss {
 }
 
 impl ProxiedToss {
+    /// Our PG timeout is 1 s.
     async fn start() -> Self {
+        Self::start_with(&[("PAYMENT_PG_TIMEOUT_SECS", "1")]).await
+    }
+
+    async fn start_with(extra: &[(&str, &str)]) -> Self {
         let fake = payments_toss::fake::start(FakeTossConfig::default(), "127.0.0.1:0".parse().unwrap()).await.unwrap();
         let toss = Toss::new(fake.url());
         let proxy = PgProxy::start("127.0.0.1:0".parse().unwrap(), fake.url(), ProxyMode::Forward).await.unwrap();
         let pg_url = proxy.url();
-        let server = TestServer::start(&[("PAYMENT_TOSS_URL", pg_url.as_str()), ("PAYMENT_PG_TIMEOUT_SECS", "1")])
-            .await
-            .unwrap();
+        let mut vars = vec![("PAYMENT_TOSS_URL", pg_url.as_str())];
+        vars.extend_from_slice(extra);
+        let server = TestServer::start(&vars).await.unwrap();
         Self { fake, toss, proxy, server }
     }
 }
