@@ -1,4 +1,5 @@
-use aes::cipher::{BlockDecryptMut, BlockEncryptMut, KeyIvInit, block_padding::Pkcs7};
+use aes::cipher::block_padding::{NoPadding, Pkcs7};
+use aes::cipher::{BlockDecryptMut, BlockEncryptMut, KeyIvInit};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
@@ -79,13 +80,89 @@ impl WireCipher {
         if ciphertext.is_empty() || ciphertext.len() % 16 != 0 {
             return Err(DecryptError::Length);
         }
-        let plaintext = match &self.key {
+        // Every block is decrypted, the padding checked without an early
+        // exit, and the UTF-8 check run over the text whether or not the
+        // padding was right: a bad padding and bad text take the same steps,
+        // so neither the answer nor its time tells them apart.
+        let mut plaintext = match &self.key {
             Key::Aes128(k) => cbc::Decryptor::<aes::Aes128>::new(k.into(), (&self.iv).into())
-                .decrypt_padded_vec_mut::<Pkcs7>(&ciphertext),
+                .decrypt_padded_vec_mut::<NoPadding>(&ciphertext),
             Key::Aes256(k) => cbc::Decryptor::<aes::Aes256>::new(k.into(), (&self.iv).into())
-                .decrypt_padded_vec_mut::<Pkcs7>(&ciphertext),
+                .decrypt_padded_vec_mut::<NoPadding>(&ciphertext),
         }
-        .map_err(|_| DecryptError::Padding)?;
-        String::from_utf8(plaintext).map_err(|_| DecryptError::Utf8)
+        .map_err(|_| DecryptError::Length)?;
+        let padding = pkcs7_padding(&plaintext);
+        let text_len = plaintext.len() - padding.unwrap_or(0);
+        let utf8 = std::str::from_utf8(&plaintext[..text_len]).is_ok();
+        match (padding, utf8) {
+            (None, _) => Err(DecryptError::Padding),
+            (Some(_), false) => Err(DecryptError::Utf8),
+            (Some(_), true) => {
+                plaintext.truncate(text_len);
+                String::from_utf8(plaintext).map_err(|_| DecryptError::Utf8)
+            }
+        }
+    }
+}
+
+/// The length of the PKCS#7 padding ending `block_aligned` (1-16 bytes, each
+/// equal to the length), or `None`: all 16 last bytes are looked at, with no
+/// early exit.
+fn pkcs7_padding(block_aligned: &[u8]) -> Option<usize> {
+    let last = &block_aligned[block_aligned.len().checked_sub(16)?..];
+    let n = last[15];
+    let mut bad = u8::from(n == 0 || n > 16);
+    for (i, byte) in last.iter().enumerate() {
+        // Bytes inside the padding (the last n) must equal n.
+        let inside = u8::from(16 - i <= usize::from(n));
+        bad |= inside & u8::from(*byte != n);
+    }
+    (bad == 0).then_some(usize::from(n))
+}
+
+#[cfg(test)]
+mod tests {
+    use aes::cipher::block_padding::{Padding, Pkcs7};
+
+    use super::*;
+
+    /// The hand-written check agrees with the `block-padding` crate's on
+    /// every padding length, every wrong byte in it and random blocks.
+    #[test]
+    fn padding_is_read_as_pkcs7_reads_it() {
+        let library = |block: &[u8; 16]| {
+            let block = aes::Block::from_slice(block);
+            Pkcs7::unpad(block).ok().map(|text| 16 - text.len())
+        };
+        let mut cases: Vec<[u8; 16]> = Vec::new();
+        for n in 0..=20u8 {
+            let mut block = [0xAA; 16];
+            for byte in block.iter_mut().rev().take(usize::from(n.min(16))) {
+                *byte = n;
+            }
+            cases.push(block);
+            for wrong in 0..usize::from(n.min(16)) {
+                let mut spoiled = block;
+                spoiled[15 - wrong] ^= 0x01;
+                cases.push(spoiled);
+            }
+        }
+        cases.extend((0..2000).map(|_| rand::random::<[u8; 16]>()));
+        for block in &cases {
+            assert_eq!(pkcs7_padding(block), library(block), "{block:?}");
+        }
+        assert_eq!(pkcs7_padding(&[]), None);
+    }
+
+    #[test]
+    fn bad_padding_and_bad_text_are_told_apart_only_in_the_error() {
+        let cipher = WireCipher::new(b"0123456789abcdef", b"fedcba9876543210").unwrap();
+        let sealed = cipher.encrypt("{\"a\": \"한글\"}".as_bytes());
+        assert_eq!(cipher.decrypt(&sealed).unwrap(), "{\"a\": \"한글\"}");
+        let other = WireCipher::new(b"another 16 bytes", b"fedcba9876543210").unwrap();
+        assert_eq!(other.decrypt(&sealed), Err(DecryptError::Padding));
+        assert_eq!(cipher.decrypt(&cipher.encrypt(&[0xff, 0xfe])), Err(DecryptError::Utf8));
+        assert_eq!(cipher.decrypt("AAAA"), Err(DecryptError::Length));
+        assert_eq!(cipher.decrypt("not base64!"), Err(DecryptError::Base64));
     }
 }
