@@ -408,6 +408,7 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
         system,
         config.mode == Mode::Local,
     )
+    .with_notifications(VendorCode::Iamport, Arc::new(payments_iamport::IamportNotifications))
     .with_notifications(VendorCode::TossPayments, Arc::new(payments_toss::TossNotifications))
     .with_metrics(metrics)
     .with_idempotency_secret(config.idempotency_secret.clone())

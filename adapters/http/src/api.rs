@@ -5,7 +5,7 @@ use std::sync::Arc;
 use payments_application::commands::{Locator, NotificationTarget, PgNotification};
 use payments_application::ports::NotificationIntent;
 use payments_application::{AppError, Received};
-use payments_domain::{HistoryId, ReservationId, VendorCode, VendorUid};
+use payments_domain::{HistoryId, ReservationId, VendorCode};
 use payments_wire::{
     CancelHistoryBody, ChargeReservationBody, CreateHistoryBody, CreateReservationBody, HistoryBody,
     IamportWebhookBody, OutboxBody, PasswordBody, PerformanceBody, ReconcilerBody, ReservationBody, SourceAccessorBody,
@@ -120,6 +120,23 @@ async fn card_password(
 
 /// A notification body as kept for the event's trigger: whatever it proves
 /// with (a deposit callback's `secret`) is left out.
+/// A PG notification, read by the PG's own parser (its half of the PG
+/// contract) and acted on.
+async fn receive(state: &HttpState, vendor: VendorCode, body: Value) -> Result<WebhookAck, WebhookError> {
+    let reader = state.notifications.get(&vendor).ok_or_else(|| {
+        ApiError::new(404, "NOT_FOUND", format!("{vendor} notifications are not enabled on this server"))
+    })?;
+    match reader.read(&body).map_err(|why| ApiError::new(400, "INVALID_REQUEST", why))? {
+        NotificationIntent::Ignore(why) => Ok(acknowledge(state, vendor, &why)),
+        NotificationIntent::Reread(target) => notify(state, vendor, target, trigger_of(body)).await,
+        NotificationIntent::CardRemoved(key) => {
+            let removed = state.payments.process_card_removed(vendor, &key).await?;
+            tracing::info!(%vendor, removed, "PG notification: a saved card was removed at the PG");
+            Ok(WebhookAck::Accepted)
+        }
+    }
+}
+
 fn trigger_of(mut body: Value) -> Value {
     if let Some(object) = body.as_object_mut() {
         object.remove("secret");
@@ -378,15 +395,11 @@ impl PaymentsApi {
         let body = match body {
             IamportWebhookRequest::Json(Json(body)) | IamportWebhookRequest::Form(Form(body)) => body,
         };
-        if matches!(body.status.as_str(), "ready" | "failed") {
-            return Ok(acknowledge(&state, VendorCode::Iamport, &format!("status {}", body.status)));
-        }
         let mut payload = json!({ "imp_uid": body.imp_uid, "merchant_uid": body.merchant_uid, "status": body.status });
         if let (Some(id), Some(map)) = (&body.cancellation_id, payload.as_object_mut()) {
             map.insert("cancellation_id".into(), Value::String(id.clone()));
         }
-        let uid = VendorUid::parse(&body.imp_uid).map_err(AppError::from)?;
-        notify(&state, VendorCode::Iamport, NotificationTarget::Payment { uid, ignore_unknown: false }, payload).await
+        receive(&state, VendorCode::Iamport, payload).await
     }
 
     /// Receive a Toss Payments notification
@@ -412,20 +425,7 @@ impl PaymentsApi {
         state: Data<&Arc<HttpState>>,
         body: Json<TossWebhookBody>,
     ) -> Result<WebhookAck, WebhookError> {
-        let vendor = VendorCode::TossPayments;
-        let reader = state.notifications.get(&vendor).ok_or_else(|| {
-            ApiError::new(404, "NOT_FOUND", format!("{vendor} notifications are not enabled on this server"))
-        })?;
-        let body = body.0.to_value();
-        match reader.read(&body).map_err(|why| ApiError::new(400, "INVALID_REQUEST", why))? {
-            NotificationIntent::Ignore(why) => Ok(acknowledge(&state, vendor, &why)),
-            NotificationIntent::Reread(target) => notify(&state, vendor, target, trigger_of(body)).await,
-            NotificationIntent::CardRemoved(key) => {
-                let removed = state.payments.process_card_removed(vendor, &key).await?;
-                tracing::info!(%vendor, removed, "PG notification: a saved card was removed at the PG");
-                Ok(WebhookAck::Accepted)
-            }
-        }
+        receive(&state, VendorCode::TossPayments, body.0.to_value()).await
     }
 
     /// Health check

@@ -12,5 +12,5 @@ pub mod wire;
 pub use client::{
     IAMPORT_URL, IamportConfig, IamportConfigError, IamportCredentials, IamportGateway, snapshot_from_payment,
 };
-pub use webhook::{parse_webhook, webhook_needs_reread};
+pub use webhook::{IamportNotifications, parse_webhook, webhook_needs_reread};
 pub use wire::IamportWebhook;

@@ -1,4 +1,16 @@
-//! What the HTTP intake needs to handle an Iamport webhook.
+//! The notifications Iamport POSTs to the merchant, and what each asks of the
+//! intake. This is the parser the server's webhook route runs.
+//!
+//! Iamport sends `{imp_uid, merchant_uid, status, cancellation_id?}` (as JSON,
+//! or form-encoded; the route turns both into the same JSON). Only `imp_uid`
+//! is taken from it: the payment is re-read.
+
+use serde::Deserialize as _;
+use serde_json::Value;
+
+use payments_application::commands::NotificationTarget;
+use payments_application::ports::{NotificationIntent, NotificationReader};
+use payments_domain::VendorUid;
 
 use crate::wire::IamportWebhook;
 
@@ -14,12 +26,29 @@ pub fn webhook_needs_reread(status: &str) -> bool {
 ///
 /// # Errors
 /// serde's message when the body is not such an object or `imp_uid`/`status` is missing.
-pub fn parse_webhook(body: &[u8]) -> Result<IamportWebhook, serde_json::Error> {
-    serde_json::from_slice(body)
+pub fn parse_webhook(body: &Value) -> Result<IamportWebhook, serde_json::Error> {
+    IamportWebhook::deserialize(body)
+}
+
+/// Iamport's half of the notification contract (see [`NotificationReader`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct IamportNotifications;
+
+impl NotificationReader for IamportNotifications {
+    fn read(&self, body: &Value) -> Result<NotificationIntent, String> {
+        let hook = parse_webhook(body).map_err(|e| format!("malformed Iamport webhook: {e}"))?;
+        if !webhook_needs_reread(&hook.status) {
+            return Ok(NotificationIntent::Ignore(format!("status {}", hook.status)));
+        }
+        let uid = VendorUid::parse(&hook.imp_uid).map_err(|e| format!("imp_uid: {e}"))?;
+        Ok(NotificationIntent::Reread(NotificationTarget::Payment { uid, ignore_unknown: false }))
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     #[test]
@@ -32,12 +61,33 @@ mod tests {
 
     #[test]
     fn parses_the_real_and_the_fake_shapes() {
-        let hook =
-            parse_webhook(br#"{"imp_uid":"imp_1","merchant_uid":"m","status":"cancelled","cancellation_id":"c1"}"#)
-                .unwrap();
+        let hook = parse_webhook(
+            &json!({"imp_uid": "imp_1", "merchant_uid": "m", "status": "cancelled", "cancellation_id": "c1"}),
+        )
+        .unwrap();
         assert_eq!(hook.cancellation_id.as_deref(), Some("c1"));
-        let hook = parse_webhook(br#"{"imp_uid":"imp_1","merchant_uid":"m","status":"paid"}"#).unwrap();
+        let hook = parse_webhook(&json!({"imp_uid": "imp_1", "merchant_uid": "m", "status": "paid"})).unwrap();
         assert_eq!(hook.status, "paid");
-        assert!(parse_webhook(br#"{"merchant_uid":"m"}"#).is_err());
+        assert!(parse_webhook(&json!({"merchant_uid": "m"})).is_err());
+    }
+
+    #[test]
+    fn the_reader_re_reads_what_may_have_changed_and_acknowledges_the_rest() {
+        let reader = IamportNotifications;
+        for status in ["paid", "cancelled", "some-new-status"] {
+            let intent = reader.read(&json!({"imp_uid": "imp_1", "merchant_uid": "m", "status": status})).unwrap();
+            let NotificationIntent::Reread(NotificationTarget::Payment { uid, ignore_unknown }) = intent else {
+                panic!("{status}: {intent:?}");
+            };
+            assert_eq!((uid.as_str(), ignore_unknown), ("imp_1", false));
+        }
+        for status in ["ready", "failed"] {
+            let intent = reader.read(&json!({"imp_uid": "imp_1", "merchant_uid": "m", "status": status})).unwrap();
+            assert!(matches!(intent, NotificationIntent::Ignore(_)), "{status}: {intent:?}");
+        }
+        let blank = reader.read(&json!({"imp_uid": " ", "status": "paid"})).unwrap_err();
+        assert!(blank.starts_with("imp_uid: "), "{blank}");
+        let shapeless = reader.read(&json!(["imp_1"])).unwrap_err();
+        assert!(shapeless.starts_with("malformed Iamport webhook"), "{shapeless}");
     }
 }

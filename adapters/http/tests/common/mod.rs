@@ -473,6 +473,7 @@ pub async fn spawn_app_targeting(
         SystemInfo::new("payments", "9.9.9", Some("abc123".into())),
         local_mode,
     )
+    .with_notifications(VendorCode::Iamport, Arc::new(payments_iamport::IamportNotifications))
     .with_notifications(VendorCode::TossPayments, Arc::new(payments_toss::TossNotifications))
     .with_idempotency_secret(idempotency_secret());
     let server = payments_fakekit::serve(payments_http::app(state), "127.0.0.1:0".parse().unwrap()).await.unwrap();
