@@ -64,6 +64,16 @@ pub enum IamportWebhookRequest {
     Form(Form<IamportWebhookBody>),
 }
 
+/// Any PG's notification, as JSON or form-encoded fields (the generic
+/// route; the PG's own parser reads it).
+#[derive(ApiRequest)]
+pub enum PgWebhookRequest {
+    /// As JSON.
+    Json(Json<Value>),
+    /// Form-encoded fields (Iamport's older notifications).
+    Form(Form<std::collections::BTreeMap<String, String>>),
+}
+
 fn history_locator_by_source(
     body: SourceAccessorBody,
 ) -> Result<(Locator<HistoryId>, payments_domain::Password), AppError> {
@@ -426,6 +436,38 @@ impl PaymentsApi {
         body: Json<TossWebhookBody>,
     ) -> Result<WebhookAck, WebhookError> {
         receive(&state, VendorCode::TossPayments, body.0.to_value()).await
+    }
+
+    /// Receive any PG's notification
+    ///
+    /// The route of every PG, by its vendor code (`iamport`, `toss.payments`):
+    /// the body is read by that PG's own parser and handled as on the PG's
+    /// named route (`/payments/webhooks/iamport`, `/payments/webhooks/toss`,
+    /// kept for the PGs already configured with them). A vendor this server
+    /// does not serve is 404.
+    #[oai(
+        path = "/payments/webhooks/:vendor",
+        method = "post",
+        operation_id = "receivePgWebhook",
+        tag = "ApiTags::Webhooks"
+    )]
+    async fn receive_pg_webhook(
+        &self,
+        state: Data<&Arc<HttpState>>,
+        /// The PG's vendor code.
+        vendor: Path<String>,
+        body: PgWebhookRequest,
+    ) -> Result<WebhookAck, WebhookError> {
+        let Ok(vendor) = vendor.0.parse::<VendorCode>() else {
+            return Err(ApiError::new(404, "NOT_FOUND", "no PG of that vendor code is served here").into());
+        };
+        let body = match body {
+            PgWebhookRequest::Json(Json(body)) => body,
+            PgWebhookRequest::Form(Form(fields)) => {
+                Value::Object(fields.into_iter().map(|(name, value)| (name, Value::String(value))).collect())
+            }
+        };
+        receive(&state, vendor, body).await
     }
 
     /// Health check

@@ -45,7 +45,8 @@ fn every_operation_is_named_described_and_marked() {
             assert!(operation["summary"].is_string(), "{id} has no summary");
             assert!(operation["description"].is_string(), "{id} has no description");
             let encrypted = operation.get("x-encrypted") == Some(&Value::Bool(true));
-            let expect_encrypted = !matches!(id, "health" | "receiveIamportWebhook" | "receiveTossWebhook");
+            let expect_encrypted =
+                !matches!(id, "health" | "receiveIamportWebhook" | "receiveTossWebhook" | "receivePgWebhook");
             assert_eq!(encrypted, expect_encrypted, "{id}: x-encrypted");
             if id != "health" {
                 let responses = operation["responses"].as_object().unwrap();
@@ -75,6 +76,7 @@ fn every_operation_is_named_described_and_marked() {
         "health",
         "performance",
         "receiveIamportWebhook",
+        "receivePgWebhook",
         "receiveTossWebhook",
         "removeReservation",
         "system",

@@ -284,6 +284,44 @@ async fn toss_webhooks_take_short_and_whole_payment_objects() {
     assert_eq!(app.queued(), 1);
 }
 
+/// `/payments/webhooks/{vendor}` serves each PG by its vendor code, through
+/// the same parser as its named route: Toss at `toss.payments` (JSON),
+/// Iamport's form body through the generic request; another code is 404.
+#[tokio::test]
+async fn the_generic_webhook_route_serves_each_pg_by_its_vendor_code() {
+    let app = spawn_app().await;
+    app.pg.add_payment("pay_1", "5000");
+    let created =
+        app.call("POST", "/payments/histories", create_body_of("toss.payments", "pay_1", "5000", "o-1"), None).await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    app.pg.cancel_behind("pay_1", "5000");
+    let changed =
+        json!({"eventType": PAYMENT_STATUS, "data": {"paymentKey": "pay_1", "orderId": "o-1", "status": "CANCELED"}});
+    let answer = app.post_json("/payments/webhooks/toss.payments", changed).await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    assert_eq!(app.histories.events.lock().unwrap().len(), 1, "the change is recorded");
+    let no_key =
+        app.post_json("/payments/webhooks/toss.payments", json!({"eventType": PAYMENT_STATUS, "data": {}})).await;
+    assert_eq!(no_key.status, 400);
+    assert_eq!(no_key.body["message"], "malformed Toss webhook: data.paymentKey: must be a non-empty string");
+    let later = app.post_json("/payments/webhooks/toss.payments", json!({"eventType": "A_TYPE_TOSS_ADDS_LATER"})).await;
+    assert_eq!(later.status, 200, "{}", later.text);
+
+    let form = app
+        .client
+        .post(format!("{}/payments/webhooks/toss.payments", app.url))
+        .form(&[("eventType", PAYMENT_STATUS)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form.status().as_u16(), 400, "a form is read too, by Toss's parser (no data)");
+
+    for vendor in ["paypal", "TOSS", "toss.payments.x"] {
+        let unknown = app.post_json(&format!("/payments/webhooks/{vendor}"), json!({})).await;
+        assert_eq!((unknown.status, unknown.body["code"].as_str()), (404, Some("NOT_FOUND")), "{vendor}");
+    }
+}
+
 const PAYMENT_STATUS: &str = "PAYMENT_STATUS_CHANGED";
 
 #[tokio::test]
