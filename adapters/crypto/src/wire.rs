@@ -92,15 +92,11 @@ impl WireCipher {
         }
         .map_err(|_| DecryptError::Length)?;
         let padding = pkcs7_padding(&plaintext);
-        let text_len = plaintext.len() - padding.unwrap_or(0);
-        let utf8 = std::str::from_utf8(&plaintext[..text_len]).is_ok();
-        match (padding, utf8) {
+        plaintext.truncate(plaintext.len() - padding.unwrap_or(0));
+        match (padding, String::from_utf8(plaintext)) {
             (None, _) => Err(DecryptError::Padding),
-            (Some(_), false) => Err(DecryptError::Utf8),
-            (Some(_), true) => {
-                plaintext.truncate(text_len);
-                String::from_utf8(plaintext).map_err(|_| DecryptError::Utf8)
-            }
+            (Some(_), Err(_)) => Err(DecryptError::Utf8),
+            (Some(_), Ok(text)) => Ok(text),
         }
     }
 }
