@@ -21,7 +21,7 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
 use crate::config::{Config, Mode};
-use crate::limits::LimitedAcceptor;
+use crate::limits::limited_server;
 
 /// A running server (API, webhook worker and, in local mode, the fake PGs).
 pub struct RunningApp {
@@ -378,9 +378,7 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
         tokio::spawn(async move {
             // A scraper needs few connections: the same limits as the API's,
             // with a small connection bound.
-            let served = poem::Server::new_with_acceptor(LimitedAcceptor::new(acceptor, 16, limits.header_timeout))
-                .idle_timeout(limits.idle_timeout)
-                .http2_max_concurrent_streams(limits.http2_max_streams)
+            let served = limited_server(acceptor, 16, &limits)
                 .run_with_graceful_shutdown(
                     crate::metrics::endpoint(exporter),
                     async move {
@@ -420,21 +418,15 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
     let grace = config.shutdown_grace;
     let stop_rest = stop.clone();
     let task = tokio::spawn(async move {
-        let served = poem::Server::new_with_acceptor(LimitedAcceptor::new(
-            acceptor,
-            limits.max_connections,
-            limits.header_timeout,
-        ))
-        .idle_timeout(limits.idle_timeout)
-        .http2_max_concurrent_streams(limits.http2_max_streams)
-        .run_with_graceful_shutdown(
-            endpoint,
-            async move {
-                let _ = server_stopped.wait_for(|stop| *stop).await;
-            },
-            Some(grace),
-        )
-        .await;
+        let served = limited_server(acceptor, limits.max_connections, &limits)
+            .run_with_graceful_shutdown(
+                endpoint,
+                async move {
+                    let _ = server_stopped.wait_for(|stop| *stop).await;
+                },
+                Some(grace),
+            )
+            .await;
         // The API has drained (or failed: then stop the rest too, or this task
         // would wait for the worker forever); the worker stops claiming and
         // finishes or releases its deliveries; then the pool and the fake PGs

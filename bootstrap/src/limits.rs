@@ -28,6 +28,18 @@ use poem::web::{LocalAddr, RemoteAddr};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+/// A server on `acceptor` with every limit of `limits` (`max_connections`
+/// in place of `limits.max_connections`, for listeners that need fewer).
+pub(crate) fn limited_server<A: Acceptor + 'static>(
+    acceptor: A,
+    max_connections: usize,
+    limits: &crate::config::ServerLimits,
+) -> poem::Server<std::convert::Infallible, LimitedAcceptor<A>> {
+    poem::Server::new_with_acceptor(LimitedAcceptor::new(acceptor, max_connections, limits.header_timeout))
+        .idle_timeout(limits.idle_timeout)
+        .http2_max_concurrent_streams(limits.http2_max_streams)
+}
+
 /// An [`Acceptor`] that holds at most `limit` connections open at once and
 /// gives each HTTP/1 request head `header_timeout` to arrive.
 pub(crate) struct LimitedAcceptor<A> {
