@@ -16,6 +16,11 @@ use crate::ports::{InboxItem, InboxOutcome};
 /// wants its answer within 10 s); what is not done by then is left to the worker.
 const INLINE_BUDGET: Duration = Duration::from_secs(5);
 
+/// How long the check whether a notification is worth storing may take
+/// before it is stored anyway (so a PG is answered within its time even
+/// while our database hangs: this, the inline budget and the store's own).
+const KEEP_CHECK_BUDGET: Duration = Duration::from_secs(1);
+
 /// How long a notification about a payment not registered yet is retried
 /// (registration races the PG's notification; it reads the PG itself, so only
 /// a change between its read and its insert needs the retry).
@@ -82,9 +87,12 @@ impl PaymentService {
         };
         // Only what is about to be stored is checked first (the happy path
         // reads the history once): nothing forged or about an unknown payment
-        // that moves no money fills the inbox.
-        if !self.worth_keeping(&notice).await? {
-            return Ok(Received::Ignored);
+        // that moves no money fills the inbox. A database that cannot tell
+        // (down, or slow) keeps it: the worker's attempt decides.
+        match tokio::time::timeout(KEEP_CHECK_BUDGET, self.worth_keeping(&notice)).await {
+            Ok(Ok(true)) | Ok(Err(AppError::Unavailable(_))) | Err(_) => {}
+            Ok(Ok(false)) => return Ok(Received::Ignored),
+            Ok(Err(other)) => return Err(other),
         }
         tracing::info!(vendor = %notice.vendor, %why, "PG notification kept for a retry");
         // Claimable by any worker once this short lease runs out.

@@ -1138,6 +1138,30 @@ async fn a_notification_while_the_pg_is_down_is_taken_in_and_retried() {
     assert_eq!(service.process_inbox(10).await.unwrap().done, 1);
 }
 
+/// The database is down: neither processing nor the check whether it is
+/// worth keeping can read it; the notification is stored anyway (the inbox
+/// falls back to its spool), never answered 503 for that alone.
+#[tokio::test]
+async fn a_notification_while_the_database_is_down_is_kept_whatever_it_is_about() {
+    for notice in [
+        PgNotification {
+            target: NotificationTarget::Payment { uid: VendorUid::parse("imp_123").unwrap(), ignore_unknown: true },
+            ..notice()
+        },
+        order_notice("the-secret"),
+    ] {
+        let mut m = Mocks::new();
+        let down = || RepositoryError::Unavailable("connection refused".into());
+        m.histories.expect_find_by_vendor().returning(move |_, _| Err(down()));
+        m.histories.expect_find_by_order().returning(move |_, _, _| Err(down()));
+        m.gateway.expect_fetch_payment().returning(|_, _| Ok(snapshot("19900", true, vec![])));
+        let inbox = m.inbox.clone();
+        let service = m.service();
+        assert_eq!(service.receive_pg_notification(notice.clone()).await.unwrap(), crate::Received::Queued);
+        assert_eq!(inbox.all().len(), 1, "stored for the worker: {:?}", notice.target);
+    }
+}
+
 #[tokio::test]
 async fn a_notification_processed_at_once_is_not_stored_and_a_forged_one_is_refused() {
     let mut m = Mocks::new();

@@ -318,7 +318,15 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
     let (fake_iamport, fake_toss) = start_fakes(&mut config, addr).await?;
     let fake_addrs = (fake_iamport.as_ref().map(FakeServer::addr), fake_toss.as_ref().map(FakeServer::addr));
     let database = open_database(&config).await?;
-    let repositories = database.repositories(at_rest_keys(&config));
+    let spool = match &config.notification_spool {
+        Some(spool) => Some(
+            payments_sqlx::Spool::open(spool.clone())
+                .await
+                .with_context(|| format!("PAYMENT_NOTIFICATION_SPOOL: cannot open {}", spool.path.display()))?,
+        ),
+        None => None,
+    };
+    let repositories = database.repositories_spooled(at_rest_keys(&config), spool.clone());
     let wake = Arc::new(Notify::new());
     let histories = Arc::new(NotifyingHistories::new(repositories.histories.clone(), wake.clone()));
     let metrics = Metrics::new();
@@ -332,7 +340,8 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
             if !addr.ip().is_loopback() {
                 tracing::warn!(%addr, "PAYMENT_METRICS_ADDR: /metrics is served beyond this host, with no authentication");
             }
-            let exporter = crate::metrics::Exporter::new(metrics.clone(), delivery.clone(), hasher, database.clone());
+            let exporter =
+                crate::metrics::Exporter::new(metrics.clone(), delivery.clone(), hasher, database.clone(), spool);
             Some((acceptor, addr, exporter))
         }
         None => None,

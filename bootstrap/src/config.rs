@@ -154,6 +154,9 @@ pub struct Config {
     pub limits: ServerLimits,
     pub database_url: String,
     pub database_max_connections: u32,
+    /// Where PG notifications wait while the database cannot take them
+    /// (`PAYMENT_NOTIFICATION_SPOOL`); `None`: answered 503 instead.
+    pub notification_spool: Option<payments_sqlx::SpoolConfig>,
     pub wire: WireCipher,
     pub at_rest: AtRestKeyrings,
     /// Keys the idempotency fingerprints: derived from the wire key and the
@@ -226,6 +229,13 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ),
     ("PAYMENT_DATABASE_URL", "sqlite://payments.db (default) or postgres://user:pass@host/db"),
     ("PAYMENT_DATABASE_MAX_CONNECTIONS", "pool size (default 16)"),
+    (
+        "PAYMENT_NOTIFICATION_SPOOL",
+        "file PG notifications are kept in (fsynced) while the database cannot take them, moved into it once it \
+         answers; one per instance (default: beside a SQLite database; payments-notifications.spool in the working \
+         directory with PostgreSQL; off: answer the PG 503 instead)",
+    ),
+    ("PAYMENT_NOTIFICATION_SPOOL_MAX_MIB", "most MiB the spool holds; past it the PG is answered 503 (default 64)"),
     ("PAYMENT_CONNECTION_ENCRYPTION_KEY", "wire AES key, 16 or 32 bytes"),
     ("PAYMENT_CONNECTION_ENCRYPTION_IV", "wire AES IV, 16 bytes"),
     ("PAYMENT_HISTORY_ENCRYPTION_KEY", "at-rest key of payment histories, 16 or 32 bytes"),
@@ -483,6 +493,7 @@ impl Config {
         let database_url = r.get("PAYMENT_DATABASE_URL").unwrap_or("sqlite://payments.db").to_owned();
         check_database_url(&database_url)?;
         let database_max_connections = r.within("PAYMENT_DATABASE_MAX_CONNECTIONS", 16u32, 1..=1000)?;
+        let notification_spool = read_spool(&r, &database_url)?;
 
         let key = r.secret("PAYMENT_CONNECTION_ENCRYPTION_KEY", DEV_CONNECTION_KEY)?;
         check_key("PAYMENT_CONNECTION_ENCRYPTION_KEY", &key)?;
@@ -621,6 +632,7 @@ impl Config {
             limits,
             database_url,
             database_max_connections,
+            notification_spool,
             wire,
             at_rest,
             idempotency_secret,
@@ -675,6 +687,41 @@ fn read_metrics_addr(text: Option<&str>, api: SocketAddr) -> Result<Option<Socke
         return Err(error(METRICS_ADDR, format!("{addr} is the API's address; the metrics need a port of their own")));
     }
     Ok(Some(addr))
+}
+
+/// How long the database may take to store a PG notification before it goes
+/// to the spool (the PG waits for our answer).
+const SPOOL_DATABASE_BUDGET: Duration = Duration::from_secs(1);
+
+/// `PAYMENT_NOTIFICATION_SPOOL` (a path, or `off`) and its bound.
+fn read_spool(r: &Reader<'_>, database_url: &str) -> Result<Option<payments_sqlx::SpoolConfig>, ConfigError> {
+    let variable = "PAYMENT_NOTIFICATION_SPOOL";
+    let path = match r.get(variable).map(str::trim) {
+        Some(off) if off.eq_ignore_ascii_case("off") => return Ok(None),
+        Some(path) if path.contains('\0') => return Err(error(variable, "a path cannot hold a NUL byte")),
+        Some(path) => std::path::PathBuf::from(path),
+        None => default_spool_path(database_url),
+    };
+    let max_mib: u64 = r.within("PAYMENT_NOTIFICATION_SPOOL_MAX_MIB", 64, 1..=65_536)?;
+    Ok(Some(payments_sqlx::SpoolConfig {
+        path,
+        max_bytes: max_mib * 1024 * 1024,
+        database_budget: SPOOL_DATABASE_BUDGET,
+    }))
+}
+
+/// Beside a SQLite file (`payments.db` -> `payments.db-notifications.spool`);
+/// in the working directory for PostgreSQL.
+fn default_spool_path(database_url: &str) -> std::path::PathBuf {
+    let file = database_url
+        .strip_prefix("sqlite://")
+        .or_else(|| database_url.strip_prefix("sqlite:"))
+        .map(|rest| rest.split('?').next().unwrap_or(rest))
+        .filter(|file| !file.is_empty());
+    match file {
+        Some(file) => std::path::PathBuf::from(format!("{file}-notifications.spool")),
+        None => std::path::PathBuf::from("payments-notifications.spool"),
+    }
 }
 
 fn check_database_url(url: &str) -> Result<(), ConfigError> {
@@ -894,6 +941,25 @@ mod tests {
     }
 
     #[test]
+    fn the_notification_spool_sits_beside_sqlite_or_in_the_working_directory() {
+        let spool = |pairs: &[(&'static str, &'static str)]| {
+            let mut all = real();
+            all.extend_from_slice(pairs);
+            Config::from_vars(&vars(&all)).unwrap().notification_spool
+        };
+        let on_postgres = spool(&[]).unwrap();
+        assert_eq!(on_postgres.path, std::path::PathBuf::from("payments-notifications.spool"));
+        assert_eq!((on_postgres.max_bytes, on_postgres.database_budget), (64 << 20, SPOOL_DATABASE_BUDGET));
+        let local = Config::from_vars(&Vars::new()).unwrap().notification_spool.unwrap();
+        assert_eq!(local.path, std::path::PathBuf::from("payments.db-notifications.spool"));
+        let beside = spool(&[("PAYMENT_DATABASE_URL", "sqlite:///var/lib/payments/p.db?mode=rwc")]).unwrap();
+        assert_eq!(beside.path, std::path::PathBuf::from("/var/lib/payments/p.db-notifications.spool"));
+        let chosen = spool(&[("PAYMENT_NOTIFICATION_SPOOL", "/spool/a"), ("PAYMENT_NOTIFICATION_SPOOL_MAX_MIB", "2")]);
+        assert_eq!(chosen.as_ref().map(|s| (s.path.to_str().unwrap(), s.max_bytes)), Some(("/spool/a", 2 << 20)));
+        assert_eq!(spool(&[("PAYMENT_NOTIFICATION_SPOOL", "OFF")]), None);
+    }
+
+    #[test]
     fn real_mode_with_everything_set() {
         let config = Config::from_vars(&vars(&real())).unwrap();
         assert_eq!(config.mode, Mode::Real);
@@ -961,6 +1027,9 @@ mod tests {
             ("PAYMENT_METRICS_ADDR", "localhost:9464", "such as 127.0.0.1:9464"),
             ("PAYMENT_METRICS_ADDR", "0.0.0.0:37821", "the API's address"),
             ("PAYMENT_METRICS_ADDR", "127.0.0.1:37821", "the API's address"),
+            ("PAYMENT_NOTIFICATION_SPOOL_MAX_MIB", "0", "between 1 and 65536"),
+            ("PAYMENT_NOTIFICATION_SPOOL_MAX_MIB", "lots", "not a valid number"),
+            ("PAYMENT_NOTIFICATION_SPOOL", "spool\0file", "NUL"),
         ];
         for (name, value, hint) in cases {
             let err = Config::from_vars(&with(real(), name, value)).unwrap_err();

@@ -1,6 +1,6 @@
 //! `GET /metrics` on its own listener (`PAYMENT_METRICS_ADDR`): the counters
 //! of [`Metrics`] and the gauges read at scrape time (outbox, argon2 queue,
-//! database pool).
+//! database pool, notification spool).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -25,12 +25,19 @@ pub(crate) struct Exporter {
     delivery: DeliveryService,
     hasher: Argon2Hasher,
     database: Database,
+    spool: Option<payments_sqlx::Spool>,
     outbox_failing: AtomicBool,
 }
 
 impl Exporter {
-    pub(crate) fn new(metrics: Metrics, delivery: DeliveryService, hasher: Argon2Hasher, database: Database) -> Self {
-        Self { metrics, delivery, hasher, database, outbox_failing: AtomicBool::new(false) }
+    pub(crate) fn new(
+        metrics: Metrics,
+        delivery: DeliveryService,
+        hasher: Argon2Hasher,
+        database: Database,
+        spool: Option<payments_sqlx::Spool>,
+    ) -> Self {
+        Self { metrics, delivery, hasher, database, spool, outbox_failing: AtomicBool::new(false) }
     }
 
     /// The outbox counts; `None` while the database does not answer (the
@@ -62,6 +69,7 @@ impl Exporter {
             outbox: self.outbox().await,
             argon2: Some(HasherSample { waiting: count(load.waiting), running: count(load.running) }),
             database: Some(PoolSample { in_use: in_use.into(), idle: idle.into() }),
+            spool_bytes: self.spool.as_ref().map(payments_sqlx::Spool::waiting_bytes),
         })
     }
 }

@@ -94,6 +94,8 @@ pub struct TestApp {
     pub iamport: FakeIamport,
     /// The fake Toss Payments, as the customers use it.
     pub toss: FakeToss,
+    /// Where this server's notification spool lives (its own, whichever database).
+    _spool: tempfile::TempDir,
 }
 
 /// Starts a server on `backend`, or `None` (after saying so) when the backend
@@ -137,6 +139,8 @@ pub async fn spawn_app_with(backend: Backend, test: &str, overrides: &[(&str, &s
     };
 
     let hooks = Receiver::start().await;
+    let spool_dir = tempfile::tempdir().expect("a temp dir");
+    let spool = spool_dir.path().join("notifications.spool").display().to_string();
     let vars: HashMap<String, String> = [
         ("PAYMENT_MODE", "local"),
         ("PAYMENT_API_PORT", "0"),
@@ -145,6 +149,7 @@ pub async fn spawn_app_with(backend: Backend, test: &str, overrides: &[(&str, &s
         ("PAYMENT_FAKE_TOSS_PORT", "0"),
         ("PAYMENT_DATABASE_URL", database_url.as_str()),
         ("PAYMENT_DATABASE_MAX_CONNECTIONS", "5"),
+        ("PAYMENT_NOTIFICATION_SPOOL", spool.as_str()),
         ("PAYMENT_CONNECTION_ENCRYPTION_KEY", KEY),
         ("PAYMENT_CONNECTION_ENCRYPTION_IV", IV),
         ("PAYMENT_WEBHOOK_SECRET", WEBHOOK_SECRET),
@@ -179,6 +184,7 @@ pub async fn spawn_app_with(backend: Backend, test: &str, overrides: &[(&str, &s
         toss: FakeToss { url: format!("http://{toss_addr}"), http: http.clone() },
         http,
         app: Some(app),
+        _spool: spool_dir,
     })
 }
 

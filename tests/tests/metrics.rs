@@ -118,6 +118,7 @@ async fn metrics_have_their_own_port(app: &TestApp) {
         "payments_outbox_oldest_pending_age_seconds gauge",
         "payments_argon2_duration_seconds histogram",
         "payments_db_connections gauge",
+        "payments_notification_spool_bytes gauge",
         "payments_reconcile_payments counter",
         "payments_pg_notifications counter",
     ] {

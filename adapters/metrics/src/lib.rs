@@ -119,6 +119,7 @@ struct Families {
     argon2_jobs: Family<StateLabels, Gauge>,
     outbox_jobs: Family<StateLabels, Gauge>,
     outbox_oldest: FloatGauge,
+    spool_bytes: Gauge,
     db_connections: Family<StateLabels, Gauge>,
 }
 
@@ -148,6 +149,8 @@ pub struct Sample {
     pub outbox: Option<OutboxSample>,
     pub argon2: Option<HasherSample>,
     pub database: Option<PoolSample>,
+    /// Bytes of PG notifications waiting in the spool for the database.
+    pub spool_bytes: Option<u64>,
 }
 
 /// The webhook outbox.
@@ -318,6 +321,13 @@ impl Metrics {
             "Database pool connections, by state (in_use, idle)",
             db_connections.clone(),
         );
+        let spool_bytes = Gauge::default();
+        registry.register_with_unit(
+            "notification_spool",
+            "PG notifications kept in this instance's spool while the database could not take them (0 once moved in)",
+            Unit::Bytes,
+            spool_bytes.clone(),
+        );
         Self {
             families: Arc::new(Families {
                 registry,
@@ -335,6 +345,7 @@ impl Metrics {
                 argon2_jobs,
                 outbox_jobs,
                 outbox_oldest,
+                spool_bytes,
                 db_connections,
             }),
         }
@@ -423,6 +434,9 @@ impl Metrics {
             set(&f.db_connections, "in_use", pool.in_use);
             set(&f.db_connections, "idle", pool.idle);
         }
+        if let Some(bytes) = sample.spool_bytes {
+            f.spool_bytes.set(i64::try_from(bytes).unwrap_or(i64::MAX));
+        }
         let mut text = String::new();
         // Writing into a String cannot fail.
         if let Err(error) = prometheus_client::encoding::text::encode(&mut text, &f.registry) {
@@ -495,8 +509,10 @@ mod tests {
             }),
             argon2: Some(HasherSample { waiting: 4, running: 2 }),
             database: Some(PoolSample { in_use: 1, idle: 4 }),
+            spool_bytes: Some(4096),
         };
         let text = metrics.render(sample);
+        assert_eq!(value(&text, "payments_notification_spool_bytes"), Some(4096.0));
         assert_eq!(value(&text, r#"payments_outbox_jobs{state="pending"}"#), Some(3.0));
         assert_eq!(value(&text, r#"payments_outbox_jobs{state="failed"}"#), Some(1.0));
         assert_eq!(value(&text, "payments_outbox_oldest_pending_age_seconds"), Some(1.5));

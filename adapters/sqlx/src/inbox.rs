@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use crate::codec;
 use crate::error::{corrupt, db_err};
+use crate::spool::{Lease, SealedInbox, SealedNotification, sealed_row, until};
 
 const BODY: &str = "pg_notifications.body";
 /// The longest error text kept for an operator.
@@ -66,9 +67,35 @@ fn notice_of(vendor: VendorCode, body: Body) -> Result<PgNotification, String> {
     Ok(PgNotification { vendor, target, payload: body.payload })
 }
 
-fn until(now: Timestamp, lease_for: Duration) -> Timestamp {
-    let lease_for = chrono::Duration::from_std(lease_for).unwrap_or(chrono::Duration::MAX);
-    now.checked_add_signed(lease_for).unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC)
+#[async_trait]
+impl SealedInbox for Store {
+    fn seal(&self, id: Uuid, notice: &PgNotification) -> Result<String, RepositoryError> {
+        codec::seal_json(&self.keys.histories, BODY, id, &body_of(notice))
+    }
+
+    async fn insert(
+        &self,
+        row: &SealedNotification,
+        due_at: Timestamp,
+        lease: Option<Lease>,
+    ) -> Result<bool, RepositoryError> {
+        let (token, until) = lease.map_or((None, None), |l| (Some(id_col(l.token.0)), Some(ts_col(l.until))));
+        let inserted = sqlx::query(
+            "INSERT INTO pg_notifications (id, vendor_code, body, state, attempts, due_at, lease_token, lease_until, \
+             received_at, updated_at) VALUES ($1, $2, $3, 'pending', 0, $4, $5, $6, $7, $4) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(id_col(row.id))
+        .bind(row.vendor.as_str())
+        .bind(&row.body)
+        .bind(ts_col(due_at))
+        .bind(token)
+        .bind(until)
+        .bind(ts_col(row.received_at))
+        .execute(self.writer()?)
+        .await
+        .map_err(db_err)?;
+        Ok(inserted.rows_affected() == 1)
+    }
 }
 
 #[async_trait]
@@ -79,23 +106,9 @@ impl NotificationInbox for Store {
         now: Timestamp,
         lease_for: Duration,
     ) -> Result<(Uuid, LeaseToken), RepositoryError> {
-        let id = Uuid::now_v7();
-        let lease = Uuid::new_v4();
-        let body = codec::seal_json(&self.keys.histories, BODY, id, &body_of(notice))?;
-        sqlx::query(
-            "INSERT INTO pg_notifications (id, vendor_code, body, state, attempts, due_at, lease_token, lease_until, \
-             received_at, updated_at) VALUES ($1, $2, $3, 'pending', 0, $4, $5, $6, $4, $4)",
-        )
-        .bind(id_col(id))
-        .bind(notice.vendor.as_str())
-        .bind(body)
-        .bind(ts_col(now))
-        .bind(id_col(lease))
-        .bind(ts_col(until(now, lease_for)))
-        .execute(self.writer()?)
-        .await
-        .map_err(db_err)?;
-        Ok((id, LeaseToken(lease)))
+        let (row, lease) = sealed_row(self, notice, now, lease_for)?;
+        self.insert(&row, now, Some(lease)).await?;
+        Ok((row.id, lease.token))
     }
 
     async fn claim_due(

@@ -19,6 +19,7 @@
 mod codec;
 mod error;
 mod postgres;
+mod spool;
 mod sqlite;
 
 use std::str::FromStr;
@@ -35,6 +36,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 
 pub use error::ConnectError;
 pub use payments_application::ports::RepositoryError;
+pub use spool::{Spool, SpoolConfig, SpoolError};
 
 /// The at-rest keyrings, one per table as the original keeps one key per table.
 /// Webhook events and stored idempotent responses use the histories keyring,
@@ -100,6 +102,36 @@ pub struct Repositories {
     pub reservations: Arc<dyn ReservationRepository>,
     pub outbox: Arc<dyn WebhookOutbox>,
     pub idempotency: Arc<dyn IdempotencyStore>,
+}
+
+impl Repositories {
+    fn over<S>(store: Arc<S>, spool: Option<Spool>) -> Self
+    where
+        S: spool::SealedInbox
+            + HistoryRepository
+            + CancelIntentRepository
+            + payments_application::ports::ChargeIntentRepository
+            + payments_application::ports::PasswordAttempts
+            + ReservationRepository
+            + WebhookOutbox
+            + IdempotencyStore
+            + 'static,
+    {
+        let inbox: Arc<dyn NotificationInbox> = match spool {
+            Some(spool) => Arc::new(spool::SpooledInbox::new(store.clone(), spool)),
+            None => store.clone(),
+        };
+        Self {
+            histories: store.clone(),
+            intents: store.clone(),
+            charges: store.clone(),
+            inbox,
+            attempts: store.clone(),
+            reservations: store.clone(),
+            outbox: store.clone(),
+            idempotency: store,
+        }
+    }
 }
 
 /// How many stored values [`Database::reencrypt_all`] re-sealed, per table.
@@ -233,34 +265,16 @@ impl Database {
     /// set of repositories queue in order; two sets in one process meet like
     /// two processes, through the busy timeout): call it once per process.
     pub fn repositories(&self, keys: AtRestKeys) -> Repositories {
+        self.repositories_spooled(keys, None)
+    }
+
+    /// [`repositories`](Self::repositories) whose inbox falls back to `spool`
+    /// when the database cannot take a PG notification (see [`Spool`]).
+    pub fn repositories_spooled(&self, keys: AtRestKeys, spool: Option<Spool>) -> Repositories {
         let keys = Arc::new(keys);
         match self {
-            Self::Sqlite(pool) => {
-                let store = Arc::new(sqlite::Store::new(pool.clone(), keys));
-                Repositories {
-                    histories: store.clone(),
-                    intents: store.clone(),
-                    charges: store.clone(),
-                    inbox: store.clone(),
-                    attempts: store.clone(),
-                    reservations: store.clone(),
-                    outbox: store.clone(),
-                    idempotency: store,
-                }
-            }
-            Self::Postgres(pool) => {
-                let store = Arc::new(postgres::Store::new(pool.clone(), keys));
-                Repositories {
-                    histories: store.clone(),
-                    intents: store.clone(),
-                    charges: store.clone(),
-                    inbox: store.clone(),
-                    attempts: store.clone(),
-                    reservations: store.clone(),
-                    outbox: store.clone(),
-                    idempotency: store,
-                }
-            }
+            Self::Sqlite(pool) => Repositories::over(Arc::new(sqlite::Store::new(pool.clone(), keys)), spool),
+            Self::Postgres(pool) => Repositories::over(Arc::new(postgres::Store::new(pool.clone(), keys)), spool),
         }
     }
 

@@ -43,6 +43,8 @@ pub fn base_vars(dir: &Path) -> HashMap<String, String> {
         ("PAYMENT_FAKE_IAMPORT_PORT", "0".to_owned()),
         ("PAYMENT_FAKE_TOSS_PORT", "0".to_owned()),
         ("PAYMENT_DATABASE_URL", format!("sqlite://{}", db.display())),
+        // Its own, whichever database a test chooses.
+        ("PAYMENT_NOTIFICATION_SPOOL", dir.join("notifications.spool").display().to_string()),
         ("PAYMENT_ARGON2_MEMORY_KIB", "256".to_owned()),
         ("PAYMENT_ARGON2_ITERATIONS", "1".to_owned()),
         ("PAYMENT_CONNECTION_ENCRYPTION_KEY", WIRE_KEY.to_owned()),
@@ -611,4 +613,59 @@ impl Drop for PgProxy {
 pub fn free_port() -> anyhow::Result<u16> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
     Ok(listener.local_addr()?.port())
+}
+
+/// A TCP stand-in for the database server: forwards connections to `target`
+/// until [`cut`](Self::cut), which closes every open one and refuses new ones
+/// (as a database that went down does) until [`restore`](Self::restore).
+pub struct DbProxy {
+    pub addr: SocketAddr,
+    up: tokio::sync::watch::Sender<bool>,
+    accepting: tokio::task::JoinHandle<()>,
+}
+
+impl DbProxy {
+    /// Listens on a free loopback port.
+    ///
+    /// # Errors
+    /// When no port can be bound.
+    pub async fn start(target: SocketAddr) -> anyhow::Result<Self> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let (up, watch) = tokio::sync::watch::channel(true);
+        let accepting = tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                if !*watch.borrow() {
+                    drop(client);
+                    continue;
+                }
+                let mut down = watch.clone();
+                tokio::spawn(async move {
+                    let Ok(mut server) = tokio::net::TcpStream::connect(target).await else { return };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        _ = down.wait_for(|up| !*up) => {}
+                    }
+                });
+            }
+        });
+        Ok(Self { addr, up, accepting })
+    }
+
+    /// Closes every forwarded connection and refuses new ones.
+    pub fn cut(&self) {
+        self.up.send_replace(false);
+    }
+
+    /// Forwards new connections again.
+    pub fn restore(&self) {
+        self.up.send_replace(true);
+    }
+}
+
+impl Drop for DbProxy {
+    fn drop(&mut self) {
+        self.up.send_replace(false);
+        self.accepting.abort();
+    }
 }

@@ -109,6 +109,21 @@ impl TestDb {
         }
     }
 
+    /// A second pool on the same database (another process, or this one
+    /// after a restart).
+    pub async fn reconnect(&self) -> Database {
+        match &self.cleanup {
+            Cleanup::Sqlite(dir) => {
+                let url = format!("sqlite://{}", dir.path().join("payments.db").display());
+                Database::connect(&url, &config()).await.unwrap()
+            }
+            Cleanup::Postgres { url, schema } => {
+                let options = PgConnectOptions::from_str(url).unwrap().options([("search_path", schema.as_str())]);
+                Database::connect_postgres(options, &config()).await.unwrap()
+            }
+        }
+    }
+
     pub async fn cleanup(self) {
         self.db.close().await;
         if let Cleanup::Postgres { url, schema } = self.cleanup {

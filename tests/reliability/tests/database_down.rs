@@ -1,0 +1,160 @@
+//! A PG webhook arriving while our database is down is answered 200 (the PG
+//! would otherwise give up on it: Toss after 7 tries, Iamport after one), kept
+//! in the instance's spool, and processed once the database is back: the
+//! change is recorded and announced exactly once. PostgreSQL is cut off by a
+//! TCP stand-in that closes and refuses connections; SQLite is held locked by
+//! another process past the server's busy timeout.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use payments_reliability::{Api, DbProxy, Receiver, ScratchDatabase, TestServer, postgres_url};
+use reqwest::Method;
+use serde_json::json;
+
+const PRICE: u64 = 10_000;
+
+/// Bytes waiting in the server's spool (its records are whole lines).
+fn spooled_bytes(dir: &Path) -> u64 {
+    ["notifications.spool", "notifications.spool.draining"]
+        .iter()
+        .filter_map(|name| std::fs::metadata(dir.join(name)).ok())
+        .map(|m| m.len())
+        .sum()
+}
+
+enum Outage {
+    Postgres(DbProxy),
+    /// Another connection holds SQLite's write lock until this is sent.
+    Sqlite(tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<()>),
+}
+
+async fn take_down(server: &TestServer, proxy: Option<DbProxy>) -> Outage {
+    match proxy {
+        Some(proxy) => {
+            proxy.cut();
+            Outage::Postgres(proxy)
+        }
+        None => {
+            use sqlx::Connection;
+            let file = server.dir.path().join("p.db");
+            let mut holder = sqlx::SqliteConnection::connect(&format!("sqlite://{}", file.display())).await.unwrap();
+            sqlx::query("BEGIN EXCLUSIVE").execute(&mut holder).await.unwrap();
+            let (release, released) = tokio::sync::oneshot::channel::<()>();
+            let holding = tokio::spawn(async move {
+                let _ = released.await;
+                sqlx::query("ROLLBACK").execute(&mut holder).await.unwrap();
+                holder.close().await.unwrap();
+            });
+            Outage::Sqlite(release, holding)
+        }
+    }
+}
+
+async fn bring_back(outage: Outage) -> Option<DbProxy> {
+    match outage {
+        Outage::Postgres(proxy) => {
+            proxy.restore();
+            Some(proxy)
+        }
+        Outage::Sqlite(release, holding) => {
+            let _ = release.send(());
+            holding.await.unwrap();
+            None
+        }
+    }
+}
+
+async fn a_pg_webhook_while_the_database_is_down_is_processed_once_it_is_back(
+    backend: &str,
+    scratch: Option<&ScratchDatabase>,
+) {
+    let proxy = match scratch {
+        Some(_) => Some(DbProxy::start("127.0.0.1:5432".parse().unwrap()).await.unwrap()),
+        None => None,
+    };
+    let database_url = match (scratch, &proxy) {
+        (Some(scratch), Some(proxy)) => {
+            let mut url = reqwest::Url::parse(&scratch.url).unwrap();
+            let target = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(5432));
+            assert_eq!(target, "127.0.0.1:5432", "the stand-in forwards to the test's PostgreSQL");
+            url.set_port(Some(proxy.addr.port())).unwrap();
+            Some(url.to_string())
+        }
+        _ => None,
+    };
+    let mut extra = vec![("PAYMENT_DATABASE_MAX_CONNECTIONS", "4")];
+    if let Some(url) = &database_url {
+        extra.push(("PAYMENT_DATABASE_URL", url.as_str()));
+    }
+    let server = TestServer::start(&extra).await.unwrap();
+    let receiver = Receiver::start().await.unwrap();
+    let (api, toss): (&Api, _) = (&server.api, &server.toss);
+    let key = toss.pay("outage", PRICE).await.unwrap();
+    let created = api.register_toss(&key, "outage", PRICE, "pw-of-the-test", &receiver.url()).await.unwrap();
+    assert_eq!(created.status, 201, "{created:?}");
+
+    // A cancel at Toss's console; its webhook comes while our database is down.
+    let answer = toss
+        .http
+        .post(format!("{}/v1/payments/{key}/cancel", toss.url))
+        .basic_auth(payments_reliability::TOSS_SECRET, Some(""))
+        .json(&json!({"cancelReason": "at the console", "cancelAmount": 1500}))
+        .send()
+        .await
+        .unwrap();
+    assert!(answer.status().is_success());
+    let payment = toss.payment(&key).await.unwrap();
+    let outage = take_down(&server, proxy).await;
+    let webhook =
+        json!({"eventType": "PAYMENT_STATUS_CHANGED", "createdAt": "2026-12-02T10:00:00.000000", "data": payment});
+    let started = Instant::now();
+    let taken = api
+        .raw(Method::POST, "/payments/webhooks/toss", Some("application/json"), webhook.to_string().into_bytes())
+        .await
+        .unwrap();
+    let answered_ms = started.elapsed().as_millis();
+    assert_eq!(taken.0, 200, "taken in while the database is down: {taken:?}");
+    assert!(answered_ms < 9_000, "answered within Toss's 10 s: {answered_ms} ms");
+    let spooled = spooled_bytes(server.dir.path());
+    assert!(spooled > 0, "kept in the spool");
+    let unavailable = api.get("outage", "pw-of-the-test").await.unwrap();
+    assert_eq!(receiver.delivered().len(), 0, "not processed while the database is down");
+
+    let _proxy = bring_back(outage).await;
+    let delivered = receiver.wait_for(1, Duration::from_secs(30)).await;
+    // A second event would come from a second processing: give it time to show.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let events = receiver.delivered();
+    let ours = api.get("outage", "pw-of-the-test").await.unwrap();
+    let left = spooled_bytes(server.dir.path());
+    println!(
+        "RESULT pg_webhook_while_database_down backend={backend} answered={} in {answered_ms}ms spooled_bytes={spooled} \
+         read_during_outage={} events_delivered={} our_refund={} spool_left={left} lost_notifications={}",
+        taken.0,
+        unavailable.status,
+        events.len(),
+        ours.body["refund"],
+        usize::from(delivered == 0),
+    );
+    assert_eq!(delivered, 1, "processed once the database is back");
+    assert_eq!(events.len(), 1, "exactly one event: {events:?}");
+    assert_eq!(events[0].body["current"]["refund"], 1500, "{:?}", events[0].body);
+    assert_eq!((ours.status, &ours.body["refund"]), (200, &json!(1500)), "{:?}", ours.body);
+    assert_eq!(left, 0, "the spool is empty once moved in");
+    server.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pg_webhook_while_postgres_is_down_is_answered_200_and_processed_once_it_is_back() {
+    let test = "a_pg_webhook_while_postgres_is_down_is_answered_200_and_processed_once_it_is_back";
+    let Some(admin_url) = postgres_url(test) else { return };
+    let scratch = ScratchDatabase::create(&admin_url).await.unwrap();
+    a_pg_webhook_while_the_database_is_down_is_processed_once_it_is_back("postgres", Some(&scratch)).await;
+    scratch.drop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pg_webhook_while_sqlite_is_locked_is_answered_200_and_processed_once_it_is_free() {
+    a_pg_webhook_while_the_database_is_down_is_processed_once_it_is_back("sqlite", None).await;
+}
