@@ -1,0 +1,78 @@
+//! The contract of a PG: what the server needs of each PG it speaks to, in
+//! one place per PG crate. `bootstrap` lists the crates' [`PgModule`]s once;
+//! everything else (configuration, clients, the webhook route, local mode's
+//! fakes, `payments env`) is driven by that list.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use payments_application::ports::{NotificationReader, PaymentGateway};
+use payments_domain::{Money, OrderId, VendorCode, VendorUid};
+use payments_fakekit::RunningServer;
+
+use crate::env::{ConfigError, Env};
+use crate::http::PgBuildError;
+
+/// What every PG client takes from the server's own settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientSettings {
+    /// Bound on each call, connection included (`PAYMENT_PG_TIMEOUT_SECS`).
+    pub timeout: Duration,
+}
+
+/// A PG crate's entry: one `static` per crate (`payments_toss::PG`).
+pub trait PgModule: Sync {
+    /// Its vendor code.
+    fn code(&self) -> VendorCode;
+
+    /// Every variable it reads, `(name, meaning)`, for `payments env` and
+    /// the README.
+    fn variables(&self) -> &'static [(&'static str, &'static str)];
+
+    /// Reads its configuration (credentials per store, base URL, its fake's
+    /// settings in local mode).
+    ///
+    /// # Errors
+    /// The first invalid variable, named, with the fix.
+    fn configure(&self, env: &mut Env<'_>) -> Result<Arc<dyn PgInstance>, ConfigError>;
+}
+
+/// A PG, configured.
+#[async_trait]
+pub trait PgInstance: Send + Sync + std::fmt::Debug {
+    /// Its vendor code.
+    fn code(&self) -> VendorCode;
+
+    /// Whether some store is served by the public test credentials its fake
+    /// accepts (local mode with nothing set); never outside local mode.
+    fn uses_test_credentials(&self) -> bool;
+
+    /// Local mode: the port its fake listens on (0: any); `None` outside local mode.
+    fn fake_port(&self) -> Option<u16>;
+
+    /// Starts its fake on `addr`, sending the PG's webhooks to `webhook_url`.
+    ///
+    /// # Errors
+    /// When the address cannot be bound.
+    async fn start_fake(&self, addr: SocketAddr, webhook_url: String) -> anyhow::Result<RunningServer>;
+
+    /// Its client for every configured store, at its configured URL, or at
+    /// `fake` (a running fake's URL) when no URL was chosen.
+    ///
+    /// # Errors
+    /// When the URL cannot serve as a base or the HTTP client cannot be built.
+    fn gateway(&self, settings: ClientSettings, fake: Option<&str>) -> Result<Arc<dyn PaymentGateway>, PgBuildError>;
+
+    /// The reader of its notifications (the parser its crate tests).
+    fn notifications(&self) -> Arc<dyn NotificationReader>;
+
+    /// At its fake (`fake_url`): a card payment of `amount` for `order`, made
+    /// as a customer makes it and charged (confirmed where the PG needs it);
+    /// its uid. For the contract test and the walkthroughs.
+    ///
+    /// # Errors
+    /// When the fake refuses.
+    async fn pay_at_fake(&self, fake_url: &str, order: &OrderId, amount: Money) -> anyhow::Result<VendorUid>;
+}

@@ -1,0 +1,22 @@
+//! The PG contract and what PG crates share.
+//!
+//! - [`contract`]: [`PgModule`] (a PG crate's entry: code, variables,
+//!   configuration) and [`PgInstance`] (a configured PG: its client, its
+//!   notification reader, its fake).
+//! - [`env`]: reading and checking configuration variables.
+//! - [`http`]: the HTTP client plumbing (timeout, no redirects, bounded
+//!   answers, transport errors without URLs, the idempotency header).
+//! - [`stores`]: credentials per store id, with a default.
+//!
+//! Credentials are [`secrecy::SecretString`]s: they never print.
+
+pub mod contract;
+pub mod env;
+pub mod http;
+pub mod stores;
+
+pub use contract::{ClientSettings, PgInstance, PgModule};
+pub use env::{ConfigError, Env, Mode, PgUrl, Vars};
+pub use http::{Answer, IDEMPOTENCY_KEY, MAX_ANSWER_BYTES, PgBuildError, PgHttp, transport_error};
+pub use secrecy::{ExposeSecret, SecretString};
+pub use stores::Stores;
