@@ -11,10 +11,8 @@ use payments_crypto::Argon2Hasher;
 use payments_domain::VendorCode;
 use payments_fakekit::RunningServer as FakeServer;
 use payments_http::{HttpState, SystemInfo};
-use payments_iamport::{IamportConfig, IamportGateway};
 use payments_metrics::{MeteredGateway, MeteredSender, Metrics};
 use payments_sqlx::{AtRestKeys, Database, PoolConfig, Repositories};
-use payments_toss::{TossConfig, TossGateway};
 use payments_webhook::{HttpWebhookSender, NotifyingHistories, SenderConfig, WebhookWorker, WorkerConfig};
 use poem::listener::{Acceptor, Listener, TcpListener};
 use tokio::sync::{Notify, watch};
@@ -27,8 +25,7 @@ use crate::limits::limited_server;
 pub struct RunningApp {
     addr: SocketAddr,
     metrics_addr: Option<SocketAddr>,
-    fake_iamport: Option<SocketAddr>,
-    fake_toss: Option<SocketAddr>,
+    fakes: Vec<(VendorCode, SocketAddr)>,
     stop: watch::Sender<bool>,
     task: JoinHandle<anyhow::Result<()>>,
 }
@@ -49,14 +46,14 @@ impl RunningApp {
         format!("http://{}", self.addr)
     }
 
-    /// The in-process fake Iamport (local mode).
-    pub fn fake_iamport(&self) -> Option<SocketAddr> {
-        self.fake_iamport
+    /// Where the in-process fake of `pg` listens (local mode).
+    pub fn fake(&self, pg: VendorCode) -> Option<SocketAddr> {
+        self.fakes.iter().find(|(code, _)| *code == pg).map(|(_, addr)| *addr)
     }
 
-    /// The in-process fake Toss Payments (local mode).
-    pub fn fake_toss(&self) -> Option<SocketAddr> {
-        self.fake_toss
+    /// Every in-process fake PG (local mode), in the order of [`crate::PGS`].
+    pub fn fakes(&self) -> &[(VendorCode, SocketAddr)] {
+        &self.fakes
     }
 
     /// Stops gracefully: no new connections, in-flight requests drained, the
@@ -156,33 +153,15 @@ pub fn delivery_service(config: &Config, database: &Database, metrics: &Metrics)
 }
 
 fn gateways(config: &Config, metrics: &Metrics) -> anyhow::Result<Gateways> {
-    let pg = &config.pg;
-    let mut iamport = IamportConfig::new(pg.iamport_url.clone(), Default::default()).with_timeout(pg.timeout);
-    for (store, creds) in &pg.iamport_stores {
-        iamport = iamport.with_store(store, payments_iamport::IamportCredentials::new(&creds.key, &creds.secret));
+    let settings = payments_pg::ClientSettings { timeout: config.pg.timeout };
+    let mut gateways = Gateways::new();
+    for pg in &config.pg.pgs {
+        let code = pg.code();
+        let fake = config.pg.fakes.get(&code).map(String::as_str);
+        let gateway = pg.gateway(settings, fake).with_context(|| format!("{code} configuration"))?;
+        gateways = gateways.with(code, Arc::new(MeteredGateway::new(gateway, code, metrics.clone())));
     }
-    if let Some(creds) = &pg.iamport_default {
-        iamport = iamport.with_default(payments_iamport::IamportCredentials::new(&creds.key, &creds.secret));
-    }
-    let mut toss = TossConfig::new(pg.toss_url.clone()).with_timeout(pg.timeout);
-    for (store, secret) in &pg.toss_stores {
-        toss = toss.with_store(store, &secret.0);
-    }
-    if let Some(secret) = &pg.toss_default {
-        toss = toss.with_default(&secret.0);
-    }
-    let measured = |vendor, gateway: Arc<dyn payments_application::ports::PaymentGateway>| {
-        Arc::new(MeteredGateway::new(gateway, vendor, metrics.clone()))
-    };
-    Ok(Gateways::new()
-        .with(
-            VendorCode::Iamport,
-            measured(VendorCode::Iamport, Arc::new(IamportGateway::new(iamport).context("Iamport configuration")?)),
-        )
-        .with(
-            VendorCode::TossPayments,
-            measured(VendorCode::TossPayments, Arc::new(TossGateway::new(toss).context("Toss configuration")?)),
-        ))
+    Ok(gateways)
 }
 
 /// The password hasher of `config`, its hash times recorded in `metrics`.
@@ -269,36 +248,23 @@ async fn reconcile_periodically(
 /// Most histories one periodic reconciliation re-reads.
 pub const RECONCILE_LIMIT: usize = 10_000;
 
-async fn start_fakes(config: &mut Config, api: SocketAddr) -> anyhow::Result<(Option<FakeServer>, Option<FakeServer>)> {
-    let Some(fakes) = config.fakes else { return Ok((None, None)) };
-    let host = api.ip();
-    let iamport = payments_iamport::fake::start(
-        payments_iamport::fake::FakeIamportConfig::default()
-            .with_webhook_url(format!("http://{api}/payments/webhooks/iamport")),
-        SocketAddr::new(host, fakes.iamport_port),
-    )
-    .await
-    .with_context(|| format!("PAYMENT_FAKE_IAMPORT_PORT: cannot listen on port {}", fakes.iamport_port))?;
-    let toss = payments_toss::fake::start(
-        payments_toss::fake::FakeTossConfig {
-            webhook_url: Some(format!("http://{api}/payments/webhooks/toss")),
-            api_version: fakes.toss_api_version,
-            consecutive_cancel_window: fakes.toss_cancel_window,
-            ..Default::default()
-        },
-        SocketAddr::new(host, fakes.toss_port),
-    )
-    .await
-    .with_context(|| format!("PAYMENT_FAKE_TOSS_PORT: cannot listen on port {}", fakes.toss_port))?;
-    // Point the gateways at the fakes unless a PG URL was configured explicitly.
-    if config.pg.iamport_url == format!("http://127.0.0.1:{}", fakes.iamport_port) {
-        config.pg.iamport_url = iamport.url();
+/// Local mode: starts each PG's fake (its webhooks sent to our route of that
+/// PG) and points the PGs whose URL was not chosen at it.
+async fn start_fakes(config: &mut Config, api: SocketAddr) -> anyhow::Result<Vec<(VendorCode, FakeServer)>> {
+    let mut started = Vec::new();
+    for pg in &config.pg.pgs {
+        let Some(port) = pg.fake_port() else { continue };
+        let code = pg.code();
+        let webhook_url = format!("http://{api}/payments/webhooks/{code}");
+        let fake = pg
+            .start_fake(SocketAddr::new(api.ip(), port), webhook_url)
+            .await
+            .with_context(|| format!("the fake {code} cannot listen on port {port}"))?;
+        tracing::info!(pg = %code, url = %fake.url(), "local mode: fake PG started");
+        config.pg.fakes.insert(code, fake.url());
+        started.push((code, fake));
     }
-    if config.pg.toss_url == format!("http://127.0.0.1:{}", fakes.toss_port) {
-        config.pg.toss_url = toss.url();
-    }
-    tracing::info!(iamport = %iamport.url(), toss = %toss.url(), "local mode: fake PGs started");
-    Ok((Some(iamport), Some(toss)))
+    Ok(started)
 }
 
 /// Starts everything and returns once the API is accepting connections.
@@ -315,8 +281,8 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
     }
     let acceptor = bind(config.listen, "PAYMENT_API_PORT").await?;
     let addr = bound(&acceptor)?;
-    let (fake_iamport, fake_toss) = start_fakes(&mut config, addr).await?;
-    let fake_addrs = (fake_iamport.as_ref().map(FakeServer::addr), fake_toss.as_ref().map(FakeServer::addr));
+    let fakes = start_fakes(&mut config, addr).await?;
+    let fake_addrs: Vec<_> = fakes.iter().map(|(code, fake)| (*code, fake.addr())).collect();
     let database = open_database(&config).await?;
     let spool = match &config.notification_spool {
         Some(spool) => Some(
@@ -415,13 +381,12 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
         system,
         config.mode == Mode::Local,
     )
-    .with_notifications(VendorCode::Iamport, Arc::new(payments_iamport::IamportNotifications))
-    .with_notifications(VendorCode::TossPayments, Arc::new(payments_toss::TossNotifications))
     .with_metrics(metrics)
     .with_idempotency_secret(config.idempotency_secret.clone())
     .with_request_deadline(config.limits.request_timeout)
     // A request runs a few PG calls at most; its claim outlives them.
     .with_idempotency_lease(config.pg.cancel_lease.saturating_mul(2));
+    let state = config.pg.pgs.iter().fold(state, |state, pg| state.with_notifications(pg.code(), pg.notifications()));
     let endpoint = payments_http::app(state);
     let mut server_stopped = stopped;
     let grace = config.shutdown_grace;
@@ -458,7 +423,7 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
             let _ = metrics_server.await;
         }
         database.close().await;
-        for fake in [fake_iamport, fake_toss].into_iter().flatten() {
+        for (_, fake) in fakes {
             let _ = fake.stop().await;
         }
         served.context("API server failed")
@@ -471,7 +436,7 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
         startup_ms = started.elapsed().as_millis() as u64,
         "payments server listening"
     );
-    Ok(RunningApp { addr, metrics_addr, fake_iamport: fake_addrs.0, fake_toss: fake_addrs.1, stop, task })
+    Ok(RunningApp { addr, metrics_addr, fakes: fake_addrs, stop, task })
 }
 
 /// Cancels whose PG answer was lost (or whose sender died) are settled by

@@ -1,62 +1,27 @@
 //! Configuration from environment variables (and a `.env` file), validated at
 //! start-up with messages that name the variable and the fix.
 
-use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use payments_crypto::{Argon2Params, Keyring, WireCipher};
 use payments_domain::RetrySchedule;
 use payments_webhook::WebhookSecret;
 
-/// `PAYMENT_MODE`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    /// Development on one machine: built-in keys when none are set, fake PGs
-    /// in-process, detailed error messages.
-    Local,
-    /// A shared development deployment: every key must be set.
-    Dev,
-    /// Production: every key must be set.
-    Real,
-}
+pub use payments_pg::env::error;
+pub use payments_pg::{ConfigError, Mode, Vars};
+use payments_pg::{Env, PgInstance};
 
-/// A configuration problem, naming the variable and how to fix it.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{variable}: {problem}")]
-pub struct ConfigError {
-    pub variable: &'static str,
-    pub problem: String,
-}
-
-fn error(variable: &'static str, problem: impl Into<String>) -> ConfigError {
-    ConfigError { variable, problem: problem.into() }
-}
-
-/// Credentials of one Iamport store.
-#[derive(Clone, PartialEq, Eq)]
-pub struct IamportCredentials {
-    pub key: String,
-    pub secret: String,
-}
-
-impl std::fmt::Debug for IamportCredentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("IamportCredentials").field("key", &self.key).field("secret", &"***").finish()
-    }
-}
-
-/// The PGs: where they are and the credentials of each store. `default_*`
-/// serve every store id not listed explicitly (as the original does with its
-/// single key pair).
+/// What the server does with every PG; each PG's own settings (credentials,
+/// URL, fake) are its crate's, read by its [`payments_pg::PgModule`].
 #[derive(Clone, Debug)]
 pub struct PgConfig {
-    pub iamport_url: String,
-    pub iamport_default: Option<IamportCredentials>,
-    pub iamport_stores: BTreeMap<String, IamportCredentials>,
-    pub toss_url: String,
-    pub toss_default: Option<Secret>,
-    pub toss_stores: BTreeMap<String, Secret>,
+    /// The PGs served, in the order of [`crate::PGS`].
+    pub pgs: Vec<Arc<dyn PgInstance>>,
+    /// The URLs of the fakes started in this process (local mode), by PG:
+    /// each PG whose URL was not chosen is reached there.
+    pub fakes: std::collections::BTreeMap<payments_domain::VendorCode, String>,
     pub timeout: Duration,
     /// How long a cancel being sent belongs to its sender before another may
     /// settle it (`PAYMENT_CANCEL_LEASE_SECS`; must exceed the PG timeout).
@@ -64,28 +29,6 @@ pub struct PgConfig {
     /// How often cancels whose answer was lost are settled in the background
     /// (`PAYMENT_CANCEL_SETTLE_SECS`; `None`: never, only by the next cancel).
     pub cancel_settle_every: Option<Duration>,
-}
-
-/// A secret string that never prints.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(pub String);
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("***")
-    }
-}
-
-/// The in-process fake PGs of local mode.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FakePgs {
-    pub iamport_port: u16,
-    pub toss_port: u16,
-    /// The Toss API version the fake Toss answers in (`PAYMENT_FAKE_TOSS_API_VERSION`).
-    pub toss_api_version: payments_toss::fake::TossApiVersion,
-    /// How soon after a cancel the fake Toss refuses another of the same
-    /// payment (`PAYMENT_FAKE_TOSS_CANCEL_WINDOW_MS`, Toss's 1 s by default).
-    pub toss_cancel_window: Duration,
 }
 
 /// The reconciler run by `serve`.
@@ -164,8 +107,6 @@ pub struct Config {
     /// alone does not hold it.
     pub idempotency_secret: payments_http::IdempotencySecret,
     pub pg: PgConfig,
-    /// Set in local mode: start the fake PGs in-process.
-    pub fakes: Option<FakePgs>,
     pub webhooks: WebhookConfig,
     pub argon2: Argon2Params,
     pub argon2_max_parallel: usize,
@@ -196,17 +137,8 @@ const DEV_RESERVATION_KEY: &str = "local-dev-reservation-key-32byte";
 const DEV_CANCEL_KEY: &str = "local-dev-cancel-key-32-bytes!!!";
 /// The webhook signing secret local mode uses when `PAYMENT_WEBHOOK_SECRET` is unset.
 pub const DEV_WEBHOOK_SECRET: &str = "whsec_bG9jYWwtZGV2LXdlYmhvb2stc2VjcmV0LTMyYnl0ZXM=";
-/// The fake Iamport's test credentials.
-pub const FAKE_IAMPORT_KEY: &str = "test_imp_key";
-pub const FAKE_IAMPORT_SECRET: &str = "test_imp_secret";
-/// The fake Toss Payments' test secret key.
-pub const FAKE_TOSS_SECRET: &str = "test_ak_ZORzdMaqN3wQd5k6ygr5AkYXQGwy";
-pub const FAKE_IAMPORT_PORT: u16 = 10851;
-pub const FAKE_TOSS_PORT: u16 = 30771;
-/// The variable choosing the fake Toss's API version (`2022-11-16`, the default, or `1.4`).
-pub const FAKE_TOSS_API_VERSION: &str = "PAYMENT_FAKE_TOSS_API_VERSION";
-
-/// Every variable read, for `--help` and the README.
+/// Every variable the server itself reads, for `payments env` and the README
+/// (each PG's own follow, from its [`payments_pg::PgModule::variables`]).
 pub const VARIABLES: &[(&str, &str)] = &[
     ("PAYMENT_MODE", "local (default) | dev | real"),
     (
@@ -246,12 +178,6 @@ pub const VARIABLES: &[(&str, &str)] = &[
         "PAYMENT_*_ENCRYPTION_IV",
         "accepted for compatibility with the original; at rest a fresh nonce is used per value",
     ),
-    ("PAYMENT_IAMPORT_KEY / PAYMENT_IAMPORT_SECRET", "Iamport REST API key pair for any store not listed below"),
-    ("PAYMENT_IAMPORT_STORES", "JSON {\"store_id\": {\"key\": \"..\", \"secret\": \"..\"}} for several stores"),
-    ("PAYMENT_TOSS_PAYMENTS_SECRET", "Toss Payments secret key for any store not listed below"),
-    ("PAYMENT_TOSS_STORES", "JSON {\"store_id\": \"secret key\"} for several stores"),
-    ("PAYMENT_IAMPORT_URL", "Iamport API base URL (default https://api.iamport.kr; the fake in local mode)"),
-    ("PAYMENT_TOSS_URL", "Toss API base URL (default https://api.tosspayments.com; the fake in local mode)"),
     ("PAYMENT_PG_TIMEOUT_SECS", "timeout of every PG call (default 10)"),
     (
         "PAYMENT_CANCEL_LEASE_SECS",
@@ -261,18 +187,6 @@ pub const VARIABLES: &[(&str, &str)] = &[
     (
         "PAYMENT_CANCEL_SETTLE_SECS",
         "how often cancels whose PG answer was lost are settled by re-reading the PG (default 30; 0: off)",
-    ),
-    (
-        "PAYMENT_FAKE_IAMPORT_PORT / PAYMENT_FAKE_TOSS_PORT",
-        "ports of the in-process fake PGs in local mode (10851, 30771)",
-    ),
-    (
-        "PAYMENT_FAKE_TOSS_API_VERSION",
-        "the Toss API version the fake Toss answers in: 2022-11-16 (default) or 1.4 (the original SDK's)",
-    ),
-    (
-        "PAYMENT_FAKE_TOSS_CANCEL_WINDOW_MS",
-        "local mode: how soon after a cancel the fake Toss refuses another of the same payment (default 1000, Toss's rule)",
     ),
     (
         "PAYMENT_RECONCILE_INTERVAL",
@@ -326,93 +240,17 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("PAYMENT_LOG_FORMAT", "text (default) or json"),
 ];
 
-/// The variables as read (environment, then `.env`), for [`Config::from_vars`].
-pub type Vars = HashMap<String, String>;
-
-struct Reader<'a> {
-    vars: &'a Vars,
-    mode: Mode,
-    defaulted: Vec<&'static str>,
-}
-
-impl Reader<'_> {
-    fn get(&self, name: &str) -> Option<&str> {
-        self.vars.get(name).map(String::as_str).filter(|v| !v.trim().is_empty())
+/// A keyring: the current key `name` (a development one in local mode) and
+/// the older ones of `previous`, still opened.
+fn keyring(r: &mut Env<'_>, name: &'static str, previous: &'static str, dev: &str) -> Result<Keyring, ConfigError> {
+    let current = r.secret(name, dev)?;
+    let old: Vec<&str> = r.get(previous).map(|v| v.split(',').map(str::trim).collect()).unwrap_or_default();
+    let old_bytes: Vec<&[u8]> = old.iter().map(|k| k.as_bytes()).collect();
+    check_key(name, &current)?;
+    for key in &old {
+        check_key(previous, key)?;
     }
-
-    /// A secret that must be set outside local mode.
-    fn secret(&mut self, name: &'static str, dev_value: &str) -> Result<String, ConfigError> {
-        match (self.get(name), self.mode) {
-            (Some(value), _) => Ok(value.to_owned()),
-            (None, Mode::Local) => {
-                self.defaulted.push(name);
-                Ok(dev_value.to_owned())
-            }
-            (None, _) => Err(error(name, "is required outside local mode (PAYMENT_MODE=dev|real); set it")),
-        }
-    }
-
-    fn number<T: std::str::FromStr>(&self, name: &'static str, default: T) -> Result<T, ConfigError> {
-        match self.get(name) {
-            None => Ok(default),
-            Some(text) => text.trim().parse().map_err(|_| error(name, format!("{text:?} is not a valid number"))),
-        }
-    }
-
-    /// `true`/`false` (also `1`/`0`, `yes`/`no`, any case).
-    fn flag(&self, name: &'static str, default: bool) -> Result<bool, ConfigError> {
-        match self.get(name).map(|v| v.trim().to_ascii_lowercase()).as_deref() {
-            None => Ok(default),
-            Some("true" | "1" | "yes") => Ok(true),
-            Some("false" | "0" | "no") => Ok(false),
-            Some(other) => Err(error(name, format!("{other:?} is not true or false"))),
-        }
-    }
-
-    /// A number within `range`: a value outside it is refused naming the
-    /// variable, never clamped or left to overflow later arithmetic.
-    fn within<T>(&self, name: &'static str, default: T, range: std::ops::RangeInclusive<T>) -> Result<T, ConfigError>
-    where
-        T: std::str::FromStr + PartialOrd + std::fmt::Display,
-    {
-        let value = self.number(name, default)?;
-        if range.contains(&value) {
-            Ok(value)
-        } else {
-            Err(error(name, format!("must be between {} and {}, got {value}", range.start(), range.end())))
-        }
-    }
-
-    /// Seconds within `range`.
-    fn seconds(
-        &self,
-        name: &'static str,
-        default: u64,
-        range: std::ops::RangeInclusive<u64>,
-    ) -> Result<Duration, ConfigError> {
-        self.within(name, default, range).map(Duration::from_secs)
-    }
-
-    /// Milliseconds within `range`.
-    fn millis(
-        &self,
-        name: &'static str,
-        default: u64,
-        range: std::ops::RangeInclusive<u64>,
-    ) -> Result<Duration, ConfigError> {
-        self.within(name, default, range).map(Duration::from_millis)
-    }
-
-    fn keyring(&mut self, name: &'static str, previous: &'static str, dev: &str) -> Result<Keyring, ConfigError> {
-        let current = self.secret(name, dev)?;
-        let old: Vec<&str> = self.get(previous).map(|v| v.split(',').map(str::trim).collect()).unwrap_or_default();
-        let old_bytes: Vec<&[u8]> = old.iter().map(|k| k.as_bytes()).collect();
-        check_key(name, &current)?;
-        for key in &old {
-            check_key(previous, key)?;
-        }
-        Keyring::new(current.as_bytes(), &old_bytes).map_err(|e| error(name, e.to_string()))
-    }
+    Keyring::new(current.as_bytes(), &old_bytes).map_err(|e| error(name, e.to_string()))
 }
 
 fn check_key(variable: &'static str, key: &str) -> Result<(), ConfigError> {
@@ -462,7 +300,7 @@ impl Config {
             Some("real") => Mode::Real,
             Some(other) => return Err(error("PAYMENT_MODE", format!("{other:?} is not one of local, dev, real"))),
         };
-        let mut r = Reader { vars, mode, defaulted: Vec::new() };
+        let mut r = Env::new(vars, mode);
 
         let default_host = if mode == Mode::Local { "127.0.0.1" } else { "0.0.0.0" };
         let host: IpAddr = r
@@ -507,17 +345,20 @@ impl Config {
         let idempotency_secret = idempotency_secret(&key, &history_key);
 
         let at_rest = AtRestKeyrings {
-            histories: r.keyring(
+            histories: keyring(
+                &mut r,
                 "PAYMENT_HISTORY_ENCRYPTION_KEY",
                 "PAYMENT_HISTORY_ENCRYPTION_PREVIOUS_KEYS",
                 DEV_HISTORY_KEY,
             )?,
-            cancels: r.keyring(
+            cancels: keyring(
+                &mut r,
                 "PAYMENT_CANCEL_HISTORY_ENCRYPTION_KEY",
                 "PAYMENT_CANCEL_HISTORY_ENCRYPTION_PREVIOUS_KEYS",
                 DEV_CANCEL_KEY,
             )?,
-            reservations: r.keyring(
+            reservations: keyring(
+                &mut r,
                 "PAYMENT_RESERVATION_ENCRYPTION_KEY",
                 "PAYMENT_RESERVATION_ENCRYPTION_PREVIOUS_KEYS",
                 DEV_RESERVATION_KEY,
@@ -535,20 +376,7 @@ impl Config {
             }
         }
 
-        let fakes = (mode == Mode::Local).then(|| -> Result<FakePgs, ConfigError> {
-            Ok(FakePgs {
-                iamport_port: r.number("PAYMENT_FAKE_IAMPORT_PORT", FAKE_IAMPORT_PORT)?,
-                toss_port: r.number("PAYMENT_FAKE_TOSS_PORT", FAKE_TOSS_PORT)?,
-                toss_api_version: r
-                    .get(FAKE_TOSS_API_VERSION)
-                    .map(|text| text.trim().parse().map_err(|e| error(FAKE_TOSS_API_VERSION, format!("{e}"))))
-                    .transpose()?
-                    .unwrap_or_default(),
-                toss_cancel_window: r.millis("PAYMENT_FAKE_TOSS_CANCEL_WINDOW_MS", 1000, 0..=60_000)?,
-            })
-        });
-        let fakes = fakes.transpose()?;
-        let pg = read_pg(&mut r, fakes)?;
+        let pg = read_pg(&mut r)?;
 
         let secret_text = r.secret("PAYMENT_WEBHOOK_SECRET", DEV_WEBHOOK_SECRET)?;
         let secret = WebhookSecret::parse(&secret_text).map_err(|e| error("PAYMENT_WEBHOOK_SECRET", e.to_string()))?;
@@ -637,7 +465,6 @@ impl Config {
             at_rest,
             idempotency_secret,
             pg,
-            fakes,
             webhooks,
             argon2,
             argon2_max_parallel,
@@ -646,7 +473,7 @@ impl Config {
             orders,
             shutdown_grace,
             reconcile,
-            defaulted: r.defaulted,
+            defaulted: r.into_defaulted(),
         })
     }
 }
@@ -694,7 +521,7 @@ fn read_metrics_addr(text: Option<&str>, api: SocketAddr) -> Result<Option<Socke
 const SPOOL_DATABASE_BUDGET: Duration = Duration::from_secs(1);
 
 /// `PAYMENT_NOTIFICATION_SPOOL` (a path, or `off`) and its bound.
-fn read_spool(r: &Reader<'_>, database_url: &str) -> Result<Option<payments_sqlx::SpoolConfig>, ConfigError> {
+fn read_spool(r: &Env<'_>, database_url: &str) -> Result<Option<payments_sqlx::SpoolConfig>, ConfigError> {
     let variable = "PAYMENT_NOTIFICATION_SPOOL";
     let path = match r.get(variable).map(str::trim) {
         Some(off) if off.eq_ignore_ascii_case("off") => return Ok(None),
@@ -738,54 +565,9 @@ fn check_database_url(url: &str) -> Result<(), ConfigError> {
     }
 }
 
-fn read_pg(r: &mut Reader<'_>, fakes: Option<FakePgs>) -> Result<PgConfig, ConfigError> {
-    let local = r.mode == Mode::Local;
-    let iamport_url = match (r.get("PAYMENT_IAMPORT_URL"), fakes) {
-        (Some(url), _) => url.trim_end_matches('/').to_owned(),
-        (None, Some(f)) => format!("http://127.0.0.1:{}", f.iamport_port),
-        (None, None) => "https://api.iamport.kr".to_owned(),
-    };
-    let toss_url = match (r.get("PAYMENT_TOSS_URL"), fakes) {
-        (Some(url), _) => url.trim_end_matches('/').to_owned(),
-        (None, Some(f)) => format!("http://127.0.0.1:{}", f.toss_port),
-        (None, None) => "https://api.tosspayments.com".to_owned(),
-    };
-    for (variable, url) in [("PAYMENT_IAMPORT_URL", &iamport_url), ("PAYMENT_TOSS_URL", &toss_url)] {
-        let parsed = url::Url::parse(url).map_err(|e| error(variable, format!("is not a URL ({e})")))?;
-        if !matches!(parsed.scheme(), "http" | "https") {
-            return Err(error(variable, "must be an http(s) URL"));
-        }
-        if r.mode == Mode::Real && parsed.scheme() != "https" {
-            return Err(error(variable, "must be an https URL in real mode: the PG credentials would travel in clear"));
-        }
-    }
-
-    let iamport_default = match (r.get("PAYMENT_IAMPORT_KEY"), r.get("PAYMENT_IAMPORT_SECRET")) {
-        (Some(key), Some(secret)) => Some(IamportCredentials { key: key.to_owned(), secret: secret.to_owned() }),
-        (Some(_), None) => return Err(error("PAYMENT_IAMPORT_SECRET", "is required when PAYMENT_IAMPORT_KEY is set")),
-        (None, Some(_)) => return Err(error("PAYMENT_IAMPORT_KEY", "is required when PAYMENT_IAMPORT_SECRET is set")),
-        (None, None) if local => {
-            r.defaulted.push("PAYMENT_IAMPORT_KEY");
-            Some(IamportCredentials { key: FAKE_IAMPORT_KEY.into(), secret: FAKE_IAMPORT_SECRET.into() })
-        }
-        (None, None) => None,
-    };
-    let toss_default = match r.get("PAYMENT_TOSS_PAYMENTS_SECRET") {
-        Some(secret) => Some(Secret(secret.to_owned())),
-        None if local => {
-            r.defaulted.push("PAYMENT_TOSS_PAYMENTS_SECRET");
-            Some(Secret(FAKE_TOSS_SECRET.into()))
-        }
-        None => None,
-    };
-    let iamport_stores = match r.get("PAYMENT_IAMPORT_STORES") {
-        None => BTreeMap::new(),
-        Some(json) => parse_iamport_stores(json)?,
-    };
-    let toss_stores = match r.get("PAYMENT_TOSS_STORES") {
-        None => BTreeMap::new(),
-        Some(json) => parse_toss_stores(json)?,
-    };
+/// Every registered PG's configuration, then the settings shared by all.
+fn read_pg(r: &mut Env<'_>) -> Result<PgConfig, ConfigError> {
+    let pgs = crate::PGS.iter().map(|pg| pg.configure(r)).collect::<Result<Vec<_>, _>>()?;
     let timeout = r.seconds("PAYMENT_PG_TIMEOUT_SECS", 10, 1..=3600)?;
     let cancel_lease = match r.get("PAYMENT_CANCEL_LEASE_SECS") {
         None => timeout * 2 + Duration::from_secs(5),
@@ -804,49 +586,12 @@ fn read_pg(r: &mut Reader<'_>, fakes: Option<FakePgs>) -> Result<PgConfig, Confi
         }
     };
     Ok(PgConfig {
-        iamport_url,
-        iamport_default,
-        iamport_stores,
-        toss_url,
-        toss_default,
-        toss_stores,
+        pgs,
+        fakes: std::collections::BTreeMap::new(),
         timeout,
         cancel_lease,
         cancel_settle_every: Some(r.seconds("PAYMENT_CANCEL_SETTLE_SECS", 30, 0..=86_400)?).filter(|d| !d.is_zero()),
     })
-}
-
-fn parse_iamport_stores(json: &str) -> Result<BTreeMap<String, IamportCredentials>, ConfigError> {
-    let variable = "PAYMENT_IAMPORT_STORES";
-    let shape = r#"must be JSON like {"store-id": {"key": "...", "secret": "..."}}"#;
-    let value: serde_json::Value = serde_json::from_str(json).map_err(|_| error(variable, shape))?;
-    let object = value.as_object().ok_or_else(|| error(variable, shape))?;
-    object
-        .iter()
-        .map(|(store, creds)| {
-            let field = |name: &str| creds.get(name).and_then(|v| v.as_str()).filter(|s| !s.is_empty());
-            match (field("key"), field("secret")) {
-                (Some(key), Some(secret)) => {
-                    Ok((store.clone(), IamportCredentials { key: key.to_owned(), secret: secret.to_owned() }))
-                }
-                _ => Err(error(variable, format!("store {store:?}: {shape}"))),
-            }
-        })
-        .collect()
-}
-
-fn parse_toss_stores(json: &str) -> Result<BTreeMap<String, Secret>, ConfigError> {
-    let variable = "PAYMENT_TOSS_STORES";
-    let shape = r#"must be JSON like {"store-id": "secret key"}"#;
-    let value: serde_json::Value = serde_json::from_str(json).map_err(|_| error(variable, shape))?;
-    let object = value.as_object().ok_or_else(|| error(variable, shape))?;
-    object
-        .iter()
-        .map(|(store, secret)| match secret.as_str().filter(|s| !s.is_empty()) {
-            Some(secret) => Ok((store.clone(), Secret(secret.to_owned()))),
-            None => Err(error(variable, format!("store {store:?}: {shape}"))),
-        })
-        .collect()
 }
 
 #[cfg(test)]
@@ -882,19 +627,14 @@ mod tests {
         assert_eq!(config.mode, Mode::Local);
         assert_eq!(config.listen, "127.0.0.1:37821".parse().unwrap());
         assert_eq!(config.database_url, "sqlite://payments.db");
-        assert_eq!(
-            config.fakes,
-            Some(FakePgs {
-                iamport_port: 10851,
-                toss_port: 30771,
-                toss_api_version: Default::default(),
-                toss_cancel_window: Duration::from_secs(1),
-            })
-        );
-        assert_eq!(config.pg.iamport_url, "http://127.0.0.1:10851");
-        assert_eq!(config.pg.toss_url, "http://127.0.0.1:30771");
-        assert!(config.defaulted.contains(&"PAYMENT_CONNECTION_ENCRYPTION_KEY"));
-        assert_eq!(config.pg.iamport_default.as_ref().unwrap().key, FAKE_IAMPORT_KEY);
+        // Every registered PG, each with its fake and the fake's test credentials.
+        let pgs: Vec<_> =
+            config.pg.pgs.iter().map(|pg| (pg.code(), pg.fake_port(), pg.uses_test_credentials())).collect();
+        use payments_domain::VendorCode::{Iamport, TossPayments};
+        assert_eq!(pgs, vec![(Iamport, Some(10851), true), (TossPayments, Some(30771), true)]);
+        for defaulted in ["PAYMENT_CONNECTION_ENCRYPTION_KEY", "PAYMENT_IAMPORT_KEY", "PAYMENT_TOSS_PAYMENTS_SECRET"] {
+            assert!(config.defaulted.contains(&defaulted), "{defaulted}");
+        }
     }
 
     #[test]
@@ -964,10 +704,9 @@ mod tests {
         let config = Config::from_vars(&vars(&real())).unwrap();
         assert_eq!(config.mode, Mode::Real);
         assert!(config.defaulted.is_empty());
-        assert!(config.fakes.is_none());
         assert_eq!(config.listen.ip().to_string(), "0.0.0.0");
-        assert_eq!(config.pg.iamport_url, "https://api.iamport.kr");
-        assert!(config.pg.iamport_default.is_none());
+        assert_eq!(config.pg.pgs.len(), crate::PGS.len());
+        assert!(config.pg.pgs.iter().all(|pg| pg.fake_port().is_none() && !pg.uses_test_credentials()));
     }
 
     #[test]
@@ -1046,10 +785,9 @@ mod tests {
             r#"{"a": {"key": "k", "secret": "s"}, "b": {"key": "k2", "secret": "s2"}}"#,
         ));
         base.push(("PAYMENT_TOSS_STORES", r#"{"t": "test_sk_x"}"#));
+        // Each PG reads its own stores (tested in its crate); none prints a secret.
         let config = Config::from_vars(&vars(&base)).unwrap();
-        assert_eq!(config.pg.iamport_stores.len(), 2);
-        assert_eq!(config.pg.iamport_stores["b"].secret, "s2");
-        assert_eq!(config.pg.toss_stores["t"], Secret("test_sk_x".into()));
+        assert!(format!("{config:?}").contains(r#"ids: ["a", "b"]"#), "{config:?}");
         assert!(!format!("{config:?}").contains("s2"), "secrets never print");
         assert!(!format!("{config:?}").contains("test_sk_x"));
     }

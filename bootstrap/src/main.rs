@@ -56,7 +56,7 @@ enum Command {
     /// Reads no PAYMENT_* variable; its credentials are test_imp_key /
     /// test_imp_secret.
     FakeIamport {
-        #[arg(long, default_value_t = config::FAKE_IAMPORT_PORT)]
+        #[arg(long, default_value_t = payments_iamport::module::FAKE_PORT)]
         port: u16,
         /// Where its webhooks go (e.g. http://127.0.0.1:37821/payments/webhooks/iamport).
         #[arg(long)]
@@ -67,7 +67,7 @@ enum Command {
     /// Reads no PAYMENT_* variable but PAYMENT_FAKE_TOSS_API_VERSION; its
     /// secret key is test_ak_ZORzdMaqN3wQd5k6ygr5AkYXQGwy.
     FakeToss {
-        #[arg(long, default_value_t = config::FAKE_TOSS_PORT)]
+        #[arg(long, default_value_t = payments_toss::module::FAKE_PORT)]
         port: u16,
         /// Where its webhooks go (e.g. http://127.0.0.1:37821/payments/webhooks/toss).
         #[arg(long)]
@@ -200,8 +200,9 @@ fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
 /// The line `serve` prints once it accepts connections, for scripts and tests.
 fn listening_line(app: &payments_server::RunningApp) -> String {
     let mut line = format!("payments listening on {}", app.url());
-    if let (Some(iamport), Some(toss)) = (app.fake_iamport(), app.fake_toss()) {
-        line.push_str(&format!(" (fake iamport http://{iamport}, fake toss http://{toss})"));
+    let fakes: Vec<String> = app.fakes().iter().map(|(code, addr)| format!("fake {code} http://{addr}")).collect();
+    if !fakes.is_empty() {
+        line.push_str(&format!(" ({})", fakes.join(", ")));
     }
     line
 }
@@ -335,7 +336,8 @@ async fn run(command: Command, vars: Vars) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Env => {
-            for (name, meaning) in config::VARIABLES {
+            let each_pg = payments_server::PGS.iter().flat_map(|pg| pg.variables().iter());
+            for (name, meaning) in config::VARIABLES.iter().chain(each_pg) {
                 println!("{name}\n    {meaning}");
             }
             Ok(())

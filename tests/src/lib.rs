@@ -171,8 +171,8 @@ pub async fn spawn_app_with(backend: Backend, test: &str, overrides: &[(&str, &s
     let url = app.url();
     let client = PaymentsClient::new(&url, KEY.as_bytes(), IV.as_bytes()).expect("a client");
     let http = reqwest::Client::builder().timeout(WAIT).build().expect("an HTTP client");
-    let iamport_addr = app.fake_iamport().expect("local mode starts the fake Iamport");
-    let toss_addr = app.fake_toss().expect("local mode starts the fake Toss");
+    let iamport_addr = app.fake(payments_domain::VendorCode::Iamport).expect("local mode starts the fake Iamport");
+    let toss_addr = app.fake(payments_domain::VendorCode::TossPayments).expect("local mode starts the fake Toss");
     Some(TestApp {
         backend,
         database,
@@ -632,8 +632,8 @@ pub struct FakeIamport {
 impl FakeIamport {
     async fn token(&self) -> String {
         let request = self.http.post(format!("{}/users/getToken", self.url)).json(&json!({
-            "imp_key": payments_server::config::FAKE_IAMPORT_KEY,
-            "imp_secret": payments_server::config::FAKE_IAMPORT_SECRET,
+            "imp_key": payments_iamport::fake::TEST_IMP_KEY,
+            "imp_secret": payments_iamport::fake::TEST_IMP_SECRET,
         }));
         let (status, body) = call(request, "iamport getToken").await;
         assert!(status < 300, "getToken answered {status}: {body}");
@@ -725,7 +725,7 @@ impl FakeToss {
         let mut request = self
             .http
             .request(method, format!("{}{path}", self.url))
-            .header("Authorization", payments_toss::basic_authorization(payments_server::config::FAKE_TOSS_SECRET));
+            .header("Authorization", payments_toss::basic_authorization(payments_toss::TEST_SECRET_KEY));
         if let Some(body) = body {
             request = request.json(&body);
         }

@@ -1,6 +1,5 @@
 //! The Iamport client: the application's [`PaymentGateway`] port over HTTP.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,6 +12,7 @@ use payments_domain::{
     CancelHistory, CancelKey, CancelReason, Currency, Money, OrderId, PaymentPhase, PaymentSnapshot, SourceId, StoreId,
     VendorCode, VendorUid,
 };
+use payments_pg::{Answer, ExposeSecret, PgBuildError, PgHttp, SecretString, Stores};
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -25,36 +25,33 @@ use crate::wire::{IamportResponse, IamportUser, PaymentCancelCreate, Subscriptio
 /// The real Iamport API.
 pub const IAMPORT_URL: &str = "https://api.iamport.kr";
 
-/// One store's API credentials. `Debug` hides the secret.
-#[derive(Clone, PartialEq, Eq)]
+/// One store's API credentials (the secret never prints).
+#[derive(Debug, Clone)]
 pub struct IamportCredentials {
     pub imp_key: String,
-    pub imp_secret: String,
+    pub imp_secret: SecretString,
 }
 
 impl IamportCredentials {
     pub fn new(imp_key: impl Into<String>, imp_secret: impl Into<String>) -> Self {
-        Self { imp_key: imp_key.into(), imp_secret: imp_secret.into() }
+        Self { imp_key: imp_key.into(), imp_secret: SecretString::from(imp_secret.into()) }
     }
-}
 
-impl fmt::Debug for IamportCredentials {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("IamportCredentials").field("imp_key", &self.imp_key).field("imp_secret", &"***").finish()
+    /// Whether these are `imp_key` and `imp_secret`.
+    pub fn matches(&self, imp_key: &str, imp_secret: &str) -> bool {
+        self.imp_key == imp_key && self.imp_secret.expose_secret() == imp_secret
     }
 }
 
 /// Where Iamport is and how each store signs in.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct IamportConfig {
     /// `https://api.iamport.kr`, or a fake's URL. A trailing slash is ignored.
     pub base_url: String,
-    /// `store_id` -> credentials.
-    pub stores: HashMap<String, IamportCredentials>,
-    /// Credentials of every store id not in `stores` (one key pair for all
-    /// stores, as the original server is configured). `None`: such stores are
-    /// refused with `UnknownStore`.
-    pub default: Option<IamportCredentials>,
+    /// `store_id` -> credentials, and the credentials of every store not
+    /// listed (one key pair for all stores, as the original server is
+    /// configured; none: such stores are refused with `UnknownStore`).
+    pub stores: Stores<IamportCredentials>,
     /// Bound on every call (connect, send, read). Default 10 s.
     pub timeout: Duration,
     /// A token is refreshed when less than this is left of its life. Default 60 s.
@@ -64,17 +61,16 @@ pub struct IamportConfig {
 impl Default for IamportConfig {
     /// The real Iamport, no store, the default timeout (10 s) and refresh margin (60 s).
     fn default() -> Self {
-        Self::new(IAMPORT_URL, HashMap::new())
+        Self::new(IAMPORT_URL)
     }
 }
 
 impl IamportConfig {
-    /// A configuration with the default timeout and refresh margin.
-    pub fn new(base_url: impl Into<String>, stores: HashMap<String, IamportCredentials>) -> Self {
+    /// No store yet, the default timeout and refresh margin.
+    pub fn new(base_url: impl Into<String>) -> Self {
         Self {
             base_url: base_url.into(),
-            stores,
-            default: None,
+            stores: Stores::default(),
             timeout: Duration::from_secs(10),
             token_refresh_margin: Duration::from_secs(60),
         }
@@ -83,14 +79,14 @@ impl IamportConfig {
     /// Adds (or replaces) a store's credentials.
     #[must_use]
     pub fn with_store(mut self, store_id: impl Into<String>, credentials: IamportCredentials) -> Self {
-        self.stores.insert(store_id.into(), credentials);
+        self.stores = self.stores.with_store(store_id, credentials);
         self
     }
 
     /// Sets the credentials of every store id not listed explicitly.
     #[must_use]
     pub fn with_default(mut self, credentials: IamportCredentials) -> Self {
-        self.default = Some(credentials);
+        self.stores = self.stores.with_default(credentials);
         self
     }
 
@@ -99,15 +95,6 @@ impl IamportConfig {
         self.timeout = timeout;
         self
     }
-}
-
-/// Why an [`IamportGateway`] could not be built.
-#[derive(Debug, thiserror::Error)]
-pub enum IamportConfigError {
-    #[error("invalid Iamport base URL {url:?}: {reason}")]
-    BaseUrl { url: String, reason: String },
-    #[error("cannot build the HTTP client: {0}")]
-    Client(#[source] reqwest::Error),
 }
 
 /// A token and the instant (on our clock) after which it must not be used.
@@ -128,18 +115,17 @@ struct StoreState {
 /// reads saved cards, with a per-store access token cached until shortly
 /// before it expires.
 pub struct IamportGateway {
-    http: reqwest::Client,
-    base: url::Url,
-    stores: HashMap<String, Arc<StoreState>>,
-    default: Option<Arc<StoreState>>,
+    http: PgHttp,
+    stores: Stores<Arc<StoreState>>,
     margin: Duration,
 }
 
 impl fmt::Debug for IamportGateway {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut stores: Vec<_> = self.stores.keys().collect();
-        stores.sort();
-        f.debug_struct("IamportGateway").field("base", &self.base.as_str()).field("stores", &stores).finish()
+        f.debug_struct("IamportGateway")
+            .field("base", &self.http.base().as_str())
+            .field("stores", &self.stores)
+            .finish()
     }
 }
 
@@ -152,50 +138,14 @@ enum Outcome {
 impl IamportGateway {
     /// # Errors
     /// When the base URL is not an absolute http(s) URL, or the HTTP client cannot be built.
-    pub fn new(config: IamportConfig) -> Result<Self, IamportConfigError> {
-        let trimmed = config.base_url.trim_end_matches('/');
-        let base = url::Url::parse(&format!("{trimmed}/"))
-            .map_err(|e| IamportConfigError::BaseUrl { url: config.base_url.clone(), reason: e.to_string() })?;
-        if !matches!(base.scheme(), "http" | "https") || base.cannot_be_a_base() {
-            return Err(IamportConfigError::BaseUrl {
-                url: config.base_url.clone(),
-                reason: "must be an http(s) URL".to_owned(),
-            });
-        }
-        let http = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .connect_timeout(config.timeout)
-            // A PG API does not redirect; following one would send the
-            // credentials wherever it points.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(IamportConfigError::Client)?;
-        let stores = config
-            .stores
-            .into_iter()
-            .map(|(id, credentials)| (id, Arc::new(StoreState { credentials, token: Mutex::new(None) })))
-            .collect();
-        let default = config.default.map(|credentials| Arc::new(StoreState { credentials, token: Mutex::new(None) }));
-        Ok(Self { http, base, stores, default, margin: config.token_refresh_margin })
+    pub fn new(config: IamportConfig) -> Result<Self, PgBuildError> {
+        let http = PgHttp::new("Iamport", &config.base_url, config.timeout)?;
+        let stores = config.stores.map(|credentials| Arc::new(StoreState { credentials, token: Mutex::new(None) }));
+        Ok(Self { http, stores, margin: config.token_refresh_margin })
     }
 
     fn store(&self, store: &StoreId) -> Result<&Arc<StoreState>, GatewayError> {
-        self.stores
-            .get(store.as_str())
-            .or(self.default.as_ref())
-            .ok_or_else(|| GatewayError::UnknownStore { vendor: VendorCode::Iamport, store: store.as_str().to_owned() })
-    }
-
-    fn url(&self, segments: &[&str]) -> Result<url::Url, GatewayError> {
-        let mut url = self.base.clone();
-        {
-            let mut path = url
-                .path_segments_mut()
-                .map_err(|()| GatewayError::Protocol("the base URL cannot take a path".to_owned()))?;
-            path.pop_if_empty();
-            path.extend(segments);
-        }
-        Ok(url)
+        self.stores.get(VendorCode::Iamport, store.as_str())
     }
 
     /// A valid token for the store: the cached one, or a fresh one when it is
@@ -215,12 +165,14 @@ impl IamportGateway {
     }
 
     async fn issue_token(&self, credentials: &IamportCredentials) -> Result<CachedToken, GatewayError> {
-        let url = self.url(&["users", "getToken"])?;
-        let body = UserAccessor { imp_key: credentials.imp_key.clone(), imp_secret: credentials.imp_secret.clone() };
-        let request = self.http.post(url).json(&body);
+        let body = UserAccessor {
+            imp_key: credentials.imp_key.clone(),
+            imp_secret: credentials.imp_secret.expose_secret().to_owned(),
+        };
+        let request = self.http.request(Method::POST, &["users", "getToken"]).json(&body);
         // Any refusal of the credentials is our configuration's fault, not the
         // caller's: the PG is unusable for this store until it is fixed.
-        let outcome = self.exchange(request).await.map_err(|error| match error {
+        let outcome = self.exchange(request, "POST /users/getToken").await.map_err(|error| match error {
             GatewayError::NotFound(message) | GatewayError::Rejected(message) => {
                 GatewayError::Unavailable(format!("Iamport refused the store's credentials: {message}"))
             }
@@ -244,10 +196,8 @@ impl IamportGateway {
 
     /// Sends one request and sorts the answer: a 2xx envelope with code 0 is
     /// `Ok(response)`, a 401 is `Unauthorized`, the rest is a [`GatewayError`].
-    async fn exchange(&self, request: reqwest::RequestBuilder) -> Result<Outcome, GatewayError> {
-        let response = request.send().await.map_err(transport_error)?;
-        let status = response.status();
-        let bytes = response.bytes().await.map_err(transport_error)?;
+    async fn exchange(&self, request: reqwest::RequestBuilder, what: &str) -> Result<Outcome, GatewayError> {
+        let Answer { status, body: bytes } = self.http.send(request, what).await?;
         let envelope: Option<IamportResponse<Value>> = serde_json::from_slice(&bytes).ok();
         let message = envelope
             .as_ref()
@@ -262,7 +212,9 @@ impl IamportGateway {
             // URL does not point at Iamport, which is not "no such payment".
             return Err(match envelope {
                 Some(_) => GatewayError::NotFound(message),
-                None => GatewayError::Protocol(format!("HTTP 404 without an Iamport envelope from {}", self.base)),
+                None => {
+                    GatewayError::Protocol(format!("HTTP 404 without an Iamport envelope from {}", self.http.base()))
+                }
             });
         }
         if status.is_server_error() {
@@ -296,15 +248,15 @@ impl IamportGateway {
         body: Option<&B>,
     ) -> Result<Value, GatewayError> {
         let state = self.store(store)?;
-        let url = self.url(segments)?;
+        let what = format!("{method} /{}", segments.join("/"));
         let mut stale: Option<String> = None;
         loop {
             let token = self.token(state, stale.as_deref()).await?;
-            let mut request = self.http.request(method.clone(), url.clone()).header("Authorization", &token);
+            let mut request = self.http.request(method.clone(), segments).header("Authorization", &token);
             if let Some(body) = body {
                 request = request.json(body);
             }
-            match self.exchange(request).await? {
+            match self.exchange(request, &what).await? {
                 Outcome::Ok(value) => return Ok(value),
                 Outcome::Unauthorized(message) if stale.is_none() => {
                     tracing::debug!(store = store.as_str(), %message, "Iamport refused the token; refreshing");
@@ -318,16 +270,6 @@ impl IamportGateway {
                 }
             }
         }
-    }
-}
-
-fn transport_error(error: reqwest::Error) -> GatewayError {
-    if error.is_timeout() {
-        GatewayError::Timeout(error.to_string())
-    } else if error.is_decode() {
-        GatewayError::Protocol(error.to_string())
-    } else {
-        GatewayError::Unavailable(error.to_string())
     }
 }
 
@@ -732,11 +674,10 @@ mod tests {
 
     #[test]
     fn debug_hides_secrets() {
-        let config = IamportConfig::new("http://x", HashMap::new())
-            .with_store("s", IamportCredentials::new("key", "very-secret"));
+        let config = IamportConfig::new("http://x").with_store("s", IamportCredentials::new("key", "very-secret"));
         assert!(!format!("{config:?}").contains("very-secret"));
         let gateway = IamportGateway::new(config).unwrap();
         assert!(!format!("{gateway:?}").contains("very-secret"));
-        assert!(IamportGateway::new(IamportConfig::new("not a url", HashMap::new())).is_err());
+        assert!(IamportGateway::new(IamportConfig::new("not a url")).is_err());
     }
 }

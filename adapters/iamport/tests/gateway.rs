@@ -251,8 +251,7 @@ async fn maps_pg_errors() {
 
     // Default credentials serve every store id not listed.
     let with_default = IamportGateway::new(
-        IamportConfig::new(fake.url(), Default::default())
-            .with_default(IamportCredentials::new(TEST_IMP_KEY, TEST_IMP_SECRET)),
+        IamportConfig::new(fake.url()).with_default(IamportCredentials::new(TEST_IMP_KEY, TEST_IMP_SECRET)),
     )
     .unwrap();
     let error = with_default
@@ -261,10 +260,9 @@ async fn maps_pg_errors() {
         .unwrap_err();
     assert!(matches!(error, GatewayError::NotFound(_)), "authenticated with the default pair: {error:?}");
 
-    let wrong = IamportGateway::new(
-        IamportConfig::new(fake.url(), Default::default()).with_store(STORE, IamportCredentials::new("k", "wrong")),
-    )
-    .unwrap();
+    let wrong =
+        IamportGateway::new(IamportConfig::new(fake.url()).with_store(STORE, IamportCredentials::new("k", "wrong")))
+            .unwrap();
     let error = wrong.fetch_payment(&store(), &VendorUid::parse("imp_1").unwrap()).await.unwrap_err();
     assert!(matches!(error, GatewayError::Unavailable(ref m) if m.contains("credentials")), "{error:?}");
 }

@@ -1,6 +1,5 @@
 //! The Toss Payments API client: the application's [`PaymentGateway`] for Toss.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -8,7 +7,8 @@ use base64::Engine as _;
 use reqwest::{Method, StatusCode};
 use serde::Serialize;
 use serde_json::Value;
-use url::Url;
+
+use payments_pg::{Answer, ExposeSecret, IDEMPOTENCY_KEY, PgBuildError, PgHttp, SecretString, Stores};
 
 use payments_application::ports::{
     CancelRequest, ChargeRequest, ChargedPayment, ConfirmRequest, GatewayError, PaymentGateway, SavedCard,
@@ -35,30 +35,24 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The secret key of Toss's public test store, accepted by the fake by default.
 pub const TEST_SECRET_KEY: &str = "test_ak_ZORzdMaqN3wQd5k6ygr5AkYXQGwy";
 
-/// The secret key of one Toss store. `Debug` does not print it.
-#[derive(Clone, PartialEq, Eq)]
+/// The secret key of one Toss store (it never prints).
+#[derive(Debug, Clone)]
 pub struct TossCredentials {
-    secret_key: String,
+    secret_key: SecretString,
 }
 
 impl TossCredentials {
     pub fn new(secret_key: impl Into<String>) -> Self {
-        Self { secret_key: secret_key.into() }
+        Self { secret_key: SecretString::from(secret_key.into()) }
     }
 
     pub fn secret_key(&self) -> &str {
-        &self.secret_key
+        self.secret_key.expose_secret()
     }
 
     /// `Basic base64(secret + ":")`, the value of the `Authorization` header.
     pub fn authorization(&self) -> String {
-        basic_authorization(&self.secret_key)
-    }
-}
-
-impl std::fmt::Debug for TossCredentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TossCredentials").field("secret_key", &"***").finish()
+        basic_authorization(self.secret_key.expose_secret())
     }
 }
 
@@ -72,11 +66,10 @@ pub fn basic_authorization(secret_key: &str) -> String {
 pub struct TossConfig {
     /// `https://api.tosspayments.com`, or the fake's URL.
     pub base_url: String,
-    /// Store id (the `vendor.store_id` of records) -> its secret key.
-    pub stores: HashMap<String, TossCredentials>,
-    /// The secret key of every store id not in `stores`; `None`: such stores
-    /// are refused with `UnknownStore`.
-    pub default: Option<TossCredentials>,
+    /// Store id (the `vendor.store_id` of records) -> its secret key, and the
+    /// key of every store not listed (none: such stores are refused with
+    /// `UnknownStore`).
+    pub stores: Stores<TossCredentials>,
     /// Per call, connection included.
     pub timeout: Duration,
 }
@@ -84,7 +77,7 @@ pub struct TossConfig {
 impl Default for TossConfig {
     /// The real API, no store, 10 s.
     fn default() -> Self {
-        Self { base_url: DEFAULT_BASE_URL.to_owned(), stores: HashMap::new(), default: None, timeout: DEFAULT_TIMEOUT }
+        Self { base_url: DEFAULT_BASE_URL.to_owned(), stores: Stores::default(), timeout: DEFAULT_TIMEOUT }
     }
 }
 
@@ -97,14 +90,14 @@ impl TossConfig {
     /// Adds (or replaces) a store's secret key.
     #[must_use]
     pub fn with_store(mut self, store_id: impl Into<String>, secret_key: impl Into<String>) -> Self {
-        self.stores.insert(store_id.into(), TossCredentials::new(secret_key));
+        self.stores = self.stores.with_store(store_id, TossCredentials::new(secret_key));
         self
     }
 
     /// Sets the secret key of every store id not listed explicitly.
     #[must_use]
     pub fn with_default(mut self, secret_key: impl Into<String>) -> Self {
-        self.default = Some(TossCredentials::new(secret_key));
+        self.stores = self.stores.with_default(TossCredentials::new(secret_key));
         self
     }
 
@@ -115,58 +108,19 @@ impl TossConfig {
     }
 }
 
-/// Why a [`TossGateway`] cannot be built.
-#[derive(Debug, thiserror::Error)]
-pub enum TossConfigError {
-    #[error("invalid Toss Payments base URL {url:?}: {reason}")]
-    BaseUrl { url: String, reason: String },
-    #[error("cannot build the HTTP client: {0}")]
-    Client(#[source] reqwest::Error),
-}
-
 /// The Toss Payments API, for every configured store.
 #[derive(Debug, Clone)]
 pub struct TossGateway {
-    http: reqwest::Client,
-    base: Url,
-    stores: HashMap<String, TossCredentials>,
-    default: Option<TossCredentials>,
+    http: PgHttp,
+    stores: Stores<TossCredentials>,
 }
 
 impl TossGateway {
     /// # Errors
-    /// [`TossConfigError`] for a base URL that cannot take paths, or when the
+    /// [`PgBuildError`] for a base URL that cannot take paths, or when the
     /// HTTP client cannot be built.
-    pub fn new(config: TossConfig) -> Result<Self, TossConfigError> {
-        let bad = |reason: String| TossConfigError::BaseUrl { url: config.base_url.clone(), reason };
-        let base = Url::parse(&config.base_url).map_err(|e| bad(e.to_string()))?;
-        if base.cannot_be_a_base() || !matches!(base.scheme(), "http" | "https") {
-            return Err(bad("must be an http(s) URL".into()));
-        }
-        let http = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .connect_timeout(config.timeout)
-            // A PG API does not redirect; following one would send the
-            // credentials wherever it points.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(TossConfigError::Client)?;
-        Ok(Self { http, base, stores: config.stores, default: config.default })
-    }
-
-    fn url(&self, segments: &[&str]) -> Url {
-        let mut url = self.base.clone();
-        if let Ok(mut path) = url.path_segments_mut() {
-            path.pop_if_empty().extend(segments);
-        }
-        url
-    }
-
-    fn credentials(&self, store: &str) -> Result<&TossCredentials, GatewayError> {
-        self.stores
-            .get(store)
-            .or(self.default.as_ref())
-            .ok_or_else(|| GatewayError::UnknownStore { vendor: VendorCode::TossPayments, store: store.to_owned() })
+    pub fn new(config: TossConfig) -> Result<Self, PgBuildError> {
+        Ok(Self { http: PgHttp::new("Toss Payments", &config.base_url, config.timeout)?, stores: config.stores })
     }
 
     /// Sends one call and returns the JSON of a 2xx answer.
@@ -190,27 +144,24 @@ impl TossGateway {
         body: Option<&B>,
         idempotency_key: Option<&str>,
     ) -> Result<Value, CallFailure> {
-        let credentials = self.credentials(store).map_err(CallFailure::from)?;
-        let url = self.url(segments);
+        let credentials = self.stores.get(VendorCode::TossPayments, store).map_err(CallFailure::from)?;
+        let what = format!("{method} /{}", segments.join("/"));
         let mut request =
-            self.http.request(method.clone(), url).header(reqwest::header::AUTHORIZATION, credentials.authorization());
+            self.http.request(method, segments).header(reqwest::header::AUTHORIZATION, credentials.authorization());
         if let Some(key) = idempotency_key {
-            request = request.header("Idempotency-Key", key);
+            request = request.header(IDEMPOTENCY_KEY, key);
         }
         if let Some(body) = body {
             request = request.json(body);
         }
-        let what = format!("{method} /{}", segments.join("/"));
-        let response = request.send().await.map_err(|e| CallFailure::from(transport_error(&what, &e)))?;
-        let status = response.status();
-        let text = response.text().await.map_err(|e| CallFailure::from(transport_error(&what, &e)))?;
-        if status.is_success() {
-            return serde_json::from_str(&text).map_err(|e| {
+        let answer = self.http.send(request, &what).await.map_err(CallFailure::from)?;
+        if answer.status.is_success() {
+            return serde_json::from_slice(&answer.body).map_err(|e| {
                 CallFailure::from(GatewayError::Protocol(format!("{what}: the answer is not JSON: {e}")))
             });
         }
-        let code = serde_json::from_str::<TossError>(&text).ok().map(|e| e.code);
-        Err(CallFailure { code, error: status_error(&what, status, &text) })
+        let code = serde_json::from_slice::<TossError>(&answer.body).ok().map(|e| e.code);
+        Err(CallFailure { code, error: status_error(&what, &answer) })
     }
 
     /// The payment's JSON exactly as Toss sent it (`GET /v1/payments/{paymentKey}`).
@@ -451,26 +402,15 @@ impl PaymentGateway for TossGateway {
     }
 }
 
-fn transport_error(what: &str, error: &reqwest::Error) -> GatewayError {
-    if error.is_timeout() {
-        GatewayError::Timeout(format!("{what}: {error}"))
-    } else {
-        GatewayError::Unavailable(format!("{what}: {error}"))
-    }
-}
-
 /// Maps a non-2xx answer: 404 -> `NotFound`; 401 and 429 -> `Unavailable`
 /// (our credentials or our rate, not the request); 408 -> `Timeout`; other
 /// 4xx -> `Rejected` with Toss's message; anything else -> `Unavailable`.
-fn status_error(what: &str, status: StatusCode, body: &str) -> GatewayError {
-    let message = match serde_json::from_str::<TossError>(body) {
+fn status_error(what: &str, answer: &Answer) -> GatewayError {
+    let message = match serde_json::from_slice::<TossError>(&answer.body) {
         Ok(error) => format!("{} ({})", error.message, error.code),
-        Err(_) => {
-            let snippet: String = body.chars().take(200).collect();
-            format!("HTTP {status}: {snippet}")
-        }
+        Err(_) => format!("HTTP {}: {}", answer.status, answer.snippet(200)),
     };
-    match status {
+    match answer.status {
         StatusCode::NOT_FOUND => GatewayError::NotFound(message),
         StatusCode::UNAUTHORIZED => {
             GatewayError::Unavailable(format!("{what}: Toss refused our credentials: {message}"))

@@ -6,6 +6,7 @@
 //! - [`snapshot`]: what the client reads of a payment, tolerant of every API version.
 //! - [`webhook`]: reading the notifications Toss POSTs, and what each asks of the intake.
 //! - `fake` (feature `fake`): a fake Toss Payments server speaking the same API.
+//! - [`PG`] (feature `fake`): Toss's side of the PG contract, as `bootstrap` registers it.
 
 mod client;
 pub mod snapshot;
@@ -14,10 +15,14 @@ pub mod wire;
 
 #[cfg(feature = "fake")]
 pub mod fake;
+#[cfg(feature = "fake")]
+pub mod module;
+#[cfg(feature = "fake")]
+pub use module::PG;
 
 pub use client::{
     ALREADY_PROCESSED_PAYMENT, DEFAULT_BASE_URL, DEFAULT_TIMEOUT, NOT_MATCHES_REFUNDABLE_AMOUNT, TEST_SECRET_KEY,
-    TossConfig, TossConfigError, TossCredentials, TossGateway, basic_authorization,
+    TossConfig, TossCredentials, TossGateway, basic_authorization,
 };
 pub use snapshot::snapshot;
 pub use webhook::{

@@ -133,7 +133,7 @@ fn collect<R: tokio::io::AsyncRead + Unpin + Send + 'static>(
     })
 }
 
-/// `http://A (fake iamport http://B, fake toss http://C)` from the listening line.
+/// `http://A (fake iamport http://B, fake toss.payments http://C)` from the listening line.
 fn parse_listening(line: &str) -> Option<(String, Option<String>, Option<String>)> {
     let rest = line.strip_prefix("payments listening on ")?;
     let (url, fakes) = match rest.split_once(" (") {
@@ -142,7 +142,7 @@ fn parse_listening(line: &str) -> Option<(String, Option<String>, Option<String>
     };
     let fake =
         |name: &str| fakes.and_then(|f| f.split(", ").find_map(|part| part.strip_prefix(name).map(str::to_owned)));
-    Some((url.trim().to_owned(), fake("fake iamport "), fake("fake toss ")))
+    Some((url.trim().to_owned(), fake("fake iamport "), fake("fake toss.payments ")))
 }
 
 impl Server {

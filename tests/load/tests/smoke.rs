@@ -30,7 +30,7 @@ async fn every_scenario_runs_against_a_real_server() {
     let config = payments_server::Config::from_vars(&vars).unwrap();
     let app = payments_server::start(config).await.unwrap();
     let url = app.url();
-    let toss = format!("http://{}", app.fake_toss().unwrap());
+    let toss = format!("http://{}", app.fake(payments_domain::VendorCode::TossPayments).unwrap());
 
     let opts = Opts::try_parse_from([
         "payments-load",

@@ -305,8 +305,10 @@ impl TestServer {
         }
         let config = Config::from_vars(&vars)?;
         let app = payments_server::start(config).await?;
-        let toss = app.fake_toss().map(|a| format!("http://{a}")).unwrap_or_default();
-        let iamport_url = app.fake_iamport().map(|a| format!("http://{a}")).unwrap_or_default();
+        let toss =
+            app.fake(payments_domain::VendorCode::TossPayments).map(|a| format!("http://{a}")).unwrap_or_default();
+        let iamport_url =
+            app.fake(payments_domain::VendorCode::Iamport).map(|a| format!("http://{a}")).unwrap_or_default();
         Ok(Self { api: Api::new(app.url()), toss: Toss::new(toss), iamport_url, app, dir })
     }
 

@@ -231,7 +231,7 @@ async fn issue_token(request: &Request, body: Body, state: &State) -> Reply {
     } else {
         read(body).await?
     };
-    let known = state.credentials.iter().any(|c| c.imp_key == accessor.imp_key && c.imp_secret == accessor.imp_secret);
+    let known = state.credentials.iter().any(|c| c.matches(&accessor.imp_key, &accessor.imp_secret));
     if !known {
         return Err(Fail::new(StatusCode::UNAUTHORIZED, -1, "imp_key and imp_secret do not match"));
     }

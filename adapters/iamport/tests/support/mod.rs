@@ -2,7 +2,6 @@
 //! caller, a webhook receiver, and builders of the gateway under test.
 #![allow(dead_code)]
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -130,7 +129,7 @@ pub fn uuid() -> String {
 }
 
 pub fn config_for(url: &str) -> IamportConfig {
-    IamportConfig::new(url, HashMap::new()).with_store(STORE, IamportCredentials::new(TEST_IMP_KEY, TEST_IMP_SECRET))
+    IamportConfig::new(url).with_store(STORE, IamportCredentials::new(TEST_IMP_KEY, TEST_IMP_SECRET))
 }
 
 pub fn gateway_for(url: &str) -> IamportGateway {
