@@ -256,10 +256,8 @@ async fn start_fakes(config: &mut Config, api: SocketAddr) -> anyhow::Result<Vec
         let Some(port) = pg.fake_port() else { continue };
         let code = pg.code();
         let webhook_url = format!("http://{api}/payments/webhooks/{code}");
-        let fake = pg
-            .start_fake(SocketAddr::new(api.ip(), port), webhook_url)
-            .await
-            .with_context(|| format!("the fake {code} cannot listen on port {port}"))?;
+        // Its error names the PG's port variable.
+        let fake = pg.start_fake(SocketAddr::new(api.ip(), port), webhook_url).await?;
         tracing::info!(pg = %code, url = %fake.url(), "local mode: fake PG started");
         config.pg.fakes.insert(code, fake.url());
         started.push((code, fake));

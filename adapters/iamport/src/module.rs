@@ -120,7 +120,10 @@ impl PgInstance for IamportPg {
         addr: SocketAddr,
         webhook_url: String,
     ) -> anyhow::Result<payments_fakekit::RunningServer> {
-        Ok(crate::fake::start(FakeIamportConfig::default().with_webhook_url(webhook_url), addr).await?)
+        let port = addr.port();
+        crate::fake::start(FakeIamportConfig::default().with_webhook_url(webhook_url), addr)
+            .await
+            .map_err(|e| anyhow::anyhow!("PAYMENT_FAKE_IAMPORT_PORT: cannot listen on port {port}: {e}"))
     }
 
     fn gateway(&self, settings: ClientSettings, fake: Option<&str>) -> Result<Arc<dyn PaymentGateway>, PgBuildError> {

@@ -55,7 +55,7 @@ pub trait PgInstance: Send + Sync + std::fmt::Debug {
     /// Starts its fake on `addr`, sending the PG's webhooks to `webhook_url`.
     ///
     /// # Errors
-    /// When the address cannot be bound.
+    /// When the address cannot be bound, naming the variable of its port.
     async fn start_fake(&self, addr: SocketAddr, webhook_url: String) -> anyhow::Result<RunningServer>;
 
     /// Its client for every configured store, at its configured URL, or at

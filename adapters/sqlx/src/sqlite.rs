@@ -75,8 +75,23 @@ mod attempts;
 #[path = "charges.rs"]
 mod charges;
 #[allow(clippy::duplicate_mod)]
+#[path = "histories.rs"]
+mod histories;
+#[allow(clippy::duplicate_mod)]
+#[path = "idempotency.rs"]
+mod idempotency;
+#[allow(clippy::duplicate_mod)]
 #[path = "inbox.rs"]
 mod inbox;
 #[allow(clippy::duplicate_mod)]
 #[path = "intents.rs"]
 mod intents;
+#[allow(clippy::duplicate_mod)]
+#[path = "outbox.rs"]
+mod outbox;
+#[allow(clippy::duplicate_mod)]
+#[path = "reservations.rs"]
+mod reservations;
+#[allow(clippy::duplicate_mod)]
+#[path = "rotation.rs"]
+mod rotation;

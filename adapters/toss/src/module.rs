@@ -141,7 +141,10 @@ impl PgInstance for TossPg {
             consecutive_cancel_window: settings.cancel_window,
             ..FakeTossConfig::default()
         };
-        Ok(crate::fake::start(config, addr).await?)
+        let port = addr.port();
+        crate::fake::start(config, addr)
+            .await
+            .map_err(|e| anyhow::anyhow!("PAYMENT_FAKE_TOSS_PORT: cannot listen on port {port}: {e}"))
     }
 
     fn gateway(&self, settings: ClientSettings, fake: Option<&str>) -> Result<Arc<dyn PaymentGateway>, PgBuildError> {

@@ -1,0 +1,307 @@
+//! Payment histories ([`HistoryRepository`]): rows, cancels, sealed order ids.
+
+use super::{Db, DbRow, IdCol, from_id, id_col, money_col, ts_col};
+
+use async_trait::async_trait;
+use payments_application::ports::{HistoryRepository, RepositoryError, Revision, StoredHistory};
+use payments_domain::{
+    CancelHistory, HistoryId, OrderId, PasswordHash, PaymentHistory, Source, Timestamp, VendorCode, VendorUid,
+    WebhookEvent,
+};
+use sqlx::QueryBuilder;
+use uuid::Uuid;
+
+use crate::codec::{self};
+use crate::error::{db_err, insert_error};
+
+use super::store::*;
+
+pub(super) const HISTORY_COLUMNS: &str = "id, vendor_code, vendor_store_id, vendor_uid, vendor_order_id, source_schema, \
+     source_table, source_id, currency, price, webhook_url, data, password, created_at, paid_at, cancelled_at, revision, \
+     payment_reservation_id";
+
+impl Store {
+    /// A history's PG order id sealed for its row, and its lookup digest.
+    fn seal_order(&self, history: &PaymentHistory) -> Result<(Option<String>, Option<String>), RepositoryError> {
+        let Some(order) = history.order_id() else { return Ok((None, None)) };
+        let sealed = codec::seal_json(&self.keys.histories, codec::HISTORY_ORDER, history.id(), order.as_str())?;
+        Ok((Some(sealed), Some(payments_application::lookup_digest(order.as_str()))))
+    }
+
+    /// Loads a history from its row (query 1) and its cancels as of the row's
+    /// revision (query 2): at most two queries, never a mix of two states.
+    async fn load_history(&self, row: Option<DbRow>) -> Result<Option<StoredHistory>, RepositoryError> {
+        let Some(row) = row else { return Ok(None) };
+        let row = history_row(&row)?;
+        let cancels = sqlx::query(
+            "SELECT id, cancel_key, amount, reason, data, created_at FROM payment_history_cancels \
+             WHERE payment_history_id = $1 AND added_revision <= $2",
+        )
+        .bind(id_col(row.id))
+        .bind(row.revision)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(cancel_row)
+        .collect::<Result<Vec<_>, _>>()?;
+        codec::history(&self.keys, row, cancels).map(Some)
+    }
+
+    /// The cancels of `history` not stored as of revision `stored` (`None`: a
+    /// new history, nothing stored), sealed into one insert recording them at
+    /// `revision`; `None` when every cancel is stored. Reads outside any
+    /// transaction, so the sealing and the read stay out of the write path:
+    /// when the guarded update of the same change then succeeds, the stored
+    /// cancels are still those of `stored`.
+    async fn new_cancels(
+        &self,
+        history: HistoryId,
+        cancels: &[CancelHistory],
+        stored: Option<i64>,
+        revision: i64,
+    ) -> Result<Option<QueryBuilder<'static, Db>>, RepositoryError> {
+        let stored: std::collections::HashSet<String> = match stored {
+            Some(stored) if !cancels.is_empty() => sqlx::query_scalar(
+                "SELECT cancel_key FROM payment_history_cancels WHERE payment_history_id = $1 AND added_revision <= $2",
+            )
+            .bind(id_col(history.as_uuid()))
+            .bind(stored)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?
+            .into_iter()
+            .collect(),
+            _ => std::collections::HashSet::new(),
+        };
+        let cancels: Vec<&CancelHistory> = cancels.iter().filter(|c| !stored.contains(c.key.as_str())).collect();
+        if cancels.is_empty() {
+            return Ok(None);
+        }
+        let mut sealed = Vec::with_capacity(cancels.len());
+        for cancel in &cancels {
+            let id = Uuid::now_v7();
+            sealed.push((id, codec::seal_json(&self.keys.cancels, codec::CANCEL_DATA, id, &cancel.data)?));
+        }
+        let mut insert = QueryBuilder::<Db>::new(
+            "INSERT INTO payment_history_cancels \
+             (id, payment_history_id, cancel_key, added_revision, amount, reason, data, created_at) ",
+        );
+        insert.push_values(cancels.iter().zip(sealed), |mut b, (cancel, (id, data))| {
+            b.push_bind(id_col(id))
+                .push_bind(id_col(history.as_uuid()))
+                .push_bind(cancel.key.as_str().to_owned())
+                .push_bind(revision)
+                .push_bind(money_col(cancel.price))
+                .push_bind(cancel.reason.as_str().to_owned())
+                .push_bind(data)
+                .push_bind(ts_col(cancel.created_at));
+        });
+        insert.push(" ON CONFLICT (payment_history_id, cancel_key) DO NOTHING");
+        Ok(Some(insert))
+    }
+}
+
+#[async_trait]
+impl HistoryRepository for Store {
+    async fn insert(&self, history: &PaymentHistory, password_hash: &PasswordHash) -> Result<(), RepositoryError> {
+        let id = history.id();
+        let data = codec::seal_json(&self.keys.histories, codec::HISTORY_DATA, id, history.data())?;
+        let vendor = history.vendor();
+        let source = history.source();
+        let (order, order_digest) = self.seal_order(history)?;
+        let cancels = self.new_cancels(id, history.cancels(), None, 0).await?;
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO payment_histories (id, vendor_code, vendor_store_id, vendor_uid, vendor_order_id, \
+             vendor_order_digest, source_schema, source_table, source_id, currency, price, refund, webhook_url, \
+             data, password, created_at, paid_at, cancelled_at, revision, payment_reservation_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, 0, $19)",
+        )
+        .bind(id_col(id.as_uuid()))
+        .bind(vendor.code.as_str())
+        .bind(vendor.store_id.as_str())
+        .bind(vendor.uid.as_str())
+        .bind(order)
+        .bind(order_digest)
+        .bind(source.schema.as_str())
+        .bind(source.table.as_str())
+        .bind(source.id.as_str())
+        .bind(history.currency().as_str())
+        .bind(money_col(history.price()))
+        .bind(money_col(history.refund()))
+        .bind(history.webhook_url().as_str())
+        .bind(data)
+        .bind(password_hash.as_str())
+        .bind(ts_col(history.created_at()))
+        .bind(history.paid_at().map(ts_col))
+        .bind(history.cancelled_at().map(ts_col))
+        .bind(history.identity().reservation_id.map(|r| id_col(r.as_uuid())))
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| insert_error(e, "payment", vendor.code.as_str(), vendor.uid.as_str()))?;
+        if let Some(mut cancels) = cancels {
+            cancels.build().execute(&mut *tx).await.map_err(db_err)?;
+        }
+        tx.commit().await.map_err(db_err)
+    }
+
+    async fn find_by_id(&self, id: HistoryId) -> Result<Option<StoredHistory>, RepositoryError> {
+        let row = sqlx::query(&format!("SELECT {HISTORY_COLUMNS} FROM payment_histories WHERE id = $1"))
+            .bind(id_col(id.as_uuid()))
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+        self.load_history(row).await
+    }
+
+    async fn find_by_source(&self, source: &Source) -> Result<Option<StoredHistory>, RepositoryError> {
+        let row = sqlx::query(&format!(
+            "SELECT {HISTORY_COLUMNS} FROM payment_histories \
+             WHERE source_schema = $1 AND source_table = $2 AND source_id = $3"
+        ))
+        .bind(source.schema.as_str())
+        .bind(source.table.as_str())
+        .bind(source.id.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
+        self.load_history(row).await
+    }
+
+    async fn find_by_vendor(
+        &self,
+        code: VendorCode,
+        uid: &VendorUid,
+    ) -> Result<Option<StoredHistory>, RepositoryError> {
+        let row = sqlx::query(&format!(
+            "SELECT {HISTORY_COLUMNS} FROM payment_histories WHERE vendor_code = $1 AND vendor_uid = $2"
+        ))
+        .bind(code.as_str())
+        .bind(uid.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
+        self.load_history(row).await
+    }
+
+    async fn reconcile_candidates(
+        &self,
+        since: Timestamp,
+        after: Option<HistoryId>,
+        limit: u32,
+    ) -> Result<Vec<HistoryId>, RepositoryError> {
+        let after = after.map_or(Uuid::nil(), |id| id.as_uuid());
+        let ids: Vec<IdCol> = sqlx::query_scalar(
+            "SELECT id FROM payment_histories WHERE id > $1 AND (paid_at IS NULL OR created_at >= $2 \
+             OR id IN (SELECT payment_history_id FROM payment_history_webhooks WHERE created_at >= $2)) \
+             ORDER BY id LIMIT $3",
+        )
+        .bind(id_col(after))
+        .bind(ts_col(since))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(ids.into_iter().map(|id| HistoryId::from_uuid(from_id(id))).collect())
+    }
+
+    async fn find_by_order(
+        &self,
+        code: VendorCode,
+        order_id: &OrderId,
+        limit: u32,
+    ) -> Result<Vec<StoredHistory>, RepositoryError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {HISTORY_COLUMNS} FROM payment_histories WHERE vendor_code = $1 AND vendor_order_digest = $2 \
+             ORDER BY created_at LIMIT $3"
+        ))
+        .bind(code.as_str())
+        .bind(payments_application::lookup_digest(order_id.as_str()))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        let mut found = Vec::with_capacity(rows.len());
+        for row in rows {
+            found.extend(self.load_history(Some(row)).await?);
+        }
+        Ok(found)
+    }
+
+    async fn save_change(
+        &self,
+        expected: Revision,
+        next: &PaymentHistory,
+        event: &WebhookEvent,
+    ) -> Result<(), RepositoryError> {
+        if event.history_id() != next.id() {
+            return Err(RepositoryError::Other(anyhow::anyhow!(
+                "event {} is of history {}, not of {}",
+                event.id(),
+                event.history_id(),
+                next.id()
+            )));
+        }
+        let id = next.id();
+        let revision = expected.0.checked_add(1).ok_or(RepositoryError::Stale)?;
+        let data = codec::seal_json(&self.keys.histories, codec::HISTORY_DATA, id, next.data())?;
+        let [previous, current, trigger] = codec::seal_event(&self.keys, event)?;
+        let created = ts_col(event.created_at());
+        let cancels = self.new_cancels(id, next.cancels(), Some(expected.0), revision).await?;
+        let (order, order_digest) = self.seal_order(next)?;
+
+        // The guarded update comes first: it takes the write lock (SQLite) or
+        // the row lock (PostgreSQL) and decides, before anything else is written.
+        let mut tx = self.begin_write().await?;
+        let updated = sqlx::query(
+            "UPDATE payment_histories SET price = $1, refund = $2, data = $3, paid_at = $4, cancelled_at = $5, \
+             revision = $6, vendor_order_id = COALESCE(vendor_order_id, $7), \
+             vendor_order_digest = COALESCE(vendor_order_digest, $8) WHERE id = $9 AND revision = $10",
+        )
+        .bind(money_col(next.price()))
+        .bind(money_col(next.refund()))
+        .bind(data)
+        .bind(next.paid_at().map(ts_col))
+        .bind(next.cancelled_at().map(ts_col))
+        .bind(revision)
+        .bind(order)
+        .bind(order_digest)
+        .bind(id_col(id.as_uuid()))
+        .bind(expected.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .rows_affected();
+        if updated != 1 {
+            tx.rollback().await.map_err(db_err)?;
+            return Err(RepositoryError::Stale);
+        }
+        if let Some(mut cancels) = cancels {
+            cancels.build().execute(&mut *tx).await.map_err(db_err)?;
+        }
+        sqlx::query(
+            "INSERT INTO payment_history_webhooks (id, payment_history_id, previous, current, data, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(id_col(event.id().as_uuid()))
+        .bind(id_col(id.as_uuid()))
+        .bind(previous)
+        .bind(current)
+        .bind(trigger)
+        .bind(created)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        sqlx::query(
+            "INSERT INTO payment_webhook_outbox (event_id, state, due_at, attempts, created_at, updated_at) \
+             VALUES ($1, 'pending', $2, 0, $2, $2)",
+        )
+        .bind(id_col(event.id().as_uuid()))
+        .bind(created)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)
+    }
+}
