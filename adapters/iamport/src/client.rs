@@ -248,7 +248,7 @@ impl IamportGateway {
         body: Option<&B>,
     ) -> Result<Value, GatewayError> {
         let state = self.store(store)?;
-        let what = format!("{method} /{}", segments.join("/"));
+        let what = payments_pg::call_name(&method, segments);
         let mut stale: Option<String> = None;
         loop {
             let token = self.token(state, stale.as_deref()).await?;

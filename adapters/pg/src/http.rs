@@ -120,6 +120,12 @@ impl PgHttp {
     }
 }
 
+/// How a call is named in messages and logs: `POST /v1/payments/confirm`
+/// (method and path, never the host or a query).
+pub fn call_name(method: &Method, segments: &[&str]) -> String {
+    format!("{method} /{}", segments.join("/"))
+}
+
 /// A failure before an answer was read: `Timeout` or `Unavailable`, naming the
 /// call but not its URL.
 pub fn transport_error(what: &str, error: reqwest::Error) -> GatewayError {

@@ -145,7 +145,7 @@ impl TossGateway {
         idempotency_key: Option<&str>,
     ) -> Result<Value, CallFailure> {
         let credentials = self.stores.get(VendorCode::TossPayments, store).map_err(CallFailure::from)?;
-        let what = format!("{method} /{}", segments.join("/"));
+        let what = payments_pg::call_name(&method, segments);
         let mut request =
             self.http.request(method, segments).header(reqwest::header::AUTHORIZATION, credentials.authorization());
         if let Some(key) = idempotency_key {

@@ -13,13 +13,13 @@ use rand::Rng;
 use serde::de::DeserializeOwned;
 use serde_json::{Number, Value};
 
-use super::{CustomerRecord, PaymentRecord, State, TokenRecord, failure, success};
-use crate::wire::{
+use super::wire::{
     CardDetails, CertificationAccessor, CertificationConfirm, CertificationCreate, IamportCertification,
     IamportPayment, IamportReceipt, IamportSubscription, IamportUser, IamportWebhook, PaymentBase, PaymentCancel,
     PaymentCancelCreate, PaymentStatus, ReceiptCreate, ReceiptType, SubscriptionAgain, SubscriptionCreate,
     SubscriptionOnetime, UserAccessor, VBankCreate, VBankDetails, VBankUpdate,
 };
+use super::{CustomerRecord, PaymentRecord, State, TokenRecord, failure, success};
 
 /// A failed request: its status and the envelope's `code` and `message`.
 pub(super) struct Fail {

@@ -15,6 +15,7 @@
 //! HTTP 200 with `code: 1` and the reason in `message`.
 
 mod handlers;
+pub mod wire;
 
 use std::io;
 use std::net::SocketAddr;
@@ -28,8 +29,8 @@ use poem::http::StatusCode;
 use poem::{EndpointExt, IntoResponse, Response, Route, get, post, put};
 use serde::Serialize;
 
+use self::wire::{IamportCertification, IamportPayment, IamportReceipt, IamportResponse, IamportSubscription};
 use crate::IamportCredentials;
-use crate::wire::{IamportCertification, IamportPayment, IamportReceipt, IamportResponse, IamportSubscription};
 
 /// The port the original fake Iamport server listens on.
 pub const DEFAULT_PORT: u16 = 10851;
