@@ -186,6 +186,24 @@ fn the_cancels_of_a_partly_canceled_payment_are_read_whole() {
     assert!(payments_toss::snapshot(pending).unwrap().cancels.is_empty());
 }
 
+/// A cancel reason is the PG's text, written by whoever cancelled (a console
+/// user, another system): one longer than our limit, with a NUL, or blank is
+/// cleaned like Iamport's, never left to make the payment unreadable.
+#[test]
+fn a_hostile_cancel_reason_is_cleaned_not_refused() {
+    let payment = documented("v2022-11-16/payment-card-partial-canceled.json");
+    for (reason, expected) in [
+        (format!("refund\u{0}ed {}", "x".repeat(1500)), format!("refunded {}", "x".repeat(991))),
+        ("   ".to_owned(), "-".to_owned()),
+    ] {
+        let mut hostile = payment.clone();
+        hostile["cancels"][0]["cancelReason"] = json!(reason);
+        let snapshot = snapshot(hostile.clone()).unwrap();
+        assert_eq!(snapshot.cancels[0].reason.as_str(), expected);
+        assert_eq!(snapshot.cancels[0].data, hostile["cancels"][0], "the PG's JSON is kept as it came");
+    }
+}
+
 #[test]
 fn a_virtual_account_canceled_before_its_deposit_was_never_paid() {
     let mut canceled = documented("v2022-11-16/payment-virtual-account-waiting.json");
