@@ -269,6 +269,19 @@ impl Toss {
         Ok(response.json().await?)
     }
 
+    /// A cancel of `amount` made at Toss itself (its console, another
+    /// system): the server hears of it only from Toss. Answers the payment.
+    ///
+    /// # Errors
+    /// When the fake refuses or cannot be reached.
+    pub async fn cancel_at_console(&self, payment_key: &str, amount: u64, reason: &str) -> anyhow::Result<Value> {
+        self.post(
+            &format!("/v1/payments/{payment_key}/cancel"),
+            &json!({"cancelReason": reason, "cancelAmount": amount}),
+        )
+        .await
+    }
+
     fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
         self.http.request(method, format!("{}{path}", self.url)).basic_auth(TOSS_SECRET, Some(""))
     }

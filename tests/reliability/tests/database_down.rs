@@ -95,15 +95,7 @@ async fn a_pg_webhook_while_the_database_is_down_is_processed_once_it_is_back(
     assert_eq!(created.status, 201, "{created:?}");
 
     // A cancel at Toss's console; its webhook comes while our database is down.
-    let answer = toss
-        .http
-        .post(format!("{}/v1/payments/{key}/cancel", toss.url))
-        .basic_auth(payments_reliability::TOSS_SECRET, Some(""))
-        .json(&json!({"cancelReason": "at the console", "cancelAmount": 1500}))
-        .send()
-        .await
-        .unwrap();
-    assert!(answer.status().is_success());
+    toss.cancel_at_console(&key, 1500, "at the console").await.unwrap();
     let payment = toss.payment(&key).await.unwrap();
     let outage = take_down(&server, proxy).await;
     let webhook =

@@ -385,15 +385,7 @@ async fn a_pg_webhook_while_the_pg_cannot_be_read_is_kept_and_processed_later() 
     assert_eq!(created.status, 201, "{created:?}");
 
     // A cancel made at Toss's console; its webhook comes while Toss is slow.
-    let answer = toss
-        .http
-        .post(format!("{}/v1/payments/{key}/cancel", toss.url))
-        .basic_auth(payments_reliability::TOSS_SECRET, Some(""))
-        .json(&json!({"cancelReason": "at the console", "cancelAmount": 1500}))
-        .send()
-        .await
-        .unwrap();
-    assert!(answer.status().is_success());
+    toss.cancel_at_console(&key, 1500, "at the console").await.unwrap();
     let payment = toss.payment(&key).await.unwrap();
     proxy.set(ProxyMode::Slow(Duration::from_secs(3)));
     let started = Instant::now();
@@ -466,15 +458,7 @@ async fn the_reconciler_records_what_changed_at_the_pg_without_a_webhook() {
     );
 
     // Behind our back: a console cancel and a deposit, no webhook for either.
-    let cancelled = toss
-        .http
-        .post(format!("{}/v1/payments/{card}/cancel", toss.url))
-        .basic_auth(payments_reliability::TOSS_SECRET, Some(""))
-        .json(&json!({"cancelReason": "console", "cancelAmount": 2500}))
-        .send()
-        .await
-        .unwrap();
-    assert!(cancelled.status().is_success());
+    toss.cancel_at_console(&card, 2500, "console").await.unwrap();
     let deposited = toss.http.put(format!("{}/internal/{account}/deposit", toss.url)).send().await.unwrap();
     assert!(deposited.status().is_success());
 

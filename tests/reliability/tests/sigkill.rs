@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use payments_reliability::{
-    Api, PgProxy, ProxyMode, Receiver, ScratchDatabase, TOSS_SECRET, Toss, base_vars, free_port, http_client,
-    payments_binary, postgres_url,
+    Api, PgProxy, ProxyMode, Receiver, ScratchDatabase, Toss, base_vars, free_port, http_client, payments_binary,
+    postgres_url,
 };
 use payments_toss::fake::FakeTossConfig;
 use serde_json::{Value, json};
@@ -82,14 +82,7 @@ async fn worker(id: usize, api: Api, toss: Toss, hook: String, acks: Arc<Acks>, 
             }
         }
         // A cancel made at the PG itself: the server hears of it by webhook.
-        let answer = toss
-            .http
-            .post(format!("{}/v1/payments/{key}/cancel", toss.url))
-            .basic_auth(TOSS_SECRET, Some(""))
-            .json(&json!({"cancelReason": "at the PG", "cancelAmount": 500}))
-            .send()
-            .await;
-        if answer.is_ok_and(|a| a.status().is_success()) {
+        if toss.cancel_at_console(&key, 500, "at the PG").await.is_ok() {
             acks.pg_side_cancels.fetch_add(1, Ordering::SeqCst);
         }
     }
