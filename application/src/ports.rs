@@ -256,10 +256,39 @@ impl std::fmt::Debug for SecretKey {
     }
 }
 
+/// A notification as it came, for a PG that signs what it sends: its headers
+/// (names in lower case) and its body, byte for byte.
+#[derive(Debug, Clone, Copy)]
+pub struct RawNotification<'a> {
+    pub headers: &'a [(String, String)],
+    pub body: &'a [u8],
+}
+
+impl RawNotification<'_> {
+    /// The value of header `name` (lower case), when it came once.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let mut values = self.headers.iter().filter(|(n, _)| n == name).map(|(_, v)| v.as_str());
+        let first = values.next()?;
+        values.next().is_none().then_some(first)
+    }
+}
+
 /// Reads one PG's notification bodies: the incoming half of a PG's contract,
 /// so the parser the PG crate tests is the one the webhook route runs.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 pub trait NotificationReader: Send + Sync {
+    /// Proves a notification is the PG's before it is read: a PG that signs
+    /// its notifications checks the signature over `raw` here. By default
+    /// (a PG that signs nothing) every one passes: it is proven by re-reading
+    /// the PG.
+    ///
+    /// # Errors
+    /// Why it is not the PG's (the route answers 403; nothing is stored).
+    fn authenticate<'a>(&self, raw: &RawNotification<'a>) -> Result<(), String> {
+        let _ = raw;
+        Ok(())
+    }
+
     /// Reads a notification body. Any event the PG may legitimately send
     /// reads as an intent (unknown event types as `Ignore`).
     ///

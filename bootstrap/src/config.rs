@@ -630,9 +630,17 @@ mod tests {
         // Every registered PG, each with its fake and the fake's test credentials.
         let pgs: Vec<_> =
             config.pg.pgs.iter().map(|pg| (pg.code(), pg.fake_port(), pg.uses_test_credentials())).collect();
-        use payments_domain::VendorCode::{Iamport, TossPayments};
-        assert_eq!(pgs, vec![(Iamport, Some(10851), true), (TossPayments, Some(30771), true)]);
-        for defaulted in ["PAYMENT_CONNECTION_ENCRYPTION_KEY", "PAYMENT_IAMPORT_KEY", "PAYMENT_TOSS_PAYMENTS_SECRET"] {
+        use payments_domain::VendorCode::{Iamport, PortOne, TossPayments};
+        assert_eq!(
+            pgs,
+            vec![(Iamport, Some(10851), true), (TossPayments, Some(30771), true), (PortOne, Some(20771), true)]
+        );
+        for defaulted in [
+            "PAYMENT_CONNECTION_ENCRYPTION_KEY",
+            "PAYMENT_IAMPORT_KEY",
+            "PAYMENT_TOSS_PAYMENTS_SECRET",
+            "PAYMENT_PORTONE_SECRET",
+        ] {
             assert!(config.defaulted.contains(&defaulted), "{defaulted}");
         }
     }

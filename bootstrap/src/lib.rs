@@ -12,4 +12,4 @@ pub use config::{Config, ConfigError, Mode};
 /// The PGs this server speaks to: each one's crate, registered once. Adding a
 /// PG is a crate implementing [`payments_pg::PgModule`] and a line here (see
 /// docs/ARCHITECTURE.md, "How to add a PG").
-pub static PGS: &[&dyn payments_pg::PgModule] = &[&payments_iamport::PG, &payments_toss::PG];
+pub static PGS: &[&dyn payments_pg::PgModule] = &[&payments_iamport::PG, &payments_toss::PG, &payments_portone::PG];

@@ -32,9 +32,10 @@ enum Command {
     /// PAYMENT_API_HOST, PAYMENT_API_PORT, PAYMENT_DATABASE_URL, the PAYMENT_*_ENCRYPTION_KEY/IV
     /// keys, the PG credentials and URLs, PAYMENT_WEBHOOK_*, PAYMENT_ARGON2_*,
     /// PAYMENT_SHUTDOWN_GRACE_SECS and PAYMENT_LOG. In local mode (the default)
-    /// also starts the fake Iamport (PAYMENT_FAKE_IAMPORT_PORT, 10851) and fake
-    /// Toss Payments (PAYMENT_FAKE_TOSS_PORT, 30771) with their webhooks pointing
-    /// at this server. Once it accepts connections it prints one line to
+    /// also starts every PG's fake (Iamport on PAYMENT_FAKE_IAMPORT_PORT, 10851;
+    /// Toss Payments on PAYMENT_FAKE_TOSS_PORT, 30771; PortOne V2 on
+    /// PAYMENT_FAKE_PORTONE_PORT, 20771) with their webhooks pointing at this
+    /// server. Once it accepts connections it prints one line to
     /// standard output: `payments listening on http://HOST:PORT ...`; logs go to
     /// standard error.
     Serve,

@@ -20,14 +20,17 @@ async fn local_mode_with_no_environment_serves_a_card_payment_and_stops_on_sigte
     bounded(Duration::from_secs(120), async {
         let dir = tempfile::tempdir().unwrap();
         // Truly no environment, unless another process holds the default ports.
-        let env: Vec<(String, String)> = if [37821, 10851, 30771, 9464].into_iter().all(port_free) {
+        let env: Vec<(String, String)> = if [37821, 10851, 30771, 20771, 9464].into_iter().all(port_free) {
             Vec::new()
         } else {
-            eprintln!("a default port (37821, 10851, 30771 or 9464) is in use; this run sets the four ports to 0");
+            eprintln!(
+                "a default port (37821, 10851, 30771, 20771 or 9464) is in use; this run sets the five ports to 0"
+            );
             [
                 ("PAYMENT_API_PORT", "0"),
                 ("PAYMENT_FAKE_IAMPORT_PORT", "0"),
                 ("PAYMENT_FAKE_TOSS_PORT", "0"),
+                ("PAYMENT_FAKE_PORTONE_PORT", "0"),
                 ("PAYMENT_METRICS_ADDR", "127.0.0.1:0"),
             ]
             .into_iter()

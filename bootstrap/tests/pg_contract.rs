@@ -1,24 +1,32 @@
 //! The same checks over every registered PG ([`payments_server::PGS`]): its
 //! configuration reads in local mode with nothing set, its fake starts, its
 //! client reads a payment made at the fake and cancels part of it, and its
-//! notification reader takes every webhook the fake sent about it as a
-//! re-read of that payment. A new PG passes these by being registered.
+//! notification reader proves (where the PG signs) and takes every webhook
+//! the fake sent about it as a re-read of that payment. A new PG passes these
+//! by being registered.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use payments_application::commands::NotificationTarget;
+use payments_application::ports::RawNotification;
 use payments_application::ports::{CancelRequest, NotificationIntent};
 use payments_domain::{CancelReason, Money, OrderId, PaymentPhase, StoreId};
 use payments_pg::{ClientSettings, Env, Mode, Vars};
-use poem::web::{Data, Json};
+use poem::web::Data;
 use poem::{EndpointExt, Route, handler, post};
 
-type Received = Arc<Mutex<Vec<serde_json::Value>>>;
+/// Each webhook as it came: its headers (lower case) and its body.
+type Received = Arc<Mutex<Vec<(Vec<(String, String)>, Vec<u8>)>>>;
 
 #[handler]
-fn receive(Json(body): Json<serde_json::Value>, received: Data<&Received>) {
-    received.lock().unwrap().push(body);
+fn receive(request: &poem::Request, body: Vec<u8>, received: Data<&Received>) {
+    let headers = request
+        .headers()
+        .iter()
+        .filter_map(|(name, value)| Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned())))
+        .collect();
+    received.lock().unwrap().push((headers, body.to_vec()));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -78,8 +86,17 @@ async fn every_registered_pg_keeps_the_contract() {
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
         let reader = pg.notifications();
-        for body in received.lock().unwrap().iter() {
-            match reader.read(body) {
+        for (headers, raw) in received.lock().unwrap().iter() {
+            let body: serde_json::Value = serde_json::from_slice(raw).unwrap();
+            let came = RawNotification { headers, body: raw };
+            reader.authenticate(&came).unwrap_or_else(|e| panic!("{code}: its own fake's webhook {body} refused: {e}"));
+            let mut forged = raw.clone();
+            forged.extend_from_slice(b" ");
+            let tampered = RawNotification { headers, body: &forged };
+            if headers.iter().any(|(name, _)| name == "webhook-signature") {
+                assert!(reader.authenticate(&tampered).is_err(), "{code}: a signed webhook changed on the way");
+            }
+            match reader.read(&body) {
                 Ok(NotificationIntent::Reread(NotificationTarget::Payment { uid: named, .. })) => {
                     assert_eq!(named, uid, "{code}: {body}");
                 }

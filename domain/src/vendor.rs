@@ -17,16 +17,20 @@ pub enum VendorCode {
     /// Toss Payments.
     #[serde(rename = "toss.payments")]
     TossPayments,
+    /// PortOne V2 (api.portone.io), in front of the Korean PGs it connects.
+    #[serde(rename = "portone")]
+    PortOne,
 }
 
 impl VendorCode {
-    pub const ALL: [VendorCode; 2] = [VendorCode::Iamport, VendorCode::TossPayments];
+    pub const ALL: [VendorCode; 3] = [VendorCode::Iamport, VendorCode::TossPayments, VendorCode::PortOne];
 
-    /// The wire spelling: `iamport` or `toss.payments`.
+    /// The wire spelling: `iamport`, `toss.payments` or `portone`.
     pub const fn as_str(self) -> &'static str {
         match self {
             VendorCode::Iamport => "iamport",
             VendorCode::TossPayments => "toss.payments",
+            VendorCode::PortOne => "portone",
         }
     }
 }
@@ -51,7 +55,7 @@ impl FromStr for VendorCode {
             let shown: String = s.chars().take(40).collect();
             DomainError::invalid(
                 "vendor.code",
-                format!("unknown vendor code {shown:?}; expected \"iamport\" or \"toss.payments\""),
+                format!("unknown vendor code {shown:?}; expected \"iamport\", \"toss.payments\" or \"portone\""),
             )
         })
     }

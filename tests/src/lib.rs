@@ -39,6 +39,7 @@ pub const WEBHOOK_SECRET: &str = "whsec_ZTJlLXdlYmhvb2stc2VjcmV0LW9mLTMyLWJ5dGVz
 /// Store ids at the fakes (any id is served by the default credentials).
 pub const IAMPORT_STORE: &str = "e2e-iamport-store";
 pub const TOSS_STORE: &str = "e2e-toss-store";
+pub const PORTONE_STORE: &str = "e2e-portone-store";
 /// The password every scenario registers its records with.
 pub const PASSWORD: &str = "e2e password";
 
@@ -94,6 +95,8 @@ pub struct TestApp {
     pub iamport: FakeIamport,
     /// The fake Toss Payments, as the customers use it.
     pub toss: FakeToss,
+    /// The fake PortOne V2, as the customers use it.
+    pub portone: FakePortOne,
     /// Where this server's notification spool lives (its own, whichever database).
     _spool: tempfile::TempDir,
 }
@@ -147,6 +150,7 @@ pub async fn spawn_app_with(backend: Backend, test: &str, overrides: &[(&str, &s
         ("PAYMENT_METRICS_ADDR", "127.0.0.1:0"),
         ("PAYMENT_FAKE_IAMPORT_PORT", "0"),
         ("PAYMENT_FAKE_TOSS_PORT", "0"),
+        ("PAYMENT_FAKE_PORTONE_PORT", "0"),
         ("PAYMENT_DATABASE_URL", database_url.as_str()),
         ("PAYMENT_DATABASE_MAX_CONNECTIONS", "5"),
         ("PAYMENT_NOTIFICATION_SPOOL", spool.as_str()),
@@ -173,6 +177,7 @@ pub async fn spawn_app_with(backend: Backend, test: &str, overrides: &[(&str, &s
     let http = reqwest::Client::builder().timeout(WAIT).build().expect("an HTTP client");
     let iamport_addr = app.fake(payments_domain::VendorCode::Iamport).expect("local mode starts the fake Iamport");
     let toss_addr = app.fake(payments_domain::VendorCode::TossPayments).expect("local mode starts the fake Toss");
+    let portone_addr = app.fake(payments_domain::VendorCode::PortOne).expect("local mode starts the fake PortOne");
     Some(TestApp {
         backend,
         database,
@@ -182,6 +187,7 @@ pub async fn spawn_app_with(backend: Backend, test: &str, overrides: &[(&str, &s
         hooks,
         iamport: FakeIamport { url: format!("http://{iamport_addr}"), http: http.clone() },
         toss: FakeToss { url: format!("http://{toss_addr}"), http: http.clone() },
+        portone: FakePortOne { url: format!("http://{portone_addr}"), http: http.clone() },
         http,
         app: Some(app),
         _spool: spool_dir,
@@ -353,14 +359,24 @@ impl TestApp {
 
     /// POSTs a PG webhook as the PG would; answers its status.
     pub async fn post_pg_webhook(&self, pg: &str, body: &Value) -> u16 {
-        let response = self
+        // PortOne signs what it sends (Standard Webhooks), with the secret of
+        // the fake's store.
+        let text = body.to_string();
+        let mut request = self
             .http
             .post(format!("{}/payments/webhooks/{pg}", self.url()))
-            .json(body)
-            .send()
-            .await
-            .expect("the server answers");
-        response.status().as_u16()
+            .header("content-type", "application/json")
+            .body(text.clone());
+        if pg == "portone" {
+            let signer = standardwebhooks::Webhook::new(payments_portone::fake::TEST_WEBHOOK_SECRET).expect("a secret");
+            let (id, at) = (format!("msg_{}", uuid::Uuid::new_v4().simple()), chrono::Utc::now().timestamp());
+            let signature = signer.sign(&id, at, text.as_bytes()).expect("signed");
+            request = request
+                .header("webhook-id", id)
+                .header("webhook-timestamp", at.to_string())
+                .header("webhook-signature", signature);
+        }
+        request.send().await.expect("the server answers").status().as_u16()
     }
 
     /// Registers a payment with the standard password and the receiver's hook.
@@ -427,6 +443,7 @@ pub fn store_of(code: wire::VendorCodeBody) -> &'static str {
     match code {
         wire::VendorCodeBody::Iamport => IAMPORT_STORE,
         wire::VendorCodeBody::TossPayments => TOSS_STORE,
+        wire::VendorCodeBody::PortOne => PORTONE_STORE,
     }
 }
 
@@ -845,6 +862,74 @@ impl FakeToss {
     }
 }
 
+/// The fake PortOne V2, as a customer (and a test) uses it. A payment's id
+/// there is the merchant's order id.
+pub struct FakePortOne {
+    pub url: String,
+    http: reqwest::Client,
+}
+
+impl FakePortOne {
+    /// An authorised call; answers the status and the body.
+    pub async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let secret = payments_portone::fake::TEST_API_SECRET;
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.url))
+            .header("Authorization", payments_portone::authorization(secret));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let (status, value) = call(request, path).await;
+        assert!(status < 300, "{path} answered {status}: {value}");
+        (status, value)
+    }
+
+    /// A paid card payment for `order`; answers its payment id (`order`).
+    pub async fn card_payment(&self, order: &str, amount: u64) -> String {
+        let body = json!({"method": "card", "amount": amount, "orderName": "e2e order"});
+        let (_, payment) = self.call(reqwest::Method::POST, &format!("/internal/payments/{order}"), Some(body)).await;
+        assert_eq!(payment["status"], "PAID", "{payment}");
+        payment["id"].as_str().expect("an id").to_owned()
+    }
+
+    /// A virtual account awaiting its deposit for `order`; answers its payment id.
+    pub async fn virtual_account(&self, order: &str, amount: u64) -> String {
+        let body = json!({"method": "virtualAccount", "amount": amount, "orderName": "e2e vbank order"});
+        let (_, payment) = self.call(reqwest::Method::POST, &format!("/internal/payments/{order}"), Some(body)).await;
+        assert_eq!(payment["status"], "VIRTUAL_ACCOUNT_ISSUED", "{payment}");
+        payment["id"].as_str().expect("an id").to_owned()
+    }
+
+    /// The customer pays into the virtual account.
+    pub async fn deposit(&self, payment_id: &str) {
+        let path = format!("/internal/payments/{payment_id}/deposit");
+        let (_, payment) = self.call(reqwest::Method::POST, &path, Some(json!({}))).await;
+        assert_eq!(payment["status"], "PAID", "{payment}");
+    }
+
+    /// The payment as PortOne shows it.
+    pub async fn payment(&self, payment_id: &str) -> Value {
+        self.call(reqwest::Method::GET, &format!("/payments/{payment_id}"), None).await.1
+    }
+
+    /// A card of `number` saved in PortOne's window for `customer`; answers
+    /// the billing key (the fake's PG declines charges of 4000-0000-0000-0002).
+    pub async fn save_card_numbered(&self, customer: &str, number: &str) -> String {
+        let body = json!({"customerId": customer, "cardNumber": number});
+        let (_, info) = self.call(reqwest::Method::POST, "/internal/billing-keys", Some(body)).await;
+        info["billingKey"].as_str().expect("a billingKey").to_owned()
+    }
+
+    /// Charges the billing key for `order` as a merchant does; answers the payment id.
+    pub async fn charge_saved_card(&self, billing_key: &str, customer: &str, order: &str, amount: u64) -> String {
+        let body = json!({"billingKey": billing_key, "orderName": "e2e subscription", "customer": {"id": customer},
+                          "amount": {"total": amount}, "currency": "KRW"});
+        self.call(reqwest::Method::POST, &format!("/payments/{order}/billing-key"), Some(body)).await;
+        order.to_owned()
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Either PG
 // ---------------------------------------------------------------------------
@@ -857,6 +942,7 @@ impl TestApp {
         match pg {
             Pg::Iamport => self.iamport.card_payment(order, amount).await,
             Pg::TossPayments => self.toss.card_payment(order, amount).await,
+            Pg::PortOne => self.portone.card_payment(order, amount).await,
         }
     }
 
@@ -866,6 +952,7 @@ impl TestApp {
         match pg {
             Pg::Iamport => self.iamport.virtual_account(order, amount).await,
             Pg::TossPayments => self.toss.virtual_account(order, amount).await,
+            Pg::PortOne => self.portone.virtual_account(order, amount).await,
         }
     }
 
@@ -874,6 +961,7 @@ impl TestApp {
         match pg {
             Pg::Iamport => self.iamport.deposit(uid).await,
             Pg::TossPayments => self.toss.deposit(uid).await,
+            Pg::PortOne => self.portone.deposit(uid).await,
         }
     }
 
@@ -882,6 +970,7 @@ impl TestApp {
         match pg {
             Pg::Iamport => self.iamport.payment(uid).await,
             Pg::TossPayments => self.toss.payment(uid).await,
+            Pg::PortOne => self.portone.payment(uid).await,
         }
     }
 
@@ -893,6 +982,7 @@ impl TestApp {
         let balance = match pg {
             Pg::Iamport => number(&payment["amount"]) - number(&payment["cancel_amount"]),
             Pg::TossPayments => number(&payment["balanceAmount"]),
+            Pg::PortOne => number(&payment["amount"]["paid"]) - number(&payment["amount"]["cancelled"]),
         };
         (payment["status"].as_str().unwrap_or_default().to_owned(), balance)
     }
@@ -909,6 +999,17 @@ impl TestApp {
                 "createdAt": "2026-11-24T12:00:00.000000",
                 "data": payment,
             }),
+            // Version 2024-04-25: the type names the change, the data the ids.
+            Pg::PortOne => json!({
+                "type": match payment["status"].as_str() {
+                    Some("CANCELLED") => "Transaction.Cancelled",
+                    Some("PARTIAL_CANCELLED") => "Transaction.PartialCancelled",
+                    Some("VIRTUAL_ACCOUNT_ISSUED") => "Transaction.VirtualAccountIssued",
+                    _ => "Transaction.Paid",
+                },
+                "timestamp": "2026-12-02T12:00:00.000Z",
+                "data": {"paymentId": uid, "storeId": payment["storeId"], "transactionId": payment["transactionId"]},
+            }),
         }
     }
 
@@ -917,6 +1018,7 @@ impl TestApp {
         match pg {
             Pg::Iamport => "iamport",
             Pg::TossPayments => "toss",
+            Pg::PortOne => "portone",
         }
     }
 
@@ -925,6 +1027,7 @@ impl TestApp {
         let bank = match pg {
             Pg::Iamport => "088",
             Pg::TossPayments => "신한",
+            Pg::PortOne => "088",
         };
         wire::RefundAccountBody {
             bank: bank.into(),

@@ -87,6 +87,7 @@ fn vendor(pg: Pg, uid: &str) -> Value {
     let code = match pg {
         Pg::Iamport => "iamport",
         Pg::TossPayments => "toss.payments",
+        Pg::PortOne => "portone",
     };
     json!({"code": code, "store_id": store_of(pg), "uid": uid})
 }
@@ -135,6 +136,7 @@ async fn every_card_flow(app: &TestApp, pg: Pg, answers: &mut Vec<String>) -> St
             customer.clone()
         }
         Pg::TossPayments => app.toss.save_card_numbered(&customer, CARDS[1]).await,
+        Pg::PortOne => app.portone.save_card_numbered(&customer, CARDS[1]).await,
     };
     let card_source = json!({"schema": "shop", "table": "customers", "id": customer});
     let save = json!({"vendor": vendor(pg, &card_uid), "source": card_source, "title": "plan", "password": PASSWORD});
@@ -161,12 +163,12 @@ async fn no_card_number_in_any_answer_webhook_or_log_line() {
     let logs = logs();
     let mut app = spawn_app(Backend::Sqlite, "no_card_number").await.unwrap();
     let mut answers = Vec::new();
-    for pg in [Pg::Iamport, Pg::TossPayments] {
+    for pg in [Pg::Iamport, Pg::TossPayments, Pg::PortOne] {
         let order = every_card_flow(&app, pg, &mut answers).await;
         app.hooks.delivered(&order, 1).await;
     }
     let webhooks: Vec<String> = app.hooks.all().iter().map(|hook| hook.plaintext.clone()).collect();
-    assert!(webhooks.len() >= 2, "the cancels were announced");
+    assert!(webhooks.len() >= 3, "the cancels were announced");
     app.stop().await;
     let logged = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
     assert!(logged.lines().count() > 50, "the logs were captured");

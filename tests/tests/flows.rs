@@ -9,14 +9,19 @@ use payments_wire as wire;
 payments_e2e::scenarios!(
     iamport_card_payment,
     toss_card_payment,
+    portone_card_payment,
     iamport_partial_cancels,
     toss_partial_cancels,
+    portone_partial_cancels,
     iamport_virtual_account,
     toss_virtual_account,
+    portone_virtual_account,
     iamport_saved_card,
     toss_saved_card,
+    portone_saved_card,
     iamport_saved_card_charged,
     toss_saved_card_charged,
+    portone_saved_card_charged,
     monitors,
 );
 
@@ -25,6 +30,7 @@ fn cancelled_statuses(pg: Pg) -> (&'static str, &'static str) {
     match pg {
         Pg::Iamport => ("paid", "cancelled"),
         Pg::TossPayments => ("PARTIAL_CANCELED", "CANCELED"),
+        Pg::PortOne => ("PARTIAL_CANCELLED", "CANCELLED"),
     }
 }
 
@@ -86,6 +92,10 @@ async fn toss_card_payment(app: &TestApp) {
     card_payment(app, Pg::TossPayments).await;
 }
 
+async fn portone_card_payment(app: &TestApp) {
+    card_payment(app, Pg::PortOne).await;
+}
+
 /// Card payment -> five partial cancels of a fifth each, checking refund,
 /// cancels and the delivered webhook after each.
 async fn partial_cancels(app: &TestApp, pg: Pg) {
@@ -130,6 +140,10 @@ async fn iamport_partial_cancels(app: &TestApp) {
 
 async fn toss_partial_cancels(app: &TestApp) {
     partial_cancels(app, Pg::TossPayments).await;
+}
+
+async fn portone_partial_cancels(app: &TestApp) {
+    partial_cancels(app, Pg::PortOne).await;
 }
 
 /// Virtual account -> register -> deposit at the fake PG -> exactly one
@@ -177,6 +191,10 @@ async fn toss_virtual_account(app: &TestApp) {
     virtual_account(app, Pg::TossPayments).await;
 }
 
+async fn portone_virtual_account(app: &TestApp) {
+    virtual_account(app, Pg::PortOne).await;
+}
+
 fn customer(id: &str) -> wire::SourceBody {
     wire::SourceBody { schema: "shop".into(), table: "customers".into(), id: id.into() }
 }
@@ -192,6 +210,7 @@ async fn saved_card(app: &TestApp, pg: Pg) {
             customer_key.clone()
         }
         Pg::TossPayments => app.toss.save_card(&customer_key).await,
+        Pg::PortOne => app.portone.save_card_numbered(&customer_key, "4444333322221111").await,
     };
     let reservation = app
         .client
@@ -228,6 +247,7 @@ async fn saved_card(app: &TestApp, pg: Pg) {
     let payment_uid = match pg {
         Pg::Iamport => app.iamport.charge_saved_card(&customer_key, &order, 9_900).await,
         Pg::TossPayments => app.toss.charge_saved_card(&card_uid, &customer_key, &order, 9_900).await,
+        Pg::PortOne => app.portone.charge_saved_card(&card_uid, &customer_key, &order, 9_900).await,
     };
     let history = app.register(pg, &payment_uid, &order, 9_900).await.expect("charge registered");
     assert_eq!(money_text(&history.price), "9900");
@@ -242,6 +262,10 @@ async fn iamport_saved_card(app: &TestApp) {
 
 async fn toss_saved_card(app: &TestApp) {
     saved_card(app, Pg::TossPayments).await;
+}
+
+async fn portone_saved_card(app: &TestApp) {
+    saved_card(app, Pg::PortOne).await;
 }
 
 /// Health, system and performance through the client.
@@ -260,7 +284,7 @@ async fn monitors(app: &TestApp) {
     assert!(matches!(stranger.system().await, Err(payments_client::ClientError::Decrypt(_))));
 }
 
-/// The card number both fakes decline when a saved card of it is charged.
+/// The card number every fake declines when a saved card of it is charged.
 const DECLINED_CARD: &str = "4000000000000002";
 
 /// Saves a card of `number` at the fake PG and registers it here.
@@ -274,6 +298,7 @@ async fn saved(app: &TestApp, pg: Pg, number: &str) -> wire::ReservationBody {
             customer_key.clone()
         }
         Pg::TossPayments => app.toss.save_card_numbered(&customer_key, number).await,
+        Pg::PortOne => app.portone.save_card_numbered(&customer_key, number).await,
     };
     app.client
         .create_reservation(&wire::CreateReservationBody {
@@ -310,7 +335,12 @@ async fn saved_card_charged(app: &TestApp, pg: Pg) {
     assert_eq!(charged.source, source(&order));
     assert!(charged.paid_at.is_some());
     let (status, balance) = app.pg_state(pg, &charged.vendor.uid).await;
-    assert_eq!((status.as_str(), balance), (if pg == Pg::Iamport { "paid" } else { "DONE" }, 12_000));
+    let paid = match pg {
+        Pg::Iamport => "paid",
+        Pg::TossPayments => "DONE",
+        Pg::PortOne => "PAID",
+    };
+    assert_eq!((status.as_str(), balance), (paid, 12_000));
 
     // The same key again: the first answer, and no second charge at the PG.
     let again = app.client.charge_reservation(card.id, &charge_of(&order, 12_000, app), &key).await.expect("replayed");
@@ -362,4 +392,8 @@ async fn iamport_saved_card_charged(app: &TestApp) {
 
 async fn toss_saved_card_charged(app: &TestApp) {
     saved_card_charged(app, Pg::TossPayments).await;
+}
+
+async fn portone_saved_card_charged(app: &TestApp) {
+    saved_card_charged(app, Pg::PortOne).await;
 }

@@ -6,8 +6,10 @@ use payments_e2e::{Pg, TestApp, accessor, money_text, unique};
 payments_e2e::scenarios!(
     iamport_concurrent_cancels,
     toss_concurrent_cancels,
+    portone_concurrent_cancels,
     iamport_concurrent_registrations,
     toss_concurrent_registrations,
+    portone_concurrent_registrations,
 );
 
 /// Five cancels of 3000 at once on a payment of 10000: at most three can
@@ -64,6 +66,10 @@ async fn toss_concurrent_cancels(app: &TestApp) {
     concurrent_cancels(app, Pg::TossPayments).await;
 }
 
+async fn portone_concurrent_cancels(app: &TestApp) {
+    concurrent_cancels(app, Pg::PortOne).await;
+}
+
 /// Ten registrations of one payment at once, five under its own order and
 /// five under strangers' orders: one 201, for its own order; the other
 /// four of its order 409; the strangers 409 (the payment is taken) or 422
@@ -95,4 +101,8 @@ async fn iamport_concurrent_registrations(app: &TestApp) {
 
 async fn toss_concurrent_registrations(app: &TestApp) {
     concurrent_registrations(app, Pg::TossPayments).await;
+}
+
+async fn portone_concurrent_registrations(app: &TestApp) {
+    concurrent_registrations(app, Pg::PortOne).await;
 }

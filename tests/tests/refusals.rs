@@ -10,12 +10,16 @@ use serde_json::json;
 payments_e2e::scenarios!(
     iamport_price_mismatch,
     toss_price_mismatch,
+    portone_price_mismatch,
     iamport_duplicate,
     toss_duplicate,
+    portone_duplicate,
     iamport_unknown_uid,
     toss_unknown_uid,
+    portone_unknown_uid,
     iamport_cancel_above_balance,
     toss_cancel_above_balance,
+    portone_cancel_above_balance,
     unknown_vendor_code,
     idempotent_retries,
 );
@@ -31,6 +35,7 @@ async fn price_mismatch(app: &TestApp, pg: Pg) {
     let cancelled = match pg {
         Pg::Iamport => "cancelled",
         Pg::TossPayments => "CANCELED",
+        Pg::PortOne => "CANCELLED",
     };
     assert_eq!((status.as_str(), balance), (cancelled, 0), "the PG payment was cancelled");
     assert_status(app.client.get_history(&accessor(&order)).await, 404);
@@ -47,6 +52,10 @@ async fn iamport_price_mismatch(app: &TestApp) {
 
 async fn toss_price_mismatch(app: &TestApp) {
     price_mismatch(app, Pg::TossPayments).await;
+}
+
+async fn portone_price_mismatch(app: &TestApp) {
+    price_mismatch(app, Pg::PortOne).await;
 }
 
 /// Register the same payment twice: 409, whether under the same or another
@@ -72,11 +81,16 @@ async fn toss_duplicate(app: &TestApp) {
     duplicate(app, Pg::TossPayments).await;
 }
 
+async fn portone_duplicate(app: &TestApp) {
+    duplicate(app, Pg::PortOne).await;
+}
+
 /// Register a uid the PG does not know: 404, for both PGs alike.
 async fn unknown_uid(app: &TestApp, pg: Pg) {
     let uid = match pg {
         Pg::Iamport => "imp_000000000000".to_owned(),
         Pg::TossPayments => unique("no-such-payment-key"),
+        Pg::PortOne => unique("no-such-payment-id"),
     };
     let order = unique("order");
     let error = assert_status(app.register(pg, &uid, &order, 1_000).await, 404);
@@ -101,6 +115,10 @@ async fn iamport_unknown_uid(app: &TestApp) {
 
 async fn toss_unknown_uid(app: &TestApp) {
     unknown_uid(app, Pg::TossPayments).await;
+}
+
+async fn portone_unknown_uid(app: &TestApp) {
+    unknown_uid(app, Pg::PortOne).await;
 }
 
 /// Cancel more than the balance: 422 and nothing changed, here or at the PG.
@@ -135,6 +153,10 @@ async fn iamport_cancel_above_balance(app: &TestApp) {
 
 async fn toss_cancel_above_balance(app: &TestApp) {
     cancel_above_balance(app, Pg::TossPayments).await;
+}
+
+async fn portone_cancel_above_balance(app: &TestApp) {
+    cancel_above_balance(app, Pg::PortOne).await;
 }
 
 /// An unknown vendor code is a 400 naming the field, on every route taking one.

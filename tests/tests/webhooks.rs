@@ -6,7 +6,12 @@
 
 use payments_e2e::{Pg, TestApp, money_text, unique};
 
-payments_e2e::scenarios!(iamport_repeated_pg_webhooks, toss_repeated_pg_webhooks, failing_receiver_is_retried);
+payments_e2e::scenarios!(
+    iamport_repeated_pg_webhooks,
+    toss_repeated_pg_webhooks,
+    portone_repeated_pg_webhooks,
+    failing_receiver_is_retried
+);
 
 /// A deposit, then the same PG webhook 5 times in a row and 10 at once:
 /// one event, one delivery (previous without paid_at, current with it).
@@ -40,6 +45,10 @@ async fn iamport_repeated_pg_webhooks(app: &TestApp) {
 
 async fn toss_repeated_pg_webhooks(app: &TestApp) {
     repeated_pg_webhooks(app, Pg::TossPayments).await;
+}
+
+async fn portone_repeated_pg_webhooks(app: &TestApp) {
+    repeated_pg_webhooks(app, Pg::PortOne).await;
 }
 
 /// The receiver answers 500 three times then 200: four recorded attempts,

@@ -35,17 +35,37 @@ impl WebhookEmitter {
     /// `None` when there is nowhere to send it; otherwise a handle that yields
     /// the final status (or `None` when the receiver never answered).
     pub fn emit(&self, url: Option<&str>, body: serde_json::Value) -> Option<JoinHandle<Option<u16>>> {
+        self.emit_with_headers(url, body.to_string(), Vec::new())
+    }
+
+    /// As [`emit`](Self::emit), the JSON text `body` sent as it is with
+    /// `headers` (a signature over those exact bytes, for a PG that signs).
+    pub fn emit_with_headers(
+        &self,
+        url: Option<&str>,
+        body: String,
+        headers: Vec<(String, String)>,
+    ) -> Option<JoinHandle<Option<u16>>> {
         let url = url.or(self.default_url.as_deref())?.to_owned();
         let this = self.clone();
-        Some(tokio::spawn(async move { this.send(&url, &body).await }))
+        Some(tokio::spawn(async move { this.send_raw(&url, &body, &headers).await }))
     }
 
     /// Sends now, with retries; the final status, or `None` if never answered.
     pub async fn send(&self, url: &str, body: &serde_json::Value) -> Option<u16> {
+        self.send_raw(url, &body.to_string(), &[]).await
+    }
+
+    async fn send_raw(&self, url: &str, body: &str, headers: &[(String, String)]) -> Option<u16> {
         let mut wait = self.backoff;
         let mut last = None;
         for attempt in 1..=self.attempts {
-            match self.client.post(url).json(body).send().await {
+            let mut request =
+                self.client.post(url).header(reqwest::header::CONTENT_TYPE, "application/json").body(body.to_owned());
+            for (name, value) in headers {
+                request = request.header(name, value);
+            }
+            match request.send().await {
                 Ok(response) if response.status().is_success() => return Some(response.status().as_u16()),
                 Ok(response) => {
                     last = Some(response.status().as_u16());

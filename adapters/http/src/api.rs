@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use payments_application::commands::{Locator, NotificationTarget, PgNotification};
-use payments_application::ports::NotificationIntent;
+use payments_application::ports::{NotificationIntent, RawNotification};
 use payments_application::{AppError, Received};
 use payments_domain::{HistoryId, ReservationId, VendorCode};
 use payments_wire::{
@@ -21,6 +21,7 @@ use crate::HttpState;
 use crate::encrypted::{Encrypted, EncryptedCreated, EncryptedOk};
 use crate::error::{ApiError, CardError, MonitorError, RecordError, WebhookError};
 use crate::idempotency::Keyed;
+use crate::notification::PgNotificationRequest;
 use crate::{idempotency, monitors};
 use payments_metrics::NotificationOutcome;
 
@@ -62,16 +63,6 @@ pub enum IamportWebhookRequest {
     Json(Json<IamportWebhookBody>),
     /// Form-encoded (as Iamport's older notifications are sent).
     Form(Form<IamportWebhookBody>),
-}
-
-/// Any PG's notification, as JSON or form-encoded fields (the generic
-/// route; the PG's own parser reads it).
-#[derive(ApiRequest)]
-pub enum PgWebhookRequest {
-    /// As JSON.
-    Json(Json<Value>),
-    /// Form-encoded fields (Iamport's older notifications).
-    Form(Form<std::collections::BTreeMap<String, String>>),
 }
 
 fn history_locator_by_source(
@@ -132,10 +123,23 @@ async fn card_password(
 /// with (a deposit callback's `secret`) is left out.
 /// A PG notification, read by the PG's own parser (its half of the PG
 /// contract) and acted on.
-async fn receive(state: &HttpState, vendor: VendorCode, body: Value) -> Result<WebhookAck, WebhookError> {
+async fn receive(
+    state: &HttpState,
+    vendor: VendorCode,
+    raw: Option<RawNotification<'_>>,
+    body: Value,
+) -> Result<WebhookAck, WebhookError> {
     let reader = state.notifications.get(&vendor).ok_or_else(|| {
         ApiError::new(404, "NOT_FOUND", format!("{vendor} notifications are not enabled on this server"))
     })?;
+    // A PG that signs its notifications proves each one before it is read;
+    // the named routes (PGs that sign nothing) have no raw form to prove.
+    let unsigned = RawNotification { headers: &[], body: &[] };
+    if let Err(why) = reader.authenticate(&raw.unwrap_or(unsigned)) {
+        state.metrics.observe_notification(vendor.as_str(), NotificationOutcome::Refused);
+        tracing::warn!(%vendor, %why, "PG notification refused: not the PG's");
+        return Err(ApiError::new(403, "FORBIDDEN", format!("not a notification of {vendor}: {why}")).into());
+    }
     match reader.read(&body).map_err(|why| ApiError::new(400, "INVALID_REQUEST", why))? {
         NotificationIntent::Ignore(why) => Ok(acknowledge(state, vendor, &why)),
         NotificationIntent::Reread(target) => notify(state, vendor, target, trigger_of(body)).await,
@@ -409,7 +413,7 @@ impl PaymentsApi {
         if let (Some(id), Some(map)) = (&body.cancellation_id, payload.as_object_mut()) {
             map.insert("cancellation_id".into(), Value::String(id.clone()));
         }
-        receive(&state, VendorCode::Iamport, payload).await
+        receive(&state, VendorCode::Iamport, None, payload).await
     }
 
     /// Receive a Toss Payments notification
@@ -435,7 +439,7 @@ impl PaymentsApi {
         state: Data<&Arc<HttpState>>,
         body: Json<TossWebhookBody>,
     ) -> Result<WebhookAck, WebhookError> {
-        receive(&state, VendorCode::TossPayments, body.0.to_value()).await
+        receive(&state, VendorCode::TossPayments, None, body.0.to_value()).await
     }
 
     /// Receive any PG's notification
@@ -456,18 +460,13 @@ impl PaymentsApi {
         state: Data<&Arc<HttpState>>,
         /// The PG's vendor code.
         vendor: Path<String>,
-        body: PgWebhookRequest,
+        body: PgNotificationRequest,
     ) -> Result<WebhookAck, WebhookError> {
         let Ok(vendor) = vendor.0.parse::<VendorCode>() else {
             return Err(ApiError::new(404, "NOT_FOUND", "no PG of that vendor code is served here").into());
         };
-        let body = match body {
-            PgWebhookRequest::Json(Json(body)) => body,
-            PgWebhookRequest::Form(Form(fields)) => {
-                Value::Object(fields.into_iter().map(|(name, value)| (name, Value::String(value))).collect())
-            }
-        };
-        receive(&state, vendor, body).await
+        let raw = RawNotification { headers: &body.headers, body: &body.body };
+        receive(&state, vendor, Some(raw), body.value.clone()).await
     }
 
     /// Health check

@@ -14,6 +14,7 @@ mod encrypted;
 mod error;
 mod idempotency;
 mod monitors;
+mod notification;
 
 use std::sync::Arc;
 use std::time::Instant;

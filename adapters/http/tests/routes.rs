@@ -322,6 +322,50 @@ async fn the_generic_webhook_route_serves_each_pg_by_its_vendor_code() {
     }
 }
 
+/// A PG that signs its notifications (PortOne V2, Standard Webhooks) is
+/// proven before anything is read: its signed webhook is processed; one
+/// unsigned, signed under another secret, or changed after signing is 403
+/// and nothing is stored or recorded.
+#[tokio::test]
+async fn a_signed_pgs_webhook_is_proven_before_it_is_read() {
+    let app = spawn_app().await;
+    app.pg.add_payment("order-po", "5000");
+    let created =
+        app.call("POST", "/payments/histories", create_body_of("portone", "order-po", "5000", "order-po"), None).await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    app.pg.cancel_behind("order-po", "5000");
+    let body = json!({"type": "Transaction.Cancelled", "timestamp": "2026-12-02T10:00:00.000Z",
+                      "data": {"paymentId": "order-po", "storeId": "store-1", "transactionId": "tx-1",
+                               "cancellationId": "c-1"}})
+    .to_string();
+    let post = |headers: Vec<(&'static str, String)>, body: String| {
+        let mut request = app
+            .client
+            .post(format!("{}/payments/webhooks/portone", app.url))
+            .header("content-type", "application/json")
+            .body(body);
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        request.send()
+    };
+    let other = "whsec_YW5vdGhlci1zZWNyZXQtb2YtYW5vdGhlci1hY2NvdW50";
+    for (headers, sent, why) in [
+        (vec![], body.clone(), "unsigned"),
+        (signed_headers(&body, other), body.clone(), "another secret"),
+        (signed_headers(&body, PORTONE_WEBHOOK_SECRET), body.replace("c-1", "c-2"), "changed after signing"),
+    ] {
+        let refused = post(headers, sent).await.unwrap();
+        assert_eq!(refused.status().as_u16(), 403, "{why}");
+        let error: serde_json::Value = refused.json().await.unwrap();
+        assert_eq!(error["code"], "FORBIDDEN", "{why}: {error}");
+    }
+    assert!(app.histories.events.lock().unwrap().is_empty() && app.inbox.all().is_empty(), "nothing recorded or kept");
+    let taken = post(signed_headers(&body, PORTONE_WEBHOOK_SECRET), body.clone()).await.unwrap();
+    assert_eq!(taken.status().as_u16(), 200);
+    assert_eq!(app.histories.events.lock().unwrap().len(), 1, "the change is recorded");
+}
+
 const PAYMENT_STATUS: &str = "PAYMENT_STATUS_CHANGED";
 
 #[tokio::test]

@@ -5,7 +5,8 @@
 
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+pub use bytes::Bytes;
+use bytes::BytesMut;
 use payments_application::ports::GatewayError;
 use reqwest::{Method, RequestBuilder, StatusCode};
 use url::Url;

@@ -33,6 +33,9 @@ pub enum VendorCodeBody {
     /// Toss Payments.
     #[oai(rename = "toss.payments")]
     TossPayments,
+    /// PortOne V2.
+    #[oai(rename = "portone")]
+    PortOne,
 }
 
 impl From<payments_domain::VendorCode> for VendorCodeBody {
@@ -40,6 +43,7 @@ impl From<payments_domain::VendorCode> for VendorCodeBody {
         match code {
             payments_domain::VendorCode::Iamport => VendorCodeBody::Iamport,
             payments_domain::VendorCode::TossPayments => VendorCodeBody::TossPayments,
+            payments_domain::VendorCode::PortOne => VendorCodeBody::PortOne,
         }
     }
 }
@@ -49,6 +53,7 @@ impl From<VendorCodeBody> for payments_domain::VendorCode {
         match code {
             VendorCodeBody::Iamport => payments_domain::VendorCode::Iamport,
             VendorCodeBody::TossPayments => payments_domain::VendorCode::TossPayments,
+            VendorCodeBody::PortOne => payments_domain::VendorCode::PortOne,
         }
     }
 }

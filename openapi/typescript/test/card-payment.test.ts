@@ -84,6 +84,7 @@ before(async () => {
       PAYMENT_METRICS_ADDR: "127.0.0.1:0",
       PAYMENT_FAKE_IAMPORT_PORT: String(iamportPort),
       PAYMENT_FAKE_TOSS_PORT: String(tossPort),
+      PAYMENT_FAKE_PORTONE_PORT: "0",
       PAYMENT_DATABASE_URL: `sqlite://${path.join(dataDir, "p.db")}`,
       PAYMENT_CONNECTION_ENCRYPTION_KEY: keys.key,
       PAYMENT_CONNECTION_ENCRYPTION_IV: keys.iv,

@@ -75,6 +75,7 @@ impl Spawned {
             .env("PAYMENT_METRICS_ADDR", "127.0.0.1:0")
             .env("PAYMENT_FAKE_IAMPORT_PORT", iamport_port.to_string())
             .env("PAYMENT_FAKE_TOSS_PORT", toss_port.to_string())
+            .env("PAYMENT_FAKE_PORTONE_PORT", "0")
             .env("PAYMENT_DATABASE_URL", spec.database_url)
             .env("PAYMENT_LOG", "warn")
             .envs(spec.env)

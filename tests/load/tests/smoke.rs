@@ -18,6 +18,7 @@ async fn every_scenario_runs_against_a_real_server() {
         ("PAYMENT_METRICS_ADDR", "127.0.0.1:0"),
         ("PAYMENT_FAKE_IAMPORT_PORT", "0"),
         ("PAYMENT_FAKE_TOSS_PORT", "0"),
+        ("PAYMENT_FAKE_PORTONE_PORT", "0"),
         ("PAYMENT_DATABASE_URL", database_url.as_str()),
         ("PAYMENT_CONNECTION_ENCRYPTION_KEY", BENCH_KEY),
         ("PAYMENT_CONNECTION_ENCRYPTION_IV", BENCH_IV),

@@ -42,6 +42,7 @@ pub fn base_vars(dir: &Path) -> HashMap<String, String> {
         ("PAYMENT_METRICS_ADDR", "127.0.0.1:0".to_owned()),
         ("PAYMENT_FAKE_IAMPORT_PORT", "0".to_owned()),
         ("PAYMENT_FAKE_TOSS_PORT", "0".to_owned()),
+        ("PAYMENT_FAKE_PORTONE_PORT", "0".to_owned()),
         ("PAYMENT_DATABASE_URL", format!("sqlite://{}", db.display())),
         // Its own, whichever database a test chooses.
         ("PAYMENT_NOTIFICATION_SPOOL", dir.join("notifications.spool").display().to_string()),

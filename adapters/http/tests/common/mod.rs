@@ -437,6 +437,16 @@ pub async fn spawn_app_with(local_mode: bool, delivery: Option<DeliveryService>)
 }
 
 /// As [`spawn_app_with`], with webhooks allowed where `targets` says.
+/// The secret PortOne's webhooks to the test server are signed with.
+pub const PORTONE_WEBHOOK_SECRET: &str = "whsec_aHR0cC1hZGFwdGVyLXRlc3RzLXBvcnRvbmUtc2VjcmV0";
+
+/// Standard Webhooks headers for `body`, signed under `secret` now.
+pub fn signed_headers(body: &str, secret: &str) -> Vec<(&'static str, String)> {
+    let at = chrono::Utc::now().timestamp();
+    let signature = standardwebhooks::Webhook::new(secret).unwrap().sign("msg_test", at, body.as_bytes()).unwrap();
+    vec![("webhook-id", "msg_test".to_owned()), ("webhook-timestamp", at.to_string()), ("webhook-signature", signature)]
+}
+
 pub async fn spawn_app_targeting(
     local_mode: bool,
     delivery: Option<DeliveryService>,
@@ -453,7 +463,10 @@ pub async fn spawn_app_targeting(
         // binding are the use case's (tested there and end to end).
         passwords: payments_application::PasswordPolicy { min_chars: 1, ..Default::default() },
         orders: payments_application::OrderBinding::Off,
-        gateways: Gateways::new().with(VendorCode::Iamport, pg.clone()).with(VendorCode::TossPayments, pg.clone()),
+        gateways: Gateways::new()
+            .with(VendorCode::Iamport, pg.clone())
+            .with(VendorCode::TossPayments, pg.clone())
+            .with(VendorCode::PortOne, pg.clone()),
         histories: histories.clone(),
         reservations: Arc::new(Reservations::default()),
         hasher: Arc::new(PlainHasher),
@@ -475,6 +488,13 @@ pub async fn spawn_app_targeting(
     )
     .with_notifications(VendorCode::Iamport, Arc::new(payments_iamport::IamportNotifications))
     .with_notifications(VendorCode::TossPayments, Arc::new(payments_toss::TossNotifications))
+    .with_notifications(
+        VendorCode::PortOne,
+        Arc::new(payments_portone::PortOneNotifications::new(vec![payments_portone::WebhookKey {
+            store_id: None,
+            secret: payments_pg::SecretString::from(PORTONE_WEBHOOK_SECRET.to_owned()),
+        }])),
+    )
     .with_idempotency_secret(idempotency_secret());
     let server = payments_fakekit::serve(payments_http::app(state), "127.0.0.1:0".parse().unwrap()).await.unwrap();
     let url = server.url();

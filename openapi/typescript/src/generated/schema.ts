@@ -864,7 +864,7 @@ export interface components {
          * @description The wire spelling of a PG.
          * @enum {string}
          */
-        VendorCode: "iamport" | "toss.payments";
+        VendorCode: "iamport" | "toss.payments" | "portone";
         /**
          * VendorInput
          * @description The PG side of a payment or saved card, as the PG's popup reported it.
@@ -2377,10 +2377,7 @@ export interface operations {
             };
             cookie?: never;
         };
-        /**
-         * @description Any PG's notification, as JSON or form-encoded fields (the generic
-         *     route; the PG's own parser reads it).
-         */
+        /** @description The PG's notification as it sends it: JSON, or form fields. */
         requestBody: {
             content: {
                 "application/json; charset=utf-8": unknown;

@@ -1,0 +1,398 @@
+//! The PortOne V2 API client: the application's [`PaymentGateway`] for PortOne.
+//!
+//! A payment's id at PortOne is the merchant's: our history's order id and
+//! PG uid are both that `paymentId`. Calls that move money carry an
+//! `Idempotency-Key` (PortOne answers a retry with the first answer), and a
+//! cancel carries `currentCancellableAmount`, PortOne's balance guard.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use payments_application::ports::{
+    CancelRequest, ChargeRequest, ChargedPayment, ConfirmRequest, GatewayError, PaymentGateway, SavedCard,
+};
+use payments_domain::{OrderId, PaymentSnapshot, SourceId, StoreId, VendorCode, VendorUid};
+use payments_pg::{Answer, ExposeSecret, IDEMPOTENCY_KEY, PgBuildError, PgHttp, SecretString, Stores, call_name};
+
+use crate::snapshot::snapshot;
+
+/// The real API.
+pub const DEFAULT_BASE_URL: &str = "https://api.portone.io";
+
+/// PortOne's refusal of a cancel computed on another balance.
+const CANCELLABLE_AMOUNT_CONSISTENCY_BROKEN: &str = "CANCELLABLE_AMOUNT_CONSISTENCY_BROKEN";
+/// A retry that came while the first request with its key still runs.
+const IDEMPOTENCY_OUTSTANDING_REQUEST: &str = "IDEMPOTENCY_OUTSTANDING_REQUEST";
+/// A refusal by the PG behind PortOne (its `pgCode`, `pgMessage`).
+const PG_PROVIDER: &str = "PG_PROVIDER";
+/// Refusals of an operation on a billing key already deleted.
+const BILLING_KEY_ALREADY_DELETED: &str = "BILLING_KEY_ALREADY_DELETED";
+
+/// One store of ours at PortOne: its API secret, PortOne's id of the store
+/// (sent where the API asks for it; the secret's own store when `None`) and
+/// the secret its webhooks are signed with.
+#[derive(Debug, Clone)]
+pub struct PortOneStore {
+    pub api_secret: SecretString,
+    pub store_id: Option<String>,
+    pub webhook_secret: Option<SecretString>,
+}
+
+impl PortOneStore {
+    pub fn new(api_secret: impl Into<String>) -> Self {
+        Self { api_secret: SecretString::from(api_secret.into()), store_id: None, webhook_secret: None }
+    }
+
+    #[must_use]
+    pub fn with_store_id(mut self, store_id: impl Into<String>) -> Self {
+        self.store_id = Some(store_id.into());
+        self
+    }
+
+    #[must_use]
+    pub fn with_webhook_secret(mut self, secret: impl Into<String>) -> Self {
+        self.webhook_secret = Some(SecretString::from(secret.into()));
+        self
+    }
+}
+
+/// `PortOne <API secret>`, the value of the `Authorization` header.
+pub fn authorization(api_secret: &str) -> String {
+    format!("PortOne {api_secret}")
+}
+
+/// The `Idempotency-Key` header value for one of our keys: PortOne takes 16
+/// to 256 ASCII characters, as an RFC 8941 string (in double quotes). A key
+/// outside that (or with a quote or a backslash) is sent as its SHA-256.
+pub fn idempotency_key(key: &str) -> String {
+    let plain = (16..=256).contains(&key.len())
+        && key.bytes().all(|b| b.is_ascii_graphic() || b == b' ')
+        && !key.contains(['"', '\\']);
+    if plain {
+        format!("\"{key}\"")
+    } else {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::digest(key.as_bytes());
+        format!("\"{}\"", digest.iter().map(|b| format!("{b:02x}")).collect::<String>())
+    }
+}
+
+/// Where PortOne is and which stores may use it.
+#[derive(Debug, Clone)]
+pub struct PortOneConfig {
+    pub base_url: String,
+    /// Our store id (a record's `vendor.store_id`) -> the store at PortOne.
+    pub stores: Stores<PortOneStore>,
+    pub timeout: Duration,
+}
+
+impl PortOneConfig {
+    pub fn new(base_url: impl Into<String>) -> Self {
+        Self { base_url: base_url.into(), stores: Stores::default(), timeout: Duration::from_secs(10) }
+    }
+}
+
+/// The PortOne V2 API, for every configured store.
+#[derive(Debug, Clone)]
+pub struct PortOneGateway {
+    http: PgHttp,
+    stores: Stores<PortOneStore>,
+}
+
+/// A refusal: PortOne's error `type` and the error it maps to.
+struct Refusal {
+    kind: Option<String>,
+    error: GatewayError,
+}
+
+impl From<GatewayError> for Refusal {
+    fn from(error: GatewayError) -> Self {
+        Self { kind: None, error }
+    }
+}
+
+impl PortOneGateway {
+    /// # Errors
+    /// [`PgBuildError`] for a base URL that cannot take paths, or when the
+    /// HTTP client cannot be built.
+    pub fn new(config: PortOneConfig) -> Result<Self, PgBuildError> {
+        Ok(Self { http: PgHttp::new("PortOne", &config.base_url, config.timeout)?, stores: config.stores })
+    }
+
+    fn store(&self, store: &str) -> Result<&PortOneStore, GatewayError> {
+        self.stores.get(VendorCode::PortOne, store)
+    }
+
+    /// One call: the store's secret, its PortOne store id as the query
+    /// parameter `storeId` (`query_store`) or the body member `storeId`, and
+    /// an `Idempotency-Key` when given. The JSON of a 2xx answer.
+    async fn call(
+        &self,
+        store: &str,
+        method: Method,
+        segments: &[&str],
+        body: Option<Value>,
+        idempotency: Option<&str>,
+    ) -> Result<Value, Refusal> {
+        let account = self.store(store)?;
+        let what = call_name(&method, segments);
+        let query_store = body.is_none();
+        let mut request = self
+            .http
+            .request(method, segments)
+            .header(reqwest::header::AUTHORIZATION, authorization(account.api_secret.expose_secret()));
+        if let Some(key) = idempotency {
+            request = request.header(IDEMPOTENCY_KEY, idempotency_key(key));
+        }
+        match (body, &account.store_id) {
+            (Some(mut body), store_id) => {
+                if let (Some(object), Some(store_id)) = (body.as_object_mut(), store_id) {
+                    object.insert("storeId".into(), Value::String(store_id.clone()));
+                }
+                request = request.json(&body);
+            }
+            (None, Some(store_id)) if query_store => request = request.query(&[("storeId", store_id)]),
+            (None, _) => {}
+        }
+        let answer = self.http.send(request, &what).await?;
+        if answer.status.is_success() {
+            return serde_json::from_slice(&answer.body)
+                .map_err(|e| Refusal::from(GatewayError::Protocol(format!("{what}: the answer is not JSON: {e}"))));
+        }
+        Err(refusal(&what, &answer))
+    }
+
+    async fn payment_json(&self, store: &str, payment_id: &str) -> Result<Value, GatewayError> {
+        self.call(store, Method::GET, &["payments", payment_id], None, None).await.map_err(|r| r.error)
+    }
+
+    async fn read(&self, store: &str, payment_id: &str) -> Result<PaymentSnapshot, GatewayError> {
+        snapshot(self.payment_json(store, payment_id).await?)
+    }
+
+    async fn billing_key(&self, store: &str, billing_key: &str) -> Result<Value, GatewayError> {
+        self.call(store, Method::GET, &["billing-keys", billing_key], None, None).await.map_err(|r| r.error)
+    }
+}
+
+/// Maps a non-2xx answer by PortOne's error `type` and status: 404 ->
+/// `NotFound`; 401 and 403 (our secret or our store) and 429 -> `Unavailable`;
+/// `PG_PROVIDER` (the PG behind PortOne said no) -> `Rejected`; other 5xx ->
+/// `Unavailable` (the outcome is unknown until re-read); other 4xx ->
+/// `Rejected` with PortOne's message.
+fn refusal(what: &str, answer: &Answer) -> Refusal {
+    let body: Option<Value> = serde_json::from_slice(&answer.body).ok();
+    let kind = body.as_ref().and_then(|b| b.get("type")).and_then(Value::as_str).map(str::to_owned);
+    let message = match (&kind, body.as_ref().and_then(|b| b.get("message")).and_then(Value::as_str)) {
+        (Some(kind), Some(message)) => format!("{message} ({kind})"),
+        (Some(kind), None) => kind.clone(),
+        (None, _) => format!("HTTP {}: {}", answer.status, answer.snippet(200)),
+    };
+    let error = match answer.status {
+        StatusCode::NOT_FOUND => GatewayError::NotFound(message),
+        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+            GatewayError::Unavailable(format!("{what}: PortOne refused our credentials or store: {message}"))
+        }
+        StatusCode::TOO_MANY_REQUESTS => GatewayError::Unavailable(format!("{what}: rate limited: {message}")),
+        StatusCode::CONFLICT if kind.as_deref() == Some(CANCELLABLE_AMOUNT_CONSISTENCY_BROKEN) => {
+            GatewayError::BalanceMismatch(message)
+        }
+        StatusCode::CONFLICT if kind.as_deref() == Some(IDEMPOTENCY_OUTSTANDING_REQUEST) => {
+            GatewayError::TooSoon(message)
+        }
+        // The PG behind PortOne answered, and said no (a card declined):
+        // nothing moved.
+        StatusCode::BAD_GATEWAY if kind.as_deref() == Some(PG_PROVIDER) => {
+            let pg_message = body.as_ref().and_then(|b| b.get("pgMessage")).and_then(Value::as_str).unwrap_or_default();
+            GatewayError::Rejected(format!("{message}; the PG: {pg_message}"))
+        }
+        s if s.is_client_error() => GatewayError::Rejected(message),
+        _ => GatewayError::Unavailable(format!("{what}: {message}")),
+    };
+    Refusal { kind, error }
+}
+
+#[async_trait]
+impl PaymentGateway for PortOneGateway {
+    async fn fetch_payment(&self, store: &StoreId, uid: &VendorUid) -> Result<PaymentSnapshot, GatewayError> {
+        self.read(store.as_str(), uid.as_str()).await
+    }
+
+    /// PortOne V2 charges a payment in its window; there is nothing to
+    /// confirm (its snapshots are never `AwaitingConfirmation`).
+    async fn confirm_payment(
+        &self,
+        _store: &StoreId,
+        _uid: &VendorUid,
+        _request: &ConfirmRequest,
+    ) -> Result<PaymentSnapshot, GatewayError> {
+        Err(GatewayError::Protocol("PortOne payments have no confirmation step".to_owned()))
+    }
+
+    /// PortOne's notifications carry no secret of the payment: they are
+    /// signed (checked by the route) and verified by re-reading.
+    fn notification_secret_matches(&self, _data: &Value, _secret: &str) -> bool {
+        false
+    }
+
+    async fn cancel_payment(
+        &self,
+        store: &StoreId,
+        uid: &VendorUid,
+        request: &CancelRequest,
+    ) -> Result<PaymentSnapshot, GatewayError> {
+        let mut body = json!({
+            "amount": request.amount.to_json_number(),
+            "reason": request.reason.as_str(),
+            "currentCancellableAmount": request.remaining.to_json_number(),
+        });
+        if let Some(account) = &request.refund_account {
+            let bank = crate::bank_of(&account.bank).ok_or_else(|| {
+                GatewayError::Rejected(format!("PortOne does not know the refund account's bank {:?}", account.bank))
+            })?;
+            body["refundAccount"] = json!({
+                "bank": bank, "number": account.account, "holderName": account.holder,
+                "holderPhoneNumber": account.mobile,
+            });
+        }
+        let segments = ["payments", uid.as_str(), "cancel"];
+        let key = request.idempotency_key.as_deref();
+        self.call(store.as_str(), Method::POST, &segments, Some(body), key).await.map_err(|r| r.error)?;
+        // The answer holds the cancellation only: the payment is read back.
+        self.read(store.as_str(), uid.as_str()).await
+    }
+
+    async fn fetch_reservation(
+        &self,
+        store: &StoreId,
+        uid: &VendorUid,
+        customer: &SourceId,
+    ) -> Result<SavedCard, GatewayError> {
+        let data = self.billing_key(store.as_str(), uid.as_str()).await?;
+        if data.get("status").and_then(Value::as_str) != Some("ISSUED") {
+            return Err(GatewayError::Rejected("the billing key is not issued (deleted?)".to_owned()));
+        }
+        // A billing key is its customer's: nobody registers another
+        // customer's card under their own record.
+        let holder = data.pointer("/customer/id").and_then(Value::as_str).unwrap_or_default();
+        if holder != customer.as_str() {
+            return Err(GatewayError::Rejected(format!(
+                "the billing key's customer.id {holder:?} is not source.id {:?}",
+                customer.as_str()
+            )));
+        }
+        Ok(SavedCard { key: uid.as_str().to_owned(), data })
+    }
+
+    async fn charge_saved_card(
+        &self,
+        store: &StoreId,
+        card: &VendorUid,
+        _card_data: &Value,
+        request: &ChargeRequest,
+    ) -> Result<ChargedPayment, GatewayError> {
+        let order = request.order_id.as_str();
+        let body = json!({
+            "billingKey": card.as_str(),
+            "orderName": request.order_name.as_str(),
+            "customer": {"id": request.customer.as_str()},
+            "amount": {"total": request.amount.to_json_number()},
+            "currency": "KRW",
+        });
+        let segments = ["payments", order, "billing-key"];
+        let key = Some(request.idempotency_key.as_str());
+        match self.call(store.as_str(), Method::POST, &segments, Some(body), key).await {
+            Ok(_) => {}
+            Err(Refusal { kind: Some(kind), error }) if kind == BILLING_KEY_ALREADY_DELETED => {
+                return Err(GatewayError::NotFound(error.to_string()));
+            }
+            Err(refusal) => return Err(refusal.error),
+        }
+        let uid = VendorUid::parse(order).map_err(|e| GatewayError::Protocol(format!("PortOne paymentId: {e}")))?;
+        Ok(ChargedPayment { snapshot: self.read(store.as_str(), order).await?, uid })
+    }
+
+    async fn find_by_order(&self, store: &StoreId, order_id: &OrderId) -> Result<Option<ChargedPayment>, GatewayError> {
+        match self.read(store.as_str(), order_id.as_str()).await {
+            Ok(snapshot) => {
+                let uid = VendorUid::parse(order_id.as_str())
+                    .map_err(|e| GatewayError::Protocol(format!("PortOne paymentId: {e}")))?;
+                Ok(Some(ChargedPayment { uid, snapshot }))
+            }
+            Err(GatewayError::NotFound(_)) => Ok(None),
+            Err(other) => Err(other),
+        }
+    }
+
+    async fn remove_saved_card(
+        &self,
+        store: &StoreId,
+        card: &VendorUid,
+        _card_data: &Value,
+    ) -> Result<Value, GatewayError> {
+        let segments = ["billing-keys", card.as_str()];
+        match self.call(store.as_str(), Method::DELETE, &segments, None, None).await {
+            Ok(_) => {}
+            // Deleted already (at PortOne's console, say): what we wanted.
+            Err(Refusal { kind: Some(kind), .. }) if kind == BILLING_KEY_ALREADY_DELETED => {}
+            Err(refusal) => return Err(refusal.error),
+        }
+        // Kept as PortOne shows it now (DELETED), the key itself erased: it
+        // can never be charged from here again.
+        let mut kept = self.billing_key(store.as_str(), card.as_str()).await?;
+        if let Some(object) = kept.as_object_mut() {
+            object.remove("billingKey");
+        }
+        Ok(kept)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn idempotency_keys_are_quoted_strings_of_16_to_256_characters() {
+        let ours = "cancel-0190a8f2-6f4e-7c3b-9a1d-2b3c4d5e6f70";
+        assert_eq!(idempotency_key(ours), format!("\"{ours}\""));
+        for odd in ["short", "with \"quotes\" inside!", &"x".repeat(300), "한글-키-0123456789"] {
+            let sent = idempotency_key(odd);
+            assert_eq!(sent.len(), 66, "{odd}: {sent}");
+            assert!(sent.starts_with('"') && sent.ends_with('"'));
+            assert_eq!(sent, idempotency_key(odd), "the same key each time");
+        }
+    }
+
+    #[test]
+    fn refusals_map_by_type_and_status() {
+        let answer =
+            |status: u16, body: &str| Answer { status: StatusCode::from_u16(status).unwrap(), body: bytes_of(body) };
+        let cases = [
+            (404, r#"{"type":"PAYMENT_NOT_FOUND","message":"no such payment"}"#, "NotFound"),
+            (401, r#"{"type":"UNAUTHORIZED"}"#, "Unavailable"),
+            (403, r#"{"type":"FORBIDDEN"}"#, "Unavailable"),
+            (409, r#"{"type":"CANCELLABLE_AMOUNT_CONSISTENCY_BROKEN"}"#, "BalanceMismatch"),
+            (409, r#"{"type":"IDEMPOTENCY_OUTSTANDING_REQUEST"}"#, "TooSoon"),
+            (409, r#"{"type":"CANCEL_AMOUNT_EXCEEDS_CANCELLABLE_AMOUNT","message":"too much"}"#, "Rejected"),
+            (400, r#"{"type":"INVALID_REQUEST"}"#, "Rejected"),
+            (502, r#"{"type":"PG_PROVIDER","pgCode":"X","pgMessage":"declined"}"#, "Rejected"),
+            (502, r#"{"type":"CHANNEL_SPECIFIC"}"#, "Unavailable"),
+            (500, "not json", "Unavailable"),
+        ];
+        for (status, body, expected) in cases {
+            let mapped = refusal("POST /payments/x/cancel", &answer(status, body)).error;
+            let name = format!("{mapped:?}");
+            assert!(name.starts_with(expected), "{status} {body}: {name}");
+        }
+        let rejected =
+            refusal("x", &answer(409, r#"{"type":"CANCEL_AMOUNT_EXCEEDS_CANCELLABLE_AMOUNT","message":"too much"}"#));
+        assert!(rejected.error.to_string().contains("too much (CANCEL_AMOUNT_EXCEEDS_CANCELLABLE_AMOUNT)"));
+    }
+
+    fn bytes_of(text: &str) -> payments_pg::http::Bytes {
+        payments_pg::http::Bytes::copy_from_slice(text.as_bytes())
+    }
+}
