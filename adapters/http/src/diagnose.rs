@@ -86,7 +86,7 @@ mod tests {
         });
         assert_eq!(
             first_mismatch::<CreateHistoryBody>(&body).unwrap(),
-            r#"vendor.code: expected one of "iamport", "toss.payments""#
+            r#"vendor.code: expected one of "iamport", "toss.payments", "portone""#
         );
         let mut body = body;
         body["vendor"]["code"] = json!("iamport");
