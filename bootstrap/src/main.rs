@@ -78,6 +78,19 @@ enum Command {
         #[arg(long, env = "PAYMENT_FAKE_TOSS_API_VERSION", default_value = "2022-11-16")]
         api_version: payments_toss::fake::TossApiVersion,
     },
+    /// Run a fake PortOne V2 server alone (for your own tests).
+    ///
+    /// Reads no PAYMENT_* variable; its API secret is
+    /// portone-test-api-secret-0123456789, its store
+    /// store-00000000-0000-4000-8000-000000000001, and it signs its webhooks
+    /// with whsec_cG9ydG9uZS10ZXN0LXdlYmhvb2stc2VjcmV0LTMyYnl0ZXM=.
+    FakePortone {
+        #[arg(long, default_value_t = payments_portone::module::FAKE_PORT)]
+        port: u16,
+        /// Where its webhooks go (e.g. http://127.0.0.1:37821/payments/webhooks/portone).
+        #[arg(long)]
+        webhook_url: Option<String>,
+    },
     /// Operate the outgoing webhook queue.
     ///
     /// Reads PAYMENT_DATABASE_URL, the PAYMENT_*_ENCRYPTION_KEY keys and
@@ -261,6 +274,16 @@ async fn run(command: Command, vars: Vars) -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("cannot listen on port {port}"))?;
             println!("fake Toss Payments listening on {}", server.url());
+            signal.await;
+            Ok(server.stop().await?)
+        }
+        Command::FakePortone { port, webhook_url } => {
+            let signal = shutdown_signal()?;
+            let fake = payments_portone::fake::FakePortOneConfig { webhook_url, ..Default::default() };
+            let server = payments_portone::fake::start(fake, ([127, 0, 0, 1], port).into())
+                .await
+                .with_context(|| format!("cannot listen on port {port}"))?;
+            println!("fake PortOne V2 listening on {}", server.url());
             signal.await;
             Ok(server.stop().await?)
         }

@@ -185,6 +185,7 @@ async fn help_of_each_subcommand_says_what_it_does_and_what_it_reads() {
             (&["openapi"], "OpenAPI", &["Reads no PAYMENT_* variable"]),
             (&["fake-iamport"], "fake Iamport", &["Reads no PAYMENT_* variable"]),
             (&["fake-toss"], "fake Toss", &["Reads no PAYMENT_* variable"]),
+            (&["fake-portone"], "fake PortOne V2", &["Reads no PAYMENT_* variable", "whsec_"]),
             (&["webhooks"], "webhook queue", &["PAYMENT_DATABASE_URL"]),
             (&["webhooks", "redeliver"], "Deliver an event again", &["PAYMENT_DATABASE_URL", "PAYMENT_WEBHOOK_"]),
             (&["webhooks", "stats"], "Show the queue", &["PAYMENT_DATABASE_URL"]),
