@@ -153,18 +153,25 @@ pub trait PaymentGateway: Send + Sync {
     /// # Errors
     /// As [`PaymentGateway::fetch_payment`], plus `Rejected` when the PG
     /// refuses the confirmation (card refused, wrong amount, expired), and
-    /// `Protocol` for a PG that has no confirmation step.
+    /// `Protocol` for a PG that has no confirmation step (the default: such a
+    /// PG charges in its window, and its snapshots are never awaiting one).
     async fn confirm_payment(
         &self,
         store: &StoreId,
         uid: &VendorUid,
         request: &ConfirmRequest,
-    ) -> Result<PaymentSnapshot, GatewayError>;
+    ) -> Result<PaymentSnapshot, GatewayError> {
+        let _ = (store, uid, request);
+        Err(GatewayError::Protocol("this PG's payments have no confirmation step".to_owned()))
+    }
 
     /// Whether `secret` is the one the PG gave for this payment (`data` is the
     /// PG's JSON of it as last recorded), compared in constant time. PGs whose
-    /// notifications carry no secret answer `false`.
-    fn notification_secret_matches(&self, data: &serde_json::Value, secret: &str) -> bool;
+    /// notifications carry no secret answer `false` (the default).
+    fn notification_secret_matches(&self, data: &serde_json::Value, secret: &str) -> bool {
+        let _ = (data, secret);
+        false
+    }
 
     /// Cancels (part of) a payment and returns the payment as it is afterwards.
     ///

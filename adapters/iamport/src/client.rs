@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use payments_application::ports::{
-    CancelRequest, ChargeRequest, ChargedPayment, ConfirmRequest, GatewayError, PaymentGateway, SavedCard,
+    CancelRequest, ChargeRequest, ChargedPayment, GatewayError, PaymentGateway, SavedCard,
 };
 use payments_domain::{
     CancelHistory, CancelKey, CancelReason, Currency, Money, OrderId, PaymentPhase, PaymentSnapshot, SourceId, StoreId,
@@ -399,22 +399,6 @@ impl PaymentGateway for IamportGateway {
     async fn fetch_payment(&self, store: &StoreId, uid: &VendorUid) -> Result<PaymentSnapshot, GatewayError> {
         let value = self.call::<()>(store, Method::GET, &["payments", uid.as_str()], None).await?;
         snapshot_from_payment(value)
-    }
-
-    /// Iamport charges a payment in its window; there is nothing to confirm
-    /// (its snapshots are never `AwaitingConfirmation`).
-    async fn confirm_payment(
-        &self,
-        _store: &StoreId,
-        _uid: &VendorUid,
-        _request: &ConfirmRequest,
-    ) -> Result<PaymentSnapshot, GatewayError> {
-        Err(GatewayError::Protocol("Iamport payments have no confirmation step".to_owned()))
-    }
-
-    /// Iamport notifications carry no secret: they are verified by re-reading.
-    fn notification_secret_matches(&self, _data: &Value, _secret: &str) -> bool {
-        false
     }
 
     async fn cancel_payment(

@@ -121,6 +121,21 @@ impl PgHttp {
     }
 }
 
+/// A failed call: the error it maps to, and the PG's own code of the
+/// refusal when it sent one (Toss `code`, PortOne `type`), so a caller can
+/// tell one refusal from another.
+#[derive(Debug)]
+pub struct PgFailure {
+    pub code: Option<String>,
+    pub error: GatewayError,
+}
+
+impl From<GatewayError> for PgFailure {
+    fn from(error: GatewayError) -> Self {
+        Self { code: None, error }
+    }
+}
+
 /// How a call is named in messages and logs: `POST /v1/payments/confirm`
 /// (method and path, never the host or a query).
 pub fn call_name(method: &Method, segments: &[&str]) -> String {

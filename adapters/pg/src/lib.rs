@@ -17,6 +17,8 @@ pub mod stores;
 
 pub use contract::{ClientSettings, PgInstance, PgModule};
 pub use env::{ConfigError, Env, Mode, PgUrl, Vars};
-pub use http::{Answer, IDEMPOTENCY_KEY, MAX_ANSWER_BYTES, PgBuildError, PgHttp, call_name, transport_error};
+pub use http::{
+    Answer, IDEMPOTENCY_KEY, MAX_ANSWER_BYTES, PgBuildError, PgFailure, PgHttp, call_name, transport_error,
+};
 pub use secrecy::{ExposeSecret, SecretString};
 pub use stores::Stores;

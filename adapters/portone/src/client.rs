@@ -12,10 +12,12 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use payments_application::ports::{
-    CancelRequest, ChargeRequest, ChargedPayment, ConfirmRequest, GatewayError, PaymentGateway, SavedCard,
+    CancelRequest, ChargeRequest, ChargedPayment, GatewayError, PaymentGateway, SavedCard,
 };
 use payments_domain::{OrderId, PaymentSnapshot, SourceId, StoreId, VendorCode, VendorUid};
-use payments_pg::{Answer, ExposeSecret, IDEMPOTENCY_KEY, PgBuildError, PgHttp, SecretString, Stores, call_name};
+use payments_pg::{
+    Answer, ExposeSecret, IDEMPOTENCY_KEY, PgBuildError, PgFailure, PgHttp, SecretString, Stores, call_name,
+};
 
 use crate::snapshot::snapshot;
 
@@ -102,18 +104,6 @@ pub struct PortOneGateway {
     stores: Stores<PortOneStore>,
 }
 
-/// A refusal: PortOne's error `type` and the error it maps to.
-struct Refusal {
-    kind: Option<String>,
-    error: GatewayError,
-}
-
-impl From<GatewayError> for Refusal {
-    fn from(error: GatewayError) -> Self {
-        Self { kind: None, error }
-    }
-}
-
 impl PortOneGateway {
     /// # Errors
     /// [`PgBuildError`] for a base URL that cannot take paths, or when the
@@ -136,7 +126,7 @@ impl PortOneGateway {
         segments: &[&str],
         body: Option<Value>,
         idempotency: Option<&str>,
-    ) -> Result<Value, Refusal> {
+    ) -> Result<Value, PgFailure> {
         let account = self.store(store)?;
         let what = call_name(&method, segments);
         let query_store = body.is_none();
@@ -160,7 +150,7 @@ impl PortOneGateway {
         let answer = self.http.send(request, &what).await?;
         if answer.status.is_success() {
             return serde_json::from_slice(&answer.body)
-                .map_err(|e| Refusal::from(GatewayError::Protocol(format!("{what}: the answer is not JSON: {e}"))));
+                .map_err(|e| PgFailure::from(GatewayError::Protocol(format!("{what}: the answer is not JSON: {e}"))));
         }
         Err(refusal(&what, &answer))
     }
@@ -183,7 +173,7 @@ impl PortOneGateway {
 /// `PG_PROVIDER` (the PG behind PortOne said no) -> `Rejected`; other 5xx ->
 /// `Unavailable` (the outcome is unknown until re-read); other 4xx ->
 /// `Rejected` with PortOne's message.
-fn refusal(what: &str, answer: &Answer) -> Refusal {
+fn refusal(what: &str, answer: &Answer) -> PgFailure {
     let body: Option<Value> = serde_json::from_slice(&answer.body).ok();
     let kind = body.as_ref().and_then(|b| b.get("type")).and_then(Value::as_str).map(str::to_owned);
     let message = match (&kind, body.as_ref().and_then(|b| b.get("message")).and_then(Value::as_str)) {
@@ -212,30 +202,13 @@ fn refusal(what: &str, answer: &Answer) -> Refusal {
         s if s.is_client_error() => GatewayError::Rejected(message),
         _ => GatewayError::Unavailable(format!("{what}: {message}")),
     };
-    Refusal { kind, error }
+    PgFailure { code: kind, error }
 }
 
 #[async_trait]
 impl PaymentGateway for PortOneGateway {
     async fn fetch_payment(&self, store: &StoreId, uid: &VendorUid) -> Result<PaymentSnapshot, GatewayError> {
         self.read(store.as_str(), uid.as_str()).await
-    }
-
-    /// PortOne V2 charges a payment in its window; there is nothing to
-    /// confirm (its snapshots are never `AwaitingConfirmation`).
-    async fn confirm_payment(
-        &self,
-        _store: &StoreId,
-        _uid: &VendorUid,
-        _request: &ConfirmRequest,
-    ) -> Result<PaymentSnapshot, GatewayError> {
-        Err(GatewayError::Protocol("PortOne payments have no confirmation step".to_owned()))
-    }
-
-    /// PortOne's notifications carry no secret of the payment: they are
-    /// signed (checked by the route) and verified by re-reading.
-    fn notification_secret_matches(&self, _data: &Value, _secret: &str) -> bool {
-        false
     }
 
     async fn cancel_payment(
@@ -306,7 +279,7 @@ impl PaymentGateway for PortOneGateway {
         let key = Some(request.idempotency_key.as_str());
         match self.call(store.as_str(), Method::POST, &segments, Some(body), key).await {
             Ok(_) => {}
-            Err(Refusal { kind: Some(kind), error }) if kind == BILLING_KEY_ALREADY_DELETED => {
+            Err(PgFailure { code: Some(kind), error }) if kind == BILLING_KEY_ALREADY_DELETED => {
                 return Err(GatewayError::NotFound(error.to_string()));
             }
             Err(refusal) => return Err(refusal.error),
@@ -337,7 +310,7 @@ impl PaymentGateway for PortOneGateway {
         match self.call(store.as_str(), Method::DELETE, &segments, None, None).await {
             Ok(_) => {}
             // Deleted already (at PortOne's console, say): what we wanted.
-            Err(Refusal { kind: Some(kind), .. }) if kind == BILLING_KEY_ALREADY_DELETED => {}
+            Err(PgFailure { code: Some(kind), .. }) if kind == BILLING_KEY_ALREADY_DELETED => {}
             Err(refusal) => return Err(refusal.error),
         }
         // Kept as PortOne shows it now (DELETED), the key itself erased: it

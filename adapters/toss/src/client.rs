@@ -8,7 +8,7 @@ use reqwest::{Method, StatusCode};
 use serde::Serialize;
 use serde_json::Value;
 
-use payments_pg::{Answer, ExposeSecret, IDEMPOTENCY_KEY, PgBuildError, PgHttp, SecretString, Stores};
+use payments_pg::{Answer, ExposeSecret, IDEMPOTENCY_KEY, PgBuildError, PgFailure, PgHttp, SecretString, Stores};
 
 use payments_application::ports::{
     CancelRequest, ChargeRequest, ChargedPayment, ConfirmRequest, GatewayError, PaymentGateway, SavedCard,
@@ -143,8 +143,8 @@ impl TossGateway {
         segments: &[&str],
         body: Option<&B>,
         idempotency_key: Option<&str>,
-    ) -> Result<Value, CallFailure> {
-        let credentials = self.stores.get(VendorCode::TossPayments, store).map_err(CallFailure::from)?;
+    ) -> Result<Value, PgFailure> {
+        let credentials = self.stores.get(VendorCode::TossPayments, store).map_err(PgFailure::from)?;
         let what = payments_pg::call_name(&method, segments);
         let mut request =
             self.http.request(method, segments).header(reqwest::header::AUTHORIZATION, credentials.authorization());
@@ -154,14 +154,13 @@ impl TossGateway {
         if let Some(body) = body {
             request = request.json(body);
         }
-        let answer = self.http.send(request, &what).await.map_err(CallFailure::from)?;
+        let answer = self.http.send(request, &what).await.map_err(PgFailure::from)?;
         if answer.status.is_success() {
-            return serde_json::from_slice(&answer.body).map_err(|e| {
-                CallFailure::from(GatewayError::Protocol(format!("{what}: the answer is not JSON: {e}")))
-            });
+            return serde_json::from_slice(&answer.body)
+                .map_err(|e| PgFailure::from(GatewayError::Protocol(format!("{what}: the answer is not JSON: {e}"))));
         }
         let code = serde_json::from_slice::<TossError>(&answer.body).ok().map(|e| e.code);
-        Err(CallFailure { code, error: status_error(&what, &answer) })
+        Err(PgFailure { code, error: status_error(&what, &answer) })
     }
 
     /// The payment's JSON exactly as Toss sent it (`GET /v1/payments/{paymentKey}`).
@@ -196,7 +195,7 @@ impl TossGateway {
         let segments = ["v1", "payments", "confirm"];
         match self.call_once(store, Method::POST, &segments, Some(&body), Some(idempotency_key)).await {
             Ok(payment) => snapshot(payment),
-            Err(CallFailure { code: Some(code), .. }) if code == ALREADY_PROCESSED_PAYMENT => {
+            Err(PgFailure { code: Some(code), .. }) if code == ALREADY_PROCESSED_PAYMENT => {
                 snapshot(self.payment_json(store, payment_key).await?)
             }
             Err(failure) => Err(failure.error),
@@ -254,18 +253,6 @@ impl TossGateway {
     }
 }
 
-/// A failed call: the error, and Toss's code when it sent one.
-struct CallFailure {
-    code: Option<String>,
-    error: GatewayError,
-}
-
-impl From<GatewayError> for CallFailure {
-    fn from(error: GatewayError) -> Self {
-        Self { code: None, error }
-    }
-}
-
 /// Checks that a billing answer carries a billing key and the customer key.
 fn billing(value: Value) -> Result<Value, GatewayError> {
     for member in ["billingKey", "customerKey"] {
@@ -320,10 +307,10 @@ impl PaymentGateway for TossGateway {
         let key = request.idempotency_key.as_deref();
         match self.call_once(store.as_str(), Method::POST, &segments, Some(&body), key).await {
             Ok(payment) => snapshot(payment),
-            Err(CallFailure { code: Some(code), error }) if code == NOT_MATCHES_REFUNDABLE_AMOUNT => {
+            Err(PgFailure { code: Some(code), error }) if code == NOT_MATCHES_REFUNDABLE_AMOUNT => {
                 Err(GatewayError::BalanceMismatch(error.to_string()))
             }
-            Err(CallFailure { code: Some(code), error }) if code == FORBIDDEN_CONSECUTIVE_REQUEST => {
+            Err(PgFailure { code: Some(code), error }) if code == FORBIDDEN_CONSECUTIVE_REQUEST => {
                 Err(GatewayError::TooSoon(error.to_string()))
             }
             Err(failure) => Err(failure.error),
