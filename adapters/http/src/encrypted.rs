@@ -11,8 +11,8 @@ use poem_openapi::registry::{MetaMediaType, MetaRequest, MetaResponse, MetaRespo
 use poem_openapi::types::{ParseFromJSON, ToJSON, Type};
 use poem_openapi::{ApiExtractor, ApiExtractorType, ApiResponse, ExtractParamOptions};
 
+use crate::HttpState;
 use crate::error::ApiError;
-use crate::{HttpState, MAX_BODY_BYTES};
 
 /// The media type of encrypted bodies.
 pub const ENCRYPTED_CONTENT_TYPE: &str = "text/plain; charset=utf-8";
@@ -132,10 +132,7 @@ async fn read_encrypted<T: Type + ParseFromJSON>(
     body: &mut RequestBody,
 ) -> poem::Result<Encrypted<T>> {
     let state = state_of(request)?;
-    let bytes = body.take()?.into_bytes_limit(MAX_BODY_BYTES).await.map_err(|error| match error {
-        poem::error::ReadBodyError::PayloadTooLarge => ApiError::too_large(MAX_BODY_BYTES),
-        other => ApiError::unreadable_body(state.local_mode, || other.to_string()),
-    })?;
+    let bytes = crate::read_bounded(body.take()?, |why| ApiError::unreadable_body(state.local_mode, || why)).await?;
     Ok(decrypt_body(&state.cipher, state.local_mode, &bytes)?)
 }
 

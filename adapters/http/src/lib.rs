@@ -378,6 +378,18 @@ async fn log_request<E: Endpoint>(next: Arc<E>, request: Request, requests: Arc<
     Ok(response)
 }
 
+/// Reads `body` whole, at most [`MAX_BODY_BYTES`] (413 past it); a body that
+/// breaks off is `unreadable`'s error.
+pub(crate) async fn read_bounded(
+    body: poem::Body,
+    unreadable: impl FnOnce(String) -> ApiError,
+) -> Result<bytes::Bytes, ApiError> {
+    body.into_bytes_limit(MAX_BODY_BYTES).await.map_err(|error| match error {
+        poem::error::ReadBodyError::PayloadTooLarge => ApiError::too_large(MAX_BODY_BYTES),
+        other => unreadable(other.to_string()),
+    })
+}
+
 /// Refuses bodies over [`MAX_BODY_BYTES`] with 413: at once from
 /// `Content-Length`, else while reading the body, whatever its framing
 /// (HTTP/1.1 chunked, HTTP/2 frames with no length): no more than the limit
@@ -389,10 +401,7 @@ async fn limit_body<E: Endpoint>(next: Arc<E>, mut request: Request) -> poem::Re
         // hyper stops a body at its declared length.
         Some(_) => {}
         None => {
-            let body = request.take_body().into_bytes_limit(MAX_BODY_BYTES).await.map_err(|error| match error {
-                poem::error::ReadBodyError::PayloadTooLarge => ApiError::too_large(MAX_BODY_BYTES),
-                other => ApiError::new(400, "INVALID_REQUEST", other.to_string()),
-            })?;
+            let body = read_bounded(request.take_body(), |why| ApiError::new(400, "INVALID_REQUEST", why)).await?;
             request.set_body(body);
         }
     }

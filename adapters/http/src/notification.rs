@@ -8,7 +8,6 @@ use poem_openapi::types::Type;
 use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions};
 use serde_json::Value;
 
-use crate::MAX_BODY_BYTES;
 use crate::error::ApiError;
 
 const JSON: &str = "application/json; charset=utf-8";
@@ -77,10 +76,7 @@ impl<'a> ApiExtractor<'a> for PgNotificationRequest {
         _param_opts: ExtractParamOptions<Self::ParamType>,
     ) -> poem::Result<Self> {
         let content_type = request.content_type().unwrap_or(JSON).to_owned();
-        let body = body.take()?.into_bytes_limit(MAX_BODY_BYTES).await.map_err(|error| match error {
-            poem::error::ReadBodyError::PayloadTooLarge => ApiError::too_large(MAX_BODY_BYTES),
-            other => ApiError::new(400, "INVALID_REQUEST", other.to_string()),
-        })?;
+        let body = crate::read_bounded(body.take()?, |why| ApiError::new(400, "INVALID_REQUEST", why)).await?;
         let value = Self::parse(&content_type, &body)?;
         let headers = request
             .headers()

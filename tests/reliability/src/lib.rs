@@ -176,8 +176,24 @@ impl Api {
         password: &str,
         webhook_url: &str,
     ) -> anyhow::Result<Reply> {
+        self.register("toss.payments", payment_key, order, price, password, webhook_url).await
+    }
+
+    /// Registers a payment of the PG of `vendor_code` (store `store-1`).
+    ///
+    /// # Errors
+    /// Transport errors.
+    pub async fn register(
+        &self,
+        vendor_code: &str,
+        uid: &str,
+        order: &str,
+        price: u64,
+        password: &str,
+        webhook_url: &str,
+    ) -> anyhow::Result<Reply> {
         let body = json!({
-            "vendor": {"code": "toss.payments", "store_id": "store-1", "uid": payment_key},
+            "vendor": {"code": vendor_code, "store_id": "store-1", "uid": uid},
             "source": {"schema": "shop", "table": "orders", "id": order},
             "price": price,
             "password": password,
