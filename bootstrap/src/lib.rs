@@ -13,3 +13,9 @@ pub use config::{Config, ConfigError, Mode};
 /// PG is a crate implementing [`payments_pg::PgModule`] and a line here (see
 /// docs/ARCHITECTURE.md, "How to add a PG").
 pub static PGS: &[&dyn payments_pg::PgModule] = &[&payments_iamport::PG, &payments_toss::PG, &payments_portone::PG];
+
+/// `(variable, "0")` for every PG's fake port: a test server whose fakes each
+/// listen on a free port, whatever PGs are registered.
+pub fn fakes_on_free_ports() -> Vec<(&'static str, &'static str)> {
+    PGS.iter().map(|pg| (pg.fake_port_variable(), "0")).collect()
+}

@@ -35,12 +35,9 @@ async fn every_registered_pg_keeps_the_contract() {
     for module in payments_server::PGS {
         let code = module.code();
         // Local mode, nothing set but the fake's port (0: any free one).
-        let vars: Vars = module
-            .variables()
-            .iter()
-            .filter(|(name, _)| name.starts_with("PAYMENT_FAKE_") && name.ends_with("_PORT"))
-            .map(|(name, _)| ((*name).to_owned(), "0".to_owned()))
-            .collect();
+        let port = module.fake_port_variable();
+        assert!(module.variables().iter().any(|(name, _)| *name == port), "{code}: {port} is among its variables");
+        let vars: Vars = [(port.to_owned(), "0".to_owned())].into_iter().collect();
         let mut env = Env::new(&vars, Mode::Local);
         let pg = module.configure(&mut env).unwrap_or_else(|e| panic!("{code}: {e}"));
         assert_eq!(pg.code(), code);

@@ -148,9 +148,6 @@ pub async fn spawn_app_with(backend: Backend, test: &str, overrides: &[(&str, &s
         ("PAYMENT_MODE", "local"),
         ("PAYMENT_API_PORT", "0"),
         ("PAYMENT_METRICS_ADDR", "127.0.0.1:0"),
-        ("PAYMENT_FAKE_IAMPORT_PORT", "0"),
-        ("PAYMENT_FAKE_TOSS_PORT", "0"),
-        ("PAYMENT_FAKE_PORTONE_PORT", "0"),
         ("PAYMENT_DATABASE_URL", database_url.as_str()),
         ("PAYMENT_DATABASE_MAX_CONNECTIONS", "5"),
         ("PAYMENT_NOTIFICATION_SPOOL", spool.as_str()),
@@ -167,6 +164,8 @@ pub async fn spawn_app_with(backend: Backend, test: &str, overrides: &[(&str, &s
         ("PAYMENT_FAKE_TOSS_CANCEL_WINDOW_MS", "100"),
     ]
     .into_iter()
+    // Every PG's fake on a free port.
+    .chain(payments_server::fakes_on_free_ports())
     .chain(overrides.iter().copied())
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
     .collect();

@@ -51,6 +51,10 @@ impl PgModule for IamportModule {
         ]
     }
 
+    fn fake_port_variable(&self) -> &'static str {
+        "PAYMENT_FAKE_IAMPORT_PORT"
+    }
+
     fn configure(&self, env: &mut Env<'_>) -> Result<Arc<dyn PgInstance>, ConfigError> {
         Ok(Arc::new(IamportPg::read(env)?))
     }

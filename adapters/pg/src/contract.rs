@@ -31,6 +31,10 @@ pub trait PgModule: Sync {
     /// the README.
     fn variables(&self) -> &'static [(&'static str, &'static str)];
 
+    /// The variable naming its fake's port in local mode (one of
+    /// [`variables`](Self::variables)): test harnesses set it to 0.
+    fn fake_port_variable(&self) -> &'static str;
+
     /// Reads its configuration (credentials per store, base URL, its fake's
     /// settings in local mode).
     ///

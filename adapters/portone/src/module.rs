@@ -62,6 +62,10 @@ impl PgModule for PortOneModule {
         ]
     }
 
+    fn fake_port_variable(&self) -> &'static str {
+        "PAYMENT_FAKE_PORTONE_PORT"
+    }
+
     fn configure(&self, env: &mut Env<'_>) -> Result<Arc<dyn PgInstance>, ConfigError> {
         Ok(Arc::new(PortOnePg::read(env)?))
     }

@@ -66,6 +66,10 @@ impl PgModule for TossModule {
         ]
     }
 
+    fn fake_port_variable(&self) -> &'static str {
+        "PAYMENT_FAKE_TOSS_PORT"
+    }
+
     fn configure(&self, env: &mut Env<'_>) -> Result<Arc<dyn PgInstance>, ConfigError> {
         Ok(Arc::new(TossPg::read(env)?))
     }

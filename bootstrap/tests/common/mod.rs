@@ -40,9 +40,6 @@ pub fn test_env() -> Vec<(String, String)> {
     [
         ("PAYMENT_API_PORT", "0"),
         ("PAYMENT_METRICS_ADDR", "127.0.0.1:0"),
-        ("PAYMENT_FAKE_IAMPORT_PORT", "0"),
-        ("PAYMENT_FAKE_TOSS_PORT", "0"),
-        ("PAYMENT_FAKE_PORTONE_PORT", "0"),
         ("PAYMENT_ARGON2_MEMORY_KIB", "256"),
         ("PAYMENT_ARGON2_ITERATIONS", "1"),
         ("PAYMENT_WEBHOOK_RETRY_SCHEDULE", "100ms,200ms,400ms"),
@@ -53,6 +50,7 @@ pub fn test_env() -> Vec<(String, String)> {
         ("PAYMENT_LOG", "info"),
     ]
     .into_iter()
+    .chain(payments_server::fakes_on_free_ports())
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
     .collect()
 }

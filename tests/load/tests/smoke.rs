@@ -16,9 +16,6 @@ async fn every_scenario_runs_against_a_real_server() {
         ("PAYMENT_MODE", "local"),
         ("PAYMENT_API_PORT", "0"),
         ("PAYMENT_METRICS_ADDR", "127.0.0.1:0"),
-        ("PAYMENT_FAKE_IAMPORT_PORT", "0"),
-        ("PAYMENT_FAKE_TOSS_PORT", "0"),
-        ("PAYMENT_FAKE_PORTONE_PORT", "0"),
         ("PAYMENT_DATABASE_URL", database_url.as_str()),
         ("PAYMENT_CONNECTION_ENCRYPTION_KEY", BENCH_KEY),
         ("PAYMENT_CONNECTION_ENCRYPTION_IV", BENCH_IV),
@@ -26,6 +23,7 @@ async fn every_scenario_runs_against_a_real_server() {
         ("PAYMENT_ARGON2_ITERATIONS", "1"),
     ]
     .into_iter()
+    .chain(payments_server::fakes_on_free_ports())
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
     .collect();
     let config = payments_server::Config::from_vars(&vars).unwrap();

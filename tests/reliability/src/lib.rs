@@ -40,9 +40,6 @@ pub fn base_vars(dir: &Path) -> HashMap<String, String> {
     [
         ("PAYMENT_API_PORT", "0".to_owned()),
         ("PAYMENT_METRICS_ADDR", "127.0.0.1:0".to_owned()),
-        ("PAYMENT_FAKE_IAMPORT_PORT", "0".to_owned()),
-        ("PAYMENT_FAKE_TOSS_PORT", "0".to_owned()),
-        ("PAYMENT_FAKE_PORTONE_PORT", "0".to_owned()),
         ("PAYMENT_DATABASE_URL", format!("sqlite://{}", db.display())),
         // Its own, whichever database a test chooses.
         ("PAYMENT_NOTIFICATION_SPOOL", dir.join("notifications.spool").display().to_string()),
@@ -60,6 +57,7 @@ pub fn base_vars(dir: &Path) -> HashMap<String, String> {
         ("PAYMENT_WEBHOOK_RETRY_SCHEDULE", "100ms,200ms,400ms,800ms,1s,1s,1s,1s".to_owned()),
     ]
     .into_iter()
+    .chain(payments_server::fakes_on_free_ports().into_iter().map(|(k, v)| (k, v.to_owned())))
     .map(|(k, v)| (k.to_owned(), v))
     .collect()
 }
