@@ -139,12 +139,15 @@ pub(super) fn read_payment(
     }
 }
 
-/// A JSON body of the API, or the documented 400.
-fn body_of(body: &[u8]) -> Result<Value, Refusal> {
-    match serde_json::from_slice::<Value>(body) {
-        Ok(value) if value.is_object() => Ok(value),
-        _ => Err((StatusCode::BAD_REQUEST, "INVALID_REQUEST", "the body is not a JSON object".into())),
-    }
+/// The JSON body of a POST (or the documented 400), once its caller is
+/// authorized for the `storeId` it names.
+fn authorized_body(state: &State, request: &Request, body: &[u8]) -> Result<Value, Refusal> {
+    let body = match serde_json::from_slice::<Value>(body) {
+        Ok(value) if value.is_object() => value,
+        _ => return Err((StatusCode::BAD_REQUEST, "INVALID_REQUEST", "the body is not a JSON object".into())),
+    };
+    check(state, request, body.get("storeId").and_then(Value::as_str))?;
+    Ok(body)
 }
 
 fn integer(body: &Value, member: &str) -> Result<Option<i64>, Refusal> {
@@ -159,20 +162,16 @@ fn integer(body: &Value, member: &str) -> Result<Option<i64>, Refusal> {
 
 #[handler]
 pub(super) fn cancel(state: Shared<'_>, request: &Request, Path(id): Path<String>, body: Vec<u8>) -> Response {
-    let body = match body_of(&body) {
+    let body = match authorized_body(&state, request, &body) {
         Ok(body) => body,
         Err(refused) => return reply(refused),
     };
-    if let Err(refused) = check(&state, request, body.get("storeId").and_then(Value::as_str)) {
-        return reply(refused);
-    }
     // `skipWebhook: true`: no webhook of this cancel (a documented member).
     let skip_webhook = body.get("skipWebhook").and_then(Value::as_bool).unwrap_or(false);
     once(&state, request, || match cancel_payment(&state, &id, &body) {
-        Ok((cancellation, event)) => {
+        Ok((cancellation, event, transaction)) => {
             if !skip_webhook {
-                let ids = json!({"paymentId": id, "transactionId": transaction_of(&state, &id),
-                                 "cancellationId": cancellation["id"]});
+                let ids = json!({"paymentId": id, "transactionId": transaction, "cancellationId": cancellation["id"]});
                 state.notify(event, ids);
             }
             (StatusCode::OK, json!({"cancellation": cancellation}))
@@ -181,13 +180,9 @@ pub(super) fn cancel(state: Shared<'_>, request: &Request, Path(id): Path<String
     })
 }
 
-fn transaction_of(state: &State, id: &str) -> Value {
-    state.payments.get(&id.to_owned()).map(|p| p["transactionId"].clone()).unwrap_or(Value::Null)
-}
-
 /// One cancel, as the documented errors describe PortOne's rules; the
-/// cancellation and its webhook's type.
-fn cancel_payment(state: &State, id: &str, body: &Value) -> Result<(Value, &'static str), Refusal> {
+/// cancellation, its webhook's type and the payment's transaction id.
+fn cancel_payment(state: &State, id: &str, body: &Value) -> Result<(Value, &'static str, Value), Refusal> {
     let bad = |message: &str| (StatusCode::BAD_REQUEST, "INVALID_REQUEST", message.to_owned());
     let reason = body.get("reason").and_then(Value::as_str).filter(|r| !r.trim().is_empty());
     let reason = reason.ok_or_else(|| bad("reason is required"))?.to_owned();
@@ -247,7 +242,8 @@ fn cancel_payment(state: &State, id: &str, body: &Value) -> Result<(Value, &'sta
         payment["cancelledAt"] = json!(at);
         payment["updatedAt"] = json!(at);
         payment["statusChangedAt"] = json!(at);
-        Ok((cancellation, if whole { "Transaction.Cancelled" } else { "Transaction.PartialCancelled" }))
+        let event = if whole { "Transaction.Cancelled" } else { "Transaction.PartialCancelled" };
+        Ok((cancellation, event, payment["transactionId"].clone()))
     });
     changed.unwrap_or_else(|| Err((StatusCode::NOT_FOUND, "PAYMENT_NOT_FOUND", "no payment of that id".to_owned())))
 }
@@ -309,13 +305,10 @@ pub(super) fn pay_with_billing_key(
     Path(id): Path<String>,
     body: Vec<u8>,
 ) -> Response {
-    let body = match body_of(&body) {
+    let body = match authorized_body(&state, request, &body) {
         Ok(body) => body,
         Err(refused) => return reply(refused),
     };
-    if let Err(refused) = check(&state, request, body.get("storeId").and_then(Value::as_str)) {
-        return reply(refused);
-    }
     let text = |member: &str| body.get(member).and_then(Value::as_str).filter(|v| !v.trim().is_empty());
     let (Some(key), Some(order_name), Some(currency)) = (text("billingKey"), text("orderName"), text("currency"))
     else {
