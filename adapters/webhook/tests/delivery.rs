@@ -314,6 +314,34 @@ async fn a_target_the_policy_refuses_is_never_connected_to() {
 }
 
 #[tokio::test]
+async fn a_listed_loopback_port_is_delivered_to_and_its_neighbours_are_not() {
+    let (listed, mut seen) = start_receiver("127.0.0.1:0".parse().unwrap(), vec![], false).await;
+    let (neighbour, mut neighbour_seen) = start_receiver("127.0.0.1:0".parse().unwrap(), vec![], false).await;
+    let (port, other) = (listed.addr().port(), neighbour.addr().port());
+    // Outside local mode, as dev and real run; `localhost` listed without a
+    // port too, so the name passes and only the port decides.
+    let policy = TargetPolicy::new(&[format!("localhost:{port}"), "localhost".into()], false, false).unwrap();
+    let sender = sender_with(Duration::from_secs(5), policy);
+    for (n, url) in
+        [format!("http://localhost:{port}/hook"), format!("http://127.0.0.1:{port}/hook")].iter().enumerate()
+    {
+        let e = event(url, 60 + n as u128);
+        let result = payments_application::ports::WebhookSender::send(&sender, &e).await;
+        assert_eq!(result.status, Some(200), "{url}");
+        assert_eq!(within("the delivery", seen.recv()).await.unwrap().id, e.id().to_string());
+    }
+    // Stored before the policy changed: another port of the same host, by
+    // name and by address, is never connected to.
+    for (n, url) in
+        [format!("http://localhost:{other}/hook"), format!("http://127.0.0.1:{other}/hook")].iter().enumerate()
+    {
+        let result = payments_application::ports::WebhookSender::send(&sender, &event(url, 70 + n as u128)).await;
+        assert_eq!(result.status, None, "{url}");
+    }
+    assert!(neighbour_seen.try_recv().is_err(), "the unlisted port saw nothing");
+}
+
+#[tokio::test]
 async fn three_500s_then_200_is_four_attempts_and_one_delivery() {
     let (receiver, mut seen) = start_receiver("127.0.0.1:0".parse().unwrap(), vec![500, 500, 500], false).await;
     let outbox = Arc::new(MemoryOutbox::default());
