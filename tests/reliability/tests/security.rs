@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use payments_crypto::{Argon2Hasher, Argon2Params};
-use payments_reliability::{Receiver, TestServer};
+use payments_reliability::{Receiver, TOSS_SECRET, TestServer, Toss, base_vars};
 use payments_server::{Config, Mode};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -337,6 +337,77 @@ async fn webhook_url_is_http_only_and_follows_the_allowlist() {
     }
     println!("RESULT webhook_url refused={} accepted=3", refused.len());
     server.stop().await.unwrap();
+}
+
+/// Outside local mode (dev here) a backend on the server's own host gets its
+/// webhooks when the operator lists its exact port (`localhost:PORT`):
+/// registered as `localhost` or as `127.0.0.1`, its events are delivered.
+/// Every other local target is refused at registration: the server's own API
+/// and metrics ports, another loopback port, the metadata address (even on
+/// the listed port); and listing the metadata address stops start-up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listed_loopback_port_receives_webhooks_outside_local_mode_and_no_other_local_target_does() {
+    let fake = payments_toss::fake::start(Default::default(), "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let fake_url = fake.url();
+    let toss = Toss::new(fake_url.clone());
+    let receiver = Receiver::start().await.unwrap();
+    let port = receiver.addr.port();
+    let listed = format!("localhost:{port}");
+    let dev = [
+        ("PAYMENT_MODE", "dev"),
+        ("PAYMENT_API_HOST", "127.0.0.1"),
+        ("PAYMENT_TOSS_URL", fake_url.as_str()),
+        ("PAYMENT_TOSS_PAYMENTS_SECRET", TOSS_SECRET),
+    ];
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut vars = base_vars(dir.path());
+    vars.extend(dev.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+    vars.insert("PAYMENT_WEBHOOK_ALLOWED_HOSTS".into(), format!("{listed}, 169.254.169.254:80"));
+    let refused_start = Config::from_vars(&vars).map(|_| ()).unwrap_err().to_string();
+    assert!(refused_start.contains("PAYMENT_WEBHOOK_ALLOWED_HOSTS"), "{refused_start}");
+    assert!(refused_start.contains("169.254.169.254"), "{refused_start}");
+
+    let server = TestServer::start(&[dev.as_slice(), &[("PAYMENT_WEBHOOK_ALLOWED_HOSTS", listed.as_str())]].concat())
+        .await
+        .unwrap();
+    assert_eq!(server.app.fake(payments_domain::VendorCode::TossPayments), None, "not local mode: no fake in-process");
+    let api_port = server.app.addr().port();
+    let metrics_port = server.app.metrics_addr().expect("a metrics listener").port();
+    let other_port = payments_reliability::free_port().unwrap();
+    let refused = [
+        format!("http://127.0.0.1:{api_port}/monitors/health"),
+        format!("http://localhost:{metrics_port}/metrics"),
+        format!("http://localhost:{other_port}/hook"),
+        format!("http://127.0.0.1:{other_port}/hook"),
+        format!("http://[::1]:{other_port}/hook"),
+        "http://169.254.169.254/latest/meta-data".to_owned(),
+        format!("http://169.254.169.254:{port}/hook"),
+    ];
+    for (i, url) in refused.iter().enumerate() {
+        let order = format!("local-refused-{i}");
+        let key = toss.pay(&order, 1000).await.unwrap();
+        let reply = server.api.register_toss(&key, &order, 1000, "pw-of-the-test", url).await.unwrap();
+        assert_eq!(reply.status, 400, "{url} must be refused: {reply:?}");
+        assert!(reply.body["message"].as_str().unwrap_or_default().starts_with("webhook_url"), "{url}: {reply:?}");
+    }
+
+    let accepted = [("local-by-name", format!("http://localhost:{port}/hook")), ("local-by-address", receiver.url())];
+    for (order, url) in &accepted {
+        let key = toss.pay(order, 1000).await.unwrap();
+        let reply = server.api.register_toss(&key, order, 1000, "pw-of-the-test", url).await.unwrap();
+        assert_eq!(reply.status, 201, "{url} is listed: {reply:?}");
+        // A change after registration is an event, delivered to the URL.
+        assert_eq!(server.api.cancel(order, "pw-of-the-test", 400, "part").await.unwrap().status, 200);
+    }
+    assert_eq!(receiver.wait_for(accepted.len(), Duration::from_secs(30)).await, accepted.len());
+    let mut delivered: Vec<String> =
+        receiver.delivered().iter().map(|d| d.body["source"]["id"].as_str().unwrap_or_default().to_owned()).collect();
+    delivered.sort();
+    assert_eq!(delivered, ["local-by-address", "local-by-name"], "{:?}", receiver.delivered());
+    println!("RESULT loopback_target mode=dev listed={listed} delivered={} refused={}", delivered.len(), refused.len());
+    server.stop().await.unwrap();
+    fake.stop().await.unwrap();
 }
 
 /// Outside local mode every key comes from the environment: each missing one
