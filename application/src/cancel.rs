@@ -248,6 +248,7 @@ impl PaymentService {
         for _ in 0..=MAX_STALE_BALANCE_RETRIES {
             let request = CancelRequest {
                 amount: intent.amount,
+                currency: stored.history.currency().clone(),
                 reason: intent.reason.clone(),
                 remaining: intent.remaining,
                 refund_account: intent.refund_account.clone(),

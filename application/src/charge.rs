@@ -164,6 +164,7 @@ impl PaymentService {
         let request = ChargeRequest {
             order_id: order_id.clone(),
             amount: input.price,
+            currency: payments_domain::Currency::krw(),
             order_name: input.title.clone(),
             customer: card.source.id.clone(),
             idempotency_key: intent.pg_key(),

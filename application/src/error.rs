@@ -117,7 +117,7 @@ impl From<GatewayError> for AppError {
         match error {
             GatewayError::NotFound(_) => AppError::NotFound(message),
             GatewayError::Rejected(_) | GatewayError::BalanceMismatch(_) => AppError::Unprocessable(message),
-            GatewayError::UnknownStore { .. } => AppError::Invalid(message),
+            GatewayError::UnknownStore { .. } | GatewayError::Unrepresentable(_) => AppError::Invalid(message),
             GatewayError::Timeout(_) => AppError::GatewayTimeout(message),
             GatewayError::Unavailable(_) | GatewayError::Protocol(_) => AppError::BadGateway(message),
             GatewayError::TooSoon(_) => AppError::Unavailable(message),
@@ -168,6 +168,7 @@ mod tests {
         assert_eq!(status(GatewayError::Unavailable("x".into())), 502);
         assert_eq!(status(GatewayError::Protocol("x".into())), 502);
         assert_eq!(status(GatewayError::Timeout("x".into())), 504);
+        assert_eq!(status(GatewayError::Unrepresentable("price: USD amounts have at most 2 decimals".into())), 400);
         assert_eq!(
             status(GatewayError::UnknownStore { vendor: payments_domain::VendorCode::Iamport, store: "s".into() }),
             400

@@ -290,7 +290,12 @@ impl PaymentService {
             let order_id = snapshot.order_id.clone().ok_or_else(|| {
                 AppError::BadGateway("the PG did not report the order id of a payment to confirm".into())
             })?;
-            let request = ConfirmRequest { order_id, amount: input.price, idempotency_key: confirm_key(&input) };
+            let request = ConfirmRequest {
+                order_id,
+                amount: input.price,
+                currency: snapshot.currency.clone(),
+                idempotency_key: confirm_key(&input),
+            };
             snapshot = gateway.confirm_payment(&input.vendor.store_id, &input.vendor.uid, &request).await?;
         }
         snapshot.ensure_registrable()?;
@@ -364,7 +369,14 @@ impl PaymentService {
             "mismatch-cancel",
             &[input.vendor.code.as_str(), input.vendor.store_id.as_str(), input.vendor.uid.as_str()],
         ));
-        let request = CancelRequest { amount: remaining, reason, remaining, refund_account: None, idempotency_key };
+        let request = CancelRequest {
+            amount: remaining,
+            currency: snapshot.currency.clone(),
+            reason,
+            remaining,
+            refund_account: None,
+            idempotency_key,
+        };
         if let Err(error) = gateway.cancel_payment(&input.vendor.store_id, &input.vendor.uid, &request).await {
             tracing::error!(
                 vendor = %input.vendor.code, uid = %input.vendor.uid, %error,

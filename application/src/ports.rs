@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use payments_domain::{
-    CancelReason, DeliveryAttempt, EventId, HistoryId, Money, OrderId, Password, PasswordHash, PaymentHistory,
+    CancelReason, Currency, DeliveryAttempt, EventId, HistoryId, Money, OrderId, Password, PasswordHash, PaymentHistory,
     PaymentReservation, PaymentSnapshot, ReservationId, Source, SourceId, StoreId, Timestamp, Title, VendorCode,
     VendorUid, WebhookEvent,
 };
@@ -46,6 +46,11 @@ pub enum GatewayError {
     /// The PG answered something we cannot read.
     #[error("unexpected answer from the PG: {0}")]
     Protocol(String),
+    /// An amount the PG cannot carry exactly in its unit (a fraction of the
+    /// currency's minor unit, or a currency without a known one): refused
+    /// before anything was sent.
+    #[error("{0}")]
+    Unrepresentable(String),
 }
 
 /// The account a virtual-account payment is refunded to. Passed to the PG,
@@ -70,6 +75,8 @@ impl std::fmt::Debug for RefundAccount {
 pub struct CancelRequest {
     /// Amount to refund, > 0 and at most `remaining`.
     pub amount: Money,
+    /// The payment's currency: the PG writes `amount` and `remaining` in its units.
+    pub currency: Currency,
     pub reason: CancelReason,
     /// What is left to refund before this cancel (Iamport's `checksum`, Toss's
     /// `refundableAmount`), so the PG refuses a cancel computed on stale data.
@@ -105,6 +112,7 @@ pub struct ConfirmRequest {
     pub order_id: OrderId,
     /// The amount to charge; the PG refuses another than the authenticated one.
     pub amount: Money,
+    pub currency: Currency,
     /// Sent to the PG as `Idempotency-Key`, so a confirmation whose answer was
     /// lost is answered again instead of charged twice. Derived from the
     /// registration: a retried registration sends the same key.
@@ -118,6 +126,7 @@ pub struct ChargeRequest {
     /// (Toss `orderId`, Iamport `merchant_uid`), unique per store.
     pub order_id: OrderId,
     pub amount: Money,
+    pub currency: Currency,
     /// What the customer sees the payment as (Toss `orderName`, Iamport `name`).
     pub order_name: Title,
     /// The caller's id for the card holder the card was saved for (Toss

@@ -64,6 +64,7 @@ async fn every_registered_pg_keeps_the_contract() {
 
         let part: Money = "3000".parse().unwrap();
         let request = CancelRequest {
+            currency: payments_domain::Currency::krw(),
             amount: part,
             reason: CancelReason::parse("a contract check").unwrap(),
             remaining: price,

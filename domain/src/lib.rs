@@ -3,6 +3,7 @@
 //! No I/O, no async, no framework. Every type here is built through a fallible
 //! constructor, so code past the edge of the system never re-checks a value.
 
+mod currency;
 mod error;
 mod history;
 mod ids;
@@ -14,6 +15,7 @@ mod vendor;
 mod webhook;
 mod webhook_url;
 
+pub use currency::Currency;
 pub use error::DomainError;
 pub use history::{
     Applied, CancelHistory, CancelKey, HistoryIdentity, HistoryParts, PaymentHistory, PaymentPhase, PaymentSnapshot,
@@ -23,7 +25,7 @@ pub use money::Money;
 pub use reservation::PaymentReservation;
 pub use source::{Password, PasswordHash, Source, SourceId, SourceSchema, SourceTable};
 pub use text::{CancelReason, Title};
-pub use vendor::{Currency, OrderId, StoreId, Vendor, VendorCode, VendorUid};
+pub use vendor::{OrderId, StoreId, Vendor, VendorCode, VendorUid};
 pub use webhook::{DeliveryAttempt, NextStep, RetrySchedule, WebhookEvent};
 pub use webhook_url::WebhookUrl;
 

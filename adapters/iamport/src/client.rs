@@ -340,7 +340,7 @@ pub fn snapshot_from_payment(data: Value) -> Result<PaymentSnapshot, GatewayErro
             .ok_or_else(|| GatewayError::Protocol("an Iamport cancel without cancelled_at".to_owned()))?;
         cancels.push(CancelHistory {
             key,
-            price: cancel.amount,
+            price: crate::AMOUNTS.read("Iamport cancel_history.amount", &cancel.amount.to_json_number(), &currency)?,
             reason: CancelReason::from_pg(cancel.reason.as_deref()),
             created_at,
             data: raw,
@@ -360,12 +360,13 @@ pub fn snapshot_from_payment(data: Value) -> Result<PaymentSnapshot, GatewayErro
         ),
         _ => None,
     };
+    let price = crate::AMOUNTS.read("Iamport payment amount", &view.amount.to_json_number(), &currency)?;
     Ok(PaymentSnapshot {
         phase,
         pg_status,
         order_id,
         currency,
-        price: view.amount,
+        price,
         paid_at: view.paid_at.as_ref().and_then(unix_time),
         cancelled_at: view.cancelled_at.as_ref().and_then(unix_time),
         cancels,
@@ -408,6 +409,9 @@ impl PaymentGateway for IamportGateway {
         request: &CancelRequest,
     ) -> Result<PaymentSnapshot, GatewayError> {
         let account = request.refund_account.as_ref();
+        // Iamport's unit is the major one: a representable amount is sent as is.
+        crate::AMOUNTS.write("price", request.amount, &request.currency)?;
+        crate::AMOUNTS.write("price", request.remaining, &request.currency)?;
         let body = PaymentCancelCreate {
             imp_uid: Some(uid.as_str().to_owned()),
             amount: Some(request.amount),
@@ -462,6 +466,7 @@ impl PaymentGateway for IamportGateway {
         // Iamport takes no idempotency key: the merchant_uid (one paid
         // payment each) and our intent (sent again only after a lookup by it)
         // keep a charge from running twice.
+        crate::AMOUNTS.write("price", request.amount, &request.currency)?;
         let body = SubscriptionAgain {
             customer_uid: card.as_str().to_owned(),
             merchant_uid: request.order_id.as_str().to_owned(),
@@ -532,7 +537,7 @@ mod tests {
     #[test]
     fn repeated_or_empty_pg_tids_get_distinct_stable_keys() {
         let payment = json!({
-            "currency": "KRW", "amount": 1000, "paid_at": 1700000000, "cancelled_at": 1700000100,
+            "currency": "USD", "amount": 1000, "paid_at": 1700000000, "cancelled_at": 1700000100,
             "cancel_history": [
                 {"pg_tid": "same", "amount": 100, "cancelled_at": 1700000100, "reason": ""},
                 {"pg_tid": "same", "amount": 200, "cancelled_at": 1700000200, "reason": "r"},
@@ -604,15 +609,35 @@ mod tests {
         assert_eq!(without.order_id, None);
     }
 
+    /// Iamport's unit: decimals in the currency's major unit (`Payment.amount`
+    /// is a `number` in the V1 document; its PayPal guide: `amount: 14.2`
+    /// USD), no more decimals than the currency has.
+    #[test]
+    fn amounts_are_major_decimals_of_the_payments_currency() {
+        let payment = |currency: &str, amount: Value| json!({"currency": currency, "amount": amount, "paid_at": 0, "cancelled_at": 0, "cancel_history": []});
+        for (currency, amount, price) in
+            [("KRW", json!(1000), "1000"), ("JPY", json!(1000), "1000"), ("USD", json!(14.2), "14.2")]
+        {
+            let read = snapshot_from_payment(payment(currency, amount.clone())).unwrap();
+            assert_eq!(read.price.to_string(), price, "{currency}");
+            let written = crate::AMOUNTS.write("price", read.price, &read.currency).unwrap();
+            assert_eq!(written.to_string(), read.price.to_string(), "{currency}");
+        }
+        for (currency, amount) in [("KRW", json!(999.5)), ("USD", json!(14.205)), ("XAU", json!(1))] {
+            let refused = snapshot_from_payment(payment(currency, amount)).unwrap_err();
+            assert!(matches!(&refused, GatewayError::Protocol(m) if m.contains("amount")), "{currency}: {refused:?}");
+        }
+    }
+
     #[test]
     fn zero_times_are_none_and_the_amount_is_exact() {
         let snapshot = snapshot_from_payment(
-            json!({"currency": "usd", "amount": 12.3456, "paid_at": 0, "cancelled_at": 0, "cancel_history": []}),
+            json!({"currency": "usd", "amount": 12.34, "paid_at": 0, "cancelled_at": 0, "cancel_history": []}),
         )
         .unwrap();
         assert_eq!(snapshot.paid_at, None);
         assert_eq!(snapshot.cancelled_at, None);
-        assert_eq!(snapshot.price.to_string(), "12.3456");
+        assert_eq!(snapshot.price.to_string(), "12.34");
         assert_eq!(snapshot.currency.as_str(), "USD");
         assert!(matches!(snapshot_from_payment(json!({"amount": "x"})), Err(GatewayError::Protocol(_))));
     }

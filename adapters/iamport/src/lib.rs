@@ -16,5 +16,10 @@ pub use client::{IAMPORT_URL, IamportConfig, IamportCredentials, IamportGateway,
 pub use webhook::{IamportNotifications, parse_webhook, webhook_needs_reread};
 pub use wire::IamportWebhook;
 
+/// Iamport (PortOne V1) writes amounts as decimals in the currency's major
+/// unit (`Payment.amount` is a `number` in the V1 OpenAPI document; its PayPal
+/// guide, `opi/ko/integration/pg/v1/paypal.mdx`: `amount: 14.2, currency: "USD"`).
+pub const AMOUNTS: payments_pg::AmountUnit = payments_pg::AmountUnit::MajorDecimal;
+
 #[cfg(feature = "fake")]
 pub use module::PG;

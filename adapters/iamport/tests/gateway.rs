@@ -27,6 +27,7 @@ fn money(text: &str) -> Money {
 
 fn cancel(amount: &str, remaining: &str) -> CancelRequest {
     CancelRequest {
+        currency: payments_domain::Currency::krw(),
         amount: money(amount),
         reason: CancelReason::parse("customer asked").unwrap(),
         remaining: money(remaining),
@@ -113,17 +114,17 @@ async fn partial_cancels_until_the_balance_is_zero_then_refused() {
     assert_eq!(after.cancels.len(), 1);
     assert_eq!(after.data["status"], "paid", "a partial cancel leaves the payment paid");
     assert!(after.cancelled_at.is_some());
-    let after = gateway.cancel_payment(&store(), &uid(&payment), &cancel("2500.5", "7000")).await.unwrap();
+    let after = gateway.cancel_payment(&store(), &uid(&payment), &cancel("2500", "7000")).await.unwrap();
     assert_eq!(after.cancels.len(), 2);
-    assert_eq!(after.cancels[1].price, money("2500.5"), "amounts stay exact");
-    let error = gateway.cancel_payment(&store(), &uid(&payment), &cancel("5000", "4499.5")).await.unwrap_err();
+    assert_eq!(after.cancels[1].price, money("2500"), "amounts stay exact");
+    let error = gateway.cancel_payment(&store(), &uid(&payment), &cancel("5000", "4500")).await.unwrap_err();
     assert!(matches!(error, GatewayError::Rejected(_)), "{error:?}");
     let error = gateway.cancel_payment(&store(), &uid(&payment), &cancel("4000", "5000")).await.unwrap_err();
     assert!(
         matches!(error, GatewayError::BalanceMismatch(ref m) if m.contains("checksum")),
         "a stale checksum is told from other refusals: {error:?}"
     );
-    let after = gateway.cancel_payment(&store(), &uid(&payment), &cancel("4499.5", "4499.5")).await.unwrap();
+    let after = gateway.cancel_payment(&store(), &uid(&payment), &cancel("4500", "4500")).await.unwrap();
     assert_eq!(after.data["status"], "cancelled");
     assert_eq!(after.cancels.len(), 3);
     let refunded = Money::sum(after.cancels.iter().map(|c| &c.price)).unwrap();

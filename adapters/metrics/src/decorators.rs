@@ -58,6 +58,7 @@ fn outcome<T>(result: &Result<T, GatewayError>) -> &'static str {
         Err(GatewayError::Timeout(_)) => "timeout",
         Err(GatewayError::Unavailable(_)) => "unavailable",
         Err(GatewayError::Protocol(_)) => "protocol",
+        Err(GatewayError::Unrepresentable(_)) => "unrepresentable",
     }
 }
 

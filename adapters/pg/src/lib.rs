@@ -1,5 +1,6 @@
 //! The PG contract and what PG crates share.
 //!
+//! - [`amounts`]: the unit a PG writes amounts in ([`AmountUnit`]).
 //! - [`contract`]: [`PgModule`] (a PG crate's entry: code, variables,
 //!   configuration) and [`PgInstance`] (a configured PG: its client, its
 //!   notification reader, its fake).
@@ -10,11 +11,13 @@
 //!
 //! Credentials are [`secrecy::SecretString`]s: they never print.
 
+pub mod amounts;
 pub mod contract;
 pub mod env;
 pub mod http;
 pub mod stores;
 
+pub use amounts::AmountUnit;
 pub use contract::{ClientSettings, PgInstance, PgModule};
 pub use env::{ConfigError, Env, Mode, PgUrl, Vars};
 pub use http::{

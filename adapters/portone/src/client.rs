@@ -19,6 +19,7 @@ use payments_pg::{
     Answer, ExposeSecret, IDEMPOTENCY_KEY, PgBuildError, PgFailure, PgHttp, SecretString, Stores, call_name,
 };
 
+use crate::AMOUNTS;
 use crate::snapshot::snapshot;
 
 /// The real API.
@@ -218,9 +219,9 @@ impl PaymentGateway for PortOneGateway {
         request: &CancelRequest,
     ) -> Result<PaymentSnapshot, GatewayError> {
         let mut body = json!({
-            "amount": request.amount.to_json_number(),
+            "amount": AMOUNTS.write("price", request.amount, &request.currency)?,
             "reason": request.reason.as_str(),
-            "currentCancellableAmount": request.remaining.to_json_number(),
+            "currentCancellableAmount": AMOUNTS.write("price", request.remaining, &request.currency)?,
         });
         if let Some(account) = &request.refund_account {
             let bank = crate::bank_of(&account.bank).ok_or_else(|| {
@@ -272,8 +273,8 @@ impl PaymentGateway for PortOneGateway {
             "billingKey": card.as_str(),
             "orderName": request.order_name.as_str(),
             "customer": {"id": request.customer.as_str()},
-            "amount": {"total": request.amount.to_json_number()},
-            "currency": "KRW",
+            "amount": {"total": AMOUNTS.write("price", request.amount, &request.currency)?},
+            "currency": request.currency.as_str(),
         });
         let segments = ["payments", order, "billing-key"];
         let key = Some(request.idempotency_key.as_str());

@@ -21,6 +21,11 @@ pub mod fake;
 pub mod module;
 
 pub use banks::bank_of;
+
+/// PortOne V2 writes every amount as a whole number of the currency's minor
+/// unit (its payment guide, `opi/ko/quick-guide/payment/index.mdx`: "USD:
+/// 100배"; the browser SDK's `Currency`): 1050 in USD is 10.50 USD.
+pub const AMOUNTS: payments_pg::AmountUnit = payments_pg::AmountUnit::MinorInteger;
 pub use client::{DEFAULT_BASE_URL, PortOneConfig, PortOneGateway, PortOneStore, authorization, idempotency_key};
 pub use snapshot::snapshot;
 pub use webhook::{PortOneNotifications, WebhookKey};

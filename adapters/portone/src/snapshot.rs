@@ -75,8 +75,9 @@ pub fn time(what: &str, text: &str) -> Result<Timestamp, GatewayError> {
         .map_err(|e| protocol(what, &format!("{text:?} is not an RFC 3339 time: {e}")))
 }
 
-fn money(what: &str, number: &Number) -> Result<Money, GatewayError> {
-    Money::parse_for("amount", &number.to_string()).map_err(|e| protocol(what, &e))
+/// An amount PortOne wrote in member `what`, in `currency`'s minor unit.
+fn money(what: &str, number: &Number, currency: &Currency) -> Result<Money, GatewayError> {
+    crate::AMOUNTS.read(&format!("PortOne payment {what}"), number, currency)
 }
 
 /// What a PortOne `Payment` says, as the domain's snapshot; `data` is
@@ -89,7 +90,7 @@ fn money(what: &str, number: &Number) -> Result<Money, GatewayError> {
 pub fn snapshot(payment: Value) -> Result<PaymentSnapshot, GatewayError> {
     let view: PaymentView = serde_json::from_value(payment.clone()).map_err(|e| protocol("is unreadable", &e))?;
     let currency = Currency::parse(view.currency.as_deref().unwrap_or("KRW")).map_err(|e| protocol("currency", &e))?;
-    let price = money("amount.total", &view.amount.total)?;
+    let price = money("amount.total", &view.amount.total, &currency)?;
     let order_id = Some(OrderId::parse(&view.id).map_err(|e| protocol("id", &e))?);
     let mut cancels = Vec::new();
     for (index, raw) in view.cancellations.iter().flatten().enumerate() {
@@ -98,7 +99,7 @@ pub fn snapshot(payment: Value) -> Result<PaymentSnapshot, GatewayError> {
         if cancellation.status != "SUCCEEDED" {
             continue;
         }
-        let price = money("cancellations.totalAmount", &cancellation.total_amount)?;
+        let price = money(&format!("{what}.totalAmount"), &cancellation.total_amount, &currency)?;
         if price.is_zero() {
             continue;
         }
@@ -176,6 +177,34 @@ mod tests {
         assert_eq!((read.cancels[0].key.as_str(), read.cancels[0].price.to_string()), ("c-1", "3000".to_owned()));
         assert_eq!(read.remaining(), Some("7000".parse().unwrap()));
         assert_eq!(read.data, payment, "kept whole, members we do not know included");
+    }
+
+    /// PortOne's unit: a whole number of the currency's minor unit (its
+    /// payment guide: "USD: 100배"), both ways, per currency.
+    #[test]
+    fn amounts_are_read_and_written_in_the_currencys_minor_unit() {
+        let cases = [("KRW", 10000, "10000", "3000"), ("JPY", 10000, "10000", "3000"), ("USD", 10000, "100", "30")];
+        for (currency, total, price, cancelled) in cases {
+            let mut payment = partly_cancelled();
+            payment["currency"] = json!(currency);
+            payment["amount"]["total"] = json!(total);
+            let read = snapshot(payment).unwrap();
+            assert_eq!(read.price.to_string(), price, "{currency}");
+            assert_eq!(read.cancels[0].price.to_string(), cancelled, "{currency}");
+            let written = crate::AMOUNTS.write("price", read.price, &read.currency).unwrap();
+            assert_eq!(written.to_string(), total.to_string(), "{currency}: written back as PortOne wrote it");
+        }
+        let usd = Currency::parse("USD").unwrap();
+        assert_eq!(crate::AMOUNTS.write("price", "10.5".parse().unwrap(), &usd).unwrap().to_string(), "1050");
+        let fraction = crate::AMOUNTS.write("price", "10.505".parse().unwrap(), &usd).unwrap_err();
+        assert!(matches!(&fraction, GatewayError::Unrepresentable(m) if m.starts_with("price: ")), "{fraction:?}");
+        let mut unknown = partly_cancelled();
+        unknown["currency"] = json!("XAU");
+        let refused = snapshot(unknown).unwrap_err();
+        assert!(matches!(&refused, GatewayError::Protocol(m) if m.contains("amount.total")), "{refused:?}");
+        let mut fractional = partly_cancelled();
+        fractional["amount"]["total"] = json!(10000.5);
+        assert!(matches!(snapshot(fractional), Err(GatewayError::Protocol(m)) if m.contains("amount.total")));
     }
 
     #[test]

@@ -110,6 +110,7 @@ fn money(text: &str) -> Money {
 
 fn cancel(amount: &str, remaining: &str, key: &str) -> CancelRequest {
     CancelRequest {
+        currency: payments_domain::Currency::krw(),
         amount: money(amount),
         reason: CancelReason::parse("customer asked").unwrap(),
         remaining: money(remaining),
@@ -259,6 +260,7 @@ async fn a_billing_key_is_read_for_its_customer_charged_once_and_deleted() {
     assert!(matches!(stranger, Err(GatewayError::Rejected(_))), "another customer's card");
 
     let charge = ChargeRequest {
+        currency: payments_domain::Currency::krw(),
         order_id: OrderId::parse("order-charge").unwrap(),
         order_name: Title::parse("a monthly box").unwrap(),
         amount: money("8900"),

@@ -15,6 +15,7 @@ use payments_application::ports::{
 };
 use payments_domain::{Money, OrderId, PaymentSnapshot, SourceId, StoreId, VendorCode, VendorUid};
 
+use crate::AMOUNTS;
 use crate::snapshot::{secret, snapshot};
 use crate::wire::{
     TossBillingCustomerKey, TossBillingIssue, TossBillingPayment, TossError, TossPaymentApproval,
@@ -275,6 +276,8 @@ impl PaymentGateway for TossGateway {
         uid: &VendorUid,
         request: &ConfirmRequest,
     ) -> Result<PaymentSnapshot, GatewayError> {
+        // Toss's unit is the major one: a representable amount is written as is.
+        AMOUNTS.write("price", request.amount, &request.currency)?;
         self.confirm(store.as_str(), uid.as_str(), request.order_id.as_str(), request.amount, &request.idempotency_key)
             .await
     }
@@ -293,7 +296,7 @@ impl PaymentGateway for TossGateway {
         let body = TossPaymentCancelCreate {
             payment_key: None,
             cancel_reason: request.reason.as_str().to_owned(),
-            cancel_amount: Some(request.amount.to_json_number()),
+            cancel_amount: Some(AMOUNTS.write("price", request.amount, &request.currency)?),
             refund_receive_account: request.refund_account.as_ref().map(|account| TossRefundReceiveAccount {
                 bank: account.bank.clone(),
                 account_number: account.account.clone(),
@@ -301,7 +304,7 @@ impl PaymentGateway for TossGateway {
             }),
             tax_amount: None,
             tax_free_amount: None,
-            refundable_amount: Some(request.remaining.to_json_number()),
+            refundable_amount: Some(AMOUNTS.write("price", request.remaining, &request.currency)?),
         };
         let segments = ["v1", "payments", uid.as_str(), "cancel"];
         let key = request.idempotency_key.as_deref();
@@ -353,7 +356,7 @@ impl PaymentGateway for TossGateway {
             method: None,
             billing_key: None,
             order_id: request.order_id.as_str().to_owned(),
-            amount: request.amount.to_json_number(),
+            amount: AMOUNTS.write("price", request.amount, &request.currency)?,
             customer_key: request.customer.as_str().to_owned(),
             order_name: Some(request.order_name.as_str().to_owned()),
         };

@@ -25,6 +25,11 @@ pub use client::{
     TossConfig, TossCredentials, TossGateway, basic_authorization,
 };
 pub use snapshot::snapshot;
+
+/// Toss writes amounts as decimals in the currency's major unit, with at
+/// most the currency's decimals (KRW whole numbers; its PayPal guide:
+/// `amount: 664.98, currency: 'USD'`).
+pub const AMOUNTS: payments_pg::AmountUnit = payments_pg::AmountUnit::MajorDecimal;
 pub use webhook::{
     BILLING_DELETED, CANCEL_STATUS_CHANGED, DEPOSIT_CALLBACK, PAYMENT_STATUS_CHANGED, TossDepositCallback,
     TossNotification, TossNotifications, TossWebhookError,

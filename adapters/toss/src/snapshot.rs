@@ -13,7 +13,7 @@ use payments_domain::{
     CancelHistory, CancelKey, CancelReason, Currency, OrderId, PaymentPhase, PaymentSnapshot, Timestamp,
 };
 
-use crate::wire::{TossPaymentStatus, money, timestamp};
+use crate::wire::{TossPaymentStatus, timestamp};
 
 /// The members of a payment the snapshot is made of.
 #[derive(Debug, Deserialize)]
@@ -78,7 +78,7 @@ fn protocol(what: &str, error: &dyn std::fmt::Display) -> GatewayError {
 pub fn snapshot(payment: Value) -> Result<PaymentSnapshot, GatewayError> {
     let view: PaymentView = serde_json::from_value(payment.clone()).map_err(|e| protocol("is unreadable", &e))?;
     let currency = Currency::parse(view.currency.as_deref().unwrap_or("KRW")).map_err(|e| protocol("currency", &e))?;
-    let price = money("totalAmount", &view.total_amount).map_err(|e| protocol("totalAmount", &e))?;
+    let price = crate::AMOUNTS.read("Toss payment totalAmount", &view.total_amount, &currency)?;
     let order_id = match view.order_id.as_deref() {
         Some(id) if !id.trim().is_empty() => Some(OrderId::parse(id).map_err(|e| protocol("orderId", &e))?),
         _ => None,
@@ -94,7 +94,8 @@ pub fn snapshot(payment: Value) -> Result<PaymentSnapshot, GatewayError> {
             Some(key) if !key.is_empty() => key.to_owned(),
             _ => format!("{}:{index}", view.payment_key),
         };
-        let price = money("cancelAmount", &cancel.cancel_amount).map_err(|e| protocol("cancels.cancelAmount", &e))?;
+        let what = format!("Toss payment cancels[{index}].cancelAmount");
+        let price = crate::AMOUNTS.read(&what, &cancel.cancel_amount, &currency)?;
         if price.is_zero() {
             continue;
         }

@@ -35,6 +35,7 @@ fn money(text: &str) -> Money {
 
 fn cancel(amount: &str, remaining: &str) -> CancelRequest {
     CancelRequest {
+        currency: payments_domain::Currency::krw(),
         amount: money(amount),
         reason: CancelReason::parse("customer asked").unwrap(),
         remaining: money(remaining),

@@ -347,6 +347,7 @@ async fn a_virtual_account_deposit_callback_and_its_reversal() {
             mobile: "01012345678".into(),
         };
         let request = CancelRequest {
+            currency: payments_domain::Currency::krw(),
             amount: money("900"),
             reason: CancelReason::parse("customer asked").unwrap(),
             remaining: money("19900"),
@@ -471,6 +472,7 @@ async fn a_second_cancel_of_a_payment_too_soon_is_refused_and_nothing_is_refunde
         let gateway = fake.gateway();
         let created = fake.key_in(&order_id(), 10_000, true).await;
         let cancel = |amount: &str, remaining: &str| CancelRequest {
+            currency: payments_domain::Currency::krw(),
             amount: money(amount),
             reason: CancelReason::parse("customer asked").unwrap(),
             remaining: money(remaining),

@@ -349,3 +349,28 @@ fn unknown_events_are_other_and_broken_bodies_malformed() {
     let wrapped = json!({"eventType": "DEPOSIT_CALLBACK", "data": callback});
     assert!(matches!(TossNotification::parse(&wrapped), Ok(TossNotification::DepositCallback(_))));
 }
+
+/// Toss's unit: decimals in the currency's major unit (its PayPal guide:
+/// `amount: 664.98, currency: 'USD'`), no more decimals than the currency has.
+#[test]
+fn amounts_are_major_decimals_of_the_payments_currency() {
+    let payment = documented("v2022-11-16/payment-card-done.json");
+    let in_currency = |currency: &str, amount: serde_json::Value| {
+        let mut payment = payment.clone();
+        payment["currency"] = json!(currency);
+        payment["totalAmount"] = amount.clone();
+        payment["balanceAmount"] = amount;
+        payment
+    };
+    let cases = [("KRW", json!(15000), "15000"), ("JPY", json!(1500), "1500"), ("USD", json!(664.98), "664.98")];
+    for (currency, amount, price) in cases {
+        let read = snapshot(in_currency(currency, amount.clone())).unwrap();
+        assert_eq!(read.price, Money::from_str(price).unwrap(), "{currency}");
+        let written = payments_toss::AMOUNTS.write("price", read.price, &read.currency).unwrap();
+        assert_eq!(written.to_string(), amount.to_string(), "{currency}: written as Toss writes it");
+    }
+    for (currency, amount) in [("KRW", json!(1000.5)), ("USD", json!(1.005)), ("XAU", json!(1))] {
+        let refused = snapshot(in_currency(currency, amount)).unwrap_err();
+        assert!(refused.to_string().contains("totalAmount"), "{currency}: {refused}");
+    }
+}

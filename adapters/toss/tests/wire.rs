@@ -63,7 +63,7 @@ fn real_card_payment() -> Value {
             {
                 "cancelReason": "second",
                 "canceledAt": "2024-02-13T03:19:00Z",
-                "cancelAmount": 0.0001,
+                "cancelAmount": 0.01,
                 "taxFreeAmount": 0,
                 "refundableAmount": 900.2499
             }
@@ -164,10 +164,12 @@ fn every_method_has_its_shape_and_unknown_methods_are_kept() {
 
 #[test]
 fn a_snapshot_reads_amounts_times_and_cancels_exactly() {
-    let payment = real_card_payment();
+    // Cents, so a payment in dollars (KRW has no decimals).
+    let mut payment = real_card_payment();
+    payment["currency"] = json!("USD");
     let snapshot = snapshot(payment.clone()).unwrap();
     assert_eq!(snapshot.price, Money::from_str("1000.5").unwrap());
-    assert_eq!(snapshot.currency.as_str(), "KRW");
+    assert_eq!(snapshot.currency.as_str(), "USD");
     assert_eq!(snapshot.paid_at.unwrap().to_rfc3339(), "2024-02-13T03:18:14+00:00");
     assert_eq!(snapshot.cancels.len(), 2);
     let first = &snapshot.cancels[0];
@@ -177,7 +179,7 @@ fn a_snapshot_reads_amounts_times_and_cancels_exactly() {
     assert_eq!(first.data, payment["cancels"][0]);
     let second = &snapshot.cancels[1];
     assert_eq!(second.key.as_str(), "5EnNZRJGvaBX7zk2yd8ydw26XvwXkLrx9POLqKQjmAw4b0e1:1", "no transactionKey");
-    assert_eq!(second.price, Money::from_str("0.0001").unwrap());
+    assert_eq!(second.price, Money::from_str("0.01").unwrap());
     assert_eq!(snapshot.cancelled_at, Some(second.created_at), "the earliest cancel");
     assert_eq!(snapshot.data, payment);
 
