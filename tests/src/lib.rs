@@ -398,11 +398,34 @@ impl TestApp {
         price: u64,
         webhook_url: String,
     ) -> Result<wire::HistoryBody, ClientError> {
+        self.register_amount(code, uid, order, amount(price), webhook_url).await
+    }
+
+    /// Registers a payment of `price` (decimal text: `"10.5"`) with the
+    /// standard password and the receiver's hook.
+    pub async fn register_price(
+        &self,
+        code: wire::VendorCodeBody,
+        uid: &str,
+        order: &str,
+        price: &str,
+    ) -> Result<wire::HistoryBody, ClientError> {
+        self.register_amount(code, uid, order, decimal(price), self.hook_url()).await
+    }
+
+    async fn register_amount(
+        &self,
+        code: wire::VendorCodeBody,
+        uid: &str,
+        order: &str,
+        price: wire::WireAmount,
+        webhook_url: String,
+    ) -> Result<wire::HistoryBody, ClientError> {
         self.client
             .create_history(&wire::CreateHistoryBody {
                 vendor: vendor(code, uid),
                 source: source(order),
-                price: amount(price),
+                price,
                 password: PASSWORD.into(),
                 webhook_url,
                 currency: None,
@@ -417,11 +440,21 @@ impl TestApp {
         price: u64,
         account: Option<wire::RefundAccountBody>,
     ) -> Result<wire::HistoryBody, ClientError> {
+        self.cancel_price(order, &price.to_string(), account).await
+    }
+
+    /// Cancels `price` (decimal text: `"2.25"`) of the payment of `order`.
+    pub async fn cancel_price(
+        &self,
+        order: &str,
+        price: &str,
+        account: Option<wire::RefundAccountBody>,
+    ) -> Result<wire::HistoryBody, ClientError> {
         self.client
             .cancel_history(&wire::CancelHistoryBody {
                 source: source(order),
                 password: PASSWORD.into(),
-                price: amount(price),
+                price: decimal(price),
                 reason: format!("e2e cancel of {price}"),
                 account,
             })
@@ -471,6 +504,11 @@ pub fn accessor_with(order: &str, password: &str) -> wire::SourceAccessorBody {
 
 pub fn amount(value: u64) -> wire::WireAmount {
     wire::WireAmount(serde_json::Number::from(value))
+}
+
+/// An amount written as decimal text (`"10.5"`), its digits kept exactly.
+pub fn decimal(text: &str) -> wire::WireAmount {
+    wire::WireAmount(serde_json::from_str(text).expect("a JSON number"))
 }
 
 /// A money value as its exact text (`"10000"`).
@@ -935,6 +973,23 @@ impl FakePortOne {
 
 pub use wire::VendorCodeBody as Pg;
 
+/// `price` (major-unit decimal text) as PortOne's window takes it: a whole
+/// number of the currency's minor unit, by the table of PortOne's payment
+/// guide (`opi/ko/quick-guide/payment/index.mdx`: KRW 1배, USD 100배, JPY 1배).
+/// Written out here, apart from the server's own conversion, so a test
+/// catches a wrong one.
+pub fn portone_minor_units(price: &str, currency: &str) -> u64 {
+    let factor = match currency {
+        "KRW" | "JPY" => 1,
+        "USD" => 100,
+        other => panic!("no PortOne factor for {other} in the tests"),
+    };
+    let decimals = if factor == 100 { 2 } else { 0 };
+    let (whole, fraction) = price.split_once('.').unwrap_or((price, ""));
+    assert!(fraction.len() <= decimals, "{price} {currency}: more decimals than the currency has");
+    format!("{whole}{fraction:0<decimals$}").parse().expect("digits")
+}
+
 impl TestApp {
     /// A paid card payment of `amount` for `order` at `pg`; answers its uid.
     pub async fn card_payment(&self, pg: Pg, order: &str, amount: u64) -> String {
@@ -942,6 +997,44 @@ impl TestApp {
             Pg::Iamport => self.iamport.card_payment(order, amount).await,
             Pg::TossPayments => self.toss.card_payment(order, amount).await,
             Pg::PortOne => self.portone.card_payment(order, amount).await,
+        }
+    }
+
+    /// A card payment of `price` (decimal text in the currency's major unit:
+    /// `"10.50"`) in `currency` for `order` at `pg`, made as each PG's
+    /// window takes it, in that PG's unit; answers its uid. Toss's
+    /// multi-currency card payments wait for the merchant's confirmation
+    /// (registration confirms them), the others are paid.
+    pub async fn card_payment_in(&self, pg: Pg, order: &str, price: &str, currency: &str) -> String {
+        let major: Value = serde_json::from_str(price).expect("a decimal");
+        match pg {
+            Pg::Iamport => {
+                let body = json!({
+                    "card_number": "1234-5678-1234-5678", "expiry": "2030-12", "birth": "900101", "pwd_2digit": "12",
+                    "name": "e2e order", "merchant_uid": order, "amount": major, "currency": currency,
+                });
+                let (_, payment) =
+                    self.iamport.call(reqwest::Method::POST, "/subscribe/payments/onetime", Some(body)).await;
+                payment["imp_uid"].as_str().expect("an imp_uid").to_owned()
+            }
+            Pg::TossPayments => {
+                let body = json!({
+                    "method": "card", "cardNumber": "1111222233334444", "cardExpirationYear": "29",
+                    "cardExpirationMonth": "07", "amount": major, "orderId": order, "orderName": "e2e order",
+                    "__approved": false, "__currency": currency,
+                });
+                let (_, payment) = self.toss.call(reqwest::Method::POST, "/v1/payments/key-in", Some(body)).await;
+                assert_eq!(payment["status"], "IN_PROGRESS", "{payment}");
+                payment["paymentKey"].as_str().expect("a paymentKey").to_owned()
+            }
+            Pg::PortOne => {
+                let total = portone_minor_units(price, currency);
+                let body = json!({"method": "card", "amount": total, "currency": currency, "orderName": "e2e order"});
+                let path = format!("/internal/payments/{order}");
+                let (_, payment) = self.portone.call(reqwest::Method::POST, &path, Some(body)).await;
+                assert_eq!(payment["status"], "PAID", "{payment}");
+                payment["id"].as_str().expect("an id").to_owned()
+            }
         }
     }
 

@@ -22,6 +22,9 @@ payments_e2e::scenarios!(
     iamport_saved_card_charged,
     toss_saved_card_charged,
     portone_saved_card_charged,
+    iamport_dollars,
+    toss_dollars,
+    portone_dollars,
     monitors,
 );
 
@@ -396,4 +399,57 @@ async fn toss_saved_card_charged(app: &TestApp) {
 
 async fn portone_saved_card_charged(app: &TestApp) {
     saved_card_charged(app, Pg::PortOne).await;
+}
+
+/// A payment in dollars, each PG speaking its own unit (PortOne V2 minor
+/// units: 1050 is 10.50 USD; Toss and Iamport decimals): registered at its
+/// price, partly cancelled, announced and refunded at exact amounts, and a
+/// fraction of a cent refused before the PG is called.
+async fn dollars(app: &TestApp, pg: Pg) {
+    let order = unique("order-usd");
+    let uid = app.card_payment_in(pg, &order, "10.50", "USD").await;
+    let created = app.register_price(pg, &uid, &order, "10.5").await.expect("registered at its price");
+    assert_eq!((money_text(&created.price).as_str(), created.currency.as_str()), ("10.5", "USD"));
+    assert_eq!(created.refund, None, "registered, not refunded as a mismatch");
+
+    let cancelled = app.cancel_price(&order, "2.25", None).await.expect("partly cancelled");
+    assert_eq!(cancelled.refund.as_ref().map(money_text).as_deref(), Some("2.25"));
+    assert_eq!(money_text(&cancelled.cancels[0].price), "2.25");
+    let at_pg = app.pg_payment(pg, &uid).await;
+    let (paid, refunded) = match pg {
+        Pg::Iamport => (at_pg["amount"].to_string(), at_pg["cancel_amount"].to_string()),
+        Pg::TossPayments => (at_pg["totalAmount"].to_string(), at_pg["balanceAmount"].to_string()),
+        Pg::PortOne => (at_pg["amount"]["total"].to_string(), at_pg["amount"]["cancelled"].to_string()),
+    };
+    let expected = match pg {
+        Pg::Iamport => ("10.5", "2.25"),
+        Pg::TossPayments => ("10.5", "8.25"),
+        Pg::PortOne => ("1050", "225"),
+    };
+    assert_eq!((paid.as_str(), refunded.as_str()), expected, "the PG holds the amounts in its own unit: {at_pg}");
+
+    let hook = &app.hooks.delivered(&order, 1).await[0];
+    assert_eq!(money_text(&hook.body.current.price), "10.5");
+    assert_eq!(hook.body.current.refund.as_ref().map(money_text).as_deref(), Some("2.25"));
+    assert_eq!(hook.body.previous.refund, None);
+
+    let too_fine = assert_status(app.cancel_price(&order, "0.001", None).await, 400);
+    assert!(too_fine.to_string().contains("price"), "{too_fine}");
+    assert_eq!(app.pg_payment(pg, &uid).await, at_pg, "the PG was not asked");
+
+    let rest = app.cancel_price(&order, "8.25", None).await.expect("the rest cancelled");
+    assert_eq!(rest.refund.as_ref().map(money_text).as_deref(), Some("10.5"));
+    assert_eq!(app.pg_state(pg, &uid).await.0, cancelled_statuses(pg).1);
+}
+
+async fn iamport_dollars(app: &TestApp) {
+    dollars(app, Pg::Iamport).await;
+}
+
+async fn toss_dollars(app: &TestApp) {
+    dollars(app, Pg::TossPayments).await;
+}
+
+async fn portone_dollars(app: &TestApp) {
+    dollars(app, Pg::PortOne).await;
 }

@@ -443,6 +443,11 @@ pub struct TossCardPaymentCreate {
     /// Fake server only: `false` leaves the payment `IN_PROGRESS` until approved.
     #[serde(rename = "__approved", default, skip_serializing_if = "Option::is_none")]
     pub approved: Option<bool>,
+    /// Fake server only: the currency Toss's window took the card payment
+    /// in (its multi-currency card payments, USD or JPY, confirmed like
+    /// any other); KRW when absent.
+    #[serde(rename = "__currency", default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
 }
 
 /// `ITossVirtualAccountPayment.ICreate`: body of `POST /v1/virtual-accounts`.

@@ -411,6 +411,10 @@ pub(super) struct Checkout {
     customer_id: Option<String>,
     #[serde(default)]
     card_number: Option<String>,
+    /// The payment's currency (`KRW` when absent); `amount` is in its minor
+    /// unit, as every PortOne amount is.
+    #[serde(default)]
+    currency: Option<String>,
 }
 
 /// What a customer does in PortOne's window: pays by card (PAID), or gets a
@@ -444,7 +448,12 @@ pub(super) fn customer_pays(
     };
     let customer = checkout.customer_id.map_or(Value::Null, Value::String);
     let name = checkout.order_name.as_deref().unwrap_or("a fake order");
-    let mut payment = new_payment(&state, &id, name, checkout.amount, "KRW", &customer, method);
+    let currency = checkout.currency.as_deref().unwrap_or("KRW");
+    // PortOne's `Currency` enum: the ISO 4217 codes (with a minor unit, here).
+    if payments_domain::Currency::parse(currency).ok().and_then(|c| c.exponent()).is_none() {
+        return invalid(format!("currency {currency:?} is not a currency PortOne takes"));
+    }
+    let mut payment = new_payment(&state, &id, name, checkout.amount, currency, &customer, method);
     let event = if virtual_account {
         payment["status"] = json!("VIRTUAL_ACCOUNT_ISSUED");
         "Transaction.VirtualAccountIssued"

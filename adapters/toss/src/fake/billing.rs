@@ -198,6 +198,7 @@ async fn billing_pay_reply(req: &Request, billing_key: String, body: Body, state
             order_name: input.order_name.unwrap_or_else(|| "fake billing order".to_owned()),
             amount: total,
             tax_free: Money::ZERO,
+            currency: payments_domain::Currency::krw(),
         }),
     });
     let mut fake = FakePayment::new(payment, !billing.refused);

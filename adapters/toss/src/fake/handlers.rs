@@ -14,7 +14,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Number};
 
-use payments_domain::{Decimal, Money};
+use payments_domain::{Currency, Decimal, Money};
 
 use crate::wire::{
     METHOD_CARD, METHOD_VIRTUAL_ACCOUNT, TossCard, TossCardPayment, TossCardPaymentCreate, TossCashReceipt,
@@ -214,6 +214,8 @@ pub(super) struct NewPayment<'a> {
     pub order_name: String,
     pub amount: Money,
     pub tax_free: Money,
+    /// The payment's currency (`KRW` but for multi-currency card payments).
+    pub currency: Currency,
 }
 
 pub(super) fn common(new: NewPayment<'_>) -> TossPaymentCommon {
@@ -230,7 +232,7 @@ pub(super) fn common(new: NewPayment<'_>) -> TossPaymentCommon {
         order_id: new.order_id,
         transaction_key: Some(new_transaction_key()),
         order_name: new.order_name,
-        currency: "KRW".to_owned(),
+        currency: new.currency.as_str().to_owned(),
         total_amount: new.amount.to_json_number(),
         balance_amount: new.amount.to_json_number(),
         supplied_amount: supplied.to_json_number(),
@@ -287,6 +289,12 @@ async fn key_in_reply(req: &Request, body: Body, state: &FakeState) -> Reply {
         input.customer_birthday.as_deref(),
     )?;
     let total = positive("amount", &input.amount)?;
+    let currency = match input.currency.as_deref() {
+        None => Currency::krw(),
+        Some(code) => Currency::parse(code).map_err(|e| Fail::bad(e.to_string()))?,
+    };
+    // Toss refuses an amount with more decimals than its currency has.
+    currency.check_amount("amount", total).map_err(|e| Fail::bad(e.to_string()))?;
     let tax_free = input.tax_free_amount.as_ref().map(|n| amount("taxFreeAmount", n)).transpose()?.unwrap_or_default();
     if tax_free > total {
         return Err(Fail::bad("taxFreeAmount must not exceed amount"));
@@ -323,6 +331,7 @@ async fn key_in_reply(req: &Request, body: Body, state: &FakeState) -> Reply {
             order_name: input.order_name.unwrap_or_else(|| "fake order".to_owned()),
             amount: total,
             tax_free,
+            currency,
         }),
     });
     let mut fake = FakePayment::new(payment, approved && !refused);
@@ -500,6 +509,9 @@ async fn cancel_reply(req: &Request, key: String, body: Body, state: &FakeState)
         };
         let balance = stored(&common.balance_amount);
         let part = asked.unwrap_or(balance);
+        if let Ok(currency) = Currency::parse(&common.currency) {
+            currency.check_amount("cancelAmount", part).map_err(|e| Fail::bad(e.to_string()))?;
+        }
         if part > balance {
             return Err(forbidden(
                 "NOT_CANCELABLE_AMOUNT",
@@ -615,6 +627,7 @@ async fn virtual_account_reply(req: &Request, body: Body, state: &FakeState) -> 
             order_name: input.order_name,
             amount: total,
             tax_free: Money::ZERO,
+            currency: Currency::krw(),
         }),
     });
     let mut fake = FakePayment::new(payment, approved);
