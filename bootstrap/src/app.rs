@@ -153,10 +153,11 @@ pub fn delivery_service(config: &Config, database: &Database, metrics: &Metrics)
 }
 
 fn gateways(config: &Config, metrics: &Metrics) -> anyhow::Result<Gateways> {
-    let settings = payments_pg::ClientSettings { timeout: config.pg.timeout };
     let mut gateways = Gateways::new();
     for pg in &config.pg.pgs {
         let code = pg.code();
+        let timeout = config.pg.timeouts.get(&code).copied().unwrap_or(payments_pg::DEFAULT_TIMEOUT);
+        let settings = payments_pg::ClientSettings { timeout };
         let fake = config.pg.fakes.get(&code).map(String::as_str);
         let gateway = pg.gateway(settings, fake).with_context(|| format!("{code} configuration"))?;
         gateways = gateways.with(code, Arc::new(MeteredGateway::new(gateway, code, metrics.clone())));

@@ -22,9 +22,12 @@ pub struct PgConfig {
     /// The URLs of the fakes started in this process (local mode), by PG:
     /// each PG whose URL was not chosen is reached there.
     pub fakes: std::collections::BTreeMap<payments_domain::VendorCode, String>,
-    pub timeout: Duration,
+    /// The timeout of each PG's calls: its own variable
+    /// (`PAYMENT_PORTONE_TIMEOUT_SECS`), else `PAYMENT_PG_TIMEOUT_SECS`,
+    /// else what the PG advises ([`payments_pg::PgModule::default_timeout`]).
+    pub timeouts: std::collections::BTreeMap<payments_domain::VendorCode, Duration>,
     /// How long a cancel being sent belongs to its sender before another may
-    /// settle it (`PAYMENT_CANCEL_LEASE_SECS`; must exceed the PG timeout).
+    /// settle it (`PAYMENT_CANCEL_LEASE_SECS`; must exceed the longest PG timeout).
     pub cancel_lease: Duration,
     /// How often cancels whose answer was lost are settled in the background
     /// (`PAYMENT_CANCEL_SETTLE_SECS`; `None`: never, only by the next cancel).
@@ -178,11 +181,14 @@ pub const VARIABLES: &[(&str, &str)] = &[
         "PAYMENT_*_ENCRYPTION_IV",
         "accepted for compatibility with the original; at rest a fresh nonce is used per value",
     ),
-    ("PAYMENT_PG_TIMEOUT_SECS", "timeout of every PG call (default 10)"),
+    (
+        "PAYMENT_PG_TIMEOUT_SECS",
+        "timeout of every PG call whose PG sets none of its own (default: each PG's advice, 10; PortOne 60)",
+    ),
     (
         "PAYMENT_CANCEL_LEASE_SECS",
         "how long a cancel being sent belongs to its sender; after a crash it is settled once this passes \
-         (default 2 x PG timeout + 5, must exceed the PG timeout)",
+         (default 2 x the longest PG timeout + 5, must exceed it)",
     ),
     (
         "PAYMENT_CANCEL_SETTLE_SECS",
@@ -565,20 +571,41 @@ fn check_database_url(url: &str) -> Result<(), ConfigError> {
     }
 }
 
+/// The timeout of each registered PG: its own variable, else
+/// `PAYMENT_PG_TIMEOUT_SECS`, else its documented advice.
+fn pg_timeouts(r: &Env<'_>) -> Result<std::collections::BTreeMap<payments_domain::VendorCode, Duration>, ConfigError> {
+    let everyone = match r.get("PAYMENT_PG_TIMEOUT_SECS") {
+        Some(_) => Some(r.seconds("PAYMENT_PG_TIMEOUT_SECS", 0, 1..=3600)?),
+        None => None,
+    };
+    crate::PGS
+        .iter()
+        .map(|pg| {
+            let fallback = everyone.unwrap_or_else(|| pg.default_timeout());
+            Ok((pg.code(), r.seconds(pg.timeout_variable(), fallback.as_secs(), 1..=3600)?))
+        })
+        .collect()
+}
+
 /// Every registered PG's configuration, then the settings shared by all.
 fn read_pg(r: &mut Env<'_>) -> Result<PgConfig, ConfigError> {
     let pgs = crate::PGS.iter().map(|pg| pg.configure(r)).collect::<Result<Vec<_>, _>>()?;
-    let timeout = r.seconds("PAYMENT_PG_TIMEOUT_SECS", 10, 1..=3600)?;
+    let timeouts = pg_timeouts(r)?;
+    let (longest_of, longest) = timeouts
+        .iter()
+        .max_by_key(|(_, timeout)| **timeout)
+        .map_or(("PGs", payments_pg::DEFAULT_TIMEOUT), |(code, timeout)| (code.as_str(), *timeout));
     let cancel_lease = match r.get("PAYMENT_CANCEL_LEASE_SECS") {
-        None => timeout * 2 + Duration::from_secs(5),
+        None => longest * 2 + Duration::from_secs(5),
         Some(_) => {
             let lease = r.seconds("PAYMENT_CANCEL_LEASE_SECS", 0, 1..=86_400)?;
-            if lease <= timeout {
+            if lease <= longest {
                 return Err(error(
                     "PAYMENT_CANCEL_LEASE_SECS",
                     format!(
-                        "must exceed PAYMENT_PG_TIMEOUT_SECS ({}s), or a cancel still being sent could be sent twice",
-                        timeout.as_secs()
+                        "must exceed the longest PG timeout ({longest_of}: {}s), or a cancel still being sent \
+                         could be sent twice",
+                        longest.as_secs()
                     ),
                 ));
             }
@@ -588,7 +615,7 @@ fn read_pg(r: &mut Env<'_>) -> Result<PgConfig, ConfigError> {
     Ok(PgConfig {
         pgs,
         fakes: std::collections::BTreeMap::new(),
-        timeout,
+        timeouts,
         cancel_lease,
         cancel_settle_every: Some(r.seconds("PAYMENT_CANCEL_SETTLE_SECS", 30, 0..=86_400)?).filter(|d| !d.is_zero()),
     })
@@ -619,6 +646,33 @@ mod tests {
         base.retain(|(k, _)| *k != name);
         base.push((name, value));
         vars(&base)
+    }
+
+    /// Each PG's timeout is its own variable, else the one for every PG,
+    /// else its advice (PortOne's 60 s); the cancel lease follows the longest.
+    #[test]
+    fn pg_timeouts_follow_each_pg_then_the_shared_variable_then_the_pgs_advice() {
+        use payments_domain::VendorCode::{Iamport, PortOne, TossPayments};
+        let secs = Duration::from_secs;
+        let config = Config::from_vars(&Vars::new()).unwrap();
+        let timeouts =
+            |config: &Config| [Iamport, TossPayments, PortOne].map(|code| config.pg.timeouts.get(&code).copied());
+        assert_eq!(timeouts(&config), [Some(secs(10)), Some(secs(10)), Some(secs(60))]);
+        assert_eq!(config.pg.cancel_lease, secs(125), "2 x PortOne's 60 s + 5");
+
+        let everyone = Config::from_vars(&vars(&[("PAYMENT_PG_TIMEOUT_SECS", "20")])).unwrap();
+        assert_eq!(timeouts(&everyone), [Some(secs(20)); 3]);
+        assert_eq!(everyone.pg.cancel_lease, secs(45));
+
+        let own = vars(&[("PAYMENT_PG_TIMEOUT_SECS", "20"), ("PAYMENT_PORTONE_TIMEOUT_SECS", "90")]);
+        let own = Config::from_vars(&own).unwrap();
+        assert_eq!(timeouts(&own), [Some(secs(20)), Some(secs(20)), Some(secs(90))]);
+
+        let short = Config::from_vars(&vars(&[("PAYMENT_CANCEL_LEASE_SECS", "30")])).unwrap_err();
+        assert!(short.to_string().contains("PAYMENT_CANCEL_LEASE_SECS"), "{short}");
+        assert!(short.to_string().contains("portone: 60s"), "{short}");
+        let bad = Config::from_vars(&vars(&[("PAYMENT_TOSS_TIMEOUT_SECS", "0")])).unwrap_err();
+        assert!(bad.to_string().contains("PAYMENT_TOSS_TIMEOUT_SECS"), "{bad}");
     }
 
     #[test]

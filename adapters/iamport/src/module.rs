@@ -48,11 +48,19 @@ impl PgModule for IamportModule {
             ("PAYMENT_IAMPORT_STORES", "JSON {\"store_id\": {\"key\": \"..\", \"secret\": \"..\"}} for several stores"),
             ("PAYMENT_IAMPORT_URL", "Iamport API base URL (default https://api.iamport.kr; the fake in local mode)"),
             ("PAYMENT_FAKE_IAMPORT_PORT", "local mode: port of the in-process fake Iamport (default 10851)"),
+            (
+                "PAYMENT_IAMPORT_TIMEOUT_SECS",
+                "timeout of each Iamport call (default: PAYMENT_PG_TIMEOUT_SECS if set, else 10)",
+            ),
         ]
     }
 
     fn fake_port_variable(&self) -> &'static str {
         "PAYMENT_FAKE_IAMPORT_PORT"
+    }
+
+    fn timeout_variable(&self) -> &'static str {
+        "PAYMENT_IAMPORT_TIMEOUT_SECS"
     }
 
     fn configure(&self, env: &mut Env<'_>) -> Result<Arc<dyn PgInstance>, ConfigError> {

@@ -15,10 +15,14 @@ use payments_fakekit::RunningServer;
 use crate::env::{ConfigError, Env};
 use crate::http::PgBuildError;
 
+/// The timeout of a PG's calls when neither it nor the operator says otherwise.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// What every PG client takes from the server's own settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientSettings {
-    /// Bound on each call, connection included (`PAYMENT_PG_TIMEOUT_SECS`).
+    /// Bound on each call, connection included: its own variable, else
+    /// `PAYMENT_PG_TIMEOUT_SECS`, else [`PgModule::default_timeout`].
     pub timeout: Duration,
 }
 
@@ -34,6 +38,17 @@ pub trait PgModule: Sync {
     /// The variable naming its fake's port in local mode (one of
     /// [`variables`](Self::variables)): test harnesses set it to 0.
     fn fake_port_variable(&self) -> &'static str;
+
+    /// The variable setting the timeout of its calls alone (one of
+    /// [`variables`](Self::variables)), over `PAYMENT_PG_TIMEOUT_SECS`.
+    fn timeout_variable(&self) -> &'static str;
+
+    /// How long one of its calls may take when no variable says: what its
+    /// documentation advises (PortOne V2: a read timeout of at least 60 s),
+    /// else [`DEFAULT_TIMEOUT`].
+    fn default_timeout(&self) -> Duration {
+        DEFAULT_TIMEOUT
+    }
 
     /// Reads its configuration (credentials per store, base URL, its fake's
     /// settings in local mode).

@@ -18,7 +18,7 @@ pub mod http;
 pub mod stores;
 
 pub use amounts::AmountUnit;
-pub use contract::{ClientSettings, PgInstance, PgModule};
+pub use contract::{ClientSettings, DEFAULT_TIMEOUT, PgInstance, PgModule};
 pub use env::{ConfigError, Env, Mode, PgUrl, Vars};
 pub use http::{
     Answer, IDEMPOTENCY_KEY, MAX_ANSWER_BYTES, PgBuildError, PgFailure, PgHttp, call_name, transport_error,

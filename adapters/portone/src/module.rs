@@ -59,11 +59,24 @@ impl PgModule for PortOneModule {
             ),
             ("PAYMENT_PORTONE_URL", "PortOne API base URL (default https://api.portone.io; the fake in local mode)"),
             ("PAYMENT_FAKE_PORTONE_PORT", "local mode: port of the in-process fake PortOne (default 20771)"),
+            (
+                "PAYMENT_PORTONE_TIMEOUT_SECS",
+                "timeout of each PortOne call (default: PAYMENT_PG_TIMEOUT_SECS if set, else 60, as PortOne advises)",
+            ),
         ]
     }
 
     fn fake_port_variable(&self) -> &'static str {
         "PAYMENT_FAKE_PORTONE_PORT"
+    }
+
+    fn timeout_variable(&self) -> &'static str {
+        "PAYMENT_PORTONE_TIMEOUT_SECS"
+    }
+
+    /// PortOne's REST overview advises a read timeout of at least 60 s.
+    fn default_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(60)
     }
 
     fn configure(&self, env: &mut Env<'_>) -> Result<Arc<dyn PgInstance>, ConfigError> {

@@ -56,6 +56,10 @@ impl PgModule for TossModule {
             ("PAYMENT_TOSS_URL", "Toss API base URL (default https://api.tosspayments.com; the fake in local mode)"),
             ("PAYMENT_FAKE_TOSS_PORT", "local mode: port of the in-process fake Toss (default 30771)"),
             (
+                "PAYMENT_TOSS_TIMEOUT_SECS",
+                "timeout of each Toss call (default: PAYMENT_PG_TIMEOUT_SECS if set, else 10)",
+            ),
+            (
                 FAKE_API_VERSION,
                 "the Toss API version the fake Toss answers in: 2022-11-16 (default) or 1.4 (the original SDK's)",
             ),
@@ -68,6 +72,10 @@ impl PgModule for TossModule {
 
     fn fake_port_variable(&self) -> &'static str {
         "PAYMENT_FAKE_TOSS_PORT"
+    }
+
+    fn timeout_variable(&self) -> &'static str {
+        "PAYMENT_TOSS_TIMEOUT_SECS"
     }
 
     fn configure(&self, env: &mut Env<'_>) -> Result<Arc<dyn PgInstance>, ConfigError> {
