@@ -2,8 +2,8 @@
 //! adapter builds them at the edge).
 
 use payments_domain::{
-    CancelReason, HistoryId, Money, OrderId, Password, ReservationId, Source, Title, Vendor, VendorCode, VendorUid,
-    WebhookUrl,
+    CancelKey, CancelReason, HistoryId, Money, OrderId, Password, ReservationId, Source, Title, Vendor, VendorCode,
+    VendorUid, WebhookUrl,
 };
 
 use crate::ports::RefundAccount;
@@ -91,6 +91,11 @@ pub enum NotificationTarget {
     /// By the PG's order id, proven by the secret the PG gave for that
     /// payment (Toss `DEPOSIT_CALLBACK`); `ignore_unknown` as for `Payment`.
     Order { order_id: OrderId, secret: String, ignore_unknown: bool },
+    /// By the PG's key of one of the payment's cancels (Toss
+    /// `CANCEL_STATUS_CHANGED`, whose `data` is the cancel alone: its
+    /// `transactionKey` is all it names), as recorded here;
+    /// `ignore_unknown` as for `Payment`.
+    Cancel { key: CancelKey, ignore_unknown: bool },
 }
 
 impl std::fmt::Debug for NotificationTarget {
@@ -104,6 +109,9 @@ impl std::fmt::Debug for NotificationTarget {
                 .field("order_id", order_id)
                 .field("ignore_unknown", ignore_unknown)
                 .finish_non_exhaustive(),
+            Self::Cancel { key, ignore_unknown } => {
+                f.debug_struct("Cancel").field("key", key).field("ignore_unknown", ignore_unknown).finish()
+            }
         }
     }
 }

@@ -108,6 +108,10 @@ impl PaymentService {
                 Ok(self.histories().find_by_vendor(notice.vendor, uid).await?.is_some())
             }
             NotificationTarget::Payment { .. } => Ok(true),
+            NotificationTarget::Cancel { key, ignore_unknown: true } => {
+                Ok(self.histories().find_by_cancel_key(notice.vendor, key).await?.is_some())
+            }
+            NotificationTarget::Cancel { .. } => Ok(true),
             // A forgery is refused here, before anything is stored: one read.
             NotificationTarget::Order { .. } => {
                 let gateway = self.deps.gateways.get(notice.vendor)?;

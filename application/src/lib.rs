@@ -10,6 +10,7 @@ pub mod commands;
 mod delivery;
 mod error;
 mod inbox;
+mod intake;
 #[cfg(any(test, feature = "mocks"))]
 pub mod memory;
 mod payments;
@@ -20,6 +21,7 @@ pub use cancel::SettleReport;
 pub use delivery::{DeliveryDeps, DeliveryService};
 pub use error::AppError;
 pub use inbox::{InboxReport, Received};
+pub use intake::Taken;
 pub use payments::{
     Gateways, OrderBinding, PasswordPolicy, PaymentDeps, PaymentService, WebhookTargets, WebhookUrlPolicy, derived_key,
     lookup_digest,

@@ -1,12 +1,13 @@
 //! In-memory implementations of ports with the storage's rules, for other
 //! crates' tests (feature `mocks`) and this crate's.
 
-use payments_domain::{CancelKey, HistoryId, Timestamp};
+use payments_domain::{CancelKey, HistoryId, Timestamp, VendorCode};
 
 use crate::commands::PgNotification;
 use crate::ports::{
     CancelIntent, CancelIntentRepository, ChargeBegin, ChargeIntent, ChargeIntentRepository, InboxItem, InboxOutcome,
-    IntentBegin, LeaseToken, NotificationInbox, PasswordAttempts, PasswordFailures, PasswordRecord, RepositoryError,
+    IntentBegin, LeaseToken, NotificationInbox, NotificationReceipts, PasswordAttempts, PasswordFailures,
+    PasswordRecord, RepositoryError,
 };
 
 /// Wrong passwords in memory, counted as the storage counts them.
@@ -240,6 +241,34 @@ impl NotificationInbox for MemoryInbox {
         let mut rows = self.rows.lock().unwrap();
         let before = rows.len();
         rows.retain(|r| matches!(r.state, None | Some(InboxOutcome::RetryAt(_))) || r.received_at >= cutoff);
+        Ok((before - rows.len()) as u64)
+    }
+}
+
+/// Answered PG deliveries in memory, kept until their time as the storage keeps them.
+#[derive(Default)]
+pub struct MemoryReceipts {
+    /// Until when each `(vendor, digest)` is kept.
+    pub rows: std::sync::Mutex<std::collections::HashMap<(VendorCode, String), Timestamp>>,
+}
+
+#[async_trait::async_trait]
+impl NotificationReceipts for MemoryReceipts {
+    async fn seen(&self, vendor: VendorCode, digest: &str, now: Timestamp) -> Result<bool, RepositoryError> {
+        Ok(self.rows.lock().unwrap().get(&(vendor, digest.to_owned())).is_some_and(|until| *until >= now))
+    }
+
+    async fn remember(&self, vendor: VendorCode, digest: &str, until: Timestamp) -> Result<(), RepositoryError> {
+        let mut rows = self.rows.lock().unwrap();
+        let kept = rows.entry((vendor, digest.to_owned())).or_insert(until);
+        *kept = (*kept).max(until);
+        Ok(())
+    }
+
+    async fn purge_before(&self, cutoff: Timestamp) -> Result<u64, RepositoryError> {
+        let mut rows = self.rows.lock().unwrap();
+        let before = rows.len();
+        rows.retain(|_, until| *until >= cutoff);
         Ok((before - rows.len()) as u64)
     }
 }

@@ -103,6 +103,8 @@ pub struct PaymentDeps {
     pub intent_lease: std::time::Duration,
     /// PG notifications, kept until processed.
     pub inbox: Arc<dyn crate::ports::NotificationInbox>,
+    /// PG deliveries already answered, so a repeat is only acknowledged.
+    pub receipts: Arc<dyn crate::ports::NotificationReceipts>,
     /// Wrong passwords counted per record.
     pub attempts: Arc<dyn crate::ports::PasswordAttempts>,
     /// What a password must be and how guessing one is slowed down.
@@ -475,6 +477,16 @@ impl PaymentService {
                 matched.map(Some).ok_or_else(|| {
                     AppError::Forbidden(format!("the secret is not the one {vendor} gave for order {order_id}"))
                 })
+            }
+            NotificationTarget::Cancel { key, ignore_unknown } => {
+                match self.histories().find_by_cancel_key(vendor, key).await? {
+                    Some(stored) => Ok(Some(stored)),
+                    None if *ignore_unknown => Ok(None),
+                    None => Err(AppError::NotFound(format!(
+                        "no payment of {vendor} with cancel {} is registered",
+                        key.as_str()
+                    ))),
+                }
             }
         }
     }

@@ -10,6 +10,7 @@ use super::*;
 use crate::commands::*;
 use crate::ports::*;
 use crate::test_support::*;
+use crate::{Received, Taken};
 
 /// The mocks of one test; `service()` consumes them.
 struct Mocks {
@@ -21,6 +22,7 @@ struct Mocks {
     intents: Arc<MemoryIntents>,
     charges: Arc<crate::memory::MemoryCharges>,
     inbox: Arc<crate::memory::MemoryInbox>,
+    receipts: Arc<dyn NotificationReceipts>,
     attempts: Arc<crate::memory::MemoryAttempts>,
     orders: OrderBinding,
     /// The clock, in seconds after `at(0)`.
@@ -41,6 +43,7 @@ impl Mocks {
             intents: Arc::default(),
             charges: Arc::default(),
             inbox: Arc::default(),
+            receipts: Arc::new(crate::memory::MemoryReceipts::default()),
             attempts: Arc::default(),
             orders: OrderBinding::SourceId,
             now: Arc::new(std::sync::atomic::AtomicI64::new(100)),
@@ -69,6 +72,7 @@ impl Mocks {
             charges: self.charges,
             intent_lease: std::time::Duration::from_secs(25),
             inbox: self.inbox,
+            receipts: self.receipts,
             attempts: self.attempts,
             passwords: PasswordPolicy::default(),
             orders: self.orders,
@@ -847,6 +851,137 @@ fn order_notice(secret: &str) -> PgNotification {
 
 fn stored_at(history: PaymentHistory, revision: i64) -> StoredHistory {
     StoredHistory { history, password_hash: hash(), revision: Revision(revision) }
+}
+
+fn transmission(id: &str) -> Option<Transmission> {
+    Transmission::new(id, std::time::Duration::from_secs(600))
+}
+
+fn reread(notice: &PgNotification) -> NotificationIntent {
+    NotificationIntent::Reread(notice.target.clone())
+}
+
+#[tokio::test]
+async fn a_repeated_delivery_is_acknowledged_without_a_pg_read_until_its_time_is_over() {
+    let mut m = Mocks::new();
+    let receipts = Arc::new(crate::memory::MemoryReceipts::default());
+    m.receipts = receipts.clone();
+    m.stored(history("19900", false));
+    // Read for delivery-1, delivery-2, and delivery-1 once its time is over: three reads.
+    m.gateway.expect_fetch_payment().times(3).returning(|_, _| Ok(snapshot("19900", true, vec![])));
+    m.histories.expect_save_change().returning(|_, _, _| Ok(()));
+    let now = m.now.clone();
+    let service = m.service();
+    let take = |id: &str| {
+        service.take_pg_notification(VendorCode::Iamport, transmission(id), reread(&notice()), notice().payload)
+    };
+    let processed = |taken: &Taken| matches!(taken, Taken::Received(Received::Processed(_)));
+
+    assert!(processed(&take("delivery-1").await.unwrap()));
+    assert_eq!(take("delivery-1").await.unwrap(), Taken::Repeat, "no PG read, nothing stored");
+    assert_eq!(receipts.rows.lock().unwrap().len(), 1);
+    assert!(processed(&take("delivery-2").await.unwrap()), "another delivery of the same body is read");
+    now.fetch_add(601, std::sync::atomic::Ordering::SeqCst);
+    assert!(processed(&take("delivery-1").await.unwrap()), "past its time a delivery counts as new");
+    assert_eq!(take("delivery-1").await.unwrap(), Taken::Repeat, "and is remembered again");
+    assert!(service.deps.inbox.claim_due(at(10_000), 10, std::time::Duration::from_secs(1)).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_delivery_answered_with_an_error_is_not_remembered() {
+    let mut m = Mocks::new();
+    let receipts = Arc::new(crate::memory::MemoryReceipts::default());
+    m.receipts = receipts.clone();
+    let stored = stored_at(history("19900", false), 3);
+    m.histories.expect_find_by_order().times(2).returning(move |_, _, _| Ok(vec![stored.clone()]));
+    m.gateway.expect_notification_secret_matches().returning(|_, _| false);
+    m.gateway.expect_fetch_payment().never();
+    let service = m.service();
+    let forged = order_notice("guessed");
+    for _ in 0..2 {
+        let err = service
+            .take_pg_notification(VendorCode::Iamport, transmission("d"), reread(&forged), forged.payload.clone())
+            .await
+            .unwrap_err();
+        assert_eq!(err.status(), 403, "refused again: the first refusal was not remembered");
+    }
+    assert!(receipts.rows.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_database_that_cannot_tell_whether_a_delivery_was_answered_does_not_hold_it_up() {
+    let mut m = Mocks::new();
+    let mut receipts = MockNotificationReceipts::new();
+    receipts.expect_seen().times(1).returning(|_, _, _| Err(RepositoryError::Unavailable("down".into())));
+    receipts.expect_remember().times(1).returning(|_, _, _| Err(RepositoryError::Unavailable("down".into())));
+    m.receipts = Arc::new(receipts);
+    m.stored(history("19900", false));
+    m.gateway.expect_fetch_payment().times(1).returning(|_, _| Ok(snapshot("19900", true, vec![])));
+    m.histories.expect_save_change().times(1).returning(|_, _, _| Ok(()));
+    let taken = m
+        .service()
+        .take_pg_notification(VendorCode::Iamport, transmission("d"), reread(&notice()), notice().payload)
+        .await
+        .unwrap();
+    assert!(matches!(taken, Taken::Received(Received::Processed(NotificationOutcome::Changed(_)))), "{taken:?}");
+}
+
+#[tokio::test]
+async fn deliveries_with_nothing_to_do_or_no_id_are_not_looked_up() {
+    let mut m = Mocks::new();
+    let mut receipts = MockNotificationReceipts::new();
+    receipts.expect_seen().never();
+    receipts.expect_remember().never();
+    m.receipts = Arc::new(receipts);
+    m.stored(history("19900", true));
+    m.gateway.expect_fetch_payment().times(1).returning(|_, _| Ok(snapshot("19900", true, vec![])));
+    let service = m.service();
+    let ignored = service
+        .take_pg_notification(
+            VendorCode::Iamport,
+            transmission("d"),
+            NotificationIntent::Ignore("why".into()),
+            json!({}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(ignored, Taken::Ignored("why".into()));
+    let unnamed = service.take_pg_notification(VendorCode::Iamport, None, reread(&notice()), notice().payload).await;
+    assert_eq!(unnamed.unwrap(), Taken::Received(Received::Processed(NotificationOutcome::Unchanged)));
+}
+
+#[tokio::test]
+async fn a_cancel_notification_finds_its_payment_by_the_cancel_key() {
+    let mut m = Mocks::new();
+    let stored = stored_at(history("19900", true), 3);
+    m.histories
+        .expect_find_by_cancel_key()
+        .withf(|code, key| *code == VendorCode::Iamport && key.as_str() == "tx-cancel-1")
+        .times(1)
+        .returning(move |_, _| Ok(Some(stored.clone())));
+    m.histories.expect_find_by_id().returning(|_| Ok(None));
+    m.gateway
+        .expect_fetch_payment()
+        .times(1)
+        .returning(|_, _| Ok(snapshot("19900", true, vec![cancel("tx-cancel-1", "19900", 50)])));
+    m.histories.expect_save_change().times(1).returning(|_, _, _| Ok(()));
+    let mut notice = notice();
+    notice.target = NotificationTarget::Cancel { key: CancelKey::parse("tx-cancel-1").unwrap(), ignore_unknown: false };
+    let outcome = m.service().process_pg_notification(&notice).await.unwrap();
+    assert!(matches!(outcome, NotificationOutcome::Changed(_)), "{outcome:?}");
+}
+
+#[tokio::test]
+async fn a_cancel_notification_for_an_unknown_cancel_is_404_or_ignored() {
+    for (ignore_unknown, expected) in [(false, Err(404)), (true, Ok(NotificationOutcome::Ignored))] {
+        let mut m = Mocks::new();
+        m.histories.expect_find_by_cancel_key().returning(|_, _| Ok(None));
+        m.gateway.expect_fetch_payment().never();
+        let mut notice = notice();
+        notice.target = NotificationTarget::Cancel { key: CancelKey::parse("tx-nope").unwrap(), ignore_unknown };
+        let outcome = m.service().process_pg_notification(&notice).await.map_err(|e| e.status());
+        assert_eq!(outcome, expected);
+    }
 }
 
 #[tokio::test]

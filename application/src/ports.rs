@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use payments_domain::{
-    CancelReason, Currency, DeliveryAttempt, EventId, HistoryId, Money, OrderId, Password, PasswordHash, PaymentHistory,
-    PaymentReservation, PaymentSnapshot, ReservationId, Source, SourceId, StoreId, Timestamp, Title, VendorCode,
-    VendorUid, WebhookEvent,
+    CancelReason, Currency, DeliveryAttempt, EventId, HistoryId, Money, OrderId, Password, PasswordHash,
+    PaymentHistory, PaymentReservation, PaymentSnapshot, ReservationId, Source, SourceId, StoreId, Timestamp, Title,
+    VendorCode, VendorUid, WebhookEvent,
 };
 use uuid::Uuid;
 
@@ -289,6 +289,36 @@ impl RawNotification<'_> {
     }
 }
 
+/// One delivery of a PG notification as the PG names it (Toss
+/// `tosspayments-webhook-transmission-id`, PortOne's `webhook-id`): the same
+/// on every retry of that delivery, so a repeat of one already answered is
+/// recognised. See [`NotificationReader::transmission`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transmission {
+    id: String,
+    /// How long after it first came a repeat of it may still come.
+    pub keep_for: Duration,
+}
+
+impl Transmission {
+    /// The longest id taken, in bytes.
+    pub const MAX_ID_BYTES: usize = 200;
+
+    /// The delivery `id`, repeatable for `keep_for`. `None` (as if the PG
+    /// had named none) for an id that is empty, longer than
+    /// [`MAX_ID_BYTES`](Self::MAX_ID_BYTES) or holds a control character:
+    /// hostile input is never a key.
+    pub fn new(id: &str, keep_for: Duration) -> Option<Self> {
+        let usable = !id.is_empty() && id.len() <= Self::MAX_ID_BYTES && !id.chars().any(char::is_control);
+        usable.then(|| Self { id: id.to_owned(), keep_for })
+    }
+
+    /// The PG's id of the delivery.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+}
+
 /// Reads one PG's notification bodies: the incoming half of a PG's contract,
 /// so the parser the PG crate tests is the one the webhook route runs.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
@@ -303,6 +333,16 @@ pub trait NotificationReader: Send + Sync {
     fn authenticate<'a>(&self, raw: &RawNotification<'a>) -> Result<(), String> {
         let _ = raw;
         Ok(())
+    }
+
+    /// The PG's id of this delivery and how long a repeat of it may come,
+    /// when the PG names its deliveries (a header). Asked only once
+    /// [`authenticate`](Self::authenticate) passed. By default none: every
+    /// delivery is processed (re-reading the PG is idempotent, a repeat only
+    /// costs a read).
+    fn transmission<'a>(&self, raw: &RawNotification<'a>) -> Option<Transmission> {
+        let _ = raw;
+        None
     }
 
     /// Reads a notification body. Any event the PG may legitimately send
@@ -406,6 +446,17 @@ pub trait HistoryRepository: Send + Sync {
         order_id: &OrderId,
         limit: u32,
     ) -> Result<Vec<StoredHistory>, RepositoryError>;
+
+    /// The history of `code` one of whose recorded cancels carries the PG's
+    /// key `key` (Toss `transactionKey`), if any.
+    ///
+    /// # Errors
+    /// As [`HistoryRepository::find_by_id`].
+    async fn find_by_cancel_key(
+        &self,
+        code: VendorCode,
+        key: &payments_domain::CancelKey,
+    ) -> Result<Option<StoredHistory>, RepositoryError>;
 
     /// Atomically, and only if the history is still at `expected`: writes
     /// `next` (bumping the revision), inserts its cancels not yet stored,
@@ -794,6 +845,36 @@ pub trait NotificationInbox: Send + Sync {
     ) -> Result<bool, RepositoryError>;
 
     /// Deletes processed or failed items received before `cutoff`; returns how many.
+    ///
+    /// # Errors
+    /// `Unavailable` when the database is down.
+    async fn purge_before(&self, cutoff: Timestamp) -> Result<u64, RepositoryError>;
+}
+
+/// The deliveries of PG notifications already answered 200 (see
+/// [`Transmission`]), each kept until a repeat of it can no longer come, so
+/// a repeat is acknowledged without reading the PG or storing anything.
+/// Keyed by vendor and a SHA-256 digest (hex) of the delivery, never the
+/// PG's id itself (a header: its size is the sender's choice).
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait NotificationReceipts: Send + Sync {
+    /// Whether the delivery `digest` of `vendor` was remembered and is still
+    /// kept at `now`.
+    ///
+    /// # Errors
+    /// `Unavailable` when the database is down (the caller then processes
+    /// the notification as a new one).
+    async fn seen(&self, vendor: VendorCode, digest: &str, now: Timestamp) -> Result<bool, RepositoryError>;
+
+    /// Remembers the delivery `digest` of `vendor` until `until` (remembered
+    /// again, the later time is kept).
+    ///
+    /// # Errors
+    /// `Unavailable` when the database is down.
+    async fn remember(&self, vendor: VendorCode, digest: &str, until: Timestamp) -> Result<(), RepositoryError>;
+
+    /// Forgets the deliveries kept until before `cutoff`; returns how many.
     ///
     /// # Errors
     /// `Unavailable` when the database is down.

@@ -202,6 +202,7 @@ pub fn payment_service(
         // Longer than any PG call: a cancel still being sent is never taken over.
         intent_lease: config.pg.cancel_lease,
         inbox: repositories.inbox.clone(),
+        receipts: repositories.receipts.clone(),
         attempts: repositories.attempts.clone(),
         passwords: config.passwords,
         orders: config.orders,
@@ -335,8 +336,13 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
         .pg
         .cancel_settle_every
         .map(|every| tokio::spawn(settle_cancels(payments.clone(), every, stopped.clone())));
-    let inbox =
-        tokio::spawn(process_inbox(payments.clone(), repositories.inbox.clone(), metrics.clone(), stopped.clone()));
+    let inbox = tokio::spawn(process_inbox(
+        payments.clone(),
+        repositories.inbox.clone(),
+        repositories.receipts.clone(),
+        metrics.clone(),
+        stopped.clone(),
+    ));
     let reconcile = config.reconcile.every.map(|every| {
         tokio::spawn(reconcile_periodically(
             payments.clone(),
@@ -457,10 +463,12 @@ async fn settle_cancels(payments: PaymentService, every: Duration, mut stopped: 
 
 /// PG notifications not processed when they came (the PG or our database
 /// failed, or the payment was not registered yet) are retried here; processed
-/// ones are kept 7 days, then purged.
+/// ones are kept 7 days, then purged, with the answered deliveries past
+/// their time (hourly).
 async fn process_inbox(
     payments: PaymentService,
     inbox: Arc<dyn NotificationInbox>,
+    receipts: Arc<dyn payments_application::ports::NotificationReceipts>,
     metrics: Metrics,
     mut stopped: watch::Receiver<bool>,
 ) {
@@ -487,6 +495,11 @@ async fn process_inbox(
                 Ok(0) => {}
                 Ok(n) => tracing::info!(purged = n, "old PG notifications removed"),
                 Err(error) => tracing::warn!(%error, "could not purge old PG notifications"),
+            }
+            match receipts.purge_before(chrono::Utc::now()).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(purged = n, "answered PG deliveries past their time forgotten"),
+                Err(error) => tracing::warn!(%error, "could not purge answered PG deliveries"),
             }
         }
     }

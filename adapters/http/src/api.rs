@@ -2,9 +2,9 @@
 
 use std::sync::Arc;
 
-use payments_application::commands::{Locator, NotificationTarget, PgNotification};
-use payments_application::ports::{NotificationIntent, RawNotification};
-use payments_application::{AppError, Received};
+use payments_application::commands::Locator;
+use payments_application::ports::RawNotification;
+use payments_application::{AppError, Received, Taken};
 use payments_domain::{HistoryId, ReservationId, VendorCode};
 use payments_wire::{
     CancelHistoryBody, ChargeReservationBody, CreateHistoryBody, CreateReservationBody, HistoryBody,
@@ -72,35 +72,6 @@ fn history_locator_by_source(
     Ok((Locator::Source(source), password))
 }
 
-async fn notify(
-    state: &HttpState,
-    vendor: VendorCode,
-    target: NotificationTarget,
-    payload: Value,
-) -> Result<WebhookAck, WebhookError> {
-    // Answered only once processed or stored: a notification taken in is
-    // never lost, whatever its processing still needs (the inbox worker retries it).
-    let received = state.payments.receive_pg_notification(PgNotification { vendor, target, payload }).await;
-    let outcome = match &received {
-        Ok(Received::Processed(_)) => NotificationOutcome::Processed,
-        Ok(Received::Queued) => NotificationOutcome::Queued,
-        Ok(Received::Ignored) => NotificationOutcome::Ignored,
-        Ok(Received::Refused) | Err(AppError::Forbidden(_)) => NotificationOutcome::Refused,
-        Err(_) => NotificationOutcome::Failed,
-    };
-    state.metrics.observe_notification(vendor.as_str(), outcome);
-    let received = received?;
-    tracing::info!(%vendor, ?received, "PG notification taken in");
-    Ok(WebhookAck::Accepted)
-}
-
-/// Acknowledges a notification there is nothing to do about.
-fn acknowledge(state: &HttpState, vendor: VendorCode, why: &str) -> WebhookAck {
-    state.metrics.observe_notification(vendor.as_str(), NotificationOutcome::Ignored);
-    tracing::info!(%vendor, %why, "PG notification acknowledged");
-    WebhookAck::Accepted
-}
-
 /// A replayed payment request's own password check, against its history.
 async fn history_password(
     state: &HttpState,
@@ -119,43 +90,46 @@ async fn card_password(
     state.payments.get_reservation(card, &password).await.map(drop)
 }
 
-/// A notification body as kept for the event's trigger: whatever it proves
-/// with (a deposit callback's `secret`) is left out.
-/// A PG notification, read by the PG's own parser (its half of the PG
-/// contract) and acted on.
+/// A PG notification, proven and read by the PG's own reader (its half of
+/// the PG contract) and taken in by the use case, which answers a repeat of
+/// a delivery already answered at once. Answered only once processed or
+/// stored: a notification taken in is never lost.
 async fn receive(
     state: &HttpState,
     vendor: VendorCode,
-    raw: Option<RawNotification<'_>>,
+    raw: RawNotification<'_>,
     body: Value,
 ) -> Result<WebhookAck, WebhookError> {
     let reader = state.notifications.get(&vendor).ok_or_else(|| {
         ApiError::new(404, "NOT_FOUND", format!("{vendor} notifications are not enabled on this server"))
     })?;
-    // A PG that signs its notifications proves each one before it is read;
-    // the named routes (PGs that sign nothing) have no raw form to prove.
-    let unsigned = RawNotification { headers: &[], body: &[] };
-    if let Err(why) = reader.authenticate(&raw.unwrap_or(unsigned)) {
+    // A PG that signs its notifications proves each one before it is read
+    // (the named Iamport route has no raw form: Iamport signs nothing).
+    if let Err(why) = reader.authenticate(&raw) {
         state.metrics.observe_notification(vendor.as_str(), NotificationOutcome::Refused);
         tracing::warn!(%vendor, %why, "PG notification refused: not the PG's");
         return Err(ApiError::new(403, "FORBIDDEN", format!("not a notification of {vendor}: {why}")).into());
     }
-    match reader.read(&body).map_err(|why| ApiError::new(400, "INVALID_REQUEST", why))? {
-        NotificationIntent::Ignore(why) => Ok(acknowledge(state, vendor, &why)),
-        NotificationIntent::Reread(target) => notify(state, vendor, target, trigger_of(body)).await,
-        NotificationIntent::CardRemoved(key) => {
-            let removed = state.payments.process_card_removed(vendor, &key).await?;
+    let transmission = reader.transmission(&raw);
+    let intent = reader.read(&body).map_err(|why| ApiError::new(400, "INVALID_REQUEST", why))?;
+    let taken = state.payments.take_pg_notification(vendor, transmission, intent, body).await;
+    let outcome = match &taken {
+        Ok(Taken::Repeat) => NotificationOutcome::Duplicate,
+        Ok(Taken::Ignored(_)) | Ok(Taken::Received(Received::Ignored)) => NotificationOutcome::Ignored,
+        Ok(Taken::CardRemoved(_)) | Ok(Taken::Received(Received::Processed(_))) => NotificationOutcome::Processed,
+        Ok(Taken::Received(Received::Queued)) => NotificationOutcome::Queued,
+        Ok(Taken::Received(Received::Refused)) | Err(AppError::Forbidden(_)) => NotificationOutcome::Refused,
+        Err(_) => NotificationOutcome::Failed,
+    };
+    state.metrics.observe_notification(vendor.as_str(), outcome);
+    match taken? {
+        Taken::Ignored(why) => tracing::info!(%vendor, %why, "PG notification acknowledged"),
+        Taken::CardRemoved(removed) => {
             tracing::info!(%vendor, removed, "PG notification: a saved card was removed at the PG");
-            Ok(WebhookAck::Accepted)
         }
+        taken => tracing::info!(%vendor, ?taken, "PG notification taken in"),
     }
-}
-
-fn trigger_of(mut body: Value) -> Value {
-    if let Some(object) = body.as_object_mut() {
-        object.remove("secret");
-    }
-    body
+    Ok(WebhookAck::Accepted)
 }
 
 #[OpenApi]
@@ -413,7 +387,7 @@ impl PaymentsApi {
         if let (Some(id), Some(map)) = (&body.cancellation_id, payload.as_object_mut()) {
             map.insert("cancellation_id".into(), Value::String(id.clone()));
         }
-        receive(&state, VendorCode::Iamport, None, payload).await
+        receive(&state, VendorCode::Iamport, RawNotification { headers: &[], body: &[] }, payload).await
     }
 
     /// Receive a Toss Payments notification
@@ -437,9 +411,13 @@ impl PaymentsApi {
     async fn receive_toss_webhook(
         &self,
         state: Data<&Arc<HttpState>>,
+        headers: &poem::http::HeaderMap,
         body: Json<TossWebhookBody>,
     ) -> Result<WebhookAck, WebhookError> {
-        receive(&state, VendorCode::TossPayments, None, body.0.to_value()).await
+        // Its headers name the delivery (a retry carries the same id).
+        let headers = crate::notification::text_headers(headers);
+        let raw = RawNotification { headers: &headers, body: &[] };
+        receive(&state, VendorCode::TossPayments, raw, body.0.to_value()).await
     }
 
     /// Receive any PG's notification
@@ -466,7 +444,7 @@ impl PaymentsApi {
             return Err(ApiError::new(404, "NOT_FOUND", "no PG of that vendor code is served here").into());
         };
         let raw = RawNotification { headers: &body.headers, body: &body.body };
-        receive(&state, vendor, Some(raw), body.value.clone()).await
+        receive(&state, vendor, raw, body.value.clone()).await
     }
 
     /// Health check

@@ -78,11 +78,14 @@ impl<'a> ApiExtractor<'a> for PgNotificationRequest {
         let content_type = request.content_type().unwrap_or(JSON).to_owned();
         let body = crate::read_bounded(body.take()?, |why| ApiError::new(400, "INVALID_REQUEST", why)).await?;
         let value = Self::parse(&content_type, &body)?;
-        let headers = request
-            .headers()
-            .iter()
-            .filter_map(|(name, value)| Some((name.as_str().to_ascii_lowercase(), value.to_str().ok()?.to_owned())))
-            .collect();
-        Ok(Self { headers, body: body.to_vec(), value })
+        Ok(Self { headers: text_headers(request.headers()), body: body.to_vec(), value })
     }
+}
+
+/// The headers of a request, names in lower case, values that are not text left out.
+pub(crate) fn text_headers(headers: &poem::http::HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .filter_map(|(name, value)| Some((name.as_str().to_ascii_lowercase(), value.to_str().ok()?.to_owned())))
+        .collect()
 }

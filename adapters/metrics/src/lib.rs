@@ -191,6 +191,9 @@ pub enum NotificationOutcome {
     Queued,
     /// Acknowledged without anything to do.
     Ignored,
+    /// A repeat of a delivery already answered (the PG's own delivery id):
+    /// acknowledged without reading the PG or storing anything.
+    Duplicate,
     /// Refused: forged, unreadable, or refused in a way no retry changes.
     Refused,
     /// Neither processed nor stored: answered 5xx, the PG sends it again.
@@ -203,6 +206,7 @@ impl NotificationOutcome {
             Self::Processed => "processed",
             Self::Queued => "queued",
             Self::Ignored => "ignored",
+            Self::Duplicate => "duplicate",
             Self::Refused => "refused",
             Self::Failed => "failed",
         }

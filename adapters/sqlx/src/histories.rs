@@ -5,8 +5,8 @@ use super::{Db, DbRow, IdCol, from_id, id_col, money_col, ts_col};
 use async_trait::async_trait;
 use payments_application::ports::{HistoryRepository, RepositoryError, Revision, StoredHistory};
 use payments_domain::{
-    CancelHistory, HistoryId, OrderId, PasswordHash, PaymentHistory, Source, Timestamp, VendorCode, VendorUid,
-    WebhookEvent,
+    CancelHistory, CancelKey, HistoryId, OrderId, PasswordHash, PaymentHistory, Source, Timestamp, VendorCode,
+    VendorUid, WebhookEvent,
 };
 use sqlx::QueryBuilder;
 use uuid::Uuid;
@@ -227,6 +227,26 @@ impl HistoryRepository for Store {
             found.extend(self.load_history(Some(row)).await?);
         }
         Ok(found)
+    }
+
+    async fn find_by_cancel_key(
+        &self,
+        code: VendorCode,
+        key: &CancelKey,
+    ) -> Result<Option<StoredHistory>, RepositoryError> {
+        // Cancel keys are the PG's transaction keys: unique at the PG, so one
+        // history at most (the oldest, should two stores ever share one).
+        let row = sqlx::query(&format!(
+            "SELECT {HISTORY_COLUMNS} FROM payment_histories WHERE vendor_code = $1 AND id IN \
+             (SELECT payment_history_id FROM payment_history_cancels WHERE cancel_key = $2) \
+             ORDER BY created_at LIMIT 1"
+        ))
+        .bind(code.as_str())
+        .bind(key.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
+        self.load_history(row).await
     }
 
     async fn save_change(

@@ -9,7 +9,7 @@ use super::{SKIP_LOCKED, id_col, ts_col};
 use async_trait::async_trait;
 use payments_application::commands::{NotificationTarget, PgNotification};
 use payments_application::ports::{InboxItem, InboxOutcome, LeaseToken, NotificationInbox, RepositoryError};
-use payments_domain::{OrderId, Timestamp, VendorCode, VendorUid};
+use payments_domain::{CancelKey, OrderId, Timestamp, VendorCode, VendorUid};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -27,6 +27,10 @@ struct Body {
     payment: Option<String>,
     order: Option<String>,
     secret: Option<String>,
+    /// The PG's key of one of the payment's cancels (absent from bodies
+    /// sealed before cancels could be named).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    cancel: Option<String>,
     ignore_unknown: bool,
     payload: serde_json::Value,
 }
@@ -38,6 +42,7 @@ fn body_of(notice: &PgNotification) -> Body {
             payment: Some(uid.as_str().to_owned()),
             order: None,
             secret: None,
+            cancel: None,
             ignore_unknown: *ignore_unknown,
             payload,
         },
@@ -45,6 +50,15 @@ fn body_of(notice: &PgNotification) -> Body {
             payment: None,
             order: Some(order_id.as_str().to_owned()),
             secret: Some(secret.clone()),
+            cancel: None,
+            ignore_unknown: *ignore_unknown,
+            payload,
+        },
+        NotificationTarget::Cancel { key, ignore_unknown } => Body {
+            payment: None,
+            order: None,
+            secret: None,
+            cancel: Some(key.as_str().to_owned()),
             ignore_unknown: *ignore_unknown,
             payload,
         },
@@ -52,17 +66,21 @@ fn body_of(notice: &PgNotification) -> Body {
 }
 
 fn notice_of(vendor: VendorCode, body: Body) -> Result<PgNotification, String> {
-    let target = match (body.payment, body.order, body.secret) {
-        (Some(uid), None, None) => NotificationTarget::Payment {
+    let target = match (body.payment, body.order, body.secret, body.cancel) {
+        (Some(uid), None, None, None) => NotificationTarget::Payment {
             uid: VendorUid::parse(uid).map_err(|e| e.to_string())?,
             ignore_unknown: body.ignore_unknown,
         },
-        (None, Some(order), Some(secret)) => NotificationTarget::Order {
+        (None, Some(order), Some(secret), None) => NotificationTarget::Order {
             order_id: OrderId::parse(order).map_err(|e| e.to_string())?,
             secret,
             ignore_unknown: body.ignore_unknown,
         },
-        _ => return Err("neither a payment nor an order".to_owned()),
+        (None, None, None, Some(key)) => NotificationTarget::Cancel {
+            key: CancelKey::parse(key).map_err(|e| e.to_string())?,
+            ignore_unknown: body.ignore_unknown,
+        },
+        _ => return Err("neither a payment, an order nor a cancel".to_owned()),
     };
     Ok(PgNotification { vendor, target, payload: body.payload })
 }

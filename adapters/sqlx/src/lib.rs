@@ -98,6 +98,9 @@ pub struct Repositories {
     pub intents: Arc<dyn CancelIntentRepository>,
     pub charges: Arc<dyn payments_application::ports::ChargeIntentRepository>,
     pub inbox: Arc<dyn NotificationInbox>,
+    /// PG deliveries already answered (never spooled: a repeat the
+    /// database cannot tell about is processed again).
+    pub receipts: Arc<dyn payments_application::ports::NotificationReceipts>,
     pub attempts: Arc<dyn payments_application::ports::PasswordAttempts>,
     pub reservations: Arc<dyn ReservationRepository>,
     pub outbox: Arc<dyn WebhookOutbox>,
@@ -112,6 +115,7 @@ impl Repositories {
             + CancelIntentRepository
             + payments_application::ports::ChargeIntentRepository
             + payments_application::ports::PasswordAttempts
+            + payments_application::ports::NotificationReceipts
             + ReservationRepository
             + WebhookOutbox
             + IdempotencyStore
@@ -126,6 +130,7 @@ impl Repositories {
             intents: store.clone(),
             charges: store.clone(),
             inbox,
+            receipts: store.clone(),
             attempts: store.clone(),
             reservations: store.clone(),
             outbox: store.clone(),

@@ -90,6 +90,9 @@ mod intents;
 #[path = "outbox.rs"]
 mod outbox;
 #[allow(clippy::duplicate_mod)]
+#[path = "receipts.rs"]
+mod receipts;
+#[allow(clippy::duplicate_mod)]
 #[path = "reservations.rs"]
 mod reservations;
 #[allow(clippy::duplicate_mod)]

@@ -59,6 +59,14 @@ impl HistoryRepository for NotifyingHistories {
         self.inner.find_by_order(code, order_id, limit).await
     }
 
+    async fn find_by_cancel_key(
+        &self,
+        code: VendorCode,
+        key: &payments_domain::CancelKey,
+    ) -> Result<Option<StoredHistory>, RepositoryError> {
+        self.inner.find_by_cancel_key(code, key).await
+    }
+
     async fn save_change(
         &self,
         expected: Revision,

@@ -100,6 +100,13 @@ impl HistoryRepository for Histories {
         let found = rows.iter().filter(|s| s.history.vendor().code == code && s.history.order_id() == Some(order_id));
         Ok(found.take(limit as usize).cloned().collect())
     }
+    async fn find_by_cancel_key(
+        &self,
+        code: VendorCode,
+        key: &payments_domain::CancelKey,
+    ) -> Result<Option<StoredHistory>, RepositoryError> {
+        self.find(|h| h.vendor().code == code && h.cancels().iter().any(|c| &c.key == key))
+    }
     async fn save_change(
         &self,
         expected: Revision,
@@ -477,6 +484,7 @@ pub async fn spawn_app_targeting(
         charges: Arc::new(payments_application::memory::MemoryCharges::default()),
         intent_lease: Duration::from_secs(25),
         inbox: inbox.clone(),
+        receipts: Arc::new(payments_application::memory::MemoryReceipts::default()),
     });
     let state = HttpState::new(
         payments,
