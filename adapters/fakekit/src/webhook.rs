@@ -46,6 +46,19 @@ impl WebhookEmitter {
         body: String,
         headers: Vec<(String, String)>,
     ) -> Option<JoinHandle<Option<u16>>> {
+        self.emit_retried_with(url, body, move |_| headers.clone())
+    }
+
+    /// As [`emit_with_headers`](Self::emit_with_headers), with the headers of
+    /// each attempt made by `headers` from the number of attempts before it
+    /// (0 the first time): a PG that names a delivery sends the same id on
+    /// every retry of it, with a retry count.
+    pub fn emit_retried_with(
+        &self,
+        url: Option<&str>,
+        body: String,
+        headers: impl Fn(u32) -> Vec<(String, String)> + Send + Sync + 'static,
+    ) -> Option<JoinHandle<Option<u16>>> {
         let url = url.or(self.default_url.as_deref())?.to_owned();
         let this = self.clone();
         Some(tokio::spawn(async move { this.send_raw(&url, &body, &headers).await }))
@@ -53,16 +66,21 @@ impl WebhookEmitter {
 
     /// Sends now, with retries; the final status, or `None` if never answered.
     pub async fn send(&self, url: &str, body: &serde_json::Value) -> Option<u16> {
-        self.send_raw(url, &body.to_string(), &[]).await
+        self.send_raw(url, &body.to_string(), &|_| Vec::new()).await
     }
 
-    async fn send_raw(&self, url: &str, body: &str, headers: &[(String, String)]) -> Option<u16> {
+    async fn send_raw(
+        &self,
+        url: &str,
+        body: &str,
+        headers: &(dyn Fn(u32) -> Vec<(String, String)> + Send + Sync),
+    ) -> Option<u16> {
         let mut wait = self.backoff;
         let mut last = None;
         for attempt in 1..=self.attempts {
             let mut request =
                 self.client.post(url).header(reqwest::header::CONTENT_TYPE, "application/json").body(body.to_owned());
-            for (name, value) in headers {
+            for (name, value) in headers(attempt - 1) {
                 request = request.header(name, value);
             }
             match request.send().await {

@@ -393,15 +393,19 @@ impl PaymentsApi {
     /// Receive a Toss Payments notification
     ///
     /// Toss Payments calls this when a payment changes. `PAYMENT_STATUS_CHANGED`
-    /// is trusted for its `data.paymentKey` only, and the flat virtual-account
-    /// deposit callback for its `orderId` once its `secret` is the one Toss gave
-    /// for that payment (another secret answers 403 and changes nothing): the
-    /// payment is re-read from Toss, and a change is recorded and announced to
-    /// the payment's `webhook_url`. Every other event type is answered 200 and
-    /// logged. A notification that cannot be processed at once (Toss down, the
-    /// payment not registered yet) is kept and retried here, so it is answered
-    /// 200 all the same; one that moves no money about a payment not
-    /// registered here (a virtual account just issued) is only acknowledged.
+    /// is trusted for its `data.paymentKey` only, `CANCEL_STATUS_CHANGED` for
+    /// its `data.transactionKey` (the payment recorded here with that cancel),
+    /// and the flat virtual-account deposit callback for its `orderId` once its
+    /// `secret` is the one Toss gave for that payment (another secret answers
+    /// 403 and changes nothing): the payment is re-read from Toss, and a change
+    /// is recorded and announced to the payment's `webhook_url`. Every other
+    /// event type is answered 200 and logged. A notification that cannot be
+    /// processed at once (Toss down, the payment not registered yet) is kept
+    /// and retried here, so it is answered 200 all the same; one that moves no
+    /// money about a payment not registered here (a virtual account just
+    /// issued) is only acknowledged. A delivery Toss repeats (the same
+    /// `tosspayments-webhook-transmission-id` and body) after it was answered
+    /// 200 is answered 200 again without reading Toss.
     #[oai(
         path = "/payments/webhooks/toss",
         method = "post",

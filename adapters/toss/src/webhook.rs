@@ -2,19 +2,26 @@
 //! of the intake. This is the parser the server's webhook route runs.
 //!
 //! Toss sends `{eventType, createdAt, data}` events (`PAYMENT_STATUS_CHANGED`
-//! with the whole payment in `data`, `CANCEL_STATUS_CHANGED`,
-//! `BILLING_DELETED`, and types it may add at any time), and the virtual-account
-//! deposit callback, which is flat: `{createdAt, secret, status,
-//! transactionKey, orderId}`. The original API's documentation (1.x) shows
-//! `data` as `{paymentKey, orderId, status}`; that is read too. Only
-//! identifiers are taken from a notification: the payment is re-read.
+//! with the whole payment in `data`, `CANCEL_STATUS_CHANGED` with one cancel
+//! of a payment in `data`, `BILLING_DELETED`, and types it may add at any
+//! time), and the virtual-account deposit callback, which is flat:
+//! `{createdAt, secret, status, transactionKey, orderId}`. The original API's
+//! documentation (1.x) shows `data` as `{paymentKey, orderId, status}`; that
+//! is read too. Only identifiers are taken from a notification: the payment
+//! is re-read.
+//!
+//! Every delivery carries `tosspayments-webhook-transmission-id` (the
+//! webhook's unique id; its retries carry `-retried-count` beside it),
+//! `-transmission-time` and `-retried-count` (docs.tosspayments.com
+//! /reference/using-api/webhook-events, "웹훅 헤더"): the id names the
+//! delivery, so a retry of one already answered is only acknowledged.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use payments_application::commands::NotificationTarget;
-use payments_application::ports::{NotificationIntent, NotificationReader, SecretKey};
-use payments_domain::{OrderId, VendorUid};
+use payments_application::ports::{NotificationIntent, NotificationReader, RawNotification, SecretKey, Transmission};
+use payments_domain::{CancelKey, OrderId, VendorUid};
 
 use crate::wire::TossPaymentStatus;
 
@@ -26,6 +33,28 @@ pub const DEPOSIT_CALLBACK: &str = "DEPOSIT_CALLBACK";
 pub const CANCEL_STATUS_CHANGED: &str = "CANCEL_STATUS_CHANGED";
 /// A billing key was removed at Toss.
 pub const BILLING_DELETED: &str = "BILLING_DELETED";
+
+/// The header naming one delivery of a webhook (`whtrans_...`).
+pub const TRANSMISSION_ID: &str = "tosspayments-webhook-transmission-id";
+/// The header with the time a delivery was sent (`2024-09-05T12:19:21+09:00`).
+pub const TRANSMISSION_TIME: &str = "tosspayments-webhook-transmission-time";
+/// The header counting the retries of a delivery (`0` the first time).
+pub const RETRIED_COUNT: &str = "tosspayments-webhook-transmission-retried-count";
+/// How long a delivery is remembered: Toss retries one that was not
+/// answered 200 up to 7 times over 3 days 19 hours (1, 4, 16, 64, 256, 1024
+/// and 4096 minutes; docs.tosspayments.com/guides/v2/webhook, "웹훅 재전송
+/// 정책"), so 8 days covers every retry with room to spare.
+pub const KEEP_TRANSMISSIONS_FOR: std::time::Duration = std::time::Duration::from_secs(8 * 24 * 3600);
+
+/// The headers of one delivery of a webhook, as Toss sends them: its id,
+/// the time it was sent (`at`) and how many times it was retried before.
+pub fn transmission_headers(id: &str, at: &str, retried: u32) -> Vec<(String, String)> {
+    vec![
+        (TRANSMISSION_TIME.to_owned(), at.to_owned()),
+        (RETRIED_COUNT.to_owned(), retried.to_string()),
+        (TRANSMISSION_ID.to_owned(), id.to_owned()),
+    ]
+}
 
 /// Why a notification body cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -71,8 +100,15 @@ pub enum TossNotification {
     DepositCallback(TossDepositCallback),
     /// This billing key was removed at Toss (a credential: `Debug` hides it).
     BillingDeleted { billing_key: SecretKey },
-    /// An event that says nothing this server records (`CANCEL_STATUS_CHANGED`,
-    /// types Toss adds later): acknowledged, nothing else.
+    /// A cancel's status changed (an overseas easy-pay cancel Toss completes
+    /// later: `IN_PROGRESS` to `DONE` or `ABORTED`). `data` is the Cancel
+    /// object alone: its `transactionKey` names the cancel, and nothing in
+    /// it names the payment (a `paymentKey`, which Toss does not document
+    /// there, is taken when present). `cancel_status` is what it claims
+    /// (never trusted).
+    CancelStatusChanged { transaction_key: Option<String>, payment_key: Option<String>, cancel_status: Option<String> },
+    /// An event that says nothing this server records (BrandPay and payout
+    /// events, types Toss adds later): acknowledged, nothing else.
     Other { event_type: String },
 }
 
@@ -123,6 +159,18 @@ impl TossNotification {
                 let status = data.get("status").and_then(Value::as_str).map(|s| TossPaymentStatus::from(s.to_owned()));
                 Ok(Self::PaymentStatusChanged { payment_key, status })
             }
+            Some(CANCEL_STATUS_CHANGED) => {
+                let Some(Value::Object(data)) = object.get("data") else {
+                    return Err(malformed("data: must be an object"));
+                };
+                let text = |member: &str| non_empty(data, member, "data.").ok().map(str::to_owned);
+                let (transaction_key, payment_key) = (text("transactionKey"), text("paymentKey"));
+                if transaction_key.is_none() && payment_key.is_none() {
+                    return Err(malformed("data.transactionKey: must be a non-empty string"));
+                }
+                let cancel_status = data.get("cancelStatus").and_then(Value::as_str).map(str::to_owned);
+                Ok(Self::CancelStatusChanged { transaction_key, payment_key, cancel_status })
+            }
             Some(BILLING_DELETED) => {
                 let Some(Value::Object(data)) = object.get("data") else {
                     return Err(malformed("data: must be an object"));
@@ -161,6 +209,10 @@ fn moves_no_money(status: &TossPaymentStatus) -> bool {
 pub struct TossNotifications;
 
 impl NotificationReader for TossNotifications {
+    fn transmission<'a>(&self, raw: &RawNotification<'a>) -> Option<Transmission> {
+        Transmission::new(raw.header(TRANSMISSION_ID)?, KEEP_TRANSMISSIONS_FOR)
+    }
+
     fn read(&self, body: &Value) -> Result<NotificationIntent, String> {
         let notification = TossNotification::parse(body).map_err(|e| e.to_string())?;
         Ok(match notification {
@@ -177,6 +229,25 @@ impl NotificationReader for TossNotifications {
                     secret: callback.secret,
                     ignore_unknown,
                 })
+            }
+            TossNotification::CancelStatusChanged { transaction_key, payment_key, cancel_status } => {
+                // A cancel that failed (`ABORTED`) refunded nothing: about a
+                // payment not registered here it is only acknowledged. One
+                // that refunded is kept until its payment is found (its
+                // cancel may be recorded a moment after Toss sends this).
+                let ignore_unknown = cancel_status.as_deref() != Some("DONE");
+                let target = match (payment_key, transaction_key) {
+                    (Some(payment_key), _) => NotificationTarget::Payment {
+                        uid: VendorUid::parse(payment_key).map_err(|e| format!("data.paymentKey: {e}"))?,
+                        ignore_unknown,
+                    },
+                    (None, Some(key)) => NotificationTarget::Cancel {
+                        key: CancelKey::parse(key).map_err(|e| format!("data.transactionKey: {e}"))?,
+                        ignore_unknown,
+                    },
+                    (None, None) => return Err("data.transactionKey: must be a non-empty string".to_owned()),
+                };
+                NotificationIntent::Reread(target)
             }
             TossNotification::BillingDeleted { billing_key } => NotificationIntent::CardRemoved(billing_key),
             TossNotification::Other { event_type } => {

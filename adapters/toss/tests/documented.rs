@@ -287,11 +287,19 @@ fn every_documented_notification_is_understood() {
     assert_eq!(parsed.order_id, paid["orderId"].as_str().unwrap());
     assert_eq!(serde_json::to_value(&parsed).unwrap(), callback);
 
+    // The cancel alone: its transactionKey is the only identifier it holds.
     let cancel = documented("v2022-11-16/webhook-cancel-status-changed.json");
+    assert_eq!(cancel["eventType"], CANCEL_STATUS_CHANGED);
     assert_eq!(
         TossNotification::parse(&cancel).unwrap(),
-        TossNotification::Other { event_type: CANCEL_STATUS_CHANGED.into() }
+        TossNotification::CancelStatusChanged {
+            transaction_key: Some("6673C15BF350C3F9BF45CEFC48C7A24E".into()),
+            payment_key: None,
+            cancel_status: Some("DONE".into()),
+        }
     );
+    let canceled = documented("v2022-11-16/payment-card-partial-canceled.json");
+    assert_eq!(cancel["data"], canceled["cancels"][1], "one of the cancels of the payment it is about");
 
     let deleted = documented("v2022-11-16/webhook-billing-deleted.json");
     assert_eq!(deleted["eventType"], BILLING_DELETED);

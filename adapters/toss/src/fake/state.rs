@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use payments_fakekit::{Store, WebhookEmitter};
 
-use crate::webhook::{legacy_status_changed, status_changed};
+use crate::webhook::{legacy_status_changed, status_changed, transmission_headers};
 use crate::wire::{TossBilling, TossCashReceipt, TossPayment, TossPaymentStatus};
 
 use super::idempotency::Idempotency;
@@ -180,7 +180,11 @@ impl FakeState {
     /// background, when that status is one Toss notifies in this version.
     pub(crate) fn notify(&self, payment: &FakePayment) {
         if let Some(body) = self.webhook_body(payment) {
-            let _ = self.emitter.emit(None, body);
+            // Each delivery named as Toss names it: its retries carry the same id.
+            let id = format!("whtrans_{}", uuid::Uuid::new_v4().simple());
+            let _ = self.emitter.emit_retried_with(None, body.to_string(), move |retried| {
+                transmission_headers(&id, &transmission_time(), retried)
+            });
         }
     }
 
@@ -242,6 +246,15 @@ impl FakeState {
         }
         named
     }
+}
+
+/// `tosspayments-webhook-transmission-time` as Toss writes it: KST, seconds, with the offset.
+fn transmission_time() -> String {
+    let now = Utc::now();
+    FixedOffset::east_opt(9 * 3600).map_or_else(
+        || now.to_rfc3339(),
+        |kst| now.with_timezone(&kst).to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
+    )
 }
 
 /// `createdAt` of a webhook as Toss writes it: KST, no offset, microseconds.
