@@ -3,12 +3,21 @@
 //! `webhook-signature`: `v1,` + base64 HMAC-SHA256 of `id.timestamp.body`,
 //! 5 minutes of tolerance) under the webhook secret of the store in
 //! `data.storeId`. Only the ids are trusted: the payment is re-read.
+//!
+//! A verified `webhook-id` names the delivery (the same on PortOne's
+//! retries of it), so a repeat of one already answered is only acknowledged.
 
 use payments_application::commands::NotificationTarget;
-use payments_application::ports::{NotificationIntent, NotificationReader, RawNotification, SecretKey};
+use payments_application::ports::{NotificationIntent, NotificationReader, RawNotification, SecretKey, Transmission};
 use payments_domain::VendorUid;
 use payments_pg::{ExposeSecret, SecretString};
 use serde_json::Value;
+
+/// How long a delivery is remembered: PortOne retries one not answered 200
+/// up to 5 times, waiting 0, 1, 4, 16, 64 and 256 minutes (with jitter;
+/// developers.portone.io, "웹훅 재전송 정책"), so every retry comes within
+/// 6 hours; a replay of a signed one within the 5 minutes of tolerance.
+pub const KEEP_DELIVERIES_FOR: std::time::Duration = std::time::Duration::from_secs(6 * 3600);
 
 /// One webhook secret and the PortOne store it signs for (`None`: any store).
 #[derive(Debug, Clone)]
@@ -70,6 +79,11 @@ impl NotificationReader for PortOneNotifications {
             }
         }
         Err(last)
+    }
+
+    /// Its `webhook-id`, signed with the body: asked only once `authenticate` passed.
+    fn transmission<'a>(&self, raw: &RawNotification<'a>) -> Option<Transmission> {
+        Transmission::new(raw.header(standardwebhooks::HEADER_WEBHOOK_ID)?, KEEP_DELIVERIES_FOR)
     }
 
     fn read(&self, body: &Value) -> Result<NotificationIntent, String> {
@@ -153,6 +167,19 @@ mod tests {
         let elsewhere = cancelled("store-b");
         let refused = check(&signed(&elsewhere, SECRET, now), &elsewhere).unwrap_err();
         assert!(refused.contains("store-b"), "no secret of that store: {refused}");
+    }
+
+    #[test]
+    fn the_signed_webhook_id_names_the_delivery() {
+        let body = cancelled("store-a");
+        let headers = signed(&body, SECRET, chrono::Utc::now().timestamp());
+        let raw = RawNotification { headers: &headers, body: body.as_bytes() };
+        assert_eq!(keys().authenticate(&raw), Ok(()));
+        let transmission = keys().transmission(&raw).expect("named");
+        assert_eq!((transmission.id(), transmission.keep_for), ("msg_1", KEEP_DELIVERIES_FOR));
+        let hostile = [("webhook-id".to_owned(), "m".repeat(201))];
+        assert_eq!(keys().transmission(&RawNotification { headers: &hostile, body: b"{}" }), None);
+        assert_eq!(keys().transmission(&RawNotification { headers: &[], body: b"{}" }), None);
     }
 
     #[test]
