@@ -2,15 +2,19 @@
 //! one event and one delivery; a receiver that fails is retried with the same
 //! `webhook-id` until it accepts, and every attempt is recorded. Deliveries
 //! are verified (Standard Webhooks signature) and decrypted by the test
-//! receiver with the client's `WebhookVerifier`.
+//! receiver with the client's `WebhookVerifier`. A PG's repeat of one
+//! delivery (Toss's transmission id, PortOne's webhook-id) is answered 200
+//! without reading the PG again.
 
-use payments_e2e::{Pg, TestApp, money_text, unique};
+use payments_e2e::{Pg, TestApp, metric, money_text, unique};
 
 payments_e2e::scenarios!(
     iamport_repeated_pg_webhooks,
     toss_repeated_pg_webhooks,
     portone_repeated_pg_webhooks,
-    failing_receiver_is_retried
+    failing_receiver_is_retried,
+    a_repeated_toss_transmission_is_read_once,
+    a_replayed_portone_delivery_is_read_once
 );
 
 /// A deposit, then the same PG webhook 5 times in a row and 10 at once:
@@ -76,4 +80,113 @@ async fn failing_receiver_is_retried(app: &TestApp) {
     let statuses: Vec<_> = attempts.iter().map(|a| a.status).collect();
     assert_eq!(statuses, [Some(500), Some(500), Some(500), Some(200)]);
     assert_eq!(app.hooks.for_order(&order).len(), 4, "delivered once: no delivery after the 200");
+}
+
+/// The PG reads of `pg` so far (`payments_pg_calls_total`).
+async fn reads(app: &TestApp, pg: &str) -> f64 {
+    let series = format!(r#"payments_pg_calls_total{{pg="{pg}",operation="fetch_payment",outcome="ok"}}"#);
+    metric(&app.scrape().await, &series)
+}
+
+/// The notifications of `pg` taken in with `outcome` so far.
+async fn notifications(app: &TestApp, pg: &str, outcome: &str) -> f64 {
+    metric(&app.scrape().await, &format!(r#"payments_pg_notifications_total{{pg="{pg}",outcome="{outcome}"}}"#))
+}
+
+/// Waits until `pg`'s fake has had a notification acknowledged (its own
+/// webhook of a virtual account just issued, before the payment is
+/// registered), so no webhook of the fake is read while a test counts reads.
+async fn fake_webhook_acknowledged(app: &TestApp, pg: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while notifications(app, pg, "ignored").await < 1.0 {
+        assert!(std::time::Instant::now() < deadline, "the fake's webhook of {pg} never came");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// POSTs `body` to `/payments/webhooks/{route}` with `headers`; answers the status.
+async fn post_with(app: &TestApp, route: &str, body: &str, headers: &[(String, String)]) -> u16 {
+    let mut request = app
+        .http
+        .post(format!("{}/payments/webhooks/{route}", app.url()))
+        .header("content-type", "application/json")
+        .body(body.to_owned());
+    for (name, value) in headers {
+        request = request.header(name, value);
+    }
+    request.send().await.expect("the server answers").status().as_u16()
+}
+
+/// Toss sends one delivery again (its first answer lost): both answered
+/// 200, the PG read once and no second event. The same body as another
+/// delivery (another transmission id) is read again; the first id on the
+/// generic route is the same delivery still.
+async fn a_repeated_toss_transmission_is_read_once(app: &TestApp) {
+    let (pg, code) = (Pg::TossPayments, "toss.payments");
+    let order = unique("order");
+    let uid = app.virtual_account(pg, &order, 12_000).await;
+    fake_webhook_acknowledged(app, code).await;
+    app.register(pg, &uid, &order, 12_000).await.expect("registered");
+    app.deposit(pg, &uid).await;
+    // The fake's deposit callback (with its own transmission id): one event.
+    app.hooks.delivered(&order, 1).await;
+
+    let body = app.pg_webhook(pg, &uid).await.to_string();
+    let delivery =
+        |id: &str, retried: u32| payments_toss::webhook::transmission_headers(id, "2026-12-07T12:00:00+09:00", retried);
+    let id = format!("whtrans_{}", uuid::Uuid::new_v4().simple());
+    let before = reads(app, code).await;
+    assert_eq!(post_with(app, "toss", &body, &delivery(&id, 0)).await, 200);
+    assert_eq!(reads(app, code).await - before, 1.0, "the delivery is read");
+    assert_eq!(post_with(app, "toss", &body, &delivery(&id, 1)).await, 200, "its retry");
+    assert_eq!(post_with(app, "toss.payments", &body, &delivery(&id, 2)).await, 200, "on the generic route");
+    assert_eq!(reads(app, code).await - before, 1.0, "a retry is not read again");
+    assert_eq!(notifications(app, code, "duplicate").await, 2.0);
+
+    let other = format!("whtrans_{}", uuid::Uuid::new_v4().simple());
+    assert_eq!(post_with(app, "toss", &body, &delivery(&other, 0)).await, 200);
+    assert_eq!(reads(app, code).await - before, 2.0, "another delivery of the same body is read");
+    // Without an id, every one is read (as before the id was used).
+    assert_eq!(post_with(app, "toss", &body, &[]).await, 200);
+    assert_eq!(reads(app, code).await - before, 3.0);
+
+    let outbox = app.outbox_settled(1).await;
+    assert_eq!(outbox.delivered, 1, "one event: {outbox:?}");
+    assert_eq!(app.hooks.for_order(&order).len(), 1, "one delivery: {:#?}", app.hooks.all());
+}
+
+/// A PortOne webhook replayed within its signature's tolerance (the same
+/// signed `webhook-id`): answered 200 without reading PortOne again.
+async fn a_replayed_portone_delivery_is_read_once(app: &TestApp) {
+    let (pg, code) = (Pg::PortOne, "portone");
+    let order = unique("order");
+    let uid = app.virtual_account(pg, &order, 12_000).await;
+    fake_webhook_acknowledged(app, code).await;
+    app.register(pg, &uid, &order, 12_000).await.expect("registered");
+
+    let body = app.pg_webhook(pg, &uid).await.to_string();
+    let signer = standardwebhooks::Webhook::new(payments_portone::fake::TEST_WEBHOOK_SECRET).expect("a secret");
+    let signed = |id: &str| {
+        let at = chrono::Utc::now().timestamp();
+        let signature = signer.sign(id, at, body.as_bytes()).expect("signed");
+        vec![
+            ("webhook-id".to_owned(), id.to_owned()),
+            ("webhook-timestamp".to_owned(), at.to_string()),
+            ("webhook-signature".to_owned(), signature),
+        ]
+    };
+    let headers = signed("msg_e2e_replayed");
+    let before = reads(app, code).await;
+    assert_eq!(post_with(app, code, &body, &headers).await, 200);
+    assert_eq!(reads(app, code).await - before, 1.0, "the delivery is read");
+    assert_eq!(post_with(app, code, &body, &headers).await, 200, "replayed as it was");
+    assert_eq!(post_with(app, code, &body, &signed("msg_e2e_replayed")).await, 200, "PortOne's retry, signed anew");
+    assert_eq!(reads(app, code).await - before, 1.0, "neither is read again");
+    assert_eq!(notifications(app, code, "duplicate").await, 2.0);
+    assert_eq!(post_with(app, code, &body, &signed("msg_e2e_other")).await, 200);
+    assert_eq!(reads(app, code).await - before, 2.0, "another delivery is read");
+    // A forged repeat (not signed by the store's secret) is refused before anything is looked up.
+    let mut forged = headers.clone();
+    forged[2].1 = "v1,AAAA".to_owned();
+    assert_eq!(post_with(app, code, &body, &forged).await, 403);
 }
