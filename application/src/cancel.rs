@@ -48,17 +48,47 @@ fn intent_id(history: HistoryId, key: Option<&str>, fresh: Uuid) -> Uuid {
     derived_id(&["cancel-intent", &history.to_string(), key])
 }
 
+/// What a cancel came to: the payment as recorded after it, and whether the
+/// PG completed it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CancelOutcome {
+    pub history: PaymentHistory,
+    /// `false` while the PG has accepted the cancel and not completed it
+    /// (PortOne `REQUESTED`, Toss `IN_PROGRESS`): the history lists it as
+    /// pending, nothing is refunded yet, and its intent holds the payment's
+    /// cancel lock until the PG's word (a notification, or a re-read by the
+    /// settle loop or the reconciler) completes it or says it failed.
+    pub completed: bool,
+}
+
+/// The PG cancel an intent made, as a snapshot shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Found {
+    /// Completed: money refunded.
+    Done(CancelKey),
+    /// Accepted, not completed.
+    Pending(CancelKey),
+    /// Not there.
+    Nothing,
+}
+
 /// The PG cancel `intent` made, as `snapshot` shows it: a cancel of its amount,
 /// not before it (allowing for clock skew), and not made by another intent.
-/// The earliest such one.
-fn cancel_of(intent: &CancelIntent, snapshot: &PaymentSnapshot, claimed: &[CancelKey]) -> Option<CancelKey> {
+/// The earliest such one, completed ones first.
+fn cancel_of(intent: &CancelIntent, snapshot: &PaymentSnapshot, claimed: &[CancelKey]) -> Found {
     let not_before = intent.created_at - chrono::Duration::milliseconds(CLOCK_SKEW_MS);
-    snapshot
-        .cancels
-        .iter()
-        .filter(|c| c.price == intent.amount && c.created_at >= not_before && !claimed.contains(&c.key))
-        .min_by_key(|c| (c.created_at, c.key.clone()))
-        .map(|c| c.key.clone())
+    let find = |cancels: &[payments_domain::CancelHistory]| {
+        cancels
+            .iter()
+            .filter(|c| c.price == intent.amount && c.created_at >= not_before && !claimed.contains(&c.key))
+            .min_by_key(|c| (c.created_at, c.key.clone()))
+            .map(|c| c.key.clone())
+    };
+    match (find(&snapshot.cancels), find(&snapshot.pending_cancels)) {
+        (Some(key), _) => Found::Done(key),
+        (None, Some(key)) => Found::Pending(key),
+        (None, None) => Found::Nothing,
+    }
 }
 
 /// Whether an error leaves the PG's outcome unknown (the cancel may have been
@@ -68,9 +98,10 @@ fn outcome_unknown(error: &GatewayError) -> bool {
 }
 
 /// Whether settling an intent closed it: recorded as done, or refused by the
-/// PG (its refusal is the answer); anything else leaves it open.
-fn closes(outcome: &Result<PaymentHistory, AppError>) -> bool {
-    matches!(outcome, Ok(_) | Err(AppError::Unprocessable(_)))
+/// PG (its refusal is the answer); anything else (still pending at the PG
+/// included) leaves it open.
+fn closes(outcome: &Result<CancelOutcome, AppError>) -> bool {
+    matches!(outcome, Ok(CancelOutcome { completed: true, .. }) | Err(AppError::Unprocessable(_)))
 }
 
 /// What [`PaymentService::settle_open_cancels`] did.
@@ -95,7 +126,10 @@ impl PaymentService {
         let mut report = SettleReport::default();
         for intent in self.deps.intents.open(limit).await? {
             report.checked += 1;
-            if !self.lease_expired(&intent) {
+            // A cancel the PG accepted is re-read at every pass (that is all
+            // there is to do); any other open intent only once its sender's
+            // lease ran out.
+            if intent.state != IntentState::Accepted && !self.lease_expired(&intent) {
                 report.left_open += 1;
                 continue;
             }
@@ -126,6 +160,15 @@ impl PaymentService {
     /// cancel; 409 when other cancels of the payment kept it busy too long;
     /// 502/504 when the PG fails or its outcome is unknown (retry with the same key).
     pub async fn cancel_history(&self, input: CancelHistory) -> Result<PaymentHistory, AppError> {
+        self.cancel(input).await.map(|outcome| outcome.history)
+    }
+
+    /// As [`PaymentService::cancel_history`], telling a cancel the PG
+    /// completed from one it accepted and has not completed yet.
+    ///
+    /// # Errors
+    /// As [`PaymentService::cancel_history`].
+    pub async fn cancel(&self, input: CancelHistory) -> Result<CancelOutcome, AppError> {
         let stored = self.opened_history(&Locator::Source(input.source.clone()), &input.password).await?;
         stored.history.check_cancel(input.price)?;
         let gateway = self.deps.gateways.get(stored.history.vendor().code)?;
@@ -181,21 +224,23 @@ impl PaymentService {
         gateway: &dyn PaymentGateway,
         input: &CancelHistory,
         first: CancelIntent,
-    ) -> Result<PaymentHistory, AppError> {
+    ) -> Result<CancelOutcome, AppError> {
         if first.amount != input.price || first.reason != input.reason {
             return Err(AppError::Unprocessable(
                 "this Idempotency-Key was used for another cancel of this payment".into(),
             ));
         }
         match first.state {
-            IntentState::Done => Ok(self.reload(first.history).await?.history),
+            IntentState::Done => {
+                Ok(CancelOutcome { history: self.reload(first.history).await?.history, completed: true })
+            }
             IntentState::Refused => {
                 Err(AppError::Unprocessable(first.refusal.unwrap_or_else(|| "the PG refused this cancel".to_owned())))
             }
             IntentState::Pending if !self.lease_expired(&first) => Err(AppError::Conflict(
                 "this cancel is still being sent to the PG; retry with the same Idempotency-Key".into(),
             )),
-            IntentState::Pending | IntentState::Unknown => self.settle(gateway, first).await,
+            IntentState::Pending | IntentState::Unknown | IntentState::Accepted => self.settle(gateway, first).await,
         }
     }
 
@@ -220,21 +265,81 @@ impl PaymentService {
         &self,
         gateway: &dyn PaymentGateway,
         intent: CancelIntent,
-    ) -> Result<PaymentHistory, AppError> {
+    ) -> Result<CancelOutcome, AppError> {
         let stored = self.reload(intent.history).await?;
         let vendor = stored.history.vendor().clone();
         let snapshot = match gateway.fetch_payment(&vendor.store_id, &vendor.uid).await {
             Ok(snapshot) => snapshot,
+            // A cancel the PG accepted stays accepted: only its end is unknown.
+            Err(error) if intent.state == IntentState::Accepted => return Err(error.into()),
             Err(error) => return Err(self.still_unknown(intent, error).await),
         };
+        if intent.state == IntentState::Accepted {
+            return self.settle_accepted(stored, intent, snapshot).await;
+        }
         let claimed = self.deps.intents.claimed_cancel_keys(intent.history).await?;
         match cancel_of(&intent, &snapshot, &claimed) {
-            Some(key) => self.finish(stored, intent, snapshot, key).await,
-            None => {
+            Found::Done(key) => self.finish(stored, intent, snapshot, key).await,
+            Found::Pending(key) => self.accepted(stored, intent, snapshot, key).await,
+            Found::Nothing => {
                 tracing::info!(intent = %intent.id, "the PG shows no cancel of an unknown intent: sending it again");
                 self.send(gateway, intent, stored).await
             }
         }
+    }
+
+    /// Settles a cancel the PG accepted, on what the PG says now: completed
+    /// (recorded, done), failed (its pending entry dropped, refused: 422), or
+    /// still in progress (recorded as the PG shows it; the intent's lease is
+    /// renewed, so waiting cancels re-read it once a lease).
+    async fn settle_accepted(
+        &self,
+        stored: StoredHistory,
+        mut intent: CancelIntent,
+        snapshot: PaymentSnapshot,
+    ) -> Result<CancelOutcome, AppError> {
+        let Some(key) = intent.cancel_key.clone() else {
+            return Err(AppError::internal(anyhow::anyhow!("accepted cancel intent {} has no cancel key", intent.id)));
+        };
+        if snapshot.cancels.iter().any(|c| c.key == key) {
+            return self.finish(stored, intent, snapshot, key).await;
+        }
+        let failed = snapshot.failed_cancels.contains(&key);
+        let history = self.record_cancel(stored, snapshot, self.cancel_trigger(&intent, "pending")).await?;
+        if failed {
+            let refusal = format!("the PG reports that cancel {} failed; nothing was refunded", key.as_str());
+            intent.state = IntentState::Refused;
+            intent.refusal = Some(refusal.clone());
+            self.close(&intent).await;
+            return Err(AppError::Unprocessable(refusal));
+        }
+        intent.updated_at = self.deps.clock.now();
+        self.deps.intents.update(&intent).await?;
+        Ok(CancelOutcome { history, completed: false })
+    }
+
+    /// Records a cancel the PG accepted and has not completed: the history
+    /// lists it as pending, and the intent (still the payment's cancel lock)
+    /// keeps the PG's cancel to settle it by. A failure to record leaves the
+    /// intent unknown: settling finds the cancel at the PG.
+    async fn accepted(
+        &self,
+        stored: StoredHistory,
+        mut intent: CancelIntent,
+        snapshot: PaymentSnapshot,
+        key: CancelKey,
+    ) -> Result<CancelOutcome, AppError> {
+        let history = match self.record_cancel(stored, snapshot, self.cancel_trigger(&intent, "pending")).await {
+            Ok(history) => history,
+            Err(error) => return Err(self.unrecorded(intent, error).await),
+        };
+        intent.state = IntentState::Accepted;
+        intent.cancel_key = Some(key);
+        intent.updated_at = self.deps.clock.now();
+        if let Err(error) = self.deps.intents.update(&intent).await {
+            tracing::error!(intent = %intent.id, %error, "could not mark a cancel intent accepted");
+        }
+        Ok(CancelOutcome { history, completed: false })
     }
 
     /// Sends the intent's cancel and records its outcome on `stored`.
@@ -243,7 +348,7 @@ impl PaymentService {
         gateway: &dyn PaymentGateway,
         mut intent: CancelIntent,
         mut stored: StoredHistory,
-    ) -> Result<PaymentHistory, AppError> {
+    ) -> Result<CancelOutcome, AppError> {
         let vendor = stored.history.vendor().clone();
         for _ in 0..=MAX_STALE_BALANCE_RETRIES {
             let request = CancelRequest {
@@ -258,8 +363,9 @@ impl PaymentService {
                 Ok(snapshot) => {
                     let claimed = self.deps.intents.claimed_cancel_keys(intent.history).await?;
                     return match cancel_of(&intent, &snapshot, &claimed) {
-                        Some(key) => self.finish(stored, intent, snapshot, key).await,
-                        None => {
+                        Found::Done(key) => self.finish(stored, intent, snapshot, key).await,
+                        Found::Pending(key) => self.accepted(stored, intent, snapshot, key).await,
+                        Found::Nothing => {
                             let error = GatewayError::Protocol("the PG answered the cancel without it".into());
                             Err(self.still_unknown(intent, error).await)
                         }
@@ -287,8 +393,10 @@ impl PaymentService {
                 Err(error) => return Err(self.still_unknown(intent, error).await),
             };
             let claimed = self.deps.intents.claimed_cancel_keys(intent.history).await?;
-            if let Some(key) = cancel_of(&intent, &fresh, &claimed) {
-                return self.finish(stored, intent, fresh, key).await;
+            match cancel_of(&intent, &fresh, &claimed) {
+                Found::Done(key) => return self.finish(stored, intent, fresh, key).await,
+                Found::Pending(key) => return self.accepted(stored, intent, fresh, key).await,
+                Found::Nothing => {}
             }
             let Some(remaining) = fresh.remaining().filter(|r| *r != intent.remaining) else {
                 return Err(self.refused(intent, GatewayError::BalanceMismatch(refusal)).await);
@@ -318,29 +426,39 @@ impl PaymentService {
         mut intent: CancelIntent,
         snapshot: PaymentSnapshot,
         key: CancelKey,
-    ) -> Result<PaymentHistory, AppError> {
-        // The refund account is passed to the PG only, never in the trigger.
-        let trigger = json!({
-            "type": "cancel",
-            "price": intent.amount,
-            "reason": intent.reason.as_str(),
-            "intent": intent.id,
-        });
-        let history = match self.record_cancel(stored, snapshot, trigger).await {
+    ) -> Result<CancelOutcome, AppError> {
+        let history = match self.record_cancel(stored, snapshot, self.cancel_trigger(&intent, "done")).await {
             Ok(history) => history,
-            Err(error) => {
-                intent.state = IntentState::Unknown;
-                intent.updated_at = self.deps.clock.now();
-                if let Err(stuck) = self.deps.intents.update(&intent).await {
-                    tracing::error!(intent = %intent.id, %stuck, "could not mark a cancel intent unknown");
-                }
-                return Err(error);
-            }
+            Err(error) => return Err(self.unrecorded(intent, error).await),
         };
         intent.state = IntentState::Done;
         intent.cancel_key = Some(key);
         self.close(&intent).await;
-        Ok(history)
+        Ok(CancelOutcome { history, completed: true })
+    }
+
+    /// The trigger of the event a cancel records. The refund account is
+    /// passed to the PG only, never in the trigger.
+    fn cancel_trigger(&self, intent: &CancelIntent, status: &str) -> serde_json::Value {
+        json!({
+            "type": "cancel",
+            "price": intent.amount,
+            "reason": intent.reason.as_str(),
+            "intent": intent.id,
+            "status": status,
+        })
+    }
+
+    /// After the PG answered but the change could not be recorded: the
+    /// intent is unknown (settling finds the cancel at the PG); the error
+    /// is the answer.
+    async fn unrecorded(&self, mut intent: CancelIntent, error: AppError) -> AppError {
+        intent.state = IntentState::Unknown;
+        intent.updated_at = self.deps.clock.now();
+        if let Err(stuck) = self.deps.intents.update(&intent).await {
+            tracing::error!(intent = %intent.id, %stuck, "could not mark a cancel intent unknown");
+        }
+        error
     }
 
     /// Applies the PG's answer to a cancel and records the event, re-reading

@@ -122,7 +122,8 @@ impl PaymentService {
             IntentState::Pending if !self.charge_lease_expired(&intent, now) => {
                 Err(AppError::Conflict("this charge is being sent; retry in a moment".into()))
             }
-            IntentState::Pending | IntentState::Unknown => {
+            // (Accepted is a cancel's state; a charge is never left in it.)
+            IntentState::Pending | IntentState::Unknown | IntentState::Accepted => {
                 let expected = intent.updated_at;
                 let mut taken = intent;
                 taken.state = IntentState::Pending;

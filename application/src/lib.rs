@@ -17,7 +17,7 @@ mod payments;
 pub mod ports;
 mod reconcile;
 
-pub use cancel::SettleReport;
+pub use cancel::{CancelOutcome, SettleReport};
 pub use delivery::{DeliveryDeps, DeliveryService};
 pub use error::AppError;
 pub use inbox::{InboxReport, Received};

@@ -447,8 +447,9 @@ pub trait HistoryRepository: Send + Sync {
         limit: u32,
     ) -> Result<Vec<StoredHistory>, RepositoryError>;
 
-    /// The history of `code` one of whose recorded cancels carries the PG's
-    /// key `key` (Toss `transactionKey`), if any.
+    /// The history of `code` one of whose cancels carries the PG's key `key`
+    /// (Toss `transactionKey`): a cancel recorded, or one asked here whose
+    /// intent holds that key (a cancel the PG accepted and completes later).
     ///
     /// # Errors
     /// As [`HistoryRepository::find_by_id`].
@@ -630,6 +631,11 @@ pub enum IntentState {
     /// Sent, and the answer was lost (timeout, connection lost, a 5xx, or our
     /// own failure after the PG answered): never re-sent before the PG is re-read.
     Unknown,
+    /// The PG accepted the cancel and has not completed it (PortOne
+    /// `REQUESTED`, Toss `IN_PROGRESS`); `cancel_key` is that cancel. Still
+    /// the payment's cancel lock: settled by re-reading the PG (done, or
+    /// failed and refused), never sent again.
+    Accepted,
     /// The PG refunded it; `cancel_key` is the cancel it made.
     Done,
     /// The PG refused it; nothing was refunded.
@@ -639,7 +645,7 @@ pub enum IntentState {
 impl IntentState {
     /// Whether the intent still holds its payment's cancel lock.
     pub fn is_open(self) -> bool {
-        matches!(self, Self::Pending | Self::Unknown)
+        matches!(self, Self::Pending | Self::Unknown | Self::Accepted)
     }
 }
 

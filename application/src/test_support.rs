@@ -53,6 +53,8 @@ pub fn snapshot(price: &str, paid: bool, cancels: Vec<CancelHistory>) -> Payment
         cancelled_at: None,
         data: json!({ "imp_uid": "imp_123", "amount": price.parse::<u64>().unwrap_or(0), "cancels": cancels.len() }),
         cancels,
+        pending_cancels: Vec::new(),
+        failed_cancels: Vec::new(),
     }
 }
 

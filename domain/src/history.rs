@@ -97,8 +97,16 @@ pub struct PaymentSnapshot {
     pub paid_at: Option<Timestamp>,
     /// When the PG first cancelled, if it says so.
     pub cancelled_at: Option<Timestamp>,
-    /// Every cancel the PG knows of.
+    /// Every cancel the PG completed (money refunded).
     pub cancels: Vec<CancelHistory>,
+    /// Cancels the PG accepted but has not completed yet (PortOne
+    /// `REQUESTED`, Toss `IN_PROGRESS`): nothing refunded yet.
+    #[serde(default)]
+    pub pending_cancels: Vec<CancelHistory>,
+    /// Cancels the PG says failed (PortOne `FAILED`, Toss `ABORTED`): a
+    /// pending one of these is dropped.
+    #[serde(default)]
+    pub failed_cancels: Vec<CancelKey>,
     /// The PG's JSON for the whole payment, unchanged.
     pub data: serde_json::Value,
 }
@@ -150,7 +158,9 @@ pub struct HistoryIdentity {
 /// A registered payment. Invariants (checked by every constructor):
 /// every cancel is > 0, `refund() == sum(cancels) <= price`, cancels are in
 /// time order with distinct keys, and `cancelled_at` is set exactly when there
-/// is a cancel or the PG said so, never later than the first cancel.
+/// is a cancel or the PG said so, never later than the first cancel. Pending
+/// cancels (accepted by the PG, not completed) are > 0, in time order, and
+/// share no key with a completed one; they are not part of `refund()`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "HistoryParts", into = "HistoryParts")]
 pub struct PaymentHistory {
@@ -163,6 +173,7 @@ pub struct PaymentHistory {
     paid_at: Option<Timestamp>,
     cancelled_at: Option<Timestamp>,
     cancels: Vec<CancelHistory>,
+    pending: Vec<CancelHistory>,
 }
 
 /// The raw fields of a [`PaymentHistory`], for storage adapters to rebuild one
@@ -178,6 +189,9 @@ pub struct HistoryParts {
     pub paid_at: Option<Timestamp>,
     pub cancelled_at: Option<Timestamp>,
     pub cancels: Vec<CancelHistory>,
+    /// Cancels the PG accepted and has not completed.
+    #[serde(default)]
+    pub pending_cancels: Vec<CancelHistory>,
 }
 
 /// Result of applying a PG snapshot.
@@ -206,6 +220,13 @@ impl PaymentHistory {
             data: snapshot.data,
             paid_at: snapshot.paid_at,
             cancelled_at,
+            pending_cancels: sorted(
+                snapshot
+                    .pending_cancels
+                    .into_iter()
+                    .filter(|p| !snapshot.cancels.iter().any(|c| c.key == p.key))
+                    .collect(),
+            ),
             cancels: sorted(snapshot.cancels),
         })
     }
@@ -215,15 +236,27 @@ impl PaymentHistory {
     /// # Errors
     /// [`DomainError::InconsistentSnapshot`] naming the broken invariant.
     pub fn restore(parts: HistoryParts) -> Result<Self, DomainError> {
-        let HistoryParts { identity, order_id, currency, price, data, paid_at, cancelled_at, cancels } = parts;
+        let HistoryParts {
+            identity,
+            order_id,
+            currency,
+            price,
+            data,
+            paid_at,
+            cancelled_at,
+            cancels,
+            pending_cancels: pending,
+        } = parts;
         let inconsistent = |why: String| Err(DomainError::InconsistentSnapshot(why));
-        if let Some(c) = cancels.iter().find(|c| c.price.is_zero()) {
-            return inconsistent(format!("cancel {:?} has a zero amount", c.key));
+        for list in [&cancels, &pending] {
+            if let Some(c) = list.iter().find(|c| c.price.is_zero()) {
+                return inconsistent(format!("cancel {:?} has a zero amount", c.key));
+            }
+            if list.windows(2).any(|w| (w[0].created_at, &w[0].key) > (w[1].created_at, &w[1].key)) {
+                return inconsistent("cancels are not in time order".into());
+            }
         }
-        if cancels.windows(2).any(|w| (w[0].created_at, &w[0].key) > (w[1].created_at, &w[1].key)) {
-            return inconsistent("cancels are not in time order".into());
-        }
-        let mut keys: Vec<&CancelKey> = cancels.iter().map(|c| &c.key).collect();
+        let mut keys: Vec<&CancelKey> = cancels.iter().chain(&pending).map(|c| &c.key).collect();
         keys.sort();
         if keys.windows(2).any(|w| w[0] == w[1]) {
             return inconsistent("two cancels share one key".into());
@@ -242,7 +275,7 @@ impl PaymentHistory {
             }
             _ => {}
         }
-        Ok(Self { identity, order_id, currency, price, refund, data, paid_at, cancelled_at, cancels })
+        Ok(Self { identity, order_id, currency, price, refund, data, paid_at, cancelled_at, cancels, pending })
     }
 
     pub fn identity(&self) -> &HistoryIdentity {
@@ -291,8 +324,13 @@ impl PaymentHistory {
     pub fn cancelled_at(&self) -> Option<Timestamp> {
         self.cancelled_at
     }
+    /// The cancels the PG completed.
     pub fn cancels(&self) -> &[CancelHistory] {
         &self.cancels
+    }
+    /// The cancels the PG accepted and has not completed: not refunded yet.
+    pub fn pending_cancels(&self) -> &[CancelHistory] {
+        &self.pending
     }
 
     /// Whether a cancel of `amount` may be asked of the PG: no more decimals
@@ -374,6 +412,16 @@ impl PaymentHistory {
             }
         }
         let cancels = sorted(cancels);
+        // A pending cancel leaves the list once the PG completed it (it is
+        // among `cancels` now) or says it failed; one the PG no longer lists
+        // stays (the snapshot may be older than it).
+        let settled = |key: &CancelKey| cancels.iter().any(|c| &c.key == key) || snapshot.failed_cancels.contains(key);
+        let mut pending: Vec<CancelHistory> = self.pending.iter().filter(|p| !settled(&p.key)).cloned().collect();
+        for cancel in snapshot.pending_cancels {
+            if !settled(&cancel.key) && !pending.iter().any(|known| known.key == cancel.key) {
+                pending.push(cancel);
+            }
+        }
         let first_new = earliest(snapshot.cancelled_at, cancels.first().map(|c| c.created_at));
         let next = Self::restore(HistoryParts {
             identity: self.identity.clone(),
@@ -384,6 +432,7 @@ impl PaymentHistory {
             paid_at: if reversed { None } else { snapshot.paid_at.or(self.paid_at) },
             cancelled_at: earliest(self.cancelled_at, first_new),
             cancels,
+            pending_cancels: sorted(pending),
         })?;
         Ok(if next == *self { Applied::Unchanged } else { Applied::Changed(next) })
     }
@@ -412,6 +461,7 @@ impl From<PaymentHistory> for HistoryParts {
             paid_at: h.paid_at,
             cancelled_at: h.cancelled_at,
             cancels: h.cancels,
+            pending_cancels: h.pending,
         }
     }
 }

@@ -45,6 +45,8 @@ fn snapshot(price: &str, paid: bool, cancels: Vec<CancelHistory>) -> PaymentSnap
         cancelled_at: None,
         data: json!({ "status": if cancels.is_empty() { "paid" } else { "cancelled" }, "n": cancels.len() }),
         cancels,
+        pending_cancels: Vec::new(),
+        failed_cancels: Vec::new(),
     }
 }
 
@@ -394,4 +396,43 @@ proptest! {
         };
         prop_assert!(matches!(history.apply(snap), Err(DomainError::InconsistentSnapshot(_))));
     }
+}
+
+/// A cancel the PG accepted and has not completed is listed as pending, not
+/// refunded; the PG's later word completes it (counted) or drops it (failed);
+/// a snapshot that does not list it yet keeps it.
+#[test]
+fn a_pending_cancel_is_listed_until_the_pg_completes_or_fails_it() {
+    let history = paid_history("10000");
+    let mut accepted = snapshot("10000", true, vec![]);
+    accepted.pending_cancels = vec![cancel("c-1", "3000", 5)];
+    let Applied::Changed(pending) = history.apply(accepted.clone()).unwrap() else { panic!("a new pending cancel") };
+    assert_eq!(pending.refund(), Money::ZERO, "nothing refunded yet");
+    assert_eq!(pending.remaining(), money("10000"));
+    assert_eq!(pending.pending_cancels().len(), 1);
+    assert!(pending.cancels().is_empty());
+    assert_eq!(pending.apply(accepted).unwrap(), Applied::Unchanged, "the same word twice is no change");
+    let older = snapshot("10000", true, vec![]);
+    match pending.apply(older).unwrap() {
+        Applied::Unchanged => {}
+        Applied::Changed(next) => assert_eq!(next.pending_cancels().len(), 1, "kept while the PG does not say"),
+    }
+
+    let done = snapshot("10000", true, vec![cancel("c-1", "3000", 6)]);
+    let Applied::Changed(completed) = pending.apply(done).unwrap() else { panic!("completed") };
+    assert_eq!(completed.refund(), money("3000"));
+    assert!(completed.pending_cancels().is_empty());
+
+    let mut failed = snapshot("10000", true, vec![]);
+    failed.failed_cancels = vec![CancelKey::parse("c-1").unwrap()];
+    let Applied::Changed(dropped) = pending.apply(failed).unwrap() else { panic!("dropped") };
+    assert!(dropped.pending_cancels().is_empty());
+    assert_eq!(dropped.refund(), Money::ZERO, "a failed cancel refunded nothing");
+
+    let mut parts = completed.to_parts();
+    parts.pending_cancels = vec![cancel("c-1", "3000", 7)];
+    assert!(PaymentHistory::restore(parts).is_err(), "one cancel is never both done and pending");
+    let mut parts = history.to_parts();
+    parts.pending_cancels = vec![cancel("c-2", "0", 7)];
+    assert!(PaymentHistory::restore(parts).is_err(), "a pending cancel is > 0");
 }

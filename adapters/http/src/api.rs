@@ -18,7 +18,7 @@ use poem_openapi::{ApiRequest, ApiResponse, OpenApi, Tags};
 use serde_json::{Value, json};
 
 use crate::HttpState;
-use crate::encrypted::{Encrypted, EncryptedCreated, EncryptedOk};
+use crate::encrypted::{Encrypted, EncryptedCreated, EncryptedOk, EncryptedOkOrAccepted};
 use crate::error::{ApiError, CardError, MonitorError, RecordError, WebhookError};
 use crate::idempotency::Keyed;
 use crate::notification::PgNotificationRequest;
@@ -202,6 +202,12 @@ impl PaymentsApi {
     /// answers the cancel it made, sending it again only when the PG shows
     /// none, so it never refunds twice; 409 while the first attempt is still
     /// being sent or settled.
+    ///
+    /// A PG may accept a cancel and complete it later (PortOne `REQUESTED`,
+    /// Toss `IN_PROGRESS`): the answer is then 202 with the payment showing
+    /// the cancel as `pending` (not counted in `refund`), and the payment's
+    /// cancels wait for it; its completion (`done`) or failure (dropped) is
+    /// announced to `webhook_url`. A cancel the PG answers as failed is 422.
     #[oai(
         path = "/payments/histories/cancel",
         method = "put",
@@ -213,7 +219,7 @@ impl PaymentsApi {
         state: Data<&Arc<HttpState>>,
         #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
         body: Encrypted<CancelHistoryBody>,
-    ) -> Result<EncryptedOk<HistoryBody>, RecordError> {
+    ) -> Result<EncryptedOkOrAccepted<HistoryBody>, RecordError> {
         let mut command = body.value.try_into_domain()?;
         // The key binds the cancel's intent too: a retry after a lost answer
         // settles the first attempt instead of refunding again.
@@ -222,8 +228,11 @@ impl PaymentsApi {
             Keyed::about_source("PUT /payments/histories/cancel", &command.source, idempotency_key.0, &body.canonical);
         let verify = history_password(state.0, command.source.clone(), command.password.clone());
         let payments = state.payments.clone();
-        let work = async move { payments.cancel_history(command).await.map(|h| HistoryBody::from(&h)) };
-        Ok(idempotency::run(state.0, keyed, verify, work).await?)
+        let work = async move {
+            let outcome = payments.cancel(command).await?;
+            Ok((HistoryBody::from(&outcome.history), if outcome.completed { 200 } else { 202 }))
+        };
+        Ok(EncryptedOkOrAccepted(idempotency::run_answering(state.0, keyed, verify, work).await?))
     }
 
     /// Register a saved card

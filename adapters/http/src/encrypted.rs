@@ -183,12 +183,15 @@ impl<'a, T: Type + ParseFromJSON> ApiExtractor<'a> for Encrypted<T> {
     }
 }
 
-/// An encrypted answer with status `STATUS`: the JSON of `T`, encrypted when
-/// built (the response side has no request, so the cipher is captured here).
+/// An encrypted answer with status `STATUS` (or another success status an
+/// operation documents, [`EncryptedReply::with_status`]): the JSON of `T`,
+/// encrypted when built (the response side has no request, so the cipher is
+/// captured here).
 #[derive(Debug, Clone)]
 pub struct EncryptedReply<T, const STATUS: u16> {
     ciphertext: String,
     replayed: bool,
+    status: u16,
     _value: PhantomData<fn() -> T>,
 }
 
@@ -205,7 +208,20 @@ impl<T: ToJSON, const STATUS: u16> EncryptedReply<T, STATUS> {
 
     /// Encrypts JSON text already made (an idempotency replay or a stored answer).
     pub fn from_plaintext(json: &str, cipher: &WireCipher) -> Self {
-        Self { ciphertext: cipher.encrypt(json.as_bytes()), replayed: false, _value: PhantomData }
+        Self { ciphertext: cipher.encrypt(json.as_bytes()), replayed: false, status: STATUS, _value: PhantomData }
+    }
+
+    /// Answers with `status` instead of `STATUS` (a 202 where the operation
+    /// documents one).
+    #[must_use]
+    pub fn with_status(mut self, status: u16) -> Self {
+        self.status = status;
+        self
+    }
+
+    /// The status it answers with.
+    pub fn status(&self) -> u16 {
+        self.status
     }
 
     /// Marks the answer as a replay of a stored one (`Idempotent-Replayed: true`).
@@ -224,7 +240,7 @@ impl<T: ToJSON, const STATUS: u16> EncryptedReply<T, STATUS> {
 impl<T: Send, const STATUS: u16> IntoResponse for EncryptedReply<T, STATUS> {
     fn into_response(self) -> Response {
         let mut response = Response::builder()
-            .status(StatusCode::from_u16(STATUS).unwrap_or(StatusCode::OK))
+            .status(StatusCode::from_u16(self.status).unwrap_or(StatusCode::OK))
             .header(header::CONTENT_TYPE, ENCRYPTED_CONTENT_TYPE)
             .body(self.ciphertext);
         if self.replayed {
@@ -245,6 +261,35 @@ impl<T: Type + Send, const STATUS: u16> ApiResponse for EncryptedReply<T, STATUS
                 headers: vec![],
             }],
         }
+    }
+
+    fn register(registry: &mut Registry) {
+        T::register(registry);
+    }
+}
+
+/// The answer of an operation that completes now (200) or was accepted and
+/// completes later (202), both with the encrypted JSON of `T`.
+#[derive(Debug, Clone)]
+pub struct EncryptedOkOrAccepted<T>(pub EncryptedOk<T>);
+
+impl<T: Send> IntoResponse for EncryptedOkOrAccepted<T> {
+    fn into_response(self) -> Response {
+        self.0.into_response()
+    }
+}
+
+impl<T: Type + Send> ApiResponse for EncryptedOkOrAccepted<T> {
+    fn meta() -> MetaResponses {
+        let mut responses = EncryptedOk::<T>::meta().responses;
+        let mut accepted = EncryptedOk::<T>::meta().responses;
+        for response in &mut accepted {
+            response.status = Some(202);
+            response.description = "Accepted by the PG, not completed yet: the same encrypted JSON, showing the \
+                 operation as pending. Its completion (or failure) is announced to the record's webhook_url.";
+        }
+        responses.append(&mut accepted);
+        MetaResponses { responses }
     }
 
     fn register(registry: &mut Registry) {

@@ -139,9 +139,26 @@ where
     F: Future<Output = Result<T, AppError>> + Send + 'static,
     V: Future<Output = Result<(), AppError>>,
 {
+    run_answering(state, request, verify, async move { work.await.map(|value| (value, STATUS)) }).await
+}
+
+/// As [`run`], for work that also says its success status (a 202 for an
+/// operation accepted and not completed): stored with the answer, replayed as
+/// it was.
+pub(crate) async fn run_answering<T, const STATUS: u16, F, V>(
+    state: &Arc<HttpState>,
+    request: Keyed<'_>,
+    verify: V,
+    work: F,
+) -> Result<EncryptedReply<T, STATUS>, ApiError>
+where
+    T: ToJSON + Send + 'static,
+    F: Future<Output = Result<(T, u16), AppError>> + Send + 'static,
+    V: Future<Output = Result<(), AppError>>,
+{
     let Some(key) = request.key.clone() else {
-        let value = work.await?;
-        return Ok(EncryptedReply::new(&value, &state.cipher));
+        let (value, status) = work.await?;
+        return Ok(EncryptedReply::new(&value, &state.cipher).with_status(status));
     };
     check_key(&key)?;
     let scope = request.scope(&state.idempotency_secret);
@@ -164,7 +181,7 @@ where
             }
             tracing::info!(route, status = stored.status, "idempotent replay");
             return if success {
-                Ok(EncryptedReply::from_plaintext(&stored.body, &state.cipher).replayed())
+                Ok(EncryptedReply::from_plaintext(&stored.body, &state.cipher).with_status(stored.status).replayed())
             } else {
                 Err(ApiError::from_stored(stored.status, &stored.body))
             };
@@ -186,9 +203,11 @@ where
     }
     let store = state.idempotency.clone();
     let task = tokio::spawn(async move {
-        let outcome = work.await.map(|value| value.to_json_string()).map_err(ApiError::from);
+        let outcome = work.await.map(|(value, status)| (value.to_json_string(), status)).map_err(ApiError::from);
         let settled = match &outcome {
-            Ok(json) => store.complete(&scope, &key, &StoredResponse { status: STATUS, body: json.clone() }).await,
+            Ok((json, status)) => {
+                store.complete(&scope, &key, &StoredResponse { status: *status, body: json.clone() }).await
+            }
             // Not an answer to the request but to its credentials or to
             // our state: a retry (with the right password, later) proceeds.
             Err(error) if error.status >= 500 || matches!(error.status, 403 | 429) => store.abandon(&scope, &key).await,
@@ -205,7 +224,7 @@ where
         tracing::error!(%error, "idempotent request task failed");
         ApiError::new(500, "INTERNAL", "internal error")
     })?;
-    outcome.map(|json| EncryptedReply::from_plaintext(&json, &state.cipher))
+    outcome.map(|(json, status)| EncryptedReply::from_plaintext(&json, &state.cipher).with_status(status))
 }
 
 #[cfg(test)]

@@ -33,7 +33,8 @@ use tracing::Instrument;
 
 pub use api::{HealthAnswer, IamportWebhookRequest, PaymentsApi, WebhookAck};
 pub use encrypted::{
-    ENCRYPTED_CONTENT_TYPE, Encrypted, EncryptedCreated, EncryptedOk, EncryptedReply, canonical_json, decrypt_body,
+    ENCRYPTED_CONTENT_TYPE, Encrypted, EncryptedCreated, EncryptedOk, EncryptedOkOrAccepted, EncryptedReply,
+    canonical_json, decrypt_body,
 };
 pub use error::{ApiError, MonitorError, RecordError, WebhookError};
 pub use idempotency::{IdempotencySecret, KEY_RETENTION, MAX_KEY_CHARS, fingerprint, scope};
@@ -248,25 +249,31 @@ fn mark_nullable(document: &mut Value) {
 }
 
 /// poem-openapi describes a property that refers to another schema as
-/// `allOf: [{$ref}, {description}]` beside the same `description`. Generators
-/// read the description-only member as an anonymous type (`Source & unknown`
+/// `allOf: [{$ref}, {description}]` (or `{description, default}`) beside the
+/// same `description`. Generators read the annotation-only member as an
+/// anonymous type (`Source & unknown`
 /// in TypeScript, an extra inline model elsewhere), so it is dropped, leaving
 /// `allOf: [{$ref}]` (kept as `allOf` so that `nullable` still applies in
 /// OpenAPI 3.0) with the description beside it.
 fn unwrap_described_refs(value: &mut Value) {
+    // Members that only annotate (a description, a default) are no type.
+    const ANNOTATIONS: [&str; 2] = ["description", "default"];
     match value {
         Value::Object(object) => {
-            let mut moved = None;
+            let mut moved = serde_json::Map::new();
             if let Some(members) = object.get_mut("allOf").and_then(Value::as_array_mut) {
-                let description_only =
-                    |m: &Value| m.as_object().is_some_and(|m| m.len() == 1 && m.contains_key("description"));
-                if members.len() > 1 && members.iter().any(|m| !description_only(m)) {
-                    moved = members.iter().find(|m| description_only(m)).map(|m| m["description"].clone());
-                    members.retain(|m| !description_only(m));
+                let annotation_only = |m: &Value| {
+                    m.as_object().is_some_and(|m| !m.is_empty() && m.keys().all(|k| ANNOTATIONS.contains(&k.as_str())))
+                };
+                if members.len() > 1 && members.iter().any(|m| !annotation_only(m)) {
+                    for member in members.iter().filter(|m| annotation_only(m)) {
+                        moved.extend(member.as_object().into_iter().flatten().map(|(k, v)| (k.clone(), v.clone())));
+                    }
+                    members.retain(|m| !annotation_only(m));
                 }
             }
-            if let Some(description) = moved {
-                object.entry("description").or_insert(description);
+            for (key, annotation) in moved {
+                object.entry(key).or_insert(annotation);
             }
             object.values_mut().for_each(unwrap_described_refs);
         }

@@ -371,6 +371,8 @@ pub fn snapshot_from_payment(data: Value) -> Result<PaymentSnapshot, GatewayErro
         cancelled_at: view.cancelled_at.as_ref().and_then(unix_time),
         cancels,
         data,
+        pending_cancels: Vec::new(),
+        failed_cancels: Vec::new(),
     })
 }
 

@@ -234,8 +234,27 @@ impl PaymentGateway for PortOneGateway {
         }
         let segments = ["payments", uid.as_str(), "cancel"];
         let key = request.idempotency_key.as_deref();
-        self.call(store.as_str(), Method::POST, &segments, Some(body), key).await.map_err(|r| r.error)?;
-        // The answer holds the cancellation only: the payment is read back.
+        let answer = self.call(store.as_str(), Method::POST, &segments, Some(body), key).await.map_err(|r| r.error)?;
+        // The answer holds the cancellation only (a `PaymentCancellation`:
+        // SUCCEEDED, REQUESTED to be completed later, or FAILED). A failed
+        // one refunded nothing: a refusal. Otherwise the payment is read back.
+        let cancellation = answer
+            .get("cancellation")
+            .ok_or_else(|| GatewayError::Protocol("PortOne's cancel answer has no cancellation member".to_owned()))?;
+        match cancellation.get("status").and_then(Value::as_str) {
+            Some("SUCCEEDED" | "REQUESTED") => {}
+            Some("FAILED") => {
+                let id = cancellation.get("id").and_then(Value::as_str).unwrap_or("?");
+                return Err(GatewayError::Rejected(format!(
+                    "PortOne answered the cancel with a FAILED cancellation ({id})"
+                )));
+            }
+            other => {
+                return Err(GatewayError::Protocol(format!(
+                    "PortOne's cancel answer: cancellation.status {other:?} is not SUCCEEDED, REQUESTED or FAILED"
+                )));
+            }
+        }
         self.read(store.as_str(), uid.as_str()).await
     }
 

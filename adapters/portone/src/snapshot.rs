@@ -92,20 +92,30 @@ pub fn snapshot(payment: Value) -> Result<PaymentSnapshot, GatewayError> {
     let currency = Currency::parse(view.currency.as_deref().unwrap_or("KRW")).map_err(|e| protocol("currency", &e))?;
     let price = money("amount.total", &view.amount.total, &currency)?;
     let order_id = Some(OrderId::parse(&view.id).map_err(|e| protocol("id", &e))?);
-    let mut cancels = Vec::new();
+    let (mut cancels, mut pending_cancels, mut failed_cancels) = (Vec::new(), Vec::new(), Vec::new());
     for (index, raw) in view.cancellations.iter().flatten().enumerate() {
         let what = format!("cancellations[{index}]");
         let cancellation: CancellationView = serde_json::from_value(raw.clone()).map_err(|e| protocol(&what, &e))?;
-        if cancellation.status != "SUCCEEDED" {
-            continue;
-        }
+        let key = CancelKey::parse(&cancellation.id).map_err(|e| protocol("cancellations.id", &e))?;
+        // Only SUCCEEDED moved money; REQUESTED is accepted and not done
+        // (it completes later); FAILED never will; a status PortOne may add
+        // is neither.
+        let list = match cancellation.status.as_str() {
+            "SUCCEEDED" => &mut cancels,
+            "REQUESTED" => &mut pending_cancels,
+            "FAILED" => {
+                failed_cancels.push(key);
+                continue;
+            }
+            _ => continue,
+        };
         let price = money(&format!("{what}.totalAmount"), &cancellation.total_amount, &currency)?;
         if price.is_zero() {
             continue;
         }
         let at = cancellation.cancelled_at.as_deref().unwrap_or(&cancellation.requested_at);
-        cancels.push(CancelHistory {
-            key: CancelKey::parse(&cancellation.id).map_err(|e| protocol("cancellations.id", &e))?,
+        list.push(CancelHistory {
+            key,
             price,
             reason: CancelReason::from_pg(cancellation.reason.as_deref()),
             created_at: time("cancellations.cancelledAt", at)?,
@@ -131,6 +141,8 @@ pub fn snapshot(payment: Value) -> Result<PaymentSnapshot, GatewayError> {
         cancelled_at,
         cancels,
         data: payment,
+        pending_cancels,
+        failed_cancels,
     })
 }
 

@@ -45,6 +45,7 @@ pub(crate) fn open_json<T: DeserializeOwned>(
 
 pub(crate) const HISTORY_DATA: &str = "payment_histories.data";
 pub(crate) const HISTORY_ORDER: &str = "payment_histories.vendor_order_id";
+pub(crate) const HISTORY_PENDING: &str = "payment_histories.pending_cancels";
 pub(crate) const CANCEL_DATA: &str = "payment_history_cancels.data";
 pub(crate) const RESERVATION_DATA: &str = "payment_reservations.data";
 pub(crate) const EVENT_PREVIOUS: &str = "payment_history_webhooks.previous";
@@ -73,6 +74,8 @@ pub(crate) struct HistoryRow {
     pub cancelled_at: Option<Timestamp>,
     pub revision: i64,
     pub reservation_id: Option<Uuid>,
+    /// The sealed JSON array of pending cancels; `None`: none.
+    pub pending_cancels: Option<String>,
 }
 
 /// A `payment_history_cancels` row.
@@ -123,6 +126,21 @@ fn vendor(row: Uuid, code: &str, store: String, uid: String) -> Result<Vendor, R
     ))
 }
 
+/// The pending cancels of history `id`, sealed for its row (`None`: none).
+///
+/// # Errors
+/// When sealing fails.
+pub(crate) fn seal_pending(
+    keys: &AtRestKeys,
+    id: HistoryId,
+    pending: &[CancelHistory],
+) -> Result<Option<String>, RepositoryError> {
+    if pending.is_empty() {
+        return Ok(None);
+    }
+    seal_json(&keys.histories, HISTORY_PENDING, id, &pending).map(Some)
+}
+
 /// Rebuilds a stored history from its row and its cancels, re-checking every
 /// invariant of the domain.
 pub(crate) fn history(
@@ -167,6 +185,11 @@ pub(crate) fn history(
         paid_at: row.paid_at,
         cancelled_at: row.cancelled_at,
         cancels,
+        pending_cancels: row
+            .pending_cancels
+            .map(|sealed| open_json::<Vec<CancelHistory>>(&keys.histories, HISTORY_PENDING, id, &sealed))
+            .transpose()?
+            .unwrap_or_default(),
     };
     Ok(StoredHistory {
         history: field("history", id, PaymentHistory::restore(parts))?,

@@ -18,7 +18,7 @@ use super::store::*;
 
 pub(super) const HISTORY_COLUMNS: &str = "id, vendor_code, vendor_store_id, vendor_uid, vendor_order_id, source_schema, \
      source_table, source_id, currency, price, webhook_url, data, password, created_at, paid_at, cancelled_at, revision, \
-     payment_reservation_id";
+     payment_reservation_id, pending_cancels";
 
 impl Store {
     /// A history's PG order id sealed for its row, and its lookup digest.
@@ -111,12 +111,13 @@ impl HistoryRepository for Store {
         let source = history.source();
         let (order, order_digest) = self.seal_order(history)?;
         let cancels = self.new_cancels(id, history.cancels(), None, 0).await?;
+        let pending = codec::seal_pending(&self.keys, id, history.pending_cancels())?;
         let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO payment_histories (id, vendor_code, vendor_store_id, vendor_uid, vendor_order_id, \
              vendor_order_digest, source_schema, source_table, source_id, currency, price, refund, webhook_url, \
-             data, password, created_at, paid_at, cancelled_at, revision, payment_reservation_id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, 0, $19)",
+             data, password, created_at, paid_at, cancelled_at, revision, payment_reservation_id, pending_cancels) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, 0, $19, $20)",
         )
         .bind(id_col(id.as_uuid()))
         .bind(vendor.code.as_str())
@@ -137,6 +138,7 @@ impl HistoryRepository for Store {
         .bind(history.paid_at().map(ts_col))
         .bind(history.cancelled_at().map(ts_col))
         .bind(history.identity().reservation_id.map(|r| id_col(r.as_uuid())))
+        .bind(pending)
         .execute(&mut *tx)
         .await
         .map_err(|e| insert_error(e, "payment", vendor.code.as_str(), vendor.uid.as_str()))?;
@@ -269,6 +271,7 @@ impl HistoryRepository for Store {
         let [previous, current, trigger] = codec::seal_event(&self.keys, event)?;
         let created = ts_col(event.created_at());
         let cancels = self.new_cancels(id, next.cancels(), Some(expected.0), revision).await?;
+        let pending = codec::seal_pending(&self.keys, id, next.pending_cancels())?;
         let (order, order_digest) = self.seal_order(next)?;
 
         // The guarded update comes first: it takes the write lock (SQLite) or
@@ -277,7 +280,8 @@ impl HistoryRepository for Store {
         let updated = sqlx::query(
             "UPDATE payment_histories SET price = $1, refund = $2, data = $3, paid_at = $4, cancelled_at = $5, \
              revision = $6, vendor_order_id = COALESCE(vendor_order_id, $7), \
-             vendor_order_digest = COALESCE(vendor_order_digest, $8) WHERE id = $9 AND revision = $10",
+             vendor_order_digest = COALESCE(vendor_order_digest, $8), pending_cancels = $11 \
+             WHERE id = $9 AND revision = $10",
         )
         .bind(money_col(next.price()))
         .bind(money_col(next.refund()))
@@ -289,6 +293,7 @@ impl HistoryRepository for Store {
         .bind(order_digest)
         .bind(id_col(id.as_uuid()))
         .bind(expected.0)
+        .bind(pending)
         .execute(&mut *tx)
         .await
         .map_err(db_err)?

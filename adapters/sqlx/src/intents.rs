@@ -33,7 +33,8 @@ struct SealedAccount {
 /// The stored spelling of an intent's state (cancel and charge intents).
 pub(super) fn state_text(state: IntentState) -> &'static str {
     match state {
-        IntentState::Pending => "pending",
+        // Accepted is a pending intent that knows its PG cancel (below).
+        IntentState::Pending | IntentState::Accepted => "pending",
         IntentState::Unknown => "unknown",
         IntentState::Done => "done",
         IntentState::Refused => "refused",
@@ -93,7 +94,10 @@ impl Store {
             refund_account,
             remaining: get_money(row, "remaining")?,
             attempt: u32::try_from(attempt).map_err(|e| bad("attempt", &e))?,
-            state: state_of(&state).ok_or_else(|| bad("state", &state))?,
+            state: match state_of(&state).ok_or_else(|| bad("state", &state))? {
+                IntentState::Pending if cancel_key.is_some() => IntentState::Accepted,
+                other => other,
+            },
             cancel_key: cancel_key.map(CancelKey::parse).transpose().map_err(|e| bad("cancel_key", &e))?,
             refusal: get(row, "refusal")?,
             created_at: get_ts(row, "created_at")?,

@@ -86,6 +86,7 @@ pub(super) fn history_row(row: &DbRow) -> Result<HistoryRow, RepositoryError> {
         cancelled_at: get_opt_ts(row, "cancelled_at")?,
         revision: get(row, "revision")?,
         reservation_id: get::<Option<IdCol>>(row, "payment_reservation_id")?.map(from_id),
+        pending_cancels: get(row, "pending_cancels")?,
     })
 }
 

@@ -83,23 +83,33 @@ pub fn snapshot(payment: Value) -> Result<PaymentSnapshot, GatewayError> {
         Some(id) if !id.trim().is_empty() => Some(OrderId::parse(id).map_err(|e| protocol("orderId", &e))?),
         _ => None,
     };
-    let mut cancels = Vec::new();
+    let (mut cancels, mut pending_cancels, mut failed_cancels) = (Vec::new(), Vec::new(), Vec::new());
     for (index, raw) in view.cancels.iter().flatten().enumerate() {
         let cancel: CancelView =
             serde_json::from_value(raw.clone()).map_err(|e| protocol(&format!("cancels[{index}]"), &e))?;
-        if cancel.cancel_status.as_deref().is_some_and(|status| status != "DONE") {
-            continue;
-        }
         let key = match cancel.transaction_key.as_deref().map(str::trim) {
             Some(key) if !key.is_empty() => key.to_owned(),
             _ => format!("{}:{index}", view.payment_key),
+        };
+        // DONE (or no status, before Toss reported one) refunded; an
+        // asynchronous cancel (some overseas easy-pays) is IN_PROGRESS until
+        // Toss announces its end (CANCEL_STATUS_CHANGED); ABORTED never
+        // will; a status Toss may add is neither.
+        let list = match cancel.cancel_status.as_deref() {
+            None | Some("DONE") => &mut cancels,
+            Some("IN_PROGRESS") => &mut pending_cancels,
+            Some("ABORTED" | "FAILED") => {
+                failed_cancels.push(CancelKey::parse(key).map_err(|e| protocol("cancels.transactionKey", &e))?);
+                continue;
+            }
+            Some(_) => continue,
         };
         let what = format!("Toss payment cancels[{index}].cancelAmount");
         let price = crate::AMOUNTS.read(&what, &cancel.cancel_amount, &currency)?;
         if price.is_zero() {
             continue;
         }
-        cancels.push(CancelHistory {
+        list.push(CancelHistory {
             key: CancelKey::parse(key).map_err(|e| protocol("cancels.transactionKey", &e))?,
             price,
             reason: CancelReason::from_pg(cancel.cancel_reason.as_deref()),
@@ -128,6 +138,8 @@ pub fn snapshot(payment: Value) -> Result<PaymentSnapshot, GatewayError> {
         cancelled_at,
         cancels,
         data: payment,
+        pending_cancels,
+        failed_cancels,
     })
 }
 

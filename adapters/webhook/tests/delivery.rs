@@ -191,6 +191,8 @@ fn event(url: &str, n: u128) -> WebhookEvent {
         cancelled_at: None,
         cancels: vec![],
         data: json!({ "status": if paid { "paid" } else { "ready" } }),
+        pending_cancels: Vec::new(),
+        failed_cancels: Vec::new(),
     };
     let identity = HistoryIdentity {
         id: HistoryId::from_uuid(uuid::Uuid::from_u128(n)),

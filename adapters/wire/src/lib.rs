@@ -19,7 +19,9 @@ pub use requests::{
     CancelHistoryBody, ChargeReservationBody, CreateHistoryBody, CreateReservationBody, PasswordBody,
     RefundAccountBody, SourceAccessorBody, VendorInputBody,
 };
-pub use responses::{CancelBody, ErrorBody, HistoryBody, HistorySnapshotBody, ReservationBody, SourceBody, VendorBody};
+pub use responses::{
+    CancelBody, CancelStatusBody, ErrorBody, HistoryBody, HistorySnapshotBody, ReservationBody, SourceBody, VendorBody,
+};
 pub use scalars::{WireAmount, WireMoney, WireTimestamp, format_timestamp};
 pub use webhooks::{IamportWebhookBody, TossWebhookBody, WebhookBody};
 

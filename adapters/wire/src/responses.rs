@@ -57,21 +57,54 @@ impl From<&Source> for SourceBody {
     }
 }
 
+/// Where a cancellation stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, poem_openapi::Enum)]
+#[oai(rename = "PaymentCancelStatus", rename_all = "lowercase")]
+pub enum CancelStatusBody {
+    /// The PG refunded it; counted in `refund`.
+    Done,
+    /// The PG accepted it and has not completed it (PortOne `REQUESTED`,
+    /// Toss `IN_PROGRESS`): nothing refunded yet, not counted in `refund`.
+    Pending,
+}
+
 /// One (partial or full) cancellation of a payment.
 #[derive(Debug, Clone, PartialEq, Object)]
 #[oai(rename = "PaymentCancel")]
 pub struct CancelBody {
-    /// Amount refunded by this cancel.
+    /// Amount refunded (or, pending, to be refunded) by this cancel.
     pub price: WireMoney,
     /// Why the payment was cancelled.
     pub reason: String,
-    /// When the PG cancelled.
+    /// When the PG cancelled (pending: when it was asked).
     pub created_at: WireTimestamp,
+    /// `done`, or `pending` while the PG has not completed it.
+    pub status: CancelStatusBody,
+}
+
+impl CancelBody {
+    fn of(cancel: &CancelHistory, status: CancelStatusBody) -> Self {
+        Self {
+            price: cancel.price.into(),
+            reason: cancel.reason.to_string(),
+            created_at: cancel.created_at.into(),
+            status,
+        }
+    }
+
+    /// Every cancel of `history`, completed and pending, oldest first.
+    fn all_of(history: &PaymentHistory) -> Vec<Self> {
+        let done = history.cancels().iter().map(|c| (c, CancelStatusBody::Done));
+        let pending = history.pending_cancels().iter().map(|c| (c, CancelStatusBody::Pending));
+        let mut all: Vec<_> = done.chain(pending).collect();
+        all.sort_by(|a, b| (a.0.created_at, &a.0.key).cmp(&(b.0.created_at, &b.0.key)));
+        all.into_iter().map(|(cancel, status)| Self::of(cancel, status)).collect()
+    }
 }
 
 impl From<&CancelHistory> for CancelBody {
     fn from(cancel: &CancelHistory) -> Self {
-        Self { price: cancel.price.into(), reason: cancel.reason.to_string(), created_at: cancel.created_at.into() }
+        Self::of(cancel, CancelStatusBody::Done)
     }
 }
 
@@ -107,7 +140,7 @@ pub struct HistoryBody {
     pub paid_at: Option<WireTimestamp>,
     /// When the payment was first cancelled; `null` if never.
     pub cancelled_at: Option<WireTimestamp>,
-    /// Every cancellation, oldest first.
+    /// Every cancellation, completed (`done`) and `pending`, oldest first.
     pub cancels: Vec<CancelBody>,
     /// The saved card this payment was charged from; absent for a payment
     /// made in the PG's window.
@@ -130,7 +163,7 @@ impl From<&PaymentHistory> for HistoryBody {
             created_at: history.created_at().into(),
             paid_at: history.paid_at().map(Into::into),
             cancelled_at: history.cancelled_at().map(Into::into),
-            cancels: history.cancels().iter().map(Into::into).collect(),
+            cancels: CancelBody::all_of(history),
             reservation_id: history.identity().reservation_id.map(|r| r.as_uuid()),
         }
     }
@@ -163,7 +196,7 @@ pub struct HistorySnapshotBody {
     pub paid_at: Option<WireTimestamp>,
     /// When the payment was first cancelled; `null` if never.
     pub cancelled_at: Option<WireTimestamp>,
-    /// Every cancellation, oldest first.
+    /// Every cancellation, completed (`done`) and `pending`, oldest first.
     pub cancels: Vec<CancelBody>,
 }
 

@@ -29,6 +29,8 @@ fn history(cancels: Vec<CancelHistory>) -> PaymentHistory {
         cancelled_at: None,
         cancels,
         data: serde_json::from_str(r#"{"imp_uid":"imp_1","amount":19900.50,"nested":{"x":[1,2]}}"#).unwrap(),
+        pending_cancels: Vec::new(),
+        failed_cancels: Vec::new(),
     };
     PaymentHistory::register(identity, snapshot).unwrap()
 }

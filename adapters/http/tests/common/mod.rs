@@ -266,6 +266,8 @@ impl FakePg {
             cancelled_at: None,
             cancels: vec![],
             data: serde_json::from_str(&format!(r#"{{"imp_uid":"{uid}","amount":{price},"status":"paid"}}"#)).unwrap(),
+            pending_cancels: Vec::new(),
+            failed_cancels: Vec::new(),
         };
         self.payments.lock().unwrap().insert(uid.to_owned(), snapshot);
     }

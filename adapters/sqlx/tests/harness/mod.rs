@@ -213,6 +213,8 @@ pub fn snapshot(price: &str, cancels: Vec<CancelHistory>) -> PaymentSnapshot {
             "cancels": cancels.len(),
         }),
         cancels,
+        pending_cancels: Vec::new(),
+        failed_cancels: Vec::new(),
     }
 }
 

@@ -111,6 +111,12 @@ export interface paths {
          *     answers the cancel it made, sending it again only when the PG shows
          *     none, so it never refunds twice; 409 while the first attempt is still
          *     being sent or settled.
+         *
+         *     A PG may accept a cancel and complete it later (PortOne `REQUESTED`,
+         *     Toss `IN_PROGRESS`): the answer is then 202 with the payment showing
+         *     the cancel as `pending` (not counted in `refund`), and the payment's
+         *     cancels wait for it; its completion (`done`) or failure (dropped) is
+         *     announced to `webhook_url`. A cancel the PG answers as failed is 422.
          */
         put: operations["cancelHistory"];
         post?: never;
@@ -576,14 +582,21 @@ export interface components {
         PaymentCancel: {
             /**
              * Format: date-time
-             * @description When the PG cancelled.
+             * @description When the PG cancelled (pending: when it was asked).
              */
             created_at: string;
-            /** @description Amount refunded by this cancel. */
+            /** @description Amount refunded (or, pending, to be refunded) by this cancel. */
             price: number;
             /** @description Why the payment was cancelled. */
             reason: string;
+            /** @description `done`, or `pending` while the PG has not completed it. */
+            status: components["schemas"]["PaymentCancelStatus"];
         };
+        /**
+         * @description Where a cancellation stands.
+         * @enum {string}
+         */
+        PaymentCancelStatus: "done" | "pending";
         /**
          * PaymentHistory
          * @description A registered payment.
@@ -594,7 +607,7 @@ export interface components {
              * @description When the payment was first cancelled; `null` if never.
              */
             cancelled_at: string | null;
-            /** @description Every cancellation, oldest first. */
+            /** @description Every cancellation, completed (`done`) and `pending`, oldest first. */
             cancels: components["schemas"]["PaymentCancel"][];
             /**
              * Format: date-time
@@ -645,7 +658,7 @@ export interface components {
              * @description When the payment was first cancelled; `null` if never.
              */
             cancelled_at: string | null;
-            /** @description Every cancellation, oldest first. */
+            /** @description Every cancellation, completed (`done`) and `pending`, oldest first. */
             cancels: components["schemas"]["PaymentCancel"][];
             /**
              * Format: date-time
@@ -922,6 +935,7 @@ export type OutboxStats = components['schemas']['OutboxStats'];
 export type Package = components['schemas']['Package'];
 export type PasswordInput = components['schemas']['PasswordInput'];
 export type PaymentCancel = components['schemas']['PaymentCancel'];
+export type PaymentCancelStatus = components['schemas']['PaymentCancelStatus'];
 export type PaymentHistory = components['schemas']['PaymentHistory'];
 export type PaymentHistorySnapshot = components['schemas']['PaymentHistorySnapshot'];
 export type PaymentReservation = components['schemas']['PaymentReservation'];
@@ -1178,6 +1192,15 @@ export interface operations {
         responses: {
             /** @description Encrypted: base64 of AES-CBC (PKCS#7) over this JSON, with the connection key and IV, as text/plain. */
             200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain; charset=utf-8": components["schemas"]["PaymentHistory"];
+                };
+            };
+            /** @description Accepted by the PG, not completed yet: the same encrypted JSON, showing the operation as pending. Its completion (or failure) is announced to the record's webhook_url. */
+            202: {
                 headers: {
                     [name: string]: unknown;
                 };
