@@ -237,10 +237,13 @@ impl HistoryRepository for Store {
         key: &CancelKey,
     ) -> Result<Option<StoredHistory>, RepositoryError> {
         // Cancel keys are the PG's transaction keys: unique at the PG, so one
-        // history at most (the oldest, should two stores ever share one).
+        // history at most (the oldest, should two stores ever share one). A
+        // cancel the PG accepted and completes later is known by its intent
+        // until it is recorded.
         let row = sqlx::query(&format!(
             "SELECT {HISTORY_COLUMNS} FROM payment_histories WHERE vendor_code = $1 AND id IN \
-             (SELECT payment_history_id FROM payment_history_cancels WHERE cancel_key = $2) \
+             (SELECT payment_history_id FROM payment_history_cancels WHERE cancel_key = $2 \
+              UNION SELECT payment_history_id FROM payment_cancel_intents WHERE cancel_key = $2) \
              ORDER BY created_at LIMIT 1"
         ))
         .bind(code.as_str())

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use harness::*;
 use payments_application::commands::{NotificationTarget, PgNotification};
-use payments_application::ports::{InboxOutcome, Revision};
+use payments_application::ports::{CancelIntent, InboxOutcome, IntentBegin, IntentState, Revision};
 use payments_domain::*;
 use serde_json::json;
 
@@ -99,6 +99,31 @@ async fn a_payment_is_found_by_the_pg_key_of_one_of_its_cancels(db: &TestDb) {
     let registered_with = CancelKey::parse("tx-other").unwrap();
     let found = db.repos.histories.find_by_cancel_key(VendorCode::Iamport, &registered_with).await.unwrap();
     assert_eq!(found.map(|s| s.history.id()), Some(other.id()), "a cancel recorded at registration");
+
+    // A cancel asked here that the PG has not completed: known by its intent.
+    let waiting = history("imp_3", "order-3", "1000", vec![]);
+    db.repos.histories.insert(&waiting, &hash()).await.unwrap();
+    let mut intent = CancelIntent {
+        id: uuid::Uuid::now_v7(),
+        history: waiting.id(),
+        amount: money("400"),
+        reason: CancelReason::parse("customer asked").unwrap(),
+        refund_account: None,
+        remaining: money("1000"),
+        attempt: 0,
+        state: IntentState::Pending,
+        cancel_key: None,
+        refusal: None,
+        created_at: at(100),
+        updated_at: at(100),
+    };
+    assert_eq!(db.repos.intents.begin(&intent).await.unwrap(), IntentBegin::Begun);
+    let accepted = CancelKey::parse("tx-accepted").unwrap();
+    assert!(db.repos.histories.find_by_cancel_key(VendorCode::Iamport, &accepted).await.unwrap().is_none());
+    intent.cancel_key = Some(accepted.clone());
+    assert!(db.repos.intents.update(&intent).await.unwrap());
+    let found = db.repos.histories.find_by_cancel_key(VendorCode::Iamport, &accepted).await.unwrap();
+    assert_eq!(found.map(|s| s.history.id()), Some(waiting.id()), "by the intent that holds its key");
 }
 
 async fn a_notification_naming_a_cancel_is_kept_in_the_inbox(db: &TestDb) {
