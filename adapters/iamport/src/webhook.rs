@@ -41,7 +41,11 @@ impl NotificationReader for IamportNotifications {
             return Ok(NotificationIntent::Ignore(format!("status {}", hook.status)));
         }
         let uid = VendorUid::parse(&hook.imp_uid).map_err(|e| format!("imp_uid: {e}"))?;
-        Ok(NotificationIntent::Reread(NotificationTarget::Payment { uid, ignore_unknown: false }))
+        // A payment wholly cancelled can never be registered any more (by its
+        // customer, or by our own refusal of a mismatched registration):
+        // nothing to keep about it when it is not registered here.
+        let ignore_unknown = hook.status == "cancelled";
+        Ok(NotificationIntent::Reread(NotificationTarget::Payment { uid, ignore_unknown }))
     }
 }
 
@@ -74,12 +78,12 @@ mod tests {
     #[test]
     fn the_reader_re_reads_what_may_have_changed_and_acknowledges_the_rest() {
         let reader = IamportNotifications;
-        for status in ["paid", "cancelled", "some-new-status"] {
+        for (status, final_status) in [("paid", false), ("cancelled", true), ("some-new-status", false)] {
             let intent = reader.read(&json!({"imp_uid": "imp_1", "merchant_uid": "m", "status": status})).unwrap();
             let NotificationIntent::Reread(NotificationTarget::Payment { uid, ignore_unknown }) = intent else {
                 panic!("{status}: {intent:?}");
             };
-            assert_eq!((uid.as_str(), ignore_unknown), ("imp_1", false));
+            assert_eq!((uid.as_str(), ignore_unknown), ("imp_1", final_status), "{status}");
         }
         for status in ["ready", "failed"] {
             let intent = reader.read(&json!({"imp_uid": "imp_1", "merchant_uid": "m", "status": status})).unwrap();

@@ -101,9 +101,14 @@ impl NotificationReader for PortOneNotifications {
         match family {
             "Transaction" => {
                 let uid = VendorUid::parse(field("paymentId")?).map_err(|e| format!("data.paymentId: {e}"))?;
-                // A window opened or a virtual account issued says nothing
-                // worth keeping about a payment not registered yet.
-                let ignore_unknown = matches!(event, "Ready" | "VirtualAccountIssued" | "Failed" | "PayPending");
+                // About a payment not registered here: nothing to keep when it moved
+                // no money (a window opened, an account issued, a failure, a
+                // wait) or can never be registered any more (wholly
+                // cancelled: by its customer, or by our own refusal of a
+                // mismatched registration). A paid or partly refunded one may
+                // still be registered: kept for a retry.
+                let ignore_unknown =
+                    matches!(event, "Ready" | "VirtualAccountIssued" | "Failed" | "PayPending" | "Cancelled");
                 Ok(NotificationIntent::Reread(NotificationTarget::Payment { uid, ignore_unknown }))
             }
             "BillingKey" if event == "Deleted" => {
@@ -192,7 +197,7 @@ mod tests {
         for (kind, ignore_unknown) in [
             ("Transaction.Paid", false),
             ("Transaction.PartialCancelled", false),
-            ("Transaction.Cancelled", false),
+            ("Transaction.Cancelled", true),
             ("Transaction.CancelPending", false),
             ("Transaction.Ready", true),
             ("Transaction.VirtualAccountIssued", true),

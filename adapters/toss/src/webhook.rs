@@ -196,12 +196,15 @@ impl TossNotification {
 }
 
 /// Whether a notification claiming `status` may be acknowledged for a payment
-/// not registered here: nothing was paid or refunded (a window opened, a
-/// virtual account issued, a payment expired or aborted), so there is nothing
-/// a later registration would miss. A payment paid or refunded before its
-/// registration commits is refused instead, so Toss retries it.
-fn moves_no_money(status: &TossPaymentStatus) -> bool {
-    !matches!(status, TossPaymentStatus::Done | TossPaymentStatus::Canceled | TossPaymentStatus::PartialCanceled)
+/// not registered here: nothing was paid (a window opened, a virtual account
+/// issued, a payment expired or aborted), or the payment can never be
+/// registered any more (wholly cancelled: by its customer, or by our own
+/// refusal of a mismatched registration). A payment paid or partly refunded
+/// before its registration commits is refused instead, so Toss retries it.
+/// (A registration that read the payment paid just before it was wholly
+/// cancelled is caught up by the reconciler, which re-reads new records.)
+fn nothing_to_keep_unregistered(status: &TossPaymentStatus) -> bool {
+    !matches!(status, TossPaymentStatus::Done | TossPaymentStatus::PartialCanceled)
 }
 
 /// The intake's reading of Toss notifications (the [`NotificationReader`] of Toss).
@@ -218,12 +221,12 @@ impl NotificationReader for TossNotifications {
         Ok(match notification {
             TossNotification::PaymentStatusChanged { payment_key, status } => {
                 let uid = VendorUid::parse(payment_key).map_err(|e| format!("data.paymentKey: {e}"))?;
-                let ignore_unknown = status.as_ref().is_some_and(moves_no_money);
+                let ignore_unknown = status.as_ref().is_some_and(nothing_to_keep_unregistered);
                 NotificationIntent::Reread(NotificationTarget::Payment { uid, ignore_unknown })
             }
             TossNotification::DepositCallback(callback) => {
                 let order_id = OrderId::parse(callback.order_id).map_err(|e| format!("orderId: {e}"))?;
-                let ignore_unknown = moves_no_money(&TossPaymentStatus::from(callback.status));
+                let ignore_unknown = nothing_to_keep_unregistered(&TossPaymentStatus::from(callback.status));
                 NotificationIntent::Reread(NotificationTarget::Order {
                     order_id,
                     secret: callback.secret,

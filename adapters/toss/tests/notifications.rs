@@ -165,3 +165,28 @@ async fn the_fake_names_each_delivery_and_retries_it_under_the_same_id() {
     drop(fake);
     receiver.stop().await.unwrap();
 }
+
+/// About a payment not registered here, only a payment that is paid (or
+/// partly refunded) may still be registered: its notification is kept for a
+/// retry; one that never paid or was wholly cancelled is only acknowledged.
+#[test]
+fn only_a_payment_that_may_still_be_registered_is_kept_when_unknown() {
+    let body = documented("v2022-11-16/webhook-payment-status-changed.json");
+    for (status, kept) in [
+        ("DONE", true),
+        ("PARTIAL_CANCELED", true),
+        ("CANCELED", false),
+        ("ABORTED", false),
+        ("EXPIRED", false),
+        ("WAITING_FOR_DEPOSIT", false),
+    ] {
+        let mut claimed = body.clone();
+        claimed["data"]["status"] = json!(status);
+        let NotificationIntent::Reread(NotificationTarget::Payment { ignore_unknown, .. }) =
+            TossNotifications.read(&claimed).unwrap()
+        else {
+            panic!("{status}: a re-read");
+        };
+        assert_eq!(ignore_unknown, !kept, "{status}");
+    }
+}
