@@ -268,6 +268,22 @@ macro_rules! scenarios {
 }
 
 impl TestApp {
+    /// The notifications of `pg` (its vendor code) taken in with `outcome`
+    /// so far (`payments_pg_notifications_total`).
+    pub async fn pg_notifications(&self, pg: &str, outcome: &str) -> f64 {
+        metric(&self.scrape().await, &format!(r#"payments_pg_notifications_total{{pg="{pg}",outcome="{outcome}"}}"#))
+    }
+
+    /// Waits (20 s at most) until `pg`'s notifications with `outcome` number
+    /// at least `count`.
+    pub async fn pg_notifications_reach(&self, pg: &str, outcome: &str, count: f64) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while self.pg_notifications(pg, outcome).await < count {
+            assert!(std::time::Instant::now() < deadline, "{pg}: never {count} notifications {outcome}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// The API's base URL.
     pub fn url(&self) -> String {
         self.client.base_url().to_owned()

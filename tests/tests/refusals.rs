@@ -29,6 +29,8 @@ payments_e2e::scenarios!(
 async fn price_mismatch(app: &TestApp, pg: Pg) {
     let order = unique("order");
     let uid = app.card_payment(pg, &order, 10_000).await;
+    let code = payments_domain::VendorCode::from(pg).as_str();
+    let ignored = app.pg_notifications(code, "ignored").await;
     let refused = assert_status(app.register(pg, &uid, &order, 9_000).await, 422);
     assert_eq!(refused.code(), Some("UNPROCESSABLE"), "{refused}");
     let (status, balance) = app.pg_state(pg, &uid).await;
@@ -39,6 +41,12 @@ async fn price_mismatch(app: &TestApp, pg: Pg) {
     };
     assert_eq!((status.as_str(), balance), (cancelled, 0), "the PG payment was cancelled");
     assert_status(app.client.get_history(&accessor(&order)).await, 404);
+    if pg != Pg::Iamport {
+        // The PG announces the cancel we made (Iamport sends none for an API
+        // cancel): a payment that can never be registered, acknowledged and
+        // not kept for a retry.
+        app.pg_notifications_reach(code, "ignored", ignored + 1.0).await;
+    }
     // The right price now meets a cancelled payment: still not registered as paid.
     let again = app.register(pg, &uid, &order, 10_000).await;
     if let Ok(history) = &again {

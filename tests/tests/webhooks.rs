@@ -90,18 +90,14 @@ async fn reads(app: &TestApp, pg: &str) -> f64 {
 
 /// The notifications of `pg` taken in with `outcome` so far.
 async fn notifications(app: &TestApp, pg: &str, outcome: &str) -> f64 {
-    metric(&app.scrape().await, &format!(r#"payments_pg_notifications_total{{pg="{pg}",outcome="{outcome}"}}"#))
+    app.pg_notifications(pg, outcome).await
 }
 
 /// Waits until `pg`'s fake has had a notification acknowledged (its own
 /// webhook of a virtual account just issued, before the payment is
 /// registered), so no webhook of the fake is read while a test counts reads.
 async fn fake_webhook_acknowledged(app: &TestApp, pg: &str) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while notifications(app, pg, "ignored").await < 1.0 {
-        assert!(std::time::Instant::now() < deadline, "the fake's webhook of {pg} never came");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    app.pg_notifications_reach(pg, "ignored", 1.0).await;
 }
 
 /// POSTs `body` to `/payments/webhooks/{route}` with `headers`; answers the status.
