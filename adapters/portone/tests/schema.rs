@@ -1,6 +1,7 @@
 //! The fake PortOne's answers against the V2 OpenAPI document's schemas
 //! (`tests/data/v2-schemas.json`, see `SOURCES.md`): every status a payment
-//! goes through, cancellations, billing keys, and the documented errors with
+//! goes through, cancellations (succeeded, requested and failed ones, and
+//! the payments holding them), billing keys, and the documented errors with
 //! the status each error schema declares.
 
 use serde_json::{Value, json};
@@ -151,5 +152,52 @@ async fn every_answer_of_the_fake_is_what_the_v2_document_declares() {
     let unauthorized = fake.http.get(format!("{}/payments/card-1", fake.server.url())).send().await.unwrap();
     assert_eq!(unauthorized.status().as_u16(), 401);
     schemas.check("GetPaymentError", &unauthorized.json().await.unwrap());
+    fake.server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn requested_and_failed_cancellations_and_the_payments_holding_them_are_what_the_v2_document_declares() {
+    let schemas = Schemas::load();
+    let server =
+        payments_portone::fake::start(FakePortOneConfig::default(), "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let fake = Fake { server, http: reqwest::Client::new() };
+    use reqwest::Method;
+    let behave =
+        |next: &'static str| (Method::POST, "/internal/payments/card-2/cancel-behaviour", json!({"next": next}));
+
+    fake.call(Method::POST, "/internal/payments/card-2", Some(json!({"amount": 10000}))).await;
+    let (method, path, body) = behave("requested");
+    assert_eq!(fake.call(method, path, Some(body)).await.0, 200);
+    let (status, requested) =
+        fake.call(Method::POST, "/payments/card-2/cancel", Some(json!({"amount": 4000, "reason": "r"}))).await;
+    assert_eq!((status, requested["cancellation"]["status"].as_str()), (200, Some("REQUESTED")), "{requested}");
+    schemas.check("CancelPaymentResponse", &requested);
+    schemas.check("RequestedPaymentCancellation", &requested["cancellation"]);
+    assert!(
+        !schemas.errors("FailedPaymentCancellation", &requested["cancellation"]).is_empty(),
+        "told apart by status"
+    );
+    // A PAID payment holding a requested cancellation (`PaidPayment.cancellations`).
+    let (_, paid) = fake.call(Method::GET, "/payments/card-2", None).await;
+    assert_eq!(paid["status"], "PAID");
+    schemas.check("Payment", &paid);
+
+    let (method, path, body) = behave("failed");
+    assert_eq!(fake.call(method, path, Some(body)).await.0, 200);
+    let (status, failed) =
+        fake.call(Method::POST, "/payments/card-2/cancel", Some(json!({"amount": 1000, "reason": "r"}))).await;
+    assert_eq!((status, failed["cancellation"]["status"].as_str()), (200, Some("FAILED")), "{failed}");
+    schemas.check("CancelPaymentResponse", &failed);
+    schemas.check("FailedPaymentCancellation", &failed["cancellation"]);
+    schemas.check("Payment", &fake.call(Method::GET, "/payments/card-2", None).await.1);
+
+    // The requested one succeeds: PARTIAL_CANCELLED, holding a SUCCEEDED and a FAILED one.
+    let id = requested["cancellation"]["id"].as_str().unwrap();
+    let path = format!("/internal/payments/card-2/cancellations/{id}");
+    let (status, partial) = fake.call(Method::POST, &path, Some(json!({"outcome": "succeeded"}))).await;
+    assert_eq!((status, partial["status"].as_str()), (200, Some("PARTIAL_CANCELLED")), "{partial}");
+    schemas.check("Payment", &partial);
+    schemas.check("SucceededPaymentCancellation", &partial["cancellations"][0]);
+    assert_eq!(partial, fake.call(Method::GET, "/payments/card-2", None).await.1);
     fake.server.stop().await.unwrap();
 }

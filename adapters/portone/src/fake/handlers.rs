@@ -18,6 +18,9 @@ pub(super) struct State {
     store_id: String,
     payments: Store<String, Value>,
     billing_keys: Store<String, Value>,
+    /// How the API's cancels of a payment are answered, by payment id
+    /// (absent: [`NextCancel::Succeeded`]).
+    cancel_behaviours: Store<String, NextCancel>,
     /// Answers by `Idempotency-Key`: a retry gets the first answer.
     answered: Store<String, (u16, Value)>,
     /// Held while a request that moves money runs: two with one key, or two
@@ -34,6 +37,7 @@ impl State {
             store_id: config.store_id.clone(),
             payments: Store::new(config.limits),
             billing_keys: Store::new(config.limits),
+            cancel_behaviours: Store::new(config.limits),
             answered: Store::new(config.limits),
             moving: Mutex::new(()),
             emitter,
@@ -169,8 +173,8 @@ pub(super) fn cancel(state: Shared<'_>, request: &Request, Path(id): Path<String
     // `skipWebhook: true`: no webhook of this cancel (a documented member).
     let skip_webhook = body.get("skipWebhook").and_then(Value::as_bool).unwrap_or(false);
     once(&state, request, || match cancel_payment(&state, &id, &body) {
-        Ok((cancellation, event, transaction)) => {
-            if !skip_webhook {
+        Ok(Cancelled { cancellation, event, transaction }) => {
+            if let Some(event) = event.filter(|_| !skip_webhook) {
                 let ids = json!({"paymentId": id, "transactionId": transaction, "cancellationId": cancellation["id"]});
                 state.notify(event, ids);
             }
@@ -180,9 +184,92 @@ pub(super) fn cancel(state: Shared<'_>, request: &Request, Path(id): Path<String
     })
 }
 
-/// One cancel, as the documented errors describe PortOne's rules; the
-/// cancellation, its webhook's type and the payment's transaction id.
-fn cancel_payment(state: &State, id: &str, body: &Value) -> Result<(Value, &'static str, Value), Refusal> {
+/// How the fake answers the API's cancels of one payment, until changed
+/// (`POST /internal/payments/{paymentId}/cancel-behaviour`). Each is one
+/// member of the documented `PaymentCancellation` union.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) enum NextCancel {
+    /// `SUCCEEDED` at once: the money moves and the status follows.
+    #[default]
+    Succeeded,
+    /// `REQUESTED`: accepted, finished later
+    /// (`POST /internal/payments/{paymentId}/cancellations/{cancellationId}`),
+    /// announced by `Transaction.CancelPending`.
+    Requested,
+    /// `FAILED`: answered 200 with the failed cancellation; nothing moves.
+    Failed,
+}
+
+impl NextCancel {
+    fn parse(text: &str) -> Option<Self> {
+        match text {
+            "succeeded" => Some(Self::Succeeded),
+            "requested" => Some(Self::Requested),
+            "failed" => Some(Self::Failed),
+            _ => None,
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Succeeded => "succeeded",
+            Self::Requested => "requested",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+/// What an accepted cancel answers: the cancellation, its webhook's type
+/// (none for a failed one) and the payment's transaction id.
+struct Cancelled {
+    cancellation: Value,
+    event: Option<&'static str>,
+    transaction: Value,
+}
+
+/// The sum of a payment's `REQUESTED` cancellations.
+fn requested_amount(payment: &Value) -> i64 {
+    let cancellations = payment["cancellations"].as_array().into_iter().flatten();
+    cancellations.filter(|c| c["status"] == "REQUESTED").filter_map(|c| c["totalAmount"].as_i64()).sum()
+}
+
+/// Adds a cancellation to a payment's `cancellations` (a PAID payment holds
+/// its requested and failed ones there too: `PaidPayment.cancellations`,
+/// "결제 취소 요청 내역").
+fn append(payment: &mut Value, cancellation: &Value) {
+    let object = payment.as_object_mut().expect("a payment is an object");
+    object.entry("cancellations").or_insert_with(|| json!([]));
+    payment["cancellations"].as_array_mut().expect("an array").push(cancellation.clone());
+}
+
+/// A cancellation that went through: `SUCCEEDED`, when and its receipt.
+fn succeed(cancellation: &mut Value, payment_id: &str, at: &str) {
+    cancellation["status"] = json!("SUCCEEDED");
+    cancellation["cancelledAt"] = json!(at);
+    cancellation["receiptUrl"] = json!(format!("https://receipt.example/cancel/{payment_id}"));
+}
+
+/// What a succeeded cancellation of `amount` does to its payment (at once,
+/// or when a requested one completes): the amount is cancelled and the
+/// status follows. Its webhook's type.
+fn settle(payment: &mut Value, amount: i64, at: &str) -> &'static str {
+    let paid = payment["amount"]["paid"].as_i64().unwrap_or(0);
+    let cancelled = payment["amount"]["cancelled"].as_i64().unwrap_or(0) + amount;
+    let whole = cancelled >= paid;
+    let object = payment.as_object_mut().expect("a payment is an object");
+    object.remove("disputes");
+    object.remove("pgResponse");
+    payment["amount"]["cancelled"] = json!(cancelled);
+    payment["status"] = json!(if whole { "CANCELLED" } else { "PARTIAL_CANCELLED" });
+    payment["cancelledAt"] = json!(at);
+    payment["updatedAt"] = json!(at);
+    payment["statusChangedAt"] = json!(at);
+    if whole { "Transaction.Cancelled" } else { "Transaction.PartialCancelled" }
+}
+
+/// One cancel, as the documented errors describe PortOne's rules, answered
+/// as the payment's cancel behaviour says ([`NextCancel`]).
+fn cancel_payment(state: &State, id: &str, body: &Value) -> Result<Cancelled, Refusal> {
     let bad = |message: &str| (StatusCode::BAD_REQUEST, "INVALID_REQUEST", message.to_owned());
     let reason = body.get("reason").and_then(Value::as_str).filter(|r| !r.trim().is_empty());
     let reason = reason.ok_or_else(|| bad("reason is required"))?.to_owned();
@@ -200,6 +287,7 @@ fn cancel_payment(state: &State, id: &str, body: &Value) -> Result<(Value, &'sta
             }
         }
     }
+    let next = state.cancel_behaviours.get(&id.to_owned()).unwrap_or_default();
     let conflict = |kind: &'static str, message: &str| (StatusCode::CONFLICT, kind, message.to_owned());
     let changed = state.payments.update(&id.to_owned(), |payment| {
         match payment["status"].as_str() {
@@ -209,7 +297,11 @@ fn cancel_payment(state: &State, id: &str, body: &Value) -> Result<(Value, &'sta
         }
         let paid = payment["amount"]["paid"].as_i64().unwrap_or(0);
         let cancelled = payment["amount"]["cancelled"].as_i64().unwrap_or(0);
-        let cancellable = paid - cancelled;
+        // PortOne documents no rule for a cancel asked while another is
+        // REQUESTED. The conservative reading: what a requested cancellation
+        // may still refund is not cancellable again, for the guard
+        // (`currentCancellableAmount`) as for the limit.
+        let cancellable = paid - cancelled - requested_amount(payment);
         if guard.is_some_and(|g| g != cancellable) {
             return Err(conflict(
                 "CANCELLABLE_AMOUNT_CONSISTENCY_BROKEN",
@@ -224,28 +316,137 @@ fn cancel_payment(state: &State, id: &str, body: &Value) -> Result<(Value, &'sta
             return Err(bad("refundAccount is required to refund a virtual account"));
         }
         let at = now();
-        let cancellation = json!({
-            "status": "SUCCEEDED", "id": uuid::Uuid::new_v4().to_string(),
-            "pgCancellationId": format!("pg-cancel-{}", uuid::Uuid::new_v4().simple()),
+        let mut cancellation = json!({
+            "status": "REQUESTED", "id": uuid::Uuid::new_v4().to_string(),
             "totalAmount": amount, "taxFreeAmount": 0, "vatAmount": amount / 11, "reason": reason,
-            "cancelledAt": at, "requestedAt": at, "trigger": "API",
-            "receiptUrl": format!("https://receipt.example/cancel/{id}"),
+            "requestedAt": at, "trigger": "API",
         });
-        let whole = amount == cancellable;
-        let object = payment.as_object_mut().expect("a payment is an object");
-        object.remove("disputes");
-        object.remove("pgResponse");
-        object.entry("cancellations").or_insert_with(|| json!([]));
-        payment["cancellations"].as_array_mut().expect("an array").push(cancellation.clone());
-        payment["amount"]["cancelled"] = json!(cancelled + amount);
-        payment["status"] = json!(if whole { "CANCELLED" } else { "PARTIAL_CANCELLED" });
-        payment["cancelledAt"] = json!(at);
-        payment["updatedAt"] = json!(at);
-        payment["statusChangedAt"] = json!(at);
-        let event = if whole { "Transaction.Cancelled" } else { "Transaction.PartialCancelled" };
-        Ok((cancellation, event, payment["transactionId"].clone()))
+        if next != NextCancel::Failed {
+            cancellation["pgCancellationId"] = json!(format!("pg-cancel-{}", uuid::Uuid::new_v4().simple()));
+        }
+        let event = match next {
+            NextCancel::Succeeded => {
+                succeed(&mut cancellation, id, &at);
+                append(payment, &cancellation);
+                Some(settle(payment, amount, &at))
+            }
+            // Accepted, not finished: no amount nor status changes yet.
+            NextCancel::Requested => {
+                append(payment, &cancellation);
+                payment["updatedAt"] = json!(at);
+                Some("Transaction.CancelPending")
+            }
+            // The documented union answers it as a cancellation; PortOne
+            // documents no webhook of a failed cancel.
+            NextCancel::Failed => {
+                cancellation["status"] = json!("FAILED");
+                append(payment, &cancellation);
+                payment["updatedAt"] = json!(at);
+                None
+            }
+        };
+        Ok(Cancelled { cancellation, event, transaction: payment["transactionId"].clone() })
     });
     changed.unwrap_or_else(|| Err((StatusCode::NOT_FOUND, "PAYMENT_NOT_FOUND", "no payment of that id".to_owned())))
+}
+
+/// The JSON object body of an internal route (`None`: answer 400).
+fn internal_body(body: &[u8]) -> Option<serde_json::Map<String, Value>> {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(object)) => Some(object),
+        _ => None,
+    }
+}
+
+/// `POST /internal/payments/{paymentId}/cancel-behaviour` `{"next":
+/// "succeeded" | "requested" | "failed"}`: how the API's cancels of that
+/// payment are answered from now on ([`NextCancel`]; `succeeded` until set).
+#[handler]
+pub(super) fn cancel_behaviour(
+    state: Shared<'_>,
+    request: &Request,
+    Path(id): Path<String>,
+    body: Vec<u8>,
+) -> Response {
+    if let Err(refused) = check(&state, request, None) {
+        return reply(refused);
+    }
+    let Some(body) = internal_body(&body) else {
+        return invalid("the body is not a JSON object");
+    };
+    let Some(next) = body.get("next").and_then(Value::as_str).and_then(NextCancel::parse) else {
+        return invalid("next must be \"succeeded\", \"requested\" or \"failed\"");
+    };
+    if state.payments.get(&id).is_none() {
+        return refuse(StatusCode::NOT_FOUND, "PAYMENT_NOT_FOUND", "no payment of that id");
+    }
+    state.cancel_behaviours.insert(id.clone(), next);
+    answer(StatusCode::OK, &json!({"paymentId": id, "next": next.as_str()}))
+}
+
+/// `POST /internal/payments/{paymentId}/cancellations/{cancellationId}`
+/// `{"outcome": "succeeded" | "failed", "webhook": true}`: PortOne finishes
+/// a `REQUESTED` cancellation. `succeeded` moves the money as a cancel that
+/// succeeded at once does (and sends `Transaction.PartialCancelled` or
+/// `Transaction.Cancelled` unless `webhook` is false); `failed` changes
+/// nothing else and sends nothing. Answers the payment; 409 when the
+/// cancellation is not `REQUESTED`.
+#[handler]
+pub(super) fn finish_cancellation(
+    state: Shared<'_>,
+    request: &Request,
+    Path((id, cancellation_id)): Path<(String, String)>,
+    body: Vec<u8>,
+) -> Response {
+    if let Err(refused) = check(&state, request, None) {
+        return reply(refused);
+    }
+    let Some(body) = internal_body(&body) else {
+        return invalid("the body is not a JSON object");
+    };
+    let succeeded = match body.get("outcome").and_then(Value::as_str) {
+        Some("succeeded") => true,
+        Some("failed") => false,
+        _ => return invalid("outcome must be \"succeeded\" or \"failed\""),
+    };
+    let webhook = match body.get("webhook") {
+        None | Some(Value::Null) => true,
+        Some(Value::Bool(webhook)) => *webhook,
+        Some(_) => return invalid("webhook must be a boolean"),
+    };
+    let finished = state.payments.update(&id, |payment| {
+        let mut cancellations = payment["cancellations"].as_array_mut().into_iter().flatten();
+        let Some(cancellation) = cancellations.find(|c| c["id"] == cancellation_id.as_str()) else {
+            return Err((StatusCode::NOT_FOUND, "CANCELLATION_NOT_FOUND", "no cancellation of that id".to_owned()));
+        };
+        if cancellation["status"] != "REQUESTED" {
+            let status = cancellation["status"].as_str().unwrap_or("of no status");
+            let message = format!("the cancellation is {status}, not REQUESTED");
+            return Err((StatusCode::CONFLICT, "CANCELLATION_NOT_REQUESTED", message));
+        }
+        let at = now();
+        let event = if succeeded {
+            succeed(cancellation, &id, &at);
+            let amount = cancellation["totalAmount"].as_i64().unwrap_or(0);
+            Some(settle(payment, amount, &at))
+        } else {
+            cancellation["status"] = json!("FAILED");
+            payment["updatedAt"] = json!(at);
+            None
+        };
+        Ok((payment.clone(), event))
+    });
+    match finished {
+        Some(Ok((payment, event))) => {
+            if let Some(event) = event.filter(|_| webhook) {
+                let ids = json!({"paymentId": id, "transactionId": payment["transactionId"], "cancellationId": cancellation_id});
+                state.notify(event, ids);
+            }
+            answer(StatusCode::OK, &payment)
+        }
+        Some(Err(refused)) => reply(refused),
+        None => refuse(StatusCode::NOT_FOUND, "PAYMENT_NOT_FOUND", "no payment of that id"),
+    }
 }
 
 #[handler]

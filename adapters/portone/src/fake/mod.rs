@@ -14,6 +14,16 @@
 //!   `POST /internal/payments/{paymentId}` (a card payment, or a virtual
 //!   account), `POST /internal/payments/{paymentId}/deposit`,
 //!   `POST /internal/billing-keys` (a card saved for a customer).
+//! - What PortOne does with a cancel, for tests (each member of the
+//!   documented `PaymentCancellation` union):
+//!   `POST /internal/payments/{paymentId}/cancel-behaviour`
+//!   `{"next": "succeeded" | "requested" | "failed"}` sets how the API's
+//!   cancels of that payment are answered from then on (`SUCCEEDED` at once,
+//!   the default; `REQUESTED`, announced by `Transaction.CancelPending`; or
+//!   `FAILED`, answered 200 with nothing moved), and
+//!   `POST /internal/payments/{paymentId}/cancellations/{cancellationId}`
+//!   `{"outcome": "succeeded" | "failed", "webhook": true}` finishes a
+//!   `REQUESTED` one (409 when it is not `REQUESTED`).
 //!
 //! Card numbers are only ever masked.
 
@@ -71,6 +81,8 @@ pub fn endpoint(config: &FakePortOneConfig) -> anyhow::Result<impl poem::Endpoin
         .at("/billing-keys/:billingKey", get(handlers::read_billing_key).delete(handlers::delete_billing_key))
         .at("/internal/payments/:paymentId", post(handlers::customer_pays))
         .at("/internal/payments/:paymentId/deposit", post(handlers::deposit))
+        .at("/internal/payments/:paymentId/cancel-behaviour", post(handlers::cancel_behaviour))
+        .at("/internal/payments/:paymentId/cancellations/:cancellationId", post(handlers::finish_cancellation))
         .at("/internal/billing-keys", post(handlers::issue_billing_key))
         .data(state))
 }
