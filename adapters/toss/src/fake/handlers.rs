@@ -25,7 +25,7 @@ use crate::wire::{
 
 use super::REFUSED_CARD_NUMBER;
 use super::render::{CARD_COMPANY, bank_code, mask_card_number};
-use super::state::{FakePayment, FakeState, REJECT_CARD_COMPANY};
+use super::state::{FakePayment, FakeState, NextCancel, REJECT_CARD_COMPANY};
 
 pub(super) type State<'a> = Data<&'a Arc<FakeState>>;
 
@@ -158,7 +158,7 @@ pub(super) fn positive(field: &'static str, number: &Number) -> Result<Money, Fa
 }
 
 /// The stored amount of a payment (written by the fake, so always valid).
-fn stored(number: &Number) -> Money {
+pub(super) fn stored(number: &Number) -> Money {
     money("amount", number).unwrap_or(Money::ZERO)
 }
 
@@ -462,7 +462,9 @@ async fn approve_reply(req: &Request, key: Option<String>, body: Body, state: &F
     }
 }
 
-/// `POST /v1/payments/{paymentKey}/cancel`: whole or partial, against the balance.
+/// `POST /v1/payments/{paymentKey}/cancel`: whole or partial, against the
+/// balance; `DONE` at once, or as the payment's cancel behaviour says
+/// ([`NextCancel`]: left `IN_PROGRESS`, or refused `REFUND_REJECTED`).
 #[handler]
 pub(crate) async fn cancel(req: &Request, Path(key): Path<String>, body: Body, Data(state): State<'_>) -> Response {
     respond(cancel_reply(req, key, body, state).await)
@@ -495,6 +497,7 @@ async fn cancel_reply(req: &Request, key: String, body: Body, state: &FakeState)
                 "another cancel of this payment was processed less than a second ago; retry later".into(),
             ));
         }
+        let next = fake.cancel_behaviour;
         let is_virtual_account = matches!(fake.payment, TossPayment::VirtualAccount(_));
         let common = fake.payment.common_mut();
         let awaiting_deposit = match common.status {
@@ -507,7 +510,18 @@ async fn cancel_reply(req: &Request, key: String, body: Body, state: &FakeState)
                 return Err(forbidden("NOT_CANCELABLE_PAYMENT", format!("a payment {other} cannot be canceled")));
             }
         };
-        let balance = stored(&common.balance_amount);
+        // Toss documents no rule for a cancel asked while another is
+        // IN_PROGRESS. The conservative reading: what an unfinished cancel may
+        // still refund is not cancelable again (`balanceAmount` falls only
+        // when it is DONE), for `refundableAmount` as for the limit.
+        let in_progress: Money = common
+            .cancels
+            .iter()
+            .flatten()
+            .filter(|entry| cancel_status(entry) == CANCEL_IN_PROGRESS)
+            .map(|entry| stored(&entry.cancel_amount))
+            .fold(Money::ZERO, |sum, amount| sum.checked_add(amount).unwrap_or(sum));
+        let balance = stored(&common.balance_amount).checked_sub(in_progress).unwrap_or(Money::ZERO);
         let part = asked.unwrap_or(balance);
         if let Ok(currency) = Currency::parse(&common.currency) {
             currency.check_amount("cancelAmount", part).map_err(|e| Fail::bad(e.to_string()))?;
@@ -544,9 +558,26 @@ async fn cancel_reply(req: &Request, key: String, body: Body, state: &FakeState)
         if tax_free > part {
             return Err(Fail::bad("taxFreeAmount must not exceed the cancel amount"));
         }
+        // Toss documents its refusal of a refund as 400 `REFUND_REJECTED`
+        // (reference/error-codes): what a merchant sees of a cancel that
+        // fails at once. Nothing is recorded.
+        if next == NextCancel::Aborted {
+            return Err(Fail::new(
+                StatusCode::BAD_REQUEST,
+                "REFUND_REJECTED",
+                "환불이 거절됐습니다. 결제사에 문의 부탁드립니다.",
+            ));
+        }
         let tax = tax.unwrap_or_else(|| supply_and_vat(part, tax_free).1);
         let remaining = balance.checked_sub(part).unwrap_or(Money::ZERO);
         let transaction_key = new_transaction_key();
+        let mut extra = Map::new();
+        if next == NextCancel::InProgress {
+            extra.insert(CANCEL_STATUS.to_owned(), CANCEL_IN_PROGRESS.into());
+            // "A special value for asynchronous payments only" (the
+            // reference's `cancelRequestId`); its form is not documented.
+            extra.insert("cancelRequestId".to_owned(), format!("cancel-request-{}", new_key()).into());
+        }
         common.cancels.get_or_insert_with(Vec::new).push(TossPaymentCancel {
             cancel_amount: part.to_json_number(),
             cancel_reason: input.cancel_reason.clone(),
@@ -555,23 +586,50 @@ async fn cancel_reply(req: &Request, key: String, body: Body, state: &FakeState)
             refundable_amount: remaining.to_json_number(),
             canceled_at: now(),
             transaction_key: Some(transaction_key.clone()),
-            extra: Map::new(),
+            extra,
         });
         common.transaction_key = Some(transaction_key);
-        common.balance_amount = remaining.to_json_number();
-        common.status =
-            if remaining.is_zero() { TossPaymentStatus::Canceled } else { TossPaymentStatus::PartialCanceled };
-        if let TossPayment::VirtualAccount(va) = &mut fake.payment
-            && !awaiting_deposit
-        {
-            va.virtual_account.refund_status = "COMPLETED".to_owned();
+        let done = next == NextCancel::Done;
+        if done {
+            complete_cancel(fake, part);
         }
         fake.last_cancel = Some(std::time::Instant::now());
-        Ok(fake.clone())
+        Ok((fake.clone(), done))
     });
-    let payment = outcome.ok_or_else(|| Fail::payment_not_found(&key))??;
-    state.notify(&payment);
+    let (payment, done) = outcome.ok_or_else(|| Fail::payment_not_found(&key))??;
+    // An IN_PROGRESS cancel changes no status: Toss sends nothing yet.
+    if done {
+        state.notify(&payment);
+    }
     json(state.created(), &state.render(&payment))
+}
+
+/// The member of a cancel's `extra` that holds its `cancelStatus` when the
+/// fake made it other than `DONE`.
+pub(super) const CANCEL_STATUS: &str = "cancelStatus";
+/// `cancelStatus` of a cancel asked but not finished (the webhook-events
+/// page's "결제 취소 상태(cancelStatus) 흐름": IN_PROGRESS, then DONE or ABORTED).
+pub(super) const CANCEL_IN_PROGRESS: &str = "IN_PROGRESS";
+
+/// A cancel's `cancelStatus`: `DONE` unless the fake made it otherwise.
+pub(super) fn cancel_status(entry: &TossPaymentCancel) -> &str {
+    entry.extra.get(CANCEL_STATUS).and_then(serde_json::Value::as_str).unwrap_or("DONE")
+}
+
+/// What a cancel of `part` that went through does to its payment, at once
+/// or when an `IN_PROGRESS` one completes: the balance falls by it, the
+/// status follows, and a refunded virtual account says so.
+pub(super) fn complete_cancel(fake: &mut FakePayment, part: Money) {
+    let common = fake.payment.common_mut();
+    let refunded = common.status != TossPaymentStatus::WaitingForDeposit;
+    let remaining = stored(&common.balance_amount).checked_sub(part).unwrap_or(Money::ZERO);
+    common.balance_amount = remaining.to_json_number();
+    common.status = if remaining.is_zero() { TossPaymentStatus::Canceled } else { TossPaymentStatus::PartialCanceled };
+    if let TossPayment::VirtualAccount(va) = &mut fake.payment
+        && refunded
+    {
+        va.virtual_account.refund_status = "COMPLETED".to_owned();
+    }
 }
 
 // ---------------------------------------------------------------------------

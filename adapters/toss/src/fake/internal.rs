@@ -1,11 +1,12 @@
 //! Test-only routes (`/internal`, no credentials): what happens outside the
 //! merchant's calls (the customer's deposit, the bank reversing it, the
-//! confirmation window closing, the card-registration window) and a webhook
-//! receiver.
+//! confirmation window closing, the card-registration window, Toss finishing
+//! a cancel later) and a webhook receiver.
 //!
 //! A route asked of a payment in the wrong state answers 400 with
 //! `NOT_WAITING_FOR_DEPOSIT` (deposit), `NOT_DEPOSITED` (reversal) or
-//! `NOT_IN_PROGRESS` (expiry).
+//! `NOT_IN_PROGRESS` (expiry); finishing a cancel that is not `IN_PROGRESS`
+//! answers 409 `CANCEL_NOT_IN_PROGRESS`.
 
 use poem::http::StatusCode;
 use poem::web::{Data, Path};
@@ -18,9 +19,12 @@ use crate::wire::{TossPayment, TossPaymentStatus};
 
 use super::REFUSED_CARD_NUMBER;
 use super::TossApiVersion;
-use super::handlers::{Fail, Reply, State, card_fields, json, new_key, new_transaction_key, now, read, respond, text};
+use super::handlers::{
+    CANCEL_IN_PROGRESS, CANCEL_STATUS, Fail, Reply, State, cancel_status, card_fields, complete_cancel, json, new_key,
+    new_transaction_key, now, read, respond, stored, text,
+};
 use super::render::mask_card_number;
-use super::state::{EXPIRED_PAYMENT, FakePayment, FakeState, PendingAuth};
+use super::state::{EXPIRED_PAYMENT, FakePayment, FakeState, NextCancel, PendingAuth};
 
 /// Changes a payment and, when `change` succeeds, notifies and answers it.
 fn change_payment(state: &FakeState, key: &str, change: impl FnOnce(&mut FakePayment) -> Result<(), Fail>) -> Response {
@@ -113,6 +117,92 @@ pub(crate) async fn expire(Path(key): Path<String>, Data(state): State<'_>) -> R
         fake.failure = Some(EXPIRED_PAYMENT);
         Ok(())
     })
+}
+
+/// `PUT /internal/{paymentKey}/cancel-behaviour` `{"next": "done" |
+/// "in_progress" | "aborted"}`: how the API's cancels of the payment are
+/// answered from now on ([`NextCancel`]; `done` until set). Answers
+/// `{paymentKey, next}`.
+#[handler]
+pub(crate) async fn cancel_behaviour(Path(key): Path<String>, body: Body, Data(state): State<'_>) -> Response {
+    respond(
+        async {
+            let input: Value = read(body).await?;
+            let next = input
+                .get("next")
+                .and_then(Value::as_str)
+                .and_then(NextCancel::parse)
+                .ok_or_else(|| Fail::bad("next must be \"done\", \"in_progress\" or \"aborted\""))?;
+            state
+                .payments
+                .update(&key, |fake| fake.cancel_behaviour = next)
+                .ok_or_else(|| Fail::payment_not_found(&key))?;
+            json(StatusCode::OK, &json!({ "paymentKey": key, "next": next.as_str() }))
+        }
+        .await,
+    )
+}
+
+/// `PUT /internal/{paymentKey}/cancels/{transactionKey}` `{"outcome": "done"
+/// | "aborted", "webhook": true}`: Toss finishes an `IN_PROGRESS` cancel.
+/// `done` makes it `DONE` (its `canceledAt` now) and moves the money as a
+/// cancel done at once does; `aborted` makes it `ABORTED` and changes
+/// nothing else. With `webhook` (the default), `CANCEL_STATUS_CHANGED` is
+/// sent with the cancel as `data`, the one webhook Toss documents for it.
+/// Answers the payment; 404 `NOT_FOUND_CANCEL` for an unknown cancel.
+#[handler]
+pub(crate) async fn finish_cancel(
+    Path((key, transaction_key)): Path<(String, String)>,
+    body: Body,
+    Data(state): State<'_>,
+) -> Response {
+    respond(finish_cancel_reply(&key, &transaction_key, body, state).await)
+}
+
+async fn finish_cancel_reply(key: &str, transaction_key: &str, body: Body, state: &FakeState) -> Reply {
+    let input: Value = read(body).await?;
+    let done = match input.get("outcome").and_then(Value::as_str) {
+        Some("done") => true,
+        Some("aborted") => false,
+        _ => return Err(Fail::bad("outcome must be \"done\" or \"aborted\"")),
+    };
+    let announce = match input.get("webhook") {
+        None | Some(Value::Null) => true,
+        Some(Value::Bool(announce)) => *announce,
+        Some(_) => return Err(Fail::bad("webhook must be a boolean")),
+    };
+    let finished = state.payments.update(&key.to_owned(), |fake| {
+        let cancels = fake.payment.common_mut().cancels.iter_mut().flatten();
+        let Some((index, entry)) =
+            cancels.enumerate().find(|(_, c)| c.transaction_key.as_deref() == Some(transaction_key))
+        else {
+            return Err(Fail::new(
+                StatusCode::NOT_FOUND,
+                "NOT_FOUND_CANCEL",
+                format!("the payment has no cancel {transaction_key:?}"),
+            ));
+        };
+        if cancel_status(entry) != CANCEL_IN_PROGRESS {
+            return Err(Fail::new(
+                StatusCode::CONFLICT,
+                "CANCEL_NOT_IN_PROGRESS",
+                format!("the cancel is {}, not {CANCEL_IN_PROGRESS}", cancel_status(entry)),
+            ));
+        }
+        let part = stored(&entry.cancel_amount);
+        entry.extra.insert(CANCEL_STATUS.to_owned(), (if done { "DONE" } else { "ABORTED" }).into());
+        if done {
+            entry.canceled_at = now();
+            complete_cancel(fake, part);
+        }
+        Ok((fake.clone(), index))
+    });
+    let (payment, index) = finished.ok_or_else(|| Fail::payment_not_found(key))??;
+    let answer = state.render(&payment);
+    if announce {
+        state.notify_cancel_status(answer["cancels"][index].clone());
+    }
+    json(StatusCode::OK, &answer)
 }
 
 /// Body of `POST /internal/billing/auth`: the card a customer registers in

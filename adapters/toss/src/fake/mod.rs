@@ -11,10 +11,25 @@
 //! masked only (`43301234****123*`). Every POST honours `Idempotency-Key`
 //! (same key and path: the first answer again, not executed twice).
 //!
+//! A cancel is `DONE` at once unless told otherwise, for tests, by
+//! `PUT /internal/{paymentKey}/cancel-behaviour` `{"next": "done" |
+//! "in_progress" | "aborted"}` (sticky): `in_progress` leaves the cancel
+//! `IN_PROGRESS` (no balance nor status change) until
+//! `PUT /internal/{paymentKey}/cancels/{transactionKey}` `{"outcome": "done" |
+//! "aborted", "webhook": true}` finishes it and sends `CANCEL_STATUS_CHANGED`;
+//! `aborted` refuses the cancel with Toss's 400 `REFUND_REJECTED`. The other
+//! `/internal` routes: a deposit (`PUT .../deposit`), its reversal
+//! (`PUT .../reverse-deposit`), the confirmation window closing
+//! (`PUT .../expire`), the confirmation's idempotency key
+//! (`GET .../confirmation`), the card-registration window
+//! (`POST /internal/billing/auth`) and a webhook receiver
+//! (`POST /internal/webhook`).
+//!
 //! Webhooks go to the configured URL after each status change. 2022-11-16:
 //! `PAYMENT_STATUS_CHANGED` with the whole payment for cards and the other
 //! methods (`DONE`, `CANCELED`, `PARTIAL_CANCELED`, `EXPIRED`, `ABORTED`), the
-//! flat `DEPOSIT_CALLBACK` for virtual accounts. 1.4: `{eventType:
+//! flat `DEPOSIT_CALLBACK` for virtual accounts, `CANCEL_STATUS_CHANGED`
+//! with the cancel when an `IN_PROGRESS` cancel finishes. 1.4: `{eventType:
 //! "PAYMENT_STATUS_CHANGED", data: {paymentKey, orderId, status}}`. Billing
 //! (saved-card) payments send none.
 
@@ -166,6 +181,8 @@ pub fn endpoint_with_state(state: Arc<FakeState>) -> BoxEndpoint<'static> {
         .at("/internal/:paymentKey/reverse-deposit", put(internal::reverse_deposit))
         .at("/internal/:paymentKey/expire", put(internal::expire))
         .at("/internal/:paymentKey/confirmation", get(internal::confirmation))
+        .at("/internal/:paymentKey/cancel-behaviour", put(internal::cancel_behaviour))
+        .at("/internal/:paymentKey/cancels/:transactionKey", put(internal::finish_cancel))
         .at("/internal/webhook", post(internal::webhook))
         .data(state)
         .catch_all_error(|error| async move {

@@ -138,8 +138,8 @@ fn cancel(cancel: &TossPaymentCancel) -> Value {
         "cancelAmount": cancel.cancel_amount,
         "taxFreeAmount": cancel.tax_free_amount,
         "refundableAmount": cancel.refundable_amount,
-        "cancelStatus": "DONE",
-        "cancelRequestId": null,
+        "cancelStatus": cancel.extra.get("cancelStatus").cloned().unwrap_or_else(|| json!("DONE")),
+        "cancelRequestId": cancel.extra.get("cancelRequestId").cloned().unwrap_or(Value::Null),
     })
 }
 

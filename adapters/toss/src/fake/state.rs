@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use payments_fakekit::{Store, WebhookEmitter};
 
-use crate::webhook::{legacy_status_changed, status_changed, transmission_headers};
+use crate::webhook::{CANCEL_STATUS_CHANGED, legacy_status_changed, status_changed, transmission_headers};
 use crate::wire::{TossBilling, TossCashReceipt, TossPayment, TossPaymentStatus};
 
 use super::idempotency::Idempotency;
@@ -45,6 +45,43 @@ pub(crate) struct FakePayment {
     pub due_at: Option<String>,
     /// When its last cancel was processed (Toss refuses another within a second).
     pub last_cancel: Option<std::time::Instant>,
+    /// How the API's cancels of it are answered (`PUT /internal/{paymentKey}/cancel-behaviour`).
+    pub cancel_behaviour: NextCancel,
+}
+
+/// How the fake answers the API's cancels of a payment, until changed.
+/// Toss's cancel statuses: `IN_PROGRESS`, then `DONE` or `ABORTED`
+/// (docs.tosspayments.com/reference/using-api/webhook-events,
+/// `CANCEL_STATUS_CHANGED`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) enum NextCancel {
+    /// `DONE` at once (what Toss does for every domestic payment).
+    #[default]
+    Done,
+    /// Left `IN_PROGRESS`, finished later by `PUT /internal/{paymentKey}/cancels/{transactionKey}`
+    /// (as some overseas easy-pay cancels are).
+    InProgress,
+    /// Refused at once with Toss's documented 400 `REFUND_REJECTED`.
+    Aborted,
+}
+
+impl NextCancel {
+    pub(crate) fn parse(text: &str) -> Option<Self> {
+        match text {
+            "done" => Some(Self::Done),
+            "in_progress" => Some(Self::InProgress),
+            "aborted" => Some(Self::Aborted),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::Done => "done",
+            Self::InProgress => "in_progress",
+            Self::Aborted => "aborted",
+        }
+    }
 }
 
 impl FakePayment {
@@ -57,6 +94,7 @@ impl FakePayment {
             confirm_idempotency_key: None,
             due_at: None,
             last_cancel: None,
+            cancel_behaviour: NextCancel::Done,
         }
     }
 }
@@ -180,12 +218,23 @@ impl FakeState {
     /// background, when that status is one Toss notifies in this version.
     pub(crate) fn notify(&self, payment: &FakePayment) {
         if let Some(body) = self.webhook_body(payment) {
-            // Each delivery named as Toss names it: its retries carry the same id.
-            let id = format!("whtrans_{}", uuid::Uuid::new_v4().simple());
-            let _ = self.emitter.emit_retried_with(None, body.to_string(), move |retried| {
-                transmission_headers(&id, &transmission_time(), retried)
-            });
+            self.emit(&body);
         }
+    }
+
+    /// POSTs `CANCEL_STATUS_CHANGED` `{eventType, createdAt, data}` with
+    /// `cancel` (the cancel object whose status changed, as the payment
+    /// answers it), in the background.
+    pub(crate) fn notify_cancel_status(&self, cancel: Value) {
+        self.emit(&json!({ "eventType": CANCEL_STATUS_CHANGED, "createdAt": event_time(), "data": cancel }));
+    }
+
+    fn emit(&self, body: &Value) {
+        // Each delivery named as Toss names it: its retries carry the same id.
+        let id = format!("whtrans_{}", uuid::Uuid::new_v4().simple());
+        let _ = self.emitter.emit_retried_with(None, body.to_string(), move |retried| {
+            transmission_headers(&id, &transmission_time(), retried)
+        });
     }
 
     fn webhook_body(&self, fake: &FakePayment) -> Option<Value> {
