@@ -505,6 +505,36 @@ impl PaymentService {
         error.into()
     }
 
+    /// A change recorded from the PG's word that completed (or dropped) a
+    /// cancel the PG had accepted settles that cancel's intent at once, so
+    /// the payment's next cancel does not wait for the settle loop. Nothing
+    /// is read from the PG: the change already says it. A failure is logged;
+    /// the settle loop closes the intent later.
+    pub(crate) async fn close_settled_cancel(&self, previous: &PaymentHistory, next: &PaymentHistory) {
+        if previous.pending_cancels().is_empty() {
+            return;
+        }
+        let mut intent = match self.deps.intents.open_of(next.id()).await {
+            Ok(Some(intent)) if intent.state == IntentState::Accepted => intent,
+            Ok(_) => return,
+            Err(error) => {
+                tracing::warn!(history = %next.id(), %error, "could not look up the cancel a change settled");
+                return;
+            }
+        };
+        let Some(key) = intent.cancel_key.clone() else { return };
+        if next.pending_cancels().iter().any(|c| c.key == key) {
+            return;
+        }
+        if next.cancels().iter().any(|c| c.key == key) {
+            intent.state = IntentState::Done;
+        } else {
+            intent.state = IntentState::Refused;
+            intent.refusal = Some(format!("the PG reports that cancel {} failed; nothing was refunded", key.as_str()));
+        }
+        self.close(&intent).await;
+    }
+
     /// Writes a settled intent and wakes the cancels waiting for the payment.
     async fn close(&self, intent: &CancelIntent) {
         let mut intent = intent.clone();

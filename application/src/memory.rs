@@ -107,6 +107,11 @@ impl CancelIntentRepository for MemoryIntents {
         let rows = self.rows.lock().unwrap();
         Ok(rows.iter().filter(|i| i.state.is_open()).take(limit as usize).cloned().collect())
     }
+
+    async fn open_of(&self, history: HistoryId) -> Result<Option<CancelIntent>, RepositoryError> {
+        let rows = self.rows.lock().unwrap();
+        Ok(rows.iter().find(|i| i.history == history && i.state.is_open()).cloned())
+    }
 }
 
 /// Charge intents in memory, with the storage's rules (ids and orders unique;

@@ -434,7 +434,10 @@ impl PaymentService {
             let (id, revision) = (stored.history.id(), stored.revision);
             let event = self.new_event(stored.history, next, notice.payload.clone())?;
             match self.histories().save_change(revision, event.current(), &event).await {
-                Ok(()) => return Ok(NotificationOutcome::Changed(event.id())),
+                Ok(()) => {
+                    self.close_settled_cancel(event.previous(), event.current()).await;
+                    return Ok(NotificationOutcome::Changed(event.id()));
+                }
                 Err(RepositoryError::Stale) => stored = self.reload(id).await?,
                 Err(other) => return Err(other.into()),
             }

@@ -725,6 +725,12 @@ pub trait CancelIntentRepository: Send + Sync {
     /// # Errors
     /// `Unavailable` when the database is down.
     async fn open(&self, limit: u32) -> Result<Vec<CancelIntent>, RepositoryError>;
+
+    /// The open intent of `history`, if any (there is one at most).
+    ///
+    /// # Errors
+    /// `Unavailable` when the database is down.
+    async fn open_of(&self, history: HistoryId) -> Result<Option<CancelIntent>, RepositoryError>;
 }
 
 /// A charge of a saved card, recorded before the PG is called. One per PG

@@ -191,6 +191,10 @@ impl CancelIntentRepository for Store {
             .collect()
     }
 
+    async fn open_of(&self, history: HistoryId) -> Result<Option<CancelIntent>, RepositoryError> {
+        self.intent_where(&format!("payment_history_id = $1 AND {OPEN}"), history.as_uuid()).await
+    }
+
     async fn open(&self, limit: u32) -> Result<Vec<CancelIntent>, RepositoryError> {
         let rows = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM payment_cancel_intents WHERE {OPEN} ORDER BY updated_at LIMIT $1"
