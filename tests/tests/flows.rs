@@ -5,6 +5,7 @@
 
 use payments_e2e::{PASSWORD, Pg, TestApp, accessor, accessor_with, assert_status, money_text, source, unique, vendor};
 use payments_wire as wire;
+use serde_json::{Value, json};
 
 payments_e2e::scenarios!(
     iamport_card_payment,
@@ -25,6 +26,10 @@ payments_e2e::scenarios!(
     iamport_dollars,
     toss_dollars,
     portone_dollars,
+    toss_cancel_completed_later,
+    portone_cancel_completed_later,
+    toss_cancel_refused_at_the_pg,
+    portone_cancel_refused_at_the_pg,
     monitors,
 );
 
@@ -452,4 +457,119 @@ async fn toss_dollars(app: &TestApp) {
 
 async fn portone_dollars(app: &TestApp) {
     dollars(app, Pg::PortOne).await;
+}
+
+/// Tells `pg`'s fake how it answers the next cancels of payment `uid`:
+/// completed at once (`false`), or accepted and completed later (`true`):
+/// PortOne `REQUESTED`, Toss `IN_PROGRESS`.
+async fn cancels_complete_later(app: &TestApp, pg: Pg, uid: &str, later: bool) {
+    match pg {
+        Pg::PortOne => {
+            let next = json!({"next": if later { "requested" } else { "succeeded" }});
+            let path = format!("/internal/payments/{uid}/cancel-behaviour");
+            app.portone.call(reqwest::Method::POST, &path, Some(next)).await;
+        }
+        Pg::TossPayments => {
+            let next = json!({"next": if later { "in_progress" } else { "done" }});
+            app.toss.call(reqwest::Method::PUT, &format!("/internal/{uid}/cancel-behaviour"), Some(next)).await;
+        }
+        Pg::Iamport => panic!("Iamport's cancels complete at once"),
+    }
+}
+
+/// `pg`'s fake completes the cancel it accepted last, announcing it as that
+/// PG does (PortOne `Transaction.PartialCancelled`, Toss `CANCEL_STATUS_CHANGED`).
+async fn pg_completes_the_cancel(app: &TestApp, pg: Pg, uid: &str) {
+    let payment = app.pg_payment(pg, uid).await;
+    let finish = json!({"outcome": if pg == Pg::PortOne { "succeeded" } else { "done" }, "webhook": true});
+    match pg {
+        Pg::PortOne => {
+            let id = payment["cancellations"][0]["id"].as_str().expect("a cancellation");
+            let path = format!("/internal/payments/{uid}/cancellations/{id}");
+            app.portone.call(reqwest::Method::POST, &path, Some(finish)).await;
+        }
+        Pg::TossPayments => {
+            let key = payment["cancels"][0]["transactionKey"].as_str().expect("a cancel");
+            app.toss.call(reqwest::Method::PUT, &format!("/internal/{uid}/cancels/{key}"), Some(finish)).await;
+        }
+        Pg::Iamport => panic!("Iamport's cancels complete at once"),
+    }
+}
+
+/// A cancel the PG accepts and completes later: 202 with the cancel pending
+/// and nothing refunded (announced); the PG's webhook of its completion
+/// counts it (announced once more); the payment's next cancel is taken at once.
+async fn cancel_completed_later(app: &TestApp, pg: Pg) {
+    let order = unique("order");
+    let uid = app.card_payment(pg, &order, 10_000).await;
+    app.register(pg, &uid, &order, 10_000).await.expect("registered");
+    cancels_complete_later(app, pg, &uid, true).await;
+    let body = json!({"source": {"schema": "shop", "table": "orders", "id": order}, "password": PASSWORD,
+                      "price": 3000, "reason": "completes later", "account": null});
+    let (status, accepted) = app.send_encrypted(reqwest::Method::PUT, "/payments/histories/cancel", &body).await;
+    assert_eq!(status, 202, "{accepted}");
+    assert_eq!(accepted["refund"], Value::Null, "nothing refunded yet: {accepted}");
+    assert_eq!(
+        (&accepted["cancels"][0]["status"], &accepted["cancels"][0]["price"]),
+        (&json!("pending"), &json!(3000))
+    );
+    let announced = app.hooks.delivered(&order, 1).await;
+    assert_eq!(announced[0].body.current.refund, None);
+    assert_eq!(announced[0].body.current.cancels[0].status, wire::CancelStatusBody::Pending);
+
+    pg_completes_the_cancel(app, pg, &uid).await;
+    let completed = &app.hooks.delivered(&order, 2).await[1];
+    assert_eq!(completed.body.current.refund.as_ref().map(money_text).as_deref(), Some("3000"));
+    assert_eq!(completed.body.current.cancels[0].status, wire::CancelStatusBody::Done);
+    let read = app.client.get_history(&accessor(&order)).await.expect("read");
+    assert_eq!((read.refund.as_ref().map(money_text).as_deref(), read.cancels.len()), (Some("3000"), 1));
+
+    cancels_complete_later(app, pg, &uid, false).await;
+    let started = std::time::Instant::now();
+    let next = app.cancel(&order, 1000, None).await.expect("the next cancel");
+    assert_eq!(next.refund.as_ref().map(money_text).as_deref(), Some("4000"));
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "the lock went with the completion");
+    assert_eq!(app.hooks.delivered(&order, 3).await.len(), 3, "each change announced once");
+}
+
+async fn toss_cancel_completed_later(app: &TestApp) {
+    cancel_completed_later(app, Pg::TossPayments).await;
+}
+
+async fn portone_cancel_completed_later(app: &TestApp) {
+    cancel_completed_later(app, Pg::PortOne).await;
+}
+
+/// A cancel the PG refuses in its own way (PortOne answers a `FAILED`
+/// cancellation, Toss `REFUND_REJECTED`): 422, nothing refunded, the
+/// payment's next cancel taken.
+async fn cancel_refused_at_the_pg(app: &TestApp, pg: Pg) {
+    let order = unique("order");
+    let uid = app.card_payment(pg, &order, 10_000).await;
+    app.register(pg, &uid, &order, 10_000).await.expect("registered");
+    let (path, method, next) = match pg {
+        Pg::PortOne => (format!("/internal/payments/{uid}/cancel-behaviour"), reqwest::Method::POST, "failed"),
+        Pg::TossPayments => (format!("/internal/{uid}/cancel-behaviour"), reqwest::Method::PUT, "aborted"),
+        Pg::Iamport => panic!("not for Iamport"),
+    };
+    match pg {
+        Pg::PortOne => app.portone.call(method, &path, Some(json!({"next": next}))).await,
+        _ => app.toss.call(method, &path, Some(json!({"next": next}))).await,
+    };
+    let refused = assert_status(app.cancel(&order, 3000, None).await, 422);
+    assert!(refused.to_string().contains("PG"), "{refused}");
+    let read = app.client.get_history(&accessor(&order)).await.expect("read");
+    assert_eq!((read.refund, read.cancels.len()), (None, 0), "nothing refunded");
+    assert_eq!(app.pg_state(pg, &uid).await.1, 10_000, "nothing refunded at the PG");
+    cancels_complete_later(app, pg, &uid, false).await;
+    let next = app.cancel(&order, 3000, None).await.expect("the next cancel");
+    assert_eq!(next.refund.as_ref().map(money_text).as_deref(), Some("3000"));
+}
+
+async fn toss_cancel_refused_at_the_pg(app: &TestApp) {
+    cancel_refused_at_the_pg(app, Pg::TossPayments).await;
+}
+
+async fn portone_cancel_refused_at_the_pg(app: &TestApp) {
+    cancel_refused_at_the_pg(app, Pg::PortOne).await;
 }
