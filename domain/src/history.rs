@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     CancelReason, Currency, DomainError, HistoryId, Money, OrderId, ReservationId, Source, Timestamp, Vendor,
-    WebhookUrl, text::check_text,
+    WebhookUrl, text::check_id,
 };
 
 /// The PG's own identifier of one cancellation (Iamport `pg_tid`/`cancellation_id`,
@@ -15,10 +15,11 @@ pub struct CancelKey(String);
 
 impl CancelKey {
     /// # Errors
-    /// [`DomainError::Invalid`] when empty, over 255 characters or holding NUL.
+    /// [`DomainError::Invalid`] when empty, over 255 characters, holding a
+    /// control character, or `.`/`..` (an identifier: see `check_id`).
     pub fn parse(value: impl Into<String>) -> Result<Self, DomainError> {
         let value = value.into();
-        check_text("cancels.key", &value, 255)?;
+        check_id("cancels.key", &value, 255)?;
         Ok(Self(value))
     }
 

@@ -7,15 +7,17 @@ use crate::text::{check_text, text_newtype};
 
 text_newtype!(
     /// Schema of the caller's record (a namespace of the caller's choosing).
-    SourceSchema, "source.schema", 255
+    id SourceSchema, "source.schema", 255
 );
 text_newtype!(
     /// Table of the caller's record.
-    SourceTable, "source.table", 255
+    id SourceTable, "source.table", 255
 );
 text_newtype!(
-    /// Id of the caller's record, usually its order id.
-    SourceId, "source.id", 255
+    /// Id of the caller's record, usually its order id (so a PG's order id:
+    /// see [`OrderId`](crate::OrderId)), or a saved card's customer key. The
+    /// caller's own text: Unicode letters (Korean) are kept.
+    id SourceId, "source.id", 255
 );
 
 /// Where a record came from in the caller's system. Unique per record kind.

@@ -19,10 +19,40 @@ pub(crate) fn check_text(field: &'static str, value: &str, max: usize) -> Result
     Ok(())
 }
 
+/// Checks of an identifier (a PG's uid or order id, a store id, a source's
+/// schema, table and id, a cancel's key): those of [`check_text`], and no
+/// control character (`char::is_control`: newline, ESC, DEL, the C1 codes)
+/// and not the whole path segment `.` or `..`. An id travels in log lines,
+/// PG request paths and answers: a newline would start a log line of its
+/// own, and `..` as a path segment is dropped by URL joining (a uid of `..`
+/// would call the PG's collection endpoint). Nothing stricter: Unicode
+/// letters (Korean in a caller's source id), spaces and punctuation stay,
+/// and each PG's own charset (where it documents one) is the PG's to enforce.
+pub(crate) fn check_id(field: &'static str, value: &str, max: usize) -> Result<(), DomainError> {
+    check_text(field, value, max)?;
+    if value.chars().any(char::is_control) {
+        return Err(DomainError::invalid(field, "must not contain control characters"));
+    }
+    if matches!(value, "." | "..") {
+        return Err(DomainError::invalid(field, "must not be the path segment \".\" or \"..\""));
+    }
+    Ok(())
+}
+
 /// Declares a text newtype with a private field, a fallible `parse`, and serde
 /// that goes through `parse` so an invalid value cannot be deserialized either.
+/// The form with `id` checks with [`check_id`] (identifiers), the other with
+/// [`check_text`] (free text).
 macro_rules! text_newtype {
+    ($(#[$meta:meta])* id $name:ident, $field:literal, $max:expr) => {
+        $crate::text::text_newtype!(@define $(#[$meta])* $name, $field, $max, $crate::text::check_id,
+            "Accepts a non-empty value of at most `MAX_CHARS` characters without control characters, other than `.` and `..`.");
+    };
     ($(#[$meta:meta])* $name:ident, $field:literal, $max:expr) => {
+        $crate::text::text_newtype!(@define $(#[$meta])* $name, $field, $max, $crate::text::check_text,
+            "Accepts a non-empty value of at most `MAX_CHARS` characters without NUL.");
+    };
+    (@define $(#[$meta:meta])* $name:ident, $field:literal, $max:expr, $check:path, $parse_doc:literal) => {
         $(#[$meta])*
         #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         #[serde(try_from = "String", into = "String")]
@@ -34,13 +64,13 @@ macro_rules! text_newtype {
             /// Longest accepted value, in characters.
             pub const MAX_CHARS: usize = $max;
 
-            /// Accepts a non-empty value of at most `MAX_CHARS` characters without NUL.
+            #[doc = $parse_doc]
             ///
             /// # Errors
             /// [`DomainError::Invalid`] naming the field.
             pub fn parse(value: impl Into<String>) -> Result<Self, DomainError> {
                 let value = value.into();
-                check_text($field, &value, $max)?;
+                $check($field, &value, $max)?;
                 Ok(Self(value))
             }
 
@@ -128,9 +158,63 @@ mod tests {
         assert!(Title::parse("가".repeat(255)).is_ok(), "limit counts characters, not bytes");
     }
 
+    /// Every identifier refuses control characters (log lines, PG paths) and
+    /// the dot segments (dropped by URL joining), naming its field; nothing
+    /// else an id may hold is refused.
+    #[test]
+    fn ids_refuse_control_characters_and_dot_segments_naming_the_field() {
+        use crate::{CancelKey, OrderId, SourceId, SourceSchema, SourceTable, StoreId, VendorUid};
+        type Parse = fn(&str) -> Result<(), DomainError>;
+        let ids: [(&str, Parse); 7] = [
+            ("vendor.store_id", |v| StoreId::parse(v).map(drop)),
+            ("vendor.uid", |v| VendorUid::parse(v).map(drop)),
+            ("order_id", |v| OrderId::parse(v).map(drop)),
+            ("source.schema", |v| SourceSchema::parse(v).map(drop)),
+            ("source.table", |v| SourceTable::parse(v).map(drop)),
+            ("source.id", |v| SourceId::parse(v).map(drop)),
+            ("cancels.key", |v| CancelKey::parse(v).map(drop)),
+        ];
+        let forged = "imp_1\n2026-01-01T00:00:00.000000Z  INFO request: method=PUT status=200";
+        let refused = [
+            (forged, "must not contain control characters"),
+            ("imp_1\r", "must not contain control characters"),
+            ("a\u{1b}[2Kb", "must not contain control characters"),
+            ("a\tb", "must not contain control characters"),
+            ("a\u{7f}", "must not contain control characters"),
+            ("a\u{85}b", "must not contain control characters"),
+            (".", "must not be the path segment \".\" or \"..\""),
+            ("..", "must not be the path segment \".\" or \"..\""),
+        ];
+        let accepted =
+            ["imp_123", "주문-2024-0001", "a.b", "...", "..a", " .. ", "order id/with ?&#%", "tgen_20240101abc"];
+        for (field, parse) in ids {
+            for (value, reason) in refused {
+                let error = parse(value).unwrap_err();
+                assert_eq!(error.to_string(), format!("{field}: {reason}"), "{value:?}");
+            }
+            for value in accepted {
+                assert!(parse(value).is_ok(), "{field}: {value:?} is an id");
+            }
+        }
+    }
+
+    /// Free text is kept as written, line breaks and all: it reaches logs only
+    /// through the log format, which escapes it.
+    #[test]
+    fn free_text_still_takes_what_it_took() {
+        let text = "line one\nline two\t\u{1b}[1m..";
+        assert_eq!(CancelReason::parse(text).unwrap().as_str(), text);
+        assert_eq!(Title::parse(text).unwrap().as_str(), text);
+        assert!(Title::parse(".").is_ok() && CancelReason::parse("..").is_ok());
+        assert!(CancelReason::parse("a\0").is_err(), "NUL stays refused");
+        assert_eq!(CancelReason::from_pg(Some("a\nb\0")).as_str(), "a\nb");
+    }
+
     #[test]
     fn serde_goes_through_parse() {
         assert!(serde_json::from_str::<Title>("\"\"").is_err());
+        assert!(serde_json::from_str::<crate::VendorUid>("\"..\"").is_err());
+        assert!(serde_json::from_str::<crate::SourceId>("\"a\\nb\"").is_err());
         let title: Title = serde_json::from_str("\"ok\"").unwrap();
         assert_eq!(serde_json::to_string(&title).unwrap(), "\"ok\"");
     }

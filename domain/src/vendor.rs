@@ -6,7 +6,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::DomainError;
-use crate::text::{check_text, text_newtype};
+use crate::text::text_newtype;
 
 /// A payment gateway this server speaks to, by its wire spelling.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -63,20 +63,31 @@ impl FromStr for VendorCode {
 
 text_newtype!(
     /// The store (merchant account) at the PG that took the payment. One company
-    /// often has several, so every record names the one used.
-    StoreId, "vendor.store_id", 255
+    /// often has several, so every record names the one used. Our own name of
+    /// the store (a key of the PG's configured stores), so an identifier.
+    id StoreId, "vendor.store_id", 255
 );
 
 text_newtype!(
     /// The PG's identifier of the payment (`imp_uid`, `paymentKey`) or of the
-    /// saved card (`customer_uid`, `billingKey`).
-    VendorUid, "vendor.uid", 255
+    /// saved card (`customer_uid`, `billingKey`). It becomes a path segment
+    /// of PG calls (`GET /v1/payments/{paymentKey}`): never `.` or `..`.
+    /// Toss documents `paymentKey` as at most 200 characters and no charset;
+    /// the Iamport and PortOne V2 references followed here give none for
+    /// theirs (a PortOne payment's uid is the merchant's `paymentId`,
+    /// Iamport's `customer_uid` the merchant's too): only control characters
+    /// and `.`/`..` are refused.
+    id VendorUid, "vendor.uid", 255
 );
 
 text_newtype!(
     /// The PG's order id of a payment (Toss `orderId`, Iamport `merchant_uid`):
     /// the id the merchant gave the payment when it opened the PG's window.
-    OrderId, "order_id", 255
+    /// Toss documents `orderId` as 6 to 64 ASCII letters, digits, `-` and `_`
+    /// (yet answers shorter ones it took); the Iamport and PortOne references
+    /// give no charset for `merchant_uid` and `paymentId`. It is `source.id`
+    /// (any caller's key), so only control characters and `.`/`..` are refused.
+    id OrderId, "order_id", 255
 );
 
 /// The PG side of a record. Unique on `(code, uid)`.
