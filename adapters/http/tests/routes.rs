@@ -523,6 +523,9 @@ async fn webhook_urls_at_internal_addresses_are_refused_outside_local_mode() {
         "http://127.0.0.1:5432/",
         "http://2130706433/",
         "http://10.0.0.8/hook",
+        // The metadata address inside SIIT and local-use NAT64 forms.
+        "http://[::ffff:0:a9fe:a9fe]/latest/meta-data",
+        "http://[64:ff9b:1::a9fe:a9fe]/latest/meta-data",
     ]
     .into_iter()
     .enumerate()

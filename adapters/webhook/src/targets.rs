@@ -118,8 +118,16 @@ impl Network {
 
 /// An IPv6 address that carries an IPv4 one reaches that IPv4 address, so
 /// it is judged as that address: IPv4-mapped (`::ffff:127.0.0.1`),
-/// IPv4-compatible (`::127.0.0.1`, deprecated), NAT64 (`64:ff9b::/96`,
-/// RFC 6052) and 6to4 (`2002::/16`, RFC 3056).
+/// IPv4-compatible (`::127.0.0.1`, deprecated), SIIT's IPv4-translated
+/// (`::ffff:0:a.b.c.d`, `::ffff:0:0/96`, RFC 2765), NAT64 (`64:ff9b::/96`,
+/// RFC 6052), local-use NAT64 (`64:ff9b:1::/48`, RFC 8215) and 6to4
+/// (`2002::/16`, RFC 3056).
+///
+/// RFC 8215 leaves the prefix length inside `64:ff9b:1::/48` to the operator
+/// (any RFC 6052 length from /48 to /96, so the IPv4 address may sit in
+/// other bits); it is judged here by its last 32 bits, as under the
+/// well-known `/96` prefix: the form a translator with a `/96` uses, and the
+/// one a metadata address written by hand takes (`64:ff9b:1::a9fe:a9fe`).
 fn canonical(ip: IpAddr) -> IpAddr {
     let IpAddr::V6(v6) = ip else { return ip };
     let s = v6.segments();
@@ -128,9 +136,13 @@ fn canonical(ip: IpAddr) -> IpAddr {
         let [c, d] = low.to_be_bytes();
         IpAddr::V4(Ipv4Addr::new(a, b, c, d))
     };
+    let compatible = s[..6] == [0; 6] && !v6.is_loopback() && !v6.is_unspecified();
+    let translated = s[..6] == [0, 0, 0, 0, 0xffff, 0];
+    let nat64 = s[..6] == [0x64, 0xff9b, 0, 0, 0, 0];
+    let local_nat64 = s[..3] == [0x64, 0xff9b, 1];
     if let Some(mapped) = v6.to_ipv4_mapped() {
         IpAddr::V4(mapped)
-    } else if (s[..6] == [0; 6] && !v6.is_loopback() && !v6.is_unspecified()) || s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+    } else if compatible || translated || nat64 || local_nat64 {
         v4(s[6], s[7])
     } else if s[0] == 0x2002 {
         v4(s[1], s[2])
@@ -440,6 +452,14 @@ mod tests {
             "http://[2002:7f00:1::]/",
             "http://[2002:a9fe:a9fe::1]/",
             "http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/",
+            // SIIT's IPv4-translated form and local-use NAT64 (its IPv4 in
+            // the last 32 bits), around the metadata address and loopback.
+            "http://[::ffff:0:a9fe:a9fe]/latest/meta-data",
+            "http://[::ffff:0:169.254.169.254]/latest/meta-data",
+            "http://[::ffff:0:7f00:1]/",
+            "http://[64:ff9b:1::a9fe:a9fe]/latest/meta-data",
+            "http://[64:ff9b:1:ffff::169.254.169.254]/",
+            "http://[64:ff9b:1::127.0.0.1]/",
             // Reserved and documentation ranges.
             "http://240.0.0.1/",
             "http://192.0.0.170/",
@@ -464,6 +484,8 @@ mod tests {
             "http://[fd00::1]/",
             "http://[fec0::1]/",
             "http://[64:ff9b::a01:203]/",
+            "http://[::ffff:0:a01:203]/",
+            "http://[64:ff9b:1::a01:203]/",
             "http://[2002:c0a8:101::]/",
         ] {
             let why = strict().check(&url(target)).await.unwrap_or_default();
@@ -659,6 +681,29 @@ mod tests {
         );
         for bad in ["host:0", "host:99999", ":8080", "[::1", "[::1]8080", "[hooks.example]:80", "a@b:80"] {
             assert!(TargetPolicy::new(&[bad.to_owned()], false, false).is_err(), "{bad}");
+        }
+    }
+
+    /// SIIT (`::ffff:0:0/96`) and local-use NAT64 (`64:ff9b:1::/48`, judged by
+    /// its last 32 bits) reach the IPv4 address they carry; other addresses
+    /// of `64:ff9b:1::/48` and the SIIT block's neighbours are left alone.
+    #[test]
+    fn siit_and_local_use_nat64_are_judged_by_their_embedded_ipv4() {
+        let v4 = |text: &str| IpAddr::V4(text.parse().unwrap());
+        for (v6, carried) in [
+            ("::ffff:0:a9fe:a9fe", "169.254.169.254"),
+            ("::ffff:0:127.0.0.1", "127.0.0.1"),
+            ("64:ff9b:1::a9fe:a9fe", "169.254.169.254"),
+            ("64:ff9b:1:abcd::10.1.2.3", "10.1.2.3"),
+            ("64:ff9b:1::5db8:d822", "93.184.216.34"),
+        ] {
+            assert_eq!(canonical(v6.parse().unwrap()), v4(carried), "{v6}");
+        }
+        assert_eq!(classify("::ffff:0:a9fe:a9fe".parse().unwrap()), classify_v4("169.254.169.254".parse().unwrap()));
+        assert_eq!(classify("64:ff9b:1::5db8:d822".parse().unwrap()), Class::Public, "a public IPv4 stays public");
+        for other in ["64:ff9b:2::a9fe:a9fe", "::fffe:0:a9fe:a9fe", "2001:4860::a9fe:a9fe"] {
+            let ip: IpAddr = other.parse().unwrap();
+            assert_eq!(canonical(ip), ip, "{other} carries no IPv4 address");
         }
     }
 

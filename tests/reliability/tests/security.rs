@@ -367,6 +367,12 @@ async fn a_listed_loopback_port_receives_webhooks_outside_local_mode_and_no_othe
     let refused_start = Config::from_vars(&vars).map(|_| ()).unwrap_err().to_string();
     assert!(refused_start.contains("PAYMENT_WEBHOOK_ALLOWED_HOSTS"), "{refused_start}");
     assert!(refused_start.contains("169.254.169.254"), "{refused_start}");
+    // The same address inside SIIT and local-use NAT64 forms is judged as it.
+    for embedded in ["[::ffff:0:a9fe:a9fe]:80", "[64:ff9b:1::a9fe:a9fe]:80"] {
+        vars.insert("PAYMENT_WEBHOOK_ALLOWED_HOSTS".into(), format!("{listed}, {embedded}"));
+        let refused_start = Config::from_vars(&vars).map(|_| ()).unwrap_err().to_string();
+        assert!(refused_start.contains("link-local"), "{embedded}: {refused_start}");
+    }
 
     let server = TestServer::start(&[dev.as_slice(), &[("PAYMENT_WEBHOOK_ALLOWED_HOSTS", listed.as_str())]].concat())
         .await
