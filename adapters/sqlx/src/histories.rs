@@ -20,6 +20,13 @@ pub(super) const HISTORY_COLUMNS: &str = "id, vendor_code, vendor_store_id, vend
      source_table, source_id, currency, price, webhook_url, data, password, created_at, paid_at, cancelled_at, revision, \
      payment_reservation_id, pending_cancels";
 
+/// Cancels written by one `INSERT` (8 binds each: 4,000 binds). A payment's
+/// cancels are written in statements of at most this many rows, so however
+/// many a PG lists, no statement passes the databases' limits on bound
+/// variables (SQLite's `SQLITE_MAX_VARIABLE_NUMBER`, 32,766 since 3.32;
+/// PostgreSQL's protocol, 65,535 per statement).
+const CANCELS_PER_INSERT: usize = 500;
+
 impl Store {
     /// A history's PG order id sealed for its row, and its lookup digest.
     fn seal_order(&self, history: &PaymentHistory) -> Result<(Option<String>, Option<String>), RepositoryError> {
@@ -49,8 +56,9 @@ impl Store {
     }
 
     /// The cancels of `history` not stored as of revision `stored` (`None`: a
-    /// new history, nothing stored), sealed into one insert recording them at
-    /// `revision`; `None` when every cancel is stored. Reads outside any
+    /// new history, nothing stored), sealed into inserts recording them at
+    /// `revision`, [`CANCELS_PER_INSERT`] rows each; none when every cancel
+    /// is stored. Reads outside any
     /// transaction, so the sealing and the read stay out of the write path:
     /// when the guarded update of the same change then succeeds, the stored
     /// cancels are still those of `stored`.
@@ -60,7 +68,7 @@ impl Store {
         cancels: &[CancelHistory],
         stored: Option<i64>,
         revision: i64,
-    ) -> Result<Option<QueryBuilder<'static, Db>>, RepositoryError> {
+    ) -> Result<Vec<QueryBuilder<'static, Db>>, RepositoryError> {
         let stored: std::collections::HashSet<String> = match stored {
             Some(stored) if !cancels.is_empty() => sqlx::query_scalar(
                 "SELECT cancel_key FROM payment_history_cancels WHERE payment_history_id = $1 AND added_revision <= $2",
@@ -75,30 +83,31 @@ impl Store {
             _ => std::collections::HashSet::new(),
         };
         let cancels: Vec<&CancelHistory> = cancels.iter().filter(|c| !stored.contains(c.key.as_str())).collect();
-        if cancels.is_empty() {
-            return Ok(None);
+        let mut inserts = Vec::with_capacity(cancels.len().div_ceil(CANCELS_PER_INSERT));
+        for chunk in cancels.chunks(CANCELS_PER_INSERT) {
+            let mut sealed = Vec::with_capacity(chunk.len());
+            for cancel in chunk {
+                let id = Uuid::now_v7();
+                sealed.push((id, codec::seal_json(&self.keys.cancels, codec::CANCEL_DATA, id, &cancel.data)?));
+            }
+            let mut insert = QueryBuilder::<Db>::new(
+                "INSERT INTO payment_history_cancels \
+                 (id, payment_history_id, cancel_key, added_revision, amount, reason, data, created_at) ",
+            );
+            insert.push_values(chunk.iter().zip(sealed), |mut b, (cancel, (id, data))| {
+                b.push_bind(id_col(id))
+                    .push_bind(id_col(history.as_uuid()))
+                    .push_bind(cancel.key.as_str().to_owned())
+                    .push_bind(revision)
+                    .push_bind(money_col(cancel.price))
+                    .push_bind(cancel.reason.as_str().to_owned())
+                    .push_bind(data)
+                    .push_bind(ts_col(cancel.created_at));
+            });
+            insert.push(" ON CONFLICT (payment_history_id, cancel_key) DO NOTHING");
+            inserts.push(insert);
         }
-        let mut sealed = Vec::with_capacity(cancels.len());
-        for cancel in &cancels {
-            let id = Uuid::now_v7();
-            sealed.push((id, codec::seal_json(&self.keys.cancels, codec::CANCEL_DATA, id, &cancel.data)?));
-        }
-        let mut insert = QueryBuilder::<Db>::new(
-            "INSERT INTO payment_history_cancels \
-             (id, payment_history_id, cancel_key, added_revision, amount, reason, data, created_at) ",
-        );
-        insert.push_values(cancels.iter().zip(sealed), |mut b, (cancel, (id, data))| {
-            b.push_bind(id_col(id))
-                .push_bind(id_col(history.as_uuid()))
-                .push_bind(cancel.key.as_str().to_owned())
-                .push_bind(revision)
-                .push_bind(money_col(cancel.price))
-                .push_bind(cancel.reason.as_str().to_owned())
-                .push_bind(data)
-                .push_bind(ts_col(cancel.created_at));
-        });
-        insert.push(" ON CONFLICT (payment_history_id, cancel_key) DO NOTHING");
-        Ok(Some(insert))
+        Ok(inserts)
     }
 }
 
@@ -142,8 +151,8 @@ impl HistoryRepository for Store {
         .execute(&mut *tx)
         .await
         .map_err(|e| insert_error(e, "payment", vendor.code.as_str(), vendor.uid.as_str()))?;
-        if let Some(mut cancels) = cancels {
-            cancels.build().execute(&mut *tx).await.map_err(db_err)?;
+        for mut insert in cancels {
+            insert.build().execute(&mut *tx).await.map_err(db_err)?;
         }
         tx.commit().await.map_err(db_err)
     }
@@ -305,8 +314,8 @@ impl HistoryRepository for Store {
             tx.rollback().await.map_err(db_err)?;
             return Err(RepositoryError::Stale);
         }
-        if let Some(mut cancels) = cancels {
-            cancels.build().execute(&mut *tx).await.map_err(db_err)?;
+        for mut insert in cancels {
+            insert.build().execute(&mut *tx).await.map_err(db_err)?;
         }
         sqlx::query(
             "INSERT INTO payment_history_webhooks (id, payment_history_id, previous, current, data, created_at) \

@@ -50,6 +50,7 @@ suite!(
     save_change_applies_a_snapshot,
     unchanged_snapshot_writes_nothing_and_stale_revision_is_refused,
     cancels_are_not_duplicated,
+    many_cancels_are_written_within_the_databases_bind_limits,
     failed_save_change_leaves_nothing_behind,
     concurrent_changes_yield_one_ok_and_one_stale,
     concurrent_cancels_never_refund_more_than_the_price,
@@ -416,6 +417,22 @@ async fn cancels_are_not_duplicated(db: &TestDb) {
     let keys: Vec<&str> = stored.history.cancels().iter().map(|c| c.key.as_str()).collect();
     assert_eq!(keys, ["a", "b", "c"]);
     assert_eq!(stored.history.refund(), money("600"));
+}
+
+/// More cancels than one statement may bind (8 binds each: 8,500 are 68,000
+/// binds, past PostgreSQL's 65,535; 4,200 more are 33,600, past SQLite's
+/// 32,766) are written whole, at registration and in a change.
+async fn many_cancels_are_written_within_the_databases_bind_limits(db: &TestDb) {
+    let cancels = |from: usize, to: usize| (from..to).map(|i| cancel(&format!("c{i}"), "1", 20)).collect::<Vec<_>>();
+    let h = history("imp_many", "order-many", "20000", cancels(0, 8_500));
+    db.repos.histories.insert(&h, &hash()).await.unwrap();
+    assert_eq!(db.count("payment_history_cancels").await, 8_500);
+    let (next, event) = change(&h, snapshot("20000", cancels(0, 12_700)), 40);
+    db.repos.histories.save_change(Revision(0), &next, &event).await.unwrap();
+    assert_eq!(db.count("payment_history_cancels").await, 12_700);
+    let stored = db.repos.histories.find_by_id(h.id()).await.unwrap().unwrap();
+    assert_eq!(stored.history.cancels().len(), 12_700);
+    assert_eq!(stored.history.refund(), money("12700"));
 }
 
 async fn failed_save_change_leaves_nothing_behind(db: &TestDb) {
