@@ -1510,3 +1510,64 @@ async fn a_refused_charge_stores_nothing_and_is_not_sent_again() {
         assert!(error.to_string().contains("잔액"), "{error}");
     }
 }
+
+/// A cancel the PG accepted and has not completed (PortOne `REQUESTED`):
+/// not completed, listed as pending with nothing refunded, its intent
+/// accepted (the payment's cancel lock, never sent again); the settle loop
+/// re-reads the PG and, once the PG completed it, records it and closes the
+/// intent.
+#[tokio::test]
+async fn a_cancel_the_pg_accepted_is_pending_until_a_re_read_finds_it_completed() {
+    let mut m = Mocks::new();
+    m.stored(history("10000", true));
+    let mut accepted = snapshot("10000", true, vec![]);
+    accepted.pending_cancels = vec![cancel("c1", "2000", 50)];
+    m.gateway.expect_cancel_payment().times(1).returning(move |_, _, _| Ok(accepted.clone()));
+    m.gateway
+        .expect_fetch_payment()
+        .times(1)
+        .returning(|_, _| Ok(snapshot("10000", true, vec![cancel("c1", "2000", 60)])));
+    let mut seq = mockall::Sequence::new();
+    m.histories
+        .expect_save_change()
+        .withf(|_, next, _| next.refund() == Money::ZERO && next.pending_cancels().len() == 1)
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _, _| Ok(()));
+    m.histories
+        .expect_save_change()
+        .withf(|_, next, _| next.refund() == money("2000") && next.pending_cancels().is_empty())
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _, _| Ok(()));
+    let intents = m.intents.clone();
+    let service = m.service();
+
+    let outcome = service.cancel(cancel_input("2000")).await.unwrap();
+    assert!(!outcome.completed, "accepted, not completed");
+    assert_eq!((outcome.history.refund(), outcome.history.pending_cancels().len()), (Money::ZERO, 1));
+    let intent = intents.rows.lock().unwrap()[0].clone();
+    assert_eq!((intent.state, intent.cancel_key.as_ref().map(CancelKey::as_str)), (IntentState::Accepted, Some("c1")));
+    assert!(intent.state.is_open(), "still the payment's cancel lock");
+
+    let report = service.settle_open_cancels(10).await.unwrap();
+    assert_eq!((report.checked, report.settled), (1, 1), "re-read at once, found completed");
+    assert_eq!(intents.rows.lock().unwrap()[0].state, IntentState::Done);
+}
+
+/// A cancel the PG answered with a failed cancellation (PortOne `FAILED`) is
+/// a refusal: 422, nothing recorded, the intent refused (the lock freed).
+#[tokio::test]
+async fn a_cancel_the_pg_answered_failed_is_422_and_frees_the_lock() {
+    let mut m = Mocks::new();
+    m.stored(history("10000", true));
+    m.gateway
+        .expect_cancel_payment()
+        .times(1)
+        .returning(|_, _, _| Err(GatewayError::Rejected("PortOne answered the cancel with a FAILED cancellation".into())));
+    m.histories.expect_save_change().never();
+    let intents = m.intents.clone();
+    let err = m.service().cancel(cancel_input("2000")).await.unwrap_err();
+    assert_eq!(err.status(), 422, "{err}");
+    assert_eq!(intents.rows.lock().unwrap()[0].state, IntentState::Refused);
+}
