@@ -3,17 +3,26 @@
 //! - a bound on open connections: the listener accepts a connection only
 //!   while fewer than the limit are open, so a flood of connections queues in
 //!   the kernel's backlog instead of exhausting memory and file descriptors;
-//! - a deadline on each HTTP/1 request head: from its first byte, a head
-//!   (request line and headers) must be complete within the header timeout,
-//!   or the connection is closed. The idle timeout alone lets a client keep a
-//!   connection by sending a byte now and then (slowloris); poem does not
-//!   expose hyper's own header timeout, so it is kept here, on the bytes.
+//! - a deadline on each HTTP/1 request head: a head (request line and
+//!   headers) must be complete within the header timeout, or the connection
+//!   is closed. The idle timeout alone lets a client keep a connection by
+//!   sending a byte now and then (slowloris), or by sending nothing at all
+//!   for as long as the idle timeout; poem does not expose hyper's own header
+//!   timeout, so it is kept here, on the bytes.
 //!
 //! The head deadline watches the bytes: a head ends at the first blank line
 //! (`\r\n\r\n`); after it the request (body, handling) belongs to the request
 //! deadline; once the server writes a final response, the next byte read
-//! begins the next head. HTTP/2 connections (their preface) are left to
-//! hyper's HTTP/2 limits and the idle timeout.
+//! begins the next head. A new connection's first head is timed from the
+//! accept, so a connection that never sends a byte is closed at the header
+//! timeout: it has proven nothing, and a few hundred of them would otherwise
+//! hold every connection slot for the idle timeout. A keep-alive connection
+//! waiting between requests is the idle timeout's business: it completed a
+//! request, clients keep such connections pooled to reuse them, and closing
+//! them at the (shorter) header timeout would break that reuse and race a
+//! client sending on a connection being closed. HTTP/2 connections must send
+//! their preface within the header timeout of the accept; after it they are
+//! left to hyper's HTTP/2 limits and the idle timeout.
 
 use std::future::Future;
 use std::io::Result as IoResult;
@@ -41,7 +50,8 @@ pub(crate) fn limited_server<A: Acceptor + 'static>(
 }
 
 /// An [`Acceptor`] that holds at most `limit` connections open at once and
-/// gives each HTTP/1 request head `header_timeout` to arrive.
+/// gives each HTTP/1 request head (a new connection's first from the accept)
+/// `header_timeout` to arrive.
 pub(crate) struct LimitedAcceptor<A> {
     inner: A,
     permits: Arc<Semaphore>,
@@ -81,9 +91,10 @@ const HTTP2_PREFACE: &[u8] = b"PRI * HTTP/2.0";
 
 /// Where a connection stands, as far as request heads go.
 enum HeadState {
-    /// Between requests (or before the first): the next byte read starts a
-    /// head. `tail` holds the last bytes of the head so far (a blank line may
-    /// be split over two reads); `deadline` runs from the head's first byte.
+    /// Before the first request, or between requests: a head is due.
+    /// `tail` holds the last bytes of the head so far (a blank line may be
+    /// split over two reads); `deadline` runs from the accept for the first
+    /// head, from its first byte for a later one.
     Awaiting { tail: [u8; 3], tail_len: usize, deadline: Option<Pin<Box<tokio::time::Sleep>>> },
     /// A head is complete; its request is being read or handled.
     InRequest,
@@ -100,10 +111,15 @@ struct HeadDeadline {
 }
 
 impl HeadDeadline {
+    /// A new connection's: its first head (or HTTP/2 preface) is due within
+    /// `timeout` from now, whether or not a byte arrives.
     fn new(timeout: Duration) -> Self {
-        Self { timeout, state: Self::awaiting(), start: Vec::with_capacity(HTTP2_PREFACE.len()) }
+        let first =
+            HeadState::Awaiting { tail: [0; 3], tail_len: 0, deadline: Some(Box::pin(tokio::time::sleep(timeout))) };
+        Self { timeout, state: first, start: Vec::with_capacity(HTTP2_PREFACE.len()) }
     }
 
+    /// Between requests: the next head's clock starts at its first byte.
     fn awaiting() -> HeadState {
         HeadState::Awaiting { tail: [0; 3], tail_len: 0, deadline: None }
     }
@@ -259,11 +275,44 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn the_deadline_runs_from_a_heads_first_byte_and_a_response_starts_the_next() {
+    async fn a_new_connection_has_the_header_timeout_from_its_accept_to_its_first_head() {
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        // Silence: late at the header timeout, long before the idle timeout.
+        let mut head = HeadDeadline::new(Duration::from_secs(5));
+        tokio::time::sleep(Duration::from_millis(4_900)).await;
+        assert!(!head.expired(&mut cx));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(head.expired(&mut cx), "a connection that sends nothing is closed at the header timeout");
+
+        // A first byte late in the window does not restart the clock.
+        let mut head = HeadDeadline::new(Duration::from_secs(5));
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        head.read(b"GET / HTTP/1.1\r\n");
+        tokio::time::sleep(Duration::from_millis(1_100)).await;
+        assert!(head.expired(&mut cx), "the first head is timed from the accept");
+
+        // A first head complete in time belongs to its request.
+        let mut head = HeadDeadline::new(Duration::from_secs(5));
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        head.read(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        assert!(in_request(&head) && !head.expired(&mut cx));
+
+        // An HTTP/2 preface begun and never finished is late too.
+        let mut head = HeadDeadline::new(Duration::from_secs(5));
+        head.read(b"PRI * HT");
+        tokio::time::sleep(Duration::from_millis(5_100)).await;
+        assert!(head.expired(&mut cx));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_later_head_is_timed_from_its_first_byte_and_a_response_starts_the_next() {
         let mut cx = Context::from_waker(std::task::Waker::noop());
         let mut head = HeadDeadline::new(Duration::from_secs(5));
+        head.read(b"GET / HTTP/1.1\r\n\r\n");
+        head.wrote(b"HTTP/1.1 200 OK\r\n");
         tokio::time::sleep(Duration::from_secs(60)).await;
-        assert!(!head.expired(&mut cx), "silence is the idle timeout's business");
+        assert!(!head.expired(&mut cx), "keep-alive silence between requests is the idle timeout's business");
         head.read(b"GET / HT");
         tokio::time::sleep(Duration::from_secs(4)).await;
         assert!(!head.expired(&mut cx));

@@ -1,6 +1,7 @@
 //! What one client may hold of the API: a bounded number of connections, a
-//! connection that stays silent is closed, so is one whose request head
-//! trickles in, a request that runs too long is answered 503.
+//! connection that stays silent is closed (a new one at the header timeout),
+//! so is one whose request head trickles in, a request that runs too long is
+//! answered 503.
 
 use std::time::{Duration, Instant};
 
@@ -40,6 +41,52 @@ async fn a_silent_connection_is_closed_after_the_idle_timeout() {
     let read = tokio::time::timeout(Duration::from_secs(10), silent.read(&mut buffer)).await;
     assert!(matches!(read, Ok(Ok(0)) | Ok(Err(_))), "the server closes it: {read:?}");
     assert!(started.elapsed() >= Duration::from_millis(900), "not before the timeout: {:?}", started.elapsed());
+    app.stop().await;
+}
+
+/// A connection that sends nothing is closed at the header timeout (from
+/// its accept), on the API and on the metrics listener, long before the idle
+/// timeout: silent sockets filling every connection slot delay a real client
+/// by about the header timeout, not the idle timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_connections_are_closed_at_the_header_timeout_on_every_listener() {
+    let overrides =
+        [("PAYMENT_HEADER_TIMEOUT_SECS", "1"), ("PAYMENT_IDLE_TIMEOUT_SECS", "60"), ("PAYMENT_MAX_CONNECTIONS", "4")];
+    let mut app = spawn_app_with(Backend::Sqlite, "silent_connections", &overrides).await.unwrap();
+    let api = addr_of(&app.url());
+    let metrics = addr_of(&app.metrics_url()).trim_end_matches("/metrics").to_owned();
+    // Every slot taken by a silent socket: 4 on the API, 16 on the metrics listener.
+    let started = Instant::now();
+    let mut silent = Vec::new();
+    for (addr, slots) in [(&api, 4), (&metrics, 16)] {
+        for _ in 0..slots {
+            silent.push(tokio::net::TcpStream::connect(addr.as_str()).await.unwrap());
+        }
+    }
+    let client = reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap();
+    let health = client.get(format!("{}/monitors/health", app.url())).send();
+    let scrape = client.get(app.metrics_url()).send();
+    let (health, scrape) = tokio::time::timeout(Duration::from_secs(10), async { tokio::join!(health, scrape) })
+        .await
+        .expect("served once the silent sockets are closed, long before the 60 s idle timeout");
+    let served = started.elapsed();
+    assert_eq!(health.unwrap().status().as_u16(), 200);
+    assert_eq!(scrape.unwrap().status().as_u16(), 200);
+    // Each silent socket was closed by the server (end of stream or reset).
+    let mut closed_after = Vec::new();
+    for mut socket in silent {
+        let mut buffer = [0u8; 16];
+        let read = tokio::time::timeout(Duration::from_secs(10), socket.read(&mut buffer)).await;
+        assert!(matches!(read, Ok(Ok(0)) | Ok(Err(_))), "the server closes a silent socket: {read:?}");
+        closed_after.push(started.elapsed());
+    }
+    let last = closed_after.iter().max().copied().unwrap_or_default();
+    println!(
+        "RESULT silent_connections header_timeout=1s api=4 metrics=16 served_after={served:?} all_closed_by={last:?}"
+    );
+    assert!(served >= Duration::from_millis(900), "the slots were all taken until the header timeout: {served:?}");
+    assert!(served < Duration::from_secs(5), "served about the header timeout later: {served:?}");
+    assert!(last < Duration::from_secs(5), "every silent socket closed about the header timeout later: {last:?}");
     app.stop().await;
 }
 
