@@ -92,9 +92,16 @@ fn cancel_of(intent: &CancelIntent, snapshot: &PaymentSnapshot, claimed: &[Cance
 }
 
 /// Whether an error leaves the PG's outcome unknown (the cancel may have been
-/// made): a timeout, a connection lost, a 5xx, an unreadable answer.
+/// made): a timeout, a connection lost, a 5xx, an unreadable answer (or one
+/// past our bounds).
 fn outcome_unknown(error: &GatewayError) -> bool {
-    matches!(error, GatewayError::Timeout(_) | GatewayError::Unavailable(_) | GatewayError::Protocol(_))
+    matches!(
+        error,
+        GatewayError::Timeout(_)
+            | GatewayError::Unavailable(_)
+            | GatewayError::Protocol(_)
+            | GatewayError::OutOfBounds(_)
+    )
 }
 
 /// Whether settling an intent closed it: recorded as done, or refused by the

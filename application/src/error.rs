@@ -119,7 +119,9 @@ impl From<GatewayError> for AppError {
             GatewayError::Rejected(_) | GatewayError::BalanceMismatch(_) => AppError::Unprocessable(message),
             GatewayError::UnknownStore { .. } | GatewayError::Unrepresentable(_) => AppError::Invalid(message),
             GatewayError::Timeout(_) => AppError::GatewayTimeout(message),
-            GatewayError::Unavailable(_) | GatewayError::Protocol(_) => AppError::BadGateway(message),
+            GatewayError::Unavailable(_) | GatewayError::Protocol(_) | GatewayError::OutOfBounds(_) => {
+                AppError::BadGateway(message)
+            }
             GatewayError::TooSoon(_) => AppError::Unavailable(message),
         }
     }
@@ -167,6 +169,7 @@ mod tests {
         assert_eq!(status(GatewayError::Rejected("x".into())), 422);
         assert_eq!(status(GatewayError::Unavailable("x".into())), 502);
         assert_eq!(status(GatewayError::Protocol("x".into())), 502);
+        assert_eq!(status(GatewayError::OutOfBounds("x".into())), 502);
         assert_eq!(status(GatewayError::Timeout("x".into())), 504);
         assert_eq!(status(GatewayError::Unrepresentable("price: USD amounts have at most 2 decimals".into())), 400);
         assert_eq!(

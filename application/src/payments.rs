@@ -14,8 +14,9 @@ use crate::commands::{
 };
 use crate::error::AppError;
 use crate::ports::{
-    CancelIntentRepository, CancelRequest, Clock, ConfirmRequest, HistoryRepository, IdGenerator, PasswordFailures,
-    PasswordHasher, PasswordRecord, PaymentGateway, RepositoryError, ReservationRepository, SecretKey, StoredHistory,
+    CancelIntentRepository, CancelRequest, Clock, ConfirmRequest, GatewayError, HistoryRepository, IdGenerator,
+    PasswordFailures, PasswordHasher, PasswordRecord, PaymentGateway, RepositoryError, ReservationRepository,
+    SecretKey, StoredHistory,
 };
 
 /// The PG gateways by vendor.
@@ -426,7 +427,7 @@ impl PaymentService {
         };
         for _ in 0..MAX_CHANGE_ATTEMPTS {
             let vendor = stored.history.vendor().clone();
-            let snapshot = gateway.fetch_payment(&vendor.store_id, &vendor.uid).await?;
+            let snapshot = gateway.fetch_payment(&vendor.store_id, &vendor.uid).await.map_err(notified_read_error)?;
             let next = match stored.history.apply_current(snapshot)? {
                 Applied::Unchanged => return Ok(NotificationOutcome::Unchanged),
                 Applied::Changed(next) => next,
@@ -630,6 +631,17 @@ impl PaymentService {
             return Err(AppError::Invalid(format!("password: must be at least {min} characters")));
         }
         Ok(())
+    }
+}
+
+/// A PG notification's re-read that failed: what the gateway's error maps to,
+/// except an answer past our bounds, which every later read gives again: a
+/// refusal (422), so the notification is acknowledged and parked, not
+/// retried for days as if the PG were down.
+fn notified_read_error(error: GatewayError) -> AppError {
+    match error {
+        GatewayError::OutOfBounds(_) => AppError::Unprocessable(error.to_string()),
+        other => other.into(),
     }
 }
 

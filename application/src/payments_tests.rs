@@ -1273,6 +1273,29 @@ async fn a_notification_while_the_pg_is_down_is_taken_in_and_retried() {
     assert_eq!(service.process_inbox(10).await.unwrap().done, 1);
 }
 
+/// A PG answer past our bounds (5,000 cancels) is the same at every read: the
+/// notification is refused (answered, not kept), and one stored earlier is
+/// parked as failed at its first attempt, never retried for days.
+#[tokio::test]
+async fn a_notification_whose_payment_is_past_our_bounds_is_refused_not_retried() {
+    let mut m = Mocks::new();
+    m.stored(history("19900", false));
+    let why = "Toss payment cancels: 5000 cancels, more than the 1000 one payment may have";
+    m.gateway.expect_fetch_payment().times(2).returning(move |_, _| Err(GatewayError::OutOfBounds(why.into())));
+    m.histories.expect_save_change().never();
+    let inbox = m.inbox.clone();
+    let service = m.service();
+    assert_eq!(service.receive_pg_notification(notice()).await.unwrap(), crate::Received::Refused);
+    assert!(inbox.all().is_empty(), "nothing kept for a retry");
+    inbox.enqueue(&notice(), at(0), std::time::Duration::ZERO).await.unwrap();
+    inbox.rows.lock().unwrap()[0].lease = None;
+    let report = service.process_inbox(10).await.unwrap();
+    assert_eq!(report, crate::InboxReport { claimed: 1, done: 0, retrying: 0, failed: 1 });
+    let parked = inbox.all().remove(0);
+    assert_eq!(parked.state, Some(crate::ports::InboxOutcome::Failed));
+    assert!(parked.last_error.unwrap_or_default().contains("5000 cancels"));
+}
+
 /// The database is down: neither processing nor the check whether it is
 /// worth keeping can read it; the notification is stored anyway (the inbox
 /// falls back to its spool), never answered 503 for that alone.

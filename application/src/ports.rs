@@ -46,6 +46,14 @@ pub enum GatewayError {
     /// The PG answered something we cannot read.
     #[error("unexpected answer from the PG: {0}")]
     Protocol(String),
+    /// A protocol error that asking again does not change: the PG's answer
+    /// is past what this server takes for one payment (more cancels than
+    /// the PG crates' `payments_pg::MAX_CANCELS`). Answered as `Protocol`
+    /// (502); a PG notification that meets it is refused, not retried for
+    /// days; a cancel or charge that meets it stays unknown (the PG may
+    /// have moved the money).
+    #[error("unexpected answer from the PG: {0}")]
+    OutOfBounds(String),
     /// An amount the PG cannot carry exactly in its unit (a fraction of the
     /// currency's minor unit, or a currency without a known one): refused
     /// before anything was sent.

@@ -322,6 +322,7 @@ pub fn snapshot_from_payment(data: Value) -> Result<PaymentSnapshot, GatewayErro
     let currency = Currency::parse(view.currency.as_deref().unwrap_or("KRW"))
         .map_err(|e| GatewayError::Protocol(format!("Iamport payment currency: {e}")))?;
     let raw_cancels = view.cancel_history.unwrap_or_default();
+    payments_pg::check_cancel_count("Iamport payment cancel_history", raw_cancels.len())?;
     let mut parsed = Vec::with_capacity(raw_cancels.len());
     for raw in &raw_cancels {
         let cancel: CancelView = serde_json::from_value(raw.clone())
@@ -629,6 +630,22 @@ mod tests {
             let refused = snapshot_from_payment(payment(currency, amount)).unwrap_err();
             assert!(matches!(&refused, GatewayError::Protocol(m) if m.contains("amount")), "{currency}: {refused:?}");
         }
+    }
+
+    /// A payment listing more cancels than one payment may have is refused as
+    /// a protocol error naming the count; up to the bound it is read.
+    #[test]
+    fn more_cancels_than_one_payment_may_have_are_refused_naming_the_count() {
+        let payment = |count: usize| {
+            let cancels: Vec<Value> = (0..count)
+                .map(|i| json!({"pg_tid": format!("T-{i}"), "amount": 1, "cancelled_at": 1700000100}))
+                .collect();
+            json!({"status": "paid", "amount": 100000, "paid_at": 1700000000, "cancel_history": cancels})
+        };
+        let refused = snapshot_from_payment(payment(5_000)).unwrap_err();
+        assert!(matches!(&refused, GatewayError::OutOfBounds(m) if m.contains("5000 cancels")), "{refused:?}");
+        let read = snapshot_from_payment(payment(payments_pg::MAX_CANCELS)).unwrap();
+        assert_eq!(read.cancels.len(), payments_pg::MAX_CANCELS);
     }
 
     #[test]

@@ -57,7 +57,7 @@ fn outcome<T>(result: &Result<T, GatewayError>) -> &'static str {
         Err(GatewayError::UnknownStore { .. }) => "unknown_store",
         Err(GatewayError::Timeout(_)) => "timeout",
         Err(GatewayError::Unavailable(_)) => "unavailable",
-        Err(GatewayError::Protocol(_)) => "protocol",
+        Err(GatewayError::Protocol(_) | GatewayError::OutOfBounds(_)) => "protocol",
         Err(GatewayError::Unrepresentable(_)) => "unrepresentable",
     }
 }

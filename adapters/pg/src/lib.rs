@@ -1,6 +1,7 @@
 //! The PG contract and what PG crates share.
 //!
 //! - [`amounts`]: the unit a PG writes amounts in ([`AmountUnit`]).
+//! - [`bounds`]: what one payment's answer may hold ([`MAX_CANCELS`]).
 //! - [`contract`]: [`PgModule`] (a PG crate's entry: code, variables,
 //!   configuration) and [`PgInstance`] (a configured PG: its client, its
 //!   notification reader, its fake).
@@ -12,12 +13,14 @@
 //! Credentials are [`secrecy::SecretString`]s: they never print.
 
 pub mod amounts;
+pub mod bounds;
 pub mod contract;
 pub mod env;
 pub mod http;
 pub mod stores;
 
 pub use amounts::AmountUnit;
+pub use bounds::{MAX_CANCELS, check_cancel_count};
 pub use contract::{ClientSettings, DEFAULT_TIMEOUT, PgInstance, PgModule};
 pub use env::{ConfigError, Env, Mode, PgUrl, Vars};
 pub use http::{

@@ -92,6 +92,7 @@ pub fn snapshot(payment: Value) -> Result<PaymentSnapshot, GatewayError> {
     let currency = Currency::parse(view.currency.as_deref().unwrap_or("KRW")).map_err(|e| protocol("currency", &e))?;
     let price = money("amount.total", &view.amount.total, &currency)?;
     let order_id = Some(OrderId::parse(&view.id).map_err(|e| protocol("id", &e))?);
+    payments_pg::check_cancel_count("PortOne payment cancellations", view.cancellations.as_ref().map_or(0, Vec::len))?;
     let (mut cancels, mut pending_cancels, mut failed_cancels) = (Vec::new(), Vec::new(), Vec::new());
     for (index, raw) in view.cancellations.iter().flatten().enumerate() {
         let what = format!("cancellations[{index}]");
@@ -176,6 +177,30 @@ mod tests {
             ],
             "aMemberPortOneAddsLater": {"kept": true}
         })
+    }
+
+    /// A payment listing more cancellations than one payment may have is
+    /// refused as a protocol error naming the count; up to the bound it is read.
+    #[test]
+    fn more_cancellations_than_one_payment_may_have_are_refused_naming_the_count() {
+        let with = |count: usize| {
+            let mut payment = partly_cancelled();
+            let one = payment["cancellations"][0].clone();
+            payment["cancellations"] = Value::Array(
+                (0..count)
+                    .map(|i| {
+                        let mut cancellation = one.clone();
+                        cancellation["id"] = json!(format!("c-{i}"));
+                        cancellation["totalAmount"] = json!(1);
+                        cancellation
+                    })
+                    .collect(),
+            );
+            payment
+        };
+        let refused = snapshot(with(5_000)).unwrap_err();
+        assert!(matches!(&refused, GatewayError::OutOfBounds(m) if m.contains("5000 cancels")), "{refused:?}");
+        assert_eq!(snapshot(with(payments_pg::MAX_CANCELS)).unwrap().cancels.len(), payments_pg::MAX_CANCELS);
     }
 
     #[test]

@@ -83,6 +83,7 @@ pub fn snapshot(payment: Value) -> Result<PaymentSnapshot, GatewayError> {
         Some(id) if !id.trim().is_empty() => Some(OrderId::parse(id).map_err(|e| protocol("orderId", &e))?),
         _ => None,
     };
+    payments_pg::check_cancel_count("Toss payment cancels", view.cancels.as_ref().map_or(0, Vec::len))?;
     let (mut cancels, mut pending_cancels, mut failed_cancels) = (Vec::new(), Vec::new(), Vec::new());
     for (index, raw) in view.cancels.iter().flatten().enumerate() {
         let cancel: CancelView =
@@ -154,4 +155,29 @@ fn approved_at(text: Option<&str>, status: &TossPaymentStatus) -> Result<Timesta
 /// payment's deposit callbacks.
 pub fn secret(payment: &Value) -> Option<&str> {
     payment.get("secret").and_then(Value::as_str).filter(|s| !s.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// A payment listing more cancels than one payment may have is refused as
+    /// a protocol error naming the count; up to the bound it is read.
+    #[test]
+    fn more_cancels_than_one_payment_may_have_are_refused_naming_the_count() {
+        let payment = |count: usize| {
+            let cancels: Vec<Value> = (0..count)
+                .map(|i| {
+                    json!({"cancelAmount": 1, "cancelReason": "part", "canceledAt": "2026-01-01T10:00:00+09:00",
+                           "transactionKey": format!("tx-{i}"), "cancelStatus": "DONE"})
+                })
+                .collect();
+            json!({"paymentKey": "pk-1", "orderId": "order-1", "status": "PARTIAL_CANCELED", "currency": "KRW",
+                   "totalAmount": 100_000, "approvedAt": "2026-01-01T09:00:00+09:00", "cancels": cancels})
+        };
+        let refused = snapshot(payment(5_000)).unwrap_err();
+        assert!(matches!(&refused, GatewayError::OutOfBounds(m) if m.contains("5000 cancels")), "{refused:?}");
+        assert_eq!(snapshot(payment(payments_pg::MAX_CANCELS)).unwrap().cancels.len(), payments_pg::MAX_CANCELS);
+    }
 }
