@@ -5,20 +5,25 @@
 //!   AES-CBC as the original sends it, plus Standard Webhooks headers
 //!   (`webhook-id` = event id, stable across retries; `webhook-timestamp`;
 //!   `webhook-signature` = `v1,` HMAC-SHA256 over `id.timestamp.body`).
+//!   A receiver (host and port) whose recent attempts all failed gets a
+//!   short attempt timeout until one succeeds ([`CircuitConfig`]).
 //! - [`TargetPolicy`] says where webhooks may go (no loopback, link-local,
 //!   unspecified, multicast or broadcast target; private ranges when listed),
 //!   at registration and, as the sender's resolver, at every delivery.
 //! - [`WebhookWorker`] drains the durable outbox: claims due jobs under a
-//!   lease, delivers them with bounded concurrency, wakes at once when a change
-//!   is saved ([`NotifyingHistories`]) and polls otherwise, and on shutdown
-//!   stops claiming, lets in-flight deliveries finish for a grace period and
-//!   releases the rest.
+//!   lease, delivers them with bounded concurrency (and a bounded share of
+//!   it per receiver, so a dead receiver delays only its own jobs), wakes at
+//!   once when a change is saved ([`NotifyingHistories`]) and polls
+//!   otherwise, and on shutdown stops claiming, lets in-flight deliveries
+//!   finish for a grace period and releases the rest.
 
+mod circuit;
 mod notify;
 mod sender;
 mod targets;
 mod worker;
 
+pub use circuit::CircuitConfig;
 pub use notify::NotifyingHistories;
 pub use sender::{HttpWebhookSender, RenderBody, SecretError, SenderConfig, WebhookSecret};
 pub use targets::TargetPolicy;

@@ -6,6 +6,7 @@ use payments_application::ports::{SendResult, WebhookSender};
 use payments_crypto::WireCipher;
 use payments_domain::{DeliveryAttempt, WebhookEvent};
 
+use crate::circuit::{Attempt, CircuitConfig, Circuits, Target};
 use crate::targets::{CheckedResolver, TargetPolicy};
 
 /// Renders an event's plaintext JSON body (`{id, source, previous, current}`);
@@ -56,6 +57,8 @@ pub struct SenderConfig {
     /// Where deliveries may go (checked before each POST, and by the
     /// resolver of every connection). By default no internal address.
     pub targets: Arc<TargetPolicy>,
+    /// When a receiver's attempts get a short timeout (its circuit).
+    pub circuit: CircuitConfig,
 }
 
 impl Default for SenderConfig {
@@ -64,14 +67,19 @@ impl Default for SenderConfig {
             timeout: Duration::from_secs(10),
             user_agent: format!("payments/{}", env!("CARGO_PKG_VERSION")),
             targets: Arc::default(),
+            circuit: CircuitConfig::default(),
         }
     }
 }
 
-/// Delivers one event per call over HTTP (reqwest, pooled connections).
+/// Delivers one event per call over HTTP (reqwest, pooled connections),
+/// with a short timeout for a receiver whose recent attempts all failed
+/// (see [`CircuitConfig`]).
 #[derive(Clone)]
 pub struct HttpWebhookSender {
     client: reqwest::Client,
+    timeout: Duration,
+    circuits: Arc<Circuits>,
     targets: Arc<TargetPolicy>,
     cipher: WireCipher,
     secret: WebhookSecret,
@@ -104,7 +112,15 @@ impl HttpWebhookSender {
             // Every connection's addresses pass the target policy first.
             .dns_resolver(Arc::new(CheckedResolver(config.targets.clone())))
             .build()?;
-        Ok(Self { client, targets: config.targets.clone(), cipher, secret, render })
+        Ok(Self {
+            client,
+            timeout: config.timeout,
+            circuits: Arc::new(Circuits::new(config.circuit)),
+            targets: config.targets.clone(),
+            cipher,
+            secret,
+            render,
+        })
     }
 
     /// The exact body and headers of a delivery of `event` at `timestamp`.
@@ -139,12 +155,18 @@ impl WebhookSender for HttpWebhookSender {
             return SendResult { status: None, body: None };
         }
         let url = webhook_url.as_str();
+        let target = Target::of(webhook_url);
+        let attempt = self.circuits.attempt(&target, std::time::Instant::now());
         let (body, headers) = self.envelope(event, chrono::Utc::now().timestamp());
         let mut request = self.client.post(url).header("content-type", "text/plain; charset=utf-8").body(body);
+        if attempt == Attempt::Short {
+            // The whole attempt: connecting, sending, the answer and its body.
+            request = request.timeout(self.circuits.timeout(attempt, self.timeout));
+        }
         for (name, value) in headers {
             request = request.header(name, value);
         }
-        match request.send().await {
+        let result = match request.send().await {
             Ok(response) => {
                 let status = response.status().as_u16();
                 let body = read_bounded(response, DeliveryAttempt::MAX_BODY_BYTES).await;
@@ -152,10 +174,13 @@ impl WebhookSender for HttpWebhookSender {
                 SendResult { status: Some(status), body: Some(body) }
             }
             Err(error) => {
-                tracing::info!(event = %event.id(), error = %error, "webhook receiver unreachable");
+                tracing::info!(event = %event.id(), error = %error, ?attempt, "webhook receiver unreachable");
                 SendResult { status: None, body: None }
             }
-        }
+        };
+        let succeeded = result.status.is_some_and(|s| (200..300).contains(&s));
+        self.circuits.record(&target, succeeded, std::time::Instant::now());
+        result
     }
 }
 

@@ -13,7 +13,8 @@ use payments_application::{DeliveryDeps, DeliveryService};
 use payments_crypto::WireCipher;
 use payments_domain::*;
 use payments_webhook::{
-    HttpWebhookSender, RenderBody, SenderConfig, TargetPolicy, WebhookSecret, WebhookWorker, WorkerConfig,
+    CircuitConfig, HttpWebhookSender, RenderBody, SenderConfig, TargetPolicy, WebhookSecret, WebhookWorker,
+    WorkerConfig,
 };
 use poem::{EndpointExt, IntoResponse, Request, Route, handler, http::StatusCode, post, web::Data};
 use serde_json::json;
@@ -61,9 +62,14 @@ impl WebhookOutbox for MemoryOutbox {
     ) -> Result<Vec<DeliveryJob>, RepositoryError> {
         let mut jobs = self.jobs.lock().unwrap();
         let until = now + chrono::Duration::from_std(lease_for).unwrap();
-        Ok(jobs
+        // The oldest due first, as the database claims them.
+        let mut due: Vec<&mut Job> = jobs
             .values_mut()
             .filter(|j| j.done.is_none() && j.due <= now && j.lease.is_none_or(|(_, t)| t < now))
+            .collect();
+        due.sort_by_key(|j| (j.due, j.event.id()));
+        Ok(due
+            .into_iter()
             .take(limit as usize)
             .map(|j| {
                 let lease = LeaseToken(uuid::Uuid::new_v4());
@@ -427,4 +433,70 @@ async fn shutdown_releases_deliveries_still_in_flight() {
     let job = outbox.job(e.id());
     assert!(job.lease.is_none(), "released at shutdown so another process can deliver it");
     assert!(job.attempts.is_empty() && job.done.is_none());
+}
+
+/// A receiver that accepts the request and never answers holds its share of
+/// the slots (1 of 4 here), not all of them: another receiver's delivery goes
+/// at once, and the dead receiver's other jobs stay claimed by nobody with
+/// their schedule untouched (no attempt, due as they were).
+#[tokio::test]
+async fn a_dead_receiver_holds_its_share_of_the_slots_and_no_more() {
+    let (dead, mut dead_seen) = start_receiver("127.0.0.1:0".parse().unwrap(), vec![], true).await;
+    let (alive, mut alive_seen) = start_receiver("127.0.0.1:0".parse().unwrap(), vec![], false).await;
+    let outbox = Arc::new(MemoryOutbox::default());
+    let stuck: Vec<WebhookEvent> = (0..12).map(|n| event(&format!("{}/hook", dead.url()), 100 + n)).collect();
+    for e in &stuck {
+        outbox.push(e.clone());
+    }
+    let config = WorkerConfig { concurrency: 4, per_host: 1, ..fast() };
+    let worker = start_worker(delivery(outbox.clone(), Duration::from_secs(60)), config);
+    within("the dead receiver's first request", dead_seen.recv()).await.unwrap();
+
+    // Queued behind the 11 others of the dead receiver (the oldest go first).
+    let other = event(&format!("{}/hook", alive.url()), 200);
+    outbox.push(other.clone());
+    let started = std::time::Instant::now();
+    worker.wake.notify_one();
+    let got = within("the other receiver's delivery", alive_seen.recv()).await.unwrap();
+    let took = started.elapsed();
+    assert_eq!(got.id, other.id().to_string());
+    assert!(took < Duration::from_secs(1), "another receiver is not held up by a dead one: {took:?}");
+    wait_until("the other delivery recorded", || outbox.job(other.id()).done.is_some()).await;
+    assert!(dead_seen.try_recv().is_err(), "one request at a time to the dead receiver");
+
+    worker.stop.send(true).unwrap();
+    within("worker stop", worker.task).await.unwrap();
+    for e in &stuck {
+        let job = outbox.job(e.id());
+        assert!(job.lease.is_none() && job.attempts.is_empty() && job.done.is_none(), "{job:?}");
+        assert_eq!(job.due, e.created_at(), "due as it was: the retry schedule is untouched");
+    }
+}
+
+/// A receiver that never answers costs the full timeout until its circuit
+/// opens (2 failures in a row here), then the short one; another receiver
+/// is not concerned.
+#[tokio::test]
+async fn a_receiver_that_never_answers_gets_the_short_timeout_once_its_circuit_opens() {
+    let (dead, _dead_seen) = start_receiver("127.0.0.1:0".parse().unwrap(), vec![], true).await;
+    let (alive, _alive_seen) = start_receiver("127.0.0.1:0".parse().unwrap(), vec![], false).await;
+    let circuit = CircuitConfig { failures: 2, open_timeout: Duration::from_millis(100), ..CircuitConfig::default() };
+    let config = SenderConfig {
+        timeout: Duration::from_millis(800),
+        targets: Arc::new(TargetPolicy::local()),
+        circuit,
+        ..SenderConfig::default()
+    };
+    let sender = HttpWebhookSender::new(&config, cipher(), WebhookSecret::parse(SECRET).unwrap(), render()).unwrap();
+    let mut took = Vec::new();
+    for n in 0..4 {
+        let started = std::time::Instant::now();
+        let result = WebhookSender::send(&sender, &event(&format!("{}/hook", dead.url()), 300 + n)).await;
+        assert_eq!(result.status, None);
+        took.push(started.elapsed());
+    }
+    assert!(took[..2].iter().all(|t| *t >= Duration::from_millis(750)), "the full timeout while closed: {took:?}");
+    assert!(took[2..].iter().all(|t| *t < Duration::from_millis(500)), "the short one once open: {took:?}");
+    let result = WebhookSender::send(&sender, &event(&format!("{}/hook", alive.url()), 310)).await;
+    assert_eq!(result.status, Some(200), "another receiver is delivered to");
 }
