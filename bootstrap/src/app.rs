@@ -319,6 +319,7 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
         delivery.clone(),
         WorkerConfig {
             concurrency: config.webhooks.concurrency,
+            per_host: config.webhooks.per_host,
             poll_interval: config.webhooks.poll_interval,
             shutdown_grace: config.shutdown_grace,
             ..WorkerConfig::default()

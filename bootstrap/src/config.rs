@@ -53,6 +53,9 @@ pub struct WebhookConfig {
     pub timeout: Duration,
     pub schedule: RetrySchedule,
     pub concurrency: usize,
+    /// Deliveries in flight at once to one receiver (host and port), at most
+    /// `concurrency` (`PAYMENT_WEBHOOK_CONCURRENCY_PER_HOST`).
+    pub per_host: usize,
     pub poll_interval: Duration,
     /// Where webhooks may go (`PAYMENT_WEBHOOK_ALLOWED_HOSTS`,
     /// `PAYMENT_WEBHOOK_ALLOW_PRIVATE`; anything in local mode).
@@ -81,7 +84,8 @@ pub struct ServerLimits {
     pub idle_timeout: Duration,
     /// An HTTP/1 request head (request line and headers) not complete this
     /// long after its first byte closes the connection (slow clients that
-    /// keep a connection with a byte now and then).
+    /// keep a connection with a byte now and then); a new connection's first
+    /// head (or HTTP/2 preface) is timed from the accept (silent sockets).
     pub header_timeout: Duration,
     /// Requests one HTTP/2 connection may have in flight at once.
     pub http2_max_streams: u32,
@@ -153,8 +157,9 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("PAYMENT_IDLE_TIMEOUT_SECS", "an API connection silent this long is closed (default 60)"),
     (
         "PAYMENT_HEADER_TIMEOUT_SECS",
-        "an HTTP/1 request's line and headers must arrive within this many seconds of their first byte, \
-         or the connection is closed (default 10)",
+        "an HTTP/1 request's line and headers (a new connection's first request, or its HTTP/2 preface: from \
+         the accept; a later request on a kept-alive connection: from its first byte) must arrive within this \
+         many seconds, or the connection is closed (default 10)",
     ),
     ("PAYMENT_HTTP2_MAX_STREAMS", "requests one HTTP/2 connection may have in flight at once (default 100)"),
     ("PAYMENT_REQUEST_TIMEOUT_SECS", "a request still running after this is answered 503 (default 120)"),
@@ -214,6 +219,12 @@ pub const VARIABLES: &[(&str, &str)] = &[
         "delivered and given-up webhook events (with their attempts) are removed after this many days (default 90)",
     ),
     ("PAYMENT_WEBHOOK_CONCURRENCY", "deliveries in flight at once (default 32)"),
+    (
+        "PAYMENT_WEBHOOK_CONCURRENCY_PER_HOST",
+        "deliveries in flight at once to one receiver (host and port), so a receiver that never answers holds \
+         only these slots; its other due deliveries wait, other receivers' go first \
+         (default a quarter of PAYMENT_WEBHOOK_CONCURRENCY, at least 1; at most PAYMENT_WEBHOOK_CONCURRENCY)",
+    ),
     ("PAYMENT_WEBHOOK_POLL_MS", "how often to look for due deliveries (default 500)"),
     (
         "PAYMENT_WEBHOOK_ALLOWED_HOSTS",
@@ -414,12 +425,19 @@ impl Config {
                 lease
             }
         };
+        let concurrency = r.within("PAYMENT_WEBHOOK_CONCURRENCY", 32usize, 1..=1024)?;
+        let per_host = r.within(
+            "PAYMENT_WEBHOOK_CONCURRENCY_PER_HOST",
+            payments_webhook::WorkerConfig::default_per_host(concurrency),
+            1..=concurrency,
+        )?;
         let webhooks = WebhookConfig {
             secret,
             timeout,
             lease,
             schedule,
-            concurrency: r.within("PAYMENT_WEBHOOK_CONCURRENCY", 32usize, 1..=1024)?,
+            concurrency,
+            per_host,
             poll_interval: r.millis("PAYMENT_WEBHOOK_POLL_MS", 500, 10..=60_000)?,
             retention: Duration::from_secs(86_400 * r.within("PAYMENT_WEBHOOK_RETENTION_DAYS", 90u64, 1..=3650)?),
             targets,
@@ -819,6 +837,8 @@ mod tests {
             ("PAYMENT_WEBHOOK_LEASE_SECS", "99999999999", "between 1 and 604800"),
             ("PAYMENT_WEBHOOK_CONCURRENCY", "18446744073709551615", "between 1 and 1024"),
             ("PAYMENT_WEBHOOK_POLL_MS", "1", "between 10 and 60000"),
+            ("PAYMENT_WEBHOOK_CONCURRENCY_PER_HOST", "0", "between 1 and 32"),
+            ("PAYMENT_WEBHOOK_CONCURRENCY_PER_HOST", "33", "between 1 and 32"),
             ("PAYMENT_ARGON2_MEMORY_KIB", "4294967295", "between 64 and 1048576"),
             ("PAYMENT_ARGON2_ITERATIONS", "0", "between 1 and 64"),
             ("PAYMENT_ARGON2_MAX_PARALLEL", "100000", "between 1 and 256"),
@@ -837,6 +857,26 @@ mod tests {
             assert_eq!(err.variable, name, "{err}");
             assert!(err.to_string().contains(hint), "{err} should mention {hint:?}");
         }
+    }
+
+    #[test]
+    fn a_receiver_holds_a_quarter_of_the_delivery_slots_unless_told() {
+        let slots = |pairs: &[(&'static str, &'static str)]| {
+            let mut base = real();
+            base.extend_from_slice(pairs);
+            let config = Config::from_vars(&vars(&base)).unwrap();
+            (config.webhooks.concurrency, config.webhooks.per_host)
+        };
+        assert_eq!(slots(&[]), (32, 8));
+        assert_eq!(slots(&[("PAYMENT_WEBHOOK_CONCURRENCY", "4")]), (4, 1));
+        assert_eq!(slots(&[("PAYMENT_WEBHOOK_CONCURRENCY", "3")]), (3, 1), "at least one");
+        let told = [("PAYMENT_WEBHOOK_CONCURRENCY", "6"), ("PAYMENT_WEBHOOK_CONCURRENCY_PER_HOST", "6")];
+        assert_eq!(slots(&told), (6, 6), "all of them, when the operator says so");
+        let mut over = real();
+        over.extend([("PAYMENT_WEBHOOK_CONCURRENCY", "6"), ("PAYMENT_WEBHOOK_CONCURRENCY_PER_HOST", "7")]);
+        let err = Config::from_vars(&vars(&over)).unwrap_err();
+        assert_eq!(err.variable, "PAYMENT_WEBHOOK_CONCURRENCY_PER_HOST");
+        assert!(err.to_string().contains("between 1 and 6"), "{err}");
     }
 
     #[test]
