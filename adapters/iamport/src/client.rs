@@ -12,7 +12,7 @@ use payments_domain::{
     CancelHistory, CancelKey, CancelReason, Currency, Money, OrderId, PaymentPhase, PaymentSnapshot, SourceId, StoreId,
     VendorCode, VendorUid,
 };
-use payments_pg::{Answer, ExposeSecret, PgBuildError, PgHttp, SecretString, Stores};
+use payments_pg::{ExposeSecret, PgBuildError, PgHttp, SecretString, Stores};
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -195,47 +195,50 @@ impl IamportGateway {
     }
 
     /// Sends one request and sorts the answer: a 2xx envelope with code 0 is
-    /// `Ok(response)`, a 401 is `Unauthorized`, the rest is a [`GatewayError`].
+    /// `Ok(response)`, a 401 is `Unauthorized`, the rest is a [`GatewayError`]
+    /// naming the call and its status. Iamport's own words (its envelope's
+    /// `message`, or the page it answered) are logged, never answered:
+    /// Iamport documents no codes beyond 0 and "not 0".
     async fn exchange(&self, request: reqwest::RequestBuilder, what: &str) -> Result<Outcome, GatewayError> {
-        let Answer { status, body: bytes } = self.http.send(request, what).await?;
-        let envelope: Option<IamportResponse<Value>> = serde_json::from_slice(&bytes).ok();
-        let message = envelope
-            .as_ref()
-            .and_then(|e| e.message.clone())
-            .filter(|m| !m.is_empty())
-            .unwrap_or_else(|| format!("HTTP {}", status.as_u16()));
+        let answer = self.http.send(request, what).await?;
+        let status = answer.status;
+        let envelope: Option<IamportResponse<Value>> = serde_json::from_slice(&answer.body).ok();
+        let failed = || {
+            let text = envelope
+                .as_ref()
+                .and_then(|e| e.message.clone())
+                .filter(|m| !m.is_empty())
+                .unwrap_or_else(|| answer.snippet(payments_pg::LOGGED_PG_TEXT_CHARS));
+            payments_pg::failed_call("Iamport", what, status, None, &text, &[])
+        };
         if status == StatusCode::UNAUTHORIZED {
-            return Ok(Outcome::Unauthorized(message));
+            return Ok(Outcome::Unauthorized(failed()));
         }
         if status == StatusCode::NOT_FOUND {
             // Iamport's own 404 carries its envelope; a bare 404 means the base
             // URL does not point at Iamport, which is not "no such payment".
             return Err(match envelope {
-                Some(_) => GatewayError::NotFound(message),
-                None => {
-                    GatewayError::Protocol(format!("HTTP 404 without an Iamport envelope from {}", self.http.base()))
-                }
+                Some(_) => GatewayError::NotFound(failed()),
+                None => GatewayError::Protocol(format!("{} without an Iamport envelope", failed())),
             });
         }
         if status.is_server_error() {
-            return Err(GatewayError::Unavailable(format!("Iamport answered {}: {message}", status.as_u16())));
+            return Err(GatewayError::Unavailable(failed()));
         }
         if status.is_client_error() {
-            return Err(GatewayError::Rejected(message));
+            return Err(GatewayError::Rejected(failed()));
         }
         if !status.is_success() {
-            return Err(GatewayError::Protocol(format!("unexpected HTTP status {}", status.as_u16())));
+            return Err(GatewayError::Protocol(failed()));
         }
-        let envelope = envelope.ok_or_else(|| {
-            GatewayError::Protocol(format!(
-                "not an Iamport envelope: {}",
-                String::from_utf8_lossy(&bytes[..bytes.len().min(200)])
-            ))
-        })?;
-        if envelope.code != 0 {
-            return Err(GatewayError::Rejected(message));
+        let Some(envelope_read) = envelope.as_ref() else {
+            return Err(GatewayError::Protocol(format!("{}: not an Iamport envelope", failed())));
+        };
+        if envelope_read.code != 0 {
+            return Err(GatewayError::Rejected(format!("{} with a refusal", failed())));
         }
-        envelope.response.map(Outcome::Ok).ok_or_else(|| GatewayError::Protocol("code 0 without a response".to_owned()))
+        let response = envelope.and_then(|e| e.response);
+        response.map(Outcome::Ok).ok_or_else(|| GatewayError::Protocol(format!("{what}: code 0 without a response")))
     }
 
     /// An authorised call: the store's token as `Authorization`, refreshed and
@@ -493,8 +496,18 @@ impl PaymentGateway for IamportGateway {
         // Code 0 says the card company was reached; a refused card is a
         // payment whose status is `failed` (its fail_reason says why).
         if payment.snapshot.phase == PaymentPhase::Failed {
-            let reason = payment.snapshot.data.get("fail_reason").and_then(Value::as_str).unwrap_or("card refused");
-            return Err(GatewayError::Rejected(truncate(reason, 200)));
+            // Its fail_reason is the card company's words: logged, not answered.
+            let reason = payment.snapshot.data.get("fail_reason").and_then(Value::as_str).unwrap_or_default();
+            let reason: String = reason.chars().take(payments_pg::LOGGED_PG_TEXT_CHARS).collect();
+            tracing::info!(
+                pg = "Iamport",
+                store = store.as_str(),
+                fail_reason = reason,
+                "a saved-card charge was refused"
+            );
+            return Err(GatewayError::Rejected(
+                "Iamport POST /subscribe/payments/again: the card was refused (status failed)".into(),
+            ));
         }
         Ok(payment)
     }

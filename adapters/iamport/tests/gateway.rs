@@ -121,7 +121,7 @@ async fn partial_cancels_until_the_balance_is_zero_then_refused() {
     assert!(matches!(error, GatewayError::Rejected(_)), "{error:?}");
     let error = gateway.cancel_payment(&store(), &uid(&payment), &cancel("4000", "5000")).await.unwrap_err();
     assert!(
-        matches!(error, GatewayError::BalanceMismatch(ref m) if m.contains("checksum")),
+        matches!(error, GatewayError::BalanceMismatch(ref m) if m.ends_with("/payments/cancel answered 200 with a refusal")),
         "a stale checksum is told from other refusals: {error:?}"
     );
     let after = gateway.cancel_payment(&store(), &uid(&payment), &cancel("4500", "4500")).await.unwrap();
@@ -174,7 +174,8 @@ async fn a_virtual_account_deposit_sends_webhooks_and_its_cancel_needs_a_refund_
     assert!(snapshot.paid_at.is_some());
 
     let error = gateway.cancel_payment(&store(), &uid(&payment), &cancel("10000", "50000")).await.unwrap_err();
-    assert!(matches!(error, GatewayError::Rejected(ref m) if m.contains("refund")), "{error:?}");
+    // Iamport's words (which field is missing) are logged, not answered.
+    assert!(matches!(error, GatewayError::Rejected(ref m) if m.ends_with("answered 200 with a refusal")), "{error:?}");
     let mut request = cancel("10000", "50000");
     request.refund_account = Some(RefundAccount {
         bank: "088".into(),
@@ -330,4 +331,47 @@ async fn the_fake_mounts_under_a_prefix_and_the_client_follows_a_base_path() {
     let error = gateway.fetch_payment(&store(), &VendorUid::parse("imp_404").unwrap()).await.unwrap_err();
     assert!(matches!(error, GatewayError::NotFound(_)), "{error:?}");
     assert_eq!(fake.tokens_issued(), 1);
+}
+
+/// What Iamport writes of a failure (its envelope's message, an error page,
+/// an answer that is no envelope: a forged log line with an escape sequence
+/// in each) never reaches a gateway error, so never an answer of ours: the
+/// error names the call and its status.
+#[tokio::test]
+async fn iamport_text_never_reaches_an_error() {
+    use poem::web::Path;
+    use poem::{EndpointExt, Response, Route, get, handler, post};
+    const FORGED: &str = "\n2026-01-01T00:00:00.000000Z  INFO request: method=PUT status=200\u{1b}[2K";
+    #[handler]
+    fn token() -> Response {
+        let body = json!({"code": 0, "message": null,
+                          "response": {"access_token": "t", "now": 1_700_000_000, "expired_at": 1_700_003_600}});
+        Response::builder().content_type("application/json").body(body.to_string())
+    }
+    #[handler]
+    fn payment(Path(uid): Path<String>) -> Response {
+        let envelope = |code: i64| json!({"code": code, "message": FORGED, "response": null}).to_string();
+        let (status, body) = match uid.as_str() {
+            "refused" => (200, envelope(-1)),
+            "not-found" => (404, envelope(1)),
+            "down" => (500, envelope(-1)),
+            "page" => (502, format!("<html>{FORGED}</html>")),
+            _ => (200, format!("not an envelope {FORGED}")),
+        };
+        Response::builder().status(poem::http::StatusCode::from_u16(status).unwrap()).body(body)
+    }
+    let routes = Route::new().at("/users/getToken", post(token)).at("/payments/:uid", get(payment));
+    let server = payments_fakekit::serve(routes.boxed(), local()).await.unwrap();
+    let gateway = gateway_for(&server.url());
+    for (uid, expected) in [
+        ("refused", "refused by the PG: Iamport GET /payments/refused answered 200 with a refusal"),
+        ("not-found", "not found at the PG: Iamport GET /payments/not-found answered 404"),
+        ("down", "the PG failed: Iamport GET /payments/down answered 500"),
+        ("page", "the PG failed: Iamport GET /payments/page answered 502"),
+        ("odd", "unexpected answer from the PG: Iamport GET /payments/odd answered 200: not an Iamport envelope"),
+    ] {
+        let error = gateway.fetch_payment(&store(), &VendorUid::parse(uid).unwrap()).await.unwrap_err();
+        assert_eq!(error.to_string(), expected, "{uid}");
+    }
+    server.stop().await.unwrap();
 }

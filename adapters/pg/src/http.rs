@@ -35,9 +35,41 @@ pub struct Answer {
 }
 
 impl Answer {
-    /// The body's first `chars` characters, for messages.
+    /// The body's first `chars` characters, for the log only: a PG's own
+    /// text never reaches an answer (see [`failed_call`]).
     pub fn snippet(&self, chars: usize) -> String {
         String::from_utf8_lossy(&self.body).chars().take(chars).collect()
+    }
+}
+
+/// How much of a PG's own text (its message, an error page) a log line keeps.
+pub const LOGGED_PG_TEXT_CHARS: usize = 500;
+
+/// What an answer of ours says of a PG call that failed: the call and the
+/// PG's HTTP status, and the PG's own code only when the PG documents it
+/// (`documented`, each PG crate's list): `POST /v1/payments/confirm answered
+/// 400 ALREADY_PROCESSED_PAYMENT`. What the PG wrote (`pg_text`: its
+/// message, an error page) and an undocumented code are logged here, as
+/// fields the log format escapes, and go nowhere else: a PG's text is not
+/// ours to hand to a backend, and may hold anything (line breaks, escape
+/// sequences, a forged log line, an internal detail).
+pub fn failed_call(
+    pg: &'static str,
+    what: &str,
+    status: StatusCode,
+    code: Option<&str>,
+    pg_text: &str,
+    documented: &[&str],
+) -> String {
+    let pg_text: String = pg_text.chars().take(LOGGED_PG_TEXT_CHARS).collect();
+    if status.is_server_error() {
+        tracing::warn!(pg, call = what, status = status.as_u16(), code, pg_text, "a PG call failed");
+    } else {
+        tracing::info!(pg, call = what, status = status.as_u16(), code, pg_text, "a PG call was refused");
+    }
+    match code.filter(|code| documented.contains(code)) {
+        Some(code) => format!("{pg} {what} answered {} {code}", status.as_u16()),
+        None => format!("{pg} {what} answered {}", status.as_u16()),
     }
 }
 
@@ -196,6 +228,26 @@ mod tests {
         let answer = http.send(http.request(Method::GET, &["small"]), "small").await.unwrap();
         assert_eq!((answer.status, answer.snippet(100).as_str()), (StatusCode::OK, "{\"ok\": true}"));
         server.stop().await.unwrap();
+    }
+
+    #[test]
+    fn a_failed_call_names_the_call_its_status_and_only_a_documented_code() {
+        let forged = "oops\n2026-01-01T00:00:00Z  INFO request method=PUT status=200\u{1b}[2K";
+        let documented = ["NOT_FOUND_PAYMENT"];
+        let named = failed_call(
+            "Toss",
+            "GET /v1/payments/x",
+            StatusCode::NOT_FOUND,
+            Some("NOT_FOUND_PAYMENT"),
+            forged,
+            &documented,
+        );
+        assert_eq!(named, "Toss GET /v1/payments/x answered 404 NOT_FOUND_PAYMENT");
+        let unknown =
+            failed_call("Toss", "GET /v1/payments/x", StatusCode::BAD_GATEWAY, Some(forged), forged, &documented);
+        assert_eq!(unknown, "Toss GET /v1/payments/x answered 502");
+        let none = failed_call("Iamport", "POST /payments/cancel", StatusCode::OK, None, forged, &[]);
+        assert_eq!(none, "Iamport POST /payments/cancel answered 200");
     }
 
     #[tokio::test]

@@ -24,7 +24,8 @@ pub use bounds::{MAX_CANCELS, check_cancel_count};
 pub use contract::{ClientSettings, DEFAULT_TIMEOUT, PgInstance, PgModule};
 pub use env::{ConfigError, Env, Mode, PgUrl, Vars};
 pub use http::{
-    Answer, IDEMPOTENCY_KEY, MAX_ANSWER_BYTES, PgBuildError, PgFailure, PgHttp, call_name, transport_error,
+    Answer, IDEMPOTENCY_KEY, LOGGED_PG_TEXT_CHARS, MAX_ANSWER_BYTES, PgBuildError, PgFailure, PgHttp, call_name,
+    failed_call, transport_error,
 };
 pub use secrecy::{ExposeSecret, SecretString};
 pub use stores::Stores;

@@ -34,6 +34,44 @@ const PG_PROVIDER: &str = "PG_PROVIDER";
 /// Refusals of an operation on a billing key already deleted.
 const BILLING_KEY_ALREADY_DELETED: &str = "BILLING_KEY_ALREADY_DELETED";
 
+/// The error `type`s PortOne V2 documents for the calls this client makes
+/// (`src/schema/v2.openapi.json`, API 1.16.0: every error schema reachable
+/// from `GetPaymentError`, `CancelPaymentError`, `GetBillingKeyInfoError`,
+/// `DeleteBillingKeyError` and `PayWithBillingKeyError`; the same set as
+/// `tests/data/v2-schemas.json`, checked by a test). Only these reach an
+/// answer of ours, next to the call and its status; any other type, every
+/// message and `pgMessage` stay in the log.
+pub const DOCUMENTED_ERRORS: &[&str] = &[
+    "ALREADY_PAID",
+    "BILLING_KEY_ALREADY_DELETED",
+    "BILLING_KEY_NOT_FOUND",
+    "BILLING_KEY_NOT_ISSUED",
+    "CANCEL_AMOUNT_EXCEEDS_CANCELLABLE_AMOUNT",
+    "CANCEL_TAX_AMOUNT_EXCEEDS_CANCELLABLE_TAX_AMOUNT",
+    "CANCEL_TAX_FREE_AMOUNT_EXCEEDS_CANCELLABLE_TAX_FREE_AMOUNT",
+    "CANCELLABLE_AMOUNT_CONSISTENCY_BROKEN",
+    "CHANNEL_NOT_FOUND",
+    "CHANNEL_SPECIFIC",
+    "DISCOUNT_AMOUNT_EXCEEDS_TOTAL_AMOUNT",
+    "FORBIDDEN",
+    "INVALID_REQUEST",
+    "MAX_CANCEL_COUNT_REACHED",
+    "MAX_TRANSACTION_COUNT_REACHED",
+    "NEGATIVE_PROMOTION_ADJUSTED_CANCEL_AMOUNT",
+    "PAYMENT_ALREADY_CANCELLED",
+    "PAYMENT_NOT_FOUND",
+    "PAYMENT_NOT_PAID",
+    "PAYMENT_SCHEDULE_ALREADY_EXISTS",
+    "PG_PROVIDER",
+    "PROMOTION_DISCOUNT_RETAIN_OPTION_SHOULD_NOT_BE_CHANGED",
+    "PROMOTION_PAY_METHOD_DOES_NOT_MATCH",
+    "SUM_OF_PARTS_EXCEEDS_CANCEL_AMOUNT",
+    "SUM_OF_PARTS_EXCEEDS_TOTAL_AMOUNT",
+    "UNAUTHORIZED",
+    // The REST overview's retry of a key whose first request still runs.
+    "IDEMPOTENCY_OUTSTANDING_REQUEST",
+];
+
 /// One store of ours at PortOne: its API secret, PortOne's id of the store
 /// (sent where the API asks for it; the secret's own store when `None`) and
 /// the secret its webhooks are signed with.
@@ -173,21 +211,29 @@ impl PortOneGateway {
 /// `NotFound`; 401 and 403 (our secret or our store) and 429 -> `Unavailable`;
 /// `PG_PROVIDER` (the PG behind PortOne said no) -> `Rejected`; other 5xx ->
 /// `Unavailable` (the outcome is unknown until re-read); other 4xx ->
-/// `Rejected` with PortOne's message.
+/// `Rejected`. The message names the call, its status and PortOne's type when
+/// documented ([`DOCUMENTED_ERRORS`]); PortOne's `message`, the underlying
+/// PG's `pgCode`/`pgMessage` and an error page are logged, never answered.
 fn refusal(what: &str, answer: &Answer) -> PgFailure {
     let body: Option<Value> = serde_json::from_slice(&answer.body).ok();
-    let kind = body.as_ref().and_then(|b| b.get("type")).and_then(Value::as_str).map(str::to_owned);
-    let message = match (&kind, body.as_ref().and_then(|b| b.get("message")).and_then(Value::as_str)) {
-        (Some(kind), Some(message)) => format!("{message} ({kind})"),
-        (Some(kind), None) => kind.clone(),
-        (None, _) => format!("HTTP {}: {}", answer.status, answer.snippet(200)),
+    let member = |name: &str| body.as_ref().and_then(|b| b.get(name)).and_then(Value::as_str);
+    let kind = member("type").map(str::to_owned);
+    let text = match (member("message"), member("pgCode"), member("pgMessage")) {
+        (None, None, None) if body.is_none() => answer.snippet(payments_pg::LOGGED_PG_TEXT_CHARS),
+        (message, pg_code, pg_message) => format!(
+            "{}; the PG: {} {}",
+            message.unwrap_or_default(),
+            pg_code.unwrap_or_default(),
+            pg_message.unwrap_or_default()
+        ),
     };
+    let message = payments_pg::failed_call("PortOne", what, answer.status, kind.as_deref(), &text, DOCUMENTED_ERRORS);
     let error = match answer.status {
         StatusCode::NOT_FOUND => GatewayError::NotFound(message),
         StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
-            GatewayError::Unavailable(format!("{what}: PortOne refused our credentials or store: {message}"))
+            GatewayError::Unavailable(format!("{message}: PortOne refused our credentials or store"))
         }
-        StatusCode::TOO_MANY_REQUESTS => GatewayError::Unavailable(format!("{what}: rate limited: {message}")),
+        StatusCode::TOO_MANY_REQUESTS => GatewayError::Unavailable(format!("{message}: rate limited")),
         StatusCode::CONFLICT if kind.as_deref() == Some(CANCELLABLE_AMOUNT_CONSISTENCY_BROKEN) => {
             GatewayError::BalanceMismatch(message)
         }
@@ -196,12 +242,9 @@ fn refusal(what: &str, answer: &Answer) -> PgFailure {
         }
         // The PG behind PortOne answered, and said no (a card declined):
         // nothing moved.
-        StatusCode::BAD_GATEWAY if kind.as_deref() == Some(PG_PROVIDER) => {
-            let pg_message = body.as_ref().and_then(|b| b.get("pgMessage")).and_then(Value::as_str).unwrap_or_default();
-            GatewayError::Rejected(format!("{message}; the PG: {pg_message}"))
-        }
+        StatusCode::BAD_GATEWAY if kind.as_deref() == Some(PG_PROVIDER) => GatewayError::Rejected(message),
         s if s.is_client_error() => GatewayError::Rejected(message),
-        _ => GatewayError::Unavailable(format!("{what}: {message}")),
+        _ => GatewayError::Unavailable(message),
     };
     PgFailure { code: kind, error }
 }
@@ -382,7 +425,64 @@ mod tests {
         }
         let rejected =
             refusal("x", &answer(409, r#"{"type":"CANCEL_AMOUNT_EXCEEDS_CANCELLABLE_AMOUNT","message":"too much"}"#));
-        assert!(rejected.error.to_string().contains("too much (CANCEL_AMOUNT_EXCEEDS_CANCELLABLE_AMOUNT)"));
+        assert_eq!(
+            rejected.error.to_string(),
+            "refused by the PG: PortOne x answered 409 CANCEL_AMOUNT_EXCEEDS_CANCELLABLE_AMOUNT"
+        );
+    }
+
+    /// An answer names the call, its status and PortOne's type when PortOne
+    /// documents it; PortOne's message, the PG's `pgMessage`, an undocumented
+    /// type and an error page (a forged log line in it) never reach it.
+    #[test]
+    fn refusals_carry_no_text_of_portone_or_its_pg() {
+        let answer =
+            |status: u16, body: &str| Answer { status: StatusCode::from_u16(status).unwrap(), body: bytes_of(body) };
+        let forged = r"\n2026-01-01T00:00:00.000000Z  INFO request: method=PUT status=200 \u001b[2K";
+        let what = "POST /payments/p-1/cancel";
+        let cases = [
+            (
+                502,
+                format!(r#"{{"type":"PG_PROVIDER","message":"{forged}","pgCode":"X","pgMessage":"{forged}"}}"#),
+                "PortOne POST /payments/p-1/cancel answered 502 PG_PROVIDER",
+            ),
+            (
+                400,
+                format!(r#"{{"type":"SOMETHING_{forged}","message":"{forged}"}}"#),
+                "PortOne POST /payments/p-1/cancel answered 400",
+            ),
+            (500, format!("<html>\n{forged}\u{1b}[2K</html>"), "PortOne POST /payments/p-1/cancel answered 500"),
+        ];
+        for (status, body, expected) in cases {
+            let error = refusal(what, &answer(status, &body)).error;
+            let text = error.to_string();
+            assert!(text.ends_with(expected), "{status}: {text}");
+            assert!(!text.contains("INFO") && !text.chars().any(char::is_control), "{status}: {text}");
+        }
+    }
+
+    /// The documented types are exactly the error schemas of the V2 document
+    /// this client's calls can answer (and the REST overview's idempotency one).
+    #[test]
+    fn documented_errors_are_the_documents_error_types() {
+        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/v2-schemas.json")).unwrap();
+        let document: Value = serde_json::from_str(&text).unwrap();
+        let mut types: Vec<&str> = document["components"]["schemas"]
+            .as_object()
+            .unwrap()
+            .values()
+            .filter(|schema| schema.get("x-portone-status-code").is_some())
+            .filter_map(|schema| schema["properties"]["type"]["const"].as_str())
+            .chain([IDEMPOTENCY_OUTSTANDING_REQUEST])
+            .collect();
+        types.sort_unstable();
+        types.dedup();
+        let mut documented = DOCUMENTED_ERRORS.to_vec();
+        documented.sort_unstable();
+        assert_eq!(documented, types);
+        for code in [CANCELLABLE_AMOUNT_CONSISTENCY_BROKEN, PG_PROVIDER, BILLING_KEY_ALREADY_DELETED] {
+            assert!(DOCUMENTED_ERRORS.contains(&code), "{code}");
+        }
     }
 
     fn bytes_of(text: &str) -> payments_pg::http::Bytes {

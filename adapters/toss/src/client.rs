@@ -29,6 +29,107 @@ pub const FORBIDDEN_CONSECUTIVE_REQUEST: &str = "FORBIDDEN_CONSECUTIVE_REQUEST";
 /// Toss's code for a cancel whose `refundableAmount` is not the balance.
 pub const NOT_MATCHES_REFUNDABLE_AMOUNT: &str = "NOT_MATCHES_REFUNDABLE_AMOUNT";
 
+/// The error codes Toss documents for the calls this client makes
+/// (docs.tosspayments.com/reference/error-codes: the tables of 결제 승인,
+/// 결제 조회, 결제 취소, 빌링키 발급 and 자동결제 승인, as copied in the
+/// sources `tests/data/documented/SOURCES.md` names, [ERR-COPIES]; and every
+/// `error-*.json` example there). Only these reach an answer of ours, next
+/// to the call and its status; any other code, and every message, stays in
+/// the log.
+pub const DOCUMENTED_CODES: &[&str] = &[
+    // 결제 승인 (confirm)
+    "ALREADY_PROCESSED_PAYMENT",
+    "INVALID_CARD_NUMBER",
+    "INVALID_STOPPED_CARD",
+    "INVALID_CARD_EXPIRATION",
+    "INVALID_REJECT_CARD",
+    "EXCEED_MAX_AMOUNT",
+    "INVALID_CARD_LOST_OR_STOLEN",
+    "UNAPPROVED_ORDER_ID",
+    "INVALID_REQUEST",
+    "EXCEED_MAX_CARD_INSTALLMENT_PLAN",
+    "NOT_ALLOWED_POINT_USE",
+    "INVALID_API_KEY",
+    "BELOW_MINIMUM_AMOUNT",
+    "EXCEED_MAX_DAILY_PAYMENT_COUNT",
+    "NOT_SUPPORTED_INSTALLMENT_PLAN_CARD_OR_MERCHANT",
+    "INVALID_CARD_INSTALLMENT_PLAN",
+    "NOT_SUPPORTED_MONTHLY_INSTALLMENT_PLAN",
+    "EXCEED_MAX_PAYMENT_AMOUNT",
+    "NOT_FOUND_TERMINAL_ID",
+    "INVALID_AUTHORIZE_AUTH",
+    "RESTRICTED_TRANSFER_ACCOUNT",
+    "INVALID_UNREGISTERED_SUBMALL",
+    "NOT_REGISTERED_BUSINESS",
+    "EXCEED_MAX_ONE_DAY_WITHDRAW_AMOUNT",
+    "EXCEED_MAX_ONE_TIME_WITHDRAW_AMOUNT",
+    "INVALID_ACCOUNT_INFO_RE_REGISTER",
+    "NOT_AVAILABLE_PAYMENT",
+    "EXCEED_MAX_MONTHLY_PAYMENT_AMOUNT",
+    "PROVIDER_ERROR",
+    "CARD_PROCESSING_ERROR",
+    "REJECT_CARD_PAYMENT",
+    "REJECT_CARD_COMPANY",
+    "FORBIDDEN_REQUEST",
+    "REJECT_ACCOUNT_PAYMENT",
+    "REJECT_TOSSPAY_INVALID_ACCOUNT",
+    "EXCEED_MAX_AUTH_COUNT",
+    "EXCEED_MAX_ONE_DAY_AMOUNT",
+    "NOT_AVAILABLE_BANK",
+    "INVALID_PASSWORD",
+    "INCORRECT_BASIC_AUTH_FORMAT",
+    "FDS_ERROR",
+    "NOT_FOUND_PAYMENT",
+    "NOT_FOUND_PAYMENT_SESSION",
+    "FAILED_INTERNAL_SYSTEM_PROCESSING",
+    "FAILED_PAYMENT_INTERNAL_SYSTEM_PROCESSING",
+    "UNKNOWN_PAYMENT_ERROR",
+    // 결제 조회 (a payment, by key or order)
+    "NOT_SUPPORTED_MONTHLY_INSTALLMENT_PLAN_BELOW_AMOUNT",
+    "FORBIDDEN_CONSECUTIVE_REQUEST",
+    "NOT_FOUND",
+    // 결제 취소 (cancel)
+    "INVALID_REFUND_ACCOUNT_INFO",
+    "EXCEED_CANCEL_AMOUNT_DISCOUNT_AMOUNT",
+    "INVALID_REFUND_ACCOUNT_NUMBER",
+    "INVALID_BANK",
+    "NOT_MATCHES_REFUNDABLE_AMOUNT",
+    "REFUND_REJECTED",
+    "ALREADY_REFUND_PAYMENT",
+    "FORBIDDEN_BANK_REFUND_REQUEST",
+    "NOT_CANCELABLE_AMOUNT",
+    "NOT_CANCELABLE_PAYMENT",
+    "EXCEED_MAX_REFUND_DUE",
+    "NOT_ALLOWED_PARTIAL_REFUND_WAITING_DEPOSIT",
+    "NOT_ALLOWED_PARTIAL_REFUND",
+    "NOT_CANCELABLE_PAYMENT_FOR_DORMANT_USER",
+    "EXCEED_CANCEL_LIMIT",
+    "FAILED_REFUND_PROCESS",
+    "FAILED_PARTIAL_REFUND",
+    "FAILED_METHOD_HANDLING_CANCEL",
+    "COMMON_ERROR",
+    "ALREADY_CANCELED_PAYMENT",
+    // 빌링키 발급, 자동결제 승인 (saved cards)
+    "NOT_SUPPORTED_CARD_TYPE",
+    "INVALID_CARD_PASSWORD",
+    "INVALID_CARD_IDENTITY",
+    "INVALID_BIRTH_DAY_FORMAT",
+    "NOT_REGISTERED_CARD_COMPANY",
+    "INVALID_EMAIL",
+    "NOT_SUPPORTED_METHOD",
+    "INVALID_BILL_KEY_REQUEST",
+    "INVALID_BILLING_AUTH",
+    "NOT_FOUND_BILLING",
+    "DUPLICATED_ORDER_ID",
+    "NOT_MATCHES_CUSTOMER_KEY",
+    "UNAUTHORIZED_KEY",
+    "FAILED_DB_PROCESSING",
+    "FAILED_CARD_COMPANY_RESPONSE",
+    // Idempotency-Key (인증 및 기타 헤더 설정)
+    "INVALID_IDEMPOTENCY_KEY",
+    "IDEMPOTENT_REQUEST_PROCESSING",
+];
+
 /// The real API.
 pub const DEFAULT_BASE_URL: &str = "https://api.tosspayments.com";
 /// How long one call may take, connection included.
@@ -394,20 +495,89 @@ impl PaymentGateway for TossGateway {
 
 /// Maps a non-2xx answer: 404 -> `NotFound`; 401 and 429 -> `Unavailable`
 /// (our credentials or our rate, not the request); 408 -> `Timeout`; other
-/// 4xx -> `Rejected` with Toss's message; anything else -> `Unavailable`.
+/// 4xx -> `Rejected`; anything else -> `Unavailable`. The message names the
+/// call, its status and Toss's code when documented ([`DOCUMENTED_CODES`]);
+/// Toss's message (or error page) is logged, never answered.
 fn status_error(what: &str, answer: &Answer) -> GatewayError {
-    let message = match serde_json::from_slice::<TossError>(&answer.body) {
-        Ok(error) => format!("{} ({})", error.message, error.code),
-        Err(_) => format!("HTTP {}: {}", answer.status, answer.snippet(200)),
+    let (code, text) = match serde_json::from_slice::<TossError>(&answer.body) {
+        Ok(error) => (Some(error.code), error.message),
+        Err(_) => (None, answer.snippet(payments_pg::LOGGED_PG_TEXT_CHARS)),
     };
+    let message = payments_pg::failed_call("Toss", what, answer.status, code.as_deref(), &text, DOCUMENTED_CODES);
     match answer.status {
         StatusCode::NOT_FOUND => GatewayError::NotFound(message),
-        StatusCode::UNAUTHORIZED => {
-            GatewayError::Unavailable(format!("{what}: Toss refused our credentials: {message}"))
-        }
-        StatusCode::TOO_MANY_REQUESTS => GatewayError::Unavailable(format!("{what}: rate limited: {message}")),
-        StatusCode::REQUEST_TIMEOUT => GatewayError::Timeout(format!("{what}: {message}")),
+        StatusCode::UNAUTHORIZED => GatewayError::Unavailable(format!("{message}: Toss refused our credentials")),
+        StatusCode::TOO_MANY_REQUESTS => GatewayError::Unavailable(format!("{message}: rate limited")),
+        StatusCode::REQUEST_TIMEOUT => GatewayError::Timeout(message),
         s if s.is_client_error() => GatewayError::Rejected(message),
-        _ => GatewayError::Unavailable(format!("{what}: {message}")),
+        _ => GatewayError::Unavailable(message),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(status: u16, body: &str) -> Answer {
+        Answer {
+            status: StatusCode::from_u16(status).unwrap(),
+            body: payments_pg::http::Bytes::copy_from_slice(body.as_bytes()),
+        }
+    }
+
+    /// An answer names the call, its status and Toss's code when Toss
+    /// documents it; Toss's message, an undocumented code and an error page
+    /// (a forged log line in it) never reach it.
+    #[test]
+    fn refusals_name_the_call_the_status_and_only_a_documented_code() {
+        let forged = "\\n2026-01-01T00:00:00.000000Z  INFO request: method=PUT status=200 \\u001b[2K";
+        let what = "POST /v1/payments/pk-1/cancel";
+        let documented = answer(403, &format!(r#"{{"code":"NOT_CANCELABLE_AMOUNT","message":"{forged}"}}"#));
+        let error = status_error(what, &documented);
+        assert!(matches!(&error, GatewayError::Rejected(_)), "{error:?}");
+        assert_eq!(
+            error.to_string(),
+            "refused by the PG: Toss POST /v1/payments/pk-1/cancel answered 403 NOT_CANCELABLE_AMOUNT"
+        );
+        let undocumented = answer(400, &format!(r#"{{"code":"SOMETHING\\nELSE","message":"{forged}"}}"#));
+        assert_eq!(
+            status_error(what, &undocumented).to_string(),
+            "refused by the PG: Toss POST /v1/payments/pk-1/cancel answered 400"
+        );
+        let page =
+            answer(502, "<html>\n2026-01-01T00:00:00.000000Z  INFO request: method=PUT status=200\u{1b}[2K</html>");
+        let error = status_error(what, &page);
+        assert!(matches!(&error, GatewayError::Unavailable(_)), "{error:?}");
+        assert_eq!(error.to_string(), "the PG failed: Toss POST /v1/payments/pk-1/cancel answered 502");
+        let credentials = status_error(what, &answer(401, r#"{"code":"UNAUTHORIZED_KEY","message":"no"}"#));
+        assert!(credentials.to_string().ends_with("answered 401 UNAUTHORIZED_KEY: Toss refused our credentials"));
+    }
+
+    /// Every code this client acts on, and every error example the
+    /// documentation shows, is a documented code.
+    #[test]
+    fn the_codes_acted_on_and_the_documented_examples_are_documented_codes() {
+        for code in [ALREADY_PROCESSED_PAYMENT, FORBIDDEN_CONSECUTIVE_REQUEST, NOT_MATCHES_REFUNDABLE_AMOUNT] {
+            assert!(DOCUMENTED_CODES.contains(&code), "{code}");
+        }
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/documented");
+        let mut examples = 0;
+        for version in std::fs::read_dir(root).unwrap() {
+            let version = version.unwrap().path();
+            if !version.is_dir() {
+                continue;
+            }
+            for file in std::fs::read_dir(&version).unwrap() {
+                let path = file.unwrap().path();
+                let name = path.file_name().unwrap().to_string_lossy().into_owned();
+                if name.starts_with("error-") && name.ends_with(".json") {
+                    let body: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+                    let code = body["code"].as_str().unwrap_or_default();
+                    assert!(DOCUMENTED_CODES.contains(&code), "{name}: {code}");
+                    examples += 1;
+                }
+            }
+        }
+        assert!(examples >= 20, "{examples} examples read");
     }
 }

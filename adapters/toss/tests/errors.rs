@@ -96,16 +96,31 @@ async fn each_failure_maps_to_its_gateway_error() {
             async move { gateway.fetch_payment(&store(), &uid(key)).await.unwrap_err() }
         };
         assert!(matches!(fetch("silent").await, GatewayError::Timeout(_)));
-        assert!(matches!(fetch("e500").await, GatewayError::Unavailable(ref m) if m.contains("boom")));
-        assert!(matches!(fetch("e502").await, GatewayError::Unavailable(_)));
-        assert!(matches!(fetch("e400").await, GatewayError::Rejected(ref m) if m.contains("잘못된 요청입니다.")));
+        // Named by the call, its status and Toss's documented code; Toss's
+        // own message or page is logged, never answered.
+        let failed = fetch("e500").await;
+        assert!(matches!(failed, GatewayError::Unavailable(_)), "{failed:?}");
+        assert_eq!(
+            failed.to_string(),
+            "the PG failed: Toss GET /v1/payments/e500 answered 500 FAILED_INTERNAL_SYSTEM_PROCESSING"
+        );
+        let page = fetch("e502").await;
+        assert!(matches!(page, GatewayError::Unavailable(_)), "{page:?}");
+        assert_eq!(page.to_string(), "the PG failed: Toss GET /v1/payments/e502 answered 502");
+        let refused = fetch("e400").await;
+        assert!(matches!(refused, GatewayError::Rejected(ref m) if m.ends_with("answered 400 INVALID_REQUEST")));
         assert!(matches!(fetch("e403").await, GatewayError::Rejected(_)));
         assert!(matches!(fetch("e429").await, GatewayError::Unavailable(_)));
         assert!(matches!(fetch("garbage").await, GatewayError::Protocol(_)));
         assert!(matches!(fetch("not-a-payment").await, GatewayError::Protocol(_)));
         assert!(matches!(fetch("negative").await, GatewayError::Protocol(ref m) if m.contains("totalAmount")));
         assert!(matches!(fetch("bad-time").await, GatewayError::Protocol(ref m) if m.contains("approvedAt")));
-        assert!(matches!(fetch("missing").await, GatewayError::NotFound(ref m) if m.contains("no such payment")));
+        let missing = fetch("missing").await;
+        assert!(matches!(missing, GatewayError::NotFound(_)), "{missing:?}");
+        assert_eq!(
+            missing.to_string(),
+            "not found at the PG: Toss GET /v1/payments/missing answered 404 NOT_FOUND_PAYMENT"
+        );
 
         let customer = SourceId::parse("c").unwrap();
         let reservation = gateway.fetch_reservation(&store(), &uid("not-a-payment"), &customer).await;
