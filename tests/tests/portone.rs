@@ -41,6 +41,32 @@ async fn a_forged_portone_webhook_is_refused_and_changes_nothing(app: &TestApp) 
         .await
         .unwrap();
     assert_eq!(wrong.status().as_u16(), 403);
+    // Signed by the store's own secret but naming a store with no secret
+    // here: the same 403, word for word (the answer does not tell which
+    // stores exist; the log says why).
+    let elsewhere = json!({"type": "Transaction.Cancelled", "timestamp": "2026-12-02T12:00:00.000Z",
+                           "data": {"paymentId": uid, "storeId": "store-nobody-configured",
+                                    "transactionId": "tx", "cancellationId": "c"}})
+    .to_string();
+    let ours = standardwebhooks::Webhook::new(payments_portone::fake::TEST_WEBHOOK_SECRET).unwrap();
+    let unknown_store = app
+        .http
+        .post(format!("{}/payments/webhooks/portone", app.url()))
+        .header("content-type", "application/json")
+        .header("webhook-id", "msg_elsewhere")
+        .header("webhook-timestamp", at.to_string())
+        .header("webhook-signature", ours.sign("msg_elsewhere", at, elsewhere.as_bytes()).unwrap())
+        .body(elsewhere)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown_store.status().as_u16(), 403);
+    let mut messages = Vec::new();
+    for refused in [unsigned, wrong, unknown_store] {
+        let body: serde_json::Value = refused.json().await.unwrap();
+        messages.push((body["code"].clone(), body["message"].clone()));
+    }
+    assert_eq!(messages, vec![(json!("FORBIDDEN"), json!("not a notification of portone")); 3]);
     // The genuine one (signed by the fake's secret) is taken.
     assert_eq!(app.post_pg_webhook("portone", &app.pg_webhook(Pg::PortOne, &uid).await).await, 200);
     let read = app.client.get_history(&accessor(&order)).await.expect("read");

@@ -104,11 +104,14 @@ async fn receive(
         ApiError::new(404, "NOT_FOUND", format!("{vendor} notifications are not enabled on this server"))
     })?;
     // A PG that signs its notifications proves each one before it is read
-    // (the named Iamport route has no raw form: Iamport signs nothing).
+    // (the named Iamport route has no raw form: Iamport signs nothing). One
+    // answer for every failed proof (unsigned, stale, tampered, or naming a
+    // store with no secret here): why is logged, never answered, so the
+    // answer does not tell which stores are configured.
     if let Err(why) = reader.authenticate(&raw) {
         state.metrics.observe_notification(vendor.as_str(), NotificationOutcome::Refused);
         tracing::warn!(%vendor, %why, "PG notification refused: not the PG's");
-        return Err(ApiError::new(403, "FORBIDDEN", format!("not a notification of {vendor}: {why}")).into());
+        return Err(ApiError::new(403, "FORBIDDEN", format!("not a notification of {vendor}")).into());
     }
     let transmission = reader.transmission(&raw);
     let intent = reader.read(&body).map_err(|why| ApiError::new(400, "INVALID_REQUEST", why))?;
