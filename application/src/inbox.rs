@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crate::commands::{NotificationOutcome, NotificationTarget, PgNotification};
 use crate::error::AppError;
-use crate::payments::PaymentService;
+use crate::payments::{Notified, PaymentService};
 use crate::ports::{InboxItem, InboxOutcome};
 
 /// How long the route processes a notification before answering the PG (Toss
@@ -71,9 +71,14 @@ impl PaymentService {
     /// 403 for a wrong secret; 503 when a notification that could not be
     /// processed cannot be stored either (the PG sends it again).
     pub async fn receive_pg_notification(&self, notice: PgNotification) -> Result<Received, AppError> {
-        let (why, retry_in) = match tokio::time::timeout(INLINE_BUDGET, self.process_pg_notification(&notice)).await {
-            Ok(Ok(NotificationOutcome::Ignored)) => return Ok(Received::Ignored),
-            Ok(Ok(outcome)) => return Ok(Received::Processed(outcome)),
+        let received_at = self.deps.clock.now();
+        let processing = self.process_notified(&notice, Some(received_at));
+        let (why, retry_in) = match tokio::time::timeout(INLINE_BUDGET, processing).await {
+            Ok(Ok(Notified::Outcome(NotificationOutcome::Ignored))) => return Ok(Received::Ignored),
+            Ok(Ok(Notified::Outcome(outcome))) => return Ok(Received::Processed(outcome)),
+            // Its payment was re-read a moment ago (or is being re-read, or
+            // the PG's budget is spent): kept for its turn, no PG read now.
+            Ok(Ok(Notified::Later(wait))) => (format!("its PG read waits {wait:?} (bounded re-reads)"), wait),
             // A forgery is answered as one (no PG call was made for it).
             Ok(Err(error @ AppError::Forbidden(_))) => return Err(error),
             Ok(Err(error)) if !worth_retrying(&error, chrono::Duration::zero()) => {
@@ -145,11 +150,16 @@ impl PaymentService {
 
     /// One processing attempt of a stored `item`, settled under its lease.
     async fn attempt(&self, item: &InboxItem) -> InboxOutcome {
-        let result = self.process_pg_notification(&item.notice).await;
+        let result = self.process_notified(&item.notice, Some(item.received_at)).await;
         let now = self.deps.clock.now();
         let backoff = chrono::Duration::seconds((1i64 << item.attempts.min(10)).min(MAX_BACKOFF_SECS));
         let (outcome, error) = match &result {
-            Ok(_) => (InboxOutcome::Done, None),
+            // Its turn for a PG read has not come: no attempt was made.
+            Ok(Notified::Later(wait)) => {
+                let wait = chrono::Duration::from_std(*wait).unwrap_or(chrono::Duration::seconds(1));
+                (InboxOutcome::RetryAt(now + wait), None)
+            }
+            Ok(Notified::Outcome(_)) => (InboxOutcome::Done, None),
             Err(error) if worth_retrying(error, now - item.received_at) => {
                 (InboxOutcome::RetryAt(now + backoff), Some(error.to_string()))
             }

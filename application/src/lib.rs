@@ -16,6 +16,7 @@ pub mod memory;
 mod payments;
 pub mod ports;
 mod reconcile;
+pub mod reread;
 
 pub use cancel::{CancelOutcome, SettleReport};
 pub use delivery::{DeliveryDeps, DeliveryService};

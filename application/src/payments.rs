@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use payments_domain::{
     Applied, CancelReason, EventId, HistoryId, HistoryIdentity, Password, PasswordHash, PaymentHistory, PaymentPhase,
-    PaymentReservation, PaymentSnapshot, ReservationId, VendorCode, WebhookEvent, WebhookUrl,
+    PaymentReservation, PaymentSnapshot, ReservationId, Timestamp, VendorCode, WebhookEvent, WebhookUrl,
 };
 
 use crate::commands::{
@@ -18,6 +18,7 @@ use crate::ports::{
     PasswordFailures, PasswordHasher, PasswordRecord, PaymentGateway, RepositoryError, ReservationRepository,
     SecretKey, StoredHistory,
 };
+use crate::reread::Admission;
 
 /// The PG gateways by vendor.
 #[derive(Clone, Default)]
@@ -104,6 +105,8 @@ pub struct PaymentDeps {
     pub intent_lease: std::time::Duration,
     /// PG notifications, kept until processed.
     pub inbox: Arc<dyn crate::ports::NotificationInbox>,
+    /// Bounds on the PG reads notifications trigger.
+    pub rereads: crate::reread::RereadLimits,
     /// PG deliveries already answered, so a repeat is only acknowledged.
     pub receipts: Arc<dyn crate::ports::NotificationReceipts>,
     /// Wrong passwords counted per record.
@@ -178,6 +181,16 @@ pub struct PaymentService {
     /// A hash no password opens, verified against when a record is not
     /// found (made at first use; `None` if hashing failed).
     pub(crate) dummy_hash: Arc<tokio::sync::OnceCell<Option<PasswordHash>>>,
+    /// The notification-triggered PG reads under way and recent, per payment.
+    pub(crate) rereads: Arc<crate::reread::RereadGate>,
+}
+
+/// What processing a notification came to, when its PG read is bounded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Notified {
+    Outcome(NotificationOutcome),
+    /// Held back by the bounds on PG reads: try again after this long.
+    Later(std::time::Duration),
 }
 
 /// When a reconciliation finished, and what it did.
@@ -243,6 +256,7 @@ fn confirm_key(input: &CreateHistory) -> String {
 impl PaymentService {
     pub fn new(deps: PaymentDeps) -> Self {
         Self {
+            rereads: Arc::new(crate::reread::RereadGate::new(deps.rereads)),
             deps: Arc::new(deps),
             intent_closed: Arc::default(),
             last_reconciliation: Arc::default(),
@@ -421,10 +435,53 @@ impl PaymentService {
     /// later); 403 when an order's secret is not the PG's; 502/504 when the PG
     /// cannot be read.
     pub async fn process_pg_notification(&self, notice: &PgNotification) -> Result<NotificationOutcome, AppError> {
+        match self.process_notified(notice, None).await? {
+            Notified::Outcome(outcome) => Ok(outcome),
+            // Never without a gate.
+            Notified::Later(_) => Ok(NotificationOutcome::Unchanged),
+        }
+    }
+
+    /// As [`process_pg_notification`](Self::process_pg_notification); with
+    /// `received_at` (when the notification came), the PG read it triggers
+    /// goes through the bounds of [`crate::reread`]: it may be answered by a
+    /// read made since it came, or told to wait.
+    pub(crate) async fn process_notified(
+        &self,
+        notice: &PgNotification,
+        received_at: Option<Timestamp>,
+    ) -> Result<Notified, AppError> {
         let gateway = self.deps.gateways.get(notice.vendor)?;
-        let Some(mut stored) = self.notified_history(gateway, notice).await? else {
-            return Ok(NotificationOutcome::Ignored);
+        let Some(stored) = self.notified_history(gateway, notice).await? else {
+            return Ok(Notified::Outcome(NotificationOutcome::Ignored));
         };
+        let Some(received_at) = received_at else {
+            return self.reread_and_apply(gateway, notice, stored).await.map(Notified::Outcome);
+        };
+        let history = stored.history.id();
+        // A deposit callback proved itself by its secret (checked above).
+        let proven = matches!(notice.target, NotificationTarget::Order { .. });
+        let started = self.deps.clock.now();
+        match self.rereads.admit(notice.vendor, history, received_at, proven, started) {
+            Admission::Answered => Ok(Notified::Outcome(NotificationOutcome::Unchanged)),
+            Admission::Later(wait) => Ok(Notified::Later(wait)),
+            Admission::Go => {
+                // Ended even when this future is dropped mid-read (a timeout).
+                let turn = crate::reread::Turn::new(&self.rereads, history, started, self.deps.clock.as_ref());
+                let outcome = self.reread_and_apply(gateway, notice, stored).await;
+                turn.finish(outcome.is_ok());
+                outcome.map(Notified::Outcome)
+            }
+        }
+    }
+
+    /// Re-reads the payment of `stored` and records what changed.
+    async fn reread_and_apply(
+        &self,
+        gateway: &dyn PaymentGateway,
+        notice: &PgNotification,
+        mut stored: StoredHistory,
+    ) -> Result<NotificationOutcome, AppError> {
         for _ in 0..MAX_CHANGE_ATTEMPTS {
             let vendor = stored.history.vendor().clone();
             let snapshot = gateway.fetch_payment(&vendor.store_id, &vendor.uid).await.map_err(notified_read_error)?;

@@ -72,6 +72,7 @@ impl Mocks {
             charges: self.charges,
             intent_lease: std::time::Duration::from_secs(25),
             inbox: self.inbox,
+            rereads: crate::reread::RereadLimits { min_interval: std::time::Duration::ZERO, per_second: u32::MAX },
             receipts: self.receipts,
             attempts: self.attempts,
             passwords: PasswordPolicy::default(),

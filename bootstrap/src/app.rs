@@ -202,6 +202,7 @@ pub fn payment_service(
         // Longer than any PG call: a cancel still being sent is never taken over.
         intent_lease: config.pg.cancel_lease,
         inbox: repositories.inbox.clone(),
+        rereads: config.rereads,
         receipts: repositories.receipts.clone(),
         attempts: repositories.attempts.clone(),
         passwords: config.passwords,

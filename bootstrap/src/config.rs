@@ -124,6 +124,9 @@ pub struct Config {
     /// Whether a payment registers only under its own order
     /// (`PAYMENT_BIND_ORDER_TO_SOURCE`).
     pub orders: payments_application::OrderBinding,
+    /// Bounds on the PG reads PG notifications trigger
+    /// (`PAYMENT_NOTIFICATION_REREAD_MS`, `PAYMENT_NOTIFICATION_READS_PER_SEC`).
+    pub rereads: payments_application::reread::RereadLimits,
     /// At shutdown, how long in-flight requests and deliveries may finish
     /// before they are cut off (deliveries are then released for a retry).
     pub shutdown_grace: Duration,
@@ -176,6 +179,15 @@ pub const VARIABLES: &[(&str, &str)] = &[
          directory with PostgreSQL; off: answer the PG 503 instead)",
     ),
     ("PAYMENT_NOTIFICATION_SPOOL_MAX_MIB", "most MiB the spool holds; past it the PG is answered 503 (default 64)"),
+    (
+        "PAYMENT_NOTIFICATION_REREAD_MS",
+        "least time between two PG reads of one payment that unproven PG notifications trigger; one sooner waits \
+         in the inbox (default 1000)",
+    ),
+    (
+        "PAYMENT_NOTIFICATION_READS_PER_SEC",
+        "PG reads a second that PG notifications may trigger, per PG; past it they wait in the inbox (default 50)",
+    ),
     ("PAYMENT_CONNECTION_ENCRYPTION_KEY", "wire AES key, 16 or 32 bytes"),
     ("PAYMENT_CONNECTION_ENCRYPTION_IV", "wire AES IV, 16 bytes"),
     ("PAYMENT_HISTORY_ENCRYPTION_KEY", "at-rest key of payment histories, 16 or 32 bytes"),
@@ -465,6 +477,10 @@ impl Config {
             payments_application::OrderBinding::Off
         };
 
+        let rereads = payments_application::reread::RereadLimits {
+            min_interval: r.millis("PAYMENT_NOTIFICATION_REREAD_MS", 1000, 0..=600_000)?,
+            per_second: r.within("PAYMENT_NOTIFICATION_READS_PER_SEC", 50u32, 1..=100_000)?,
+        };
         let shutdown_grace = r.seconds("PAYMENT_SHUTDOWN_GRACE_SECS", 10, 0..=3600)?;
         let every = match r.get("PAYMENT_RECONCILE_INTERVAL") {
             None => Some(Duration::from_secs(3600)),
@@ -495,6 +511,7 @@ impl Config {
             argon2_max_queue,
             passwords,
             orders,
+            rereads,
             shutdown_grace,
             reconcile,
             defaulted: r.into_defaulted(),

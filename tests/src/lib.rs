@@ -160,6 +160,10 @@ pub async fn spawn_app_with(backend: Backend, test: &str, overrides: &[(&str, &s
         ("PAYMENT_WEBHOOK_POLL_MS", "50"),
         ("PAYMENT_WEBHOOK_TIMEOUT_SECS", "5"),
         ("PAYMENT_PG_TIMEOUT_SECS", "10"),
+        // The scenarios count the PG reads each notification makes; the bound
+        // on them (one re-read of a payment a second) is the reliability
+        // suite's (`pg_faults.rs`), so here notifications are read at once.
+        ("PAYMENT_NOTIFICATION_REREAD_MS", "0"),
         // Toss's one-cancel-a-second rule, shortened so quick cancels stay quick.
         ("PAYMENT_FAKE_TOSS_CANCEL_WINDOW_MS", "100"),
     ]

@@ -487,6 +487,51 @@ async fn the_reconciler_records_what_changed_at_the_pg_without_a_webhook() {
     fake.stop().await.unwrap();
 }
 
+/// Anyone can POST a notification naming a registered payment (Toss's are
+/// not signed), and each used to buy one PG read, also while the PG was down
+/// (then one per retry). 40 of them about one payment, the PG answering, then
+/// the PG down (slower than our 1 s timeout): each is answered 200 and kept
+/// or processed, and the PG sees at most one read of that payment a second
+/// (`PAYMENT_NOTIFICATION_REREAD_MS`, 1 s by default); a notification that
+/// came before a successful read is answered by it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notifications_about_one_payment_buy_a_bounded_number_of_pg_reads() {
+    const NOTIFICATIONS: usize = 40;
+    let setup = ProxiedToss::start().await;
+    let key = setup.toss.pay("flooded", PRICE).await.unwrap();
+    let api = &setup.server.api;
+    let created = api.register_toss(&key, "flooded", PRICE, "pw-of-the-test", "http://127.0.0.1:9/hook").await.unwrap();
+    assert_eq!(created.status, 201, "{created:?}");
+    let payment = setup.toss.payment(&key).await.unwrap();
+    let body =
+        json!({"eventType": "PAYMENT_STATUS_CHANGED", "createdAt": "2026-12-07T12:00:00.000000", "data": payment});
+    let url = format!("{}/payments/webhooks/toss", api.url);
+    let http = reqwest::Client::new();
+    let mut figures = Vec::new();
+    for (phase, mode) in [("up", ProxyMode::Forward), ("down", ProxyMode::Slow(Duration::from_secs(3)))] {
+        setup.proxy.set(mode);
+        let before = setup.proxy.seen.load(std::sync::atomic::Ordering::SeqCst);
+        let started = Instant::now();
+        for _ in 0..NOTIFICATIONS {
+            let answer = http.post(&url).json(&body).send().await.unwrap();
+            assert_eq!(answer.status().as_u16(), 200, "{phase}: every notification is taken in");
+        }
+        // What the inbox worker does with those kept for their turn, watched
+        // for a bounded time (this measures that reads do NOT happen).
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let reads = setup.proxy.seen.load(std::sync::atomic::Ordering::SeqCst) - before;
+        let window = started.elapsed().as_secs_f64();
+        assert!(
+            (reads as f64) <= window.ceil() + 1.0,
+            "{phase}: {reads} PG reads in {window:.1} s for {NOTIFICATIONS} notifications of one payment"
+        );
+        figures.push(format!("{phase}_reads={reads} {phase}_window_s={window:.1}"));
+    }
+    println!("RESULT notification_reads_bounded notifications={NOTIFICATIONS} {}", figures.join(" "));
+    setup.server.stop().await.unwrap();
+    setup.fake.stop().await.unwrap();
+}
+
 /// A fake Toss, a stand-in in front of it (forwarding until told otherwise),
 /// and a server that reaches Toss through the stand-in with a 1 s timeout.
 struct ProxiedToss {

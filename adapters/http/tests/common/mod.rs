@@ -486,6 +486,10 @@ pub async fn spawn_app_targeting(
         charges: Arc::new(payments_application::memory::MemoryCharges::default()),
         intent_lease: Duration::from_secs(25),
         inbox: inbox.clone(),
+        rereads: payments_application::reread::RereadLimits {
+            min_interval: std::time::Duration::ZERO,
+            per_second: u32::MAX,
+        },
         receipts: Arc::new(payments_application::memory::MemoryReceipts::default()),
     });
     let state = HttpState::new(
