@@ -100,6 +100,9 @@ impl PaymentService {
             Ok(Err(other)) => return Err(other),
         }
         tracing::info!(vendor = %notice.vendor, %why, "PG notification kept for a retry");
+        // What names the payment is kept; the body, whoever sent it, is not
+        // (the payment is re-read from the PG, never taken from the body).
+        let notice = PgNotification { payload: kept_payload(&notice.payload), ..notice };
         // Claimable by any worker once this short lease runs out.
         self.deps.inbox.enqueue(&notice, self.deps.clock.now(), retry_in).await?;
         Ok(Received::Queued)
@@ -176,6 +179,22 @@ impl PaymentService {
     }
 }
 
+/// The longest event type kept of a stored notification.
+const MAX_KEPT_TYPE_CHARS: usize = 64;
+
+/// What is kept of a stored notification's body: its event type (Toss
+/// `eventType`, PortOne `type`, Iamport `status`; 64 characters at most) and
+/// its size, never the body itself. Processing re-reads the payment from the
+/// PG; the body only becomes the trigger of the event a change records. So a
+/// notification costs the inbox a few hundred bytes whatever its size.
+fn kept_payload(body: &serde_json::Value) -> serde_json::Value {
+    let kind = ["eventType", "type", "status"]
+        .iter()
+        .find_map(|member| body.get(member).and_then(serde_json::Value::as_str))
+        .map(|kind| kind.chars().filter(|c| !c.is_control()).take(MAX_KEPT_TYPE_CHARS).collect::<String>());
+    serde_json::json!({ "kept": "summary", "type": kind, "bytes": body.to_string().len() })
+}
+
 /// Whether a notification that failed this way, `age` after it came, is worth
 /// another attempt: the payment may yet be registered (for a short while), the
 /// PG or our database may recover (for days); a refusal stays a refusal.
@@ -192,5 +211,23 @@ fn worth_retrying(error: &AppError, age: chrono::Duration) -> bool {
         | AppError::Unavailable(_)
         | AppError::Internal(_)
         | AppError::TooManyAttempts { .. } => age < RETRIED_FOR,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_kept_body_is_its_event_type_and_size_only() {
+        let body = serde_json::json!({"eventType": "PAYMENT_STATUS_CHANGED", "data": {"filler": "x".repeat(10_000)}});
+        let kept = kept_payload(&body);
+        assert_eq!(kept["type"], "PAYMENT_STATUS_CHANGED");
+        assert_eq!(kept["bytes"], body.to_string().len());
+        assert!(kept.to_string().len() < 100, "{kept}");
+        let hostile = serde_json::json!({"type": format!("a\n\u{1b}[31m{}", "y".repeat(500))});
+        let kind = kept_payload(&hostile)["type"].as_str().unwrap().to_owned();
+        assert!(kind.chars().count() <= MAX_KEPT_TYPE_CHARS && !kind.contains(['\n', '\u{1b}']), "{kind:?}");
+        assert_eq!(kept_payload(&serde_json::json!([1, 2]))["type"], serde_json::Value::Null);
     }
 }

@@ -56,6 +56,9 @@ pub fn transmission_headers(id: &str, at: &str, retried: u32) -> Vec<(String, St
     ]
 }
 
+/// The longest deposit-callback `secret` taken.
+const MAX_SECRET_BYTES: usize = 256;
+
 /// Why a notification body cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TossWebhookError {
@@ -188,6 +191,11 @@ impl TossNotification {
         };
         for member in ["secret", "orderId", "status"] {
             non_empty(object, member, "")?;
+        }
+        // Toss's secrets are short (`ps_` and a few dozen characters); one
+        // far longer is no secret of Toss's and is not kept for a retry.
+        if object.get("secret").and_then(Value::as_str).is_some_and(|s| s.len() > MAX_SECRET_BYTES) {
+            return Err(malformed(format!("secret: longer than {MAX_SECRET_BYTES} bytes")));
         }
         serde_json::from_value(value.clone())
             .map(Self::DepositCallback)

@@ -190,3 +190,14 @@ fn only_a_payment_that_may_still_be_registered_is_kept_when_unknown() {
         assert_eq!(ignore_unknown, !kept, "{status}");
     }
 }
+
+/// A deposit callback's `secret` far longer than Toss's is no secret of
+/// Toss's: refused as malformed (400), never kept for a retry.
+#[test]
+fn a_deposit_callback_with_an_overlong_secret_is_malformed() {
+    let callback = documented("v2022-11-16/webhook-deposit-callback.json");
+    assert!(TossNotifications.read(&callback).is_ok());
+    let mut long = callback.clone();
+    long["secret"] = json!("s".repeat(257));
+    assert!(TossNotifications.read(&long).unwrap_err().contains("secret"));
+}

@@ -532,6 +532,48 @@ async fn notifications_about_one_payment_buy_a_bounded_number_of_pg_reads() {
     setup.fake.stop().await.unwrap();
 }
 
+/// A notification kept for a retry (here: about payments not registered
+/// here, Toss `DONE`, each with a body anyone could make 512 KiB) costs the
+/// database what names its payment, not its body: 20 of them used to add
+/// about 16 MiB. Measured against 20 with small bodies (the same writes, so
+/// the same WAL churn): the large bodies cost nothing more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kept_notification_costs_the_database_its_ids_not_its_body() {
+    const NOTIFICATIONS: usize = 20;
+    let server = TestServer::start(&[]).await.unwrap();
+    let size = |dir: &std::path::Path| -> u64 {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().contains(".db"))
+            .filter_map(|e| e.metadata().ok())
+            .map(|m| m.len())
+            .sum()
+    };
+    let url = format!("{}/payments/webhooks/toss", server.api.url);
+    let http = reqwest::Client::new();
+    let mut growth = Vec::new();
+    for (round, filler) in [("small", "x".to_owned()), ("large", "x".repeat(512 * 1024))] {
+        let before = size(server.dir.path());
+        for n in 0..NOTIFICATIONS {
+            let body = json!({"eventType": "PAYMENT_STATUS_CHANGED", "createdAt": "2026-12-07T12:00:00.000000",
+                              "data": {"paymentKey": format!("pk-{round}-{n}"), "status": "DONE", "filler": filler}});
+            let answer = http.post(&url).json(&body).send().await.unwrap();
+            assert_eq!(answer.status().as_u16(), 200, "kept for a retry");
+        }
+        growth.push(size(server.dir.path()).saturating_sub(before));
+    }
+    let (small, large) = (growth[0], growth[1]);
+    assert!(
+        large <= small + 64 * 1024,
+        "{NOTIFICATIONS} notifications of 512 KiB grew the database by {large} bytes, of 1 byte by {small}"
+    );
+    println!(
+        "RESULT kept_notification_bytes notifications={NOTIFICATIONS} growth_small_bodies={small} growth_512kib_bodies={large}"
+    );
+    server.stop().await.unwrap();
+}
+
 /// A fake Toss, a stand-in in front of it (forwarding until told otherwise),
 /// and a server that reaches Toss through the stand-in with a 1 s timeout.
 struct ProxiedToss {
