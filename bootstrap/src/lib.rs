@@ -4,6 +4,7 @@
 pub mod app;
 pub mod config;
 mod limits;
+pub mod logging;
 mod metrics;
 
 pub use app::{RunningApp, start};

@@ -176,10 +176,13 @@ fn init_logging(vars: &Vars) {
     // Colours only for a terminal: files, pipes and log collectors get plain text.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr);
+    // JSON escapes control characters in every string; the text format
+    // escapes them in every field value (a PG's error page, a caller's id),
+    // so no value can start a log line of its own.
     if vars.get("PAYMENT_LOG_FORMAT").is_some_and(|f| f.eq_ignore_ascii_case("json")) {
         builder.json().init();
     } else {
-        builder.init();
+        builder.fmt_fields(payments_server::logging::EscapedFields).init();
     }
 }
 
