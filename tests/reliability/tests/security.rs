@@ -510,3 +510,218 @@ async fn nothing_secret_is_returned_or_stored_in_clear() {
     );
     println!("RESULT at_rest database_bytes={} clear_secrets=0", bytes.len());
 }
+
+/// When the attacker's lines claim to have been written: a time no line of
+/// the server's log can carry.
+const FORGED_TIME: &str = "1999-12-31T23:59:59.999999Z";
+
+/// Text an attacker wants in our log: a complete log line of a cancel
+/// answered 200, and ESC sequences that erase and move up a terminal line.
+fn forged_lines() -> String {
+    format!(
+        "boom-3f9a\n{FORGED_TIME}  INFO request{{request_id=forged}}: payments_http: request method=PUT \
+         path=/payments/histories/cancel status=200 elapsed_ms=1\r\n\u{1b}[2K\u{1b}[1A{FORGED_TIME}  INFO forged"
+    )
+}
+
+/// A PG that answers with the attacker's text (Iamport under `/iamport`,
+/// Toss under `/toss`), or with a Toss payment listing as many cancels as
+/// `cancels` says.
+async fn hostile_pg(cancels: std::sync::Arc<std::sync::atomic::AtomicUsize>) -> payments_fakekit::RunningServer {
+    use poem::web::{Data, Path};
+    use poem::{EndpointExt, Response, Route, get, handler, post};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    #[handler]
+    fn token() -> Response {
+        let body = json!({"code": 0, "message": null,
+                          "response": {"access_token": "t", "now": 1_700_000_000, "expired_at": 4_000_000_000_u64}});
+        Response::builder().content_type("application/json").body(body.to_string())
+    }
+    #[handler]
+    fn iamport_payment(Path(uid): Path<String>) -> Response {
+        let answer = |status: u16, body: String| {
+            Response::builder().status(poem::http::StatusCode::from_u16(status).unwrap()).body(body)
+        };
+        match uid.as_str() {
+            "imp_refused" => answer(200, json!({"code": -1, "message": forged_lines(), "response": null}).to_string()),
+            _ => answer(502, format!("<html><body>{}</body></html>", forged_lines())),
+        }
+    }
+    #[handler]
+    fn toss_payment(Path(key): Path<String>, Data(cancels): Data<&std::sync::Arc<AtomicUsize>>) -> Response {
+        let answer = |status: u16, body: String| {
+            Response::builder().status(poem::http::StatusCode::from_u16(status).unwrap()).body(body)
+        };
+        let payment = |count: usize| {
+            let listed: Vec<Value> = (0..count)
+                .map(|i| {
+                    json!({"cancelAmount": 1, "cancelReason": "part", "canceledAt": "2026-01-01T10:00:00+09:00",
+                           "transactionKey": format!("tx-{i}"), "cancelStatus": "DONE"})
+                })
+                .collect();
+            json!({"paymentKey": key, "orderId": format!("order-{key}"), "status": "PARTIAL_CANCELED",
+                   "currency": "KRW", "totalAmount": 100_000, "balanceAmount": 100_000 - count,
+                   "approvedAt": "2026-01-01T09:00:00+09:00", "cancels": listed})
+            .to_string()
+        };
+        match key.as_str() {
+            "tk_json" => answer(400, json!({"code": forged_lines(), "message": forged_lines()}).to_string()),
+            "tk_many" => answer(200, payment(cancels.load(Ordering::SeqCst))),
+            "tk_5000" => answer(200, payment(5_000)),
+            _ => answer(500, format!("<html><body>{}</body></html>", forged_lines())),
+        }
+    }
+    let routes = Route::new()
+        .at("/iamport/users/getToken", post(token))
+        .at("/iamport/payments/:uid", get(iamport_payment))
+        .at("/toss/v1/payments/:key", get(toss_payment))
+        .data(cancels);
+    payments_fakekit::serve(routes, "127.0.0.1:0".parse().unwrap()).await.unwrap()
+}
+
+/// An attacker writes a complete log line ("... PUT ... status=200") and ESC
+/// sequences into what reaches the server's text log: an Iamport
+/// notification's `imp_uid` and `merchant_uid`, and a PG's error texts (an
+/// Iamport refusal's message, a Toss error's code and message, error pages).
+/// The real binary (text log format, to a file) writes no line the attacker
+/// wrote and no ESC byte; the PG's text is in the log, escaped, and never
+/// in an answer. (Two layers hold this: ids refuse control characters and PG
+/// texts are logged as quoted fields; the text format escapes every field
+/// value, `bootstrap/src/logging.rs::every_event_is_one_line_whatever_its_values_hold`.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_log_line_is_impossible() {
+    let pg = hostile_pg(Default::default()).await;
+    let binary = payments_reliability::payments_binary().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let port = payments_reliability::free_port().unwrap();
+    let mut vars = base_vars(dir.path());
+    vars.insert("PAYMENT_API_PORT".into(), port.to_string());
+    vars.insert("PAYMENT_IAMPORT_URL".into(), format!("{}/iamport", pg.url()));
+    vars.insert("PAYMENT_TOSS_URL".into(), format!("{}/toss", pg.url()));
+    let log = dir.path().join("server.log");
+    let mut child = tokio::process::Command::new(&binary)
+        .arg("serve")
+        .current_dir(dir.path())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(&vars)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}");
+    let http = payments_reliability::http_client();
+    let until = Instant::now() + Duration::from_secs(60);
+    while !http.get(format!("{url}/monitors/health")).send().await.is_ok_and(|r| r.status().is_success()) {
+        assert!(Instant::now() < until, "the server did not come up");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let api = payments_reliability::Api::new(url.clone());
+    let forged = forged_lines();
+
+    // The notification: an id with the forged lines is refused at parse
+    // time (400 naming the field); the merchant_uid is not an id we parse.
+    let notify = |body: Value| http.post(format!("{url}/payments/webhooks/iamport")).json(&body).send();
+    let refused = notify(json!({"imp_uid": format!("imp_1{forged}"), "merchant_uid": "m-1", "status": "paid"}));
+    let refused = refused.await.unwrap();
+    assert_eq!(refused.status().as_u16(), 400);
+    let refused: Value = refused.json().await.unwrap();
+    assert!(
+        refused["message"].as_str().unwrap_or_default().starts_with("imp_uid: vendor.uid: must not contain control")
+    );
+    let taken = notify(json!({"imp_uid": "imp_unregistered", "merchant_uid": forged, "status": "paid"})).await.unwrap();
+    assert_eq!(taken.status().as_u16(), 200, "kept for a retry");
+    // The forged lines in the status: read as a status to re-read.
+    let status = format!("ready{forged}");
+    let odd_status = notify(json!({"imp_uid": "imp_2", "merchant_uid": "m-2", "status": status})).await.unwrap();
+    assert_eq!(odd_status.status().as_u16(), 200, "kept for a retry");
+
+    // The PG's error texts, on registrations: named by the call and status.
+    let mut answers = Vec::new();
+    for (vendor, uid, status) in [
+        ("iamport", "imp_refused", 422),
+        ("iamport", "imp_page", 502),
+        ("toss.payments", "tk_json", 422),
+        ("toss.payments", "tk_page", 502),
+    ] {
+        let order = format!("order-{uid}");
+        let reply = api.register(vendor, uid, &order, 1000, "pw-of-the-test", "http://127.0.0.1:9/h").await.unwrap();
+        assert_eq!(reply.status, status, "{uid}: {reply:?}");
+        let message = reply.body["message"].as_str().unwrap_or_default().to_owned();
+        assert!(message.contains(uid) && message.contains("answered"), "{uid}: names the call: {message}");
+        assert!(!message.contains("boom") && !message.contains(FORGED_TIME), "{uid}: the PG's text: {message}");
+        assert!(!message.chars().any(char::is_control), "{uid}: {message:?}");
+        answers.push(message);
+    }
+    child.start_kill().unwrap();
+    child.wait().await.unwrap();
+    pg.stop().await.unwrap();
+
+    let bytes = std::fs::read(&log).unwrap();
+    assert!(!bytes.contains(&0x1b), "an ESC byte reached the log");
+    let text = String::from_utf8(bytes).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines.len() > 5, "{text}");
+    for line in &lines {
+        // Every line is one of ours: it starts with the time it was written.
+        let stamp = line.split_whitespace().next().unwrap_or_default().as_bytes();
+        let a_time = stamp.len() >= 20
+            && stamp[..4].iter().all(u8::is_ascii_digit)
+            && (stamp[4], stamp[10], stamp[stamp.len() - 1]) == (b'-', b'T', b'Z');
+        assert!(a_time && !line.starts_with(FORGED_TIME), "a line the server did not write: {line:?}");
+        assert!(!line.contains('\r'), "{line:?}");
+    }
+    // The PG's texts are there to read, escaped.
+    let escaped = format!("boom-3f9a\\n{FORGED_TIME}");
+    let logged = lines.iter().filter(|line| line.contains(&escaped)).count();
+    assert!(logged >= 4, "the PG's texts are logged, escaped ({logged} lines):\n{text}");
+    println!("RESULT log_forging lines={} pg_text_lines={logged} answers={answers:?}", lines.len());
+}
+
+/// A PG answer listing 5,000 cancels (more than one payment may have here):
+/// a registration reading it is 502 naming the count; a notification about
+/// a registered payment whose PG answer grew to 5,000 cancels is answered
+/// 200 and refused, nothing kept for a retry (it used to be a 500, "too many
+/// SQL variables", retried for three days); the payment is left as it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_thousand_cancels_are_refused_cleanly() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let cancels = std::sync::Arc::new(AtomicUsize::new(0));
+    let pg = hostile_pg(cancels.clone()).await;
+    let toss_url = format!("{}/toss", pg.url());
+    let server = TestServer::start(&[("PAYMENT_TOSS_URL", toss_url.as_str())]).await.unwrap();
+
+    let read = server.api.register_toss("tk_5000", "order-tk_5000", 100_000, "pw-of-the-test", "http://127.0.0.1:9/h");
+    let read = read.await.unwrap();
+    assert_eq!(read.status, 502, "{read:?}");
+    assert!(read.body["message"].as_str().unwrap_or_default().contains("5000 cancels"), "names the count: {read:?}");
+
+    let registered =
+        server.api.register_toss("tk_many", "order-tk_many", 100_000, "pw-of-the-test", "http://127.0.0.1:9/h");
+    assert_eq!(registered.await.unwrap().status, 201);
+    cancels.store(5_000, Ordering::SeqCst);
+    let notification = json!({"eventType": "PAYMENT_STATUS_CHANGED", "createdAt": "2026-01-01T10:00:00.000000",
+                              "data": {"paymentKey": "tk_many", "orderId": "order-tk_many", "status": "PARTIAL_CANCELED"}});
+    let started = Instant::now();
+    let answered = http_post_json(&format!("{}/payments/webhooks/toss", server.app.url()), &notification).await;
+    assert_eq!(answered, 200, "acknowledged, not failed");
+    assert!(started.elapsed() < Duration::from_secs(5), "answered at once: {:?}", started.elapsed());
+    let database = format!("sqlite://{}", server.dir.path().join("p.db").display());
+    let pool = sqlx::SqlitePool::connect(&database).await.unwrap();
+    let kept: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM pg_notifications").fetch_one(&pool).await.unwrap();
+    assert_eq!(kept, 0, "nothing kept for a retry");
+    let stored: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM payment_history_cancels").fetch_one(&pool).await.unwrap();
+    assert_eq!(stored, 0, "nothing recorded");
+    pool.close().await;
+    let read = server.api.get("order-tk_many", "pw-of-the-test").await.unwrap();
+    assert_eq!((read.status, read.body["refund"].clone()), (200, Value::Null), "left as it was: {read:?}");
+    println!("RESULT five_thousand_cancels read=502 notification=200 kept={kept}");
+    server.stop().await.unwrap();
+    pg.stop().await.unwrap();
+}
+
+async fn http_post_json(url: &str, body: &Value) -> u16 {
+    payments_reliability::http_client().post(url).json(body).send().await.unwrap().status().as_u16()
+}
