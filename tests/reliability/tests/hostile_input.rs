@@ -512,9 +512,16 @@ fn mostly_valid_password() -> impl Strategy<Value = String> {
     ]
 }
 
-/// Our rule for identifiers, titles and reasons, written independently of the server.
+/// Our rule for titles and reasons, written independently of the server.
 fn valid_text(s: &str, max_chars: usize) -> bool {
     !s.trim().is_empty() && s.chars().count() <= max_chars && !s.contains('\0')
+}
+
+/// Our rule for identifiers (source schema, table and id, store ids): text,
+/// and no control character, and not a path segment `.` or `..` (they reach
+/// log lines and PG paths).
+fn valid_id(s: &str, max_chars: usize) -> bool {
+    valid_text(s, max_chars) && !s.chars().any(char::is_control) && !matches!(s, "." | "..")
 }
 
 /// A new record's password: 8 characters at least (the default
@@ -574,10 +581,10 @@ fn check_history(
         let started = Instant::now();
         let reply = api.call(Method::POST, "/payments/histories", &body).await.map_err(|e| e.to_string())?;
         tally.record(reply.status, started);
-        let valid = valid_text(&input.schema, 255)
-            && valid_text(&input.table, 255)
-            && valid_text(&input.id, 255)
-            && valid_text(&input.store_id, 255)
+        let valid = valid_id(&input.schema, 255)
+            && valid_id(&input.table, 255)
+            && valid_id(&input.id, 255)
+            && valid_id(&input.store_id, 255)
             && valid_password(&input.password);
         let source = (input.schema.clone(), input.table.clone(), input.id.clone());
         let taken = seen.lock().unwrap().contains(&source);
@@ -732,10 +739,10 @@ fn check_reservation(
         let started = Instant::now();
         let reply = api.call(Method::POST, "/payments/reservations", &body).await.map_err(|e| e.to_string())?;
         tally.record(reply.status, started);
-        let valid = valid_text(&input.schema, 255)
-            && valid_text(&input.table, 255)
-            && valid_text(&input.id, 255)
-            && valid_text(&input.store_id, 255)
+        let valid = valid_id(&input.schema, 255)
+            && valid_id(&input.table, 255)
+            && valid_id(&input.id, 255)
+            && valid_id(&input.store_id, 255)
             && valid_text(&input.title, 255)
             && valid_password(&input.password);
         let source = (input.schema.clone(), input.table.clone(), input.id.clone());
