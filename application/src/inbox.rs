@@ -35,6 +35,9 @@ const FIRST_RETRY_UNREGISTERED: Duration = Duration::from_secs(5);
 /// How long a notification is retried while the PG or our database fails.
 const RETRIED_FOR: chrono::Duration = chrono::Duration::days(3);
 
+/// Stored notifications attempted at once by one worker.
+const INBOX_CONCURRENCY: usize = 8;
+
 /// The longest pause between two attempts.
 const MAX_BACKOFF_SECS: i64 = 600;
 
@@ -90,6 +93,10 @@ impl PaymentService {
             // Dropped mid-way: its change, if any, committed whole or not at all.
             Err(_) => (format!("not processed within {INLINE_BUDGET:?}"), FIRST_RETRY),
         };
+        // About a payment registered here (it was found: the PG or our
+        // database failed, or its read waits its turn), not one anyone could
+        // name: the worker takes it before those.
+        let known = retry_in != FIRST_RETRY_UNREGISTERED;
         // Only what is about to be stored is checked first (the happy path
         // reads the history once): nothing forged or about an unknown payment
         // that moves no money fills the inbox. A database that cannot tell
@@ -104,7 +111,7 @@ impl PaymentService {
         // (the payment is re-read from the PG, never taken from the body).
         let notice = PgNotification { payload: kept_payload(&notice.payload), ..notice };
         // Claimable by any worker once this short lease runs out.
-        self.deps.inbox.enqueue(&notice, self.deps.clock.now(), retry_in).await?;
+        self.deps.inbox.enqueue(&notice, self.deps.clock.now(), retry_in, known).await?;
         Ok(Received::Queued)
     }
 
@@ -141,11 +148,23 @@ impl PaymentService {
         let lease_for = self.deps.intent_lease.saturating_add(INLINE_BUDGET);
         let items = self.deps.inbox.claim_due(self.deps.clock.now(), limit, lease_for).await?;
         let mut report = InboxReport { claimed: items.len(), ..InboxReport::default() };
-        for item in items {
-            match self.attempt(&item).await {
-                InboxOutcome::Done => report.done += 1,
-                InboxOutcome::RetryAt(_) => report.retrying += 1,
-                InboxOutcome::Failed => report.failed += 1,
+        // Several at once: one slow PG read (or a payment's turn) does not
+        // hold the others back; bounded.
+        let mut attempts = tokio::task::JoinSet::new();
+        let mut items = items.into_iter();
+        loop {
+            while attempts.len() < INBOX_CONCURRENCY {
+                let Some(item) = items.next() else { break };
+                let service = self.clone();
+                attempts.spawn(async move { service.attempt(&item).await });
+            }
+            let Some(finished) = attempts.join_next().await else { break };
+            match finished {
+                Ok(InboxOutcome::Done) => report.done += 1,
+                Ok(InboxOutcome::RetryAt(_)) => report.retrying += 1,
+                Ok(InboxOutcome::Failed) => report.failed += 1,
+                // Left claimed: its lease hands it to the worker again.
+                Err(error) => tracing::error!(%error, "a PG notification's attempt failed to run"),
             }
         }
         Ok(report)
@@ -159,7 +178,9 @@ impl PaymentService {
         let (outcome, error) = match &result {
             // Its turn for a PG read has not come: no attempt was made.
             Ok(Notified::Later(wait)) => {
-                let wait = chrono::Duration::from_std(*wait).unwrap_or(chrono::Duration::seconds(1));
+                // Not sooner than a fifth of a second: the worker never spins on it.
+                let wait = (*wait).max(std::time::Duration::from_millis(200));
+                let wait = chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::seconds(1));
                 (InboxOutcome::RetryAt(now + wait), None)
             }
             Ok(Notified::Outcome(_)) => (InboxOutcome::Done, None),

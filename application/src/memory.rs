@@ -154,6 +154,8 @@ pub struct InboxRow {
     pub received_at: payments_domain::Timestamp,
     pub lease: Option<(LeaseToken, payments_domain::Timestamp)>,
     pub last_error: Option<String>,
+    /// About a payment registered here (claimed first).
+    pub known: bool,
 }
 
 /// PG notifications in memory, with the storage's rules (leases, due times).
@@ -179,6 +181,7 @@ impl NotificationInbox for MemoryInbox {
         notice: &PgNotification,
         now: payments_domain::Timestamp,
         lease_for: std::time::Duration,
+        known: bool,
     ) -> Result<(uuid::Uuid, LeaseToken), RepositoryError> {
         let (id, lease) = (uuid::Uuid::new_v4(), LeaseToken(uuid::Uuid::new_v4()));
         self.rows.lock().unwrap().push(InboxRow {
@@ -189,6 +192,7 @@ impl NotificationInbox for MemoryInbox {
             received_at: now,
             lease: Some((lease, lease_until(now, lease_for))),
             last_error: None,
+            known,
         });
         Ok((id, lease))
     }
@@ -202,6 +206,8 @@ impl NotificationInbox for MemoryInbox {
         let lease = LeaseToken(uuid::Uuid::new_v4());
         let mut rows = self.rows.lock().unwrap();
         let mut claimed = Vec::new();
+        // Those about registered payments first (a stable sort keeps the order of each kind).
+        rows.sort_by_key(|row| !row.known);
         for row in rows.iter_mut() {
             let due = match row.state {
                 None => true,

@@ -1288,7 +1288,7 @@ async fn a_notification_whose_payment_is_past_our_bounds_is_refused_not_retried(
     let service = m.service();
     assert_eq!(service.receive_pg_notification(notice()).await.unwrap(), crate::Received::Refused);
     assert!(inbox.all().is_empty(), "nothing kept for a retry");
-    inbox.enqueue(&notice(), at(0), std::time::Duration::ZERO).await.unwrap();
+    inbox.enqueue(&notice(), at(0), std::time::Duration::ZERO, false).await.unwrap();
     inbox.rows.lock().unwrap()[0].lease = None;
     let report = service.process_inbox(10).await.unwrap();
     assert_eq!(report, crate::InboxReport { claimed: 1, done: 0, retrying: 0, failed: 1 });
@@ -1585,10 +1585,9 @@ async fn a_cancel_the_pg_accepted_is_pending_until_a_re_read_finds_it_completed(
 async fn a_cancel_the_pg_answered_failed_is_422_and_frees_the_lock() {
     let mut m = Mocks::new();
     m.stored(history("10000", true));
-    m.gateway
-        .expect_cancel_payment()
-        .times(1)
-        .returning(|_, _, _| Err(GatewayError::Rejected("PortOne answered the cancel with a FAILED cancellation".into())));
+    m.gateway.expect_cancel_payment().times(1).returning(|_, _, _| {
+        Err(GatewayError::Rejected("PortOne answered the cancel with a FAILED cancellation".into()))
+    });
     m.histories.expect_save_change().never();
     let intents = m.intents.clone();
     let err = m.service().cancel(cancel_input("2000")).await.unwrap_err();

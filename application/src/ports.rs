@@ -828,7 +828,9 @@ pub enum InboxOutcome {
 pub trait NotificationInbox: Send + Sync {
     /// Stores a notification, already claimed by the caller for `lease_for`
     /// (it processes it at once; if it dies, the lease runs out and a worker
-    /// takes it). Returns its id and the lease.
+    /// takes it). `known`: it names a payment registered here (such ones are
+    /// claimed before those about unknown payments, which anyone can send).
+    /// Returns its id and the lease.
     ///
     /// # Errors
     /// `Unavailable` when the database is down (the PG is then answered 503
@@ -838,9 +840,11 @@ pub trait NotificationInbox: Send + Sync {
         notice: &crate::commands::PgNotification,
         now: Timestamp,
         lease_for: Duration,
+        known: bool,
     ) -> Result<(Uuid, LeaseToken), RepositoryError>;
 
-    /// Claims up to `limit` items due at `now` (and items whose lease ran out).
+    /// Claims up to `limit` items due at `now` (and items whose lease ran
+    /// out), those about registered payments first, then the oldest due.
     ///
     /// # Errors
     /// `Unavailable`; `Corrupt` items are parked as failed, not returned.

@@ -477,12 +477,22 @@ async fn process_inbox(
     const BATCH: u32 = 50;
     const EVERY: Duration = Duration::from_secs(1);
     let mut purged_at = std::time::Instant::now();
+    // A full batch means more may be due: the next is claimed at once.
+    let mut full = false;
     loop {
-        tokio::select! {
-            () = tokio::time::sleep(EVERY) => {}
-            _ = stopped.wait_for(|stop| *stop) => return,
+        if full {
+            if *stopped.borrow() {
+                return;
+            }
+        } else {
+            tokio::select! {
+                () = tokio::time::sleep(EVERY) => {}
+                _ = stopped.wait_for(|stop| *stop) => return,
+            }
         }
-        match payments.process_inbox(BATCH).await {
+        let processed = payments.process_inbox(BATCH).await;
+        full = matches!(&processed, Ok(report) if report.claimed == BATCH as usize);
+        match processed {
             Ok(report) if report.claimed == 0 => {}
             Ok(report) => {
                 metrics.observe_inbox(crate::metrics::inbox_figures(&report));

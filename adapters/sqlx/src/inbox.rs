@@ -100,7 +100,8 @@ impl SealedInbox for Store {
         let (token, until) = lease.map_or((None, None), |l| (Some(id_col(l.token.0)), Some(ts_col(l.until))));
         let inserted = sqlx::query(
             "INSERT INTO pg_notifications (id, vendor_code, body, state, attempts, due_at, lease_token, lease_until, \
-             received_at, updated_at) VALUES ($1, $2, $3, 'pending', 0, $4, $5, $6, $7, $4) ON CONFLICT (id) DO NOTHING",
+             received_at, updated_at, known) VALUES ($1, $2, $3, 'pending', 0, $4, $5, $6, $7, $4, $8) \
+             ON CONFLICT (id) DO NOTHING",
         )
         .bind(id_col(row.id))
         .bind(row.vendor.as_str())
@@ -109,6 +110,7 @@ impl SealedInbox for Store {
         .bind(token)
         .bind(until)
         .bind(ts_col(row.received_at))
+        .bind(row.known)
         .execute(self.writer()?)
         .await
         .map_err(db_err)?;
@@ -123,8 +125,9 @@ impl NotificationInbox for Store {
         notice: &PgNotification,
         now: Timestamp,
         lease_for: Duration,
+        known: bool,
     ) -> Result<(Uuid, LeaseToken), RepositoryError> {
-        let (row, lease) = sealed_row(self, notice, now, lease_for)?;
+        let (row, lease) = sealed_row(self, notice, now, lease_for, known)?;
         self.insert(&row, now, Some(lease)).await?;
         Ok((row.id, lease.token))
     }
@@ -143,7 +146,7 @@ impl NotificationInbox for Store {
             "UPDATE pg_notifications SET lease_token = $1, lease_until = $2, updated_at = $3 \
              WHERE id IN (SELECT id FROM pg_notifications \
              WHERE state = 'pending' AND due_at <= $3 AND (lease_until IS NULL OR lease_until <= $3) \
-             ORDER BY due_at LIMIT $4{SKIP_LOCKED}) \
+             ORDER BY known DESC, due_at LIMIT $4{SKIP_LOCKED}) \
              RETURNING id, vendor_code, body, attempts, received_at"
         ))
         .bind(id_col(lease))

@@ -31,6 +31,8 @@ pub(crate) struct SealedNotification {
     /// Sealed with the histories keyring, bound to `id` (as in the table).
     pub body: String,
     pub received_at: Timestamp,
+    /// About a payment registered here (claimed first).
+    pub known: bool,
 }
 
 /// A claim on a row, as `enqueue` hands it to its caller.
@@ -55,10 +57,12 @@ pub(crate) fn sealed_row<S: SealedInbox + ?Sized>(
     notice: &PgNotification,
     now: Timestamp,
     lease_for: Duration,
+    known: bool,
 ) -> Result<(SealedNotification, Lease), RepositoryError> {
     let id = Uuid::now_v7();
     let lease = Lease { token: LeaseToken(Uuid::new_v4()), until: until(now, lease_for) };
-    Ok((SealedNotification { id, vendor: notice.vendor, body: store.seal(id, notice)?, received_at: now }, lease))
+    let body = store.seal(id, notice)?;
+    Ok((SealedNotification { id, vendor: notice.vendor, body, received_at: now, known }, lease))
 }
 
 /// The inbox table's side of the spool (one implementation per backend).
@@ -117,6 +121,9 @@ struct Record {
     vendor: String,
     received_at_ms: i64,
     body: String,
+    /// About a payment registered here (absent from records of before).
+    #[serde(default)]
+    known: bool,
 }
 
 impl Record {
@@ -126,6 +133,7 @@ impl Record {
             vendor: row.vendor.as_str().to_owned(),
             received_at_ms: row.received_at.timestamp_millis(),
             body: row.body.clone(),
+            known: row.known,
         }
     }
 
@@ -135,6 +143,7 @@ impl Record {
             vendor: self.vendor.parse().ok()?,
             body: self.body,
             received_at: chrono::DateTime::from_timestamp_millis(self.received_at_ms)?,
+            known: self.known,
         })
     }
 }
@@ -374,8 +383,9 @@ impl<S: SealedInbox> NotificationInbox for SpooledInbox<S> {
         notice: &PgNotification,
         now: Timestamp,
         lease_for: Duration,
+        known: bool,
     ) -> Result<(Uuid, LeaseToken), RepositoryError> {
-        let (row, lease) = sealed_row(&*self.store, notice, now, lease_for)?;
+        let (row, lease) = sealed_row(&*self.store, notice, now, lease_for, known)?;
         let budget = self.spool.database_budget;
         let why = match tokio::time::timeout(budget, self.store.insert(&row, now, Some(lease))).await {
             Ok(Ok(_)) => return Ok((row.id, lease.token)),

@@ -122,7 +122,7 @@ async fn the_inbox_keeps_notifications_until_processed_under_leases(db: &TestDb)
         },
         payload: serde_json::json!({"orderId": "order-1", "status": "DONE"}),
     };
-    let (id, first_lease) = inbox.enqueue(&deposit, at(0), lease).await.unwrap();
+    let (id, first_lease) = inbox.enqueue(&deposit, at(0), lease, false).await.unwrap();
     assert!(!db.dump().await.contains("ps_secret-unmistakable"), "the secret is sealed at rest");
     // Claimed by its receiver: nobody else takes it until the lease runs out.
     assert!(inbox.claim_due(at(1_000), 10, lease).await.unwrap().is_empty());
@@ -148,7 +148,7 @@ async fn the_inbox_keeps_notifications_until_processed_under_leases(db: &TestDb)
         target: NotificationTarget::Payment { uid: VendorUid::parse("imp_1").unwrap(), ignore_unknown: false },
         payload: serde_json::json!({"imp_uid": "imp_1"}),
     };
-    inbox.enqueue(&payment, at(0), lease).await.unwrap();
+    inbox.enqueue(&payment, at(0), lease, false).await.unwrap();
     assert_eq!(inbox.purge_before(at(1_000_000)).await.unwrap(), 0);
     assert!(inbox.claim_due(at(1_000_000), 0, lease).await.unwrap().is_empty(), "bounded by the limit");
 }

@@ -58,7 +58,7 @@ async fn spooled_while_the_database_is_down_then_moved_in_once(db: TestDb) {
     down.close().await;
     let sent = [deposit("order-1"), payment("imp_2"), deposit("order-3")];
     for (n, notice) in sent.iter().enumerate() {
-        inbox.enqueue(notice, at(n as i64), LEASE).await.expect("taken into the spool");
+        inbox.enqueue(notice, at(n as i64), LEASE, false).await.expect("taken into the spool");
     }
     assert!(spool.waiting_bytes() > 0);
     assert!(!spool_text(dir.path()).contains(SECRET), "sealed in the spool too");
@@ -115,7 +115,7 @@ async fn a_locked_database_spools_within_the_budget_and_the_late_insert_is_not_d
 
     let started = Instant::now();
     // The receiver's claim is short, as the route's (it answers at once).
-    inbox.enqueue(&payment("imp_locked"), now(), Duration::from_millis(100)).await.expect("spooled");
+    inbox.enqueue(&payment("imp_locked"), now(), Duration::from_millis(100), false).await.expect("spooled");
     let answered = started.elapsed();
     assert!(answered < Duration::from_secs(2), "answered within the budget: {answered:?}");
     assert!(spool.waiting_bytes() > 0);
@@ -151,7 +151,7 @@ async fn a_spool_has_one_owner_a_bound_and_survives_a_torn_write() {
     down.close().await;
     let mut taken = 0;
     let refused = loop {
-        match inbox.enqueue(&payment(&format!("imp_{taken}")), now(), LEASE).await {
+        match inbox.enqueue(&payment(&format!("imp_{taken}")), now(), LEASE, false).await {
             Ok(_) => taken += 1,
             Err(error) => break error,
         }

@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use futures::StreamExt;
 use payments_reliability::{
     Api, PgProxy, ProxyMode, Receiver, ScratchDatabase, TestServer, Toss, free_port, postgres_url,
 };
@@ -572,6 +573,55 @@ async fn a_kept_notification_costs_the_database_its_ids_not_its_body() {
         "RESULT kept_notification_bytes notifications={NOTIFICATIONS} growth_small_bodies={small} growth_512kib_bodies={large}"
     );
     server.stop().await.unwrap();
+}
+
+/// 1,000 forged notifications about payments not registered here wait in the
+/// inbox (anyone can send them); then a genuine one, about a registered
+/// payment cancelled at Toss's console, comes while Toss is slower than our
+/// timeout, so it is kept too. Once Toss answers again, the genuine change
+/// reaches its backend within a couple of seconds: the inbox takes
+/// notifications about registered payments first, several at once (it used
+/// to take them oldest first, one by one: 1 s more per 50 forged).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_genuine_notification_is_not_delayed_by_a_flood_of_forged_ones() {
+    const FORGED: usize = 1_000;
+    let setup = ProxiedToss::start().await;
+    let receiver = Receiver::start().await.unwrap();
+    let api = &setup.server.api;
+    let key = setup.toss.pay("genuine", PRICE).await.unwrap();
+    let created = api.register_toss(&key, "genuine", PRICE, "pw-of-the-test", &receiver.url()).await.unwrap();
+    assert_eq!(created.status, 201, "{created:?}");
+    let url = format!("{}/payments/webhooks/toss", api.url);
+    let http = reqwest::Client::new();
+    let forged: Vec<_> = (0..FORGED)
+        .map(|n| {
+            let body = json!({"eventType": "PAYMENT_STATUS_CHANGED", "createdAt": "2026-12-07T12:00:00.000000",
+                              "data": {"paymentKey": format!("forged-{n}"), "status": "DONE"}});
+            let request = http.post(&url).json(&body);
+            async move { request.send().await.map(|r| r.status().as_u16()) }
+        })
+        .collect();
+    let answers: Vec<_> = futures::stream::iter(forged).buffer_unordered(16).collect().await;
+    assert!(answers.iter().all(|a| matches!(a, Ok(200))), "every forged one is taken in (kept)");
+    // They come due 5 s after they came (a payment not registered yet is
+    // retried from then): from then on they stand before any new one.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+
+    let payment = setup.toss.cancel_at_console(&key, 1000, "at the console").await.unwrap();
+    let genuine = json!({"eventType": "PAYMENT_STATUS_CHANGED", "createdAt": "2026-12-07T12:00:01.000000",
+                         "data": payment});
+    setup.proxy.set(ProxyMode::Slow(Duration::from_secs(3)));
+    let answer = http.post(&url).json(&genuine).send().await.unwrap();
+    assert_eq!(answer.status().as_u16(), 200, "kept while Toss is slow");
+    setup.proxy.set(ProxyMode::Forward);
+    let back = Instant::now();
+    assert_eq!(receiver.wait_for(1, Duration::from_secs(30)).await, 1, "the genuine change is announced");
+    let took = back.elapsed();
+    assert!(took < Duration::from_millis(2_500), "the genuine change waited {took:?} behind {FORGED} forged ones");
+    assert_eq!(receiver.delivered()[0].body["current"]["refund"], json!(1000));
+    println!("RESULT genuine_behind_forged forged={FORGED} delivered_after_ms={}", took.as_millis());
+    setup.server.stop().await.unwrap();
+    setup.fake.stop().await.unwrap();
 }
 
 /// A fake Toss, a stand-in in front of it (forwarding until told otherwise),
