@@ -286,8 +286,8 @@ impl PaymentService {
         }
         let claimed = self.deps.intents.claimed_cancel_keys(intent.history).await?;
         match cancel_of(&intent, &snapshot, &claimed) {
-            Found::Done(key) => self.finish(stored, intent, snapshot, key).await,
-            Found::Pending(key) => self.accepted(stored, intent, snapshot, key).await,
+            Found::Done(key) => self.record_found(stored, intent, snapshot, key, true).await,
+            Found::Pending(key) => self.record_found(stored, intent, snapshot, key, false).await,
             Found::Nothing => {
                 tracing::info!(intent = %intent.id, "the PG shows no cancel of an unknown intent: sending it again");
                 self.send(gateway, intent, stored).await
@@ -309,7 +309,7 @@ impl PaymentService {
             return Err(AppError::internal(anyhow::anyhow!("accepted cancel intent {} has no cancel key", intent.id)));
         };
         if snapshot.cancels.iter().any(|c| c.key == key) {
-            return self.finish(stored, intent, snapshot, key).await;
+            return self.record_found(stored, intent, snapshot, key, true).await;
         }
         let failed = snapshot.failed_cancels.contains(&key);
         let history = self.record_cancel(stored, snapshot, self.cancel_trigger(&intent, "pending")).await?;
@@ -322,30 +322,6 @@ impl PaymentService {
         }
         intent.updated_at = self.deps.clock.now();
         self.deps.intents.update(&intent).await?;
-        Ok(CancelOutcome { history, completed: false })
-    }
-
-    /// Records a cancel the PG accepted and has not completed: the history
-    /// lists it as pending, and the intent (still the payment's cancel lock)
-    /// keeps the PG's cancel to settle it by. A failure to record leaves the
-    /// intent unknown: settling finds the cancel at the PG.
-    async fn accepted(
-        &self,
-        stored: StoredHistory,
-        mut intent: CancelIntent,
-        snapshot: PaymentSnapshot,
-        key: CancelKey,
-    ) -> Result<CancelOutcome, AppError> {
-        let history = match self.record_cancel(stored, snapshot, self.cancel_trigger(&intent, "pending")).await {
-            Ok(history) => history,
-            Err(error) => return Err(self.unrecorded(intent, error).await),
-        };
-        intent.state = IntentState::Accepted;
-        intent.cancel_key = Some(key);
-        intent.updated_at = self.deps.clock.now();
-        if let Err(error) = self.deps.intents.update(&intent).await {
-            tracing::error!(intent = %intent.id, %error, "could not mark a cancel intent accepted");
-        }
         Ok(CancelOutcome { history, completed: false })
     }
 
@@ -370,8 +346,8 @@ impl PaymentService {
                 Ok(snapshot) => {
                     let claimed = self.deps.intents.claimed_cancel_keys(intent.history).await?;
                     return match cancel_of(&intent, &snapshot, &claimed) {
-                        Found::Done(key) => self.finish(stored, intent, snapshot, key).await,
-                        Found::Pending(key) => self.accepted(stored, intent, snapshot, key).await,
+                        Found::Done(key) => self.record_found(stored, intent, snapshot, key, true).await,
+                        Found::Pending(key) => self.record_found(stored, intent, snapshot, key, false).await,
                         Found::Nothing => {
                             let error = GatewayError::Protocol("the PG answered the cancel without it".into());
                             Err(self.still_unknown(intent, error).await)
@@ -401,8 +377,8 @@ impl PaymentService {
             };
             let claimed = self.deps.intents.claimed_cancel_keys(intent.history).await?;
             match cancel_of(&intent, &fresh, &claimed) {
-                Found::Done(key) => return self.finish(stored, intent, fresh, key).await,
-                Found::Pending(key) => return self.accepted(stored, intent, fresh, key).await,
+                Found::Done(key) => return self.record_found(stored, intent, fresh, key, true).await,
+                Found::Pending(key) => return self.record_found(stored, intent, fresh, key, false).await,
                 Found::Nothing => {}
             }
             let Some(remaining) = fresh.remaining().filter(|r| *r != intent.remaining) else {
@@ -424,24 +400,36 @@ impl PaymentService {
         Err(self.still_unknown(intent, GatewayError::Unavailable("too many stale-balance refusals".into())).await)
     }
 
-    /// Records the intent's cancel (the change and its event), then closes the
-    /// intent as done. A failure to record leaves the intent open: settling it
-    /// later finds the cancel at the PG and records it then.
-    async fn finish(
+    /// Records the intent's cancel as the PG shows it (the change and its
+    /// event). Completed (`completed`), the intent closes as done; accepted
+    /// and not completed, it stays open as accepted (still the payment's
+    /// cancel lock), keeping the PG's cancel to settle it by. A failure to
+    /// record leaves the intent unknown: settling finds the cancel at the PG.
+    async fn record_found(
         &self,
         stored: StoredHistory,
         mut intent: CancelIntent,
         snapshot: PaymentSnapshot,
         key: CancelKey,
+        completed: bool,
     ) -> Result<CancelOutcome, AppError> {
-        let history = match self.record_cancel(stored, snapshot, self.cancel_trigger(&intent, "done")).await {
+        let status = if completed { "done" } else { "pending" };
+        let history = match self.record_cancel(stored, snapshot, self.cancel_trigger(&intent, status)).await {
             Ok(history) => history,
             Err(error) => return Err(self.unrecorded(intent, error).await),
         };
-        intent.state = IntentState::Done;
         intent.cancel_key = Some(key);
-        self.close(&intent).await;
-        Ok(CancelOutcome { history, completed: true })
+        if completed {
+            intent.state = IntentState::Done;
+            self.close(&intent).await;
+        } else {
+            intent.state = IntentState::Accepted;
+            intent.updated_at = self.deps.clock.now();
+            if let Err(error) = self.deps.intents.update(&intent).await {
+                tracing::error!(intent = %intent.id, %error, "could not mark a cancel intent accepted");
+            }
+        }
+        Ok(CancelOutcome { history, completed })
     }
 
     /// The trigger of the event a cancel records. The refund account is
