@@ -35,6 +35,9 @@ const FIRST_RETRY_UNREGISTERED: Duration = Duration::from_secs(5);
 /// How long a notification is retried while the PG or our database fails.
 const RETRIED_FOR: chrono::Duration = chrono::Duration::days(3);
 
+/// How long a count of the inbox's rows is reused.
+const KEPT_COUNT_FOR: Duration = Duration::from_secs(1);
+
 /// Stored notifications attempted at once by one worker.
 const INBOX_CONCURRENCY: usize = 8;
 
@@ -107,12 +110,40 @@ impl PaymentService {
             Ok(Err(other)) => return Err(other),
         }
         tracing::info!(vendor = %notice.vendor, %why, "PG notification kept for a retry");
+        if self.inbox_is_full().await {
+            tracing::warn!(vendor = %notice.vendor, "the PG notification inbox is full; answered 503");
+            return Err(AppError::Unavailable(
+                "too many PG notifications are waiting to be processed; send it again later".into(),
+            ));
+        }
         // What names the payment is kept; the body, whoever sent it, is not
         // (the payment is re-read from the PG, never taken from the body).
         let notice = PgNotification { payload: kept_payload(&notice.payload), ..notice };
         // Claimable by any worker once this short lease runs out.
         self.deps.inbox.enqueue(&notice, self.deps.clock.now(), retry_in, known).await?;
+        if let Some((_, count)) = self.kept.lock().unwrap_or_else(std::sync::PoisonError::into_inner).as_mut() {
+            *count += 1;
+        }
         Ok(Received::Queued)
+    }
+
+    /// Whether the inbox holds `max_kept_notifications` already (counted at
+    /// most once a second, plus what this process stored since). A count
+    /// that fails says no: storing then fails or goes to the spool anyway.
+    async fn inbox_is_full(&self) -> bool {
+        let cached = *self.kept.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let count = match cached {
+            Some((at, count)) if at.elapsed() < KEPT_COUNT_FOR => count,
+            _ => match tokio::time::timeout(KEEP_CHECK_BUDGET, self.deps.inbox.count()).await {
+                Ok(Ok(count)) => {
+                    *self.kept.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
+                        Some((std::time::Instant::now(), count));
+                    count
+                }
+                _ => return false,
+            },
+        };
+        count >= self.deps.max_kept_notifications
     }
 
     /// Whether a notification needs storing: a forged order notification is

@@ -254,6 +254,10 @@ impl NotificationInbox for MemoryInbox {
         rows.retain(|r| matches!(r.state, None | Some(InboxOutcome::RetryAt(_))) || r.received_at >= cutoff);
         Ok((before - rows.len()) as u64)
     }
+
+    async fn count(&self) -> Result<u64, RepositoryError> {
+        Ok(self.rows.lock().unwrap().len() as u64)
+    }
 }
 
 /// Answered PG deliveries in memory, kept until their time as the storage keeps them.

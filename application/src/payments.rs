@@ -107,6 +107,9 @@ pub struct PaymentDeps {
     pub inbox: Arc<dyn crate::ports::NotificationInbox>,
     /// Bounds on the PG reads notifications trigger.
     pub rereads: crate::reread::RereadLimits,
+    /// Most PG notifications the inbox holds (whatever their state); past
+    /// it, one that would be stored is answered 503 (the PG sends it again).
+    pub max_kept_notifications: u64,
     /// PG deliveries already answered, so a repeat is only acknowledged.
     pub receipts: Arc<dyn crate::ports::NotificationReceipts>,
     /// Wrong passwords counted per record.
@@ -183,6 +186,8 @@ pub struct PaymentService {
     pub(crate) dummy_hash: Arc<tokio::sync::OnceCell<Option<PasswordHash>>>,
     /// The notification-triggered PG reads under way and recent, per payment.
     pub(crate) rereads: Arc<crate::reread::RereadGate>,
+    /// The inbox's size as last counted (when), and stored since.
+    pub(crate) kept: Arc<std::sync::Mutex<Option<(std::time::Instant, u64)>>>,
 }
 
 /// What processing a notification came to, when its PG read is bounded.
@@ -257,6 +262,7 @@ impl PaymentService {
     pub fn new(deps: PaymentDeps) -> Self {
         Self {
             rereads: Arc::new(crate::reread::RereadGate::new(deps.rereads)),
+            kept: Arc::default(),
             deps: Arc::new(deps),
             intent_closed: Arc::default(),
             last_reconciliation: Arc::default(),

@@ -73,6 +73,7 @@ impl Mocks {
             intent_lease: std::time::Duration::from_secs(25),
             inbox: self.inbox,
             rereads: crate::reread::RereadLimits { min_interval: std::time::Duration::ZERO, per_second: u32::MAX },
+            max_kept_notifications: u64::MAX,
             receipts: self.receipts,
             attempts: self.attempts,
             passwords: PasswordPolicy::default(),

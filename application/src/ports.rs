@@ -873,6 +873,13 @@ pub trait NotificationInbox: Send + Sync {
     /// # Errors
     /// `Unavailable` when the database is down.
     async fn purge_before(&self, cutoff: Timestamp) -> Result<u64, RepositoryError>;
+
+    /// How many items it holds, whatever their state (the bound on what
+    /// keyless clients can make it store).
+    ///
+    /// # Errors
+    /// `Unavailable` when the database is down.
+    async fn count(&self) -> Result<u64, RepositoryError>;
 }
 
 /// The deliveries of PG notifications already answered 200 (see

@@ -203,6 +203,7 @@ pub fn payment_service(
         intent_lease: config.pg.cancel_lease,
         inbox: repositories.inbox.clone(),
         rereads: config.rereads,
+        max_kept_notifications: config.max_kept_notifications,
         receipts: repositories.receipts.clone(),
         attempts: repositories.attempts.clone(),
         passwords: config.passwords,

@@ -127,6 +127,8 @@ pub struct Config {
     /// Bounds on the PG reads PG notifications trigger
     /// (`PAYMENT_NOTIFICATION_REREAD_MS`, `PAYMENT_NOTIFICATION_READS_PER_SEC`).
     pub rereads: payments_application::reread::RereadLimits,
+    /// Most PG notifications the inbox holds (`PAYMENT_NOTIFICATION_INBOX_MAX_ROWS`).
+    pub max_kept_notifications: u64,
     /// At shutdown, how long in-flight requests and deliveries may finish
     /// before they are cut off (deliveries are then released for a retry).
     pub shutdown_grace: Duration,
@@ -183,6 +185,11 @@ pub const VARIABLES: &[(&str, &str)] = &[
         "PAYMENT_NOTIFICATION_REREAD_MS",
         "least time between two PG reads of one payment that unproven PG notifications trigger; one sooner waits \
          in the inbox (default 1000)",
+    ),
+    (
+        "PAYMENT_NOTIFICATION_INBOX_MAX_ROWS",
+        "most PG notifications the inbox holds, processed or not (kept 7 days); past it one that would be \
+         stored is answered 503 and the PG sends it again (default 100000)",
     ),
     (
         "PAYMENT_NOTIFICATION_READS_PER_SEC",
@@ -481,6 +488,7 @@ impl Config {
             min_interval: r.millis("PAYMENT_NOTIFICATION_REREAD_MS", 1000, 0..=600_000)?,
             per_second: r.within("PAYMENT_NOTIFICATION_READS_PER_SEC", 50u32, 1..=100_000)?,
         };
+        let max_kept_notifications = r.within("PAYMENT_NOTIFICATION_INBOX_MAX_ROWS", 100_000u64, 100..=100_000_000)?;
         let shutdown_grace = r.seconds("PAYMENT_SHUTDOWN_GRACE_SECS", 10, 0..=3600)?;
         let every = match r.get("PAYMENT_RECONCILE_INTERVAL") {
             None => Some(Duration::from_secs(3600)),
@@ -512,6 +520,7 @@ impl Config {
             passwords,
             orders,
             rereads,
+            max_kept_notifications,
             shutdown_grace,
             reconcile,
             defaulted: r.into_defaulted(),

@@ -219,6 +219,12 @@ impl NotificationInbox for Store {
         Ok(settled.rows_affected() == 1)
     }
 
+    async fn count(&self) -> Result<u64, RepositoryError> {
+        let count: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM pg_notifications").fetch_one(&self.pool).await.map_err(db_err)?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
     async fn purge_before(&self, cutoff: Timestamp) -> Result<u64, RepositoryError> {
         let purged = sqlx::query("DELETE FROM pg_notifications WHERE state <> 'pending' AND received_at < $1")
             .bind(ts_col(cutoff))

@@ -429,4 +429,8 @@ impl<S: SealedInbox> NotificationInbox for SpooledInbox<S> {
     async fn purge_before(&self, cutoff: Timestamp) -> Result<u64, RepositoryError> {
         self.store.purge_before(cutoff).await
     }
+
+    async fn count(&self) -> Result<u64, RepositoryError> {
+        self.store.count().await
+    }
 }

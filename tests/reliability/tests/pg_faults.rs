@@ -624,6 +624,29 @@ async fn a_genuine_notification_is_not_delayed_by_a_flood_of_forged_ones() {
     setup.fake.stop().await.unwrap();
 }
 
+/// The inbox is bounded in rows (`PAYMENT_NOTIFICATION_INBOX_MAX_ROWS`,
+/// here 100): past it a notification that would be stored is answered 503
+/// (the PG sends it again later), so no client without a key fills the disk.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_inbox_is_bounded_in_rows_and_answers_503_past_it() {
+    const BOUND: usize = 100;
+    let server = TestServer::start(&[("PAYMENT_NOTIFICATION_INBOX_MAX_ROWS", "100")]).await.unwrap();
+    let url = format!("{}/payments/webhooks/toss", server.api.url);
+    let http = reqwest::Client::new();
+    let mut statuses = Vec::new();
+    for n in 0..BOUND + 30 {
+        let body = json!({"eventType": "PAYMENT_STATUS_CHANGED", "data": {"paymentKey": format!("unknown-{n}"), "status": "DONE"}});
+        statuses.push(http.post(&url).json(&body).send().await.unwrap().status().as_u16());
+    }
+    let kept = statuses.iter().filter(|s| **s == 200).count();
+    let refused = statuses.iter().filter(|s| **s == 503).count();
+    assert_eq!(kept + refused, statuses.len(), "200 or 503 only: {statuses:?}");
+    assert_eq!(kept, BOUND, "kept up to the bound");
+    assert!(statuses[BOUND..].iter().all(|s| *s == 503), "and refused past it");
+    println!("RESULT inbox_bound max_rows={BOUND} kept={kept} refused_503={refused}");
+    server.stop().await.unwrap();
+}
+
 /// A fake Toss, a stand-in in front of it (forwarding until told otherwise),
 /// and a server that reaches Toss through the stand-in with a 1 s timeout.
 struct ProxiedToss {

@@ -490,6 +490,7 @@ pub async fn spawn_app_targeting(
             min_interval: std::time::Duration::ZERO,
             per_second: u32::MAX,
         },
+        max_kept_notifications: u64::MAX,
         receipts: Arc::new(payments_application::memory::MemoryReceipts::default()),
     });
     let state = HttpState::new(
