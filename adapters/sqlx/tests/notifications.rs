@@ -6,6 +6,7 @@
 //! PostgreSQL tests need `PAYMENT_TEST_POSTGRES_URL` (each test gets its own
 //! schema); unset, they say they did not run.
 
+#[macro_use]
 mod harness;
 
 use std::time::Duration;
@@ -15,31 +16,6 @@ use payments_application::commands::{NotificationTarget, PgNotification};
 use payments_application::ports::{CancelIntent, InboxOutcome, IntentBegin, IntentState, Revision};
 use payments_domain::*;
 use serde_json::json;
-
-macro_rules! suite {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let db = super::harness::sqlite().await;
-                    tokio::time::timeout(super::TEST_TIMEOUT, super::$name(&db)).await.expect("test timed out");
-                    db.cleanup().await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let Some(db) = super::harness::postgres(stringify!($name)).await else { return };
-                    tokio::time::timeout(super::TEST_TIMEOUT, super::$name(&db)).await.expect("test timed out");
-                    db.cleanup().await;
-                }
-            )*
-        }
-    };
-}
 
 suite!(
     answered_deliveries_are_seen_until_their_time_and_purged_after,

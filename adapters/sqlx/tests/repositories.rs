@@ -3,6 +3,7 @@
 //! PostgreSQL tests need `PAYMENT_TEST_POSTGRES_URL` (each test gets its own
 //! schema); unset, they say they did not run; set but unreachable, they fail.
 
+#[macro_use]
 mod harness;
 
 use std::time::Duration;
@@ -15,31 +16,6 @@ use payments_application::ports::{
 use payments_crypto::{Argon2Hasher, Argon2Params};
 use payments_domain::*;
 use payments_sqlx::{Database, PoolConfig};
-
-macro_rules! suite {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let db = super::harness::sqlite().await;
-                    tokio::time::timeout(super::TEST_TIMEOUT, super::$name(&db)).await.expect("test timed out");
-                    db.cleanup().await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let Some(db) = super::harness::postgres(stringify!($name)).await else { return };
-                    tokio::time::timeout(super::TEST_TIMEOUT, super::$name(&db)).await.expect("test timed out");
-                    db.cleanup().await;
-                }
-            )*
-        }
-    };
-}
 
 suite!(
     migrations_rerun_as_a_no_op,

@@ -14,6 +14,35 @@ use serde_json::json;
 use sqlx::Connection;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 
+/// `suite!(a, b, ...)`: each `async fn a(db: &TestDb)` of the test file,
+/// run once on SQLite and once on PostgreSQL (when configured), each bounded
+/// by [`TEST_TIMEOUT`]. (`#[macro_use] mod harness;` in the test file.)
+#[allow(unused_macros)] // spool.rs runs its own
+macro_rules! suite {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let db = super::harness::sqlite().await;
+                    tokio::time::timeout(super::TEST_TIMEOUT, super::$name(&db)).await.expect("test timed out");
+                    db.cleanup().await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(db) = super::harness::postgres(stringify!($name)).await else { return };
+                    tokio::time::timeout(super::TEST_TIMEOUT, super::$name(&db)).await.expect("test timed out");
+                    db.cleanup().await;
+                }
+            )*
+        }
+    };
+}
+
 /// Every test is bounded by this.
 pub const TEST_TIMEOUT: Duration = Duration::from_secs(120);
 
