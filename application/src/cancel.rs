@@ -64,10 +64,8 @@ pub struct CancelOutcome {
 /// The PG cancel an intent made, as a snapshot shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Found {
-    /// Completed: money refunded.
-    Done(CancelKey),
-    /// Accepted, not completed.
-    Pending(CancelKey),
+    /// This cancel; `completed`: money refunded (else accepted, not completed).
+    At { key: CancelKey, completed: bool },
     /// Not there.
     Nothing,
 }
@@ -85,8 +83,8 @@ fn cancel_of(intent: &CancelIntent, snapshot: &PaymentSnapshot, claimed: &[Cance
             .map(|c| c.key.clone())
     };
     match (find(&snapshot.cancels), find(&snapshot.pending_cancels)) {
-        (Some(key), _) => Found::Done(key),
-        (None, Some(key)) => Found::Pending(key),
+        (Some(key), _) => Found::At { key, completed: true },
+        (None, Some(key)) => Found::At { key, completed: false },
         (None, None) => Found::Nothing,
     }
 }
@@ -286,8 +284,7 @@ impl PaymentService {
         }
         let claimed = self.deps.intents.claimed_cancel_keys(intent.history).await?;
         match cancel_of(&intent, &snapshot, &claimed) {
-            Found::Done(key) => self.record_found(stored, intent, snapshot, key, true).await,
-            Found::Pending(key) => self.record_found(stored, intent, snapshot, key, false).await,
+            Found::At { key, completed } => self.record_found(stored, intent, snapshot, key, completed).await,
             Found::Nothing => {
                 tracing::info!(intent = %intent.id, "the PG shows no cancel of an unknown intent: sending it again");
                 self.send(gateway, intent, stored).await
@@ -346,8 +343,9 @@ impl PaymentService {
                 Ok(snapshot) => {
                     let claimed = self.deps.intents.claimed_cancel_keys(intent.history).await?;
                     return match cancel_of(&intent, &snapshot, &claimed) {
-                        Found::Done(key) => self.record_found(stored, intent, snapshot, key, true).await,
-                        Found::Pending(key) => self.record_found(stored, intent, snapshot, key, false).await,
+                        Found::At { key, completed } => {
+                            self.record_found(stored, intent, snapshot, key, completed).await
+                        }
                         Found::Nothing => {
                             let error = GatewayError::Protocol("the PG answered the cancel without it".into());
                             Err(self.still_unknown(intent, error).await)
@@ -377,8 +375,7 @@ impl PaymentService {
             };
             let claimed = self.deps.intents.claimed_cancel_keys(intent.history).await?;
             match cancel_of(&intent, &fresh, &claimed) {
-                Found::Done(key) => return self.record_found(stored, intent, fresh, key, true).await,
-                Found::Pending(key) => return self.record_found(stored, intent, fresh, key, false).await,
+                Found::At { key, completed } => return self.record_found(stored, intent, fresh, key, completed).await,
                 Found::Nothing => {}
             }
             let Some(remaining) = fresh.remaining().filter(|r| *r != intent.remaining) else {

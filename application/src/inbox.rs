@@ -79,27 +79,26 @@ impl PaymentService {
     pub async fn receive_pg_notification(&self, notice: PgNotification) -> Result<Received, AppError> {
         let received_at = self.deps.clock.now();
         let processing = self.process_notified(&notice, Some(received_at));
-        let (why, retry_in) = match tokio::time::timeout(INLINE_BUDGET, processing).await {
+        // `known`: about a payment registered here (it was found: the PG or
+        // our database failed, or its read waits its turn), not one anyone
+        // could name: the worker takes it before those.
+        let (why, retry_in, known) = match tokio::time::timeout(INLINE_BUDGET, processing).await {
             Ok(Ok(Notified::Outcome(NotificationOutcome::Ignored))) => return Ok(Received::Ignored),
             Ok(Ok(Notified::Outcome(outcome))) => return Ok(Received::Processed(outcome)),
             // Its payment was re-read a moment ago (or is being re-read, or
             // the PG's budget is spent): kept for its turn, no PG read now.
-            Ok(Ok(Notified::Later(wait))) => (format!("its PG read waits {wait:?} (bounded re-reads)"), wait),
+            Ok(Ok(Notified::Later(wait))) => (format!("its PG read waits {wait:?} (bounded re-reads)"), wait, true),
             // A forgery is answered as one (no PG call was made for it).
             Ok(Err(error @ AppError::Forbidden(_))) => return Err(error),
             Ok(Err(error)) if !worth_retrying(&error, chrono::Duration::zero()) => {
                 tracing::warn!(vendor = %notice.vendor, %error, "PG notification refused; nothing to retry");
                 return Ok(Received::Refused);
             }
-            Ok(Err(error @ AppError::NotFound(_))) => (error.to_string(), FIRST_RETRY_UNREGISTERED),
-            Ok(Err(error)) => (error.to_string(), FIRST_RETRY),
+            Ok(Err(error @ AppError::NotFound(_))) => (error.to_string(), FIRST_RETRY_UNREGISTERED, false),
+            Ok(Err(error)) => (error.to_string(), FIRST_RETRY, true),
             // Dropped mid-way: its change, if any, committed whole or not at all.
-            Err(_) => (format!("not processed within {INLINE_BUDGET:?}"), FIRST_RETRY),
+            Err(_) => (format!("not processed within {INLINE_BUDGET:?}"), FIRST_RETRY, true),
         };
-        // About a payment registered here (it was found: the PG or our
-        // database failed, or its read waits its turn), not one anyone could
-        // name: the worker takes it before those.
-        let known = retry_in != FIRST_RETRY_UNREGISTERED;
         // Only what is about to be stored is checked first (the happy path
         // reads the history once): nothing forged or about an unknown payment
         // that moves no money fills the inbox. A database that cannot tell
