@@ -78,6 +78,29 @@ pub struct PgNotification {
     pub vendor: VendorCode,
     pub target: NotificationTarget,
     pub payload: serde_json::Value,
+    /// Its signature verified under the PG's secret (PortOne): it is the
+    /// PG's, so it is taken before notifications anyone could have sent and
+    /// its re-read does not wait for the per-payment interval.
+    pub signed: bool,
+}
+
+impl PgNotification {
+    /// The id it is kept under in the inbox: the same for every notification
+    /// that would re-read the same thing (vendor and target), so a repeated
+    /// one refreshes the row kept for it instead of adding one. A deposit
+    /// callback's secret is part of it: a forged secret never shares the row
+    /// of the PG's own callback.
+    pub fn inbox_id(&self) -> uuid::Uuid {
+        let (kind, id, secret, ignore_unknown) = match &self.target {
+            NotificationTarget::Payment { uid, ignore_unknown } => ("payment", uid.as_str(), "", ignore_unknown),
+            NotificationTarget::Order { order_id, secret, ignore_unknown } => {
+                ("order", order_id.as_str(), secret.as_str(), ignore_unknown)
+            }
+            NotificationTarget::Cancel { key, ignore_unknown } => ("cancel", key.as_str(), "", ignore_unknown),
+        };
+        let ignore_unknown = if *ignore_unknown { "ignore-unknown" } else { "keep-unknown" };
+        crate::payments::derived_id(&["pg-notification", self.vendor.as_str(), kind, id, secret, ignore_unknown])
+    }
 }
 
 /// Which payment a PG notification is about.

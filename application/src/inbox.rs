@@ -118,7 +118,9 @@ impl PaymentService {
         // What names the payment is kept; the body, whoever sent it, is not
         // (the payment is re-read from the PG, never taken from the body).
         let notice = PgNotification { payload: kept_payload(&notice.payload), ..notice };
-        // Claimable by any worker once this short lease runs out.
+        // One row per payment: a repeat refreshes the one kept. A signed
+        // notification is the PG's: taken with those about registered payments.
+        let known = known || notice.signed;
         self.deps.inbox.enqueue(&notice, self.deps.clock.now(), retry_in, known).await?;
         if let Some((_, count)) = self.kept.lock().unwrap_or_else(std::sync::PoisonError::into_inner).as_mut() {
             *count += 1;

@@ -20,7 +20,7 @@ use crate::commands::PgNotification;
 use crate::error::AppError;
 use crate::inbox::Received;
 use crate::payments::PaymentService;
-use crate::ports::{NotificationIntent, Transmission};
+use crate::ports::{NotificationIntent, Proof, Transmission};
 
 /// How long looking up or remembering a delivery may take before the
 /// notification goes on without it (the PG wants its answer within 10 s;
@@ -42,8 +42,8 @@ pub enum Taken {
 
 impl PaymentService {
     /// Takes in a PG notification `vendor` sent, which its reader read as
-    /// `intent`: `body` as received, `transmission` the PG's name of this
-    /// delivery, if it gave one. A repeat of a delivery already answered is
+    /// `intent`: `body` as received, `proof` what proved it before it was
+    /// read, `transmission` the PG's name of this delivery, if it gave one. A repeat of a delivery already answered is
     /// [`Taken::Repeat`] at once; otherwise as
     /// [`receive_pg_notification`](Self::receive_pg_notification) (or a
     /// saved card marked removed), and the delivery is remembered for
@@ -56,6 +56,7 @@ impl PaymentService {
     pub async fn take_pg_notification(
         &self,
         vendor: VendorCode,
+        proof: Proof,
         transmission: Option<Transmission>,
         intent: NotificationIntent,
         body: Value,
@@ -74,7 +75,8 @@ impl PaymentService {
             NotificationIntent::Ignore(why) => Taken::Ignored(why),
             NotificationIntent::CardRemoved(key) => Taken::CardRemoved(self.process_card_removed(vendor, &key).await?),
             NotificationIntent::Reread(target) => {
-                let notice = PgNotification { vendor, target, payload: trigger_of(body) };
+                let signed = proof == Proof::Signed;
+                let notice = PgNotification { vendor, target, payload: trigger_of(body), signed };
                 Taken::Received(self.receive_pg_notification(notice).await?)
             }
         };

@@ -156,6 +156,8 @@ pub struct InboxRow {
     pub last_error: Option<String>,
     /// About a payment registered here (claimed first).
     pub known: bool,
+    /// Repeated while a worker held it (its attempt leaves it pending).
+    pub refreshed: bool,
 }
 
 /// PG notifications in memory, with the storage's rules (leases, due times).
@@ -180,21 +182,43 @@ impl NotificationInbox for MemoryInbox {
         &self,
         notice: &PgNotification,
         now: payments_domain::Timestamp,
-        lease_for: std::time::Duration,
+        due_in: std::time::Duration,
         known: bool,
-    ) -> Result<(uuid::Uuid, LeaseToken), RepositoryError> {
-        let (id, lease) = (uuid::Uuid::new_v4(), LeaseToken(uuid::Uuid::new_v4()));
-        self.rows.lock().unwrap().push(InboxRow {
-            id,
-            notice: notice.clone(),
-            state: None,
-            attempts: 0,
-            received_at: now,
-            lease: Some((lease, lease_until(now, lease_for))),
-            last_error: None,
-            known,
-        });
-        Ok((id, lease))
+    ) -> Result<uuid::Uuid, RepositoryError> {
+        let (id, due) = (notice.inbox_id(), lease_until(now, due_in));
+        let mut rows = self.rows.lock().unwrap();
+        let Some(row) = rows.iter_mut().find(|row| row.id == id) else {
+            rows.push(InboxRow {
+                id,
+                notice: notice.clone(),
+                state: Some(InboxOutcome::RetryAt(due)),
+                attempts: 0,
+                received_at: now,
+                lease: None,
+                last_error: None,
+                known,
+                refreshed: false,
+            });
+            return Ok(id);
+        };
+        // As the table's upsert: one row per target, refreshed.
+        let pending_due = match row.state {
+            None => Some(row.received_at),
+            Some(InboxOutcome::RetryAt(at)) => Some(at),
+            Some(_) => None,
+        };
+        row.refreshed = row.lease.is_some();
+        let due = match pending_due {
+            Some(at) if row.lease.is_none() => at.min(due),
+            _ => due,
+        };
+        if pending_due.is_some() {
+            row.known |= known;
+        } else {
+            (row.known, row.attempts, row.last_error) = (known, 0, None);
+        }
+        (row.notice, row.received_at, row.state) = (notice.clone(), now, Some(InboxOutcome::RetryAt(due)));
+        Ok(id)
     }
 
     async fn claim_due(
@@ -217,6 +241,7 @@ impl NotificationInbox for MemoryInbox {
             let free = row.lease.is_none_or(|(_, until)| until <= now);
             if due && free && claimed.len() < limit as usize {
                 row.lease = Some((lease, lease_until(now, lease_for)));
+                row.refreshed = false;
                 claimed.push(InboxItem {
                     id: row.id,
                     notice: row.notice.clone(),
@@ -241,7 +266,15 @@ impl NotificationInbox for MemoryInbox {
         let Some(row) = rows.iter_mut().find(|r| r.id == id && r.lease.is_some_and(|(l, _)| l == lease)) else {
             return Ok(false);
         };
-        row.state = Some(outcome);
+        row.state = match (row.refreshed, row.state, outcome) {
+            // Refreshed during the attempt: pending still, due as the refresh asked.
+            (true, Some(InboxOutcome::RetryAt(asked)), InboxOutcome::RetryAt(at)) => {
+                Some(InboxOutcome::RetryAt(asked.min(at)))
+            }
+            (true, Some(InboxOutcome::RetryAt(asked)), _) => Some(InboxOutcome::RetryAt(asked)),
+            _ => Some(outcome),
+        };
+        row.refreshed = false;
         row.attempts += 1;
         row.lease = None;
         row.last_error = error;

@@ -465,8 +465,9 @@ impl PaymentService {
             return self.reread_and_apply(gateway, notice, stored).await.map(Notified::Outcome);
         };
         let history = stored.history.id();
-        // A deposit callback proved itself by its secret (checked above).
-        let proven = matches!(notice.target, NotificationTarget::Order { .. });
+        // A deposit callback proved itself by its secret (checked above), a
+        // signed notification by its signature.
+        let proven = notice.signed || matches!(notice.target, NotificationTarget::Order { .. });
         let started = self.deps.clock.now();
         match self.rereads.admit(notice.vendor, history, received_at, proven, started) {
             Admission::Answered => Ok(Notified::Outcome(NotificationOutcome::Unchanged)),

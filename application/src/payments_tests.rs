@@ -836,6 +836,7 @@ fn notice() -> PgNotification {
         vendor: VendorCode::Iamport,
         target: NotificationTarget::Payment { uid: VendorUid::parse("imp_123").unwrap(), ignore_unknown: false },
         payload: json!({ "imp_uid": "imp_123", "merchant_uid": "order-1", "status": "paid" }),
+        signed: false,
     }
 }
 
@@ -848,6 +849,7 @@ fn order_notice(secret: &str) -> PgNotification {
             ignore_unknown: false,
         },
         payload: json!({ "orderId": "order-1", "status": "DONE" }),
+        signed: false,
     }
 }
 
@@ -875,7 +877,13 @@ async fn a_repeated_delivery_is_acknowledged_without_a_pg_read_until_its_time_is
     let now = m.now.clone();
     let service = m.service();
     let take = |id: &str| {
-        service.take_pg_notification(VendorCode::Iamport, transmission(id), reread(&notice()), notice().payload)
+        service.take_pg_notification(
+            VendorCode::Iamport,
+            Proof::Unsigned,
+            transmission(id),
+            reread(&notice()),
+            notice().payload,
+        )
     };
     let processed = |taken: &Taken| matches!(taken, Taken::Received(Received::Processed(_)));
 
@@ -902,7 +910,13 @@ async fn a_delivery_answered_with_an_error_is_not_remembered() {
     let forged = order_notice("guessed");
     for _ in 0..2 {
         let err = service
-            .take_pg_notification(VendorCode::Iamport, transmission("d"), reread(&forged), forged.payload.clone())
+            .take_pg_notification(
+                VendorCode::Iamport,
+                Proof::Unsigned,
+                transmission("d"),
+                reread(&forged),
+                forged.payload.clone(),
+            )
             .await
             .unwrap_err();
         assert_eq!(err.status(), 403, "refused again: the first refusal was not remembered");
@@ -922,7 +936,13 @@ async fn a_database_that_cannot_tell_whether_a_delivery_was_answered_does_not_ho
     m.histories.expect_save_change().times(1).returning(|_, _, _| Ok(()));
     let taken = m
         .service()
-        .take_pg_notification(VendorCode::Iamport, transmission("d"), reread(&notice()), notice().payload)
+        .take_pg_notification(
+            VendorCode::Iamport,
+            Proof::Unsigned,
+            transmission("d"),
+            reread(&notice()),
+            notice().payload,
+        )
         .await
         .unwrap();
     assert!(matches!(taken, Taken::Received(Received::Processed(NotificationOutcome::Changed(_)))), "{taken:?}");
@@ -941,6 +961,7 @@ async fn deliveries_with_nothing_to_do_or_no_id_are_not_looked_up() {
     let ignored = service
         .take_pg_notification(
             VendorCode::Iamport,
+            Proof::Unsigned,
             transmission("d"),
             NotificationIntent::Ignore("why".into()),
             json!({}),
@@ -948,7 +969,9 @@ async fn deliveries_with_nothing_to_do_or_no_id_are_not_looked_up() {
         .await
         .unwrap();
     assert_eq!(ignored, Taken::Ignored("why".into()));
-    let unnamed = service.take_pg_notification(VendorCode::Iamport, None, reread(&notice()), notice().payload).await;
+    let unnamed = service
+        .take_pg_notification(VendorCode::Iamport, Proof::Unsigned, None, reread(&notice()), notice().payload)
+        .await;
     assert_eq!(unnamed.unwrap(), Taken::Received(Received::Processed(NotificationOutcome::Unchanged)));
 }
 
@@ -1242,10 +1265,10 @@ async fn a_notification_for_a_payment_not_registered_yet_is_kept_and_processed_o
     // Registered meanwhile (unpaid), the retry records the payment.
     *registered.lock().unwrap() = Some(stored_at(history("19900", false), 3));
     let row = inbox.all().remove(0);
-    let (_, first_retry) = row.lease.expect("claimable once a short lease runs out");
-    assert!(first_retry > row.received_at);
-    // Due once that passed (the mocked clock stands still: free it as of then).
-    inbox.rows.lock().unwrap()[0].lease = None;
+    let Some(crate::ports::InboxOutcome::RetryAt(first_retry)) = row.state else { panic!("{row:?}") };
+    assert!(first_retry > row.received_at, "due a little later");
+    // Due once that passed (the mocked clock stands still: make it due now).
+    inbox.rows.lock().unwrap()[0].state = None;
     let report = service.process_inbox(10).await.unwrap();
     assert_eq!(report, crate::InboxReport { claimed: 1, done: 1, retrying: 0, failed: 0 });
     assert_eq!(inbox.all()[0].state, Some(crate::ports::InboxOutcome::Done));
@@ -1271,7 +1294,7 @@ async fn a_notification_while_the_pg_is_down_is_taken_in_and_retried() {
     let inbox = m.inbox.clone();
     let service = m.service();
     assert_eq!(service.receive_pg_notification(notice()).await.unwrap(), crate::Received::Queued);
-    inbox.rows.lock().unwrap()[0].lease = None;
+    inbox.rows.lock().unwrap()[0].state = None;
     assert_eq!(service.process_inbox(10).await.unwrap().done, 1);
 }
 
@@ -1290,7 +1313,6 @@ async fn a_notification_whose_payment_is_past_our_bounds_is_refused_not_retried(
     assert_eq!(service.receive_pg_notification(notice()).await.unwrap(), crate::Received::Refused);
     assert!(inbox.all().is_empty(), "nothing kept for a retry");
     inbox.enqueue(&notice(), at(0), std::time::Duration::ZERO, false).await.unwrap();
-    inbox.rows.lock().unwrap()[0].lease = None;
     let report = service.process_inbox(10).await.unwrap();
     assert_eq!(report, crate::InboxReport { claimed: 1, done: 0, retrying: 0, failed: 1 });
     let parked = inbox.all().remove(0);

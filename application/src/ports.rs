@@ -327,20 +327,30 @@ impl Transmission {
     }
 }
 
+/// What proved a notification before it was read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Proof {
+    /// Its signature verified under the PG's secret: it is the PG's.
+    Signed,
+    /// The PG signs nothing: anyone could have sent it, and only the PG's
+    /// answer to the re-read it triggers is trusted.
+    Unsigned,
+}
+
 /// Reads one PG's notification bodies: the incoming half of a PG's contract,
 /// so the parser the PG crate tests is the one the webhook route runs.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 pub trait NotificationReader: Send + Sync {
     /// Proves a notification is the PG's before it is read: a PG that signs
     /// its notifications checks the signature over `raw` here. By default
-    /// (a PG that signs nothing) every one passes: it is proven by re-reading
-    /// the PG.
+    /// (a PG that signs nothing) every one passes unsigned: it is proven by
+    /// re-reading the PG.
     ///
     /// # Errors
     /// Why it is not the PG's (the route answers 403; nothing is stored).
-    fn authenticate<'a>(&self, raw: &RawNotification<'a>) -> Result<(), String> {
+    fn authenticate<'a>(&self, raw: &RawNotification<'a>) -> Result<Proof, String> {
         let _ = raw;
-        Ok(())
+        Ok(Proof::Unsigned)
     }
 
     /// The PG's id of this delivery and how long a repeat of it may come,
@@ -826,11 +836,15 @@ pub enum InboxOutcome {
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait NotificationInbox: Send + Sync {
-    /// Stores a notification, already claimed by the caller for `lease_for`
-    /// (it processes it at once; if it dies, the lease runs out and a worker
-    /// takes it). `known`: it names a payment registered here (such ones are
-    /// claimed before those about unknown payments, which anyone can send).
-    /// Returns its id and the lease.
+    /// Keeps a notification for the worker, due `due_in` from `now`, under
+    /// [`PgNotification::inbox_id`](crate::commands::PgNotification::inbox_id):
+    /// at most one row per vendor and target. A repeat of a kept one
+    /// refreshes that row (its body, received-at, and due time when sooner;
+    /// one already processed is kept again) instead of adding one, and one
+    /// repeated while a worker holds the row is attempted again after that
+    /// attempt, whatever its outcome. `known`: it names a payment registered
+    /// here or proved itself (such ones are claimed before those about
+    /// unknown payments, which anyone can send). Returns its id.
     ///
     /// # Errors
     /// `Unavailable` when the database is down (the PG is then answered 503
@@ -839,9 +853,9 @@ pub trait NotificationInbox: Send + Sync {
         &self,
         notice: &crate::commands::PgNotification,
         now: Timestamp,
-        lease_for: Duration,
+        due_in: Duration,
         known: bool,
-    ) -> Result<(Uuid, LeaseToken), RepositoryError>;
+    ) -> Result<Uuid, RepositoryError>;
 
     /// Claims up to `limit` items due at `now` (and items whose lease ran
     /// out), those about registered payments first, then the oldest due.
@@ -855,7 +869,9 @@ pub trait NotificationInbox: Send + Sync {
         lease_for: Duration,
     ) -> Result<Vec<InboxItem>, RepositoryError>;
 
-    /// Records an attempt's outcome, only under `lease`; `false` when the lease was lost.
+    /// Records an attempt's outcome, only under `lease`; `false` when the
+    /// lease was lost. A row refreshed during the attempt stays pending
+    /// (due as its refresh asked, or at the retry when that is sooner).
     ///
     /// # Errors
     /// `Unavailable` when the database is down.

@@ -111,6 +111,7 @@ impl PaymentService {
             vendor: vendor.code,
             target: NotificationTarget::Payment { uid: vendor.uid, ignore_unknown: false },
             payload: json!({ "type": "reconcile" }),
+            signed: false,
         };
         Ok(matches!(self.process_pg_notification(&notice).await?, NotificationOutcome::Changed(_)))
     }

@@ -4,12 +4,12 @@
 //! of the store's PG quota (and, while the PG is down, one per retry). Here,
 //! per payment: one notification-triggered re-read at a time; none sooner
 //! than [`RereadLimits::min_interval`] after the previous one unless the
-//! notification proved itself (a deposit callback's secret); a notification
-//! that came before a re-read that succeeded is answered by that re-read (it
-//! costs nothing more); and per PG a budget of re-reads a second. A
-//! notification held back is not lost: it waits in the inbox and is tried
-//! again when its turn comes. The bounds are this process's (each instance
-//! keeps its own).
+//! notification proved itself (a deposit callback's secret, a PortOne
+//! signature); a notification that came before a re-read that succeeded is
+//! answered by that re-read (it costs nothing more); and per PG a budget of
+//! re-reads a second. A notification held back is not lost: it waits in the
+//! inbox and is tried again when its turn comes. The bounds are this
+//! process's (each instance keeps its own).
 
 use std::collections::HashMap;
 use std::sync::Mutex;

@@ -108,14 +108,17 @@ async fn receive(
     // answer for every failed proof (unsigned, stale, tampered, or naming a
     // store with no secret here): why is logged, never answered, so the
     // answer does not tell which stores are configured.
-    if let Err(why) = reader.authenticate(&raw) {
-        state.metrics.observe_notification(vendor.as_str(), NotificationOutcome::Refused);
-        tracing::warn!(%vendor, %why, "PG notification refused: not the PG's");
-        return Err(ApiError::new(403, "FORBIDDEN", format!("not a notification of {vendor}")).into());
-    }
+    let proof = match reader.authenticate(&raw) {
+        Ok(proof) => proof,
+        Err(why) => {
+            state.metrics.observe_notification(vendor.as_str(), NotificationOutcome::Refused);
+            tracing::warn!(%vendor, %why, "PG notification refused: not the PG's");
+            return Err(ApiError::new(403, "FORBIDDEN", format!("not a notification of {vendor}")).into());
+        }
+    };
     let transmission = reader.transmission(&raw);
     let intent = reader.read(&body).map_err(|why| ApiError::new(400, "INVALID_REQUEST", why))?;
-    let taken = state.payments.take_pg_notification(vendor, transmission, intent, body).await;
+    let taken = state.payments.take_pg_notification(vendor, proof, transmission, intent, body).await;
     let outcome = match &taken {
         Ok(Taken::Repeat) => NotificationOutcome::Duplicate,
         Ok(Taken::Ignored(_)) | Ok(Taken::Received(Received::Ignored)) => NotificationOutcome::Ignored,

@@ -8,7 +8,9 @@
 //! retries of it), so a repeat of one already answered is only acknowledged.
 
 use payments_application::commands::NotificationTarget;
-use payments_application::ports::{NotificationIntent, NotificationReader, RawNotification, SecretKey, Transmission};
+use payments_application::ports::{
+    NotificationIntent, NotificationReader, Proof, RawNotification, SecretKey, Transmission,
+};
 use payments_domain::VendorUid;
 use payments_pg::{ExposeSecret, SecretString};
 use serde_json::Value;
@@ -47,7 +49,7 @@ fn store_of(body: &[u8]) -> Option<String> {
 }
 
 impl NotificationReader for PortOneNotifications {
-    fn authenticate<'a>(&self, raw: &RawNotification<'a>) -> Result<(), String> {
+    fn authenticate<'a>(&self, raw: &RawNotification<'a>) -> Result<Proof, String> {
         let mut headers = http::HeaderMap::new();
         for name in [
             standardwebhooks::HEADER_WEBHOOK_ID,
@@ -74,7 +76,7 @@ impl NotificationReader for PortOneNotifications {
                 }
             };
             match webhook.verify(raw.body, &headers) {
-                Ok(()) => return Ok(()),
+                Ok(()) => return Ok(Proof::Signed),
                 Err(error) => last = error.to_string(),
             }
         }
@@ -160,7 +162,7 @@ mod tests {
         let check = |headers: &[(String, String)], body: &str| {
             reader.authenticate(&RawNotification { headers, body: body.as_bytes() })
         };
-        assert_eq!(check(&signed(&body, SECRET, now), &body), Ok(()));
+        assert_eq!(check(&signed(&body, SECRET, now), &body), Ok(Proof::Signed));
         let other = "whsec_b3RoZXItc2VjcmV0LW9mLWFub3RoZXItc3RvcmUtMzJi";
         assert!(check(&signed(&body, other, now), &body).is_err(), "another secret");
         assert!(check(&signed(&body, SECRET, now), &body.replace("example", "forged")).is_err(), "another body");
@@ -179,7 +181,7 @@ mod tests {
         let body = cancelled("store-a");
         let headers = signed(&body, SECRET, chrono::Utc::now().timestamp());
         let raw = RawNotification { headers: &headers, body: body.as_bytes() };
-        assert_eq!(keys().authenticate(&raw), Ok(()));
+        assert_eq!(keys().authenticate(&raw), Ok(Proof::Signed));
         let transmission = keys().transmission(&raw).expect("named");
         assert_eq!((transmission.id(), transmission.keep_for), ("msg_1", KEEP_DELIVERIES_FOR));
         let hostile = [("webhook-id".to_owned(), "m".repeat(201))];

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::codec;
 use crate::error::{corrupt, db_err};
-use crate::spool::{Lease, SealedInbox, SealedNotification, sealed_row, until};
+use crate::spool::{SealedInbox, SealedNotification, sealed_row, until};
 
 const BODY: &str = "pg_notifications.body";
 /// The longest error text kept for an operator.
@@ -33,10 +33,14 @@ struct Body {
     cancel: Option<String>,
     ignore_unknown: bool,
     payload: serde_json::Value,
+    /// Its signature verified (absent from bodies sealed before it was kept).
+    #[serde(default)]
+    signed: bool,
 }
 
 fn body_of(notice: &PgNotification) -> Body {
     let payload = notice.payload.clone();
+    let signed = notice.signed;
     match &notice.target {
         NotificationTarget::Payment { uid, ignore_unknown } => Body {
             payment: Some(uid.as_str().to_owned()),
@@ -45,6 +49,7 @@ fn body_of(notice: &PgNotification) -> Body {
             cancel: None,
             ignore_unknown: *ignore_unknown,
             payload,
+            signed,
         },
         NotificationTarget::Order { order_id, secret, ignore_unknown } => Body {
             payment: None,
@@ -53,6 +58,7 @@ fn body_of(notice: &PgNotification) -> Body {
             cancel: None,
             ignore_unknown: *ignore_unknown,
             payload,
+            signed,
         },
         NotificationTarget::Cancel { key, ignore_unknown } => Body {
             payment: None,
@@ -61,6 +67,7 @@ fn body_of(notice: &PgNotification) -> Body {
             cancel: Some(key.as_str().to_owned()),
             ignore_unknown: *ignore_unknown,
             payload,
+            signed,
         },
     }
 }
@@ -82,7 +89,7 @@ fn notice_of(vendor: VendorCode, body: Body) -> Result<PgNotification, String> {
         },
         _ => return Err("neither a payment, an order nor a cancel".to_owned()),
     };
-    Ok(PgNotification { vendor, target, payload: body.payload })
+    Ok(PgNotification { vendor, target, payload: body.payload, signed: body.signed })
 }
 
 #[async_trait]
@@ -91,30 +98,36 @@ impl SealedInbox for Store {
         codec::seal_json(&self.keys.histories, BODY, id, &body_of(notice))
     }
 
-    async fn insert(
-        &self,
-        row: &SealedNotification,
-        due_at: Timestamp,
-        lease: Option<Lease>,
-    ) -> Result<bool, RepositoryError> {
-        let (token, until) = lease.map_or((None, None), |l| (Some(id_col(l.token.0)), Some(ts_col(l.until))));
-        let inserted = sqlx::query(
-            "INSERT INTO pg_notifications (id, vendor_code, body, state, attempts, due_at, lease_token, lease_until, \
-             received_at, updated_at, known) VALUES ($1, $2, $3, 'pending', 0, $4, $5, $6, $7, $4, $8) \
-             ON CONFLICT (id) DO NOTHING",
+    async fn upsert(&self, row: &SealedNotification, due_at: Timestamp) -> Result<(), RepositoryError> {
+        // One row per vendor and target (its id). A repeat refreshes it: the
+        // newest body and received-at; pending, the sooner due time and
+        // `known` if either was; processed, kept again from scratch; held by
+        // a worker, `refreshed` so that its attempt's outcome leaves it
+        // pending (the attempt may have read the PG before this change).
+        sqlx::query(
+            "INSERT INTO pg_notifications (id, vendor_code, body, state, attempts, due_at, received_at, updated_at, \
+             known, refreshed) VALUES ($1, $2, $3, 'pending', 0, $4, $5, $5, $6, FALSE) \
+             ON CONFLICT (id) DO UPDATE SET body = excluded.body, received_at = excluded.received_at, \
+             updated_at = excluded.updated_at, \
+             refreshed = (pg_notifications.lease_token IS NOT NULL), \
+             due_at = CASE WHEN pg_notifications.state = 'pending' AND pg_notifications.lease_token IS NULL \
+               AND pg_notifications.due_at < excluded.due_at THEN pg_notifications.due_at ELSE excluded.due_at END, \
+             known = CASE WHEN pg_notifications.state = 'pending' THEN (pg_notifications.known OR excluded.known) \
+               ELSE excluded.known END, \
+             attempts = CASE WHEN pg_notifications.state = 'pending' THEN pg_notifications.attempts ELSE 0 END, \
+             last_error = CASE WHEN pg_notifications.state = 'pending' THEN pg_notifications.last_error END, \
+             state = 'pending'",
         )
         .bind(id_col(row.id))
         .bind(row.vendor.as_str())
         .bind(&row.body)
         .bind(ts_col(due_at))
-        .bind(token)
-        .bind(until)
         .bind(ts_col(row.received_at))
         .bind(row.known)
         .execute(self.writer()?)
         .await
         .map_err(db_err)?;
-        Ok(inserted.rows_affected() == 1)
+        Ok(())
     }
 }
 
@@ -124,12 +137,12 @@ impl NotificationInbox for Store {
         &self,
         notice: &PgNotification,
         now: Timestamp,
-        lease_for: Duration,
+        due_in: Duration,
         known: bool,
-    ) -> Result<(Uuid, LeaseToken), RepositoryError> {
-        let (row, lease) = sealed_row(self, notice, now, lease_for, known)?;
-        self.insert(&row, now, Some(lease)).await?;
-        Ok((row.id, lease.token))
+    ) -> Result<Uuid, RepositoryError> {
+        let row = sealed_row(self, notice, now, known)?;
+        self.upsert(&row, until(now, due_in)).await?;
+        Ok(row.id)
     }
 
     async fn claim_due(
@@ -143,7 +156,7 @@ impl NotificationInbox for Store {
         }
         let lease = Uuid::new_v4();
         let rows = sqlx::query(&format!(
-            "UPDATE pg_notifications SET lease_token = $1, lease_until = $2, updated_at = $3 \
+            "UPDATE pg_notifications SET lease_token = $1, lease_until = $2, updated_at = $3, refreshed = FALSE \
              WHERE id IN (SELECT id FROM pg_notifications \
              WHERE state = 'pending' AND due_at <= $3 AND (lease_until IS NULL OR lease_until <= $3) \
              ORDER BY known DESC, due_at LIMIT $4{SKIP_LOCKED}) \
@@ -203,9 +216,13 @@ impl NotificationInbox for Store {
             InboxOutcome::Failed => ("failed", now),
         };
         let error = error.map(|e| e.chars().take(MAX_ERROR_CHARS).collect::<String>());
+        // Refreshed during the attempt: pending still, due as the refresh
+        // asked (or at this retry, when sooner).
         let settled = sqlx::query(
-            "UPDATE pg_notifications SET state = $1, due_at = $2, attempts = attempts + 1, lease_token = NULL, \
-             lease_until = NULL, updated_at = $3, last_error = $4 WHERE id = $5 AND lease_token = $6",
+            "UPDATE pg_notifications SET state = CASE WHEN refreshed THEN 'pending' ELSE $1 END, \
+             due_at = CASE WHEN refreshed AND ($1 <> 'pending' OR due_at < $2) THEN due_at ELSE $2 END, \
+             refreshed = FALSE, attempts = attempts + 1, lease_token = NULL, lease_until = NULL, updated_at = $3, \
+             last_error = $4 WHERE id = $5 AND lease_token = $6",
         )
         .bind(state)
         .bind(ts_col(due))

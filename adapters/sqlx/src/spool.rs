@@ -3,9 +3,10 @@
 //! this instance's spool instead: an append-only local file, one sealed record
 //! per line, each written and `fsync`ed before the PG is answered. The inbox
 //! worker moves spooled records into the database once it answers again, each
-//! under the id it was given when it came, so a record the database did take
-//! late (a timed-out insert that still committed) or one moved twice (a crash
-//! between the move and the file's removal) is stored once.
+//! under its id (the one row of its vendor and target), so a record the
+//! database did take late (a timed-out insert that still committed) or one
+//! moved twice (a crash between the move and the file's removal) is stored
+//! once.
 //!
 //! Bounded: past `max_bytes` waiting, a notification is refused (503: the PG
 //! sends it again). One process owns a spool at a time (a lock file).
@@ -35,20 +36,14 @@ pub(crate) struct SealedNotification {
     pub known: bool,
 }
 
-/// A claim on a row, as `enqueue` hands it to its caller.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Lease {
-    pub token: LeaseToken,
-    pub until: Timestamp,
-}
-
 /// `now + lease_for`, saturating.
 pub(crate) fn until(now: Timestamp, lease_for: Duration) -> Timestamp {
     let lease_for = chrono::Duration::from_std(lease_for).unwrap_or(chrono::Duration::MAX);
     now.checked_add_signed(lease_for).unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC)
 }
 
-/// A new inbox row for `notice`, received `now`, claimed by its receiver for `lease_for`.
+/// The inbox row of `notice`, received `now`, under its
+/// [`inbox_id`](PgNotification::inbox_id).
 ///
 /// # Errors
 /// `Other` when it does not serialise.
@@ -56,13 +51,11 @@ pub(crate) fn sealed_row<S: SealedInbox + ?Sized>(
     store: &S,
     notice: &PgNotification,
     now: Timestamp,
-    lease_for: Duration,
     known: bool,
-) -> Result<(SealedNotification, Lease), RepositoryError> {
-    let id = Uuid::now_v7();
-    let lease = Lease { token: LeaseToken(Uuid::new_v4()), until: until(now, lease_for) };
+) -> Result<SealedNotification, RepositoryError> {
+    let id = notice.inbox_id();
     let body = store.seal(id, notice)?;
-    Ok((SealedNotification { id, vendor: notice.vendor, body, received_at: now, known }, lease))
+    Ok(SealedNotification { id, vendor: notice.vendor, body, received_at: now, known })
 }
 
 /// The inbox table's side of the spool (one implementation per backend).
@@ -74,17 +67,12 @@ pub(crate) trait SealedInbox: NotificationInbox {
     /// `Other` when it does not serialise.
     fn seal(&self, id: Uuid, notice: &PgNotification) -> Result<String, RepositoryError>;
 
-    /// Inserts `row`, due at `due_at`, claimed under `lease` if given; `false`
-    /// when a row with its id is stored already.
+    /// Stores `row`, due at `due_at`, or refreshes the row stored under its
+    /// id (as [`NotificationInbox::enqueue`] says).
     ///
     /// # Errors
     /// `Unavailable` when the database is down.
-    async fn insert(
-        &self,
-        row: &SealedNotification,
-        due_at: Timestamp,
-        lease: Option<Lease>,
-    ) -> Result<bool, RepositoryError>;
+    async fn upsert(&self, row: &SealedNotification, due_at: Timestamp) -> Result<(), RepositoryError>;
 }
 
 /// Where a spool lives and how much it may hold.
@@ -356,7 +344,7 @@ impl<S: SealedInbox> SpooledInbox<S> {
         Self { store, spool }
     }
 
-    /// Moves spooled notifications into the database; how many were new there.
+    /// Moves spooled notifications into the database, due `now`; how many.
     async fn move_spooled(&self, now: Timestamp) -> Result<usize, RepositoryError> {
         let _one = self.spool.moving.lock().await;
         let unavailable = |e: SpoolError| RepositoryError::Unavailable(format!("notification spool: {e}"));
@@ -364,15 +352,12 @@ impl<S: SealedInbox> SpooledInbox<S> {
         if rows.is_empty() && self.spool.waiting_bytes() == 0 {
             return Ok(0);
         }
-        let mut new = 0;
         for row in &rows {
-            if self.store.insert(row, now, None).await? {
-                new += 1;
-            }
+            self.store.upsert(row, now).await?;
         }
         self.spool.finish_move().await.map_err(unavailable)?;
-        tracing::info!(moved = rows.len(), new, "spooled PG notifications moved into the database");
-        Ok(new)
+        tracing::info!(moved = rows.len(), "spooled PG notifications moved into the database");
+        Ok(rows.len())
     }
 }
 
@@ -382,23 +367,23 @@ impl<S: SealedInbox> NotificationInbox for SpooledInbox<S> {
         &self,
         notice: &PgNotification,
         now: Timestamp,
-        lease_for: Duration,
+        due_in: Duration,
         known: bool,
-    ) -> Result<(Uuid, LeaseToken), RepositoryError> {
-        let (row, lease) = sealed_row(&*self.store, notice, now, lease_for, known)?;
+    ) -> Result<Uuid, RepositoryError> {
+        let row = sealed_row(&*self.store, notice, now, known)?;
         let budget = self.spool.database_budget;
-        let why = match tokio::time::timeout(budget, self.store.insert(&row, now, Some(lease))).await {
-            Ok(Ok(_)) => return Ok((row.id, lease.token)),
+        let why = match tokio::time::timeout(budget, self.store.upsert(&row, until(now, due_in))).await {
+            Ok(Ok(())) => return Ok(row.id),
             Ok(Err(RepositoryError::Unavailable(why))) => why,
             Ok(Err(other)) => return Err(other),
-            // It may still commit: the move then finds its id taken.
+            // It may still commit: the move then refreshes its row.
             Err(_) => format!("no answer within {budget:?}"),
         };
         self.spool.append(&row).await.map_err(|e| {
             RepositoryError::Unavailable(format!("the database cannot take it ({why}), nor the spool: {e}"))
         })?;
         tracing::warn!(notification = %row.id, %why, "database unavailable: PG notification kept in the local spool");
-        Ok((row.id, lease.token))
+        Ok(row.id)
     }
 
     async fn claim_due(

@@ -109,8 +109,9 @@ async fn a_notification_naming_a_cancel_is_kept_in_the_inbox(db: &TestDb) {
         vendor: TOSS,
         target: NotificationTarget::Cancel { key: CancelKey::parse("tx-cancel-1").unwrap(), ignore_unknown: false },
         payload: json!({"eventType": "CANCEL_STATUS_CHANGED", "data": {"transactionKey": "tx-cancel-1"}}),
+        signed: false,
     };
-    let (id, _) = inbox.enqueue(&notice, at(0), lease, false).await.unwrap();
+    let id = inbox.enqueue(&notice, at(0), lease, false).await.unwrap();
     let taken = inbox.claim_due(at(10_001), 10, lease).await.unwrap();
     assert_eq!(taken.len(), 1);
     assert_eq!((taken[0].id, &taken[0].notice.target), (id, &notice.target));

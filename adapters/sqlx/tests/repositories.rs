@@ -46,6 +46,7 @@ suite!(
     a_payment_has_at_most_one_open_cancel_intent,
     concurrent_intents_of_one_payment_begin_one_at_a_time,
     the_inbox_keeps_notifications_until_processed_under_leases,
+    the_inbox_keeps_one_row_per_target_refreshed_by_repeats,
     reconcile_candidates_are_the_unpaid_and_the_recent_in_pages,
     settled_deliveries_are_purged_after_their_retention_with_their_attempts,
     wrong_passwords_are_counted_per_record_in_windows_and_locks,
@@ -97,24 +98,28 @@ async fn the_inbox_keeps_notifications_until_processed_under_leases(db: &TestDb)
             ignore_unknown: false,
         },
         payload: serde_json::json!({"orderId": "order-1", "status": "DONE"}),
+        signed: false,
     };
-    let (id, first_lease) = inbox.enqueue(&deposit, at(0), lease, false).await.unwrap();
+    let id = inbox.enqueue(&deposit, at(0), lease, false).await.unwrap();
     assert!(!db.dump().await.contains("ps_secret-unmistakable"), "the secret is sealed at rest");
-    // Claimed by its receiver: nobody else takes it until the lease runs out.
+    // Due after its delay: nobody takes it before.
     assert!(inbox.claim_due(at(1_000), 10, lease).await.unwrap().is_empty());
-    let taken = inbox.claim_due(at(10_001), 10, lease).await.unwrap();
-    assert_eq!(taken.len(), 1, "its receiver died: the worker takes it");
+    let first = inbox.claim_due(at(10_000), 10, lease).await.unwrap();
+    assert_eq!(first.len(), 1);
+    assert!(inbox.claim_due(at(10_001), 10, lease).await.unwrap().is_empty(), "held under its lease");
+    let taken = inbox.claim_due(at(20_001), 10, lease).await.unwrap();
+    assert_eq!(taken.len(), 1, "its worker died: another takes it");
     let item = &taken[0];
     assert_eq!((item.id, item.attempts, item.received_at), (id, 0, at(0)));
     assert_eq!(format!("{:?}", item.notice.target), format!("{:?}", deposit.target));
     assert_eq!(item.notice.payload, deposit.payload);
-    assert!(!inbox.settle(id, first_lease, InboxOutcome::Done, None, at(10_002)).await.unwrap(), "a lost lease");
-    let retry = InboxOutcome::RetryAt(at(20_000));
-    assert!(inbox.settle(id, item.lease, retry, Some("not registered yet".into()), at(10_002)).await.unwrap());
-    assert!(inbox.claim_due(at(19_999), 10, lease).await.unwrap().is_empty(), "not due yet");
-    let again = inbox.claim_due(at(20_000), 10, lease).await.unwrap();
+    assert!(!inbox.settle(id, first[0].lease, InboxOutcome::Done, None, at(20_002)).await.unwrap(), "a lost lease");
+    let retry = InboxOutcome::RetryAt(at(30_000));
+    assert!(inbox.settle(id, item.lease, retry, Some("not registered yet".into()), at(20_002)).await.unwrap());
+    assert!(inbox.claim_due(at(29_999), 10, lease).await.unwrap().is_empty(), "not due yet");
+    let again = inbox.claim_due(at(30_000), 10, lease).await.unwrap();
     assert_eq!(again[0].attempts, 1);
-    assert!(inbox.settle(id, again[0].lease, InboxOutcome::Done, None, at(20_001)).await.unwrap());
+    assert!(inbox.settle(id, again[0].lease, InboxOutcome::Done, None, at(30_001)).await.unwrap());
     assert!(inbox.claim_due(at(100_000), 10, lease).await.unwrap().is_empty(), "processed once");
     assert_eq!(inbox.purge_before(at(-1)).await.unwrap(), 0);
     assert_eq!(inbox.purge_before(at(1)).await.unwrap(), 1, "processed items go after their retention");
@@ -123,10 +128,70 @@ async fn the_inbox_keeps_notifications_until_processed_under_leases(db: &TestDb)
         vendor: VendorCode::Iamport,
         target: NotificationTarget::Payment { uid: VendorUid::parse("imp_1").unwrap(), ignore_unknown: false },
         payload: serde_json::json!({"imp_uid": "imp_1"}),
+        signed: false,
     };
     inbox.enqueue(&payment, at(0), lease, false).await.unwrap();
     assert_eq!(inbox.purge_before(at(1_000_000)).await.unwrap(), 0);
     assert!(inbox.claim_due(at(1_000_000), 0, lease).await.unwrap().is_empty(), "bounded by the limit");
+}
+
+/// One row per vendor and target: repeats refresh it (sooner due time,
+/// newest body, `known` kept), one repeated during an attempt is attempted
+/// again whatever that attempt's outcome, one processed is kept again from
+/// scratch, and a deposit callback with another secret is a row of its own.
+async fn the_inbox_keeps_one_row_per_target_refreshed_by_repeats(db: &TestDb) {
+    use payments_application::commands::{NotificationTarget, PgNotification};
+    use payments_application::ports::InboxOutcome;
+    let inbox = &db.repos.inbox;
+    let lease = Duration::from_secs(10);
+    let seconds = |s: u64| Duration::from_secs(s);
+    let notice = |status: &str| PgNotification {
+        vendor: VendorCode::Iamport,
+        target: NotificationTarget::Payment { uid: VendorUid::parse("imp_1").unwrap(), ignore_unknown: false },
+        payload: serde_json::json!({"imp_uid": "imp_1", "status": status}),
+        signed: false,
+    };
+    let id = inbox.enqueue(&notice("ready"), at(0), seconds(60), true).await.unwrap();
+    for n in 1..=50 {
+        assert_eq!(inbox.enqueue(&notice("ready"), at(n), seconds(60), false).await.unwrap(), id);
+    }
+    assert_eq!(inbox.enqueue(&notice("paid"), at(100), seconds(5), false).await.unwrap(), id);
+    assert_eq!(db.count("pg_notifications").await, 1, "repeats refresh the one row");
+    assert!(inbox.claim_due(at(5_099), 10, lease).await.unwrap().is_empty());
+    let taken = inbox.claim_due(at(5_100), 10, lease).await.unwrap();
+    assert_eq!(taken.len(), 1, "due at the sooner time");
+    assert_eq!((taken[0].received_at, taken[0].notice.payload["status"].as_str()), (at(100), Some("paid")));
+
+    // Repeated while a worker holds it: its Done leaves it pending, due as the repeat asked.
+    assert_eq!(inbox.enqueue(&notice("cancelled"), at(5_200), seconds(1), false).await.unwrap(), id);
+    assert!(inbox.claim_due(at(6_200), 10, lease).await.unwrap().is_empty(), "still held");
+    assert!(inbox.settle(id, taken[0].lease, InboxOutcome::Done, None, at(5_300)).await.unwrap());
+    let again = inbox.claim_due(at(6_200), 10, lease).await.unwrap();
+    assert_eq!(again.len(), 1, "attempted again after the repeat");
+    assert_eq!(again[0].notice.payload["status"], "cancelled");
+    assert!(inbox.settle(id, again[0].lease, InboxOutcome::Done, None, at(6_300)).await.unwrap());
+    assert!(inbox.claim_due(at(100_000), 10, lease).await.unwrap().is_empty(), "processed");
+
+    // Processed, then repeated: kept again, from its first attempt.
+    assert_eq!(inbox.enqueue(&notice("paid"), at(200_000), seconds(1), false).await.unwrap(), id);
+    let revived = inbox.claim_due(at(201_000), 10, lease).await.unwrap();
+    assert_eq!((revived.len(), revived[0].attempts), (1, 0));
+    assert_eq!(db.count("pg_notifications").await, 1);
+
+    let deposit = |secret: &str| PgNotification {
+        vendor: VendorCode::TossPayments,
+        target: NotificationTarget::Order {
+            order_id: OrderId::parse("order-1").unwrap(),
+            secret: secret.into(),
+            ignore_unknown: false,
+        },
+        payload: serde_json::json!({"orderId": "order-1", "status": "DONE"}),
+        signed: false,
+    };
+    let genuine = inbox.enqueue(&deposit("the-pgs-secret"), at(0), seconds(1), false).await.unwrap();
+    let forged = inbox.enqueue(&deposit("a-guess"), at(0), seconds(1), false).await.unwrap();
+    assert_ne!(genuine, forged, "a forged secret never shares the genuine callback's row");
+    assert_eq!(db.count("pg_notifications").await, 3);
 }
 
 fn intent(history: &PaymentHistory, amount: &str, account: bool) -> CancelIntent {

@@ -28,6 +28,7 @@ fn deposit(order: &str) -> PgNotification {
             ignore_unknown: false,
         },
         payload: serde_json::json!({"orderId": order, "status": "DONE", "secret": SECRET}),
+        signed: false,
     }
 }
 
@@ -36,6 +37,7 @@ fn payment(uid: &str) -> PgNotification {
         vendor: VendorCode::Iamport,
         target: NotificationTarget::Payment { uid: VendorUid::parse(uid).unwrap(), ignore_unknown: true },
         payload: serde_json::json!({"imp_uid": uid, "status": "paid"}),
+        signed: false,
     }
 }
 

@@ -528,19 +528,35 @@ async fn notifications_about_one_payment_buy_a_bounded_number_of_pg_reads() {
         );
         figures.push(format!("{phase}_reads={reads} {phase}_window_s={window:.1}"));
     }
-    println!("RESULT notification_reads_bounded notifications={NOTIFICATIONS} {}", figures.join(" "));
+    // While the PG was down, the notifications kept for a retry coalesced
+    // into one row: one retry schedule for the payment, not one per request.
+    let (rows, _) = inbox_rows(&setup.server).await;
+    assert_eq!(rows, 1, "one row for {NOTIFICATIONS} notifications about one payment");
+    println!("RESULT notification_reads_bounded notifications={NOTIFICATIONS} {} kept_rows={rows}", figures.join(" "));
     setup.server.stop().await.unwrap();
     setup.fake.stop().await.unwrap();
+}
+
+/// How many rows the inbox of `server` (SQLite) holds, and the bytes of their sealed bodies.
+async fn inbox_rows(server: &TestServer) -> (i64, i64) {
+    let database = format!("sqlite://{}", server.dir.path().join("p.db").display());
+    let pool = sqlx::SqlitePool::connect(&database).await.unwrap();
+    let counted: (i64, Option<i64>) =
+        sqlx::query_as("SELECT COUNT(*), SUM(LENGTH(body)) FROM pg_notifications").fetch_one(&pool).await.unwrap();
+    pool.close().await;
+    (counted.0, counted.1.unwrap_or(0))
 }
 
 /// A notification kept for a retry (here: about payments not registered
 /// here, Toss `DONE`, each with a body anyone could make 512 KiB) costs the
 /// database what names its payment, not its body: 20 of them used to add
 /// about 16 MiB. Measured against 20 with small bodies (the same writes, so
-/// the same WAL churn): the large bodies cost nothing more.
+/// the same WAL churn): the large bodies cost nothing more, a row holds a
+/// few hundred bytes, and 200 more about one of those payments add no row.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_kept_notification_costs_the_database_its_ids_not_its_body() {
     const NOTIFICATIONS: usize = 20;
+    const REPEATS: usize = 200;
     let server = TestServer::start(&[]).await.unwrap();
     let size = |dir: &std::path::Path| -> u64 {
         std::fs::read_dir(dir)
@@ -553,14 +569,17 @@ async fn a_kept_notification_costs_the_database_its_ids_not_its_body() {
     };
     let url = format!("{}/payments/webhooks/toss", server.api.url);
     let http = reqwest::Client::new();
+    let send = |id: String, filler: String| {
+        let body = json!({"eventType": "PAYMENT_STATUS_CHANGED", "createdAt": "2026-12-07T12:00:00.000000",
+                          "data": {"paymentKey": id, "status": "DONE", "filler": filler}});
+        let request = http.post(&url).json(&body);
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
     let mut growth = Vec::new();
     for (round, filler) in [("small", "x".to_owned()), ("large", "x".repeat(512 * 1024))] {
         let before = size(server.dir.path());
         for n in 0..NOTIFICATIONS {
-            let body = json!({"eventType": "PAYMENT_STATUS_CHANGED", "createdAt": "2026-12-07T12:00:00.000000",
-                              "data": {"paymentKey": format!("pk-{round}-{n}"), "status": "DONE", "filler": filler}});
-            let answer = http.post(&url).json(&body).send().await.unwrap();
-            assert_eq!(answer.status().as_u16(), 200, "kept for a retry");
+            assert_eq!(send(format!("pk-{round}-{n}"), filler.clone()).await, 200, "kept for a retry");
         }
         growth.push(size(server.dir.path()).saturating_sub(before));
     }
@@ -569,8 +588,20 @@ async fn a_kept_notification_costs_the_database_its_ids_not_its_body() {
         large <= small + 64 * 1024,
         "{NOTIFICATIONS} notifications of 512 KiB grew the database by {large} bytes, of 1 byte by {small}"
     );
+    let (rows, bytes) = inbox_rows(&server).await;
+    assert_eq!(rows, 2 * NOTIFICATIONS as i64, "one row per distinct payment");
+    let per_row = bytes / rows;
+    assert!(per_row <= 512, "a kept notification's sealed body is {per_row} bytes");
+
+    for _ in 0..REPEATS {
+        assert_eq!(send("pk-large-0".to_owned(), "x".repeat(512 * 1024)).await, 200, "taken in");
+    }
+    let (rows_after, bytes_after) = inbox_rows(&server).await;
+    assert_eq!(rows_after, rows, "{REPEATS} repeats about one payment refresh its row");
+    assert!(bytes_after <= bytes + 64, "the repeats grew the bodies from {bytes} to {bytes_after} bytes");
     println!(
-        "RESULT kept_notification_bytes notifications={NOTIFICATIONS} growth_small_bodies={small} growth_512kib_bodies={large}"
+        "RESULT kept_notification_bytes notifications={NOTIFICATIONS} growth_small_bodies={small} \
+         growth_512kib_bodies={large} sealed_body_bytes_per_row={per_row} rows_after_{REPEATS}_repeats={rows_after}"
     );
     server.stop().await.unwrap();
 }
