@@ -192,6 +192,23 @@ async fn the_inbox_keeps_one_row_per_target_refreshed_by_repeats(db: &TestDb) {
     let forged = inbox.enqueue(&deposit("a-guess"), at(0), seconds(1), false).await.unwrap();
     assert_ne!(genuine, forged, "a forged secret never shares the genuine callback's row");
     assert_eq!(db.count("pg_notifications").await, 3);
+
+    // The largest row a notification can make: the longest order id and
+    // secret the PGs' readers take, and the kept summary of its body.
+    let largest = PgNotification {
+        vendor: VendorCode::TossPayments,
+        target: NotificationTarget::Order {
+            order_id: OrderId::parse("o".repeat(OrderId::MAX_CHARS)).unwrap(),
+            secret: "s".repeat(256),
+            ignore_unknown: false,
+        },
+        payload: serde_json::json!({"kept": "summary", "type": "t".repeat(64), "bytes": 1 << 20}),
+        signed: false,
+    };
+    inbox.enqueue(&largest, at(0), seconds(1), false).await.unwrap();
+    let longest = db.scalar("SELECT CAST(MAX(LENGTH(body)) AS BIGINT) FROM pg_notifications").await;
+    assert!(longest <= 1_200, "the largest sealed body is {longest} bytes");
+    println!("RESULT largest_inbox_body bytes={longest}");
 }
 
 fn intent(history: &PaymentHistory, amount: &str, account: bool) -> CancelIntent {
