@@ -552,7 +552,7 @@ async fn inbox_rows(server: &TestServer) -> (i64, i64) {
 /// database what names its payment, not its body: 20 of them used to add
 /// about 16 MiB. Measured against 20 with small bodies (the same writes, so
 /// the same WAL churn): the large bodies cost nothing more, a row holds a
-/// few hundred bytes, and 200 more about one of those payments add no row.
+/// few hundred bytes, and 200 more (64 KiB each) about one of those payments add no row.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_kept_notification_costs_the_database_its_ids_not_its_body() {
     const NOTIFICATIONS: usize = 20;
@@ -594,7 +594,7 @@ async fn a_kept_notification_costs_the_database_its_ids_not_its_body() {
     assert!(per_row <= 512, "a kept notification's sealed body is {per_row} bytes");
 
     for _ in 0..REPEATS {
-        assert_eq!(send("pk-large-0".to_owned(), "x".repeat(512 * 1024)).await, 200, "taken in");
+        assert_eq!(send("pk-large-0".to_owned(), "x".repeat(64 * 1024)).await, 200, "taken in");
     }
     let (rows_after, bytes_after) = inbox_rows(&server).await;
     assert_eq!(rows_after, rows, "{REPEATS} repeats about one payment refresh its row");
@@ -648,7 +648,7 @@ async fn a_genuine_notification_is_not_delayed_by_a_flood_of_forged_ones() {
     let back = Instant::now();
     assert_eq!(receiver.wait_for(1, Duration::from_secs(30)).await, 1, "the genuine change is announced");
     let took = back.elapsed();
-    assert!(took < Duration::from_millis(2_500), "the genuine change waited {took:?} behind {FORGED} forged ones");
+    assert!(took < Duration::from_secs(2), "the genuine change waited {took:?} behind {FORGED} forged ones");
     assert_eq!(receiver.delivered()[0].body["current"]["refund"], json!(1000));
     println!("RESULT genuine_behind_forged forged={FORGED} delivered_after_ms={}", took.as_millis());
     setup.server.stop().await.unwrap();
