@@ -9,7 +9,6 @@ use payments_application::ports::{HistoryRepository, IdempotencyStore, Notificat
 use payments_application::{DeliveryDeps, DeliveryService, Gateways, PaymentDeps, PaymentService, ReconcileOptions};
 use payments_crypto::Argon2Hasher;
 use payments_domain::VendorCode;
-use payments_fakekit::RunningServer as FakeServer;
 use payments_http::{HttpState, SystemInfo};
 use payments_metrics::{MeteredGateway, MeteredSender, Metrics};
 use payments_sqlx::{AtRestKeys, Database, PoolConfig, Repositories};
@@ -252,21 +251,53 @@ async fn reconcile_periodically(
 /// Most histories one periodic reconciliation re-reads.
 pub const RECONCILE_LIMIT: usize = 10_000;
 
+/// Local mode's running fake PGs (none in a build without the `fake`
+/// feature, which refuses local mode).
+#[derive(Default)]
+struct Fakes {
+    #[cfg(feature = "fake")]
+    running: Vec<(VendorCode, payments_fakekit::RunningServer)>,
+}
+
+impl Fakes {
+    /// Where each listens.
+    fn addrs(&self) -> Vec<(VendorCode, SocketAddr)> {
+        #[cfg(feature = "fake")]
+        return self.running.iter().map(|(code, fake)| (*code, fake.addr())).collect();
+        #[cfg(not(feature = "fake"))]
+        Vec::new()
+    }
+
+    async fn stop(self) {
+        #[cfg(feature = "fake")]
+        for (_, fake) in self.running {
+            let _ = fake.stop().await;
+        }
+    }
+}
+
 /// Local mode: starts each PG's fake (its webhooks sent to our route of that
 /// PG) and points the PGs whose URL was not chosen at it.
-async fn start_fakes(config: &mut Config, api: SocketAddr) -> anyhow::Result<Vec<(VendorCode, FakeServer)>> {
-    let mut started = Vec::new();
+#[cfg(feature = "fake")]
+async fn start_fakes(config: &mut Config, api: SocketAddr) -> anyhow::Result<Fakes> {
+    let mut fakes = Fakes::default();
     for pg in &config.pg.pgs {
-        let Some(port) = pg.fake_port() else { continue };
+        let Some((fake, port)) = pg.fake().and_then(|fake| Some((fake, fake.port()?))) else { continue };
         let code = pg.code();
         let webhook_url = format!("http://{api}/payments/webhooks/{code}");
         // Its error names the PG's port variable.
-        let fake = pg.start_fake(SocketAddr::new(api.ip(), port), webhook_url).await?;
-        tracing::info!(pg = %code, url = %fake.url(), "local mode: fake PG started");
-        config.pg.fakes.insert(code, fake.url());
-        started.push((code, fake));
+        let running = fake.start(SocketAddr::new(api.ip(), port), webhook_url).await?;
+        tracing::info!(pg = %code, url = %running.url(), "local mode: fake PG started");
+        config.pg.fakes.insert(code, running.url());
+        fakes.running.push((code, running));
     }
-    Ok(started)
+    Ok(fakes)
+}
+
+/// A build without fakes has none to start (its configuration refuses local mode).
+#[cfg(not(feature = "fake"))]
+async fn start_fakes(_: &mut Config, _: SocketAddr) -> anyhow::Result<Fakes> {
+    Ok(Fakes::default())
 }
 
 /// Starts everything and returns once the API is accepting connections.
@@ -284,7 +315,7 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
     let acceptor = bind(config.listen, "PAYMENT_API_PORT").await?;
     let addr = bound(&acceptor)?;
     let fakes = start_fakes(&mut config, addr).await?;
-    let fake_addrs: Vec<_> = fakes.iter().map(|(code, fake)| (*code, fake.addr())).collect();
+    let fake_addrs = fakes.addrs();
     let database = open_database(&config).await?;
     let spool = match &config.notification_spool {
         Some(spool) => Some(
@@ -431,9 +462,7 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
             let _ = metrics_server.await;
         }
         database.close().await;
-        for (_, fake) in fakes {
-            let _ = fake.stop().await;
-        }
+        fakes.stop().await;
         served.context("API server failed")
     });
     tracing::info!(

@@ -336,6 +336,13 @@ impl Config {
             Some("real") => Mode::Real,
             Some(other) => return Err(error("PAYMENT_MODE", format!("{other:?} is not one of local, dev, real"))),
         };
+        if mode == Mode::Local && !cfg!(feature = "fake") {
+            return Err(error(
+                "PAYMENT_MODE",
+                "local mode (the default) runs the fake PGs, and this server was built without them (no `fake` \
+                 feature): set PAYMENT_MODE=dev or real, with your keys and PG credentials",
+            ));
+        }
         let mut r = Env::new(vars, mode);
 
         let default_host = if mode == Mode::Local { "127.0.0.1" } else { "0.0.0.0" };
@@ -669,6 +676,11 @@ fn read_pg(r: &mut Env<'_>) -> Result<PgConfig, ConfigError> {
 mod tests {
     use super::*;
 
+    /// The port local mode runs `pg`'s fake on.
+    fn fake_port(pg: &dyn PgInstance) -> Option<u16> {
+        pg.fake().and_then(|fake| fake.port())
+    }
+
     fn vars(pairs: &[(&str, &str)]) -> Vars {
         pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
     }
@@ -727,7 +739,7 @@ mod tests {
         assert_eq!(config.database_url, "sqlite://payments.db");
         // Every registered PG, each with its fake and the fake's test credentials.
         let pgs: Vec<_> =
-            config.pg.pgs.iter().map(|pg| (pg.code(), pg.fake_port(), pg.uses_test_credentials())).collect();
+            config.pg.pgs.iter().map(|pg| (pg.code(), fake_port(pg.as_ref()), pg.uses_test_credentials())).collect();
         use payments_domain::VendorCode::{Iamport, PortOne, TossPayments};
         assert_eq!(
             pgs,
@@ -812,7 +824,7 @@ mod tests {
         assert!(config.defaulted.is_empty());
         assert_eq!(config.listen.ip().to_string(), "0.0.0.0");
         assert_eq!(config.pg.pgs.len(), crate::PGS.len());
-        assert!(config.pg.pgs.iter().all(|pg| pg.fake_port().is_none() && !pg.uses_test_credentials()));
+        assert!(config.pg.pgs.iter().all(|pg| fake_port(pg.as_ref()).is_none() && !pg.uses_test_credentials()));
     }
 
     #[test]

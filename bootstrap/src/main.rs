@@ -18,7 +18,12 @@ too). Run `payments env` for the list. With none set, local mode uses built-in d
 ./payments.db and in-process fake PGs.";
 
 #[derive(Parser)]
-#[command(name = "payments", version, about = "An integrated payment server (Iamport, Toss Payments)", after_help = ENV_HELP)]
+#[command(
+    name = "payments",
+    version,
+    about = "An integrated payment server (Iamport/PortOne V1, Toss Payments, PortOne V2)",
+    after_help = ENV_HELP
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -52,6 +57,7 @@ enum Command {
         #[arg(long, short, default_value = "openapi/payments.json")]
         output: PathBuf,
     },
+    #[cfg(feature = "fake")]
     /// Run a fake Iamport server alone (for your own tests).
     ///
     /// Reads no PAYMENT_* variable; its credentials are test_imp_key /
@@ -63,6 +69,7 @@ enum Command {
         #[arg(long)]
         webhook_url: Option<String>,
     },
+    #[cfg(feature = "fake")]
     /// Run a fake Toss Payments server alone (for your own tests).
     ///
     /// Reads no PAYMENT_* variable but PAYMENT_FAKE_TOSS_API_VERSION; its
@@ -78,6 +85,7 @@ enum Command {
         #[arg(long, env = "PAYMENT_FAKE_TOSS_API_VERSION", default_value = "2022-11-16")]
         api_version: payments_toss::fake::TossApiVersion,
     },
+    #[cfg(feature = "fake")]
     /// Run a fake PortOne V2 server alone (for your own tests).
     ///
     /// Reads no PAYMENT_* variable; its API secret is
@@ -260,6 +268,7 @@ async fn run(command: Command, vars: Vars) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        #[cfg(feature = "fake")]
         Command::FakeIamport { port, webhook_url } => {
             let signal = shutdown_signal()?;
             let fake = payments_iamport::fake::FakeIamportConfig { webhook_url, ..Default::default() };
@@ -270,6 +279,7 @@ async fn run(command: Command, vars: Vars) -> anyhow::Result<()> {
             signal.await;
             Ok(server.stop().await?)
         }
+        #[cfg(feature = "fake")]
         Command::FakeToss { port, webhook_url, api_version } => {
             let signal = shutdown_signal()?;
             let fake = payments_toss::fake::FakeTossConfig { webhook_url, api_version, ..Default::default() };
@@ -280,6 +290,7 @@ async fn run(command: Command, vars: Vars) -> anyhow::Result<()> {
             signal.await;
             Ok(server.stop().await?)
         }
+        #[cfg(feature = "fake")]
         Command::FakePortone { port, webhook_url } => {
             let signal = shutdown_signal()?;
             let fake = payments_portone::fake::FakePortOneConfig { webhook_url, ..Default::default() };
@@ -364,7 +375,9 @@ async fn run(command: Command, vars: Vars) -> anyhow::Result<()> {
         }
         Command::Env => {
             let each_pg = payments_server::PGS.iter().flat_map(|pg| pg.variables().iter());
-            for (name, meaning) in config::VARIABLES.iter().chain(each_pg) {
+            // A build without fakes has no fake to configure.
+            let built = |(name, _): &&(&str, &str)| cfg!(feature = "fake") || !name.starts_with("PAYMENT_FAKE_");
+            for (name, meaning) in config::VARIABLES.iter().chain(each_pg).filter(built) {
                 println!("{name}\n    {meaning}");
             }
             Ok(())

@@ -41,19 +41,20 @@ async fn every_registered_pg_keeps_the_contract() {
         let mut env = Env::new(&vars, Mode::Local);
         let pg = module.configure(&mut env).unwrap_or_else(|e| panic!("{code}: {e}"));
         assert_eq!(pg.code(), code);
-        assert_eq!(pg.fake_port(), Some(0), "{code}: local mode runs its fake");
+        let fake = pg.fake().unwrap_or_else(|| panic!("{code}: built with its fake"));
+        assert_eq!(fake.port(), Some(0), "{code}: local mode runs its fake");
         assert!(pg.uses_test_credentials(), "{code}: with the test credentials its fake accepts");
         assert!(module.variables().iter().all(|(name, meaning)| name.starts_with("PAYMENT_") && !meaning.is_empty()));
 
         let received: Received = Arc::default();
         let sink = Route::new().at("/hook", post(receive)).data(received.clone());
         let sink = payments_fakekit::serve(sink, "127.0.0.1:0".parse().unwrap()).await.unwrap();
-        let fake = pg.start_fake("127.0.0.1:0".parse().unwrap(), format!("{}/hook", sink.url())).await.unwrap();
-        let gateway = pg.gateway(ClientSettings { timeout: Duration::from_secs(10) }, Some(&fake.url())).unwrap();
+        let running = fake.start("127.0.0.1:0".parse().unwrap(), format!("{}/hook", sink.url())).await.unwrap();
+        let gateway = pg.gateway(ClientSettings { timeout: Duration::from_secs(10) }, Some(&running.url())).unwrap();
 
         let order = OrderId::parse(format!("contract-{}", code.as_str().replace('.', "-"))).unwrap();
         let price: Money = "10000".parse().unwrap();
-        let uid = pg.pay_at_fake(&fake.url(), &order, price).await.unwrap_or_else(|e| panic!("{code}: {e:#}"));
+        let uid = fake.pay(&running.url(), &order, price).await.unwrap_or_else(|e| panic!("{code}: {e:#}"));
         let store = StoreId::parse("contract-store").unwrap();
         let read = gateway.fetch_payment(&store, &uid).await.unwrap_or_else(|e| panic!("{code}: {e}"));
         assert_eq!(
@@ -104,7 +105,7 @@ async fn every_registered_pg_keeps_the_contract() {
                 other => panic!("{code}: its own fake's webhook {body} read as {other:?}"),
             }
         }
-        fake.stop().await.unwrap();
+        running.stop().await.unwrap();
         sink.stop().await.unwrap();
     }
 }

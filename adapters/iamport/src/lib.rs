@@ -7,7 +7,6 @@
 mod client;
 #[cfg(feature = "fake")]
 pub mod fake;
-#[cfg(feature = "fake")]
 pub mod module;
 mod webhook;
 pub mod wire;
@@ -21,5 +20,9 @@ pub use wire::IamportWebhook;
 /// guide, `opi/ko/integration/pg/v1/paypal.mdx`: `amount: 14.2, currency: "USD"`).
 pub const AMOUNTS: payments_pg::AmountUnit = payments_pg::AmountUnit::MajorDecimal;
 
-#[cfg(feature = "fake")]
 pub use module::PG;
+
+/// The key the fake accepts by default (local mode's credentials).
+pub const TEST_IMP_KEY: &str = "test_imp_key";
+/// The secret the fake accepts by default (local mode's credentials).
+pub const TEST_IMP_SECRET: &str = "test_imp_secret";

@@ -1,19 +1,17 @@
 //! Iamport's side of the PG contract ([`PgModule`]): its variables, its
-//! configuration, its client, its notification reader and its fake.
+//! configuration, its client, its notification reader and (feature `fake`)
+//! its fake.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
-use async_trait::async_trait;
 use payments_application::ports::{NotificationReader, PaymentGateway};
-use payments_domain::{Money, OrderId, VendorCode, VendorUid};
+use payments_domain::VendorCode;
 use payments_pg::env::error;
-use payments_pg::{ClientSettings, ConfigError, Env, Mode, PgBuildError, PgHttp, PgInstance, PgModule, PgUrl, Stores};
-use reqwest::Method;
+use payments_pg::{ClientSettings, ConfigError, Env, Mode, PgBuildError, PgInstance, PgModule, PgUrl, Stores};
 
-use crate::fake::{FakeIamportConfig, TEST_IMP_KEY, TEST_IMP_SECRET};
-use crate::{IAMPORT_URL, IamportConfig, IamportCredentials, IamportGateway, IamportNotifications};
+use crate::{
+    IAMPORT_URL, IamportConfig, IamportCredentials, IamportGateway, IamportNotifications, TEST_IMP_KEY, TEST_IMP_SECRET,
+};
 
 /// Iamport, as the server registers it.
 pub static PG: IamportModule = IamportModule;
@@ -107,13 +105,13 @@ impl IamportPg {
 }
 
 /// The `response` of an Iamport envelope whose `code` is 0.
+#[cfg(feature = "fake")]
 fn response(answer: &payments_pg::Answer, what: &str) -> anyhow::Result<serde_json::Value> {
     let envelope: serde_json::Value = serde_json::from_slice(&answer.body)?;
     anyhow::ensure!(envelope["code"] == 0, "the fake Iamport answered {what} with {}: {envelope}", answer.status);
     Ok(envelope["response"].clone())
 }
 
-#[async_trait]
 impl PgInstance for IamportPg {
     fn code(&self) -> VendorCode {
         VendorCode::Iamport
@@ -123,19 +121,9 @@ impl PgInstance for IamportPg {
         self.test_credentials
     }
 
-    fn fake_port(&self) -> Option<u16> {
-        self.fake_port
-    }
-
-    async fn start_fake(
-        &self,
-        addr: SocketAddr,
-        webhook_url: String,
-    ) -> anyhow::Result<payments_fakekit::RunningServer> {
-        let port = addr.port();
-        crate::fake::start(FakeIamportConfig::default().with_webhook_url(webhook_url), addr)
-            .await
-            .map_err(|e| anyhow::anyhow!("PAYMENT_FAKE_IAMPORT_PORT: cannot listen on port {port}: {e}"))
+    #[cfg(feature = "fake")]
+    fn fake(&self) -> Option<&dyn payments_pg::PgFake> {
+        Some(self)
     }
 
     fn gateway(&self, settings: ClientSettings, fake: Option<&str>) -> Result<Arc<dyn PaymentGateway>, PgBuildError> {
@@ -147,9 +135,34 @@ impl PgInstance for IamportPg {
     fn notifications(&self) -> Arc<dyn NotificationReader> {
         Arc::new(IamportNotifications)
     }
+}
 
-    async fn pay_at_fake(&self, fake_url: &str, order: &OrderId, amount: Money) -> anyhow::Result<VendorUid> {
-        let http = PgHttp::new("the fake Iamport", fake_url, Duration::from_secs(10))?;
+#[cfg(feature = "fake")]
+#[async_trait::async_trait]
+impl payments_pg::PgFake for IamportPg {
+    fn port(&self) -> Option<u16> {
+        self.fake_port
+    }
+
+    async fn start(
+        &self,
+        addr: std::net::SocketAddr,
+        webhook_url: String,
+    ) -> anyhow::Result<payments_fakekit::RunningServer> {
+        let port = addr.port();
+        crate::fake::start(crate::fake::FakeIamportConfig::default().with_webhook_url(webhook_url), addr)
+            .await
+            .map_err(|e| anyhow::anyhow!("PAYMENT_FAKE_IAMPORT_PORT: cannot listen on port {port}: {e}"))
+    }
+
+    async fn pay(
+        &self,
+        fake_url: &str,
+        order: &payments_domain::OrderId,
+        amount: payments_domain::Money,
+    ) -> anyhow::Result<payments_domain::VendorUid> {
+        use reqwest::Method;
+        let http = payments_pg::PgHttp::new("the fake Iamport", fake_url, std::time::Duration::from_secs(10))?;
         let credentials = serde_json::json!({"imp_key": TEST_IMP_KEY, "imp_secret": TEST_IMP_SECRET});
         let request = http.request(Method::POST, &["users", "getToken"]).json(&credentials);
         let token = response(&http.send(request, "POST /users/getToken").await?, "getToken")?;
@@ -163,7 +176,7 @@ impl PgInstance for IamportPg {
             .json(&body);
         let payment = response(&http.send(request, "POST /subscribe/payments/onetime").await?, "onetime")?;
         anyhow::ensure!(payment["status"] == "paid", "the fake Iamport did not charge it: {payment}");
-        Ok(VendorUid::parse(payment["imp_uid"].as_str().unwrap_or_default())?)
+        Ok(payments_domain::VendorUid::parse(payment["imp_uid"].as_str().unwrap_or_default())?)
     }
 }
 

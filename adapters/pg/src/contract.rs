@@ -1,16 +1,15 @@
 //! The contract of a PG: what the server needs of each PG it speaks to, in
 //! one place per PG crate. `bootstrap` lists the crates' [`PgModule`]s once;
 //! everything else (configuration, clients, the webhook route, local mode's
-//! fakes, `payments env`) is driven by that list.
+//! fakes, `payments env`) is driven by that list. A PG's fake ([`PgFake`])
+//! exists only with the `fake` feature: a server built without it holds no
+//! fake code.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use payments_application::ports::{NotificationReader, PaymentGateway};
-use payments_domain::{Money, OrderId, VendorCode, VendorUid};
-use payments_fakekit::RunningServer;
+use payments_domain::VendorCode;
 
 use crate::env::{ConfigError, Env};
 use crate::http::PgBuildError;
@@ -59,7 +58,6 @@ pub trait PgModule: Sync {
 }
 
 /// A PG, configured.
-#[async_trait]
 pub trait PgInstance: Send + Sync + std::fmt::Debug {
     /// Its vendor code.
     fn code(&self) -> VendorCode;
@@ -68,14 +66,11 @@ pub trait PgInstance: Send + Sync + std::fmt::Debug {
     /// accepts (local mode with nothing set); never outside local mode.
     fn uses_test_credentials(&self) -> bool;
 
-    /// Local mode: the port its fake listens on (0: any); `None` outside local mode.
-    fn fake_port(&self) -> Option<u16>;
-
-    /// Starts its fake on `addr`, sending the PG's webhooks to `webhook_url`.
-    ///
-    /// # Errors
-    /// When the address cannot be bound, naming the variable of its port.
-    async fn start_fake(&self, addr: SocketAddr, webhook_url: String) -> anyhow::Result<RunningServer>;
+    /// Its fake, when its crate was built with one (local mode runs it).
+    #[cfg(feature = "fake")]
+    fn fake(&self) -> Option<&dyn PgFake> {
+        None
+    }
 
     /// Its client for every configured store, at its configured URL, or at
     /// `fake` (a running fake's URL) when no URL was chosen.
@@ -86,12 +81,36 @@ pub trait PgInstance: Send + Sync + std::fmt::Debug {
 
     /// The reader of its notifications (the parser its crate tests).
     fn notifications(&self) -> Arc<dyn NotificationReader>;
+}
 
-    /// At its fake (`fake_url`): a card payment of `amount` for `order`, made
-    /// as a customer makes it and charged (confirmed where the PG needs it);
-    /// its uid. For the contract test and the walkthroughs.
+/// A PG's fake, wire-compatible with the PG: what local mode and the tests
+/// need of it (feature `fake`).
+#[cfg(feature = "fake")]
+#[async_trait::async_trait]
+pub trait PgFake: Send + Sync {
+    /// Local mode: the port it listens on (0: any); `None` outside local mode.
+    fn port(&self) -> Option<u16>;
+
+    /// Starts it on `addr`, sending the PG's webhooks to `webhook_url`.
+    ///
+    /// # Errors
+    /// When the address cannot be bound, naming the variable of its port.
+    async fn start(
+        &self,
+        addr: std::net::SocketAddr,
+        webhook_url: String,
+    ) -> anyhow::Result<payments_fakekit::RunningServer>;
+
+    /// At the running fake (`fake_url`): a card payment of `amount` for
+    /// `order`, made as a customer makes it and charged (confirmed where the
+    /// PG needs it); its uid. For the contract test and the walkthroughs.
     ///
     /// # Errors
     /// When the fake refuses.
-    async fn pay_at_fake(&self, fake_url: &str, order: &OrderId, amount: Money) -> anyhow::Result<VendorUid>;
+    async fn pay(
+        &self,
+        fake_url: &str,
+        order: &payments_domain::OrderId,
+        amount: payments_domain::Money,
+    ) -> anyhow::Result<payments_domain::VendorUid>;
 }

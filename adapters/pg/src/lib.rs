@@ -21,6 +21,8 @@ pub mod stores;
 
 pub use amounts::AmountUnit;
 pub use bounds::{MAX_CANCELS, check_cancel_count};
+#[cfg(feature = "fake")]
+pub use contract::PgFake;
 pub use contract::{ClientSettings, DEFAULT_TIMEOUT, PgInstance, PgModule};
 pub use env::{ConfigError, Env, Mode, PgUrl, Vars};
 pub use http::{

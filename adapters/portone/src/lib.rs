@@ -17,7 +17,6 @@ mod webhook;
 
 #[cfg(feature = "fake")]
 pub mod fake;
-#[cfg(feature = "fake")]
 pub mod module;
 
 pub use banks::bank_of;
@@ -30,5 +29,11 @@ pub use client::{DEFAULT_BASE_URL, PortOneConfig, PortOneGateway, PortOneStore, 
 pub use snapshot::snapshot;
 pub use webhook::{PortOneNotifications, WebhookKey};
 
-#[cfg(feature = "fake")]
 pub use module::PG;
+
+/// The API secret the fake accepts by default (local mode and tests only).
+pub const TEST_API_SECRET: &str = "portone-test-api-secret-0123456789";
+/// The PortOne store id of the fake's store.
+pub const TEST_STORE_ID: &str = "store-00000000-0000-4000-8000-000000000001";
+/// The secret the fake signs its webhooks with by default (public: tests only).
+pub const TEST_WEBHOOK_SECRET: &str = "whsec_cG9ydG9uZS10ZXN0LXdlYmhvb2stc2VjcmV0LTMyYnl0ZXM=";

@@ -1,21 +1,20 @@
 //! PortOne V2's side of the PG contract ([`PgModule`]): its variables, its
-//! configuration, its client, its notification reader and its fake.
+//! configuration, its client, its notification reader and (feature `fake`)
+//! its fake.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
-use async_trait::async_trait;
 use payments_application::ports::{NotificationReader, PaymentGateway};
-use payments_domain::{Money, OrderId, VendorCode, VendorUid};
+use payments_domain::VendorCode;
 use payments_pg::env::error;
 use payments_pg::{
-    ClientSettings, ConfigError, Env, ExposeSecret, Mode, PgBuildError, PgHttp, PgInstance, PgModule, PgUrl, Stores,
+    ClientSettings, ConfigError, Env, ExposeSecret, Mode, PgBuildError, PgInstance, PgModule, PgUrl, Stores,
 };
-use reqwest::Method;
 
-use crate::fake::{FakePortOneConfig, TEST_API_SECRET, TEST_STORE_ID, TEST_WEBHOOK_SECRET};
-use crate::{DEFAULT_BASE_URL, PortOneConfig, PortOneGateway, PortOneNotifications, PortOneStore, WebhookKey};
+use crate::{
+    DEFAULT_BASE_URL, PortOneConfig, PortOneGateway, PortOneNotifications, PortOneStore, TEST_API_SECRET,
+    TEST_STORE_ID, TEST_WEBHOOK_SECRET, WebhookKey,
+};
 
 /// PortOne V2, as the server registers it.
 pub static PG: PortOneModule = PortOneModule;
@@ -156,7 +155,6 @@ impl PortOnePg {
     }
 }
 
-#[async_trait]
 impl PgInstance for PortOnePg {
     fn code(&self) -> VendorCode {
         VendorCode::PortOne
@@ -166,20 +164,9 @@ impl PgInstance for PortOnePg {
         self.test_credentials
     }
 
-    fn fake_port(&self) -> Option<u16> {
-        self.fake_port
-    }
-
-    async fn start_fake(
-        &self,
-        addr: SocketAddr,
-        webhook_url: String,
-    ) -> anyhow::Result<payments_fakekit::RunningServer> {
-        let port = addr.port();
-        let config = FakePortOneConfig { webhook_url: Some(webhook_url), ..FakePortOneConfig::default() };
-        crate::fake::start(config, addr)
-            .await
-            .map_err(|e| anyhow::anyhow!("PAYMENT_FAKE_PORTONE_PORT: cannot listen on port {port}: {e}"))
+    #[cfg(feature = "fake")]
+    fn fake(&self) -> Option<&dyn payments_pg::PgFake> {
+        Some(self)
     }
 
     fn gateway(&self, settings: ClientSettings, fake: Option<&str>) -> Result<Arc<dyn PaymentGateway>, PgBuildError> {
@@ -191,17 +178,42 @@ impl PgInstance for PortOnePg {
     fn notifications(&self) -> Arc<dyn NotificationReader> {
         Arc::new(PortOneNotifications::new(self.webhook_keys.clone()))
     }
+}
 
-    async fn pay_at_fake(&self, fake_url: &str, order: &OrderId, amount: Money) -> anyhow::Result<VendorUid> {
-        let http = PgHttp::new("the fake PortOne", fake_url, Duration::from_secs(10))?;
+#[cfg(feature = "fake")]
+#[async_trait::async_trait]
+impl payments_pg::PgFake for PortOnePg {
+    fn port(&self) -> Option<u16> {
+        self.fake_port
+    }
+
+    async fn start(
+        &self,
+        addr: std::net::SocketAddr,
+        webhook_url: String,
+    ) -> anyhow::Result<payments_fakekit::RunningServer> {
+        let port = addr.port();
+        let config = crate::fake::FakePortOneConfig { webhook_url: Some(webhook_url), ..Default::default() };
+        crate::fake::start(config, addr)
+            .await
+            .map_err(|e| anyhow::anyhow!("PAYMENT_FAKE_PORTONE_PORT: cannot listen on port {port}: {e}"))
+    }
+
+    async fn pay(
+        &self,
+        fake_url: &str,
+        order: &payments_domain::OrderId,
+        amount: payments_domain::Money,
+    ) -> anyhow::Result<payments_domain::VendorUid> {
+        let http = payments_pg::PgHttp::new("the fake PortOne", fake_url, std::time::Duration::from_secs(10))?;
         let request = http
-            .request(Method::POST, &["internal", "payments", order.as_str()])
+            .request(reqwest::Method::POST, &["internal", "payments", order.as_str()])
             .header(reqwest::header::AUTHORIZATION, crate::authorization(TEST_API_SECRET))
             .json(&serde_json::json!({"method": "card", "amount": amount.to_json_number(), "orderName": "a contract check"}));
         let answer = http.send(request, "POST /internal/payments").await?;
         let payment: serde_json::Value = serde_json::from_slice(&answer.body)?;
         anyhow::ensure!(payment["status"] == "PAID", "the fake PortOne answered {}: {payment}", answer.status);
-        Ok(VendorUid::parse(payment["id"].as_str().unwrap_or_default())?)
+        Ok(payments_domain::VendorUid::parse(payment["id"].as_str().unwrap_or_default())?)
     }
 }
 

@@ -15,9 +15,7 @@ pub mod wire;
 
 #[cfg(feature = "fake")]
 pub mod fake;
-#[cfg(feature = "fake")]
 pub mod module;
-#[cfg(feature = "fake")]
 pub use module::PG;
 
 pub use client::{

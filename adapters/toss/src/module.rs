@@ -1,17 +1,16 @@
 //! Toss Payments' side of the PG contract ([`PgModule`]): its variables, its
-//! configuration, its client, its notification reader and its fake.
+//! configuration, its client, its notification reader and (feature `fake`)
+//! its fake.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
+#[cfg(feature = "fake")]
 use std::time::Duration;
 
-use async_trait::async_trait;
 use payments_application::ports::{NotificationReader, PaymentGateway};
-use payments_domain::{Money, OrderId, VendorCode, VendorUid};
-use payments_pg::env::error;
-use payments_pg::{ClientSettings, ConfigError, Env, Mode, PgBuildError, PgHttp, PgInstance, PgModule, PgUrl, Stores};
-use reqwest::Method;
+use payments_domain::VendorCode;
+use payments_pg::{ClientSettings, ConfigError, Env, Mode, PgBuildError, PgInstance, PgModule, PgUrl, Stores};
 
+#[cfg(feature = "fake")]
 use crate::fake::{FakeTossConfig, TossApiVersion};
 use crate::{DEFAULT_BASE_URL, TEST_SECRET_KEY, TossConfig, TossCredentials, TossGateway, TossNotifications};
 
@@ -27,6 +26,7 @@ pub const FAKE_API_VERSION: &str = "PAYMENT_FAKE_TOSS_API_VERSION";
 pub struct TossModule;
 
 /// How local mode's fake Toss behaves.
+#[cfg(feature = "fake")]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FakeSettings {
     pub port: u16,
@@ -40,6 +40,7 @@ pub struct TossPg {
     pub url: PgUrl,
     pub stores: Stores<TossCredentials>,
     /// Set in local mode.
+    #[cfg(feature = "fake")]
     pub fake: Option<FakeSettings>,
     test_credentials: bool,
 }
@@ -90,9 +91,12 @@ impl TossPg {
     /// The first invalid one, named.
     pub fn read(env: &mut Env<'_>) -> Result<Self, ConfigError> {
         let local = env.mode() == Mode::Local;
+        #[cfg(feature = "fake")]
         let fake = if local {
             let api_version = match env.get(FAKE_API_VERSION) {
-                Some(text) => text.trim().parse().map_err(|e| error(FAKE_API_VERSION, format!("{e}")))?,
+                Some(text) => {
+                    text.trim().parse().map_err(|e| payments_pg::env::error(FAKE_API_VERSION, format!("{e}")))?
+                }
                 None => TossApiVersion::default(),
             };
             Some(FakeSettings {
@@ -103,7 +107,11 @@ impl TossPg {
         } else {
             None
         };
-        let url = env.pg_url("PAYMENT_TOSS_URL", DEFAULT_BASE_URL, fake.map(|f| f.port))?;
+        #[cfg(feature = "fake")]
+        let fake_port = fake.map(|f| f.port);
+        #[cfg(not(feature = "fake"))]
+        let fake_port = None;
+        let url = env.pg_url("PAYMENT_TOSS_URL", DEFAULT_BASE_URL, fake_port)?;
         let key = |value: &serde_json::Value| value.as_str().filter(|s| !s.is_empty()).map(TossCredentials::new);
         let mut stores = Stores::default();
         for (store, credentials) in env.stores("PAYMENT_TOSS_STORES", r#"{"store-id": "secret key"}"#, key)? {
@@ -119,11 +127,16 @@ impl TossPg {
             }
             None => {}
         }
-        Ok(Self { url, stores, fake, test_credentials })
+        Ok(Self {
+            url,
+            stores,
+            #[cfg(feature = "fake")]
+            fake,
+            test_credentials,
+        })
     }
 }
 
-#[async_trait]
 impl PgInstance for TossPg {
     fn code(&self) -> VendorCode {
         VendorCode::TossPayments
@@ -133,13 +146,32 @@ impl PgInstance for TossPg {
         self.test_credentials
     }
 
-    fn fake_port(&self) -> Option<u16> {
+    #[cfg(feature = "fake")]
+    fn fake(&self) -> Option<&dyn payments_pg::PgFake> {
+        Some(self)
+    }
+
+    fn gateway(&self, settings: ClientSettings, fake: Option<&str>) -> Result<Arc<dyn PaymentGateway>, PgBuildError> {
+        let config =
+            TossConfig { base_url: self.url.or_fake(fake), stores: self.stores.clone(), timeout: settings.timeout };
+        Ok(Arc::new(TossGateway::new(config)?))
+    }
+
+    fn notifications(&self) -> Arc<dyn NotificationReader> {
+        Arc::new(TossNotifications)
+    }
+}
+
+#[cfg(feature = "fake")]
+#[async_trait::async_trait]
+impl payments_pg::PgFake for TossPg {
+    fn port(&self) -> Option<u16> {
         self.fake.map(|f| f.port)
     }
 
-    async fn start_fake(
+    async fn start(
         &self,
-        addr: SocketAddr,
+        addr: std::net::SocketAddr,
         webhook_url: String,
     ) -> anyhow::Result<payments_fakekit::RunningServer> {
         let settings = self.fake.unwrap_or(FakeSettings {
@@ -159,31 +191,26 @@ impl PgInstance for TossPg {
             .map_err(|e| anyhow::anyhow!("PAYMENT_FAKE_TOSS_PORT: cannot listen on port {port}: {e}"))
     }
 
-    fn gateway(&self, settings: ClientSettings, fake: Option<&str>) -> Result<Arc<dyn PaymentGateway>, PgBuildError> {
-        let config =
-            TossConfig { base_url: self.url.or_fake(fake), stores: self.stores.clone(), timeout: settings.timeout };
-        Ok(Arc::new(TossGateway::new(config)?))
-    }
-
-    fn notifications(&self) -> Arc<dyn NotificationReader> {
-        Arc::new(TossNotifications)
-    }
-
-    async fn pay_at_fake(&self, fake_url: &str, order: &OrderId, amount: Money) -> anyhow::Result<VendorUid> {
-        let http = PgHttp::new("the fake Toss", fake_url, Duration::from_secs(10))?;
+    async fn pay(
+        &self,
+        fake_url: &str,
+        order: &payments_domain::OrderId,
+        amount: payments_domain::Money,
+    ) -> anyhow::Result<payments_domain::VendorUid> {
+        let http = payments_pg::PgHttp::new("the fake Toss", fake_url, Duration::from_secs(10))?;
         let body = serde_json::json!({
             "method": "card", "cardNumber": "4330123412341234", "cardExpirationYear": "30",
             "cardExpirationMonth": "12", "amount": amount.to_json_number(), "orderId": order.as_str(),
             "orderName": "a contract check",
         });
         let request = http
-            .request(Method::POST, &["v1", "payments", "key-in"])
+            .request(reqwest::Method::POST, &["v1", "payments", "key-in"])
             .header(reqwest::header::AUTHORIZATION, crate::basic_authorization(TEST_SECRET_KEY))
             .json(&body);
         let answer = http.send(request, "POST /v1/payments/key-in").await?;
         let payment: serde_json::Value = serde_json::from_slice(&answer.body)?;
         anyhow::ensure!(payment["status"] == "DONE", "the fake Toss answered {}: {payment}", answer.status);
-        Ok(VendorUid::parse(payment["paymentKey"].as_str().unwrap_or_default())?)
+        Ok(payments_domain::VendorUid::parse(payment["paymentKey"].as_str().unwrap_or_default())?)
     }
 }
 

@@ -438,7 +438,7 @@ fn secrets_come_only_from_the_environment() {
         let config = Config::from_vars(&full).unwrap();
         assert!(config.defaulted.is_empty(), "{mode}: nothing defaulted");
         assert_ne!(config.mode, Mode::Local);
-        assert!(config.pg.pgs.iter().all(|pg| pg.fake_port().is_none()), "{mode}: no fake PG");
+        assert!(config.pg.pgs.iter().all(|pg| pg.fake().and_then(|fake| fake.port()).is_none()), "{mode}: no fake PG");
         assert!(config.pg.pgs.iter().all(|pg| !pg.uses_test_credentials()), "{mode}: no test PG keys");
         let ours = payments_crypto::WireCipher::new(secrets[0].1.as_bytes(), secrets[1].1.as_bytes()).unwrap();
         assert_eq!(config.wire.encrypt(b"x"), ours.encrypt(b"x"));

@@ -34,10 +34,7 @@ use crate::IamportCredentials;
 
 /// The port the original fake Iamport server listens on.
 pub const DEFAULT_PORT: u16 = 10851;
-/// The key the fake accepts by default.
-pub const TEST_IMP_KEY: &str = "test_imp_key";
-/// The secret the fake accepts by default.
-pub const TEST_IMP_SECRET: &str = "test_imp_secret";
+pub use crate::{TEST_IMP_KEY, TEST_IMP_SECRET};
 /// A card saved with this number (its digits; Iamport writes it
 /// `4000-0000-0000-0002`) is refused by the card company when charged
 /// (`POST /subscribe/payments/again` answers code 0 with a `failed` payment,

@@ -35,12 +35,7 @@ use std::sync::Arc;
 use payments_fakekit::{RunningServer, StoreLimits, WebhookEmitter};
 use poem::{EndpointExt, Route, get, post};
 
-/// The API secret the fake accepts by default (local mode and tests only).
-pub const TEST_API_SECRET: &str = "portone-test-api-secret-0123456789";
-/// The PortOne store id of the fake's store.
-pub const TEST_STORE_ID: &str = "store-00000000-0000-4000-8000-000000000001";
-/// The secret the fake signs its webhooks with by default (public: tests only).
-pub const TEST_WEBHOOK_SECRET: &str = "whsec_cG9ydG9uZS10ZXN0LXdlYmhvb2stc2VjcmV0LTMyYnl0ZXM=";
+pub use crate::{TEST_API_SECRET, TEST_STORE_ID, TEST_WEBHOOK_SECRET};
 
 /// How the fake behaves.
 #[derive(Debug, Clone)]
