@@ -1,0 +1,22 @@
+//! What the use cases need from the outside world. Adapters implement these;
+//! tests mock them (`mocks` feature, or `cfg(test)` inside this crate).
+
+mod gateway;
+mod idempotency;
+mod inbox;
+mod intents;
+mod notifications;
+mod outbox;
+mod passwords;
+mod storage;
+mod system;
+
+pub use gateway::*;
+pub use idempotency::*;
+pub use inbox::*;
+pub use intents::*;
+pub use notifications::*;
+pub use outbox::*;
+pub use passwords::*;
+pub use storage::*;
+pub use system::*;
