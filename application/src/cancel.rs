@@ -14,16 +14,18 @@
 
 use std::time::Duration;
 
-use payments_domain::{Applied, CancelKey, HistoryId, PaymentHistory, PaymentSnapshot};
+use payments_domain::{CancelKey, HistoryId, PaymentHistory, PaymentSnapshot};
 use serde_json::json;
 use uuid::Uuid;
 
+use crate::change::{PgWord, Recorded};
 use crate::commands::{CancelHistory, Locator};
 use crate::error::AppError;
-use crate::payments::{MAX_CHANGE_ATTEMPTS, PaymentService, derived_id};
+use crate::keys::derived_id;
 use crate::ports::{
-    CancelIntent, CancelRequest, GatewayError, IntentBegin, IntentState, PaymentGateway, RepositoryError, StoredHistory,
+    CancelIntent, CancelRequest, GatewayError, IntentBegin, IntentState, PaymentGateway, StoredHistory,
 };
+use crate::service::PaymentService;
 
 /// How often a cancel is re-sent after the PG refused it for a stale balance
 /// (each refusal means another cancel went first, so this only bounds a storm).
@@ -453,28 +455,17 @@ impl PaymentService {
         error
     }
 
-    /// Applies the PG's answer to a cancel and records the event, re-reading
-    /// and re-applying when another change committed first.
+    /// Records the PG's answer to a cancel (the change and its event).
     async fn record_cancel(
         &self,
-        mut stored: StoredHistory,
+        stored: StoredHistory,
         snapshot: PaymentSnapshot,
         trigger: serde_json::Value,
     ) -> Result<PaymentHistory, AppError> {
-        for _ in 0..MAX_CHANGE_ATTEMPTS {
-            let next = match stored.history.apply(snapshot.clone())? {
-                Applied::Unchanged => return Ok(stored.history),
-                Applied::Changed(next) => next,
-            };
-            let (id, revision) = (stored.history.id(), stored.revision);
-            let event = self.new_event(stored.history, next, trigger.clone())?;
-            match self.histories().save_change(revision, event.current(), &event).await {
-                Ok(()) => return Ok(event.current().clone()),
-                Err(RepositoryError::Stale) => stored = self.reload(id).await?,
-                Err(other) => return Err(other.into()),
-            }
-        }
-        Err(AppError::Unavailable("too many concurrent changes of this payment; retry".into()))
+        Ok(match self.record_change(stored, PgWord::Answer(snapshot), trigger).await? {
+            Recorded::Unchanged(history) => history,
+            Recorded::Changed(event) => event.current().clone(),
+        })
     }
 
     /// Marks the intent's outcome unknown and answers the error that made it so.

@@ -1,4 +1,4 @@
-//! Saved cards in use: charging one, removing one.
+//! Charging a saved card.
 //!
 //! A charge moves money once. It is recorded as an intent (one per PG order)
 //! before the PG is called, sent with an idempotency key that every attempt
@@ -13,13 +13,14 @@ use payments_domain::{
 };
 use uuid::Uuid;
 
-use crate::commands::{ChargeReservation, ReservationLocator};
+use crate::commands::ChargeReservation;
 use crate::error::AppError;
-use crate::payments::{PaymentService, derived_id, derived_key};
+use crate::keys::{derived_id, derived_key};
 use crate::ports::{
     ChargeBegin, ChargeIntent, ChargeRequest, ChargedPayment, GatewayError, IntentState, PaymentGateway,
     RepositoryError, StoredReservation,
 };
+use crate::service::PaymentService;
 
 /// The id of a charge's intent: derived from the saved card and the caller's
 /// key, so a retry finds the first attempt's intent.
@@ -42,22 +43,6 @@ fn order_digest(vendor: &Vendor, order_id: &OrderId) -> String {
 }
 
 impl PaymentService {
-    /// Loads a saved card and checks its password.
-    pub(crate) async fn opened_reservation(
-        &self,
-        locator: &ReservationLocator,
-        password: &payments_domain::Password,
-    ) -> Result<StoredReservation, AppError> {
-        let found = match locator {
-            crate::commands::Locator::Id(id) => self.reservations().find_by_id(*id).await?,
-            crate::commands::Locator::Source(source) => self.reservations().find_by_source(source).await?,
-        };
-        let Some(stored) = found else { return Err(self.not_found(password, "payment reservation").await) };
-        let record = crate::ports::PasswordRecord::Reservation(stored.reservation.id);
-        self.check_password(record, password, &stored.password_hash).await?;
-        Ok(stored)
-    }
-
     /// Charges a saved card and records the payment as an ordinary history
     /// (pointing at the card), so it is read, cancelled, announced and
     /// reconciled like any other. The history opens with the card's password.
@@ -267,31 +252,5 @@ impl PaymentService {
         if let Err(stuck) = self.deps.charges.update_charge(&intent, expected).await {
             tracing::error!(intent = %intent.id, %stuck, "could not record a charge's outcome; the next attempt settles it");
         }
-    }
-
-    /// Removes a saved card with its password: at the PG where its API
-    /// offers that (Iamport), and here (marked removed, its charging key
-    /// erased). Payments charged from it stay. Removing a removed card
-    /// answers it as it is.
-    ///
-    /// # Errors
-    /// 404 for an unknown card; 403 on a wrong password; 502/504 when the PG fails.
-    pub async fn remove_reservation(
-        &self,
-        locator: ReservationLocator,
-        password: &payments_domain::Password,
-    ) -> Result<PaymentReservation, AppError> {
-        let mut card = self.opened_reservation(&locator, password).await?.reservation;
-        if card.removed_at.is_some() {
-            return Ok(card);
-        }
-        let gateway = self.deps.gateways.get(card.vendor.code)?;
-        card.data = gateway.remove_saved_card(&card.vendor.store_id, &card.vendor.uid, &card.data).await?;
-        let now = self.deps.clock.now();
-        card.removed_at = Some(now);
-        if !self.reservations().remove(&card, now).await? {
-            return Err(AppError::NotFound("payment reservation not found".into()));
-        }
-        Ok(card)
     }
 }

@@ -99,7 +99,7 @@ impl PgNotification {
             NotificationTarget::Cancel { key, ignore_unknown } => ("cancel", key.as_str(), "", ignore_unknown),
         };
         let ignore_unknown = if *ignore_unknown { "ignore-unknown" } else { "keep-unknown" };
-        crate::payments::derived_id(&["pg-notification", self.vendor.as_str(), kind, id, secret, ignore_unknown])
+        crate::keys::derived_id(&["pg-notification", self.vendor.as_str(), kind, id, secret, ignore_unknown])
     }
 }
 

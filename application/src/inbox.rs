@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use crate::commands::{NotificationOutcome, NotificationTarget, PgNotification};
 use crate::error::AppError;
-use crate::payments::{Notified, PaymentService};
 use crate::ports::{InboxItem, InboxOutcome};
+use crate::service::{Notified, PaymentService};
 
 /// How long the route processes a notification before answering the PG (Toss
 /// wants its answer within 10 s); what is not done by then is left to the worker.

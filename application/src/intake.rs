@@ -19,8 +19,8 @@ use serde_json::Value;
 use crate::commands::PgNotification;
 use crate::error::AppError;
 use crate::inbox::Received;
-use crate::payments::PaymentService;
 use crate::ports::{NotificationIntent, Proof, Transmission};
+use crate::service::PaymentService;
 
 /// How long looking up or remembering a delivery may take before the
 /// notification goes on without it (the PG wants its answer within 10 s;

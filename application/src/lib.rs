@@ -4,30 +4,40 @@
 //! and the persistence adapter encrypts at rest. Everything here takes and
 //! returns plain domain values.
 
+mod access;
 mod cancel;
+mod change;
 mod charge;
 pub mod commands;
 mod delivery;
 mod error;
 mod inbox;
 mod intake;
+mod keys;
 #[cfg(any(test, feature = "mocks"))]
 pub mod memory;
-mod payments;
+mod notification;
+mod policy;
 pub mod ports;
 mod reconcile;
+mod registration;
 pub mod reread;
+mod saved_cards;
+mod service;
 
 pub use cancel::{CancelOutcome, SettleReport};
 pub use delivery::{DeliveryDeps, DeliveryService};
 pub use error::AppError;
 pub use inbox::{InboxReport, Received};
 pub use intake::Taken;
-pub use payments::{
-    Gateways, OrderBinding, PasswordPolicy, PaymentDeps, PaymentService, WebhookTargets, WebhookUrlPolicy, derived_key,
-    lookup_digest,
-};
+pub use keys::{derived_key, lookup_digest};
+pub use policy::{OrderBinding, PasswordPolicy, WebhookTargets, WebhookUrlPolicy};
 pub use reconcile::{ReconcileOptions, ReconcileReport};
+pub use service::{Gateways, PaymentDeps, PaymentService};
 
 #[cfg(test)]
 mod test_support;
+
+#[cfg(test)]
+#[path = "payments_tests.rs"]
+mod payments_tests;

@@ -10,7 +10,7 @@ use serde_json::json;
 use crate::SettleReport;
 use crate::commands::{NotificationOutcome, NotificationTarget, PgNotification};
 use crate::error::AppError;
-use crate::payments::PaymentService;
+use crate::service::PaymentService;
 
 /// Histories read from storage per page.
 const PAGE: u32 = 100;

@@ -1,0 +1,94 @@
+//! Saved cards (the original SDK's "reservations"): registering, reading, and marking one the
+//! PG removed.
+
+use payments_domain::{Password, PaymentReservation, ReservationId, VendorCode};
+
+use crate::commands::{CreateReservation, ReservationLocator};
+use crate::error::AppError;
+use crate::keys::lookup_digest;
+use crate::ports::SecretKey;
+use crate::service::PaymentService;
+
+impl PaymentService {
+    /// Registers a card saved at the PG.
+    ///
+    /// # Errors
+    /// 409 when already registered; 404 when the PG does not know it; 422 when
+    /// it belongs to another customer; 502/504 when the PG fails.
+    pub async fn create_reservation(&self, input: CreateReservation) -> Result<PaymentReservation, AppError> {
+        self.check_new_password(&input.password)?;
+        if self.reservations().find_by_vendor(input.vendor.code, &input.vendor.uid).await?.is_some() {
+            return Err(AppError::Conflict(format!(
+                "vendor.uid: saved card {} of {} is already registered",
+                input.vendor.uid, input.vendor.code
+            )));
+        }
+        if self.reservations().find_by_source(&input.source).await?.is_some() {
+            return Err(AppError::Conflict("source: a saved card is already registered for this source".into()));
+        }
+        let gateway = self.deps.gateways.get(input.vendor.code)?;
+        let card = gateway.fetch_reservation(&input.vendor.store_id, &input.vendor.uid, &input.source.id).await?;
+        let password_hash = self.hash(&input.password).await?;
+        let reservation = PaymentReservation {
+            id: ReservationId::from_uuid(self.deps.ids.new_id()),
+            vendor: input.vendor,
+            source: input.source,
+            title: input.title,
+            data: card.data,
+            key_digest: Some(lookup_digest(&card.key)),
+            created_at: self.deps.clock.now(),
+            removed_at: None,
+        };
+        self.reservations().insert(&reservation, &password_hash).await?;
+        Ok(reservation)
+    }
+
+    /// A PG says it removed the saved card whose charging key is `key`: every
+    /// record of it is marked removed (kept, never charged again). Returns how
+    /// many were marked (0 for a card not registered here).
+    ///
+    /// # Errors
+    /// 503 when the database is down.
+    pub async fn process_card_removed(&self, vendor: VendorCode, key: &SecretKey) -> Result<u64, AppError> {
+        let digest = lookup_digest(&key.0);
+        Ok(self.reservations().mark_removed(vendor, &digest, self.deps.clock.now()).await?)
+    }
+
+    /// Reads a saved card with its password.
+    ///
+    /// # Errors
+    /// 404 when unknown, 403 on a wrong password.
+    pub async fn get_reservation(
+        &self,
+        locator: ReservationLocator,
+        password: &Password,
+    ) -> Result<PaymentReservation, AppError> {
+        Ok(self.opened_reservation(&locator, password).await?.reservation)
+    }
+
+    /// Removes a saved card with its password: at the PG where its API
+    /// offers that (Iamport), and here (marked removed, its charging key
+    /// erased). Payments charged from it stay. Removing a removed card
+    /// answers it as it is.
+    ///
+    /// # Errors
+    /// 404 for an unknown card; 403 on a wrong password; 502/504 when the PG fails.
+    pub async fn remove_reservation(
+        &self,
+        locator: ReservationLocator,
+        password: &payments_domain::Password,
+    ) -> Result<PaymentReservation, AppError> {
+        let mut card = self.opened_reservation(&locator, password).await?.reservation;
+        if card.removed_at.is_some() {
+            return Ok(card);
+        }
+        let gateway = self.deps.gateways.get(card.vendor.code)?;
+        card.data = gateway.remove_saved_card(&card.vendor.store_id, &card.vendor.uid, &card.data).await?;
+        let now = self.deps.clock.now();
+        card.removed_at = Some(now);
+        if !self.reservations().remove(&card, now).await? {
+            return Err(AppError::NotFound("payment reservation not found".into()));
+        }
+        Ok(card)
+    }
+}
