@@ -9,6 +9,8 @@ use crate::ports::{GatewayError, PaymentGateway, RepositoryError, StoredHistory}
 use crate::service::PaymentService;
 
 /// Where the PG's word a change applies comes from.
+// Moved once into `record_change`, never stored: boxing would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum PgWord<'a> {
     /// The PG's answer to a call of ours (a cancel), applied as given: the
     /// record may be newer than it ([`PaymentHistory::apply`]).
@@ -20,6 +22,8 @@ pub(crate) enum PgWord<'a> {
 }
 
 /// What recording the PG's word came to.
+// Returned once and taken apart at once, never stored.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Recorded {
     /// Nothing changed: the record as it is.
     Unchanged(PaymentHistory),

@@ -6,6 +6,7 @@
 
 mod access;
 mod cancel;
+mod cancel_settle;
 mod change;
 mod charge;
 pub mod commands;
@@ -25,7 +26,8 @@ pub mod reread;
 mod saved_cards;
 mod service;
 
-pub use cancel::{CancelOutcome, SettleReport};
+pub use cancel::CancelOutcome;
+pub use cancel_settle::SettleReport;
 pub use delivery::{DeliveryDeps, DeliveryService};
 pub use error::AppError;
 pub use inbox::{InboxReport, Received};
