@@ -3,7 +3,7 @@
 use payments_domain::{Password, PasswordHash, PaymentHistory};
 
 use crate::commands::{HistoryLocator, Locator, ReservationLocator};
-use crate::error::AppError;
+use crate::error::{AppError, RecordKind};
 use crate::ports::{PasswordFailures, PasswordRecord, StoredHistory, StoredReservation};
 use crate::service::PaymentService;
 
@@ -18,7 +18,7 @@ impl PaymentService {
             Locator::Id(id) => self.reservations().find_by_id(*id).await?,
             Locator::Source(source) => self.reservations().find_by_source(source).await?,
         };
-        let Some(stored) = found else { return Err(self.not_found(password, "payment reservation").await) };
+        let Some(stored) = found else { return Err(self.not_found(password, RecordKind::SavedCard).await) };
         let record = PasswordRecord::Reservation(stored.reservation.id);
         self.check_password(record, password, &stored.password_hash).await?;
         Ok(stored)
@@ -27,7 +27,7 @@ impl PaymentService {
     /// Reads a payment with its password.
     ///
     /// # Errors
-    /// 404 when unknown, 403 on a wrong password.
+    /// `RecordNotFound`; `WrongPassword`; `RecordLocked` after too many.
     pub async fn get_history(&self, locator: HistoryLocator, password: &Password) -> Result<PaymentHistory, AppError> {
         Ok(self.opened_history(&locator, password).await?.history)
     }
@@ -42,7 +42,7 @@ impl PaymentService {
             Locator::Id(id) => self.histories().find_by_id(*id).await?,
             Locator::Source(source) => self.histories().find_by_source(source).await?,
         };
-        let Some(stored) = found else { return Err(self.not_found(password, "payment history").await) };
+        let Some(stored) = found else { return Err(self.not_found(password, RecordKind::History).await) };
         self.check_password(PasswordRecord::History(stored.history.id()), password, &stored.password_hash).await?;
         Ok(stored)
     }
@@ -51,7 +51,7 @@ impl PaymentService {
         self.deps.hasher.hash(password).await.map_err(hasher_error)
     }
 
-    /// Checks the password of `record`: refused at once (429) while the
+    /// Checks the password of `record`: refused at once (`RecordLocked`) while the
     /// record is locked; a wrong one is counted and locks the record once
     /// there were too many; a right one clears the count.
     pub(crate) async fn check_password(
@@ -79,12 +79,12 @@ impl PaymentService {
             self.deps.attempts.lock(record, until.unwrap_or(now)).await?;
             tracing::warn!(record = %record.key(), failures = counted.failures, lock_s = lock.as_secs(), "record locked after wrong passwords");
         }
-        Err(AppError::Forbidden("wrong password".into()))
+        Err(AppError::WrongPassword)
     }
 
     /// What a record not found costs: the same argon2 time as a wrong
     /// password, so timing does not tell which records exist.
-    pub(crate) async fn not_found(&self, password: &Password, what: &str) -> AppError {
+    pub(crate) async fn not_found(&self, password: &Password, what: RecordKind) -> AppError {
         let dummy = self.dummy_hash.get_or_init(|| async {
             self.deps
                 .hasher
@@ -95,33 +95,29 @@ impl PaymentService {
         if let Some(dummy) = dummy.await {
             let _ = self.deps.hasher.verify(password, dummy).await;
         }
-        AppError::NotFound(format!("{what} not found"))
+        AppError::RecordNotFound(what)
     }
 
     /// Refuses a new record's password shorter than the policy's minimum.
     pub(crate) fn check_new_password(&self, password: &Password) -> Result<(), AppError> {
         let min = self.deps.passwords.min_chars;
         if password.expose().chars().count() < min {
-            return Err(AppError::Invalid(format!("password: must be at least {min} characters")));
+            return Err(AppError::InvalidField {
+                param: "password".into(),
+                reason: format!("must be at least {min} characters"),
+            });
         }
         Ok(())
     }
 }
 
-/// A full hashing queue is 503 (retry shortly); anything else is a bug.
+/// A full hashing queue is busy (retry shortly); anything else is a bug.
 fn hasher_error(error: anyhow::Error) -> AppError {
-    if error.is::<crate::ports::HasherBusy>() {
-        AppError::Unavailable(error.to_string())
-    } else {
-        AppError::Internal(error)
-    }
+    if error.is::<crate::ports::HasherBusy>() { AppError::Busy(error.to_string()) } else { AppError::Internal(error) }
 }
 
 /// The answer of a locked record.
 fn locked(left: chrono::Duration) -> AppError {
     let retry_after = left.to_std().unwrap_or_default().max(std::time::Duration::from_secs(1));
-    AppError::TooManyAttempts {
-        message: format!("too many wrong passwords for this record; retry in {} s", retry_after.as_secs()),
-        retry_after,
-    }
+    AppError::RecordLocked { retry_after }
 }

@@ -32,7 +32,7 @@ use crate::service::PaymentService;
 /// (each refusal means another cancel went first, so this only bounds a storm).
 const MAX_STALE_BALANCE_RETRIES: u32 = 64;
 
-/// How long a cancel waits for the payment's cancel lock before answering 409.
+/// How long a cancel waits for the payment's cancel lock before `CancelInProgress`.
 const MAX_LOCK_WAIT: Duration = Duration::from_secs(30);
 
 /// How long to wait before sending again a cancel the PG refused as too soon
@@ -80,10 +80,11 @@ impl PaymentService {
     /// its answer was lost; it never refunds twice.
     ///
     /// # Errors
-    /// 404/403 as for reading; 422 when the amount is 0 or above the balance
-    /// (the PG is not called), the PG refuses, or the key was used for another
-    /// cancel; 409 when other cancels of the payment kept it busy too long;
-    /// 502/504 when the PG fails or its outcome is unknown (retry with the same key).
+    /// As for reading; `CancelNotPositive` or `CancelExceedsBalance` (the PG
+    /// is not called); `IdempotencyKeyReused` when the key was used for
+    /// another cancel; `CancelInProgress` when other cancels of the payment
+    /// kept it busy too long; a PG refusal; a PG failure or timeout when its
+    /// outcome is unknown (retry with the same key).
     pub async fn cancel_history(&self, input: CancelHistory) -> Result<PaymentHistory, AppError> {
         self.cancel(input).await.map(|outcome| outcome.history)
     }
@@ -126,7 +127,7 @@ impl PaymentService {
                     let settled = self.lease_expired(&other) && closes(&self.settle(gateway, other).await);
                     if !settled {
                         if tokio::time::Instant::now() >= waited_until {
-                            return Err(AppError::Conflict(
+                            return Err(AppError::CancelInProgress(
                                 "another cancel of this payment is in progress; retry with the same Idempotency-Key"
                                     .into(),
                             ));
@@ -151,7 +152,7 @@ impl PaymentService {
         first: CancelIntent,
     ) -> Result<CancelOutcome, AppError> {
         if first.amount != input.price || first.reason != input.reason {
-            return Err(AppError::Unprocessable(
+            return Err(AppError::IdempotencyKeyReused(
                 "this Idempotency-Key was used for another cancel of this payment".into(),
             ));
         }
@@ -160,9 +161,9 @@ impl PaymentService {
                 Ok(CancelOutcome { history: self.reload(first.history).await?.history, completed: true })
             }
             IntentState::Refused => {
-                Err(AppError::Unprocessable(first.refusal.unwrap_or_else(|| "the PG refused this cancel".to_owned())))
+                Err(AppError::PgRefused(first.refusal.unwrap_or_else(|| "the PG refused this cancel".to_owned())))
             }
-            IntentState::Pending if !self.lease_expired(&first) => Err(AppError::Conflict(
+            IntentState::Pending if !self.lease_expired(&first) => Err(AppError::CancelInProgress(
                 "this cancel is still being sent to the PG; retry with the same Idempotency-Key".into(),
             )),
             IntentState::Pending | IntentState::Unknown | IntentState::Accepted => self.settle(gateway, first).await,

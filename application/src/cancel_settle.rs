@@ -6,7 +6,7 @@
 use payments_domain::{CancelKey, PaymentHistory, PaymentSnapshot};
 
 use crate::cancel::CancelOutcome;
-use crate::error::AppError;
+use crate::error::{AppError, Cause};
 use crate::ports::{CancelIntent, IntentState, PaymentGateway, StoredHistory};
 use crate::service::PaymentService;
 
@@ -46,7 +46,11 @@ pub(crate) fn cancel_of(intent: &CancelIntent, snapshot: &PaymentSnapshot, claim
 /// PG (its refusal is the answer); anything else (still pending at the PG
 /// included) leaves it open.
 pub(crate) fn closes(outcome: &Result<CancelOutcome, AppError>) -> bool {
-    matches!(outcome, Ok(CancelOutcome { completed: true, .. }) | Err(AppError::Unprocessable(_)))
+    match outcome {
+        Ok(CancelOutcome { completed, .. }) => *completed,
+        // Refused: closed with the refusal as its answer.
+        Err(error) => matches!(error.cause(), Cause::PgRejected),
+    }
 }
 
 /// What [`PaymentService::settle_open_cancels`] did.
@@ -66,7 +70,7 @@ impl PaymentService {
     /// the PG and recorded, or sent again only when the PG shows no such cancel.
     ///
     /// # Errors
-    /// 503 when the database is down; a PG failure leaves that intent open.
+    /// A storage failure; a PG failure leaves that intent open.
     pub async fn settle_open_cancels(&self, limit: u32) -> Result<SettleReport, AppError> {
         let mut report = SettleReport::default();
         for intent in self.deps.intents.open(limit).await? {
@@ -130,7 +134,7 @@ impl PaymentService {
     }
 
     /// Settles a cancel the PG accepted, on what the PG says now: completed
-    /// (recorded, done), failed (its pending entry dropped, refused: 422), or
+    /// (recorded, done), failed (its pending entry dropped, refused), or
     /// still in progress (recorded as the PG shows it; the intent's lease is
     /// renewed, so waiting cancels re-read it once a lease).
     async fn settle_accepted(
@@ -152,7 +156,7 @@ impl PaymentService {
             intent.state = IntentState::Refused;
             intent.refusal = Some(refusal.clone());
             self.close(&intent).await;
-            return Err(AppError::Unprocessable(refusal));
+            return Err(AppError::PgRefused(refusal));
         }
         intent.updated_at = self.deps.clock.now();
         self.deps.intents.update(&intent).await?;

@@ -67,7 +67,7 @@ impl PaymentService {
                 Err(other) => return Err(other.into()),
             }
         }
-        Err(AppError::Unavailable("too many concurrent changes of this payment; retry".into()))
+        Err(AppError::ConcurrentChanges)
     }
 
     pub(crate) fn new_event(
@@ -93,13 +93,13 @@ impl PaymentService {
     }
 }
 
-/// A re-read that failed: what the gateway's error maps to, except an answer
-/// past our bounds, which every later read gives again: a refusal (422), so a
+/// A re-read that failed: the gateway's error, except an answer past our
+/// bounds, which every later read gives again: a refusal (final), so a
 /// notification is acknowledged and parked, not retried for days as if the
 /// PG were down.
 fn reread_error(error: GatewayError) -> AppError {
     match error {
-        GatewayError::OutOfBounds(_) => AppError::Unprocessable(error.to_string()),
+        GatewayError::OutOfBounds(_) => AppError::PgRefused(error.to_string()),
         other => other.into(),
     }
 }

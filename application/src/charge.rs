@@ -22,6 +22,9 @@ use crate::ports::{
 };
 use crate::service::PaymentService;
 
+/// Why a charge is refused when its source is registered already.
+const SOURCE_TAKEN: &str = "a payment is already registered for this source";
+
 /// The id of a charge's intent: derived from the saved card and the caller's
 /// key, so a retry finds the first attempt's intent.
 fn charge_intent_id(card: &PaymentReservation, key: &str) -> Uuid {
@@ -48,10 +51,11 @@ impl PaymentService {
     /// reconciled like any other. The history opens with the card's password.
     ///
     /// # Errors
-    /// 404 for an unknown card; 403 on a wrong password; 410 for a removed
-    /// card; 409 when the source is taken, another request charges the same
-    /// order, or this charge is being sent right now; 422 when the PG or the
-    /// card company refused (nothing charged, no history); 502/504 when the
+    /// As for reading a saved card; `SavedCardRemoved`; `AlreadyRegistered`
+    /// when the source is taken or another request charges the same order;
+    /// `ChargeInProgress` while this charge is being sent; a PG refusal when
+    /// the PG or the card company refused (nothing charged, no history); a PG
+    /// failure or timeout when the
     /// PG's answer was lost (the retry with the same key settles it).
     pub async fn charge_reservation(&self, input: ChargeReservation) -> Result<PaymentHistory, AppError> {
         self.check_webhook_url(&input.webhook_url).await?;
@@ -61,7 +65,7 @@ impl PaymentService {
         let StoredReservation { reservation: card, password_hash } =
             self.opened_reservation(&input.reservation, &input.password).await?;
         if card.removed_at.is_some() {
-            return Err(AppError::Gone("the saved card was removed; it cannot be charged".into()));
+            return Err(AppError::SavedCardRemoved);
         }
         let gateway = self.deps.gateways.get(card.vendor.code)?;
         let order_id = OrderId::parse(input.source.id.as_str())?;
@@ -82,16 +86,17 @@ impl PaymentService {
         let intent = match self.deps.charges.begin_charge(&fresh).await? {
             ChargeBegin::Begun => {
                 if self.histories().find_by_source(&input.source).await?.is_some() {
-                    let why = "source: a payment is already registered for this source";
+                    let why = SOURCE_TAKEN;
                     self.close_charge(fresh, IntentState::Refused, None, Some(why.into()), now).await;
-                    return Err(AppError::Conflict(why.into()));
+                    return Err(AppError::AlreadyRegistered { param: "source", message: why.into() });
                 }
                 return self.send_charge(gateway, &charge, fresh).await;
             }
             ChargeBegin::Exists(existing) if existing.id != fresh.id => {
-                return Err(AppError::Conflict(
-                    "source: a charge of this order was already asked with another Idempotency-Key".into(),
-                ));
+                return Err(AppError::AlreadyRegistered {
+                    param: "source",
+                    message: "a charge of this order was already asked with another Idempotency-Key".into(),
+                });
             }
             ChargeBegin::Exists(existing) => existing,
         };
@@ -101,11 +106,13 @@ impl PaymentService {
                     intent.history.ok_or_else(|| AppError::internal(anyhow::anyhow!("done charge without history")))?;
                 Ok(self.reload(id).await?.history)
             }
-            IntentState::Refused => {
-                Err(AppError::Unprocessable(intent.refusal.unwrap_or_else(|| "the PG refused this charge".into())))
-            }
+            // Refused for a source registered meanwhile, or by the PG.
+            IntentState::Refused => Err(match intent.refusal {
+                Some(why) if why == SOURCE_TAKEN => AppError::AlreadyRegistered { param: "source", message: why },
+                why => AppError::PgRefused(why.unwrap_or_else(|| "the PG refused this charge".into())),
+            }),
             IntentState::Pending if !self.charge_lease_expired(&intent, now) => {
-                Err(AppError::Conflict("this charge is being sent; retry in a moment".into()))
+                Err(AppError::ChargeInProgress("this charge is being sent; retry in a moment".into()))
             }
             // (Accepted is a cancel's state; a charge is never left in it.)
             IntentState::Pending | IntentState::Unknown | IntentState::Accepted => {
@@ -114,7 +121,7 @@ impl PaymentService {
                 taken.state = IntentState::Pending;
                 taken.updated_at = now;
                 if !self.deps.charges.update_charge(&taken, expected).await? {
-                    return Err(AppError::Conflict("this charge is being settled; retry in a moment".into()));
+                    return Err(AppError::ChargeInProgress("this charge is being settled; retry in a moment".into()));
                 }
                 self.settle_charge(gateway, &charge, taken).await
             }
@@ -162,7 +169,7 @@ impl PaymentService {
                 let message = format!("the PG refused the charge: {why}");
                 self.close_charge(intent, IntentState::Refused, None, Some(message.clone()), self.deps.clock.now())
                     .await;
-                Err(AppError::Unprocessable(message))
+                Err(AppError::PgRefused(message))
             }
             Err(error) => Err(self.charge_unknown(intent, error).await),
         }
@@ -183,7 +190,7 @@ impl PaymentService {
             PaymentPhase::Failed => {
                 let message = format!("the PG refused the charge (status {})", payment.snapshot.pg_status);
                 self.close_charge(intent, IntentState::Refused, None, Some(message.clone()), now).await;
-                return Err(AppError::Unprocessable(message));
+                return Err(AppError::PgRefused(message));
             }
             _ => {
                 let message = format!("the PG shows the charge as {}", payment.snapshot.pg_status);
@@ -210,9 +217,7 @@ impl PaymentService {
                 match self.histories().find_by_vendor(code, &history.vendor().uid).await? {
                     Some(stored) if stored.history.identity().reservation_id == Some(card.id) => stored.history,
                     _ => {
-                        return Err(AppError::Conflict(
-                            "source: a payment is already registered for this source".into(),
-                        ));
+                        return Err(AppError::AlreadyRegistered { param: "source", message: SOURCE_TAKEN.into() });
                     }
                 }
             }
@@ -229,9 +234,9 @@ impl PaymentService {
         tracing::warn!(intent = %intent.id, %error, "the outcome of a charge is unknown; it is settled before any resend");
         self.close_charge(intent, IntentState::Unknown, None, None, self.deps.clock.now()).await;
         match error {
-            GatewayError::Unavailable(message) => AppError::BadGateway(format!(
+            GatewayError::Unavailable(message) => AppError::Pg(GatewayError::Unavailable(format!(
                 "{message}; the charge's outcome is unknown: retry with the same Idempotency-Key"
-            )),
+            ))),
             other => other.into(),
         }
     }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use payments_domain::{DeliveryAttempt, EventId, NextStep, RetrySchedule};
 
-use crate::error::AppError;
+use crate::error::{AppError, RecordKind};
 use crate::ports::{Clock, DeliveryJob, JobOutcome, LeaseToken, OutboxStats, WebhookOutbox, WebhookSender};
 
 /// What the delivery use case depends on.
@@ -42,7 +42,7 @@ impl DeliveryService {
     /// Claims up to `limit` due jobs.
     ///
     /// # Errors
-    /// 503 when the database is down.
+    /// A storage failure.
     pub async fn claim(&self, limit: u32) -> Result<Vec<DeliveryJob>, AppError> {
         Ok(self.deps.outbox.claim_due(self.deps.clock.now(), limit, self.deps.lease).await?)
     }
@@ -53,7 +53,7 @@ impl DeliveryService {
     /// the job now; nothing was recorded).
     ///
     /// # Errors
-    /// 503 when the database is down (the lease then expires and the job is retried).
+    /// A storage failure (the lease then expires and the job is retried).
     pub async fn deliver(&self, job: &DeliveryJob) -> Result<Option<JobOutcome>, AppError> {
         let result = self.deps.sender.send(&job.event).await;
         let now = self.deps.clock.now();
@@ -79,7 +79,7 @@ impl DeliveryService {
     /// Gives a claimed job back (shutdown).
     ///
     /// # Errors
-    /// 503 when the database is down.
+    /// A storage failure.
     pub async fn release(&self, event: EventId, lease: LeaseToken) -> Result<(), AppError> {
         Ok(self.deps.outbox.release(event, lease).await?)
     }
@@ -87,7 +87,7 @@ impl DeliveryService {
     /// Queue counts for monitoring.
     ///
     /// # Errors
-    /// 503 when the database is down.
+    /// A storage failure.
     pub async fn stats(&self) -> Result<OutboxStats, AppError> {
         Ok(self.deps.outbox.stats(self.deps.clock.now()).await?)
     }
@@ -97,7 +97,7 @@ impl DeliveryService {
     /// the database nothing more.
     ///
     /// # Errors
-    /// 503 when the database is down and no count is recent enough.
+    /// A storage failure when no count is recent enough.
     pub async fn recent_stats(&self, max_age: Duration) -> Result<OutboxStats, AppError> {
         let mut counted = self.counted.lock().await;
         if let Some((at, stats)) = *counted
@@ -115,7 +115,7 @@ impl DeliveryService {
     /// [`PURGE_BATCH`], at most `max_batches` of them; answers how many.
     ///
     /// # Errors
-    /// 503 when the database is down (what was purged before stays purged).
+    /// A storage failure (what was purged before stays purged).
     pub async fn purge_settled(&self, retention: Duration, max_batches: u32) -> Result<u64, AppError> {
         let retention = chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
         let now = self.deps.clock.now();
@@ -134,12 +134,12 @@ impl DeliveryService {
     /// Makes an event due again (operator command).
     ///
     /// # Errors
-    /// 404 for an unknown event; 503 when the database is down.
+    /// `RecordNotFound` for an unknown event; a storage failure.
     pub async fn redeliver(&self, event: payments_domain::EventId) -> Result<(), AppError> {
         if self.deps.outbox.redeliver(event, self.deps.clock.now()).await? {
             Ok(())
         } else {
-            Err(AppError::NotFound(format!("no webhook event {event}")))
+            Err(AppError::RecordNotFound(RecordKind::Event))
         }
     }
 }

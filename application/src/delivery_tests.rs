@@ -146,6 +146,10 @@ async fn recent_counts_are_shared_for_their_age() {
     let mut failing = MockWebhookOutbox::new();
     failing.expect_stats().times(2).returning(|_| Err(RepositoryError::Unavailable("down".into())));
     let s = service_without_sends(failing);
-    assert_eq!(s.recent_stats(Duration::ZERO).await.unwrap_err().status(), 503);
-    assert_eq!(s.recent_stats(Duration::ZERO).await.unwrap_err().status(), 503, "a failure is not kept");
+    assert_eq!(s.recent_stats(Duration::ZERO).await.unwrap_err().cause(), crate::Cause::StorageUnavailable);
+    assert_eq!(
+        s.recent_stats(Duration::ZERO).await.unwrap_err().cause(),
+        crate::Cause::StorageUnavailable,
+        "a failure is not kept"
+    );
 }

@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use crate::commands::{NotificationOutcome, NotificationTarget, PgNotification};
-use crate::error::AppError;
+use crate::error::{AppError, Cause};
 use crate::ports::{InboxItem, InboxOutcome};
 use crate::service::{Notified, PaymentService};
 
@@ -69,13 +69,14 @@ pub struct InboxReport {
 
 impl PaymentService {
     /// Takes in a PG notification: processes it at once within a bounded time
-    /// (refusing a forged one, an order's secret that is not the PG's: 403;
+    /// (refusing a forged one, an order's secret that is not the PG's;
     /// acknowledging one about nothing worth keeping) and stores what could
     /// not be processed for the worker. Answered only once processed or stored.
     ///
     /// # Errors
-    /// 403 for a wrong secret; 503 when a notification that could not be
-    /// processed cannot be stored either (the PG sends it again).
+    /// [`AppError::NotificationNotProven`] for a wrong secret; a storage
+    /// failure or [`AppError::InboxFull`] when a notification that could not
+    /// be processed cannot be stored either (the PG sends it again).
     pub async fn receive_pg_notification(&self, notice: PgNotification) -> Result<Received, AppError> {
         let received_at = self.deps.clock.now();
         let processing = self.process_notified(&notice, Some(received_at));
@@ -89,12 +90,12 @@ impl PaymentService {
             // the PG's budget is spent): kept for its turn, no PG read now.
             Ok(Ok(Notified::Later(wait))) => (format!("its PG read waits {wait:?} (bounded re-reads)"), wait, true),
             // A forgery is answered as one (no PG call was made for it).
-            Ok(Err(error @ AppError::Forbidden(_))) => return Err(error),
+            Ok(Err(error @ AppError::NotificationNotProven(_))) => return Err(error),
             Ok(Err(error)) if !worth_retrying(&error, chrono::Duration::zero()) => {
                 tracing::warn!(vendor = %notice.vendor, %error, "PG notification refused; nothing to retry");
                 return Ok(Received::Refused);
             }
-            Ok(Err(error @ AppError::NotFound(_))) => (error.to_string(), FIRST_RETRY_UNREGISTERED, false),
+            Ok(Err(error @ AppError::NotRegistered(_))) => (error.to_string(), FIRST_RETRY_UNREGISTERED, false),
             Ok(Err(error)) => (error.to_string(), FIRST_RETRY, true),
             // Dropped mid-way: its change, if any, committed whole or not at all.
             Err(_) => (format!("not processed within {INLINE_BUDGET:?}"), FIRST_RETRY, true),
@@ -104,16 +105,15 @@ impl PaymentService {
         // that moves no money fills the inbox. A database that cannot tell
         // (down, or slow) keeps it: the worker's attempt decides.
         match tokio::time::timeout(KEEP_CHECK_BUDGET, self.worth_keeping(&notice)).await {
-            Ok(Ok(true)) | Ok(Err(AppError::Unavailable(_))) | Err(_) => {}
+            Ok(Ok(true)) | Err(_) => {}
+            Ok(Err(error)) if error.cause() == Cause::StorageUnavailable => {}
             Ok(Ok(false)) => return Ok(Received::Ignored),
             Ok(Err(other)) => return Err(other),
         }
         tracing::info!(vendor = %notice.vendor, %why, "PG notification kept for a retry");
         if self.inbox_is_full().await {
-            tracing::warn!(vendor = %notice.vendor, "the PG notification inbox is full; answered 503");
-            return Err(AppError::Unavailable(
-                "too many PG notifications are waiting to be processed; send it again later".into(),
-            ));
+            tracing::warn!(vendor = %notice.vendor, "the PG notification inbox is full; the PG sends it again");
+            return Err(AppError::InboxFull);
         }
         // What names the payment is kept; the body, whoever sent it, is not
         // (the payment is re-read from the PG, never taken from the body).
@@ -165,7 +165,7 @@ impl PaymentService {
                 match self.notified_history(gateway, notice).await {
                     Ok(found) => Ok(found.is_some()),
                     // Not registered yet: kept for a retry.
-                    Err(AppError::NotFound(_)) => Ok(true),
+                    Err(AppError::NotRegistered(_)) => Ok(true),
                     Err(other) => Err(other),
                 }
             }
@@ -175,7 +175,7 @@ impl PaymentService {
     /// Processes stored notifications that are due, at most `limit`.
     ///
     /// # Errors
-    /// 503 when the database is down.
+    /// A storage failure.
     pub async fn process_inbox(&self, limit: u32) -> Result<InboxReport, AppError> {
         let lease_for = self.deps.intent_lease.saturating_add(INLINE_BUDGET);
         let items = self.deps.inbox.claim_due(self.deps.clock.now(), limit, lease_for).await?;
@@ -252,24 +252,40 @@ fn kept_payload(body: &serde_json::Value) -> serde_json::Value {
 /// another attempt: the payment may yet be registered (for a short while), the
 /// PG or our database may recover (for days); a refusal stays a refusal.
 fn worth_retrying(error: &AppError, age: chrono::Duration) -> bool {
-    match error {
-        AppError::NotFound(_) => age < UNREGISTERED_FOR,
-        AppError::Forbidden(_)
-        | AppError::Invalid(_)
-        | AppError::Unprocessable(_)
-        | AppError::Conflict(_)
-        | AppError::Gone(_) => false,
-        AppError::BadGateway(_)
-        | AppError::GatewayTimeout(_)
-        | AppError::Unavailable(_)
-        | AppError::Internal(_)
-        | AppError::TooManyAttempts { .. } => age < RETRIED_FOR,
+    match error.cause() {
+        Cause::NotRegistered => age < UNREGISTERED_FOR,
+        cause if cause.is_transient() => age < RETRIED_FOR,
+        _ => false,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ports::{GatewayError, RepositoryError};
+
+    /// The inbox decides on causes: a transient conflict (a concurrent change
+    /// of the payment) is retried, a final one (a duplicate) is parked, and a
+    /// payment not registered yet is retried only while its registration may
+    /// still come.
+    #[test]
+    fn a_transient_conflict_is_retried_and_a_final_one_parked() {
+        let now = chrono::Duration::zero();
+        let retried = |error: AppError, age: chrono::Duration| worth_retrying(&error, age);
+        assert!(retried(AppError::Storage(RepositoryError::Stale), now));
+        assert!(retried(AppError::ConcurrentChanges, now));
+        assert!(!retried(AppError::Storage(RepositoryError::Conflict("taken".into())), now));
+        assert!(!retried(AppError::AlreadyRegistered { param: "source", message: "taken".into() }, now));
+        assert!(retried(AppError::Pg(GatewayError::Timeout("10s".into())), chrono::Duration::days(2)));
+        assert!(
+            !retried(AppError::Pg(GatewayError::Timeout("10s".into())), chrono::Duration::days(4)),
+            "for days, not for ever"
+        );
+        assert!(!retried(AppError::PgRefused("past our bounds".into()), now));
+        assert!(!retried(AppError::NotificationNotProven("forged".into()), now));
+        assert!(retried(AppError::NotRegistered("not yet".into()), chrono::Duration::seconds(60)));
+        assert!(!retried(AppError::NotRegistered("not yet".into()), chrono::Duration::minutes(3)));
+    }
 
     #[test]
     fn a_kept_body_is_its_event_type_and_size_only() {

@@ -29,7 +29,7 @@ mod service;
 pub use cancel::CancelOutcome;
 pub use cancel_settle::SettleReport;
 pub use delivery::{DeliveryDeps, DeliveryService};
-pub use error::AppError;
+pub use error::{AppError, Cause, RecordKind};
 pub use inbox::{InboxReport, Received};
 pub use intake::Taken;
 pub use keys::{derived_key, lookup_digest};

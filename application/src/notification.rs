@@ -20,8 +20,9 @@ impl PaymentService {
     /// record it is applied to, and a reversed deposit is told from a stale read.
     ///
     /// # Errors
-    /// 404 when no history has this PG uid or order id (so the PG retries
-    /// later); 403 when an order's secret is not the PG's; 502/504 when the PG
+    /// `NotRegistered` when no history has this PG uid or order id (so the
+    /// PG retries later); `NotificationNotProven` when an order's secret is
+    /// not the PG's; a PG failure or timeout when the PG
     /// cannot be read.
     pub async fn process_pg_notification(&self, notice: &PgNotification) -> Result<NotificationOutcome, AppError> {
         match self.process_notified(notice, None).await? {
@@ -94,7 +95,7 @@ impl PaymentService {
                 match self.histories().find_by_vendor(vendor, uid).await? {
                     Some(stored) => Ok(Some(stored)),
                     None if *ignore_unknown => Ok(None),
-                    None => Err(AppError::NotFound(format!("no payment {uid} of {vendor} is registered"))),
+                    None => Err(AppError::NotRegistered(format!("no payment {uid} of {vendor} is registered"))),
                 }
             }
             NotificationTarget::Order { order_id, secret, ignore_unknown } => {
@@ -103,7 +104,7 @@ impl PaymentService {
                     return Ok(None);
                 }
                 if found.is_empty() {
-                    return Err(AppError::NotFound(format!(
+                    return Err(AppError::NotRegistered(format!(
                         "no payment of order {order_id} of {vendor} is registered"
                     )));
                 }
@@ -115,14 +116,16 @@ impl PaymentService {
                     }
                 }
                 matched.map(Some).ok_or_else(|| {
-                    AppError::Forbidden(format!("the secret is not the one {vendor} gave for order {order_id}"))
+                    AppError::NotificationNotProven(format!(
+                        "the secret is not the one {vendor} gave for order {order_id}"
+                    ))
                 })
             }
             NotificationTarget::Cancel { key, ignore_unknown } => {
                 match self.histories().find_by_cancel_key(vendor, key).await? {
                     Some(stored) => Ok(Some(stored)),
                     None if *ignore_unknown => Ok(None),
-                    None => Err(AppError::NotFound(format!(
+                    None => Err(AppError::NotRegistered(format!(
                         "no payment of {vendor} with cancel {} is registered",
                         key.as_str()
                     ))),

@@ -10,7 +10,7 @@ use super::*;
 use crate::commands::*;
 use crate::ports::*;
 use crate::test_support::*;
-use crate::{Received, Taken};
+use crate::{Cause, Received, Taken};
 
 /// The mocks of one test; `service()` consumes them.
 struct Mocks {
@@ -155,7 +155,7 @@ async fn create_with_another_price_cancels_at_the_pg_and_fails_422() {
         .returning(|_, _, _| Ok(snapshot("19900", true, vec![cancel("c", "19900", 5)])));
     m.histories.expect_insert().never();
     let err = m.service().create_history(create_input("100")).await.unwrap_err();
-    assert_eq!(err.status(), 422, "{err}");
+    assert_eq!(err.cause(), Cause::PriceMismatch, "{err}");
     assert_eq!(err.to_string(), "price 100 is not the amount the PG charged", "the charged amount is not told");
 }
 
@@ -168,7 +168,7 @@ async fn create_with_a_price_its_currency_cannot_have_is_400_and_cancels_nothing
     m.gateway.expect_confirm_payment().never();
     m.histories.expect_insert().never();
     let err = m.service().create_history(create_input("19899.5")).await.unwrap_err();
-    assert_eq!(err.status(), 400, "{err}");
+    assert_eq!(err.cause(), Cause::InvalidField, "{err}");
 }
 
 #[tokio::test]
@@ -180,7 +180,10 @@ async fn create_in_another_currency_than_the_pgs_cancels_at_the_pg_and_fails_422
     m.histories.expect_insert().never();
     let dollars = CreateHistory { currency: Some(Currency::parse("USD").unwrap()), ..create_input("19900") };
     let err = m.service().create_history(dollars).await.unwrap_err();
-    assert_eq!((err.status(), err.to_string()), (422, "currency USD is not the currency the PG charged in".to_owned()));
+    assert_eq!(
+        (err.cause(), err.to_string()),
+        (Cause::CurrencyMismatch, "currency USD is not the currency the PG charged in".to_owned())
+    );
 
     let mut m = Mocks::new();
     m.nothing_registered();
@@ -216,7 +219,11 @@ async fn create_for_a_payment_of_another_order_is_422_and_nothing_is_confirmed_o
         let service = m.service();
         for price in ["19900", "100"] {
             let err = service.create_history(create_input(price)).await.unwrap_err();
-            assert_eq!((err.status(), err.to_string()), (422, message.to_owned()), "{order:?} at {price}");
+            assert_eq!(
+                (err.cause(), err.to_string()),
+                (Cause::OrderMismatch, message.to_owned()),
+                "{order:?} at {price}"
+            );
         }
     }
 }
@@ -231,9 +238,12 @@ async fn unbound_orders_register_any_order_and_a_mismatch_is_refused_without_can
     m.histories.expect_insert().times(1).returning(|_, _| Ok(()));
     let service = m.service();
     let err = service.create_history(create_input("100")).await.unwrap_err();
-    assert_eq!((err.status(), err.to_string()), (422, "price 100 is not the amount the PG charged".to_owned()));
+    assert_eq!(
+        (err.cause(), err.to_string()),
+        (Cause::PriceMismatch, "price 100 is not the amount the PG charged".to_owned())
+    );
     let dollars = CreateHistory { currency: Some(Currency::parse("USD").unwrap()), ..create_input("19900") };
-    assert_eq!(service.create_history(dollars).await.unwrap_err().status(), 422);
+    assert_eq!(service.create_history(dollars).await.unwrap_err().cause(), Cause::CurrencyMismatch);
     let registered = service.create_history(create_input("19900")).await.expect("any order registers");
     assert_eq!(registered.order_id().map(OrderId::as_str), Some("another-order"));
 }
@@ -245,7 +255,7 @@ async fn create_still_fails_422_when_the_mismatch_cancel_fails() {
     m.gateway.expect_fetch_payment().returning(|_, _| Ok(snapshot("19900", true, vec![])));
     m.gateway.expect_cancel_payment().times(1).returning(|_, _, _| Err(GatewayError::Unavailable("down".into())));
     m.histories.expect_insert().never();
-    assert_eq!(m.service().create_history(create_input("100")).await.unwrap_err().status(), 422);
+    assert_eq!(m.service().create_history(create_input("100")).await.unwrap_err().cause(), Cause::PriceMismatch);
 }
 
 #[tokio::test]
@@ -255,7 +265,7 @@ async fn create_twice_is_409_without_calling_the_pg() {
     m.gateway.expect_fetch_payment().never();
     m.gateway.expect_cancel_payment().never();
     let err = m.service().create_history(create_input("100")).await.unwrap_err();
-    assert_eq!(err.status(), 409, "a duplicate must not cancel the first registration's payment");
+    assert_eq!(err.cause(), Cause::AlreadyRegistered, "a duplicate must not cancel the first registration's payment");
 }
 
 #[tokio::test]
@@ -265,7 +275,7 @@ async fn create_for_a_taken_source_is_409() {
     let taken = StoredHistory { history: history("1", true), password_hash: hash(), revision: Revision(0) };
     m.histories.expect_find_by_source().returning(move |_| Ok(Some(taken.clone())));
     m.gateway.expect_fetch_payment().never();
-    assert_eq!(m.service().create_history(create_input("1")).await.unwrap_err().status(), 409);
+    assert_eq!(m.service().create_history(create_input("1")).await.unwrap_err().cause(), Cause::AlreadyRegistered);
 }
 
 #[tokio::test]
@@ -274,17 +284,20 @@ async fn create_race_lost_at_insert_is_409() {
     m.nothing_registered();
     m.gateway.expect_fetch_payment().returning(|_, _| Ok(snapshot("19900", true, vec![])));
     m.histories.expect_insert().returning(|_, _| Err(RepositoryError::Conflict("vendor.uid taken".into())));
-    assert_eq!(m.service().create_history(create_input("19900")).await.unwrap_err().status(), 409);
+    assert_eq!(m.service().create_history(create_input("19900")).await.unwrap_err().cause(), Cause::AlreadyRegistered);
 }
 
 #[tokio::test]
 async fn create_maps_pg_failures_and_writes_nothing() {
     let cases = [
-        (GatewayError::NotFound("imp_123".into()), 404),
-        (GatewayError::Unavailable("connection refused".into()), 502),
-        (GatewayError::Protocol("not json".into()), 502),
-        (GatewayError::Timeout("10s".into()), 504),
-        (GatewayError::UnknownStore { vendor: VendorCode::Iamport, store: "store-1".into() }, 400),
+        (GatewayError::NotFound("imp_123".into()), Cause::PgNotFound),
+        (GatewayError::Unavailable("connection refused".into()), Cause::PgUnavailable),
+        (GatewayError::Protocol("not json".into()), Cause::PgBadAnswer),
+        (GatewayError::Timeout("10s".into()), Cause::PgTimeout),
+        (
+            GatewayError::UnknownStore { vendor: VendorCode::Iamport, store: "store-1".into() },
+            Cause::StoreNotConfigured,
+        ),
     ];
     for (error, status) in cases {
         let mut m = Mocks::new();
@@ -292,7 +305,7 @@ async fn create_maps_pg_failures_and_writes_nothing() {
         m.gateway.expect_fetch_payment().returning(move |_, _| Err(error.clone()));
         m.histories.expect_insert().never();
         m.gateway.expect_cancel_payment().never();
-        assert_eq!(m.service().create_history(create_input("1")).await.unwrap_err().status(), status);
+        assert_eq!(m.service().create_history(create_input("1")).await.unwrap_err().cause(), status);
     }
 }
 
@@ -302,7 +315,7 @@ async fn create_with_a_disallowed_webhook_host_is_400() {
     m.policy = WebhookUrlPolicy::Hosts(vec!["shop.example".into()]);
     m.gateway.expect_fetch_payment().never();
     let err = m.service().create_history(create_input("1")).await.unwrap_err();
-    assert_eq!(err.status(), 400);
+    assert_eq!(err.cause(), Cause::WebhookUrlRefused);
     assert!(err.to_string().starts_with("webhook_url"), "{err}");
 }
 
@@ -312,14 +325,14 @@ async fn create_with_a_vendor_not_enabled_is_400() {
     m.nothing_registered();
     let mut input = create_input("1");
     input.vendor = Vendor::parse("toss.payments", "s", "pk").unwrap();
-    assert_eq!(m.service().create_history(input).await.unwrap_err().status(), 400);
+    assert_eq!(m.service().create_history(input).await.unwrap_err().cause(), Cause::VendorNotEnabled);
 }
 
 #[tokio::test]
 async fn storage_down_is_503() {
     let mut m = Mocks::new();
     m.histories.expect_find_by_vendor().returning(|_, _| Err(RepositoryError::Unavailable("pool timed out".into())));
-    assert_eq!(m.service().create_history(create_input("1")).await.unwrap_err().status(), 503);
+    assert_eq!(m.service().create_history(create_input("1")).await.unwrap_err().cause(), Cause::StorageUnavailable);
 }
 
 // --- read -----------------------------------------------------------------
@@ -340,7 +353,7 @@ async fn get_with_a_wrong_password_is_403() {
     m.stored(history("5000", true));
     let wrong = Password::parse("guess").unwrap();
     let err = m.service().get_history(Locator::Source(source()), &wrong).await.unwrap_err();
-    assert_eq!(err.status(), 403);
+    assert_eq!(err.cause(), Cause::WrongPassword);
 }
 
 #[tokio::test]
@@ -355,7 +368,7 @@ async fn get_unknown_is_404() {
     let service = m.service();
     for n in 0..3 {
         let id = HistoryId::from_uuid(uuid::Uuid::from_u128(9 + n));
-        assert_eq!(service.get_history(Locator::Id(id), &password()).await.unwrap_err().status(), 404);
+        assert_eq!(service.get_history(Locator::Id(id), &password()).await.unwrap_err().cause(), Cause::RecordNotFound);
     }
 }
 
@@ -372,28 +385,28 @@ async fn wrong_passwords_lock_the_record_for_growing_times_and_the_right_one_res
         async move { service.get_history(Locator::Source(source()), &password).await }
     };
     for _ in 0..4 {
-        assert_eq!(read(wrong.clone()).await.unwrap_err().status(), 403);
+        assert_eq!(read(wrong.clone()).await.unwrap_err().cause(), Cause::WrongPassword);
     }
     // The right password clears the count: four more wrong ones lock nothing.
     assert!(read(password()).await.is_ok());
     assert!(attempts.rows.lock().unwrap().is_empty());
     for _ in 0..4 {
-        assert_eq!(read(wrong.clone()).await.unwrap_err().status(), 403);
+        assert_eq!(read(wrong.clone()).await.unwrap_err().cause(), Cause::WrongPassword);
     }
     // The fifth within the window locks: even the right password is refused, unchecked.
-    assert_eq!(read(wrong.clone()).await.unwrap_err().status(), 403);
+    assert_eq!(read(wrong.clone()).await.unwrap_err().cause(), Cause::WrongPassword);
     let locked = read(password()).await.unwrap_err();
-    let AppError::TooManyAttempts { retry_after, .. } = &locked else { panic!("{locked:?}") };
-    assert_eq!((locked.status(), retry_after.as_secs()), (429, 60));
+    let AppError::RecordLocked { retry_after } = &locked else { panic!("{locked:?}") };
+    assert_eq!((locked.cause(), retry_after.as_secs()), (Cause::RecordLocked, 60));
     now.fetch_add(30, SeqCst);
-    let AppError::TooManyAttempts { retry_after, .. } = read(password()).await.unwrap_err() else { panic!() };
+    let AppError::RecordLocked { retry_after } = read(password()).await.unwrap_err() else { panic!() };
     assert_eq!(retry_after.as_secs(), 30, "the time left");
     // Once it passes, five more wrong ones lock for twice as long.
     now.fetch_add(30, SeqCst);
     for _ in 0..5 {
-        assert_eq!(read(wrong.clone()).await.unwrap_err().status(), 403);
+        assert_eq!(read(wrong.clone()).await.unwrap_err().cause(), Cause::WrongPassword);
     }
-    let AppError::TooManyAttempts { retry_after, .. } = read(password()).await.unwrap_err() else { panic!() };
+    let AppError::RecordLocked { retry_after } = read(password()).await.unwrap_err() else { panic!() };
     assert_eq!(retry_after.as_secs(), 120);
     now.fetch_add(120, SeqCst);
     assert!(read(password()).await.is_ok(), "the right password opens it once the lock passed");
@@ -409,10 +422,13 @@ async fn failures_older_than_the_window_do_not_count() {
     let service = m.service();
     let wrong = Password::parse("a guessed password").unwrap();
     for _ in 0..4 {
-        assert_eq!(service.get_history(Locator::Source(source()), &wrong).await.unwrap_err().status(), 403);
+        assert_eq!(
+            service.get_history(Locator::Source(source()), &wrong).await.unwrap_err().cause(),
+            Cause::WrongPassword
+        );
     }
     now.fetch_add(16 * 60, SeqCst);
-    assert_eq!(service.get_history(Locator::Source(source()), &wrong).await.unwrap_err().status(), 403);
+    assert_eq!(service.get_history(Locator::Source(source()), &wrong).await.unwrap_err().cause(), Cause::WrongPassword);
     assert!(service.get_history(Locator::Source(source()), &password()).await.is_ok(), "not locked: a new window");
 }
 
@@ -421,7 +437,10 @@ async fn new_records_need_a_password_of_the_minimum_length() {
     let m = Mocks::new();
     let short = CreateHistory { password: Password::parse("short").unwrap(), ..create_input("19900") };
     let err = m.service().create_history(short).await.unwrap_err();
-    assert_eq!((err.status(), err.to_string()), (400, "password: must be at least 8 characters".to_owned()));
+    assert_eq!(
+        (err.cause(), err.to_string()),
+        (Cause::InvalidField, "password: must be at least 8 characters".to_owned())
+    );
 }
 
 // --- cancel ---------------------------------------------------------------
@@ -462,9 +481,9 @@ async fn cancel_above_the_balance_is_422_and_the_pg_is_not_called() {
     m.gateway.expect_cancel_payment().never();
     m.histories.expect_save_change().never();
     let err = m.service().cancel_history(cancel_input("10001")).await.unwrap_err();
-    assert_eq!(err.status(), 422);
+    assert_eq!(err.cause(), Cause::CancelExceedsBalance);
     let err = Mocks { ..mocks_with(history("10000", true)) }.service().cancel_history(cancel_input("0")).await;
-    assert_eq!(err.unwrap_err().status(), 422);
+    assert_eq!(err.unwrap_err().cause(), Cause::CancelNotPositive);
 }
 
 #[tokio::test]
@@ -474,7 +493,11 @@ async fn a_cancel_of_half_a_won_is_400_and_the_pg_is_not_called() {
     m.gateway.expect_cancel_payment().never();
     m.histories.expect_save_change().never();
     let err = m.service().cancel_history(cancel_input("0.5")).await.unwrap_err();
-    assert_eq!((err.status(), err.to_string().contains("KRW amounts are whole numbers")), (400, true), "{err}");
+    assert_eq!(
+        (err.cause(), err.to_string().contains("KRW amounts are whole numbers")),
+        (Cause::InvalidField, true),
+        "{err}"
+    );
 }
 
 fn mocks_with(h: PaymentHistory) -> Mocks {
@@ -490,7 +513,7 @@ async fn cancel_with_a_wrong_password_is_403_and_the_pg_is_not_called() {
     m.histories.expect_save_change().never();
     let mut input = cancel_input("1");
     input.password = Password::parse("nope").unwrap();
-    assert_eq!(m.service().cancel_history(input).await.unwrap_err().status(), 403);
+    assert_eq!(m.service().cancel_history(input).await.unwrap_err().cause(), Cause::WrongPassword);
 }
 
 #[tokio::test]
@@ -505,7 +528,7 @@ async fn cancel_refused_by_the_pg_is_422_and_nothing_is_written() {
     m.histories.expect_save_change().never();
     let intents = m.intents.clone();
     let err = m.service().cancel_history(cancel_input("10")).await.unwrap_err();
-    assert_eq!(err.status(), 422);
+    assert_eq!(err.cause(), Cause::PgRejected);
     assert!(err.to_string().contains("refund account"), "{err}");
     let intent = &intents.all()[0];
     assert_eq!(intent.state, IntentState::Refused, "the lock is released");
@@ -595,7 +618,7 @@ async fn cancel_refused_for_a_stale_balance_that_no_longer_fits_is_422() {
         .returning(|_, _| Ok(snapshot("10000", true, vec![cancel("c0", "9000", 40)])));
     m.histories.expect_save_change().never();
     let err = m.service().cancel_history(cancel_input("2000")).await.unwrap_err();
-    assert_eq!(err.status(), 422, "{err}");
+    assert_eq!(err.cause(), Cause::CancelExceedsBalance, "{err}");
 }
 
 #[tokio::test]
@@ -605,7 +628,7 @@ async fn cancel_pg_timeout_is_504_and_leaves_the_intent_unknown() {
     m.gateway.expect_cancel_payment().returning(|_, _, _| Err(GatewayError::Timeout("10s".into())));
     m.histories.expect_save_change().never();
     let intents = m.intents.clone();
-    assert_eq!(m.service().cancel_history(cancel_input("10")).await.unwrap_err().status(), 504);
+    assert_eq!(m.service().cancel_history(cancel_input("10")).await.unwrap_err().cause(), Cause::PgTimeout);
     assert_eq!(intents.all()[0].state, IntentState::Unknown);
 }
 
@@ -634,7 +657,7 @@ async fn a_lost_answer_retried_with_its_key_is_settled_by_re_reading_and_never_r
         .returning(|_, _, _| Ok(()));
     let intents = m.intents.clone();
     let service = m.service();
-    assert_eq!(service.cancel_history(keyed_cancel("2000", "k-1")).await.unwrap_err().status(), 504);
+    assert_eq!(service.cancel_history(keyed_cancel("2000", "k-1")).await.unwrap_err().cause(), Cause::PgTimeout);
     let after = service.cancel_history(keyed_cancel("2000", "k-1")).await.unwrap();
     assert_eq!(after.refund(), money("2000"), "refunded once");
     let intent = &intents.all()[0];
@@ -660,7 +683,7 @@ async fn a_lost_answer_the_pg_shows_nothing_of_is_resent_with_the_same_key_and_b
     m.gateway.expect_fetch_payment().times(1).returning(|_, _| Ok(snapshot("10000", true, vec![])));
     m.histories.expect_save_change().times(1).returning(|_, _, _| Ok(()));
     let service = m.service();
-    assert_eq!(service.cancel_history(keyed_cancel("2000", "k-1")).await.unwrap_err().status(), 502);
+    assert_eq!(service.cancel_history(keyed_cancel("2000", "k-1")).await.unwrap_err().cause(), Cause::PgUnavailable);
     assert_eq!(service.cancel_history(keyed_cancel("2000", "k-1")).await.unwrap().refund(), money("2000"));
     let keys = keys.lock().unwrap();
     assert_eq!(keys[0], keys[1], "the same PG idempotency key and balance: the PG refunds it at most once");
@@ -686,7 +709,10 @@ async fn our_failure_after_the_pg_said_yes_is_settled_by_the_retry_without_a_sec
         .returning(|_, _, _| Err(RepositoryError::Unavailable("down".into())));
     m.histories.expect_save_change().times(1).in_sequence(&mut seq).returning(|_, _, _| Ok(()));
     let service = m.service();
-    assert_eq!(service.cancel_history(keyed_cancel("2000", "k-1")).await.unwrap_err().status(), 503);
+    assert_eq!(
+        service.cancel_history(keyed_cancel("2000", "k-1")).await.unwrap_err().cause(),
+        Cause::StorageUnavailable
+    );
     assert_eq!(service.cancel_history(keyed_cancel("2000", "k-1")).await.unwrap().refund(), money("2000"));
 }
 
@@ -704,7 +730,7 @@ async fn a_done_cancel_retried_is_answered_without_calling_the_pg() {
     // The stored history in these mocks stays the original; what matters is the PG is not asked again.
     assert!(service.cancel_history(keyed_cancel("2000", "k-1")).await.is_ok());
     let other = service.cancel_history(keyed_cancel("3000", "k-1")).await.unwrap_err();
-    assert_eq!(other.status(), 422, "the key was used for another cancel: {other}");
+    assert_eq!(other.cause(), Cause::IdempotencyKeyReused, "the key was used for another cancel: {other}");
 }
 
 #[tokio::test]
@@ -733,7 +759,7 @@ async fn an_unknown_intent_of_another_request_is_settled_before_a_new_cancel_is_
     m.histories.expect_save_change().times(2).returning(|_, _, _| Ok(()));
     let intents = m.intents.clone();
     let service = m.service();
-    assert_eq!(service.cancel_history(cancel_input("1000")).await.unwrap_err().status(), 504);
+    assert_eq!(service.cancel_history(cancel_input("1000")).await.unwrap_err().cause(), Cause::PgTimeout);
     service.cancel_history(cancel_input("2000")).await.unwrap();
     let keys: Vec<_> =
         intents.all().iter().map(|i| (i.state, i.cancel_key.clone().map(|k| k.as_str().to_owned()))).collect();
@@ -790,15 +816,15 @@ async fn an_authenticated_payment_with_another_price_is_422_and_never_confirmed_
     m.gateway.expect_cancel_payment().never();
     m.histories.expect_insert().never();
     let err = m.service().create_history(create_input("100")).await.unwrap_err();
-    assert_eq!(err.status(), 422);
+    assert_eq!(err.cause(), Cause::PriceMismatch);
 }
 
 #[tokio::test]
 async fn a_confirmation_refused_by_the_pg_is_422_and_a_failed_one_502_with_nothing_written() {
     for (error, status) in [
-        (GatewayError::Rejected("card refused (REJECT_CARD_COMPANY)".into()), 422),
-        (GatewayError::Unavailable("500".into()), 502),
-        (GatewayError::Timeout("10s".into()), 504),
+        (GatewayError::Rejected("card refused (REJECT_CARD_COMPANY)".into()), Cause::PgRejected),
+        (GatewayError::Unavailable("500".into()), Cause::PgUnavailable),
+        (GatewayError::Timeout("10s".into()), Cause::PgTimeout),
     ] {
         let mut m = Mocks::new();
         m.nothing_registered();
@@ -807,7 +833,7 @@ async fn a_confirmation_refused_by_the_pg_is_422_and_a_failed_one_502_with_nothi
         m.gateway.expect_confirm_payment().times(1).returning(move |_, _, _| Err(error.clone()));
         m.histories.expect_insert().never();
         let err = m.service().create_history(create_input("19900")).await.unwrap_err();
-        assert_eq!(err.status(), status, "{err}");
+        assert_eq!(err.cause(), status, "{err}");
     }
 }
 
@@ -824,7 +850,7 @@ async fn a_payment_that_can_never_be_paid_is_422_naming_its_status() {
         m.gateway.expect_cancel_payment().never();
         m.histories.expect_insert().never();
         let err = m.service().create_history(create_input("19900")).await.unwrap_err();
-        assert_eq!(err.status(), 422);
+        assert_eq!(err.cause(), Cause::PaymentNotPayable);
         assert!(err.to_string().contains(status), "{err}");
     }
 }
@@ -919,7 +945,7 @@ async fn a_delivery_answered_with_an_error_is_not_remembered() {
             )
             .await
             .unwrap_err();
-        assert_eq!(err.status(), 403, "refused again: the first refusal was not remembered");
+        assert_eq!(err.cause(), Cause::NotificationNotProven, "refused again: the first refusal was not remembered");
     }
     assert!(receipts.rows.lock().unwrap().is_empty());
 }
@@ -998,13 +1024,13 @@ async fn a_cancel_notification_finds_its_payment_by_the_cancel_key() {
 
 #[tokio::test]
 async fn a_cancel_notification_for_an_unknown_cancel_is_404_or_ignored() {
-    for (ignore_unknown, expected) in [(false, Err(404)), (true, Ok(NotificationOutcome::Ignored))] {
+    for (ignore_unknown, expected) in [(false, Err(Cause::NotRegistered)), (true, Ok(NotificationOutcome::Ignored))] {
         let mut m = Mocks::new();
         m.histories.expect_find_by_cancel_key().returning(|_, _| Ok(None));
         m.gateway.expect_fetch_payment().never();
         let mut notice = notice();
         notice.target = NotificationTarget::Cancel { key: CancelKey::parse("tx-nope").unwrap(), ignore_unknown };
-        let outcome = m.service().process_pg_notification(&notice).await.map_err(|e| e.status());
+        let outcome = m.service().process_pg_notification(&notice).await.map_err(|e| e.cause());
         assert_eq!(outcome, expected);
     }
 }
@@ -1043,7 +1069,7 @@ async fn an_order_notification_with_a_wrong_secret_is_403_and_changes_nothing() 
     m.gateway.expect_fetch_payment().never();
     m.histories.expect_save_change().never();
     let err = m.service().process_pg_notification(&order_notice("guessed")).await.unwrap_err();
-    assert_eq!(err.status(), 403);
+    assert_eq!(err.cause(), Cause::NotificationNotProven);
 }
 
 #[tokio::test]
@@ -1051,7 +1077,10 @@ async fn an_order_notification_for_an_unknown_order_is_404() {
     let mut m = Mocks::new();
     m.histories.expect_find_by_order().returning(|_, _, _| Ok(vec![]));
     m.gateway.expect_fetch_payment().never();
-    assert_eq!(m.service().process_pg_notification(&order_notice("s")).await.unwrap_err().status(), 404);
+    assert_eq!(
+        m.service().process_pg_notification(&order_notice("s")).await.unwrap_err().cause(),
+        Cause::NotRegistered
+    );
 }
 
 #[tokio::test]
@@ -1119,7 +1148,7 @@ async fn a_notification_for_an_unknown_payment_is_404() {
     let mut m = Mocks::new();
     m.histories.expect_find_by_vendor().returning(|_, _| Ok(None));
     m.gateway.expect_fetch_payment().never();
-    assert_eq!(m.service().process_pg_notification(&notice()).await.unwrap_err().status(), 404);
+    assert_eq!(m.service().process_pg_notification(&notice()).await.unwrap_err().cause(), Cause::NotRegistered);
 }
 
 #[tokio::test]
@@ -1128,7 +1157,7 @@ async fn a_notification_when_the_pg_is_down_is_502_and_writes_nothing() {
     m.stored(history("19900", false));
     m.gateway.expect_fetch_payment().returning(|_, _| Err(GatewayError::Unavailable("503".into())));
     m.histories.expect_save_change().never();
-    assert_eq!(m.service().process_pg_notification(&notice()).await.unwrap_err().status(), 502);
+    assert_eq!(m.service().process_pg_notification(&notice()).await.unwrap_err().cause(), Cause::PgUnavailable);
 }
 
 // --- reservations ---------------------------------------------------------
@@ -1199,19 +1228,22 @@ async fn create_reservation_failures() {
     let mut m = Mocks::new();
     m.reservations.expect_find_by_vendor().returning(|_, _| Ok(Some(stored_reservation())));
     m.gateway.expect_fetch_reservation().never();
-    assert_eq!(m.service().create_reservation(reservation_input()).await.unwrap_err().status(), 409);
+    assert_eq!(
+        m.service().create_reservation(reservation_input()).await.unwrap_err().cause(),
+        Cause::AlreadyRegistered
+    );
     // unknown at the PG, someone else's card, PG down
     for (error, status) in [
-        (GatewayError::NotFound("x".into()), 404),
-        (GatewayError::Rejected("customerKey differs".into()), 422),
-        (GatewayError::Unavailable("x".into()), 502),
+        (GatewayError::NotFound("x".into()), Cause::PgNotFound),
+        (GatewayError::Rejected("customerKey differs".into()), Cause::PgRejected),
+        (GatewayError::Unavailable("x".into()), Cause::PgUnavailable),
     ] {
         let mut m = Mocks::new();
         m.reservations.expect_find_by_vendor().returning(|_, _| Ok(None));
         m.reservations.expect_find_by_source().returning(|_| Ok(None));
         m.gateway.expect_fetch_reservation().returning(move |_, _, _| Err(error.clone()));
         m.reservations.expect_insert().never();
-        assert_eq!(m.service().create_reservation(reservation_input()).await.unwrap_err().status(), status);
+        assert_eq!(m.service().create_reservation(reservation_input()).await.unwrap_err().cause(), status);
     }
 }
 
@@ -1224,8 +1256,11 @@ async fn get_reservation_checks_the_password() {
     let id = ReservationId::from_uuid(uuid::Uuid::from_u128(2));
     assert_eq!(service.get_reservation(Locator::Id(id), &password()).await.unwrap().id, id);
     let wrong = Password::parse("x").unwrap();
-    assert_eq!(service.get_reservation(Locator::Id(id), &wrong).await.unwrap_err().status(), 403);
-    assert_eq!(service.get_reservation(Locator::Source(source()), &password()).await.unwrap_err().status(), 404);
+    assert_eq!(service.get_reservation(Locator::Id(id), &wrong).await.unwrap_err().cause(), Cause::WrongPassword);
+    assert_eq!(
+        service.get_reservation(Locator::Source(source()), &password()).await.unwrap_err().cause(),
+        Cause::RecordNotFound
+    );
 }
 
 #[tokio::test]
@@ -1241,7 +1276,7 @@ async fn open_cancels_whose_sender_is_gone_are_settled_in_the_background() {
     m.histories.expect_save_change().times(1).returning(|_, _, _| Ok(()));
     let intents = m.intents.clone();
     let service = m.service();
-    assert_eq!(service.cancel_history(cancel_input("2000")).await.unwrap_err().status(), 504);
+    assert_eq!(service.cancel_history(cancel_input("2000")).await.unwrap_err().cause(), Cause::PgTimeout);
     let report = service.settle_open_cancels(10).await.unwrap();
     assert_eq!(report, crate::SettleReport { checked: 1, settled: 1, left_open: 0 });
     assert_eq!(intents.all()[0].state, IntentState::Done);
@@ -1361,7 +1396,7 @@ async fn a_notification_processed_at_once_is_not_stored_and_a_forged_one_is_refu
     ));
     assert!(inbox.all().is_empty(), "processed before it was answered: nothing to keep, no write of its own");
     let forged = service.receive_pg_notification(order_notice("guessed")).await.unwrap_err();
-    assert_eq!(forged.status(), 403);
+    assert_eq!(forged.cause(), Cause::NotificationNotProven);
     assert!(inbox.all().is_empty(), "a forgery is not stored");
 }
 
@@ -1421,9 +1456,9 @@ async fn a_cancel_waiting_on_an_unknown_intent_it_cannot_settle_is_409_after_a_b
     m.histories.expect_save_change().never();
     let intents = m.intents.clone();
     let service = m.service();
-    assert_eq!(service.cancel_history(cancel_input("1000")).await.unwrap_err().status(), 504);
+    assert_eq!(service.cancel_history(cancel_input("1000")).await.unwrap_err().cause(), Cause::PgTimeout);
     let ours = service.cancel_history(cancel_input("2000")).await.unwrap_err();
-    assert_eq!(ours.status(), 409, "not the other request's outcome, and not a loop: {ours}");
+    assert_eq!(ours.cause(), Cause::CancelInProgress, "not the other request's outcome, and not a loop: {ours}");
     assert_eq!(intents.all().len(), 1, "ours was never sent");
 }
 
@@ -1458,7 +1493,7 @@ async fn a_cancel_behind_another_refused_one_is_sent_and_not_answered_with_its_r
         .returning(|_, _, _| Ok(snapshot("10000", true, vec![cancel("c2", "2000", 160)])));
     m.histories.expect_save_change().times(1).returning(|_, _, _| Ok(()));
     let service = m.service();
-    assert_eq!(service.cancel_history(cancel_input("1000")).await.unwrap_err().status(), 504);
+    assert_eq!(service.cancel_history(cancel_input("1000")).await.unwrap_err().cause(), Cause::PgTimeout);
     let ours = service.cancel_history(cancel_input("2000")).await.unwrap();
     assert_eq!(ours.refund(), money("2000"));
 }
@@ -1522,7 +1557,7 @@ async fn a_charge_whose_answer_was_lost_is_settled_by_looking_the_order_up_not_b
     let service = m.service();
 
     let first = service.charge_reservation(charge_command("key-1")).await.unwrap_err();
-    assert_eq!(first.status(), 504);
+    assert_eq!(first.cause(), Cause::PgTimeout);
     assert_eq!(charges.rows.lock().unwrap()[0].state, IntentState::Unknown);
 
     // The retry, once the sender's lease is over (an unknown intent needs none).
@@ -1533,7 +1568,10 @@ async fn a_charge_whose_answer_was_lost_is_settled_by_looking_the_order_up_not_b
     assert_eq!((intent.state, intent.history), (IntentState::Done, Some(history.id())));
 
     // Another key for the same order is refused without calling the PG.
-    assert_eq!(service.charge_reservation(charge_command("key-2")).await.unwrap_err().status(), 409);
+    assert_eq!(
+        service.charge_reservation(charge_command("key-2")).await.unwrap_err().cause(),
+        Cause::AlreadyRegistered
+    );
 }
 
 /// A refused card leaves no history, and its retry is refused again without
@@ -1553,7 +1591,7 @@ async fn a_refused_charge_stores_nothing_and_is_not_sent_again() {
     let service = m.service();
     for _ in 0..2 {
         let error = service.charge_reservation(charge_command("key-1")).await.unwrap_err();
-        assert_eq!(error.status(), 422);
+        assert_eq!(error.cause(), Cause::PgRejected);
         assert!(error.to_string().contains("잔액"), "{error}");
     }
 }
@@ -1614,6 +1652,6 @@ async fn a_cancel_the_pg_answered_failed_is_422_and_frees_the_lock() {
     m.histories.expect_save_change().never();
     let intents = m.intents.clone();
     let err = m.service().cancel(cancel_input("2000")).await.unwrap_err();
-    assert_eq!(err.status(), 422, "{err}");
+    assert_eq!(err.cause(), Cause::PgRejected, "{err}");
     assert_eq!(intents.rows.lock().unwrap()[0].state, IntentState::Refused);
 }

@@ -37,11 +37,11 @@ impl WebhookTargets for WebhookUrlPolicy {
 }
 
 impl PaymentService {
-    /// Refuses a `webhook_url` the target policy does not allow (400).
+    /// Refuses a `webhook_url` the target policy does not allow.
     pub(crate) async fn check_webhook_url(&self, url: &WebhookUrl) -> Result<(), AppError> {
         match self.deps.webhook_urls.refusal(url).await {
             None => Ok(()),
-            Some(why) => Err(AppError::Invalid(format!("webhook_url: {why}"))),
+            Some(why) => Err(AppError::WebhookUrlRefused(why)),
         }
     }
 }
@@ -66,7 +66,7 @@ pub enum OrderBinding {
 
 /// What a record's password must be, and how guessing it is slowed down:
 /// after `max_failures` wrong passwords within `window` the record answers
-/// 429 (with `Retry-After`) without checking anything for `first_lock`,
+/// `RecordLocked` (its time left) without checking anything for `first_lock`,
 /// doubled at each further lockout up to `max_lock`; the right password
 /// resets it all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -51,7 +51,7 @@ impl PaymentService {
     /// cancels whose outcome was unknown.
     ///
     /// # Errors
-    /// 503 when the database is down; a PG failure counts the history as
+    /// A storage failure; a PG failure counts the history as
     /// failed and goes on.
     pub async fn reconcile(&self, options: ReconcileOptions) -> Result<ReconcileReport, AppError> {
         let mut report = ReconcileReport::default();

@@ -16,22 +16,26 @@ impl PaymentService {
     /// PG charged another amount, cancels it there and refuses.
     ///
     /// # Errors
-    /// 409 when the payment or the source is already registered; 404 when the
-    /// PG does not know the uid; 422 on a price mismatch (after cancelling a
+    /// `AlreadyRegistered` for the payment or the source; `PgNotFound` when
+    /// the PG does not know the uid; `OrderMismatch`; `PriceMismatch` or
+    /// `CurrencyMismatch` (after cancelling a
     /// charged payment), a confirmation the PG refused, or a payment that can
-    /// never be paid (failed, expired, cancelled); 502/504 when the PG fails
+    /// never be paid (`PaymentNotPayable`); a PG failure or timeout
     /// (nothing is written).
     pub async fn create_history(&self, input: CreateHistory) -> Result<PaymentHistory, AppError> {
         self.check_new_password(&input.password)?;
         self.check_webhook_url(&input.webhook_url).await?;
         if self.histories().find_by_vendor(input.vendor.code, &input.vendor.uid).await?.is_some() {
-            return Err(AppError::Conflict(format!(
-                "vendor.uid: payment {} of {} is already registered",
-                input.vendor.uid, input.vendor.code
-            )));
+            return Err(AppError::AlreadyRegistered {
+                param: "vendor.uid",
+                message: format!("payment {} of {} is already registered", input.vendor.uid, input.vendor.code),
+            });
         }
         if self.histories().find_by_source(&input.source).await?.is_some() {
-            return Err(AppError::Conflict("source: a payment is already registered for this source".into()));
+            return Err(AppError::AlreadyRegistered {
+                param: "source",
+                message: "a payment is already registered for this source".into(),
+            });
         }
         let gateway = self.deps.gateways.get(input.vendor.code)?;
         let mut snapshot = gateway.fetch_payment(&input.vendor.store_id, &input.vendor.uid).await?;
@@ -42,9 +46,10 @@ impl PaymentService {
         if snapshot.phase == PaymentPhase::AwaitingConfirmation {
             // Not charged yet: a wrong price is refused before anything is charged.
             snapshot.ensure_price(input.price)?;
-            let order_id = snapshot.order_id.clone().ok_or_else(|| {
-                AppError::BadGateway("the PG did not report the order id of a payment to confirm".into())
-            })?;
+            let order_id = snapshot
+                .order_id
+                .clone()
+                .ok_or_else(|| AppError::pg_bad_answer("the PG did not report the order id of a payment to confirm"))?;
             let request = ConfirmRequest {
                 order_id,
                 amount: input.price,
@@ -60,7 +65,7 @@ impl PaymentService {
         }
         if let Some(expected) = input.currency.as_ref().filter(|c| **c != snapshot.currency) {
             self.cancel_mismatched(gateway, &input, &snapshot).await;
-            return Err(AppError::Unprocessable(format!("currency {expected} is not the currency the PG charged in")));
+            return Err(AppError::CurrencyMismatch { expected: expected.to_string() });
         }
         let password_hash = self.hash(&input.password).await?;
         let identity = HistoryIdentity {
@@ -76,7 +81,7 @@ impl PaymentService {
         Ok(history)
     }
 
-    /// Under [`OrderBinding::SourceId`], refuses (422) a payment whose PG
+    /// Under [`OrderBinding::SourceId`], refuses a payment whose PG
     /// order id is not the caller's `source.id`, before anything is confirmed
     /// or cancelled. The message names neither order.
     fn ensure_own_order(&self, input: &CreateHistory, snapshot: &PaymentSnapshot) -> Result<(), AppError> {
@@ -85,14 +90,20 @@ impl PaymentService {
         }
         match &snapshot.order_id {
             Some(order) if order.as_str() == input.source.id.as_str() => Ok(()),
-            Some(_) => Err(AppError::Unprocessable(format!(
-                "source.id: payment {} of {} was made for another order (its order id at the PG must be source.id)",
-                input.vendor.uid, input.vendor.code
-            ))),
-            None => Err(AppError::Unprocessable(format!(
-                "vendor.uid: {} reports no order id for payment {}, so it cannot be bound to source.id",
-                input.vendor.code, input.vendor.uid
-            ))),
+            Some(_) => Err(AppError::OrderMismatch {
+                param: "source.id",
+                message: format!(
+                    "payment {} of {} was made for another order (its order id at the PG must be source.id)",
+                    input.vendor.uid, input.vendor.code
+                ),
+            }),
+            None => Err(AppError::OrderMismatch {
+                param: "vendor.uid",
+                message: format!(
+                    "{} reports no order id for payment {}, so it cannot be bound to source.id",
+                    input.vendor.code, input.vendor.uid
+                ),
+            }),
         }
     }
 

@@ -4,7 +4,7 @@
 use payments_domain::{Password, PaymentReservation, ReservationId, VendorCode};
 
 use crate::commands::{CreateReservation, ReservationLocator};
-use crate::error::AppError;
+use crate::error::{AppError, RecordKind};
 use crate::keys::lookup_digest;
 use crate::ports::SecretKey;
 use crate::service::PaymentService;
@@ -13,18 +13,21 @@ impl PaymentService {
     /// Registers a card saved at the PG.
     ///
     /// # Errors
-    /// 409 when already registered; 404 when the PG does not know it; 422 when
-    /// it belongs to another customer; 502/504 when the PG fails.
+    /// `AlreadyRegistered`; `PgNotFound` when the PG does not know it; a PG
+    /// refusal when it belongs to another customer; a PG failure or timeout.
     pub async fn create_reservation(&self, input: CreateReservation) -> Result<PaymentReservation, AppError> {
         self.check_new_password(&input.password)?;
         if self.reservations().find_by_vendor(input.vendor.code, &input.vendor.uid).await?.is_some() {
-            return Err(AppError::Conflict(format!(
-                "vendor.uid: saved card {} of {} is already registered",
-                input.vendor.uid, input.vendor.code
-            )));
+            return Err(AppError::AlreadyRegistered {
+                param: "vendor.uid",
+                message: format!("saved card {} of {} is already registered", input.vendor.uid, input.vendor.code),
+            });
         }
         if self.reservations().find_by_source(&input.source).await?.is_some() {
-            return Err(AppError::Conflict("source: a saved card is already registered for this source".into()));
+            return Err(AppError::AlreadyRegistered {
+                param: "source",
+                message: "a saved card is already registered for this source".into(),
+            });
         }
         let gateway = self.deps.gateways.get(input.vendor.code)?;
         let card = gateway.fetch_reservation(&input.vendor.store_id, &input.vendor.uid, &input.source.id).await?;
@@ -48,7 +51,7 @@ impl PaymentService {
     /// many were marked (0 for a card not registered here).
     ///
     /// # Errors
-    /// 503 when the database is down.
+    /// A storage failure.
     pub async fn process_card_removed(&self, vendor: VendorCode, key: &SecretKey) -> Result<u64, AppError> {
         let digest = lookup_digest(&key.0);
         Ok(self.reservations().mark_removed(vendor, &digest, self.deps.clock.now()).await?)
@@ -57,7 +60,7 @@ impl PaymentService {
     /// Reads a saved card with its password.
     ///
     /// # Errors
-    /// 404 when unknown, 403 on a wrong password.
+    /// As for reading a history.
     pub async fn get_reservation(
         &self,
         locator: ReservationLocator,
@@ -72,7 +75,7 @@ impl PaymentService {
     /// answers it as it is.
     ///
     /// # Errors
-    /// 404 for an unknown card; 403 on a wrong password; 502/504 when the PG fails.
+    /// As for reading; a PG failure or timeout.
     pub async fn remove_reservation(
         &self,
         locator: ReservationLocator,
@@ -87,7 +90,7 @@ impl PaymentService {
         let now = self.deps.clock.now();
         card.removed_at = Some(now);
         if !self.reservations().remove(&card, now).await? {
-            return Err(AppError::NotFound("payment reservation not found".into()));
+            return Err(AppError::RecordNotFound(RecordKind::SavedCard));
         }
         Ok(card)
     }

@@ -30,12 +30,9 @@ impl Gateways {
     }
 
     /// # Errors
-    /// [`AppError::Invalid`] when no gateway serves `vendor` in this deployment.
+    /// [`AppError::VendorNotEnabled`] when no gateway serves `vendor` in this deployment.
     pub fn get(&self, vendor: VendorCode) -> Result<&dyn PaymentGateway, AppError> {
-        self.0
-            .get(&vendor)
-            .map(|g| g.as_ref())
-            .ok_or_else(|| AppError::Invalid(format!("vendor.code: {vendor} is not enabled on this server")))
+        self.0.get(&vendor).map(|g| g.as_ref()).ok_or(AppError::VendorNotEnabled(vendor))
     }
 }
 
@@ -61,7 +58,7 @@ pub struct PaymentDeps {
     /// Bounds on the PG reads notifications trigger.
     pub rereads: crate::reread::RereadLimits,
     /// Most PG notifications the inbox holds (whatever their state); past
-    /// it, one that would be stored is answered 503 (the PG sends it again).
+    /// it, one that would be stored is refused (`InboxFull`: the PG sends it again).
     pub max_kept_notifications: u64,
     /// PG deliveries already answered, so a repeat is only acknowledged.
     pub receipts: Arc<dyn crate::ports::NotificationReceipts>,

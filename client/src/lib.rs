@@ -58,8 +58,8 @@ pub use payments_crypto::DecryptError;
 /// The request and response objects of the API (the same types the server uses).
 pub use payments_wire as wire;
 use payments_wire::{
-    CancelHistoryBody, ChargeReservationBody, CreateHistoryBody, CreateReservationBody, ErrorBody, HistoryBody,
-    PasswordBody, PerformanceBody, ReservationBody, SourceAccessorBody, SystemBody, WebhookBody,
+    CancelHistoryBody, ChargeReservationBody, CreateHistoryBody, CreateReservationBody, HistoryBody, PasswordBody,
+    PerformanceBody, ReservationBody, SourceAccessorBody, SystemBody, WebhookBody,
 };
 
 /// The content type of encrypted bodies.
@@ -73,11 +73,16 @@ pub enum ClientError {
     Api {
         /// The HTTP status (400, 403, 404, 409, 422, 502, ...).
         status: u16,
-        /// The stable machine-readable code (`FORBIDDEN`, `NOT_FOUND`, ...);
-        /// empty when the body was not the server's error JSON.
+        /// The cause, a stable code (`PRICE_MISMATCH`, `WRONG_PASSWORD`, ...:
+        /// README, "Errors"); empty when the body was not the server's error
+        /// JSON. A string, so a code a newer server adds still reads.
         code: String,
         /// What went wrong, for people (the raw body when not the error JSON).
         message: String,
+        /// The request field at fault (`price`, `source.id`, ...), when one is.
+        param: Option<String>,
+        /// The PG's own documented code, when a PG refused with one.
+        pg_code: Option<String>,
         /// The server's id of the request (its logs name it), when it gave one.
         request_id: Option<String>,
     },
@@ -338,12 +343,25 @@ fn parse<T: ParseFromJSON>(json: &str) -> Result<T, ClientError> {
 }
 
 fn api_error(status: u16, body: &str) -> ClientError {
-    let parsed = serde_json::from_str::<serde_json::Value>(body)
-        .ok()
-        .and_then(|value| ErrorBody::parse_from_json(Some(value)).ok());
-    match parsed {
-        Some(ErrorBody { code, message, request_id }) => ClientError::Api { status, code, message, request_id },
-        None => ClientError::Api { status, code: String::new(), message: body.to_owned(), request_id: None },
+    let value = serde_json::from_str::<serde_json::Value>(body).unwrap_or_default();
+    let text = |v: &serde_json::Value| v.as_str().map(str::to_owned);
+    match (text(&value["code"]), text(&value["message"])) {
+        (Some(code), Some(message)) => ClientError::Api {
+            status,
+            code,
+            message,
+            param: text(&value["param"]),
+            pg_code: text(&value["pg"]["code"]),
+            request_id: text(&value["request_id"]),
+        },
+        _ => ClientError::Api {
+            status,
+            code: String::new(),
+            message: body.to_owned(),
+            param: None,
+            pg_code: None,
+            request_id: None,
+        },
     }
 }
 
@@ -430,9 +448,15 @@ mod tests {
 
     #[test]
     fn error_bodies_become_typed_errors() {
-        let err = api_error(403, r#"{"code":"FORBIDDEN","message":"wrong password"}"#);
+        let err = api_error(403, r#"{"code":"WRONG_PASSWORD","message":"wrong password"}"#);
         assert_eq!(err.status(), Some(403));
-        assert_eq!(err.code(), Some("FORBIDDEN"));
+        assert_eq!(err.code(), Some("WRONG_PASSWORD"));
+        let refused = api_error(
+            422,
+            r#"{"code":"PG_REJECTED","message":"m","param":"price","pg":{"code":"REJECT_CARD_COMPANY"}}"#,
+        );
+        assert!(matches!(&refused, ClientError::Api { param: Some(p), pg_code: Some(c), .. }
+            if p == "price" && c == "REJECT_CARD_COMPANY"));
         let raw = api_error(502, "upstream down");
         assert!(
             matches!(raw, ClientError::Api { status: 502, ref code, ref message, .. } if code.is_empty() && message == "upstream down")

@@ -66,7 +66,7 @@ async fn card_payment(app: &TestApp, pg: Pg) {
     assert_eq!(by_source, created);
 
     let wrong = assert_status(app.client.get_history_by_id(created.id, "not the password").await, 403);
-    assert_eq!(wrong.code(), Some("FORBIDDEN"));
+    assert_eq!(wrong.code(), Some("WRONG_PASSWORD"));
     assert_status(app.client.get_history(&accessor_with(&order, "not the password")).await, 403);
     assert_status(app.client.get_history_by_id(uuid::Uuid::now_v7(), PASSWORD).await, 404);
     assert_status(app.client.get_history(&accessor(&unique("no-such-order"))).await, 404);

@@ -66,7 +66,7 @@ async fn a_forged_portone_webhook_is_refused_and_changes_nothing(app: &TestApp) 
         let body: serde_json::Value = refused.json().await.unwrap();
         messages.push((body["code"].clone(), body["message"].clone()));
     }
-    assert_eq!(messages, vec![(json!("FORBIDDEN"), json!("not a notification of portone")); 3]);
+    assert_eq!(messages, vec![(json!("NOTIFICATION_NOT_PROVEN"), json!("not a notification of portone")); 3]);
     // The genuine one (signed by the fake's secret) is taken.
     assert_eq!(app.post_pg_webhook("portone", &app.pg_webhook(Pg::PortOne, &uid).await).await, 200);
     let read = app.client.get_history(&accessor(&order)).await.expect("read");

@@ -32,7 +32,7 @@ async fn price_mismatch(app: &TestApp, pg: Pg) {
     let code = payments_domain::VendorCode::from(pg).as_str();
     let ignored = app.pg_notifications(code, "ignored").await;
     let refused = assert_status(app.register(pg, &uid, &order, 9_000).await, 422);
-    assert_eq!(refused.code(), Some("UNPROCESSABLE"), "{refused}");
+    assert_eq!(refused.code(), Some("PRICE_MISMATCH"), "{refused}");
     let (status, balance) = app.pg_state(pg, &uid).await;
     let cancelled = match pg {
         Pg::Iamport => "cancelled",
@@ -73,7 +73,7 @@ async fn duplicate(app: &TestApp, pg: Pg) {
     let uid = app.card_payment(pg, &order, 5_000).await;
     let first = app.register(pg, &uid, &order, 5_000).await.expect("registered");
     let twice = assert_status(app.register(pg, &uid, &order, 5_000).await, 409);
-    assert_eq!(twice.code(), Some("CONFLICT"));
+    assert_eq!(twice.code(), Some("ALREADY_REGISTERED"));
     assert_status(app.register(pg, &uid, &unique("order"), 5_000).await, 409);
     let other = app.card_payment(pg, &unique("order"), 5_000).await;
     assert_status(app.register(pg, &other, &order, 5_000).await, 409);
@@ -102,7 +102,7 @@ async fn unknown_uid(app: &TestApp, pg: Pg) {
     };
     let order = unique("order");
     let error = assert_status(app.register(pg, &uid, &order, 1_000).await, 404);
-    assert_eq!(error.code(), Some("NOT_FOUND"));
+    assert_eq!(error.code(), Some("PG_NOT_FOUND"));
     assert_status(app.client.get_history(&accessor(&order)).await, 404);
     let customer = unique("customer");
     let reservation = app
@@ -137,7 +137,7 @@ async fn cancel_above_balance(app: &TestApp, pg: Pg) {
     let paid_status = app.pg_state(pg, &uid).await.0;
 
     let error = assert_status(app.cancel(&order, 10_001, None).await, 422);
-    assert_eq!(error.code(), Some("UNPROCESSABLE"));
+    assert_eq!(error.code(), Some("CANCEL_EXCEEDS_BALANCE"));
     assert_eq!(app.pg_state(pg, &uid).await, (paid_status.clone(), 10_000), "nothing changed at the PG");
     assert_eq!(app.client.get_history(&accessor(&order)).await.expect("read"), created);
 

@@ -19,11 +19,15 @@ use serde_json::{Value, json};
 
 use crate::HttpState;
 use crate::encrypted::{Encrypted, EncryptedCreated, EncryptedOk, EncryptedOkOrAccepted};
-use crate::error::{ApiError, CardError, MonitorError, RecordError, WebhookError};
+use crate::error::{
+    ApiError, CancelError, ChargeError, MonitorError, ReadError, RegisterError, RemoveCardError, SaveCardError,
+    WebhookError,
+};
 use crate::idempotency::Keyed;
 use crate::notification::PgNotificationRequest;
 use crate::{idempotency, monitors};
 use payments_metrics::NotificationOutcome;
+use payments_wire::ErrorCode;
 
 #[derive(Tags)]
 enum ApiTags {
@@ -101,7 +105,7 @@ async fn receive(
     body: Value,
 ) -> Result<WebhookAck, WebhookError> {
     let reader = state.notifications.get(&vendor).ok_or_else(|| {
-        ApiError::new(404, "NOT_FOUND", format!("{vendor} notifications are not enabled on this server"))
+        ApiError::new(ErrorCode::NotFound, format!("{vendor} notifications are not enabled on this server"))
     })?;
     // A PG that signs its notifications proves each one before it is read
     // (the named Iamport route has no raw form: Iamport signs nothing). One
@@ -113,18 +117,22 @@ async fn receive(
         Err(why) => {
             state.metrics.observe_notification(vendor.as_str(), NotificationOutcome::Refused);
             tracing::warn!(%vendor, %why, "PG notification refused: not the PG's");
-            return Err(ApiError::new(403, "FORBIDDEN", format!("not a notification of {vendor}")).into());
+            return Err(
+                ApiError::new(ErrorCode::NotificationNotProven, format!("not a notification of {vendor}")).into()
+            );
         }
     };
     let transmission = reader.transmission(&raw);
-    let intent = reader.read(&body).map_err(|why| ApiError::new(400, "INVALID_REQUEST", why))?;
+    let intent = reader.read(&body).map_err(|why| ApiError::new(ErrorCode::InvalidRequest, why))?;
     let taken = state.payments.take_pg_notification(vendor, proof, transmission, intent, body).await;
     let outcome = match &taken {
         Ok(Taken::Repeat) => NotificationOutcome::Duplicate,
         Ok(Taken::Ignored(_)) | Ok(Taken::Received(Received::Ignored)) => NotificationOutcome::Ignored,
         Ok(Taken::CardRemoved(_)) | Ok(Taken::Received(Received::Processed(_))) => NotificationOutcome::Processed,
         Ok(Taken::Received(Received::Queued)) => NotificationOutcome::Queued,
-        Ok(Taken::Received(Received::Refused)) | Err(AppError::Forbidden(_)) => NotificationOutcome::Refused,
+        Ok(Taken::Received(Received::Refused)) | Err(AppError::NotificationNotProven(_)) => {
+            NotificationOutcome::Refused
+        }
         Err(_) => NotificationOutcome::Failed,
     };
     state.metrics.observe_notification(vendor.as_str(), outcome);
@@ -154,7 +162,7 @@ impl PaymentsApi {
         state: Data<&Arc<HttpState>>,
         #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
         body: Encrypted<CreateHistoryBody>,
-    ) -> Result<EncryptedCreated<HistoryBody>, RecordError> {
+    ) -> Result<EncryptedCreated<HistoryBody>, RegisterError> {
         let command = body.value.try_into_domain()?;
         let keyed =
             Keyed::about_source("POST /payments/histories", &command.source, idempotency_key.0, &body.canonical);
@@ -172,7 +180,7 @@ impl PaymentsApi {
         &self,
         state: Data<&Arc<HttpState>>,
         body: Encrypted<SourceAccessorBody>,
-    ) -> Result<EncryptedOk<HistoryBody>, RecordError> {
+    ) -> Result<EncryptedOk<HistoryBody>, ReadError> {
         let (locator, password) = history_locator_by_source(body.value)?;
         let history = state.payments.get_history(locator, &password).await?;
         Ok(EncryptedOk::new(&HistoryBody::from(&history), &state.cipher))
@@ -192,7 +200,7 @@ impl PaymentsApi {
         state: Data<&Arc<HttpState>>,
         id: Path<uuid::Uuid>,
         body: Encrypted<PasswordBody>,
-    ) -> Result<EncryptedOk<HistoryBody>, RecordError> {
+    ) -> Result<EncryptedOk<HistoryBody>, ReadError> {
         let password = body.value.try_into_domain()?;
         let history = state.payments.get_history(Locator::Id(HistoryId::from_uuid(id.0)), &password).await?;
         Ok(EncryptedOk::new(&HistoryBody::from(&history), &state.cipher))
@@ -225,7 +233,7 @@ impl PaymentsApi {
         state: Data<&Arc<HttpState>>,
         #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
         body: Encrypted<CancelHistoryBody>,
-    ) -> Result<EncryptedOkOrAccepted<HistoryBody>, RecordError> {
+    ) -> Result<EncryptedOkOrAccepted<HistoryBody>, CancelError> {
         let mut command = body.value.try_into_domain()?;
         // The key binds the cancel's intent too: a retry after a lost answer
         // settles the first attempt instead of refunding again.
@@ -256,7 +264,7 @@ impl PaymentsApi {
         state: Data<&Arc<HttpState>>,
         #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
         body: Encrypted<CreateReservationBody>,
-    ) -> Result<EncryptedCreated<ReservationBody>, RecordError> {
+    ) -> Result<EncryptedCreated<ReservationBody>, SaveCardError> {
         let command = body.value.try_into_domain()?;
         let keyed =
             Keyed::about_source("POST /payments/reservations", &command.source, idempotency_key.0, &body.canonical);
@@ -279,7 +287,7 @@ impl PaymentsApi {
         &self,
         state: Data<&Arc<HttpState>>,
         body: Encrypted<SourceAccessorBody>,
-    ) -> Result<EncryptedOk<ReservationBody>, RecordError> {
+    ) -> Result<EncryptedOk<ReservationBody>, ReadError> {
         let (source, password) = body.value.try_into_domain()?;
         let reservation = state.payments.get_reservation(Locator::Source(source), &password).await?;
         Ok(EncryptedOk::new(&ReservationBody::from(&reservation), &state.cipher))
@@ -299,7 +307,7 @@ impl PaymentsApi {
         state: Data<&Arc<HttpState>>,
         id: Path<uuid::Uuid>,
         body: Encrypted<PasswordBody>,
-    ) -> Result<EncryptedOk<ReservationBody>, RecordError> {
+    ) -> Result<EncryptedOk<ReservationBody>, ReadError> {
         let password = body.value.try_into_domain()?;
         let locator = Locator::Id(ReservationId::from_uuid(id.0));
         let reservation = state.payments.get_reservation(locator, &password).await?;
@@ -328,13 +336,13 @@ impl PaymentsApi {
         id: Path<uuid::Uuid>,
         #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
         body: Encrypted<ChargeReservationBody>,
-    ) -> Result<EncryptedCreated<HistoryBody>, CardError> {
+    ) -> Result<EncryptedCreated<HistoryBody>, ChargeError> {
         let Some(key) = idempotency_key.0.clone() else {
             return Err(ApiError::new(
-                400,
-                "INVALID_REQUEST",
+                ErrorCode::InvalidRequest,
                 "Idempotency-Key: required, so that a retried charge never charges twice",
             )
+            .with_param("Idempotency-Key")
             .into());
         };
         let card = ReservationId::from_uuid(id.0);
@@ -369,7 +377,7 @@ impl PaymentsApi {
         state: Data<&Arc<HttpState>>,
         id: Path<uuid::Uuid>,
         body: Encrypted<PasswordBody>,
-    ) -> Result<EncryptedOk<ReservationBody>, RecordError> {
+    ) -> Result<EncryptedOk<ReservationBody>, RemoveCardError> {
         let password = body.value.try_into_domain()?;
         let locator = Locator::Id(ReservationId::from_uuid(id.0));
         let reservation = state.payments.remove_reservation(locator, &password).await?;
@@ -460,7 +468,7 @@ impl PaymentsApi {
         body: PgNotificationRequest,
     ) -> Result<WebhookAck, WebhookError> {
         let Ok(vendor) = vendor.0.parse::<VendorCode>() else {
-            return Err(ApiError::new(404, "NOT_FOUND", "no PG of that vendor code is served here").into());
+            return Err(ApiError::new(ErrorCode::NotFound, "no PG of that vendor code is served here").into());
         };
         let raw = RawNotification { headers: &body.headers, body: &body.body };
         receive(&state, vendor, raw, body.value.clone()).await

@@ -1,5 +1,6 @@
 //! `Encrypted<T>`: a JSON body sent as base64 AES-CBC ciphertext in `text/plain`.
 
+use payments_wire::ErrorCode;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
@@ -92,7 +93,7 @@ impl<T: Type> Payload for Encrypted<T> {
 fn state_of(request: &Request) -> Result<&Arc<HttpState>, poem::Error> {
     request.data::<Arc<HttpState>>().ok_or_else(|| {
         tracing::error!("HttpState is missing from the request data");
-        poem::Error::from(ApiError::new(500, "INTERNAL", "internal error"))
+        poem::Error::from(ApiError::new(ErrorCode::Internal, "internal error"))
     })
 }
 
@@ -173,8 +174,7 @@ impl<'a, T: Type + ParseFromJSON> ApiExtractor<'a> for Encrypted<T> {
             && !<Self as Payload>::check_content_type(content_type)
         {
             return Err(ApiError::new(
-                415,
-                "UNSUPPORTED_MEDIA_TYPE",
+                ErrorCode::UnsupportedMediaType,
                 format!("expected text/plain (an encrypted body), got {content_type}"),
             )
             .into());

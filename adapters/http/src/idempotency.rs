@@ -1,5 +1,6 @@
 //! `Idempotency-Key`: a retry with the same key and body gets the first answer.
 
+use payments_wire::ErrorCode;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -22,13 +23,14 @@ pub const KEY_RETENTION: std::time::Duration = std::time::Duration::from_secs(24
 fn check_key(key: &str) -> Result<(), ApiError> {
     if key.is_empty() || key.chars().count() > MAX_KEY_CHARS {
         return Err(ApiError::new(
-            400,
-            "INVALID_REQUEST",
+            ErrorCode::InvalidRequest,
             format!("Idempotency-Key: must be 1 to {MAX_KEY_CHARS} characters"),
-        ));
+        )
+        .with_param("Idempotency-Key"));
     }
     if key.chars().any(|c| c.is_control()) {
-        return Err(ApiError::new(400, "INVALID_REQUEST", "Idempotency-Key: must not contain control characters"));
+        return Err(ApiError::new(ErrorCode::InvalidRequest, "Idempotency-Key: must not contain control characters")
+            .with_param("Idempotency-Key"));
     }
     Ok(())
 }
@@ -176,7 +178,7 @@ where
                 Ok(()) => {}
                 // A refusal that stored no record has no password to check;
                 // it answers what this very body would be answered anyway.
-                Err(AppError::NotFound(_)) if !success => {}
+                Err(error) if error.cause() == payments_application::Cause::RecordNotFound && !success => {}
                 Err(error) => return Err(error.into()),
             }
             tracing::info!(route, status = stored.status, "idempotent replay");
@@ -188,15 +190,13 @@ where
         }
         IdempotencyClaim::InProgress => {
             return Err(ApiError::new(
-                409,
-                "IDEMPOTENCY_IN_PROGRESS",
+                ErrorCode::IdempotencyKeyInUse,
                 "a request with this Idempotency-Key is still running; retry later",
             ));
         }
         IdempotencyClaim::Mismatch => {
             return Err(ApiError::new(
-                422,
-                "IDEMPOTENCY_MISMATCH",
+                ErrorCode::IdempotencyKeyReused,
                 "this Idempotency-Key was used with a different request body",
             ));
         }
@@ -222,7 +222,7 @@ where
     });
     let outcome = task.await.map_err(|error| {
         tracing::error!(%error, "idempotent request task failed");
-        ApiError::new(500, "INTERNAL", "internal error")
+        ApiError::new(ErrorCode::Internal, "internal error")
     })?;
     outcome.map(|(json, status)| EncryptedReply::from_plaintext(&json, &state.cipher).with_status(status))
 }

@@ -16,6 +16,7 @@ mod idempotency;
 mod monitors;
 mod notification;
 
+use payments_wire::ErrorCode;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -36,7 +37,10 @@ pub use encrypted::{
     ENCRYPTED_CONTENT_TYPE, Encrypted, EncryptedCreated, EncryptedOk, EncryptedOkOrAccepted, EncryptedReply,
     canonical_json, decrypt_body,
 };
-pub use error::{ApiError, MonitorError, RecordError, WebhookError};
+pub use error::{
+    ApiError, CancelError, ChargeError, MonitorError, ReadError, RegisterError, RemoveCardError, SaveCardError,
+    WebhookError, status_of, statuses_of,
+};
 pub use idempotency::{IdempotencySecret, KEY_RETENTION, MAX_KEY_CHARS, fingerprint, scope};
 pub use monitors::SystemInfo;
 
@@ -361,7 +365,7 @@ async fn log_request<E: Endpoint>(next: Arc<E>, request: Request, requests: Arc<
                     "the request did not finish within {} s; retry it (with the same Idempotency-Key)",
                     requests.deadline.as_secs()
                 );
-                ApiError::new(503, "UNAVAILABLE", message).into_response()
+                ApiError::new(ErrorCode::RequestTimeout, message).into_response()
             }
         }
     };
@@ -408,7 +412,7 @@ async fn limit_body<E: Endpoint>(next: Arc<E>, mut request: Request) -> poem::Re
         // hyper stops a body at its declared length.
         Some(_) => {}
         None => {
-            let body = read_bounded(request.take_body(), |why| ApiError::new(400, "INVALID_REQUEST", why)).await?;
+            let body = read_bounded(request.take_body(), |why| ApiError::new(ErrorCode::InvalidRequest, why)).await?;
             request.set_body(body);
         }
     }

@@ -2,6 +2,7 @@
 //! its body byte for byte (what a PG signs), and the body read as JSON or as
 //! form fields for the PG's parser.
 
+use payments_wire::ErrorCode;
 use poem::{Request, RequestBody};
 use poem_openapi::registry::{MetaMediaType, MetaRequest, Registry};
 use poem_openapi::types::Type;
@@ -28,18 +29,17 @@ impl PgNotificationRequest {
     fn parse(content_type: &str, body: &[u8]) -> Result<Value, ApiError> {
         let mime: mime::Mime = content_type
             .parse()
-            .map_err(|_| ApiError::new(415, "UNSUPPORTED_MEDIA_TYPE", "expected application/json or a form"))?;
+            .map_err(|_| ApiError::new(ErrorCode::UnsupportedMediaType, "expected application/json or a form"))?;
         match (mime.type_(), mime.subtype()) {
             (mime::APPLICATION, mime::JSON) => serde_json::from_slice(body)
-                .map_err(|e| ApiError::new(400, "INVALID_REQUEST", format!("the body is not JSON: {e}"))),
+                .map_err(|e| ApiError::new(ErrorCode::InvalidRequest, format!("the body is not JSON: {e}"))),
             (mime::APPLICATION, mime::WWW_FORM_URLENCODED) => {
                 let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
-                    .map_err(|e| ApiError::new(400, "INVALID_REQUEST", format!("the body is not a form: {e}")))?;
+                    .map_err(|e| ApiError::new(ErrorCode::InvalidRequest, format!("the body is not a form: {e}")))?;
                 Ok(Value::Object(fields.into_iter().map(|(name, value)| (name, Value::String(value))).collect()))
             }
             _ => Err(ApiError::new(
-                415,
-                "UNSUPPORTED_MEDIA_TYPE",
+                ErrorCode::UnsupportedMediaType,
                 format!("expected application/json or a form, got {content_type}"),
             )),
         }
@@ -76,7 +76,7 @@ impl<'a> ApiExtractor<'a> for PgNotificationRequest {
         _param_opts: ExtractParamOptions<Self::ParamType>,
     ) -> poem::Result<Self> {
         let content_type = request.content_type().unwrap_or(JSON).to_owned();
-        let body = crate::read_bounded(body.take()?, |why| ApiError::new(400, "INVALID_REQUEST", why)).await?;
+        let body = crate::read_bounded(body.take()?, |why| ApiError::new(ErrorCode::InvalidRequest, why)).await?;
         let value = Self::parse(&content_type, &body)?;
         Ok(Self { headers: text_headers(request.headers()), body: body.to_vec(), value })
     }

@@ -26,7 +26,7 @@ async fn a_retried_create_replays_the_first_answer_without_calling_the_pg() {
     let mut other = body;
     other["webhook_url"] = json!("http://127.0.0.1:9/another-hook");
     let mismatch = app.call("POST", "/payments/histories", other, Some("key-1")).await;
-    assert_eq!((mismatch.status, mismatch.body["code"].as_str()), (422, Some("IDEMPOTENCY_MISMATCH")));
+    assert_eq!((mismatch.status, mismatch.body["code"].as_str()), (422, Some("IDEMPOTENCY_KEY_REUSED")));
 
     let too_long = "k".repeat(256);
     let invalid = app.call("POST", "/payments/histories", create_body("imp_1", "1000", "o-1"), Some(&too_long)).await;
@@ -100,7 +100,7 @@ async fn a_key_still_running_answers_409_and_reformatted_bodies_are_the_same_req
     let now = chrono::Utc::now();
     app.keys.begin(&scope, "busy", &fingerprint, now, now).await.unwrap();
     let busy = app.call("POST", "/payments/histories", body.clone(), Some("busy")).await;
-    assert_eq!((busy.status, busy.body["code"].as_str()), (409, Some("IDEMPOTENCY_IN_PROGRESS")));
+    assert_eq!((busy.status, busy.body["code"].as_str()), (409, Some("IDEMPOTENCY_KEY_IN_USE")));
 
     // The same body written with other whitespace and key order is the same request.
     let first = app.call("POST", "/payments/histories", body.clone(), Some("k")).await;
@@ -122,7 +122,7 @@ async fn a_replay_answers_only_the_password_of_its_record() {
     let mut guessed = body.clone();
     guessed["password"] = json!("not the password");
     let refused = app.call("POST", "/payments/histories", guessed, Some("k-1")).await;
-    assert_eq!((refused.status, refused.body["code"].as_str()), (403, Some("FORBIDDEN")), "{}", refused.text);
+    assert_eq!((refused.status, refused.body["code"].as_str()), (403, Some("WRONG_PASSWORD")), "{}", refused.text);
     assert!(refused.body.get("vendor").is_none());
     // The real retry is answered as the first time.
     let again = app.call("POST", "/payments/histories", body, Some("k-1")).await;

@@ -45,14 +45,16 @@ async fn create_history_maps_each_failure_to_its_status() {
     app.register("imp_1", "1000", "o-1").await;
 
     let duplicate = app.call("POST", "/payments/histories", create_body("imp_1", "1000", "o-2"), None).await;
-    assert_eq!((duplicate.status, duplicate.body["code"].as_str()), (409, Some("CONFLICT")));
+    assert_eq!((duplicate.status, duplicate.body["code"].as_str()), (409, Some("ALREADY_REGISTERED")));
+    assert_eq!(duplicate.body["param"], "vendor.uid");
 
     let unknown = app.call("POST", "/payments/histories", create_body("imp_404", "1000", "o-3"), None).await;
-    assert_eq!(unknown.status, 404, "{}", unknown.text);
+    assert_eq!((unknown.status, unknown.body["code"].as_str()), (404, Some("PG_NOT_FOUND")), "{}", unknown.text);
 
     app.pg.add_payment("imp_2", "1000");
     let mismatch = app.call("POST", "/payments/histories", create_body("imp_2", "999", "o-4"), None).await;
-    assert_eq!((mismatch.status, mismatch.body["code"].as_str()), (422, Some("UNPROCESSABLE")));
+    assert_eq!((mismatch.status, mismatch.body["code"].as_str()), (422, Some("PRICE_MISMATCH")));
+    assert_eq!(mismatch.body["param"], "price");
     // The harness does not bind payments to orders (its fake PG reports
     // none), so a mismatch is refused and not cancelled; the bound case's
     // auto-cancel is tested in the use case and end to end.
@@ -60,28 +62,34 @@ async fn create_history_maps_each_failure_to_its_status() {
 
     let invalid = app.call("POST", "/payments/histories", create_body("imp_3", "1000", ""), None).await;
     assert_eq!(invalid.status, 400);
-    assert_eq!(invalid.error_body(), json!({"code": "INVALID_REQUEST", "message": "source.id: must not be empty"}));
+    assert_eq!(
+        invalid.error_body(),
+        json!({"code": "INVALID_FIELD", "message": "source.id: must not be empty", "param": "source.id"})
+    );
 
     let vendor = app.call("POST", "/payments/histories", create_body_of("paypal", "imp_3", "1000", "o-5"), None).await;
     assert_eq!(vendor.status, 400, "{}", vendor.text);
 
     let negative = app.call("POST", "/payments/histories", create_body("imp_3", "-1", "o-5"), None).await;
-    assert_eq!(negative.error_body(), json!({"code": "INVALID_REQUEST", "message": "price: must not be negative"}));
+    assert_eq!(
+        negative.error_body(),
+        json!({"code": "INVALID_FIELD", "message": "price: must not be negative", "param": "price"})
+    );
     let precise = app.call("POST", "/payments/histories", create_body("imp_3", "1.00001", "o-5"), None).await;
     assert_eq!(precise.body["message"], "price: must have at most 4 decimal places");
 
     app.pg.add_payment("imp_5", "1000");
     *app.pg.fail_with.lock().unwrap() = Some(GatewayError::Unavailable("down".into()));
     let bad_gateway = app.call("POST", "/payments/histories", create_body("imp_5", "1000", "o-6"), None).await;
-    assert_eq!((bad_gateway.status, bad_gateway.body["code"].as_str()), (502, Some("BAD_GATEWAY")));
+    assert_eq!((bad_gateway.status, bad_gateway.body["code"].as_str()), (502, Some("PG_UNAVAILABLE")));
     *app.pg.fail_with.lock().unwrap() = Some(GatewayError::Timeout("slow".into()));
     let timeout = app.call("POST", "/payments/histories", create_body("imp_5", "1000", "o-6"), None).await;
-    assert_eq!((timeout.status, timeout.body["code"].as_str()), (504, Some("GATEWAY_TIMEOUT")));
+    assert_eq!((timeout.status, timeout.body["code"].as_str()), (504, Some("PG_TIMEOUT")));
     *app.pg.fail_with.lock().unwrap() = None;
 
     *app.histories.down.lock().unwrap() = true;
     let unavailable = app.call("POST", "/payments/histories", create_body("imp_5", "1000", "o-6"), None).await;
-    assert_eq!((unavailable.status, unavailable.body["code"].as_str()), (503, Some("UNAVAILABLE")));
+    assert_eq!((unavailable.status, unavailable.body["code"].as_str()), (503, Some("STORAGE_UNAVAILABLE")));
     assert!(unavailable.content_type.starts_with("application/json"));
 }
 
@@ -100,7 +108,7 @@ async fn histories_are_read_by_source_and_by_id_with_the_password() {
     assert_eq!((by_id.status, &by_id.body), (200, &created));
 
     let wrong = app.call("PATCH", &format!("/payments/histories/{id}"), json!({"password": "nope"}), None).await;
-    assert_eq!((wrong.status, wrong.body["code"].as_str()), (403, Some("FORBIDDEN")));
+    assert_eq!((wrong.status, wrong.body["code"].as_str()), (403, Some("WRONG_PASSWORD")));
     let mut other = accessor.clone();
     other["password"] = json!("nope");
     assert_eq!(app.call("PATCH", "/payments/histories/get", other, None).await.status, 403);
@@ -137,9 +145,10 @@ async fn cancel_answers_the_history_afterwards() {
     assert_eq!(app.call("PUT", "/payments/histories/cancel", with_account, None).await.status, 200);
 
     let too_much = app.call("PUT", "/payments/histories/cancel", cancel_body("o-1", "1000"), None).await;
-    assert_eq!((too_much.status, too_much.body["code"].as_str()), (422, Some("UNPROCESSABLE")));
+    assert_eq!((too_much.status, too_much.body["code"].as_str()), (422, Some("CANCEL_EXCEEDS_BALANCE")));
+    assert_eq!(too_much.body["param"], "price");
     let zero = app.call("PUT", "/payments/histories/cancel", cancel_body("o-1", "0"), None).await;
-    assert_eq!(zero.status, 422);
+    assert_eq!((zero.status, zero.body["code"].as_str()), (422, Some("CANCEL_NOT_POSITIVE")));
     let mut wrong = cancel_body("o-1", "1");
     wrong["password"] = json!("nope");
     assert_eq!(app.call("PUT", "/payments/histories/cancel", wrong, None).await.status, 403);
@@ -358,7 +367,7 @@ async fn a_signed_pgs_webhook_is_proven_before_it_is_read() {
         let refused = post(headers, sent).await.unwrap();
         assert_eq!(refused.status().as_u16(), 403, "{why}");
         let error: serde_json::Value = refused.json().await.unwrap();
-        assert_eq!(error["code"], "FORBIDDEN", "{why}: {error}");
+        assert_eq!(error["code"], "NOTIFICATION_NOT_PROVEN", "{why}: {error}");
         // One message whatever failed: the reason is logged, not answered.
         assert_eq!(error["message"], "not a notification of portone", "{why}: {error}");
     }
@@ -492,7 +501,7 @@ async fn a_callers_request_id_is_kept_and_quoted_in_errors() {
 async fn internal_errors_are_opaque_and_monitors_report_storage_outages() {
     let app = spawn_app_with(false, Some(delivery_down())).await;
     let performance = app.get("/monitors/performance").await;
-    assert_eq!((performance.status, performance.body["code"].as_str()), (503, Some("UNAVAILABLE")));
+    assert_eq!((performance.status, performance.body["code"].as_str()), (503, Some("STORAGE_UNAVAILABLE")));
 
     *app.histories.corrupt.lock().unwrap() = true;
     let accessor = json!({"schema": "shop", "table": "orders", "id": "o-1", "password": "secret"});
@@ -508,7 +517,7 @@ async fn amounts_with_more_decimals_than_the_currency_are_400_and_reach_no_pg() 
     app.register("imp_1", "1000", "o-1").await;
     let half = app.call("PUT", "/payments/histories/cancel", cancel_body("o-1", "0.5"), None).await;
     assert_eq!(half.status, 400, "{}", half.text);
-    assert_eq!(half.body["code"], "INVALID_REQUEST");
+    assert_eq!((half.body["code"].as_str(), half.body["param"].as_str()), (Some("INVALID_FIELD"), Some("price")));
     assert_eq!(half.body["message"], "price: KRW amounts are whole numbers; 0.5 has decimals");
     app.pg.add_payment("imp_2", "1000");
     let register = app.call("POST", "/payments/histories", create_body("imp_2", "999.5", "o-2"), None).await;

@@ -59,5 +59,5 @@ async fn the_original_sdk_calls_every_route_unchanged() {
     assert_eq!(calls["health"]["data"], Value::Null);
     assert_eq!(calls["system"]["data"]["package"]["name"], "payments");
     let error: Value = serde_json::from_str(calls["wrongPassword"]["data"].as_str().unwrap()).unwrap();
-    assert_eq!(error["code"], "FORBIDDEN");
+    assert_eq!(error["code"], "WRONG_PASSWORD");
 }

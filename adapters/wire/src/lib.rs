@@ -20,7 +20,8 @@ pub use requests::{
     RefundAccountBody, SourceAccessorBody, VendorInputBody,
 };
 pub use responses::{
-    CancelBody, CancelStatusBody, ErrorBody, HistoryBody, HistorySnapshotBody, ReservationBody, SourceBody, VendorBody,
+    CancelBody, CancelStatusBody, ErrorBody, ErrorCode, HistoryBody, HistorySnapshotBody, PgErrorBody, ReservationBody,
+    SourceBody, VendorBody,
 };
 pub use scalars::{WireAmount, WireMoney, WireTimestamp, format_timestamp};
 pub use webhooks::{IamportWebhookBody, TossWebhookBody, WebhookBody};

@@ -25,7 +25,7 @@ pub struct VendorInputBody {
 
 impl VendorInputBody {
     /// # Errors
-    /// [`AppError::Invalid`] naming the bad field.
+    /// [`AppError::Domain`] (an invalid field) naming the bad field.
     pub fn try_into_domain(self) -> Result<Vendor, AppError> {
         Ok(Vendor::new(self.code.into(), StoreId::parse(self.store_id)?, VendorUid::parse(self.uid)?))
     }
@@ -33,7 +33,7 @@ impl VendorInputBody {
 
 impl SourceBody {
     /// # Errors
-    /// [`AppError::Invalid`] naming the bad field (`source.schema`, ...).
+    /// [`AppError::Domain`] (an invalid field) naming the bad field (`source.schema`, ...).
     pub fn try_into_domain(self) -> Result<Source, AppError> {
         Ok(Source::parse(&self.schema, &self.table, &self.id)?)
     }
@@ -66,7 +66,7 @@ pub struct CreateHistoryBody {
 
 impl CreateHistoryBody {
     /// # Errors
-    /// [`AppError::Invalid`] naming the bad field.
+    /// [`AppError::Domain`] (an invalid field) naming the bad field.
     pub fn try_into_domain(self) -> Result<CreateHistory, AppError> {
         Ok(CreateHistory {
             vendor: self.vendor.try_into_domain()?,
@@ -95,7 +95,7 @@ pub struct SourceAccessorBody {
 
 impl SourceAccessorBody {
     /// # Errors
-    /// [`AppError::Invalid`] naming the bad field.
+    /// [`AppError::Domain`] (an invalid field) naming the bad field.
     pub fn try_into_domain(self) -> Result<(Source, Password), AppError> {
         let source = Source::parse(&self.schema, &self.table, &self.id)?;
         Ok((source, Password::parse(self.password)?))
@@ -112,7 +112,7 @@ pub struct PasswordBody {
 
 impl PasswordBody {
     /// # Errors
-    /// [`AppError::Invalid`] on `password`.
+    /// [`AppError::Domain`] (an invalid field) on `password`.
     pub fn try_into_domain(self) -> Result<Password, AppError> {
         Ok(Password::parse(self.password)?)
     }
@@ -135,14 +135,16 @@ pub struct RefundAccountBody {
 
 impl RefundAccountBody {
     /// # Errors
-    /// [`AppError::Invalid`] when a field is empty or too long.
+    /// [`AppError::InvalidField`] when a field is empty or too long.
     pub fn try_into_domain(self) -> Result<RefundAccount, AppError> {
         fn check(field: &str, value: String) -> Result<String, AppError> {
+            let invalid =
+                |reason: &str| AppError::InvalidField { param: format!("account.{field}"), reason: reason.into() };
             if value.trim().is_empty() {
-                return Err(AppError::Invalid(format!("account.{field}: must not be empty")));
+                return Err(invalid("must not be empty"));
             }
             if value.chars().count() > 255 {
-                return Err(AppError::Invalid(format!("account.{field}: must be at most 255 characters")));
+                return Err(invalid("must be at most 255 characters"));
             }
             Ok(value)
         }
@@ -173,7 +175,7 @@ pub struct CancelHistoryBody {
 
 impl CancelHistoryBody {
     /// # Errors
-    /// [`AppError::Invalid`] naming the bad field.
+    /// [`AppError::Domain`] (an invalid field) naming the bad field.
     pub fn try_into_domain(self) -> Result<CancelHistory, AppError> {
         Ok(CancelHistory {
             source: self.source.try_into_domain()?,
@@ -206,7 +208,7 @@ pub struct ChargeReservationBody {
 
 impl ChargeReservationBody {
     /// # Errors
-    /// [`AppError::Invalid`] naming the bad field.
+    /// [`AppError::Domain`] (an invalid field) naming the bad field.
     pub fn try_into_domain(
         self,
         reservation: ReservationLocator,
@@ -241,7 +243,7 @@ pub struct CreateReservationBody {
 
 impl CreateReservationBody {
     /// # Errors
-    /// [`AppError::Invalid`] naming the bad field.
+    /// [`AppError::Domain`] (an invalid field) naming the bad field.
     pub fn try_into_domain(self) -> Result<CreateReservation, AppError> {
         Ok(CreateReservation {
             vendor: self.vendor.try_into_domain()?,
@@ -275,7 +277,7 @@ mod tests {
         assert!(money.try_into_domain().unwrap_err().to_string().starts_with("currency:"));
         let body = CreateHistoryBody { source: source("o1"), webhook_url: "nope".into(), ..body };
         let err = body.try_into_domain().unwrap_err();
-        assert_eq!(err.status(), 400);
+        assert_eq!((err.cause(), err.param()), (payments_application::Cause::InvalidField, Some("webhook_url")));
         assert!(err.to_string().starts_with("webhook_url:"), "{err}");
     }
 

@@ -9,16 +9,144 @@ use crate::{VendorCodeBody, WireMoney, WireTimestamp};
 #[derive(Debug, Clone, PartialEq, Eq, Object)]
 #[oai(rename = "ErrorBody")]
 pub struct ErrorBody {
-    /// A stable machine-readable code: `INVALID_REQUEST`, `FORBIDDEN`,
-    /// `NOT_FOUND`, `CONFLICT`, `UNPROCESSABLE`, `PAYLOAD_TOO_LARGE`,
-    /// `BAD_GATEWAY`, `UNAVAILABLE`, `GATEWAY_TIMEOUT`, `INTERNAL`, ...
-    pub code: String,
+    /// What went wrong, as a backend branches on it: the cause (README,
+    /// "Errors", lists each with its status).
+    pub code: ErrorCode,
     /// What went wrong, for people.
     pub message: String,
+    /// The request field at fault, by its wire name (`price`, `source.id`,
+    /// `account.bank`, ...), when one is.
+    #[oai(skip_serializing_if_is_none)]
+    pub param: Option<String>,
+    /// When a PG refused: the PG's own code, when it is one the PG documents.
+    #[oai(skip_serializing_if_is_none)]
+    pub pg: Option<PgErrorBody>,
     /// The id of the request this answers (also its `x-request-id` header):
     /// quote it when reporting a problem, it is on every log line of the request.
     #[oai(skip_serializing_if_is_none)]
     pub request_id: Option<String>,
+}
+
+/// What a PG said when it refused.
+#[derive(Debug, Clone, PartialEq, Eq, Object)]
+#[oai(rename = "PgError")]
+pub struct PgErrorBody {
+    /// The PG's documented code (Toss `REJECT_CARD_COMPANY`, PortOne
+    /// `PG_PROVIDER`, ...).
+    pub code: String,
+}
+
+/// The `code` of an error answer: a cause of the use cases
+/// ([`payments_application::Cause`], one each) or one of the HTTP edge's own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, poem_openapi::Enum)]
+#[oai(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ErrorCode {
+    InvalidField,
+    VendorNotEnabled,
+    StoreNotConfigured,
+    AmountNotRepresentable,
+    WebhookUrlRefused,
+    RecordNotFound,
+    WrongPassword,
+    RecordLocked,
+    AlreadyRegistered,
+    SavedCardRemoved,
+    PriceMismatch,
+    OrderMismatch,
+    CurrencyMismatch,
+    PaymentNotPayable,
+    CancelNotPositive,
+    CancelExceedsBalance,
+    CancelInProgress,
+    ChargeInProgress,
+    IdempotencyKeyReused,
+    PgNotFound,
+    PgRejected,
+    PgBalanceChanged,
+    PgBusy,
+    PgTimeout,
+    PgUnavailable,
+    PgBadAnswer,
+    StorageUnavailable,
+    ConcurrentChange,
+    ServerBusy,
+    NotRegistered,
+    NotificationNotProven,
+    NotificationsBacklogged,
+    Internal,
+    /// The edge's own: a body that is not a valid encrypted request.
+    InvalidBody,
+    /// The edge's own: a request the route cannot read (a path or header
+    /// value, a notification body the PG never sends).
+    InvalidRequest,
+    /// The edge's own: a body over the size limit.
+    PayloadTooLarge,
+    /// The edge's own: a body of a type the route does not take.
+    UnsupportedMediaType,
+    /// The edge's own: no such route, or a PG not served here.
+    NotFound,
+    /// The edge's own: a method the route does not take.
+    MethodNotAllowed,
+    /// The edge's own: a request with the same `Idempotency-Key` is running.
+    IdempotencyKeyInUse,
+    /// The edge's own: the request ran longer than its deadline.
+    RequestTimeout,
+}
+
+impl From<payments_application::Cause> for ErrorCode {
+    fn from(cause: payments_application::Cause) -> Self {
+        use payments_application::Cause as C;
+        match cause {
+            C::InvalidField => Self::InvalidField,
+            C::VendorNotEnabled => Self::VendorNotEnabled,
+            C::StoreNotConfigured => Self::StoreNotConfigured,
+            C::AmountNotRepresentable => Self::AmountNotRepresentable,
+            C::WebhookUrlRefused => Self::WebhookUrlRefused,
+            C::RecordNotFound => Self::RecordNotFound,
+            C::WrongPassword => Self::WrongPassword,
+            C::RecordLocked => Self::RecordLocked,
+            C::AlreadyRegistered => Self::AlreadyRegistered,
+            C::SavedCardRemoved => Self::SavedCardRemoved,
+            C::PriceMismatch => Self::PriceMismatch,
+            C::OrderMismatch => Self::OrderMismatch,
+            C::CurrencyMismatch => Self::CurrencyMismatch,
+            C::PaymentNotPayable => Self::PaymentNotPayable,
+            C::CancelNotPositive => Self::CancelNotPositive,
+            C::CancelExceedsBalance => Self::CancelExceedsBalance,
+            C::CancelInProgress => Self::CancelInProgress,
+            C::ChargeInProgress => Self::ChargeInProgress,
+            C::IdempotencyKeyReused => Self::IdempotencyKeyReused,
+            C::PgNotFound => Self::PgNotFound,
+            C::PgRejected => Self::PgRejected,
+            C::PgBalanceChanged => Self::PgBalanceChanged,
+            C::PgBusy => Self::PgBusy,
+            C::PgTimeout => Self::PgTimeout,
+            C::PgUnavailable => Self::PgUnavailable,
+            C::PgBadAnswer => Self::PgBadAnswer,
+            C::StorageUnavailable => Self::StorageUnavailable,
+            C::ConcurrentChange => Self::ConcurrentChange,
+            C::ServerBusy => Self::ServerBusy,
+            C::NotRegistered => Self::NotRegistered,
+            C::NotificationNotProven => Self::NotificationNotProven,
+            C::NotificationsBacklogged => Self::NotificationsBacklogged,
+            C::Internal => Self::Internal,
+        }
+    }
+}
+
+impl ErrorCode {
+    /// Its wire spelling (`PRICE_MISMATCH`).
+    pub fn as_str(self) -> String {
+        use poem_openapi::types::ToJSON;
+        self.to_json().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+    }
+
+    /// Reads a wire spelling back (a stored answer); `None` for a code this
+    /// version does not know.
+    pub fn parse(code: &str) -> Option<Self> {
+        use poem_openapi::types::ParseFromJSON;
+        Self::parse_from_json(Some(serde_json::Value::String(code.to_owned()))).ok()
+    }
 }
 
 /// The PG side of a record.
@@ -270,5 +398,21 @@ impl From<&PaymentReservation> for ReservationBody {
             created_at: reservation.created_at.into(),
             removed_at: reservation.removed_at.map(Into::into),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each cause of the use cases is the code of the same name.
+    #[test]
+    fn every_cause_is_its_error_code() {
+        for cause in payments_application::Cause::ALL {
+            let code = ErrorCode::from(*cause);
+            assert_eq!(code.as_str(), cause.code());
+            assert_eq!(ErrorCode::parse(cause.code()), Some(code));
+        }
+        assert_eq!(ErrorCode::parse("UNPROCESSABLE"), None, "a code of before is not one now");
     }
 }

@@ -8,7 +8,7 @@ use payments_domain::{
 /// Why a PG call failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum GatewayError {
-    /// The PG does not know the payment or saved card (its 404).
+    /// The PG does not know the payment or saved card.
     #[error("not found at the PG: {0}")]
     NotFound(String),
     /// The PG understood and refused (balance exceeded, wrong customer, ...).
@@ -39,7 +39,7 @@ pub enum GatewayError {
     /// A protocol error that asking again does not change: the PG's answer
     /// is past what this server takes for one payment (more cancels than
     /// the PG crates' `payments_pg::MAX_CANCELS`). Answered as `Protocol`
-    /// (502); a PG notification that meets it is refused, not retried for
+    /// (a bad answer); a PG notification that meets it is refused, not retried for
     /// days; a cancel or charge that meets it stays unknown (the PG may
     /// have moved the money).
     #[error("unexpected answer from the PG: {0}")]
@@ -49,6 +49,33 @@ pub enum GatewayError {
     /// before anything was sent.
     #[error("{0}")]
     Unrepresentable(String),
+}
+
+impl GatewayError {
+    /// The PG's documented code of a refusal (see [`documented_code_in`]).
+    pub fn documented_code(&self) -> Option<&str> {
+        match self {
+            GatewayError::NotFound(message)
+            | GatewayError::Rejected(message)
+            | GatewayError::BalanceMismatch(message)
+            | GatewayError::TooSoon(message) => documented_code_in(message),
+            _ => None,
+        }
+    }
+}
+
+/// The PG's documented code in the message of a failed call, as the PG
+/// clients name one (`Toss POST /v1/payments/confirm answered 400
+/// REJECT_CARD_COMPANY`: `payments_pg::failed_call` appends only a code the
+/// PG documents); `None` when the PG gave none.
+pub fn documented_code_in(message: &str) -> Option<&str> {
+    let (_, answered) = message.rsplit_once(" answered ")?;
+    let mut words = answered.split_whitespace();
+    let status = words.next()?;
+    let code = words.next()?;
+    let is_code = code.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+        && code.chars().any(|c| c.is_ascii_uppercase());
+    (status.chars().all(|c| c.is_ascii_digit()) && is_code && words.next().is_none()).then_some(code)
 }
 
 /// The account a virtual-account payment is refunded to. Passed to the PG,

@@ -47,7 +47,7 @@ pub trait NotificationInbox: Send + Sync {
     /// unknown payments, which anyone can send). Returns its id.
     ///
     /// # Errors
-    /// `Unavailable` when the database is down (the PG is then answered 503
+    /// `Unavailable` when the database is down (the PG is then refused
     /// and sends it again).
     async fn enqueue(
         &self,

@@ -92,7 +92,7 @@ pub trait NotificationReader: Send + Sync {
     /// re-reading the PG.
     ///
     /// # Errors
-    /// Why it is not the PG's (the route answers 403; nothing is stored).
+    /// Why it is not the PG's (the route refuses it; nothing is stored).
     fn authenticate<'a>(&self, raw: &RawNotification<'a>) -> Result<Proof, String> {
         let _ = raw;
         Ok(Proof::Unsigned)
@@ -113,6 +113,6 @@ pub trait NotificationReader: Send + Sync {
     ///
     /// # Errors
     /// A message naming the member, for a body the PG never sends (the route
-    /// answers 400).
+    /// refuses the body).
     fn read(&self, body: &serde_json::Value) -> Result<NotificationIntent, String>;
 }

@@ -31,7 +31,7 @@ pub struct PasswordFailures {
     pub failures: u32,
     /// Times the record was locked since its last right password.
     pub lockouts: u32,
-    /// Until when the record answers 429 without checking anything.
+    /// Until when the record is locked, checking nothing.
     pub locked_until: Option<Timestamp>,
 }
 
@@ -78,7 +78,7 @@ pub trait PasswordAttempts: Send + Sync {
 }
 
 /// What a [`PasswordHasher`] fails with when its queue is full: the request
-/// is answered 503 at once instead of waiting behind the others.
+/// is refused at once instead of waiting behind the others.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("too many password checks at once; retry shortly")]
 pub struct HasherBusy;

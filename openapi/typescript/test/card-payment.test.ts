@@ -143,7 +143,7 @@ test("the card payment of the walkthrough, through the generated client", { time
   assert.deepEqual(readById, created);
 
   assert.equal(outcome.wrongPassword.status, 403);
-  assert.equal(outcome.wrongPassword.error.code, "FORBIDDEN");
+  assert.equal(outcome.wrongPassword.error.code, "WRONG_PASSWORD");
   assert.equal(typeof outcome.wrongPassword.error.message, "string");
 
   assert.equal(cancelled.id, created.id);
@@ -191,7 +191,7 @@ test("encrypted monitors decrypt; errors stay plain JSON", { timeout: 30_000 }, 
     body: { schema: "shop", table: "orders", id: "no-such-order", password: "x" },
   });
   assert.equal(missing.response.status, 404);
-  assert.equal(missing.error?.code, "NOT_FOUND");
+  assert.equal(missing.error?.code, "RECORD_NOT_FOUND");
 
   // A client with another key is refused with a readable 400, not a crash.
   const stranger = createPaymentsClient({ baseUrl, key: "another-connection-key-32-bytes!", iv: keys.iv });

@@ -101,7 +101,7 @@ async fn wrong_password_answers_take_the_same_time_over_http() {
             let reply = server.api.get("ct", guess).await.unwrap();
             into.push(started.elapsed());
             assert_eq!(reply.status, 403);
-            assert_eq!(reply.body["code"], "FORBIDDEN", "{}", reply.body);
+            assert_eq!(reply.body["code"], "WRONG_PASSWORD", "{}", reply.body);
         }
     }
     // Per round the two guesses run back to back; the median of their ratios
@@ -148,7 +148,7 @@ async fn guessing_a_password_locks_the_record_with_retry_after() {
     let retry_after: u64 = locked.headers()["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((85..=90).contains(&retry_after), "{retry_after}");
     let body: Value = locked.json().await.unwrap();
-    assert_eq!(body["code"], "TOO_MANY_ATTEMPTS", "{body}");
+    assert_eq!(body["code"], "RECORD_LOCKED", "{body}");
     // A short password is refused for a new record, naming the field.
     let key = server.toss.pay("short", 1000).await.unwrap();
     let short = server.api.register_toss(&key, "short", 1000, "seven77", "http://127.0.0.1:9/h").await.unwrap();

@@ -477,19 +477,31 @@ export interface components {
          */
         ErrorBody: {
             /**
-             * @description A stable machine-readable code: `INVALID_REQUEST`, `FORBIDDEN`,
-             *     `NOT_FOUND`, `CONFLICT`, `UNPROCESSABLE`, `PAYLOAD_TOO_LARGE`,
-             *     `BAD_GATEWAY`, `UNAVAILABLE`, `GATEWAY_TIMEOUT`, `INTERNAL`, ...
+             * @description What went wrong, as a backend branches on it: the cause (README,
+             *     "Errors", lists each with its status).
              */
-            code: string;
+            code: components["schemas"]["ErrorCode"];
             /** @description What went wrong, for people. */
             message: string;
+            /**
+             * @description The request field at fault, by its wire name (`price`, `source.id`,
+             *     `account.bank`, ...), when one is.
+             */
+            param?: string | null;
+            /** @description When a PG refused: the PG's own code, when it is one the PG documents. */
+            pg?: components["schemas"]["PgError"] | null;
             /**
              * @description The id of the request this answers (also its `x-request-id` header):
              *     quote it when reporting a problem, it is on every log line of the request.
              */
             request_id?: string | null;
         };
+        /**
+         * @description The `code` of an error answer: a cause of the use cases
+         *     ([`payments_application::Cause`], one each) or one of the HTTP edge's own.
+         * @enum {string}
+         */
+        ErrorCode: "INVALID_FIELD" | "VENDOR_NOT_ENABLED" | "STORE_NOT_CONFIGURED" | "AMOUNT_NOT_REPRESENTABLE" | "WEBHOOK_URL_REFUSED" | "RECORD_NOT_FOUND" | "WRONG_PASSWORD" | "RECORD_LOCKED" | "ALREADY_REGISTERED" | "SAVED_CARD_REMOVED" | "PRICE_MISMATCH" | "ORDER_MISMATCH" | "CURRENCY_MISMATCH" | "PAYMENT_NOT_PAYABLE" | "CANCEL_NOT_POSITIVE" | "CANCEL_EXCEEDS_BALANCE" | "CANCEL_IN_PROGRESS" | "CHARGE_IN_PROGRESS" | "IDEMPOTENCY_KEY_REUSED" | "PG_NOT_FOUND" | "PG_REJECTED" | "PG_BALANCE_CHANGED" | "PG_BUSY" | "PG_TIMEOUT" | "PG_UNAVAILABLE" | "PG_BAD_ANSWER" | "STORAGE_UNAVAILABLE" | "CONCURRENT_CHANGE" | "SERVER_BUSY" | "NOT_REGISTERED" | "NOTIFICATION_NOT_PROVEN" | "NOTIFICATIONS_BACKLOGGED" | "INTERNAL" | "INVALID_BODY" | "INVALID_REQUEST" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "IDEMPOTENCY_KEY_IN_USE" | "REQUEST_TIMEOUT";
         /**
          * IamportWebhook
          * @description What Iamport POSTs when a payment changes (JSON or form-encoded). Only the
@@ -742,6 +754,17 @@ export interface components {
             uptime_seconds: number;
         };
         /**
+         * PgError
+         * @description What a PG said when it refused.
+         */
+        PgError: {
+            /**
+             * @description The PG's documented code (Toss `REJECT_CARD_COMPANY`, PortOne
+             *     `PG_PROVIDER`, ...).
+             */
+            code: string;
+        };
+        /**
          * ReconcilerRun
          * @description What the last reconciliation with the PGs found and did.
          */
@@ -929,6 +952,7 @@ export type CpuUsage = components['schemas']['CpuUsage'];
 export type CreatePaymentHistory = components['schemas']['CreatePaymentHistory'];
 export type CreatePaymentReservation = components['schemas']['CreatePaymentReservation'];
 export type ErrorBody = components['schemas']['ErrorBody'];
+export type ErrorCode = components['schemas']['ErrorCode'];
 export type IamportWebhook = components['schemas']['IamportWebhook'];
 export type MemoryUsage = components['schemas']['MemoryUsage'];
 export type OutboxStats = components['schemas']['OutboxStats'];
@@ -940,6 +964,7 @@ export type PaymentHistory = components['schemas']['PaymentHistory'];
 export type PaymentHistorySnapshot = components['schemas']['PaymentHistorySnapshot'];
 export type PaymentReservation = components['schemas']['PaymentReservation'];
 export type Performance = components['schemas']['Performance'];
+export type PgError = components['schemas']['PgError'];
 export type ReconcilerRun = components['schemas']['ReconcilerRun'];
 export type RefundAccount = components['schemas']['RefundAccount'];
 export type Source = components['schemas']['Source'];
@@ -988,7 +1013,7 @@ export interface operations {
                     "text/plain; charset=utf-8": components["schemas"]["Performance"];
                 };
             };
-            /** @description A bug; the cause is logged, the message is opaque. */
+            /** @description A bug; the cause is logged, the message is opaque: INTERNAL. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -997,7 +1022,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Our storage is unavailable; retry later. */
+            /** @description Busy or our storage is unavailable; retry later: STORAGE_UNAVAILABLE, REQUEST_TIMEOUT. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1026,7 +1051,7 @@ export interface operations {
                     "text/plain; charset=utf-8": components["schemas"]["System"];
                 };
             };
-            /** @description A bug; the cause is logged, the message is opaque. */
+            /** @description A bug; the cause is logged, the message is opaque: INTERNAL. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -1035,7 +1060,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Our storage is unavailable; retry later. */
+            /** @description Busy or our storage is unavailable; retry later: STORAGE_UNAVAILABLE, REQUEST_TIMEOUT. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1072,7 +1097,7 @@ export interface operations {
                     "text/plain; charset=utf-8": components["schemas"]["PaymentHistory"];
                 };
             };
-            /** @description The body is not valid encrypted JSON of the expected shape, or a field is invalid. */
+            /** @description The request is not valid: VENDOR_NOT_ENABLED, STORE_NOT_CONFIGURED, INVALID_FIELD, AMOUNT_NOT_REPRESENTABLE, WEBHOOK_URL_REFUSED, INVALID_BODY, INVALID_REQUEST. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1081,16 +1106,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Wrong password for this record. */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description No such record here, or the PG does not know the payment. */
+            /** @description Not found: PG_NOT_FOUND. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1099,7 +1115,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The record is already registered, or a request with the same Idempotency-Key is still running. */
+            /** @description The record is taken or held by another request: ALREADY_REGISTERED, IDEMPOTENCY_KEY_IN_USE. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1108,7 +1124,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The body exceeds 1 MiB. */
+            /** @description The body exceeds 1 MiB: PAYLOAD_TOO_LARGE. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -1117,7 +1133,16 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A PG or domain rule refused the request (price mismatch, cancel above the balance, PG refusal), or the Idempotency-Key was used with another body. */
+            /** @description Unsupported media type: UNSUPPORTED_MEDIA_TYPE. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A rule of the payment or the PG refused: PG_REJECTED, ORDER_MISMATCH, PRICE_MISMATCH, CURRENCY_MISMATCH, PAYMENT_NOT_PAYABLE, IDEMPOTENCY_KEY_REUSED. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1126,16 +1151,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Too many wrong passwords for this record: nothing is checked until the `Retry-After` seconds have passed. */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description A bug; the cause is logged, the message is opaque. */
+            /** @description A bug; the cause is logged, the message is opaque: INTERNAL, INTERNAL. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -1144,7 +1160,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The PG failed or answered something unusable. */
+            /** @description The PG failed or answered something unusable: PG_UNAVAILABLE, PG_BAD_ANSWER. */
             502: {
                 headers: {
                     [name: string]: unknown;
@@ -1153,7 +1169,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Our storage is unavailable; retry later. */
+            /** @description Busy or our storage is unavailable; retry later: PG_BUSY, STORAGE_UNAVAILABLE, SERVER_BUSY, REQUEST_TIMEOUT. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1162,7 +1178,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The PG did not answer in time. */
+            /** @description The PG did not answer in time: PG_TIMEOUT. */
             504: {
                 headers: {
                     [name: string]: unknown;
@@ -1208,7 +1224,7 @@ export interface operations {
                     "text/plain; charset=utf-8": components["schemas"]["PaymentHistory"];
                 };
             };
-            /** @description The body is not valid encrypted JSON of the expected shape, or a field is invalid. */
+            /** @description The request is not valid: INVALID_FIELD, VENDOR_NOT_ENABLED, STORE_NOT_CONFIGURED, AMOUNT_NOT_REPRESENTABLE, INVALID_BODY, INVALID_REQUEST. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1217,7 +1233,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Wrong password for this record. */
+            /** @description Not allowed: WRONG_PASSWORD. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1226,7 +1242,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such record here, or the PG does not know the payment. */
+            /** @description Not found: RECORD_NOT_FOUND, PG_NOT_FOUND. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1235,7 +1251,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The record is already registered, or a request with the same Idempotency-Key is still running. */
+            /** @description The record is taken or held by another request: CANCEL_IN_PROGRESS, CONCURRENT_CHANGE, IDEMPOTENCY_KEY_IN_USE. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1244,7 +1260,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The body exceeds 1 MiB. */
+            /** @description The body exceeds 1 MiB: PAYLOAD_TOO_LARGE. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -1253,7 +1269,16 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A PG or domain rule refused the request (price mismatch, cancel above the balance, PG refusal), or the Idempotency-Key was used with another body. */
+            /** @description Unsupported media type: UNSUPPORTED_MEDIA_TYPE. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A rule of the payment or the PG refused: PG_REJECTED, CANCEL_NOT_POSITIVE, CANCEL_EXCEEDS_BALANCE, IDEMPOTENCY_KEY_REUSED, PG_BALANCE_CHANGED, IDEMPOTENCY_KEY_REUSED. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1262,7 +1287,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Too many wrong passwords for this record: nothing is checked until the `Retry-After` seconds have passed. */
+            /** @description Too many wrong passwords for this record: nothing is checked until `Retry-After` seconds have passed: RECORD_LOCKED. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -1271,7 +1296,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A bug; the cause is logged, the message is opaque. */
+            /** @description A bug; the cause is logged, the message is opaque: INTERNAL, INTERNAL. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -1280,7 +1305,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The PG failed or answered something unusable. */
+            /** @description The PG failed or answered something unusable: PG_UNAVAILABLE, PG_BAD_ANSWER. */
             502: {
                 headers: {
                     [name: string]: unknown;
@@ -1289,7 +1314,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Our storage is unavailable; retry later. */
+            /** @description Busy or our storage is unavailable; retry later: STORAGE_UNAVAILABLE, SERVER_BUSY, PG_BUSY, REQUEST_TIMEOUT. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1298,7 +1323,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The PG did not answer in time. */
+            /** @description The PG did not answer in time: PG_TIMEOUT. */
             504: {
                 headers: {
                     [name: string]: unknown;
@@ -1332,7 +1357,7 @@ export interface operations {
                     "text/plain; charset=utf-8": components["schemas"]["PaymentHistory"];
                 };
             };
-            /** @description The body is not valid encrypted JSON of the expected shape, or a field is invalid. */
+            /** @description The request is not valid: INVALID_FIELD, INVALID_BODY, INVALID_REQUEST. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1341,7 +1366,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Wrong password for this record. */
+            /** @description Not allowed: WRONG_PASSWORD. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1350,7 +1375,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such record here, or the PG does not know the payment. */
+            /** @description Not found: RECORD_NOT_FOUND. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1359,16 +1384,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The record is already registered, or a request with the same Idempotency-Key is still running. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description The body exceeds 1 MiB. */
+            /** @description The body exceeds 1 MiB: PAYLOAD_TOO_LARGE. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -1377,8 +1393,8 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A PG or domain rule refused the request (price mismatch, cancel above the balance, PG refusal), or the Idempotency-Key was used with another body. */
-            422: {
+            /** @description Unsupported media type: UNSUPPORTED_MEDIA_TYPE. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1386,7 +1402,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Too many wrong passwords for this record: nothing is checked until the `Retry-After` seconds have passed. */
+            /** @description Too many wrong passwords for this record: nothing is checked until `Retry-After` seconds have passed: RECORD_LOCKED. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -1395,7 +1411,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A bug; the cause is logged, the message is opaque. */
+            /** @description A bug; the cause is logged, the message is opaque: INTERNAL, INTERNAL. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -1404,26 +1420,8 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The PG failed or answered something unusable. */
-            502: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description Our storage is unavailable; retry later. */
+            /** @description Busy or our storage is unavailable; retry later: STORAGE_UNAVAILABLE, SERVER_BUSY, REQUEST_TIMEOUT. */
             503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description The PG did not answer in time. */
-            504: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1459,7 +1457,7 @@ export interface operations {
                     "text/plain; charset=utf-8": components["schemas"]["PaymentHistory"];
                 };
             };
-            /** @description The body is not valid encrypted JSON of the expected shape, or a field is invalid. */
+            /** @description The request is not valid: INVALID_FIELD, INVALID_BODY, INVALID_REQUEST. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1468,7 +1466,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Wrong password for this record. */
+            /** @description Not allowed: WRONG_PASSWORD. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1477,7 +1475,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such record here, or the PG does not know the payment. */
+            /** @description Not found: RECORD_NOT_FOUND. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1486,16 +1484,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The record is already registered, or a request with the same Idempotency-Key is still running. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description The body exceeds 1 MiB. */
+            /** @description The body exceeds 1 MiB: PAYLOAD_TOO_LARGE. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -1504,8 +1493,8 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A PG or domain rule refused the request (price mismatch, cancel above the balance, PG refusal), or the Idempotency-Key was used with another body. */
-            422: {
+            /** @description Unsupported media type: UNSUPPORTED_MEDIA_TYPE. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1513,7 +1502,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Too many wrong passwords for this record: nothing is checked until the `Retry-After` seconds have passed. */
+            /** @description Too many wrong passwords for this record: nothing is checked until `Retry-After` seconds have passed: RECORD_LOCKED. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -1522,7 +1511,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A bug; the cause is logged, the message is opaque. */
+            /** @description A bug; the cause is logged, the message is opaque: INTERNAL, INTERNAL. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -1531,26 +1520,8 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The PG failed or answered something unusable. */
-            502: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description Our storage is unavailable; retry later. */
+            /** @description Busy or our storage is unavailable; retry later: STORAGE_UNAVAILABLE, SERVER_BUSY, REQUEST_TIMEOUT. */
             503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description The PG did not answer in time. */
-            504: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1586,7 +1557,7 @@ export interface operations {
                     "text/plain; charset=utf-8": components["schemas"]["PaymentReservation"];
                 };
             };
-            /** @description The body is not valid encrypted JSON of the expected shape, or a field is invalid. */
+            /** @description The request is not valid: VENDOR_NOT_ENABLED, STORE_NOT_CONFIGURED, INVALID_FIELD, INVALID_BODY, INVALID_REQUEST. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1595,16 +1566,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Wrong password for this record. */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description No such record here, or the PG does not know the payment. */
+            /** @description Not found: PG_NOT_FOUND. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1613,7 +1575,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The record is already registered, or a request with the same Idempotency-Key is still running. */
+            /** @description The record is taken or held by another request: ALREADY_REGISTERED, IDEMPOTENCY_KEY_IN_USE. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1622,7 +1584,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The body exceeds 1 MiB. */
+            /** @description The body exceeds 1 MiB: PAYLOAD_TOO_LARGE. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -1631,7 +1593,16 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A PG or domain rule refused the request (price mismatch, cancel above the balance, PG refusal), or the Idempotency-Key was used with another body. */
+            /** @description Unsupported media type: UNSUPPORTED_MEDIA_TYPE. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A rule of the payment or the PG refused: PG_REJECTED, IDEMPOTENCY_KEY_REUSED. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1640,16 +1611,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Too many wrong passwords for this record: nothing is checked until the `Retry-After` seconds have passed. */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description A bug; the cause is logged, the message is opaque. */
+            /** @description A bug; the cause is logged, the message is opaque: INTERNAL, INTERNAL. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -1658,7 +1620,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The PG failed or answered something unusable. */
+            /** @description The PG failed or answered something unusable: PG_UNAVAILABLE, PG_BAD_ANSWER. */
             502: {
                 headers: {
                     [name: string]: unknown;
@@ -1667,7 +1629,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Our storage is unavailable; retry later. */
+            /** @description Busy or our storage is unavailable; retry later: PG_BUSY, STORAGE_UNAVAILABLE, SERVER_BUSY, REQUEST_TIMEOUT. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1676,7 +1638,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The PG did not answer in time. */
+            /** @description The PG did not answer in time: PG_TIMEOUT. */
             504: {
                 headers: {
                     [name: string]: unknown;
@@ -1710,7 +1672,7 @@ export interface operations {
                     "text/plain; charset=utf-8": components["schemas"]["PaymentReservation"];
                 };
             };
-            /** @description The body is not valid encrypted JSON of the expected shape, or a field is invalid. */
+            /** @description The request is not valid: INVALID_FIELD, INVALID_BODY, INVALID_REQUEST. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1719,7 +1681,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Wrong password for this record. */
+            /** @description Not allowed: WRONG_PASSWORD. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1728,7 +1690,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such record here, or the PG does not know the payment. */
+            /** @description Not found: RECORD_NOT_FOUND. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1737,16 +1699,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The record is already registered, or a request with the same Idempotency-Key is still running. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description The body exceeds 1 MiB. */
+            /** @description The body exceeds 1 MiB: PAYLOAD_TOO_LARGE. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -1755,8 +1708,8 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A PG or domain rule refused the request (price mismatch, cancel above the balance, PG refusal), or the Idempotency-Key was used with another body. */
-            422: {
+            /** @description Unsupported media type: UNSUPPORTED_MEDIA_TYPE. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1764,7 +1717,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Too many wrong passwords for this record: nothing is checked until the `Retry-After` seconds have passed. */
+            /** @description Too many wrong passwords for this record: nothing is checked until `Retry-After` seconds have passed: RECORD_LOCKED. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -1773,7 +1726,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A bug; the cause is logged, the message is opaque. */
+            /** @description A bug; the cause is logged, the message is opaque: INTERNAL, INTERNAL. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -1782,26 +1735,8 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The PG failed or answered something unusable. */
-            502: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description Our storage is unavailable; retry later. */
+            /** @description Busy or our storage is unavailable; retry later: STORAGE_UNAVAILABLE, SERVER_BUSY, REQUEST_TIMEOUT. */
             503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description The PG did not answer in time. */
-            504: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1837,7 +1772,7 @@ export interface operations {
                     "text/plain; charset=utf-8": components["schemas"]["PaymentReservation"];
                 };
             };
-            /** @description The body is not valid encrypted JSON of the expected shape, or a field is invalid. */
+            /** @description The request is not valid: INVALID_FIELD, INVALID_BODY, INVALID_REQUEST. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1846,7 +1781,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Wrong password for this record. */
+            /** @description Not allowed: WRONG_PASSWORD. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1855,7 +1790,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such record here, or the PG does not know the payment. */
+            /** @description Not found: RECORD_NOT_FOUND. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1864,16 +1799,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The record is already registered, or a request with the same Idempotency-Key is still running. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description The body exceeds 1 MiB. */
+            /** @description The body exceeds 1 MiB: PAYLOAD_TOO_LARGE. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -1882,8 +1808,8 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A PG or domain rule refused the request (price mismatch, cancel above the balance, PG refusal), or the Idempotency-Key was used with another body. */
-            422: {
+            /** @description Unsupported media type: UNSUPPORTED_MEDIA_TYPE. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1891,7 +1817,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Too many wrong passwords for this record: nothing is checked until the `Retry-After` seconds have passed. */
+            /** @description Too many wrong passwords for this record: nothing is checked until `Retry-After` seconds have passed: RECORD_LOCKED. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -1900,7 +1826,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A bug; the cause is logged, the message is opaque. */
+            /** @description A bug; the cause is logged, the message is opaque: INTERNAL, INTERNAL. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -1909,26 +1835,8 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The PG failed or answered something unusable. */
-            502: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description Our storage is unavailable; retry later. */
+            /** @description Busy or our storage is unavailable; retry later: STORAGE_UNAVAILABLE, SERVER_BUSY, REQUEST_TIMEOUT. */
             503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description The PG did not answer in time. */
-            504: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1967,7 +1875,7 @@ export interface operations {
                     "text/plain; charset=utf-8": components["schemas"]["PaymentHistory"];
                 };
             };
-            /** @description The body is not valid encrypted JSON of the expected shape, or a field is invalid. */
+            /** @description The request is not valid: INVALID_FIELD, VENDOR_NOT_ENABLED, STORE_NOT_CONFIGURED, AMOUNT_NOT_REPRESENTABLE, WEBHOOK_URL_REFUSED, INVALID_BODY, INVALID_REQUEST. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1976,7 +1884,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Wrong password for this record. */
+            /** @description Not allowed: WRONG_PASSWORD. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1985,7 +1893,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such record here, or the PG does not know the payment. */
+            /** @description Not found: RECORD_NOT_FOUND, PG_NOT_FOUND. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1994,7 +1902,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The record is already registered, or a request with the same Idempotency-Key is still running. */
+            /** @description The record is taken or held by another request: ALREADY_REGISTERED, CHARGE_IN_PROGRESS, IDEMPOTENCY_KEY_IN_USE. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2003,7 +1911,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The saved card was removed; it cannot be charged. */
+            /** @description Gone: SAVED_CARD_REMOVED. */
             410: {
                 headers: {
                     [name: string]: unknown;
@@ -2012,7 +1920,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The body exceeds 1 MiB. */
+            /** @description The body exceeds 1 MiB: PAYLOAD_TOO_LARGE. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -2021,7 +1929,16 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A PG or domain rule refused the request (price mismatch, cancel above the balance, PG refusal), or the Idempotency-Key was used with another body. */
+            /** @description Unsupported media type: UNSUPPORTED_MEDIA_TYPE. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A rule of the payment or the PG refused: PG_REJECTED, PG_BALANCE_CHANGED, IDEMPOTENCY_KEY_REUSED. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2030,7 +1947,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Too many wrong passwords for this record: nothing is checked until the `Retry-After` seconds have passed. */
+            /** @description Too many wrong passwords for this record: nothing is checked until `Retry-After` seconds have passed: RECORD_LOCKED. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -2039,7 +1956,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A bug; the cause is logged, the message is opaque. */
+            /** @description A bug; the cause is logged, the message is opaque: INTERNAL, INTERNAL. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -2048,7 +1965,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The PG failed or answered something unusable. */
+            /** @description The PG failed or answered something unusable: PG_UNAVAILABLE, PG_BAD_ANSWER. */
             502: {
                 headers: {
                     [name: string]: unknown;
@@ -2057,7 +1974,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Our storage is unavailable; retry later. */
+            /** @description Busy or our storage is unavailable; retry later: STORAGE_UNAVAILABLE, SERVER_BUSY, PG_BUSY, REQUEST_TIMEOUT. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2066,7 +1983,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The PG did not answer in time. */
+            /** @description The PG did not answer in time: PG_TIMEOUT. */
             504: {
                 headers: {
                     [name: string]: unknown;
@@ -2103,7 +2020,7 @@ export interface operations {
                     "text/plain; charset=utf-8": components["schemas"]["PaymentReservation"];
                 };
             };
-            /** @description The body is not valid encrypted JSON of the expected shape, or a field is invalid. */
+            /** @description The request is not valid: INVALID_FIELD, VENDOR_NOT_ENABLED, STORE_NOT_CONFIGURED, INVALID_BODY, INVALID_REQUEST. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2112,7 +2029,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Wrong password for this record. */
+            /** @description Not allowed: WRONG_PASSWORD. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2121,7 +2038,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such record here, or the PG does not know the payment. */
+            /** @description Not found: RECORD_NOT_FOUND, PG_NOT_FOUND. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2130,16 +2047,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The record is already registered, or a request with the same Idempotency-Key is still running. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description The body exceeds 1 MiB. */
+            /** @description The body exceeds 1 MiB: PAYLOAD_TOO_LARGE. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -2148,7 +2056,16 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A PG or domain rule refused the request (price mismatch, cancel above the balance, PG refusal), or the Idempotency-Key was used with another body. */
+            /** @description Unsupported media type: UNSUPPORTED_MEDIA_TYPE. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A rule of the payment or the PG refused: PG_REJECTED. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2157,7 +2074,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Too many wrong passwords for this record: nothing is checked until the `Retry-After` seconds have passed. */
+            /** @description Too many wrong passwords for this record: nothing is checked until `Retry-After` seconds have passed: RECORD_LOCKED. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -2166,7 +2083,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A bug; the cause is logged, the message is opaque. */
+            /** @description A bug; the cause is logged, the message is opaque: INTERNAL, INTERNAL. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -2175,7 +2092,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The PG failed or answered something unusable. */
+            /** @description The PG failed or answered something unusable: PG_UNAVAILABLE, PG_BAD_ANSWER. */
             502: {
                 headers: {
                     [name: string]: unknown;
@@ -2184,7 +2101,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Our storage is unavailable; retry later. */
+            /** @description Busy or our storage is unavailable; retry later: STORAGE_UNAVAILABLE, SERVER_BUSY, PG_BUSY, REQUEST_TIMEOUT. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2193,7 +2110,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The PG did not answer in time. */
+            /** @description The PG did not answer in time: PG_TIMEOUT. */
             504: {
                 headers: {
                     [name: string]: unknown;
@@ -2226,7 +2143,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The body is not valid encrypted JSON of the expected shape, or a field is invalid. */
+            /** @description The request is not valid: INVALID_REQUEST. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2235,7 +2152,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Wrong password for this record. */
+            /** @description Not allowed: NOTIFICATION_NOT_PROVEN. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2244,7 +2161,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such record here, or the PG does not know the payment. */
+            /** @description Not found: NOT_FOUND. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2253,7 +2170,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The body exceeds 1 MiB. */
+            /** @description The body exceeds 1 MiB: PAYLOAD_TOO_LARGE. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -2262,7 +2179,16 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A bug; the cause is logged, the message is opaque. */
+            /** @description Unsupported media type: UNSUPPORTED_MEDIA_TYPE. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A bug; the cause is logged, the message is opaque: INTERNAL. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -2271,26 +2197,8 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The PG failed or answered something unusable. */
-            502: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description Our storage is unavailable; retry later. */
+            /** @description Busy or our storage is unavailable; retry later: NOTIFICATIONS_BACKLOGGED, STORAGE_UNAVAILABLE, REQUEST_TIMEOUT. */
             503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description The PG did not answer in time. */
-            504: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2320,7 +2228,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The body is not valid encrypted JSON of the expected shape, or a field is invalid. */
+            /** @description The request is not valid: INVALID_REQUEST. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2329,7 +2237,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Wrong password for this record. */
+            /** @description Not allowed: NOTIFICATION_NOT_PROVEN. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2338,7 +2246,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such record here, or the PG does not know the payment. */
+            /** @description Not found: NOT_FOUND. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2347,7 +2255,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The body exceeds 1 MiB. */
+            /** @description The body exceeds 1 MiB: PAYLOAD_TOO_LARGE. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -2356,7 +2264,16 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A bug; the cause is logged, the message is opaque. */
+            /** @description Unsupported media type: UNSUPPORTED_MEDIA_TYPE. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A bug; the cause is logged, the message is opaque: INTERNAL. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -2365,26 +2282,8 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The PG failed or answered something unusable. */
-            502: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description Our storage is unavailable; retry later. */
+            /** @description Busy or our storage is unavailable; retry later: NOTIFICATIONS_BACKLOGGED, STORAGE_UNAVAILABLE, REQUEST_TIMEOUT. */
             503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description The PG did not answer in time. */
-            504: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2421,7 +2320,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The body is not valid encrypted JSON of the expected shape, or a field is invalid. */
+            /** @description The request is not valid: INVALID_REQUEST. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2430,7 +2329,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Wrong password for this record. */
+            /** @description Not allowed: NOTIFICATION_NOT_PROVEN. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2439,7 +2338,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such record here, or the PG does not know the payment. */
+            /** @description Not found: NOT_FOUND. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2448,7 +2347,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The body exceeds 1 MiB. */
+            /** @description The body exceeds 1 MiB: PAYLOAD_TOO_LARGE. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -2457,7 +2356,16 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A bug; the cause is logged, the message is opaque. */
+            /** @description Unsupported media type: UNSUPPORTED_MEDIA_TYPE. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A bug; the cause is logged, the message is opaque: INTERNAL. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -2466,26 +2374,8 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The PG failed or answered something unusable. */
-            502: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description Our storage is unavailable; retry later. */
+            /** @description Busy or our storage is unavailable; retry later: NOTIFICATIONS_BACKLOGGED, STORAGE_UNAVAILABLE, REQUEST_TIMEOUT. */
             503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description The PG did not answer in time. */
-            504: {
                 headers: {
                     [name: string]: unknown;
                 };
