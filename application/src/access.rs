@@ -2,24 +2,24 @@
 
 use payments_domain::{Password, PasswordHash, PaymentHistory};
 
-use crate::commands::{HistoryLocator, Locator, ReservationLocator};
+use crate::commands::{HistoryLocator, Locator, SavedCardLocator};
 use crate::error::{AppError, RecordKind};
-use crate::ports::{PasswordFailures, PasswordRecord, StoredHistory, StoredReservation};
+use crate::ports::{PasswordFailures, PasswordRecord, StoredHistory, StoredSavedCard};
 use crate::service::PaymentService;
 
 impl PaymentService {
     /// Loads a saved card and checks its password.
-    pub(crate) async fn opened_reservation(
+    pub(crate) async fn opened_saved_card(
         &self,
-        locator: &ReservationLocator,
+        locator: &SavedCardLocator,
         password: &payments_domain::Password,
-    ) -> Result<StoredReservation, AppError> {
+    ) -> Result<StoredSavedCard, AppError> {
         let found = match locator {
             Locator::Id(id) => self.reservations().find_by_id(*id).await?,
             Locator::Source(source) => self.reservations().find_by_source(source).await?,
         };
         let Some(stored) = found else { return Err(self.not_found(password, RecordKind::SavedCard).await) };
-        let record = PasswordRecord::Reservation(stored.reservation.id);
+        let record = PasswordRecord::SavedCard(stored.reservation.id);
         self.check_password(record, password, &stored.password_hash).await?;
         Ok(stored)
     }

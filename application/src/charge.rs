@@ -8,17 +8,16 @@
 //! holds none.
 
 use payments_domain::{
-    HistoryId, HistoryIdentity, OrderId, PasswordHash, PaymentHistory, PaymentPhase, PaymentReservation, Timestamp,
-    Vendor,
+    HistoryId, HistoryIdentity, OrderId, PasswordHash, PaymentHistory, PaymentPhase, SavedCard, Timestamp, Vendor,
 };
 use uuid::Uuid;
 
-use crate::commands::ChargeReservation;
+use crate::commands::ChargeSavedCard;
 use crate::error::AppError;
 use crate::keys::{derived_id, derived_key};
 use crate::ports::{
     ChargeBegin, ChargeIntent, ChargeRequest, ChargedPayment, GatewayError, IntentState, PaymentGateway,
-    RepositoryError, StoredReservation,
+    RepositoryError, StoredSavedCard,
 };
 use crate::service::PaymentService;
 
@@ -27,15 +26,15 @@ const SOURCE_TAKEN: &str = "a payment is already registered for this source";
 
 /// The id of a charge's intent: derived from the saved card and the caller's
 /// key, so a retry finds the first attempt's intent.
-fn charge_intent_id(card: &PaymentReservation, key: &str) -> Uuid {
+fn charge_intent_id(card: &SavedCard, key: &str) -> Uuid {
     derived_id(&["charge-intent", &card.id.to_string(), key])
 }
 
 /// One charge being made: the card, the request, the PG order id and the
 /// password hash the new history is stored with (the card's, verified).
 struct Charging<'a> {
-    card: &'a PaymentReservation,
-    input: &'a ChargeReservation,
+    card: &'a SavedCard,
+    input: &'a ChargeSavedCard,
     order_id: OrderId,
     password_hash: PasswordHash,
 }
@@ -57,13 +56,13 @@ impl PaymentService {
     /// the PG or the card company refused (nothing charged, no history); a PG
     /// failure or timeout when the
     /// PG's answer was lost (the retry with the same key settles it).
-    pub async fn charge_reservation(&self, input: ChargeReservation) -> Result<PaymentHistory, AppError> {
+    pub async fn charge_saved_card(&self, input: ChargeSavedCard) -> Result<PaymentHistory, AppError> {
         self.check_webhook_url(&input.webhook_url).await?;
         // We send no currency, so both PGs charge won (Toss's billing charge
         // takes none; Iamport's `again` defaults to KRW): whole amounts only.
         payments_domain::Currency::krw().check_amount("price", input.price)?;
-        let StoredReservation { reservation: card, password_hash } =
-            self.opened_reservation(&input.reservation, &input.password).await?;
+        let StoredSavedCard { reservation: card, password_hash } =
+            self.opened_saved_card(&input.reservation, &input.password).await?;
         if card.removed_at.is_some() {
             return Err(AppError::SavedCardRemoved);
         }

@@ -2,7 +2,7 @@
 //! adapter builds them at the edge).
 
 use payments_domain::{
-    CancelKey, CancelReason, HistoryId, Money, OrderId, Password, ReservationId, Source, Title, Vendor, VendorCode,
+    CancelKey, CancelReason, HistoryId, Money, OrderId, Password, SavedCardId, Source, Title, Vendor, VendorCode,
     VendorUid, WebhookUrl,
 };
 
@@ -36,7 +36,7 @@ pub struct CancelHistory {
 
 /// Register a card saved at the PG.
 #[derive(Debug, Clone)]
-pub struct CreateReservation {
+pub struct SaveCard {
     pub vendor: Vendor,
     pub source: Source,
     pub title: Title,
@@ -45,8 +45,8 @@ pub struct CreateReservation {
 
 /// Charge a saved card: a new payment, recorded as an ordinary history.
 #[derive(Debug, Clone)]
-pub struct ChargeReservation {
-    pub reservation: ReservationLocator,
+pub struct ChargeSavedCard {
+    pub reservation: SavedCardLocator,
     /// The saved card's password; the new payment opens with it too.
     pub password: Password,
     /// The caller's record the payment is for; its id is the PG's order id.
@@ -68,7 +68,7 @@ pub enum Locator<Id> {
 }
 
 pub type HistoryLocator = Locator<HistoryId>;
-pub type ReservationLocator = Locator<ReservationId>;
+pub type SavedCardLocator = Locator<SavedCardId>;
 
 /// A PG told us a payment changed. Only the identifiers are trusted; the
 /// payment is re-read from the PG. `payload` is the body as received, kept as

@@ -16,7 +16,7 @@ use crate::{Cause, Received, Taken};
 struct Mocks {
     gateway: MockPaymentGateway,
     histories: MockHistoryRepository,
-    reservations: MockReservationRepository,
+    reservations: MockSavedCardRepository,
     hasher: MockPasswordHasher,
     policy: WebhookUrlPolicy,
     intents: Arc<MemoryIntents>,
@@ -37,7 +37,7 @@ impl Mocks {
         Self {
             gateway: MockPaymentGateway::new(),
             histories: MockHistoryRepository::new(),
-            reservations: MockReservationRepository::new(),
+            reservations: MockSavedCardRepository::new(),
             hasher,
             policy: WebhookUrlPolicy::AnyHost,
             intents: Arc::default(),
@@ -1162,8 +1162,8 @@ async fn a_notification_when_the_pg_is_down_is_502_and_writes_nothing() {
 
 // --- reservations ---------------------------------------------------------
 
-fn reservation_input() -> CreateReservation {
-    CreateReservation {
+fn reservation_input() -> SaveCard {
+    SaveCard {
         vendor: Vendor::parse("iamport", "store-1", "order-1").unwrap(),
         source: source(),
         title: Title::parse("my card").unwrap(),
@@ -1171,10 +1171,10 @@ fn reservation_input() -> CreateReservation {
     }
 }
 
-fn stored_reservation() -> StoredReservation {
-    StoredReservation {
-        reservation: PaymentReservation {
-            id: ReservationId::from_uuid(uuid::Uuid::from_u128(2)),
+fn stored_reservation() -> StoredSavedCard {
+    StoredSavedCard {
+        reservation: SavedCard {
+            id: SavedCardId::from_uuid(uuid::Uuid::from_u128(2)),
             vendor: reservation_input().vendor,
             source: source(),
             title: Title::parse("my card").unwrap(),
@@ -1193,14 +1193,14 @@ async fn create_reservation_reads_the_saved_card_from_the_pg() {
     m.reservations.expect_find_by_vendor().returning(|_, _| Ok(None));
     m.reservations.expect_find_by_source().returning(|_| Ok(None));
     m.gateway
-        .expect_fetch_reservation()
+        .expect_fetch_saved_card()
         .withf(|_, uid, customer| uid.as_str() == "order-1" && customer.as_str() == "order-1")
         .times(1)
         .returning(|_, _, _| {
-            Ok(SavedCard { data: json!({ "customer_uid": "order-1", "card_name": "BC" }), key: "key-1".into() })
+            Ok(PgCard { data: json!({ "customer_uid": "order-1", "card_name": "BC" }), key: "key-1".into() })
         });
     m.reservations.expect_insert().times(1).returning(|_, _| Ok(()));
-    let r = m.service().create_reservation(reservation_input()).await.unwrap();
+    let r = m.service().save_card(reservation_input()).await.unwrap();
     assert_eq!(r.data["card_name"], "BC");
     assert_eq!(r.created_at, at(100));
     assert_eq!(r.removed_at, None);
@@ -1227,11 +1227,8 @@ async fn create_reservation_failures() {
     // duplicate
     let mut m = Mocks::new();
     m.reservations.expect_find_by_vendor().returning(|_, _| Ok(Some(stored_reservation())));
-    m.gateway.expect_fetch_reservation().never();
-    assert_eq!(
-        m.service().create_reservation(reservation_input()).await.unwrap_err().cause(),
-        Cause::AlreadyRegistered
-    );
+    m.gateway.expect_fetch_saved_card().never();
+    assert_eq!(m.service().save_card(reservation_input()).await.unwrap_err().cause(), Cause::AlreadyRegistered);
     // unknown at the PG, someone else's card, PG down
     for (error, status) in [
         (GatewayError::NotFound("x".into()), Cause::PgNotFound),
@@ -1241,9 +1238,9 @@ async fn create_reservation_failures() {
         let mut m = Mocks::new();
         m.reservations.expect_find_by_vendor().returning(|_, _| Ok(None));
         m.reservations.expect_find_by_source().returning(|_| Ok(None));
-        m.gateway.expect_fetch_reservation().returning(move |_, _, _| Err(error.clone()));
+        m.gateway.expect_fetch_saved_card().returning(move |_, _, _| Err(error.clone()));
         m.reservations.expect_insert().never();
-        assert_eq!(m.service().create_reservation(reservation_input()).await.unwrap_err().cause(), status);
+        assert_eq!(m.service().save_card(reservation_input()).await.unwrap_err().cause(), status);
     }
 }
 
@@ -1253,12 +1250,12 @@ async fn get_reservation_checks_the_password() {
     m.reservations.expect_find_by_id().returning(|_| Ok(Some(stored_reservation())));
     m.reservations.expect_find_by_source().returning(|_| Ok(None));
     let service = m.service();
-    let id = ReservationId::from_uuid(uuid::Uuid::from_u128(2));
-    assert_eq!(service.get_reservation(Locator::Id(id), &password()).await.unwrap().id, id);
+    let id = SavedCardId::from_uuid(uuid::Uuid::from_u128(2));
+    assert_eq!(service.get_saved_card(Locator::Id(id), &password()).await.unwrap().id, id);
     let wrong = Password::parse("x").unwrap();
-    assert_eq!(service.get_reservation(Locator::Id(id), &wrong).await.unwrap_err().cause(), Cause::WrongPassword);
+    assert_eq!(service.get_saved_card(Locator::Id(id), &wrong).await.unwrap_err().cause(), Cause::WrongPassword);
     assert_eq!(
-        service.get_reservation(Locator::Source(source()), &password()).await.unwrap_err().cause(),
+        service.get_saved_card(Locator::Source(source()), &password()).await.unwrap_err().cause(),
         Cause::RecordNotFound
     );
 }
@@ -1500,9 +1497,9 @@ async fn a_cancel_behind_another_refused_one_is_sent_and_not_answered_with_its_r
 
 // ---------------------------------------------------------------- saved-card charges
 
-fn saved_card() -> PaymentReservation {
-    PaymentReservation {
-        id: ReservationId::from_uuid(uuid::Uuid::from_u128(7)),
+fn saved_card() -> SavedCard {
+    SavedCard {
+        id: SavedCardId::from_uuid(uuid::Uuid::from_u128(7)),
         vendor: Vendor::parse("iamport", "store-1", "customer-1").unwrap(),
         source: Source::parse("shop", "customers", "customer-1").unwrap(),
         title: Title::parse("monthly plan").unwrap(),
@@ -1513,8 +1510,8 @@ fn saved_card() -> PaymentReservation {
     }
 }
 
-fn charge_command(key: &str) -> ChargeReservation {
-    ChargeReservation {
+fn charge_command(key: &str) -> ChargeSavedCard {
+    ChargeSavedCard {
         reservation: Locator::Id(saved_card().id),
         password: password(),
         source: source(),
@@ -1534,7 +1531,7 @@ async fn a_charge_whose_answer_was_lost_is_settled_by_looking_the_order_up_not_b
     let card = saved_card();
     m.reservations
         .expect_find_by_id()
-        .returning(move |_| Ok(Some(StoredReservation { reservation: saved_card(), password_hash: hash() })));
+        .returning(move |_| Ok(Some(StoredSavedCard { reservation: saved_card(), password_hash: hash() })));
     m.histories.expect_find_by_source().returning(|_| Ok(None));
     m.gateway
         .expect_charge_saved_card()
@@ -1556,22 +1553,19 @@ async fn a_charge_whose_answer_was_lost_is_settled_by_looking_the_order_up_not_b
     m.charges = charges.clone();
     let service = m.service();
 
-    let first = service.charge_reservation(charge_command("key-1")).await.unwrap_err();
+    let first = service.charge_saved_card(charge_command("key-1")).await.unwrap_err();
     assert_eq!(first.cause(), Cause::PgTimeout);
     assert_eq!(charges.rows.lock().unwrap()[0].state, IntentState::Unknown);
 
     // The retry, once the sender's lease is over (an unknown intent needs none).
-    let history = service.charge_reservation(charge_command("key-1")).await.unwrap();
+    let history = service.charge_saved_card(charge_command("key-1")).await.unwrap();
     assert_eq!(history.vendor().uid.as_str(), "imp_charged");
     assert_eq!(history.identity().reservation_id, Some(card.id));
     let intent = charges.rows.lock().unwrap()[0].clone();
     assert_eq!((intent.state, intent.history), (IntentState::Done, Some(history.id())));
 
     // Another key for the same order is refused without calling the PG.
-    assert_eq!(
-        service.charge_reservation(charge_command("key-2")).await.unwrap_err().cause(),
-        Cause::AlreadyRegistered
-    );
+    assert_eq!(service.charge_saved_card(charge_command("key-2")).await.unwrap_err().cause(), Cause::AlreadyRegistered);
 }
 
 /// A refused card leaves no history, and its retry is refused again without
@@ -1581,7 +1575,7 @@ async fn a_refused_charge_stores_nothing_and_is_not_sent_again() {
     let mut m = Mocks::new();
     m.reservations
         .expect_find_by_id()
-        .returning(|_| Ok(Some(StoredReservation { reservation: saved_card(), password_hash: hash() })));
+        .returning(|_| Ok(Some(StoredSavedCard { reservation: saved_card(), password_hash: hash() })));
     m.histories.expect_find_by_source().returning(|_| Ok(None));
     m.gateway
         .expect_charge_saved_card()
@@ -1590,7 +1584,7 @@ async fn a_refused_charge_stores_nothing_and_is_not_sent_again() {
     m.histories.expect_insert().never();
     let service = m.service();
     for _ in 0..2 {
-        let error = service.charge_reservation(charge_command("key-1")).await.unwrap_err();
+        let error = service.charge_saved_card(charge_command("key-1")).await.unwrap_err();
         assert_eq!(error.cause(), Cause::PgRejected);
         assert!(error.to_string().contains("잔액"), "{error}");
     }

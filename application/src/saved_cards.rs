@@ -1,9 +1,9 @@
 //! Saved cards (the original SDK's "reservations"): registering, reading, and marking one the
 //! PG removed.
 
-use payments_domain::{Password, PaymentReservation, ReservationId, VendorCode};
+use payments_domain::{Password, SavedCard, SavedCardId, VendorCode};
 
-use crate::commands::{CreateReservation, ReservationLocator};
+use crate::commands::{SaveCard, SavedCardLocator};
 use crate::error::{AppError, RecordKind};
 use crate::keys::lookup_digest;
 use crate::ports::SecretKey;
@@ -15,7 +15,7 @@ impl PaymentService {
     /// # Errors
     /// `AlreadyRegistered`; `PgNotFound` when the PG does not know it; a PG
     /// refusal when it belongs to another customer; a PG failure or timeout.
-    pub async fn create_reservation(&self, input: CreateReservation) -> Result<PaymentReservation, AppError> {
+    pub async fn save_card(&self, input: SaveCard) -> Result<SavedCard, AppError> {
         self.check_new_password(&input.password)?;
         if self.reservations().find_by_vendor(input.vendor.code, &input.vendor.uid).await?.is_some() {
             return Err(AppError::AlreadyRegistered {
@@ -30,10 +30,10 @@ impl PaymentService {
             });
         }
         let gateway = self.deps.gateways.get(input.vendor.code)?;
-        let card = gateway.fetch_reservation(&input.vendor.store_id, &input.vendor.uid, &input.source.id).await?;
+        let card = gateway.fetch_saved_card(&input.vendor.store_id, &input.vendor.uid, &input.source.id).await?;
         let password_hash = self.hash(&input.password).await?;
-        let reservation = PaymentReservation {
-            id: ReservationId::from_uuid(self.deps.ids.new_id()),
+        let reservation = SavedCard {
+            id: SavedCardId::from_uuid(self.deps.ids.new_id()),
             vendor: input.vendor,
             source: input.source,
             title: input.title,
@@ -61,12 +61,8 @@ impl PaymentService {
     ///
     /// # Errors
     /// As for reading a history.
-    pub async fn get_reservation(
-        &self,
-        locator: ReservationLocator,
-        password: &Password,
-    ) -> Result<PaymentReservation, AppError> {
-        Ok(self.opened_reservation(&locator, password).await?.reservation)
+    pub async fn get_saved_card(&self, locator: SavedCardLocator, password: &Password) -> Result<SavedCard, AppError> {
+        Ok(self.opened_saved_card(&locator, password).await?.reservation)
     }
 
     /// Removes a saved card with its password: at the PG where its API
@@ -76,12 +72,12 @@ impl PaymentService {
     ///
     /// # Errors
     /// As for reading; a PG failure or timeout.
-    pub async fn remove_reservation(
+    pub async fn remove_saved_card(
         &self,
-        locator: ReservationLocator,
+        locator: SavedCardLocator,
         password: &payments_domain::Password,
-    ) -> Result<PaymentReservation, AppError> {
-        let mut card = self.opened_reservation(&locator, password).await?.reservation;
+    ) -> Result<SavedCard, AppError> {
+        let mut card = self.opened_saved_card(&locator, password).await?.reservation;
         if card.removed_at.is_some() {
             return Ok(card);
         }

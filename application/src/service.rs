@@ -9,8 +9,7 @@ use crate::commands::NotificationOutcome;
 use crate::error::AppError;
 use crate::policy::{OrderBinding, PasswordPolicy, WebhookTargets};
 use crate::ports::{
-    CancelIntentRepository, Clock, HistoryRepository, IdGenerator, PasswordHasher, PaymentGateway,
-    ReservationRepository,
+    CancelIntentRepository, Clock, HistoryRepository, IdGenerator, PasswordHasher, PaymentGateway, SavedCardRepository,
 };
 
 /// The PG gateways by vendor.
@@ -41,7 +40,7 @@ impl Gateways {
 pub struct PaymentDeps {
     pub gateways: Gateways,
     pub histories: Arc<dyn HistoryRepository>,
-    pub reservations: Arc<dyn crate::ports::ReservationRepository>,
+    pub reservations: Arc<dyn crate::ports::SavedCardRepository>,
     pub hasher: Arc<dyn PasswordHasher>,
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<dyn IdGenerator>,
@@ -115,7 +114,7 @@ impl PaymentService {
         self.deps.histories.as_ref()
     }
 
-    pub(crate) fn reservations(&self) -> &dyn ReservationRepository {
+    pub(crate) fn reservations(&self) -> &dyn SavedCardRepository {
         self.deps.reservations.as_ref()
     }
 }

@@ -172,7 +172,7 @@ impl PaymentsClient {
 
     /// A copy of this client that sends `key` as `Idempotency-Key` with the
     /// calls that honour it ([`Self::create_history`], [`Self::cancel_history`],
-    /// [`Self::create_reservation`]): a retry with the same key and body gets
+    /// [`Self::save_card`]): a retry with the same key and body gets
     /// the first answer instead of acting twice.
     #[must_use]
     pub fn with_idempotency_key(&self, key: impl Into<String>) -> Self {
@@ -225,7 +225,7 @@ impl PaymentsClient {
     /// # Errors
     /// 400 invalid field, 404 unknown card at the PG, 409 already registered,
     /// 422 the PG refused, 502/504 the PG failed.
-    pub async fn create_reservation(&self, body: &CreateReservationBody) -> Result<ReservationBody, ClientError> {
+    pub async fn save_card(&self, body: &CreateReservationBody) -> Result<ReservationBody, ClientError> {
         self.encrypted(Method::POST, "/payments/reservations", Some(body.to_json_string()), true).await
     }
 
@@ -233,7 +233,7 @@ impl PaymentsClient {
     ///
     /// # Errors
     /// 403 wrong password, 404 no such record.
-    pub async fn get_reservation(&self, accessor: &SourceAccessorBody) -> Result<ReservationBody, ClientError> {
+    pub async fn get_saved_card(&self, accessor: &SourceAccessorBody) -> Result<ReservationBody, ClientError> {
         self.encrypted(Method::PATCH, "/payments/reservations/get", Some(accessor.to_json_string()), false).await
     }
 
@@ -241,7 +241,7 @@ impl PaymentsClient {
     ///
     /// # Errors
     /// 403 wrong password, 404 no such record.
-    pub async fn get_reservation_by_id(&self, id: uuid::Uuid, password: &str) -> Result<ReservationBody, ClientError> {
+    pub async fn get_saved_card_by_id(&self, id: uuid::Uuid, password: &str) -> Result<ReservationBody, ClientError> {
         let body = PasswordBody { password: password.to_owned() }.to_json_string();
         self.encrypted(Method::PATCH, &format!("/payments/reservations/{id}"), Some(body), false).await
     }
@@ -254,7 +254,7 @@ impl PaymentsClient {
     /// 400 invalid field, 403 wrong password, 404 no such card, 409 source or
     /// order taken (or this charge still running), 410 card removed, 422 the
     /// PG refused the charge, 502/504 the PG failed.
-    pub async fn charge_reservation(
+    pub async fn charge_saved_card(
         &self,
         id: uuid::Uuid,
         body: &ChargeReservationBody,
@@ -268,7 +268,7 @@ impl PaymentsClient {
     ///
     /// # Errors
     /// 403 wrong password, 404 no such record, 502/504 the PG failed.
-    pub async fn remove_reservation(&self, id: uuid::Uuid, password: &str) -> Result<ReservationBody, ClientError> {
+    pub async fn remove_saved_card(&self, id: uuid::Uuid, password: &str) -> Result<ReservationBody, ClientError> {
         let body = PasswordBody { password: password.to_owned() }.to_json_string();
         self.encrypted(Method::POST, &format!("/payments/reservations/{id}/remove"), Some(body), false).await
     }

@@ -3,8 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    CancelReason, Currency, DomainError, HistoryId, Money, OrderId, ReservationId, Source, Timestamp, Vendor,
-    WebhookUrl, text::check_id,
+    CancelReason, Currency, DomainError, HistoryId, Money, OrderId, SavedCardId, Source, Timestamp, Vendor, WebhookUrl,
+    text::check_id,
 };
 
 /// The PG's own identifier of one cancellation (Iamport `pg_tid`/`cancellation_id`,
@@ -153,7 +153,7 @@ pub struct HistoryIdentity {
     pub created_at: Timestamp,
     /// The saved card this payment was charged from, if it was.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reservation_id: Option<ReservationId>,
+    pub reservation_id: Option<SavedCardId>,
 }
 
 /// A registered payment. Invariants (checked by every constructor):

@@ -45,8 +45,8 @@ id_newtype!(
     HistoryId
 );
 id_newtype!(
-    /// Id of a [`crate::PaymentReservation`].
-    ReservationId
+    /// Id of a [`crate::SavedCard`].
+    SavedCardId
 );
 id_newtype!(
     /// Id of a [`crate::WebhookEvent`]; also the `webhook-id` header of every

@@ -8,7 +8,7 @@ mod error;
 mod history;
 mod ids;
 mod money;
-mod reservation;
+mod saved_card;
 mod source;
 mod text;
 mod vendor;
@@ -20,9 +20,9 @@ pub use error::DomainError;
 pub use history::{
     Applied, CancelHistory, CancelKey, HistoryIdentity, HistoryParts, PaymentHistory, PaymentPhase, PaymentSnapshot,
 };
-pub use ids::{EventId, HistoryId, ReservationId, Timestamp, to_millis};
+pub use ids::{EventId, HistoryId, SavedCardId, Timestamp, to_millis};
 pub use money::Money;
-pub use reservation::PaymentReservation;
+pub use saved_card::SavedCard;
 pub use source::{Password, PasswordHash, Source, SourceId, SourceSchema, SourceTable};
 pub use text::{CancelReason, Title};
 pub use vendor::{OrderId, StoreId, Vendor, VendorCode, VendorUid};

@@ -222,7 +222,7 @@ async fn saved_card(app: &TestApp, pg: Pg) {
     };
     let reservation = app
         .client
-        .create_reservation(&wire::CreateReservationBody {
+        .save_card(&wire::CreateReservationBody {
             vendor: vendor(pg, &card_uid),
             source: customer(&customer_key),
             title: "monthly plan".into(),
@@ -236,7 +236,7 @@ async fn saved_card(app: &TestApp, pg: Pg) {
     assert_eq!(reservation.source, customer(&customer_key));
     assert!(reservation.data.is_object(), "{}", reservation.data);
 
-    let by_id = app.client.get_reservation_by_id(reservation.id, PASSWORD).await.expect("read by id");
+    let by_id = app.client.get_saved_card_by_id(reservation.id, PASSWORD).await.expect("read by id");
     assert_eq!(by_id, reservation);
     let accessor = wire::SourceAccessorBody {
         schema: "shop".into(),
@@ -244,11 +244,11 @@ async fn saved_card(app: &TestApp, pg: Pg) {
         id: customer_key.clone(),
         password: PASSWORD.into(),
     };
-    let by_source = app.client.get_reservation(&accessor).await.expect("read by source");
+    let by_source = app.client.get_saved_card(&accessor).await.expect("read by source");
     assert_eq!(by_source, reservation);
-    assert_status(app.client.get_reservation_by_id(reservation.id, "wrong").await, 403);
+    assert_status(app.client.get_saved_card_by_id(reservation.id, "wrong").await, 403);
     let wrong = wire::SourceAccessorBody { password: "wrong".into(), ..accessor };
-    assert_status(app.client.get_reservation(&wrong).await, 403);
+    assert_status(app.client.get_saved_card(&wrong).await, 403);
 
     // The backend charges the saved card, then registers the payment.
     let order = unique("order");
@@ -309,7 +309,7 @@ async fn saved(app: &TestApp, pg: Pg, number: &str) -> wire::ReservationBody {
         Pg::PortOne => app.portone.save_card_numbered(&customer_key, number).await,
     };
     app.client
-        .create_reservation(&wire::CreateReservationBody {
+        .save_card(&wire::CreateReservationBody {
             vendor: vendor(pg, &card_uid),
             source: customer(&customer_key),
             title: "monthly plan".into(),
@@ -337,7 +337,7 @@ async fn saved_card_charged(app: &TestApp, pg: Pg) {
     let card = saved(app, pg, "4321567812348765").await;
     let order = unique("order");
     let key = unique("charge-key");
-    let charged = app.client.charge_reservation(card.id, &charge_of(&order, 12_000, app), &key).await.expect("charged");
+    let charged = app.client.charge_saved_card(card.id, &charge_of(&order, 12_000, app), &key).await.expect("charged");
     assert_eq!(money_text(&charged.price), "12000");
     assert_eq!(charged.reservation_id, Some(card.id));
     assert_eq!(charged.source, source(&order));
@@ -351,10 +351,10 @@ async fn saved_card_charged(app: &TestApp, pg: Pg) {
     assert_eq!((status.as_str(), balance), (paid, 12_000));
 
     // The same key again: the first answer, and no second charge at the PG.
-    let again = app.client.charge_reservation(card.id, &charge_of(&order, 12_000, app), &key).await.expect("replayed");
+    let again = app.client.charge_saved_card(card.id, &charge_of(&order, 12_000, app), &key).await.expect("replayed");
     assert_eq!(again, charged);
     // Another key for the same order: refused before the PG is called.
-    let other = app.client.charge_reservation(card.id, &charge_of(&order, 12_000, app), &unique("k")).await;
+    let other = app.client.charge_saved_card(card.id, &charge_of(&order, 12_000, app), &unique("k")).await;
     assert_status(other, 409);
     assert_eq!(app.pg_state(pg, &charged.vendor.uid).await.1, 12_000, "charged once");
 
@@ -368,19 +368,19 @@ async fn saved_card_charged(app: &TestApp, pg: Pg) {
 
     // Wrong password, unknown card, no key.
     let wrong = wire::ChargeReservationBody { password: "wrong".into(), ..charge_of(&unique("order"), 100, app) };
-    assert_status(app.client.charge_reservation(card.id, &wrong, &unique("k")).await, 403);
+    assert_status(app.client.charge_saved_card(card.id, &wrong, &unique("k")).await, 403);
     let unknown = uuid::Uuid::new_v4();
     assert_status(
-        app.client.charge_reservation(unknown, &charge_of(&unique("order"), 100, app), &unique("k")).await,
+        app.client.charge_saved_card(unknown, &charge_of(&unique("order"), 100, app), &unique("k")).await,
         404,
     );
 
     // Removed: never charged again; the payment charged from it stays.
-    let removed = app.client.remove_reservation(card.id, PASSWORD).await.expect("removed");
+    let removed = app.client.remove_saved_card(card.id, PASSWORD).await.expect("removed");
     assert!(removed.removed_at.is_some());
     assert!(removed.data.get("billingKey").is_none(), "the billing key is erased: {}", removed.data);
-    assert_status(app.client.remove_reservation(card.id, "wrong").await, 403);
-    let after = app.client.charge_reservation(card.id, &charge_of(&unique("order"), 100, app), &unique("k")).await;
+    assert_status(app.client.remove_saved_card(card.id, "wrong").await, 403);
+    let after = app.client.charge_saved_card(card.id, &charge_of(&unique("order"), 100, app), &unique("k")).await;
     assert_status(after, 410);
     assert!(app.client.get_history_by_id(charged.id, PASSWORD).await.is_ok());
 
@@ -388,7 +388,7 @@ async fn saved_card_charged(app: &TestApp, pg: Pg) {
     let declined_card = saved(app, pg, DECLINED_CARD).await;
     let declined_order = unique("order");
     let declined =
-        app.client.charge_reservation(declined_card.id, &charge_of(&declined_order, 5_000, app), &unique("k")).await;
+        app.client.charge_saved_card(declined_card.id, &charge_of(&declined_order, 5_000, app), &unique("k")).await;
     let error = assert_status(declined, 422);
     assert!(error.to_string().contains("refused"), "{error}");
     assert_status(app.client.get_history(&payments_e2e::accessor(&declined_order)).await, 404);

@@ -107,7 +107,7 @@ async fn unknown_uid(app: &TestApp, pg: Pg) {
     let customer = unique("customer");
     let reservation = app
         .client
-        .create_reservation(&wire::CreateReservationBody {
+        .save_card(&wire::CreateReservationBody {
             vendor: vendor(pg, &customer),
             source: source(&customer),
             title: "never saved".into(),

@@ -56,7 +56,7 @@ async fn a_saved_card_issued_with_the_old_api_is_registered(app: &TestApp) {
     let billing_key = app.toss.save_card(&customer_key).await;
     let reservation = app
         .client
-        .create_reservation(&wire::CreateReservationBody {
+        .save_card(&wire::CreateReservationBody {
             vendor: vendor(TOSS, &billing_key),
             source: wire::SourceBody { schema: "shop".into(), table: "customers".into(), id: customer_key.clone() },
             title: "monthly plan".into(),

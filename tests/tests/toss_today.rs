@@ -150,7 +150,7 @@ async fn a_saved_card_is_issued_from_the_windows_auth_key(app: &TestApp) {
     let source = wire::SourceBody { schema: "shop".into(), table: "customers".into(), id: customer_key.clone() };
     let reservation = app
         .client
-        .create_reservation(&wire::CreateReservationBody {
+        .save_card(&wire::CreateReservationBody {
             vendor: vendor(TOSS, &auth_key),
             source: source.clone(),
             title: "monthly plan".into(),
@@ -171,14 +171,14 @@ async fn a_saved_card_is_issued_from_the_windows_auth_key(app: &TestApp) {
     let deleted = json!({ "eventType": "BILLING_DELETED", "createdAt": "2026-12-01T10:00:00.000000",
                           "data": { "billingKey": billing_key, "reason": null } });
     assert_eq!(app.post_pg_webhook("toss", &deleted).await, 200);
-    let read = app.client.get_reservation_by_id(reservation.id, PASSWORD).await.expect("still readable");
+    let read = app.client.get_saved_card_by_id(reservation.id, PASSWORD).await.expect("still readable");
     assert!(read.removed_at.is_some(), "marked removed: {read:?}");
     assert_eq!(reservation.removed_at, None);
     // The authKey is single-use: registering it for another source fails at Toss.
     let other = wire::SourceBody { id: unique("customer"), ..source };
     let again = app
         .client
-        .create_reservation(&wire::CreateReservationBody {
+        .save_card(&wire::CreateReservationBody {
             vendor: vendor(TOSS, &auth_key),
             source: other,
             title: "again".into(),

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use payments_application::commands::Locator;
 use payments_application::ports::RawNotification;
 use payments_application::{AppError, Received, Taken};
-use payments_domain::{HistoryId, ReservationId, VendorCode};
+use payments_domain::{HistoryId, SavedCardId, VendorCode};
 use payments_wire::{
     CancelHistoryBody, ChargeReservationBody, CreateHistoryBody, CreateReservationBody, HistoryBody,
     IamportWebhookBody, OutboxBody, PasswordBody, PerformanceBody, ReconcilerBody, ReservationBody, SourceAccessorBody,
@@ -88,10 +88,10 @@ async fn history_password(
 /// A replayed saved-card request's own password check, against its card.
 async fn card_password(
     state: &HttpState,
-    card: payments_application::commands::ReservationLocator,
+    card: payments_application::commands::SavedCardLocator,
     password: payments_domain::Password,
 ) -> Result<(), AppError> {
-    state.payments.get_reservation(card, &password).await.map(drop)
+    state.payments.get_saved_card(card, &password).await.map(drop)
 }
 
 /// A PG notification, proven and read by the PG's own reader (its half of
@@ -259,7 +259,7 @@ impl PaymentsApi {
         operation_id = "createReservation",
         tag = "ApiTags::Reservations"
     )]
-    async fn create_reservation(
+    async fn save_card(
         &self,
         state: Data<&Arc<HttpState>>,
         #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
@@ -270,7 +270,7 @@ impl PaymentsApi {
             Keyed::about_source("POST /payments/reservations", &command.source, idempotency_key.0, &body.canonical);
         let verify = card_password(state.0, Locator::Source(command.source.clone()), command.password.clone());
         let payments = state.payments.clone();
-        let work = async move { payments.create_reservation(command).await.map(|r| ReservationBody::from(&r)) };
+        let work = async move { payments.save_card(command).await.map(|r| ReservationBody::from(&r)) };
         Ok(idempotency::run(state.0, keyed, verify, work).await?)
     }
 
@@ -283,13 +283,13 @@ impl PaymentsApi {
         operation_id = "getReservation",
         tag = "ApiTags::Reservations"
     )]
-    async fn get_reservation(
+    async fn get_saved_card(
         &self,
         state: Data<&Arc<HttpState>>,
         body: Encrypted<SourceAccessorBody>,
     ) -> Result<EncryptedOk<ReservationBody>, ReadError> {
         let (source, password) = body.value.try_into_domain()?;
-        let reservation = state.payments.get_reservation(Locator::Source(source), &password).await?;
+        let reservation = state.payments.get_saved_card(Locator::Source(source), &password).await?;
         Ok(EncryptedOk::new(&ReservationBody::from(&reservation), &state.cipher))
     }
 
@@ -302,15 +302,15 @@ impl PaymentsApi {
         operation_id = "getReservationById",
         tag = "ApiTags::Reservations"
     )]
-    async fn get_reservation_by_id(
+    async fn get_saved_card_by_id(
         &self,
         state: Data<&Arc<HttpState>>,
         id: Path<uuid::Uuid>,
         body: Encrypted<PasswordBody>,
     ) -> Result<EncryptedOk<ReservationBody>, ReadError> {
         let password = body.value.try_into_domain()?;
-        let locator = Locator::Id(ReservationId::from_uuid(id.0));
-        let reservation = state.payments.get_reservation(locator, &password).await?;
+        let locator = Locator::Id(SavedCardId::from_uuid(id.0));
+        let reservation = state.payments.get_saved_card(locator, &password).await?;
         Ok(EncryptedOk::new(&ReservationBody::from(&reservation), &state.cipher))
     }
 
@@ -330,7 +330,7 @@ impl PaymentsApi {
         operation_id = "chargeReservation",
         tag = "ApiTags::Reservations"
     )]
-    async fn charge_reservation(
+    async fn charge_saved_card(
         &self,
         state: Data<&Arc<HttpState>>,
         id: Path<uuid::Uuid>,
@@ -345,7 +345,7 @@ impl PaymentsApi {
             .with_param("Idempotency-Key")
             .into());
         };
-        let card = ReservationId::from_uuid(id.0);
+        let card = SavedCardId::from_uuid(id.0);
         let command = body.value.try_into_domain(Locator::Id(card), key)?;
         let keyed = Keyed {
             route: "POST /payments/reservations/{id}/charge",
@@ -355,7 +355,7 @@ impl PaymentsApi {
         };
         let verify = card_password(state.0, Locator::Id(card), command.password.clone());
         let payments = state.payments.clone();
-        let work = async move { payments.charge_reservation(command).await.map(|h| HistoryBody::from(&h)) };
+        let work = async move { payments.charge_saved_card(command).await.map(|h| HistoryBody::from(&h)) };
         Ok(idempotency::run(state.0, keyed, verify, work).await?)
     }
 
@@ -372,15 +372,15 @@ impl PaymentsApi {
         operation_id = "removeReservation",
         tag = "ApiTags::Reservations"
     )]
-    async fn remove_reservation(
+    async fn remove_saved_card(
         &self,
         state: Data<&Arc<HttpState>>,
         id: Path<uuid::Uuid>,
         body: Encrypted<PasswordBody>,
     ) -> Result<EncryptedOk<ReservationBody>, RemoveCardError> {
         let password = body.value.try_into_domain()?;
-        let locator = Locator::Id(ReservationId::from_uuid(id.0));
-        let reservation = state.payments.remove_reservation(locator, &password).await?;
+        let locator = Locator::Id(SavedCardId::from_uuid(id.0));
+        let reservation = state.payments.remove_saved_card(locator, &password).await?;
         Ok(EncryptedOk::new(&ReservationBody::from(&reservation), &state.cipher))
     }
 

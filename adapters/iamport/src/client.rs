@@ -5,9 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use payments_application::ports::{
-    CancelRequest, ChargeRequest, ChargedPayment, GatewayError, PaymentGateway, SavedCard,
-};
+use payments_application::ports::{CancelRequest, ChargeRequest, ChargedPayment, GatewayError, PaymentGateway, PgCard};
 use payments_domain::{
     CancelHistory, CancelKey, CancelReason, Currency, Money, OrderId, PaymentPhase, PaymentSnapshot, SourceId, StoreId,
     VendorCode, VendorUid,
@@ -441,12 +439,12 @@ impl PaymentGateway for IamportGateway {
         }
     }
 
-    async fn fetch_reservation(
+    async fn fetch_saved_card(
         &self,
         store: &StoreId,
         uid: &VendorUid,
         customer: &SourceId,
-    ) -> Result<SavedCard, GatewayError> {
+    ) -> Result<PgCard, GatewayError> {
         // A saved card is its customer's: the customer_uid is the caller's
         // id of the card holder (as Toss binds customerKey), so nobody
         // registers another customer's card under their own record.
@@ -459,7 +457,7 @@ impl PaymentGateway for IamportGateway {
         }
         let data = self.call::<()>(store, Method::GET, &["subscribe", "customers", uid.as_str()], None).await?;
         // Iamport charges a saved card by its customer_uid.
-        Ok(SavedCard { data, key: uid.as_str().to_owned() })
+        Ok(PgCard { data, key: uid.as_str().to_owned() })
     }
 
     async fn charge_saved_card(

@@ -215,12 +215,12 @@ async fn reads_a_saved_card() {
     let gateway = fake.gateway();
     // Another record's card: refused before Iamport is asked.
     let stolen = gateway
-        .fetch_reservation(&store(), &VendorUid::parse("customer-1").unwrap(), &SourceId::parse("u1").unwrap())
+        .fetch_saved_card(&store(), &VendorUid::parse("customer-1").unwrap(), &SourceId::parse("u1").unwrap())
         .await
         .unwrap_err();
     assert!(matches!(&stolen, GatewayError::Rejected(why) if why.contains("source.id")), "{stolen:?}");
     let card = gateway
-        .fetch_reservation(&store(), &VendorUid::parse("customer-1").unwrap(), &SourceId::parse("customer-1").unwrap())
+        .fetch_saved_card(&store(), &VendorUid::parse("customer-1").unwrap(), &SourceId::parse("customer-1").unwrap())
         .await
         .unwrap();
     assert_eq!(card.key, "customer-1", "Iamport charges a saved card by its customer_uid");
@@ -229,7 +229,7 @@ async fn reads_a_saved_card() {
     assert!(!card.data["card_number"].as_str().unwrap().contains("2222-3333"), "the card number is masked");
 
     let error = gateway
-        .fetch_reservation(&store(), &VendorUid::parse("nobody").unwrap(), &SourceId::parse("nobody").unwrap())
+        .fetch_saved_card(&store(), &VendorUid::parse("nobody").unwrap(), &SourceId::parse("nobody").unwrap())
         .await
         .unwrap_err();
     assert!(matches!(error, GatewayError::NotFound(_)), "{error:?}");

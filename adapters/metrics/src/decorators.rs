@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use payments_application::ports::{
-    CancelRequest, ChargeRequest, ChargedPayment, ConfirmRequest, GatewayError, PaymentGateway, SavedCard, SendResult,
+    CancelRequest, ChargeRequest, ChargedPayment, ConfirmRequest, GatewayError, PaymentGateway, PgCard, SendResult,
     WebhookSender,
 };
 use payments_domain::{OrderId, PaymentSnapshot, SourceId, StoreId, VendorCode, VendorUid, WebhookEvent};
@@ -90,13 +90,13 @@ impl PaymentGateway for MeteredGateway {
         self.measure("cancel_payment", self.inner.cancel_payment(store, uid, request)).await
     }
 
-    async fn fetch_reservation(
+    async fn fetch_saved_card(
         &self,
         store: &StoreId,
         uid: &VendorUid,
         customer: &SourceId,
-    ) -> Result<SavedCard, GatewayError> {
-        self.measure("fetch_reservation", self.inner.fetch_reservation(store, uid, customer)).await
+    ) -> Result<PgCard, GatewayError> {
+        self.measure("fetch_reservation", self.inner.fetch_saved_card(store, uid, customer)).await
     }
 
     async fn charge_saved_card(

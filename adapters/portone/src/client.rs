@@ -11,9 +11,7 @@ use async_trait::async_trait;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use payments_application::ports::{
-    CancelRequest, ChargeRequest, ChargedPayment, GatewayError, PaymentGateway, SavedCard,
-};
+use payments_application::ports::{CancelRequest, ChargeRequest, ChargedPayment, GatewayError, PaymentGateway, PgCard};
 use payments_domain::{OrderId, PaymentSnapshot, SourceId, StoreId, VendorCode, VendorUid};
 use payments_pg::{
     Answer, ExposeSecret, IDEMPOTENCY_KEY, PgBuildError, PgFailure, PgHttp, SecretString, Stores, call_name,
@@ -301,12 +299,12 @@ impl PaymentGateway for PortOneGateway {
         self.read(store.as_str(), uid.as_str()).await
     }
 
-    async fn fetch_reservation(
+    async fn fetch_saved_card(
         &self,
         store: &StoreId,
         uid: &VendorUid,
         customer: &SourceId,
-    ) -> Result<SavedCard, GatewayError> {
+    ) -> Result<PgCard, GatewayError> {
         let data = self.billing_key(store.as_str(), uid.as_str()).await?;
         if data.get("status").and_then(Value::as_str) != Some("ISSUED") {
             return Err(GatewayError::Rejected("the billing key is not issued (deleted?)".to_owned()));
@@ -320,7 +318,7 @@ impl PaymentGateway for PortOneGateway {
                 customer.as_str()
             )));
         }
-        Ok(SavedCard { key: uid.as_str().to_owned(), data })
+        Ok(PgCard { key: uid.as_str().to_owned(), data })
     }
 
     async fn charge_saved_card(

@@ -254,9 +254,9 @@ async fn a_billing_key_is_read_for_its_customer_charged_once_and_deleted() {
     let info = f.customer("/internal/billing-keys", json!({"customerId": "customer-1"})).await;
     let key = VendorUid::parse(info["billingKey"].as_str().unwrap()).unwrap();
     assert!(info["methods"][0]["card"]["number"].as_str().unwrap().contains('*'), "masked: {info}");
-    let saved = f.gateway.fetch_reservation(&store(), &key, &SourceId::parse("customer-1").unwrap()).await.unwrap();
+    let saved = f.gateway.fetch_saved_card(&store(), &key, &SourceId::parse("customer-1").unwrap()).await.unwrap();
     assert_eq!(saved.key, key.as_str());
-    let stranger = f.gateway.fetch_reservation(&store(), &key, &SourceId::parse("customer-2").unwrap()).await;
+    let stranger = f.gateway.fetch_saved_card(&store(), &key, &SourceId::parse("customer-2").unwrap()).await;
     assert!(matches!(stranger, Err(GatewayError::Rejected(_))), "another customer's card");
 
     let charge = ChargeRequest {

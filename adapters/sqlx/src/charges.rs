@@ -6,7 +6,7 @@ use super::{DbRow, IdCol, from_id, id_col, money_col, ts_col};
 
 use async_trait::async_trait;
 use payments_application::ports::{ChargeBegin, ChargeIntent, ChargeIntentRepository, RepositoryError};
-use payments_domain::{HistoryId, ReservationId, Timestamp};
+use payments_domain::{HistoryId, SavedCardId, Timestamp};
 
 use super::intents::{state_of, state_text};
 use crate::error::{corrupt, db_err, unique_violation};
@@ -21,7 +21,7 @@ fn charge(row: &DbRow) -> Result<ChargeIntent, RepositoryError> {
     let state: String = get(row, "state")?;
     Ok(ChargeIntent {
         id,
-        reservation: ReservationId::from_uuid(get_id(row, "payment_reservation_id")?),
+        reservation: SavedCardId::from_uuid(get_id(row, "payment_reservation_id")?),
         order_digest: get(row, "order_digest")?,
         amount: get_money(row, "amount")?,
         state: state_of(&state).ok_or_else(|| corrupt(format!("state of charge {id}"), &state))?,

@@ -1,12 +1,12 @@
 //! Backend-independent conversions between stored rows and domain values,
 //! and the sealing of values at rest.
 
-use payments_application::ports::{RepositoryError, StoredHistory, StoredReservation};
+use payments_application::ports::{RepositoryError, StoredHistory, StoredSavedCard};
 use payments_crypto::Keyring;
 use payments_domain::{
     CancelHistory, CancelKey, CancelReason, Currency, EventId, HistoryId, HistoryIdentity, HistoryParts, Money,
-    OrderId, PasswordHash, PaymentHistory, PaymentReservation, ReservationId, Source, StoreId, Timestamp, Title,
-    Vendor, VendorUid, WebhookEvent, WebhookUrl,
+    OrderId, PasswordHash, PaymentHistory, SavedCard, SavedCardId, Source, StoreId, Timestamp, Title, Vendor,
+    VendorUid, WebhookEvent, WebhookUrl,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -170,7 +170,7 @@ pub(crate) fn history(
             source: field("source", id, Source::parse(&row.source_schema, &row.source_table, &row.source_id))?,
             webhook_url: field("webhook_url", id, WebhookUrl::parse(row.webhook_url))?,
             created_at: row.created_at,
-            reservation_id: row.reservation_id.map(ReservationId::from_uuid),
+            reservation_id: row.reservation_id.map(SavedCardId::from_uuid),
         },
         order_id: row
             .vendor_order_id
@@ -199,11 +199,11 @@ pub(crate) fn history(
 }
 
 /// Rebuilds a stored saved card.
-pub(crate) fn reservation(keys: &AtRestKeys, row: ReservationRow) -> Result<StoredReservation, RepositoryError> {
+pub(crate) fn reservation(keys: &AtRestKeys, row: ReservationRow) -> Result<StoredSavedCard, RepositoryError> {
     let id = row.id;
-    Ok(StoredReservation {
-        reservation: PaymentReservation {
-            id: ReservationId::from_uuid(id),
+    Ok(StoredSavedCard {
+        reservation: SavedCard {
+            id: SavedCardId::from_uuid(id),
             vendor: vendor(id, &row.vendor_code, row.vendor_store_id, row.vendor_uid)?,
             source: field("source", id, Source::parse(&row.source_schema, &row.source_table, &row.source_id))?,
             title: field("title", id, Title::parse(row.title))?,

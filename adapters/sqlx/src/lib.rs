@@ -27,8 +27,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use payments_application::ports::{
-    CancelIntentRepository, HistoryRepository, IdempotencyStore, NotificationInbox, ReservationRepository,
-    WebhookOutbox,
+    CancelIntentRepository, HistoryRepository, IdempotencyStore, NotificationInbox, SavedCardRepository, WebhookOutbox,
 };
 use payments_crypto::Keyring;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
@@ -102,7 +101,7 @@ pub struct Repositories {
     /// database cannot tell about is processed again).
     pub receipts: Arc<dyn payments_application::ports::NotificationReceipts>,
     pub attempts: Arc<dyn payments_application::ports::PasswordAttempts>,
-    pub reservations: Arc<dyn ReservationRepository>,
+    pub reservations: Arc<dyn SavedCardRepository>,
     pub outbox: Arc<dyn WebhookOutbox>,
     pub idempotency: Arc<dyn IdempotencyStore>,
 }
@@ -116,7 +115,7 @@ impl Repositories {
             + payments_application::ports::ChargeIntentRepository
             + payments_application::ports::PasswordAttempts
             + payments_application::ports::NotificationReceipts
-            + ReservationRepository
+            + SavedCardRepository
             + WebhookOutbox
             + IdempotencyStore
             + 'static,

@@ -93,8 +93,8 @@ mod outbox;
 #[path = "receipts.rs"]
 mod receipts;
 #[allow(clippy::duplicate_mod)]
-#[path = "reservations.rs"]
-mod reservations;
-#[allow(clippy::duplicate_mod)]
 #[path = "rotation.rs"]
 mod rotation;
+#[allow(clippy::duplicate_mod)]
+#[path = "saved_cards.rs"]
+mod saved_cards;

@@ -385,7 +385,7 @@ async fn reservation_create_read_and_conflict(db: &TestDb) {
     let found = db.repos.reservations.find_by_vendor(VendorCode::TossPayments, &r.vendor.uid).await.unwrap();
     assert_eq!(found.unwrap().reservation, r);
     assert!(db.repos.reservations.find_by_vendor(VendorCode::Iamport, &r.vendor.uid).await.unwrap().is_none());
-    assert!(db.repos.reservations.find_by_id(ReservationId::from_uuid(uuid::Uuid::now_v7())).await.unwrap().is_none());
+    assert!(db.repos.reservations.find_by_id(SavedCardId::from_uuid(uuid::Uuid::now_v7())).await.unwrap().is_none());
 
     let message =
         conflict_message(db.repos.reservations.insert(&reservation("billing_1", "customer-2"), &hash()).await);
@@ -775,7 +775,7 @@ async fn settled_deliveries_are_purged_after_their_retention_with_their_attempts
 async fn wrong_passwords_are_counted_per_record_in_windows_and_locks(db: &TestDb) {
     use payments_application::ports::{PasswordFailures, PasswordRecord};
     let attempts = &db.repos.attempts;
-    let card = PasswordRecord::Reservation(ReservationId::from_uuid(uuid::Uuid::now_v7()));
+    let card = PasswordRecord::SavedCard(SavedCardId::from_uuid(uuid::Uuid::now_v7()));
     let other = PasswordRecord::History(HistoryId::from_uuid(uuid::Uuid::now_v7()));
     let window = Duration::from_secs(60);
     assert_eq!(attempts.failures(card).await.unwrap(), PasswordFailures::default());

@@ -11,7 +11,7 @@ use serde_json::Value;
 use payments_pg::{Answer, ExposeSecret, IDEMPOTENCY_KEY, PgBuildError, PgFailure, PgHttp, SecretString, Stores};
 
 use payments_application::ports::{
-    CancelRequest, ChargeRequest, ChargedPayment, ConfirmRequest, GatewayError, PaymentGateway, SavedCard,
+    CancelRequest, ChargeRequest, ChargedPayment, ConfirmRequest, GatewayError, PaymentGateway, PgCard,
 };
 use payments_domain::{Money, OrderId, PaymentSnapshot, SourceId, StoreId, VendorCode, VendorUid};
 
@@ -310,7 +310,7 @@ impl TossGateway {
     /// billing key included, is returned whole.
     ///
     /// # Errors
-    /// As [`PaymentGateway::fetch_reservation`].
+    /// As [`PaymentGateway::fetch_saved_card`].
     pub async fn issue_billing_key(
         &self,
         store: &str,
@@ -332,7 +332,7 @@ impl TossGateway {
     /// the original SDK's saved cards are read with).
     ///
     /// # Errors
-    /// As [`PaymentGateway::fetch_reservation`].
+    /// As [`PaymentGateway::fetch_saved_card`].
     pub async fn legacy_billing(
         &self,
         store: &str,
@@ -421,12 +421,12 @@ impl PaymentGateway for TossGateway {
         }
     }
 
-    async fn fetch_reservation(
+    async fn fetch_saved_card(
         &self,
         store: &StoreId,
         uid: &VendorUid,
         customer: &SourceId,
-    ) -> Result<SavedCard, GatewayError> {
+    ) -> Result<PgCard, GatewayError> {
         // Today's window hands out an authKey to exchange for a billing key;
         // the original SDK registers a billing key it issued itself (API 1.x).
         let data = match self.issue_billing_key(store.as_str(), uid.as_str(), customer.as_str()).await {
@@ -438,7 +438,7 @@ impl PaymentGateway for TossGateway {
             Err(other) => Err(other),
         }?;
         let key = data.get("billingKey").and_then(Value::as_str).unwrap_or_default().to_owned();
-        Ok(SavedCard { data, key })
+        Ok(PgCard { data, key })
     }
 
     async fn charge_saved_card(

@@ -376,16 +376,16 @@ async fn legacy_billing_authorization_then_read_with_the_right_and_the_wrong_cus
         let billing_key = billing["billingKey"].as_str().unwrap().to_owned();
 
         let uid = VendorUid::parse(&billing_key).unwrap();
-        let read = gateway.fetch_reservation(&store(), &uid, &SourceId::parse("customer-1").unwrap()).await.unwrap();
+        let read = gateway.fetch_saved_card(&store(), &uid, &SourceId::parse("customer-1").unwrap()).await.unwrap();
         assert_eq!(read.data, billing);
         assert_eq!(read.key, billing_key);
         let legacy = gateway.legacy_billing(STORE, &billing_key, "customer-1").await.unwrap();
         assert_eq!(legacy, billing);
 
-        let wrong = gateway.fetch_reservation(&store(), &uid, &SourceId::parse("customer-2").unwrap()).await;
+        let wrong = gateway.fetch_saved_card(&store(), &uid, &SourceId::parse("customer-2").unwrap()).await;
         assert!(matches!(wrong, Err(GatewayError::Rejected(_))), "{wrong:?}");
         let unknown = VendorUid::parse("no-such-billing-key").unwrap();
-        let missing = gateway.fetch_reservation(&store(), &unknown, &SourceId::parse("customer-1").unwrap()).await;
+        let missing = gateway.fetch_saved_card(&store(), &unknown, &SourceId::parse("customer-1").unwrap()).await;
         assert!(matches!(missing, Err(GatewayError::NotFound(_))), "{missing:?}");
 
         let path = format!("/v1/billing/authorizations/{billing_key}");

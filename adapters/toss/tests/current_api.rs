@@ -409,12 +409,12 @@ async fn the_card_registration_window_then_issue_then_charge() {
         let (_, second) = fake.raw(Method::POST, "/internal/billing/auth", Some(&register("customer-3"))).await;
         let customer = SourceId::parse("customer-3").unwrap();
         let via_auth = VendorUid::parse(second["authKey"].as_str().unwrap()).unwrap();
-        let reservation = gateway.fetch_reservation(&store(), &via_auth, &customer).await.unwrap();
+        let reservation = gateway.fetch_saved_card(&store(), &via_auth, &customer).await.unwrap();
         fake.check_answer(&reservation.data);
         assert_eq!(reservation.data["customerKey"], "customer-3");
         assert_eq!(reservation.data["billingKey"], reservation.key.as_str());
         let via_billing = VendorUid::parse(&reservation.key).unwrap();
-        assert_eq!(gateway.fetch_reservation(&store(), &via_billing, &customer).await.unwrap(), reservation);
+        assert_eq!(gateway.fetch_saved_card(&store(), &via_billing, &customer).await.unwrap(), reservation);
 
         // Charging: 200, a BILLING payment with the masked card, and no webhook.
         let charge = json!({"customerKey": "customer-1", "orderId": order_id(), "amount": 9900, "orderName": "plan"});

@@ -123,7 +123,7 @@ async fn each_failure_maps_to_its_gateway_error() {
         );
 
         let customer = SourceId::parse("c").unwrap();
-        let reservation = gateway.fetch_reservation(&store(), &uid("not-a-payment"), &customer).await;
+        let reservation = gateway.fetch_saved_card(&store(), &uid("not-a-payment"), &customer).await;
         assert!(matches!(reservation, Err(GatewayError::Protocol(_))), "{reservation:?}");
 
         // Nobody listening: a port that was just free.

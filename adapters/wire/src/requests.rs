@@ -1,9 +1,7 @@
 //! Request bodies of the encrypted routes and their conversion to commands.
 
 use payments_application::AppError;
-use payments_application::commands::{
-    CancelHistory, ChargeReservation, CreateHistory, CreateReservation, ReservationLocator,
-};
+use payments_application::commands::{CancelHistory, ChargeSavedCard, CreateHistory, SaveCard, SavedCardLocator};
 use payments_application::ports::RefundAccount;
 use payments_domain::{CancelReason, Password, Source, StoreId, Title, Vendor, VendorUid, WebhookUrl};
 use poem_openapi::Object;
@@ -211,10 +209,10 @@ impl ChargeReservationBody {
     /// [`AppError::Domain`] (an invalid field) naming the bad field.
     pub fn try_into_domain(
         self,
-        reservation: ReservationLocator,
+        reservation: SavedCardLocator,
         idempotency_key: String,
-    ) -> Result<ChargeReservation, AppError> {
-        Ok(ChargeReservation {
+    ) -> Result<ChargeSavedCard, AppError> {
+        Ok(ChargeSavedCard {
             reservation,
             password: Password::parse(self.password)?,
             source: self.source.try_into_domain()?,
@@ -244,8 +242,8 @@ pub struct CreateReservationBody {
 impl CreateReservationBody {
     /// # Errors
     /// [`AppError::Domain`] (an invalid field) naming the bad field.
-    pub fn try_into_domain(self) -> Result<CreateReservation, AppError> {
-        Ok(CreateReservation {
+    pub fn try_into_domain(self) -> Result<SaveCard, AppError> {
+        Ok(SaveCard {
             vendor: self.vendor.try_into_domain()?,
             source: self.source.try_into_domain()?,
             title: Title::parse(self.title)?,

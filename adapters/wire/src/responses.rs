@@ -1,6 +1,6 @@
 //! Response bodies: the records as the API (and the webhooks) show them.
 
-use payments_domain::{CancelHistory, PaymentHistory, PaymentReservation, Source, Vendor};
+use payments_domain::{CancelHistory, PaymentHistory, SavedCard, Source, Vendor};
 use poem_openapi::Object;
 
 use crate::{VendorCodeBody, WireMoney, WireTimestamp};
@@ -386,8 +386,8 @@ pub struct ReservationBody {
     pub removed_at: Option<WireTimestamp>,
 }
 
-impl From<&PaymentReservation> for ReservationBody {
-    fn from(reservation: &PaymentReservation) -> Self {
+impl From<&SavedCard> for ReservationBody {
+    fn from(reservation: &SavedCard) -> Self {
         Self {
             id: reservation.id.as_uuid(),
             vendor_code: reservation.vendor.code.into(),

@@ -115,7 +115,7 @@ pub struct CancelRequest {
 
 /// A card saved at the PG, as it answered. `Debug` hides the key.
 #[derive(Clone, PartialEq, Eq)]
-pub struct SavedCard {
+pub struct PgCard {
     /// The PG's JSON of the card, kept whole (sealed at rest).
     pub data: serde_json::Value,
     /// The PG's key for charging it (Toss `billingKey`, Iamport `customer_uid`):
@@ -123,7 +123,7 @@ pub struct SavedCard {
     pub key: String,
 }
 
-impl std::fmt::Debug for SavedCard {
+impl std::fmt::Debug for PgCard {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SavedCard").field("data", &self.data).finish_non_exhaustive()
     }
@@ -226,12 +226,12 @@ pub trait PaymentGateway: Send + Sync {
     /// # Errors
     /// As [`PaymentGateway::fetch_payment`], plus `Rejected` when the card
     /// belongs to another customer.
-    async fn fetch_reservation(
+    async fn fetch_saved_card(
         &self,
         store: &StoreId,
         uid: &VendorUid,
         customer: &SourceId,
-    ) -> Result<SavedCard, GatewayError>;
+    ) -> Result<PgCard, GatewayError>;
 
     /// Charges a saved card (Toss `POST /v1/billing/{billingKey}`, Iamport
     /// `POST /subscribe/payments/again`) and returns the payment it made.

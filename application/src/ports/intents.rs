@@ -2,7 +2,7 @@
 //! answered but we did not hear is settled, never sent twice.
 
 use async_trait::async_trait;
-use payments_domain::{CancelReason, HistoryId, Money, ReservationId, Timestamp};
+use payments_domain::{CancelReason, HistoryId, Money, SavedCardId, Timestamp};
 use uuid::Uuid;
 
 use super::{gateway::RefundAccount, storage::RepositoryError};
@@ -125,7 +125,7 @@ pub struct ChargeIntent {
     /// Derived from the saved card and the caller's `Idempotency-Key`, so a
     /// retry finds the intent of the first attempt.
     pub id: Uuid,
-    pub reservation: ReservationId,
+    pub reservation: SavedCardId,
     /// SHA-256 of (vendor, store, order id): the PG's uniqueness of an order.
     pub order_digest: String,
     pub amount: Money,

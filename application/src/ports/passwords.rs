@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use payments_domain::{HistoryId, Password, PasswordHash, ReservationId, Timestamp};
+use payments_domain::{HistoryId, Password, PasswordHash, SavedCardId, Timestamp};
 
 use super::storage::RepositoryError;
 
@@ -11,7 +11,7 @@ use super::storage::RepositoryError;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PasswordRecord {
     History(HistoryId),
-    Reservation(ReservationId),
+    SavedCard(SavedCardId),
 }
 
 impl PasswordRecord {
@@ -19,7 +19,7 @@ impl PasswordRecord {
     pub fn key(&self) -> String {
         match self {
             Self::History(id) => format!("history:{}", id.as_uuid()),
-            Self::Reservation(id) => format!("reservation:{}", id.as_uuid()),
+            Self::SavedCard(id) => format!("reservation:{}", id.as_uuid()),
         }
     }
 }

@@ -2,8 +2,8 @@
 
 use async_trait::async_trait;
 use payments_domain::{
-    HistoryId, OrderId, PasswordHash, PaymentHistory, PaymentReservation, ReservationId, Source, Timestamp, VendorCode,
-    VendorUid, WebhookEvent,
+    HistoryId, OrderId, PasswordHash, PaymentHistory, SavedCard, SavedCardId, Source, Timestamp, VendorCode, VendorUid,
+    WebhookEvent,
 };
 
 /// Why storage failed.
@@ -40,8 +40,8 @@ pub struct StoredHistory {
 
 /// A saved card as stored, with its password hash.
 #[derive(Debug, Clone, PartialEq)]
-pub struct StoredReservation {
-    pub reservation: PaymentReservation,
+pub struct StoredSavedCard {
+    pub reservation: SavedCard,
     pub password_hash: PasswordHash,
 }
 
@@ -126,7 +126,7 @@ pub trait HistoryRepository: Send + Sync {
 /// Saved cards. No listing either.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
-pub trait ReservationRepository: Send + Sync {
+pub trait SavedCardRepository: Send + Sync {
     /// Marks removed, at `at`, the saved cards of `code` whose key digest is
     /// `key_digest` and that are not removed yet; returns how many.
     ///
@@ -140,29 +140,25 @@ pub trait ReservationRepository: Send + Sync {
     ///
     /// # Errors
     /// `Unavailable` when the database is down.
-    async fn remove(&self, reservation: &PaymentReservation, at: Timestamp) -> Result<bool, RepositoryError>;
+    async fn remove(&self, reservation: &SavedCard, at: Timestamp) -> Result<bool, RepositoryError>;
 
     /// # Errors
     /// [`RepositoryError::Conflict`] when its `(vendor code, uid)` or its source is taken.
-    async fn insert(
-        &self,
-        reservation: &PaymentReservation,
-        password_hash: &PasswordHash,
-    ) -> Result<(), RepositoryError>;
+    async fn insert(&self, reservation: &SavedCard, password_hash: &PasswordHash) -> Result<(), RepositoryError>;
 
     /// # Errors
     /// `Unavailable`, or `Corrupt` when the stored row does not decrypt.
-    async fn find_by_id(&self, id: ReservationId) -> Result<Option<StoredReservation>, RepositoryError>;
+    async fn find_by_id(&self, id: SavedCardId) -> Result<Option<StoredSavedCard>, RepositoryError>;
 
     /// # Errors
-    /// As [`ReservationRepository::find_by_id`].
-    async fn find_by_source(&self, source: &Source) -> Result<Option<StoredReservation>, RepositoryError>;
+    /// As [`SavedCardRepository::find_by_id`].
+    async fn find_by_source(&self, source: &Source) -> Result<Option<StoredSavedCard>, RepositoryError>;
 
     /// # Errors
-    /// As [`ReservationRepository::find_by_id`].
+    /// As [`SavedCardRepository::find_by_id`].
     async fn find_by_vendor(
         &self,
         code: VendorCode,
         uid: &VendorUid,
-    ) -> Result<Option<StoredReservation>, RepositoryError>;
+    ) -> Result<Option<StoredSavedCard>, RepositoryError>;
 }

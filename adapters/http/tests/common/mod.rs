@@ -128,11 +128,11 @@ impl HistoryRepository for Histories {
 
 #[derive(Default)]
 pub struct Reservations {
-    rows: Mutex<Vec<StoredReservation>>,
+    rows: Mutex<Vec<StoredSavedCard>>,
 }
 
 #[async_trait]
-impl ReservationRepository for Reservations {
+impl SavedCardRepository for Reservations {
     async fn mark_removed(&self, code: VendorCode, key_digest: &str, at: Timestamp) -> Result<u64, RepositoryError> {
         let mut rows = self.rows.lock().unwrap();
         let mut marked = 0;
@@ -144,32 +144,32 @@ impl ReservationRepository for Reservations {
         }
         Ok(marked)
     }
-    async fn remove(&self, r: &PaymentReservation, at: Timestamp) -> Result<bool, RepositoryError> {
+    async fn remove(&self, r: &SavedCard, at: Timestamp) -> Result<bool, RepositoryError> {
         let mut rows = self.rows.lock().unwrap();
         let Some(row) = rows.iter_mut().find(|s| s.reservation.id == r.id) else { return Ok(false) };
         row.reservation.data = r.data.clone();
         row.reservation.removed_at = row.reservation.removed_at.or(Some(at));
         Ok(true)
     }
-    async fn insert(&self, r: &PaymentReservation, hash: &PasswordHash) -> Result<(), RepositoryError> {
+    async fn insert(&self, r: &SavedCard, hash: &PasswordHash) -> Result<(), RepositoryError> {
         let mut rows = self.rows.lock().unwrap();
         if rows.iter().any(|s| s.reservation.vendor == r.vendor || s.reservation.source == r.source) {
             return Err(RepositoryError::Conflict("taken".into()));
         }
-        rows.push(StoredReservation { reservation: r.clone(), password_hash: hash.clone() });
+        rows.push(StoredSavedCard { reservation: r.clone(), password_hash: hash.clone() });
         Ok(())
     }
-    async fn find_by_id(&self, id: ReservationId) -> Result<Option<StoredReservation>, RepositoryError> {
+    async fn find_by_id(&self, id: SavedCardId) -> Result<Option<StoredSavedCard>, RepositoryError> {
         Ok(self.rows.lock().unwrap().iter().find(|s| s.reservation.id == id).cloned())
     }
-    async fn find_by_source(&self, source: &Source) -> Result<Option<StoredReservation>, RepositoryError> {
+    async fn find_by_source(&self, source: &Source) -> Result<Option<StoredSavedCard>, RepositoryError> {
         Ok(self.rows.lock().unwrap().iter().find(|s| &s.reservation.source == source).cloned())
     }
     async fn find_by_vendor(
         &self,
         code: VendorCode,
         uid: &VendorUid,
-    ) -> Result<Option<StoredReservation>, RepositoryError> {
+    ) -> Result<Option<StoredSavedCard>, RepositoryError> {
         Ok(self
             .rows
             .lock()
@@ -344,12 +344,12 @@ impl PaymentGateway for FakePg {
     fn notification_secret_matches(&self, data: &Value, secret: &str) -> bool {
         data.get("secret").and_then(Value::as_str) == Some(secret)
     }
-    async fn fetch_reservation(
+    async fn fetch_saved_card(
         &self,
         _store: &StoreId,
         uid: &VendorUid,
         _customer: &SourceId,
-    ) -> Result<SavedCard, GatewayError> {
+    ) -> Result<PgCard, GatewayError> {
         self.failure()?;
         let data = self
             .cards
@@ -359,7 +359,7 @@ impl PaymentGateway for FakePg {
             .cloned()
             .ok_or_else(|| GatewayError::NotFound(uid.to_string()))?;
         let key = data.get("billingKey").and_then(Value::as_str).unwrap_or(uid.as_str()).to_owned();
-        Ok(SavedCard { data, key })
+        Ok(PgCard { data, key })
     }
     async fn charge_saved_card(
         &self,

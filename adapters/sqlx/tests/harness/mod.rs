@@ -267,9 +267,9 @@ pub fn history(uid: &str, order: &str, price: &str, cancels: Vec<CancelHistory>)
     .unwrap()
 }
 
-pub fn reservation(uid: &str, customer: &str) -> PaymentReservation {
-    PaymentReservation {
-        id: ReservationId::from_uuid(uuid::Uuid::now_v7()),
+pub fn reservation(uid: &str, customer: &str) -> SavedCard {
+    SavedCard {
+        id: SavedCardId::from_uuid(uuid::Uuid::now_v7()),
         vendor: Vendor::parse("toss.payments", "store-1", uid).unwrap(),
         source: Source::parse("shop", "customers", customer).unwrap(),
         title: Title::parse("my card").unwrap(),

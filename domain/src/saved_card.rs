@@ -2,12 +2,12 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{ReservationId, Source, Timestamp, Title, Vendor};
+use crate::{SavedCardId, Source, Timestamp, Title, Vendor};
 
 /// A saved card ("reservation"), unique on its vendor `(code, uid)` and on its source.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PaymentReservation {
-    pub id: ReservationId,
+pub struct SavedCard {
+    pub id: SavedCardId,
     pub vendor: Vendor,
     pub source: Source,
     pub title: Title,

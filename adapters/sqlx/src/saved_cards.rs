@@ -1,10 +1,10 @@
-//! Saved cards ([`ReservationRepository`]).
+//! Saved cards ([`SavedCardRepository`]).
 
 use super::{DbRow, id_col, ts_col};
 
 use async_trait::async_trait;
-use payments_application::ports::{RepositoryError, ReservationRepository, StoredReservation};
-use payments_domain::{PasswordHash, PaymentReservation, ReservationId, Source, Timestamp, VendorCode, VendorUid};
+use payments_application::ports::{RepositoryError, SavedCardRepository, StoredSavedCard};
+use payments_domain::{PasswordHash, SavedCard, SavedCardId, Source, Timestamp, VendorCode, VendorUid};
 
 use crate::codec::{self};
 use crate::error::{db_err, insert_error};
@@ -15,13 +15,13 @@ pub(super) const RESERVATION_COLUMNS: &str = "id, vendor_code, vendor_store_id, 
      source_id, title, data, password, created_at, vendor_key_digest, removed_at";
 
 impl Store {
-    async fn find_reservation(&self, row: Option<DbRow>) -> Result<Option<StoredReservation>, RepositoryError> {
+    async fn find_saved_card(&self, row: Option<DbRow>) -> Result<Option<StoredSavedCard>, RepositoryError> {
         row.map(|row| codec::reservation(&self.keys, reservation_row(&row)?)).transpose()
     }
 }
 
 #[async_trait]
-impl ReservationRepository for Store {
+impl SavedCardRepository for Store {
     async fn mark_removed(&self, code: VendorCode, key_digest: &str, at: Timestamp) -> Result<u64, RepositoryError> {
         let marked = sqlx::query(
             "UPDATE payment_reservations SET removed_at = $1 \
@@ -36,7 +36,7 @@ impl ReservationRepository for Store {
         Ok(marked.rows_affected())
     }
 
-    async fn remove(&self, reservation: &PaymentReservation, at: Timestamp) -> Result<bool, RepositoryError> {
+    async fn remove(&self, reservation: &SavedCard, at: Timestamp) -> Result<bool, RepositoryError> {
         let id = reservation.id;
         let data = codec::seal_json(&self.keys.reservations, codec::RESERVATION_DATA, id, &reservation.data)?;
         let removed = sqlx::query(
@@ -51,11 +51,7 @@ impl ReservationRepository for Store {
         Ok(removed.rows_affected() == 1)
     }
 
-    async fn insert(
-        &self,
-        reservation: &PaymentReservation,
-        password_hash: &PasswordHash,
-    ) -> Result<(), RepositoryError> {
+    async fn insert(&self, reservation: &SavedCard, password_hash: &PasswordHash) -> Result<(), RepositoryError> {
         let id = reservation.id;
         let data = codec::seal_json(&self.keys.reservations, codec::RESERVATION_DATA, id, &reservation.data)?;
         let vendor = &reservation.vendor;
@@ -84,16 +80,16 @@ impl ReservationRepository for Store {
         Ok(())
     }
 
-    async fn find_by_id(&self, id: ReservationId) -> Result<Option<StoredReservation>, RepositoryError> {
+    async fn find_by_id(&self, id: SavedCardId) -> Result<Option<StoredSavedCard>, RepositoryError> {
         let row = sqlx::query(&format!("SELECT {RESERVATION_COLUMNS} FROM payment_reservations WHERE id = $1"))
             .bind(id_col(id.as_uuid()))
             .fetch_optional(&self.pool)
             .await
             .map_err(db_err)?;
-        self.find_reservation(row).await
+        self.find_saved_card(row).await
     }
 
-    async fn find_by_source(&self, source: &Source) -> Result<Option<StoredReservation>, RepositoryError> {
+    async fn find_by_source(&self, source: &Source) -> Result<Option<StoredSavedCard>, RepositoryError> {
         let row = sqlx::query(&format!(
             "SELECT {RESERVATION_COLUMNS} FROM payment_reservations \
              WHERE source_schema = $1 AND source_table = $2 AND source_id = $3"
@@ -104,14 +100,14 @@ impl ReservationRepository for Store {
         .fetch_optional(&self.pool)
         .await
         .map_err(db_err)?;
-        self.find_reservation(row).await
+        self.find_saved_card(row).await
     }
 
     async fn find_by_vendor(
         &self,
         code: VendorCode,
         uid: &VendorUid,
-    ) -> Result<Option<StoredReservation>, RepositoryError> {
+    ) -> Result<Option<StoredSavedCard>, RepositoryError> {
         let row = sqlx::query(&format!(
             "SELECT {RESERVATION_COLUMNS} FROM payment_reservations WHERE vendor_code = $1 AND vendor_uid = $2"
         ))
@@ -120,6 +116,6 @@ impl ReservationRepository for Store {
         .fetch_optional(&self.pool)
         .await
         .map_err(db_err)?;
-        self.find_reservation(row).await
+        self.find_saved_card(row).await
     }
 }
