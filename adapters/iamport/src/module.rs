@@ -149,10 +149,8 @@ impl payments_pg::PgFake for IamportPg {
         addr: std::net::SocketAddr,
         webhook_url: String,
     ) -> anyhow::Result<payments_fakekit::RunningServer> {
-        let port = addr.port();
-        crate::fake::start(crate::fake::FakeIamportConfig::default().with_webhook_url(webhook_url), addr)
-            .await
-            .map_err(|e| anyhow::anyhow!("PAYMENT_FAKE_IAMPORT_PORT: cannot listen on port {port}: {e}"))
+        let config = crate::fake::FakeIamportConfig::default().with_webhook_url(webhook_url);
+        payments_pg::start_fake_on("PAYMENT_FAKE_IAMPORT_PORT", addr, crate::fake::start(config, addr)).await
     }
 
     async fn pay(

@@ -114,3 +114,22 @@ pub trait PgFake: Send + Sync {
         amount: payments_domain::Money,
     ) -> anyhow::Result<payments_domain::VendorUid>;
 }
+
+/// Starts a fake with `start` on `addr`; a failure to listen names the
+/// variable that chooses its port (`PAYMENT_FAKE_TOSS_PORT: cannot listen on
+/// port 30771: ...`), so the operator knows what to change.
+///
+/// # Errors
+/// When the fake cannot listen.
+#[cfg(feature = "fake")]
+pub async fn start_fake_on<F, E>(
+    variable: &str,
+    addr: std::net::SocketAddr,
+    start: F,
+) -> anyhow::Result<payments_fakekit::RunningServer>
+where
+    F: std::future::Future<Output = Result<payments_fakekit::RunningServer, E>>,
+    E: std::fmt::Display,
+{
+    start.await.map_err(|e| anyhow::anyhow!("{variable}: cannot listen on port {}: {e}", addr.port()))
+}

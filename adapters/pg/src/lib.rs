@@ -21,9 +21,9 @@ pub mod stores;
 
 pub use amounts::AmountUnit;
 pub use bounds::{MAX_CANCELS, check_cancel_count};
-#[cfg(feature = "fake")]
-pub use contract::PgFake;
 pub use contract::{ClientSettings, DEFAULT_TIMEOUT, PgInstance, PgModule};
+#[cfg(feature = "fake")]
+pub use contract::{PgFake, start_fake_on};
 pub use env::{ConfigError, Env, Mode, PgUrl, Vars};
 pub use http::{
     Answer, IDEMPOTENCY_KEY, LOGGED_PG_TEXT_CHARS, MAX_ANSWER_BYTES, PgBuildError, PgFailure, PgHttp, call_name,

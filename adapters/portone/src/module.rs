@@ -192,11 +192,8 @@ impl payments_pg::PgFake for PortOnePg {
         addr: std::net::SocketAddr,
         webhook_url: String,
     ) -> anyhow::Result<payments_fakekit::RunningServer> {
-        let port = addr.port();
         let config = crate::fake::FakePortOneConfig { webhook_url: Some(webhook_url), ..Default::default() };
-        crate::fake::start(config, addr)
-            .await
-            .map_err(|e| anyhow::anyhow!("PAYMENT_FAKE_PORTONE_PORT: cannot listen on port {port}: {e}"))
+        payments_pg::start_fake_on("PAYMENT_FAKE_PORTONE_PORT", addr, crate::fake::start(config, addr)).await
     }
 
     async fn pay(

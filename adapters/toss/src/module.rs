@@ -185,10 +185,7 @@ impl payments_pg::PgFake for TossPg {
             consecutive_cancel_window: settings.cancel_window,
             ..FakeTossConfig::default()
         };
-        let port = addr.port();
-        crate::fake::start(config, addr)
-            .await
-            .map_err(|e| anyhow::anyhow!("PAYMENT_FAKE_TOSS_PORT: cannot listen on port {port}: {e}"))
+        payments_pg::start_fake_on("PAYMENT_FAKE_TOSS_PORT", addr, crate::fake::start(config, addr)).await
     }
 
     async fn pay(

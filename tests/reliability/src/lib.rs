@@ -364,7 +364,8 @@ pub struct Delivery {
 /// and answers 200.
 pub struct Receiver {
     pub addr: SocketAddr,
-    pub deliveries: Arc<Mutex<Vec<Delivery>>>,
+    /// Every delivery so far, in arrival order (waited on, never polled).
+    deliveries: Arc<tokio::sync::watch::Sender<Vec<Delivery>>>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -375,7 +376,7 @@ impl Receiver {
     /// When no port can be bound.
     pub async fn start() -> anyhow::Result<Self> {
         use poem::listener::{Acceptor, Listener, TcpListener};
-        let deliveries = Arc::new(Mutex::new(Vec::new()));
+        let deliveries = Arc::new(tokio::sync::watch::channel(Vec::new()).0);
         let recorded = deliveries.clone();
         let cipher = cipher();
         let endpoint = poem::endpoint::make(move |request: poem::Request| {
@@ -390,9 +391,7 @@ impl Receiver {
                     .ok()
                     .and_then(|plain| serde_json::from_str(&plain).ok())
                     .unwrap_or(Value::Null);
-                if let Ok(mut list) = recorded.lock() {
-                    list.push(Delivery { id, body });
-                }
+                recorded.send_modify(|list| list.push(Delivery { id, body }));
                 poem::Response::builder().status(poem::http::StatusCode::OK).finish()
             }
         });
@@ -424,19 +423,15 @@ impl Receiver {
 
     /// A copy of what was delivered so far.
     pub fn delivered(&self) -> Vec<Delivery> {
-        self.deliveries.lock().map(|l| l.clone()).unwrap_or_default()
+        self.deliveries.borrow().clone()
     }
 
-    /// Waits (bounded) until at least `n` deliveries arrived; the count reached.
+    /// Waits (at most `deadline`, woken by each delivery) until at least `n`
+    /// deliveries arrived; the count reached.
     pub async fn wait_for(&self, n: usize, deadline: Duration) -> usize {
-        let until = tokio::time::Instant::now() + deadline;
-        loop {
-            let count = self.delivered().len();
-            if count >= n || tokio::time::Instant::now() >= until {
-                return count;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let mut seen = self.deliveries.subscribe();
+        let _ = tokio::time::timeout(deadline, seen.wait_for(|list| list.len() >= n)).await;
+        self.deliveries.borrow().len()
     }
 }
 
