@@ -330,13 +330,21 @@ macro_rules! operation_error {
 
         impl $name {
             /// Every code this operation answers: its causes and the edge's own.
-            pub fn codes() -> Vec<ErrorCode> {
-                let causes: Vec<&[Cause]> = vec![$($causes),*];
-                let edge: Vec<&[ErrorCode]> = vec![$($edge),*];
-                let mut codes: Vec<ErrorCode> = causes.concat().into_iter().map(ErrorCode::from).collect();
-                codes.extend(edge.concat());
-                codes.dedup();
-                codes
+            /// Each once, in the order declared; listed once per process.
+            pub fn codes() -> &'static [ErrorCode] {
+                static CODES: std::sync::OnceLock<Vec<ErrorCode>> = std::sync::OnceLock::new();
+                CODES.get_or_init(|| {
+                    let causes: &[&[Cause]] = &[$($causes),*];
+                    let edge: &[&[ErrorCode]] = &[$($edge),*];
+                    let declared = causes.concat().into_iter().map(ErrorCode::from).chain(edge.concat());
+                    let mut codes = Vec::new();
+                    for code in declared {
+                        if !codes.contains(&code) {
+                            codes.push(code);
+                        }
+                    }
+                    codes
+                })
             }
         }
 
@@ -375,7 +383,7 @@ macro_rules! operation_error {
 
         impl ApiResponse for $name {
             fn meta() -> MetaResponses {
-                error_meta(&Self::codes())
+                error_meta(Self::codes())
             }
 
             fn register(registry: &mut Registry) {
@@ -613,10 +621,10 @@ mod tests {
 
     #[test]
     fn an_operations_statuses_come_from_its_causes() {
-        assert!(!statuses_of(&ReadError::codes()).contains(&409), "no 409 on a read");
-        assert!(!statuses_of(&ReadError::codes()).contains(&502), "a read calls no PG");
-        assert!(statuses_of(&ChargeError::codes()).contains(&410));
-        assert!(!statuses_of(&CancelError::codes()).contains(&410));
+        assert!(!statuses_of(ReadError::codes()).contains(&409), "no 409 on a read");
+        assert!(!statuses_of(ReadError::codes()).contains(&502), "a read calls no PG");
+        assert!(statuses_of(ChargeError::codes()).contains(&410));
+        assert!(!statuses_of(CancelError::codes()).contains(&410));
     }
 
     #[test]

@@ -1151,7 +1151,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A bug; the cause is logged, the message is opaque: INTERNAL, INTERNAL. */
+            /** @description A bug; the cause is logged, the message is opaque: INTERNAL. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -1278,7 +1278,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A rule of the payment or the PG refused: PG_REJECTED, CANCEL_NOT_POSITIVE, CANCEL_EXCEEDS_BALANCE, IDEMPOTENCY_KEY_REUSED, PG_BALANCE_CHANGED, IDEMPOTENCY_KEY_REUSED. */
+            /** @description A rule of the payment or the PG refused: PG_REJECTED, CANCEL_NOT_POSITIVE, CANCEL_EXCEEDS_BALANCE, IDEMPOTENCY_KEY_REUSED, PG_BALANCE_CHANGED. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1296,7 +1296,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A bug; the cause is logged, the message is opaque: INTERNAL, INTERNAL. */
+            /** @description A bug; the cause is logged, the message is opaque: INTERNAL. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -1411,7 +1411,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A bug; the cause is logged, the message is opaque: INTERNAL, INTERNAL. */
+            /** @description A bug; the cause is logged, the message is opaque: INTERNAL. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -1511,7 +1511,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A bug; the cause is logged, the message is opaque: INTERNAL, INTERNAL. */
+            /** @description A bug; the cause is logged, the message is opaque: INTERNAL. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -1611,7 +1611,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A bug; the cause is logged, the message is opaque: INTERNAL, INTERNAL. */
+            /** @description A bug; the cause is logged, the message is opaque: INTERNAL. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -1726,7 +1726,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A bug; the cause is logged, the message is opaque: INTERNAL, INTERNAL. */
+            /** @description A bug; the cause is logged, the message is opaque: INTERNAL. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -1826,7 +1826,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A bug; the cause is logged, the message is opaque: INTERNAL, INTERNAL. */
+            /** @description A bug; the cause is logged, the message is opaque: INTERNAL. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -1956,7 +1956,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A bug; the cause is logged, the message is opaque: INTERNAL, INTERNAL. */
+            /** @description A bug; the cause is logged, the message is opaque: INTERNAL. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -2083,7 +2083,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A bug; the cause is logged, the message is opaque: INTERNAL, INTERNAL. */
+            /** @description A bug; the cause is logged, the message is opaque: INTERNAL. */
             500: {
                 headers: {
                     [name: string]: unknown;
