@@ -37,18 +37,18 @@ async fn local_mode_with_no_environment_serves_a_card_payment_and_stops_on_sigte
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
             .collect()
         };
-        let mut server = Server::start(dir.path(), &env).await;
+        let mut server = serve(dir.path(), &env).await;
         if env.is_empty() {
             assert_eq!(server.url, "http://127.0.0.1:37821");
-            assert_eq!(server.fake_toss.as_deref(), Some("http://127.0.0.1:30771"));
-            assert_eq!(server.fake_iamport.as_deref(), Some("http://127.0.0.1:10851"));
+            assert_eq!(server.fake("toss.payments"), Some("http://127.0.0.1:30771"));
+            assert_eq!(server.fake("iamport"), Some("http://127.0.0.1:10851"));
         }
-        let api = Api::new(
-            &server.url,
+        let api = Api::with_cipher(
+            server.url.clone(),
             WireCipher::new(DEV_CONNECTION_KEY.as_bytes(), DEV_CONNECTION_IV.as_bytes()).unwrap(),
         );
         let asked = Instant::now();
-        assert_eq!(api.health().await, 200);
+        assert_eq!(api.health().await.unwrap(), 200);
         eprintln!(
             "startup: listening line {:?} after spawn, first request served {:?} after spawn",
             server.startup,
@@ -56,26 +56,26 @@ async fn local_mode_with_no_environment_serves_a_card_payment_and_stops_on_sigte
         );
         assert!(dir.path().join("payments.db").exists(), "SQLite ./payments.db in the working directory");
 
-        let dev_cipher = WireCipher::new(DEV_CONNECTION_KEY.as_bytes(), DEV_CONNECTION_IV.as_bytes()).unwrap();
-        let mut receiver = Receiver::start_with(0, Answer::Ok, dev_cipher, DEV_WEBHOOK_SECRET).await;
-        let fake_toss = server.fake_toss.clone().unwrap();
+        let dev_keys = ReceiverKeys::new(DEV_WEBHOOK_SECRET, DEV_CONNECTION_KEY, DEV_CONNECTION_IV);
+        let mut receiver = Receiver::start_with(&dev_keys).await;
+        let fake_toss = server.fake("toss.payments").unwrap().to_owned();
         let key = toss_card_payment(&fake_toss, "order-local-1", 10_000, "4330123412341234").await;
-        let history = api.register(&key, "order-local-1", 10_000, "local-pw", &receiver.url()).await;
+        let history = register(&api, &key, "order-local-1", 10_000, "local-pw", &receiver.url()).await;
         assert_eq!(history["vendor"]["uid"], key.as_str());
         assert_eq!(history["price"], 10_000);
         assert!(history["paid_at"].is_string(), "{history}");
 
         let read = json!({"schema": "shop", "table": "orders", "id": "order-local-1", "password": "local-pw"});
-        let (status, again) = api.call(Method::PATCH, "/payments/histories/get", Some(read)).await;
+        let (status, again) = call(&api, Method::PATCH, "/payments/histories/get", Some(read)).await;
         assert_eq!(status, 200, "{again}");
         assert_eq!(again["id"], history["id"]);
 
-        let cancelled = api.cancel("order-local-1", 2_500, "local-pw").await;
+        let cancelled = cancel(&api, "order-local-1", 2_500, "local-pw").await;
         assert_eq!(cancelled["refund"], 2_500);
         let delivery = receiver.next(Duration::from_secs(30)).await;
         assert_eq!(delivery.answered, Some(200));
-        assert_eq!(delivery.body["current"]["refund"], 2_500, "{}", delivery.body);
-        assert_eq!(delivery.body["source"]["id"], "order-local-1");
+        assert_eq!(delivery.json["current"]["refund"], 2_500, "{}", delivery.json);
+        assert_eq!(delivery.json["source"]["id"], "order-local-1");
 
         let asked = Instant::now();
         server.terminate();
@@ -281,21 +281,21 @@ async fn secrets_never_reach_the_logs() {
         .into_iter()
         .fold(test_env(), |env, (k, v)| with(env, k, v));
         let dir = tempfile::tempdir().unwrap();
-        let mut server = Server::start(dir.path(), &env).await;
-        let api = server.api();
-        let mut receiver = Receiver::start(0, Answer::Ok).await;
-        let key = toss_card_payment(server.fake_toss.as_deref().unwrap(), "order-secret-1", 7_000, card).await;
-        api.register(&key, "order-secret-1", 7_000, password, &receiver.url()).await;
+        let mut server = serve(dir.path(), &env).await;
+        let api = api(&server);
+        let mut receiver = Receiver::start().await;
+        let key = toss_card_payment(server.fake("toss.payments").unwrap(), "order-secret-1", 7_000, card).await;
+        register(&api, &key, "order-secret-1", 7_000, password, &receiver.url()).await;
         let wrong = json!({"schema": "shop", "table": "orders", "id": "order-secret-1", "password": "wrong-password"});
-        let (status, _) = api.call(Method::PATCH, "/payments/histories/get", Some(wrong)).await;
+        let (status, _) = call(&api, Method::PATCH, "/payments/histories/get", Some(wrong)).await;
         assert_eq!(status, 403);
         let right = json!({"schema": "shop", "table": "orders", "id": "order-secret-1", "password": password});
-        let (status, _) = api.call(Method::PATCH, "/payments/histories/get", Some(right)).await;
+        let (status, _) = call(&api, Method::PATCH, "/payments/histories/get", Some(right)).await;
         assert_eq!(status, 200);
-        api.cancel("order-secret-1", 1_000, password).await;
+        cancel(&api, "order-secret-1", 1_000, password).await;
         let delivery = receiver.next(Duration::from_secs(30)).await;
         assert_eq!(delivery.answered, Some(200));
-        let (status, _) = api.call(Method::POST, "/payments/histories", Some(json!({"password": password}))).await;
+        let (status, _) = call(&api, Method::POST, "/payments/histories", Some(json!({"password": password}))).await;
         assert_eq!(status, 400, "a malformed body is refused");
 
         server.interrupt();
@@ -331,7 +331,7 @@ async fn a_request_id_is_on_every_log_line_of_its_request_and_its_pg_calls() {
         // Toss is unreachable: the registration's PG call fails and says so.
         let toss = format!("http://127.0.0.1:{}", free_port());
         let env = with(with(test_env(), "PAYMENT_TOSS_URL", &toss), "PAYMENT_LOG", "info,payments_metrics=debug");
-        let server = Server::start(dir.path(), &env).await;
+        let server = serve(dir.path(), &env).await;
         let body = json!({
             "vendor": {"code": "toss.payments", "store_id": "store-1", "uid": "tgen_unreachable"},
             "source": {"schema": "shop", "table": "orders", "id": "o-request-id"},

@@ -13,8 +13,8 @@ use serde_json::Value;
 
 /// A paid card payment of `price` registered with `webhook`; returns its order id.
 async fn paid(server: &Server, order: &str, price: u64, webhook: &str) -> String {
-    let key = toss_card_payment(server.fake_toss.as_deref().unwrap(), order, price, "4330123412341234").await;
-    server.api().register(&key, order, price, "pw-of-the-test", webhook).await;
+    let key = toss_card_payment(server.fake("toss.payments").unwrap(), order, price, "4330123412341234").await;
+    register(&api(server), &key, order, price, "pw-of-the-test", webhook).await;
     order.to_owned()
 }
 
@@ -46,19 +46,19 @@ async fn sigkill_after_the_commit_and_before_delivery_loses_nothing() {
         .fold(test_env(), |env, (k, v)| with(env, k, v));
         let port = free_port();
         let url = format!("http://127.0.0.1:{port}/hook");
-        let mut server = Server::start(dir.path(), &env).await;
+        let mut server = serve(dir.path(), &env).await;
         let order = paid(&server, "order-kill-1", 10_000, &url).await;
-        let history = server.api().cancel(&order, 3_000, "pw-of-the-test").await;
+        let history = cancel(&api(&server), &order, 3_000, "pw-of-the-test").await;
         assert_eq!(history["refund"], 3_000);
         server.kill().await;
 
-        let mut receiver = Receiver::start(port, Answer::Ok).await;
-        let restarted = Server::start(dir.path(), &env).await;
+        let mut receiver = Receiver::start_on(port, &ReceiverKeys::default(), Answer::Ok).await;
+        let restarted = serve(dir.path(), &env).await;
         let delivery = receiver.next(Duration::from_secs(30)).await;
         assert_eq!(delivery.answered, Some(200));
-        assert_eq!(delivery.body["current"]["refund"], 3_000, "{}", delivery.body);
-        assert_eq!(delivery.body["previous"]["refund"], Value::Null, "{}", delivery.body);
-        wait_outbox(&restarted.api(), Duration::from_secs(10), settled(1)).await;
+        assert_eq!(delivery.json["current"]["refund"], 3_000, "{}", delivery.json);
+        assert_eq!(delivery.json["previous"]["refund"], Value::Null, "{}", delivery.json);
+        wait_outbox(&api(&restarted), Duration::from_secs(10), settled(1)).await;
         stop(restarted).await;
         let counts = count_answered(&[vec![delivery], receiver.drain()].concat());
         assert_eq!(counts.len(), 1, "one event: {counts:?}");
@@ -72,24 +72,24 @@ async fn sigkill_during_delivery_redelivers_once_the_lease_expires() {
     bounded(Duration::from_secs(120), async {
         let dir = tempfile::tempdir().unwrap();
         let env = with(with(test_env(), "PAYMENT_WEBHOOK_TIMEOUT_SECS", "5"), "PAYMENT_WEBHOOK_LEASE_SECS", "6");
-        let mut receiver = Receiver::start(0, Answer::Hang).await;
-        let mut server = Server::start(dir.path(), &env).await;
+        let mut receiver = Receiver::start_on(0, &ReceiverKeys::default(), Answer::Hang).await;
+        let mut server = serve(dir.path(), &env).await;
         let order = paid(&server, "order-kill-2", 8_000, &receiver.url()).await;
-        server.api().cancel(&order, 8_000, "pw-of-the-test").await;
+        cancel(&api(&server), &order, 8_000, "pw-of-the-test").await;
         let in_flight = receiver.next(Duration::from_secs(30)).await;
         assert_eq!(in_flight.answered, None, "the receiver holds the delivery");
         server.kill().await;
         let killed = Instant::now();
 
         receiver.set_answer(Answer::Ok);
-        let restarted = Server::start(dir.path(), &env).await;
+        let restarted = serve(dir.path(), &env).await;
         let delivery = receiver.next(Duration::from_secs(30)).await;
         let after = killed.elapsed();
         eprintln!("redelivered {after:?} after the SIGKILL (lease 6 s from the claim)");
         assert_eq!(delivery.id, in_flight.id, "the same event");
         assert_eq!(delivery.answered, Some(200));
-        assert_eq!(delivery.body["current"]["refund"], 8_000);
-        wait_outbox(&restarted.api(), Duration::from_secs(10), settled(1)).await;
+        assert_eq!(delivery.json["current"]["refund"], 8_000);
+        wait_outbox(&api(&restarted), Duration::from_secs(10), settled(1)).await;
         stop(restarted).await;
         let counts = count_answered(&[vec![delivery], receiver.drain()].concat());
         assert_eq!(counts, HashMap::from([(in_flight.id.clone(), 1)]), "answered exactly once");
@@ -103,10 +103,10 @@ async fn sigterm_releases_the_delivery_in_flight_and_exits_0() {
         let dir = tempfile::tempdir().unwrap();
         // A long timeout and lease: only a release lets the restart deliver at once.
         let env = with(with(test_env(), "PAYMENT_WEBHOOK_TIMEOUT_SECS", "60"), "PAYMENT_SHUTDOWN_GRACE_SECS", "1");
-        let mut receiver = Receiver::start(0, Answer::Hang).await;
-        let server = Server::start(dir.path(), &env).await;
+        let mut receiver = Receiver::start_on(0, &ReceiverKeys::default(), Answer::Hang).await;
+        let server = serve(dir.path(), &env).await;
         let order = paid(&server, "order-term-1", 5_000, &receiver.url()).await;
-        server.api().cancel(&order, 1_000, "pw-of-the-test").await;
+        cancel(&api(&server), &order, 1_000, "pw-of-the-test").await;
         let in_flight = receiver.next(Duration::from_secs(30)).await;
         assert_eq!(in_flight.answered, None);
 
@@ -126,41 +126,14 @@ async fn sigterm_releases_the_delivery_in_flight_and_exits_0() {
         assert!(stats.stdout.contains("delivered 0  failed 0"), "{}", stats.stdout);
 
         receiver.set_answer(Answer::Ok);
-        let restarted = Server::start(dir.path(), &env).await;
+        let restarted = serve(dir.path(), &env).await;
         let delivery = receiver.next(Duration::from_secs(10)).await;
         assert_eq!(delivery.id, in_flight.id);
         assert_eq!(delivery.answered, Some(200));
-        wait_outbox(&restarted.api(), Duration::from_secs(10), settled(1)).await;
+        wait_outbox(&api(&restarted), Duration::from_secs(10), settled(1)).await;
         stop(restarted).await;
     })
     .await;
-}
-
-/// A fresh schema on `PAYMENT_TEST_POSTGRES_URL`, dropped at the end.
-struct Schema {
-    pool: sqlx::PgPool,
-    name: String,
-    url: String,
-}
-
-impl Schema {
-    async fn create(base: &str) -> Schema {
-        let pool = sqlx::postgres::PgPoolOptions::new()
-            .max_connections(1)
-            .acquire_timeout(Duration::from_secs(10))
-            .connect(base)
-            .await
-            .unwrap_or_else(|e| panic!("PAYMENT_TEST_POSTGRES_URL is set but unreachable: {e}"));
-        let name = format!("bin_{}", uuid::Uuid::new_v4().simple());
-        sqlx::query(&format!("CREATE SCHEMA {name}")).execute(&pool).await.unwrap();
-        let options = urlencoding::encode(&format!("-c search_path={name}")).into_owned();
-        let separator = if base.contains('?') { '&' } else { '?' };
-        Schema { pool, url: format!("{base}{separator}options={options}"), name }
-    }
-
-    async fn drop(self) {
-        sqlx::query(&format!("DROP SCHEMA {} CASCADE", self.name)).execute(&self.pool).await.unwrap();
-    }
 }
 
 fn deliveries_by(server: &Server) -> usize {
@@ -168,25 +141,23 @@ fn deliveries_by(server: &Server) -> usize {
 }
 
 async fn start_on(dir: &Path, env: &[(String, String)]) -> Server {
-    Server::start(dir, env).await
+    serve(dir, env).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_servers_on_one_postgres_deliver_200_events_exactly_once() {
-    let Ok(base) = std::env::var("PAYMENT_TEST_POSTGRES_URL") else {
-        eprintln!("PAYMENT_TEST_POSTGRES_URL is unset: skipping the two-server PostgreSQL test");
-        return;
-    };
+    let test = "two_servers_on_one_postgres_deliver_200_events_exactly_once";
+    let Some(schema) = TestDatabase::postgres(test, Isolation::Schema).await else { return };
     bounded(Duration::from_secs(300), async {
-        let schema = Schema::create(&base).await;
         let env = [
-            ("PAYMENT_DATABASE_URL", schema.url.as_str()),
+            ("PAYMENT_DATABASE_URL", schema.url()),
             ("PAYMENT_WEBHOOK_CONCURRENCY", "4"),
             ("PAYMENT_LOG", "info,payments_webhook=debug"),
         ]
         .into_iter()
         .fold(test_env(), |env, (k, v)| with(env, k, v));
-        let mut receiver = Receiver::start(0, Answer::Slow(Duration::from_millis(5))).await;
+        let mut receiver =
+            Receiver::start_on(0, &ReceiverKeys::default(), Answer::Slow(Duration::from_millis(5))).await;
         let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
         // Both migrate the same schema at once.
         let (a, b) = tokio::join!(start_on(dir_a.path(), &env), start_on(dir_b.path(), &env));
@@ -200,7 +171,7 @@ async fn two_servers_on_one_postgres_deliver_200_events_exactly_once() {
                 async move {
                     let order = paid(a, &format!("order-pg-{i}"), 10_000, &url).await;
                     for _ in 0..5 {
-                        a.api().cancel(&order, 1_000, "pw-of-the-test").await;
+                        cancel(&api(a), &order, 1_000, "pw-of-the-test").await;
                     }
                 }
             }))
@@ -213,7 +184,7 @@ async fn two_servers_on_one_postgres_deliver_200_events_exactly_once() {
             seen.push(receiver.next(Duration::from_secs(60)).await);
         }
         eprintln!("200 events delivered {:?} after the first was created", created.elapsed());
-        wait_outbox(&a.api(), Duration::from_secs(30), settled(200)).await;
+        wait_outbox(&api(&a), Duration::from_secs(30), settled(200)).await;
         let (by_a, by_b) = (deliveries_by(&a), deliveries_by(&b));
         stop(a).await;
         stop(b).await;
@@ -226,7 +197,7 @@ async fn two_servers_on_one_postgres_deliver_200_events_exactly_once() {
         eprintln!("deliveries: server A {by_a}, server B {by_b}");
         assert_eq!(by_a + by_b, 200, "each process recorded its own attempts");
         assert!(by_a > 0 && by_b > 0, "both processes delivered (A {by_a}, B {by_b})");
-        schema.drop().await;
     })
     .await;
+    schema.remove().await;
 }

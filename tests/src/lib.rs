@@ -7,35 +7,25 @@
 //! Each scenario is an `async fn(&TestApp)`; [`scenarios!`] instantiates it for
 //! both backends. Tracing output is shown only when `TEST_LOG` is set.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::sync::{Arc, Mutex, Once};
 use std::time::Duration;
 
 use anyhow::Context;
 use futures::FutureExt;
-use payments_client::{PaymentsClient, WebhookVerifier, wire};
+use payments_client::{PaymentsClient, wire};
+use payments_server::RunningApp;
 use payments_server::config::Config;
-use payments_server::{RunningApp, start};
-use poem::http::StatusCode;
-use poem::web::{Data, Path};
-use poem::{EndpointExt, IntoResponse, Request, Route, handler, post};
+use payments_testkit::{Isolation, TestDatabase};
 use serde_json::{Value, json};
-use sqlx::Connection;
-use tokio::sync::watch;
 
 pub use payments_client::ClientError;
-
-/// Every wait of the suite is bounded by this.
-pub const WAIT: Duration = Duration::from_secs(20);
+pub use payments_testkit::{Delivery, Receiver, WAIT, unique};
 /// A whole scenario is bounded by this.
 pub const SCENARIO_LIMIT: Duration = Duration::from_secs(90);
 
-/// The wire key, IV and webhook secret the test servers use.
-pub const KEY: &str = "e2e-connection-key-of-32-bytes!!";
-pub const IV: &str = "e2e-iv-16-bytes!";
-pub const WEBHOOK_SECRET: &str = "whsec_ZTJlLXdlYmhvb2stc2VjcmV0LW9mLTMyLWJ5dGVzIQ==";
+/// The wire key, IV and webhook secret the test servers use (the kit's).
+pub use payments_testkit::{WEBHOOK_SECRET, WIRE_IV as IV, WIRE_KEY as KEY};
 /// Store ids at the fakes (any id is served by the default credentials).
 pub const IAMPORT_STORE: &str = "e2e-iamport-store";
 pub const TOSS_STORE: &str = "e2e-toss-store";
@@ -50,39 +40,11 @@ pub enum Backend {
     Postgres,
 }
 
-fn init_tracing() {
-    static INIT: Once = Once::new();
-    INIT.call_once(|| {
-        if let Ok(value) = std::env::var("TEST_LOG") {
-            // TEST_LOG=1 (or any non-filter) means "info"; TEST_LOG=debug or
-            // TEST_LOG=payments_http=debug is used as the filter.
-            let directive = match value.trim() {
-                "" | "1" | "true" | "yes" => "info",
-                other => other,
-            };
-            let filter = tracing_subscriber::EnvFilter::try_new(directive)
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-            let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
-        }
-    });
-}
-
-/// Where the database of one test lives, removed at the end.
-enum Database {
-    Sqlite { _dir: tempfile::TempDir },
-    Postgres { admin_url: String, schema: String },
-}
-
-/// A unique id for orders, customers, schemas.
-pub fn unique(prefix: &str) -> String {
-    format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
-}
-
 /// The server under test and everything around it.
 pub struct TestApp {
     pub backend: Backend,
     app: Option<RunningApp>,
-    database: Database,
+    database: Option<TestDatabase>,
     database_url: String,
     config: Config,
     /// The encrypting client of the API.
@@ -116,65 +78,30 @@ pub async fn spawn_app(backend: Backend, test: &str) -> Option<TestApp> {
 /// # Panics
 /// As [`spawn_app`].
 pub async fn spawn_app_with(backend: Backend, test: &str, overrides: &[(&str, &str)]) -> Option<TestApp> {
-    init_tracing();
-    let (database, database_url) = match backend {
-        Backend::Sqlite => {
-            let dir = tempfile::tempdir().expect("a temp dir");
-            let url = format!("sqlite://{}", dir.path().join("p.db").display());
-            (Database::Sqlite { _dir: dir }, url)
-        }
-        Backend::Postgres => {
-            let Ok(admin_url) = std::env::var("PAYMENT_TEST_POSTGRES_URL") else {
-                eprintln!("PAYMENT_TEST_POSTGRES_URL is unset: PostgreSQL test {test} did NOT run");
-                return None;
-            };
-            let schema = format!("e2e_{}", uuid::Uuid::new_v4().simple());
-            let mut admin = tokio::time::timeout(WAIT, sqlx::PgConnection::connect(&admin_url))
-                .await
-                .unwrap_or_else(|_| panic!("PAYMENT_TEST_POSTGRES_URL is set but PostgreSQL did not answer in time"))
-                .unwrap_or_else(|e| panic!("PAYMENT_TEST_POSTGRES_URL is set but PostgreSQL is unreachable: {e}"));
-            sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&mut admin).await.expect("create the schema");
-            let _ = admin.close().await;
-            let separator = if admin_url.contains('?') { '&' } else { '?' };
-            let url = format!("{admin_url}{separator}options=-c%20search_path%3D{schema}");
-            (Database::Postgres { admin_url, schema }, url)
-        }
+    let database = match backend {
+        Backend::Sqlite => TestDatabase::sqlite(),
+        Backend::Postgres => TestDatabase::postgres(test, Isolation::Schema).await?,
     };
-
+    let database_url = database.url().to_owned();
     let hooks = Receiver::start().await;
     let spool_dir = tempfile::tempdir().expect("a temp dir");
-    let spool = spool_dir.path().join("notifications.spool").display().to_string();
-    let vars: HashMap<String, String> = [
-        ("PAYMENT_MODE", "local"),
-        ("PAYMENT_API_PORT", "0"),
-        ("PAYMENT_METRICS_ADDR", "127.0.0.1:0"),
-        ("PAYMENT_DATABASE_URL", database_url.as_str()),
-        ("PAYMENT_DATABASE_MAX_CONNECTIONS", "5"),
-        ("PAYMENT_NOTIFICATION_SPOOL", spool.as_str()),
-        ("PAYMENT_CONNECTION_ENCRYPTION_KEY", KEY),
-        ("PAYMENT_CONNECTION_ENCRYPTION_IV", IV),
-        ("PAYMENT_WEBHOOK_SECRET", WEBHOOK_SECRET),
-        ("PAYMENT_ARGON2_MEMORY_KIB", "256"),
-        ("PAYMENT_ARGON2_ITERATIONS", "1"),
-        ("PAYMENT_WEBHOOK_RETRY_SCHEDULE", "100ms,100ms,100ms,200ms,200ms,500ms"),
-        ("PAYMENT_WEBHOOK_POLL_MS", "50"),
-        ("PAYMENT_WEBHOOK_TIMEOUT_SECS", "5"),
-        ("PAYMENT_PG_TIMEOUT_SECS", "10"),
-        // The scenarios count the PG reads each notification makes; the bound
-        // on them (one re-read of a payment a second) is the reliability
-        // suite's (`pg_faults.rs`), so here notifications are read at once.
-        ("PAYMENT_NOTIFICATION_REREAD_MS", "0"),
-        // Toss's one-cancel-a-second rule, shortened so quick cancels stay quick.
-        ("PAYMENT_FAKE_TOSS_CANCEL_WINDOW_MS", "100"),
-    ]
-    .into_iter()
-    // Every PG's fake on a free port.
-    .chain(payments_server::fakes_on_free_ports())
-    .chain(overrides.iter().copied())
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
-    let config = Config::from_vars(&vars).expect("a valid test configuration");
-    let app = start(config.clone()).await.expect("the server starts");
+    let vars = payments_testkit::server::server_vars(spool_dir.path(), &database_url);
+    let vars = payments_testkit::server::with_overrides(
+        vars,
+        &[
+            ("PAYMENT_MODE", "local"),
+            ("PAYMENT_DATABASE_MAX_CONNECTIONS", "5"),
+            ("PAYMENT_WEBHOOK_RETRY_SCHEDULE", "100ms,100ms,100ms,200ms,200ms,500ms"),
+            ("PAYMENT_WEBHOOK_TIMEOUT_SECS", "5"),
+            ("PAYMENT_PG_TIMEOUT_SECS", "10"),
+            // The scenarios count the PG reads each notification makes; the bound
+            // on them (one re-read of a payment a second) is the reliability
+            // suite's (`pg_faults.rs`), so here notifications are read at once.
+            ("PAYMENT_NOTIFICATION_REREAD_MS", "0"),
+        ],
+    );
+    let vars = payments_testkit::server::with_overrides(vars, overrides);
+    let (app, config) = payments_testkit::server::start_in_process(&vars).await.expect("the server starts");
     let url = app.url();
     let client = PaymentsClient::new(&url, KEY.as_bytes(), IV.as_bytes()).expect("a client");
     let http = reqwest::Client::builder().timeout(WAIT).build().expect("an HTTP client");
@@ -183,7 +110,7 @@ pub async fn spawn_app_with(backend: Backend, test: &str, overrides: &[(&str, &s
     let portone_addr = app.fake(payments_domain::VendorCode::PortOne).expect("local mode starts the fake PortOne");
     Some(TestApp {
         backend,
-        database,
+        database: Some(database),
         database_url,
         config,
         client,
@@ -216,7 +143,9 @@ where
     let started = std::time::Instant::now();
     let outcome = AssertUnwindSafe(tokio::time::timeout(SCENARIO_LIMIT, scenario.call(&app))).catch_unwind().await;
     eprintln!("{test}: scenario took {} ms", started.elapsed().as_millis());
-    let rejected = app.hooks.rejected();
+    let mut rejected = app.hooks.rejected();
+    // Every delivery the client's verifier must read as a webhook body.
+    rejected.extend(app.hooks.all().into_iter().filter_map(|d| d.webhook.err()));
     app.stop().await;
     match outcome {
         Ok(Ok(())) => assert!(rejected.is_empty(), "{test}: deliveries that did not verify: {rejected:?}"),
@@ -308,13 +237,13 @@ impl TestApp {
 
     /// A webhook URL at the test receiver that answers 200.
     pub fn hook_url(&self) -> String {
-        format!("{}/hook", self.hooks.url)
+        self.hooks.url()
     }
 
     /// A webhook URL at the test receiver that answers 500 to the first
     /// `failures` deliveries of each event, then 200.
     pub fn flaky_hook_url(&self, failures: u32) -> String {
-        format!("{}/flaky/{failures}", self.hooks.url)
+        self.hooks.flaky_url(failures)
     }
 
     /// Stops the server and drops its database (best effort).
@@ -325,11 +254,8 @@ impl TestApp {
             eprintln!("the server stopped with an error: {error:#}");
         }
         self.hooks.stop().await;
-        if let Database::Postgres { admin_url, schema } = &self.database
-            && let Ok(mut admin) = sqlx::PgConnection::connect(admin_url).await
-        {
-            let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).execute(&mut admin).await;
-            let _ = admin.close().await;
+        if let Some(database) = self.database.take() {
+            database.remove().await;
         }
     }
 
@@ -542,146 +468,6 @@ pub fn assert_status<T: std::fmt::Debug>(result: Result<T, ClientError>, status:
     match result {
         Err(error @ ClientError::Api { .. }) if error.status() == Some(status) => error,
         other => panic!("expected an API error {status}, got {other:?}"),
-    }
-}
-
-// ---------------------------------------------------------------------------
-// The webhook receiver
-// ---------------------------------------------------------------------------
-
-/// One request the server made to the receiver, verified and decrypted.
-#[derive(Debug, Clone)]
-pub struct Delivery {
-    /// The `webhook-id` header.
-    pub webhook_id: String,
-    /// The decrypted body.
-    pub body: wire::WebhookBody,
-    /// The decrypted body as sent (JSON text).
-    pub plaintext: String,
-    /// What the receiver answered.
-    pub answered: u16,
-}
-
-impl Delivery {
-    /// The order (source id) the delivery is about.
-    pub fn order(&self) -> &str {
-        &self.body.source.id
-    }
-}
-
-#[derive(Clone)]
-struct ReceiverState {
-    verifier: Arc<WebhookVerifier>,
-    log: Arc<watch::Sender<Vec<Delivery>>>,
-    rejected: Arc<Mutex<Vec<String>>>,
-    failures_seen: Arc<Mutex<HashMap<String, u32>>>,
-}
-
-fn receive(request: &Request, body: &str, state: &ReceiverState, failures: u32) -> StatusCode {
-    let cipher = payments_crypto::WireCipher::new(KEY.as_bytes(), IV.as_bytes()).expect("a cipher");
-    let plaintext = cipher.decrypt(body).unwrap_or_default();
-    let body = match state.verifier.verify(request.headers(), body) {
-        Ok(body) => body,
-        Err(error) => {
-            if let Ok(mut rejected) = state.rejected.lock() {
-                rejected.push(error.to_string());
-            }
-            return StatusCode::BAD_REQUEST;
-        }
-    };
-    let webhook_id = request.headers().get("webhook-id").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
-    let answered = match state.failures_seen.lock() {
-        Ok(mut seen) => {
-            let count = seen.entry(webhook_id.clone()).or_insert(0);
-            if *count < failures {
-                *count += 1;
-                StatusCode::INTERNAL_SERVER_ERROR
-            } else {
-                StatusCode::OK
-            }
-        }
-        Err(_) => StatusCode::INTERNAL_SERVER_ERROR,
-    };
-    state.log.send_modify(|log| log.push(Delivery { webhook_id, body, plaintext, answered: answered.as_u16() }));
-    answered
-}
-
-#[handler]
-fn hook(request: &Request, body: String, state: Data<&ReceiverState>) -> impl IntoResponse {
-    receive(request, &body, &state, 0)
-}
-
-#[handler]
-fn flaky(request: &Request, Path(failures): Path<u32>, body: String, state: Data<&ReceiverState>) -> impl IntoResponse {
-    receive(request, &body, &state, failures)
-}
-
-/// Receives the server's webhooks on port 0, verifying each signature and
-/// decrypting each body with [`WebhookVerifier`].
-pub struct Receiver {
-    url: String,
-    log: watch::Receiver<Vec<Delivery>>,
-    rejected: Arc<Mutex<Vec<String>>>,
-    server: Option<payments_fakekit::RunningServer>,
-}
-
-impl Receiver {
-    async fn start() -> Self {
-        let verifier = WebhookVerifier::new(WEBHOOK_SECRET, KEY.as_bytes(), IV.as_bytes()).expect("a verifier");
-        let (log, log_rx) = watch::channel(Vec::new());
-        let rejected = Arc::new(Mutex::new(Vec::new()));
-        let state = ReceiverState {
-            verifier: Arc::new(verifier),
-            log: Arc::new(log),
-            rejected: rejected.clone(),
-            failures_seen: Arc::new(Mutex::new(HashMap::new())),
-        };
-        let app = Route::new().at("/hook", post(hook)).at("/flaky/:failures", post(flaky)).data(state);
-        let server = payments_fakekit::serve(app, std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
-            .await
-            .expect("bind the receiver");
-        Self { url: server.url(), log: log_rx, rejected, server: Some(server) }
-    }
-
-    async fn stop(&mut self) {
-        if let Some(server) = self.server.take() {
-            let _ = server.stop().await;
-        }
-    }
-
-    /// Every delivery so far.
-    pub fn all(&self) -> Vec<Delivery> {
-        self.log.borrow().clone()
-    }
-
-    /// Deliveries refused because their signature or body did not check out.
-    pub fn rejected(&self) -> Vec<String> {
-        self.rejected.lock().map(|r| r.clone()).unwrap_or_default()
-    }
-
-    /// Waits (at most [`WAIT`]) until `ready` holds for the deliveries so far.
-    pub async fn wait_until(&self, what: &str, ready: impl Fn(&[Delivery]) -> bool) -> Vec<Delivery> {
-        let mut log = self.log.clone();
-        match tokio::time::timeout(WAIT, log.wait_for(|deliveries| ready(deliveries))).await {
-            Ok(Ok(deliveries)) => deliveries.clone(),
-            _ => panic!("timed out waiting for {what}; deliveries: {:#?}; rejected: {:?}", self.all(), self.rejected()),
-        }
-    }
-
-    /// Waits for `count` accepted (200) deliveries about `order`; returns them oldest first.
-    pub async fn delivered(&self, order: &str, count: usize) -> Vec<Delivery> {
-        let accepted = |d: &Delivery| d.order() == order && d.answered == 200;
-        let all = self
-            .wait_until(&format!("{count} deliveries for {order}"), |ds| {
-                ds.iter().filter(|d| accepted(d)).count() >= count
-            })
-            .await;
-        all.into_iter().filter(accepted).collect()
-    }
-
-    /// Every delivery about `order` so far (accepted or not).
-    pub fn for_order(&self, order: &str) -> Vec<Delivery> {
-        self.all().into_iter().filter(|d| d.order() == order).collect()
     }
 }
 

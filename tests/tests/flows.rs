@@ -81,11 +81,11 @@ async fn card_payment(app: &TestApp, pg: Pg) {
 
     let delivered = app.hooks.delivered(&order, 1).await;
     let hook = &delivered[0];
-    assert_eq!(hook.webhook_id, hook.body.id.to_string());
-    assert_eq!(hook.body.source, source(&order));
-    assert_eq!(hook.body.previous.refund, None);
-    assert_eq!(hook.body.current.refund.as_ref().map(money_text).as_deref(), Some("10000"));
-    assert_eq!(hook.body.current.id, created.id);
+    assert_eq!(hook.id, hook.webhook().id.to_string());
+    assert_eq!(hook.webhook().source, source(&order));
+    assert_eq!(hook.webhook().previous.refund, None);
+    assert_eq!(hook.webhook().current.refund.as_ref().map(money_text).as_deref(), Some("10000"));
+    assert_eq!(hook.webhook().current.id, created.id);
     app.outbox_settled(1).await;
     assert_eq!(app.hooks.for_order(&order).len(), 1, "one change, one delivery");
     let after = app.client.get_history(&accessor(&order)).await.expect("read after the cancel");
@@ -124,18 +124,21 @@ async fn partial_cancels(app: &TestApp, pg: Pg) {
 
         let delivered = app.hooks.delivered(&order, i as usize).await;
         let hook = delivered.last().expect("a delivery");
-        assert_eq!(hook.body.current.cancels.len(), i as usize, "delivery {i}");
-        assert_eq!(hook.body.previous.cancels.len(), i as usize - 1, "delivery {i}");
-        assert_eq!(hook.body.current.refund.as_ref().map(money_text), Some(refund));
-        assert_eq!(hook.body.previous.refund.as_ref().map(money_text), (i > 1).then(|| (2_000 * (i - 1)).to_string()));
-        assert_eq!(hook.body.current.id, created.id);
+        assert_eq!(hook.webhook().current.cancels.len(), i as usize, "delivery {i}");
+        assert_eq!(hook.webhook().previous.cancels.len(), i as usize - 1, "delivery {i}");
+        assert_eq!(hook.webhook().current.refund.as_ref().map(money_text), Some(refund));
+        assert_eq!(
+            hook.webhook().previous.refund.as_ref().map(money_text),
+            (i > 1).then(|| (2_000 * (i - 1)).to_string())
+        );
+        assert_eq!(hook.webhook().current.id, created.id);
 
         let (status, balance) = app.pg_state(pg, &uid).await;
         assert_eq!(balance, 10_000 - 2_000 * i as i64, "balance at the PG after cancel {i}");
         let expected = if i == 5 { cancelled_statuses(pg).1 } else { cancelled_statuses(pg).0 };
         assert_eq!(status, expected);
     }
-    let ids: std::collections::HashSet<_> = app.hooks.for_order(&order).iter().map(|d| d.body.id).collect();
+    let ids: std::collections::HashSet<_> = app.hooks.for_order(&order).iter().map(|d| d.webhook().id).collect();
     assert_eq!(ids.len(), 5, "five distinct events");
     assert_status(app.cancel(&order, 1, None).await, 422);
     app.outbox_settled(5).await;
@@ -167,15 +170,15 @@ async fn virtual_account(app: &TestApp, pg: Pg) {
     app.deposit(pg, &uid).await;
     let delivered = app.hooks.delivered(&order, 1).await;
     let hook = &delivered[0];
-    assert_eq!(hook.body.previous.paid_at, None);
-    assert!(hook.body.current.paid_at.is_some());
-    assert_eq!(hook.body.current.refund, None);
-    assert_eq!(hook.body.source, source(&order));
+    assert_eq!(hook.webhook().previous.paid_at, None);
+    assert!(hook.webhook().current.paid_at.is_some());
+    assert_eq!(hook.webhook().current.refund, None);
+    assert_eq!(hook.webhook().source, source(&order));
     app.outbox_settled(1).await;
     assert_eq!(app.hooks.for_order(&order).len(), 1, "exactly one delivery for the deposit");
 
     let paid = app.client.get_history(&accessor(&order)).await.expect("read after the deposit");
-    assert_eq!(paid.paid_at, hook.body.current.paid_at);
+    assert_eq!(paid.paid_at, hook.webhook().current.paid_at);
 
     // A virtual account is refunded to a bank account, which the PG requires.
     let refused = app.cancel(&order, 25_000, None).await;
@@ -185,8 +188,8 @@ async fn virtual_account(app: &TestApp, pg: Pg) {
     assert!(cancelled.cancelled_at.is_some());
     assert_eq!(app.pg_state(pg, &uid).await.1, 0, "nothing left at the PG");
     let delivered = app.hooks.delivered(&order, 2).await;
-    assert_eq!(delivered[1].body.current.refund.as_ref().map(money_text).as_deref(), Some("25000"));
-    assert!(delivered[1].body.previous.paid_at.is_some());
+    assert_eq!(delivered[1].webhook().current.refund.as_ref().map(money_text).as_deref(), Some("25000"));
+    assert!(delivered[1].webhook().previous.paid_at.is_some());
     app.outbox_settled(2).await;
     assert_eq!(app.hooks.for_order(&order).len(), 2);
 }
@@ -363,7 +366,7 @@ async fn saved_card_charged(app: &TestApp, pg: Pg) {
     let cancelled = app.cancel(&order, 2_000, None).await.expect("partial cancel");
     assert_eq!(cancelled.refund.as_ref().map(money_text), Some("2000".into()));
     let delivered = app.hooks.delivered(&order, 1).await;
-    assert_eq!(delivered[0].body.current.id, charged.id);
+    assert_eq!(delivered[0].webhook().current.id, charged.id);
     assert_eq!(app.pg_state(pg, &charged.vendor.uid).await.1, 10_000);
 
     // Wrong password, unknown card, no key.
@@ -434,9 +437,9 @@ async fn dollars(app: &TestApp, pg: Pg) {
     assert_eq!((paid.as_str(), refunded.as_str()), expected, "the PG holds the amounts in its own unit: {at_pg}");
 
     let hook = &app.hooks.delivered(&order, 1).await[0];
-    assert_eq!(money_text(&hook.body.current.price), "10.5");
-    assert_eq!(hook.body.current.refund.as_ref().map(money_text).as_deref(), Some("2.25"));
-    assert_eq!(hook.body.previous.refund, None);
+    assert_eq!(money_text(&hook.webhook().current.price), "10.5");
+    assert_eq!(hook.webhook().current.refund.as_ref().map(money_text).as_deref(), Some("2.25"));
+    assert_eq!(hook.webhook().previous.refund, None);
 
     let too_fine = assert_status(app.cancel_price(&order, "0.001", None).await, 400);
     assert!(too_fine.to_string().contains("price"), "{too_fine}");
@@ -514,13 +517,13 @@ async fn cancel_completed_later(app: &TestApp, pg: Pg) {
         (&json!("pending"), &json!(3000))
     );
     let announced = app.hooks.delivered(&order, 1).await;
-    assert_eq!(announced[0].body.current.refund, None);
-    assert_eq!(announced[0].body.current.cancels[0].status, wire::CancelStatusBody::Pending);
+    assert_eq!(announced[0].webhook().current.refund, None);
+    assert_eq!(announced[0].webhook().current.cancels[0].status, wire::CancelStatusBody::Pending);
 
     pg_completes_the_cancel(app, pg, &uid).await;
     let completed = &app.hooks.delivered(&order, 2).await[1];
-    assert_eq!(completed.body.current.refund.as_ref().map(money_text).as_deref(), Some("3000"));
-    assert_eq!(completed.body.current.cancels[0].status, wire::CancelStatusBody::Done);
+    assert_eq!(completed.webhook().current.refund.as_ref().map(money_text).as_deref(), Some("3000"));
+    assert_eq!(completed.webhook().current.cancels[0].status, wire::CancelStatusBody::Done);
     let read = app.client.get_history(&accessor(&order)).await.expect("read");
     assert_eq!((read.refund.as_ref().map(money_text).as_deref(), read.cancels.len()), (Some("3000"), 1));
 

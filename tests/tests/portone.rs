@@ -84,7 +84,7 @@ async fn a_cancel_at_portone_without_its_webhook_is_reconciled_once(app: &TestAp
     let body = json!({"amount": 2500, "reason": "at PortOne's console", "skipWebhook": true});
     app.portone.call(reqwest::Method::POST, &format!("/payments/{uid}/cancel"), Some(body)).await;
     let delivered = app.hooks.delivered(&order, 1).await;
-    assert_eq!(delivered[0].body.current.refund.as_ref().map(money_text).as_deref(), Some("2500"));
+    assert_eq!(delivered[0].webhook().current.refund.as_ref().map(money_text).as_deref(), Some("2500"));
     tokio::time::sleep(Duration::from_millis(2500)).await;
     assert_eq!(app.hooks.for_order(&order).len(), 1, "exactly one event, in later runs too");
     let read = app.client.get_history(&accessor(&order)).await.expect("read");

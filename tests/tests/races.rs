@@ -40,13 +40,13 @@ async fn concurrent_cancels(app: &TestApp, pg: Pg) {
         .hooks
         .wait_until("a delivery showing every cancel", |ds| {
             ds.iter()
-                .any(|d| d.order() == order && d.answered == 200 && d.body.current.cancels.len() == accepted as usize)
+                .any(|d| d.order() == order && d.accepted() && d.webhook().current.cancels.len() == accepted as usize)
         })
         .await;
     let mut steps: Vec<(usize, usize)> = all
         .iter()
-        .filter(|d| d.order() == order && d.answered == 200)
-        .map(|d| (d.body.previous.cancels.len(), d.body.current.cancels.len()))
+        .filter(|d| d.order() == order && d.accepted())
+        .map(|d| (d.webhook().previous.cancels.len(), d.webhook().current.cancels.len()))
         .collect();
     steps.sort_unstable();
     assert_eq!(steps.first().map(|s| s.0), Some(0), "{steps:?}");

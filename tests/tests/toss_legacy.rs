@@ -28,7 +28,7 @@ async fn a_card_payment_is_registered_and_partly_cancelled(app: &TestApp) {
     let cancelled = app.cancel(&order, 5_000, None).await.expect("cancelled");
     assert_eq!(cancelled.refund.as_ref().map(money_text).as_deref(), Some("5000"));
     let delivered = app.hooks.delivered(&order, 1).await;
-    assert_eq!(delivered[0].body.current.refund.as_ref().map(money_text).as_deref(), Some("5000"));
+    assert_eq!(delivered[0].webhook().current.refund.as_ref().map(money_text).as_deref(), Some("5000"));
 }
 
 async fn a_deposit_and_its_reversal_are_announced(app: &TestApp) {
@@ -39,14 +39,14 @@ async fn a_deposit_and_its_reversal_are_announced(app: &TestApp) {
     // The fake sends the short 1.4 webhook; the server re-reads the payment.
     app.toss.deposit(&key).await;
     let delivered = app.hooks.delivered(&order, 1).await;
-    assert!(delivered[0].body.current.paid_at.is_some());
+    assert!(delivered[0].webhook().current.paid_at.is_some());
     let path = format!("/internal/{key}/reverse-deposit");
     let (_, reversed) = app.toss.call(reqwest::Method::PUT, &path, None).await;
     assert_eq!(reversed["status"], "CANCELED", "1.4 reports a reversal as CANCELED: {reversed}");
     let delivered = app.hooks.delivered(&order, 2).await;
-    assert!(delivered[1].body.previous.paid_at.is_some());
-    assert_eq!(delivered[1].body.current.paid_at, None, "unpaid again");
-    assert_eq!(delivered[1].body.current.refund, None, "nothing was refunded");
+    assert!(delivered[1].webhook().previous.paid_at.is_some());
+    assert_eq!(delivered[1].webhook().current.paid_at, None, "unpaid again");
+    assert_eq!(delivered[1].webhook().current.refund, None, "nothing was refunded");
     let read = app.client.get_history(&accessor(&order)).await.expect("read");
     assert_eq!(read.paid_at, None);
 }

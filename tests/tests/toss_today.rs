@@ -85,8 +85,8 @@ async fn a_virtual_account_is_paid_through_the_deposit_callback(app: &TestApp) {
     // The fake sends the flat DEPOSIT_CALLBACK (with the account's secret) to the server.
     app.toss.deposit(&key).await;
     let delivered = app.hooks.delivered(&order, 1).await;
-    assert_eq!(delivered[0].body.previous.paid_at, None);
-    assert!(delivered[0].body.current.paid_at.is_some());
+    assert_eq!(delivered[0].webhook().previous.paid_at, None);
+    assert!(delivered[0].webhook().current.paid_at.is_some());
     let read = app.client.get_history(&accessor(&order)).await.expect("read");
     assert!(read.paid_at.is_some());
     assert_eq!(app.outbox_settled(1).await.delivered, 1, "one event");
@@ -120,7 +120,7 @@ async fn a_reversed_deposit_is_announced(app: &TestApp) {
     app.hooks.delivered(&order, 1).await;
     app.toss.reverse_deposit(&key).await;
     let delivered = app.hooks.delivered(&order, 2).await;
-    let reversal = &delivered[1].body;
+    let reversal = delivered[1].webhook();
     assert!(reversal.previous.paid_at.is_some(), "{reversal:?}");
     assert_eq!(reversal.current.paid_at, None, "unpaid again: {reversal:?}");
     assert_eq!(reversal.current.data["status"], "WAITING_FOR_DEPOSIT");

@@ -12,18 +12,23 @@ use payments_application::ports::*;
 use payments_application::{DeliveryDeps, DeliveryService};
 use payments_crypto::WireCipher;
 use payments_domain::*;
+use payments_testkit::{Answer, Receiver, ReceiverKeys};
 use payments_webhook::{
     CircuitConfig, HttpWebhookSender, RenderBody, SenderConfig, TargetPolicy, WebhookSecret, WebhookWorker,
     WorkerConfig,
 };
-use poem::{EndpointExt, IntoResponse, Request, Route, handler, http::StatusCode, post, web::Data};
 use serde_json::json;
-use tokio::sync::{Notify, mpsc, watch};
+use tokio::sync::{Notify, watch};
+
+const WAIT: Duration = Duration::from_secs(10);
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
+const KEY: &str = "0123456789abcdef0123456789abcdef";
+const IV: &str = "fedcba9876543210";
+
 fn cipher() -> WireCipher {
-    WireCipher::new(b"0123456789abcdef0123456789abcdef", b"fedcba9876543210").unwrap()
+    WireCipher::new(KEY.as_bytes(), IV.as_bytes()).unwrap()
 }
 
 // --- an in-memory outbox -----------------------------------------------------
@@ -134,53 +139,12 @@ impl WebhookOutbox for MemoryOutbox {
     }
 }
 
-// --- a receiver that verifies ------------------------------------------------
+// --- the test kit's receiver, with this suite's keys ------------------------------
 
-#[derive(Debug)]
-struct Delivery {
-    id: String,
-    plaintext: String,
-}
-
-struct Receiver {
-    /// Statuses to answer, in order; 200 once exhausted.
-    script: Mutex<Vec<u16>>,
-    /// Requests that hang forever (never answered).
-    hang: bool,
-    seen: mpsc::UnboundedSender<Delivery>,
-}
-
-#[handler]
-async fn receive(req: &Request, body: String, receiver: Data<&Arc<Receiver>>) -> poem::Response {
-    let mut headers = http::HeaderMap::new();
-    for name in ["webhook-id", "webhook-timestamp", "webhook-signature"] {
-        if let Some(v) = req.header(name) {
-            headers.insert(name, v.parse().unwrap());
-        }
-    }
-    standardwebhooks::Webhook::new(SECRET).unwrap().verify(body.as_bytes(), &headers).expect("signature verifies");
-    assert_eq!(req.content_type(), Some("text/plain; charset=utf-8"));
-    let plaintext = cipher().decrypt(&body).expect("body decrypts");
-    let _ = receiver.seen.send(Delivery { id: req.header("webhook-id").unwrap().to_owned(), plaintext });
-    if receiver.hang {
-        std::future::pending::<()>().await;
-    }
-    let status = {
-        let mut script = receiver.script.lock().unwrap();
-        if script.is_empty() { 200 } else { script.remove(0) }
-    };
-    StatusCode::from_u16(status).unwrap().with_body(format!("answer {status}")).into_response()
-}
-
-async fn start_receiver(
-    addr: SocketAddr,
-    script: Vec<u16>,
-    hang: bool,
-) -> (payments_fakekit::RunningServer, mpsc::UnboundedReceiver<Delivery>) {
-    let (seen, rx) = mpsc::unbounded_channel();
-    let receiver = Arc::new(Receiver { script: Mutex::new(script), hang, seen });
-    let server = payments_fakekit::serve(Route::new().at("/hook", post(receive)).data(receiver), addr).await.unwrap();
-    (server, rx)
+async fn start_receiver(addr: SocketAddr, script: Vec<u16>, hang: bool) -> Receiver {
+    let keys = ReceiverKeys::new(SECRET, KEY, IV);
+    let answer = if hang { Answer::Hang } else { Answer::Script(script) };
+    Receiver::start_on(addr.port(), &keys, answer).await
 }
 
 // --- wiring --------------------------------------------------------------------
@@ -285,20 +249,21 @@ async fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
 
 #[tokio::test]
 async fn a_delivery_is_encrypted_signed_and_verifiable() {
-    let (receiver, mut seen) = start_receiver("127.0.0.1:0".parse().unwrap(), vec![], false).await;
-    let e = event(&format!("{}/hook", receiver.url()), 1);
+    let mut receiver = start_receiver("127.0.0.1:0".parse().unwrap(), vec![], false).await;
+    let e = event(&receiver.url(), 1);
     let result = payments_application::ports::WebhookSender::send(&sender(Duration::from_secs(5)), &e).await;
     assert_eq!(result.status, Some(200));
     assert_eq!(result.body.as_deref(), Some("answer 200"));
-    let got = seen.recv().await.unwrap();
+    let got = receiver.next(WAIT).await;
     assert_eq!(got.id, e.id().to_string());
-    let body: serde_json::Value = serde_json::from_str(&got.plaintext).unwrap();
-    assert_eq!(body["paid"], true);
+    assert_eq!(got.content_type, "text/plain; charset=utf-8");
+    assert_eq!(got.json["paid"], true);
+    assert!(receiver.rejected().is_empty(), "signed and encrypted as the client verifies: {:?}", receiver.rejected());
 }
 
 #[tokio::test]
 async fn a_target_the_policy_refuses_is_never_connected_to() {
-    let (receiver, mut seen) = start_receiver("127.0.0.1:0".parse().unwrap(), vec![], false).await;
+    let mut receiver = start_receiver("127.0.0.1:0".parse().unwrap(), vec![], false).await;
     let port = receiver.addr().port();
     // Stored while loopback was allowed (local mode), delivered under the
     // strict policy of today: by address, and by a name that resolves there.
@@ -310,7 +275,7 @@ async fn a_target_the_policy_refuses_is_never_connected_to() {
         let result = payments_application::ports::WebhookSender::send(&strict, &e).await;
         assert_eq!(result.status, None, "{url}");
     }
-    assert!(seen.try_recv().is_err(), "the receiver saw nothing");
+    assert!(receiver.drain().is_empty(), "the receiver saw nothing");
     // A listed private network is a target.
     let listed = TargetPolicy::new(&["127.0.0.0/8".into()], false, false).unwrap();
     let result = payments_application::ports::WebhookSender::send(
@@ -323,8 +288,8 @@ async fn a_target_the_policy_refuses_is_never_connected_to() {
 
 #[tokio::test]
 async fn a_listed_loopback_port_is_delivered_to_and_its_neighbours_are_not() {
-    let (listed, mut seen) = start_receiver("127.0.0.1:0".parse().unwrap(), vec![], false).await;
-    let (neighbour, mut neighbour_seen) = start_receiver("127.0.0.1:0".parse().unwrap(), vec![], false).await;
+    let mut listed = start_receiver("127.0.0.1:0".parse().unwrap(), vec![], false).await;
+    let mut neighbour = start_receiver("127.0.0.1:0".parse().unwrap(), vec![], false).await;
     let (port, other) = (listed.addr().port(), neighbour.addr().port());
     // Outside local mode, as dev and real run; `localhost` listed without a
     // port too, so the name passes and only the port decides.
@@ -336,7 +301,7 @@ async fn a_listed_loopback_port_is_delivered_to_and_its_neighbours_are_not() {
         let e = event(url, 60 + n as u128);
         let result = payments_application::ports::WebhookSender::send(&sender, &e).await;
         assert_eq!(result.status, Some(200), "{url}");
-        assert_eq!(within("the delivery", seen.recv()).await.unwrap().id, e.id().to_string());
+        assert_eq!(listed.next(WAIT).await.id, e.id().to_string());
     }
     // Stored before the policy changed: another port of the same host, by
     // name and by address, is never connected to.
@@ -346,14 +311,14 @@ async fn a_listed_loopback_port_is_delivered_to_and_its_neighbours_are_not() {
         let result = payments_application::ports::WebhookSender::send(&sender, &event(url, 70 + n as u128)).await;
         assert_eq!(result.status, None, "{url}");
     }
-    assert!(neighbour_seen.try_recv().is_err(), "the unlisted port saw nothing");
+    assert!(neighbour.drain().is_empty(), "the unlisted port saw nothing");
 }
 
 #[tokio::test]
 async fn three_500s_then_200_is_four_attempts_and_one_delivery() {
-    let (receiver, mut seen) = start_receiver("127.0.0.1:0".parse().unwrap(), vec![500, 500, 500], false).await;
+    let mut receiver = start_receiver("127.0.0.1:0".parse().unwrap(), vec![500, 500, 500], false).await;
     let outbox = Arc::new(MemoryOutbox::default());
-    let e = event(&format!("{}/hook", receiver.url()), 2);
+    let e = event(&receiver.url(), 2);
     outbox.push(e.clone());
     let worker = start_worker(delivery(outbox.clone(), Duration::from_secs(5)), fast());
     wait_until("delivery", || outbox.job(e.id()).done.is_some()).await;
@@ -361,9 +326,9 @@ async fn three_500s_then_200_is_four_attempts_and_one_delivery() {
     assert_eq!(job.done, Some(JobOutcome::Delivered));
     let statuses: Vec<_> = job.attempts.iter().map(|a| a.status).collect();
     assert_eq!(statuses, [Some(500), Some(500), Some(500), Some(200)]);
-    let ids: Vec<String> = (0..4).map(|_| seen.try_recv().unwrap().id).collect();
+    let ids: Vec<String> = receiver.drain().into_iter().map(|d| d.id).collect();
+    assert_eq!(ids.len(), 4, "four requests, none after the 200: {ids:?}");
     assert!(ids.iter().all(|id| *id == e.id().to_string()), "same webhook-id on every attempt: {ids:?}");
-    assert!(seen.try_recv().is_err(), "delivered once, no further requests");
     worker.stop.send(true).unwrap();
     within("worker stop", worker.task).await.unwrap();
 }
@@ -377,23 +342,23 @@ async fn an_unreachable_receiver_is_retried_until_it_comes_up() {
     outbox.push(e.clone());
     let worker = start_worker(delivery(outbox.clone(), Duration::from_secs(5)), fast());
     wait_until("two failed attempts", || outbox.job(e.id()).attempts.len() >= 2).await;
-    let (_receiver, mut seen) = start_receiver(addr, vec![], false).await;
+    let mut receiver = start_receiver(addr, vec![], false).await;
     wait_until("delivery", || outbox.job(e.id()).done.is_some()).await;
     let job = outbox.job(e.id());
     assert_eq!(job.done, Some(JobOutcome::Delivered));
     let (last, earlier) = job.attempts.split_last().unwrap();
     assert!(earlier.iter().all(|a| a.status.is_none() && a.body.is_none()), "{earlier:?}");
     assert_eq!(last.status, Some(200));
-    assert_eq!(seen.try_recv().unwrap().id, e.id().to_string());
+    assert_eq!(receiver.next(WAIT).await.id, e.id().to_string());
     worker.stop.send(true).unwrap();
     within("worker stop", worker.task).await.unwrap();
 }
 
 #[tokio::test]
 async fn the_schedule_ends_in_failure() {
-    let (receiver, _seen) = start_receiver("127.0.0.1:0".parse().unwrap(), vec![503; 20], false).await;
+    let receiver = start_receiver("127.0.0.1:0".parse().unwrap(), vec![503; 20], false).await;
     let outbox = Arc::new(MemoryOutbox::default());
-    let e = event(&format!("{}/hook", receiver.url()), 4);
+    let e = event(&receiver.url(), 4);
     outbox.push(e.clone());
     let worker = start_worker(delivery(outbox.clone(), Duration::from_secs(5)), fast());
     wait_until("failure", || outbox.job(e.id()).done.is_some()).await;
@@ -405,15 +370,15 @@ async fn the_schedule_ends_in_failure() {
 
 #[tokio::test]
 async fn a_wake_up_delivers_without_waiting_for_the_poll() {
-    let (receiver, mut seen) = start_receiver("127.0.0.1:0".parse().unwrap(), vec![], false).await;
+    let mut receiver = start_receiver("127.0.0.1:0".parse().unwrap(), vec![], false).await;
     let outbox = Arc::new(MemoryOutbox::default());
     let config = WorkerConfig { poll_interval: Duration::from_secs(3600), ..fast() };
     let worker = start_worker(delivery(outbox.clone(), Duration::from_secs(5)), config);
     tokio::time::sleep(Duration::from_millis(50)).await; // let it go idle on the hour-long poll
-    let e = event(&format!("{}/hook", receiver.url()), 5);
+    let e = event(&receiver.url(), 5);
     outbox.push(e.clone());
     worker.wake.notify_one();
-    let got = within("woken delivery", seen.recv()).await.unwrap();
+    let got = receiver.next(WAIT).await;
     assert_eq!(got.id, e.id().to_string());
     worker.stop.send(true).unwrap();
     within("worker stop", worker.task).await.unwrap();
@@ -421,12 +386,12 @@ async fn a_wake_up_delivers_without_waiting_for_the_poll() {
 
 #[tokio::test]
 async fn shutdown_releases_deliveries_still_in_flight() {
-    let (receiver, mut seen) = start_receiver("127.0.0.1:0".parse().unwrap(), vec![], true).await;
+    let mut receiver = start_receiver("127.0.0.1:0".parse().unwrap(), vec![], true).await;
     let outbox = Arc::new(MemoryOutbox::default());
-    let e = event(&format!("{}/hook", receiver.url()), 6);
+    let e = event(&receiver.url(), 6);
     outbox.push(e.clone());
     let worker = start_worker(delivery(outbox.clone(), Duration::from_secs(60)), fast());
-    within("the hanging request", seen.recv()).await.unwrap();
+    receiver.next(WAIT).await;
     assert!(outbox.job(e.id()).lease.is_some(), "claimed while in flight");
     worker.stop.send(true).unwrap();
     within("worker stop", worker.task).await.unwrap();
@@ -441,28 +406,28 @@ async fn shutdown_releases_deliveries_still_in_flight() {
 /// their schedule untouched (no attempt, due as they were).
 #[tokio::test]
 async fn a_dead_receiver_holds_its_share_of_the_slots_and_no_more() {
-    let (dead, mut dead_seen) = start_receiver("127.0.0.1:0".parse().unwrap(), vec![], true).await;
-    let (alive, mut alive_seen) = start_receiver("127.0.0.1:0".parse().unwrap(), vec![], false).await;
+    let mut dead = start_receiver("127.0.0.1:0".parse().unwrap(), vec![], true).await;
+    let mut alive = start_receiver("127.0.0.1:0".parse().unwrap(), vec![], false).await;
     let outbox = Arc::new(MemoryOutbox::default());
-    let stuck: Vec<WebhookEvent> = (0..12).map(|n| event(&format!("{}/hook", dead.url()), 100 + n)).collect();
+    let stuck: Vec<WebhookEvent> = (0..12).map(|n| event(&dead.url(), 100 + n)).collect();
     for e in &stuck {
         outbox.push(e.clone());
     }
     let config = WorkerConfig { concurrency: 4, per_host: 1, ..fast() };
     let worker = start_worker(delivery(outbox.clone(), Duration::from_secs(60)), config);
-    within("the dead receiver's first request", dead_seen.recv()).await.unwrap();
+    dead.next(WAIT).await;
 
     // Queued behind the 11 others of the dead receiver (the oldest go first).
-    let other = event(&format!("{}/hook", alive.url()), 200);
+    let other = event(&alive.url(), 200);
     outbox.push(other.clone());
     let started = std::time::Instant::now();
     worker.wake.notify_one();
-    let got = within("the other receiver's delivery", alive_seen.recv()).await.unwrap();
+    let got = alive.next(WAIT).await;
     let took = started.elapsed();
     assert_eq!(got.id, other.id().to_string());
     assert!(took < Duration::from_secs(1), "another receiver is not held up by a dead one: {took:?}");
     wait_until("the other delivery recorded", || outbox.job(other.id()).done.is_some()).await;
-    assert!(dead_seen.try_recv().is_err(), "one request at a time to the dead receiver");
+    assert!(dead.drain().is_empty(), "one request at a time to the dead receiver");
 
     worker.stop.send(true).unwrap();
     within("worker stop", worker.task).await.unwrap();
@@ -478,8 +443,8 @@ async fn a_dead_receiver_holds_its_share_of_the_slots_and_no_more() {
 /// is not concerned.
 #[tokio::test]
 async fn a_receiver_that_never_answers_gets_the_short_timeout_once_its_circuit_opens() {
-    let (dead, _dead_seen) = start_receiver("127.0.0.1:0".parse().unwrap(), vec![], true).await;
-    let (alive, _alive_seen) = start_receiver("127.0.0.1:0".parse().unwrap(), vec![], false).await;
+    let dead = start_receiver("127.0.0.1:0".parse().unwrap(), vec![], true).await;
+    let alive = start_receiver("127.0.0.1:0".parse().unwrap(), vec![], false).await;
     let circuit = CircuitConfig { failures: 2, open_timeout: Duration::from_millis(100), ..CircuitConfig::default() };
     let config = SenderConfig {
         timeout: Duration::from_millis(800),
@@ -491,12 +456,12 @@ async fn a_receiver_that_never_answers_gets_the_short_timeout_once_its_circuit_o
     let mut took = Vec::new();
     for n in 0..4 {
         let started = std::time::Instant::now();
-        let result = WebhookSender::send(&sender, &event(&format!("{}/hook", dead.url()), 300 + n)).await;
+        let result = WebhookSender::send(&sender, &event(&dead.url(), 300 + n)).await;
         assert_eq!(result.status, None);
         took.push(started.elapsed());
     }
     assert!(took[..2].iter().all(|t| *t >= Duration::from_millis(750)), "the full timeout while closed: {took:?}");
     assert!(took[2..].iter().all(|t| *t < Duration::from_millis(500)), "the short one once open: {took:?}");
-    let result = WebhookSender::send(&sender, &event(&format!("{}/hook", alive.url()), 310)).await;
+    let result = WebhookSender::send(&sender, &event(&alive.url(), 310)).await;
     assert_eq!(result.status, Some(200), "another receiver is delivered to");
 }

@@ -5,221 +5,33 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
-use payments_crypto::WireCipher;
-use payments_server::{Config, RunningApp};
+use payments_server::RunningApp;
 use reqwest::Method;
 use serde_json::{Value, json};
 
+pub use payments_testkit::api::{REQUEST_TIMEOUT, cipher, http_client};
+pub use payments_testkit::database::postgres_url;
+pub use payments_testkit::{
+    Api, CANCEL_KEY, Delivery, HISTORY_KEY, Isolation, RESERVATION_KEY, Receiver, Reply, ServerProcess, TestDatabase,
+    WEBHOOK_SECRET, WIRE_IV, WIRE_KEY, cases, free_port, payments_binary,
+};
+
 /// The fake Toss Payments' public test secret (Basic auth user, empty password).
 pub const TOSS_SECRET: &str = "test_ak_ZORzdMaqN3wQd5k6ygr5AkYXQGwy";
-/// The wire key and IV every test server uses.
-pub const WIRE_KEY: &str = "reliability-wire-key-32-bytes!!!";
-/// See [`WIRE_KEY`].
-pub const WIRE_IV: &str = "reliability-iv16";
-/// At-rest keys of the test servers (so the security tests can look for them).
-pub const HISTORY_KEY: &str = "reliability-history-key-32bytes!";
-/// See [`HISTORY_KEY`].
-pub const RESERVATION_KEY: &str = "reliability-reservation-key-32b!";
-/// See [`HISTORY_KEY`].
-pub const CANCEL_KEY: &str = "reliability-cancel-key-32-bytes!";
-/// The webhook signing secret of the test servers.
-pub const WEBHOOK_SECRET: &str = "whsec_cmVsaWFiaWxpdHktd2ViaG9vay1zZWNyZXQtMzI=";
 
-/// Per-request deadline of the test client: an answer slower than this is a hang.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
-
-/// The variables every test server gets: free ports, a SQLite file in `dir`,
-/// cheap argon2, explicit keys, fast webhook polling.
+/// The variables every test server gets: the kit's (free ports, cheap
+/// argon2, the kit's keys, quick polling, the fakes on free ports) over a
+/// SQLite file in `dir`, with a retry schedule of a few seconds.
 pub fn base_vars(dir: &Path) -> HashMap<String, String> {
-    let db = dir.join("p.db");
-    [
-        ("PAYMENT_API_PORT", "0".to_owned()),
-        ("PAYMENT_METRICS_ADDR", "127.0.0.1:0".to_owned()),
-        ("PAYMENT_DATABASE_URL", format!("sqlite://{}", db.display())),
-        // Its own, whichever database a test chooses.
-        ("PAYMENT_NOTIFICATION_SPOOL", dir.join("notifications.spool").display().to_string()),
-        ("PAYMENT_ARGON2_MEMORY_KIB", "256".to_owned()),
-        ("PAYMENT_ARGON2_ITERATIONS", "1".to_owned()),
-        ("PAYMENT_CONNECTION_ENCRYPTION_KEY", WIRE_KEY.to_owned()),
-        ("PAYMENT_CONNECTION_ENCRYPTION_IV", WIRE_IV.to_owned()),
-        ("PAYMENT_HISTORY_ENCRYPTION_KEY", HISTORY_KEY.to_owned()),
-        ("PAYMENT_RESERVATION_ENCRYPTION_KEY", RESERVATION_KEY.to_owned()),
-        ("PAYMENT_CANCEL_HISTORY_ENCRYPTION_KEY", CANCEL_KEY.to_owned()),
-        ("PAYMENT_WEBHOOK_SECRET", WEBHOOK_SECRET.to_owned()),
-        ("PAYMENT_WEBHOOK_POLL_MS", "50".to_owned()),
-        // Toss's one-cancel-a-second rule, shortened so the cancel tests stay quick.
-        ("PAYMENT_FAKE_TOSS_CANCEL_WINDOW_MS", "100".to_owned()),
-        ("PAYMENT_WEBHOOK_RETRY_SCHEDULE", "100ms,200ms,400ms,800ms,1s,1s,1s,1s".to_owned()),
-    ]
-    .into_iter()
-    .chain(payments_server::fakes_on_free_ports().into_iter().map(|(k, v)| (k, v.to_owned())))
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect()
-}
-
-/// The wire cipher of the test servers.
-///
-/// # Panics
-/// Never: the constants are valid.
-pub fn cipher() -> WireCipher {
-    WireCipher::new(WIRE_KEY.as_bytes(), WIRE_IV.as_bytes()).expect("valid test key")
-}
-
-/// An HTTP client with the test deadline.
-///
-/// # Panics
-/// When no HTTP client can be built (no TLS backend), which no test survives.
-pub fn http_client() -> reqwest::Client {
-    reqwest::Client::builder().timeout(REQUEST_TIMEOUT).pool_max_idle_per_host(64).build().expect("an HTTP client")
-}
-
-/// An answer: the status and the body (decrypted when it was an encrypted
-/// success, parsed JSON otherwise, or the raw text as a JSON string).
-#[derive(Debug, Clone)]
-pub struct Reply {
-    pub status: u16,
-    pub body: Value,
-}
-
-/// Talks to a server over the encrypted wire.
-#[derive(Clone)]
-pub struct Api {
-    pub url: String,
-    pub http: reqwest::Client,
-    pub cipher: WireCipher,
-}
-
-impl Api {
-    /// A client of the server at `url` with the test keys.
-    pub fn new(url: impl Into<String>) -> Self {
-        Self { url: url.into(), http: http_client(), cipher: cipher() }
-    }
-
-    /// Sends `body` encrypted; decrypts a successful answer.
-    ///
-    /// # Errors
-    /// Transport errors (refused, timed out) and undecryptable successes.
-    pub async fn call(&self, method: Method, path: &str, body: &Value) -> anyhow::Result<Reply> {
-        self.call_with(method, path, body, None).await
-    }
-
-    /// As [`Api::call`], with an `Idempotency-Key`.
-    ///
-    /// # Errors
-    /// As [`Api::call`].
-    pub async fn call_with(
-        &self,
-        method: Method,
-        path: &str,
-        body: &Value,
-        idempotency_key: Option<&str>,
-    ) -> anyhow::Result<Reply> {
-        let sealed = self.cipher.encrypt(body.to_string().as_bytes());
-        let mut request =
-            self.http.request(method, format!("{}{path}", self.url)).header("content-type", "text/plain").body(sealed);
-        if let Some(key) = idempotency_key {
-            request = request.header("Idempotency-Key", key);
-        }
-        let response = request.send().await?;
-        let status = response.status().as_u16();
-        let encrypted = response
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("text/plain"));
-        let text = response.text().await?;
-        let body = if (200..300).contains(&status) && encrypted && !text.is_empty() {
-            let plain = self.cipher.decrypt(&text).map_err(|e| anyhow::anyhow!("undecryptable answer: {e}"))?;
-            serde_json::from_str(&plain).context("decrypted answer is not JSON")?
-        } else {
-            serde_json::from_str(&text).unwrap_or(Value::String(text))
-        };
-        Ok(Reply { status, body })
-    }
-
-    /// Sends raw bytes with a content type (`None`: no header).
-    ///
-    /// # Errors
-    /// Transport errors.
-    pub async fn raw(
-        &self,
-        method: Method,
-        path: &str,
-        content_type: Option<&str>,
-        body: Vec<u8>,
-    ) -> anyhow::Result<(u16, String)> {
-        let mut request = self.http.request(method, format!("{}{path}", self.url)).body(body);
-        if let Some(ct) = content_type {
-            request = request.header("content-type", ct);
-        }
-        let response = request.send().await?;
-        let status = response.status().as_u16();
-        Ok((status, response.text().await.unwrap_or_default()))
-    }
-
-    /// Registers a Toss payment.
-    ///
-    /// # Errors
-    /// Transport errors.
-    pub async fn register_toss(
-        &self,
-        payment_key: &str,
-        order: &str,
-        price: u64,
-        password: &str,
-        webhook_url: &str,
-    ) -> anyhow::Result<Reply> {
-        self.register("toss.payments", payment_key, order, price, password, webhook_url).await
-    }
-
-    /// Registers a payment of the PG of `vendor_code` (store `store-1`).
-    ///
-    /// # Errors
-    /// Transport errors.
-    pub async fn register(
-        &self,
-        vendor_code: &str,
-        uid: &str,
-        order: &str,
-        price: u64,
-        password: &str,
-        webhook_url: &str,
-    ) -> anyhow::Result<Reply> {
-        let body = json!({
-            "vendor": {"code": vendor_code, "store_id": "store-1", "uid": uid},
-            "source": {"schema": "shop", "table": "orders", "id": order},
-            "price": price,
-            "password": password,
-            "webhook_url": webhook_url,
-        });
-        self.call(Method::POST, "/payments/histories", &body).await
-    }
-
-    /// Cancels part of a payment registered for `shop.orders.<order>`.
-    ///
-    /// # Errors
-    /// Transport errors.
-    pub async fn cancel(&self, order: &str, password: &str, price: u64, reason: &str) -> anyhow::Result<Reply> {
-        let body = json!({
-            "source": {"schema": "shop", "table": "orders", "id": order},
-            "password": password, "price": price, "reason": reason, "account": null,
-        });
-        self.call(Method::PUT, "/payments/histories/cancel", &body).await
-    }
-
-    /// Reads the payment registered for `shop.orders.<order>`.
-    ///
-    /// # Errors
-    /// Transport errors.
-    pub async fn get(&self, order: &str, password: &str) -> anyhow::Result<Reply> {
-        let body = json!({"schema": "shop", "table": "orders", "id": order, "password": password});
-        self.call(Method::PATCH, "/payments/histories/get", &body).await
-    }
+    let database = format!("sqlite://{}", dir.join("p.db").display());
+    let mut vars = payments_testkit::server::server_vars(dir, &database);
+    vars.insert("PAYMENT_WEBHOOK_RETRY_SCHEDULE".to_owned(), "100ms,200ms,400ms,800ms,1s,1s,1s,1s".to_owned());
+    vars
 }
 
 /// A fake Toss Payments server, reached over HTTP.
@@ -327,12 +139,8 @@ impl TestServer {
     /// When the configuration is invalid or the server cannot start.
     pub async fn start(extra: &[(&str, &str)]) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
-        let mut vars = base_vars(dir.path());
-        for (k, v) in extra {
-            vars.insert((*k).to_owned(), (*v).to_owned());
-        }
-        let config = Config::from_vars(&vars)?;
-        let app = payments_server::start(config).await?;
+        let vars = payments_testkit::server::with_overrides(base_vars(dir.path()), extra);
+        let (app, _) = payments_testkit::server::start_in_process(&vars).await?;
         let toss =
             app.fake(payments_domain::VendorCode::TossPayments).map(|a| format!("http://{a}")).unwrap_or_default();
         let iamport_url =
@@ -348,175 +156,6 @@ impl TestServer {
     pub async fn stop(self) -> anyhow::Result<tempfile::TempDir> {
         self.app.stop().await?;
         Ok(self.dir)
-    }
-}
-
-/// One delivery our server made to a [`Receiver`].
-#[derive(Debug, Clone)]
-pub struct Delivery {
-    /// `webhook-id`: the event id.
-    pub id: String,
-    /// The decrypted body.
-    pub body: Value,
-}
-
-/// A webhook receiver on a free loopback port that records every delivery
-/// and answers 200.
-pub struct Receiver {
-    pub addr: SocketAddr,
-    /// Every delivery so far, in arrival order (waited on, never polled).
-    deliveries: Arc<tokio::sync::watch::Sender<Vec<Delivery>>>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-}
-
-impl Receiver {
-    /// Starts listening.
-    ///
-    /// # Errors
-    /// When no port can be bound.
-    pub async fn start() -> anyhow::Result<Self> {
-        use poem::listener::{Acceptor, Listener, TcpListener};
-        let deliveries = Arc::new(tokio::sync::watch::channel(Vec::new()).0);
-        let recorded = deliveries.clone();
-        let cipher = cipher();
-        let endpoint = poem::endpoint::make(move |request: poem::Request| {
-            let recorded = recorded.clone();
-            let cipher = cipher.clone();
-            async move {
-                let id = request.header("webhook-id").unwrap_or_default().to_owned();
-                let mut request = request;
-                let text = request.take_body().into_string().await.unwrap_or_default();
-                let body = cipher
-                    .decrypt(&text)
-                    .ok()
-                    .and_then(|plain| serde_json::from_str(&plain).ok())
-                    .unwrap_or(Value::Null);
-                recorded.send_modify(|list| list.push(Delivery { id, body }));
-                poem::Response::builder().status(poem::http::StatusCode::OK).finish()
-            }
-        });
-        let acceptor = TcpListener::bind("127.0.0.1:0").into_acceptor().await?;
-        let addr = acceptor
-            .local_addr()
-            .first()
-            .and_then(|a| a.as_socket_addr().copied())
-            .context("receiver has no address")?;
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let _ = poem::Server::new_with_acceptor(acceptor)
-                .run_with_graceful_shutdown(
-                    endpoint,
-                    async move {
-                        let _ = stopped.await;
-                    },
-                    Some(Duration::from_secs(1)),
-                )
-                .await;
-        });
-        Ok(Self { addr, deliveries, stop: Some(stop) })
-    }
-
-    /// `http://ADDR/hook`.
-    pub fn url(&self) -> String {
-        format!("http://{}/hook", self.addr)
-    }
-
-    /// A copy of what was delivered so far.
-    pub fn delivered(&self) -> Vec<Delivery> {
-        self.deliveries.borrow().clone()
-    }
-
-    /// Waits (at most `deadline`, woken by each delivery) until at least `n`
-    /// deliveries arrived; the count reached.
-    pub async fn wait_for(&self, n: usize, deadline: Duration) -> usize {
-        let mut seen = self.deliveries.subscribe();
-        let _ = tokio::time::timeout(deadline, seen.wait_for(|list| list.len() >= n)).await;
-        self.deliveries.borrow().len()
-    }
-}
-
-impl Drop for Receiver {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
-}
-
-/// The number of proptest cases: `PROPTEST_CASES` when set, else `default`.
-pub fn cases(default: u32) -> u32 {
-    std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-/// The `payments` binary of this workspace, built on demand (`cargo build -p payments`).
-///
-/// # Errors
-/// When cargo fails.
-pub fn payments_binary() -> anyhow::Result<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let status = std::process::Command::new(cargo)
-        .args(["build", "-q", "-p", "payments", "--bin", "payments"])
-        .current_dir(&root)
-        .status()
-        .context("cannot run cargo build -p payments")?;
-    anyhow::ensure!(status.success(), "cargo build -p payments failed");
-    let target = std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| root.join("target"));
-    let binary = target.join("debug").join("payments");
-    anyhow::ensure!(binary.exists(), "{} is missing after the build", binary.display());
-    Ok(binary)
-}
-
-/// `PAYMENT_TEST_POSTGRES_URL`, or `None` after saying the test is skipped.
-pub fn postgres_url(test: &str) -> Option<String> {
-    match std::env::var("PAYMENT_TEST_POSTGRES_URL") {
-        Ok(url) if !url.trim().is_empty() => Some(url),
-        _ => {
-            eprintln!("{test}: PAYMENT_TEST_POSTGRES_URL is not set; skipped");
-            None
-        }
-    }
-}
-
-/// A PostgreSQL database of its own for one test, created on the server of
-/// `PAYMENT_TEST_POSTGRES_URL` and dropped (with its connections) by [`drop`](Self::drop).
-pub struct ScratchDatabase {
-    /// A pool on the administrative database (the one of the variable).
-    pub admin: sqlx::PgPool,
-    /// The scratch database's name.
-    pub name: String,
-    /// Its URL, for `PAYMENT_DATABASE_URL`.
-    pub url: String,
-}
-
-impl ScratchDatabase {
-    /// Creates `payments_reliability_<uuid>` beside the database of `admin_url`.
-    ///
-    /// # Errors
-    /// When PostgreSQL cannot be reached or refuses to create it.
-    pub async fn create(admin_url: &str) -> anyhow::Result<Self> {
-        let admin = sqlx::postgres::PgPoolOptions::new()
-            .max_connections(2)
-            .acquire_timeout(Duration::from_secs(10))
-            .connect(admin_url)
-            .await
-            .context("PAYMENT_TEST_POSTGRES_URL is set but PostgreSQL cannot be reached")?;
-        let name = format!("payments_reliability_{}", uuid::Uuid::new_v4().simple());
-        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await?;
-        let base = admin_url.split('?').next().unwrap_or(admin_url);
-        let base = base.rsplit_once('/').map_or(base, |(server, _)| server);
-        let url = format!("{base}/{name}");
-        Ok(Self { admin, name, url })
-    }
-
-    /// Drops the database, closing whatever is still connected to it.
-    ///
-    /// # Errors
-    /// When PostgreSQL refuses.
-    pub async fn drop(self) -> anyhow::Result<()> {
-        sqlx::query(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)).execute(&self.admin).await?;
-        self.admin.close().await;
-        Ok(())
     }
 }
 
@@ -629,15 +268,6 @@ impl Drop for PgProxy {
             let _ = stop.send(());
         }
     }
-}
-
-/// A loopback port nobody listens on (bound, then released).
-///
-/// # Errors
-/// When no port can be bound.
-pub fn free_port() -> anyhow::Result<u16> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    Ok(listener.local_addr()?.port())
 }
 
 /// A TCP stand-in for the database server: forwards connections to `target`

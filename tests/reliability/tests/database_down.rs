@@ -8,7 +8,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use payments_reliability::{Api, DbProxy, Receiver, ScratchDatabase, TestServer, postgres_url};
+use payments_reliability::{Api, DbProxy, Isolation, Receiver, TestDatabase, TestServer};
 use reqwest::Method;
 use serde_json::json;
 
@@ -67,7 +67,7 @@ async fn bring_back(outage: Outage) -> Option<DbProxy> {
 
 async fn a_pg_webhook_while_the_database_is_down_is_processed_once_it_is_back(
     backend: &str,
-    scratch: Option<&ScratchDatabase>,
+    scratch: Option<&TestDatabase>,
 ) {
     let proxy = match scratch {
         Some(_) => Some(DbProxy::start("127.0.0.1:5432".parse().unwrap()).await.unwrap()),
@@ -75,7 +75,7 @@ async fn a_pg_webhook_while_the_database_is_down_is_processed_once_it_is_back(
     };
     let database_url = match (scratch, &proxy) {
         (Some(scratch), Some(proxy)) => {
-            let mut url = reqwest::Url::parse(&scratch.url).unwrap();
+            let mut url = reqwest::Url::parse(scratch.url()).unwrap();
             let target = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(5432));
             assert_eq!(target, "127.0.0.1:5432", "the stand-in forwards to the test's PostgreSQL");
             url.set_port(Some(proxy.addr.port())).unwrap();
@@ -88,7 +88,7 @@ async fn a_pg_webhook_while_the_database_is_down_is_processed_once_it_is_back(
         extra.push(("PAYMENT_DATABASE_URL", url.as_str()));
     }
     let server = TestServer::start(&extra).await.unwrap();
-    let receiver = Receiver::start().await.unwrap();
+    let receiver = Receiver::start().await;
     let (api, toss): (&Api, _) = (&server.api, &server.toss);
     let key = toss.pay("outage", PRICE).await.unwrap();
     let created = api.register_toss(&key, "outage", PRICE, "pw-of-the-test", &receiver.url()).await.unwrap();
@@ -111,13 +111,13 @@ async fn a_pg_webhook_while_the_database_is_down_is_processed_once_it_is_back(
     let spooled = spooled_bytes(server.dir.path());
     assert!(spooled > 0, "kept in the spool");
     let unavailable = api.get("outage", "pw-of-the-test").await.unwrap();
-    assert_eq!(receiver.delivered().len(), 0, "not processed while the database is down");
+    assert_eq!(receiver.all().len(), 0, "not processed while the database is down");
 
     let _proxy = bring_back(outage).await;
     let delivered = receiver.wait_for(1, Duration::from_secs(30)).await;
     // A second event would come from a second processing: give it time to show.
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let events = receiver.delivered();
+    let events = receiver.all();
     let ours = api.get("outage", "pw-of-the-test").await.unwrap();
     let left = spooled_bytes(server.dir.path());
     println!(
@@ -131,7 +131,7 @@ async fn a_pg_webhook_while_the_database_is_down_is_processed_once_it_is_back(
     );
     assert_eq!(delivered, 1, "processed once the database is back");
     assert_eq!(events.len(), 1, "exactly one event: {events:?}");
-    assert_eq!(events[0].body["current"]["refund"], 1500, "{:?}", events[0].body);
+    assert_eq!(events[0].json["current"]["refund"], 1500, "{:?}", events[0].json);
     assert_eq!((ours.status, &ours.body["refund"]), (200, &json!(1500)), "{:?}", ours.body);
     assert_eq!(left, 0, "the spool is empty once moved in");
     server.stop().await.unwrap();
@@ -140,10 +140,9 @@ async fn a_pg_webhook_while_the_database_is_down_is_processed_once_it_is_back(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pg_webhook_while_postgres_is_down_is_answered_200_and_processed_once_it_is_back() {
     let test = "a_pg_webhook_while_postgres_is_down_is_answered_200_and_processed_once_it_is_back";
-    let Some(admin_url) = postgres_url(test) else { return };
-    let scratch = ScratchDatabase::create(&admin_url).await.unwrap();
+    let Some(scratch) = TestDatabase::postgres(test, Isolation::Database).await else { return };
     a_pg_webhook_while_the_database_is_down_is_processed_once_it_is_back("postgres", Some(&scratch)).await;
-    scratch.drop().await.unwrap();
+    scratch.remove().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

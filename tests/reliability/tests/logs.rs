@@ -36,7 +36,7 @@ async fn trace_logs_hold_no_secret() {
         .init();
 
     let server = TestServer::start(&[]).await.unwrap();
-    let receiver = Receiver::start().await.unwrap();
+    let receiver = Receiver::start().await;
     let password = "log-password-5b7e";
     let order_name = "log-order-name-c3d9";
     let key = server.toss.pay_named("logs", order_name, 4000).await.unwrap();

@@ -5,9 +5,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use payments_reliability::{
-    Api, PgProxy, ProxyMode, Receiver, ScratchDatabase, TestServer, Toss, free_port, postgres_url,
-};
+use payments_reliability::{Api, Isolation, PgProxy, ProxyMode, Receiver, TestDatabase, TestServer, Toss, free_port};
 use payments_toss::fake::FakeTossConfig;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -22,7 +20,7 @@ const PART: u64 = 300;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_partial_cancels_refund_exactly_what_fits() {
     let server = TestServer::start(&[]).await.unwrap();
-    let receiver = Receiver::start().await.unwrap();
+    let receiver = Receiver::start().await;
     let key = server.toss.pay("race", PRICE).await.unwrap();
     let created = server.api.register_toss(&key, "race", PRICE, "pw-of-the-test", &receiver.url()).await.unwrap();
     assert_eq!(created.status, 201, "{created:?}");
@@ -70,8 +68,8 @@ async fn concurrent_partial_cancels_refund_exactly_what_fits() {
     let final_refund = fits * PART;
     let until = Instant::now() + Duration::from_secs(30);
     let deliveries = loop {
-        let deliveries = receiver.delivered();
-        let reached = deliveries.iter().any(|d| d.body["current"]["refund"].as_u64() == Some(final_refund));
+        let deliveries = receiver.all();
+        let reached = deliveries.iter().any(|d| d.json["current"]["refund"].as_u64() == Some(final_refund));
         if reached || Instant::now() > until {
             break deliveries;
         }
@@ -79,7 +77,7 @@ async fn concurrent_partial_cancels_refund_exactly_what_fits() {
     };
     tokio::time::sleep(Duration::from_millis(500)).await;
     let deliveries = {
-        let later = receiver.delivered();
+        let later = receiver.all();
         if later.len() >= deliveries.len() { later } else { deliveries }
     };
     let mut ids: Vec<&str> = deliveries.iter().map(|d| d.id.as_str()).collect();
@@ -90,7 +88,7 @@ async fn concurrent_partial_cancels_refund_exactly_what_fits() {
     let refund_of = |v: &Value| if v.is_null() { 0 } else { v.to_string().parse::<u64>().unwrap() };
     let mut steps: Vec<(u64, u64)> = deliveries
         .iter()
-        .map(|d| (refund_of(&d.body["previous"]["refund"]), refund_of(&d.body["current"]["refund"])))
+        .map(|d| (refund_of(&d.json["previous"]["refund"]), refund_of(&d.json["current"]["refund"])))
         .collect();
     steps.sort_unstable();
     let mut at = 0;
@@ -118,7 +116,7 @@ async fn concurrent_partial_cancels_refund_exactly_what_fits() {
 async fn pg_down_or_slow_fails_cleanly_and_the_retry_succeeds() {
     let fake = payments_toss::fake::start(FakeTossConfig::default(), "127.0.0.1:0".parse().unwrap()).await.unwrap();
     let toss = Toss::new(fake.url());
-    let port = free_port().unwrap();
+    let port = free_port();
     let pg_url = format!("http://127.0.0.1:{port}");
     let server =
         TestServer::start(&[("PAYMENT_TOSS_URL", pg_url.as_str()), ("PAYMENT_PG_TIMEOUT_SECS", "1")]).await.unwrap();
@@ -239,14 +237,14 @@ enum Breakage {
 /// Toss and in our record, with one event.
 async fn a_cancel_whose_commit_fails_after_the_pg_refunded_refunds_once(
     backend: &str,
-    postgres: Option<&ScratchDatabase>,
+    postgres: Option<&TestDatabase>,
 ) {
     let mut extra = vec![("PAYMENT_PG_TIMEOUT_SECS", "5"), ("PAYMENT_CANCEL_LEASE_SECS", "6")];
     if let Some(scratch) = postgres {
-        extra.push(("PAYMENT_DATABASE_URL", scratch.url.as_str()));
+        extra.push(("PAYMENT_DATABASE_URL", scratch.url()));
     }
     let ProxiedToss { fake, toss, proxy, server } = ProxiedToss::start_with(&extra).await;
-    let receiver = Receiver::start().await.unwrap();
+    let receiver = Receiver::start().await;
     let api: &Api = &server.api;
     let key = toss.pay("unsaved", PRICE).await.unwrap();
     let created = api.register_toss(&key, "unsaved", PRICE, "pw-of-the-test", &receiver.url()).await.unwrap();
@@ -272,7 +270,10 @@ async fn a_cancel_whose_commit_fails_after_the_pg_refunded_refunds_once(
     }
     let breakage = match postgres {
         None => Breakage::SqliteLocked(server.dir.path().join("p.db")),
-        Some(scratch) => Breakage::PostgresKilled { admin: scratch.admin.clone(), database: scratch.name.clone() },
+        Some(scratch) => Breakage::PostgresKilled {
+            admin: scratch.admin().expect("PostgreSQL").clone(),
+            database: scratch.name().expect("PostgreSQL").to_owned(),
+        },
     };
     let lock = match &breakage {
         Breakage::SqliteLocked(file) => {
@@ -332,13 +333,13 @@ async fn a_cancel_whose_commit_fails_after_the_pg_refunded_refunds_once(
         ("2500", Some(1))
     );
     receiver.wait_for(1, Duration::from_secs(20)).await;
-    assert_eq!(receiver.delivered().len(), 1, "one event for the one refund");
+    assert_eq!(receiver.all().len(), 1, "one event for the one refund");
     println!(
         "RESULT commit_failed_after_pg_refund backend={backend} first={} retry={} pg_refunds={refunds} our_refund=2500 \
          double_refunds=0 events={}",
         first.status,
         retried.status,
-        receiver.delivered().len()
+        receiver.all().len()
     );
     server.stop().await.unwrap();
     drop(proxy);
@@ -367,10 +368,9 @@ async fn a_cancel_whose_commit_waits_for_a_locked_database_refunds_once_on_sqlit
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cancel_whose_commit_fails_after_the_pg_refunded_refunds_once_on_postgres() {
     let test = "a_cancel_whose_commit_fails_after_the_pg_refunded_refunds_once_on_postgres";
-    let Some(admin_url) = postgres_url(test) else { return };
-    let scratch = ScratchDatabase::create(&admin_url).await.unwrap();
+    let Some(scratch) = TestDatabase::postgres(test, Isolation::Database).await else { return };
     a_cancel_whose_commit_fails_after_the_pg_refunded_refunds_once("postgres", Some(&scratch)).await;
-    scratch.drop().await.unwrap();
+    scratch.remove().await;
 }
 
 /// A PG webhook arriving while Toss cannot be re-read (slower than our 1 s
@@ -379,7 +379,7 @@ async fn a_cancel_whose_commit_fails_after_the_pg_refunded_refunds_once_on_postg
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pg_webhook_while_the_pg_cannot_be_read_is_kept_and_processed_later() {
     let ProxiedToss { fake, toss, proxy, server } = ProxiedToss::start().await;
-    let receiver = Receiver::start().await.unwrap();
+    let receiver = Receiver::start().await;
     let api: &Api = &server.api;
     let key = toss.pay("inbox", PRICE).await.unwrap();
     let created = api.register_toss(&key, "inbox", PRICE, "pw-of-the-test", &receiver.url()).await.unwrap();
@@ -400,7 +400,7 @@ async fn a_pg_webhook_while_the_pg_cannot_be_read_is_kept_and_processed_later() 
     let answered_ms = started.elapsed().as_millis();
     assert_eq!(taken.0, 200, "taken in while Toss is slow: {taken:?}");
     assert!(answered_ms < 8_000, "answered within Toss's 10 s: {answered_ms} ms");
-    assert_eq!(receiver.delivered().len(), 0, "not processed yet");
+    assert_eq!(receiver.all().len(), 0, "not processed yet");
 
     proxy.set(ProxyMode::Forward);
     let delivered = receiver.wait_for(1, Duration::from_secs(30)).await;
@@ -433,7 +433,7 @@ async fn the_reconciler_records_what_changed_at_the_pg_without_a_webhook() {
     ])
     .await
     .unwrap();
-    let receiver = Receiver::start().await.unwrap();
+    let receiver = Receiver::start().await;
     let api: &Api = &server.api;
     let card = toss.pay("drift-card", PRICE).await.unwrap();
     assert_eq!(
@@ -466,7 +466,7 @@ async fn the_reconciler_records_what_changed_at_the_pg_without_a_webhook() {
     let delivered = receiver.wait_for(2, Duration::from_secs(30)).await;
     // Two more runs find nothing new.
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    let events = receiver.delivered();
+    let events = receiver.all();
     let card_now = api.get("drift-card", "pw-of-the-test").await.unwrap();
     let account_now = api.get("drift-va", "pw-of-the-test").await.unwrap();
     println!(
@@ -617,7 +617,7 @@ async fn a_kept_notification_costs_the_database_its_ids_not_its_body() {
 async fn a_genuine_notification_is_not_delayed_by_a_flood_of_forged_ones() {
     const FORGED: usize = 1_000;
     let setup = ProxiedToss::start().await;
-    let receiver = Receiver::start().await.unwrap();
+    let receiver = Receiver::start().await;
     let api = &setup.server.api;
     let key = setup.toss.pay("genuine", PRICE).await.unwrap();
     let created = api.register_toss(&key, "genuine", PRICE, "pw-of-the-test", &receiver.url()).await.unwrap();
@@ -649,7 +649,7 @@ async fn a_genuine_notification_is_not_delayed_by_a_flood_of_forged_ones() {
     assert_eq!(receiver.wait_for(1, Duration::from_secs(30)).await, 1, "the genuine change is announced");
     let took = back.elapsed();
     assert!(took < Duration::from_secs(2), "the genuine change waited {took:?} behind {FORGED} forged ones");
-    assert_eq!(receiver.delivered()[0].body["current"]["refund"], json!(1000));
+    assert_eq!(receiver.all()[0].json["current"]["refund"], json!(1000));
     println!("RESULT genuine_behind_forged forged={FORGED} delivered_after_ms={}", took.as_millis());
     setup.server.stop().await.unwrap();
     setup.fake.stop().await.unwrap();

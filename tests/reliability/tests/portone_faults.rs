@@ -93,7 +93,7 @@ async fn a_cancel_portone_completes_later_is_completed_by_the_reconciler_alone()
     ])
     .await
     .unwrap();
-    let hooks = Receiver::start().await.unwrap();
+    let hooks = Receiver::start().await;
     let http = reqwest::Client::new();
     let payment = json!({"method": "card", "amount": PRICE});
     at_portone(&http, &fake.url(), Method::POST, "/internal/payments/async-po", Some(payment)).await;
@@ -123,8 +123,8 @@ async fn a_cancel_portone_completes_later_is_completed_by_the_reconciler_alone()
     assert_eq!(hooks.wait_for(2, Duration::from_secs(15)).await, 2, "the reconciler found the completion");
     // Nothing more comes: one completion, announced once.
     assert_eq!(hooks.wait_for(3, Duration::from_millis(2500)).await, 2, "announced once");
-    let deliveries = hooks.delivered();
-    let completed = &deliveries[1].body;
+    let deliveries = hooks.all();
+    let completed = &deliveries[1].json;
     assert_eq!((&completed["previous"]["refund"], &completed["current"]["refund"]), (&Value::Null, &json!(3000)));
     assert_eq!(completed["current"]["cancels"][0]["status"], "done");
     let ours = api.get("async-po", "pw-of-the-test").await.unwrap();

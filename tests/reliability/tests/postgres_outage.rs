@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use payments_reliability::{Api, Receiver, ScratchDatabase, TestServer, Toss, postgres_url};
+use payments_reliability::{Api, Isolation, Receiver, TestDatabase, TestServer, Toss};
 use sqlx::postgres::PgPoolOptions;
 use tokio::sync::Mutex;
 
@@ -72,15 +72,22 @@ async fn worker(id: usize, api: Api, toss: Toss, hook: String, figures: Arc<Figu
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_database_connections_fail_cleanly_and_recover() {
-    let Some(admin_url) = postgres_url("killed_database_connections_fail_cleanly_and_recover") else { return };
-    let scratch = ScratchDatabase::create(&admin_url).await.unwrap();
-    let (admin, database, url) = (scratch.admin.clone(), scratch.name.clone(), scratch.url.clone());
+    let Some(scratch) =
+        TestDatabase::postgres("killed_database_connections_fail_cleanly_and_recover", Isolation::Database).await
+    else {
+        return;
+    };
+    let (admin, database, url) = (
+        scratch.admin().expect("PostgreSQL").clone(),
+        scratch.name().expect("PostgreSQL").to_owned(),
+        scratch.url().to_owned(),
+    );
 
     let server =
         TestServer::start(&[("PAYMENT_DATABASE_URL", url.as_str()), ("PAYMENT_DATABASE_MAX_CONNECTIONS", "8")])
             .await
             .unwrap();
-    let receiver = Receiver::start().await.unwrap();
+    let receiver = Receiver::start().await;
     let figures = Arc::new(Figures::default());
     let stop = Arc::new(AtomicBool::new(false));
     let workers: Vec<_> = (0..WORKERS)
@@ -172,7 +179,7 @@ async fn killed_database_connections_fail_cleanly_and_recover() {
         figures.failed_registrations.lock().await.len(),
     );
     server.stop().await.unwrap();
-    scratch.drop().await.unwrap();
+    scratch.remove().await;
 
     assert!(terminated > 0, "connections were killed");
     assert!(!registered.is_empty(), "the load ran");

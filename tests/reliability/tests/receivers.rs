@@ -31,7 +31,7 @@ async fn a_dead_receiver_does_not_delay_another_hosts_webhooks() {
     let server = TestServer::start(&[("PAYMENT_WEBHOOK_CONCURRENCY", "4"), ("PAYMENT_WEBHOOK_TIMEOUT_SECS", "3")])
         .await
         .unwrap();
-    let alive = Receiver::start().await.unwrap();
+    let alive = Receiver::start().await;
 
     const PRICE: u64 = 10_000;
     for n in 0..12 {

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use payments_crypto::{Argon2Hasher, Argon2Params};
-use payments_reliability::{Receiver, TOSS_SECRET, TestServer, Toss, base_vars};
+use payments_reliability::{Receiver, ServerProcess, TOSS_SECRET, TestServer, Toss, base_vars};
 use payments_server::{Config, Mode};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -304,7 +304,7 @@ fn no_route_lists_records() {
 /// PAYMENT_WEBHOOK_ALLOWED_HOSTS only the listed hosts.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn webhook_url_is_http_only_and_follows_the_allowlist() {
-    let receiver = Receiver::start().await.unwrap();
+    let receiver = Receiver::start().await;
     let server = TestServer::start(&[("PAYMENT_WEBHOOK_ALLOWED_HOSTS", "hooks.example, 127.0.0.1")]).await.unwrap();
     let refused = [
         "ftp://127.0.0.1/hook",
@@ -350,8 +350,8 @@ async fn a_listed_loopback_port_receives_webhooks_outside_local_mode_and_no_othe
     let fake = payments_toss::fake::start(Default::default(), "127.0.0.1:0".parse().unwrap()).await.unwrap();
     let fake_url = fake.url();
     let toss = Toss::new(fake_url.clone());
-    let receiver = Receiver::start().await.unwrap();
-    let port = receiver.addr.port();
+    let receiver = Receiver::start().await;
+    let port = receiver.addr().port();
     let listed = format!("localhost:{port}");
     let dev = [
         ("PAYMENT_MODE", "dev"),
@@ -380,7 +380,7 @@ async fn a_listed_loopback_port_receives_webhooks_outside_local_mode_and_no_othe
     assert_eq!(server.app.fake(payments_domain::VendorCode::TossPayments), None, "not local mode: no fake in-process");
     let api_port = server.app.addr().port();
     let metrics_port = server.app.metrics_addr().expect("a metrics listener").port();
-    let other_port = payments_reliability::free_port().unwrap();
+    let other_port = payments_reliability::free_port();
     let refused = [
         format!("http://127.0.0.1:{api_port}/monitors/health"),
         format!("http://localhost:{metrics_port}/metrics"),
@@ -408,9 +408,9 @@ async fn a_listed_loopback_port_receives_webhooks_outside_local_mode_and_no_othe
     }
     assert_eq!(receiver.wait_for(accepted.len(), Duration::from_secs(30)).await, accepted.len());
     let mut delivered: Vec<String> =
-        receiver.delivered().iter().map(|d| d.body["source"]["id"].as_str().unwrap_or_default().to_owned()).collect();
+        receiver.all().iter().map(|d| d.json["source"]["id"].as_str().unwrap_or_default().to_owned()).collect();
     delivered.sort();
-    assert_eq!(delivered, ["local-by-address", "local-by-name"], "{:?}", receiver.delivered());
+    assert_eq!(delivered, ["local-by-address", "local-by-name"], "{:?}", receiver.all());
     println!("RESULT loopback_target mode=dev listed={listed} delivered={} refused={}", delivered.len(), refused.len());
     server.stop().await.unwrap();
     fake.stop().await.unwrap();
@@ -593,30 +593,15 @@ async fn a_forged_log_line_is_impossible() {
     let pg = hostile_pg(Default::default()).await;
     let binary = payments_reliability::payments_binary().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let port = payments_reliability::free_port().unwrap();
+    let port = payments_reliability::free_port();
     let mut vars = base_vars(dir.path());
     vars.insert("PAYMENT_API_PORT".into(), port.to_string());
     vars.insert("PAYMENT_IAMPORT_URL".into(), format!("{}/iamport", pg.url()));
     vars.insert("PAYMENT_TOSS_URL".into(), format!("{}/toss", pg.url()));
-    let log = dir.path().join("server.log");
-    let mut child = tokio::process::Command::new(&binary)
-        .arg("serve")
-        .current_dir(dir.path())
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .envs(&vars)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let url = format!("http://127.0.0.1:{port}");
+    let env: Vec<(String, String)> = vars.into_iter().collect();
+    let mut server = ServerProcess::start(&binary, dir.path(), &env).await;
+    let url = server.url.clone();
     let http = payments_reliability::http_client();
-    let until = Instant::now() + Duration::from_secs(60);
-    while !http.get(format!("{url}/monitors/health")).send().await.is_ok_and(|r| r.status().is_success()) {
-        assert!(Instant::now() < until, "the server did not come up");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
     let api = payments_reliability::Api::new(url.clone());
     let forged = forged_lines();
 
@@ -654,11 +639,11 @@ async fn a_forged_log_line_is_impossible() {
         assert!(!message.chars().any(char::is_control), "{uid}: {message:?}");
         answers.push(message);
     }
-    child.start_kill().unwrap();
-    child.wait().await.unwrap();
+    server.kill().await;
+    server.wait_exit(Duration::from_secs(10)).await;
     pg.stop().await.unwrap();
 
-    let bytes = std::fs::read(&log).unwrap();
+    let bytes = server.stderr_bytes();
     assert!(!bytes.contains(&0x1b), "an ESC byte reached the log");
     let text = String::from_utf8(bytes).unwrap();
     let lines: Vec<&str> = text.lines().collect();

@@ -6,50 +6,20 @@
 //! PostgreSQL database.
 
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use payments_reliability::{
-    Api, PgProxy, ProxyMode, Receiver, ScratchDatabase, Toss, base_vars, free_port, http_client, payments_binary,
-    postgres_url,
+    Api, Isolation, PgProxy, ProxyMode, Receiver, ServerProcess, TestDatabase, Toss, base_vars, free_port,
+    payments_binary,
 };
 use payments_toss::fake::FakeTossConfig;
-use serde_json::{Value, json};
-use tokio::process::{Child, Command};
+use serde_json::json;
 
 const PRICE: u64 = 10_000;
 const WORKERS: usize = 4;
 const LOAD_BEFORE_KILL: Duration = Duration::from_millis(2500);
-
-fn spawn(binary: &Path, vars: &HashMap<String, String>, log: &Path) -> Child {
-    let log = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
-    Command::new(binary)
-        .arg("serve")
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .envs(vars)
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap()
-}
-
-async fn wait_healthy(url: &str) {
-    let http = http_client();
-    let until = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Ok(r) = http.get(format!("{url}/monitors/health")).send().await
-            && r.status().is_success()
-        {
-            return;
-        }
-        assert!(Instant::now() < until, "the server did not come up");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 #[derive(Default)]
 struct Acks {
@@ -137,20 +107,17 @@ async fn sigkill_under_load_loses_no_acknowledged_write_and_no_event_on_sqlite()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_under_load_loses_no_acknowledged_write_and_no_event_on_postgres() {
-    let Some(admin_url) = postgres_url("sigkill_under_load_loses_no_acknowledged_write_and_no_event_on_postgres")
-    else {
-        return;
-    };
-    let scratch = ScratchDatabase::create(&admin_url).await.unwrap();
-    sigkill_under_load(Some(scratch.url.clone()), "postgres").await;
-    scratch.drop().await.unwrap();
+    let test = "sigkill_under_load_loses_no_acknowledged_write_and_no_event_on_postgres";
+    let Some(scratch) = TestDatabase::postgres(test, Isolation::Database).await else { return };
+    sigkill_under_load(Some(scratch.url().to_owned()), "postgres").await;
+    scratch.remove().await;
 }
 
 /// The scenario on `database` (a SQLite file in a temporary directory when `None`).
 async fn sigkill_under_load(database: Option<String>, backend: &str) {
     let binary = payments_binary().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port().unwrap();
+    let port = free_port();
     let url = format!("http://127.0.0.1:{port}");
     let fake = payments_toss::fake::start(
         FakeTossConfig {
@@ -164,7 +131,7 @@ async fn sigkill_under_load(database: Option<String>, backend: &str) {
     )
     .await
     .unwrap();
-    let receiver = Receiver::start().await.unwrap();
+    let receiver = Receiver::start().await;
     let mut vars = base_vars(dir.path());
     vars.insert("PAYMENT_API_PORT".into(), port.to_string());
     vars.insert("PAYMENT_TOSS_URL".into(), fake.url());
@@ -180,10 +147,9 @@ async fn sigkill_under_load(database: Option<String>, backend: &str) {
     vars.insert("PAYMENT_PG_TIMEOUT_SECS".into(), "1".into());
     vars.insert("PAYMENT_CANCEL_LEASE_SECS".into(), "2".into());
     vars.insert("PAYMENT_CANCEL_SETTLE_SECS".into(), "1".into());
-    let log = dir.path().join("server.log");
+    let env: Vec<(String, String)> = vars.clone().into_iter().collect();
 
-    let mut child = spawn(&binary, &vars, &log);
-    wait_healthy(&url).await;
+    let mut server = ServerProcess::start(&binary, dir.path(), &env).await;
     let api = Api::new(url.clone());
     let toss = Toss::new(fake.url());
     let acks = Arc::new(Acks::default());
@@ -192,16 +158,14 @@ async fn sigkill_under_load(database: Option<String>, backend: &str) {
         .map(|i| tokio::spawn(worker(i, api.clone(), toss.clone(), receiver.url(), acks.clone(), stop.clone())))
         .collect();
     tokio::time::sleep(LOAD_BEFORE_KILL).await;
-    child.start_kill().unwrap(); // SIGKILL
-    let killed = child.wait().await.unwrap();
-    let before_kill = receiver.delivered().len();
+    let killed = server.kill().await; // SIGKILL
+    let before_kill = receiver.all().len();
     stop.store(true, Ordering::SeqCst);
     for w in workers {
         tokio::time::timeout(Duration::from_secs(60), w).await.unwrap().unwrap();
     }
 
-    let mut child = spawn(&binary, &vars, &log);
-    wait_healthy(&url).await;
+    let mut server = ServerProcess::start(&binary, dir.path(), &env).await;
 
     // Let the outbox drain: every event delivered (bounded wait).
     let db = Db::connect(&db_url).await;
@@ -262,7 +226,7 @@ async fn sigkill_under_load(database: Option<String>, backend: &str) {
     let events = db.event_ids().await;
     let undelivered = db.count(pending_sql).await;
     db.close().await;
-    let deliveries = receiver.delivered();
+    let deliveries = receiver.all();
     let delivered: HashSet<String> = deliveries.iter().map(|d| d.id.to_lowercase()).collect();
     let lost_events = events.difference(&delivered).count();
     let unknown = delivered.difference(&events).count();
@@ -276,10 +240,9 @@ async fn sigkill_under_load(database: Option<String>, backend: &str) {
     let repeated_after_restart = second_life.len() - second_distinct.len();
     let repeats_of_first_life = second_distinct.iter().filter(|id| first_life.contains(id.as_str())).count();
     let repeats_within_first_life = before_kill - first_life.len();
-    let bad_bodies = deliveries.iter().filter(|d| d.body == Value::Null).count();
+    let bad_bodies = receiver.rejected().len();
 
-    child.start_kill().unwrap();
-    let _ = child.wait().await;
+    server.kill().await;
     fake.stop().await.unwrap();
     println!(
         "RESULT sigkill backend={backend} requests_sent={} registrations_acknowledged={} cancels_acknowledged={} pg_side_cancels={} \
@@ -326,11 +289,11 @@ async fn sigkill_under_load(database: Option<String>, backend: &str) {
 async fn sigkill_between_the_pg_refund_and_our_commit_refunds_once() {
     let binary = payments_binary().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port().unwrap();
+    let port = free_port();
     let url = format!("http://127.0.0.1:{port}");
     let fake = payments_toss::fake::start(FakeTossConfig::default(), "127.0.0.1:0".parse().unwrap()).await.unwrap();
     let proxy = PgProxy::start("127.0.0.1:0".parse().unwrap(), fake.url(), ProxyMode::Forward).await.unwrap();
-    let receiver = Receiver::start().await.unwrap();
+    let receiver = Receiver::start().await;
     let mut vars = base_vars(dir.path());
     vars.insert("PAYMENT_API_PORT".into(), port.to_string());
     vars.insert("PAYMENT_TOSS_URL".into(), proxy.url());
@@ -338,9 +301,8 @@ async fn sigkill_between_the_pg_refund_and_our_commit_refunds_once() {
     vars.insert("PAYMENT_PG_TIMEOUT_SECS".into(), "60".into());
     vars.insert("PAYMENT_CANCEL_LEASE_SECS".into(), "61".into());
     vars.insert("PAYMENT_CANCEL_SETTLE_SECS".into(), "1".into());
-    let log = dir.path().join("server.log");
-    let mut child = spawn(&binary, &vars, &log);
-    wait_healthy(&url).await;
+    let env: Vec<(String, String)> = vars.clone().into_iter().collect();
+    let mut server = ServerProcess::start(&binary, dir.path(), &env).await;
     let api = Api::new(url.clone());
     let toss = Toss::new(fake.url());
     let key = toss.pay("killed", PRICE).await.unwrap();
@@ -365,8 +327,7 @@ async fn sigkill_between_the_pg_refund_and_our_commit_refunds_once() {
         assert!(Instant::now() < until, "Toss never refunded");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    child.start_kill().unwrap();
-    child.wait().await.unwrap();
+    server.kill().await;
     let _ = cancel.await;
     proxy.set(ProxyMode::Forward);
 
@@ -374,8 +335,8 @@ async fn sigkill_between_the_pg_refund_and_our_commit_refunds_once() {
     // (the killed process is gone, so nothing else holds the intent).
     vars.insert("PAYMENT_PG_TIMEOUT_SECS".into(), "1".into());
     vars.insert("PAYMENT_CANCEL_LEASE_SECS".into(), "2".into());
-    let mut child = spawn(&binary, &vars, &log);
-    wait_healthy(&url).await;
+    let env: Vec<(String, String)> = vars.into_iter().collect();
+    let mut server = ServerProcess::start(&binary, dir.path(), &env).await;
     let delivered = receiver.wait_for(1, Duration::from_secs(30)).await;
     let ours = api.get("killed", "pw-of-the-test").await.unwrap();
     // The killed request's key stays claimed (409) until its lease (2 x the
@@ -392,9 +353,8 @@ async fn sigkill_between_the_pg_refund_and_our_commit_refunds_once() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let at_toss = toss.payment(&key).await.unwrap();
     let pg_refunds = at_toss["cancels"].as_array().map_or(0, Vec::len);
-    let events = receiver.delivered().len();
-    child.start_kill().unwrap();
-    let _ = child.wait().await;
+    let events = receiver.all().len();
+    server.kill().await;
     println!(
         "RESULT sigkill_mid_cancel pg_refunds={pg_refunds} our_refund={} events_delivered={events} retry={} \
          double_refunds={}",
