@@ -89,6 +89,20 @@ impl PaymentService {
         self.cancel(input).await.map(|outcome| outcome.history)
     }
 
+    /// Whether the cancel of the payment registered for `source` keyed `key`
+    /// has its outcome: recorded, or refused. A retry of such a cancel is
+    /// answered that outcome without waiting for its first request's claim
+    /// on the key (its sender may have died after a survivor settled it).
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub async fn cancel_settled(&self, source: &payments_domain::Source, key: &str) -> Result<bool, AppError> {
+        let Some(stored) = self.histories().find_by_source(source).await? else { return Ok(false) };
+        let id = intent_id(stored.history.id(), Some(key), Uuid::nil());
+        let intent = self.deps.intents.find(id).await?;
+        Ok(intent.is_some_and(|i| !i.state.is_open()))
+    }
+
     /// As [`PaymentService::cancel_history`], telling a cancel the PG
     /// completed from one it accepted and has not completed yet.
     ///
@@ -96,9 +110,16 @@ impl PaymentService {
     /// As [`PaymentService::cancel_history`].
     pub async fn cancel(&self, input: CancelHistory) -> Result<CancelOutcome, AppError> {
         let stored = self.opened_history(&Locator::Source(input.source.clone()), &input.password).await?;
-        stored.history.check_cancel(input.price)?;
         let gateway = self.deps.gateways.get(stored.history.vendor().code)?;
         let id = intent_id(stored.history.id(), input.idempotency_key.as_deref(), self.deps.ids.new_id());
+        // A retry answers its first attempt's outcome, whatever the balance
+        // is now (a full cancel settled in the background left none).
+        if input.idempotency_key.is_some()
+            && let Some(first) = self.deps.intents.find(id).await?
+        {
+            return self.resume(gateway, &input, first).await;
+        }
+        stored.history.check_cancel(input.price)?;
         let waited_until = tokio::time::Instant::now() + MAX_LOCK_WAIT;
         let mut stored = stored;
         let intent = loop {
@@ -118,7 +139,7 @@ impl PaymentService {
                 updated_at: now,
             };
             match self.deps.intents.begin(&intent).await? {
-                IntentBegin::Begun => break intent,
+                IntentBegin::Begun => break self.judged_under_lock(intent, &mut stored, input.price).await?,
                 IntentBegin::Exists(first) => return self.resume(gateway, &input, first).await,
                 IntentBegin::Busy(other) => {
                     // Its sender died or lost its answer: settle it, then take
@@ -143,6 +164,33 @@ impl PaymentService {
         self.send(gateway, intent, stored).await
     }
 
+    /// The intent whose lock we now hold, judged on the record as it is: a
+    /// cancel recorded between our read and our lock (on this instance or
+    /// another) moved the balance the check before the lock used. Over the
+    /// balance now, the intent closes as refused and the PG is not called.
+    async fn judged_under_lock(
+        &self,
+        mut intent: CancelIntent,
+        stored: &mut StoredHistory,
+        price: payments_domain::Money,
+    ) -> Result<CancelIntent, AppError> {
+        let current = self.reload(intent.history).await?;
+        if current.revision == stored.revision {
+            return Ok(intent);
+        }
+        *stored = current;
+        if let Err(error) = stored.history.check_cancel(price) {
+            intent.state = IntentState::Refused;
+            intent.refusal = Some(error.to_string());
+            self.close(&intent).await;
+            return Err(error.into());
+        }
+        intent.remaining = stored.history.remaining();
+        intent.updated_at = self.deps.clock.now();
+        self.deps.intents.update(&intent).await?;
+        Ok(intent)
+    }
+
     /// A retry of a cancel whose intent exists: its outcome, settled first if
     /// still open.
     async fn resume(
@@ -161,6 +209,10 @@ impl PaymentService {
                 Ok(CancelOutcome { history: self.reload(first.history).await?.history, completed: true })
             }
             IntentState::Refused => {
+                // Refused for the balance (under the lock, before any PG
+                // call), the retry says so as the first answer did; else the
+                // PG's refusal.
+                self.reload(first.history).await?.history.check_cancel(first.amount)?;
                 Err(AppError::PgRefused(first.refusal.unwrap_or_else(|| "the PG refused this cancel".to_owned())))
             }
             IntentState::Pending if !self.lease_expired(&first) => Err(AppError::CancelInProgress(

@@ -8,7 +8,8 @@
 //! holds none.
 
 use payments_domain::{
-    HistoryId, HistoryIdentity, OrderId, PasswordHash, PaymentHistory, PaymentPhase, SavedCard, Timestamp, Vendor,
+    HistoryId, HistoryIdentity, OrderId, PasswordHash, PaymentHistory, PaymentPhase, SavedCard, SavedCardId, Timestamp,
+    Vendor,
 };
 use uuid::Uuid;
 
@@ -26,8 +27,8 @@ const SOURCE_TAKEN: &str = "a payment is already registered for this source";
 
 /// The id of a charge's intent: derived from the saved card and the caller's
 /// key, so a retry finds the first attempt's intent.
-fn charge_intent_id(card: &SavedCard, key: &str) -> Uuid {
-    derived_id(&["charge-intent", &card.id.to_string(), key])
+fn charge_intent_id(card: SavedCardId, key: &str) -> Uuid {
+    derived_id(&["charge-intent", &card.to_string(), key])
 }
 
 /// One charge being made: the card, the request, the PG order id and the
@@ -45,6 +46,17 @@ fn order_digest(vendor: &Vendor, order_id: &OrderId) -> String {
 }
 
 impl PaymentService {
+    /// Whether the charge of `card` keyed `key` has its outcome: charged and
+    /// recorded, or refused. A retry of such a charge is answered that
+    /// outcome without waiting for its first request's claim on the key.
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub async fn charge_settled(&self, card: SavedCardId, key: &str) -> Result<bool, AppError> {
+        let intent = self.deps.charges.find_charge(charge_intent_id(card, key)).await?;
+        Ok(intent.is_some_and(|i| !i.state.is_open()))
+    }
+
     /// Charges a saved card and records the payment as an ordinary history
     /// (pointing at the card), so it is read, cancelled, announced and
     /// reconciled like any other. The history opens with the card's password.
@@ -72,7 +84,7 @@ impl PaymentService {
         let charge = Charging { card: &card, input: &input, order_id, password_hash };
         let now = self.deps.clock.now();
         let fresh = ChargeIntent {
-            id: charge_intent_id(&card, &input.idempotency_key),
+            id: charge_intent_id(card.id, &input.idempotency_key),
             reservation: card.id,
             order_digest: order_digest(&card.vendor, &charge.order_id),
             amount: input.price,

@@ -112,6 +112,10 @@ impl CancelIntentRepository for MemoryIntents {
         let rows = self.rows.lock().unwrap();
         Ok(rows.iter().find(|i| i.history == history && i.state.is_open()).cloned())
     }
+
+    async fn find(&self, id: uuid::Uuid) -> Result<Option<CancelIntent>, RepositoryError> {
+        Ok(self.rows.lock().unwrap().iter().find(|i| i.id == id).cloned())
+    }
 }
 
 /// Charge intents in memory, with the storage's rules (ids and orders unique;
@@ -141,6 +145,10 @@ impl ChargeIntentRepository for MemoryCharges {
             }
             None => Ok(false),
         }
+    }
+
+    async fn find_charge(&self, id: uuid::Uuid) -> Result<Option<ChargeIntent>, RepositoryError> {
+        Ok(self.rows.lock().unwrap().iter().find(|i| i.id == id).cloned())
     }
 }
 

@@ -547,8 +547,13 @@ async fn cancel_retries_when_a_concurrent_change_committed_first() {
     };
     let first = StoredHistory { history: original, password_hash: hash(), revision: Revision(3) };
     let reread = StoredHistory { history: with_other, password_hash: hash(), revision: Revision(4) };
+    let under_lock = first.clone();
     m.histories.expect_find_by_source().returning(move |_| Ok(Some(first.clone())));
-    m.histories.expect_find_by_id().times(1).returning(move |_| Ok(Some(reread.clone())));
+    // Under the cancel lock the record is as read; the other change commits
+    // while the PG is called.
+    let mut by_id = mockall::Sequence::new();
+    m.histories.expect_find_by_id().times(1).in_sequence(&mut by_id).returning(move |_| Ok(Some(under_lock.clone())));
+    m.histories.expect_find_by_id().times(1).in_sequence(&mut by_id).returning(move |_| Ok(Some(reread.clone())));
     m.gateway
         .expect_cancel_payment()
         .returning(|_, _, _| Ok(snapshot("10000", true, vec![cancel("c0", "1000", 40), cancel("c1", "2000", 50)])));
@@ -570,6 +575,56 @@ async fn cancel_retries_when_a_concurrent_change_committed_first() {
     let after = m.service().cancel_history(cancel_input("2000")).await.unwrap();
     assert_eq!(after.refund(), money("3000"));
     assert_eq!(after.cancels().len(), 2);
+}
+
+/// A cancel recorded after this cancel read the record and before it took
+/// the payment's cancel lock (another request, maybe on another instance):
+/// the balance is judged again under the lock, the PG is not called, the
+/// lock is given back, and a retry with the same key says the same.
+#[tokio::test]
+async fn a_cancel_recorded_between_the_read_and_the_lock_is_judged_under_the_lock_without_a_pg_call() {
+    let mut m = Mocks::new();
+    let original = history("10000", true);
+    let Applied::Changed(after_other) =
+        original.apply(snapshot("10000", true, vec![cancel("c0", "6000", 40)])).unwrap()
+    else {
+        panic!()
+    };
+    let read = StoredHistory { history: original, password_hash: hash(), revision: Revision(3) };
+    let now = StoredHistory { history: after_other, password_hash: hash(), revision: Revision(4) };
+    m.histories.expect_find_by_source().returning(move |_| Ok(Some(read.clone())));
+    m.histories.expect_find_by_id().returning(move |_| Ok(Some(now.clone())));
+    m.gateway.expect_cancel_payment().never();
+    m.gateway.expect_fetch_payment().never();
+    m.histories.expect_save_change().never();
+    let intents = m.intents.clone();
+    let service = m.service();
+    for _ in 0..2 {
+        let error = service.cancel_history(keyed_cancel("6000", "key-1")).await.unwrap_err();
+        assert_eq!(error.cause(), Cause::CancelExceedsBalance, "{error}");
+    }
+    let all = intents.all();
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].state, IntentState::Refused, "closed: the payment's cancel lock is free");
+    // Its outcome is settled: a retry holding up behind the first request's
+    // claim on the key may take it over.
+    assert!(service.cancel_settled(&source(), "key-1").await.unwrap());
+    assert!(!service.cancel_settled(&source(), "another key").await.unwrap());
+}
+
+/// Unchanged under the lock, the cancel goes on with the balance it read.
+#[tokio::test]
+async fn a_record_unchanged_under_the_lock_is_cancelled_against_the_balance_read() {
+    let mut m = Mocks::new();
+    m.stored(history("10000", true));
+    m.gateway
+        .expect_cancel_payment()
+        .times(1)
+        .withf(|_, _, request| request.remaining == money("10000"))
+        .returning(|_, _, _| Ok(snapshot("10000", true, vec![cancel("c1", "6000", 50)])));
+    m.histories.expect_save_change().times(1).returning(|_, _, _| Ok(()));
+    let after = m.service().cancel_history(cancel_input("6000")).await.unwrap();
+    assert_eq!(after.refund(), money("6000"));
 }
 
 #[tokio::test]
@@ -662,6 +717,42 @@ async fn a_lost_answer_retried_with_its_key_is_settled_by_re_reading_and_never_r
     assert_eq!(after.refund(), money("2000"), "refunded once");
     let intent = &intents.all()[0];
     assert_eq!((intent.state, intent.cancel_key.as_ref().map(CancelKey::as_str)), (IntentState::Done, Some("c1")));
+}
+
+/// A full cancel whose answer was lost, settled in the background (the PG
+/// shows it, it is recorded): the caller's retry with its key answers the
+/// refund, not "over the balance" (the balance it left is zero).
+#[tokio::test]
+async fn a_full_cancel_settled_in_the_background_is_its_retrys_answer_not_a_balance_refusal() {
+    let mut m = Mocks::new();
+    let paid = history("10000", true);
+    let Applied::Changed(refunded) = paid.apply(snapshot("10000", true, vec![cancel("c1", "10000", 150)])).unwrap()
+    else {
+        panic!()
+    };
+    let current =
+        Arc::new(std::sync::Mutex::new(StoredHistory { history: paid, password_hash: hash(), revision: Revision(3) }));
+    let (by_source, by_id, saved) = (current.clone(), current.clone(), current.clone());
+    m.histories.expect_find_by_source().returning(move |_| Ok(Some(by_source.lock().unwrap().clone())));
+    m.histories.expect_find_by_id().returning(move |_| Ok(Some(by_id.lock().unwrap().clone())));
+    m.histories.expect_save_change().times(1).returning(move |_, next, _| {
+        *saved.lock().unwrap() = StoredHistory { history: next.clone(), password_hash: hash(), revision: Revision(4) };
+        Ok(())
+    });
+    m.gateway.expect_cancel_payment().times(1).returning(|_, _, _| Err(GatewayError::Timeout("10s".into())));
+    m.gateway
+        .expect_fetch_payment()
+        .times(1)
+        .returning(|_, _| Ok(snapshot("10000", true, vec![cancel("c1", "10000", 150)])));
+    let now = m.now.clone();
+    let service = m.service();
+    let lost = service.cancel_history(keyed_cancel("10000", "k-1")).await.unwrap_err();
+    assert_eq!(lost.cause(), Cause::PgTimeout);
+    now.fetch_add(60, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(service.settle_open_cancels(10).await.unwrap().settled, 1);
+    assert_eq!(current.lock().unwrap().history.refund(), refunded.refund());
+    let retried = service.cancel_history(keyed_cancel("10000", "k-1")).await.unwrap();
+    assert_eq!(retried.refund(), money("10000"), "the first attempt's refund, answered");
 }
 
 #[tokio::test]
@@ -1588,6 +1679,9 @@ async fn a_refused_charge_stores_nothing_and_is_not_sent_again() {
         assert_eq!(error.cause(), Cause::PgRejected);
         assert!(error.to_string().contains("잔액"), "{error}");
     }
+    let card = saved_card().id;
+    assert!(service.charge_settled(card, "key-1").await.unwrap(), "refused: settled");
+    assert!(!service.charge_settled(card, "key-2").await.unwrap(), "never begun: not settled");
 }
 
 /// A cancel the PG accepted and has not completed (PortOne `REQUESTED`):

@@ -238,8 +238,16 @@ impl PaymentsApi {
         // The key binds the cancel's intent too: a retry after a lost answer
         // settles the first attempt instead of refunding again.
         command.idempotency_key.clone_from(&idempotency_key.0);
-        let keyed =
-            Keyed::about_source("PUT /payments/histories/cancel", &command.source, idempotency_key.0, &body.canonical);
+        let mut keyed = Keyed::about_source(
+            "PUT /payments/histories/cancel",
+            &command.source,
+            idempotency_key.0.clone(),
+            &body.canonical,
+        );
+        if let Some(key) = idempotency_key.0 {
+            let (payments, source) = (state.payments.clone(), command.source.clone());
+            keyed = keyed.settled_when(async move { payments.cancel_settled(&source, &key).await.unwrap_or(false) });
+        }
         let verify = history_password(state.0, command.source.clone(), command.password.clone());
         let payments = state.payments.clone();
         let work = async move {
@@ -350,8 +358,14 @@ impl PaymentsApi {
         let keyed = Keyed {
             route: "POST /payments/reservations/{id}/charge",
             record: format!("card {}", id.0),
-            key: idempotency_key.0,
+            key: idempotency_key.0.clone(),
             canonical_body: &body.canonical,
+            settled: None,
+        };
+        let payments = state.payments.clone();
+        let keyed = match idempotency_key.0 {
+            Some(key) => keyed.settled_when(async move { payments.charge_settled(card, &key).await.unwrap_or(false) }),
+            None => keyed,
         };
         let verify = card_password(state.0, Locator::Id(card), command.password.clone());
         let payments = state.payments.clone();

@@ -84,13 +84,19 @@ pub fn fingerprint(secret: &IdempotencySecret, canonical_body: &str) -> String {
     secret.tag("fingerprint", &without_password)
 }
 
+/// Whether the money-moving work a key's first request began has its
+/// outcome (its intent is closed), asked when that request still holds the key.
+pub(crate) type SettledCheck = std::pin::Pin<Box<dyn Future<Output = bool> + Send>>;
+
 /// What a keyed request is, for [`run`]: its route, the record it is about
-/// (a source or a card id: keys are scoped to both), its key and body.
+/// (a source or a card id: keys are scoped to both), its key and body, and
+/// for a cancel or a charge how to tell its outcome is settled.
 pub(crate) struct Keyed<'a> {
     pub route: &'static str,
     pub record: String,
     pub key: Option<String>,
     pub canonical_body: &'a str,
+    pub settled: Option<SettledCheck>,
 }
 
 impl<'a> Keyed<'a> {
@@ -102,7 +108,17 @@ impl<'a> Keyed<'a> {
         canonical_body: &'a str,
     ) -> Self {
         let record = format!("source {} {} {}", source.schema.as_str(), source.table.as_str(), source.id.as_str());
-        Self { route, record, key, canonical_body }
+        Self { route, record, key, canonical_body, settled: None }
+    }
+
+    /// A key whose first request still runs is taken over when `check` says
+    /// that request's intent is settled: its sender may be dead (a survivor
+    /// settled the cancel or charge), and the retry answers the outcome at
+    /// once instead of waiting out the claim's lease. The work it then runs
+    /// finds the settled intent and answers it; nothing is sent again.
+    pub fn settled_when(mut self, check: impl Future<Output = bool> + Send + 'static) -> Self {
+        self.settled = Some(Box::pin(check));
+        self
     }
 
     fn scope(&self, secret: &IdempotencySecret) -> String {
@@ -169,7 +185,18 @@ where
     let lease = chrono::Duration::from_std(state.idempotency_lease).unwrap_or(chrono::Duration::MAX);
     let stale_before = now.checked_sub_signed(lease).unwrap_or(now);
     let fingerprint = fingerprint(&state.idempotency_secret, request.canonical_body);
-    let claim = state.idempotency.begin(&scope, &key, &fingerprint, now, stale_before).await.map_err(AppError::from)?;
+    let mut claim =
+        state.idempotency.begin(&scope, &key, &fingerprint, now, stale_before).await.map_err(AppError::from)?;
+    if claim == IdempotencyClaim::InProgress
+        && let Some(settled) = request.settled
+        && settled.await
+    {
+        let now = payments_domain::to_millis(chrono::Utc::now());
+        claim = state.idempotency.begin(&scope, &key, &fingerprint, now, now).await.map_err(AppError::from)?;
+        if claim == IdempotencyClaim::Proceed {
+            tracing::info!(route, "a settled request's key taken over from its first request");
+        }
+    }
     match claim {
         IdempotencyClaim::Proceed => {}
         IdempotencyClaim::Replay(stored) => {
@@ -259,7 +286,7 @@ mod tests {
     fn scopes_name_the_route_and_the_record() {
         let secret = IdempotencySecret::new([7; 32]);
         let keyed = |route, record: &str| {
-            Keyed { route, record: record.to_owned(), key: None, canonical_body: "{}" }.scope(&secret)
+            Keyed { route, record: record.to_owned(), key: None, canonical_body: "{}", settled: None }.scope(&secret)
         };
         let card = keyed("POST /payments/reservations/{id}/charge", "card-a");
         assert!(card.starts_with("POST /payments/reservations/{id}/charge "));

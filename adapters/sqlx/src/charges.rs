@@ -34,6 +34,15 @@ fn charge(row: &DbRow) -> Result<ChargeIntent, RepositoryError> {
 
 #[async_trait]
 impl ChargeIntentRepository for Store {
+    async fn find_charge(&self, id: uuid::Uuid) -> Result<Option<ChargeIntent>, RepositoryError> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM payment_charge_intents WHERE id = $1"))
+            .bind(id_col(id))
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+        row.as_ref().map(charge).transpose()
+    }
+
     async fn begin_charge(&self, intent: &ChargeIntent) -> Result<ChargeBegin, RepositoryError> {
         for _ in 0..BEGIN_ROUNDS {
             let existing = sqlx::query(&format!(

@@ -117,6 +117,10 @@ impl Store {
 
 #[async_trait]
 impl CancelIntentRepository for Store {
+    async fn find(&self, id: uuid::Uuid) -> Result<Option<CancelIntent>, RepositoryError> {
+        self.intent_where("id = $1", id).await
+    }
+
     async fn begin(&self, intent: &CancelIntent) -> Result<IntentBegin, RepositoryError> {
         let account = self.seal_account(intent)?;
         let history = intent.history.as_uuid();

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use harness::*;
 use payments_application::ports::{
-    CancelIntent, IdempotencyClaim, IntentBegin, IntentState, JobOutcome, OutboxStats, PasswordHasher, RefundAccount,
-    RepositoryError, Revision, StoredResponse,
+    CancelIntent, ChargeBegin, ChargeIntent, IdempotencyClaim, IntentBegin, IntentState, JobOutcome, OutboxStats,
+    PasswordHasher, RefundAccount, RepositoryError, Revision, StoredResponse,
 };
 use payments_crypto::{Argon2Hasher, Argon2Params};
 use payments_domain::*;
@@ -45,6 +45,7 @@ suite!(
     saved_cards_are_marked_removed_by_their_key_digest,
     a_payment_has_at_most_one_open_cancel_intent,
     concurrent_intents_of_one_payment_begin_one_at_a_time,
+    charge_intents_are_one_per_order_and_found_by_id,
     the_inbox_keeps_notifications_until_processed_under_leases,
     the_inbox_keeps_one_row_per_target_refreshed_by_repeats,
     reconcile_candidates_are_the_unpaid_and_the_recent_in_pages,
@@ -259,6 +260,40 @@ async fn a_payment_has_at_most_one_open_cancel_intent(db: &TestDb) {
     assert!(db.repos.intents.open(10).await.unwrap().iter().all(|i| i.id == second.id));
     let missing = CancelIntent { id: uuid::Uuid::now_v7(), ..second.clone() };
     assert!(!db.repos.intents.update(&missing).await.unwrap());
+    // Found by id, open or closed (a retry's first look).
+    assert_eq!(db.repos.intents.find(first.id).await.unwrap().map(|i| i.state), Some(IntentState::Done));
+    assert_eq!(db.repos.intents.find(second.id).await.unwrap(), Some(second.clone()));
+    assert_eq!(db.repos.intents.find(missing.id).await.unwrap(), None);
+}
+
+async fn charge_intents_are_one_per_order_and_found_by_id(db: &TestDb) {
+    let card = reservation("billing_charge", "customer-charge");
+    db.repos.reservations.insert(&card, &hash()).await.unwrap();
+    let first = ChargeIntent {
+        id: uuid::Uuid::now_v7(),
+        reservation: card.id,
+        order_digest: "digest-of-order-1".into(),
+        amount: money("5000"),
+        state: IntentState::Pending,
+        history: None,
+        refusal: None,
+        created_at: at(100),
+        updated_at: at(100),
+    };
+    assert_eq!(db.repos.charges.begin_charge(&first).await.unwrap(), ChargeBegin::Begun);
+    let same_order = ChargeIntent { id: uuid::Uuid::now_v7(), ..first.clone() };
+    assert_eq!(db.repos.charges.begin_charge(&same_order).await.unwrap(), ChargeBegin::Exists(first.clone()));
+    assert_eq!(db.repos.charges.find_charge(first.id).await.unwrap(), Some(first.clone()));
+    let refused = ChargeIntent {
+        state: IntentState::Refused,
+        refusal: Some("declined".into()),
+        updated_at: at(200),
+        ..first.clone()
+    };
+    assert!(db.repos.charges.update_charge(&refused, at(100)).await.unwrap());
+    assert!(!db.repos.charges.update_charge(&refused, at(100)).await.unwrap(), "only from the expected version");
+    assert_eq!(db.repos.charges.find_charge(first.id).await.unwrap(), Some(refused));
+    assert_eq!(db.repos.charges.find_charge(same_order.id).await.unwrap(), None);
 }
 
 async fn concurrent_intents_of_one_payment_begin_one_at_a_time(db: &TestDb) {

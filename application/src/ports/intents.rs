@@ -116,6 +116,12 @@ pub trait CancelIntentRepository: Send + Sync {
     /// # Errors
     /// `Unavailable` when the database is down.
     async fn open_of(&self, history: HistoryId) -> Result<Option<CancelIntent>, RepositoryError>;
+
+    /// The intent `id`, open or closed.
+    ///
+    /// # Errors
+    /// `Unavailable` when the database is down.
+    async fn find(&self, id: Uuid) -> Result<Option<CancelIntent>, RepositoryError>;
 }
 
 /// A charge of a saved card, recorded before the PG is called. One per PG
@@ -173,4 +179,10 @@ pub trait ChargeIntentRepository: Send + Sync {
     /// # Errors
     /// `Unavailable` when the database is down.
     async fn update_charge(&self, intent: &ChargeIntent, expected: Timestamp) -> Result<bool, RepositoryError>;
+
+    /// The charge intent `id`.
+    ///
+    /// # Errors
+    /// `Unavailable` when the database is down.
+    async fn find_charge(&self, id: Uuid) -> Result<Option<ChargeIntent>, RepositoryError>;
 }

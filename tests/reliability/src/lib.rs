@@ -178,6 +178,8 @@ pub struct PgProxy {
     pub mode: Arc<Mutex<ProxyMode>>,
     /// Requests seen.
     pub seen: Arc<std::sync::atomic::AtomicU64>,
+    /// Cancels seen (`POST .../cancel`): the money-moving calls.
+    pub cancels: Arc<std::sync::atomic::AtomicU64>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -190,12 +192,17 @@ impl PgProxy {
         use poem::listener::{Acceptor, Listener, TcpListener};
         let mode = Arc::new(Mutex::new(mode));
         let seen = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let cancels = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let http = http_client();
-        let (shared_mode, shared_seen) = (mode.clone(), seen.clone());
+        let (shared_mode, shared_seen, shared_cancels) = (mode.clone(), seen.clone(), cancels.clone());
         let endpoint = poem::endpoint::make(move |mut request: poem::Request| {
             let (mode, seen, http, target) = (shared_mode.clone(), shared_seen.clone(), http.clone(), target.clone());
+            let cancels = shared_cancels.clone();
             async move {
                 seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                if request.method() == poem::http::Method::POST && request.uri().path().ends_with("/cancel") {
+                    cancels.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
                 let current = mode.lock().map(|m| *m).unwrap_or(ProxyMode::Forward);
                 if let ProxyMode::Slow(delay) = current {
                     tokio::time::sleep(delay).await;
@@ -246,7 +253,7 @@ impl PgProxy {
                 )
                 .await;
         });
-        Ok(Self { addr, mode, seen, stop: Some(stop) })
+        Ok(Self { addr, mode, seen, cancels, stop: Some(stop) })
     }
 
     /// Changes how later requests are treated.

@@ -5,6 +5,7 @@
 
 mod database_down;
 mod hostile_input;
+mod instances;
 mod logs;
 mod pg_faults;
 mod portone_faults;

@@ -331,25 +331,21 @@ async fn sigkill_between_the_pg_refund_and_our_commit_refunds_once() {
     let _ = cancel.await;
     proxy.set(ProxyMode::Forward);
 
-    // A lease of 61 s would make the settling wait: restart with a short one
-    // (the killed process is gone, so nothing else holds the intent).
+    // A lease of 61 s would make the settling wait: restart with a shorter
+    // one (the killed process is gone, so nothing else holds the intent).
+    // The key's claim lasts twice that (10 s from the killed request's start).
     vars.insert("PAYMENT_PG_TIMEOUT_SECS".into(), "1".into());
-    vars.insert("PAYMENT_CANCEL_LEASE_SECS".into(), "2".into());
+    vars.insert("PAYMENT_CANCEL_LEASE_SECS".into(), "5".into());
     let env: Vec<(String, String)> = vars.into_iter().collect();
     let mut server = ServerProcess::start(&binary, dir.path(), &env).await;
     let delivered = receiver.wait_for(1, Duration::from_secs(30)).await;
+    let settled_at = Instant::now();
     let ours = api.get("killed", "pw-of-the-test").await.unwrap();
-    // The killed request's key stays claimed (409) until its lease (2 x the
-    // cancel lease) runs out; then the retry answers the settled cancel.
-    let until = Instant::now() + Duration::from_secs(20);
-    let retried = loop {
-        let reply =
-            api.call_with(reqwest::Method::PUT, "/payments/histories/cancel", &body, Some("k-1")).await.unwrap();
-        if reply.status != 409 || Instant::now() > until {
-            break reply;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    // The killed request still holds the key's claim, but its cancel is
+    // settled: the retry takes the claim over and answers the settled cancel
+    // at once, without sending it again.
+    let retried = api.call_with(reqwest::Method::PUT, "/payments/histories/cancel", &body, Some("k-1")).await.unwrap();
+    let retry_ms = settled_at.elapsed().as_millis();
     tokio::time::sleep(Duration::from_millis(300)).await;
     let at_toss = toss.payment(&key).await.unwrap();
     let pg_refunds = at_toss["cancels"].as_array().map_or(0, Vec::len);
@@ -357,7 +353,7 @@ async fn sigkill_between_the_pg_refund_and_our_commit_refunds_once() {
     server.kill().await;
     println!(
         "RESULT sigkill_mid_cancel pg_refunds={pg_refunds} our_refund={} events_delivered={events} retry={} \
-         double_refunds={}",
+         retry_answered_after_settlement_ms={retry_ms} double_refunds={}",
         ours.body["refund"],
         retried.status,
         pg_refunds.saturating_sub(1)
@@ -365,6 +361,7 @@ async fn sigkill_between_the_pg_refund_and_our_commit_refunds_once() {
     assert_eq!(delivered, 1, "the settled cancel was announced");
     assert_eq!(ours.body["refund"], 3000, "recorded after the restart: {:?}", ours.body);
     assert_eq!((retried.status, &retried.body["refund"]), (200, &json!(3000)), "{retried:?}");
+    assert!(retry_ms < 1_000, "the retry is answered within a second of the settlement: {retry_ms} ms");
     assert_eq!(pg_refunds, 1, "refunded once at Toss: {at_toss}");
     assert_eq!(events, 1, "exactly one event");
     drop(proxy);
