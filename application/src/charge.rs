@@ -8,8 +8,8 @@
 //! holds none.
 
 use payments_domain::{
-    HistoryId, HistoryIdentity, OrderId, PasswordHash, PaymentHistory, PaymentPhase, SavedCard, SavedCardId, Timestamp,
-    Vendor,
+    HistoryId, HistoryIdentity, Money, OrderId, PasswordHash, PaymentHistory, PaymentPhase, SavedCard, SavedCardId,
+    Timestamp, Vendor,
 };
 use uuid::Uuid;
 
@@ -17,7 +17,7 @@ use crate::commands::ChargeSavedCard;
 use crate::error::AppError;
 use crate::keys::{derived_id, derived_key};
 use crate::ports::{
-    ChargeBegin, ChargeIntent, ChargeRequest, ChargedPayment, GatewayError, IntentState, PaymentGateway,
+    ChargeBegin, ChargeContext, ChargeIntent, ChargeRequest, ChargedPayment, GatewayError, IntentState, PaymentGateway,
     RepositoryError, StoredSavedCard,
 };
 use crate::service::PaymentService;
@@ -31,13 +31,39 @@ fn charge_intent_id(card: SavedCardId, key: &str) -> Uuid {
     derived_id(&["charge-intent", &card.to_string(), key])
 }
 
-/// One charge being made: the card, the request, the PG order id and the
-/// password hash the new history is stored with (the card's, verified).
+/// One charge being made: the card, the amount, the caller's side (its
+/// record, webhook URL and title), the PG order id and the password hash the
+/// new history is stored with (the card's).
 struct Charging<'a> {
     card: &'a SavedCard,
-    input: &'a ChargeSavedCard,
+    price: Money,
+    context: ChargeContext,
     order_id: OrderId,
     password_hash: PasswordHash,
+}
+
+/// What recording a charge does besides storing the payment.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Announce {
+    /// Nothing: the caller has the answer.
+    No,
+    /// An event to the backend: nobody answered the caller (the reconciler
+    /// recorded a charge whose caller is gone).
+    Recorded,
+}
+
+/// What [`PaymentService::settle_abandoned_charges`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ChargeSettleReport {
+    /// Abandoned charge intents looked at.
+    pub checked: usize,
+    /// Charged at the PG: recorded as a payment and announced.
+    pub recorded: usize,
+    /// Not charged: the PG holds no payment of the order; closed.
+    pub not_charged: usize,
+    /// Still open: the PG could not be read, or the intent predates what
+    /// recording needs (retried at the next run, or left to the caller's retry).
+    pub left_open: usize,
 }
 
 /// The PG's uniqueness of an order: one charge per (vendor, store, order id).
@@ -80,8 +106,13 @@ impl PaymentService {
         }
         let gateway = self.deps.gateways.get(card.vendor.code)?;
         let order_id = OrderId::parse(input.source.id.as_str())?;
+        let context = ChargeContext {
+            source: input.source.clone(),
+            webhook_url: input.webhook_url.clone(),
+            title: input.title.clone(),
+        };
         // The history opens with the card's password: its verified hash serves.
-        let charge = Charging { card: &card, input: &input, order_id, password_hash };
+        let charge = Charging { card: &card, price: input.price, context: context.clone(), order_id, password_hash };
         let now = self.deps.clock.now();
         let fresh = ChargeIntent {
             id: charge_intent_id(card.id, &input.idempotency_key),
@@ -91,6 +122,7 @@ impl PaymentService {
             state: IntentState::Pending,
             history: None,
             refusal: None,
+            context: Some(context),
             created_at: now,
             updated_at: now,
         };
@@ -109,7 +141,7 @@ impl PaymentService {
                     message: "a charge of this order was already asked with another Idempotency-Key".into(),
                 });
             }
-            ChargeBegin::Exists(existing) => existing,
+            ChargeBegin::Exists(existing) => *existing,
         };
         match intent.state {
             IntentState::Done => {
@@ -134,7 +166,80 @@ impl PaymentService {
                 if !self.deps.charges.update_charge(&taken, expected).await? {
                     return Err(AppError::ChargeInProgress("this charge is being settled; retry in a moment".into()));
                 }
-                self.settle_charge(gateway, &charge, taken).await
+                self.settle_charge(gateway, &charge, taken, Announce::No).await
+            }
+        }
+    }
+
+    /// Settles, at most `limit` of them, the charge intents whose outcome is
+    /// open and whose sender is gone (untouched for longer than the intent
+    /// lease): the caller's answer was lost and it never retried. Each is
+    /// looked up at the PG by its order id: a payment found is recorded as
+    /// the history the charge would have made and announced to the backend
+    /// with one webhook; none found closes the intent as not charged (a
+    /// retry with the caller's key then answers so; nothing is ever sent).
+    ///
+    /// # Errors
+    /// A storage failure; a PG failure leaves that intent open.
+    pub async fn settle_abandoned_charges(&self, limit: u32) -> Result<ChargeSettleReport, AppError> {
+        let now = self.deps.clock.now();
+        let lease = chrono::Duration::from_std(self.deps.intent_lease).unwrap_or(chrono::Duration::MAX);
+        let stale_before = now.checked_sub_signed(lease).unwrap_or(now);
+        let mut report = ChargeSettleReport::default();
+        for intent in self.deps.charges.abandoned_charges(stale_before, limit).await? {
+            report.checked += 1;
+            match self.settle_abandoned_charge(intent, now).await {
+                Ok(Some(true)) => report.recorded += 1,
+                Ok(Some(false)) => report.not_charged += 1,
+                Ok(None) => report.left_open += 1,
+                Err(error) => {
+                    tracing::warn!(%error, "could not settle an abandoned charge; the next run tries again");
+                    report.left_open += 1;
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    /// One abandoned charge: `Some(true)` recorded, `Some(false)` not
+    /// charged, `None` left open.
+    async fn settle_abandoned_charge(&self, intent: ChargeIntent, now: Timestamp) -> Result<Option<bool>, AppError> {
+        let Some(context) = intent.context.clone() else {
+            tracing::warn!(intent = %intent.id, "an abandoned charge begun before its context was kept: left to its caller's retry");
+            return Ok(None);
+        };
+        let Some(StoredSavedCard { reservation: card, password_hash }) =
+            self.deps.reservations.find_by_id(intent.reservation).await?
+        else {
+            return Ok(None);
+        };
+        // Taken over from the expected version: two reconcilers never both settle it.
+        let expected = intent.updated_at;
+        let mut taken = intent;
+        taken.state = IntentState::Pending;
+        taken.updated_at = now;
+        if !self.deps.charges.update_charge(&taken, expected).await? {
+            return Ok(None);
+        }
+        let gateway = self.deps.gateways.get(card.vendor.code)?;
+        let order_id = OrderId::parse(context.source.id.as_str())?;
+        let charge = Charging { card: &card, price: taken.amount, context, order_id, password_hash };
+        match gateway.find_by_order(&card.vendor.store_id, &charge.order_id).await {
+            Ok(Some(payment)) => match self.record_charge(&charge, taken, payment, Announce::Recorded).await {
+                Ok(_) => Ok(Some(true)),
+                // Refused or left unknown by what the PG shows: closed or
+                // open as record_charge decided.
+                Err(error) if error.cause() == crate::Cause::PgRejected => Ok(Some(false)),
+                Err(error) => Err(error),
+            },
+            Ok(None) => {
+                let why = "not charged: the PG holds no payment of this order".to_owned();
+                self.close_charge(taken, IntentState::Refused, None, Some(why), now).await;
+                Ok(Some(false))
+            }
+            Err(error) => {
+                let _ = self.charge_unknown(taken, error).await;
+                Ok(None)
             }
         }
     }
@@ -150,9 +255,10 @@ impl PaymentService {
         gateway: &dyn PaymentGateway,
         charge: &Charging<'_>,
         intent: ChargeIntent,
+        announce: Announce,
     ) -> Result<PaymentHistory, AppError> {
         match gateway.find_by_order(&charge.card.vendor.store_id, &charge.order_id).await {
-            Ok(Some(payment)) => self.record_charge(charge, intent, payment).await,
+            Ok(Some(payment)) => self.record_charge(charge, intent, payment, announce).await,
             Ok(None) => self.send_charge(gateway, charge, intent).await,
             Err(error) => Err(self.charge_unknown(intent, error).await),
         }
@@ -164,17 +270,17 @@ impl PaymentService {
         charge: &Charging<'_>,
         intent: ChargeIntent,
     ) -> Result<PaymentHistory, AppError> {
-        let Charging { card, input, order_id, .. } = charge;
+        let Charging { card, price, context, order_id, .. } = charge;
         let request = ChargeRequest {
             order_id: order_id.clone(),
-            amount: input.price,
+            amount: *price,
             currency: payments_domain::Currency::krw(),
-            order_name: input.title.clone(),
+            order_name: context.title.clone(),
             customer: card.source.id.clone(),
             idempotency_key: intent.pg_key(),
         };
         match gateway.charge_saved_card(&card.vendor.store_id, &card.vendor.uid, &card.data, &request).await {
-            Ok(payment) => self.record_charge(charge, intent, payment).await,
+            Ok(payment) => self.record_charge(charge, intent, payment, Announce::No).await,
             // Refused, or the PG does not know the card: nothing was charged.
             Err(GatewayError::Rejected(why) | GatewayError::NotFound(why)) => {
                 let message = format!("the PG refused the charge: {why}");
@@ -187,14 +293,16 @@ impl PaymentService {
     }
 
     /// Records the payment a charge made (once: a concurrent settle that
-    /// recorded it first is answered with its history).
+    /// recorded it first is answered with its history), announced when
+    /// `announce` says nobody answered the caller.
     async fn record_charge(
         &self,
         charge: &Charging<'_>,
         intent: ChargeIntent,
         payment: ChargedPayment,
+        announce: Announce,
     ) -> Result<PaymentHistory, AppError> {
-        let Charging { card, input, password_hash, .. } = charge;
+        let Charging { card, price, context, password_hash, .. } = charge;
         let now = self.deps.clock.now();
         match payment.snapshot.phase {
             PaymentPhase::Paid => {}
@@ -208,20 +316,21 @@ impl PaymentService {
                 return Err(self.charge_unknown(intent, GatewayError::Protocol(message)).await);
             }
         }
-        if let Err(mismatch) = payment.snapshot.ensure_price(input.price) {
+        if let Err(mismatch) = payment.snapshot.ensure_price(*price) {
             return Err(self.charge_unknown(intent, GatewayError::Protocol(mismatch.to_string())).await);
         }
         let vendor = Vendor { code: card.vendor.code, store_id: card.vendor.store_id.clone(), uid: payment.uid };
         let identity = HistoryIdentity {
             id: HistoryId::from_uuid(self.deps.ids.new_id()),
             vendor,
-            source: input.source.clone(),
-            webhook_url: input.webhook_url.clone(),
+            source: context.source.clone(),
+            webhook_url: context.webhook_url.clone(),
             created_at: now,
             reservation_id: Some(card.id),
         };
         let history = PaymentHistory::register(identity, payment.snapshot)?;
         let history = match self.histories().insert(&history, password_hash).await {
+            Ok(()) if announce == Announce::Recorded => self.announce_recorded(history, now).await?,
             Ok(()) => history,
             Err(RepositoryError::Conflict(_)) => {
                 let code = history.vendor().code;
@@ -236,6 +345,20 @@ impl PaymentService {
             Err(other) => return Err(self.charge_unknown(intent, GatewayError::Unavailable(other.to_string())).await),
         };
         self.close_charge(intent, IntentState::Done, Some(history.id()), None, now).await;
+        Ok(history)
+    }
+
+    /// Announces a payment recorded with nobody to answer: one event whose
+    /// `previous` and `current` are the payment as recorded, its trigger
+    /// `charge_recorded` (the backend never got the charge's answer).
+    async fn announce_recorded(&self, history: PaymentHistory, now: Timestamp) -> Result<PaymentHistory, AppError> {
+        let trigger = serde_json::json!({
+            "type": "charge_recorded",
+            "reason": "the charge's answer was lost and its caller never retried; found at the PG by the reconciler",
+        });
+        let id = payments_domain::EventId::from_uuid(self.deps.ids.new_id());
+        let event = payments_domain::WebhookEvent::new(id, history.clone(), history.clone(), trigger, now)?;
+        self.histories().save_change(crate::ports::Revision(0), &history, &event).await?;
         Ok(history)
     }
 

@@ -28,6 +28,7 @@ mod service;
 
 pub use cancel::CancelOutcome;
 pub use cancel_settle::SettleReport;
+pub use charge::ChargeSettleReport;
 pub use delivery::{DeliveryDeps, DeliveryService};
 pub use error::{AppError, Cause, RecordKind};
 pub use inbox::{InboxReport, Received};

@@ -6,7 +6,7 @@ use payments_domain::{CancelKey, HistoryId, Timestamp, VendorCode};
 use crate::commands::PgNotification;
 use crate::ports::{
     CancelIntent, CancelIntentRepository, ChargeBegin, ChargeIntent, ChargeIntentRepository, InboxItem, InboxOutcome,
-    IntentBegin, LeaseToken, NotificationInbox, NotificationReceipts, PasswordAttempts, PasswordFailures,
+    IntentBegin, IntentState, LeaseToken, NotificationInbox, NotificationReceipts, PasswordAttempts, PasswordFailures,
     PasswordRecord, RepositoryError,
 };
 
@@ -130,7 +130,7 @@ impl ChargeIntentRepository for MemoryCharges {
     async fn begin_charge(&self, intent: &ChargeIntent) -> Result<ChargeBegin, RepositoryError> {
         let mut rows = self.rows.lock().unwrap();
         if let Some(existing) = rows.iter().find(|i| i.id == intent.id || i.order_digest == intent.order_digest) {
-            return Ok(ChargeBegin::Exists(existing.clone()));
+            return Ok(ChargeBegin::Exists(Box::new(existing.clone())));
         }
         rows.push(intent.clone());
         Ok(ChargeBegin::Begun)
@@ -149,6 +149,24 @@ impl ChargeIntentRepository for MemoryCharges {
 
     async fn find_charge(&self, id: uuid::Uuid) -> Result<Option<ChargeIntent>, RepositoryError> {
         Ok(self.rows.lock().unwrap().iter().find(|i| i.id == id).cloned())
+    }
+
+    async fn abandoned_charges(
+        &self,
+        stale_before: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<ChargeIntent>, RepositoryError> {
+        let mut open: Vec<ChargeIntent> = self
+            .rows
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|i| matches!(i.state, IntentState::Pending | IntentState::Unknown) && i.updated_at < stale_before)
+            .cloned()
+            .collect();
+        open.sort_by_key(|i| i.updated_at);
+        open.truncate(limit as usize);
+        Ok(open)
     }
 }
 

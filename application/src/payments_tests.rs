@@ -1659,6 +1659,97 @@ async fn a_charge_whose_answer_was_lost_is_settled_by_looking_the_order_up_not_b
     assert_eq!(service.charge_saved_card(charge_command("key-2")).await.unwrap_err().cause(), Cause::AlreadyRegistered);
 }
 
+/// A charge whose answer was lost and whose caller never came back: once its
+/// lease is over the reconciler looks the order up at the PG, records the
+/// payment the charge made (pointing at the card, opening with its password)
+/// and announces it with one event; a later retry with the key answers it.
+#[tokio::test]
+async fn an_abandoned_charge_found_at_the_pg_is_recorded_and_announced_by_the_reconciler() {
+    let mut m = Mocks::new();
+    m.reservations
+        .expect_find_by_id()
+        .returning(|_| Ok(Some(StoredSavedCard { reservation: saved_card(), password_hash: hash() })));
+    m.histories.expect_find_by_source().returning(|_| Ok(None));
+    m.gateway.expect_charge_saved_card().times(1).returning(|_, _, _, _| Err(GatewayError::Timeout("lost".into())));
+    m.gateway.expect_find_by_order().times(1).returning(|_, order| {
+        assert_eq!(order.as_str(), "order-1");
+        Ok(Some(ChargedPayment {
+            uid: VendorUid::parse("imp_charged").unwrap(),
+            snapshot: snapshot("1000", true, vec![]),
+        }))
+    });
+    let recorded = Arc::new(std::sync::Mutex::new(None::<PaymentHistory>));
+    let inserted = recorded.clone();
+    m.histories.expect_insert().times(1).returning(move |h, _| {
+        *inserted.lock().unwrap() = Some(h.clone());
+        Ok(())
+    });
+    m.histories
+        .expect_save_change()
+        .times(1)
+        .withf(|revision, next, event| {
+            *revision == Revision(0)
+                && event.current() == next
+                && event.previous() == next
+                && event.trigger()["type"] == "charge_recorded"
+        })
+        .returning(|_, _, _| Ok(()));
+    let by_id = recorded.clone();
+    m.histories.expect_find_by_id().returning(move |_| {
+        Ok(by_id.lock().unwrap().clone().map(|history| StoredHistory {
+            history,
+            password_hash: hash(),
+            revision: Revision(1),
+        }))
+    });
+    let charges = m.charges.clone();
+    let now = m.now.clone();
+    let service = m.service();
+
+    let lost = service.charge_saved_card(charge_command("key-1")).await.unwrap_err();
+    assert_eq!(lost.cause(), Cause::PgTimeout);
+    // Within the lease the sender may still be at work: left alone.
+    assert_eq!(service.settle_abandoned_charges(10).await.unwrap(), ChargeSettleReport::default());
+    now.fetch_add(60, std::sync::atomic::Ordering::SeqCst);
+    let report = service.settle_abandoned_charges(10).await.unwrap();
+    assert_eq!((report.checked, report.recorded, report.not_charged, report.left_open), (1, 1, 0, 0));
+    let history = recorded.lock().unwrap().clone().expect("recorded");
+    assert_eq!(
+        (history.vendor().uid.as_str(), history.identity().reservation_id),
+        ("imp_charged", Some(saved_card().id))
+    );
+    assert_eq!(history.webhook_url(), &webhook_url());
+    let intent = charges.rows.lock().unwrap()[0].clone();
+    assert_eq!((intent.state, intent.history), (IntentState::Done, Some(history.id())));
+    // Nothing more to do; the caller's late retry answers the payment.
+    assert_eq!(service.settle_abandoned_charges(10).await.unwrap().checked, 0);
+    assert_eq!(service.charge_saved_card(charge_command("key-1")).await.unwrap().id(), history.id());
+}
+
+/// An abandoned charge the PG holds no payment for was never made: closed as
+/// not charged, nothing recorded or announced, nothing sent.
+#[tokio::test]
+async fn an_abandoned_charge_the_pg_never_made_is_closed_as_not_charged() {
+    let mut m = Mocks::new();
+    m.reservations
+        .expect_find_by_id()
+        .returning(|_| Ok(Some(StoredSavedCard { reservation: saved_card(), password_hash: hash() })));
+    m.histories.expect_find_by_source().returning(|_| Ok(None));
+    m.gateway.expect_charge_saved_card().times(1).returning(|_, _, _, _| Err(GatewayError::Timeout("lost".into())));
+    m.gateway.expect_find_by_order().times(1).returning(|_, _| Ok(None));
+    m.histories.expect_insert().never();
+    m.histories.expect_save_change().never();
+    let (charges, now) = (m.charges.clone(), m.now.clone());
+    let service = m.service();
+    service.charge_saved_card(charge_command("key-1")).await.unwrap_err();
+    now.fetch_add(60, std::sync::atomic::Ordering::SeqCst);
+    let report = service.settle_abandoned_charges(10).await.unwrap();
+    assert_eq!((report.recorded, report.not_charged), (0, 1));
+    assert_eq!(charges.rows.lock().unwrap()[0].state, IntentState::Refused);
+    let retried = service.charge_saved_card(charge_command("key-1")).await.unwrap_err();
+    assert!(retried.to_string().contains("not charged"), "{retried}");
+}
+
 /// A refused card leaves no history, and its retry is refused again without
 /// another charge.
 #[tokio::test]

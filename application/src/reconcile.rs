@@ -7,10 +7,10 @@ use std::time::Duration;
 use payments_domain::{Applied, HistoryId, Timestamp};
 use serde_json::json;
 
-use crate::SettleReport;
 use crate::commands::{NotificationOutcome, NotificationTarget, PgNotification};
 use crate::error::AppError;
 use crate::service::PaymentService;
+use crate::{ChargeSettleReport, SettleReport};
 
 /// Histories read from storage per page.
 const PAGE: u32 = 100;
@@ -42,13 +42,17 @@ pub struct ReconcileReport {
     pub failed: usize,
     /// Cancel intents whose outcome was unknown, settled first.
     pub intents: SettleReport,
+    /// Saved-card charges whose answer was lost and whose caller never
+    /// retried: recorded (and announced) or closed as not charged.
+    pub charges: ChargeSettleReport,
 }
 
 impl PaymentService {
     /// Re-reads at the PG every history not paid yet and every history
     /// registered or changed since `options.since`, and records each
     /// difference as an ordinary change (one event each), after settling the
-    /// cancels whose outcome was unknown.
+    /// cancels whose outcome was unknown and the saved-card charges whose
+    /// caller is gone (a charge found at the PG is recorded and announced).
     ///
     /// # Errors
     /// A storage failure; a PG failure counts the history as
@@ -57,6 +61,7 @@ impl PaymentService {
         let mut report = ReconcileReport::default();
         if !options.dry_run {
             report.intents = self.settle_open_cancels(PAGE).await?;
+            report.charges = self.settle_abandoned_charges(PAGE).await?;
         }
         let mut after: Option<HistoryId> = None;
         'pages: loop {

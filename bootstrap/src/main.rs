@@ -362,13 +362,17 @@ async fn run(command: Command, vars: Vars) -> anyhow::Result<()> {
             database.close().await;
             let report = report.map_err(|e| anyhow::anyhow!("{e}"))?;
             println!(
-                "checked {}  drifted {}  fixed {}  failed {}  cancels settled {} (of {} open){}",
+                "checked {}  drifted {}  fixed {}  failed {}  cancels settled {} (of {} open)  \
+                 abandoned charges recorded {}, not charged {} (of {}){}",
                 report.checked,
                 report.drifted,
                 report.fixed,
                 report.failed,
                 report.intents.settled,
                 report.intents.checked,
+                report.charges.recorded,
+                report.charges.not_charged,
+                report.charges.checked,
                 if dry_run { "  (dry run: nothing recorded)" } else { "" }
             );
             Ok(())

@@ -540,6 +540,7 @@ impl PaymentsApi {
                 fixed: report.fixed as u64,
                 failed: report.failed as u64,
                 cancels_settled: report.intents.settled as u64,
+                charges_recorded: report.charges.recorded as u64,
             }),
         };
         Ok(EncryptedOk::new(&body, &state.cipher))

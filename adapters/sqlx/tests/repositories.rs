@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use harness::*;
 use payments_application::ports::{
-    CancelIntent, ChargeBegin, ChargeIntent, IdempotencyClaim, IntentBegin, IntentState, JobOutcome, OutboxStats,
-    PasswordHasher, RefundAccount, RepositoryError, Revision, StoredResponse,
+    CancelIntent, ChargeBegin, ChargeContext, ChargeIntent, IdempotencyClaim, IntentBegin, IntentState, JobOutcome,
+    OutboxStats, PasswordHasher, RefundAccount, RepositoryError, Revision, StoredResponse,
 };
 use payments_crypto::{Argon2Hasher, Argon2Params};
 use payments_domain::*;
@@ -277,12 +277,21 @@ async fn charge_intents_are_one_per_order_and_found_by_id(db: &TestDb) {
         state: IntentState::Pending,
         history: None,
         refusal: None,
+        context: Some(ChargeContext {
+            source: Source::parse("shop", "orders", "order-charge-1").unwrap(),
+            webhook_url: WebhookUrl::parse("https://backend.example/hooks/payments").unwrap(),
+            title: Title::parse("December plan").unwrap(),
+        }),
         created_at: at(100),
         updated_at: at(100),
     };
     assert_eq!(db.repos.charges.begin_charge(&first).await.unwrap(), ChargeBegin::Begun);
+    // What recording it needs is kept, sealed.
+    assert!(!db.dump().await.contains("backend.example"), "the charge's context is sealed at rest");
+    assert_eq!(db.repos.charges.abandoned_charges(at(100), 10).await.unwrap(), vec![], "touched at 100: not before it");
+    assert_eq!(db.repos.charges.abandoned_charges(at(101), 10).await.unwrap(), vec![first.clone()]);
     let same_order = ChargeIntent { id: uuid::Uuid::now_v7(), ..first.clone() };
-    assert_eq!(db.repos.charges.begin_charge(&same_order).await.unwrap(), ChargeBegin::Exists(first.clone()));
+    assert_eq!(db.repos.charges.begin_charge(&same_order).await.unwrap(), ChargeBegin::Exists(Box::new(first.clone())));
     assert_eq!(db.repos.charges.find_charge(first.id).await.unwrap(), Some(first.clone()));
     let refused = ChargeIntent {
         state: IntentState::Refused,
@@ -294,6 +303,7 @@ async fn charge_intents_are_one_per_order_and_found_by_id(db: &TestDb) {
     assert!(!db.repos.charges.update_charge(&refused, at(100)).await.unwrap(), "only from the expected version");
     assert_eq!(db.repos.charges.find_charge(first.id).await.unwrap(), Some(refused));
     assert_eq!(db.repos.charges.find_charge(same_order.id).await.unwrap(), None);
+    assert_eq!(db.repos.charges.abandoned_charges(at(10_000), 10).await.unwrap(), vec![], "closed: not abandoned");
 }
 
 async fn concurrent_intents_of_one_payment_begin_one_at_a_time(db: &TestDb) {

@@ -108,4 +108,7 @@ pub struct ReconcilerBody {
     pub failed: u64,
     /// Cancels whose PG answer was lost, settled by re-reading the PG.
     pub cancels_settled: u64,
+    /// Saved-card charges whose answer was lost and whose caller never
+    /// retried, found at the PG and recorded (each announced by a webhook).
+    pub charges_recorded: u64,
 }

@@ -2,7 +2,7 @@
 //! answered but we did not hear is settled, never sent twice.
 
 use async_trait::async_trait;
-use payments_domain::{CancelReason, HistoryId, Money, SavedCardId, Timestamp};
+use payments_domain::{CancelReason, HistoryId, Money, SavedCardId, Source, Timestamp, Title, WebhookUrl};
 use uuid::Uuid;
 
 use super::{gateway::RefundAccount, storage::RepositoryError};
@@ -140,8 +140,21 @@ pub struct ChargeIntent {
     pub history: Option<HistoryId>,
     /// Why the PG refused, once refused.
     pub refusal: Option<String>,
+    /// What recording the payment needs besides the card (sealed at rest),
+    /// so the reconciler can record a charge whose caller is gone; `None`
+    /// for intents begun before it was kept.
+    pub context: Option<ChargeContext>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+}
+
+/// The caller's side of a charge: the record the payment is for (its id is
+/// the PG's order id), where its webhooks go, and what the customer sees.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChargeContext {
+    pub source: Source,
+    pub webhook_url: WebhookUrl,
+    pub title: Title,
 }
 
 impl ChargeIntent {
@@ -159,7 +172,7 @@ pub enum ChargeBegin {
     Begun,
     /// An intent for this order exists already (a retry, or another
     /// request for the same order): here it is.
-    Exists(ChargeIntent),
+    Exists(Box<ChargeIntent>),
 }
 
 /// Charge intents, in the same database as the histories.
@@ -185,4 +198,16 @@ pub trait ChargeIntentRepository: Send + Sync {
     /// # Errors
     /// `Unavailable` when the database is down.
     async fn find_charge(&self, id: Uuid) -> Result<Option<ChargeIntent>, RepositoryError>;
+
+    /// Charge intents whose outcome is open (pending or unknown) and that
+    /// nobody touched since `stale_before` (their sender is gone), oldest
+    /// first, at most `limit` (for the reconciler).
+    ///
+    /// # Errors
+    /// `Unavailable` when the database is down.
+    async fn abandoned_charges(
+        &self,
+        stale_before: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<ChargeIntent>, RepositoryError>;
 }

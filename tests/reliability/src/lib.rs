@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 
 pub use payments_testkit::api::{REQUEST_TIMEOUT, cipher, http_client};
 pub use payments_testkit::database::postgres_url;
+pub use payments_testkit::process::run;
 pub use payments_testkit::{
     Api, CANCEL_KEY, Delivery, HISTORY_KEY, Isolation, RESERVATION_KEY, Receiver, Reply, ServerProcess, TestDatabase,
     WEBHOOK_SECRET, WIRE_IV, WIRE_KEY, cases, free_port, payments_binary,

@@ -708,3 +708,101 @@ impl ProxiedToss {
 fn assert_json_error(body: &Value) {
     assert!(body["code"].is_string() && body["message"].is_string(), "a JSON error: {body}");
 }
+
+/// A saved-card charge whose answer was lost (Toss charged; its answer
+/// reaches us after our 1 s timeout: 504) and whose caller never comes back:
+/// `payments reconcile`, run as the operator would (its own process, the
+/// server's configuration), finds the order at Toss, records the payment the
+/// charge made and announces it with one webhook; nothing is charged again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_abandoned_charge_is_recorded_by_payments_reconcile_with_one_webhook() {
+    let extra = [
+        ("PAYMENT_PG_TIMEOUT_SECS", "1"),
+        ("PAYMENT_CANCEL_LEASE_SECS", "2"),
+        // No background reconciliation: the command does it.
+        ("PAYMENT_RECONCILE_INTERVAL", "0"),
+    ];
+    let ProxiedToss { fake, toss, proxy, server } = ProxiedToss::start_with(&extra).await;
+    let receiver = Receiver::start().await;
+    let api: &Api = &server.api;
+    let billing_key = toss.save_card("customer-abandoned").await.unwrap().expect("a billing key");
+    let saved = api
+        .call(
+            Method::POST,
+            "/payments/reservations",
+            &json!({
+                "vendor": {"code": "toss.payments", "store_id": "store-1", "uid": billing_key},
+                "source": {"schema": "shop", "table": "customers", "id": "customer-abandoned"},
+                "title": "monthly plan", "password": "pw-of-the-card",
+            }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(saved.status, 201, "{saved:?}");
+    let card = saved.body["id"].as_str().unwrap().to_owned();
+
+    // Toss charges; its answer comes after our timeout.
+    proxy.set(ProxyMode::AnswerLate(Duration::from_secs(3)));
+    let charge = json!({
+        "password": "pw-of-the-card", "source": {"schema": "shop", "table": "orders", "id": "order-abandoned"},
+        "price": 4_900, "title": "December", "webhook_url": receiver.url(),
+    });
+    let lost = api
+        .call_with(Method::POST, &format!("/payments/reservations/{card}/charge"), &charge, Some("charge-1"))
+        .await
+        .unwrap();
+    assert_eq!(lost.status, 504, "the answer was lost: {lost:?}");
+    proxy.set(ProxyMode::Forward);
+    // The caller is gone. Once the intent's lease (2 s) is over, its sender
+    // is presumed dead too: wait that long, there is no event to wait on.
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+
+    let binary = payments_reliability::payments_binary().unwrap();
+    let env: Vec<(String, String)> = server_env(&server, &extra, &proxy.url());
+    let out = payments_reliability::run(&binary, server.dir.path(), &env, &["reconcile", "--since", "1d"]).await;
+    assert!(out.status.success(), "reconcile failed:\n{}\n{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("abandoned charges recorded 1, not charged 0 (of 1)"), "{}", out.stdout);
+
+    assert_eq!(receiver.wait_for(1, Duration::from_secs(20)).await, 1, "announced");
+    let delivery = receiver.all().remove(0);
+    let ours = api
+        .call(
+            Method::PATCH,
+            "/payments/histories/get",
+            &json!({"schema": "shop", "table": "orders", "id": "order-abandoned", "password": "pw-of-the-card"}),
+        )
+        .await
+        .unwrap();
+    let again = receiver.wait_for(2, Duration::from_millis(1_500)).await;
+    println!(
+        "RESULT abandoned_charge first_answer={} recorded_by_reconcile=1 webhooks={again} read={} price={}",
+        lost.status, ours.status, ours.body["price"],
+    );
+    // The payment as recorded, before and after: the backend learns of a
+    // payment it never got the answer of.
+    assert_eq!(delivery.order(), "order-abandoned");
+    assert_eq!(delivery.json["previous"], delivery.json["current"], "{}", delivery.plaintext);
+    assert_eq!(delivery.json["current"]["price"], 4900);
+    assert!(!delivery.json["current"]["paid_at"].is_null());
+    assert_eq!((ours.status, &ours.body["price"]), (200, &json!(4900)), "{ours:?}");
+    assert_eq!(ours.body["reservation_id"], json!(card), "the payment points at its card");
+    assert_eq!(again, 1, "one webhook, none more");
+    // The caller's late retry answers the recorded payment; nothing is charged again.
+    let retried = api
+        .call_with(Method::POST, &format!("/payments/reservations/{card}/charge"), &charge, Some("charge-1"))
+        .await
+        .unwrap();
+    assert_eq!((retried.status, &retried.body["id"]), (201, &ours.body["id"]), "{retried:?}");
+    server.stop().await.unwrap();
+    fake.stop().await.unwrap();
+}
+
+/// The environment the server of `server` runs with, for a command run beside it.
+fn server_env(server: &TestServer, extra: &[(&str, &str)], toss_url: &str) -> Vec<(String, String)> {
+    let mut vars = payments_reliability::base_vars(server.dir.path());
+    for (name, value) in extra {
+        vars.insert((*name).to_owned(), (*value).to_owned());
+    }
+    vars.insert("PAYMENT_TOSS_URL".to_owned(), toss_url.to_owned());
+    vars.into_iter().collect()
+}

@@ -776,6 +776,12 @@ export interface components {
             cancels_settled: number;
             /**
              * Format: uint64
+             * @description Saved-card charges whose answer was lost and whose caller never
+             *     retried, found at the PG and recorded (each announced by a webhook).
+             */
+            charges_recorded: number;
+            /**
+             * Format: uint64
              * @description Payments re-read at their PG.
              */
             checked: number;
