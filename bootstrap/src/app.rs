@@ -325,6 +325,13 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
         ),
         None => None,
     };
+    // Notifications acknowledged to their PG and kept here must stay readable:
+    // a histories key dropped while it still seals some is refused, naming them.
+    let orphaned = database
+        .orphaned_notifications(&at_rest_keys(&config), spool.as_ref())
+        .await
+        .context("checking that the configured keys open the PG notifications kept here")?;
+    anyhow::ensure!(orphaned.is_empty(), "{orphaned}");
     let repositories = database.repositories_spooled(at_rest_keys(&config), spool.clone());
     let wake = Arc::new(Notify::new());
     let histories = Arc::new(NotifyingHistories::new(repositories.histories.clone(), wake.clone()));

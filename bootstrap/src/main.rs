@@ -328,11 +328,28 @@ async fn run(command: Command, vars: Vars) -> anyhow::Result<()> {
         Command::Keys { command: KeyCommand::Rotate } => {
             let config = load_config(&vars)?;
             let database = payments_server::app::open_database(&config).await?;
-            let report = database
-                .reencrypt_all(&payments_server::app::at_rest_keys(&config))
-                .await
-                .map_err(|e| anyhow::anyhow!("re-encryption failed: {e}"))?;
+            let keys = payments_server::app::at_rest_keys(&config);
+            // This instance's spooled notifications are moved in first, so
+            // they are re-sealed with the rest (a running server's spool is
+            // its own: it moves it in itself).
+            let moved = match &config.notification_spool {
+                None => 0,
+                Some(spool) => match payments_sqlx::Spool::open(spool.clone()).await {
+                    Ok(opened) => database
+                        .move_spool_in(&keys, &opened)
+                        .await
+                        .map_err(|e| anyhow::anyhow!("moving the notification spool in failed: {e}"))?,
+                    Err(payments_sqlx::SpoolError::InUse(path)) => {
+                        println!("the notification spool {path} is held by a running server, which moves it in itself");
+                        0
+                    }
+                    Err(error) => return Err(anyhow::anyhow!("PAYMENT_NOTIFICATION_SPOOL: {error}")),
+                },
+            };
+            let report =
+                database.reencrypt_all(&keys).await.map_err(|e| anyhow::anyhow!("re-encryption failed: {e}"))?;
             database.close().await;
+            println!("moved {moved} spooled PG notifications into the database");
             println!("re-encrypted {} values: {report:?}", report.total());
             Ok(())
         }

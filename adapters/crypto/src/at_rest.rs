@@ -136,6 +136,22 @@ impl Keyring {
     pub fn is_current(&self, sealed: &str) -> bool {
         parse(sealed).is_ok_and(|(id, _)| id == self.current.id)
     }
+
+    /// The id of the key `sealed` names, without opening it (`None` when it
+    /// is not a sealed value).
+    pub fn key_id(sealed: &str) -> Option<&str> {
+        let mut parts = sealed.splitn(3, '.');
+        match (parts.next(), parts.next(), parts.next()) {
+            (Some(VERSION), Some(id), Some(_)) => Some(id),
+            _ => None,
+        }
+    }
+
+    /// Whether one of this keyring's keys (current or previous) is the one
+    /// `sealed` names: it can be opened, unless tampered with.
+    pub fn knows(&self, sealed: &str) -> bool {
+        Self::key_id(sealed).is_some_and(|id| std::iter::once(&self.current).chain(&self.previous).any(|e| e.id == id))
+    }
 }
 
 fn parse(sealed: &str) -> Result<(&str, Vec<u8>), OpenError> {
@@ -156,6 +172,17 @@ mod tests {
 
     const OLD: &[u8] = b"0123456789abcdef0123456789abcdef";
     const NEW: &[u8] = b"fedcba9876543210";
+
+    #[test]
+    fn a_sealed_value_names_its_key_and_a_keyring_knows_its_own() {
+        let old = Keyring::new(OLD, &[]).unwrap();
+        let sealed = old.seal(b"t.data:1", b"x");
+        assert_eq!(Keyring::key_id(&sealed), Some(old.current_id()));
+        assert!(old.knows(&sealed));
+        assert!(Keyring::new(NEW, &[OLD]).unwrap().knows(&sealed), "a previous key is known");
+        assert!(!Keyring::new(NEW, &[]).unwrap().knows(&sealed), "dropped: unknown");
+        assert_eq!(Keyring::key_id("not sealed"), None);
+    }
 
     #[test]
     fn seals_with_fresh_nonces_and_opens() {

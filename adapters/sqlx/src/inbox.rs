@@ -92,6 +92,20 @@ fn notice_of(vendor: VendorCode, body: Body) -> Result<PgNotification, String> {
     Ok(PgNotification { vendor, target, payload: body.payload, signed: body.signed })
 }
 
+impl Store {
+    /// The pending notifications whose sealed body names a key this store's
+    /// histories keyring does not hold (they would never open): how many, and
+    /// the key ids they name. Reads only the head of each body.
+    pub(crate) async fn pending_under_unknown_keys(&self) -> Result<crate::UnknownKeys, RepositoryError> {
+        let heads: Vec<String> =
+            sqlx::query_scalar("SELECT substr(body, 1, 64) FROM pg_notifications WHERE state = 'pending'")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_err)?;
+        Ok(crate::UnknownKeys::of(&self.keys.histories, heads.iter().map(String::as_str)))
+    }
+}
+
 #[async_trait]
 impl SealedInbox for Store {
     fn seal(&self, id: Uuid, notice: &PgNotification) -> Result<String, RepositoryError> {

@@ -147,6 +147,8 @@ pub struct RotationReport {
     pub webhook_events: u64,
     pub webhook_responses: u64,
     pub idempotency_keys: u64,
+    /// PG notifications kept in the inbox.
+    pub notifications: u64,
 }
 
 impl RotationReport {
@@ -158,6 +160,58 @@ impl RotationReport {
             + self.webhook_events
             + self.webhook_responses
             + self.idempotency_keys
+            + self.notifications
+    }
+}
+
+/// Sealed values naming keys a keyring does not hold: how many, and which
+/// key ids (never the keys: an id is a digest).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UnknownKeys {
+    pub count: u64,
+    pub key_ids: std::collections::BTreeSet<String>,
+}
+
+impl UnknownKeys {
+    fn of<'a>(keyring: &Keyring, sealed: impl Iterator<Item = &'a str>) -> Self {
+        let mut found = Self::default();
+        for value in sealed.filter(|value| !keyring.knows(value)) {
+            found.count += 1;
+            found.key_ids.insert(Keyring::key_id(value).unwrap_or("(not a sealed value)").to_owned());
+        }
+        found
+    }
+}
+
+/// The PG notifications an instance holds, acknowledged to their PG, that
+/// its configured keys could not open: in its spool, and pending in the inbox.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OrphanedNotifications {
+    pub spooled: UnknownKeys,
+    pub inbox: UnknownKeys,
+}
+
+impl OrphanedNotifications {
+    /// Whether there is none.
+    pub fn is_empty(&self) -> bool {
+        self.spooled.count == 0 && self.inbox.count == 0
+    }
+}
+
+impl std::fmt::Display for OrphanedNotifications {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ids: std::collections::BTreeSet<&String> = self.spooled.key_ids.iter().chain(&self.inbox.key_ids).collect();
+        write!(
+            f,
+            "{} PG notifications already acknowledged to their PG ({} in the spool, {} pending in the database) \
+             are sealed with a histories key that is not configured (key id {}): put that key back in \
+             PAYMENT_HISTORY_ENCRYPTION_PREVIOUS_KEYS until they are processed, or run `payments keys rotate` \
+             with it there first (it moves the spool in and re-seals them)",
+            self.spooled.count + self.inbox.count,
+            self.spooled.count,
+            self.inbox.count,
+            ids.into_iter().map(String::as_str).collect::<Vec<_>>().join(", ")
+        )
     }
 }
 
@@ -294,6 +348,55 @@ impl Database {
         match self {
             Self::Sqlite(pool) => sqlite::Store::new(pool.clone(), Arc::new(keys.clone())).reencrypt_all().await,
             Self::Postgres(pool) => postgres::Store::new(pool.clone(), Arc::new(keys.clone())).reencrypt_all().await,
+        }
+    }
+
+    /// The PG notifications this instance holds (its spool, the pending
+    /// inbox) that `keys` cannot open: start-up refuses to run without the
+    /// key that seals them, since they were acknowledged to their PG.
+    ///
+    /// # Errors
+    /// `Unavailable` when the database is down or the spool cannot be read.
+    pub async fn orphaned_notifications(
+        &self,
+        keys: &AtRestKeys,
+        spool: Option<&Spool>,
+    ) -> Result<OrphanedNotifications, RepositoryError> {
+        let spooled = match spool {
+            Some(spool) => spool
+                .records_under_unknown_keys(&keys.histories)
+                .await
+                .map_err(|e| RepositoryError::Unavailable(format!("notification spool: {e}")))?,
+            None => UnknownKeys::default(),
+        };
+        let keys = Arc::new(keys.clone());
+        let inbox = match self {
+            Self::Sqlite(pool) => sqlite::Store::new(pool.clone(), keys).pending_under_unknown_keys().await?,
+            Self::Postgres(pool) => postgres::Store::new(pool.clone(), keys).pending_under_unknown_keys().await?,
+        };
+        Ok(OrphanedNotifications { spooled, inbox })
+    }
+
+    /// Moves `spool`'s records into the database (as the server does when
+    /// the database is back), so `keys rotate` re-seals them; how many.
+    ///
+    /// # Errors
+    /// `Unavailable` when the database or the spool fails (nothing is lost:
+    /// the spool keeps what was not moved).
+    pub async fn move_spool_in(&self, keys: &AtRestKeys, spool: &Spool) -> Result<usize, RepositoryError> {
+        let keys = Arc::new(keys.clone());
+        let now = payments_domain::to_millis(chrono::Utc::now());
+        match self {
+            Self::Sqlite(pool) => {
+                spool::SpooledInbox::new(Arc::new(sqlite::Store::new(pool.clone(), keys)), spool.clone())
+                    .move_spooled(now)
+                    .await
+            }
+            Self::Postgres(pool) => {
+                spool::SpooledInbox::new(Arc::new(postgres::Store::new(pool.clone(), keys)), spool.clone())
+                    .move_spooled(now)
+                    .await
+            }
         }
     }
 

@@ -148,6 +148,7 @@ impl Store {
                 .rotate_table("payment_history_webhook_responses", &["body"], &keys.histories)
                 .await?,
             idempotency_keys: self.rotate_idempotency().await?,
+            notifications: self.rotate_table("pg_notifications", &["body"], &keys.histories).await?,
         })
     }
 }

@@ -20,6 +20,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use payments_application::commands::PgNotification;
 use payments_application::ports::{InboxItem, InboxOutcome, LeaseToken, NotificationInbox, RepositoryError};
+use payments_crypto::Keyring;
 use payments_domain::{Timestamp, VendorCode};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -250,6 +251,35 @@ impl Spool {
         .await
     }
 
+    /// The spooled records whose sealed body names a key `keyring` does
+    /// not hold (they would never open once moved in): how many, and the key
+    /// ids they name.
+    ///
+    /// # Errors
+    /// When a spool file cannot be read.
+    pub async fn records_under_unknown_keys(&self, keyring: &Keyring) -> Result<crate::UnknownKeys, SpoolError> {
+        let shared = self.shared.clone();
+        let keyring = keyring.clone();
+        blocking(move || {
+            // Appends are whole lines under this lock: read a consistent file.
+            let _files = shared.files.lock().map_err(|_| io_at(&shared.path)(std::io::Error::other("poisoned")))?;
+            let mut bodies = Vec::new();
+            for path in [&shared.path, &shared.draining] {
+                let mut content = String::new();
+                match File::open(path).and_then(|mut f| f.read_to_string(&mut content)) {
+                    Ok(_) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(io_at(path)(e)),
+                }
+                bodies.extend(
+                    content.lines().filter_map(|line| serde_json::from_str::<Record>(line).ok()).map(|r| r.body),
+                );
+            }
+            Ok(crate::UnknownKeys::of(&keyring, bodies.iter().map(String::as_str)))
+        })
+        .await
+    }
+
     /// Bytes waiting to be moved into the database.
     pub fn waiting_bytes(&self) -> u64 {
         self.shared.files.lock().map_or(0, |f| f.active_bytes + f.draining_bytes)
@@ -345,7 +375,7 @@ impl<S: SealedInbox> SpooledInbox<S> {
     }
 
     /// Moves spooled notifications into the database, due `now`; how many.
-    async fn move_spooled(&self, now: Timestamp) -> Result<usize, RepositoryError> {
+    pub(crate) async fn move_spooled(&self, now: Timestamp) -> Result<usize, RepositoryError> {
         let _one = self.spool.moving.lock().await;
         let unavailable = |e: SpoolError| RepositoryError::Unavailable(format!("notification spool: {e}"));
         let rows = self.spool.begin_move().await.map_err(unavailable)?;

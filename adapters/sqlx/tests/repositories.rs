@@ -948,6 +948,18 @@ async fn key_rotation_keeps_old_rows_readable_and_reseals_them(db: &TestDb) {
     let answered = DeliveryAttempt::answered(500, "try later", at(41));
     let retry = JobOutcome::RetryAt(at(40));
     assert!(db.repos.outbox.record_attempt(event.id(), job.lease, &answered, retry).await.unwrap());
+    // A PG notification kept, pending: acknowledged to its PG, sealed too.
+    let kept = payments_application::commands::PgNotification {
+        vendor: VendorCode::Iamport,
+        target: payments_application::commands::NotificationTarget::Payment {
+            uid: VendorUid::parse("imp_kept").unwrap(),
+            ignore_unknown: false,
+        },
+        payload: serde_json::json!({"imp_uid": "imp_kept"}),
+        signed: false,
+    };
+    db.repos.inbox.enqueue(&kept, at(0), Duration::from_secs(60), false).await.unwrap();
+    assert!(db.db.orphaned_notifications(&db.keys, None).await.unwrap().is_empty());
 
     // New keys configured, old ones kept for reading: everything still reads.
     let rotated = rotated_keys(50, 7);
@@ -961,6 +973,11 @@ async fn key_rotation_keeps_old_rows_readable_and_reseals_them(db: &TestDb) {
     let only_new = keys(50);
     let strict = db.db.repositories(only_new.clone());
     assert!(matches!(strict.histories.find_by_id(h.id()).await, Err(RepositoryError::Corrupt(_))));
+    // And the kept notification would be lost: said, naming the old key.
+    let orphaned = db.db.orphaned_notifications(&only_new, None).await.unwrap();
+    assert_eq!((orphaned.inbox.count, orphaned.spooled.count), (1, 0), "{orphaned}");
+    assert!(orphaned.to_string().contains(db.keys.histories.current_id()), "{orphaned}");
+    assert!(db.db.orphaned_notifications(&rotated, None).await.unwrap().is_empty(), "the old key kept as previous");
 
     // Re-encrypt under the new keys, then the old keys can go.
     let report = db.db.reencrypt_all(&rotated).await.unwrap();
@@ -970,7 +987,9 @@ async fn key_rotation_keeps_old_rows_readable_and_reseals_them(db: &TestDb) {
     assert_eq!(report.webhook_events, 1);
     assert_eq!(report.webhook_responses, 1);
     assert_eq!(report.idempotency_keys, 1);
+    assert_eq!(report.notifications, 1);
     assert_eq!(db.db.reencrypt_all(&rotated).await.unwrap().total(), 0, "second run has nothing to do");
+    assert!(db.db.orphaned_notifications(&only_new, None).await.unwrap().is_empty(), "re-sealed: the old key can go");
 
     assert_eq!(strict.histories.find_by_id(h.id()).await.unwrap().unwrap().history, next);
     assert_eq!(strict.histories.find_by_source(h.source()).await.unwrap().unwrap().revision, Revision(1));

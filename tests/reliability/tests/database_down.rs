@@ -149,3 +149,85 @@ async fn a_pg_webhook_while_postgres_is_down_is_answered_200_and_processed_once_
 async fn a_pg_webhook_while_sqlite_is_locked_is_answered_200_and_processed_once_it_is_free() {
     a_pg_webhook_while_the_database_is_down_is_processed_once_it_is_back("sqlite", None).await;
 }
+
+/// A PG notification kept in the spool (SQLite locked), then the histories
+/// key rotated. A server whose configuration dropped the old key refuses to
+/// start, naming the spooled notification (it was acknowledged to Toss: it
+/// must not become unreadable); `payments keys rotate`, with the old key as
+/// previous, moves the spool in and re-seals it; the server on the new key
+/// alone then processes it: the change recorded and announced once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_rotation_with_notifications_spooled_loses_none() {
+    const NEW_KEY: &str = "rotated-history-key-of-32-bytes!";
+    // Toss outlives the servers (a local mode server's own fake dies with it).
+    let fake = payments_toss::fake::start(Default::default(), "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let toss = payments_reliability::Toss::new(fake.url());
+    let fake_url = fake.url();
+    let server =
+        TestServer::start(&[("PAYMENT_DATABASE_MAX_CONNECTIONS", "4"), ("PAYMENT_TOSS_URL", fake_url.as_str())])
+            .await
+            .unwrap();
+    let receiver = Receiver::start().await;
+    let api = server.api.clone();
+    let key = toss.pay("rotation", PRICE).await.unwrap();
+    let created = api.register_toss(&key, "rotation", PRICE, "pw-of-the-test", &receiver.url()).await.unwrap();
+    assert_eq!(created.status, 201, "{created:?}");
+    toss.cancel_at_console(&key, 1500, "at the console").await.unwrap();
+    let payment = toss.payment(&key).await.unwrap();
+    let outage = take_down(&server, None).await;
+    let webhook =
+        json!({"eventType": "PAYMENT_STATUS_CHANGED", "createdAt": "2026-12-07T10:00:00.000000", "data": payment});
+    let taken = api
+        .raw(Method::POST, "/payments/webhooks/toss", Some("application/json"), webhook.to_string().into_bytes())
+        .await
+        .unwrap();
+    assert_eq!(taken.0, 200, "acknowledged to Toss: {taken:?}");
+    // Stopped while the database is still locked: the notification stays spooled.
+    let dir = server.stop().await.unwrap();
+    let _ = bring_back(outage).await;
+    let spooled = spooled_bytes(dir.path());
+    assert!(spooled > 0, "kept in the spool");
+
+    let database = format!("sqlite://{}", dir.path().join("p.db").display());
+    let spool = dir.path().join("notifications.spool").display().to_string();
+    let on_new_key = [
+        ("PAYMENT_DATABASE_URL", database.as_str()),
+        ("PAYMENT_NOTIFICATION_SPOOL", spool.as_str()),
+        ("PAYMENT_TOSS_URL", fake_url.as_str()),
+        ("PAYMENT_HISTORY_ENCRYPTION_KEY", NEW_KEY),
+    ];
+    let refused = TestServer::start(&on_new_key).await.err().expect("the old key still seals a notification");
+    let refusal = format!("{refused:#}");
+    assert!(
+        refusal.contains("1 PG notifications") && refusal.contains("1 in the spool"),
+        "names what the key still seals: {refusal}"
+    );
+    assert!(refusal.contains("PAYMENT_HISTORY_ENCRYPTION_PREVIOUS_KEYS"), "{refusal}");
+
+    let mut rotate = payments_reliability::base_vars(dir.path());
+    rotate.insert("PAYMENT_TOSS_URL".into(), fake_url.clone());
+    rotate.insert("PAYMENT_HISTORY_ENCRYPTION_KEY".into(), NEW_KEY.into());
+    rotate.insert("PAYMENT_HISTORY_ENCRYPTION_PREVIOUS_KEYS".into(), payments_reliability::HISTORY_KEY.into());
+    let env: Vec<(String, String)> = rotate.into_iter().collect();
+    let binary = payments_reliability::payments_binary().unwrap();
+    let out = payments_reliability::run(&binary, dir.path(), &env, &["keys", "rotate"]).await;
+    assert!(out.status.success(), "keys rotate:\n{}\n{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("moved 1 spooled PG notifications"), "{}", out.stdout);
+    assert!(out.stdout.contains("notifications: 1"), "the moved notification re-sealed: {}", out.stdout);
+
+    let server = TestServer::start(&on_new_key).await.unwrap();
+    let delivered = receiver.wait_for(1, Duration::from_secs(20)).await;
+    let events = receiver.all();
+    let ours = server.api.get("rotation", "pw-of-the-test").await.unwrap();
+    println!(
+        "RESULT key_rotation_with_spool spooled_bytes={spooled} refused_start=1 moved=1 events_delivered={delivered} \
+         our_refund={}",
+        ours.body["refund"]
+    );
+    assert_eq!(delivered, 1, "processed once on the new key");
+    assert_eq!(events[0].json["current"]["refund"], 1500, "{}", events[0].plaintext);
+    assert_eq!((ours.status, &ours.body["refund"]), (200, &json!(1500)), "{ours:?}");
+    assert_eq!(spooled_bytes(dir.path()), 0, "the spool is empty");
+    server.stop().await.unwrap();
+    fake.stop().await.unwrap();
+}
