@@ -78,6 +78,16 @@ impl PaymentService {
     /// failure or [`AppError::InboxFull`] when a notification that could not
     /// be processed cannot be stored either (the PG sends it again).
     pub async fn receive_pg_notification(&self, notice: PgNotification) -> Result<Received, AppError> {
+        if self.deps.inbox.database_failing() {
+            // The database failed a moment ago and has not answered since:
+            // kept in this instance's spool at once, not after waiting on the
+            // database for every step. The worker's attempt, once the
+            // database answers, decides on it like on any kept one.
+            let notice = PgNotification { payload: kept_payload(&notice.payload), ..notice };
+            let known = notice.signed;
+            self.deps.inbox.enqueue(&notice, self.deps.clock.now(), FIRST_RETRY, known).await?;
+            return Ok(Received::Queued);
+        }
         let received_at = self.deps.clock.now();
         let processing = self.process_notified(&notice, Some(received_at));
         // `known`: about a payment registered here (it was found: the PG or

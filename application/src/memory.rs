@@ -190,6 +190,9 @@ pub struct InboxRow {
 #[derive(Default)]
 pub struct MemoryInbox {
     pub rows: std::sync::Mutex<Vec<InboxRow>>,
+    /// What [`NotificationInbox::database_failing`] answers (a spooled
+    /// inbox whose database failed a moment ago).
+    pub database_failing: std::sync::atomic::AtomicBool,
 }
 
 impl MemoryInbox {
@@ -316,6 +319,10 @@ impl NotificationInbox for MemoryInbox {
 
     async fn count(&self) -> Result<u64, RepositoryError> {
         Ok(self.rows.lock().unwrap().len() as u64)
+    }
+
+    fn database_failing(&self) -> bool {
+        self.database_failing.load(std::sync::atomic::Ordering::SeqCst)
     }
 }
 

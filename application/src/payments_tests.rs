@@ -982,6 +982,22 @@ fn reread(notice: &PgNotification) -> NotificationIntent {
     NotificationIntent::Reread(notice.target.clone())
 }
 
+/// While the database fails (its circuit open: it failed to take a
+/// notification a moment ago), a notification is kept at once: nothing is
+/// read from the database or the PG first, each of which would wait on it.
+#[tokio::test]
+async fn while_the_database_fails_a_notification_is_kept_at_once_without_reading_anything() {
+    let m = Mocks::new();
+    // No expectation on the histories nor the gateway: any call fails the test.
+    let inbox = m.inbox.clone();
+    inbox.database_failing.store(true, std::sync::atomic::Ordering::SeqCst);
+    let service = m.service();
+    assert_eq!(service.receive_pg_notification(notice()).await.unwrap(), crate::Received::Queued);
+    let kept = inbox.all();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0].notice.payload["kept"], "summary", "the body is not kept");
+}
+
 #[tokio::test]
 async fn a_repeated_delivery_is_acknowledged_without_a_pg_read_until_its_time_is_over() {
     let mut m = Mocks::new();

@@ -489,7 +489,29 @@ impl PaymentGateway for IamportGateway {
             custom_data: None,
             notice_url: None,
         };
-        let value = self.call(store, Method::POST, &["subscribe", "payments", "again"], Some(&body)).await?;
+        let value = match self.call(store, Method::POST, &["subscribe", "payments", "again"], Some(&body)).await {
+            Ok(value) => value,
+            // A non-zero `code` (answered 200): PortOne's reference says only
+            // "check the message", and the message may be the card company's
+            // connection failing after it charged. The order tells: a paid
+            // payment of it is this charge (orders are charged once here);
+            // none, or a failed one, is the refusal. A lookup that fails
+            // leaves the outcome unknown, to be settled by the same lookup later.
+            Err(GatewayError::Rejected(why)) => {
+                return match self.find_by_order(store, &request.order_id).await? {
+                    Some(payment) if payment.snapshot.phase == PaymentPhase::Paid => {
+                        tracing::warn!(
+                            pg = "Iamport",
+                            store = store.as_str(),
+                            "a saved-card charge answered with a non-zero code was found paid: taken as charged"
+                        );
+                        Ok(payment)
+                    }
+                    _ => Err(GatewayError::Rejected(why)),
+                };
+            }
+            Err(other) => return Err(other),
+        };
         let payment = charged(value)?;
         // Code 0 says the card company was reached; a refused card is a
         // payment whose status is `failed` (its fail_reason says why).

@@ -375,3 +375,52 @@ async fn iamport_text_never_reaches_an_error() {
     }
     server.stop().await.unwrap();
 }
+
+/// `POST /subscribe/payments/again` answered with a non-zero `code` (here:
+/// the order is already paid, as a resend after a lost answer meets) is not
+/// taken as a refusal on its word: the order is looked up, and a paid payment
+/// of it is this charge. A declined card (code 0, status `failed`) stays a
+/// refusal.
+#[tokio::test]
+async fn a_charge_answered_with_a_non_zero_code_is_decided_by_its_order() {
+    let fake = fake(FakeIamportConfig::default()).await;
+    for (customer, number) in [("customer-a", "1111-2222-3333-4444"), ("customer-d", "4000-0000-0000-0002")] {
+        let created = fake
+            .call(
+                Method::POST,
+                &format!("/subscribe/customers/{customer}"),
+                Some(json!({"card_number": number, "expiry": "2030-01", "birth": "900101"})),
+            )
+            .await;
+        assert_eq!(created.status, 201, "{}", created.body);
+    }
+    let gateway = fake.gateway();
+    let charge = |order: &str, customer: &str| payments_application::ports::ChargeRequest {
+        order_id: payments_domain::OrderId::parse(order).unwrap(),
+        amount: money("3000"),
+        currency: payments_domain::Currency::krw(),
+        order_name: payments_domain::Title::parse("monthly").unwrap(),
+        customer: SourceId::parse(customer).unwrap(),
+        idempotency_key: format!("key-{order}"),
+    };
+    let card = VendorUid::parse("customer-a").unwrap();
+    let first = gateway.charge_saved_card(&store(), &card, &json!({}), &charge("order-a", "customer-a")).await.unwrap();
+    assert_eq!(first.snapshot.phase, payments_domain::PaymentPhase::Paid);
+    // Sent again (its first answer lost): Iamport refuses it (code 1, "already paid").
+    let again = fake
+        .call(
+            Method::POST,
+            "/subscribe/payments/again",
+            Some(json!({"customer_uid": "customer-a", "merchant_uid": "order-a", "amount": 3000, "name": "monthly"})),
+        )
+        .await;
+    assert_ne!(again.body["code"], 0, "the fake refuses a paid order: {}", again.body);
+    let resent =
+        gateway.charge_saved_card(&store(), &card, &json!({}), &charge("order-a", "customer-a")).await.unwrap();
+    assert_eq!(resent.uid, first.uid, "the order's paid payment: this charge, not a refusal");
+
+    let declined = VendorUid::parse("customer-d").unwrap();
+    let refused =
+        gateway.charge_saved_card(&store(), &declined, &json!({}), &charge("order-d", "customer-d")).await.unwrap_err();
+    assert!(matches!(refused, GatewayError::Rejected(_)), "{refused:?}");
+}

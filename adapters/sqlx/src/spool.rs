@@ -363,15 +363,31 @@ impl Spool {
 }
 
 /// The inbox, falling back to the spool when the database cannot take a
-/// notification, and moving spooled ones in before each claim.
+/// notification, and moving spooled ones in before each claim. After the
+/// database failed to take one (refused, or no answer within the spool's
+/// budget), the next go straight to the spool until the database answers a
+/// claim again (the worker asks every poll): a hanging database then costs
+/// a notification milliseconds, not the budget each.
 pub(crate) struct SpooledInbox<S> {
     store: Arc<S>,
     spool: Spool,
+    database_failing: std::sync::atomic::AtomicBool,
 }
 
 impl<S: SealedInbox> SpooledInbox<S> {
     pub(crate) fn new(store: Arc<S>, spool: Spool) -> Self {
-        Self { store, spool }
+        Self { store, spool, database_failing: std::sync::atomic::AtomicBool::new(false) }
+    }
+
+    fn set_failing(&self, failing: bool) {
+        let was = self.database_failing.swap(failing, std::sync::atomic::Ordering::SeqCst);
+        if was != failing {
+            if failing {
+                tracing::warn!("database failing: PG notifications go to the local spool until it answers again");
+            } else {
+                tracing::info!("database answering again: PG notifications go to the database");
+            }
+        }
     }
 
     /// Moves spooled notifications into the database, due `now`; how many.
@@ -402,17 +418,28 @@ impl<S: SealedInbox> NotificationInbox for SpooledInbox<S> {
     ) -> Result<Uuid, RepositoryError> {
         let row = sealed_row(&*self.store, notice, now, known)?;
         let budget = self.spool.database_budget;
-        let why = match tokio::time::timeout(budget, self.store.upsert(&row, until(now, due_in))).await {
-            Ok(Ok(())) => return Ok(row.id),
-            Ok(Err(RepositoryError::Unavailable(why))) => why,
-            Ok(Err(other)) => return Err(other),
-            // It may still commit: the move then refreshes its row.
-            Err(_) => format!("no answer within {budget:?}"),
+        let circuit_open = self.database_failing();
+        let why = if circuit_open {
+            "it failed a moment ago and has not answered since".to_owned()
+        } else {
+            let why = match tokio::time::timeout(budget, self.store.upsert(&row, until(now, due_in))).await {
+                Ok(Ok(())) => return Ok(row.id),
+                Ok(Err(RepositoryError::Unavailable(why))) => why,
+                Ok(Err(other)) => return Err(other),
+                // It may still commit: the move then refreshes its row.
+                Err(_) => format!("no answer within {budget:?}"),
+            };
+            self.set_failing(true);
+            why
         };
         self.spool.append(&row).await.map_err(|e| {
             RepositoryError::Unavailable(format!("the database cannot take it ({why}), nor the spool: {e}"))
         })?;
-        tracing::warn!(notification = %row.id, %why, "database unavailable: PG notification kept in the local spool");
+        if circuit_open {
+            tracing::debug!(notification = %row.id, "database failing: PG notification kept in the local spool");
+        } else {
+            tracing::warn!(notification = %row.id, %why, "database unavailable: PG notification kept in the local spool");
+        }
         Ok(row.id)
     }
 
@@ -427,7 +454,10 @@ impl<S: SealedInbox> NotificationInbox for SpooledInbox<S> {
         {
             tracing::warn!(%error, "spooled PG notifications not moved yet");
         }
-        self.store.claim_due(now, limit, lease_for).await
+        let claimed = self.store.claim_due(now, limit, lease_for).await;
+        // The database's answer (or its failure) sets the circuit.
+        self.set_failing(matches!(claimed, Err(RepositoryError::Unavailable(_))));
+        claimed
     }
 
     async fn settle(
@@ -447,5 +477,9 @@ impl<S: SealedInbox> NotificationInbox for SpooledInbox<S> {
 
     async fn count(&self) -> Result<u64, RepositoryError> {
         self.store.count().await
+    }
+
+    fn database_failing(&self) -> bool {
+        self.database_failing.load(std::sync::atomic::Ordering::SeqCst)
     }
 }

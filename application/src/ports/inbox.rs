@@ -96,6 +96,16 @@ pub trait NotificationInbox: Send + Sync {
     /// # Errors
     /// `Unavailable` when the database is down.
     async fn count(&self) -> Result<u64, RepositoryError>;
+
+    /// Whether the database failed to take a notification a moment ago and
+    /// has not answered since (a circuit: open on a failure or a timeout of
+    /// the database, closed by its next answer). While it is open,
+    /// [`NotificationInbox::enqueue`] keeps notifications in this instance's
+    /// spool at once, and the caller should not wait on the database either.
+    /// An inbox without a spool never says so.
+    fn database_failing(&self) -> bool {
+        false
+    }
 }
 
 /// The deliveries of PG notifications already answered 200 (see

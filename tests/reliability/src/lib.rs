@@ -278,12 +278,25 @@ impl Drop for PgProxy {
     }
 }
 
+/// What a [`DbProxy`] does with connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DbState {
+    /// Forwards them.
+    Up,
+    /// Closes every open one and refuses new ones (a database that went down).
+    Cut,
+    /// Holds every open one and every new one silent, forwarding nothing and
+    /// closing nothing (a database that hangs: queries never answer).
+    Hung,
+}
+
 /// A TCP stand-in for the database server: forwards connections to `target`
-/// until [`cut`](Self::cut), which closes every open one and refuses new ones
-/// (as a database that went down does) until [`restore`](Self::restore).
+/// until [`cut`](Self::cut) (closed and refused, as a database that went
+/// down) or [`hang`](Self::hang) (held silent, as one that hangs), until
+/// [`restore`](Self::restore).
 pub struct DbProxy {
     pub addr: SocketAddr,
-    up: tokio::sync::watch::Sender<bool>,
+    state: tokio::sync::watch::Sender<DbState>,
     accepting: tokio::task::JoinHandle<()>,
 }
 
@@ -295,40 +308,58 @@ impl DbProxy {
     pub async fn start(target: SocketAddr) -> anyhow::Result<Self> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
-        let (up, watch) = tokio::sync::watch::channel(true);
+        let (state, watch) = tokio::sync::watch::channel(DbState::Up);
         let accepting = tokio::spawn(async move {
             while let Ok((mut client, _)) = listener.accept().await {
-                if !*watch.borrow() {
-                    drop(client);
-                    continue;
-                }
-                let mut down = watch.clone();
-                tokio::spawn(async move {
-                    let Ok(mut server) = tokio::net::TcpStream::connect(target).await else { return };
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
-                        _ = down.wait_for(|up| !*up) => {}
+                let mut state = watch.clone();
+                let now = *state.borrow();
+                match now {
+                    DbState::Cut => drop(client),
+                    // Held silent until the database is back, then closed.
+                    DbState::Hung => {
+                        tokio::spawn(async move {
+                            let _ = state.wait_for(|s| *s != DbState::Hung).await.map(|_| ());
+                            drop(client);
+                        });
                     }
-                });
+                    DbState::Up => {
+                        tokio::spawn(async move {
+                            let Ok(mut server) = tokio::net::TcpStream::connect(target).await else { return };
+                            let changed = tokio::select! {
+                                _ = tokio::io::copy_bidirectional(&mut client, &mut server) => None,
+                                changed = state.wait_for(|s| *s != DbState::Up) => changed.ok().map(|s| *s),
+                            };
+                            // Hung: both ends held silent until it changes again.
+                            if changed == Some(DbState::Hung) {
+                                let _ = state.wait_for(|s| *s != DbState::Hung).await.map(|_| ());
+                            }
+                        });
+                    }
+                }
             }
         });
-        Ok(Self { addr, up, accepting })
+        Ok(Self { addr, state, accepting })
     }
 
     /// Closes every forwarded connection and refuses new ones.
     pub fn cut(&self) {
-        self.up.send_replace(false);
+        self.state.send_replace(DbState::Cut);
     }
 
-    /// Forwards new connections again.
+    /// Holds every connection silent: the database hangs.
+    pub fn hang(&self) {
+        self.state.send_replace(DbState::Hung);
+    }
+
+    /// Forwards new connections again (the held ones are closed).
     pub fn restore(&self) {
-        self.up.send_replace(true);
+        self.state.send_replace(DbState::Up);
     }
 }
 
 impl Drop for DbProxy {
     fn drop(&mut self) {
-        self.up.send_replace(false);
+        self.state.send_replace(DbState::Cut);
         self.accepting.abort();
     }
 }

@@ -231,3 +231,73 @@ async fn a_key_rotation_with_notifications_spooled_loses_none() {
     server.stop().await.unwrap();
     fake.stop().await.unwrap();
 }
+
+/// A database that hangs (it accepts and never answers: queries wait, nothing
+/// is refused): the first PG notification waits on it for the inline budgets
+/// and is then kept in the spool, which opens the circuit; every next one is
+/// kept at once, answered 200 in milliseconds instead of seconds each; once
+/// the database answers again the circuit closes and every change is
+/// recorded and announced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_the_database_hangs_notifications_are_kept_in_milliseconds_once_the_circuit_is_open() {
+    const PAYMENTS: u64 = 6;
+    let test = "while_the_database_hangs_notifications_are_kept_in_milliseconds_once_the_circuit_is_open";
+    let Some(scratch) = TestDatabase::postgres(test, Isolation::Database).await else { return };
+    let proxy = DbProxy::start("127.0.0.1:5432".parse().unwrap()).await.unwrap();
+    let mut url = reqwest::Url::parse(scratch.url()).unwrap();
+    url.set_port(Some(proxy.addr.port())).unwrap();
+    let url = url.to_string();
+    let server =
+        TestServer::start(&[("PAYMENT_DATABASE_URL", url.as_str()), ("PAYMENT_DATABASE_MAX_CONNECTIONS", "4")])
+            .await
+            .unwrap();
+    let receiver = Receiver::start().await;
+    let (api, toss): (&Api, _) = (&server.api, &server.toss);
+    let mut webhooks = Vec::new();
+    for n in 0..PAYMENTS {
+        let order = format!("hang-{n}");
+        let key = toss.pay(&order, PRICE).await.unwrap();
+        let created = api.register_toss(&key, &order, PRICE, "pw-of-the-test", &receiver.url()).await.unwrap();
+        assert_eq!(created.status, 201, "{created:?}");
+        toss.cancel_at_console(&key, 1000 + 100 * n, "at the console").await.unwrap();
+        let payment = toss.payment(&key).await.unwrap();
+        webhooks.push(
+            json!({"eventType": "PAYMENT_STATUS_CHANGED", "createdAt": "2026-12-07T10:00:00.000000", "data": payment}),
+        );
+    }
+
+    proxy.hang();
+    let mut answered_ms = Vec::new();
+    for webhook in &webhooks {
+        let started = Instant::now();
+        let taken = api
+            .raw(Method::POST, "/payments/webhooks/toss", Some("application/json"), webhook.to_string().into_bytes())
+            .await
+            .unwrap();
+        answered_ms.push(started.elapsed().as_millis());
+        assert_eq!(taken.0, 200, "taken in while the database hangs: {taken:?}");
+    }
+    let spooled = spooled_bytes(server.dir.path());
+    proxy.restore();
+    let delivered = receiver.wait_for(PAYMENTS as usize, Duration::from_secs(60)).await;
+    let mut refunds = Vec::new();
+    for n in 0..PAYMENTS {
+        refunds.push(api.get(&format!("hang-{n}"), "pw-of-the-test").await.unwrap().body["refund"].clone());
+    }
+    let slowest_after_first = answered_ms[1..].iter().max().copied().unwrap_or(0);
+    println!(
+        "RESULT database_hangs first_ms={} slowest_next_ms={slowest_after_first} answered_ms={answered_ms:?} \
+         spooled_bytes={spooled} events_delivered={delivered}",
+        answered_ms[0]
+    );
+    assert!(answered_ms[0] < 9_000, "the first within Toss's 10 s: {answered_ms:?}");
+    assert!(slowest_after_first < 100, "the next ones kept at once (circuit open): {answered_ms:?}");
+    assert!(spooled > 0, "kept in the spool");
+    assert_eq!(delivered, PAYMENTS as usize, "every change announced once the database answers");
+    for (n, refund) in refunds.iter().enumerate() {
+        assert_eq!(refund, &json!(1000 + 100 * n as u64), "hang-{n} recorded");
+    }
+    server.stop().await.unwrap();
+    drop(proxy);
+    scratch.remove().await;
+}
