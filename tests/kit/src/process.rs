@@ -127,9 +127,13 @@ fn collect<R: tokio::io::AsyncRead + Unpin + Send + 'static>(
     })
 }
 
-/// `payments listening on URL (fake CODE URL, ...)` -> the URL and the fakes.
+/// `payments listening on URL (fake CODE URL, ...)` -> the URL and the
+/// fakes; `fake Toss Payments listening on URL` (a `payments fake-*`) -> the URL.
 fn parse_listening(line: &str) -> Option<(String, HashMap<String, String>)> {
-    let rest = line.strip_prefix("payments listening on ")?;
+    let Some(rest) = line.strip_prefix("payments listening on ") else {
+        let (_, url) = line.split_once(" listening on ")?;
+        return Some((url.trim().to_owned(), HashMap::new()));
+    };
     let (url, fakes) = match rest.split_once(" (") {
         Some((url, fakes)) => (url, fakes.trim_end_matches(')')),
         None => (rest, ""),
@@ -148,8 +152,17 @@ impl ServerProcess {
     /// # Panics
     /// When it exits or does not listen within [`START_DEADLINE`] (with its output).
     pub async fn start(binary: &Path, dir: &Path, env: &[(String, String)]) -> Self {
+        Self::spawn(binary, dir, env, &["serve"]).await
+    }
+
+    /// Starts `binary ARGS` (`serve`, or a `fake-*` server) and waits for
+    /// the line it prints once it listens (`... listening on URL`).
+    ///
+    /// # Panics
+    /// As [`ServerProcess::start`].
+    pub async fn spawn(binary: &Path, dir: &Path, env: &[(String, String)], args: &[&str]) -> Self {
         let spawned = Instant::now();
-        let mut child = command(binary, dir, env, &["serve"]).spawn().expect("spawn payments serve");
+        let mut child = command(binary, dir, env, args).spawn().expect("spawn payments");
         let pid = child.id().expect("a running child has a pid");
         let stdout = Arc::new(Mutex::new(Vec::new()));
         let stderr = Arc::new(Mutex::new(Vec::new()));
@@ -185,9 +198,9 @@ impl ServerProcess {
             }
             Ok(None) => {
                 let status = server.wait_exit(Duration::from_secs(10)).await;
-                panic!("payments serve exited ({status}) without listening:\n{}", server.logs());
+                panic!("payments {args:?} exited ({status}) without listening:\n{}", server.logs());
             }
-            Err(_) => panic!("payments serve did not listen within {START_DEADLINE:?}:\n{}", server.logs()),
+            Err(_) => panic!("payments {args:?} did not listen within {START_DEADLINE:?}:\n{}", server.logs()),
         }
     }
 
@@ -282,6 +295,8 @@ mod tests {
         assert_eq!(fakes.get("toss.payments").map(String::as_str), Some("http://127.0.0.1:3"));
         let (url, fakes) = parse_listening("payments listening on http://127.0.0.1:4").expect("without fakes");
         assert_eq!((url.as_str(), fakes.len()), ("http://127.0.0.1:4", 0));
+        let (url, _) = parse_listening("fake Toss Payments listening on http://127.0.0.1:5").expect("a fake's line");
+        assert_eq!(url, "http://127.0.0.1:5");
         assert!(parse_listening("something else").is_none());
     }
 }

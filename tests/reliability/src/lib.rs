@@ -110,6 +110,19 @@ impl Toss {
         .await
     }
 
+    /// The payment of order `order_id`, as the fake holds it (`None`: none).
+    ///
+    /// # Errors
+    /// When the fake cannot be reached or answers an error other than 404.
+    pub async fn payment_of_order(&self, order_id: &str) -> anyhow::Result<Option<Value>> {
+        let response = self.request(Method::GET, &format!("/v1/payments/orders/{order_id}")).send().await?;
+        if response.status() == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        anyhow::ensure!(response.status().is_success(), "fake Toss answered {}", response.status());
+        Ok(Some(response.json().await?))
+    }
+
     fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
         self.http.request(method, format!("{}{path}", self.url)).basic_auth(TOSS_SECRET, Some(""))
     }
