@@ -87,6 +87,15 @@ impl Mocks {
         self.histories.expect_find_by_source().returning(|_| Ok(None));
     }
 
+    /// The saved card of [`saved_card`] exists (with the password hash) and
+    /// no payment is registered for any source yet: a charge's setting.
+    fn saved_card_and_a_free_source(&mut self) {
+        self.reservations
+            .expect_find_by_id()
+            .returning(|_| Ok(Some(StoredSavedCard { reservation: saved_card(), password_hash: hash() })));
+        self.histories.expect_find_by_source().returning(|_| Ok(None));
+    }
+
     fn stored(&mut self, history: PaymentHistory) {
         let stored = StoredHistory { history, password_hash: hash(), revision: Revision(3) };
         let (a, b, c) = (stored.clone(), stored.clone(), stored);
@@ -1682,10 +1691,7 @@ async fn a_charge_whose_answer_was_lost_is_settled_by_looking_the_order_up_not_b
 #[tokio::test]
 async fn an_abandoned_charge_found_at_the_pg_is_recorded_and_announced_by_the_reconciler() {
     let mut m = Mocks::new();
-    m.reservations
-        .expect_find_by_id()
-        .returning(|_| Ok(Some(StoredSavedCard { reservation: saved_card(), password_hash: hash() })));
-    m.histories.expect_find_by_source().returning(|_| Ok(None));
+    m.saved_card_and_a_free_source();
     m.gateway.expect_charge_saved_card().times(1).returning(|_, _, _, _| Err(GatewayError::Timeout("lost".into())));
     m.gateway.expect_find_by_order().times(1).returning(|_, order| {
         assert_eq!(order.as_str(), "order-1");
@@ -1747,10 +1753,7 @@ async fn an_abandoned_charge_found_at_the_pg_is_recorded_and_announced_by_the_re
 #[tokio::test]
 async fn an_abandoned_charge_the_pg_never_made_is_closed_as_not_charged() {
     let mut m = Mocks::new();
-    m.reservations
-        .expect_find_by_id()
-        .returning(|_| Ok(Some(StoredSavedCard { reservation: saved_card(), password_hash: hash() })));
-    m.histories.expect_find_by_source().returning(|_| Ok(None));
+    m.saved_card_and_a_free_source();
     m.gateway.expect_charge_saved_card().times(1).returning(|_, _, _, _| Err(GatewayError::Timeout("lost".into())));
     m.gateway.expect_find_by_order().times(1).returning(|_, _| Ok(None));
     m.histories.expect_insert().never();
@@ -1771,10 +1774,7 @@ async fn an_abandoned_charge_the_pg_never_made_is_closed_as_not_charged() {
 #[tokio::test]
 async fn a_refused_charge_stores_nothing_and_is_not_sent_again() {
     let mut m = Mocks::new();
-    m.reservations
-        .expect_find_by_id()
-        .returning(|_| Ok(Some(StoredSavedCard { reservation: saved_card(), password_hash: hash() })));
-    m.histories.expect_find_by_source().returning(|_| Ok(None));
+    m.saved_card_and_a_free_source();
     m.gateway
         .expect_charge_saved_card()
         .times(1)

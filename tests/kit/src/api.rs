@@ -182,6 +182,19 @@ impl Api {
         self.call(Method::POST, "/payments/histories", &body).await
     }
 
+    /// Registers the Toss saved card `billing_key` for `shop.customers.<customer>`.
+    ///
+    /// # Errors
+    /// Transport errors.
+    pub async fn save_toss_card(&self, billing_key: &str, customer: &str, password: &str) -> anyhow::Result<Reply> {
+        let body = json!({
+            "vendor": {"code": "toss.payments", "store_id": "store-1", "uid": billing_key},
+            "source": {"schema": "shop", "table": "customers", "id": customer},
+            "title": "saved card", "password": password,
+        });
+        self.call(Method::POST, "/payments/reservations", &body).await
+    }
+
     /// Cancels part of a payment registered for `shop.orders.<order>`.
     ///
     /// # Errors

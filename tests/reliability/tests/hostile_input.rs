@@ -82,19 +82,7 @@ fn fixture() -> Fixture {
         assert_eq!(created.status, 201, "{created:?}");
         let history_id = created.body["id"].as_str().unwrap().to_owned();
         let billing = server.toss.save_card("customer-base").await.unwrap().unwrap();
-        let reservation = server
-            .api
-            .call(
-                Method::POST,
-                "/payments/reservations",
-                &json!({
-                    "vendor": {"code": "toss.payments", "store_id": "store-1", "uid": billing},
-                    "source": {"schema": "shop", "table": "customers", "id": "customer-base"},
-                    "title": "card", "password": "base-password",
-                }),
-            )
-            .await
-            .unwrap();
+        let reservation = server.api.save_toss_card(&billing, "customer-base", "base-password").await.unwrap();
         assert_eq!(reservation.status, 201, "{reservation:?}");
         let reservation_id = reservation.body["id"].as_str().unwrap().to_owned();
         let routes = vec![

@@ -227,18 +227,12 @@ mod behind_haproxy {
         let api = Api::new(deployment.url.clone());
         let customer = format!("customer-{id}");
         let card = match deployment.toss.save_card(&customer).await {
-            Ok(Some(billing_key)) => {
-                let body = json!({
-                    "vendor": {"code": "toss.payments", "store_id": "store-1", "uid": billing_key},
-                    "source": {"schema": "shop", "table": "customers", "id": customer},
-                    "title": "plan", "password": PASSWORD,
-                });
-                api.call(Method::POST, "/payments/reservations", &body)
-                    .await
-                    .ok()
-                    .filter(|r| r.status == 201)
-                    .and_then(|r| r.body["id"].as_str().map(str::to_owned))
-            }
+            Ok(Some(billing_key)) => api
+                .save_toss_card(&billing_key, &customer, PASSWORD)
+                .await
+                .ok()
+                .filter(|r| r.status == 201)
+                .and_then(|r| r.body["id"].as_str().map(str::to_owned)),
             _ => None,
         };
         let mut n = 0;

@@ -726,18 +726,7 @@ async fn an_abandoned_charge_is_recorded_by_payments_reconcile_with_one_webhook(
     let receiver = Receiver::start().await;
     let api: &Api = &server.api;
     let billing_key = toss.save_card("customer-abandoned").await.unwrap().expect("a billing key");
-    let saved = api
-        .call(
-            Method::POST,
-            "/payments/reservations",
-            &json!({
-                "vendor": {"code": "toss.payments", "store_id": "store-1", "uid": billing_key},
-                "source": {"schema": "shop", "table": "customers", "id": "customer-abandoned"},
-                "title": "monthly plan", "password": "pw-of-the-card",
-            }),
-        )
-        .await
-        .unwrap();
+    let saved = api.save_toss_card(&billing_key, "customer-abandoned", "pw-of-the-card").await.unwrap();
     assert_eq!(saved.status, 201, "{saved:?}");
     let card = saved.body["id"].as_str().unwrap().to_owned();
 
