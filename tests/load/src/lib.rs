@@ -203,6 +203,12 @@ pub struct ScenarioResult {
     pub target: Option<Target>,
     /// argon2 timed just before this scenario ran (its ceiling's basis).
     pub argon2: HashCost,
+    /// The server's CPU time (user + system) per successful operation,
+    /// microseconds, median over the runs (`None` without the server's pid).
+    pub cpu_us_per_op: Option<f64>,
+    /// The same minus the argon2 work of one operation (a hash to register,
+    /// a verify to read or cancel; none for the webhook).
+    pub cpu_us_per_op_past_argon2: Option<f64>,
 }
 
 /// A target and whether it was met.
@@ -273,6 +279,10 @@ pub struct OpenLoopResult {
     pub target: Option<Target>,
     /// argon2 timed just before this run (its ceiling's basis).
     pub argon2: HashCost,
+    /// As [`ScenarioResult::cpu_us_per_op`].
+    pub cpu_us_per_op: Option<f64>,
+    /// As [`ScenarioResult::cpu_us_per_op_past_argon2`].
+    pub cpu_us_per_op_past_argon2: Option<f64>,
 }
 
 const MIB: f64 = 1024.0 * 1024.0;
@@ -574,26 +584,52 @@ async fn repeat<P, PF, D, DF>(
     database_url: Option<&str>,
     mut prepare: P,
     mut drive: D,
-) -> anyhow::Result<(Vec<Summary>, Option<f64>)>
+) -> anyhow::Result<Repeated>
 where
     P: FnMut() -> PF,
     PF: std::future::Future<Output = anyhow::Result<Op>>,
     D: FnMut(Op) -> DF,
     DF: std::future::Future<Output = Summary>,
 {
-    let (mut summaries, mut peak) = (Vec::new(), None::<f64>);
+    let (mut summaries, mut peak, mut cpu) = (Vec::new(), None::<f64>, Vec::new());
     for _ in 0..runs {
         let op = prepare().await?;
         settle(database_url).await?;
         let reset = target.pid.is_some_and(server::reset_peak);
-        summaries.push(drive(op).await);
+        // The server's own CPU, around the run only (not its preparation).
+        let before = target.pid.and_then(server::cpu_time);
+        let summary = drive(op).await;
+        let after = target.pid.and_then(server::cpu_time);
+        if let (Some(before), Some(after)) = (before, after)
+            && summary.ops > 0
+        {
+            cpu.push(after.saturating_sub(before).as_secs_f64() * 1e6 / summary.ops as f64);
+        }
+        summaries.push(summary);
         if let Some((_, hwm)) = target.memory_mib().await
             && (reset || target.pid.is_none())
         {
             peak = Some(peak.map_or(hwm, |p: f64| p.max(hwm)));
         }
     }
-    Ok((summaries, peak))
+    Ok(Repeated { summaries, peak, cpu_us_per_op: median(&cpu) })
+}
+
+/// What [`repeat`] measured: each run's summary, the peak RSS over the runs,
+/// and the server's CPU microseconds per operation (median over the runs).
+struct Repeated {
+    summaries: Vec<Summary>,
+    peak: Option<f64>,
+    cpu_us_per_op: Option<f64>,
+}
+
+/// `cpu_us_per_op` less the argon2 work one operation of `scenario` does.
+fn past_argon2(scenario: Scenario, argon2: &HashCost, cpu_us_per_op: Option<f64>) -> Option<f64> {
+    let argon2_us = match scenario {
+        Scenario::Webhook => 0.0,
+        _ => single_ms(scenario, argon2) * 1000.0,
+    };
+    cpu_us_per_op.map(|cpu| cpu - argon2_us)
 }
 
 /// On PostgreSQL, `VACUUM ANALYZE` of the server's database before a run:
@@ -662,7 +698,7 @@ async fn measure(
                 op_timeout,
             };
             let argon2 = argon2_now(scenario, params, opts.hash_samples).await?;
-            let (runs, peak) = repeat(
+            let Repeated { summaries: runs, peak, cpu_us_per_op } = repeat(
                 opts.runs,
                 target,
                 database_url,
@@ -684,6 +720,8 @@ async fn measure(
                 ceiling_per_s,
                 peak_rss_mib: peak,
                 target: None,
+                cpu_us_per_op_past_argon2: past_argon2(scenario, &argon2, cpu_us_per_op),
+                cpu_us_per_op,
                 argon2,
             });
         }
@@ -706,7 +744,7 @@ async fn measure(
             Rate::PerSecond(rate) => rate,
             Rate::OfCeiling(fraction) => fraction * ceiling_per_s,
         };
-        let (runs, peak) = repeat(
+        let Repeated { summaries: runs, peak, cpu_us_per_op } = repeat(
             opts.runs,
             target,
             database_url,
@@ -727,6 +765,8 @@ async fn measure(
             ceiling_per_s,
             peak_rss_mib: peak,
             target: None,
+            cpu_us_per_op_past_argon2: past_argon2(spec.scenario, &argon2, cpu_us_per_op),
+            cpu_us_per_op,
             argon2,
         });
     }
@@ -861,6 +901,10 @@ fn argon2_cell(scenario: Scenario, argon2: &HashCost) -> String {
     }
 }
 
+fn cpu_cell(us: Option<f64>) -> String {
+    us.map_or("-".to_owned(), |us| format!("{us:.0}"))
+}
+
 fn scenario_name(scenario: Scenario) -> String {
     format!("{scenario:?}").to_lowercase()
 }
@@ -950,6 +994,8 @@ pub fn render(report: &Report) -> String {
                 format!("{:.1}", r.ceiling_per_s),
                 format!("{:.0}%", r.fraction_of_ceiling * 100.0),
                 argon2_cell(r.scenario, &r.argon2),
+                cpu_cell(r.cpu_us_per_op),
+                cpu_cell(r.cpu_us_per_op_past_argon2),
                 r.peak_rss_mib.map_or("-".to_owned(), |p| format!("{p:.1}")),
             ]);
             (cells, &s.first_errors)
@@ -957,7 +1003,7 @@ pub fn render(report: &Report) -> String {
         let header: Vec<&str> = ["scenario"]
             .into_iter()
             .chain(OUTCOME_HEADER)
-            .chain(["spread", "ceiling/s", "of ceil", "argon2 ms", "peak MiB"])
+            .chain(["spread", "ceiling/s", "of ceil", "argon2 ms", "cpu us/op", "past argon2", "peak MiB"])
             .collect();
         table(&mut out, &header, rows);
     }
@@ -975,6 +1021,8 @@ pub fn render(report: &Report) -> String {
             cells.extend([
                 format!("{:.0}%", r.throughput_spread * 100.0),
                 argon2_cell(r.scenario, &r.argon2),
+                cpu_cell(r.cpu_us_per_op),
+                cpu_cell(r.cpu_us_per_op_past_argon2),
                 r.peak_rss_mib.map_or("-".to_owned(), |p| format!("{p:.1}")),
             ]);
             (cells, &s.first_errors)
@@ -982,7 +1030,7 @@ pub fn render(report: &Report) -> String {
         let header: Vec<&str> = ["scenario", "rate/s", "of ceil", "in flight"]
             .into_iter()
             .chain(OUTCOME_HEADER)
-            .chain(["spread", "argon2 ms", "peak MiB"])
+            .chain(["spread", "argon2 ms", "cpu us/op", "past argon2", "peak MiB"])
             .collect();
         table(&mut out, &header, rows);
     }

@@ -12,6 +12,8 @@ use tokio::process::{Child, Command};
 /// A server process this tool started.
 pub struct Spawned {
     child: Child,
+    /// The fake Toss, its own process (stopped with the server).
+    fake_toss: Child,
     pub pid: u32,
     pub api: String,
     pub toss: String,
@@ -55,16 +57,38 @@ pub async fn fresh_postgres(url: &str) -> anyhow::Result<()> {
 }
 
 impl Spawned {
-    /// Starts `payments serve` and waits (bounded) for its first healthy answer.
+    /// Starts the fake Toss as its own process (`payments fake-toss`: its
+    /// work, and its webhooks, are not charged to the server's CPU), then
+    /// `payments serve` pointed at it, and waits (bounded) for the server's
+    /// first healthy answer.
     ///
     /// # Errors
-    /// When it exits or is not healthy within 30 s.
+    /// When either exits or is not ready within 30 s.
     pub async fn start(spec: SpawnSpec<'_>, http: &reqwest::Client) -> anyhow::Result<Self> {
-        let (api_port, iamport_port, toss_port) = (free_port()?, free_port()?, free_port()?);
+        let (api_port, toss_port) = (free_port()?, free_port()?);
         let log = spec.workdir.join("server.log");
         let log_file = std::fs::File::create(&log)?;
         let binary =
             std::fs::canonicalize(spec.binary).with_context(|| format!("server binary {}", spec.binary.display()))?;
+        let toss_log = std::fs::File::create(spec.workdir.join("fake-toss.log"))?;
+        let fake_toss = Command::new(&binary)
+            .args(["fake-toss", "--port", &toss_port.to_string(), "--webhook-url"])
+            .arg(format!("http://127.0.0.1:{api_port}/payments/webhooks/toss"))
+            .current_dir(spec.workdir)
+            .stdin(Stdio::null())
+            .stdout(toss_log.try_clone()?)
+            .stderr(toss_log)
+            .kill_on_drop(true)
+            .spawn()
+            .context("cannot start payments fake-toss")?;
+        let toss = format!("http://127.0.0.1:{toss_port}");
+        let until = Instant::now() + Duration::from_secs(30);
+        while tokio::net::TcpStream::connect(("127.0.0.1", toss_port)).await.is_err() {
+            if Instant::now() > until {
+                bail!("the fake Toss did not listen within 30 s");
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         let mut command = Command::new(&binary);
         command
             .arg("serve")
@@ -73,9 +97,11 @@ impl Spawned {
             .env("PAYMENT_API_HOST", "127.0.0.1")
             .env("PAYMENT_API_PORT", api_port.to_string())
             .env("PAYMENT_METRICS_ADDR", "127.0.0.1:0")
-            .env("PAYMENT_FAKE_IAMPORT_PORT", iamport_port.to_string())
-            .env("PAYMENT_FAKE_TOSS_PORT", toss_port.to_string())
+            // Local mode's own fakes, idle: Toss is the process above.
+            .env("PAYMENT_FAKE_IAMPORT_PORT", "0")
+            .env("PAYMENT_FAKE_TOSS_PORT", "0")
             .env("PAYMENT_FAKE_PORTONE_PORT", "0")
+            .env("PAYMENT_TOSS_URL", &toss)
             .env("PAYMENT_DATABASE_URL", spec.database_url)
             .env("PAYMENT_LOG", "warn")
             .envs(spec.env)
@@ -103,7 +129,7 @@ impl Spawned {
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
         let startup = spawned_at.elapsed();
-        Ok(Self { child, pid, api, toss: format!("http://127.0.0.1:{toss_port}"), startup, log })
+        Ok(Self { child, fake_toss, pid, api, toss, startup, log })
     }
 
     /// SIGTERM, then wait (bounded) for the exit; the time it took.
@@ -113,7 +139,9 @@ impl Spawned {
     pub async fn stop(mut self) -> anyhow::Result<Duration> {
         let start = Instant::now();
         let _ = Command::new("kill").arg("-TERM").arg(self.pid.to_string()).status().await;
-        match tokio::time::timeout(Duration::from_secs(20), self.child.wait()).await {
+        let stopped = tokio::time::timeout(Duration::from_secs(20), self.child.wait()).await;
+        let _ = self.fake_toss.kill().await;
+        match stopped {
             Ok(status) => {
                 let status = status?;
                 if !status.success() {
@@ -155,4 +183,61 @@ pub fn memory(pid: u32) -> Option<Memory> {
 /// scenario reports its own peak. False when the kernel refused.
 pub fn reset_peak(pid: u32) -> bool {
     std::fs::write(format!("/proc/{pid}/clear_refs"), "5").is_ok()
+}
+
+/// The CPU time `pid` has used so far: user + system, of every thread it has
+/// or had (`/proc/<pid>/stat` counts ended threads too).
+pub fn cpu_time(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let ticks = cpu_ticks(&stat)?;
+    Some(Duration::from_secs_f64(ticks as f64 / clock_ticks_per_second() as f64))
+}
+
+/// `utime + stime` of a `/proc/<pid>/stat` line, in clock ticks. The command
+/// name (field 2) is in parentheses and may hold spaces and parentheses
+/// itself: fields are counted after its last `)`.
+pub fn cpu_ticks(stat: &str) -> Option<u64> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // fields[0] is field 3 (state); utime is field 14, stime field 15.
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some(utime + stime)
+}
+
+/// The kernel's clock ticks a second for process times (`getconf CLK_TCK`;
+/// 100 on Linux's usual ABIs when it cannot be asked).
+fn clock_ticks_per_second() -> u64 {
+    static TICKS: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *TICKS.get_or_init(|| {
+        std::process::Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|out| String::from_utf8(out.stdout).ok())
+            .and_then(|text| text.trim().parse().ok())
+            .filter(|ticks| *ticks > 0)
+            .unwrap_or(100)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_ticks_are_utime_plus_stime_whatever_the_command_name_holds() {
+        let stat = "4242 (payments (x) y) S 1 4242 4242 0 -1 4194560 5000 0 0 0 731 269 0 0 20 0 9 0 100 1 1";
+        assert_eq!(cpu_ticks(stat), Some(731 + 269));
+        assert_eq!(cpu_ticks("4242 (short) S 1"), None, "too few fields");
+        assert_eq!(cpu_ticks("no parenthesis at all"), None);
+    }
+
+    #[test]
+    fn this_process_has_used_some_cpu() {
+        let spent = cpu_time(std::process::id()).expect("/proc/self is readable");
+        let busy = (0..2_000_000u64).fold(0u64, |a, b| a.wrapping_add(b * b));
+        assert!(busy > 0);
+        assert!(cpu_time(std::process::id()).unwrap() >= spent, "monotonic");
+    }
 }

@@ -79,6 +79,11 @@ async fn every_scenario_runs_against_a_real_server() {
         assert!(level.health.ops > 0 && level.health.errors == 0, "{text}");
         for result in &level.scenarios {
             assert_eq!((result.summary.ops, result.summary.errors), (3, 0), "{:?}: {text}", result.scenario);
+            // The server's CPU per operation (here the test process's: the
+            // server runs in it), and what is left past argon2's share.
+            let cpu = result.cpu_us_per_op.unwrap_or_else(|| panic!("{:?}: no CPU figure: {text}", result.scenario));
+            let past = result.cpu_us_per_op_past_argon2.unwrap();
+            assert!(cpu >= 0.0 && past <= cpu, "{:?}: {cpu} us, {past} past argon2: {text}", result.scenario);
         }
     }
     assert_eq!(report.open_loop.len(), 2, "{text}");
