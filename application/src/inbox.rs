@@ -15,6 +15,9 @@ use crate::service::{Notified, PaymentService};
 /// How long the route processes a notification before answering the PG (Toss
 /// wants its answer within 10 s); what is not done by then is left to the worker.
 const INLINE_BUDGET: Duration = Duration::from_secs(5);
+/// The most a notification waits inline, in all, for its PG read's turn
+/// (see [`PaymentService::process_inline`]).
+const INLINE_WAIT: Duration = Duration::from_millis(200);
 
 /// How long the check whether a notification is worth storing may take
 /// before it is stored anyway (so a PG is answered within its time even
@@ -89,7 +92,7 @@ impl PaymentService {
             return Ok(Received::Queued);
         }
         let received_at = self.deps.clock.now();
-        let processing = self.process_notified(&notice, Some(received_at));
+        let processing = self.process_inline(&notice, received_at);
         // `known`: about a payment registered here (it was found: the PG or
         // our database failed, or its read waits its turn), not one anyone
         // could name: the worker takes it before those.
@@ -136,6 +139,28 @@ impl PaymentService {
             *count += 1;
         }
         Ok(Received::Queued)
+    }
+
+    /// Processes a notification as it comes; a PG read that must wait only a
+    /// moment (the PG's budget of reads this second, a read of the payment
+    /// finishing) is waited for here, up to [`INLINE_WAIT`] in all, rather
+    /// than the notification going to the inbox, whose worker would take it
+    /// at its next poll (a second later). A longer wait is the inbox's.
+    async fn process_inline(
+        &self,
+        notice: &PgNotification,
+        received_at: payments_domain::Timestamp,
+    ) -> Result<Notified, AppError> {
+        let mut waited = Duration::ZERO;
+        loop {
+            match self.process_notified(notice, Some(received_at)).await? {
+                Notified::Later(wait) if waited + wait < INLINE_WAIT => {
+                    tokio::time::sleep(wait).await;
+                    waited += wait;
+                }
+                other => return Ok(other),
+            }
+        }
     }
 
     /// Whether the inbox holds `max_kept_notifications` already (counted at

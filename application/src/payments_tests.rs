@@ -27,6 +27,10 @@ struct Mocks {
     orders: OrderBinding,
     /// The clock, in seconds after `at(0)`.
     now: Arc<std::sync::atomic::AtomicI64>,
+    /// The bounds on notification-triggered PG reads (none by default).
+    rereads: crate::reread::RereadLimits,
+    /// The clock is the wall clock instead (a test that waits on real time).
+    wall_clock: bool,
 }
 
 impl Mocks {
@@ -47,13 +51,19 @@ impl Mocks {
             attempts: Arc::default(),
             orders: OrderBinding::SourceId,
             now: Arc::new(std::sync::atomic::AtomicI64::new(100)),
+            rereads: crate::reread::RereadLimits { min_interval: std::time::Duration::ZERO, per_second: u32::MAX },
+            wall_clock: false,
         }
     }
 
     fn service(self) -> PaymentService {
         let mut clock = MockClock::new();
         let now = self.now.clone();
-        clock.expect_now().returning(move || at(now.load(std::sync::atomic::Ordering::SeqCst)));
+        if self.wall_clock {
+            clock.expect_now().returning(|| payments_domain::to_millis(chrono::Utc::now()));
+        } else {
+            clock.expect_now().returning(move || at(now.load(std::sync::atomic::Ordering::SeqCst)));
+        }
         let mut ids = MockIdGenerator::new();
         let mut next = 10u128;
         ids.expect_new_id().returning(move || {
@@ -72,7 +82,7 @@ impl Mocks {
             charges: self.charges,
             intent_lease: std::time::Duration::from_secs(25),
             inbox: self.inbox,
-            rereads: crate::reread::RereadLimits { min_interval: std::time::Duration::ZERO, per_second: u32::MAX },
+            rereads: self.rereads,
             max_kept_notifications: u64::MAX,
             receipts: self.receipts,
             attempts: self.attempts,
@@ -1466,6 +1476,28 @@ async fn a_notification_whose_payment_is_past_our_bounds_is_refused_not_retried(
     let parked = inbox.all().remove(0);
     assert_eq!(parked.state, Some(crate::ports::InboxOutcome::Failed));
     assert!(parked.last_error.unwrap_or_default().contains("5000 cancels"));
+}
+
+/// A notification whose PG read must wait a moment for the PG's budget of
+/// reads (here 10 a second) waits for it as it comes, and is processed then;
+/// it is not sent to the inbox, whose worker would take it a second later.
+#[tokio::test]
+async fn a_notification_that_waits_a_moment_for_its_read_is_processed_as_it_comes() {
+    let mut m = Mocks::new();
+    m.rereads = crate::reread::RereadLimits { min_interval: std::time::Duration::ZERO, per_second: 10 };
+    m.wall_clock = true;
+    m.stored(history("19900", true));
+    m.gateway.expect_fetch_payment().times(11).returning(|_, _| Ok(snapshot("19900", true, vec![])));
+    let inbox = m.inbox.clone();
+    let service = m.service();
+    let started = std::time::Instant::now();
+    // A burst of ten is in the budget; the eleventh waits about 100 ms for it.
+    for n in 0..11 {
+        let received = service.receive_pg_notification(notice()).await.unwrap();
+        assert!(matches!(received, crate::Received::Processed(_)), "notification {n}: {received:?}");
+    }
+    assert!(inbox.all().is_empty(), "none sent to the inbox");
+    assert!(started.elapsed() >= std::time::Duration::from_millis(50), "the eleventh waited for the budget");
 }
 
 /// The database is down: neither processing nor the check whether it is

@@ -38,6 +38,7 @@ impl PaymentService {
             });
         }
         let gateway = self.deps.gateways.get(input.vendor.code)?;
+        let read_at = self.deps.clock.now();
         let mut snapshot = gateway.fetch_payment(&input.vendor.store_id, &input.vendor.uid).await?;
         self.ensure_own_order(&input, &snapshot)?;
         // A price the currency cannot have is the caller's mistake: refused
@@ -78,6 +79,9 @@ impl PaymentService {
         };
         let history = PaymentHistory::register(identity, snapshot)?;
         self.histories().insert(&history, &password_hash).await?;
+        // The PG's notifications that came before this read (the webhook that
+        // raced the customer's redirect) are answered by it: no read more.
+        self.rereads.read_elsewhere(history.id(), read_at);
         Ok(history)
     }
 

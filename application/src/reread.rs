@@ -136,6 +136,23 @@ impl RereadGate {
         Admission::Go
     }
 
+    /// `history` was read from its PG at `started` and that word recorded
+    /// outside a notification (its registration read it): a notification
+    /// that came before is answered by that read, like by a re-read it
+    /// triggered (a PG's webhook that raced its payment's registration costs
+    /// no second read once the payment is registered).
+    pub(crate) fn read_elsewhere(&self, history: HistoryId, started: Timestamp) {
+        let mut state = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if state.payments.len() >= MAX_TRACKED && !state.payments.contains_key(&history) {
+            // Remembering it would evict another's bound: it is simply read again.
+            return;
+        }
+        let payment = state.payments.entry(history).or_default();
+        if payment.last_ok_started.is_none_or(|at| at < started) {
+            payment.last_ok_started = Some(started);
+        }
+    }
+
     /// The re-read admitted for `history` at `started` is over at `now`
     /// (`ok`: the PG answered and its word was applied). A failed one counts
     /// from its end: a PG that is down is asked again an interval after its
@@ -226,6 +243,19 @@ mod tests {
         // Another payment is not held back by this one.
         let two = HistoryId::from_uuid(uuid::Uuid::from_u128(2));
         assert_eq!(gate.admit(PG, two, at(1_900), false, at(1_900)), Admission::Go);
+    }
+
+    #[test]
+    fn a_read_made_elsewhere_answers_the_notifications_that_came_before_it() {
+        let gate = gate(1);
+        let one = HistoryId::from_uuid(uuid::Uuid::from_u128(1));
+        gate.read_elsewhere(one, at(100));
+        assert_eq!(gate.admit(PG, one, at(50), false, at(200)), Admission::Answered, "came before the read");
+        assert_eq!(gate.admit(PG, one, at(150), false, at(200)), Admission::Go, "came after: read");
+        // An older read does not move the mark back.
+        gate.finished(one, at(200), true, at(210));
+        gate.read_elsewhere(one, at(120));
+        assert_eq!(gate.admit(PG, one, at(180), false, at(2_000)), Admission::Answered);
     }
 
     #[test]
