@@ -166,7 +166,7 @@ impl PaymentService {
                 if !self.deps.charges.update_charge(&taken, expected).await? {
                     return Err(AppError::ChargeInProgress("this charge is being settled; retry in a moment".into()));
                 }
-                self.settle_charge(gateway, &charge, taken, Announce::No).await
+                self.settle_charge(gateway, &charge, taken).await
             }
         }
     }
@@ -255,10 +255,9 @@ impl PaymentService {
         gateway: &dyn PaymentGateway,
         charge: &Charging<'_>,
         intent: ChargeIntent,
-        announce: Announce,
     ) -> Result<PaymentHistory, AppError> {
         match gateway.find_by_order(&charge.card.vendor.store_id, &charge.order_id).await {
-            Ok(Some(payment)) => self.record_charge(charge, intent, payment, announce).await,
+            Ok(Some(payment)) => self.record_charge(charge, intent, payment, Announce::No).await,
             Ok(None) => self.send_charge(gateway, charge, intent).await,
             Err(error) => Err(self.charge_unknown(intent, error).await),
         }
@@ -335,6 +334,17 @@ impl PaymentService {
             Err(RepositoryError::Conflict(_)) => {
                 let code = history.vendor().code;
                 match self.histories().find_by_vendor(code, &history.vendor().uid).await? {
+                    // Recorded by an earlier attempt. One the reconciler
+                    // recorded and could not announce (no change saved since:
+                    // revision 0) is announced now, so a failed announcement
+                    // is retried rather than lost.
+                    Some(stored)
+                        if stored.history.identity().reservation_id == Some(card.id)
+                            && announce == Announce::Recorded
+                            && stored.revision == crate::ports::Revision(0) =>
+                    {
+                        self.announce_recorded(stored.history, now).await?
+                    }
                     Some(stored) if stored.history.identity().reservation_id == Some(card.id) => stored.history,
                     _ => {
                         return Err(AppError::AlreadyRegistered { param: "source", message: SOURCE_TAKEN.into() });

@@ -1780,6 +1780,65 @@ async fn an_abandoned_charge_found_at_the_pg_is_recorded_and_announced_by_the_re
     assert_eq!(service.charge_saved_card(charge_command("key-1")).await.unwrap().id(), history.id());
 }
 
+/// The reconciler recorded an abandoned charge but could not announce it
+/// (the database failed in between): the intent stays open, and the next
+/// run finds the payment recorded and never announced (revision 0) and
+/// announces it then, once.
+#[tokio::test]
+async fn an_abandoned_charge_whose_announcement_failed_is_announced_by_the_next_run() {
+    let mut m = Mocks::new();
+    m.saved_card_and_a_free_source();
+    m.gateway.expect_charge_saved_card().times(1).returning(|_, _, _, _| Err(GatewayError::Timeout("lost".into())));
+    m.gateway.expect_find_by_order().times(2).returning(|_, _| {
+        Ok(Some(ChargedPayment {
+            uid: VendorUid::parse("imp_charged").unwrap(),
+            snapshot: snapshot("1000", true, vec![]),
+        }))
+    });
+    let recorded = Arc::new(std::sync::Mutex::new(None::<PaymentHistory>));
+    let (inserted, found) = (recorded.clone(), recorded.clone());
+    let mut inserts = mockall::Sequence::new();
+    m.histories.expect_insert().times(1).in_sequence(&mut inserts).returning(move |h, _| {
+        *inserted.lock().unwrap() = Some(h.clone());
+        Ok(())
+    });
+    m.histories
+        .expect_insert()
+        .times(1)
+        .in_sequence(&mut inserts)
+        .returning(|_, _| Err(RepositoryError::Conflict("vendor uid taken".into())));
+    m.histories.expect_find_by_vendor().returning(move |_, _| {
+        Ok(found.lock().unwrap().clone().map(|history| StoredHistory {
+            history,
+            password_hash: hash(),
+            revision: Revision(0),
+        }))
+    });
+    let mut announcements = mockall::Sequence::new();
+    m.histories
+        .expect_save_change()
+        .times(1)
+        .in_sequence(&mut announcements)
+        .returning(|_, _, _| Err(RepositoryError::Unavailable("database down".into())));
+    m.histories
+        .expect_save_change()
+        .times(1)
+        .in_sequence(&mut announcements)
+        .withf(|revision, next, event| *revision == Revision(0) && event.current() == next)
+        .returning(|_, _, _| Ok(()));
+    let (charges, now) = (m.charges.clone(), m.now.clone());
+    let service = m.service();
+    service.charge_saved_card(charge_command("key-1")).await.unwrap_err();
+    now.fetch_add(60, std::sync::atomic::Ordering::SeqCst);
+    let first = service.settle_abandoned_charges(10).await.unwrap();
+    assert_eq!((first.recorded, first.left_open), (0, 1), "recorded, not announced: left open");
+    assert_eq!(charges.rows.lock().unwrap()[0].state, IntentState::Pending);
+    now.fetch_add(60, std::sync::atomic::Ordering::SeqCst);
+    let second = service.settle_abandoned_charges(10).await.unwrap();
+    assert_eq!((second.recorded, second.left_open), (1, 0), "announced by the next run");
+    assert_eq!(charges.rows.lock().unwrap()[0].state, IntentState::Done);
+}
+
 /// An abandoned charge the PG holds no payment for was never made: closed as
 /// not charged, nothing recorded or announced, nothing sent.
 #[tokio::test]
