@@ -23,6 +23,16 @@ fn spooled_bytes(dir: &Path) -> u64 {
         .sum()
 }
 
+/// Sends Toss's `PAYMENT_STATUS_CHANGED` about `payment` (as the fake Toss
+/// holds it) to the server, as Toss does; the status and body of the answer.
+async fn notify_toss(api: &Api, payment: &serde_json::Value) -> (u16, String) {
+    let webhook =
+        json!({"eventType": "PAYMENT_STATUS_CHANGED", "createdAt": "2026-12-07T10:00:00.000000", "data": payment});
+    api.raw(Method::POST, "/payments/webhooks/toss", Some("application/json"), webhook.to_string().into_bytes())
+        .await
+        .unwrap()
+}
+
 enum Outage {
     Postgres(DbProxy),
     /// Another connection holds SQLite's write lock until this is sent.
@@ -98,13 +108,8 @@ async fn a_pg_webhook_while_the_database_is_down_is_processed_once_it_is_back(
     toss.cancel_at_console(&key, 1500, "at the console").await.unwrap();
     let payment = toss.payment(&key).await.unwrap();
     let outage = take_down(&server, proxy).await;
-    let webhook =
-        json!({"eventType": "PAYMENT_STATUS_CHANGED", "createdAt": "2026-12-02T10:00:00.000000", "data": payment});
     let started = Instant::now();
-    let taken = api
-        .raw(Method::POST, "/payments/webhooks/toss", Some("application/json"), webhook.to_string().into_bytes())
-        .await
-        .unwrap();
+    let taken = notify_toss(api, &payment).await;
     let answered_ms = started.elapsed().as_millis();
     assert_eq!(taken.0, 200, "taken in while the database is down: {taken:?}");
     assert!(answered_ms < 9_000, "answered within Toss's 10 s: {answered_ms} ms");
@@ -175,12 +180,7 @@ async fn a_key_rotation_with_notifications_spooled_loses_none() {
     toss.cancel_at_console(&key, 1500, "at the console").await.unwrap();
     let payment = toss.payment(&key).await.unwrap();
     let outage = take_down(&server, None).await;
-    let webhook =
-        json!({"eventType": "PAYMENT_STATUS_CHANGED", "createdAt": "2026-12-07T10:00:00.000000", "data": payment});
-    let taken = api
-        .raw(Method::POST, "/payments/webhooks/toss", Some("application/json"), webhook.to_string().into_bytes())
-        .await
-        .unwrap();
+    let taken = notify_toss(&api, &payment).await;
     assert_eq!(taken.0, 200, "acknowledged to Toss: {taken:?}");
     // Stopped while the database is still locked: the notification stays spooled.
     let dir = server.stop().await.unwrap();
@@ -253,27 +253,21 @@ async fn while_the_database_hangs_notifications_are_kept_in_milliseconds_once_th
             .unwrap();
     let receiver = Receiver::start().await;
     let (api, toss): (&Api, _) = (&server.api, &server.toss);
-    let mut webhooks = Vec::new();
+    let mut payments = Vec::new();
     for n in 0..PAYMENTS {
         let order = format!("hang-{n}");
         let key = toss.pay(&order, PRICE).await.unwrap();
         let created = api.register_toss(&key, &order, PRICE, "pw-of-the-test", &receiver.url()).await.unwrap();
         assert_eq!(created.status, 201, "{created:?}");
         toss.cancel_at_console(&key, 1000 + 100 * n, "at the console").await.unwrap();
-        let payment = toss.payment(&key).await.unwrap();
-        webhooks.push(
-            json!({"eventType": "PAYMENT_STATUS_CHANGED", "createdAt": "2026-12-07T10:00:00.000000", "data": payment}),
-        );
+        payments.push(toss.payment(&key).await.unwrap());
     }
 
     proxy.hang();
     let mut answered_ms = Vec::new();
-    for webhook in &webhooks {
+    for payment in &payments {
         let started = Instant::now();
-        let taken = api
-            .raw(Method::POST, "/payments/webhooks/toss", Some("application/json"), webhook.to_string().into_bytes())
-            .await
-            .unwrap();
+        let taken = notify_toss(api, payment).await;
         answered_ms.push(started.elapsed().as_millis());
         assert_eq!(taken.0, 200, "taken in while the database hangs: {taken:?}");
     }
