@@ -358,6 +358,38 @@ impl Receiver {
     }
 }
 
+/// How the deliveries so far stand against the events the server recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tally {
+    /// Deliveries in all.
+    pub deliveries: usize,
+    /// Distinct event ids delivered.
+    pub distinct: usize,
+    /// Recorded and never delivered.
+    pub lost: usize,
+    /// Delivered and never recorded.
+    pub unknown: usize,
+    /// Deliveries of an id delivered before (at-least-once repeats).
+    pub repeats: usize,
+}
+
+impl Receiver {
+    /// The deliveries so far against `recorded`, the event ids the server
+    /// stored (any case: ids are compared lower-cased).
+    pub fn tally(&self, recorded: &std::collections::HashSet<String>) -> Tally {
+        let deliveries = self.all();
+        let delivered: std::collections::HashSet<String> = deliveries.iter().map(|d| d.id.to_lowercase()).collect();
+        let recorded: std::collections::HashSet<String> = recorded.iter().map(|id| id.to_lowercase()).collect();
+        Tally {
+            deliveries: deliveries.len(),
+            distinct: delivered.len(),
+            lost: recorded.difference(&delivered).count(),
+            unknown: delivered.difference(&recorded).count(),
+            repeats: deliveries.len() - delivered.len(),
+        }
+    }
+}
+
 /// Counts the answered deliveries per event id.
 pub fn count_answered(deliveries: &[Delivery]) -> HashMap<String, usize> {
     let mut counts = HashMap::new();

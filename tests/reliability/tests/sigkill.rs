@@ -227,10 +227,8 @@ async fn sigkill_under_load(database: Option<String>, backend: &str) {
     let undelivered = db.count(pending_sql).await;
     db.close().await;
     let deliveries = receiver.all();
-    let delivered: HashSet<String> = deliveries.iter().map(|d| d.id.to_lowercase()).collect();
-    let lost_events = events.difference(&delivered).count();
-    let unknown = delivered.difference(&events).count();
-    let duplicates = deliveries.len() - delivered.len();
+    let tally = receiver.tally(&events);
+    let (lost_events, unknown, duplicates) = (tally.lost, tally.unknown, tally.repeats);
     // A delivery the receiver answered but the killed process had not yet
     // marked is sent again after the restart (at-least-once; receivers
     // de-duplicate on webhook-id). Only such deliveries may repeat.
@@ -259,8 +257,8 @@ async fn sigkill_under_load(database: Option<String>, backend: &str) {
         acks.failed.load(Ordering::SeqCst),
         histories,
         events.len(),
-        deliveries.len(),
-        delivered.len(),
+        tally.deliveries,
+        tally.distinct,
         repeated_after_restart + repeats_within_first_life,
     );
     assert!(registered.len() >= 5, "the load ran before the kill");
