@@ -358,8 +358,8 @@ impl PaymentService {
         Ok(history)
     }
 
-    /// Announces a payment recorded with nobody to answer: one event whose
-    /// `previous` and `current` are the payment as recorded, its trigger
+    /// Announces a payment recorded with nobody to answer: one event with
+    /// no `previous`, its `current` the payment as recorded, its trigger
     /// `charge_recorded` (the backend never got the charge's answer).
     async fn announce_recorded(&self, history: PaymentHistory, now: Timestamp) -> Result<PaymentHistory, AppError> {
         let trigger = serde_json::json!({
@@ -367,7 +367,7 @@ impl PaymentService {
             "reason": "the charge's answer was lost and its caller never retried; found at the PG by the reconciler",
         });
         let id = payments_domain::EventId::from_uuid(self.deps.ids.new_id());
-        let event = payments_domain::WebhookEvent::new(id, history.clone(), history.clone(), trigger, now)?;
+        let event = payments_domain::WebhookEvent::created(id, history.clone(), trigger, now);
         self.histories().save_change(crate::ports::Revision(0), &history, &event).await?;
         Ok(history)
     }

@@ -92,7 +92,7 @@ impl PgNotification {
     /// of the PG's own callback.
     pub fn inbox_id(&self) -> uuid::Uuid {
         let (kind, id, secret, ignore_unknown) = match &self.target {
-            NotificationTarget::Payment { uid, ignore_unknown } => ("payment", uid.as_str(), "", ignore_unknown),
+            NotificationTarget::Payment { uid, ignore_unknown, .. } => ("payment", uid.as_str(), "", ignore_unknown),
             NotificationTarget::Order { order_id, secret, ignore_unknown } => {
                 ("order", order_id.as_str(), secret.as_str(), ignore_unknown)
             }
@@ -109,8 +109,12 @@ pub enum NotificationTarget {
     /// By the PG's payment id (Iamport `imp_uid`, Toss `paymentKey`).
     /// `ignore_unknown`: the notification says nothing worth keeping about a
     /// payment not registered yet (a virtual account just issued), so an
-    /// unknown payment is acknowledged instead of refused.
-    Payment { uid: VendorUid, ignore_unknown: bool },
+    /// unknown payment is acknowledged instead of refused, unless a pending
+    /// order waits for it. `order`: the PG order id the notification names
+    /// (Iamport `merchant_uid`, PortOne `paymentId`), unproven: what finds
+    /// the pending order a payment not registered yet may complete (the
+    /// payment read from the PG decides).
+    Payment { uid: VendorUid, ignore_unknown: bool, order: Option<OrderId> },
     /// By the PG's order id, proven by the secret the PG gave for that
     /// payment (Toss `DEPOSIT_CALLBACK`); `ignore_unknown` as for `Payment`.
     Order { order_id: OrderId, secret: String, ignore_unknown: bool },
@@ -124,9 +128,12 @@ pub enum NotificationTarget {
 impl std::fmt::Debug for NotificationTarget {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::Payment { uid, ignore_unknown } => {
-                f.debug_struct("Payment").field("uid", uid).field("ignore_unknown", ignore_unknown).finish()
-            }
+            Self::Payment { uid, ignore_unknown, order } => f
+                .debug_struct("Payment")
+                .field("uid", uid)
+                .field("ignore_unknown", ignore_unknown)
+                .field("order", order)
+                .finish(),
             Self::Order { order_id, ignore_unknown, .. } => f
                 .debug_struct("Order")
                 .field("order_id", order_id)

@@ -14,6 +14,7 @@ pub enum RecordKind {
     History,
     SavedCard,
     Event,
+    Order,
 }
 
 impl std::fmt::Display for RecordKind {
@@ -22,6 +23,7 @@ impl std::fmt::Display for RecordKind {
             Self::History => "payment history",
             Self::SavedCard => "saved card",
             Self::Event => "webhook event",
+            Self::Order => "order",
         })
     }
 }

@@ -186,8 +186,16 @@ impl PaymentService {
     /// refused, one about an unknown payment that moves no money is ignored.
     async fn worth_keeping(&self, notice: &PgNotification) -> Result<bool, AppError> {
         match &notice.target {
-            NotificationTarget::Payment { uid, ignore_unknown: true } => {
-                Ok(self.histories().find_by_vendor(notice.vendor, uid).await?.is_some())
+            NotificationTarget::Payment { uid, ignore_unknown: true, order } => {
+                if self.histories().find_by_vendor(notice.vendor, uid).await?.is_some() {
+                    return Ok(true);
+                }
+                // Kept when it may complete a pending order (a virtual account
+                // issued for it).
+                Ok(match order {
+                    Some(order) => !self.orders().pending_orders_for(notice.vendor, order, 1).await?.is_empty(),
+                    None => false,
+                })
             }
             NotificationTarget::Payment { .. } => Ok(true),
             NotificationTarget::Cancel { key, ignore_unknown: true } => {

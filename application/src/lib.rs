@@ -18,6 +18,7 @@ mod keys;
 #[cfg(any(test, feature = "mocks"))]
 pub mod memory;
 mod notification;
+mod orders;
 mod policy;
 pub mod ports;
 mod reconcile;
@@ -34,6 +35,7 @@ pub use error::{AppError, Cause, RecordKind};
 pub use inbox::{InboxReport, Received};
 pub use intake::Taken;
 pub use keys::{derived_key, lookup_digest};
+pub use orders::{Answered, CreateOrder, OrderSettleReport};
 pub use policy::{OrderBinding, PasswordPolicy, WebhookTargets, WebhookUrlPolicy};
 pub use reconcile::{ReconcileOptions, ReconcileReport};
 pub use service::{Gateways, PaymentDeps, PaymentService};

@@ -353,3 +353,152 @@ impl NotificationReceipts for MemoryReceipts {
         Ok((before - rows.len()) as u64)
     }
 }
+
+/// Orders in memory, with the storage's rules (one per source, closed once);
+/// a completion inserts its history into `histories` and records its event
+/// there (not atomically: for tests of other layers).
+pub struct MemoryOrders {
+    pub histories: std::sync::Arc<dyn crate::ports::HistoryRepository>,
+    pub rows: std::sync::Mutex<Vec<crate::ports::StoredOrder>>,
+}
+
+impl MemoryOrders {
+    pub fn new(histories: std::sync::Arc<dyn crate::ports::HistoryRepository>) -> Self {
+        Self { histories, rows: std::sync::Mutex::default() }
+    }
+
+    fn close(&self, id: payments_domain::PaymentOrderId, status: payments_domain::OrderStatus, at: Timestamp) -> bool {
+        let mut rows = self.rows.lock().unwrap();
+        match rows.iter_mut().find(|r| r.order.id == id && r.order.status == payments_domain::OrderStatus::Pending) {
+            Some(row) => {
+                row.order.status = status;
+                row.order.closed_at = Some(at);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::ports::OrderRepository for MemoryOrders {
+    async fn insert_order(
+        &self,
+        order: &payments_domain::PaymentOrder,
+        password_hash: &payments_domain::PasswordHash,
+    ) -> Result<(), RepositoryError> {
+        let mut rows = self.rows.lock().unwrap();
+        if rows.iter().any(|r| r.order.source == order.source) {
+            return Err(RepositoryError::Conflict("source: an order is already registered for this source".into()));
+        }
+        rows.push(crate::ports::StoredOrder { order: order.clone(), password_hash: password_hash.clone() });
+        Ok(())
+    }
+
+    async fn record_lock(
+        &self,
+        id: payments_domain::PaymentOrderId,
+        locked: bool,
+        pg_amount: &str,
+    ) -> Result<(), RepositoryError> {
+        if let Some(row) = self.rows.lock().unwrap().iter_mut().find(|r| r.order.id == id) {
+            row.order.locked = locked;
+            pg_amount.clone_into(&mut row.order.pg_amount);
+        }
+        Ok(())
+    }
+
+    async fn remove_pending_order(&self, id: payments_domain::PaymentOrderId) -> Result<bool, RepositoryError> {
+        let mut rows = self.rows.lock().unwrap();
+        let before = rows.len();
+        rows.retain(|r| !(r.order.id == id && r.order.status == payments_domain::OrderStatus::Pending));
+        Ok(rows.len() < before)
+    }
+
+    async fn find_order(
+        &self,
+        id: payments_domain::PaymentOrderId,
+    ) -> Result<Option<crate::ports::StoredOrder>, RepositoryError> {
+        Ok(self.rows.lock().unwrap().iter().find(|r| r.order.id == id).cloned())
+    }
+
+    async fn find_order_by_source(
+        &self,
+        source: &payments_domain::Source,
+    ) -> Result<Option<crate::ports::StoredOrder>, RepositoryError> {
+        Ok(self.rows.lock().unwrap().iter().find(|r| &r.order.source == source).cloned())
+    }
+
+    async fn pending_orders_for(
+        &self,
+        code: VendorCode,
+        order_id: &payments_domain::OrderId,
+        limit: u32,
+    ) -> Result<Vec<crate::ports::StoredOrder>, RepositoryError> {
+        let rows = self.rows.lock().unwrap();
+        let pending = rows.iter().filter(|r| {
+            r.order.vendor_code == code
+                && r.order.source.id.as_str() == order_id.as_str()
+                && r.order.status == payments_domain::OrderStatus::Pending
+        });
+        Ok(pending.take(limit as usize).cloned().collect())
+    }
+
+    async fn pending_orders(
+        &self,
+        after: Option<payments_domain::PaymentOrderId>,
+        limit: u32,
+    ) -> Result<Vec<crate::ports::StoredOrder>, RepositoryError> {
+        let mut pending: Vec<_> = self
+            .rows
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| r.order.status == payments_domain::OrderStatus::Pending && after.is_none_or(|a| r.order.id > a))
+            .cloned()
+            .collect();
+        pending.sort_by_key(|r| r.order.id);
+        pending.truncate(limit as usize);
+        Ok(pending)
+    }
+
+    async fn complete_order(
+        &self,
+        id: payments_domain::PaymentOrderId,
+        closing: crate::ports::OrderClosing,
+        reason: Option<String>,
+        at: Timestamp,
+        history: &payments_domain::PaymentHistory,
+        password_hash: &payments_domain::PasswordHash,
+        event: &payments_domain::WebhookEvent,
+    ) -> Result<(), RepositoryError> {
+        let pending = self
+            .rows
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|r| r.order.id == id && r.order.status == payments_domain::OrderStatus::Pending);
+        if !pending {
+            return Err(RepositoryError::Stale);
+        }
+        self.histories.insert(history, password_hash).await?;
+        self.histories.save_change(crate::ports::Revision(0), history, event).await?;
+        let status = match closing {
+            crate::ports::OrderClosing::Completed => payments_domain::OrderStatus::Completed { history: history.id() },
+            crate::ports::OrderClosing::Refused => payments_domain::OrderStatus::Refused {
+                reason: reason.unwrap_or_default(),
+                history: Some(history.id()),
+            },
+        };
+        if self.close(id, status, at) { Ok(()) } else { Err(RepositoryError::Stale) }
+    }
+
+    async fn close_order(
+        &self,
+        id: payments_domain::PaymentOrderId,
+        status: &payments_domain::OrderStatus,
+        at: Timestamp,
+    ) -> Result<bool, RepositoryError> {
+        Ok(self.close(id, status.clone(), at))
+    }
+}

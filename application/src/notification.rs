@@ -42,8 +42,20 @@ impl PaymentService {
         received_at: Option<Timestamp>,
     ) -> Result<Notified, AppError> {
         let gateway = self.deps.gateways.get(notice.vendor)?;
-        let Some(stored) = self.notified_history(gateway, notice).await? else {
-            return Ok(Notified::Outcome(NotificationOutcome::Ignored));
+        let found = self.notified_history(gateway, notice).await;
+        let stored = match found {
+            Ok(Some(stored)) => stored,
+            Ok(None) | Err(AppError::NotRegistered(_)) => {
+                // A payment registered nowhere here may be a pending order's.
+                if let NotificationTarget::Payment { uid, order: Some(order), .. } = &notice.target
+                    && let Some(notified) =
+                        self.complete_notified_order(gateway, notice, uid, order, received_at).await?
+                {
+                    return Ok(notified);
+                }
+                return found.map(|_| Notified::Outcome(NotificationOutcome::Ignored));
+            }
+            Err(error) => return Err(error),
         };
         let Some(received_at) = received_at else {
             return self.reread_and_apply(gateway, notice, stored).await.map(Notified::Outcome);
@@ -77,7 +89,9 @@ impl PaymentService {
         match self.record_change(stored, PgWord::Reread(gateway), notice.payload.clone()).await? {
             Recorded::Unchanged(_) => Ok(NotificationOutcome::Unchanged),
             Recorded::Changed(event) => {
-                self.close_settled_cancel(event.previous(), event.current()).await;
+                if let Some(previous) = event.previous() {
+                    self.close_settled_cancel(previous, event.current()).await;
+                }
                 Ok(NotificationOutcome::Changed(event.id()))
             }
         }
@@ -91,7 +105,7 @@ impl PaymentService {
     ) -> Result<Option<StoredHistory>, AppError> {
         let vendor = notice.vendor;
         match &notice.target {
-            NotificationTarget::Payment { uid, ignore_unknown } => {
+            NotificationTarget::Payment { uid, ignore_unknown, .. } => {
                 match self.histories().find_by_vendor(vendor, uid).await? {
                     Some(stored) => Ok(Some(stored)),
                     None if *ignore_unknown => Ok(None),

@@ -25,6 +25,8 @@ struct Mocks {
     receipts: Arc<dyn NotificationReceipts>,
     attempts: Arc<crate::memory::MemoryAttempts>,
     orders: OrderBinding,
+    /// Orders (none unless a test stores some: see `service`).
+    payment_orders: MockOrderRepository,
     /// The clock, in seconds after `at(0)`.
     now: Arc<std::sync::atomic::AtomicI64>,
     /// The bounds on notification-triggered PG reads (none by default).
@@ -50,6 +52,7 @@ impl Mocks {
             receipts: Arc::new(crate::memory::MemoryReceipts::default()),
             attempts: Arc::default(),
             orders: OrderBinding::SourceId,
+            payment_orders: MockOrderRepository::new(),
             now: Arc::new(std::sync::atomic::AtomicI64::new(100)),
             rereads: crate::reread::RereadLimits { min_interval: std::time::Duration::ZERO, per_second: u32::MAX },
             wall_clock: false,
@@ -70,7 +73,13 @@ impl Mocks {
             next += 1;
             uuid::Uuid::from_u128(next)
         });
+        // After a test's own expectations, which mockall tries first: no order.
+        let mut payment_orders = self.payment_orders;
+        payment_orders.expect_find_order_by_source().returning(|_| Ok(None));
+        payment_orders.expect_pending_orders_for().returning(|_, _, _| Ok(vec![]));
+        payment_orders.expect_pending_orders().returning(|_, _| Ok(vec![]));
         PaymentService::new(PaymentDeps {
+            payment_orders: Arc::new(payment_orders),
             gateways: Gateways::new().with(VendorCode::Iamport, Arc::new(self.gateway)),
             histories: Arc::new(self.histories),
             reservations: Arc::new(self.reservations),
@@ -155,7 +164,7 @@ async fn create_registers_what_the_pg_charged() {
         })
         .times(1)
         .returning(|_, _| Ok(()));
-    let history = m.service().create_history(create_input("19900")).await.unwrap();
+    let history = m.service().create_history(create_input("19900")).await.unwrap().into_inner();
     assert_eq!(history.vendor(), &vendor());
     assert_eq!(history.source(), &source());
     assert_eq!(history.refund(), Money::ZERO);
@@ -263,7 +272,7 @@ async fn unbound_orders_register_any_order_and_a_mismatch_is_refused_without_can
     );
     let dollars = CreateHistory { currency: Some(Currency::parse("USD").unwrap()), ..create_input("19900") };
     assert_eq!(service.create_history(dollars).await.unwrap_err().cause(), Cause::CurrencyMismatch);
-    let registered = service.create_history(create_input("19900")).await.expect("any order registers");
+    let registered = service.create_history(create_input("19900")).await.expect("any order registers").into_inner();
     assert_eq!(registered.order_id().map(OrderId::as_str), Some("another-order"));
 }
 
@@ -480,7 +489,7 @@ async fn partial_cancel_records_the_change_and_its_event() {
         .withf(|rev, next, event| {
             *rev == Revision(3)
                 && next.refund() == money("2000")
-                && event.previous().refund() == Money::ZERO
+                && event.previous().unwrap().refund() == Money::ZERO
                 && event.current() == next
                 && event.trigger()["type"] == "cancel"
                 && event.trigger().get("account").is_none()
@@ -586,7 +595,7 @@ async fn cancel_retries_when_a_concurrent_change_committed_first() {
     m.histories
         .expect_save_change()
         .withf(|rev, next, event| {
-            *rev == Revision(4) && next.refund() == money("3000") && event.previous().refund() == money("1000")
+            *rev == Revision(4) && next.refund() == money("3000") && event.previous().unwrap().refund() == money("1000")
         })
         .times(1)
         .in_sequence(&mut seq)
@@ -909,7 +918,7 @@ async fn an_authenticated_payment_is_confirmed_with_a_stable_key_then_registered
                 Ok(snapshot("19900", true, vec![]))
             });
         m.histories.expect_insert().times(1).returning(|_, _| Ok(()));
-        let history = m.service().create_history(create_input("19900")).await.unwrap();
+        let history = m.service().create_history(create_input("19900")).await.unwrap().into_inner();
         assert_eq!(history.paid_at(), Some(at(1)));
         assert_eq!(history.order_id().map(OrderId::as_str), Some("order-1"));
     }
@@ -970,7 +979,11 @@ async fn a_payment_that_can_never_be_paid_is_422_naming_its_status() {
 fn notice() -> PgNotification {
     PgNotification {
         vendor: VendorCode::Iamport,
-        target: NotificationTarget::Payment { uid: VendorUid::parse("imp_123").unwrap(), ignore_unknown: false },
+        target: NotificationTarget::Payment {
+            uid: VendorUid::parse("imp_123").unwrap(),
+            ignore_unknown: false,
+            order: None,
+        },
         payload: json!({ "imp_uid": "imp_123", "merchant_uid": "order-1", "status": "paid" }),
         signed: false,
     }
@@ -1167,7 +1180,8 @@ async fn a_notification_for_an_unknown_payment_that_may_be_ignored_is_ignored() 
     m.histories.expect_find_by_vendor().returning(|_, _| Ok(None));
     m.gateway.expect_fetch_payment().never();
     let mut notice = notice();
-    notice.target = NotificationTarget::Payment { uid: VendorUid::parse("imp_123").unwrap(), ignore_unknown: true };
+    notice.target =
+        NotificationTarget::Payment { uid: VendorUid::parse("imp_123").unwrap(), ignore_unknown: true, order: None };
     assert_eq!(m.service().process_pg_notification(&notice).await.unwrap(), NotificationOutcome::Ignored);
 }
 
@@ -1217,7 +1231,9 @@ async fn a_reversed_deposit_is_recorded_as_unpaid_with_one_event() {
     m.histories
         .expect_save_change()
         .withf(|_, next, event| {
-            next.paid_at().is_none() && event.previous().paid_at().is_some() && event.current().paid_at().is_none()
+            next.paid_at().is_none()
+                && event.previous().unwrap().paid_at().is_some()
+                && event.current().paid_at().is_none()
         })
         .times(1)
         .returning(|_, _, _| Ok(()));
@@ -1249,7 +1265,7 @@ async fn a_deposit_notification_records_one_event() {
     m.histories
         .expect_save_change()
         .withf(|_, next, event| {
-            event.previous().paid_at().is_none()
+            event.previous().unwrap().paid_at().is_none()
                 && event.current().paid_at() == Some(at(1))
                 && next.paid_at().is_some()
                 && event.trigger()["status"] == "paid"
@@ -1507,7 +1523,11 @@ async fn a_notification_that_waits_a_moment_for_its_read_is_processed_as_it_come
 async fn a_notification_while_the_database_is_down_is_kept_whatever_it_is_about() {
     for notice in [
         PgNotification {
-            target: NotificationTarget::Payment { uid: VendorUid::parse("imp_123").unwrap(), ignore_unknown: true },
+            target: NotificationTarget::Payment {
+                uid: VendorUid::parse("imp_123").unwrap(),
+                ignore_unknown: true,
+                order: None,
+            },
             ..notice()
         },
         order_notice("the-secret"),
@@ -1744,7 +1764,7 @@ async fn an_abandoned_charge_found_at_the_pg_is_recorded_and_announced_by_the_re
         .withf(|revision, next, event| {
             *revision == Revision(0)
                 && event.current() == next
-                && event.previous() == next
+                && event.previous().is_none()
                 && event.trigger()["type"] == "charge_recorded"
         })
         .returning(|_, _, _| Ok(()));

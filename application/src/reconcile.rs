@@ -45,6 +45,8 @@ pub struct ReconcileReport {
     /// Saved-card charges whose answer was lost and whose caller never
     /// retried: recorded (and announced) or closed as not charged.
     pub charges: ChargeSettleReport,
+    /// Pending orders read at their PG: completed, refused, expired.
+    pub orders: crate::OrderSettleReport,
 }
 
 impl PaymentService {
@@ -52,7 +54,9 @@ impl PaymentService {
     /// registered or changed since `options.since`, and records each
     /// difference as an ordinary change (one event each), after settling the
     /// cancels whose outcome was unknown and the saved-card charges whose
-    /// caller is gone (a charge found at the PG is recorded and announced).
+    /// caller is gone (a charge found at the PG is recorded and announced),
+    /// and after reading every pending order at its PG (one the PG shows
+    /// paid is completed and announced; one past its expiry is closed).
     ///
     /// # Errors
     /// A storage failure; a PG failure counts the history as
@@ -62,6 +66,7 @@ impl PaymentService {
         if !options.dry_run {
             report.intents = self.settle_open_cancels(PAGE).await?;
             report.charges = self.settle_abandoned_charges(PAGE).await?;
+            report.orders = self.settle_pending_orders(options.limit, options.pace).await?;
         }
         let mut after: Option<HistoryId> = None;
         'pages: loop {
@@ -114,7 +119,7 @@ impl PaymentService {
         }
         let notice = PgNotification {
             vendor: vendor.code,
-            target: NotificationTarget::Payment { uid: vendor.uid, ignore_unknown: false },
+            target: NotificationTarget::Payment { uid: vendor.uid, ignore_unknown: false, order: None },
             payload: json!({ "type": "reconcile" }),
             signed: false,
         };

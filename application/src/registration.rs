@@ -5,8 +5,9 @@ use payments_domain::{CancelReason, HistoryId, HistoryIdentity, PaymentHistory, 
 use crate::commands::CreateHistory;
 use crate::error::AppError;
 use crate::keys::derived_key;
+use crate::orders::{Answered, OrderSettled};
 use crate::policy::OrderBinding;
-use crate::ports::{CancelRequest, ConfirmRequest, PaymentGateway};
+use crate::ports::{CancelRequest, ConfirmRequest, PasswordRecord, PaymentGateway, StoredOrder};
 use crate::service::PaymentService;
 
 impl PaymentService {
@@ -22,9 +23,18 @@ impl PaymentService {
     /// charged payment), a confirmation the PG refused, or a payment that can
     /// never be paid (`PaymentNotPayable`); a PG failure or timeout
     /// (nothing is written).
-    pub async fn create_history(&self, input: CreateHistory) -> Result<PaymentHistory, AppError> {
+    ///
+    /// A source with a pending order registers under it (see
+    /// [`Self::register_ordered`]): answered `Existing` when the order's
+    /// payment was recorded first (by the PG's webhook or the reconciler).
+    pub async fn create_history(&self, input: CreateHistory) -> Result<Answered<PaymentHistory>, AppError> {
         self.check_new_password(&input.password)?;
         self.check_webhook_url(&input.webhook_url).await?;
+        if let Some(order) = self.orders().find_order_by_source(&input.source).await?
+            && let Some(answered) = self.register_ordered(&input, order).await?
+        {
+            return Ok(answered);
+        }
         if self.histories().find_by_vendor(input.vendor.code, &input.vendor.uid).await?.is_some() {
             return Err(AppError::AlreadyRegistered {
                 param: "vendor.uid",
@@ -82,7 +92,110 @@ impl PaymentService {
         // The PG's notifications that came before this read (the webhook that
         // raced the customer's redirect) are answered by it: no read more.
         self.rereads.read_elsewhere(history.id(), read_at);
-        Ok(history)
+        Ok(Answered::Created(history))
+    }
+
+    /// Registers the payment of the order `stored` (the source's): with the
+    /// order's password, at the order's amount (a Toss payment is confirmed
+    /// with it; a request with another price is refused before anything is
+    /// confirmed), recorded and announced as the webhook would have. An
+    /// order completed already answers its history (`Existing`). `None`
+    /// when the order no longer applies (expired, or paid after its
+    /// expiry): the payment registers as one without an order.
+    async fn register_ordered(
+        &self,
+        input: &CreateHistory,
+        stored: StoredOrder,
+    ) -> Result<Option<Answered<PaymentHistory>>, AppError> {
+        self.check_password(PasswordRecord::Order(stored.order.id), &input.password, &stored.password_hash).await?;
+        let order = &stored.order;
+        if order.vendor_code != input.vendor.code || order.store_id != input.vendor.store_id {
+            return Err(AppError::OrderMismatch {
+                param: "vendor",
+                message: format!("the order of this source is at {} store {}", order.vendor_code, order.store_id),
+            });
+        }
+        match &order.status {
+            payments_domain::OrderStatus::Pending => {}
+            payments_domain::OrderStatus::Completed { .. } | payments_domain::OrderStatus::Refused { .. } => {
+                let Some(id) = order.history() else { return Ok(None) };
+                return self.ordered_answer(self.reload(id).await?.history, input, order).map(Some);
+            }
+            payments_domain::OrderStatus::Expired => return Ok(None),
+        }
+        if order.state_at(self.deps.clock.now()) != payments_domain::OrderState::Pending {
+            return Ok(None);
+        }
+        if input.price != order.price {
+            return Err(AppError::OrderMismatch {
+                param: "price",
+                message: format!("price {} is not the order's {}", input.price, order.price),
+            });
+        }
+        if let Some(expected) = input.currency.as_ref().filter(|c| **c != order.currency) {
+            return Err(AppError::CurrencyMismatch { expected: expected.to_string() });
+        }
+        if self.histories().find_by_vendor(input.vendor.code, &input.vendor.uid).await?.is_some() {
+            return Err(AppError::AlreadyRegistered {
+                param: "vendor.uid",
+                message: format!("payment {} of {} is already registered", input.vendor.uid, input.vendor.code),
+            });
+        }
+        let gateway = self.deps.gateways.get(input.vendor.code)?;
+        let read_at = self.deps.clock.now();
+        let mut snapshot = gateway.fetch_payment(&input.vendor.store_id, &input.vendor.uid).await?;
+        self.ensure_own_order(input, &snapshot)?;
+        if snapshot.phase == PaymentPhase::AwaitingConfirmation {
+            let order_id = snapshot
+                .order_id
+                .clone()
+                .ok_or_else(|| AppError::pg_bad_answer("the PG did not report the order id of a payment to confirm"))?;
+            // The order's amount, never the request's.
+            let request = ConfirmRequest {
+                order_id,
+                amount: order.price,
+                currency: order.currency.clone(),
+                idempotency_key: confirm_key(input),
+            };
+            snapshot = gateway.confirm_payment(&input.vendor.store_id, &input.vendor.uid, &request).await?;
+        }
+        let trigger = serde_json::json!({ "type": "order_completed", "by": "registration" });
+        match self.settle_order_payment(&stored, &input.vendor.uid, snapshot, read_at, trigger).await? {
+            OrderSettled::Recorded(history, _) => {
+                self.rereads.read_elsewhere(history.id(), read_at);
+                Ok(Some(Answered::Created(history)))
+            }
+            OrderSettled::Already(history) => self.ordered_answer(history, input, order).map(Some),
+            OrderSettled::Refused { reason, .. } => Err(AppError::OrderMismatch { param: "price", message: reason }),
+            OrderSettled::NotPaid(status) => Err(payments_domain::DomainError::Unpayable { status }.into()),
+            OrderSettled::OtherOrder => Err(AppError::OrderMismatch {
+                param: "source.id",
+                message: format!(
+                    "payment {} of {} was made for another order (its order id at the PG must be source.id)",
+                    input.vendor.uid, input.vendor.code
+                ),
+            }),
+            OrderSettled::PaidLate => Ok(None),
+        }
+    }
+
+    /// The answer to a registration of an order recorded already as `history`.
+    fn ordered_answer(
+        &self,
+        history: PaymentHistory,
+        input: &CreateHistory,
+        order: &payments_domain::PaymentOrder,
+    ) -> Result<Answered<PaymentHistory>, AppError> {
+        if history.vendor().uid != input.vendor.uid {
+            return Err(AppError::AlreadyRegistered {
+                param: "vendor.uid",
+                message: "the order of this source was paid by another payment".into(),
+            });
+        }
+        if let payments_domain::OrderStatus::Refused { reason, .. } = &order.status {
+            return Err(AppError::OrderMismatch { param: "price", message: reason.clone() });
+        }
+        Ok(Answered::Existing(history))
     }
 
     /// Under [`OrderBinding::SourceId`], refuses a payment whose PG

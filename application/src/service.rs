@@ -67,6 +67,8 @@ pub struct PaymentDeps {
     pub passwords: PasswordPolicy,
     /// Whether a payment registers only under its own order.
     pub orders: OrderBinding,
+    /// Orders registered before the customer's window.
+    pub payment_orders: Arc<dyn crate::ports::OrderRepository>,
 }
 
 /// The payment use cases. Cheap to clone; share one per process.
@@ -112,6 +114,10 @@ impl PaymentService {
 
     pub(crate) fn histories(&self) -> &dyn HistoryRepository {
         self.deps.histories.as_ref()
+    }
+
+    pub(crate) fn orders(&self) -> &dyn crate::ports::OrderRepository {
+        self.deps.payment_orders.as_ref()
     }
 
     pub(crate) fn reservations(&self) -> &dyn SavedCardRepository {

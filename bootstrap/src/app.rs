@@ -207,6 +207,7 @@ pub fn payment_service(
         attempts: repositories.attempts.clone(),
         passwords: config.passwords,
         orders: config.orders,
+        payment_orders: repositories.orders.clone(),
     }))
 }
 

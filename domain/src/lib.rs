@@ -8,6 +8,7 @@ mod error;
 mod history;
 mod ids;
 mod money;
+mod order;
 mod saved_card;
 mod source;
 mod text;
@@ -22,6 +23,7 @@ pub use history::{
 };
 pub use ids::{EventId, HistoryId, SavedCardId, Timestamp, to_millis};
 pub use money::Money;
+pub use order::{OrderMiss, OrderState, OrderStatus, PaymentOrder, PaymentOrderId};
 pub use saved_card::SavedCard;
 pub use source::{Password, PasswordHash, Source, SourceId, SourceSchema, SourceTable};
 pub use text::{CancelReason, Title};

@@ -6,13 +6,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::{DomainError, EventId, HistoryId, PaymentHistory, Source, Timestamp};
 
-/// One change of a history after its registration, whatever caused it: the
-/// state before and after, and the payload that triggered it (a PG webhook
-/// body, or a summary of our own cancel request).
+/// One change of a history, whatever caused it: the state before (none for
+/// a payment recorded with nobody answered: an order completed, a charge
+/// whose answer was lost) and after, and the payload that triggered it (a
+/// PG webhook body, or a summary of our own cancel request).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WebhookEvent {
     id: EventId,
-    previous: PaymentHistory,
+    previous: Option<PaymentHistory>,
     current: PaymentHistory,
     trigger: serde_json::Value,
     created_at: Timestamp,
@@ -34,7 +35,31 @@ impl WebhookEvent {
         if previous.identity() != current.identity() {
             return Err(DomainError::InconsistentSnapshot("an event must join two states of one history".into()));
         }
-        Ok(Self { id, previous, current, trigger, created_at })
+        Ok(Self { id, previous: Some(previous), current, trigger, created_at })
+    }
+
+    /// Announces a history recorded with no caller answered (an order
+    /// completed by the PG's webhook or the reconciler, a charge whose
+    /// answer was lost): no state before it.
+    pub fn created(id: EventId, current: PaymentHistory, trigger: serde_json::Value, created_at: Timestamp) -> Self {
+        Self { id, previous: None, current, trigger, created_at }
+    }
+
+    /// Restores a stored event.
+    ///
+    /// # Errors
+    /// As [`WebhookEvent::new`].
+    pub fn restore(
+        id: EventId,
+        previous: Option<PaymentHistory>,
+        current: PaymentHistory,
+        trigger: serde_json::Value,
+        created_at: Timestamp,
+    ) -> Result<Self, DomainError> {
+        match previous {
+            Some(previous) => Self::new(id, previous, current, trigger, created_at),
+            None => Ok(Self::created(id, current, trigger, created_at)),
+        }
     }
 
     pub fn id(&self) -> EventId {
@@ -46,8 +71,9 @@ impl WebhookEvent {
     pub fn source(&self) -> &Source {
         self.current.source()
     }
-    pub fn previous(&self) -> &PaymentHistory {
-        &self.previous
+    /// The state before; `None` for a history announced as it was recorded.
+    pub fn previous(&self) -> Option<&PaymentHistory> {
+        self.previous.as_ref()
     }
     pub fn current(&self) -> &PaymentHistory {
         &self.current

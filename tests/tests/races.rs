@@ -46,7 +46,7 @@ async fn concurrent_cancels(app: &TestApp, pg: Pg) {
     let mut steps: Vec<(usize, usize)> = all
         .iter()
         .filter(|d| d.order() == order && d.accepted())
-        .map(|d| (d.webhook().previous.cancels.len(), d.webhook().current.cancels.len()))
+        .map(|d| (d.webhook().previous.as_ref().unwrap().cancels.len(), d.webhook().current.cancels.len()))
         .collect();
     steps.sort_unstable();
     assert_eq!(steps.first().map(|s| s.0), Some(0), "{steps:?}");

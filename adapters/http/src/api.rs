@@ -7,9 +7,9 @@ use payments_application::ports::RawNotification;
 use payments_application::{AppError, Received, Taken};
 use payments_domain::{HistoryId, SavedCardId, VendorCode};
 use payments_wire::{
-    CancelHistoryBody, ChargeReservationBody, CreateHistoryBody, CreateReservationBody, HistoryBody,
-    IamportWebhookBody, OutboxBody, PasswordBody, PerformanceBody, ReconcilerBody, ReservationBody, SourceAccessorBody,
-    SystemBody, TossWebhookBody,
+    CancelHistoryBody, ChargeReservationBody, CreateHistoryBody, CreateOrderBody, CreateReservationBody, HistoryBody,
+    IamportWebhookBody, OrderBody, OutboxBody, PasswordBody, PerformanceBody, ReconcilerBody, ReservationBody,
+    SourceAccessorBody, SystemBody, TossWebhookBody,
 };
 use poem::web::Data;
 use poem_openapi::param::{Header, Path};
@@ -18,10 +18,10 @@ use poem_openapi::{ApiRequest, ApiResponse, OpenApi, Tags};
 use serde_json::{Value, json};
 
 use crate::HttpState;
-use crate::encrypted::{Encrypted, EncryptedCreated, EncryptedOk, EncryptedOkOrAccepted};
+use crate::encrypted::{Encrypted, EncryptedCreated, EncryptedCreatedOrOk, EncryptedOk, EncryptedOkOrAccepted};
 use crate::error::{
-    ApiError, CancelError, ChargeError, MonitorError, ReadError, RegisterError, RemoveCardError, SaveCardError,
-    WebhookError,
+    ApiError, CancelError, ChargeError, MonitorError, OrderError, ReadError, RegisterError, RemoveCardError,
+    SaveCardError, WebhookError,
 };
 use crate::idempotency::Keyed;
 use crate::notification::PgNotificationRequest;
@@ -33,6 +33,9 @@ use payments_wire::ErrorCode;
 enum ApiTags {
     /// Payments registered here: create, read, cancel.
     Histories,
+    /// Orders registered before the customer pays: the amount locked, the
+    /// payment recorded even when the customer never comes back.
+    Orders,
     /// Cards saved at a PG for later charges.
     Reservations,
     /// Notifications from the PGs.
@@ -83,6 +86,20 @@ async fn history_password(
     password: payments_domain::Password,
 ) -> Result<(), AppError> {
     state.payments.get_history(Locator::Source(source), &password).await.map(drop)
+}
+
+/// A replayed order request's own password check, against its order.
+async fn order_password(
+    state: &HttpState,
+    source: payments_domain::Source,
+    password: payments_domain::Password,
+) -> Result<(), AppError> {
+    state.payments.get_order(&source, &password).await.map(drop)
+}
+
+/// The wall clock, at the milliseconds the wire shows.
+fn now() -> payments_domain::Timestamp {
+    payments_domain::to_millis(chrono::Utc::now())
 }
 
 /// A replayed saved-card request's own password check, against its card.
@@ -156,20 +173,78 @@ impl PaymentsApi {
     /// nothing is confirmed or cancelled. When the PG charged another amount
     /// than `price`, the payment is cancelled at the PG and the answer is 422.
     /// Send an `Idempotency-Key` to retry safely.
+    ///
+    /// A source with an order (`POST /payments/orders`) registers under it:
+    /// with the order's password, at the order's price (a request with
+    /// another price is refused before anything is confirmed; Toss is
+    /// confirmed with the order's amount), announced to the order's
+    /// `webhook_url` like a completion by the PG's notification. When the
+    /// order's payment was recorded already (by the PG's notification or the
+    /// reconciler), the answer is 200 with that payment.
     #[oai(path = "/payments/histories", method = "post", operation_id = "createHistory", tag = "ApiTags::Histories")]
     async fn create_history(
         &self,
         state: Data<&Arc<HttpState>>,
         #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
         body: Encrypted<CreateHistoryBody>,
-    ) -> Result<EncryptedCreated<HistoryBody>, RegisterError> {
+    ) -> Result<EncryptedCreatedOrOk<HistoryBody>, RegisterError> {
         let command = body.value.try_into_domain()?;
         let keyed =
             Keyed::about_source("POST /payments/histories", &command.source, idempotency_key.0, &body.canonical);
         let verify = history_password(state.0, command.source.clone(), command.password.clone());
         let payments = state.payments.clone();
-        let work = async move { payments.create_history(command).await.map(|h| HistoryBody::from(&h)) };
-        Ok(idempotency::run(state.0, keyed, verify, work).await?)
+        let work = async move {
+            let answered = payments.create_history(command).await?;
+            let status = if answered.is_created() { 201 } else { 200 };
+            Ok((HistoryBody::from(&answered.into_inner()), status))
+        };
+        Ok(EncryptedCreatedOrOk(idempotency::run_answering(state.0, keyed, verify, work).await?))
+    }
+
+    /// Register an order
+    ///
+    /// Registers an order before the customer's window opens: the amount is
+    /// locked at the PG where it offers that (PortOne V2 pre-register,
+    /// Iamport prepare: the window then refuses another amount) and kept
+    /// here for Toss (its confirmation uses the order's amount). The PG's
+    /// notification of the payment completes the order by itself: the
+    /// payment is recorded and announced to `webhook_url` (`previous:
+    /// null`), even when the customer never comes back. The same order
+    /// asked again answers 200 with it; another amount for the same source
+    /// is 409. Send an `Idempotency-Key` to retry safely.
+    #[oai(path = "/payments/orders", method = "post", operation_id = "createOrder", tag = "ApiTags::Orders")]
+    async fn create_order(
+        &self,
+        state: Data<&Arc<HttpState>>,
+        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
+        body: Encrypted<CreateOrderBody>,
+    ) -> Result<EncryptedCreatedOrOk<OrderBody>, OrderError> {
+        let command = body.value.try_into_domain()?;
+        let keyed = Keyed::about_source("POST /payments/orders", &command.source, idempotency_key.0, &body.canonical);
+        let verify = order_password(state.0, command.source.clone(), command.password.clone());
+        let payments = state.payments.clone();
+        let work = async move {
+            let answered = payments.create_order(command).await?;
+            let status = if answered.is_created() { 201 } else { 200 };
+            Ok((OrderBody::at(&answered.into_inner(), now()), status))
+        };
+        Ok(EncryptedCreatedOrOk(idempotency::run_answering(state.0, keyed, verify, work).await?))
+    }
+
+    /// Read an order by its source
+    ///
+    /// Reads an order by the caller's record it was registered for, with its
+    /// password: `pending`, `completed` (with its payment's `history_id`),
+    /// `expired` or `refused`.
+    #[oai(path = "/payments/orders/get", method = "patch", operation_id = "getOrder", tag = "ApiTags::Orders")]
+    async fn get_order(
+        &self,
+        state: Data<&Arc<HttpState>>,
+        body: Encrypted<SourceAccessorBody>,
+    ) -> Result<EncryptedOk<OrderBody>, ReadError> {
+        let (source, password) = body.value.try_into_domain()?;
+        let order = state.payments.get_order(&source, &password).await?;
+        Ok(EncryptedOk::new(&OrderBody::at(&order, now()), &state.cipher))
     }
 
     /// Read a payment by its source

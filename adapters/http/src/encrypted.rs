@@ -297,6 +297,36 @@ impl<T: Type + Send> ApiResponse for EncryptedOkOrAccepted<T> {
     }
 }
 
+/// The answer of an operation that made its record (201) or found it made
+/// by an earlier request (200: an order asked again, a payment its order's
+/// notification recorded first), both with the encrypted JSON of `T`.
+#[derive(Debug, Clone)]
+pub struct EncryptedCreatedOrOk<T>(pub EncryptedCreated<T>);
+
+impl<T: Send> IntoResponse for EncryptedCreatedOrOk<T> {
+    fn into_response(self) -> Response {
+        self.0.into_response()
+    }
+}
+
+impl<T: Type + Send> ApiResponse for EncryptedCreatedOrOk<T> {
+    fn meta() -> MetaResponses {
+        let mut responses = EncryptedCreated::<T>::meta().responses;
+        let mut existing = EncryptedCreated::<T>::meta().responses;
+        for response in &mut existing {
+            response.status = Some(200);
+            response.description = "Made already (by an earlier request, or for a payment with an order by the PG's \
+                 notification): the same encrypted JSON, the record as it stands.";
+        }
+        responses.append(&mut existing);
+        MetaResponses { responses }
+    }
+
+    fn register(registry: &mut Registry) {
+        T::register(registry);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

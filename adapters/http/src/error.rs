@@ -413,6 +413,27 @@ operation_error!(
             Cause::PriceMismatch,
             Cause::CurrencyMismatch,
             Cause::PaymentNotPayable,
+            Cause::WrongPassword,
+            Cause::RecordLocked,
+            Cause::StorageUnavailable,
+            Cause::ServerBusy,
+            Cause::Internal,
+        ],
+    ],
+    edge: [ENCRYPTED_EDGE, IDEMPOTENT_EDGE]
+);
+operation_error!(
+    /// Errors of registering an order.
+    OrderError,
+    causes: [
+        PG_CALL,
+        &[
+            Cause::InvalidField,
+            Cause::AmountNotRepresentable,
+            Cause::WebhookUrlRefused,
+            Cause::AlreadyRegistered,
+            Cause::WrongPassword,
+            Cause::RecordLocked,
             Cause::StorageUnavailable,
             Cause::ServerBusy,
             Cause::Internal,
@@ -506,6 +527,7 @@ fn operation_error_of(error: &poem::Error) -> Option<&ApiError> {
         .downcast_ref::<ReadError>()
         .map(|e| &e.0)
         .or_else(|| error.downcast_ref::<RegisterError>().map(|e| &e.0))
+        .or_else(|| error.downcast_ref::<OrderError>().map(|e| &e.0))
         .or_else(|| error.downcast_ref::<CancelError>().map(|e| &e.0))
         .or_else(|| error.downcast_ref::<SaveCardError>().map(|e| &e.0))
         .or_else(|| error.downcast_ref::<ChargeError>().map(|e| &e.0))

@@ -34,8 +34,8 @@ use tracing::Instrument;
 
 pub use api::{HealthAnswer, IamportWebhookRequest, PaymentsApi, WebhookAck};
 pub use encrypted::{
-    ENCRYPTED_CONTENT_TYPE, Encrypted, EncryptedCreated, EncryptedOk, EncryptedOkOrAccepted, EncryptedReply,
-    canonical_json, decrypt_body,
+    ENCRYPTED_CONTENT_TYPE, Encrypted, EncryptedCreated, EncryptedCreatedOrOk, EncryptedOk, EncryptedOkOrAccepted,
+    EncryptedReply, canonical_json, decrypt_body,
 };
 pub use error::{
     ApiError, CancelError, ChargeError, MonitorError, ReadError, RegisterError, RemoveCardError, SaveCardError,

@@ -14,12 +14,13 @@ use payments_domain::VendorUid;
 
 use crate::wire::IamportWebhook;
 
-/// Whether a webhook with this `status` may have changed a recorded payment,
-/// so the payment must be re-read from Iamport: `paid` and `cancelled` yes;
-/// `ready` (a virtual account was issued) and `failed` no. An unknown status
+/// Whether a webhook with this `status` may have changed a recorded payment
+/// or completes a pending order, so the payment must be re-read from
+/// Iamport: `paid`, `cancelled` and `ready` (a virtual account issued: what
+/// completes an order paid by deposit) yes; `failed` no. An unknown status
 /// is re-read too, since re-reading is always safe.
 pub fn webhook_needs_reread(status: &str) -> bool {
-    !matches!(status, "ready" | "failed")
+    status != "failed"
 }
 
 /// Parses a webhook body (`{imp_uid, merchant_uid, status, cancellation_id?}`).
@@ -44,8 +45,13 @@ impl NotificationReader for IamportNotifications {
         // A payment wholly cancelled can never be registered any more (by its
         // customer, or by our own refusal of a mismatched registration):
         // nothing to keep about it when it is not registered here.
-        let ignore_unknown = hook.status == "cancelled";
-        Ok(NotificationIntent::Reread(NotificationTarget::Payment { uid, ignore_unknown }))
+        // An account just issued moved no money: about a payment neither
+        // registered nor ordered here, nothing to keep either.
+        let ignore_unknown = matches!(hook.status.as_str(), "cancelled" | "ready");
+        // Unproven (anyone may post this): it only finds a pending order,
+        // which the payment read from Iamport then decides on.
+        let order = payments_domain::OrderId::parse(&hook.merchant_uid).ok();
+        Ok(NotificationIntent::Reread(NotificationTarget::Payment { uid, ignore_unknown, order }))
     }
 }
 
@@ -59,7 +65,7 @@ mod tests {
     fn only_paid_and_cancelled_need_a_reread() {
         assert!(webhook_needs_reread("paid"));
         assert!(webhook_needs_reread("cancelled"));
-        assert!(!webhook_needs_reread("ready"));
+        assert!(webhook_needs_reread("ready"));
         assert!(!webhook_needs_reread("failed"));
     }
 
@@ -78,14 +84,16 @@ mod tests {
     #[test]
     fn the_reader_re_reads_what_may_have_changed_and_acknowledges_the_rest() {
         let reader = IamportNotifications;
-        for (status, final_status) in [("paid", false), ("cancelled", true), ("some-new-status", false)] {
+        for (status, final_status) in
+            [("paid", false), ("cancelled", true), ("ready", true), ("some-new-status", false)]
+        {
             let intent = reader.read(&json!({"imp_uid": "imp_1", "merchant_uid": "m", "status": status})).unwrap();
-            let NotificationIntent::Reread(NotificationTarget::Payment { uid, ignore_unknown }) = intent else {
+            let NotificationIntent::Reread(NotificationTarget::Payment { uid, ignore_unknown, .. }) = intent else {
                 panic!("{status}: {intent:?}");
             };
             assert_eq!((uid.as_str(), ignore_unknown), ("imp_1", final_status), "{status}");
         }
-        for status in ["ready", "failed"] {
+        for status in ["failed"] {
             let intent = reader.read(&json!({"imp_uid": "imp_1", "merchant_uid": "m", "status": status})).unwrap();
             assert!(matches!(intent, NotificationIntent::Ignore(_)), "{status}: {intent:?}");
         }

@@ -111,7 +111,9 @@ impl NotificationReader for PortOneNotifications {
                 // still be registered: kept for a retry.
                 let ignore_unknown =
                     matches!(event, "Ready" | "VirtualAccountIssued" | "Failed" | "PayPending" | "Cancelled");
-                Ok(NotificationIntent::Reread(NotificationTarget::Payment { uid, ignore_unknown }))
+                // The payment id is the order id (the merchant chooses it).
+                let order = payments_domain::OrderId::parse(uid.as_str()).ok();
+                Ok(NotificationIntent::Reread(NotificationTarget::Payment { uid, ignore_unknown, order }))
             }
             "BillingKey" if event == "Deleted" => {
                 Ok(NotificationIntent::CardRemoved(SecretKey(field("billingKey")?.to_owned())))
@@ -207,7 +209,7 @@ mod tests {
             ("Transaction.PayPending", true),
         ] {
             match reader.read(&transaction(kind)).unwrap() {
-                NotificationIntent::Reread(NotificationTarget::Payment { uid, ignore_unknown: ignored }) => {
+                NotificationIntent::Reread(NotificationTarget::Payment { uid, ignore_unknown: ignored, .. }) => {
                     assert_eq!((uid.as_str(), ignored), ("order-1", ignore_unknown), "{kind}");
                 }
                 other => panic!("{kind}: {other:?}"),

@@ -219,17 +219,18 @@ pub(crate) fn reservation(keys: &AtRestKeys, row: ReservationRow) -> Result<Stor
 /// Rebuilds a webhook event from its sealed snapshots and trigger.
 pub(crate) fn event(keys: &AtRestKeys, row: EventRow) -> Result<WebhookEvent, RepositoryError> {
     let id = row.id;
-    let previous: PaymentHistory = open_json(&keys.histories, EVENT_PREVIOUS, id, &row.previous)?;
+    let previous: Option<PaymentHistory> = open_json(&keys.histories, EVENT_PREVIOUS, id, &row.previous)?;
     let current: PaymentHistory = open_json(&keys.histories, EVENT_CURRENT, id, &row.current)?;
     let trigger: serde_json::Value = open_json(&keys.histories, EVENT_DATA, id, &row.data)?;
-    field("event", id, WebhookEvent::new(EventId::from_uuid(id), previous, current, trigger, row.created_at))
+    field("event", id, WebhookEvent::restore(EventId::from_uuid(id), previous, current, trigger, row.created_at))
 }
 
 /// The sealed columns of an event, in the order previous, current, data.
 pub(crate) fn seal_event(keys: &AtRestKeys, event: &WebhookEvent) -> Result<[String; 3], RepositoryError> {
     let id = event.id();
     Ok([
-        seal_json(&keys.histories, EVENT_PREVIOUS, id, event.previous())?,
+        // `null` for an event announcing a history as recorded.
+        seal_json(&keys.histories, EVENT_PREVIOUS, id, &event.previous())?,
         seal_json(&keys.histories, EVENT_CURRENT, id, event.current())?,
         seal_json(&keys.histories, EVENT_DATA, id, event.trigger())?,
     ])

@@ -27,7 +27,142 @@ pub(super) const HISTORY_COLUMNS: &str = "id, vendor_code, vendor_store_id, vend
 /// PostgreSQL's protocol, 65,535 per statement).
 const CANCELS_PER_INSERT: usize = 500;
 
+/// A new history's writes, sealed before its transaction begins.
+pub(super) struct NewHistory {
+    insert: QueryBuilder<'static, Db>,
+    cancels: Vec<QueryBuilder<'static, Db>>,
+    vendor_code: &'static str,
+    vendor_uid: String,
+}
+
+impl NewHistory {
+    /// Writes it in `tx`.
+    ///
+    /// # Errors
+    /// `Conflict` naming the unique key taken; `Unavailable`.
+    pub(super) async fn write(mut self, tx: &mut Tx) -> Result<(), RepositoryError> {
+        self.insert
+            .build()
+            .execute(&mut **tx)
+            .await
+            .map_err(|e| insert_error(e, "payment", self.vendor_code, &self.vendor_uid))?;
+        for mut insert in self.cancels {
+            insert.build().execute(&mut **tx).await.map_err(db_err)?;
+        }
+        Ok(())
+    }
+}
+
+/// An event's writes (its row and its delivery, due at its creation), sealed
+/// before its transaction begins.
+pub(super) struct NewEvent {
+    id: Uuid,
+    history: Uuid,
+    sealed: [String; 3],
+    created: super::TsCol,
+}
+
+impl NewEvent {
+    /// Writes it in `tx`.
+    ///
+    /// # Errors
+    /// `Unavailable`.
+    pub(super) async fn write(self, tx: &mut Tx) -> Result<(), RepositoryError> {
+        let [previous, current, trigger] = self.sealed;
+        sqlx::query(
+            "INSERT INTO payment_history_webhooks (id, payment_history_id, previous, current, data, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(id_col(self.id))
+        .bind(id_col(self.history))
+        .bind(previous)
+        .bind(current)
+        .bind(trigger)
+        .bind(self.created)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_err)?;
+        sqlx::query(
+            "INSERT INTO payment_webhook_outbox (event_id, state, due_at, attempts, created_at, updated_at) \
+             VALUES ($1, 'pending', $2, 0, $2, $2)",
+        )
+        .bind(id_col(self.id))
+        .bind(self.created)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+}
+
 impl Store {
+    /// Seals a new history (revision 0) for [`NewHistory::write`].
+    pub(super) async fn prepare_history(
+        &self,
+        history: &PaymentHistory,
+        password_hash: &PasswordHash,
+    ) -> Result<NewHistory, RepositoryError> {
+        let id = history.id();
+        let data = codec::seal_json(&self.keys.histories, codec::HISTORY_DATA, id, history.data())?;
+        let vendor = history.vendor();
+        let source = history.source();
+        let (order, order_digest) = self.seal_order(history)?;
+        let cancels = self.new_cancels(id, history.cancels(), None, 0).await?;
+        let pending = codec::seal_pending(&self.keys, id, history.pending_cancels())?;
+        let mut insert = QueryBuilder::<Db>::new(
+            "INSERT INTO payment_histories (id, vendor_code, vendor_store_id, vendor_uid, vendor_order_id, \
+             vendor_order_digest, source_schema, source_table, source_id, currency, price, refund, webhook_url, \
+             data, password, created_at, paid_at, cancelled_at, revision, payment_reservation_id, pending_cancels) ",
+        );
+        insert.push_values([()], |mut b, ()| {
+            b.push_bind(id_col(id.as_uuid()))
+                .push_bind(vendor.code.as_str())
+                .push_bind(vendor.store_id.as_str().to_owned())
+                .push_bind(vendor.uid.as_str().to_owned())
+                .push_bind(order.clone())
+                .push_bind(order_digest.clone())
+                .push_bind(source.schema.as_str().to_owned())
+                .push_bind(source.table.as_str().to_owned())
+                .push_bind(source.id.as_str().to_owned())
+                .push_bind(history.currency().as_str().to_owned())
+                .push_bind(money_col(history.price()))
+                .push_bind(money_col(history.refund()))
+                .push_bind(history.webhook_url().as_str().to_owned())
+                .push_bind(data.clone())
+                .push_bind(password_hash.as_str().to_owned())
+                .push_bind(ts_col(history.created_at()))
+                .push_bind(history.paid_at().map(ts_col))
+                .push_bind(history.cancelled_at().map(ts_col))
+                .push_bind(0_i64)
+                .push_bind(history.identity().reservation_id.map(|r| id_col(r.as_uuid())))
+                .push_bind(pending.clone());
+        });
+        Ok(NewHistory {
+            insert,
+            cancels,
+            vendor_code: vendor.code.as_str(),
+            vendor_uid: vendor.uid.as_str().to_owned(),
+        })
+    }
+
+    /// Seals an event of `history` for [`NewEvent::write`].
+    pub(super) fn prepare_event(&self, history: HistoryId, event: &WebhookEvent) -> Result<NewEvent, RepositoryError> {
+        if event.history_id() != history {
+            return Err(RepositoryError::Other(anyhow::anyhow!(
+                "event {} is of history {}, not of {}",
+                event.id(),
+                event.history_id(),
+                history
+            )));
+        }
+        Ok(NewEvent {
+            id: event.id().as_uuid(),
+            history: history.as_uuid(),
+            sealed: codec::seal_event(&self.keys, event)?,
+            created: ts_col(event.created_at()),
+        })
+    }
+
     /// A history's PG order id sealed for its row, and its lookup digest.
     fn seal_order(&self, history: &PaymentHistory) -> Result<(Option<String>, Option<String>), RepositoryError> {
         let Some(order) = history.order_id() else { return Ok((None, None)) };
@@ -114,46 +249,9 @@ impl Store {
 #[async_trait]
 impl HistoryRepository for Store {
     async fn insert(&self, history: &PaymentHistory, password_hash: &PasswordHash) -> Result<(), RepositoryError> {
-        let id = history.id();
-        let data = codec::seal_json(&self.keys.histories, codec::HISTORY_DATA, id, history.data())?;
-        let vendor = history.vendor();
-        let source = history.source();
-        let (order, order_digest) = self.seal_order(history)?;
-        let cancels = self.new_cancels(id, history.cancels(), None, 0).await?;
-        let pending = codec::seal_pending(&self.keys, id, history.pending_cancels())?;
+        let prepared = self.prepare_history(history, password_hash).await?;
         let mut tx = self.begin_write().await?;
-        sqlx::query(
-            "INSERT INTO payment_histories (id, vendor_code, vendor_store_id, vendor_uid, vendor_order_id, \
-             vendor_order_digest, source_schema, source_table, source_id, currency, price, refund, webhook_url, \
-             data, password, created_at, paid_at, cancelled_at, revision, payment_reservation_id, pending_cancels) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, 0, $19, $20)",
-        )
-        .bind(id_col(id.as_uuid()))
-        .bind(vendor.code.as_str())
-        .bind(vendor.store_id.as_str())
-        .bind(vendor.uid.as_str())
-        .bind(order)
-        .bind(order_digest)
-        .bind(source.schema.as_str())
-        .bind(source.table.as_str())
-        .bind(source.id.as_str())
-        .bind(history.currency().as_str())
-        .bind(money_col(history.price()))
-        .bind(money_col(history.refund()))
-        .bind(history.webhook_url().as_str())
-        .bind(data)
-        .bind(password_hash.as_str())
-        .bind(ts_col(history.created_at()))
-        .bind(history.paid_at().map(ts_col))
-        .bind(history.cancelled_at().map(ts_col))
-        .bind(history.identity().reservation_id.map(|r| id_col(r.as_uuid())))
-        .bind(pending)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| insert_error(e, "payment", vendor.code.as_str(), vendor.uid.as_str()))?;
-        for mut insert in cancels {
-            insert.build().execute(&mut *tx).await.map_err(db_err)?;
-        }
+        prepared.write(&mut tx).await?;
         tx.commit().await.map_err(db_err)
     }
 
@@ -269,19 +367,10 @@ impl HistoryRepository for Store {
         next: &PaymentHistory,
         event: &WebhookEvent,
     ) -> Result<(), RepositoryError> {
-        if event.history_id() != next.id() {
-            return Err(RepositoryError::Other(anyhow::anyhow!(
-                "event {} is of history {}, not of {}",
-                event.id(),
-                event.history_id(),
-                next.id()
-            )));
-        }
+        let event = self.prepare_event(next.id(), event)?;
         let id = next.id();
         let revision = expected.0.checked_add(1).ok_or(RepositoryError::Stale)?;
         let data = codec::seal_json(&self.keys.histories, codec::HISTORY_DATA, id, next.data())?;
-        let [previous, current, trigger] = codec::seal_event(&self.keys, event)?;
-        let created = ts_col(event.created_at());
         let cancels = self.new_cancels(id, next.cancels(), Some(expected.0), revision).await?;
         let pending = codec::seal_pending(&self.keys, id, next.pending_cancels())?;
         let (order, order_digest) = self.seal_order(next)?;
@@ -317,28 +406,7 @@ impl HistoryRepository for Store {
         for mut insert in cancels {
             insert.build().execute(&mut *tx).await.map_err(db_err)?;
         }
-        sqlx::query(
-            "INSERT INTO payment_history_webhooks (id, payment_history_id, previous, current, data, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(id_col(event.id().as_uuid()))
-        .bind(id_col(id.as_uuid()))
-        .bind(previous)
-        .bind(current)
-        .bind(trigger)
-        .bind(created)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
-        sqlx::query(
-            "INSERT INTO payment_webhook_outbox (event_id, state, due_at, attempts, created_at, updated_at) \
-             VALUES ($1, 'pending', $2, 0, $2, $2)",
-        )
-        .bind(id_col(event.id().as_uuid()))
-        .bind(created)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
+        event.write(&mut tx).await?;
         tx.commit().await.map_err(db_err)
     }
 }

@@ -42,9 +42,9 @@ fn body_of(notice: &PgNotification) -> Body {
     let payload = notice.payload.clone();
     let signed = notice.signed;
     match &notice.target {
-        NotificationTarget::Payment { uid, ignore_unknown } => Body {
+        NotificationTarget::Payment { uid, ignore_unknown, order } => Body {
             payment: Some(uid.as_str().to_owned()),
-            order: None,
+            order: order.as_ref().map(|o| o.as_str().to_owned()),
             secret: None,
             cancel: None,
             ignore_unknown: *ignore_unknown,
@@ -74,9 +74,10 @@ fn body_of(notice: &PgNotification) -> Body {
 
 fn notice_of(vendor: VendorCode, body: Body) -> Result<PgNotification, String> {
     let target = match (body.payment, body.order, body.secret, body.cancel) {
-        (Some(uid), None, None, None) => NotificationTarget::Payment {
+        (Some(uid), order, None, None) => NotificationTarget::Payment {
             uid: VendorUid::parse(uid).map_err(|e| e.to_string())?,
             ignore_unknown: body.ignore_unknown,
+            order: order.map(OrderId::parse).transpose().map_err(|e| e.to_string())?,
         },
         (None, Some(order), Some(secret), None) => NotificationTarget::Order {
             order_id: OrderId::parse(order).map_err(|e| e.to_string())?,

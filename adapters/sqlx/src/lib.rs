@@ -104,6 +104,7 @@ pub struct Repositories {
     pub reservations: Arc<dyn SavedCardRepository>,
     pub outbox: Arc<dyn WebhookOutbox>,
     pub idempotency: Arc<dyn IdempotencyStore>,
+    pub orders: Arc<dyn payments_application::ports::OrderRepository>,
 }
 
 impl Repositories {
@@ -118,6 +119,7 @@ impl Repositories {
             + SavedCardRepository
             + WebhookOutbox
             + IdempotencyStore
+            + payments_application::ports::OrderRepository
             + 'static,
     {
         let inbox: Arc<dyn NotificationInbox> = match spool {
@@ -133,6 +135,7 @@ impl Repositories {
             attempts: store.clone(),
             reservations: store.clone(),
             outbox: store.clone(),
+            orders: store.clone(),
             idempotency: store,
         }
     }

@@ -66,6 +66,9 @@ mod inbox;
 #[path = "intents.rs"]
 mod intents;
 #[allow(clippy::duplicate_mod)]
+#[path = "orders.rs"]
+mod orders;
+#[allow(clippy::duplicate_mod)]
 #[path = "outbox.rs"]
 mod outbox;
 #[allow(clippy::duplicate_mod)]

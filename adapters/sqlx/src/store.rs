@@ -32,6 +32,8 @@ use crate::codec::{CancelRow, EventRow, HistoryRow, ReservationRow};
 use crate::error::db_err;
 
 pub(super) type Tx = sqlx::Transaction<'static, Db>;
+/// A query of this backend, its arguments bound.
+pub(super) type Query<'q> = sqlx::query::Query<'q, Db, <Db as sqlx::Database>::Arguments<'q>>;
 
 /// Every repository port over one pool.
 #[derive(Clone)]

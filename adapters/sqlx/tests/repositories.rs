@@ -11,7 +11,7 @@ use std::time::Duration;
 use harness::*;
 use payments_application::ports::{
     CancelIntent, ChargeBegin, ChargeContext, ChargeIntent, IdempotencyClaim, IntentBegin, IntentState, JobOutcome,
-    OutboxStats, PasswordHasher, RefundAccount, RepositoryError, Revision, StoredResponse,
+    OrderClosing, OutboxStats, PasswordHasher, RefundAccount, RepositoryError, Revision, StoredOrder, StoredResponse,
 };
 use payments_crypto::{Argon2Hasher, Argon2Params};
 use payments_domain::*;
@@ -51,6 +51,7 @@ suite!(
     reconcile_candidates_are_the_unpaid_and_the_recent_in_pages,
     settled_deliveries_are_purged_after_their_retention_with_their_attempts,
     wrong_passwords_are_counted_per_record_in_windows_and_locks,
+    an_order_completes_once_with_its_history_and_its_announcement,
 );
 
 async fn reconcile_candidates_are_the_unpaid_and_the_recent_in_pages(db: &TestDb) {
@@ -127,7 +128,11 @@ async fn the_inbox_keeps_notifications_until_processed_under_leases(db: &TestDb)
     // A pending item is never purged.
     let payment = PgNotification {
         vendor: VendorCode::Iamport,
-        target: NotificationTarget::Payment { uid: VendorUid::parse("imp_1").unwrap(), ignore_unknown: false },
+        target: NotificationTarget::Payment {
+            uid: VendorUid::parse("imp_1").unwrap(),
+            ignore_unknown: false,
+            order: Some(OrderId::parse("order-1").unwrap()),
+        },
         payload: serde_json::json!({"imp_uid": "imp_1"}),
         signed: false,
     };
@@ -148,7 +153,11 @@ async fn the_inbox_keeps_one_row_per_target_refreshed_by_repeats(db: &TestDb) {
     let seconds = |s: u64| Duration::from_secs(s);
     let notice = |status: &str| PgNotification {
         vendor: VendorCode::Iamport,
-        target: NotificationTarget::Payment { uid: VendorUid::parse("imp_1").unwrap(), ignore_unknown: false },
+        target: NotificationTarget::Payment {
+            uid: VendorUid::parse("imp_1").unwrap(),
+            ignore_unknown: false,
+            order: None,
+        },
         payload: serde_json::json!({"imp_uid": "imp_1", "status": status}),
         signed: false,
     };
@@ -954,6 +963,7 @@ async fn key_rotation_keeps_old_rows_readable_and_reseals_them(db: &TestDb) {
         target: payments_application::commands::NotificationTarget::Payment {
             uid: VendorUid::parse("imp_kept").unwrap(),
             ignore_unknown: false,
+            order: None,
         },
         payload: serde_json::json!({"imp_uid": "imp_kept"}),
         signed: false,
@@ -1168,4 +1178,88 @@ async fn connecting_to_an_unreachable_postgres_fails_fast() {
     let result = Database::connect("postgres://postgres@127.0.0.1:1/none", &config).await;
     assert!(result.is_err());
     assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+/// An order of 1000 for source `order`, pending.
+fn order(order: &str) -> PaymentOrder {
+    PaymentOrder {
+        id: PaymentOrderId::from_uuid(uuid::Uuid::now_v7()),
+        vendor_code: VendorCode::Iamport,
+        store_id: StoreId::parse("store-1").unwrap(),
+        source: Source::parse("shop", "orders", order).unwrap(),
+        currency: Currency::krw(),
+        price: money("1000"),
+        webhook_url: WebhookUrl::parse("http://127.0.0.1:9/hook").unwrap(),
+        locked: false,
+        pg_amount: "1000".into(),
+        created_at: at(0),
+        expires_at: at(3_600_000),
+        status: OrderStatus::Pending,
+        closed_at: None,
+    }
+}
+
+/// The order's announcement of `history`, as recorded.
+fn created(history: &PaymentHistory) -> WebhookEvent {
+    WebhookEvent::created(
+        EventId::from_uuid(uuid::Uuid::now_v7()),
+        history.clone(),
+        serde_json::json!({"type": "order_completed"}),
+        at(10),
+    )
+}
+
+async fn an_order_completes_once_with_its_history_and_its_announcement(db: &TestDb) {
+    let orders = &db.repos.orders;
+    let pending = order("order-1");
+    orders.insert_order(&pending, &hash()).await.unwrap();
+    let again = orders.insert_order(&order("order-1"), &hash()).await.unwrap_err();
+    assert!(matches!(again, RepositoryError::Conflict(ref m) if m.starts_with("source: ")), "{again:?}");
+    orders.record_lock(pending.id, true, "1000").await.unwrap();
+    let stored = orders.find_order_by_source(&pending.source).await.unwrap().unwrap();
+    assert_eq!(stored, StoredOrder { order: PaymentOrder { locked: true, ..pending.clone() }, password_hash: hash() });
+    let order_id = OrderId::parse("order-1").unwrap();
+    assert_eq!(orders.pending_orders_for(VendorCode::Iamport, &order_id, 8).await.unwrap().len(), 1);
+    assert!(orders.pending_orders_for(VendorCode::PortOne, &order_id, 8).await.unwrap().is_empty());
+
+    // Two completions race (two instances): one history, one event, one delivery.
+    let first = history("imp_1", "order-1", "1000", vec![]);
+    let second = history("imp_1", "order-1", "1000", vec![]);
+    let (hash, first_event, second_event) = (hash(), created(&first), created(&second));
+    let (a, b) = tokio::join!(
+        orders.complete_order(pending.id, OrderClosing::Completed, None, at(10), &first, &hash, &first_event),
+        orders.complete_order(pending.id, OrderClosing::Completed, None, at(10), &second, &hash, &second_event),
+    );
+    let lost =
+        |r: &Result<(), RepositoryError>| matches!(r, Err(RepositoryError::Stale | RepositoryError::Conflict(_)));
+    assert!((a.is_ok() && lost(&b)) || (b.is_ok() && lost(&a)), "expected one completion, got {a:?} and {b:?}");
+    let winner = if a.is_ok() { &first } else { &second };
+    assert_eq!(db.count("payment_histories").await, 1);
+    assert_eq!(db.count("payment_history_webhooks").await, 1);
+    assert_eq!(db.count("payment_webhook_outbox").await, 1);
+    let done = orders.find_order(pending.id).await.unwrap().unwrap().order;
+    assert_eq!(done.status, OrderStatus::Completed { history: winner.id() });
+    assert_eq!(done.closed_at, Some(at(10)));
+    assert!(orders.pending_orders(None, 10).await.unwrap().is_empty());
+    let job = db.repos.outbox.claim_due(at(20), 10, Duration::from_secs(30)).await.unwrap();
+    assert_eq!(job.len(), 1);
+    assert!(job[0].event.previous().is_none(), "an order's completion is announced with no previous state");
+    assert_eq!(job[0].event.current(), winner);
+
+    // Closed only while pending; a lock that failed removes only a pending order.
+    let expiring = order("order-2");
+    orders.insert_order(&expiring, &hash).await.unwrap();
+    assert_eq!(orders.pending_orders(None, 10).await.unwrap().len(), 1);
+    assert!(orders.close_order(expiring.id, &OrderStatus::Expired, at(3_600_001)).await.unwrap());
+    assert!(!orders.close_order(expiring.id, &OrderStatus::Expired, at(3_600_002)).await.unwrap());
+    assert!(!orders.remove_pending_order(expiring.id).await.unwrap());
+    let late = history("imp_2", "order-2", "1000", vec![]);
+    let late_event = created(&late);
+    let refused = orders.complete_order(expiring.id, OrderClosing::Completed, None, at(10), &late, &hash, &late_event);
+    assert!(matches!(refused.await, Err(RepositoryError::Stale)));
+    assert_eq!(db.count("payment_histories").await, 1, "a refused completion leaves nothing behind");
+    let unlocked = order("order-3");
+    orders.insert_order(&unlocked, &hash).await.unwrap();
+    assert!(orders.remove_pending_order(unlocked.id).await.unwrap());
+    assert!(orders.find_order(unlocked.id).await.unwrap().is_none());
 }

@@ -35,7 +35,7 @@ fn deposit(order: &str) -> PgNotification {
 fn payment(uid: &str) -> PgNotification {
     PgNotification {
         vendor: VendorCode::Iamport,
-        target: NotificationTarget::Payment { uid: VendorUid::parse(uid).unwrap(), ignore_unknown: true },
+        target: NotificationTarget::Payment { uid: VendorUid::parse(uid).unwrap(), ignore_unknown: true, order: None },
         payload: serde_json::json!({"imp_uid": uid, "status": "paid"}),
         signed: false,
     }

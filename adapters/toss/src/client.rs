@@ -11,7 +11,8 @@ use serde_json::Value;
 use payments_pg::{Answer, ExposeSecret, IDEMPOTENCY_KEY, PgBuildError, PgFailure, PgHttp, SecretString, Stores};
 
 use payments_application::ports::{
-    CancelRequest, ChargeRequest, ChargedPayment, ConfirmRequest, GatewayError, PaymentGateway, PgCard,
+    CancelRequest, ChargeRequest, ChargedPayment, ConfirmRequest, GatewayError, OrderLock, OrderLockRequest,
+    PaymentGateway, PgCard,
 };
 use payments_domain::{Money, OrderId, PaymentSnapshot, SourceId, StoreId, VendorCode, VendorUid};
 
@@ -381,6 +382,16 @@ impl PaymentGateway for TossGateway {
         AMOUNTS.write("price", request.amount, &request.currency)?;
         self.confirm(store.as_str(), uid.as_str(), request.order_id.as_str(), request.amount, &request.idempotency_key)
             .await
+    }
+
+    /// Toss offers no lock before its window: it documents keeping
+    /// `orderId` and `amount` on the merchant's server and confirming with
+    /// them (which registration does with the order's amount). The store
+    /// must be one of ours.
+    async fn lock_order(&self, store: &StoreId, request: &OrderLockRequest) -> Result<OrderLock, GatewayError> {
+        self.stores.get(VendorCode::TossPayments, store.as_str())?;
+        let pg_amount = AMOUNTS.write("price", request.amount, &request.currency)?;
+        Ok(OrderLock { locked: false, pg_amount })
     }
 
     fn notification_secret_matches(&self, data: &Value, given: &str) -> bool {

@@ -230,7 +230,7 @@ impl NotificationReader for TossNotifications {
             TossNotification::PaymentStatusChanged { payment_key, status } => {
                 let uid = VendorUid::parse(payment_key).map_err(|e| format!("data.paymentKey: {e}"))?;
                 let ignore_unknown = status.as_ref().is_some_and(nothing_to_keep_unregistered);
-                NotificationIntent::Reread(NotificationTarget::Payment { uid, ignore_unknown })
+                NotificationIntent::Reread(NotificationTarget::Payment { uid, ignore_unknown, order: None })
             }
             TossNotification::DepositCallback(callback) => {
                 let order_id = OrderId::parse(callback.order_id).map_err(|e| format!("orderId: {e}"))?;
@@ -251,6 +251,7 @@ impl NotificationReader for TossNotifications {
                     (Some(payment_key), _) => NotificationTarget::Payment {
                         uid: VendorUid::parse(payment_key).map_err(|e| format!("data.paymentKey: {e}"))?,
                         ignore_unknown,
+                        order: None,
                     },
                     (None, Some(key)) => NotificationTarget::Cancel {
                         key: CancelKey::parse(key).map_err(|e| format!("data.transactionKey: {e}"))?,

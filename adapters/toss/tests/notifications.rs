@@ -87,6 +87,7 @@ fn a_cancel_status_change_re_reads_the_payment_of_the_cancel_it_names() {
         NotificationIntent::Reread(NotificationTarget::Payment {
             uid: VendorUid::parse("5zJ4xY7m0kODnyRpQWGrN2xqGlNvLrKwv1M9ENjbeoPaZdL6").unwrap(),
             ignore_unknown: false,
+            order: None,
         })
     );
 }

@@ -7,6 +7,7 @@
 //! `try_into_domain()`; responses are built from domain values with `From`.
 
 mod monitors;
+mod orders;
 mod requests;
 mod responses;
 mod scalars;
@@ -15,6 +16,7 @@ mod webhooks;
 pub use monitors::{
     CommitBody, CpuBody, MemoryBody, OutboxBody, PackageBody, PerformanceBody, ReconcilerBody, SystemBody,
 };
+pub use orders::{CreateOrderBody, OrderBody, OrderPgBody, OrderStateBody, OrderVendorBody};
 pub use requests::{
     CancelHistoryBody, ChargeReservationBody, CreateHistoryBody, CreateReservationBody, PasswordBody,
     RefundAccountBody, SourceAccessorBody, VendorInputBody,

@@ -15,8 +15,11 @@ pub struct WebhookBody {
     pub id: uuid::Uuid,
     /// The caller's record the payment is for.
     pub source: SourceBody,
-    /// The payment before the change.
-    pub previous: HistorySnapshotBody,
+    /// The payment before the change; `null` when the payment is announced
+    /// as it was recorded with no request answered (an order completed by
+    /// the PG's notification or the reconciler, a charge whose answer was
+    /// lost).
+    pub previous: Option<HistorySnapshotBody>,
     /// The payment after the change.
     pub current: HistorySnapshotBody,
 }
@@ -27,7 +30,7 @@ impl WebhookBody {
         Self {
             id: event.id().as_uuid(),
             source: event.source().into(),
-            previous: event.previous().into(),
+            previous: event.previous().map(Into::into),
             current: event.current().into(),
         }
     }

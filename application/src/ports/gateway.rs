@@ -169,6 +169,27 @@ pub struct ChargedPayment {
     pub snapshot: PaymentSnapshot,
 }
 
+/// An amount to lock at the PG before its window opens: the order id the
+/// window pays (the caller's `source.id`) and what it must charge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderLockRequest {
+    pub order_id: OrderId,
+    pub amount: Money,
+    pub currency: Currency,
+}
+
+/// What the PG's window needs of an order, as the PG answered its lock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderLock {
+    /// Whether the PG holds the amount and its window refuses another
+    /// (PortOne V2 pre-register, Iamport prepare); `false` for a PG that
+    /// offers no lock (Toss: the amount is checked at confirmation).
+    pub locked: bool,
+    /// The amount as the PG's window takes it, in the PG's unit (PortOne V2:
+    /// minor units; Iamport and Toss: the currency's major unit).
+    pub pg_amount: serde_json::Number,
+}
+
 /// One PG (Iamport, Toss Payments, ...) as the use cases see it.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
@@ -205,6 +226,28 @@ pub trait PaymentGateway: Send + Sync {
     fn notification_secret_matches(&self, data: &serde_json::Value, secret: &str) -> bool {
         let _ = (data, secret);
         false
+    }
+
+    /// Locks an order's amount at the PG before the customer's window opens
+    /// (PortOne V2 `POST /payments/{paymentId}/pre-register`, Iamport
+    /// `POST /payments/prepare`): the window then refuses another amount for
+    /// that order id. Locking an order again with the same amount succeeds
+    /// (a retried order); with another amount, the PG's lock is moved to it
+    /// (the caller holds the one order of this id). The default, for a PG
+    /// that offers no lock, locks nothing and writes the amount in the
+    /// currency's major unit.
+    ///
+    /// # Errors
+    /// As [`PaymentGateway::fetch_payment`], plus `Rejected` when the PG
+    /// refuses the lock (the order id is paid already, an invalid amount),
+    /// and `Unrepresentable` for an amount the PG cannot carry.
+    async fn lock_order(&self, store: &StoreId, request: &OrderLockRequest) -> Result<OrderLock, GatewayError> {
+        let _ = store;
+        request
+            .currency
+            .check_amount("price", request.amount)
+            .map_err(|e| GatewayError::Unrepresentable(e.to_string()))?;
+        Ok(OrderLock { locked: false, pg_amount: request.amount.to_json_number() })
     }
 
     /// Cancels (part of) a payment and returns the payment as it is afterwards.

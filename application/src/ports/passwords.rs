@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use payments_domain::{HistoryId, Password, PasswordHash, SavedCardId, Timestamp};
+use payments_domain::{HistoryId, Password, PasswordHash, PaymentOrderId, SavedCardId, Timestamp};
 
 use super::storage::RepositoryError;
 
@@ -12,14 +12,16 @@ use super::storage::RepositoryError;
 pub enum PasswordRecord {
     History(HistoryId),
     SavedCard(SavedCardId),
+    Order(PaymentOrderId),
 }
 
 impl PasswordRecord {
-    /// `history:<uuid>` or `reservation:<uuid>`.
+    /// `history:<uuid>`, `reservation:<uuid>` or `order:<uuid>`.
     pub fn key(&self) -> String {
         match self {
             Self::History(id) => format!("history:{}", id.as_uuid()),
             Self::SavedCard(id) => format!("reservation:{}", id.as_uuid()),
+            Self::Order(id) => format!("order:{}", id.as_uuid()),
         }
     }
 }

@@ -492,6 +492,7 @@ pub async fn spawn_app_targeting(
         },
         max_kept_notifications: u64::MAX,
         receipts: Arc::new(payments_application::memory::MemoryReceipts::default()),
+        payment_orders: Arc::new(payments_application::memory::MemoryOrders::new(histories.clone())),
     });
     let state = HttpState::new(
         payments,
