@@ -465,9 +465,7 @@ impl crate::ports::OrderRepository for MemoryOrders {
     async fn complete_order(
         &self,
         id: payments_domain::PaymentOrderId,
-        closing: crate::ports::OrderClosing,
-        reason: Option<String>,
-        at: Timestamp,
+        closing: &crate::ports::OrderClosing,
         history: &payments_domain::PaymentHistory,
         password_hash: &payments_domain::PasswordHash,
         event: &payments_domain::WebhookEvent,
@@ -483,12 +481,13 @@ impl crate::ports::OrderRepository for MemoryOrders {
         }
         self.histories.insert(history, password_hash).await?;
         self.histories.save_change(crate::ports::Revision(0), history, event).await?;
-        let status = match closing {
-            crate::ports::OrderClosing::Completed => payments_domain::OrderStatus::Completed { history: history.id() },
-            crate::ports::OrderClosing::Refused => payments_domain::OrderStatus::Refused {
-                reason: reason.unwrap_or_default(),
-                history: Some(history.id()),
-            },
+        let (status, at) = match closing {
+            crate::ports::OrderClosing::Completed { at } => {
+                (payments_domain::OrderStatus::Completed { history: history.id() }, *at)
+            }
+            crate::ports::OrderClosing::Refused { reason, at } => {
+                (payments_domain::OrderStatus::Refused { reason: reason.clone(), history: Some(history.id()) }, *at)
+            }
         };
         if self.close(id, status, at) { Ok(()) } else { Err(RepositoryError::Stale) }
     }

@@ -243,7 +243,7 @@ impl PaymentService {
     ) -> Result<OrderSettled, AppError> {
         let order = &stored.order;
         match order.check_payment(&snapshot, read_at) {
-            Ok(()) => self.record_order(stored, uid, snapshot, OrderClosing::Completed, None, trigger).await,
+            Ok(()) => self.record_order(stored, uid, snapshot, None, trigger).await,
             Err(OrderMiss::NotPaid { status }) => Ok(OrderSettled::NotPaid(status)),
             Err(OrderMiss::OtherOrder) => Ok(OrderSettled::OtherOrder),
             Err(OrderMiss::PaidAfterExpiry { paid_at }) => {
@@ -258,20 +258,20 @@ impl PaymentService {
                 let gateway = self.deps.gateways.get(order.vendor_code)?;
                 let snapshot = self.cancel_order_mismatch(gateway, order, uid, snapshot, &reason).await?;
                 let reason = format!("{reason}; cancelled at the PG");
-                self.record_order(stored, uid, snapshot, OrderClosing::Refused, Some(reason), trigger).await
+                self.record_order(stored, uid, snapshot, Some(reason), trigger).await
             }
         }
     }
 
-    /// Records the payment of an order (completed, or refused and refunded)
-    /// with its announcement; a concurrent recording answers its history.
+    /// Records the payment of an order (completed, or refused for
+    /// `refusal` and refunded) with its announcement; a concurrent recording
+    /// answers its history.
     async fn record_order(
         &self,
         stored: &StoredOrder,
         uid: &VendorUid,
         snapshot: PaymentSnapshot,
-        closing: OrderClosing,
-        reason: Option<String>,
+        refusal: Option<String>,
         trigger: serde_json::Value,
     ) -> Result<OrderSettled, AppError> {
         let order = &stored.order;
@@ -286,14 +286,14 @@ impl PaymentService {
         };
         let history = PaymentHistory::register(identity, snapshot)?;
         let event = WebhookEvent::created(EventId::from_uuid(self.deps.ids.new_id()), history.clone(), trigger, now);
-        let recorded = self
-            .orders()
-            .complete_order(order.id, closing, reason.clone(), now, &history, &stored.password_hash, &event)
-            .await;
-        match recorded {
-            Ok(()) => Ok(match reason {
-                Some(reason) if closing == OrderClosing::Refused => OrderSettled::Refused { reason, event: event.id() },
-                _ => OrderSettled::Recorded(history, event.id()),
+        let closing = match &refusal {
+            Some(reason) => OrderClosing::Refused { reason: reason.clone(), at: now },
+            None => OrderClosing::Completed { at: now },
+        };
+        match self.orders().complete_order(order.id, &closing, &history, &stored.password_hash, &event).await {
+            Ok(()) => Ok(match refusal {
+                Some(reason) => OrderSettled::Refused { reason, event: event.id() },
+                None => OrderSettled::Recorded(history, event.id()),
             }),
             Err(RepositoryError::Stale | RepositoryError::Conflict(_)) => {
                 self.order_recorded_elsewhere(stored, uid).await

@@ -58,8 +58,8 @@ pub use payments_crypto::DecryptError;
 /// The request and response objects of the API (the same types the server uses).
 pub use payments_wire as wire;
 use payments_wire::{
-    CancelHistoryBody, ChargeReservationBody, CreateHistoryBody, CreateReservationBody, HistoryBody, PasswordBody,
-    PerformanceBody, ReservationBody, SourceAccessorBody, SystemBody, WebhookBody,
+    CancelHistoryBody, ChargeReservationBody, CreateHistoryBody, CreateOrderBody, CreateReservationBody, HistoryBody,
+    OrderBody, PasswordBody, PerformanceBody, ReservationBody, SourceAccessorBody, SystemBody, WebhookBody,
 };
 
 /// The content type of encrypted bodies.
@@ -192,6 +192,27 @@ impl PaymentsClient {
     /// then cancelled at the PG), 502/504 the PG failed.
     pub async fn create_history(&self, body: &CreateHistoryBody) -> Result<HistoryBody, ClientError> {
         self.encrypted(Method::POST, "/payments/histories", Some(body.to_json_string()), true).await
+    }
+
+    /// Registers an order before the customer's window opens (the amount
+    /// locked at the PG where it offers that); answers the order, with what
+    /// the window needs in `pg`. The same order asked again answers it as it
+    /// stands.
+    ///
+    /// # Errors
+    /// 400 invalid field or unknown vendor/store, 403 an order asked again
+    /// with another password, 409 a payment or an order with other terms
+    /// registered for the source, 422/502/504 the PG refused or failed the lock.
+    pub async fn create_order(&self, body: &CreateOrderBody) -> Result<OrderBody, ClientError> {
+        self.encrypted(Method::POST, "/payments/orders", Some(body.to_json_string()), true).await
+    }
+
+    /// Reads an order by the caller's record it was registered for.
+    ///
+    /// # Errors
+    /// 403 wrong password, 404 no such order.
+    pub async fn get_order(&self, accessor: &SourceAccessorBody) -> Result<OrderBody, ClientError> {
+        self.encrypted(Method::PATCH, "/payments/orders/get", Some(accessor.to_json_string()), false).await
     }
 
     /// Reads a payment by the caller's record it was registered for.

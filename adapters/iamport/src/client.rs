@@ -5,7 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use payments_application::ports::{CancelRequest, ChargeRequest, ChargedPayment, GatewayError, PaymentGateway, PgCard};
+use payments_application::ports::{
+    CancelRequest, ChargeRequest, ChargedPayment, GatewayError, OrderLock, OrderLockRequest, PaymentGateway, PgCard,
+};
 use payments_domain::{
     CancelHistory, CancelKey, CancelReason, Currency, Money, OrderId, PaymentPhase, PaymentSnapshot, SourceId, StoreId,
     VendorCode, VendorUid,
@@ -18,7 +20,9 @@ use serde_json::{Number, Value};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-use crate::wire::{IamportResponse, IamportUser, PaymentCancelCreate, SubscriptionAgain, UserAccessor, unix_time};
+use crate::wire::{
+    IamportResponse, IamportUser, PaymentCancelCreate, PaymentPrepare, SubscriptionAgain, UserAccessor, unix_time,
+};
 
 /// The real Iamport API.
 pub const IAMPORT_URL: &str = "https://api.iamport.kr";
@@ -532,6 +536,54 @@ impl PaymentGateway for IamportGateway {
         Ok(payment)
     }
 
+    /// `POST /payments/prepare` `{merchant_uid, amount, currency}` (amount in
+    /// the currency's major unit): Iamport's window (`IMP.request_pay`) then
+    /// stops before the PG's window for another amount or currency of that
+    /// `merchant_uid`. Iamport documents no code for a `merchant_uid`
+    /// prepared already (only "`code` not 0: read `message`"), and documents
+    /// `PUT /payments/prepare` as the change of what `POST` registered: so a
+    /// refusal is settled by what `GET /payments/prepare/{merchant_uid}`
+    /// holds. The same amount and currency: locked already (a retried
+    /// order). Another: moved with `PUT /payments/prepare`. Nothing prepared:
+    /// the POST's refusal stands (`Rejected`).
+    ///
+    /// A `merchant_uid` over the documented 40 characters is `Rejected`
+    /// before anything is sent.
+    async fn lock_order(&self, store: &StoreId, request: &OrderLockRequest) -> Result<OrderLock, GatewayError> {
+        let pg_amount = crate::AMOUNTS.write("price", request.amount, &request.currency)?;
+        let merchant_uid = request.order_id.as_str();
+        let length = merchant_uid.chars().count();
+        if length > PREPARED_MERCHANT_UID_CHARS {
+            return Err(GatewayError::Rejected(format!(
+                "Iamport POST /payments/prepare takes a merchant_uid of at most {PREPARED_MERCHANT_UID_CHARS} \
+                 characters; the order id has {length}"
+            )));
+        }
+        let wanted = PaymentPrepare {
+            merchant_uid: merchant_uid.to_owned(),
+            amount: request.amount,
+            currency: Some(request.currency.as_str().to_owned()),
+        };
+        let locked = OrderLock { locked: true, pg_amount };
+        let segments = ["payments", "prepare"];
+        let refusal = match self.call(store, Method::POST, &segments, Some(&wanted)).await {
+            Ok(answer) => return prepared_as_asked(answer, &wanted, "POST /payments/prepare").map(|()| locked),
+            Err(GatewayError::Rejected(refusal)) => refusal,
+            Err(other) => return Err(other),
+        };
+        let held = match self.call::<()>(store, Method::GET, &["payments", "prepare", merchant_uid], None).await {
+            Ok(answer) => answer,
+            // Nothing prepared for it: the POST was refused for another reason.
+            Err(GatewayError::NotFound(_) | GatewayError::Rejected(_)) => return Err(GatewayError::Rejected(refusal)),
+            Err(other) => return Err(other),
+        };
+        if prepared_as_asked(held, &wanted, "GET /payments/prepare").is_ok() {
+            return Ok(locked);
+        }
+        let moved = self.call(store, Method::PUT, &segments, Some(&wanted)).await?;
+        prepared_as_asked(moved, &wanted, "PUT /payments/prepare").map(|()| locked)
+    }
+
     async fn find_by_order(&self, store: &StoreId, order_id: &OrderId) -> Result<Option<ChargedPayment>, GatewayError> {
         match self.call::<()>(store, Method::GET, &["payments", "find", order_id.as_str()], None).await {
             Ok(value) => charged(value).map(Some),
@@ -557,6 +609,36 @@ impl PaymentGateway for IamportGateway {
 
 /// Most characters Iamport takes in a payment's `name`.
 const ORDER_NAME_CHARS: usize = 40;
+
+/// Most characters of the `merchant_uid` of `POST`/`PUT /payments/prepare`
+/// (the V1 document's `maxLength`).
+const PREPARED_MERCHANT_UID_CHARS: usize = 40;
+
+/// Whether Iamport's `PaymentPrepareAnnotation` (`answer`) holds what was
+/// asked: the order, its amount, and its currency (a prepared amount
+/// without one, `null`, takes any currency: not the lock asked for).
+///
+/// # Errors
+/// [`GatewayError::Protocol`] naming `what` when it does not, or cannot be read.
+fn prepared_as_asked(answer: Value, wanted: &PaymentPrepare, what: &str) -> Result<(), GatewayError> {
+    let held: PaymentPrepare = serde_json::from_value(answer)
+        .map_err(|e| GatewayError::Protocol(format!("Iamport {what}: unreadable PaymentPrepareAnnotation: {e}")))?;
+    let same_currency = match (&held.currency, &wanted.currency) {
+        (Some(held), Some(wanted)) => held.eq_ignore_ascii_case(wanted),
+        (held, wanted) => held.is_none() && wanted.is_none(),
+    };
+    // Iamport's own text (its merchant_uid, its currency) is named, never quoted.
+    let differs = if held.merchant_uid != wanted.merchant_uid {
+        "the merchant_uid"
+    } else if held.amount != wanted.amount {
+        "the amount"
+    } else if !same_currency {
+        "the currency"
+    } else {
+        return Ok(());
+    };
+    Err(GatewayError::Protocol(format!("Iamport {what}: {differs} prepared is not the one asked")))
+}
 
 /// The payment an Iamport answer describes, with its `imp_uid` as our uid.
 fn charged(value: Value) -> Result<ChargedPayment, GatewayError> {

@@ -164,16 +164,22 @@ impl payments_pg::PgFake for IamportPg {
         let credentials = serde_json::json!({"imp_key": TEST_IMP_KEY, "imp_secret": TEST_IMP_SECRET});
         let request = http.request(Method::POST, &["users", "getToken"]).json(&credentials);
         let token = response(&http.send(request, "POST /users/getToken").await?, "getToken")?;
+        // The customer's window, which honours an amount prepared for the order.
         let body = serde_json::json!({
-            "card_number": "4330-1234-1234-1234", "expiry": "2030-12", "birth": "900101", "pwd_2digit": "12",
-            "name": "a contract check", "merchant_uid": order.as_str(), "amount": amount.to_json_number(),
+            "merchant_uid": order.as_str(), "amount": amount.to_json_number(), "pay_method": "card",
+            "name": "a contract check",
         });
         let request = http
-            .request(Method::POST, &["subscribe", "payments", "onetime"])
+            .request(Method::POST, &["internal", "payments"])
             .header(reqwest::header::AUTHORIZATION, token["access_token"].as_str().unwrap_or_default())
             .json(&body);
-        let payment = response(&http.send(request, "POST /subscribe/payments/onetime").await?, "onetime")?;
-        anyhow::ensure!(payment["status"] == "paid", "the fake Iamport did not charge it: {payment}");
+        let answer = http.send(request, "POST /internal/payments").await?;
+        let payment: serde_json::Value = serde_json::from_slice(&answer.body)?;
+        anyhow::ensure!(
+            payment["success"] == true && payment["status"] == "paid",
+            "the fake Iamport's window answered {}: {payment}",
+            answer.status
+        );
         Ok(payments_domain::VendorUid::parse(payment["imp_uid"].as_str().unwrap_or_default())?)
     }
 }

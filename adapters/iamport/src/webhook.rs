@@ -93,10 +93,8 @@ mod tests {
             };
             assert_eq!((uid.as_str(), ignore_unknown), ("imp_1", final_status), "{status}");
         }
-        for status in ["failed"] {
-            let intent = reader.read(&json!({"imp_uid": "imp_1", "merchant_uid": "m", "status": status})).unwrap();
-            assert!(matches!(intent, NotificationIntent::Ignore(_)), "{status}: {intent:?}");
-        }
+        let failed = reader.read(&json!({"imp_uid": "imp_1", "merchant_uid": "m", "status": "failed"})).unwrap();
+        assert!(matches!(failed, NotificationIntent::Ignore(_)), "{failed:?}");
         let blank = reader.read(&json!({"imp_uid": " ", "status": "paid"})).unwrap_err();
         assert!(blank.starts_with("imp_uid: "), "{blank}");
         let shapeless = reader.read(&json!(["imp_1"])).unwrap_err();

@@ -184,6 +184,22 @@ pub struct SubscriptionAgain {
     pub notice_url: Option<String>,
 }
 
+/// `PaymentPrepareAnnotation`: an amount prepared for an order before its
+/// window opens. The body of `POST /payments/prepare` (register) and
+/// `PUT /payments/prepare` (change), and the `response` of both and of
+/// `GET /payments/prepare/{merchant_uid}` (PortOne V1 document, operations
+/// `preparePayment`, `editPreparePayment`, `getPaymentPrepareByMerchantUid`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PaymentPrepare {
+    /// The order id (at most 40 characters in a request).
+    pub merchant_uid: String,
+    /// What the window must charge, in the currency's major unit.
+    pub amount: Money,
+    /// The currency the window must charge in; absent (`null`): any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
+}
+
 /// The currencies the Iamport API accepts on input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum IamportCurrency {

@@ -110,6 +110,10 @@ async fn every_route_but_the_token_and_the_sink_needs_a_valid_token() {
         (Method::POST, "/receipts/imp_1"),
         (Method::DELETE, "/receipts/imp_1"),
         (Method::PUT, "/internal/deposit/imp_1"),
+        (Method::POST, "/payments/prepare"),
+        (Method::PUT, "/payments/prepare"),
+        (Method::GET, "/payments/prepare/m-1"),
+        (Method::POST, "/internal/payments"),
     ];
     for (method, path) in routes {
         for header in [None, Some("unknown"), Some("Bearer unknown"), Some("Bearer")] {

@@ -10,7 +10,7 @@ use payments_domain::{CancelReason, Money, SourceId, StoreId, VendorUid};
 use payments_iamport::fake::{FakeIamportConfig, TEST_IMP_KEY, TEST_IMP_SECRET};
 use payments_iamport::{IamportConfig, IamportCredentials, IamportGateway};
 use reqwest::Method;
-use serde_json::json;
+use serde_json::{Value, json};
 use support::{STORE, WAIT, config_for, fake, gateway_for, local, receiver};
 
 fn store() -> StoreId {
@@ -423,4 +423,226 @@ async fn a_charge_answered_with_a_non_zero_code_is_decided_by_its_order() {
     let refused =
         gateway.charge_saved_card(&store(), &declined, &json!({}), &charge("order-d", "customer-d")).await.unwrap_err();
     assert!(matches!(refused, GatewayError::Rejected(_)), "{refused:?}");
+}
+
+fn lock(order: &str, amount: &str, currency: &str) -> payments_application::ports::OrderLockRequest {
+    payments_application::ports::OrderLockRequest {
+        order_id: payments_domain::OrderId::parse(order).unwrap(),
+        amount: money(amount),
+        currency: payments_domain::Currency::parse(currency).unwrap(),
+    }
+}
+
+fn locked(pg_amount: &str) -> payments_application::ports::OrderLock {
+    payments_application::ports::OrderLock { locked: true, pg_amount: serde_json::from_str(pg_amount).unwrap() }
+}
+
+fn order(text: &str) -> payments_domain::OrderId {
+    payments_domain::OrderId::parse(text).unwrap()
+}
+
+/// `POST /payments/prepare` locks an order; the same amount again is taken
+/// (Iamport refuses a second POST, and what it holds is the amount asked);
+/// another amount moves the lock (`PUT /payments/prepare`). The window then
+/// refuses any other amount or currency (charging and recording nothing,
+/// sending no webhook) and pays the prepared one, sending `paid`.
+#[tokio::test]
+async fn an_order_is_prepared_again_moved_and_its_window_pays_only_the_prepared_amount() {
+    let mut hooks = receiver().await;
+    let fake = fake(FakeIamportConfig::default().with_webhook_url(hooks.url())).await;
+    let gateway = fake.gateway();
+    let first = lock("order-lock", "10000", "KRW");
+    assert_eq!(gateway.lock_order(&store(), &first).await.unwrap(), locked("10000"));
+    assert_eq!(gateway.lock_order(&store(), &first).await.unwrap(), locked("10000"), "the same amount again");
+    let held = fake.call(Method::GET, "/payments/prepare/order-lock", None).await;
+    assert_eq!(held.body["response"], json!({"merchant_uid": "order-lock", "amount": 10000, "currency": "KRW"}));
+    let moved = lock("order-lock", "12000", "KRW");
+    assert_eq!(gateway.lock_order(&store(), &moved).await.unwrap(), locked("12000"), "moved to another amount");
+    let held = fake.call(Method::GET, "/payments/prepare/order-lock", None).await;
+    assert_eq!(held.body["response"]["amount"], json!(12000));
+
+    for (amount, currency) in [(json!(10000), "KRW"), (json!(12001), "KRW"), (json!(12000), "JPY")] {
+        let body = json!({"merchant_uid": "order-lock", "amount": amount, "currency": currency});
+        let refused = fake.call(Method::POST, "/internal/payments", Some(body)).await;
+        assert_eq!(refused.status, 409, "{}", refused.body);
+        assert_eq!(
+            (&refused.body["success"], &refused.body["imp_uid"], &refused.body["merchant_uid"]),
+            (&json!(false), &json!(null), &json!("order-lock"))
+        );
+        assert!(refused.body["error_msg"].as_str().is_some_and(|m| !m.is_empty()), "{}", refused.body);
+    }
+    assert_eq!(fake.fake.payment_count(), 0, "a refused window records nothing");
+    assert!(gateway.find_by_order(&store(), &order("order-lock")).await.unwrap().is_none());
+
+    let body = json!({"merchant_uid": "order-lock", "amount": 12000, "name": "a locked order"});
+    let paid = fake.call(Method::POST, "/internal/payments", Some(body)).await;
+    assert_eq!(paid.status, 200, "{}", paid.body);
+    assert_eq!((&paid.body["success"], &paid.body["status"]), (&json!(true), &json!("paid")), "{}", paid.body);
+    assert_eq!(paid.body["paid_amount"], json!(12000));
+    let hook = hooks.next().await;
+    assert_eq!(hook, json!({"imp_uid": paid.body["imp_uid"], "merchant_uid": "order-lock", "status": "paid"}));
+    let found = gateway.find_by_order(&store(), &order("order-lock")).await.unwrap().expect("the paid payment");
+    assert_eq!((found.uid.as_str(), found.snapshot.price), (paid.body["imp_uid"].as_str().unwrap(), money("12000")));
+    assert_eq!(found.snapshot.phase, payments_domain::PaymentPhase::Paid);
+
+    let again = fake
+        .call(Method::POST, "/internal/payments", Some(json!({"merchant_uid": "order-lock", "amount": 12000})))
+        .await;
+    assert_eq!((again.status, &again.body["success"]), (409, &json!(false)), "paid already: {}", again.body);
+    assert_eq!(fake.fake.payment_count(), 1);
+}
+
+/// The window's virtual account honours the prepared amount too, is issued
+/// `ready` (its webhook) and paid by the deposit (`paid`); an order never
+/// prepared pays as asked; and the API's own payment (`onetime`) is not
+/// checked against a prepared amount, as Iamport documents the check for the
+/// window only.
+#[tokio::test]
+async fn a_windows_virtual_account_and_an_unprepared_order_and_the_apis_payment() {
+    let mut hooks = receiver().await;
+    let fake = fake(FakeIamportConfig::default().with_webhook_url(hooks.url())).await;
+    let gateway = fake.gateway();
+    gateway.lock_order(&store(), &lock("order-vbank", "5000", "KRW")).await.unwrap();
+    let vbank = |amount: u64| json!({"merchant_uid": "order-vbank", "amount": amount, "pay_method": "vbank"});
+    assert_eq!(fake.call(Method::POST, "/internal/payments", Some(vbank(4000))).await.status, 409);
+    let issued = fake.call(Method::POST, "/internal/payments", Some(vbank(5000))).await;
+    assert_eq!((issued.status, &issued.body["status"]), (200, &json!("ready")), "{}", issued.body);
+    assert!(issued.body["vbank_num"].is_string(), "{}", issued.body);
+    assert_eq!(hooks.next().await["status"], "ready");
+    let imp_uid = issued.body["imp_uid"].as_str().unwrap();
+    assert_eq!(fake.call(Method::PUT, &format!("/internal/deposit/{imp_uid}"), None).await.status, 200);
+    assert_eq!(hooks.next().await["status"], "paid");
+
+    let free =
+        fake.call(Method::POST, "/internal/payments", Some(json!({"merchant_uid": "order-free", "amount": 777}))).await;
+    assert_eq!((free.status, &free.body["status"]), (200, &json!("paid")), "{}", free.body);
+    assert_eq!(hooks.next().await["merchant_uid"], "order-free");
+
+    gateway.lock_order(&store(), &lock("order-api", "1000", "KRW")).await.unwrap();
+    let api = fake
+        .call(
+            Method::POST,
+            "/subscribe/payments/onetime",
+            Some(json!({"card_number": "1234-5678-1234-5678", "expiry": "2030-12", "birth": "900101",
+                        "name": "by the API", "merchant_uid": "order-api", "amount": 2000})),
+        )
+        .await;
+    assert_eq!((api.status, &api.body["response"]["status"]), (201, &json!("paid")), "{}", api.body);
+}
+
+/// Iamport writes amounts in the currency's major unit: 14.2 USD is locked
+/// as `amount` 14.2 with its `currency`, and the window takes 14.2 USD; a
+/// fraction of a cent, or a `merchant_uid` over the documented 40
+/// characters, is refused before anything is sent.
+#[tokio::test]
+async fn amounts_are_prepared_in_the_currencys_major_unit() {
+    let fake = fake(FakeIamportConfig::default()).await;
+    let gateway = fake.gateway();
+    assert_eq!(gateway.lock_order(&store(), &lock("order-usd", "14.20", "USD")).await.unwrap(), locked("14.2"));
+    let held = fake.call(Method::GET, "/payments/prepare/order-usd", None).await;
+    assert_eq!(held.body["response"], json!({"merchant_uid": "order-usd", "amount": 14.2, "currency": "USD"}));
+    let body =
+        |amount: Value, currency: &str| json!({"merchant_uid": "order-usd", "amount": amount, "currency": currency});
+    assert_eq!(fake.call(Method::POST, "/internal/payments", Some(body(json!(1420), "USD"))).await.status, 409);
+    let paid = fake.call(Method::POST, "/internal/payments", Some(body(json!(14.2), "USD"))).await;
+    assert_eq!((paid.status, &paid.body["currency"]), (200, &json!("USD")), "{}", paid.body);
+    let read = gateway.find_by_order(&store(), &order("order-usd")).await.unwrap().unwrap();
+    assert_eq!((read.snapshot.price, read.snapshot.currency.as_str()), (money("14.2"), "USD"));
+
+    let fraction = gateway.lock_order(&store(), &lock("order-cent", "14.205", "USD")).await.unwrap_err();
+    assert!(matches!(fraction, GatewayError::Unrepresentable(_)), "{fraction:?}");
+    let long = "o".repeat(41);
+    let refused = gateway.lock_order(&store(), &lock(&long, "1000", "KRW")).await.unwrap_err();
+    assert!(matches!(&refused, GatewayError::Rejected(m) if m.contains("40")), "{refused:?}");
+    let nothing = fake.call(Method::GET, &format!("/payments/prepare/{long}"), None).await;
+    assert_ne!(nothing.body["code"], 0, "nothing was sent: {}", nothing.body);
+}
+
+/// How the client reads Iamport's answers to a lock: a refused POST with
+/// nothing prepared stays refused (the call and status named, Iamport's
+/// words left out), an answer holding another amount than asked is a
+/// protocol error, and Iamport failing is `Unavailable`.
+#[tokio::test]
+async fn a_refused_or_odd_prepare_is_mapped_without_iamports_words() {
+    use poem::web::Path;
+    use poem::{EndpointExt, Response, Route, get, handler, post};
+    const FORGED: &str = "\n2026-01-01T00:00:00.000000Z  INFO forged\u{1b}[2K";
+    fn envelope(code: i64, response: Value) -> Response {
+        let body = json!({"code": code, "message": FORGED, "response": response});
+        Response::builder().content_type("application/json").body(body.to_string())
+    }
+    #[handler]
+    fn token() -> Response {
+        envelope(0, json!({"access_token": "t", "now": 1_700_000_000, "expired_at": 1_700_003_600}))
+    }
+    #[handler]
+    fn prepare(body: poem::web::Json<Value>) -> Response {
+        match body["merchant_uid"].as_str() {
+            Some("refused") => envelope(1, Value::Null),
+            Some("down") => Response::builder().status(poem::http::StatusCode::BAD_GATEWAY).body(FORGED),
+            _ => envelope(0, json!({"merchant_uid": body["merchant_uid"], "amount": 1, "currency": "KRW"})),
+        }
+    }
+    #[handler]
+    fn held(Path(_): Path<String>) -> Response {
+        envelope(1, Value::Null)
+    }
+    let routes = Route::new()
+        .at("/users/getToken", post(token))
+        .at("/payments/prepare", post(prepare))
+        .at("/payments/prepare/:merchant_uid", get(held));
+    let server = payments_fakekit::serve(routes.boxed(), local()).await.unwrap();
+    let gateway = gateway_for(&server.url());
+    let refused = gateway.lock_order(&store(), &lock("refused", "1000", "KRW")).await.unwrap_err();
+    assert_eq!(refused.to_string(), "refused by the PG: Iamport POST /payments/prepare answered 200 with a refusal");
+    let odd = gateway.lock_order(&store(), &lock("odd", "1000", "KRW")).await.unwrap_err();
+    assert_eq!(
+        odd.to_string(),
+        "unexpected answer from the PG: Iamport POST /payments/prepare: the amount prepared is not the one asked"
+    );
+    let down = gateway.lock_order(&store(), &lock("down", "1000", "KRW")).await.unwrap_err();
+    assert!(matches!(&down, GatewayError::Unavailable(m) if !m.contains("forged")), "{down:?}");
+    server.stop().await.unwrap();
+}
+
+/// The fake's prepare and window routes refuse hostile bodies with a 400
+/// envelope and a message.
+#[tokio::test]
+async fn the_fakes_prepare_and_window_refuse_bad_bodies_with_a_message() {
+    let fake = fake(FakeIamportConfig::default()).await;
+    let long = "m".repeat(41);
+    for (method, path, body) in [
+        (Method::POST, "/payments/prepare", json!({"merchant_uid": "m-1"})),
+        (Method::POST, "/payments/prepare", json!({"merchant_uid": "m-1", "amount": "1000"})),
+        (Method::POST, "/payments/prepare", json!({"merchant_uid": "m-1", "amount": 0})),
+        (Method::POST, "/payments/prepare", json!({"merchant_uid": "m-1", "amount": 10.5, "currency": "KRW"})),
+        (Method::POST, "/payments/prepare", json!({"merchant_uid": "m-1", "amount": 10, "currency": "dollars"})),
+        (Method::POST, "/payments/prepare", json!({"merchant_uid": long, "amount": 10})),
+        (Method::PUT, "/payments/prepare", json!({"merchant_uid": " ", "amount": 10})),
+        (Method::POST, "/internal/payments", json!({"merchant_uid": "m-1", "amount": 10, "pay_method": "cash"})),
+        (Method::POST, "/internal/payments", json!({"merchant_uid": "m-1", "amount": 10, "amout": 1})),
+        (Method::POST, "/internal/payments", json!({"merchant_uid": "m-1", "amount": 10, "card_number": "1234"})),
+        (Method::POST, "/internal/payments", json!({"merchant_uid": "m-1", "amount": 1.5})),
+        (Method::POST, "/internal/payments", json!({"merchant_uid": "m-1", "amount": 10, "notice_url": "ftp://x"})),
+        (Method::POST, "/internal/payments", json!(["m-1", 10])),
+    ] {
+        let answer = fake.call(method.clone(), path, Some(body.clone())).await;
+        assert_eq!(answer.status, 400, "{method} {path} {body}: {}", answer.body);
+        assert!(answer.body["message"].as_str().is_some_and(|m| !m.is_empty()), "{}", answer.body);
+        assert_eq!(answer.body["response"], Value::Null);
+    }
+    assert_eq!(fake.fake.payment_count(), 0);
+    let token = fake.token().await;
+    let form = fake
+        .http
+        .post(format!("{}/payments/prepare", fake.url()))
+        .header("Authorization", token)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body("merchant_uid=m-form&amount=1500&currency=krw")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form.status().as_u16(), 200);
+    let form: Value = form.json().await.unwrap();
+    assert_eq!(form["response"], json!({"merchant_uid": "m-form", "amount": 1500, "currency": "KRW"}));
 }

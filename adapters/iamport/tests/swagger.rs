@@ -3,6 +3,10 @@
 //! against the operation's request schema, each answer against its response
 //! schema and success status. The schemas are loaded from
 //! `shared/reference/iamport.swagger.json` (or `$IAMPORT_SWAGGER`).
+//!
+//! The amount preparation (`/payments/prepare`), absent from that swagger,
+//! is checked against the PortOne V1 document's operations as extracted in
+//! `tests/data/documented/v1-prepare.json`.
 
 mod support;
 
@@ -270,4 +274,153 @@ async fn the_schema_check_catches_a_mismatch() {
     payment.as_object_mut().unwrap().remove("cancel_history");
     assert!(!spec.errors(&schema, &json!({"code": 0, "message": "success", "response": payment})).is_empty());
     assert!(!spec.errors(&schema, &json!({"code": 0, "message": "success"})).is_empty());
+}
+
+/// The V1 document's amount-preparation operations, as extracted in
+/// `tests/data/documented/v1-prepare.json` (see SOURCES.md there).
+struct Prepare(Value);
+
+impl Prepare {
+    fn load() -> Self {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/documented/v1-prepare.json");
+        Self(serde_json::from_str(&std::fs::read_to_string(path).expect("read v1-prepare.json")).expect("JSON"))
+    }
+
+    fn errors(&self, schema: &Value, instance: &Value) -> Vec<String> {
+        let document = json!({
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "definitions": self.0["definitions"],
+            "allOf": [schema],
+        });
+        let validator = jsonschema::options().build(&document).expect("a valid schema document");
+        validator.iter_errors(instance).map(|e| format!("{e} at {}", e.instance_path)).collect()
+    }
+
+    fn operation(&self, operation: &str) -> &Value {
+        let found = &self.0["operations"][operation];
+        assert!(found.is_object(), "no operation {operation}");
+        found
+    }
+
+    /// Fails unless `body` is the operation's request.
+    fn check_request(&self, operation: &str, body: &Value) {
+        let errors = self.errors(&self.operation(operation)["request"], body);
+        assert!(errors.is_empty(), "not a request of {operation}:\n{}\n{body:#}", errors.join("\n"));
+    }
+
+    /// Fails unless the answer's status is one the operation documents and,
+    /// where it documents a schema, the body is one.
+    fn check_answer(&self, operation: &str, answer: &Answer) {
+        let documented = &self.operation(operation)["responses"][answer.status.to_string()];
+        let listed =
+            self.operation(operation)["responses"].as_object().unwrap().contains_key(&answer.status.to_string());
+        assert!(listed, "{operation} documents no {}: {}", answer.status, answer.body);
+        if documented.is_object() {
+            let errors = self.errors(documented, &answer.body);
+            assert!(errors.is_empty(), "not the answer of {operation}:\n{}\n{:#}", errors.join("\n"), answer.body);
+        }
+    }
+}
+
+/// `POST`/`PUT /payments/prepare` and `GET /payments/prepare/{merchant_uid}`:
+/// the client's bodies are the documented requests (and hold only
+/// `merchant_uid`, `amount` and `currency`); the fake answers only the
+/// documented statuses, its successes the documented `PaymentPrepareResponse`,
+/// its refusals the envelope with `code` != 0.
+#[tokio::test]
+async fn the_prepare_operations_are_what_the_v1_document_declares() {
+    use payments_application::ports::{OrderLockRequest, PaymentGateway};
+    use poem::web::{Data, Json, Path};
+    use poem::{EndpointExt, Response, Route, get, handler, post};
+    use std::sync::{Arc, Mutex};
+
+    let prepare = Prepare::load();
+    type Sent = Arc<Mutex<Vec<(String, Value)>>>;
+    fn envelope(code: i64, response: Value) -> Response {
+        let body =
+            json!({"code": code, "message": if code == 0 { "success" } else { "refused" }, "response": response});
+        Response::builder().content_type("application/json").body(body.to_string())
+    }
+    #[handler]
+    fn issue_token() -> Response {
+        envelope(0, json!({"access_token": "t", "now": 1_700_000_000, "expired_at": 1_700_003_600}))
+    }
+    // Prepared already with another amount: refused, read, then moved.
+    #[handler]
+    fn register(request: &poem::Request, Json(body): Json<Value>, sent: Data<&Sent>) -> Response {
+        sent.lock().unwrap().push((request.method().to_string(), body.clone()));
+        if request.method() == poem::http::Method::POST { envelope(1, Value::Null) } else { envelope(0, body) }
+    }
+    #[handler]
+    fn held(Path(merchant_uid): Path<String>) -> Response {
+        envelope(0, json!({"merchant_uid": merchant_uid, "amount": 900, "currency": "KRW"}))
+    }
+    let sent: Sent = Arc::default();
+    let routes = Route::new()
+        .at("/users/getToken", post(issue_token))
+        .at("/payments/prepare", post(register).put(register))
+        .at("/payments/prepare/:merchant_uid", get(held))
+        .data(sent.clone());
+    let recorder = payments_fakekit::serve(routes, support::local()).await.unwrap();
+    let request = OrderLockRequest {
+        order_id: payments_domain::OrderId::parse("order-sent").unwrap(),
+        amount: "1000".parse().unwrap(),
+        currency: payments_domain::Currency::krw(),
+    };
+    let store = payments_domain::StoreId::parse(support::STORE).unwrap();
+    support::gateway_for(&recorder.url()).lock_order(&store, &request).await.unwrap();
+    let sent = sent.lock().unwrap().clone();
+    assert_eq!(sent.iter().map(|(method, _)| method.as_str()).collect::<Vec<_>>(), ["POST", "PUT"]);
+    for (method, body) in &sent {
+        prepare.check_request(&format!("{} /payments/prepare", method.to_lowercase()), body);
+        assert_eq!(*body, json!({"merchant_uid": "order-sent", "amount": 1000, "currency": "KRW"}));
+    }
+    assert!(!prepare.errors(&prepare.operation("post /payments/prepare")["request"], &json!({"amount": 1})).is_empty());
+    let long = json!({"merchant_uid": "m".repeat(41), "amount": 1});
+    assert!(!prepare.errors(&prepare.operation("post /payments/prepare")["request"], &long).is_empty());
+    recorder.stop().await.unwrap();
+
+    let fake = fake(FakeIamportConfig::default()).await;
+    let token = fake.token().await;
+    let call = |method: Method, path: &str, body: Option<Value>| {
+        let token = token.clone();
+        let path = path.to_owned();
+        let fake = &fake;
+        async move { fake.raw(method, &path, Some(&token), body.map(|b| b.to_string().into_bytes())).await }
+    };
+    let body = json!({"merchant_uid": "m-prepare", "amount": 14.2, "currency": "USD"});
+    prepare.check_request("post /payments/prepare", &body);
+    let registered = call(Method::POST, "/payments/prepare", Some(body.clone())).await;
+    prepare.check_answer("post /payments/prepare", &registered);
+    assert_eq!((registered.status, &registered.body["code"], &registered.body["response"]), (200, &json!(0), &body));
+    let read = call(Method::GET, "/payments/prepare/m-prepare", None).await;
+    prepare.check_answer("get /payments/prepare/{merchant_uid}", &read);
+    assert_eq!(read.body["response"], body);
+    let changed = json!({"merchant_uid": "m-prepare", "amount": 15, "currency": "USD"});
+    let moved = call(Method::PUT, "/payments/prepare", Some(changed.clone())).await;
+    prepare.check_answer("put /payments/prepare", &moved);
+    assert_eq!(moved.body["response"], changed);
+
+    // Refusals: the documented statuses, with the envelope (`code` != 0).
+    let again = call(Method::POST, "/payments/prepare", Some(body)).await;
+    prepare.check_answer("post /payments/prepare", &again);
+    check_error(&again, 200);
+    let unknown = json!({"merchant_uid": "m-never", "amount": 1});
+    let missing = call(Method::PUT, "/payments/prepare", Some(unknown)).await;
+    prepare.check_answer("put /payments/prepare", &missing);
+    check_error(&missing, 404);
+    let none = call(Method::GET, "/payments/prepare/m-never", None).await;
+    prepare.check_answer("get /payments/prepare/{merchant_uid}", &none);
+    check_error(&none, 200);
+    for (method, operation, path) in [
+        (Method::POST, "post /payments/prepare", "/payments/prepare"),
+        (Method::PUT, "put /payments/prepare", "/payments/prepare"),
+        (Method::GET, "get /payments/prepare/{merchant_uid}", "/payments/prepare/m-prepare"),
+    ] {
+        let body =
+            (method != Method::GET).then(|| json!({"merchant_uid": "m-prepare", "amount": 1}).to_string().into_bytes());
+        let unauthorized = fake.raw(method, path, None, body).await;
+        prepare.check_answer(operation, &unauthorized);
+        check_error(&unauthorized, 401);
+    }
 }

@@ -11,7 +11,9 @@ use async_trait::async_trait;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use payments_application::ports::{CancelRequest, ChargeRequest, ChargedPayment, GatewayError, PaymentGateway, PgCard};
+use payments_application::ports::{
+    CancelRequest, ChargeRequest, ChargedPayment, GatewayError, OrderLock, OrderLockRequest, PaymentGateway, PgCard,
+};
 use payments_domain::{OrderId, PaymentSnapshot, SourceId, StoreId, VendorCode, VendorUid};
 use payments_pg::{
     Answer, ExposeSecret, IDEMPOTENCY_KEY, PgBuildError, PgFailure, PgHttp, SecretString, Stores, call_name,
@@ -35,7 +37,8 @@ const BILLING_KEY_ALREADY_DELETED: &str = "BILLING_KEY_ALREADY_DELETED";
 /// The error `type`s PortOne V2 documents for the calls this client makes
 /// (`src/schema/v2.openapi.json`, API 1.16.0: every error schema reachable
 /// from `GetPaymentError`, `CancelPaymentError`, `GetBillingKeyInfoError`,
-/// `DeleteBillingKeyError` and `PayWithBillingKeyError`; the same set as
+/// `DeleteBillingKeyError`, `PayWithBillingKeyError` and
+/// `PreRegisterPaymentError`; the same set as
 /// `tests/data/v2-schemas.json`, checked by a test). Only these reach an
 /// answer of ours, next to the call and its status; any other type, every
 /// message and `pgMessage` stay in the log.
@@ -253,6 +256,39 @@ impl PaymentGateway for PortOneGateway {
         self.read(store.as_str(), uid.as_str()).await
     }
 
+    /// `POST /payments/{paymentId}/pre-register` (`PreRegisterPaymentBody`):
+    /// `totalAmount` in the currency's minor unit and `currency`, the
+    /// store's `storeId` when configured; `taxFreeAmount` is optional in the
+    /// schema and not sent (the order carries none). PortOne's window then
+    /// refuses another amount for that payment id (the browser SDK's
+    /// `AmountNotEqualToPredefined`).
+    ///
+    /// Sent again, the same body registers the same amount, and another
+    /// amount replaces it: the operation documents no refusal of a payment
+    /// id registered already (its errors are `ALREADY_PAID` (409),
+    /// `INVALID_REQUEST`, `UNAUTHORIZED` and `FORBIDDEN`), so no
+    /// idempotency key is needed. `ALREADY_PAID` and `INVALID_REQUEST` are
+    /// `Rejected`; 401/403 `Unavailable` ([`refusal`]).
+    async fn lock_order(&self, store: &StoreId, request: &OrderLockRequest) -> Result<OrderLock, GatewayError> {
+        let total = AMOUNTS.write("price", request.amount, &request.currency)?;
+        // `totalAmount` is an int64.
+        if total.as_i64().is_none() {
+            return Err(GatewayError::Unrepresentable(format!(
+                "price: {} {} is over the largest amount PortOne takes",
+                request.amount,
+                request.currency.as_str()
+            )));
+        }
+        let body = json!({"totalAmount": total, "currency": request.currency.as_str()});
+        let segments = ["payments", request.order_id.as_str(), "pre-register"];
+        // The answer is a `PreRegisterPaymentResponse`: an object without members.
+        let answer = self.call(store.as_str(), Method::POST, &segments, Some(body), None).await.map_err(|r| r.error)?;
+        if !answer.is_object() {
+            return Err(GatewayError::Protocol("PortOne's pre-register answer is not a JSON object".to_owned()));
+        }
+        Ok(OrderLock { locked: true, pg_amount: total })
+    }
+
     async fn cancel_payment(
         &self,
         store: &StoreId,
@@ -411,6 +447,7 @@ mod tests {
             (409, r#"{"type":"CANCELLABLE_AMOUNT_CONSISTENCY_BROKEN"}"#, "BalanceMismatch"),
             (409, r#"{"type":"IDEMPOTENCY_OUTSTANDING_REQUEST"}"#, "TooSoon"),
             (409, r#"{"type":"CANCEL_AMOUNT_EXCEEDS_CANCELLABLE_AMOUNT","message":"too much"}"#, "Rejected"),
+            (409, r#"{"type":"ALREADY_PAID","message":"paid"}"#, "Rejected"),
             (400, r#"{"type":"INVALID_REQUEST"}"#, "Rejected"),
             (502, r#"{"type":"PG_PROVIDER","pgCode":"X","pgMessage":"declined"}"#, "Rejected"),
             (502, r#"{"type":"CHANNEL_SPECIFIC"}"#, "Unavailable"),

@@ -3,7 +3,9 @@
 //!
 //! - [`PortOneGateway`]: the application's `PaymentGateway` over the V2 REST
 //!   API (`Authorization: PortOne <API secret>`, the payment id being the
-//!   merchant's order id, `Idempotency-Key` on every call that moves money).
+//!   merchant's order id, `Idempotency-Key` on every call that moves money;
+//!   an order's amount locked before the window with
+//!   `POST /payments/{paymentId}/pre-register`).
 //! - [`snapshot`]: what the client reads of a `Payment`.
 //! - [`PortOneNotifications`]: webhooks (version 2024-04-25), verified with
 //!   Standard Webhooks against the store's webhook secret, read as re-reads.

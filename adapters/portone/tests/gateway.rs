@@ -1,6 +1,7 @@
 //! The PortOne V2 client against the fake, over HTTP: payments read and
 //! cancelled (partly, wholly, refused, against a stale balance, retried with
-//! one idempotency key), virtual accounts, billing keys, and the fake's
+//! one idempotency key), virtual accounts, billing keys, amounts locked
+//! before the window (pre-register) and the window honouring them, and the fake's
 //! answers and webhooks in the documented shapes (the required members of
 //! each schema of portone-io/developers.portone.io `src/schema/v2.openapi.json`).
 
@@ -8,9 +9,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use payments_application::ports::{
-    CancelRequest, ChargeRequest, GatewayError, NotificationReader, PaymentGateway, RawNotification, RefundAccount,
+    CancelRequest, ChargeRequest, GatewayError, NotificationReader, OrderLock, OrderLockRequest, PaymentGateway,
+    RawNotification, RefundAccount,
 };
-use payments_domain::{CancelReason, Money, OrderId, PaymentPhase, SourceId, StoreId, Title, VendorUid};
+use payments_domain::{CancelReason, Currency, Money, OrderId, PaymentPhase, SourceId, StoreId, Title, VendorUid};
 use payments_pg::{SecretString, Stores};
 use payments_portone::fake::{FakePortOneConfig, TEST_API_SECRET, TEST_STORE_ID, TEST_WEBHOOK_SECRET};
 use payments_portone::{PortOneConfig, PortOneGateway, PortOneNotifications, PortOneStore, WebhookKey};
@@ -326,4 +328,122 @@ async fn the_fakes_webhooks_are_signed_documented_and_read_as_re_reads() {
     let cancelled: Value = serde_json::from_slice(&received[1].1).unwrap();
     let read = f.gateway.fetch_payment(&store(), &uid).await.unwrap();
     assert_eq!(cancelled["data"]["cancellationId"], read.data["cancellations"][0]["id"]);
+}
+
+fn lock(order: &str, amount: &str, currency: &str) -> OrderLockRequest {
+    OrderLockRequest {
+        order_id: OrderId::parse(order).unwrap(),
+        amount: money(amount),
+        currency: Currency::parse(currency).unwrap(),
+    }
+}
+
+fn locked(pg_amount: u64) -> OrderLock {
+    OrderLock { locked: true, pg_amount: pg_amount.into() }
+}
+
+/// The window (`POST /internal/payments/{paymentId}`): its status and answer.
+async fn window(f: &Fixture, order: &str, body: Value) -> (u16, Value) {
+    f.raw(reqwest::Method::POST, &format!("/internal/payments/{order}"), Some(body)).await
+}
+
+/// Pre-register locks an order; the same amount again is taken, another
+/// moves the lock; the window refuses any other amount (charging and
+/// recording nothing, sending no webhook) and pays the locked one, with its
+/// webhook; once paid, the order cannot be locked again (`ALREADY_PAID`).
+#[tokio::test]
+async fn an_order_is_locked_locked_again_moved_and_its_window_pays_only_the_locked_amount() {
+    let f = Fixture::start().await;
+    let order = lock("order-lock", "10000", "KRW");
+    assert_eq!(f.gateway.lock_order(&store(), &order).await.unwrap(), locked(10_000));
+    assert_eq!(f.gateway.lock_order(&store(), &order).await.unwrap(), locked(10_000), "the same amount again");
+    let moved = lock("order-lock", "12000", "KRW");
+    assert_eq!(f.gateway.lock_order(&store(), &moved).await.unwrap(), locked(12_000), "moved to another amount");
+
+    for (amount, currency) in [(10_000, "KRW"), (12_001, "KRW"), (12_000, "JPY")] {
+        let (status, refused) = window(&f, "order-lock", json!({"amount": amount, "currency": currency})).await;
+        assert_eq!((status, refused["code"].as_str()), (409, Some("AmountNotEqualToPredefined")), "{refused}");
+        assert_eq!(
+            (refused["transactionType"].as_str(), refused["paymentId"].as_str()),
+            (Some("PAYMENT"), Some("order-lock"))
+        );
+    }
+    let nothing = f.gateway.find_by_order(&store(), &OrderId::parse("order-lock").unwrap()).await.unwrap();
+    assert!(nothing.is_none(), "a refused window records no payment: {nothing:?}");
+
+    let (status, payment) = window(&f, "order-lock", json!({"amount": 12_000})).await;
+    assert_eq!((status, payment["status"].as_str()), (200, Some("PAID")), "{payment}");
+    assert_documented_payment(&payment);
+    let read = f.gateway.fetch_payment(&store(), &VendorUid::parse("order-lock").unwrap()).await.unwrap();
+    assert_eq!((read.phase, read.price), (PaymentPhase::Paid, money("12000")));
+    let received = f.webhooks(1).await;
+    let hooks: Vec<Value> = received.iter().map(|(_, body)| serde_json::from_slice(body).unwrap()).collect();
+    assert_eq!(hooks.len(), 1, "only the paid window sent a webhook: {hooks:?}");
+    assert_eq!(
+        (hooks[0]["type"].as_str(), hooks[0]["data"]["paymentId"].as_str()),
+        (Some("Transaction.Paid"), Some("order-lock"))
+    );
+
+    let paid = f.gateway.lock_order(&store(), &moved).await.unwrap_err();
+    assert!(matches!(&paid, GatewayError::Rejected(_)), "{paid:?}");
+    assert_eq!(paid.documented_code(), Some("ALREADY_PAID"), "{paid}");
+    assert_eq!(
+        paid.to_string(),
+        "refused by the PG: PortOne POST /payments/order-lock/pre-register answered 409 ALREADY_PAID"
+    );
+
+    // An order never locked pays as it always did.
+    let (status, free) = window(&f, "order-free", json!({"amount": 3_000})).await;
+    assert_eq!((status, free["status"].as_str()), (200, Some("PAID")), "{free}");
+}
+
+/// PortOne counts every amount in the currency's minor unit: 10.50 USD is
+/// locked as `totalAmount` 1050 (with its `currency`), and the window takes
+/// 1050 USD; a fraction of a cent is refused before anything is sent.
+#[tokio::test]
+async fn amounts_are_locked_in_the_currencys_minor_unit() {
+    let f = Fixture::start().await;
+    let usd = lock("order-usd", "10.50", "USD");
+    assert_eq!(f.gateway.lock_order(&store(), &usd).await.unwrap(), locked(1050));
+    let jpy = lock("order-jpy", "1000", "JPY");
+    assert_eq!(f.gateway.lock_order(&store(), &jpy).await.unwrap(), locked(1000));
+    let (status, _) = window(&f, "order-usd", json!({"amount": 1050, "currency": "KRW"})).await;
+    assert_eq!(status, 409, "another currency is another amount");
+    let (status, _) = window(&f, "order-usd", json!({"amount": 10, "currency": "USD"})).await;
+    assert_eq!(status, 409, "10 is ten cents, not the locked 1050");
+    let (status, payment) = window(&f, "order-usd", json!({"amount": 1050, "currency": "USD"})).await;
+    assert_eq!((status, payment["amount"]["total"].as_i64()), (200, Some(1050)), "{payment}");
+    let read = f.gateway.fetch_payment(&store(), &VendorUid::parse("order-usd").unwrap()).await.unwrap();
+    assert_eq!((read.price, read.currency.as_str()), (money("10.5"), "USD"));
+
+    let fraction = f.gateway.lock_order(&store(), &lock("order-cent", "10.505", "USD")).await.unwrap_err();
+    assert!(matches!(fraction, GatewayError::Unrepresentable(_)), "{fraction:?}");
+    let (status, _) = window(&f, "order-cent", json!({"amount": 1})).await;
+    assert_eq!(status, 200, "nothing was locked for it");
+}
+
+/// The fake's window and pre-register refuse hostile bodies with a 400 and a
+/// message, as PortOne answers `INVALID_REQUEST`.
+#[tokio::test]
+async fn bad_bodies_are_refused_with_a_message() {
+    let f = Fixture::start().await;
+    for (path, body) in [
+        ("/internal/payments/order-bad", json!({"amount": "1000"})),
+        ("/internal/payments/order-bad", json!({"amount": 1000, "method": "cash"})),
+        ("/internal/payments/order-bad", json!({"amount": 1000, "taxFreeAmount": 1001})),
+        ("/internal/payments/order-bad", json!({"amount": 1000, "amout": 1})),
+        ("/internal/payments/order-bad", json!([1000])),
+        ("/payments/order-bad/pre-register", json!({"totalAmount": 10.5})),
+        ("/payments/order-bad/pre-register", json!({"totalAmount": -1})),
+        ("/payments/order-bad/pre-register", json!({"totalAmount": 10, "taxFreeAmount": 11})),
+        ("/payments/order-bad/pre-register", json!({"totalAmount": 10, "currency": "krw"})),
+        ("/payments/order-bad/pre-register", json!({"totalAmount": 10, "storeId": 7})),
+        ("/payments/order-bad/pre-register", json!("10")),
+    ] {
+        let (status, refused) = f.raw(reqwest::Method::POST, path, Some(body.clone())).await;
+        assert_eq!((status, refused["type"].as_str()), (400, Some("INVALID_REQUEST")), "{path} {body}: {refused}");
+        assert!(refused["message"].as_str().is_some_and(|m| !m.is_empty()), "{refused}");
+    }
+    let nothing = f.gateway.find_by_order(&store(), &OrderId::parse("order-bad").unwrap()).await.unwrap();
+    assert!(nothing.is_none());
 }

@@ -1,8 +1,9 @@
 //! The fake PortOne's answers against the V2 OpenAPI document's schemas
 //! (`tests/data/v2-schemas.json`, see `SOURCES.md`): every status a payment
 //! goes through, cancellations (succeeded, requested and failed ones, and
-//! the payments holding them), billing keys, and the documented errors with
-//! the status each error schema declares.
+//! the payments holding them), billing keys, pre-registrations (the client's
+//! body and the fake's answers), and the documented errors with the status
+//! each error schema declares.
 
 use serde_json::{Value, json};
 
@@ -200,4 +201,82 @@ async fn requested_and_failed_cancellations_and_the_payments_holding_them_are_wh
     schemas.check("SucceededPaymentCancellation", &partial["cancellations"][0]);
     assert_eq!(partial, fake.call(Method::GET, "/payments/card-2", None).await.1);
     fake.server.stop().await.unwrap();
+}
+
+/// `POST /payments/{paymentId}/pre-register`: the body the client sends is a
+/// `PreRegisterPaymentBody` (and holds only `storeId`, `totalAmount` and
+/// `currency`); the fake answers a `PreRegisterPaymentResponse`, and each
+/// documented `PreRegisterPaymentError` with the status its schema declares.
+#[tokio::test]
+async fn pre_registrations_are_what_the_v2_document_declares() {
+    use std::sync::{Arc, Mutex};
+
+    use payments_application::ports::{OrderLockRequest, PaymentGateway};
+    use payments_portone::{PortOneConfig, PortOneGateway, PortOneStore};
+    use poem::web::Data;
+    use poem::{EndpointExt, Route, handler, post};
+    use reqwest::Method;
+
+    let schemas = Schemas::load();
+    type Sent = Arc<Mutex<Vec<Value>>>;
+    #[handler]
+    fn recorded(body: Vec<u8>, sent: Data<&Sent>) -> poem::Response {
+        sent.lock().unwrap().push(serde_json::from_slice(&body).unwrap_or(Value::Null));
+        poem::Response::builder().content_type("application/json").body("{}")
+    }
+    let sent: Sent = Arc::default();
+    let route = Route::new().at("/payments/:id/pre-register", post(recorded)).data(sent.clone());
+    let recorder = payments_fakekit::serve(route, "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let store = PortOneStore::new(TEST_API_SECRET).with_store_id(payments_portone::TEST_STORE_ID);
+    let gateway = PortOneGateway::new(PortOneConfig {
+        stores: payments_pg::Stores::default().with_default(store),
+        ..PortOneConfig::new(recorder.url())
+    })
+    .unwrap();
+    let request = OrderLockRequest {
+        order_id: payments_domain::OrderId::parse("order-sent").unwrap(),
+        amount: "10.50".parse().unwrap(),
+        currency: payments_domain::Currency::parse("USD").unwrap(),
+    };
+    gateway.lock_order(&payments_domain::StoreId::parse("shop").unwrap(), &request).await.unwrap();
+    let body = sent.lock().unwrap().pop().expect("a pre-register call");
+    schemas.check("PreRegisterPaymentBody", &body);
+    assert_eq!(body, json!({"storeId": payments_portone::TEST_STORE_ID, "totalAmount": 1050, "currency": "USD"}));
+    assert!(!schemas.errors("PreRegisterPaymentBody", &json!({"totalAmount": "1050"})).is_empty());
+    assert!(!schemas.errors("PreRegisterPaymentBody", &json!({"currency": "usd"})).is_empty());
+
+    let server =
+        payments_portone::fake::start(FakePortOneConfig::default(), "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let fake = Fake { server, http: reqwest::Client::new() };
+    let (status, registered) = fake
+        .call(Method::POST, "/payments/pre-1/pre-register", Some(json!({"totalAmount": 1000, "currency": "KRW"})))
+        .await;
+    assert_eq!(status, 200, "{registered}");
+    schemas.check("PreRegisterPaymentResponse", &registered);
+    fake.call(Method::POST, "/internal/payments/pre-1", Some(json!({"amount": 1000}))).await;
+    let other_store = json!({"storeId": "store-other", "totalAmount": 1000});
+    let errors = [
+        ("/payments/pre-1/pre-register", json!({"totalAmount": 1000}), "ALREADY_PAID"),
+        ("/payments/pre-2/pre-register", json!({"totalAmount": "1000"}), "INVALID_REQUEST"),
+        ("/payments/pre-2/pre-register", other_store, "FORBIDDEN"),
+    ];
+    for (path, body, kind) in errors {
+        let (status, error) = fake.call(Method::POST, path, Some(body)).await;
+        schemas.check("PreRegisterPaymentError", &error);
+        assert_eq!(error["type"], kind, "{path}: {error}");
+        assert_eq!(u64::from(status), schemas.status_of(kind), "{path}: {error}");
+    }
+    let unauthorized = fake
+        .http
+        .post(format!("{}/payments/pre-2/pre-register", fake.server.url()))
+        .json(&json!({"totalAmount": 1000}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unauthorized.status().as_u16(), 401);
+    let error: Value = unauthorized.json().await.unwrap();
+    schemas.check("PreRegisterPaymentError", &error);
+    assert_eq!(error["type"], "UNAUTHORIZED");
+    fake.server.stop().await.unwrap();
+    recorder.stop().await.unwrap();
 }

@@ -168,18 +168,16 @@ impl OrderRepository for Store {
     async fn complete_order(
         &self,
         id: PaymentOrderId,
-        closing: OrderClosing,
-        reason: Option<String>,
-        at: Timestamp,
+        closing: &OrderClosing,
         history: &PaymentHistory,
         password_hash: &PasswordHash,
         event: &WebhookEvent,
     ) -> Result<(), RepositoryError> {
         let new_history = self.prepare_history(history, password_hash).await?;
         let new_event = self.prepare_event(history.id(), event)?;
-        let state = match closing {
-            OrderClosing::Completed => "completed",
-            OrderClosing::Refused => "refused",
+        let (state, reason, at) = match closing {
+            OrderClosing::Completed { at } => ("completed", None, *at),
+            OrderClosing::Refused { reason, at } => ("refused", Some(reason.as_str()), *at),
         };
         let mut tx = self.begin_write().await?;
         // The history first (the order's row points at it), then the guard:

@@ -1226,9 +1226,10 @@ async fn an_order_completes_once_with_its_history_and_its_announcement(db: &Test
     let first = history("imp_1", "order-1", "1000", vec![]);
     let second = history("imp_1", "order-1", "1000", vec![]);
     let (hash, first_event, second_event) = (hash(), created(&first), created(&second));
+    let completed = OrderClosing::Completed { at: at(10) };
     let (a, b) = tokio::join!(
-        orders.complete_order(pending.id, OrderClosing::Completed, None, at(10), &first, &hash, &first_event),
-        orders.complete_order(pending.id, OrderClosing::Completed, None, at(10), &second, &hash, &second_event),
+        orders.complete_order(pending.id, &completed, &first, &hash, &first_event),
+        orders.complete_order(pending.id, &completed, &second, &hash, &second_event),
     );
     let lost =
         |r: &Result<(), RepositoryError>| matches!(r, Err(RepositoryError::Stale | RepositoryError::Conflict(_)));
@@ -1255,7 +1256,7 @@ async fn an_order_completes_once_with_its_history_and_its_announcement(db: &Test
     assert!(!orders.remove_pending_order(expiring.id).await.unwrap());
     let late = history("imp_2", "order-2", "1000", vec![]);
     let late_event = created(&late);
-    let refused = orders.complete_order(expiring.id, OrderClosing::Completed, None, at(10), &late, &hash, &late_event);
+    let refused = orders.complete_order(expiring.id, &completed, &late, &hash, &late_event);
     assert!(matches!(refused.await, Err(RepositoryError::Stale)));
     assert_eq!(db.count("payment_histories").await, 1, "a refused completion leaves nothing behind");
     let unlocked = order("order-3");

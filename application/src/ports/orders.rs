@@ -15,14 +15,14 @@ pub struct StoredOrder {
     pub password_hash: PasswordHash,
 }
 
-/// How an order is closed with the payment that closed it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How an order is closed with the payment that closed it, and when.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OrderClosing {
     /// Its payment matched it: recorded as its history.
-    Completed,
+    Completed { at: Timestamp },
     /// Its payment did not match it (cancelled at the PG): recorded as a
-    /// refunded history, the order refused with this reason.
-    Refused,
+    /// refunded history, the order refused for `reason`.
+    Refused { reason: String, at: Timestamp },
 }
 
 /// Orders. No listing beyond the reconciler's pages of pending ones.
@@ -81,9 +81,8 @@ pub trait OrderRepository: Send + Sync {
     ) -> Result<Vec<StoredOrder>, RepositoryError>;
 
     /// Atomically, and only while the order is pending: closes it as
-    /// `closing` (refused with `reason`) at `at`, inserts `history` (revision
-    /// 0, with `password_hash`: the order's) and records `event`, its
-    /// delivery due now. All or nothing.
+    /// `closing` says, inserts `history` (revision 0, with `password_hash`:
+    /// the order's) and records `event`, its delivery due now. All or nothing.
     ///
     /// # Errors
     /// [`RepositoryError::Stale`] when the order is no longer pending;
@@ -92,9 +91,7 @@ pub trait OrderRepository: Send + Sync {
     async fn complete_order(
         &self,
         id: PaymentOrderId,
-        closing: OrderClosing,
-        reason: Option<String>,
-        at: Timestamp,
+        closing: &OrderClosing,
         history: &PaymentHistory,
         password_hash: &PasswordHash,
         event: &WebhookEvent,

@@ -38,39 +38,39 @@ impl Fail {
     }
 }
 
-type Reply = Result<Response, Fail>;
+pub(super) type Reply = Result<Response, Fail>;
 
-fn done(reply: Reply) -> Response {
+pub(super) fn done(reply: Reply) -> Response {
     reply.unwrap_or_else(Fail::into_response)
 }
 
-fn bad_request(message: impl Into<String>) -> Fail {
+pub(super) fn bad_request(message: impl Into<String>) -> Fail {
     Fail::new(StatusCode::BAD_REQUEST, -1, message)
 }
 
-fn not_found(message: impl Into<String>) -> Fail {
+pub(super) fn not_found(message: impl Into<String>) -> Fail {
     Fail::new(StatusCode::NOT_FOUND, 1, message)
 }
 
 /// A refusal, as the real PG answers one: HTTP 200, `code` 1.
-fn refused(message: impl Into<String>) -> Fail {
+pub(super) fn refused(message: impl Into<String>) -> Fail {
     Fail::new(StatusCode::OK, 1, message)
 }
 
-fn now() -> i64 {
+pub(super) fn now() -> i64 {
     Utc::now().timestamp()
 }
 
-fn random_digits(count: u32) -> String {
+pub(super) fn random_digits(count: u32) -> String {
     let upper = 10u64.pow(count.min(18));
     format!("{:0width$}", rand::thread_rng().gen_range(0..upper), width = count as usize)
 }
 
-fn new_id() -> String {
+pub(super) fn new_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
 
-fn new_imp_uid() -> String {
+pub(super) fn new_imp_uid() -> String {
     format!("imp_{}", random_digits(12))
 }
 
@@ -85,7 +85,7 @@ fn receipt_url(imp_uid: &str) -> String {
 /// Largest request body read.
 const MAX_BODY: usize = 1024 * 1024;
 
-async fn read_body(body: Body) -> Result<Vec<u8>, Fail> {
+pub(super) async fn read_body(body: Body) -> Result<Vec<u8>, Fail> {
     let bytes = body.into_bytes_limit(MAX_BODY).await.map_err(|e| match e {
         poem::error::ReadBodyError::PayloadTooLarge => {
             Fail::new(StatusCode::PAYLOAD_TOO_LARGE, -1, format!("the request body exceeds {MAX_BODY} bytes"))
@@ -99,7 +99,7 @@ async fn read_body(body: Body) -> Result<Vec<u8>, Fail> {
     Ok(bytes)
 }
 
-async fn read<T: DeserializeOwned>(body: Body) -> Result<T, Fail> {
+pub(super) async fn read<T: DeserializeOwned>(body: Body) -> Result<T, Fail> {
     let bytes = read_body(body).await?;
     let value: Value = serde_json::from_slice(&bytes).map_err(|e| bad_request(format!("invalid request body: {e}")))?;
     if !value.is_object() {
@@ -115,7 +115,7 @@ async fn read<T: DeserializeOwned>(body: Body) -> Result<T, Fail> {
     })
 }
 
-fn require(field: &str, value: &str) -> Result<(), Fail> {
+pub(super) fn require(field: &str, value: &str) -> Result<(), Fail> {
     if value.trim().is_empty() {
         return Err(bad_request(format!("{field} must not be empty")));
     }
@@ -125,7 +125,7 @@ fn require(field: &str, value: &str) -> Result<(), Fail> {
     Ok(())
 }
 
-fn optional(field: &str, value: Option<&String>) -> Result<(), Fail> {
+pub(super) fn optional(field: &str, value: Option<&String>) -> Result<(), Fail> {
     match value {
         Some(value) if value.chars().count() > 1000 => {
             Err(bad_request(format!("{field} must be at most 1000 characters")))
@@ -134,11 +134,11 @@ fn optional(field: &str, value: Option<&String>) -> Result<(), Fail> {
     }
 }
 
-fn positive(field: &str, amount: Money) -> Result<(), Fail> {
+pub(super) fn positive(field: &str, amount: Money) -> Result<(), Fail> {
     if amount.is_zero() { Err(bad_request(format!("{field} must be greater than 0"))) } else { Ok(()) }
 }
 
-fn digits(text: &str) -> bool {
+pub(super) fn digits(text: &str) -> bool {
     !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit())
 }
 
@@ -182,7 +182,7 @@ fn check_card(
     Ok(())
 }
 
-fn check_url(field: &str, value: Option<&String>) -> Result<(), Fail> {
+pub(super) fn check_url(field: &str, value: Option<&String>) -> Result<(), Fail> {
     match value {
         Some(url) if !url.is_empty() => match url::Url::parse(url) {
             Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => Ok(()),
@@ -193,7 +193,7 @@ fn check_url(field: &str, value: Option<&String>) -> Result<(), Fail> {
 }
 
 /// The token of a request: the raw `Authorization` value or `Bearer <token>`.
-fn authorize(state: &State, request: &Request) -> Result<(), Fail> {
+pub(super) fn authorize(state: &State, request: &Request) -> Result<(), Fail> {
     let unauthorized = |message: &str| Fail::new(StatusCode::UNAUTHORIZED, -1, message);
     let header = request
         .headers()
@@ -269,7 +269,7 @@ fn notify(state: &State, notice_url: Option<&str>, payment: &PaymentBase) {
 }
 
 /// A payment's common fields, freshly started now.
-fn new_base(
+pub(super) fn new_base(
     pay_method: &str,
     merchant_uid: String,
     amount: Money,
@@ -316,16 +316,22 @@ fn new_base(
 }
 
 /// Stores a new payment, then tells the webhook receiver (so a receiver that
-/// re-reads the payment at once finds it).
+/// re-reads the payment at once finds it); answers it, 201.
 fn store_payment(state: &State, payment: IamportPayment, notice_url: Option<String>) -> Response {
     let response = payment_response(StatusCode::CREATED, &payment);
+    keep_payment(state, &payment, notice_url);
+    response
+}
+
+/// Stores a new payment as its order's latest, then sends its webhook
+/// (`{imp_uid, merchant_uid, status}`) to `notice_url` or the default URL.
+pub(super) fn keep_payment(state: &State, payment: &IamportPayment, notice_url: Option<String>) {
     state.payments.insert(
         payment.base().imp_uid.clone(),
         PaymentRecord { payment: payment.clone(), notice_url: notice_url.clone() },
     );
     state.orders.insert(payment.base().merchant_uid.clone(), payment.base().imp_uid.clone());
     notify(state, notice_url.as_deref(), payment.base());
-    response
 }
 
 /// `GET /payments/find/{merchant_uid}`: the latest payment of an order; 404 when none.
@@ -588,13 +594,13 @@ pub(super) async fn receive_webhook(body: Body) -> Response {
 /// A card number as Iamport answers it: its digits, the first six and the
 /// last four shown, the rest starred (`536512******1234`, PortOne V1's
 /// documented payment; see tests/data/documented/SOURCES.md).
-fn mask(card_number: &str) -> String {
+pub(super) fn mask(card_number: &str) -> String {
     let digits: Vec<char> = card_number.chars().filter(char::is_ascii_digit).collect();
     let shown_after = digits.len().saturating_sub(4);
     digits.iter().enumerate().map(|(i, c)| if i < 6 || i >= shown_after { *c } else { '*' }).collect()
 }
 
-fn card_details(card_number: &str, quota: Option<i64>) -> CardDetails {
+pub(super) fn card_details(card_number: &str, quota: Option<i64>) -> CardDetails {
     CardDetails {
         card_code: "361".to_owned(),
         card_name: "Fake Card".to_owned(),

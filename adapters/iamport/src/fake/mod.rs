@@ -3,9 +3,39 @@
 //! balances checked, webhooks sent after every state change, and state kept in
 //! bounded, expiring memory.
 //!
+//! Beyond the swagger, the V1 document's amount preparation:
+//! `POST /payments/prepare` and `PUT /payments/prepare` (`{merchant_uid,
+//! amount, currency?}`, JSON or a form; the registration answered 200; a
+//! `merchant_uid` prepared already is refused by `POST` with `code` 1 and
+//! changed by `PUT`; `PUT` of one never prepared is 404) and
+//! `GET /payments/prepare/{merchant_uid}` (200; `code` 1 when none).
+//!
 //! Beyond the real API it has the swagger's test-only routes:
 //! `PUT /internal/deposit/{imp_uid}` (the customer pays into a virtual
-//! account) and `POST /internal/webhook` (a sink for webhooks).
+//! account) and `POST /internal/webhook` (a sink for webhooks), and the
+//! window:
+//!
+//! `POST /internal/payments` (with a token, like every route but
+//! `getToken`): a customer pays in `IMP.request_pay`'s window. Body (JSON):
+//! `{"merchant_uid": "order-1", "amount": 1000}`, and optionally
+//! `"currency"` (`KRW` (the default), `USD`, `EUR`, `JPY`), `"pay_method"`
+//! (`card` (the default) or `vbank`), `"name"`, `"buyer_name"`,
+//! `"buyer_email"`, `"buyer_tel"`, `"buyer_addr"`, `"buyer_postcode"`,
+//! `"custom_data"`, `"notice_url"`, `"card_number"`
+//! (`0000-0000-0000-0000`), `"card_quota"`; `amount` in the currency's
+//! major unit (`14.2` USD). It answers 200 with the SDK callback's report
+//! (`{"success": true, "imp_uid", "merchant_uid", "pay_method",
+//! "paid_amount", "status": "paid" | "ready", ...}`), records the payment
+//! and sends its webhook (`{imp_uid, merchant_uid, status}`, `paid` for a
+//! card, `ready` for a virtual account, which
+//! `PUT /internal/deposit/{imp_uid}` then pays) to `notice_url` or the
+//! configured URL. A `merchant_uid` prepared with another amount (or
+//! another currency) is refused as Iamport's window refuses it, and so is
+//! one whose payment is paid, issued or cancelled: 409 `{"success": false,
+//! "imp_uid": null, "merchant_uid", "error_msg"}`, nothing charged or
+//! recorded, no webhook. One never prepared pays as asked. A bad body: 400
+//! with the envelope below. `POST /subscribe/payments/onetime` stays the
+//! API's payment, which Iamport does not check against a prepared amount.
 //!
 //! Status codes: `POST` successes answer 201 and the others 200, as in the
 //! swagger; malformed input is 400, a missing/unknown/expired token 401, an
@@ -15,6 +45,8 @@
 //! HTTP 200 with `code: 1` and the reason in `message`.
 
 mod handlers;
+mod prepare;
+mod window;
 pub mod wire;
 
 use std::io;
@@ -29,7 +61,9 @@ use poem::http::StatusCode;
 use poem::{EndpointExt, IntoResponse, Response, Route, get, post, put};
 use serde::Serialize;
 
-use self::wire::{IamportCertification, IamportPayment, IamportReceipt, IamportResponse, IamportSubscription};
+use self::wire::{
+    IamportCertification, IamportPayment, IamportReceipt, IamportResponse, IamportSubscription, PaymentPrepare,
+};
 use crate::IamportCredentials;
 
 /// The port the original fake Iamport server listens on.
@@ -101,6 +135,11 @@ pub(crate) struct State {
     pub payments: Store<String, PaymentRecord>,
     /// The latest payment (`imp_uid`) of each `merchant_uid`.
     pub orders: Store<String, String>,
+    /// The amount prepared for each `merchant_uid` (`POST /payments/prepare`).
+    pub prepared: Store<String, PaymentPrepare>,
+    /// Held while an amount is prepared or the window pays, so that neither
+    /// sees the other half done.
+    pub window: std::sync::Mutex<()>,
     pub customers: Store<String, CustomerRecord>,
     pub certifications: Store<String, IamportCertification>,
     pub receipts: Store<String, IamportReceipt>,
@@ -134,6 +173,8 @@ impl FakeIamport {
             tokens: Store::new(StoreLimits { capacity: limits.capacity, ttl: token_ttl }),
             payments: Store::new(limits),
             orders: Store::new(limits),
+            prepared: Store::new(limits),
+            window: std::sync::Mutex::new(()),
             customers: Store::new(limits),
             certifications: Store::new(limits),
             receipts: Store::new(limits),
@@ -149,6 +190,8 @@ impl FakeIamport {
         Route::new()
             .at("/users/getToken", post(handlers::get_token))
             .at("/payments/cancel", post(handlers::cancel_payment))
+            .at("/payments/prepare", post(prepare::prepare).put(prepare::change))
+            .at("/payments/prepare/:merchant_uid", get(prepare::read_prepare))
             .at("/payments/:imp_uid", get(handlers::get_payment))
             .at("/payments/find/:merchant_uid", get(handlers::find_payment))
             .at("/payments/find/:merchant_uid/:payment_status", get(handlers::find_payment_with_status))
@@ -166,6 +209,7 @@ impl FakeIamport {
                 "/receipts/:imp_uid",
                 get(handlers::get_receipt).post(handlers::create_receipt).delete(handlers::delete_receipt),
             )
+            .at("/internal/payments", post(window::pay_in_window))
             .at("/internal/deposit/:imp_uid", put(handlers::deposit))
             .at("/internal/webhook", post(handlers::receive_webhook))
             .data(self.state.clone())

@@ -7,16 +7,20 @@ use std::sync::{Arc, Mutex};
 use payments_fakekit::{Store, WebhookEmitter};
 use poem::http::StatusCode;
 use poem::web::{Data, Json, Path, Query};
-use poem::{Request, Response, handler};
+use poem::{Body, Request, Response, handler};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::FakePortOneConfig;
+use super::pre_register::{PreRegistered, refused_by_window};
 
 pub(super) struct State {
     api_secret: String,
     store_id: String,
-    payments: Store<String, Value>,
+    pub(super) payments: Store<String, Value>,
+    /// What `POST /payments/{paymentId}/pre-register` registered, by payment
+    /// id, until the window pays it.
+    pub(super) pre_registered: Store<String, PreRegistered>,
     billing_keys: Store<String, Value>,
     /// How the API's cancels of a payment are answered, by payment id
     /// (absent: [`NextCancel::Succeeded`]).
@@ -24,8 +28,10 @@ pub(super) struct State {
     /// Answers by `Idempotency-Key`: a retry gets the first answer.
     answered: Store<String, (u16, Value)>,
     /// Held while a request that moves money runs: two with one key, or two
-    /// cancels of one payment, never interleave.
-    moving: Mutex<()>,
+    /// cancels of one payment, never interleave; and while a payment id is
+    /// pre-registered or paid in the window, so that neither sees the other
+    /// half done.
+    pub(super) moving: Mutex<()>,
     emitter: WebhookEmitter,
     signer: standardwebhooks::Webhook,
 }
@@ -36,6 +42,7 @@ impl State {
             api_secret: config.api_secret.clone(),
             store_id: config.store_id.clone(),
             payments: Store::new(config.limits),
+            pre_registered: Store::new(config.limits),
             billing_keys: Store::new(config.limits),
             cancel_behaviours: Store::new(config.limits),
             answered: Store::new(config.limits),
@@ -61,35 +68,35 @@ impl State {
     }
 }
 
-type Shared<'a> = Data<&'a Arc<State>>;
+pub(super) type Shared<'a> = Data<&'a Arc<State>>;
 
-fn now() -> String {
+pub(super) fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-fn answer(status: StatusCode, body: &Value) -> Response {
+pub(super) fn answer(status: StatusCode, body: &Value) -> Response {
     Response::builder().status(status).content_type("application/json").body(body.to_string())
 }
 
 /// A documented error: `{type, message}` with its status.
-fn refuse(status: StatusCode, kind: &str, message: impl Into<String>) -> Response {
+pub(super) fn refuse(status: StatusCode, kind: &str, message: impl Into<String>) -> Response {
     answer(status, &json!({"type": kind, "message": message.into()}))
 }
 
-fn invalid(message: impl Into<String>) -> Response {
+pub(super) fn invalid(message: impl Into<String>) -> Response {
     refuse(StatusCode::BAD_REQUEST, "INVALID_REQUEST", message)
 }
 
 /// A refusal not answered yet: its status, `type` and message.
-type Refusal = (StatusCode, &'static str, String);
+pub(super) type Refusal = (StatusCode, &'static str, String);
 
-fn reply((status, kind, message): Refusal) -> Response {
+pub(super) fn reply((status, kind, message): Refusal) -> Response {
     refuse(status, kind, message)
 }
 
 /// `Authorization: PortOne <secret>`, and a `storeId` (when given) of the
 /// fake's store: the refusal otherwise.
-fn check(state: &State, request: &Request, store_id: Option<&str>) -> Result<(), Refusal> {
+pub(super) fn check(state: &State, request: &Request, store_id: Option<&str>) -> Result<(), Refusal> {
     let expected = format!("PortOne {}", state.api_secret);
     if request.header("authorization") != Some(expected.as_str()) {
         return Err((StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "the API secret is missing or wrong".into()));
@@ -154,7 +161,31 @@ fn authorized_body(state: &State, request: &Request, body: &[u8]) -> Result<Valu
     Ok(body)
 }
 
-fn integer(body: &Value, member: &str) -> Result<Option<i64>, Refusal> {
+/// The largest request body the fake reads (its largest documented body, a
+/// cancel with a refund account, is well under 1 KiB).
+pub(super) const MAX_BODY: usize = 64 * 1024;
+
+/// A request body that is one JSON object of at most [`MAX_BODY`] bytes, or
+/// the documented 400 (`INVALID_REQUEST`) saying why not.
+pub(super) async fn read_object(body: Body) -> Result<serde_json::Map<String, Value>, Response> {
+    let bytes = body.into_bytes_limit(MAX_BODY).await.map_err(|e| match e {
+        poem::error::ReadBodyError::PayloadTooLarge => invalid(format!("the body is over {MAX_BODY} bytes")),
+        other => invalid(format!("the body cannot be read: {other}")),
+    })?;
+    match serde_json::from_slice::<Value>(&bytes) {
+        Ok(Value::Object(object)) => Ok(object),
+        Ok(_) => Err(invalid("the body is not a JSON object")),
+        Err(e) => Err(invalid(format!("the body is not JSON: {e}"))),
+    }
+}
+
+/// A PortOne `Currency`: an ISO 4217 code, upper case, with a minor unit
+/// (the fake takes amounts in it).
+pub(super) fn is_currency(text: &str) -> bool {
+    payments_domain::Currency::parse(text).is_ok_and(|c| c.as_str() == text && c.exponent().is_some())
+}
+
+pub(super) fn integer(body: &Value, member: &str) -> Result<Option<i64>, Refusal> {
     match body.get(member) {
         None | Some(Value::Null) => Ok(None),
         Some(value) => value
@@ -599,45 +630,71 @@ fn new_payment(
     })
 }
 
+/// The body of the fake's window, `POST /internal/payments/{paymentId}`.
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(super) struct Checkout {
     /// `card` (the default) or `virtualAccount`.
     #[serde(default)]
     method: Option<String>,
+    /// The payment's total, in the currency's minor unit, as every PortOne
+    /// amount is (`1050` USD is 10.50 USD).
     amount: i64,
+    /// Its tax-free part (0 when absent), in the same unit.
+    #[serde(default)]
+    tax_free_amount: Option<i64>,
     #[serde(default)]
     order_name: Option<String>,
     #[serde(default)]
     customer_id: Option<String>,
     #[serde(default)]
     card_number: Option<String>,
-    /// The payment's currency (`KRW` when absent); `amount` is in its minor
-    /// unit, as every PortOne amount is.
+    /// The payment's currency (`KRW` when absent).
     #[serde(default)]
     currency: Option<String>,
 }
 
-/// What a customer does in PortOne's window: pays by card (PAID), or gets a
-/// virtual account to pay into (VIRTUAL_ACCOUNT_ISSUED).
+/// What a customer does in PortOne's window: pays by card (PAID, then
+/// `Transaction.Paid`), or gets a virtual account to pay into
+/// (VIRTUAL_ACCOUNT_ISSUED, then `Transaction.VirtualAccountIssued`). A
+/// payment id pre-registered with another amount, tax-free amount or
+/// currency is refused as the window refuses it (409, the browser SDK's
+/// `AmountNotEqualToPredefined`): nothing is charged or recorded.
 #[handler]
-pub(super) fn customer_pays(
+pub(super) async fn customer_pays(
     state: Shared<'_>,
     request: &Request,
     Path(id): Path<String>,
-    Json(checkout): Json<Checkout>,
+    body: Body,
 ) -> Response {
     if let Err(refused) = check(&state, request, None) {
         return reply(refused);
     }
+    let checkout = match read_object(body).await {
+        Ok(object) => match serde_json::from_value::<Checkout>(Value::Object(object)) {
+            Ok(checkout) => checkout,
+            Err(e) => return invalid(format!("the body is not a checkout: {e}")),
+        },
+        Err(refused) => return refused,
+    };
     if checkout.amount <= 0 || id.trim().is_empty() {
         return invalid("amount must be positive and the payment id not blank");
     }
-    if state.payments.get(&id).is_some() {
-        return refuse(StatusCode::CONFLICT, "ALREADY_PAID", "that payment id is taken");
+    let tax_free = checkout.tax_free_amount.unwrap_or(0);
+    if !(0..=checkout.amount).contains(&tax_free) {
+        return invalid("taxFreeAmount must be between 0 and amount");
+    }
+    let virtual_account = match checkout.method.as_deref() {
+        None | Some("card") => false,
+        Some("virtualAccount") => true,
+        Some(other) => return invalid(format!("method {other:?} is not \"card\" or \"virtualAccount\"")),
+    };
+    let currency = checkout.currency.as_deref().unwrap_or("KRW");
+    // PortOne's `Currency` enum: the ISO 4217 codes (with a minor unit, here).
+    if !is_currency(currency) {
+        return invalid(format!("currency {currency:?} is not a currency PortOne takes"));
     }
     let card = masked_card(checkout.card_number.as_deref().unwrap_or("4330123412341234"));
-    let virtual_account = checkout.method.as_deref() == Some("virtualAccount");
     let method = if virtual_account {
         json!({"type": "PaymentMethodVirtualAccount", "bank": "SHINHAN", "accountNumber": "56211105948400",
                "accountType": "NORMAL", "remitteeName": "the fake's store",
@@ -649,12 +706,11 @@ pub(super) fn customer_pays(
     };
     let customer = checkout.customer_id.map_or(Value::Null, Value::String);
     let name = checkout.order_name.as_deref().unwrap_or("a fake order");
-    let currency = checkout.currency.as_deref().unwrap_or("KRW");
-    // PortOne's `Currency` enum: the ISO 4217 codes (with a minor unit, here).
-    if payments_domain::Currency::parse(currency).ok().and_then(|c| c.exponent()).is_none() {
-        return invalid(format!("currency {currency:?} is not a currency PortOne takes"));
-    }
     let mut payment = new_payment(&state, &id, name, checkout.amount, currency, &customer, method);
+    let vat = (checkout.amount - tax_free) / 11;
+    payment["amount"]["taxFree"] = json!(tax_free);
+    payment["amount"]["vat"] = json!(vat);
+    payment["amount"]["supply"] = json!(checkout.amount - tax_free - vat);
     let event = if virtual_account {
         payment["status"] = json!("VIRTUAL_ACCOUNT_ISSUED");
         "Transaction.VirtualAccountIssued"
@@ -662,7 +718,19 @@ pub(super) fn customer_pays(
         paid(&mut payment);
         "Transaction.Paid"
     };
-    state.payments.insert(id.clone(), payment.clone());
+    {
+        // Checked and recorded at once: a pre-registration between the two
+        // would not be honoured.
+        let _one = state.moving.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if state.payments.get(&id).is_some() {
+            return refuse(StatusCode::CONFLICT, "ALREADY_PAID", "that payment id is taken");
+        }
+        if let Some(why) = state.pre_registered.get(&id).and_then(|r| r.mismatch(checkout.amount, tax_free, currency)) {
+            return refused_by_window(&id, &why);
+        }
+        state.payments.insert(id.clone(), payment.clone());
+        state.pre_registered.remove(&id);
+    }
     state.notify(event, json!({"paymentId": id, "transactionId": payment["transactionId"]}));
     answer(StatusCode::OK, &payment)
 }
@@ -735,4 +803,23 @@ pub(super) fn issue_billing_key(state: Shared<'_>, request: &Request, Json(card)
     state.billing_keys.insert(key.clone(), info.clone());
     state.notify("BillingKey.Issued", json!({"billingKey": key}));
     answer(StatusCode::OK, &info)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_body_is_one_json_object_of_at_most_max_body_bytes() {
+        let object = read_object(Body::from(r#"{"totalAmount": 1}"#)).await.ok().unwrap();
+        assert_eq!(object["totalAmount"], 1);
+        let padded = format!(r#"{{"padding": "{}"}}"#, "x".repeat(MAX_BODY));
+        for refused in [padded.as_str(), "[1]", "{", ""] {
+            let answer = read_object(Body::from(refused.to_owned())).await.err().unwrap();
+            assert_eq!(answer.status(), StatusCode::BAD_REQUEST, "{}", &refused[..refused.len().min(20)]);
+            let body: Value = serde_json::from_slice(&answer.into_body().into_vec().await.unwrap()).unwrap();
+            assert_eq!(body["type"], "INVALID_REQUEST");
+            assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+        }
+    }
 }

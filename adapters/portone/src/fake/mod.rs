@@ -5,15 +5,38 @@
 //! - `GET /payments/{paymentId}`, `POST /payments/{paymentId}/cancel`
 //!   (`currentCancellableAmount` guarded, refund account for virtual
 //!   accounts), `GET`/`DELETE /billing-keys/{billingKey}`,
-//!   `POST /payments/{paymentId}/billing-key`; `Authorization: PortOne
-//!   <secret>`; errors `{type, message}` with the documented statuses;
-//!   `Idempotency-Key` on POST and DELETE answered with the first answer.
+//!   `POST /payments/{paymentId}/billing-key`,
+//!   `POST /payments/{paymentId}/pre-register` (`{storeId?, totalAmount?,
+//!   taxFreeAmount?, currency?}`, answered `{}`; registering an id again
+//!   replaces what it was registered with; 409 `ALREADY_PAID` once it is
+//!   paid); `Authorization: PortOne <secret>`; errors `{type, message}` with
+//!   the documented statuses; `Idempotency-Key` on the calls that move money
+//!   answered with the first answer. The bodies of pre-register and
+//!   of the window below are JSON objects of at most 64 KiB (400
+//!   `INVALID_REQUEST` with a message otherwise).
 //! - Webhooks version 2024-04-25 (`{type, timestamp, data}`), signed with
 //!   Standard Webhooks under the store's webhook secret.
-//! - What a customer does in PortOne's window, for tests:
-//!   `POST /internal/payments/{paymentId}` (a card payment, or a virtual
-//!   account), `POST /internal/payments/{paymentId}/deposit`,
-//!   `POST /internal/billing-keys` (a card saved for a customer).
+//! - What a customer does in PortOne's window, for tests (each with the
+//!   API secret as `Authorization: PortOne <secret>`):
+//!   - `POST /internal/payments/{paymentId}` `{"amount": 1050, "currency":
+//!     "USD", "method": "card" | "virtualAccount", "taxFreeAmount": 0,
+//!     "orderName": "..", "customerId": "..", "cardNumber": ".."}` (only
+//!     `amount` required: an integer in the currency's minor unit, as every
+//!     PortOne amount; `currency` `KRW` and `method` `card` when absent):
+//!     answers 200 with the `Payment` (`PAID` for a card, sending
+//!     `Transaction.Paid`; `VIRTUAL_ACCOUNT_ISSUED` for a virtual account,
+//!     sending `Transaction.VirtualAccountIssued`). A payment id
+//!     pre-registered with another `totalAmount`, `taxFreeAmount` or
+//!     `currency` is refused as the window refuses it: 409 `{"transactionType":
+//!     "PAYMENT", "txId", "paymentId", "code": "AmountNotEqualToPredefined",
+//!     "message"}` (the browser SDK's `PaymentResponse` and error code),
+//!     charging and recording nothing and sending no webhook. A payment id
+//!     paid already: 409 `{"type": "ALREADY_PAID"}`. A bad body: 400
+//!     `{"type": "INVALID_REQUEST", "message"}`. An id never pre-registered
+//!     pays as asked.
+//!   - `POST /internal/payments/{paymentId}/deposit` (the customer pays into
+//!     the virtual account: `PAID`, `Transaction.Paid`),
+//!     `POST /internal/billing-keys` (a card saved for a customer).
 //! - What PortOne does with a cancel, for tests (each member of the
 //!   documented `PaymentCancellation` union):
 //!   `POST /internal/payments/{paymentId}/cancel-behaviour`
@@ -28,6 +51,7 @@
 //! Card numbers are only ever masked.
 
 mod handlers;
+mod pre_register;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -73,6 +97,7 @@ pub fn endpoint(config: &FakePortOneConfig) -> anyhow::Result<impl poem::Endpoin
         .at("/payments/:paymentId", get(handlers::read_payment))
         .at("/payments/:paymentId/cancel", post(handlers::cancel))
         .at("/payments/:paymentId/billing-key", post(handlers::pay_with_billing_key))
+        .at("/payments/:paymentId/pre-register", post(pre_register::pre_register))
         .at("/billing-keys/:billingKey", get(handlers::read_billing_key).delete(handlers::delete_billing_key))
         .at("/internal/payments/:paymentId", post(handlers::customer_pays))
         .at("/internal/payments/:paymentId/deposit", post(handlers::deposit))
