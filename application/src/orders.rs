@@ -124,14 +124,14 @@ impl PaymentService {
         let order_id = OrderId::parse(input.source.id.as_str())?;
         let now = self.deps.clock.now();
         let expires_at = PaymentOrder::expiry(now, input.expires_in.unwrap_or(PaymentOrder::DEFAULT_LIFETIME))?;
+        if let Some(existing) = self.orders().find_order_by_source(&input.source).await? {
+            return self.order_again(gateway, existing, &input, &currency).await;
+        }
         if self.histories().find_by_source(&input.source).await?.is_some() {
             return Err(AppError::AlreadyRegistered {
                 param: "source",
                 message: "a payment is already registered for this source".into(),
             });
-        }
-        if let Some(existing) = self.orders().find_order_by_source(&input.source).await? {
-            return self.order_again(gateway, existing, &input, &currency).await;
         }
         let password_hash = self.hash(&input.password).await?;
         let mut order = PaymentOrder {
@@ -296,7 +296,7 @@ impl PaymentService {
                 None => OrderSettled::Recorded(history, event.id()),
             }),
             Err(RepositoryError::Stale | RepositoryError::Conflict(_)) => {
-                self.order_recorded_elsewhere(stored, uid).await
+                self.order_recorded_elsewhere(stored, uid).await.map(OrderSettled::Already)
             }
             Err(other) => Err(other.into()),
         }
@@ -304,22 +304,30 @@ impl PaymentService {
 
     /// Another request recorded the order's payment first, or the payment
     /// was registered without the order (its registration came after the
-    /// order's expiry): what it recorded.
-    async fn order_recorded_elsewhere(&self, stored: &StoredOrder, uid: &VendorUid) -> Result<OrderSettled, AppError> {
+    /// order's expiry): the history it recorded.
+    ///
+    /// # Errors
+    /// `AlreadyRegistered` when another payment holds the order's source or
+    /// the payment `uid`; a storage failure.
+    pub(crate) async fn order_recorded_elsewhere(
+        &self,
+        stored: &StoredOrder,
+        uid: &VendorUid,
+    ) -> Result<PaymentHistory, AppError> {
         let order = &stored.order;
         let current = self.orders().find_order(order.id).await?;
         if let Some(id) = current.as_ref().and_then(|c| c.order.history()) {
-            return Ok(OrderSettled::Already(self.reload(id).await?.history));
+            return Ok(self.reload(id).await?.history);
         }
         match self.histories().find_by_vendor(order.vendor_code, uid).await? {
             Some(found) if found.history.source() == &order.source => {
                 let completed = OrderStatus::Completed { history: found.history.id() };
                 self.orders().close_order(order.id, &completed, self.deps.clock.now()).await?;
-                Ok(OrderSettled::Already(found.history))
+                Ok(found.history)
             }
             _ => Err(AppError::AlreadyRegistered {
                 param: "source",
-                message: "another payment is registered for this order's source".into(),
+                message: "the order's source or its payment is registered as another record".into(),
             }),
         }
     }

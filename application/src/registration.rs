@@ -136,10 +136,10 @@ impl PaymentService {
             return Err(AppError::CurrencyMismatch { expected: expected.to_string() });
         }
         if self.histories().find_by_vendor(input.vendor.code, &input.vendor.uid).await?.is_some() {
-            return Err(AppError::AlreadyRegistered {
-                param: "vendor.uid",
-                message: format!("payment {} of {} is already registered", input.vendor.uid, input.vendor.code),
-            });
+            // Recorded since the order was read (its notification won), or
+            // another source's payment.
+            let history = self.order_recorded_elsewhere(&stored, &input.vendor.uid).await?;
+            return self.ordered_answer(history, input, order).map(Some);
         }
         let gateway = self.deps.gateways.get(input.vendor.code)?;
         let read_at = self.deps.clock.now();

@@ -380,7 +380,8 @@ async fn run(command: Command, vars: Vars) -> anyhow::Result<()> {
             let report = report.map_err(|e| anyhow::anyhow!("{e}"))?;
             println!(
                 "checked {}  drifted {}  fixed {}  failed {}  cancels settled {} (of {} open)  \
-                 abandoned charges recorded {}, not charged {} (of {}){}",
+                 abandoned charges recorded {}, not charged {} (of {})  \
+                 orders completed {}, refused {}, expired {}, paid late {}, failed {} (of {} pending){}",
                 report.checked,
                 report.drifted,
                 report.fixed,
@@ -390,6 +391,12 @@ async fn run(command: Command, vars: Vars) -> anyhow::Result<()> {
                 report.charges.recorded,
                 report.charges.not_charged,
                 report.charges.checked,
+                report.orders.completed,
+                report.orders.refused,
+                report.orders.expired,
+                report.orders.paid_late,
+                report.orders.failed,
+                report.orders.checked,
                 if dry_run { "  (dry run: nothing recorded)" } else { "" }
             );
             Ok(())

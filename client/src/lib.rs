@@ -125,6 +125,14 @@ impl ClientError {
             _ => None,
         }
     }
+
+    /// The request field an [`ClientError::Api`] error names, when it names one.
+    pub fn param(&self) -> Option<&str> {
+        match self {
+            ClientError::Api { param, .. } => param.as_deref(),
+            _ => None,
+        }
+    }
 }
 
 /// A client of one payment server. Cheap to clone (the connection pool is shared).

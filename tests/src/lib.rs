@@ -47,6 +47,8 @@ pub struct TestApp {
     database: Option<TestDatabase>,
     database_url: String,
     config: Config,
+    /// The server's environment (a command run beside it takes it too).
+    vars: std::collections::HashMap<String, String>,
     /// The encrypting client of the API.
     pub client: PaymentsClient,
     /// Plain HTTP, for what the typed client does not do (PG webhooks).
@@ -102,6 +104,7 @@ pub async fn spawn_app_with(backend: Backend, test: &str, overrides: &[(&str, &s
     );
     let vars = payments_testkit::server::with_overrides(vars, overrides);
     let (app, config) = payments_testkit::server::start_in_process(&vars).await.expect("the server starts");
+    let vars = vars.clone();
     let url = app.url();
     let client = PaymentsClient::new(&url, KEY.as_bytes(), IV.as_bytes()).expect("a client");
     let http = reqwest::Client::builder().timeout(WAIT).build().expect("an HTTP client");
@@ -113,6 +116,7 @@ pub async fn spawn_app_with(backend: Backend, test: &str, overrides: &[(&str, &s
         database: Some(database),
         database_url,
         config,
+        vars,
         client,
         hooks,
         iamport: FakeIamport { url: format!("http://{iamport_addr}"), http: http.clone() },
@@ -933,5 +937,121 @@ impl TestApp {
             holder: "E2E Holder".into(),
             mobile: "01012345678".into(),
         }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Orders
+// ---------------------------------------------------------------------------
+
+impl TestApp {
+    /// The request of an order of `price` won for `order` at `pg`, with the
+    /// standard password and the receiver's hook.
+    pub fn order_request(&self, pg: Pg, order: &str, price: u64) -> wire::CreateOrderBody {
+        wire::CreateOrderBody {
+            vendor: wire::OrderVendorBody { code: pg, store_id: store_of(pg).into() },
+            source: source(order),
+            price: amount(price),
+            currency: None,
+            password: PASSWORD.into(),
+            webhook_url: self.hook_url(),
+            expires_in: None,
+        }
+    }
+
+    /// Registers an order of `price` won for `order` at `pg`.
+    pub async fn create_order(&self, pg: Pg, order: &str, price: u64) -> Result<wire::OrderBody, ClientError> {
+        self.client.create_order(&self.order_request(pg, order, price)).await
+    }
+
+    /// The customer pays `amount` for `order` in `pg`'s window, its webhook
+    /// reaching us unless `webhook_lost`; answers the payment's uid, or the
+    /// window's refusal (status and body). Toss's window only authenticates:
+    /// the payment waits for the merchant's confirmation (and Toss sends no
+    /// webhook for it).
+    pub async fn pay_in_window(
+        &self,
+        pg: Pg,
+        order: &str,
+        amount: u64,
+        webhook_lost: bool,
+    ) -> Result<String, (u16, Value)> {
+        match pg {
+            Pg::Iamport => {
+                let mut body = json!({"merchant_uid": order, "amount": amount, "name": "e2e order"});
+                if webhook_lost {
+                    // Its notice goes to the fake's own sink: it never reaches us.
+                    body["notice_url"] = json!(format!("{}/internal/webhook", self.iamport.url));
+                }
+                let token = self.iamport.token().await;
+                let request = self
+                    .http
+                    .post(format!("{}/internal/payments", self.iamport.url))
+                    .header("Authorization", token)
+                    .json(&body);
+                match call(request, "iamport window").await {
+                    (200, report) => Ok(report["imp_uid"].as_str().expect("an imp_uid").to_owned()),
+                    refused => Err(refused),
+                }
+            }
+            Pg::TossPayments => Ok(self.toss.authenticated_card_payment(order, amount).await),
+            Pg::PortOne => {
+                let body =
+                    json!({"method": "card", "amount": amount, "orderName": "e2e order", "loseWebhook": webhook_lost});
+                let request = self
+                    .http
+                    .post(format!("{}/internal/payments/{order}", self.portone.url))
+                    .header("Authorization", payments_portone::authorization(payments_portone::fake::TEST_API_SECRET))
+                    .json(&body);
+                match call(request, "portone window").await {
+                    (200, payment) => Ok(payment["id"].as_str().expect("an id").to_owned()),
+                    refused => Err(refused),
+                }
+            }
+        }
+    }
+
+    /// Runs `payments ARGS` as an operator would beside this server: its
+    /// configuration, its database, its fake PGs; answers what it printed
+    /// (its output, then its log).
+    ///
+    /// # Panics
+    /// When the binary cannot be built or run, or the command fails.
+    pub async fn run_command(&self, args: &[&str]) -> String {
+        let binary = payments_testkit::payments_binary().expect("the payments binary");
+        let dir = tempfile::tempdir().expect("a temp dir");
+        // The fakes of this server, where they listen (their ports were chosen at start).
+        let fakes = [
+            ("PAYMENT_IAMPORT_URL", &self.iamport.url),
+            ("PAYMENT_TOSS_URL", &self.toss.url),
+            ("PAYMENT_PORTONE_URL", &self.portone.url),
+        ];
+        let env: Vec<(String, String)> = self
+            .vars
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .chain(fakes.iter().map(|(k, v)| ((*k).to_owned(), (*v).clone())))
+            .collect();
+        let output = payments_testkit::process::run(&binary, dir.path(), &env, args).await;
+        assert!(output.status.success(), "payments {args:?} failed: {}", output.stderr);
+        format!("{}\n{}", output.stdout, output.stderr)
+    }
+
+    /// Moves the expiry of the order of `order` to its creation: the clock,
+    /// for this order, past its lifetime (the server's own clock cannot be
+    /// moved from a test).
+    pub async fn expire_order_now(&self, order: &str) {
+        let sql = "UPDATE payment_orders SET expires_at = created_at WHERE source_id = $1";
+        let updated = match self.backend {
+            Backend::Sqlite => {
+                let pool = sqlx::SqlitePool::connect(&self.database_url).await.expect("the test database");
+                sqlx::query(sql).bind(order).execute(&pool).await.expect("updated").rows_affected()
+            }
+            Backend::Postgres => {
+                let pool = sqlx::PgPool::connect(&self.database_url).await.expect("the test database");
+                sqlx::query(sql).bind(order).execute(&pool).await.expect("updated").rows_affected()
+            }
+        };
+        assert_eq!(updated, 1, "one order of {order}");
     }
 }

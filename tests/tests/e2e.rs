@@ -8,6 +8,7 @@ mod card_numbers;
 mod flows;
 mod limits;
 mod metrics;
+mod orders;
 mod portone;
 mod races;
 mod refusals;

@@ -7,8 +7,8 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use payments_application::ports::{
-    CancelRequest, ChargeRequest, ChargedPayment, ConfirmRequest, GatewayError, PaymentGateway, PgCard, SendResult,
-    WebhookSender,
+    CancelRequest, ChargeRequest, ChargedPayment, ConfirmRequest, GatewayError, OrderLock, OrderLockRequest,
+    PaymentGateway, PgCard, SendResult, WebhookSender,
 };
 use payments_domain::{OrderId, PaymentSnapshot, SourceId, StoreId, VendorCode, VendorUid, WebhookEvent};
 use tracing::Instrument;
@@ -109,6 +109,10 @@ impl PaymentGateway for MeteredGateway {
         self.measure("charge_saved_card", self.inner.charge_saved_card(store, card, card_data, request)).await
     }
 
+    async fn lock_order(&self, store: &StoreId, request: &OrderLockRequest) -> Result<OrderLock, GatewayError> {
+        self.measure("lock_order", self.inner.lock_order(store, request)).await
+    }
+
     async fn find_by_order(&self, store: &StoreId, order_id: &OrderId) -> Result<Option<ChargedPayment>, GatewayError> {
         self.measure("find_by_order", self.inner.find_by_order(store, order_id)).await
     }
@@ -179,5 +183,25 @@ mod tests {
             value(&text, r#"payments_pg_call_duration_seconds_count{pg="toss.payments",operation="find_by_order"}"#),
             Some(2.0)
         );
+    }
+
+    /// A call the trait gives a default (a PG without a lock) is the inner
+    /// gateway's, not the default's: a decorator that forgot it would lock
+    /// nothing at every PG.
+    #[tokio::test]
+    async fn calls_with_a_default_reach_the_inner_gateway() {
+        let mut inner = MockPaymentGateway::new();
+        let locked = OrderLock { locked: true, pg_amount: serde_json::Number::from(1050) };
+        let answer = locked.clone();
+        inner.expect_lock_order().times(1).returning(move |_, _| Ok(answer.clone()));
+        inner.expect_notification_secret_matches().times(1).returning(|_, secret| secret == "s");
+        let gateway = MeteredGateway::new(Arc::new(inner), VendorCode::PortOne, Metrics::new());
+        let request = OrderLockRequest {
+            order_id: OrderId::parse("order").unwrap(),
+            amount: "10.5".parse().unwrap(),
+            currency: payments_domain::Currency::parse("USD").unwrap(),
+        };
+        assert_eq!(gateway.lock_order(&StoreId::parse("store").unwrap(), &request).await, Ok(locked));
+        assert!(gateway.notification_secret_matches(&serde_json::json!({}), "s"));
     }
 }

@@ -652,6 +652,11 @@ pub(super) struct Checkout {
     /// The payment's currency (`KRW` when absent).
     #[serde(default)]
     currency: Option<String>,
+    /// A test's switch: the payment is made but its webhook is lost on the
+    /// way (none is sent), as when the merchant's endpoint was down for all
+    /// of PortOne's retries.
+    #[serde(default)]
+    lose_webhook: bool,
 }
 
 /// What a customer does in PortOne's window: pays by card (PAID, then
@@ -731,7 +736,9 @@ pub(super) async fn customer_pays(
         state.payments.insert(id.clone(), payment.clone());
         state.pre_registered.remove(&id);
     }
-    state.notify(event, json!({"paymentId": id, "transactionId": payment["transactionId"]}));
+    if !checkout.lose_webhook {
+        state.notify(event, json!({"paymentId": id, "transactionId": payment["transactionId"]}));
+    }
     answer(StatusCode::OK, &payment)
 }
 

@@ -33,7 +33,8 @@
 //!     charging and recording nothing and sending no webhook. A payment id
 //!     paid already: 409 `{"type": "ALREADY_PAID"}`. A bad body: 400
 //!     `{"type": "INVALID_REQUEST", "message"}`. An id never pre-registered
-//!     pays as asked.
+//!     pays as asked. `"loseWebhook": true` makes the payment and sends no
+//!     webhook (one lost on the way, for the reconciler's tests).
 //!   - `POST /internal/payments/{paymentId}/deposit` (the customer pays into
 //!     the virtual account: `PAID`, `Transaction.Paid`),
 //!     `POST /internal/billing-keys` (a card saved for a customer).
