@@ -1961,3 +1961,166 @@ async fn a_cancel_the_pg_answered_failed_is_422_and_frees_the_lock() {
     assert_eq!(err.cause(), Cause::PgRejected, "{err}");
     assert_eq!(intents.rows.lock().unwrap()[0].state, IntentState::Refused);
 }
+
+// ---------------------------------------------------------------------------
+// Orders
+// ---------------------------------------------------------------------------
+
+/// An order of 19,900 won for [`source`] at Iamport, pending, expiring at `at(expires)`.
+fn pending_order(expires: i64) -> StoredOrder {
+    StoredOrder {
+        order: PaymentOrder {
+            id: PaymentOrderId::from_uuid(uuid::Uuid::from_u128(7)),
+            vendor_code: VendorCode::Iamport,
+            store_id: StoreId::parse("store-1").unwrap(),
+            source: source(),
+            currency: Currency::krw(),
+            price: money("19900"),
+            webhook_url: webhook_url(),
+            locked: true,
+            pg_amount: "19900".into(),
+            created_at: at(0),
+            expires_at: at(expires),
+            status: OrderStatus::Pending,
+            closed_at: None,
+        },
+        password_hash: hash(),
+    }
+}
+
+fn order_input() -> crate::CreateOrder {
+    crate::CreateOrder {
+        vendor_code: VendorCode::Iamport,
+        store_id: StoreId::parse("store-1").unwrap(),
+        source: source(),
+        price: money("19900"),
+        currency: None,
+        password: password(),
+        webhook_url: webhook_url(),
+        expires_in: None,
+    }
+}
+
+/// A notification of payment imp_123 naming the order id order-1.
+fn ordered_payment_notice() -> PgNotification {
+    PgNotification {
+        target: NotificationTarget::Payment {
+            uid: VendorUid::parse("imp_123").unwrap(),
+            ignore_unknown: false,
+            order: Some(OrderId::parse("order-1").unwrap()),
+        },
+        ..notice()
+    }
+}
+
+#[tokio::test]
+async fn an_order_whose_lock_failed_is_not_kept() {
+    let mut m = Mocks::new();
+    m.histories.expect_find_by_source().returning(|_| Ok(None));
+    m.payment_orders.expect_insert_order().times(1).returning(|_, _| Ok(()));
+    m.gateway.expect_lock_order().times(1).returning(|_, _| Err(GatewayError::Unavailable("down".into())));
+    m.payment_orders.expect_remove_pending_order().times(1).returning(|_| Ok(true));
+    m.payment_orders.expect_record_lock().never();
+    let err = m.service().create_order(order_input()).await.unwrap_err();
+    assert_eq!(err.cause(), Cause::PgUnavailable);
+}
+
+#[tokio::test]
+async fn an_order_is_locked_at_the_pg_in_its_unit_and_kept_as_locked() {
+    let mut m = Mocks::new();
+    m.histories.expect_find_by_source().returning(|_| Ok(None));
+    m.payment_orders.expect_insert_order().times(1).returning(|order, _| {
+        assert_eq!((order.locked, order.status.clone()), (false, OrderStatus::Pending));
+        Ok(())
+    });
+    m.gateway
+        .expect_lock_order()
+        .withf(|store, r| store.as_str() == "store-1" && r.order_id.as_str() == "order-1" && r.amount == money("19900"))
+        .times(1)
+        .returning(|_, _| Ok(OrderLock { locked: true, pg_amount: serde_json::Number::from(19900) }));
+    m.payment_orders.expect_record_lock().with(always(), eq(true), eq("19900")).times(1).returning(|_, _, _| Ok(()));
+    let answered = m.service().create_order(order_input()).await.unwrap();
+    assert!(answered.is_created());
+    let order = answered.into_inner();
+    assert_eq!((order.locked, order.expires_at), (true, at(100 + 3600)));
+}
+
+#[tokio::test]
+async fn an_order_asked_again_with_other_terms_is_refused_and_with_another_password_too() {
+    let mut m = Mocks::new();
+    m.payment_orders.expect_find_order_by_source().returning(|_| Ok(Some(pending_order(9_999))));
+    let service = m.service();
+    let other = crate::CreateOrder { price: money("100"), ..order_input() };
+    let refused = service.create_order(other).await.unwrap_err();
+    assert_eq!((refused.cause(), refused.param()), (Cause::AlreadyRegistered, Some("source")));
+    let stranger = crate::CreateOrder { password: Password::parse("another password").unwrap(), ..order_input() };
+    assert_eq!(service.create_order(stranger).await.unwrap_err().cause(), Cause::WrongPassword);
+    let again = service.create_order(order_input()).await.unwrap();
+    assert!(!again.is_created(), "the same order again is the first one");
+}
+
+#[tokio::test]
+async fn a_notification_completes_its_pending_order_with_one_announcement() {
+    let mut m = Mocks::new();
+    m.histories.expect_find_by_vendor().returning(|_, _| Ok(None));
+    m.payment_orders.expect_pending_orders_for().returning(|_, _, _| Ok(vec![pending_order(9_999)]));
+    m.gateway.expect_fetch_payment().times(1).returning(|_, _| Ok(snapshot("19900", true, vec![])));
+    m.payment_orders
+        .expect_complete_order()
+        .withf(|id, closing, history, password_hash, event| {
+            *id == PaymentOrderId::from_uuid(uuid::Uuid::from_u128(7))
+                && matches!(closing, OrderClosing::Completed { .. })
+                && history.source() == &source()
+                && history.vendor().uid.as_str() == "imp_123"
+                && password_hash == &hash()
+                && event.previous().is_none()
+                && event.current() == history
+        })
+        .times(1)
+        .returning(|_, _, _, _, _| Ok(()));
+    let outcome = m.service().process_pg_notification(&ordered_payment_notice()).await.unwrap();
+    assert!(matches!(outcome, NotificationOutcome::Changed(_)), "{outcome:?}");
+}
+
+#[tokio::test]
+async fn a_payment_made_after_its_order_expired_closes_the_order_and_is_not_recorded() {
+    let mut m = Mocks::new();
+    m.histories.expect_find_by_vendor().returning(|_, _| Ok(None));
+    // Expired at 0.5 s; paid at 1 s (the snapshot's paid_at).
+    let mut order = pending_order(0);
+    order.order.expires_at = at(0) + chrono::Duration::milliseconds(500);
+    m.payment_orders.expect_pending_orders_for().returning(move |_, _, _| Ok(vec![order.clone()]));
+    m.gateway.expect_fetch_payment().times(1).returning(|_, _| Ok(snapshot("19900", true, vec![])));
+    m.payment_orders.expect_complete_order().never();
+    m.payment_orders
+        .expect_close_order()
+        .withf(|_, status, _| *status == OrderStatus::Expired)
+        .times(1)
+        .returning(|_, _, _| Ok(true));
+    let err = m.service().process_pg_notification(&ordered_payment_notice()).await.unwrap_err();
+    assert_eq!(err.cause(), Cause::NotRegistered, "kept as a payment not registered yet");
+}
+
+#[tokio::test]
+async fn a_payment_of_another_amount_for_an_order_is_cancelled_and_the_order_refused() {
+    let mut m = Mocks::new();
+    m.histories.expect_find_by_vendor().returning(|_, _| Ok(None));
+    m.payment_orders.expect_pending_orders_for().returning(|_, _, _| Ok(vec![pending_order(9_999)]));
+    m.gateway.expect_fetch_payment().times(1).returning(|_, _| Ok(snapshot("100", true, vec![])));
+    m.gateway
+        .expect_cancel_payment()
+        .withf(|_, _, r| r.amount == money("100") && r.remaining == money("100") && r.idempotency_key.is_some())
+        .times(1)
+        .returning(|_, _, _| Ok(snapshot("100", true, vec![cancel("c1", "100", 2)])));
+    m.payment_orders
+        .expect_complete_order()
+        .withf(|_, closing, history, _, event| {
+            matches!(closing, OrderClosing::Refused { reason, .. } if reason.contains("100"))
+                && history.refund() == money("100")
+                && event.previous().is_none()
+        })
+        .times(1)
+        .returning(|_, _, _, _, _| Ok(()));
+    let outcome = m.service().process_pg_notification(&ordered_payment_notice()).await.unwrap();
+    assert!(matches!(outcome, NotificationOutcome::Changed(_)), "{outcome:?}");
+}

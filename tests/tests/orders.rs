@@ -19,6 +19,8 @@ payments_e2e::scenarios!(
     portone_tampered_amount_refused_by_the_lock,
     iamport_tampered_amount_refused_by_the_lock,
     toss_order_confirmed_with_the_orders_amount,
+    an_order_paid_with_another_amount_is_refunded_and_refused,
+    portone_virtual_account_order_completed_when_issued,
     paid_orders_whose_webhooks_were_lost_are_completed_by_payments_reconcile,
     an_expired_order_never_completes,
     orders_refuse_bad_input,
@@ -230,6 +232,50 @@ async fn paid_orders_whose_webhooks_were_lost_are_completed_by_payments_reconcil
         "{again}"
     );
     app.outbox_settled(2).await;
+}
+
+/// A payment made for an order past its lock (Iamport's API payment,
+/// which Iamport does not check against a prepared amount) with another
+/// amount: cancelled at the PG, recorded refunded, announced, the order
+/// refused; the backend's registration is refused naming the price.
+async fn an_order_paid_with_another_amount_is_refunded_and_refused(app: &TestApp) {
+    let order = unique("order");
+    locked_order(app, Pg::Iamport, &order).await;
+    let uid = app.iamport.card_payment(&order, 9_000).await;
+    let delivered = app.hooks.delivered(&order, 1).await;
+    let hook = delivered[0].webhook();
+    assert!(hook.previous.is_none());
+    assert_eq!(money_text(&hook.current.price), "9000");
+    assert_eq!(hook.current.refund.as_ref().map(money_text).as_deref(), Some("9000"), "refunded whole");
+    assert_eq!(app.pg_state(Pg::Iamport, &uid).await, ("cancelled".to_owned(), 0));
+    let refused = app.client.get_order(&accessor(&order)).await.expect("the order");
+    assert_eq!((refused.state, refused.history_id), (wire::OrderStateBody::Refused, Some(hook.current.id)));
+    assert!(refused.refusal.as_deref().is_some_and(|r| r.contains("9000")), "{refused:?}");
+    let (status, answer) = register_raw(app, Pg::Iamport, &uid, &order, 10_000).await;
+    assert_eq!(
+        (status, answer["code"].as_str(), answer["param"].as_str()),
+        (422, Some("ORDER_MISMATCH"), Some("price"))
+    );
+    app.outbox_settled(1).await;
+    assert_eq!(app.hooks.for_order(&order).len(), 1);
+}
+
+/// A virtual account issued for an order completes it (nothing paid yet:
+/// `paid_at` null); the deposit is then an ordinary change.
+async fn portone_virtual_account_order_completed_when_issued(app: &TestApp) {
+    let order = unique("order");
+    locked_order(app, Pg::PortOne, &order).await;
+    let uid = app.portone.virtual_account(&order, 10_000).await;
+    let issued = app.hooks.delivered(&order, 1).await;
+    let hook = issued[0].webhook();
+    assert!(hook.previous.is_none());
+    assert_eq!((hook.current.paid_at, money_text(&hook.current.price)), (None, "10000".to_owned()));
+    completed_as(app, &order, hook.current.id).await;
+    app.deposit(Pg::PortOne, &uid).await;
+    let both = app.hooks.delivered(&order, 2).await;
+    let deposit = both[1].webhook();
+    assert_eq!(deposit.previous.as_ref().map(|p| p.paid_at), Some(None));
+    assert!(deposit.current.paid_at.is_some());
 }
 
 /// An order past its lifetime reads expired; a payment made for it then

@@ -555,3 +555,50 @@ async fn webhook_urls_at_internal_addresses_are_refused_outside_local_mode() {
     body["webhook_url"] = json!("http://93.184.216.34/hook");
     assert_eq!(app.call("POST", "/payments/histories", body, None).await.status, 201);
 }
+
+fn order_body(order: &str, store: &str, price: u64) -> Value {
+    json!({
+        "vendor": {"code": "iamport", "store_id": store}, "source": source(order), "price": price,
+        "password": "order password", "webhook_url": "http://127.0.0.1:9/hook",
+    })
+}
+
+#[tokio::test]
+async fn orders_answer_201_then_200_for_the_same_and_their_refusals_by_cause() {
+    let app = spawn_app().await;
+    let created = app.call("POST", "/payments/orders", order_body("o-1", "store-1", 1000), Some("key-1")).await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    assert_eq!(created.body["state"], "pending");
+    assert_eq!(created.body["pg"], json!({"order_id": "o-1", "amount": 1000, "locked": true}));
+    assert_eq!(created.body["history_id"], Value::Null);
+    assert!(is_wire_timestamp(&created.body["expires_at"]), "{}", created.body["expires_at"]);
+    // The same request replayed under its key, and the same order asked anew.
+    let replayed = app.call("POST", "/payments/orders", order_body("o-1", "store-1", 1000), Some("key-1")).await;
+    assert_eq!((replayed.status, &replayed.body["id"]), (201, &created.body["id"]));
+    let again = app.call("POST", "/payments/orders", order_body("o-1", "store-1", 1000), None).await;
+    assert_eq!((again.status, &again.body["id"]), (200, &created.body["id"]));
+    let other = app.call("POST", "/payments/orders", order_body("o-1", "store-1", 2000), None).await;
+    assert_eq!(
+        (other.status, other.body["code"].as_str(), other.body["param"].as_str()),
+        (409, Some("ALREADY_REGISTERED"), Some("source"))
+    );
+    let store = app.call("POST", "/payments/orders", order_body("o-2", "unknown-store", 1000), None).await;
+    assert_eq!(
+        (store.status, store.body["code"].as_str(), store.body["param"].as_str()),
+        (400, Some("STORE_NOT_CONFIGURED"), Some("vendor.store_id"))
+    );
+    let mut long = order_body("o-3", "store-1", 1000);
+    long["expires_in"] = json!(700_000);
+    let lifetime = app.call("POST", "/payments/orders", long, None).await;
+    assert_eq!((lifetime.status, lifetime.body["param"].as_str()), (400, Some("expires_in")));
+
+    let accessor = json!({"schema": "shop", "table": "orders", "id": "o-1", "password": "order password"});
+    let read = app.call("PATCH", "/payments/orders/get", accessor.clone(), None).await;
+    assert_eq!((read.status, &read.body["id"]), (200, &created.body["id"]));
+    let mut wrong = accessor.clone();
+    wrong["password"] = json!("not it");
+    assert_eq!(app.call("PATCH", "/payments/orders/get", wrong, None).await.status, 403);
+    let mut missing = accessor;
+    missing["id"] = json!("o-404");
+    assert_eq!(app.call("PATCH", "/payments/orders/get", missing, None).await.status, 404);
+}

@@ -284,7 +284,7 @@ async function main(): Promise<void> {
     console.log(`registered ${outcome.created.id}: ${outcome.created.price} ${outcome.created.currency}`);
     console.log(`wrong password: ${outcome.wrongPassword.status} ${outcome.wrongPassword.error.code}`);
     console.log(`refunded ${outcome.cancelled.refund} (${outcome.cancelled.cancels.length} cancel)`);
-    console.log(`webhook ${outcome.webhook.id}: refund ${outcome.webhook.body.previous.refund} -> ${outcome.webhook.body.current.refund}`);
+    console.log(`webhook ${outcome.webhook.id}: refund ${outcome.webhook.body.previous?.refund ?? "(new)"} -> ${outcome.webhook.body.current.refund}`);
     const saved = await savedCardChargeFlow(client, env.PAYMENTS_TOSS_URL ?? "http://127.0.0.1:30771", receiver);
     console.log(`saved card ${saved.reservation.id} charged ${saved.charged.price}: payment ${saved.charged.id}`);
   } finally {

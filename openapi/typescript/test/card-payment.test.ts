@@ -155,6 +155,7 @@ test("the card payment of the walkthrough, through the generated client", { time
 
   assert.deepEqual(webhook.body.source, outcome.source);
   assert.equal(webhook.body.current.id, created.id);
+  assert.ok(webhook.body.previous, "a change of a registered payment has its previous state");
   assert.equal(webhook.body.previous.refund, null);
   assert.equal(webhook.body.current.refund, 10000);
   assert.equal(webhook.body.current.cancels.length, 1);

@@ -306,6 +306,19 @@ impl FakePg {
 
 #[async_trait]
 impl PaymentGateway for FakePg {
+    /// Locks (as PortOne or Iamport do) at every store but `unknown-store`.
+    async fn lock_order(
+        &self,
+        store: &StoreId,
+        request: &payments_application::ports::OrderLockRequest,
+    ) -> Result<payments_application::ports::OrderLock, GatewayError> {
+        if store.as_str() == "unknown-store" {
+            return Err(GatewayError::UnknownStore { vendor: VendorCode::Iamport, store: store.to_string() });
+        }
+        self.failure()?;
+        Ok(payments_application::ports::OrderLock { locked: true, pg_amount: request.amount.to_json_number() })
+    }
+
     async fn fetch_payment(&self, _store: &StoreId, uid: &VendorUid) -> Result<PaymentSnapshot, GatewayError> {
         self.fetches.fetch_add(1, Ordering::SeqCst);
         self.failure()?;

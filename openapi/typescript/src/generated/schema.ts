@@ -85,6 +85,14 @@ export interface paths {
          *     nothing is confirmed or cancelled. When the PG charged another amount
          *     than `price`, the payment is cancelled at the PG and the answer is 422.
          *     Send an `Idempotency-Key` to retry safely.
+         *
+         *     A source with an order (`POST /payments/orders`) registers under it:
+         *     with the order's password, at the order's price (a request with
+         *     another price is refused before anything is confirmed; Toss is
+         *     confirmed with the order's amount), announced to the order's
+         *     `webhook_url` like a completion by the PG's notification. When the
+         *     order's payment was recorded already (by the PG's notification or the
+         *     reconciler), the answer is 200 with that payment.
          */
         post: operations["createHistory"];
         delete?: never;
@@ -164,6 +172,56 @@ export interface paths {
          * @description Reads a payment by our id, with its password.
          */
         patch: operations["getHistoryById"];
+        trace?: never;
+    };
+    "/payments/orders": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Register an order
+         * @description Registers an order before the customer's window opens: the amount is
+         *     locked at the PG where it offers that (PortOne V2 pre-register,
+         *     Iamport prepare: the window then refuses another amount) and kept
+         *     here for Toss (its confirmation uses the order's amount). The PG's
+         *     notification of the payment completes the order by itself: the
+         *     payment is recorded and announced to `webhook_url` (`previous:
+         *     null`), even when the customer never comes back. The same order
+         *     asked again answers 200 with it; another amount for the same source
+         *     is 409. Send an `Idempotency-Key` to retry safely.
+         */
+        post: operations["createOrder"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/payments/orders/get": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Read an order by its source
+         * @description Reads an order by the caller's record it was registered for, with its
+         *     password: `pending`, `completed` (with its payment's `history_id`),
+         *     `expired` or `refused`.
+         */
+        patch: operations["getOrder"];
         trace?: never;
     };
     "/payments/reservations": {
@@ -455,6 +513,43 @@ export interface components {
             webhook_url: string;
         };
         /**
+         * CreatePaymentOrder
+         * @description Registers an order before the customer's window opens.
+         */
+        CreatePaymentOrder: {
+            /** @description ISO 4217 currency code; `KRW` when absent. */
+            currency?: string | null;
+            /**
+             * Format: uint64
+             * @description Seconds the order may wait for its payment (60 to 604800; 3600 when
+             *     absent). A payment made after it expired does not complete it.
+             */
+            expires_in?: number | null;
+            /**
+             * @description A password of the caller's choosing: it opens the order and the
+             *     payment history the order completes as.
+             */
+            password: string;
+            /**
+             * @description The amount the window must charge: locked at the PG where it offers
+             *     that (PortOne pre-register, Iamport prepare).
+             */
+            price: number;
+            /**
+             * @description The caller's own record the order is for. `id` is the order id the
+             *     window must pay (Toss `orderId`, Iamport `merchant_uid`, PortOne
+             *     `paymentId`).
+             */
+            source: components["schemas"]["Source"];
+            /** @description The PG and store the window is opened at. */
+            vendor: components["schemas"]["OrderVendor"];
+            /**
+             * @description Where to POST (encrypted) the payment when the order completes, and
+             *     every later change of it.
+             */
+            webhook_url: string;
+        };
+        /**
          * CreatePaymentReservation
          * @description Registers a card the customer saved in the PG's popup.
          */
@@ -537,6 +632,16 @@ export interface components {
              * @description Virtual memory size, bytes.
              */
             virtual_size: number;
+        };
+        /**
+         * OrderVendor
+         * @description The PG and store an order will be paid at.
+         */
+        OrderVendor: {
+            /** @description Which PG the customer's window is opened at. */
+            code: components["schemas"]["VendorCode"];
+            /** @description The store (merchant account) at that PG. */
+            store_id: string;
         };
         /**
          * OutboxStats
@@ -702,6 +807,74 @@ export interface components {
             /** @description Where changes of this payment are POSTed. */
             webhook_url: string;
         };
+        /**
+         * PaymentOrder
+         * @description An order.
+         */
+        PaymentOrder: {
+            /**
+             * Format: date-time
+             * @description When it was completed, refused or closed as expired; `null` before.
+             */
+            closed_at?: string | null;
+            /**
+             * Format: date-time
+             * @description When it was registered.
+             */
+            created_at: string;
+            /** @description ISO 4217 currency code. */
+            currency: string;
+            /**
+             * Format: date-time
+             * @description When it expires (or expired) unless paid.
+             */
+            expires_at: string;
+            /**
+             * Format: uuid
+             * @description The payment history its payment is recorded as; `null` until paid.
+             */
+            history_id?: string | null;
+            /**
+             * Format: uuid
+             * @description Our id of the order.
+             */
+            id: string;
+            /** @description What the PG's window needs. */
+            pg: components["schemas"]["PaymentOrderPg"];
+            /** @description The amount the order is for. */
+            price: number;
+            /** @description Why it was refused; `null` unless refused. */
+            refusal?: string | null;
+            /** @description The caller's record the order is for. */
+            source: components["schemas"]["Source"];
+            /** @description `pending`, `completed`, `expired` or `refused`. */
+            state: components["schemas"]["PaymentOrderState"];
+            /** @description The PG and store. */
+            vendor: components["schemas"]["OrderVendor"];
+            /** @description Where its payment is announced. */
+            webhook_url: string;
+        };
+        /**
+         * PaymentOrderPg
+         * @description What the PG's window needs to pay an order.
+         */
+        PaymentOrderPg: {
+            /**
+             * @description The amount to open the window with, in the PG's own unit (PortOne V2:
+             *     the currency's minor unit, `1050` for 10.50 USD; Iamport and Toss:
+             *     the major unit).
+             */
+            amount: number;
+            /** @description Whether the PG holds this amount (its window refuses another). */
+            locked: boolean;
+            /** @description The order id to open the window with (`source.id`). */
+            order_id: string;
+        };
+        /**
+         * @description Where an order stands.
+         * @enum {string}
+         */
+        PaymentOrderState: "pending" | "completed" | "expired" | "refused";
         /**
          * PaymentReservation
          * @description A card saved at a PG for later charges.
@@ -939,8 +1112,13 @@ export interface components {
              *     so receivers can de-duplicate.
              */
             id: string;
-            /** @description The payment before the change. */
-            previous: components["schemas"]["PaymentHistorySnapshot"];
+            /**
+             * @description The payment before the change; `null` when the payment is announced
+             *     as it was recorded with no request answered (an order completed by
+             *     the PG's notification or the reconciler, a charge whose answer was
+             *     lost).
+             */
+            previous: components["schemas"]["PaymentHistorySnapshot"] | null;
             /** @description The caller's record the payment is for. */
             source: components["schemas"]["Source"];
         };
@@ -956,11 +1134,13 @@ export type ChargePaymentReservation = components['schemas']['ChargePaymentReser
 export type Commit = components['schemas']['Commit'];
 export type CpuUsage = components['schemas']['CpuUsage'];
 export type CreatePaymentHistory = components['schemas']['CreatePaymentHistory'];
+export type CreatePaymentOrder = components['schemas']['CreatePaymentOrder'];
 export type CreatePaymentReservation = components['schemas']['CreatePaymentReservation'];
 export type ErrorBody = components['schemas']['ErrorBody'];
 export type ErrorCode = components['schemas']['ErrorCode'];
 export type IamportWebhook = components['schemas']['IamportWebhook'];
 export type MemoryUsage = components['schemas']['MemoryUsage'];
+export type OrderVendor = components['schemas']['OrderVendor'];
 export type OutboxStats = components['schemas']['OutboxStats'];
 export type Package = components['schemas']['Package'];
 export type PasswordInput = components['schemas']['PasswordInput'];
@@ -968,6 +1148,9 @@ export type PaymentCancel = components['schemas']['PaymentCancel'];
 export type PaymentCancelStatus = components['schemas']['PaymentCancelStatus'];
 export type PaymentHistory = components['schemas']['PaymentHistory'];
 export type PaymentHistorySnapshot = components['schemas']['PaymentHistorySnapshot'];
+export type PaymentOrder = components['schemas']['PaymentOrder'];
+export type PaymentOrderPg = components['schemas']['PaymentOrderPg'];
+export type PaymentOrderState = components['schemas']['PaymentOrderState'];
 export type PaymentReservation = components['schemas']['PaymentReservation'];
 export type Performance = components['schemas']['Performance'];
 export type PgError = components['schemas']['PgError'];
@@ -1094,6 +1277,15 @@ export interface operations {
             };
         };
         responses: {
+            /** @description Made already (by an earlier request, or for a payment with an order by the PG's notification): the same encrypted JSON, the record as it stands. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain; charset=utf-8": components["schemas"]["PaymentHistory"];
+                };
+            };
             /** @description Encrypted: base64 of AES-CBC (PKCS#7) over this JSON, with the connection key and IV, as text/plain. */
             201: {
                 headers: {
@@ -1105,6 +1297,15 @@ export interface operations {
             };
             /** @description The request is not valid: VENDOR_NOT_ENABLED, STORE_NOT_CONFIGURED, INVALID_FIELD, AMOUNT_NOT_REPRESENTABLE, WEBHOOK_URL_REFUSED, INVALID_BODY, INVALID_REQUEST. */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed: WRONG_PASSWORD. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1150,6 +1351,15 @@ export interface operations {
             };
             /** @description A rule of the payment or the PG refused: PG_REJECTED, ORDER_MISMATCH, PRICE_MISMATCH, CURRENCY_MISMATCH, PAYMENT_NOT_PAYABLE, IDEMPOTENCY_KEY_REUSED. */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many wrong passwords for this record: nothing is checked until `Retry-After` seconds have passed: RECORD_LOCKED. */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1461,6 +1671,248 @@ export interface operations {
                 };
                 content: {
                     "text/plain; charset=utf-8": components["schemas"]["PaymentHistory"];
+                };
+            };
+            /** @description The request is not valid: INVALID_FIELD, INVALID_BODY, INVALID_REQUEST. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed: WRONG_PASSWORD. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found: RECORD_NOT_FOUND. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body exceeds 1 MiB: PAYLOAD_TOO_LARGE. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unsupported media type: UNSUPPORTED_MEDIA_TYPE. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many wrong passwords for this record: nothing is checked until `Retry-After` seconds have passed: RECORD_LOCKED. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A bug; the cause is logged, the message is opaque: INTERNAL. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Busy or our storage is unavailable; retry later: STORAGE_UNAVAILABLE, SERVER_BUSY, REQUEST_TIMEOUT. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    createOrder: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Up to 255 characters of your choosing, unique per intended operation. A retry with the same key and the same body answers what the first request answered, without calling the PG again; the same key with another body answers 422; while the first request runs, 409. Keys are kept at least 24 hours. */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Encrypted: send base64 of AES-CBC (PKCS#7) over this JSON, with the connection key and IV, as text/plain. */
+        requestBody: {
+            content: {
+                "text/plain; charset=utf-8": components["schemas"]["CreatePaymentOrder"];
+            };
+        };
+        responses: {
+            /** @description Made already (by an earlier request, or for a payment with an order by the PG's notification): the same encrypted JSON, the record as it stands. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain; charset=utf-8": components["schemas"]["PaymentOrder"];
+                };
+            };
+            /** @description Encrypted: base64 of AES-CBC (PKCS#7) over this JSON, with the connection key and IV, as text/plain. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain; charset=utf-8": components["schemas"]["PaymentOrder"];
+                };
+            };
+            /** @description The request is not valid: VENDOR_NOT_ENABLED, STORE_NOT_CONFIGURED, INVALID_FIELD, AMOUNT_NOT_REPRESENTABLE, WEBHOOK_URL_REFUSED, INVALID_BODY, INVALID_REQUEST. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed: WRONG_PASSWORD. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found: PG_NOT_FOUND. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The record is taken or held by another request: ALREADY_REGISTERED, IDEMPOTENCY_KEY_IN_USE. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body exceeds 1 MiB: PAYLOAD_TOO_LARGE. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unsupported media type: UNSUPPORTED_MEDIA_TYPE. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A rule of the payment or the PG refused: PG_REJECTED, IDEMPOTENCY_KEY_REUSED. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many wrong passwords for this record: nothing is checked until `Retry-After` seconds have passed: RECORD_LOCKED. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A bug; the cause is logged, the message is opaque: INTERNAL. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The PG failed or answered something unusable: PG_UNAVAILABLE, PG_BAD_ANSWER. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Busy or our storage is unavailable; retry later: PG_BUSY, STORAGE_UNAVAILABLE, SERVER_BUSY, REQUEST_TIMEOUT. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The PG did not answer in time: PG_TIMEOUT. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getOrder: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Encrypted: send base64 of AES-CBC (PKCS#7) over this JSON, with the connection key and IV, as text/plain. */
+        requestBody: {
+            content: {
+                "text/plain; charset=utf-8": components["schemas"]["SourceAccessor"];
+            };
+        };
+        responses: {
+            /** @description Encrypted: base64 of AES-CBC (PKCS#7) over this JSON, with the connection key and IV, as text/plain. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain; charset=utf-8": components["schemas"]["PaymentOrder"];
                 };
             };
             /** @description The request is not valid: INVALID_FIELD, INVALID_BODY, INVALID_REQUEST. */
