@@ -68,9 +68,11 @@ fn every_operation_is_named_described_and_marked() {
         "cancelHistory",
         "chargeReservation",
         "createHistory",
+        "createOrder",
         "createReservation",
         "getHistory",
         "getHistoryById",
+        "getOrder",
         "getReservation",
         "getReservationById",
         "health",
@@ -98,12 +100,14 @@ fn every_operation_is_named_described_and_marked() {
 #[test]
 fn each_operation_documents_exactly_the_statuses_of_its_causes() {
     use payments_http::{
-        CancelError, ChargeError, MonitorError, ReadError, RegisterError, RemoveCardError, SaveCardError, WebhookError,
-        statuses_of,
+        CancelError, ChargeError, MonitorError, OrderError, ReadError, RegisterError, RemoveCardError, SaveCardError,
+        WebhookError, statuses_of,
     };
     let document = document();
     let operations: Vec<(&str, &[payments_wire::ErrorCode], &[u16])> = vec![
-        ("createHistory", RegisterError::codes(), &[201]),
+        ("createHistory", RegisterError::codes(), &[200, 201]),
+        ("createOrder", OrderError::codes(), &[200, 201]),
+        ("getOrder", ReadError::codes(), &[200]),
         ("getHistory", ReadError::codes(), &[200]),
         ("getHistoryById", ReadError::codes(), &[200]),
         ("cancelHistory", CancelError::codes(), &[200, 202]),
