@@ -43,7 +43,10 @@
 //!     b"local-dev-iv-16b",
 //! )?;
 //! let event = verifier.verify(headers, body)?;
-//! println!("{}: {:?} -> {:?}", event.id, event.previous.paid_at, event.current.paid_at);
+//! // `previous` is `None` when a payment is announced as recorded (an order
+//! // completed by the PG's notification, a charge whose answer was lost).
+//! let before = event.previous.as_ref().map(|p| p.paid_at);
+//! println!("{}: {:?} -> {:?}", event.id, before, event.current.paid_at);
 //! # Ok(())
 //! # }
 //! ```
