@@ -128,6 +128,25 @@ pub async fn spawn_app_with(backend: Backend, test: &str, overrides: &[(&str, &s
     })
 }
 
+/// The `payments` binary, built once per test process. The first call may
+/// build it (minutes on a cold machine): a scenario that runs a command
+/// calls this before its clock starts (see `orders_reconcile.rs`).
+///
+/// # Panics
+/// When it cannot be built.
+pub async fn payments_binary() -> std::path::PathBuf {
+    static BINARY: tokio::sync::OnceCell<std::path::PathBuf> = tokio::sync::OnceCell::const_new();
+    BINARY
+        .get_or_init(|| async {
+            tokio::task::spawn_blocking(payments_testkit::payments_binary)
+                .await
+                .expect("the build task")
+                .expect("the payments binary")
+        })
+        .await
+        .clone()
+}
+
 /// Runs `scenario` on a fresh server on `backend`, bounded by
 /// [`SCENARIO_LIMIT`], then stops the server and drops its database (also
 /// when the scenario fails).
@@ -1018,7 +1037,7 @@ impl TestApp {
     /// # Panics
     /// When the binary cannot be built or run, or the command fails.
     pub async fn run_command(&self, args: &[&str]) -> String {
-        let binary = payments_testkit::payments_binary().expect("the payments binary");
+        let binary = payments_binary().await;
         let dir = tempfile::tempdir().expect("a temp dir");
         // The fakes of this server, where they listen (their ports were chosen at start).
         let fakes = [

@@ -9,6 +9,7 @@ mod flows;
 mod limits;
 mod metrics;
 mod orders;
+mod orders_reconcile;
 mod portone;
 mod races;
 mod refusals;

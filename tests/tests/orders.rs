@@ -21,7 +21,6 @@ payments_e2e::scenarios!(
     toss_order_confirmed_with_the_orders_amount,
     an_order_paid_with_another_amount_is_refunded_and_refused,
     portone_virtual_account_order_completed_when_issued,
-    paid_orders_whose_webhooks_were_lost_are_completed_by_payments_reconcile,
     an_expired_order_never_completes,
     orders_refuse_bad_input,
 );
@@ -202,36 +201,6 @@ async fn toss_order_confirmed_with_the_orders_amount(app: &TestApp) {
     assert_eq!(app.pg_state(Pg::TossPayments, &payment_key).await, ("DONE".to_owned(), 10_000));
     let current = announced_once(app, &order).await;
     completed_as(app, &order, current.id).await;
-}
-
-/// Customers who paid and never came back, whose PG webhooks were lost
-/// too (PortOne and Iamport): `payments reconcile` finds the payments at the
-/// PGs by their order ids, records and announces each once; a second run
-/// finds nothing left. A pending order with no payment stays pending.
-async fn paid_orders_whose_webhooks_were_lost_are_completed_by_payments_reconcile(app: &TestApp) {
-    let (portone, iamport, unpaid) = (unique("lost"), unique("lost"), unique("unpaid"));
-    locked_order(app, Pg::PortOne, &portone).await;
-    locked_order(app, Pg::Iamport, &iamport).await;
-    locked_order(app, Pg::PortOne, &unpaid).await;
-    app.pay_in_window(Pg::PortOne, &portone, 10_000, true).await.expect("paid, its webhook lost");
-    app.pay_in_window(Pg::Iamport, &iamport, 10_000, true).await.expect("paid, its webhook lost");
-    let printed = app.run_command(&["reconcile", "--since", "1d"]).await;
-    assert!(
-        printed.contains("orders completed 2, refused 0, expired 0, paid late 0, failed 0 (of 3 pending)"),
-        "{printed}"
-    );
-    for order in [&portone, &iamport] {
-        let current = announced_once(app, order).await;
-        completed_as(app, order, current.id).await;
-    }
-    let pending = app.client.get_order(&accessor(&unpaid)).await.expect("the unpaid order");
-    assert_eq!(pending.state, wire::OrderStateBody::Pending);
-    let again = app.run_command(&["reconcile", "--since", "1d"]).await;
-    assert!(
-        again.contains("orders completed 0, refused 0, expired 0, paid late 0, failed 0 (of 1 pending)"),
-        "{again}"
-    );
-    app.outbox_settled(2).await;
 }
 
 /// A payment made for an order past its lock (Iamport's API payment,
