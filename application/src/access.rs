@@ -1,6 +1,6 @@
 //! Opening a record with its password: lockouts, and the same cost for a record not found.
 
-use payments_domain::{Password, PasswordHash, PaymentHistory};
+use payments_domain::{ClientId, Password, PasswordHash, PaymentHistory};
 
 use crate::commands::{HistoryLocator, Locator, SavedCardLocator};
 use crate::error::{AppError, RecordKind};
@@ -11,6 +11,7 @@ impl PaymentService {
     /// Loads a saved card and checks its password.
     pub(crate) async fn opened_saved_card(
         &self,
+        client: ClientId,
         locator: &SavedCardLocator,
         password: &payments_domain::Password,
     ) -> Result<StoredSavedCard, AppError> {
@@ -18,23 +19,32 @@ impl PaymentService {
             Locator::Id(id) => self.reservations().find_by_id(*id).await?,
             Locator::Source(source) => self.reservations().find_by_source(source).await?,
         };
+        // Another client's card is not found, whatever the password.
+        let found = found.filter(|stored| stored.reservation.client == client);
         let Some(stored) = found else { return Err(self.not_found(password, RecordKind::SavedCard).await) };
         let record = PasswordRecord::SavedCard(stored.reservation.id);
         self.check_password(record, password, &stored.password_hash).await?;
         Ok(stored)
     }
 
-    /// Reads a payment with its password.
+    /// Reads a payment of `client` with its password.
     ///
     /// # Errors
-    /// `RecordNotFound`; `WrongPassword`; `RecordLocked` after too many.
-    pub async fn get_history(&self, locator: HistoryLocator, password: &Password) -> Result<PaymentHistory, AppError> {
-        Ok(self.opened_history(&locator, password).await?.history)
+    /// `RecordNotFound` (also for another client's); `WrongPassword`;
+    /// `RecordLocked` after too many.
+    pub async fn get_history(
+        &self,
+        client: ClientId,
+        locator: HistoryLocator,
+        password: &Password,
+    ) -> Result<PaymentHistory, AppError> {
+        Ok(self.opened_history(client, &locator, password).await?.history)
     }
 
     /// Loads a history and checks its password.
     pub(crate) async fn opened_history(
         &self,
+        client: ClientId,
         locator: &HistoryLocator,
         password: &Password,
     ) -> Result<StoredHistory, AppError> {
@@ -42,6 +52,8 @@ impl PaymentService {
             Locator::Id(id) => self.histories().find_by_id(*id).await?,
             Locator::Source(source) => self.histories().find_by_source(source).await?,
         };
+        // Another client's payment is not found, whatever the password.
+        let found = found.filter(|stored| stored.history.identity().client == client);
         let Some(stored) = found else { return Err(self.not_found(password, RecordKind::History).await) };
         self.check_password(PasswordRecord::History(stored.history.id()), password, &stored.password_hash).await?;
         Ok(stored)

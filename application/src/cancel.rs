@@ -109,7 +109,7 @@ impl PaymentService {
     /// # Errors
     /// As [`PaymentService::cancel_history`].
     pub async fn cancel(&self, input: CancelHistory) -> Result<CancelOutcome, AppError> {
-        let stored = self.opened_history(&Locator::Source(input.source.clone()), &input.password).await?;
+        let stored = self.opened_history(input.client, &Locator::Source(input.source.clone()), &input.password).await?;
         let gateway = self.deps.gateways.get(stored.history.vendor().code)?;
         let id = intent_id(stored.history.id(), input.idempotency_key.as_deref(), self.deps.ids.new_id());
         // A retry answers its first attempt's outcome, whatever the balance

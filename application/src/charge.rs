@@ -100,7 +100,7 @@ impl PaymentService {
         // takes none; Iamport's `again` defaults to KRW): whole amounts only.
         payments_domain::Currency::krw().check_amount("price", input.price)?;
         let StoredSavedCard { reservation: card, password_hash } =
-            self.opened_saved_card(&input.reservation, &input.password).await?;
+            self.opened_saved_card(input.client, &input.reservation, &input.password).await?;
         if card.removed_at.is_some() {
             return Err(AppError::SavedCardRemoved);
         }
@@ -326,6 +326,7 @@ impl PaymentService {
             webhook_url: context.webhook_url.clone(),
             created_at: now,
             reservation_id: Some(card.id),
+            client: card.client,
         };
         let history = PaymentHistory::register(identity, payment.snapshot)?;
         let history = match self.histories().insert(&history, password_hash).await {

@@ -2,8 +2,8 @@
 //! adapter builds them at the edge).
 
 use payments_domain::{
-    CancelKey, CancelReason, HistoryId, Money, OrderId, Password, SavedCardId, Source, Title, Vendor, VendorCode,
-    VendorUid, WebhookUrl,
+    CancelKey, CancelReason, ClientId, HistoryId, Money, OrderId, Password, SavedCardId, Source, Title, Vendor,
+    VendorCode, VendorUid, WebhookUrl,
 };
 
 use crate::ports::RefundAccount;
@@ -11,6 +11,8 @@ use crate::ports::RefundAccount;
 /// Register a payment the customer made in the PG's popup.
 #[derive(Debug, Clone)]
 pub struct CreateHistory {
+    /// The client registering it: the payment is its.
+    pub client: ClientId,
     pub vendor: Vendor,
     pub source: Source,
     /// What the caller expects was charged; must equal the PG's amount.
@@ -24,6 +26,8 @@ pub struct CreateHistory {
 /// Cancel a payment, wholly or partly.
 #[derive(Debug, Clone)]
 pub struct CancelHistory {
+    /// The client cancelling: only its own payments are found.
+    pub client: ClientId,
     pub source: Source,
     pub password: Password,
     pub price: Money,
@@ -37,6 +41,8 @@ pub struct CancelHistory {
 /// Register a card saved at the PG.
 #[derive(Debug, Clone)]
 pub struct SaveCard {
+    /// The client saving it: the card is its.
+    pub client: ClientId,
     pub vendor: Vendor,
     pub source: Source,
     pub title: Title,
@@ -46,6 +52,8 @@ pub struct SaveCard {
 /// Charge a saved card: a new payment, recorded as an ordinary history.
 #[derive(Debug, Clone)]
 pub struct ChargeSavedCard {
+    /// The client charging: only its own cards are found; the payment is its.
+    pub client: ClientId,
     pub reservation: SavedCardLocator,
     /// The saved card's password; the new payment opens with it too.
     pub password: Password,

@@ -15,6 +15,7 @@ pub enum RecordKind {
     SavedCard,
     Event,
     Order,
+    Client,
 }
 
 impl std::fmt::Display for RecordKind {
@@ -24,6 +25,7 @@ impl std::fmt::Display for RecordKind {
             Self::SavedCard => "saved card",
             Self::Event => "webhook event",
             Self::Order => "order",
+            Self::Client => "client",
         })
     }
 }
@@ -49,6 +51,13 @@ pub enum AppError {
     /// No such record here.
     #[error("{0} not found")]
     RecordNotFound(RecordKind),
+    /// The request named no valid API key (none where one is needed, not a
+    /// bearer key, another mode's, unknown, revoked): one message for all.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// The client's scopes do not include what the route needs.
+    #[error("this client's scopes do not include {}", .0.as_str())]
+    ScopeMissing(payments_domain::Scope),
     /// The record's password is not this one.
     #[error("wrong password")]
     WrongPassword,
@@ -125,6 +134,8 @@ pub enum Cause {
     AmountNotRepresentable,
     WebhookUrlRefused,
     RecordNotFound,
+    Unauthenticated,
+    ScopeMissing,
     WrongPassword,
     RecordLocked,
     AlreadyRegistered,
@@ -163,6 +174,8 @@ impl Cause {
         Cause::AmountNotRepresentable,
         Cause::WebhookUrlRefused,
         Cause::RecordNotFound,
+        Cause::Unauthenticated,
+        Cause::ScopeMissing,
         Cause::WrongPassword,
         Cause::RecordLocked,
         Cause::AlreadyRegistered,
@@ -201,6 +214,8 @@ impl Cause {
             Cause::AmountNotRepresentable => "AMOUNT_NOT_REPRESENTABLE",
             Cause::WebhookUrlRefused => "WEBHOOK_URL_REFUSED",
             Cause::RecordNotFound => "RECORD_NOT_FOUND",
+            Cause::Unauthenticated => "UNAUTHENTICATED",
+            Cause::ScopeMissing => "SCOPE_MISSING",
             Cause::WrongPassword => "WRONG_PASSWORD",
             Cause::RecordLocked => "RECORD_LOCKED",
             Cause::AlreadyRegistered => "ALREADY_REGISTERED",
@@ -278,6 +293,8 @@ impl AppError {
             AppError::VendorNotEnabled(_) => Cause::VendorNotEnabled,
             AppError::WebhookUrlRefused(_) => Cause::WebhookUrlRefused,
             AppError::RecordNotFound(_) => Cause::RecordNotFound,
+            AppError::Unauthenticated(_) => Cause::Unauthenticated,
+            AppError::ScopeMissing(_) => Cause::ScopeMissing,
             AppError::WrongPassword => Cause::WrongPassword,
             AppError::RecordLocked { .. } => Cause::RecordLocked,
             AppError::AlreadyRegistered { .. } => Cause::AlreadyRegistered,

@@ -32,6 +32,8 @@ const PAGE: u32 = 100;
 /// Register an order before the customer's window opens.
 #[derive(Debug, Clone)]
 pub struct CreateOrder {
+    /// The client registering it: the order and its payment are its.
+    pub client: payments_domain::ClientId,
     pub vendor_code: VendorCode,
     pub store_id: StoreId,
     /// The caller's record; its id is the PG's order id the window pays.
@@ -85,6 +87,12 @@ pub(crate) enum OrderSettled {
     PaidLate,
 }
 
+/// The answer to a record asked for a source another client holds: as for
+/// a source taken (it says nothing of whose).
+fn source_taken() -> AppError {
+    AppError::AlreadyRegistered { param: "source", message: "a record is already registered for this source".into() }
+}
+
 /// What [`PaymentService::settle_pending_orders`] did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct OrderSettleReport {
@@ -125,6 +133,9 @@ impl PaymentService {
         let now = self.deps.clock.now();
         let expires_at = PaymentOrder::expiry(now, input.expires_in.unwrap_or(PaymentOrder::DEFAULT_LIFETIME))?;
         if let Some(existing) = self.orders().find_order_by_source(&input.source).await? {
+            if existing.order.client != input.client {
+                return Err(source_taken());
+            }
             return self.order_again(gateway, existing, &input, &currency).await;
         }
         if self.histories().find_by_source(&input.source).await?.is_some() {
@@ -148,6 +159,7 @@ impl PaymentService {
             expires_at,
             status: OrderStatus::Pending,
             closed_at: None,
+            client: input.client,
         };
         match self.orders().insert_order(&order, &password_hash).await {
             Ok(()) => {}
@@ -156,6 +168,9 @@ impl PaymentService {
                 let existing = self.orders().find_order_by_source(&input.source).await?.ok_or_else(|| {
                     AppError::internal(anyhow::anyhow!("an order conflicted and then could not be found"))
                 })?;
+                if existing.order.client != input.client {
+                    return Err(source_taken());
+                }
                 return self.order_again(gateway, existing, &input, &currency).await;
             }
             Err(other) => return Err(other.into()),
@@ -211,16 +226,28 @@ impl PaymentService {
         Ok(Answered::Existing(order))
     }
 
-    /// Reads an order with its password.
+    /// Reads an order of `client` with its password.
     ///
     /// # Errors
-    /// `RecordNotFound`; `WrongPassword`; `RecordLocked` after too many.
-    pub async fn get_order(&self, source: &Source, password: &Password) -> Result<PaymentOrder, AppError> {
-        Ok(self.opened_order(source, password).await?.order)
+    /// `RecordNotFound` (also for another client's); `WrongPassword`;
+    /// `RecordLocked` after too many.
+    pub async fn get_order(
+        &self,
+        client: payments_domain::ClientId,
+        source: &Source,
+        password: &Password,
+    ) -> Result<PaymentOrder, AppError> {
+        Ok(self.opened_order(client, source, password).await?.order)
     }
 
-    async fn opened_order(&self, source: &Source, password: &Password) -> Result<StoredOrder, AppError> {
-        let Some(stored) = self.orders().find_order_by_source(source).await? else {
+    async fn opened_order(
+        &self,
+        client: payments_domain::ClientId,
+        source: &Source,
+        password: &Password,
+    ) -> Result<StoredOrder, AppError> {
+        let found = self.orders().find_order_by_source(source).await?.filter(|stored| stored.order.client == client);
+        let Some(stored) = found else {
             return Err(self.not_found(password, RecordKind::Order).await);
         };
         self.check_password(PasswordRecord::Order(stored.order.id), password, &stored.password_hash).await?;
@@ -283,6 +310,7 @@ impl PaymentService {
             webhook_url: order.webhook_url.clone(),
             created_at: now,
             reservation_id: None,
+            client: order.client,
         };
         let history = PaymentHistory::register(identity, snapshot)?;
         let event = WebhookEvent::created(EventId::from_uuid(self.deps.ids.new_id()), history.clone(), trigger, now);

@@ -126,6 +126,7 @@ impl Mocks {
 
 fn create_input(price: &str) -> CreateHistory {
     CreateHistory {
+        client: ClientId::LEGACY,
         vendor: vendor(),
         source: source(),
         price: money(price),
@@ -137,6 +138,7 @@ fn create_input(price: &str) -> CreateHistory {
 
 fn cancel_input(price: &str) -> crate::commands::CancelHistory {
     crate::commands::CancelHistory {
+        client: ClientId::LEGACY,
         source: source(),
         password: password(),
         price: money(price),
@@ -371,8 +373,8 @@ async fn get_by_id_and_by_source_with_the_right_password() {
     m.stored(history("5000", true));
     let service = m.service();
     let id = HistoryId::from_uuid(uuid::Uuid::from_u128(1));
-    assert_eq!(service.get_history(Locator::Id(id), &password()).await.unwrap().id(), id);
-    assert_eq!(service.get_history(Locator::Source(source()), &password()).await.unwrap().id(), id);
+    assert_eq!(service.get_history(ClientId::LEGACY, Locator::Id(id), &password()).await.unwrap().id(), id);
+    assert_eq!(service.get_history(ClientId::LEGACY, Locator::Source(source()), &password()).await.unwrap().id(), id);
 }
 
 #[tokio::test]
@@ -380,7 +382,7 @@ async fn get_with_a_wrong_password_is_403() {
     let mut m = Mocks::new();
     m.stored(history("5000", true));
     let wrong = Password::parse("guess").unwrap();
-    let err = m.service().get_history(Locator::Source(source()), &wrong).await.unwrap_err();
+    let err = m.service().get_history(ClientId::LEGACY, Locator::Source(source()), &wrong).await.unwrap_err();
     assert_eq!(err.cause(), Cause::WrongPassword);
 }
 
@@ -396,7 +398,10 @@ async fn get_unknown_is_404() {
     let service = m.service();
     for n in 0..3 {
         let id = HistoryId::from_uuid(uuid::Uuid::from_u128(9 + n));
-        assert_eq!(service.get_history(Locator::Id(id), &password()).await.unwrap_err().cause(), Cause::RecordNotFound);
+        assert_eq!(
+            service.get_history(ClientId::LEGACY, Locator::Id(id), &password()).await.unwrap_err().cause(),
+            Cause::RecordNotFound
+        );
     }
 }
 
@@ -410,7 +415,7 @@ async fn wrong_passwords_lock_the_record_for_growing_times_and_the_right_one_res
     let wrong = Password::parse("a guessed password").unwrap();
     let read = |password: Password| {
         let service = service.clone();
-        async move { service.get_history(Locator::Source(source()), &password).await }
+        async move { service.get_history(ClientId::LEGACY, Locator::Source(source()), &password).await }
     };
     for _ in 0..4 {
         assert_eq!(read(wrong.clone()).await.unwrap_err().cause(), Cause::WrongPassword);
@@ -451,13 +456,19 @@ async fn failures_older_than_the_window_do_not_count() {
     let wrong = Password::parse("a guessed password").unwrap();
     for _ in 0..4 {
         assert_eq!(
-            service.get_history(Locator::Source(source()), &wrong).await.unwrap_err().cause(),
+            service.get_history(ClientId::LEGACY, Locator::Source(source()), &wrong).await.unwrap_err().cause(),
             Cause::WrongPassword
         );
     }
     now.fetch_add(16 * 60, SeqCst);
-    assert_eq!(service.get_history(Locator::Source(source()), &wrong).await.unwrap_err().cause(), Cause::WrongPassword);
-    assert!(service.get_history(Locator::Source(source()), &password()).await.is_ok(), "not locked: a new window");
+    assert_eq!(
+        service.get_history(ClientId::LEGACY, Locator::Source(source()), &wrong).await.unwrap_err().cause(),
+        Cause::WrongPassword
+    );
+    assert!(
+        service.get_history(ClientId::LEGACY, Locator::Source(source()), &password()).await.is_ok(),
+        "not locked: a new window"
+    );
 }
 
 #[tokio::test]
@@ -1306,6 +1317,7 @@ async fn a_notification_when_the_pg_is_down_is_502_and_writes_nothing() {
 
 fn reservation_input() -> SaveCard {
     SaveCard {
+        client: ClientId::LEGACY,
         vendor: Vendor::parse("iamport", "store-1", "order-1").unwrap(),
         source: source(),
         title: Title::parse("my card").unwrap(),
@@ -1316,6 +1328,7 @@ fn reservation_input() -> SaveCard {
 fn stored_reservation() -> StoredSavedCard {
     StoredSavedCard {
         reservation: SavedCard {
+            client: ClientId::LEGACY,
             id: SavedCardId::from_uuid(uuid::Uuid::from_u128(2)),
             vendor: reservation_input().vendor,
             source: source(),
@@ -1393,11 +1406,14 @@ async fn get_reservation_checks_the_password() {
     m.reservations.expect_find_by_source().returning(|_| Ok(None));
     let service = m.service();
     let id = SavedCardId::from_uuid(uuid::Uuid::from_u128(2));
-    assert_eq!(service.get_saved_card(Locator::Id(id), &password()).await.unwrap().id, id);
+    assert_eq!(service.get_saved_card(ClientId::LEGACY, Locator::Id(id), &password()).await.unwrap().id, id);
     let wrong = Password::parse("x").unwrap();
-    assert_eq!(service.get_saved_card(Locator::Id(id), &wrong).await.unwrap_err().cause(), Cause::WrongPassword);
     assert_eq!(
-        service.get_saved_card(Locator::Source(source()), &password()).await.unwrap_err().cause(),
+        service.get_saved_card(ClientId::LEGACY, Locator::Id(id), &wrong).await.unwrap_err().cause(),
+        Cause::WrongPassword
+    );
+    assert_eq!(
+        service.get_saved_card(ClientId::LEGACY, Locator::Source(source()), &password()).await.unwrap_err().cause(),
         Cause::RecordNotFound
     );
 }
@@ -1667,6 +1683,7 @@ async fn a_cancel_behind_another_refused_one_is_sent_and_not_answered_with_its_r
 
 fn saved_card() -> SavedCard {
     SavedCard {
+        client: ClientId::LEGACY,
         id: SavedCardId::from_uuid(uuid::Uuid::from_u128(7)),
         vendor: Vendor::parse("iamport", "store-1", "customer-1").unwrap(),
         source: Source::parse("shop", "customers", "customer-1").unwrap(),
@@ -1680,6 +1697,7 @@ fn saved_card() -> SavedCard {
 
 fn charge_command(key: &str) -> ChargeSavedCard {
     ChargeSavedCard {
+        client: ClientId::LEGACY,
         reservation: Locator::Id(saved_card().id),
         password: password(),
         source: source(),
@@ -1970,6 +1988,7 @@ async fn a_cancel_the_pg_answered_failed_is_422_and_frees_the_lock() {
 fn pending_order(expires: i64) -> StoredOrder {
     StoredOrder {
         order: PaymentOrder {
+            client: ClientId::LEGACY,
             id: PaymentOrderId::from_uuid(uuid::Uuid::from_u128(7)),
             vendor_code: VendorCode::Iamport,
             store_id: StoreId::parse("store-1").unwrap(),
@@ -1990,6 +2009,7 @@ fn pending_order(expires: i64) -> StoredOrder {
 
 fn order_input() -> crate::CreateOrder {
     crate::CreateOrder {
+        client: ClientId::LEGACY,
         vendor_code: VendorCode::Iamport,
         store_id: StoreId::parse("store-1").unwrap(),
         source: source(),

@@ -86,6 +86,7 @@ impl PaymentService {
             webhook_url: input.webhook_url,
             created_at: self.deps.clock.now(),
             reservation_id: None,
+            client: input.client,
         };
         let history = PaymentHistory::register(identity, snapshot)?;
         self.histories().insert(&history, &password_hash).await?;
@@ -107,6 +108,13 @@ impl PaymentService {
         input: &CreateHistory,
         stored: StoredOrder,
     ) -> Result<Option<Answered<PaymentHistory>>, AppError> {
+        if stored.order.client != input.client {
+            // Another client's source: taken, as any registered source is.
+            return Err(AppError::AlreadyRegistered {
+                param: "source",
+                message: "a record is already registered for this source".into(),
+            });
+        }
         self.check_password(PasswordRecord::Order(stored.order.id), &input.password, &stored.password_hash).await?;
         let order = &stored.order;
         if order.vendor_code != input.vendor.code || order.store_id != input.vendor.store_id {

@@ -1,7 +1,7 @@
 //! Saved cards (the original SDK's "reservations"): registering, reading, and marking one the
 //! PG removed.
 
-use payments_domain::{Password, SavedCard, SavedCardId, VendorCode};
+use payments_domain::{ClientId, Password, SavedCard, SavedCardId, VendorCode};
 
 use crate::commands::{SaveCard, SavedCardLocator};
 use crate::error::{AppError, RecordKind};
@@ -41,6 +41,7 @@ impl PaymentService {
             key_digest: Some(lookup_digest(&card.key)),
             created_at: self.deps.clock.now(),
             removed_at: None,
+            client: input.client,
         };
         self.reservations().insert(&reservation, &password_hash).await?;
         Ok(reservation)
@@ -61,8 +62,13 @@ impl PaymentService {
     ///
     /// # Errors
     /// As for reading a history.
-    pub async fn get_saved_card(&self, locator: SavedCardLocator, password: &Password) -> Result<SavedCard, AppError> {
-        Ok(self.opened_saved_card(&locator, password).await?.reservation)
+    pub async fn get_saved_card(
+        &self,
+        client: ClientId,
+        locator: SavedCardLocator,
+        password: &Password,
+    ) -> Result<SavedCard, AppError> {
+        Ok(self.opened_saved_card(client, &locator, password).await?.reservation)
     }
 
     /// Removes a saved card with its password: at the PG where its API
@@ -74,10 +80,11 @@ impl PaymentService {
     /// As for reading; a PG failure or timeout.
     pub async fn remove_saved_card(
         &self,
+        client: ClientId,
         locator: SavedCardLocator,
         password: &payments_domain::Password,
     ) -> Result<SavedCard, AppError> {
-        let mut card = self.opened_saved_card(&locator, password).await?.reservation;
+        let mut card = self.opened_saved_card(client, &locator, password).await?.reservation;
         if card.removed_at.is_some() {
             return Ok(card);
         }

@@ -67,6 +67,7 @@ pub fn history(price: &str, paid: bool) -> PaymentHistory {
             webhook_url: webhook_url(),
             created_at: at(0),
             reservation_id: None,
+            client: ClientId::LEGACY,
         },
         snapshot(price, paid, vec![]),
     )

@@ -127,6 +127,22 @@ pub fn at_rest_keys(config: &Config) -> AtRestKeys {
     }
 }
 
+/// The clients use cases over `repositories`: keys of this mode
+/// (`pk_live_` in real mode, `pk_test_` otherwise).
+pub fn client_service(config: &Config, repositories: &Repositories) -> payments_application::ClientService {
+    let mode = if config.mode == Mode::Real {
+        payments_application::KeyMode::Live
+    } else {
+        payments_application::KeyMode::Test
+    };
+    payments_application::ClientService::new(
+        repositories.clients.clone(),
+        Arc::new(SystemClock),
+        Arc::new(UuidV7Ids),
+        mode,
+    )
+}
+
 /// The outbox of `database`, its deliveries counted in `metrics`.
 pub fn delivery_service(config: &Config, database: &Database, metrics: &Metrics) -> anyhow::Result<DeliveryService> {
     let repositories = database.repositories(at_rest_keys(config));
@@ -140,7 +156,8 @@ pub fn delivery_service(config: &Config, database: &Database, metrics: &Metrics)
         config.webhooks.secret.clone(),
         Arc::new(|event| payments_wire::WebhookBody::from_event(event).to_json_bytes()),
     )
-    .context("cannot build the webhook HTTP client")?;
+    .context("cannot build the webhook HTTP client")?
+    .with_clients(repositories.clients.clone());
     Ok(DeliveryService::new(DeliveryDeps {
         outbox: repositories.outbox,
         sender: Arc::new(MeteredSender::new(Arc::new(sender), metrics.clone())),
@@ -432,7 +449,8 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
     .with_idempotency_secret(config.idempotency_secret.clone())
     .with_request_deadline(config.limits.request_timeout)
     // A request runs a few PG calls at most; its claim outlives them.
-    .with_idempotency_lease(config.pg.cancel_lease.saturating_mul(2));
+    .with_idempotency_lease(config.pg.cancel_lease.saturating_mul(2))
+    .with_clients(client_service(&config, &repositories), config.legacy_client);
     let state = config.pg.pgs.iter().fold(state, |state, pg| state.with_notifications(pg.code(), pg.notifications()));
     let endpoint = payments_http::app(state);
     let mut server_stopped = stopped;

@@ -124,6 +124,9 @@ pub struct Config {
     /// Whether a payment registers only under its own order
     /// (`PAYMENT_BIND_ORDER_TO_SOURCE`).
     pub orders: payments_application::OrderBinding,
+    /// Whether a request without an API key runs as the legacy client (the
+    /// connection key above) (`PAYMENT_LEGACY_CLIENT`).
+    pub legacy_client: bool,
     /// Bounds on the PG reads PG notifications trigger
     /// (`PAYMENT_NOTIFICATION_REREAD_MS`, `PAYMENT_NOTIFICATION_READS_PER_SEC`).
     pub rereads: payments_application::reread::RereadLimits,
@@ -270,6 +273,12 @@ pub const VARIABLES: &[(&str, &str)] = &[
         "true (default): a payment registers only when its order id at the PG (Toss orderId, Iamport merchant_uid) \
          is source.id, and one charged with another amount is cancelled; false: any order registers and a \
          mismatch is only refused (for deployments whose order ids are not their source ids)",
+    ),
+    (
+        "PAYMENT_LEGACY_CLIENT",
+        "true (default): a request without an API key (Authorization: Bearer) runs as the legacy client, with the \
+         connection key and PAYMENT_WEBHOOK_SECRET (the original SDK's way); false: every request needs a client's key \
+         (payments clients add)",
     ),
     ("PAYMENT_SHUTDOWN_GRACE_SECS", "at SIGTERM/ctrl-c, how long in-flight work may finish (default 10)"),
     ("PAYMENT_LOG", "log filter, e.g. info or payments=debug (default info)"),
@@ -491,6 +500,7 @@ impl Config {
             payments_application::OrderBinding::Off
         };
 
+        let legacy_client = r.flag("PAYMENT_LEGACY_CLIENT", true)?;
         let rereads = payments_application::reread::RereadLimits {
             min_interval: r.millis("PAYMENT_NOTIFICATION_REREAD_MS", 1000, 0..=600_000)?,
             per_second: r.within("PAYMENT_NOTIFICATION_READS_PER_SEC", 50u32, 1..=100_000)?,
@@ -526,6 +536,7 @@ impl Config {
             argon2_max_queue,
             passwords,
             orders,
+            legacy_client,
             rereads,
             max_kept_notifications,
             shutdown_grace,

@@ -107,6 +107,16 @@ enum Command {
         #[command(subcommand)]
         command: WebhookCommand,
     },
+    /// Manage the clients: the backend services that call with their own API
+    /// key, wire key and webhook secret, and own the records they make.
+    ///
+    /// Reads PAYMENT_MODE, PAYMENT_DATABASE_URL and the
+    /// PAYMENT_*_ENCRYPTION_KEY keys (a client's secrets are sealed with the
+    /// histories key).
+    Clients {
+        #[command(subcommand)]
+        command: ClientCommand,
+    },
     /// Manage the keys that encrypt data at rest.
     ///
     /// Reads PAYMENT_DATABASE_URL and the PAYMENT_*_ENCRYPTION_KEY and
@@ -156,6 +166,28 @@ enum WebhookCommand {
 }
 
 #[derive(Subcommand)]
+enum ClientCommand {
+    /// Add a client and print its API key, wire key, IV and webhook secret:
+    /// once (only the key's digest is kept; give them to the backend now).
+    Add {
+        /// A name for people (unique): "orders service".
+        #[arg(long)]
+        name: String,
+        /// What it may do: all, or a list of read, register, cancel, cards,
+        /// charge, events.
+        #[arg(long, default_value = "all")]
+        scopes: String,
+    },
+    /// List the clients (no secrets).
+    List,
+    /// Revoke a client: its key answers 401 from now on; its records stay.
+    Revoke {
+        /// The client's id.
+        id: uuid::Uuid,
+    },
+}
+
+#[derive(Subcommand)]
 enum KeyCommand {
     /// Re-encrypt every stored value not sealed with the current keys.
     ///
@@ -191,6 +223,55 @@ fn init_logging(vars: &Vars) {
         builder.json().init();
     } else {
         builder.fmt_fields(payments_server::logging::EscapedFields).init();
+    }
+}
+
+/// `payments clients ...`: prints what it did; secrets only at `add`, once.
+async fn run_client_command(
+    clients: &payments_application::ClientService,
+    command: ClientCommand,
+) -> anyhow::Result<()> {
+    let fail = |e: payments_application::AppError| anyhow::anyhow!("{e}");
+    match command {
+        ClientCommand::Add { name, scopes } => {
+            let new = payments_application::NewClient {
+                name: payments_domain::ClientName::parse(name).map_err(|e| anyhow::anyhow!("--{e}"))?,
+                scopes: payments_domain::Scopes::parse(&scopes).map_err(|e| anyhow::anyhow!("--{e}"))?,
+                plain_json: false,
+            };
+            let issued = clients.add(new).await.map_err(fail)?;
+            let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+            println!(
+                "client {} ({}) added; scopes {}",
+                issued.client.id,
+                issued.client.name.as_str(),
+                issued.client.scopes.to_text()
+            );
+            println!("Give these to the backend now; they are not shown again:");
+            println!("  api key (Authorization: Bearer ...)  {}", issued.api_key);
+            println!("  wire key                             {}", text(&issued.secrets.wire_key));
+            println!("  wire iv                              {}", text(&issued.secrets.wire_iv));
+            println!("  webhook secret                       {}", issued.secrets.webhook_secret);
+            Ok(())
+        }
+        ClientCommand::List => {
+            for client in clients.list().await.map_err(fail)? {
+                let state = client.revoked_at.map_or("active".to_owned(), |at| format!("revoked {}", at.to_rfc3339()));
+                println!(
+                    "{}  {:<24}  {:<40}  created {}  {state}",
+                    client.id,
+                    client.name.as_str(),
+                    client.scopes.to_text(),
+                    client.created_at.to_rfc3339()
+                );
+            }
+            Ok(())
+        }
+        ClientCommand::Revoke { id } => {
+            let at = clients.revoke(payments_domain::ClientId::from_uuid(id)).await.map_err(fail)?;
+            println!("client {id} revoked at {}; its key answers 401 from now on", at.to_rfc3339());
+            Ok(())
+        }
     }
 }
 
@@ -324,6 +405,15 @@ async fn run(command: Command, vars: Vars) -> anyhow::Result<()> {
             };
             database.close().await;
             result.map_err(|e| anyhow::anyhow!("{e}"))
+        }
+        Command::Clients { command } => {
+            let config = load_config(&vars)?;
+            let database = payments_server::app::open_database(&config).await?;
+            let repositories = database.repositories(payments_server::app::at_rest_keys(&config));
+            let clients = payments_server::app::client_service(&config, &repositories);
+            let result = run_client_command(&clients, command).await;
+            database.close().await;
+            result
         }
         Command::Keys { command: KeyCommand::Rotate } => {
             let config = load_config(&vars)?;

@@ -190,6 +190,8 @@ async fn help_of_each_subcommand_says_what_it_does_and_what_it_reads() {
             (&["webhooks", "redeliver"], "Deliver an event again", &["PAYMENT_DATABASE_URL", "PAYMENT_WEBHOOK_"]),
             (&["webhooks", "stats"], "Show the queue", &["PAYMENT_DATABASE_URL"]),
             (&["keys"], "keys", &["PAYMENT_DATABASE_URL"]),
+            (&["clients"], "clients", &["PAYMENT_DATABASE_URL", "PAYMENT_MODE"]),
+            (&["clients", "add"], "print its API key", &["--name", "--scopes", "once"]),
             (&["keys", "rotate"], "Re-encrypt", &["PAYMENT_*_ENCRYPTION_KEY", "PAYMENT_*_ENCRYPTION_PREVIOUS_KEYS"]),
             (&["env"], "environment variable", &["Reads no PAYMENT_* variable"]),
             (&["reconcile"], "Re-read at the PGs", &["--since", "--dry-run", "serve reads"]),
@@ -220,6 +222,33 @@ async fn help_of_each_subcommand_says_what_it_does_and_what_it_reads() {
         ] {
             assert!(env.stdout.contains(name), "payments env lists {name}");
         }
+    })
+    .await;
+}
+
+/// `clients add` prints the key and secrets once (the key of local mode's
+/// kind), `list` shows the client without them, `revoke` revokes it once;
+/// a bad scope names the option.
+#[tokio::test]
+async fn clients_are_added_listed_and_revoked_and_secrets_printed_once() {
+    bounded(Duration::from_secs(60), async {
+        let dir = tempfile::tempdir().unwrap();
+        let added =
+            run(dir.path(), &[], &["clients", "add", "--name", "orders service", "--scopes", "read,register"]).await;
+        assert!(added.status.success(), "{}", added.stderr);
+        let key = added.stdout.split_whitespace().find(|w| w.starts_with("pk_test_")).expect("an API key").to_owned();
+        assert!(added.stdout.contains("whsec_"), "{}", added.stdout);
+        assert!(!added.stderr.contains(&key), "never in the log");
+        let id = added.stdout.split_whitespace().nth(1).expect("the client's id").to_owned();
+        let listed = run(dir.path(), &[], &["clients", "list"]).await;
+        assert!(listed.stdout.contains(&id) && listed.stdout.contains("read,register"), "{}", listed.stdout);
+        assert!(!listed.stdout.contains(&key) && !listed.stdout.contains("whsec_"), "no secrets: {}", listed.stdout);
+        assert!(run(dir.path(), &[], &["clients", "revoke", &id]).await.status.success());
+        let again = run(dir.path(), &[], &["clients", "revoke", &id]).await;
+        assert!(!again.status.success(), "revoked once");
+        assert!(run(dir.path(), &[], &["clients", "list"]).await.stdout.contains("revoked"));
+        let bad = run(dir.path(), &[], &["clients", "add", "--name", "x", "--scopes", "refund"]).await;
+        assert!(!bad.status.success() && bad.stderr.contains("--scopes"), "{}", bad.stderr);
     })
     .await;
 }

@@ -145,6 +145,8 @@ pub struct PaymentsClient {
     base: String,
     cipher: WireCipher,
     idempotency_key: Option<String>,
+    /// A client's API key (`Debug` does not show it).
+    api_key: Option<String>,
 }
 
 impl std::fmt::Debug for PaymentsClient {
@@ -171,7 +173,17 @@ impl PaymentsClient {
             .timeout(Duration::from_secs(30))
             .build()
             .map_err(|e| ClientError::Config(format!("cannot build the HTTP client: {e}")))?;
-        Ok(Self { http, base, cipher, idempotency_key: None })
+        Ok(Self { http, base, cipher, idempotency_key: None, api_key: None })
+    }
+
+    /// The same client calling as a client of the server (`payments clients
+    /// add`): `api_key` sent as `Authorization: Bearer`, with that client's
+    /// wire key and IV (given to [`Self::new`]). Without it, calls are the
+    /// legacy client's (the server's connection key).
+    #[must_use]
+    pub fn with_api_key(mut self, api_key: impl Into<String>) -> Self {
+        self.api_key = Some(api_key.into());
+        self
     }
 
     /// The same client over another `reqwest` client (timeouts, proxies, TLS).
@@ -357,6 +369,9 @@ impl PaymentsClient {
         }
         if let Some(key) = idempotency_key {
             request = request.header("Idempotency-Key", key);
+        }
+        if let Some(api_key) = &self.api_key {
+            request = request.bearer_auth(api_key);
         }
         let response = request.send().await?;
         let status = response.status().as_u16();

@@ -3,8 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    CancelReason, Currency, DomainError, HistoryId, Money, OrderId, SavedCardId, Source, Timestamp, Vendor, WebhookUrl,
-    text::check_id,
+    CancelReason, ClientId, Currency, DomainError, HistoryId, Money, OrderId, SavedCardId, Source, Timestamp, Vendor,
+    WebhookUrl, text::check_id,
 };
 
 /// The PG's own identifier of one cancellation (Iamport `pg_tid`/`cancellation_id`,
@@ -154,6 +154,9 @@ pub struct HistoryIdentity {
     /// The saved card this payment was charged from, if it was.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reservation_id: Option<SavedCardId>,
+    /// The client it belongs to (the legacy client when made before clients).
+    #[serde(default, skip_serializing_if = "ClientId::is_legacy_ref")]
+    pub client: ClientId,
 }
 
 /// A registered payment. Invariants (checked by every constructor):

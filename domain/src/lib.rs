@@ -3,6 +3,7 @@
 //! No I/O, no async, no framework. Every type here is built through a fallible
 //! constructor, so code past the edge of the system never re-checks a value.
 
+mod client;
 mod currency;
 mod error;
 mod history;
@@ -16,6 +17,7 @@ mod vendor;
 mod webhook;
 mod webhook_url;
 
+pub use client::{Client, ClientId, ClientName, Scope, Scopes};
 pub use currency::Currency;
 pub use error::DomainError;
 pub use history::{

@@ -7,8 +7,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    Currency, DomainError, HistoryId, Money, PaymentPhase, PaymentSnapshot, Source, StoreId, Timestamp, VendorCode,
-    WebhookUrl,
+    ClientId, Currency, DomainError, HistoryId, Money, PaymentPhase, PaymentSnapshot, Source, StoreId, Timestamp,
+    VendorCode, WebhookUrl,
 };
 
 crate::ids::id_newtype!(
@@ -89,6 +89,8 @@ pub struct PaymentOrder {
     pub status: OrderStatus,
     /// When it was completed, refused or expired.
     pub closed_at: Option<Timestamp>,
+    /// The client it belongs to (its history will too).
+    pub client: ClientId,
 }
 
 impl PaymentOrder {
@@ -208,6 +210,7 @@ mod tests {
             expires_at: at(3600),
             status: OrderStatus::Pending,
             closed_at: None,
+            client: ClientId::LEGACY,
         }
     }
 

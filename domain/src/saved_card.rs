@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{SavedCardId, Source, Timestamp, Title, Vendor};
+use crate::{ClientId, SavedCardId, Source, Timestamp, Title, Vendor};
 
 /// A saved card ("reservation"), unique on its vendor `(code, uid)` and on its source.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -20,4 +20,7 @@ pub struct SavedCard {
     pub created_at: Timestamp,
     /// When the PG said the card was removed; a removed card is kept, never charged.
     pub removed_at: Option<Timestamp>,
+    /// The client it belongs to.
+    #[serde(default, skip_serializing_if = "ClientId::is_legacy_ref")]
+    pub client: ClientId,
 }

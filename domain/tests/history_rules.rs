@@ -21,6 +21,7 @@ fn identity() -> HistoryIdentity {
         webhook_url: WebhookUrl::parse("http://127.0.0.1/hook").unwrap(),
         created_at: at(0),
         reservation_id: None,
+        client: ClientId::LEGACY,
     }
 }
 

@@ -1074,3 +1074,68 @@ impl TestApp {
         assert_eq!(updated, 1, "one order of {order}");
     }
 }
+
+// ---------------------------------------------------------------------------
+// Clients
+// ---------------------------------------------------------------------------
+
+/// A client of the server under test, as its backend holds it: its API
+/// client (its key, its wire key) and a receiver checking its webhooks with
+/// its own secret and wire key.
+pub struct TestClient {
+    pub id: payments_domain::ClientId,
+    pub api_key: String,
+    pub client: PaymentsClient,
+    pub hooks: Receiver,
+    /// Its wire key and IV, to seal a body by hand.
+    pub cipher: payments_crypto::WireCipher,
+}
+
+impl TestApp {
+    /// Adds a client (`payments clients add` does the same) with `scopes`
+    /// (`all`, or `read,register,...`).
+    ///
+    /// # Panics
+    /// When the database cannot be reached or the client not added.
+    pub async fn add_client(&self, name: &str, scopes: &str) -> TestClient {
+        let pool = payments_sqlx::PoolConfig::default();
+        let database = payments_sqlx::Database::connect(&self.database_url, &pool).await.expect("the test database");
+        let repositories = database.repositories(payments_server::app::at_rest_keys(&self.config));
+        let clients = payments_server::app::client_service(&self.config, &repositories);
+        let new = payments_application::NewClient {
+            name: payments_domain::ClientName::parse(name).expect("a name"),
+            scopes: payments_domain::Scopes::parse(scopes).expect("scopes"),
+            plain_json: false,
+        };
+        let issued = clients.add(new).await.expect("the client is added");
+        database.close().await;
+        let secrets = &issued.secrets;
+        let keys = payments_testkit::ReceiverKeys {
+            secret: secrets.webhook_secret.clone(),
+            key: secrets.wire_key.clone(),
+            iv: secrets.wire_iv.clone(),
+        };
+        let client = PaymentsClient::new(self.url(), &secrets.wire_key, &secrets.wire_iv)
+            .expect("a client")
+            .with_api_key(issued.api_key.clone());
+        TestClient {
+            id: issued.client.id,
+            api_key: issued.api_key.clone(),
+            client,
+            hooks: Receiver::start_with(&keys).await,
+            cipher: payments_crypto::WireCipher::new(&secrets.wire_key, &secrets.wire_iv).expect("a cipher"),
+        }
+    }
+
+    /// Revokes a client (`payments clients revoke`).
+    ///
+    /// # Panics
+    /// When it cannot.
+    pub async fn revoke_client(&self, id: payments_domain::ClientId) {
+        let pool = payments_sqlx::PoolConfig::default();
+        let database = payments_sqlx::Database::connect(&self.database_url, &pool).await.expect("the test database");
+        let repositories = database.repositories(payments_server::app::at_rest_keys(&self.config));
+        payments_server::app::client_service(&self.config, &repositories).revoke(id).await.expect("revoked");
+        database.close().await;
+    }
+}

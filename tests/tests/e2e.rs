@@ -5,6 +5,7 @@
 //! of CI's time); each file is a module, its tests named `file::test`.
 
 mod card_numbers;
+mod clients;
 mod flows;
 mod limits;
 mod metrics;

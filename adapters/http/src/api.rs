@@ -5,7 +5,7 @@ use std::sync::Arc;
 use payments_application::commands::Locator;
 use payments_application::ports::RawNotification;
 use payments_application::{AppError, Received, Taken};
-use payments_domain::{HistoryId, SavedCardId, VendorCode};
+use payments_domain::{HistoryId, SavedCardId, Scope, VendorCode};
 use payments_wire::{
     CancelHistoryBody, ChargeReservationBody, CreateHistoryBody, CreateOrderBody, CreateReservationBody, HistoryBody,
     IamportWebhookBody, OrderBody, OutboxBody, PasswordBody, PerformanceBody, ReconcilerBody, ReservationBody,
@@ -17,7 +17,6 @@ use poem_openapi::payload::{Form, Json};
 use poem_openapi::{ApiRequest, ApiResponse, OpenApi, Tags};
 use serde_json::{Value, json};
 
-use crate::HttpState;
 use crate::encrypted::{Encrypted, EncryptedCreated, EncryptedCreatedOrOk, EncryptedOk, EncryptedOkOrAccepted};
 use crate::error::{
     ApiError, CancelError, ChargeError, MonitorError, OrderError, ReadError, RegisterError, RemoveCardError,
@@ -25,6 +24,7 @@ use crate::error::{
 };
 use crate::idempotency::Keyed;
 use crate::notification::PgNotificationRequest;
+use crate::{Caller, HttpState};
 use crate::{idempotency, monitors};
 use payments_metrics::NotificationOutcome;
 use payments_wire::ErrorCode;
@@ -82,19 +82,21 @@ fn history_locator_by_source(
 /// A replayed payment request's own password check, against its history.
 async fn history_password(
     state: &HttpState,
+    client: payments_domain::ClientId,
     source: payments_domain::Source,
     password: payments_domain::Password,
 ) -> Result<(), AppError> {
-    state.payments.get_history(Locator::Source(source), &password).await.map(drop)
+    state.payments.get_history(client, Locator::Source(source), &password).await.map(drop)
 }
 
 /// A replayed order request's own password check, against its order.
 async fn order_password(
     state: &HttpState,
+    client: payments_domain::ClientId,
     source: payments_domain::Source,
     password: payments_domain::Password,
 ) -> Result<(), AppError> {
-    state.payments.get_order(&source, &password).await.map(drop)
+    state.payments.get_order(client, &source, &password).await.map(drop)
 }
 
 /// The wall clock, at the milliseconds the wire shows.
@@ -105,10 +107,11 @@ fn now() -> payments_domain::Timestamp {
 /// A replayed saved-card request's own password check, against its card.
 async fn card_password(
     state: &HttpState,
+    client: payments_domain::ClientId,
     card: payments_application::commands::SavedCardLocator,
     password: payments_domain::Password,
 ) -> Result<(), AppError> {
-    state.payments.get_saved_card(card, &password).await.map(drop)
+    state.payments.get_saved_card(client, card, &password).await.map(drop)
 }
 
 /// A PG notification, proven and read by the PG's own reader (its half of
@@ -185,13 +188,20 @@ impl PaymentsApi {
     async fn create_history(
         &self,
         state: Data<&Arc<HttpState>>,
+        caller: Data<&Caller>,
         #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
         body: Encrypted<CreateHistoryBody>,
     ) -> Result<EncryptedCreatedOrOk<HistoryBody>, RegisterError> {
-        let command = body.value.try_into_domain()?;
-        let keyed =
-            Keyed::about_source("POST /payments/histories", &command.source, idempotency_key.0, &body.canonical);
-        let verify = history_password(state.0, command.source.clone(), command.password.clone());
+        caller.require(Scope::Register)?;
+        let command = body.value.try_into_domain(caller.client)?;
+        let keyed = Keyed::about_source(
+            &caller,
+            "POST /payments/histories",
+            &command.source,
+            idempotency_key.0,
+            &body.canonical,
+        );
+        let verify = history_password(state.0, caller.client, command.source.clone(), command.password.clone());
         let payments = state.payments.clone();
         let work = async move {
             let answered = payments.create_history(command).await?;
@@ -216,12 +226,15 @@ impl PaymentsApi {
     async fn create_order(
         &self,
         state: Data<&Arc<HttpState>>,
+        caller: Data<&Caller>,
         #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
         body: Encrypted<CreateOrderBody>,
     ) -> Result<EncryptedCreatedOrOk<OrderBody>, OrderError> {
-        let command = body.value.try_into_domain()?;
-        let keyed = Keyed::about_source("POST /payments/orders", &command.source, idempotency_key.0, &body.canonical);
-        let verify = order_password(state.0, command.source.clone(), command.password.clone());
+        caller.require(Scope::Register)?;
+        let command = body.value.try_into_domain(caller.client)?;
+        let keyed =
+            Keyed::about_source(&caller, "POST /payments/orders", &command.source, idempotency_key.0, &body.canonical);
+        let verify = order_password(state.0, caller.client, command.source.clone(), command.password.clone());
         let payments = state.payments.clone();
         let work = async move {
             let answered = payments.create_order(command).await?;
@@ -240,11 +253,13 @@ impl PaymentsApi {
     async fn get_order(
         &self,
         state: Data<&Arc<HttpState>>,
+        caller: Data<&Caller>,
         body: Encrypted<SourceAccessorBody>,
     ) -> Result<EncryptedOk<OrderBody>, ReadError> {
+        caller.require(Scope::Read)?;
         let (source, password) = body.value.try_into_domain()?;
-        let order = state.payments.get_order(&source, &password).await?;
-        Ok(EncryptedOk::new(&OrderBody::at(&order, now()), &state.cipher))
+        let order = state.payments.get_order(caller.client, &source, &password).await?;
+        Ok(EncryptedOk::new(&OrderBody::at(&order, now()), &caller.cipher))
     }
 
     /// Read a payment by its source
@@ -254,11 +269,13 @@ impl PaymentsApi {
     async fn get_history(
         &self,
         state: Data<&Arc<HttpState>>,
+        caller: Data<&Caller>,
         body: Encrypted<SourceAccessorBody>,
     ) -> Result<EncryptedOk<HistoryBody>, ReadError> {
+        caller.require(Scope::Read)?;
         let (locator, password) = history_locator_by_source(body.value)?;
-        let history = state.payments.get_history(locator, &password).await?;
-        Ok(EncryptedOk::new(&HistoryBody::from(&history), &state.cipher))
+        let history = state.payments.get_history(caller.client, locator, &password).await?;
+        Ok(EncryptedOk::new(&HistoryBody::from(&history), &caller.cipher))
     }
 
     /// Read a payment by its id
@@ -273,12 +290,15 @@ impl PaymentsApi {
     async fn get_history_by_id(
         &self,
         state: Data<&Arc<HttpState>>,
+        caller: Data<&Caller>,
         id: Path<uuid::Uuid>,
         body: Encrypted<PasswordBody>,
     ) -> Result<EncryptedOk<HistoryBody>, ReadError> {
+        caller.require(Scope::Read)?;
         let password = body.value.try_into_domain()?;
-        let history = state.payments.get_history(Locator::Id(HistoryId::from_uuid(id.0)), &password).await?;
-        Ok(EncryptedOk::new(&HistoryBody::from(&history), &state.cipher))
+        let history =
+            state.payments.get_history(caller.client, Locator::Id(HistoryId::from_uuid(id.0)), &password).await?;
+        Ok(EncryptedOk::new(&HistoryBody::from(&history), &caller.cipher))
     }
 
     /// Cancel a payment
@@ -306,14 +326,17 @@ impl PaymentsApi {
     async fn cancel_history(
         &self,
         state: Data<&Arc<HttpState>>,
+        caller: Data<&Caller>,
         #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
         body: Encrypted<CancelHistoryBody>,
     ) -> Result<EncryptedOkOrAccepted<HistoryBody>, CancelError> {
-        let mut command = body.value.try_into_domain()?;
+        caller.require(Scope::Cancel)?;
+        let mut command = body.value.try_into_domain(caller.client)?;
         // The key binds the cancel's intent too: a retry after a lost answer
         // settles the first attempt instead of refunding again.
         command.idempotency_key.clone_from(&idempotency_key.0);
         let mut keyed = Keyed::about_source(
+            &caller,
             "PUT /payments/histories/cancel",
             &command.source,
             idempotency_key.0.clone(),
@@ -323,7 +346,7 @@ impl PaymentsApi {
             let (payments, source) = (state.payments.clone(), command.source.clone());
             keyed = keyed.settled_when(async move { payments.cancel_settled(&source, &key).await.unwrap_or(false) });
         }
-        let verify = history_password(state.0, command.source.clone(), command.password.clone());
+        let verify = history_password(state.0, caller.client, command.source.clone(), command.password.clone());
         let payments = state.payments.clone();
         let work = async move {
             let outcome = payments.cancel(command).await?;
@@ -345,13 +368,21 @@ impl PaymentsApi {
     async fn save_card(
         &self,
         state: Data<&Arc<HttpState>>,
+        caller: Data<&Caller>,
         #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
         body: Encrypted<CreateReservationBody>,
     ) -> Result<EncryptedCreated<ReservationBody>, SaveCardError> {
-        let command = body.value.try_into_domain()?;
-        let keyed =
-            Keyed::about_source("POST /payments/reservations", &command.source, idempotency_key.0, &body.canonical);
-        let verify = card_password(state.0, Locator::Source(command.source.clone()), command.password.clone());
+        caller.require(Scope::Cards)?;
+        let command = body.value.try_into_domain(caller.client)?;
+        let keyed = Keyed::about_source(
+            &caller,
+            "POST /payments/reservations",
+            &command.source,
+            idempotency_key.0,
+            &body.canonical,
+        );
+        let verify =
+            card_password(state.0, caller.client, Locator::Source(command.source.clone()), command.password.clone());
         let payments = state.payments.clone();
         let work = async move { payments.save_card(command).await.map(|r| ReservationBody::from(&r)) };
         Ok(idempotency::run(state.0, keyed, verify, work).await?)
@@ -369,11 +400,13 @@ impl PaymentsApi {
     async fn get_saved_card(
         &self,
         state: Data<&Arc<HttpState>>,
+        caller: Data<&Caller>,
         body: Encrypted<SourceAccessorBody>,
     ) -> Result<EncryptedOk<ReservationBody>, ReadError> {
+        caller.require(Scope::Cards)?;
         let (source, password) = body.value.try_into_domain()?;
-        let reservation = state.payments.get_saved_card(Locator::Source(source), &password).await?;
-        Ok(EncryptedOk::new(&ReservationBody::from(&reservation), &state.cipher))
+        let reservation = state.payments.get_saved_card(caller.client, Locator::Source(source), &password).await?;
+        Ok(EncryptedOk::new(&ReservationBody::from(&reservation), &caller.cipher))
     }
 
     /// Read a saved card by its id
@@ -388,13 +421,15 @@ impl PaymentsApi {
     async fn get_saved_card_by_id(
         &self,
         state: Data<&Arc<HttpState>>,
+        caller: Data<&Caller>,
         id: Path<uuid::Uuid>,
         body: Encrypted<PasswordBody>,
     ) -> Result<EncryptedOk<ReservationBody>, ReadError> {
+        caller.require(Scope::Cards)?;
         let password = body.value.try_into_domain()?;
         let locator = Locator::Id(SavedCardId::from_uuid(id.0));
-        let reservation = state.payments.get_saved_card(locator, &password).await?;
-        Ok(EncryptedOk::new(&ReservationBody::from(&reservation), &state.cipher))
+        let reservation = state.payments.get_saved_card(caller.client, locator, &password).await?;
+        Ok(EncryptedOk::new(&ReservationBody::from(&reservation), &caller.cipher))
     }
 
     /// Charge a saved card
@@ -416,10 +451,12 @@ impl PaymentsApi {
     async fn charge_saved_card(
         &self,
         state: Data<&Arc<HttpState>>,
+        caller: Data<&Caller>,
         id: Path<uuid::Uuid>,
         #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
         body: Encrypted<ChargeReservationBody>,
     ) -> Result<EncryptedCreated<HistoryBody>, ChargeError> {
+        caller.require(Scope::Charge)?;
         let Some(key) = idempotency_key.0.clone() else {
             return Err(ApiError::new(
                 ErrorCode::InvalidRequest,
@@ -429,20 +466,20 @@ impl PaymentsApi {
             .into());
         };
         let card = SavedCardId::from_uuid(id.0);
-        let command = body.value.try_into_domain(Locator::Id(card), key)?;
-        let keyed = Keyed {
-            route: "POST /payments/reservations/{id}/charge",
-            record: format!("card {}", id.0),
-            key: idempotency_key.0.clone(),
-            canonical_body: &body.canonical,
-            settled: None,
-        };
+        let command = body.value.try_into_domain(caller.client, Locator::Id(card), key)?;
+        let keyed = Keyed::about(
+            &caller,
+            "POST /payments/reservations/{id}/charge",
+            format!("card {}", id.0),
+            idempotency_key.0.clone(),
+            &body.canonical,
+        );
         let payments = state.payments.clone();
         let keyed = match idempotency_key.0 {
             Some(key) => keyed.settled_when(async move { payments.charge_settled(card, &key).await.unwrap_or(false) }),
             None => keyed,
         };
-        let verify = card_password(state.0, Locator::Id(card), command.password.clone());
+        let verify = card_password(state.0, caller.client, Locator::Id(card), command.password.clone());
         let payments = state.payments.clone();
         let work = async move { payments.charge_saved_card(command).await.map(|h| HistoryBody::from(&h)) };
         Ok(idempotency::run(state.0, keyed, verify, work).await?)
@@ -464,21 +501,25 @@ impl PaymentsApi {
     async fn remove_saved_card(
         &self,
         state: Data<&Arc<HttpState>>,
+        caller: Data<&Caller>,
         id: Path<uuid::Uuid>,
         body: Encrypted<PasswordBody>,
     ) -> Result<EncryptedOk<ReservationBody>, RemoveCardError> {
+        caller.require(Scope::Cards)?;
         let password = body.value.try_into_domain()?;
         let locator = Locator::Id(SavedCardId::from_uuid(id.0));
-        let reservation = state.payments.remove_saved_card(locator, &password).await?;
-        Ok(EncryptedOk::new(&ReservationBody::from(&reservation), &state.cipher))
+        let reservation = state.payments.remove_saved_card(caller.client, locator, &password).await?;
+        Ok(EncryptedOk::new(&ReservationBody::from(&reservation), &caller.cipher))
     }
 
     /// Receive an Iamport notification
     ///
     /// Iamport calls this when a payment changes. Only `imp_uid` is trusted:
     /// the payment is re-read from Iamport, and a change is recorded and
-    /// announced to the payment's `webhook_url`. `ready` and `failed` are
-    /// acknowledged without doing anything. A notification that cannot be
+    /// announced to the payment's `webhook_url`; a payment not registered
+    /// whose `merchant_uid` has a pending order completes that order (`paid`,
+    /// or `ready` for a virtual account issued). `failed` is acknowledged
+    /// without doing anything. A notification that cannot be
     /// processed at once (Iamport down, the payment not registered yet) is
     /// kept and retried here, so it is answered 200 all the same.
     #[oai(

@@ -107,6 +107,18 @@ pub fn decrypt_body<T: Type + ParseFromJSON>(
     local_mode: bool,
     body: &[u8],
 ) -> Result<Encrypted<T>, ApiError> {
+    decrypt_body_of(cipher, local_mode, body, false)
+}
+
+/// As [`decrypt_body`]; for a `client`'s request (not the legacy client's),
+/// a body its wire key does not open is 401: the key and the body are not
+/// one client's.
+fn decrypt_body_of<T: Type + ParseFromJSON>(
+    cipher: &WireCipher,
+    local_mode: bool,
+    body: &[u8],
+    client: bool,
+) -> Result<Encrypted<T>, ApiError> {
     let text =
         std::str::from_utf8(body).map_err(|_| ApiError::unreadable_body(local_mode, || "not UTF-8 text".into()))?;
     if text.trim().is_empty() {
@@ -114,7 +126,11 @@ pub fn decrypt_body<T: Type + ParseFromJSON>(
     }
     let plaintext = cipher.decrypt(text).map_err(|error| {
         tracing::debug!(%error, "undecryptable body");
-        ApiError::unreadable_body(local_mode, || error.to_string())
+        if client {
+            ApiError::new(ErrorCode::Unauthenticated, "the body is not sealed with this API key's wire key")
+        } else {
+            ApiError::unreadable_body(local_mode, || error.to_string())
+        }
     })?;
     let json: serde_json::Value = serde_json::from_str(&plaintext)
         .map_err(|error| ApiError::unreadable_body(local_mode, || format!("the plaintext is not JSON ({error})")))?;
@@ -133,8 +149,12 @@ async fn read_encrypted<T: Type + ParseFromJSON>(
     body: &mut RequestBody,
 ) -> poem::Result<Encrypted<T>> {
     let state = state_of(request)?;
+    // The caller's wire key (resolved first: see `caller::authenticate`).
+    let caller = request.data::<crate::Caller>();
+    let cipher = caller.map_or(&state.cipher, |caller| &caller.cipher);
+    let client = caller.is_some_and(|caller| !caller.client.is_legacy());
     let bytes = crate::read_bounded(body.take()?, |why| ApiError::unreadable_body(state.local_mode, || why)).await?;
-    Ok(decrypt_body(&state.cipher, state.local_mode, &bytes)?)
+    Ok(decrypt_body_of(cipher, state.local_mode, &bytes, client)?)
 }
 
 impl<T: Type + ParseFromJSON> ParsePayload for Encrypted<T> {

@@ -26,7 +26,8 @@ pub fn status_of(code: ErrorCode) -> u16 {
         | C::InvalidBody
         | C::InvalidRequest => 400,
         // Its credentials.
-        C::WrongPassword | C::NotificationNotProven => 403,
+        C::Unauthenticated => 401,
+        C::WrongPassword | C::NotificationNotProven | C::ScopeMissing => 403,
         C::RecordNotFound | C::PgNotFound | C::NotRegistered | C::NotFound => 404,
         C::MethodNotAllowed => 405,
         // The record's state, or another request holding it.
@@ -225,6 +226,7 @@ impl IntoResponse for ApiError {
 fn describe(status: u16, codes: &[ErrorCode]) -> String {
     let meaning = match status {
         400 => "The request is not valid",
+        401 => "No valid API key (the same answer whatever was wrong with it)",
         403 => "Not allowed",
         404 => "Not found",
         405 => "Method not allowed",
@@ -285,8 +287,11 @@ fn error_meta(codes: &[ErrorCode]) -> MetaResponses {
     }
 }
 
-/// The edge's own codes of every route that takes an encrypted body.
+/// The edge's own codes of every route that takes an encrypted body (a
+/// client's: its key, its scopes).
 const ENCRYPTED_EDGE: &[ErrorCode] = &[
+    ErrorCode::Unauthenticated,
+    ErrorCode::ScopeMissing,
     ErrorCode::InvalidBody,
     ErrorCode::InvalidRequest,
     ErrorCode::PayloadTooLarge,
@@ -561,6 +566,8 @@ mod tests {
             )),
             AppError::WebhookUrlRefused("host \"x\" is not in the allowed list".into()),
             AppError::RecordNotFound(RecordKind::History),
+            AppError::Unauthenticated("the API key is not valid".into()),
+            AppError::ScopeMissing(payments_domain::Scope::Cancel),
             AppError::WrongPassword,
             AppError::RecordLocked { retry_after: std::time::Duration::from_secs(42) },
             AppError::AlreadyRegistered { param: "source", message: "a payment is already registered".into() },

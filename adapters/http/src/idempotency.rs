@@ -94,21 +94,39 @@ pub(crate) type SettledCheck = std::pin::Pin<Box<dyn Future<Output = bool> + Sen
 pub(crate) struct Keyed<'a> {
     pub route: &'static str,
     pub record: String,
+    /// The caller's wire key: the answer (and a replay of it) is sealed with it.
+    pub cipher: payments_crypto::WireCipher,
     pub key: Option<String>,
     pub canonical_body: &'a str,
     pub settled: Option<SettledCheck>,
 }
 
 impl<'a> Keyed<'a> {
-    /// A request about the caller's record `source`.
+    /// A request of `caller` about its record `source`.
     pub fn about_source(
+        caller: &crate::Caller,
         route: &'static str,
         source: &payments_domain::Source,
         key: Option<String>,
         canonical_body: &'a str,
     ) -> Self {
         let record = format!("source {} {} {}", source.schema.as_str(), source.table.as_str(), source.id.as_str());
-        Self { route, record, key, canonical_body, settled: None }
+        Self::about(caller, route, record, key, canonical_body)
+    }
+
+    /// A request of `caller` about `record` (`card <uuid>`). A client's keys
+    /// are its own: the record names the client (the legacy client's as
+    /// before clients existed, so keys stored then still answer).
+    pub fn about(
+        caller: &crate::Caller,
+        route: &'static str,
+        record: String,
+        key: Option<String>,
+        canonical_body: &'a str,
+    ) -> Self {
+        let record =
+            if caller.client.is_legacy() { record } else { format!("client {} {record}", caller.client.as_uuid()) };
+        Self { route, record, cipher: caller.cipher.clone(), key, canonical_body, settled: None }
     }
 
     /// A key whose first request still runs is taken over when `check` says
@@ -176,11 +194,12 @@ where
 {
     let Some(key) = request.key.clone() else {
         let (value, status) = work.await?;
-        return Ok(EncryptedReply::new(&value, &state.cipher).with_status(status));
+        return Ok(EncryptedReply::new(&value, &request.cipher).with_status(status));
     };
     check_key(&key)?;
     let scope = request.scope(&state.idempotency_secret);
     let route = request.route;
+    let cipher = request.cipher.clone();
     let now = payments_domain::to_millis(chrono::Utc::now());
     let lease = chrono::Duration::from_std(state.idempotency_lease).unwrap_or(chrono::Duration::MAX);
     let stale_before = now.checked_sub_signed(lease).unwrap_or(now);
@@ -210,7 +229,7 @@ where
             }
             tracing::info!(route, status = stored.status, "idempotent replay");
             return if success {
-                Ok(EncryptedReply::from_plaintext(&stored.body, &state.cipher).with_status(stored.status).replayed())
+                Ok(EncryptedReply::from_plaintext(&stored.body, &cipher).with_status(stored.status).replayed())
             } else {
                 Err(ApiError::from_stored(stored.status, &stored.body))
             };
@@ -251,7 +270,7 @@ where
         tracing::error!(%error, "idempotent request task failed");
         ApiError::new(ErrorCode::Internal, "internal error")
     })?;
-    outcome.map(|(json, status)| EncryptedReply::from_plaintext(&json, &state.cipher).with_status(status))
+    outcome.map(|(json, status)| EncryptedReply::from_plaintext(&json, &cipher).with_status(status))
 }
 
 #[cfg(test)]
@@ -285,10 +304,18 @@ mod tests {
     #[test]
     fn scopes_name_the_route_and_the_record() {
         let secret = IdempotencySecret::new([7; 32]);
-        let keyed = |route, record: &str| {
-            Keyed { route, record: record.to_owned(), key: None, canonical_body: "{}", settled: None }.scope(&secret)
+        let cipher = payments_crypto::WireCipher::new(&[1; 16], &[2; 16]).unwrap();
+        let legacy = crate::Caller::legacy(&cipher);
+        let client =
+            crate::Caller { client: payments_domain::ClientId::from_uuid(uuid::Uuid::from_u128(9)), ..legacy.clone() };
+        let keyed_as = |caller: &crate::Caller, route, record: &str| {
+            Keyed::about(caller, route, record.to_owned(), None, "{}").scope(&secret)
         };
+        let keyed = |route, record: &str| keyed_as(&legacy, route, record);
         let card = keyed("POST /payments/reservations/{id}/charge", "card-a");
+        // A legacy key's scope is what it was before clients; each client's keys are its own.
+        assert_eq!(card, scope(&secret, "POST /payments/reservations/{id}/charge", "card-a"));
+        assert_ne!(card, keyed_as(&client, "POST /payments/reservations/{id}/charge", "card-a"));
         assert!(card.starts_with("POST /payments/reservations/{id}/charge "));
         assert!(!card.contains("card-a"), "the record is digested");
         assert_ne!(card, keyed("POST /payments/reservations/{id}/charge", "card-b"));

@@ -9,6 +9,7 @@
 //!   committed `openapi/payments.json` must equal it.
 
 mod api;
+mod caller;
 mod diagnose;
 mod encrypted;
 mod error;
@@ -33,6 +34,7 @@ use serde_json::Value;
 use tracing::Instrument;
 
 pub use api::{HealthAnswer, IamportWebhookRequest, PaymentsApi, WebhookAck};
+pub use caller::Caller;
 pub use encrypted::{
     ENCRYPTED_CONTENT_TYPE, Encrypted, EncryptedCreated, EncryptedCreatedOrOk, EncryptedOk, EncryptedOkOrAccepted,
     EncryptedReply, canonical_json, decrypt_body,
@@ -73,6 +75,11 @@ pub struct HttpState {
     pub idempotency_secret: IdempotencySecret,
     /// Longest a request may run before it is answered 503.
     pub request_deadline: std::time::Duration,
+    /// The clients, who call with their own API keys; `None`: the legacy client only.
+    pub clients: Option<payments_application::ClientService>,
+    /// Whether a request without an API key runs as the legacy client
+    /// (`PAYMENT_LEGACY_CLIENT`); else it is 401.
+    pub legacy_client: bool,
 }
 
 impl HttpState {
@@ -97,7 +104,18 @@ impl HttpState {
             metrics: Metrics::new(),
             idempotency_secret: IdempotencySecret::random(),
             request_deadline: DEFAULT_REQUEST_DEADLINE,
+            clients: None,
+            legacy_client: true,
         }
+    }
+
+    /// Authenticates clients' API keys with `clients`; `legacy_client`:
+    /// whether a request without a key runs as the legacy client.
+    #[must_use]
+    pub fn with_clients(mut self, clients: payments_application::ClientService, legacy_client: bool) -> Self {
+        self.clients = Some(clients);
+        self.legacy_client = legacy_client;
+        self
     }
 
     /// Answers 503 to a request still running after `deadline`.
@@ -459,6 +477,7 @@ pub fn app(state: HttpState) -> impl Endpoint<Output = Response> {
         )
         .at("/docs", get(make_sync(move |_| poem::web::Html(docs.clone()))))
         .around(limit_body)
+        .around(caller::authenticate)
         .catch_all_error(|error| async move { json_error(error) })
         .data(Arc::new(state))
         .around(move |next, request| log_request(next, request, requests.clone()))

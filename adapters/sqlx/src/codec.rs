@@ -4,8 +4,8 @@
 use payments_application::ports::{RepositoryError, StoredHistory, StoredSavedCard};
 use payments_crypto::Keyring;
 use payments_domain::{
-    CancelHistory, CancelKey, CancelReason, Currency, EventId, HistoryId, HistoryIdentity, HistoryParts, Money,
-    OrderId, PasswordHash, PaymentHistory, SavedCard, SavedCardId, Source, StoreId, Timestamp, Title, Vendor,
+    CancelHistory, CancelKey, CancelReason, ClientId, Currency, EventId, HistoryId, HistoryIdentity, HistoryParts,
+    Money, OrderId, PasswordHash, PaymentHistory, SavedCard, SavedCardId, Source, StoreId, Timestamp, Title, Vendor,
     VendorUid, WebhookEvent, WebhookUrl,
 };
 use serde::Serialize;
@@ -76,6 +76,8 @@ pub(crate) struct HistoryRow {
     pub reservation_id: Option<Uuid>,
     /// The sealed JSON array of pending cancels; `None`: none.
     pub pending_cancels: Option<String>,
+    /// Its client; `None`: the legacy client.
+    pub client_id: Option<Uuid>,
 }
 
 /// A `payment_history_cancels` row.
@@ -103,6 +105,8 @@ pub(crate) struct ReservationRow {
     pub created_at: Timestamp,
     pub vendor_key_digest: Option<String>,
     pub removed_at: Option<Timestamp>,
+    /// Its client; `None`: the legacy client.
+    pub client_id: Option<Uuid>,
 }
 
 /// A `payment_history_webhooks` row.
@@ -171,6 +175,7 @@ pub(crate) fn history(
             webhook_url: field("webhook_url", id, WebhookUrl::parse(row.webhook_url))?,
             created_at: row.created_at,
             reservation_id: row.reservation_id.map(SavedCardId::from_uuid),
+            client: row.client_id.map(ClientId::from_uuid).unwrap_or(ClientId::LEGACY),
         },
         order_id: row
             .vendor_order_id
@@ -211,6 +216,7 @@ pub(crate) fn reservation(keys: &AtRestKeys, row: ReservationRow) -> Result<Stor
             key_digest: row.vendor_key_digest,
             created_at: row.created_at,
             removed_at: row.removed_at,
+            client: row.client_id.map(ClientId::from_uuid).unwrap_or(ClientId::LEGACY),
         },
         password_hash: field("password", id, PasswordHash::parse(row.password))?,
     })

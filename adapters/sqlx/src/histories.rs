@@ -18,7 +18,7 @@ use super::store::*;
 
 pub(super) const HISTORY_COLUMNS: &str = "id, vendor_code, vendor_store_id, vendor_uid, vendor_order_id, source_schema, \
      source_table, source_id, currency, price, webhook_url, data, password, created_at, paid_at, cancelled_at, revision, \
-     payment_reservation_id, pending_cancels";
+     payment_reservation_id, pending_cancels, client_id";
 
 /// Cancels written by one `INSERT` (8 binds each: 4,000 binds). A payment's
 /// cancels are written in statements of at most this many rows, so however
@@ -112,7 +112,8 @@ impl Store {
         let mut insert = QueryBuilder::<Db>::new(
             "INSERT INTO payment_histories (id, vendor_code, vendor_store_id, vendor_uid, vendor_order_id, \
              vendor_order_digest, source_schema, source_table, source_id, currency, price, refund, webhook_url, \
-             data, password, created_at, paid_at, cancelled_at, revision, payment_reservation_id, pending_cancels) ",
+             data, password, created_at, paid_at, cancelled_at, revision, payment_reservation_id, pending_cancels, \
+             client_id) ",
         );
         insert.push_values([()], |mut b, ()| {
             b.push_bind(id_col(id.as_uuid()))
@@ -135,7 +136,8 @@ impl Store {
                 .push_bind(history.cancelled_at().map(ts_col))
                 .push_bind(0_i64)
                 .push_bind(history.identity().reservation_id.map(|r| id_col(r.as_uuid())))
-                .push_bind(pending.clone());
+                .push_bind(pending.clone())
+                .push_bind(client_col(history.identity().client));
         });
         Ok(NewHistory {
             insert,

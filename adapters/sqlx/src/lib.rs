@@ -105,6 +105,7 @@ pub struct Repositories {
     pub outbox: Arc<dyn WebhookOutbox>,
     pub idempotency: Arc<dyn IdempotencyStore>,
     pub orders: Arc<dyn payments_application::ports::OrderRepository>,
+    pub clients: Arc<dyn payments_application::ports::ClientRepository>,
 }
 
 impl Repositories {
@@ -120,6 +121,7 @@ impl Repositories {
             + WebhookOutbox
             + IdempotencyStore
             + payments_application::ports::OrderRepository
+            + payments_application::ports::ClientRepository
             + 'static,
     {
         let inbox: Arc<dyn NotificationInbox> = match spool {
@@ -136,6 +138,7 @@ impl Repositories {
             reservations: store.clone(),
             outbox: store.clone(),
             orders: store.clone(),
+            clients: store.clone(),
             idempotency: store,
         }
     }

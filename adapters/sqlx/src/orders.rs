@@ -10,14 +10,15 @@ use super::{DbRow, IdCol, from_id, id_col, money_col, ts_col};
 use async_trait::async_trait;
 use payments_application::ports::{OrderClosing, OrderRepository, RepositoryError, StoredOrder};
 use payments_domain::{
-    Currency, HistoryId, OrderId, OrderStatus, PasswordHash, PaymentHistory, PaymentOrder, PaymentOrderId, Source,
-    StoreId, Timestamp, VendorCode, WebhookEvent, WebhookUrl,
+    ClientId, Currency, HistoryId, OrderId, OrderStatus, PasswordHash, PaymentHistory, PaymentOrder, PaymentOrderId,
+    Source, StoreId, Timestamp, VendorCode, WebhookEvent, WebhookUrl,
 };
 
 use crate::error::{corrupt, db_err, unique_violation};
 
 const COLUMNS: &str = "id, vendor_code, vendor_store_id, source_schema, source_table, source_id, currency, price, \
-     webhook_url, password, locked, pg_amount, state, payment_history_id, refusal, created_at, expires_at, closed_at";
+     webhook_url, password, locked, pg_amount, state, payment_history_id, refusal, created_at, expires_at, closed_at, \
+     client_id";
 
 fn state_text(status: &OrderStatus) -> &'static str {
     match status {
@@ -62,6 +63,7 @@ fn order_row(row: &DbRow) -> Result<StoredOrder, RepositoryError> {
         expires_at: get_ts(row, "expires_at")?,
         status,
         closed_at: get_opt_ts(row, "closed_at")?,
+        client: get::<Option<IdCol>>(row, "client_id")?.map_or(ClientId::LEGACY, |c| ClientId::from_uuid(from_id(c))),
     };
     let password_hash = PasswordHash::parse(get::<String>(row, "password")?).map_err(|e| bad("password", &e))?;
     Ok(StoredOrder { order, password_hash })
@@ -83,7 +85,7 @@ impl OrderRepository for Store {
     async fn insert_order(&self, order: &PaymentOrder, password_hash: &PasswordHash) -> Result<(), RepositoryError> {
         let inserted = sqlx::query(&format!(
             "INSERT INTO payment_orders ({COLUMNS}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
         ))
         .bind(id_col(order.id.as_uuid()))
         .bind(order.vendor_code.as_str())
@@ -103,6 +105,7 @@ impl OrderRepository for Store {
         .bind(ts_col(order.created_at))
         .bind(ts_col(order.expires_at))
         .bind(order.closed_at.map(ts_col))
+        .bind(super::store::client_col(order.client))
         .execute(self.writer()?)
         .await;
         match inserted {

@@ -12,7 +12,7 @@ use crate::error::{db_err, insert_error};
 use super::store::*;
 
 pub(super) const RESERVATION_COLUMNS: &str = "id, vendor_code, vendor_store_id, vendor_uid, source_schema, source_table, \
-     source_id, title, data, password, created_at, vendor_key_digest, removed_at";
+     source_id, title, data, password, created_at, vendor_key_digest, removed_at, client_id";
 
 impl Store {
     async fn find_saved_card(&self, row: Option<DbRow>) -> Result<Option<StoredSavedCard>, RepositoryError> {
@@ -58,8 +58,8 @@ impl SavedCardRepository for Store {
         let source = &reservation.source;
         sqlx::query(
             "INSERT INTO payment_reservations (id, vendor_code, vendor_store_id, vendor_uid, source_schema, \
-             source_table, source_id, title, data, password, created_at, vendor_key_digest, removed_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+             source_table, source_id, title, data, password, created_at, vendor_key_digest, removed_at, client_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
         )
         .bind(id_col(id.as_uuid()))
         .bind(vendor.code.as_str())
@@ -74,6 +74,7 @@ impl SavedCardRepository for Store {
         .bind(ts_col(reservation.created_at))
         .bind(reservation.key_digest.as_deref())
         .bind(reservation.removed_at.map(ts_col))
+        .bind(client_col(reservation.client))
         .execute(self.writer()?)
         .await
         .map_err(|e| insert_error(e, "saved card", vendor.code.as_str(), vendor.uid.as_str()))?;

@@ -75,6 +75,9 @@ mod attempts;
 #[path = "charges.rs"]
 mod charges;
 #[allow(clippy::duplicate_mod)]
+#[path = "clients.rs"]
+mod clients;
+#[allow(clippy::duplicate_mod)]
 #[path = "histories.rs"]
 mod histories;
 #[allow(clippy::duplicate_mod)]

@@ -89,6 +89,7 @@ pub(super) fn history_row(row: &DbRow) -> Result<HistoryRow, RepositoryError> {
         revision: get(row, "revision")?,
         reservation_id: get::<Option<IdCol>>(row, "payment_reservation_id")?.map(from_id),
         pending_cancels: get(row, "pending_cancels")?,
+        client_id: get::<Option<IdCol>>(row, "client_id")?.map(from_id),
     })
 }
 
@@ -118,6 +119,7 @@ pub(super) fn reservation_row(row: &DbRow) -> Result<ReservationRow, RepositoryE
         created_at: get_ts(row, "created_at")?,
         vendor_key_digest: get(row, "vendor_key_digest")?,
         removed_at: get_opt_ts(row, "removed_at")?,
+        client_id: get::<Option<IdCol>>(row, "client_id")?.map(from_id),
     })
 }
 
@@ -129,6 +131,11 @@ pub(super) fn event_row(row: &DbRow) -> Result<EventRow, RepositoryError> {
         data: get(row, "data")?,
         created_at: get_ts(row, "created_at")?,
     })
+}
+
+/// A record's client as its column: NULL for the legacy client.
+pub(super) fn client_col(client: payments_domain::ClientId) -> Option<IdCol> {
+    (!client.is_legacy()).then(|| super::id_col(client.as_uuid()))
 }
 
 pub(super) fn to_u64(value: i64) -> u64 {

@@ -1183,6 +1183,7 @@ async fn connecting_to_an_unreachable_postgres_fails_fast() {
 /// An order of 1000 for source `order`, pending.
 fn order(order: &str) -> PaymentOrder {
     PaymentOrder {
+        client: ClientId::LEGACY,
         id: PaymentOrderId::from_uuid(uuid::Uuid::now_v7()),
         vendor_code: VendorCode::Iamport,
         store_id: StoreId::parse("store-1").unwrap(),

@@ -4,7 +4,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use payments_application::ports::{SendResult, WebhookSender};
 use payments_crypto::WireCipher;
-use payments_domain::{DeliveryAttempt, WebhookEvent};
+use payments_domain::{ClientId, DeliveryAttempt, WebhookEvent};
 
 use crate::circuit::{Attempt, CircuitConfig, Circuits, Target};
 use crate::targets::{CheckedResolver, TargetPolicy};
@@ -84,7 +84,21 @@ pub struct HttpWebhookSender {
     cipher: WireCipher,
     secret: WebhookSecret,
     render: RenderBody,
+    /// Where a client's keys are read (its events are sealed with its wire
+    /// key and signed with its secret); `None`: the legacy client's only.
+    clients: Option<Arc<dyn payments_application::ports::ClientRepository>>,
+    /// The keys of the clients met so far.
+    client_keys: Arc<std::sync::Mutex<std::collections::HashMap<ClientId, Arc<ClientKeys>>>>,
 }
+
+/// What seals and signs a client's deliveries.
+struct ClientKeys {
+    cipher: WireCipher,
+    secret: WebhookSecret,
+}
+
+/// Most clients whose keys are remembered (one per backend service).
+const MAX_CLIENT_KEYS: usize = 1_000;
 
 impl std::fmt::Debug for HttpWebhookSender {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -120,16 +134,61 @@ impl HttpWebhookSender {
             cipher,
             secret,
             render,
+            clients: None,
+            client_keys: Arc::default(),
         })
     }
 
-    /// The exact body and headers of a delivery of `event` at `timestamp`.
-    pub fn envelope(&self, event: &WebhookEvent, timestamp: i64) -> (String, [(&'static str, String); 3]) {
-        let body = self.cipher.encrypt(&(self.render)(event));
-        let id = event.id().to_string();
-        let signature = self.secret.sign(&id, timestamp, &body);
-        (body, [("webhook-id", id), ("webhook-timestamp", timestamp.to_string()), ("webhook-signature", signature)])
+    /// Seals and signs each client's events with its own keys, read from
+    /// `clients` (the configured ones stay the legacy client's).
+    #[must_use]
+    pub fn with_clients(mut self, clients: Arc<dyn payments_application::ports::ClientRepository>) -> Self {
+        self.clients = Some(clients);
+        self
     }
+
+    /// The exact body and headers of a delivery of `event` at `timestamp`,
+    /// under the legacy client's keys.
+    pub fn envelope(&self, event: &WebhookEvent, timestamp: i64) -> (String, [(&'static str, String); 3]) {
+        envelope(&self.cipher, &self.secret, &self.render, event, timestamp)
+    }
+
+    /// The keys of `client`'s deliveries.
+    async fn keys_of(&self, client: ClientId) -> Result<Arc<ClientKeys>, String> {
+        if let Some(keys) = self.client_keys.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&client) {
+            return Ok(keys.clone());
+        }
+        let clients = self.clients.as_ref().ok_or("no clients are configured here")?;
+        let stored = clients
+            .find_client(client)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("client {client} is not known"))?;
+        let cipher = WireCipher::new(&stored.secrets.wire_key, &stored.secrets.wire_iv).map_err(|e| e.to_string())?;
+        let secret = WebhookSecret::parse(&stored.secrets.webhook_secret).map_err(|e| e.to_string())?;
+        let keys = Arc::new(ClientKeys { cipher, secret });
+        let mut known = self.client_keys.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if known.len() >= MAX_CLIENT_KEYS {
+            known.clear();
+        }
+        known.insert(client, keys.clone());
+        Ok(keys)
+    }
+}
+
+/// The body of a delivery of `event` sealed with `cipher`, and its Standard
+/// Webhooks headers signed with `secret`.
+fn envelope(
+    cipher: &WireCipher,
+    secret: &WebhookSecret,
+    render: &RenderBody,
+    event: &WebhookEvent,
+    timestamp: i64,
+) -> (String, [(&'static str, String); 3]) {
+    let body = cipher.encrypt(&render(event));
+    let id = event.id().to_string();
+    let signature = secret.sign(&id, timestamp, &body);
+    (body, [("webhook-id", id), ("webhook-timestamp", timestamp.to_string()), ("webhook-signature", signature)])
 }
 
 /// Reads at most `limit` bytes of a response body, then stops reading.
@@ -155,9 +214,22 @@ impl WebhookSender for HttpWebhookSender {
             return SendResult { status: None, body: None };
         }
         let url = webhook_url.as_str();
+        let timestamp = chrono::Utc::now().timestamp();
+        let client = event.current().identity().client;
+        let (body, headers) = if client.is_legacy() {
+            self.envelope(event, timestamp)
+        } else {
+            match self.keys_of(client).await {
+                Ok(keys) => envelope(&keys.cipher, &keys.secret, &self.render, event, timestamp),
+                Err(why) => {
+                    // Not sent: retried on the schedule, by when the keys may read.
+                    tracing::error!(event = %event.id(), %client, %why, "the keys of a client's webhook cannot be read");
+                    return SendResult { status: None, body: None };
+                }
+            }
+        };
         let target = Target::of(webhook_url);
         let attempt = self.circuits.attempt(&target, std::time::Instant::now());
-        let (body, headers) = self.envelope(event, chrono::Utc::now().timestamp());
         let mut request = self.client.post(url).header("content-type", "text/plain; charset=utf-8").body(body);
         if attempt == Attempt::Short {
             // The whole attempt: connecting, sending, the answer and its body.

@@ -171,6 +171,7 @@ fn event(url: &str, n: u128) -> WebhookEvent {
         webhook_url: WebhookUrl::parse(url).unwrap(),
         created_at: at(0),
         reservation_id: None,
+        client: payments_domain::ClientId::LEGACY,
     };
     let before = PaymentHistory::register(identity, snapshot(false)).unwrap();
     let Applied::Changed(after) = before.apply(snapshot(true)).unwrap() else { panic!() };

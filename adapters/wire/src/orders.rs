@@ -49,8 +49,9 @@ pub struct CreateOrderBody {
 impl CreateOrderBody {
     /// # Errors
     /// [`AppError::Domain`] (an invalid field) naming the bad field.
-    pub fn try_into_domain(self) -> Result<CreateOrder, AppError> {
+    pub fn try_into_domain(self, client: payments_domain::ClientId) -> Result<CreateOrder, AppError> {
         Ok(CreateOrder {
+            client,
             vendor_code: self.vendor.code.into(),
             store_id: StoreId::parse(self.vendor.store_id)?,
             source: self.source.try_into_domain()?,

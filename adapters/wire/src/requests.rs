@@ -3,7 +3,7 @@
 use payments_application::AppError;
 use payments_application::commands::{CancelHistory, ChargeSavedCard, CreateHistory, SaveCard, SavedCardLocator};
 use payments_application::ports::RefundAccount;
-use payments_domain::{CancelReason, Password, Source, StoreId, Title, Vendor, VendorUid, WebhookUrl};
+use payments_domain::{CancelReason, ClientId, Password, Source, StoreId, Title, Vendor, VendorUid, WebhookUrl};
 use poem_openapi::Object;
 
 use crate::{SourceBody, VendorCodeBody, WireAmount};
@@ -65,8 +65,9 @@ pub struct CreateHistoryBody {
 impl CreateHistoryBody {
     /// # Errors
     /// [`AppError::Domain`] (an invalid field) naming the bad field.
-    pub fn try_into_domain(self) -> Result<CreateHistory, AppError> {
+    pub fn try_into_domain(self, client: ClientId) -> Result<CreateHistory, AppError> {
         Ok(CreateHistory {
+            client,
             vendor: self.vendor.try_into_domain()?,
             source: self.source.try_into_domain()?,
             price: self.price.to_money("price")?,
@@ -174,8 +175,9 @@ pub struct CancelHistoryBody {
 impl CancelHistoryBody {
     /// # Errors
     /// [`AppError::Domain`] (an invalid field) naming the bad field.
-    pub fn try_into_domain(self) -> Result<CancelHistory, AppError> {
+    pub fn try_into_domain(self, client: ClientId) -> Result<CancelHistory, AppError> {
         Ok(CancelHistory {
+            client,
             source: self.source.try_into_domain()?,
             password: Password::parse(self.password)?,
             price: self.price.to_money("price")?,
@@ -209,10 +211,12 @@ impl ChargeReservationBody {
     /// [`AppError::Domain`] (an invalid field) naming the bad field.
     pub fn try_into_domain(
         self,
+        client: ClientId,
         reservation: SavedCardLocator,
         idempotency_key: String,
     ) -> Result<ChargeSavedCard, AppError> {
         Ok(ChargeSavedCard {
+            client,
             reservation,
             password: Password::parse(self.password)?,
             source: self.source.try_into_domain()?,
@@ -242,8 +246,9 @@ pub struct CreateReservationBody {
 impl CreateReservationBody {
     /// # Errors
     /// [`AppError::Domain`] (an invalid field) naming the bad field.
-    pub fn try_into_domain(self) -> Result<SaveCard, AppError> {
+    pub fn try_into_domain(self, client: ClientId) -> Result<SaveCard, AppError> {
         Ok(SaveCard {
+            client,
             vendor: self.vendor.try_into_domain()?,
             source: self.source.try_into_domain()?,
             title: Title::parse(self.title)?,
@@ -270,11 +275,14 @@ mod tests {
             webhook_url: "http://127.0.0.1/hook".into(),
             currency: None,
         };
-        assert_eq!(body.clone().try_into_domain().unwrap_err().to_string(), "source.id: must not be empty");
+        assert_eq!(
+            body.clone().try_into_domain(ClientId::LEGACY).unwrap_err().to_string(),
+            "source.id: must not be empty"
+        );
         let money = CreateHistoryBody { source: source("o1"), currency: Some("KRW1".into()), ..body.clone() };
-        assert!(money.try_into_domain().unwrap_err().to_string().starts_with("currency:"));
+        assert!(money.try_into_domain(ClientId::LEGACY).unwrap_err().to_string().starts_with("currency:"));
         let body = CreateHistoryBody { source: source("o1"), webhook_url: "nope".into(), ..body };
-        let err = body.try_into_domain().unwrap_err();
+        let err = body.try_into_domain(ClientId::LEGACY).unwrap_err();
         assert_eq!((err.cause(), err.param()), (payments_application::Cause::InvalidField, Some("webhook_url")));
         assert!(err.to_string().starts_with("webhook_url:"), "{err}");
     }
@@ -293,8 +301,11 @@ mod tests {
                 mobile: "010".into(),
             }),
         };
-        assert_eq!(body.clone().try_into_domain().unwrap_err().to_string(), "account.account: must not be empty");
-        let ok = CancelHistoryBody { account: None, ..body }.try_into_domain().unwrap();
+        assert_eq!(
+            body.clone().try_into_domain(ClientId::LEGACY).unwrap_err().to_string(),
+            "account.account: must not be empty"
+        );
+        let ok = CancelHistoryBody { account: None, ..body }.try_into_domain(ClientId::LEGACY).unwrap();
         assert_eq!(ok.price.to_string(), "10");
         assert!(ok.account.is_none());
     }

@@ -18,6 +18,7 @@ fn history(cancels: Vec<CancelHistory>) -> PaymentHistory {
         webhook_url: WebhookUrl::parse("https://shop.example/hook").unwrap(),
         created_at: at(123),
         reservation_id: None,
+        client: payments_domain::ClientId::LEGACY,
     };
     let snapshot = PaymentSnapshot {
         phase: PaymentPhase::Paid,

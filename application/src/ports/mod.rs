@@ -1,6 +1,7 @@
 //! What the use cases need from the outside world. Adapters implement these;
 //! tests mock them (`mocks` feature, or `cfg(test)` inside this crate).
 
+mod clients;
 mod gateway;
 mod idempotency;
 mod inbox;
@@ -12,6 +13,7 @@ mod passwords;
 mod storage;
 mod system;
 
+pub use clients::*;
 pub use gateway::*;
 pub use idempotency::*;
 pub use inbox::*;

@@ -261,6 +261,7 @@ pub fn history(uid: &str, order: &str, price: &str, cancels: Vec<CancelHistory>)
             webhook_url: WebhookUrl::parse("http://127.0.0.1:9/hook").unwrap(),
             created_at: at(0),
             reservation_id: None,
+            client: ClientId::LEGACY,
         },
         PaymentSnapshot { order_id: Some(OrderId::parse(format!("pg-{order}")).unwrap()), ..snapshot(price, cancels) },
     )
@@ -269,6 +270,7 @@ pub fn history(uid: &str, order: &str, price: &str, cancels: Vec<CancelHistory>)
 
 pub fn reservation(uid: &str, customer: &str) -> SavedCard {
     SavedCard {
+        client: ClientId::LEGACY,
         id: SavedCardId::from_uuid(uuid::Uuid::now_v7()),
         vendor: Vendor::parse("toss.payments", "store-1", uid).unwrap(),
         source: Source::parse("shop", "customers", customer).unwrap(),

@@ -349,8 +349,10 @@ export interface paths {
          * Receive an Iamport notification
          * @description Iamport calls this when a payment changes. Only `imp_uid` is trusted:
          *     the payment is re-read from Iamport, and a change is recorded and
-         *     announced to the payment's `webhook_url`. `ready` and `failed` are
-         *     acknowledged without doing anything. A notification that cannot be
+         *     announced to the payment's `webhook_url`; a payment not registered
+         *     whose `merchant_uid` has a pending order completes that order (`paid`,
+         *     or `ready` for a virtual account issued). `failed` is acknowledged
+         *     without doing anything. A notification that cannot be
          *     processed at once (Iamport down, the payment not registered yet) is
          *     kept and retried here, so it is answered 200 all the same.
          */
@@ -596,7 +598,7 @@ export interface components {
          *     ([`payments_application::Cause`], one each) or one of the HTTP edge's own.
          * @enum {string}
          */
-        ErrorCode: "INVALID_FIELD" | "VENDOR_NOT_ENABLED" | "STORE_NOT_CONFIGURED" | "AMOUNT_NOT_REPRESENTABLE" | "WEBHOOK_URL_REFUSED" | "RECORD_NOT_FOUND" | "WRONG_PASSWORD" | "RECORD_LOCKED" | "ALREADY_REGISTERED" | "SAVED_CARD_REMOVED" | "PRICE_MISMATCH" | "ORDER_MISMATCH" | "CURRENCY_MISMATCH" | "PAYMENT_NOT_PAYABLE" | "CANCEL_NOT_POSITIVE" | "CANCEL_EXCEEDS_BALANCE" | "CANCEL_IN_PROGRESS" | "CHARGE_IN_PROGRESS" | "IDEMPOTENCY_KEY_REUSED" | "PG_NOT_FOUND" | "PG_REJECTED" | "PG_BALANCE_CHANGED" | "PG_BUSY" | "PG_TIMEOUT" | "PG_UNAVAILABLE" | "PG_BAD_ANSWER" | "STORAGE_UNAVAILABLE" | "CONCURRENT_CHANGE" | "SERVER_BUSY" | "NOT_REGISTERED" | "NOTIFICATION_NOT_PROVEN" | "NOTIFICATIONS_BACKLOGGED" | "INTERNAL" | "INVALID_BODY" | "INVALID_REQUEST" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "IDEMPOTENCY_KEY_IN_USE" | "REQUEST_TIMEOUT";
+        ErrorCode: "INVALID_FIELD" | "VENDOR_NOT_ENABLED" | "STORE_NOT_CONFIGURED" | "AMOUNT_NOT_REPRESENTABLE" | "WEBHOOK_URL_REFUSED" | "RECORD_NOT_FOUND" | "UNAUTHENTICATED" | "SCOPE_MISSING" | "WRONG_PASSWORD" | "RECORD_LOCKED" | "ALREADY_REGISTERED" | "SAVED_CARD_REMOVED" | "PRICE_MISMATCH" | "ORDER_MISMATCH" | "CURRENCY_MISMATCH" | "PAYMENT_NOT_PAYABLE" | "CANCEL_NOT_POSITIVE" | "CANCEL_EXCEEDS_BALANCE" | "CANCEL_IN_PROGRESS" | "CHARGE_IN_PROGRESS" | "IDEMPOTENCY_KEY_REUSED" | "PG_NOT_FOUND" | "PG_REJECTED" | "PG_BALANCE_CHANGED" | "PG_BUSY" | "PG_TIMEOUT" | "PG_UNAVAILABLE" | "PG_BAD_ANSWER" | "STORAGE_UNAVAILABLE" | "CONCURRENT_CHANGE" | "SERVER_BUSY" | "NOT_REGISTERED" | "NOTIFICATION_NOT_PROVEN" | "NOTIFICATIONS_BACKLOGGED" | "INTERNAL" | "INVALID_BODY" | "INVALID_REQUEST" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "IDEMPOTENCY_KEY_IN_USE" | "REQUEST_TIMEOUT";
         /**
          * IamportWebhook
          * @description What Iamport POSTs when a payment changes (JSON or form-encoded). Only the
@@ -1304,7 +1306,16 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Not allowed: WRONG_PASSWORD. */
+            /** @description No valid API key (the same answer whatever was wrong with it): UNAUTHENTICATED. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed: WRONG_PASSWORD, SCOPE_MISSING. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1449,7 +1460,16 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Not allowed: WRONG_PASSWORD. */
+            /** @description No valid API key (the same answer whatever was wrong with it): UNAUTHENTICATED. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed: WRONG_PASSWORD, SCOPE_MISSING. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1582,7 +1602,16 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Not allowed: WRONG_PASSWORD. */
+            /** @description No valid API key (the same answer whatever was wrong with it): UNAUTHENTICATED. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed: WRONG_PASSWORD, SCOPE_MISSING. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1682,7 +1711,16 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Not allowed: WRONG_PASSWORD. */
+            /** @description No valid API key (the same answer whatever was wrong with it): UNAUTHENTICATED. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed: WRONG_PASSWORD, SCOPE_MISSING. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1791,7 +1829,16 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Not allowed: WRONG_PASSWORD. */
+            /** @description No valid API key (the same answer whatever was wrong with it): UNAUTHENTICATED. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed: WRONG_PASSWORD, SCOPE_MISSING. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1924,7 +1971,16 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Not allowed: WRONG_PASSWORD. */
+            /** @description No valid API key (the same answer whatever was wrong with it): UNAUTHENTICATED. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed: WRONG_PASSWORD, SCOPE_MISSING. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2017,6 +2073,24 @@ export interface operations {
             };
             /** @description The request is not valid: VENDOR_NOT_ENABLED, STORE_NOT_CONFIGURED, INVALID_FIELD, INVALID_BODY, INVALID_REQUEST. */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid API key (the same answer whatever was wrong with it): UNAUTHENTICATED. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed: SCOPE_MISSING. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2139,7 +2213,16 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Not allowed: WRONG_PASSWORD. */
+            /** @description No valid API key (the same answer whatever was wrong with it): UNAUTHENTICATED. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed: WRONG_PASSWORD, SCOPE_MISSING. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2239,7 +2322,16 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Not allowed: WRONG_PASSWORD. */
+            /** @description No valid API key (the same answer whatever was wrong with it): UNAUTHENTICATED. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed: WRONG_PASSWORD, SCOPE_MISSING. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2342,7 +2434,16 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Not allowed: WRONG_PASSWORD. */
+            /** @description No valid API key (the same answer whatever was wrong with it): UNAUTHENTICATED. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed: WRONG_PASSWORD, SCOPE_MISSING. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2487,7 +2588,16 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Not allowed: WRONG_PASSWORD. */
+            /** @description No valid API key (the same answer whatever was wrong with it): UNAUTHENTICATED. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed: WRONG_PASSWORD, SCOPE_MISSING. */
             403: {
                 headers: {
                     [name: string]: unknown;

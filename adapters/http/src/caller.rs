@@ -1,0 +1,103 @@
+//! Who is calling: a client, by its API key (`Authorization: Bearer ...`),
+//! or the legacy client (no header: the configured connection key). Every
+//! route of the API runs as one, resolved before its body is read.
+
+use std::sync::Arc;
+
+use payments_application::AppError;
+use payments_crypto::WireCipher;
+use payments_domain::{ClientId, Scope, Scopes};
+use payments_wire::ErrorCode;
+use poem::http::header;
+use poem::{Endpoint, IntoResponse, Request, Response};
+
+use crate::HttpState;
+use crate::error::ApiError;
+
+/// The client a request runs as.
+#[derive(Clone)]
+pub struct Caller {
+    /// Its id ([`ClientId::LEGACY`] for the legacy client).
+    pub client: ClientId,
+    /// What it may do.
+    pub scopes: Scopes,
+    /// Its wire key: its bodies and answers are sealed with it.
+    pub cipher: WireCipher,
+}
+
+impl std::fmt::Debug for Caller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Caller").field("client", &self.client).field("scopes", &self.scopes).finish_non_exhaustive()
+    }
+}
+
+impl Caller {
+    /// The legacy client: every scope, the configured connection key.
+    pub fn legacy(cipher: &WireCipher) -> Self {
+        Self { client: ClientId::LEGACY, scopes: Scopes::all(), cipher: cipher.clone() }
+    }
+
+    /// Refuses a route its scopes do not include.
+    ///
+    /// # Errors
+    /// [`AppError::ScopeMissing`].
+    pub fn require(&self, scope: Scope) -> Result<(), AppError> {
+        if self.scopes.allows(scope) { Ok(()) } else { Err(AppError::ScopeMissing(scope)) }
+    }
+}
+
+/// Whether `path` is one of the API's own routes (a client's), rather than a
+/// PG notification route, a monitor or the document.
+fn is_client_route(path: &str) -> bool {
+    path.starts_with("/payments/") && !path.starts_with("/payments/webhooks")
+}
+
+/// Resolves the caller of every client route before anything else reads the
+/// request: a bearer key is authenticated (401 for any failure, one
+/// message), no header is the legacy client when that is enabled.
+pub(crate) async fn authenticate<E: Endpoint>(next: Arc<E>, mut request: Request) -> poem::Result<Response> {
+    if !is_client_route(request.uri().path()) {
+        return next.call(request).await.map(IntoResponse::into_response);
+    }
+    let state = request.data::<Arc<HttpState>>().cloned().ok_or_else(|| {
+        tracing::error!("HttpState is missing from the request data");
+        poem::Error::from(ApiError::internal())
+    })?;
+    let caller = match request.headers().get(header::AUTHORIZATION) {
+        None if state.legacy_client => Caller::legacy(&state.cipher),
+        None => {
+            return Err(ApiError::new(
+                ErrorCode::Unauthenticated,
+                "an API key is required: Authorization: Bearer <key>",
+            )
+            .into());
+        }
+        Some(value) => {
+            let refused = || ApiError::from(AppError::Unauthenticated("the API key is not valid".into()));
+            let (Some(clients), Ok(text)) = (&state.clients, value.to_str()) else { return Err(refused().into()) };
+            let stored = clients.authenticate(text).await.map_err(ApiError::from)?;
+            let cipher = WireCipher::new(&stored.secrets.wire_key, &stored.secrets.wire_iv).map_err(|error| {
+                tracing::error!(client = %stored.client.id, %error, "a client's stored wire key is unusable");
+                ApiError::internal()
+            })?;
+            Caller { client: stored.client.id, scopes: stored.client.scopes, cipher }
+        }
+    };
+    request.set_data(caller);
+    next.call(request).await.map(IntoResponse::into_response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_routes_are_the_apis_not_the_pgs_nor_the_monitors() {
+        for path in ["/payments/histories", "/payments/orders/get", "/payments/reservations/x/charge"] {
+            assert!(is_client_route(path), "{path}");
+        }
+        for path in ["/payments/webhooks/toss", "/monitors/health", "/openapi.json", "/docs"] {
+            assert!(!is_client_route(path), "{path}");
+        }
+    }
+}

@@ -1,0 +1,152 @@
+//! Several backends on one server, each a client (`payments clients add`):
+//! its own API key and wire key, its own records (another client's are not
+//! found, password or not), its own webhooks signed with its own secret;
+//! keys that do not authenticate are 401 with one message, a scope missing
+//! 403. The legacy client (no key) is the rest of the suite. Both databases.
+
+use payments_e2e::{
+    PASSWORD, Pg, TestApp, TestClient, accessor, amount, assert_status, money_text, source, unique, vendor,
+};
+use payments_wire as wire;
+use serde_json::json;
+
+payments_e2e::scenarios!(
+    two_clients_see_only_their_own_and_hear_with_their_own_secret,
+    keys_that_do_not_authenticate_are_401_and_a_missing_scope_403,
+);
+
+/// `client` registers a PortOne payment of 10,000 for `order`, announced to its own receiver.
+async fn registered(app: &TestApp, client: &TestClient, order: &str) -> wire::HistoryBody {
+    let uid = app.card_payment(Pg::PortOne, order, 10_000).await;
+    client
+        .client
+        .create_history(&wire::CreateHistoryBody {
+            vendor: vendor(Pg::PortOne, &uid),
+            source: source(order),
+            price: amount(10_000),
+            password: PASSWORD.into(),
+            webhook_url: client.hooks.url(),
+            currency: None,
+        })
+        .await
+        .expect("registered by its client")
+}
+
+fn cancel_body(order: &str, price: u64) -> wire::CancelHistoryBody {
+    wire::CancelHistoryBody {
+        source: source(order),
+        password: PASSWORD.into(),
+        price: amount(price),
+        reason: format!("cancel of {price}"),
+        account: None,
+    }
+}
+
+async fn two_clients_see_only_their_own_and_hear_with_their_own_secret(app: &TestApp) {
+    let a = app.add_client("orders service", "all").await;
+    let b = app.add_client("subscriptions service", "all").await;
+    let (order_a, order_b) = (unique("a"), unique("b"));
+    let paid_a = registered(app, &a, &order_a).await;
+    let paid_b = registered(app, &b, &order_b).await;
+
+    // Each reads its own, by source and by id.
+    assert_eq!(a.client.get_history(&accessor(&order_a)).await.expect("a reads its own").id, paid_a.id);
+    assert_eq!(b.client.get_history_by_id(paid_b.id, PASSWORD).await.expect("b reads its own").id, paid_b.id);
+    // Another's is not found, with the right password, by any route; the
+    // legacy client (no key) does not see a client's either.
+    assert_eq!(assert_status(a.client.get_history(&accessor(&order_b)).await, 404).code(), Some("RECORD_NOT_FOUND"));
+    assert_status(a.client.get_history_by_id(paid_b.id, PASSWORD).await, 404);
+    assert_status(a.client.cancel_history(&cancel_body(&order_b, 1_000)).await, 404);
+    assert_status(app.client.get_history(&accessor(&order_a)).await, 404);
+    assert_status(b.client.get_history_by_id(paid_a.id, PASSWORD).await, 404);
+    // A source another client holds is taken (409), whoever asks.
+    let uid = app.card_payment(Pg::PortOne, &unique("c"), 1_000).await;
+    let taken = b
+        .client
+        .create_history(&wire::CreateHistoryBody {
+            vendor: vendor(Pg::PortOne, &uid),
+            source: source(&order_a),
+            price: amount(1_000),
+            password: PASSWORD.into(),
+            webhook_url: b.hooks.url(),
+            currency: None,
+        })
+        .await;
+    assert_status(taken, 409);
+
+    // Each one's cancel is announced to its own receiver, sealed with its
+    // wire key and signed with its secret (a receiver refuses anything else).
+    let cancelled = a.client.cancel_history(&cancel_body(&order_a, 4_000)).await.expect("a cancels its own");
+    assert_eq!(cancelled.refund.as_ref().map(money_text).as_deref(), Some("4000"));
+    b.client.cancel_history(&cancel_body(&order_b, 3_000)).await.expect("b cancels its own");
+    let heard_a = a.hooks.delivered(&order_a, 1).await;
+    let heard_b = b.hooks.delivered(&order_b, 1).await;
+    assert_eq!(heard_a[0].webhook().current.refund.as_ref().map(money_text).as_deref(), Some("4000"));
+    assert_eq!(heard_b[0].webhook().current.refund.as_ref().map(money_text).as_deref(), Some("3000"));
+    assert!(a.hooks.rejected().is_empty() && b.hooks.rejected().is_empty(), "each verified with its own secret");
+    assert!(a.hooks.for_order(&order_b).is_empty() && b.hooks.for_order(&order_a).is_empty());
+    assert!(app.hooks.for_order(&order_a).is_empty(), "nothing under the legacy client's keys");
+    // The PG's own notification of a's payment is announced to a, as a's.
+    app.portone
+        .call(
+            reqwest::Method::POST,
+            &format!("/payments/{}/cancel", paid_a.vendor.uid),
+            Some(json!({"amount": 1_000, "reason": "at PortOne's console"})),
+        )
+        .await;
+    let heard = a.hooks.delivered(&order_a, 2).await;
+    assert_eq!(heard[1].webhook().current.refund.as_ref().map(money_text).as_deref(), Some("5000"));
+    assert!(a.hooks.rejected().is_empty());
+}
+
+async fn keys_that_do_not_authenticate_are_401_and_a_missing_scope_403(app: &TestApp) {
+    let a = app.add_client("orders service", "all").await;
+    let reader = app.add_client("reporting", "read").await;
+    let order = unique("order");
+    registered(app, &a, &order).await;
+
+    let body = serde_json::to_string(&json!({"schema": "shop", "table": "orders", "id": order, "password": PASSWORD}))
+        .unwrap();
+    let send = |authorization: Option<String>, sealed: String| {
+        let mut request = app
+            .http
+            .patch(format!("{}/payments/histories/get", app.url()))
+            .header("content-type", "text/plain; charset=utf-8")
+            .body(sealed);
+        if let Some(value) = authorization {
+            request = request.header("authorization", value);
+        }
+        async move {
+            let response = request.send().await.expect("the server answers");
+            let status = response.status().as_u16();
+            (status, response.json::<serde_json::Value>().await.unwrap_or_default())
+        }
+    };
+    let sealed_a = a.cipher.encrypt(body.as_bytes());
+    let live = a.api_key.replacen("pk_test_", "pk_live_", 1);
+    let mut messages = std::collections::BTreeSet::new();
+    for authorization in
+        ["Bearer pk_test_not-a-key".to_owned(), format!("Basic {}", a.api_key), format!("Bearer {live}")]
+    {
+        let (status, answer) = send(Some(authorization.clone()), sealed_a.clone()).await;
+        assert_eq!((status, answer["code"].as_str()), (401, Some("UNAUTHENTICATED")), "{authorization}: {answer}");
+        messages.insert(answer["message"].as_str().unwrap_or_default().to_owned());
+    }
+    assert_eq!(messages.len(), 1, "one message whatever was wrong: {messages:?}");
+    // Its key with a body sealed under another key (the legacy one).
+    let legacy = payments_crypto::WireCipher::new(payments_e2e::KEY.as_bytes(), payments_e2e::IV.as_bytes()).unwrap();
+    let (status, answer) = send(Some(format!("Bearer {}", a.api_key)), legacy.encrypt(body.as_bytes())).await;
+    assert_eq!((status, answer["code"].as_str()), (401, Some("UNAUTHENTICATED")), "{answer}");
+    // The right key and body.
+    assert_eq!(send(Some(format!("Bearer {}", a.api_key)), sealed_a.clone()).await.0, 200);
+
+    // A scope missing: 403 before anything is read; a scope held: the route runs.
+    let refused = assert_status(reader.client.cancel_history(&cancel_body(&order, 1_000)).await, 403);
+    assert_eq!(refused.code(), Some("SCOPE_MISSING"));
+    assert_status(reader.client.get_history(&accessor(&order)).await, 404);
+
+    // Revoked: 401 from then on; the records stay (the legacy client still cannot see them).
+    app.revoke_client(a.id).await;
+    let revoked = assert_status(a.client.get_history(&accessor(&order)).await, 401);
+    assert_eq!(revoked.code(), Some("UNAUTHENTICATED"));
+}
