@@ -142,7 +142,51 @@ impl DeliveryService {
             Err(AppError::RecordNotFound(RecordKind::Event))
         }
     }
+
+    /// `client`'s events after the event `after`, oldest first, at most
+    /// `limit` (1 to [`MAX_FEED_PAGE`]), reaching back [`FEED_WINDOW`], each
+    /// with its delivery state: what a backend that was down reads to catch up.
+    ///
+    /// # Errors
+    /// `InvalidField` naming `limit`; a storage failure.
+    pub async fn feed(
+        &self,
+        client: payments_domain::ClientId,
+        after: Option<payments_domain::EventId>,
+        limit: u32,
+    ) -> Result<Vec<crate::ports::FeedEvent>, AppError> {
+        if !(1..=MAX_FEED_PAGE).contains(&limit) {
+            return Err(AppError::InvalidField {
+                param: "limit".into(),
+                reason: format!("must be between 1 and {MAX_FEED_PAGE}"),
+            });
+        }
+        let window = chrono::Duration::from_std(FEED_WINDOW).unwrap_or(chrono::Duration::MAX);
+        let now = self.deps.clock.now();
+        let since = now.checked_sub_signed(window).unwrap_or(now);
+        Ok(self.deps.outbox.client_events(client, after, since, limit).await?)
+    }
+
+    /// Makes `client`'s event due again; another client's is not found.
+    ///
+    /// # Errors
+    /// `RecordNotFound` for an unknown event or another client's; a storage failure.
+    pub async fn redeliver_for(
+        &self,
+        client: payments_domain::ClientId,
+        event: payments_domain::EventId,
+    ) -> Result<(), AppError> {
+        if self.deps.outbox.event_client(event).await? != Some(client) {
+            return Err(AppError::RecordNotFound(RecordKind::Event));
+        }
+        self.redeliver(event).await
+    }
 }
+
+/// How far back a client's event feed reaches.
+pub const FEED_WINDOW: Duration = Duration::from_secs(30 * 24 * 3600);
+/// Most events in one page of a feed.
+pub const MAX_FEED_PAGE: u32 = 100;
 
 #[cfg(test)]
 #[path = "delivery_tests.rs"]

@@ -61,8 +61,9 @@ pub use payments_crypto::DecryptError;
 /// The request and response objects of the API (the same types the server uses).
 pub use payments_wire as wire;
 use payments_wire::{
-    CancelHistoryBody, ChargeReservationBody, CreateHistoryBody, CreateOrderBody, CreateReservationBody, HistoryBody,
-    OrderBody, PasswordBody, PerformanceBody, ReservationBody, SourceAccessorBody, SystemBody, WebhookBody,
+    CancelHistoryBody, ChargeReservationBody, CreateHistoryBody, CreateOrderBody, CreateReservationBody, EventFeedBody,
+    HistoryBody, OrderBody, PasswordBody, PerformanceBody, ReservationBody, SourceAccessorBody, SystemBody,
+    WebhookBody,
 };
 
 /// The content type of encrypted bodies.
@@ -236,6 +237,40 @@ impl PaymentsClient {
     /// 403 wrong password, 404 no such order.
     pub async fn get_order(&self, accessor: &SourceAccessorBody) -> Result<OrderBody, ClientError> {
         self.encrypted(Method::PATCH, "/payments/orders/get", Some(accessor.to_json_string()), false).await
+    }
+
+    /// The caller's events after the event `after` (none: from the oldest of
+    /// the last 30 days), at most `limit` (1 to 100; 50 when `None`), oldest
+    /// first, with their delivery state; read on from `next_after`.
+    ///
+    /// # Errors
+    /// 400 a bad limit, 401/403 without a key or the `events` scope.
+    pub async fn list_events(
+        &self,
+        after: Option<uuid::Uuid>,
+        limit: Option<u32>,
+    ) -> Result<EventFeedBody, ClientError> {
+        let mut query = Vec::new();
+        if let Some(after) = after {
+            query.push(format!("after={after}"));
+        }
+        if let Some(limit) = limit {
+            query.push(format!("limit={limit}"));
+        }
+        let path = if query.is_empty() {
+            "/payments/events".to_owned()
+        } else {
+            format!("/payments/events?{}", query.join("&"))
+        };
+        self.encrypted(Method::GET, &path, None, false).await
+    }
+
+    /// Makes one of the caller's events due again now; answers it as the feed shows it.
+    ///
+    /// # Errors
+    /// 404 an unknown event or another client's.
+    pub async fn redeliver_event(&self, id: uuid::Uuid) -> Result<EventFeedBody, ClientError> {
+        self.encrypted(Method::POST, &format!("/payments/events/{id}/redeliver"), None, false).await
     }
 
     /// Reads a payment by the caller's record it was registered for.

@@ -20,7 +20,7 @@ use payments_testkit::{Isolation, TestDatabase};
 use serde_json::{Value, json};
 
 pub use payments_client::ClientError;
-pub use payments_testkit::{Delivery, Receiver, WAIT, unique};
+pub use payments_testkit::{Answer, Delivery, Receiver, WAIT, unique};
 /// A whole scenario is bounded by this.
 pub const SCENARIO_LIMIT: Duration = Duration::from_secs(90);
 

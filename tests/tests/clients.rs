@@ -13,6 +13,7 @@ use serde_json::json;
 payments_e2e::scenarios!(
     two_clients_see_only_their_own_and_hear_with_their_own_secret,
     keys_that_do_not_authenticate_are_401_and_a_missing_scope_403,
+    a_client_whose_receiver_was_down_catches_up_from_its_feed_and_redelivers,
 );
 
 /// `client` registers a PortOne payment of 10,000 for `order`, announced to its own receiver.
@@ -149,4 +150,57 @@ async fn keys_that_do_not_authenticate_are_401_and_a_missing_scope_403(app: &Tes
     app.revoke_client(a.id).await;
     let revoked = assert_status(a.client.get_history(&accessor(&order)).await, 401);
     assert_eq!(revoked.code(), Some("UNAUTHENTICATED"));
+}
+
+/// A client's receiver is down past the retry schedule: its events fail.
+/// It reads its feed from its cursor (its own events only, oldest first,
+/// each failed), comes back up and redelivers them; the feed then shows them
+/// delivered. Another client's event is not its to redeliver (404).
+async fn a_client_whose_receiver_was_down_catches_up_from_its_feed_and_redelivers(app: &TestApp) {
+    let a = app.add_client("orders service", "all").await;
+    let b = app.add_client("subscriptions service", "all").await;
+    let (order_a, order_b) = (unique("a"), unique("b"));
+    registered(app, &a, &order_a).await;
+    registered(app, &b, &order_b).await;
+    let cursor = a.client.list_events(None, None).await.expect("a's feed").next_after;
+    assert_eq!(cursor, None, "a registration answered is not an event");
+
+    a.hooks.set_answer(payments_e2e::Answer::Script(vec![503; 64]));
+    a.client.cancel_history(&cancel_body(&order_a, 1_000)).await.expect("a cancels");
+    a.client.cancel_history(&cancel_body(&order_a, 2_000)).await.expect("a cancels again");
+    b.client.cancel_history(&cancel_body(&order_b, 1_000)).await.expect("b cancels");
+    // The schedule (six attempts over about a second here) runs out.
+    let failed = loop {
+        let page = a.client.list_events(cursor, Some(10)).await.expect("a's feed");
+        if page.events.len() == 2 && page.events.iter().all(|e| e.delivery.state == wire::DeliveryStateBody::Failed) {
+            break page;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert!(failed.events.iter().all(|e| e.webhook.source == source(&order_a)), "only a's own events");
+    let refunds: Vec<_> = failed.events.iter().map(|e| e.webhook.current.refund.as_ref().map(money_text)).collect();
+    assert_eq!(refunds, vec![Some("1000".to_owned()), Some("3000".to_owned())], "oldest first");
+    let last = failed.next_after.expect("a cursor");
+    assert!(a.client.list_events(Some(last), None).await.expect("the next page").events.is_empty());
+    assert_status(a.client.list_events(None, Some(1_000)).await, 400);
+
+    // Back up: a redelivers what failed; b's event is not a's.
+    a.hooks.set_answer(payments_e2e::Answer::Ok);
+    let b_event = b.client.list_events(None, None).await.expect("b's feed").events[0].webhook.id;
+    assert_status(a.client.redeliver_event(b_event).await, 404);
+    for event in &failed.events {
+        let answered = a.client.redeliver_event(event.webhook.id).await.expect("redelivered");
+        assert_eq!(answered.events[0].webhook.id, event.webhook.id);
+    }
+    loop {
+        let page = a.client.list_events(cursor, Some(10)).await.expect("a's feed");
+        if page.events.iter().all(|e| e.delivery.state == wire::DeliveryStateBody::Delivered) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let delivered =
+        a.hooks.wait_until("both redelivered", |all| all.iter().filter(|d| d.accepted()).count() >= 2).await;
+    assert!(delivered.iter().all(|d| d.order() == order_a));
+    assert!(a.hooks.rejected().is_empty());
 }

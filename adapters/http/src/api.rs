@@ -7,19 +7,19 @@ use payments_application::ports::RawNotification;
 use payments_application::{AppError, Received, Taken};
 use payments_domain::{HistoryId, SavedCardId, Scope, VendorCode};
 use payments_wire::{
-    CancelHistoryBody, ChargeReservationBody, CreateHistoryBody, CreateOrderBody, CreateReservationBody, HistoryBody,
-    IamportWebhookBody, OrderBody, OutboxBody, PasswordBody, PerformanceBody, ReconcilerBody, ReservationBody,
-    SourceAccessorBody, SystemBody, TossWebhookBody,
+    CancelHistoryBody, ChargeReservationBody, CreateHistoryBody, CreateOrderBody, CreateReservationBody, EventFeedBody,
+    HistoryBody, IamportWebhookBody, OrderBody, OutboxBody, PasswordBody, PerformanceBody, ReconcilerBody,
+    ReservationBody, SourceAccessorBody, SystemBody, TossWebhookBody,
 };
 use poem::web::Data;
-use poem_openapi::param::{Header, Path};
+use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::{Form, Json};
 use poem_openapi::{ApiRequest, ApiResponse, OpenApi, Tags};
 use serde_json::{Value, json};
 
 use crate::encrypted::{Encrypted, EncryptedCreated, EncryptedCreatedOrOk, EncryptedOk, EncryptedOkOrAccepted};
 use crate::error::{
-    ApiError, CancelError, ChargeError, MonitorError, OrderError, ReadError, RegisterError, RemoveCardError,
+    ApiError, CancelError, ChargeError, FeedError, MonitorError, OrderError, ReadError, RegisterError, RemoveCardError,
     SaveCardError, WebhookError,
 };
 use crate::idempotency::Keyed;
@@ -36,6 +36,8 @@ enum ApiTags {
     /// Orders registered before the customer pays: the amount locked, the
     /// payment recorded even when the customer never comes back.
     Orders,
+    /// A client's events: the feed to catch up from, and redeliveries.
+    Events,
     /// Cards saved at a PG for later charges.
     Reservations,
     /// Notifications from the PGs.
@@ -97,6 +99,11 @@ async fn order_password(
     password: payments_domain::Password,
 ) -> Result<(), AppError> {
     state.payments.get_order(client, &source, &password).await.map(drop)
+}
+
+/// This process's delivery of webhooks (the event feed reads its queue).
+fn delivering(state: &HttpState) -> Result<&payments_application::DeliveryService, AppError> {
+    state.delivery.as_ref().ok_or_else(|| AppError::internal(anyhow::anyhow!("this process delivers no webhooks")))
 }
 
 /// The wall clock, at the milliseconds the wire shows.
@@ -242,6 +249,56 @@ impl PaymentsApi {
             Ok((OrderBody::at(&answered.into_inner(), now()), status))
         };
         Ok(EncryptedCreatedOrOk(idempotency::run_answering(state.0, keyed, verify, work).await?))
+    }
+
+    /// Read the client's events
+    ///
+    /// The caller's events (every change of its payments, as its webhooks
+    /// carry them), oldest first, after the event `after` (none: from the
+    /// first of the last 30 days), at most `limit` (1 to 100, default 50),
+    /// each with its delivery state. A backend that was down reads from its
+    /// last `next_after` until a page comes back empty.
+    #[oai(path = "/payments/events", method = "get", operation_id = "listEvents", tag = "ApiTags::Events")]
+    async fn list_events(
+        &self,
+        state: Data<&Arc<HttpState>>,
+        caller: Data<&Caller>,
+        /// The last event already read (`next_after` of the previous page).
+        after: Query<Option<uuid::Uuid>>,
+        /// Most events in the page (1 to 100; 50 when absent).
+        limit: Query<Option<u32>>,
+    ) -> Result<EncryptedOk<EventFeedBody>, FeedError> {
+        caller.require(Scope::Events)?;
+        let delivery = delivering(&state)?;
+        let after = after.0.map(payments_domain::EventId::from_uuid);
+        let events = delivery.feed(caller.client, after, limit.0.unwrap_or(50)).await?;
+        Ok(EncryptedOk::new(&EventFeedBody::of(&events), &caller.cipher))
+    }
+
+    /// Redeliver an event
+    ///
+    /// Makes one of the caller's events due again now, with a fresh retry
+    /// schedule (a failed one, or one its receiver lost), and answers it as
+    /// the feed shows it (pending). Another client's event is 404.
+    #[oai(
+        path = "/payments/events/:id/redeliver",
+        method = "post",
+        operation_id = "redeliverEvent",
+        tag = "ApiTags::Events"
+    )]
+    async fn redeliver_event(
+        &self,
+        state: Data<&Arc<HttpState>>,
+        caller: Data<&Caller>,
+        id: Path<uuid::Uuid>,
+    ) -> Result<EncryptedOk<EventFeedBody>, FeedError> {
+        caller.require(Scope::Events)?;
+        let delivery = delivering(&state)?;
+        delivery.redeliver_for(caller.client, payments_domain::EventId::from_uuid(id.0)).await?;
+        // The page starting at this event (ids order events).
+        let before = payments_domain::EventId::from_uuid(uuid::Uuid::from_u128(id.0.as_u128().saturating_sub(1)));
+        let fed = delivery.feed(caller.client, Some(before), 1).await?;
+        Ok(EncryptedOk::new(&EventFeedBody::of(&fed), &caller.cipher))
     }
 
     /// Read an order by its source

@@ -428,6 +428,17 @@ operation_error!(
     edge: [ENCRYPTED_EDGE, IDEMPOTENT_EDGE]
 );
 operation_error!(
+    /// Errors of a client's event feed and its redeliveries.
+    FeedError,
+    causes: [&[
+        Cause::InvalidField,
+        Cause::RecordNotFound,
+        Cause::StorageUnavailable,
+        Cause::Internal,
+    ]],
+    edge: [ENCRYPTED_EDGE]
+);
+operation_error!(
     /// Errors of registering an order.
     OrderError,
     causes: [
@@ -533,6 +544,7 @@ fn operation_error_of(error: &poem::Error) -> Option<&ApiError> {
         .map(|e| &e.0)
         .or_else(|| error.downcast_ref::<RegisterError>().map(|e| &e.0))
         .or_else(|| error.downcast_ref::<OrderError>().map(|e| &e.0))
+        .or_else(|| error.downcast_ref::<FeedError>().map(|e| &e.0))
         .or_else(|| error.downcast_ref::<CancelError>().map(|e| &e.0))
         .or_else(|| error.downcast_ref::<SaveCardError>().map(|e| &e.0))
         .or_else(|| error.downcast_ref::<ChargeError>().map(|e| &e.0))

@@ -40,7 +40,7 @@ pub use encrypted::{
     EncryptedReply, canonical_json, decrypt_body,
 };
 pub use error::{
-    ApiError, CancelError, ChargeError, MonitorError, OrderError, ReadError, RegisterError, RemoveCardError,
+    ApiError, CancelError, ChargeError, FeedError, MonitorError, OrderError, ReadError, RegisterError, RemoveCardError,
     SaveCardError, WebhookError, status_of, statuses_of,
 };
 pub use idempotency::{IdempotencySecret, KEY_RETENTION, MAX_KEY_CHARS, fingerprint, scope};

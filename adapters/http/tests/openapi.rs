@@ -76,10 +76,12 @@ fn every_operation_is_named_described_and_marked() {
         "getReservation",
         "getReservationById",
         "health",
+        "listEvents",
         "performance",
         "receiveIamportWebhook",
         "receivePgWebhook",
         "receiveTossWebhook",
+        "redeliverEvent",
         "removeReservation",
         "system",
     ];
@@ -100,14 +102,16 @@ fn every_operation_is_named_described_and_marked() {
 #[test]
 fn each_operation_documents_exactly_the_statuses_of_its_causes() {
     use payments_http::{
-        CancelError, ChargeError, MonitorError, OrderError, ReadError, RegisterError, RemoveCardError, SaveCardError,
-        WebhookError, statuses_of,
+        CancelError, ChargeError, FeedError, MonitorError, OrderError, ReadError, RegisterError, RemoveCardError,
+        SaveCardError, WebhookError, statuses_of,
     };
     let document = document();
     let operations: Vec<(&str, &[payments_wire::ErrorCode], &[u16])> = vec![
         ("createHistory", RegisterError::codes(), &[200, 201]),
         ("createOrder", OrderError::codes(), &[200, 201]),
         ("getOrder", ReadError::codes(), &[200]),
+        ("listEvents", FeedError::codes(), &[200]),
+        ("redeliverEvent", FeedError::codes(), &[200]),
         ("getHistory", ReadError::codes(), &[200]),
         ("getHistoryById", ReadError::codes(), &[200]),
         ("cancelHistory", CancelError::codes(), &[200, 202]),

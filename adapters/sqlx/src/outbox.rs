@@ -1,12 +1,14 @@
 //! The outbox of webhook events ([`WebhookOutbox`]): claims under leases and
 //! delivery attempts written in batches (group commit).
 
-use super::{Db, SKIP_LOCKED, TsCol, id_col, ts_col};
+use super::{Db, IdCol, SKIP_LOCKED, TsCol, from_id, id_col, ts_col};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use payments_application::ports::{DeliveryJob, JobOutcome, LeaseToken, OutboxStats, RepositoryError, WebhookOutbox};
-use payments_domain::{DeliveryAttempt, EventId, Timestamp};
+use payments_application::ports::{
+    DeliveryJob, FeedDelivery, FeedEvent, JobOutcome, LeaseToken, OutboxStats, RepositoryError, WebhookOutbox,
+};
+use payments_domain::{ClientId, DeliveryAttempt, EventId, Timestamp};
 use sqlx::QueryBuilder;
 use uuid::Uuid;
 
@@ -271,9 +273,12 @@ impl WebhookOutbox for Store {
     }
 
     async fn redeliver(&self, event: EventId, now: Timestamp) -> Result<bool, RepositoryError> {
+        // A job purged after its retention is made again.
         let updated = sqlx::query(
-            "UPDATE payment_webhook_outbox SET state = 'pending', due_at = $1, attempts = 0, lease_token = NULL, \
-             lease_until = NULL, updated_at = $1 WHERE event_id = $2",
+            "INSERT INTO payment_webhook_outbox (event_id, state, due_at, attempts, created_at, updated_at) \
+             SELECT id, 'pending', $1, 0, $1, $1 FROM payment_history_webhooks WHERE id = $2 \
+             ON CONFLICT (event_id) DO UPDATE SET state = 'pending', due_at = $1, attempts = 0, \
+             lease_token = NULL, lease_until = NULL, updated_at = $1",
         )
         .bind(ts_col(now))
         .bind(id_col(event.as_uuid()))
@@ -282,6 +287,59 @@ impl WebhookOutbox for Store {
         .map_err(db_err)?
         .rows_affected();
         Ok(updated > 0)
+    }
+
+    async fn client_events(
+        &self,
+        client: ClientId,
+        after: Option<EventId>,
+        since: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<FeedEvent>, RepositoryError> {
+        let owner = if client.is_legacy() { "h.client_id IS NULL" } else { "h.client_id = $4" };
+        let sql = format!(
+            "SELECT e.id, e.previous, e.current, e.data, e.created_at, o.state, o.attempts \
+             FROM payment_history_webhooks e JOIN payment_histories h ON h.id = e.payment_history_id \
+             LEFT JOIN payment_webhook_outbox o ON o.event_id = e.id \
+             WHERE {owner} AND e.id > $1 AND e.created_at >= $2 ORDER BY e.id LIMIT $3"
+        );
+        let mut query = sqlx::query(&sql)
+            .bind(id_col(after.map_or(Uuid::nil(), |a| a.as_uuid())))
+            .bind(ts_col(since))
+            .bind(i64::from(limit));
+        if !client.is_legacy() {
+            query = query.bind(id_col(client.as_uuid()));
+        }
+        let rows = query.fetch_all(&self.pool).await.map_err(db_err)?;
+        let mut feed = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let state: Option<String> = get(row, "state")?;
+            let attempts = u32::try_from(get::<Option<i64>>(row, "attempts")?.unwrap_or(0)).unwrap_or(u32::MAX);
+            let delivery = match state.as_deref() {
+                Some("pending") if attempts == 0 => FeedDelivery::Pending,
+                Some("pending") => FeedDelivery::Retrying { attempts },
+                Some("delivered") => FeedDelivery::Delivered,
+                Some("failed") => FeedDelivery::Failed,
+                _ => FeedDelivery::Settled,
+            };
+            feed.push(FeedEvent { event: codec::event(&self.keys, event_row(row)?)?, delivery });
+        }
+        Ok(feed)
+    }
+
+    async fn event_client(&self, event: EventId) -> Result<Option<ClientId>, RepositoryError> {
+        let row = sqlx::query(
+            "SELECT h.client_id FROM payment_history_webhooks e JOIN payment_histories h \
+             ON h.id = e.payment_history_id WHERE e.id = $1",
+        )
+        .bind(id_col(event.as_uuid()))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
+        row.map(|row| {
+            Ok(get::<Option<IdCol>>(&row, "client_id")?.map_or(ClientId::LEGACY, |c| ClientId::from_uuid(from_id(c))))
+        })
+        .transpose()
     }
 
     async fn attempts(&self, event: EventId) -> Result<Vec<DeliveryAttempt>, RepositoryError> {

@@ -26,7 +26,10 @@ pub use responses::{
     SourceBody, VendorBody,
 };
 pub use scalars::{WireAmount, WireMoney, WireTimestamp, format_timestamp};
-pub use webhooks::{IamportWebhookBody, TossWebhookBody, WebhookBody};
+pub use webhooks::{
+    DeliveryStateBody, EventDeliveryBody, EventFeedBody, FeedEventBody, IamportWebhookBody, TossWebhookBody,
+    WebhookBody,
+};
 
 /// The wire spelling of a PG.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, poem_openapi::Enum)]

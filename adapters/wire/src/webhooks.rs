@@ -108,3 +108,80 @@ impl TossWebhookBody {
         serde_json::Value::Object(object)
     }
 }
+
+/// Where an event's delivery stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, poem_openapi::Enum)]
+#[oai(rename = "DeliveryState", rename_all = "lowercase")]
+pub enum DeliveryStateBody {
+    /// Due, never attempted yet.
+    Pending,
+    /// Attempted (`attempts` times), due again on its schedule.
+    Retrying,
+    /// The receiver answered 2xx.
+    Delivered,
+    /// Its schedule ran out: redeliver it.
+    Failed,
+    /// Settled long ago; its delivery record was purged.
+    Settled,
+}
+
+/// An event's delivery.
+#[derive(Debug, Clone, PartialEq, Eq, Object)]
+#[oai(rename = "EventDelivery")]
+pub struct EventDeliveryBody {
+    pub state: DeliveryStateBody,
+    /// Attempts made so far (0 when unknown).
+    pub attempts: u32,
+}
+
+impl From<payments_application::ports::FeedDelivery> for EventDeliveryBody {
+    fn from(delivery: payments_application::ports::FeedDelivery) -> Self {
+        use payments_application::ports::FeedDelivery as D;
+        let (state, attempts) = match delivery {
+            D::Pending => (DeliveryStateBody::Pending, 0),
+            D::Retrying { attempts } => (DeliveryStateBody::Retrying, attempts),
+            D::Delivered => (DeliveryStateBody::Delivered, 0),
+            D::Failed => (DeliveryStateBody::Failed, 0),
+            D::Settled => (DeliveryStateBody::Settled, 0),
+        };
+        Self { state, attempts }
+    }
+}
+
+/// An event of a client's feed: the webhook's body, when it was made, and
+/// how its delivery stands.
+#[derive(Debug, Clone, PartialEq, Object)]
+#[oai(rename = "FeedEvent")]
+pub struct FeedEventBody {
+    /// The webhook body, as delivered (or to be delivered).
+    pub webhook: WebhookBody,
+    /// When the change was recorded.
+    pub created_at: crate::WireTimestamp,
+    pub delivery: EventDeliveryBody,
+}
+
+/// A page of a client's event feed, oldest first.
+#[derive(Debug, Clone, PartialEq, Object)]
+#[oai(rename = "EventFeed")]
+pub struct EventFeedBody {
+    pub events: Vec<FeedEventBody>,
+    /// The `after` of the next page: the last event's id; `null` when this
+    /// page is empty (ask again later with the same `after`).
+    pub next_after: Option<uuid::Uuid>,
+}
+
+impl EventFeedBody {
+    /// The page of `events`.
+    pub fn of(events: &[payments_application::ports::FeedEvent]) -> Self {
+        let events: Vec<FeedEventBody> = events
+            .iter()
+            .map(|fed| FeedEventBody {
+                webhook: WebhookBody::from_event(&fed.event),
+                created_at: fed.event.created_at().into(),
+                delivery: fed.delivery.into(),
+            })
+            .collect();
+        let next_after = events.last().map(|e| e.webhook.id);
+        Self { events, next_after }
+    }
+}

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use payments_domain::{DeliveryAttempt, EventId, Timestamp, WebhookEvent};
+use payments_domain::{ClientId, DeliveryAttempt, EventId, Timestamp, WebhookEvent};
 use uuid::Uuid;
 
 use super::storage::RepositoryError;
@@ -30,6 +30,29 @@ pub enum JobOutcome {
     RetryAt(Timestamp),
     /// The schedule is exhausted; kept as failed until redelivered by an operator.
     Failed,
+}
+
+/// Where one event's delivery stands, as its client's feed shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeedDelivery {
+    /// Due, never attempted.
+    Pending,
+    /// Attempted this many times, due again.
+    Retrying {
+        attempts: u32,
+    },
+    Delivered,
+    /// Its schedule ran out (redeliver it).
+    Failed,
+    /// Settled long enough ago that its delivery record was purged.
+    Settled,
+}
+
+/// An event of a client's feed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeedEvent {
+    pub event: WebhookEvent,
+    pub delivery: FeedDelivery,
 }
 
 /// Counts of the delivery queue, for monitoring.
@@ -83,12 +106,32 @@ pub trait WebhookOutbox: Send + Sync {
     async fn release(&self, event: EventId, lease: LeaseToken) -> Result<(), RepositoryError>;
 
     /// Makes a failed (or delivered) event due again now, with a fresh retry
-    /// schedule (earlier attempts stay recorded). Returns `false` for an
-    /// unknown event.
+    /// schedule (earlier attempts stay recorded), also one whose delivery
+    /// record was purged. Returns `false` for an unknown event.
     ///
     /// # Errors
     /// `Unavailable` when the database is down.
     async fn redeliver(&self, event: EventId, now: Timestamp) -> Result<bool, RepositoryError>;
+
+    /// The events of `client`'s payments created at or after `since`, after
+    /// the event `after` (events are ordered by id: their ids grow with
+    /// time), at most `limit`, oldest first, with their delivery state.
+    ///
+    /// # Errors
+    /// `Unavailable`, or `Corrupt` when an event does not decrypt.
+    async fn client_events(
+        &self,
+        client: ClientId,
+        after: Option<EventId>,
+        since: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<FeedEvent>, RepositoryError>;
+
+    /// The client whose payment `event` is about; `None` for no such event.
+    ///
+    /// # Errors
+    /// `Unavailable`.
+    async fn event_client(&self, event: EventId) -> Result<Option<ClientId>, RepositoryError>;
 
     /// Every attempt recorded for an event, oldest first.
     ///

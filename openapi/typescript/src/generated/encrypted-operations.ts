@@ -7,11 +7,13 @@
 export const ENCRYPTED_OPERATIONS = {
   "GET /monitors/performance": "performance",
   "GET /monitors/system": "system",
+  "GET /payments/events": "listEvents",
   "PATCH /payments/histories/get": "getHistory",
   "PATCH /payments/histories/{id}": "getHistoryById",
   "PATCH /payments/orders/get": "getOrder",
   "PATCH /payments/reservations/get": "getReservation",
   "PATCH /payments/reservations/{id}": "getReservationById",
+  "POST /payments/events/{id}/redeliver": "redeliverEvent",
   "POST /payments/histories": "createHistory",
   "POST /payments/orders": "createOrder",
   "POST /payments/reservations": "createReservation",

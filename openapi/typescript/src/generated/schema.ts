@@ -68,6 +68,52 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/payments/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read the client's events
+         * @description The caller's events (every change of its payments, as its webhooks
+         *     carry them), oldest first, after the event `after` (none: from the
+         *     first of the last 30 days), at most `limit` (1 to 100, default 50),
+         *     each with its delivery state. A backend that was down reads from its
+         *     last `next_after` until a page comes back empty.
+         */
+        get: operations["listEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/payments/events/{id}/redeliver": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Redeliver an event
+         * @description Makes one of the caller's events due again now, with a fresh retry
+         *     schedule (a failed one, or one its receiver lost), and answers it as
+         *     the feed shows it (pending). Another client's event is 404.
+         */
+        post: operations["redeliverEvent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/payments/histories": {
         parameters: {
             query?: never;
@@ -569,6 +615,11 @@ export interface components {
             vendor: components["schemas"]["VendorInput"];
         };
         /**
+         * @description Where an event's delivery stands.
+         * @enum {string}
+         */
+        DeliveryState: "pending" | "retrying" | "delivered" | "failed" | "settled";
+        /**
          * ErrorBody
          * @description The body of every error answer, on every route (never encrypted).
          */
@@ -599,6 +650,46 @@ export interface components {
          * @enum {string}
          */
         ErrorCode: "INVALID_FIELD" | "VENDOR_NOT_ENABLED" | "STORE_NOT_CONFIGURED" | "AMOUNT_NOT_REPRESENTABLE" | "WEBHOOK_URL_REFUSED" | "RECORD_NOT_FOUND" | "UNAUTHENTICATED" | "SCOPE_MISSING" | "WRONG_PASSWORD" | "RECORD_LOCKED" | "ALREADY_REGISTERED" | "SAVED_CARD_REMOVED" | "PRICE_MISMATCH" | "ORDER_MISMATCH" | "CURRENCY_MISMATCH" | "PAYMENT_NOT_PAYABLE" | "CANCEL_NOT_POSITIVE" | "CANCEL_EXCEEDS_BALANCE" | "CANCEL_IN_PROGRESS" | "CHARGE_IN_PROGRESS" | "IDEMPOTENCY_KEY_REUSED" | "PG_NOT_FOUND" | "PG_REJECTED" | "PG_BALANCE_CHANGED" | "PG_BUSY" | "PG_TIMEOUT" | "PG_UNAVAILABLE" | "PG_BAD_ANSWER" | "STORAGE_UNAVAILABLE" | "CONCURRENT_CHANGE" | "SERVER_BUSY" | "NOT_REGISTERED" | "NOTIFICATION_NOT_PROVEN" | "NOTIFICATIONS_BACKLOGGED" | "INTERNAL" | "INVALID_BODY" | "INVALID_REQUEST" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "IDEMPOTENCY_KEY_IN_USE" | "REQUEST_TIMEOUT";
+        /**
+         * EventDelivery
+         * @description An event's delivery.
+         */
+        EventDelivery: {
+            /**
+             * Format: uint32
+             * @description Attempts made so far (0 when unknown).
+             */
+            attempts: number;
+            state: components["schemas"]["DeliveryState"];
+        };
+        /**
+         * EventFeed
+         * @description A page of a client's event feed, oldest first.
+         */
+        EventFeed: {
+            events: components["schemas"]["FeedEvent"][];
+            /**
+             * Format: uuid
+             * @description The `after` of the next page: the last event's id; `null` when this
+             *     page is empty (ask again later with the same `after`).
+             */
+            next_after?: string | null;
+        };
+        /**
+         * FeedEvent
+         * @description An event of a client's feed: the webhook's body, when it was made, and
+         *     how its delivery stands.
+         */
+        FeedEvent: {
+            /**
+             * Format: date-time
+             * @description When the change was recorded.
+             */
+            created_at: string;
+            delivery: components["schemas"]["EventDelivery"];
+            /** @description The webhook body, as delivered (or to be delivered). */
+            webhook: components["schemas"]["WebhookBody"];
+        };
         /**
          * IamportWebhook
          * @description What Iamport POSTs when a payment changes (JSON or form-encoded). Only the
@@ -1138,8 +1229,12 @@ export type CpuUsage = components['schemas']['CpuUsage'];
 export type CreatePaymentHistory = components['schemas']['CreatePaymentHistory'];
 export type CreatePaymentOrder = components['schemas']['CreatePaymentOrder'];
 export type CreatePaymentReservation = components['schemas']['CreatePaymentReservation'];
+export type DeliveryState = components['schemas']['DeliveryState'];
 export type ErrorBody = components['schemas']['ErrorBody'];
 export type ErrorCode = components['schemas']['ErrorCode'];
+export type EventDelivery = components['schemas']['EventDelivery'];
+export type EventFeed = components['schemas']['EventFeed'];
+export type FeedEvent = components['schemas']['FeedEvent'];
 export type IamportWebhook = components['schemas']['IamportWebhook'];
 export type MemoryUsage = components['schemas']['MemoryUsage'];
 export type OrderVendor = components['schemas']['OrderVendor'];
@@ -1240,6 +1335,198 @@ export interface operations {
                 };
                 content: {
                     "text/plain; charset=utf-8": components["schemas"]["System"];
+                };
+            };
+            /** @description A bug; the cause is logged, the message is opaque: INTERNAL. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Busy or our storage is unavailable; retry later: STORAGE_UNAVAILABLE, REQUEST_TIMEOUT. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    listEvents: {
+        parameters: {
+            query?: {
+                /** @description The last event already read (`next_after` of the previous page). */
+                after?: string;
+                /** @description Most events in the page (1 to 100; 50 when absent). */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Encrypted: base64 of AES-CBC (PKCS#7) over this JSON, with the connection key and IV, as text/plain. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain; charset=utf-8": components["schemas"]["EventFeed"];
+                };
+            };
+            /** @description The request is not valid: INVALID_FIELD, INVALID_BODY, INVALID_REQUEST. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid API key (the same answer whatever was wrong with it): UNAUTHENTICATED. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed: SCOPE_MISSING. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found: RECORD_NOT_FOUND. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body exceeds 1 MiB: PAYLOAD_TOO_LARGE. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unsupported media type: UNSUPPORTED_MEDIA_TYPE. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A bug; the cause is logged, the message is opaque: INTERNAL. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Busy or our storage is unavailable; retry later: STORAGE_UNAVAILABLE, REQUEST_TIMEOUT. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    redeliverEvent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Our id of the record. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Encrypted: base64 of AES-CBC (PKCS#7) over this JSON, with the connection key and IV, as text/plain. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain; charset=utf-8": components["schemas"]["EventFeed"];
+                };
+            };
+            /** @description The request is not valid: INVALID_FIELD, INVALID_BODY, INVALID_REQUEST. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid API key (the same answer whatever was wrong with it): UNAUTHENTICATED. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed: SCOPE_MISSING. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found: RECORD_NOT_FOUND. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body exceeds 1 MiB: PAYLOAD_TOO_LARGE. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unsupported media type: UNSUPPORTED_MEDIA_TYPE. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description A bug; the cause is logged, the message is opaque: INTERNAL. */
