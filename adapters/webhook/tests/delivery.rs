@@ -118,6 +118,40 @@ impl WebhookOutbox for MemoryOutbox {
         Ok(false)
     }
 
+    async fn client_events(
+        &self,
+        client: payments_domain::ClientId,
+        after: Option<EventId>,
+        since: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<payments_application::ports::FeedEvent>, RepositoryError> {
+        use payments_application::ports::{FeedDelivery, FeedEvent};
+        let jobs = self.jobs.lock().unwrap();
+        let mut mine: Vec<&Job> = jobs
+            .values()
+            .filter(|j| j.event.current().identity().client == client && j.event.created_at() >= since)
+            .filter(|j| after.is_none_or(|a| j.event.id() > a))
+            .collect();
+        mine.sort_by_key(|j| j.event.id());
+        Ok(mine
+            .into_iter()
+            .take(limit as usize)
+            .map(|j| FeedEvent {
+                event: j.event.clone(),
+                delivery: match j.done {
+                    Some(JobOutcome::Delivered) => FeedDelivery::Delivered,
+                    Some(_) => FeedDelivery::Failed,
+                    None if j.attempts.is_empty() => FeedDelivery::Pending,
+                    None => FeedDelivery::Retrying { attempts: j.attempts.len() as u32 },
+                },
+            })
+            .collect())
+    }
+
+    async fn event_client(&self, event: EventId) -> Result<Option<payments_domain::ClientId>, RepositoryError> {
+        Ok(self.jobs.lock().unwrap().get(&event).map(|j| j.event.current().identity().client))
+    }
+
     async fn attempts(&self, event: EventId) -> Result<Vec<DeliveryAttempt>, RepositoryError> {
         Ok(self.job(event).attempts)
     }
