@@ -48,7 +48,7 @@ impl Caller {
 
 /// Whether `path` is one of the API's own routes (a client's), rather than a
 /// PG notification route, a monitor or the document.
-fn is_client_route(path: &str) -> bool {
+pub(crate) fn is_client_route(path: &str) -> bool {
     path.starts_with("/payments/") && !path.starts_with("/payments/webhooks")
 }
 

@@ -190,6 +190,7 @@ fn annotate(document: &mut Value) {
     add_webhook_schemas(document);
     mark_nullable(document);
     unwrap_described_refs(document);
+    add_client_security(document);
     let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) else { return };
     for operations in paths.values_mut().filter_map(Value::as_object_mut) {
         for operation in operations.values_mut().filter_map(Value::as_object_mut) {
@@ -212,6 +213,32 @@ fn annotate(document: &mut Value) {
                     _ => continue,
                 };
                 parameter.insert("description".into(), Value::String(description.into()));
+            }
+        }
+    }
+}
+
+/// Every client route takes a client's API key as a bearer token, or none
+/// (the legacy client): the scheme `clientKey`, optional on each of them.
+fn add_client_security(document: &mut Value) {
+    if let Some(components) = document.get_mut("components").and_then(Value::as_object_mut) {
+        components.insert(
+            "securitySchemes".into(),
+            serde_json::json!({"clientKey": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "A client's API key (`payments clients add`: `pk_live_...` in real mode, `pk_test_...` otherwise); its bodies are sealed with that client's wire key. Without it, the request is the legacy client's (the server's connection key), unless PAYMENT_LEGACY_CLIENT=false. A key that does not authenticate is 401; a route outside its scopes 403."
+            }}),
+        );
+    }
+    let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) else { return };
+    for (path, operations) in paths.iter_mut() {
+        if !caller::is_client_route(path) {
+            continue;
+        }
+        for operation in operations.as_object_mut().into_iter().flat_map(|o| o.values_mut()) {
+            if let Some(operation) = operation.as_object_mut() {
+                operation.insert("security".into(), serde_json::json!([{}, {"clientKey": []}]));
             }
         }
     }

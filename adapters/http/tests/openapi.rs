@@ -87,6 +87,11 @@ fn every_operation_is_named_described_and_marked() {
     ];
     expected.sort();
     assert_eq!(ids, expected);
+    // A client's key is optional on its routes (none: the legacy client), absent on the PGs'.
+    assert_eq!(document["components"]["securitySchemes"]["clientKey"]["scheme"], "bearer");
+    assert_eq!(document["paths"]["/payments/orders"]["post"]["security"], serde_json::json!([{}, {"clientKey": []}]));
+    assert!(document["paths"]["/payments/webhooks/toss"]["post"]["security"].is_null());
+    assert!(document["paths"]["/monitors/health"]["get"]["security"].is_null());
     let create = &document["paths"]["/payments/histories"]["post"];
     assert!(
         create["parameters"].as_array().unwrap().iter().any(|p| p["name"] == "Idempotency-Key" && p["in"] == "header")

@@ -29,18 +29,26 @@ export {
 /** The typed client of the payments server. */
 export type PaymentsClient = Client<paths>;
 
-/** Where the server is and its connection key. */
+/**
+ * Where the server is and the wire key: a client's own (`payments clients
+ * add` prints it with its API key), or, without `apiKey`, the server's
+ * connection key (the legacy client).
+ */
 export interface PaymentsClientOptions extends ClientOptions, ConnectionKey {
   /** e.g. `http://127.0.0.1:37821`. */
   baseUrl: string;
+  /** A client's API key (`pk_live_...`/`pk_test_...`), sent as `Authorization: Bearer`. */
+  apiKey?: string;
 }
 
 /**
  * An openapi-fetch client of the payments server with the encryption
- * middleware installed: encrypted operations take and return plain objects.
+ * middleware installed: encrypted operations take and return plain objects;
+ * with `apiKey`, every call is that client's.
  */
-export function createPaymentsClient({ key, iv, ...options }: PaymentsClientOptions): PaymentsClient {
-  const client = createClient<paths>(options);
+export function createPaymentsClient({ key, iv, apiKey, ...options }: PaymentsClientOptions): PaymentsClient {
+  const headers = apiKey === undefined ? options.headers : { ...options.headers, Authorization: `Bearer ${apiKey}` };
+  const client = createClient<paths>({ ...options, headers });
   client.use(encryptionMiddleware({ key, iv }));
   return client;
 }

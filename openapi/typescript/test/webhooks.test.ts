@@ -92,5 +92,8 @@ test("the encrypted operations come from the document's x-encrypted", () => {
   assert.ok(!isEncryptedOperation("GET", "/monitors/health"));
   assert.ok(!isEncryptedOperation("POST", "/payments/webhooks/toss"));
   assert.ok(isEncryptedOperation("POST", "/payments/reservations/{id}/charge"));
-  assert.equal(encryptedOperations.length, 11);
+  assert.ok(isEncryptedOperation("POST", "/payments/orders"));
+  assert.ok(isEncryptedOperation("GET", "/payments/events"), "an answer sealed, no body");
+  // 9 payment and card operations, 2 order ones, 2 event ones, 2 monitors.
+  assert.equal(encryptedOperations.length, 15);
 });
