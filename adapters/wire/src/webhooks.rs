@@ -129,6 +129,7 @@ pub enum DeliveryStateBody {
 #[derive(Debug, Clone, PartialEq, Eq, Object)]
 #[oai(rename = "EventDelivery")]
 pub struct EventDeliveryBody {
+    /// `pending`, `retrying`, `delivered`, `failed` or `settled`.
     pub state: DeliveryStateBody,
     /// Attempts made so far (0 when unknown).
     pub attempts: u32,
@@ -157,6 +158,7 @@ pub struct FeedEventBody {
     pub webhook: WebhookBody,
     /// When the change was recorded.
     pub created_at: crate::WireTimestamp,
+    /// How its delivery to the payment's `webhook_url` stands.
     pub delivery: EventDeliveryBody,
 }
 
@@ -164,6 +166,7 @@ pub struct FeedEventBody {
 #[derive(Debug, Clone, PartialEq, Object)]
 #[oai(rename = "EventFeed")]
 pub struct EventFeedBody {
+    /// The caller's events, oldest first.
     pub events: Vec<FeedEventBody>,
     /// The `after` of the next page: the last event's id; `null` when this
     /// page is empty (ask again later with the same `after`).

@@ -660,6 +660,7 @@ export interface components {
              * @description Attempts made so far (0 when unknown).
              */
             attempts: number;
+            /** @description `pending`, `retrying`, `delivered`, `failed` or `settled`. */
             state: components["schemas"]["DeliveryState"];
         };
         /**
@@ -667,6 +668,7 @@ export interface components {
          * @description A page of a client's event feed, oldest first.
          */
         EventFeed: {
+            /** @description The caller's events, oldest first. */
             events: components["schemas"]["FeedEvent"][];
             /**
              * Format: uuid
@@ -686,6 +688,7 @@ export interface components {
              * @description When the change was recorded.
              */
             created_at: string;
+            /** @description How its delivery to the payment's `webhook_url` stands. */
             delivery: components["schemas"]["EventDelivery"];
             /** @description The webhook body, as delivered (or to be delivered). */
             webhook: components["schemas"]["WebhookBody"];
