@@ -36,6 +36,8 @@ pub struct NewClient {
     pub scopes: Scopes,
     /// Plain JSON bodies instead of the AES envelope.
     pub plain_json: bool,
+    /// Requests a second (`None`: the server's default).
+    pub rate_per_second: Option<u32>,
 }
 
 /// A client just added, with what is shown once: its API key and secrets.
@@ -114,6 +116,7 @@ impl ClientService {
             name: new.name,
             scopes: new.scopes,
             plain_json: new.plain_json,
+            rate_per_second: new.rate_per_second,
             created_at: self.clock.now(),
             revoked_at: None,
         };
@@ -212,7 +215,12 @@ mod tests {
             *seen.lock().unwrap() = d.to_owned();
             Ok(())
         });
-        let new = NewClient { name: ClientName::parse("orders").unwrap(), scopes: Scopes::all(), plain_json: false };
+        let new = NewClient {
+            name: ClientName::parse("orders").unwrap(),
+            scopes: Scopes::all(),
+            plain_json: false,
+            rate_per_second: None,
+        };
         let issued = service(repository).add(new).await.unwrap();
         assert!(issued.api_key.starts_with("pk_test_") && issued.api_key.len() == 8 + 43, "{}", issued.api_key);
         assert_eq!(*digest.lock().unwrap(), lookup_digest(&issued.api_key), "only the digest is stored");
@@ -228,6 +236,7 @@ mod tests {
                 name: ClientName::parse("orders").unwrap(),
                 scopes: Scopes::all(),
                 plain_json: false,
+                rate_per_second: None,
                 created_at: crate::test_support::at(0),
                 revoked_at: revoked,
             },

@@ -450,7 +450,8 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
     .with_request_deadline(config.limits.request_timeout)
     // A request runs a few PG calls at most; its claim outlives them.
     .with_idempotency_lease(config.pg.cancel_lease.saturating_mul(2))
-    .with_clients(client_service(&config, &repositories), config.legacy_client);
+    .with_clients(client_service(&config, &repositories), config.legacy_client)
+    .with_client_rate(config.client_rate);
     let state = config.pg.pgs.iter().fold(state, |state, pg| state.with_notifications(pg.code(), pg.notifications()));
     let endpoint = payments_http::app(state);
     let mut server_stopped = stopped;

@@ -127,6 +127,9 @@ pub struct Config {
     /// Whether a request without an API key runs as the legacy client (the
     /// connection key above) (`PAYMENT_LEGACY_CLIENT`).
     pub legacy_client: bool,
+    /// Requests a second of a client that names no rate of its own
+    /// (`PAYMENT_CLIENT_RATE_PER_SEC`).
+    pub client_rate: u32,
     /// Bounds on the PG reads PG notifications trigger
     /// (`PAYMENT_NOTIFICATION_REREAD_MS`, `PAYMENT_NOTIFICATION_READS_PER_SEC`).
     pub rereads: payments_application::reread::RereadLimits,
@@ -279,6 +282,11 @@ pub const VARIABLES: &[(&str, &str)] = &[
         "true (default): a request without an API key (Authorization: Bearer) runs as the legacy client, with the \
          connection key and PAYMENT_WEBHOOK_SECRET (the original SDK's way); false: every request needs a client's key \
          (payments clients add)",
+    ),
+    (
+        "PAYMENT_CLIENT_RATE_PER_SEC",
+        "requests a second each client may make on each instance, unless it was added with its own --rate \
+         (default 100; past it 429 with Retry-After)",
     ),
     ("PAYMENT_SHUTDOWN_GRACE_SECS", "at SIGTERM/ctrl-c, how long in-flight work may finish (default 10)"),
     ("PAYMENT_LOG", "log filter, e.g. info or payments=debug (default info)"),
@@ -501,6 +509,7 @@ impl Config {
         };
 
         let legacy_client = r.flag("PAYMENT_LEGACY_CLIENT", true)?;
+        let client_rate = r.within("PAYMENT_CLIENT_RATE_PER_SEC", 100u32, 1..=1_000_000)?;
         let rereads = payments_application::reread::RereadLimits {
             min_interval: r.millis("PAYMENT_NOTIFICATION_REREAD_MS", 1000, 0..=600_000)?,
             per_second: r.within("PAYMENT_NOTIFICATION_READS_PER_SEC", 50u32, 1..=100_000)?,
@@ -537,6 +546,7 @@ impl Config {
             passwords,
             orders,
             legacy_client,
+            client_rate,
             rereads,
             max_kept_notifications,
             shutdown_grace,

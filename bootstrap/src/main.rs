@@ -177,6 +177,10 @@ enum ClientCommand {
         /// charge, events.
         #[arg(long, default_value = "all")]
         scopes: String,
+        /// Requests a second it may make, on each instance (default:
+        /// PAYMENT_CLIENT_RATE_PER_SEC of the server).
+        #[arg(long)]
+        rate: Option<u32>,
     },
     /// List the clients (no secrets).
     List,
@@ -233,11 +237,12 @@ async fn run_client_command(
 ) -> anyhow::Result<()> {
     let fail = |e: payments_application::AppError| anyhow::anyhow!("{e}");
     match command {
-        ClientCommand::Add { name, scopes } => {
+        ClientCommand::Add { name, scopes, rate } => {
             let new = payments_application::NewClient {
                 name: payments_domain::ClientName::parse(name).map_err(|e| anyhow::anyhow!("--{e}"))?,
                 scopes: payments_domain::Scopes::parse(&scopes).map_err(|e| anyhow::anyhow!("--{e}"))?,
                 plain_json: false,
+                rate_per_second: rate.filter(|r| *r > 0),
             };
             let issued = clients.add(new).await.map_err(fail)?;
             let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();

@@ -141,6 +141,9 @@ pub struct Client {
     /// Its bodies are plain JSON (`application/json`, for a deployment whose
     /// TLS protects the wire) instead of the AES envelope.
     pub plain_json: bool,
+    /// Requests a second it may make (each instance counts its own); `None`:
+    /// the server's default (`PAYMENT_CLIENT_RATE_PER_SEC`).
+    pub rate_per_second: Option<u32>,
     pub created_at: Timestamp,
     /// Revoked: its key answers 401; its records stay.
     pub revoked_at: Option<Timestamp>,

@@ -1098,6 +1098,14 @@ impl TestApp {
     /// # Panics
     /// When the database cannot be reached or the client not added.
     pub async fn add_client(&self, name: &str, scopes: &str) -> TestClient {
+        self.add_client_at_rate(name, scopes, None).await
+    }
+
+    /// As [`Self::add_client`], allowed `rate` requests a second (`None`: the server's default).
+    ///
+    /// # Panics
+    /// As [`Self::add_client`].
+    pub async fn add_client_at_rate(&self, name: &str, scopes: &str, rate: Option<u32>) -> TestClient {
         let pool = payments_sqlx::PoolConfig::default();
         let database = payments_sqlx::Database::connect(&self.database_url, &pool).await.expect("the test database");
         let repositories = database.repositories(payments_server::app::at_rest_keys(&self.config));
@@ -1106,6 +1114,7 @@ impl TestApp {
             name: payments_domain::ClientName::parse(name).expect("a name"),
             scopes: payments_domain::Scopes::parse(scopes).expect("scopes"),
             plain_json: false,
+            rate_per_second: rate,
         };
         let issued = clients.add(new).await.expect("the client is added");
         database.close().await;

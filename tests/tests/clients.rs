@@ -14,6 +14,7 @@ payments_e2e::scenarios!(
     two_clients_see_only_their_own_and_hear_with_their_own_secret,
     keys_that_do_not_authenticate_are_401_and_a_missing_scope_403,
     a_client_whose_receiver_was_down_catches_up_from_its_feed_and_redelivers,
+    a_client_past_its_rate_is_429_while_another_is_served,
 );
 
 /// `client` registers a PortOne payment of 10,000 for `order`, announced to its own receiver.
@@ -203,4 +204,33 @@ async fn a_client_whose_receiver_was_down_catches_up_from_its_feed_and_redeliver
         a.hooks.wait_until("both redelivered", |all| all.iter().filter(|d| d.accepted()).count() >= 2).await;
     assert!(delivered.iter().all(|d| d.order() == order_a));
     assert!(a.hooks.rejected().is_empty());
+}
+
+/// A client allowed 2 requests a second that sends 6 at once: some are 429
+/// `RATE_LIMITED` with `Retry-After`, none is run; another client is served
+/// meanwhile; after the wait the first is served again.
+async fn a_client_past_its_rate_is_429_while_another_is_served(app: &TestApp) {
+    let slow = app.add_client_at_rate("batch job", "all", Some(2)).await;
+    let other = app.add_client("orders service", "all").await;
+    let order = unique("order");
+    let reads = (0..6).map(|_| slow.client.list_events(None, Some(1)));
+    let answers = futures::future::join_all(reads).await;
+    let limited: Vec<_> = answers.iter().filter(|a| matches!(a, Err(e) if e.code() == Some("RATE_LIMITED"))).collect();
+    assert!(!limited.is_empty() && limited.len() <= 4, "a burst of two is allowed, the rest refused: {answers:?}");
+    assert!(answers.iter().all(|a| a.is_ok() || matches!(a, Err(e) if e.status() == Some(429))), "{answers:?}");
+    registered(app, &other, &order).await;
+    assert!(other.client.get_history(&accessor(&order)).await.is_ok(), "another client is served");
+    // The raw answer carries Retry-After.
+    let response = app
+        .http
+        .get(format!("{}/payments/events", app.url()))
+        .bearer_auth(&slow.api_key)
+        .send()
+        .await
+        .expect("the server answers");
+    if response.status().as_u16() == 429 {
+        assert!(response.headers().get("retry-after").is_some(), "429 says when to retry");
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    assert!(slow.client.list_events(None, Some(1)).await.is_ok(), "served again once its bucket refilled");
 }

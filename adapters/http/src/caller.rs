@@ -46,6 +46,40 @@ impl Caller {
     }
 }
 
+/// Requests of each client, counted per second (a token bucket per client,
+/// a burst of one second's worth), by this instance.
+#[derive(Debug, Default)]
+pub struct ClientRates {
+    buckets: std::sync::Mutex<std::collections::HashMap<ClientId, (f64, std::time::Instant)>>,
+}
+
+/// Most clients counted at once (past it the counts start again).
+const MAX_COUNTED_CLIENTS: usize = 10_000;
+
+impl ClientRates {
+    /// Takes one request of `client` allowed `rate` a second at `now`; when
+    /// none is left, how long until one is.
+    ///
+    /// # Errors
+    /// The wait until the next request is allowed.
+    pub fn admit(&self, client: ClientId, rate: u32, now: std::time::Instant) -> Result<(), std::time::Duration> {
+        let rate = f64::from(rate.max(1));
+        let mut buckets = self.buckets.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if buckets.len() >= MAX_COUNTED_CLIENTS && !buckets.contains_key(&client) {
+            buckets.clear();
+        }
+        let (tokens, at) = buckets.entry(client).or_insert((rate, now));
+        *tokens = (*tokens + now.saturating_duration_since(*at).as_secs_f64() * rate).min(rate);
+        *at = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(std::time::Duration::from_secs_f64((1.0 - *tokens) / rate))
+        }
+    }
+}
+
 /// Whether `path` is one of the API's own routes (a client's), rather than a
 /// PG notification route, a monitor or the document.
 pub(crate) fn is_client_route(path: &str) -> bool {
@@ -80,6 +114,16 @@ pub(crate) async fn authenticate<E: Endpoint>(next: Arc<E>, mut request: Request
                 tracing::error!(client = %stored.client.id, %error, "a client's stored wire key is unusable");
                 ApiError::internal()
             })?;
+            let rate = stored.client.rate_per_second.unwrap_or(state.client_rate);
+            if let Err(wait) = state.client_rates.admit(stored.client.id, rate, std::time::Instant::now()) {
+                let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+                return Err(ApiError::new(
+                    ErrorCode::RateLimited,
+                    format!("this client's rate is {rate} requests a second; retry in {seconds} s"),
+                )
+                .retry_after(seconds)
+                .into());
+            }
             Caller { client: stored.client.id, scopes: stored.client.scopes, cipher }
         }
     };
@@ -90,6 +134,18 @@ pub(crate) async fn authenticate<E: Endpoint>(next: Arc<E>, mut request: Request
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_client_has_its_own_bucket_refilled_at_its_rate() {
+        let rates = ClientRates::default();
+        let (a, b) = (ClientId::from_uuid(uuid::Uuid::from_u128(1)), ClientId::from_uuid(uuid::Uuid::from_u128(2)));
+        let t0 = std::time::Instant::now();
+        assert!(rates.admit(a, 2, t0).is_ok() && rates.admit(a, 2, t0).is_ok(), "a burst of its rate");
+        let wait = rates.admit(a, 2, t0).unwrap_err();
+        assert_eq!(wait, std::time::Duration::from_millis(500));
+        assert!(rates.admit(b, 2, t0).is_ok(), "another client is served meanwhile");
+        assert!(rates.admit(a, 2, t0 + std::time::Duration::from_millis(500)).is_ok(), "refilled");
+    }
 
     #[test]
     fn client_routes_are_the_apis_not_the_pgs_nor_the_monitors() {

@@ -49,7 +49,7 @@ pub fn status_of(code: ErrorCode) -> u16 {
         | C::IdempotencyKeyReused
         | C::PgRejected
         | C::PgBalanceChanged => 422,
-        C::RecordLocked => 429,
+        C::RecordLocked | C::RateLimited => 429,
         C::Internal => 500,
         // The PG failed.
         C::PgUnavailable | C::PgBadAnswer => 502,
@@ -80,6 +80,13 @@ impl ApiError {
     /// An answer with `code`, at its status.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self { status: status_of(code), code, message: message.into(), param: None, pg_code: None, retry_after: None }
+    }
+
+    /// Answers with a `Retry-After` of `seconds` (at least 1).
+    #[must_use]
+    pub fn retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds.max(1));
+        self
     }
 
     /// Names the request field at fault.
@@ -235,7 +242,9 @@ fn describe(status: u16, codes: &[ErrorCode]) -> String {
         413 => "The body exceeds 1 MiB",
         415 => "Unsupported media type",
         422 => "A rule of the payment or the PG refused",
-        429 => "Too many wrong passwords for this record: nothing is checked until `Retry-After` seconds have passed",
+        429 => {
+            "Too many requests (of this client) or too many wrong passwords (for this record): retry after `Retry-After` seconds"
+        }
         500 => "A bug; the cause is logged, the message is opaque",
         502 => "The PG failed or answered something unusable",
         503 => "Busy or our storage is unavailable; retry later",
@@ -288,10 +297,11 @@ fn error_meta(codes: &[ErrorCode]) -> MetaResponses {
 }
 
 /// The edge's own codes of every route that takes an encrypted body (a
-/// client's: its key, its scopes).
+/// client's: its key, its scopes, its rate).
 const ENCRYPTED_EDGE: &[ErrorCode] = &[
     ErrorCode::Unauthenticated,
     ErrorCode::ScopeMissing,
+    ErrorCode::RateLimited,
     ErrorCode::InvalidBody,
     ErrorCode::InvalidRequest,
     ErrorCode::PayloadTooLarge,

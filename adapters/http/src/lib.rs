@@ -80,6 +80,10 @@ pub struct HttpState {
     /// Whether a request without an API key runs as the legacy client
     /// (`PAYMENT_LEGACY_CLIENT`); else it is 401.
     pub legacy_client: bool,
+    /// Requests a second of a client that names no rate of its own.
+    pub client_rate: u32,
+    /// Each client's requests, counted.
+    pub client_rates: Arc<caller::ClientRates>,
 }
 
 impl HttpState {
@@ -106,7 +110,16 @@ impl HttpState {
             request_deadline: DEFAULT_REQUEST_DEADLINE,
             clients: None,
             legacy_client: true,
+            client_rate: DEFAULT_CLIENT_RATE,
+            client_rates: Arc::default(),
         }
+    }
+
+    /// Allows a client that names no rate of its own `rate` requests a second.
+    #[must_use]
+    pub fn with_client_rate(mut self, rate: u32) -> Self {
+        self.client_rate = rate.max(1);
+        self
     }
 
     /// Authenticates clients' API keys with `clients`; `legacy_client`:
@@ -157,6 +170,9 @@ impl HttpState {
 }
 
 const TITLE: &str = "payments";
+
+/// The default [`HttpState::client_rate`].
+pub const DEFAULT_CLIENT_RATE: u32 = 100;
 
 /// The default [`HttpState::request_deadline`]: several PG calls' worth.
 pub const DEFAULT_REQUEST_DEADLINE: std::time::Duration = std::time::Duration::from_secs(120);

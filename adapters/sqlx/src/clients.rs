@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::codec;
 use crate::error::{corrupt, db_err, unique_violation};
 
-const COLUMNS: &str = "id, name, api_key_digest, secrets, scopes, plain_json, created_at, revoked_at";
+const COLUMNS: &str = "id, name, api_key_digest, secrets, scopes, plain_json, rate_per_second, created_at, revoked_at";
 /// The sealed column, as `keys rotate` names it.
 const SECRETS: &str = "payment_clients.secrets";
 /// Most clients listed (one per backend service).
@@ -48,6 +48,7 @@ impl Store {
             name: ClientName::parse(get::<String>(row, "name")?).map_err(|e| bad("name", &e))?,
             scopes: Scopes::parse(&get::<String>(row, "scopes")?).map_err(|e| bad("scopes", &e))?,
             plain_json: get(row, "plain_json")?,
+            rate_per_second: get::<Option<i64>>(row, "rate_per_second")?.map(|r| u32::try_from(r).unwrap_or(u32::MAX)),
             created_at: get_ts(row, "created_at")?,
             revoked_at: get_opt_ts(row, "revoked_at")?,
         };
@@ -69,18 +70,20 @@ impl ClientRepository for Store {
             webhook_secret: secrets.webhook_secret.clone(),
         };
         let sealed = codec::seal_json(&self.keys.histories, SECRETS, client.id.as_uuid(), &sealed)?;
-        let inserted =
-            sqlx::query(&format!("INSERT INTO payment_clients ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"))
-                .bind(id_col(client.id.as_uuid()))
-                .bind(client.name.as_str())
-                .bind(api_key_digest)
-                .bind(sealed)
-                .bind(client.scopes.to_text())
-                .bind(client.plain_json)
-                .bind(ts_col(client.created_at))
-                .bind(client.revoked_at.map(ts_col))
-                .execute(self.writer()?)
-                .await;
+        let inserted = sqlx::query(&format!(
+            "INSERT INTO payment_clients ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+        ))
+        .bind(id_col(client.id.as_uuid()))
+        .bind(client.name.as_str())
+        .bind(api_key_digest)
+        .bind(sealed)
+        .bind(client.scopes.to_text())
+        .bind(client.plain_json)
+        .bind(client.rate_per_second.map(i64::from))
+        .bind(ts_col(client.created_at))
+        .bind(client.revoked_at.map(ts_col))
+        .execute(self.writer()?)
+        .await;
         match inserted {
             Ok(_) => Ok(()),
             Err(error) if unique_violation(&error).is_some() => {

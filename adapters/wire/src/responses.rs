@@ -91,6 +91,8 @@ pub enum ErrorCode {
     MethodNotAllowed,
     /// The edge's own: a request with the same `Idempotency-Key` is running.
     IdempotencyKeyInUse,
+    /// The edge's own: the client sent more requests than its rate allows.
+    RateLimited,
     /// The edge's own: the request ran longer than its deadline.
     RequestTimeout,
 }

@@ -9,6 +9,8 @@ CREATE TABLE payment_clients (
     secrets TEXT NOT NULL,
     scopes TEXT NOT NULL,
     plain_json BOOLEAN NOT NULL DEFAULT FALSE,
+    -- Requests a second it may make (per instance); NULL: the server's default.
+    rate_per_second BIGINT,
     created_at TIMESTAMPTZ(3) NOT NULL,
     revoked_at TIMESTAMPTZ(3),
     CONSTRAINT payment_clients_api_key UNIQUE (api_key_digest),

@@ -649,7 +649,7 @@ export interface components {
          *     ([`payments_application::Cause`], one each) or one of the HTTP edge's own.
          * @enum {string}
          */
-        ErrorCode: "INVALID_FIELD" | "VENDOR_NOT_ENABLED" | "STORE_NOT_CONFIGURED" | "AMOUNT_NOT_REPRESENTABLE" | "WEBHOOK_URL_REFUSED" | "RECORD_NOT_FOUND" | "UNAUTHENTICATED" | "SCOPE_MISSING" | "WRONG_PASSWORD" | "RECORD_LOCKED" | "ALREADY_REGISTERED" | "SAVED_CARD_REMOVED" | "PRICE_MISMATCH" | "ORDER_MISMATCH" | "CURRENCY_MISMATCH" | "PAYMENT_NOT_PAYABLE" | "CANCEL_NOT_POSITIVE" | "CANCEL_EXCEEDS_BALANCE" | "CANCEL_IN_PROGRESS" | "CHARGE_IN_PROGRESS" | "IDEMPOTENCY_KEY_REUSED" | "PG_NOT_FOUND" | "PG_REJECTED" | "PG_BALANCE_CHANGED" | "PG_BUSY" | "PG_TIMEOUT" | "PG_UNAVAILABLE" | "PG_BAD_ANSWER" | "STORAGE_UNAVAILABLE" | "CONCURRENT_CHANGE" | "SERVER_BUSY" | "NOT_REGISTERED" | "NOTIFICATION_NOT_PROVEN" | "NOTIFICATIONS_BACKLOGGED" | "INTERNAL" | "INVALID_BODY" | "INVALID_REQUEST" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "IDEMPOTENCY_KEY_IN_USE" | "REQUEST_TIMEOUT";
+        ErrorCode: "INVALID_FIELD" | "VENDOR_NOT_ENABLED" | "STORE_NOT_CONFIGURED" | "AMOUNT_NOT_REPRESENTABLE" | "WEBHOOK_URL_REFUSED" | "RECORD_NOT_FOUND" | "UNAUTHENTICATED" | "SCOPE_MISSING" | "WRONG_PASSWORD" | "RECORD_LOCKED" | "ALREADY_REGISTERED" | "SAVED_CARD_REMOVED" | "PRICE_MISMATCH" | "ORDER_MISMATCH" | "CURRENCY_MISMATCH" | "PAYMENT_NOT_PAYABLE" | "CANCEL_NOT_POSITIVE" | "CANCEL_EXCEEDS_BALANCE" | "CANCEL_IN_PROGRESS" | "CHARGE_IN_PROGRESS" | "IDEMPOTENCY_KEY_REUSED" | "PG_NOT_FOUND" | "PG_REJECTED" | "PG_BALANCE_CHANGED" | "PG_BUSY" | "PG_TIMEOUT" | "PG_UNAVAILABLE" | "PG_BAD_ANSWER" | "STORAGE_UNAVAILABLE" | "CONCURRENT_CHANGE" | "SERVER_BUSY" | "NOT_REGISTERED" | "NOTIFICATION_NOT_PROVEN" | "NOTIFICATIONS_BACKLOGGED" | "INTERNAL" | "INVALID_BODY" | "INVALID_REQUEST" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "IDEMPOTENCY_KEY_IN_USE" | "RATE_LIMITED" | "REQUEST_TIMEOUT";
         /**
          * EventDelivery
          * @description An event's delivery.
@@ -1437,6 +1437,15 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Too many requests (of this client) or too many wrong passwords (for this record): retry after `Retry-After` seconds: RATE_LIMITED. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description A bug; the cause is logged, the message is opaque: INTERNAL. */
             500: {
                 headers: {
@@ -1525,6 +1534,15 @@ export interface operations {
             };
             /** @description Unsupported media type: UNSUPPORTED_MEDIA_TYPE. */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests (of this client) or too many wrong passwords (for this record): retry after `Retry-After` seconds: RATE_LIMITED. */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1659,7 +1677,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Too many wrong passwords for this record: nothing is checked until `Retry-After` seconds have passed: RECORD_LOCKED. */
+            /** @description Too many requests (of this client) or too many wrong passwords (for this record): retry after `Retry-After` seconds: RECORD_LOCKED, RATE_LIMITED. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -1813,7 +1831,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Too many wrong passwords for this record: nothing is checked until `Retry-After` seconds have passed: RECORD_LOCKED. */
+            /** @description Too many requests (of this client) or too many wrong passwords (for this record): retry after `Retry-After` seconds: RECORD_LOCKED, RATE_LIMITED. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -1937,7 +1955,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Too many wrong passwords for this record: nothing is checked until `Retry-After` seconds have passed: RECORD_LOCKED. */
+            /** @description Too many requests (of this client) or too many wrong passwords (for this record): retry after `Retry-After` seconds: RECORD_LOCKED, RATE_LIMITED. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -2046,7 +2064,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Too many wrong passwords for this record: nothing is checked until `Retry-After` seconds have passed: RECORD_LOCKED. */
+            /** @description Too many requests (of this client) or too many wrong passwords (for this record): retry after `Retry-After` seconds: RECORD_LOCKED, RATE_LIMITED. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -2182,7 +2200,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Too many wrong passwords for this record: nothing is checked until `Retry-After` seconds have passed: RECORD_LOCKED. */
+            /** @description Too many requests (of this client) or too many wrong passwords (for this record): retry after `Retry-After` seconds: RECORD_LOCKED, RATE_LIMITED. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -2306,7 +2324,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Too many wrong passwords for this record: nothing is checked until `Retry-After` seconds have passed: RECORD_LOCKED. */
+            /** @description Too many requests (of this client) or too many wrong passwords (for this record): retry after `Retry-After` seconds: RECORD_LOCKED, RATE_LIMITED. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -2433,6 +2451,15 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Too many requests (of this client) or too many wrong passwords (for this record): retry after `Retry-After` seconds: RATE_LIMITED. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description A bug; the cause is logged, the message is opaque: INTERNAL. */
             500: {
                 headers: {
@@ -2548,7 +2575,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Too many wrong passwords for this record: nothing is checked until `Retry-After` seconds have passed: RECORD_LOCKED. */
+            /** @description Too many requests (of this client) or too many wrong passwords (for this record): retry after `Retry-After` seconds: RECORD_LOCKED, RATE_LIMITED. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -2657,7 +2684,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Too many wrong passwords for this record: nothing is checked until `Retry-After` seconds have passed: RECORD_LOCKED. */
+            /** @description Too many requests (of this client) or too many wrong passwords (for this record): retry after `Retry-After` seconds: RECORD_LOCKED, RATE_LIMITED. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -2796,7 +2823,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Too many wrong passwords for this record: nothing is checked until `Retry-After` seconds have passed: RECORD_LOCKED. */
+            /** @description Too many requests (of this client) or too many wrong passwords (for this record): retry after `Retry-After` seconds: RECORD_LOCKED, RATE_LIMITED. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -2932,7 +2959,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Too many wrong passwords for this record: nothing is checked until `Retry-After` seconds have passed: RECORD_LOCKED. */
+            /** @description Too many requests (of this client) or too many wrong passwords (for this record): retry after `Retry-After` seconds: RECORD_LOCKED, RATE_LIMITED. */
             429: {
                 headers: {
                     [name: string]: unknown;
