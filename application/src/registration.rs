@@ -57,17 +57,8 @@ impl PaymentService {
         if snapshot.phase == PaymentPhase::AwaitingConfirmation {
             // Not charged yet: a wrong price is refused before anything is charged.
             snapshot.ensure_price(input.price)?;
-            let order_id = snapshot
-                .order_id
-                .clone()
-                .ok_or_else(|| AppError::pg_bad_answer("the PG did not report the order id of a payment to confirm"))?;
-            let request = ConfirmRequest {
-                order_id,
-                amount: input.price,
-                currency: snapshot.currency.clone(),
-                idempotency_key: confirm_key(&input),
-            };
-            snapshot = gateway.confirm_payment(&input.vendor.store_id, &input.vendor.uid, &request).await?;
+            let currency = snapshot.currency.clone();
+            snapshot = confirmed(gateway, &input, snapshot, input.price, currency).await?;
         }
         snapshot.ensure_registrable()?;
         if let Err(mismatch) = snapshot.ensure_price(input.price) {
@@ -153,20 +144,8 @@ impl PaymentService {
         let read_at = self.deps.clock.now();
         let mut snapshot = gateway.fetch_payment(&input.vendor.store_id, &input.vendor.uid).await?;
         self.ensure_own_order(input, &snapshot)?;
-        if snapshot.phase == PaymentPhase::AwaitingConfirmation {
-            let order_id = snapshot
-                .order_id
-                .clone()
-                .ok_or_else(|| AppError::pg_bad_answer("the PG did not report the order id of a payment to confirm"))?;
-            // The order's amount, never the request's.
-            let request = ConfirmRequest {
-                order_id,
-                amount: order.price,
-                currency: order.currency.clone(),
-                idempotency_key: confirm_key(input),
-            };
-            snapshot = gateway.confirm_payment(&input.vendor.store_id, &input.vendor.uid, &request).await?;
-        }
+        // The order's amount, never the request's.
+        snapshot = confirmed(gateway, input, snapshot, order.price, order.currency.clone()).await?;
         let trigger = serde_json::json!({ "type": "order_completed", "by": "registration" });
         match self.settle_order_payment(&stored, &input.vendor.uid, snapshot, read_at, trigger).await? {
             OrderSettled::Recorded(history, _) => {
@@ -275,6 +254,26 @@ impl PaymentService {
             );
         }
     }
+}
+
+/// `snapshot` confirmed at the PG for `amount` of `currency` when it awaits
+/// the merchant's confirmation (Toss); any other as it is.
+async fn confirmed(
+    gateway: &dyn PaymentGateway,
+    input: &CreateHistory,
+    snapshot: PaymentSnapshot,
+    amount: payments_domain::Money,
+    currency: payments_domain::Currency,
+) -> Result<PaymentSnapshot, AppError> {
+    if snapshot.phase != PaymentPhase::AwaitingConfirmation {
+        return Ok(snapshot);
+    }
+    let order_id = snapshot
+        .order_id
+        .clone()
+        .ok_or_else(|| AppError::pg_bad_answer("the PG did not report the order id of a payment to confirm"))?;
+    let request = ConfirmRequest { order_id, amount, currency, idempotency_key: confirm_key(input) };
+    Ok(gateway.confirm_payment(&input.vendor.store_id, &input.vendor.uid, &request).await?)
 }
 
 /// The PG idempotency key of a registration's confirmation.

@@ -164,6 +164,9 @@ async fn a_client_whose_receiver_was_down_catches_up_from_its_feed_and_redeliver
     registered(app, &a, &order_a).await;
     registered(app, &b, &order_b).await;
     let cursor = a.client.list_events(None, None).await.expect("a's feed").next_after;
+    // The legacy client's key is every keyless backend's: it has no feed.
+    let legacy = assert_status(app.client.list_events(None, None).await, 403);
+    assert_eq!(legacy.code(), Some("SCOPE_MISSING"));
     assert_eq!(cursor, None, "a registration answered is not an event");
 
     a.hooks.set_answer(payments_e2e::Answer::Script(vec![503; 64]));

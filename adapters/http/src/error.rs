@@ -414,26 +414,27 @@ operation_error!(
     causes: [ACCESS],
     edge: [ENCRYPTED_EDGE]
 );
+/// What making a record (a payment, an order) can meet besides the PG: its
+/// fields, its source taken, the password of the order it falls under.
+const NEW_RECORD: &[Cause] = &[
+    Cause::InvalidField,
+    Cause::AmountNotRepresentable,
+    Cause::WebhookUrlRefused,
+    Cause::AlreadyRegistered,
+    Cause::WrongPassword,
+    Cause::RecordLocked,
+    Cause::StorageUnavailable,
+    Cause::ServerBusy,
+    Cause::Internal,
+];
+
 operation_error!(
     /// Errors of registering a payment.
     RegisterError,
     causes: [
         PG_CALL,
-        &[
-            Cause::InvalidField,
-            Cause::AmountNotRepresentable,
-            Cause::WebhookUrlRefused,
-            Cause::AlreadyRegistered,
-            Cause::OrderMismatch,
-            Cause::PriceMismatch,
-            Cause::CurrencyMismatch,
-            Cause::PaymentNotPayable,
-            Cause::WrongPassword,
-            Cause::RecordLocked,
-            Cause::StorageUnavailable,
-            Cause::ServerBusy,
-            Cause::Internal,
-        ],
+        NEW_RECORD,
+        &[Cause::OrderMismatch, Cause::PriceMismatch, Cause::CurrencyMismatch, Cause::PaymentNotPayable],
     ],
     edge: [ENCRYPTED_EDGE, IDEMPOTENT_EDGE]
 );
@@ -451,20 +452,7 @@ operation_error!(
 operation_error!(
     /// Errors of registering an order.
     OrderError,
-    causes: [
-        PG_CALL,
-        &[
-            Cause::InvalidField,
-            Cause::AmountNotRepresentable,
-            Cause::WebhookUrlRefused,
-            Cause::AlreadyRegistered,
-            Cause::WrongPassword,
-            Cause::RecordLocked,
-            Cause::StorageUnavailable,
-            Cause::ServerBusy,
-            Cause::Internal,
-        ],
-    ],
+    causes: [PG_CALL, NEW_RECORD],
     edge: [ENCRYPTED_EDGE, IDEMPOTENT_EDGE]
 );
 operation_error!(
