@@ -6,6 +6,7 @@
 
 mod card_numbers;
 mod clients;
+mod clients_only;
 mod flows;
 mod limits;
 mod metrics;
