@@ -89,6 +89,12 @@ fn random_text(n: usize) -> Vec<u8> {
     out
 }
 
+/// A fresh `whsec_` secret: 32 random bytes.
+fn new_webhook_secret() -> String {
+    use base64::Engine as _;
+    format!("whsec_{}", base64::engine::general_purpose::STANDARD.encode(random(32)))
+}
+
 fn base64url(bytes: &[u8]) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
@@ -120,14 +126,12 @@ impl ClientService {
             created_at: self.clock.now(),
             revoked_at: None,
         };
-        let api_key = format!("{}{}", self.mode.prefix(), base64url(&random(KEY_BYTES)));
+        let api_key = self.new_key();
         let secrets = ClientSecrets {
             wire_key: random_text(32),
             wire_iv: random_text(16),
-            webhook_secret: format!("whsec_{}", {
-                use base64::Engine as _;
-                base64::engine::general_purpose::STANDARD.encode(random(32))
-            }),
+            webhook_secret: new_webhook_secret(),
+            previous_webhook_secret: None,
         };
         match self.repository.insert_client(&client, &lookup_digest(&api_key), &secrets).await {
             Ok(()) => Ok(IssuedClient { client, api_key, secrets }),
@@ -169,6 +173,49 @@ impl ClientService {
         }
     }
 
+    /// A fresh API key of this server's mode.
+    fn new_key(&self) -> String {
+        format!("{}{}", self.mode.prefix(), base64url(&random(KEY_BYTES)))
+    }
+
+    /// Gives a client a new API key (answered once); the current one stays
+    /// valid for `grace`, so its backend can switch without downtime.
+    ///
+    /// # Errors
+    /// `RecordNotFound`; a storage failure.
+    pub async fn rotate_key(&self, id: ClientId, grace: std::time::Duration) -> Result<String, AppError> {
+        let api_key = self.new_key();
+        let until = self.after(grace);
+        if self.repository.rotate_client_key(id, &lookup_digest(&api_key), until).await? {
+            Ok(api_key)
+        } else {
+            Err(AppError::RecordNotFound(crate::RecordKind::Client))
+        }
+    }
+
+    /// Gives a client a new webhook secret (answered once); deliveries are
+    /// signed with both for `grace` (Standard Webhooks' space-separated
+    /// signatures), so its receivers can switch at their pace.
+    ///
+    /// # Errors
+    /// `RecordNotFound`; a storage failure.
+    pub async fn rotate_webhook_secret(&self, id: ClientId, grace: std::time::Duration) -> Result<String, AppError> {
+        let mut secrets = self.show(id).await?.secrets;
+        let secret = new_webhook_secret();
+        let previous = std::mem::replace(&mut secrets.webhook_secret, secret.clone());
+        secrets.previous_webhook_secret = Some((previous, self.after(grace)));
+        if self.repository.replace_client_secrets(id, &secrets).await? {
+            Ok(secret)
+        } else {
+            Err(AppError::RecordNotFound(crate::RecordKind::Client))
+        }
+    }
+
+    fn after(&self, grace: std::time::Duration) -> Timestamp {
+        let now = self.clock.now();
+        now.checked_add_signed(chrono::Duration::from_std(grace).unwrap_or(chrono::Duration::MAX)).unwrap_or(now)
+    }
+
     /// The client of an `Authorization` header value (`Bearer <key>`).
     ///
     /// # Errors
@@ -183,7 +230,7 @@ impl ClientService {
         if !key.starts_with(self.mode.prefix()) {
             return Err(refused());
         }
-        match self.repository.find_client_by_key(&lookup_digest(key)).await? {
+        match self.repository.find_client_by_key(&lookup_digest(key), self.clock.now()).await? {
             Some(stored) if stored.client.revoked_at.is_none() => Ok(stored),
             _ => Err(refused()),
         }
@@ -240,18 +287,23 @@ mod tests {
                 created_at: crate::test_support::at(0),
                 revoked_at: revoked,
             },
-            secrets: ClientSecrets { wire_key: vec![0; 32], wire_iv: vec![0; 16], webhook_secret: "whsec_x".into() },
+            secrets: ClientSecrets {
+                wire_key: vec![0; 32],
+                wire_iv: vec![0; 16],
+                webhook_secret: "whsec_x".into(),
+                previous_webhook_secret: None,
+            },
         };
         repository
             .expect_find_client_by_key()
-            .with(eq(lookup_digest("pk_test_good")))
-            .returning(move |_| Ok(Some(client(None))));
+            .with(eq(lookup_digest("pk_test_good")), always())
+            .returning(move |_, _| Ok(Some(client(None))));
         let revoked = client(Some(crate::test_support::at(1)));
         repository
             .expect_find_client_by_key()
-            .with(eq(lookup_digest("pk_test_revoked")))
-            .returning(move |_| Ok(Some(revoked.clone())));
-        repository.expect_find_client_by_key().returning(|_| Ok(None));
+            .with(eq(lookup_digest("pk_test_revoked")), always())
+            .returning(move |_, _| Ok(Some(revoked.clone())));
+        repository.expect_find_client_by_key().returning(|_, _| Ok(None));
         let service = service(repository);
         assert_eq!(service.authenticate("Bearer pk_test_good").await.unwrap().client.name.as_str(), "orders");
         let mut messages = std::collections::BTreeSet::new();

@@ -189,6 +189,25 @@ enum ClientCommand {
         /// The client's id.
         id: uuid::Uuid,
     },
+    /// Give a client a new API key, printed once; the old one stays valid
+    /// for the grace period, so its backend switches without downtime.
+    RotateKey {
+        /// The client's id.
+        id: uuid::Uuid,
+        /// How long the old key stays valid: 30m, 24h, 7d, ...
+        #[arg(long, default_value = "24h")]
+        grace: String,
+    },
+    /// Give a client a new webhook secret, printed once; deliveries are
+    /// signed with both for the grace period (Standard Webhooks' several
+    /// signatures), so its receivers switch at their pace.
+    RotateWebhookSecret {
+        /// The client's id.
+        id: uuid::Uuid,
+        /// How long the old secret signs too: 30m, 24h, 7d, ...
+        #[arg(long, default_value = "24h")]
+        grace: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -270,6 +289,21 @@ async fn run_client_command(
                     client.created_at.to_rfc3339()
                 );
             }
+            Ok(())
+        }
+        ClientCommand::RotateKey { id, grace } => {
+            let grace = config::parse_duration("--grace", &grace).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let key = clients.rotate_key(payments_domain::ClientId::from_uuid(id), grace).await.map_err(fail)?;
+            println!("client {id}: new api key (not shown again)  {key}");
+            println!("the old key stays valid for {} s", grace.as_secs());
+            Ok(())
+        }
+        ClientCommand::RotateWebhookSecret { id, grace } => {
+            let grace = config::parse_duration("--grace", &grace).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let client = payments_domain::ClientId::from_uuid(id);
+            let secret = clients.rotate_webhook_secret(client, grace).await.map_err(fail)?;
+            println!("client {id}: new webhook secret (not shown again)  {secret}");
+            println!("deliveries are signed with the old one too for {} s", grace.as_secs());
             Ok(())
         }
         ClientCommand::Revoke { id } => {

@@ -192,6 +192,8 @@ async fn help_of_each_subcommand_says_what_it_does_and_what_it_reads() {
             (&["keys"], "keys", &["PAYMENT_DATABASE_URL"]),
             (&["clients"], "clients", &["PAYMENT_DATABASE_URL", "PAYMENT_MODE"]),
             (&["clients", "add"], "print its API key", &["--name", "--scopes", "once"]),
+            (&["clients", "rotate-key"], "new API key", &["--grace"]),
+            (&["clients", "rotate-webhook-secret"], "new webhook secret", &["--grace"]),
             (&["keys", "rotate"], "Re-encrypt", &["PAYMENT_*_ENCRYPTION_KEY", "PAYMENT_*_ENCRYPTION_PREVIOUS_KEYS"]),
             (&["env"], "environment variable", &["Reads no PAYMENT_* variable"]),
             (&["reconcile"], "Re-read at the PGs", &["--since", "--dry-run", "serve reads"]),
@@ -243,6 +245,14 @@ async fn clients_are_added_listed_and_revoked_and_secrets_printed_once() {
         let listed = run(dir.path(), &[], &["clients", "list"]).await;
         assert!(listed.stdout.contains(&id) && listed.stdout.contains("read,register"), "{}", listed.stdout);
         assert!(!listed.stdout.contains(&key) && !listed.stdout.contains("whsec_"), "no secrets: {}", listed.stdout);
+        let rotated = run(dir.path(), &[], &["clients", "rotate-key", &id, "--grace", "1h"]).await;
+        assert!(rotated.status.success(), "{}", rotated.stderr);
+        let new_key = rotated.stdout.split_whitespace().find(|w| w.starts_with("pk_test_")).expect("a new key");
+        assert_ne!(new_key, key, "a new key");
+        let secret = run(dir.path(), &[], &["clients", "rotate-webhook-secret", &id]).await;
+        assert!(secret.status.success() && secret.stdout.contains("whsec_"), "{}", secret.stdout);
+        let bad_grace = run(dir.path(), &[], &["clients", "rotate-key", &id, "--grace", "forever"]).await;
+        assert!(!bad_grace.status.success() && bad_grace.stderr.contains("--grace"), "{}", bad_grace.stderr);
         assert!(run(dir.path(), &[], &["clients", "revoke", &id]).await.status.success());
         let again = run(dir.path(), &[], &["clients", "revoke", &id]).await;
         assert!(!again.status.success(), "revoked once");

@@ -1089,6 +1089,8 @@ pub struct TestClient {
     pub hooks: Receiver,
     /// Its wire key and IV, to seal a body by hand.
     pub cipher: payments_crypto::WireCipher,
+    /// Its webhook secret as added.
+    pub webhook_secret: String,
 }
 
 impl TestApp {
@@ -1133,6 +1135,7 @@ impl TestApp {
             client,
             hooks: Receiver::start_with(&keys).await,
             cipher: payments_crypto::WireCipher::new(&secrets.wire_key, &secrets.wire_iv).expect("a cipher"),
+            webhook_secret: secrets.webhook_secret.clone(),
         }
     }
 
@@ -1146,5 +1149,34 @@ impl TestApp {
         let repositories = database.repositories(payments_server::app::at_rest_keys(&self.config));
         payments_server::app::client_service(&self.config, &repositories).revoke(id).await.expect("revoked");
         database.close().await;
+    }
+}
+
+impl TestApp {
+    /// Rotates a client's API key (`payments clients rotate-key`); the new key.
+    ///
+    /// # Panics
+    /// When it cannot.
+    pub async fn rotate_client_key(&self, id: payments_domain::ClientId, grace: Duration) -> String {
+        let pool = payments_sqlx::PoolConfig::default();
+        let database = payments_sqlx::Database::connect(&self.database_url, &pool).await.expect("the test database");
+        let repositories = database.repositories(payments_server::app::at_rest_keys(&self.config));
+        let key = payments_server::app::client_service(&self.config, &repositories).rotate_key(id, grace).await;
+        database.close().await;
+        key.expect("rotated")
+    }
+
+    /// Rotates a client's webhook secret (`payments clients rotate-webhook-secret`); the new secret.
+    ///
+    /// # Panics
+    /// When it cannot.
+    pub async fn rotate_client_secret(&self, id: payments_domain::ClientId, grace: Duration) -> String {
+        let pool = payments_sqlx::PoolConfig::default();
+        let database = payments_sqlx::Database::connect(&self.database_url, &pool).await.expect("the test database");
+        let repositories = database.repositories(payments_server::app::at_rest_keys(&self.config));
+        let secret =
+            payments_server::app::client_service(&self.config, &repositories).rotate_webhook_secret(id, grace).await;
+        database.close().await;
+        secret.expect("rotated")
     }
 }

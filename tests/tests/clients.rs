@@ -15,6 +15,7 @@ payments_e2e::scenarios!(
     keys_that_do_not_authenticate_are_401_and_a_missing_scope_403,
     a_client_whose_receiver_was_down_catches_up_from_its_feed_and_redelivers,
     a_client_past_its_rate_is_429_while_another_is_served,
+    a_rotated_key_and_secret_overlap_for_their_grace_only,
 );
 
 /// `client` registers a PortOne payment of 10,000 for `order`, announced to its own receiver.
@@ -236,4 +237,42 @@ async fn a_client_past_its_rate_is_429_while_another_is_served(app: &TestApp) {
     }
     tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
     assert!(slow.client.list_events(None, Some(1)).await.is_ok(), "served again once its bucket refilled");
+}
+
+/// A rotated key: old and new both serve for the grace period, then only the
+/// new. A rotated secret: deliveries verify under the old and under the new
+/// during the grace period (two signatures), then under the new only.
+async fn a_rotated_key_and_secret_overlap_for_their_grace_only(app: &TestApp) {
+    let grace = std::time::Duration::from_secs(2);
+    let a = app.add_client("orders service", "all").await;
+    let order = unique("order");
+    registered(app, &a, &order).await;
+    let new_key = app.rotate_client_key(a.id, grace).await;
+    let new_secret = app.rotate_client_secret(a.id, grace).await;
+    let renewed = a.client.clone().with_api_key(new_key);
+    assert!(a.client.get_history(&accessor(&order)).await.is_ok(), "the old key serves during its grace");
+    assert!(renewed.get_history(&accessor(&order)).await.is_ok(), "the new key serves");
+
+    // A delivery now verifies under the old secret (the receiver's) ...
+    renewed.cancel_history(&cancel_body(&order, 1_000)).await.expect("cancelled");
+    let first = a.hooks.delivered(&order, 1).await[0].webhook().id;
+    // ... and under the new one (the same event, redelivered).
+    a.hooks.set_secret(&new_secret);
+    renewed.redeliver_event(first).await.expect("redelivered");
+    a.hooks.wait_until("verified under the new secret", |all| all.len() >= 2).await;
+    assert!(a.hooks.rejected().is_empty(), "both signatures verify during the grace: {:?}", a.hooks.rejected());
+
+    // Past the grace: the old key is refused, and only the new secret signs.
+    tokio::time::sleep(grace + std::time::Duration::from_millis(200)).await;
+    assert_eq!(assert_status(a.client.get_history(&accessor(&order)).await, 401).code(), Some("UNAUTHENTICATED"));
+    assert!(renewed.get_history(&accessor(&order)).await.is_ok());
+    renewed.redeliver_event(first).await.expect("redelivered");
+    a.hooks.wait_until("verified under the new secret again", |all| all.len() >= 3).await;
+    assert!(a.hooks.rejected().is_empty(), "the new secret verifies after the grace");
+    a.hooks.set_secret(&a.webhook_secret);
+    renewed.redeliver_event(first).await.expect("redelivered");
+    while a.hooks.rejected().is_empty() {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(a.hooks.rejected()[0].starts_with("signature"), "the old secret no longer signs: {:?}", a.hooks.rejected());
 }

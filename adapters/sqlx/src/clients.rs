@@ -26,6 +26,22 @@ struct Sealed {
     wire_key: String,
     wire_iv: String,
     webhook_secret: String,
+    /// The secret before the last rotation, and until when it signs (milliseconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    previous_webhook_secret: Option<(String, i64)>,
+}
+
+fn seal_secrets(store: &Store, id: ClientId, secrets: &ClientSecrets) -> Result<String, RepositoryError> {
+    let sealed = Sealed {
+        wire_key: b64().encode(&secrets.wire_key),
+        wire_iv: b64().encode(&secrets.wire_iv),
+        webhook_secret: secrets.webhook_secret.clone(),
+        previous_webhook_secret: secrets
+            .previous_webhook_secret
+            .as_ref()
+            .map(|(secret, until)| (secret.clone(), until.timestamp_millis())),
+    };
+    codec::seal_json(&store.keys.histories, SECRETS, id.as_uuid(), &sealed)
 }
 
 fn b64() -> base64::engine::GeneralPurpose {
@@ -42,6 +58,13 @@ impl Store {
             wire_key: b64().decode(open.wire_key).map_err(|e| bad("wire key", &e))?,
             wire_iv: b64().decode(open.wire_iv).map_err(|e| bad("wire iv", &e))?,
             webhook_secret: open.webhook_secret,
+            previous_webhook_secret: match open.previous_webhook_secret {
+                Some((secret, until)) => Some((
+                    secret,
+                    chrono::DateTime::from_timestamp_millis(until).ok_or_else(|| bad("previous secret", &until))?,
+                )),
+                None => None,
+            },
         };
         let client = Client {
             id: ClientId::from_uuid(id),
@@ -64,12 +87,7 @@ impl ClientRepository for Store {
         api_key_digest: &str,
         secrets: &ClientSecrets,
     ) -> Result<(), RepositoryError> {
-        let sealed = Sealed {
-            wire_key: b64().encode(&secrets.wire_key),
-            wire_iv: b64().encode(&secrets.wire_iv),
-            webhook_secret: secrets.webhook_secret.clone(),
-        };
-        let sealed = codec::seal_json(&self.keys.histories, SECRETS, client.id.as_uuid(), &sealed)?;
+        let sealed = seal_secrets(self, client.id, secrets)?;
         let inserted = sqlx::query(&format!(
             "INSERT INTO payment_clients ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
         ))
@@ -93,13 +111,51 @@ impl ClientRepository for Store {
         }
     }
 
-    async fn find_client_by_key(&self, api_key_digest: &str) -> Result<Option<StoredClient>, RepositoryError> {
-        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM payment_clients WHERE api_key_digest = $1"))
-            .bind(api_key_digest)
-            .fetch_optional(&self.pool)
+    async fn find_client_by_key(
+        &self,
+        api_key_digest: &str,
+        now: Timestamp,
+    ) -> Result<Option<StoredClient>, RepositoryError> {
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM payment_clients WHERE api_key_digest = $1 \
+             OR (previous_api_key_digest = $1 AND previous_key_until > $2) LIMIT 1"
+        ))
+        .bind(api_key_digest)
+        .bind(ts_col(now))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
+        row.as_ref().map(|row| self.client_row(row)).transpose()
+    }
+
+    async fn rotate_client_key(
+        &self,
+        id: ClientId,
+        api_key_digest: &str,
+        previous_until: Timestamp,
+    ) -> Result<bool, RepositoryError> {
+        let rotated = sqlx::query(
+            "UPDATE payment_clients SET previous_api_key_digest = api_key_digest, previous_key_until = $1, \
+             api_key_digest = $2 WHERE id = $3",
+        )
+        .bind(ts_col(previous_until))
+        .bind(api_key_digest)
+        .bind(id_col(id.as_uuid()))
+        .execute(self.writer()?)
+        .await
+        .map_err(db_err)?;
+        Ok(rotated.rows_affected() == 1)
+    }
+
+    async fn replace_client_secrets(&self, id: ClientId, secrets: &ClientSecrets) -> Result<bool, RepositoryError> {
+        let sealed = seal_secrets(self, id, secrets)?;
+        let replaced = sqlx::query("UPDATE payment_clients SET secrets = $1 WHERE id = $2")
+            .bind(sealed)
+            .bind(id_col(id.as_uuid()))
+            .execute(self.writer()?)
             .await
             .map_err(db_err)?;
-        row.as_ref().map(|row| self.client_row(row)).transpose()
+        Ok(replaced.rows_affected() == 1)
     }
 
     async fn find_client(&self, id: ClientId) -> Result<Option<StoredClient>, RepositoryError> {

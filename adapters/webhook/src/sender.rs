@@ -91,11 +91,18 @@ pub struct HttpWebhookSender {
     client_keys: Arc<std::sync::Mutex<std::collections::HashMap<ClientId, Arc<ClientKeys>>>>,
 }
 
-/// What seals and signs a client's deliveries.
+/// What seals and signs a client's deliveries, as read at `read`.
 struct ClientKeys {
     cipher: WireCipher,
     secret: WebhookSecret,
+    /// The secret before its last rotation, signing too until this time.
+    previous: Option<(WebhookSecret, chrono::DateTime<chrono::Utc>)>,
+    read: std::time::Instant,
 }
+
+/// How long a client's keys are used before they are read again (a
+/// rotated secret signs from then on; the previous one signs on meanwhile).
+const CLIENT_KEYS_FOR: Duration = Duration::from_secs(10);
 
 /// Most clients whose keys are remembered (one per backend service).
 const MAX_CLIENT_KEYS: usize = 1_000;
@@ -150,12 +157,14 @@ impl HttpWebhookSender {
     /// The exact body and headers of a delivery of `event` at `timestamp`,
     /// under the legacy client's keys.
     pub fn envelope(&self, event: &WebhookEvent, timestamp: i64) -> (String, [(&'static str, String); 3]) {
-        envelope(&self.cipher, &self.secret, &self.render, event, timestamp)
+        envelope(&self.cipher, &[&self.secret], &self.render, event, timestamp)
     }
 
     /// The keys of `client`'s deliveries.
     async fn keys_of(&self, client: ClientId) -> Result<Arc<ClientKeys>, String> {
-        if let Some(keys) = self.client_keys.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&client) {
+        if let Some(keys) = self.client_keys.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&client)
+            && keys.read.elapsed() < CLIENT_KEYS_FOR
+        {
             return Ok(keys.clone());
         }
         let clients = self.clients.as_ref().ok_or("no clients are configured here")?;
@@ -166,7 +175,11 @@ impl HttpWebhookSender {
             .ok_or_else(|| format!("client {client} is not known"))?;
         let cipher = WireCipher::new(&stored.secrets.wire_key, &stored.secrets.wire_iv).map_err(|e| e.to_string())?;
         let secret = WebhookSecret::parse(&stored.secrets.webhook_secret).map_err(|e| e.to_string())?;
-        let keys = Arc::new(ClientKeys { cipher, secret });
+        let previous = match &stored.secrets.previous_webhook_secret {
+            Some((old, until)) => Some((WebhookSecret::parse(old).map_err(|e| e.to_string())?, *until)),
+            None => None,
+        };
+        let keys = Arc::new(ClientKeys { cipher, secret, previous, read: std::time::Instant::now() });
         let mut known = self.client_keys.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if known.len() >= MAX_CLIENT_KEYS {
             known.clear();
@@ -177,17 +190,19 @@ impl HttpWebhookSender {
 }
 
 /// The body of a delivery of `event` sealed with `cipher`, and its Standard
-/// Webhooks headers signed with `secret`.
+/// Webhooks headers signed with each of `secrets` (space-separated: a
+/// receiver accepts any it holds).
 fn envelope(
     cipher: &WireCipher,
-    secret: &WebhookSecret,
+    secrets: &[&WebhookSecret],
     render: &RenderBody,
     event: &WebhookEvent,
     timestamp: i64,
 ) -> (String, [(&'static str, String); 3]) {
     let body = cipher.encrypt(&render(event));
     let id = event.id().to_string();
-    let signature = secret.sign(&id, timestamp, &body);
+    let signatures: Vec<String> = secrets.iter().map(|secret| secret.sign(&id, timestamp, &body)).collect();
+    let signature = signatures.join(" ");
     (body, [("webhook-id", id), ("webhook-timestamp", timestamp.to_string()), ("webhook-signature", signature)])
 }
 
@@ -220,7 +235,15 @@ impl WebhookSender for HttpWebhookSender {
             self.envelope(event, timestamp)
         } else {
             match self.keys_of(client).await {
-                Ok(keys) => envelope(&keys.cipher, &keys.secret, &self.render, event, timestamp),
+                Ok(keys) => {
+                    let mut secrets = vec![&keys.secret];
+                    if let Some((previous, until)) = &keys.previous
+                        && chrono::Utc::now() < *until
+                    {
+                        secrets.push(previous);
+                    }
+                    envelope(&keys.cipher, &secrets, &self.render, event, timestamp)
+                }
                 Err(why) => {
                     // Not sent: retried on the schedule, by when the keys may read.
                     tracing::error!(event = %event.id(), %client, %why, "the keys of a client's webhook cannot be read");

@@ -16,6 +16,9 @@ pub struct ClientSecrets {
     pub wire_iv: Vec<u8>,
     /// `whsec_` + base64.
     pub webhook_secret: String,
+    /// The secret before the last rotation, still signing deliveries (beside
+    /// the new one) until this time, so receivers switch at their pace.
+    pub previous_webhook_secret: Option<(String, Timestamp)>,
 }
 
 impl std::fmt::Debug for ClientSecrets {
@@ -46,11 +49,35 @@ pub trait ClientRepository: Send + Sync {
         secrets: &ClientSecrets,
     ) -> Result<(), RepositoryError>;
 
-    /// The client whose API key has this digest (revoked or not).
+    /// The client whose API key has this digest (revoked or not), or whose
+    /// key before its last rotation has it and is still valid at `now`.
     ///
     /// # Errors
     /// `Unavailable`; `Corrupt` when its secrets do not open.
-    async fn find_client_by_key(&self, api_key_digest: &str) -> Result<Option<StoredClient>, RepositoryError>;
+    async fn find_client_by_key(
+        &self,
+        api_key_digest: &str,
+        now: Timestamp,
+    ) -> Result<Option<StoredClient>, RepositoryError>;
+
+    /// Replaces a client's API key by the one of digest `api_key_digest`,
+    /// the current one staying valid until `previous_until`; `false` for no
+    /// such client.
+    ///
+    /// # Errors
+    /// `Unavailable`.
+    async fn rotate_client_key(
+        &self,
+        id: ClientId,
+        api_key_digest: &str,
+        previous_until: Timestamp,
+    ) -> Result<bool, RepositoryError>;
+
+    /// Replaces a client's secrets; `false` for no such client.
+    ///
+    /// # Errors
+    /// `Unavailable`.
+    async fn replace_client_secrets(&self, id: ClientId, secrets: &ClientSecrets) -> Result<bool, RepositoryError>;
 
     /// # Errors
     /// As [`ClientRepository::find_client_by_key`].

@@ -97,13 +97,22 @@ impl Delivery {
 }
 
 struct State {
-    signature: standardwebhooks::Webhook,
-    verifier: WebhookVerifier,
+    /// The signature checker and the client's verifier, of the secret held now.
+    secret: Mutex<(standardwebhooks::Webhook, WebhookVerifier)>,
+    keys: ReceiverKeys,
     cipher: WireCipher,
     answer: Mutex<Answer>,
     log: watch::Sender<Vec<Delivery>>,
     rejected: Mutex<Vec<String>>,
     failures_seen: Mutex<HashMap<String, u32>>,
+}
+
+/// The signature checker and the client's verifier of `secret` with `keys`' wire key.
+fn checkers(keys: &ReceiverKeys, secret: &str) -> (standardwebhooks::Webhook, WebhookVerifier) {
+    (
+        standardwebhooks::Webhook::new(secret).expect("the receiver's webhook secret"),
+        WebhookVerifier::new(secret, &keys.key, &keys.iv).expect("the receiver's keys"),
+    )
 }
 
 impl State {
@@ -117,12 +126,13 @@ impl State {
             }
             why
         };
-        self.signature.verify(body.as_bytes(), request.headers()).map_err(|e| reject(format!("signature: {e}")))?;
+        let secret = self.secret.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        secret.0.verify(body.as_bytes(), request.headers()).map_err(|e| reject(format!("signature: {e}")))?;
         let plaintext = self.cipher.decrypt(body).map_err(|e| reject(format!("cannot decrypt: {e}")))?;
         Ok(Delivery {
             id: request.header("webhook-id").unwrap_or_default().to_owned(),
             json: serde_json::from_str(&plaintext).unwrap_or(Value::Null),
-            webhook: self.verifier.verify(request.headers(), body).map_err(|e| e.to_string()),
+            webhook: secret.1.verify(request.headers(), body).map_err(|e| e.to_string()),
             plaintext,
             content_type: request.header("content-type").unwrap_or_default().to_owned(),
             answered: None,
@@ -220,13 +230,11 @@ impl Receiver {
     /// # Panics
     /// As [`Receiver::start`].
     pub async fn start_on(port: u16, keys: &ReceiverKeys, answer: Answer) -> Self {
-        let signature = standardwebhooks::Webhook::new(&keys.secret).expect("the receiver's webhook secret");
-        let verifier = WebhookVerifier::new(&keys.secret, &keys.key, &keys.iv).expect("the receiver's keys");
         let cipher = WireCipher::new(&keys.key, &keys.iv).expect("the receiver's wire key");
         let (log, log_rx) = watch::channel(Vec::new());
         let state = Arc::new(State {
-            signature,
-            verifier,
+            secret: Mutex::new(checkers(keys, &keys.secret)),
+            keys: keys.clone(),
             cipher,
             answer: Mutex::new(answer),
             log,
@@ -254,6 +262,15 @@ impl Receiver {
     /// of each event, then 200.
     pub fn flaky_url(&self, failures: u32) -> String {
         format!("{}/flaky/{failures}", self.base)
+    }
+
+    /// From now on checks signatures with `secret` (a rotated one) alone.
+    ///
+    /// # Panics
+    /// When the secret is malformed.
+    pub fn set_secret(&self, secret: &str) {
+        *self.state.secret.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
+            checkers(&self.state.keys, secret);
     }
 
     /// How `/hook` answers from now on.

@@ -6,6 +6,9 @@ CREATE TABLE payment_clients (
     id TEXT NOT NULL PRIMARY KEY,
     name TEXT NOT NULL,
     api_key_digest TEXT NOT NULL,
+    -- The key before the last rotation, valid until previous_key_until.
+    previous_api_key_digest TEXT,
+    previous_key_until INTEGER,
     secrets TEXT NOT NULL,
     scopes TEXT NOT NULL,
     plain_json BOOLEAN NOT NULL DEFAULT FALSE,
