@@ -181,9 +181,18 @@ enum ClientCommand {
         /// PAYMENT_CLIENT_RATE_PER_SEC of the server).
         #[arg(long)]
         rate: Option<u32>,
+        /// Its bodies and answers are plain JSON (application/json) instead
+        /// of the AES envelope: only behind TLS you trust end to end.
+        #[arg(long)]
+        plain_json: bool,
     },
     /// List the clients (no secrets).
     List,
+    /// Show one client (no secrets: they were shown once, at `add` or a rotation).
+    Show {
+        /// The client's id.
+        id: uuid::Uuid,
+    },
     /// Revoke a client: its key answers 401 from now on; its records stay.
     Revoke {
         /// The client's id.
@@ -256,11 +265,11 @@ async fn run_client_command(
 ) -> anyhow::Result<()> {
     let fail = |e: payments_application::AppError| anyhow::anyhow!("{e}");
     match command {
-        ClientCommand::Add { name, scopes, rate } => {
+        ClientCommand::Add { name, scopes, rate, plain_json } => {
             let new = payments_application::NewClient {
                 name: payments_domain::ClientName::parse(name).map_err(|e| anyhow::anyhow!("--{e}"))?,
                 scopes: payments_domain::Scopes::parse(&scopes).map_err(|e| anyhow::anyhow!("--{e}"))?,
-                plain_json: false,
+                plain_json,
                 rate_per_second: rate.filter(|r| *r > 0),
             };
             let issued = clients.add(new).await.map_err(fail)?;
@@ -289,6 +298,22 @@ async fn run_client_command(
                     client.created_at.to_rfc3339()
                 );
             }
+            Ok(())
+        }
+        ClientCommand::Show { id } => {
+            let stored = clients.show(payments_domain::ClientId::from_uuid(id)).await.map_err(fail)?;
+            let client = stored.client;
+            println!("id           {}", client.id);
+            println!("name         {}", client.name.as_str());
+            println!("scopes       {}", client.scopes.to_text());
+            println!(
+                "rate         {}",
+                client.rate_per_second.map_or("the server's default".to_owned(), |r| format!("{r}/s"))
+            );
+            println!("created      {}", client.created_at.to_rfc3339());
+            println!("revoked      {}", client.revoked_at.map_or("no".to_owned(), |at| at.to_rfc3339()));
+            let previous = stored.secrets.previous_webhook_secret.map(|(_, until)| until.to_rfc3339());
+            println!("old secret   {}", previous.map_or("none".to_owned(), |until| format!("signs until {until}")));
             Ok(())
         }
         ClientCommand::RotateKey { id, grace } => {

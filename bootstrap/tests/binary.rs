@@ -245,6 +245,8 @@ async fn clients_are_added_listed_and_revoked_and_secrets_printed_once() {
         let listed = run(dir.path(), &[], &["clients", "list"]).await;
         assert!(listed.stdout.contains(&id) && listed.stdout.contains("read,register"), "{}", listed.stdout);
         assert!(!listed.stdout.contains(&key) && !listed.stdout.contains("whsec_"), "no secrets: {}", listed.stdout);
+        let shown = run(dir.path(), &[], &["clients", "show", &id]).await;
+        assert!(shown.stdout.contains("orders service") && !shown.stdout.contains("whsec_"), "{}", shown.stdout);
         let rotated = run(dir.path(), &[], &["clients", "rotate-key", &id, "--grace", "1h"]).await;
         assert!(rotated.status.success(), "{}", rotated.stderr);
         let new_key = rotated.stdout.split_whitespace().find(|w| w.starts_with("pk_test_")).expect("a new key");

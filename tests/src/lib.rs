@@ -1108,6 +1108,15 @@ impl TestApp {
     /// # Panics
     /// As [`Self::add_client`].
     pub async fn add_client_at_rate(&self, name: &str, scopes: &str, rate: Option<u32>) -> TestClient {
+        self.add_client_as(name, scopes, rate, false).await
+    }
+
+    /// As [`Self::add_client`]: `rate` requests a second (`None`: the
+    /// server's default), bodies plain JSON when `plain_json`.
+    ///
+    /// # Panics
+    /// As [`Self::add_client`].
+    pub async fn add_client_as(&self, name: &str, scopes: &str, rate: Option<u32>, plain_json: bool) -> TestClient {
         let pool = payments_sqlx::PoolConfig::default();
         let database = payments_sqlx::Database::connect(&self.database_url, &pool).await.expect("the test database");
         let repositories = database.repositories(payments_server::app::at_rest_keys(&self.config));
@@ -1115,7 +1124,7 @@ impl TestApp {
         let new = payments_application::NewClient {
             name: payments_domain::ClientName::parse(name).expect("a name"),
             scopes: payments_domain::Scopes::parse(scopes).expect("scopes"),
-            plain_json: false,
+            plain_json,
             rate_per_second: rate,
         };
         let issued = clients.add(new).await.expect("the client is added");

@@ -16,6 +16,7 @@ payments_e2e::scenarios!(
     a_client_whose_receiver_was_down_catches_up_from_its_feed_and_redelivers,
     a_client_past_its_rate_is_429_while_another_is_served,
     a_rotated_key_and_secret_overlap_for_their_grace_only,
+    a_plain_json_client_sends_and_reads_json,
 );
 
 /// `client` registers a PortOne payment of 10,000 for `order`, announced to its own receiver.
@@ -275,4 +276,41 @@ async fn a_rotated_key_and_secret_overlap_for_their_grace_only(app: &TestApp) {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     assert!(a.hooks.rejected()[0].starts_with("signature"), "the old secret no longer signs: {:?}", a.hooks.rejected());
+}
+
+/// A client added with plain JSON bodies (behind trusted TLS): it registers
+/// and reads with `application/json` and gets JSON back; a sealed body is
+/// 415 for it; its records are still its own.
+async fn a_plain_json_client_sends_and_reads_json(app: &TestApp) {
+    let plain = app.add_client_as("reporting over TLS", "all", None, true).await;
+    let order = unique("order");
+    let uid = app.card_payment(Pg::PortOne, &order, 10_000).await;
+    let body = json!({
+        "vendor": {"code": "portone", "store_id": payments_e2e::store_of(Pg::PortOne), "uid": uid},
+        "source": {"schema": "shop", "table": "orders", "id": order},
+        "price": 10_000, "password": PASSWORD, "webhook_url": plain.hooks.url(),
+    });
+    let sent = app
+        .http
+        .post(format!("{}/payments/histories", app.url()))
+        .bearer_auth(&plain.api_key)
+        .json(&body)
+        .send()
+        .await
+        .expect("the server answers");
+    assert_eq!(sent.status().as_u16(), 201);
+    assert!(sent.headers()["content-type"].to_str().unwrap().starts_with("application/json"));
+    let registered: serde_json::Value = sent.json().await.expect("plain JSON back");
+    assert_eq!(registered["source"]["id"], json!(order));
+    let sealed = app
+        .http
+        .patch(format!("{}/payments/histories/get", app.url()))
+        .bearer_auth(&plain.api_key)
+        .header("content-type", "text/plain; charset=utf-8")
+        .body(plain.cipher.encrypt(b"{}"))
+        .send()
+        .await
+        .expect("the server answers");
+    assert_eq!(sealed.status().as_u16(), 415, "its bodies are JSON");
+    assert_status(app.client.get_history(&accessor(&order)).await, 404);
 }

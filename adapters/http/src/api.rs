@@ -272,7 +272,7 @@ impl PaymentsApi {
         let delivery = delivering(&state)?;
         let after = after.0.map(payments_domain::EventId::from_uuid);
         let events = delivery.feed(caller.client, after, limit.0.unwrap_or(50)).await?;
-        Ok(EncryptedOk::new(&EventFeedBody::of(&events), &caller.cipher))
+        Ok(EncryptedOk::new(&EventFeedBody::of(&events), &caller.envelope))
     }
 
     /// Redeliver an event
@@ -298,7 +298,7 @@ impl PaymentsApi {
         // The page starting at this event (ids order events).
         let before = payments_domain::EventId::from_uuid(uuid::Uuid::from_u128(id.0.as_u128().saturating_sub(1)));
         let fed = delivery.feed(caller.client, Some(before), 1).await?;
-        Ok(EncryptedOk::new(&EventFeedBody::of(&fed), &caller.cipher))
+        Ok(EncryptedOk::new(&EventFeedBody::of(&fed), &caller.envelope))
     }
 
     /// Read an order by its source
@@ -316,7 +316,7 @@ impl PaymentsApi {
         caller.require(Scope::Read)?;
         let (source, password) = body.value.try_into_domain()?;
         let order = state.payments.get_order(caller.client, &source, &password).await?;
-        Ok(EncryptedOk::new(&OrderBody::at(&order, now()), &caller.cipher))
+        Ok(EncryptedOk::new(&OrderBody::at(&order, now()), &caller.envelope))
     }
 
     /// Read a payment by its source
@@ -332,7 +332,7 @@ impl PaymentsApi {
         caller.require(Scope::Read)?;
         let (locator, password) = history_locator_by_source(body.value)?;
         let history = state.payments.get_history(caller.client, locator, &password).await?;
-        Ok(EncryptedOk::new(&HistoryBody::from(&history), &caller.cipher))
+        Ok(EncryptedOk::new(&HistoryBody::from(&history), &caller.envelope))
     }
 
     /// Read a payment by its id
@@ -355,7 +355,7 @@ impl PaymentsApi {
         let password = body.value.try_into_domain()?;
         let history =
             state.payments.get_history(caller.client, Locator::Id(HistoryId::from_uuid(id.0)), &password).await?;
-        Ok(EncryptedOk::new(&HistoryBody::from(&history), &caller.cipher))
+        Ok(EncryptedOk::new(&HistoryBody::from(&history), &caller.envelope))
     }
 
     /// Cancel a payment
@@ -463,7 +463,7 @@ impl PaymentsApi {
         caller.require(Scope::Cards)?;
         let (source, password) = body.value.try_into_domain()?;
         let reservation = state.payments.get_saved_card(caller.client, Locator::Source(source), &password).await?;
-        Ok(EncryptedOk::new(&ReservationBody::from(&reservation), &caller.cipher))
+        Ok(EncryptedOk::new(&ReservationBody::from(&reservation), &caller.envelope))
     }
 
     /// Read a saved card by its id
@@ -486,7 +486,7 @@ impl PaymentsApi {
         let password = body.value.try_into_domain()?;
         let locator = Locator::Id(SavedCardId::from_uuid(id.0));
         let reservation = state.payments.get_saved_card(caller.client, locator, &password).await?;
-        Ok(EncryptedOk::new(&ReservationBody::from(&reservation), &caller.cipher))
+        Ok(EncryptedOk::new(&ReservationBody::from(&reservation), &caller.envelope))
     }
 
     /// Charge a saved card
@@ -566,7 +566,7 @@ impl PaymentsApi {
         let password = body.value.try_into_domain()?;
         let locator = Locator::Id(SavedCardId::from_uuid(id.0));
         let reservation = state.payments.remove_saved_card(caller.client, locator, &password).await?;
-        Ok(EncryptedOk::new(&ReservationBody::from(&reservation), &caller.cipher))
+        Ok(EncryptedOk::new(&ReservationBody::from(&reservation), &caller.envelope))
     }
 
     /// Receive an Iamport notification
@@ -676,7 +676,7 @@ impl PaymentsApi {
     /// it was built from, and when it started.
     #[oai(path = "/monitors/system", method = "get", operation_id = "system", tag = "ApiTags::Monitors")]
     async fn system(&self, state: Data<&Arc<HttpState>>) -> Result<EncryptedOk<SystemBody>, MonitorError> {
-        Ok(EncryptedOk::new(&state.system.body(), &state.cipher))
+        Ok(EncryptedOk::new(&state.system.body(), &crate::Envelope::Aes(state.cipher.clone())))
     }
 
     /// Resource use
@@ -716,6 +716,6 @@ impl PaymentsApi {
                 charges_recorded: report.charges.recorded as u64,
             }),
         };
-        Ok(EncryptedOk::new(&body, &state.cipher))
+        Ok(EncryptedOk::new(&body, &crate::Envelope::Aes(state.cipher.clone())))
     }
 }

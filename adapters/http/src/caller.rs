@@ -21,8 +21,8 @@ pub struct Caller {
     pub client: ClientId,
     /// What it may do.
     pub scopes: Scopes,
-    /// Its wire key: its bodies and answers are sealed with it.
-    pub cipher: WireCipher,
+    /// How its bodies and answers travel: sealed with its wire key, or plain JSON.
+    pub envelope: crate::Envelope,
 }
 
 impl std::fmt::Debug for Caller {
@@ -38,7 +38,7 @@ impl Caller {
     /// (their PG data, without their passwords): it has none.
     pub fn legacy(cipher: &WireCipher) -> Self {
         let scopes = Scopes::parse("read,register,cancel,cards,charge").expect("the legacy client's scopes parse");
-        Self { client: ClientId::LEGACY, scopes, cipher: cipher.clone() }
+        Self { client: ClientId::LEGACY, scopes, envelope: crate::Envelope::Aes(cipher.clone()) }
     }
 
     /// Refuses a route its scopes do not include.
@@ -128,7 +128,9 @@ pub(crate) async fn authenticate<E: Endpoint>(next: Arc<E>, mut request: Request
                 .retry_after(seconds)
                 .into());
             }
-            Caller { client: stored.client.id, scopes: stored.client.scopes, cipher }
+            let envelope =
+                if stored.client.plain_json { crate::Envelope::PlainJson } else { crate::Envelope::Aes(cipher) };
+            Caller { client: stored.client.id, scopes: stored.client.scopes, envelope }
         }
     };
     request.set_data(caller);

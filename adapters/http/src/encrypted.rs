@@ -18,6 +18,36 @@ use crate::error::ApiError;
 /// The media type of encrypted bodies.
 pub const ENCRYPTED_CONTENT_TYPE: &str = "text/plain; charset=utf-8";
 
+/// The media type of a plain-JSON client's bodies.
+pub const PLAIN_JSON_CONTENT_TYPE: &str = "application/json; charset=utf-8";
+
+/// How one caller's bodies travel: sealed with its wire key (AES-CBC, the
+/// original SDK's envelope), or plain JSON for a client configured for it
+/// (a deployment whose TLS already protects the wire).
+#[derive(Debug, Clone)]
+pub enum Envelope {
+    Aes(WireCipher),
+    PlainJson,
+}
+
+impl Envelope {
+    /// `json` as it goes on the wire.
+    pub fn seal(&self, json: &str) -> String {
+        match self {
+            Envelope::Aes(cipher) => cipher.encrypt(json.as_bytes()),
+            Envelope::PlainJson => json.to_owned(),
+        }
+    }
+
+    /// The media type of what [`Envelope::seal`] makes.
+    pub fn content_type(&self) -> &'static str {
+        match self {
+            Envelope::Aes(_) => ENCRYPTED_CONTENT_TYPE,
+            Envelope::PlainJson => PLAIN_JSON_CONTENT_TYPE,
+        }
+    }
+}
+
 /// An encrypted request body: on the wire, `text/plain` base64 of AES-CBC
 /// (PKCS#7) over the UTF-8 JSON of `T`, with the connection key and IV; in the
 /// OpenAPI document, `T`'s schema under `text/plain` (the operation is marked
@@ -107,14 +137,14 @@ pub fn decrypt_body<T: Type + ParseFromJSON>(
     local_mode: bool,
     body: &[u8],
 ) -> Result<Encrypted<T>, ApiError> {
-    decrypt_body_of(cipher, local_mode, body, false)
+    decrypt_body_of(&Envelope::Aes(cipher.clone()), local_mode, body, false)
 }
 
 /// As [`decrypt_body`]; for a `client`'s request (not the legacy client's),
 /// a body its wire key does not open is 401: the key and the body are not
 /// one client's.
 fn decrypt_body_of<T: Type + ParseFromJSON>(
-    cipher: &WireCipher,
+    envelope: &Envelope,
     local_mode: bool,
     body: &[u8],
     client: bool,
@@ -124,7 +154,11 @@ fn decrypt_body_of<T: Type + ParseFromJSON>(
     if text.trim().is_empty() {
         return Err(ApiError::unreadable_body(local_mode, || "the body is empty".into()));
     }
-    let plaintext = cipher.decrypt(text).map_err(|error| {
+    let plaintext = match envelope {
+        Envelope::PlainJson => Ok(text.to_owned()),
+        Envelope::Aes(cipher) => cipher.decrypt(text),
+    }
+    .map_err(|error| {
         tracing::debug!(%error, "undecryptable body");
         if client {
             ApiError::new(ErrorCode::Unauthenticated, "the body is not sealed with this API key's wire key")
@@ -151,10 +185,11 @@ async fn read_encrypted<T: Type + ParseFromJSON>(
     let state = state_of(request)?;
     // The caller's wire key (resolved first: see `caller::authenticate`).
     let caller = request.data::<crate::Caller>();
-    let cipher = caller.map_or(&state.cipher, |caller| &caller.cipher);
+    let legacy = Envelope::Aes(state.cipher.clone());
+    let envelope = caller.map_or(&legacy, |caller| &caller.envelope);
     let client = caller.is_some_and(|caller| !caller.client.is_legacy());
     let bytes = crate::read_bounded(body.take()?, |why| ApiError::unreadable_body(state.local_mode, || why)).await?;
-    Ok(decrypt_body_of(cipher, state.local_mode, &bytes, client)?)
+    Ok(decrypt_body_of(envelope, state.local_mode, &bytes, client)?)
 }
 
 impl<T: Type + ParseFromJSON> ParsePayload for Encrypted<T> {
@@ -189,15 +224,25 @@ impl<'a, T: Type + ParseFromJSON> ApiExtractor<'a> for Encrypted<T> {
         body: &mut RequestBody,
         _param_opts: ExtractParamOptions<Self::ParamType>,
     ) -> poem::Result<Self> {
-        // The original SDK sends `text/plain`; a missing type is accepted too.
-        if let Some(content_type) = request.content_type()
-            && !<Self as Payload>::check_content_type(content_type)
-        {
-            return Err(ApiError::new(
-                ErrorCode::UnsupportedMediaType,
-                format!("expected text/plain (an encrypted body), got {content_type}"),
-            )
-            .into());
+        // The original SDK sends `text/plain`; a missing type is accepted
+        // too. A plain-JSON client sends `application/json`.
+        let plain = request.data::<crate::Caller>().is_some_and(|c| matches!(c.envelope, Envelope::PlainJson));
+        if let Some(content_type) = request.content_type() {
+            let is_json = content_type
+                .parse::<mime::Mime>()
+                .is_ok_and(|mime| mime.type_() == mime::APPLICATION && mime.subtype() == mime::JSON);
+            if plain && !is_json {
+                let message =
+                    format!("expected application/json (this client's bodies are plain JSON), got {content_type}");
+                return Err(ApiError::new(ErrorCode::UnsupportedMediaType, message).into());
+            }
+            if !plain && !<Self as Payload>::check_content_type(content_type) {
+                return Err(ApiError::new(
+                    ErrorCode::UnsupportedMediaType,
+                    format!("expected text/plain (an encrypted body), got {content_type}"),
+                )
+                .into());
+            }
         }
         read_encrypted(request, body).await
     }
@@ -210,6 +255,7 @@ impl<'a, T: Type + ParseFromJSON> ApiExtractor<'a> for Encrypted<T> {
 #[derive(Debug, Clone)]
 pub struct EncryptedReply<T, const STATUS: u16> {
     ciphertext: String,
+    content_type: &'static str,
     replayed: bool,
     status: u16,
     _value: PhantomData<fn() -> T>,
@@ -221,14 +267,20 @@ pub type EncryptedOk<T> = EncryptedReply<T, 200>;
 pub type EncryptedCreated<T> = EncryptedReply<T, 201>;
 
 impl<T: ToJSON, const STATUS: u16> EncryptedReply<T, STATUS> {
-    /// Encrypts the JSON of `value`.
-    pub fn new(value: &T, cipher: &WireCipher) -> Self {
-        Self::from_plaintext(&value.to_json_string(), cipher)
+    /// Seals the JSON of `value` in `envelope`.
+    pub fn new(value: &T, envelope: &Envelope) -> Self {
+        Self::from_plaintext(&value.to_json_string(), envelope)
     }
 
-    /// Encrypts JSON text already made (an idempotency replay or a stored answer).
-    pub fn from_plaintext(json: &str, cipher: &WireCipher) -> Self {
-        Self { ciphertext: cipher.encrypt(json.as_bytes()), replayed: false, status: STATUS, _value: PhantomData }
+    /// Seals JSON text already made (an idempotency replay or a stored answer).
+    pub fn from_plaintext(json: &str, envelope: &Envelope) -> Self {
+        Self {
+            ciphertext: envelope.seal(json),
+            content_type: envelope.content_type(),
+            replayed: false,
+            status: STATUS,
+            _value: PhantomData,
+        }
     }
 
     /// Answers with `status` instead of `STATUS` (a 202 where the operation
@@ -261,7 +313,7 @@ impl<T: Send, const STATUS: u16> IntoResponse for EncryptedReply<T, STATUS> {
     fn into_response(self) -> Response {
         let mut response = Response::builder()
             .status(StatusCode::from_u16(self.status).unwrap_or(StatusCode::OK))
-            .header(header::CONTENT_TYPE, ENCRYPTED_CONTENT_TYPE)
+            .header(header::CONTENT_TYPE, self.content_type)
             .body(self.ciphertext);
         if self.replayed {
             response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));

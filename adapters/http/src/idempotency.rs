@@ -94,8 +94,8 @@ pub(crate) type SettledCheck = std::pin::Pin<Box<dyn Future<Output = bool> + Sen
 pub(crate) struct Keyed<'a> {
     pub route: &'static str,
     pub record: String,
-    /// The caller's wire key: the answer (and a replay of it) is sealed with it.
-    pub cipher: payments_crypto::WireCipher,
+    /// The caller's envelope: the answer (and a replay of it) is sealed in it.
+    pub cipher: crate::Envelope,
     pub key: Option<String>,
     pub canonical_body: &'a str,
     pub settled: Option<SettledCheck>,
@@ -126,7 +126,7 @@ impl<'a> Keyed<'a> {
     ) -> Self {
         let record =
             if caller.client.is_legacy() { record } else { format!("client {} {record}", caller.client.as_uuid()) };
-        Self { route, record, cipher: caller.cipher.clone(), key, canonical_body, settled: None }
+        Self { route, record, cipher: caller.envelope.clone(), key, canonical_body, settled: None }
     }
 
     /// A key whose first request still runs is taken over when `check` says

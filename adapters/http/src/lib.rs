@@ -37,7 +37,7 @@ pub use api::{HealthAnswer, IamportWebhookRequest, PaymentsApi, WebhookAck};
 pub use caller::Caller;
 pub use encrypted::{
     ENCRYPTED_CONTENT_TYPE, Encrypted, EncryptedCreated, EncryptedCreatedOrOk, EncryptedOk, EncryptedOkOrAccepted,
-    EncryptedReply, canonical_json, decrypt_body,
+    EncryptedReply, Envelope, PLAIN_JSON_CONTENT_TYPE, canonical_json, decrypt_body,
 };
 pub use error::{
     ApiError, CancelError, ChargeError, FeedError, MonitorError, OrderError, ReadError, RegisterError, RemoveCardError,
@@ -243,7 +243,7 @@ fn add_client_security(document: &mut Value) {
             serde_json::json!({"clientKey": {
                 "type": "http",
                 "scheme": "bearer",
-                "description": "A client's API key (`payments clients add`: `pk_live_...` in real mode, `pk_test_...` otherwise); its bodies are sealed with that client's wire key. Without it, the request is the legacy client's (the server's connection key), unless PAYMENT_LEGACY_CLIENT=false. A key that does not authenticate is 401; a route outside its scopes 403."
+                "description": "A client's API key (`payments clients add`: `pk_live_...` in real mode, `pk_test_...` otherwise); its bodies are sealed with that client's wire key (or, for a client added with --plain-json, are plain application/json). Without it, the request is the legacy client's (the server's connection key), unless PAYMENT_LEGACY_CLIENT=false. A key that does not authenticate is 401; a route outside its scopes 403."
             }}),
         );
     }
