@@ -238,6 +238,11 @@ async fn a_client_past_its_rate_is_429_while_another_is_served(app: &TestApp) {
     }
     tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
     assert!(slow.client.list_events(None, Some(1)).await.is_ok(), "served again once its bucket refilled");
+    // Counted per client, its refusals included.
+    let scraped = app.scrape().await;
+    let series = |status: &str| format!(r#"payments_client_requests_total{{client="{}",status="{status}"}}"#, slow.id);
+    assert!(payments_e2e::metric(&scraped, &series("4xx")) >= 1.0, "{scraped}");
+    assert!(payments_e2e::metric(&scraped, &series("2xx")) >= 2.0, "{scraped}");
 }
 
 /// A rotated key: old and new both serve for the grace period, then only the

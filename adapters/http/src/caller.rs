@@ -104,6 +104,7 @@ pub(crate) async fn authenticate<E: Endpoint>(next: Arc<E>, mut request: Request
     let caller = match request.headers().get(header::AUTHORIZATION) {
         None if state.legacy_client => Caller::legacy(&state.cipher),
         None => {
+            state.metrics.observe_client_request("unauthenticated", 401);
             return Err(ApiError::new(
                 ErrorCode::Unauthenticated,
                 "an API key is required: Authorization: Bearer <key>",
@@ -112,8 +113,15 @@ pub(crate) async fn authenticate<E: Endpoint>(next: Arc<E>, mut request: Request
         }
         Some(value) => {
             let refused = || ApiError::from(AppError::Unauthenticated("the API key is not valid".into()));
-            let (Some(clients), Ok(text)) = (&state.clients, value.to_str()) else { return Err(refused().into()) };
-            let stored = clients.authenticate(text).await.map_err(ApiError::from)?;
+            let (Some(clients), Ok(text)) = (&state.clients, value.to_str()) else {
+                state.metrics.observe_client_request("unauthenticated", 401);
+                return Err(refused().into());
+            };
+            let stored = clients.authenticate(text).await.map_err(|error| {
+                let error = ApiError::from(error);
+                state.metrics.observe_client_request("unauthenticated", error.status);
+                error
+            })?;
             let cipher = WireCipher::new(&stored.secrets.wire_key, &stored.secrets.wire_iv).map_err(|error| {
                 tracing::error!(client = %stored.client.id, %error, "a client's stored wire key is unusable");
                 ApiError::internal()
@@ -121,6 +129,7 @@ pub(crate) async fn authenticate<E: Endpoint>(next: Arc<E>, mut request: Request
             let rate = stored.client.rate_per_second.unwrap_or(state.client_rate);
             if let Err(wait) = state.client_rates.admit(stored.client.id, rate, std::time::Instant::now()) {
                 let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+                state.metrics.observe_client_request(&stored.client.id.to_string(), 429);
                 return Err(ApiError::new(
                     ErrorCode::RateLimited,
                     format!("this client's rate is {rate} requests a second; retry in {seconds} s"),
@@ -133,8 +142,15 @@ pub(crate) async fn authenticate<E: Endpoint>(next: Arc<E>, mut request: Request
             Caller { client: stored.client.id, scopes: stored.client.scopes, envelope }
         }
     };
+    let label = if caller.client.is_legacy() { "legacy".to_owned() } else { caller.client.to_string() };
     request.set_data(caller);
-    next.call(request).await.map(IntoResponse::into_response)
+    let answered = next.call(request).await.map(IntoResponse::into_response);
+    let status = match &answered {
+        Ok(response) => response.status().as_u16(),
+        Err(error) => ApiError::from_poem(error).status,
+    };
+    state.metrics.observe_client_request(&label, status);
+    answered
 }
 
 #[cfg(test)]

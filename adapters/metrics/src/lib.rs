@@ -64,6 +64,12 @@ struct PgOperationLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ClientRequestLabels {
+    client: String,
+    status: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct NotificationLabels {
     pg: &'static str,
     outcome: &'static str,
@@ -110,6 +116,7 @@ struct Families {
     pg_calls: Family<PgCallLabels, Counter>,
     pg_duration: Histograms<PgOperationLabels>,
     notifications: Family<NotificationLabels, Counter>,
+    client_requests: Family<ClientRequestLabels, Counter>,
     inbox: Family<OutcomeLabels, Counter>,
     deliveries: Family<OutcomeLabels, Counter>,
     delivery_latency: Histogram,
@@ -266,6 +273,12 @@ impl Metrics {
             "PG webhooks received, by PG and outcome (processed, queued, ignored, refused, failed)",
             notifications.clone(),
         );
+        let client_requests = Family::<ClientRequestLabels, Counter>::default();
+        registry.register(
+            "client_requests",
+            "API requests by client (its id, or legacy) and status class, 401 and 429 included: as many series as clients",
+            client_requests.clone(),
+        );
         let inbox = Family::<OutcomeLabels, Counter>::default();
         registry.register(
             "inbox_notifications",
@@ -340,6 +353,7 @@ impl Metrics {
                 pg_calls,
                 pg_duration,
                 notifications,
+                client_requests,
                 inbox,
                 deliveries,
                 delivery_latency,
@@ -364,6 +378,12 @@ impl Metrics {
         let status = status_class(status);
         self.families.http_requests.get_or_create(&RequestLabels { method, route: route.clone(), status }).inc();
         self.families.http_duration.get_or_create(&RouteLabels { method, route }).observe(elapsed.as_secs_f64());
+    }
+
+    /// Counts one API request of `client` (a client's id, or `legacy`).
+    pub fn observe_client_request(&self, client: &str, status: u16) {
+        let labels = ClientRequestLabels { client: client.to_owned(), status: status_class(status) };
+        self.families.client_requests.get_or_create(&labels).inc();
     }
 
     /// Counts one PG call.
