@@ -89,6 +89,16 @@ fn random_text(n: usize) -> Vec<u8> {
     out
 }
 
+/// No such client.
+fn not_found() -> AppError {
+    AppError::RecordNotFound(crate::RecordKind::Client)
+}
+
+/// `Ok` when a change found its client (`changed`), else `RecordNotFound`.
+fn found(changed: bool) -> Result<(), AppError> {
+    if changed { Ok(()) } else { Err(not_found()) }
+}
+
 /// A fresh `whsec_` secret: 32 random bytes.
 fn new_webhook_secret() -> String {
     use base64::Engine as _;
@@ -157,7 +167,7 @@ impl ClientService {
     /// # Errors
     /// `RecordNotFound`; a storage failure.
     pub async fn show(&self, id: ClientId) -> Result<StoredClient, AppError> {
-        self.repository.find_client(id).await?.ok_or(AppError::RecordNotFound(crate::RecordKind::Client))
+        self.repository.find_client(id).await?.ok_or_else(not_found)
     }
 
     /// Revokes a client: its key answers 401 from now on; its records stay.
@@ -166,11 +176,7 @@ impl ClientService {
     /// `RecordNotFound` when there is no such client not revoked yet.
     pub async fn revoke(&self, id: ClientId) -> Result<Timestamp, AppError> {
         let at = self.clock.now();
-        if self.repository.revoke_client(id, at).await? {
-            Ok(at)
-        } else {
-            Err(AppError::RecordNotFound(crate::RecordKind::Client))
-        }
+        found(self.repository.revoke_client(id, at).await?).map(|()| at)
     }
 
     /// A fresh API key of this server's mode.
@@ -186,11 +192,7 @@ impl ClientService {
     pub async fn rotate_key(&self, id: ClientId, grace: std::time::Duration) -> Result<String, AppError> {
         let api_key = self.new_key();
         let until = self.after(grace);
-        if self.repository.rotate_client_key(id, &lookup_digest(&api_key), until).await? {
-            Ok(api_key)
-        } else {
-            Err(AppError::RecordNotFound(crate::RecordKind::Client))
-        }
+        found(self.repository.rotate_client_key(id, &lookup_digest(&api_key), until).await?).map(|()| api_key)
     }
 
     /// Gives a client a new webhook secret (answered once); deliveries are
@@ -204,11 +206,7 @@ impl ClientService {
         let secret = new_webhook_secret();
         let previous = std::mem::replace(&mut secrets.webhook_secret, secret.clone());
         secrets.previous_webhook_secret = Some((previous, self.after(grace)));
-        if self.repository.replace_client_secrets(id, &secrets).await? {
-            Ok(secret)
-        } else {
-            Err(AppError::RecordNotFound(crate::RecordKind::Client))
-        }
+        found(self.repository.replace_client_secrets(id, &secrets).await?).map(|()| secret)
     }
 
     fn after(&self, grace: std::time::Duration) -> Timestamp {

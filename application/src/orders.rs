@@ -16,8 +16,7 @@ use crate::commands::{NotificationOutcome, PgNotification};
 use crate::error::{AppError, RecordKind};
 use crate::keys::derived_key;
 use crate::ports::{
-    CancelRequest, GatewayError, OrderClosing, OrderLockRequest, PasswordRecord, PaymentGateway, RepositoryError,
-    StoredOrder,
+    GatewayError, OrderClosing, OrderLockRequest, PasswordRecord, PaymentGateway, RepositoryError, StoredOrder,
 };
 use crate::reread::{Admission, Turn};
 use crate::service::{Notified, PaymentService};
@@ -89,7 +88,7 @@ pub(crate) enum OrderSettled {
 
 /// The answer to a record asked for a source another client holds: as for
 /// a source taken (it says nothing of whose).
-fn source_taken() -> AppError {
+pub(crate) fn source_taken() -> AppError {
     AppError::AlreadyRegistered { param: "source", message: "a record is already registered for this source".into() }
 }
 
@@ -129,13 +128,10 @@ impl PaymentService {
         let gateway = self.deps.gateways.get(input.vendor_code)?;
         let currency = input.currency.clone().unwrap_or_else(Currency::krw);
         currency.check_amount("price", input.price)?;
-        let order_id = OrderId::parse(input.source.id.as_str())?;
+        OrderId::parse(input.source.id.as_str())?;
         let now = self.deps.clock.now();
         let expires_at = PaymentOrder::expiry(now, input.expires_in.unwrap_or(PaymentOrder::DEFAULT_LIFETIME))?;
         if let Some(existing) = self.orders().find_order_by_source(&input.source).await? {
-            if existing.order.client != input.client {
-                return Err(source_taken());
-            }
             return self.order_again(gateway, existing, &input, &currency).await;
         }
         if self.histories().find_by_source(&input.source).await?.is_some() {
@@ -168,33 +164,39 @@ impl PaymentService {
                 let existing = self.orders().find_order_by_source(&input.source).await?.ok_or_else(|| {
                     AppError::internal(anyhow::anyhow!("an order conflicted and then could not be found"))
                 })?;
-                if existing.order.client != input.client {
-                    return Err(source_taken());
-                }
                 return self.order_again(gateway, existing, &input, &currency).await;
             }
             Err(other) => return Err(other.into()),
         }
-        let request = OrderLockRequest { order_id, amount: input.price, currency };
-        match gateway.lock_order(&order.store_id, &request).await {
-            Ok(lock) => {
-                order.locked = lock.locked;
-                order.pg_amount = lock.pg_amount.to_string();
-                self.orders().record_lock(order.id, order.locked, &order.pg_amount).await?;
-                Ok(Answered::Created(order))
-            }
+        match self.lock_at_pg(gateway, &mut order).await {
+            Ok(()) => Ok(Answered::Created(order)),
             Err(error) => {
                 // Its window never opened: nothing can have been paid for it.
                 if let Err(stuck) = self.orders().remove_pending_order(order.id).await {
                     tracing::error!(order = %order.id, %stuck, "could not remove an order whose lock failed");
                 }
-                Err(error.into())
+                Err(error)
             }
         }
     }
 
+    /// Locks `order`'s amount at its PG and records what the PG answered
+    /// (when it differs from what is recorded: a PG without a lock writes nothing).
+    async fn lock_at_pg(&self, gateway: &dyn PaymentGateway, order: &mut PaymentOrder) -> Result<(), AppError> {
+        let order_id = OrderId::parse(order.source.id.as_str())?;
+        let request = OrderLockRequest { order_id, amount: order.price, currency: order.currency.clone() };
+        let lock = gateway.lock_order(&order.store_id, &request).await?;
+        let pg_amount = lock.pg_amount.to_string();
+        if (lock.locked, &pg_amount) != (order.locked, &order.pg_amount) {
+            (order.locked, order.pg_amount) = (lock.locked, pg_amount);
+            self.orders().record_lock(order.id, order.locked, &order.pg_amount).await?;
+        }
+        Ok(())
+    }
+
     /// An order asked for a source that has one: the same order again
-    /// (re-locked if its lock is not recorded), or refused.
+    /// (re-locked if its lock is not recorded), or refused (another
+    /// client's, other terms, another password).
     async fn order_again(
         &self,
         gateway: &dyn PaymentGateway,
@@ -203,6 +205,9 @@ impl PaymentService {
         currency: &Currency,
     ) -> Result<Answered<PaymentOrder>, AppError> {
         let StoredOrder { mut order, password_hash } = existing;
+        if order.client != input.client {
+            return Err(source_taken());
+        }
         self.check_password(PasswordRecord::Order(order.id), &input.password, &password_hash).await?;
         if !order.same_terms(input.vendor_code, &input.store_id, input.price, currency) {
             return Err(AppError::AlreadyRegistered {
@@ -214,14 +219,7 @@ impl PaymentService {
             });
         }
         if order.state_at(self.deps.clock.now()) == OrderState::Pending && !order.locked {
-            let order_id = OrderId::parse(order.source.id.as_str())?;
-            let request = OrderLockRequest { order_id, amount: order.price, currency: order.currency.clone() };
-            let lock = gateway.lock_order(&order.store_id, &request).await?;
-            if lock.locked {
-                order.locked = true;
-                order.pg_amount = lock.pg_amount.to_string();
-                self.orders().record_lock(order.id, true, &order.pg_amount).await?;
-            }
+            self.lock_at_pg(gateway, &mut order).await?;
         }
         Ok(Answered::Existing(order))
     }
@@ -370,23 +368,15 @@ impl PaymentService {
         snapshot: PaymentSnapshot,
         reason: &str,
     ) -> Result<PaymentSnapshot, AppError> {
-        let Some(remaining) = snapshot.remaining().filter(|r| !r.is_zero()) else { return Ok(snapshot) };
         if snapshot.paid_at.is_none() {
             // A virtual account not deposited yet: nothing was paid, nothing to refund.
             return Ok(snapshot);
         }
-        let request = CancelRequest {
-            amount: remaining,
-            currency: snapshot.currency.clone(),
-            reason: CancelReason::parse(format!("not the order's amount: {reason}"))?,
-            remaining,
-            refund_account: None,
-            // One key per payment: every attempt of this cancel is one at the PG.
-            idempotency_key: Some(derived_key(
-                "order-mismatch-cancel",
-                &[order.vendor_code.as_str(), order.store_id.as_str(), uid.as_str()],
-            )),
-        };
+        let why = CancelReason::parse(format!("not the order's amount: {reason}"))?;
+        // One key per payment: every attempt of this cancel is one at the PG.
+        let key =
+            derived_key("order-mismatch-cancel", &[order.vendor_code.as_str(), order.store_id.as_str(), uid.as_str()]);
+        let Some(request) = crate::registration::whole_refund(&snapshot, why, key) else { return Ok(snapshot) };
         tracing::warn!(order = %order.id, uid = %uid, reason, "a payment did not match its order; cancelling it at the PG");
         Ok(gateway.cancel_payment(&order.store_id, uid, &request).await?)
     }

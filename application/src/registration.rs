@@ -101,10 +101,7 @@ impl PaymentService {
     ) -> Result<Option<Answered<PaymentHistory>>, AppError> {
         if stored.order.client != input.client {
             // Another client's source: taken, as any registered source is.
-            return Err(AppError::AlreadyRegistered {
-                param: "source",
-                message: "a record is already registered for this source".into(),
-            });
+            return Err(crate::orders::source_taken());
         }
         self.check_password(PasswordRecord::Order(stored.order.id), &input.password, &stored.password_hash).await?;
         let order = &stored.order;
@@ -155,13 +152,7 @@ impl PaymentService {
             OrderSettled::Already(history) => self.ordered_answer(history, input, order).map(Some),
             OrderSettled::Refused { reason, .. } => Err(AppError::OrderMismatch { param: "price", message: reason }),
             OrderSettled::NotPaid(status) => Err(payments_domain::DomainError::Unpayable { status }.into()),
-            OrderSettled::OtherOrder => Err(AppError::OrderMismatch {
-                param: "source.id",
-                message: format!(
-                    "payment {} of {} was made for another order (its order id at the PG must be source.id)",
-                    input.vendor.uid, input.vendor.code
-                ),
-            }),
+            OrderSettled::OtherOrder => Err(other_order(input)),
             OrderSettled::PaidLate => Ok(None),
         }
     }
@@ -194,13 +185,7 @@ impl PaymentService {
         }
         match &snapshot.order_id {
             Some(order) if order.as_str() == input.source.id.as_str() => Ok(()),
-            Some(_) => Err(AppError::OrderMismatch {
-                param: "source.id",
-                message: format!(
-                    "payment {} of {} was made for another order (its order id at the PG must be source.id)",
-                    input.vendor.uid, input.vendor.code
-                ),
-            }),
+            Some(_) => Err(other_order(input)),
             None => Err(AppError::OrderMismatch {
                 param: "vendor.uid",
                 message: format!(
@@ -223,10 +208,6 @@ impl PaymentService {
             );
             return;
         }
-        let Some(remaining) = snapshot.remaining() else { return };
-        if remaining.is_zero() {
-            return;
-        }
         let Ok(reason) = CancelReason::parse(format!(
             "registered price {} differs from the charged {}",
             input.price, snapshot.price
@@ -235,18 +216,11 @@ impl PaymentService {
         };
         // Not registered, so no intent: a key derived from the registration
         // keeps a retried registration from refunding twice at Toss.
-        let idempotency_key = Some(derived_key(
+        let key = derived_key(
             "mismatch-cancel",
             &[input.vendor.code.as_str(), input.vendor.store_id.as_str(), input.vendor.uid.as_str()],
-        ));
-        let request = CancelRequest {
-            amount: remaining,
-            currency: snapshot.currency.clone(),
-            reason,
-            remaining,
-            refund_account: None,
-            idempotency_key,
-        };
+        );
+        let Some(request) = whole_refund(snapshot, reason, key) else { return };
         if let Err(error) = gateway.cancel_payment(&input.vendor.store_id, &input.vendor.uid, &request).await {
             tracing::error!(
                 vendor = %input.vendor.code, uid = %input.vendor.uid, %error,
@@ -254,6 +228,32 @@ impl PaymentService {
             );
         }
     }
+}
+
+/// The refusal of a PG payment made for another order than `input.source.id`.
+fn other_order(input: &CreateHistory) -> AppError {
+    AppError::OrderMismatch {
+        param: "source.id",
+        message: format!(
+            "payment {} of {} was made for another order (its order id at the PG must be source.id)",
+            input.vendor.uid, input.vendor.code
+        ),
+    }
+}
+
+/// The cancel of what is left of `snapshot` (a payment that must not stay
+/// charged), sent with the PG key `key`; `None` when nothing is left (or its
+/// cancels exceed it: an inconsistent snapshot).
+pub(crate) fn whole_refund(snapshot: &PaymentSnapshot, reason: CancelReason, key: String) -> Option<CancelRequest> {
+    let remaining = snapshot.remaining().filter(|r| !r.is_zero())?;
+    Some(CancelRequest {
+        amount: remaining,
+        currency: snapshot.currency.clone(),
+        reason,
+        remaining,
+        refund_account: None,
+        idempotency_key: Some(key),
+    })
 }
 
 /// `snapshot` confirmed at the PG for `amount` of `currency` when it awaits

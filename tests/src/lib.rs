@@ -1117,10 +1117,7 @@ impl TestApp {
     /// # Panics
     /// As [`Self::add_client`].
     pub async fn add_client_as(&self, name: &str, scopes: &str, rate: Option<u32>, plain_json: bool) -> TestClient {
-        let pool = payments_sqlx::PoolConfig::default();
-        let database = payments_sqlx::Database::connect(&self.database_url, &pool).await.expect("the test database");
-        let repositories = database.repositories(payments_server::app::at_rest_keys(&self.config));
-        let clients = payments_server::app::client_service(&self.config, &repositories);
+        let (database, clients) = self.clients().await;
         let new = payments_application::NewClient {
             name: payments_domain::ClientName::parse(name).expect("a name"),
             scopes: payments_domain::Scopes::parse(scopes).expect("scopes"),
@@ -1148,15 +1145,23 @@ impl TestApp {
         }
     }
 
+    /// The clients use cases over this server's database, as `payments
+    /// clients` opens them (close the database after).
+    async fn clients(&self) -> (payments_sqlx::Database, payments_application::ClientService) {
+        let pool = payments_sqlx::PoolConfig::default();
+        let database = payments_sqlx::Database::connect(&self.database_url, &pool).await.expect("the test database");
+        let repositories = database.repositories(payments_server::app::at_rest_keys(&self.config));
+        let clients = payments_server::app::client_service(&self.config, &repositories);
+        (database, clients)
+    }
+
     /// Revokes a client (`payments clients revoke`).
     ///
     /// # Panics
     /// When it cannot.
     pub async fn revoke_client(&self, id: payments_domain::ClientId) {
-        let pool = payments_sqlx::PoolConfig::default();
-        let database = payments_sqlx::Database::connect(&self.database_url, &pool).await.expect("the test database");
-        let repositories = database.repositories(payments_server::app::at_rest_keys(&self.config));
-        payments_server::app::client_service(&self.config, &repositories).revoke(id).await.expect("revoked");
+        let (database, clients) = self.clients().await;
+        clients.revoke(id).await.expect("revoked");
         database.close().await;
     }
 }
@@ -1167,10 +1172,8 @@ impl TestApp {
     /// # Panics
     /// When it cannot.
     pub async fn rotate_client_key(&self, id: payments_domain::ClientId, grace: Duration) -> String {
-        let pool = payments_sqlx::PoolConfig::default();
-        let database = payments_sqlx::Database::connect(&self.database_url, &pool).await.expect("the test database");
-        let repositories = database.repositories(payments_server::app::at_rest_keys(&self.config));
-        let key = payments_server::app::client_service(&self.config, &repositories).rotate_key(id, grace).await;
+        let (database, clients) = self.clients().await;
+        let key = clients.rotate_key(id, grace).await;
         database.close().await;
         key.expect("rotated")
     }

@@ -8,7 +8,7 @@ use payments_application::AppError;
 use payments_crypto::WireCipher;
 use payments_domain::{ClientId, Scope, Scopes};
 use payments_wire::ErrorCode;
-use poem::http::header;
+use poem::http::{HeaderValue, header};
 use poem::{Endpoint, IntoResponse, Request, Response};
 
 use crate::HttpState;
@@ -101,48 +101,14 @@ pub(crate) async fn authenticate<E: Endpoint>(next: Arc<E>, mut request: Request
         tracing::error!("HttpState is missing from the request data");
         poem::Error::from(ApiError::internal())
     })?;
-    let caller = match request.headers().get(header::AUTHORIZATION) {
-        None if state.legacy_client => Caller::legacy(&state.cipher),
-        None => {
-            state.metrics.observe_client_request("unauthenticated", 401);
-            return Err(ApiError::new(
-                ErrorCode::Unauthenticated,
-                "an API key is required: Authorization: Bearer <key>",
-            )
-            .into());
-        }
-        Some(value) => {
-            let refused = || ApiError::from(AppError::Unauthenticated("the API key is not valid".into()));
-            let (Some(clients), Ok(text)) = (&state.clients, value.to_str()) else {
-                state.metrics.observe_client_request("unauthenticated", 401);
-                return Err(refused().into());
-            };
-            let stored = clients.authenticate(text).await.map_err(|error| {
-                let error = ApiError::from(error);
-                state.metrics.observe_client_request("unauthenticated", error.status);
-                error
-            })?;
-            let cipher = WireCipher::new(&stored.secrets.wire_key, &stored.secrets.wire_iv).map_err(|error| {
-                tracing::error!(client = %stored.client.id, %error, "a client's stored wire key is unusable");
-                ApiError::internal()
-            })?;
-            let rate = stored.client.rate_per_second.unwrap_or(state.client_rate);
-            if let Err(wait) = state.client_rates.admit(stored.client.id, rate, std::time::Instant::now()) {
-                let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-                state.metrics.observe_client_request(&stored.client.id.to_string(), 429);
-                return Err(ApiError::new(
-                    ErrorCode::RateLimited,
-                    format!("this client's rate is {rate} requests a second; retry in {seconds} s"),
-                )
-                .retry_after(seconds)
-                .into());
-            }
-            let envelope =
-                if stored.client.plain_json { crate::Envelope::PlainJson } else { crate::Envelope::Aes(cipher) };
-            Caller { client: stored.client.id, scopes: stored.client.scopes, envelope }
+    let caller = match resolve(&state, request.headers().get(header::AUTHORIZATION)).await {
+        Ok(caller) => caller,
+        Err((label, refused)) => {
+            state.metrics.observe_client_request(&label, refused.status);
+            return Err(refused.into());
         }
     };
-    let label = if caller.client.is_legacy() { "legacy".to_owned() } else { caller.client.to_string() };
+    let label = metric_label(caller.client);
     request.set_data(caller);
     let answered = next.call(request).await.map(IntoResponse::into_response);
     let status = match &answered {
@@ -151,6 +117,44 @@ pub(crate) async fn authenticate<E: Endpoint>(next: Arc<E>, mut request: Request
     };
     state.metrics.observe_client_request(&label, status);
     answered
+}
+
+/// A client's label in the metrics: its id, or `legacy`.
+fn metric_label(client: ClientId) -> String {
+    if client.is_legacy() { "legacy".to_owned() } else { client.to_string() }
+}
+
+/// The caller of an `Authorization` value (none: the legacy client, when
+/// enabled), or the refusal and the label it is counted under
+/// (`unauthenticated`, or the client past its rate).
+async fn resolve(state: &HttpState, authorization: Option<&HeaderValue>) -> Result<Caller, (String, ApiError)> {
+    let unauthenticated = |error: ApiError| ("unauthenticated".to_owned(), error);
+    let Some(value) = authorization else {
+        if state.legacy_client {
+            return Ok(Caller::legacy(&state.cipher));
+        }
+        let message = "an API key is required: Authorization: Bearer <key>";
+        return Err(unauthenticated(ApiError::new(ErrorCode::Unauthenticated, message)));
+    };
+    let (Some(clients), Ok(text)) = (&state.clients, value.to_str()) else {
+        return Err(unauthenticated(AppError::Unauthenticated("the API key is not valid".into()).into()));
+    };
+    let stored = clients.authenticate(text).await.map_err(|error| unauthenticated(error.into()))?;
+    let cipher = WireCipher::new(&stored.secrets.wire_key, &stored.secrets.wire_iv).map_err(|error| {
+        tracing::error!(client = %stored.client.id, %error, "a client's stored wire key is unusable");
+        (metric_label(stored.client.id), ApiError::internal())
+    })?;
+    let rate = stored.client.rate_per_second.unwrap_or(state.client_rate);
+    if let Err(wait) = state.client_rates.admit(stored.client.id, rate, std::time::Instant::now()) {
+        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        let message = format!("this client's rate is {rate} requests a second; retry in {seconds} s");
+        return Err((
+            metric_label(stored.client.id),
+            ApiError::new(ErrorCode::RateLimited, message).retry_after(seconds),
+        ));
+    }
+    let envelope = if stored.client.plain_json { crate::Envelope::PlainJson } else { crate::Envelope::Aes(cipher) };
+    Ok(Caller { client: stored.client.id, scopes: stored.client.scopes, envelope })
 }
 
 #[cfg(test)]
