@@ -17,7 +17,7 @@ impl PaymentService {
     ) -> Result<StoredSavedCard, AppError> {
         let found = match locator {
             Locator::Id(id) => self.reservations().find_by_id(*id).await?,
-            Locator::Source(source) => self.reservations().find_by_source(source).await?,
+            Locator::Source(source) => self.reservations().find_by_source(client, source).await?,
         };
         // Another client's card is not found, whatever the password.
         let found = found.filter(|stored| stored.reservation.client == client);
@@ -50,7 +50,7 @@ impl PaymentService {
     ) -> Result<StoredHistory, AppError> {
         let found = match locator {
             Locator::Id(id) => self.histories().find_by_id(*id).await?,
-            Locator::Source(source) => self.histories().find_by_source(source).await?,
+            Locator::Source(source) => self.histories().find_by_source(client, source).await?,
         };
         // Another client's payment is not found, whatever the password.
         let found = found.filter(|stored| stored.history.identity().client == client);

@@ -96,8 +96,13 @@ impl PaymentService {
     ///
     /// # Errors
     /// A storage failure.
-    pub async fn cancel_settled(&self, source: &payments_domain::Source, key: &str) -> Result<bool, AppError> {
-        let Some(stored) = self.histories().find_by_source(source).await? else { return Ok(false) };
+    pub async fn cancel_settled(
+        &self,
+        client: payments_domain::ClientId,
+        source: &payments_domain::Source,
+        key: &str,
+    ) -> Result<bool, AppError> {
+        let Some(stored) = self.histories().find_by_source(client, source).await? else { return Ok(false) };
         let id = intent_id(stored.history.id(), Some(key), Uuid::nil());
         let intent = self.deps.intents.find(id).await?;
         Ok(intent.is_some_and(|i| !i.state.is_open()))

@@ -128,7 +128,7 @@ impl PaymentService {
         };
         let intent = match self.deps.charges.begin_charge(&fresh).await? {
             ChargeBegin::Begun => {
-                if self.histories().find_by_source(&input.source).await?.is_some() {
+                if self.histories().find_by_source(input.client, &input.source).await?.is_some() {
                     let why = SOURCE_TAKEN;
                     self.close_charge(fresh, IntentState::Refused, None, Some(why.into()), now).await;
                     return Err(AppError::AlreadyRegistered { param: "source", message: why.into() });

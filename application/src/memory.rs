@@ -388,7 +388,7 @@ impl crate::ports::OrderRepository for MemoryOrders {
         password_hash: &payments_domain::PasswordHash,
     ) -> Result<(), RepositoryError> {
         let mut rows = self.rows.lock().unwrap();
-        if rows.iter().any(|r| r.order.source == order.source) {
+        if rows.iter().any(|r| r.order.client == order.client && r.order.source == order.source) {
             return Err(RepositoryError::Conflict("source: an order is already registered for this source".into()));
         }
         rows.push(crate::ports::StoredOrder { order: order.clone(), password_hash: password_hash.clone() });
@@ -424,9 +424,10 @@ impl crate::ports::OrderRepository for MemoryOrders {
 
     async fn find_order_by_source(
         &self,
+        client: payments_domain::ClientId,
         source: &payments_domain::Source,
     ) -> Result<Option<crate::ports::StoredOrder>, RepositoryError> {
-        Ok(self.rows.lock().unwrap().iter().find(|r| &r.order.source == source).cloned())
+        Ok(self.rows.lock().unwrap().iter().find(|r| r.order.client == client && &r.order.source == source).cloned())
     }
 
     async fn pending_orders_for(

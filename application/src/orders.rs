@@ -86,12 +86,6 @@ pub(crate) enum OrderSettled {
     PaidLate,
 }
 
-/// The answer to a record asked for a source another client holds: as for
-/// a source taken (it says nothing of whose).
-pub(crate) fn source_taken() -> AppError {
-    AppError::AlreadyRegistered { param: "source", message: "a record is already registered for this source".into() }
-}
-
 /// What [`PaymentService::settle_pending_orders`] did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct OrderSettleReport {
@@ -131,10 +125,10 @@ impl PaymentService {
         OrderId::parse(input.source.id.as_str())?;
         let now = self.deps.clock.now();
         let expires_at = PaymentOrder::expiry(now, input.expires_in.unwrap_or(PaymentOrder::DEFAULT_LIFETIME))?;
-        if let Some(existing) = self.orders().find_order_by_source(&input.source).await? {
+        if let Some(existing) = self.orders().find_order_by_source(input.client, &input.source).await? {
             return self.order_again(gateway, existing, &input, &currency).await;
         }
-        if self.histories().find_by_source(&input.source).await?.is_some() {
+        if self.histories().find_by_source(input.client, &input.source).await?.is_some() {
             return Err(AppError::AlreadyRegistered {
                 param: "source",
                 message: "a payment is already registered for this source".into(),
@@ -161,9 +155,10 @@ impl PaymentService {
             Ok(()) => {}
             Err(RepositoryError::Conflict(_)) => {
                 // A concurrent request for the same source went first.
-                let existing = self.orders().find_order_by_source(&input.source).await?.ok_or_else(|| {
-                    AppError::internal(anyhow::anyhow!("an order conflicted and then could not be found"))
-                })?;
+                let existing =
+                    self.orders().find_order_by_source(input.client, &input.source).await?.ok_or_else(|| {
+                        AppError::internal(anyhow::anyhow!("an order conflicted and then could not be found"))
+                    })?;
                 return self.order_again(gateway, existing, &input, &currency).await;
             }
             Err(other) => return Err(other.into()),
@@ -205,9 +200,6 @@ impl PaymentService {
         currency: &Currency,
     ) -> Result<Answered<PaymentOrder>, AppError> {
         let StoredOrder { mut order, password_hash } = existing;
-        if order.client != input.client {
-            return Err(source_taken());
-        }
         self.check_password(PasswordRecord::Order(order.id), &input.password, &password_hash).await?;
         if !order.same_terms(input.vendor_code, &input.store_id, input.price, currency) {
             return Err(AppError::AlreadyRegistered {
@@ -244,7 +236,7 @@ impl PaymentService {
         source: &Source,
         password: &Password,
     ) -> Result<StoredOrder, AppError> {
-        let found = self.orders().find_order_by_source(source).await?.filter(|stored| stored.order.client == client);
+        let found = self.orders().find_order_by_source(client, source).await?;
         let Some(stored) = found else {
             return Err(self.not_found(password, RecordKind::Order).await);
         };

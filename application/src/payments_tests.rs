@@ -75,7 +75,7 @@ impl Mocks {
         });
         // After a test's own expectations, which mockall tries first: no order.
         let mut payment_orders = self.payment_orders;
-        payment_orders.expect_find_order_by_source().returning(|_| Ok(None));
+        payment_orders.expect_find_order_by_source().returning(|_, _| Ok(None));
         payment_orders.expect_pending_orders_for().returning(|_, _, _| Ok(vec![]));
         payment_orders.expect_pending_orders().returning(|_, _| Ok(vec![]));
         PaymentService::new(PaymentDeps {
@@ -103,7 +103,7 @@ impl Mocks {
     /// No history exists yet for the vendor uid nor the source.
     fn nothing_registered(&mut self) {
         self.histories.expect_find_by_vendor().returning(|_, _| Ok(None));
-        self.histories.expect_find_by_source().returning(|_| Ok(None));
+        self.histories.expect_find_by_source().returning(|_, _| Ok(None));
     }
 
     /// The saved card of [`saved_card`] exists (with the password hash) and
@@ -112,14 +112,14 @@ impl Mocks {
         self.reservations
             .expect_find_by_id()
             .returning(|_| Ok(Some(StoredSavedCard { reservation: saved_card(), password_hash: hash() })));
-        self.histories.expect_find_by_source().returning(|_| Ok(None));
+        self.histories.expect_find_by_source().returning(|_, _| Ok(None));
     }
 
     fn stored(&mut self, history: PaymentHistory) {
         let stored = StoredHistory { history, password_hash: hash(), revision: Revision(3) };
         let (a, b, c) = (stored.clone(), stored.clone(), stored);
         self.histories.expect_find_by_id().returning(move |_| Ok(Some(a.clone())));
-        self.histories.expect_find_by_source().returning(move |_| Ok(Some(b.clone())));
+        self.histories.expect_find_by_source().returning(move |_, _| Ok(Some(b.clone())));
         self.histories.expect_find_by_vendor().returning(move |_, _| Ok(Some(c.clone())));
     }
 }
@@ -303,7 +303,7 @@ async fn create_for_a_taken_source_is_409() {
     let mut m = Mocks::new();
     m.histories.expect_find_by_vendor().returning(|_, _| Ok(None));
     let taken = StoredHistory { history: history("1", true), password_hash: hash(), revision: Revision(0) };
-    m.histories.expect_find_by_source().returning(move |_| Ok(Some(taken.clone())));
+    m.histories.expect_find_by_source().returning(move |_, _| Ok(Some(taken.clone())));
     m.gateway.expect_fetch_payment().never();
     assert_eq!(m.service().create_history(create_input("1")).await.unwrap_err().cause(), Cause::AlreadyRegistered);
 }
@@ -587,7 +587,7 @@ async fn cancel_retries_when_a_concurrent_change_committed_first() {
     let first = StoredHistory { history: original, password_hash: hash(), revision: Revision(3) };
     let reread = StoredHistory { history: with_other, password_hash: hash(), revision: Revision(4) };
     let under_lock = first.clone();
-    m.histories.expect_find_by_source().returning(move |_| Ok(Some(first.clone())));
+    m.histories.expect_find_by_source().returning(move |_, _| Ok(Some(first.clone())));
     // Under the cancel lock the record is as read; the other change commits
     // while the PG is called.
     let mut by_id = mockall::Sequence::new();
@@ -631,7 +631,7 @@ async fn a_cancel_recorded_between_the_read_and_the_lock_is_judged_under_the_loc
     };
     let read = StoredHistory { history: original, password_hash: hash(), revision: Revision(3) };
     let now = StoredHistory { history: after_other, password_hash: hash(), revision: Revision(4) };
-    m.histories.expect_find_by_source().returning(move |_| Ok(Some(read.clone())));
+    m.histories.expect_find_by_source().returning(move |_, _| Ok(Some(read.clone())));
     m.histories.expect_find_by_id().returning(move |_| Ok(Some(now.clone())));
     m.gateway.expect_cancel_payment().never();
     m.gateway.expect_fetch_payment().never();
@@ -647,8 +647,8 @@ async fn a_cancel_recorded_between_the_read_and_the_lock_is_judged_under_the_loc
     assert_eq!(all[0].state, IntentState::Refused, "closed: the payment's cancel lock is free");
     // Its outcome is settled: a retry holding up behind the first request's
     // claim on the key may take it over.
-    assert!(service.cancel_settled(&source(), "key-1").await.unwrap());
-    assert!(!service.cancel_settled(&source(), "another key").await.unwrap());
+    assert!(service.cancel_settled(ClientId::LEGACY, &source(), "key-1").await.unwrap());
+    assert!(!service.cancel_settled(ClientId::LEGACY, &source(), "another key").await.unwrap());
 }
 
 /// Unchanged under the lock, the cancel goes on with the balance it read.
@@ -772,7 +772,7 @@ async fn a_full_cancel_settled_in_the_background_is_its_retrys_answer_not_a_bala
     let current =
         Arc::new(std::sync::Mutex::new(StoredHistory { history: paid, password_hash: hash(), revision: Revision(3) }));
     let (by_source, by_id, saved) = (current.clone(), current.clone(), current.clone());
-    m.histories.expect_find_by_source().returning(move |_| Ok(Some(by_source.lock().unwrap().clone())));
+    m.histories.expect_find_by_source().returning(move |_, _| Ok(Some(by_source.lock().unwrap().clone())));
     m.histories.expect_find_by_id().returning(move |_| Ok(Some(by_id.lock().unwrap().clone())));
     m.histories.expect_save_change().times(1).returning(move |_, next, _| {
         *saved.lock().unwrap() = StoredHistory { history: next.clone(), password_hash: hash(), revision: Revision(4) };
@@ -1346,7 +1346,7 @@ fn stored_reservation() -> StoredSavedCard {
 async fn create_reservation_reads_the_saved_card_from_the_pg() {
     let mut m = Mocks::new();
     m.reservations.expect_find_by_vendor().returning(|_, _| Ok(None));
-    m.reservations.expect_find_by_source().returning(|_| Ok(None));
+    m.reservations.expect_find_by_source().returning(|_, _| Ok(None));
     m.gateway
         .expect_fetch_saved_card()
         .withf(|_, uid, customer| uid.as_str() == "order-1" && customer.as_str() == "order-1")
@@ -1392,7 +1392,7 @@ async fn create_reservation_failures() {
     ] {
         let mut m = Mocks::new();
         m.reservations.expect_find_by_vendor().returning(|_, _| Ok(None));
-        m.reservations.expect_find_by_source().returning(|_| Ok(None));
+        m.reservations.expect_find_by_source().returning(|_, _| Ok(None));
         m.gateway.expect_fetch_saved_card().returning(move |_, _, _| Err(error.clone()));
         m.reservations.expect_insert().never();
         assert_eq!(m.service().save_card(reservation_input()).await.unwrap_err().cause(), status);
@@ -1403,7 +1403,7 @@ async fn create_reservation_failures() {
 async fn get_reservation_checks_the_password() {
     let mut m = Mocks::new();
     m.reservations.expect_find_by_id().returning(|_| Ok(Some(stored_reservation())));
-    m.reservations.expect_find_by_source().returning(|_| Ok(None));
+    m.reservations.expect_find_by_source().returning(|_, _| Ok(None));
     let service = m.service();
     let id = SavedCardId::from_uuid(uuid::Uuid::from_u128(2));
     assert_eq!(service.get_saved_card(ClientId::LEGACY, Locator::Id(id), &password()).await.unwrap().id, id);
@@ -1718,7 +1718,7 @@ async fn a_charge_whose_answer_was_lost_is_settled_by_looking_the_order_up_not_b
     m.reservations
         .expect_find_by_id()
         .returning(move |_| Ok(Some(StoredSavedCard { reservation: saved_card(), password_hash: hash() })));
-    m.histories.expect_find_by_source().returning(|_| Ok(None));
+    m.histories.expect_find_by_source().returning(|_, _| Ok(None));
     m.gateway
         .expect_charge_saved_card()
         .times(1)
@@ -2036,7 +2036,7 @@ fn ordered_payment_notice() -> PgNotification {
 #[tokio::test]
 async fn an_order_whose_lock_failed_is_not_kept() {
     let mut m = Mocks::new();
-    m.histories.expect_find_by_source().returning(|_| Ok(None));
+    m.histories.expect_find_by_source().returning(|_, _| Ok(None));
     m.payment_orders.expect_insert_order().times(1).returning(|_, _| Ok(()));
     m.gateway.expect_lock_order().times(1).returning(|_, _| Err(GatewayError::Unavailable("down".into())));
     m.payment_orders.expect_remove_pending_order().times(1).returning(|_| Ok(true));
@@ -2048,7 +2048,7 @@ async fn an_order_whose_lock_failed_is_not_kept() {
 #[tokio::test]
 async fn an_order_is_locked_at_the_pg_in_its_unit_and_kept_as_locked() {
     let mut m = Mocks::new();
-    m.histories.expect_find_by_source().returning(|_| Ok(None));
+    m.histories.expect_find_by_source().returning(|_, _| Ok(None));
     m.payment_orders.expect_insert_order().times(1).returning(|order, _| {
         assert_eq!((order.locked, order.status.clone()), (false, OrderStatus::Pending));
         Ok(())
@@ -2068,7 +2068,7 @@ async fn an_order_is_locked_at_the_pg_in_its_unit_and_kept_as_locked() {
 #[tokio::test]
 async fn an_order_asked_again_with_other_terms_is_refused_and_with_another_password_too() {
     let mut m = Mocks::new();
-    m.payment_orders.expect_find_order_by_source().returning(|_| Ok(Some(pending_order(9_999))));
+    m.payment_orders.expect_find_order_by_source().returning(|_, _| Ok(Some(pending_order(9_999))));
     let service = m.service();
     let other = crate::CreateOrder { price: money("100"), ..order_input() };
     let refused = service.create_order(other).await.unwrap_err();

@@ -30,7 +30,7 @@ impl PaymentService {
     pub async fn create_history(&self, input: CreateHistory) -> Result<Answered<PaymentHistory>, AppError> {
         self.check_new_password(&input.password)?;
         self.check_webhook_url(&input.webhook_url).await?;
-        if let Some(order) = self.orders().find_order_by_source(&input.source).await?
+        if let Some(order) = self.orders().find_order_by_source(input.client, &input.source).await?
             && let Some(answered) = self.register_ordered(&input, order).await?
         {
             return Ok(answered);
@@ -41,7 +41,7 @@ impl PaymentService {
                 message: format!("payment {} of {} is already registered", input.vendor.uid, input.vendor.code),
             });
         }
-        if self.histories().find_by_source(&input.source).await?.is_some() {
+        if self.histories().find_by_source(input.client, &input.source).await?.is_some() {
             return Err(AppError::AlreadyRegistered {
                 param: "source",
                 message: "a payment is already registered for this source".into(),
@@ -99,10 +99,6 @@ impl PaymentService {
         input: &CreateHistory,
         stored: StoredOrder,
     ) -> Result<Option<Answered<PaymentHistory>>, AppError> {
-        if stored.order.client != input.client {
-            // Another client's source: taken, as any registered source is.
-            return Err(crate::orders::source_taken());
-        }
         self.check_password(PasswordRecord::Order(stored.order.id), &input.password, &stored.password_hash).await?;
         let order = &stored.order;
         if order.vendor_code != input.vendor.code || order.store_id != input.vendor.store_id {

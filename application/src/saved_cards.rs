@@ -23,7 +23,7 @@ impl PaymentService {
                 message: format!("saved card {} of {} is already registered", input.vendor.uid, input.vendor.code),
             });
         }
-        if self.reservations().find_by_source(&input.source).await?.is_some() {
+        if self.reservations().find_by_source(input.client, &input.source).await?.is_some() {
             return Err(AppError::AlreadyRegistered {
                 param: "source",
                 message: "a saved card is already registered for this source".into(),

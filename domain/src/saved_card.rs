@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{ClientId, SavedCardId, Source, Timestamp, Title, Vendor};
 
-/// A saved card ("reservation"), unique on its vendor `(code, uid)` and on its source.
+/// A saved card ("reservation"), unique on its vendor `(code, uid)` and, per client, on its source.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SavedCard {
     pub id: SavedCardId,

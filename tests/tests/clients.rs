@@ -17,6 +17,7 @@ payments_e2e::scenarios!(
     a_client_past_its_rate_is_429_while_another_is_served,
     a_rotated_key_and_secret_overlap_for_their_grace_only,
     a_plain_json_client_sends_and_reads_json,
+    two_clients_save_cards_under_the_same_source_each_its_own,
 );
 
 /// `client` registers a PortOne payment of 10,000 for `order`, announced to its own receiver.
@@ -63,20 +64,26 @@ async fn two_clients_see_only_their_own_and_hear_with_their_own_secret(app: &Tes
     assert_status(a.client.cancel_history(&cancel_body(&order_b, 1_000)).await, 404);
     assert_status(app.client.get_history(&accessor(&order_a)).await, 404);
     assert_status(b.client.get_history_by_id(paid_a.id, PASSWORD).await, 404);
-    // A source another client holds is taken (409), whoever asks.
+    // Sources are a client's own names: b registering under a's source is
+    // answered as under a source nobody holds (here: the payment was made
+    // for another order), never "taken", which would tell b what a holds.
     let uid = app.card_payment(Pg::PortOne, &unique("c"), 1_000).await;
-    let taken = b
-        .client
-        .create_history(&wire::CreateHistoryBody {
+    let b_client = &b.client;
+    let register_under = |order: String| {
+        let body = wire::CreateHistoryBody {
             vendor: vendor(Pg::PortOne, &uid),
-            source: source(&order_a),
+            source: source(&order),
             price: amount(1_000),
             password: PASSWORD.into(),
             webhook_url: b.hooks.url(),
             currency: None,
-        })
-        .await;
-    assert_status(taken, 409);
+        };
+        async move { b_client.create_history(&body).await }
+    };
+    let under_a = assert_status(register_under(order_a.clone()).await, 422);
+    let under_nobody = assert_status(register_under(unique("nobody")).await, 422);
+    assert_eq!(under_a.code(), under_nobody.code());
+    assert_eq!(under_a.code(), Some("ORDER_MISMATCH"));
 
     // Each one's cancel is announced to its own receiver, sealed with its
     // wire key and signed with its secret (a receiver refuses anything else).
@@ -318,4 +325,46 @@ async fn a_plain_json_client_sends_and_reads_json(app: &TestApp) {
         .expect("the server answers");
     assert_eq!(sealed.status().as_u16(), 415, "its bodies are JSON");
     assert_status(app.client.get_history(&accessor(&order)).await, 404);
+}
+
+/// A source names a record of one client: two backends may both have their
+/// customer `shop/customers/7`, each saving its own card there; each reads
+/// its own by that source, a third client (or the legacy one) neither; a
+/// second card of one client under it is 409.
+async fn two_clients_save_cards_under_the_same_source_each_its_own(app: &TestApp) {
+    let a = app.add_client("orders service", "all").await;
+    let b = app.add_client("subscriptions service", "all").await;
+    let customer = unique("customer");
+    let source = wire::SourceBody { schema: "shop".into(), table: "customers".into(), id: customer.clone() };
+    let save = |client: &TestClient, number: &str| {
+        let (client, number, source) = (client.client.clone(), number.to_owned(), source.clone());
+        let customer = customer.clone();
+        async move {
+            // A billing key of that customer (PortOne keeps several per customer).
+            let key = app.portone.save_card_numbered(&customer, &number).await;
+            let body = wire::CreateReservationBody {
+                vendor: vendor(Pg::PortOne, &key),
+                source,
+                title: "monthly plan".into(),
+                password: PASSWORD.into(),
+            };
+            client.save_card(&body).await
+        }
+    };
+    let of_a = save(&a, "4444333322221111").await.expect("a saves its card");
+    let of_b = save(&b, "5555444433332222").await.expect("b saves its card under the same source");
+    assert_ne!(of_a.id, of_b.id);
+    let accessor = wire::SourceAccessorBody {
+        schema: "shop".into(),
+        table: "customers".into(),
+        id: customer.clone(),
+        password: PASSWORD.into(),
+    };
+    assert_eq!(a.client.get_saved_card(&accessor).await.expect("a reads its own").id, of_a.id);
+    assert_eq!(b.client.get_saved_card(&accessor).await.expect("b reads its own").id, of_b.id);
+    assert_status(app.client.get_saved_card(&accessor).await, 404);
+    let c = app.add_client("reports service", "all").await;
+    assert_status(c.client.get_saved_card(&accessor).await, 404);
+    let again = assert_status(save(&a, "4111111111111111").await, 409);
+    assert_eq!(again.param(), Some("source"));
 }

@@ -400,8 +400,9 @@ impl PaymentsApi {
             &body.canonical,
         );
         if let Some(key) = idempotency_key.0 {
-            let (payments, source) = (state.payments.clone(), command.source.clone());
-            keyed = keyed.settled_when(async move { payments.cancel_settled(&source, &key).await.unwrap_or(false) });
+            let (payments, client, source) = (state.payments.clone(), caller.client, command.source.clone());
+            keyed = keyed
+                .settled_when(async move { payments.cancel_settled(client, &source, &key).await.unwrap_or(false) });
         }
         let verify = history_password(state.0, caller.client, command.source.clone(), command.password.clone());
         let payments = state.payments.clone();

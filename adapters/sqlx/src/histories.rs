@@ -5,8 +5,8 @@ use super::{Db, DbRow, IdCol, from_id, id_col, money_col, ts_col};
 use async_trait::async_trait;
 use payments_application::ports::{HistoryRepository, RepositoryError, Revision, StoredHistory};
 use payments_domain::{
-    CancelHistory, CancelKey, HistoryId, OrderId, PasswordHash, PaymentHistory, Source, Timestamp, VendorCode,
-    VendorUid, WebhookEvent,
+    CancelHistory, CancelKey, ClientId, HistoryId, OrderId, PasswordHash, PaymentHistory, Source, Timestamp,
+    VendorCode, VendorUid, WebhookEvent,
 };
 use sqlx::QueryBuilder;
 use uuid::Uuid;
@@ -266,17 +266,19 @@ impl HistoryRepository for Store {
         self.load_history(row).await
     }
 
-    async fn find_by_source(&self, source: &Source) -> Result<Option<StoredHistory>, RepositoryError> {
-        let row = sqlx::query(&format!(
-            "SELECT {HISTORY_COLUMNS} FROM payment_histories \
-             WHERE source_schema = $1 AND source_table = $2 AND source_id = $3"
-        ))
-        .bind(source.schema.as_str())
-        .bind(source.table.as_str())
-        .bind(source.id.as_str())
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db_err)?;
+    async fn find_by_source(
+        &self,
+        client: ClientId,
+        source: &Source,
+    ) -> Result<Option<StoredHistory>, RepositoryError> {
+        let row = sqlx::query(&format!("SELECT {HISTORY_COLUMNS} FROM payment_histories WHERE {SOURCE_OF_CLIENT}"))
+            .bind(source.schema.as_str())
+            .bind(source.table.as_str())
+            .bind(source.id.as_str())
+            .bind(client_col(client))
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
         self.load_history(row).await
     }
 

@@ -319,8 +319,26 @@ impl Database {
     /// When a migration fails or an applied one was changed since.
     pub async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
         match self {
-            Self::Sqlite(pool) => sqlx::migrate!("./migrations/sqlite").run(pool).await,
+            Self::Sqlite(pool) => migrate_sqlite(pool, sqlx::migrate!("./migrations/sqlite")).await,
             Self::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await,
+        }
+    }
+
+    /// Applies only the embedded migrations older than `version`: a database
+    /// as a server of that time left it, for tests of an upgrade.
+    ///
+    /// # Errors
+    /// As [`Database::migrate`].
+    #[doc(hidden)]
+    pub async fn migrate_before(&self, version: i64) -> Result<(), sqlx::migrate::MigrateError> {
+        use sqlx::migrate::Migrator;
+        let older = |all: Migrator| Migrator {
+            migrations: all.migrations.iter().filter(|m| m.version < version).cloned().collect::<Vec<_>>().into(),
+            ..all
+        };
+        match self {
+            Self::Sqlite(pool) => migrate_sqlite(pool, older(sqlx::migrate!("./migrations/sqlite"))).await,
+            Self::Postgres(pool) => older(sqlx::migrate!("./migrations/postgres")).run(pool).await,
         }
     }
 
@@ -423,4 +441,38 @@ impl Database {
             Self::Postgres(pool) => pool.close().await,
         }
     }
+}
+
+/// Runs SQLite migrations on one connection with its foreign keys off, as
+/// SQLite's procedure for changing a table's constraints requires (a table
+/// is rebuilt: a new one filled from the old, the old dropped, the new
+/// renamed; with foreign keys on, the drop would cascade to the rows that
+/// refer to the table). The pragma has no effect inside a transaction, and
+/// each migration runs in one: it is set on the connection before. After
+/// the migrations every reference must still hold (`foreign_key_check`).
+async fn migrate_sqlite(
+    pool: &SqlitePool,
+    migrator: sqlx::migrate::Migrator,
+) -> Result<(), sqlx::migrate::MigrateError> {
+    use sqlx::migrate::MigrateError;
+    let mut conn = pool.acquire().await?;
+    sqlx::query("PRAGMA foreign_keys = OFF").execute(&mut *conn).await?;
+    let migrated = migrator.run_direct(&mut *conn).await;
+    let dangling: Result<Vec<sqlx::sqlite::SqliteRow>, sqlx::Error> =
+        sqlx::query("PRAGMA foreign_key_check").fetch_all(&mut *conn).await;
+    let restored = sqlx::query("PRAGMA foreign_keys = ON").execute(&mut *conn).await;
+    if restored.is_err() {
+        // A pooled connection must never serve without its foreign keys.
+        conn.detach();
+    }
+    migrated?;
+    let dangling = dangling?;
+    if !dangling.is_empty() {
+        return Err(MigrateError::Execute(sqlx::Error::Protocol(format!(
+            "after the migrations {} row(s) refer to rows that do not exist (PRAGMA foreign_key_check)",
+            dangling.len()
+        ))));
+    }
+    restored?;
+    Ok(())
 }

@@ -142,9 +142,17 @@ impl OrderRepository for Store {
         Ok(self.fetch_orders(sqlx::query(&sql).bind(id_col(id.as_uuid()))).await?.pop())
     }
 
-    async fn find_order_by_source(&self, source: &Source) -> Result<Option<StoredOrder>, RepositoryError> {
-        let sql = select("source_schema = $1 AND source_table = $2 AND source_id = $3");
-        let query = sqlx::query(&sql).bind(source.schema.as_str()).bind(source.table.as_str()).bind(source.id.as_str());
+    async fn find_order_by_source(
+        &self,
+        client: ClientId,
+        source: &Source,
+    ) -> Result<Option<StoredOrder>, RepositoryError> {
+        let query = select(super::store::SOURCE_OF_CLIENT);
+        let query = sqlx::query(&query)
+            .bind(source.schema.as_str())
+            .bind(source.table.as_str())
+            .bind(source.id.as_str())
+            .bind(super::store::client_col(client));
         Ok(self.fetch_orders(query).await?.pop())
     }
 

@@ -4,7 +4,7 @@ use super::{DbRow, id_col, ts_col};
 
 use async_trait::async_trait;
 use payments_application::ports::{RepositoryError, SavedCardRepository, StoredSavedCard};
-use payments_domain::{PasswordHash, SavedCard, SavedCardId, Source, Timestamp, VendorCode, VendorUid};
+use payments_domain::{ClientId, PasswordHash, SavedCard, SavedCardId, Source, Timestamp, VendorCode, VendorUid};
 
 use crate::codec::{self};
 use crate::error::{db_err, insert_error};
@@ -90,17 +90,20 @@ impl SavedCardRepository for Store {
         self.find_saved_card(row).await
     }
 
-    async fn find_by_source(&self, source: &Source) -> Result<Option<StoredSavedCard>, RepositoryError> {
-        let row = sqlx::query(&format!(
-            "SELECT {RESERVATION_COLUMNS} FROM payment_reservations \
-             WHERE source_schema = $1 AND source_table = $2 AND source_id = $3"
-        ))
-        .bind(source.schema.as_str())
-        .bind(source.table.as_str())
-        .bind(source.id.as_str())
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db_err)?;
+    async fn find_by_source(
+        &self,
+        client: ClientId,
+        source: &Source,
+    ) -> Result<Option<StoredSavedCard>, RepositoryError> {
+        let row =
+            sqlx::query(&format!("SELECT {RESERVATION_COLUMNS} FROM payment_reservations WHERE {SOURCE_OF_CLIENT}"))
+                .bind(source.schema.as_str())
+                .bind(source.table.as_str())
+                .bind(source.id.as_str())
+                .bind(client_col(client))
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_err)?;
         self.find_saved_card(row).await
     }
 

@@ -134,6 +134,12 @@ pub(super) fn event_row(row: &DbRow) -> Result<EventRow, RepositoryError> {
 }
 
 /// A record's client as its column: NULL for the legacy client.
+/// The row of a record `$4` (a [`client_col`]) holds for the source
+/// `($1, $2, $3)`: sources are unique per client (NULL being the legacy
+/// client's), the source columns leading its unique index.
+pub(super) const SOURCE_OF_CLIENT: &str =
+    "source_schema = $1 AND source_table = $2 AND source_id = $3 AND client_id IS NOT DISTINCT FROM $4";
+
 pub(super) fn client_col(client: payments_domain::ClientId) -> Option<IdCol> {
     (!client.is_legacy()).then(|| super::id_col(client.as_uuid()))
 }

@@ -52,7 +52,149 @@ suite!(
     settled_deliveries_are_purged_after_their_retention_with_their_attempts,
     wrong_passwords_are_counted_per_record_in_windows_and_locks,
     an_order_completes_once_with_its_history_and_its_announcement,
+    sources_are_unique_per_client,
 );
+
+/// The migration that made sources unique per client.
+const SOURCES_PER_CLIENT: i64 = 20261207000010;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_upgrade_to_sources_per_client_keeps_every_row() {
+    let db = harness::sqlite_migrated_before(Some(SOURCES_PER_CLIENT)).await;
+    tokio::time::timeout(TEST_TIMEOUT, upgrade_to_sources_per_client_keeps_every_row(&db)).await.unwrap();
+    db.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_upgrade_to_sources_per_client_keeps_every_row() {
+    let test = "postgres_upgrade_to_sources_per_client_keeps_every_row";
+    let Some(db) = harness::postgres_migrated_before(test, Some(SOURCES_PER_CLIENT)).await else { return };
+    tokio::time::timeout(TEST_TIMEOUT, upgrade_to_sources_per_client_keeps_every_row(&db)).await.unwrap();
+    db.cleanup().await;
+}
+
+/// Another client than the legacy one.
+fn a_client() -> ClientId {
+    ClientId::from_uuid(uuid::Uuid::now_v7())
+}
+
+/// `history` made by `client` for PG payment `uid` (its own, unique at the PG).
+fn history_of(client: ClientId, uid: &str, order: &str) -> PaymentHistory {
+    let h = history(uid, order, "1000", vec![]);
+    PaymentHistory::register(HistoryIdentity { client, ..h.identity().clone() }, snapshot("1000", vec![])).unwrap()
+}
+
+async fn sources_are_unique_per_client(db: &TestDb) {
+    let (a, b) = (a_client(), a_client());
+    // Histories: one source for the legacy client, a and b; a second of any of them conflicts.
+    let legacy = history("imp_legacy", "order-1", "1000", vec![]);
+    let of_a = history_of(a, "imp_a", "order-1");
+    let of_b = history_of(b, "imp_b", "order-1");
+    for h in [&legacy, &of_a, &of_b] {
+        db.repos.histories.insert(h, &hash()).await.unwrap();
+    }
+    for (client, uid) in [(ClientId::LEGACY, "imp_legacy_2"), (a, "imp_a_2")] {
+        let again = history_of(client, uid, "order-1");
+        let message = conflict_message(db.repos.histories.insert(&again, &hash()).await);
+        assert!(message.starts_with("source"), "{message}");
+    }
+    // The PG's id stays unique across clients.
+    let message = conflict_message(db.repos.histories.insert(&history_of(b, "imp_a", "order-2"), &hash()).await);
+    assert!(message.starts_with("vendor.uid"), "{message}");
+    for (client, expected) in [(ClientId::LEGACY, &legacy), (a, &of_a), (b, &of_b)] {
+        let found = db.repos.histories.find_by_source(client, legacy.source()).await.unwrap().unwrap();
+        assert_eq!(&found.history, expected);
+    }
+    assert!(db.repos.histories.find_by_source(a_client(), legacy.source()).await.unwrap().is_none());
+
+    // Saved cards.
+    let card = reservation("billing_legacy", "customer-1");
+    let card_of_a = SavedCard { client: a, ..reservation("billing_a", "customer-1") };
+    db.repos.reservations.insert(&card, &hash()).await.unwrap();
+    db.repos.reservations.insert(&card_of_a, &hash()).await.unwrap();
+    let again = SavedCard { client: a, ..reservation("billing_a_2", "customer-1") };
+    let message = conflict_message(db.repos.reservations.insert(&again, &hash()).await);
+    assert!(message.starts_with("source"), "{message}");
+    assert_eq!(db.repos.reservations.find_by_source(a, &card.source).await.unwrap().unwrap().reservation, card_of_a);
+    assert_eq!(
+        db.repos.reservations.find_by_source(ClientId::LEGACY, &card.source).await.unwrap().unwrap().reservation,
+        card
+    );
+    assert!(db.repos.reservations.find_by_source(b, &card.source).await.unwrap().is_none());
+
+    // Orders.
+    let orders = &db.repos.orders;
+    let (legacy_order, order_of_a) = (order("order-9"), PaymentOrder { client: a, ..order("order-9") });
+    orders.insert_order(&legacy_order, &hash()).await.unwrap();
+    orders.insert_order(&order_of_a, &hash()).await.unwrap();
+    let again = orders.insert_order(&PaymentOrder { client: a, ..order("order-9") }, &hash()).await.unwrap_err();
+    assert!(matches!(again, RepositoryError::Conflict(ref m) if m.starts_with("source: ")), "{again:?}");
+    let found = orders.find_order_by_source(a, &legacy_order.source).await.unwrap().unwrap();
+    assert_eq!(found.order, order_of_a);
+    let found = orders.find_order_by_source(ClientId::LEGACY, &legacy_order.source).await.unwrap().unwrap();
+    assert_eq!(found.order, legacy_order);
+    assert!(orders.find_order_by_source(b, &legacy_order.source).await.unwrap().is_none());
+    // A notification of that PG order id finds both pending orders (the use case tells them apart).
+    let order_id = OrderId::parse("order-9").unwrap();
+    assert_eq!(orders.pending_orders_for(VendorCode::Iamport, &order_id, 8).await.unwrap().len(), 2);
+}
+
+/// Rows written before the migration (a payment with a cancel, its event and
+/// delivery, a saved card, an order) are all there after it: rebuilding a
+/// table on SQLite must not cascade to the rows that refer to it, and those
+/// still refer to it (deleting the payment deletes its cancels).
+async fn upgrade_to_sources_per_client_keeps_every_row(db: &TestDb) {
+    let h = history("imp_1", "order-1", "1000", vec![cancel("c1", "100", 20)]);
+    db.repos.histories.insert(&h, &hash()).await.unwrap();
+    let (next, event) = change(&h, snapshot("1000", vec![cancel("c1", "100", 20), cancel("c2", "200", 30)]), 60);
+    db.repos.histories.save_change(Revision(0), &next, &event).await.unwrap();
+    let card = reservation("billing_1", "customer-1");
+    db.repos.reservations.insert(&card, &hash()).await.unwrap();
+    let pending = order("order-2");
+    db.repos.orders.insert_order(&pending, &hash()).await.unwrap();
+    let tables = [
+        "payment_histories",
+        "payment_history_cancels",
+        "payment_history_webhooks",
+        "payment_webhook_outbox",
+        "payment_reservations",
+        "payment_orders",
+    ];
+    let mut before = Vec::new();
+    for table in tables {
+        before.push(db.count(table).await);
+    }
+    assert_eq!(before, vec![1, 2, 1, 1, 1, 1]);
+
+    db.db.migrate().await.unwrap();
+    let repos = &db.repos;
+    let mut after = Vec::new();
+    for table in tables {
+        after.push(db.count(table).await);
+    }
+    assert_eq!(after, before);
+    let stored = repos.histories.find_by_source(ClientId::LEGACY, h.source()).await.unwrap().unwrap();
+    assert_eq!((stored.history, stored.revision), (next, Revision(1)));
+    assert_eq!(
+        repos.reservations.find_by_source(ClientId::LEGACY, &card.source).await.unwrap().unwrap().reservation,
+        card
+    );
+    assert_eq!(
+        repos.orders.find_order_by_source(ClientId::LEGACY, &pending.source).await.unwrap().unwrap().order,
+        pending
+    );
+    let jobs = repos.outbox.claim_due(at(60), 10, Duration::from_secs(30)).await.unwrap();
+    assert_eq!(jobs.iter().map(|j| j.event.id()).collect::<Vec<_>>(), vec![event.id()]);
+    // The new key: another client may now hold the same source; the same client may not.
+    repos.histories.insert(&history_of(a_client(), "imp_2", "order-1"), &hash()).await.unwrap();
+    let message = conflict_message(repos.histories.insert(&history("imp_3", "order-1", "1000", vec![]), &hash()).await);
+    assert!(message.starts_with("source"), "{message}");
+    // The cancels still belong to their payment: they go with it (ON DELETE CASCADE).
+    db.execute("DELETE FROM payment_orders WHERE source_id = 'order-2'").await;
+    db.execute("DELETE FROM payment_histories WHERE source_id = 'order-1'").await;
+    assert_eq!(db.count("payment_history_cancels").await, 0);
+    assert_eq!(db.count("payment_history_webhooks").await, 0);
+}
 
 async fn reconcile_candidates_are_the_unpaid_and_the_recent_in_pages(db: &TestDb) {
     let paid = history("imp_paid", "order-paid", "1000", vec![]);
@@ -398,7 +540,7 @@ async fn history_create_and_read_by_id_source_and_vendor(db: &TestDb) {
     assert_eq!(by_id.history, h);
     assert_eq!(by_id.revision, Revision(0));
     assert_eq!(by_id.password_hash, hash());
-    let by_source = db.repos.histories.find_by_source(h.source()).await.unwrap().unwrap();
+    let by_source = db.repos.histories.find_by_source(ClientId::LEGACY, h.source()).await.unwrap().unwrap();
     assert_eq!(by_source.history, h);
     let by_vendor = db.repos.histories.find_by_vendor(VendorCode::Iamport, &h.vendor().uid).await.unwrap().unwrap();
     assert_eq!(by_vendor.history, h);
@@ -406,7 +548,7 @@ async fn history_create_and_read_by_id_source_and_vendor(db: &TestDb) {
     let unknown = HistoryId::from_uuid(uuid::Uuid::now_v7());
     assert!(db.repos.histories.find_by_id(unknown).await.unwrap().is_none());
     let other_source = Source::parse("shop", "orders", "nope").unwrap();
-    assert!(db.repos.histories.find_by_source(&other_source).await.unwrap().is_none());
+    assert!(db.repos.histories.find_by_source(ClientId::LEGACY, &other_source).await.unwrap().is_none());
     let other_uid = VendorUid::parse("imp_1").unwrap();
     assert!(db.repos.histories.find_by_vendor(VendorCode::TossPayments, &other_uid).await.unwrap().is_none());
 }
@@ -435,7 +577,10 @@ async fn reservation_create_read_and_conflict(db: &TestDb) {
     let by_id = db.repos.reservations.find_by_id(r.id).await.unwrap().unwrap();
     assert_eq!(by_id.reservation, r);
     assert_eq!(by_id.password_hash, hash());
-    assert_eq!(db.repos.reservations.find_by_source(&r.source).await.unwrap().unwrap().reservation, r);
+    assert_eq!(
+        db.repos.reservations.find_by_source(ClientId::LEGACY, &r.source).await.unwrap().unwrap().reservation,
+        r
+    );
     let found = db.repos.reservations.find_by_vendor(VendorCode::TossPayments, &r.vendor.uid).await.unwrap();
     assert_eq!(found.unwrap().reservation, r);
     assert!(db.repos.reservations.find_by_vendor(VendorCode::Iamport, &r.vendor.uid).await.unwrap().is_none());
@@ -1002,7 +1147,10 @@ async fn key_rotation_keeps_old_rows_readable_and_reseals_them(db: &TestDb) {
     assert!(db.db.orphaned_notifications(&only_new, None).await.unwrap().is_empty(), "re-sealed: the old key can go");
 
     assert_eq!(strict.histories.find_by_id(h.id()).await.unwrap().unwrap().history, next);
-    assert_eq!(strict.histories.find_by_source(h.source()).await.unwrap().unwrap().revision, Revision(1));
+    assert_eq!(
+        strict.histories.find_by_source(ClientId::LEGACY, h.source()).await.unwrap().unwrap().revision,
+        Revision(1)
+    );
     assert_eq!(strict.reservations.find_by_id(r.id).await.unwrap().unwrap().reservation, r);
     assert_eq!(
         strict.idempotency.begin("s", "k", "fp", at(1), at(-1_000_000)).await.unwrap(),
@@ -1217,7 +1365,7 @@ async fn an_order_completes_once_with_its_history_and_its_announcement(db: &Test
     let again = orders.insert_order(&order("order-1"), &hash()).await.unwrap_err();
     assert!(matches!(again, RepositoryError::Conflict(ref m) if m.starts_with("source: ")), "{again:?}");
     orders.record_lock(pending.id, true, "1000").await.unwrap();
-    let stored = orders.find_order_by_source(&pending.source).await.unwrap().unwrap();
+    let stored = orders.find_order_by_source(pending.client, &pending.source).await.unwrap().unwrap();
     assert_eq!(stored, StoredOrder { order: PaymentOrder { locked: true, ..pending.clone() }, password_hash: hash() });
     let order_id = OrderId::parse("order-1").unwrap();
     assert_eq!(orders.pending_orders_for(VendorCode::Iamport, &order_id, 8).await.unwrap().len(), 1);

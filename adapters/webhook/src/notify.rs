@@ -2,7 +2,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use payments_application::ports::{HistoryRepository, RepositoryError, Revision, StoredHistory};
-use payments_domain::{HistoryId, OrderId, PasswordHash, PaymentHistory, Source, VendorCode, VendorUid, WebhookEvent};
+use payments_domain::{
+    ClientId, HistoryId, OrderId, PasswordHash, PaymentHistory, Source, VendorCode, VendorUid, WebhookEvent,
+};
 use tokio::sync::Notify;
 
 /// Wraps a history repository and wakes the local webhook worker as soon as a
@@ -29,8 +31,12 @@ impl HistoryRepository for NotifyingHistories {
         self.inner.find_by_id(id).await
     }
 
-    async fn find_by_source(&self, source: &Source) -> Result<Option<StoredHistory>, RepositoryError> {
-        self.inner.find_by_source(source).await
+    async fn find_by_source(
+        &self,
+        client: ClientId,
+        source: &Source,
+    ) -> Result<Option<StoredHistory>, RepositoryError> {
+        self.inner.find_by_source(client, source).await
     }
 
     async fn find_by_vendor(

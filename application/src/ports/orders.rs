@@ -2,8 +2,8 @@
 
 use async_trait::async_trait;
 use payments_domain::{
-    OrderId, OrderStatus, PasswordHash, PaymentHistory, PaymentOrder, PaymentOrderId, Source, Timestamp, VendorCode,
-    WebhookEvent,
+    ClientId, OrderId, OrderStatus, PasswordHash, PaymentHistory, PaymentOrder, PaymentOrderId, Source, Timestamp,
+    VendorCode, WebhookEvent,
 };
 
 use super::storage::RepositoryError;
@@ -55,7 +55,11 @@ pub trait OrderRepository: Send + Sync {
 
     /// # Errors
     /// As [`OrderRepository::find_order`].
-    async fn find_order_by_source(&self, source: &Source) -> Result<Option<StoredOrder>, RepositoryError>;
+    async fn find_order_by_source(
+        &self,
+        client: ClientId,
+        source: &Source,
+    ) -> Result<Option<StoredOrder>, RepositoryError>;
 
     /// The pending orders of `code` whose PG order id (`source.id`) is
     /// `order_id`, at most `limit` (order ids are unique per store).

@@ -2,8 +2,8 @@
 
 use async_trait::async_trait;
 use payments_domain::{
-    HistoryId, OrderId, PasswordHash, PaymentHistory, SavedCard, SavedCardId, Source, Timestamp, VendorCode, VendorUid,
-    WebhookEvent,
+    ClientId, HistoryId, OrderId, PasswordHash, PaymentHistory, SavedCard, SavedCardId, Source, Timestamp, VendorCode,
+    VendorUid, WebhookEvent,
 };
 
 /// Why storage failed.
@@ -61,9 +61,13 @@ pub trait HistoryRepository: Send + Sync {
     /// `Unavailable`, or `Corrupt` when the stored row does not decrypt.
     async fn find_by_id(&self, id: HistoryId) -> Result<Option<StoredHistory>, RepositoryError>;
 
+    /// The payment `client` registered for `source` (sources are unique per
+    /// client: two clients may each have their own `shop/orders/1`).
+    ///
     /// # Errors
     /// As [`HistoryRepository::find_by_id`].
-    async fn find_by_source(&self, source: &Source) -> Result<Option<StoredHistory>, RepositoryError>;
+    async fn find_by_source(&self, client: ClientId, source: &Source)
+    -> Result<Option<StoredHistory>, RepositoryError>;
 
     /// # Errors
     /// As [`HistoryRepository::find_by_id`].
@@ -150,9 +154,15 @@ pub trait SavedCardRepository: Send + Sync {
     /// `Unavailable`, or `Corrupt` when the stored row does not decrypt.
     async fn find_by_id(&self, id: SavedCardId) -> Result<Option<StoredSavedCard>, RepositoryError>;
 
+    /// The card `client` saved for `source` (unique per client).
+    ///
     /// # Errors
     /// As [`SavedCardRepository::find_by_id`].
-    async fn find_by_source(&self, source: &Source) -> Result<Option<StoredSavedCard>, RepositoryError>;
+    async fn find_by_source(
+        &self,
+        client: ClientId,
+        source: &Source,
+    ) -> Result<Option<StoredSavedCard>, RepositoryError>;
 
     /// # Errors
     /// As [`SavedCardRepository::find_by_id`].

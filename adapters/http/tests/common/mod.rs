@@ -51,7 +51,10 @@ impl HistoryRepository for Histories {
     async fn insert(&self, history: &PaymentHistory, hash: &PasswordHash) -> Result<(), RepositoryError> {
         self.check()?;
         let mut rows = self.rows.lock().unwrap();
-        if rows.iter().any(|s| s.history.vendor() == history.vendor() || s.history.source() == history.source()) {
+        let same_source = |s: &StoredHistory| {
+            s.history.identity().client == history.identity().client && s.history.source() == history.source()
+        };
+        if rows.iter().any(|s| s.history.vendor() == history.vendor() || same_source(s)) {
             return Err(RepositoryError::Conflict("taken".into()));
         }
         rows.push(StoredHistory { history: history.clone(), password_hash: hash.clone(), revision: Revision(0) });
@@ -60,8 +63,12 @@ impl HistoryRepository for Histories {
     async fn find_by_id(&self, id: HistoryId) -> Result<Option<StoredHistory>, RepositoryError> {
         self.find(|h| h.id() == id)
     }
-    async fn find_by_source(&self, source: &Source) -> Result<Option<StoredHistory>, RepositoryError> {
-        self.find(|h| h.source() == source)
+    async fn find_by_source(
+        &self,
+        client: ClientId,
+        source: &Source,
+    ) -> Result<Option<StoredHistory>, RepositoryError> {
+        self.find(|h| h.identity().client == client && h.source() == source)
     }
     async fn find_by_vendor(
         &self,
@@ -162,8 +169,13 @@ impl SavedCardRepository for Reservations {
     async fn find_by_id(&self, id: SavedCardId) -> Result<Option<StoredSavedCard>, RepositoryError> {
         Ok(self.rows.lock().unwrap().iter().find(|s| s.reservation.id == id).cloned())
     }
-    async fn find_by_source(&self, source: &Source) -> Result<Option<StoredSavedCard>, RepositoryError> {
-        Ok(self.rows.lock().unwrap().iter().find(|s| &s.reservation.source == source).cloned())
+    async fn find_by_source(
+        &self,
+        client: ClientId,
+        source: &Source,
+    ) -> Result<Option<StoredSavedCard>, RepositoryError> {
+        let rows = self.rows.lock().unwrap();
+        Ok(rows.iter().find(|s| s.reservation.client == client && &s.reservation.source == source).cloned())
     }
     async fn find_by_vendor(
         &self,

@@ -170,10 +170,16 @@ impl TestDb {
 }
 
 pub async fn sqlite() -> TestDb {
+    sqlite_migrated_before(None).await
+}
+
+/// A SQLite database migrated up to the migrations older than `version`
+/// (all of them for `None`).
+pub async fn sqlite_migrated_before(version: Option<i64>) -> TestDb {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("payments.db").display());
     let db = Database::connect(&url, &config()).await.unwrap();
-    db.migrate().await.unwrap();
+    migrate(&db, version).await;
     let keys = keys(7);
     TestDb { repos: db.repositories(keys.clone()), db, keys, cleanup: Cleanup::Sqlite(dir) }
 }
@@ -181,6 +187,11 @@ pub async fn sqlite() -> TestDb {
 /// `None` (after saying so) when `PAYMENT_TEST_POSTGRES_URL` is unset; panics
 /// when it is set but the server cannot be reached.
 pub async fn postgres(test: &str) -> Option<TestDb> {
+    postgres_migrated_before(test, None).await
+}
+
+/// As [`postgres`], migrated as [`sqlite_migrated_before`].
+pub async fn postgres_migrated_before(test: &str, version: Option<i64>) -> Option<TestDb> {
     let Ok(url) = std::env::var("PAYMENT_TEST_POSTGRES_URL") else {
         eprintln!("PAYMENT_TEST_POSTGRES_URL is unset: PostgreSQL test {test} did NOT run");
         return None;
@@ -194,9 +205,16 @@ pub async fn postgres(test: &str) -> Option<TestDb> {
     admin.close().await.unwrap();
     let options = PgConnectOptions::from_str(&url).unwrap().options([("search_path", schema.as_str())]);
     let db = Database::connect_postgres(options, &config()).await.unwrap();
-    db.migrate().await.unwrap();
+    migrate(&db, version).await;
     let keys = keys(7);
     Some(TestDb { repos: db.repositories(keys.clone()), db, keys, cleanup: Cleanup::Postgres { url, schema } })
+}
+
+async fn migrate(db: &Database, before: Option<i64>) {
+    match before {
+        Some(version) => db.migrate_before(version).await.unwrap(),
+        None => db.migrate().await.unwrap(),
+    }
 }
 
 // ---------------------------------------------------------------------------
