@@ -2144,3 +2144,28 @@ async fn a_payment_of_another_amount_for_an_order_is_cancelled_and_the_order_ref
     let outcome = m.service().process_pg_notification(&ordered_payment_notice()).await.unwrap();
     assert!(matches!(outcome, NotificationOutcome::Changed(_)), "{outcome:?}");
 }
+
+#[tokio::test]
+async fn a_registration_that_loses_to_its_orders_refusal_answers_the_refusal_not_the_refunded_payment() {
+    let mut m = Mocks::new();
+    // Read pending; by the time the registration looks, the order's
+    // notification recorded the payment (of another amount, refunded) and
+    // refused the order.
+    m.payment_orders.expect_find_order_by_source().returning(|_, _| Ok(Some(pending_order(9_999))));
+    let refunded = history("100", true);
+    let refused = StoredOrder {
+        order: PaymentOrder {
+            status: OrderStatus::Refused {
+                reason: "paid 100, not the order's 19900".into(),
+                history: Some(refunded.id()),
+            },
+            ..pending_order(9_999).order
+        },
+        password_hash: hash(),
+    };
+    m.payment_orders.expect_find_order().returning(move |_| Ok(Some(refused.clone())));
+    m.stored(refunded);
+    m.gateway.expect_fetch_payment().never();
+    let err = m.service().create_history(create_input("19900")).await.unwrap_err();
+    assert_eq!((err.cause(), err.param()), (Cause::OrderMismatch, Some("price")), "{err:?}");
+}

@@ -111,7 +111,7 @@ impl PaymentService {
             payments_domain::OrderStatus::Pending => {}
             payments_domain::OrderStatus::Completed { .. } | payments_domain::OrderStatus::Refused { .. } => {
                 let Some(id) = order.history() else { return Ok(None) };
-                return self.ordered_answer(self.reload(id).await?.history, input, order).map(Some);
+                return self.ordered_answer(self.reload(id).await?.history, input, order).await.map(Some);
             }
             payments_domain::OrderStatus::Expired => return Ok(None),
         }
@@ -131,7 +131,7 @@ impl PaymentService {
             // Recorded since the order was read (its notification won), or
             // another source's payment.
             let history = self.order_recorded_elsewhere(&stored, &input.vendor.uid).await?;
-            return self.ordered_answer(history, input, order).map(Some);
+            return self.ordered_answer(history, input, order).await.map(Some);
         }
         let gateway = self.deps.gateways.get(input.vendor.code)?;
         let read_at = self.deps.clock.now();
@@ -145,7 +145,7 @@ impl PaymentService {
                 self.rereads.read_elsewhere(history.id(), read_at);
                 Ok(Some(Answered::Created(history)))
             }
-            OrderSettled::Already(history) => self.ordered_answer(history, input, order).map(Some),
+            OrderSettled::Already(history) => self.ordered_answer(history, input, order).await.map(Some),
             OrderSettled::Refused { reason, .. } => Err(AppError::OrderMismatch { param: "price", message: reason }),
             OrderSettled::NotPaid(status) => Err(payments_domain::DomainError::Unpayable { status }.into()),
             OrderSettled::OtherOrder => Err(other_order(input)),
@@ -153,8 +153,11 @@ impl PaymentService {
         }
     }
 
-    /// The answer to a registration of an order recorded already as `history`.
-    fn ordered_answer(
+    /// The answer to a registration of an order recorded already as `history`:
+    /// that history, or the order's refusal. An order read pending is read
+    /// again: it was closed since, maybe refused (its notification recorded a
+    /// payment of another amount at the same moment).
+    async fn ordered_answer(
         &self,
         history: PaymentHistory,
         input: &CreateHistory,
@@ -166,8 +169,12 @@ impl PaymentService {
                 message: "the order of this source was paid by another payment".into(),
             });
         }
-        if let payments_domain::OrderStatus::Refused { reason, .. } = &order.status {
-            return Err(AppError::OrderMismatch { param: "price", message: reason.clone() });
+        let status = match order.status {
+            payments_domain::OrderStatus::Pending => self.orders().find_order(order.id).await?.map(|s| s.order.status),
+            ref closed => Some(closed.clone()),
+        };
+        if let Some(payments_domain::OrderStatus::Refused { reason, .. }) = status {
+            return Err(AppError::OrderMismatch { param: "price", message: reason });
         }
         Ok(Answered::Existing(history))
     }
