@@ -357,8 +357,8 @@ impl<T: Type + Send> ApiResponse for EncryptedOkOrAccepted<T> {
         let mut accepted = EncryptedOk::<T>::meta().responses;
         for response in &mut accepted {
             response.status = Some(202);
-            response.description = "Accepted by the PG, not completed yet: the same encrypted JSON, showing the \
-                 operation as pending. Its completion (or failure) is announced to the record's webhook_url.";
+            response.description = "Accepted by the PG, not completed yet: the same JSON as 200 (in the same form), \
+                 showing the operation as pending. Its completion (or failure) is announced to the record's webhook_url.";
         }
         responses.append(&mut accepted);
         MetaResponses { responses }
@@ -388,7 +388,7 @@ impl<T: Type + Send> ApiResponse for EncryptedCreatedOrOk<T> {
         for response in &mut existing {
             response.status = Some(200);
             response.description = "Made already (by an earlier request, or for a payment with an order by the PG's \
-                 notification): the same encrypted JSON, the record as it stands.";
+                 notification): the same JSON as 201 (in the same form), the record as it stands.";
         }
         responses.append(&mut existing);
         MetaResponses { responses }

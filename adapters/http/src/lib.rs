@@ -179,7 +179,7 @@ pub const DEFAULT_REQUEST_DEADLINE: std::time::Duration = std::time::Duration::f
 
 /// The default [`HttpState::idempotency_lease`]: longer than any request runs.
 pub const DEFAULT_IDEMPOTENCY_LEASE: std::time::Duration = std::time::Duration::from_secs(120);
-const DESCRIPTION: &str = "An integrated payment server between your backends and payment gateways (Iamport, Toss Payments).\n\nOperations marked `x-encrypted: true` take and return `text/plain` bodies: the base64 of AES-CBC with PKCS#7 padding over the UTF-8 JSON shown, with the connection key (16 or 32 bytes: AES-128 or AES-256) and 16-byte IV. Errors are never encrypted: every route answers them as JSON `{\"code\", \"message\"}`.";
+const DESCRIPTION: &str = "An integrated payment server between your backends and payment gateways (Iamport, Toss Payments, PortOne).\n\nThe payment operations take and return the JSON shown in one of two forms. A client added with `payments clients add --plain-json` sends `Authorization: Bearer <its API key>` and plain `application/json` bodies, and is answered in `application/json`: a generator needs nothing more. Every other caller uses the AES envelope of the original SDK, which operations marked `x-encrypted: true` document as `text/plain`: the base64 of AES-CBC with PKCS#7 padding over the UTF-8 JSON shown, with the caller's wire key (16 or 32 bytes: AES-128 or AES-256) and 16-byte IV (a client's own, or, without an API key, the legacy client's connection key). The monitors `/monitors/system` and `/monitors/performance` answer in that envelope only, with the connection key. Errors are never encrypted: every route answers them as JSON `{\"code\", \"message\"}`.";
 
 fn service() -> OpenApiService<PaymentsApi, ()> {
     OpenApiService::new(PaymentsApi, TITLE, env!("CARGO_PKG_VERSION")).description(DESCRIPTION)
@@ -232,6 +232,57 @@ fn annotate(document: &mut Value) {
             }
         }
     }
+    add_plain_json_forms(document);
+}
+
+/// The plain-JSON form of every client route's encrypted body and answer:
+/// a client added with `--plain-json` sends and reads the same schema as
+/// `application/json` (what generators build typed models from), the AES
+/// envelope stays documented as `text/plain` (`x-encrypted`). The monitors
+/// are no client's: they answer in the envelope only.
+fn add_plain_json_forms(document: &mut Value) {
+    const SEALED: &str = "base64 of AES-CBC (PKCS#7) over it with the caller's wire key and IV (a client's own; without an API key, the connection key), as text/plain";
+    let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) else { return };
+    for (path, operations) in paths.iter_mut() {
+        if !caller::is_client_route(path) {
+            continue;
+        }
+        let operations = operations.as_object_mut().into_iter().flat_map(|o| o.values_mut());
+        for operation in operations.filter_map(Value::as_object_mut) {
+            if operation.get("x-encrypted") != Some(&Value::Bool(true)) {
+                continue;
+            }
+            if let Some(body) = operation.get_mut("requestBody").and_then(Value::as_object_mut)
+                && add_json_form(body)
+            {
+                let description = format!(
+                    "This JSON: as application/json from a client added with --plain-json (Authorization: Bearer <its API key>); from any other caller encrypted, {SEALED}."
+                );
+                body.insert("description".into(), Value::String(description));
+            }
+            let responses = operation.get_mut("responses").and_then(Value::as_object_mut);
+            for (status, response) in responses.into_iter().flatten() {
+                let Some(response) = response.as_object_mut().filter(|_| status.starts_with('2')) else { continue };
+                let generic =
+                    response.get("description").and_then(Value::as_str).is_some_and(|d| d.starts_with("Encrypted: "));
+                if add_json_form(response) && generic {
+                    let description = format!(
+                        "This JSON: as application/json to a client added with --plain-json; to any other caller encrypted, {SEALED}."
+                    );
+                    response.insert("description".into(), Value::String(description));
+                }
+            }
+        }
+    }
+}
+
+/// Adds `application/json` with the schema of the `text/plain` form of a
+/// request body or answer; whether there was one.
+fn add_json_form(described: &mut serde_json::Map<String, Value>) -> bool {
+    let Some(content) = described.get_mut("content").and_then(Value::as_object_mut) else { return false };
+    let Some(sealed) = content.get(ENCRYPTED_CONTENT_TYPE).cloned() else { return false };
+    content.insert(PLAIN_JSON_CONTENT_TYPE.into(), sealed);
+    true
 }
 
 /// Every client route takes a client's API key as a bearer token, or none
@@ -284,11 +335,15 @@ fn add_webhook_schemas(document: &mut Value) {
 }
 
 /// Schemas answered by the server always carry their optional fields (as
-/// `null` when absent), so those are required and nullable; optional request
-/// fields are nullable.
+/// `null` when absent), so those are required and nullable, except the
+/// fields it leaves out when absent (`skip_serializing_if_is_none`, which
+/// poem-openapi does not tell): those stay optional, as generators that
+/// check required fields (openapi-python-client) must accept their absence.
+/// Optional request fields are nullable.
 fn mark_nullable(document: &mut Value) {
     const ANSWERS: [&str; 6] =
         ["PaymentHistory", "PaymentHistorySnapshot", "System", "Performance", "OutboxStats", "WebhookBody"];
+    const ABSENT_WHEN_NONE: [(&str, &str); 1] = [("PaymentHistory", "reservation_id")];
     let Some(schemas) = document.pointer_mut("/components/schemas").and_then(Value::as_object_mut) else { return };
     for (name, schema) in schemas.iter_mut() {
         let required: Vec<String> = schema["required"]
@@ -302,7 +357,9 @@ fn mark_nullable(document: &mut Value) {
                 if let Some(property) = property.as_object_mut() {
                     property.insert("nullable".into(), Value::Bool(true));
                 }
-                optional.push(field.clone());
+                if !ABSENT_WHEN_NONE.contains(&(name.as_str(), field.as_str())) {
+                    optional.push(field.clone());
+                }
             }
         }
         if ANSWERS.contains(&name.as_str()) && !optional.is_empty() {

@@ -188,6 +188,11 @@ fn every_schema_property_is_described() {
             assert!(described, "{name}.{field} is undescribed");
         }
     }
+    // Answers carry their optional fields as null, so they are required;
+    // reservation_id is left out when absent, so it is not.
+    let required = schemas["PaymentHistory"]["required"].as_array().unwrap();
+    assert!(required.contains(&Value::from("refund")) && !required.contains(&Value::from("reservation_id")));
+    assert_eq!(schemas["PaymentHistory"]["properties"]["reservation_id"]["nullable"], true);
     let price = &schemas["PaymentHistory"]["properties"]["price"];
     assert_eq!(price["type"], "number", "money is a JSON number");
 }
@@ -217,4 +222,49 @@ fn references_carry_no_anonymous_members() {
     let source = &document["components"]["schemas"]["CreatePaymentHistory"]["properties"]["source"];
     assert_eq!(source["allOf"], serde_json::json!([{ "$ref": "#/components/schemas/Source" }]));
     assert!(source["description"].is_string());
+}
+
+/// Every encrypted operation of a client route documents its plain-JSON form
+/// (a `--plain-json` client's, what generators such as openapi-python-client
+/// build typed models from) beside the AES envelope, with the same schema,
+/// first; the monitors answer in the envelope only.
+#[test]
+fn client_routes_document_plain_json_beside_the_envelope() {
+    const JSON: &str = "application/json; charset=utf-8";
+    const SEALED: &str = "text/plain; charset=utf-8";
+    let document = document();
+    let mut with_body = 0;
+    for (path, operations) in document["paths"].as_object().unwrap() {
+        for operation in operations.as_object().unwrap().values() {
+            let id = operation["operationId"].as_str().unwrap();
+            let client_route = path.starts_with("/payments/") && !path.starts_with("/payments/webhooks");
+            if client_route {
+                assert_eq!(operation["x-encrypted"], true, "{id}");
+                assert_eq!(operation["security"], serde_json::json!([{}, {"clientKey": []}]), "{id}");
+            }
+            let mut forms = Vec::new();
+            if let Some(body) = operation.get("requestBody") {
+                forms.push(("request", &body["content"]));
+            }
+            for (status, response) in operation["responses"].as_object().unwrap() {
+                if status.starts_with('2') {
+                    forms.push(("answer", &response["content"]));
+                }
+            }
+            for (what, content) in forms {
+                let Some(sealed) = content.get(SEALED) else { continue };
+                if client_route {
+                    assert_eq!(content[JSON]["schema"], sealed["schema"], "{id}: the {what}'s JSON form");
+                    let types: Vec<&String> = content.as_object().unwrap().keys().collect();
+                    assert_eq!(types, [JSON, SEALED], "{id}: the {what}'s JSON form first");
+                    with_body += usize::from(what == "request");
+                } else {
+                    assert!(content.get(JSON).is_none(), "{id}: answers in the envelope only");
+                }
+            }
+        }
+    }
+    assert_eq!(with_body, 11, "the client routes with a body");
+    let create = &document["paths"]["/payments/histories"]["post"]["requestBody"];
+    assert!(create["description"].as_str().unwrap().contains("--plain-json"));
 }

@@ -850,7 +850,7 @@ export interface components {
              * @description The saved card this payment was charged from; absent for a payment
              *     made in the PG's window.
              */
-            reservation_id: string | null;
+            reservation_id?: string | null;
             /** @description The caller's record the payment is for. */
             source: components["schemas"]["Source"];
             /** @description The PG, store and payment id. */
@@ -1374,12 +1374,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Encrypted: base64 of AES-CBC (PKCS#7) over this JSON, with the connection key and IV, as text/plain. */
+            /** @description This JSON: as application/json to a client added with --plain-json; to any other caller encrypted, base64 of AES-CBC (PKCS#7) over it with the caller's wire key and IV (a client's own; without an API key, the connection key), as text/plain. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    "application/json; charset=utf-8": components["schemas"]["EventFeed"];
                     "text/plain; charset=utf-8": components["schemas"]["EventFeed"];
                 };
             };
@@ -1478,12 +1479,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Encrypted: base64 of AES-CBC (PKCS#7) over this JSON, with the connection key and IV, as text/plain. */
+            /** @description This JSON: as application/json to a client added with --plain-json; to any other caller encrypted, base64 of AES-CBC (PKCS#7) over it with the caller's wire key and IV (a client's own; without an API key, the connection key), as text/plain. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    "application/json; charset=utf-8": components["schemas"]["EventFeed"];
                     "text/plain; charset=utf-8": components["schemas"]["EventFeed"];
                 };
             };
@@ -1580,28 +1582,31 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        /** @description Encrypted: send base64 of AES-CBC (PKCS#7) over this JSON, with the connection key and IV, as text/plain. */
+        /** @description This JSON: as application/json from a client added with --plain-json (Authorization: Bearer <its API key>); from any other caller encrypted, base64 of AES-CBC (PKCS#7) over it with the caller's wire key and IV (a client's own; without an API key, the connection key), as text/plain. */
         requestBody: {
             content: {
+                "application/json; charset=utf-8": components["schemas"]["CreatePaymentHistory"];
                 "text/plain; charset=utf-8": components["schemas"]["CreatePaymentHistory"];
             };
         };
         responses: {
-            /** @description Made already (by an earlier request, or for a payment with an order by the PG's notification): the same encrypted JSON, the record as it stands. */
+            /** @description Made already (by an earlier request, or for a payment with an order by the PG's notification): the same JSON as 201 (in the same form), the record as it stands. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    "application/json; charset=utf-8": components["schemas"]["PaymentHistory"];
                     "text/plain; charset=utf-8": components["schemas"]["PaymentHistory"];
                 };
             };
-            /** @description Encrypted: base64 of AES-CBC (PKCS#7) over this JSON, with the connection key and IV, as text/plain. */
+            /** @description This JSON: as application/json to a client added with --plain-json; to any other caller encrypted, base64 of AES-CBC (PKCS#7) over it with the caller's wire key and IV (a client's own; without an API key, the connection key), as text/plain. */
             201: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    "application/json; charset=utf-8": components["schemas"]["PaymentHistory"];
                     "text/plain; charset=utf-8": components["schemas"]["PaymentHistory"];
                 };
             };
@@ -1734,28 +1739,31 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        /** @description Encrypted: send base64 of AES-CBC (PKCS#7) over this JSON, with the connection key and IV, as text/plain. */
+        /** @description This JSON: as application/json from a client added with --plain-json (Authorization: Bearer <its API key>); from any other caller encrypted, base64 of AES-CBC (PKCS#7) over it with the caller's wire key and IV (a client's own; without an API key, the connection key), as text/plain. */
         requestBody: {
             content: {
+                "application/json; charset=utf-8": components["schemas"]["CancelPaymentHistory"];
                 "text/plain; charset=utf-8": components["schemas"]["CancelPaymentHistory"];
             };
         };
         responses: {
-            /** @description Encrypted: base64 of AES-CBC (PKCS#7) over this JSON, with the connection key and IV, as text/plain. */
+            /** @description This JSON: as application/json to a client added with --plain-json; to any other caller encrypted, base64 of AES-CBC (PKCS#7) over it with the caller's wire key and IV (a client's own; without an API key, the connection key), as text/plain. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    "application/json; charset=utf-8": components["schemas"]["PaymentHistory"];
                     "text/plain; charset=utf-8": components["schemas"]["PaymentHistory"];
                 };
             };
-            /** @description Accepted by the PG, not completed yet: the same encrypted JSON, showing the operation as pending. Its completion (or failure) is announced to the record's webhook_url. */
+            /** @description Accepted by the PG, not completed yet: the same JSON as 200 (in the same form), showing the operation as pending. Its completion (or failure) is announced to the record's webhook_url. */
             202: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    "application/json; charset=utf-8": components["schemas"]["PaymentHistory"];
                     "text/plain; charset=utf-8": components["schemas"]["PaymentHistory"];
                 };
             };
@@ -1885,19 +1893,21 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        /** @description Encrypted: send base64 of AES-CBC (PKCS#7) over this JSON, with the connection key and IV, as text/plain. */
+        /** @description This JSON: as application/json from a client added with --plain-json (Authorization: Bearer <its API key>); from any other caller encrypted, base64 of AES-CBC (PKCS#7) over it with the caller's wire key and IV (a client's own; without an API key, the connection key), as text/plain. */
         requestBody: {
             content: {
+                "application/json; charset=utf-8": components["schemas"]["SourceAccessor"];
                 "text/plain; charset=utf-8": components["schemas"]["SourceAccessor"];
             };
         };
         responses: {
-            /** @description Encrypted: base64 of AES-CBC (PKCS#7) over this JSON, with the connection key and IV, as text/plain. */
+            /** @description This JSON: as application/json to a client added with --plain-json; to any other caller encrypted, base64 of AES-CBC (PKCS#7) over it with the caller's wire key and IV (a client's own; without an API key, the connection key), as text/plain. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    "application/json; charset=utf-8": components["schemas"]["PaymentHistory"];
                     "text/plain; charset=utf-8": components["schemas"]["PaymentHistory"];
                 };
             };
@@ -1994,19 +2004,21 @@ export interface operations {
             };
             cookie?: never;
         };
-        /** @description Encrypted: send base64 of AES-CBC (PKCS#7) over this JSON, with the connection key and IV, as text/plain. */
+        /** @description This JSON: as application/json from a client added with --plain-json (Authorization: Bearer <its API key>); from any other caller encrypted, base64 of AES-CBC (PKCS#7) over it with the caller's wire key and IV (a client's own; without an API key, the connection key), as text/plain. */
         requestBody: {
             content: {
+                "application/json; charset=utf-8": components["schemas"]["PasswordInput"];
                 "text/plain; charset=utf-8": components["schemas"]["PasswordInput"];
             };
         };
         responses: {
-            /** @description Encrypted: base64 of AES-CBC (PKCS#7) over this JSON, with the connection key and IV, as text/plain. */
+            /** @description This JSON: as application/json to a client added with --plain-json; to any other caller encrypted, base64 of AES-CBC (PKCS#7) over it with the caller's wire key and IV (a client's own; without an API key, the connection key), as text/plain. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    "application/json; charset=utf-8": components["schemas"]["PaymentHistory"];
                     "text/plain; charset=utf-8": components["schemas"]["PaymentHistory"];
                 };
             };
@@ -2103,28 +2115,31 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        /** @description Encrypted: send base64 of AES-CBC (PKCS#7) over this JSON, with the connection key and IV, as text/plain. */
+        /** @description This JSON: as application/json from a client added with --plain-json (Authorization: Bearer <its API key>); from any other caller encrypted, base64 of AES-CBC (PKCS#7) over it with the caller's wire key and IV (a client's own; without an API key, the connection key), as text/plain. */
         requestBody: {
             content: {
+                "application/json; charset=utf-8": components["schemas"]["CreatePaymentOrder"];
                 "text/plain; charset=utf-8": components["schemas"]["CreatePaymentOrder"];
             };
         };
         responses: {
-            /** @description Made already (by an earlier request, or for a payment with an order by the PG's notification): the same encrypted JSON, the record as it stands. */
+            /** @description Made already (by an earlier request, or for a payment with an order by the PG's notification): the same JSON as 201 (in the same form), the record as it stands. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    "application/json; charset=utf-8": components["schemas"]["PaymentOrder"];
                     "text/plain; charset=utf-8": components["schemas"]["PaymentOrder"];
                 };
             };
-            /** @description Encrypted: base64 of AES-CBC (PKCS#7) over this JSON, with the connection key and IV, as text/plain. */
+            /** @description This JSON: as application/json to a client added with --plain-json; to any other caller encrypted, base64 of AES-CBC (PKCS#7) over it with the caller's wire key and IV (a client's own; without an API key, the connection key), as text/plain. */
             201: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    "application/json; charset=utf-8": components["schemas"]["PaymentOrder"];
                     "text/plain; charset=utf-8": components["schemas"]["PaymentOrder"];
                 };
             };
@@ -2254,19 +2269,21 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        /** @description Encrypted: send base64 of AES-CBC (PKCS#7) over this JSON, with the connection key and IV, as text/plain. */
+        /** @description This JSON: as application/json from a client added with --plain-json (Authorization: Bearer <its API key>); from any other caller encrypted, base64 of AES-CBC (PKCS#7) over it with the caller's wire key and IV (a client's own; without an API key, the connection key), as text/plain. */
         requestBody: {
             content: {
+                "application/json; charset=utf-8": components["schemas"]["SourceAccessor"];
                 "text/plain; charset=utf-8": components["schemas"]["SourceAccessor"];
             };
         };
         responses: {
-            /** @description Encrypted: base64 of AES-CBC (PKCS#7) over this JSON, with the connection key and IV, as text/plain. */
+            /** @description This JSON: as application/json to a client added with --plain-json; to any other caller encrypted, base64 of AES-CBC (PKCS#7) over it with the caller's wire key and IV (a client's own; without an API key, the connection key), as text/plain. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    "application/json; charset=utf-8": components["schemas"]["PaymentOrder"];
                     "text/plain; charset=utf-8": components["schemas"]["PaymentOrder"];
                 };
             };
@@ -2363,19 +2380,21 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        /** @description Encrypted: send base64 of AES-CBC (PKCS#7) over this JSON, with the connection key and IV, as text/plain. */
+        /** @description This JSON: as application/json from a client added with --plain-json (Authorization: Bearer <its API key>); from any other caller encrypted, base64 of AES-CBC (PKCS#7) over it with the caller's wire key and IV (a client's own; without an API key, the connection key), as text/plain. */
         requestBody: {
             content: {
+                "application/json; charset=utf-8": components["schemas"]["CreatePaymentReservation"];
                 "text/plain; charset=utf-8": components["schemas"]["CreatePaymentReservation"];
             };
         };
         responses: {
-            /** @description Encrypted: base64 of AES-CBC (PKCS#7) over this JSON, with the connection key and IV, as text/plain. */
+            /** @description This JSON: as application/json to a client added with --plain-json; to any other caller encrypted, base64 of AES-CBC (PKCS#7) over it with the caller's wire key and IV (a client's own; without an API key, the connection key), as text/plain. */
             201: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    "application/json; charset=utf-8": components["schemas"]["PaymentReservation"];
                     "text/plain; charset=utf-8": components["schemas"]["PaymentReservation"];
                 };
             };
@@ -2505,19 +2524,21 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        /** @description Encrypted: send base64 of AES-CBC (PKCS#7) over this JSON, with the connection key and IV, as text/plain. */
+        /** @description This JSON: as application/json from a client added with --plain-json (Authorization: Bearer <its API key>); from any other caller encrypted, base64 of AES-CBC (PKCS#7) over it with the caller's wire key and IV (a client's own; without an API key, the connection key), as text/plain. */
         requestBody: {
             content: {
+                "application/json; charset=utf-8": components["schemas"]["SourceAccessor"];
                 "text/plain; charset=utf-8": components["schemas"]["SourceAccessor"];
             };
         };
         responses: {
-            /** @description Encrypted: base64 of AES-CBC (PKCS#7) over this JSON, with the connection key and IV, as text/plain. */
+            /** @description This JSON: as application/json to a client added with --plain-json; to any other caller encrypted, base64 of AES-CBC (PKCS#7) over it with the caller's wire key and IV (a client's own; without an API key, the connection key), as text/plain. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    "application/json; charset=utf-8": components["schemas"]["PaymentReservation"];
                     "text/plain; charset=utf-8": components["schemas"]["PaymentReservation"];
                 };
             };
@@ -2614,19 +2635,21 @@ export interface operations {
             };
             cookie?: never;
         };
-        /** @description Encrypted: send base64 of AES-CBC (PKCS#7) over this JSON, with the connection key and IV, as text/plain. */
+        /** @description This JSON: as application/json from a client added with --plain-json (Authorization: Bearer <its API key>); from any other caller encrypted, base64 of AES-CBC (PKCS#7) over it with the caller's wire key and IV (a client's own; without an API key, the connection key), as text/plain. */
         requestBody: {
             content: {
+                "application/json; charset=utf-8": components["schemas"]["PasswordInput"];
                 "text/plain; charset=utf-8": components["schemas"]["PasswordInput"];
             };
         };
         responses: {
-            /** @description Encrypted: base64 of AES-CBC (PKCS#7) over this JSON, with the connection key and IV, as text/plain. */
+            /** @description This JSON: as application/json to a client added with --plain-json; to any other caller encrypted, base64 of AES-CBC (PKCS#7) over it with the caller's wire key and IV (a client's own; without an API key, the connection key), as text/plain. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    "application/json; charset=utf-8": components["schemas"]["PaymentReservation"];
                     "text/plain; charset=utf-8": components["schemas"]["PaymentReservation"];
                 };
             };
@@ -2726,19 +2749,21 @@ export interface operations {
             };
             cookie?: never;
         };
-        /** @description Encrypted: send base64 of AES-CBC (PKCS#7) over this JSON, with the connection key and IV, as text/plain. */
+        /** @description This JSON: as application/json from a client added with --plain-json (Authorization: Bearer <its API key>); from any other caller encrypted, base64 of AES-CBC (PKCS#7) over it with the caller's wire key and IV (a client's own; without an API key, the connection key), as text/plain. */
         requestBody: {
             content: {
+                "application/json; charset=utf-8": components["schemas"]["ChargePaymentReservation"];
                 "text/plain; charset=utf-8": components["schemas"]["ChargePaymentReservation"];
             };
         };
         responses: {
-            /** @description Encrypted: base64 of AES-CBC (PKCS#7) over this JSON, with the connection key and IV, as text/plain. */
+            /** @description This JSON: as application/json to a client added with --plain-json; to any other caller encrypted, base64 of AES-CBC (PKCS#7) over it with the caller's wire key and IV (a client's own; without an API key, the connection key), as text/plain. */
             201: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    "application/json; charset=utf-8": components["schemas"]["PaymentHistory"];
                     "text/plain; charset=utf-8": components["schemas"]["PaymentHistory"];
                 };
             };
@@ -2880,19 +2905,21 @@ export interface operations {
             };
             cookie?: never;
         };
-        /** @description Encrypted: send base64 of AES-CBC (PKCS#7) over this JSON, with the connection key and IV, as text/plain. */
+        /** @description This JSON: as application/json from a client added with --plain-json (Authorization: Bearer <its API key>); from any other caller encrypted, base64 of AES-CBC (PKCS#7) over it with the caller's wire key and IV (a client's own; without an API key, the connection key), as text/plain. */
         requestBody: {
             content: {
+                "application/json; charset=utf-8": components["schemas"]["PasswordInput"];
                 "text/plain; charset=utf-8": components["schemas"]["PasswordInput"];
             };
         };
         responses: {
-            /** @description Encrypted: base64 of AES-CBC (PKCS#7) over this JSON, with the connection key and IV, as text/plain. */
+            /** @description This JSON: as application/json to a client added with --plain-json; to any other caller encrypted, base64 of AES-CBC (PKCS#7) over it with the caller's wire key and IV (a client's own; without an API key, the connection key), as text/plain. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    "application/json; charset=utf-8": components["schemas"]["PaymentReservation"];
                     "text/plain; charset=utf-8": components["schemas"]["PaymentReservation"];
                 };
             };
