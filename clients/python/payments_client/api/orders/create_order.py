@@ -1,0 +1,286 @@
+from http import HTTPStatus
+from typing import Any
+
+import httpx
+
+from ... import errors
+from ...client import AuthenticatedClient, Client
+from ...models.create_payment_order import CreatePaymentOrder
+from ...models.error_body import ErrorBody
+from ...models.payment_order import PaymentOrder
+from ...types import UNSET, Response, Unset
+
+
+def _get_kwargs(
+    *,
+    body: CreatePaymentOrder,
+    idempotency_key: str | Unset = UNSET,
+) -> dict[str, Any]:
+    headers: dict[str, Any] = {}
+    if not isinstance(idempotency_key, Unset):
+        headers["Idempotency-Key"] = idempotency_key
+
+    _kwargs: dict[str, Any] = {
+        "method": "post",
+        "url": "/payments/orders",
+    }
+
+    _kwargs["json"] = body.to_dict()
+
+    headers["Content-Type"] = "application/json; charset=utf-8"
+
+    _kwargs["headers"] = headers
+    return _kwargs
+
+
+def _parse_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> ErrorBody | PaymentOrder | None:
+    if response.status_code == 200:
+        response_200 = PaymentOrder.from_dict(response.json())
+
+        return response_200
+
+    if response.status_code == 201:
+        response_201 = PaymentOrder.from_dict(response.json())
+
+        return response_201
+
+    if response.status_code == 400:
+        response_400 = ErrorBody.from_dict(response.json())
+
+        return response_400
+
+    if response.status_code == 401:
+        response_401 = ErrorBody.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = ErrorBody.from_dict(response.json())
+
+        return response_403
+
+    if response.status_code == 404:
+        response_404 = ErrorBody.from_dict(response.json())
+
+        return response_404
+
+    if response.status_code == 409:
+        response_409 = ErrorBody.from_dict(response.json())
+
+        return response_409
+
+    if response.status_code == 413:
+        response_413 = ErrorBody.from_dict(response.json())
+
+        return response_413
+
+    if response.status_code == 415:
+        response_415 = ErrorBody.from_dict(response.json())
+
+        return response_415
+
+    if response.status_code == 422:
+        response_422 = ErrorBody.from_dict(response.json())
+
+        return response_422
+
+    if response.status_code == 429:
+        response_429 = ErrorBody.from_dict(response.json())
+
+        return response_429
+
+    if response.status_code == 500:
+        response_500 = ErrorBody.from_dict(response.json())
+
+        return response_500
+
+    if response.status_code == 502:
+        response_502 = ErrorBody.from_dict(response.json())
+
+        return response_502
+
+    if response.status_code == 503:
+        response_503 = ErrorBody.from_dict(response.json())
+
+        return response_503
+
+    if response.status_code == 504:
+        response_504 = ErrorBody.from_dict(response.json())
+
+        return response_504
+
+    if client.raise_on_unexpected_status:
+        raise errors.UnexpectedStatus(response.status_code, response.content)
+    else:
+        return None
+
+
+def _build_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Response[ErrorBody | PaymentOrder]:
+    return Response(
+        status_code=HTTPStatus(response.status_code),
+        content=response.content,
+        headers=response.headers,
+        parsed=_parse_response(client=client, response=response),
+    )
+
+
+def sync_detailed(
+    *,
+    client: AuthenticatedClient,
+    body: CreatePaymentOrder,
+    idempotency_key: str | Unset = UNSET,
+) -> Response[ErrorBody | PaymentOrder]:
+    """Register an order
+
+     Registers an order before the customer's window opens: the amount is
+    locked at the PG where it offers that (PortOne V2 pre-register,
+    Iamport prepare: the window then refuses another amount) and kept
+    here for Toss (its confirmation uses the order's amount). The PG's
+    notification of the payment completes the order by itself: the
+    payment is recorded and announced to `webhook_url` (`previous:
+    null`), even when the customer never comes back. The same order
+    asked again answers 200 with it; another amount for the same source
+    is 409. Send an `Idempotency-Key` to retry safely.
+
+    Args:
+        idempotency_key (str | Unset):
+        body (CreatePaymentOrder): Registers an order before the customer's window opens.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[ErrorBody | PaymentOrder]
+    """
+
+    kwargs = _get_kwargs(
+        body=body,
+        idempotency_key=idempotency_key,
+    )
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _build_response(client=client, response=response)
+
+
+def sync(
+    *,
+    client: AuthenticatedClient,
+    body: CreatePaymentOrder,
+    idempotency_key: str | Unset = UNSET,
+) -> ErrorBody | PaymentOrder | None:
+    """Register an order
+
+     Registers an order before the customer's window opens: the amount is
+    locked at the PG where it offers that (PortOne V2 pre-register,
+    Iamport prepare: the window then refuses another amount) and kept
+    here for Toss (its confirmation uses the order's amount). The PG's
+    notification of the payment completes the order by itself: the
+    payment is recorded and announced to `webhook_url` (`previous:
+    null`), even when the customer never comes back. The same order
+    asked again answers 200 with it; another amount for the same source
+    is 409. Send an `Idempotency-Key` to retry safely.
+
+    Args:
+        idempotency_key (str | Unset):
+        body (CreatePaymentOrder): Registers an order before the customer's window opens.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        ErrorBody | PaymentOrder
+    """
+
+    return sync_detailed(
+        client=client,
+        body=body,
+        idempotency_key=idempotency_key,
+    ).parsed
+
+
+async def asyncio_detailed(
+    *,
+    client: AuthenticatedClient,
+    body: CreatePaymentOrder,
+    idempotency_key: str | Unset = UNSET,
+) -> Response[ErrorBody | PaymentOrder]:
+    """Register an order
+
+     Registers an order before the customer's window opens: the amount is
+    locked at the PG where it offers that (PortOne V2 pre-register,
+    Iamport prepare: the window then refuses another amount) and kept
+    here for Toss (its confirmation uses the order's amount). The PG's
+    notification of the payment completes the order by itself: the
+    payment is recorded and announced to `webhook_url` (`previous:
+    null`), even when the customer never comes back. The same order
+    asked again answers 200 with it; another amount for the same source
+    is 409. Send an `Idempotency-Key` to retry safely.
+
+    Args:
+        idempotency_key (str | Unset):
+        body (CreatePaymentOrder): Registers an order before the customer's window opens.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[ErrorBody | PaymentOrder]
+    """
+
+    kwargs = _get_kwargs(
+        body=body,
+        idempotency_key=idempotency_key,
+    )
+
+    response = await client.get_async_httpx_client().request(**kwargs)
+
+    return _build_response(client=client, response=response)
+
+
+async def asyncio(
+    *,
+    client: AuthenticatedClient,
+    body: CreatePaymentOrder,
+    idempotency_key: str | Unset = UNSET,
+) -> ErrorBody | PaymentOrder | None:
+    """Register an order
+
+     Registers an order before the customer's window opens: the amount is
+    locked at the PG where it offers that (PortOne V2 pre-register,
+    Iamport prepare: the window then refuses another amount) and kept
+    here for Toss (its confirmation uses the order's amount). The PG's
+    notification of the payment completes the order by itself: the
+    payment is recorded and announced to `webhook_url` (`previous:
+    null`), even when the customer never comes back. The same order
+    asked again answers 200 with it; another amount for the same source
+    is 409. Send an `Idempotency-Key` to retry safely.
+
+    Args:
+        idempotency_key (str | Unset):
+        body (CreatePaymentOrder): Registers an order before the customer's window opens.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        ErrorBody | PaymentOrder
+    """
+
+    return (
+        await asyncio_detailed(
+            client=client,
+            body=body,
+            idempotency_key=idempotency_key,
+        )
+    ).parsed
