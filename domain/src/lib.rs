@@ -9,6 +9,7 @@ mod error;
 mod history;
 mod ids;
 mod money;
+mod operator;
 mod order;
 mod saved_card;
 mod source;
@@ -25,6 +26,7 @@ pub use history::{
 };
 pub use ids::{EventId, HistoryId, SavedCardId, Timestamp, to_millis};
 pub use money::Money;
+pub use operator::{AuditAction, AuditEntry, AuditId, Operator, OperatorId, OperatorName, Permission, Role};
 pub use order::{OrderMiss, OrderState, OrderStatus, PaymentOrder, PaymentOrderId};
 pub use saved_card::SavedCard;
 pub use source::{Password, PasswordHash, Source, SourceId, SourceSchema, SourceTable};

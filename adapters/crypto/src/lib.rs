@@ -11,6 +11,7 @@
 
 mod at_rest;
 mod password;
+pub mod totp;
 mod wire;
 
 pub use at_rest::{Keyring, OpenError};
