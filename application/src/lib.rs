@@ -19,6 +19,7 @@ mod keys;
 #[cfg(any(test, feature = "mocks"))]
 pub mod memory;
 mod notification;
+mod operators;
 mod orders;
 mod policy;
 pub mod ports;
@@ -37,6 +38,7 @@ pub use error::{AppError, Cause, RecordKind};
 pub use inbox::{InboxReport, Received};
 pub use intake::Taken;
 pub use keys::{derived_key, lookup_digest};
+pub use operators::{ConsolePolicy, IssuedOperator, OperatorError, OperatorService, RequestContext, SignedIn};
 pub use orders::{Answered, CreateOrder, OrderSettleReport};
 pub use policy::{OrderBinding, PasswordPolicy, WebhookTargets, WebhookUrlPolicy};
 pub use reconcile::{ReconcileOptions, ReconcileReport};

@@ -57,6 +57,27 @@ pub fn verify(secret: &[u8], code: &str, unix_seconds: i64) -> Option<u64> {
     found
 }
 
+/// [`SecondFactor`](payments_application::ports::SecondFactor) by TOTP,
+/// its URIs naming `issuer` (the deployment, as the app lists it).
+#[derive(Debug, Clone)]
+pub struct Totp {
+    pub issuer: String,
+}
+
+impl payments_application::ports::SecondFactor for Totp {
+    fn new_secret(&self) -> Vec<u8> {
+        new_secret()
+    }
+
+    fn verify(&self, secret: &[u8], code: &str, at: payments_domain::Timestamp) -> Option<u64> {
+        verify(secret, code, at.timestamp())
+    }
+
+    fn enrolment_uri(&self, account: &str, secret: &[u8]) -> String {
+        otpauth_uri(&self.issuer, account, secret)
+    }
+}
+
 const BASE32: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 
 /// RFC 4648 base32 without padding (what authenticator apps take).

@@ -106,6 +106,7 @@ pub struct Repositories {
     pub idempotency: Arc<dyn IdempotencyStore>,
     pub orders: Arc<dyn payments_application::ports::OrderRepository>,
     pub clients: Arc<dyn payments_application::ports::ClientRepository>,
+    pub operators: Arc<dyn payments_application::ports::OperatorRepository>,
 }
 
 impl Repositories {
@@ -122,6 +123,7 @@ impl Repositories {
             + IdempotencyStore
             + payments_application::ports::OrderRepository
             + payments_application::ports::ClientRepository
+            + payments_application::ports::OperatorRepository
             + 'static,
     {
         let inbox: Arc<dyn NotificationInbox> = match spool {
@@ -139,6 +141,7 @@ impl Repositories {
             outbox: store.clone(),
             orders: store.clone(),
             clients: store.clone(),
+            operators: store.clone(),
             idempotency: store,
         }
     }

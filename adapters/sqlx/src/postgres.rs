@@ -69,6 +69,9 @@ mod inbox;
 #[path = "intents.rs"]
 mod intents;
 #[allow(clippy::duplicate_mod)]
+#[path = "operators.rs"]
+mod operators;
+#[allow(clippy::duplicate_mod)]
 #[path = "orders.rs"]
 mod orders;
 #[allow(clippy::duplicate_mod)]

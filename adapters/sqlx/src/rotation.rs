@@ -138,7 +138,8 @@ impl Store {
                 + self.rotate_table("payment_histories", &["vendor_order_id"], &keys.histories).await?
                 + self.rotate_table("payment_histories", &["pending_cancels"], &keys.histories).await?
                 + self.rotate_table("payment_charge_intents", &["context"], &keys.histories).await?
-                + self.rotate_table("payment_clients", &["secrets"], &keys.histories).await?,
+                + self.rotate_table("payment_clients", &["secrets"], &keys.histories).await?
+                + self.rotate_table("payment_operators", &["totp_secret"], &keys.histories).await?,
             cancels: self.rotate_table("payment_history_cancels", &["data"], &keys.cancels).await?
                 + self.rotate_table("payment_cancel_intents", &["refund_account"], &keys.cancels).await?,
             reservations: self.rotate_table("payment_reservations", &["data"], &keys.reservations).await?,

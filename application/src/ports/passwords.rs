@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use payments_domain::{HistoryId, Password, PasswordHash, PaymentOrderId, SavedCardId, Timestamp};
+use payments_domain::{HistoryId, OperatorId, Password, PasswordHash, PaymentOrderId, SavedCardId, Timestamp};
 
 use super::storage::RepositoryError;
 
@@ -13,15 +13,18 @@ pub enum PasswordRecord {
     History(HistoryId),
     SavedCard(SavedCardId),
     Order(PaymentOrderId),
+    /// An operator's sign-in (password and second factor).
+    Operator(OperatorId),
 }
 
 impl PasswordRecord {
-    /// `history:<uuid>`, `reservation:<uuid>` or `order:<uuid>`.
+    /// `history:<uuid>`, `reservation:<uuid>`, `order:<uuid>` or `operator:<uuid>`.
     pub fn key(&self) -> String {
         match self {
             Self::History(id) => format!("history:{}", id.as_uuid()),
             Self::SavedCard(id) => format!("reservation:{}", id.as_uuid()),
             Self::Order(id) => format!("order:{}", id.as_uuid()),
+            Self::Operator(id) => format!("operator:{}", id.as_uuid()),
         }
     }
 }
