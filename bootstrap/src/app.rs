@@ -24,6 +24,7 @@ use crate::limits::limited_server;
 pub struct RunningApp {
     addr: SocketAddr,
     metrics_addr: Option<SocketAddr>,
+    admin_addr: Option<SocketAddr>,
     fakes: Vec<(VendorCode, SocketAddr)>,
     stop: watch::Sender<bool>,
     task: JoinHandle<anyhow::Result<()>>,
@@ -38,6 +39,11 @@ impl RunningApp {
     /// Where `/metrics` is served (`None`: `PAYMENT_METRICS_ADDR=off`).
     pub fn metrics_addr(&self) -> Option<SocketAddr> {
         self.metrics_addr
+    }
+
+    /// Where the operators' console is served (`None`: `PAYMENT_ADMIN_ADDR=off`).
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin_addr
     }
 
     /// `http://ADDR`, no trailing slash.
@@ -140,6 +146,24 @@ pub fn client_service(config: &Config, repositories: &Repositories) -> payments_
         Arc::new(SystemClock),
         Arc::new(UuidV7Ids),
         mode,
+    )
+}
+
+/// The operators use cases over `repositories` (the console's people):
+/// passwords hashed by `hasher`, TOTP codes naming this deployment.
+pub fn operator_service(
+    config: &Config,
+    repositories: &Repositories,
+    hasher: &Argon2Hasher,
+) -> payments_application::OperatorService {
+    payments_application::OperatorService::new(
+        repositories.operators.clone(),
+        repositories.attempts.clone(),
+        Arc::new(hasher.clone()),
+        Arc::new(payments_crypto::totp::Totp { issuer: config.console.issuer.clone() }),
+        Arc::new(SystemClock),
+        Arc::new(UuidV7Ids),
+        config.console.policy,
     )
 }
 
@@ -364,13 +388,34 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
             if !addr.ip().is_loopback() {
                 tracing::warn!(%addr, "PAYMENT_METRICS_ADDR: /metrics is served beyond this host, with no authentication");
             }
-            let exporter =
-                crate::metrics::Exporter::new(metrics.clone(), delivery.clone(), hasher, database.clone(), spool);
+            let exporter = crate::metrics::Exporter::new(
+                metrics.clone(),
+                delivery.clone(),
+                hasher.clone(),
+                database.clone(),
+                spool,
+            );
             Some((acceptor, addr, exporter))
         }
         None => None,
     };
     let metrics_addr = exporter.as_ref().map(|(_, addr, _)| *addr);
+    let console = match config.console.listen {
+        Some(listen) => {
+            let acceptor = bind(listen, "PAYMENT_ADMIN_ADDR").await?;
+            let addr = bound(&acceptor)?;
+            let state = payments_console::ConsoleState {
+                operators: operator_service(&config, &repositories, &hasher),
+                queries: repositories.console.clone(),
+                histories: repositories.histories.clone(),
+                // Served beyond loopback, the console sits behind TLS (a proxy).
+                secure_cookies: !addr.ip().is_loopback(),
+            };
+            Some((acceptor, addr, state))
+        }
+        None => None,
+    };
+    let admin_addr = console.as_ref().map(|(_, addr, _)| *addr);
     let (stop, stopped) = watch::channel(false);
 
     let worker = WebhookWorker::new(
@@ -432,6 +477,27 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
         })
     });
 
+    let console_server = console.map(|(acceptor, _, state)| {
+        let mut stopped_server = stopped.clone();
+        let purge = tokio::spawn(purge_idle_sessions(state.operators.clone(), stopped.clone()));
+        tokio::spawn(async move {
+            // People, not programs: a small connection bound, the API's timeouts.
+            let served = limited_server(acceptor, 64, &limits)
+                .run_with_graceful_shutdown(
+                    payments_console::endpoint(state),
+                    async move {
+                        let _ = stopped_server.wait_for(|stop| *stop).await;
+                    },
+                    Some(Duration::from_secs(1)),
+                )
+                .await;
+            if let Err(error) = served {
+                tracing::error!(%error, "console server failed");
+            }
+            let _ = purge.await;
+        })
+    });
+
     let system = SystemInfo::new(
         env!("CARGO_PKG_NAME"),
         env!("CARGO_PKG_VERSION"),
@@ -488,6 +554,9 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
         if let Some(metrics_server) = metrics_server {
             let _ = metrics_server.await;
         }
+        if let Some(console_server) = console_server {
+            let _ = console_server.await;
+        }
         database.close().await;
         fakes.stop().await;
         served.context("API server failed")
@@ -495,12 +564,13 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
     tracing::info!(
         %addr,
         metrics = %metrics_addr.map_or("off".to_owned(), |a| format!("http://{a}/metrics")),
+        console = %admin_addr.map_or("off".to_owned(), |a| format!("http://{a}/")),
         mode = ?config.mode,
         database = %redact_url(&config.database_url),
         startup_ms = started.elapsed().as_millis() as u64,
         "payments server listening"
     );
-    Ok(RunningApp { addr, metrics_addr, fakes: fake_addrs, stop, task })
+    Ok(RunningApp { addr, metrics_addr, admin_addr, fakes: fake_addrs, stop, task })
 }
 
 /// Cancels whose PG answer was lost (or whose sender died) are settled by
@@ -585,6 +655,22 @@ async fn purge_settled_webhooks(delivery: DeliveryService, retention: Duration, 
         }
         tokio::select! {
             () = tokio::time::sleep(Duration::from_secs(3600)) => {}
+            _ = stopped.wait_for(|stop| *stop) => return,
+        }
+    }
+}
+
+/// Console sessions idle past their time are removed every few minutes
+/// (each is refused as soon as it is idle anyway; this bounds the table).
+async fn purge_idle_sessions(operators: payments_application::OperatorService, mut stopped: watch::Receiver<bool>) {
+    loop {
+        match operators.purge_idle_sessions().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(purged = n, "idle console sessions removed"),
+            Err(error) => tracing::warn!(%error, "could not purge idle console sessions"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_secs(300)) => {}
             _ = stopped.wait_for(|stop| *stop) => return,
         }
     }

@@ -100,6 +100,8 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Where `GET /metrics` is served; `None` when turned off.
     pub metrics_listen: Option<SocketAddr>,
+    /// The operators' console: its listener and sessions.
+    pub console: ConsoleConfig,
     /// What one client may hold of the API listener.
     pub limits: ServerLimits,
     pub database_url: String,
@@ -178,6 +180,13 @@ pub const VARIABLES: &[(&str, &str)] = &[
         "PAYMENT_METRICS_ADDR",
         "address of the Prometheus GET /metrics listener, never the API's (default 127.0.0.1:9464; off to disable)",
     ),
+    (
+        "PAYMENT_ADMIN_ADDR",
+        "address of the operators' console (HTML and /admin/api), never the API's (default 127.0.0.1:9465; off to \
+         disable); serve it behind your VPN or a TLS proxy",
+    ),
+    ("PAYMENT_ADMIN_IDLE_MINUTES", "a console session unused this long ends (default 15)"),
+    ("PAYMENT_ADMIN_ISSUER", "the name authenticator apps show for the console's codes (default payments)"),
     ("PAYMENT_DATABASE_URL", "sqlite://payments.db (default) or postgres://user:pass@host/db"),
     ("PAYMENT_DATABASE_MAX_CONNECTIONS", "pool size (default 16)"),
     (
@@ -380,6 +389,23 @@ impl Config {
         }
         let port: u16 = r.number("PAYMENT_API_PORT", 37821)?;
         let metrics_listen = read_metrics_addr(r.get(METRICS_ADDR), SocketAddr::new(host, port))?;
+        let console = ConsoleConfig {
+            listen: read_side_addr(
+                ADMIN_ADDR,
+                DEFAULT_ADMIN_ADDR,
+                "the console",
+                r.get(ADMIN_ADDR),
+                &[
+                    (SocketAddr::new(host, port), "the API's address"),
+                    (metrics_listen.unwrap_or(SocketAddr::new(host, port)), "the metrics' address"),
+                ],
+            )?,
+            issuer: r.get("PAYMENT_ADMIN_ISSUER").map_or("payments", str::trim).to_owned(),
+            policy: payments_application::ConsolePolicy {
+                idle: Duration::from_secs(60 * r.within("PAYMENT_ADMIN_IDLE_MINUTES", 15u64, 1..=24 * 60)?),
+                ..payments_application::ConsolePolicy::default()
+            },
+        };
         let limits = ServerLimits {
             max_connections: r.within("PAYMENT_MAX_CONNECTIONS", 1024usize, 1..=65_536)?,
             idle_timeout: r.seconds("PAYMENT_IDLE_TIMEOUT_SECS", 60, 1..=3600)?,
@@ -531,6 +557,7 @@ impl Config {
             mode,
             listen: SocketAddr::new(host, port),
             metrics_listen,
+            console,
             limits,
             database_url,
             database_max_connections,
@@ -569,27 +596,58 @@ fn idempotency_secret(wire_key: &str, history_key: &str) -> payments_http::Idemp
     payments_http::IdempotencySecret::new(digest.finalize().into())
 }
 
+/// The operators' console (`PAYMENT_ADMIN_*`).
+#[derive(Debug, Clone)]
+pub struct ConsoleConfig {
+    /// Its own listener, never the API's; `None` when turned off.
+    pub listen: Option<SocketAddr>,
+    /// The name authenticator apps show beside an operator's codes.
+    pub issuer: String,
+    pub policy: payments_application::ConsolePolicy,
+}
+
 /// The variable naming the metrics listener.
 pub const METRICS_ADDR: &str = "PAYMENT_METRICS_ADDR";
 /// Where `/metrics` is served by default: loopback only, so the figures are
 /// not public unless the operator says so.
 pub const DEFAULT_METRICS_ADDR: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 9464);
 
+/// The variable naming the console's listener.
+pub const ADMIN_ADDR: &str = "PAYMENT_ADMIN_ADDR";
+/// Where the console is served by default: loopback only (put it behind the
+/// company's VPN or proxy to reach it from elsewhere).
+pub const DEFAULT_ADMIN_ADDR: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 9465);
+
 /// `PAYMENT_METRICS_ADDR`: an `ip:port`, or `off`; never the API's own
 /// address (the metrics carry no credential check of their own).
 fn read_metrics_addr(text: Option<&str>, api: SocketAddr) -> Result<Option<SocketAddr>, ConfigError> {
+    read_side_addr(METRICS_ADDR, DEFAULT_METRICS_ADDR, "the metrics", text, &[(api, "the API's address")])
+}
+
+/// A listener of its own beside the API (`var`): an `ip:port`, `off`, or
+/// `default` when unset; never one of `taken` (the API's, and the other
+/// side listeners', each with what it is).
+fn read_side_addr(
+    var: &'static str,
+    default: SocketAddr,
+    what: &str,
+    text: Option<&str>,
+    taken: &[(SocketAddr, &str)],
+) -> Result<Option<SocketAddr>, ConfigError> {
     let addr = match text.map(str::trim) {
-        None | Some("") => DEFAULT_METRICS_ADDR,
+        None | Some("") => default,
         Some(off) if off.eq_ignore_ascii_case("off") => return Ok(None),
         Some(text) => text
             .parse::<SocketAddr>()
-            .map_err(|_| error(METRICS_ADDR, format!("{text:?} is not an address such as 127.0.0.1:9464 (or off)")))?,
+            .map_err(|_| error(var, format!("{text:?} is not an address such as {default} (or off)")))?,
     };
-    if addr.port() != 0
-        && addr.port() == api.port()
-        && (addr.ip() == api.ip() || addr.ip().is_unspecified() || api.ip().is_unspecified())
-    {
-        return Err(error(METRICS_ADDR, format!("{addr} is the API's address; the metrics need a port of their own")));
+    let clashes = |other: &SocketAddr| {
+        addr.port() != 0
+            && addr.port() == other.port()
+            && (addr.ip() == other.ip() || addr.ip().is_unspecified() || other.ip().is_unspecified())
+    };
+    if let Some((_, whose)) = taken.iter().find(|(other, _)| clashes(other)) {
+        return Err(error(var, format!("{addr} is {whose}; {what} need a port of their own")));
     }
     Ok(Some(addr))
 }
@@ -820,6 +878,19 @@ mod tests {
     }
 
     #[test]
+    fn the_console_has_a_loopback_port_of_its_own_by_default() {
+        let local = Config::from_vars(&Vars::new()).unwrap();
+        assert_eq!(local.console.listen, Some(DEFAULT_ADMIN_ADDR));
+        assert_eq!(local.console.policy.idle, Duration::from_secs(15 * 60));
+        let public = Config::from_vars(&vars(&real())).unwrap();
+        assert!(public.console.listen.is_some_and(|addr| addr.ip().is_loopback()), "not public by default");
+        let off = Config::from_vars(&with(real(), "PAYMENT_ADMIN_ADDR", "off")).unwrap();
+        assert_eq!(off.console.listen, None);
+        let idle = Config::from_vars(&with(real(), "PAYMENT_ADMIN_IDLE_MINUTES", "5")).unwrap();
+        assert_eq!(idle.console.policy.idle, Duration::from_secs(300));
+    }
+
+    #[test]
     fn the_notification_spool_sits_beside_sqlite_or_in_the_working_directory() {
         let spool = |pairs: &[(&'static str, &'static str)]| {
             let mut all = real();
@@ -907,6 +978,10 @@ mod tests {
             ("PAYMENT_METRICS_ADDR", "localhost:9464", "such as 127.0.0.1:9464"),
             ("PAYMENT_METRICS_ADDR", "0.0.0.0:37821", "the API's address"),
             ("PAYMENT_METRICS_ADDR", "127.0.0.1:37821", "the API's address"),
+            ("PAYMENT_ADMIN_ADDR", "127.0.0.1:37821", "the API's address"),
+            ("PAYMENT_ADMIN_ADDR", "127.0.0.1:9464", "the metrics' address"),
+            ("PAYMENT_ADMIN_ADDR", "console", "such as 127.0.0.1:9465"),
+            ("PAYMENT_ADMIN_IDLE_MINUTES", "0", "PAYMENT_ADMIN_IDLE_MINUTES"),
             ("PAYMENT_NOTIFICATION_SPOOL_MAX_MIB", "0", "between 1 and 65536"),
             ("PAYMENT_NOTIFICATION_SPOOL_MAX_MIB", "lots", "not a valid number"),
             ("PAYMENT_NOTIFICATION_SPOOL", "spool\0file", "NUL"),

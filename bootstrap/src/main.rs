@@ -117,6 +117,17 @@ enum Command {
         #[command(subcommand)]
         command: ClientCommand,
     },
+    /// Manage the operators: the people who sign in to the console
+    /// (PAYMENT_ADMIN_ADDR). Roles: viewer (reads), support (also refunds,
+    /// re-reads, redelivers), admin (also operators, reconcile, audit log).
+    ///
+    /// Reads PAYMENT_MODE, PAYMENT_DATABASE_URL, the
+    /// PAYMENT_*_ENCRYPTION_KEY keys (a TOTP secret is sealed with the
+    /// histories key) and PAYMENT_ARGON2_*.
+    Operators {
+        #[command(subcommand)]
+        command: OperatorCommand,
+    },
     /// Manage the keys that encrypt data at rest.
     ///
     /// Reads PAYMENT_DATABASE_URL and the PAYMENT_*_ENCRYPTION_KEY and
@@ -163,6 +174,34 @@ enum WebhookCommand {
     /// Reads PAYMENT_DATABASE_URL, the PAYMENT_*_ENCRYPTION_KEY keys and
     /// PAYMENT_WEBHOOK_*.
     Stats,
+}
+
+#[derive(Subcommand)]
+enum OperatorCommand {
+    /// Add an operator and print their password and, for support and
+    /// admin, the TOTP enrolment URI for their authenticator app: once.
+    Add {
+        /// Their sign-in name: 3 to 64 of a-z 0-9 . _ @ - (kim@shop).
+        #[arg(long)]
+        name: String,
+        /// viewer, support or admin.
+        #[arg(long)]
+        role: String,
+    },
+    /// List the operators (no secrets).
+    List,
+    /// Disable an operator: they cannot sign in, their sessions end; their
+    /// audit trail stays.
+    Disable {
+        /// Their sign-in name.
+        name: String,
+    },
+    /// A new password (and TOTP secret for support and admin) for an
+    /// operator who lost theirs; their sessions end. Printed once.
+    Reset {
+        /// Their sign-in name.
+        name: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -259,6 +298,52 @@ fn init_logging(vars: &Vars) {
 }
 
 /// `payments clients ...`: prints what it did; secrets only at `add`, once.
+async fn run_operator_command(
+    operators: &payments_application::OperatorService,
+    command: OperatorCommand,
+) -> anyhow::Result<()> {
+    let context = payments_application::RequestContext::default();
+    let fail = |e: payments_application::OperatorError| match e {
+        payments_application::OperatorError::Invalid { field, reason } => anyhow::anyhow!("--{field}: {reason}"),
+        other => anyhow::anyhow!("{other}"),
+    };
+    let issued = |what: &str, issued: payments_application::IssuedOperator| {
+        println!("operator {} ({}) {what}", issued.operator.name, issued.operator.role);
+        println!("Give these to them now; they are not shown again:");
+        println!("  password  {}", issued.password);
+        if let Some(uri) = issued.totp_uri {
+            println!("  TOTP      {uri}");
+            println!("            (add it to an authenticator app; sign-ins ask for its 6-digit code)");
+        }
+    };
+    match command {
+        OperatorCommand::Add { name, role, .. } => {
+            let role = payments_domain::Role::parse(&role).map_err(|e| anyhow::anyhow!("--{e}"))?;
+            issued("added", operators.add(&name, role, None, None, &context).await.map_err(fail)?);
+        }
+        OperatorCommand::List => {
+            for operator in operators.list().await.map_err(fail)? {
+                let state =
+                    operator.disabled_at.map_or("active".to_owned(), |at| format!("disabled {}", at.to_rfc3339()));
+                println!(
+                    "{:<32}  {:<8}  created {}  {state}",
+                    operator.name.as_str(),
+                    operator.role.as_str(),
+                    operator.created_at.to_rfc3339()
+                );
+            }
+        }
+        OperatorCommand::Disable { name } => {
+            let operator = operators.disable(&name, None, &context).await.map_err(fail)?;
+            println!("operator {} disabled; their sessions ended", operator.name);
+        }
+        OperatorCommand::Reset { name } => {
+            issued("reset; their sessions ended", operators.reset(&name, None, None, &context).await.map_err(fail)?);
+        }
+    }
+    Ok(())
+}
+
 async fn run_client_command(
     clients: &payments_application::ClientService,
     command: ClientCommand,
@@ -476,6 +561,17 @@ async fn run(command: Command, vars: Vars) -> anyhow::Result<()> {
             let repositories = database.repositories(payments_server::app::at_rest_keys(&config));
             let clients = payments_server::app::client_service(&config, &repositories);
             let result = run_client_command(&clients, command).await;
+            database.close().await;
+            result
+        }
+        Command::Operators { command } => {
+            let config = load_config(&vars)?;
+            let database = payments_server::app::open_database(&config).await?;
+            let repositories = database.repositories(payments_server::app::at_rest_keys(&config));
+            let metrics = payments_metrics::Metrics::new();
+            let hasher = payments_server::app::hasher(&config, &metrics)?;
+            let operators = payments_server::app::operator_service(&config, &repositories, &hasher);
+            let result = run_operator_command(&operators, command).await;
             database.close().await;
             result
         }

@@ -32,6 +32,8 @@ async fn local_mode_with_no_environment_serves_a_card_payment_and_stops_on_sigte
                 ("PAYMENT_FAKE_TOSS_PORT", "0"),
                 ("PAYMENT_FAKE_PORTONE_PORT", "0"),
                 ("PAYMENT_METRICS_ADDR", "127.0.0.1:0"),
+                ("PAYMENT_ADMIN_ADDR", "127.0.0.1:0"),
+                ("PAYMENT_ADMIN_ADDR", "127.0.0.1:0"),
             ]
             .into_iter()
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -99,6 +101,7 @@ async fn invalid_configuration_stops_start_up_naming_the_variable() {
             ("PAYMENT_API_HOST", "127.0.0.1"),
             ("PAYMENT_API_PORT", "0"),
             ("PAYMENT_METRICS_ADDR", "127.0.0.1:0"),
+            ("PAYMENT_ADMIN_ADDR", "127.0.0.1:0"),
             ("PAYMENT_CONNECTION_ENCRYPTION_KEY", KEY),
             ("PAYMENT_CONNECTION_ENCRYPTION_IV", IV),
             ("PAYMENT_HISTORY_ENCRYPTION_KEY", "history-key-0123456789abcdef0123"),
@@ -194,6 +197,9 @@ async fn help_of_each_subcommand_says_what_it_does_and_what_it_reads() {
             (&["clients", "add"], "print its API key", &["--name", "--scopes", "once"]),
             (&["clients", "rotate-key"], "new API key", &["--grace"]),
             (&["clients", "rotate-webhook-secret"], "new webhook secret", &["--grace"]),
+            (&["operators"], "console", &["PAYMENT_DATABASE_URL", "viewer", "support", "admin"]),
+            (&["operators", "add"], "TOTP", &["--name", "--role", "once"]),
+            (&["operators", "reset"], "sessions end", &["Printed once"]),
             (&["keys", "rotate"], "Re-encrypt", &["PAYMENT_*_ENCRYPTION_KEY", "PAYMENT_*_ENCRYPTION_PREVIOUS_KEYS"]),
             (&["env"], "environment variable", &["Reads no PAYMENT_* variable"]),
             (&["reconcile"], "Re-read at the PGs", &["--since", "--dry-run", "serve reads"]),
@@ -261,6 +267,47 @@ async fn clients_are_added_listed_and_revoked_and_secrets_printed_once() {
         assert!(run(dir.path(), &[], &["clients", "list"]).await.stdout.contains("revoked"));
         let bad = run(dir.path(), &[], &["clients", "add", "--name", "x", "--scopes", "refund"]).await;
         assert!(!bad.status.success() && bad.stderr.contains("--scopes"), "{}", bad.stderr);
+    })
+    .await;
+}
+
+/// `operators add` prints a password and, for roles that move money, a
+/// TOTP URI once; `list` shows neither; `disable` and `reset` name the
+/// operator; a bad role or name names the option.
+#[tokio::test]
+async fn operators_are_added_listed_disabled_and_reset_and_secrets_printed_once() {
+    bounded(Duration::from_secs(60), async {
+        let dir = tempfile::tempdir().unwrap();
+        let added = run(dir.path(), &[], &["operators", "add", "--name", "Kim@Support", "--role", "support"]).await;
+        assert!(added.status.success(), "{}", added.stderr);
+        let line = |out: &str, label: &str| {
+            out.lines().find_map(|l| l.trim().strip_prefix(label).map(|v| v.trim().to_owned())).expect(label)
+        };
+        let password = line(&added.stdout, "password");
+        assert_eq!(password.chars().count(), 20, "{}", added.stdout);
+        assert!(line(&added.stdout, "TOTP").starts_with("otpauth://totp/payments%3Akim%40support?secret="));
+        assert!(!added.stderr.contains(&password), "never in the log");
+        let viewer = run(dir.path(), &[], &["operators", "add", "--name", "lee", "--role", "viewer"]).await;
+        assert!(viewer.status.success() && !viewer.stdout.contains("otpauth"), "{}", viewer.stdout);
+
+        let listed = run(dir.path(), &[], &["operators", "list"]).await;
+        assert!(listed.stdout.contains("kim@support") && listed.stdout.contains("support"), "{}", listed.stdout);
+        assert!(!listed.stdout.contains(&password) && !listed.stdout.contains("otpauth"), "{}", listed.stdout);
+        let reset = run(dir.path(), &[], &["operators", "reset", "kim@support"]).await;
+        assert!(reset.status.success(), "{}", reset.stderr);
+        assert_ne!(line(&reset.stdout, "password"), password);
+        let disabled = run(dir.path(), &[], &["operators", "disable", "kim@support"]).await;
+        assert!(disabled.status.success() && disabled.stdout.contains("disabled"), "{}", disabled.stdout);
+        assert!(run(dir.path(), &[], &["operators", "list"]).await.stdout.contains("disabled"));
+
+        let bad_role = run(dir.path(), &[], &["operators", "add", "--name", "park", "--role", "root"]).await;
+        assert!(!bad_role.status.success() && bad_role.stderr.contains("--role"), "{}", bad_role.stderr);
+        let bad_name = run(dir.path(), &[], &["operators", "add", "--name", "a b", "--role", "viewer"]).await;
+        assert!(!bad_name.status.success() && bad_name.stderr.contains("--name"), "{}", bad_name.stderr);
+        let taken = run(dir.path(), &[], &["operators", "add", "--name", "lee", "--role", "admin"]).await;
+        assert!(!taken.status.success() && taken.stderr.contains("lee"), "{}", taken.stderr);
+        let unknown = run(dir.path(), &[], &["operators", "reset", "nobody"]).await;
+        assert!(!unknown.status.success() && unknown.stderr.contains("nobody"), "{}", unknown.stderr);
     })
     .await;
 }

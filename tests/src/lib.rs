@@ -7,6 +7,8 @@
 //! Each scenario is an `async fn(&TestApp)`; [`scenarios!`] instantiates it for
 //! both backends. Tracing output is shown only when `TEST_LOG` is set.
 
+pub mod console;
+
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::time::Duration;

@@ -7,6 +7,7 @@
 mod card_numbers;
 mod clients;
 mod clients_only;
+mod console;
 mod flows;
 mod limits;
 mod metrics;

@@ -96,6 +96,28 @@ pub fn base32(bytes: &[u8]) -> String {
     out
 }
 
+/// The bytes of RFC 4648 base32 text (no padding; `None` for another character).
+pub fn base32_decode(text: &str) -> Option<Vec<u8>> {
+    let (mut bits, mut count, mut out) = (0u64, 0u32, Vec::with_capacity(text.len() * 5 / 8));
+    for c in text.bytes() {
+        let value = BASE32.iter().position(|a| *a == c.to_ascii_uppercase())?;
+        bits = ((bits << 5) | value as u64) & 0xffff;
+        count += 5;
+        if count >= 8 {
+            count -= 8;
+            out.push(((bits >> count) & 0xff) as u8);
+        }
+    }
+    Some(out)
+}
+
+/// The secret an `otpauth://` URI carries.
+pub fn secret_of_uri(uri: &str) -> Option<Vec<u8>> {
+    let query = uri.split_once('?')?.1;
+    let encoded = query.split('&').find_map(|pair| pair.strip_prefix("secret="))?;
+    base32_decode(encoded)
+}
+
 /// The `otpauth://` URI an authenticator app scans or takes pasted.
 pub fn otpauth_uri(issuer: &str, account: &str, secret: &[u8]) -> String {
     let label = format!("{issuer}:{account}");
@@ -161,6 +183,10 @@ mod tests {
         assert_eq!(base32(b"fooba"), "MZXW6YTB");
         assert_eq!(base32(b"foobar"), "MZXW6YTBOI");
         assert_eq!(base32(RFC_SECRET), "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ");
+        for bytes in [&b""[..], b"f", b"fo", b"foo", b"foob", b"fooba", b"foobar", RFC_SECRET, &new_secret()] {
+            assert_eq!(base32_decode(&base32(bytes)).as_deref(), Some(bytes));
+        }
+        assert_eq!(base32_decode("MZXW6!"), None);
     }
 
     #[test]
@@ -170,5 +196,6 @@ mod tests {
             uri,
             "otpauth://totp/payments%3Akim%40shop?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&issuer=payments&algorithm=SHA1&digits=6&period=30"
         );
+        assert_eq!(secret_of_uri(&uri).as_deref(), Some(RFC_SECRET));
     }
 }

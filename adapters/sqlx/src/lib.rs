@@ -107,6 +107,7 @@ pub struct Repositories {
     pub orders: Arc<dyn payments_application::ports::OrderRepository>,
     pub clients: Arc<dyn payments_application::ports::ClientRepository>,
     pub operators: Arc<dyn payments_application::ports::OperatorRepository>,
+    pub console: Arc<dyn payments_application::ports::ConsoleQueries>,
 }
 
 impl Repositories {
@@ -124,6 +125,7 @@ impl Repositories {
             + payments_application::ports::OrderRepository
             + payments_application::ports::ClientRepository
             + payments_application::ports::OperatorRepository
+            + payments_application::ports::ConsoleQueries
             + 'static,
     {
         let inbox: Arc<dyn NotificationInbox> = match spool {
@@ -142,6 +144,7 @@ impl Repositories {
             orders: store.clone(),
             clients: store.clone(),
             operators: store.clone(),
+            console: store.clone(),
             idempotency: store,
         }
     }

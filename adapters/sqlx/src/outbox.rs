@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use payments_application::ports::{
-    DeliveryJob, FeedDelivery, FeedEvent, JobOutcome, LeaseToken, OutboxStats, RepositoryError, WebhookOutbox,
+    DeliveryJob, FeedEvent, JobOutcome, LeaseToken, OutboxStats, RepositoryError, WebhookOutbox,
 };
 use payments_domain::{ClientId, DeliveryAttempt, EventId, Timestamp};
 use sqlx::QueryBuilder;
@@ -313,16 +313,7 @@ impl WebhookOutbox for Store {
         let rows = query.fetch_all(&self.pool).await.map_err(db_err)?;
         let mut feed = Vec::with_capacity(rows.len());
         for row in &rows {
-            let state: Option<String> = get(row, "state")?;
-            let attempts = u32::try_from(get::<Option<i64>>(row, "attempts")?.unwrap_or(0)).unwrap_or(u32::MAX);
-            let delivery = match state.as_deref() {
-                Some("pending") if attempts == 0 => FeedDelivery::Pending,
-                Some("pending") => FeedDelivery::Retrying { attempts },
-                Some("delivered") => FeedDelivery::Delivered,
-                Some("failed") => FeedDelivery::Failed,
-                _ => FeedDelivery::Settled,
-            };
-            feed.push(FeedEvent { event: codec::event(&self.keys, event_row(row)?)?, delivery });
+            feed.push(FeedEvent { event: codec::event(&self.keys, event_row(row)?)?, delivery: feed_delivery(row)? });
         }
         Ok(feed)
     }

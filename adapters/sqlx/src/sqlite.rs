@@ -78,6 +78,9 @@ mod charges;
 #[path = "clients.rs"]
 mod clients;
 #[allow(clippy::duplicate_mod)]
+#[path = "console.rs"]
+mod console;
+#[allow(clippy::duplicate_mod)]
 #[path = "histories.rs"]
 mod histories;
 #[allow(clippy::duplicate_mod)]

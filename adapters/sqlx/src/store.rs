@@ -133,13 +133,28 @@ pub(super) fn event_row(row: &DbRow) -> Result<EventRow, RepositoryError> {
     })
 }
 
-/// A record's client as its column: NULL for the legacy client.
+/// Where an event's delivery stands, from its outbox row's `state` and
+/// `attempts` (both NULL once the row was purged after settling).
+pub(super) fn feed_delivery(row: &DbRow) -> Result<payments_application::ports::FeedDelivery, RepositoryError> {
+    use payments_application::ports::FeedDelivery;
+    let state: Option<String> = get(row, "state")?;
+    let attempts = u32::try_from(get::<Option<i64>>(row, "attempts")?.unwrap_or(0)).unwrap_or(u32::MAX);
+    Ok(match state.as_deref() {
+        Some("pending") if attempts == 0 => FeedDelivery::Pending,
+        Some("pending") => FeedDelivery::Retrying { attempts },
+        Some("delivered") => FeedDelivery::Delivered,
+        Some("failed") => FeedDelivery::Failed,
+        _ => FeedDelivery::Settled,
+    })
+}
+
 /// The row of a record `$4` (a [`client_col`]) holds for the source
 /// `($1, $2, $3)`: sources are unique per client (NULL being the legacy
 /// client's), the source columns leading its unique index.
 pub(super) const SOURCE_OF_CLIENT: &str =
     "source_schema = $1 AND source_table = $2 AND source_id = $3 AND client_id IS NOT DISTINCT FROM $4";
 
+/// A record's client as its column: NULL for the legacy client.
 pub(super) fn client_col(client: payments_domain::ClientId) -> Option<IdCol> {
     (!client.is_legacy()).then(|| super::id_col(client.as_uuid()))
 }

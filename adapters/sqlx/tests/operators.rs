@@ -67,20 +67,7 @@ fn context() -> RequestContext {
 
 /// The secret of an `otpauth://` URI.
 fn secret_of(uri: &str) -> Vec<u8> {
-    let encoded = uri.split("secret=").nth(1).unwrap().split('&').next().unwrap();
-    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    let mut bits = 0u64;
-    let mut count = 0;
-    let mut out = Vec::new();
-    for c in encoded.bytes() {
-        bits = (bits << 5) | alphabet.iter().position(|a| *a == c).unwrap() as u64;
-        count += 5;
-        if count >= 8 {
-            count -= 8;
-            out.push((bits >> count) as u8);
-        }
-    }
-    out
+    totp::secret_of_uri(uri).expect("a secret")
 }
 
 /// The code of `secret` at `now`, shifted by `steps`.

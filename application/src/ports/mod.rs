@@ -2,6 +2,7 @@
 //! tests mock them (`mocks` feature, or `cfg(test)` inside this crate).
 
 mod clients;
+mod console;
 mod gateway;
 mod idempotency;
 mod inbox;
@@ -15,6 +16,7 @@ mod storage;
 mod system;
 
 pub use clients::*;
+pub use console::*;
 pub use gateway::*;
 pub use idempotency::*;
 pub use inbox::*;

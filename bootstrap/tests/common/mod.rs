@@ -32,6 +32,7 @@ pub fn test_env() -> Vec<(String, String)> {
     [
         ("PAYMENT_API_PORT", "0"),
         ("PAYMENT_METRICS_ADDR", "127.0.0.1:0"),
+        ("PAYMENT_ADMIN_ADDR", "127.0.0.1:0"),
         ("PAYMENT_ARGON2_MEMORY_KIB", "256"),
         ("PAYMENT_ARGON2_ITERATIONS", "1"),
         ("PAYMENT_WEBHOOK_RETRY_SCHEDULE", "100ms,200ms,400ms"),

@@ -69,6 +69,7 @@ class PaymentsServer:
             "PAYMENT_API_HOST": "127.0.0.1",
             "PAYMENT_API_PORT": "0",
             "PAYMENT_METRICS_ADDR": "127.0.0.1:0",
+            "PAYMENT_ADMIN_ADDR": "127.0.0.1:0",
             "PAYMENT_FAKE_IAMPORT_PORT": "0",
             "PAYMENT_FAKE_TOSS_PORT": "0",
             "PAYMENT_FAKE_PORTONE_PORT": "0",

@@ -82,6 +82,7 @@ before(async () => {
       PAYMENT_MODE: "local",
       PAYMENT_API_PORT: String(apiPort),
       PAYMENT_METRICS_ADDR: "127.0.0.1:0",
+      PAYMENT_ADMIN_ADDR: "127.0.0.1:0",
       PAYMENT_FAKE_IAMPORT_PORT: String(iamportPort),
       PAYMENT_FAKE_TOSS_PORT: String(tossPort),
       PAYMENT_FAKE_PORTONE_PORT: "0",

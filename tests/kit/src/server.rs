@@ -15,6 +15,7 @@ pub fn server_vars(dir: &Path, database_url: &str) -> HashMap<String, String> {
     [
         ("PAYMENT_API_PORT", "0".to_owned()),
         ("PAYMENT_METRICS_ADDR", "127.0.0.1:0".to_owned()),
+        ("PAYMENT_ADMIN_ADDR", "127.0.0.1:0".to_owned()),
         ("PAYMENT_DATABASE_URL", database_url.to_owned()),
         // Its own, whichever database a test chooses.
         ("PAYMENT_NOTIFICATION_SPOOL", dir.join("notifications.spool").display().to_string()),

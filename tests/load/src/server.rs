@@ -97,6 +97,7 @@ impl Spawned {
             .env("PAYMENT_API_HOST", "127.0.0.1")
             .env("PAYMENT_API_PORT", api_port.to_string())
             .env("PAYMENT_METRICS_ADDR", "127.0.0.1:0")
+            .env("PAYMENT_ADMIN_ADDR", "127.0.0.1:0")
             // Local mode's own fakes, idle: Toss is the process above.
             .env("PAYMENT_FAKE_IAMPORT_PORT", "0")
             .env("PAYMENT_FAKE_TOSS_PORT", "0")

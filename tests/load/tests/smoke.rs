@@ -16,6 +16,7 @@ async fn every_scenario_runs_against_a_real_server() {
         ("PAYMENT_MODE", "local"),
         ("PAYMENT_API_PORT", "0"),
         ("PAYMENT_METRICS_ADDR", "127.0.0.1:0"),
+        ("PAYMENT_ADMIN_ADDR", "127.0.0.1:0"),
         ("PAYMENT_DATABASE_URL", database_url.as_str()),
         ("PAYMENT_CONNECTION_ENCRYPTION_KEY", BENCH_KEY),
         ("PAYMENT_CONNECTION_ENCRYPTION_IV", BENCH_IV),

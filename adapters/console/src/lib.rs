@@ -1,0 +1,446 @@
+//! The operators' console, on a listener of its own (`PAYMENT_ADMIN_ADDR`):
+//! sign-in with a password (and a TOTP code for roles that move money),
+//! server-side sessions (an HttpOnly, SameSite=Strict cookie holding a
+//! random token; `Secure` off loopback), a CSRF token in every form, every
+//! view of a payment and every action in the audit trail.
+//!
+//! Pages: `/login`, `/payments` (search), `/payments/{id}` (a payment and
+//! its timeline), `/audit` (admins). No JavaScript: every page reads and
+//! every form posts without it.
+
+mod pages;
+
+use std::sync::Arc;
+
+use maud::Markup;
+use payments_application::ports::{
+    ConsoleQueries, HistoryRepository, OperatorSession, PaymentSearch, PaymentStateFilter,
+};
+use payments_application::{OperatorError, OperatorService, RequestContext};
+use payments_domain::{AuditAction, AuditId, HistoryId, Money, Operator, Permission, VendorCode};
+use poem::http::{StatusCode, header};
+use poem::web::{Data, Form, Path, Query};
+use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route, get, handler, post};
+use subtle::ConstantTimeEq;
+
+pub use pages::money;
+
+/// The session cookie's name.
+pub const COOKIE: &str = "payments_console";
+/// Payments per page of a search.
+const PAGE: u32 = 50;
+/// Audit entries per page.
+const AUDIT_PAGE: u32 = 100;
+/// Events shown on a payment's timeline.
+const TIMELINE: u32 = 500;
+
+/// What the console reads and acts through.
+#[derive(Clone)]
+pub struct ConsoleState {
+    pub operators: OperatorService,
+    pub queries: Arc<dyn ConsoleQueries>,
+    pub histories: Arc<dyn HistoryRepository>,
+    /// Mark the cookie `Secure` (the console is served beyond loopback,
+    /// behind TLS).
+    pub secure_cookies: bool,
+}
+
+/// The console's routes, with the security headers every answer carries.
+pub fn endpoint(state: ConsoleState) -> impl Endpoint {
+    Route::new()
+        .at("/", get(home))
+        .at("/login", get(login_page).post(login))
+        .at("/logout", post(logout))
+        .at("/payments", get(payments))
+        .at("/payments/:id", get(payment))
+        .at("/audit", get(audit))
+        .at("/static/console.css", get(css))
+        .data(Arc::new(state))
+        .after(|answer| async move {
+            let mut response = match answer {
+                Ok(response) => response.into_response(),
+                Err(error) => error.into_response(),
+            };
+            let headers = response.headers_mut();
+            let set = |headers: &mut poem::http::HeaderMap, name, value| {
+                headers.insert(name, poem::http::HeaderValue::from_static(value));
+            };
+            set(headers, header::CACHE_CONTROL, "no-store");
+            set(headers, header::X_FRAME_OPTIONS, "DENY");
+            set(headers, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+            set(headers, header::REFERRER_POLICY, "no-referrer");
+            set(
+                headers,
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+            );
+            Ok::<Response, poem::Error>(response)
+        })
+}
+
+type State<'a> = Data<&'a Arc<ConsoleState>>;
+
+fn html(status: StatusCode, markup: Markup) -> Response {
+    Response::builder().status(status).content_type("text/html; charset=utf-8").body(markup.into_string())
+}
+
+fn redirect(to: &str) -> Response {
+    Response::builder().status(StatusCode::SEE_OTHER).header(header::LOCATION, to).finish()
+}
+
+fn context(request: &Request) -> RequestContext {
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.chars().take(64).collect())
+        .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+    let address = request.remote_addr().as_socket_addr().map(|a| a.ip().to_string());
+    RequestContext { request_id: Some(request_id), address }
+}
+
+/// The session token of the `Cookie` header (other cookies ignored).
+fn session_token(request: &Request) -> Option<String> {
+    let prefix = format!("{COOKIE}=");
+    request
+        .headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .find_map(|pair| pair.trim().strip_prefix(&prefix).map(str::to_owned))
+        .filter(|token| !token.is_empty())
+}
+
+/// The answer to an error of a signed-in page.
+fn failed(signed_in: Option<(&Operator, &str)>, error: OperatorError) -> Response {
+    match error {
+        OperatorError::SignedOut { expired: true } => redirect("/login?expired=1"),
+        OperatorError::SignedOut { expired: false } => redirect("/login"),
+        OperatorError::Forbidden { role } => html(
+            StatusCode::FORBIDDEN,
+            pages::problem(
+                signed_in,
+                "403",
+                &format!("역할({role})로는 할 수 없습니다. Your role ({role}) does not allow this."),
+            ),
+        ),
+        OperatorError::Unavailable(_) => html(
+            StatusCode::SERVICE_UNAVAILABLE,
+            pages::problem(signed_in, "503", "잠시 후 다시 시도하세요. Unavailable: try again shortly."),
+        ),
+        other => {
+            tracing::error!(error = %other, "console request failed");
+            html(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                pages::problem(signed_in, "500", "처리하지 못했습니다. The request failed; it is logged."),
+            )
+        }
+    }
+}
+
+/// The signed-in operator of `request` and their session, or the answer
+/// that sends them to sign in.
+async fn signed_in(state: &ConsoleState, request: &Request) -> Result<(Operator, OperatorSession), Response> {
+    let Some(token) = session_token(request) else { return Err(redirect("/login")) };
+    state.operators.authenticate(&token, &context(request)).await.map_err(|e| failed(None, e))
+}
+
+/// A form's CSRF token must be its session's (compared in constant time);
+/// a missing or wrong one is refused 403 and audited.
+async fn check_csrf(
+    state: &ConsoleState,
+    request: &Request,
+    operator: &Operator,
+    session: &OperatorSession,
+    given: &str,
+) -> Result<(), Response> {
+    if bool::from(given.as_bytes().ct_eq(session.csrf_token.as_bytes())) {
+        return Ok(());
+    }
+    let context = context(request);
+    let outcome = "refused: a form without its session's CSRF token".to_owned();
+    state.operators.audit(Some(operator), AuditAction::Forbidden, None, outcome, &context).await;
+    Err(html(
+        StatusCode::FORBIDDEN,
+        pages::problem(
+            Some((operator, &session.csrf_token)),
+            "403",
+            "이 양식은 유효하지 않습니다. This form is not valid for your session: reload the page and try again.",
+        ),
+    ))
+}
+
+#[handler]
+async fn home(state: State<'_>, request: &Request) -> Response {
+    match signed_in(&state, request).await {
+        Ok(_) => redirect("/payments"),
+        Err(answer) => answer,
+    }
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+struct LoginQuery {
+    expired: Option<String>,
+}
+
+#[handler]
+async fn login_page(state: State<'_>, Query(query): Query<LoginQuery>) -> Response {
+    let minutes = state.operators.policy().idle.as_secs() / 60;
+    let notice = query.expired.map(|_| {
+        format!("{minutes}분 동안 사용하지 않아 로그아웃되었습니다. Signed out after {minutes} minutes idle.")
+    });
+    html(StatusCode::OK, pages::login(notice.as_deref(), ""))
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct LoginForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    code: String,
+}
+
+#[handler]
+async fn login(state: State<'_>, request: &Request, Form(form): Form<LoginForm>) -> Response {
+    match state.operators.sign_in(&form.name, &form.password, &form.code, &context(request)).await {
+        Ok(signed) => {
+            let secure = if state.secure_cookies { "; Secure" } else { "" };
+            let cookie = format!("{COOKIE}={}; Path=/; HttpOnly; SameSite=Strict{secure}", signed.token);
+            Response::builder()
+                .status(StatusCode::SEE_OTHER)
+                .header(header::LOCATION, "/payments")
+                .header(header::SET_COOKIE, cookie)
+                .finish()
+        }
+        Err(OperatorError::SignInRefused) => html(
+            StatusCode::UNAUTHORIZED,
+            pages::login(
+                Some("아이디, 비밀번호 또는 코드가 틀렸습니다. The name, password or code is wrong."),
+                &form.name,
+            ),
+        ),
+        Err(OperatorError::Locked { retry_after }) => {
+            let seconds = retry_after.as_secs().max(1);
+            let mut answer = html(
+                StatusCode::TOO_MANY_REQUESTS,
+                pages::login(
+                    Some(&format!(
+                        "로그인 실패가 많아 {seconds}초 동안 잠겼습니다. Too many wrong sign-ins: locked for {seconds} s."
+                    )),
+                    &form.name,
+                ),
+            );
+            if let Ok(value) = poem::http::HeaderValue::from_str(&seconds.to_string()) {
+                answer.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+            answer
+        }
+        Err(other) => failed(None, other),
+    }
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+#[handler]
+async fn logout(state: State<'_>, request: &Request, Form(form): Form<CsrfForm>) -> Response {
+    let (operator, session) = match signed_in(&state, request).await {
+        Ok(found) => found,
+        Err(answer) => return answer,
+    };
+    if let Err(refused) = check_csrf(&state, request, &operator, &session, &form.csrf).await {
+        return refused;
+    }
+    let token = session_token(request).unwrap_or_default();
+    if let Err(error) = state.operators.sign_out(&operator, &token, &context(request)).await {
+        return failed(Some((&operator, &session.csrf_token)), error);
+    }
+    let secure = if state.secure_cookies { "; Secure" } else { "" };
+    let expire = format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{secure}");
+    Response::builder()
+        .status(StatusCode::SEE_OTHER)
+        .header(header::LOCATION, "/login")
+        .header(header::SET_COOKIE, expire)
+        .finish()
+}
+
+/// The search the form's fields ask for, or each invalid field's message.
+fn parse_search(fields: &pages::SearchFields) -> Result<PaymentSearch, Vec<(&'static str, String)>> {
+    let mut errors = Vec::new();
+    let text = |value: &str, name: &'static str, errors: &mut Vec<(&'static str, String)>| {
+        let value = value.trim();
+        if value.chars().count() > 256 {
+            errors.push((name, "256자 이하 at most 256 characters".to_owned()));
+            return None;
+        }
+        (!value.is_empty()).then(|| value.to_owned())
+    };
+    let date = |value: &str, name: &'static str, errors: &mut Vec<(&'static str, String)>| {
+        let value = value.trim();
+        if value.is_empty() {
+            return None;
+        }
+        match chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d") {
+            Ok(day) => day.and_hms_opt(0, 0, 0).map(|t| t.and_utc()),
+            Err(_) => {
+                errors.push((name, "YYYY-MM-DD 형식의 날짜 a date as YYYY-MM-DD".to_owned()));
+                None
+            }
+        }
+    };
+    let amount = |value: &str, name: &'static str, errors: &mut Vec<(&'static str, String)>| {
+        let value = value.trim().replace(',', "");
+        if value.is_empty() {
+            return None;
+        }
+        match Money::parse_for(name, &value) {
+            Ok(money) => Some(money),
+            Err(_) => {
+                errors.push((name, "0 이상의 금액 an amount of 0 or more, such as 19900".to_owned()));
+                None
+            }
+        }
+    };
+    let vendor = match fields.vendor.trim() {
+        "" => None,
+        code => match code.parse::<VendorCode>() {
+            Ok(vendor) => Some(vendor),
+            Err(_) => {
+                errors.push(("vendor", "알 수 없는 PG unknown vendor".to_owned()));
+                None
+            }
+        },
+    };
+    let state = match fields.state.trim() {
+        "" => None,
+        state => {
+            let parsed = PaymentStateFilter::parse(state);
+            if parsed.is_none() {
+                errors.push(("state", "알 수 없는 상태 unknown state".to_owned()));
+            }
+            parsed
+        }
+    };
+    let before = match fields.before.trim() {
+        "" => None,
+        id => match uuid::Uuid::parse_str(id) {
+            Ok(id) => Some(HistoryId::from_uuid(id)),
+            Err(_) => {
+                errors.push(("before", "잘못된 페이지 a page cursor that is not an id".to_owned()));
+                None
+            }
+        },
+    };
+    let search = PaymentSearch {
+        source_id: text(&fields.source_id, "source_id", &mut errors),
+        order_id: text(&fields.order_id, "order_id", &mut errors),
+        uid: text(&fields.uid, "uid", &mut errors),
+        vendor,
+        state,
+        from: date(&fields.from, "from", &mut errors),
+        // "To" is the whole day.
+        to: date(&fields.to, "to", &mut errors).map(|t| t + chrono::Duration::days(1)),
+        min_price: amount(&fields.min, "min", &mut errors),
+        max_price: amount(&fields.max, "max", &mut errors),
+        before,
+        limit: PAGE + 1,
+    };
+    if let (Some(from), Some(to)) = (search.from, search.to)
+        && from >= to
+    {
+        errors.push(("to", "시작일 이후의 날짜 a day on or after From".to_owned()));
+    }
+    if errors.is_empty() { Ok(search) } else { Err(errors) }
+}
+
+#[handler]
+async fn payments(state: State<'_>, request: &Request, Query(fields): Query<pages::SearchFields>) -> Response {
+    let (operator, session) = match signed_in(&state, request).await {
+        Ok(found) => found,
+        Err(answer) => return answer,
+    };
+    let csrf = session.csrf_token.as_str();
+    let search = match parse_search(&fields) {
+        Ok(search) => search,
+        Err(errors) => {
+            return html(StatusCode::BAD_REQUEST, pages::payments(&operator, csrf, &fields, &errors, &[], false));
+        }
+    };
+    let mut rows = match state.queries.search_payments(&search).await {
+        Ok(rows) => rows,
+        Err(error) => return failed(Some((&operator, csrf)), error.into()),
+    };
+    let more = rows.len() > PAGE as usize;
+    rows.truncate(PAGE as usize);
+    html(StatusCode::OK, pages::payments(&operator, csrf, &fields, &[], &rows, more))
+}
+
+#[handler]
+async fn payment(state: State<'_>, request: &Request, Path(id): Path<String>) -> Response {
+    let (operator, session) = match signed_in(&state, request).await {
+        Ok(found) => found,
+        Err(answer) => return answer,
+    };
+    let csrf = session.csrf_token.as_str();
+    let not_found = || {
+        html(
+            StatusCode::NOT_FOUND,
+            pages::problem(Some((&operator, csrf)), "404", "그런 결제가 없습니다. There is no such payment."),
+        )
+    };
+    let Ok(id) = uuid::Uuid::parse_str(&id).map(HistoryId::from_uuid) else { return not_found() };
+    let context = context(request);
+    if let Err(error) = state.operators.require(&operator, Permission::Read, "view a payment", &context).await {
+        return failed(Some((&operator, csrf)), error);
+    }
+    let history = match state.histories.find_by_id(id).await {
+        Ok(Some(stored)) => stored.history,
+        Ok(None) => return not_found(),
+        Err(error) => return failed(Some((&operator, csrf)), error.into()),
+    };
+    let timeline = match state.queries.payment_timeline(id, TIMELINE).await {
+        Ok(timeline) => timeline,
+        Err(error) => return failed(Some((&operator, csrf)), error.into()),
+    };
+    let record = Some(format!("history:{id}"));
+    state.operators.audit(Some(&operator), AuditAction::ViewPayment, record, "ok".into(), &context).await;
+    html(StatusCode::OK, pages::payment(&operator, csrf, &history, &timeline))
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+struct AuditQuery {
+    before: Option<String>,
+}
+
+#[handler]
+async fn audit(state: State<'_>, request: &Request, Query(query): Query<AuditQuery>) -> Response {
+    let (operator, session) = match signed_in(&state, request).await {
+        Ok(found) => found,
+        Err(answer) => return answer,
+    };
+    let csrf = session.csrf_token.as_str();
+    let context = context(request);
+    if let Err(error) = state.operators.require(&operator, Permission::ReadAudit, "read the audit log", &context).await
+    {
+        return failed(Some((&operator, csrf)), error);
+    }
+    let before = query.before.as_deref().and_then(|b| uuid::Uuid::parse_str(b).ok()).map(AuditId::from_uuid);
+    let mut entries = match state.operators.audit_page(before, AUDIT_PAGE + 1).await {
+        Ok(entries) => entries,
+        Err(error) => return failed(Some((&operator, csrf)), error),
+    };
+    let more = entries.len() > AUDIT_PAGE as usize;
+    entries.truncate(AUDIT_PAGE as usize);
+    html(StatusCode::OK, pages::audit(&operator, csrf, &entries, more))
+}
+
+#[handler]
+fn css() -> Response {
+    Response::builder().content_type("text/css; charset=utf-8").body(pages::CSS)
+}

@@ -1,0 +1,479 @@
+//! The console's pages: server-rendered HTML (maud escapes every value),
+//! readable without JavaScript, labelled in Korean and English, with forms
+//! a keyboard and a screen reader can use.
+
+use maud::{DOCTYPE, Markup, html};
+use payments_application::ports::{FeedDelivery, PaymentRow, PaymentStateFilter, TimelineEvent};
+use payments_domain::{AuditEntry, Currency, Money, Operator, PaymentHistory, Permission, Timestamp, VendorCode};
+
+/// The style sheet, served from the binary (no CDN).
+pub const CSS: &str = include_str!("console.css");
+
+/// A label in both languages.
+fn label(ko: &str, en: &str) -> Markup {
+    html! { (ko) " " span.en { (en) } }
+}
+
+/// `amount` in `currency`, grouped by thousands, with the currency's minor digits.
+pub fn money(amount: Money, currency: &Currency) -> String {
+    let digits = currency.exponent().unwrap_or(2);
+    let text = format!("{:.*}", digits as usize, amount.amount());
+    let (whole, fraction) = text.split_once('.').map_or((text.as_str(), None), |(w, f)| (w, Some(f)));
+    let (sign, whole) = whole.strip_prefix('-').map_or(("", whole), |w| ("-", w));
+    let mut grouped = String::with_capacity(whole.len() + whole.len() / 3);
+    for (i, c) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    match fraction {
+        Some(fraction) => format!("{sign}{grouped}.{fraction} {}", currency.as_str()),
+        None => format!("{sign}{grouped} {}", currency.as_str()),
+    }
+}
+
+fn time(at: Timestamp) -> String {
+    at.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
+fn state_label(state: PaymentStateFilter) -> Markup {
+    match state {
+        PaymentStateFilter::Paid => label("결제 완료", "paid"),
+        PaymentStateFilter::AwaitingPayment => label("결제 대기", "awaiting payment"),
+        PaymentStateFilter::PartlyRefunded => label("부분 환불", "partly refunded"),
+        PaymentStateFilter::Refunded => label("전액 환불", "refunded"),
+    }
+}
+
+/// The frame of every page: the operator, the navigation their role allows,
+/// the sign-out form (with its CSRF token).
+pub fn layout(title: &str, signed_in: Option<(&Operator, &str)>, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="ko" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · payments console" }
+                link rel="stylesheet" href="/static/console.css";
+            }
+            body {
+                a.skip href="#main" { "본문으로 Skip to content" }
+                header {
+                    strong { "payments console" }
+                    @if let Some((operator, csrf)) = signed_in {
+                        nav aria-label="Console" {
+                            a href="/payments" { (label("결제", "Payments")) }
+                            @if operator.role.allows(Permission::ReadAudit) {
+                                a href="/audit" { (label("감사 기록", "Audit log")) }
+                            }
+                        }
+                        form.signout method="post" action="/logout" {
+                            input type="hidden" name="csrf" value=(csrf);
+                            span { (operator.name.as_str()) " (" (operator.role.as_str()) ")" }
+                            button type="submit" { (label("로그아웃", "Sign out")) }
+                        }
+                    }
+                }
+                main id="main" { (body) }
+            }
+        }
+    }
+}
+
+/// The sign-in form; `notice` says why they are here (signed out when idle,
+/// a refused sign-in).
+pub fn login(notice: Option<&str>, name: &str) -> Markup {
+    layout(
+        "Sign in",
+        None,
+        html! {
+            h1 { (label("로그인", "Sign in")) }
+            @if let Some(notice) = notice {
+                p.notice role="alert" { (notice) }
+            }
+            form method="post" action="/login" {
+                p {
+                    label for="name" { (label("아이디", "Name")) }
+                    input id="name" name="name" autocomplete="username" required value=(name) autofocus;
+                }
+                p {
+                    label for="password" { (label("비밀번호", "Password")) }
+                    input id="password" name="password" type="password" autocomplete="current-password" required;
+                }
+                p {
+                    label for="code" { (label("인증 코드", "Code")) }
+                    input id="code" name="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6}"
+                        aria-describedby="code-help";
+                    small id="code-help" { "지원·관리자는 인증 앱의 6자리 코드 Support and admin: the 6-digit code of your authenticator app" }
+                }
+                button type="submit" { (label("로그인", "Sign in")) }
+            }
+        },
+    )
+}
+
+/// What the search form holds (as typed) and the errors of its fields.
+#[derive(Debug, Default, Clone, serde::Deserialize)]
+pub struct SearchFields {
+    #[serde(default)]
+    pub source_id: String,
+    #[serde(default)]
+    pub order_id: String,
+    #[serde(default)]
+    pub uid: String,
+    #[serde(default)]
+    pub vendor: String,
+    #[serde(default)]
+    pub state: String,
+    #[serde(default)]
+    pub from: String,
+    #[serde(default)]
+    pub to: String,
+    #[serde(default)]
+    pub min: String,
+    #[serde(default)]
+    pub max: String,
+    #[serde(default)]
+    pub before: String,
+}
+
+impl SearchFields {
+    /// The query string of this search, for the next page's link.
+    pub fn next_page(&self, before: &str) -> String {
+        let fields = [
+            ("source_id", &self.source_id),
+            ("order_id", &self.order_id),
+            ("uid", &self.uid),
+            ("vendor", &self.vendor),
+            ("state", &self.state),
+            ("from", &self.from),
+            ("to", &self.to),
+            ("min", &self.min),
+            ("max", &self.max),
+        ];
+        let mut pairs: Vec<(&str, &str)> =
+            fields.iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| (*k, v.as_str())).collect();
+        pairs.push(("before", before));
+        serde_urlencoded::to_string(pairs).unwrap_or_default()
+    }
+}
+
+/// The message of field `id`, if it has one.
+fn field_error<'a>(errors: &'a [(&str, String)], id: &str) -> Option<&'a String> {
+    errors.iter().find(|(f, _)| *f == id).map(|(_, e)| e)
+}
+
+/// The message of field `id` beside it (`{id}-error`, announced), or nothing.
+fn error_of(errors: &[(&str, String)], id: &str) -> Markup {
+    html! {
+        @if let Some(error) = field_error(errors, id) {
+            span.error id={ (id) "-error" } role="alert" { (error) }
+        }
+    }
+}
+
+fn field(id: &str, ko: &str, en: &str, value: &str, errors: &[(&str, String)], input_type: &str) -> Markup {
+    let error = field_error(errors, id);
+    let error_id = format!("{id}-error");
+    html! {
+        p {
+            label for=(id) { (label(ko, en)) }
+            input id=(id) name=(id) type=(input_type) value=(value)
+                aria-invalid=[error.map(|_| "true")] aria-describedby=[error.map(|_| error_id.as_str())];
+            (error_of(errors, id))
+        }
+    }
+}
+
+/// The payments search: the form, its errors, the page of results and its totals.
+pub fn payments(
+    operator: &Operator,
+    csrf: &str,
+    fields: &SearchFields,
+    errors: &[(&str, String)],
+    rows: &[PaymentRow],
+    more: bool,
+) -> Markup {
+    let vendors = [VendorCode::Iamport, VendorCode::TossPayments, VendorCode::PortOne];
+    layout(
+        "Payments",
+        Some((operator, csrf)),
+        html! {
+            h1 { (label("결제 찾기", "Find payments")) }
+            form.search method="get" action="/payments" role="search" {
+                (field("source_id", "주문 번호", "Order (source.id)", &fields.source_id, errors, "text"))
+                (field("order_id", "PG 주문 ID", "PG order id", &fields.order_id, errors, "text"))
+                (field("uid", "PG 결제 ID", "PG payment id", &fields.uid, errors, "text"))
+                p {
+                    label for="vendor" { (label("PG", "Vendor")) }
+                    select id="vendor" name="vendor" aria-describedby=[field_error(errors, "vendor").map(|_| "vendor-error")] {
+                        option value="" { "—" }
+                        @for vendor in vendors {
+                            option value=(vendor.as_str()) selected[fields.vendor == vendor.as_str()] { (vendor.as_str()) }
+                        }
+                    }
+                    (error_of(errors, "vendor"))
+                }
+                p {
+                    label for="state" { (label("상태", "State")) }
+                    select id="state" name="state" aria-describedby=[field_error(errors, "state").map(|_| "state-error")] {
+                        option value="" { "—" }
+                        @for state in PaymentStateFilter::ALL {
+                            option value=(state.as_str()) selected[fields.state == state.as_str()] { (state_label(state)) }
+                        }
+                    }
+                    (error_of(errors, "state"))
+                }
+                (field("from", "시작일", "From (YYYY-MM-DD)", &fields.from, errors, "date"))
+                (field("to", "종료일", "To (YYYY-MM-DD)", &fields.to, errors, "date"))
+                (field("min", "최소 금액", "Least amount", &fields.min, errors, "text"))
+                (field("max", "최대 금액", "Most amount", &fields.max, errors, "text"))
+                button type="submit" { (label("찾기", "Search")) }
+            }
+            @if errors.is_empty() {
+                (results(rows, fields, more))
+            }
+        },
+    )
+}
+
+fn results(rows: &[PaymentRow], fields: &SearchFields, more: bool) -> Markup {
+    // Totals per currency of this page, exact.
+    let mut totals: Vec<(Currency, Money, Money)> = Vec::new();
+    for row in rows {
+        match totals.iter_mut().find(|(c, _, _)| *c == row.currency) {
+            Some((_, price, refund)) => {
+                *price = price.checked_add(row.price).unwrap_or(*price);
+                *refund = refund.checked_add(row.refund).unwrap_or(*refund);
+            }
+            None => totals.push((row.currency.clone(), row.price, row.refund)),
+        }
+    }
+    html! {
+        @if rows.is_empty() {
+            p { (label("찾은 결제가 없습니다.", "No payment matches.")) }
+        } @else {
+            table {
+                caption { (label("결제", "Payments")) " " (rows.len()) }
+                thead {
+                    tr {
+                        th scope="col" { (label("등록", "Registered")) }
+                        th scope="col" { (label("주문", "Order")) }
+                        th scope="col" { "PG" }
+                        th scope="col" { (label("금액", "Amount")) }
+                        th scope="col" { (label("환불", "Refunded")) }
+                        th scope="col" { (label("상태", "State")) }
+                    }
+                }
+                tbody {
+                    @for row in rows {
+                        tr {
+                            td { (time(row.created_at)) }
+                            td { a href={ "/payments/" (row.id) } { (row.source.id.as_str()) } }
+                            td { (row.vendor.code.as_str()) " " (row.vendor.uid.as_str()) }
+                            td.amount { (money(row.price, &row.currency)) }
+                            td.amount { (money(row.refund, &row.currency)) }
+                            td { (state_label(PaymentStateFilter::of(row.price, row.refund, row.paid_at.is_some()))) }
+                        }
+                    }
+                }
+                tfoot {
+                    @for (currency, price, refund) in &totals {
+                        tr {
+                            th scope="row" colspan="3" { (label("이 페이지 합계", "Total of this page")) }
+                            td.amount { (money(*price, currency)) }
+                            td.amount { (money(*refund, currency)) }
+                            td {}
+                        }
+                    }
+                }
+            }
+            @if more {
+                @if let Some(last) = rows.last() {
+                    p { a rel="next" href={ "/payments?" (fields.next_page(&last.id.to_string())) } { (label("다음", "Next page")) } }
+                }
+            }
+        }
+    }
+}
+
+fn delivery_label(delivery: FeedDelivery) -> Markup {
+    match delivery {
+        FeedDelivery::Pending => label("전송 대기", "pending"),
+        FeedDelivery::Retrying { attempts } => html! { (label("재시도 중", "retrying")) " (" (attempts) ")" },
+        FeedDelivery::Delivered => label("전달됨", "delivered"),
+        FeedDelivery::Failed => label("실패", "failed"),
+        FeedDelivery::Settled => label("완료(기록 정리됨)", "settled (record purged)"),
+    }
+}
+
+/// What caused an event, from its trigger (our cancel, a PG notification,
+/// the reconciler, an order's completion, an operator).
+fn cause(event: &payments_domain::WebhookEvent) -> String {
+    let trigger = event.trigger();
+    let kind = trigger.get("type").and_then(serde_json::Value::as_str).unwrap_or("change");
+    match trigger.get("by").and_then(serde_json::Value::as_str) {
+        Some(by) => format!("{kind} (by {by})"),
+        None => kind.to_owned(),
+    }
+}
+
+/// A payment: its amounts, identifiers and cancels, and one timeline of its
+/// registration, changes and their deliveries.
+pub fn payment(operator: &Operator, csrf: &str, history: &PaymentHistory, timeline: &[TimelineEvent]) -> Markup {
+    let currency = history.currency();
+    let state = PaymentStateFilter::of(history.price(), history.refund(), history.paid_at().is_some());
+    layout(
+        "Payment",
+        Some((operator, csrf)),
+        html! {
+            h1 { (label("결제", "Payment")) " " (history.source().id.as_str()) }
+            dl.facts {
+                dt { (label("상태", "State")) } dd { (state_label(state)) }
+                dt { (label("금액", "Amount")) } dd.amount { (money(history.price(), currency)) }
+                dt { (label("환불", "Refunded")) } dd.amount { (money(history.refund(), currency)) }
+                dt { (label("남은 금액", "Remaining")) } dd.amount { (money(history.remaining(), currency)) }
+                dt { "PG" } dd { (history.vendor().code.as_str()) " · " (history.vendor().store_id.as_str()) }
+                dt { (label("PG 결제 ID", "PG payment id")) } dd { code { (history.vendor().uid.as_str()) } }
+                @if let Some(order) = history.order_id() {
+                    dt { (label("PG 주문 ID", "PG order id")) } dd { code { (order.as_str()) } }
+                }
+                dt { (label("출처", "Source")) }
+                dd { code { (history.source().schema.as_str()) "/" (history.source().table.as_str()) "/" (history.source().id.as_str()) } }
+                dt { (label("클라이언트", "Client")) }
+                dd { @if history.identity().client.is_legacy() { "legacy" } @else { (history.identity().client) } }
+                dt { (label("등록", "Registered")) } dd { (time(history.created_at())) }
+                @if let Some(paid) = history.paid_at() { dt { (label("결제 시각", "Paid")) } dd { (time(paid)) } }
+            }
+            h2 { (label("취소", "Cancels")) }
+            @if history.cancels().is_empty() && history.pending_cancels().is_empty() {
+                p { (label("취소가 없습니다.", "None.")) }
+            } @else {
+                table {
+                    thead { tr {
+                        th scope="col" { (label("시각", "When")) }
+                        th scope="col" { (label("금액", "Amount")) }
+                        th scope="col" { (label("사유", "Reason")) }
+                        th scope="col" { (label("상태", "State")) }
+                    } }
+                    tbody {
+                        @for cancel in history.cancels() {
+                            tr { td { (time(cancel.created_at)) } td.amount { (money(cancel.price, currency)) }
+                                 td { (cancel.reason.as_str()) } td { (label("완료", "done")) } }
+                        }
+                        @for cancel in history.pending_cancels() {
+                            tr { td { (time(cancel.created_at)) } td.amount { (money(cancel.price, currency)) }
+                                 td { (cancel.reason.as_str()) } td { (label("PG 처리 중", "pending at the PG")) } }
+                        }
+                    }
+                }
+            }
+            h2 { (label("타임라인", "Timeline")) }
+            ol.timeline {
+                li { time { (time(history.created_at())) } " " (label("등록", "registered")) }
+                @for item in timeline {
+                    li {
+                        time { (time(item.event.created_at())) } " "
+                        @if item.event.previous().is_none() { (label("기록됨", "recorded")) } @else { (label("변경", "changed")) }
+                        ": " (cause(&item.event)) " → "
+                        (money(item.event.current().refund(), currency)) " " (label("환불", "refunded")) " · "
+                        (label("웹훅", "webhook")) " " (delivery_label(item.delivery))
+                        @if !item.attempts.is_empty() {
+                            ul.attempts {
+                                @for attempt in &item.attempts {
+                                    li { (time(attempt.at)) " "
+                                        @match attempt.status {
+                                            Some(status) => { "HTTP " (status) }
+                                            None => { (label("연결 실패", "unreachable")) }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        },
+    )
+}
+
+/// The audit trail, newest first.
+pub fn audit(operator: &Operator, csrf: &str, entries: &[AuditEntry], more: bool) -> Markup {
+    layout(
+        "Audit log",
+        Some((operator, csrf)),
+        html! {
+            h1 { (label("감사 기록", "Audit log")) }
+            table {
+                thead { tr {
+                    th scope="col" { (label("시각", "When")) }
+                    th scope="col" { (label("누가", "Who")) }
+                    th scope="col" { (label("무엇을", "What")) }
+                    th scope="col" { (label("대상", "Record")) }
+                    th scope="col" { (label("결과", "Outcome")) }
+                    th scope="col" { (label("주소", "Address")) }
+                    th scope="col" { (label("요청", "Request")) }
+                } }
+                tbody {
+                    @for entry in entries {
+                        tr {
+                            td { (time(entry.at)) }
+                            td { (entry.actor) }
+                            td { (entry.action.as_str()) }
+                            td { (entry.record.as_deref().unwrap_or("")) }
+                            td { (entry.outcome) }
+                            td { (entry.address.as_deref().unwrap_or("")) }
+                            td { code { (entry.request_id.as_deref().unwrap_or("")) } }
+                        }
+                    }
+                }
+            }
+            @if more {
+                @if let Some(last) = entries.last() {
+                    p { a rel="next" href={ "/audit?before=" (last.id) } { (label("이전 기록", "Older")) } }
+                }
+            }
+        },
+    )
+}
+
+/// A page that says what went wrong (403, 404, 503), in both languages.
+pub fn problem(signed_in: Option<(&Operator, &str)>, title: &str, message: &str) -> Markup {
+    layout(
+        title,
+        signed_in,
+        html! {
+            h1 { (title) }
+            p role="alert" { (message) }
+            p { a href="/payments" { (label("결제 찾기로", "Back to payments")) } }
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amounts_are_grouped_with_the_currencys_digits() {
+        let krw = Currency::krw();
+        let usd = Currency::parse("USD").unwrap();
+        let m = |text: &str| Money::parse_for("price", text).unwrap();
+        assert_eq!(money(m("19900"), &krw), "19,900 KRW");
+        assert_eq!(money(m("1234567"), &krw), "1,234,567 KRW");
+        assert_eq!(money(m("0"), &krw), "0 KRW");
+        assert_eq!(money(m("999"), &krw), "999 KRW");
+        assert_eq!(money(m("1234.5"), &usd), "1,234.50 USD");
+    }
+
+    #[test]
+    fn values_are_escaped() {
+        let page = login(Some("<script>alert(1)</script>"), "\"><img src=x>");
+        let html = page.into_string();
+        assert!(!html.contains("<script>alert"), "{html}");
+        assert!(html.contains("&lt;script&gt;"));
+        assert!(!html.contains("\"><img"));
+    }
+}

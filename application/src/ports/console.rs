@@ -1,0 +1,133 @@
+//! What the operators' console reads: payments found by what a support
+//! person knows (an order id, a PG payment id, a vendor, a date), and a
+//! payment's timeline (its events and each delivery attempt).
+
+use async_trait::async_trait;
+use payments_domain::{
+    ClientId, Currency, EventId, HistoryId, Money, Source, Timestamp, Vendor, VendorCode, WebhookEvent,
+};
+
+use super::outbox::FeedDelivery;
+use super::storage::RepositoryError;
+
+/// Where a payment stands, as the console filters and shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PaymentStateFilter {
+    /// Paid, nothing refunded.
+    Paid,
+    /// Not paid yet (a virtual account awaiting its deposit, a payment
+    /// awaiting its confirmation).
+    AwaitingPayment,
+    PartlyRefunded,
+    Refunded,
+}
+
+impl PaymentStateFilter {
+    pub const ALL: [PaymentStateFilter; 4] = [
+        PaymentStateFilter::Paid,
+        PaymentStateFilter::AwaitingPayment,
+        PaymentStateFilter::PartlyRefunded,
+        PaymentStateFilter::Refunded,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PaymentStateFilter::Paid => "paid",
+            PaymentStateFilter::AwaitingPayment => "awaiting_payment",
+            PaymentStateFilter::PartlyRefunded => "partly_refunded",
+            PaymentStateFilter::Refunded => "refunded",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
+    /// The state of a payment of `price` with `refund` refunded, paid or not.
+    pub fn of(price: Money, refund: Money, paid: bool) -> Self {
+        if refund > Money::ZERO && refund >= price {
+            PaymentStateFilter::Refunded
+        } else if refund > Money::ZERO {
+            PaymentStateFilter::PartlyRefunded
+        } else if paid {
+            PaymentStateFilter::Paid
+        } else {
+            PaymentStateFilter::AwaitingPayment
+        }
+    }
+}
+
+/// A search of payments: every given field must match; newest first, after
+/// the cursor `before` (the last id of the previous page).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PaymentSearch {
+    /// The backend's `source.id` (exact).
+    pub source_id: Option<String>,
+    /// The PG's order id (exact; found by its lookup digest, nothing decrypted).
+    pub order_id: Option<String>,
+    /// The PG's payment id (`vendor.uid`, exact).
+    pub uid: Option<String>,
+    pub vendor: Option<VendorCode>,
+    pub state: Option<PaymentStateFilter>,
+    /// Registered at or after.
+    pub from: Option<Timestamp>,
+    /// Registered before.
+    pub to: Option<Timestamp>,
+    /// At least / at most this price.
+    pub min_price: Option<Money>,
+    pub max_price: Option<Money>,
+    pub before: Option<HistoryId>,
+    pub limit: u32,
+}
+
+/// A payment as a search lists it (nothing sealed opened).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentRow {
+    pub id: HistoryId,
+    pub vendor: Vendor,
+    pub source: Source,
+    pub currency: Currency,
+    pub price: Money,
+    pub refund: Money,
+    pub created_at: Timestamp,
+    pub paid_at: Option<Timestamp>,
+    pub cancelled_at: Option<Timestamp>,
+    pub client: ClientId,
+}
+
+/// One delivery attempt of an event: when, and the receiver's status
+/// (`None`: it could not be reached).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptRow {
+    pub at: Timestamp,
+    pub status: Option<u16>,
+}
+
+/// An event of a payment's timeline, with its delivery.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimelineEvent {
+    pub event: WebhookEvent,
+    pub delivery: FeedDelivery,
+    pub attempts: Vec<AttemptRow>,
+}
+
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait ConsoleQueries: Send + Sync {
+    /// # Errors
+    /// `Unavailable`; `Corrupt` for a row that does not parse.
+    async fn search_payments(&self, search: &PaymentSearch) -> Result<Vec<PaymentRow>, RepositoryError>;
+
+    /// The payment's events, oldest first (at most `limit`), each with its
+    /// delivery and attempts.
+    ///
+    /// # Errors
+    /// `Unavailable`; `Corrupt` when an event does not open.
+    async fn payment_timeline(&self, history: HistoryId, limit: u32) -> Result<Vec<TimelineEvent>, RepositoryError>;
+
+    /// The event's payment, if the event exists.
+    ///
+    /// # Errors
+    /// `Unavailable`.
+    async fn event_payment(&self, event: EventId) -> Result<Option<HistoryId>, RepositoryError>;
+}
