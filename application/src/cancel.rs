@@ -47,6 +47,18 @@ fn intent_id(history: HistoryId, key: Option<&str>, fresh: Uuid) -> Uuid {
     derived_id(&["cancel-intent", &history.to_string(), key])
 }
 
+/// What a cancel asks, whoever asks it (a backend with the record's
+/// password, an operator of the console).
+#[derive(Debug, Clone)]
+pub struct CancelAsk {
+    pub price: payments_domain::Money,
+    pub reason: payments_domain::CancelReason,
+    pub account: Option<crate::ports::RefundAccount>,
+    /// A retry with the same key settles the first attempt's cancel instead
+    /// of sending another.
+    pub idempotency_key: Option<String>,
+}
+
 /// What a cancel came to: the payment as recorded after it, and whether the
 /// PG completed it.
 #[derive(Debug, Clone, PartialEq)]
@@ -103,9 +115,20 @@ impl PaymentService {
         key: &str,
     ) -> Result<bool, AppError> {
         let Some(stored) = self.histories().find_by_source(client, source).await? else { return Ok(false) };
-        let id = intent_id(stored.history.id(), Some(key), Uuid::nil());
-        let intent = self.deps.intents.find(id).await?;
-        Ok(intent.is_some_and(|i| !i.state.is_open()))
+        Ok(self.keyed_intent(stored.history.id(), key).await?.is_some_and(|i| !i.state.is_open()))
+    }
+
+    /// Whether a cancel of the payment `history` keyed `key` was asked
+    /// before (its retry is answered its outcome, whatever changed since).
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub async fn cancel_asked_before(&self, history: HistoryId, key: &str) -> Result<bool, AppError> {
+        Ok(self.keyed_intent(history, key).await?.is_some())
+    }
+
+    async fn keyed_intent(&self, history: HistoryId, key: &str) -> Result<Option<CancelIntent>, AppError> {
+        Ok(self.deps.intents.find(intent_id(history, Some(key), Uuid::nil())).await?)
     }
 
     /// As [`PaymentService::cancel_history`], telling a cancel the PG
@@ -115,6 +138,31 @@ impl PaymentService {
     /// As [`PaymentService::cancel_history`].
     pub async fn cancel(&self, input: CancelHistory) -> Result<CancelOutcome, AppError> {
         let stored = self.opened_history(input.client, &Locator::Source(input.source.clone()), &input.password).await?;
+        let ask = CancelAsk {
+            price: input.price,
+            reason: input.reason,
+            account: input.account,
+            idempotency_key: input.idempotency_key,
+        };
+        self.cancel_opened(stored, &ask).await
+    }
+
+    /// A cancel an operator of the console asks for: the payment found by
+    /// its id, whichever client's it is (the operator's role is the gate,
+    /// checked by the console, and the audit trail names them), then exactly
+    /// the cancel a backend makes (an intent before the PG call, the
+    /// idempotency key to the PG, never re-sent while its outcome is unknown).
+    ///
+    /// # Errors
+    /// `RecordNotFound`; as [`PaymentService::cancel_history`] otherwise.
+    pub async fn cancel_by_operator(&self, history: HistoryId, ask: &CancelAsk) -> Result<CancelOutcome, AppError> {
+        let stored = self.histories().find_by_id(history).await?;
+        let stored = stored.ok_or(AppError::RecordNotFound(crate::error::RecordKind::History))?;
+        self.cancel_opened(stored, ask).await
+    }
+
+    /// The cancel of a payment already opened (by its password, or by an operator).
+    async fn cancel_opened(&self, stored: StoredHistory, input: &CancelAsk) -> Result<CancelOutcome, AppError> {
         let gateway = self.deps.gateways.get(stored.history.vendor().code)?;
         let id = intent_id(stored.history.id(), input.idempotency_key.as_deref(), self.deps.ids.new_id());
         // A retry answers its first attempt's outcome, whatever the balance
@@ -122,7 +170,7 @@ impl PaymentService {
         if input.idempotency_key.is_some()
             && let Some(first) = self.deps.intents.find(id).await?
         {
-            return self.resume(gateway, &input, first).await;
+            return self.resume(gateway, input, first).await;
         }
         stored.history.check_cancel(input.price)?;
         let waited_until = tokio::time::Instant::now() + MAX_LOCK_WAIT;
@@ -145,7 +193,7 @@ impl PaymentService {
             };
             match self.deps.intents.begin(&intent).await? {
                 IntentBegin::Begun => break self.judged_under_lock(intent, &mut stored, input.price).await?,
-                IntentBegin::Exists(first) => return self.resume(gateway, &input, first).await,
+                IntentBegin::Exists(first) => return self.resume(gateway, input, first).await,
                 IntentBegin::Busy(other) => {
                     // Its sender died or lost its answer: settle it, then take
                     // our turn. Its outcome is its caller's, not ours; while it
@@ -201,7 +249,7 @@ impl PaymentService {
     async fn resume(
         &self,
         gateway: &dyn PaymentGateway,
-        input: &CancelHistory,
+        input: &CancelAsk,
         first: CancelIntent,
     ) -> Result<CancelOutcome, AppError> {
         if first.amount != input.price || first.reason != input.reason {

@@ -29,7 +29,7 @@ pub mod reread;
 mod saved_cards;
 mod service;
 
-pub use cancel::CancelOutcome;
+pub use cancel::{CancelAsk, CancelOutcome};
 pub use cancel_settle::SettleReport;
 pub use charge::ChargeSettleReport;
 pub use clients::{ClientService, IssuedClient, KeyMode, NewClient};

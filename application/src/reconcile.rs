@@ -110,17 +110,36 @@ impl PaymentService {
     /// Whether the PG's state of one history differs from ours; recorded
     /// unless `dry_run`.
     async fn reconcile_one(&self, id: HistoryId, dry_run: bool) -> Result<bool, AppError> {
-        let stored = self.reload(id).await?;
-        let vendor = stored.history.vendor().clone();
         if dry_run {
+            let stored = self.reload(id).await?;
+            let vendor = stored.history.vendor().clone();
             let gateway = self.deps.gateways.get(vendor.code)?;
             let snapshot = gateway.fetch_payment(&vendor.store_id, &vendor.uid).await?;
             return Ok(matches!(stored.history.apply_current(snapshot)?, Applied::Changed(_)));
         }
+        self.reread(id, json!({ "type": "reconcile" })).await
+    }
+
+    /// Re-reads one payment at its PG now, for an operator of the console:
+    /// a drift is recorded as any change, its event's trigger naming them;
+    /// whether it changed.
+    ///
+    /// # Errors
+    /// `RecordNotFound`; the PG's failures; storage.
+    pub async fn reread_by_operator(&self, id: HistoryId, operator: &str) -> Result<bool, AppError> {
+        self.reread(id, json!({ "type": "reread", "by": format!("operator {operator}") })).await
+    }
+
+    /// Re-reads one payment at its PG as a notification whose `payload` says
+    /// why; whether it changed.
+    async fn reread(&self, id: HistoryId, payload: serde_json::Value) -> Result<bool, AppError> {
+        let stored = self.histories().find_by_id(id).await?;
+        let vendor =
+            stored.ok_or(AppError::RecordNotFound(crate::error::RecordKind::History))?.history.vendor().clone();
         let notice = PgNotification {
             vendor: vendor.code,
             target: NotificationTarget::Payment { uid: vendor.uid, ignore_unknown: false, order: None },
-            payload: json!({ "type": "reconcile" }),
+            payload,
             signed: false,
         };
         Ok(matches!(self.process_pg_notification(&notice).await?, NotificationOutcome::Changed(_)))

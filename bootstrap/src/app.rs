@@ -406,6 +406,8 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
             let addr = bound(&acceptor)?;
             let state = payments_console::ConsoleState {
                 operators: operator_service(&config, &repositories, &hasher),
+                payments: payments.clone(),
+                delivery: delivery.clone(),
                 queries: repositories.console.clone(),
                 histories: repositories.histories.clone(),
                 // Served beyond loopback, the console sits behind TLS (a proxy).

@@ -12,6 +12,7 @@ payments_e2e::scenarios!(
     roles_csrf_tokens_and_sign_out_are_enforced_and_audited,
     search_fields_are_checked_and_named,
     sign_in_refusals_say_one_thing_and_lock_after_repeats,
+    support_refunds_part_once_rereads_and_redelivers_and_a_viewer_cannot,
 );
 
 /// A PortOne payment of 30,000 registered by the legacy client, 10,000 of
@@ -163,4 +164,127 @@ async fn sign_in_refusals_say_one_thing_and_lock_after_repeats(app: &TestApp) {
     assert_eq!(locked.status, 429, "{}", locked.body);
     assert!(locked.headers.contains_key("retry-after"));
     assert!(browser.cookie.is_none());
+}
+
+/// The value of the hidden or text field `name` of the page's form.
+fn field_value(body: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = body.find(&marker).unwrap_or_else(|| panic!("a field {name}: {body}")) + marker.len();
+    body[start..].split('"').next().unwrap_or_default().to_owned()
+}
+
+/// What the fake PortOne says was cancelled of payment `uid`.
+async fn cancelled_at_the_pg(app: &TestApp, uid: &str) -> serde_json::Value {
+    let (_, payment) = app.portone.call(reqwest::Method::GET, &format!("/payments/{uid}"), None).await;
+    payment["amount"]["cancelled"].clone()
+}
+
+async fn support_refunds_part_once_rereads_and_redelivers_and_a_viewer_cannot(app: &TestApp) {
+    let order = unique("refund");
+    let paid = paid_and_partly_cancelled(app, &order).await;
+    let uid = paid.vendor.uid.clone();
+    let path = format!("/payments/{}", paid.id);
+    let support = app.add_operator("kim@refunds", Role::Support).await;
+    let mut browser = app.browser();
+    browser.sign_in(&support.name, &support.password, &support.code(0)).await;
+    let page = browser.get(&path).await;
+    assert!(page.body.contains(&format!("action=\"{path}/refund\"")), "support is offered the refund");
+    let (csrf, key, seen) = (page.csrf(), field_value(&page.body, "key"), field_value(&page.body, "seen_refund"));
+    assert_eq!(seen, "10000");
+
+    // Bad fields are named; more than what is left is the use case's refusal, shown.
+    let bad = browser
+        .post(
+            &format!("{path}/refund"),
+            &[("csrf", &csrf), ("key", &key), ("seen_refund", &seen), ("amount", "-5"), ("reason", "")],
+        )
+        .await;
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    assert!(bad.body.contains("id=\"amount-error\"") && bad.body.contains("id=\"reason-error\""), "{}", bad.body);
+    let over = browser
+        .post(
+            &format!("{path}/refund"),
+            &[
+                ("csrf", &csrf),
+                ("key", "console-over"),
+                ("seen_refund", &seen),
+                ("amount", "25000"),
+                ("reason", "too much"),
+            ],
+        )
+        .await;
+    assert_eq!(over.status, 422, "{}", over.body);
+    assert!(over.body.contains("exceeds the remaining balance 20000"), "{}", over.body);
+
+    // Half of what is left: refunded at the PG once, the backend hears once.
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("key", key.as_str()),
+        ("seen_refund", seen.as_str()),
+        ("amount", "10,000"),
+        ("reason", "support: half"),
+    ];
+    let done = browser.post(&format!("{path}/refund"), &form).await;
+    assert_eq!((done.status, done.location()), (303, Some(format!("{path}?done=refund").as_str())), "{}", done.body);
+    assert_eq!(cancelled_at_the_pg(app, &uid).await, serde_json::json!(20_000));
+    let heard = app.hooks.delivered(&order, 2).await;
+    assert_eq!(heard[1].webhook().current.refund.as_ref().map(money_text).as_deref(), Some("20000"));
+    // The same form sent again (a double click, a reload): the first outcome, no second refund.
+    let again = browser.post(&format!("{path}/refund"), &form).await;
+    assert_eq!(again.status, 303, "{}", again.body);
+    assert_eq!(cancelled_at_the_pg(app, &uid).await, serde_json::json!(20_000));
+    // A new form from a page shown before that refund: stale, refused, the payment as it is now.
+    let stale = [
+        ("csrf", csrf.as_str()),
+        ("key", "console-stale"),
+        ("seen_refund", "10000"),
+        ("amount", "1000"),
+        ("reason", "late"),
+    ];
+    let refused = browser.post(&format!("{path}/refund"), &stale).await;
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    assert!(refused.body.contains("changed since this page was shown") && refused.body.contains("10,000 KRW"));
+    assert_eq!(cancelled_at_the_pg(app, &uid).await, serde_json::json!(20_000));
+
+    // Re-read now; deliver the refund's event again.
+    let reread = browser.post(&format!("{path}/reread"), &[("csrf", &csrf)]).await;
+    assert_eq!((reread.status, reread.location()), (303, Some(format!("{path}?done=reread").as_str())));
+    let event = heard[1].id.clone();
+    let redelivered = browser.post(&format!("/events/{event}/redeliver"), &[("csrf", &csrf)]).await;
+    assert_eq!(redelivered.status, 303, "{}", redelivered.body);
+    assert_eq!(app.hooks.delivered(&order, 3).await[2].id, event, "the same event again, under its webhook-id");
+
+    // A viewer is offered nothing, and a forged POST with their own valid token is 403.
+    let viewer = app.add_operator("park@readonly", Role::Viewer).await;
+    let mut viewers = app.browser();
+    viewers.sign_in(&viewer.name, &viewer.password, "").await;
+    let seen_by_viewer = viewers.get(&path).await;
+    assert!(!seen_by_viewer.body.contains("/refund\"") && !seen_by_viewer.body.contains("/redeliver\""));
+    let forged = [
+        ("csrf", seen_by_viewer.csrf()),
+        ("key", "console-forged".into()),
+        ("seen_refund", "20000".into()),
+        ("amount", "1000".into()),
+        ("reason", "forged".into()),
+    ];
+    let forged: Vec<(&str, &str)> = forged.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    assert_eq!(viewers.post(&format!("{path}/refund"), &forged).await.status, 403);
+    assert_eq!(cancelled_at_the_pg(app, &uid).await, serde_json::json!(20_000));
+
+    // The audit log names who refunded what, and the refusals.
+    let admin = app.add_operator("lee@audit", Role::Admin).await;
+    let mut admins = app.browser();
+    admins.sign_in(&admin.name, &admin.password, &admin.code(0)).await;
+    let audit = admins.get("/audit").await.body;
+    for expected in [
+        "ok: 10,000 KRW (completed)",
+        "refused: 25,000 KRW",
+        "refused: the payment changed since the page was shown",
+        "refused: refund a payment",
+        "reread",
+        "redeliver",
+    ] {
+        assert!(audit.contains(expected), "{expected:?}: {audit}");
+    }
+    assert!(audit.contains("kim@refunds") && audit.contains("park@readonly"));
 }

@@ -16,7 +16,9 @@ use maud::Markup;
 use payments_application::ports::{
     ConsoleQueries, HistoryRepository, OperatorSession, PaymentSearch, PaymentStateFilter,
 };
-use payments_application::{OperatorError, OperatorService, RequestContext};
+use payments_application::{
+    AppError, CancelAsk, Cause, DeliveryService, OperatorError, OperatorService, PaymentService, RequestContext,
+};
 use payments_domain::{AuditAction, AuditId, HistoryId, Money, Operator, Permission, VendorCode};
 use poem::http::{StatusCode, header};
 use poem::web::{Data, Form, Path, Query};
@@ -38,6 +40,9 @@ const TIMELINE: u32 = 500;
 #[derive(Clone)]
 pub struct ConsoleState {
     pub operators: OperatorService,
+    /// The money-safe use cases the actions go through.
+    pub payments: PaymentService,
+    pub delivery: DeliveryService,
     pub queries: Arc<dyn ConsoleQueries>,
     pub histories: Arc<dyn HistoryRepository>,
     /// Mark the cookie `Secure` (the console is served beyond loopback,
@@ -53,6 +58,9 @@ pub fn endpoint(state: ConsoleState) -> impl Endpoint {
         .at("/logout", post(logout))
         .at("/payments", get(payments))
         .at("/payments/:id", get(payment))
+        .at("/payments/:id/refund", post(refund))
+        .at("/payments/:id/reread", post(reread))
+        .at("/events/:id/redeliver", post(redeliver))
         .at("/audit", get(audit))
         .at("/static/console.css", get(css))
         .data(Arc::new(state))
@@ -382,7 +390,12 @@ async fn payments(state: State<'_>, request: &Request, Query(fields): Query<page
 }
 
 #[handler]
-async fn payment(state: State<'_>, request: &Request, Path(id): Path<String>) -> Response {
+async fn payment(
+    state: State<'_>,
+    request: &Request,
+    Path(id): Path<String>,
+    Query(query): Query<PaymentQuery>,
+) -> Response {
     let (operator, session) = match signed_in(&state, request).await {
         Ok(found) => found,
         Err(answer) => return answer,
@@ -410,7 +423,304 @@ async fn payment(state: State<'_>, request: &Request, Path(id): Path<String>) ->
     };
     let record = Some(format!("history:{id}"));
     state.operators.audit(Some(&operator), AuditAction::ViewPayment, record, "ok".into(), &context).await;
-    html(StatusCode::OK, pages::payment(&operator, csrf, &history, &timeline))
+    let actions =
+        pages::Actions { key: fresh_key(), notice: query.done.as_deref().map(done_notice), ..Default::default() };
+    html(StatusCode::OK, pages::payment(&operator, csrf, &history, &timeline, &actions))
+}
+
+/// A fresh idempotency key for a page's refund form.
+fn fresh_key() -> String {
+    format!("console-{}", uuid::Uuid::new_v4().simple())
+}
+
+/// What the page says after an action redirected to it.
+fn done_notice(done: &str) -> String {
+    match done {
+        "refund" => "환불했습니다. Refunded.".into(),
+        "refund_pending" => "PG가 환불을 접수했습니다(처리 중). The PG accepted the refund; it completes later.".into(),
+        "reread_changed" => "PG에서 다시 읽어 변경을 기록했습니다. Re-read: the PG's change was recorded.".into(),
+        "reread" => "PG에서 다시 읽었습니다: 변경 없음. Re-read: nothing changed.".into(),
+        "redeliver" => "웹훅을 다시 보냅니다. The webhook is queued again.".into(),
+        _ => String::new(),
+    }
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+struct PaymentQuery {
+    done: Option<String>,
+}
+
+/// The signed-in operator of a POST whose form carries its CSRF token, and
+/// whose role allows `permission` (both refusals 403 and audited).
+async fn acting(
+    state: &ConsoleState,
+    request: &Request,
+    csrf: &str,
+    permission: Permission,
+    what: &str,
+) -> Result<(Operator, OperatorSession), Response> {
+    let (operator, session) = signed_in(state, request).await?;
+    check_csrf(state, request, &operator, &session, csrf).await?;
+    if let Err(error) = state.operators.require(&operator, permission, what, &context(request)).await {
+        return Err(failed(Some((&operator, &session.csrf_token)), error));
+    }
+    Ok((operator, session))
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+struct RefundForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    key: String,
+    #[serde(default)]
+    seen_refund: String,
+    #[serde(default)]
+    amount: String,
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    bank: String,
+    #[serde(default)]
+    account: String,
+    #[serde(default)]
+    holder: String,
+    #[serde(default)]
+    mobile: String,
+}
+
+/// The cancel a refund form asks for, or each bad field's message.
+fn parse_refund(form: &RefundForm) -> Result<CancelAsk, Vec<(&'static str, String)>> {
+    let mut errors = Vec::new();
+    let price = match Money::parse_for("amount", form.amount.trim().replace(',', "").as_str()) {
+        Ok(price) if price > Money::ZERO => Some(price),
+        _ => {
+            errors.push(("amount", "0보다 큰 금액 an amount greater than 0, such as 10000".to_owned()));
+            None
+        }
+    };
+    let reason = match payments_domain::CancelReason::parse(form.reason.trim()) {
+        Ok(reason) => Some(reason),
+        Err(_) => {
+            errors.push(("reason", "환불 사유를 적어 주세요 say why (at most 200 characters)".to_owned()));
+            None
+        }
+    };
+    let given = [&form.bank, &form.account, &form.holder].iter().filter(|v| !v.trim().is_empty()).count();
+    let account = match given {
+        0 => None,
+        3 => Some(payments_application::ports::RefundAccount {
+            bank: form.bank.trim().to_owned(),
+            account: form.account.trim().to_owned(),
+            holder: form.holder.trim().to_owned(),
+            mobile: form.mobile.trim().to_owned(),
+        }),
+        _ => {
+            errors.push(("account", "은행, 계좌, 예금주를 모두 a bank, an account and a holder, or none".to_owned()));
+            None
+        }
+    };
+    let key = form.key.trim();
+    if key.is_empty() || key.len() > 64 {
+        errors.push(("amount", "양식을 다시 불러오세요 reload the page: the form has no key".to_owned()));
+    }
+    match (price, reason) {
+        (Some(price), Some(reason)) if errors.is_empty() => {
+            Ok(CancelAsk { price, reason, account, idempotency_key: Some(key.to_owned()) })
+        }
+        _ => Err(errors),
+    }
+}
+
+/// The payment page again, answering `status`, with the form as typed, its
+/// errors or a notice.
+async fn payment_again(
+    state: &ConsoleState,
+    operator: &Operator,
+    csrf: &str,
+    id: HistoryId,
+    status: StatusCode,
+    actions: pages::Actions,
+) -> Response {
+    let history = match state.histories.find_by_id(id).await {
+        Ok(Some(stored)) => stored.history,
+        Ok(None) => {
+            return html(
+                StatusCode::NOT_FOUND,
+                pages::problem(Some((operator, csrf)), "404", "그런 결제가 없습니다. There is no such payment."),
+            );
+        }
+        Err(error) => return failed(Some((operator, csrf)), error.into()),
+    };
+    let timeline = match state.queries.payment_timeline(id, TIMELINE).await {
+        Ok(timeline) => timeline,
+        Err(error) => return failed(Some((operator, csrf)), error.into()),
+    };
+    html(status, pages::payment(operator, csrf, &history, &timeline, &actions))
+}
+
+/// The status and message of a refused action.
+fn refusal(error: &AppError) -> (StatusCode, String) {
+    let status = match error.cause() {
+        Cause::RecordNotFound => StatusCode::NOT_FOUND,
+        Cause::CancelInProgress | Cause::ConcurrentChange | Cause::IdempotencyKeyReused => StatusCode::CONFLICT,
+        Cause::PgTimeout => StatusCode::GATEWAY_TIMEOUT,
+        Cause::PgBusy | Cause::PgUnavailable | Cause::PgBadAnswer | Cause::StorageUnavailable | Cause::ServerBusy => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
+        Cause::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        _ => StatusCode::UNPROCESSABLE_ENTITY,
+    };
+    (status, error.to_string())
+}
+
+#[handler]
+async fn refund(state: State<'_>, request: &Request, Path(id): Path<String>, Form(form): Form<RefundForm>) -> Response {
+    let (operator, session) = match acting(&state, request, &form.csrf, Permission::Refund, "refund a payment").await {
+        Ok(found) => found,
+        Err(answer) => return answer,
+    };
+    let csrf = session.csrf_token.as_str();
+    let Ok(id) = uuid::Uuid::parse_str(&id).map(HistoryId::from_uuid) else {
+        return html(
+            StatusCode::NOT_FOUND,
+            pages::problem(Some((&operator, csrf)), "404", "그런 결제가 없습니다. There is no such payment."),
+        );
+    };
+    let typed = |notice: Option<String>, errors| pages::Actions {
+        key: fresh_key(),
+        amount: form.amount.clone(),
+        reason: form.reason.clone(),
+        notice,
+        errors,
+    };
+    let ask = match parse_refund(&form) {
+        Ok(ask) => ask,
+        Err(errors) => {
+            return payment_again(&state, &operator, csrf, id, StatusCode::BAD_REQUEST, typed(None, errors)).await;
+        }
+    };
+    let context = context(request);
+    let record = Some(format!("history:{id}"));
+    // A page that is stale (the payment changed since it was shown) refuses
+    // the action and shows the payment as it is now; a retry of the same
+    // form (its key) is the cancel use case's to answer, whatever changed.
+    let current = match state.histories.find_by_id(id).await {
+        Ok(Some(stored)) => stored.history,
+        Ok(None) => {
+            return payment_again(&state, &operator, csrf, id, StatusCode::NOT_FOUND, typed(None, vec![])).await;
+        }
+        Err(error) => return failed(Some((&operator, csrf)), error.into()),
+    };
+    let seen = Money::parse_for("seen_refund", form.seen_refund.trim()).ok();
+    let key = ask.idempotency_key.as_deref().unwrap_or_default();
+    let retry = match state.payments.cancel_asked_before(id, key).await {
+        Ok(retry) => retry,
+        Err(error) => return failed(Some((&operator, csrf)), OperatorError::Unavailable(error.to_string())),
+    };
+    if seen != Some(current.refund()) && !retry {
+        let outcome = "refused: the payment changed since the page was shown".to_owned();
+        state.operators.audit(Some(&operator), AuditAction::Refund, record, outcome, &context).await;
+        let notice = "이 결제는 화면을 연 뒤 바뀌었습니다. 지금 상태를 확인하고 다시 시도하세요. \
+                      The payment changed since this page was shown: check it as it is now and try again.";
+        return payment_again(&state, &operator, csrf, id, StatusCode::CONFLICT, typed(Some(notice.into()), vec![]))
+            .await;
+    }
+    let amount = money(ask.price, current.currency());
+    match state.payments.cancel_by_operator(id, &ask).await {
+        Ok(outcome) => {
+            let done = if outcome.completed { "refund" } else { "refund_pending" };
+            let said = format!("ok: {amount} ({})", if outcome.completed { "completed" } else { "pending at the PG" });
+            state.operators.audit(Some(&operator), AuditAction::Refund, record, said, &context).await;
+            redirect(&format!("/payments/{id}?done={done}"))
+        }
+        Err(error) => {
+            let (status, message) = refusal(&error);
+            let said = format!("refused: {amount}: {message}");
+            state.operators.audit(Some(&operator), AuditAction::Refund, record, said, &context).await;
+            let notice = format!("환불하지 못했습니다. The refund was not made: {message}");
+            payment_again(&state, &operator, csrf, id, status, typed(Some(notice), vec![])).await
+        }
+    }
+}
+
+#[handler]
+async fn reread(state: State<'_>, request: &Request, Path(id): Path<String>, Form(form): Form<CsrfForm>) -> Response {
+    let (operator, session) = match acting(&state, request, &form.csrf, Permission::Reread, "re-read a payment").await {
+        Ok(found) => found,
+        Err(answer) => return answer,
+    };
+    let csrf = session.csrf_token.as_str();
+    let Ok(id) = uuid::Uuid::parse_str(&id).map(HistoryId::from_uuid) else {
+        return html(
+            StatusCode::NOT_FOUND,
+            pages::problem(Some((&operator, csrf)), "404", "그런 결제가 없습니다. There is no such payment."),
+        );
+    };
+    let context = context(request);
+    let record = Some(format!("history:{id}"));
+    match state.payments.reread_by_operator(id, operator.name.as_str()).await {
+        Ok(changed) => {
+            let said = if changed { "ok: changed" } else { "ok: unchanged" };
+            state.operators.audit(Some(&operator), AuditAction::Reread, record, said.into(), &context).await;
+            redirect(&format!("/payments/{id}?done={}", if changed { "reread_changed" } else { "reread" }))
+        }
+        Err(error) => {
+            let (status, message) = refusal(&error);
+            state
+                .operators
+                .audit(Some(&operator), AuditAction::Reread, record, format!("refused: {message}"), &context)
+                .await;
+            let notice = format!("다시 읽지 못했습니다. The re-read failed: {message}");
+            let actions = pages::Actions { key: fresh_key(), notice: Some(notice), ..Default::default() };
+            payment_again(&state, &operator, csrf, id, status, actions).await
+        }
+    }
+}
+
+#[handler]
+async fn redeliver(
+    state: State<'_>,
+    request: &Request,
+    Path(id): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let (operator, session) =
+        match acting(&state, request, &form.csrf, Permission::Redeliver, "redeliver a webhook").await {
+            Ok(found) => found,
+            Err(answer) => return answer,
+        };
+    let csrf = session.csrf_token.as_str();
+    let not_found = || {
+        html(
+            StatusCode::NOT_FOUND,
+            pages::problem(Some((&operator, csrf)), "404", "그런 이벤트가 없습니다. There is no such event."),
+        )
+    };
+    let Ok(event) = uuid::Uuid::parse_str(&id).map(payments_domain::EventId::from_uuid) else { return not_found() };
+    let context = context(request);
+    let record = Some(format!("event:{event}"));
+    let history = match state.queries.event_payment(event).await {
+        Ok(Some(history)) => history,
+        Ok(None) => return not_found(),
+        Err(error) => return failed(Some((&operator, csrf)), error.into()),
+    };
+    match state.delivery.redeliver(event).await {
+        Ok(()) => {
+            state.operators.audit(Some(&operator), AuditAction::Redeliver, record, "ok".into(), &context).await;
+            redirect(&format!("/payments/{history}?done=redeliver"))
+        }
+        Err(error) => {
+            let (status, message) = refusal(&error);
+            state
+                .operators
+                .audit(Some(&operator), AuditAction::Redeliver, record, format!("refused: {message}"), &context)
+                .await;
+            let notice = format!("다시 보내지 못했습니다. The redelivery failed: {message}");
+            let actions = pages::Actions { key: fresh_key(), notice: Some(notice), ..Default::default() };
+            payment_again(&state, &operator, csrf, history, status, actions).await
+        }
+    }
 }
 
 #[derive(Debug, Default, serde::Deserialize)]

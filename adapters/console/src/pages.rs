@@ -320,16 +320,74 @@ fn cause(event: &payments_domain::WebhookEvent) -> String {
     }
 }
 
+/// What the payment page's action forms hold: a fresh idempotency key per
+/// page shown (a form sent twice refunds once), what was typed, each bad
+/// field's message, and the outcome of the last action.
+#[derive(Debug, Default, Clone)]
+pub struct Actions {
+    pub key: String,
+    pub amount: String,
+    pub reason: String,
+    pub notice: Option<String>,
+    pub errors: Vec<(&'static str, String)>,
+}
+
+/// The refund form (support and admin): the amount, the reason, a refund
+/// account for virtual accounts, the balance the operator saw (a payment
+/// that changed since refuses the form).
+fn refund_form(history: &PaymentHistory, csrf: &str, actions: &Actions) -> Markup {
+    let errors = &actions.errors;
+    html! {
+        form.action method="post" action={ "/payments/" (history.id()) "/refund" } {
+            h3 { (label("환불", "Refund")) }
+            input type="hidden" name="csrf" value=(csrf);
+            input type="hidden" name="key" value=(actions.key);
+            input type="hidden" name="seen_refund" value=(history.refund().amount().to_string());
+            (field("amount", "환불 금액", "Amount to refund", &actions.amount, errors, "text"))
+            (field("reason", "사유", "Reason", &actions.reason, errors, "text"))
+            details {
+                summary { (label("환불 계좌 (가상계좌)", "Refund account (virtual accounts)")) }
+                (field("bank", "은행 코드", "Bank code", "", errors, "text"))
+                (field("account", "계좌 번호", "Account number", "", errors, "text"))
+                (field("holder", "예금주", "Holder", "", errors, "text"))
+                (field("mobile", "연락처", "Mobile", "", errors, "text"))
+            }
+            button type="submit" { (label("환불하기", "Refund")) }
+        }
+    }
+}
+
+/// Re-read the payment at its PG now (support and admin).
+fn reread_form(history: &PaymentHistory, csrf: &str) -> Markup {
+    html! {
+        form.action method="post" action={ "/payments/" (history.id()) "/reread" } {
+            input type="hidden" name="csrf" value=(csrf);
+            button type="submit" { (label("PG에서 다시 읽기", "Re-read from the PG now")) }
+        }
+    }
+}
+
 /// A payment: its amounts, identifiers and cancels, and one timeline of its
-/// registration, changes and their deliveries.
-pub fn payment(operator: &Operator, csrf: &str, history: &PaymentHistory, timeline: &[TimelineEvent]) -> Markup {
+/// registration, changes and their deliveries; the actions the operator's
+/// role allows.
+pub fn payment(
+    operator: &Operator,
+    csrf: &str,
+    history: &PaymentHistory,
+    timeline: &[TimelineEvent],
+    actions: &Actions,
+) -> Markup {
     let currency = history.currency();
+    let can_act = operator.role.allows(Permission::Refund);
     let state = PaymentStateFilter::of(history.price(), history.refund(), history.paid_at().is_some());
     layout(
         "Payment",
         Some((operator, csrf)),
         html! {
             h1 { (label("결제", "Payment")) " " (history.source().id.as_str()) }
+            @if let Some(notice) = &actions.notice {
+                p.notice role="status" { (notice) }
+            }
             dl.facts {
                 dt { (label("상태", "State")) } dd { (state_label(state)) }
                 dt { (label("금액", "Amount")) } dd.amount { (money(history.price(), currency)) }
@@ -370,6 +428,12 @@ pub fn payment(operator: &Operator, csrf: &str, history: &PaymentHistory, timeli
                     }
                 }
             }
+            @if can_act {
+                @if history.remaining() > Money::ZERO {
+                    (refund_form(history, csrf, actions))
+                }
+                (reread_form(history, csrf))
+            }
             h2 { (label("타임라인", "Timeline")) }
             ol.timeline {
                 li { time { (time(history.created_at())) } " " (label("등록", "registered")) }
@@ -380,6 +444,12 @@ pub fn payment(operator: &Operator, csrf: &str, history: &PaymentHistory, timeli
                         ": " (cause(&item.event)) " → "
                         (money(item.event.current().refund(), currency)) " " (label("환불", "refunded")) " · "
                         (label("웹훅", "webhook")) " " (delivery_label(item.delivery))
+                        @if can_act {
+                            form.inline method="post" action={ "/events/" (item.event.id()) "/redeliver" } {
+                                input type="hidden" name="csrf" value=(csrf);
+                                button type="submit" { (label("다시 보내기", "Redeliver")) }
+                            }
+                        }
                         @if !item.attempts.is_empty() {
                             ul.attempts {
                                 @for attempt in &item.attempts {
