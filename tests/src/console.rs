@@ -98,6 +98,24 @@ impl TestApp {
         ConsoleBrowser { base: self.console_url(), http, cookie: None }
     }
 
+    /// Moves every console session's last use an hour back: idle past any
+    /// idle time (the server's clock cannot be moved from a test).
+    pub async fn idle_console_sessions(&self) {
+        let updated = match self.backend {
+            crate::Backend::Sqlite => {
+                let sql = "UPDATE payment_operator_sessions SET last_seen_at = last_seen_at - 3600000";
+                let pool = sqlx::SqlitePool::connect(&self.database_url).await.expect("the test database");
+                sqlx::query(sql).execute(&pool).await.expect("updated").rows_affected()
+            }
+            crate::Backend::Postgres => {
+                let sql = "UPDATE payment_operator_sessions SET last_seen_at = last_seen_at - interval '1 hour'";
+                let pool = sqlx::PgPool::connect(&self.database_url).await.expect("the test database");
+                sqlx::query(sql).execute(&pool).await.expect("updated").rows_affected()
+            }
+        };
+        assert!(updated > 0, "a session to idle");
+    }
+
     /// Adds an operator as `payments operators add` does.
     ///
     /// # Panics

@@ -7,6 +7,7 @@
 //! Each scenario is an `async fn(&TestApp)`; [`scenarios!`] instantiates it for
 //! both backends. Tracing output is shown only when `TEST_LOG` is set.
 
+pub mod browser;
 pub mod console;
 
 use std::future::Future;

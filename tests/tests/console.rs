@@ -13,6 +13,7 @@ payments_e2e::scenarios!(
     search_fields_are_checked_and_named,
     sign_in_refusals_say_one_thing_and_lock_after_repeats,
     support_refunds_part_once_rereads_and_redelivers_and_a_viewer_cannot,
+    in_a_real_browser_support_finds_an_order_refunds_half_and_an_idle_session_ends,
 );
 
 /// A PortOne payment of 30,000 registered by the legacy client, 10,000 of
@@ -287,4 +288,145 @@ async fn support_refunds_part_once_rereads_and_redelivers_and_a_viewer_cannot(ap
         assert!(audit.contains(expected), "{expected:?}: {audit}");
     }
     assert!(audit.contains("kim@refunds") && audit.contains("park@readonly"));
+}
+
+/// Where the browser test leaves its screenshots: `target/console-screenshots/`,
+/// and `docs/` too with `PAYMENT_UPDATE_SCREENSHOTS=1` (the README shows those).
+fn save_screenshot(name: &str, png: &[u8]) {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut dirs = vec![root.join("target/console-screenshots")];
+    if std::env::var_os("PAYMENT_UPDATE_SCREENSHOTS").is_some() {
+        dirs.push(root.join("docs"));
+    }
+    for dir in dirs {
+        std::fs::create_dir_all(&dir).expect("a screenshot directory");
+        std::fs::write(dir.join(name), png).expect("the screenshot is written");
+    }
+}
+
+/// Headless Chromium (Debian's, through chromedriver): sign in with the
+/// password and the authenticator's code, search the order, open it, see its
+/// registration, the PG's notification and the delivered webhook in the
+/// timeline, refund half of what is left; the fake PG has the cancel, the
+/// backend hears one webhook, the audit log names the operator. A viewer's
+/// page has no refund button and their forged POST is 403; a POST without
+/// the token is refused; an idle session is signed out.
+async fn in_a_real_browser_support_finds_an_order_refunds_half_and_an_idle_session_ends(app: &TestApp) {
+    if !payments_e2e::browser::installed() {
+        eprintln!(
+            "chromium/chromedriver are not installed (scripts/install_chromium.sh): the browser test did NOT run"
+        );
+        return;
+    }
+    let order = unique("browser");
+    let paid = paid_and_partly_cancelled(app, &order).await;
+    // The PG's own notification of a cancel at its console: on the timeline too.
+    app.portone
+        .call(
+            reqwest::Method::POST,
+            &format!("/payments/{}/cancel", paid.vendor.uid),
+            Some(serde_json::json!({"amount": 2_000, "reason": "at PortOne's console"})),
+        )
+        .await;
+    app.hooks.delivered(&order, 2).await;
+    let support = app.add_operator("kim@browser", Role::Support).await;
+    let console = app.console_url();
+    let browser = payments_e2e::browser::Browser::start().await;
+
+    browser.open(&format!("{console}/payments")).await;
+    assert!(browser.url().await.ends_with("/login"), "signed out, sent to sign in");
+    browser.type_into("#name", &support.name).await;
+    browser.type_into("#password", &support.password).await;
+    browser.type_into("#code", &support.code(0)).await;
+    browser.submit("button[type=submit]").await;
+    assert!(browser.url().await.ends_with("/payments"), "{}", browser.source().await);
+
+    browser.type_into("#source_id", &order).await;
+    browser.submit("form.search button[type=submit]").await;
+    let results = browser.source().await;
+    assert!(results.contains("30,000 KRW") && results.contains("12,000 KRW"), "{results}");
+    save_screenshot("console-search.png", &browser.screenshot().await);
+
+    browser.submit(&format!("a[href='/payments/{}']", paid.id)).await;
+    let page = browser.source().await;
+    for expected in [
+        "registered",
+        "customer changed mind",
+        // The PG's own notification of the cancel at its console. (Our
+        // API's cancel is recorded by whichever comes first: its answer or
+        // the PG's notification of it.)
+        "PG notification",
+        "Transaction.PartialCancelled",
+        "delivered",
+        "HTTP 200",
+        "18,000 KRW",
+    ] {
+        assert!(page.contains(expected), "{expected:?}: {page}");
+    }
+    save_screenshot("console-payment.png", &browser.screenshot().await);
+
+    browser.type_into("#amount", "9000").await;
+    browser.type_into("#reason", "support: half of what is left").await;
+    browser.submit("form.action button[type=submit]").await;
+    let after = browser.source().await;
+    assert!(after.contains("Refunded."), "{after}");
+    assert!(after.contains("21,000 KRW"), "refunded in all: {after}");
+    let (_, at_pg) = app.portone.call(reqwest::Method::GET, &format!("/payments/{}", paid.vendor.uid), None).await;
+    assert_eq!(at_pg["amount"]["cancelled"], serde_json::json!(21_000), "the fake PG has the cancel");
+    let heard = app.hooks.delivered(&order, 3).await;
+    assert_eq!(heard.len(), 3, "one webhook for the operator's refund");
+    assert_eq!(heard[2].webhook().current.refund.as_ref().map(money_text).as_deref(), Some("21000"));
+
+    // A POST without the token (another site's form) is refused, with the support's own cookie.
+    let cookie = browser.cookie(payments_console::COOKIE).await.expect("the session cookie");
+    let plain = reqwest::Client::new();
+    let forged = plain
+        .post(format!("{console}/payments/{}/refund", paid.id))
+        .header("cookie", format!("{}={cookie}", payments_console::COOKIE))
+        .form(&[("amount", "1000"), ("reason", "forged"), ("key", "console-x"), ("seen_refund", "21000")])
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(forged.status().as_u16(), 403);
+
+    // An idle session is signed out at its next page.
+    app.idle_console_sessions().await;
+    browser.open(&format!("{console}/payments")).await;
+    assert!(browser.url().await.ends_with("/login?expired=1"), "{}", browser.url().await);
+    assert!(browser.source().await.contains("minutes idle"));
+    browser.close().await;
+
+    // A viewer in the browser: no refund button; their own token does not make a refund theirs.
+    let viewer = app.add_operator("lee@browser", Role::Viewer).await;
+    let browser = payments_e2e::browser::Browser::start().await;
+    browser.open(&format!("{console}/login")).await;
+    browser.type_into("#name", &viewer.name).await;
+    browser.type_into("#password", &viewer.password).await;
+    browser.submit("button[type=submit]").await;
+    browser.open(&format!("{console}/payments/{}", paid.id)).await;
+    assert!(browser.find_all("form.action").await.is_empty(), "no refund or re-read for a viewer");
+    let viewer_cookie = browser.cookie(payments_console::COOKIE).await.expect("the viewer's session");
+    let viewer_csrf = field_value(&browser.source().await, "csrf");
+    let by_viewer = plain
+        .post(format!("{console}/payments/{}/refund", paid.id))
+        .header("cookie", format!("{}={viewer_cookie}", payments_console::COOKIE))
+        .form(&[
+            ("csrf", viewer_csrf.as_str()),
+            ("amount", "1000"),
+            ("reason", "forged"),
+            ("key", "console-y"),
+            ("seen_refund", "21000"),
+        ])
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(by_viewer.status().as_u16(), 403);
+    browser.close().await;
+
+    let admin = app.add_operator("park@browser", Role::Admin).await;
+    let mut admins = app.browser();
+    admins.sign_in(&admin.name, &admin.password, &admin.code(0)).await;
+    let audit = admins.get("/audit").await.body;
+    assert!(audit.contains("kim@browser") && audit.contains("ok: 9,000 KRW (completed)"), "{audit}");
+    assert!(audit.contains("session_expired") && audit.contains("refused: refund a payment"), "{audit}");
 }

@@ -309,14 +309,28 @@ fn delivery_label(delivery: FeedDelivery) -> Markup {
     }
 }
 
-/// What caused an event, from its trigger (our cancel, a PG notification,
-/// the reconciler, an order's completion, an operator).
-fn cause(event: &payments_domain::WebhookEvent) -> String {
+/// What caused an event, from its trigger: our cancel API, the reconciler,
+/// an operator's re-read, an order's completion, a saved-card charge, or a
+/// PG's notification (its own event name).
+fn cause(event: &payments_domain::WebhookEvent) -> Markup {
     let trigger = event.trigger();
-    let kind = trigger.get("type").and_then(serde_json::Value::as_str).unwrap_or("change");
-    match trigger.get("by").and_then(serde_json::Value::as_str) {
-        Some(by) => format!("{kind} (by {by})"),
-        None => kind.to_owned(),
+    let text = |key: &str| trigger.get(key).and_then(serde_json::Value::as_str);
+    let by = text("by");
+    let what = match text("type") {
+        Some("cancel") => label("취소 요청", "cancel request"),
+        Some("reconcile") => label("대사", "reconciler"),
+        Some("reread") => label("PG에서 다시 읽기", "re-read from the PG"),
+        Some("order_completed") => label("주문 완료", "order completed"),
+        Some("charge_recorded") => label("저장 카드 결제", "saved-card charge"),
+        other => {
+            // A PG's own notification: PortOne's `type`, Toss's `eventType`, Iamport's `status`.
+            let name = other.or(text("eventType")).or(text("status")).unwrap_or("-");
+            html! { (label("PG 알림", "PG notification")) " " code { (name) } }
+        }
+    };
+    html! {
+        (what)
+        @if let Some(by) = by { " (" (by) ")" }
     }
 }
 
