@@ -71,6 +71,14 @@ pub struct InboxReport {
 }
 
 impl PaymentService {
+    /// PG notifications the inbox keeps, processed or not (the console shows it).
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub async fn inbox_size(&self) -> Result<u64, AppError> {
+        Ok(self.deps.inbox.count().await?)
+    }
+
     /// Takes in a PG notification: processes it at once within a bounded time
     /// (refusing a forged one, an order's secret that is not the PG's;
     /// acknowledging one about nothing worth keeping) and stores what could

@@ -14,6 +14,8 @@ payments_e2e::scenarios!(
     sign_in_refusals_say_one_thing_and_lock_after_repeats,
     support_refunds_part_once_rereads_and_redelivers_and_a_viewer_cannot,
     in_a_real_browser_support_finds_an_order_refunds_half_and_an_idle_session_ends,
+    failed_deliveries_are_grouped_by_host_and_redelivered_and_notifications_listed,
+    admins_add_reset_and_disable_operators_in_the_console,
 );
 
 /// A PortOne payment of 30,000 registered by the legacy client, 10,000 of
@@ -429,4 +431,111 @@ async fn in_a_real_browser_support_finds_an_order_refunds_half_and_an_idle_sessi
     let audit = admins.get("/audit").await.body;
     assert!(audit.contains("kim@browser") && audit.contains("ok: 9,000 KRW (completed)"), "{audit}");
     assert!(audit.contains("session_expired") && audit.contains("refused: refund a payment"), "{audit}");
+}
+
+async fn failed_deliveries_are_grouped_by_host_and_redelivered_and_notifications_listed(app: &TestApp) {
+    let order = unique("down");
+    let uid = app.card_payment(Pg::PortOne, &order, 30_000).await;
+    app.register(Pg::PortOne, &uid, &order, 30_000).await.expect("registered");
+    app.hooks.set_answer(payments_e2e::Answer::Script(vec![503; 64]));
+    let cancel = wire::CancelHistoryBody {
+        source: source(&order),
+        password: PASSWORD.into(),
+        price: amount(1_000),
+        reason: "receiver down".into(),
+        account: None,
+    };
+    app.client.cancel_history(&cancel).await.expect("cancelled");
+    let support = app.add_operator("kim@deliveries", Role::Support).await;
+    let mut browser = app.browser();
+    browser.sign_in(&support.name, &support.password, &support.code(0)).await;
+    let host =
+        app.hook_url().split("://").nth(1).and_then(|rest| rest.split('/').next()).unwrap_or_default().to_owned();
+    // The short test schedule (about a second) runs out: the page shows it failed, under its host.
+    let page = tokio::time::timeout(payments_e2e::WAIT, async {
+        loop {
+            let page = browser.get("/deliveries").await;
+            if page.body.contains("name=\"host\"") {
+                return page;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .expect("the event fails within the schedule");
+    assert!(page.body.contains(&host) && page.body.contains(&order), "{}", page.body);
+    let csrf = page.csrf();
+
+    app.hooks.set_answer(payments_e2e::Answer::Ok);
+    let done = browser.post("/deliveries/redeliver", &[("csrf", csrf.as_str()), ("host", host.as_str())]).await;
+    assert_eq!((done.status, done.location()), (303, Some("/deliveries?done=1")), "{}", done.body);
+    let heard = app.hooks.delivered(&order, 1).await;
+    assert_eq!(heard[0].webhook().current.refund.as_ref().map(money_text).as_deref(), Some("1000"));
+
+    let viewer = app.add_operator("lee@deliveries", Role::Viewer).await;
+    let mut viewers = app.browser();
+    viewers.sign_in(&viewer.name, &viewer.password, "").await;
+    let seen = viewers.get("/deliveries").await;
+    assert_eq!(seen.status, 200);
+    assert!(!seen.body.contains("/deliveries/redeliver"), "a viewer is offered no redelivery");
+    let forged =
+        viewers.post("/deliveries/redeliver", &[("csrf", seen.csrf().as_str()), ("host", host.as_str())]).await;
+    assert_eq!(forged.status, 403);
+
+    let notifications = browser.get("/notifications").await;
+    assert_eq!(notifications.status, 200, "{}", notifications.body);
+    assert!(notifications.body.contains("Notifications kept"), "{}", notifications.body);
+}
+
+async fn admins_add_reset_and_disable_operators_in_the_console(app: &TestApp) {
+    let admin = app.add_operator("jung@operators", Role::Admin).await;
+    let mut browser = app.browser();
+    browser.sign_in(&admin.name, &admin.password, &admin.code(0)).await;
+    let page = browser.get("/operators").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let csrf = page.csrf();
+
+    let added =
+        browser.post("/operators", &[("csrf", csrf.as_str()), ("name", "Han@Support"), ("role", "support")]).await;
+    assert_eq!(added.status, 200, "{}", added.body);
+    assert!(added.body.contains("han@support") && added.body.contains("otpauth://totp/"), "{}", added.body);
+    let password_start = added.body.find("<dd><code>").expect("the password, once") + "<dd><code>".len();
+    let password = added.body[password_start..].split('<').next().unwrap_or_default().to_owned();
+    assert_eq!(password.chars().count(), 20);
+    assert!(!browser.get("/operators").await.body.contains(&password), "shown once");
+
+    let taken =
+        browser.post("/operators", &[("csrf", csrf.as_str()), ("name", "han@support"), ("role", "viewer")]).await;
+    assert_eq!(taken.status, 409);
+    assert!(taken.body.contains("id=\"name-error\""));
+    let bad = browser.post("/operators", &[("csrf", csrf.as_str()), ("name", "x y"), ("role", "viewer")]).await;
+    assert_eq!(bad.status, 400);
+    let bad_role = browser.post("/operators", &[("csrf", csrf.as_str()), ("name", "root@x"), ("role", "root")]).await;
+    assert_eq!(bad_role.status, 400);
+    assert!(bad_role.body.contains("id=\"role-error\""));
+
+    let reset = browser.post("/operators/reset", &[("csrf", csrf.as_str()), ("name", "han@support")]).await;
+    assert_eq!(reset.status, 200);
+    assert!(!reset.body.contains(&password) && reset.body.contains("otpauth://totp/"));
+    let disabled = browser.post("/operators/disable", &[("csrf", csrf.as_str()), ("name", "han@support")]).await;
+    assert_eq!(disabled.status, 200, "{}", disabled.body);
+    assert!(disabled.body.contains("han@support is disabled"));
+    let yourself = browser.post("/operators/disable", &[("csrf", csrf.as_str()), ("name", admin.name.as_str())]).await;
+    assert_eq!(yourself.status, 409);
+
+    let support = app.add_operator("kim@operators", Role::Support).await;
+    let mut supports = app.browser();
+    supports.sign_in(&support.name, &support.password, &support.code(0)).await;
+    assert_eq!(supports.get("/operators").await.status, 403);
+    let page = supports.get("/payments").await;
+    let forged =
+        supports.post("/operators", &[("csrf", page.csrf().as_str()), ("name", "evil@x"), ("role", "admin")]).await;
+    assert_eq!(forged.status, 403);
+
+    let audit = browser.get("/audit").await.body;
+    for expected in
+        ["operator_added", "operator:han@support", "operator_reset", "operator_disabled", "refused: add an operator"]
+    {
+        assert!(audit.contains(expected), "{expected:?}: {audit}");
+    }
 }

@@ -19,7 +19,7 @@ use payments_application::ports::{
 use payments_application::{
     AppError, CancelAsk, Cause, DeliveryService, OperatorError, OperatorService, PaymentService, RequestContext,
 };
-use payments_domain::{AuditAction, AuditId, HistoryId, Money, Operator, Permission, VendorCode};
+use payments_domain::{AuditAction, AuditEntry, AuditId, HistoryId, Money, Operator, Permission, Role, VendorCode};
 use poem::http::{StatusCode, header};
 use poem::web::{Data, Form, Path, Query};
 use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route, get, handler, post};
@@ -35,6 +35,10 @@ const PAGE: u32 = 50;
 const AUDIT_PAGE: u32 = 100;
 /// Events shown on a payment's timeline.
 const TIMELINE: u32 = 500;
+/// Undelivered events read for the deliveries page (and a host's redelivery).
+const UNDELIVERED: u32 = 1_000;
+/// PG notifications listed.
+const NOTIFICATIONS: u32 = 200;
 
 /// What the console reads and acts through.
 #[derive(Clone)]
@@ -62,6 +66,12 @@ pub fn endpoint(state: ConsoleState) -> impl Endpoint {
         .at("/payments/:id/reread", post(reread))
         .at("/events/:id/redeliver", post(redeliver))
         .at("/audit", get(audit))
+        .at("/deliveries", get(deliveries))
+        .at("/deliveries/redeliver", post(redeliver_host))
+        .at("/notifications", get(notifications))
+        .at("/operators", get(operators).post(add_operator))
+        .at("/operators/disable", post(disable_operator))
+        .at("/operators/reset", post(reset_operator))
         .at("/static/console.css", get(css))
         .data(Arc::new(state))
         .after(|answer| async move {
@@ -753,4 +763,233 @@ async fn audit(state: State<'_>, request: &Request, Query(query): Query<AuditQue
 #[handler]
 fn css() -> Response {
     Response::builder().content_type("text/css; charset=utf-8").body(pages::CSS)
+}
+
+/// The host of a webhook URL (the URL itself when it has none).
+fn host_of(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    rest.split(['/', '?', '#']).next().unwrap_or(rest).rsplit('@').next().unwrap_or(rest).to_owned()
+}
+
+/// The undelivered events grouped by host, the host with the oldest first.
+fn by_host(rows: &[payments_application::ports::UndeliveredRow]) -> Vec<pages::HostGroup<'_>> {
+    let mut groups: Vec<pages::HostGroup<'_>> = Vec::new();
+    for row in rows {
+        let host = host_of(&row.webhook_url);
+        let group = match groups.iter_mut().position(|g| g.host == host) {
+            Some(at) => &mut groups[at],
+            None => {
+                groups.push(pages::HostGroup { host, pending: 0, failed: 0, oldest: row.created_at, rows: Vec::new() });
+                groups.last_mut().expect("just pushed")
+            }
+        };
+        if row.failed {
+            group.failed += 1;
+        } else {
+            group.pending += 1;
+        }
+        group.oldest = group.oldest.min(row.created_at);
+        group.rows.push(row);
+    }
+    groups.sort_by_key(|g| g.oldest);
+    groups
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+struct NoticeQuery {
+    done: Option<String>,
+}
+
+#[handler]
+async fn deliveries(state: State<'_>, request: &Request, Query(query): Query<NoticeQuery>) -> Response {
+    let (operator, session) = match signed_in(&state, request).await {
+        Ok(found) => found,
+        Err(answer) => return answer,
+    };
+    let csrf = session.csrf_token.as_str();
+    let stats = match state.delivery.recent_stats(std::time::Duration::from_secs(1)).await {
+        Ok(stats) => stats,
+        Err(error) => return failed(Some((&operator, csrf)), OperatorError::Unavailable(error.to_string())),
+    };
+    let rows = match state.queries.undelivered(UNDELIVERED).await {
+        Ok(rows) => rows,
+        Err(error) => return failed(Some((&operator, csrf)), error.into()),
+    };
+    let notice = query.done.map(|n| format!("{n}건을 다시 보냅니다. {n} webhook(s) queued again."));
+    html(StatusCode::OK, pages::deliveries(&operator, csrf, &stats, &by_host(&rows), notice.as_deref()))
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+struct HostForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    host: String,
+}
+
+#[handler]
+async fn redeliver_host(state: State<'_>, request: &Request, Form(form): Form<HostForm>) -> Response {
+    let (operator, session) =
+        match acting(&state, request, &form.csrf, Permission::Redeliver, "redeliver a host's webhooks").await {
+            Ok(found) => found,
+            Err(answer) => return answer,
+        };
+    let csrf = session.csrf_token.as_str();
+    let rows = match state.queries.undelivered(UNDELIVERED).await {
+        Ok(rows) => rows,
+        Err(error) => return failed(Some((&operator, csrf)), error.into()),
+    };
+    let mut queued = 0u32;
+    for row in rows.iter().filter(|row| row.failed && host_of(&row.webhook_url) == form.host) {
+        if state.delivery.redeliver(row.event).await.is_ok() {
+            queued += 1;
+        }
+    }
+    let record = Some(format!("host:{}", AuditEntry::bounded(&form.host)));
+    let context = context(request);
+    state
+        .operators
+        .audit(Some(&operator), AuditAction::Redeliver, record, format!("ok: {queued} events"), &context)
+        .await;
+    redirect(&format!("/deliveries?done={queued}"))
+}
+
+#[handler]
+async fn notifications(state: State<'_>, request: &Request) -> Response {
+    let (operator, session) = match signed_in(&state, request).await {
+        Ok(found) => found,
+        Err(answer) => return answer,
+    };
+    let csrf = session.csrf_token.as_str();
+    let kept = match state.payments.inbox_size().await {
+        Ok(kept) => kept,
+        Err(error) => return failed(Some((&operator, csrf)), OperatorError::Unavailable(error.to_string())),
+    };
+    match state.queries.unprocessed_notifications(NOTIFICATIONS).await {
+        Ok(rows) => html(StatusCode::OK, pages::notifications(&operator, csrf, kept, &rows)),
+        Err(error) => failed(Some((&operator, csrf)), error.into()),
+    }
+}
+
+/// The operators page (admin), with what an add or a reset issued, errors or a notice.
+async fn operators_page(
+    state: &ConsoleState,
+    operator: &Operator,
+    csrf: &str,
+    status: StatusCode,
+    issued: Option<&pages::Issued>,
+    errors: &[(&str, String)],
+    notice: Option<&str>,
+) -> Response {
+    match state.operators.list().await {
+        Ok(all) => html(status, pages::operators(operator, csrf, &all, issued, errors, notice)),
+        Err(error) => failed(Some((operator, csrf)), error),
+    }
+}
+
+#[handler]
+async fn operators(state: State<'_>, request: &Request) -> Response {
+    let (operator, session) = match signed_in(&state, request).await {
+        Ok(found) => found,
+        Err(answer) => return answer,
+    };
+    let context = context(request);
+    if let Err(error) =
+        state.operators.require(&operator, Permission::ManageOperators, "manage operators", &context).await
+    {
+        return failed(Some((&operator, &session.csrf_token)), error);
+    }
+    operators_page(&state, &operator, &session.csrf_token, StatusCode::OK, None, &[], None).await
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+struct OperatorForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    role: String,
+}
+
+/// What an add or a reset answers: the page with what was issued, or the refusal.
+async fn issued_answer(
+    state: &ConsoleState,
+    operator: &Operator,
+    csrf: &str,
+    result: Result<payments_application::IssuedOperator, OperatorError>,
+) -> Response {
+    match result {
+        Ok(issued) => {
+            let shown = pages::Issued {
+                name: issued.operator.name.to_string(),
+                password: issued.password,
+                totp_uri: issued.totp_uri,
+            };
+            operators_page(state, operator, csrf, StatusCode::OK, Some(&shown), &[], None).await
+        }
+        Err(OperatorError::Invalid { field, reason }) => {
+            operators_page(state, operator, csrf, StatusCode::BAD_REQUEST, None, &[(field, reason)], None).await
+        }
+        Err(OperatorError::Taken(name)) => {
+            let errors = [("name", format!("이미 있는 아이디 an operator named {name} exists"))];
+            operators_page(state, operator, csrf, StatusCode::CONFLICT, None, &errors, None).await
+        }
+        Err(OperatorError::NotFound(name)) => {
+            let notice = format!("그런 운영자가 없습니다. No operator {name}.");
+            operators_page(state, operator, csrf, StatusCode::NOT_FOUND, None, &[], Some(&notice)).await
+        }
+        Err(other) => failed(Some((operator, csrf)), other),
+    }
+}
+
+#[handler]
+async fn add_operator(state: State<'_>, request: &Request, Form(form): Form<OperatorForm>) -> Response {
+    let (operator, session) =
+        match acting(&state, request, &form.csrf, Permission::ManageOperators, "add an operator").await {
+            Ok(found) => found,
+            Err(answer) => return answer,
+        };
+    let csrf = session.csrf_token.as_str();
+    let role = match Role::parse(&form.role) {
+        Ok(role) => role,
+        Err(error) => {
+            let errors = [("role", error.to_string())];
+            return operators_page(&state, &operator, csrf, StatusCode::BAD_REQUEST, None, &errors, None).await;
+        }
+    };
+    let added = state.operators.add(&form.name, role, None, Some(&operator), &context(request)).await;
+    issued_answer(&state, &operator, csrf, added).await
+}
+
+#[handler]
+async fn reset_operator(state: State<'_>, request: &Request, Form(form): Form<OperatorForm>) -> Response {
+    let (operator, session) =
+        match acting(&state, request, &form.csrf, Permission::ManageOperators, "reset an operator").await {
+            Ok(found) => found,
+            Err(answer) => return answer,
+        };
+    let reset = state.operators.reset(&form.name, None, Some(&operator), &context(request)).await;
+    issued_answer(&state, &operator, &session.csrf_token, reset).await
+}
+
+#[handler]
+async fn disable_operator(state: State<'_>, request: &Request, Form(form): Form<OperatorForm>) -> Response {
+    let (operator, session) =
+        match acting(&state, request, &form.csrf, Permission::ManageOperators, "disable an operator").await {
+            Ok(found) => found,
+            Err(answer) => return answer,
+        };
+    let csrf = session.csrf_token.as_str();
+    if form.name.trim().eq_ignore_ascii_case(operator.name.as_str()) {
+        let notice = "자기 자신은 중지할 수 없습니다. You cannot disable yourself.";
+        return operators_page(&state, &operator, csrf, StatusCode::CONFLICT, None, &[], Some(notice)).await;
+    }
+    match state.operators.disable(&form.name, Some(&operator), &context(request)).await {
+        Ok(disabled) => {
+            let notice = format!("{} 중지됨. {} is disabled; their sessions ended.", disabled.name, disabled.name);
+            operators_page(&state, &operator, csrf, StatusCode::OK, None, &[], Some(&notice)).await
+        }
+        Err(error) => issued_answer(&state, &operator, csrf, Err(error)).await,
+    }
 }

@@ -3,8 +3,10 @@
 //! a keyboard and a screen reader can use.
 
 use maud::{DOCTYPE, Markup, html};
-use payments_application::ports::{FeedDelivery, PaymentRow, PaymentStateFilter, TimelineEvent};
-use payments_domain::{AuditEntry, Currency, Money, Operator, PaymentHistory, Permission, Timestamp, VendorCode};
+use payments_application::ports::{
+    FeedDelivery, NotificationRow, OutboxStats, PaymentRow, PaymentStateFilter, TimelineEvent, UndeliveredRow,
+};
+use payments_domain::{AuditEntry, Currency, Money, Operator, PaymentHistory, Permission, Role, Timestamp, VendorCode};
 
 /// The style sheet, served from the binary (no CDN).
 pub const CSS: &str = include_str!("console.css");
@@ -65,6 +67,11 @@ pub fn layout(title: &str, signed_in: Option<(&Operator, &str)>, body: Markup) -
                     @if let Some((operator, csrf)) = signed_in {
                         nav aria-label="Console" {
                             a href="/payments" { (label("결제", "Payments")) }
+                            a href="/deliveries" { (label("웹훅 전송", "Deliveries")) }
+                            a href="/notifications" { (label("PG 알림", "PG notifications")) }
+                            @if operator.role.allows(Permission::ManageOperators) {
+                                a href="/operators" { (label("운영자", "Operators")) }
+                            }
                             @if operator.role.allows(Permission::ReadAudit) {
                                 a href="/audit" { (label("감사 기록", "Audit log")) }
                             }
@@ -478,6 +485,201 @@ pub fn payment(
                         }
                     }
                 }
+            }
+        },
+    )
+}
+
+/// One target host's undelivered events.
+pub struct HostGroup<'a> {
+    pub host: String,
+    pub pending: usize,
+    pub failed: usize,
+    pub oldest: Timestamp,
+    pub rows: Vec<&'a UndeliveredRow>,
+}
+
+/// The deliveries: the queue's counts, and the events not delivered grouped
+/// by their receiver's host (support redelivers the failed ones of a host).
+pub fn deliveries(
+    operator: &Operator,
+    csrf: &str,
+    stats: &OutboxStats,
+    groups: &[HostGroup<'_>],
+    notice: Option<&str>,
+) -> Markup {
+    let can_act = operator.role.allows(Permission::Redeliver);
+    layout(
+        "Deliveries",
+        Some((operator, csrf)),
+        html! {
+            h1 { (label("웹훅 전송", "Webhook deliveries")) }
+            @if let Some(notice) = notice { p.notice role="status" { (notice) } }
+            dl.facts {
+                dt { (label("대기", "Pending")) } dd { (stats.pending) }
+                dt { (label("재시도 중", "Retrying")) } dd { (stats.retrying) }
+                dt { (label("실패", "Failed")) } dd { (stats.failed) }
+                dt { (label("가장 오래 대기", "Oldest pending")) }
+                dd { @match stats.oldest_pending_age { Some(age) => { (age.as_secs()) " s" } None => { "—" } } }
+            }
+            @if groups.is_empty() {
+                p { (label("보내지 못한 웹훅이 없습니다.", "Every webhook was delivered.")) }
+            }
+            @for group in groups {
+                section {
+                    h2 { code { (group.host) } }
+                    p {
+                        (label("대기", "pending")) " " (group.pending) " · " (label("실패", "failed")) " " (group.failed)
+                        " · " (label("가장 오래된 이벤트", "oldest event")) " " (time(group.oldest))
+                    }
+                    @if can_act && group.failed > 0 {
+                        form.action method="post" action="/deliveries/redeliver" {
+                            input type="hidden" name="csrf" value=(csrf);
+                            input type="hidden" name="host" value=(group.host);
+                            button type="submit" { (label("실패한 웹훅 모두 다시 보내기", "Redeliver every failed one")) }
+                        }
+                    }
+                    table {
+                        thead { tr {
+                            th scope="col" { (label("이벤트", "Event")) }
+                            th scope="col" { (label("주문", "Order")) }
+                            th scope="col" { (label("상태", "State")) }
+                            th scope="col" { (label("시도", "Attempts")) }
+                            th scope="col" { (label("다음 시도", "Next attempt")) }
+                        } }
+                        tbody {
+                            @for row in &group.rows {
+                                tr {
+                                    td { code { (row.event) } }
+                                    td { a href={ "/payments/" (row.history) } { (row.source_id) } }
+                                    td { @if row.failed { (label("실패", "failed")) } @else { (label("대기", "pending")) } }
+                                    td { (row.attempts) }
+                                    td { @if row.failed { "—" } @else { (time(row.due_at)) } }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        },
+    )
+}
+
+/// The PG notifications not processed yet or given up, and the inbox's size.
+pub fn notifications(operator: &Operator, csrf: &str, kept: u64, rows: &[NotificationRow]) -> Markup {
+    layout(
+        "PG notifications",
+        Some((operator, csrf)),
+        html! {
+            h1 { (label("PG 알림", "PG notifications")) }
+            p { (label("보관 중인 알림", "Notifications kept")) " " (kept) }
+            @if rows.is_empty() {
+                p { (label("처리 대기 또는 실패한 알림이 없습니다.", "None pending or failed.")) }
+            } @else {
+                table {
+                    thead { tr {
+                        th scope="col" { (label("받은 시각", "Received")) }
+                        th scope="col" { "PG" }
+                        th scope="col" { (label("상태", "State")) }
+                        th scope="col" { (label("시도", "Attempts")) }
+                        th scope="col" { (label("마지막 오류", "Last error")) }
+                    } }
+                    tbody {
+                        @for row in rows {
+                            tr {
+                                td { (time(row.received_at)) }
+                                td { (row.vendor.as_str()) }
+                                td { (row.state) }
+                                td { (row.attempts) }
+                                td { (row.last_error.as_deref().unwrap_or("")) }
+                            }
+                        }
+                    }
+                }
+            }
+        },
+    )
+}
+
+/// What the operators page shows once after an add or a reset.
+pub struct Issued {
+    pub name: String,
+    pub password: String,
+    pub totp_uri: Option<String>,
+}
+
+/// The operators (admin): who they are, add one, disable or reset one.
+pub fn operators(
+    operator: &Operator,
+    csrf: &str,
+    all: &[Operator],
+    issued: Option<&Issued>,
+    errors: &[(&str, String)],
+    notice: Option<&str>,
+) -> Markup {
+    let roles = [Role::Viewer, Role::Support, Role::Admin];
+    layout(
+        "Operators",
+        Some((operator, csrf)),
+        html! {
+            h1 { (label("운영자", "Operators")) }
+            @if let Some(notice) = notice { p.notice role="status" { (notice) } }
+            @if let Some(issued) = issued {
+                section.issued role="status" {
+                    h2 { (issued.name) ": " (label("지금 전달하세요 (다시 표시되지 않음)", "give these now; they are not shown again")) }
+                    dl.facts {
+                        dt { (label("비밀번호", "Password")) } dd { code { (issued.password) } }
+                        @if let Some(uri) = &issued.totp_uri {
+                            dt { "TOTP" } dd { code { (uri) } }
+                        }
+                    }
+                }
+            }
+            table {
+                thead { tr {
+                    th scope="col" { (label("아이디", "Name")) }
+                    th scope="col" { (label("역할", "Role")) }
+                    th scope="col" { (label("만든 시각", "Created")) }
+                    th scope="col" { (label("상태", "State")) }
+                    th scope="col" { (label("작업", "Actions")) }
+                } }
+                tbody {
+                    @for other in all {
+                        tr {
+                            td { (other.name.as_str()) }
+                            td { (other.role.as_str()) }
+                            td { (time(other.created_at)) }
+                            td { @match other.disabled_at { Some(at) => { (label("중지", "disabled")) " " (time(at)) } None => { (label("사용 중", "active")) } } }
+                            td {
+                                @if other.is_active() && other.id != operator.id {
+                                    form.inline method="post" action="/operators/disable" {
+                                        input type="hidden" name="csrf" value=(csrf);
+                                        input type="hidden" name="name" value=(other.name.as_str());
+                                        button type="submit" { (label("중지", "Disable")) }
+                                    }
+                                }
+                                form.inline method="post" action="/operators/reset" {
+                                    input type="hidden" name="csrf" value=(csrf);
+                                    input type="hidden" name="name" value=(other.name.as_str());
+                                    button type="submit" { (label("비밀번호 재설정", "Reset")) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            form.action method="post" action="/operators" {
+                h2 { (label("운영자 추가", "Add an operator")) }
+                input type="hidden" name="csrf" value=(csrf);
+                (field("name", "아이디", "Name", "", errors, "text"))
+                p {
+                    label for="role" { (label("역할", "Role")) }
+                    select id="role" name="role" {
+                        @for role in roles { option value=(role.as_str()) { (role.as_str()) } }
+                    }
+                    (error_of(errors, "role"))
+                }
+                button type="submit" { (label("추가", "Add")) }
             }
         },
     )

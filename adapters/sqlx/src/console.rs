@@ -7,7 +7,8 @@ use super::{Db, DbRow, IdCol, from_id, from_money, id_col, money_col, ts_col};
 
 use async_trait::async_trait;
 use payments_application::ports::{
-    AttemptRow, ConsoleQueries, PaymentRow, PaymentSearch, PaymentStateFilter, RepositoryError, TimelineEvent,
+    AttemptRow, ConsoleQueries, NotificationRow, PaymentRow, PaymentSearch, PaymentStateFilter, RepositoryError,
+    TimelineEvent, UndeliveredRow,
 };
 use payments_domain::{ClientId, Currency, EventId, HistoryId, Source, Vendor};
 use sqlx::QueryBuilder;
@@ -54,8 +55,63 @@ fn state_condition(state: PaymentStateFilter) -> &'static str {
     }
 }
 
+fn count(row: &DbRow, column: &str) -> Result<u32, RepositoryError> {
+    Ok(u32::try_from(get::<i64>(row, column)?).unwrap_or(u32::MAX))
+}
+
 #[async_trait]
 impl ConsoleQueries for Store {
+    async fn undelivered(&self, limit: u32) -> Result<Vec<UndeliveredRow>, RepositoryError> {
+        let rows = sqlx::query(
+            "SELECT o.event_id, o.state, o.attempts, o.due_at, e.created_at, h.id AS history_id, h.source_id, \
+             h.webhook_url FROM payment_webhook_outbox o \
+             JOIN payment_history_webhooks e ON e.id = o.event_id \
+             JOIN payment_histories h ON h.id = e.payment_history_id \
+             WHERE o.state IN ('pending', 'failed') ORDER BY o.event_id LIMIT $1",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        rows.iter()
+            .map(|row| {
+                Ok(UndeliveredRow {
+                    event: EventId::from_uuid(get_id(row, "event_id")?),
+                    history: HistoryId::from_uuid(get_id(row, "history_id")?),
+                    source_id: get(row, "source_id")?,
+                    webhook_url: get(row, "webhook_url")?,
+                    failed: get::<String>(row, "state")? == "failed",
+                    attempts: count(row, "attempts")?,
+                    due_at: get_ts(row, "due_at")?,
+                    created_at: get_ts(row, "created_at")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn unprocessed_notifications(&self, limit: u32) -> Result<Vec<NotificationRow>, RepositoryError> {
+        let rows = sqlx::query(
+            "SELECT vendor_code, state, attempts, received_at, last_error FROM pg_notifications \
+             WHERE state IN ('pending', 'failed') ORDER BY received_at DESC LIMIT $1",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        rows.iter()
+            .map(|row| {
+                let vendor: String = get(row, "vendor_code")?;
+                Ok(NotificationRow {
+                    vendor: vendor.parse().map_err(|e| corrupt("a notification's vendor", e))?,
+                    state: get(row, "state")?,
+                    attempts: count(row, "attempts")?,
+                    received_at: get_ts(row, "received_at")?,
+                    last_error: get(row, "last_error")?,
+                })
+            })
+            .collect()
+    }
+
     async fn search_payments(&self, search: &PaymentSearch) -> Result<Vec<PaymentRow>, RepositoryError> {
         let mut query = QueryBuilder::<Db>::new(format!("SELECT {ROW_COLUMNS} FROM payment_histories WHERE 1 = 1"));
         if let Some(source_id) = &search.source_id {

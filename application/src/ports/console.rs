@@ -111,9 +111,49 @@ pub struct TimelineEvent {
     pub attempts: Vec<AttemptRow>,
 }
 
+/// An event not delivered yet (pending or retrying) or given up (failed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UndeliveredRow {
+    pub event: EventId,
+    pub history: HistoryId,
+    pub source_id: String,
+    pub webhook_url: String,
+    /// `true`: its schedule ran out; `false`: pending or retrying.
+    pub failed: bool,
+    pub attempts: u32,
+    pub due_at: Timestamp,
+    pub created_at: Timestamp,
+}
+
+/// A PG notification kept in the inbox, as the console lists it (its body
+/// stays sealed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotificationRow {
+    pub vendor: VendorCode,
+    /// `pending`, `done` or `failed`.
+    pub state: String,
+    pub attempts: u32,
+    pub received_at: Timestamp,
+    pub last_error: Option<String>,
+}
+
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait ConsoleQueries: Send + Sync {
+    /// The events not delivered (pending, retrying, failed), oldest first,
+    /// at most `limit`, with their payment's webhook URL.
+    ///
+    /// # Errors
+    /// `Unavailable`.
+    async fn undelivered(&self, limit: u32) -> Result<Vec<UndeliveredRow>, RepositoryError>;
+
+    /// The PG notifications of the inbox not processed (pending) or given
+    /// up (failed), newest first, at most `limit`.
+    ///
+    /// # Errors
+    /// `Unavailable`.
+    async fn unprocessed_notifications(&self, limit: u32) -> Result<Vec<NotificationRow>, RepositoryError>;
+
     /// # Errors
     /// `Unavailable`; `Corrupt` for a row that does not parse.
     async fn search_payments(&self, search: &PaymentSearch) -> Result<Vec<PaymentRow>, RepositoryError>;
