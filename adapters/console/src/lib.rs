@@ -387,16 +387,21 @@ async fn payments(state: State<'_>, request: &Request, Query(fields): Query<page
     let search = match parse_search(&fields) {
         Ok(search) => search,
         Err(errors) => {
-            return html(StatusCode::BAD_REQUEST, pages::payments(&operator, csrf, &fields, &errors, &[], false));
+            let none = payments_application::ports::SearchTotals::default();
+            return html(
+                StatusCode::BAD_REQUEST,
+                pages::payments(&operator, csrf, &fields, &errors, &[], &none, false),
+            );
         }
     };
-    let mut rows = match state.queries.search_payments(&search).await {
-        Ok(rows) => rows,
-        Err(error) => return failed(Some((&operator, csrf)), error.into()),
+    let (rows, totals) = tokio::join!(state.queries.search_payments(&search), state.queries.search_totals(&search));
+    let (mut rows, totals) = match (rows, totals) {
+        (Ok(rows), Ok(totals)) => (rows, totals),
+        (Err(error), _) | (_, Err(error)) => return failed(Some((&operator, csrf)), error.into()),
     };
     let more = rows.len() > PAGE as usize;
     rows.truncate(PAGE as usize);
-    html(StatusCode::OK, pages::payments(&operator, csrf, &fields, &[], &rows, more))
+    html(StatusCode::OK, pages::payments(&operator, csrf, &fields, &[], &rows, &totals, more))
 }
 
 #[handler]

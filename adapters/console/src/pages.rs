@@ -4,7 +4,8 @@
 
 use maud::{DOCTYPE, Markup, html};
 use payments_application::ports::{
-    FeedDelivery, NotificationRow, OutboxStats, PaymentRow, PaymentStateFilter, TimelineEvent, UndeliveredRow,
+    FeedDelivery, NotificationRow, OutboxStats, PaymentRow, PaymentStateFilter, SearchTotals, TimelineEvent,
+    UndeliveredRow,
 };
 use payments_domain::{AuditEntry, Currency, Money, Operator, PaymentHistory, Permission, Role, Timestamp, VendorCode};
 
@@ -201,6 +202,7 @@ pub fn payments(
     fields: &SearchFields,
     errors: &[(&str, String)],
     rows: &[PaymentRow],
+    totals: &SearchTotals,
     more: bool,
 ) -> Markup {
     let vendors = [VendorCode::Iamport, VendorCode::TossPayments, VendorCode::PortOne];
@@ -240,30 +242,21 @@ pub fn payments(
                 button type="submit" { (label("찾기", "Search")) }
             }
             @if errors.is_empty() {
-                (results(rows, fields, more))
+                (results(rows, totals, fields, more))
             }
         },
     )
 }
 
-fn results(rows: &[PaymentRow], fields: &SearchFields, more: bool) -> Markup {
-    // Totals per currency of this page, exact.
-    let mut totals: Vec<(Currency, Money, Money)> = Vec::new();
-    for row in rows {
-        match totals.iter_mut().find(|(c, _, _)| *c == row.currency) {
-            Some((_, price, refund)) => {
-                *price = price.checked_add(row.price).unwrap_or(*price);
-                *refund = refund.checked_add(row.refund).unwrap_or(*refund);
-            }
-            None => totals.push((row.currency.clone(), row.price, row.refund)),
-        }
-    }
+fn results(rows: &[PaymentRow], totals: &SearchTotals, fields: &SearchFields, more: bool) -> Markup {
     html! {
         @if rows.is_empty() {
             p { (label("찾은 결제가 없습니다.", "No payment matches.")) }
         } @else {
             table {
-                caption { (label("결제", "Payments")) " " (rows.len()) }
+                caption {
+                    (label("결제", "Payments")) " " (totals.count)
+                }
                 thead {
                     tr {
                         th scope="col" { (label("등록", "Registered")) }
@@ -287,9 +280,9 @@ fn results(rows: &[PaymentRow], fields: &SearchFields, more: bool) -> Markup {
                     }
                 }
                 tfoot {
-                    @for (currency, price, refund) in &totals {
+                    @for (currency, price, refund) in &totals.per_currency {
                         tr {
-                            th scope="row" colspan="3" { (label("이 페이지 합계", "Total of this page")) }
+                            th scope="row" colspan="3" { (label("검색 결과 합계", "Total of the result")) }
                             td.amount { (money(*price, currency)) }
                             td.amount { (money(*refund, currency)) }
                             td {}

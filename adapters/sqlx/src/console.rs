@@ -3,12 +3,12 @@
 //! to find a payment), a payment's events with their delivery attempts.
 
 use super::store::{Store, event_row, feed_delivery, get, get_id, get_opt_ts, get_ts};
-use super::{Db, DbRow, IdCol, from_id, from_money, id_col, money_col, ts_col};
+use super::{Db, DbRow, IdCol, from_id, from_money, from_money_sum, id_col, money_col, money_sum_sql, ts_col};
 
 use async_trait::async_trait;
 use payments_application::ports::{
     AttemptRow, ConsoleQueries, NotificationRow, PaymentRow, PaymentSearch, PaymentStateFilter, RepositoryError,
-    TimelineEvent, UndeliveredRow,
+    SearchTotals, TimelineEvent, UndeliveredRow,
 };
 use payments_domain::{ClientId, Currency, EventId, HistoryId, Source, Vendor};
 use sqlx::QueryBuilder;
@@ -57,6 +57,37 @@ fn state_condition(state: PaymentStateFilter) -> &'static str {
 
 fn count(row: &DbRow, column: &str) -> Result<u32, RepositoryError> {
     Ok(u32::try_from(get::<i64>(row, column)?).unwrap_or(u32::MAX))
+}
+
+/// The conditions of `search` on `payment_histories` (but its cursor).
+fn push_filters(query: &mut QueryBuilder<'_, Db>, search: &PaymentSearch) {
+    if let Some(source_id) = &search.source_id {
+        query.push(" AND source_id = ").push_bind(source_id.clone());
+    }
+    if let Some(order_id) = &search.order_id {
+        query.push(" AND vendor_order_digest = ").push_bind(payments_application::lookup_digest(order_id));
+    }
+    if let Some(uid) = &search.uid {
+        query.push(" AND vendor_uid = ").push_bind(uid.clone());
+    }
+    if let Some(vendor) = search.vendor {
+        query.push(" AND vendor_code = ").push_bind(vendor.as_str());
+    }
+    if let Some(state) = search.state {
+        query.push(" AND ").push(state_condition(state));
+    }
+    if let Some(from) = search.from {
+        query.push(" AND created_at >= ").push_bind(ts_col(from));
+    }
+    if let Some(to) = search.to {
+        query.push(" AND created_at < ").push_bind(ts_col(to));
+    }
+    if let Some(min) = search.min_price {
+        query.push(" AND CAST(price AS REAL) >= CAST(").push_bind(money_col(min)).push(" AS REAL)");
+    }
+    if let Some(max) = search.max_price {
+        query.push(" AND CAST(price AS REAL) <= CAST(").push_bind(money_col(max)).push(" AS REAL)");
+    }
 }
 
 #[async_trait]
@@ -114,39 +145,32 @@ impl ConsoleQueries for Store {
 
     async fn search_payments(&self, search: &PaymentSearch) -> Result<Vec<PaymentRow>, RepositoryError> {
         let mut query = QueryBuilder::<Db>::new(format!("SELECT {ROW_COLUMNS} FROM payment_histories WHERE 1 = 1"));
-        if let Some(source_id) = &search.source_id {
-            query.push(" AND source_id = ").push_bind(source_id.clone());
-        }
-        if let Some(order_id) = &search.order_id {
-            query.push(" AND vendor_order_digest = ").push_bind(payments_application::lookup_digest(order_id));
-        }
-        if let Some(uid) = &search.uid {
-            query.push(" AND vendor_uid = ").push_bind(uid.clone());
-        }
-        if let Some(vendor) = search.vendor {
-            query.push(" AND vendor_code = ").push_bind(vendor.as_str());
-        }
-        if let Some(state) = search.state {
-            query.push(" AND ").push(state_condition(state));
-        }
-        if let Some(from) = search.from {
-            query.push(" AND created_at >= ").push_bind(ts_col(from));
-        }
-        if let Some(to) = search.to {
-            query.push(" AND created_at < ").push_bind(ts_col(to));
-        }
-        if let Some(min) = search.min_price {
-            query.push(" AND CAST(price AS REAL) >= CAST(").push_bind(money_col(min)).push(" AS REAL)");
-        }
-        if let Some(max) = search.max_price {
-            query.push(" AND CAST(price AS REAL) <= CAST(").push_bind(money_col(max)).push(" AS REAL)");
-        }
+        push_filters(&mut query, search);
         if let Some(before) = search.before {
             query.push(" AND id < ").push_bind(id_col(before.as_uuid()));
         }
         query.push(" ORDER BY id DESC LIMIT ").push_bind(i64::from(search.limit.clamp(1, MAX_PAGE)));
         let rows = query.build().fetch_all(&self.pool).await.map_err(db_err)?;
         rows.iter().map(payment_row).collect()
+    }
+
+    async fn search_totals(&self, search: &PaymentSearch) -> Result<SearchTotals, RepositoryError> {
+        let mut query = QueryBuilder::<Db>::new(format!(
+            "SELECT currency, COUNT(*) AS payments, {}, {} FROM payment_histories WHERE 1 = 1",
+            money_sum_sql("price", "price"),
+            money_sum_sql("refund", "refund")
+        ));
+        push_filters(&mut query, search);
+        query.push(" GROUP BY currency ORDER BY currency");
+        let rows = query.build().fetch_all(&self.pool).await.map_err(db_err)?;
+        let mut totals = SearchTotals::default();
+        for row in &rows {
+            let currency: String = get(row, "currency")?;
+            let currency = Currency::parse(&currency).map_err(|e| corrupt("a payment's currency", e))?;
+            totals.count += u64::try_from(get::<i64>(row, "payments")?).unwrap_or(0);
+            totals.per_currency.push((currency, from_money_sum(row, "price")?, from_money_sum(row, "refund")?));
+        }
+        Ok(totals)
     }
 
     async fn payment_timeline(&self, history: HistoryId, limit: u32) -> Result<Vec<TimelineEvent>, RepositoryError> {

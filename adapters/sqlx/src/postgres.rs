@@ -32,6 +32,21 @@ fn from_money(amount: MoneyCol) -> Result<payments_domain::Money, payments_appli
     payments_domain::Money::new(amount).map_err(|e| crate::error::corrupt("amount", e))
 }
 
+/// A SELECT expression summing `column` (NUMERIC: exact).
+fn money_sum_sql(column: &str, alias: &str) -> String {
+    format!("SUM({column}) AS {alias}_sum")
+}
+fn from_money_sum(
+    row: &DbRow,
+    alias: &str,
+) -> Result<payments_domain::Money, payments_application::ports::RepositoryError> {
+    use sqlx::Row as _;
+    let sum: Option<rust_decimal::Decimal> =
+        row.try_get(format!("{alias}_sum").as_str()).map_err(|e| crate::error::corrupt("a sum of amounts", e))?;
+    payments_domain::Money::new(sum.unwrap_or_default().normalize())
+        .map_err(|e| crate::error::corrupt("a sum of amounts", e))
+}
+
 const BEGIN_WRITE: &str = "BEGIN";
 const SKIP_LOCKED: &str = " FOR UPDATE SKIP LOCKED";
 

@@ -34,6 +34,45 @@ fn from_money(text: MoneyCol) -> Result<payments_domain::Money, payments_applica
     text.parse().map_err(|e| crate::error::corrupt("amount", e))
 }
 
+/// Decimal places a sum of amounts keeps exactly ([`money_sum_sql`]).
+const SUM_DECIMALS: u32 = 9;
+
+/// SELECT expressions summing the decimal text of `column` exactly: its
+/// whole parts and its fractions (as billionths) as two integer sums, and the
+/// longest fraction (SQLite would sum the text as floats).
+fn money_sum_sql(column: &str, alias: &str) -> String {
+    // Whole amounts (most) take the cheap path: no string work.
+    let dot = format!("instr({column}, '.')");
+    format!(
+        "SUM(CASE WHEN {dot} = 0 THEN CAST({column} AS INTEGER) \
+         ELSE CAST(substr({column}, 1, {dot} - 1) AS INTEGER) END) AS {alias}_whole, \
+         SUM(CASE WHEN {dot} = 0 THEN 0 \
+         ELSE CAST(substr(substr({column}, {dot} + 1) || '000000000', 1, {SUM_DECIMALS}) AS INTEGER) END) \
+         AS {alias}_fraction, \
+         MAX(CASE WHEN {dot} = 0 THEN 0 ELSE length({column}) - {dot} END) AS {alias}_digits"
+    )
+}
+fn from_money_sum(
+    row: &DbRow,
+    alias: &str,
+) -> Result<payments_domain::Money, payments_application::ports::RepositoryError> {
+    use sqlx::Row as _;
+    let get = |suffix: &str| {
+        row.try_get::<Option<i64>, _>(format!("{alias}_{suffix}").as_str())
+            .map_err(|e| crate::error::corrupt("a sum of amounts", e))
+    };
+    if get("digits")?.unwrap_or(0) > i64::from(SUM_DECIMALS) {
+        return Err(crate::error::corrupt(
+            "a sum of amounts",
+            format!("an amount has more than {SUM_DECIMALS} decimals"),
+        ));
+    }
+    let whole = rust_decimal::Decimal::from(get("whole")?.unwrap_or(0));
+    let fraction = rust_decimal::Decimal::new(get("fraction")?.unwrap_or(0), SUM_DECIMALS);
+    payments_domain::Money::new((whole + fraction).normalize())
+        .map_err(|e| crate::error::corrupt("a sum of amounts", e))
+}
+
 const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
 /// SQLite has one writer at a time: the claiming statement runs under the
 /// write lock, so no row lock is needed.

@@ -95,6 +95,15 @@ pub struct PaymentRow {
     pub client: ClientId,
 }
 
+/// The totals of every payment a search matches (not only a page's).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SearchTotals {
+    /// Payments matched.
+    pub count: u64,
+    /// Per currency: the sum of the prices and of the refunds, exact.
+    pub per_currency: Vec<(Currency, Money, Money)>,
+}
+
 /// One delivery attempt of an event: when, and the receiver's status
 /// (`None`: it could not be reached).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -157,6 +166,13 @@ pub trait ConsoleQueries: Send + Sync {
     /// # Errors
     /// `Unavailable`; `Corrupt` for a row that does not parse.
     async fn search_payments(&self, search: &PaymentSearch) -> Result<Vec<PaymentRow>, RepositoryError>;
+
+    /// The totals of every payment `search` matches (its cursor and limit
+    /// ignored), summed exactly by the database.
+    ///
+    /// # Errors
+    /// `Unavailable`; `Corrupt` for a sum that does not parse.
+    async fn search_totals(&self, search: &PaymentSearch) -> Result<SearchTotals, RepositoryError>;
 
     /// The payment's events, oldest first (at most `limit`), each with its
     /// delivery and attempts.
