@@ -75,6 +75,8 @@ pub struct ConsolePolicy {
     pub max_lock: Duration,
     /// Fewest characters of an operator's password.
     pub min_password_chars: usize,
+    /// How long audit entries are kept; `None` (the default): forever.
+    pub audit_retention: Option<Duration>,
 }
 
 impl Default for ConsolePolicy {
@@ -86,6 +88,7 @@ impl Default for ConsolePolicy {
             first_lock: Duration::from_secs(60),
             max_lock: Duration::from_secs(3600),
             min_password_chars: 12,
+            audit_retention: None,
         }
     }
 }
@@ -435,6 +438,18 @@ impl OperatorService {
     pub async fn purge_idle_sessions(&self) -> Result<u64, OperatorError> {
         let idle = chrono::Duration::from_std(self.policy.idle).unwrap_or(chrono::Duration::MAX);
         Ok(self.repository.purge_sessions(self.clock.now() - idle).await?)
+    }
+
+    /// Deletes the audit entries past the configured retention (none
+    /// without one: the trail is kept forever by default); how many.
+    ///
+    /// # Errors
+    /// Storage.
+    pub async fn purge_expired_audit(&self) -> Result<u64, OperatorError> {
+        let Some(retention) = self.policy.audit_retention else { return Ok(0) };
+        let retention = chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
+        let now = self.clock.now();
+        Ok(self.repository.purge_audit_before(now.checked_sub_signed(retention).unwrap_or(now)).await?)
     }
 
     /// Refuses (and audits) what `operator`'s role does not allow.

@@ -663,13 +663,19 @@ async fn purge_settled_webhooks(delivery: DeliveryService, retention: Duration, 
 }
 
 /// Console sessions idle past their time are removed every few minutes
-/// (each is refused as soon as it is idle anyway; this bounds the table).
+/// (each is refused as soon as it is idle anyway; this bounds the table),
+/// and audit entries past a configured retention (none by default).
 async fn purge_idle_sessions(operators: payments_application::OperatorService, mut stopped: watch::Receiver<bool>) {
     loop {
         match operators.purge_idle_sessions().await {
             Ok(0) => {}
             Ok(n) => tracing::info!(purged = n, "idle console sessions removed"),
             Err(error) => tracing::warn!(%error, "could not purge idle console sessions"),
+        }
+        match operators.purge_expired_audit().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(purged = n, "audit entries past PAYMENT_ADMIN_AUDIT_RETENTION_DAYS removed"),
+            Err(error) => tracing::warn!(%error, "could not purge the audit trail past its retention"),
         }
         tokio::select! {
             () = tokio::time::sleep(Duration::from_secs(300)) => {}

@@ -186,6 +186,10 @@ pub const VARIABLES: &[(&str, &str)] = &[
          disable); serve it behind your VPN or a TLS proxy",
     ),
     ("PAYMENT_ADMIN_IDLE_MINUTES", "a console session unused this long ends (default 15)"),
+    (
+        "PAYMENT_ADMIN_AUDIT_RETENTION_DAYS",
+        "days the operators' audit trail is kept (default 0: forever; nothing else ever deletes it)",
+    ),
     ("PAYMENT_ADMIN_ISSUER", "the name authenticator apps show for the console's codes (default payments)"),
     ("PAYMENT_DATABASE_URL", "sqlite://payments.db (default) or postgres://user:pass@host/db"),
     ("PAYMENT_DATABASE_MAX_CONNECTIONS", "pool size (default 16)"),
@@ -403,6 +407,10 @@ impl Config {
             issuer: r.get("PAYMENT_ADMIN_ISSUER").map_or("payments", str::trim).to_owned(),
             policy: payments_application::ConsolePolicy {
                 idle: Duration::from_secs(60 * r.within("PAYMENT_ADMIN_IDLE_MINUTES", 15u64, 1..=24 * 60)?),
+                audit_retention: match r.within("PAYMENT_ADMIN_AUDIT_RETENTION_DAYS", 0u64, 0..=36_500)? {
+                    0 => None,
+                    days => Some(Duration::from_secs(days * 86_400)),
+                },
                 ..payments_application::ConsolePolicy::default()
             },
         };
@@ -888,6 +896,9 @@ mod tests {
         assert_eq!(off.console.listen, None);
         let idle = Config::from_vars(&with(real(), "PAYMENT_ADMIN_IDLE_MINUTES", "5")).unwrap();
         assert_eq!(idle.console.policy.idle, Duration::from_secs(300));
+        assert_eq!(local.console.policy.audit_retention, None, "the audit trail is kept forever by default");
+        let kept = Config::from_vars(&with(real(), "PAYMENT_ADMIN_AUDIT_RETENTION_DAYS", "400")).unwrap();
+        assert_eq!(kept.console.policy.audit_retention, Some(Duration::from_secs(400 * 86_400)));
     }
 
     #[test]

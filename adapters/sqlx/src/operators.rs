@@ -261,6 +261,15 @@ impl OperatorRepository for Store {
         Ok(())
     }
 
+    async fn purge_audit_before(&self, cutoff: Timestamp) -> Result<u64, RepositoryError> {
+        let purged = sqlx::query("DELETE FROM payment_operator_audit WHERE at < $1")
+            .bind(ts_col(cutoff))
+            .execute(self.writer()?)
+            .await
+            .map_err(db_err)?;
+        Ok(purged.rows_affected())
+    }
+
     async fn audit_page(&self, before: Option<AuditId>, limit: u32) -> Result<Vec<AuditEntry>, RepositoryError> {
         let rows = match before {
             Some(before) => {

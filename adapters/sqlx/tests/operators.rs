@@ -21,6 +21,7 @@ suite!(
     an_idle_session_ends_and_is_audited_and_a_disabled_operator_is_signed_out,
     a_reset_gives_a_new_password_and_secret_and_ends_sessions,
     names_are_unique_and_fields_are_checked,
+    the_audit_trail_is_kept_forever_unless_a_retention_is_set,
 );
 
 /// A clock the test moves.
@@ -218,4 +219,26 @@ async fn names_are_unique_and_fields_are_checked(db: &TestDb) {
     let bad = service.add("a b", Role::Viewer, None, None, &context()).await.unwrap_err();
     assert!(matches!(bad, OperatorError::Invalid { field: "name", .. }), "{bad:?}");
     assert_eq!(service.list().await.unwrap().len(), 1);
+}
+
+async fn the_audit_trail_is_kept_forever_unless_a_retention_is_set(db: &TestDb) {
+    let (service, clock) = service(db);
+    service.add("kang", Role::Viewer, None, None, &context()).await.unwrap();
+    clock.advance(Duration::from_secs(400 * 86_400));
+    assert_eq!(service.purge_expired_audit().await.unwrap(), 0, "no retention: nothing deleted");
+    assert_eq!(db.count("payment_operator_audit").await, 1);
+
+    let kept_a_year = OperatorService::new(
+        db.repos.operators.clone(),
+        db.repos.attempts.clone(),
+        Arc::new(Argon2Hasher::new(Argon2Params::TEST, 2).unwrap()),
+        Arc::new(Totp { issuer: "payments test".into() }),
+        clock.clone(),
+        Arc::new(V7),
+        ConsolePolicy { audit_retention: Some(Duration::from_secs(365 * 86_400)), ..ConsolePolicy::default() },
+    );
+    kept_a_year.add("seo", Role::Viewer, None, None, &context()).await.unwrap();
+    assert_eq!(kept_a_year.purge_expired_audit().await.unwrap(), 1, "the entry older than a year");
+    let left = kept_a_year.audit_page(None, 10).await.unwrap();
+    assert_eq!(left.iter().map(|e| e.record.clone().unwrap()).collect::<Vec<_>>(), vec!["operator:seo".to_owned()]);
 }

@@ -121,6 +121,13 @@ pub trait OperatorRepository: Send + Sync {
     /// `Unavailable`.
     async fn append_audit(&self, entry: &AuditEntry) -> Result<(), RepositoryError>;
 
+    /// Deletes the audit entries older than `cutoff` (only when a retention
+    /// is configured: the default keeps them forever); how many.
+    ///
+    /// # Errors
+    /// `Unavailable`.
+    async fn purge_audit_before(&self, cutoff: Timestamp) -> Result<u64, RepositoryError>;
+
     /// The newest entries before `before` (all for `None`), newest first, at most `limit`.
     ///
     /// # Errors
