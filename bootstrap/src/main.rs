@@ -49,13 +49,18 @@ enum Command {
     /// Reads PAYMENT_DATABASE_URL; the rest of the configuration (PAYMENT_MODE
     /// and the keys it requires) is validated as for serve.
     Migrate,
-    /// Write the OpenAPI document of the API.
+    /// Write the OpenAPI document of the API (or, with --console, of the
+    /// console's JSON API).
     ///
     /// Reads no PAYMENT_* variable.
     Openapi {
-        /// Where to write it; `-` for standard output.
-        #[arg(long, short, default_value = "openapi/payments.json")]
-        output: PathBuf,
+        /// Where to write it (default openapi/payments.json, or
+        /// openapi/admin.json with --console); `-` for standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        /// The document of the console's JSON API (/admin/api).
+        #[arg(long)]
+        console: bool,
     },
     #[cfg(feature = "fake")]
     /// Run a fake Iamport server alone (for your own tests).
@@ -485,8 +490,13 @@ async fn run(command: Command, vars: Vars) -> anyhow::Result<()> {
             println!("migrations applied to {}", payments_server::app::redact_url(&config.database_url));
             Ok(())
         }
-        Command::Openapi { output } => {
-            let document = payments_http::openapi_json();
+        Command::Openapi { output, console } => {
+            let (document, default) = if console {
+                (payments_console::openapi_json(), "openapi/admin.json")
+            } else {
+                (payments_http::openapi_json(), "openapi/payments.json")
+            };
+            let output = output.unwrap_or_else(|| PathBuf::from(default));
             if output.as_os_str() == "-" {
                 println!("{document}");
             } else {

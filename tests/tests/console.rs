@@ -16,6 +16,7 @@ payments_e2e::scenarios!(
     in_a_real_browser_support_finds_an_order_refunds_half_and_an_idle_session_ends,
     failed_deliveries_are_grouped_by_host_and_redelivered_and_notifications_listed,
     admins_add_reset_and_disable_operators_in_the_console,
+    the_json_api_reads_what_the_pages_show_with_the_same_session,
 );
 
 /// A PortOne payment of 30,000 registered by the legacy client, 10,000 of
@@ -538,4 +539,52 @@ async fn admins_add_reset_and_disable_operators_in_the_console(app: &TestApp) {
     {
         assert!(audit.contains(expected), "{expected:?}: {audit}");
     }
+}
+
+async fn the_json_api_reads_what_the_pages_show_with_the_same_session(app: &TestApp) {
+    let order = unique("json");
+    let paid = paid_and_partly_cancelled(app, &order).await;
+    let support = app.add_operator("kim@json", Role::Support).await;
+    let mut browser = app.browser();
+
+    let signed_out = browser.get("/admin/api/payments").await;
+    assert_eq!(signed_out.status, 401, "{}", signed_out.body);
+    let problem: serde_json::Value = serde_json::from_str(&signed_out.body).unwrap();
+    assert_eq!(problem["code"], "SIGNED_OUT");
+
+    browser.sign_in(&support.name, &support.password, &support.code(0)).await;
+    let page = browser.get(&format!("/admin/api/payments?source_id={order}")).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let page: serde_json::Value = serde_json::from_str(&page.body).unwrap();
+    assert_eq!(page["count"], 1);
+    assert_eq!(page["payments"][0]["id"], serde_json::json!(paid.id));
+    assert_eq!(page["payments"][0]["state"], "partly_refunded");
+    assert_eq!(page["payments"][0]["price"], serde_json::json!(30_000), "amounts are JSON numbers");
+    assert_eq!(page["totals"][0], serde_json::json!({"currency": "KRW", "price": 30_000, "refund": 10_000}));
+    assert!(page.get("next_before").is_none(), "one page");
+
+    let bad = browser.get("/admin/api/payments?min=lots").await;
+    assert_eq!(bad.status, 400);
+    let bad: serde_json::Value = serde_json::from_str(&bad.body).unwrap();
+    assert_eq!((bad["code"].as_str(), bad["param"].as_str()), (Some("INVALID_FIELD"), Some("min")));
+
+    let detail = browser.get(&format!("/admin/api/payments/{}", paid.id)).await;
+    assert_eq!(detail.status, 200, "{}", detail.body);
+    let detail: serde_json::Value = serde_json::from_str(&detail.body).unwrap();
+    assert_eq!(detail["remaining"], serde_json::json!(20_000));
+    assert_eq!(detail["cancels"][0]["reason"], "customer changed mind");
+    assert_eq!(detail["timeline"][0]["delivery"], "delivered");
+    assert_eq!(detail["timeline"][0]["attempts"][0]["status"], 200);
+    let missing = browser.get(&format!("/admin/api/payments/{}", uuid::Uuid::now_v7())).await;
+    assert_eq!(missing.status, 404);
+
+    let audit = browser.get("/admin/api/audit").await;
+    assert_eq!(audit.status, 403, "support reads no audit log");
+    let admin = app.add_operator("lee@json", Role::Admin).await;
+    let mut admins = app.browser();
+    admins.sign_in(&admin.name, &admin.password, &admin.code(0)).await;
+    let audit: serde_json::Value = serde_json::from_str(&admins.get("/admin/api/audit").await.body).unwrap();
+    let entries = audit["entries"].as_array().unwrap();
+    assert!(entries.iter().any(|e| e["actor"] == "kim@json" && e["action"] == "view_payment"));
+    assert!(entries.iter().any(|e| e["actor"] == "kim@json" && e["outcome"] == "refused: read the audit log"));
 }

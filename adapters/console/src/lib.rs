@@ -8,6 +8,7 @@
 //! its timeline), `/audit` (admins). No JavaScript: every page reads and
 //! every form posts without it.
 
+mod api;
 mod pages;
 
 use std::sync::Arc;
@@ -25,6 +26,7 @@ use poem::web::{Data, Form, Path, Query};
 use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route, get, handler, post};
 use subtle::ConstantTimeEq;
 
+pub use api::openapi_json;
 pub use pages::money;
 
 /// The session cookie's name.
@@ -73,6 +75,7 @@ pub fn endpoint(state: ConsoleState) -> impl Endpoint {
         .at("/operators/disable", post(disable_operator))
         .at("/operators/reset", post(reset_operator))
         .at("/static/console.css", get(css))
+        .nest("/admin/api", api::service())
         .data(Arc::new(state))
         .after(|answer| async move {
             let mut response = match answer {
