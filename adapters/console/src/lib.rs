@@ -412,9 +412,9 @@ async fn payment(
     state: State<'_>,
     request: &Request,
     Path(id): Path<String>,
-    Query(query): Query<PaymentQuery>,
+    Query(query): Query<NoticeQuery>,
 ) -> Response {
-    let (operator, session) = match signed_in(&state, request).await {
+    let (operator, session) = match viewing(&state, request, Permission::Read, "view a payment").await {
         Ok(found) => found,
         Err(answer) => return answer,
     };
@@ -427,9 +427,6 @@ async fn payment(
     };
     let Ok(id) = uuid::Uuid::parse_str(&id).map(HistoryId::from_uuid) else { return not_found() };
     let context = context(request);
-    if let Err(error) = state.operators.require(&operator, Permission::Read, "view a payment", &context).await {
-        return failed(Some((&operator, csrf)), error);
-    }
     let history = match state.histories.find_by_id(id).await {
         Ok(Some(stored)) => stored.history,
         Ok(None) => return not_found(),
@@ -463,9 +460,19 @@ fn done_notice(done: &str) -> String {
     }
 }
 
-#[derive(Debug, Default, serde::Deserialize)]
-struct PaymentQuery {
-    done: Option<String>,
+/// The signed-in operator of a page their role lets them see (a refusal
+/// is 403 and audited).
+async fn viewing(
+    state: &ConsoleState,
+    request: &Request,
+    permission: Permission,
+    what: &str,
+) -> Result<(Operator, OperatorSession), Response> {
+    let (operator, session) = signed_in(state, request).await?;
+    if let Err(error) = state.operators.require(&operator, permission, what, &context(request)).await {
+        return Err(failed(Some((&operator, &session.csrf_token)), error));
+    }
+    Ok((operator, session))
 }
 
 /// The signed-in operator of a POST whose form carries its CSRF token, and
@@ -748,16 +755,11 @@ struct AuditQuery {
 
 #[handler]
 async fn audit(state: State<'_>, request: &Request, Query(query): Query<AuditQuery>) -> Response {
-    let (operator, session) = match signed_in(&state, request).await {
+    let (operator, session) = match viewing(&state, request, Permission::ReadAudit, "read the audit log").await {
         Ok(found) => found,
         Err(answer) => return answer,
     };
     let csrf = session.csrf_token.as_str();
-    let context = context(request);
-    if let Err(error) = state.operators.require(&operator, Permission::ReadAudit, "read the audit log", &context).await
-    {
-        return failed(Some((&operator, csrf)), error);
-    }
     let before = query.before.as_deref().and_then(|b| uuid::Uuid::parse_str(b).ok()).map(AuditId::from_uuid);
     let mut entries = match state.operators.audit_page(before, AUDIT_PAGE + 1).await {
         Ok(entries) => entries,
@@ -803,6 +805,7 @@ fn by_host(rows: &[payments_application::ports::UndeliveredRow]) -> Vec<pages::H
     groups
 }
 
+/// What a page says after an action redirected to it (`?done=`).
 #[derive(Debug, Default, serde::Deserialize)]
 struct NoticeQuery {
     done: Option<String>,
@@ -897,16 +900,10 @@ async fn operators_page(
 
 #[handler]
 async fn operators(state: State<'_>, request: &Request) -> Response {
-    let (operator, session) = match signed_in(&state, request).await {
+    let (operator, session) = match viewing(&state, request, Permission::ManageOperators, "manage operators").await {
         Ok(found) => found,
         Err(answer) => return answer,
     };
-    let context = context(request);
-    if let Err(error) =
-        state.operators.require(&operator, Permission::ManageOperators, "manage operators", &context).await
-    {
-        return failed(Some((&operator, &session.csrf_token)), error);
-    }
     operators_page(&state, &operator, &session.csrf_token, StatusCode::OK, None, &[], None).await
 }
 

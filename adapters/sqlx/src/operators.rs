@@ -95,6 +95,16 @@ fn audit_row(row: &DbRow) -> Result<AuditEntry, RepositoryError> {
     })
 }
 
+/// Ends every session of the operator `id`, within `tx`.
+async fn end_sessions(tx: &mut super::store::Tx, id: OperatorId) -> Result<(), RepositoryError> {
+    sqlx::query("DELETE FROM payment_operator_sessions WHERE operator_id = $1")
+        .bind(id_col(id.as_uuid()))
+        .execute(&mut **tx)
+        .await
+        .map_err(db_err)?;
+    Ok(())
+}
+
 #[async_trait]
 impl OperatorRepository for Store {
     async fn insert_operator(&self, stored: &StoredOperator) -> Result<(), RepositoryError> {
@@ -146,11 +156,7 @@ impl OperatorRepository for Store {
                 .execute(&mut *tx)
                 .await
                 .map_err(db_err)?;
-        sqlx::query("DELETE FROM payment_operator_sessions WHERE operator_id = $1")
-            .bind(id_col(id.as_uuid()))
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
+        end_sessions(&mut tx, id).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(disabled.rows_affected() == 1)
     }
@@ -172,11 +178,7 @@ impl OperatorRepository for Store {
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
-        sqlx::query("DELETE FROM payment_operator_sessions WHERE operator_id = $1")
-            .bind(id_col(id.as_uuid()))
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
+        end_sessions(&mut tx, id).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(reset.rows_affected() == 1)
     }
