@@ -84,7 +84,24 @@ impl PaymentService {
         locator: SavedCardLocator,
         password: &payments_domain::Password,
     ) -> Result<SavedCard, AppError> {
-        let mut card = self.opened_saved_card(client, &locator, password).await?.reservation;
+        let card = self.opened_saved_card(client, &locator, password).await?.reservation;
+        self.remove_card(card).await
+    }
+
+    /// A saved card removed by an operator of the console: found by its id,
+    /// whichever client's it is (the role is the gate, the audit trail
+    /// names them), then removed as [`PaymentService::remove_saved_card`]
+    /// removes it.
+    ///
+    /// # Errors
+    /// `RecordNotFound`; a PG failure or timeout.
+    pub async fn remove_saved_card_by_operator(&self, id: payments_domain::SavedCardId) -> Result<SavedCard, AppError> {
+        let stored = self.reservations().find_by_id(id).await?;
+        let card = stored.ok_or(AppError::RecordNotFound(RecordKind::SavedCard))?.reservation;
+        self.remove_card(card).await
+    }
+
+    async fn remove_card(&self, mut card: SavedCard) -> Result<SavedCard, AppError> {
         if card.removed_at.is_some() {
             return Ok(card);
         }

@@ -179,6 +179,7 @@ pub enum AuditAction {
     Refund,
     Reread,
     Redeliver,
+    RemoveSavedCard,
     Reconcile,
     OperatorAdded,
     OperatorDisabled,
@@ -188,7 +189,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 14] = [
+    pub const ALL: [AuditAction; 15] = [
         AuditAction::Login,
         AuditAction::LoginFailed,
         AuditAction::Logout,
@@ -198,6 +199,7 @@ impl AuditAction {
         AuditAction::Refund,
         AuditAction::Reread,
         AuditAction::Redeliver,
+        AuditAction::RemoveSavedCard,
         AuditAction::Reconcile,
         AuditAction::OperatorAdded,
         AuditAction::OperatorDisabled,
@@ -216,6 +218,7 @@ impl AuditAction {
             AuditAction::Refund => "refund",
             AuditAction::Reread => "reread",
             AuditAction::Redeliver => "redeliver",
+            AuditAction::RemoveSavedCard => "remove_saved_card",
             AuditAction::Reconcile => "reconcile",
             AuditAction::OperatorAdded => "operator_added",
             AuditAction::OperatorDisabled => "operator_disabled",

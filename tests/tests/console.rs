@@ -17,6 +17,7 @@ payments_e2e::scenarios!(
     failed_deliveries_are_grouped_by_host_and_redelivered_and_notifications_listed,
     admins_add_reset_and_disable_operators_in_the_console,
     the_json_api_reads_what_the_pages_show_with_the_same_session,
+    support_finds_a_customers_saved_card_and_removes_it_and_its_key_is_never_shown,
 );
 
 /// A PortOne payment of 30,000 registered by the legacy client, 10,000 of
@@ -587,4 +588,57 @@ async fn the_json_api_reads_what_the_pages_show_with_the_same_session(app: &Test
     let entries = audit["entries"].as_array().unwrap();
     assert!(entries.iter().any(|e| e["actor"] == "kim@json" && e["action"] == "view_payment"));
     assert!(entries.iter().any(|e| e["actor"] == "kim@json" && e["outcome"] == "refused: read the audit log"));
+}
+
+async fn support_finds_a_customers_saved_card_and_removes_it_and_its_key_is_never_shown(app: &TestApp) {
+    let customer = unique("customer");
+    let key = app.portone.save_card_numbered(&customer, "4444333322221111").await;
+    let card = app
+        .client
+        .save_card(&wire::CreateReservationBody {
+            vendor: payments_e2e::vendor(Pg::PortOne, &key),
+            source: wire::SourceBody { schema: "shop".into(), table: "customers".into(), id: customer.clone() },
+            title: "monthly plan".into(),
+            password: PASSWORD.into(),
+        })
+        .await
+        .expect("saved");
+    let viewer = app.add_operator("lee@cards", Role::Viewer).await;
+    let mut viewers = app.browser();
+    viewers.sign_in(&viewer.name, &viewer.password, "").await;
+    let seen = viewers.get(&format!("/saved-cards?source_id={customer}")).await;
+    assert_eq!(seen.status, 200, "{}", seen.body);
+    assert!(seen.body.contains("monthly plan") && seen.body.contains(&customer), "{}", seen.body);
+    assert!(!seen.body.contains(&key), "the billing key is never shown");
+    assert!(!seen.body.contains("/remove"), "a viewer is offered no removal");
+    let forged = viewers.post(&format!("/saved-cards/{}/remove", card.id), &[("csrf", seen.csrf().as_str())]).await;
+    assert_eq!(forged.status, 403);
+
+    let support = app.add_operator("kim@cards", Role::Support).await;
+    let mut browser = app.browser();
+    browser.sign_in(&support.name, &support.password, &support.code(0)).await;
+    let page = browser.get(&format!("/saved-cards?source_id={customer}")).await;
+    assert!(page.body.contains(&format!("/saved-cards/{}/remove", card.id)), "{}", page.body);
+    let removed = browser.post(&format!("/saved-cards/{}/remove", card.id), &[("csrf", page.csrf().as_str())]).await;
+    assert_eq!(removed.status, 303, "{}", removed.body);
+    let after = browser.get(removed.location().expect("back to the customer's cards")).await;
+    assert!(after.body.contains("The card is removed.") && after.body.contains("removed"), "{}", after.body);
+    let (_, at_pg) = app.portone.call(reqwest::Method::GET, &format!("/billing-keys/{key}"), None).await;
+    assert_eq!(at_pg["status"], "DELETED", "removed at the PG too: {at_pg}");
+    let read = app.client.get_saved_card_by_id(card.id, PASSWORD).await.expect("still readable by its backend");
+    assert!(read.removed_at.is_some());
+    assert_eq!(
+        browser
+            .post(&format!("/saved-cards/{}/remove", uuid::Uuid::now_v7()), &[("csrf", page.csrf().as_str())])
+            .await
+            .status,
+        404
+    );
+
+    let admin = app.add_operator("park@cards", Role::Admin).await;
+    let mut admins = app.browser();
+    admins.sign_in(&admin.name, &admin.password, &admin.code(0)).await;
+    let audit = admins.get("/audit").await.body;
+    assert!(audit.contains("remove_saved_card") && audit.contains("ok: monthly plan"), "{audit}");
+    assert!(audit.contains("refused: remove a saved card"), "{audit}");
 }

@@ -20,7 +20,9 @@ use payments_application::ports::{
 use payments_application::{
     AppError, CancelAsk, Cause, DeliveryService, OperatorError, OperatorService, PaymentService, RequestContext,
 };
-use payments_domain::{AuditAction, AuditEntry, AuditId, HistoryId, Money, Operator, Permission, Role, VendorCode};
+use payments_domain::{
+    AuditAction, AuditEntry, AuditId, HistoryId, Money, Operator, Permission, Role, SavedCardId, VendorCode,
+};
 use poem::http::{StatusCode, header};
 use poem::web::{Data, Form, Path, Query};
 use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route, get, handler, post};
@@ -71,6 +73,8 @@ pub fn endpoint(state: ConsoleState) -> impl Endpoint {
         .at("/deliveries", get(deliveries))
         .at("/deliveries/redeliver", post(redeliver_host))
         .at("/notifications", get(notifications))
+        .at("/saved-cards", get(saved_cards))
+        .at("/saved-cards/:id/remove", post(remove_saved_card))
         .at("/operators", get(operators).post(add_operator))
         .at("/operators/disable", post(disable_operator))
         .at("/operators/reset", post(reset_operator))
@@ -996,5 +1000,81 @@ async fn disable_operator(state: State<'_>, request: &Request, Form(form): Form<
             operators_page(&state, &operator, csrf, StatusCode::OK, None, &[], Some(&notice)).await
         }
         Err(error) => issued_answer(&state, &operator, csrf, Err(error)).await,
+    }
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+struct SavedCardQuery {
+    source_id: Option<String>,
+    before: Option<String>,
+    done: Option<String>,
+}
+
+#[handler]
+async fn saved_cards(state: State<'_>, request: &Request, Query(query): Query<SavedCardQuery>) -> Response {
+    let (operator, session) = match viewing(&state, request, Permission::Read, "read saved cards").await {
+        Ok(found) => found,
+        Err(answer) => return answer,
+    };
+    let csrf = session.csrf_token.as_str();
+    let customer = query.source_id.as_deref().map(str::trim).filter(|c| !c.is_empty()).map(str::to_owned);
+    let before = query.before.as_deref().and_then(|b| uuid::Uuid::parse_str(b).ok()).map(SavedCardId::from_uuid);
+    let mut rows = match state.queries.search_saved_cards(customer.clone(), before, PAGE + 1).await {
+        Ok(rows) => rows,
+        Err(error) => return failed(Some((&operator, csrf)), error.into()),
+    };
+    let more = rows.len() > PAGE as usize;
+    rows.truncate(PAGE as usize);
+    let next = more.then(|| rows.last()).flatten().map(|last| {
+        let mut pairs = vec![("before", last.id.to_string())];
+        if let Some(customer) = &customer {
+            pairs.push(("source_id", customer.clone()));
+        }
+        format!("/saved-cards?{}", serde_urlencoded::to_string(pairs).unwrap_or_default())
+    });
+    let notice = query.done.map(|_| "카드를 삭제했습니다. The card is removed.".to_owned());
+    let customer = customer.unwrap_or_default();
+    html(StatusCode::OK, pages::saved_cards(&operator, csrf, &customer, &rows, next, notice.as_deref()))
+}
+
+#[handler]
+async fn remove_saved_card(
+    state: State<'_>,
+    request: &Request,
+    Path(id): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let (operator, session) = match acting(&state, request, &form.csrf, Permission::Refund, "remove a saved card").await
+    {
+        Ok(found) => found,
+        Err(answer) => return answer,
+    };
+    let csrf = session.csrf_token.as_str();
+    let not_found = || {
+        html(
+            StatusCode::NOT_FOUND,
+            pages::problem(Some((&operator, csrf)), "404", "그런 카드가 없습니다. There is no such card."),
+        )
+    };
+    let Ok(id) = uuid::Uuid::parse_str(&id).map(SavedCardId::from_uuid) else { return not_found() };
+    let record = Some(format!("reservation:{id}"));
+    let context = context(request);
+    match state.payments.remove_saved_card_by_operator(id).await {
+        Ok(card) => {
+            let said = format!("ok: {} of {}", card.title.as_str(), card.source.id.as_str());
+            state.operators.audit(Some(&operator), AuditAction::RemoveSavedCard, record, said, &context).await;
+            let customer = serde_urlencoded::to_string([("source_id", card.source.id.as_str())]).unwrap_or_default();
+            redirect(&format!("/saved-cards?{customer}&done=removed"))
+        }
+        Err(error) => {
+            let (status, message) = refusal(&error);
+            let said = format!("refused: {message}");
+            state.operators.audit(Some(&operator), AuditAction::RemoveSavedCard, record, said, &context).await;
+            if status == StatusCode::NOT_FOUND {
+                return not_found();
+            }
+            let notice = format!("삭제하지 못했습니다. The card was not removed: {message}");
+            html(status, pages::problem(Some((&operator, csrf)), &status.as_u16().to_string(), &notice))
+        }
     }
 }

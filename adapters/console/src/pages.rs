@@ -4,8 +4,8 @@
 
 use maud::{DOCTYPE, Markup, html};
 use payments_application::ports::{
-    FeedDelivery, NotificationRow, OutboxStats, PaymentRow, PaymentStateFilter, SearchTotals, TimelineEvent,
-    UndeliveredRow,
+    FeedDelivery, NotificationRow, OutboxStats, PaymentRow, PaymentStateFilter, SavedCardRow, SearchTotals,
+    TimelineEvent, UndeliveredRow,
 };
 use payments_domain::{AuditEntry, Currency, Money, Operator, PaymentHistory, Permission, Role, Timestamp, VendorCode};
 
@@ -68,6 +68,7 @@ pub fn layout(title: &str, signed_in: Option<(&Operator, &str)>, body: Markup) -
                     @if let Some((operator, csrf)) = signed_in {
                         nav aria-label="Console" {
                             a href="/payments" { (label("결제", "Payments")) }
+                            a href="/saved-cards" { (label("저장 카드", "Saved cards")) }
                             a href="/deliveries" { (label("웹훅 전송", "Deliveries")) }
                             a href="/notifications" { (label("PG 알림", "PG notifications")) }
                             @if operator.role.allows(Permission::ManageOperators) {
@@ -552,6 +553,69 @@ pub fn deliveries(
                             }
                         }
                     }
+                }
+            }
+        },
+    )
+}
+
+/// Saved cards, by customer: their title, PG and state (never their PG
+/// key); support removes one (at the PG, where it offers that, and here).
+pub fn saved_cards(
+    operator: &Operator,
+    csrf: &str,
+    customer: &str,
+    rows: &[SavedCardRow],
+    next: Option<String>,
+    notice: Option<&str>,
+) -> Markup {
+    let can_remove = operator.role.allows(Permission::Refund);
+    layout(
+        "Saved cards",
+        Some((operator, csrf)),
+        html! {
+            h1 { (label("저장 카드", "Saved cards")) }
+            @if let Some(notice) = notice { p.notice role="status" { (notice) } }
+            form.search method="get" action="/saved-cards" role="search" {
+                (field("source_id", "고객 번호", "Customer (source.id)", customer, &[], "text"))
+                button type="submit" { (label("찾기", "Search")) }
+            }
+            @if rows.is_empty() {
+                p { (label("찾은 카드가 없습니다.", "No saved card matches.")) }
+            } @else {
+                table {
+                    thead { tr {
+                        th scope="col" { (label("등록", "Saved")) }
+                        th scope="col" { (label("고객", "Customer")) }
+                        th scope="col" { (label("이름", "Title")) }
+                        th scope="col" { "PG" }
+                        th scope="col" { (label("상태", "State")) }
+                        @if can_remove { th scope="col" { (label("작업", "Action")) } }
+                    } }
+                    tbody {
+                        @for row in rows {
+                            tr {
+                                td { (time(row.created_at)) }
+                                td { code { (row.source.schema.as_str()) "/" (row.source.table.as_str()) "/" (row.source.id.as_str()) } }
+                                td { (row.title) }
+                                td { (row.vendor.as_str()) " · " (row.store_id) }
+                                td { @match row.removed_at { Some(at) => { (label("삭제됨", "removed")) " " (time(at)) } None => { (label("사용 중", "active")) } } }
+                                @if can_remove {
+                                    td {
+                                        @if row.removed_at.is_none() {
+                                            form.inline method="post" action={ "/saved-cards/" (row.id) "/remove" } {
+                                                input type="hidden" name="csrf" value=(csrf);
+                                                button type="submit" { (label("삭제", "Remove")) }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                @if let Some(next) = next {
+                    p { a rel="next" href=(next) { (label("다음", "Next page")) } }
                 }
             }
         },

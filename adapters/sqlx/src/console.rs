@@ -8,9 +8,9 @@ use super::{Db, DbRow, IdCol, from_id, from_money, from_money_sum, id_col, money
 use async_trait::async_trait;
 use payments_application::ports::{
     AttemptRow, ConsoleQueries, NotificationRow, PaymentRow, PaymentSearch, PaymentStateFilter, RepositoryError,
-    SearchTotals, TimelineEvent, UndeliveredRow,
+    SavedCardRow, SearchTotals, TimelineEvent, UndeliveredRow,
 };
-use payments_domain::{ClientId, Currency, EventId, HistoryId, Source, Vendor};
+use payments_domain::{ClientId, Currency, EventId, HistoryId, SavedCardId, Source, Vendor};
 use sqlx::QueryBuilder;
 
 use crate::codec;
@@ -92,6 +92,46 @@ fn push_filters(query: &mut QueryBuilder<'_, Db>, search: &PaymentSearch) {
 
 #[async_trait]
 impl ConsoleQueries for Store {
+    async fn search_saved_cards(
+        &self,
+        source_id: Option<String>,
+        before: Option<SavedCardId>,
+        limit: u32,
+    ) -> Result<Vec<SavedCardRow>, RepositoryError> {
+        let mut query = QueryBuilder::<Db>::new(
+            "SELECT id, vendor_code, vendor_store_id, source_schema, source_table, source_id, title, created_at, \
+             removed_at, client_id FROM payment_reservations WHERE 1 = 1",
+        );
+        if let Some(source_id) = source_id {
+            query.push(" AND source_id = ").push_bind(source_id);
+        }
+        if let Some(before) = before {
+            query.push(" AND id < ").push_bind(id_col(before.as_uuid()));
+        }
+        query.push(" ORDER BY id DESC LIMIT ").push_bind(i64::from(limit.clamp(1, MAX_PAGE)));
+        let rows = query.build().fetch_all(&self.pool).await.map_err(db_err)?;
+        rows.iter()
+            .map(|row| {
+                let id = get_id(row, "id")?;
+                let bad = |what: &str, e: &dyn std::fmt::Display| corrupt(format!("{what} of saved card {id}"), e);
+                let text = |column: &str| get::<String>(row, column);
+                let source = Source::parse(&text("source_schema")?, &text("source_table")?, &text("source_id")?)
+                    .map_err(|e| bad("source", &e))?;
+                Ok(SavedCardRow {
+                    id: SavedCardId::from_uuid(id),
+                    vendor: text("vendor_code")?.parse().map_err(|e| bad("vendor", &e))?,
+                    store_id: text("vendor_store_id")?,
+                    source,
+                    title: text("title")?,
+                    created_at: get_ts(row, "created_at")?,
+                    removed_at: get_opt_ts(row, "removed_at")?,
+                    client: get::<Option<IdCol>>(row, "client_id")?
+                        .map_or(ClientId::LEGACY, |c| ClientId::from_uuid(from_id(c))),
+                })
+            })
+            .collect()
+    }
+
     async fn undelivered(&self, limit: u32) -> Result<Vec<UndeliveredRow>, RepositoryError> {
         let rows = sqlx::query(
             "SELECT o.event_id, o.state, o.attempts, o.due_at, e.created_at, h.id AS history_id, h.source_id, \

@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 use payments_domain::{
-    ClientId, Currency, EventId, HistoryId, Money, Source, Timestamp, Vendor, VendorCode, WebhookEvent,
+    ClientId, Currency, EventId, HistoryId, Money, SavedCardId, Source, Timestamp, Vendor, VendorCode, WebhookEvent,
 };
 
 use super::outbox::FeedDelivery;
@@ -146,9 +146,35 @@ pub struct NotificationRow {
     pub last_error: Option<String>,
 }
 
+/// A saved card as the console lists it: never its PG key (the uid of a
+/// Toss card is its billing key) nor its PG data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SavedCardRow {
+    pub id: SavedCardId,
+    pub vendor: VendorCode,
+    pub store_id: String,
+    pub source: Source,
+    pub title: String,
+    pub created_at: Timestamp,
+    pub removed_at: Option<Timestamp>,
+    pub client: ClientId,
+}
+
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait ConsoleQueries: Send + Sync {
+    /// Saved cards, newest first, of the customer `source_id` when given,
+    /// after the cursor `before`, at most `limit`.
+    ///
+    /// # Errors
+    /// `Unavailable`; `Corrupt` for a row that does not parse.
+    async fn search_saved_cards(
+        &self,
+        source_id: Option<String>,
+        before: Option<SavedCardId>,
+        limit: u32,
+    ) -> Result<Vec<SavedCardRow>, RepositoryError>;
+
     /// The events not delivered (pending, retrying, failed), oldest first,
     /// at most `limit`, with their payment's webhook URL.
     ///
