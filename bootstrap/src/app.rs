@@ -408,6 +408,9 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
                 operators: operator_service(&config, &repositories, &hasher),
                 payments: payments.clone(),
                 delivery: delivery.clone(),
+                reconcile_window: config.reconcile.window,
+                reconcile_pace: config.reconcile.pace,
+                reconcile_run: Arc::default(),
                 queries: repositories.console.clone(),
                 histories: repositories.histories.clone(),
                 // Served beyond loopback, the console sits behind TLS (a proxy).

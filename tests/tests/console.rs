@@ -18,6 +18,7 @@ payments_e2e::scenarios!(
     admins_add_reset_and_disable_operators_in_the_console,
     the_json_api_reads_what_the_pages_show_with_the_same_session,
     support_finds_a_customers_saved_card_and_removes_it_and_its_key_is_never_shown,
+    an_admin_runs_the_reconciler_and_follows_it_to_its_report,
 );
 
 /// A PortOne payment of 30,000 registered by the legacy client, 10,000 of
@@ -641,4 +642,38 @@ async fn support_finds_a_customers_saved_card_and_removes_it_and_its_key_is_neve
     let audit = admins.get("/audit").await.body;
     assert!(audit.contains("remove_saved_card") && audit.contains("ok: monthly plan"), "{audit}");
     assert!(audit.contains("refused: remove a saved card"), "{audit}");
+}
+
+async fn an_admin_runs_the_reconciler_and_follows_it_to_its_report(app: &TestApp) {
+    let order = unique("reconcile");
+    paid_and_partly_cancelled(app, &order).await;
+    let support = app.add_operator("kim@reconcile", Role::Support).await;
+    let mut supports = app.browser();
+    supports.sign_in(&support.name, &support.password, &support.code(0)).await;
+    assert_eq!(supports.get("/reconcile").await.status, 403, "admins only");
+
+    let admin = app.add_operator("lee@reconcile", Role::Admin).await;
+    let mut browser = app.browser();
+    browser.sign_in(&admin.name, &admin.password, &admin.code(0)).await;
+    let page = browser.get("/reconcile").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let started = browser.post("/reconcile", &[("csrf", page.csrf().as_str())]).await;
+    assert_eq!((started.status, started.location()), (303, Some("/reconcile")));
+    // The page follows the run (it reloads itself while running) to its report.
+    let finished = tokio::time::timeout(payments_e2e::WAIT, async {
+        loop {
+            let page = browser.get("/reconcile").await;
+            if page.body.contains("Finished") {
+                return page;
+            }
+            assert!(page.body.contains("http-equiv=\"refresh\""), "a running page reloads: {}", page.body);
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("the run ends");
+    assert!(finished.body.contains("Checked") && finished.body.contains("lee@reconcile"), "{}", finished.body);
+    assert!(!finished.body.contains("http-equiv=\"refresh\""), "a finished page stays");
+    let audit = browser.get("/audit").await.body;
+    assert!(audit.contains("ok: started") && audit.contains("ok: checked"), "{audit}");
 }

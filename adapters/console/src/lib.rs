@@ -51,11 +51,25 @@ pub struct ConsoleState {
     /// The money-safe use cases the actions go through.
     pub payments: PaymentService,
     pub delivery: DeliveryService,
+    /// The reconciler's window and pace, as the periodic runs use them.
+    pub reconcile_window: std::time::Duration,
+    pub reconcile_pace: std::time::Duration,
+    /// The run an admin started on this instance, if any.
+    pub reconcile_run: Arc<std::sync::Mutex<Option<ReconcileRun>>>,
     pub queries: Arc<dyn ConsoleQueries>,
     pub histories: Arc<dyn HistoryRepository>,
     /// Mark the cookie `Secure` (the console is served beyond loopback,
     /// behind TLS).
     pub secure_cookies: bool,
+}
+
+/// A reconciliation an admin started from the console.
+#[derive(Debug, Clone)]
+pub struct ReconcileRun {
+    pub by: String,
+    pub started_at: chrono::DateTime<chrono::Utc>,
+    /// When it ended, and what it did (or why it failed).
+    pub finished: Option<(chrono::DateTime<chrono::Utc>, Result<payments_application::ReconcileReport, String>)>,
 }
 
 /// The console's routes, with the security headers every answer carries.
@@ -74,6 +88,7 @@ pub fn endpoint(state: ConsoleState) -> impl Endpoint {
         .at("/deliveries/redeliver", post(redeliver_host))
         .at("/notifications", get(notifications))
         .at("/saved-cards", get(saved_cards))
+        .at("/reconcile", get(reconcile_page).post(reconcile_now))
         .at("/saved-cards/:id/remove", post(remove_saved_card))
         .at("/operators", get(operators).post(add_operator))
         .at("/operators/disable", post(disable_operator))
@@ -1077,4 +1092,65 @@ async fn remove_saved_card(
             html(status, pages::problem(Some((&operator, csrf)), &status.as_u16().to_string(), &notice))
         }
     }
+}
+
+#[handler]
+async fn reconcile_page(state: State<'_>, request: &Request) -> Response {
+    let (operator, session) = match viewing(&state, request, Permission::Reconcile, "see the reconciler").await {
+        Ok(found) => found,
+        Err(answer) => return answer,
+    };
+    let run = state.reconcile_run.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+    let last = state.payments.last_reconciliation();
+    let page = pages::reconcile(&operator, &session.csrf_token, last, run.as_ref(), state.reconcile_window, None);
+    html(StatusCode::OK, page)
+}
+
+#[handler]
+async fn reconcile_now(state: State<'_>, request: &Request, Form(form): Form<CsrfForm>) -> Response {
+    let (operator, session) =
+        match acting(&state, request, &form.csrf, Permission::Reconcile, "run the reconciler").await {
+            Ok(found) => found,
+            Err(answer) => return answer,
+        };
+    let context = context(request);
+    {
+        let mut run = state.reconcile_run.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if run.as_ref().is_some_and(|r| r.finished.is_none()) {
+            let current = run.clone();
+            drop(run);
+            let notice = Some("이미 실행 중입니다. A run is already in progress.");
+            let last = state.payments.last_reconciliation();
+            let window = state.reconcile_window;
+            let page = pages::reconcile(&operator, &session.csrf_token, last, current.as_ref(), window, notice);
+            return html(StatusCode::CONFLICT, page);
+        }
+        *run = Some(ReconcileRun { by: operator.name.to_string(), started_at: chrono::Utc::now(), finished: None });
+    }
+    state.operators.audit(Some(&operator), AuditAction::Reconcile, None, "ok: started".into(), &context).await;
+    // The run outlives this request (a page reloads to follow it).
+    let state = Arc::clone(&state);
+    tokio::spawn(async move {
+        let window = chrono::Duration::from_std(state.reconcile_window).unwrap_or(chrono::Duration::days(7));
+        let options = payments_application::ReconcileOptions {
+            since: payments_domain::to_millis(chrono::Utc::now() - window),
+            dry_run: false,
+            limit: 100_000,
+            pace: state.reconcile_pace,
+        };
+        let outcome = state.payments.reconcile(options).await.map_err(|e| e.to_string());
+        let said = match &outcome {
+            Ok(report) => format!(
+                "ok: checked {} drifted {} fixed {} failed {}",
+                report.checked, report.drifted, report.fixed, report.failed
+            ),
+            Err(error) => format!("failed: {error}"),
+        };
+        state.operators.audit(Some(&operator), AuditAction::Reconcile, None, said, &context).await;
+        let mut run = state.reconcile_run.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(run) = run.as_mut() {
+            run.finished = Some((chrono::Utc::now(), outcome));
+        }
+    });
+    redirect("/reconcile")
 }

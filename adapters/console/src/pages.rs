@@ -74,6 +74,9 @@ pub fn layout(title: &str, signed_in: Option<(&Operator, &str)>, body: Markup) -
                             @if operator.role.allows(Permission::ManageOperators) {
                                 a href="/operators" { (label("운영자", "Operators")) }
                             }
+                            @if operator.role.allows(Permission::Reconcile) {
+                                a href="/reconcile" { (label("대사", "Reconciler")) }
+                            }
                             @if operator.role.allows(Permission::ReadAudit) {
                                 a href="/audit" { (label("감사 기록", "Audit log")) }
                             }
@@ -620,6 +623,78 @@ pub fn saved_cards(
             }
         },
     )
+}
+
+fn report_facts(report: &payments_application::ReconcileReport) -> Markup {
+    html! {
+        dl.facts {
+            dt { (label("확인", "Checked")) } dd { (report.checked) }
+            dt { (label("차이", "Drifted")) } dd { (report.drifted) }
+            dt { (label("반영", "Fixed")) } dd { (report.fixed) }
+            dt { (label("실패", "Failed")) } dd { (report.failed) }
+            dt { (label("미확정 취소 정리", "Cancels settled")) } dd { (report.intents.settled) " / " (report.intents.checked) }
+            dt { (label("주문 완료", "Orders completed")) } dd { (report.orders.completed) " / " (report.orders.checked) }
+        }
+    }
+}
+
+/// The reconciler (admin): the last run on this instance and the run an
+/// admin started here, followed by reloading while it runs.
+pub fn reconcile(
+    operator: &Operator,
+    csrf: &str,
+    last: Option<(Timestamp, payments_application::ReconcileReport)>,
+    run: Option<&crate::ReconcileRun>,
+    window: std::time::Duration,
+    notice: Option<&str>,
+) -> Markup {
+    let running = run.is_some_and(|r| r.finished.is_none());
+    let body = html! {
+        h1 { (label("대사", "Reconciler")) }
+        @if let Some(notice) = notice { p.notice role="status" { (notice) } }
+        p {
+            (label("결제되지 않은 모든 결제와 최근 변경된 결제를 PG에서 다시 읽어 차이를 기록합니다.",
+                   "Re-reads at their PG every payment not paid yet and those changed in the last"))
+            " " (window.as_secs() / 3600) " h."
+        }
+        @if let Some(run) = run {
+            section {
+                h2 { (label("콘솔에서 시작한 실행", "Run started from the console")) }
+                p { (run.by) " · " (time(run.started_at)) }
+                @match &run.finished {
+                    None => {
+                        p role="status" aria-live="polite" {
+                            (label("실행 중", "Running")) ": "
+                            (chrono::Utc::now().signed_duration_since(run.started_at).num_seconds()) " s "
+                            (label("(이 페이지는 2초마다 새로 고침됩니다)", "(this page reloads every 2 s)"))
+                        }
+                    }
+                    Some((at, Ok(report))) => { p { (label("완료", "Finished")) " " (time(*at)) } (report_facts(report)) }
+                    Some((at, Err(error))) => { p.notice role="alert" { (label("실패", "Failed")) " " (time(*at)) ": " (error) } }
+                }
+            }
+        }
+        @if let Some((at, report)) = last {
+            section {
+                h2 { (label("이 서버의 마지막 실행", "Last run on this instance")) }
+                p { (time(at)) }
+                (report_facts(&report))
+            }
+        }
+        @if !running {
+            form.action method="post" action="/reconcile" {
+                input type="hidden" name="csrf" value=(csrf);
+                button type="submit" { (label("지금 실행", "Run now")) }
+            }
+        }
+    };
+    let page = layout("Reconciler", Some((operator, csrf)), body);
+    if !running {
+        return page;
+    }
+    // While it runs, the page reloads itself (no script: a meta refresh).
+    let text = page.into_string().replacen("<head>", "<head><meta http-equiv=\"refresh\" content=\"2\">", 1);
+    maud::PreEscaped(text)
 }
 
 /// The PG notifications not processed yet or given up, and the inbox's size.
