@@ -510,6 +510,15 @@ impl OperatorService {
         }
     }
 
+    /// What operators did to `record` (`history:<id>`), oldest first: the
+    /// operator actions of a payment's timeline.
+    ///
+    /// # Errors
+    /// Storage.
+    pub async fn audit_of(&self, record: &str) -> Result<Vec<AuditEntry>, OperatorError> {
+        Ok(self.repository.audit_of(record, 500).await?)
+    }
+
     /// The newest audit entries before `before`, newest first.
     ///
     /// # Errors

@@ -252,6 +252,10 @@ async fn support_refunds_part_once_rereads_and_redelivers_and_a_viewer_cannot(ap
     assert!(refused.body.contains("changed since this page was shown") && refused.body.contains("10,000 KRW"));
     assert_eq!(cancelled_at_the_pg(app, &uid).await, serde_json::json!(20_000));
 
+    // The payment's page says what operators did to it.
+    let page = browser.get(&path).await.body;
+    assert!(page.contains("What operators did") && page.contains("kim@refunds: refund"), "{page}");
+
     // Re-read now; deliver the refund's event again.
     let reread = browser.post(&format!("{path}/reread"), &[("csrf", &csrf)]).await;
     assert_eq!((reread.status, reread.location()), (303, Some(format!("{path}?done=reread").as_str())));

@@ -445,21 +445,14 @@ async fn payment(
         )
     };
     let Ok(id) = uuid::Uuid::parse_str(&id).map(HistoryId::from_uuid) else { return not_found() };
-    let context = context(request);
-    let history = match state.histories.find_by_id(id).await {
-        Ok(Some(stored)) => stored.history,
-        Ok(None) => return not_found(),
-        Err(error) => return failed(Some((&operator, csrf)), error.into()),
-    };
-    let timeline = match state.queries.payment_timeline(id, TIMELINE).await {
-        Ok(timeline) => timeline,
-        Err(error) => return failed(Some((&operator, csrf)), error.into()),
-    };
-    let record = Some(format!("history:{id}"));
-    state.operators.audit(Some(&operator), AuditAction::ViewPayment, record, "ok".into(), &context).await;
     let actions =
         pages::Actions { key: fresh_key(), notice: query.done.as_deref().map(done_notice), ..Default::default() };
-    html(StatusCode::OK, pages::payment(&operator, csrf, &history, &timeline, &actions))
+    let page = payment_again(&state, &operator, csrf, id, StatusCode::OK, actions).await;
+    if page.status() == StatusCode::OK {
+        let record = Some(format!("history:{id}"));
+        state.operators.audit(Some(&operator), AuditAction::ViewPayment, record, "ok".into(), &context(request)).await;
+    }
+    page
 }
 
 /// A fresh idempotency key for a page's refund form.
@@ -596,11 +589,18 @@ async fn payment_again(
         }
         Err(error) => return failed(Some((operator, csrf)), error.into()),
     };
-    let timeline = match state.queries.payment_timeline(id, TIMELINE).await {
+    let record = format!("history:{id}");
+    let (timeline, done) =
+        tokio::join!(state.queries.payment_timeline(id, TIMELINE), state.operators.audit_of(&record));
+    let timeline = match timeline {
         Ok(timeline) => timeline,
         Err(error) => return failed(Some((operator, csrf)), error.into()),
     };
-    html(status, pages::payment(operator, csrf, &history, &timeline, &actions))
+    let done = match done {
+        Ok(done) => done,
+        Err(error) => return failed(Some((operator, csrf)), error),
+    };
+    html(status, pages::payment(operator, csrf, &history, &timeline, &done, &actions))
 }
 
 /// The status and message of a refused action.

@@ -393,6 +393,7 @@ pub fn payment(
     csrf: &str,
     history: &PaymentHistory,
     timeline: &[TimelineEvent],
+    done_by_operators: &[AuditEntry],
     actions: &Actions,
 ) -> Markup {
     let currency = history.currency();
@@ -453,6 +454,14 @@ pub fn payment(
                 (reread_form(history, csrf))
             }
             h2 { (label("타임라인", "Timeline")) }
+            @if !done_by_operators.is_empty() {
+                h3 { (label("운영자 작업", "What operators did")) }
+                ul.operator-actions {
+                    @for entry in done_by_operators {
+                        li { time { (time(entry.at)) } " " (entry.actor) ": " (entry.action.as_str()) " — " (entry.outcome) }
+                    }
+                }
+            }
             ol.timeline {
                 li { time { (time(history.created_at())) } " " (label("등록", "registered")) }
                 @for item in timeline {

@@ -263,6 +263,18 @@ impl OperatorRepository for Store {
         Ok(())
     }
 
+    async fn audit_of(&self, record: &str, limit: u32) -> Result<Vec<AuditEntry>, RepositoryError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {AUDIT_COLUMNS} FROM payment_operator_audit WHERE record = $1 ORDER BY id LIMIT $2"
+        ))
+        .bind(record)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        rows.iter().map(audit_row).collect()
+    }
+
     async fn purge_audit_before(&self, cutoff: Timestamp) -> Result<u64, RepositoryError> {
         let purged = sqlx::query("DELETE FROM payment_operator_audit WHERE at < $1")
             .bind(ts_col(cutoff))

@@ -121,6 +121,13 @@ pub trait OperatorRepository: Send + Sync {
     /// `Unavailable`.
     async fn append_audit(&self, entry: &AuditEntry) -> Result<(), RepositoryError>;
 
+    /// The audit entries about `record` (`history:<id>`, ...), oldest first,
+    /// at most `limit`.
+    ///
+    /// # Errors
+    /// `Unavailable`; `Corrupt` for a row that does not parse.
+    async fn audit_of(&self, record: &str, limit: u32) -> Result<Vec<AuditEntry>, RepositoryError>;
+
     /// Deletes the audit entries older than `cutoff` (only when a retention
     /// is configured: the default keeps them forever); how many.
     ///
