@@ -408,6 +408,7 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
                 operators: operator_service(&config, &repositories, &hasher),
                 payments: payments.clone(),
                 delivery: delivery.clone(),
+                clients: client_service(&config, &repositories),
                 reconcile_window: config.reconcile.window,
                 reconcile_pace: config.reconcile.pace,
                 reconcile_run: Arc::default(),

@@ -184,12 +184,14 @@ pub enum AuditAction {
     OperatorAdded,
     OperatorDisabled,
     OperatorReset,
+    /// A client (a backend's API key) revoked.
+    ClientRevoked,
     /// An action the operator's role does not allow, or a forged form.
     Forbidden,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 15] = [
+    pub const ALL: [AuditAction; 16] = [
         AuditAction::Login,
         AuditAction::LoginFailed,
         AuditAction::Logout,
@@ -204,6 +206,7 @@ impl AuditAction {
         AuditAction::OperatorAdded,
         AuditAction::OperatorDisabled,
         AuditAction::OperatorReset,
+        AuditAction::ClientRevoked,
         AuditAction::Forbidden,
     ];
 
@@ -223,6 +226,7 @@ impl AuditAction {
             AuditAction::OperatorAdded => "operator_added",
             AuditAction::OperatorDisabled => "operator_disabled",
             AuditAction::OperatorReset => "operator_reset",
+            AuditAction::ClientRevoked => "client_revoked",
             AuditAction::Forbidden => "forbidden",
         }
     }

@@ -19,6 +19,7 @@ payments_e2e::scenarios!(
     the_json_api_reads_what_the_pages_show_with_the_same_session,
     support_finds_a_customers_saved_card_and_removes_it_and_its_key_is_never_shown,
     an_admin_runs_the_reconciler_and_follows_it_to_its_report,
+    an_admin_revokes_a_client_and_its_key_is_refused_at_once,
 );
 
 /// A PortOne payment of 30,000 registered by the legacy client, 10,000 of
@@ -680,4 +681,29 @@ async fn an_admin_runs_the_reconciler_and_follows_it_to_its_report(app: &TestApp
     assert!(!finished.body.contains("http-equiv=\"refresh\""), "a finished page stays");
     let audit = browser.get("/audit").await.body;
     assert!(audit.contains("ok: started") && audit.contains("ok: checked"), "{audit}");
+}
+
+async fn an_admin_revokes_a_client_and_its_key_is_refused_at_once(app: &TestApp) {
+    let client = app.add_client("orders service", "all").await;
+    let admin = app.add_operator("jung@clients", Role::Admin).await;
+    let mut browser = app.browser();
+    browser.sign_in(&admin.name, &admin.password, &admin.code(0)).await;
+    let page = browser.get("/clients").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("orders service") && page.body.contains(&client.id.to_string()));
+    assert!(!page.body.contains(&client.api_key) && !page.body.contains("whsec_"), "no key or secret shown");
+    let revoked = browser.post(&format!("/clients/{}/revoke", client.id), &[("csrf", page.csrf().as_str())]).await;
+    assert_eq!((revoked.status, revoked.location()), (303, Some("/clients?done=revoked")), "{}", revoked.body);
+    let refused = client.client.get_history(&payments_e2e::accessor("any")).await;
+    assert_eq!(payments_e2e::assert_status(refused, 401).code(), Some("UNAUTHENTICATED"));
+    assert!(browser.get("/clients").await.body.contains("revoked"));
+    let again = browser.post(&format!("/clients/{}/revoke", client.id), &[("csrf", page.csrf().as_str())]).await;
+    assert_eq!(again.status, 404, "revoked once");
+
+    let support = app.add_operator("kim@clients", Role::Support).await;
+    let mut supports = app.browser();
+    supports.sign_in(&support.name, &support.password, &support.code(0)).await;
+    assert_eq!(supports.get("/clients").await.status, 403);
+    let audit = browser.get("/audit").await.body;
+    assert!(audit.contains("client_revoked") && audit.contains(&format!("client:{}", client.id)), "{audit}");
 }

@@ -51,6 +51,8 @@ pub struct ConsoleState {
     /// The money-safe use cases the actions go through.
     pub payments: PaymentService,
     pub delivery: DeliveryService,
+    /// The backends' clients (admins list and revoke them).
+    pub clients: payments_application::ClientService,
     /// The reconciler's window and pace, as the periodic runs use them.
     pub reconcile_window: std::time::Duration,
     pub reconcile_pace: std::time::Duration,
@@ -89,6 +91,8 @@ pub fn endpoint(state: ConsoleState) -> impl Endpoint {
         .at("/notifications", get(notifications))
         .at("/saved-cards", get(saved_cards))
         .at("/reconcile", get(reconcile_page).post(reconcile_now))
+        .at("/clients", get(clients_page))
+        .at("/clients/:id/revoke", post(revoke_client))
         .at("/saved-cards/:id/remove", post(remove_saved_card))
         .at("/operators", get(operators).post(add_operator))
         .at("/operators/disable", post(disable_operator))
@@ -1153,4 +1157,59 @@ async fn reconcile_now(state: State<'_>, request: &Request, Form(form): Form<Csr
         }
     });
     redirect("/reconcile")
+}
+
+#[handler]
+async fn clients_page(state: State<'_>, request: &Request, Query(query): Query<NoticeQuery>) -> Response {
+    let (operator, session) = match viewing(&state, request, Permission::ManageOperators, "see the clients").await {
+        Ok(found) => found,
+        Err(answer) => return answer,
+    };
+    let csrf = session.csrf_token.as_str();
+    match state.clients.list().await {
+        Ok(all) => {
+            let notice = query.done.map(|_| "클라이언트를 폐기했습니다. The client is revoked: its key answers 401.");
+            html(StatusCode::OK, pages::clients(&operator, csrf, &all, notice))
+        }
+        Err(error) => failed(Some((&operator, csrf)), OperatorError::Unavailable(error.to_string())),
+    }
+}
+
+#[handler]
+async fn revoke_client(
+    state: State<'_>,
+    request: &Request,
+    Path(id): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let (operator, session) =
+        match acting(&state, request, &form.csrf, Permission::ManageOperators, "revoke a client").await {
+            Ok(found) => found,
+            Err(answer) => return answer,
+        };
+    let csrf = session.csrf_token.as_str();
+    let not_found = || {
+        html(
+            StatusCode::NOT_FOUND,
+            pages::problem(Some((&operator, csrf)), "404", "그런 클라이언트가 없습니다. There is no such client."),
+        )
+    };
+    let Ok(id) = uuid::Uuid::parse_str(&id).map(payments_domain::ClientId::from_uuid) else { return not_found() };
+    let record = Some(format!("client:{id}"));
+    let context = context(request);
+    match state.clients.revoke(id).await {
+        Ok(_) => {
+            state.operators.audit(Some(&operator), AuditAction::ClientRevoked, record, "ok".into(), &context).await;
+            redirect("/clients?done=revoked")
+        }
+        Err(error) => {
+            let (status, message) = refusal(&error);
+            let said = format!("refused: {message}");
+            state.operators.audit(Some(&operator), AuditAction::ClientRevoked, record, said, &context).await;
+            if status == StatusCode::NOT_FOUND {
+                return not_found();
+            }
+            html(status, pages::problem(Some((&operator, csrf)), &status.as_u16().to_string(), &message))
+        }
+    }
 }

@@ -74,6 +74,9 @@ pub fn layout(title: &str, signed_in: Option<(&Operator, &str)>, body: Markup) -
                             @if operator.role.allows(Permission::ManageOperators) {
                                 a href="/operators" { (label("운영자", "Operators")) }
                             }
+                            @if operator.role.allows(Permission::ManageOperators) {
+                                a href="/clients" { (label("클라이언트", "Clients")) }
+                            }
                             @if operator.role.allows(Permission::Reconcile) {
                                 a href="/reconcile" { (label("대사", "Reconciler")) }
                             }
@@ -704,6 +707,56 @@ pub fn reconcile(
     // While it runs, the page reloads itself (no script: a meta refresh).
     let text = page.into_string().replacen("<head>", "<head><meta http-equiv=\"refresh\" content=\"2\">", 1);
     maud::PreEscaped(text)
+}
+
+/// The backends' clients (admin): who calls with which scopes; revoke one.
+/// No key or secret is shown (they were shown once, by the command line).
+pub fn clients(operator: &Operator, csrf: &str, all: &[payments_domain::Client], notice: Option<&str>) -> Markup {
+    layout(
+        "Clients",
+        Some((operator, csrf)),
+        html! {
+            h1 { (label("클라이언트", "Clients")) }
+            @if let Some(notice) = notice { p.notice role="status" { (notice) } }
+            p { (label("추가와 키 교체는 명령줄에서 합니다", "Add clients and rotate their keys on the command line:")) " " code { "payments clients" } }
+            @if all.is_empty() {
+                p { (label("클라이언트가 없습니다 (레거시 키만 사용).", "No client: every backend uses the legacy key.")) }
+            } @else {
+                table {
+                    thead { tr {
+                        th scope="col" { (label("이름", "Name")) }
+                        th scope="col" { "ID" }
+                        th scope="col" { (label("권한", "Scopes")) }
+                        th scope="col" { (label("본문", "Bodies")) }
+                        th scope="col" { (label("만든 시각", "Created")) }
+                        th scope="col" { (label("상태", "State")) }
+                    } }
+                    tbody {
+                        @for client in all {
+                            tr {
+                                td { (client.name.as_str()) }
+                                td { code { (client.id) } }
+                                td { (client.scopes.to_text()) }
+                                td { @if client.plain_json { "JSON" } @else { "AES" } }
+                                td { (time(client.created_at)) }
+                                td {
+                                    @match client.revoked_at {
+                                        Some(at) => { (label("폐기됨", "revoked")) " " (time(at)) }
+                                        None => {
+                                            form.inline method="post" action={ "/clients/" (client.id) "/revoke" } {
+                                                input type="hidden" name="csrf" value=(csrf);
+                                                button type="submit" { (label("폐기", "Revoke")) }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        },
+    )
 }
 
 /// The PG notifications not processed yet or given up, and the inbox's size.
