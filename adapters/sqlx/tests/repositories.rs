@@ -65,6 +65,30 @@ async fn sqlite_upgrade_to_sources_per_client_keeps_every_row() {
     db.cleanup().await;
 }
 
+/// A SQLite database holding a row that refers to nothing (written with its
+/// foreign keys off, as a hand repair might) still migrates and starts: the
+/// check after the migrations counts only what they left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_dangling_rows_of_its_own_do_not_stop_it_from_migrating_or_starting() {
+    let db = harness::sqlite_migrated_before(Some(SOURCES_PER_CLIENT)).await;
+    let Database::Sqlite(pool) = &db.db else { unreachable!("a SQLite database") };
+    let mut conn = pool.acquire().await.unwrap();
+    sqlx::query("PRAGMA foreign_keys = OFF").execute(&mut *conn).await.unwrap();
+    sqlx::query(
+        "INSERT INTO payment_history_cancels (id, payment_history_id, cancel_key, added_revision, amount, reason, \
+         data, created_at) VALUES ('c-1', 'no-such-payment', 'k', 1, '1', 'r', 'x', 1)",
+    )
+    .execute(&mut *conn)
+    .await
+    .unwrap();
+    sqlx::query("PRAGMA foreign_keys = ON").execute(&mut *conn).await.unwrap();
+    drop(conn);
+    db.db.migrate().await.expect("the migrations add no dangling row: applied");
+    db.db.migrate().await.expect("nothing to apply: not scanned, not refused");
+    assert_eq!(db.count("payment_history_cancels").await, 1, "its row is left as it was");
+    db.cleanup().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_upgrade_to_sources_per_client_keeps_every_row() {
     let test = "postgres_upgrade_to_sources_per_client_keeps_every_row";
