@@ -18,7 +18,7 @@ use payments_application::ports::{
     ConsoleQueries, HistoryRepository, OperatorSession, PaymentSearch, PaymentStateFilter,
 };
 use payments_application::{
-    AppError, CancelAsk, Cause, DeliveryService, OperatorError, OperatorService, PaymentService, RequestContext,
+    AppError, CancelAsk, DeliveryService, OperatorError, OperatorService, PaymentService, RequestContext,
 };
 use payments_domain::{
     AuditAction, AuditEntry, AuditId, HistoryId, Money, Operator, Permission, Role, SavedCardId, VendorCode,
@@ -442,13 +442,7 @@ async fn payment(
         Err(answer) => return answer,
     };
     let csrf = session.csrf_token.as_str();
-    let not_found = || {
-        html(
-            StatusCode::NOT_FOUND,
-            pages::problem(Some((&operator, csrf)), "404", "그런 결제가 없습니다. There is no such payment."),
-        )
-    };
-    let Ok(id) = uuid::Uuid::parse_str(&id).map(HistoryId::from_uuid) else { return not_found() };
+    let Some(id) = record_id::<HistoryId>(&id) else { return not_found_page(&operator, csrf, "결제", "payment") };
     let actions =
         pages::Actions { key: fresh_key(), notice: query.done.as_deref().map(done_notice), ..Default::default() };
     let page = payment_again(&state, &operator, csrf, id, StatusCode::OK, actions).await;
@@ -586,10 +580,7 @@ async fn payment_again(
     let history = match state.histories.find_by_id(id).await {
         Ok(Some(stored)) => stored.history,
         Ok(None) => {
-            return html(
-                StatusCode::NOT_FOUND,
-                pages::problem(Some((operator, csrf)), "404", "그런 결제가 없습니다. There is no such payment."),
-            );
+            return not_found_page(operator, csrf, "결제", "payment");
         }
         Err(error) => return failed(Some((operator, csrf)), error.into()),
     };
@@ -607,19 +598,22 @@ async fn payment_again(
     html(status, pages::payment(operator, csrf, &history, &timeline, &done, &actions))
 }
 
-/// The status and message of a refused action.
+/// The 404 page of a record that does not exist (`ko`, `en`: what it is).
+fn not_found_page(operator: &Operator, csrf: &str, ko: &str, en: &str) -> Response {
+    let message = format!("그런 {ko}가 없습니다. There is no such {en}.");
+    html(StatusCode::NOT_FOUND, pages::problem(Some((operator, csrf)), "404", &message))
+}
+
+/// A record id from a path segment (`None`: not an id, so no such record).
+fn record_id<T: From<uuid::Uuid>>(text: &str) -> Option<T> {
+    uuid::Uuid::parse_str(text).ok().map(T::from)
+}
+
+/// The status and message of a refused action: the status the API answers
+/// for the same cause (its one table, `payments_http::status_of`).
 fn refusal(error: &AppError) -> (StatusCode, String) {
-    let status = match error.cause() {
-        Cause::RecordNotFound => StatusCode::NOT_FOUND,
-        Cause::CancelInProgress | Cause::ConcurrentChange | Cause::IdempotencyKeyReused => StatusCode::CONFLICT,
-        Cause::PgTimeout => StatusCode::GATEWAY_TIMEOUT,
-        Cause::PgBusy | Cause::PgUnavailable | Cause::PgBadAnswer | Cause::StorageUnavailable | Cause::ServerBusy => {
-            StatusCode::SERVICE_UNAVAILABLE
-        }
-        Cause::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-        _ => StatusCode::UNPROCESSABLE_ENTITY,
-    };
-    (status, error.to_string())
+    let status = payments_http::status_of(payments_wire::ErrorCode::from(error.cause()));
+    (StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), error.to_string())
 }
 
 #[handler]
@@ -629,11 +623,8 @@ async fn refund(state: State<'_>, request: &Request, Path(id): Path<String>, For
         Err(answer) => return answer,
     };
     let csrf = session.csrf_token.as_str();
-    let Ok(id) = uuid::Uuid::parse_str(&id).map(HistoryId::from_uuid) else {
-        return html(
-            StatusCode::NOT_FOUND,
-            pages::problem(Some((&operator, csrf)), "404", "그런 결제가 없습니다. There is no such payment."),
-        );
+    let Some(id) = record_id::<HistoryId>(&id) else {
+        return not_found_page(&operator, csrf, "결제", "payment");
     };
     let typed = |notice: Option<String>, errors| pages::Actions {
         key: fresh_key(),
@@ -699,11 +690,8 @@ async fn reread(state: State<'_>, request: &Request, Path(id): Path<String>, For
         Err(answer) => return answer,
     };
     let csrf = session.csrf_token.as_str();
-    let Ok(id) = uuid::Uuid::parse_str(&id).map(HistoryId::from_uuid) else {
-        return html(
-            StatusCode::NOT_FOUND,
-            pages::problem(Some((&operator, csrf)), "404", "그런 결제가 없습니다. There is no such payment."),
-        );
+    let Some(id) = record_id::<HistoryId>(&id) else {
+        return not_found_page(&operator, csrf, "결제", "payment");
     };
     let context = context(request);
     let record = Some(format!("history:{id}"));
@@ -739,13 +727,8 @@ async fn redeliver(
             Err(answer) => return answer,
         };
     let csrf = session.csrf_token.as_str();
-    let not_found = || {
-        html(
-            StatusCode::NOT_FOUND,
-            pages::problem(Some((&operator, csrf)), "404", "그런 이벤트가 없습니다. There is no such event."),
-        )
-    };
-    let Ok(event) = uuid::Uuid::parse_str(&id).map(payments_domain::EventId::from_uuid) else { return not_found() };
+    let not_found = || not_found_page(&operator, csrf, "이벤트", "event");
+    let Some(event) = record_id::<payments_domain::EventId>(&id) else { return not_found() };
     let context = context(request);
     let record = Some(format!("event:{event}"));
     let history = match state.queries.event_payment(event).await {
@@ -783,7 +766,7 @@ async fn audit(state: State<'_>, request: &Request, Query(query): Query<AuditQue
         Err(answer) => return answer,
     };
     let csrf = session.csrf_token.as_str();
-    let before = query.before.as_deref().and_then(|b| uuid::Uuid::parse_str(b).ok()).map(AuditId::from_uuid);
+    let before = query.before.as_deref().and_then(record_id::<AuditId>);
     let mut entries = match state.operators.audit_page(before, AUDIT_PAGE + 1).await {
         Ok(entries) => entries,
         Err(error) => return failed(Some((&operator, csrf)), error),
@@ -798,10 +781,10 @@ fn css() -> Response {
     Response::builder().content_type("text/css; charset=utf-8").body(pages::CSS)
 }
 
-/// The host of a webhook URL (the URL itself when it has none).
-fn host_of(url: &str) -> String {
-    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
-    rest.split(['/', '?', '#']).next().unwrap_or(rest).rsplit('@').next().unwrap_or(rest).to_owned()
+/// The receiver a webhook URL names, as deliveries are grouped and
+/// throttled: its host and port (the domain's `WebhookUrl::host`, `port`).
+fn host_of(url: &payments_domain::WebhookUrl) -> String {
+    format!("{}:{}", url.host(), url.port())
 }
 
 /// The undelivered events grouped by host, the host with the oldest first.
@@ -1037,7 +1020,7 @@ async fn saved_cards(state: State<'_>, request: &Request, Query(query): Query<Sa
     };
     let csrf = session.csrf_token.as_str();
     let customer = query.source_id.as_deref().map(str::trim).filter(|c| !c.is_empty()).map(str::to_owned);
-    let before = query.before.as_deref().and_then(|b| uuid::Uuid::parse_str(b).ok()).map(SavedCardId::from_uuid);
+    let before = query.before.as_deref().and_then(record_id::<SavedCardId>);
     let mut rows = match state.queries.search_saved_cards(customer.clone(), before, PAGE + 1).await {
         Ok(rows) => rows,
         Err(error) => return failed(Some((&operator, csrf)), error.into()),
@@ -1069,13 +1052,8 @@ async fn remove_saved_card(
         Err(answer) => return answer,
     };
     let csrf = session.csrf_token.as_str();
-    let not_found = || {
-        html(
-            StatusCode::NOT_FOUND,
-            pages::problem(Some((&operator, csrf)), "404", "그런 카드가 없습니다. There is no such card."),
-        )
-    };
-    let Ok(id) = uuid::Uuid::parse_str(&id).map(SavedCardId::from_uuid) else { return not_found() };
+    let not_found = || not_found_page(&operator, csrf, "카드", "card");
+    let Some(id) = record_id::<SavedCardId>(&id) else { return not_found() };
     let record = Some(format!("reservation:{id}"));
     let context = context(request);
     match state.payments.remove_saved_card_by_operator(id).await {
@@ -1188,13 +1166,8 @@ async fn revoke_client(
             Err(answer) => return answer,
         };
     let csrf = session.csrf_token.as_str();
-    let not_found = || {
-        html(
-            StatusCode::NOT_FOUND,
-            pages::problem(Some((&operator, csrf)), "404", "그런 클라이언트가 없습니다. There is no such client."),
-        )
-    };
-    let Ok(id) = uuid::Uuid::parse_str(&id).map(payments_domain::ClientId::from_uuid) else { return not_found() };
+    let not_found = || not_found_page(&operator, csrf, "클라이언트", "client");
+    let Some(id) = record_id::<payments_domain::ClientId>(&id) else { return not_found() };
     let record = Some(format!("client:{id}"));
     let context = context(request);
     match state.clients.revoke(id).await {

@@ -150,7 +150,8 @@ impl ConsoleQueries for Store {
                     event: EventId::from_uuid(get_id(row, "event_id")?),
                     history: HistoryId::from_uuid(get_id(row, "history_id")?),
                     source_id: get(row, "source_id")?,
-                    webhook_url: get(row, "webhook_url")?,
+                    webhook_url: payments_domain::WebhookUrl::parse(get::<String>(row, "webhook_url")?)
+                        .map_err(|e| corrupt("a payment's webhook URL", e))?,
                     failed: get::<String>(row, "state")? == "failed",
                     attempts: count(row, "attempts")?,
                     due_at: get_ts(row, "due_at")?,

@@ -126,7 +126,7 @@ pub struct UndeliveredRow {
     pub event: EventId,
     pub history: HistoryId,
     pub source_id: String,
-    pub webhook_url: String,
+    pub webhook_url: payments_domain::WebhookUrl,
     /// `true`: its schedule ran out; `false`: pending or retrying.
     pub failed: bool,
     pub attempts: u32,
