@@ -11,6 +11,7 @@ use payments_domain::{
 use rand::RngCore;
 
 use crate::keys::lookup_digest;
+use crate::policy::PasswordPolicy;
 use crate::ports::{
     Clock, IdGenerator, OperatorRepository, OperatorSession, PasswordAttempts, PasswordHasher, PasswordRecord,
     RepositoryError, SecondFactor, StoredOperator,
@@ -68,13 +69,9 @@ impl From<payments_domain::DomainError> for OperatorError {
 pub struct ConsolePolicy {
     /// A session unused this long has ended.
     pub idle: Duration,
-    /// Wrong sign-ins in `window` before the name is locked.
-    pub max_failures: u32,
-    pub window: Duration,
-    pub first_lock: Duration,
-    pub max_lock: Duration,
-    /// Fewest characters of an operator's password.
-    pub min_password_chars: usize,
+    /// Operators' passwords: their fewest characters, and the lockouts of
+    /// wrong sign-ins (the same mechanism as a record's passwords).
+    pub passwords: PasswordPolicy,
     /// How long audit entries are kept; `None` (the default): forever.
     pub audit_retention: Option<Duration>,
 }
@@ -83,11 +80,7 @@ impl Default for ConsolePolicy {
     fn default() -> Self {
         Self {
             idle: Duration::from_secs(15 * 60),
-            max_failures: 5,
-            window: Duration::from_secs(15 * 60),
-            first_lock: Duration::from_secs(60),
-            max_lock: Duration::from_secs(3600),
-            min_password_chars: 12,
+            passwords: PasswordPolicy { min_chars: 12, ..PasswordPolicy::default() },
             audit_retention: None,
         }
     }
@@ -177,7 +170,7 @@ impl OperatorService {
 
     fn password(&self, given: Option<String>) -> Result<(Password, String), OperatorError> {
         let text = given.unwrap_or_else(generated_password);
-        let min = self.policy.min_password_chars;
+        let min = self.policy.passwords.min_chars;
         if text.chars().count() < min {
             return Err(OperatorError::Invalid {
                 field: "password",
@@ -358,10 +351,10 @@ impl OperatorService {
     }
 
     async fn count_failure(&self, record: PasswordRecord, now: Timestamp) -> Result<(), OperatorError> {
-        let policy = &self.policy;
+        let policy = &self.policy.passwords;
         let counted = self.attempts.fail(record, now, policy.window).await?;
         if counted.failures >= policy.max_failures {
-            let lock = policy.first_lock.saturating_mul(1u32 << counted.lockouts.min(16)).min(policy.max_lock);
+            let lock = policy.lock_for(counted.lockouts);
             let until = now.checked_add_signed(chrono::Duration::from_std(lock).unwrap_or(chrono::Duration::MAX));
             self.attempts.lock(record, until.unwrap_or(now)).await?;
         }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use harness::*;
 use payments_application::ports::{Clock, IdGenerator};
-use payments_application::{ConsolePolicy, OperatorError, OperatorService, RequestContext};
+use payments_application::{ConsolePolicy, OperatorError, OperatorService, PasswordPolicy, RequestContext};
 use payments_crypto::totp::{self, Totp};
 use payments_crypto::{Argon2Hasher, Argon2Params};
 use payments_domain::*;
@@ -57,7 +57,10 @@ fn service(db: &TestDb) -> (OperatorService, Arc<TestClock>) {
         Arc::new(Totp { issuer: "payments test".into() }),
         clock.clone(),
         Arc::new(V7),
-        ConsolePolicy { max_failures: 3, ..ConsolePolicy::default() },
+        ConsolePolicy {
+            passwords: PasswordPolicy { max_failures: 3, ..ConsolePolicy::default().passwords },
+            ..ConsolePolicy::default()
+        },
     );
     (service, clock)
 }
