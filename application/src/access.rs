@@ -97,16 +97,7 @@ impl PaymentService {
     /// What a record not found costs: the same argon2 time as a wrong
     /// password, so timing does not tell which records exist.
     pub(crate) async fn not_found(&self, password: &Password, what: RecordKind) -> AppError {
-        let dummy = self.dummy_hash.get_or_init(|| async {
-            self.deps
-                .hasher
-                .hash(&Password::parse("not a password of any record").expect("a valid password"))
-                .await
-                .ok()
-        });
-        if let Some(dummy) = dummy.await {
-            let _ = self.deps.hasher.verify(password, dummy).await;
-        }
+        self.dummy_hash.spend(self.deps.hasher.as_ref(), password).await;
         AppError::RecordNotFound(what)
     }
 
@@ -132,4 +123,26 @@ fn hasher_error(error: anyhow::Error) -> AppError {
 fn locked(left: chrono::Duration) -> AppError {
     let retry_after = left.to_std().unwrap_or_default().max(std::time::Duration::from_secs(1));
     AppError::RecordLocked { retry_after }
+}
+
+/// A hash no password matches, made once by the hasher in use: checking a
+/// password against it costs what checking a real one does, so a record (or
+/// an operator) that does not exist takes as long to refuse as a wrong
+/// password.
+#[derive(Clone, Default)]
+pub(crate) struct Decoy(std::sync::Arc<tokio::sync::OnceCell<Option<PasswordHash>>>);
+
+impl Decoy {
+    /// Spends one verification of `password` against the decoy.
+    pub(crate) async fn spend(&self, hasher: &dyn crate::ports::PasswordHasher, password: &Password) {
+        let decoy = self
+            .0
+            .get_or_init(|| async {
+                hasher.hash(&Password::parse("not a password of any record").expect("a valid password")).await.ok()
+            })
+            .await;
+        if let Some(decoy) = decoy {
+            let _ = hasher.verify(password, decoy).await;
+        }
+    }
 }

@@ -131,6 +131,8 @@ pub struct OperatorService {
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGenerator>,
     policy: ConsolePolicy,
+    /// What an unknown name's sign-in is checked against.
+    decoy: crate::access::Decoy,
 }
 
 /// Bytes of randomness in a session token and in a CSRF token.
@@ -161,7 +163,7 @@ impl OperatorService {
         ids: Arc<dyn IdGenerator>,
         policy: ConsolePolicy,
     ) -> Self {
-        Self { repository, attempts, hasher, codes, clock, ids, policy }
+        Self { repository, attempts, hasher, codes, clock, ids, policy, decoy: crate::access::Decoy::default() }
     }
 
     pub fn policy(&self) -> &ConsolePolicy {
@@ -305,7 +307,7 @@ impl OperatorService {
         let Some(stored) = found.filter(|s| s.operator.is_active()) else {
             // The cost of a check either way: timing does not tell names.
             if let Some(password) = &password {
-                self.dummy_verify(password).await;
+                self.decoy.spend(self.hasher.as_ref(), password).await;
             }
             self.audit_as(None, typed, AuditAction::LoginFailed, None, refused("unknown or disabled name"), context)
                 .await;
@@ -359,20 +361,6 @@ impl OperatorService {
             self.attempts.lock(record, until.unwrap_or(now)).await?;
         }
         Ok(())
-    }
-
-    async fn dummy_verify(&self, password: &Password) {
-        // A fixed hash of this hasher's cost: made once, verified against.
-        static DUMMY: tokio::sync::OnceCell<Option<payments_domain::PasswordHash>> = tokio::sync::OnceCell::const_new();
-        let dummy = DUMMY
-            .get_or_init(|| async {
-                let text = Password::parse("not the password of any operator").expect("a valid password");
-                self.hasher.hash(&text).await.ok()
-            })
-            .await;
-        if let Some(dummy) = dummy {
-            let _ = self.hasher.verify(password, dummy).await;
-        }
     }
 
     /// The operator of a session token, and the session (touched: its idle

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use payments_domain::{PasswordHash, VendorCode};
+use payments_domain::VendorCode;
 
 use crate::commands::NotificationOutcome;
 use crate::error::AppError;
@@ -82,7 +82,7 @@ pub struct PaymentService {
     pub(crate) last_reconciliation: Arc<std::sync::Mutex<Option<LastReconciliation>>>,
     /// A hash no password opens, verified against when a record is not
     /// found (made at first use; `None` if hashing failed).
-    pub(crate) dummy_hash: Arc<tokio::sync::OnceCell<Option<PasswordHash>>>,
+    pub(crate) dummy_hash: crate::access::Decoy,
     /// The notification-triggered PG reads under way and recent, per payment.
     pub(crate) rereads: Arc<crate::reread::RereadGate>,
     /// The inbox's size as last counted (when), and stored since.
@@ -108,7 +108,7 @@ impl PaymentService {
             deps: Arc::new(deps),
             intent_closed: Arc::default(),
             last_reconciliation: Arc::default(),
-            dummy_hash: Arc::default(),
+            dummy_hash: crate::access::Decoy::default(),
         }
     }
 
