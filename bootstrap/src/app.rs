@@ -376,7 +376,11 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
     anyhow::ensure!(orphaned.is_empty(), "{orphaned}");
     let repositories = database.repositories_spooled(at_rest_keys(&config), spool.clone());
     let wake = Arc::new(Notify::new());
-    let histories = Arc::new(NotifyingHistories::new(repositories.histories.clone(), wake.clone()));
+    // A change's delivery goes to this process's worker in memory (leased
+    // to it in the same commit); a full handoff falls back to waking it.
+    let (handoff, handed) = payments_webhook::handoff(config.webhooks.concurrency, config.webhooks.lease);
+    let histories =
+        Arc::new(NotifyingHistories::new(repositories.histories.clone(), wake.clone()).with_handoff(handoff));
     let metrics = Metrics::new();
     let hasher = hasher(&config, &metrics)?;
     let payments = payment_service(&config, &repositories, histories, &hasher, &metrics)?;
@@ -434,7 +438,8 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
             ..WorkerConfig::default()
         },
         wake,
-    );
+    )
+    .with_handoff(handed);
     let worker = tokio::spawn(worker.run(stopped.clone()));
     let purge = tokio::spawn(purge_idempotency_keys(
         repositories.idempotency.clone(),

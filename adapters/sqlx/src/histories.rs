@@ -3,7 +3,7 @@
 use super::{Db, DbRow, IdCol, from_id, id_col, money_col, ts_col};
 
 use async_trait::async_trait;
-use payments_application::ports::{HistoryRepository, RepositoryError, Revision, StoredHistory};
+use payments_application::ports::{EnqueueLease, HistoryRepository, RepositoryError, Revision, StoredHistory};
 use payments_domain::{
     CancelHistory, CancelKey, ClientId, HistoryId, OrderId, PasswordHash, PaymentHistory, Source, Timestamp,
     VendorCode, VendorUid, WebhookEvent,
@@ -53,13 +53,15 @@ impl NewHistory {
     }
 }
 
-/// An event's writes (its row and its delivery, due at its creation), sealed
-/// before its transaction begins.
+/// An event's writes (its row and its delivery, due at its creation, leased
+/// to the process committing it when it delivers it itself), sealed before
+/// its transaction begins.
 pub(super) struct NewEvent {
     id: Uuid,
     history: Uuid,
     sealed: [String; 3],
     created: super::TsCol,
+    lease: Option<(Uuid, super::TsCol)>,
 }
 
 impl NewEvent {
@@ -82,12 +84,16 @@ impl NewEvent {
         .execute(&mut **tx)
         .await
         .map_err(db_err)?;
+        let (lease_token, lease_until) = self.lease.map_or((None, None), |(token, until)| (Some(token), Some(until)));
         sqlx::query(
-            "INSERT INTO payment_webhook_outbox (event_id, state, due_at, attempts, created_at, updated_at) \
-             VALUES ($1, 'pending', $2, 0, $2, $2)",
+            "INSERT INTO payment_webhook_outbox \
+             (event_id, state, due_at, attempts, created_at, updated_at, lease_token, lease_until) \
+             VALUES ($1, 'pending', $2, 0, $2, $2, $3, $4)",
         )
         .bind(id_col(self.id))
         .bind(self.created)
+        .bind(lease_token.map(id_col))
+        .bind(lease_until)
         .execute(&mut **tx)
         .await
         .map_err(db_err)?;
@@ -107,7 +113,7 @@ impl Store {
         let vendor = history.vendor();
         let source = history.source();
         let (order, order_digest) = self.seal_order(history)?;
-        let cancels = self.new_cancels(id, history.cancels(), None, 0).await?;
+        let cancels = self.new_cancels(id, history.cancels(), StoredCancels::None, 0).await?;
         let pending = codec::seal_pending(&self.keys, id, history.pending_cancels())?;
         let mut insert = QueryBuilder::<Db>::new(
             "INSERT INTO payment_histories (id, vendor_code, vendor_store_id, vendor_uid, vendor_order_id, \
@@ -162,6 +168,7 @@ impl Store {
             history: history.as_uuid(),
             sealed: codec::seal_event(&self.keys, event)?,
             created: ts_col(event.created_at()),
+            lease: None,
         })
     }
 
@@ -173,10 +180,15 @@ impl Store {
     }
 
     /// Loads a history from its row (query 1) and its cancels as of the row's
-    /// revision (query 2): at most two queries, never a mix of two states.
+    /// revision (query 2): at most two queries, never a mix of two states. A
+    /// history never cancelled has no cancels (the domain sets `cancelled_at`
+    /// with the first): its row is all there is to read.
     async fn load_history(&self, row: Option<DbRow>) -> Result<Option<StoredHistory>, RepositoryError> {
         let Some(row) = row else { return Ok(None) };
         let row = history_row(&row)?;
+        if row.cancelled_at.is_none() {
+            return codec::history(&self.keys, row, Vec::new()).map(Some);
+        }
         let cancels = sqlx::query(
             "SELECT id, cancel_key, amount, reason, data, created_at FROM payment_history_cancels \
              WHERE payment_history_id = $1 AND added_revision <= $2",
@@ -192,22 +204,23 @@ impl Store {
         codec::history(&self.keys, row, cancels).map(Some)
     }
 
-    /// The cancels of `history` not stored as of revision `stored` (`None`: a
-    /// new history, nothing stored), sealed into inserts recording them at
-    /// `revision`, [`CANCELS_PER_INSERT`] rows each; none when every cancel
-    /// is stored. Reads outside any
+    /// The cancels of `history` not among those `stored`, sealed into
+    /// inserts recording them at `revision`, [`CANCELS_PER_INSERT`] rows
+    /// each; none when every cancel is stored. Any read is outside the
     /// transaction, so the sealing and the read stay out of the write path:
     /// when the guarded update of the same change then succeeds, the stored
-    /// cancels are still those of `stored`.
+    /// cancels are still those of `stored` (and an insert of one stored
+    /// already does nothing).
     async fn new_cancels(
         &self,
         history: HistoryId,
         cancels: &[CancelHistory],
-        stored: Option<i64>,
+        stored: StoredCancels<'_>,
         revision: i64,
     ) -> Result<Vec<QueryBuilder<'static, Db>>, RepositoryError> {
         let stored: std::collections::HashSet<String> = match stored {
-            Some(stored) if !cancels.is_empty() => sqlx::query_scalar(
+            StoredCancels::Known(known) => known.iter().map(|c| c.key.as_str().to_owned()).collect(),
+            StoredCancels::AtRevision(stored) if !cancels.is_empty() => sqlx::query_scalar(
                 "SELECT cancel_key FROM payment_history_cancels WHERE payment_history_id = $1 AND added_revision <= $2",
             )
             .bind(id_col(history.as_uuid()))
@@ -371,11 +384,52 @@ impl HistoryRepository for Store {
         next: &PaymentHistory,
         event: &WebhookEvent,
     ) -> Result<(), RepositoryError> {
-        let event = self.prepare_event(next.id(), event)?;
+        self.write_change(expected, next, event, None).await
+    }
+
+    async fn save_change_leased(
+        &self,
+        expected: Revision,
+        next: &PaymentHistory,
+        event: &WebhookEvent,
+        lease: EnqueueLease,
+    ) -> Result<bool, RepositoryError> {
+        self.write_change(expected, next, event, Some(lease)).await.map(|()| true)
+    }
+}
+
+/// Which of a history's cancels are stored already, for [`Store::new_cancels`].
+enum StoredCancels<'a> {
+    /// A new history: none.
+    None,
+    /// Those of this revision, read from the database.
+    AtRevision(i64),
+    /// These: the cancels of the record the change was made from, as it
+    /// was loaded at the revision the change is guarded by (so exactly those
+    /// stored when the guarded update succeeds; none read again).
+    Known(&'a [CancelHistory]),
+}
+
+impl Store {
+    /// [`HistoryRepository::save_change`], its delivery leased or not.
+    async fn write_change(
+        &self,
+        expected: Revision,
+        next: &PaymentHistory,
+        event: &WebhookEvent,
+        lease: Option<EnqueueLease>,
+    ) -> Result<(), RepositoryError> {
+        let stored = match event.previous() {
+            Some(previous) => StoredCancels::Known(previous.cancels()),
+            None => StoredCancels::AtRevision(expected.0),
+        };
+        let mut new_event = self.prepare_event(next.id(), event)?;
+        new_event.lease = lease.map(|lease| (lease.token.0, ts_col(lease.until)));
+        let event = new_event;
         let id = next.id();
         let revision = expected.0.checked_add(1).ok_or(RepositoryError::Stale)?;
         let data = codec::seal_json(&self.keys.histories, codec::HISTORY_DATA, id, next.data())?;
-        let cancels = self.new_cancels(id, next.cancels(), Some(expected.0), revision).await?;
+        let cancels = self.new_cancels(id, next.cancels(), stored, revision).await?;
         let pending = codec::seal_pending(&self.keys, id, next.pending_cancels())?;
         let (order, order_digest) = self.seal_order(next)?;
 

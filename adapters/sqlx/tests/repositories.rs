@@ -10,8 +10,9 @@ use std::time::Duration;
 
 use harness::*;
 use payments_application::ports::{
-    CancelIntent, ChargeBegin, ChargeContext, ChargeIntent, IdempotencyClaim, IntentBegin, IntentState, JobOutcome,
-    OrderClosing, OutboxStats, PasswordHasher, RefundAccount, RepositoryError, Revision, StoredOrder, StoredResponse,
+    CancelIntent, ChargeBegin, ChargeContext, ChargeIntent, EnqueueLease, IdempotencyClaim, IntentBegin, IntentState,
+    JobOutcome, LeaseToken, OrderClosing, OutboxStats, PasswordHasher, RefundAccount, RepositoryError, Revision,
+    StoredOrder, StoredResponse,
 };
 use payments_crypto::{Argon2Hasher, Argon2Params};
 use payments_domain::*;
@@ -24,6 +25,7 @@ suite!(
     reservation_create_read_and_conflict,
     money_and_milliseconds_are_exact,
     save_change_applies_a_snapshot,
+    a_change_saved_leased_is_claimed_by_nobody_until_its_lease_runs_out,
     unchanged_snapshot_writes_nothing_and_stale_revision_is_refused,
     cancels_are_not_duplicated,
     many_cancels_are_written_within_the_databases_bind_limits,
@@ -659,6 +661,41 @@ async fn save_change_applies_a_snapshot(db: &TestDb) {
     assert_eq!(jobs.len(), 1);
     assert_eq!(jobs[0].event, event);
     assert_eq!(jobs[0].attempts_made, 0);
+}
+
+/// A change saved by the process that delivers it itself: its delivery is
+/// enqueued under that process's lease (its worker got the job in memory),
+/// so no claim takes it while the lease holds, and any claim does once it
+/// runs out (that process died); recorded under the lease, it is settled.
+/// The cancels are written from the change's previous snapshot (none read
+/// back), exactly once.
+async fn a_change_saved_leased_is_claimed_by_nobody_until_its_lease_runs_out(db: &TestDb) {
+    let h = history("imp_1", "order-1", "1000", vec![cancel("a", "100", 20)]);
+    db.repos.histories.insert(&h, &hash()).await.unwrap();
+    let (next, event) = change(&h, snapshot("1000", vec![cancel("a", "100", 20), cancel("b", "200", 30)]), 60);
+    let lease = EnqueueLease { token: LeaseToken(uuid::Uuid::new_v4()), until: at(90) };
+    let leased = db.repos.histories.save_change_leased(Revision(0), &next, &event, lease).await.unwrap();
+    assert!(leased, "the database leases it");
+    assert_eq!(db.count("payment_history_cancels").await, 2, "the new cancel only");
+    assert_eq!(db.repos.histories.find_by_id(h.id()).await.unwrap().unwrap().history, next);
+    let stats = db.repos.outbox.stats(at(60)).await.unwrap();
+    assert_eq!(stats.pending, 1, "pending like any delivery: {stats:?}");
+    assert!(db.repos.outbox.claim_due(at(89), 10, Duration::from_secs(30)).await.unwrap().is_empty(), "leased");
+    let attempt = DeliveryAttempt::answered(200, "ok", at(70));
+    assert!(db.repos.outbox.record_attempt(event.id(), lease.token, &attempt, JobOutcome::Delivered).await.unwrap());
+    assert_eq!(db.repos.outbox.stats(at(95)).await.unwrap().pending, 0, "settled under the lease it was enqueued with");
+
+    // Another change, whose process never delivers it.
+    let (third, event) =
+        change(&next, snapshot("1000", vec![cancel("a", "100", 20), cancel("b", "200", 30), cancel("c", "1", 70)]), 80);
+    let lease = EnqueueLease { token: LeaseToken(uuid::Uuid::new_v4()), until: at(100) };
+    assert!(db.repos.histories.save_change_leased(Revision(1), &third, &event, lease).await.unwrap());
+    assert!(db.repos.outbox.claim_due(at(99), 10, Duration::from_secs(30)).await.unwrap().is_empty());
+    let taken = db.repos.outbox.claim_due(at(100), 10, Duration::from_secs(30)).await.unwrap();
+    assert_eq!(taken.len(), 1, "its lease ran out: any worker takes it");
+    assert_eq!(taken[0].event, event);
+    assert_ne!(taken[0].lease, lease.token);
+    assert_eq!(db.count("payment_history_cancels").await, 3);
 }
 
 async fn unchanged_snapshot_writes_nothing_and_stale_revision_is_refused(db: &TestDb) {

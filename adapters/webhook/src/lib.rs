@@ -12,8 +12,10 @@
 //!   at registration and, as the sender's resolver, at every delivery.
 //! - [`WebhookWorker`] drains the durable outbox: claims due jobs under a
 //!   lease, delivers them with bounded concurrency (and a bounded share of
-//!   it per receiver, so a dead receiver delays only its own jobs), wakes at
-//!   once when a change is saved ([`NotifyingHistories`]) and polls
+//!   it per receiver, so a dead receiver delays only its own jobs), takes
+//!   the jobs of this process's changes in memory, leased to it in the same
+//!   commit ([`Handoff`], through [`NotifyingHistories`]: no claim, no read
+//!   back), wakes at once when a change is saved unleased and polls
 //!   otherwise, and on shutdown stops claiming, lets in-flight deliveries
 //!   finish for a grace period and releases the rest.
 
@@ -24,7 +26,7 @@ mod targets;
 mod worker;
 
 pub use circuit::CircuitConfig;
-pub use notify::NotifyingHistories;
+pub use notify::{HandedOff, Handoff, NotifyingHistories, handoff};
 pub use sender::{HttpWebhookSender, RenderBody, SecretError, SenderConfig, WebhookSecret};
 pub use targets::TargetPolicy;
 pub use worker::{WebhookWorker, WorkerConfig};

@@ -9,6 +9,7 @@ use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::JoinSet;
 
 use crate::circuit::Target;
+use crate::notify::HandedOff;
 
 /// Knobs of the delivery worker.
 #[derive(Debug, Clone)]
@@ -54,6 +55,26 @@ pub struct WebhookWorker {
     service: DeliveryService,
     config: WorkerConfig,
     wake: Arc<Notify>,
+    handed: Option<HandedOff>,
+}
+
+/// What a delivery started from: the slots, the receivers' shares and the
+/// leases of the deliveries running.
+struct Running {
+    slots: Arc<Semaphore>,
+    shares: Shares,
+    per_host: usize,
+    in_flight: InFlight,
+    tasks: JoinSet<()>,
+}
+
+/// What became of a job the worker tried to start.
+enum Start {
+    Started,
+    /// Not started: its receiver holds its share of the slots.
+    OverShare(DeliveryJob),
+    /// Not started: no slot is free.
+    NoSlot(DeliveryJob),
 }
 
 /// The leases of the deliveries in flight (released at shutdown if they do
@@ -63,7 +84,16 @@ type InFlight = Arc<Mutex<HashMap<EventId, LeaseToken>>>;
 impl WebhookWorker {
     /// `wake` is notified when a new job is committed (see `NotifyingHistories`).
     pub fn new(service: DeliveryService, config: WorkerConfig, wake: Arc<Notify>) -> Self {
-        Self { service, config, wake }
+        Self { service, config, wake, handed: None }
+    }
+
+    /// Also delivers the jobs handed over in memory by this process's
+    /// changes (see [`crate::Handoff`]): started at once when a slot and
+    /// the receiver's share allow, else released to the queue.
+    #[must_use]
+    pub fn with_handoff(mut self, handed: HandedOff) -> Self {
+        self.handed = Some(handed);
+        self
     }
 
     /// Runs until `shutdown` turns `true` (or its sender is dropped): claims
@@ -77,26 +107,43 @@ impl WebhookWorker {
     /// claimed. They keep their place at the head of the queue (the claim
     /// takes the oldest due first and cannot skip a receiver), so the worker
     /// claims beyond its free slots when it finds such jobs (a lookahead that
-    /// doubles while a claim holds nothing else, at most `batch`), and
-    /// claims again only when something changed (a delivery ended, a job
-    /// was committed, the poll) when a claim started nothing.
-    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+    /// doubles while a claim holds nothing else, at most `batch`).
+    ///
+    /// It claims at start, when woken (a job committed unleased), at the
+    /// poll (every `poll_interval` whatever else happens: other instances'
+    /// jobs, retries coming due), at once again while claims come back full,
+    /// and when a delivery ends only if due jobs may be waiting (the last
+    /// claim was full or left some unstarted, or a handed-over job was
+    /// released): a delivery that ends with the queue empty costs no claim.
+    /// Jobs handed over in memory are started without a claim.
+    pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
         let concurrency = self.config.concurrency.max(1);
-        let per_host = self.config.per_host.clamp(1, concurrency);
         let batch = usize::try_from(self.config.batch).unwrap_or(usize::MAX).max(1);
-        let slots = Arc::new(Semaphore::new(concurrency));
-        let shares = Shares::default();
-        let in_flight: InFlight = Arc::default();
-        let mut tasks = JoinSet::new();
+        let mut running = Running {
+            slots: Arc::new(Semaphore::new(concurrency)),
+            shares: Shares::default(),
+            per_host: self.config.per_host.clamp(1, concurrency),
+            in_flight: Arc::default(),
+            tasks: JoinSet::new(),
+        };
+        let mut handed = self.handed.take();
         // Jobs claimed beyond the free slots, to see past those of receivers
         // at their share.
         let mut lookahead = 0;
-        tracing::info!(concurrency, per_host, "webhook worker started");
+        // Claim at the next turn: at start, when woken, at the poll, and
+        // while claims come back full.
+        let mut claim_now = true;
+        // Due jobs may wait that a slot freed could start: the last claim was
+        // full or left some unstarted, or a handed-over job was released.
+        let mut waiting = false;
+        let mut poll = tokio::time::interval(self.config.poll_interval);
+        poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tracing::info!(concurrency, per_host = running.per_host, "webhook worker started");
         while !*shutdown.borrow() {
-            while tasks.try_join_next().is_some() {}
-            let free = slots.available_permits();
+            while running.tasks.try_join_next().is_some() {}
+            let free = running.slots.available_permits();
             let mut again = false;
-            if free > 0 {
+            if claim_now && free > 0 {
                 let limit = free.saturating_add(lookahead).min(batch);
                 match self.service.claim(u32::try_from(limit).unwrap_or(u32::MAX)).await {
                     Ok(jobs) => {
@@ -104,41 +151,62 @@ impl WebhookWorker {
                         let (mut started, mut over_share) = (0, 0);
                         let mut unstarted = Vec::new();
                         for job in jobs {
-                            let target = Target::of(job.event.current().webhook_url());
-                            let Some(share) = shares.take(&target, per_host) else {
-                                over_share += 1;
-                                unstarted.push(job);
-                                continue;
-                            };
-                            match slots.clone().try_acquire_owned() {
-                                Ok(slot) => {
-                                    self.spawn_delivery(&mut tasks, &in_flight, job, slot, share);
-                                    started += 1;
+                            match self.start(&mut running, job) {
+                                Start::Started => started += 1,
+                                Start::OverShare(job) => {
+                                    over_share += 1;
+                                    unstarted.push(job);
                                 }
-                                Err(_) => unstarted.push(job),
+                                Start::NoSlot(job) => unstarted.push(job),
                             }
                         }
+                        waiting = claimed == limit || !unstarted.is_empty();
                         self.release_unstarted(unstarted).await;
                         let previous = lookahead;
                         lookahead = next_lookahead(over_share, claimed == limit, batch);
                         // More may be due, and this claim either started some
                         // or will see further next time.
-                        again =
-                            claimed == limit && slots.available_permits() > 0 && (started > 0 || lookahead > previous);
+                        again = claimed == limit
+                            && running.slots.available_permits() > 0
+                            && (started > 0 || lookahead > previous);
                     }
                     Err(error) => tracing::warn!(%error, "webhook worker could not claim jobs; retrying"),
                 }
+                poll.reset();
             }
+            claim_now = again;
             if !again {
                 tokio::select! {
-                    () = self.wake.notified() => {}
-                    () = tokio::time::sleep(self.config.poll_interval) => {}
-                    Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+                    () = self.wake.notified() => claim_now = true,
+                    _ = poll.tick() => claim_now = true,
+                    Some(_) = running.tasks.join_next(), if !running.tasks.is_empty() => claim_now = waiting,
+                    Some(job) = next_handed(&mut handed) => {
+                        if let Start::OverShare(job) | Start::NoSlot(job) = self.start(&mut running, job) {
+                            waiting = true;
+                            self.release_unstarted(vec![job]).await;
+                        }
+                    }
                     _ = shutdown.changed() => {}
                 }
             }
         }
-        self.drain(tasks, in_flight).await;
+        self.drain(running, handed).await;
+    }
+
+    /// Starts delivering `job` if a slot is free and its receiver is within
+    /// its share.
+    fn start(&self, running: &mut Running, job: DeliveryJob) -> Start {
+        let target = Target::of(job.event.current().webhook_url());
+        let Some(share) = running.shares.take(&target, running.per_host) else {
+            return Start::OverShare(job);
+        };
+        match running.slots.clone().try_acquire_owned() {
+            Ok(slot) => {
+                self.spawn_delivery(&mut running.tasks, &running.in_flight, job, slot, share);
+                Start::Started
+            }
+            Err(_) => Start::NoSlot(job),
+        }
     }
 
     fn spawn_delivery(
@@ -179,7 +247,17 @@ impl WebhookWorker {
         }
     }
 
-    async fn drain(&self, mut tasks: JoinSet<()>, in_flight: InFlight) {
+    async fn drain(&self, running: Running, handed: Option<HandedOff>) {
+        let Running { mut tasks, in_flight, .. } = running;
+        // Jobs handed over and not started go back to the queue at once.
+        if let Some(HandedOff(mut handed)) = handed {
+            handed.close();
+            let mut left = Vec::new();
+            while let Ok(job) = handed.try_recv() {
+                left.push(job);
+            }
+            self.release_unstarted(left).await;
+        }
         let grace = tokio::time::sleep(self.config.shutdown_grace);
         tokio::pin!(grace);
         loop {
@@ -199,6 +277,15 @@ impl WebhookWorker {
             }
         }
         tracing::info!(released = unfinished.len(), "webhook worker stopped");
+    }
+}
+
+/// The next job handed over, or never when there is no handoff (or its
+/// senders are gone).
+async fn next_handed(handed: &mut Option<HandedOff>) -> Option<DeliveryJob> {
+    match handed {
+        Some(HandedOff(receiver)) => receiver.recv().await,
+        None => std::future::pending().await,
     }
 }
 

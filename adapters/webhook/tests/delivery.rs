@@ -14,8 +14,8 @@ use payments_crypto::WireCipher;
 use payments_domain::*;
 use payments_testkit::{Answer, Receiver, ReceiverKeys};
 use payments_webhook::{
-    CircuitConfig, HttpWebhookSender, RenderBody, SenderConfig, TargetPolicy, WebhookSecret, WebhookWorker,
-    WorkerConfig,
+    CircuitConfig, HttpWebhookSender, NotifyingHistories, RenderBody, SenderConfig, TargetPolicy, WebhookSecret,
+    WebhookWorker, WorkerConfig, handoff,
 };
 use serde_json::json;
 use tokio::sync::{Notify, watch};
@@ -45,12 +45,19 @@ struct Job {
 #[derive(Default)]
 struct MemoryOutbox {
     jobs: Mutex<HashMap<EventId, Job>>,
+    claims: std::sync::atomic::AtomicUsize,
 }
 
 impl MemoryOutbox {
     fn push(&self, event: WebhookEvent) {
-        let job = Job { due: event.created_at(), event: event.clone(), lease: None, attempts: vec![], done: None };
+        self.push_leased(event, None);
+    }
+    fn push_leased(&self, event: WebhookEvent, lease: Option<(LeaseToken, Timestamp)>) {
+        let job = Job { due: event.created_at(), event: event.clone(), lease, attempts: vec![], done: None };
         self.jobs.lock().unwrap().insert(event.id(), job);
+    }
+    fn claims(&self) -> usize {
+        self.claims.load(std::sync::atomic::Ordering::SeqCst)
     }
     fn job(&self, id: EventId) -> Job {
         self.jobs.lock().unwrap()[&id].clone()
@@ -65,6 +72,7 @@ impl WebhookOutbox for MemoryOutbox {
         limit: u32,
         lease_for: Duration,
     ) -> Result<Vec<DeliveryJob>, RepositoryError> {
+        self.claims.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let mut jobs = self.jobs.lock().unwrap();
         let until = now + chrono::Duration::from_std(lease_for).unwrap();
         // The oldest due first, as the database claims them.
@@ -171,6 +179,60 @@ impl WebhookOutbox for MemoryOutbox {
         }
         Ok(purged.len() as u64)
     }
+}
+
+/// The histories side of a change, as far as the handoff goes: a change's
+/// event is enqueued in the memory outbox, leased when asked; no record is
+/// ever found.
+struct OutboxHistories(Arc<MemoryOutbox>);
+
+#[async_trait]
+impl HistoryRepository for OutboxHistories {
+    async fn insert(&self, _: &PaymentHistory, _: &PasswordHash) -> Result<(), RepositoryError> {
+        Ok(())
+    }
+    async fn find_by_id(&self, _: HistoryId) -> Result<Option<StoredHistory>, RepositoryError> {
+        Ok(None)
+    }
+    async fn find_by_source(&self, _: ClientId, _: &Source) -> Result<Option<StoredHistory>, RepositoryError> {
+        Ok(None)
+    }
+    async fn find_by_vendor(&self, _: VendorCode, _: &VendorUid) -> Result<Option<StoredHistory>, RepositoryError> {
+        Ok(None)
+    }
+    async fn reconcile_candidates(
+        &self,
+        _: Timestamp,
+        _: Option<HistoryId>,
+        _: u32,
+    ) -> Result<Vec<HistoryId>, RepositoryError> {
+        Ok(Vec::new())
+    }
+    async fn find_by_order(&self, _: VendorCode, _: &OrderId, _: u32) -> Result<Vec<StoredHistory>, RepositoryError> {
+        Ok(Vec::new())
+    }
+    async fn find_by_cancel_key(&self, _: VendorCode, _: &CancelKey) -> Result<Option<StoredHistory>, RepositoryError> {
+        Ok(None)
+    }
+    async fn save_change(&self, _: Revision, _: &PaymentHistory, event: &WebhookEvent) -> Result<(), RepositoryError> {
+        self.0.push(event.clone());
+        Ok(())
+    }
+    async fn save_change_leased(
+        &self,
+        _: Revision,
+        _: &PaymentHistory,
+        event: &WebhookEvent,
+        lease: EnqueueLease,
+    ) -> Result<bool, RepositoryError> {
+        self.0.push_leased(event.clone(), Some((lease.token, lease.until)));
+        Ok(true)
+    }
+}
+
+/// A change saved through the handoff wrapper.
+async fn save(histories: &NotifyingHistories, event: &WebhookEvent) {
+    histories.save_change(Revision(0), event.current(), event).await.unwrap();
 }
 
 // --- the test kit's receiver, with this suite's keys ------------------------------
@@ -417,6 +479,69 @@ async fn a_wake_up_delivers_without_waiting_for_the_poll() {
     assert_eq!(got.id, e.id().to_string());
     worker.stop.send(true).unwrap();
     within("worker stop", worker.task).await.unwrap();
+}
+
+/// A change committed by this process goes to its worker in memory, leased
+/// to it in the same write: delivered with no claim (the worker's only
+/// claim is its first, before the change, and the poll is an hour away).
+#[tokio::test]
+async fn a_change_is_handed_to_the_worker_and_delivered_without_a_claim() {
+    let mut receiver = start_receiver("127.0.0.1:0".parse().unwrap(), vec![], false).await;
+    let outbox = Arc::new(MemoryOutbox::default());
+    let (handoff, handed) = handoff(4, Duration::from_secs(30));
+    let (stop, stopped) = watch::channel(false);
+    let wake = Arc::new(Notify::new());
+    let config = WorkerConfig { poll_interval: Duration::from_secs(3600), ..fast() };
+    let worker =
+        WebhookWorker::new(delivery(outbox.clone(), Duration::from_secs(5)), config, wake.clone()).with_handoff(handed);
+    let task = tokio::spawn(worker.run(stopped));
+    wait_until("the worker's first claim", || outbox.claims() == 1).await;
+    let histories = NotifyingHistories::new(Arc::new(OutboxHistories(outbox.clone())), wake).with_handoff(handoff);
+    let e = event(&receiver.url(), 21);
+    save(&histories, &e).await;
+    assert!(outbox.job(e.id()).lease.is_some(), "enqueued leased to this process");
+    let got = receiver.next(WAIT).await;
+    assert_eq!(got.id, e.id().to_string());
+    wait_until("the attempt recorded", || outbox.job(e.id()).done == Some(JobOutcome::Delivered)).await;
+    assert_eq!(outbox.job(e.id()).attempts.len(), 1);
+    assert_eq!(outbox.claims(), 1, "no claim took it");
+    stop.send(true).unwrap();
+    within("worker stop", task).await.unwrap();
+}
+
+/// A job handed to a process that died before delivering it (its worker
+/// never took it) stays pending under its lease; once the lease runs out
+/// any worker claims and delivers it. A change saved once that process's
+/// worker is gone is enqueued unleased, for any worker at once.
+#[tokio::test]
+async fn a_handed_job_whose_process_died_is_delivered_once_its_lease_runs_out() {
+    let mut receiver = start_receiver("127.0.0.1:0".parse().unwrap(), vec![], false).await;
+    let outbox = Arc::new(MemoryOutbox::default());
+    let (handoff, handed) = handoff(4, Duration::from_millis(300));
+    let histories = NotifyingHistories::new(Arc::new(OutboxHistories(outbox.clone())), Arc::new(Notify::new()))
+        .with_handoff(handoff);
+    let e = event(&receiver.url(), 22);
+    save(&histories, &e).await;
+    let committed = std::time::Instant::now();
+    assert!(outbox.job(e.id()).lease.is_some());
+    // Another instance's worker, polling every 10 ms.
+    let other = start_worker(delivery(outbox.clone(), Duration::from_secs(5)), fast());
+    let got = receiver.next(WAIT).await;
+    assert_eq!(got.id, e.id().to_string());
+    assert!(
+        committed.elapsed() >= Duration::from_millis(250),
+        "not before its lease ran out: {:?}",
+        committed.elapsed()
+    );
+    wait_until("the attempt recorded", || outbox.job(e.id()).done == Some(JobOutcome::Delivered)).await;
+
+    drop(handed);
+    let late = event(&receiver.url(), 23);
+    save(&histories, &late).await;
+    assert!(outbox.job(late.id()).lease.is_none(), "no worker here to hand it to: unleased");
+    assert_eq!(receiver.next(WAIT).await.id, late.id().to_string());
+    other.stop.send(true).unwrap();
+    within("worker stop", other.task).await.unwrap();
 }
 
 #[tokio::test]

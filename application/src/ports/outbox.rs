@@ -21,6 +21,15 @@ pub struct DeliveryJob {
     pub lease: LeaseToken,
 }
 
+/// The lease a delivery is enqueued under by the process that commits its
+/// event and delivers it itself (see `HistoryRepository::save_change_leased`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EnqueueLease {
+    pub token: LeaseToken,
+    /// When any other worker may claim it.
+    pub until: Timestamp,
+}
+
 /// How a job stands after an attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JobOutcome {

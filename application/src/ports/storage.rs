@@ -125,6 +125,26 @@ pub trait HistoryRepository: Send + Sync {
         next: &PaymentHistory,
         event: &WebhookEvent,
     ) -> Result<(), RepositoryError>;
+
+    /// As [`save_change`](Self::save_change), with the event's delivery
+    /// enqueued already leased under `lease`: the process that commits it
+    /// hands the job to its own delivery worker in memory, no claim needed,
+    /// and any instance takes it once the lease runs out (that process died).
+    /// Answers whether it was leased; a repository that cannot lease enqueues
+    /// it unleased, as `save_change` does, and answers `false`.
+    ///
+    /// # Errors
+    /// As [`save_change`](Self::save_change).
+    async fn save_change_leased(
+        &self,
+        expected: Revision,
+        next: &PaymentHistory,
+        event: &WebhookEvent,
+        lease: super::outbox::EnqueueLease,
+    ) -> Result<bool, RepositoryError> {
+        let _ = lease;
+        self.save_change(expected, next, event).await.map(|()| false)
+    }
 }
 
 /// Saved cards. No listing either.
