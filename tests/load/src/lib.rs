@@ -11,6 +11,7 @@
 //! and the database's raw commit rate for one small write.
 
 pub mod client;
+pub mod compare;
 pub mod limits;
 pub mod server;
 pub mod stats;
@@ -107,6 +108,15 @@ pub struct Opts {
     /// Or attach to a running server at this URL (127.0.0.1 only).
     #[arg(long)]
     pub url: Option<String>,
+    /// With --server-bin: an older `payments` to compare it with. The whole
+    /// measurement runs `--rounds` times for each, alternating, each on a
+    /// fresh server and database; the report gives both medians and their
+    /// ratio for every figure (BENCHMARKS.md, "A/B").
+    #[arg(long, requires = "server_bin")]
+    pub compare_bin: Option<PathBuf>,
+    /// With --compare-bin: rounds of both binaries.
+    #[arg(long, default_value_t = 2)]
+    pub rounds: usize,
     /// With --url: the fake Toss Payments the server uses (its local mode starts it).
     #[arg(long, default_value = "http://127.0.0.1:30771")]
     pub toss_url: String,
