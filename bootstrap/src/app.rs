@@ -397,7 +397,7 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
                 delivery.clone(),
                 hasher.clone(),
                 database.clone(),
-                spool,
+                spool.clone(),
             );
             Some((acceptor, addr, exporter))
         }
@@ -418,6 +418,9 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
                 reconcile_run: Arc::default(),
                 queries: repositories.console.clone(),
                 histories: repositories.histories.clone(),
+                spool_waiting: spool
+                    .clone()
+                    .map(|spool| Arc::new(move || spool.waiting_bytes()) as Arc<dyn Fn() -> u64 + Send + Sync>),
                 // Served beyond loopback, the console sits behind TLS (a proxy).
                 secure_cookies: !addr.ip().is_loopback(),
             };

@@ -493,6 +493,9 @@ async fn failed_deliveries_are_grouped_by_host_and_redelivered_and_notifications
     let notifications = browser.get("/notifications").await;
     assert_eq!(notifications.status, 200, "{}", notifications.body);
     assert!(notifications.body.contains("Notifications kept"), "{}", notifications.body);
+    // This instance's spool (beside the database in the test servers), empty.
+    let spool = notifications.body.split("This instance").nth(1).and_then(|rest| rest.split("</p>").next());
+    assert!(spool.is_some_and(|line| line.contains("empty")), "the spool's size: {}", notifications.body);
 }
 
 async fn admins_add_reset_and_disable_operators_in_the_console(app: &TestApp) {

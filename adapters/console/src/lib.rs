@@ -60,6 +60,9 @@ pub struct ConsoleState {
     pub reconcile_run: Arc<std::sync::Mutex<Option<ReconcileRun>>>,
     pub queries: Arc<dyn ConsoleQueries>,
     pub histories: Arc<dyn HistoryRepository>,
+    /// Bytes of PG notifications waiting in this instance's spool (taken
+    /// while the database could not take them); `None` without a spool.
+    pub spool_waiting: Option<Arc<dyn Fn() -> u64 + Send + Sync>>,
     /// Mark the cookie `Secure` (the console is served beyond loopback,
     /// behind TLS).
     pub secure_cookies: bool,
@@ -882,8 +885,9 @@ async fn notifications(state: State<'_>, request: &Request) -> Response {
         Ok(kept) => kept,
         Err(error) => return failed(Some((&operator, csrf)), OperatorError::Unavailable(error.to_string())),
     };
+    let spooled = state.spool_waiting.as_ref().map(|waiting| waiting());
     match state.queries.unprocessed_notifications(NOTIFICATIONS).await {
-        Ok(rows) => html(StatusCode::OK, pages::notifications(&operator, csrf, kept, &rows)),
+        Ok(rows) => html(StatusCode::OK, pages::notifications(&operator, csrf, kept, spooled, &rows)),
         Err(error) => failed(Some((&operator, csrf)), error.into()),
     }
 }

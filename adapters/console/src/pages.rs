@@ -760,13 +760,31 @@ pub fn clients(operator: &Operator, csrf: &str, all: &[payments_domain::Client],
 }
 
 /// The PG notifications not processed yet or given up, and the inbox's size.
-pub fn notifications(operator: &Operator, csrf: &str, kept: u64, rows: &[NotificationRow]) -> Markup {
+/// `spooled`: bytes waiting in this instance's spool (`None`: no spool).
+pub fn notifications(
+    operator: &Operator,
+    csrf: &str,
+    kept: u64,
+    spooled: Option<u64>,
+    rows: &[NotificationRow],
+) -> Markup {
     layout(
         "PG notifications",
         Some((operator, csrf)),
         html! {
             h1 { (label("PG 알림", "PG notifications")) }
             p { (label("보관 중인 알림", "Notifications kept")) " " (kept) }
+            p {
+                (label("이 인스턴스의 스풀", "This instance's spool")) " "
+                @match spooled {
+                    Some(0) => (label("비어 있음", "empty")),
+                    Some(bytes) => (label(
+                        &format!("{bytes} 바이트 대기 (데이터베이스가 응답하면 옮겨짐)"),
+                        &format!("{bytes} bytes waiting (moved into the database once it answers)"),
+                    )),
+                    None => (label("없음 (PG에 503 응답)", "none (the PG is answered 503)")),
+                }
+            }
             @if rows.is_empty() {
                 p { (label("처리 대기 또는 실패한 알림이 없습니다.", "None pending or failed.")) }
             } @else {
