@@ -154,6 +154,12 @@ fn generated_password() -> String {
 }
 
 impl OperatorService {
+    /// A fresh random token for a form shown before anyone signs in (the
+    /// sign-in form's CSRF token).
+    pub fn form_token(&self) -> String {
+        random_token()
+    }
+
     pub fn new(
         repository: Arc<dyn OperatorRepository>,
         attempts: Arc<dyn PasswordAttempts>,

@@ -72,9 +72,27 @@ impl ConsoleBrowser {
     }
 
     /// Signs in; keeps the session cookie when it worked.
+    /// Fetches the sign-in form first, as a browser does: its CSRF token
+    /// and the cookie it must match.
     pub async fn sign_in(&mut self, name: &str, password: &str, code: &str) -> Page {
-        let page = self.post("/login", &[("name", name), ("password", password), ("code", code)]).await;
-        if let Some(set) = page.headers.get("set-cookie").and_then(|v| v.to_str().ok()) {
+        let form = self.get("/login").await;
+        let csrf = form.csrf();
+        let login_cookie = form
+            .headers
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .find(|value| value.starts_with(payments_console::LOGIN_COOKIE))
+            .and_then(|value| value.split(';').next())
+            .map(str::to_owned)
+            .expect("the sign-in form sets its cookie");
+        let fields = [("name", name), ("password", password), ("code", code), ("csrf", csrf.as_str())];
+        let request = self.http.post(format!("{}/login", self.base)).header("cookie", login_cookie).form(&fields);
+        let page = self.page(request).await;
+        let session = format!("{}=", payments_console::COOKIE);
+        let set =
+            page.headers.get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).find(|v| v.starts_with(&session));
+        if let Some(set) = set {
             self.cookie = set.split(';').next().map(str::to_owned);
         }
         page

@@ -53,7 +53,24 @@ async fn a_support_operator_finds_a_payment_by_its_order_and_reads_its_timeline(
     assert_eq!(form.status, 200);
     assert!(form.body.contains("name=\"code\""), "{}", form.body);
 
-    let signed = browser.sign_in(&kim.name, &kim.password, &kim.code(0)).await;
+    // A sign-in posted without the form's token and cookie (another site's
+    // form) is refused before the password or code is looked at: the code
+    // stays unspent, no session is made.
+    let code = kim.code(0);
+    let fields = [("name", kim.name.as_str()), ("password", kim.password.as_str()), ("code", code.as_str())];
+    let forged = browser.post("/login", &fields).await;
+    assert_eq!(forged.status, 403, "{}", forged.body);
+    let session_set = |page: &payments_e2e::console::Page| {
+        page.headers.get_all("set-cookie").iter().any(|c| c.to_str().unwrap_or("").starts_with("payments_console="))
+    };
+    assert!(!session_set(&forged), "no session for a forged sign-in");
+    let token = form.csrf();
+    let without_cookie = [fields[0], fields[1], fields[2], ("csrf", token.as_str())];
+    let stolen = browser.post("/login", &without_cookie).await;
+    assert_eq!(stolen.status, 403, "the form's token without its cookie: {}", stolen.body);
+    assert!(!session_set(&stolen));
+
+    let signed = browser.sign_in(&kim.name, &kim.password, &code).await;
     assert_eq!((signed.status, signed.location()), (303, Some("/payments")), "{}", signed.body);
     let cookie = signed.headers.get("set-cookie").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");

@@ -33,6 +33,8 @@ pub use pages::money;
 
 /// The session cookie's name.
 pub const COOKIE: &str = "payments_console";
+/// The sign-in form's CSRF cookie (its path only).
+pub const LOGIN_COOKIE: &str = "payments_console_login";
 /// Payments per page of a search.
 const PAGE: u32 = 50;
 /// Audit entries per page.
@@ -148,7 +150,12 @@ fn context(request: &Request) -> RequestContext {
 
 /// The session token of the `Cookie` header (other cookies ignored).
 fn session_token(request: &Request) -> Option<String> {
-    let prefix = format!("{COOKIE}=");
+    cookie(request, COOKIE)
+}
+
+/// The value of the cookie `name`, if the request carries a non-empty one.
+fn cookie(request: &Request, name: &str) -> Option<String> {
+    let prefix = format!("{name}=");
     request
         .headers()
         .get_all(header::COOKIE)
@@ -237,7 +244,21 @@ async fn login_page(state: State<'_>, Query(query): Query<LoginQuery>) -> Respon
     let notice = query.expired.map(|_| {
         format!("{minutes}분 동안 사용하지 않아 로그아웃되었습니다. Signed out after {minutes} minutes idle.")
     });
-    html(StatusCode::OK, pages::login(notice.as_deref(), ""))
+    login_form(&state, StatusCode::OK, notice.as_deref(), "")
+}
+
+/// The sign-in form with a fresh CSRF token, set also as a cookie of the
+/// form's path (double submit: nobody signed in yet, so no session holds
+/// it). A sign-in posted from another site carries neither.
+fn login_form(state: &ConsoleState, status: StatusCode, notice: Option<&str>, name: &str) -> Response {
+    let token = state.operators.form_token();
+    let secure = if state.secure_cookies { "; Secure" } else { "" };
+    let cookie = format!("{LOGIN_COOKIE}={token}; Path=/login; HttpOnly; SameSite=Strict; Max-Age=3600{secure}");
+    let mut answer = html(status, pages::login(notice, name, &token));
+    if let Ok(value) = poem::http::HeaderValue::from_str(&cookie) {
+        answer.headers_mut().append(header::SET_COOKIE, value);
+    }
+    answer
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -248,37 +269,55 @@ struct LoginForm {
     password: String,
     #[serde(default)]
     code: String,
+    #[serde(default)]
+    csrf: String,
 }
 
 #[handler]
 async fn login(state: State<'_>, request: &Request, Form(form): Form<LoginForm>) -> Response {
+    let expected = cookie(request, LOGIN_COOKIE);
+    let genuine = expected
+        .is_some_and(|expected| !form.csrf.is_empty() && bool::from(expected.as_bytes().ct_eq(form.csrf.as_bytes())));
+    if !genuine {
+        // Refused before the password or code is looked at: nothing counted,
+        // no code spent.
+        tracing::warn!(peer = ?context(request).address, "console sign-in refused: the form's token is missing or not its cookie's");
+        return login_form(
+            &state,
+            StatusCode::FORBIDDEN,
+            Some(
+                "로그인 양식이 만료되었거나 다른 사이트에서 왔습니다. The sign-in form expired or came from another site: sign in again.",
+            ),
+            &form.name,
+        );
+    }
     match state.operators.sign_in(&form.name, &form.password, &form.code, &context(request)).await {
         Ok(signed) => {
             let secure = if state.secure_cookies { "; Secure" } else { "" };
             let cookie = format!("{COOKIE}={}; Path=/; HttpOnly; SameSite=Strict{secure}", signed.token);
+            let spent = format!("{LOGIN_COOKIE}=; Path=/login; HttpOnly; SameSite=Strict; Max-Age=0{secure}");
             Response::builder()
                 .status(StatusCode::SEE_OTHER)
                 .header(header::LOCATION, "/payments")
                 .header(header::SET_COOKIE, cookie)
+                .header(header::SET_COOKIE, spent)
                 .finish()
         }
-        Err(OperatorError::SignInRefused) => html(
+        Err(OperatorError::SignInRefused) => login_form(
+            &state,
             StatusCode::UNAUTHORIZED,
-            pages::login(
-                Some("아이디, 비밀번호 또는 코드가 틀렸습니다. The name, password or code is wrong."),
-                &form.name,
-            ),
+            Some("아이디, 비밀번호 또는 코드가 틀렸습니다. The name, password or code is wrong."),
+            &form.name,
         ),
         Err(OperatorError::Locked { retry_after }) => {
             let seconds = retry_after.as_secs().max(1);
-            let mut answer = html(
+            let mut answer = login_form(
+                &state,
                 StatusCode::TOO_MANY_REQUESTS,
-                pages::login(
-                    Some(&format!(
-                        "로그인 실패가 많아 {seconds}초 동안 잠겼습니다. Too many wrong sign-ins: locked for {seconds} s."
-                    )),
-                    &form.name,
-                ),
+                Some(&format!(
+                    "로그인 실패가 많아 {seconds}초 동안 잠겼습니다. Too many wrong sign-ins: locked for {seconds} s."
+                )),
+                &form.name,
             );
             if let Ok(value) = poem::http::HeaderValue::from_str(&seconds.to_string()) {
                 answer.headers_mut().insert(header::RETRY_AFTER, value);

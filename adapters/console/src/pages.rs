@@ -99,7 +99,8 @@ pub fn layout(title: &str, signed_in: Option<(&Operator, &str)>, body: Markup) -
 
 /// The sign-in form; `notice` says why they are here (signed out when idle,
 /// a refused sign-in).
-pub fn login(notice: Option<&str>, name: &str) -> Markup {
+/// `csrf`: the token the form sends back beside its cookie.
+pub fn login(notice: Option<&str>, name: &str, csrf: &str) -> Markup {
     layout(
         "Sign in",
         None,
@@ -109,6 +110,7 @@ pub fn login(notice: Option<&str>, name: &str) -> Markup {
                 p.notice role="alert" { (notice) }
             }
             form method="post" action="/login" {
+                input type="hidden" name="csrf" value=(csrf);
                 p {
                     label for="name" { (label("아이디", "Name")) }
                     input id="name" name="name" autocomplete="username" required value=(name) autofocus;
@@ -968,8 +970,9 @@ mod tests {
 
     #[test]
     fn values_are_escaped() {
-        let page = login(Some("<script>alert(1)</script>"), "\"><img src=x>");
+        let page = login(Some("<script>alert(1)</script>"), "\"><img src=x>", "token-of-the-form");
         let html = page.into_string();
+        assert!(html.contains("name=\"csrf\" value=\"token-of-the-form\""), "{html}");
         assert!(!html.contains("<script>alert"), "{html}");
         assert!(html.contains("&lt;script&gt;"));
         assert!(!html.contains("\"><img"));
