@@ -198,6 +198,32 @@ pub fn cpu_time(pid: u32) -> Option<Duration> {
     Some(Duration::from_secs_f64(ticks as f64 / clock_ticks_per_second() as f64))
 }
 
+/// The CPU time the server's argon2 threads have used so far: the hashing
+/// itself, read per thread (`/proc/<pid>/task/*/stat` of the threads named
+/// `argon2-N`, which live as long as the server), so that the CPU past
+/// argon2 is measured rather than a separately timed hash subtracted.
+/// `None` when the process has no such thread (an older server, or one
+/// whose hasher runs elsewhere).
+pub fn argon2_cpu_time(pid: u32) -> Option<Duration> {
+    let mut ticks = 0;
+    let mut found = false;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()?.flatten() {
+        // A thread that ended meanwhile has no stat to read: skipped.
+        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else { continue };
+        if thread_name(&stat).is_some_and(|name| name.starts_with("argon2-")) {
+            ticks += cpu_ticks(&stat)?;
+            found = true;
+        }
+    }
+    found.then(|| Duration::from_secs_f64(ticks as f64 / clock_ticks_per_second() as f64))
+}
+
+/// The command name of a `/proc/.../stat` line (field 2, between the first
+/// `(` and the last `)`).
+fn thread_name(stat: &str) -> Option<&str> {
+    stat.get(stat.find('(')? + 1..stat.rfind(')')?)
+}
+
 /// `utime + stime` of a `/proc/<pid>/stat` line, in clock ticks. The command
 /// name (field 2) is in parentheses and may hold spaces and parentheses
 /// itself: fields are counted after its last `)`.
@@ -236,6 +262,30 @@ mod tests {
         assert_eq!(cpu_ticks(stat), Some(731 + 269));
         assert_eq!(cpu_ticks("4242 (short) S 1"), None, "too few fields");
         assert_eq!(cpu_ticks("no parenthesis at all"), None);
+    }
+
+    #[test]
+    fn the_argon2_threads_cpu_is_read_per_thread() {
+        assert_eq!(thread_name("4242 (argon2-0) S 1"), Some("argon2-0"));
+        assert_eq!(thread_name("4242 (payments (x) y) S 1"), Some("payments (x) y"));
+        assert_eq!(thread_name("no parenthesis"), None);
+        // A thread named as the server names its hashers, busy for a while.
+        let worker = std::thread::Builder::new()
+            .name("argon2-test".into())
+            .spawn(|| {
+                let until = std::time::Instant::now() + Duration::from_millis(60);
+                let mut spin = 0u64;
+                while std::time::Instant::now() < until {
+                    spin = spin.wrapping_add(1);
+                }
+                let spent = argon2_cpu_time(std::process::id());
+                (spin, spent)
+            })
+            .unwrap();
+        let (spin, spent) = worker.join().unwrap();
+        assert!(spin > 0);
+        let spent = spent.expect("the thread is found by its name");
+        assert!(spent <= cpu_time(std::process::id()).unwrap(), "a thread's CPU is part of its process's");
     }
 
     #[test]
