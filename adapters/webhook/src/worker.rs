@@ -173,6 +173,9 @@ impl WebhookWorker {
                     Err(error) => tracing::warn!(%error, "webhook worker could not claim jobs; retrying"),
                 }
                 poll.reset();
+            } else if claim_now {
+                // Woken with every slot busy: claimed when one frees.
+                waiting = true;
             }
             claim_now = again;
             if !again {
