@@ -200,6 +200,11 @@ async fn signed_in(state: &ConsoleState, request: &Request) -> Result<(Operator,
     state.operators.authenticate(&token, &context(request)).await.map_err(|e| failed(None, e))
 }
 
+/// Whether a form's token is the one expected, compared in constant time.
+fn same_token(given: &str, expected: &str) -> bool {
+    bool::from(given.as_bytes().ct_eq(expected.as_bytes()))
+}
+
 /// A form's CSRF token must be its session's (compared in constant time);
 /// a missing or wrong one is refused 403 and audited.
 async fn check_csrf(
@@ -209,7 +214,7 @@ async fn check_csrf(
     session: &OperatorSession,
     given: &str,
 ) -> Result<(), Response> {
-    if bool::from(given.as_bytes().ct_eq(session.csrf_token.as_bytes())) {
+    if same_token(given, &session.csrf_token) {
         return Ok(());
     }
     let context = context(request);
@@ -275,10 +280,7 @@ struct LoginForm {
 
 #[handler]
 async fn login(state: State<'_>, request: &Request, Form(form): Form<LoginForm>) -> Response {
-    let expected = cookie(request, LOGIN_COOKIE);
-    let genuine = expected
-        .is_some_and(|expected| !form.csrf.is_empty() && bool::from(expected.as_bytes().ct_eq(form.csrf.as_bytes())));
-    if !genuine {
+    if !cookie(request, LOGIN_COOKIE).is_some_and(|expected| same_token(&form.csrf, &expected)) {
         // Refused before the password or code is looked at: nothing counted,
         // no code spent.
         tracing::warn!(peer = ?context(request).address, "console sign-in refused: the form's token is missing or not its cookie's");
