@@ -283,13 +283,16 @@ impl WebhookWorker {
     }
 }
 
-/// The next job handed over, or never when there is no handoff (or its
-/// senders are gone).
+/// The next job handed over, or never when there is no handoff (one whose
+/// senders are all gone is dropped).
 async fn next_handed(handed: &mut Option<HandedOff>) -> Option<DeliveryJob> {
-    match handed {
-        Some(HandedOff(receiver)) => receiver.recv().await,
-        None => std::future::pending().await,
+    if let Some(HandedOff(receiver)) = handed {
+        if let Some(job) = receiver.recv().await {
+            return Some(job);
+        }
+        *handed = None;
     }
+    std::future::pending().await
 }
 
 /// How far beyond its free slots the next claim looks: past the `over_share`
