@@ -423,9 +423,8 @@ impl Store {
             Some(previous) => StoredCancels::Known(previous.cancels()),
             None => StoredCancels::AtRevision(expected.0),
         };
-        let mut new_event = self.prepare_event(next.id(), event)?;
-        new_event.lease = lease.map(|lease| (lease.token.0, ts_col(lease.until)));
-        let event = new_event;
+        let mut event = self.prepare_event(next.id(), event)?;
+        event.lease = lease.map(|lease| (lease.token.0, ts_col(lease.until)));
         let id = next.id();
         let revision = expected.0.checked_add(1).ok_or(RepositoryError::Stale)?;
         let data = codec::seal_json(&self.keys.histories, codec::HISTORY_DATA, id, next.data())?;
