@@ -687,34 +687,53 @@ fn past_argon2(
 /// benchmark machine's server, and a queue table left unvacuumed slows
 /// every later run).
 async fn settle(database_url: Option<&str>) -> anyhow::Result<()> {
-    use sqlx::Connection as _;
-    let Some(url) = database_url else { return Ok(()) };
     const BACKLOG: &str = "SELECT (SELECT count(*) FROM pg_notifications WHERE state = 'pending') \
          + (SELECT count(*) FROM payment_webhook_outbox WHERE state = 'pending')";
+    let Some(url) = database_url else { return Ok(()) };
+    let mut db = ServerDb::connect(url).await.context("reading the server's backlog")?;
     let until = Instant::now() + Duration::from_secs(30);
-    let backlog = || async {
-        if url.starts_with("postgres") {
-            let mut connection = sqlx::PgConnection::connect(url).await?;
-            let count: i64 = sqlx::query_scalar(BACKLOG).fetch_one(&mut connection).await?;
-            connection.close().await?;
-            Ok::<i64, sqlx::Error>(count)
-        } else {
-            let mut connection = sqlx::SqliteConnection::connect(url).await?;
-            let count: i64 = sqlx::query_scalar(BACKLOG).fetch_one(&mut connection).await?;
-            connection.close().await?;
-            Ok(count)
-        }
-    };
-    while backlog().await.context("reading the server's backlog")? > 0 && Instant::now() < until {
+    while db.count(BACKLOG).await.context("reading the server's backlog")? > 0 && Instant::now() < until {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
-    if url.starts_with("postgres") {
-        let mut connection = sqlx::PgConnection::connect(url).await.context("settling the database")?;
-        sqlx::query("VACUUM ANALYZE").execute(&mut connection).await.context("VACUUM ANALYZE")?;
-        connection.close().await?;
+    if let ServerDb::Postgres(connection) = &mut db {
+        sqlx::query("VACUUM ANALYZE").execute(connection).await.context("VACUUM ANALYZE")?;
     }
+    db.close().await?;
     Ok(())
+}
+
+/// One connection to the server's database, whichever it is.
+enum ServerDb {
+    Postgres(sqlx::PgConnection),
+    Sqlite(sqlx::SqliteConnection),
+}
+
+impl ServerDb {
+    async fn connect(url: &str) -> Result<Self, sqlx::Error> {
+        use sqlx::Connection as _;
+        Ok(if url.starts_with("postgres") {
+            Self::Postgres(sqlx::PgConnection::connect(url).await?)
+        } else {
+            Self::Sqlite(sqlx::SqliteConnection::connect(url).await?)
+        })
+    }
+
+    /// The single count `sql` selects.
+    async fn count(&mut self, sql: &str) -> Result<i64, sqlx::Error> {
+        match self {
+            Self::Postgres(connection) => sqlx::query_scalar(sql).fetch_one(connection).await,
+            Self::Sqlite(connection) => sqlx::query_scalar(sql).fetch_one(connection).await,
+        }
+    }
+
+    async fn close(self) -> Result<(), sqlx::Error> {
+        use sqlx::Connection as _;
+        match self {
+            Self::Postgres(connection) => connection.close().await,
+            Self::Sqlite(connection) => connection.close().await,
+        }
+    }
 }
 
 async fn measure(
